@@ -1,0 +1,87 @@
+/*
+ * log.h — structured logging: one JSON object per line on a file descriptor.
+ *
+ * Every record carries "ts" (UTC, ISO 8601 with milliseconds), "level" and "event";
+ * further fields are added one by one, each a JSON string, integer or boolean.
+ * A record is built in a caller-owned buffer and written with one write(2), so lines
+ * from different threads never interleave. The level filter is a process-wide atomic,
+ * the only global in trunx that is not inside a context struct (it is set once at
+ * start-up and by `trunxctl loglevel`).
+ *
+ *   struct log_rec r;
+ *   if (log_begin(&r, LOG_INFO, "call.end")) {
+ *           log_str(&r, "call_id", id);
+ *           log_int(&r, "sip_code", 200);
+ *           log_end(&r);
+ *   }
+ *
+ *   log_msg(LOG_WARN, "media.port_pool", "no free port in %u-%u", lo, hi);
+ */
+#ifndef TRUNX_LOG_H
+#define TRUNX_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum log_level {
+	LOG_DEBUG = 0,
+	LOG_INFO  = 1,
+	LOG_WARN  = 2,
+	LOG_ERROR = 3,
+	LOG_OFF   = 4,
+};
+
+/** Size of one record; longer records are truncated and marked "truncated":true. */
+#define LOG_REC_MAX 4096
+
+struct log_rec {
+	char   buf[LOG_REC_MAX];
+	size_t len;        /**< bytes used in buf */
+	bool   truncated;  /**< a field did not fit */
+};
+
+/** Sets the output descriptor (default 2, stderr). Not thread-safe: call at start-up. */
+void log_set_fd(int fd);
+
+/** Sets the minimum level written. Thread-safe. */
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+
+/** Parses "debug", "info", "warn", "error", "off". Returns 0 or EINVAL. */
+int log_level_parse(const char *name, enum log_level *levelp);
+const char *log_level_name(enum log_level level);
+
+/**
+ * Starts a record. Returns false (and the record must not be used) when the level
+ * is filtered out, so callers can skip formatting work.
+ */
+bool log_begin(struct log_rec *r, enum log_level level, const char *event);
+
+void log_str(struct log_rec *r, const char *key, const char *val);   /**< NULL -> null */
+void log_strn(struct log_rec *r, const char *key, const char *val, size_t n);
+void log_int(struct log_rec *r, const char *key, int64_t val);
+void log_uint(struct log_rec *r, const char *key, uint64_t val);
+void log_bool(struct log_rec *r, const char *key, bool val);
+void log_double(struct log_rec *r, const char *key, double val);
+/** Adds a preformatted JSON value (object, array, number) verbatim. */
+void log_raw(struct log_rec *r, const char *key, const char *json);
+void log_fmt(struct log_rec *r, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/** Closes the record and writes it as one line. */
+void log_end(struct log_rec *r);
+
+/** Shorthand: a record with a formatted "msg" field. */
+void log_msg(enum log_level level, const char *event, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/**
+ * Appends val to out as the body of a JSON string (no quotes), escaping as RFC 8259
+ * requires; invalid UTF-8 bytes become \u00XX. Returns the bytes written, stopping
+ * before outlen would be exceeded (out is always NUL-terminated when outlen > 0).
+ */
+size_t log_json_escape(char *out, size_t outlen, const char *val, size_t n);
+
+#endif

@@ -1,0 +1,130 @@
+/* test_log.c — the JSON line logger: escaping, filtering, truncation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "test_base.h"
+
+/* Captures what the logger writes through a pipe. */
+static char *capture(void (*emit)(void))
+{
+	static char out[LOG_REC_MAX * 2];
+	int fds[2];
+	ssize_t n;
+
+	assert_int_equal(pipe(fds), 0);
+	log_set_fd(fds[1]);
+	emit();
+	close(fds[1]);
+	n = read(fds[0], out, sizeof(out) - 1);
+	close(fds[0]);
+	log_set_fd(2);
+	out[n > 0 ? n : 0] = '\0';
+	return out;
+}
+
+static void emit_fields(void)
+{
+	struct log_rec r;
+
+	log_set_level(LOG_INFO);
+	if (log_begin(&r, LOG_INFO, "call.end")) {
+		log_str(&r, "call_id", "a\"b\\c\n\x01");
+		log_int(&r, "code", -486);
+		log_uint(&r, "pkts", 18446744073709551615ULL);
+		log_bool(&r, "ok", true);
+		log_str(&r, "none", NULL);
+		log_end(&r);
+	}
+}
+
+static void test_fields_escaped(void **state)
+{
+	const char *out = capture(emit_fields);
+
+	(void)state;
+	assert_non_null(strstr(out, "\"level\":\"info\",\"event\":\"call.end\""));
+	assert_non_null(strstr(out, "\"call_id\":\"a\\\"b\\\\c\\n\\u0001\""));
+	assert_non_null(strstr(out, "\"code\":-486"));
+	assert_non_null(strstr(out, "\"pkts\":18446744073709551615"));
+	assert_non_null(strstr(out, "\"ok\":true"));
+	assert_non_null(strstr(out, "\"none\":null}\n"));
+	assert_int_equal(out[0], '{');
+}
+
+static void emit_filtered(void)
+{
+	log_set_level(LOG_WARN);
+	log_msg(LOG_INFO, "hidden", "x");
+	log_msg(LOG_ERROR, "shown", "n=%d", 7);
+	log_set_level(LOG_INFO);
+}
+
+static void test_level_filter(void **state)
+{
+	const char *out = capture(emit_filtered);
+
+	(void)state;
+	assert_null(strstr(out, "hidden"));
+	assert_non_null(strstr(out, "\"event\":\"shown\",\"msg\":\"n=7\""));
+}
+
+static void emit_huge(void)
+{
+	static char big[LOG_REC_MAX * 2];
+
+	memset(big, '"', sizeof(big) - 1);
+	log_msg(LOG_ERROR, "huge", "%s", big);
+}
+
+static void test_truncation_stays_valid(void **state)
+{
+	const char *out = capture(emit_huge);
+	size_t n = strlen(out);
+
+	(void)state;
+	assert_true(n <= LOG_REC_MAX);
+	assert_non_null(strstr(out, "\"truncated\":true}\n"));
+	/* No dangling escape before the closing quote of the cut string. */
+	assert_null(strstr(out, "\\\",\"truncated\""));
+}
+
+static void test_level_parse(void **state)
+{
+	enum log_level l;
+
+	(void)state;
+	assert_int_equal(log_level_parse("debug", &l), 0);
+	assert_int_equal(l, LOG_DEBUG);
+	assert_int_equal(log_level_parse("WARNING", &l), 0);
+	assert_int_equal(l, LOG_WARN);
+	assert_int_not_equal(log_level_parse("loud", &l), 0);
+}
+
+static void test_utf8_kept_invalid_escaped(void **state)
+{
+	char out[64];
+
+	(void)state;
+	log_json_escape(out, sizeof(out), "\xc3\xa9\xff", 3);
+	assert_string_equal(out, "\xc3\xa9\\u00ff");
+}
+
+int test_log_run(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fields_escaped),
+		cmocka_unit_test(test_level_filter),
+		cmocka_unit_test(test_truncation_stays_valid),
+		cmocka_unit_test(test_level_parse),
+		cmocka_unit_test(test_utf8_kept_invalid_escaped),
+	};
+	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# tools/test.sh — installs dependencies, builds and runs the whole test suite:
+#   1. fuzz build (clang + libFuzzer): every fuzz target runs briefly over its corpus
+#   2. release build: unit + integration tests
+#   3. sanitizer build (ASan + UBSan): the same unit + integration tests
+# The output ends with ctest's summary line of the sanitizer run.
+# Environment: TRUNX_JOBS (parallel build jobs), TRUNX_FUZZ_SECONDS (default 20),
+#              TRUNX_TEST_REGEX (ctest -R filter), TRUNX_SKIP_FUZZ=1, TRUNX_SKIP_RELEASE=1.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=${TRUNX_JOBS:-$(nproc)}
+fuzz_seconds=${TRUNX_FUZZ_SECONDS:-20}
+regex=(); [ -n "${TRUNX_TEST_REGEX:-}" ] && regex=(-R "$TRUNX_TEST_REGEX")
+
+./tools/deps.sh
+
+step() { printf '\n==== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+if [ "${TRUNX_SKIP_FUZZ:-0}" != 1 ]; then
+  step "fuzz build"
+  cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTRUNX_FUZZ=ON \
+        -DTRUNX_FUZZ_SECONDS="$fuzz_seconds" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build-fuzz -j "$jobs"
+  step "fuzzers (${fuzz_seconds}s each)"
+  (cd build-fuzz && ctest -L fuzz --output-on-failure "${regex[@]}")
+fi
+
+if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
+  step "release build"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build -j "$jobs"
+  step "release tests"
+  (cd build && ctest -LE fuzz --output-on-failure -j "${TRUNX_CTEST_JOBS:-1}" "${regex[@]}")
+fi
+
+step "sanitizer build (ASan + UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTRUNX_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+step "sanitizer tests"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}
+cd build-asan
+exec ctest -LE fuzz --output-on-failure -j "${TRUNX_CTEST_JOBS:-1}" "${regex[@]}"
