@@ -1,0 +1,164 @@
+/*
+ * media.h — the RTP engine: N worker threads relaying RTP/RTCP between the two legs
+ * of a call.
+ *
+ * DESIGN
+ * A media session anchors one call's audio: two sides (A = the caller's leg, B = the
+ * callee's leg), each with a local RTP port and RTCP port (RTP+1) on the engine's
+ * address. A session is pinned to one worker thread for its whole life; that worker
+ * is the only thread that touches the session's sockets and state. The thread that
+ * creates sessions (the signalling thread) holds a handle and changes the session
+ * only by sending its worker a message (media_session_update / _destroy); results and
+ * failures come back as events through the media_event_h given at engine creation,
+ * which runs ON A WORKER THREAD and must only hand the event off (e.g. post it to the
+ * signalling thread's queue).
+ *
+ * Relay rules (PCMU/PCMA passthrough at this stage; transcoding comes later):
+ *  - Symmetric RTP with latching: packets are accepted from the remote address given
+ *    by SDP; the first packet from another source latches the side to that source
+ *    (NAT). After latching, packets from other sources are dropped (counted), unless
+ *    the latched source has been silent for cfg.relatch_ms, or an update changed the
+ *    remote address, in which case the next source latches again.
+ *  - Each direction (A->B, B->A) leaves trunx with one stable SSRC chosen by trunx.
+ *    When the incoming source changes (new SSRC, or a re-latch), the outgoing sequence
+ *    number and timestamp continue from where they were (rebased) and the marker bit
+ *    is set on the first packet of the new source, so the far side sees one continuous
+ *    stream across re-INVITEs and re-latches.
+ *  - Payload types are rewritten per direction with the map given in the update
+ *    (incoming PT on one side -> PT negotiated on the other); a PT absent from the map
+ *    is dropped and counted.
+ *  - RTCP is relayed between the RTCP ports with the same SSRC mapping (sender SSRC
+ *    and report-block SSRCs rewritten), so reports stay consistent with the rewritten
+ *    RTP streams. RTCP from an unexpected source is dropped.
+ *  - RTP inactivity: when cfg.rtp_timeout_ms > 0 and no RTP arrives from either side
+ *    for that long while both sides are sendrecv, the worker emits MEDIA_EV_TIMEOUT once.
+ *    The timer is paused (and restarted on resume) while either side is on hold
+ *    (its direction is sendonly, recvonly or inactive).
+ *  - The hot path allocates nothing per packet; sockets are read in batches.
+ */
+#ifndef TRUNX_MEDIA_H
+#define TRUNX_MEDIA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct media_engine;
+struct media_session;
+
+enum media_side {
+	MEDIA_SIDE_A = 0,   /**< the caller's (inbound) leg */
+	MEDIA_SIDE_B = 1,   /**< the callee's (outbound) leg */
+};
+
+/** Direction as declared by the remote party in its SDP (RFC 3264). */
+enum media_dir {
+	MEDIA_DIR_SENDRECV = 0,
+	MEDIA_DIR_SENDONLY,     /**< remote sends, will not receive: we must not send to it */
+	MEDIA_DIR_RECVONLY,     /**< remote receives only: it is not expected to send */
+	MEDIA_DIR_INACTIVE,
+};
+
+struct media_engine_cfg {
+	unsigned workers;        /**< worker threads; 0 = one per online CPU */
+	char     bind_addr[64];  /**< IPv4 or IPv6 literal the RTP sockets bind to */
+	uint16_t port_min;       /**< first port of the RTP range (rounded up to even) */
+	uint16_t port_max;       /**< last port of the range (inclusive) */
+	unsigned rtp_timeout_ms; /**< inactivity timeout; 0 = off */
+	unsigned relatch_ms;     /**< silence after which another source may latch; 0 = 2000 */
+};
+
+/** Per-side counters, as seen on that side's sockets. */
+struct media_side_stats {
+	uint64_t rtp_in;         /**< RTP packets received and accepted */
+	uint64_t rtp_out;        /**< RTP packets sent to this side */
+	uint64_t bytes_in;       /**< RTP payload+header bytes accepted */
+	uint64_t bytes_out;
+	uint64_t rtp_lost;       /**< packets missing in the received sequence (RFC 3550 A.3) */
+	uint64_t rtp_dropped;    /**< rejected: unexpected source, bad header, unmapped PT */
+	uint64_t rtcp_in;
+	uint64_t rtcp_out;
+	uint32_t jitter_us;      /**< interarrival jitter of received RTP (RFC 3550 6.4.1) */
+	uint32_t ssrc_changes;   /**< times the incoming source changed (re-latch, new SSRC) */
+};
+
+enum media_event_type {
+	MEDIA_EV_TIMEOUT = 1,    /**< RTP inactivity: the call should be hung up */
+	MEDIA_EV_CLOSED,         /**< the session is gone; final stats attached */
+};
+
+struct media_event {
+	enum media_event_type   type;
+	uint64_t                cookie;    /**< the caller's id given at session creation */
+	struct media_side_stats stats[2];  /**< indexed by enum media_side */
+};
+
+/** Event handler; runs on a worker thread. ev is valid only during the call. */
+typedef void (media_event_h)(const struct media_event *ev, void *arg);
+
+/**
+ * Starts the engine and its workers.
+ * @return 0, EINVAL (bad cfg), ENOMEM, or the errno of thread/socket creation
+ */
+int media_engine_create(struct media_engine **mep, const struct media_engine_cfg *cfg,
+			media_event_h *eh, void *arg);
+
+/** Stops the workers and frees every session without emitting events. */
+void media_engine_destroy(struct media_engine *me);
+
+struct media_engine_counters {
+	unsigned workers;
+	uint64_t sessions_active;
+	uint64_t sessions_total;
+	uint64_t ports_free;     /**< RTP/RTCP pairs still free in the range */
+	uint64_t rtp_relayed;    /**< packets relayed since start, all sessions */
+	uint64_t rtp_dropped;
+};
+
+/** Reads the engine-wide counters; any thread. */
+void media_engine_counters(const struct media_engine *me, struct media_engine_counters *c);
+
+/**
+ * Creates a session: allocates a local RTP/RTCP port pair for each side (bound at
+ * once, so the ports can go into SDP right away) and pins the session to a worker.
+ * No packets are relayed until the first update gives the remote addresses.
+ * Call from one thread only (the owner of the handle).
+ * @param cookie  the caller's id, echoed in every event of this session
+ * @return 0, EINVAL, ENOMEM, or EADDRINUSE when the port range is exhausted
+ */
+int media_session_create(struct media_engine *me, uint64_t cookie,
+			 struct media_session **msp);
+
+/** Local RTP port of a side (RTCP is this + 1). */
+uint16_t media_session_port(const struct media_session *ms, enum media_side side);
+
+#define MEDIA_PT_NONE 0xff
+
+/** What one side's remote party negotiated. */
+struct media_side_params {
+	struct sockaddr_storage rtp;     /**< remote RTP address from SDP; port 0 = not known */
+	struct sockaddr_storage rtcp;    /**< remote RTCP address; port 0 = rtp port + 1 */
+	enum media_dir          dir;     /**< direction the remote declared */
+	/** pt_map[x] = PT to use toward the OTHER side for a packet arriving here with
+	 *  PT x, or MEDIA_PT_NONE to drop it. */
+	uint8_t                 pt_map[128];
+};
+
+struct media_session_params {
+	struct media_side_params side[2];  /**< indexed by enum media_side */
+};
+
+/**
+ * Sends new parameters to the session's worker (asynchronous; applied in order).
+ * A changed remote address allows a new latch on that side.
+ * @return 0, EINVAL, or EAGAIN if the worker's queue is full
+ */
+int media_session_update(struct media_session *ms, const struct media_session_params *p);
+
+/**
+ * Closes the session: the worker closes its sockets, returns its ports and emits
+ * MEDIA_EV_CLOSED with the final stats. The handle is invalid after this call.
+ */
+void media_session_destroy(struct media_session *ms);
+
+#endif

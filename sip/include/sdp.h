@@ -1,0 +1,107 @@
+/*
+ * sdp.h — SDP (RFC 4566) parsing and writing, and the offer/answer helpers
+ * (RFC 3264) trunx needs as a B2BUA that anchors media and writes its own SDP.
+ *
+ * Pure code: no sockets, no sofia-sip, no allocation beyond the caller's structs.
+ * Parsed sessions are plain fixed-size structs so they can be copied, compared and
+ * kept in a call without ownership questions.
+ *
+ * Parsing is strict where a wrong guess would break media (c=, m=, rtpmap, port,
+ * direction) and tolerant elsewhere (unknown lines and attributes are skipped, CRLF
+ * or LF line ends). Every error returns EINVAL (or EOVERFLOW when a limit below is
+ * exceeded) with a short reason suitable for a SIP 488 Warning / log line.
+ */
+#ifndef TRUNX_SDP_H
+#define TRUNX_SDP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SDP_MAX_MEDIA   8
+#define SDP_MAX_CODECS  32
+#define SDP_ADDR_MAX    64     /**< an IPv4/IPv6 literal or host name, NUL-terminated */
+#define SDP_NAME_MAX    32     /**< encoding name, e.g. "telephone-event" */
+#define SDP_FMTP_MAX    128
+#define SDP_MAX_LEN     16384  /**< bodies longer than this are refused */
+
+enum sdp_dir {
+	SDP_DIR_SENDRECV = 0,
+	SDP_DIR_SENDONLY,
+	SDP_DIR_RECVONLY,
+	SDP_DIR_INACTIVE,
+};
+
+enum sdp_addr_family { SDP_AF_NONE = 0, SDP_AF_IP4, SDP_AF_IP6 };
+
+struct sdp_codec {
+	uint8_t  pt;                   /**< payload type 0..127 */
+	char     name[SDP_NAME_MAX];   /**< encoding name as given (rtpmap) or the static
+				          name for PT 0..34 ("PCMU", "PCMA", ...) */
+	uint32_t rate;                 /**< clock rate (Hz) */
+	uint8_t  channels;             /**< 1 unless rtpmap says otherwise */
+	char     fmtp[SDP_FMTP_MAX];   /**< a=fmtp parameters, "" if none */
+};
+
+struct sdp_media {
+	char     type[16];             /**< "audio", "video", ... */
+	uint16_t port;                 /**< 0 = stream rejected/disabled */
+	char     proto[32];            /**< "RTP/AVP", "RTP/SAVP", ... */
+	enum sdp_addr_family af;       /**< connection address family (media or session c=) */
+	char     addr[SDP_ADDR_MAX];   /**< connection address (media c= or session c=) */
+	enum sdp_dir dir;              /**< media-level direction, else session-level */
+	uint16_t rtcp_port;            /**< a=rtcp port, 0 if absent */
+	bool     rtcp_mux;             /**< a=rtcp-mux present */
+	uint32_t ptime;                /**< a=ptime in ms, 0 if absent */
+	size_t   n_codecs;
+	struct sdp_codec codecs[SDP_MAX_CODECS];  /**< in m= line order */
+};
+
+struct sdp_session {
+	char     origin_user[64];      /**< o= username */
+	uint64_t sess_id;              /**< o= sess-id */
+	uint64_t sess_version;         /**< o= sess-version */
+	char     name[64];             /**< s= ("-" when written) */
+	size_t   n_media;
+	struct sdp_media media[SDP_MAX_MEDIA];
+};
+
+/**
+ * Parses an SDP body.
+ * @return 0; EINVAL with a reason in err (missing v=/o=/m=/c=, bad port, bad rtpmap,
+ *         an m=audio without a connection address, ...); EOVERFLOW if a limit above
+ *         is exceeded or len > SDP_MAX_LEN
+ */
+int sdp_parse(struct sdp_session *s, const char *buf, size_t len, char *err, size_t errlen);
+
+/**
+ * Writes a session as SDP text (CRLF line ends): v=, o=, s=, c= (per media), t=0 0,
+ * and per media m=, a=rtpmap for every codec (static ones included), a=fmtp when set,
+ * a=ptime when set, a=rtcp when rtcp_port != port + 1, and the direction attribute.
+ * @return bytes written (excluding the NUL), or -1 if buflen is too small
+ */
+int sdp_write(char *buf, size_t buflen, const struct sdp_session *s);
+
+const char *sdp_dir_name(enum sdp_dir dir);
+
+/** The direction a party answering (or relaying) an offer with direction d uses. */
+enum sdp_dir sdp_dir_reverse(enum sdp_dir d);
+
+/**
+ * Codec filter: keeps, in the offer's order, the codecs of m whose name (case-
+ * insensitive) and rate match an entry of allowed ("PCMU/8000", "PCMA/8000",
+ * "telephone-event/8000"). Returns the number kept.
+ */
+size_t sdp_media_filter(struct sdp_media *m, const char *const *allowed, size_t n_allowed);
+
+/** Finds a codec of m by name and rate; NULL if absent. */
+const struct sdp_codec *sdp_media_find(const struct sdp_media *m, const char *name,
+				       uint32_t rate);
+
+/** True if m has at least one audio codec other than telephone-event/comfort noise. */
+bool sdp_media_has_audio_codec(const struct sdp_media *m);
+
+/** Index of the first m=audio with a non-zero port, or -1. */
+int sdp_first_audio(const struct sdp_session *s);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * b2bua.h — the call layer: every call is an A leg, a B leg and one media session.
+ *
+ * The B2BUA owns the signalling thread (sofia-sip su_root + nua, single-thread mode,
+ * through the sip/ layer) and the media engine. Every call object lives on the
+ * signalling thread. Other threads talk to it only through this API, which posts
+ * messages to that thread; replies come back through callbacks that run on the
+ * signalling thread and must only hand the result off.
+ */
+#ifndef TRUNX_B2BUA_H
+#define TRUNX_B2BUA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+
+struct b2bua;
+
+struct b2bua_counters {
+	uint64_t calls_active;            /**< calls with at least one leg alive */
+	uint64_t calls_total;             /**< INVITEs accepted for routing */
+	uint64_t calls_answered;
+	uint64_t calls_failed;            /**< ended without answer (any final >= 300 to A) */
+	uint64_t rejected_overload;       /**< 503 for max_calls / max_cps */
+	uint64_t rejected_unknown_source; /**< 403 to unknown sources */
+	uint64_t dropped_unknown_source;  /**< silently dropped unknown sources */
+	uint64_t rejected_no_route;       /**< 404 unknown DID */
+	uint64_t rejected_bad_request;    /**< 400/483/488 from trunx */
+	uint64_t rtp_timeouts;            /**< calls hung up for RTP inactivity */
+	unsigned media_workers;
+};
+
+/**
+ * Creates the B2BUA from a loaded configuration (copied: the caller may free it after
+ * the call) and a frozen routing table (a reference is taken). Starts the media
+ * engine. Does not start signalling yet.
+ */
+int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *rt);
+
+/**
+ * Starts the signalling thread. Returns 0 once the SIP sockets are bound and the stack
+ * is running, or an errno value (EADDRINUSE, ...) with the reason logged.
+ */
+int b2bua_start(struct b2bua *b);
+
+/**
+ * Graceful stop: refuses new calls, sends BYE/CANCEL on every call, waits up to the
+ * configured grace for them to complete, shuts the stack down and joins the thread.
+ */
+void b2bua_stop(struct b2bua *b);
+
+void b2bua_destroy(struct b2bua *b);
+
+/**
+ * Applies the live-changeable parts of a new conf (limits; copied) and a new routing
+ * table (a reference is taken; the old one is released once no call uses it).
+ */
+int b2bua_reload(struct b2bua *b, const struct conf *cf, struct route_table *rt);
+
+/** Reads the counters; any thread. */
+void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c);
+
+/**
+ * Reply to a query: status 0 or an errno (ENOENT: no such call), and a JSON text
+ * (malloc'd; the handler owns it) — an array of call objects for calls, an object for
+ * hangup. Runs on the signalling thread.
+ */
+typedef void (b2bua_reply_h)(int status, char *json, void *arg);
+
+/**
+ * Lists calls: [{"id","from","to","state","legs":[...],"codecs","duration_ms",...}].
+ * @return 0 if posted, EAGAIN if the signalling thread's queue is full
+ */
+int b2bua_list_calls(struct b2bua *b, b2bua_reply_h *h, void *arg);
+
+/** Hangs up a call by id (BYE or CANCEL on both legs). */
+int b2bua_hangup(struct b2bua *b, const char *call_id, b2bua_reply_h *h, void *arg);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * conf.h — trunxd's configuration: the parsed, validated, frozen settings.
+ *
+ * The file is INI-like: `[section]` or `[section NAME]` headers, `key = value` lines,
+ * `#` or `;` comments on their own lines. Sections: general, sip, media, and any
+ * number of `[trunk NAME]` and `[route NAME]`. conf/trunx.conf documents every key.
+ * conf_parse_buf() lets tests and the fuzzer skip files. Errors name file:line and the
+ * reason; --check prints them and exits non-zero.
+ *
+ * A struct conf never changes once loaded. A reload parses a new one, and the parts
+ * that can change live (routes, trunks, limits, log level) are swapped in; the rest
+ * (listen addresses, ports, workers) needs a restart and is logged as such.
+ */
+#ifndef TRUNX_CONF_H
+#define TRUNX_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "media.h"
+#include "route.h"
+
+#define CONF_PATH_MAX 256
+#define CONF_HOST_MAX 128
+
+enum conf_unknown_source {
+	CONF_UNKNOWN_REJECT = 0,   /**< answer 403 */
+	CONF_UNKNOWN_DROP,         /**< answer nothing */
+};
+
+struct conf_general {
+	enum log_level log_level;
+	char control_socket[CONF_PATH_MAX];  /**< Unix socket path for trunxctl */
+};
+
+struct conf_sip {
+	char     listen_addr[CONF_HOST_MAX];  /**< IP literal to bind */
+	uint16_t listen_port;                 /**< UDP and TCP port */
+	bool     udp, tcp;                    /**< transports enabled */
+	char     advertise_addr[CONF_HOST_MAX]; /**< host in Via/Contact; "" = listen_addr */
+	uint16_t advertise_port;              /**< 0 = listen_port */
+	char     user_agent[64];              /**< User-Agent / Server value */
+	unsigned max_calls;                   /**< concurrent calls; beyond: 503 */
+	unsigned max_cps;                     /**< new calls per second; beyond: 503 */
+	unsigned retry_after;                 /**< seconds in Retry-After of overload 503s */
+	enum conf_unknown_source unknown_source;
+	unsigned invite_timeout;              /**< s without any response from B -> 408 */
+	unsigned ring_timeout;                /**< s from B's first 18x without answer -> 480 */
+	unsigned max_forwards;                /**< Max-Forwards on requests we originate */
+	unsigned shutdown_grace;              /**< s to wait for BYEs to complete on SIGTERM */
+};
+
+struct conf {
+	char                    path[CONF_PATH_MAX];  /**< file it came from, "" for buffers */
+	struct conf_general     general;
+	struct conf_sip         sip;
+	struct media_engine_cfg media;
+	char                    media_advertise[CONF_HOST_MAX];  /**< c= address; "" = bind */
+	size_t                  n_trunks;
+	struct trunk_cfg       *trunks;   /**< owned */
+	size_t                  n_routes;
+	struct route_cfg       *routes;   /**< owned */
+};
+
+/**
+ * Parses and validates a configuration.
+ * @param confp  receives a new conf (free with conf_free)
+ * @param name   file name used in error messages
+ * @param err    receives "name:line: reason" on error
+ * @return 0, EINVAL (syntax or validation error), ENOMEM
+ */
+int conf_parse_buf(struct conf **confp, const char *name, const char *buf, size_t len,
+		   char *err, size_t errlen);
+
+/** Reads a file and parses it; errors as conf_parse_buf plus the errno of reading. */
+int conf_load(struct conf **confp, const char *path, char *err, size_t errlen);
+
+void conf_free(struct conf *cf);
+
+/**
+ * Builds the frozen routing snapshot from a conf's trunks and routes.
+ * @return 0 or EINVAL with a reason
+ */
+int conf_build_routes(const struct conf *cf, struct route_table **rtp, char *err,
+		      size_t errlen);
+
+#endif
