@@ -1,0 +1,202 @@
+/*
+ * conf_keys.c — the declarative key tables of every section (name, type, field,
+ * range, default) and the checks that relate the keys of one section. Adding a key
+ * is one line here plus its field in conf.h / route.h and its entry in
+ * conf/trunx.conf. Defaults are written in the file's own syntax.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "conf_priv.h"
+
+#define CK(type_, member) offsetof(type_, member)
+#define CSZ(type_, member) sizeof(((type_ *)0)->member)
+
+static const char *const level_names[] = {"debug", "info", "warn", "error", "off", NULL};
+static const char *const unknown_names[] = {"reject", "drop", NULL};
+static const char *const rel100_names[] = {"off", "supported", "required", NULL};
+
+_Static_assert(sizeof(enum log_level) == sizeof(int), "enum stored as int");
+_Static_assert(sizeof(enum conf_unknown_source) == sizeof(int), "enum stored as int");
+_Static_assert(sizeof(enum trunk_rel100) == sizeof(int), "enum stored as int");
+_Static_assert(LOG_OFF == 4 && CONF_UNKNOWN_DROP == 1 && TRUNK_REL100_REQUIRED == 2,
+	       "enum names follow the enum values");
+
+/* Unix socket paths must fit sockaddr_un.sun_path (108 bytes with the NUL). */
+#define SUN_PATH_SIZE 108
+
+static const struct conf_key general_keys[] = {
+	{"log_level", CT_ENUM, CK(struct conf, general.log_level), 0, 0, 0, 0, 0,
+	 level_names, "info"},
+	{"control_socket", CT_PATH, CK(struct conf, general.control_socket), 0,
+	 SUN_PATH_SIZE, 0, 0, 0, NULL, "/run/trunx/trunxd.sock"},
+};
+
+static const struct conf_key sip_keys[] = {
+	{"listen", CT_LISTEN, CK(struct conf, sip.listen_addr), CK(struct conf, sip.listen_port),
+	 CSZ(struct conf, sip.listen_addr), 0, 0, 0, NULL, "0.0.0.0:5060"},
+	{"transports", CT_TRANSPORTS, CK(struct conf, sip.udp), CK(struct conf, sip.tcp),
+	 0, 0, 0, 0, NULL, "udp,tcp"},
+	{"advertise", CT_HOSTPORT, CK(struct conf, sip.advertise_addr),
+	 CK(struct conf, sip.advertise_port), CSZ(struct conf, sip.advertise_addr),
+	 0, 0, 0, NULL, ""},
+	{"user_agent", CT_STR, CK(struct conf, sip.user_agent), 0,
+	 CSZ(struct conf, sip.user_agent), 0, 0, 0, NULL, "trunx/" TRUNX_VERSION},
+	{"max_calls", CT_UINT, CK(struct conf, sip.max_calls), 0, 0, 1, 1000000, 1, NULL,
+	 "1000"},
+	{"max_cps", CT_UINT, CK(struct conf, sip.max_cps), 0, 0, 1, 100000, 1, NULL, "100"},
+	{"retry_after", CT_UINT, CK(struct conf, sip.retry_after), 0, 0, 1, 3600, 1, NULL,
+	 "5"},
+	{"unknown_source", CT_ENUM, CK(struct conf, sip.unknown_source), 0, 0, 0, 0, 0,
+	 unknown_names, "reject"},
+	{"invite_timeout", CT_UINT, CK(struct conf, sip.invite_timeout), 0, 0, 1, 300, 1,
+	 NULL, "32"},
+	{"ring_timeout", CT_UINT, CK(struct conf, sip.ring_timeout), 0, 0, 1, 3600, 1, NULL,
+	 "120"},
+	{"max_forwards", CT_UINT, CK(struct conf, sip.max_forwards), 0, 0, 1, 255, 1, NULL,
+	 "70"},
+	{"shutdown_grace", CT_UINT, CK(struct conf, sip.shutdown_grace), 0, 0, 0, 3600, 1,
+	 NULL, "10"},
+};
+
+static const struct conf_key media_keys[] = {
+	{"address", CT_IP, CK(struct conf, media.bind_addr), 0, CSZ(struct conf, media.bind_addr),
+	 0, 0, 0, NULL, ""},
+	{"advertise", CT_IP, CK(struct conf, media_advertise), 0,
+	 CSZ(struct conf, media_advertise), 0, 0, 0, NULL, ""},
+	{"port_min", CT_PORT, CK(struct conf, media.port_min), 0, 0, 1024, 65535, 1, NULL,
+	 "16384"},
+	{"port_max", CT_PORT, CK(struct conf, media.port_max), 0, 0, 1024, 65535, 1, NULL,
+	 "32767"},
+	{"workers", CT_UINT, CK(struct conf, media.workers), 0, 0, 0, 256, 1, NULL, "0"},
+	{"rtp_timeout", CT_UINT, CK(struct conf, media.rtp_timeout_ms), 0, 0, 0, 3600, 1000,
+	 NULL, "60"},
+	{"relatch", CT_UINT, CK(struct conf, media.relatch_ms), 0, 0, 1, 3600, 1000, NULL,
+	 "2"},
+};
+
+static const struct conf_key trunk_keys[] = {
+	{"match", CT_CIDRS, CK(struct trunk_cfg, cidrs), CK(struct trunk_cfg, n_cidrs),
+	 ROUTE_MAX_CIDRS, 0, 0, 0, NULL, ""},
+	{"port", CT_PORT, CK(struct trunk_cfg, port), 0, 0, 0, 65535, 1, NULL, "0"},
+	{"country_code", CT_DIGITS, CK(struct trunk_cfg, country_code), 0,
+	 CSZ(struct trunk_cfg, country_code), 0, 0, 0, NULL, ""},
+	{"national_prefix", CT_DIGITS, CK(struct trunk_cfg, national_prefix), 0,
+	 CSZ(struct trunk_cfg, national_prefix), 0, 0, 0, NULL, ""},
+	{"international_prefix", CT_DIGITS, CK(struct trunk_cfg, international_prefix), 0,
+	 CSZ(struct trunk_cfg, international_prefix), 0, 0, 0, NULL, ""},
+	{"uri", CT_SIPURI, CK(struct trunk_cfg, uri), 0, CSZ(struct trunk_cfg, uri), 0, 0, 0,
+	 NULL, ""},
+	{"session_expires", CT_UINT, CK(struct trunk_cfg, session_expires), 0, 0, 0, 86400, 1,
+	 NULL, "0"},
+	{"min_se", CT_UINT, CK(struct trunk_cfg, min_se), 0, 0, 90, 86400, 1, NULL, "90"},
+	{"100rel", CT_ENUM, CK(struct trunk_cfg, rel100), 0, 0, 0, 0, 0, rel100_names,
+	 "supported"},
+	{"trusted", CT_BOOL, CK(struct trunk_cfg, trusted), 0, 0, 0, 0, 0, NULL, "no"},
+	{"pass_headers", CT_HEADERS, CK(struct trunk_cfg, pass_headers),
+	 CK(struct trunk_cfg, n_pass_headers), ROUTE_MAX_HEADERS, 0, 0, 0, NULL, ""},
+	{"codecs", CT_CODECS, CK(struct trunk_cfg, codecs), CK(struct trunk_cfg, n_codecs),
+	 ROUTE_MAX_CODECS, 0, 0, 0, NULL, ""},
+};
+
+static const struct conf_key route_keys[] = {
+	{"match", CT_MATCH, CK(struct route_cfg, match), 0, CSZ(struct route_cfg, match),
+	 0, 0, 0, NULL, NULL /* required */},
+	{"from_trunk", CT_NAMEREF, CK(struct route_cfg, from_trunk), 0,
+	 CSZ(struct route_cfg, from_trunk), 0, 0, 0, NULL, ""},
+	{"to_trunk", CT_NAMEREF, CK(struct route_cfg, to_trunk), 0,
+	 CSZ(struct route_cfg, to_trunk), 0, 0, 0, NULL, ""},
+	{"uri", CT_URITMPL, CK(struct route_cfg, uri), 0, CSZ(struct route_cfg, uri), 0, 0, 0,
+	 NULL, ""},
+};
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(N(trunk_keys) <= CONF_MAX_KEYS && N(sip_keys) <= CONF_MAX_KEYS,
+	       "key tables fit the per-section line array");
+
+static int check_media(struct conf_ctx *c, void *obj)
+{
+	struct conf *cf = obj;
+	const struct conf_section *sec = c->sec;
+	unsigned first_pair = cf->media.port_min + (cf->media.port_min & 1u);
+
+	if (cf->media.port_min >= cf->media.port_max)
+		return conf_fail(c, conf_key_line(sec, &c->cur, "port_max"),
+				 "port_max (%u) must be above port_min (%u)",
+				 cf->media.port_max, cf->media.port_min);
+	if (first_pair + 1 > cf->media.port_max)
+		return conf_fail(c, conf_key_line(sec, &c->cur, "port_max"),
+				 "port range %u-%u holds no RTP/RTCP port pair",
+				 cf->media.port_min, cf->media.port_max);
+	return 0;
+}
+
+static int check_trunk(struct conf_ctx *c, void *obj)
+{
+	const struct trunk_cfg *t = obj;
+	const struct conf_section *sec = c->sec;
+	size_t cc = strlen(t->country_code);
+
+	if (cc > 3 || (cc && t->country_code[0] == '0'))
+		return conf_fail(c, conf_key_line(sec, &c->cur, "country_code"),
+				 "country_code must be 1-3 digits not starting with 0");
+	if (t->national_prefix[0] && !cc)
+		return conf_fail(c, conf_key_line(sec, &c->cur, "national_prefix"),
+				 "national_prefix needs a country_code");
+	if (t->national_prefix[0] &&
+	    strcmp(t->national_prefix, t->international_prefix) == 0)
+		return conf_fail(c, conf_key_line(sec, &c->cur, "international_prefix"),
+				 "international_prefix equals national_prefix");
+	if (t->session_expires && t->session_expires < t->min_se)
+		return conf_fail(c, conf_key_line(sec, &c->cur, "session_expires"),
+				 "session_expires (%u) is below min_se (%u)",
+				 t->session_expires, t->min_se);
+	if (!t->trusted) {
+		for (size_t i = 0; i < t->n_pass_headers; i++)
+			if (conf_header_is_identity(t->pass_headers[i]))
+				return conf_fail(c, conf_key_line(sec, &c->cur, "pass_headers"),
+						 "%s is passed only from trusted trunks "
+						 "(set trusted = yes)", t->pass_headers[i]);
+	}
+	if (!t->n_cidrs && !t->uri[0])
+		return conf_fail(c, c->cur.header,
+				 "trunk %s has neither match (inbound) nor uri (outbound)",
+				 t->name);
+	return 0;
+}
+
+static int check_route(struct conf_ctx *c, void *obj)
+{
+	const struct route_cfg *r = obj;
+
+	if (!r->to_trunk[0] && !r->uri[0])
+		return conf_fail(c, c->cur.header, "route %s has neither to_trunk nor uri",
+				 r->name);
+	return 0;
+}
+
+const struct conf_section conf_sections[] = {
+	{"general", false, general_keys, N(general_keys), NULL},
+	{"sip", false, sip_keys, N(sip_keys), NULL},
+	{"media", false, media_keys, N(media_keys), check_media},
+	{"trunk", true, trunk_keys, N(trunk_keys), check_trunk},
+	{"route", true, route_keys, N(route_keys), check_route},
+};
+const size_t conf_n_sections = N(conf_sections);
+
+int conf_key_index(const struct conf_section *sec, const char *name)
+{
+	for (size_t i = 0; i < sec->n_keys; i++)
+		if (strcmp(sec->keys[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+unsigned conf_key_line(const struct conf_section *sec, const struct conf_lines *l,
+		       const char *key)
+{
+	int i = conf_key_index(sec, key);
+
+	return i >= 0 && l->key[i] ? l->key[i] : l->header;
+}
