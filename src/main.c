@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf/conf.h"
 #include "log.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = NULL;
+	struct conf *cf = NULL;
+	char err[512];
 	struct sigaction sa;
 	int check = 0, c;
 
@@ -52,12 +55,16 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (access(config, R_OK) != 0) {
-		fprintf(stderr, "%s: %s\n", config, strerror(errno));
+	if (conf_load(&cf, config, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	if (check)
+	if (check) {
+		printf("%s: ok\n", config);
+		conf_free(cf);
 		return 0;
+	}
+	log_set_level(cf->general.log_level);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -67,5 +74,6 @@ int main(int argc, char **argv)
 	while (!stop_requested)
 		pause();
 	log_msg(LOG_INFO, "trunxd.stop", "stopped by signal");
+	conf_free(cf);
 	return 0;
 }
