@@ -1,0 +1,443 @@
+/*
+ * sipua.c — the signalling thread: su_root + NUA life cycle, the job queue other
+ * threads post into, timers, and sofia-sip's logs routed into our JSON logger.
+ *
+ * DESIGN
+ * sipua_start() spawns the thread and waits for it to report whether the stack bound
+ * its sockets. The thread creates the su_root itself (a root belongs to the thread
+ * that made it), turns threading off before nua_create() so the protocol engine runs
+ * on this same thread, registers the job queue's eventfd in the root, and runs the
+ * root. sipua_stop() posts a shutdown job: it releases silently dropped requests,
+ * calls nua_shutdown() and keeps the root running until nua_r_shutdown reports
+ * completion (status >= 200); only then is the NUA destroyed (earlier aborts).
+ */
+#include "sipua_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <sofia-sip/nta_tag.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_log.h>
+#include <sofia-sip/tport_tag.h>
+
+#include "log.h"
+
+/* Module log objects exported by the library but not declared in its headers. */
+extern su_log_t nua_log[];
+extern su_log_t nta_log[];
+extern su_log_t tport_log[];
+
+#define SIPUA_QUEUE_CAP 8192
+
+struct sipua_job {
+	sipua_job_h *fn;
+	void        *arg;
+};
+
+struct sipua_timer {
+	su_timer_t  *t;
+	sipua_job_h *fn;
+	void        *arg;
+};
+
+uint64_t sipua_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+const char *sipua_phrase(int status)
+{
+	const char *p = sip_status_phrase(status);
+
+	return p ? p : "";
+}
+
+/* ---- sofia-sip logs -> JSON lines ---- */
+
+/* sofia writes a line in several calls; it is assembled in ua->logline. Logs come from
+ * the signalling thread only (single-thread mode), so one buffer per agent suffices. */
+static void sofia_logger(void *stream, char const *fmt, va_list ap)
+{
+	struct sipua *ua = stream;
+	int n;
+
+	if (!ua)
+		return;
+	n = vsnprintf(ua->logline + ua->loglen, sizeof(ua->logline) - ua->loglen, fmt, ap);
+	if (n > 0) {
+		ua->loglen += (size_t)n;
+		if (ua->loglen >= sizeof(ua->logline))
+			ua->loglen = sizeof(ua->logline) - 1;
+	}
+	if (ua->loglen > 0 && (ua->logline[ua->loglen - 1] == '\n' ||
+			       ua->loglen == sizeof(ua->logline) - 1)) {
+		size_t len = ua->loglen;
+
+		while (len > 0 && (ua->logline[len - 1] == '\n' || ua->logline[len - 1] == '\r'))
+			len--;
+		if (len > 0) {
+			struct log_rec r;
+
+			if (log_begin(&r, LOG_WARN, "sip.stack")) {
+				log_strn(&r, "msg", ua->logline, len);
+				log_end(&r);
+			}
+		}
+		ua->loglen = 0;
+	}
+}
+
+static void sofia_logs_setup(struct sipua *ua)
+{
+	su_log_t *logs[] = {su_log_default, nua_log, nta_log, tport_log};
+
+	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+		su_log_redirect(logs[i], sofia_logger, ua);
+		/* Level 1: only the stack's serious complaints, unless the operator asked
+		 * for more through SOFIA_DEBUG / NUA_DEBUG / ... */
+		if (!getenv("SOFIA_DEBUG"))
+			su_log_set_level(logs[i], 1);
+	}
+}
+
+static void sofia_logs_reset(void)
+{
+	su_log_t *logs[] = {su_log_default, nua_log, nta_log, tport_log};
+
+	for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++)
+		su_log_redirect(logs[i], NULL, NULL);
+}
+
+/* ---- jobs from other threads ---- */
+
+static void job_run(void *msg, void *arg)
+{
+	struct sipua_job *j = msg;
+
+	(void)arg;
+	j->fn(j->arg);
+	free(j);
+}
+
+static int mq_wakeup(struct sipua *ua, su_wait_t *w, struct sipua *arg)
+{
+	(void)w;
+	(void)arg;
+	mq_drain(ua->mq);
+	return 0;
+}
+
+int sipua_post(struct sipua *ua, sipua_job_h *fn, void *arg)
+{
+	struct sipua_job *j;
+	int err;
+
+	if (!ua || !fn)
+		return EINVAL;
+	if (!atomic_load(&ua->accepting))
+		return ESHUTDOWN;
+	j = malloc(sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	j->fn = fn;
+	j->arg = arg;
+	err = mq_push(ua->mq, j);
+	if (err)
+		free(j);
+	return err;
+}
+
+bool sipua_on_thread(const struct sipua *ua)
+{
+	return ua && ua->thread_started && pthread_equal(pthread_self(), ua->thread);
+}
+
+uint16_t sipua_port(const struct sipua *ua)
+{
+	return ua ? ua->cfg.bind_port : 0;
+}
+
+/* ---- timers ---- */
+
+static void timer_fire(struct sipua *ua, su_timer_t *t, struct sipua_timer *st)
+{
+	sipua_job_h *fn = st->fn;
+	void *arg = st->arg;
+
+	(void)ua;
+	(void)t;
+	su_timer_destroy(st->t);
+	free(st);
+	fn(arg);
+}
+
+int sipua_timer_start(struct sipua *ua, unsigned ms, sipua_job_h *fn, void *arg,
+		      struct sipua_timer **tp)
+{
+	struct sipua_timer *st;
+
+	if (!ua || !ua->root || !fn)
+		return EINVAL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return ENOMEM;
+	st->t = su_timer_create(su_root_task(ua->root), ms ? ms : 1);
+	if (!st->t) {
+		free(st);
+		return ENOMEM;
+	}
+	st->fn = fn;
+	st->arg = arg;
+	if (su_timer_set(st->t, timer_fire, st) < 0) {
+		su_timer_destroy(st->t);
+		free(st);
+		return ENOMEM;
+	}
+	if (tp)
+		*tp = st;
+	return 0;
+}
+
+void sipua_timer_cancel(struct sipua_timer *t)
+{
+	if (!t)
+		return;
+	su_timer_destroy(t->t);
+	free(t);
+}
+
+static void reaper_tick(struct sipua *ua, su_timer_t *t, struct sipua_timer *unused)
+{
+	(void)t;
+	(void)unused;
+	sipua_drop_reap(ua, false);
+}
+
+/* ---- thread ---- */
+
+static void fmt_host(char *out, size_t len, const char *host)
+{
+	if (strchr(host, ':') && host[0] != '[')
+		snprintf(out, len, "[%s]", host);
+	else
+		snprintf(out, len, "%s", host);
+}
+
+static void start_report(struct sipua *ua, int err)
+{
+	pthread_mutex_lock(&ua->lock);
+	ua->start_err = err;
+	ua->ready = true;
+	pthread_cond_signal(&ua->cond);
+	pthread_mutex_unlock(&ua->lock);
+}
+
+static void *sipua_thread(void *p)
+{
+	struct sipua *ua = p;
+	char bind[SIPUA_HOST_MAX + 4], adv[SIPUA_HOST_MAX + 4], url[SIPUA_HOST_MAX * 2 + 64];
+	const char *tp = "";
+	su_wait_t w[1];
+	int err = 0;
+
+	fmt_host(bind, sizeof(bind), ua->cfg.bind_addr);
+	fmt_host(adv, sizeof(adv), ua->cfg.advertise_addr[0] ? ua->cfg.advertise_addr
+							      : ua->cfg.bind_addr);
+	if (ua->cfg.udp && !ua->cfg.tcp)
+		tp = ";transport=udp";
+	else if (!ua->cfg.udp && ua->cfg.tcp)
+		tp = ";transport=tcp";
+	if (strcmp(bind, adv) != 0)
+		snprintf(url, sizeof(url), "sip:%s:%u;maddr=%s%s", adv, ua->cfg.bind_port,
+			 ua->cfg.bind_addr, tp);
+	else
+		snprintf(url, sizeof(url), "sip:%s:%u%s", adv, ua->cfg.bind_port, tp);
+	snprintf(ua->contact_udp, sizeof(ua->contact_udp), "<sip:%s:%u>", adv,
+		 ua->cfg.advertise_port ? ua->cfg.advertise_port : ua->cfg.bind_port);
+	snprintf(ua->contact_tcp, sizeof(ua->contact_tcp), "<sip:%s:%u;transport=tcp>", adv,
+		 ua->cfg.advertise_port ? ua->cfg.advertise_port : ua->cfg.bind_port);
+
+	su_init();
+	sofia_logs_setup(ua);
+	ua->root = su_root_create(ua);
+	if (!ua->root) {
+		err = ENOMEM;
+		goto out;
+	}
+	su_root_threading(ua->root, 0);
+	if (su_wait_create(w, mq_fd(ua->mq), SU_WAIT_IN) < 0) {
+		err = ENOMEM;
+		goto out;
+	}
+	ua->mq_reg = su_root_register(ua->root, w, mq_wakeup, ua, 0);
+	if (ua->mq_reg < 0) {
+		su_wait_destroy(w);
+		err = ENOMEM;
+		goto out;
+	}
+	ua->nua = nua_create(ua->root, sipua_nua_event, ua,
+			     NUTAG_URL(url),
+			     NUTAG_MEDIA_ENABLE(0),
+			     NTATAG_UDP_MTU(65535),
+			     NTATAG_SERVER_RPORT(2),
+			     TAG_END());
+	if (!ua->nua) {
+		log_msg(LOG_ERROR, "sip.start", "cannot bind SIP transport %s", url);
+		err = EADDRINUSE;
+		goto out;
+	}
+	/* Every method reaches trunx (Allow below), so every out-of-dialog request goes
+	 * through the source check; answers advertise SIPUA_ALLOW only. */
+	nua_set_params(ua->nua,
+		       NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOACK(1),
+		       NUTAG_AUTO302(0), NUTAG_AUTO305(0),
+		       NUTAG_ENABLEMESSAGE(1), NUTAG_ENABLEINVITE(1),
+		       SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO, "
+					"REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, REFER, PUBLISH"),
+		       /* Replace, never merge: merging into the default list crashes this
+			* version (msg_params_join). NULL first clears the default. */
+		       NUTAG_APPL_METHOD(NULL),
+		       NUTAG_APPL_METHOD("INVITE, REGISTER, PUBLISH, SUBSCRIBE, OPTIONS, UPDATE, "
+					 "INFO, MESSAGE, NOTIFY, REFER"),
+		       SIPTAG_SUPPORTED_STR("timer, 100rel"),
+		       NUTAG_SESSION_TIMER(0), NUTAG_MIN_SE(90), NUTAG_UPDATE_REFRESH(1),
+		       NUTAG_OUTBOUND("no-options-keepalive, no-validate"),
+		       SIPTAG_USER_AGENT_STR(ua->cfg.user_agent[0] ? ua->cfg.user_agent
+								 : "trunx"),
+		       TAG_END());
+	ua->reaper = su_timer_create(su_root_task(ua->root), 1000);
+	if (ua->reaper)
+		su_timer_set_for_ever(ua->reaper, reaper_tick, NULL);
+	atomic_store(&ua->accepting, true);
+	start_report(ua, 0);
+	log_msg(LOG_INFO, "sip.start", "SIP listening on %s", url);
+
+	su_root_run(ua->root);
+
+	atomic_store(&ua->accepting, false);
+	mq_drain(ua->mq);
+	sipua_legs_release_all(ua);
+	if (ua->reaper)
+		su_timer_destroy(ua->reaper);
+	ua->reaper = NULL;
+	nua_destroy(ua->nua);
+	ua->nua = NULL;
+out:
+	if (ua->root) {
+		if (ua->mq_reg >= 0)
+			su_root_deregister(ua->root, ua->mq_reg);
+		su_root_destroy(ua->root);
+		ua->root = NULL;
+	}
+	sofia_logs_reset();
+	su_deinit();
+	if (err)
+		start_report(ua, err);
+	return NULL;
+}
+
+int sipua_create(struct sipua **uap, const struct sipua_cfg *cfg, sipua_event_h *eh,
+		 sipua_check_h *ch, void *arg)
+{
+	struct sipua *ua;
+	uint64_t seed = 0;
+	int err;
+
+	if (!uap || !cfg || !eh || !cfg->bind_addr[0] || !cfg->bind_port ||
+	    (!cfg->udp && !cfg->tcp))
+		return EINVAL;
+	ua = calloc(1, sizeof(*ua));
+	if (!ua)
+		return ENOMEM;
+	ua->cfg = *cfg;
+	ua->eh = eh;
+	ua->ch = ch;
+	ua->arg = arg;
+	ua->mq_reg = -1;
+	atomic_init(&ua->accepting, false);
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (uint64_t)sipua_now_ms() * 0x9e3779b97f4a7c15ull;
+	ua->cid_state = seed | 1;
+	err = mq_create(&ua->mq, SIPUA_QUEUE_CAP, job_run, ua);
+	if (err) {
+		free(ua);
+		return err;
+	}
+	pthread_mutex_init(&ua->lock, NULL);
+	pthread_cond_init(&ua->cond, NULL);
+	*uap = ua;
+	return 0;
+}
+
+int sipua_start(struct sipua *ua)
+{
+	int err;
+
+	if (!ua || ua->thread_started)
+		return EINVAL;
+	ua->ready = false;
+	err = pthread_create(&ua->thread, NULL, sipua_thread, ua);
+	if (err)
+		return err;
+	ua->thread_started = true;
+	pthread_mutex_lock(&ua->lock);
+	while (!ua->ready)
+		pthread_cond_wait(&ua->cond, &ua->lock);
+	err = ua->start_err;
+	pthread_mutex_unlock(&ua->lock);
+	if (err) {
+		pthread_join(ua->thread, NULL);
+		ua->thread_started = false;
+	}
+	return err;
+}
+
+static void shutdown_job(void *arg)
+{
+	struct sipua *ua = arg;
+
+	if (ua->stopping)
+		return;
+	ua->stopping = true;
+	sipua_drop_reap(ua, true);
+	nua_shutdown(ua->nua);
+}
+
+void sipua_stop(struct sipua *ua)
+{
+	struct sipua_job *j;
+
+	if (!ua || !ua->thread_started)
+		return;
+	/* The shutdown job bypasses sipua_post() so it is never refused. */
+	j = malloc(sizeof(*j));
+	if (j) {
+		j->fn = shutdown_job;
+		j->arg = ua;
+		while (mq_push(ua->mq, j) == EAGAIN) {
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	pthread_join(ua->thread, NULL);
+	ua->thread_started = false;
+}
+
+void sipua_destroy(struct sipua *ua)
+{
+	if (!ua)
+		return;
+	sipua_stop(ua);
+	mq_destroy(ua->mq);
+	pthread_mutex_destroy(&ua->lock);
+	pthread_cond_destroy(&ua->cond);
+	free(ua);
+}

@@ -1,0 +1,105 @@
+/*
+ * sipua_int.h — private structures of the SIP user agent (sip/ua only).
+ * The only place where sofia-sip types and trunx types meet.
+ */
+#ifndef TRUNX_SIPUA_INT_H
+#define TRUNX_SIPUA_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+struct sipua;
+struct sipua_leg;
+
+#define SU_ROOT_MAGIC_T  struct sipua
+#define SU_TIMER_ARG_T   struct sipua_timer
+#define SU_WAKEUP_ARG_T  struct sipua
+#define NUA_MAGIC_T      struct sipua
+#define NUA_HMAGIC_T     struct sipua_leg
+
+#include <sofia-sip/nua.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/su_wait.h>
+
+#include "mq.h"
+#include "sipua.h"
+
+/** The Allow we advertise: the methods trunx really serves. */
+#define SIPUA_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO"
+#define SIPUA_DROP_MAX 1024   /**< handles of silently dropped requests kept at once */
+#define SIPUA_DROP_MS  40000  /**< how long a dropped request's handle is kept (> Timer B) */
+
+/** A request answered by silence: its handle is kept until the peer gave up. */
+struct sipua_drop {
+	nua_handle_t *nh;
+	uint64_t      expires_ms;
+};
+
+struct sipua {
+	struct sipua_cfg  cfg;
+	sipua_event_h    *eh;
+	sipua_check_h    *ch;
+	void             *arg;
+
+	pthread_t         thread;
+	bool              thread_started;
+	pthread_mutex_t   lock;          /**< guards ready/start_err during start-up */
+	pthread_cond_t    cond;
+	bool              ready;
+	int               start_err;
+	atomic_bool       accepting;     /**< sipua_post() allowed */
+	bool              stopping;      /**< nua_shutdown() issued (signalling thread) */
+
+	struct mq        *mq;            /**< jobs from other threads */
+	int               mq_reg;        /**< su_root_register index */
+	su_root_t        *root;
+	nua_t            *nua;
+	su_timer_t       *reaper;        /**< 1 s housekeeping timer (drop list) */
+
+	char              contact_udp[SIPUA_HOST_MAX + 32];
+	char              contact_tcp[SIPUA_HOST_MAX + 48];
+
+	struct sipua_leg *legs;          /**< every live leg (for shutdown) */
+	struct sipua_drop drops[SIPUA_DROP_MAX];
+	size_t            drop_head, drop_count;
+
+	uint64_t          cid_state;     /**< Call-ID generator state (xorshift) */
+	uint64_t          cid_seq;
+
+	char              logline[1024]; /**< sofia log line being assembled */
+	size_t            loglen;
+};
+
+enum sipua_offer_kind { OFFER_NONE = 0, OFFER_INVITE, OFFER_UPDATE };
+
+struct sipua_leg {
+	struct sipua     *ua;
+	nua_handle_t     *nh;
+	void             *ctx;
+	struct sipua_leg *next, *prev;
+	bool              inbound;
+	bool              confirmed;      /**< 2xx sent or received */
+	bool              final_sent;     /**< inbound: final response to the INVITE given */
+	bool              failed;         /**< outbound: FAILED delivered */
+	bool              hung_up;        /**< sipua_leg_hangup() done */
+	bool              terminated;     /**< TERMINATED delivered */
+	bool              reoffer_pending;/**< our re-INVITE awaits its final response */
+	bool              cancelled;      /**< CANCEL sent */
+	enum sipua_offer_kind offer;      /**< incoming offer awaiting sipua_leg_answer() */
+	nua_saved_event_t saved[1];       /**< the UPDATE to answer (offer == OFFER_UPDATE) */
+	enum sipua_end    end;
+	enum sipua_transport transport;
+	struct sipua_policy policy;
+	bool              peer_100rel;    /**< inbound: the INVITE said Supported/Require 100rel */
+	char              call_id[128];
+};
+
+/* sipua_leg.c */
+void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
+		     struct sipua *ua, nua_handle_t *nh, struct sipua_leg *leg,
+		     sip_t const *sip, tagi_t tags[]);
+void sipua_legs_release_all(struct sipua *ua);
+void sipua_drop_reap(struct sipua *ua, bool all);
+
+#endif
