@@ -1,0 +1,30 @@
+# itest.cmake - included by every integration-test folder: defines trunx_add_itest().
+include_guard(GLOBAL)
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+
+set(TRUNX_ITEST_DIR ${CMAKE_CURRENT_LIST_DIR} CACHE INTERNAL "integration harness dir")
+set(TRUNX_SIPP_DIR ${PROJECT_SOURCE_DIR}/conf/sipp CACHE INTERNAL "SIPp scenarios")
+
+# trunx_add_itest(DRIVER script CASE name [TIMEOUT s] [LABELS ...]):
+# one ctest test per case; the driver gets trunxd (and trunxctl when built).
+function(trunx_add_itest)
+  cmake_parse_arguments(T "" "DRIVER;CASE;TIMEOUT;PREFIX" "LABELS" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 180)
+  endif()
+  if(NOT T_PREFIX)
+    get_filename_component(T_PREFIX ${T_DRIVER} NAME_WE)
+  endif()
+  math(EXPR deadline "${T_TIMEOUT} - 15")
+  set(args --sipp-dir ${TRUNX_SIPP_DIR} --source-dir ${PROJECT_SOURCE_DIR}
+      --workdir ${CMAKE_CURRENT_BINARY_DIR}/work --deadline ${deadline}
+      --trunxd $<TARGET_FILE:trunxd>)
+  if(TARGET trunxctl)
+    list(APPEND args --trunxctl $<TARGET_FILE:trunxctl>)
+  endif()
+  set(name itest.${T_PREFIX}.${T_CASE})
+  add_test(NAME ${name} COMMAND ${Python3_EXECUTABLE} ${T_DRIVER} ${args} ${T_CASE})
+  set_tests_properties(${name} PROPERTIES LABELS "integration;${T_LABELS}"
+                       TIMEOUT ${T_TIMEOUT} ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+endfunction()
+

@@ -1,0 +1,78 @@
+"""Free port picking on loopback. Nothing here reserves a port: a port found free can
+be taken by someone else before our process binds it, so callers retry the start-up on a
+bind failure (see trunxd.Trunxd.start and sipp.run)."""
+import random
+import socket
+
+# Keep out of the kernel's ephemeral range (where SIPp, the stack and other tests get
+# their random ports) when picking fixed ports and RTP ranges.
+_LOW, _HIGH = 10000, 32000
+
+
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = f.read().split()
+            return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _free(port, addr="127.0.0.1", udp=True, tcp=True):
+    socks = []
+    try:
+        if udp:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            socks.append(s)
+            s.bind((addr, port))
+        if tcp:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind((addr, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _candidates(step=1):
+    lo, hi = _LOW, _HIGH
+    elo, ehi = _ephemeral_range()
+    if elo <= hi and ehi >= lo:   # overlapping ephemeral range: stay below it
+        hi = max(lo + 1000, elo - 1)
+    return lo, hi
+
+
+def free_port(addr="127.0.0.1", udp=True, tcp=True, avoid=()):
+    """A port free for UDP and TCP on addr (both by default), outside the ephemeral range."""
+    lo, hi = _candidates()
+    for _ in range(500):
+        p = random.randint(lo, hi)
+        if p in avoid:
+            continue
+        if _free(p, addr, udp, tcp):
+            return p
+    raise RuntimeError("no free port found on %s" % addr)
+
+
+def free_ports(n, addr="127.0.0.1", udp=True, tcp=True):
+    """n distinct free ports."""
+    out = []
+    while len(out) < n:
+        out.append(free_port(addr, udp, tcp, avoid=out))
+    return out
+
+
+def free_range(count, addr="127.0.0.1", avoid=()):
+    """An even-aligned range [lo, lo+count-1] of UDP ports all free right now."""
+    lo, hi = _candidates()
+    for _ in range(200):
+        start = random.randint(lo, hi - count) & ~1
+        rng = range(start, start + count)
+        if any(p in avoid for p in rng):
+            continue
+        if all(_free(p, addr, udp=True, tcp=False) for p in rng):
+            return start, start + count - 1
+    raise RuntimeError("no free range of %d UDP ports on %s" % (count, addr))
