@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #define EXIT_USAGE   2
 #define EXIT_CONNECT 3
 
+#define DEV_SOCKET "var/trunxd.sock"
 #define REPLY_MAX (64u << 20)   /* refuse absurd replies rather than exhaust memory */
 
 static const struct {
@@ -48,11 +50,23 @@ static void usage(FILE *out)
 		"  reload            re-read the configuration file\n"
 		"  loglevel [LEVEL]  show or set the log level (debug|info|warn|error|off)\n"
 		"options:\n"
-		"  -s, --socket PATH   control socket (default $TRUNXCTL_SOCKET or %s)\n"
+		"  -s, --socket PATH   control socket (default: $TRUNXCTL_SOCKET, else\n"
+		"                      %s if it exists (tools/run.sh), else %s)\n"
 		"  -t, --timeout SEC   wait this long for the reply (default 15)\n"
 		"  -j, --json          print the daemon's JSON reply as is\n"
 		"exit codes: 0 ok, 1 error reply, 2 usage, 3 cannot connect\n",
-		TRUNXCTL_DEFAULT_SOCKET);
+		DEV_SOCKET, TRUNXCTL_DEFAULT_SOCKET);
+}
+
+/* The socket of the default run (tools/run.sh from the repository root) if it is
+ * there, else the system default of [general] control_socket. */
+static const char *default_socket(void)
+{
+	struct stat st;
+
+	if (stat(DEV_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode))
+		return DEV_SOCKET;
+	return TRUNXCTL_DEFAULT_SOCKET;
 }
 
 static int connect_to(const char *path)
@@ -166,7 +180,7 @@ int main(int argc, char **argv)
 	json_t *obj;
 
 	if (!path || !*path)
-		path = TRUNXCTL_DEFAULT_SOCKET;
+		path = default_socket();
 	while ((c = getopt_long(argc, argv, "s:t:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': path = optarg; break;

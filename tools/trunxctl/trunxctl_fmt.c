@@ -166,16 +166,18 @@ static void cell(char out[COL_MAX + 1], const json_t *call, int col)
 
 	if (col == C_DURATION && json_is_integer(v)) {
 		fmt_duration(b.s, sizeof(b.s), (long long)(json_integer_value(v) / 1000));
+		b.n = strlen(b.s);
 	} else if (col == C_LEGS) {
 		render_legs(&b, v);
 	} else {
 		render(&b, v ? v : json_null());
 	}
-	if (strlen(b.s) > COL_MAX) {
+	if (b.n > COL_MAX) {
 		b.s[COL_MAX - 1] = '~';
-		b.s[COL_MAX] = '\0';
+		b.n = COL_MAX;
 	}
-	snprintf(out, COL_MAX + 1, "%s", b.s);
+	memcpy(out, b.s, b.n);
+	out[b.n] = '\0';
 }
 
 static void print_calls(FILE *out, const json_t *calls)

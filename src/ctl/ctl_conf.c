@@ -1,0 +1,47 @@
+/*
+ * ctl_conf.c — compares a reloaded configuration with the running one and names the
+ * settings that only a restart applies (see ctl_conf.h). Pure; owns nothing.
+ */
+#include "ctl/ctl_conf.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+static bool str_diff(const char *a, const char *b)
+{
+	return strcmp(a, b) != 0;
+}
+
+size_t ctl_conf_restart_keys(const struct conf *running, const struct conf *next,
+			     const char *keys[], size_t max)
+{
+	const struct conf_sip *a = &running->sip, *b = &next->sip;
+	const struct media_engine_cfg *ma = &running->media, *mb = &next->media;
+	const struct {
+		const char *key;
+		bool        changed;
+	} checks[] = {
+		{"general.control_socket",
+		 str_diff(running->general.control_socket, next->general.control_socket)},
+		{"sip.listen", str_diff(a->listen_addr, b->listen_addr) ||
+			       a->listen_port != b->listen_port},
+		{"sip.transports", a->udp != b->udp || a->tcp != b->tcp},
+		{"sip.advertise", str_diff(a->advertise_addr, b->advertise_addr) ||
+				  a->advertise_port != b->advertise_port},
+		{"sip.user_agent", str_diff(a->user_agent, b->user_agent)},
+		{"media.address", str_diff(ma->bind_addr, mb->bind_addr)},
+		{"media.advertise", str_diff(running->media_advertise, next->media_advertise)},
+		{"media.port_min", ma->port_min != mb->port_min},
+		{"media.port_max", ma->port_max != mb->port_max},
+		{"media.workers", ma->workers != mb->workers},
+		{"media.rtp_timeout", ma->rtp_timeout_ms != mb->rtp_timeout_ms},
+		{"media.relatch", ma->relatch_ms != mb->relatch_ms},
+	};
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]) && n < max; i++) {
+		if (checks[i].changed)
+			keys[n++] = checks[i].key;
+	}
+	return n;
+}
