@@ -1,0 +1,92 @@
+/*
+ * route_priv.h — the inside of a routing snapshot: trunks, routes and the two lookup
+ * indexes (source CIDRs for identification, a decimal trie for number lookup).
+ * Shared by route_table.c (life cycle, trunks, identification) and route_match.c
+ * (routes, normalisation, lookup, URI expansion).
+ */
+#ifndef TRUNX_ROUTE_PRIV_H
+#define TRUNX_ROUTE_PRIV_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "route.h"
+
+#define ROUTE_E164_MAX 15   /**< digits in an E.164 number */
+
+struct trunk {
+	struct trunk_cfg          cfg;
+	size_t                    idx;   /**< position in the table */
+	const struct route_table *rt;    /**< the table holding it */
+};
+
+struct route {
+	struct route_cfg    cfg;
+	const struct trunk *dest;   /**< to_trunk, or NULL */
+	uint32_t            from;   /**< from_trunk index + 1; 0 = any trunk */
+	char                tmpl[ROUTE_URI_MAX];  /**< URI template in effect */
+};
+
+/** One source claimed by a trunk: address bytes masked to the prefix length. */
+struct cidr_ent {
+	uint8_t  addr[16];   /**< IPv4 in the first 4 bytes */
+	uint16_t port;       /**< 0 = any */
+	uint32_t trunk;      /**< trunk index */
+};
+
+/** All entries of one prefix length, sorted by (addr, port). */
+struct cidr_level {
+	uint8_t bits;
+	size_t  off, n;      /**< slice of cidr_index.ents */
+};
+
+struct cidr_index {
+	struct cidr_ent  *ents;
+	size_t            n;
+	struct cidr_level levels[129];   /**< longest prefix first */
+	size_t            n_levels;
+	size_t            alen;          /**< address bytes: 4 or 16 */
+};
+
+/** Trie node: one per digit position of a route's match. */
+struct trie_node {
+	int32_t child[10];   /**< next digit, -1 = none */
+	int32_t exact;       /**< first trie_ent of routes matching exactly here, -1 = none */
+	int32_t prefix;      /**< first trie_ent of prefix routes ending here, -1 = none */
+};
+
+struct trie_ent {
+	uint32_t route;      /**< route index */
+	uint32_t from;       /**< route's from (trunk index + 1, 0 = any) */
+	int32_t  next;       /**< next entry of the same node and kind, -1 = end */
+};
+
+struct route_table {
+	atomic_uint        refs;
+	bool               frozen;
+	struct trunk     **trunks;     /**< each allocated alone: pointers stay valid */
+	size_t             n_trunks, cap_trunks;
+	struct route     **routes;
+	size_t             n_routes, cap_routes;
+	struct cidr_index  v4, v6;     /**< built by route_table_freeze */
+	struct trie_node  *nodes;      /**< nodes[0] = root (no digit; "*" lives here) */
+	size_t             n_nodes, cap_nodes;
+	struct trie_ent   *ents;
+	size_t             n_ents, cap_ents;
+};
+
+/** Frees the route side of a table (routes, trie). */
+void route_match_free(struct route_table *rt);
+
+/** Grows an array of elem-sized items to hold n + 1. @return 0 or ENOMEM */
+int route_grow(void **arr, size_t *cap, size_t n, size_t elem);
+
+/** True if s is a string of decimal digits (possibly empty) ending within size. */
+bool route_digits_ok(const char *s, size_t size);
+
+/** Index of trunk `name` in rt, or -1. */
+long route_trunk_index(const struct route_table *rt, const char *name);
+
+#endif

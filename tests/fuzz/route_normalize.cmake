@@ -1,0 +1,1 @@
+trunx_add_fuzzer(route_normalize trunx_sip)
