@@ -60,9 +60,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		printf("%s: ok\n", config);
+		struct route_table *rt = NULL;
+		int rc = conf_build_routes(cf, &rt, err, sizeof(err));
+
+		if (rc)
+			fprintf(stderr, "%s: %s\n", config, err);
+		else
+			printf("%s: ok\n", config);
+		route_table_unref(rt);
 		conf_free(cf);
-		return 0;
+		return rc ? 1 : 0;
 	}
 	log_set_level(cf->general.log_level);
 

@@ -637,6 +637,60 @@ static void test_sample(void **state)
 	conf_free(cf);
 }
 
+static void test_build_routes(void **state)
+{
+	struct route_table *rt = (struct route_table *)&rt;
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = htons(5060)};
+	const struct trunk *t;
+	const struct route *r;
+	struct conf *cf;
+	char num[32], uri[ROUTE_URI_MAX];
+
+	(void)state;
+	/* the sample: a call from loopback to a national number reaches the UAS */
+	assert_int_equal(conf_load(&cf, TRUNX_SAMPLE_CONF, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(conf_build_routes(cf, &rt, errbuf, sizeof(errbuf)), 0);
+	inet_pton(AF_INET, "127.0.0.1", &src.sin_addr);
+	t = route_identify(rt, (const struct sockaddr *)&src);
+	assert_non_null(t);
+	assert_string_equal(trunk_get_cfg(t)->name, "local");
+	assert_int_equal(route_normalize(t, "5551234567", num, sizeof(num)), 0);
+	assert_string_equal(num, "+15551234567");
+	r = route_lookup(rt, num, t);
+	assert_non_null(r);
+	assert_string_equal(route_get_cfg(r)->name, "everything");
+	assert_int_equal(route_expand_uri(r, num, uri, sizeof(uri)), 0);
+	assert_string_equal(uri, "sip:+15551234567@127.0.0.1:5070");
+	route_table_unref(rt);
+
+	/* the table rejects what the parser would have: the reason comes through */
+	strcpy(cf->routes[0].match, "555");
+	assert_int_equal(conf_build_routes(cf, &rt, errbuf, sizeof(errbuf)), EINVAL);
+	assert_null(rt);
+	assert_string_equal(errbuf, "route everything: match \"555\" is not +E.164, +prefix* or *");
+	assert_int_equal(conf_build_routes(NULL, &rt, errbuf, sizeof(errbuf)), EINVAL);
+	assert_int_equal(conf_build_routes(cf, NULL, errbuf, sizeof(errbuf)), EINVAL);
+	conf_free(cf);
+
+	/* every key: routes restricted to a trunk, templates, IPv6 CIDRs */
+	assert_int_equal(parse(&cf, every_key), 0);
+	assert_int_equal(conf_build_routes(cf, &rt, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(route_table_trunk_count(rt), 1);
+	assert_int_equal(route_table_route_count(rt), 2);
+	t = route_table_trunk_by_name(rt, "carrier-1.a_b");
+	assert_int_equal(route_normalize(t, "02071234567", num, sizeof(num)), 0);
+	r = route_lookup(rt, num, t);
+	assert_string_equal(route_get_cfg(r)->name, "exact");
+	assert_int_equal(route_normalize(t, "02071234568", num, sizeof(num)), 0);
+	r = route_lookup(rt, num, t);
+	assert_string_equal(route_get_cfg(r)->name, "uk");
+	assert_int_equal(route_expand_uri(r, num, uri, sizeof(uri)), 0);
+	assert_string_equal(uri, "sip:2071234568@gw.example.com;user=phone");
+	assert_null(route_lookup(rt, num, NULL));
+	route_table_unref(rt);
+	conf_free(cf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -649,6 +703,7 @@ int main(void)
 		cmocka_unit_test(test_many_routes),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_sample),
+		cmocka_unit_test(test_build_routes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
