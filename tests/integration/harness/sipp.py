@@ -57,12 +57,13 @@ class Sipp:
     def argv(self):
         a = [SIPP, "-sf", self.scenario, "-i", self.local_ip, "-p", str(self.port),
              "-t", self.transport, "-nostdin",
-             "-m", str(self.calls),
              "-trace_stat", "-stf", self.stat_file, "-fd", "1",
              "-trace_err", "-error_file", self.err_file,
              "-trace_screen", "-screen_file", self.screen_file,
              "-timeout", "%ds" % self.timeout, "-timeout_error",
              "-max_recv_loops", "10000", "-max_sched_loops", "10000"]
+        if self.calls is not None:
+            a += ["-m", str(self.calls)]
         if self.media_port:
             a += ["-mi", self.local_ip, "-mp", str(self.media_port)]
         if self.rate is not None:
@@ -143,6 +144,10 @@ class Sipp:
         except ValueError:
             return 0
 
+    def cpu_seconds(self):
+        """CPU time SIPp has used so far (user + system), from /proc."""
+        return proc_cpu_seconds(self.proc.pid) if self.proc else 0.0
+
     def successful(self):
         return self.count("SuccessfulCall(C)")
 
@@ -217,3 +222,13 @@ def wait_listening(port, proto="udp", timeout=10.0):
             pass
         time.sleep(0.05)
     return False
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of a process in seconds (/proc/PID/stat), 0.0 if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
