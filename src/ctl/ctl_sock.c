@@ -2,17 +2,15 @@
  * ctl_sock.c — the control socket file: creation with mode 0660, safe replacement of
  * a stale file left by a dead process, and removal on exit (only if it is still ours).
  *
- * The socket is bound under a temporary name beside the final one, given its mode and
- * put in listening state, then renamed over the final path. So the final path never
- * names a socket with the wrong mode, and a stale file is replaced atomically instead
- * of being unlinked first. A path held by a live server (a connect succeeds) or by
- * anything that is not a socket is left alone.
+ * An existing path is probed first: a socket nobody listens on (connect refused) is
+ * stale and removed; a live server's socket (connect succeeds) or anything that is
+ * not a socket is left alone and reported. The new socket gets its mode with chmod
+ * after bind and before listen, so nobody can connect while it briefly has the
+ * umask's mode. Any path that fits sun_path works (no temporary name is needed).
  */
 #include "ctl/ctl_priv.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -66,16 +64,11 @@ static int probe_existing(const char *path, const struct sockaddr_un *sa)
 int ctl_sock_listen(struct ctl *ctl, int *fdp)
 {
 	const char *path = ctl->cfg.socket_path;
-	char tmp[CTL_PATH_MAX + 32];
-	struct sockaddr_un sa, tsa;
+	struct sockaddr_un sa;
 	struct stat st;
 	int fd = -1, err;
 
 	err = fill_addr(&sa, path);
-	if (err)
-		goto out;
-	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid());
-	err = fill_addr(&tsa, tmp);
 	if (err)
 		goto out;
 	err = probe_existing(path, &sa);
@@ -86,22 +79,23 @@ int ctl_sock_listen(struct ctl *ctl, int *fdp)
 		err = errno;
 		goto out;
 	}
-	(void)unlink(tmp);   /* a leftover of an earlier run with our pid */
-	if (bind(fd, (const struct sockaddr *)&tsa, sizeof(tsa)) != 0) {
+	if (unlink(path) != 0 && errno != ENOENT) {   /* the stale socket, if any */
 		err = errno;
 		goto out;
 	}
-	if (chmod(tmp, CTL_SOCK_MODE) != 0 || listen(fd, CTL_BACKLOG) != 0 ||
-	    rename(tmp, path) != 0) {
+	if (bind(fd, (const struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		err = errno;
-		(void)unlink(tmp);
 		goto out;
 	}
-	if (stat(path, &st) == 0) {
-		ctl->sock_dev = st.st_dev;
-		ctl->sock_ino = st.st_ino;
-		ctl->sock_made = true;
+	if (chmod(path, CTL_SOCK_MODE) != 0 || listen(fd, CTL_BACKLOG) != 0 ||
+	    stat(path, &st) != 0) {
+		err = errno;
+		(void)unlink(path);
+		goto out;
 	}
+	ctl->sock_dev = st.st_dev;
+	ctl->sock_ino = st.st_ino;
+	ctl->sock_made = true;
 	*fdp = fd;
 	fd = -1;
 out:
