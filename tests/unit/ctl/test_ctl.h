@@ -13,6 +13,7 @@ int test_ctl_proto_run(void);
 int test_ctl_sock_run(void);
 int test_ctl_server_run(void);
 int test_ctl_conf_run(void);
+int test_ctl_signal_run(void);
 
 /* A scratch directory, removed by tdir_remove (with the files tests put in it). */
 void tdir_make(char *dir, size_t len);

@@ -13,5 +13,6 @@ int main(void)
 	failed += test_ctl_sock_run();
 	failed += test_ctl_server_run();
 	failed += test_ctl_conf_run();
+	failed += test_ctl_signal_run();
 	return failed ? 1 : 0;
 }
