@@ -1,6 +1,6 @@
 """Call helpers: start SIPp callers (UAC) and callees (UAS) with the scenarios of
 conf/sipp/, either directly against each other or through trunxd."""
-from . import capture, sipp
+from . import capture, ports, sipp
 
 DID = "5550001000"          # national number; carrier trunk normalises it to +15550001000
 CALLER = "15551230000"
@@ -32,6 +32,11 @@ def uac(ctx, scenario, remote, name="uac", calls=1, duration_ms=0, keys=None,
                   timeout=timeout, extra=["-d", str(duration_ms)] + list(kw.pop("extra", ())),
                   **kw)
     return s.start()
+
+
+def pick_media_port(local_ip="127.0.0.1"):
+    """A media port for a SIPp (RTP on it, RTCP and video above it left free)."""
+    return ports.free_range(4, local_ip)[0]
 
 
 def finish(*ss, timeout=None):

@@ -34,8 +34,8 @@ class Context:
         os.makedirs(self.workdir)
         self.reg = procs.Registry(self.workdir)
         self.sipp_dir = os.path.abspath(args.sipp_dir)
-        self.trunxd_path = args.trunxd
-        self.trunxctl_path = args.trunxctl
+        self.trunxd_path = os.path.abspath(args.trunxd) if args.trunxd else None
+        self.trunxctl_path = os.path.abspath(args.trunxctl) if args.trunxctl else None
         self.source_dir = args.source_dir
         self._end_checks = []
         self.t0 = time.monotonic()

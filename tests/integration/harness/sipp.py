@@ -28,7 +28,7 @@ class Sipp:
     def __init__(self, reg, scenario, name, remote=None, local_ip="127.0.0.1",
                  port=None, media_port=None, calls=1, rate=None, rate_period_ms=None,
                  limit=None, keys=None, service=None, transport="u1", timeout=60,
-                 trace_msg=False, extra=()):
+                 trace_msg=False, trace_logs=False, extra=()):
         self.reg = reg
         self.scenario = scenario
         self.name = name
@@ -45,6 +45,7 @@ class Sipp:
         self.transport = transport
         self.timeout = timeout
         self.trace_msg = trace_msg
+        self.trace_logs = trace_logs
         self.extra = list(extra)
         self.proc = None
         self.rc = None
@@ -53,6 +54,7 @@ class Sipp:
         self.err_file = base + "_errors.log"
         self.msg_file = base + "_messages.log"
         self.screen_file = base + "_screen.log"
+        self.log_file = base + "_logs.log"
 
     def argv(self):
         a = [SIPP, "-sf", self.scenario, "-i", self.local_ip, "-p", str(self.port),
@@ -78,6 +80,8 @@ class Sipp:
             a += ["-key", k, str(v)]
         if self.trace_msg:
             a += ["-trace_msg", "-message_file", self.msg_file]
+        if self.trace_logs:
+            a += ["-trace_logs", "-log_file", self.log_file]
         a += self.extra
         if self.remote:
             a.append(self.remote)
@@ -94,7 +98,8 @@ class Sipp:
             if pick_media:
                 lo, _ = ports.free_range(4, self.local_ip)
                 self.media_port = lo
-            for f in (self.stat_file, self.err_file, self.msg_file, self.screen_file):
+            for f in (self.stat_file, self.err_file, self.msg_file, self.screen_file,
+                      self.log_file):
                 if os.path.exists(f):
                     os.unlink(f)
             self.proc = self.reg.start(self.name, self.argv())
@@ -158,6 +163,13 @@ class Sipp:
         if not os.path.exists(self.err_file):
             return ""
         with open(self.err_file, errors="replace") as f:
+            return f.read()
+
+    def logs(self):
+        """What the scenario's <log> actions wrote (needs trace_logs=True)."""
+        if not os.path.exists(self.log_file):
+            return ""
+        with open(self.log_file, errors="replace") as f:
             return f.read()
 
     def messages(self):

@@ -253,18 +253,39 @@ class Trunxd:
 
     # ---- trunxctl -----------------------------------------------------------------
 
-    def ctl(self, *args, json_out=True, timeout=10.0):
-        """Runs trunxctl against this trunxd; returns parsed JSON (or text)."""
+    def ctl(self, *args, json_out=True, timeout=15.0):
+        """Runs trunxctl against this trunxd. With json_out, returns the reply's
+        "result" (the whole reply if it has none); otherwise the text printed."""
         if not self.ctx.trunxctl_path:
             raise TrunxdError("trunxctl is not built")
-        argv = [self.ctx.trunxctl_path, "-s", self.conf.control_socket] + list(args)
+        argv = [self.ctx.trunxctl_path, "-s", self.conf.control_socket]
         if json_out:
             argv.append("--json")
+        argv += list(args)
         p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
         if p.returncode != 0:
             raise TrunxdError("trunxctl %s: rc %d: %s%s" % (" ".join(args), p.returncode,
                                                            p.stdout, p.stderr))
-        return json.loads(p.stdout) if json_out else p.stdout
+        if not json_out:
+            return p.stdout
+        reply = json.loads(p.stdout)
+        if isinstance(reply, dict) and "result" in reply:
+            return reply["result"]
+        return reply
+
+    def status(self):
+        return self.ctl("status")
+
+    def active_calls(self):
+        """Calls in progress according to `trunxctl status`."""
+        return status_active_calls(self.status())
+
+    def counter(self, name):
+        """A counter from `trunxctl status` (searched at any depth)."""
+        v = _find_key(self.status(), name)
+        if v is None:
+            raise TrunxdError("trunxctl status has no counter %r" % name)
+        return v
 
 
 def _blackhole_dns():
@@ -278,3 +299,25 @@ def _blackhole_dns():
         except OSError:
             s.close()
     raise TrunxdError("cannot bind a black-hole DNS socket on 127.x.y.z:53")
+
+
+def _find_key(obj, name):
+    if isinstance(obj, dict):
+        if name in obj and not isinstance(obj[name], (dict, list)):
+            return obj[name]
+        for v in obj.values():
+            r = _find_key(v, name)
+            if r is not None:
+                return r
+    return None
+
+
+def status_active_calls(st):
+    """The active-call count in a status reply: "calls_active", or "active" inside
+    a "calls" object."""
+    v = _find_key(st, "calls_active")
+    if v is None and isinstance(st.get("calls"), dict):
+        v = st["calls"].get("active")
+    if v is None:
+        raise TrunxdError("no active-call count in status: %s" % json.dumps(st)[:500])
+    return int(v)

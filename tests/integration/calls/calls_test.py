@@ -1,0 +1,654 @@
+#!/usr/bin/env python3
+"""Calls through trunxd: the "must show" cases of the B2BUA, one ctest test each.
+
+Every case starts SIPp callee(s), a trunxd on free loopback ports whose config routes
++15550001000 (dialled as 5550001000 by the "carrier" trunk) to the callee's "pbx"
+trunk, and SIPp caller(s); then checks what each side saw, trunxd's call.end records
+and counters. trunxd is stopped with SIGTERM at the end of every case and must exit 0
+with no sanitizer report (harness.trunxd).
+"""
+import datetime
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from harness import calls, capture, case, procs, sipmsg, sipp, trunxd  # noqa: E402
+from harness.calls import finish  # noqa: E402
+
+A_DID = "+15550001000"
+CALLER = calls.CALLER
+
+
+def start(ctx, uas_scen=None, uas_ms=0, uas_calls=1, configure=None, uas_trace=False,
+          slow_dns=False, uas_timeout=120):
+    """A callee (optional) and a trunxd routing the test DID to it."""
+    u = None
+    if uas_scen:
+        u = calls.uas(ctx, uas_scen, calls=uas_calls, duration_ms=uas_ms,
+                      trace_msg=uas_trace, timeout=uas_timeout)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port if u else None,
+                      configure=configure, slow_dns=slow_dns).start()
+    return u, t
+
+
+def caller(ctx, t, scen, **kw):
+    return calls.uac(ctx, scen, t.sip_addr, **kw)
+
+
+def expect_ok(*ss):
+    for s in ss:
+        sipp.expect_ok(s)
+
+
+def one_call_end(ctx, t, timeout=15.0):
+    recs = t.wait_events("call.end", 1, timeout)
+    if len(recs) != 1:
+        raise AssertionError("expected exactly one call.end record, got %d: %s"
+                             % (len(recs), recs))
+    ctx.log("call.end: %s", recs[0])
+    return recs[0]
+
+
+def expect_fields(rec, **want):
+    bad = ["%s=%r (expected %r)" % (k, rec.get(k), v) for k, v in want.items()
+           if rec.get(k) != v]
+    if bad:
+        raise AssertionError("call.end: " + ", ".join(bad) + "\nrecord: %s" % rec)
+
+
+def counters_back_to_zero(ctx, t, timeout=20.0):
+    """`trunxctl status` reports 0 active calls (within timeout)."""
+    n = procs.wait_until(lambda: t.active_calls() == 0, timeout, 0.3)
+    if not n:
+        raise AssertionError("trunxctl status: %d calls still active" % t.active_calls())
+    ctx.log("trunxctl status: 0 active calls")
+
+
+def sdp_media(msg):
+    """(c= address, m=audio port, payload types, direction) of a message's SDP."""
+    body = msg.body.decode(errors="replace")
+    addr = port = None
+    pts, direction = [], "sendrecv"
+    for line in body.replace("\r\n", "\n").split("\n"):
+        if line.startswith("c=IN IP4 "):
+            addr = line.split()[2]
+        elif line.startswith("m=audio "):
+            f = line.split()
+            port, pts = int(f[1]), [int(x) for x in f[3:]]
+        elif line in ("a=sendonly", "a=recvonly", "a=inactive", "a=sendrecv"):
+            direction = line[2:]
+    return addr, port, pts, direction
+
+
+def first(msgs, pred, what):
+    for m in msgs:
+        if pred(m):
+            return m
+    raise AssertionError("no %s among %d messages received" % (what, len(msgs)))
+
+
+def parse_ts(s):
+    return datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+# ---- cases ----------------------------------------------------------------------------
+
+def case_basic_call_rtp(ctx):
+    """A calls B through trunxd; both play g711a.pcap (236 PCMA packets). Each side
+    receives every packet, payloads in order, from trunxd's media port of its leg;
+    B sees its own Call-ID, Max-Forwards decremented, no copied headers, trunxd's SDP;
+    the call.end record is checked field by field."""
+    ref = capture.reference_payloads()
+    u, t = start(ctx, "uas_basic.xml", uas_ms=500, uas_trace=True)
+    lo, hi = t.conf.media_range
+    # The caller's media port is picked here so the capture can be armed first.
+    cmp_ = calls.pick_media_port()
+    cap = capture.Capture(ctx.reg, "rtp", [u.media_port, cmp_]).start()
+    c = caller(ctx, t, "uac_basic.xml", duration_ms=8500, trace_msg=True, media_port=cmp_)
+    finish(c, u)
+    pk = cap.stop()
+    expect_ok(c, u)
+
+    # What B received: an INVITE of its own dialog, rewritten by trunxd.
+    inv = first(u.messages(), lambda m: m.method == "INVITE", "INVITE at B")
+    ok_a = first(c.messages(), lambda m: m.status == 200 and "INVITE" in m.header("CSeq", ""),
+                 "200 OK at A")
+    b_addr, b_port, b_pts, _ = sdp_media(inv)
+    a_addr, a_port, a_pts, _ = sdp_media(ok_a)
+    ctx.log("trunxd media: A side %s:%s pts %s, B side %s:%s pts %s",
+            a_addr, a_port, a_pts, b_addr, b_port, b_pts)
+    if b_addr != "127.0.0.1" or not (lo <= (b_port or 0) <= hi):
+        raise AssertionError("B's offer is not on trunxd's media address/range: %s:%s"
+                             % (b_addr, b_port))
+    if a_addr != "127.0.0.1" or not (lo <= (a_port or 0) <= hi) or a_port == b_port:
+        raise AssertionError("A's answer is not on trunxd's own A-side port: %s:%s"
+                             % (a_addr, a_port))
+    if 8 not in b_pts or 18 in b_pts:
+        raise AssertionError("B's offer codecs %s: PCMA expected, nothing unsupported"
+                             % b_pts)
+    if inv.header("Max-Forwards") != "69":
+        raise AssertionError("Max-Forwards at B is %r, expected 69 (70 decremented)"
+                             % inv.header("Max-Forwards"))
+    for h in ("X-Trunx-Test", "Subject"):
+        if inv.header(h) is not None:
+            raise AssertionError("header %s was copied to the B leg" % h)
+    if len(inv.header_all("Via")) != 1 or "127.0.0.1:%d" % t.port not in inv.header("Via"):
+        raise AssertionError("B leg Via is not trunxd's alone: %s" % inv.header_all("Via"))
+    if inv.header("Call-ID") == ok_a.header("Call-ID"):
+        raise AssertionError("B leg reuses A's Call-ID %s" % inv.header("Call-ID"))
+    if CALLER not in (inv.header("From") or ""):
+        raise AssertionError("caller number missing from B's From: %s" % inv.header("From"))
+
+    # Media, both ways, as seen on the wire.
+    ctx.log(capture.check_stream(capture.rtp_to(pk, u.media_port), ref, "trunxd->B", pt=8,
+                                 src=("127.0.0.1", b_port)))
+    ctx.log(capture.check_stream(capture.rtp_to(pk, c.media_port), ref, "trunxd->A", pt=8,
+                                 src=("127.0.0.1", a_port)))
+    to_a_side = len(capture.rtp_to(pk, a_port))
+    to_b_side = len(capture.rtp_to(pk, b_port))
+
+    rec = one_call_end(ctx, t)
+    expect_fields(rec, a_call_id=ok_a.header("Call-ID"), b_call_id=inv.header("Call-ID"),
+                  did=A_DID, trunk_in="carrier", trunk_out="pbx", result="answered",
+                  sip_code=200, cause="bye_a", codec_a="PCMA/8000", codec_b="PCMA/8000",
+                  rtp_a_in=to_a_side, rtp_b_in=to_b_side, rtp_a_out=len(ref),
+                  rtp_b_out=len(ref), rtp_a_lost=0, rtp_b_lost=0, rtp_dropped=0)
+    if not rec.get("call_id"):
+        raise AssertionError("call.end has no call_id")
+    if CALLER not in str(rec.get("from")):
+        raise AssertionError("call.end from=%r lacks the caller %s" % (rec.get("from"), CALLER))
+    if "5550001000" not in str(rec.get("to")):
+        raise AssertionError("call.end to=%r lacks the dialled number" % rec.get("to"))
+    t_start, t_ans, t_end = (parse_ts(rec[k]) for k in ("start", "answer", "end"))
+    if not (t_start <= t_ans <= t_end):
+        raise AssertionError("call.end times out of order: %s %s %s" % (t_start, t_ans, t_end))
+    if not 400 <= rec["answer_ms"] <= 10000:
+        raise AssertionError("answer_ms %s: B answered ~500 ms after ringing" % rec["answer_ms"])
+    if not 0 <= rec["setup_ms"] <= rec["answer_ms"]:
+        raise AssertionError("setup_ms %s not within [0, answer_ms]" % rec["setup_ms"])
+    if not 7500 <= rec["duration_ms"] <= 30000:
+        raise AssertionError("duration_ms %s: A hung up ~8.5 s after answer" % rec["duration_ms"])
+
+
+def case_cancel_before_answer(ctx):
+    """A cancels while B rings: B gets CANCEL (200 + 487), A gets 200 + 487."""
+    u, t = start(ctx, "uas_ring_cancel.xml")
+    c = caller(ctx, t, "uac_cancel.xml", duration_ms=1000)
+    finish(c, u)
+    expect_ok(c, u)
+    rec = one_call_end(ctx, t)
+    expect_fields(rec, result="cancelled", cause="cancelled", sip_code=487, answer=None)
+
+
+def case_busy_486(ctx):
+    """B answers 486: A gets 486 (relayed as is)."""
+    u, t = start(ctx, "uas_486.xml")
+    c = caller(ctx, t, "uac_486.xml")
+    finish(c, u)
+    expect_ok(c, u)
+    expect_fields(one_call_end(ctx, t), result="failed", sip_code=486, answer=None)
+
+
+def case_b_503_becomes_500(ctx):
+    """B answers 503 (with Retry-After): A gets 500, B's 503 is not relayed."""
+    u, t = start(ctx, "uas_overloaded.xml")
+    c = caller(ctx, t, "uac_500.xml")
+    finish(c, u)
+    expect_ok(c, u)
+    expect_fields(one_call_end(ctx, t), result="failed", sip_code=500)
+
+
+def case_bye_from_a(ctx):
+    """Answered call, A hangs up after 2 s: B gets the BYE."""
+    u, t = start(ctx, "uas_answer.xml")
+    c = caller(ctx, t, "uac_cps.xml", duration_ms=2000)
+    finish(c, u)
+    expect_ok(c, u)
+    rec = one_call_end(ctx, t)
+    expect_fields(rec, result="answered", sip_code=200, cause="bye_a")
+    if not 1500 <= rec["duration_ms"] <= 20000:
+        raise AssertionError("duration_ms %s for a ~2 s call" % rec["duration_ms"])
+
+
+def case_bye_from_b(ctx):
+    """Answered call, B hangs up after 2 s: A gets the BYE."""
+    u, t = start(ctx, "uas_bye.xml", uas_ms=2000)
+    c = caller(ctx, t, "uac_wait_bye.xml")
+    finish(c, u)
+    expect_ok(c, u)
+    expect_fields(one_call_end(ctx, t), result="answered", sip_code=200, cause="bye_b")
+
+
+def case_hold_unhold(ctx):
+    """A holds (re-INVITE sendonly) for 3x the RTP timeout with no RTP at all, then
+    resumes: B sees the hold and the resume, no BYE comes from trunxd meanwhile."""
+    def conf(cf):
+        cf.media["rtp_timeout"] = 3
+    u, t = start(ctx, "uas_hold.xml", configure=conf)
+    c = caller(ctx, t, "uac_hold.xml", duration_ms=9000)
+    finish(c, u)
+    expect_ok(c, u)
+    rec = one_call_end(ctx, t)
+    expect_fields(rec, result="answered", cause="bye_a")
+
+
+def case_rtp_timeout(ctx):
+    """Answered call with no RTP at all: after rtp_timeout (3 s) trunxd hangs both legs
+    up with BYE; the record says why."""
+    def conf(cf):
+        cf.media["rtp_timeout"] = 3
+    u, t = start(ctx, "uas_answer.xml", configure=conf)
+    t0 = time.monotonic()
+    c = caller(ctx, t, "uac_wait_bye.xml")
+    finish(c, u)
+    took = time.monotonic() - t0
+    expect_ok(c, u)
+    if took < 2.5:
+        raise AssertionError("BYE after %.1f s, before the 3 s RTP timeout" % took)
+    rec = one_call_end(ctx, t)
+    expect_fields(rec, result="answered", cause="rtp_timeout")
+    if t.ctx.trunxctl_path:
+        n = t.counter("rtp_timeouts")
+        if n != 1:
+            raise AssertionError("rtp_timeouts counter is %s, expected 1" % n)
+
+
+def case_no_answer_480(ctx):
+    """B rings and never answers: after ring_timeout (3 s) trunxd cancels B and
+    answers A 480."""
+    def conf(cf):
+        cf.sip["ring_timeout"] = 3
+    u, t = start(ctx, "uas_ring_cancel.xml", configure=conf)
+    t0 = time.monotonic()
+    c = caller(ctx, t, "uac_480.xml")
+    finish(c, u)
+    took = time.monotonic() - t0
+    expect_ok(c, u)
+    if took < 2.5:
+        raise AssertionError("480 after %.1f s, before the 3 s ring timeout" % took)
+    expect_fields(one_call_end(ctx, t), result="failed", sip_code=480, answer=None)
+
+
+def case_no_response_408(ctx):
+    """B never answers anything: after invite_timeout (3 s) A gets 408."""
+    def conf(cf):
+        cf.sip["invite_timeout"] = 3
+    u, t = start(ctx, "uas_silent.xml", uas_ms=12000, configure=conf)
+    t0 = time.monotonic()
+    c = caller(ctx, t, "uac_408.xml")
+    c.wait()
+    took = time.monotonic() - t0
+    u.stop()
+    expect_ok(c)
+    if took < 2.5 or took > 20:
+        raise AssertionError("408 after %.1f s for a 3 s invite_timeout" % took)
+    expect_fields(one_call_end(ctx, t), result="failed", sip_code=408, answer=None)
+
+
+def case_unknown_source_403(ctx):
+    """An INVITE (and an OPTIONS) from 127.0.0.2, which matches no trunk, get 403 and
+    are counted; the call never reaches routing."""
+    u, t = start(ctx, "uas_answer.xml")
+    c = caller(ctx, t, "uac_403.xml", local_ip="127.0.0.2")
+    c.wait()
+    expect_ok(c)
+    with sipmsg.Endpoint("127.0.0.2") as ep:
+        r, _ = ep.options((t.addr, t.port), timeout=3)
+    if r is None or r.status != 403:
+        raise AssertionError("OPTIONS from an unknown source: %s, expected 403" % r)
+    if u.count("IncomingCall(C)") or u.count("CurrentCall"):
+        raise AssertionError("the callee saw a call from an unknown source")
+    if ctx.trunxctl_path:
+        n = t.counter("rejected_unknown_source")
+        if n < 2:
+            raise AssertionError("rejected_unknown_source = %s, expected >= 2" % n)
+    u.stop()
+
+
+def case_unknown_source_drop(ctx):
+    """unknown_source = drop: requests from 127.0.0.2 get no answer at all, while
+    known sources are still answered; the drops are counted."""
+    def conf(cf):
+        cf.sip["unknown_source"] = "drop"
+    _, t = start(ctx, configure=conf)
+    with sipmsg.Endpoint("127.0.0.2") as ep:
+        for method in ("INVITE", "OPTIONS", "REGISTER"):
+            body = sipmsg.sdp_offer("127.0.0.2", 40000) if method == "INVITE" else b""
+            data, cid, _ = ep.request(method, (t.addr, t.port), to_user="5550001000",
+                                      body=body)
+            ep.send(data, (t.addr, t.port))
+            r = ep.recv(3.0)
+            if r is not None:
+                raise AssertionError("%s from an unknown source answered in drop mode: %s"
+                                     % (method, r.start))
+    if not t.options_ok():
+        raise AssertionError("known source no longer answered")
+    if ctx.trunxctl_path:
+        n = t.counter("dropped_unknown_source")
+        if n < 3:
+            raise AssertionError("dropped_unknown_source = %s, expected >= 3" % n)
+
+
+def case_unknown_did_404(ctx):
+    """A number with no route: 404."""
+    u, t = start(ctx, "uas_answer.xml")
+    c = caller(ctx, t, "uac_404.xml", service="5559999999")
+    c.wait()
+    expect_ok(c)
+    u.stop()
+    expect_fields(one_call_end(ctx, t), result="rejected", sip_code=404)
+
+
+def case_no_common_codec_488(ctx):
+    """An offer of G.729 and GSM only: 488, B is never called."""
+    u, t = start(ctx, "uas_answer.xml")
+    c = caller(ctx, t, "uac_488.xml")
+    c.wait()
+    expect_ok(c)
+    if u.count("IncomingCall(C)"):
+        raise AssertionError("B was called although no codec was common")
+    u.stop()
+    expect_fields(one_call_end(ctx, t), sip_code=488)
+
+
+def case_max_forwards_483(ctx):
+    """An INVITE with Max-Forwards: 0 gets 483, B is never called."""
+    u, t = start(ctx, "uas_answer.xml")
+    c = caller(ctx, t, "uac_483.xml")
+    c.wait()
+    expect_ok(c)
+    if u.count("IncomingCall(C)"):
+        raise AssertionError("B was called with Max-Forwards 0")
+    u.stop()
+
+
+def case_overload_503(ctx):
+    """max_calls = 2: with two calls up, a third INVITE gets 503 with Retry-After
+    (the configured 7 s); the two calls complete normally; the rejection is counted."""
+    def conf(cf):
+        cf.sip["max_calls"] = 2
+        cf.sip["retry_after"] = 7
+    u, t = start(ctx, "uas_answer.xml", uas_calls=2, configure=conf)
+    hold = caller(ctx, t, "uac_cps.xml", name="uac_hold", calls=2, rate=10, limit=2,
+                  duration_ms=8000)
+    up = procs.wait_until(lambda: hold.count("CurrentCall") >= 2, 10, 0.2)
+    time.sleep(1.5)   # both answered by now
+    if not up:
+        raise AssertionError("the two held calls did not start")
+    c = caller(ctx, t, "uac_503.xml", name="uac_503", trace_logs=True)
+    c.wait()
+    expect_ok(c)
+    # uac_503.xml fails without Retry-After and logs the value it matched.
+    if "retry_after=7" not in c.logs():
+        raise AssertionError("Retry-After is not the configured 7: %r" % c.logs())
+    finish(hold, u)
+    expect_ok(hold, u)
+    if ctx.trunxctl_path:
+        n = t.counter("rejected_overload")
+        if n != 1:
+            raise AssertionError("rejected_overload = %s, expected 1" % n)
+    recs = t.events("call.end")
+    codes = sorted(r_.get("sip_code") for r_ in recs)
+    if codes != [200, 200, 503]:
+        raise AssertionError("call.end codes %s, expected [200, 200, 503]" % codes)
+
+
+def case_overload_cps_503(ctx):
+    """max_cps = 5: 30 INVITEs within ~0.6 s: most get 503 with Retry-After, at
+    least 5 go through, nothing else fails."""
+    def conf(cf):
+        cf.sip["max_cps"] = 5
+    _, t = start(ctx, configure=conf)
+    got = {}
+    with sipmsg.Endpoint("127.0.0.1") as ep:
+        cids = []
+        for i in range(30):
+            data, cid, _ = ep.request("INVITE", (t.addr, t.port), to_user="5559999999",
+                                      body=sipmsg.sdp_offer("127.0.0.1", 40000 + 2 * i))
+            ep.send(data, (t.addr, t.port))
+            cids.append(cid)
+            time.sleep(0.02)
+        deadline = time.monotonic() + 10
+        while len(got) < len(cids) and time.monotonic() < deadline:
+            m = ep.recv(0.5)
+            if m is None or m.status is None or m.status < 200:
+                continue
+            got[m.header("Call-ID")] = m
+            ack = ("ACK sip:5559999999@%s:%d SIP/2.0\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\n"
+                   "Call-ID: %s\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+                   % (t.addr, t.port, m.header("Via"), m.header("From"), m.header("To"),
+                      m.header("Call-ID")))
+            ep.send(ack, (t.addr, t.port))
+    codes = [got[c].status if c in got else None for c in cids]
+    ctx.log("responses: %s", codes)
+    n503 = sum(1 for c in codes if c == 503)
+    n404 = sum(1 for c in codes if c == 404)   # admitted, then no route for this number
+    if None in codes or n503 + n404 != 30:
+        raise AssertionError("unexpected responses: %s" % codes)
+    if n404 < 5 or n503 < 15:
+        raise AssertionError("max_cps 5: %d admitted, %d refused of 30 in ~0.6 s"
+                             % (n404, n503))
+    for c in cids:
+        if c in got and got[c].status == 503 and not got[c].header("Retry-After"):
+            raise AssertionError("503 without Retry-After")
+
+
+def case_via_unresolvable_host(ctx):
+    """Requests whose top Via names a host that cannot be resolved (the resolver is
+    made to hang: trunxd runs with a resolv.conf pointing at a name server that never
+    answers) are answered at the packet's source, and signalling keeps answering
+    other requests within 100 ms meanwhile."""
+    u, t = start(ctx, "uas_answer.xml", slow_dns=True)
+    probes = []
+    with sipmsg.Endpoint("127.0.0.1") as bad, sipmsg.Endpoint("127.0.0.1") as good:
+        for i, (method, rport) in enumerate((("OPTIONS", False), ("INVITE", False),
+                                             ("OPTIONS", True))):
+            body = sipmsg.sdp_offer("127.0.0.1", 40000) if method == "INVITE" else b""
+            data, cid, _ = bad.request(method, (t.addr, t.port), to_user="5559999999",
+                                       via_host="unresolvable-%d.trunx-test.invalid" % i,
+                                       via_port=5060, rport=rport, body=body)
+            bad.send(data, (t.addr, t.port))
+            # Probe right behind it, several times.
+            for _ in range(5):
+                r, dt = good.options((t.addr, t.port), timeout=3.0)
+                probes.append(dt)
+                if r is None:
+                    raise AssertionError("OPTIONS unanswered after a Via naming an "
+                                         "unresolvable host (%s)" % method)
+                time.sleep(0.02)
+            final, _ = bad.wait_final(5.0, call_id=cid)
+            if final is None:
+                raise AssertionError("%s with an unresolvable Via host (rport=%s): no "
+                                     "response at the packet's source" % (method, rport))
+            ctx.log("%s (rport=%s) answered %d at the source", method, rport, final.status)
+    probes.sort()
+    ctx.log("probe answer times (ms): %s", [round(p * 1000, 1) for p in probes])
+    # The requirement is 100 ms; a blocked resolver would take >= 5 s here. The
+    # slowest probe may be hit by a scheduling hiccup of this loaded machine, so the
+    # 100 ms bound applies to all but it and the slowest must still be under 1 s.
+    if probes[-2] > 0.100 or probes[-1] > 1.0:
+        raise AssertionError("signalling stalled: probe times %s ms"
+                             % [round(p * 1000) for p in probes[-5:]])
+    # And a full call still goes through afterwards.
+    c = caller(ctx, t, "uac_cps.xml", duration_ms=200)
+    finish(c, u)
+    expect_ok(c, u)
+
+
+MALFORMED = [
+    # (name, bytes, expected: set of acceptable status codes, None = no response)
+    ("truncated headers", b"INVITE sip:5550001000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP "
+     b"127.0.0.1:{port};branch=z9hG4bKtrunc1;rport\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:",
+     {400, None}),
+    ("no blank line after headers", b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP "
+     b"127.0.0.1:{port};branch=z9hG4bKtrunc2;rport\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\n"
+     b"To: <sip:x@127.0.0.1>\r\nCall-ID: trunc2@itest\r\nCSeq: 1 OPTIONS\r\n"
+     b"Max-Forwards: 70\r\nContent-Length: 0\r\n", {400, None}),
+    ("Content-Length larger than body", None, {400, None}),
+    ("Content-Length negative", None, {400, None}),
+    ("Content-Length not a number", None, {400, None}),
+    ("garbage SDP", None, {488, 400}),
+    ("SDP without c= line", None, {488, 400}),
+    ("binary junk", bytes(range(256)) * 4, {None}),
+    ("empty datagram", b"", {None}),
+    ("CRLF keep-alive", b"\r\n\r\n", {None}),
+    ("request line only", b"INVITE sip:5550001000@127.0.0.1 SIP/2.0\r\n\r\n", {400, None}),
+    ("missing Call-ID", None, {400}),
+]
+
+
+def _invite(ep, t, body, extra=(), cl=None, drop=None):
+    data, cid, _ = ep.request("INVITE", (t.addr, t.port), to_user="5550001000",
+                              body=body, headers=extra)
+    if cl is not None:
+        data = data.replace(b"Content-Length: %d" % len(body), b"Content-Length: " + cl)
+    if drop:
+        data = b"\r\n".join(l for l in data.split(b"\r\n") if not l.startswith(drop))
+    return data, cid
+
+
+def case_malformed_messages(ctx):
+    """Truncated headers, bad Content-Length, garbage SDP and other broken messages:
+    each gets 400/488 (with a reason) or is dropped as RFC 3261 allows for broken
+    datagrams; trunxd keeps answering OPTIONS after each and stays sanitizer-clean."""
+    u, t = start(ctx, "uas_answer.xml")
+    good_sdp = sipmsg.sdp_offer("127.0.0.1", 40000)
+    failures = []
+    with sipmsg.Endpoint("127.0.0.1") as ep:
+        for name, raw, expected in MALFORMED:
+            cid = None
+            if raw is not None:
+                data = raw.replace(b"{port}", str(ep.port).encode())
+            elif name == "Content-Length larger than body":
+                data, cid = _invite(ep, t, good_sdp, cl=b"%d" % (len(good_sdp) + 200))
+            elif name == "Content-Length negative":
+                data, cid = _invite(ep, t, good_sdp, cl=b"-5")
+            elif name == "Content-Length not a number":
+                data, cid = _invite(ep, t, good_sdp, cl=b"abc")
+            elif name == "garbage SDP":
+                data, cid = _invite(ep, t, b"v=0\r\nthis is not sdp\x01\x02\r\nm=audio x\r\n")
+            elif name == "SDP without c= line":
+                data, cid = _invite(ep, t, b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n"
+                                           b"t=0 0\r\nm=audio 40000 RTP/AVP 0\r\n")
+            elif name == "missing Call-ID":
+                data, cid = _invite(ep, t, good_sdp, drop=b"Call-ID:")
+                cid = None
+            ep.send(data, (t.addr, t.port))
+            r = ep.recv(2.0)
+            while r is not None and r.status is not None and r.status < 200:
+                r = ep.recv(2.0)
+            got = r.status if r is not None else None
+            if r is not None and r.status and r.status >= 300 and r.status != 503:
+                # ACK the final response of an INVITE so the stack stops resending it.
+                if (r.header("CSeq") or "").endswith("INVITE"):
+                    ack = ("ACK sip:5550001000@%s:%d SIP/2.0\r\nVia: %s\r\nFrom: %s\r\n"
+                           "To: %s\r\nCall-ID: %s\r\nCSeq: %s ACK\r\nMax-Forwards: 70\r\n"
+                           "Content-Length: 0\r\n\r\n"
+                           % (t.addr, t.port, r.header("Via"), r.header("From"),
+                              r.header("To"), r.header("Call-ID"),
+                              (r.header("CSeq") or "1").split()[0]))
+                    ep.send(ack, (t.addr, t.port))
+            detail = ""
+            if r is not None:
+                detail = " %s%s" % (r.start, " Warning: " + r.header("Warning")
+                                    if r.header("Warning") else "")
+            ctx.log("%-32s -> %s%s", name, got, detail)
+            if got not in expected:
+                failures.append("%s: got %s, expected one of %s" % (name, got, sorted(
+                    expected, key=lambda x: -1 if x is None else x)))
+            if got == 488 and not (r.header("Warning") or r.reason):
+                failures.append("%s: 488 without a reason" % name)
+            t.check_alive()
+            if not t.options_ok():
+                raise AssertionError("OPTIONS unanswered after %r" % name)
+            # Drain late retransmissions of this exchange.
+            while ep.recv(0.2) is not None:
+                pass
+    if u.count("IncomingCall(C)"):
+        failures.append("B was called %d times by malformed INVITEs"
+                        % u.count("IncomingCall(C)"))
+    u.stop()
+    if failures:
+        raise AssertionError("\n".join(failures))
+
+
+def case_sequential_1000(ctx):
+    """1,000 calls one after the other: zero failures, 1,000 call.end records,
+    `trunxctl status` back to 0 calls."""
+    n = 1000
+    u, t = start(ctx, "uas_answer.xml", uas_calls=n, uas_timeout=400)
+    c = caller(ctx, t, "uac_cps.xml", calls=n, rate=1000, limit=1, timeout=400)
+    finish(c, u)
+    expect_ok(c, u)
+    recs = t.wait_events("call.end", n, 30)
+    answered = [r for r in recs if r.get("result") == "answered" and r.get("sip_code") == 200]
+    if len(recs) != n or len(answered) != n:
+        raise AssertionError("%d call.end records, %d answered; expected %d each"
+                             % (len(recs), len(answered), n))
+    if ctx.trunxctl_path:
+        counters_back_to_zero(ctx, t)
+
+
+def case_concurrent_200(ctx):
+    """200 calls up at the same time (each held 6 s): zero failures, trunxctl shows
+    them all at the peak and 0 afterwards."""
+    n = 200
+    u, t = start(ctx, "uas_answer.xml", uas_calls=n, uas_timeout=300)
+    c = caller(ctx, t, "uac_cps.xml", calls=n, rate=100, limit=n, duration_ms=6000,
+               timeout=300)
+    peak = 0
+    if ctx.trunxctl_path:
+        deadline = time.monotonic() + 30
+        while c.proc.alive() and time.monotonic() < deadline:
+            peak = max(peak, t.active_calls())
+            if peak >= n:
+                break
+            time.sleep(0.2)
+    finish(c, u)
+    expect_ok(c, u)
+    if ctx.trunxctl_path:
+        ctx.log("peak active calls seen by trunxctl: %d", peak)
+        if peak < n:
+            raise AssertionError("trunxctl status never showed %d calls at once (max %d)"
+                                 % (n, peak))
+        counters_back_to_zero(ctx, t)
+    recs = t.wait_events("call.end", n, 30)
+    if len(recs) != n or any(r.get("sip_code") != 200 for r in recs):
+        raise AssertionError("%d call.end records (expected %d, all 200)" % (len(recs), n))
+
+
+def case_sigterm_ends_calls(ctx):
+    """SIGTERM with a call up: both legs get BYE, trunxd exits 0 (checked at the end
+    like every case) and writes the call's record."""
+    u, t = start(ctx, "uas_answer.xml")
+    c = caller(ctx, t, "uac_wait_bye.xml")
+    ok = procs.wait_until(lambda: c.count("CurrentCall") == 1 and
+                          u.count("CurrentCall") == 1, 10, 0.2)
+    time.sleep(1.0)
+    if not ok:
+        raise AssertionError("call did not come up")
+    rc = t.stop()
+    finish(c, u)
+    expect_ok(c, u)
+    if rc != 0:
+        raise AssertionError("trunxd exit code %s after SIGTERM" % rc)
+    expect_fields(one_call_end(ctx, t, timeout=1), result="answered")
+
+
+def case_options(ctx):
+    """OPTIONS from a known trunk: 200 over UDP and TCP."""
+    _, t = start(ctx)
+    for tr in ("udp", "tcp"):
+        with sipmsg.Endpoint("127.0.0.1", transport=tr) as ep:
+            if tr == "tcp":
+                ep.connect((t.addr, t.port))
+            r, dt = ep.options((t.addr, t.port), timeout=3)
+            if r is None or r.status != 200:
+                raise AssertionError("OPTIONS over %s: %s" % (tr, r))
+            ctx.log("OPTIONS over %s: %s in %.1f ms", tr, r.start, dt * 1000)
+
+
+if __name__ == "__main__":
+    sys.exit(case.main(globals()))
