@@ -1,0 +1,499 @@
+/*
+ * worker.c — one media worker thread (see worker.h).
+ *
+ * DESIGN
+ * The thread loops on its own poller. Ready RTP/RTCP sockets are read with one
+ * recvmmsg() of up to WORKER_BATCH datagrams into the worker's fixed buffers; each
+ * packet is handed to the relay, which rewrites it in place, and the accepted ones go
+ * out with one sendmmsg() on the other side's socket. Nothing is allocated per packet.
+ *
+ * Two descriptors carry work from other threads. The control eventfd announces
+ * sessions linked on the control list (add, close); the update queue (mq) carries
+ * parameter changes. They are served in an order that keeps every session's requests
+ * in the order they were made: take the control list, add new sessions, drain the
+ * update queue, then close. A session is also added on its first update if that
+ * overtakes its add. Closing removes the sockets from the poller, closes them, gives
+ * the ports back, emits MEDIA_EV_CLOSED and frees the session, after this round's
+ * packets were handled, so no ready event can point to a freed session.
+ *
+ * Inactivity timers are checked every WORKER_TICK_MS by a scan of the worker's
+ * sessions (a few thousand comparisons a second at most).
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "log.h"
+#include "mq.h"
+#include "poller.h"
+
+#define WORKER_BATCH   32     /**< datagrams per recvmmsg()/sendmmsg() */
+#define WORKER_PKT_MAX 2048   /**< receive buffer per datagram; longer ones are dropped */
+#define WORKER_EVENTS  256    /**< ready descriptors per poller wait */
+#define WORKER_TICK_MS 100    /**< timer scan period */
+
+struct worker_update {
+	struct media_session       *s;
+	struct media_session_params p;
+};
+
+struct worker {
+	struct media_engine   *me;
+	unsigned               idx;
+	pthread_t              thread;
+	bool                   started;
+	pthread_t              tid;        /**< owning thread (set by the thread itself) */
+	const struct poller_ops *pops;
+	struct poller         *poller;
+	struct mq             *mq;         /**< struct worker_update messages */
+	int                    ctl_efd;    /**< wakes the thread for the control list */
+	atomic_bool            stop;
+	bool                   draining;   /**< shutting down: updates are discarded */
+	uint8_t                ctl_tag;    /**< its address marks the control eventfd */
+	uint8_t                mq_tag;     /**< its address marks the update queue */
+
+	pthread_mutex_t        ctl_lock;   /**< guards ctl_head/ctl_tail and sessions' ctl_* */
+	struct media_session  *ctl_head, *ctl_tail;
+
+	/* Worker thread only. */
+	struct media_session  *sessions;   /**< doubly linked through prev/next */
+	uint64_t               next_tick_ms;
+
+	/* Written by the worker (assigned also by the owner), read by anyone. */
+	atomic_uint_fast64_t   assigned;   /**< sessions handed to it and not yet closed */
+	atomic_uint_fast64_t   relayed;    /**< RTP packets sent */
+	atomic_uint_fast64_t   dropped;    /**< packets rejected or failed to send */
+
+	/* I/O scratch, worker thread only. */
+	struct poller_event      evs[WORKER_EVENTS];
+	struct mmsghdr         rx[WORKER_BATCH];
+	struct iovec           rx_iov[WORKER_BATCH];
+	union media_sa         rx_addr[WORKER_BATCH];
+	struct mmsghdr         tx[WORKER_BATCH];
+	struct iovec           tx_iov[WORKER_BATCH];
+	uint8_t                buf[WORKER_BATCH][WORKER_PKT_MAX];
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void count(atomic_uint_fast64_t *c, uint64_t n)
+{
+	/* Single writer: a relaxed load + store is enough and avoids a locked add. */
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+static void emit(struct worker *w, struct media_session *s, enum media_event_type type)
+{
+	struct media_event ev = {.type = type, .cookie = s->cookie};
+
+	if (!w->me->eh)
+		return;
+	session_stats(s, ev.stats);
+	w->me->eh(&ev, w->me->arg);
+}
+
+/* ---- sessions joining and leaving ------------------------------------------------ */
+
+static void session_add(struct worker *w, struct media_session *s)
+{
+	if (s->added)
+		return;
+	for (int i = 0; i < 2; i++) {
+		for (int k = 0; k < 2; k++) {
+			int err = w->pops->add(w->poller, s->side[i].fd[k], &s->side[i].fdh[k]);
+
+			if (err)
+				log_msg(LOG_ERROR, "media.poller", "worker %u: add fd: %s", w->idx,
+					strerror(err));
+		}
+	}
+	s->added = true;
+	s->prev = NULL;
+	s->next = w->sessions;
+	if (w->sessions)
+		w->sessions->prev = s;
+	w->sessions = s;
+}
+
+/* Closes sockets, returns ports, emits CLOSED (if asked) and frees the session. */
+static void session_close(struct worker *w, struct media_session *s, bool events)
+{
+	struct media_engine *me = w->me;
+
+	MEDIA_ASSERT_THREAD(w->tid);
+	for (int i = 0; i < 2; i++) {
+		for (int k = 0; k < 2; k++) {
+			if (s->added)
+				(void)w->pops->del(w->poller, s->side[i].fd[k]);
+			close(s->side[i].fd[k]);
+		}
+		portpool_put(me->pool, s->side[i].port);
+	}
+	if (s->added) {
+		if (s->prev)
+			s->prev->next = s->next;
+		else
+			w->sessions = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
+	}
+	atomic_fetch_sub(&w->assigned, 1);
+	atomic_fetch_sub(&me->sessions_active, 1);
+	if (events)
+		emit(w, s, MEDIA_EV_CLOSED);
+	free(s);
+}
+
+/* ---- requests from other threads ------------------------------------------------- */
+
+static void ctl_push(struct worker *w, struct media_session *s, unsigned flag)
+{
+	bool wake = false;
+
+	pthread_mutex_lock(&w->ctl_lock);
+	s->ctl_flags |= flag;
+	if (!s->ctl_queued) {
+		s->ctl_queued = true;
+		s->ctl_next = NULL;
+		wake = w->ctl_head == NULL;
+		if (w->ctl_tail)
+			w->ctl_tail->ctl_next = s;
+		else
+			w->ctl_head = s;
+		w->ctl_tail = s;
+	}
+	pthread_mutex_unlock(&w->ctl_lock);
+	if (wake) {
+		uint64_t one = 1;
+
+		while (write(w->ctl_efd, &one, sizeof(one)) < 0 && errno == EINTR)
+			;
+	}
+}
+
+void worker_post_add(struct worker *w, struct media_session *s)
+{
+	atomic_fetch_add(&w->assigned, 1);
+	ctl_push(w, s, WORKER_CTL_ADD);
+}
+
+void worker_post_close(struct worker *w, struct media_session *s)
+{
+	ctl_push(w, s, WORKER_CTL_CLOSE);
+}
+
+int worker_post_update(struct worker *w, struct media_session *s,
+		       const struct media_session_params *p)
+{
+	struct worker_update *u = malloc(sizeof(*u));
+	int err;
+
+	if (!u)
+		return ENOMEM;
+	u->s = s;
+	u->p = *p;
+	err = mq_push(w->mq, u);
+	if (err)
+		free(u);
+	return err;
+}
+
+static void on_update(void *msg, void *arg)
+{
+	struct worker_update *u = msg;
+	struct worker *w = arg;
+
+	if (!w->draining) {
+		session_add(w, u->s);
+		session_apply(u->s, &w->me->scfg, &u->p, now_us() / 1000u);
+	}
+	free(u);
+}
+
+/*
+ * Serves the control list and the update queue. The list is detached under the lock
+ * and re-chained through the worker-owned work_* fields, so the owner may queue a new
+ * request for a session (its close) while this round still walks it.
+ */
+static void serve_control(struct worker *w)
+{
+	struct media_session *list = NULL, **tail = &list, *s, *next;
+	uint64_t v;
+
+	while (read(w->ctl_efd, &v, sizeof(v)) < 0 && errno == EINTR)
+		;
+	pthread_mutex_lock(&w->ctl_lock);
+	for (s = w->ctl_head; s; s = s->ctl_next) {
+		s->work_flags = s->ctl_flags;
+		s->ctl_flags = 0;
+		s->ctl_queued = false;
+		s->work_next = NULL;
+		*tail = s;
+		tail = &s->work_next;
+	}
+	w->ctl_head = w->ctl_tail = NULL;
+	pthread_mutex_unlock(&w->ctl_lock);
+
+	/* Adds, then updates (some may be for these sessions), then closes. */
+	for (s = list; s; s = s->work_next)
+		if (s->work_flags & WORKER_CTL_ADD)
+			session_add(w, s);
+	mq_drain(w->mq);
+	for (s = list; s; s = next) {
+		next = s->work_next;
+		if (s->work_flags & WORKER_CTL_CLOSE)
+			session_close(w, s, !w->draining);
+	}
+}
+
+static void run_timers(struct worker *w, uint64_t now_ms)
+{
+	if (!w->me->scfg.rtp_timeout_ms || now_ms < w->next_tick_ms)
+		return;
+	w->next_tick_ms = now_ms + WORKER_TICK_MS;
+	for (struct media_session *s = w->sessions; s; s = s->next)
+		if (session_timer(s, &w->me->scfg, now_ms))
+			emit(w, s, MEDIA_EV_TIMEOUT);
+}
+
+static int wait_ms(const struct worker *w, uint64_t now_ms)
+{
+	if (!w->me->scfg.rtp_timeout_ms || !w->sessions)
+		return -1;
+	if (now_ms >= w->next_tick_ms)
+		return 0;
+	return (int)(w->next_tick_ms - now_ms);
+}
+
+/* ---- packets ---------------------------------------------------------------------- */
+
+static void send_batch(struct worker *w, struct media_session *s, int fd, unsigned side,
+		       unsigned kind, unsigned n)
+{
+	struct media_side_stats *st = &s->side[side].st;
+	unsigned done = 0;
+
+	while (done < n) {
+		int r = sendmmsg(fd, w->tx + done, n - done, MSG_DONTWAIT);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			count(&w->dropped, 1);   /* this datagram failed; go on with the rest */
+			done++;
+			continue;
+		}
+		for (unsigned i = done; i < done + (unsigned)r; i++) {
+			if (kind == SESSION_FD_RTP) {
+				st->rtp_out++;
+				st->bytes_out += w->tx[i].msg_len;
+			} else {
+				st->rtcp_out++;
+			}
+		}
+		if (kind == SESSION_FD_RTP)
+			count(&w->relayed, (uint64_t)r);
+		done += (unsigned)r;
+	}
+}
+
+static void on_readable(struct worker *w, struct session_fdh *fh)
+{
+	struct media_session *s = fh->s;
+	const struct session_cfg *cfg = &w->me->scfg;
+	int fd = s->side[fh->side].fd[fh->kind];
+	unsigned ntx = 0, out_side = 0, drops = 0;
+	int n, out_fd = -1;
+	uint64_t t;
+
+	for (int i = 0; i < WORKER_BATCH; i++) {
+		w->rx[i].msg_hdr.msg_namelen = sizeof(w->rx_addr[i]);
+		w->rx[i].msg_hdr.msg_flags = 0;
+	}
+	n = recvmmsg(fd, w->rx, WORKER_BATCH, MSG_DONTWAIT, NULL);
+	if (n <= 0)
+		return;
+	t = now_us();
+	for (int i = 0; i < n; i++) {
+		struct relay_out out;
+		enum relay_verdict v;
+		size_t len = w->rx[i].msg_len;
+
+		if (w->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			s->side[fh->side].st.rtp_dropped++;
+			drops++;
+			continue;
+		}
+		if (fh->kind == SESSION_FD_RTP)
+			v = relay_rtp(s, cfg, fh->side, w->buf[i], len, &w->rx_addr[i], t, &out);
+		else
+			v = relay_rtcp(s, cfg, fh->side, w->buf[i], len, &w->rx_addr[i], t, &out);
+		if (v == RELAY_DROP)
+			drops++;
+		if (v != RELAY_SEND)
+			continue;
+		w->tx_iov[ntx].iov_base = w->buf[i];
+		w->tx_iov[ntx].iov_len = len;
+		w->tx[ntx].msg_hdr.msg_name = (void *)(uintptr_t)out.dst;
+		w->tx[ntx].msg_hdr.msg_namelen = sa_len(out.dst);
+		w->tx[ntx].msg_hdr.msg_iov = &w->tx_iov[ntx];
+		w->tx[ntx].msg_hdr.msg_iovlen = 1;
+		out_fd = out.fd;
+		out_side = out.side;
+		ntx++;
+	}
+	if (drops)
+		count(&w->dropped, drops);
+	if (ntx)
+		send_batch(w, s, out_fd, out_side, fh->kind, ntx);
+}
+
+/* ---- the thread -------------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	char name[16];
+	bool warned = false;
+
+	w->tid = pthread_self();
+	snprintf(name, sizeof(name), "media-w%u", w->idx);
+	pthread_setname_np(w->tid, name);
+	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
+		int n = w->pops->wait(w->poller, w->evs, WORKER_EVENTS,
+				      wait_ms(w, now_us() / 1000u));
+		bool ctl = false;
+
+		if (n < 0) {
+			if (!warned)
+				log_msg(LOG_ERROR, "media.poller", "worker %u: wait: %s",
+					w->idx, strerror(-n));
+			warned = true;
+			usleep(10000);
+			continue;
+		}
+		for (int i = 0; i < n; i++) {
+			void *p = w->evs[i].ptr;
+
+			if (p == &w->ctl_tag || p == &w->mq_tag)
+				ctl = true;
+			else
+				on_readable(w, p);
+		}
+		if (ctl)
+			serve_control(w);
+		run_timers(w, now_us() / 1000u);
+	}
+	return NULL;
+}
+
+int worker_create(struct worker **wp, struct media_engine *me, unsigned idx)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	int err;
+
+	if (!w)
+		return ENOMEM;
+	w->me = me;
+	w->idx = idx;
+	w->tid = pthread_self();
+	w->pops = &poller_epoll_ops;
+	w->ctl_efd = -1;
+	pthread_mutex_init(&w->ctl_lock, NULL);
+	for (int i = 0; i < WORKER_BATCH; i++) {
+		w->rx_iov[i].iov_base = w->buf[i];
+		w->rx_iov[i].iov_len = sizeof(w->buf[i]);
+		w->rx[i].msg_hdr.msg_iov = &w->rx_iov[i];
+		w->rx[i].msg_hdr.msg_iovlen = 1;
+		w->rx[i].msg_hdr.msg_name = &w->rx_addr[i];
+	}
+	err = w->pops->create(&w->poller);
+	if (err)
+		goto out;
+	err = mq_create(&w->mq, WORKER_QUEUE_LEN, on_update, w);
+	if (err)
+		goto out;
+	w->ctl_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->ctl_efd < 0) {
+		err = errno;
+		goto out;
+	}
+	err = w->pops->add(w->poller, w->ctl_efd, &w->ctl_tag);
+	if (!err)
+		err = w->pops->add(w->poller, mq_fd(w->mq), &w->mq_tag);
+out:
+	if (err) {
+		worker_destroy(w);
+		return err;
+	}
+	*wp = w;
+	return 0;
+}
+
+int worker_start(struct worker *w)
+{
+	int err = pthread_create(&w->thread, NULL, worker_main, w);
+
+	w->started = err == 0;
+	return err;
+}
+
+void worker_destroy(struct worker *w)
+{
+	struct media_session *s;
+
+	if (!w)
+		return;
+	if (w->started) {
+		uint64_t one = 1;
+
+		atomic_store_explicit(&w->stop, true, memory_order_release);
+		while (write(w->ctl_efd, &one, sizeof(one)) < 0 && errno == EINTR)
+			;
+		pthread_join(w->thread, NULL);
+	}
+	/* The thread is gone: its sessions now belong to the caller. */
+	w->tid = pthread_self();
+	w->draining = true;
+	/* Pending adds join the list, pending updates are dropped, closes happen (all
+	 * without events), then whatever is left is freed. */
+	if (w->ctl_efd >= 0)
+		serve_control(w);
+	while ((s = w->sessions) != NULL)
+		session_close(w, s, false);
+	mq_destroy(w->mq);
+	if (w->ctl_efd >= 0)
+		close(w->ctl_efd);
+	if (w->poller)
+		w->pops->destroy(w->poller);
+	pthread_mutex_destroy(&w->ctl_lock);
+	free(w);
+}
+
+uint64_t worker_sessions(const struct worker *w)
+{
+	return atomic_load(&w->assigned);
+}
+
+void worker_packet_counters(const struct worker *w, uint64_t *relayed, uint64_t *dropped)
+{
+	*relayed = atomic_load_explicit(&w->relayed, memory_order_relaxed);
+	*dropped = atomic_load_explicit(&w->dropped, memory_order_relaxed);
+}

@@ -1,0 +1,205 @@
+/*
+ * relay.c — the per-packet path of a media session: source acceptance and latching,
+ * receive statistics, payload-type mapping, direction checks and the rewrite that
+ * gives each direction one stable SSRC with continuous sequence numbers and
+ * timestamps. Runs on the session's worker; packets are rewritten in the worker's
+ * receive buffer, nothing is allocated.
+ *
+ * DESIGN
+ * A side accepts RTP from anywhere until it latches (first packet), then only from
+ * the latched address, until that address has been silent for relatch_ms or an update
+ * gives a new remote address. The incoming source is the pair (address, SSRC) of the
+ * last accepted packet; when it changes, receive statistics restart (the loss so far
+ * is kept) and the outgoing stream is rebased: its next packet continues one sequence
+ * number after the highest sent, its timestamp advanced by the wall-clock time since
+ * the last packet sent, with the marker bit set. Within one source, out = in + offset,
+ * so gaps and reordering reach the far side unchanged. A packet the other side must
+ * not receive (it declared sendonly or inactive) is counted but not sent, and the
+ * stream is rebased on resume, so hold leaves no sequence gap. RTCP latches to the SDP
+ * RTCP address or to the IP RTP latched to, and is rewritten with the same SSRC
+ * mapping: sender identifiers become the outgoing SSRC, SR timestamps get the same
+ * offset as RTP, and report blocks about our outgoing stream are turned back into
+ * reports about the original source with its own sequence numbers.
+ */
+#include "session.h"
+
+#include "rtcp.h"
+#include "rtp.h"
+
+static uint32_t clock_units(uint64_t us)
+{
+	return (uint32_t)(us * SESSION_CLOCK_HZ / 1000000u);
+}
+
+static bool accept_rtp_source(struct session_side *in, const struct session_cfg *cfg,
+			      const union media_sa *src, uint64_t now_ms)
+{
+	if (in->latched) {
+		if (sa_eq(src, &in->peer_rtp))
+			return true;
+		if (now_ms - in->last_rx_ms < cfg->relatch_ms)
+			return false;
+	}
+	/* First packet, silence long enough, or a new remote from an update: latch. */
+	if (in->rtcp_latched && !sa_ip_eq(src, &in->peer_rtcp))
+		in->rtcp_latched = false;   /* RTCP follows RTP to the new host */
+	in->peer_rtp = *src;
+	in->rtcp_guess = *src;
+	sa_set_port(&in->rtcp_guess, (uint16_t)(sa_port(src) + 1));
+	in->latched = true;
+	return true;
+}
+
+static void new_source(struct session_side *in, const union media_sa *src, uint32_t ssrc)
+{
+	if (in->have_src) {
+		in->st.ssrc_changes++;
+		in->lost_prev += rtp_stats_lost(&in->rx);
+		rtp_stats_init(&in->rx);
+		if (in->out.started)
+			in->out.rebase = true;
+	}
+	in->have_src = true;
+	in->src_addr = *src;
+	in->src_ssrc = ssrc;
+}
+
+static bool takes_rtp(const struct session_side *to)
+{
+	return to->have_remote &&
+	       (to->dir == MEDIA_DIR_SENDRECV || to->dir == MEDIA_DIR_RECVONLY);
+}
+
+/* Rewrites seq/ts/SSRC/PT/marker of a packet leaving through o. */
+static void rewrite(struct session_out *o, uint8_t *buf, const struct rtp_hdr *h, uint8_t pt,
+		    uint64_t now_ms)
+{
+	bool first = !o->started, marker = h->marker;
+	uint16_t seq;
+	uint32_t ts;
+
+	if (first) {
+		o->seq_off = (uint16_t)(o->seq_init - h->seq);
+		o->ts_off = o->ts_init - h->ts;
+		o->started = true;
+		o->rebase = false;
+	} else if (o->rebase) {
+		uint64_t step = (now_ms - o->last_ms) * SESSION_CLOCK_HZ / 1000u;
+
+		o->seq_off = (uint16_t)(o->seq_max + 1u - h->seq);
+		o->ts_off = o->ts_last + (uint32_t)(step ? step : 1) - h->ts;
+		o->rebase = false;
+		marker = true;
+	}
+	seq = (uint16_t)(h->seq + o->seq_off);
+	ts = h->ts + o->ts_off;
+	if (first || rtp_seq_after(seq, o->seq_max)) {
+		o->seq_max = seq;
+		o->ts_last = ts;
+	}
+	o->last_ms = now_ms;
+	rtp_set_pt(buf, pt, marker);
+	rtp_set_seq(buf, seq);
+	rtp_set_ts(buf, ts);
+	rtp_set_ssrc(buf, o->ssrc);
+}
+
+enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *cfg,
+			     unsigned side, uint8_t *buf, size_t len, const union media_sa *src,
+			     uint64_t now_us, struct relay_out *out)
+{
+	struct session_side *in = &s->side[side], *to = &s->side[side ^ 1];
+	uint64_t now_ms = now_us / 1000u;
+	struct rtp_hdr h;
+	uint8_t pt;
+
+	if (!in->have_remote || rtp_hdr_parse(&h, buf, len) ||
+	    !accept_rtp_source(in, cfg, src, now_ms))
+		goto drop;
+	if (!in->have_src || h.ssrc != in->src_ssrc || !sa_eq(src, &in->src_addr))
+		new_source(in, src, h.ssrc);
+	(void)rtp_stats_update(&in->rx, h.seq, h.ts, clock_units(now_us));
+	in->last_rx_ms = now_ms;
+	s->last_activity_ms = now_ms;
+	pt = in->pt_map[h.pt];
+	if (pt > 127)
+		goto drop;
+	in->st.rtp_in++;
+	in->st.bytes_in += len;
+	if (!takes_rtp(to)) {
+		if (in->out.started)
+			in->out.rebase = true;   /* resume continues the sequence */
+		return RELAY_KEEP;
+	}
+	rewrite(&in->out, buf, &h, pt, now_ms);
+	out->fd = to->fd[SESSION_FD_RTP];
+	out->dst = to->latched ? &to->peer_rtp : &to->sdp_rtp;
+	out->side = side ^ 1;
+	return RELAY_SEND;
+drop:
+	in->st.rtp_dropped++;
+	return RELAY_DROP;
+}
+
+static bool accept_rtcp_source(struct session_side *in, const struct session_cfg *cfg,
+			       const union media_sa *src, uint64_t now_ms)
+{
+	if (in->rtcp_latched) {
+		if (sa_eq(src, &in->peer_rtcp))
+			goto ok;
+		if (now_ms - in->last_rtcp_ms < cfg->relatch_ms)
+			return false;
+	}
+	if (!sa_eq(src, &in->sdp_rtcp) && !(in->latched && sa_ip_eq(src, &in->peer_rtp)))
+		return false;
+	in->peer_rtcp = *src;
+	in->rtcp_latched = true;
+ok:
+	in->last_rtcp_ms = now_ms;
+	return true;
+}
+
+static const union media_sa *rtcp_target(const struct session_side *to)
+{
+	if (to->rtcp_latched)
+		return &to->peer_rtcp;
+	if (!to->have_remote)
+		return NULL;
+	/* Latched to another host than SDP named (NAT): its RTCP is likely next door. */
+	if (to->latched && !sa_ip_eq(&to->peer_rtp, &to->sdp_rtp))
+		return &to->rtcp_guess;
+	return &to->sdp_rtcp;
+}
+
+enum relay_verdict relay_rtcp(struct media_session *s, const struct session_cfg *cfg,
+			      unsigned side, uint8_t *buf, size_t len, const union media_sa *src,
+			      uint64_t now_us, struct relay_out *out)
+{
+	struct session_side *in = &s->side[side], *to = &s->side[side ^ 1];
+	const union media_sa *dst;
+	struct rtcp_map map = {
+		.sender_ssrc = in->out.ssrc,
+		.sr_ts_add = in->out.started ? in->out.ts_off : 0,
+		/* Reports about the stream we send to this side describe the other side's
+		 * source: give them back its SSRC and sequence space. */
+		.report_map = to->out.started && to->have_src,
+		.report_from = to->out.ssrc,
+		.report_to = to->src_ssrc,
+		.report_seq_add = (uint16_t)(0u - to->out.seq_off),
+	};
+
+	if (!in->have_remote || !accept_rtcp_source(in, cfg, src, now_us / 1000u) ||
+	    rtcp_rewrite(buf, len, &map))
+		goto drop;
+	in->st.rtcp_in++;
+	dst = rtcp_target(to);
+	if (!dst)
+		return RELAY_KEEP;
+	out->fd = to->fd[SESSION_FD_RTCP];
+	out->dst = dst;
+	out->side = side ^ 1;
+	return RELAY_SEND;
+drop:
+	in->st.rtp_dropped++;
+	return RELAY_DROP;
+}

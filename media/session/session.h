@@ -1,0 +1,169 @@
+/*
+ * session.h — the media session object behind the media.h handle, and the relay that
+ * moves packets between its two sides. Private to media/.
+ *
+ * Ownership: a few fields are fixed when the session is created on the owner
+ * (signalling) thread and read-only afterwards (engine, worker, cookie, owner, ports);
+ * the ctl_* fields are guarded by the worker's control lock; everything else belongs to
+ * the worker thread the session is pinned to, which is the only thread touching the
+ * sockets, the latching state and the counters.
+ */
+#ifndef TRUNX_SESSION_H
+#define TRUNX_SESSION_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "media.h"
+#include "rtp_stats.h"
+#include "sa.h"
+
+struct media_engine;
+struct worker;
+
+/** RTP clock assumed for timestamp arithmetic (G.711 and telephone-event). */
+#define SESSION_CLOCK_HZ 8000
+
+enum session_fd { SESSION_FD_RTP = 0, SESSION_FD_RTCP = 1 };
+
+/** What the poller hands back for a socket: which session, side and socket. */
+struct session_fdh {
+	struct media_session *s;
+	uint8_t               side;   /**< enum media_side */
+	uint8_t               kind;   /**< enum session_fd */
+};
+
+/** The stream leaving trunx from one side toward the other (one stable SSRC). */
+struct session_out {
+	uint32_t ssrc;          /**< chosen at creation, never changes */
+	uint16_t seq_init;      /**< random first sequence number */
+	uint32_t ts_init;       /**< random first timestamp */
+	bool     started;       /**< a packet went out: the offsets below are set */
+	bool     rebase;        /**< next packet opens a new source: rebase, set marker */
+	uint16_t seq_off;       /**< out seq = in seq + seq_off (mod 2^16) */
+	uint32_t ts_off;        /**< out ts = in ts + ts_off (mod 2^32) */
+	uint16_t seq_max;       /**< highest sequence number sent */
+	uint32_t ts_last;       /**< timestamp of that packet */
+	uint64_t last_ms;       /**< when it was sent, monotonic ms */
+};
+
+struct session_side {
+	int                 fd[2];         /**< RTP, RTCP sockets (owner creates, worker closes) */
+	uint16_t            port;          /**< local RTP port; RTCP is port + 1 */
+	struct session_fdh  fdh[2];
+
+	/* From the last update. */
+	bool                have_remote;   /**< an RTP address was given */
+	union media_sa      sdp_rtp;       /**< remote RTP address from SDP */
+	union media_sa      sdp_rtcp;      /**< remote RTCP address */
+	enum media_dir      dir;           /**< as declared by the remote */
+	uint8_t             pt_map[128];   /**< incoming PT -> PT toward the other side */
+
+	/* Latching. */
+	bool                latched;       /**< peer_rtp is the only accepted source */
+	union media_sa      peer_rtp;      /**< latched RTP source, also our send target */
+	uint64_t            last_rx_ms;    /**< last RTP accepted from this side */
+	bool                rtcp_latched;
+	union media_sa      peer_rtcp;     /**< latched RTCP source and RTCP target */
+	uint64_t            last_rtcp_ms;  /**< last RTCP accepted from this side */
+	union media_sa      rtcp_guess;    /**< latched RTP source with port + 1 (NAT) */
+
+	/* The incoming source: (address, SSRC) of the last packet accepted. */
+	bool                have_src;
+	union media_sa      src_addr;
+	uint32_t            src_ssrc;
+	struct rtp_stats    rx;            /**< statistics of the current source */
+	int64_t             lost_prev;     /**< loss of earlier sources */
+
+	struct session_out  out;           /**< stream from this side toward the other */
+	struct media_side_stats st;        /**< counters reported in MEDIA_EV_CLOSED */
+};
+
+struct media_session {
+	/* Fixed at creation. */
+	struct media_engine *me;
+	struct worker       *w;            /**< the worker it is pinned to */
+	uint64_t             cookie;
+	pthread_t            owner;        /**< thread that created it: updates, destroy */
+
+	/* Control requests; guarded by the worker's control lock. */
+	struct media_session *ctl_next;
+	unsigned              ctl_flags;   /**< WORKER_CTL_* bits pending */
+	bool                  ctl_queued;  /**< linked on the worker's control list */
+
+	/* Worker thread only. */
+	struct media_session *work_next;   /**< chain of one control round */
+	unsigned              work_flags;  /**< the WORKER_CTL_* bits taken this round */
+	struct media_session *prev, *next; /**< the worker's session list */
+	bool                  added;       /**< sockets in the poller, on the list */
+	bool                  timer_armed; /**< inactivity timer running */
+	bool                  timeout_sent;
+	uint64_t              last_activity_ms; /**< last RTP from either side (or arm) */
+	struct session_side   side[2];
+};
+
+/** Relay settings copied from the engine configuration. */
+struct session_cfg {
+	unsigned rtp_timeout_ms;   /**< 0 = off */
+	unsigned relatch_ms;       /**< silence before another source may latch */
+	int      family;           /**< AF_INET or AF_INET6 of the sockets */
+};
+
+/** What the relay decided for one packet. */
+enum relay_verdict {
+	RELAY_SEND = 0,   /**< rewritten in place; send it as relay_out says */
+	RELAY_DROP,       /**< rejected (counted in rtp_dropped) */
+	RELAY_KEEP,       /**< accepted and counted, but the other side takes nothing now */
+};
+
+/** Where to send a relayed packet. */
+struct relay_out {
+	int                   fd;     /**< socket to send from */
+	const union media_sa *dst;    /**< destination */
+	unsigned              side;   /**< side it goes to (for its counters) */
+};
+
+/**
+ * Fills the per-session random state (SSRCs, first seq/ts). Owner thread, at creation.
+ * @return 0 or the errno of getrandom()
+ */
+int session_init(struct media_session *s);
+
+/**
+ * Validates update parameters (families, directions) without applying them.
+ * @return 0 or EINVAL
+ */
+int session_params_check(const struct media_session_params *p, int family);
+
+/** Applies parameters on the worker: remotes, directions, PT maps, re-latch, timer. */
+void session_apply(struct media_session *s, const struct session_cfg *cfg,
+		   const struct media_session_params *p, uint64_t now_ms);
+
+/**
+ * Runs the inactivity check.
+ * @return true once, when the timeout expires (the caller emits MEDIA_EV_TIMEOUT)
+ */
+bool session_timer(struct media_session *s, const struct session_cfg *cfg, uint64_t now_ms);
+
+/** Copies the final per-side counters (with loss and jitter) into st[2]. */
+void session_stats(const struct media_session *s, struct media_side_stats st[2]);
+
+/**
+ * Handles one RTP packet that arrived on side's RTP socket, rewriting it in place.
+ * Updates the session's counters except rtp_out/bytes_out, which the caller adds once
+ * the packet is actually sent.
+ * @param now_us  arrival time, monotonic microseconds
+ * @return the verdict; out is filled for RELAY_SEND
+ */
+enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *cfg, unsigned side,
+	       uint8_t *buf, size_t len, const union media_sa *src, uint64_t now_us,
+	       struct relay_out *out);
+
+/** Same for an RTCP compound on side's RTCP socket (rtcp_out left to the caller). */
+enum relay_verdict relay_rtcp(struct media_session *s, const struct session_cfg *cfg, unsigned side,
+		uint8_t *buf, size_t len, const union media_sa *src, uint64_t now_us,
+		struct relay_out *out);
+
+#endif

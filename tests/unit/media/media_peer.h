@@ -1,0 +1,87 @@
+/*
+ * media_peer.h — test helpers for the engine tests: a remote RTP party (a UDP socket
+ * on 127.0.0.1 with an ephemeral port), an event log fed by the engine's handler, and
+ * an engine configuration over a port range chosen at run time.
+ */
+#ifndef MEDIA_PEER_H
+#define MEDIA_PEER_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "media.h"
+#include "rtp.h"
+
+struct peer {
+	int                fd;
+	struct sockaddr_in addr;   /**< where it is bound */
+};
+
+/** Opens a peer on 127.0.0.1 (ephemeral port); asserts on failure. */
+void peer_open(struct peer *p);
+void peer_close(struct peer *p);
+
+/** Sends raw bytes to 127.0.0.1:port. */
+void peer_send(struct peer *p, uint16_t port, const void *buf, size_t len);
+
+/** Sends an RTP packet with a 160-byte payload whose first 4 bytes are tag. */
+void peer_send_rtp(struct peer *p, uint16_t port, uint8_t pt, uint16_t seq, uint32_t ts,
+		   uint32_t ssrc, bool marker, uint32_t tag);
+
+/**
+ * Receives one datagram within timeout_ms.
+ * @return its length, or -1 on timeout
+ */
+ssize_t peer_recv(struct peer *p, void *buf, size_t size, int timeout_ms,
+		  struct sockaddr_in *from);
+
+/** Receives and parses one RTP packet; returns false on timeout or a bad packet.
+ *  *tag gets the first 4 payload bytes. */
+bool peer_recv_rtp(struct peer *p, struct rtp_hdr *h, uint32_t *tag, int timeout_ms,
+		   struct sockaddr_in *from);
+
+/** Counts datagrams until none arrives for quiet_ms. */
+int peer_drain(struct peer *p, int quiet_ms);
+
+#define EVLOG_MAX 4096
+
+struct evlog {
+	pthread_mutex_t    lock;
+	pthread_cond_t     cond;
+	struct media_event ev[EVLOG_MAX];
+	int                n;
+	/* When block is set, the handler waits until it is cleared (to stall a worker). */
+	bool               block;
+	bool               blocked;   /**< the handler is waiting */
+};
+
+void evlog_init(struct evlog *l);
+void evlog_fini(struct evlog *l);
+/** The media_event_h to give the engine, with the evlog as arg. */
+void evlog_handler(const struct media_event *ev, void *arg);
+/** Waits up to timeout_ms for an event of type for cookie; copies it to out (may be
+ *  NULL). */
+bool evlog_wait(struct evlog *l, enum media_event_type type, uint64_t cookie,
+		int timeout_ms, struct media_event *out);
+int evlog_count(struct evlog *l, enum media_event_type type, uint64_t cookie);
+void evlog_set_block(struct evlog *l, bool block);
+/** Waits until the handler is stuck in a block; returns false on timeout. */
+bool evlog_wait_blocked(struct evlog *l, int timeout_ms);
+
+/** An engine config on 127.0.0.1 over pairs random even ports in [20000, 32000). */
+void test_engine_cfg(struct media_engine_cfg *cfg, unsigned pairs, unsigned workers);
+
+/** Side parameters: remote = 127.0.0.1:rtp_port (0 = unknown), rtcp port (0 = +1),
+ *  direction, identity PT map for 0, 8, 13 and 101. */
+void side_params(struct media_side_params *sp, uint16_t rtp_port, uint16_t rtcp_port,
+		 enum media_dir dir);
+
+uint16_t peer_port(const struct peer *p);
+
+void sleep_ms(unsigned ms);
+
+#endif

@@ -1,0 +1,491 @@
+/* test_engine_relay.c — the relay with real sockets: both ways with PT rewrite,
+ * latching, third-party drops, re-latch after silence and after an update, one stable
+ * SSRC with continuous seq/ts and the marker across a source change, RTCP rewrite,
+ * direction handling, and the final stats. The test plays both remote parties. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "media.h"
+#include "media_peer.h"
+#include "rtcp.h"
+#include "test_media.h"
+
+#define WAIT_MS  3000   /* generous: the machine is shared */
+#define QUIET_MS 300    /* "nothing arrives" window */
+
+struct fixture {
+	struct media_engine  *me;
+	struct media_session *s;
+	struct evlog          log;
+	struct peer           a, b;       /* the two remote parties (RTP) */
+	uint16_t              pa, pb;     /* the session's local RTP ports */
+	struct media_session_params p;
+};
+
+static void setup_relatch(struct fixture *f, unsigned relatch_ms)
+{
+	struct media_engine_cfg cfg;
+
+	evlog_init(&f->log);
+	test_engine_cfg(&cfg, 8, 2);
+	cfg.relatch_ms = relatch_ms;
+	assert_int_equal(media_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
+	assert_int_equal(media_session_create(f->me, 77, &f->s), 0);
+	f->pa = media_session_port(f->s, MEDIA_SIDE_A);
+	f->pb = media_session_port(f->s, MEDIA_SIDE_B);
+	peer_open(&f->a);
+	peer_open(&f->b);
+	side_params(&f->p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
+	side_params(&f->p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
+}
+
+static void setup(struct fixture *f)
+{
+	setup_relatch(f, 0);
+}
+
+static void update(struct fixture *f)
+{
+	assert_int_equal(media_session_update(f->s, &f->p), 0);
+}
+
+static void teardown(struct fixture *f, struct media_event *closed)
+{
+	media_session_destroy(f->s);
+	assert_true(evlog_wait(&f->log, MEDIA_EV_CLOSED, 77, WAIT_MS, closed));
+	media_engine_destroy(f->me);
+	peer_close(&f->a);
+	peer_close(&f->b);
+	evlog_fini(&f->log);
+}
+
+/* Reads the counters once rtp_relayed reached want (the worker counts after the
+ * send returns, which can be after the receiver already has the packet). */
+static void counters_at(struct media_engine *me, uint64_t want,
+			struct media_engine_counters *c)
+{
+	for (int i = 0; i < WAIT_MS / 10; i++) {
+		media_engine_counters(me, c);
+		if (c->rtp_relayed >= want)
+			return;
+		sleep_ms(10);
+	}
+}
+
+/* Sends from src to the session port and expects it at dst; returns the header. */
+static struct rtp_hdr hop(struct peer *src, uint16_t port, struct peer *dst, uint8_t pt,
+			  uint16_t seq, uint32_t ts, uint32_t ssrc, uint32_t tag)
+{
+	struct rtp_hdr h;
+	uint32_t got;
+
+	peer_send_rtp(src, port, pt, seq, ts, ssrc, false, tag);
+	assert_true(peer_recv_rtp(dst, &h, &got, WAIT_MS, NULL));
+	assert_int_equal(got, tag);
+	return h;
+}
+
+static void test_both_ways_pt_rewrite(void **state)
+{
+	struct fixture f;
+	struct media_event ev;
+	struct sockaddr_in from;
+	struct rtp_hdr h;
+	uint32_t tag;
+
+	(void)state;
+	setup(&f);
+	/* A sends telephone-event as 101, B negotiated it as 96. */
+	f.p.side[0].pt_map[101] = 96;
+	f.p.side[1].pt_map[101] = MEDIA_PT_NONE;
+	f.p.side[1].pt_map[96] = 101;
+	update(&f);
+	for (uint16_t i = 0; i < 10; i++) {
+		peer_send_rtp(&f.a, f.pa, 0, (uint16_t)(100 + i), 160u * i, 0xa, false, i);
+		assert_true(peer_recv_rtp(&f.b, &h, &tag, WAIT_MS, &from));
+		assert_int_equal(tag, i);
+		assert_int_equal(h.pt, 0);
+		/* Symmetric RTP: it leaves from the session's B port. */
+		assert_int_equal(ntohs(from.sin_port), f.pb);
+	}
+	h = hop(&f.a, f.pa, &f.b, 101, 110, 1600, 0xa, 50);
+	assert_int_equal(h.pt, 96);
+	h = hop(&f.b, f.pb, &f.a, 96, 7, 0, 0xb, 51);
+	assert_int_equal(h.pt, 101);
+	h = hop(&f.b, f.pb, &f.a, 8, 8, 160, 0xb, 52);
+	assert_int_equal(h.pt, 8);
+	/* PT 18 is in neither map: dropped and counted. */
+	peer_send_rtp(&f.a, f.pa, 18, 111, 1760, 0xa, false, 53);
+	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
+	/* A malformed datagram is dropped too. */
+	peer_send(&f.a, f.pa, "\x40\x00junk", 6);
+	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].rtp_in, 11);
+	assert_int_equal(ev.stats[0].rtp_dropped, 2);
+	assert_int_equal(ev.stats[1].rtp_out, 11);
+	assert_int_equal(ev.stats[1].rtp_in, 2);
+	assert_int_equal(ev.stats[0].rtp_out, 2);
+}
+
+static void test_latch_and_third_party(void **state)
+{
+	struct fixture f;
+	struct peer a2, a3;
+	struct media_event ev;
+	struct media_engine_counters c;
+	struct rtp_hdr h;
+	uint32_t tag;
+
+	(void)state;
+	setup(&f);
+	peer_open(&a2);
+	peer_open(&a3);
+	update(&f);
+	/* SDP names f.a, but the packets come from a2 (a NAT): latch to a2. */
+	hop(&a2, f.pa, &f.b, 0, 1, 0, 0xa, 1);
+	hop(&f.b, f.pb, &a2, 0, 1, 0, 0xb, 2);
+	assert_int_equal(peer_drain(&f.a, 100), 0);
+	/* A third address is dropped and counted; the latch holds. */
+	peer_send_rtp(&a3, f.pa, 0, 2, 160, 0xc, false, 3);
+	peer_send_rtp(&f.a, f.pa, 0, 2, 160, 0xc, false, 4);   /* SDP address: also other */
+	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
+	hop(&a2, f.pa, &f.b, 0, 2, 160, 0xa, 5);
+	assert_true(peer_recv_rtp(&a2, &h, &tag, 10, NULL) == false);
+	hop(&f.b, f.pb, &a2, 0, 2, 160, 0xb, 6);
+	counters_at(f.me, 4, &c);
+	assert_int_equal(c.rtp_dropped, 2);
+	assert_int_equal(c.rtp_relayed, 4);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].rtp_dropped, 2);
+	assert_int_equal(ev.stats[0].rtp_in, 2);
+	peer_close(&a2);
+	peer_close(&a3);
+}
+
+static void test_relatch_after_silence(void **state)
+{
+	struct fixture f;
+	struct peer a2, a3;
+	struct media_event ev;
+
+	(void)state;
+	setup_relatch(&f, 300);
+	peer_open(&a2);
+	peer_open(&a3);
+	update(&f);
+	hop(&a2, f.pa, &f.b, 0, 1, 0, 0xa, 1);
+	peer_send_rtp(&a3, f.pa, 0, 1, 0, 0xc, false, 2);          /* too early */
+	assert_int_equal(peer_drain(&f.b, 100), 0);
+	sleep_ms(600);                                              /* a2 falls silent */
+	hop(&a3, f.pa, &f.b, 0, 50, 8000, 0xc, 3);                  /* a3 latches */
+	hop(&f.b, f.pb, &a3, 0, 1, 0, 0xb, 4);                      /* B now reaches a3 */
+	assert_int_equal(peer_drain(&a2, 100), 0);
+	peer_send_rtp(&a2, f.pa, 0, 2, 160, 0xa, false, 5);         /* old source: dropped */
+	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].rtp_dropped, 2);
+	assert_int_equal(ev.stats[0].ssrc_changes, 1);
+	peer_close(&a2);
+	peer_close(&a3);
+}
+
+static void test_relatch_after_update(void **state)
+{
+	struct fixture f;
+	struct peer a2;
+	struct media_event ev;
+
+	(void)state;
+	setup(&f);   /* default relatch: 2 s, far longer than this test waits */
+	peer_open(&a2);
+	update(&f);
+	hop(&f.a, f.pa, &f.b, 0, 1, 0, 0xa, 1);
+	peer_send_rtp(&a2, f.pa, 0, 1, 0, 0xa2, false, 2);
+	assert_int_equal(peer_drain(&f.b, 100), 0);
+	/* A re-INVITE moves A to a2: the next source latches at once. */
+	side_params(&f.p.side[0], peer_port(&a2), 0, MEDIA_DIR_SENDRECV);
+	update(&f);
+	sleep_ms(50);
+	hop(&a2, f.pa, &f.b, 0, 9, 99, 0xa2, 3);
+	hop(&f.b, f.pb, &a2, 0, 1, 0, 0xb, 4);
+	peer_send_rtp(&f.a, f.pa, 0, 2, 160, 0xa, false, 5);
+	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].rtp_dropped, 2);
+	peer_close(&a2);
+}
+
+static void test_stable_ssrc_across_sources(void **state)
+{
+	struct fixture f;
+	struct peer a2;
+	struct media_event ev;
+	struct rtp_hdr h, first;
+	uint16_t seq;
+	uint32_t ts;
+
+	(void)state;
+	setup(&f);
+	peer_open(&a2);
+	update(&f);
+	first = hop(&f.a, f.pa, &f.b, 0, 1000, 50000, 0x1111, 0);
+	seq = first.seq;
+	ts = first.ts;
+	for (uint16_t i = 1; i < 5; i++) {
+		h = hop(&f.a, f.pa, &f.b, 0, (uint16_t)(1000 + i), 50000u + 160u * i, 0x1111, i);
+		assert_int_equal(h.ssrc, first.ssrc);
+		assert_int_equal(h.seq, (uint16_t)(seq + i));
+		assert_int_equal(h.ts, ts + 160u * i);
+		assert_false(h.marker);
+	}
+	seq = h.seq;
+	ts = h.ts;
+	assert_int_not_equal(first.ssrc, 0x1111);   /* trunx's own SSRC */
+	/* The same party restarts with a new SSRC and unrelated seq/ts. */
+	sleep_ms(40);
+	h = hop(&f.a, f.pa, &f.b, 0, 60000, 7, 0x2222, 10);
+	assert_int_equal(h.ssrc, first.ssrc);
+	assert_int_equal(h.seq, (uint16_t)(seq + 1));
+	assert_true(h.marker);
+	assert_true((int32_t)(h.ts - ts) >= 160);   /* moved on by at least the gap */
+	assert_true((int32_t)(h.ts - ts) < 8000 * 5);
+	seq = h.seq;
+	ts = h.ts;
+	h = hop(&f.a, f.pa, &f.b, 0, 60001, 167, 0x2222, 11);
+	assert_int_equal(h.seq, (uint16_t)(seq + 1));
+	assert_int_equal(h.ts, ts + 160);
+	assert_false(h.marker);
+	/* A re-INVITE moves A elsewhere: still one stream toward B. */
+	seq = h.seq;
+	ts = h.ts;
+	side_params(&f.p.side[0], peer_port(&a2), 0, MEDIA_DIR_SENDRECV);
+	update(&f);
+	sleep_ms(50);
+	h = hop(&a2, f.pa, &f.b, 0, 3, 3, 0x2222, 12);   /* same SSRC, new address */
+	assert_int_equal(h.ssrc, first.ssrc);
+	assert_int_equal(h.seq, (uint16_t)(seq + 1));
+	assert_true(h.marker);
+	assert_true((int32_t)(h.ts - ts) > 0);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].ssrc_changes, 2);
+	peer_close(&a2);
+}
+
+static void test_rtcp_relay(void **state)
+{
+	struct fixture f;
+	struct peer ar, br, x;
+	struct media_event ev;
+	struct rtp_hdr to_b, to_a;
+	uint8_t b[256];
+	ssize_t n;
+	size_t o = 0;
+
+	(void)state;
+	setup(&f);
+	peer_open(&ar);
+	peer_open(&br);
+	peer_open(&x);
+	side_params(&f.p.side[0], peer_port(&f.a), peer_port(&ar), MEDIA_DIR_SENDRECV);
+	side_params(&f.p.side[1], peer_port(&f.b), peer_port(&br), MEDIA_DIR_SENDRECV);
+	update(&f);
+	to_b = hop(&f.a, f.pa, &f.b, 0, 500, 1000, 0xaaaa, 1);   /* A's stream as B sees it */
+	to_a = hop(&f.b, f.pb, &f.a, 0, 900, 2000, 0xbbbb, 2);   /* B's stream as A sees it */
+
+	/* A reports: SR from 0xaaaa, one block about the stream it receives (to_a). */
+	b[o] = 0x81; b[o + 1] = RTCP_SR; rtp_put16(b + o + 2, 52 / 4 - 1);
+	rtp_put32(b + o + 4, 0xaaaa);
+	memset(b + o + 8, 0, 8);
+	rtp_put32(b + o + 16, 1000);
+	rtp_put32(b + o + 20, 1); rtp_put32(b + o + 24, 172);
+	rtp_put32(b + o + 28, to_a.ssrc);
+	rtp_put32(b + o + 32, 0);
+	rtp_put32(b + o + 36, (uint32_t)to_a.seq);
+	memset(b + o + 40, 0, 12);
+	o += 52;
+	b[o] = 0x81; b[o + 1] = RTCP_SDES; rtp_put16(b + o + 2, 3);
+	rtp_put32(b + o + 4, 0xaaaa);
+	b[o + 8] = 1; b[o + 9] = 2; b[o + 10] = 'a'; b[o + 11] = 'b';
+	memset(b + o + 12, 0, 4);
+	o += 16;
+	peer_send(&ar, (uint16_t)(f.pa + 1), b, o);
+	n = peer_recv(&br, b, sizeof(b), WAIT_MS, NULL);
+	assert_int_equal(n, (ssize_t)o);
+	assert_int_equal(rtcp_walk(b, (size_t)n, NULL, NULL), 0);
+	assert_int_equal(rtp_get32(b + 4), to_b.ssrc);       /* the SSRC B knows for A */
+	assert_int_equal(rtp_get32(b + 16), to_b.ts);         /* SR ts in B's view */
+	assert_int_equal(rtp_get32(b + 28), 0xbbbb);          /* about B's own stream... */
+	assert_int_equal(rtp_get32(b + 36) & 0xffff, 900);    /* ...in its own numbers */
+	assert_int_equal(rtp_get32(b + 52 + 4), to_b.ssrc);   /* SDES */
+
+	/* RTCP from elsewhere and malformed RTCP are dropped. */
+	peer_send(&x, (uint16_t)(f.pa + 1), b, o);
+	peer_send(&ar, (uint16_t)(f.pa + 1), b, o - 4);
+	assert_int_equal(peer_drain(&br, QUIET_MS), 0);
+
+	/* B's RR goes the other way. */
+	memset(b, 0, 32);
+	b[0] = 0x81; b[1] = RTCP_RR; rtp_put16(b + 2, 7);
+	rtp_put32(b + 4, 0xbbbb);
+	rtp_put32(b + 8, to_b.ssrc);
+	rtp_put32(b + 16, (uint32_t)to_b.seq);
+	peer_send(&br, (uint16_t)(f.pb + 1), b, 32);
+	n = peer_recv(&ar, b, sizeof(b), WAIT_MS, NULL);
+	assert_int_equal(n, 32);
+	assert_int_equal(rtp_get32(b + 4), to_a.ssrc);
+	assert_int_equal(rtp_get32(b + 8), 0xaaaa);
+	assert_int_equal(rtp_get32(b + 16) & 0xffff, 500);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].rtcp_in, 1);
+	assert_int_equal(ev.stats[1].rtcp_out, 1);
+	assert_int_equal(ev.stats[1].rtcp_in, 1);
+	assert_int_equal(ev.stats[0].rtcp_out, 1);
+	assert_int_equal(ev.stats[0].rtp_dropped, 2);
+	peer_close(&ar);
+	peer_close(&br);
+	peer_close(&x);
+}
+
+static void test_directions(void **state)
+{
+	struct fixture f;
+	struct media_event ev;
+	struct rtp_hdr h, last;
+
+	(void)state;
+	setup(&f);
+	update(&f);
+	last = hop(&f.b, f.pb, &f.a, 0, 1, 0, 0xb, 1);
+	/* A puts the call on hold: A is sendonly, B answers recvonly. */
+	f.p.side[0].dir = MEDIA_DIR_SENDONLY;
+	f.p.side[1].dir = MEDIA_DIR_RECVONLY;
+	update(&f);
+	sleep_ms(50);
+	for (uint16_t i = 2; i < 7; i++)
+		peer_send_rtp(&f.b, f.pb, 0, i, 160u * (i - 1), 0xb, false, i);
+	assert_int_equal(peer_drain(&f.a, QUIET_MS), 0);      /* nothing toward A */
+	hop(&f.a, f.pa, &f.b, 0, 1, 0, 0xa, 10);              /* A's music on hold flows */
+	/* Inactive on A's side: still nothing toward A. */
+	f.p.side[0].dir = MEDIA_DIR_INACTIVE;
+	f.p.side[1].dir = MEDIA_DIR_INACTIVE;
+	update(&f);
+	sleep_ms(50);
+	peer_send_rtp(&f.b, f.pb, 0, 7, 960, 0xb, false, 7);
+	assert_int_equal(peer_drain(&f.a, QUIET_MS), 0);
+	/* Resume: B's stream continues without a sequence gap, marker set. */
+	f.p.side[0].dir = MEDIA_DIR_SENDRECV;
+	f.p.side[1].dir = MEDIA_DIR_SENDRECV;
+	update(&f);
+	sleep_ms(50);
+	h = hop(&f.b, f.pb, &f.a, 0, 8, 1120, 0xb, 8);
+	assert_int_equal(h.ssrc, last.ssrc);
+	assert_int_equal(h.seq, (uint16_t)(last.seq + 1));
+	assert_true(h.marker);
+	assert_true((int32_t)(h.ts - last.ts) > 0);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[1].rtp_in, 8);     /* all counted on arrival */
+	assert_int_equal(ev.stats[0].rtp_out, 2);    /* only two reached A */
+	assert_int_equal(ev.stats[1].rtp_dropped, 0);
+}
+
+static void test_closed_stats(void **state)
+{
+	struct fixture f;
+	struct media_event ev;
+	struct media_engine_counters c;
+	unsigned sent_a = 0, sent_b = 0;
+
+	(void)state;
+	setup(&f);
+	update(&f);
+	/* A: seq 1..60 with 1, 2 and 3 packets missing at three places. */
+	for (uint16_t q = 1; q <= 60; q++) {
+		if (q == 10 || q == 20 || q == 21 || q == 30 || q == 31 || q == 32)
+			continue;
+		peer_send_rtp(&f.a, f.pa, 0, q, 160u * q, 0xa, false, q);
+		sent_a++;
+		if (q % 10 == 0)
+			sleep_ms(5);
+	}
+	/* B: 20 in order. */
+	for (uint16_t q = 1; q <= 20; q++, sent_b++)
+		peer_send_rtp(&f.b, f.pb, 0, q, 160u * q, 0xb, false, q);
+	assert_int_equal(peer_drain(&f.b, QUIET_MS), (int)sent_a);
+	assert_int_equal(peer_drain(&f.a, QUIET_MS), (int)sent_b);
+	counters_at(f.me, sent_a + sent_b, &c);
+	assert_int_equal(c.rtp_relayed, sent_a + sent_b);
+	assert_int_equal(c.rtp_dropped, 0);
+	teardown(&f, &ev);
+	assert_int_equal(ev.type, MEDIA_EV_CLOSED);
+	assert_int_equal(ev.cookie, 77);
+	assert_int_equal(ev.stats[0].rtp_in, sent_a);
+	assert_int_equal(ev.stats[0].bytes_in, sent_a * 172u);
+	assert_int_equal(ev.stats[0].rtp_lost, 6);
+	assert_int_equal(ev.stats[1].rtp_out, sent_a);
+	assert_int_equal(ev.stats[1].bytes_out, sent_a * 172u);
+	assert_int_equal(ev.stats[1].rtp_in, sent_b);
+	assert_int_equal(ev.stats[1].rtp_lost, 0);
+	assert_int_equal(ev.stats[0].rtp_out, sent_b);
+	assert_int_equal(ev.stats[0].rtp_dropped, 0);
+	assert_int_equal(ev.stats[0].ssrc_changes, 0);
+	assert_int_equal(ev.stats[0].rtcp_in, 0);
+	/* Sent in a burst: the jitter estimate is finite, well under a second. */
+	assert_true(ev.stats[0].jitter_us < 1000000);
+}
+
+static void test_no_remote_yet(void **state)
+{
+	struct fixture f;
+	struct media_event ev;
+	struct rtp_hdr h;
+	uint32_t tag;
+
+	(void)state;
+	setup(&f);
+	/* Before any update nothing is relayed. */
+	peer_send_rtp(&f.a, f.pa, 0, 1, 0, 0xa, false, 1);
+	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
+	/* Early: only A is known (B has not answered). A's packets go nowhere; B's
+	 * side still rejects everything. */
+	side_params(&f.p.side[1], 0, 0, MEDIA_DIR_SENDRECV);
+	update(&f);
+	sleep_ms(50);
+	peer_send_rtp(&f.a, f.pa, 0, 2, 160, 0xa, false, 2);
+	peer_send_rtp(&f.b, f.pb, 0, 1, 0, 0xb, false, 3);
+	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
+	assert_int_equal(peer_drain(&f.a, 50), 0);
+	/* B answers. */
+	side_params(&f.p.side[1], peer_port(&f.b), 0, MEDIA_DIR_SENDRECV);
+	update(&f);
+	sleep_ms(50);
+	peer_send_rtp(&f.a, f.pa, 0, 3, 320, 0xa, false, 4);
+	assert_true(peer_recv_rtp(&f.b, &h, &tag, WAIT_MS, NULL));
+	assert_int_equal(tag, 4);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].rtp_dropped, 1);
+	assert_int_equal(ev.stats[1].rtp_dropped, 1);
+	assert_int_equal(ev.stats[0].rtp_in, 2);
+}
+
+int test_engine_relay_run(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_both_ways_pt_rewrite),
+		cmocka_unit_test(test_latch_and_third_party),
+		cmocka_unit_test(test_relatch_after_silence),
+		cmocka_unit_test(test_relatch_after_update),
+		cmocka_unit_test(test_stable_ssrc_across_sources),
+		cmocka_unit_test(test_rtcp_relay),
+		cmocka_unit_test(test_directions),
+		cmocka_unit_test(test_closed_stats),
+		cmocka_unit_test(test_no_remote_yet),
+	};
+
+	return cmocka_run_group_tests_name("engine relay", tests, NULL, NULL);
+}

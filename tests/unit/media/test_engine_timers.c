@@ -1,0 +1,163 @@
+/* test_engine_timers.c — RTP inactivity: one TIMEOUT after rtp_timeout_ms of silence,
+ * none while RTP flows, none while held (sendonly/recvonly/inactive), a fresh timeout
+ * after resume, none before both sides are known, none when off. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "media.h"
+#include "media_peer.h"
+#include "test_media.h"
+
+#define TIMEOUT_MS 300
+
+struct tfix {
+	struct media_engine        *me;
+	struct media_session       *s;
+	struct evlog                log;
+	struct peer                 a, b;
+	struct media_session_params p;
+};
+
+static void tsetup(struct tfix *f, unsigned timeout_ms)
+{
+	struct media_engine_cfg cfg;
+
+	evlog_init(&f->log);
+	test_engine_cfg(&cfg, 4, 1);
+	cfg.rtp_timeout_ms = timeout_ms;
+	assert_int_equal(media_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
+	assert_int_equal(media_session_create(f->me, 5, &f->s), 0);
+	peer_open(&f->a);
+	peer_open(&f->b);
+	side_params(&f->p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
+	side_params(&f->p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
+}
+
+static void tteardown(struct tfix *f)
+{
+	media_session_destroy(f->s);
+	assert_true(evlog_wait(&f->log, MEDIA_EV_CLOSED, 5, 3000, NULL));
+	media_engine_destroy(f->me);
+	peer_close(&f->a);
+	peer_close(&f->b);
+	evlog_fini(&f->log);
+}
+
+static void test_timeout_once(void **state)
+{
+	struct tfix f;
+	struct media_event ev;
+
+	(void)state;
+	tsetup(&f, TIMEOUT_MS);
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 5, 5000, &ev));
+	assert_int_equal(ev.cookie, 5);
+	sleep_ms(3 * TIMEOUT_MS);
+	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 1);
+	tteardown(&f);
+}
+
+static void test_flowing_rtp_keeps_alive(void **state)
+{
+	struct tfix f;
+	uint16_t pa;
+
+	(void)state;
+	tsetup(&f, TIMEOUT_MS);
+	pa = media_session_port(f.s, MEDIA_SIDE_A);
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	/* Only A talks (one-way audio still counts as activity), for 4 timeouts. */
+	for (uint16_t i = 0; i < 24; i++) {
+		peer_send_rtp(&f.a, pa, 0, i, 160u * i, 0xa, false, i);
+		sleep_ms(50);
+	}
+	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
+	/* Then silence. */
+	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 5, 5000, NULL));
+	tteardown(&f);
+}
+
+static void test_hold_pauses_then_resume(void **state)
+{
+	struct tfix f;
+
+	(void)state;
+	tsetup(&f, TIMEOUT_MS);
+	f.p.side[0].dir = MEDIA_DIR_SENDONLY;
+	f.p.side[1].dir = MEDIA_DIR_RECVONLY;
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	sleep_ms(4 * TIMEOUT_MS);
+	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
+	f.p.side[0].dir = MEDIA_DIR_INACTIVE;
+	f.p.side[1].dir = MEDIA_DIR_INACTIVE;
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	sleep_ms(4 * TIMEOUT_MS);
+	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
+	/* Resume: the timer restarts from now and fires after the timeout. */
+	f.p.side[0].dir = MEDIA_DIR_SENDRECV;
+	f.p.side[1].dir = MEDIA_DIR_SENDRECV;
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 5, 5000, NULL));
+	tteardown(&f);
+}
+
+static void test_hold_after_running(void **state)
+{
+	struct tfix f;
+
+	(void)state;
+	tsetup(&f, 600);
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	sleep_ms(200);
+	/* Held before it expires: no timeout however long the hold lasts. */
+	f.p.side[1].dir = MEDIA_DIR_SENDONLY;
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	sleep_ms(1500);
+	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
+	f.p.side[1].dir = MEDIA_DIR_SENDRECV;
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 5, 5000, NULL));
+	tteardown(&f);
+}
+
+static void test_not_before_both_known(void **state)
+{
+	struct tfix f;
+
+	(void)state;
+	tsetup(&f, TIMEOUT_MS);
+	side_params(&f.p.side[1], 0, 0, MEDIA_DIR_SENDRECV);   /* B still ringing */
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	sleep_ms(4 * TIMEOUT_MS);
+	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
+	tteardown(&f);
+}
+
+static void test_off(void **state)
+{
+	struct tfix f;
+
+	(void)state;
+	tsetup(&f, 0);
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	sleep_ms(1000);
+	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
+	tteardown(&f);
+}
+
+int test_engine_timers_run(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_timeout_once),
+		cmocka_unit_test(test_flowing_rtp_keeps_alive),
+		cmocka_unit_test(test_hold_pauses_then_resume),
+		cmocka_unit_test(test_hold_after_running),
+		cmocka_unit_test(test_not_before_both_known),
+		cmocka_unit_test(test_off),
+	};
+
+	return cmocka_run_group_tests_name("engine timers", tests, NULL, NULL);
+}

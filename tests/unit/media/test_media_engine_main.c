@@ -1,0 +1,21 @@
+/* test_media_engine_main.c — runs the engine tests (real sockets on 127.0.0.1). */
+#include <sys/resource.h>
+
+#include "test_media.h"
+
+int main(void)
+{
+	struct rlimit rl;
+	int failed = 0;
+
+	/* The scale test needs a few thousand descriptors. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	failed += test_engine_run();
+	failed += test_engine_relay_run();
+	failed += test_engine_timers_run();
+	failed += test_engine_scale_run();
+	return failed ? 1 : 0;
+}
