@@ -69,7 +69,8 @@ static void test_many_sessions(void **state)
 	assert_non_null(seen_a);
 	assert_non_null(seen_b);
 	evlog_init(l);
-	test_engine_cfg(&cfg, NSESS * 2 + 64, WORKERS);
+	/* Slack for ports other programs on the machine may hold. */
+	test_engine_cfg(&cfg, NSESS * 2 + 512, WORKERS);
 	assert_int_equal(media_engine_create(&me, &cfg, evlog_handler, l), 0);
 	for (int i = 0; i < NPEERS; i++) {
 		peer_open(&pa[i]);
@@ -78,7 +79,14 @@ static void test_many_sessions(void **state)
 	for (int i = 0; i < NSESS; i++) {
 		struct media_session_params p;
 
-		assert_int_equal(media_session_create(me, (uint64_t)i, &s[i]), 0);
+		int err = media_session_create(me, (uint64_t)i, &s[i]);
+
+		if (err) {
+			media_engine_counters(me, &c);
+			print_error("session %d: error %d, %llu pairs free\n", i, err,
+				    (unsigned long long)c.ports_free);
+		}
+		assert_int_equal(err, 0);
 		side_params(&p.side[0], peer_port(&pa[i % NPEERS]), 0, MEDIA_DIR_SENDRECV);
 		side_params(&p.side[1], peer_port(&pb[i % NPEERS]), 0, MEDIA_DIR_SENDRECV);
 		assert_int_equal(media_session_update(s[i], &p), 0);
@@ -120,7 +128,7 @@ static void test_many_sessions(void **state)
 	}
 	media_engine_counters(me, &c);
 	assert_int_equal(c.sessions_active, 0);
-	assert_int_equal(c.ports_free, NSESS * 2 + 64);
+	assert_int_equal(c.ports_free, NSESS * 2 + 512);
 	media_engine_destroy(me);
 	for (int i = 0; i < NPEERS; i++) {
 		peer_close(&pa[i]);
