@@ -1,0 +1,273 @@
+/*
+ * amd.c — the answering-machine detector's stream: framing, time, tones, events.
+ *
+ * DESIGN
+ * Audio is cut into 20 ms frames whatever the caller's block size. Each frame goes
+ * first to the tone detector (when fax/SIT or beep detection is on), then, while the
+ * call is undecided, to the strategy. Tone events are read in context:
+ *   - SIT (at any time before the decision): MACHINE SIT;
+ *   - fax CNG or CED before a second of speech was heard: MACHINE FAX (a 1,100 or
+ *     2,100 Hz tone after a greeting is that machine's beep instead, unless the
+ *     2,100 Hz tone lasts longer than any beep);
+ *   - a beep before the decision: MACHINE BEEP, and the beep is reported at once;
+ *   - a beep after a MACHINE decision: AMD_EV_BEEP, and the detector is done.
+ * After MACHINE the tone detector keeps listening until the beep or beep_wait; after
+ * HUMAN or NOTSURE nothing more is analysed.
+ */
+#include "amd_priv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CED_NOT_BEEP_MS 2300      /* a 2,100 Hz tone this long is no beep */
+#define FAX_AFTER_SPEECH_MS 1000  /* less speech than this is no greeting: a fax
+				     tone after it is a fax, not a beep */
+
+float amd_threshold_db(uint32_t mean_abs)
+{
+	/* For speech-like (Gaussian) signals RMS = mean|x| * sqrt(pi/2). */
+	double rms = mean_abs * 1.2533141;
+
+	return rms > 0 ? (float)(20.0 * log10(rms / 32768.0)) : -100.0f;
+}
+
+const char *amd_class_name(enum amd_class c)
+{
+	switch (c) {
+	case AMD_HUMAN:   return "HUMAN";
+	case AMD_MACHINE: return "MACHINE";
+	case AMD_NOTSURE: return "NOTSURE";
+	}
+	return "?";
+}
+
+const char *amd_reason_name(enum amd_reason r)
+{
+	switch (r) {
+	case AMD_REASON_HUMAN:          return "HUMAN";
+	case AMD_REASON_INITIALSILENCE: return "INITIALSILENCE";
+	case AMD_REASON_LONGGREETING:   return "LONGGREETING";
+	case AMD_REASON_MAXWORDS:       return "MAXWORDS";
+	case AMD_REASON_MAXWORDLENGTH:  return "MAXWORDLENGTH";
+	case AMD_REASON_BEEP:           return "BEEP";
+	case AMD_REASON_FAX:            return "FAX";
+	case AMD_REASON_SIT:            return "SIT";
+	case AMD_REASON_TOOLONG:        return "TOOLONG";
+	case AMD_REASON_HANGUP:         return "HANGUP";
+	}
+	return "?";
+}
+
+static uint32_t stream_ms(const struct amd *amd)
+{
+	return (uint32_t)(amd->frames * AMD_FRAME_MS);
+}
+
+static void emit_decision(struct amd *amd, enum amd_class cls, enum amd_reason r,
+			  uint32_t t_ms)
+{
+	struct amd_event ev = {
+		.type = AMD_EV_DECISION, .cls = cls, .reason = r, .decision_ms = t_ms,
+		.now_ms = t_ms,
+	};
+
+	amd->decided = true;
+	amd->cls = cls;
+	/* Voicemail beeps follow greetings, not fax tones or network announcements. */
+	amd->waiting_beep = cls == AMD_MACHINE && r != AMD_REASON_FAX && r != AMD_REASON_SIT &&
+			    amd->p.beep && amd->tone;
+	amd->done = !amd->waiting_beep;
+	amd->h(&ev, amd->arg);
+}
+
+static void emit_beep(struct amd *amd, const struct tone_event *te)
+{
+	struct amd_event ev = {
+		.type = AMD_EV_BEEP, .beep_start_ms = te->start_ms, .beep_end_ms = te->end_ms,
+		.beep_hz = te->freq_hz, .now_ms = te->now_ms,
+	};
+
+	amd->waiting_beep = false;
+	amd->done = true;
+	amd->h(&ev, amd->arg);
+}
+
+static void emit_beep_none(struct amd *amd)
+{
+	struct amd_event ev = { .type = AMD_EV_BEEP_NONE, .now_ms = stream_ms(amd) };
+
+	amd->waiting_beep = false;
+	amd->done = true;
+	amd->h(&ev, amd->arg);
+}
+
+static void on_tone(const struct tone_event *te, void *arg)
+{
+	struct amd *amd = arg;
+
+	if (amd->done)
+		return;
+	if (amd->decided) {
+		if (amd->waiting_beep && te->type == TONE_EV_BEEP)
+			emit_beep(amd, te);
+		return;
+	}
+	switch (te->type) {
+	case TONE_EV_SIT:
+		if (amd->p.tones)
+			emit_decision(amd, AMD_MACHINE, AMD_REASON_SIT, te->now_ms);
+		break;
+	case TONE_EV_FAX_CNG:
+	case TONE_EV_FAX_CED:
+		if (!amd->p.tones)
+			break;
+		if (amd->speech_ms < FAX_AFTER_SPEECH_MS)
+			emit_decision(amd, AMD_MACHINE, AMD_REASON_FAX, te->now_ms);
+		else if (te->type == TONE_EV_FAX_CED)
+			amd->ced_start_ms = te->start_ms + 1;   /* a beep, unless it lasts */
+		break;
+	case TONE_EV_BEEP:
+		if (amd->p.beep) {
+			emit_decision(amd, AMD_MACHINE, AMD_REASON_BEEP, te->now_ms);
+			if (amd->waiting_beep)
+				emit_beep(amd, te);
+		}
+		break;
+	}
+}
+
+static void run_frame(struct amd *amd)
+{
+	uint32_t t;
+	struct amd_verdict v = {0};
+	bool busy;
+
+	amd->frames++;
+	t = stream_ms(amd);
+	if (amd->tone)
+		tone_det_process(amd->tone, amd->frame, AMD_FRAME);
+	if (amd->done)
+		return;
+	if (amd->decided) {
+		if (amd->waiting_beep && t >= amd->p.beep_wait)
+			emit_beep_none(amd);
+		return;
+	}
+	busy = amd->tone && tone_det_busy(amd->tone);
+	if (!busy) {
+		amd->ced_start_ms = 0;
+	} else if (amd->ced_start_ms && t >= amd->ced_start_ms + CED_NOT_BEEP_MS) {
+		/* 2,100 Hz for longer than any beep: an answering fax or modem. */
+		emit_decision(amd, AMD_MACHINE, AMD_REASON_FAX, t);
+		return;
+	}
+	amd->ops->frame(amd, amd->frame, t, busy, &v);
+	if (amd->p.trace) {
+		struct amd_event ev = {
+			.type = AMD_EV_FRAME, .energy_db = amd->trace_energy_db,
+			.floor_db = amd->trace_floor_db, .speech = amd->trace_speech, .now_ms = t,
+		};
+
+		amd->h(&ev, amd->arg);
+	}
+	if (v.decided)
+		emit_decision(amd, v.cls, v.reason, t);
+}
+
+int amd_create(struct amd **amdp, const struct amd_params *p, amd_h *h, void *arg)
+{
+	struct amd *amd;
+	int err = 0;
+
+	if (!amdp || !h)
+		return EINVAL;
+	*amdp = NULL;
+	amd = calloc(1, sizeof(*amd));
+	if (!amd)
+		return ENOMEM;
+	if (p)
+		amd->p = *p;
+	else
+		amd_params_init(&amd->p, AMD_STRATEGY_ADAPTIVE);
+	if (amd->p.total_analysis_time == 0 || amd->p.min_word_length == 0) {
+		err = EINVAL;
+		goto out;
+	}
+	amd->ops = amd->p.strategy == AMD_STRATEGY_CLASSIC ? &amd_classic_ops
+							    : &amd_adaptive_ops;
+	amd->h = h;
+	amd->arg = arg;
+	if (amd->p.tones || amd->p.beep) {
+		err = tone_det_create(&amd->tone, NULL, on_tone, amd);
+		if (err)
+			goto out;
+	}
+	amd->ops->reset(amd);
+out:
+	if (err) {
+		amd_destroy(amd);
+		return err;
+	}
+	*amdp = amd;
+	return 0;
+}
+
+int amd_process(struct amd *amd, const int16_t *s, size_t n)
+{
+	if (!amd || (!s && n))
+		return EINVAL;
+	for (size_t i = 0; i < n && !amd->done; i++) {
+		amd->frame[amd->fill++] = s[i];
+		if (amd->fill == AMD_FRAME) {
+			amd->fill = 0;
+			run_frame(amd);
+		}
+	}
+	return 0;
+}
+
+void amd_finish(struct amd *amd)
+{
+	if (!amd || amd->done)
+		return;
+	if (!amd->decided) {
+		emit_decision(amd, AMD_NOTSURE, AMD_REASON_HANGUP, stream_ms(amd));
+		return;
+	}
+	if (amd->waiting_beep)
+		tone_det_finish(amd->tone);
+	if (amd->waiting_beep)
+		emit_beep_none(amd);
+	amd->done = true;
+}
+
+bool amd_done(const struct amd *amd)
+{
+	return !amd || amd->done;
+}
+
+void amd_reset(struct amd *amd)
+{
+	if (!amd)
+		return;
+	if (amd->tone)
+		tone_det_reset(amd->tone);
+	amd->fill = 0;
+	amd->frames = 0;
+	amd->decided = false;
+	amd->waiting_beep = false;
+	amd->done = false;
+	amd->speech_ms = 0;
+	amd->ced_start_ms = 0;
+	amd->ops->reset(amd);
+}
+
+void amd_destroy(struct amd *amd)
+{
+	if (!amd)
+		return;
+	tone_det_destroy(amd->tone);
+	free(amd);
+}

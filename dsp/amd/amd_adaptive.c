@@ -1,0 +1,260 @@
+/*
+ * amd_adaptive.c — the default strategy: energy segmentation against a tracked
+ * noise floor, then app_amd-style timing rules.
+ *
+ * DESIGN
+ * A fixed threshold (app_amd's silence_threshold) fails both ways: a quiet line
+ * never "speaks" (INITIALSILENCE on a human who said hello), a noisy one never falls
+ * "silent" (LONGGREETING on a human waiting for an answer). Here each 20 ms frame is
+ * high-passed (2nd-order Butterworth at 200 Hz: hum and rumble carry no speech
+ * timing) and its energy compared with the noise floor, the minimum frame energy of
+ * the last 2.56 s (kept as 16 sub-window minima of 160 ms, so it follows a rising
+ * floor within 2.6 s and a falling one at once). A frame is speech when it is
+ * speech_margin_db above that floor (3 dB less to stay in speech) and above the
+ * absolute floor given by silence_threshold; frames of digital silence do not pull
+ * the floor down. Machine tones (from tone.h, in amd.c) count as neither speech
+ * nor silence, so a beep or fax tone neither lengthens a greeting nor ends one.
+ *
+ * Timing, on that segmentation (ms since answer):
+ *   - no word by initial_silence: MACHINE INITIALSILENCE;
+ *   - a word is min_word_length of speech; words are split by between_words_silence;
+ *   - once a greeting started: silence of after_greeting_silence -> HUMAN;
+ *     voiced time >= greeting -> MACHINE LONGGREETING; words >=
+ *     maximum_number_of_words (if set) -> MACHINE MAXWORDS; one run of speech >=
+ *     maximum_word_length -> MACHINE MAXWORDLENGTH;
+ *   - total_analysis_time undecided -> NOTSURE TOOLONG.
+ */
+#include "amd_priv.h"
+
+#include <math.h>
+#include <string.h>
+
+#define DIGITAL_SILENCE_DB (-85.0f)  /* quieter frames say nothing about the noise */
+#define HYSTERESIS_DB      3.0f
+#define SPREAD_K           2.5f    /* margin = max(speech_margin_db, K * spread) */
+#define SPREAD_ALPHA       0.05f   /* spread follows noise frames over ~0.4 s */
+#define SPREAD_INIT_DB     2.0f
+#define CONFIRM_MS         60      /* speech shorter than this is a blip */
+#define PEAK_SHARE         0.5f
+#define PEAK_DECAY_DB      0.05f   /* per frame: the peak level falls 2.5 dB/s */
+#define LONG_ANSWER_MS     1000
+#define LONG_EXTRA_MAX_MS  600
+#define REANCHOR_DB        8.0f    /* see the greeting restart in adaptive_frame() */
+#define REANCHOR_WITHIN_MS 1500
+
+/* 2nd-order Butterworth high-pass, 200 Hz at 8 kHz (bilinear transform). */
+static const double hp_b0 = 0.894858606, hp_b1 = -1.789717212, hp_b2 = 0.894858606;
+static const double hp_a1 = -1.778631777, hp_a2 = 0.800802647;
+
+static void adaptive_reset(struct amd *amd)
+{
+	struct amd_adaptive *a = &amd->st.a;
+
+	memset(a, 0, sizeof(*a));
+	a->cur_min = 999.0f;
+	a->floor_db = 999.0f;
+	a->spread_db = SPREAD_INIT_DB;
+	a->peak_db = -100.0f;
+}
+
+static float frame_energy_db(struct amd_adaptive *a, const int16_t *s)
+{
+	double acc = 0;
+
+	for (int i = 0; i < AMD_FRAME; i++) {
+		double x = s[i];
+		double y = hp_b0 * x + hp_b1 * a->hp_x1 + hp_b2 * a->hp_x2 -
+			   hp_a1 * a->hp_y1 - hp_a2 * a->hp_y2;
+
+		a->hp_x2 = a->hp_x1;
+		a->hp_x1 = x;
+		a->hp_y2 = a->hp_y1;
+		a->hp_y1 = y;
+		acc += y * y;
+	}
+	/* Keep the filter memory out of the denormal range during digital silence. */
+	if (fabs(a->hp_y1) < 1e-9 && fabs(a->hp_y2) < 1e-9)
+		a->hp_y1 = a->hp_y2 = 0;
+	return (float)(10.0 * log10(acc / AMD_FRAME / (32768.0 * 32768.0) + 1e-10));
+}
+
+static void floor_update(struct amd_adaptive *a, float e)
+{
+	float f;
+
+	if (e < DIGITAL_SILENCE_DB)
+		e = DIGITAL_SILENCE_DB;
+	if (e < a->cur_min)
+		a->cur_min = e;
+	if (++a->cur_n == AMD_NOISE_SUB) {
+		a->sub_min[a->sub_pos] = a->cur_min;
+		a->sub_pos = (a->sub_pos + 1) % AMD_NOISE_NSUB;
+		if (a->nsub < AMD_NOISE_NSUB)
+			a->nsub++;
+		a->cur_min = 999.0f;
+		a->cur_n = 0;
+	}
+	f = a->cur_min;
+	for (int i = 0; i < a->nsub; i++)
+		if (a->sub_min[i] < f)
+			f = a->sub_min[i];
+	a->floor_db = f;
+}
+
+static void decide(struct amd_verdict *v, enum amd_class cls, enum amd_reason r)
+{
+	v->decided = true;
+	v->cls = cls;
+	v->reason = r;
+}
+
+/* Speech or not, from the frame energy: floor + margin, the margin widening with
+ * how much the noise itself moves above its floor. */
+static bool classify(struct amd *amd, float e)
+{
+	const struct amd_params *p = &amd->p;
+	struct amd_adaptive *a = &amd->st.a;
+	float margin = SPREAD_K * a->spread_db, thr;
+
+	if (margin < p->speech_margin_db)
+		margin = p->speech_margin_db;
+	if (margin < PEAK_SHARE * (a->peak_db - a->floor_db))
+		margin = PEAK_SHARE * (a->peak_db - a->floor_db);
+	thr = a->floor_db + margin;
+	if (a->raw_speech)
+		thr -= HYSTERESIS_DB;
+	if (thr < amd_threshold_db(p->silence_threshold))
+		thr = amd_threshold_db(p->silence_threshold);
+	a->raw_speech = e > thr;
+	if (!a->raw_speech && e > DIGITAL_SILENCE_DB) {
+		float d = e - a->floor_db;
+
+		a->spread_db += SPREAD_ALPHA * (d - a->spread_db);
+	}
+	return a->raw_speech;
+}
+
+/*
+ * Silence that makes a greeting human: after_greeting_silence, plus half of what the
+ * greeting lasted beyond LONG_ANSWER_MS (at most LONG_EXTRA_MAX_MS more). A person
+ * who said a whole sentence waits for an answer anyway, while a recorded greeting
+ * often pauses between sentences, or before its beep, a little longer than a person
+ * waits after "hello?".
+ */
+static uint32_t human_silence(const struct amd_params *p, const struct amd_adaptive *a)
+{
+	uint32_t span = a->last_speech_ms - a->greeting_start_ms, extra = 0;
+
+	if (span > LONG_ANSWER_MS)
+		extra = (span - LONG_ANSWER_MS) / 2;
+	if (extra > LONG_EXTRA_MAX_MS)
+		extra = LONG_EXTRA_MAX_MS;
+	return p->after_greeting_silence + extra;
+}
+
+static void adaptive_frame(struct amd *amd, const int16_t *s, uint32_t t_ms, bool tone_busy,
+			   struct amd_verdict *v)
+{
+	const struct amd_params *p = &amd->p;
+	struct amd_adaptive *a = &amd->st.a;
+	float e = frame_energy_db(a, s);
+	bool raw;
+	uint32_t gained;
+
+	floor_update(a, e);
+	a->peak_db -= PEAK_DECAY_DB;
+	if (a->peak_db < e)
+		a->peak_db = e;
+	raw = classify(amd, e);
+	amd->trace_energy_db = e;
+	amd->trace_floor_db = a->floor_db;
+	amd->trace_speech = raw && !tone_busy;
+
+	if (t_ms >= p->total_analysis_time) {
+		decide(v, AMD_NOTSURE, AMD_REASON_TOOLONG);
+		return;
+	}
+	if (tone_busy)
+		return;
+
+	/*
+	 * A burst of speech frames counts once it lasts CONFIRM_MS (or continues
+	 * confirmed speech); a shorter blip (a click, a noise peak) counts as silence.
+	 */
+	if (!raw) {
+		a->silence_ms += a->pending_ms + AMD_FRAME_MS;
+		a->pending_ms = 0;
+		a->speech = false;
+		if (a->silence_ms >= p->between_words_silence) {
+			a->in_word = false;
+			a->consecutive_voice_ms = 0;
+		}
+		if (!a->in_greeting && t_ms >= p->initial_silence) {
+			decide(v, AMD_MACHINE, AMD_REASON_INITIALSILENCE);
+			return;
+		}
+		if (a->in_greeting && a->silence_ms >= human_silence(p, a))
+			decide(v, AMD_HUMAN, AMD_REASON_HUMAN);
+		return;
+	}
+	a->pending_ms += AMD_FRAME_MS;
+	if (!a->speech && a->pending_ms < CONFIRM_MS) {
+		if (!a->in_greeting && t_ms >= p->initial_silence)
+			decide(v, AMD_MACHINE, AMD_REASON_INITIALSILENCE);
+		return;
+	}
+	gained = a->pending_ms;
+	a->pending_ms = 0;
+	a->speech = true;
+	a->silence_ms = 0;
+	a->consecutive_voice_ms += gained;
+	a->last_speech_ms = t_ms;
+	if (a->in_greeting)
+		a->voiced_ms += gained;
+	/*
+	 * Background talk can start a "greeting" before the callee speaks. When a voice
+	 * far louder than anything in the greeting so far arrives early in it, what came
+	 * before was background: the greeting starts again with this word.
+	 */
+	if (a->in_greeting && e > a->greeting_peak_db + REANCHOR_DB &&
+	    t_ms - a->greeting_start_ms < REANCHOR_WITHIN_MS) {
+		a->greeting_start_ms = t_ms - a->consecutive_voice_ms;
+		a->voiced_ms = a->consecutive_voice_ms;
+		a->words = 1;
+	}
+	if (a->in_greeting && e > a->greeting_peak_db)
+		a->greeting_peak_db = e;
+	if (a->in_greeting)
+		amd->speech_ms = a->voiced_ms;
+	if (a->consecutive_voice_ms >= p->min_word_length && !a->in_word) {
+		a->in_word = true;
+		a->words++;
+		if (!a->in_greeting) {
+			/* The greeting starts with its first word, which counts in full. */
+			a->in_greeting = true;
+			a->voiced_ms = a->consecutive_voice_ms;
+			a->greeting_start_ms = t_ms - a->consecutive_voice_ms;
+			a->greeting_peak_db = e;
+		}
+	}
+	if (!a->in_greeting && t_ms >= p->initial_silence) {
+		decide(v, AMD_MACHINE, AMD_REASON_INITIALSILENCE);
+		return;
+	}
+	if (a->consecutive_voice_ms >= p->maximum_word_length) {
+		decide(v, AMD_MACHINE, AMD_REASON_MAXWORDLENGTH);
+		return;
+	}
+	if (p->maximum_number_of_words && a->words >= p->maximum_number_of_words) {
+		decide(v, AMD_MACHINE, AMD_REASON_MAXWORDS);
+		return;
+	}
+	if (a->in_greeting && a->last_speech_ms - a->greeting_start_ms >= p->greeting)
+		decide(v, AMD_MACHINE, AMD_REASON_LONGGREETING);
+}
+
+const struct amd_ops amd_adaptive_ops = {
+	.name = "adaptive",
+	.reset = adaptive_reset,
+	.frame = adaptive_frame,
+};

@@ -1,0 +1,118 @@
+/*
+ * amd_priv.h — the answering-machine detector's state and its strategy interface
+ * (private to dsp/amd).
+ *
+ * amd.c owns the stream: it cuts audio into 20 ms frames, keeps time, runs the tone
+ * detector, turns tone events into decisions and waits for the beep. A strategy
+ * (amd_classic.c, amd_adaptive.c) sees one frame at a time and says when it has
+ * classified the call.
+ */
+#ifndef TRUNX_AMD_PRIV_H
+#define TRUNX_AMD_PRIV_H
+
+#include "amd.h"
+#include "tone.h"
+
+#define AMD_FRAME    160   /**< samples per frame (20 ms at 8 kHz) */
+#define AMD_FRAME_MS 20
+#define AMD_NOISE_SUB    8   /**< frames per noise-floor sub-window (160 ms) */
+#define AMD_NOISE_NSUB   16  /**< sub-windows remembered (2.56 s) */
+
+struct amd;
+
+/* What a strategy concludes from one frame. */
+struct amd_verdict {
+	bool decided;
+	enum amd_class cls;
+	enum amd_reason reason;
+};
+
+/* One classification strategy. */
+struct amd_ops {
+	const char *name;
+	/** Clears the strategy's state at the start of a stream. */
+	void (*reset)(struct amd *amd);
+	/**
+	 * Takes one frame ending at t_ms. tone_busy: a machine tone is sounding (the
+	 * adaptive strategy neither counts it as speech nor as silence).
+	 */
+	void (*frame)(struct amd *amd, const int16_t *s, uint32_t t_ms, bool tone_busy,
+		      struct amd_verdict *v);
+};
+
+extern const struct amd_ops amd_classic_ops;
+extern const struct amd_ops amd_adaptive_ops;
+
+/* app_amd's counters (names follow its documentation). */
+struct amd_classic {
+	uint32_t total_ms;            /**< iTotalTime */
+	uint32_t dsp_silence_ms;      /**< consecutive silent ms seen by the silence detector */
+	uint32_t silence_ms;          /**< silenceDuration */
+	uint32_t voice_ms;            /**< voiceDuration */
+	uint32_t consecutive_voice_ms;
+	uint32_t words;
+	bool     in_word;             /**< currentState == STATE_IN_WORD */
+	bool     in_initial_silence;
+	bool     in_greeting;
+};
+
+/* The adaptive strategy: energy, noise floor, segmentation, timing. */
+struct amd_adaptive {
+	double   hp_x1, hp_x2, hp_y1, hp_y2; /**< high-pass filter memory */
+	float    sub_min[AMD_NOISE_NSUB];    /**< minimum energy of past sub-windows, dB */
+	int      nsub;                       /**< valid entries in sub_min */
+	int      sub_pos;                    /**< next slot */
+	float    cur_min;                    /**< minimum of the sub-window being filled, dB */
+	int      cur_n;                      /**< frames in it */
+	float    floor_db;                   /**< current noise floor, dB */
+	float    spread_db;                  /**< mean height of noise frames above the
+						  floor, dB */
+	float    peak_db;                    /**< recent loudest frame (speech level), dB */
+	bool     raw_speech;                 /**< last frame was above the threshold */
+	bool     speech;                     /**< in confirmed speech */
+	uint32_t pending_ms;                 /**< speech frames not yet confirmed */
+
+	uint32_t voiced_ms;                  /**< speech since the greeting began */
+	uint32_t greeting_start_ms;          /**< start of the first word, ms */
+	uint32_t last_speech_ms;             /**< end of the last speech frame, ms */
+	float    greeting_peak_db;           /**< loudest speech frame of the greeting, dB */
+	uint32_t consecutive_voice_ms;       /**< current run of speech frames */
+	uint32_t silence_ms;                 /**< current run of non-speech frames */
+	uint32_t words;
+	bool     in_word;
+	bool     in_greeting;                /**< a first word has been heard */
+};
+
+struct amd {
+	struct amd_params p;
+	const struct amd_ops *ops;
+	amd_h   *h;
+	void    *arg;
+	struct tone_det *tone;        /**< NULL when neither tones nor beep are wanted */
+
+	int16_t  frame[AMD_FRAME];    /**< partial frame being filled */
+	unsigned fill;
+	uint64_t frames;              /**< frames processed */
+
+	bool     decided;             /**< AMD_EV_DECISION sent */
+	enum amd_class cls;
+	bool     waiting_beep;        /**< MACHINE decided, beep still awaited */
+	bool     done;                /**< nothing more to report */
+	uint32_t speech_ms;           /**< speech heard in the greeting so far, as the
+					   strategy counts it (for reading tones), ms */
+	uint32_t ced_start_ms;        /**< start + 1 of a 2,100 Hz tone heard after speech,
+					   0 when none is sounding, ms */
+	float    trace_energy_db;     /**< last frame's level, for AMD_EV_FRAME */
+	float    trace_floor_db;      /**< last frame's floor or threshold */
+	bool     trace_speech;        /**< last frame counted as speech */
+
+	union {
+		struct amd_classic  c;
+		struct amd_adaptive a;
+	} st;
+};
+
+/** Mean |sample| threshold (app_amd's unit) as an RMS level in dB re full scale. */
+float amd_threshold_db(uint32_t mean_abs);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * amd.h — answering-machine detection on 8 kHz linear audio, from the moment of
+ * answer: HUMAN, MACHINE or NOTSURE with a reason and the decision time, then (for
+ * machines) the end of the voicemail beep, so that a message drop can start after it.
+ *
+ * Energy based, in the family of Asterisk's app_amd, with its parameters (and
+ * names). Two strategies share the parameters:
+ *   - "adaptive" (default): frame energy against a tracked noise floor, so quiet
+ *     lines and noisy ones are segmented alike; speech/silence timing rules on top;
+ *     fax (CNG/CED), SIT and beep detection (tone.h).
+ *   - "classic": app_amd's algorithm as documented, with a fixed silence threshold
+ *     and no tone detection; kept as the baseline for comparisons.
+ *
+ * Push-style: feed audio with amd_process() (any block size; it is cut into 20 ms
+ * frames inside, so results do not depend on the block size); results come out
+ * through the handler. One owner thread; no I/O, no allocation after create.
+ */
+#ifndef TRUNX_AMD_H
+#define TRUNX_AMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct amd;
+
+enum amd_strategy {
+	AMD_STRATEGY_ADAPTIVE,  /**< noise-tracking segmentation + tone detection */
+	AMD_STRATEGY_CLASSIC,   /**< app_amd's fixed-threshold algorithm */
+};
+
+enum amd_class {
+	AMD_HUMAN,
+	AMD_MACHINE,
+	AMD_NOTSURE,
+};
+
+enum amd_reason {
+	AMD_REASON_HUMAN,          /**< a short greeting followed by silence */
+	AMD_REASON_INITIALSILENCE, /**< nothing said for initial_silence ms */
+	AMD_REASON_LONGGREETING,   /**< speech longer than greeting ms */
+	AMD_REASON_MAXWORDS,       /**< maximum_number_of_words reached */
+	AMD_REASON_MAXWORDLENGTH,  /**< one word longer than maximum_word_length ms */
+	AMD_REASON_BEEP,           /**< a voicemail beep before any other decision */
+	AMD_REASON_FAX,            /**< fax calling (CNG) or answer (CED) tone */
+	AMD_REASON_SIT,            /**< special information tones: a network announcement */
+	AMD_REASON_TOOLONG,        /**< total_analysis_time elapsed undecided */
+	AMD_REASON_HANGUP,         /**< the audio ended undecided (amd_finish) */
+};
+
+enum amd_event_type {
+	AMD_EV_DECISION,    /**< the classification; once per stream */
+	AMD_EV_BEEP,        /**< after a MACHINE decision: the beep ended at beep_end_ms */
+	AMD_EV_BEEP_NONE,   /**< after a MACHINE decision: no beep within beep_wait ms
+			         (or the stream ended); the detector is done */
+	AMD_EV_FRAME,       /**< with the trace parameter: one per 20 ms frame analysed
+			         before the decision (energy_db, floor_db, speech) */
+};
+
+struct amd_event {
+	enum amd_event_type type;
+	enum amd_class  cls;          /**< AMD_EV_DECISION: the class */
+	enum amd_reason reason;       /**< AMD_EV_DECISION: why */
+	uint32_t decision_ms;         /**< AMD_EV_DECISION: time of the decision, ms */
+	uint32_t beep_start_ms;       /**< AMD_EV_BEEP: start of the beep, ms */
+	uint32_t beep_end_ms;         /**< AMD_EV_BEEP: end of the beep, ms */
+	float    beep_hz;             /**< AMD_EV_BEEP: its frequency, Hz */
+	float    energy_db;           /**< AMD_EV_FRAME: frame level, dB re full scale */
+	float    floor_db;            /**< AMD_EV_FRAME: noise floor (adaptive) or the
+				           silence threshold (classic), dB */
+	bool     speech;              /**< AMD_EV_FRAME: the frame counted as speech */
+	uint32_t now_ms;              /**< stream time when the event is emitted, ms */
+};
+
+/** Receives each event, from inside amd_process()/amd_finish(). */
+typedef void (amd_h)(const struct amd_event *ev, void *arg);
+
+/*
+ * Parameters. Times in ms from answer (the first sample fed). The names accepted by
+ * amd_param_set() are given in brackets; the first nine are app_amd's amd.conf keys
+ * and mean the same thing. Defaults differ per strategy (amd_params_init()).
+ */
+struct amd_params {
+	enum amd_strategy strategy;    /**< [strategy] "adaptive" or "classic" */
+	uint32_t initial_silence;      /**< [initial_silence] silence before any speech
+					    longer than this: MACHINE INITIALSILENCE
+					    (2500) */
+	uint32_t greeting;             /**< [greeting] speech (voiced ms) longer than this:
+					    MACHINE LONGGREETING (classic 1500,
+					    adaptive 1600) */
+	uint32_t after_greeting_silence; /**< [after_greeting_silence] silence after the
+					    greeting longer than this: HUMAN (800) */
+	uint32_t total_analysis_time;  /**< [total_analysis_time] undecided this long:
+					    NOTSURE TOOLONG (5000) */
+	uint32_t min_word_length;      /**< [min_word_length] shortest word (100) */
+	uint32_t between_words_silence; /**< [between_words_silence] silence that
+					    separates words (classic 50, adaptive 150) */
+	uint32_t maximum_number_of_words; /**< [maximum_number_of_words] this many words:
+					    MACHINE MAXWORDS; 0 disables (classic 2,
+					    adaptive 0) */
+	uint32_t silence_threshold;    /**< [silence_threshold] mean |sample| (0..32767)
+					    under which a frame is silence: classic's
+					    only threshold (256); adaptive's absolute
+					    floor under its tracked one (24) */
+	uint32_t maximum_word_length;  /**< [maximum_word_length] one word longer than
+					    this: MACHINE MAXWORDLENGTH (5000) */
+	/* adaptive only */
+	float    speech_margin_db;     /**< [speech_margin_db] a frame is speech when its
+					    energy is this far above the noise floor
+					    (9 dB) */
+	bool     tones;                /**< [tones] detect fax and SIT (1) */
+	bool     beep;                 /**< [beep] look for the beep after MACHINE (1) */
+	uint32_t beep_wait;            /**< [beep_wait] give up the beep this long after
+					    answer (30000) */
+	bool     trace;                /**< [trace] emit AMD_EV_FRAME events (0) */
+};
+
+/** Fills p with the defaults of strategy s. */
+void amd_params_init(struct amd_params *p, enum amd_strategy s);
+
+/**
+ * Sets one parameter by name (the names above), value as text (ms, dB, 0/1,
+ * "adaptive"/"classic"). Setting "strategy" reloads that strategy's defaults, so
+ * give it first.
+ * @return 0, EINVAL (unknown name or bad value)
+ */
+int amd_param_set(struct amd_params *p, const char *name, const char *value);
+
+/** Writes "name=value" pairs of every parameter into buf (for logs); returns buf. */
+const char *amd_params_str(const struct amd_params *p, char *buf, size_t len);
+
+/**
+ * Creates a detector.
+ * @param amdp receives the detector (caller owns it: amd_destroy())
+ * @param p    parameters (copied); NULL for the adaptive defaults
+ * @param h    event handler (required)
+ * @param arg  passed to h
+ * @return 0, EINVAL, ENOMEM
+ */
+int amd_create(struct amd **amdp, const struct amd_params *p, amd_h *h, void *arg);
+
+/**
+ * Feeds n samples of 8 kHz 16-bit linear audio. Audio after the detector is done
+ * (HUMAN/NOTSURE decided, or the beep found or given up) is ignored.
+ * @return 0, EINVAL
+ */
+int amd_process(struct amd *amd, const int16_t *s, size_t n);
+
+/**
+ * Ends the stream: a partial frame is dropped; an undecided detector reports
+ * NOTSURE HANGUP; a beep still sounding is closed and reported; a machine still
+ * waiting for its beep gets AMD_EV_BEEP_NONE.
+ */
+void amd_finish(struct amd *amd);
+
+/** True once nothing more will be reported. */
+bool amd_done(const struct amd *amd);
+
+/** Starts over with the same parameters (time restarts at 0). */
+void amd_reset(struct amd *amd);
+
+void amd_destroy(struct amd *amd);
+
+const char *amd_class_name(enum amd_class c);     /**< "HUMAN", "MACHINE", "NOTSURE" */
+const char *amd_reason_name(enum amd_reason r);   /**< "LONGGREETING", ... */
+
+#endif
