@@ -1,0 +1,373 @@
+#!/usr/bin/env python3
+"""amd-corpus — generates the answering-machine-detection corpus from a seed.
+
+Speech comes from espeak-ng (several voices, speeds and pitches), band-limited and
+resampled to 8 kHz by sox; amd-mix then places it on a timeline with pauses, beeps,
+fax tones, SIT tones and seeded noise, applies G.711 round trips and writes the WAV
+clips. Everything random is drawn from one random.Random(seed), so a seed always
+yields the same corpus; the thresholds of the detector are tuned on one seed and
+the tests assert on another.
+
+Output (DIR = --out):
+  DIR/clips/*.wav       8 kHz 16-bit mono clips
+  DIR/manifest.tsv      one clip per line: name, path, expected class (HUMAN or
+                        MACHINE), category, expected reason (FAX, SIT or -), beep end
+                        in ms (-1 when none), speech onset in ms, conditions
+  DIR/recipe.txt        the amd-mix recipe
+Rendered phrases are cached in --cache (shared by all seeds), and a finished corpus
+is reused as long as this script, amd-mix and the seed are unchanged.
+
+Usage: amd-corpus.py --seed N --out DIR --cache DIR --mix PATH/amd-mix
+"""
+import argparse
+import concurrent.futures
+import fcntl
+import hashlib
+import os
+import random
+import subprocess
+import sys
+import wave
+
+RATE = 8000
+
+VOICES = ["en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc",
+          "en-gb-x-gbclan", "en-gb-x-gbcwmd"]
+VARIANTS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
+            "klatt", "klatt2", "klatt3", "Alex", "Annie", "Andy", "steph", "linda",
+            "david", "robert", "john", "belinda"]
+NAMES = ["Sam", "Maria", "John", "Priya", "Carlos", "Anna", "Mike", "Linda", "Omar",
+         "Grace", "Peter", "Julia", "Tom", "Karen", "David", "Emma"]
+COMPANIES = ["Acme Plumbing", "Northside Dental", "Baker and Sons", "Blue Sky Travel",
+             "City Motors", "Green Valley Clinic"]
+
+# What people say when they pick up: short answers, and harder, longer ones.
+HUMAN_SHORT = ["Hello?", "Hello.", "Hi.", "Yes?", "Yeah?", "Hello?", "Hey.",
+               "Speaking.", "Yes, hello?", "Hi there.", "Hello, yes?", "Good morning.",
+               "Hallo?", "Yep?", "Hello, who's this?", "Who is this?"]
+HUMAN_LONG = ["Hello, this is {name}.", "Hi, {name} speaking.", "Yeah, hello, who's this?",
+              "Hello, who's calling please?", "{name} speaking, hello?",
+              "Good evening, hello?", "Hello, can I help you?", "Hi, this is {name}.",
+              "Hello, {name} here.", "Yes, this is {name}."]
+HUMAN_SECOND = ["Who's this?", "Hello?", "Yes?", "Can you hear me?", "Anyone there?"]
+
+# Answering-machine greetings are built from sentences with natural pauses.
+MACHINE_OPEN = ["Hi, you've reached {name}.", "Hello, this is {name}.",
+                "You have reached the voicemail of {name}.",
+                "Thank you for calling {company}.", "Hi, it's {name}.",
+                "The person you are trying to reach is not available.",
+                "Hey, this is {name}'s phone.", "Hello, you've reached {company}."]
+MACHINE_MID = ["I can't come to the phone right now.",
+               "We are unable to take your call at the moment.",
+               "Our office is currently closed.",
+               "I'm either on the other line or away from my desk.",
+               "Sorry I missed your call.", "Nobody is available to answer your call."]
+MACHINE_CLOSE = ["Please leave a message after the tone.",
+                 "Leave your name and number and I'll call you back.",
+                 "At the tone, please record your message.",
+                 "When you have finished recording, you may hang up.",
+                 "Leave a message and I'll get back to you as soon as I can.",
+                 "Thanks, bye."]
+# Short greetings: who it is, then what to do (or one sentence saying both).
+MACHINE_SHORT_WHO = ["Hi, it's {name}.", "This is {name}.", "You've reached {name}.",
+                     "Hey, it's {name}.", "{company}."]
+MACHINE_SHORT_WHAT = ["Leave a message.", "Please leave a message.",
+                      "Leave me a message.", "I'll call you back.",
+                      "Leave your number after the tone."]
+MACHINE_SHORT = ["Hi, it's {name}, please leave a message after the tone.",
+                 "You have reached {name}, please leave a message.",
+                 "You've reached {company}, please leave a message."]
+ANNOUNCEMENTS = ["The number you have dialed is not in service. Please check the number "
+                 "and dial again.",
+                 "Your call cannot be completed as dialed.",
+                 "All circuits are busy now. Please try your call again later.",
+                 "The number you have reached has been disconnected."]
+
+# Category -> clips per corpus.
+PLAN = [("human_short", 60), ("human_long", 30), ("human_two", 10), ("human_repeat", 10),
+        ("machine_long", 60), ("machine_short", 40), ("fax_ced", 10), ("fax_cng", 6),
+        ("sit", 14)]
+
+
+class Renderer:
+    """Renders phrases with espeak-ng + sox into an 8 kHz cache, once each."""
+
+    def __init__(self, cache):
+        self.cache = cache
+        self.jobs = {}
+        os.makedirs(cache, exist_ok=True)
+
+    def phrase(self, text, voice, speed, pitch):
+        key = hashlib.sha1(f"{text}|{voice}|{speed}|{pitch}".encode()).hexdigest()[:16]
+        path = os.path.join(self.cache, key + ".wav")
+        self.jobs[path] = (text, voice, speed, pitch)
+        return path
+
+    @staticmethod
+    def _render(path, text, voice, speed, pitch):
+        tmp = path + ".tmp.wav"
+        raw = path + ".raw.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch),
+                        "-w", raw, text], check=True, capture_output=True)
+        # Telephone band, 8 kHz, leading and trailing silence trimmed.
+        subprocess.run(["sox", "-q", raw, "-r", str(RATE), "-c", "1", "-b", "16", tmp,
+                        "highpass", "250", "lowpass", "3400",
+                        "silence", "1", "0.01", "-50d", "reverse",
+                        "silence", "1", "0.01", "-50d", "reverse"],
+                       check=True, capture_output=True)
+        os.replace(tmp, path)
+        os.unlink(raw)
+
+    def run(self):
+        todo = [(p, *a) for p, a in self.jobs.items() if not os.path.exists(p)]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+            for f in [ex.submit(self._render, *t) for t in todo]:
+                f.result()
+        return len(todo)
+
+
+def duration_ms(path):
+    with wave.open(path, "rb") as w:
+        return 1000.0 * w.getnframes() / w.getframerate()
+
+
+class Builder:
+    def __init__(self, seed, out, renderer):
+        self.r = random.Random(seed)
+        self.out = out
+        self.ren = renderer
+        self.clips = []
+
+    def voice(self):
+        r = self.r
+        return (f"{r.choice(VOICES)}+{r.choice(VARIANTS)}", r.randint(150, 195),
+                r.randint(30, 70))
+
+    def fill(self, text):
+        return text.format(name=self.r.choice(NAMES), company=self.r.choice(COMPANIES))
+
+    def conditions(self, tonal=False):
+        """Level, noise and codec of one clip."""
+        r = self.r
+        level = r.uniform(-38.0, -12.0) if not tonal else r.uniform(-28.0, -10.0)
+        kind = r.choices(["none", "white", "pink", "brown", "babble"],
+                         [30, 20, 20, 15, 15])[0]
+        snr = None
+        if kind != "none":
+            snr = r.choice([30, 20, 15, 10] if kind != "babble" else [30, 20, 15])
+        codec = r.choices(["pcm", "ulaw", "alaw"], [40, 30, 30])[0]
+        return {"level": level, "noise": kind, "snr": snr, "codec": codec}
+
+    def add(self, cat, expect, reason, length_ms, parts, cond, beep_end=-1, onset=-1):
+        name = f"{cat}_{len(self.clips):03d}"
+        self.clips.append({"name": name, "cat": cat, "expect": expect, "reason": reason,
+                           "len": length_ms, "parts": parts, "cond": cond,
+                           "beep_end": beep_end, "onset": onset,
+                           "rng": self.r.getrandbits(48)})
+
+    # -- categories --------------------------------------------------------------------
+    def human(self, cat):
+        r = self.r
+        v = self.voice()
+        lead = r.uniform(200, 1000)
+        if cat == "human_short":
+            texts, pauses = [r.choice(HUMAN_SHORT)], []
+        elif cat == "human_long":
+            texts, pauses = [self.fill(r.choice(HUMAN_LONG))], []
+        elif cat == "human_two":
+            texts = [r.choice(["Hello?", "Hi.", "Yes?", "Hello."]), r.choice(HUMAN_SECOND)]
+            pauses = [r.uniform(250, 550)]
+        else:  # human_repeat: says hello, waits for an answer, says it again
+            texts = ["Hello?", r.choice(HUMAN_SECOND)]
+            pauses = [r.uniform(1200, 2500)]
+        self.add(cat, "HUMAN", "-", 6500, self.seq(texts, lead, pauses, v),
+                 self.conditions(), onset=lead)
+
+    def machine(self, cat):
+        r = self.r
+        v = self.voice()
+        lead = r.uniform(100, 800)
+        if cat == "machine_long":
+            texts = [self.fill(r.choice(MACHINE_OPEN))]
+            if r.random() < 0.7:
+                texts.append(r.choice(MACHINE_MID))
+            texts.append(r.choice(MACHINE_CLOSE))
+        elif r.random() < 0.7:
+            texts = [self.fill(r.choice(MACHINE_SHORT_WHO)), r.choice(MACHINE_SHORT_WHAT)]
+        else:
+            texts = [self.fill(r.choice(MACHINE_SHORT))]
+        pauses = [r.uniform(200, 700) for _ in texts[1:]]
+        parts = self.seq(texts, lead, pauses, v)
+        beep = r.random() < (0.65 if cat == "machine_long" else 0.6)
+        cond = self.conditions()
+        if beep:
+            parts.append(("_pause", r.uniform(150, 1000)))
+            freq = round(r.uniform(400, 2100))
+            dur = round(10 ** r.uniform(1.903, 3.301))   # 80 ms .. 2 s, log-uniform
+            parts.append(("beep", freq, dur, cond["level"] + r.uniform(-6, 6)))
+        parts.append(("_pause", 1500))
+        self.add(cat, "MACHINE", "-", None, parts, cond, beep_end=0 if beep else -1,
+                 onset=lead)
+
+    def seq(self, texts, lead, pauses, voice):
+        parts = [("_at", lead)]
+        for i, text in enumerate(texts):
+            parts.append(("say", self.ren.phrase(text, *voice)))
+            if i < len(pauses):
+                parts.append(("_pause", pauses[i]))
+        return parts
+
+    def fax(self, cat):
+        r = self.r
+        cond = self.conditions(tonal=True)
+        if cat == "fax_ced":
+            lead = r.uniform(200, 1800)
+            dur = r.uniform(2600, 4000)
+            rev = 450 if r.random() < 0.5 else 0
+            f = 2100 * (1 + r.uniform(-0.004, 0.004))
+            parts = [("tone", f, lead, dur, cond["level"], rev)]
+            length = lead + dur + 500
+        else:
+            lead = r.uniform(200, 1500)
+            f = 1100 * (1 + r.uniform(-0.01, 0.01))
+            parts = [("tone", f, lead + k * 3500, 500, cond["level"], 0) for k in range(2)]
+            length = 7000
+        self.add(cat, "MACHINE", "FAX", length, parts, cond)
+
+    def sit(self, cat):
+        r = self.r
+        cond = self.conditions(tonal=True)
+        t = r.uniform(100, 600)
+        parts = []
+        for f, d in ((r.choice([913.8, 985.2]), r.choice([274, 380])),
+                     (r.choice([1370.6, 1428.5]), r.choice([274, 380])), (1776.7, 380)):
+            parts.append(("tone", f * (1 + r.uniform(-0.005, 0.005)), t, d,
+                          cond["level"], 0))
+            t += d
+        v = self.voice()
+        parts.append(("_at", t + r.uniform(50, 300)))
+        parts.append(("say", self.ren.phrase(r.choice(ANNOUNCEMENTS), *v)))
+        parts.append(("_pause", 500))
+        self.add(cat, "MACHINE", "SIT", None, parts, cond)
+
+    def build(self):
+        for cat, n in PLAN:
+            for _ in range(n):
+                if cat.startswith("human"):
+                    self.human(cat)
+                elif cat.startswith("machine"):
+                    self.machine(cat)
+                elif cat.startswith("fax"):
+                    self.fax(cat)
+                else:
+                    self.sit(cat)
+
+
+def resolve(clip, babble_pool, r):
+    """Turns a clip's relative parts into amd-mix directives (needs rendered audio)."""
+    cond = clip["cond"]
+    lines, t, speech_end = [], 0.0, None
+    beep_end = clip["beep_end"]
+    for p in clip["parts"]:
+        if p[0] == "_at":
+            t = p[1]
+        elif p[0] == "_pause":
+            t += p[1]
+        elif p[0] == "say":
+            lines.append(f"speech {p[1]} {t:.1f} {cond['level']:.2f}")
+            t += duration_ms(p[1])
+            speech_end = t
+        elif p[0] == "beep":
+            lines.append(f"tone {p[1]} {t:.1f} {p[2]} {p[3]:.2f}")
+            t += p[2]
+            beep_end = t
+        elif p[0] == "tone":
+            lines.append(f"tone {p[1]:.2f} {p[2]:.1f} {p[3]:.1f} {p[4]:.2f} {p[5]}")
+            t = max(t, p[2] + p[3])
+    length = clip["len"] if clip["len"] else t
+    if cond["noise"] != "none":
+        nl = cond["level"] - cond["snr"]
+        if cond["noise"] == "babble":
+            files = " ".join(r.sample(babble_pool, 10))
+            lines.append(f"babble {nl:.2f} {files}")
+        else:
+            lines.append(f"noise {cond['noise']} {nl:.2f}")
+    return length, lines, beep_end, speech_end
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--cache", required=True)
+    ap.add_argument("--mix", required=True)
+    a = ap.parse_args()
+    a.out, a.cache, a.mix = (os.path.abspath(p) for p in (a.out, a.cache, a.mix))
+
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        h = hashlib.sha1()
+        with open(__file__, "rb") as f:
+            h.update(f.read())
+        with open(a.mix, "rb") as f:
+            h.update(f.read())
+        h.update(str(a.seed).encode())
+        stamp = h.hexdigest()
+        stamp_path = os.path.join(a.out, "stamp")
+        manifest = os.path.join(a.out, "manifest.tsv")
+        if os.path.exists(stamp_path) and os.path.exists(manifest):
+            with open(stamp_path) as f:
+                if f.read().strip() == stamp:
+                    print(f"amd-corpus: seed {a.seed} up to date in {a.out}")
+                    return 0
+
+        ren = Renderer(a.cache)
+        b = Builder(a.seed, a.out, ren)
+        b.build()
+        # Babble (a crowd in the background): ten talkers per clip, from a pool.
+        br = random.Random(a.seed * 7919 + 1)
+        pool_texts = MACHINE_MID + MACHINE_CLOSE + ANNOUNCEMENTS
+        babble_pool = [ren.phrase(" ".join(br.sample(pool_texts, 3)),
+                                  f"{br.choice(VOICES)}+{br.choice(VARIANTS)}",
+                                  br.randint(150, 190), br.randint(30, 70))
+                       for _ in range(20)]
+        rendered = ren.run()
+
+        clips_dir = os.path.join(a.out, "clips")
+        os.makedirs(clips_dir, exist_ok=True)
+        recipe = [f"# AMD corpus, seed {a.seed}"]
+        rows = []
+        for c in b.clips:
+            rr = random.Random(c["rng"])
+            length, lines, beep_end, speech_end = resolve(c, babble_pool, rr)
+            path = os.path.join(clips_dir, c["name"] + ".wav")
+            recipe.append(f"clip {path} {length:.1f} {c['rng']} {c['cond']['codec']}")
+            recipe.extend(lines)
+            recipe.append("end")
+            cond = c["cond"]
+            note = (f"level={cond['level']:.1f} noise={cond['noise']}"
+                    f" snr={cond['snr'] if cond['snr'] is not None else '-'}"
+                    f" codec={cond['codec']}")
+            rows.append("\t".join([c["name"], path, c["expect"], c["cat"], c["reason"],
+                                   str(round(beep_end)) if beep_end >= 0 else "-1",
+                                   str(round(c["onset"])),
+                                   str(round(speech_end)) if speech_end else "-1", note]))
+        recipe_path = os.path.join(a.out, "recipe.txt")
+        with open(recipe_path, "w") as f:
+            f.write("\n".join(recipe) + "\n")
+        subprocess.run([a.mix, recipe_path], check=True, stdout=subprocess.DEVNULL)
+        with open(manifest + ".tmp", "w") as f:
+            f.write("#name\tpath\texpect\tcategory\treason\tbeep_end_ms\tonset_ms"
+                    "\tspeech_end_ms\tconditions\n")
+            f.write("\n".join(rows) + "\n")
+        os.replace(manifest + ".tmp", manifest)
+        with open(stamp_path, "w") as f:
+            f.write(stamp + "\n")
+        print(f"amd-corpus: seed {a.seed}: {len(rows)} clips, {rendered} phrases rendered,"
+              f" in {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
