@@ -1,0 +1,466 @@
+/* test_amd.c — answering-machine detector: app_amd's rules (classic), the adaptive
+ * strategy on quiet and noisy lines, tones in context, beep reporting, stream end,
+ * block-size independence, reset, parameters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "amd.h"
+#include "synth.h"
+
+#define MAX_EV 8
+
+struct log {
+	struct amd_event ev[MAX_EV];
+	int n;
+};
+
+static void on_event(const struct amd_event *ev, void *arg)
+{
+	struct log *l = arg;
+
+	if (ev->type != AMD_EV_FRAME && l->n < MAX_EV)
+		l->ev[l->n++] = *ev;
+}
+
+static void run_params(const struct sig *s, const struct amd_params *p, size_t block,
+		       struct log *l)
+{
+	struct amd *amd;
+	int16_t *pcm = sig_pcm(s);
+
+	memset(l, 0, sizeof(*l));
+	assert_non_null(pcm);
+	assert_int_equal(amd_create(&amd, p, on_event, l), 0);
+	for (size_t i = 0; i < s->n; i += block)
+		assert_int_equal(amd_process(amd, pcm + i, s->n - i < block ? s->n - i : block), 0);
+	amd_finish(amd);
+	assert_true(amd_done(amd));
+	amd_destroy(amd);
+	free(pcm);
+}
+
+static void run(const struct sig *s, enum amd_strategy st, struct log *l)
+{
+	struct amd_params p;
+
+	amd_params_init(&p, st);
+	run_params(s, &p, 160, l);
+}
+
+static void expect_decision(const struct log *l, enum amd_class c, enum amd_reason r)
+{
+	assert_true(l->n >= 1);
+	assert_int_equal(l->ev[0].type, AMD_EV_DECISION);
+	if (l->ev[0].cls != c || l->ev[0].reason != r)
+		fail_msg("got %s %s at %u ms, expected %s %s", amd_class_name(l->ev[0].cls),
+			 amd_reason_name(l->ev[0].reason), l->ev[0].decision_ms,
+			 amd_class_name(c), amd_reason_name(r));
+}
+
+static void expect_time(const struct log *l, double ms, double tol)
+{
+	if (fabs((double)l->ev[0].decision_ms - ms) > tol)
+		fail_msg("decision at %u ms, expected %.0f +- %.0f", l->ev[0].decision_ms, ms, tol);
+}
+
+/* ---- classic: app_amd's rules, frame-exact --------------------------------------- */
+
+static void test_classic_initial_silence(void **state)
+{
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 4000, 1);
+	run(&s, AMD_STRATEGY_CLASSIC, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_INITIALSILENCE);
+	assert_int_equal(l.ev[0].decision_ms, 2500);
+	assert_int_equal(l.n, 1);                      /* no beep search in classic */
+	sig_free(&s);
+}
+
+static void test_classic_human(void **state)
+{
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 4000, 2);
+	sig_noise(&s, 200, 400, -20);                  /* "hello", well above 256 */
+	run(&s, AMD_STRATEGY_CLASSIC, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
+	assert_int_equal(l.ev[0].decision_ms, 600 + 800);
+	sig_free(&s);
+}
+
+static void test_classic_long_greeting(void **state)
+{
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 4000, 3);
+	sig_noise(&s, 200, 3000, -20);
+	run(&s, AMD_STRATEGY_CLASSIC, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_LONGGREETING);
+	assert_int_equal(l.ev[0].decision_ms, 200 + 1500);
+	sig_free(&s);
+}
+
+static void test_classic_max_words(void **state)
+{
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 4000, 4);
+	sig_noise(&s, 200, 200, -20);
+	sig_noise(&s, 500, 200, -20);                  /* second word after 100 ms */
+	run(&s, AMD_STRATEGY_CLASSIC, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_MAXWORDS);
+	assert_int_equal(l.ev[0].decision_ms, 500 + 100);
+	sig_free(&s);
+}
+
+static void test_classic_limits(void **state)
+{
+	struct amd_params p;
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 6000, 5);
+	sig_noise(&s, 0, 6000, -20);
+	amd_params_init(&p, AMD_STRATEGY_CLASSIC);
+	assert_int_equal(amd_param_set(&p, "greeting", "100000"), 0);
+	assert_int_equal(amd_param_set(&p, "maximum_word_length", "1000"), 0);
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_MAXWORDLENGTH);
+	assert_int_equal(l.ev[0].decision_ms, 1000);
+	assert_int_equal(amd_param_set(&p, "maximum_word_length", "100000"), 0);
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_NOTSURE, AMD_REASON_TOOLONG);
+	assert_int_equal(l.ev[0].decision_ms, 5000);
+	sig_free(&s);
+}
+
+/* ---- adaptive --------------------------------------------------------------------- */
+
+static void test_adaptive_human_and_machine(void **state)
+{
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 5000, 6);
+	sig_speech(&s, 500, 500, -20);                 /* "hello?" then waiting */
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
+	expect_time(&l, 1000 + 800, 80);
+	assert_int_equal(l.n, 1);
+	sig_free(&s);
+
+	sig_init(&s, 6000, 7);
+	sig_speech(&s, 300, 5000, -20);                /* a greeting that goes on */
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_LONGGREETING);
+	expect_time(&l, 300 + 2100, 100);
+	assert_int_equal(l.ev[1].type, AMD_EV_BEEP_NONE);   /* stream ended, no beep */
+	sig_free(&s);
+
+	sig_init(&s, 4000, 8);
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_INITIALSILENCE);
+	assert_int_equal(l.ev[0].decision_ms, 2500);
+	sig_free(&s);
+}
+
+/* A quiet line: classic never hears the "hello"; adaptive does. */
+static void test_adaptive_quiet_line(void **state)
+{
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 5000, 9);
+	sig_noise(&s, 0, 5000, -75);
+	sig_speech(&s, 600, 500, -48);
+	run(&s, AMD_STRATEGY_CLASSIC, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_INITIALSILENCE);
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
+	sig_free(&s);
+}
+
+/* Noisy lines: classic hears the noise as a long greeting; adaptive hears the hello. */
+static void test_adaptive_noisy_lines(void **state)
+{
+	static const double noise_db[] = {-60, -45, -35, -30};
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		struct sig s;
+		struct log l;
+
+		sig_init(&s, 5000, 10 + i);
+		sig_noise(&s, 0, 5000, noise_db[i]);
+		sig_speech(&s, 700, 600, noise_db[i] + 15);
+		run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+		expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
+		expect_time(&l, 1300 + 800, 120);
+		if (noise_db[i] >= -35) {
+			run(&s, AMD_STRATEGY_CLASSIC, &l);
+			assert_int_equal(l.ev[0].cls, AMD_MACHINE);
+		}
+		sig_free(&s);
+	}
+}
+
+/* A voicemail: greeting, pause, beep. MACHINE, then the beep's end. */
+static void test_greeting_then_beep(void **state)
+{
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 7000, 14);
+	sig_noise(&s, 0, 7000, -60);
+	sig_speech(&s, 300, 4000, -20);
+	sig_tone(&s, 1000, 4700, 600, -18, 0);
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_LONGGREETING);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.ev[1].type, AMD_EV_BEEP);
+	assert_true(fabs((double)l.ev[1].beep_end_ms - 5300) <= 15);
+	assert_true(fabs((double)l.ev[1].beep_start_ms - 4700) <= 15);
+	assert_true(fabs(l.ev[1].beep_hz - 1000) < 3);
+	sig_free(&s);
+}
+
+/* A short greeting whose beep comes before silence could make it HUMAN. */
+static void test_short_greeting_beep_decides(void **state)
+{
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 4000, 15);
+	sig_speech(&s, 300, 1200, -20);
+	sig_tone(&s, 600, 1800, 400, -20, 0);
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_BEEP);
+	assert_int_equal(l.ev[1].type, AMD_EV_BEEP);
+	assert_true(fabs((double)l.ev[1].beep_end_ms - 2200) <= 15);
+	sig_free(&s);
+}
+
+static void test_fax_and_sit(void **state)
+{
+	struct amd_params p;
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 5000, 16);                        /* answering fax */
+	sig_tone(&s, 2100, 1500, 3000, -15, 450);
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_FAX);
+	assert_true(l.ev[0].decision_ms <= 2000);
+	assert_int_equal(l.n, 1);                      /* no beep search after a fax */
+
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);    /* tones off: no FAX */
+	assert_int_equal(amd_param_set(&p, "tones", "0"), 0);
+	assert_int_equal(amd_param_set(&p, "beep", "0"), 0);
+	run_params(&s, &p, 160, &l);
+	assert_int_not_equal(l.ev[0].reason, AMD_REASON_FAX);
+	sig_free(&s);
+
+	sig_init(&s, 5000, 17);                        /* calling fax */
+	sig_tone(&s, 1100, 600, 500, -15, 0);
+	sig_tone(&s, 1100, 4100, 500, -15, 0);
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_FAX);
+	sig_free(&s);
+
+	sig_init(&s, 5000, 18);                        /* network announcement */
+	sig_tone(&s, 985.2, 300, 380, -20, 0);
+	sig_tone(&s, 1428.5, 680, 380, -20, 0);
+	sig_tone(&s, 1776.7, 1060, 380, -20, 0);
+	sig_speech(&s, 1600, 3000, -20);
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_SIT);
+	assert_true(l.ev[0].decision_ms <= 1440);
+	sig_free(&s);
+}
+
+static void test_beep_wait_and_hangup(void **state)
+{
+	struct amd_params p;
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 12000, 19);
+	sig_speech(&s, 300, 11000, -20);
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	assert_int_equal(amd_param_set(&p, "beep_wait", "8000"), 0);
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_LONGGREETING);
+	assert_int_equal(l.ev[1].type, AMD_EV_BEEP_NONE);
+	assert_int_equal(l.ev[1].now_ms, 8000);
+	sig_free(&s);
+
+	sig_init(&s, 1200, 20);                        /* hung up while saying hello */
+	sig_speech(&s, 500, 600, -20);
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_NOTSURE, AMD_REASON_HANGUP);
+	assert_int_equal(l.ev[0].decision_ms, 1200);
+	sig_free(&s);
+}
+
+static void test_block_sizes_agree(void **state)
+{
+	static const size_t blocks[] = {1, 80, 160, 1000};
+	struct amd_params p;
+	struct log ref, l;
+	struct sig s;
+
+	(void)state;
+	sig_init(&s, 8000, 21);
+	sig_noise(&s, 0, 8000, -50);
+	sig_speech(&s, 400, 3500, -22);
+	sig_tone(&s, 1400, 4500, 300, -20, 0);
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	run_params(&s, &p, blocks[0], &ref);
+	assert_int_equal(ref.n, 2);
+	for (size_t b = 1; b < 4; b++) {
+		run_params(&s, &p, blocks[b], &l);
+		assert_int_equal(l.n, ref.n);
+		assert_memory_equal(l.ev, ref.ev, sizeof(ref.ev[0]) * (size_t)ref.n);
+	}
+	sig_free(&s);
+}
+
+static void test_reset_and_trace(void **state)
+{
+	struct amd_params p;
+	struct log l = {0};
+	struct amd *amd;
+	struct sig s;
+	int16_t *pcm;
+
+	(void)state;
+	sig_init(&s, 4000, 22);
+	sig_speech(&s, 500, 500, -20);
+	pcm = sig_pcm(&s);
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	assert_int_equal(amd_create(&amd, &p, on_event, &l), 0);
+	amd_process(amd, pcm, s.n);
+	assert_true(amd_done(amd));
+	assert_int_equal(l.n, 1);
+	amd_reset(amd);
+	assert_false(amd_done(amd));
+	amd_process(amd, pcm, s.n);
+	assert_int_equal(l.n, 2);
+	assert_memory_equal(&l.ev[0], &l.ev[1], sizeof(l.ev[0]));
+	amd_destroy(amd);
+	free(pcm);
+	sig_free(&s);
+}
+
+static void count_frames(const struct amd_event *ev, void *arg)
+{
+	if (ev->type == AMD_EV_FRAME)
+		(*(int *)arg)++;
+}
+
+static void test_trace_frames(void **state)
+{
+	struct amd_params p;
+	struct amd *amd;
+	int16_t pcm[1600] = {0};
+	int frames = 0;
+
+	(void)state;
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	assert_int_equal(amd_param_set(&p, "trace", "1"), 0);
+	assert_int_equal(amd_create(&amd, &p, count_frames, &frames), 0);
+	amd_process(amd, pcm, 1600);
+	assert_int_equal(frames, 10);
+	amd_destroy(amd);
+}
+
+static void test_params(void **state)
+{
+	struct amd_params p, q;
+	char buf[1024];
+	struct amd *amd;
+
+	(void)state;
+	amd_params_init(&p, AMD_STRATEGY_CLASSIC);
+	assert_int_equal(p.initial_silence, 2500);
+	assert_int_equal(p.greeting, 1500);
+	assert_int_equal(p.after_greeting_silence, 800);
+	assert_int_equal(p.total_analysis_time, 5000);
+	assert_int_equal(p.min_word_length, 100);
+	assert_int_equal(p.between_words_silence, 50);
+	assert_int_equal(p.maximum_number_of_words, 2);
+	assert_int_equal(p.silence_threshold, 256);
+	assert_int_equal(p.maximum_word_length, 5000);
+	assert_false(p.tones);
+	assert_false(p.beep);
+
+	assert_int_equal(amd_param_set(&p, "strategy", "adaptive"), 0);
+	amd_params_init(&q, AMD_STRATEGY_ADAPTIVE);
+	assert_memory_equal(&p, &q, sizeof(p));
+	assert_int_equal(amd_param_set(&p, "after_greeting_silence", "900"), 0);
+	assert_int_equal(p.after_greeting_silence, 900);
+	assert_int_equal(amd_param_set(&p, "speech_margin_db", "6.5"), 0);
+	assert_true(fabsf(p.speech_margin_db - 6.5f) < 1e-6f);
+	assert_int_equal(amd_param_set(&p, "nonsense", "1"), EINVAL);
+	assert_int_equal(amd_param_set(&p, "greeting", "abc"), EINVAL);
+	assert_int_equal(amd_param_set(&p, "greeting", "-5"), EINVAL);
+	assert_int_equal(amd_param_set(&p, "greeting", "1.5"), EINVAL);
+	assert_int_equal(amd_param_set(&p, "silence_threshold", "40000"), EINVAL);
+	assert_int_equal(amd_param_set(&p, "strategy", "magic"), EINVAL);
+	assert_int_equal(amd_param_set(&p, "greeting", ""), EINVAL);
+	assert_non_null(strstr(amd_params_str(&p, buf, sizeof(buf)), "after_greeting_silence=900"));
+	assert_non_null(strstr(buf, "strategy=adaptive"));
+
+	assert_int_equal(amd_create(&amd, &p, NULL, NULL), EINVAL);
+	p.total_analysis_time = 0;
+	assert_int_equal(amd_create(&amd, &p, on_event, NULL), EINVAL);
+	assert_null(amd);
+	assert_int_equal(amd_process(NULL, NULL, 0), EINVAL);
+	assert_string_equal(amd_class_name(AMD_NOTSURE), "NOTSURE");
+	assert_string_equal(amd_reason_name(AMD_REASON_LONGGREETING), "LONGGREETING");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_classic_initial_silence),
+		cmocka_unit_test(test_classic_human),
+		cmocka_unit_test(test_classic_long_greeting),
+		cmocka_unit_test(test_classic_max_words),
+		cmocka_unit_test(test_classic_limits),
+		cmocka_unit_test(test_adaptive_human_and_machine),
+		cmocka_unit_test(test_adaptive_quiet_line),
+		cmocka_unit_test(test_adaptive_noisy_lines),
+		cmocka_unit_test(test_greeting_then_beep),
+		cmocka_unit_test(test_short_greeting_beep_decides),
+		cmocka_unit_test(test_fax_and_sit),
+		cmocka_unit_test(test_beep_wait_and_hangup),
+		cmocka_unit_test(test_block_sizes_agree),
+		cmocka_unit_test(test_reset_and_trace),
+		cmocka_unit_test(test_trace_frames),
+		cmocka_unit_test(test_params),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
