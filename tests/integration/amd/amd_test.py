@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""amd_test.py — integration tests of trunx-amd and amd-eval on the generated corpus.
+
+  targets  runs trunx-amd on every clip of the manifest (the same detector as live
+           calls) and asserts the targets: accuracy >= 95 % (NOTSURE counts as
+           wrong), humans called MACHINE <= 2 %, NOTSURE <= 5 %, median decision
+           <= 2,500 ms, beep ends within +-60 ms, fax and SIT reasons; then runs
+           `trunx-amd --tones` over every clip without a beep and asserts that no
+           beep (nor fax nor SIT tone) is heard in speech.
+  cli      checks the tool's contract: output format, the refusal of other rates,
+           channel counts and encodings, usage errors, G.711 input.
+  eval     runs amd-eval and checks that it reports both strategies and that the
+           adaptive one beats the app_amd-style baseline on the same clips.
+Every child process is waited for (with a timeout) before the test ends.
+"""
+import argparse
+import concurrent.futures
+import os
+import re
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import wave
+
+LINE = re.compile(r"^(HUMAN|MACHINE|NOTSURE) reason=([A-Z]+) decision_ms=(\d+)"
+                  r"(?: beep_ms=(\d+))?$")
+TARGETS = {"accuracy": 95.0, "human_machine": 2.0, "notsure": 5.0, "median_ms": 2500,
+           "beep_tol_ms": 60, "beep_found": 95.0, "reason_ok": 90.0}
+
+
+def load_manifest(path):
+    clips = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            fld = line.rstrip("\n").split("\t")
+            clips.append({"name": fld[0], "path": fld[1], "expect": fld[2], "cat": fld[3],
+                          "reason": fld[4], "beep": int(fld[5]), "cond": fld[8]})
+    return clips
+
+
+def run(cmd, timeout=120):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def classify(tool, clip):
+    rc, out, err = run([tool, clip["path"]])
+    if rc != 0:
+        return {"error": f"exit {rc}: {err.strip()}"}
+    lines = out.strip().splitlines()
+    m = LINE.match(lines[0]) if len(lines) == 1 else None
+    if not m:
+        return {"error": f"bad output {out!r}"}
+    return {"cls": m.group(1), "reason": m.group(2), "ms": int(m.group(3)),
+            "beep": int(m.group(4)) if m.group(4) else None}
+
+
+def tones(tool, clip):
+    rc, out, err = run([tool, "--tones", clip["path"]])
+    if rc != 0:
+        return None
+    return [l.split()[0] for l in out.splitlines() if l.strip()]
+
+
+def pool_map(fn, items):
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+        return list(ex.map(fn, items))
+
+
+def cmd_targets(a):
+    clips = load_manifest(a.manifest)
+    res = pool_map(lambda c: classify(a.trunx_amd, c), clips)
+    failures = []
+    for c, r in zip(clips, res):
+        if "error" in r:
+            failures.append(f"{c['name']}: {r['error']}")
+    if failures:
+        print("\n".join(failures))
+        return 1
+
+    n = len(clips)
+    humans = [(c, r) for c, r in zip(clips, res) if c["expect"] == "HUMAN"]
+    correct = sum(r["cls"] == c["expect"] for c, r in zip(clips, res))
+    h_as_m = sum(r["cls"] == "MACHINE" for c, r in humans)
+    notsure = sum(r["cls"] == "NOTSURE" for r in res)
+    median = statistics.median(r["ms"] for r in res)
+    acc = 100.0 * correct / n
+    hm = 100.0 * h_as_m / len(humans)
+    ns = 100.0 * notsure / n
+
+    # Beeps: every beep reported on a clip that has one must end within the
+    # tolerance; clips classified MACHINE must have their beep found; no beep may be
+    # reported on speech (clips without a beep, fax tones aside).
+    beep_clips = [(c, r) for c, r in zip(clips, res) if c["beep"] >= 0 and r["cls"] == "MACHINE"]
+    found = [(c, r) for c, r in beep_clips if r["beep"] is not None]
+    off = [(c, r) for c, r in found if abs(r["beep"] - c["beep"]) > TARGETS["beep_tol_ms"]]
+    false_beeps = [(c, r) for c, r in zip(clips, res)
+                   if c["beep"] < 0 and r["beep"] is not None and c["reason"] != "FAX"]
+    errs = [abs(r["beep"] - c["beep"]) for c, r in found]
+    fax = [(c, r) for c, r in zip(clips, res) if c["reason"] == "FAX"]
+    sit = [(c, r) for c, r in zip(clips, res) if c["reason"] == "SIT"]
+    fax_ok = 100.0 * sum(r["reason"] == "FAX" for c, r in fax) / max(1, len(fax))
+    sit_ok = 100.0 * sum(r["reason"] == "SIT" for c, r in sit) / max(1, len(sit))
+    beep_found = 100.0 * len(found) / max(1, len(beep_clips))
+
+    print(f"clips {n}: accuracy {acc:.1f} %, humans called MACHINE {hm:.1f} % "
+          f"({h_as_m}/{len(humans)}), NOTSURE {ns:.1f} %, median decision {median:.0f} ms")
+    print(f"beeps: {len(found)}/{len(beep_clips)} found on MACHINE clips, worst end error "
+          f"{max(errs) if errs else 0} ms, {len(off)} off by more than "
+          f"{TARGETS['beep_tol_ms']} ms, {len(false_beeps)} on clips without one")
+    print(f"reasons: FAX {fax_ok:.0f} % of fax clips, SIT {sit_ok:.0f} % of SIT clips")
+    by_cat = {}
+    for c, r in zip(clips, res):
+        ok, tot = by_cat.get(c["cat"], (0, 0))
+        by_cat[c["cat"]] = (ok + (r["cls"] == c["expect"]), tot + 1)
+    print("by category: " + ", ".join(f"{k} {ok}/{tot}" for k, (ok, tot) in sorted(by_cat.items())))
+    for c, r in zip(clips, res):
+        if r["cls"] != c["expect"]:
+            print(f"  wrong: {c['name']} {r['cls']} {r['reason']} {r['ms']} ms  ({c['cond']})")
+
+    checks = [
+        (acc >= TARGETS["accuracy"], f"accuracy {acc:.1f} % < {TARGETS['accuracy']} %"),
+        (hm <= TARGETS["human_machine"],
+         f"humans called MACHINE {hm:.1f} % > {TARGETS['human_machine']} %"),
+        (ns <= TARGETS["notsure"], f"NOTSURE {ns:.1f} % > {TARGETS['notsure']} %"),
+        (median <= TARGETS["median_ms"], f"median decision {median} ms > {TARGETS['median_ms']}"),
+        (not off, f"{len(off)} beep ends off by more than {TARGETS['beep_tol_ms']} ms: "
+                  + ", ".join(f"{c['name']} {r['beep']} vs {c['beep']}" for c, r in off)),
+        (beep_found >= TARGETS["beep_found"], f"beeps found on {beep_found:.1f} % of MACHINE "
+                                              f"clips with a beep"),
+        (not false_beeps, "beeps reported without a beep: "
+                          + ", ".join(c["name"] for c, r in false_beeps)),
+        (fax_ok >= TARGETS["reason_ok"], f"FAX reason on {fax_ok:.0f} % of fax clips"),
+        (sit_ok >= TARGETS["reason_ok"], f"SIT reason on {sit_ok:.0f} % of SIT clips"),
+        (len(humans) >= 50 and len(beep_clips) >= 20 and len(fax) >= 5 and len(sit) >= 5,
+         "corpus too small to grade"),
+    ]
+
+    # Talk-off: the tone detector alone over every clip that holds speech and no beep.
+    speech = [c for c in clips if c["beep"] < 0 and c["reason"] == "-"]
+    heard = pool_map(lambda c: tones(a.trunx_amd, c), speech)
+    talkoff = [(c["name"], h) for c, h in zip(speech, heard) if h is None or h]
+    print(f"talk-off: {len(speech)} speech clips without a beep, {len(talkoff)} with a tone "
+          f"event" + (": " + ", ".join(f"{n} {h}" for n, h in talkoff) if talkoff else ""))
+    checks.append((not talkoff, "tones heard in speech"))
+
+    bad = [msg for ok, msg in checks if not ok]
+    for msg in bad:
+        print("FAIL: " + msg)
+    return 1 if bad else 0
+
+
+def write_wav(path, rate, channels, samples, bits=16):
+    with wave.open(path, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(bits // 8)
+        w.setframerate(rate)
+        if bits == 16:
+            w.writeframes(struct.pack(f"<{len(samples)}h", *samples))
+        else:
+            w.writeframes(bytes((s >> 8) + 128 for s in samples))
+
+
+def ulaw_encode(s):
+    """ITU-T G.711 mu-law, one sample."""
+    sign = 0x80 if s < 0 else 0
+    mag = min(abs(s), 32635) + 0x84
+    exp = 7
+    while exp > 0 and not mag & (0x4000 >> (7 - exp)):
+        exp -= 1
+    mant = (mag >> (exp + 3)) & 0x0F
+    return ~(sign | (exp << 4) | mant) & 0xFF
+
+
+def write_ulaw(path, samples, rate=8000):
+    data = bytes(ulaw_encode(s) for s in samples)
+    fmt = struct.pack("<HHIIHH", 7, 1, rate, rate, 1, 8) + struct.pack("<H", 0)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"fact" + struct.pack("<II", 4, len(samples))
+    body += b"data" + struct.pack("<I", len(data)) + data
+    with open(path, "wb") as f:
+        f.write(b"RIFF" + struct.pack("<I", len(body)) + body)
+
+
+def read_pcm(path):
+    with wave.open(path, "rb") as w:
+        raw = w.readframes(w.getnframes())
+    return list(struct.unpack(f"<{len(raw) // 2}h", raw))
+
+
+def cmd_cli(a):
+    clips = load_manifest(a.manifest)
+    tool = a.trunx_amd
+    fails = []
+
+    def expect(cond, what):
+        if not cond:
+            fails.append(what)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pcm = read_pcm(clips[0]["path"])
+        rc, out, err = run([tool, clips[0]["path"]])
+        expect(rc == 0 and LINE.match(out.strip()), f"plain run: {rc} {out!r} {err!r}")
+        rc, out2, err = run([tool, "--param", "strategy=classic", clips[0]["path"]])
+        expect(rc == 0 and LINE.match(out2.strip()), f"classic run: {rc} {out2!r}")
+        rc, out3, err = run([tool, "--param=after_greeting_silence=900", clips[0]["path"]])
+        expect(rc == 0 and LINE.match(out3.strip()), f"--param= form: {rc} {out3!r}")
+
+        # The same audio as mu-law gives the same answer (a mu-law clip round-trips).
+        mu = next(c for c in clips if "codec=ulaw" in c["cond"])
+        ulaw_path = os.path.join(tmp, "ulaw.wav")
+        write_ulaw(ulaw_path, read_pcm(mu["path"]))
+        r1, o1, _ = run([tool, mu["path"]])
+        r2, o2, e2 = run([tool, ulaw_path])
+        expect(r1 == 0 and r2 == 0 and o1 == o2, f"mu-law input: {o1!r} vs {o2!r} {e2!r}")
+
+        cases = [("16k.wav", lambda p: write_wav(p, 16000, 1, pcm[:16000]), 1, "8000"),
+                 ("stereo.wav", lambda p: write_wav(p, 8000, 2, pcm[:16000]), 1, "mono"),
+                 ("8bit.wav", lambda p: write_wav(p, 8000, 1, pcm[:8000], bits=8), 1, "bits"),
+                 ("junk.wav", lambda p: open(p, "wb").write(b"not a wav file at all"), 1, ""),
+                 ("missing.wav", None, 1, "")]
+        for name, make, want_rc, want_msg in cases:
+            path = os.path.join(tmp, name)
+            if make:
+                make(path)
+            rc, out, err = run([tool, path])
+            expect(rc == want_rc and not out and err.startswith("trunx-amd:") and
+                   want_msg in err, f"{name}: exit {rc}, out {out!r}, err {err!r}")
+        for args, what in ([[], "no file"], [["--param", "nonsense=1", clips[0]["path"]],
+                                              "unknown parameter"],
+                           [["--param", "greeting", clips[0]["path"]], "no value"],
+                           [["--bogus", clips[0]["path"]], "unknown option"]):
+            rc, out, err = run([tool] + args)
+            expect(rc == 2 and not out and err, f"{what}: exit {rc}, out {out!r}")
+    for f in fails:
+        print("FAIL: " + f)
+    print(f"cli: {len(fails)} failures")
+    return 1 if fails else 0
+
+
+def cmd_eval(a):
+    rc, out, err = run([a.amd_eval, a.manifest], timeout=500)
+    print(out)
+    if rc != 0:
+        print(f"FAIL: amd-eval exit {rc}: {err}")
+        return 1
+    acc = dict(re.findall(r"== (\w+)\nclips \d+  accuracy ([\d.]+) %", out))
+    cpu = re.findall(r"cpu: ([\d.]+) us per 20 ms frame", out)
+    ok = ("adaptive" in acc and "classic" in acc and "classic3" in acc and len(cpu) == 3 and
+          float(acc["adaptive"]) > float(acc["classic"]) and
+          float(acc["adaptive"]) > float(acc["classic3"]))
+    if not ok:
+        print(f"FAIL: expected both strategies, adaptive ahead; got {acc}")
+    return 0 if ok else 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mode", choices=["targets", "cli", "eval"])
+    ap.add_argument("--manifest", required=True)
+    ap.add_argument("--trunx-amd")
+    ap.add_argument("--amd-eval")
+    a = ap.parse_args()
+    return {"targets": cmd_targets, "cli": cmd_cli, "eval": cmd_eval}[a.mode](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
