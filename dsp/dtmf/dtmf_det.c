@@ -81,8 +81,10 @@ struct dtmf_det {
 	void *arg;
 
 	/* constants derived at create */
-	float tab[NTONES][SUB][2];    /* e^{-j w m}, m = 0..SUB-1 */
-	float tabr[NTONES][SUB][2];   /* the same times the rising taper (m + 0.5) / SUB */
+	/* e^{-j w m} for m = 0..SUB-1, real and imaginary parts, and the same times the
+	 * rising taper (m + 0.5) / SUB; tone index last so the 8 tones vectorise. */
+	float tab_re[SUB][NTONES], tab_im[SUB][NTONES];
+	float tabr_re[SUB][NTONES], tabr_im[SUB][NTONES];
 	double step[NTONES][2];       /* e^{-j w SUB}: phase advance per sub-block */
 	float grid[NTONES][NGRID][2]; /* e^{-j dw SUB} for each grid offset dw */
 	float win[WIN];               /* window weights, oldest first */
@@ -167,10 +169,10 @@ static void setup(struct dtmf_det *d)
 		for (int m = 0; m < SUB; m++) {
 			double r = (m + 0.5) / SUB;
 
-			d->tab[t][m][0] = (float)cos(w * m);
-			d->tab[t][m][1] = (float)-sin(w * m);
-			d->tabr[t][m][0] = (float)(r * cos(w * m));
-			d->tabr[t][m][1] = (float)(r * -sin(w * m));
+			d->tab_re[m][t] = (float)cos(w * m);
+			d->tab_im[m][t] = (float)-sin(w * m);
+			d->tabr_re[m][t] = (float)(r * cos(w * m));
+			d->tabr_im[m][t] = (float)(r * -sin(w * m));
 		}
 		d->step[t][0] = cos(w * SUB);
 		d->step[t][1] = -sin(w * SUB);
@@ -276,34 +278,47 @@ static bool sub_has_pair(const struct sub *s, int lo, int hi)
 	return sub_tone_pow(s, lo) + sub_tone_pow(s, hi) >= SUB_SHARE * mean && mean > 0.0f;
 }
 
+/* Power (A^2/2 units) of tone t at grid point g over the window from `first`. */
+static float grid_pow(struct dtmf_det *d, uint64_t first, int t, int g)
+{
+	float norm = 2.0f / ((float)SUB * d->win_sum * (float)SUB * d->win_sum);
+	float zr = 0.0f, zi = 0.0f;
+	float rr = d->grid[t][g][0], ri = d->grid[t][g][1];
+
+	/* Horner: sum_k w_k c_k r^k, newest first. */
+	for (int k = WIN - 1; k >= 0; k--) {
+		const struct sub *s = sub_at(d, first + (uint64_t)k);
+		float nr = zr * rr - zi * ri + d->win[k] * s->c[t][0];
+		float ni = zr * ri + zi * rr + d->win[k] * s->c[t][1];
+
+		zr = nr;
+		zi = ni;
+	}
+	return (zr * zr + zi * zi) * norm;
+}
+
 /*
- * Locates tone t's peak within the window on the frequency grid.
- * @param first  oldest sub-block of the window
+ * Locates tone t's peak within the window on the frequency grid, climbing from the
+ * nominal frequency (a tone within the grid lies inside the window's main lobe seen
+ * from there, so the climb ends on its peak).
+ * @param first  oldest filtered value of the window
  * @param powp   receives the peak power (A^2/2 units)
  * @return the frequency error as a fraction of nominal (grid edge = out of range)
  */
 static float refine(struct dtmf_det *d, uint64_t first, int t, float *powp)
 {
 	float pw[NGRID];
-	int best = 0;
-	float norm = 2.0f / ((float)SUB * d->win_sum * (float)SUB * d->win_sum);
+	int best = NGRID / 2, dir;
 
-	for (int g = 0; g < NGRID; g++) {
-		float zr = 0.0f, zi = 0.0f;
-		float rr = d->grid[t][g][0], ri = d->grid[t][g][1];
-
-		/* Horner: sum_k w_k c_k r^k, newest first. */
-		for (int k = WIN - 1; k >= 0; k--) {
-			const struct sub *s = sub_at(d, first + (uint64_t)k);
-			float nr = zr * rr - zi * ri + d->win[k] * s->c[t][0];
-			float ni = zr * ri + zi * rr + d->win[k] * s->c[t][1];
-
-			zr = nr;
-			zi = ni;
-		}
-		pw[g] = (zr * zr + zi * zi) * norm;
-		if (pw[g] > pw[best])
-			best = g;
+	pw[best] = grid_pow(d, first, t, best);
+	pw[best - 1] = grid_pow(d, first, t, best - 1);
+	pw[best + 1] = grid_pow(d, first, t, best + 1);
+	dir = pw[best + 1] > pw[best - 1] ? 1 : -1;
+	while (pw[best + dir] > pw[best]) {
+		best += dir;
+		if (best == 0 || best == NGRID - 1)
+			break;
+		pw[best + dir] = grid_pow(d, first, t, best + dir);
 	}
 	*powp = pw[best];
 	if (best == 0 || best == NGRID - 1)
@@ -440,6 +455,9 @@ static int analyse(struct dtmf_det *d)
 	/* Cheap early exit: even a perfect peak cannot reach the purity needed. */
 	if ((best_lo + best_hi) < 0.5f * d->p.purity_min * pw_tot)
 		return -1;
+	/* While a digit sounds, a window that looks like it only needs to say so. */
+	if (lo * 4 + hi - 4 == d->active)
+		return d->active;
 	err_lo = refine(d, first, lo, &p_lo);
 	err_hi = refine(d, first, hi, &p_hi);
 	if (fabsf(err_lo) > tol || fabsf(err_hi) > tol)
@@ -462,9 +480,7 @@ static int analyse(struct dtmf_det *d)
 		if (!sub_has_pair(sub_at(d, efirst + (uint64_t)j), lo, hi))
 			return -1;
 	}
-	/* The costly probes are only needed to recognise a new digit. */
-	if (lo * 4 + hi - 4 != d->active &&
-	    unclean(d, efirst, dtmf_tab_freq[lo] * (1.0f + err_lo),
+	if (unclean(d, efirst, dtmf_tab_freq[lo] * (1.0f + err_lo),
 		    dtmf_tab_freq[hi] * (1.0f + err_hi)))
 		return -1;
 	d->hit_ev.level_low_dbm0 = pow_to_dbm0(p_lo);
@@ -522,7 +538,8 @@ static void begin_digit(struct dtmf_det *d, int digit)
 	d->ev = d->hit_ev;
 	d->ev.type = DTMF_EV_BEGIN;
 	d->ev.digit = dtmf_tab_digit[digit];
-	d->ev.start = k * SUB;
+	/* Sub-block k may be partly covered itself, or the one before it. */
+	d->ev.start = (k + 1) * SUB - (uint64_t)lrintf(cover(d, k) * SUB);
 	if (k > oldest)
 		d->ev.start -= (uint64_t)lrintf(cover(d, k - 1) * SUB);
 	d->ev.end = d->nsub * SUB;
@@ -563,7 +580,8 @@ static void track(struct dtmf_det *d, int hit)
 		return;
 	}
 	if (++d->absent >= d->n_gap) {
-		uint64_t end = (d->last_on + 1) * SUB;
+		/* The last sub-block with the tone may be partly covered, or the next. */
+		uint64_t end = d->last_on * SUB + (uint64_t)lrintf(cover(d, d->last_on) * SUB);
 
 		end += (uint64_t)lrintf(cover(d, d->last_on + 1) * SUB);
 		end_digit(d, end);
@@ -574,27 +592,31 @@ static void track(struct dtmf_det *d, int hit)
 static void sub_done(struct dtmf_det *d)
 {
 	struct sub *s = sub_at(d, d->nsub);
+	const struct sub *prev = sub_at(d, d->nsub + HIST - 1);
+	float br[NTONES] = {0}, bi[NTONES] = {0}, qr[NTONES] = {0}, qi[NTONES] = {0};
 	float e = 0.0f;
 
 	for (int m = 0; m < SUB; m++)
 		e += d->buf[m] * d->buf[m];
 	s->e = e;
 	memcpy(d->xs[d->nsub % SPAN], d->buf, sizeof(d->buf));
+	for (int m = 0; m < SUB; m++) {
+		float x = d->buf[m];
+
+		for (int t = 0; t < NTONES; t++) {
+			br[t] += x * d->tab_re[m][t];
+			bi[t] += x * d->tab_im[m][t];
+			qr[t] += x * d->tabr_re[m][t];
+			qi[t] += x * d->tabr_im[m][t];
+		}
+	}
 	for (int t = 0; t < NTONES; t++) {
-		const struct sub *prev = sub_at(d, d->nsub + HIST - 1);
-		float br = 0.0f, bi = 0.0f, qr = 0.0f, qi = 0.0f;
 		double pr = d->rot[t][0], pi = d->rot[t][1], nr, ni, mag;
 
-		for (int m = 0; m < SUB; m++) {
-			br += d->buf[m] * d->tab[t][m][0];
-			bi += d->buf[m] * d->tab[t][m][1];
-			qr += d->buf[m] * d->tabr[t][m][0];
-			qi += d->buf[m] * d->tabr[t][m][1];
-		}
-		s->b[t][0] = (float)(br * pr - bi * pi);
-		s->b[t][1] = (float)(br * pi + bi * pr);
-		s->r[t][0] = (float)(qr * pr - qi * pi);
-		s->r[t][1] = (float)(qr * pi + qi * pr);
+		s->b[t][0] = (float)(br[t] * pr - bi[t] * pi);
+		s->b[t][1] = (float)(br[t] * pi + bi[t] * pr);
+		s->r[t][0] = (float)(qr[t] * pr - qi[t] * pi);
+		s->r[t][1] = (float)(qr[t] * pi + qi[t] * pr);
 		/* Falling half here (b - r) plus the rising half of the previous one. */
 		s->c[t][0] = prev->r[t][0] + s->b[t][0] - s->r[t][0];
 		s->c[t][1] = prev->r[t][1] + s->b[t][1] - s->r[t][1];

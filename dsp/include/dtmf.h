@@ -115,9 +115,13 @@ int dtmf_gen_start(struct dtmf_gen *gen, char digit, uint32_t duration,
 		   float level_dbm0, float twist_db);
 
 /**
- * Changes the total duration of the tone in progress, counted from its start (an
- * RFC 4733 update carries the duration so far; the end packet carries the final one).
- * A duration already passed ends the tone now. @return 0, EINVAL, or EALREADY if idle
+ * Changes the total duration of the tone in progress, counted from its start. For
+ * RFC 4733 -> in-band: start the tone open (duration 0) on the first packet of an
+ * event, ignore the updates, and give the final duration from the end packet here
+ * (or call dtmf_gen_stop() when the end never comes). A tone that reaches its end
+ * ramps down and goes idle; extend it before that to keep it going. A duration
+ * already passed ends the tone within one ramp (1 ms).
+ * @return 0, EINVAL, or EALREADY when no tone is in progress
  */
 int dtmf_gen_set_duration(struct dtmf_gen *gen, uint32_t duration);
 
