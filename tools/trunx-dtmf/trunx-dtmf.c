@@ -77,7 +77,11 @@ int main(int argc, char **argv)
 		return usage();
 	err = wav_load(&w, path, why, sizeof(why));
 	if (err) {
-		fprintf(stderr, "trunx-dtmf: %s: %s\n", path, why);
+		/* Read errors already name the file. */
+		if (strncmp(why, path, strlen(path)) == 0)
+			fprintf(stderr, "trunx-dtmf: %s\n", why);
+		else
+			fprintf(stderr, "trunx-dtmf: %s: %s\n", path, why);
 		return 1;
 	}
 	if (w.rate != DTMF_RATE) {
