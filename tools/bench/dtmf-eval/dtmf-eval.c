@@ -3,11 +3,14 @@
  * over the synthesised corpus of one seed, set by set, and over WAV files given on the
  * command line (speech for talk-off: every digit found there is a false detection).
  *
- *   dtmf-eval [--seed N] [--param k=v ...] [-v] [FILE.wav ...]
+ *   dtmf-eval [--seed N] [--param k=v ...] [-v] [-t] [FILE.wav ...]
+ *   dtmf-eval [--param k=v ...] --sweep
  *
  * Seed 1 is the tuning set; the unit tests assert on another seed. Parameters (k=v):
  * min_level, twist_min, twist_max, freq_tol, purity, min_hits, gap_ms.
  * -v lists every case that a detector gets wrong; -t traces trunx's digits.
+ * --sweep measures the share of digits found as one condition moves away from the
+ * combined Q.24 edge (320 trials per row and detector).
  */
 #include "dtmf.h"
 #include "dtmf_corpus.h"
@@ -208,6 +211,75 @@ static void score_case(struct score *s, const struct dtmf_corpus_case *cc,
 		       r->digits);
 }
 
+/*
+ * --sweep: share of digits found (exactly one, the right one) as one condition moves
+ * away from the combined Q.24 edge (both tones 1.5 % off, +-4 dB twist, weaker tone at
+ * -26 dBm0, 40 ms, 15 dB SNR, G.711) while the others stay there.
+ */
+struct sweep_row {
+	const char *what;
+	double err, twist, weak, ms, snr;
+};
+
+static const struct sweep_row sweep_rows[] = {
+	{"edge (all at once)", 0.015, 4, -26, 40, 15},
+	{"snr 12 dB", 0.015, 4, -26, 40, 12},
+	{"snr 10 dB", 0.015, 4, -26, 40, 10},
+	{"snr 8 dB", 0.015, 4, -26, 40, 8},
+	{"twist -8 dB", 0.015, -8, -26, 40, 15},
+	{"twist +8 dB (reject)", 0.015, 8, -26, 40, 15},
+	{"twist -12 dB (reject)", 0.015, -12, -26, 40, 15},
+	{"weaker tone -30 dBm0", 0.015, 4, -30, 40, 15},
+	{"weaker tone -34 dBm0", 0.015, 4, -34, 40, 15},
+	{"36 ms", 0.015, 4, -26, 36, 15},
+	{"33 ms", 0.015, 4, -26, 33, 15},
+	{"30 ms", 0.015, 4, -26, 30, 15},
+	{"23 ms (reject)", 0.015, 4, -26, 23, 15},
+	{"freq 2.0 %, 60 ms", 0.020, 4, -26, 60, 15},
+	{"freq 2.5 %, 60 ms", 0.025, 4, -26, 60, 15},
+	{"freq 3.0 %, 60 ms", 0.030, 4, -26, 60, 15},
+	{"freq 3.5 %, 60 ms (reject)", 0.035, 4, -26, 60, 15},
+	{"-55 dBm0, 60 ms (reject)", 0.0, 0, -55, 60, 40},
+};
+
+static int sweep(unsigned trials)
+{
+	static const char digits[] = "123A456B789C*0#D";
+
+	printf("found / trials at the combined edge, one condition moved (G.711, random "
+	       "alignment)\n%-28s", "condition");
+	for (size_t d = 0; d < NDET; d++)
+		printf(" %12s", detectors[d].name);
+	printf("\n");
+	for (size_t r = 0; r < sizeof(sweep_rows) / sizeof(sweep_rows[0]); r++) {
+		const struct sweep_row *w = &sweep_rows[r];
+
+		printf("%-28s", w->what);
+		for (size_t d = 0; d < NDET; d++) {
+			unsigned ok = 0;
+
+			for (unsigned t = 0; t < trials; t++) {
+				struct result res = {0};
+				int16_t *x;
+				size_t n;
+				/* +-4 dB rows alternate the sign; other twists are as given. */
+				double tw = w->twist == 4 && (t & 2) ? -4 : w->twist;
+				int err = dtmf_corpus_trial(1000 + t, digits[t % 16], w->err,
+							    tw, w->weak, w->ms, w->snr, &x, &n);
+
+				if (err)
+					return err;
+				detectors[d].run(x, n, &res);
+				ok += res.n == 1 && res.digits[0] == digits[t % 16];
+				free(x);
+			}
+			printf(" %7u/%-4u", ok, trials);
+		}
+		printf("\n");
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct score sc[DTMF_SET_COUNT][NDET];
@@ -230,9 +302,11 @@ int main(int argc, char **argv)
 			verbose = true;
 		} else if (!strcmp(argv[argi], "-t")) {
 			g_trace = true;
+		} else if (!strcmp(argv[argi], "--sweep")) {
+			return sweep(320) ? 1 : 0;
 		} else {
-			fprintf(stderr, "usage: dtmf-eval [--seed N] [--param k=v ...] [-v] "
-				"[FILE.wav ...]\n");
+			fprintf(stderr, "usage: dtmf-eval [--seed N] [--param k=v ...] [-v] [-t] "
+				"[--sweep] [FILE.wav ...]\n");
 			return 2;
 		}
 	}

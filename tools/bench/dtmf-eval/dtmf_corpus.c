@@ -193,21 +193,14 @@ static double pair_pow(double lvl_lo, double lvl_hi)
 	return (a * a + c * c) / 2;
 }
 
-static int finish(struct dtmf_corpus *c, struct bld *b, enum codec codec)
+/* Rounds the builder's audio to 16 bits through the codec; frees the builder. */
+static int16_t *render(struct bld *b, enum codec codec)
 {
-	struct dtmf_corpus_case *cc = b->cc;
+	int16_t *out = NULL;
 
-	if (b->oom || !b->len) {
-		free(b->x);
-		return ENOMEM;
-	}
-	cc->audio = malloc(b->len * sizeof(int16_t));
-	if (!cc->audio) {
-		free(b->x);
-		return ENOMEM;
-	}
-	cc->len = b->len;
-	for (size_t i = 0; i < b->len; i++) {
+	if (!b->oom && b->len)
+		out = malloc(b->len * sizeof(int16_t));
+	for (size_t i = 0; out && i < b->len; i++) {
 		double v = lrint(b->x[i]);
 		int16_t s = (int16_t)(v > 32767 ? 32767 : (v < -32768 ? -32768 : v));
 
@@ -215,12 +208,49 @@ static int finish(struct dtmf_corpus *c, struct bld *b, enum codec codec)
 			s = g711_ulaw_decode(g711_ulaw_encode(s));
 		else if (codec == CODEC_ALAW)
 			s = g711_alaw_decode(g711_alaw_encode(s));
-		cc->audio[i] = s;
+		out[i] = s;
 	}
-	cc->expect[b->ndig] = '\0';
 	free(b->x);
+	b->x = NULL;
+	return out;
+}
+
+static int finish(struct dtmf_corpus *c, struct bld *b, enum codec codec)
+{
+	struct dtmf_corpus_case *cc = b->cc;
+
+	cc->len = b->len;
+	cc->audio = render(b, codec);
+	if (!cc->audio)
+		return ENOMEM;
+	cc->expect[b->ndig] = '\0';
 	c->count++;
 	return 0;
+}
+
+int dtmf_corpus_trial(uint64_t seed, char d, double err, double twist, double weak_dbm0,
+		      double ms, double snr_db, int16_t **audio, size_t *len)
+{
+	struct dtmf_corpus_case cc;
+	struct bld b;
+	double lo, hi;
+
+	if (!audio || !len || dtmf_digit_event(d) < 0 || ms <= 0)
+		return EINVAL;
+	memset(&b, 0, sizeof(b));
+	memset(&cc, 0, sizeof(cc));
+	b.cc = &cc;
+	b.rng = seed * 0x9e3779b97f4a7c15ull + (uint64_t)(unsigned char)d;
+	rnd_next(&b.rng);
+	lo = twist >= 0 ? weak_dbm0 : weak_dbm0 - twist;
+	hi = lo + twist;
+	silence(&b, MS(30) + (size_t)rnd_int(&b.rng, MS(5)));
+	digit(&b, d, sign(&b.rng) * err, sign(&b.rng) * err, lo, hi, MS(ms), true);
+	silence(&b, MS(60));
+	noise(&b, pair_pow(lo, hi) / pow(10.0, snr_db / 10.0));
+	*len = b.len;
+	*audio = render(&b, (seed & 1) ? CODEC_ULAW : CODEC_ALAW);
+	return *audio ? 0 : ENOMEM;
 }
 
 static struct dtmf_corpus_case *new_case(struct dtmf_corpus *c, struct bld *b, uint64_t seed,

@@ -62,6 +62,17 @@ void dtmf_corpus_destroy(struct dtmf_corpus *c);
 size_t dtmf_corpus_count(const struct dtmf_corpus *c);
 const struct dtmf_corpus_case *dtmf_corpus_get(const struct dtmf_corpus *c, size_t i);
 
+/**
+ * Synthesises one digit at a chosen edge, for sweeps: both tones off by err (signs
+ * random), twist dB (high - low) with the weaker tone at weak_dbm0, ms
+ * long, white noise snr_db below the pair, a G.711 round trip (mu-law for odd seeds,
+ * A-law for even), a random onset after about 30 ms of lead-in, 60 ms after.
+ * @param audio receives the samples (free() them)
+ * @return 0, EINVAL, ENOMEM
+ */
+int dtmf_corpus_trial(uint64_t seed, char digit, double err, double twist, double weak_dbm0,
+		      double ms, double snr_db, int16_t **audio, size_t *len);
+
 /** Short name of a set ("edge", "offfreq", ...). */
 const char *dtmf_corpus_set_name(enum dtmf_corpus_set set);
 
