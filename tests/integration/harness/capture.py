@@ -187,21 +187,25 @@ def check_stream(rtps, ref_payloads, label, pt=None, src=None, min_fraction=1.0)
     Returns a short description; raises AssertionError with the reason otherwise.
     """
     n, want = len(rtps), len(ref_payloads)
-    if n < want * min_fraction or n > want:
-        raise AssertionError("%s: received %d RTP packets, sent %d" % (label, n, want))
     if n == 0:
-        raise AssertionError("%s: no RTP received" % label)
+        raise AssertionError("%s: no RTP received (%d sent)" % (label, want))
     got = [r.payload for r in rtps]
-    # Locate the received run inside the sent sequence.
-    try:
-        start = ref_payloads.index(got[0])
-    except ValueError:
-        raise AssertionError("%s: first received payload was never sent" % label)
-    if got != ref_payloads[start:start + n]:
-        bad = next(i for i, (a, b) in enumerate(zip(got, ref_payloads[start:])) if a != b) \
-            if any(a != b for a, b in zip(got, ref_payloads[start:])) else min(n, want - start)
-        raise AssertionError("%s: payload %d differs from what was sent (in order)"
-                             % (label, bad))
+    # Where the received run sits in the sent sequence (payloads repeat, e.g. silence,
+    # so every candidate start is tried).
+    start = next((k for k in range(want - n + 1) if ref_payloads[k:k + n] == got), None)
+    if start is None:
+        k0 = next((k for k in range(want) if ref_payloads[k] == got[0]), None)
+        if k0 is None:
+            raise AssertionError("%s: first received payload was never sent" % label)
+        bad = next((i for i, (a, b) in enumerate(zip(got, ref_payloads[k0:])) if a != b),
+                   min(n, want - k0))
+        raise AssertionError("%s: %d packets received, %d sent; received packet %d is not "
+                             "the next one sent (lost, reordered or altered)"
+                             % (label, n, want, bad))
+    if n < want * min_fraction or n > want:
+        raise AssertionError("%s: received %d RTP packets, sent %d: the first %d and the "
+                             "last %d sent never arrived"
+                             % (label, n, want, start, want - start - n))
     ssrcs = set(r.ssrc for r in rtps)
     if len(ssrcs) != 1:
         raise AssertionError("%s: %d SSRCs in one direction: %s"

@@ -66,6 +66,8 @@ def case_rtp_checker_rejects(ctx):
     bad_cases = {}
     lost = good[:100] + good[101:]
     bad_cases["lost packet"] = lost
+    bad_cases["first packet lost"] = good[1:]
+    bad_cases["last packet lost"] = good[:-1]
     changed = [copy.copy(r) for r in good]
     changed[50].payload = bytes(len(changed[50].payload))
     bad_cases["changed payload"] = changed

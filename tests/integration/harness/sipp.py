@@ -9,7 +9,7 @@ import os
 import re
 import time
 
-from . import ports
+from . import ports, sipmsg
 
 SIPP = os.environ.get("TRUNX_SIPP", "sipp")
 
@@ -173,7 +173,7 @@ class Sipp:
             return f.read()
 
     def messages(self):
-        """Messages SIPp received, as raw texts (needs trace_msg=True)."""
+        """Messages SIPp received, as sipmsg.Message objects (needs trace_msg=True)."""
         if not os.path.exists(self.msg_file):
             return []
         with open(self.msg_file, errors="replace") as f:
@@ -182,7 +182,7 @@ class Sipp:
         # Blocks look like: "----------...\n<time>\nUDP message received [N] bytes :\n\n<msg>"
         for m in re.finditer(r"message received \[\d+\] bytes :\n\n(.*?)(?=\n-{10,}|\Z)",
                              text, re.S):
-            out.append(m.group(1))
+            out.append(sipmsg.Message(m.group(1).rstrip("\n").encode()))
         return out
 
     def summary(self):

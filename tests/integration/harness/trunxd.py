@@ -95,7 +95,7 @@ class TrunxdError(Exception):
 class Trunxd:
     """One trunxd process for a test case (see case.Context.trunxd)."""
 
-    def __init__(self, ctx, binary, uas_port=None, media_ports=400, slow_dns=False,
+    def __init__(self, ctx, binary, uas_port=None, media_ports=1200, slow_dns=False,
                  configure=None, name="trunxd"):
         self.ctx = ctx
         self.binary = binary
