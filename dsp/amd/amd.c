@@ -11,8 +11,8 @@
  *     2,100 Hz tone lasts longer than any beep);
  *   - a beep before the decision: MACHINE BEEP, and the beep is reported at once;
  *   - a beep after a MACHINE decision: AMD_EV_BEEP, and the detector is done.
- * After MACHINE the tone detector keeps listening until the beep or beep_wait; after
- * HUMAN or NOTSURE nothing more is analysed.
+ * After MACHINE (unless for FAX or SIT) the tone detector keeps listening until the
+ * beep or beep_wait; after HUMAN or NOTSURE nothing more is analysed.
  */
 #include "amd_priv.h"
 

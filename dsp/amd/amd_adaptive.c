@@ -1,28 +1,39 @@
 /*
- * amd_adaptive.c — the default strategy: energy segmentation against a tracked
- * noise floor, then app_amd-style timing rules.
+ * amd_adaptive.c — the default strategy: energy segmentation that adapts to the
+ * line, then app_amd-style timing rules.
  *
  * DESIGN
  * A fixed threshold (app_amd's silence_threshold) fails both ways: a quiet line
  * never "speaks" (INITIALSILENCE on a human who said hello), a noisy one never falls
  * "silent" (LONGGREETING on a human waiting for an answer). Here each 20 ms frame is
  * high-passed (2nd-order Butterworth at 200 Hz: hum and rumble carry no speech
- * timing) and its energy compared with the noise floor, the minimum frame energy of
- * the last 2.56 s (kept as 16 sub-window minima of 160 ms, so it follows a rising
- * floor within 2.6 s and a falling one at once). A frame is speech when it is
- * speech_margin_db above that floor (3 dB less to stay in speech) and above the
- * absolute floor given by silence_threshold; frames of digital silence do not pull
- * the floor down. Machine tones (from tone.h, in amd.c) count as neither speech
- * nor silence, so a beep or fax tone neither lengthens a greeting nor ends one.
+ * timing) and its energy compared with a threshold built from three estimates:
+ *   - the noise floor: the minimum frame energy of the last 2.56 s, kept as 16
+ *     sub-window minima of 160 ms, so it follows a rising floor within 2.6 s and a
+ *     falling one at once (digital silence counts as -85 dB);
+ *   - the noise spread: how far noise frames sit above that floor on average
+ *     (steady hiss ~1.3 dB, a crowd several dB), followed over ~0.4 s;
+ *   - the speech peak: the loudest recent frame, decaying 2.5 dB/s.
+ * The margin above the floor is the largest of speech_margin_db, 2.5 x the spread
+ * and half the way from floor to peak; 3 dB less keeps a frame in speech, and
+ * silence_threshold (mean |sample|) sets an absolute minimum. Bursts shorter than
+ * CONFIRM_MS are blips and count as silence. Machine tones (tone.h, run by amd.c)
+ * count as neither speech nor silence, so a beep neither lengthens a greeting nor
+ * ends one.
  *
  * Timing, on that segmentation (ms since answer):
  *   - no word by initial_silence: MACHINE INITIALSILENCE;
- *   - a word is min_word_length of speech; words are split by between_words_silence;
- *   - once a greeting started: silence of after_greeting_silence -> HUMAN;
- *     voiced time >= greeting -> MACHINE LONGGREETING; words >=
- *     maximum_number_of_words (if set) -> MACHINE MAXWORDS; one run of speech >=
- *     maximum_word_length -> MACHINE MAXWORDLENGTH;
- *   - total_analysis_time undecided -> NOTSURE TOOLONG.
+ *   - a word is min_word_length of speech; between_words_silence separates words;
+ *   - the greeting starts with the first word; if, early in it, a voice far louder
+ *     than anything so far starts, what came before was background talk and the
+ *     greeting starts again there;
+ *   - greeting from its first word to its last speech >= greeting: MACHINE
+ *     LONGGREETING (app_amd counts voiced time instead; the span is steadier when
+ *     noise eats weak syllables);
+ *   - silence after the greeting >= human_silence(): HUMAN;
+ *   - maximum_number_of_words (if set), maximum_word_length: as in app_amd;
+ *   - total_analysis_time undecided: NOTSURE TOOLONG.
+ * The constants below were tuned on the corpus of seed 1 (docs/PERFORMANCE.md).
  */
 #include "amd_priv.h"
 
@@ -35,9 +46,9 @@
 #define SPREAD_ALPHA       0.05f   /* spread follows noise frames over ~0.4 s */
 #define SPREAD_INIT_DB     2.0f
 #define CONFIRM_MS         60      /* speech shorter than this is a blip */
-#define PEAK_SHARE         0.5f
+#define PEAK_SHARE         0.5f    /* margin >= this share of (peak - floor) */
 #define PEAK_DECAY_DB      0.05f   /* per frame: the peak level falls 2.5 dB/s */
-#define LONG_ANSWER_MS     1000
+#define LONG_ANSWER_MS     1000    /* see human_silence() */
 #define LONG_EXTRA_MAX_MS  600
 #define REANCHOR_DB        8.0f    /* see the greeting restart in adaptive_frame() */
 #define REANCHOR_WITHIN_MS 1500

@@ -85,11 +85,15 @@ struct amd_params {
 	uint32_t initial_silence;      /**< [initial_silence] silence before any speech
 					    longer than this: MACHINE INITIALSILENCE
 					    (2500) */
-	uint32_t greeting;             /**< [greeting] speech (voiced ms) longer than this:
-					    MACHINE LONGGREETING (classic 1500,
-					    adaptive 1600) */
+	uint32_t greeting;             /**< [greeting] a greeting longer than this:
+					    MACHINE LONGGREETING. Classic counts voiced
+					    ms (1500); adaptive measures from the first
+					    word to the last speech, pauses included
+					    (2100) */
 	uint32_t after_greeting_silence; /**< [after_greeting_silence] silence after the
-					    greeting longer than this: HUMAN (800) */
+					    greeting longer than this: HUMAN (800;
+					    adaptive adds half of the greeting's length
+					    beyond 1 s, at most 600 ms) */
 	uint32_t total_analysis_time;  /**< [total_analysis_time] undecided this long:
 					    NOTSURE TOOLONG (5000) */
 	uint32_t min_word_length;      /**< [min_word_length] shortest word (100) */
@@ -104,12 +108,13 @@ struct amd_params {
 					    floor under its tracked one (24) */
 	uint32_t maximum_word_length;  /**< [maximum_word_length] one word longer than
 					    this: MACHINE MAXWORDLENGTH (5000) */
-	/* adaptive only */
-	float    speech_margin_db;     /**< [speech_margin_db] a frame is speech when its
-					    energy is this far above the noise floor
-					    (9 dB) */
-	bool     tones;                /**< [tones] detect fax and SIT (1) */
-	bool     beep;                 /**< [beep] look for the beep after MACHINE (1) */
+	/* trunx's own (classic defaults: tones 0, beep 0) */
+	float    speech_margin_db;     /**< [speech_margin_db] smallest margin above the
+					    noise floor for a frame to be speech; noisier
+					    or louder lines widen it; adaptive only (5 dB) */
+	bool     tones;                /**< [tones] fax and SIT tones decide MACHINE (1) */
+	bool     beep;                 /**< [beep] a beep before the decision decides
+					    MACHINE; after MACHINE, report the beep (1) */
 	uint32_t beep_wait;            /**< [beep_wait] give up the beep this long after
 					    answer (30000) */
 	bool     trace;                /**< [trace] emit AMD_EV_FRAME events (0) */
