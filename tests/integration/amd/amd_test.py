@@ -248,9 +248,10 @@ def cmd_eval(a):
     if rc != 0:
         print(f"FAIL: amd-eval exit {rc}: {err}")
         return 1
-    acc = dict(re.findall(r"== (\w+)\nclips \d+  accuracy ([\d.]+) %", out))
+    acc = dict(re.findall(r"== ([\w-]+)\nclips \d+  accuracy ([\d.]+) %", out))
     cpu = re.findall(r"cpu: ([\d.]+) us per 20 ms frame", out)
-    ok = ("adaptive" in acc and "classic" in acc and "classic3" in acc and len(cpu) == 3 and
+    ok = (all(k in acc for k in ("adaptive", "adaptive-notones", "classic", "classic3")) and
+          len(cpu) == 4 and
           float(acc["adaptive"]) > float(acc["classic"]) and
           float(acc["adaptive"]) > float(acc["classic3"]))
     if not ok:
