@@ -219,9 +219,11 @@ int media_session_create(struct media_engine *me, uint64_t cookie,
 	if (err)
 		goto out;
 	err = bind_pair(me, &s->side[MEDIA_SIDE_A]);
-	if (err)
-		goto out;
-	err = bind_pair(me, &s->side[MEDIA_SIDE_B]);
+	if (!err)
+		err = bind_pair(me, &s->side[MEDIA_SIDE_B]);
+	if (err == EADDRINUSE)
+		log_msg(LOG_WARN, "media.port_pool", "no free RTP port pair in %u-%u",
+			me->cfg.port_min, me->cfg.port_max);
 	if (err)
 		goto out;
 	s->w = pick_worker(me);

@@ -50,6 +50,19 @@ bool sa_ip_eq(const union media_sa *a, const union media_sa *b)
 	return false;
 }
 
+bool sa_is_any(const union media_sa *a)
+{
+	static const uint8_t zero[16];
+
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == 0;
+	if (a->sa.sa_family == AF_INET6)
+		return memcmp(&a->in6.sin6_addr, zero, 16) == 0 ||
+		       (IN6_IS_ADDR_V4MAPPED(&a->in6.sin6_addr) &&
+			memcmp(&a->in6.sin6_addr.s6_addr[12], zero, 4) == 0);
+	return false;
+}
+
 bool sa_eq(const union media_sa *a, const union media_sa *b)
 {
 	return sa_ip_eq(a, b) && sa_port(a) == sa_port(b);

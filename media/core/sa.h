@@ -27,6 +27,9 @@ void sa_set_port(union media_sa *a, uint16_t port);
 /** Same family, address and port. */
 bool sa_eq(const union media_sa *a, const union media_sa *b);
 
+/** The unspecified address (0.0.0.0, ::, or ::ffff:0.0.0.0). */
+bool sa_is_any(const union media_sa *a);
+
 /** Same family and address (any port). */
 bool sa_ip_eq(const union media_sa *a, const union media_sa *b);
 

@@ -237,6 +237,7 @@ static void serve_control(struct worker *w)
 	struct media_session *list = NULL, **tail = &list, *s, *next;
 	uint64_t v;
 
+	MEDIA_ASSERT_THREAD(w->tid);
 	while (read(w->ctl_efd, &v, sizeof(v)) < 0 && errno == EINTR)
 		;
 	pthread_mutex_lock(&w->ctl_lock);
@@ -323,6 +324,7 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 	int n, out_fd = -1;
 	uint64_t t;
 
+	MEDIA_ASSERT_THREAD(w->tid);
 	for (int i = 0; i < WORKER_BATCH; i++) {
 		w->rx[i].msg_hdr.msg_namelen = sizeof(w->rx_addr[i]);
 		w->rx[i].msg_hdr.msg_flags = 0;

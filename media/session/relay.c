@@ -14,8 +14,9 @@
  * number after the highest sent, its timestamp advanced by the wall-clock time since
  * the last packet sent, with the marker bit set. Within one source, out = in + offset,
  * so gaps and reordering reach the far side unchanged. A packet the other side must
- * not receive (it declared sendonly or inactive) is counted but not sent, and the
- * stream is rebased on resume, so hold leaves no sequence gap. RTCP latches to the SDP
+ * not receive (it declared sendonly or inactive, or gave the unspecified address as
+ * in RFC 2543 hold) is counted but not sent, and the stream is rebased on resume, so
+ * hold leaves no sequence gap. RTCP latches to the SDP
  * RTCP address or to the IP RTP latched to, and is rewritten with the same SSRC
  * mapping: sender identifiers become the outgoing SSRC, SR timestamps get the same
  * offset as RTP, and report blocks about our outgoing stream are turned back into
@@ -66,7 +67,7 @@ static void new_source(struct session_side *in, const union media_sa *src, uint3
 
 static bool takes_rtp(const struct session_side *to)
 {
-	return to->have_remote &&
+	return to->have_remote && !to->null_remote &&
 	       (to->dir == MEDIA_DIR_SENDRECV || to->dir == MEDIA_DIR_RECVONLY);
 }
 
@@ -163,7 +164,7 @@ static const union media_sa *rtcp_target(const struct session_side *to)
 {
 	if (to->rtcp_latched)
 		return &to->peer_rtcp;
-	if (!to->have_remote)
+	if (!to->have_remote || to->null_remote)
 		return NULL;
 	/* Latched to another host than SDP named (NAT): its RTCP is likely next door. */
 	if (to->latched && !sa_ip_eq(&to->peer_rtp, &to->sdp_rtp))

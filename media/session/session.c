@@ -87,7 +87,8 @@ static bool timer_wanted(const struct media_session *s, const struct session_cfg
 	if (!cfg->rtp_timeout_ms || s->timeout_sent)
 		return false;
 	for (int i = 0; i < 2; i++)
-		if (!s->side[i].have_remote || s->side[i].dir != MEDIA_DIR_SENDRECV)
+		if (!s->side[i].have_remote || s->side[i].null_remote ||
+		    s->side[i].dir != MEDIA_DIR_SENDRECV)
 			return false;
 	return true;
 }
@@ -117,6 +118,7 @@ static void apply_side(struct session_side *sd, const struct media_side_params *
 		/* Same RTP address, another RTCP address: only RTCP latches again. */
 		sd->rtcp_latched = false;
 	}
+	sd->null_remote = known && sa_is_any(&rtp);
 	sd->sdp_rtp = rtp;
 	sd->sdp_rtcp = rtcp;
 	sd->dir = sp->dir;

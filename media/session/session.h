@@ -56,6 +56,8 @@ struct session_side {
 
 	/* From the last update. */
 	bool                have_remote;   /**< an RTP address was given */
+	bool                null_remote;   /**< ...but it is 0.0.0.0 or :: (RFC 2543 hold):
+					    *   nothing is sent toward it */
 	union media_sa      sdp_rtp;       /**< remote RTP address from SDP */
 	union media_sa      sdp_rtcp;      /**< remote RTCP address */
 	enum media_dir      dir;           /**< as declared by the remote */

@@ -8,7 +8,9 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "media.h"
 #include "media_peer.h"
@@ -473,6 +475,107 @@ static void test_no_remote_yet(void **state)
 	assert_int_equal(ev.stats[0].rtp_in, 2);
 }
 
+static void test_null_address_hold(void **state)
+{
+	struct fixture f;
+	struct media_event ev;
+	struct rtp_hdr h, last;
+
+	(void)state;
+	setup(&f);
+	update(&f);
+	last = hop(&f.b, f.pb, &f.a, 0, 1, 0, 0xb, 1);
+	/* Old-style hold: A's SDP says c=0.0.0.0. Nothing goes toward A. */
+	((struct sockaddr_in *)&f.p.side[0].rtp)->sin_addr.s_addr = htonl(INADDR_ANY);
+	update(&f);
+	sleep_ms(50);
+	peer_send_rtp(&f.b, f.pb, 0, 2, 160, 0xb, false, 2);
+	assert_int_equal(peer_drain(&f.a, QUIET_MS), 0);
+	/* A itself may still send (music on hold): it latches and is relayed. */
+	hop(&f.a, f.pa, &f.b, 0, 1, 0, 0xa, 3);
+	/* Resume with the real address. */
+	side_params(&f.p.side[0], peer_port(&f.a), 0, MEDIA_DIR_SENDRECV);
+	update(&f);
+	sleep_ms(50);
+	h = hop(&f.b, f.pb, &f.a, 0, 3, 320, 0xb, 4);
+	assert_int_equal(h.seq, (uint16_t)(last.seq + 1));
+	assert_true(h.marker);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].rtp_out, 2);
+}
+
+static int open6(struct sockaddr_in6 *a)
+{
+	socklen_t len = sizeof(*a);
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(a, 0, sizeof(*a));
+	a->sin6_family = AF_INET6;
+	a->sin6_addr = in6addr_loopback;
+	if (bind(fd, (struct sockaddr *)a, sizeof(*a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)a, &len) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void test_ipv6(void **state)
+{
+	struct media_engine_cfg cfg;
+	struct media_session_params p;
+	struct media_engine *me;
+	struct media_session *s;
+	struct sockaddr_in6 aa, ab, to;
+	struct evlog l;
+	struct pollfd pf;
+	struct rtp_hdr h = {.pt = 8, .seq = 1, .ssrc = 9};
+	uint8_t buf[64];
+	size_t n;
+	int fa, fb;
+
+	(void)state;
+	fa = open6(&aa);
+	fb = open6(&ab);
+	if (fa < 0 || fb < 0) {
+		if (fa >= 0)
+			close(fa);
+		if (fb >= 0)
+			close(fb);
+		skip();   /* no IPv6 loopback here */
+	}
+	evlog_init(&l);
+	test_engine_cfg(&cfg, 4, 1);
+	strcpy(cfg.bind_addr, "::1");
+	assert_int_equal(media_engine_create(&me, &cfg, evlog_handler, &l), 0);
+	assert_int_equal(media_session_create(me, 6, &s), 0);
+	side_params(&p.side[0], 1, 0, MEDIA_DIR_SENDRECV);
+	side_params(&p.side[1], 1, 0, MEDIA_DIR_SENDRECV);
+	memcpy(&p.side[0].rtp, &aa, sizeof(aa));
+	memcpy(&p.side[1].rtp, &ab, sizeof(ab));
+	assert_int_equal(media_session_update(s, &p), 0);
+	assert_int_equal(rtp_hdr_build(buf, sizeof(buf), &h, &n), 0);
+	memset(buf + n, 0x2a, 20);
+	to = aa;
+	to.sin6_port = htons(media_session_port(s, MEDIA_SIDE_A));
+	assert_int_equal(sendto(fa, buf, n + 20, 0, (struct sockaddr *)&to, sizeof(to)),
+			 (ssize_t)(n + 20));
+	pf.fd = fb;
+	pf.events = POLLIN;
+	assert_int_equal(poll(&pf, 1, WAIT_MS), 1);
+	assert_int_equal(recv(fb, buf, sizeof(buf), 0), (ssize_t)(n + 20));
+	assert_int_equal(rtp_hdr_parse(&h, buf, n + 20), 0);
+	assert_int_equal(h.pt, 8);
+	media_session_destroy(s);
+	assert_true(evlog_wait(&l, MEDIA_EV_CLOSED, 6, WAIT_MS, NULL));
+	media_engine_destroy(me);
+	evlog_fini(&l);
+	close(fa);
+	close(fb);
+}
+
 int test_engine_relay_run(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +588,8 @@ int test_engine_relay_run(void)
 		cmocka_unit_test(test_directions),
 		cmocka_unit_test(test_closed_stats),
 		cmocka_unit_test(test_no_remote_yet),
+		cmocka_unit_test(test_null_address_hold),
+		cmocka_unit_test(test_ipv6),
 	};
 
 	return cmocka_run_group_tests_name("engine relay", tests, NULL, NULL);

@@ -136,6 +136,23 @@ static void test_not_before_both_known(void **state)
 	tteardown(&f);
 }
 
+static void test_null_address_pauses(void **state)
+{
+	struct tfix f;
+
+	(void)state;
+	tsetup(&f, TIMEOUT_MS);
+	side_params(&f.p.side[1], peer_port(&f.b), 0, MEDIA_DIR_SENDRECV);
+	((struct sockaddr_in *)&f.p.side[1].rtp)->sin_addr.s_addr = 0;   /* c=0.0.0.0 */
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	sleep_ms(4 * TIMEOUT_MS);
+	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
+	side_params(&f.p.side[1], peer_port(&f.b), 0, MEDIA_DIR_SENDRECV);
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 5, 5000, NULL));
+	tteardown(&f);
+}
+
 static void test_off(void **state)
 {
 	struct tfix f;
@@ -156,6 +173,7 @@ int test_engine_timers_run(void)
 		cmocka_unit_test(test_hold_pauses_then_resume),
 		cmocka_unit_test(test_hold_after_running),
 		cmocka_unit_test(test_not_before_both_known),
+		cmocka_unit_test(test_null_address_pauses),
 		cmocka_unit_test(test_off),
 	};
 
