@@ -1,6 +1,8 @@
 # itest.cmake - included by every integration-test folder: defines trunx_add_itest().
 include_guard(GLOBAL)
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
+# Cached, so folders that include this file after the first one see it too.
+set(TRUNX_PYTHON ${Python3_EXECUTABLE} CACHE INTERNAL "python3 for integration drivers")
 
 set(TRUNX_ITEST_DIR ${CMAKE_CURRENT_LIST_DIR} CACHE INTERNAL "integration harness dir")
 set(TRUNX_SIPP_DIR ${PROJECT_SOURCE_DIR}/conf/sipp CACHE INTERNAL "SIPp scenarios")
@@ -23,7 +25,7 @@ function(trunx_add_itest)
     list(APPEND args --trunxctl $<TARGET_FILE:trunxctl>)
   endif()
   set(name itest.${T_PREFIX}.${T_CASE})
-  add_test(NAME ${name} COMMAND ${Python3_EXECUTABLE} ${T_DRIVER} ${args} ${T_CASE})
+  add_test(NAME ${name} COMMAND ${TRUNX_PYTHON} ${T_DRIVER} ${args} ${T_CASE})
   set_tests_properties(${name} PROPERTIES LABELS "integration;${T_LABELS}"
                        TIMEOUT ${T_TIMEOUT} ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
 endfunction()

@@ -6,9 +6,11 @@ no AddressSanitizer / LeakSanitizer / UndefinedBehaviorSanitizer report.
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 from . import ports, procs, sipmsg
@@ -117,7 +119,12 @@ class Trunxd:
     def _new_config(self):
         self.port = ports.free_port("127.0.0.1")
         rng = ports.free_range(self.media_ports, "127.0.0.1", avoid=(self.port,))
-        sock = self.ctx.path(self.name + ".ctl")
+        # A Unix socket path must stay under 108 bytes: the work dir under a build
+        # tree can be longer, so the socket lives in a short private temp dir.
+        if not getattr(self, "_sockdir", None):
+            self._sockdir = tempfile.mkdtemp(prefix="trunx-itest-")
+            self.ctx.at_end(lambda: shutil.rmtree(self._sockdir, ignore_errors=True))
+        sock = os.path.join(self._sockdir, self.name + ".ctl")
         self.conf = Config(self.port, rng, sock, self.uas_port)
         if self.configure:
             self.configure(self.conf)
