@@ -24,6 +24,7 @@
 #define SDP_NAME_MAX    32     /**< encoding name, e.g. "telephone-event" */
 #define SDP_FMTP_MAX    128
 #define SDP_MAX_LEN     16384  /**< bodies longer than this are refused */
+#define SDP_LINE_MAX    1024   /**< bytes per line (line end excluded) */
 
 enum sdp_dir {
 	SDP_DIR_SENDRECV = 0,
@@ -78,7 +79,10 @@ int sdp_parse(struct sdp_session *s, const char *buf, size_t len, char *err, siz
  * Writes a session as SDP text (CRLF line ends): v=, o=, s=, c= (per media), t=0 0,
  * and per media m=, a=rtpmap for every codec (static ones included), a=fmtp when set,
  * a=ptime when set, a=rtcp when rtcp_port != port + 1, and the direction attribute.
- * @return bytes written (excluding the NUL), or -1 if buflen is too small
+ * A stream with port 0 and no codecs is written with the placeholder format 0.
+ * @return bytes written (excluding the NUL), or -1 if buflen is too small or the
+ *         session cannot be written (an active stream without codecs, a field with
+ *         control characters, a value out of range)
  */
 int sdp_write(char *buf, size_t buflen, const struct sdp_session *s);
 
@@ -90,11 +94,12 @@ enum sdp_dir sdp_dir_reverse(enum sdp_dir d);
 /**
  * Codec filter: keeps, in the offer's order, the codecs of m whose name (case-
  * insensitive) and rate match an entry of allowed ("PCMU/8000", "PCMA/8000",
- * "telephone-event/8000"). Returns the number kept.
+ * "telephone-event/8000"; an entry without "/rate" matches any rate). Returns the
+ * number kept.
  */
 size_t sdp_media_filter(struct sdp_media *m, const char *const *allowed, size_t n_allowed);
 
-/** Finds a codec of m by name and rate; NULL if absent. */
+/** Finds a codec of m by name (case-insensitive) and rate (0 = any); NULL if absent. */
 const struct sdp_codec *sdp_media_find(const struct sdp_media *m, const char *name,
 				       uint32_t rate);
 
