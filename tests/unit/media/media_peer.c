@@ -201,16 +201,40 @@ bool evlog_wait_blocked(struct evlog *l, int timeout_ms)
 	return b;
 }
 
+/* True when every port of [lo, hi] can be bound on 127.0.0.1 right now. */
+static bool range_free(uint16_t lo, uint16_t hi)
+{
+	for (uint32_t port = lo; port <= hi; port++) {
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+
+		if (fd >= 0)
+			close(fd);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 void test_engine_cfg(struct media_engine_cfg *cfg, unsigned pairs, unsigned workers)
 {
-	uint16_t r = 0;
-
-	assert_int_equal(getrandom(&r, sizeof(r), 0), (ssize_t)sizeof(r));
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->workers = workers;
 	strcpy(cfg->bind_addr, "127.0.0.1");
-	cfg->port_min = (uint16_t)(20000 + 2 * (r % (6000 - pairs)));
-	cfg->port_max = (uint16_t)(cfg->port_min + 2 * pairs - 1);
+	/* Other programs on the machine pick ports here too: take a range that is free
+	 * now (it can still be taken later; tests that need every pair are short). */
+	for (int tries = 0; tries < 200; tries++) {
+		uint16_t r = 0;
+
+		assert_int_equal(getrandom(&r, sizeof(r), 0), (ssize_t)sizeof(r));
+		cfg->port_min = (uint16_t)(20000 + 2 * (r % (6000 - pairs)));
+		cfg->port_max = (uint16_t)(cfg->port_min + 2 * pairs - 1);
+		if (range_free(cfg->port_min, cfg->port_max))
+			return;
+	}
+	fail_msg("no free range of %u port pairs found", pairs);
 }
 
 void side_params(struct media_side_params *sp, uint16_t rtp_port, uint16_t rtcp_port,
