@@ -71,8 +71,10 @@ struct route_cfg {
 	char from_trunk[ROUTE_NAME_MAX];  /**< only for calls from this trunk; "" = any */
 	char to_trunk[ROUTE_NAME_MAX];    /**< destination trunk (its uri and policy); "" = none */
 	char uri[ROUTE_URI_MAX];     /**< destination URI template; "{did}" expands to the
-				          E.164 number, "{national}" to it without "+" and country
-				          code; "" = "sip:{did}@<host of to_trunk's uri>" */
+				          E.164 number, "{national}" to it without "+" and
+				          without to_trunk's country code (when the number starts
+				          with it); "" = "sip:{did}@" + host, port and parameters
+				          of to_trunk's uri */
 };
 
 struct route_table;
@@ -105,7 +107,10 @@ size_t route_table_route_count(const struct route_table *rt);
 const struct trunk *route_table_trunk_at(const struct route_table *rt, size_t i);
 const struct trunk *route_table_trunk_by_name(const struct route_table *rt, const char *name);
 
-/** The trunk a packet from src belongs to, or NULL (unknown source). */
+/**
+ * The trunk a packet from src belongs to, or NULL (unknown source, or the table is
+ * not frozen yet). IPv4-mapped IPv6 sources are matched as IPv4.
+ */
 const struct trunk *route_identify(const struct route_table *rt, const struct sockaddr *src);
 
 const struct trunk_cfg *trunk_get_cfg(const struct trunk *t);
@@ -114,7 +119,11 @@ const struct trunk_cfg *trunk_get_cfg(const struct trunk *t);
  * Normalises a dialled number from trunk t to E.164 ("+" and 1-15 digits).
  * Accepts "+E164", international prefix + number, national prefix + national number,
  * or a national number (country code prepended); visual separators (-.() and spaces)
- * are ignored. @return 0, or EINVAL when user is not a telephone number.
+ * are ignored, and so is anything from the first ';' (user parameters such as
+ * ";npdi"). t may be NULL (numbers are taken as E.164, with or without "+").
+ * @return 0, EINVAL when user is not a telephone number (letters, '*', '#', more
+ *         than 15 digits, a result whose first digit is 0), or ENOSPC
+ *         when len cannot hold the result and its NUL
  */
 int route_normalize(const struct trunk *t, const char *user, char *e164, size_t len);
 
@@ -128,7 +137,7 @@ const struct trunk *route_dest_trunk(const struct route *r);
 
 /**
  * Expands the route's destination URI for a number.
- * @return 0, or ENOSPC if out is too small
+ * @return 0, EINVAL if e164 is not "+" and 1-15 digits, or ENOSPC if out is too small
  */
 int route_expand_uri(const struct route *r, const char *e164, char *out, size_t len);
 
