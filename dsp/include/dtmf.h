@@ -30,13 +30,16 @@ struct dtmf_det_params {
 	float min_level_dbm0;  /**< weakest tone accepted, dBm0 per tone (-36) */
 	float twist_min_db;    /**< most negative twist accepted (low louder), dB (-10) */
 	float twist_max_db;    /**< most positive twist accepted (high louder), dB (+6) */
-	float freq_tol_pct;    /**< largest frequency error accepted, % of nominal (2.0) */
+	float freq_tol_pct;    /**< largest frequency error accepted, % of nominal (2.0;
+				    Q.24 wants 1.5 % accepted and 3.5 % rejected) */
 	float purity_min;      /**< share of the signal power the two tones must carry,
-				    0..1 (0.8); the main guard against talk-off */
-	unsigned min_hits;     /**< consecutive 30 ms analysis windows (5 ms apart) that
-				    must agree before a digit starts (2) */
-	unsigned gap_ms;       /**< silence that ends a digit, ms (20): shorter dropouts
-				    are bridged; must stay below the 40 ms inter-digit pause */
+				    0..1 (0.8); noise 15 dB down leaves 0.97 */
+	unsigned min_hits;     /**< consecutive 35 ms analysis windows (5 ms apart) that
+				    must agree before a digit starts (1; each one more adds
+				    5 ms to the shortest tone recognised, 40 ms needs 1) */
+	unsigned gap_ms;       /**< absence of the tones that ends a digit, ms (20):
+				    shorter dropouts are bridged (10 ms always are); keep it
+				    well under the 40 ms pause that separates digits */
 };
 
 enum dtmf_ev_type {
