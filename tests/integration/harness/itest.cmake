@@ -7,10 +7,13 @@ set(TRUNX_PYTHON ${Python3_EXECUTABLE} CACHE INTERNAL "python3 for integration d
 set(TRUNX_ITEST_DIR ${CMAKE_CURRENT_LIST_DIR} CACHE INTERNAL "integration harness dir")
 set(TRUNX_SIPP_DIR ${PROJECT_SOURCE_DIR}/conf/sipp CACHE INTERNAL "SIPp scenarios")
 
-# trunx_add_itest(DRIVER script CASE name [TIMEOUT s] [LABELS ...]):
+# trunx_add_itest(DRIVER script CASE name [TIMEOUT s] [PREFIX p] [LABELS ...]
+#                 [KNOWN_BUG "what trunxd does wrong"]):
 # one ctest test per case; the driver gets trunxd (and trunxctl when built).
+# KNOWN_BUG registers the test as disabled (ctest lists it as "Disabled", never as
+# passed) while trunxd fails it for the reason given; remove it once fixed.
 function(trunx_add_itest)
-  cmake_parse_arguments(T "" "DRIVER;CASE;TIMEOUT;PREFIX" "LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "DRIVER;CASE;TIMEOUT;PREFIX;KNOWN_BUG" "LABELS" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 180)
   endif()
@@ -28,5 +31,9 @@ function(trunx_add_itest)
   add_test(NAME ${name} COMMAND ${TRUNX_PYTHON} ${T_DRIVER} ${args} ${T_CASE})
   set_tests_properties(${name} PROPERTIES LABELS "integration;${T_LABELS}"
                        TIMEOUT ${T_TIMEOUT} ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+  if(T_KNOWN_BUG)
+    set_tests_properties(${name} PROPERTIES DISABLED TRUE)
+    message(STATUS "integration test ${name} disabled: ${T_KNOWN_BUG}")
+  endif()
 endfunction()
 

@@ -177,6 +177,19 @@ def send_one(ctx, t, path):
 
 
 def case_rfc4475(ctx):
+    """Every file answered as EXPECTED (or its written-down deviation)."""
+    run(ctx, strict=True)
+
+
+def case_rfc4475_robust(ctx):
+    """The same messages, checking only what must hold whatever the answers: trunxd
+    never dies or hangs, answers OPTIONS after each, exits 0 on SIGTERM and is
+    sanitizer-clean. Outcome mismatches are logged, not failed (case rfc4475 fails
+    on them)."""
+    run(ctx, strict=False)
+
+
+def run(ctx, strict):
     d = torture_dir(ctx)
     files = sorted(f for f in os.listdir(d) if f.endswith(".dat"))
     missing = sorted(set(files) - set(EXPECTED))
@@ -204,8 +217,11 @@ def case_rfc4475(ctx):
         if not t.options_ok():
             raise AssertionError("trunxd stopped answering OPTIONS after %s" % name)
     if failures:
-        raise AssertionError("%d of %d torture messages answered wrongly:\n  %s"
-                             % (len(failures), len(files), "\n  ".join(failures)))
+        msg = "%d of %d torture messages answered wrongly:\n  %s" % (
+            len(failures), len(files), "\n  ".join(failures))
+        if strict:
+            raise AssertionError(msg)
+        ctx.log("not failed in this case: %s", msg)
 
 
 if __name__ == "__main__":
