@@ -1,0 +1,467 @@
+/*
+ * b2bua.c — the call layer's context: builds the SIP user agent and the media
+ * engine from the configuration, answers the out-of-dialog source check from the
+ * routing snapshot, dispatches sipua and media events to calls, and serves the
+ * cross-thread API (counters, list, hangup, reload, graceful stop).
+ *
+ * DESIGN
+ * Every call object lives on the signalling thread. Media events arrive on worker
+ * threads and are copied into a job for the signalling thread; API calls from the
+ * control thread are jobs too, and their replies run on the signalling thread. The
+ * counters are atomics so any thread may read them. A reload swaps the routing
+ * snapshot on the signalling thread; calls keep a reference to the one they were
+ * routed with. Stopping is: refuse new calls, end every call, wait up to the grace
+ * period for the legs to finish, then shut the stack down, then the media engine.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "b2bua_int.h"
+#include "log.h"
+
+/* ---- sipua callbacks (signalling thread) ---- */
+
+static enum sipua_verdict on_check(const struct sockaddr *src, const char *method,
+				   void **peer, void *arg)
+{
+	struct b2bua *b = arg;
+	const struct trunk *t = route_identify(b->rt, src);
+
+	if (t) {
+		*peer = (void *)t;
+		return SIPUA_ACCEPT;
+	}
+	if (log_get_level() <= LOG_DEBUG) {
+		struct log_rec r;
+
+		if (log_begin(&r, LOG_DEBUG, "sip.unknown_source")) {
+			log_str(&r, "method", method);
+			log_end(&r);
+		}
+	}
+	if (b->sip.unknown_source == CONF_UNKNOWN_DROP) {
+		atomic_fetch_add(&b->c_unknown_dropped, 1);
+		return SIPUA_DROP;
+	}
+	atomic_fetch_add(&b->c_unknown_rejected, 1);
+	return SIPUA_REJECT;
+}
+
+static void on_event(const struct sipua_ev *ev, void *arg)
+{
+	struct b2bua *b = arg;
+	struct call *c;
+
+	if (ev->type == SIPUA_EV_INCOMING) {
+		call_on_incoming(b, ev);
+		return;
+	}
+	c = sipua_leg_ctx(ev->leg);
+	if (c)
+		call_on_leg_event(b, c, ev);
+}
+
+/* ---- media events: worker thread -> signalling thread ---- */
+
+struct media_job {
+	struct b2bua      *b;
+	struct media_event ev;
+};
+
+static void media_job_run(void *arg)
+{
+	struct media_job *j = arg;
+
+	call_on_media_event(j->b, &j->ev);
+	free(j);
+}
+
+static void on_media_event(const struct media_event *ev, void *arg)
+{
+	struct b2bua *b = arg;
+	struct media_job *j = malloc(sizeof(*j));
+
+	if (!j)
+		return;
+	j->b = b;
+	j->ev = *ev;
+	if (sipua_post(b->ua, media_job_run, j) != 0) {
+		log_msg(LOG_WARN, "b2bua.media_event", "media event %d lost (queue full or stopped)",
+			ev->type);
+		free(j);
+	}
+}
+
+/* ---- life cycle ---- */
+
+static void copy_conf(struct b2bua *b, const struct conf *cf)
+{
+	b->sip = cf->sip;
+	b->media_cfg = cf->media;
+	snprintf(b->media_addr, sizeof(b->media_addr), "%s",
+		 cf->media_advertise[0] ? cf->media_advertise : cf->media.bind_addr);
+	snprintf(b->sip_host, sizeof(b->sip_host), "%s",
+		 cf->sip.advertise_addr[0] ? cf->sip.advertise_addr : cf->sip.listen_addr);
+}
+
+int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *rt)
+{
+	struct sipua_cfg ucfg = {0};
+	struct b2bua *b;
+	int err;
+
+	if (!bp || !cf || !rt)
+		return EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return ENOMEM;
+	copy_conf(b, cf);
+	if (getrandom(&b->id_salt, sizeof(b->id_salt), 0) != sizeof(b->id_salt))
+		b->id_salt = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ull;
+	snprintf(ucfg.bind_addr, sizeof(ucfg.bind_addr), "%s", cf->sip.listen_addr);
+	ucfg.bind_port = cf->sip.listen_port;
+	ucfg.udp = cf->sip.udp;
+	ucfg.tcp = cf->sip.tcp;
+	snprintf(ucfg.advertise_addr, sizeof(ucfg.advertise_addr), "%s", cf->sip.advertise_addr);
+	ucfg.advertise_port = cf->sip.advertise_port;
+	if (cf->sip.user_agent[0])
+		snprintf(ucfg.user_agent, sizeof(ucfg.user_agent), "%s", cf->sip.user_agent);
+	else
+		snprintf(ucfg.user_agent, sizeof(ucfg.user_agent), "trunx/%s", TRUNX_VERSION);
+	err = sipua_create(&b->ua, &ucfg, on_event, on_check, b);
+	if (err)
+		goto fail;
+	err = media_engine_create(&b->me, &b->media_cfg, on_media_event, b);
+	if (err) {
+		log_msg(LOG_ERROR, "b2bua.start", "media engine: %s", strerror(err));
+		goto fail;
+	}
+	b->rt = route_table_ref(rt);
+	*bp = b;
+	return 0;
+fail:
+	sipua_destroy(b->ua);
+	free(b);
+	return err;
+}
+
+int b2bua_start(struct b2bua *b)
+{
+	if (!b)
+		return EINVAL;
+	return sipua_start(b->ua);
+}
+
+struct sync_job {
+	struct b2bua   *b;
+	pthread_mutex_t lock;
+	pthread_cond_t  cond;
+	bool            done;
+	void          (*fn)(struct b2bua *b);
+};
+
+static void sync_job_run(void *arg)
+{
+	struct sync_job *j = arg;
+
+	j->fn(j->b);
+	pthread_mutex_lock(&j->lock);
+	j->done = true;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
+/* Runs fn on the signalling thread and waits for it. False if it could not be posted. */
+static bool run_sync(struct b2bua *b, void (*fn)(struct b2bua *b))
+{
+	struct sync_job j = {.b = b, .fn = fn};
+	bool ok;
+
+	pthread_mutex_init(&j.lock, NULL);
+	pthread_cond_init(&j.cond, NULL);
+	ok = sipua_post(b->ua, sync_job_run, &j) == 0;
+	if (ok) {
+		pthread_mutex_lock(&j.lock);
+		while (!j.done)
+			pthread_cond_wait(&j.cond, &j.lock);
+		pthread_mutex_unlock(&j.lock);
+	}
+	pthread_mutex_destroy(&j.lock);
+	pthread_cond_destroy(&j.cond);
+	return ok;
+}
+
+static void stop_calls(struct b2bua *b)
+{
+	struct call *c = b->calls, *next;
+
+	b->stopping = true;
+	for (; c; c = next) {
+		next = c->next;
+		if (c->a || c->b_leg)
+			call_hangup(c, "shutdown");
+	}
+}
+
+/* Last job before the stack goes down: no timer or leg of ours may outlive it. */
+static void detach_calls(struct b2bua *b)
+{
+	for (struct call *c = b->calls; c; c = c->next) {
+		sipua_timer_cancel(c->invite_timer);
+		sipua_timer_cancel(c->ring_timer);
+		c->invite_timer = c->ring_timer = NULL;
+		if (c->a)
+			sipua_leg_set_ctx(c->a, NULL);
+		if (c->b_leg)
+			sipua_leg_set_ctx(c->b_leg, NULL);
+		c->a = c->b_leg = NULL;
+	}
+}
+
+void b2bua_stop(struct b2bua *b)
+{
+	uint64_t deadline;
+
+	if (!b || !b->ua)
+		return;
+	if (run_sync(b, stop_calls)) {
+		deadline = sipua_now_ms() + (uint64_t)b->sip.shutdown_grace * 1000u;
+		while (atomic_load(&b->c_active) > 0 && sipua_now_ms() < deadline) {
+			struct timespec ts = {0, 20 * 1000000};
+			nanosleep(&ts, NULL);
+		}
+		if (atomic_load(&b->c_active) > 0)
+			log_msg(LOG_WARN, "b2bua.stop", "%" PRIu64 " calls still up after %u s",
+				atomic_load(&b->c_active), b->sip.shutdown_grace);
+		run_sync(b, detach_calls);
+	}
+	sipua_stop(b->ua);
+}
+
+void b2bua_destroy(struct b2bua *b)
+{
+	if (!b)
+		return;
+	b2bua_stop(b);
+	sipua_destroy(b->ua);
+	b->ua = NULL;
+	media_engine_destroy(b->me);
+	b->me = NULL;
+	while (b->calls) {
+		struct call *c = b->calls;
+
+		c->ms = NULL;   /* the engine freed every session */
+		call_free(c);
+	}
+	route_table_unref(b->rt);
+	free(b);
+}
+
+/* ---- reload ---- */
+
+struct reload_job {
+	struct b2bua       *b;
+	struct conf_sip     sip;
+	struct route_table *rt;
+};
+
+static void apply_reload(struct b2bua *b, const struct conf_sip *sip, struct route_table *rt)
+{
+	/* Only what can change live; addresses and ports need a restart. */
+	b->sip.max_calls = sip->max_calls;
+	b->sip.max_cps = sip->max_cps;
+	b->sip.retry_after = sip->retry_after;
+	b->sip.unknown_source = sip->unknown_source;
+	b->sip.invite_timeout = sip->invite_timeout;
+	b->sip.ring_timeout = sip->ring_timeout;
+	b->sip.max_forwards = sip->max_forwards;
+	b->sip.shutdown_grace = sip->shutdown_grace;
+	route_table_unref(b->rt);
+	b->rt = rt;
+}
+
+static void reload_run(void *arg)
+{
+	struct reload_job *j = arg;
+
+	apply_reload(j->b, &j->sip, j->rt);
+	log_msg(LOG_INFO, "b2bua.reload", "routing and limits updated");
+	free(j);
+}
+
+int b2bua_reload(struct b2bua *b, const struct conf *cf, struct route_table *rt)
+{
+	struct reload_job *j;
+	int err;
+
+	if (!b || !cf || !rt)
+		return EINVAL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	j->b = b;
+	j->sip = cf->sip;
+	j->rt = route_table_ref(rt);
+	err = sipua_post(b->ua, reload_run, j);
+	if (err == ESHUTDOWN) {
+		/* Not running: no other thread touches the context. */
+		apply_reload(b, &j->sip, j->rt);
+		free(j);
+		return 0;
+	}
+	if (err) {
+		route_table_unref(j->rt);
+		free(j);
+	}
+	return err;
+}
+
+void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
+{
+	struct b2bua *m = (struct b2bua *)b;   /* atomics are read, never written */
+	struct media_engine_counters mc = {0};
+
+	memset(c, 0, sizeof(*c));
+	if (!b)
+		return;
+	c->calls_active = atomic_load(&m->c_active);
+	c->calls_total = atomic_load(&m->c_total);
+	c->calls_answered = atomic_load(&m->c_answered);
+	c->calls_failed = atomic_load(&m->c_failed);
+	c->rejected_overload = atomic_load(&m->c_overload);
+	c->rejected_unknown_source = atomic_load(&m->c_unknown_rejected);
+	c->dropped_unknown_source = atomic_load(&m->c_unknown_dropped);
+	c->rejected_no_route = atomic_load(&m->c_no_route);
+	c->rejected_bad_request = atomic_load(&m->c_bad_request);
+	c->rtp_timeouts = atomic_load(&m->c_rtp_timeouts);
+	if (b->me)
+		media_engine_counters(b->me, &mc);
+	c->media_workers = mc.workers;
+}
+
+/* ---- queries from the control plane ---- */
+
+struct query_job {
+	struct b2bua  *b;
+	b2bua_reply_h *h;
+	void          *arg;
+	char           id[CALL_ID_MAX];
+};
+
+static void list_run(void *arg)
+{
+	struct query_job *j = arg;
+	json_t *arr = json_array();
+	uint64_t now = sipua_now_ms();
+	struct timespec ts;
+	uint64_t wall;
+	char *s = NULL;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wall = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	(void)now;
+	for (struct call *c = j->b->calls; c && arr; c = c->next) {
+		json_t *o = json_object(), *legs = json_array();
+		const char *codec = b2b_sdp_codec(&c->media);
+
+		if (!o || !legs) {
+			json_decref(o);
+			json_decref(legs);
+			continue;
+		}
+		json_object_set_new(o, "id", json_string(c->id));
+		json_object_set_new(o, "from", json_string(c->from));
+		json_object_set_new(o, "to", json_string(c->did[0] ? c->did : c->to));
+		json_object_set_new(o, "state", json_string(call_state_name(c->state)));
+		if (c->a)
+			json_array_append_new(legs, json_pack("{s:s,s:s}", "leg", "a", "call_id",
+							      c->a_call_id));
+		if (c->b_leg)
+			json_array_append_new(legs, json_pack("{s:s,s:s}", "leg", "b", "call_id",
+							      c->b_call_id));
+		json_object_set_new(o, "legs", legs);
+		json_object_set_new(o, "codecs", json_string(codec));
+		json_object_set_new(o, "trunk_in",
+				    c->trunk_in ? json_string(trunk_get_cfg(c->trunk_in)->name)
+						: json_null());
+		json_object_set_new(o, "trunk_out",
+				    c->trunk_out ? json_string(trunk_get_cfg(c->trunk_out)->name)
+						 : json_null());
+		json_object_set_new(o, "duration_ms",
+				    json_integer(c->t_answer_ms ? (json_int_t)(wall - c->t_answer_ms) : 0));
+		json_object_set_new(o, "age_ms", json_integer((json_int_t)(wall - c->t_start_ms)));
+		json_array_append_new(arr, o);
+	}
+	if (arr)
+		s = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	j->h(s ? 0 : ENOMEM, s, j->arg);
+	free(j);
+}
+
+int b2bua_list_calls(struct b2bua *b, b2bua_reply_h *h, void *arg)
+{
+	struct query_job *j;
+	int err;
+
+	if (!b || !h)
+		return EINVAL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	j->b = b;
+	j->h = h;
+	j->arg = arg;
+	err = sipua_post(b->ua, list_run, j);
+	if (err)
+		free(j);
+	return err;
+}
+
+static void hangup_run(void *arg)
+{
+	struct query_job *j = arg;
+	struct call *c;
+	json_t *o;
+	char *s;
+
+	for (c = j->b->calls; c; c = c->next) {
+		if (strcmp(c->id, j->id) == 0 && (c->a || c->b_leg))
+			break;
+	}
+	o = json_pack("{s:s,s:s}", "id", j->id, "result", c ? "hangup" : "not found");
+	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (c)
+		call_hangup(c, "admin_hangup");
+	j->h(c ? 0 : ENOENT, s, j->arg);
+	free(j);
+}
+
+int b2bua_hangup(struct b2bua *b, const char *call_id, b2bua_reply_h *h, void *arg)
+{
+	struct query_job *j;
+	int err;
+
+	if (!b || !call_id || !h || strlen(call_id) >= CALL_ID_MAX)
+		return EINVAL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	j->b = b;
+	j->h = h;
+	j->arg = arg;
+	snprintf(j->id, sizeof(j->id), "%s", call_id);
+	err = sipua_post(b->ua, hangup_run, j);
+	if (err)
+		free(j);
+	return err;
+}

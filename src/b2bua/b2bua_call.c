@@ -1,0 +1,806 @@
+/*
+ * b2bua_call.c — one call: the A leg (inbound), the B leg (outbound) and the media
+ * session between them, driven by sipua and media events on the signalling thread.
+ *
+ * DESIGN
+ * A call is created for every INVITE that passed the source check, so every such
+ * INVITE leaves exactly one `call.end` record. Set-up runs as a chain of steps —
+ * route (trunk, DID, route lookup, limits) -> admit -> proceed (media ports, SDP,
+ * B leg) — and admit is the place where an asynchronous step (budgets in Redis)
+ * can later suspend the chain and resume it from its reply; everything the later
+ * steps need is copied into the call first, nothing is read from the INVITE after
+ * the route step. Tear-down is symmetric: when one leg ends, the other is ended
+ * (CANCEL, BYE or a mapped final response); when both are gone, the media session
+ * is closed and the record is written once its final counters (MEDIA_EV_CLOSED)
+ * are back. The call is freed only then, so a media event can always find it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "b2bua_int.h"
+#include "log.h"
+
+enum { SIDE_A = MEDIA_SIDE_A, SIDE_B = MEDIA_SIDE_B };
+
+static const char *const trunx_codecs[] = {"PCMU/8000", "PCMA/8000", "telephone-event/8000"};
+
+/* Per-call scratch that only lives between the route and proceed steps. */
+struct call_setup {
+	char   ruri_b[ROUTE_URI_MAX];
+	char   from_user[CALL_NUM_MAX];
+	char   from_display[64];
+	char  *offer_a;          /**< A's offer, copied */
+	size_t offer_a_len;
+	char   headers[2048];    /**< allow-listed headers for B */
+	int    max_forwards;
+};
+
+const char *call_state_name(enum call_state s)
+{
+	switch (s) {
+	case CALL_ROUTING:  return "routing";
+	case CALL_CALLING:  return "calling";
+	case CALL_EARLY:    return "early";
+	case CALL_ANSWERED: return "answered";
+	case CALL_ENDING:   return "ending";
+	}
+	return "?";
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void iso8601(char *out, size_t len, uint64_t ms)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (unsigned)(ms % 1000));
+}
+
+static const char *trunk_name(const struct trunk *t)
+{
+	return t ? trunk_get_cfg(t)->name : NULL;
+}
+
+static void log_call(enum log_level lvl, const char *event, const struct call *c,
+		     const char *leg, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void log_call(enum log_level lvl, const char *event, const struct call *c,
+		     const char *leg, const char *fmt, ...)
+{
+	struct log_rec r;
+	char msg[512];
+	va_list ap;
+
+	if (!log_begin(&r, lvl, event))
+		return;
+	log_str(&r, "call_id", c->id);
+	if (leg)
+		log_str(&r, "leg", leg);
+	if (c->trunk_in)
+		log_str(&r, "trunk", trunk_name(c->trunk_in));
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		log_str(&r, "msg", msg);
+	}
+	log_end(&r);
+}
+
+static void sdp_ctx(const struct call *c, struct b2b_sdp_ctx *x, const char **allowed)
+{
+	const struct trunk_cfg *tin = c->trunk_in ? trunk_get_cfg(c->trunk_in) : NULL;
+	const struct trunk_cfg *tout = c->trunk_out ? trunk_get_cfg(c->trunk_out) : NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(trunx_codecs) / sizeof(trunx_codecs[0]); i++) {
+		bool ok = true;
+		const struct trunk_cfg *ts[2] = {tin, tout};
+
+		/* telephone-event follows the audio codecs; trunk lists name audio codecs. */
+		for (int k = 0; k < 2 && ok && i < 2; k++) {
+			if (!ts[k] || !ts[k]->n_codecs)
+				continue;
+			ok = false;
+			for (size_t j = 0; j < ts[k]->n_codecs; j++) {
+				if (strcasecmp(ts[k]->codecs[j], trunx_codecs[i]) == 0 ||
+				    strncasecmp(ts[k]->codecs[j], trunx_codecs[i], 4) == 0)
+					ok = true;
+			}
+		}
+		if (ok)
+			allowed[n++] = trunx_codecs[i];
+	}
+	x->media_addr = c->b->media_addr;
+	x->port[SIDE_A] = c->ms ? media_session_port(c->ms, MEDIA_SIDE_A) : 0;
+	x->port[SIDE_B] = c->ms ? media_session_port(c->ms, MEDIA_SIDE_B) : 0;
+	x->allowed = allowed;
+	x->n_allowed = n;
+}
+
+static struct sipua_leg *leg_of(const struct call *c, int side)
+{
+	return side == SIDE_A ? c->a : c->b_leg;
+}
+
+static void warning_hdr(const struct call *c, char *out, size_t len, const char *why)
+{
+	char clean[120];
+	size_t n = 0;
+
+	for (const char *p = why; p && *p && n + 1 < sizeof(clean); p++)
+		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+			clean[n++] = *p;
+	clean[n] = '\0';
+	snprintf(out, len, "Warning: 399 %s \"%s\"\r\n", c->b->sip_host, clean);
+}
+
+static void media_update(struct call *c)
+{
+	struct media_session_params p;
+
+	if (!c->ms)
+		return;
+	b2b_sdp_media_params(&c->media, &p);
+	if (media_session_update(c->ms, &p) != 0)
+		log_call(LOG_WARN, "call.media", c, NULL, "media update refused (queue full)");
+}
+
+static void timers_cancel(struct call *c)
+{
+	sipua_timer_cancel(c->invite_timer);
+	sipua_timer_cancel(c->ring_timer);
+	c->invite_timer = c->ring_timer = NULL;
+}
+
+/* ---- end of a call ---- */
+
+static void emit_cdr(struct call *c)
+{
+	struct log_rec r;
+	char t[64];
+	const char *result;
+
+	if (!log_begin(&r, LOG_INFO, "call.end"))
+		return;
+	if (c->a_answered)
+		result = "answered";
+	else if (!strcmp(c->cause, "cancelled"))
+		result = "cancelled";
+	else if (c->state == CALL_ROUTING || !c->b_call_id[0])
+		result = "rejected";
+	else
+		result = "failed";
+	log_str(&r, "call_id", c->id);
+	log_str(&r, "a_call_id", c->a_call_id);
+	log_str(&r, "b_call_id", c->b_call_id[0] ? c->b_call_id : NULL);
+	log_str(&r, "from", c->from);
+	log_str(&r, "to", c->to);
+	log_str(&r, "did", c->did[0] ? c->did : NULL);
+	log_str(&r, "trunk", trunk_name(c->trunk_in));
+	log_str(&r, "trunk_in", trunk_name(c->trunk_in));
+	log_str(&r, "trunk_out", trunk_name(c->trunk_out));
+	iso8601(t, sizeof(t), c->t_start_ms);
+	log_str(&r, "start", t);
+	if (c->t_answer_ms) {
+		iso8601(t, sizeof(t), c->t_answer_ms);
+		log_str(&r, "answer", t);
+	} else {
+		log_str(&r, "answer", NULL);
+	}
+	iso8601(t, sizeof(t), c->t_end_ms);
+	log_str(&r, "end", t);
+	log_int(&r, "setup_ms", c->t_progress_ms ? (int64_t)(c->t_progress_ms - c->t_start_ms) :
+			       c->t_answer_ms ? (int64_t)(c->t_answer_ms - c->t_start_ms) : -1);
+	log_int(&r, "answer_ms", c->t_answer_ms ? (int64_t)(c->t_answer_ms - c->t_start_ms) : -1);
+	log_int(&r, "duration_ms", c->t_answer_ms ? (int64_t)(c->t_end_ms - c->t_answer_ms) : 0);
+	log_str(&r, "result", result);
+	log_int(&r, "sip_code", c->final_code);
+	log_str(&r, "cause", c->cause[0] ? c->cause : "normal");
+	if (c->reason[0])
+		log_str(&r, "reason", c->reason);
+	log_str(&r, "codec_a", b2b_sdp_codec(&c->media)[0] ? b2b_sdp_codec(&c->media) : NULL);
+	log_str(&r, "codec_b", b2b_sdp_codec(&c->media)[0] ? b2b_sdp_codec(&c->media) : NULL);
+	log_uint(&r, "rtp_a_in", c->stats[SIDE_A].rtp_in);
+	log_uint(&r, "rtp_a_out", c->stats[SIDE_A].rtp_out);
+	log_uint(&r, "rtp_a_lost", c->stats[SIDE_A].rtp_lost);
+	log_uint(&r, "rtp_b_in", c->stats[SIDE_B].rtp_in);
+	log_uint(&r, "rtp_b_out", c->stats[SIDE_B].rtp_out);
+	log_uint(&r, "rtp_b_lost", c->stats[SIDE_B].rtp_lost);
+	log_uint(&r, "rtp_dropped", c->stats[SIDE_A].rtp_dropped + c->stats[SIDE_B].rtp_dropped);
+	log_bool(&r, "rtp_stats", c->have_stats);
+	log_end(&r);
+}
+
+void call_free(struct call *c)
+{
+	struct b2bua *b = c->b;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (b->calls == c)
+		b->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	b->n_calls--;
+	route_table_unref(c->rt);
+	free(c);
+}
+
+/* Both legs are gone: close the media, then write the record and free the call. */
+static void maybe_end(struct call *c)
+{
+	struct b2bua *b = c->b;
+
+	if (c->a || c->b_leg || c->ms_closing)
+		return;
+	timers_cancel(c);
+	c->state = CALL_ENDING;
+	c->t_end_ms = wall_ms();
+	atomic_fetch_sub(&b->c_active, 1);
+	if (!c->a_answered)
+		atomic_fetch_add(&b->c_failed, 1);
+	if (c->ms) {
+		c->ms_closing = true;
+		media_session_destroy(c->ms);
+		c->ms = NULL;
+		return;   /* MEDIA_EV_CLOSED finishes the call */
+	}
+	emit_cdr(c);
+	call_free(c);
+}
+
+static void set_cause(struct call *c, const char *cause)
+{
+	if (!c->cause[0] && cause)
+		snprintf(c->cause, sizeof(c->cause), "%s", cause);
+}
+
+/* Final failure to A (if A is still waiting) and the B leg ended. */
+static void fail_call(struct call *c, int code, const char *cause, const char *why)
+{
+	char hdr[512] = "";
+
+	set_cause(c, cause);
+	if (why && why[0] && !c->reason[0])
+		snprintf(c->reason, sizeof(c->reason), "%s", why);
+	if (c->a && !c->final_code) {
+		c->final_code = code;
+		if (why && why[0])
+			warning_hdr(c, hdr, sizeof(hdr), why);
+		if (code == 503 && c->b->sip.retry_after) {
+			size_t n = strlen(hdr);
+			snprintf(hdr + n, sizeof(hdr) - n, "Retry-After: %u\r\n", c->b->sip.retry_after);
+		}
+		sipua_leg_respond(c->a, code, NULL, 0, hdr);
+	}
+	if (c->b_leg)
+		sipua_leg_hangup(c->b_leg, 0);
+	c->state = CALL_ENDING;
+	timers_cancel(c);
+}
+
+void call_hangup(struct call *c, const char *cause)
+{
+	set_cause(c, cause);
+	if (c->a) {
+		if (!c->final_code) {
+			c->final_code = 480;
+			sipua_leg_respond(c->a, 480, NULL, 0, NULL);
+		} else {
+			sipua_leg_hangup(c->a, 0);
+		}
+	}
+	if (c->b_leg)
+		sipua_leg_hangup(c->b_leg, 0);
+	c->state = CALL_ENDING;
+	timers_cancel(c);
+	maybe_end(c);
+}
+
+/* ---- timers ---- */
+
+static void invite_timeout(void *arg)
+{
+	struct call *c = arg;
+
+	c->invite_timer = NULL;
+	if (c->state != CALL_CALLING)
+		return;
+	log_call(LOG_INFO, "call.timeout", c, "b", "no response from the called party");
+	fail_call(c, 408, "no_response", NULL);
+}
+
+static void ring_timeout(void *arg)
+{
+	struct call *c = arg;
+
+	c->ring_timer = NULL;
+	if (c->state != CALL_EARLY)
+		return;
+	log_call(LOG_INFO, "call.timeout", c, "b", "no answer");
+	fail_call(c, 480, "no_answer", NULL);
+}
+
+/* ---- set-up: route -> admit -> proceed ---- */
+
+static void call_proceed(struct call *c, struct call_setup *su);
+
+static void copy_headers(const struct call *c, const struct sipua_ev *ev, char *out, size_t len)
+{
+	const struct trunk_cfg *t = c->trunk_in ? trunk_get_cfg(c->trunk_in) : NULL;
+
+	out[0] = '\0';
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_pass_headers; i++) {
+		if (b2b_header_allowed(t, t->pass_headers[i]))
+			sipua_ev_header(ev, t->pass_headers[i], out, len);
+	}
+}
+
+/*
+ * Admission: decides whether a routed call may proceed. Today every limit is local
+ * and checked in the route step, so it continues at once; an asynchronous check
+ * (budgets, caps) would keep `su` in the call and call call_proceed() or
+ * fail_call() from its reply, after checking that A is still there.
+ */
+static void call_admit(struct call *c, struct call_setup *su)
+{
+	call_proceed(c, su);
+}
+
+static struct sipua_policy policy_of(const struct trunk *t)
+{
+	struct sipua_policy p = {0, 90, SIPUA_REL100_SUPPORTED};
+
+	if (t) {
+		const struct trunk_cfg *tc = trunk_get_cfg(t);
+
+		p.session_expires = tc->session_expires;
+		p.min_se = tc->min_se >= 90 ? tc->min_se : 90;
+		p.rel100 = tc->rel100 == TRUNK_REL100_OFF ? SIPUA_REL100_OFF :
+			   tc->rel100 == TRUNK_REL100_REQUIRED ? SIPUA_REL100_REQUIRED :
+			   SIPUA_REL100_SUPPORTED;
+	}
+	return p;
+}
+
+static void call_proceed(struct call *c, struct call_setup *su)
+{
+	struct b2bua *b = c->b;
+	struct b2b_sdp_ctx x;
+	const char *allowed[4];
+	char offer[SDP_BUF_MAX], why[160] = "", from_uri[CALL_NUM_MAX + CONF_HOST_MAX + 16];
+	struct sipua_invite inv = {0};
+	size_t n = 0;
+	int err;
+
+	err = media_session_create(b->me, (uint64_t)(uintptr_t)c, &c->ms);
+	if (err) {
+		log_call(LOG_WARN, "call.media", c, NULL, "no media session: %s", strerror(err));
+		fail_call(c, 503, "no_media_ports", "no media ports");
+		goto out;
+	}
+	sdp_ctx(c, &x, allowed);
+	err = b2b_sdp_offer(&c->media, &x, SIDE_A, su->offer_a, su->offer_a_len, offer,
+			    sizeof(offer), &n, why, sizeof(why));
+	if (err) {
+		atomic_fetch_add(&b->c_bad_request, 1);
+		fail_call(c, 488, err == ENOTSUP ? "no_common_codec" : "bad_sdp", why);
+		goto out;
+	}
+	snprintf(from_uri, sizeof(from_uri), "sip:%s@%s", su->from_user[0] ? su->from_user : "anonymous",
+		 b->sip_host);
+	inv.ruri = su->ruri_b;
+	inv.from_uri = from_uri;
+	inv.from_display = su->from_display;
+	inv.to_uri = su->ruri_b;
+	inv.sdp = offer;
+	inv.sdp_len = n;
+	inv.max_forwards = su->max_forwards;
+	inv.headers = su->headers;
+	inv.policy = policy_of(c->trunk_out);
+	err = sipua_leg_invite(b->ua, &inv, c, &c->b_leg);
+	if (err) {
+		fail_call(c, 500, "b_leg_failed", "cannot create the outgoing call");
+		goto out;
+	}
+	snprintf(c->b_call_id, sizeof(c->b_call_id), "%s", sipua_leg_call_id(c->b_leg));
+	c->state = CALL_CALLING;
+	if (b->sip.invite_timeout)
+		sipua_timer_start(b->ua, b->sip.invite_timeout * 1000u, invite_timeout, c,
+				  &c->invite_timer);
+	if (log_get_level() <= LOG_INFO) {
+		struct log_rec r;
+
+		if (log_begin(&r, LOG_INFO, "call.start")) {
+			log_str(&r, "call_id", c->id);
+			log_str(&r, "leg", "b");
+			log_str(&r, "trunk", trunk_name(c->trunk_in));
+			log_str(&r, "trunk_out", trunk_name(c->trunk_out));
+			log_str(&r, "a_call_id", c->a_call_id);
+			log_str(&r, "b_call_id", c->b_call_id);
+			log_str(&r, "from", c->from);
+			log_str(&r, "did", c->did);
+			log_str(&r, "uri", su->ruri_b);
+			log_end(&r);
+		}
+	}
+out:
+	free(su->offer_a);
+	free(su);
+}
+
+void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
+{
+	const struct sipua_incoming *in = ev->in;
+	struct call_setup *su = NULL;
+	const struct route *route;
+	struct call *c;
+	char why[96];
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		sipua_leg_respond(ev->leg, 500, NULL, 0, NULL);
+		return;
+	}
+	c->b = b;
+	c->media.offer_from = -1;
+	c->media.sess_id = (b->id_salt ^ ++b->seq) & 0x7fffffffffffull;
+	snprintf(c->id, sizeof(c->id), "%08" PRIx64 "%08" PRIx64, (uint64_t)(b->id_salt & 0xffffffffu),
+		 b->seq);
+	c->a = ev->leg;
+	c->rt = route_table_ref(b->rt);
+	c->trunk_in = in->peer;
+	c->src = in->src;
+	c->t_start_ms = wall_ms();
+	snprintf(c->a_call_id, sizeof(c->a_call_id), "%s", in->call_id);
+	snprintf(c->from, sizeof(c->from), "%s", in->from_user);
+	snprintf(c->to, sizeof(c->to), "%s", in->ruri_user);
+	c->next = b->calls;
+	if (b->calls)
+		b->calls->prev = c;
+	b->calls = c;
+	b->n_calls++;
+	atomic_fetch_add(&b->c_active, 1);
+	sipua_leg_set_ctx(ev->leg, c);
+	sipua_leg_set_policy(ev->leg, (struct sipua_policy[]){policy_of(c->trunk_in)});
+
+	if (b->stopping) {
+		fail_call(c, 503, "shutting_down", NULL);
+		return;
+	}
+	su = calloc(1, sizeof(*su));
+	if (!su) {
+		fail_call(c, 500, "no_memory", NULL);
+		return;
+	}
+	su->max_forwards = b2b_max_forwards(in->max_forwards, b->sip.max_forwards);
+	if (su->max_forwards < 0) {
+		atomic_fetch_add(&b->c_bad_request, 1);
+		fail_call(c, 483, "too_many_hops", "Max-Forwards exhausted");
+		goto out;
+	}
+	if ((b->sip.max_calls && atomic_load(&b->c_active) > b->sip.max_calls) ||
+	    !b2b_rate_admit(&b->rate, sipua_now_ms(), b->sip.max_cps)) {
+		atomic_fetch_add(&b->c_overload, 1);
+		fail_call(c, 503, "overload", NULL);
+		goto out;
+	}
+	if (!c->trunk_in || route_normalize(c->trunk_in, in->ruri_user, c->did, sizeof(c->did))) {
+		atomic_fetch_add(&b->c_no_route, 1);
+		c->did[0] = '\0';
+		fail_call(c, 404, "no_route", "not a telephone number");
+		goto out;
+	}
+	route = route_lookup(c->rt, c->did, c->trunk_in);
+	if (!route || route_expand_uri(route, c->did, su->ruri_b, sizeof(su->ruri_b))) {
+		atomic_fetch_add(&b->c_no_route, 1);
+		fail_call(c, 404, "no_route", "number not routed");
+		goto out;
+	}
+	c->trunk_out = route_dest_trunk(route);
+	atomic_fetch_add(&b->c_total, 1);
+	if (!ev->sdp) {
+		atomic_fetch_add(&b->c_bad_request, 1);
+		fail_call(c, 488, "no_offer", "INVITE without SDP offer not supported");
+		goto out;
+	}
+	su->offer_a = malloc(ev->sdp_len + 1);
+	if (!su->offer_a) {
+		fail_call(c, 500, "no_memory", NULL);
+		goto out;
+	}
+	memcpy(su->offer_a, ev->sdp, ev->sdp_len);
+	su->offer_a[ev->sdp_len] = '\0';
+	su->offer_a_len = ev->sdp_len;
+	/* The caller's number crosses in E.164 when it is one. */
+	if (route_normalize(c->trunk_in, in->from_user, su->from_user, sizeof(su->from_user)))
+		snprintf(su->from_user, sizeof(su->from_user), "%s", in->from_user);
+	snprintf(su->from_display, sizeof(su->from_display), "%s", in->from_display);
+	copy_headers(c, ev, su->headers, sizeof(su->headers));
+	(void)why;
+	call_admit(c, su);
+	return;
+out:
+	free(su);
+}
+
+/* ---- mid-call offers (re-INVITE / UPDATE), both directions ---- */
+
+static void relay_offer(struct call *c, int from, const struct sipua_ev *ev)
+{
+	struct sipua_leg *leg = leg_of(c, from), *other = leg_of(c, !from);
+	struct b2b_side *sd = &c->media.side[from];
+	struct b2b_sdp_ctx x;
+	const char *allowed[4];
+	char out[SDP_BUF_MAX], why[160] = "", hdr[512];
+	size_t n = 0;
+	int err;
+
+	if (c->state != CALL_ANSWERED || !other) {
+		sipua_leg_answer(leg, 491, NULL, 0, "Retry-After: 1\r\n");
+		return;
+	}
+	if (c->offer_busy) {
+		sipua_leg_answer(leg, 491, NULL, 0, NULL);
+		return;
+	}
+	if (!ev->sdp || b2b_sdp_is_refresh(&c->media, from, ev->sdp, ev->sdp_len)) {
+		/* A session refresh or an offerless re-INVITE: our current SDP answers it
+		 * (and is our offer when there was none; the ACK brings the answer). */
+		sipua_leg_answer(leg, 200, sd->last_local, sd->last_local_len, NULL);
+		return;
+	}
+	sdp_ctx(c, &x, allowed);
+	err = b2b_sdp_offer(&c->media, &x, from, ev->sdp, ev->sdp_len, out, sizeof(out), &n,
+			    why, sizeof(why));
+	if (err) {
+		warning_hdr(c, hdr, sizeof(hdr), why);
+		sipua_leg_answer(leg, 488, NULL, 0, hdr);
+		return;
+	}
+	err = sipua_leg_reoffer(other, out, n);
+	if (err) {
+		c->media.offer_from = -1;
+		sipua_leg_answer(leg, err == EBUSY ? 491 : 500, NULL, 0, NULL);
+		return;
+	}
+	c->offer_busy = true;
+	c->offer_side = from;
+	log_call(LOG_DEBUG, "call.reinvite", c, from == SIDE_A ? "a" : "b", "offer relayed");
+}
+
+static void relay_offer_result(struct call *c, const struct sipua_ev *ev)
+{
+	struct sipua_leg *leg;
+	struct b2b_sdp_ctx x;
+	const char *allowed[4];
+	char out[SDP_BUF_MAX], why[160] = "", hdr[512];
+	size_t n = 0;
+	int err, code;
+
+	if (!c->offer_busy)
+		return;
+	c->offer_busy = false;
+	leg = leg_of(c, c->offer_side);
+	if (ev->status >= 200 && ev->status < 300 && ev->sdp) {
+		sdp_ctx(c, &x, allowed);
+		err = b2b_sdp_answer(&c->media, &x, ev->sdp, ev->sdp_len, out, sizeof(out), &n,
+				     why, sizeof(why));
+		if (!err) {
+			if (leg)
+				sipua_leg_answer(leg, 200, out, n, NULL);
+			media_update(c);
+			return;
+		}
+		c->media.offer_from = -1;
+		warning_hdr(c, hdr, sizeof(hdr), why);
+		if (leg)
+			sipua_leg_answer(leg, 488, NULL, 0, hdr);
+		return;
+	}
+	c->media.offer_from = -1;
+	code = ev->local ? 500 : ev->status;
+	if (code < 300 || code > 699)
+		code = 500;
+	if (leg)
+		sipua_leg_answer(leg, code, NULL, 0, NULL);
+	if (ev->status == 481 || ev->status == 408)
+		call_hangup(c, "dialog_lost");
+}
+
+/* ---- B leg ---- */
+
+static void b_progress(struct call *c, const struct sipua_ev *ev)
+{
+	struct b2bua *b = c->b;
+	struct b2b_sdp_ctx x;
+	const char *allowed[4];
+	char out[SDP_BUF_MAX], why[160] = "";
+	const char *sdp = NULL;
+	size_t n = 0;
+
+	if (c->state != CALL_CALLING && c->state != CALL_EARLY)
+		return;
+	sipua_timer_cancel(c->invite_timer);
+	c->invite_timer = NULL;
+	c->got_provisional = true;
+	if (!c->t_progress_ms)
+		c->t_progress_ms = wall_ms();
+	if (!c->ring_timer && b->sip.ring_timeout)
+		sipua_timer_start(b->ua, b->sip.ring_timeout * 1000u, ring_timeout, c,
+				  &c->ring_timer);
+	c->state = CALL_EARLY;
+	if (ev->sdp) {
+		if (c->media.offer_from == SIDE_A) {
+			sdp_ctx(c, &x, allowed);
+			if (b2b_sdp_answer(&c->media, &x, ev->sdp, ev->sdp_len, out, sizeof(out), &n,
+					   why, sizeof(why)) == 0) {
+				sdp = out;
+				media_update(c);
+			} else {
+				log_call(LOG_INFO, "call.early_media", c, "b", "early SDP unusable: %s",
+					 why);
+			}
+		} else if (c->media.side[SIDE_A].last_local_len) {
+			sdp = c->media.side[SIDE_A].last_local;
+			n = c->media.side[SIDE_A].last_local_len;
+		}
+	}
+	sipua_leg_respond(c->a, ev->status, sdp, n, NULL);
+}
+
+static void b_answered(struct call *c, const struct sipua_ev *ev)
+{
+	struct b2bua *b = c->b;
+	struct b2b_sdp_ctx x;
+	const char *allowed[4];
+	char out[SDP_BUF_MAX], why[160] = "";
+	const char *sdp;
+	size_t n = 0;
+
+	timers_cancel(c);
+	if (!c->a || c->final_code) {
+		/* A gave up meanwhile: the answer comes too late. */
+		sipua_leg_hangup(c->b_leg, 0);
+		return;
+	}
+	if (c->media.offer_from == SIDE_A) {
+		if (!ev->sdp) {
+			fail_call(c, 500, "no_answer_sdp", "the called party answered without SDP");
+			return;
+		}
+		sdp_ctx(c, &x, allowed);
+		if (b2b_sdp_answer(&c->media, &x, ev->sdp, ev->sdp_len, out, sizeof(out), &n, why,
+				   sizeof(why)) != 0) {
+			atomic_fetch_add(&b->c_bad_request, 1);
+			fail_call(c, 488, "no_common_codec", why);
+			return;
+		}
+		sdp = out;
+		media_update(c);
+	} else {
+		sdp = c->media.side[SIDE_A].last_local;
+		n = c->media.side[SIDE_A].last_local_len;
+	}
+	if (sipua_leg_respond(c->a, 200, sdp, n, NULL) != 0) {
+		fail_call(c, 500, "answer_failed", NULL);
+		return;
+	}
+	c->final_code = 200;
+	c->a_answered = true;
+	c->state = CALL_ANSWERED;
+	c->t_answer_ms = wall_ms();
+	atomic_fetch_add(&b->c_answered, 1);
+	log_call(LOG_INFO, "call.answer", c, "b", "codec %s", b2b_sdp_codec(&c->media));
+}
+
+static void b_failed(struct call *c, const struct sipua_ev *ev)
+{
+	int code = b2b_map_failure(ev->status, ev->local, c->got_provisional);
+	char cause[32];
+
+	if (c->final_code || !c->a)
+		return;
+	snprintf(cause, sizeof(cause), "%s_%d", ev->local ? "local" : "remote", ev->status);
+	log_call(LOG_INFO, "call.failed", c, "b", "B answered %d%s; A gets %d", ev->status,
+		 ev->local ? " (local)" : "", code);
+	fail_call(c, code, cause, NULL);
+}
+
+/* ---- event dispatch ---- */
+
+void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *ev)
+{
+	int side = ev->leg == c->a ? SIDE_A : SIDE_B;
+
+	(void)b;
+	switch (ev->type) {
+	case SIPUA_EV_PROGRESS:
+		if (side == SIDE_B)
+			b_progress(c, ev);
+		break;
+	case SIPUA_EV_ANSWERED:
+		if (side == SIDE_B)
+			b_answered(c, ev);
+		break;
+	case SIPUA_EV_FAILED:
+		if (side == SIDE_B)
+			b_failed(c, ev);
+		break;
+	case SIPUA_EV_OFFER:
+		relay_offer(c, side, ev);
+		break;
+	case SIPUA_EV_OFFER_RESULT:
+		relay_offer_result(c, ev);
+		break;
+	case SIPUA_EV_ACK:
+		break;
+	case SIPUA_EV_TERMINATED:
+		if (side == SIDE_A) {
+			c->a = NULL;
+			if (ev->end == SIPUA_END_CANCEL)
+				set_cause(c, "cancelled");
+			else if (ev->end == SIPUA_END_BYE_REMOTE)
+				set_cause(c, "bye_a");
+			else if (!c->a_answered && !c->final_code)
+				set_cause(c, "a_lost");
+			if (c->b_leg)
+				sipua_leg_hangup(c->b_leg, 0);
+		} else {
+			c->b_leg = NULL;
+			if (ev->end == SIPUA_END_BYE_REMOTE)
+				set_cause(c, "bye_b");
+			if (c->a) {
+				if (c->a_answered)
+					sipua_leg_hangup(c->a, 0);
+				else if (!c->final_code)
+					fail_call(c, 500, "b_lost", NULL);
+			}
+		}
+		if (c->state != CALL_ENDING && (!c->a || !c->b_leg))
+			c->state = CALL_ENDING;
+		timers_cancel(c);
+		maybe_end(c);
+		break;
+	default:
+		break;
+	}
+}
+
+void call_on_media_event(struct b2bua *b, const struct media_event *ev)
+{
+	struct call *c = (struct call *)(uintptr_t)ev->cookie;
+
+	if (ev->type == MEDIA_EV_CLOSED) {
+		memcpy(c->stats, ev->stats, sizeof(c->stats));
+		c->have_stats = true;
+		if (c->ms_closing) {
+			emit_cdr(c);
+			call_free(c);
+		}
+		return;
+	}
+	if (ev->type == MEDIA_EV_TIMEOUT && c->ms && !c->ms_closing && c->state == CALL_ANSWERED) {
+		atomic_fetch_add(&b->c_rtp_timeouts, 1);
+		log_call(LOG_INFO, "call.rtp_timeout", c, NULL, "no RTP: hanging up");
+		call_hangup(c, "rtp_timeout");
+	}
+}

@@ -1,0 +1,210 @@
+/*
+ * b2bua_int.h — private state of the call layer (src/b2bua only): the B2BUA context,
+ * the call object, and the pure helpers (policy, SDP negotiation) that the unit
+ * tests exercise without a network.
+ */
+#ifndef TRUNX_B2BUA_INT_H
+#define TRUNX_B2BUA_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "b2bua/b2bua.h"
+#include "conf/conf.h"
+#include "media.h"
+#include "route.h"
+#include "sdp.h"
+#include "sipua.h"
+
+#define CALL_ID_MAX  40
+#define CALL_NUM_MAX 64
+#define SDP_BUF_MAX  4096
+
+/* ---- pure helpers: b2bua_policy.c ---- */
+
+/**
+ * The final response A gets when B's INVITE failed.
+ * @param status           B's final status (or the stack's local one)
+ * @param local            the stack generated it (timeout, ICMP, transport error)
+ * @param got_provisional  B sent a 18x before failing
+ */
+int b2b_map_failure(int status, bool local, bool got_provisional);
+
+/** True if a header named `name` may be copied from trunk t's requests to the other leg. */
+bool b2b_header_allowed(const struct trunk_cfg *t, const char *name);
+
+/**
+ * Max-Forwards for the B leg: the received value minus one, capped at `cap`.
+ * @param received  the A leg's value, -1 if absent
+ * @return the value, or -1 when the request must be refused with 483
+ */
+int b2b_max_forwards(int received, unsigned cap);
+
+/** Fixed one-second window counter for the new-call rate limit. */
+struct b2b_rate {
+	uint64_t window_s;   /**< second the count belongs to */
+	unsigned count;      /**< calls admitted in that second */
+};
+
+/** Counts a new call at now_ms; false (not counted) when max per second is reached. */
+bool b2b_rate_admit(struct b2b_rate *r, uint64_t now_ms, unsigned max_per_s);
+
+/* ---- SDP negotiation: b2bua_sdp.c ---- */
+
+/** Negotiated view of one leg's audio stream. */
+struct b2b_side {
+	bool     valid;                   /**< remote SDP seen */
+	char     addr[SDP_ADDR_MAX];      /**< remote connection address */
+	enum sdp_addr_family af;
+	uint16_t port;                    /**< remote RTP port (0 = rejected) */
+	uint16_t rtcp_port;               /**< a=rtcp, 0 if absent */
+	enum sdp_dir dir;                 /**< direction the remote declared */
+	uint64_t remote_version;          /**< o= version of the last remote SDP */
+	uint64_t remote_sess_id;
+	uint64_t local_version;           /**< o= version of our SDP toward this leg */
+	char     last_local[SDP_BUF_MAX]; /**< our last SDP toward this leg */
+	size_t   last_local_len;
+};
+
+/** One negotiated codec. pt[s]: the PT side s declared (what it receives, and what
+ *  we send it); sent[s]: the PT our SDP toward side s used (what s sends us). */
+struct b2b_codec {
+	char     name[SDP_NAME_MAX];
+	uint32_t rate;
+	uint8_t  channels;
+	char     fmtp[SDP_FMTP_MAX];
+	uint8_t  pt[2];
+	uint8_t  sent[2];
+};
+
+/** An m= line of the offer being relayed, kept to mirror it in the answer. */
+struct b2b_mline {
+	char             type[16];
+	char             proto[32];
+	struct sdp_codec first;           /**< its first format, for a rejected line */
+};
+
+struct b2b_media {
+	struct b2b_side  side[2];         /**< MEDIA_SIDE_A, MEDIA_SIDE_B */
+	int              offer_from;      /**< side whose offer awaits an answer, -1 = none */
+	size_t           n_mlines;        /**< m= lines of that offer */
+	struct b2b_mline mlines[SDP_MAX_MEDIA];
+	int              audio_idx;       /**< its audio line */
+	struct sdp_media offer_audio;     /**< its audio line, codecs filtered */
+	uint8_t          offer_q[SDP_MAX_CODECS]; /**< PT we offered the other side, per codec */
+	size_t           n_codecs;
+	struct b2b_codec codecs[SDP_MAX_CODECS];  /**< negotiated, answer order */
+	uint64_t         sess_id;         /**< our o= session id */
+};
+
+/** What the negotiation needs to know about trunx and the two trunks. */
+struct b2b_sdp_ctx {
+	const char *media_addr;           /**< our c= address */
+	uint16_t    port[2];              /**< our RTP port per side */
+	const char *const *allowed;       /**< codecs trunx accepts ("PCMU/8000" ...) */
+	size_t      n_allowed;
+};
+
+/**
+ * Takes an offer from side `from` and writes the offer for the other side.
+ * @return 0; EINVAL with a reason (malformed SDP, no audio); ENOTSUP (no common codec)
+ */
+int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
+		  const char *sdp, size_t len, char *out, size_t outlen, size_t *outn,
+		  char *why, size_t whylen);
+
+/**
+ * Takes the answer to the relayed offer (from the other side) and writes the answer
+ * for the offering side. Fills the negotiated codec list.
+ * @return 0; EINVAL (malformed / rejected stream); ENOTSUP (no codec in common)
+ */
+int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char *sdp,
+		   size_t len, char *out, size_t outlen, size_t *outn, char *why,
+		   size_t whylen);
+
+/** Builds the media engine parameters from the negotiated state. */
+void b2b_sdp_media_params(const struct b2b_media *m, struct media_session_params *p);
+
+/** First non telephone-event codec name ("" if none). */
+const char *b2b_sdp_codec(const struct b2b_media *m);
+
+/** True if sdp repeats the last SDP seen from `side` (same o= id and version). */
+bool b2b_sdp_is_refresh(const struct b2b_media *m, int side, const char *sdp, size_t len);
+
+/* ---- the call: b2bua_call.c ---- */
+
+enum call_state {
+	CALL_ROUTING = 0,   /**< INVITE received, deciding */
+	CALL_CALLING,       /**< B INVITE sent */
+	CALL_EARLY,         /**< B sent 18x */
+	CALL_ANSWERED,      /**< 2xx relayed to A */
+	CALL_ENDING,        /**< at least one leg ended; tearing down */
+};
+
+struct b2bua;
+
+struct call {
+	struct b2bua       *b;
+	struct call        *next, *prev;
+	char                id[CALL_ID_MAX];
+	enum call_state     state;
+	struct sipua_leg   *a, *b_leg;
+	struct media_session *ms;
+	bool                ms_closing;       /**< destroyed, waiting for MEDIA_EV_CLOSED */
+	struct route_table *rt;               /**< reference held for the call's life */
+	const struct trunk *trunk_in, *trunk_out;
+	char                a_call_id[128];
+	char                b_call_id[128];
+	char                from[CALL_NUM_MAX];
+	char                to[CALL_NUM_MAX];   /**< request-URI user as received */
+	char                did[CALL_NUM_MAX];  /**< normalised E.164 */
+	struct sockaddr_storage src;
+	struct sipua_timer *invite_timer, *ring_timer;
+	bool                got_provisional;
+	bool                a_answered;         /**< 2xx sent to A */
+	bool                offer_busy;         /**< a mid-call offer is being relayed */
+	int                 offer_side;         /**< side whose offer is relayed */
+	int                 final_code;         /**< final status A got (0 = none yet) */
+	char                cause[48];          /**< why the call ended */
+	char                reason[160];        /**< detail (Warning text) */
+	uint64_t            t_start_ms, t_progress_ms, t_answer_ms, t_end_ms; /**< wall ms */
+	struct b2b_media    media;
+	struct media_side_stats stats[2];
+	bool                have_stats;
+};
+
+/** The call layer's context; everything but the counters lives on the signalling thread. */
+struct b2bua {
+	struct conf_sip      sip;              /**< copied at create / reload */
+	struct media_engine_cfg media_cfg;
+	char                 media_addr[CONF_HOST_MAX];  /**< c= address we advertise */
+	char                 sip_host[CONF_HOST_MAX];    /**< host in our From URIs */
+	struct route_table  *rt;               /**< current snapshot (reference held) */
+	struct sipua        *ua;
+	struct media_engine *me;
+	struct call         *calls;            /**< every call not yet freed */
+	size_t               n_calls;          /**< calls in the list */
+	struct b2b_rate      rate;
+	bool                 stopping;         /**< new calls refused */
+	uint64_t             seq;              /**< call id counter */
+	uint64_t             id_salt;
+
+	/* Counters: written on the signalling thread, read from any thread. */
+	_Atomic uint64_t     c_active, c_total, c_answered, c_failed, c_overload,
+			     c_unknown_rejected, c_unknown_dropped, c_no_route, c_bad_request,
+			     c_rtp_timeouts;
+};
+
+/* b2bua_call.c: event entry points (signalling thread) */
+void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev);
+void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *ev);
+void call_on_media_event(struct b2bua *b, const struct media_event *ev);
+/** Hangs a call up (both legs) with a cause for its record. */
+void call_hangup(struct call *c, const char *cause);
+/** Frees a call without signalling (shutdown only). */
+void call_free(struct call *c);
+const char *call_state_name(enum call_state s);
+
+#endif
