@@ -756,8 +756,11 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 	case SIPUA_EV_TERMINATED:
 		if (side == SIDE_A) {
 			c->a = NULL;
-			if (ev->end == SIPUA_END_CANCEL)
+			if (ev->end == SIPUA_END_CANCEL) {
 				set_cause(c, "cancelled");
+				if (!c->final_code)
+					c->final_code = 487;   /* the stack answered the INVITE */
+			}
 			else if (ev->end == SIPUA_END_BYE_REMOTE)
 				set_cause(c, "bye_a");
 			else if (!c->a_answered && !c->final_code)

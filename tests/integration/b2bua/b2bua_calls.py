@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""trunxd's call layer end to end: SIPp caller -> trunxd -> SIPp callee on loopback.
+
+Each case checks what crosses the wire (SIPp scenario success, RTP captured on the
+callee's and caller's media ports) and what trunxd records (one `call.end` per call,
+its fields), and trunxd must stop cleanly (exit 0, no sanitizer report)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from harness import calls, capture, case, sipmsg, sipp, trunxd  # noqa: E402
+
+
+def _start(ctx, uas_scen, uas_ms=0, configure=None, calls_=1):
+    u = calls.uas(ctx, uas_scen, calls=calls_, duration_ms=uas_ms, timeout=90)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, configure=configure)
+    ctx.at_end(t._end_check)
+    t.start()
+    return u, t
+
+
+def _one_cdr(ctx, t):
+    recs = t.wait_events("call.end", 1, timeout=15)
+    if len(recs) != 1:
+        raise AssertionError("expected one call.end, got %d: %s" % (len(recs), recs))
+    ctx.log("call.end: %s", recs[0])
+    return recs[0]
+
+
+def _expect(rec, **kv):
+    for k, v in kv.items():
+        if rec.get(k) != v:
+            raise AssertionError("call.end %s = %r, expected %r" % (k, rec.get(k), v))
+
+
+def case_basic_rtp_cdr(ctx):
+    """A basic call with G.711 audio both ways through trunxd's media relay: each side
+    receives every packet with the payload sent (PT 8), from trunxd's media ports; the
+    call.end record carries the numbers, trunks, codec, result and RTP counts."""
+    ref = capture.reference_payloads()
+    u, t = _start(ctx, "uas_basic.xml", uas_ms=100)
+    lo, hi = t.conf.media["port_min"], t.conf.media["port_max"]
+    cap = capture.Capture(ctx.reg, "rtp", [u.media_port]).start()
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, duration_ms=8000)
+    calls.finish(c, u)
+    pk = cap.stop()
+    sipp.expect_ok(c)
+    sipp.expect_ok(u)
+    to_uas = capture.rtp_to(pk, u.media_port)
+    ctx.log(capture.check_stream(to_uas, ref, "a->b", pt=8))
+    srcs = {(r.src, r.sport) for r in to_uas} if hasattr(to_uas[0], "sport") else set()
+    for p in pk:
+        if p.dport == u.media_port and not (lo <= p.sport <= hi + 1):
+            raise AssertionError("RTP to the callee from %s:%d, not trunxd's range"
+                                 % (p.src, p.sport))
+    cap2 = [capture.Rtp.parse(p) for p in pk if p.sport == u.media_port]
+    if not cap2:
+        raise AssertionError("no RTP from the callee captured")
+    rec = _one_cdr(ctx, t)
+    _expect(rec, result="answered", sip_code=200, did="+15550001000", trunk_in="carrier",
+            trunk_out="pbx", codec_a="PCMA", cause="bye_a")
+    for k in ("call_id", "a_call_id", "b_call_id", "start", "answer", "end"):
+        if not rec.get(k):
+            raise AssertionError("call.end lacks %s" % k)
+    if rec["a_call_id"] == rec["b_call_id"]:
+        raise AssertionError("B leg reuses A's Call-ID")
+    if rec.get("rtp_a_in", 0) < 200 or rec.get("rtp_b_out", 0) < 200:
+        raise AssertionError("RTP counts too low: %s" % rec)
+    if rec.get("duration_ms", 0) < 5000:
+        raise AssertionError("duration_ms %s for an 8 s call" % rec.get("duration_ms"))
+    del srcs
+
+
+def case_busy_486(ctx):
+    """B busy: A gets 486; the record says failed with 486."""
+    u, t = _start(ctx, "uas_486.xml")
+    c = calls.uac(ctx, "uac_486.xml", t.sip_addr)
+    calls.finish(c, u)
+    sipp.expect_ok(c)
+    sipp.expect_ok(u)
+    _expect(_one_cdr(ctx, t), result="failed", sip_code=486)
+
+
+def case_cancel(ctx):
+    """A cancels while B rings: B gets CANCEL, both scenarios complete."""
+    u, t = _start(ctx, "uas_ring_cancel.xml")
+    c = calls.uac(ctx, "uac_cancel.xml", t.sip_addr, duration_ms=1000)
+    calls.finish(c, u)
+    sipp.expect_ok(c)
+    sipp.expect_ok(u)
+    _expect(_one_cdr(ctx, t), result="cancelled")
+
+
+def case_bye_from_b(ctx):
+    """B hangs up: A gets BYE."""
+    u, t = _start(ctx, "uas_bye.xml", uas_ms=1000)
+    c = calls.uac(ctx, "uac_wait_bye.xml", t.sip_addr)
+    calls.finish(c, u)
+    sipp.expect_ok(c)
+    sipp.expect_ok(u)
+    _expect(_one_cdr(ctx, t), result="answered", cause="bye_b")
+
+
+def case_hold(ctx):
+    """re-INVITE hold and unhold from A reach B with trunxd's SDP, answered back."""
+    u, t = _start(ctx, "uas_hold.xml")
+    c = calls.uac(ctx, "uac_hold.xml", t.sip_addr, duration_ms=1000)
+    calls.finish(c, u)
+    sipp.expect_ok(c)
+    sipp.expect_ok(u)
+    _expect(_one_cdr(ctx, t), result="answered")
+
+
+def _ask(ep, dest, ruri, body, max_forwards=70):
+    data, cid, _ = ep.request("INVITE", dest, ruri=ruri, body=body, max_forwards=max_forwards)
+    ep.send(data, dest)
+    final, _ = ep.wait_final(10, call_id=cid)
+    return final
+
+
+def case_reject_local(ctx):
+    """trunxd's own refusals: unknown DID 404, Max-Forwards 0 -> 483, garbage SDP 488
+    with a Warning, unknown source 403 -- and OPTIONS still answered afterwards."""
+    u, t = _start(ctx, "uas_answer.xml")
+    dest = ("127.0.0.1", t.port)
+    good = "sip:%s@127.0.0.1:%d" % (calls.DID, t.port)
+    with sipmsg.Endpoint("127.0.0.1") as ep:
+        r = _ask(ep, dest, "sip:5559999999@127.0.0.1:%d" % t.port,
+                 sipmsg.sdp_offer("127.0.0.1", 40000))
+        if r is None or r.status != 404:
+            raise AssertionError("unknown DID: %r" % r)
+        r = _ask(ep, dest, good, sipmsg.sdp_offer("127.0.0.1", 40000), max_forwards=0)
+        if r is None or r.status != 483:
+            raise AssertionError("Max-Forwards 0: %r" % r)
+        r = _ask(ep, dest, good, b"v=0\r\nthis is not sdp\r\n")
+        if r is None or r.status != 488 or not r.header("Warning"):
+            raise AssertionError("garbage SDP: %r" % r)
+        ctx.log("488 Warning: %s", r.header("Warning"))
+        r = _ask(ep, dest, good, sipmsg.sdp_offer("127.0.0.1", 40000, pts=((18, "G729/8000"),)))
+        if r is None or r.status != 488:
+            raise AssertionError("no common codec: %r" % r)
+    with sipmsg.Endpoint("127.0.0.2") as ep:
+        r = _ask(ep, dest, good, sipmsg.sdp_offer("127.0.0.2", 40000))
+        if r is None or r.status != 403:
+            raise AssertionError("unknown source: %r" % r)
+    if not t.options_ok():
+        raise AssertionError("OPTIONS not answered after the rejections")
+    recs = t.wait_events("call.end", 4, timeout=15)
+    codes = sorted(r.get("sip_code") for r in recs)
+    if codes != [404, 483, 488, 488]:
+        raise AssertionError("call.end codes %s" % codes)
+    u.stop()
+
+
+def case_topology(ctx):
+    """The B leg shows none of A's identity: own Call-ID, our Contact and Via, no
+    copied headers (the caller's X-Trunx-Test and Subject stay behind)."""
+    u = calls.uas(ctx, "uas_answer.xml", timeout=60, trace_msg=True)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port)
+    ctx.at_end(t._end_check)
+    t.start()
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, duration_ms=500,
+                  extra=["-key", "pcap", "/dev/null"])
+    calls.finish(c, u)
+    sipp.expect_ok(c)
+    sipp.expect_ok(u)
+    msgs = u.messages()
+    invite = next((m for m in msgs if m.startswith("INVITE ")), None)
+    if not invite:
+        raise AssertionError("callee saw no INVITE")
+    for bad in ("X-Trunx-Test", "Subject:", "SIPpTag", "%s:%d" % (c.local_ip, c.port)):
+        if bad in invite:
+            raise AssertionError("B leg INVITE leaks %r:\n%s" % (bad, invite))
+    hdr = {}
+    for line in invite.splitlines()[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            hdr.setdefault(k.strip().lower(), v.strip())
+    if "@" in hdr.get("call-id", "@") or "127.0.0.1:%d" % t.port not in hdr.get("via", ""):
+        raise AssertionError("B leg Call-ID/Via not trunxd's own:\n%s" % invite)
+    if hdr.get("contact") != "<sip:127.0.0.1:%d>" % t.port:
+        raise AssertionError("B leg Contact %r" % hdr.get("contact"))
+    ctx.log("B leg INVITE:\n%s", invite)
+
+
+def case_load_small(ctx):
+    """300 calls at 100 per second, up to 100 at once, media anchored (no RTP): every
+    call succeeds on both sides and every call leaves exactly one answered record."""
+    n = 300
+    u, t = _start(ctx, "uas_answer.xml", calls_=n)
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, calls=n, rate=100, limit=100,
+                  duration_ms=500, extra=["-key", "pcap", "/dev/null"], timeout=120)
+    calls.finish(c, u)
+    sipp.expect_ok(c, n)
+    sipp.expect_ok(u, n)
+    recs = t.wait_events("call.end", n, timeout=30)
+    answered = [r for r in recs if r.get("result") == "answered"]
+    if len(recs) != n or len(answered) != n:
+        raise AssertionError("%d call.end records, %d answered, for %d calls"
+                             % (len(recs), len(answered), n))
+    if len({r["call_id"] for r in recs}) != n:
+        raise AssertionError("call ids are not unique")
+
+
+if __name__ == "__main__":
+    sys.exit(case.main(globals()))

@@ -1,0 +1,255 @@
+/*
+ * test_sdp_neg.c — offer/answer across the two legs: codec filtering, our address and
+ * ports, payload-type numbers kept per leg, m= lines mirrored, hold re-offers, the
+ * media engine's PT maps, refresh detection.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b2bua/b2bua_int.h"
+
+static const char *const allowed[] = {"PCMU/8000", "PCMA/8000", "telephone-event/8000"};
+
+static const char offer_a[] =
+	"v=0\r\no=alice 100 1 IN IP4 10.0.0.1\r\ns=call\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+	"m=audio 4000 RTP/AVP 0 8 18 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+	"a=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
+	"a=ptime:20\r\n"
+	"m=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+
+static const char answer_b[] =
+	"v=0\r\no=bob 200 7 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+	"m=audio 6000 RTP/AVP 8 100\r\na=rtpmap:8 PCMA/8000\r\n"
+	"a=rtpmap:100 telephone-event/8000\r\na=fmtp:100 0-15\r\n";
+
+static void ctx_init(struct b2b_sdp_ctx *c)
+{
+	c->media_addr = "192.0.2.10";
+	c->port[MEDIA_SIDE_A] = 20000;
+	c->port[MEDIA_SIDE_B] = 20002;
+	c->allowed = allowed;
+	c->n_allowed = 3;
+}
+
+static struct b2b_media *media_new(void)
+{
+	struct b2b_media *m = calloc(1, sizeof(*m));
+
+	m->offer_from = -1;
+	m->sess_id = 4242;
+	return m;
+}
+
+static struct sdp_session *parse(const char *s, size_t n)
+{
+	struct sdp_session *p = calloc(1, sizeof(*p));
+	char why[128];
+
+	assert_int_equal(sdp_parse(p, s, n, why, sizeof(why)), 0);
+	return p;
+}
+
+/* Initial negotiation A -> B, shared by several tests. */
+static void negotiate(struct b2b_media *m, const struct b2b_sdp_ctx *c)
+{
+	char out[SDP_BUF_MAX], why[128];
+	size_t n = 0;
+
+	assert_int_equal(b2b_sdp_offer(m, c, MEDIA_SIDE_A, offer_a, strlen(offer_a), out,
+				       sizeof(out), &n, why, sizeof(why)), 0);
+	assert_int_equal(b2b_sdp_answer(m, c, answer_b, strlen(answer_b), out, sizeof(out), &n,
+					why, sizeof(why)), 0);
+}
+
+static void test_offer_to_b(void **state)
+{
+	struct b2b_media *m = media_new();
+	struct b2b_sdp_ctx c;
+	struct sdp_session *s;
+	char out[SDP_BUF_MAX], why[128];
+	size_t n = 0;
+
+	(void)state;
+	ctx_init(&c);
+	assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, offer_a, strlen(offer_a), out,
+				       sizeof(out), &n, why, sizeof(why)), 0);
+	assert_int_equal(n, strlen(out));
+	s = parse(out, n);
+	assert_int_equal(s->n_media, 1);   /* only the audio stream goes to B */
+	assert_string_equal(s->media[0].type, "audio");
+	assert_string_equal(s->media[0].addr, "192.0.2.10");
+	assert_int_equal(s->media[0].port, 20002);
+	assert_int_equal(s->media[0].n_codecs, 3);   /* G729 is not relayed */
+	assert_int_equal(s->media[0].codecs[0].pt, 0);
+	assert_int_equal(s->media[0].codecs[1].pt, 8);
+	assert_int_equal(s->media[0].codecs[2].pt, 101);
+	assert_string_equal(s->media[0].codecs[2].fmtp, "0-16");
+	assert_int_equal(s->media[0].ptime, 20);
+	assert_int_equal(s->sess_id, 4242);
+	assert_true(strstr(out, "10.0.0.1") == NULL);   /* nothing of A's addressing */
+	/* What A declared is remembered for the media engine. */
+	assert_string_equal(m->side[MEDIA_SIDE_A].addr, "10.0.0.1");
+	assert_int_equal(m->side[MEDIA_SIDE_A].port, 4000);
+	free(s);
+	free(m);
+}
+
+static void test_answer_to_a_and_pt_maps(void **state)
+{
+	struct b2b_media *m = media_new();
+	struct b2b_sdp_ctx c;
+	struct sdp_session *s;
+	struct media_session_params p;
+	char out[SDP_BUF_MAX], why[128];
+	size_t n = 0;
+
+	(void)state;
+	ctx_init(&c);
+	assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, offer_a, strlen(offer_a), out,
+				       sizeof(out), &n, why, sizeof(why)), 0);
+	assert_int_equal(b2b_sdp_answer(m, &c, answer_b, strlen(answer_b), out, sizeof(out), &n,
+					why, sizeof(why)), 0);
+	s = parse(out, n);
+	/* The answer mirrors A's two m= lines; video is refused with port 0. */
+	assert_int_equal(s->n_media, 2);
+	assert_string_equal(s->media[0].type, "audio");
+	assert_int_equal(s->media[0].port, 20000);
+	assert_string_equal(s->media[0].addr, "192.0.2.10");
+	assert_int_equal(s->media[0].n_codecs, 2);
+	assert_int_equal(s->media[0].codecs[0].pt, 8);     /* B's choice, A's number */
+	assert_int_equal(s->media[0].codecs[1].pt, 101);   /* A's number, not B's 100 */
+	assert_string_equal(s->media[1].type, "video");
+	assert_int_equal(s->media[1].port, 0);
+	assert_string_equal(b2b_sdp_codec(m), "PCMA");
+
+	b2b_sdp_media_params(m, &p);
+	/* From A: PT 8 -> 8, 101 -> B's 100; PCMU is not negotiated. */
+	assert_int_equal(p.side[MEDIA_SIDE_A].pt_map[8], 8);
+	assert_int_equal(p.side[MEDIA_SIDE_A].pt_map[101], 100);
+	assert_int_equal(p.side[MEDIA_SIDE_A].pt_map[0], MEDIA_PT_NONE);
+	assert_int_equal(p.side[MEDIA_SIDE_A].pt_map[18], MEDIA_PT_NONE);
+	/* From B: what we offered it (101), and its own number (100), both -> A's 101. */
+	assert_int_equal(p.side[MEDIA_SIDE_B].pt_map[8], 8);
+	assert_int_equal(p.side[MEDIA_SIDE_B].pt_map[101], 101);
+	assert_int_equal(p.side[MEDIA_SIDE_B].pt_map[100], 101);
+	/* Remote addresses from each side's SDP. */
+	assert_int_equal(ntohs(((struct sockaddr_in *)&p.side[MEDIA_SIDE_A].rtp)->sin_port), 4000);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&p.side[MEDIA_SIDE_B].rtp)->sin_port), 6000);
+	assert_int_equal(p.side[MEDIA_SIDE_A].dir, MEDIA_DIR_SENDRECV);
+	free(s);
+	free(m);
+}
+
+static void test_no_common_codec_and_garbage(void **state)
+{
+	static const char g729[] =
+		"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+	static const char dtmf_only[] =
+		"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/AVP 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+	static const char b_g722[] =
+		"v=0\r\no=- 1 1 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+		"m=audio 6000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n";
+	static const char b_rejects[] =
+		"v=0\r\no=- 1 1 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+		"m=audio 0 RTP/AVP 0\r\n";
+	struct b2b_media *m = media_new();
+	struct b2b_sdp_ctx c;
+	char out[SDP_BUF_MAX], why[128] = "";
+	size_t n = 0;
+
+	(void)state;
+	ctx_init(&c);
+	assert_int_equal(b2b_sdp_offer(m, &c, 0, g729, strlen(g729), out, sizeof(out), &n, why,
+				       sizeof(why)), ENOTSUP);
+	assert_true(strstr(why, "codec") != NULL);
+	assert_int_equal(b2b_sdp_offer(m, &c, 0, dtmf_only, strlen(dtmf_only), out, sizeof(out),
+				       &n, why, sizeof(why)), ENOTSUP);
+	why[0] = '\0';
+	assert_int_equal(b2b_sdp_offer(m, &c, 0, "garbage\r\n", 9, out, sizeof(out), &n, why,
+				       sizeof(why)), EINVAL);
+	assert_true(why[0] != '\0');
+	/* B answers with nothing we offered, or refuses the stream. */
+	assert_int_equal(b2b_sdp_offer(m, &c, 0, offer_a, strlen(offer_a), out, sizeof(out), &n,
+				       why, sizeof(why)), 0);
+	assert_int_equal(b2b_sdp_answer(m, &c, b_g722, strlen(b_g722), out, sizeof(out), &n, why,
+					sizeof(why)), ENOTSUP);
+	assert_int_equal(b2b_sdp_answer(m, &c, b_rejects, strlen(b_rejects), out, sizeof(out), &n,
+					why, sizeof(why)), ENOTSUP);
+	free(m);
+}
+
+static void test_hold_from_b_keeps_numbers(void **state)
+{
+	static const char hold_b[] =
+		"v=0\r\no=bob 200 8 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+		"m=audio 6000 RTP/AVP 8 100\r\na=rtpmap:8 PCMA/8000\r\n"
+		"a=rtpmap:100 telephone-event/8000\r\na=sendonly\r\n";
+	static const char answer_a[] =
+		"v=0\r\no=alice 100 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n"
+		"a=rtpmap:101 telephone-event/8000\r\na=recvonly\r\n";
+	struct b2b_media *m = media_new();
+	struct b2b_sdp_ctx c;
+	struct sdp_session *s;
+	struct media_session_params p;
+	char out[SDP_BUF_MAX], why[128];
+	uint64_t v_a, v_b;
+	size_t n = 0;
+
+	(void)state;
+	ctx_init(&c);
+	negotiate(m, &c);
+	v_a = m->side[MEDIA_SIDE_A].local_version;
+	v_b = m->side[MEDIA_SIDE_B].local_version;
+	assert_false(b2b_sdp_is_refresh(m, MEDIA_SIDE_B, hold_b, strlen(hold_b)));
+	assert_true(b2b_sdp_is_refresh(m, MEDIA_SIDE_B, answer_b, strlen(answer_b)));
+
+	assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_B, hold_b, strlen(hold_b), out,
+				       sizeof(out), &n, why, sizeof(why)), 0);
+	s = parse(out, n);
+	assert_int_equal(s->media[0].port, 20000);
+	assert_int_equal(s->media[0].dir, SDP_DIR_SENDONLY);
+	assert_int_equal(s->media[0].codecs[0].pt, 8);
+	assert_int_equal(s->media[0].codecs[1].pt, 101);   /* A keeps its number */
+	assert_int_equal(s->sess_version, v_a + 1);        /* a new version toward A */
+	free(s);
+
+	assert_int_equal(b2b_sdp_answer(m, &c, answer_a, strlen(answer_a), out, sizeof(out), &n,
+					why, sizeof(why)), 0);
+	s = parse(out, n);
+	assert_int_equal(s->n_media, 1);
+	assert_int_equal(s->media[0].port, 20002);
+	assert_int_equal(s->media[0].dir, SDP_DIR_RECVONLY);
+	assert_int_equal(s->media[0].codecs[1].pt, 100);   /* B's number back to B */
+	assert_int_equal(s->sess_version, v_b + 1);
+	free(s);
+
+	b2b_sdp_media_params(m, &p);
+	assert_int_equal(p.side[MEDIA_SIDE_B].dir, MEDIA_DIR_SENDONLY);
+	assert_int_equal(p.side[MEDIA_SIDE_A].dir, MEDIA_DIR_RECVONLY);
+	assert_int_equal(p.side[MEDIA_SIDE_A].pt_map[101], 100);
+	assert_int_equal(p.side[MEDIA_SIDE_B].pt_map[100], 101);
+	free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_offer_to_b),
+		cmocka_unit_test(test_answer_to_a_and_pt_maps),
+		cmocka_unit_test(test_no_common_codec_and_garbage),
+		cmocka_unit_test(test_hold_from_b_keeps_numbers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
