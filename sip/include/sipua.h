@@ -214,7 +214,7 @@ int sipua_leg_invite(struct sipua *ua, const struct sipua_invite *inv, void *ctx
 void  sipua_leg_set_ctx(struct sipua_leg *leg, void *ctx);
 void *sipua_leg_ctx(const struct sipua_leg *leg);
 
-/** Sets the session policy of an inbound leg; call before its first response. */
+/** Sets the session policy of an inbound leg; it applies from its first response on. */
 void sipua_leg_set_policy(struct sipua_leg *leg, const struct sipua_policy *p);
 
 /**

@@ -288,6 +288,8 @@ static void *sipua_thread(void *p)
 			     NUTAG_MEDIA_ENABLE(0),
 			     NTATAG_UDP_MTU(65535),
 			     NTATAG_SERVER_RPORT(2),
+			     /* Bursts at high call rates must not overflow the socket. */
+			     TPTAG_UDP_RMEM(8 * 1024 * 1024), TPTAG_UDP_WMEM(4 * 1024 * 1024),
 			     TAG_END());
 	if (!ua->nua) {
 		log_msg(LOG_ERROR, "sip.start", "cannot bind SIP transport %s", url);

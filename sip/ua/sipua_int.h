@@ -81,6 +81,7 @@ struct sipua_leg {
 	bool              inbound;
 	bool              confirmed;      /**< 2xx sent or received */
 	bool              final_sent;     /**< inbound: final response to the INVITE given */
+	bool              responded;      /**< inbound: a response (and the preferences) sent */
 	bool              failed;         /**< outbound: FAILED delivered */
 	bool              hung_up;        /**< sipua_leg_hangup() done */
 	bool              terminated;     /**< TERMINATED delivered */

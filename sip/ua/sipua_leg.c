@@ -254,11 +254,6 @@ static void incoming_invite(struct sipua *ua, nua_t *nua, nua_handle_t *nh, sip_
 		snprintf(leg->call_id, sizeof(leg->call_id), "%s", sip->sip_call_id->i_id);
 	nua_handle_bind(nh, leg);
 	leg_link(ua, leg);
-	/* Our responses on this dialog advertise what we really serve, and no timer or
-	 * 100rel unless the trunk's policy (sipua_leg_set_policy) says so. */
-	nua_set_hparams(nh, SIPTAG_ALLOW_STR(SIPUA_ALLOW), SIPTAG_SUPPORTED_STR(""),
-			NUTAG_SESSION_TIMER(0), TAG_END());
-
 	url_str(ruri, sizeof(ruri), sip->sip_request->rq_url);
 	url_str(from, sizeof(from), sip->sip_from ? sip->sip_from->a_url : NULL);
 	url_str(to, sizeof(to), sip->sip_to ? sip->sip_to->a_url : NULL);
@@ -586,25 +581,16 @@ void *sipua_leg_ctx(const struct sipua_leg *leg)
 
 void sipua_leg_set_policy(struct sipua_leg *leg, const struct sipua_policy *p)
 {
-	if (!leg || !p || !leg->nh)
+	if (!leg || !p)
 		return;
 	leg->policy = *p;
-	nua_set_hparams(leg->nh,
-			SIPTAG_SUPPORTED_STR(supported_for(p)),
-			NUTAG_SESSION_TIMER(p->session_expires),
-			NUTAG_MIN_SE(p->min_se >= 90 ? p->min_se : 90),
-			NUTAG_SESSION_REFRESHER(nua_any_refresher),
-			NUTAG_UPDATE_REFRESH(1),
-			NUTAG_EARLY_MEDIA(p->rel100 == SIPUA_REL100_REQUIRED),
-			NUTAG_ONLY183_100REL(p->rel100 != SIPUA_REL100_REQUIRED),
-			TAG_END());
 }
 
 int sipua_leg_respond(struct sipua_leg *leg, int status, const char *sdp, size_t sdp_len,
 		      const char *headers)
 {
 	char *body = NULL;
-	bool reliable;
+	bool reliable, first;
 
 	if (!leg || !leg->nh || !leg->inbound || status < 101 || status > 699)
 		return EINVAL;
@@ -615,11 +601,24 @@ int sipua_leg_respond(struct sipua_leg *leg, int status, const char *sdp, size_t
 	if (sdp && !(body = body_dup(sdp, sdp_len)))
 		return ENOMEM;
 	reliable = status < 200 && leg->policy.rel100 == SIPUA_REL100_REQUIRED && leg->peer_100rel;
+	first = !leg->responded;
+	leg->responded = true;
 	if (status >= 200)
 		leg->final_sent = true;
 	if (status >= 300)
 		leg->end = SIPUA_END_REJECTED;
+	/* The first response sets the dialog's preferences (they stick to the handle):
+	 * our precise Allow, and timer / 100rel only as the trunk's policy says. */
 	nua_respond(leg->nh, status, sipua_phrase(status)[0] ? sipua_phrase(status) : NULL,
+		    TAG_IF(first, SIPTAG_ALLOW_STR(SIPUA_ALLOW)),
+		    TAG_IF(first, SIPTAG_SUPPORTED_STR(supported_for(&leg->policy))),
+		    TAG_IF(first, NUTAG_SESSION_TIMER(leg->policy.session_expires)),
+		    TAG_IF(first, NUTAG_MIN_SE(leg->policy.min_se >= 90 ? leg->policy.min_se : 90)),
+		    TAG_IF(first && leg->policy.session_expires,
+			   NUTAG_SESSION_REFRESHER(nua_any_refresher)),
+		    TAG_IF(first && leg->policy.session_expires, NUTAG_UPDATE_REFRESH(1)),
+		    TAG_IF(first && leg->policy.rel100 == SIPUA_REL100_REQUIRED,
+			   NUTAG_EARLY_MEDIA(1)),
 		    TAG_IF(status < 300, SIPTAG_CONTACT_STR(leg_contact(leg))),
 		    TAG_IF(body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 		    TAG_IF(body, SIPTAG_PAYLOAD_STR(body)),

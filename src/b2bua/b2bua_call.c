@@ -131,6 +131,7 @@ static void sdp_ctx(const struct call *c, struct b2b_sdp_ctx *x, const char **al
 	x->port[SIDE_B] = c->ms ? media_session_port(c->ms, MEDIA_SIDE_B) : 0;
 	x->allowed = allowed;
 	x->n_allowed = n;
+	x->scratch = c->b->sdp_scratch;
 }
 
 static struct sipua_leg *leg_of(const struct call *c, int side)
@@ -426,10 +427,10 @@ static void call_proceed(struct call *c, struct call_setup *su)
 	if (b->sip.invite_timeout)
 		sipua_timer_start(b->ua, b->sip.invite_timeout * 1000u, invite_timeout, c,
 				  &c->invite_timer);
-	if (log_get_level() <= LOG_INFO) {
+	if (log_get_level() <= LOG_DEBUG) {
 		struct log_rec r;
 
-		if (log_begin(&r, LOG_INFO, "call.start")) {
+		if (log_begin(&r, LOG_DEBUG, "call.start")) {
 			log_str(&r, "call_id", c->id);
 			log_str(&r, "leg", "b");
 			log_str(&r, "trunk", trunk_name(c->trunk_in));
@@ -709,7 +710,7 @@ static void b_answered(struct call *c, const struct sipua_ev *ev)
 	c->state = CALL_ANSWERED;
 	c->t_answer_ms = wall_ms();
 	atomic_fetch_add(&b->c_answered, 1);
-	log_call(LOG_INFO, "call.answer", c, "b", "codec %s", b2b_sdp_codec(&c->media));
+	log_call(LOG_DEBUG, "call.answer", c, "b", "codec %s", b2b_sdp_codec(&c->media));
 }
 
 static void b_failed(struct call *c, const struct sipua_ev *ev)

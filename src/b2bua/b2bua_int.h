@@ -105,6 +105,8 @@ struct b2b_sdp_ctx {
 	uint16_t    port[2];              /**< our RTP port per side */
 	const char *const *allowed;       /**< codecs trunx accepts ("PCMU/8000" ...) */
 	size_t      n_allowed;
+	struct sdp_session *scratch;      /**< 2 sessions of working space (caller-owned,
+					       reused call after call); NULL = allocate */
 };
 
 /**
@@ -190,6 +192,7 @@ struct b2bua {
 	bool                 stopping;         /**< new calls refused */
 	uint64_t             seq;              /**< call id counter */
 	uint64_t             id_salt;
+	struct sdp_session   sdp_scratch[2];   /**< working space of the SDP rewriting */
 
 	/* Counters: written on the signalling thread, read from any thread. */
 	_Atomic uint64_t     c_active, c_total, c_answered, c_failed, c_overload,

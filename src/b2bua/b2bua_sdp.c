@@ -14,6 +14,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,14 @@ static const struct b2b_codec *negotiated(const struct b2b_media *m, const char 
 			return &m->codecs[i];
 	}
 	return NULL;
+}
+
+/* Zeroes the session header and its first n media (the rest is never read). */
+static void session_reset(struct sdp_session *s, size_t n)
+{
+	memset(s, 0, offsetof(struct sdp_session, media));
+	for (size_t i = 0; i < n && i < SDP_MAX_MEDIA; i++)
+		memset(&s->media[i], 0, offsetof(struct sdp_media, codecs));
 }
 
 static void side_remember_remote(struct b2b_side *sd, const struct sdp_session *s,
@@ -107,7 +116,7 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 
 	if (!m || !c || !sdp || (from != 0 && from != 1))
 		return EINVAL;
-	s = calloc(2, sizeof(*s));
+	s = c->scratch ? c->scratch : calloc(2, sizeof(*s));
 	if (!s)
 		return ENOMEM;
 	o = s + 1;
@@ -151,7 +160,7 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 	m->offer_from = from;
 
 	/* Our offer to the other side: its negotiated PT numbers where known. */
-	memset(o, 0, sizeof(*o));
+	session_reset(o, 1);
 	o->n_media = 1;
 	o->media[0] = *am;
 	local_media(&o->media[0], c, to);
@@ -167,7 +176,8 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 	}
 	err = write_local(m, to, o, out, outlen, outn, why, whylen);
 out:
-	free(s);
+	if (s != c->scratch)
+		free(s);
 	return err;
 }
 
@@ -186,7 +196,7 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 		return EINVAL;
 	from = m->offer_from;
 	to = !from;
-	s = calloc(2, sizeof(*s));
+	s = c->scratch ? c->scratch : calloc(2, sizeof(*s));
 	if (!s)
 		return ENOMEM;
 	o = s + 1;
@@ -236,7 +246,7 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 	m->n_codecs = n;
 
 	/* The answer to the offerer mirrors its m= lines; only the audio one is kept. */
-	memset(o, 0, sizeof(*o));
+	session_reset(o, m->n_mlines);
 	o->n_media = m->n_mlines;
 	for (size_t i = 0; i < m->n_mlines; i++) {
 		struct sdp_media *x = &o->media[i];
@@ -253,7 +263,7 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 		x->dir = SDP_DIR_INACTIVE;
 	}
 	om = &o->media[m->audio_idx];
-	memset(om, 0, sizeof(*om));
+	memset(om, 0, offsetof(struct sdp_media, codecs));
 	local_media(om, c, from);
 	om->dir = am->dir;
 	om->ptime = am->ptime;
@@ -270,7 +280,8 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 	if (!err)
 		m->offer_from = -1;
 out:
-	free(s);
+	if (s != c->scratch)
+		free(s);
 	return err;
 }
 

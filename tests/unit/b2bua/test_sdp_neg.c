@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ static const char answer_b[] =
 
 static void ctx_init(struct b2b_sdp_ctx *c)
 {
+	memset(c, 0, sizeof(*c));   /* no scratch: the functions allocate their own */
 	c->media_addr = "192.0.2.10";
 	c->port[MEDIA_SIDE_A] = 20000;
 	c->port[MEDIA_SIDE_B] = 20002;
