@@ -184,6 +184,25 @@ def case_topology(ctx):
     ctx.log("B leg INVITE:\n%s", invite)
 
 
+def _mine(name):
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios", name)
+
+
+def case_early_media_hold_from_b(ctx):
+    """B sends 183 with SDP (relayed to A with trunxd's SDP), answers, then holds and
+    resumes the call itself: each re-INVITE reaches A rewritten and the answers go
+    back; B hangs up."""
+    u, t = _start(ctx, _mine("uas_early_reinvite.xml"))
+    c = calls.uac(ctx, _mine("uac_accept_reinvite.xml"), t.sip_addr)
+    calls.finish(c, u)
+    sipp.expect_ok(c)
+    sipp.expect_ok(u)
+    rec = _one_cdr(ctx, t)
+    _expect(rec, result="answered", cause="bye_b", codec_a="PCMA")
+    if rec.get("setup_ms", -1) < 0:
+        raise AssertionError("no setup time for an early-media call")
+
+
 def case_load_small(ctx):
     """300 calls at 100 per second, up to 100 at once, media anchored (no RTP): every
     call succeeds on both sides and every call leaves exactly one answered record."""
