@@ -300,6 +300,9 @@ static void *sipua_thread(void *p)
 	 * through the source check; answers advertise SIPUA_ALLOW only. */
 	nua_set_params(ua->nua,
 		       NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOACK(1),
+		       /* 100 Trying only once the source check accepted the INVITE, so a
+			* silently dropped one gets nothing at all. */
+		       NUTAG_AUTO100(0),
 		       NUTAG_AUTO302(0), NUTAG_AUTO305(0),
 		       NUTAG_ENABLEMESSAGE(1), NUTAG_ENABLEINVITE(1),
 		       SIPTAG_ALLOW_STR("INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO, "

@@ -274,6 +274,9 @@ static void incoming_invite(struct sipua *ua, nua_t *nua, nua_handle_t *nh, sip_
 	in.session_expires = sip->sip_session_expires ?
 			     (unsigned)sip->sip_session_expires->x_delta : 0;
 
+	/* The stack's automatic 100 is off (see sipua.c): stop A's retransmissions now. */
+	nua_respond(nh, SIP_100_TRYING, TAG_END());
+
 	ev.type = SIPUA_EV_INCOMING;
 	ev.leg = leg;
 	ev.in = &in;
@@ -330,9 +333,10 @@ static void ood_request(struct sipua *ua, nua_event_t event, nua_t *nua, nua_han
 /* ---- events on legs ---- */
 
 static void on_r_invite(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, int status,
-			sip_t const *sip)
+			char const *phrase, sip_t const *sip)
 {
 	struct sipua_ev ev = {0};
+	bool end_now = false;
 
 	ev.leg = leg;
 	ev.status = status;
@@ -350,6 +354,15 @@ static void on_r_invite(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, int
 	}
 	if (leg->inbound || leg->confirmed || leg->failed)
 		return;
+	if (status == 100 && phrase && strncmp(phrase, "Retry After", 11) == 0) {
+		/* The stack swallowed a 5xx with Retry-After and would re-send the INVITE
+		 * by itself later: that is B refusing the call now. */
+		status = 503;
+		end_now = true;
+	} else if (status == 401 || status == 407) {
+		/* The stack keeps the INVITE waiting for credentials we do not have. */
+		end_now = true;
+	}
 	if (status < 200) {
 		if (status == 100)
 			return;
@@ -361,11 +374,14 @@ static void on_r_invite(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, int
 		leg->failed = true;
 		leg->end = SIPUA_END_REJECTED;
 		ev.type = SIPUA_EV_FAILED;
-		ev.local = response_is_local(nua, status);
+		ev.local = !end_now && response_is_local(nua, status);
 	}
+	ev.status = status;
 	ev.msg = nua_current_request(nua);
 	ev_set_sdp(&ev, sip);
 	deliver(ua, &ev);
+	if (end_now)
+		leg_terminate(ua, leg, status);
 }
 
 static void on_offer(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, sip_t const *sip,
@@ -447,7 +463,7 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 		return;
 	}
 	case nua_r_invite:
-		on_r_invite(ua, nua, leg, status, sip);
+		on_r_invite(ua, nua, leg, status, phrase, sip);
 		return;
 	case nua_i_invite:
 		on_offer(ua, nua, leg, sip, false);

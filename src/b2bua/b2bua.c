@@ -370,8 +370,9 @@ static void list_run(void *arg)
 	(void)now;
 	for (struct call *c = j->b->calls; c && arr; c = c->next) {
 		json_t *o = json_object(), *legs = json_array();
-		const char *codec = b2b_sdp_codec(&c->media);
+		char codec[48];
 
+		b2b_sdp_codec(&c->media, codec, sizeof(codec));
 		if (!o || !legs) {
 			json_decref(o);
 			json_decref(legs);

@@ -174,7 +174,7 @@ static void timers_cancel(struct call *c)
 static void emit_cdr(struct call *c)
 {
 	struct log_rec r;
-	char t[64];
+	char t[64], codec[48];
 	const char *result;
 
 	if (!log_begin(&r, LOG_INFO, "call.end"))
@@ -215,8 +215,10 @@ static void emit_cdr(struct call *c)
 	log_str(&r, "cause", c->cause[0] ? c->cause : "normal");
 	if (c->reason[0])
 		log_str(&r, "reason", c->reason);
-	log_str(&r, "codec_a", b2b_sdp_codec(&c->media)[0] ? b2b_sdp_codec(&c->media) : NULL);
-	log_str(&r, "codec_b", b2b_sdp_codec(&c->media)[0] ? b2b_sdp_codec(&c->media) : NULL);
+	/* Same codec on both legs: G.711 is relayed, never transcoded. */
+	b2b_sdp_codec(&c->media, codec, sizeof(codec));
+	log_str(&r, "codec_a", codec[0] ? codec : NULL);
+	log_str(&r, "codec_b", codec[0] ? codec : NULL);
 	log_uint(&r, "rtp_a_in", c->stats[SIDE_A].rtp_in);
 	log_uint(&r, "rtp_a_out", c->stats[SIDE_A].rtp_out);
 	log_uint(&r, "rtp_a_lost", c->stats[SIDE_A].rtp_lost);
@@ -405,6 +407,13 @@ static void call_proceed(struct call *c, struct call_setup *su)
 		atomic_fetch_add(&b->c_bad_request, 1);
 		fail_call(c, 488, err == ENOTSUP ? "no_common_codec" : "bad_sdp", why);
 		goto out;
+	}
+	{
+		/* B may start sending with its answer, before we have read it. */
+		struct media_session_params p;
+
+		b2b_sdp_media_params_pending(&c->media, &p);
+		media_session_update(c->ms, &p);
 	}
 	snprintf(from_uri, sizeof(from_uri), "sip:%s@%s", su->from_user[0] ? su->from_user : "anonymous",
 		 b->sip_host);
@@ -710,7 +719,12 @@ static void b_answered(struct call *c, const struct sipua_ev *ev)
 	c->state = CALL_ANSWERED;
 	c->t_answer_ms = wall_ms();
 	atomic_fetch_add(&b->c_answered, 1);
-	log_call(LOG_DEBUG, "call.answer", c, "b", "codec %s", b2b_sdp_codec(&c->media));
+	if (log_get_level() <= LOG_DEBUG) {
+		char codec[48];
+
+		b2b_sdp_codec(&c->media, codec, sizeof(codec));
+		log_call(LOG_DEBUG, "call.answer", c, "b", "codec %s", codec);
+	}
 }
 
 static void b_failed(struct call *c, const struct sipua_ev *ev)

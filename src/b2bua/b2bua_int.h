@@ -129,8 +129,15 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 /** Builds the media engine parameters from the negotiated state. */
 void b2b_sdp_media_params(const struct b2b_media *m, struct media_session_params *p);
 
-/** First non telephone-event codec name ("" if none). */
-const char *b2b_sdp_codec(const struct b2b_media *m);
+/**
+ * Media parameters while the initial offer awaits its answer: the offerer's side as
+ * offered, the answerer's side with the unspecified address (its early packets latch
+ * and are relayed; nothing is sent to it yet).
+ */
+void b2b_sdp_media_params_pending(const struct b2b_media *m, struct media_session_params *p);
+
+/** The first negotiated audio codec as "name/rate" ("" if none). */
+void b2b_sdp_codec(const struct b2b_media *m, char *out, size_t len);
 
 /** True if sdp repeats the last SDP seen from `side` (same o= id and version). */
 bool b2b_sdp_is_refresh(const struct b2b_media *m, int side, const char *sdp, size_t len);

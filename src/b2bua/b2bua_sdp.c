@@ -345,14 +345,56 @@ void b2b_sdp_media_params(const struct b2b_media *m, struct media_session_params
 	}
 }
 
-const char *b2b_sdp_codec(const struct b2b_media *m)
+void b2b_sdp_media_params_pending(const struct b2b_media *m, struct media_session_params *p)
 {
+	int from = m->offer_from, to = !from;
+	struct media_side_params *mf, *mt;
+
+	memset(p, 0, sizeof(*p));
+	if (from != 0 && from != 1)
+		return;
+	mf = &p->side[from];
+	mt = &p->side[to];
+	fill_addr(&mf->rtp, &m->side[from], m->side[from].port);
+	fill_addr(&mf->rtcp, &m->side[from], m->side[from].rtcp_port);
+	mf->dir = media_dir_of(m->side[from].dir);
+	/* The answerer's address is not known yet: the unspecified address lets its first
+	 * packets latch and reach the offerer, while nothing is sent toward it. */
+	if (m->side[from].af == SDP_AF_IP6) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&mt->rtp;
+
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(9);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&mt->rtp;
+
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(9);
+	}
+	mt->dir = MEDIA_DIR_SENDRECV;
+	memset(mf->pt_map, MEDIA_PT_NONE, sizeof(mf->pt_map));
+	memset(mt->pt_map, MEDIA_PT_NONE, sizeof(mt->pt_map));
+	for (size_t i = 0; i < m->offer_audio.n_codecs; i++) {
+		uint8_t pt = m->offer_audio.codecs[i].pt, q = m->offer_q[i];
+
+		if (pt < 128 && q < 128) {
+			mf->pt_map[pt] = q;
+			mt->pt_map[q] = pt;
+		}
+	}
+}
+
+void b2b_sdp_codec(const struct b2b_media *m, char *out, size_t len)
+{
+	out[0] = '\0';
 	for (size_t i = 0; i < m->n_codecs; i++) {
 		if (strcasecmp(m->codecs[i].name, "telephone-event") != 0 &&
-		    strcasecmp(m->codecs[i].name, "CN") != 0)
-			return m->codecs[i].name;
+		    strcasecmp(m->codecs[i].name, "CN") != 0) {
+			snprintf(out, len, "%.*s/%u", SDP_NAME_MAX, m->codecs[i].name,
+				 (unsigned)m->codecs[i].rate);
+			return;
+		}
 	}
-	return "";
 }
 
 bool b2b_sdp_is_refresh(const struct b2b_media *m, int side, const char *sdp, size_t len)

@@ -59,7 +59,7 @@ def case_basic_rtp_cdr(ctx):
         raise AssertionError("no RTP from the callee captured")
     rec = _one_cdr(ctx, t)
     _expect(rec, result="answered", sip_code=200, did="+15550001000", trunk_in="carrier",
-            trunk_out="pbx", codec_a="PCMA", cause="bye_a")
+            trunk_out="pbx", codec_a="PCMA/8000", cause="bye_a")
     for k in ("call_id", "a_call_id", "b_call_id", "start", "answer", "end"):
         if not rec.get(k):
             raise AssertionError("call.end lacks %s" % k)
@@ -196,7 +196,7 @@ def case_early_media_hold_from_b(ctx):
     sipp.expect_ok(c)
     sipp.expect_ok(u)
     rec = _one_cdr(ctx, t)
-    _expect(rec, result="answered", cause="bye_b", codec_a="PCMA")
+    _expect(rec, result="answered", cause="bye_b", codec_a="PCMA/8000")
     if rec.get("setup_ms", -1) < 0:
         raise AssertionError("no setup time for an early-media call")
 
