@@ -229,6 +229,68 @@ static bool peer_says_100rel(sip_t const *sip)
 	       (sip->sip_require && msg_header_find_item(sip->sip_require->k_common, "100rel"));
 }
 
+/* Headers whose value trunx relies on: a value the parser refused is a bad request. */
+static const char *const vital_headers[] = {
+	"Date", "Content-Type", "Content-Length", "Max-Forwards", "From", "To", "CSeq",
+	"Call-ID", "Via", "Contact", "Session-Expires", "Min-SE", "Require", "Supported",
+	"Accept",
+};
+
+static bool accepts_sdp(sip_t const *sip)
+{
+	if (!sip->sip_accept)
+		return true;
+	for (sip_accept_t const *a = sip->sip_accept; a; a = a->ac_next) {
+		if (!a->ac_type || !a->ac_type[0])
+			return true;   /* an empty Accept: no body wanted, fine for us */
+		if (strcasecmp(a->ac_type, "application/sdp") == 0 ||
+		    strcasecmp(a->ac_type, "application/*") == 0 ||
+		    strcasecmp(a->ac_type, "*/*") == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Checks of an INVITE the stack let through but trunx cannot serve. Answers it and
+ * returns true when it is refused.
+ */
+static bool invite_refused(nua_handle_t *nh, sip_t const *sip)
+{
+	const char *why = NULL;
+	char warn[160];
+	int status = 400;
+
+	for (sip_error_t const *e = sip->sip_error; e && !why; e = e->er_next) {
+		for (size_t i = 0; e->er_name && i < sizeof(vital_headers) / sizeof(vital_headers[0]); i++) {
+			if (strcasecmp(e->er_name, vital_headers[i]) == 0) {
+				why = "malformed header";
+				break;
+			}
+		}
+	}
+	if (!why && sip->sip_request->rq_url->url_headers)
+		why = "headers in the request-URI";
+	if (!why && sip->sip_payload && sip->sip_payload->pl_len && sip->sip_content_type &&
+	    sip->sip_content_type->c_type &&
+	    strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0) {
+		status = 415;
+		why = "only application/sdp bodies are accepted";
+	}
+	if (!why && !accepts_sdp(sip)) {
+		status = 406;
+		why = "answers carry application/sdp";
+	}
+	if (!why)
+		return false;
+	snprintf(warn, sizeof(warn), "399 - \"%s\"", why);
+	nua_respond(nh, status, sipua_phrase(status), SIPTAG_WARNING_STR(warn),
+		    TAG_IF(status == 415, SIPTAG_ACCEPT_STR("application/sdp")),
+		    SIPTAG_ALLOW_STR(SIPUA_ALLOW), TAG_END());
+	nua_handle_destroy(nh);
+	return true;
+}
+
 static void incoming_invite(struct sipua *ua, nua_t *nua, nua_handle_t *nh, sip_t const *sip,
 			    const struct sockaddr_storage *src, enum sipua_transport tp,
 			    void *peer)
@@ -238,6 +300,8 @@ static void incoming_invite(struct sipua *ua, nua_t *nua, nua_handle_t *nh, sip_
 	struct sipua_leg *leg;
 	char ruri[512], from[512], to[512];
 
+	if (invite_refused(nh, sip))
+		return;
 	leg = calloc(1, sizeof(*leg));
 	if (!leg) {
 		nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
