@@ -290,6 +290,9 @@ static void *sipua_thread(void *p)
 			     NTATAG_SERVER_RPORT(2),
 			     /* Bursts at high call rates must not overflow the socket. */
 			     TPTAG_UDP_RMEM(8 * 1024 * 1024), TPTAG_UDP_WMEM(4 * 1024 * 1024),
+			     /* No STUN server on the SIP port: its error replies leak memory
+			      * in this version, one buffer per STUN-looking datagram. */
+			     TPTAG_STUN_SERVER(0),
 			     TAG_END());
 	if (!ua->nua) {
 		log_msg(LOG_ERROR, "sip.start", "cannot bind SIP transport %s", url);
