@@ -163,6 +163,23 @@ bool sipua_on_thread(const struct sipua *ua);
 /** The bound SIP port (useful when cfg.bind_port was 0). */
 uint16_t sipua_port(const struct sipua *ua);
 
+/** An IPv4 or IPv6 network (host bits zero). */
+struct sipua_net {
+	struct sockaddr_storage addr;
+	uint8_t                 bits;
+};
+
+/**
+ * Kernel-level silence for unknown sources on the UDP SIP socket: datagrams from
+ * outside `allow` are dropped before the stack sees them, except responses (which
+ * start with "SIP/"), so calls to any destination keep working. IPv4 sources only:
+ * IPv6 networks in `allow` are ignored and IPv6 datagrams always pass. n == 0 removes
+ * the filter. Any thread.
+ * @return 0, EINVAL, ENOTSUP (no IPv4 UDP socket), E2BIG (too many networks), or the
+ *         errno of setsockopt()
+ */
+int sipua_set_source_filter(struct sipua *ua, const struct sipua_net *allow, size_t n);
+
 /** Monotonic milliseconds (the clock timers use). */
 uint64_t sipua_now_ms(void);
 

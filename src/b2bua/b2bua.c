@@ -13,6 +13,7 @@
  * routed with. Stopping is: refuse new calls, end every call, wait up to the grace
  * period for the legs to finish, then shut the stack down, then the media engine.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -100,6 +101,76 @@ static void on_media_event(const struct media_event *ev, void *arg)
 	}
 }
 
+/* ---- drop mode: the kernel filter on the SIP socket ---- */
+
+/* Adds host (an IPv4 literal in a SIP URI) as a /32; other hosts are skipped. */
+static void add_uri_host(struct sipua_net *nets, size_t *n, size_t cap, const char *uri)
+{
+	const char *p = strchr(uri, '@');
+	char host[64];
+	size_t len;
+	struct sockaddr_in *a;
+
+	p = p ? p + 1 : (strncmp(uri, "sip:", 4) == 0 ? uri + 4 : uri);
+	len = strcspn(p, ":;>?");
+	if (len == 0 || len >= sizeof(host) || *n >= cap)
+		return;
+	memcpy(host, p, len);
+	host[len] = '\0';
+	a = (struct sockaddr_in *)&nets[*n].addr;
+	memset(&nets[*n], 0, sizeof(nets[*n]));
+	if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+		return;
+	a->sin_family = AF_INET;
+	nets[*n].bits = 32;
+	(*n)++;
+}
+
+/*
+ * In drop mode, the networks whose datagrams reach the stack: every trunk's sources,
+ * and the hosts of trunk and route URIs (peers we call send in-dialog requests too).
+ * Returns the count (0 in reject mode) and the array in *netsp (malloc'd).
+ */
+static size_t drop_nets_from(const struct conf *cf, struct sipua_net **netsp)
+{
+	size_t cap = cf->n_routes + 1, n = 0;
+	struct sipua_net *nets;
+
+	*netsp = NULL;
+	if (cf->sip.unknown_source != CONF_UNKNOWN_DROP)
+		return 0;
+	for (size_t i = 0; i < cf->n_trunks; i++)
+		cap += cf->trunks[i].n_cidrs + 1;
+	nets = calloc(cap, sizeof(*nets));
+	if (!nets)
+		return 0;
+	for (size_t i = 0; i < cf->n_trunks; i++) {
+		const struct trunk_cfg *t = &cf->trunks[i];
+
+		for (size_t j = 0; j < t->n_cidrs && n < cap; j++) {
+			nets[n].addr = t->cidrs[j].addr;
+			nets[n].bits = t->cidrs[j].bits;
+			n++;
+		}
+		if (t->uri[0])
+			add_uri_host(nets, &n, cap, t->uri);
+	}
+	for (size_t i = 0; i < cf->n_routes; i++)
+		if (cf->routes[i].uri[0])
+			add_uri_host(nets, &n, cap, cf->routes[i].uri);
+	*netsp = nets;
+	return n;
+}
+
+static void drop_filter_apply(struct b2bua *b)
+{
+	int err = sipua_set_source_filter(b->ua, b->drop_nets, b->n_drop_nets);
+
+	if (err && !(err == ENOTSUP && !b->n_drop_nets))
+		log_msg(LOG_WARN, "sip.source_filter", "cannot %s the source filter: %s",
+			b->n_drop_nets ? "set" : "remove", strerror(err));
+}
+
 /* ---- life cycle ---- */
 
 static void copy_conf(struct b2bua *b, const struct conf *cf)
@@ -145,6 +216,7 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 		goto fail;
 	}
 	b->rt = route_table_ref(rt);
+	b->n_drop_nets = drop_nets_from(cf, &b->drop_nets);
 	*bp = b;
 	return 0;
 fail:
@@ -155,9 +227,14 @@ fail:
 
 int b2bua_start(struct b2bua *b)
 {
+	int err;
+
 	if (!b)
 		return EINVAL;
-	return sipua_start(b->ua);
+	err = sipua_start(b->ua);
+	if (!err)
+		drop_filter_apply(b);
+	return err;
 }
 
 struct sync_job {
@@ -262,6 +339,7 @@ void b2bua_destroy(struct b2bua *b)
 		call_free(c);
 	}
 	route_table_unref(b->rt);
+	free(b->drop_nets);
 	free(b);
 }
 
@@ -310,6 +388,10 @@ int b2bua_reload(struct b2bua *b, const struct conf *cf, struct route_table *rt)
 	j->b = b;
 	j->sip = cf->sip;
 	j->rt = route_table_ref(rt);
+	/* The filter is the caller's to change (any thread may set it). */
+	free(b->drop_nets);
+	b->n_drop_nets = drop_nets_from(cf, &b->drop_nets);
+	drop_filter_apply(b);
 	err = sipua_post(b->ua, reload_run, j);
 	if (err == ESHUTDOWN) {
 		/* Not running: no other thread touches the context. */

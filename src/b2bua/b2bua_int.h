@@ -200,6 +200,8 @@ struct b2bua {
 	uint64_t             seq;              /**< call id counter */
 	uint64_t             id_salt;
 	struct sdp_session   sdp_scratch[2];   /**< working space of the SDP rewriting */
+	struct sipua_net    *drop_nets;        /**< networks passing the drop-mode filter */
+	size_t               n_drop_nets;      /**< 0 = no filter (reject mode) */
 
 	/* Counters: written on the signalling thread, read from any thread. */
 	_Atomic uint64_t     c_active, c_total, c_answered, c_failed, c_overload,

@@ -527,6 +527,35 @@ static void test_outbound_failure_local(void **state)
 	assert_true(i >= 0);
 }
 
+static void test_source_filter(void **state)
+{
+	struct fixture *f = *state;
+	struct sipua_net allow = {0};
+	struct sockaddr_in *a = (struct sockaddr_in *)&allow.addr;
+	char req[2048], resp[4096];
+	uint16_t p1, p2;
+	int s1 = udp_sock("127.0.0.1", &p1), s2 = udp_sock("127.0.0.2", &p2);
+
+	a->sin_family = AF_INET;
+	inet_pton(AF_INET, "127.0.0.0", &a->sin_addr);
+	allow.bits = 31;   /* 127.0.0.0 - 127.0.0.1 */
+	assert_int_equal(sipua_set_source_filter(f->ua, &allow, 1), 0);
+	/* Outside the networks: not even the 403 the check would give. */
+	build_request(req, sizeof(req), "OPTIONS", "127.0.0.2", p2, f->port, "flt-1", NULL, false);
+	send_to(s2, f->port, req);
+	assert_int_equal(recv_msg(s2, resp, sizeof(resp), 700), -1);
+	build_request(req, sizeof(req), "OPTIONS", "127.0.0.1", p1, f->port, "flt-2", NULL, false);
+	send_to(s1, f->port, req);
+	assert_int_equal(recv_match(s1, resp, sizeof(resp), "SIP/2.0 200", 3000), 0);
+	/* Removed: the unknown source is answered again. */
+	assert_int_equal(sipua_set_source_filter(f->ua, NULL, 0), 0);
+	build_request(req, sizeof(req), "OPTIONS", "127.0.0.2", p2, f->port, "flt-3", NULL, false);
+	send_to(s2, f->port, req);
+	assert_int_equal(recv_match(s2, resp, sizeof(resp), "SIP/2.0 403", 3000), 0);
+	close(s1);
+	close(s2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +564,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unresolvable_via_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbound_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outbound_failure_local, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_filter, setup, teardown),
 	};
 
 	if (getenv("TRUNX_TEST_FILTER"))
