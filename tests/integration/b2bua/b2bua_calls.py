@@ -182,6 +182,69 @@ def case_topology(ctx):
     ctx.log("B leg INVITE:\n%s", text)
 
 
+def _b_invite(ctx, configure, uac_keys=None, extra_uac=()):
+    """One call through a trunxd configured by `configure`; returns (trunxd, the INVITE
+    the callee received, the 200 the caller received)."""
+    u = calls.uas(ctx, "uas_answer.xml", timeout=60, trace_msg=True)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, configure=configure)
+    ctx.at_end(t._end_check)
+    t.start()
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, duration_ms=300, trace_msg=True,
+                  extra=["-key", "pcap", "/dev/null"] + list(extra_uac))
+    calls.finish(c, u)
+    sipp.expect_ok(c)
+    sipp.expect_ok(u)
+    inv = next((m for m in u.messages() if m.method == "INVITE"), None)
+    ok = next((m for m in c.messages() if m.status == 200 and
+               "INVITE" in (m.header("CSeq") or "")), None)
+    if inv is None or ok is None:
+        raise AssertionError("INVITE at B or 200 at A missing")
+    return t, inv, ok
+
+
+def case_trunk_policy(ctx):
+    """Per-trunk policy on the B leg: session timer (Session-Expires, Min-SE, timer in
+    Supported), 100rel required, and the allow-list: a listed header crosses (the
+    configuration refuses identity headers on an untrusted trunk's list)."""
+    def cfg(conf):
+        conf.pbx["session_expires"] = 300
+        conf.pbx["min_se"] = 120
+        conf.pbx["100rel"] = "required"
+        conf.carrier["pass_headers"] = "X-Trunx-Test"
+    t, inv, ok = _b_invite(ctx, cfg)
+    text = inv.raw.decode("utf-8", "replace")
+    ctx.log("B leg INVITE:\n%s", text)
+    se = inv.header("Session-Expires") or ""
+    if not se.startswith("300"):
+        raise AssertionError("Session-Expires %r, expected 300" % se)
+    if "timer" not in (inv.header("Supported") or ""):
+        raise AssertionError("Supported %r lacks timer" % inv.header("Supported"))
+    if "100rel" not in (inv.header("Require") or ""):
+        raise AssertionError("Require %r lacks 100rel" % inv.header("Require"))
+    if inv.header("X-Trunx-Test") != "not-to-be-copied":
+        raise AssertionError("allow-listed X-Trunx-Test not copied: %r"
+                             % inv.header("X-Trunx-Test"))
+
+
+def case_advertise(ctx):
+    """Advertised addresses apart from the bind address: Via and Contact toward B and
+    the SDP c= lines on both legs name the configured public addresses."""
+    def cfg(conf):
+        conf.sip["advertise"] = "192.0.2.10"
+        conf.media["advertise"] = "198.51.100.20"
+    t, inv, ok = _b_invite(ctx, cfg)
+    via, contact = inv.header("Via") or "", inv.header("Contact") or ""
+    if "192.0.2.10" not in via or "192.0.2.10" not in contact:
+        raise AssertionError("B leg Via %r / Contact %r do not advertise 192.0.2.10"
+                             % (via, contact))
+    for m, leg in ((inv, "B offer"), (ok, "A answer")):
+        body = m.body.decode("utf-8", "replace")
+        if "c=IN IP4 198.51.100.20" not in body or "127.0.0.1" in body:
+            raise AssertionError("%s SDP does not advertise 198.51.100.20:\n%s" % (leg, body))
+    if "192.0.2.10" not in (ok.header("Contact") or ""):
+        raise AssertionError("A's 200 Contact %r" % ok.header("Contact"))
+
+
 def _mine(name):
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios", name)
 
