@@ -1,0 +1,538 @@
+/*
+ * test_call.c — the call state machine (src/b2bua/b2bua_call.c) driven by synthetic
+ * sipua and media events. The SIP user agent and the media engine are replaced by
+ * recording fakes defined here (the linker takes them before the libraries'), the
+ * routing snapshot and the SDP code are the real ones. Each test checks what the call
+ * did to each leg, to the media session and to the counters, and that it is freed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b2bua/b2bua_int.h"
+#include "log.h"
+
+/* ---- fakes: sipua ---- */
+
+struct sipua_leg {
+	void *ctx;
+	char  call_id[32];
+	int   last_status;       /**< last response sent on it */
+	int   n_responses;
+	bool  hung_up;
+	bool  has_sdp;           /**< last response/answer carried SDP */
+	int   answered;          /**< sipua_leg_answer status */
+	char  headers[1024];     /**< extra headers of the last request/response */
+};
+
+struct sipua_timer {
+	sipua_job_h *fn;
+	void        *arg;
+	unsigned     ms;
+	bool         live;
+};
+
+static struct sipua_leg a_leg, b_leg;
+static struct sipua_timer timers[8];
+static int n_invites, n_reoffers;
+static struct sipua_invite last_invite;
+static char last_invite_ruri[256];
+static int media_updates, media_destroyed, media_created;
+
+void sipua_leg_set_ctx(struct sipua_leg *leg, void *ctx) { leg->ctx = ctx; }
+void *sipua_leg_ctx(const struct sipua_leg *leg) { return leg->ctx; }
+void sipua_leg_set_policy(struct sipua_leg *leg, const struct sipua_policy *p) { (void)leg; (void)p; }
+const char *sipua_leg_call_id(const struct sipua_leg *leg) { return leg->call_id; }
+uint64_t sipua_now_ms(void) { return 1000000; }
+
+int sipua_leg_respond(struct sipua_leg *leg, int status, const char *sdp, size_t sdp_len,
+		      const char *headers)
+{
+	(void)sdp_len;
+	leg->last_status = status;
+	leg->n_responses++;
+	leg->has_sdp = sdp != NULL;
+	snprintf(leg->headers, sizeof(leg->headers), "%s", headers ? headers : "");
+	return 0;
+}
+
+int sipua_leg_answer(struct sipua_leg *leg, int status, const char *sdp, size_t sdp_len,
+		     const char *headers)
+{
+	(void)sdp_len;
+	(void)headers;
+	leg->answered = status;
+	leg->has_sdp = sdp != NULL;
+	return 0;
+}
+
+void sipua_leg_hangup(struct sipua_leg *leg, int status)
+{
+	(void)status;
+	leg->hung_up = true;
+}
+
+int sipua_leg_reoffer(struct sipua_leg *leg, const char *sdp, size_t sdp_len)
+{
+	(void)leg;
+	(void)sdp;
+	(void)sdp_len;
+	n_reoffers++;
+	return 0;
+}
+
+int sipua_leg_invite(struct sipua *ua, const struct sipua_invite *inv, void *ctx,
+		     struct sipua_leg **legp)
+{
+	(void)ua;
+	n_invites++;
+	last_invite = *inv;
+	snprintf(last_invite_ruri, sizeof(last_invite_ruri), "%s", inv->ruri);
+	snprintf(b_leg.headers, sizeof(b_leg.headers), "%s", inv->headers ? inv->headers : "");
+	b_leg.ctx = ctx;
+	snprintf(b_leg.call_id, sizeof(b_leg.call_id), "b-leg-id");
+	*legp = &b_leg;
+	return 0;
+}
+
+int sipua_ev_header(const struct sipua_ev *ev, const char *name, char *out, size_t outlen)
+{
+	(void)ev;
+	if (strcasecmp(name, "X-Account") == 0) {
+		size_t n = strlen(out);
+		snprintf(out + n, outlen - n, "X-Account: 42\r\n");
+		return 0;
+	}
+	return ENOENT;
+}
+
+int sipua_timer_start(struct sipua *ua, unsigned ms, sipua_job_h *fn, void *arg,
+		      struct sipua_timer **tp)
+{
+	(void)ua;
+	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
+		if (!timers[i].live) {
+			timers[i] = (struct sipua_timer){fn, arg, ms, true};
+			*tp = &timers[i];
+			return 0;
+		}
+	}
+	return ENOMEM;
+}
+
+void sipua_timer_cancel(struct sipua_timer *t)
+{
+	if (t)
+		t->live = false;
+}
+
+/* Fires the live timer of `ms`, as the loop would. */
+static void fire_timer(unsigned ms)
+{
+	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
+		if (timers[i].live && timers[i].ms == ms) {
+			timers[i].live = false;
+			timers[i].fn(timers[i].arg);
+			return;
+		}
+	}
+	fail_msg("no live timer of %u ms", ms);
+}
+
+static size_t live_timers(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
+		n += timers[i].live;
+	return n;
+}
+
+/* ---- fakes: media ---- */
+
+struct media_session { int unused; };
+static struct media_session the_session;
+static struct media_session_params last_params;
+
+int media_session_create(struct media_engine *me, uint64_t cookie, struct media_session **msp)
+{
+	(void)me;
+	(void)cookie;
+	media_created++;
+	*msp = &the_session;
+	return 0;
+}
+
+uint16_t media_session_port(const struct media_session *ms, enum media_side side)
+{
+	(void)ms;
+	return side == MEDIA_SIDE_A ? 30000 : 30002;
+}
+
+int media_session_update(struct media_session *ms, const struct media_session_params *p)
+{
+	(void)ms;
+	media_updates++;
+	last_params = *p;
+	return 0;
+}
+
+void media_session_destroy(struct media_session *ms)
+{
+	(void)ms;
+	media_destroyed++;
+}
+
+/* ---- fixture ---- */
+
+static const char offer_a[] =
+	"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+	"m=audio 4000 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+static const char answer_b[] =
+	"v=0\r\no=- 2 1 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+	"m=audio 6000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+struct fx {
+	struct b2bua          *b;
+	struct route_table    *rt;
+	struct sipua_incoming  in;
+};
+
+static void cidr(struct route_cidr *c, const char *ip, uint8_t bits)
+{
+	struct sockaddr_in *a = (struct sockaddr_in *)&c->addr;
+
+	memset(c, 0, sizeof(*c));
+	a->sin_family = AF_INET;
+	inet_pton(AF_INET, ip, &a->sin_addr);
+	c->bits = bits;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct trunk_cfg t = {0};
+	struct route_cfg r = {0};
+	char err[128];
+	struct sockaddr_in *src = (struct sockaddr_in *)&f->in.src;
+
+	log_set_level(LOG_OFF);
+	memset(&a_leg, 0, sizeof(a_leg));
+	memset(&b_leg, 0, sizeof(b_leg));
+	memset(timers, 0, sizeof(timers));
+	n_invites = n_reoffers = media_updates = media_destroyed = media_created = 0;
+	snprintf(a_leg.call_id, sizeof(a_leg.call_id), "a-leg-id");
+
+	assert_int_equal(route_table_create(&f->rt), 0);
+	snprintf(t.name, sizeof(t.name), "carrier");
+	cidr(&t.cidrs[t.n_cidrs++], "10.0.0.0", 8);
+	snprintf(t.country_code, sizeof(t.country_code), "1");
+	snprintf(t.national_prefix, sizeof(t.national_prefix), "1");
+	t.n_pass_headers = 2;
+	snprintf(t.pass_headers[0], ROUTE_NAME_MAX, "X-Account");
+	snprintf(t.pass_headers[1], ROUTE_NAME_MAX, "P-Asserted-Identity");
+	assert_int_equal(route_table_add_trunk(f->rt, &t, err, sizeof(err)), 0);
+	memset(&t, 0, sizeof(t));
+	snprintf(t.name, sizeof(t.name), "pbx");
+	cidr(&t.cidrs[t.n_cidrs++], "192.168.1.10", 32);
+	snprintf(t.uri, sizeof(t.uri), "sip:192.168.1.10:5070");
+	assert_int_equal(route_table_add_trunk(f->rt, &t, err, sizeof(err)), 0);
+	snprintf(r.name, sizeof(r.name), "did");
+	snprintf(r.match, sizeof(r.match), "+15550001000");
+	snprintf(r.to_trunk, sizeof(r.to_trunk), "pbx");
+	assert_int_equal(route_table_add_route(f->rt, &r, err, sizeof(err)), 0);
+	assert_int_equal(route_table_freeze(f->rt), 0);
+
+	f->b = calloc(1, sizeof(*f->b));
+	f->b->rt = f->rt;
+	f->b->sip.max_calls = 10;
+	f->b->sip.max_cps = 100;
+	f->b->sip.retry_after = 5;
+	f->b->sip.max_forwards = 70;
+	f->b->sip.invite_timeout = 32;
+	f->b->sip.ring_timeout = 120;
+	snprintf(f->b->media_addr, sizeof(f->b->media_addr), "192.0.2.1");
+	snprintf(f->b->sip_host, sizeof(f->b->sip_host), "192.0.2.1");
+
+	src->sin_family = AF_INET;
+	inet_pton(AF_INET, "10.1.2.3", &src->sin_addr);
+	f->in.peer = (void *)route_identify(f->rt, (struct sockaddr *)src);
+	assert_non_null(f->in.peer);
+	f->in.call_id = "a-leg-id";
+	f->in.ruri_user = "5550001000";
+	f->in.from_user = "5551230000";
+	f->in.from_display = "Alice";
+	f->in.max_forwards = 70;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	assert_null(f->b->calls);   /* every call was freed */
+	route_table_unref(f->rt);
+	free(f->b);
+	free(f);
+	return 0;
+}
+
+static void incoming(struct fx *f, const char *sdp)
+{
+	struct sipua_ev ev = {0};
+
+	ev.type = SIPUA_EV_INCOMING;
+	ev.leg = &a_leg;
+	ev.in = &f->in;
+	ev.sdp = sdp;
+	ev.sdp_len = sdp ? strlen(sdp) : 0;
+	call_on_incoming(f->b, &ev);
+}
+
+static void leg_ev(struct fx *f, struct sipua_leg *leg, enum sipua_ev_type type, int status,
+		   const char *sdp)
+{
+	struct sipua_ev ev = {0};
+	struct call *c = leg->ctx;
+
+	assert_non_null(c);
+	ev.type = type;
+	ev.leg = leg;
+	ev.status = status;
+	ev.sdp = sdp;
+	ev.sdp_len = sdp ? strlen(sdp) : 0;
+	ev.end = type == SIPUA_EV_TERMINATED ? SIPUA_END_BYE_REMOTE : SIPUA_END_NONE;
+	call_on_leg_event(f->b, c, &ev);
+}
+
+static void terminated(struct fx *f, struct sipua_leg *leg, enum sipua_end end)
+{
+	struct sipua_ev ev = {0};
+
+	ev.type = SIPUA_EV_TERMINATED;
+	ev.leg = leg;
+	ev.end = end;
+	call_on_leg_event(f->b, leg->ctx, &ev);
+}
+
+static void media_closed(struct fx *f)
+{
+	struct media_event ev = {0};
+
+	ev.type = MEDIA_EV_CLOSED;
+	ev.cookie = (uint64_t)(uintptr_t)f->b->calls;
+	ev.stats[MEDIA_SIDE_A].rtp_in = 100;
+	call_on_media_event(f->b, &ev);
+}
+
+/* ---- tests ---- */
+
+static void test_answered_call_bye_from_a(void **state)
+{
+	struct fx *f = *state;
+	struct call *c;
+
+	incoming(f, offer_a);
+	c = f->b->calls;
+	assert_non_null(c);
+	assert_int_equal(c->state, CALL_CALLING);
+	assert_int_equal(n_invites, 1);
+	assert_string_equal(last_invite_ruri, "sip:+15550001000@192.168.1.10:5070");
+	assert_int_equal(last_invite.max_forwards, 69);
+	assert_string_equal(last_invite.from_uri, "sip:+15551230000@192.0.2.1");
+	/* Allow-listed header crosses; the untrusted identity header does not. */
+	assert_string_equal(b_leg.headers, "X-Account: 42\r\n");
+	assert_int_equal(media_created, 1);
+	assert_int_equal(live_timers(), 1);   /* invite_timeout */
+	assert_int_equal(atomic_load(&f->b->c_active), 1);
+
+	leg_ev(f, &b_leg, SIPUA_EV_PROGRESS, 180, NULL);
+	assert_int_equal(c->state, CALL_EARLY);
+	assert_int_equal(a_leg.last_status, 180);
+	assert_false(a_leg.has_sdp);
+	assert_int_equal(live_timers(), 1);   /* ring_timeout replaced invite_timeout */
+
+	leg_ev(f, &b_leg, SIPUA_EV_ANSWERED, 200, answer_b);
+	assert_int_equal(c->state, CALL_ANSWERED);
+	assert_int_equal(a_leg.last_status, 200);
+	assert_true(a_leg.has_sdp);
+	assert_int_equal(live_timers(), 0);
+	assert_int_equal(last_params.side[MEDIA_SIDE_A].pt_map[8], 8);
+	assert_int_equal(ntohs(((struct sockaddr_in *)&last_params.side[MEDIA_SIDE_B].rtp)->sin_port),
+			 6000);
+	assert_int_equal(atomic_load(&f->b->c_answered), 1);
+
+	terminated(f, &a_leg, SIPUA_END_BYE_REMOTE);
+	assert_true(b_leg.hung_up);
+	assert_int_equal(media_destroyed, 0);   /* B still up */
+	terminated(f, &b_leg, SIPUA_END_BYE_LOCAL);
+	assert_int_equal(media_destroyed, 1);
+	assert_int_equal(atomic_load(&f->b->c_active), 0);
+	assert_non_null(f->b->calls);           /* waits for the final counters */
+	assert_string_equal(c->cause, "bye_a");
+	media_closed(f);
+}
+
+static void test_busy_relayed_and_unmapped(void **state)
+{
+	struct fx *f = *state;
+	struct sipua_ev ev = {0};
+
+	incoming(f, offer_a);
+	ev.type = SIPUA_EV_FAILED;
+	ev.leg = &b_leg;
+	ev.status = 486;
+	call_on_leg_event(f->b, f->b->calls, &ev);
+	assert_int_equal(a_leg.last_status, 486);
+	terminated(f, &b_leg, SIPUA_END_REJECTED);
+	terminated(f, &a_leg, SIPUA_END_REJECTED);
+	assert_int_equal(atomic_load(&f->b->c_failed), 1);
+	media_closed(f);
+
+	/* B's 407 is never relayed, a local failure after ringing is 480. */
+	memset(&a_leg, 0, sizeof(a_leg));
+	incoming(f, offer_a);
+	ev.status = 407;
+	call_on_leg_event(f->b, f->b->calls, &ev);
+	assert_int_equal(a_leg.last_status, 403);
+	terminated(f, &b_leg, SIPUA_END_REJECTED);
+	terminated(f, &a_leg, SIPUA_END_REJECTED);
+	media_closed(f);
+}
+
+static void test_timeouts(void **state)
+{
+	struct fx *f = *state;
+
+	/* No response at all from B: 408 to A, B cancelled. */
+	incoming(f, offer_a);
+	fire_timer(32000);
+	assert_int_equal(a_leg.last_status, 408);
+	assert_true(b_leg.hung_up);
+	terminated(f, &b_leg, SIPUA_END_CANCEL);
+	terminated(f, &a_leg, SIPUA_END_REJECTED);
+	media_closed(f);
+
+	/* Ringing too long: 480. */
+	memset(&a_leg, 0, sizeof(a_leg));
+	memset(&b_leg, 0, sizeof(b_leg));
+	incoming(f, offer_a);
+	leg_ev(f, &b_leg, SIPUA_EV_PROGRESS, 183, answer_b);   /* early media */
+	assert_true(a_leg.has_sdp);
+	assert_int_equal(a_leg.last_status, 183);
+	fire_timer(120000);
+	assert_int_equal(a_leg.last_status, 480);
+	assert_true(b_leg.hung_up);
+	terminated(f, &b_leg, SIPUA_END_CANCEL);
+	terminated(f, &a_leg, SIPUA_END_REJECTED);
+	assert_int_equal(live_timers(), 0);
+	media_closed(f);
+}
+
+static void test_refusals_before_routing(void **state)
+{
+	struct fx *f = *state;
+
+	f->in.max_forwards = 0;
+	incoming(f, offer_a);
+	assert_int_equal(a_leg.last_status, 483);
+	terminated(f, &a_leg, SIPUA_END_REJECTED);
+
+	f->in.max_forwards = 70;
+	f->in.ruri_user = "5559999999";   /* no route */
+	incoming(f, offer_a);
+	assert_int_equal(a_leg.last_status, 404);
+	terminated(f, &a_leg, SIPUA_END_REJECTED);
+
+	f->in.ruri_user = "5550001000";
+	incoming(f, "v=0\r\ngarbage\r\n");
+	assert_int_equal(a_leg.last_status, 488);
+	assert_non_null(strstr(a_leg.headers, "Warning: 399 192.0.2.1 \""));
+	terminated(f, &a_leg, SIPUA_END_REJECTED);
+	media_closed(f);   /* the session had been created before the SDP was read */
+
+	f->b->sip.max_calls = 1;
+	incoming(f, offer_a);          /* takes the only slot */
+	{
+		struct sipua_leg a2 = {0};
+		struct sipua_ev ev = {0};
+
+		ev.type = SIPUA_EV_INCOMING;
+		ev.leg = &a2;
+		ev.in = &f->in;
+		ev.sdp = offer_a;
+		ev.sdp_len = strlen(offer_a);
+		call_on_incoming(f->b, &ev);
+		assert_int_equal(a2.last_status, 503);
+		assert_non_null(strstr(a2.headers, "Retry-After: 5"));
+		assert_int_equal(atomic_load(&f->b->c_overload), 1);
+		terminated(f, &a2, SIPUA_END_REJECTED);
+	}
+	/* A cancels the first one while B is being called. */
+	terminated(f, &a_leg, SIPUA_END_CANCEL);
+	assert_true(b_leg.hung_up);
+	terminated(f, &b_leg, SIPUA_END_REJECTED);
+	media_closed(f);
+	assert_int_equal(atomic_load(&f->b->c_no_route), 1);
+	assert_int_equal(atomic_load(&f->b->c_bad_request), 2);   /* 483 and 488 */
+}
+
+static void test_hold_relay_and_rtp_timeout(void **state)
+{
+	static const char hold_a[] =
+		"v=0\r\no=- 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n";
+	static const char held_b[] =
+		"v=0\r\no=- 2 2 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+		"m=audio 6000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=recvonly\r\n";
+	struct fx *f = *state;
+	struct media_event me = {0};
+
+	incoming(f, offer_a);
+	leg_ev(f, &b_leg, SIPUA_EV_ANSWERED, 200, answer_b);
+	/* A holds: the offer goes to B, B's answer back to A, the media learns it. */
+	leg_ev(f, &a_leg, SIPUA_EV_OFFER, 0, hold_a);
+	assert_int_equal(n_reoffers, 1);
+	leg_ev(f, &b_leg, SIPUA_EV_OFFER_RESULT, 200, held_b);
+	assert_int_equal(a_leg.answered, 200);
+	assert_true(a_leg.has_sdp);
+	assert_int_equal(last_params.side[MEDIA_SIDE_A].dir, MEDIA_DIR_SENDONLY);
+	assert_int_equal(last_params.side[MEDIA_SIDE_B].dir, MEDIA_DIR_RECVONLY);
+	/* A refresh (same o= version) is answered locally. */
+	a_leg.answered = 0;
+	leg_ev(f, &a_leg, SIPUA_EV_OFFER, 0, hold_a);
+	assert_int_equal(a_leg.answered, 200);
+	assert_int_equal(n_reoffers, 1);
+
+	me.type = MEDIA_EV_TIMEOUT;
+	me.cookie = (uint64_t)(uintptr_t)f->b->calls;
+	call_on_media_event(f->b, &me);
+	assert_true(a_leg.hung_up);
+	assert_true(b_leg.hung_up);
+	assert_int_equal(atomic_load(&f->b->c_rtp_timeouts), 1);
+	terminated(f, &a_leg, SIPUA_END_BYE_LOCAL);
+	terminated(f, &b_leg, SIPUA_END_BYE_LOCAL);
+	media_closed(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_answered_call_bye_from_a, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_relayed_and_unmapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusals_before_routing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hold_relay_and_rtp_timeout, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
