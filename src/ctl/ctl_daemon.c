@@ -1,0 +1,134 @@
+/*
+ * ctl_daemon.c — the control plane's view of the daemon (see ctl_daemon.h). Owns a
+ * copy of the start-up settings and the config path; every op runs on the control
+ * thread.
+ */
+#include "ctl/ctl_daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl_conf.h"
+#include "log.h"
+#include "ctl/ctl_notify.h"
+
+struct ctl_daemon {
+	char          path[CONF_PATH_MAX];
+	struct conf   running;   /**< start-up settings; trunks/routes not kept */
+	struct b2bua *b;
+};
+
+int ctl_daemon_create(struct ctl_daemon **dp, const char *conf_path,
+		      const struct conf *running, struct b2bua *b)
+{
+	struct ctl_daemon *d;
+
+	if (!dp || !conf_path || !running || !b || strlen(conf_path) >= sizeof(d->path))
+		return EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return ENOMEM;
+	memcpy(d->path, conf_path, strlen(conf_path) + 1);
+	d->running = *running;
+	d->running.n_trunks = 0;
+	d->running.trunks = NULL;
+	d->running.n_routes = 0;
+	d->running.routes = NULL;
+	d->b = b;
+	*dp = d;
+	return 0;
+}
+
+void ctl_daemon_destroy(struct ctl_daemon *d)
+{
+	free(d);
+}
+
+static void d_status(void *arg, json_t *obj)
+{
+	struct ctl_daemon *d = arg;
+	struct b2bua_counters c;
+
+	b2bua_get_counters(d->b, &c);
+	json_object_set_new(obj, "calls", json_pack("{sIsIsIsI}",
+		"active", (json_int_t)c.calls_active, "total", (json_int_t)c.calls_total,
+		"answered", (json_int_t)c.calls_answered,
+		"failed", (json_int_t)c.calls_failed));
+	json_object_set_new(obj, "workers", json_integer(c.media_workers));
+	json_object_set_new(obj, "counters", json_pack("{sIsIsIsIsIsIsIsIsI}",
+		"calls_total", (json_int_t)c.calls_total,
+		"calls_answered", (json_int_t)c.calls_answered,
+		"calls_failed", (json_int_t)c.calls_failed,
+		"rejected_overload", (json_int_t)c.rejected_overload,
+		"rejected_unknown_source", (json_int_t)c.rejected_unknown_source,
+		"dropped_unknown_source", (json_int_t)c.dropped_unknown_source,
+		"rejected_no_route", (json_int_t)c.rejected_no_route,
+		"rejected_bad_request", (json_int_t)c.rejected_bad_request,
+		"rtp_timeouts", (json_int_t)c.rtp_timeouts));
+}
+
+static int d_list_calls(void *arg, ctl_reply_h *h, void *harg)
+{
+	struct ctl_daemon *d = arg;
+
+	return b2bua_list_calls(d->b, h, harg);
+}
+
+static int d_hangup(void *arg, const char *id, ctl_reply_h *h, void *harg)
+{
+	struct ctl_daemon *d = arg;
+
+	return b2bua_hangup(d->b, id, h, harg);
+}
+
+static int d_reload(void *arg, json_t *result, char *err, size_t errlen)
+{
+	struct ctl_daemon *d = arg;
+	struct conf *cf = NULL;
+	struct route_table *rt = NULL;
+	const char *keys[CTL_CONF_RESTART_MAX];
+	json_t *restart;
+	size_t n;
+	int rc;
+
+	ctl_notify("RELOADING=1");
+	rc = conf_load(&cf, d->path, err, errlen);
+	if (rc)
+		goto out;
+	rc = conf_build_routes(cf, &rt, err, errlen);
+	if (rc)
+		goto out;
+	rc = b2bua_reload(d->b, cf, rt);
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot apply: %s", d->path, strerror(rc));
+		goto out;
+	}
+	log_set_level(cf->general.log_level);
+	n = ctl_conf_restart_keys(&d->running, cf, keys, CTL_CONF_RESTART_MAX);
+	restart = json_array();
+	for (size_t i = 0; i < n; i++) {
+		log_msg(LOG_WARN, "reload.restart_required",
+			"%s changed; the running value stays until trunxd restarts", keys[i]);
+		json_array_append_new(restart, json_string(keys[i]));
+	}
+	json_object_set_new(result, "file", json_string(d->path));
+	json_object_set_new(result, "trunks", json_integer((json_int_t)cf->n_trunks));
+	json_object_set_new(result, "routes", json_integer((json_int_t)cf->n_routes));
+	json_object_set_new(result, "log_level",
+			    json_string(log_level_name(cf->general.log_level)));
+	json_object_set_new(result, "restart_required", restart);
+out:
+	route_table_unref(rt);
+	conf_free(cf);
+	ctl_notify("READY=1");
+	return rc;
+}
+
+const struct ctl_ops ctl_daemon_ops = {
+	.status = d_status,
+	.list_calls = d_list_calls,
+	.hangup = d_hangup,
+	.reload = d_reload,
+};
