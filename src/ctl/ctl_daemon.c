@@ -57,7 +57,8 @@ static void d_status(void *arg, json_t *obj)
 		"answered", (json_int_t)c.calls_answered,
 		"failed", (json_int_t)c.calls_failed));
 	json_object_set_new(obj, "workers", json_integer(c.media_workers));
-	json_object_set_new(obj, "counters", json_pack("{sIsIsIsIsIsIsIsIsI}",
+	json_object_set_new(obj, "counters", json_pack("{sIsIsIsIsIsIsIsIsIsI}",
+		"calls_active", (json_int_t)c.calls_active,
 		"calls_total", (json_int_t)c.calls_total,
 		"calls_answered", (json_int_t)c.calls_answered,
 		"calls_failed", (json_int_t)c.calls_failed,
