@@ -5,11 +5,13 @@ on good and bad files; SIGHUP and `trunxctl reload` with good and bad files; log
 calls and hangup; sd_notify; control socket conflicts; SIGTERM with a call up."""
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -59,6 +61,14 @@ def _raw(path, data, timeout=10.0):
     finally:
         s.close()
     return [json.loads(l) for l in buf.splitlines() if l.strip()], closed
+
+
+def _short_path(ctx, name):
+    """A path for a Unix socket the test binds itself: a build tree's work dir can be
+    too long for sun_path, so it goes to a private temp dir removed at the end."""
+    d = tempfile.mkdtemp(prefix="trunx-ctl-")
+    ctx.at_end(lambda: shutil.rmtree(d, ignore_errors=True))
+    return os.path.join(d, name)
 
 
 def _write_conf(td, text=None):
@@ -133,7 +143,7 @@ def case_check_good_and_bad(ctx):
     """--check: a good file exits 0; bad values and unknown keys exit non-zero with
     FILE:LINE: reason; a missing file too."""
     port = ports.free_port("127.0.0.1")
-    conf = trunxd.Config(port, (20000, 20099), ctx.path("c.sock"))
+    conf = trunxd.Config(port, (20000, 20099), "/tmp/unused-check.sock")
     good = conf.text()
     path = ctx.path("good.conf")
     with open(path, "w") as f:
@@ -329,7 +339,7 @@ def case_calls_and_hangup(ctx):
 def case_sd_notify(ctx):
     """With NOTIFY_SOCKET set, trunxd sends READY=1 once serving, RELOADING=1 then
     READY=1 around a reload, STOPPING=1 on SIGTERM."""
-    sock_path = ctx.path("notify.sock")
+    sock_path = _short_path(ctx, "notify.sock")
     ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     ns.bind(sock_path)
     ns.settimeout(20)
@@ -358,7 +368,7 @@ def case_sd_notify(ctx):
 def case_socket_conflicts(ctx):
     """A stale socket file (a dead trunxd's) is replaced at start; a second trunxd
     configured with a live trunxd's socket refuses to start and leaves it alone."""
-    sock = ctx.path("shared.ctl")
+    sock = _short_path(ctx, "shared.ctl")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(sock)
     s.close()                      # the file stays, nobody listens: stale
