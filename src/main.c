@@ -4,36 +4,29 @@
  * Start-up: load and validate the configuration, build the routing snapshot, create
  * the B2BUA (which starts the media workers), start signalling, then wait for a
  * signal. SIGTERM/SIGINT stop gracefully: new calls are refused, every call gets
- * BYE/CANCEL, and the stack shuts down after the configured grace period. The
- * signal handler only writes to an eventfd; all work happens on the main thread.
+ * BYE/CANCEL, and the stack shuts down after the configured grace period.
+ *
+ * Signals have no handlers: they are blocked before any thread starts and taken by
+ * the main thread with sigwaitinfo() (ctl/ctl_signal.h). SIGHUP asks the control
+ * thread to reload; SIGTERM/SIGINT end the wait and start the shutdown.
+ *
+ * Shutdown order: the B2BUA stops first (calls end while `trunxctl status` still
+ * answers), then the control thread, so that no control op reaches the B2BUA once it
+ * is destroyed; the control socket is removed last.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "b2bua/b2bua.h"
 #include "conf/conf.h"
+#include "ctl/ctl.h"
+#include "ctl/ctl_daemon.h"
+#include "ctl/ctl_notify.h"
+#include "ctl/ctl_signal.h"
 #include "log.h"
-
-static int signal_fd = -1;   /* eventfd written by the signal handler */
-
-static void on_signal(int sig)
-{
-	uint64_t v = (uint64_t)sig;
-	int saved = errno;
-
-	if (write(signal_fd, &v, sizeof(v)) < 0) {
-		/* nothing an async-signal-safe handler can do */
-	}
-	errno = saved;
-}
 
 static void usage(FILE *out)
 {
@@ -62,20 +55,16 @@ static int load(const char *path, struct conf **cfp, struct route_table **rtp)
 	return e;
 }
 
-/* Blocks until SIGTERM or SIGINT. */
-static void wait_for_stop(void)
+/* The control socket settings from the configuration. */
+static int ctl_config(const struct conf *cf, struct ctl_cfg *cc)
 {
-	for (;;) {
-		struct pollfd p = {.fd = signal_fd, .events = POLLIN};
-		uint64_t v;
+	size_t n = strlen(cf->general.control_socket);
 
-		if (poll(&p, 1, -1) < 0 && errno != EINTR)
-			return;
-		if (p.revents & POLLIN && read(signal_fd, &v, sizeof(v)) == sizeof(v)) {
-			log_msg(LOG_INFO, "trunxd.signal", "signal %d: stopping", (int)v);
-			return;
-		}
-	}
+	memset(cc, 0, sizeof(*cc));
+	if (n >= sizeof(cc->socket_path))
+		return ENAMETOOLONG;
+	memcpy(cc->socket_path, cf->general.control_socket, n + 1);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -91,7 +80,9 @@ int main(int argc, char **argv)
 	struct conf *cf = NULL;
 	struct route_table *rt = NULL;
 	struct b2bua *b = NULL;
-	struct sigaction sa;
+	struct ctl_daemon *cd = NULL;
+	struct ctl *ctl = NULL;
+	struct ctl_cfg ccfg;
 	int check = 0, c, err, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "c:kVh", opts, NULL)) != -1) {
@@ -116,21 +107,27 @@ int main(int argc, char **argv)
 	}
 	log_set_level(cf->general.log_level);
 
-	signal_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (signal_fd < 0) {
-		log_msg(LOG_ERROR, "trunxd.start", "eventfd: %s", strerror(errno));
+	/* Before any thread exists, so that every thread inherits the mask. */
+	err = ctl_signals_block();
+	if (err) {
+		log_msg(LOG_ERROR, "trunxd.start", "signal mask: %s", strerror(err));
 		goto out;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
 	err = b2bua_create(&b, cf, rt);
 	if (err) {
 		log_msg(LOG_ERROR, "trunxd.start", "cannot create the B2BUA: %s", strerror(err));
+		goto out;
+	}
+	/* The control socket before SIP: a second trunxd given a live daemon's socket
+	 * stops here, before it binds anything else. */
+	err = ctl_config(cf, &ccfg);
+	if (!err)
+		err = ctl_daemon_create(&cd, config, cf, b);
+	if (!err)
+		err = ctl_create(&ctl, &ccfg, &ctl_daemon_ops, cd);
+	if (err) {
+		log_msg(LOG_ERROR, "trunxd.start", "cannot create the control socket %s: %s",
+			cf->general.control_socket, strerror(err));
 		goto out;
 	}
 	err = b2bua_start(b);
@@ -138,18 +135,27 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERROR, "trunxd.start", "cannot start signalling: %s", strerror(err));
 		goto out;
 	}
+	err = ctl_start(ctl);
+	if (err) {
+		log_msg(LOG_ERROR, "trunxd.start", "cannot start the control thread: %s",
+			strerror(err));
+		goto out;
+	}
 	log_msg(LOG_INFO, "trunxd.ready", "trunxd %s listening on %s:%u (config %s)",
 		TRUNX_VERSION, cf->sip.listen_addr, cf->sip.listen_port, config);
+	ctl_notify("READY=1");
 
-	wait_for_stop();
+	ctl_signals_wait(ctl);
+	ctl_notify("STOPPING=1");
 	b2bua_stop(b);
 	log_msg(LOG_INFO, "trunxd.stop", "stopped");
 	rc = 0;
 out:
+	ctl_stop(ctl);
 	b2bua_destroy(b);
+	ctl_destroy(ctl);
+	ctl_daemon_destroy(cd);
 	route_table_unref(rt);
 	conf_free(cf);
-	if (signal_fd >= 0)
-		close(signal_fd);
 	return rc;
 }

@@ -58,6 +58,8 @@ def _raw(path, data, timeout=10.0):
                 closed = s.recv(1) == b""
             except socket.timeout:
                 closed = False
+            except ConnectionResetError:
+                closed = True   # closed with our surplus bytes unread: a reset
     finally:
         s.close()
     return [json.loads(l) for l in buf.splitlines() if l.strip()], closed
@@ -375,6 +377,7 @@ def case_socket_conflicts(ctx):
 
     def same_socket(c):
         c.general["control_socket"] = sock
+        c.control_socket = sock
     td = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=same_socket).start()
     assert _status(ctx, td)["calls"]["active"] == 0
 
