@@ -147,6 +147,7 @@ int main(int argc, char **argv)
 
 	ctl_signals_wait(ctl);
 	ctl_notify("STOPPING=1");
+	ctl_daemon_stopping(cd);   /* no reload may overlap the stop */
 	b2bua_stop(b);
 	log_msg(LOG_INFO, "trunxd.stop", "stopped");
 	rc = 0;

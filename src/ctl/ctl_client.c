@@ -173,7 +173,8 @@ void ctl_run_reload(struct ctl *ctl, struct ctl_client *cl)
 	}
 	if (rc) {
 		json_decref(res);
-		send_err(cl, CTL_CMD_RELOAD, "reload_failed", err, false);
+		send_err(cl, CTL_CMD_RELOAD, rc == ESHUTDOWN ? "unavailable" : "reload_failed",
+			 err, false);
 		return;
 	}
 	send_ok(cl, CTL_CMD_RELOAD, res);
@@ -203,9 +204,14 @@ static void start_query(struct ctl_client *cl, const struct ctl_req *req)
 	if (err) {
 		ctl->n_pending--;
 		ctl_pending_free(p);
-		send_err(cl, req->cmd, err == EAGAIN ? "busy" : "unavailable",
-			 err == EAGAIN ? "signalling thread is busy; try again" : strerror(err),
-			 false);
+		if (err == EAGAIN)
+			send_err(cl, req->cmd, "busy", "signalling thread is busy; try again", false);
+		else if (err == EINVAL)
+			send_err(cl, req->cmd, "bad_request", "invalid argument", false);
+		else if (err == ESHUTDOWN)
+			send_err(cl, req->cmd, "unavailable", "trunxd is shutting down", false);
+		else
+			send_err(cl, req->cmd, "unavailable", strerror(err), false);
 		return;
 	}
 	cl->pending = p;

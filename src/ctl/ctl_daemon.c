@@ -6,6 +6,8 @@
 #include "ctl/ctl_daemon.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,8 @@ struct ctl_daemon {
 	char          path[CONF_PATH_MAX];
 	struct conf   running;   /**< start-up settings; trunks/routes not kept */
 	struct b2bua *b;
+	pthread_mutex_t reload_lock;  /**< held by a reload; guards stopping */
+	bool          stopping;     /**< shutdown started: no more reloads */
 };
 
 int ctl_daemon_create(struct ctl_daemon **dp, const char *conf_path,
@@ -37,13 +41,26 @@ int ctl_daemon_create(struct ctl_daemon **dp, const char *conf_path,
 	d->running.n_routes = 0;
 	d->running.routes = NULL;
 	d->b = b;
+	pthread_mutex_init(&d->reload_lock, NULL);
 	*dp = d;
 	return 0;
 }
 
 void ctl_daemon_destroy(struct ctl_daemon *d)
 {
+	if (!d)
+		return;
+	pthread_mutex_destroy(&d->reload_lock);
 	free(d);
+}
+
+void ctl_daemon_stopping(struct ctl_daemon *d)
+{
+	if (!d)
+		return;
+	pthread_mutex_lock(&d->reload_lock);
+	d->stopping = true;
+	pthread_mutex_unlock(&d->reload_lock);
 }
 
 static void d_status(void *arg, json_t *obj)
@@ -84,9 +101,8 @@ static int d_hangup(void *arg, const char *id, ctl_reply_h *h, void *harg)
 	return b2bua_hangup(d->b, id, h, harg);
 }
 
-static int d_reload(void *arg, json_t *result, char *err, size_t errlen)
+static int reload_locked(struct ctl_daemon *d, json_t *result, char *err, size_t errlen)
 {
-	struct ctl_daemon *d = arg;
 	struct conf *cf = NULL;
 	struct route_table *rt = NULL;
 	const char *keys[CTL_CONF_RESTART_MAX];
@@ -124,6 +140,22 @@ out:
 	route_table_unref(rt);
 	conf_free(cf);
 	ctl_notify("READY=1");
+	return rc;
+}
+
+static int d_reload(void *arg, json_t *result, char *err, size_t errlen)
+{
+	struct ctl_daemon *d = arg;
+	int rc;
+
+	pthread_mutex_lock(&d->reload_lock);
+	if (d->stopping) {
+		snprintf(err, errlen, "trunxd is shutting down");
+		rc = ESHUTDOWN;
+	} else {
+		rc = reload_locked(d, result, err, errlen);
+	}
+	pthread_mutex_unlock(&d->reload_lock);
 	return rc;
 }
 

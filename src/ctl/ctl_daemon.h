@@ -33,6 +33,13 @@ int ctl_daemon_create(struct ctl_daemon **dp, const char *conf_path,
 
 void ctl_daemon_destroy(struct ctl_daemon *d);
 
+/**
+ * Marks the start of the shutdown: from now on reloads are refused ("unavailable",
+ * trunxd is shutting down). Waits for a reload in progress to finish, so that none
+ * overlaps b2bua_stop(). Call from main before b2bua_stop(); any thread.
+ */
+void ctl_daemon_stopping(struct ctl_daemon *d);
+
 /** The ops to give ctl_create() with the ctl_daemon as arg. */
 extern const struct ctl_ops ctl_daemon_ops;
 

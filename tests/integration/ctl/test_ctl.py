@@ -416,5 +416,51 @@ def case_sigterm_with_call(ctx):
     assert stops, "no trunxd.stop record"
 
 
+def _uas_ignoring_bye(ctx):
+    """A copy of uas_answer.xml that never answers the BYE: the call stays up on the
+    B side until the BYE transaction times out (32 s)."""
+    with open(ctx.scenario("uas_answer.xml")) as f:
+        text = f.read()
+    start = text.index('<recv request="BYE"')
+    end = text.index("</send>", start) + len("</send>")
+    text = text[:start] + '<recv request="BYE" timeout="120000"/>\n  <pause milliseconds="60000"/>' \
+        + text[end:]
+    path = ctx.path("uas_ignore_bye.xml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def case_shutdown_status(ctx):
+    """During the shutdown grace period `trunxctl status` still answers (the call whose
+    BYE goes unanswered is still counted) and a reload is refused as unavailable;
+    trunxd then exits 0 and removes its socket."""
+    grace = 6
+    uas = calls.uas(ctx, _uas_ignoring_bye(ctx), calls=1, timeout=90,
+                    extra=["-default_behaviors", "none"])
+
+    def cfg(c):
+        c.sip["shutdown_grace"] = grace
+    td = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=uas.port, configure=cfg).start()
+    c = calls.uac(ctx, "uac_wait_bye.xml", td.sip_addr, timeout=90)
+    assert procs.wait_until(lambda: _status(ctx, td)["calls"]["answered"] == 1, 20, 0.2)
+    t0 = time.monotonic()
+    td.proc.send_signal(signal.SIGTERM)
+    _wait_event(td, "signal.stop", 1)
+    res = _status(ctx, td)
+    ctx.log("status while stopping: calls %s", res["calls"])
+    assert res["calls"]["active"] == 1, res
+    r = _ctl_json(ctx, td, "reload", expect_rc=1)
+    assert r["error"] == "unavailable" and "shutting down" in r["message"], r
+    calls.finish(c, timeout=30)
+    sipp.expect_ok(c)                      # A got its BYE
+    rc = td.stop(timeout=60)
+    ctx.log("trunxd exit %s after %.1f s", rc, time.monotonic() - t0)
+    assert rc == 0, rc
+    assert time.monotonic() - t0 >= grace - 1, "trunxd did not wait for the call"
+    assert not os.path.exists(td.conf.control_socket)
+    assert td.events("b2bua.stop"), "no record of the call still up after the grace"
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))

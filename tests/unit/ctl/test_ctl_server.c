@@ -561,6 +561,25 @@ static void test_daemon_failures(void **state)
 	rep = req(e, "calls\n");
 	assert_string_equal(tc_error(rep), "busy");
 	json_decref(rep);
+	pthread_mutex_lock(&e->fake.lock);
+	e->fake.list_err = ESHUTDOWN;
+	e->fake.reload_err = ESHUTDOWN;
+	e->fake.reload_msg = "trunxd is shutting down";
+	pthread_mutex_unlock(&e->fake.lock);
+	rep = req(e, "calls\n");
+	assert_string_equal(tc_error(rep), "unavailable");
+	assert_string_equal(json_string_value(json_object_get(rep, "message")),
+			    "trunxd is shutting down");
+	json_decref(rep);
+	rep = req(e, "reload\n");
+	assert_string_equal(tc_error(rep), "unavailable");
+	json_decref(rep);
+	pthread_mutex_lock(&e->fake.lock);
+	e->fake.list_err = EINVAL;
+	pthread_mutex_unlock(&e->fake.lock);
+	rep = req(e, "calls\n");
+	assert_string_equal(tc_error(rep), "bad_request");
+	json_decref(rep);
 	ctl_destroy(e->ctl);
 	e->ctl = NULL;
 
