@@ -767,6 +767,17 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 		relay_offer_result(c, ev);
 		break;
 	case SIPUA_EV_ACK:
+		/* The answer to the offer our 200 made for an offerless re-INVITE. */
+		if (ev->sdp && c->state == CALL_ANSWERED) {
+			char why[128];
+
+			if (b2b_sdp_remote(&c->media, side, ev->sdp, ev->sdp_len, why,
+					   sizeof(why)) == 0)
+				media_update(c);
+			else
+				log_call(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
+					 "answer in ACK ignored: %s", why);
+		}
 		break;
 	case SIPUA_EV_TERMINATED:
 		if (side == SIDE_A) {

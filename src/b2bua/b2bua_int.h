@@ -126,6 +126,14 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 		   size_t len, char *out, size_t outlen, size_t *outn, char *why,
 		   size_t whylen);
 
+/**
+ * Takes an answer to an offer we made from our current SDP (an offerless re-INVITE's
+ * answer, in the ACK): only the side's address, port and direction change.
+ * @return 0, EINVAL (malformed), ENOTSUP (no audio)
+ */
+int b2b_sdp_remote(struct b2b_media *m, int side, const char *sdp, size_t len, char *why,
+		   size_t whylen);
+
 /** Builds the media engine parameters from the negotiated state. */
 void b2b_sdp_media_params(const struct b2b_media *m, struct media_session_params *p);
 

@@ -285,6 +285,26 @@ out:
 	return err;
 }
 
+int b2b_sdp_remote(struct b2b_media *m, int side, const char *sdp, size_t len, char *why,
+		   size_t whylen)
+{
+	struct sdp_session *s = calloc(1, sizeof(*s));
+	int audio, err = 0;
+
+	if (!s)
+		return ENOMEM;
+	if (sdp_parse(s, sdp, len, why, whylen) != 0) {
+		err = EINVAL;
+	} else if ((audio = sdp_first_audio(s)) < 0) {
+		set_why(why, whylen, "no audio stream");
+		err = ENOTSUP;
+	} else {
+		side_remember_remote(&m->side[side], s, &s->media[audio]);
+	}
+	free(s);
+	return err;
+}
+
 static enum media_dir media_dir_of(enum sdp_dir d)
 {
 	switch (d) {

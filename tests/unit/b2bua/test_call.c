@@ -513,6 +513,15 @@ static void test_hold_relay_and_rtp_timeout(void **state)
 	assert_int_equal(a_leg.answered, 200);
 	assert_int_equal(n_reoffers, 1);
 
+	/* An offerless re-INVITE gets our SDP as the offer; its answer comes in the ACK. */
+	a_leg.answered = 0;
+	leg_ev(f, &a_leg, SIPUA_EV_OFFER, 0, NULL);
+	assert_int_equal(a_leg.answered, 200);
+	assert_true(a_leg.has_sdp);
+	assert_int_equal(n_reoffers, 1);
+	leg_ev(f, &a_leg, SIPUA_EV_ACK, 0, offer_a);   /* back to sendrecv */
+	assert_int_equal(last_params.side[MEDIA_SIDE_A].dir, MEDIA_DIR_SENDRECV);
+
 	me.type = MEDIA_EV_TIMEOUT;
 	me.cookie = (uint64_t)(uintptr_t)f->b->calls;
 	call_on_media_event(f->b, &me);
