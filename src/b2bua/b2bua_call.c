@@ -401,8 +401,12 @@ static void call_proceed(struct call *c, struct call_setup *su)
 		goto out;
 	}
 	sdp_ctx(c, &x, allowed);
-	err = b2b_sdp_offer(&c->media, &x, SIDE_A, su->offer_a, su->offer_a_len, offer,
-			    sizeof(offer), &n, why, sizeof(why));
+	if (c->delayed_offer)
+		err = b2b_sdp_offer_local(&c->media, &x, SIDE_B, offer, sizeof(offer), &n, why,
+					  sizeof(why));
+	else
+		err = b2b_sdp_offer(&c->media, &x, SIDE_A, su->offer_a, su->offer_a_len, offer,
+				    sizeof(offer), &n, why, sizeof(why));
 	if (err) {
 		atomic_fetch_add(&b->c_bad_request, 1);
 		fail_call(c, 488, err == ENOTSUP ? "no_common_codec" : "bad_sdp", why);
@@ -527,19 +531,18 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 	}
 	c->trunk_out = route_dest_trunk(route);
 	atomic_fetch_add(&b->c_total, 1);
-	if (!ev->sdp) {
-		atomic_fetch_add(&b->c_bad_request, 1);
-		fail_call(c, 488, "no_offer", "INVITE without SDP offer not supported");
-		goto out;
+	if (ev->sdp) {
+		su->offer_a = malloc(ev->sdp_len + 1);
+		if (!su->offer_a) {
+			fail_call(c, 500, "no_memory", NULL);
+			goto out;
+		}
+		memcpy(su->offer_a, ev->sdp, ev->sdp_len);
+		su->offer_a[ev->sdp_len] = '\0';
+		su->offer_a_len = ev->sdp_len;
+	} else {
+		c->delayed_offer = true;   /* trunx offers to B; A answers in its ACK */
 	}
-	su->offer_a = malloc(ev->sdp_len + 1);
-	if (!su->offer_a) {
-		fail_call(c, 500, "no_memory", NULL);
-		goto out;
-	}
-	memcpy(su->offer_a, ev->sdp, ev->sdp_len);
-	su->offer_a[ev->sdp_len] = '\0';
-	su->offer_a_len = ev->sdp_len;
 	/* The caller's number crosses in E.164 when it is one. */
 	if (route_normalize(c->trunk_in, in->from_user, su->from_user, sizeof(su->from_user)))
 		snprintf(su->from_user, sizeof(su->from_user), "%s", in->from_user);
@@ -663,13 +666,15 @@ static void b_progress(struct call *c, const struct sipua_ev *ev)
 			sdp_ctx(c, &x, allowed);
 			if (b2b_sdp_answer(&c->media, &x, ev->sdp, ev->sdp_len, out, sizeof(out), &n,
 					   why, sizeof(why)) == 0) {
-				sdp = out;
+				/* With a delayed offer ours would be an offer, which an
+				 * unreliable 18x must not carry: it goes in the 200. */
+				sdp = c->delayed_offer ? NULL : out;
 				media_update(c);
 			} else {
 				log_call(LOG_INFO, "call.early_media", c, "b", "early SDP unusable: %s",
 					 why);
 			}
-		} else if (c->media.side[SIDE_A].last_local_len) {
+		} else if (c->media.side[SIDE_A].last_local_len && !c->delayed_offer) {
 			sdp = c->media.side[SIDE_A].last_local;
 			n = c->media.side[SIDE_A].last_local_len;
 		}
@@ -767,7 +772,13 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 		relay_offer_result(c, ev);
 		break;
 	case SIPUA_EV_ACK:
-		/* The answer to the offer our 200 made for an offerless re-INVITE. */
+		if (side == SIDE_A && c->delayed_offer && !c->media.side[SIDE_A].valid &&
+		    !ev->sdp) {
+			log_call(LOG_INFO, "call.ack_sdp", c, "a", "no answer in the ACK");
+			call_hangup(c, "no_answer_sdp");
+			break;
+		}
+		/* The answer to the offer our 200 made (delayed offer, offerless re-INVITE). */
 		if (ev->sdp && c->state == CALL_ANSWERED) {
 			char why[128];
 

@@ -118,6 +118,15 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 		  char *why, size_t whylen);
 
 /**
+ * Writes trunx's own offer (the codecs of c->allowed with static payload types) for
+ * side `to`, for an INVITE that came without one (delayed offer). The answer is then
+ * taken by b2b_sdp_answer(), whose output becomes our offer to the other side.
+ * @return 0, ENOTSUP (no codec allowed), EINVAL
+ */
+int b2b_sdp_offer_local(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to, char *out,
+			size_t outlen, size_t *outn, char *why, size_t whylen);
+
+/**
  * Takes the answer to the relayed offer (from the other side) and writes the answer
  * for the offering side. Fills the negotiated codec list.
  * @return 0; EINVAL (malformed / rejected stream); ENOTSUP (no codec in common)
@@ -182,6 +191,8 @@ struct call {
 	bool                got_provisional;
 	bool                a_answered;         /**< 2xx sent to A */
 	bool                offer_busy;         /**< a mid-call offer is being relayed */
+	bool                delayed_offer;      /**< A's INVITE had no SDP: our 200 offers,
+						     A's ACK answers */
 	int                 offer_side;         /**< side whose offer is relayed */
 	int                 final_code;         /**< final status A got (0 = none yet) */
 	char                cause[48];          /**< why the call ended */

@@ -181,6 +181,72 @@ out:
 	return err;
 }
 
+/* Static payload types of trunx's own offers; telephone-event takes 101. */
+static bool local_codec(const char *spec, struct sdp_codec *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->channels = 1;
+	k->rate = 8000;
+	if (strcasecmp(spec, "PCMU/8000") == 0) {
+		k->pt = 0;
+		snprintf(k->name, sizeof(k->name), "PCMU");
+	} else if (strcasecmp(spec, "PCMA/8000") == 0) {
+		k->pt = 8;
+		snprintf(k->name, sizeof(k->name), "PCMA");
+	} else if (strcasecmp(spec, "telephone-event/8000") == 0) {
+		k->pt = 101;
+		snprintf(k->name, sizeof(k->name), "telephone-event");
+		snprintf(k->fmtp, sizeof(k->fmtp), "0-16");
+	} else {
+		return false;
+	}
+	return true;
+}
+
+int b2b_sdp_offer_local(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to, char *out,
+			size_t outlen, size_t *outn, char *why, size_t whylen)
+{
+	struct sdp_session *o;
+	struct sdp_media *am = &m->offer_audio;
+	int from = !to, err;
+
+	if (!m || !c || (to != 0 && to != 1))
+		return EINVAL;
+	memset(am, 0, offsetof(struct sdp_media, codecs));
+	snprintf(am->type, sizeof(am->type), "audio");
+	snprintf(am->proto, sizeof(am->proto), "RTP/AVP");
+	am->dir = SDP_DIR_SENDRECV;
+	am->n_codecs = 0;
+	for (size_t i = 0; i < c->n_allowed && am->n_codecs < SDP_MAX_CODECS; i++) {
+		if (local_codec(c->allowed[i], &am->codecs[am->n_codecs])) {
+			m->offer_q[am->n_codecs] = am->codecs[am->n_codecs].pt;
+			am->n_codecs++;
+		}
+	}
+	if (!sdp_media_has_audio_codec(am)) {
+		set_why(why, whylen, "no codec allowed on this route");
+		return ENOTSUP;
+	}
+	m->n_mlines = 1;
+	memset(&m->mlines[0], 0, sizeof(m->mlines[0]));
+	snprintf(m->mlines[0].type, sizeof(m->mlines[0].type), "audio");
+	snprintf(m->mlines[0].proto, sizeof(m->mlines[0].proto), "RTP/AVP");
+	m->audio_idx = 0;
+	m->offer_from = from;
+	m->side[from].valid = false;
+	o = c->scratch ? c->scratch + 1 : calloc(1, sizeof(*o));
+	if (!o)
+		return ENOMEM;
+	session_reset(o, 1);
+	o->n_media = 1;
+	o->media[0] = *am;
+	local_media(&o->media[0], c, to);
+	err = write_local(m, to, o, out, outlen, outn, why, whylen);
+	if (!c->scratch)
+		free(o);
+	return err;
+}
+
 int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char *sdp,
 		   size_t len, char *out, size_t outlen, size_t *outn, char *why,
 		   size_t whylen)

@@ -264,6 +264,17 @@ def case_early_media_hold_from_b(ctx):
         raise AssertionError("no setup time for an early-media call")
 
 
+def case_delayed_offer(ctx):
+    """A's INVITE has no SDP: B gets trunx's own offer, A gets B's choice as an offer in
+    the 200 and answers in its ACK; the call completes and is recorded answered."""
+    u, t = _start(ctx, "uas_answer.xml")
+    c = calls.uac(ctx, _mine("uac_delayed_offer.xml"), t.sip_addr, duration_ms=500)
+    calls.finish(c, u)
+    sipp.expect_ok(c)
+    sipp.expect_ok(u)
+    _expect(_one_cdr(ctx, t), result="answered", codec_a="PCMA/8000", cause="bye_a")
+
+
 def case_load_small(ctx):
     """300 calls at 100 per second, up to 100 at once, media anchored (no RTP): every
     call succeeds on both sides and every call leaves exactly one answered record."""

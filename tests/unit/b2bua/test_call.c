@@ -533,6 +533,44 @@ static void test_hold_relay_and_rtp_timeout(void **state)
 	media_closed(f);
 }
 
+static void test_delayed_offer(void **state)
+{
+	struct fx *f = *state;
+	struct call *c;
+
+	incoming(f, NULL);                        /* INVITE without SDP */
+	c = f->b->calls;
+	assert_int_equal(n_invites, 1);           /* B gets trunx's own offer */
+	assert_non_null(strstr(last_invite.sdp, "m=audio 30002 RTP/AVP 0 8 101"));
+	leg_ev(f, &b_leg, SIPUA_EV_PROGRESS, 183, answer_b);
+	assert_int_equal(a_leg.last_status, 183);
+	assert_false(a_leg.has_sdp);              /* our offer waits for the 200 */
+	leg_ev(f, &b_leg, SIPUA_EV_ANSWERED, 200, NULL);
+	assert_int_equal(a_leg.last_status, 200);
+	assert_true(a_leg.has_sdp);               /* the offer to A */
+	assert_int_equal(c->state, CALL_ANSWERED);
+	leg_ev(f, &a_leg, SIPUA_EV_ACK, 0, offer_a);   /* A answers in the ACK */
+	assert_int_equal(ntohs(((struct sockaddr_in *)&last_params.side[MEDIA_SIDE_A].rtp)->sin_port),
+			 4000);
+	assert_int_equal(last_params.side[MEDIA_SIDE_A].pt_map[8], 8);
+	terminated(f, &b_leg, SIPUA_END_BYE_REMOTE);
+	assert_true(a_leg.hung_up);
+	terminated(f, &a_leg, SIPUA_END_BYE_LOCAL);
+	media_closed(f);
+
+	/* An ACK without the answer ends the call. */
+	memset(&a_leg, 0, sizeof(a_leg));
+	memset(&b_leg, 0, sizeof(b_leg));
+	incoming(f, NULL);
+	leg_ev(f, &b_leg, SIPUA_EV_ANSWERED, 200, answer_b);
+	leg_ev(f, &a_leg, SIPUA_EV_ACK, 0, NULL);
+	assert_true(a_leg.hung_up);
+	assert_true(b_leg.hung_up);
+	terminated(f, &a_leg, SIPUA_END_BYE_LOCAL);
+	terminated(f, &b_leg, SIPUA_END_BYE_LOCAL);
+	media_closed(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +579,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_before_routing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_relay_and_rtp_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delayed_offer, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
