@@ -336,7 +336,7 @@ void b2bua_destroy(struct b2bua *b)
 		struct call *c = b->calls;
 
 		c->ms = NULL;   /* the engine freed every session */
-		call_free(c);
+		call_abandon(c);   /* its record, without the final media counters */
 	}
 	route_table_unref(b->rt);
 	free(b->drop_nets);

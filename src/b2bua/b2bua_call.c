@@ -171,6 +171,12 @@ static void timers_cancel(struct call *c)
 
 /* ---- end of a call ---- */
 
+static void set_cause(struct call *c, const char *cause)
+{
+	if (!c->cause[0] && cause)
+		snprintf(c->cause, sizeof(c->cause), "%s", cause);
+}
+
 static void emit_cdr(struct call *c)
 {
 	struct log_rec r;
@@ -245,6 +251,15 @@ void call_free(struct call *c)
 	free(c);
 }
 
+void call_abandon(struct call *c)
+{
+	set_cause(c, "shutdown");
+	if (!c->t_end_ms)
+		c->t_end_ms = wall_ms();
+	emit_cdr(c);
+	call_free(c);
+}
+
 /* Both legs are gone: close the media, then write the record and free the call. */
 static void maybe_end(struct call *c)
 {
@@ -268,11 +283,6 @@ static void maybe_end(struct call *c)
 	call_free(c);
 }
 
-static void set_cause(struct call *c, const char *cause)
-{
-	if (!c->cause[0] && cause)
-		snprintf(c->cause, sizeof(c->cause), "%s", cause);
-}
 
 /* Final failure to A (if A is still waiting) and the B leg ended. */
 static void fail_call(struct call *c, int code, const char *cause, const char *why)

@@ -234,8 +234,11 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 void call_on_media_event(struct b2bua *b, const struct media_event *ev);
 /** Hangs a call up (both legs) with a cause for its record. */
 void call_hangup(struct call *c, const char *cause);
-/** Frees a call without signalling (shutdown only). */
+/** Frees a call without signalling. */
 void call_free(struct call *c);
+/** At shutdown, after the stack and the media engine are gone: writes the call's
+ *  record (cause "shutdown" unless it had one) and frees it. */
+void call_abandon(struct call *c);
 const char *call_state_name(enum call_state s);
 
 #endif
