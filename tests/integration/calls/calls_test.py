@@ -152,7 +152,7 @@ def case_basic_call_rtp(ctx):
     rec = one_call_end(ctx, t)
     expect_fields(rec, a_call_id=ok_a.header("Call-ID"), b_call_id=inv.header("Call-ID"),
                   did=A_DID, trunk_in="carrier", trunk_out="pbx", result="answered",
-                  sip_code=200, cause="bye_a", codec_a="PCMA", codec_b="PCMA",
+                  sip_code=200, cause="bye_a", codec_a="PCMA/8000", codec_b="PCMA/8000",
                   rtp_a_in=to_a_side, rtp_b_in=to_b_side, rtp_a_out=len(ref),
                   rtp_b_out=len(ref), rtp_a_lost=0, rtp_b_lost=0, rtp_dropped=0)
     if not rec.get("call_id"):
