@@ -391,16 +391,26 @@ static void *worker_main(void *arg)
 			usleep(10000);
 			continue;
 		}
+		for (int i = 0; i < n && !ctl; i++)
+			ctl = w->evs[i].ptr == &w->ctl_tag || w->evs[i].ptr == &w->mq_tag;
+		/*
+		 * Requests first: a packet that arrives together with the update giving its
+		 * destination is relayed, not dropped. The events of this round are stale
+		 * after a control round (a close may have freed their session), so they are
+		 * fetched again without waiting (the poller is level-triggered) and the
+		 * sockets served, leaving new requests for the next round: a stream of
+		 * requests cannot starve the packets.
+		 */
+		if (ctl) {
+			serve_control(w);
+			n = w->pops->wait(w->poller, w->evs, WORKER_EVENTS, 0);
+		}
 		for (int i = 0; i < n; i++) {
 			void *p = w->evs[i].ptr;
 
-			if (p == &w->ctl_tag || p == &w->mq_tag)
-				ctl = true;
-			else
+			if (p != &w->ctl_tag && p != &w->mq_tag)
 				on_readable(w, p);
 		}
-		if (ctl)
-			serve_control(w);
 		run_timers(w, now_us() / 1000u);
 	}
 	return NULL;
