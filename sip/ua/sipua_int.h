@@ -96,11 +96,24 @@ struct sipua_leg {
 	char              call_id[128];
 };
 
-/* sipua_leg.c */
+/* sipua_event.c */
 void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
 		     struct sipua *ua, nua_handle_t *nh, struct sipua_leg *leg,
 		     sip_t const *sip, tagi_t tags[]);
-void sipua_legs_release_all(struct sipua *ua);
+/** Keeps the handle of a request answered by silence until the peer gave up. */
+void sipua_drop_add(struct sipua *ua, nua_handle_t *nh);
+/** Releases the kept handles that expired (all of them if `all`). */
 void sipua_drop_reap(struct sipua *ua, bool all);
+
+/* sipua_leg.c */
+void sipua_leg_link(struct sipua *ua, struct sipua_leg *leg);
+/** Runs the handler for an event. */
+void sipua_deliver(struct sipua *ua, struct sipua_ev *ev);
+/** Our Contact for the leg's transport. */
+const char *sipua_leg_contact(const struct sipua_leg *leg);
+/** Delivers TERMINATED once and releases the leg and its handle. */
+void sipua_leg_terminate(struct sipua *ua, struct sipua_leg *leg, int status);
+/** Releases every leg without events (after the stack shut down). */
+void sipua_legs_release_all(struct sipua *ua);
 
 #endif

@@ -76,10 +76,7 @@ static const char *trunk_name(const struct trunk *t)
 	return t ? trunk_get_cfg(t)->name : NULL;
 }
 
-static void log_call(enum log_level lvl, const char *event, const struct call *c,
-		     const char *leg, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void log_call(enum log_level lvl, const char *event, const struct call *c,
+void call_log(enum log_level lvl, const char *event, const struct call *c,
 		     const char *leg, const char *fmt, ...)
 {
 	struct log_rec r;
@@ -102,7 +99,7 @@ static void log_call(enum log_level lvl, const char *event, const struct call *c
 	log_end(&r);
 }
 
-static void sdp_ctx(const struct call *c, struct b2b_sdp_ctx *x, const char **allowed)
+void call_sdp_ctx(const struct call *c, struct b2b_sdp_ctx *x, const char **allowed)
 {
 	const struct trunk_cfg *tin = c->trunk_in ? trunk_get_cfg(c->trunk_in) : NULL;
 	const struct trunk_cfg *tout = c->trunk_out ? trunk_get_cfg(c->trunk_out) : NULL;
@@ -134,12 +131,12 @@ static void sdp_ctx(const struct call *c, struct b2b_sdp_ctx *x, const char **al
 	x->scratch = c->b->sdp_scratch;
 }
 
-static struct sipua_leg *leg_of(const struct call *c, int side)
+struct sipua_leg *call_leg(const struct call *c, int side)
 {
 	return side == SIDE_A ? c->a : c->b_leg;
 }
 
-static void warning_hdr(const struct call *c, char *out, size_t len, const char *why)
+void call_warning(const struct call *c, char *out, size_t len, const char *why)
 {
 	char clean[120];
 	size_t n = 0;
@@ -151,7 +148,7 @@ static void warning_hdr(const struct call *c, char *out, size_t len, const char 
 	snprintf(out, len, "Warning: 399 %s \"%s\"\r\n", c->b->sip_host, clean);
 }
 
-static void media_update(struct call *c)
+void call_media_update(struct call *c)
 {
 	struct media_session_params p;
 
@@ -159,7 +156,7 @@ static void media_update(struct call *c)
 		return;
 	b2b_sdp_media_params(&c->media, &p);
 	if (media_session_update(c->ms, &p) != 0)
-		log_call(LOG_WARN, "call.media", c, NULL, "media update refused (queue full)");
+		call_log(LOG_WARN, "call.media", c, NULL, "media update refused (queue full)");
 }
 
 static void timers_cancel(struct call *c)
@@ -295,7 +292,7 @@ static void fail_call(struct call *c, int code, const char *cause, const char *w
 	if (c->a && !c->final_code) {
 		c->final_code = code;
 		if (why && why[0])
-			warning_hdr(c, hdr, sizeof(hdr), why);
+			call_warning(c, hdr, sizeof(hdr), why);
 		if (code == 503 && c->b->sip.retry_after) {
 			size_t n = strlen(hdr);
 			snprintf(hdr + n, sizeof(hdr) - n, "Retry-After: %u\r\n", c->b->sip.retry_after);
@@ -335,7 +332,7 @@ static void invite_timeout(void *arg)
 	c->invite_timer = NULL;
 	if (c->state != CALL_CALLING)
 		return;
-	log_call(LOG_INFO, "call.timeout", c, "b", "no response from the called party");
+	call_log(LOG_INFO, "call.timeout", c, "b", "no response from the called party");
 	fail_call(c, 408, "no_response", NULL);
 }
 
@@ -346,7 +343,7 @@ static void ring_timeout(void *arg)
 	c->ring_timer = NULL;
 	if (c->state != CALL_EARLY)
 		return;
-	log_call(LOG_INFO, "call.timeout", c, "b", "no answer");
+	call_log(LOG_INFO, "call.timeout", c, "b", "no answer");
 	fail_call(c, 480, "no_answer", NULL);
 }
 
@@ -406,11 +403,11 @@ static void call_proceed(struct call *c, struct call_setup *su)
 
 	err = media_session_create(b->me, (uint64_t)(uintptr_t)c, &c->ms);
 	if (err) {
-		log_call(LOG_WARN, "call.media", c, NULL, "no media session: %s", strerror(err));
+		call_log(LOG_WARN, "call.media", c, NULL, "no media session: %s", strerror(err));
 		fail_call(c, 503, "no_media_ports", "no media ports");
 		goto out;
 	}
-	sdp_ctx(c, &x, allowed);
+	call_sdp_ctx(c, &x, allowed);
 	if (c->delayed_offer)
 		err = b2b_sdp_offer_local(&c->media, &x, SIDE_B, offer, sizeof(offer), &n, why,
 					  sizeof(why));
@@ -565,90 +562,6 @@ out:
 	free(su);
 }
 
-/* ---- mid-call offers (re-INVITE / UPDATE), both directions ---- */
-
-static void relay_offer(struct call *c, int from, const struct sipua_ev *ev)
-{
-	struct sipua_leg *leg = leg_of(c, from), *other = leg_of(c, !from);
-	struct b2b_side *sd = &c->media.side[from];
-	struct b2b_sdp_ctx x;
-	const char *allowed[4];
-	char out[SDP_BUF_MAX], why[160] = "", hdr[512];
-	size_t n = 0;
-	int err;
-
-	if (c->state != CALL_ANSWERED || !other) {
-		sipua_leg_answer(leg, 491, NULL, 0, "Retry-After: 1\r\n");
-		return;
-	}
-	if (c->offer_busy) {
-		sipua_leg_answer(leg, 491, NULL, 0, NULL);
-		return;
-	}
-	if (!ev->sdp || b2b_sdp_is_refresh(&c->media, from, ev->sdp, ev->sdp_len)) {
-		/* A session refresh or an offerless re-INVITE: our current SDP answers it
-		 * (and is our offer when there was none; the ACK brings the answer). */
-		sipua_leg_answer(leg, 200, sd->last_local, sd->last_local_len, NULL);
-		return;
-	}
-	sdp_ctx(c, &x, allowed);
-	err = b2b_sdp_offer(&c->media, &x, from, ev->sdp, ev->sdp_len, out, sizeof(out), &n,
-			    why, sizeof(why));
-	if (err) {
-		warning_hdr(c, hdr, sizeof(hdr), why);
-		sipua_leg_answer(leg, 488, NULL, 0, hdr);
-		return;
-	}
-	err = sipua_leg_reoffer(other, out, n);
-	if (err) {
-		c->media.offer_from = -1;
-		sipua_leg_answer(leg, err == EBUSY ? 491 : 500, NULL, 0, NULL);
-		return;
-	}
-	c->offer_busy = true;
-	c->offer_side = from;
-	log_call(LOG_DEBUG, "call.reinvite", c, from == SIDE_A ? "a" : "b", "offer relayed");
-}
-
-static void relay_offer_result(struct call *c, const struct sipua_ev *ev)
-{
-	struct sipua_leg *leg;
-	struct b2b_sdp_ctx x;
-	const char *allowed[4];
-	char out[SDP_BUF_MAX], why[160] = "", hdr[512];
-	size_t n = 0;
-	int err, code;
-
-	if (!c->offer_busy)
-		return;
-	c->offer_busy = false;
-	leg = leg_of(c, c->offer_side);
-	if (ev->status >= 200 && ev->status < 300 && ev->sdp) {
-		sdp_ctx(c, &x, allowed);
-		err = b2b_sdp_answer(&c->media, &x, ev->sdp, ev->sdp_len, out, sizeof(out), &n,
-				     why, sizeof(why));
-		if (!err) {
-			if (leg)
-				sipua_leg_answer(leg, 200, out, n, NULL);
-			media_update(c);
-			return;
-		}
-		c->media.offer_from = -1;
-		warning_hdr(c, hdr, sizeof(hdr), why);
-		if (leg)
-			sipua_leg_answer(leg, 488, NULL, 0, hdr);
-		return;
-	}
-	c->media.offer_from = -1;
-	code = ev->local ? 500 : ev->status;
-	if (code < 300 || code > 699)
-		code = 500;
-	if (leg)
-		sipua_leg_answer(leg, code, NULL, 0, NULL);
-	if (ev->status == 481 || ev->status == 408)
-		call_hangup(c, "dialog_lost");
-}
-
 /* ---- B leg ---- */
 
 static void b_progress(struct call *c, const struct sipua_ev *ev)
@@ -673,15 +586,15 @@ static void b_progress(struct call *c, const struct sipua_ev *ev)
 	c->state = CALL_EARLY;
 	if (ev->sdp) {
 		if (c->media.offer_from == SIDE_A) {
-			sdp_ctx(c, &x, allowed);
+			call_sdp_ctx(c, &x, allowed);
 			if (b2b_sdp_answer(&c->media, &x, ev->sdp, ev->sdp_len, out, sizeof(out), &n,
 					   why, sizeof(why)) == 0) {
 				/* With a delayed offer ours would be an offer, which an
 				 * unreliable 18x must not carry: it goes in the 200. */
 				sdp = c->delayed_offer ? NULL : out;
-				media_update(c);
+				call_media_update(c);
 			} else {
-				log_call(LOG_INFO, "call.early_media", c, "b", "early SDP unusable: %s",
+				call_log(LOG_INFO, "call.early_media", c, "b", "early SDP unusable: %s",
 					 why);
 			}
 		} else if (c->media.side[SIDE_A].last_local_len && !c->delayed_offer) {
@@ -712,7 +625,7 @@ static void b_answered(struct call *c, const struct sipua_ev *ev)
 			fail_call(c, 500, "no_answer_sdp", "the called party answered without SDP");
 			return;
 		}
-		sdp_ctx(c, &x, allowed);
+		call_sdp_ctx(c, &x, allowed);
 		if (b2b_sdp_answer(&c->media, &x, ev->sdp, ev->sdp_len, out, sizeof(out), &n, why,
 				   sizeof(why)) != 0) {
 			atomic_fetch_add(&b->c_bad_request, 1);
@@ -720,7 +633,7 @@ static void b_answered(struct call *c, const struct sipua_ev *ev)
 			return;
 		}
 		sdp = out;
-		media_update(c);
+		call_media_update(c);
 	} else {
 		sdp = c->media.side[SIDE_A].last_local;
 		n = c->media.side[SIDE_A].last_local_len;
@@ -738,7 +651,7 @@ static void b_answered(struct call *c, const struct sipua_ev *ev)
 		char codec[48];
 
 		b2b_sdp_codec(&c->media, codec, sizeof(codec));
-		log_call(LOG_DEBUG, "call.answer", c, "b", "codec %s", codec);
+		call_log(LOG_DEBUG, "call.answer", c, "b", "codec %s", codec);
 	}
 }
 
@@ -750,7 +663,7 @@ static void b_failed(struct call *c, const struct sipua_ev *ev)
 	if (c->final_code || !c->a)
 		return;
 	snprintf(cause, sizeof(cause), "%s_%d", ev->local ? "local" : "remote", ev->status);
-	log_call(LOG_INFO, "call.failed", c, "b", "B answered %d%s; A gets %d", ev->status,
+	call_log(LOG_INFO, "call.failed", c, "b", "B answered %d%s; A gets %d", ev->status,
 		 ev->local ? " (local)" : "", code);
 	fail_call(c, code, cause, NULL);
 }
@@ -776,29 +689,13 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 			b_failed(c, ev);
 		break;
 	case SIPUA_EV_OFFER:
-		relay_offer(c, side, ev);
+		call_on_offer(c, side, ev);
 		break;
 	case SIPUA_EV_OFFER_RESULT:
-		relay_offer_result(c, ev);
+		call_on_offer_result(c, ev);
 		break;
 	case SIPUA_EV_ACK:
-		if (side == SIDE_A && c->delayed_offer && !c->media.side[SIDE_A].valid &&
-		    !ev->sdp) {
-			log_call(LOG_INFO, "call.ack_sdp", c, "a", "no answer in the ACK");
-			call_hangup(c, "no_answer_sdp");
-			break;
-		}
-		/* The answer to the offer our 200 made (delayed offer, offerless re-INVITE). */
-		if (ev->sdp && c->state == CALL_ANSWERED) {
-			char why[128];
-
-			if (b2b_sdp_remote(&c->media, side, ev->sdp, ev->sdp_len, why,
-					   sizeof(why)) == 0)
-				media_update(c);
-			else
-				log_call(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
-					 "answer in ACK ignored: %s", why);
-		}
+		call_on_ack(c, side, ev);
 		break;
 	case SIPUA_EV_TERMINATED:
 		if (side == SIDE_A) {
@@ -850,7 +747,7 @@ void call_on_media_event(struct b2bua *b, const struct media_event *ev)
 	}
 	if (ev->type == MEDIA_EV_TIMEOUT && c->ms && !c->ms_closing && c->state == CALL_ANSWERED) {
 		atomic_fetch_add(&b->c_rtp_timeouts, 1);
-		log_call(LOG_INFO, "call.rtp_timeout", c, NULL, "no RTP: hanging up");
+		call_log(LOG_INFO, "call.rtp_timeout", c, NULL, "no RTP: hanging up");
 		call_hangup(c, "rtp_timeout");
 	}
 }

@@ -13,6 +13,7 @@
 
 #include "b2bua/b2bua.h"
 #include "conf/conf.h"
+#include "log.h"
 #include "media.h"
 #include "route.h"
 #include "sdp.h"
@@ -240,5 +241,21 @@ void call_free(struct call *c);
  *  record (cause "shutdown" unless it had one) and frees it. */
 void call_abandon(struct call *c);
 const char *call_state_name(enum call_state s);
+
+/* b2bua_call.c: helpers shared with b2bua_offer.c */
+void call_log(enum log_level lvl, const char *event, const struct call *c, const char *leg,
+	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/** The SDP rewriting context of a call; `allowed` must hold 4 entries. */
+void call_sdp_ctx(const struct call *c, struct b2b_sdp_ctx *x, const char **allowed);
+struct sipua_leg *call_leg(const struct call *c, int side);
+/** Writes "Warning: 399 <our host> \"why\"\r\n". */
+void call_warning(const struct call *c, char *out, size_t len, const char *why);
+/** Sends the negotiated parameters to the media session. */
+void call_media_update(struct call *c);
+
+/* b2bua_offer.c (signalling thread) */
+void call_on_offer(struct call *c, int from, const struct sipua_ev *ev);
+void call_on_offer_result(struct call *c, const struct sipua_ev *ev);
+void call_on_ack(struct call *c, int side, const struct sipua_ev *ev);
 
 #endif
