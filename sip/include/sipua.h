@@ -180,6 +180,13 @@ struct sipua_net {
  */
 int sipua_set_source_filter(struct sipua *ua, const struct sipua_net *allow, size_t n);
 
+/**
+ * Datagrams the source filter dropped since start. Counted by a packet socket that
+ * mirrors the filter (it needs CAP_NET_RAW; without it the count stays 0 and a
+ * warning is logged once). Any thread.
+ */
+uint64_t sipua_filtered(struct sipua *ua);
+
 /** Monotonic milliseconds (the clock timers use). */
 uint64_t sipua_now_ms(void);
 

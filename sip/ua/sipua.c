@@ -381,6 +381,9 @@ int sipua_create(struct sipua **uap, const struct sipua_cfg *cfg, sipua_event_h 
 	}
 	pthread_mutex_init(&ua->lock, NULL);
 	pthread_cond_init(&ua->cond, NULL);
+	pthread_mutex_init(&ua->tap_lock, NULL);
+	ua->tap_fd = -1;
+	atomic_init(&ua->tap_count, 0);
 	*uap = ua;
 	return 0;
 }
@@ -444,6 +447,8 @@ void sipua_destroy(struct sipua *ua)
 	if (!ua)
 		return;
 	sipua_stop(ua);
+	sipua_set_source_filter(ua, NULL, 0);   /* closes the counting socket */
+	pthread_mutex_destroy(&ua->tap_lock);
 	mq_destroy(ua->mq);
 	pthread_mutex_destroy(&ua->lock);
 	pthread_cond_destroy(&ua->cond);

@@ -64,6 +64,10 @@ struct sipua {
 	struct sipua_drop drops[SIPUA_DROP_MAX];
 	size_t            drop_head, drop_count;
 
+	pthread_mutex_t   tap_lock;      /**< guards tap_fd (any thread sets or reads it) */
+	int               tap_fd;        /**< packet socket counting filtered datagrams, -1 */
+	atomic_uint_fast64_t tap_count;  /**< datagrams the source filter dropped so far */
+
 	uint64_t          cid_state;     /**< Call-ID generator state (xorshift) */
 	uint64_t          cid_seq;
 

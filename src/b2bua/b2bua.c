@@ -420,7 +420,7 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 	c->calls_failed = atomic_load(&m->c_failed);
 	c->rejected_overload = atomic_load(&m->c_overload);
 	c->rejected_unknown_source = atomic_load(&m->c_unknown_rejected);
-	c->dropped_unknown_source = atomic_load(&m->c_unknown_dropped);
+	c->dropped_unknown_source = atomic_load(&m->c_unknown_dropped) + sipua_filtered(m->ua);
 	c->rejected_no_route = atomic_load(&m->c_no_route);
 	c->rejected_bad_request = atomic_load(&m->c_bad_request);
 	c->rtp_timeouts = atomic_load(&m->c_rtp_timeouts);
