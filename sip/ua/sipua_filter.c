@@ -66,10 +66,9 @@ static int tap_open(const struct sipua *ua, const struct sipua_net *allow, size_
 
 	if (inet_pton(AF_INET, ua->cfg.bind_addr, &local) != 1)
 		return -1;
-	prog = calloc(n * 4 + 16, sizeof(*prog));
+	prog = calloc(n * 4 + 20, sizeof(*prog));   /* 13 head + 4 per net + 4 tail */
 	if (!prog)
 		return -1;
-#define DROP_IT (k + 0)
 	prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_PKTTYPE);
 	prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_HOST, 1, 0);
 	prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
@@ -83,7 +82,6 @@ static int tap_open(const struct sipua *ua, const struct sipua_net *allow, size_
 	prog[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_IND, 2);
 	prog[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ua->cfg.bind_port, 1, 0);
 	prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
-#undef DROP_IT
 	for (size_t i = 0; i < n; i++) {
 		const struct sockaddr_in *a = (const struct sockaddr_in *)&allow[i].addr;
 		uint32_t mask;
