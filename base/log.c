@@ -244,20 +244,25 @@ void log_raw(struct log_rec *r, const char *key, const char *json)
 	rec_append(r, json, strlen(json));
 }
 
-void log_fmt(struct log_rec *r, const char *key, const char *fmt, ...)
+static void log_vfmt(struct log_rec *r, const char *key, const char *fmt, va_list ap)
 {
 	char tmp[LOG_REC_MAX];
-	va_list ap;
-	int n;
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(tmp))
 		n = sizeof(tmp) - 1;
 	log_strn(r, key, tmp, (size_t)n);
+}
+
+void log_fmt(struct log_rec *r, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vfmt(r, key, fmt, ap);
+	va_end(ap);
 }
 
 void log_end(struct log_rec *r)
@@ -284,19 +289,12 @@ void log_end(struct log_rec *r)
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)
 {
 	struct log_rec r;
-	char tmp[LOG_REC_MAX];
 	va_list ap;
-	int n;
 
 	if (!log_begin(&r, level, event))
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	log_vfmt(&r, "msg", fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(tmp))
-		n = sizeof(tmp) - 1;
-	log_strn(&r, "msg", tmp, (size_t)n);
 	log_end(&r);
 }

@@ -22,21 +22,6 @@
 
 #include "route_priv.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 void route_match_free(struct route_table *rt)
 {
 	for (size_t i = 0; i < rt->n_routes; i++)
@@ -172,12 +157,12 @@ static int check_route(struct route_table *rt, const struct route_cfg *cfg,
 	long from = -1, to = -1;
 
 	if (!memchr(cfg->name, '\0', sizeof(cfg->name)) || !cfg->name[0])
-		return fail(err, errlen, EINVAL, "route without a name");
+		return route_fail(err, errlen, EINVAL, "route without a name");
 	if (!memchr(cfg->match, '\0', sizeof(cfg->match)) ||
 	    !memchr(cfg->from_trunk, '\0', sizeof(cfg->from_trunk)) ||
 	    !memchr(cfg->to_trunk, '\0', sizeof(cfg->to_trunk)) ||
 	    !memchr(cfg->uri, '\0', sizeof(cfg->uri)))
-		return fail(err, errlen, EINVAL, "route %s: unterminated field", name);
+		return route_fail(err, errlen, EINVAL, "route %s: unterminated field", name);
 	if (strcmp(m, "*") == 0) {
 		*ndigits = 0;
 		*prefix = true;
@@ -188,20 +173,20 @@ static int check_route(struct route_table *rt, const struct route_cfg *cfg,
 		*prefix = len == *ndigits + 2 && m[len - 1] == '*';
 		if (m[0] != '+' || *ndigits == 0 || *ndigits > ROUTE_E164_MAX ||
 		    m[1] == '0' || (len != *ndigits + 1 && !*prefix))
-			return fail(err, errlen, EINVAL,
+			return route_fail(err, errlen, EINVAL,
 				    "route %s: match \"%s\" is not +E.164, +prefix* or *", name,
 				    m);
 	}
 	if (cfg->from_trunk[0]) {
 		from = route_trunk_index(rt, cfg->from_trunk);
 		if (from < 0)
-			return fail(err, errlen, EINVAL, "route %s: unknown trunk %s", name,
+			return route_fail(err, errlen, EINVAL, "route %s: unknown trunk %s", name,
 				    cfg->from_trunk);
 	}
 	if (cfg->to_trunk[0]) {
 		to = route_trunk_index(rt, cfg->to_trunk);
 		if (to < 0)
-			return fail(err, errlen, EINVAL, "route %s: unknown trunk %s", name,
+			return route_fail(err, errlen, EINVAL, "route %s: unknown trunk %s", name,
 				    cfg->to_trunk);
 	}
 	r->cfg = *cfg;
@@ -209,14 +194,14 @@ static int check_route(struct route_table *rt, const struct route_cfg *cfg,
 	r->dest = to >= 0 ? rt->trunks[to] : NULL;
 	if (cfg->uri[0]) {
 		if (!tmpl_ok(cfg->uri))
-			return fail(err, errlen, EINVAL, "route %s: bad uri template \"%s\"", name,
+			return route_fail(err, errlen, EINVAL, "route %s: bad uri template \"%s\"", name,
 				    cfg->uri);
 		memcpy(r->tmpl, cfg->uri, sizeof(r->tmpl));
 	} else if (!r->dest || !r->dest->cfg.uri[0]) {
-		return fail(err, errlen, EINVAL, "route %s: no destination (uri or a "
+		return route_fail(err, errlen, EINVAL, "route %s: no destination (uri or a "
 			    "to_trunk with a uri)", name);
 	} else if (default_tmpl(r->tmpl, sizeof(r->tmpl), r->dest->cfg.uri)) {
-		return fail(err, errlen, EINVAL, "route %s: destination uri too long", name);
+		return route_fail(err, errlen, EINVAL, "route %s: destination uri too long", name);
 	}
 	return 0;
 }
@@ -233,10 +218,10 @@ int route_table_add_route(struct route_table *rt, const struct route_cfg *cfg, c
 	if (!rt || !cfg)
 		return EINVAL;
 	if (rt->frozen)
-		return fail(err, errlen, EINVAL, "table is frozen");
+		return route_fail(err, errlen, EINVAL, "table is frozen");
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		return fail(err, errlen, ENOMEM, "out of memory");
+		return route_fail(err, errlen, ENOMEM, "out of memory");
 	rc = check_route(rt, cfg, r, &ndigits, &prefix, err, errlen);
 	if (rc)
 		goto out;
@@ -247,13 +232,13 @@ int route_table_add_route(struct route_table *rt, const struct route_cfg *cfg, c
 		rc = route_grow((void **)&rt->routes, &rt->cap_routes, rt->n_routes,
 				sizeof(*rt->routes));
 	if (rc) {
-		fail(err, errlen, rc, "out of memory");
+		route_fail(err, errlen, rc, "out of memory");
 		goto out;
 	}
 	head = prefix ? &rt->nodes[node].prefix : &rt->nodes[node].exact;
 	for (int32_t e = *head; e >= 0; e = rt->ents[e].next) {
 		if (rt->ents[e].from == r->from) {
-			rc = fail(err, errlen, EINVAL, "route %s: route %s has the same match "
+			rc = route_fail(err, errlen, EINVAL, "route %s: route %s has the same match "
 				  "and from_trunk", cfg->name, rt->routes[rt->ents[e].route]->cfg.name);
 			goto out;
 		}

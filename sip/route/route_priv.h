@@ -80,6 +80,10 @@ struct route_table {
 /** Frees the route side of a table (routes, trie). */
 void route_match_free(struct route_table *rt);
 
+/** Writes a formatted reason into err (if given) and returns rc. */
+int route_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /** Grows an array of elem-sized items to hold n + 1. @return 0 or ENOMEM */
 int route_grow(void **arr, size_t *cap, size_t n, size_t elem);
 

@@ -23,10 +23,7 @@
 
 #include "route_priv.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+int route_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -187,21 +184,21 @@ static int check_trunk(const struct route_table *rt, const struct trunk_cfg *cfg
 	char cs[INET6_ADDRSTRLEN + 8];
 
 	if (!memchr(cfg->name, '\0', sizeof(cfg->name)) || !cfg->name[0])
-		return fail(err, errlen, EINVAL, "trunk without a name");
+		return route_fail(err, errlen, EINVAL, "trunk without a name");
 	if (route_trunk_index(rt, name) >= 0)
-		return fail(err, errlen, EINVAL, "duplicate trunk %s", name);
+		return route_fail(err, errlen, EINVAL, "duplicate trunk %s", name);
 	if (cfg->n_cidrs > ROUTE_MAX_CIDRS || cfg->n_pass_headers > ROUTE_MAX_HEADERS ||
 	    cfg->n_codecs > ROUTE_MAX_CODECS)
-		return fail(err, errlen, EINVAL, "trunk %s: list too long", name);
+		return route_fail(err, errlen, EINVAL, "trunk %s: list too long", name);
 	if (!route_digits_ok(cfg->country_code, sizeof(cfg->country_code)) ||
 	    !route_digits_ok(cfg->national_prefix, sizeof(cfg->national_prefix)) ||
 	    !route_digits_ok(cfg->international_prefix, sizeof(cfg->international_prefix)) ||
 	    strlen(cfg->country_code) > 3 || cfg->country_code[0] == '0')
-		return fail(err, errlen, EINVAL, "trunk %s: bad number format", name);
+		return route_fail(err, errlen, EINVAL, "trunk %s: bad number format", name);
 	if (!memchr(cfg->uri, '\0', sizeof(cfg->uri)) ||
 	    (cfg->uri[0] && strncasecmp(cfg->uri, "sip:", 4) != 0 &&
 	     strncasecmp(cfg->uri, "sips:", 5) != 0))
-		return fail(err, errlen, EINVAL, "trunk %s: uri is not a sip: URI", name);
+		return route_fail(err, errlen, EINVAL, "trunk %s: uri is not a sip: URI", name);
 	for (size_t i = 0; i < cfg->n_cidrs; i++) {
 		const struct route_cidr *c = &cfg->cidrs[i];
 		uint8_t masked[16];
@@ -209,14 +206,14 @@ static int check_trunk(const struct route_table *rt, const struct trunk_cfg *cfg
 		const uint8_t *b = cidr_bytes(c, &alen);
 
 		if (!b || c->bits > alen * 8)
-			return fail(err, errlen, EINVAL, "trunk %s: bad CIDR", name);
+			return route_fail(err, errlen, EINVAL, "trunk %s: bad CIDR", name);
 		mask_bytes(masked, b, alen, c->bits);
 		if (memcmp(masked, b, alen) != 0)
-			return fail(err, errlen, EINVAL, "trunk %s: CIDR %s has host bits set",
+			return route_fail(err, errlen, EINVAL, "trunk %s: CIDR %s has host bits set",
 				    name, cidr_str(c, cs, sizeof(cs)));
 		for (size_t j = 0; j < i; j++)
 			if (cidr_equal(c, &cfg->cidrs[j]))
-				return fail(err, errlen, EINVAL, "trunk %s: CIDR %s listed twice",
+				return route_fail(err, errlen, EINVAL, "trunk %s: CIDR %s listed twice",
 					    name, cidr_str(c, cs, sizeof(cs)));
 		for (size_t t = 0; t < rt->n_trunks; t++) {
 			const struct trunk_cfg *o = &rt->trunks[t]->cfg;
@@ -225,7 +222,7 @@ static int check_trunk(const struct route_table *rt, const struct trunk_cfg *cfg
 				continue;
 			for (size_t j = 0; j < o->n_cidrs; j++)
 				if (cidr_equal(c, &o->cidrs[j]))
-					return fail(err, errlen, EEXIST,
+					return route_fail(err, errlen, EEXIST,
 						    "trunk %s: CIDR %s port %u already belongs "
 						    "to trunk %s", name,
 						    cidr_str(c, cs, sizeof(cs)), cfg->port, o->name);
@@ -243,16 +240,16 @@ int route_table_add_trunk(struct route_table *rt, const struct trunk_cfg *cfg, c
 	if (!rt || !cfg)
 		return EINVAL;
 	if (rt->frozen)
-		return fail(err, errlen, EINVAL, "table is frozen");
+		return route_fail(err, errlen, EINVAL, "table is frozen");
 	rc = check_trunk(rt, cfg, err, errlen);
 	if (rc)
 		return rc;
 	rc = route_grow((void **)&rt->trunks, &rt->cap_trunks, rt->n_trunks, sizeof(*rt->trunks));
 	if (rc)
-		return fail(err, errlen, rc, "out of memory");
+		return route_fail(err, errlen, rc, "out of memory");
 	t = calloc(1, sizeof(*t));
 	if (!t)
-		return fail(err, errlen, ENOMEM, "out of memory");
+		return route_fail(err, errlen, ENOMEM, "out of memory");
 	t->cfg = *cfg;
 	t->idx = rt->n_trunks;
 	t->rt = rt;
