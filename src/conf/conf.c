@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +324,19 @@ static int check_cidr_owners(struct conf_ctx *c)
 	return err;
 }
 
+/**
+ * A route without a uri sends to its trunk's uri with the user part replaced by
+ * "{did}" (sip/route); that template must fit where the table keeps it.
+ */
+static bool default_uri_fits(const char *trunk_uri)
+{
+	const char *rest = strchr(trunk_uri, ':') + 1, *at = strchr(rest, '@');
+	size_t len = (size_t)(rest - trunk_uri) + strlen("{did}@");
+
+	len += strlen(at ? at + 1 : rest);
+	return len < ROUTE_URI_MAX;
+}
+
 static int check_routes(struct conf_ctx *c, struct name_ent *trunks)
 {
 	const struct conf_section *rs = &conf_sections[SEC_ROUTE];
@@ -347,6 +361,11 @@ static int check_routes(struct conf_ctx *c, struct name_ent *trunks)
 			return conf_fail(c, conf_key_line(rs, l, "to_trunk"),
 					 "route %s: trunk %s has no uri; set the route's uri",
 					 r->name, r->to_trunk);
+		if (to && !r->uri[0] && !default_uri_fits(cf->trunks[to->idx].uri))
+			return conf_fail(c, conf_key_line(rs, l, "to_trunk"),
+					 "route %s: trunk %s's uri leaves no room for {did} "
+					 "(%d bytes at most); set the route's uri",
+					 r->name, r->to_trunk, ROUTE_URI_MAX - 1);
 	}
 	return 0;
 }

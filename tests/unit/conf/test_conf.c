@@ -527,6 +527,36 @@ static void test_errors(void **state)
 	}
 }
 
+/* A route without a uri takes its trunk's uri as "sip:{did}@host...": the parser
+ * refuses a trunk uri whose template would not fit, so the table never has to. */
+static void test_default_uri_room(void **state)
+{
+	char text[1024], params[ROUTE_URI_MAX];
+	struct route_table *rt;
+	struct conf *cf;
+	/* "sip:{did}@h.com;" + params + NUL fills ROUTE_URI_MAX exactly */
+	size_t fit = ROUTE_URI_MAX - strlen("sip:{did}@h.com;") - 1;
+
+	(void)state;
+	for (size_t extra = 0; extra < 2; extra++) {
+		memset(params, 'x', fit + extra);
+		params[fit + extra] = '\0';
+		snprintf(text, sizeof(text), MEDIA "[trunk t]\nuri = sip:h.com;%s\n"
+			 "match = 10.0.0.0/8\n[route r]\nmatch = *\nto_trunk = t\n", params);
+		if (!extra) {
+			assert_int_equal(parse(&cf, text), 0);
+			assert_int_equal(conf_build_routes(cf, &rt, errbuf, sizeof(errbuf)), 0);
+			route_table_unref(rt);
+			conf_free(cf);
+		} else {
+			assert_int_equal(parse(&cf, text), EINVAL);
+			assert_string_equal(errbuf, "t.conf:8: route r: trunk t's uri leaves no "
+					    "room for {did} (255 bytes at most); set the "
+					    "route's uri");
+		}
+	}
+}
+
 static void test_limits(void **state)
 {
 	size_t big = (1 << 20) + 1, o = 0;
@@ -699,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_value_forms),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_default_uri_room),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_many_routes),
 		cmocka_unit_test(test_load),
