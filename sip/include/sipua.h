@@ -47,6 +47,8 @@ struct sipua_cfg {
 	char     advertise_addr[SIPUA_HOST_MAX]; /**< host in Via/Contact; "" = bind_addr */
 	uint16_t advertise_port;                 /**< port in Contact; 0 = bound port */
 	char     user_agent[64];                 /**< User-Agent / Server value */
+	unsigned retry_after;                    /**< Retry-After (s) of SIPUA_BUSY 503s;
+						      0 = 5 */
 };
 
 enum sipua_transport { SIPUA_TP_UDP = 0, SIPUA_TP_TCP };
@@ -113,6 +115,8 @@ enum sipua_verdict {
 	SIPUA_ACCEPT = 0,  /**< known source: serve the request */
 	SIPUA_REJECT,      /**< answer 403 Forbidden */
 	SIPUA_DROP,        /**< send no final response */
+	SIPUA_BUSY,        /**< overloaded: answer 503 with Retry-After at once (no 100
+			        Trying, no call) */
 };
 
 /**
@@ -159,6 +163,17 @@ int sipua_post(struct sipua *ua, sipua_job_h *fn, void *arg);
 
 /** True when the caller runs on the signalling thread. */
 bool sipua_on_thread(const struct sipua *ua);
+
+/**
+ * The signalling thread's queueing delay, in ms: the age of the datagram waiting at
+ * the head of the UDP SIP socket, the next the stack reads (sampled before each loop
+ * iteration, at most once a millisecond, from the kernel's receive timestamps).
+ * 0 when nothing waits or when unknown (no UDP transport). Signalling thread.
+ */
+unsigned sipua_rx_delay_ms(const struct sipua *ua);
+
+/** Sets the Retry-After of SIPUA_BUSY answers (0 = 5 s). Any thread. */
+void sipua_set_retry_after(struct sipua *ua, unsigned seconds);
 
 /** The bound SIP port (useful when cfg.bind_port was 0). */
 uint16_t sipua_port(const struct sipua *ua);

@@ -263,6 +263,15 @@ static void ood_request(struct sipua *ua, nua_event_t event, nua_t *nua, nua_han
 		sipua_drop_add(ua, nh);
 		return;
 	}
+	if (v == SIPUA_BUSY) {
+		char retry[16];
+
+		snprintf(retry, sizeof(retry), "%u", atomic_load(&ua->retry_after));
+		nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, NUTAG_WITH_THIS(nua),
+			    SIPTAG_RETRY_AFTER_STR(retry), SIPTAG_ALLOW_STR(SIPUA_ALLOW), TAG_END());
+		nua_handle_destroy(nh);
+		return;
+	}
 	if (v == SIPUA_REJECT) {
 		nua_respond(nh, SIP_403_FORBIDDEN, NUTAG_WITH_THIS(nua),
 			    SIPTAG_ALLOW_STR(SIPUA_ALLOW), TAG_END());

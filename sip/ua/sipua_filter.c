@@ -31,29 +31,6 @@
 
 #define FILTER_MAX_INSNS 4096
 
-/* Finds the stack's UDP socket: the datagram socket bound to our SIP address and port. */
-static int find_udp_socket(const struct sipua *ua)
-{
-	struct sockaddr_in want = {.sin_family = AF_INET, .sin_port = htons(ua->cfg.bind_port)};
-
-	if (inet_pton(AF_INET, ua->cfg.bind_addr, &want.sin_addr) != 1)
-		return -1;
-	for (int fd = 3; fd < 4096; fd++) {
-		struct sockaddr_in sin;
-		socklen_t len = sizeof(sin);
-		int type = 0;
-		socklen_t tlen = sizeof(type);
-
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_DGRAM)
-			continue;
-		if (getsockname(fd, (struct sockaddr *)&sin, &len) != 0 || sin.sin_family != AF_INET)
-			continue;
-		if (sin.sin_port == want.sin_port && sin.sin_addr.s_addr == want.sin_addr.s_addr)
-			return fd;
-	}
-	return -1;
-}
-
 /* Filter of the counting socket: incoming IPv4 UDP to our address and port, from
  * outside `allow`, not a response. The packet starts at its IP header. */
 static int tap_open(const struct sipua *ua, const struct sipua_net *allow, size_t n)
@@ -155,7 +132,7 @@ int sipua_set_source_filter(struct sipua *ua, const struct sipua_net *allow, siz
 		return EINVAL;
 	if (n == 0)
 		tap_replace(ua, NULL, 0);
-	fd = find_udp_socket(ua);
+	fd = ua->udp_fd;
 	if (fd < 0)
 		return ENOTSUP;
 	if (n == 0) {

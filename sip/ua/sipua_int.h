@@ -57,6 +57,11 @@ struct sipua {
 	nua_t            *nua;
 	su_timer_t       *reaper;        /**< 1 s housekeeping timer (drop list) */
 
+	int               udp_fd;        /**< the stack's UDP socket (read-only use), -1 */
+	uint64_t          peek_ms;       /**< when its queue head was last peeked at */
+	unsigned          rx_delay;      /**< age of that head datagram then (ms) */
+	atomic_uint       retry_after;   /**< Retry-After (s) of SIPUA_BUSY answers */
+
 	char              contact_udp[SIPUA_HOST_MAX + 32];
 	char              contact_tcp[SIPUA_HOST_MAX + 48];
 

@@ -23,12 +23,18 @@ struct b2bua_counters {
 	uint64_t calls_answered;
 	uint64_t calls_failed;            /**< ended without answer (any final >= 300 to A) */
 	uint64_t rejected_overload;       /**< 503 for max_calls / max_cps */
+	uint64_t shed_overload;           /**< 503 at once: the next datagram had waited more
+					       than overload_delay (no call record) */
 	uint64_t rejected_unknown_source; /**< 403 to unknown sources */
 	uint64_t dropped_unknown_source;  /**< silently dropped unknown sources */
 	uint64_t rejected_no_route;       /**< 404 unknown DID */
 	uint64_t rejected_bad_request;    /**< 400/483/488 from trunx */
 	uint64_t rtp_timeouts;            /**< calls hung up for RTP inactivity */
 	unsigned media_workers;
+	uint64_t media_sessions;          /**< media sessions open */
+	uint64_t media_ports_free;        /**< RTP/RTCP port pairs still free */
+	uint64_t rtp_relayed;             /**< RTP packets relayed since start */
+	uint64_t rtp_dropped;             /**< RTP/RTCP packets dropped since start */
 };
 
 /**

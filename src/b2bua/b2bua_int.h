@@ -220,13 +220,15 @@ struct b2bua {
 	uint64_t             seq;              /**< call id counter */
 	uint64_t             id_salt;
 	struct sdp_session   sdp_scratch[2];   /**< working space of the SDP rewriting */
+	uint64_t             shed_log_ms;      /**< when load shedding was last logged */
+	uint64_t             shed_unlogged;    /**< INVITEs shed since then */
 	struct sipua_net    *drop_nets;        /**< networks passing the drop-mode filter */
 	size_t               n_drop_nets;      /**< 0 = no filter (reject mode) */
 
 	/* Counters: written on the signalling thread, read from any thread. */
 	_Atomic uint64_t     c_active, c_total, c_answered, c_failed, c_overload,
 			     c_unknown_rejected, c_unknown_dropped, c_no_route, c_bad_request,
-			     c_rtp_timeouts;
+			     c_rtp_timeouts, c_shed;
 };
 
 /* b2bua_call.c: event entry points (signalling thread) */

@@ -45,6 +45,8 @@ struct conf_sip {
 	unsigned max_calls;                   /**< concurrent calls; beyond: 503 */
 	unsigned max_cps;                     /**< new calls per second; beyond: 503 */
 	unsigned retry_after;                 /**< seconds in Retry-After of overload 503s */
+	unsigned overload_delay_ms;           /**< queueing delay of the UDP SIP socket above
+					           which new INVITEs get 503 at once; 0 = off */
 	enum conf_unknown_source unknown_source;
 	unsigned invite_timeout;              /**< s without any response from B -> 408 */
 	unsigned ring_timeout;                /**< s from B's first 18x without answer -> 480 */

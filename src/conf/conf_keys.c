@@ -48,6 +48,8 @@ static const struct conf_key sip_keys[] = {
 	{"max_cps", CT_UINT, CK(struct conf, sip.max_cps), 0, 0, 1, 100000, 1, NULL, "100"},
 	{"retry_after", CT_UINT, CK(struct conf, sip.retry_after), 0, 0, 1, 3600, 1, NULL,
 	 "5"},
+	{"overload_delay", CT_UINT, CK(struct conf, sip.overload_delay_ms), 0, 0, 0, 10000, 1,
+	 NULL, "100"},
 	{"unknown_source", CT_ENUM, CK(struct conf, sip.unknown_source), 0, 0, 0, 0, 0,
 	 unknown_names, "reject"},
 	{"invite_timeout", CT_UINT, CK(struct conf, sip.invite_timeout), 0, 0, 1, 300, 1,

@@ -74,12 +74,18 @@ static void d_status(void *arg, json_t *obj)
 		"answered", (json_int_t)c.calls_answered,
 		"failed", (json_int_t)c.calls_failed));
 	json_object_set_new(obj, "workers", json_integer(c.media_workers));
-	json_object_set_new(obj, "counters", json_pack("{sIsIsIsIsIsIsIsIsIsI}",
+	json_object_set_new(obj, "media", json_pack("{sIsIsIsI}",
+		"sessions", (json_int_t)c.media_sessions,
+		"ports_free", (json_int_t)c.media_ports_free,
+		"rtp_relayed", (json_int_t)c.rtp_relayed,
+		"rtp_dropped", (json_int_t)c.rtp_dropped));
+	json_object_set_new(obj, "counters", json_pack("{sIsIsIsIsIsIsIsIsIsIsI}",
 		"calls_active", (json_int_t)c.calls_active,
 		"calls_total", (json_int_t)c.calls_total,
 		"calls_answered", (json_int_t)c.calls_answered,
 		"calls_failed", (json_int_t)c.calls_failed,
 		"rejected_overload", (json_int_t)c.rejected_overload,
+		"shed_overload", (json_int_t)c.shed_overload,
 		"rejected_unknown_source", (json_int_t)c.rejected_unknown_source,
 		"dropped_unknown_source", (json_int_t)c.dropped_unknown_source,
 		"rejected_no_route", (json_int_t)c.rejected_no_route,

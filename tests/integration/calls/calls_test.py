@@ -9,6 +9,8 @@ with no sanitizer report (harness.trunxd).
 """
 import datetime
 import os
+import signal
+import socket
 import sys
 import time
 
@@ -433,6 +435,92 @@ def case_overload_cps_503(ctx):
     for c in cids:
         if c in got and got[c].status == 503 and not got[c].header("Retry-After"):
             raise AssertionError("503 without Retry-After")
+
+
+def case_overload_shed(ctx):
+    """Load shedding: trunxd is stopped (SIGSTOP) for about 1.2 s while 240 INVITEs
+    arrive at an even pace, then resumed. With overload_delay = 300 ms, an INVITE
+    read while the next datagram in the queue has waited longer than that gets 503
+    with Retry-After at once (no 100 Trying, no call record, counted as
+    shed_overload): the early ones. The INVITEs of the last ~300 ms before the resume
+    are admitted as usual (here 404: the number has no route). Every INVITE gets
+    exactly one final answer, and trunxd serves normally afterwards."""
+    def conf(cf):
+        cf.sip["overload_delay"] = 300
+        cf.sip["max_cps"] = 100000
+        cf.sip["retry_after"] = 9
+    _, t = start(ctx, configure=conf)
+    finals, trying, cids = {}, set(), []
+    with sipmsg.Endpoint("127.0.0.1") as ep:
+        ep.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        os.kill(t.proc.pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            for i in range(240):
+                data, cid, _ = ep.request("INVITE", (t.addr, t.port), to_user="5559999999",
+                                          body=sipmsg.sdp_offer("127.0.0.1", 40000))
+                ep.send(data, (t.addr, t.port))
+                cids.append(cid)
+                time.sleep(max(0.0, t0 + (i + 1) * 0.005 - time.monotonic()))
+        finally:
+            os.kill(t.proc.pid, signal.SIGCONT)
+        n = len(cids)
+        deadline = time.monotonic() + 30
+        while len(finals) < n and time.monotonic() < deadline:
+            m = ep.recv(0.5)
+            if m is None or m.status is None:
+                continue
+            cid = m.header("Call-ID")
+            if m.status < 200:
+                trying.add(cid)
+                continue
+            if cid in finals:
+                continue    # a retransmitted final: the ACK below was not seen yet
+            finals[cid] = m
+            ack = ("ACK sip:5559999999@%s:%d SIP/2.0\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\n"
+                   "Call-ID: %s\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+                   % (t.addr, t.port, m.header("Via"), m.header("From"), m.header("To"), cid))
+            ep.send(ack, (t.addr, t.port))
+    shed = [c for c in cids if c in finals and finals[c].status == 503]
+    admitted = [c for c in cids if c in finals and finals[c].status == 404]
+    other = sorted(set(finals[c].status for c in cids if c in finals) - {503, 404})
+    ctx.log("%d shed (503), %d admitted (404), %d unanswered, other codes %s", len(shed),
+            len(admitted), n - len(finals), other)
+    if len(shed) + len(admitted) != n:
+        raise AssertionError("%d of %d INVITEs unanswered or answered otherwise (%s)"
+                             % (n - len(shed) - len(admitted), n, other))
+    # Sent over ~1.2 s, resumed at once: about 3/4 have waited more than 300 ms.
+    if len(shed) < n // 3 or len(admitted) < 10:
+        raise AssertionError("%d shed and %d admitted of %d queued INVITEs"
+                             % (len(shed), len(admitted), n))
+    # Shedding follows the queue's age: the INVITEs that waited longest (the first
+    # 100, sent 700 ms or more before the resume) are shed, but for the one read
+    # first on resuming (its delay was sampled before the stack slept); the last 20,
+    # sent within 100 ms of the resume, are admitted.
+    early_admitted = [cids.index(c) for c in admitted if cids.index(c) < 100]
+    late_shed = [cids.index(c) for c in shed if cids.index(c) >= n - 20]
+    if len(early_admitted) > 1 or late_shed:
+        raise AssertionError("admitted among the first 100: %s; shed among the last 20: %s"
+                             % (early_admitted, late_shed))
+    for c in shed:
+        if finals[c].header("Retry-After") != "9":
+            raise AssertionError("shed 503 without Retry-After: 9: %r" % finals[c].raw)
+        if c in trying:
+            raise AssertionError("a shed INVITE got 100 Trying first")
+    if ctx.trunxctl_path and t.counter("shed_overload") != len(shed):
+        raise AssertionError("shed_overload = %s, expected %d"
+                             % (t.counter("shed_overload"), len(shed)))
+    recs = t.wait_events("call.end", len(admitted), 20)
+    if len(recs) != len(admitted) or any(r_.get("sip_code") != 404 for r_ in recs):
+        raise AssertionError("%d call.end records (codes %s), expected %d with 404"
+                             % (len(recs), sorted(set(r_.get("sip_code") for r_ in recs)),
+                                len(admitted)))
+    if not t.events("sip.overload"):
+        raise AssertionError("no sip.overload log record")
+    with sipmsg.Endpoint("127.0.0.1") as ep:
+        r, _ = ep.options((t.addr, t.port), timeout=2.0)
+        if r is None or r.status != 200:
+            raise AssertionError("OPTIONS after the burst: %r" % r)
 
 
 def case_via_unresolvable_host(ctx):

@@ -118,12 +118,16 @@ def case_status_and_socket(ctx):
     assert res["log_level"] == "info"
     assert res["calls"]["active"] == 0 and res["calls"]["total"] == 0, res
     assert res["workers"] == 2, res
-    for k in ("rejected_overload", "rejected_unknown_source", "rejected_no_route",
-              "rejected_bad_request", "rtp_timeouts", "calls_total"):
+    for k in ("rejected_overload", "shed_overload", "rejected_unknown_source",
+              "rejected_no_route", "rejected_bad_request", "rtp_timeouts", "calls_total"):
         assert k in res["counters"], "counter %s missing" % k
+    media = res["media"]
+    assert media["sessions"] == 0 and media["rtp_relayed"] == 0, media
+    assert media["rtp_dropped"] == 0 and media["ports_free"] > 0, media
 
     _, out, _ = _ctl(ctx, td, "status")
-    for word in ("version", "uptime", "workers", "counters", "rejected_overload"):
+    for word in ("version", "uptime", "workers", "counters", "rejected_overload",
+                 "shed_overload", "ports_free"):
         assert word in out, "%r not in:\n%s" % (word, out)
 
     # Protocol errors: an unknown command keeps the connection, an oversized line does not.

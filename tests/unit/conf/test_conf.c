@@ -44,6 +44,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cf->sip.max_calls, 1000);
 	assert_int_equal(cf->sip.max_cps, 100);
 	assert_int_equal(cf->sip.retry_after, 5);
+	assert_int_equal(cf->sip.overload_delay_ms, 100);
 	assert_int_equal(cf->sip.unknown_source, CONF_UNKNOWN_REJECT);
 	assert_int_equal(cf->sip.invite_timeout, 32);
 	assert_int_equal(cf->sip.ring_timeout, 120);
@@ -108,6 +109,7 @@ static const char every_key[] =
 	"max_calls = 7\n"
 	"max_cps = 3\n"
 	"retry_after = 9\n"
+	"overload_delay = 0\n"
 	"unknown_source = drop\n"
 	"invite_timeout = 10\n"
 	"ring_timeout = 20\n"
@@ -166,6 +168,7 @@ static void test_every_key(void **state)
 	assert_int_equal(cf->sip.max_calls, 7);
 	assert_int_equal(cf->sip.max_cps, 3);
 	assert_int_equal(cf->sip.retry_after, 9);
+	assert_int_equal(cf->sip.overload_delay_ms, 0);
 	assert_int_equal(cf->sip.unknown_source, CONF_UNKNOWN_DROP);
 	assert_int_equal(cf->sip.invite_timeout, 10);
 	assert_int_equal(cf->sip.ring_timeout, 20);
@@ -327,6 +330,8 @@ static const struct bad bad_cases[] = {
 	 "t.conf:2: invite_timeout: \"301\" is not a number in 1-300"},
 	{"[sip]\nring_timeout =\n", "t.conf:2: ring_timeout: empty value"},
 	{"[sip]\nretry_after = 0\n", "t.conf:2: retry_after: \"0\" is not a number in 1-3600"},
+	{"[sip]\noverload_delay = 10001\n",
+	 "t.conf:2: overload_delay: \"10001\" is not a number in 0-10000"},
 	{"[sip]\nshutdown_grace = 3601\n",
 	 "t.conf:2: shutdown_grace: \"3601\" is not a number in 0-3600"},
 	{"[sip]\nunknown_source = ignore\n",
