@@ -172,6 +172,15 @@ bool sipua_on_thread(const struct sipua *ua);
  */
 unsigned sipua_rx_delay_ms(const struct sipua *ua);
 
+/**
+ * The standing part of that delay over the last window_ms (1-1023): the smallest
+ * sample in the window, provided the delay was already at least that when the window
+ * began; 0 when the queue emptied in the window, when the samples do not reach back
+ * to its start, or when unknown. A burst that drains within the window reads as 0.
+ * Signalling thread.
+ */
+unsigned sipua_rx_standing_delay_ms(const struct sipua *ua, unsigned window_ms);
+
 /** Sets the Retry-After of SIPUA_BUSY answers (0 = 5 s). Any thread. */
 void sipua_set_retry_after(struct sipua *ua, unsigned seconds);
 

@@ -13,13 +13,11 @@
  */
 #include "sipua_int.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include <sofia-sip/nta_tag.h>
@@ -160,100 +158,6 @@ int sipua_post(struct sipua *ua, sipua_job_h *fn, void *arg)
 bool sipua_on_thread(const struct sipua *ua)
 {
 	return ua && ua->thread_started && pthread_equal(pthread_self(), ua->thread);
-}
-
-/*
- * Finds the stack's UDP socket: the datagram socket bound to our SIP address and port
- * (sofia-sip has no call that hands it out). Run once, on the signalling thread, right
- * after the transports are bound.
- */
-static int find_udp_fd(const struct sipua *ua)
-{
-	struct sockaddr_storage want = {0};
-	uint16_t port = htons(ua->cfg.bind_port);
-
-	if (inet_pton(AF_INET, ua->cfg.bind_addr, &((struct sockaddr_in *)&want)->sin_addr) == 1)
-		want.ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, ua->cfg.bind_addr,
-			   &((struct sockaddr_in6 *)&want)->sin6_addr) == 1)
-		want.ss_family = AF_INET6;
-	else
-		return -1;
-	for (int fd = 3; fd < 4096; fd++) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		int type = 0;
-		socklen_t tlen = sizeof(type);
-
-		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_DGRAM)
-			continue;
-		if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
-		    ss.ss_family != want.ss_family)
-			continue;
-		if (ss.ss_family == AF_INET) {
-			const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-			const struct sockaddr_in *w = (const struct sockaddr_in *)&want;
-
-			if (a->sin_port == port && a->sin_addr.s_addr == w->sin_addr.s_addr)
-				return fd;
-		} else {
-			const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-			const struct sockaddr_in6 *w = (const struct sockaddr_in6 *)&want;
-
-			if (a->sin6_port == port &&
-			    memcmp(&a->sin6_addr, &w->sin6_addr, sizeof(w->sin6_addr)) == 0)
-				return fd;
-		}
-	}
-	return -1;
-}
-
-/*
- * Queueing delay of the UDP SIP socket. The stack reads one datagram per loop
- * iteration; before each iteration's wait (su_root prepoll, at most once a
- * millisecond), the datagram waiting at the head of the socket, the next one the stack
- * will read, is peeked at (not taken) and its age computed from the kernel's receive
- * timestamp (SO_TIMESTAMPNS, switched on when the socket was found). An empty socket
- * reads as no delay.
- */
-static unsigned head_delay_ms(int fd)
-{
-	char byte, cbuf[CMSG_SPACE(sizeof(struct timespec))];
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	struct timespec now, ts;
-	int64_t waited_ns;
-
-	if (recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC) < 0)
-		return 0;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS)
-			continue;
-		memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-		clock_gettime(CLOCK_REALTIME, &now);
-		waited_ns = (int64_t)(now.tv_sec - ts.tv_sec) * 1000000000 +
-			    (now.tv_nsec - ts.tv_nsec);
-		return waited_ns > 0 ? (unsigned)(waited_ns / 1000000) : 0;
-	}
-	return 0;
-}
-
-static void on_prepoll(su_prepoll_magic_t *magic, su_root_t *root)
-{
-	struct sipua *ua = (struct sipua *)magic;
-	uint64_t now = sipua_now_ms();
-
-	(void)root;
-	if (ua->udp_fd < 0 || now == ua->peek_ms)
-		return;
-	ua->peek_ms = now;
-	ua->rx_delay = head_delay_ms(ua->udp_fd);
-}
-
-unsigned sipua_rx_delay_ms(const struct sipua *ua)
-{
-	return ua && ua->udp_fd >= 0 ? ua->rx_delay : 0;
 }
 
 void sipua_set_retry_after(struct sipua *ua, unsigned seconds)
@@ -423,16 +327,9 @@ static void *sipua_thread(void *p)
 		       SIPTAG_USER_AGENT_STR(ua->cfg.user_agent[0] ? ua->cfg.user_agent
 								 : "trunx"),
 		       TAG_END());
-	if (ua->cfg.udp) {
-		int on = 1;
-
-		ua->udp_fd = find_udp_fd(ua);
-		if (ua->udp_fd < 0 ||
-		    setsockopt(ua->udp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0 ||
-		    su_root_add_prepoll(ua->root, on_prepoll, (su_prepoll_magic_t *)ua) != 0)
-			log_msg(LOG_WARN, "sip.start", "UDP SIP socket not found or not "
-				"timestamped: no queueing-delay measure");
-	}
+	if (ua->cfg.udp && sipua_qdelay_start(ua) != 0)
+		log_msg(LOG_WARN, "sip.start", "UDP SIP socket not found or not timestamped: "
+			"no queueing-delay measure, no load shedding");
 	ua->reaper = su_timer_create(su_root_task(ua->root), 1000);
 	if (ua->reaper)
 		su_timer_set_for_ever(ua->reaper, reaper_tick, NULL);

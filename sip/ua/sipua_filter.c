@@ -125,6 +125,7 @@ int sipua_set_source_filter(struct sipua *ua, const struct sipua_net *allow, siz
 {
 	struct sock_filter *prog;
 	struct sock_fprog fp;
+	struct in_addr v4;
 	size_t k = 0;
 	int fd, err = 0;
 
@@ -133,8 +134,8 @@ int sipua_set_source_filter(struct sipua *ua, const struct sipua_net *allow, siz
 	if (n == 0)
 		tap_replace(ua, NULL, 0);
 	fd = ua->udp_fd;
-	if (fd < 0)
-		return ENOTSUP;
+	if (fd < 0 || inet_pton(AF_INET, ua->cfg.bind_addr, &v4) != 1)
+		return ENOTSUP;   /* the program reads IPv4 sources only */
 	if (n == 0) {
 		int dummy = 0;
 

@@ -36,6 +36,15 @@ struct sipua_drop {
 	uint64_t      expires_ms;
 };
 
+/** One sample of the UDP socket's queueing delay (sipua_qdelay.c). */
+struct sipua_qsample {
+	uint64_t ms;      /**< sipua_now_ms() when taken; at most one per ms */
+	unsigned delay;   /**< age of the datagram at the head of the queue, ms */
+};
+
+/** Samples kept: one per ms at most, so more than any window asked about (ms). */
+#define SIPUA_QSAMPLES 1024
+
 struct sipua {
 	struct sipua_cfg  cfg;
 	sipua_event_h    *eh;
@@ -58,8 +67,9 @@ struct sipua {
 	su_timer_t       *reaper;        /**< 1 s housekeeping timer (drop list) */
 
 	int               udp_fd;        /**< the stack's UDP socket (read-only use), -1 */
-	uint64_t          peek_ms;       /**< when its queue head was last peeked at */
-	unsigned          rx_delay;      /**< age of that head datagram then (ms) */
+	bool              q_measuring;   /**< its queueing delay is sampled (qdelay.c) */
+	struct sipua_qsample q[SIPUA_QSAMPLES];   /**< ring of delay samples */
+	size_t            q_last, q_count;        /**< newest sample, samples kept */
 	atomic_uint       retry_after;   /**< Retry-After (s) of SIPUA_BUSY answers */
 
 	char              contact_udp[SIPUA_HOST_MAX + 32];
@@ -124,5 +134,9 @@ const char *sipua_leg_contact(const struct sipua_leg *leg);
 void sipua_leg_terminate(struct sipua *ua, struct sipua_leg *leg, int status);
 /** Releases every leg without events (after the stack shut down). */
 void sipua_legs_release_all(struct sipua *ua);
+
+/** Finds the UDP socket and starts sampling its queueing delay (sipua_qdelay.c);
+ * signalling thread, after the transports are bound. -1 if it cannot. */
+int sipua_qdelay_start(struct sipua *ua);
 
 #endif

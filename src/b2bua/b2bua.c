@@ -31,13 +31,16 @@
 /* ---- sipua callbacks (signalling thread) ---- */
 
 /*
- * Load shedding: while the datagram at the head of the SIP socket has waited more than
- * overload_delay, the signalling thread is behind, and new INVITEs are answered 503 at
- * once, before any call state exists. A 503 costs a fraction of a call, so the thread
- * catches up and the calls it admits keep short signalling delays; without this, an
- * offered rate above capacity grows the queue until every transaction retransmits and
- * almost no call completes. Logged at most once a second.
+ * Load shedding: while the SIP socket holds a standing queue, datagrams that have
+ * waited more than overload_delay all through the last SHED_WINDOW_MS (a burst drains
+ * within that, an overload does not), the signalling thread is behind, and new INVITEs
+ * are answered 503 at once, before any call state exists. A 503 costs a fraction of a
+ * call, so the thread catches up and the calls it admits keep short signalling
+ * delays; without this, an offered rate above capacity grows the queue until every
+ * transaction retransmits and almost no call completes. Logged at most once a second.
  */
+#define SHED_WINDOW_MS 100
+
 static bool overloaded(struct b2bua *b)
 {
 	unsigned delay;
@@ -45,7 +48,7 @@ static bool overloaded(struct b2bua *b)
 
 	if (!b->sip.overload_delay_ms)
 		return false;
-	delay = sipua_rx_delay_ms(b->ua);
+	delay = sipua_rx_standing_delay_ms(b->ua, SHED_WINDOW_MS);
 	if (delay <= b->sip.overload_delay_ms)
 		return false;
 	atomic_fetch_add(&b->c_shed, 1);
@@ -55,7 +58,8 @@ static bool overloaded(struct b2bua *b)
 		struct log_rec r;
 
 		if (log_begin(&r, LOG_WARN, "sip.overload")) {
-			log_uint(&r, "queue_delay_ms", delay);
+			log_uint(&r, "standing_delay_ms", delay);
+			log_uint(&r, "queue_delay_ms", sipua_rx_delay_ms(b->ua));
 			log_uint(&r, "threshold_ms", b->sip.overload_delay_ms);
 			log_uint(&r, "shed", b->shed_unlogged);
 			log_end(&r);

@@ -1,0 +1,150 @@
+/*
+ * sipua_qdelay.c — how far behind the signalling thread is: the queueing delay of the
+ * stack's UDP SIP socket, sampled before each loop iteration, and the standing part of
+ * it (what stays when bursts are discounted), which load shedding acts on.
+ *
+ * The stack reads one datagram per loop iteration. Before each iteration's wait (the
+ * su_root prepoll hook, at most once a millisecond), the datagram waiting at the head
+ * of the socket, the next one the stack will read, is peeked at (not taken) and its
+ * age computed from the kernel's receive timestamp (SO_TIMESTAMPNS). An empty socket
+ * reads as no delay. Samples go into a ring that covers more than the longest window
+ * asked about.
+ *
+ * A burst (a peer's retransmission wave, a harness starting at full rate, a long batch
+ * of timers) queues datagrams for a moment and drains by itself; a load above capacity
+ * leaves a queue that never drains. As in CoDel, the standing delay over a window is
+ * the smallest delay seen in it, and it counts only when the delay was already above
+ * that at the window's start: a queue that emptied at any point of the window, or
+ * that only began at a stall inside it, is not standing.
+ */
+#include "sipua_int.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* Finds the stack's UDP socket: the datagram socket bound to our SIP address and port
+ * (sofia-sip has no call that hands it out). */
+static int find_udp_fd(const struct sipua *ua)
+{
+	struct sockaddr_storage want = {0};
+	uint16_t port = htons(ua->cfg.bind_port);
+
+	if (inet_pton(AF_INET, ua->cfg.bind_addr, &((struct sockaddr_in *)&want)->sin_addr) == 1)
+		want.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, ua->cfg.bind_addr,
+			   &((struct sockaddr_in6 *)&want)->sin6_addr) == 1)
+		want.ss_family = AF_INET6;
+	else
+		return -1;
+	for (int fd = 3; fd < 4096; fd++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int type = 0;
+		socklen_t tlen = sizeof(type);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_DGRAM)
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+		    ss.ss_family != want.ss_family)
+			continue;
+		if (ss.ss_family == AF_INET) {
+			const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+			const struct sockaddr_in *w = (const struct sockaddr_in *)&want;
+
+			if (a->sin_port == port && a->sin_addr.s_addr == w->sin_addr.s_addr)
+				return fd;
+		} else {
+			const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+			const struct sockaddr_in6 *w = (const struct sockaddr_in6 *)&want;
+
+			if (a->sin6_port == port &&
+			    memcmp(&a->sin6_addr, &w->sin6_addr, sizeof(w->sin6_addr)) == 0)
+				return fd;
+		}
+	}
+	return -1;
+}
+
+/* Age in ms of the datagram at the head of fd's queue; 0 when the queue is empty. */
+static unsigned head_delay_ms(int fd)
+{
+	char byte, cbuf[CMSG_SPACE(sizeof(struct timespec))];
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct timespec now, ts;
+	int64_t waited_ns;
+
+	if (recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC) < 0)
+		return 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+		clock_gettime(CLOCK_REALTIME, &now);
+		waited_ns = (int64_t)(now.tv_sec - ts.tv_sec) * 1000000000 +
+			    (now.tv_nsec - ts.tv_nsec);
+		return waited_ns > 0 ? (unsigned)(waited_ns / 1000000) : 0;
+	}
+	return 0;
+}
+
+static void on_prepoll(su_prepoll_magic_t *magic, su_root_t *root)
+{
+	struct sipua *ua = (struct sipua *)magic;
+	struct sipua_qsample *s;
+	uint64_t now = sipua_now_ms();
+
+	(void)root;
+	if (ua->udp_fd < 0 || (ua->q_count && now == ua->q[ua->q_last].ms))
+		return;
+	ua->q_last = (ua->q_last + 1) % SIPUA_QSAMPLES;
+	if (ua->q_count < SIPUA_QSAMPLES)
+		ua->q_count++;
+	s = &ua->q[ua->q_last];
+	s->ms = now;
+	s->delay = head_delay_ms(ua->udp_fd);
+}
+
+int sipua_qdelay_start(struct sipua *ua)
+{
+	int on = 1;
+
+	ua->udp_fd = find_udp_fd(ua);
+	if (ua->udp_fd < 0)
+		return -1;
+	if (setsockopt(ua->udp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0 ||
+	    su_root_add_prepoll(ua->root, on_prepoll, (su_prepoll_magic_t *)ua) != 0)
+		return -1;
+	ua->q_measuring = true;
+	return 0;
+}
+
+unsigned sipua_rx_delay_ms(const struct sipua *ua)
+{
+	return ua && ua->q_measuring && ua->q_count ? ua->q[ua->q_last].delay : 0;
+}
+
+unsigned sipua_rx_standing_delay_ms(const struct sipua *ua, unsigned window_ms)
+{
+	uint64_t now, start;
+	unsigned least = ~0u;
+
+	if (!ua || !ua->q_measuring || !ua->q_count || window_ms == 0 ||
+	    window_ms >= SIPUA_QSAMPLES)
+		return 0;
+	now = sipua_now_ms();
+	start = now > window_ms ? now - window_ms : 0;
+	for (size_t i = 0, k = ua->q_last; i < ua->q_count; i++) {
+		const struct sipua_qsample *s = &ua->q[k];
+
+		if (s->delay < least)
+			least = s->delay;
+		if (s->ms <= start)
+			return least;   /* this sample is the state at the window's start */
+		k = k ? k - 1 : SIPUA_QSAMPLES - 1;
+	}
+	return 0;   /* history shorter than the window */
+}
