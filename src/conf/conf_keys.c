@@ -49,7 +49,7 @@ static const struct conf_key sip_keys[] = {
 	{"retry_after", CT_UINT, CK(struct conf, sip.retry_after), 0, 0, 1, 3600, 1, NULL,
 	 "5"},
 	{"overload_delay", CT_UINT, CK(struct conf, sip.overload_delay_ms), 0, 0, 0, 10000, 1,
-	 NULL, "100"},
+	 NULL, "250"},
 	{"unknown_source", CT_ENUM, CK(struct conf, sip.unknown_source), 0, 0, 0, 0, 0,
 	 unknown_names, "reject"},
 	{"invite_timeout", CT_UINT, CK(struct conf, sip.invite_timeout), 0, 0, 1, 300, 1,

@@ -44,7 +44,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cf->sip.max_calls, 1000);
 	assert_int_equal(cf->sip.max_cps, 100);
 	assert_int_equal(cf->sip.retry_after, 5);
-	assert_int_equal(cf->sip.overload_delay_ms, 100);
+	assert_int_equal(cf->sip.overload_delay_ms, 250);
 	assert_int_equal(cf->sip.unknown_source, CONF_UNKNOWN_REJECT);
 	assert_int_equal(cf->sip.invite_timeout, 32);
 	assert_int_equal(cf->sip.ring_timeout, 120);
