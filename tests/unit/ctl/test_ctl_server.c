@@ -62,6 +62,23 @@ static json_t *req(struct env *e, const char *line)
 	return rep;
 }
 
+/** Sends one request and checks that it fails with the given error code. */
+static void expect_error(struct env *e, const char *line, const char *code)
+{
+	json_t *rep = req(e, line);
+
+	assert_string_equal(tc_error(rep), code);
+	json_decref(rep);
+}
+
+/** Makes the fake's calls query fail with err (0: succeed). */
+static void set_list_err(struct env *e, int err)
+{
+	pthread_mutex_lock(&e->fake.lock);
+	e->fake.list_err = err;
+	pthread_mutex_unlock(&e->fake.lock);
+}
+
 static json_t *result(json_t *rep)
 {
 	return json_object_get(rep, "result");
@@ -552,15 +569,9 @@ static void test_daemon_failures(void **state)
 
 	e->fake.calls_json = "[not json";
 	env_start(e, NULL);
-	rep = req(e, "calls\n");
-	assert_string_equal(tc_error(rep), "internal");
-	json_decref(rep);
-	pthread_mutex_lock(&e->fake.lock);
-	e->fake.list_err = EAGAIN;
-	pthread_mutex_unlock(&e->fake.lock);
-	rep = req(e, "calls\n");
-	assert_string_equal(tc_error(rep), "busy");
-	json_decref(rep);
+	expect_error(e, "calls\n", "internal");
+	set_list_err(e, EAGAIN);
+	expect_error(e, "calls\n", "busy");
 	pthread_mutex_lock(&e->fake.lock);
 	e->fake.list_err = ESHUTDOWN;
 	e->fake.reload_err = ESHUTDOWN;
@@ -571,15 +582,9 @@ static void test_daemon_failures(void **state)
 	assert_string_equal(json_string_value(json_object_get(rep, "message")),
 			    "trunxd is shutting down");
 	json_decref(rep);
-	rep = req(e, "reload\n");
-	assert_string_equal(tc_error(rep), "unavailable");
-	json_decref(rep);
-	pthread_mutex_lock(&e->fake.lock);
-	e->fake.list_err = EINVAL;
-	pthread_mutex_unlock(&e->fake.lock);
-	rep = req(e, "calls\n");
-	assert_string_equal(tc_error(rep), "bad_request");
-	json_decref(rep);
+	expect_error(e, "reload\n", "unavailable");
+	set_list_err(e, EINVAL);
+	expect_error(e, "calls\n", "bad_request");
 	ctl_destroy(e->ctl);
 	e->ctl = NULL;
 
@@ -589,15 +594,9 @@ static void test_daemon_failures(void **state)
 	assert_true(tc_ok(rep));
 	assert_null(json_object_get(result(rep), "calls"));
 	json_decref(rep);
-	rep = req(e, "calls\n");
-	assert_string_equal(tc_error(rep), "unavailable");
-	json_decref(rep);
-	rep = req(e, "hangup x\n");
-	assert_string_equal(tc_error(rep), "unavailable");
-	json_decref(rep);
-	rep = req(e, "reload\n");
-	assert_string_equal(tc_error(rep), "unavailable");
-	json_decref(rep);
+	expect_error(e, "calls\n", "unavailable");
+	expect_error(e, "hangup x\n", "unavailable");
+	expect_error(e, "reload\n", "unavailable");
 }
 
 int test_ctl_server_run(void)
