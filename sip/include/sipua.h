@@ -20,6 +20,12 @@
  * answer). Known peers get 200 to OPTIONS, 405 to methods trunx does not serve, and
  * INVITE becomes an SIPUA_EV_INCOMING event.
  *
+ * Requests inside a dialog are served only from the dialog's peer (the address its
+ * INVITE or our INVITE's responses came from) or a known source (sipua_set_known);
+ * others get 403. A Contact or Record-Route that trunx could not send to, or a Contact
+ * from a source that is neither, never becomes a dialog's target or route: the
+ * request is answered 400 or 403, a response with one ends the call setup.
+ *
  * Stack policy: responses go to the packet's source address and port (received= and
  * rport= on every request, RFC 3581), so a Via host name is never resolved; 3xx is
  * never followed; UDP requests of any size stay on UDP; the phrase of every response
@@ -64,6 +70,8 @@ enum sipua_ev_type {
 	SIPUA_EV_OFFER_RESULT, /**< final response to our re-INVITE (status, sdp) */
 	SIPUA_EV_ACK,          /**< inbound leg: ACK for our 2xx (sdp when it carries one) */
 	SIPUA_EV_TERMINATED,   /**< the leg is over; it is freed when the handler returns */
+	SIPUA_EV_OFFER_CANCELLED, /**< the peer cancelled the re-INVITE of the pending
+				       OFFER; the stack answered it 487 (no answer is due) */
 };
 
 /** Why a leg terminated. */
@@ -104,6 +112,8 @@ struct sipua_ev {
 	size_t              sdp_len;
 	enum sipua_end      end;            /**< TERMINATED: why */
 	bool                update;         /**< OFFER: it came as UPDATE, not re-INVITE */
+	bool                bad_target;     /**< PROGRESS / ANSWERED: the response's Contact or
+					         Record-Route was unusable (not taken) */
 	const struct sipua_incoming *in;    /**< INCOMING only */
 	const void         *msg;            /**< private: the message, for sipua_ev_header() */
 };
@@ -125,6 +135,12 @@ enum sipua_verdict {
  */
 typedef enum sipua_verdict (sipua_check_h)(const struct sockaddr *src, const char *method,
 					   void **peer, void *arg);
+
+/**
+ * Is this source a known peer (a trunk)? No side effects; signalling thread. Used for
+ * requests inside dialogs and for the sources allowed to send a Contact.
+ */
+typedef bool (sipua_known_h)(const struct sockaddr *src, void *arg);
 
 /** A function run on the signalling thread by sipua_post() or a timer. */
 typedef void (sipua_job_h)(void *arg);
@@ -180,6 +196,24 @@ unsigned sipua_rx_delay_ms(const struct sipua *ua);
  * Signalling thread.
  */
 unsigned sipua_rx_standing_delay_ms(const struct sipua *ua, unsigned window_ms);
+
+/**
+ * Sets the known-peer check (before sipua_start()). Without one, in-dialog requests
+ * are accepted only from the dialog's own peer.
+ */
+void sipua_set_known(struct sipua *ua, sipua_known_h *h, void *arg);
+
+/** What the user agent refused on its own, since start. */
+struct sipua_stats {
+	uint64_t in_dialog_refused;  /**< in-dialog requests from a source that is neither
+				          the dialog's peer nor known: 403 */
+	uint64_t in_dialog_bad;      /**< in-dialog requests refused as malformed: 400/415 */
+	uint64_t contact_refused;    /**< Contacts not taken: source may not set a target */
+	uint64_t glare;              /**< offers answered 491 (another one pending) */
+};
+
+/** Reads the counters. Any thread. */
+void sipua_get_stats(struct sipua *ua, struct sipua_stats *st);
 
 /** Sets the Retry-After of SIPUA_BUSY answers (0 = 5 s). Any thread. */
 void sipua_set_retry_after(struct sipua *ua, unsigned seconds);
@@ -288,8 +322,18 @@ void sipua_leg_drop(struct sipua_leg *leg);
 int sipua_leg_reoffer(struct sipua_leg *leg, const char *sdp, size_t sdp_len);
 
 /**
+ * Cancels our re-INVITE of sipua_leg_reoffer() if it is still pending (its
+ * SIPUA_EV_OFFER_RESULT follows, 487 or whatever the peer answered first).
+ * @return 0, EINVAL (none pending)
+ */
+int sipua_leg_cancel_reoffer(struct sipua_leg *leg);
+
+/**
  * Answers the offer of the last SIPUA_EV_OFFER (status 200 with sdp, or a failure
- * such as 488 / 491 / 500 with optional headers). @return 0, EINVAL (no offer pending)
+ * such as 488 / 491 / 500 with optional headers). A leg has at most one offer
+ * awaiting an answer: a second one (re-INVITE against UPDATE, or any offer while our
+ * own re-INVITE is pending) is answered 491 by the user agent and never delivered.
+ * @return 0, EINVAL (no offer pending)
  */
 int sipua_leg_answer(struct sipua_leg *leg, int status, const char *sdp, size_t sdp_len,
 		     const char *headers);

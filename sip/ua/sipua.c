@@ -160,6 +160,43 @@ bool sipua_on_thread(const struct sipua *ua)
 	return ua && ua->thread_started && pthread_equal(pthread_self(), ua->thread);
 }
 
+unsigned sipua_tpm(const struct sipua *ua)
+{
+	return (ua->cfg.udp ? SIPUA_TPM_UDP : 0u) | (ua->cfg.tcp ? SIPUA_TPM_TCP : 0u);
+}
+
+void sipua_set_known(struct sipua *ua, sipua_known_h *h, void *arg)
+{
+	if (!ua)
+		return;
+	ua->known = h;
+	ua->known_arg = arg;
+}
+
+void sipua_get_stats(struct sipua *ua, struct sipua_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!ua)
+		return;
+	st->in_dialog_refused = atomic_load(&ua->st_in_dialog_refused);
+	st->in_dialog_bad = atomic_load(&ua->st_in_dialog_bad);
+	st->contact_refused = atomic_load(&ua->st_contact_refused);
+	st->glare = atomic_load(&ua->st_glare);
+}
+
+/* May a message from src set a dialog target? A trunk, or the peer of a live leg
+ * (anyone when there is no known-peer check). Runs inside the stack's parser
+ * (sipua_mclass.c), on the signalling thread. */
+static bool trust_source(const struct sockaddr *src, void *arg)
+{
+	struct sipua *ua = arg;
+
+	if (!ua->known || sipua_peers_has(ua->peers, src) || ua->known(src, ua->known_arg))
+		return true;
+	atomic_fetch_add(&ua->st_contact_refused, 1);
+	return false;
+}
+
 void sipua_set_retry_after(struct sipua *ua, unsigned seconds)
 {
 	if (ua)
@@ -292,6 +329,9 @@ static void *sipua_thread(void *p)
 	ua->nua = nua_create(ua->root, sipua_nua_event, ua,
 			     NUTAG_URL(url),
 			     NUTAG_MEDIA_ENABLE(0),
+			     /* Our parser: Contacts and routes trunx cannot use never reach
+			      * a dialog (sipua_mclass.c). */
+			     NTATAG_MCLASS(sipua_mclass_get(ua->mclass)),
 			     NTATAG_UDP_MTU(65535),
 			     NTATAG_SERVER_RPORT(2),
 			     /* Bursts at high call rates must not overflow the socket. */
@@ -319,8 +359,10 @@ static void *sipua_thread(void *p)
 		       /* Replace, never merge: merging into the default list crashes this
 			* version (msg_params_join). NULL first clears the default. */
 		       NUTAG_APPL_METHOD(NULL),
+		       /* BYE too: one from a source that is not the dialog's peer is refused
+			* before it ends anything. */
 		       NUTAG_APPL_METHOD("INVITE, REGISTER, PUBLISH, SUBSCRIBE, OPTIONS, UPDATE, "
-					 "INFO, MESSAGE, NOTIFY, REFER"),
+					 "INFO, MESSAGE, NOTIFY, REFER, BYE"),
 		       SIPTAG_SUPPORTED_STR("timer, 100rel"),
 		       NUTAG_SESSION_TIMER(0), NUTAG_MIN_SE(90), NUTAG_UPDATE_REFRESH(1),
 		       NUTAG_OUTBOUND("no-options-keepalive, no-validate"),
@@ -389,6 +431,15 @@ int sipua_create(struct sipua **uap, const struct sipua_cfg *cfg, sipua_event_h 
 		free(ua);
 		return err;
 	}
+	err = sipua_peers_create(&ua->peers);
+	if (!err)
+		err = sipua_mclass_create(&ua->mclass, sipua_tpm(ua), trust_source, ua);
+	if (err) {
+		sipua_peers_destroy(ua->peers);
+		mq_destroy(ua->mq);
+		free(ua);
+		return err;
+	}
 	pthread_mutex_init(&ua->lock, NULL);
 	pthread_cond_init(&ua->cond, NULL);
 	pthread_mutex_init(&ua->tap_lock, NULL);
@@ -396,6 +447,10 @@ int sipua_create(struct sipua **uap, const struct sipua_cfg *cfg, sipua_event_h 
 	ua->udp_fd = -1;
 	atomic_store(&ua->retry_after, cfg->retry_after ? cfg->retry_after : 5);
 	atomic_init(&ua->tap_count, 0);
+	atomic_init(&ua->st_in_dialog_refused, 0);
+	atomic_init(&ua->st_in_dialog_bad, 0);
+	atomic_init(&ua->st_contact_refused, 0);
+	atomic_init(&ua->st_glare, 0);
 	*uap = ua;
 	return 0;
 }
@@ -462,6 +517,8 @@ void sipua_destroy(struct sipua *ua)
 	sipua_set_source_filter(ua, NULL, 0);   /* closes the counting socket */
 	pthread_mutex_destroy(&ua->tap_lock);
 	mq_destroy(ua->mq);
+	sipua_mclass_destroy(ua->mclass);
+	sipua_peers_destroy(ua->peers);
 	pthread_mutex_destroy(&ua->lock);
 	pthread_cond_destroy(&ua->cond);
 	free(ua);

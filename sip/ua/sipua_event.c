@@ -19,41 +19,53 @@
 #include <sofia-sip/su_tagarg.h>
 
 #include "log.h"
+#include "sipua_msg.h"
 
 /* ---- helpers ---- */
 
-static bool is_sdp(sip_t const *sip)
-{
-	if (!sip || !sip->sip_payload || !sip->sip_payload->pl_data || !sip->sip_payload->pl_len)
-		return false;
-	if (!sip->sip_content_type || !sip->sip_content_type->c_type)
-		return true;
-	return strncasecmp(sip->sip_content_type->c_type, "application/sdp", 15) == 0;
-}
-
 static void ev_set_sdp(struct sipua_ev *ev, sip_t const *sip)
 {
-	if (is_sdp(sip)) {
+	if (sipua_has_sdp(sip)) {
 		ev->sdp = sip->sip_payload->pl_data;
 		ev->sdp_len = sip->sip_payload->pl_len;
 	}
+}
+
+/* The source address of the current event's message; false when it has none. */
+static bool msg_src(nua_t *nua, struct sockaddr_storage *ss, enum sipua_transport *tp)
+{
+	msg_t *msg = nua_current_request(nua);
+	su_addrinfo_t *ai = msg ? msg_addrinfo(msg) : NULL;
+
+	memset(ss, 0, sizeof(*ss));
+	if (tp)
+		*tp = SIPUA_TP_UDP;
+	if (!ai || !ai->ai_addr || ai->ai_addrlen == 0 || ai->ai_addrlen > sizeof(*ss) ||
+	    ai->ai_addr->sa_family == AF_UNSPEC)
+		return false;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	if (tp && ai->ai_protocol == IPPROTO_TCP)
+		*tp = SIPUA_TP_TCP;
+	return true;
+}
+
+/* Why our parser refused the Contact of the current event's message (NULL: it did
+ * not, or the header did not parse). */
+static const char *refusal_of(struct sipua *ua, nua_t *nua)
+{
+	return sipua_mclass_refusal(ua->mclass, nua_current_request(nua));
 }
 
 /* The msg of the current event has no source address (family 0) when the stack made
  * it up: a timeout, an ICMP error, a transport failure. */
 static bool response_is_local(nua_t *nua, int status)
 {
-	msg_t *msg = nua_current_request(nua);
-	su_addrinfo_t *ai;
+	struct sockaddr_storage ss;
 
 	if (status >= 700)
 		return true;
-	if (!msg)
-		return true;
-	ai = msg_addrinfo(msg);
-	return !ai || !ai->ai_addr || ai->ai_addrlen == 0 || ai->ai_addr->sa_family == AF_UNSPEC;
+	return !msg_src(nua, &ss, NULL);
 }
-
 
 /* ---- silently dropped requests ---- */
 
@@ -92,95 +104,23 @@ void sipua_drop_reap(struct sipua *ua, bool all)
 
 /* ---- out-of-dialog requests ---- */
 
-static void src_of(nua_t *nua, struct sockaddr_storage *ss, enum sipua_transport *tp)
+/* Answers a request with a status and a Warning carrying the reason. */
+static void respond_why(nua_t *nua, nua_handle_t *nh, int status, const char *why,
+			nua_saved_event_t *saved)
 {
-	msg_t *msg = nua_current_request(nua);
-	su_addrinfo_t *ai = msg ? msg_addrinfo(msg) : NULL;
+	char warn[200], clean[160];
+	size_t n = 0;
 
-	memset(ss, 0, sizeof(*ss));
-	*tp = SIPUA_TP_UDP;
-	if (ai && ai->ai_addr && ai->ai_addrlen > 0 && ai->ai_addrlen <= sizeof(*ss) &&
-	    ai->ai_addr->sa_family != AF_UNSPEC) {
-		memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-		if (ai->ai_protocol == IPPROTO_TCP)
-			*tp = SIPUA_TP_TCP;
-	}
-}
-
-static void url_str(char *out, size_t len, url_t const *url)
-{
-	out[0] = '\0';
-	if (url && url_e(out, (isize_t)len, url) < 0)
-		out[0] = '\0';
-	out[len - 1] = '\0';
-}
-
-static bool peer_says_100rel(sip_t const *sip)
-{
-	return (sip->sip_supported && msg_header_find_item(sip->sip_supported->k_common, "100rel")) ||
-	       (sip->sip_require && msg_header_find_item(sip->sip_require->k_common, "100rel"));
-}
-
-/* Headers whose value trunx relies on: a value the parser refused is a bad request. */
-static const char *const vital_headers[] = {
-	"Date", "Content-Type", "Content-Length", "Max-Forwards", "From", "To", "CSeq",
-	"Call-ID", "Via", "Contact", "Session-Expires", "Min-SE", "Require", "Supported",
-	"Accept",
-};
-
-static bool accepts_sdp(sip_t const *sip)
-{
-	if (!sip->sip_accept)
-		return true;
-	for (sip_accept_t const *a = sip->sip_accept; a; a = a->ac_next) {
-		if (!a->ac_type || !a->ac_type[0])
-			return true;   /* an empty Accept: no body wanted, fine for us */
-		if (strcasecmp(a->ac_type, "application/sdp") == 0 ||
-		    strcasecmp(a->ac_type, "application/*") == 0 ||
-		    strcasecmp(a->ac_type, "*/*") == 0)
-			return true;
-	}
-	return false;
-}
-
-/*
- * Checks of an INVITE the stack let through but trunx cannot serve. Answers it and
- * returns true when it is refused.
- */
-static bool invite_refused(nua_handle_t *nh, sip_t const *sip)
-{
-	const char *why = NULL;
-	char warn[160];
-	int status = 400;
-
-	for (sip_error_t const *e = sip->sip_error; e && !why; e = e->er_next) {
-		for (size_t i = 0; e->er_name && i < sizeof(vital_headers) / sizeof(vital_headers[0]); i++) {
-			if (strcasecmp(e->er_name, vital_headers[i]) == 0) {
-				why = "malformed header";
-				break;
-			}
-		}
-	}
-	if (!why && sip->sip_request->rq_url->url_headers)
-		why = "headers in the request-URI";
-	if (!why && sip->sip_payload && sip->sip_payload->pl_len && sip->sip_content_type &&
-	    sip->sip_content_type->c_type &&
-	    strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0) {
-		status = 415;
-		why = "only application/sdp bodies are accepted";
-	}
-	if (!why && !accepts_sdp(sip)) {
-		status = 406;
-		why = "answers carry application/sdp";
-	}
-	if (!why)
-		return false;
-	snprintf(warn, sizeof(warn), "399 - \"%s\"", why);
-	nua_respond(nh, status, sipua_phrase(status), SIPTAG_WARNING_STR(warn),
+	for (const char *p = why; p && *p && n + 1 < sizeof(clean); p++)
+		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+			clean[n++] = *p;
+	clean[n] = '\0';
+	snprintf(warn, sizeof(warn), "399 - \"%s\"", clean);
+	nua_respond(nh, status, sipua_phrase(status)[0] ? sipua_phrase(status) : NULL,
+		    TAG_IF(saved, NUTAG_WITH_SAVED(saved)), TAG_IF(!saved, NUTAG_WITH_THIS(nua)),
+		    SIPTAG_WARNING_STR(warn),
 		    TAG_IF(status == 415, SIPTAG_ACCEPT_STR("application/sdp")),
 		    SIPTAG_ALLOW_STR(SIPUA_ALLOW), TAG_END());
-	nua_handle_destroy(nh);
-	return true;
 }
 
 static void incoming_invite(struct sipua *ua, nua_t *nua, nua_handle_t *nh, sip_t const *sip,
@@ -188,12 +128,19 @@ static void incoming_invite(struct sipua *ua, nua_t *nua, nua_handle_t *nh, sip_
 			    void *peer)
 {
 	struct sipua_incoming in = {0};
+	struct sipua_incoming_buf buf;
 	struct sipua_ev ev = {0};
 	struct sipua_leg *leg;
-	char ruri[512], from[512], to[512];
+	char why[128];
+	int status;
 
-	if (invite_refused(nh, sip))
+	status = sipua_request_check(sip, SIPUA_REQ_INITIAL_INVITE, sipua_tpm(ua),
+				     refusal_of(ua, nua), why, sizeof(why));
+	if (status) {
+		respond_why(nua, nh, status, why, NULL);
+		nua_handle_destroy(nh);
 		return;
+	}
 	leg = calloc(1, sizeof(*leg));
 	if (!leg) {
 		nua_respond(nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
@@ -204,31 +151,17 @@ static void incoming_invite(struct sipua *ua, nua_t *nua, nua_handle_t *nh, sip_
 	leg->nh = nh;
 	leg->inbound = true;
 	leg->transport = tp;
-	leg->peer_100rel = peer_says_100rel(sip);
+	leg->peer_100rel = sipua_peer_100rel(sip);
 	leg->policy.min_se = 90;
-	if (sip->sip_call_id && sip->sip_call_id->i_id)
-		snprintf(leg->call_id, sizeof(leg->call_id), "%s", sip->sip_call_id->i_id);
+	sipua_incoming_fill(sip, &in, &buf);
+	snprintf(leg->call_id, sizeof(leg->call_id), "%s", buf.call_id);
+	sipua_leg_peer_add(leg, (const struct sockaddr *)src);
 	nua_handle_bind(nh, leg);
 	sipua_leg_link(ua, leg);
-	url_str(ruri, sizeof(ruri), sip->sip_request->rq_url);
-	url_str(from, sizeof(from), sip->sip_from ? sip->sip_from->a_url : NULL);
-	url_str(to, sizeof(to), sip->sip_to ? sip->sip_to->a_url : NULL);
 	in.src = *src;
 	in.transport = tp;
 	in.peer = peer;
 	in.call_id = leg->call_id;
-	in.ruri = ruri;
-	in.ruri_user = sip->sip_request->rq_url->url_user ? sip->sip_request->rq_url->url_user : "";
-	in.from_uri = from;
-	in.from_user = sip->sip_from && sip->sip_from->a_url->url_user ?
-		       sip->sip_from->a_url->url_user : "";
-	in.from_display = sip->sip_from && sip->sip_from->a_display ?
-			  sip->sip_from->a_display : "";
-	in.to_uri = to;
-	in.to_user = sip->sip_to && sip->sip_to->a_url->url_user ? sip->sip_to->a_url->url_user : "";
-	in.max_forwards = sip->sip_max_forwards ? (int)sip->sip_max_forwards->mf_count : -1;
-	in.session_expires = sip->sip_session_expires ?
-			     (unsigned)sip->sip_session_expires->x_delta : 0;
 
 	/* The stack's automatic 100 is off (see sipua.c): stop A's retransmissions now. */
 	nua_respond(nh, SIP_100_TRYING, TAG_END());
@@ -250,7 +183,7 @@ static void ood_request(struct sipua *ua, nua_event_t event, nua_t *nua, nua_han
 	const char *method = sip && sip->sip_request ? sip->sip_request->rq_method_name : "?";
 	void *peer = NULL;
 
-	src_of(nua, &src, &tp);
+	msg_src(nua, &src, &tp);
 	if (ua->stopping) {
 		nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, NUTAG_WITH_THIS(nua),
 			    SIPTAG_ALLOW_STR(SIPUA_ALLOW), TAG_END());
@@ -278,6 +211,17 @@ static void ood_request(struct sipua *ua, nua_event_t event, nua_t *nua, nua_han
 		nua_handle_destroy(nh);
 		return;
 	}
+	if (event != nua_i_invite) {
+		char why[128];
+		int code = sipua_request_check(sip, SIPUA_REQ_OTHER, sipua_tpm(ua),
+					       refusal_of(ua, nua), why, sizeof(why));
+
+		if (code) {
+			respond_why(nua, nh, code, why, NULL);
+			nua_handle_destroy(nh);
+			return;
+		}
+	}
 	switch (event) {
 	case nua_i_invite:
 		incoming_invite(ua, nua, nh, sip, &src, tp, peer);
@@ -301,18 +245,22 @@ static void on_r_invite(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, int
 			char const *phrase, sip_t const *sip)
 {
 	struct sipua_ev ev = {0};
-	bool end_now = false;
+	struct sockaddr_storage src;
+	bool end_now = false, remote;
 
 	ev.leg = leg;
 	ev.status = status;
-	if (sip && sip->sip_call_id && !leg->call_id[0])
+	remote = msg_src(nua, &src, NULL);
+	if (remote && status > 100 && !leg->inbound)
+		sipua_leg_peer_add(leg, (const struct sockaddr *)&src);
+	if (sip && sip->sip_call_id && sip->sip_call_id->i_id && !leg->call_id[0])
 		snprintf(leg->call_id, sizeof(leg->call_id), "%s", sip->sip_call_id->i_id);
 	if (leg->reoffer_pending) {
 		if (status < 200)
 			return;
 		leg->reoffer_pending = false;
 		ev.type = SIPUA_EV_OFFER_RESULT;
-		ev.local = response_is_local(nua, status);
+		ev.local = !remote || status >= 700;
 		ev_set_sdp(&ev, sip);
 		sipua_deliver(ua, &ev);
 		return;
@@ -341,6 +289,8 @@ static void on_r_invite(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, int
 		ev.type = SIPUA_EV_FAILED;
 		ev.local = !end_now && response_is_local(nua, status);
 	}
+	if (status < 300 && remote)
+		ev.bad_target = sipua_response_bad_target(sip);
 	ev.status = status;
 	ev.msg = nua_current_request(nua);
 	ev_set_sdp(&ev, sip);
@@ -349,32 +299,36 @@ static void on_r_invite(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, int
 		sipua_leg_terminate(ua, leg, status);
 }
 
+/* 491 to an offer that meets another one on the same leg (RFC 3261 14.2, RFC 3311
+ * 5.2): an offer of the peer's still unanswered, or our own re-INVITE pending. */
+static bool offer_collides(struct sipua *ua, nua_t *nua, struct sipua_leg *leg)
+{
+	if (leg->offer == OFFER_NONE && !leg->reoffer_pending)
+		return false;
+	atomic_fetch_add(&ua->st_glare, 1);
+	nua_respond(leg->nh, SIP_491_REQUEST_PENDING, NUTAG_WITH_THIS(nua), TAG_END());
+	return true;
+}
+
 static void on_offer(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, sip_t const *sip,
 		     bool update)
 {
 	struct sipua_ev ev = {0};
 
-	if (update) {
-		if (!is_sdp(sip)) {
-			/* A session refresh: nothing to negotiate. */
-			nua_respond(leg->nh, SIP_200_OK, NUTAG_WITH_THIS(nua),
-				    SIPTAG_CONTACT_STR(sipua_leg_contact(leg)), TAG_END());
-			return;
-		}
-		if (leg->offer != OFFER_NONE) {
-			nua_respond(leg->nh, SIP_491_REQUEST_PENDING, NUTAG_WITH_THIS(nua),
-				    TAG_END());
-			return;
-		}
-		if (nua_save_event(nua, leg->saved) <= 0) {
-			nua_respond(leg->nh, SIP_500_INTERNAL_SERVER_ERROR, NUTAG_WITH_THIS(nua),
-				    TAG_END());
-			return;
-		}
-		leg->offer = OFFER_UPDATE;
-	} else {
-		leg->offer = OFFER_INVITE;
+	if (update && !sipua_has_sdp(sip)) {
+		/* A session refresh: nothing to negotiate. */
+		nua_respond(leg->nh, SIP_200_OK, NUTAG_WITH_THIS(nua),
+			    SIPTAG_CONTACT_STR(sipua_leg_contact(leg)), TAG_END());
+		return;
 	}
+	if (offer_collides(ua, nua, leg))
+		return;
+	if (nua_save_event(nua, leg->saved) <= 0) {
+		nua_respond(leg->nh, SIP_500_INTERNAL_SERVER_ERROR, NUTAG_WITH_THIS(nua),
+			    TAG_END());
+		return;
+	}
+	leg->offer = update ? OFFER_UPDATE : OFFER_INVITE;
 	ev.type = SIPUA_EV_OFFER;
 	ev.leg = leg;
 	ev.update = update;
@@ -383,11 +337,83 @@ static void on_offer(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, sip_t 
 	sipua_deliver(ua, &ev);
 }
 
+/* The peer cancelled a request of the dialog. For the initial INVITE the leg ends;
+ * for a re-INVITE the stack answered it 487 and only the pending offer goes. */
+static void on_cancel(struct sipua *ua, struct sipua_leg *leg)
+{
+	struct sipua_ev ev = {0};
+
+	if (!leg->confirmed) {
+		leg->end = SIPUA_END_CANCEL;
+		return;
+	}
+	if (leg->offer != OFFER_INVITE)
+		return;
+	leg->offer = OFFER_NONE;
+	nua_destroy_event(leg->saved);
+	ev.type = SIPUA_EV_OFFER_CANCELLED;
+	ev.leg = leg;
+	sipua_deliver(ua, &ev);
+}
+
+/*
+ * The gate of every request inside a dialog: from the dialog's peer or a known source
+ * only (403 otherwise, counted), then the header checks (400/415). Answers the request
+ * and returns true when it is refused. The stack may have answered it already
+ * (status >= 200): then it is only counted.
+ */
+static bool in_dialog_refused(struct sipua *ua, nua_t *nua, nua_event_t event,
+			      struct sipua_leg *leg, int status, sip_t const *sip)
+{
+	struct sockaddr_storage src;
+	enum sipua_req_kind kind = SIPUA_REQ_OTHER;
+	char why[128];
+	int code;
+
+	if (!msg_src(nua, &src, NULL))
+		return false;   /* made up by the stack itself */
+	if (!sipua_leg_peer_has(leg, (const struct sockaddr *)&src) &&
+	    !(ua->known && ua->known((const struct sockaddr *)&src, ua->known_arg))) {
+		atomic_fetch_add(&ua->st_in_dialog_refused, 1);
+		if (log_get_level() <= LOG_INFO) {
+			char ip[64] = "";
+			struct log_rec r;
+
+			if (src.ss_family == AF_INET)
+				inet_ntop(AF_INET, &((struct sockaddr_in *)&src)->sin_addr, ip,
+					  sizeof(ip));
+			else if (src.ss_family == AF_INET6)
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&src)->sin6_addr, ip,
+					  sizeof(ip));
+			if (log_begin(&r, LOG_INFO, "sip.in_dialog_refused")) {
+				log_str(&r, "call_id", leg->call_id);
+				log_str(&r, "method", sip && sip->sip_request ?
+					sip->sip_request->rq_method_name : "?");
+				log_str(&r, "src", ip);
+				log_end(&r);
+			}
+		}
+		if (status < 200 && event != nua_i_ack)
+			nua_respond(leg->nh, SIP_403_FORBIDDEN, NUTAG_WITH_THIS(nua),
+				    SIPTAG_ALLOW_STR(SIPUA_ALLOW), TAG_END());
+		return true;
+	}
+	if (event == nua_i_invite || event == nua_i_update)
+		kind = SIPUA_REQ_OFFER;
+	code = sipua_request_check(sip, kind, sipua_tpm(ua), refusal_of(ua, nua), why,
+				   sizeof(why));
+	if (!code)
+		return false;
+	atomic_fetch_add(&ua->st_in_dialog_bad, 1);
+	if (status < 200 && event != nua_i_ack)
+		respond_why(nua, leg->nh, code, why, NULL);
+	return true;
+}
+
 void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
 		     struct sipua *ua, nua_handle_t *nh, struct sipua_leg *leg,
 		     sip_t const *sip, tagi_t tags[])
 {
-	(void)phrase;
 	switch (event) {
 	case nua_r_shutdown:
 		if (status >= 200)
@@ -404,7 +430,8 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 		case nua_i_invite: case nua_i_options: case nua_i_info: case nua_i_update:
 		case nua_i_message: case nua_i_register: case nua_i_subscribe:
 		case nua_i_notify: case nua_i_refer: case nua_i_publish: case nua_i_method:
-			if (nh && sip && sip->sip_request)
+		case nua_i_bye:
+			if (nh && sip && sip->sip_request && status < 200)
 				ood_request(ua, event, nua, nh, sip);
 			else if (nh)
 				nua_handle_destroy(nh);
@@ -414,6 +441,20 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 			break;
 		}
 		return;
+	}
+
+	switch (event) {
+	case nua_i_invite: case nua_i_update: case nua_i_info: case nua_i_options:
+	case nua_i_bye: case nua_i_ack: case nua_i_message: case nua_i_register:
+	case nua_i_subscribe: case nua_i_notify: case nua_i_refer: case nua_i_publish:
+	case nua_i_method:
+		if (!sip || !sip->sip_request)
+			return;
+		if (in_dialog_refused(ua, nua, event, leg, status, sip))
+			return;
+		break;
+	default:
+		break;
 	}
 
 	switch (event) {
@@ -431,10 +472,12 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 		on_r_invite(ua, nua, leg, status, phrase, sip);
 		return;
 	case nua_i_invite:
-		on_offer(ua, nua, leg, sip, false);
+		if (status < 200)   /* >= 200: the stack refused it (glare, overlap) */
+			on_offer(ua, nua, leg, sip, false);
 		return;
 	case nua_i_update:
-		on_offer(ua, nua, leg, sip, true);
+		if (status < 200)
+			on_offer(ua, nua, leg, sip, true);
 		return;
 	case nua_i_ack: {
 		struct sipua_ev ev = {0};
@@ -448,17 +491,21 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 	}
 	case nua_i_bye:
 		leg->end = SIPUA_END_BYE_REMOTE;
+		if (status < 200)
+			nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
 		return;
 	case nua_i_cancel:
-		leg->end = SIPUA_END_CANCEL;
+		on_cancel(ua, leg);
 		return;
 	case nua_i_info: case nua_i_options:
-		nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
+		if (status < 200)
+			nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
 		return;
 	case nua_i_message: case nua_i_register: case nua_i_subscribe: case nua_i_notify:
 	case nua_i_refer: case nua_i_publish: case nua_i_method:
-		nua_respond(nh, SIP_405_METHOD_NOT_ALLOWED, NUTAG_WITH_THIS(nua),
-			    SIPTAG_ALLOW_STR(SIPUA_ALLOW), TAG_END());
+		if (status < 200)
+			nua_respond(nh, SIP_405_METHOD_NOT_ALLOWED, NUTAG_WITH_THIS(nua),
+				    SIPTAG_ALLOW_STR(SIPUA_ALLOW), TAG_END());
 		return;
 	default:
 		/* r_bye, r_cancel, r_prack, i_prack, r_update, i_active, i_terminated ... */
@@ -468,64 +515,7 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 
 /* ---- header access ---- */
 
-static bool name_matches(msg_header_t const *h, const char *name)
-{
-	msg_hclass_t const *hc = h->sh_class;
-
-	if (hc->hc_hash == msg_unknown_hash) {
-		sip_unknown_t const *u = (sip_unknown_t const *)h;
-		return u->un_name && strcasecmp(u->un_name, name) == 0;
-	}
-	if (!hc->hc_name)
-		return false;
-	if (strcasecmp(hc->hc_name, name) == 0)
-		return true;
-	return hc->hc_short[0] && name[0] && !name[1] &&
-	       (hc->hc_short[0] | 0x20) == (name[0] | 0x20);
-}
-
 int sipua_ev_header(const struct sipua_ev *ev, const char *name, char *out, size_t outlen)
 {
-	msg_t *msg = (msg_t *)ev->msg;
-	msg_header_t **head;
-	size_t start, pos;
-	bool found = false;
-
-	if (!msg || !name || !out || !outlen)
-		return ENOENT;
-	start = pos = strnlen(out, outlen);
-	if (pos >= outlen)
-		return ENOSPC;
-	head = msg_chain_head(msg);
-	for (msg_header_t const *h = head ? *head : NULL; h; h = h->sh_succ) {
-		char val[1024];
-		const char *hname;
-		issize_t n;
-		int w;
-
-		/* Skip the request/status line, separator, payload and parse errors. */
-		if (!h->sh_class ||
-		    (h->sh_class->hc_hash < 0 && h->sh_class->hc_hash != msg_unknown_hash))
-			continue;
-		if (!name_matches(h, name))
-			continue;
-		if (h->sh_class->hc_hash == msg_unknown_hash) {
-			sip_unknown_t const *u = (sip_unknown_t const *)h;
-			hname = u->un_name;
-			snprintf(val, sizeof(val), "%s", u->un_value ? u->un_value : "");
-		} else {
-			n = msg_header_field_e(val, sizeof(val), h, 0);
-			if (n < 0 || (size_t)n >= sizeof(val))
-				continue;
-			hname = h->sh_class->hc_name;
-		}
-		w = snprintf(out + pos, outlen - pos, "%s: %s\r\n", hname, val);
-		if (w < 0 || (size_t)w >= outlen - pos) {
-			out[start] = '\0';
-			return ENOSPC;
-		}
-		pos += (size_t)w;
-		found = true;
-	}
-	return found ? 0 : ENOENT;
+	return sipua_msg_header(ev ? (msg_t *)ev->msg : NULL, name, out, outlen);
 }

@@ -24,6 +24,8 @@ struct sipua_leg;
 
 #include "mq.h"
 #include "sipua.h"
+#include "sipua_mclass.h"
+#include "sipua_peers.h"
 
 /** The Allow we advertise: the methods trunx really serves. */
 #define SIPUA_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO"
@@ -50,6 +52,10 @@ struct sipua {
 	sipua_event_h    *eh;
 	sipua_check_h    *ch;
 	void             *arg;
+	sipua_known_h    *known;         /**< trunk check for in-dialog sources, or NULL */
+	void             *known_arg;
+	struct sipua_mclass *mclass;     /**< the strict message class the stack parses with */
+	struct sipua_peers  *peers;      /**< IPs of the peers of live legs */
 
 	pthread_t         thread;
 	bool              thread_started;
@@ -83,6 +89,10 @@ struct sipua {
 	int               tap_fd;        /**< packet socket counting filtered datagrams, -1 */
 	atomic_uint_fast64_t tap_count;  /**< datagrams the source filter dropped so far */
 
+	/* Counters (struct sipua_stats): written on the signalling thread. */
+	atomic_uint_fast64_t st_in_dialog_refused, st_in_dialog_bad, st_contact_refused,
+			     st_glare;
+
 	uint64_t          cid_state;     /**< Call-ID generator state (xorshift) */
 	uint64_t          cid_seq;
 
@@ -91,6 +101,8 @@ struct sipua {
 };
 
 enum sipua_offer_kind { OFFER_NONE = 0, OFFER_INVITE, OFFER_UPDATE };
+
+#define SIPUA_LEG_PEERS 4   /**< peer addresses remembered per leg */
 
 struct sipua_leg {
 	struct sipua     *ua;
@@ -107,7 +119,9 @@ struct sipua_leg {
 	bool              reoffer_pending;/**< our re-INVITE awaits its final response */
 	bool              cancelled;      /**< CANCEL sent */
 	enum sipua_offer_kind offer;      /**< incoming offer awaiting sipua_leg_answer() */
-	nua_saved_event_t saved[1];       /**< the UPDATE to answer (offer == OFFER_UPDATE) */
+	nua_saved_event_t saved[1];       /**< its request (offer != OFFER_NONE) */
+	struct sockaddr_storage peer[SIPUA_LEG_PEERS]; /**< the peer's IPs (ports zero) */
+	unsigned          n_peer;
 	enum sipua_end    end;
 	enum sipua_transport transport;
 	struct sipua_policy policy;
@@ -124,6 +138,9 @@ void sipua_drop_add(struct sipua *ua, nua_handle_t *nh);
 /** Releases the kept handles that expired (all of them if `all`). */
 void sipua_drop_reap(struct sipua *ua, bool all);
 
+/** The transports trunx can send on (enum sipua_tp_mask). */
+unsigned sipua_tpm(const struct sipua *ua);
+
 /* sipua_leg.c */
 void sipua_leg_link(struct sipua *ua, struct sipua_leg *leg);
 /** Runs the handler for an event. */
@@ -134,6 +151,10 @@ const char *sipua_leg_contact(const struct sipua_leg *leg);
 void sipua_leg_terminate(struct sipua *ua, struct sipua_leg *leg, int status);
 /** Releases every leg without events (after the stack shut down). */
 void sipua_legs_release_all(struct sipua *ua);
+/** Remembers an address the leg's peer uses (IP only; at most SIPUA_LEG_PEERS). */
+void sipua_leg_peer_add(struct sipua_leg *leg, const struct sockaddr *sa);
+/** True when sa is one of the leg's peer addresses (IP compare). */
+bool sipua_leg_peer_has(const struct sipua_leg *leg, const struct sockaddr *sa);
 
 /** Finds the UDP socket and starts sampling its queueing delay (sipua_qdelay.c);
  * signalling thread, after the transports are bound. -1 if it cannot. */

@@ -79,10 +79,39 @@ static const char *supported_for(const struct sipua_policy *p)
 	return "";
 }
 
+void sipua_leg_peer_add(struct sipua_leg *leg, const struct sockaddr *sa)
+{
+	struct sockaddr_storage ip;
+
+	if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+	    sipua_leg_peer_has(leg, sa) || leg->n_peer >= SIPUA_LEG_PEERS)
+		return;
+	memset(&ip, 0, sizeof(ip));
+	memcpy(&ip, sa, sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+						 : sizeof(struct sockaddr_in6));
+	if (ip.ss_family == AF_INET)
+		((struct sockaddr_in *)&ip)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&ip)->sin6_port = 0;
+	if (sipua_peers_add(leg->ua->peers, (const struct sockaddr *)&ip) != 0)
+		return;
+	leg->peer[leg->n_peer++] = ip;
+}
+
+bool sipua_leg_peer_has(const struct sipua_leg *leg, const struct sockaddr *sa)
+{
+	for (unsigned i = 0; i < leg->n_peer; i++)
+		if (sipua_same_ip((const struct sockaddr *)&leg->peer[i], sa))
+			return true;
+	return false;
+}
+
 static void leg_free(struct sipua_leg *leg)
 {
-	if (leg->offer == OFFER_UPDATE)
+	if (leg->offer != OFFER_NONE)
 		nua_destroy_event(leg->saved);
+	for (unsigned i = 0; i < leg->n_peer; i++)
+		sipua_peers_del(leg->ua->peers, (const struct sockaddr *)&leg->peer[i]);
 	free(leg);
 }
 
@@ -306,27 +335,34 @@ int sipua_leg_reoffer(struct sipua_leg *leg, const char *sdp, size_t sdp_len)
 	return 0;
 }
 
+int sipua_leg_cancel_reoffer(struct sipua_leg *leg)
+{
+	if (!leg || !leg->nh || !leg->reoffer_pending)
+		return EINVAL;
+	nua_cancel(leg->nh, TAG_END());
+	return 0;
+}
+
 int sipua_leg_answer(struct sipua_leg *leg, int status, const char *sdp, size_t sdp_len,
 		     const char *headers)
 {
 	char *body = NULL;
-	enum sipua_offer_kind kind;
 
 	if (!leg || !leg->nh || leg->offer == OFFER_NONE || status < 200 || status > 699)
 		return EINVAL;
 	if (sdp && !(body = body_dup(sdp, sdp_len)))
 		return ENOMEM;
-	kind = leg->offer;
 	leg->offer = OFFER_NONE;
+	/* The saved request names the transaction: an UPDATE and a re-INVITE may both be
+	 * open on the handle (one of them refused meanwhile). */
 	nua_respond(leg->nh, status, sipua_phrase(status)[0] ? sipua_phrase(status) : NULL,
-		    TAG_IF(kind == OFFER_UPDATE, NUTAG_WITH_SAVED(leg->saved)),
+		    NUTAG_WITH_SAVED(leg->saved),
 		    TAG_IF(status < 300, SIPTAG_CONTACT_STR(sipua_leg_contact(leg))),
 		    TAG_IF(body, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 		    TAG_IF(body, SIPTAG_PAYLOAD_STR(body)),
 		    TAG_IF(headers && headers[0], SIPTAG_HEADER_STR(headers)),
 		    TAG_END());
-	if (kind == OFFER_UPDATE)
-		nua_destroy_event(leg->saved);
+	nua_destroy_event(leg->saved);
 	free(body);
 	return 0;
 }

@@ -98,6 +98,14 @@ static enum sipua_verdict on_check(const struct sockaddr *src, const char *metho
 	return SIPUA_REJECT;
 }
 
+/* A trunk's source: may send requests inside any dialog and set a dialog's target. */
+static bool on_known(const struct sockaddr *src, void *arg)
+{
+	struct b2bua *b = arg;
+
+	return route_identify(b->rt, src) != NULL;
+}
+
 static void on_event(const struct sipua_ev *ev, void *arg)
 {
 	struct b2bua *b = arg;
@@ -253,6 +261,7 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 	err = sipua_create(&b->ua, &ucfg, on_event, on_check, b);
 	if (err)
 		goto fail;
+	sipua_set_known(b->ua, on_known, b);
 	err = media_engine_create(&b->me, &b->media_cfg, on_media_event, b);
 	if (err) {
 		log_msg(LOG_ERROR, "b2bua.start", "media engine: %s", strerror(err));
