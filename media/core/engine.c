@@ -8,9 +8,9 @@
  * port pairs from the pool and binds the four sockets right away, so the ports can go
  * into SDP before the worker has even seen the session, then pins the session to the
  * worker with the fewest sessions and posts it there. From then on the owner only
- * posts: updates through the worker's bounded queue (EAGAIN when full), the close
- * through the worker's control list, which cannot fail. The worker closes the sockets,
- * returns the ports and reports MEDIA_EV_CLOSED.
+ * posts updates and the close through the worker's control list, which cannot fail
+ * (an update not yet applied is replaced by a newer one). The worker closes the
+ * sockets, returns the ports and reports MEDIA_EV_CLOSED.
  */
 #include "media.h"
 
@@ -257,7 +257,8 @@ int media_session_update(struct media_session *ms, const struct media_session_pa
 	if (!ms || session_params_check(p, ms->me->scfg.family))
 		return EINVAL;
 	MEDIA_ASSERT_THREAD(ms->owner);
-	return worker_post_update(ms->w, ms, p);
+	worker_post_update(ms->w, ms, p);
+	return 0;
 }
 
 void media_session_destroy(struct media_session *ms)

@@ -7,14 +7,15 @@
  * packet is handed to the relay, which rewrites it in place, and the accepted ones go
  * out with one sendmmsg() on the other side's socket. Nothing is allocated per packet.
  *
- * Two descriptors carry work from other threads. The control eventfd announces
- * sessions linked on the control list (add, close); the update queue (mq) carries
- * parameter changes. They are served in an order that keeps every session's requests
- * in the order they were made: take the control list, add new sessions, drain the
- * update queue, then close. A session is also added on its first update if that
- * overtakes its add. Closing removes the sockets from the poller, closes them, gives
- * the ports back, emits MEDIA_EV_CLOSED and frees the session, after this round's
- * packets were handled, so no ready event can point to a freed session.
+ * One eventfd carries work from other threads: it announces sessions linked on the
+ * control list, with the requests pending for each (add, update, close). An update
+ * stores its parameters in the session (the latest replaces an older one not yet
+ * taken: only the newest state matters), so no request can fail or be lost, however
+ * many come at once. A round keeps every session's requests in the order they were
+ * made: take the control list, add new sessions, apply updates, then close. Closing
+ * removes the sockets from the poller, closes them, gives the ports back, emits
+ * MEDIA_EV_CLOSED and frees the session, after this round's packets were handled, so
+ * no ready event can point to a freed session.
  *
  * Inactivity timers are checked every WORKER_TICK_MS by a scan of the worker's
  * sessions (a few thousand comparisons a second at most).
@@ -34,18 +35,12 @@
 
 #include "engine.h"
 #include "log.h"
-#include "mq.h"
 #include "poller.h"
 
 #define WORKER_BATCH   32     /**< datagrams per recvmmsg()/sendmmsg() */
 #define WORKER_PKT_MAX 2048   /**< receive buffer per datagram; longer ones are dropped */
 #define WORKER_EVENTS  256    /**< ready descriptors per poller wait */
 #define WORKER_TICK_MS 100    /**< timer scan period */
-
-struct worker_update {
-	struct media_session       *s;
-	struct media_session_params p;
-};
 
 struct worker {
 	struct media_engine   *me;
@@ -55,12 +50,10 @@ struct worker {
 	pthread_t              tid;        /**< owning thread (set by the thread itself) */
 	const struct poller_ops *pops;
 	struct poller         *poller;
-	struct mq             *mq;         /**< struct worker_update messages */
 	int                    ctl_efd;    /**< wakes the thread for the control list */
 	atomic_bool            stop;
 	bool                   draining;   /**< shutting down: updates are discarded */
 	uint8_t                ctl_tag;    /**< its address marks the control eventfd */
-	uint8_t                mq_tag;     /**< its address marks the update queue */
 
 	pthread_mutex_t        ctl_lock;   /**< guards ctl_head/ctl_tail and sessions' ctl_* */
 	struct media_session  *ctl_head, *ctl_tail;
@@ -163,11 +156,12 @@ static void session_close(struct worker *w, struct media_session *s, bool events
 
 /* ---- requests from other threads ------------------------------------------------- */
 
-static void ctl_push(struct worker *w, struct media_session *s, unsigned flag)
+/* Marks a request and links the session on the control list (ctl_lock held).
+ * Returns true when the list was empty: the thread needs a wake-up. */
+static bool ctl_link(struct worker *w, struct media_session *s, unsigned flag)
 {
 	bool wake = false;
 
-	pthread_mutex_lock(&w->ctl_lock);
 	s->ctl_flags |= flag;
 	if (!s->ctl_queued) {
 		s->ctl_queued = true;
@@ -179,13 +173,26 @@ static void ctl_push(struct worker *w, struct media_session *s, unsigned flag)
 			w->ctl_head = s;
 		w->ctl_tail = s;
 	}
-	pthread_mutex_unlock(&w->ctl_lock);
-	if (wake) {
-		uint64_t one = 1;
+	return wake;
+}
 
-		while (write(w->ctl_efd, &one, sizeof(one)) < 0 && errno == EINTR)
-			;
-	}
+static void ctl_wake(struct worker *w)
+{
+	uint64_t one = 1;
+
+	while (write(w->ctl_efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
+static void ctl_push(struct worker *w, struct media_session *s, unsigned flag)
+{
+	bool wake;
+
+	pthread_mutex_lock(&w->ctl_lock);
+	wake = ctl_link(w, s, flag);
+	pthread_mutex_unlock(&w->ctl_lock);
+	if (wake)
+		ctl_wake(w);
 }
 
 void worker_post_add(struct worker *w, struct media_session *s)
@@ -199,38 +206,23 @@ void worker_post_close(struct worker *w, struct media_session *s)
 	ctl_push(w, s, WORKER_CTL_CLOSE);
 }
 
-int worker_post_update(struct worker *w, struct media_session *s,
-		       const struct media_session_params *p)
+void worker_post_update(struct worker *w, struct media_session *s,
+			const struct media_session_params *p)
 {
-	struct worker_update *u = malloc(sizeof(*u));
-	int err;
+	bool wake = false;
 
-	if (!u)
-		return ENOMEM;
-	u->s = s;
-	u->p = *p;
-	err = mq_push(w->mq, u);
-	if (err)
-		free(u);
-	return err;
-}
-
-static void on_update(void *msg, void *arg)
-{
-	struct worker_update *u = msg;
-	struct worker *w = arg;
-
-	if (!w->draining) {
-		session_add(w, u->s);
-		session_apply(u->s, &w->me->scfg, &u->p, now_us() / 1000u);
-	}
-	free(u);
+	pthread_mutex_lock(&w->ctl_lock);
+	s->ctl_params = *p;
+	wake = ctl_link(w, s, WORKER_CTL_UPDATE);
+	pthread_mutex_unlock(&w->ctl_lock);
+	if (wake)
+		ctl_wake(w);
 }
 
 /*
- * Serves the control list and the update queue. The list is detached under the lock
- * and re-chained through the worker-owned work_* fields, so the owner may queue a new
- * request for a session (its close) while this round still walks it.
+ * Serves the control list. The list is detached under the lock and re-chained through
+ * the worker-owned work_* fields (an update's parameters copied into work_params), so
+ * the owner may queue a new request for a session while this round still walks it.
  */
 static void serve_control(struct worker *w)
 {
@@ -243,6 +235,8 @@ static void serve_control(struct worker *w)
 	pthread_mutex_lock(&w->ctl_lock);
 	for (s = w->ctl_head; s; s = s->ctl_next) {
 		s->work_flags = s->ctl_flags;
+		if (s->ctl_flags & WORKER_CTL_UPDATE)
+			s->work_params = s->ctl_params;
 		s->ctl_flags = 0;
 		s->ctl_queued = false;
 		s->work_next = NULL;
@@ -256,7 +250,12 @@ static void serve_control(struct worker *w)
 	for (s = list; s; s = s->work_next)
 		if (s->work_flags & WORKER_CTL_ADD)
 			session_add(w, s);
-	mq_drain(w->mq);
+	for (s = list; s; s = s->work_next) {
+		if ((s->work_flags & WORKER_CTL_UPDATE) && !w->draining) {
+			session_add(w, s);
+			session_apply(s, &w->me->scfg, &s->work_params, now_us() / 1000u);
+		}
+	}
 	for (s = list; s; s = next) {
 		next = s->work_next;
 		if (s->work_flags & WORKER_CTL_CLOSE)
@@ -392,7 +391,7 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		for (int i = 0; i < n && !ctl; i++)
-			ctl = w->evs[i].ptr == &w->ctl_tag || w->evs[i].ptr == &w->mq_tag;
+			ctl = w->evs[i].ptr == &w->ctl_tag;
 		/*
 		 * Requests first: a packet that arrives together with the update giving its
 		 * destination is relayed, not dropped. The events of this round are stale
@@ -408,7 +407,7 @@ static void *worker_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			void *p = w->evs[i].ptr;
 
-			if (p != &w->ctl_tag && p != &w->mq_tag)
+			if (p != &w->ctl_tag)
 				on_readable(w, p);
 		}
 		run_timers(w, now_us() / 1000u);
@@ -439,17 +438,12 @@ int worker_create(struct worker **wp, struct media_engine *me, unsigned idx)
 	err = w->pops->create(&w->poller);
 	if (err)
 		goto out;
-	err = mq_create(&w->mq, WORKER_QUEUE_LEN, on_update, w);
-	if (err)
-		goto out;
 	w->ctl_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->ctl_efd < 0) {
 		err = errno;
 		goto out;
 	}
 	err = w->pops->add(w->poller, w->ctl_efd, &w->ctl_tag);
-	if (!err)
-		err = w->pops->add(w->poller, mq_fd(w->mq), &w->mq_tag);
 out:
 	if (err) {
 		worker_destroy(w);
@@ -490,7 +484,6 @@ void worker_destroy(struct worker *w)
 		serve_control(w);
 	while ((s = w->sessions) != NULL)
 		session_close(w, s, false);
-	mq_destroy(w->mq);
 	if (w->ctl_efd >= 0)
 		close(w->ctl_efd);
 	if (w->poller)

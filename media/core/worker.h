@@ -2,10 +2,10 @@
  * worker.h — a media worker thread: one poller, the sessions pinned to it, a control
  * path from the owner thread, the inactivity timers and batched socket I/O.
  *
- * Other threads reach a worker only through worker_post_*(): session creation and
- * closing go through an intrusive list inside the session objects themselves, so they
- * cannot fail and a close is never lost; updates carry parameters and go through a
- * bounded queue (mq.h), which can refuse with EAGAIN.
+ * Other threads reach a worker only through worker_post_*(): session creation,
+ * updates and closing go through an intrusive list inside the session objects
+ * themselves (an update's parameters are stored in the session, the newest replacing
+ * one not yet applied), so none can fail and none is lost.
  */
 #ifndef TRUNX_WORKER_H
 #define TRUNX_WORKER_H
@@ -18,12 +18,10 @@ struct media_engine;
 struct media_session;
 struct worker;
 
-/** Capacity of a worker's update queue. */
-#define WORKER_QUEUE_LEN 4096
-
 /** Control requests a session may have pending (bits). */
-#define WORKER_CTL_ADD   1u
-#define WORKER_CTL_CLOSE 2u
+#define WORKER_CTL_ADD    1u
+#define WORKER_CTL_CLOSE  2u
+#define WORKER_CTL_UPDATE 4u
 
 /**
  * Creates a worker (not yet running).
@@ -47,11 +45,11 @@ void worker_post_add(struct worker *w, struct media_session *s);
 void worker_post_close(struct worker *w, struct media_session *s);
 
 /**
- * Queues new parameters for a session (copied).
- * @return 0, ENOMEM, or EAGAIN when the queue is full
+ * Gives a session new parameters (copied; they replace any not yet applied). Any
+ * thread; never fails.
  */
-int worker_post_update(struct worker *w, struct media_session *s,
-		       const struct media_session_params *p);
+void worker_post_update(struct worker *w, struct media_session *s,
+			const struct media_session_params *p);
 
 /** Sessions living on this worker (any thread; a snapshot). */
 uint64_t worker_sessions(const struct worker *w);

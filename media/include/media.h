@@ -149,9 +149,11 @@ struct media_session_params {
 };
 
 /**
- * Sends new parameters to the session's worker (asynchronous; applied in order).
- * A changed remote address allows a new latch on that side.
- * @return 0, EINVAL, or EAGAIN if the worker's queue is full
+ * Sends new parameters to the session's worker (asynchronous). Parameters replace
+ * those of an update the worker has not applied yet, so a burst of updates never
+ * fails: the newest state is the one applied. A changed remote address allows a new
+ * latch on that side.
+ * @return 0, EINVAL (bad parameters)
  */
 int media_session_update(struct media_session *ms, const struct media_session_params *p);
 

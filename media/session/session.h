@@ -94,10 +94,12 @@ struct media_session {
 	struct media_session *ctl_next;
 	unsigned              ctl_flags;   /**< WORKER_CTL_* bits pending */
 	bool                  ctl_queued;  /**< linked on the worker's control list */
+	struct media_session_params ctl_params; /**< the pending update's parameters */
 
 	/* Worker thread only. */
 	struct media_session *work_next;   /**< chain of one control round */
 	unsigned              work_flags;  /**< the WORKER_CTL_* bits taken this round */
+	struct media_session_params work_params; /**< the update taken this round */
 	struct media_session *prev, *next; /**< the worker's session list */
 	bool                  added;       /**< sockets in the poller, on the list */
 	bool                  timer_armed; /**< inactivity timer running */

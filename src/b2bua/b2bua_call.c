@@ -156,7 +156,7 @@ void call_media_update(struct call *c)
 		return;
 	b2b_sdp_media_params(&c->media, &p);
 	if (media_session_update(c->ms, &p) != 0)
-		call_log(LOG_WARN, "call.media", c, NULL, "media update refused (queue full)");
+		call_log(LOG_WARN, "call.media", c, NULL, "media parameters refused");
 }
 
 static void timers_cancel(struct call *c)

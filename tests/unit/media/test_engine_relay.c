@@ -135,6 +135,33 @@ static void test_both_ways_pt_rewrite(void **state)
 	assert_int_equal(ev.stats[0].rtp_out, 2);
 }
 
+/* A burst of updates is never refused, and the newest one is what applies. */
+static void test_update_burst_newest_wins(void **state)
+{
+	struct fixture f;
+	struct media_event ev;
+	struct peer c;
+	struct rtp_hdr h;
+	uint32_t tag;
+
+	(void)state;
+	setup(&f);
+	peer_open(&c);
+	for (int i = 0; i < 20000; i++) {
+		side_params(&f.p.side[1], peer_port(i % 2 ? &f.b : &c), 0, MEDIA_DIR_SENDRECV);
+		update(&f);
+	}
+	side_params(&f.p.side[1], peer_port(&f.b), 0, MEDIA_DIR_SENDRECV);
+	update(&f);
+	sleep_ms(100);
+	peer_send_rtp(&f.a, f.pa, 0, 1, 160, 0xa, false, 7);
+	assert_true(peer_recv_rtp(&f.b, &h, &tag, WAIT_MS, NULL));
+	assert_int_equal(tag, 7);
+	assert_int_equal(peer_drain(&c, QUIET_MS), 0);
+	peer_close(&c);
+	teardown(&f, &ev);
+}
+
 static void test_latch_and_third_party(void **state)
 {
 	struct fixture f;
@@ -581,6 +608,7 @@ int test_engine_relay_run(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_both_ways_pt_rewrite),
 		cmocka_unit_test(test_latch_and_third_party),
+		cmocka_unit_test(test_update_burst_newest_wins),
 		cmocka_unit_test(test_relatch_after_silence),
 		cmocka_unit_test(test_relatch_after_update),
 		cmocka_unit_test(test_stable_ssrc_across_sources),
