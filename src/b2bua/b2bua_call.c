@@ -245,6 +245,7 @@ void call_free(struct call *c)
 		c->next->prev = c->prev;
 	b->n_calls--;
 	route_table_unref(c->rt);
+	call_offer_free(c);
 	free(c);
 }
 
@@ -575,6 +576,10 @@ static void b_progress(struct call *c, const struct sipua_ev *ev)
 
 	if (c->state != CALL_CALLING && c->state != CALL_EARLY)
 		return;
+	if (ev->bad_target) {
+		fail_call(c, 502, "bad_target", "unusable Contact or Record-Route from the called party");
+		return;
+	}
 	sipua_timer_cancel(c->invite_timer);
 	c->invite_timer = NULL;
 	c->got_provisional = true;
@@ -618,6 +623,10 @@ static void b_answered(struct call *c, const struct sipua_ev *ev)
 	if (!c->a || c->final_code) {
 		/* A gave up meanwhile: the answer comes too late. */
 		sipua_leg_hangup(c->b_leg, 0);
+		return;
+	}
+	if (ev->bad_target) {
+		fail_call(c, 502, "bad_target", "unusable Contact or Record-Route from the called party");
 		return;
 	}
 	if (c->media.offer_from == SIDE_A) {
@@ -693,6 +702,9 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 		break;
 	case SIPUA_EV_OFFER_RESULT:
 		call_on_offer_result(c, ev);
+		break;
+	case SIPUA_EV_OFFER_CANCELLED:
+		call_on_offer_cancelled(c, side);
 		break;
 	case SIPUA_EV_ACK:
 		call_on_ack(c, side, ev);

@@ -192,6 +192,12 @@ struct call {
 	bool                got_provisional;
 	bool                a_answered;         /**< 2xx sent to A */
 	bool                offer_busy;         /**< a mid-call offer is being relayed */
+	bool                offer_cancelled;    /**< ...and its sender cancelled it: the
+						     other leg's answer must be undone */
+	bool                rollback;           /**< our re-INVITE restoring the other
+						     leg's previous SDP is pending */
+	struct b2b_media   *offer_undo;         /**< the media state before the relayed
+						     offer (NULL when none is relayed) */
 	bool                delayed_offer;      /**< A's INVITE had no SDP: our 200 offers,
 						     A's ACK answers */
 	int                 offer_side;         /**< side whose offer is relayed */
@@ -258,6 +264,10 @@ void call_media_update(struct call *c);
 /* b2bua_offer.c (signalling thread) */
 void call_on_offer(struct call *c, int from, const struct sipua_ev *ev);
 void call_on_offer_result(struct call *c, const struct sipua_ev *ev);
+/** The sender of the offer being relayed cancelled it (its re-INVITE got 487). */
+void call_on_offer_cancelled(struct call *c, int from);
+/** Frees what an offer in flight holds (at the end of the call). */
+void call_offer_free(struct call *c);
 void call_on_ack(struct call *c, int side, const struct sipua_ev *ev);
 
 #endif

@@ -3,16 +3,133 @@
  * UPDATE with SDP on one leg is relayed to the other as a re-INVITE with the offer
  * rewritten, and the answer comes back rewritten; refreshes and offerless re-INVITEs
  * are answered with our current SDP; an answer in an ACK updates the media session.
- * One offer at a time per call (a second one gets 491).
+ * One offer at a time per call (a second one gets 491). An offer its sender cancels is
+ * cancelled on the other leg; if that leg took it anyway (or its answer cannot be
+ * relayed), trunx offers it back the description it had, so the two legs and the media
+ * engine always agree.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "b2bua_int.h"
 #include "log.h"
 
 enum { SIDE_A = MEDIA_SIDE_A, SIDE_B = MEDIA_SIDE_B };
+
+/* ---- undoing an offer ---- */
+
+/* Keeps the media state as it is before an offer is relayed. */
+static int undo_save(struct call *c)
+{
+	if (!c->offer_undo)
+		c->offer_undo = malloc(sizeof(*c->offer_undo));
+	if (!c->offer_undo)
+		return ENOMEM;
+	*c->offer_undo = c->media;
+	return 0;
+}
+
+static void undo_drop(struct call *c)
+{
+	free(c->offer_undo);
+	c->offer_undo = NULL;
+}
+
+void call_offer_free(struct call *c)
+{
+	undo_drop(c);
+}
+
+/* Puts the media state back as it was before the offer. The o= versions keep growing:
+ * an SDP we sent is never followed by another with the same version. */
+static void undo_restore(struct call *c)
+{
+	uint64_t v[2] = {c->media.side[0].local_version, c->media.side[1].local_version};
+
+	if (c->offer_undo)
+		c->media = *c->offer_undo;
+	for (int i = 0; i < 2; i++)
+		if (c->media.side[i].local_version < v[i])
+			c->media.side[i].local_version = v[i];
+	c->media.offer_from = -1;
+	undo_drop(c);
+}
+
+/*
+ * Our current SDP toward `side` as a new offer: the same description with the next
+ * o= version (RFC 3264 8: a changed offer needs a new version, and so does the same
+ * one sent again after another was agreed). Becomes our last SDP toward that side.
+ */
+static int sdp_next_version(struct b2b_media *m, int side, char *out, size_t outlen,
+			    size_t *outn)
+{
+	struct b2b_side *sd = &m->side[side];
+	const char *p = sd->last_local, *end = p + sd->last_local_len, *o = NULL, *eol;
+	char user[128];
+	unsigned long long id, ver;
+	int head, n;
+
+	for (const char *q = p; q < end; q = eol + 1) {
+		eol = memchr(q, '\n', (size_t)(end - q));
+		if (!eol)
+			break;
+		if (q[0] == 'o' && q + 1 < end && q[1] == '=') {
+			o = q;
+			break;
+		}
+	}
+	if (!o || sscanf(o, "o=%127s %llu %llu", user, &id, &ver) != 3)
+		return EINVAL;
+	/* Skip "o=user id version" and keep the rest of the line as it was. */
+	{
+		const char *r = o + 2;
+
+		for (int field = 0; field < 3 && r < end; field++) {
+			while (r < end && *r == ' ')
+				r++;
+			while (r < end && *r != ' ' && *r != '\r' && *r != '\n')
+				r++;
+		}
+		head = (int)(o - p);
+		n = snprintf(out, outlen, "%.*so=%s %llu %llu%.*s", head, p, user, id,
+			     (unsigned long long)(sd->local_version + 1), (int)(end - r), r);
+	}
+	if (n < 0 || (size_t)n >= outlen || (size_t)n >= sizeof(sd->last_local))
+		return ENOSPC;
+	sd->local_version++;
+	memcpy(sd->last_local, out, (size_t)n + 1);
+	sd->last_local_len = (size_t)n;
+	*outn = (size_t)n;
+	return 0;
+}
+
+/*
+ * The leg on `side` took an offer that its sender withdrew (CANCEL) or that the
+ * sender was refused (its answer unusable): offer that leg the description it had
+ * before, so both legs agree again with what the media engine does.
+ */
+static void start_rollback(struct call *c, int side)
+{
+	struct sipua_leg *leg = call_leg(c, side);
+	char out[SDP_BUF_MAX];
+	size_t n = 0;
+
+	call_media_update(c);
+	if (!leg || sdp_next_version(&c->media, side, out, sizeof(out), &n) != 0 ||
+	    sipua_leg_reoffer(leg, out, n) != 0) {
+		call_log(LOG_WARN, "call.reinvite", c, side == SIDE_A ? "a" : "b",
+			 "cannot restore the previous session: hanging up");
+		call_hangup(c, "offer_rollback_failed");
+		return;
+	}
+	c->rollback = true;
+	call_log(LOG_INFO, "call.reinvite", c, side == SIDE_A ? "a" : "b",
+		 "restoring the previous session");
+}
+
+/* ---- offers ---- */
 
 void call_on_offer(struct call *c, int from, const struct sipua_ev *ev)
 {
@@ -28,7 +145,7 @@ void call_on_offer(struct call *c, int from, const struct sipua_ev *ev)
 		sipua_leg_answer(leg, 491, NULL, 0, "Retry-After: 1\r\n");
 		return;
 	}
-	if (c->offer_busy) {
+	if (c->offer_busy || c->rollback) {
 		sipua_leg_answer(leg, 491, NULL, 0, NULL);
 		return;
 	}
@@ -38,27 +155,63 @@ void call_on_offer(struct call *c, int from, const struct sipua_ev *ev)
 		sipua_leg_answer(leg, 200, sd->last_local, sd->last_local_len, NULL);
 		return;
 	}
+	if (undo_save(c) != 0) {
+		sipua_leg_answer(leg, 500, NULL, 0, NULL);
+		return;
+	}
 	call_sdp_ctx(c, &x, allowed);
 	err = b2b_sdp_offer(&c->media, &x, from, ev->sdp, ev->sdp_len, out, sizeof(out), &n,
 			    why, sizeof(why));
 	if (err) {
+		undo_restore(c);
 		call_warning(c, hdr, sizeof(hdr), why);
 		sipua_leg_answer(leg, 488, NULL, 0, hdr);
 		return;
 	}
 	err = sipua_leg_reoffer(other, out, n);
 	if (err) {
-		c->media.offer_from = -1;
+		undo_restore(c);
 		sipua_leg_answer(leg, err == EBUSY ? 491 : 500, NULL, 0, NULL);
 		return;
 	}
 	c->offer_busy = true;
+	c->offer_cancelled = false;
 	c->offer_side = from;
 	call_log(LOG_DEBUG, "call.reinvite", c, from == SIDE_A ? "a" : "b", "offer relayed");
 }
 
+void call_on_offer_cancelled(struct call *c, int from)
+{
+	if (!c->offer_busy || c->offer_side != from || c->offer_cancelled)
+		return;
+	c->offer_cancelled = true;
+	call_log(LOG_INFO, "call.reinvite", c, from == SIDE_A ? "a" : "b",
+		 "offer cancelled: cancelling it on the other leg");
+	sipua_leg_cancel_reoffer(call_leg(c, !from));
+}
+
+/* The answer to our re-INVITE restoring a leg's previous description. */
+static void rollback_result(struct call *c, int side, const struct sipua_ev *ev)
+{
+	char why[128];
+
+	c->rollback = false;
+	if (ev->status >= 200 && ev->status < 300 && ev->sdp &&
+	    b2b_sdp_remote(&c->media, side, ev->sdp, ev->sdp_len, why, sizeof(why)) == 0) {
+		call_media_update(c);
+		return;
+	}
+	if (ev->status == 481 || ev->status == 408 || ev->status < 300) {
+		call_log(LOG_WARN, "call.reinvite", c, side == SIDE_A ? "a" : "b",
+			 "previous session not restored (%d): hanging up", ev->status);
+		call_hangup(c, "offer_rollback_failed");
+	}
+}
+
 void call_on_offer_result(struct call *c, const struct sipua_ev *ev)
 {
+	int side = ev->leg == c->a ? SIDE_A : SIDE_B;
+	bool ok = ev->status >= 200 && ev->status < 300;
 	struct sipua_leg *leg;
 	struct b2b_sdp_ctx x;
 	const char *allowed[4];
@@ -66,27 +219,49 @@ void call_on_offer_result(struct call *c, const struct sipua_ev *ev)
 	size_t n = 0;
 	int err, code;
 
+	if (c->rollback) {
+		rollback_result(c, side, ev);
+		return;
+	}
 	if (!c->offer_busy)
 		return;
 	c->offer_busy = false;
 	leg = call_leg(c, c->offer_side);
-	if (ev->status >= 200 && ev->status < 300 && ev->sdp) {
+	if (c->offer_cancelled) {
+		/* Its sender withdrew it (and got 487): nothing to answer. */
+		c->offer_cancelled = false;
+		undo_restore(c);
+		if (ok)
+			start_rollback(c, side);
+		else if (ev->status == 481 || ev->status == 408)
+			call_hangup(c, "dialog_lost");
+		return;
+	}
+	if (ok && ev->sdp) {
 		call_sdp_ctx(c, &x, allowed);
 		err = b2b_sdp_answer(&c->media, &x, ev->sdp, ev->sdp_len, out, sizeof(out), &n,
 				     why, sizeof(why));
 		if (!err) {
+			undo_drop(c);
 			if (leg)
 				sipua_leg_answer(leg, 200, out, n, NULL);
 			call_media_update(c);
 			return;
 		}
-		c->media.offer_from = -1;
+	} else if (ok) {
+		snprintf(why, sizeof(why), "the other party answered without SDP");
+	}
+	if (ok) {
+		/* The other leg took the offer but its answer cannot be relayed: refuse the
+		 * sender and give the other leg back what it had. */
+		undo_restore(c);
 		call_warning(c, hdr, sizeof(hdr), why);
 		if (leg)
 			sipua_leg_answer(leg, 488, NULL, 0, hdr);
+		start_rollback(c, side);
 		return;
 	}
-	c->media.offer_from = -1;
+	undo_restore(c);
 	code = ev->local ? 500 : ev->status;
 	if (code < 300 || code > 699)
 		code = 500;

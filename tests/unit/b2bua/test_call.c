@@ -42,7 +42,8 @@ struct sipua_timer {
 
 static struct sipua_leg a_leg, b_leg;
 static struct sipua_timer timers[8];
-static int n_invites, n_reoffers;
+static int n_invites, n_reoffers, n_cancels;
+static char last_reoffer[4096];
 static struct sipua_invite last_invite;
 static char last_invite_ruri[256];
 static int media_updates, media_destroyed, media_created;
@@ -83,10 +84,23 @@ void sipua_leg_hangup(struct sipua_leg *leg, int status)
 int sipua_leg_reoffer(struct sipua_leg *leg, const char *sdp, size_t sdp_len)
 {
 	(void)leg;
-	(void)sdp;
-	(void)sdp_len;
+	snprintf(last_reoffer, sizeof(last_reoffer), "%.*s", (int)sdp_len, sdp);
 	n_reoffers++;
 	return 0;
+}
+
+int sipua_leg_cancel_reoffer(struct sipua_leg *leg)
+{
+	(void)leg;
+	n_cancels++;
+	return 0;
+}
+
+void sipua_set_known(struct sipua *ua, sipua_known_h *h, void *arg)
+{
+	(void)ua;
+	(void)h;
+	(void)arg;
 }
 
 int sipua_leg_invite(struct sipua *ua, const struct sipua_invite *inv, void *ctx,
@@ -228,7 +242,7 @@ static int setup(void **state)
 	memset(&a_leg, 0, sizeof(a_leg));
 	memset(&b_leg, 0, sizeof(b_leg));
 	memset(timers, 0, sizeof(timers));
-	n_invites = n_reoffers = media_updates = media_destroyed = media_created = 0;
+	n_invites = n_reoffers = n_cancels = media_updates = media_destroyed = media_created = 0;
 	snprintf(a_leg.call_id, sizeof(a_leg.call_id), "a-leg-id");
 
 	assert_int_equal(route_table_create(&f->rt), 0);
@@ -571,6 +585,134 @@ static void test_delayed_offer(void **state)
 	media_closed(f);
 }
 
+/* The o= version of an SDP text (0 if none). */
+static unsigned long long sdp_version(const char *sdp)
+{
+	const char *o = strstr(sdp, "o=");
+	unsigned long long id = 0, ver = 0;
+
+	if (o)
+		(void)sscanf(o, "o=%*s %llu %llu", &id, &ver);
+	return ver;
+}
+
+static const char hold_offer[] =
+	"v=0\r\no=- 1 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+	"m=audio 4000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n";
+static const char held_answer[] =
+	"v=0\r\no=- 2 2 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+	"m=audio 6000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=recvonly\r\n";
+static const char back_answer[] =
+	"v=0\r\no=- 2 3 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+	"m=audio 6000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+/* A cancels its hold before B answered: the re-INVITE to B is cancelled, nothing is
+ * answered to A (the stack sent 487), the media stays as agreed before. */
+static void test_reinvite_cancelled_before_answer(void **state)
+{
+	struct fx *f = *state;
+	struct call *c;
+
+	incoming(f, offer_a);
+	leg_ev(f, &b_leg, SIPUA_EV_ANSWERED, 200, answer_b);
+	c = f->b->calls;
+	leg_ev(f, &a_leg, SIPUA_EV_OFFER, 0, hold_offer);
+	assert_int_equal(n_reoffers, 1);
+	a_leg.answered = 0;
+	leg_ev(f, &a_leg, SIPUA_EV_OFFER_CANCELLED, 0, NULL);
+	assert_int_equal(n_cancels, 1);
+	leg_ev(f, &b_leg, SIPUA_EV_OFFER_RESULT, 487, NULL);
+	assert_int_equal(a_leg.answered, 0);
+	assert_false(c->offer_busy);
+	assert_null(c->offer_undo);
+	assert_int_equal(c->media.offer_from, -1);
+	assert_int_equal(c->media.side[MEDIA_SIDE_A].dir, SDP_DIR_SENDRECV);
+	/* The next offer is served normally. */
+	leg_ev(f, &a_leg, SIPUA_EV_OFFER, 0, hold_offer);
+	assert_int_equal(n_reoffers, 2);
+	leg_ev(f, &b_leg, SIPUA_EV_OFFER_RESULT, 200, held_answer);
+	assert_int_equal(a_leg.answered, 200);
+	assert_int_equal(last_params.side[MEDIA_SIDE_B].dir, MEDIA_DIR_RECVONLY);
+	terminated(f, &a_leg, SIPUA_END_BYE_REMOTE);
+	terminated(f, &b_leg, SIPUA_END_BYE_LOCAL);
+	media_closed(f);
+}
+
+/* A cancels, but B had already accepted the hold: B is offered back what it had, with
+ * a newer o= version, and the media follows what both legs agree again. */
+static void test_reinvite_cancelled_after_answer(void **state)
+{
+	struct fx *f = *state;
+	struct call *c;
+	unsigned long long v_hold;
+
+	incoming(f, offer_a);
+	leg_ev(f, &b_leg, SIPUA_EV_ANSWERED, 200, answer_b);
+	c = f->b->calls;
+	leg_ev(f, &a_leg, SIPUA_EV_OFFER, 0, hold_offer);
+	v_hold = sdp_version(last_reoffer);
+	assert_non_null(strstr(last_reoffer, "a=sendonly"));
+	leg_ev(f, &a_leg, SIPUA_EV_OFFER_CANCELLED, 0, NULL);
+	a_leg.answered = 0;
+	leg_ev(f, &b_leg, SIPUA_EV_OFFER_RESULT, 200, held_answer);
+	assert_int_equal(a_leg.answered, 0);
+	assert_int_equal(n_reoffers, 2);           /* the rollback */
+	assert_null(strstr(last_reoffer, "a=sendonly"));
+	assert_true(sdp_version(last_reoffer) > v_hold);
+	assert_true(c->rollback);
+	/* Meanwhile a new offer from A waits (491). */
+	leg_ev(f, &a_leg, SIPUA_EV_OFFER, 0, hold_offer);
+	assert_int_equal(a_leg.answered, 491);
+	leg_ev(f, &b_leg, SIPUA_EV_OFFER_RESULT, 200, back_answer);
+	assert_false(c->rollback);
+	assert_int_equal(last_params.side[MEDIA_SIDE_A].dir, MEDIA_DIR_SENDRECV);
+	assert_int_equal(last_params.side[MEDIA_SIDE_B].dir, MEDIA_DIR_SENDRECV);
+	terminated(f, &a_leg, SIPUA_END_BYE_REMOTE);
+	terminated(f, &b_leg, SIPUA_END_BYE_LOCAL);
+	media_closed(f);
+}
+
+/* B accepts an offer with an answer trunx cannot relay: A gets 488, B is restored. */
+static void test_reinvite_unusable_answer_rolls_back(void **state)
+{
+	struct fx *f = *state;
+
+	incoming(f, offer_a);
+	leg_ev(f, &b_leg, SIPUA_EV_ANSWERED, 200, answer_b);
+	leg_ev(f, &a_leg, SIPUA_EV_OFFER, 0, hold_offer);
+	leg_ev(f, &b_leg, SIPUA_EV_OFFER_RESULT, 200,
+	       "v=0\r\no=- 2 9 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+	       "m=audio 6000 RTP/AVP 18\r\n");
+	assert_int_equal(a_leg.answered, 488);
+	assert_int_equal(n_reoffers, 2);
+	leg_ev(f, &b_leg, SIPUA_EV_OFFER_RESULT, 200, back_answer);
+	assert_int_equal(last_params.side[MEDIA_SIDE_A].dir, MEDIA_DIR_SENDRECV);
+	terminated(f, &a_leg, SIPUA_END_BYE_REMOTE);
+	terminated(f, &b_leg, SIPUA_END_BYE_LOCAL);
+	media_closed(f);
+}
+
+/* B answers with a Contact the user agent refused: the call fails with 502. */
+static void test_answer_bad_target(void **state)
+{
+	struct fx *f = *state;
+	struct sipua_ev ev = {0};
+
+	incoming(f, offer_a);
+	ev.type = SIPUA_EV_ANSWERED;
+	ev.leg = &b_leg;
+	ev.status = 200;
+	ev.sdp = answer_b;
+	ev.sdp_len = strlen(answer_b);
+	ev.bad_target = true;
+	call_on_leg_event(f->b, f->b->calls, &ev);
+	assert_int_equal(a_leg.last_status, 502);
+	assert_true(b_leg.hung_up);
+	terminated(f, &b_leg, SIPUA_END_BYE_LOCAL);
+	terminated(f, &a_leg, SIPUA_END_REJECTED);
+	media_closed(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -580,6 +722,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusals_before_routing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hold_relay_and_rtp_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delayed_offer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reinvite_cancelled_before_answer, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_reinvite_cancelled_after_answer, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_reinvite_unusable_answer_rolls_back, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_answer_bad_target, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
