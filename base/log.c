@@ -57,6 +57,39 @@ const char *log_level_name(enum log_level level)
 	return level_names[level];
 }
 
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes), 0 if there is none. */
+static size_t utf8_len(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (u[0] >= 0xc2 && u[0] <= 0xdf)
+		len = 2;
+	else if (u[0] >= 0xe0 && u[0] <= 0xef)
+		len = 3;
+	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	if (u[0] == 0xe0)
+		lo = 0xa0;
+	else if (u[0] == 0xed)
+		hi = 0x9f;
+	else if (u[0] == 0xf0)
+		lo = 0x90;
+	else if (u[0] == 0xf4)
+		hi = 0x8f;
+	if (u[1] < lo || u[1] > hi)
+		return 0;
+	for (size_t k = 2; k < len; k++)
+		if ((u[k] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
 size_t log_json_escape(char *out, size_t outlen, const char *val, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -78,14 +111,10 @@ size_t log_json_escape(char *out, size_t outlen, const char *val, size_t n)
 		} else if (c == '\t') {
 			esc[0] = '\\'; esc[1] = 't'; elen = 2;
 		} else if (c < 0x20 || c >= 0x80) {
-			/* Multi-byte UTF-8 is kept when well-formed, else escaped per byte. */
-			size_t ulen = 0;
-			if (c >= 0xc2 && c <= 0xdf) ulen = 2;
-			else if (c >= 0xe0 && c <= 0xef) ulen = 3;
-			else if (c >= 0xf0 && c <= 0xf4) ulen = 4;
-			bool ok = ulen > 0 && i + ulen <= n;
-			for (size_t k = 1; ok && k < ulen; k++)
-				ok = ((unsigned char)val[i + k] & 0xc0) == 0x80;
+			/* Multi-byte UTF-8 is kept when well-formed (RFC 3629: no overlong
+			 * forms, no surrogates, nothing past U+10FFFF), else escaped per byte. */
+			size_t ulen = utf8_len(val + i, n - i);
+			bool ok = ulen > 0;
 			if (ok) {
 				if (o + ulen >= outlen)
 					break;

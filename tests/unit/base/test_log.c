@@ -115,6 +115,16 @@ static void test_utf8_kept_invalid_escaped(void **state)
 	(void)state;
 	log_json_escape(out, sizeof(out), "\xc3\xa9\xff", 3);
 	assert_string_equal(out, "\xc3\xa9\\u00ff");
+	/* Overlong forms and surrogates are not UTF-8: escaped byte by byte. */
+	log_json_escape(out, sizeof(out), "\xe0\x8c\x96", 3);
+	assert_string_equal(out, "\\u00e0\\u008c\\u0096");
+	log_json_escape(out, sizeof(out), "\xed\xa0\x80", 3);
+	assert_string_equal(out, "\\u00ed\\u00a0\\u0080");
+	log_json_escape(out, sizeof(out), "\xf4\x90\x80\x80", 4);
+	assert_string_equal(out, "\\u00f4\\u0090\\u0080\\u0080");
+	/* The largest code points of each length are kept. */
+	log_json_escape(out, sizeof(out), "\xef\xbf\xbd\xf4\x8f\xbf\xbf", 7);
+	assert_string_equal(out, "\xef\xbf\xbd\xf4\x8f\xbf\xbf");
 }
 
 int test_log_run(void)
