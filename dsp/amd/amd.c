@@ -168,6 +168,7 @@ static void run_frame(struct amd *amd)
 		struct amd_event ev = {
 			.type = AMD_EV_FRAME, .energy_db = amd->trace_energy_db,
 			.floor_db = amd->trace_floor_db, .speech = amd->trace_speech, .now_ms = t,
+			.f0_hz = amd->trace_f0, .voicing = amd->trace_voicing,
 		};
 
 		amd->h(&ev, amd->arg);

@@ -66,6 +66,7 @@ static void adaptive_reset(struct amd *amd)
 	a->floor_db = 999.0f;
 	a->spread_db = SPREAD_INIT_DB;
 	a->peak_db = -100.0f;
+	amd_pitch_reset(&a->pitch);
 }
 
 static float frame_energy_db(struct amd_adaptive *a, const int16_t *s)
@@ -177,6 +178,7 @@ static void adaptive_frame(struct amd *amd, const int16_t *s, uint32_t t_ms, boo
 	if (a->peak_db < e)
 		a->peak_db = e;
 	raw = classify(amd, e);
+	amd_pitch_frame(&a->pitch, s, raw, &amd->trace_f0, &amd->trace_voicing);
 	amd->trace_energy_db = e;
 	amd->trace_floor_db = a->floor_db;
 	amd->trace_speech = raw && !tone_busy;

@@ -12,6 +12,7 @@
 
 #include "amd.h"
 #include "tone.h"
+#include "amd_pitch.h"
 
 #define AMD_FRAME    160   /**< samples per frame (20 ms at 8 kHz) */
 #define AMD_FRAME_MS 20
@@ -81,6 +82,7 @@ struct amd_adaptive {
 	uint32_t words;
 	bool     in_word;
 	bool     in_greeting;                /**< a first word has been heard */
+	struct amd_pitch pitch;              /**< F0 tracker */
 };
 
 struct amd {
@@ -105,6 +107,8 @@ struct amd {
 	float    trace_energy_db;     /**< last frame's level, for AMD_EV_FRAME */
 	float    trace_floor_db;      /**< last frame's floor or threshold */
 	bool     trace_speech;        /**< last frame counted as speech */
+	float    trace_f0;            /**< last frame's F0, Hz (0: unvoiced) */
+	float    trace_voicing;       /**< and its periodicity, 0..1 */
 
 	union {
 		struct amd_classic  c;

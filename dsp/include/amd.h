@@ -69,6 +69,8 @@ struct amd_event {
 	float    floor_db;            /**< AMD_EV_FRAME: noise floor (adaptive) or the
 				           silence threshold (classic), dB */
 	bool     speech;              /**< AMD_EV_FRAME: the frame counted as speech */
+	float    f0_hz;               /**< AMD_EV_FRAME: pitch, Hz (0: unvoiced) */
+	float    voicing;             /**< AMD_EV_FRAME: periodicity, 0..1 */
 	uint32_t now_ms;              /**< stream time when the event is emitted, ms */
 };
 

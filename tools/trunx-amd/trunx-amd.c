@@ -49,8 +49,9 @@ static void on_amd(const struct amd_event *ev, void *arg)
 	case AMD_EV_BEEP_NONE:
 		break;
 	case AMD_EV_FRAME:
-		fprintf(stderr, "frame t=%u energy=%.1f floor=%.1f speech=%d\n", ev->now_ms,
-			(double)ev->energy_db, (double)ev->floor_db, ev->speech);
+		fprintf(stderr, "frame t=%u energy=%.1f floor=%.1f speech=%d f0=%.1f voicing=%.2f\n",
+			ev->now_ms, (double)ev->energy_db, (double)ev->floor_db, ev->speech,
+			(double)ev->f0_hz, (double)ev->voicing);
 		break;
 	}
 }
