@@ -22,6 +22,9 @@
 #include <string.h>
 
 #define CED_NOT_BEEP_MS 2300      /* a 2,100 Hz tone this long is no beep */
+#define MSG_TAIL_MS 300           /* the weak end of the last word, under the
+				     segmentation's threshold: reported greeting
+				     end = last speech frame + this */
 #define FAX_AFTER_SPEECH_MS 1000  /* less speech than this is no greeting: a fax
 				     tone after it is a fax, not a beep */
 
@@ -175,7 +178,7 @@ static void after_decision(struct amd *amd, uint32_t t, bool busy)
 		    t - amd->last_speech_ms >= amd->p.message_silence) {
 			if (amd->waiting_beep)
 				emit_beep_none(amd);
-			emit_message_end(amd, AMD_MSG_SILENCE, amd->last_speech_ms, t);
+			emit_message_end(amd, AMD_MSG_SILENCE, amd->last_speech_ms + MSG_TAIL_MS, t);
 			return;
 		}
 	}

@@ -45,6 +45,7 @@
 #define SPREAD_K           2.5f    /* margin = max(speech_margin_db, K * spread) */
 #define SPREAD_ALPHA       0.05f   /* spread follows noise frames over ~0.4 s */
 #define SPREAD_INIT_DB     2.0f
+#define SPREAD_MAX_DB      12.0f   /* noise frames sit at most this far above the floor */
 #define CONFIRM_MS         60      /* speech shorter than this is a blip */
 #define PEAK_SHARE         0.5f    /* margin >= this share of (peak - floor) */
 #define PEAK_DECAY_DB      0.05f   /* per frame: the peak level falls 2.5 dB/s */
@@ -141,7 +142,10 @@ static bool classify(struct amd *amd, float e)
 	if (!a->raw_speech && e > DIGITAL_SILENCE_DB) {
 		float d = e - a->floor_db;
 
-		a->spread_db += SPREAD_ALPHA * (d - a->spread_db);
+		/* Frames far above the floor are the weak ends of words, not noise: over
+		 * digital silence they would widen the margin until nothing is speech. */
+		if (d <= SPREAD_MAX_DB)
+			a->spread_db += SPREAD_ALPHA * (d - a->spread_db);
 	}
 	return a->raw_speech;
 }

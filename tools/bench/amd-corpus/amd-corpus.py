@@ -399,7 +399,7 @@ class Builder:
             freq = round(r.uniform(400, 2100))
             dur = round(10 ** r.uniform(1.903, 3.301))   # 80 ms .. 2 s, log-uniform
             parts.append(("beep", freq, dur, cond["level"] + r.uniform(-6, 6)))
-        parts.append(("_pause", 2500))
+        parts.append(("_pause", 4000))   # the recording goes on, silent
         self.add(cat, "MACHINE", "-", None, parts, cond, beep_end=0 if beep else -1,
                  onset=lead, lang=lang)
 
