@@ -238,7 +238,7 @@ static void account(struct config *c, const struct clip *k, const struct result 
 {
 	int e = k->expect == AMD_HUMAN ? 0 : 1;
 	bool ok = r->cls == k->expect;
-	char snr[24];
+	char snr[48];
 	int cb = (int)((r->confidence - 0.5f) * 10.0f);
 
 	c->dec[c->n++] = r->decision_ms;
