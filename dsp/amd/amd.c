@@ -22,6 +22,9 @@
 #include <string.h>
 
 #define CED_NOT_BEEP_MS 2300      /* a 2,100 Hz tone this long is no beep */
+#define MSG_TAIL_MS 300           /* the weak end of the last word, under the
+				     segmentation's threshold: reported greeting
+				     end = last speech frame + this */
 #define FAX_AFTER_SPEECH_MS 1000  /* less speech than this is no greeting: a fax
 				     tone after it is a fax, not a beep */
 
@@ -51,6 +54,8 @@ const char *amd_reason_name(enum amd_reason r)
 	case AMD_REASON_LONGGREETING:   return "LONGGREETING";
 	case AMD_REASON_MAXWORDS:       return "MAXWORDS";
 	case AMD_REASON_MAXWORDLENGTH:  return "MAXWORDLENGTH";
+	case AMD_REASON_SENTENCES:      return "SENTENCES";
+	case AMD_REASON_RESUMED:        return "RESUMED";
 	case AMD_REASON_BEEP:           return "BEEP";
 	case AMD_REASON_FAX:            return "FAX";
 	case AMD_REASON_SIT:            return "SIT";
@@ -66,18 +71,32 @@ static uint32_t stream_ms(const struct amd *amd)
 }
 
 static void emit_decision(struct amd *amd, enum amd_class cls, enum amd_reason r,
-			  uint32_t t_ms)
+			  uint32_t t_ms, float confidence, bool early)
 {
 	struct amd_event ev = {
 		.type = AMD_EV_DECISION, .cls = cls, .reason = r, .decision_ms = t_ms,
-		.now_ms = t_ms,
+		.now_ms = t_ms, .confidence = confidence, .early = early,
 	};
+	/* Voicemail beeps follow greetings, not fax tones or network announcements. */
+	bool greeting = cls == AMD_MACHINE && r != AMD_REASON_FAX && r != AMD_REASON_SIT;
 
 	amd->decided = true;
 	amd->cls = cls;
-	/* Voicemail beeps follow greetings, not fax tones or network announcements. */
-	amd->waiting_beep = cls == AMD_MACHINE && r != AMD_REASON_FAX && r != AMD_REASON_SIT &&
-			    amd->p.beep && amd->tone;
+	amd->waiting_beep = greeting && amd->p.beep && amd->tone;
+	amd->waiting_end = greeting && amd->p.message_end;
+	amd->done = !amd->waiting_beep && !amd->waiting_end;
+	amd->h(&ev, amd->arg);
+}
+
+static void emit_message_end(struct amd *amd, enum amd_message_end how, uint32_t end_ms,
+			     uint32_t now_ms)
+{
+	struct amd_event ev = {
+		.type = AMD_EV_MESSAGE_END, .message_how = how, .message_end_ms = end_ms,
+		.now_ms = now_ms,
+	};
+
+	amd->waiting_end = false;
 	amd->done = !amd->waiting_beep;
 	amd->h(&ev, amd->arg);
 }
@@ -90,16 +109,19 @@ static void emit_beep(struct amd *amd, const struct tone_event *te)
 	};
 
 	amd->waiting_beep = false;
-	amd->done = true;
+	amd->done = !amd->waiting_end;
 	amd->h(&ev, amd->arg);
+	if (amd->waiting_end)
+		emit_message_end(amd, AMD_MSG_BEEP, te->end_ms, te->now_ms);
 }
 
+/* No beep (any more): given up, the stream ended, or the message ended in silence. */
 static void emit_beep_none(struct amd *amd)
 {
 	struct amd_event ev = { .type = AMD_EV_BEEP_NONE, .now_ms = stream_ms(amd) };
 
 	amd->waiting_beep = false;
-	amd->done = true;
+	amd->done = !amd->waiting_end;
 	amd->h(&ev, amd->arg);
 }
 
@@ -117,24 +139,54 @@ static void on_tone(const struct tone_event *te, void *arg)
 	switch (te->type) {
 	case TONE_EV_SIT:
 		if (amd->p.tones)
-			emit_decision(amd, AMD_MACHINE, AMD_REASON_SIT, te->now_ms);
+			emit_decision(amd, AMD_MACHINE, AMD_REASON_SIT, te->now_ms, 0.99f, true);
 		break;
 	case TONE_EV_FAX_CNG:
 	case TONE_EV_FAX_CED:
 		if (!amd->p.tones)
 			break;
 		if (amd->speech_ms < FAX_AFTER_SPEECH_MS)
-			emit_decision(amd, AMD_MACHINE, AMD_REASON_FAX, te->now_ms);
+			emit_decision(amd, AMD_MACHINE, AMD_REASON_FAX, te->now_ms, 0.99f, true);
 		else if (te->type == TONE_EV_FAX_CED)
 			amd->ced_start_ms = te->start_ms + 1;   /* a beep, unless it lasts */
 		break;
 	case TONE_EV_BEEP:
 		if (amd->p.beep) {
-			emit_decision(amd, AMD_MACHINE, AMD_REASON_BEEP, te->now_ms);
+			emit_decision(amd, AMD_MACHINE, AMD_REASON_BEEP, te->now_ms, 0.97f, true);
 			if (amd->waiting_beep)
 				emit_beep(amd, te);
+			else if (amd->waiting_end)
+				emit_message_end(amd, AMD_MSG_BEEP, te->end_ms, te->now_ms);
 		}
 		break;
+	}
+}
+
+/*
+ * After MACHINE: the tone detector goes on for the beep (on_tone); with message_end
+ * the strategy also keeps segmenting, and a silence of message_silence after the
+ * last speech (no tone sounding) ends a greeting that has no beep.
+ */
+static void after_decision(struct amd *amd, uint32_t t, bool busy)
+{
+	if (amd->waiting_end) {
+		bool speech = amd->ops->listen(amd, amd->frame, t, busy);
+
+		if (speech)
+			amd->heard_speech = true;
+		if (!speech && !busy && amd->heard_speech &&
+		    t - amd->last_speech_ms >= amd->p.message_silence) {
+			if (amd->waiting_beep)
+				emit_beep_none(amd);
+			emit_message_end(amd, AMD_MSG_SILENCE, amd->last_speech_ms + MSG_TAIL_MS, t);
+			return;
+		}
+	}
+	if (t >= amd->p.beep_wait) {
+		if (amd->waiting_beep)
+			emit_beep_none(amd);
+		if (amd->waiting_end)
+			emit_message_end(amd, AMD_MSG_TIMEOUT, t, t);
 	}
 }
 
@@ -150,17 +202,16 @@ static void run_frame(struct amd *amd)
 		tone_det_process(amd->tone, amd->frame, AMD_FRAME);
 	if (amd->done)
 		return;
+	busy = amd->tone && tone_det_busy(amd->tone);
 	if (amd->decided) {
-		if (amd->waiting_beep && t >= amd->p.beep_wait)
-			emit_beep_none(amd);
+		after_decision(amd, t, busy);
 		return;
 	}
-	busy = amd->tone && tone_det_busy(amd->tone);
 	if (!busy) {
 		amd->ced_start_ms = 0;
 	} else if (amd->ced_start_ms && t >= amd->ced_start_ms + CED_NOT_BEEP_MS) {
 		/* 2,100 Hz for longer than any beep: an answering fax or modem. */
-		emit_decision(amd, AMD_MACHINE, AMD_REASON_FAX, t);
+		emit_decision(amd, AMD_MACHINE, AMD_REASON_FAX, t, 0.99f, true);
 		return;
 	}
 	amd->ops->frame(amd, amd->frame, t, busy, &v);
@@ -168,12 +219,14 @@ static void run_frame(struct amd *amd)
 		struct amd_event ev = {
 			.type = AMD_EV_FRAME, .energy_db = amd->trace_energy_db,
 			.floor_db = amd->trace_floor_db, .speech = amd->trace_speech, .now_ms = t,
+			.f0_hz = amd->trace_f0, .voicing = amd->trace_voicing,
 		};
 
 		amd->h(&ev, amd->arg);
 	}
 	if (v.decided)
-		emit_decision(amd, v.cls, v.reason, t);
+		emit_decision(amd, v.cls, v.reason, t, v.confidence,
+			      v.reason != AMD_REASON_TOOLONG);
 }
 
 int amd_create(struct amd **amdp, const struct amd_params *p, amd_h *h, void *arg)
@@ -233,13 +286,15 @@ void amd_finish(struct amd *amd)
 	if (!amd || amd->done)
 		return;
 	if (!amd->decided) {
-		emit_decision(amd, AMD_NOTSURE, AMD_REASON_HANGUP, stream_ms(amd));
+		emit_decision(amd, AMD_NOTSURE, AMD_REASON_HANGUP, stream_ms(amd), 0.5f, false);
 		return;
 	}
 	if (amd->waiting_beep)
 		tone_det_finish(amd->tone);
 	if (amd->waiting_beep)
 		emit_beep_none(amd);
+	if (amd->waiting_end)
+		emit_message_end(amd, AMD_MSG_TIMEOUT, stream_ms(amd), stream_ms(amd));
 	amd->done = true;
 }
 
@@ -258,6 +313,9 @@ void amd_reset(struct amd *amd)
 	amd->frames = 0;
 	amd->decided = false;
 	amd->waiting_beep = false;
+	amd->waiting_end = false;
+	amd->heard_speech = false;
+	amd->last_speech_ms = 0;
 	amd->done = false;
 	amd->speech_ms = 0;
 	amd->ced_start_ms = 0;

@@ -45,11 +45,10 @@
 #define SPREAD_K           2.5f    /* margin = max(speech_margin_db, K * spread) */
 #define SPREAD_ALPHA       0.05f   /* spread follows noise frames over ~0.4 s */
 #define SPREAD_INIT_DB     2.0f
+#define SPREAD_MAX_DB      12.0f   /* noise frames sit at most this far above the floor */
 #define CONFIRM_MS         60      /* speech shorter than this is a blip */
 #define PEAK_SHARE         0.5f    /* margin >= this share of (peak - floor) */
 #define PEAK_DECAY_DB      0.05f   /* per frame: the peak level falls 2.5 dB/s */
-#define LONG_ANSWER_MS     1000    /* see human_silence() */
-#define LONG_EXTRA_MAX_MS  600
 #define REANCHOR_DB        8.0f    /* see the greeting restart in adaptive_frame() */
 #define REANCHOR_WITHIN_MS 1500
 
@@ -66,6 +65,8 @@ static void adaptive_reset(struct amd *amd)
 	a->floor_db = 999.0f;
 	a->spread_db = SPREAD_INIT_DB;
 	a->peak_db = -100.0f;
+	amd_pitch_reset(&a->pitch);
+	amd_turn_reset(&a->turn);
 }
 
 static float frame_energy_db(struct amd_adaptive *a, const int16_t *s)
@@ -117,6 +118,7 @@ static void decide(struct amd_verdict *v, enum amd_class cls, enum amd_reason r)
 	v->decided = true;
 	v->cls = cls;
 	v->reason = r;
+	v->confidence = cls == AMD_NOTSURE ? 0.5f : 0.9f;
 }
 
 /* Speech or not, from the frame energy: floor + margin, the margin widening with
@@ -140,27 +142,45 @@ static bool classify(struct amd *amd, float e)
 	if (!a->raw_speech && e > DIGITAL_SILENCE_DB) {
 		float d = e - a->floor_db;
 
-		a->spread_db += SPREAD_ALPHA * (d - a->spread_db);
+		/* Frames far above the floor are the weak ends of words, not noise: over
+		 * digital silence they would widen the margin until nothing is speech. */
+		if (d <= SPREAD_MAX_DB)
+			a->spread_db += SPREAD_ALPHA * (d - a->spread_db);
 	}
 	return a->raw_speech;
 }
 
-/*
- * Silence that makes a greeting human: after_greeting_silence, plus half of what the
- * greeting lasted beyond LONG_ANSWER_MS (at most LONG_EXTRA_MAX_MS more). A person
- * who said a whole sentence waits for an answer anyway, while a recorded greeting
- * often pauses between sentences, or before its beep, a little longer than a person
- * waits after "hello?".
- */
-static uint32_t human_silence(const struct amd_params *p, const struct amd_adaptive *a)
+/* Energy, noise floor, speech peak and the speech/silence call for one frame. */
+static float segment(struct amd *amd, const int16_t *s)
 {
-	uint32_t span = a->last_speech_ms - a->greeting_start_ms, extra = 0;
+	struct amd_adaptive *a = &amd->st.a;
+	float e = frame_energy_db(a, s);
 
-	if (span > LONG_ANSWER_MS)
-		extra = (span - LONG_ANSWER_MS) / 2;
-	if (extra > LONG_EXTRA_MAX_MS)
-		extra = LONG_EXTRA_MAX_MS;
-	return p->after_greeting_silence + extra;
+	floor_update(a, e);
+	a->peak_db -= PEAK_DECAY_DB;
+	if (a->peak_db < e)
+		a->peak_db = e;
+	classify(amd, e);
+	return e;
+}
+
+/* After the decision: the same segmentation, blips dropped, for the message end. */
+static bool adaptive_listen(struct amd *amd, const int16_t *s, uint32_t t_ms, bool tone_busy)
+{
+	struct amd_adaptive *a = &amd->st.a;
+
+	segment(amd, s);
+	if (!a->raw_speech || tone_busy) {
+		a->pending_ms = 0;
+		a->speech = false;
+		return false;
+	}
+	a->pending_ms += AMD_FRAME_MS;
+	if (!a->speech && a->pending_ms < CONFIRM_MS)
+		return false;
+	a->speech = true;
+	amd->last_speech_ms = t_ms;
+	return true;
 }
 
 static void adaptive_frame(struct amd *amd, const int16_t *s, uint32_t t_ms, bool tone_busy,
@@ -168,15 +188,11 @@ static void adaptive_frame(struct amd *amd, const int16_t *s, uint32_t t_ms, boo
 {
 	const struct amd_params *p = &amd->p;
 	struct amd_adaptive *a = &amd->st.a;
-	float e = frame_energy_db(a, s);
-	bool raw;
+	float e = segment(amd, s);
+	bool raw = a->raw_speech;
 	uint32_t gained;
 
-	floor_update(a, e);
-	a->peak_db -= PEAK_DECAY_DB;
-	if (a->peak_db < e)
-		a->peak_db = e;
-	raw = classify(amd, e);
+	amd_pitch_frame(&a->pitch, s, raw, &amd->trace_f0, &amd->trace_voicing);
 	amd->trace_energy_db = e;
 	amd->trace_floor_db = a->floor_db;
 	amd->trace_speech = raw && !tone_busy;
@@ -204,12 +220,12 @@ static void adaptive_frame(struct amd *amd, const int16_t *s, uint32_t t_ms, boo
 			decide(v, AMD_MACHINE, AMD_REASON_INITIALSILENCE);
 			return;
 		}
-		if (a->in_greeting && a->silence_ms >= human_silence(p, a))
-			decide(v, AMD_HUMAN, AMD_REASON_HUMAN);
+		amd_turn_silence(amd, t_ms, v);
 		return;
 	}
 	a->pending_ms += AMD_FRAME_MS;
 	if (!a->speech && a->pending_ms < CONFIRM_MS) {
+		amd_turn_pending(&a->turn, t_ms, amd->trace_f0);
 		if (!a->in_greeting && t_ms >= p->initial_silence)
 			decide(v, AMD_MACHINE, AMD_REASON_INITIALSILENCE);
 		return;
@@ -220,6 +236,8 @@ static void adaptive_frame(struct amd *amd, const int16_t *s, uint32_t t_ms, boo
 	a->silence_ms = 0;
 	a->consecutive_voice_ms += gained;
 	a->last_speech_ms = t_ms;
+	amd->last_speech_ms = t_ms;
+	amd->heard_speech = true;
 	if (a->in_greeting)
 		a->voiced_ms += gained;
 	/*
@@ -232,6 +250,7 @@ static void adaptive_frame(struct amd *amd, const int16_t *s, uint32_t t_ms, boo
 		a->greeting_start_ms = t_ms - a->consecutive_voice_ms;
 		a->voiced_ms = a->consecutive_voice_ms;
 		a->words = 1;
+		amd_turn_restart(&a->turn, a->greeting_start_ms);
 	}
 	if (a->in_greeting && e > a->greeting_peak_db)
 		a->greeting_peak_db = e;
@@ -260,12 +279,12 @@ static void adaptive_frame(struct amd *amd, const int16_t *s, uint32_t t_ms, boo
 		decide(v, AMD_MACHINE, AMD_REASON_MAXWORDS);
 		return;
 	}
-	if (a->in_greeting && a->last_speech_ms - a->greeting_start_ms >= p->greeting)
-		decide(v, AMD_MACHINE, AMD_REASON_LONGGREETING);
+	amd_turn_speech(amd, t_ms, gained, amd->trace_f0, v);
 }
 
 const struct amd_ops amd_adaptive_ops = {
 	.name = "adaptive",
 	.reset = adaptive_reset,
 	.frame = adaptive_frame,
+	.listen = adaptive_listen,
 };

@@ -39,6 +39,7 @@ static void decide(struct amd_verdict *v, enum amd_class cls, enum amd_reason r)
 	v->decided = true;
 	v->cls = cls;
 	v->reason = r;
+	v->confidence = cls == AMD_NOTSURE ? 0.5f : 0.75f;   /* app_amd states none */
 }
 
 static void classic_frame(struct amd *amd, const int16_t *s, uint32_t t_ms, bool tone_busy,
@@ -85,6 +86,8 @@ static void classic_frame(struct amd *amd, const int16_t *s, uint32_t t_ms, bool
 
 	c->consecutive_voice_ms += AMD_FRAME_MS;
 	c->voice_ms += AMD_FRAME_MS;
+	amd->last_speech_ms = c->total_ms;
+	amd->heard_speech = true;
 	amd->speech_ms = c->voice_ms;
 	if (c->consecutive_voice_ms >= p->min_word_length && !c->in_word) {
 		c->words++;
@@ -110,8 +113,22 @@ static void classic_frame(struct amd *amd, const int16_t *s, uint32_t t_ms, bool
 	}
 }
 
+/* After the decision: a frame at or above silence_threshold is speech. */
+static bool classic_listen(struct amd *amd, const int16_t *s, uint32_t t_ms, bool tone_busy)
+{
+	int32_t accum = 0;
+
+	for (int i = 0; i < AMD_FRAME; i++)
+		accum += abs(s[i]);
+	if (tone_busy || accum / AMD_FRAME < (int32_t)amd->p.silence_threshold)
+		return false;
+	amd->last_speech_ms = t_ms;
+	return true;
+}
+
 const struct amd_ops amd_classic_ops = {
 	.name = "classic",
 	.reset = classic_reset,
 	.frame = classic_frame,
+	.listen = classic_listen,
 };

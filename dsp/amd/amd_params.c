@@ -38,6 +38,11 @@ static const struct pdesc table[] = {
 	F(silence_threshold,       P_COUNT, 0, 32767),
 	F(maximum_word_length,     P_MS,    0, 600000),
 	F(speech_margin_db,        P_DB,    0, 60),
+	F(question_silence,        P_MS,   20, 600000),
+	F(answer_silence,          P_MS,   20, 600000),
+	F(sentence_greeting,       P_MS,    0, 600000),
+	F(message_end,             P_BOOL,  0, 1),
+	F(message_silence,         P_MS,   20, 600000),
 	F(tones,                   P_BOOL,  0, 1),
 	F(beep,                    P_BOOL,  0, 1),
 	F(beep_wait,               P_MS,    0, 3600000),
@@ -56,6 +61,10 @@ void amd_params_init(struct amd_params *p, enum amd_strategy s)
 	p->min_word_length = 100;
 	p->maximum_word_length = 5000;
 	p->beep_wait = 30000;
+	p->question_silence = 900;
+	p->answer_silence = 2200;
+	p->sentence_greeting = 2400;
+	p->message_silence = 2500;
 	if (s == AMD_STRATEGY_CLASSIC) {
 		p->greeting = 1500;
 		p->between_words_silence = 50;
@@ -63,7 +72,9 @@ void amd_params_init(struct amd_params *p, enum amd_strategy s)
 		p->silence_threshold = 256;
 		return;
 	}
-	p->greeting = 2100;
+	p->greeting = 4800;
+	p->after_greeting_silence = 1200;
+	p->total_analysis_time = 6000;
 	p->between_words_silence = 150;
 	p->maximum_number_of_words = 0;
 	p->silence_threshold = 24;

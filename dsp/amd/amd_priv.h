@@ -12,6 +12,7 @@
 
 #include "amd.h"
 #include "tone.h"
+#include "amd_pitch.h"
 
 #define AMD_FRAME    160   /**< samples per frame (20 ms at 8 kHz) */
 #define AMD_FRAME_MS 20
@@ -25,6 +26,37 @@ struct amd_verdict {
 	bool decided;
 	enum amd_class cls;
 	enum amd_reason reason;
+	float confidence;      /**< 0.5 (a guess) .. 1 (certain) */
+};
+
+#define AMD_TURN_PITCH 32   /**< voiced frames of a phrase kept for its intonation */
+
+/*
+ * The turn analysis (amd_turn.c): the greeting cut into phrases at pauses, the
+ * intonation at the end of each phrase, the pauses between them, and the rules that
+ * read a human's turn or a recorded greeting from them.
+ */
+struct amd_turn {
+	bool     started;            /**< a first word has been heard */
+	uint32_t start_ms;           /**< start of the greeting (its first word), ms */
+	uint32_t last_speech_ms;     /**< end of the last speech frame, ms */
+	uint32_t silence_ms;         /**< current run of non-speech, ms */
+	/* the phrase being spoken (or the last one, once closed) */
+	bool     in_phrase;          /**< speech since the last pause of PAUSE_MS */
+	uint32_t phrase_start_ms;
+	uint32_t phrase_voiced_ms;
+	float    phrase_q;           /**< intonation of the last closed phrase: semitones of
+					  final rise minus final fall (0: unknown) */
+	uint32_t phrase_dur_ms;      /**< duration of the last closed phrase, ms */
+	uint16_t npitch;             /**< entries in pitch[] */
+	uint16_t npending;           /**< of them, from speech not yet confirmed */
+	uint32_t pitch_t[AMD_TURN_PITCH]; /**< frame end times, ms */
+	float    pitch_st[AMD_TURN_PITCH]; /**< F0 in semitones re 100 Hz */
+	uint32_t phrases;            /**< closed phrases */
+	uint32_t sentence_ends;      /**< falling phrase ends followed by a pause and more
+					  speech */
+	uint32_t long_pauses;        /**< pauses of LONG_PAUSE_MS or more inside the greeting */
+	bool     last_closed_falls;  /**< the last closed phrase qualifies as a sentence end */
 };
 
 /* One classification strategy. */
@@ -38,6 +70,11 @@ struct amd_ops {
 	 */
 	void (*frame)(struct amd *amd, const int16_t *s, uint32_t t_ms, bool tone_busy,
 		      struct amd_verdict *v);
+	/**
+	 * After the decision, for the message end: segments one frame only and says
+	 * whether it is (confirmed) speech.
+	 */
+	bool (*listen)(struct amd *amd, const int16_t *s, uint32_t t_ms, bool tone_busy);
 };
 
 extern const struct amd_ops amd_classic_ops;
@@ -81,6 +118,8 @@ struct amd_adaptive {
 	uint32_t words;
 	bool     in_word;
 	bool     in_greeting;                /**< a first word has been heard */
+	struct amd_pitch pitch;              /**< F0 tracker */
+	struct amd_turn turn;                /**< phrases, intonation, turn rules */
 };
 
 struct amd {
@@ -97,6 +136,10 @@ struct amd {
 	bool     decided;             /**< AMD_EV_DECISION sent */
 	enum amd_class cls;
 	bool     waiting_beep;        /**< MACHINE decided, beep still awaited */
+	bool     waiting_end;         /**< MACHINE decided, message end still awaited */
+	bool     heard_speech;        /**< some speech was heard (message end) */
+	uint32_t last_speech_ms;      /**< end of the last speech frame, ms (strategies
+					   keep it, before and after the decision) */
 	bool     done;                /**< nothing more to report */
 	uint32_t speech_ms;           /**< speech heard in the greeting so far, as the
 					   strategy counts it (for reading tones), ms */
@@ -105,12 +148,26 @@ struct amd {
 	float    trace_energy_db;     /**< last frame's level, for AMD_EV_FRAME */
 	float    trace_floor_db;      /**< last frame's floor or threshold */
 	bool     trace_speech;        /**< last frame counted as speech */
+	float    trace_f0;            /**< last frame's F0, Hz (0: unvoiced) */
+	float    trace_voicing;       /**< and its periodicity, 0..1 */
 
 	union {
 		struct amd_classic  c;
 		struct amd_adaptive a;
 	} st;
 };
+
+/* amd_turn.c */
+void amd_turn_reset(struct amd_turn *tn);
+/** A frame of unconfirmed speech: its pitch is kept in case it is confirmed. */
+void amd_turn_pending(struct amd_turn *tn, uint32_t t_ms, float f0_hz);
+/** A frame of confirmed speech at t_ms (gained_ms of speech counted with it). */
+void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f0_hz,
+		     struct amd_verdict *v);
+/** A frame without speech (silence_ms: the run of non-speech so far). */
+void amd_turn_silence(struct amd *amd, uint32_t t_ms, struct amd_verdict *v);
+/** The greeting starts again at start_ms (background talk came before it). */
+void amd_turn_restart(struct amd_turn *tn, uint32_t start_ms);
 
 /** Mean |sample| threshold (app_amd's unit) as an RMS level in dB re full scale. */
 float amd_threshold_db(uint32_t mean_abs);

@@ -48,7 +48,7 @@ void dtmf_det_params_default(struct dtmf_det_params *params)
 	params->twist_min_db = -10.0f;
 	params->twist_max_db = 6.0f;
 	params->freq_tol_pct = 2.0f;
-	params->purity_min = 0.8f;
+	params->purity_min = 0.7f;
 	params->min_hits = 1;
 	params->gap_ms = 20;
 }

@@ -41,6 +41,10 @@ enum amd_reason {
 	AMD_REASON_LONGGREETING,   /**< speech longer than greeting ms */
 	AMD_REASON_MAXWORDS,       /**< maximum_number_of_words reached */
 	AMD_REASON_MAXWORDLENGTH,  /**< one word longer than maximum_word_length ms */
+	AMD_REASON_SENTENCES,      /**< sentence after sentence, each ending with a fall:
+				        a recorded greeting reading on */
+	AMD_REASON_RESUMED,        /**< after a sentence end or a long pause, another
+				        statement: a greeting of phrases and pauses */
 	AMD_REASON_BEEP,           /**< a voicemail beep before any other decision */
 	AMD_REASON_FAX,            /**< fax calling (CNG) or answer (CED) tone */
 	AMD_REASON_SIT,            /**< special information tones: a network announcement */
@@ -49,19 +53,41 @@ enum amd_reason {
 };
 
 enum amd_event_type {
-	AMD_EV_DECISION,    /**< the classification; once per stream */
+	AMD_EV_DECISION,    /**< the classification, with its confidence; once per
+			         stream: as soon as a rule is met (early), else at
+			         total_analysis_time or the stream's end */
 	AMD_EV_BEEP,        /**< after a MACHINE decision: the beep ended at beep_end_ms */
 	AMD_EV_BEEP_NONE,   /**< after a MACHINE decision: no beep within beep_wait ms
-			         (or the stream ended); the detector is done */
+			         (or the stream ended, or the message ended in silence) */
 	AMD_EV_FRAME,       /**< with the trace parameter: one per 20 ms frame analysed
 			         before the decision (energy_db, floor_db, speech) */
+	AMD_EV_MESSAGE_END, /**< with message_end, after MACHINE: the greeting is over
+			         (message_how says how, message_end_ms when); the
+			         detector is done */
+};
+
+/** How a greeting was found to end (AMD_EV_MESSAGE_END). */
+enum amd_message_end {
+	AMD_MSG_BEEP,       /**< its beep ended at message_end_ms */
+	AMD_MSG_SILENCE,    /**< no beep: its last speech ended at message_end_ms and
+			         message_silence ms of silence followed */
+	AMD_MSG_TIMEOUT,    /**< neither within beep_wait (or before the stream ended):
+			         message_end_ms is the time of giving up */
 };
 
 struct amd_event {
 	enum amd_event_type type;
 	enum amd_class  cls;          /**< AMD_EV_DECISION: the class */
 	enum amd_reason reason;       /**< AMD_EV_DECISION: why */
+	float    confidence;          /**< AMD_EV_DECISION: 0.5 (a guess) .. 0.99; the
+				           share of decisions of that kind and strength
+				           that were right on the tuning corpus */
+	bool     early;               /**< AMD_EV_DECISION: a rule was met before
+				           total_analysis_time (not the deadline or the
+				           stream's end) */
 	uint32_t decision_ms;         /**< AMD_EV_DECISION: time of the decision, ms */
+	enum amd_message_end message_how; /**< AMD_EV_MESSAGE_END: beep, silence, timeout */
+	uint32_t message_end_ms;      /**< AMD_EV_MESSAGE_END: the greeting's end, ms */
 	uint32_t beep_start_ms;       /**< AMD_EV_BEEP: start of the beep, ms */
 	uint32_t beep_end_ms;         /**< AMD_EV_BEEP: end of the beep, ms */
 	float    beep_hz;             /**< AMD_EV_BEEP: its frequency, Hz */
@@ -69,6 +95,8 @@ struct amd_event {
 	float    floor_db;            /**< AMD_EV_FRAME: noise floor (adaptive) or the
 				           silence threshold (classic), dB */
 	bool     speech;              /**< AMD_EV_FRAME: the frame counted as speech */
+	float    f0_hz;               /**< AMD_EV_FRAME: pitch, Hz (0: unvoiced) */
+	float    voicing;             /**< AMD_EV_FRAME: periodicity, 0..1 */
 	uint32_t now_ms;              /**< stream time when the event is emitted, ms */
 };
 
@@ -88,12 +116,14 @@ struct amd_params {
 	uint32_t greeting;             /**< [greeting] a greeting longer than this:
 					    MACHINE LONGGREETING. Classic counts voiced
 					    ms (1500); adaptive measures from the first
-					    word to the last speech, pauses included
-					    (2100) */
+					    word to the last speech, pauses included,
+					    and sets it past the longest answers people
+					    give (4800) */
 	uint32_t after_greeting_silence; /**< [after_greeting_silence] silence after the
-					    greeting longer than this: HUMAN (800;
-					    adaptive adds half of the greeting's length
-					    beyond 1 s, at most 600 ms) */
+					    greeting longer than this: HUMAN (classic
+					    800). Adaptive: after a turn of 2 s or more
+					    that does not end with a question (1200;
+					    400 more when it ends falling) */
 	uint32_t total_analysis_time;  /**< [total_analysis_time] undecided this long:
 					    NOTSURE TOOLONG (5000) */
 	uint32_t min_word_length;      /**< [min_word_length] shortest word (100) */
@@ -108,7 +138,23 @@ struct amd_params {
 					    floor under its tracked one (24) */
 	uint32_t maximum_word_length;  /**< [maximum_word_length] one word longer than
 					    this: MACHINE MAXWORDLENGTH (5000) */
-	/* trunx's own (classic defaults: tones 0, beep 0) */
+	/* trunx's own (classic defaults: tones 0, beep 0, message_end 0) */
+	uint32_t question_silence;     /**< [question_silence] adaptive: silence after a
+					    phrase ending with a rise (a question) that
+					    makes HUMAN (900) */
+	uint32_t answer_silence;       /**< [answer_silence] adaptive: silence after a
+					    short turn (under 2 s) that does not rise;
+					    longer than the pauses of greetings made of
+					    short phrases (2200) */
+	uint32_t sentence_greeting;    /**< [sentence_greeting] adaptive: once a sentence
+					    ended with a fall and a pause and speech
+					    went on, a span this long: MACHINE
+					    SENTENCES (2400) */
+	bool     message_end;          /**< [message_end] after MACHINE, report
+					    AMD_EV_MESSAGE_END (0) */
+	uint32_t message_silence;      /**< [message_silence] with message_end: silence
+					    after the last speech that ends a greeting
+					    without a beep (2500) */
 	float    speech_margin_db;     /**< [speech_margin_db] smallest margin above the
 					    noise floor for a frame to be speech; noisier
 					    or louder lines widen it; adaptive only (5 dB) */

@@ -33,7 +33,10 @@ struct dtmf_det_params {
 	float freq_tol_pct;    /**< largest frequency error accepted, % of nominal (2.0;
 				    Q.24 wants 1.5 % accepted and 3.5 % rejected) */
 	float purity_min;      /**< share of the signal power the two tones must carry,
-				    0..1 (0.8); noise 15 dB down leaves 0.97 */
+				    0..1 (0.7); noise 15 dB down leaves 0.97, and 0.7
+				    keeps digits whose tones are 4-6 dB over white
+				    noise each (weak digits where the noise was set
+				    against a louder mean) */
 	unsigned min_hits;     /**< consecutive 35 ms analysis windows (5 ms apart) that
 				    must agree before a digit starts (1; each one more adds
 				    5 ms to the shortest tone recognised, 40 ms needs 1) */

@@ -1,7 +1,9 @@
 /*
  * trunx-amd — runs the answering-machine detector over a WAV file and prints
- *   HUMAN|MACHINE|NOTSURE reason=R decision_ms=N [beep_ms=M]
- * (beep_ms: end of the voicemail beep, ms from the start of the file).
+ *   HUMAN|MACHINE|NOTSURE reason=R confidence=C decision_ms=N [beep_ms=M]
+ *                                              [message=HOW message_end_ms=E]
+ * (beep_ms: end of the voicemail beep; message: with message_end=1, how the greeting
+ * ended, BEEP, SILENCE or TIMEOUT, and when; times in ms from the start of the file).
  *
  * The audio is fed in 20 ms blocks to the same dsp/amd code a live call uses.
  * Input: 8 kHz mono WAV, 16-bit PCM or G.711 (decoded exactly); anything else is
@@ -31,6 +33,8 @@ struct outcome {
 	struct amd_event decision;
 	bool     beep;
 	uint32_t beep_ms;
+	bool     message;
+	struct amd_event message_end;
 };
 
 static void on_amd(const struct amd_event *ev, void *arg)
@@ -48,9 +52,14 @@ static void on_amd(const struct amd_event *ev, void *arg)
 		break;
 	case AMD_EV_BEEP_NONE:
 		break;
+	case AMD_EV_MESSAGE_END:
+		o->message = true;
+		o->message_end = *ev;
+		break;
 	case AMD_EV_FRAME:
-		fprintf(stderr, "frame t=%u energy=%.1f floor=%.1f speech=%d\n", ev->now_ms,
-			(double)ev->energy_db, (double)ev->floor_db, ev->speech);
+		fprintf(stderr, "frame t=%u energy=%.1f floor=%.1f speech=%d f0=%.1f voicing=%.2f\n",
+			ev->now_ms, (double)ev->energy_db, (double)ev->floor_db, ev->speech,
+			(double)ev->f0_hz, (double)ev->voicing);
 		break;
 	}
 }
@@ -62,9 +71,56 @@ static void on_tone(const struct tone_event *ev, void *arg)
 	       (double)ev->freq_hz, (double)ev->level_db, ev->start_ms, ev->end_ms);
 }
 
+static const char help[] =
+	"usage: trunx-amd [--param NAME=VALUE ...] [--trace] [--tones] FILE.wav\n"
+	"\n"
+	"Runs trunx's answering-machine detector (the code live calls run) over an 8 kHz\n"
+	"mono WAV file (16-bit PCM or G.711) and prints one line:\n"
+	"  CLASS reason=R confidence=C decision_ms=N [beep_ms=M] [message=HOW message_end_ms=E]\n"
+	"CLASS is HUMAN, MACHINE or NOTSURE; R one of HUMAN, LONGGREETING, SENTENCES,\n"
+	"RESUMED, BEEP, FAX, SIT, INITIALSILENCE, MAXWORDS, MAXWORDLENGTH, TOOLONG, HANGUP;\n"
+	"C the confidence (0.5 a guess .. 0.99).\n"
+	"\n"
+	"Options:\n"
+	"  --param NAME=VALUE  set a parameter (repeatable; give strategy first)\n"
+	"  --trace             one line per analysed frame on stderr (level, floor,\n"
+	"                      speech, pitch)\n"
+	"  --tones             print every tone event of the file instead (diagnosis)\n"
+	"  -h, --help          this text\n"
+	"\n"
+	"Parameters (ms unless said; adaptive defaults, classic in brackets):\n"
+	"  strategy               adaptive | classic (app_amd's algorithm)\n"
+	"  initial_silence        no speech this long: MACHINE INITIALSILENCE (2500)\n"
+	"  greeting               span of speech from the first word: MACHINE\n"
+	"                         LONGGREETING (4800) [voiced ms, 1500]\n"
+	"  after_greeting_silence silence after a turn of 2 s or more not ending in a\n"
+	"                         question: HUMAN; +400 if it ends falling (1200) [800]\n"
+	"  question_silence       silence after a phrase ending with a rise: HUMAN (900)\n"
+	"  answer_silence         silence after a short turn not ending with a rise:\n"
+	"                         HUMAN (2200)\n"
+	"  sentence_greeting      span at which a greeting that read one falling\n"
+	"                         sentence and went on is MACHINE SENTENCES (2400)\n"
+	"  total_analysis_time    undecided this long: NOTSURE TOOLONG (6000) [5000]\n"
+	"  min_word_length        shortest word (100)\n"
+	"  between_words_silence  silence between words (150) [50]\n"
+	"  maximum_number_of_words words: MACHINE MAXWORDS; 0 off (0) [2]\n"
+	"  maximum_word_length    one word this long: MACHINE MAXWORDLENGTH (5000)\n"
+	"  silence_threshold      mean |sample| floor of speech (24) [256]\n"
+	"  speech_margin_db       smallest margin over the noise floor, dB (5)\n"
+	"  tones                  fax and SIT tones decide MACHINE, 0/1 (1) [0]\n"
+	"  beep                   a beep decides MACHINE and is reported, 0/1 (1) [0]\n"
+	"  beep_wait              stop waiting for the beep this long after answer (30000)\n"
+	"  message_end            report the end of the greeting after MACHINE, 0/1 (0)\n"
+	"  message_silence        with message_end: silence after the last speech that\n"
+	"                         ends a greeting without a beep (2500)\n"
+	"  trace                  as --trace, 0/1 (0)\n"
+	"\n"
+	"Exit: 0 done, 1 unreadable or unsupported file, 2 bad usage.\n";
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: trunx-amd [--param NAME=VALUE ...] [--trace] [--tones] FILE.wav\n");
+	fprintf(stderr, "usage: trunx-amd [--param NAME=VALUE ...] [--trace] [--tones] FILE.wav\n"
+		"       trunx-amd --help   (parameters and output)\n");
 	return 2;
 }
 
@@ -94,10 +150,16 @@ static int run_amd(const struct wav *w, const struct amd_params *p)
 		amd_process(amd, w->samples + i, w->count - i < BLOCK ? w->count - i : BLOCK);
 	amd_finish(amd);
 	amd_destroy(amd);
-	printf("%s reason=%s decision_ms=%u", amd_class_name(o.decision.cls),
-	       amd_reason_name(o.decision.reason), o.decision.decision_ms);
+	printf("%s reason=%s confidence=%.2f decision_ms=%u", amd_class_name(o.decision.cls),
+	       amd_reason_name(o.decision.reason), (double)o.decision.confidence,
+	       o.decision.decision_ms);
 	if (o.beep)
 		printf(" beep_ms=%u", o.beep_ms);
+	if (o.message)
+		printf(" message=%s message_end_ms=%u",
+		       o.message_end.message_how == AMD_MSG_BEEP ? "BEEP" :
+		       o.message_end.message_how == AMD_MSG_SILENCE ? "SILENCE" : "TIMEOUT",
+		       o.message_end.message_end_ms);
 	printf("\n");
 	return 0;
 }
@@ -124,7 +186,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--tones"))
 			tones = true;
 		else if (!strcmp(a, "-h") || !strcmp(a, "--help"))
-			return usage(), 0;
+			return fputs(help, stdout), 0;
 		else if (a[0] == '-' && a[1])
 			return usage();
 		else if (!path)

@@ -37,9 +37,9 @@ VARIANTS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f
             "klatt", "klatt2", "klatt3", "Alex", "Annie", "Andy", "steph", "linda",
             "david", "robert", "john", "belinda"]
 NAMES = ["Sam", "Maria", "John", "Priya", "Carlos", "Anna", "Mike", "Linda", "Omar",
-         "Grace", "Peter", "Julia", "Tom", "Karen", "David", "Emma"]
+         "Grace", "Peter", "Julia", "Tom", "Karen", "David", "Emma", "Dana", "Raj"]
 COMPANIES = ["Acme Plumbing", "Northside Dental", "Baker and Sons", "Blue Sky Travel",
-             "City Motors", "Green Valley Clinic"]
+             "City Motors", "Green Valley Clinic", "Oak Dental", "Riverside Insurance"]
 
 # What people say when they pick up: short answers, and harder, longer ones.
 HUMAN_SHORT = ["Hello?", "Hello.", "Hi.", "Yes?", "Yeah?", "Hello?", "Hey.",
@@ -50,6 +50,33 @@ HUMAN_LONG = ["Hello, this is {name}.", "Hi, {name} speaking.", "Yeah, hello, wh
               "Good evening, hello?", "Hello, can I help you?", "Hi, this is {name}.",
               "Hello, {name} here.", "Yes, this is {name}."]
 HUMAN_SECOND = ["Who's this?", "Hello?", "Yes?", "Can you hear me?", "Anyone there?"]
+# People who answer with a whole sentence: names, businesses, "I'm driving", "wrong
+# number". Most end their turn with a question and wait; some with a statement.
+HUMAN_SENTENCE = [
+    "Hi, {name} speaking, who is this?",
+    "Good morning, {company}, {name} here, how can I help?",
+    "Hello, {company}, this is {name}, how may I help you?",
+    "Hello? Yeah, I'm driving right now, can I call you back?",
+    "Hi, I'm driving at the moment, who's calling please?",
+    "Hello, I think you have the wrong number.",
+    "Sorry, wrong number, there's no {name} here.",
+    "Yes, hello, this is {name}, who am I speaking with?",
+    "Good afternoon, thank you for calling {company}, how can I help you today?",
+    "Hi, yeah, this is {name}, I'm a bit busy right now, what's it about?",
+    "Hello? Hello, can you hear me? I can't hear anything.",
+    "Hello, this is {name}. Who's calling?",
+    "Yeah, hello? I'm in the car, you're on speaker.",
+    "Hello, is this about my appointment?",
+    "Hi, {name} here, I'm just going into a meeting, what can I do for you?",
+    "{company}, good morning, {name} speaking.",
+    "Hello, yes, this is the {name} residence, who's calling?",
+    "Hi, you've got {name}, what's up?",
+]
+# Short turns that end with a question: the speaker stops and waits for the caller.
+HUMAN_QUESTION = ["Hello? Who is it?", "Yes, who's calling?", "Hello, can I help you?",
+                  "Hi, who is this?", "Hello? Anyone there?", "Yes? What is it?",
+                  "Who's speaking?", "Hello, who am I talking to?", "Hello? Who's there?",
+                  "Hi, who's this please?"]
 
 # Answering-machine greetings are built from sentences with natural pauses.
 MACHINE_OPEN = ["Hi, you've reached {name}.", "Hello, this is {name}.",
@@ -77,16 +104,133 @@ MACHINE_SHORT_WHAT = ["Leave a message.", "Please leave a message.",
 MACHINE_SHORT = ["Hi, it's {name}, please leave a message after the tone.",
                  "You have reached {name}, please leave a message.",
                  "You've reached {company}, please leave a message."]
+# Greetings of short phrases with long pauses between them (0.8-2 s), and the
+# "hello?" joke: a pause as if waiting for the caller, then the recording owns up.
+MACHINE_PAUSED = [["Hi, it's {name}.", "Please leave a message."],
+                  ["Hello?", "Ha, got you, this is a recording. Leave a message."],
+                  ["Hello?", "Just kidding, I'm not here. Leave a message."],
+                  ["Hello, this is {name}.", "I'm not here right now.", "Leave a message."],
+                  ["You've reached {company}.", "Our office is closed.",
+                   "Please call back tomorrow."],
+                  ["Hey.", "It's {name}.", "Leave a message."],
+                  ["Hi.", "You know what to do."],
+                  ["{name} here.", "Can't talk now.", "Leave your number."]]
+# One short phrase asking for a message.
+MACHINE_ONE = ["Leave a message.", "Please leave a message.", "Leave a message after the tone.",
+               "{name}, leave a message.", "Not available, leave a message.",
+               "Hi, leave a message.", "Speak after the beep.", "It's {name}, leave a message.",
+               "Leave your message now."]
 ANNOUNCEMENTS = ["The number you have dialed is not in service. Please check the number "
                  "and dial again.",
                  "Your call cannot be completed as dialed.",
                  "All circuits are busy now. Please try your call again later.",
                  "The number you have reached has been disconnected."]
 
-# Category -> clips per corpus.
+# Other languages: what people say and what greetings say, by espeak-ng voice.
+# Keys: short (answers), sentence (full-sentence answers), open/mid/close (greeting
+# sentences), one (one-phrase greetings).
+LANGS = {
+    "es": {"voices": ["es", "es-419"], "names": ["Carlos", "Lucía", "Javier", "Sofía"],
+           "companies": ["Clínica San José", "Transportes García"],
+           "short": ["¿Bueno?", "¿Diga?", "¿Sí?", "¿Aló?", "Hola, ¿quién habla?"],
+           "sentence": ["Hola, buenas tardes, habla {name}, ¿en qué le puedo ayudar?",
+                        "¿Aló? Estoy manejando, ¿quién es?",
+                        "{company}, buenos días, le atiende {name}.",
+                        "Perdone, creo que se ha equivocado de número."],
+           "open": ["Hola, has llamado a {name}.", "Gracias por llamar a {company}."],
+           "mid": ["En este momento no puedo atenderte.", "Nuestra oficina está cerrada."],
+           "close": ["Por favor, deja tu mensaje después del tono.",
+                     "Deja tu nombre y tu número y te devuelvo la llamada."],
+           "one": ["Deja tu mensaje.", "Deje su mensaje después del tono."]},
+    "fr": {"voices": ["fr-fr", "fr-be"], "names": ["Pierre", "Camille", "Julien", "Chloé"],
+           "companies": ["Cabinet Martin", "Garage Dupont"],
+           "short": ["Allô ?", "Oui, allô ?", "Allô, oui ?", "Oui ?", "Allô, qui est-ce ?"],
+           "sentence": ["Allô, oui, c'est {name}, qui est à l'appareil ?",
+                        "Bonjour, {company}, {name} à l'appareil, je vous écoute.",
+                        "Allô ? Je suis en voiture, je peux vous rappeler ?",
+                        "Désolé, vous vous êtes trompé de numéro."],
+           "open": ["Bonjour, vous êtes bien sur le répondeur de {name}.",
+                    "Vous êtes bien chez {company}."],
+           "mid": ["Je ne suis pas disponible pour le moment.",
+                   "Nos bureaux sont actuellement fermés."],
+           "close": ["Laissez-moi un message après le bip.",
+                     "Merci de laisser vos coordonnées, je vous rappellerai."],
+           "one": ["Laissez un message.", "Laissez-moi un message après le bip."]},
+    "de": {"voices": ["de"], "names": ["Thomas", "Anna", "Stefan", "Julia"],
+           "companies": ["Praxis Dr. Weber", "Autohaus Müller"],
+           "short": ["Hallo?", "Ja, bitte?", "Ja?", "Hallo, wer ist da?", "Ja, hallo?"],
+           "sentence": ["{name}, guten Tag, wer ist da bitte?",
+                        "Hallo, hier ist {name}, ich bin gerade im Auto, worum geht es?",
+                        "{company}, guten Morgen, Sie sprechen mit {name}.",
+                        "Da haben Sie sich wohl verwählt."],
+           "open": ["Hallo, hier ist der Anrufbeantworter von {name}.",
+                    "Willkommen bei {company}."],
+           "mid": ["Ich bin leider gerade nicht erreichbar.",
+                   "Unser Büro ist zurzeit nicht besetzt."],
+           "close": ["Bitte hinterlassen Sie eine Nachricht nach dem Signalton.",
+                     "Sprechen Sie nach dem Ton, ich rufe zurück."],
+           "one": ["Bitte sprechen Sie nach dem Ton.", "Hinterlassen Sie eine Nachricht."]},
+    "pt": {"voices": ["pt-br", "pt"], "names": ["João", "Ana", "Pedro", "Mariana"],
+           "companies": ["Clínica Santa Luzia", "Oficina Silva"],
+           "short": ["Alô?", "Alô, quem fala?", "Oi?", "Pois não?", "Sim?"],
+           "sentence": ["Oi, aqui é {name}, quem está falando?",
+                        "Bom dia, {company}, {name} falando, em que posso ajudar?",
+                        "Alô? Estou dirigindo agora, posso ligar depois?",
+                        "Acho que o senhor ligou para o número errado."],
+           "open": ["Olá, você ligou para {name}.", "Obrigado por ligar para {company}."],
+           "mid": ["No momento não posso atender.", "Nosso escritório está fechado."],
+           "close": ["Deixe sua mensagem após o sinal.",
+                     "Deixe seu nome e telefone que eu retorno."],
+           "one": ["Deixe seu recado.", "Deixe sua mensagem após o sinal."]},
+    "hi": {"voices": ["hi"], "names": ["राहुल", "प्रिया", "अमित", "सुनीता"],
+           "companies": ["शर्मा क्लिनिक", "गुप्ता ट्रेडर्स"],
+           "short": ["हेलो?", "हाँ, बोलिए?", "हेलो, कौन?", "जी, बोलिए?", "हाँ जी?"],
+           "sentence": ["नमस्ते, मैं {name} बोल रहा हूँ, आप कौन?",
+                        "हेलो, मैं अभी गाड़ी चला रहा हूँ, बाद में बात करें?",
+                        "{company}, नमस्ते, बताइए मैं आपकी क्या मदद कर सकता हूँ?",
+                        "माफ़ कीजिए, आपने गलत नंबर लगाया है।"],
+           "open": ["नमस्ते, आपने {name} को कॉल किया है।", "{company} में कॉल करने के लिए धन्यवाद।"],
+           "mid": ["मैं अभी फ़ोन नहीं उठा सकता।", "हमारा दफ़्तर अभी बंद है।"],
+           "close": ["कृपया बीप के बाद अपना संदेश छोड़ें।",
+                     "अपना नाम और नंबर छोड़ दीजिए, मैं वापस कॉल करूँगा।"],
+           "one": ["कृपया संदेश छोड़ें।", "बीप के बाद संदेश छोड़िए।"]},
+    "ar": {"voices": ["ar"], "names": ["أحمد", "فاطمة", "محمد", "ليلى"],
+           "companies": ["عيادة النور", "شركة الأمل"],
+           "short": ["ألو؟", "نعم؟", "ألو، مين؟", "أهلا؟", "نعم، تفضل؟"],
+           "sentence": ["السلام عليكم، أنا {name}، مين حضرتك؟",
+                        "ألو، أنا أسوق الآن، ممكن أتصل بك لاحقا؟",
+                        "{company}، صباح الخير، كيف أقدر أساعدك؟",
+                        "آسف، الرقم غلط."],
+           "open": ["مرحبا، لقد وصلت إلى البريد الصوتي الخاص ب{name}.",
+                    "شكرا لاتصالك ب{company}."],
+           "mid": ["لا أستطيع الرد الآن.", "مكتبنا مغلق حاليا."],
+           "close": ["الرجاء ترك رسالة بعد سماع الصافرة.", "اترك اسمك ورقمك وسأعاود الاتصال."],
+           "one": ["اترك رسالتك بعد الصافرة.", "الرجاء ترك رسالة."]},
+    "it": {"voices": ["it"], "names": ["Marco", "Giulia", "Luca", "Chiara"],
+           "companies": ["Studio Rossi", "Officina Bianchi"],
+           "short": ["Pronto?", "Pronto, chi parla?", "Sì?", "Pronto, sì?", "Chi è?"],
+           "sentence": ["Pronto, sono {name}, sto guidando, chi è?",
+                        "{company}, buongiorno, sono {name}, come posso aiutarla?",
+                        "Pronto? Mi scusi, credo che abbia sbagliato numero.",
+                        "Sì, pronto, parla {name}, chi parla?"],
+           "open": ["Ciao, sei in contatto con la segreteria di {name}.",
+                    "Grazie per aver chiamato {company}."],
+           "mid": ["In questo momento non posso rispondere.", "I nostri uffici sono chiusi."],
+           "close": ["Lascia un messaggio dopo il segnale acustico.",
+                     "Lascia nome e numero, ti richiamerò."],
+           "one": ["Lascia un messaggio.", "Lasciate un messaggio dopo il bip."]},
+}
+LANG_SHARE = 0.3   # share of the clips of a shape spoken in another language
+
+# Shape -> clips per corpus. Shapes are language-independent: LANG_SHARE of the clips
+# of the shapes that have texts in other languages are in one of LANGS.
 PLAN = [("human_short", 60), ("human_long", 30), ("human_two", 10), ("human_repeat", 10),
-        ("machine_long", 60), ("machine_short", 40), ("fax_ced", 10), ("fax_cng", 6),
-        ("sit", 14)]
+        ("human_sentence", 45), ("human_question", 20),
+        ("machine_long", 60), ("machine_short", 40), ("machine_paused", 30),
+        ("machine_one", 24), ("machine_music", 16),
+        ("fax_ced", 10), ("fax_cng", 6), ("sit", 14)]
+# Shapes counted as full-sentence human answers (the issue's hardest human case).
+FULL_SENTENCE = {"human_sentence"}
 
 
 class Renderer:
@@ -138,13 +282,27 @@ class Builder:
         self.ren = renderer
         self.clips = []
 
-    def voice(self):
+    def lang(self):
         r = self.r
-        return (f"{r.choice(VOICES)}+{r.choice(VARIANTS)}", r.randint(150, 195),
-                r.randint(30, 70))
+        return r.choice(sorted(LANGS)) if r.random() < LANG_SHARE else "en"
 
-    def fill(self, text):
-        return text.format(name=self.r.choice(NAMES), company=self.r.choice(COMPANIES))
+    def voice(self, lang="en"):
+        r = self.r
+        base = r.choice(VOICES) if lang == "en" else r.choice(LANGS[lang]["voices"])
+        return (f"{base}+{r.choice(VARIANTS)}", r.randint(150, 195), r.randint(30, 70))
+
+    def fill(self, text, lang="en"):
+        names = NAMES if lang == "en" else LANGS[lang]["names"]
+        comps = COMPANIES if lang == "en" else LANGS[lang]["companies"]
+        return text.format(name=self.r.choice(names), company=self.r.choice(comps))
+
+    def texts(self, lang, key):
+        """The phrase pool of one kind in one language (English names the kinds)."""
+        if lang != "en":
+            return LANGS[lang][key]
+        return {"short": HUMAN_SHORT, "sentence": HUMAN_SENTENCE, "open": MACHINE_OPEN,
+                "mid": MACHINE_MID, "close": MACHINE_CLOSE, "one": MACHINE_ONE,
+                "question": HUMAN_QUESTION, "long": HUMAN_LONG}[key]
 
     def conditions(self, tonal=False):
         """Level, noise and codec of one clip."""
@@ -158,56 +316,92 @@ class Builder:
         codec = r.choices(["pcm", "ulaw", "alaw"], [40, 30, 30])[0]
         return {"level": level, "noise": kind, "snr": snr, "codec": codec}
 
-    def add(self, cat, expect, reason, length_ms, parts, cond, beep_end=-1, onset=-1):
+    def add(self, cat, expect, reason, length_ms, parts, cond, beep_end=-1, onset=-1,
+            lang="-"):
         name = f"{cat}_{len(self.clips):03d}"
         self.clips.append({"name": name, "cat": cat, "expect": expect, "reason": reason,
                            "len": length_ms, "parts": parts, "cond": cond,
-                           "beep_end": beep_end, "onset": onset,
+                           "beep_end": beep_end, "onset": onset, "lang": lang,
+                           "text": " | ".join(self.ren.jobs[q[1]][0] for q in parts
+                                              if q[0] == "say"),
                            "rng": self.r.getrandbits(48)})
 
     # -- categories --------------------------------------------------------------------
     def human(self, cat):
         r = self.r
-        v = self.voice()
+        lang = self.lang() if cat in ("human_short", "human_sentence") else "en"
+        v = self.voice(lang)
         lead = r.uniform(200, 1000)
+        length = 6500
         if cat == "human_short":
-            texts, pauses = [r.choice(HUMAN_SHORT)], []
+            texts, pauses = [r.choice(self.texts(lang, "short"))], []
         elif cat == "human_long":
             texts, pauses = [self.fill(r.choice(HUMAN_LONG))], []
+        elif cat == "human_sentence":
+            texts, pauses = [self.fill(r.choice(self.texts(lang, "sentence")), lang)], []
+            length = 9000
+        elif cat == "human_question":
+            texts, pauses = [r.choice(HUMAN_QUESTION)], []
         elif cat == "human_two":
             texts = [r.choice(["Hello?", "Hi.", "Yes?", "Hello."]), r.choice(HUMAN_SECOND)]
             pauses = [r.uniform(250, 550)]
         else:  # human_repeat: says hello, waits for an answer, says it again
             texts = ["Hello?", r.choice(HUMAN_SECOND)]
             pauses = [r.uniform(1200, 2500)]
-        self.add(cat, "HUMAN", "-", 6500, self.seq(texts, lead, pauses, v),
-                 self.conditions(), onset=lead)
+        parts = self.seq(texts, lead, pauses, v)
+        if cat == "human_sentence" and r.random() < 0.3:
+            # No answer comes: after a while the person asks again.
+            parts.append(("_pause", r.uniform(2500, 3500)))
+            parts.append(("say", self.ren.phrase(r.choice(self.texts(lang, "short")), *v)))
+        self.add(cat, "HUMAN", "-", length, parts, self.conditions(), onset=lead, lang=lang)
 
     def machine(self, cat):
         r = self.r
-        v = self.voice()
+        lang = self.lang() if cat in ("machine_long", "machine_short", "machine_one") else "en"
+        v = self.voice(lang)
         lead = r.uniform(100, 800)
-        if cat == "machine_long":
-            texts = [self.fill(r.choice(MACHINE_OPEN))]
+        pause = (200, 700)
+        intro = None
+        if cat == "machine_long" or (cat == "machine_music" and r.random() < 0.6):
+            texts = [self.fill(r.choice(self.texts(lang, "open")), lang)]
             if r.random() < 0.7:
-                texts.append(r.choice(MACHINE_MID))
-            texts.append(r.choice(MACHINE_CLOSE))
+                texts.append(r.choice(self.texts(lang, "mid")))
+            texts.append(r.choice(self.texts(lang, "close")))
+        elif cat == "machine_paused":
+            texts = [self.fill(t) for t in r.choice(MACHINE_PAUSED)]
+            pause = (800, 2000)
+        elif cat == "machine_one" or cat == "machine_music":
+            texts = [self.fill(r.choice(self.texts(lang, "one")), lang)]
+        elif lang != "en":
+            texts = [self.fill(r.choice(self.texts(lang, "open")), lang),
+                     r.choice(self.texts(lang, "one"))]
         elif r.random() < 0.7:
             texts = [self.fill(r.choice(MACHINE_SHORT_WHO)), r.choice(MACHINE_SHORT_WHAT)]
         else:
             texts = [self.fill(r.choice(MACHINE_SHORT))]
-        pauses = [r.uniform(200, 700) for _ in texts[1:]]
+        if cat == "machine_music":
+            # A jingle or hold music first; sometimes it goes on under the voice.
+            mdur = r.uniform(1000, 4000)
+            under = r.random() < 0.4
+            intro = (lead, mdur, under)
+            lead += mdur + r.uniform(0, 300)
+        pauses = [r.uniform(*pause) for _ in texts[1:]]
         parts = self.seq(texts, lead, pauses, v)
-        beep = r.random() < (0.65 if cat == "machine_long" else 0.6)
+        beep_p = {"machine_long": 0.65, "machine_short": 0.6, "machine_paused": 0.5,
+                  "machine_one": 0.5, "machine_music": 0.6}[cat]
+        beep = r.random() < beep_p
         cond = self.conditions()
+        if intro:
+            parts.insert(0, ("music", intro[0], intro[1], cond["level"] + r.uniform(-8, 0),
+                             intro[2]))
         if beep:
             parts.append(("_pause", r.uniform(150, 1000)))
             freq = round(r.uniform(400, 2100))
             dur = round(10 ** r.uniform(1.903, 3.301))   # 80 ms .. 2 s, log-uniform
             parts.append(("beep", freq, dur, cond["level"] + r.uniform(-6, 6)))
-        parts.append(("_pause", 1500))
+        parts.append(("_pause", 4000))   # the recording goes on, silent
         self.add(cat, "MACHINE", "-", None, parts, cond, beep_end=0 if beep else -1,
-                 onset=lead)
+                 onset=lead, lang=lang)
 
     def seq(self, texts, lead, pauses, voice):
         parts = [("_at", lead)]
@@ -248,7 +442,7 @@ class Builder:
         parts.append(("_at", t + r.uniform(50, 300)))
         parts.append(("say", self.ren.phrase(r.choice(ANNOUNCEMENTS), *v)))
         parts.append(("_pause", 500))
-        self.add(cat, "MACHINE", "SIT", None, parts, cond)
+        self.add(cat, "MACHINE", "SIT", None, parts, cond, lang="en")
 
     def build(self):
         for cat, n in PLAN:
@@ -284,7 +478,18 @@ def resolve(clip, babble_pool, r):
         elif p[0] == "tone":
             lines.append(f"tone {p[1]:.2f} {p[2]:.1f} {p[3]:.1f} {p[4]:.2f} {p[5]}")
             t = max(t, p[2] + p[3])
+        elif p[0] == "music":
+            # Music from p[1] for p[2] ms (and on under the voice when p[4]).
+            dur = p[2] if not p[4] else None
+            lines.append(("music", p[1], dur, p[3]))
     length = clip["len"] if clip["len"] else t
+    for i, ln in enumerate(lines):
+        if isinstance(ln, tuple):   # music under the voice runs to the greeting's end
+            _, at, dur, lvl = ln
+            if dur is None:
+                dur = (speech_end or at) - at
+                lvl -= 12
+            lines[i] = f"music {at:.1f} {dur:.1f} {lvl:.2f}"
     if cond["noise"] != "none":
         nl = cond["level"] - cond["snr"]
         if cond["noise"] == "babble":
@@ -352,14 +557,17 @@ def main():
             rows.append("\t".join([c["name"], path, c["expect"], c["cat"], c["reason"],
                                    str(round(beep_end)) if beep_end >= 0 else "-1",
                                    str(round(c["onset"])),
-                                   str(round(speech_end)) if speech_end else "-1", note]))
+                                   str(round(speech_end)) if speech_end else "-1", note,
+                                   c["lang"],
+                                   "full" if c["cat"] in FULL_SENTENCE else "-",
+                                   c["text"].replace("\t", " ") or "-"]))
         recipe_path = os.path.join(a.out, "recipe.txt")
         with open(recipe_path, "w") as f:
             f.write("\n".join(recipe) + "\n")
         subprocess.run([a.mix, recipe_path], check=True, stdout=subprocess.DEVNULL)
         with open(manifest + ".tmp", "w") as f:
             f.write("#name\tpath\texpect\tcategory\treason\tbeep_end_ms\tonset_ms"
-                    "\tspeech_end_ms\tconditions\n")
+                    "\tspeech_end_ms\tconditions\tlang\ttags\ttext\n")
             f.write("\n".join(rows) + "\n")
         os.replace(manifest + ".tmp", manifest)
         with open(stamp_path, "w") as f:

@@ -13,6 +13,9 @@
  *   noise white|pink|brown LEVEL_DBFS      stationary noise over the whole clip
  *   babble LEVEL_DBFS FILE.wav...          the files looped from seeded offsets and
  *                                          summed, over the whole clip
+ *   music AT_MS DUR_MS LEVEL_DBFS          seeded synthetic music (a plucked melody
+ *                                          over a chord with tremolo; notes decay,
+ *                                          so no note is a steady tone)
  *   end                                    render and write the clip
  * Levels are RMS in dB relative to a full-scale square wave (32768), so a full-scale
  * sine is -3 dBFS. Everything random comes from the clip's SEED: the same recipe
@@ -239,6 +242,57 @@ out:
 	return rc;
 }
 
+/*
+ * Music as a greeting's jingle or hold music: a melody of plucked notes (5 harmonics,
+ * exponential decay of 0.15-0.6 s, a touch of vibrato) over a three-note chord whose
+ * level swings with a 4-6 Hz tremolo, all from one random key and tempo.
+ */
+static int add_music(struct mix *m, double at_ms, double dur_ms, double level)
+{
+	static const int scale[] = {0, 2, 4, 5, 7, 9, 11, 12};
+	size_t at = (size_t)(at_ms * RATE / 1000.0), n = (size_t)(dur_ms * RATE / 1000.0);
+	double *mu = calloc(n ? n : 1, sizeof(*mu)), g;
+	double root = 196.0 * pow(2.0, (double)(rng_next(&m->rng) % 12) / 12.0);
+	double note_ms = 150 + 250 * rng_uniform(&m->rng), trem = 4 + 2 * rng_uniform(&m->rng);
+	double tau = 0.15 + 0.45 * rng_uniform(&m->rng);
+	int chord[3] = {0, 4, 7};
+
+	if (!mu)
+		return ENOMEM;
+	if (rng_uniform(&m->rng) < 0.5)
+		chord[1] = 3;
+	for (size_t i = 0; i < n; i++) {
+		double t = (double)i / RATE, env = 0.6 + 0.4 * sin(2 * M_PI * trem * t);
+
+		for (int k = 0; k < 3; k++) {
+			double f = root / 2 * pow(2.0, chord[k] / 12.0);
+
+			for (int h = 1; h <= 3; h++)
+				mu[i] += 0.25 * env / h * sin(2 * M_PI * f * h * t + k + h);
+		}
+	}
+	for (size_t s0 = 0; s0 < n;) {
+		size_t len = (size_t)(note_ms * RATE / 1000.0 * (rng_uniform(&m->rng) < 0.3 ? 2 : 1));
+		double f = root * pow(2.0, scale[rng_next(&m->rng) % 8] / 12.0);
+		double vib = 5 + rng_uniform(&m->rng), ph = 0;
+
+		for (size_t i = 0; i < len && s0 + i < n; i++) {
+			double t = (double)i / RATE, a = exp(-t / tau) * (i < 40 ? i / 40.0 : 1.0);
+			double fi = f * (1 + 0.004 * sin(2 * M_PI * vib * t));
+
+			ph += 2 * M_PI * fi / RATE;
+			for (int h = 1; h <= 5; h++)
+				mu[s0 + i] += a / (h * h * 0.7 + 0.3) * sin(h * ph);
+		}
+		s0 += len;
+	}
+	g = db_to_rms(level) / (rms(mu, n) + 1e-12);
+	for (size_t i = 0; i < n && at + i < m->len; i++)
+		m->buf[at + i] += g * mu[i];
+	free(mu);
+	return 0;
+}
+
 static int finish(struct mix *m)
 {
 	int16_t *pcm = malloc((m->len ? m->len : 1) * sizeof(*pcm));
@@ -285,6 +339,8 @@ static int directive(struct mix *m, char **tok, int n)
 	}
 	if (!strcmp(tok[0], "noise") && n == 3)
 		return add_noise(m, tok[1], atof(tok[2]));
+	if (!strcmp(tok[0], "music") && n == 4)
+		return add_music(m, atof(tok[1]), atof(tok[2]), atof(tok[3]));
 	if (!strcmp(tok[0], "babble") && n >= 3 && n - 2 <= MAX_BABBLE)
 		return add_babble(m, atof(tok[1]), tok + 2, n - 2);
 	if (!strcmp(tok[0], "end") && n == 1) {

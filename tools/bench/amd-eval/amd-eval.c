@@ -9,10 +9,14 @@
  * and the CPU cost per channel (microseconds per 20 ms frame while the detector is
  * active, thread CPU time).
  *
- * Configurations: "adaptive" (trunx defaults), "adaptive-notones" (the same without
- * fax, SIT and beep detection), "classic" (app_amd's algorithm with the defaults of
- * Asterisk's amd.conf) and "classic3" (the same with app_amd's built-in default of 3
- * words). Extra --param NAME=VALUE options apply to adaptive.
+ * Configurations: "adaptive" (trunx defaults, message_end on), "adaptive-notones"
+ * (the same without fax, SIT and beep detection), "classic" (app_amd's algorithm with
+ * the defaults of Asterisk's amd.conf) and "classic3" (the same with app_amd's
+ * built-in default of 3 words). Extra --param NAME=VALUE options apply to adaptive.
+ * Accuracy is also broken down by shape (category), noise, codec and language, with
+ * humans called MACHINE among full-sentence answers, the confidence calibration and,
+ * for adaptive, the message end: the beep's end within +-60 ms, or (no beep) the
+ * reported end within 0..500 ms after the greeting's last speech.
  *
  * Usage: amd-eval [--list] [--only NAME] [--param N=V ...] [--cost SECONDS] MANIFEST
  *   --list  one line per clip and configuration (for tuning)
@@ -38,6 +42,8 @@
 #define NCFG      4
 #define BATCH     50
 
+#define MAX_GROUPS 64
+
 struct clip {
 	char name[64];
 	char path[512];
@@ -45,16 +51,34 @@ struct clip {
 	enum amd_class expect;
 	char reason[16];
 	int  beep_end;          /* ms, -1 none */
+	int  speech_end;        /* end of the last speech, ms, -1 none */
+	char noise[16];         /* none, white, pink, brown, babble */
+	char snr[8];
+	char codec[8];
+	char lang[8];
+	bool full;              /* a full-sentence human answer */
+};
+
+/* Right / total per value of one dimension (shape, noise, ...). */
+struct group {
+	char key[40];
+	unsigned ok, n;
 };
 
 struct result {
 	bool decided;
 	enum amd_class cls;
 	enum amd_reason reason;
+	float confidence;
 	uint32_t decision_ms;
 	bool beep;
 	uint32_t beep_ms;
+	bool message;
+	enum amd_message_end how;
+	uint32_t message_ms;
 };
+
+enum dim { DIM_SHAPE, DIM_NOISE, DIM_SNR, DIM_CODEC, DIM_LANG, NDIM };
 
 struct config {
 	const char *name;
@@ -67,6 +91,12 @@ struct config {
 	double cpu_ns;
 	uint64_t frames;
 	double max_beep_err;
+	unsigned full_n, full_machine, machines, machine_human;
+	struct group groups[NDIM][MAX_GROUPS];
+	unsigned ngroups[NDIM];
+	unsigned conf_ok[5], conf_n[5];   /* confidence 0.5-0.6, ..., 0.9-1.0 */
+	unsigned msg_beep_n, msg_beep_ok, msg_sil_n, msg_sil_ok, msg_early, msg_missing;
+	int msg_sil_worst;
 };
 
 static void on_event(const struct amd_event *ev, void *arg)
@@ -77,10 +107,15 @@ static void on_event(const struct amd_event *ev, void *arg)
 		r->decided = true;
 		r->cls = ev->cls;
 		r->reason = ev->reason;
+		r->confidence = ev->confidence;
 		r->decision_ms = ev->decision_ms;
 	} else if (ev->type == AMD_EV_BEEP) {
 		r->beep = true;
 		r->beep_ms = ev->beep_end_ms;
+	} else if (ev->type == AMD_EV_MESSAGE_END) {
+		r->message = true;
+		r->how = ev->message_how;
+		r->message_ms = ev->message_end_ms;
 	}
 }
 
@@ -120,13 +155,13 @@ static int load_manifest(const char *path, struct clip *clips, int *n)
 		return errno;
 	*n = 0;
 	while (fgets(line, sizeof(line), f) && *n < MAX_CLIPS) {
-		char *fld[9], *save = NULL, *t;
+		char *fld[12], *save = NULL, *t;
 		int k = 0;
 		struct clip *c = &clips[*n];
 
 		if (line[0] == '#' || line[0] == '\n')
 			continue;
-		for (t = strtok_r(line, "\t\n", &save); t && k < 9; t = strtok_r(NULL, "\t\n", &save))
+		for (t = strtok_r(line, "\t\n", &save); t && k < 12; t = strtok_r(NULL, "\t\n", &save))
 			fld[k++] = t;
 		if (k < 6)
 			continue;
@@ -136,6 +171,15 @@ static int load_manifest(const char *path, struct clip *clips, int *n)
 		snprintf(c->cat, sizeof(c->cat), "%s", fld[3]);
 		snprintf(c->reason, sizeof(c->reason), "%s", fld[4]);
 		c->beep_end = atoi(fld[5]);
+		c->speech_end = k > 7 ? atoi(fld[7]) : -1;
+		snprintf(c->noise, sizeof(c->noise), "-");
+		snprintf(c->snr, sizeof(c->snr), "-");
+		snprintf(c->codec, sizeof(c->codec), "-");
+		if (k > 8)
+			sscanf(fld[8], "level=%*s noise=%15s snr=%7s codec=%7s", c->noise, c->snr,
+			       c->codec);
+		snprintf(c->lang, sizeof(c->lang), "%s", k > 9 ? fld[9] : "-");
+		c->full = k > 10 && !strcmp(fld[10], "full");
 		(*n)++;
 	}
 	fclose(f);
@@ -149,9 +193,53 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static void group_add(struct config *c, enum dim d, const char *key, bool ok)
+{
+	unsigned i;
+
+	for (i = 0; i < c->ngroups[d]; i++)
+		if (!strcmp(c->groups[d][i].key, key))
+			break;
+	if (i == c->ngroups[d]) {
+		if (i == MAX_GROUPS)
+			return;
+		snprintf(c->groups[d][i].key, sizeof(c->groups[d][i].key), "%s", key);
+		c->ngroups[d]++;
+	}
+	c->groups[d][i].ok += ok;
+	c->groups[d][i].n++;
+}
+
+/* The message end against the truth: the beep's end, or the last speech. */
+static void account_message(struct config *c, const struct clip *k, const struct result *r)
+{
+	if (k->expect != AMD_MACHINE || r->cls != AMD_MACHINE || strcmp(k->reason, "-") ||
+	    !c->p.message_end)
+		return;
+	if (!r->message) {
+		c->msg_missing++;
+		return;
+	}
+	if (k->beep_end >= 0) {
+		c->msg_beep_n++;
+		c->msg_beep_ok += r->how == AMD_MSG_BEEP &&
+				  abs((int)r->message_ms - k->beep_end) <= BEEP_TOL;
+	} else if (k->speech_end >= 0) {
+		int d = (int)r->message_ms - k->speech_end;
+
+		c->msg_sil_n++;
+		c->msg_sil_ok += r->how == AMD_MSG_SILENCE && d >= -BEEP_TOL && d <= 500;
+		if (r->how == AMD_MSG_SILENCE && abs(d) > abs(c->msg_sil_worst))
+			c->msg_sil_worst = d;
+	}
+}
+
 static void account(struct config *c, const struct clip *k, const struct result *r, bool list)
 {
 	int e = k->expect == AMD_HUMAN ? 0 : 1;
+	bool ok = r->cls == k->expect;
+	char snr[48];
+	int cb = (int)((r->confidence - 0.5f) * 10.0f);
 
 	c->dec[c->n++] = r->decision_ms;
 	c->conf[e][r->cls]++;
@@ -161,6 +249,24 @@ static void account(struct config *c, const struct clip *k, const struct result 
 		c->nhuman++;
 	if (r->cls == AMD_NOTSURE)
 		c->notsure++;
+	if (k->full) {
+		c->full_n++;
+		c->full_machine += r->cls == AMD_MACHINE;
+	}
+	if (k->expect == AMD_MACHINE) {
+		c->machines++;
+		c->machine_human += r->cls == AMD_HUMAN;
+	}
+	snprintf(snr, sizeof(snr), "%s %s dB", k->noise, k->snr);
+	group_add(c, DIM_SHAPE, k->cat, ok);
+	group_add(c, DIM_NOISE, k->noise, ok);
+	group_add(c, DIM_SNR, strcmp(k->snr, "-") ? snr : "no noise", ok);
+	group_add(c, DIM_CODEC, k->codec, ok);
+	group_add(c, DIM_LANG, k->lang, ok);
+	cb = cb < 0 ? 0 : cb > 4 ? 4 : cb;
+	c->conf_n[cb]++;
+	c->conf_ok[cb] += ok;
+	account_message(c, k, r);
 	if (!strcmp(k->reason, "FAX")) {
 		c->fax_n++;
 		c->fax_ok += r->reason == AMD_REASON_FAX;
@@ -186,10 +292,12 @@ static void account(struct config *c, const struct clip *k, const struct result 
 		c->beep_false++;
 	}
 	if (list)
-		printf("%-9s %-22s %-14s expect=%-7s got=%-7s reason=%-14s decision_ms=%-5u "
-		       "beep=%d/%d%s\n", c->name, k->name, k->cat, amd_class_name(k->expect),
-		       amd_class_name(r->cls), amd_reason_name(r->reason), r->decision_ms,
-		       k->beep_end, r->beep ? (int)r->beep_ms : -1,
+		printf("%-9s %-22s %-14s %-3s expect=%-7s got=%-7s reason=%-14s conf=%.2f "
+		       "decision_ms=%-5u beep=%d/%d msg=%d/%d%s\n", c->name, k->name, k->cat,
+		       k->lang, amd_class_name(k->expect), amd_class_name(r->cls),
+		       amd_reason_name(r->reason), (double)r->confidence, r->decision_ms,
+		       k->beep_end, r->beep ? (int)r->beep_ms : -1, k->speech_end,
+		       r->message ? (int)r->message_ms : -1,
 		       r->cls == k->expect ? "" : "   <-- WRONG");
 }
 
@@ -217,6 +325,29 @@ static void report(struct config *c)
 	printf("beeps: %u with a beep: %u within +-%d ms, %u off, %u missed; %u false; "
 	       "worst error %.0f ms\n", c->beep_truth, c->beep_ok, BEEP_TOL, c->beep_off,
 	       c->beep_missed, c->beep_false, c->max_beep_err);
+	printf("humans called MACHINE among full-sentence answers %.1f %% (%u/%u); machines "
+	       "called HUMAN %.1f %% (%u/%u)\n",
+	       c->full_n ? 100.0 * c->full_machine / c->full_n : 0, c->full_machine, c->full_n,
+	       c->machines ? 100.0 * c->machine_human / c->machines : 0, c->machine_human,
+	       c->machines);
+	printf("confidence: right / decisions per band 0.5-0.6 .. 0.9-1.0:");
+	for (int i = 0; i < 5; i++)
+		printf(" %u/%u", c->conf_ok[i], c->conf_n[i]);
+	printf("\n");
+	if (c->p.message_end)
+		printf("message end: beep %u/%u within +-%d ms; no beep %u/%u within 0..500 ms "
+		       "after the last speech (worst %+d ms); %u MACHINE clips without one\n",
+		       c->msg_beep_ok, c->msg_beep_n, BEEP_TOL, c->msg_sil_ok, c->msg_sil_n,
+		       c->msg_sil_worst, c->msg_missing);
+	for (int d = 0; d < NDIM; d++) {
+		static const char *const dn[NDIM] = {"shape", "noise", "snr", "codec", "language"};
+
+		printf("by %s:", dn[d]);
+		for (unsigned i = 0; i < c->ngroups[d]; i++)
+			printf("%s %s %u/%u", i ? "," : "", c->groups[d][i].key, c->groups[d][i].ok,
+			       c->groups[d][i].n);
+		printf("\n");
+	}
 	printf("cpu: %.2f us per 20 ms frame analysed, creation and cold start included "
 	       "(%llu frames)\n",
 	       c->frames ? c->cpu_ns / 1000.0 / c->frames : 0, (unsigned long long)c->frames);
@@ -339,6 +470,7 @@ int main(int argc, char **argv)
 	int n = 0, err;
 
 	amd_params_init(&cfg[0].p, AMD_STRATEGY_ADAPTIVE);
+	cfg[0].p.message_end = true;
 	amd_params_init(&cfg[1].p, AMD_STRATEGY_ADAPTIVE);
 	cfg[1].p.tones = cfg[1].p.beep = false;
 	amd_params_init(&cfg[2].p, AMD_STRATEGY_CLASSIC);

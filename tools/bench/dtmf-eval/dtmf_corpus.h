@@ -28,6 +28,9 @@ enum dtmf_corpus_set {
 	DTMF_SET_EDGE_TWIST, /**< the same with twist -8 / +4 dB */
 	DTMF_SET_LEVELS,     /**< clean digits from -26 to -3 dBm0 */
 	DTMF_SET_NOISY,      /**< random digits within limits, 15 dB SNR */
+	DTMF_SET_NOISY_MEAN, /**< digits of -26..-6 dBm0 in one case, white noise 15-18 dB
+				  below the mean tone power of the case (so the weakest
+				  digits sit near 4-6 dB per tone), mu-law */
 	DTMF_SET_LONG,       /**< 1-3 s tones: one digit each */
 	DTMF_SET_DROPOUT,    /**< 10 ms dropouts inside tones: bridged */
 	DTMF_SET_OFFFREQ,    /**< a tone off by 3.5-6 %: reject */

@@ -102,6 +102,29 @@ static inline void sig_speech(struct sig *s, double at_ms, double dur_ms, double
 	}
 }
 
+/*
+ * Voiced speech-like sound: 8 harmonics of a pitch gliding (in semitones, linearly)
+ * from f0a to f0b, under the syllable envelope of sig_speech, active level db. An
+ * intonation: a rise at the end for a question, a fall for a statement.
+ */
+static inline void sig_voiced(struct sig *s, double at_ms, double dur_ms, double f0a,
+			      double f0b, double db)
+{
+	size_t a = MS(at_ms), n = MS(dur_ms);
+	double g = rms_of(db) * 1.5 / sqrt(8 * 0.5 / 3.0), ph = 0;
+
+	for (size_t i = 0; i < n && a + i < s->n; i++) {
+		double u = (double)i / n, f0 = f0a * pow(f0b / f0a, u);
+		double env = 0.55 - 0.45 * cos(2 * M_PI * 4.0 * (double)i / SR), v = 0;
+
+		ph += 2 * M_PI * f0 / SR;
+		for (int h = 1; h <= 8; h++)
+			if (f0 * h < 3400)
+				v += sin(h * ph) / sqrt((double)h);
+		s->x[a + i] += g * env * v;
+	}
+}
+
 /* Converts to 16-bit (saturating); caller frees. */
 static inline int16_t *sig_pcm(const struct sig *s)
 {

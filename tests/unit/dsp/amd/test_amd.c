@@ -158,10 +158,13 @@ static void test_adaptive_human_and_machine(void **state)
 
 	(void)state;
 	sig_init(&s, 5000, 6);
-	sig_speech(&s, 500, 500, -20);                 /* "hello?" then waiting */
+	sig_speech(&s, 500, 500, -20);                 /* "hello" then waiting */
 	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
 	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
-	expect_time(&l, 1000 + 800, 80);
+	/* No pitch to read: a short turn that does not rise waits answer_silence. */
+	expect_time(&l, 1000 + 2200, 80);
+	assert_true(l.ev[0].early);
+	assert_true(l.ev[0].confidence >= 0.5f && l.ev[0].confidence <= 0.99f);
 	assert_int_equal(l.n, 1);
 	sig_free(&s);
 
@@ -169,7 +172,7 @@ static void test_adaptive_human_and_machine(void **state)
 	sig_speech(&s, 300, 5000, -20);                /* a greeting that goes on */
 	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
 	expect_decision(&l, AMD_MACHINE, AMD_REASON_LONGGREETING);
-	expect_time(&l, 300 + 2100, 100);
+	expect_time(&l, 300 + 4800, 100);
 	assert_int_equal(l.ev[1].type, AMD_EV_BEEP_NONE);   /* stream ended, no beep */
 	sig_free(&s);
 
@@ -212,7 +215,7 @@ static void test_adaptive_noisy_lines(void **state)
 		sig_speech(&s, 700, 600, noise_db[i] + 15);
 		run(&s, AMD_STRATEGY_ADAPTIVE, &l);
 		expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
-		expect_time(&l, 1300 + 800, 120);
+		expect_time(&l, 1300 + 2200, 120);
 		if (noise_db[i] >= -35) {
 			run(&s, AMD_STRATEGY_CLASSIC, &l);
 			assert_int_equal(l.ev[0].cls, AMD_MACHINE);
@@ -233,12 +236,119 @@ static void test_greeting_then_beep(void **state)
 	sig_speech(&s, 300, 4000, -20);
 	sig_tone(&s, 1000, 4700, 600, -18, 0);
 	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
-	expect_decision(&l, AMD_MACHINE, AMD_REASON_LONGGREETING);
+	/* 4 s of speech is not yet a long greeting: the beep decides. */
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_BEEP);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.ev[1].type, AMD_EV_BEEP);
 	assert_true(fabs((double)l.ev[1].beep_end_ms - 5300) <= 15);
 	assert_true(fabs((double)l.ev[1].beep_start_ms - 4700) <= 15);
 	assert_true(fabs(l.ev[1].beep_hz - 1000) < 3);
+	sig_free(&s);
+}
+
+/* A question (final rise) makes HUMAN after question_silence; the same phrase
+ * falling waits answer_silence, in case it is the first phrase of a greeting. */
+static void test_intonation(void **state)
+{
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 6000, 21);
+	sig_noise(&s, 0, 6000, -65);
+	sig_voiced(&s, 500, 700, 120, 180, -22);       /* "hello?" rising */
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
+	expect_time(&l, 1200 + 900, 100);
+	assert_true(l.ev[0].confidence >= 0.8f);
+	sig_free(&s);
+
+	sig_init(&s, 6000, 22);
+	sig_noise(&s, 0, 6000, -65);
+	sig_voiced(&s, 500, 700, 180, 120, -22);       /* "hello." falling */
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
+	expect_time(&l, 1200 + 2200, 100);
+	sig_free(&s);
+}
+
+/* Two falling sentences with a pause: a recording reading on (SENTENCES); a
+ * falling phrase after a long pause: a greeting of phrases (RESUMED); the same
+ * after a question: a person asking again (HUMAN). */
+static void test_greeting_structure(void **state)
+{
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 7000, 23);
+	sig_noise(&s, 0, 7000, -65);
+	sig_voiced(&s, 300, 1200, 200, 130, -22);
+	sig_voiced(&s, 1900, 1500, 190, 120, -22);
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_SENTENCES);
+	expect_time(&l, 300 + 2400, 100);
+	sig_free(&s);
+
+	sig_init(&s, 7000, 24);
+	sig_noise(&s, 0, 7000, -65);
+	sig_voiced(&s, 300, 400, 190, 130, -22);       /* "Hi, Omar." */
+	sig_voiced(&s, 2000, 900, 190, 120, -22);      /* 1.2 s later: "Leave a message." */
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_RESUMED);
+	expect_time(&l, 2900 + 200, 100);
+	sig_free(&s);
+
+	sig_init(&s, 7000, 25);
+	sig_noise(&s, 0, 7000, -65);
+	sig_voiced(&s, 300, 600, 130, 120, -22);
+	sig_voiced(&s, 2000, 800, 120, 180, -22);      /* then "hello?" again */
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
+	sig_free(&s);
+}
+
+/* Message end: a greeting without a beep ends message_silence after its last
+ * speech (reported at the speech's end + 300 ms); with a beep, at the beep's end. */
+static void test_message_end(void **state)
+{
+	struct amd_params p;
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	p.message_end = true;
+	sig_init(&s, 12000, 26);
+	sig_noise(&s, 0, 12000, -60);
+	sig_speech(&s, 300, 5500, -20);
+	sig_speech(&s, 6300, 1200, -20);               /* the greeting goes on after 0.5 s */
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_LONGGREETING);
+	assert_int_equal(l.ev[l.n - 1].type, AMD_EV_MESSAGE_END);
+	assert_int_equal(l.ev[l.n - 1].message_how, AMD_MSG_SILENCE);
+	assert_true(l.ev[l.n - 1].message_end_ms >= 7500 - 60 &&
+		    l.ev[l.n - 1].message_end_ms <= 7500 + 500);
+	assert_true(l.ev[l.n - 1].now_ms >= 7500 + 2500 - 100);
+	sig_free(&s);
+
+	sig_init(&s, 9000, 27);
+	sig_noise(&s, 0, 9000, -60);
+	sig_speech(&s, 300, 5500, -20);
+	sig_tone(&s, 850, 6300, 400, -18, 0);
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_LONGGREETING);
+	assert_int_equal(l.ev[l.n - 1].type, AMD_EV_MESSAGE_END);
+	assert_int_equal(l.ev[l.n - 1].message_how, AMD_MSG_BEEP);
+	assert_true(fabs((double)l.ev[l.n - 1].message_end_ms - 6700) <= 15);
+	sig_free(&s);
+
+	/* Off by default: no such event. */
+	sig_init(&s, 9000, 27);
+	sig_speech(&s, 300, 5500, -20);
+	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
+	for (int i = 0; i < l.n; i++)
+		assert_int_not_equal(l.ev[i].type, AMD_EV_MESSAGE_END);
 	sig_free(&s);
 }
 
@@ -454,6 +564,9 @@ int main(void)
 		cmocka_unit_test(test_adaptive_noisy_lines),
 		cmocka_unit_test(test_greeting_then_beep),
 		cmocka_unit_test(test_short_greeting_beep_decides),
+		cmocka_unit_test(test_intonation),
+		cmocka_unit_test(test_greeting_structure),
+		cmocka_unit_test(test_message_end),
 		cmocka_unit_test(test_fax_and_sit),
 		cmocka_unit_test(test_beep_wait_and_hangup),
 		cmocka_unit_test(test_block_sizes_agree),
