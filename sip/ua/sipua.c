@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include <sofia-sip/nta_tag.h>
+#include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su_log.h>
 #include <sofia-sip/tport_tag.h>
@@ -197,6 +198,12 @@ static bool trust_source(const struct sockaddr *src, void *arg)
 	return false;
 }
 
+/* The dialog gate, inside the stack's parser (sipua_mclass.c). */
+static bool gate_source(const char *call_id, const struct sockaddr *src, void *arg)
+{
+	return sipua_leg_gate(arg, call_id, src);
+}
+
 void sipua_set_retry_after(struct sipua *ua, unsigned seconds)
 {
 	if (ua)
@@ -332,6 +339,11 @@ static void *sipua_thread(void *p)
 			     /* Our parser: Contacts and routes trunx cannot use never reach
 			      * a dialog (sipua_mclass.c). */
 			     NTATAG_MCLASS(sipua_mclass_get(ua->mclass)),
+			     /* The transaction layer answers 400 on its own only when it
+			      * could not even match or answer the request (request line,
+			      * From, To, CSeq, Call-ID, Via, Content-Length); every other
+			      * bad header reaches trunx, whose source check comes first. */
+			     NTATAG_BAD_REQ_MASK(sip_mask_request | sip_mask_response),
 			     NTATAG_UDP_MTU(65535),
 			     NTATAG_SERVER_RPORT(2),
 			     /* Bursts at high call rates must not overflow the socket. */
@@ -359,10 +371,8 @@ static void *sipua_thread(void *p)
 		       /* Replace, never merge: merging into the default list crashes this
 			* version (msg_params_join). NULL first clears the default. */
 		       NUTAG_APPL_METHOD(NULL),
-		       /* BYE too: one from a source that is not the dialog's peer is refused
-			* before it ends anything. */
 		       NUTAG_APPL_METHOD("INVITE, REGISTER, PUBLISH, SUBSCRIBE, OPTIONS, UPDATE, "
-					 "INFO, MESSAGE, NOTIFY, REFER, BYE"),
+					 "INFO, MESSAGE, NOTIFY, REFER"),
 		       SIPTAG_SUPPORTED_STR("timer, 100rel"),
 		       NUTAG_SESSION_TIMER(0), NUTAG_MIN_SE(90), NUTAG_UPDATE_REFRESH(1),
 		       NUTAG_OUTBOUND("no-options-keepalive, no-validate"),
@@ -433,7 +443,8 @@ int sipua_create(struct sipua **uap, const struct sipua_cfg *cfg, sipua_event_h 
 	}
 	err = sipua_peers_create(&ua->peers);
 	if (!err)
-		err = sipua_mclass_create(&ua->mclass, sipua_tpm(ua), trust_source, ua);
+		err = sipua_mclass_create(&ua->mclass, sipua_tpm(ua), trust_source,
+					  gate_source, ua);
 	if (err) {
 		sipua_peers_destroy(ua->peers);
 		mq_destroy(ua->mq);

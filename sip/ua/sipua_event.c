@@ -375,7 +375,7 @@ static bool in_dialog_refused(struct sipua *ua, nua_t *nua, nua_event_t event,
 	if (!sipua_leg_peer_has(leg, (const struct sockaddr *)&src) &&
 	    !(ua->known && ua->known((const struct sockaddr *)&src, ua->known_arg))) {
 		atomic_fetch_add(&ua->st_in_dialog_refused, 1);
-		if (log_get_level() <= LOG_INFO) {
+		if (log_get_level() <= LOG_DEBUG) {
 			char ip[64] = "";
 			struct log_rec r;
 
@@ -385,7 +385,7 @@ static bool in_dialog_refused(struct sipua *ua, nua_t *nua, nua_event_t event,
 			else if (src.ss_family == AF_INET6)
 				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&src)->sin6_addr, ip,
 					  sizeof(ip));
-			if (log_begin(&r, LOG_INFO, "sip.in_dialog_refused")) {
+			if (log_begin(&r, LOG_DEBUG, "sip.in_dialog_refused")) {
 				log_str(&r, "call_id", leg->call_id);
 				log_str(&r, "method", sip && sip->sip_request ?
 					sip->sip_request->rq_method_name : "?");
@@ -430,7 +430,6 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 		case nua_i_invite: case nua_i_options: case nua_i_info: case nua_i_update:
 		case nua_i_message: case nua_i_register: case nua_i_subscribe:
 		case nua_i_notify: case nua_i_refer: case nua_i_publish: case nua_i_method:
-		case nua_i_bye:
 			if (nh && sip && sip->sip_request && status < 200)
 				ood_request(ua, event, nua, nh, sip);
 			else if (nh)
@@ -445,7 +444,7 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 
 	switch (event) {
 	case nua_i_invite: case nua_i_update: case nua_i_info: case nua_i_options:
-	case nua_i_bye: case nua_i_ack: case nua_i_message: case nua_i_register:
+	case nua_i_ack: case nua_i_message: case nua_i_register:
 	case nua_i_subscribe: case nua_i_notify: case nua_i_refer: case nua_i_publish:
 	case nua_i_method:
 		if (!sip || !sip->sip_request)
@@ -491,8 +490,6 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 	}
 	case nua_i_bye:
 		leg->end = SIPUA_END_BYE_REMOTE;
-		if (status < 200)
-			nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
 		return;
 	case nua_i_cancel:
 		on_cancel(ua, leg);

@@ -30,6 +30,7 @@ struct sipua_leg;
 /** The Allow we advertise: the methods trunx really serves. */
 #define SIPUA_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO"
 #define SIPUA_DROP_MAX 1024   /**< handles of silently dropped requests kept at once */
+#define SIPUA_LEG_BUCKETS 4096 /**< Call-ID index of the legs (chained) */
 #define SIPUA_DROP_MS  40000  /**< how long a dropped request's handle is kept (> Timer B) */
 
 /** A request answered by silence: its handle is kept until the peer gave up. */
@@ -82,6 +83,7 @@ struct sipua {
 	char              contact_tcp[SIPUA_HOST_MAX + 48];
 
 	struct sipua_leg *legs;          /**< every live leg (for shutdown) */
+	struct sipua_leg *by_call_id[SIPUA_LEG_BUCKETS]; /**< legs by Call-ID hash */
 	struct sipua_drop drops[SIPUA_DROP_MAX];
 	size_t            drop_head, drop_count;
 
@@ -109,6 +111,7 @@ struct sipua_leg {
 	nua_handle_t     *nh;
 	void             *ctx;
 	struct sipua_leg *next, *prev;
+	struct sipua_leg *hnext;          /**< next in its by_call_id bucket */
 	bool              inbound;
 	bool              confirmed;      /**< 2xx sent or received */
 	bool              final_sent;     /**< inbound: final response to the INVITE given */
@@ -155,6 +158,12 @@ void sipua_legs_release_all(struct sipua *ua);
 void sipua_leg_peer_add(struct sipua_leg *leg, const struct sockaddr *sa);
 /** True when sa is one of the leg's peer addresses (IP compare). */
 bool sipua_leg_peer_has(const struct sipua_leg *leg, const struct sockaddr *sa);
+/**
+ * The dialog gate (see sipua_mclass.c): may src speak in the dialogs of call_id?
+ * True when no leg has that Call-ID, when src is the peer of one that has, or when
+ * src is known; false (counted) otherwise.
+ */
+bool sipua_leg_gate(struct sipua *ua, const char *call_id, const struct sockaddr *src);
 
 /** Finds the UDP socket and starts sampling its queueing delay (sipua_qdelay.c);
  * signalling thread, after the transports are bound. -1 if it cannot. */

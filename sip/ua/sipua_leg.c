@@ -21,16 +21,31 @@
 
 /* ---- helpers ---- */
 
+static size_t call_id_bucket(const char *call_id)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const unsigned char *p = (const unsigned char *)call_id; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return (size_t)(h ^ (h >> 32)) % SIPUA_LEG_BUCKETS;
+}
+
 void sipua_leg_link(struct sipua *ua, struct sipua_leg *leg)
 {
+	size_t b = call_id_bucket(leg->call_id);
+
 	leg->next = ua->legs;
 	if (ua->legs)
 		ua->legs->prev = leg;
 	ua->legs = leg;
+	leg->hnext = ua->by_call_id[b];
+	ua->by_call_id[b] = leg;
 }
 
 static void leg_unlink(struct sipua *ua, struct sipua_leg *leg)
 {
+	struct sipua_leg **pp = &ua->by_call_id[call_id_bucket(leg->call_id)];
+
 	if (leg->prev)
 		leg->prev->next = leg->next;
 	else if (ua->legs == leg)
@@ -38,6 +53,36 @@ static void leg_unlink(struct sipua *ua, struct sipua_leg *leg)
 	if (leg->next)
 		leg->next->prev = leg->prev;
 	leg->next = leg->prev = NULL;
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == leg) {
+			*pp = leg->hnext;
+			break;
+		}
+	}
+	leg->hnext = NULL;
+}
+
+bool sipua_leg_gate(struct sipua *ua, const char *call_id, const struct sockaddr *src)
+{
+	bool found = false;
+
+	if (!call_id)
+		return true;
+	for (const struct sipua_leg *l = ua->by_call_id[call_id_bucket(call_id)]; l;
+	     l = l->hnext) {
+		if (strcmp(l->call_id, call_id) != 0)
+			continue;
+		if (sipua_leg_peer_has(l, src))
+			return true;
+		found = true;
+	}
+	if (!found || (ua->known && ua->known(src, ua->known_arg)))
+		return true;
+	atomic_fetch_add(&ua->st_in_dialog_refused, 1);
+	if (log_get_level() <= LOG_DEBUG)
+		log_msg(LOG_DEBUG, "sip.in_dialog_refused", "request in dialog %s from a "
+			"source that is neither its peer nor known: cut loose", call_id);
+	return false;
 }
 
 /* Copies a possibly unterminated body for the tag list (which copies it again). */

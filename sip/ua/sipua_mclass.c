@@ -17,15 +17,35 @@
  * flags of the two classes are cleared so the transaction layer does not answer 400 on
  * its own: trunx's source check comes first.
  *
+ * The same parser keeps requests from strangers out of dialogs (the dialog gate). The
+ * stack matches a request to a dialog by Call-ID and tags, never by source, and acts
+ * on it before trunx can refuse it (a BYE ends the call whatever trunx answers). So
+ * once a request's Call-ID, To and top Via are parsed, the gate callback says whether
+ * its source may speak in the dialog of that Call-ID (its peer or a trunk); if not,
+ * the request is cut loose from the dialog before the stack sees it: its From and To
+ * tags are removed (the stack matches a request without a To tag loosely, but never
+ * one without a From tag), so it arrives as an out-of-dialog request from an unknown
+ * source (403 or silence like any, 481 for a method that needs a dialog), or, for a
+ * CANCEL, its branch is changed so it matches no transaction (481).
+ *
+ * A request's top Via whose sent-by is a host name gets received=<source IP> as soon as
+ * it is parsed. The stack sends a response to the Via's received address, or else
+ * resolves its host with a blocking lookup on the signalling thread; it adds received
+ * itself only after a check that a malformed request fails first (a Via naming another
+ * transport than the one it came on), and then answered the request's 400 by name.
+ *
  * The source is that of the message whose first line was parsed: the first-line
  * classes are wrapped too and record (message, source) in a small ring. The stack
  * parses a first line only from extract_first(), which passes msg_home(msg), that is
  * the message itself (msg.h). A Contact parsed for a home not in the ring (a header
- * string trunx or the stack builds) is checked for its URI only.
+ * string trunx or the stack builds) is checked for its URI only, and such a message is
+ * never gated.
  */
 #include "sipua_mclass.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,14 +70,22 @@ struct provenance {
 	const void             *home;   /**< the message (msg_home(msg) == msg) */
 	struct sockaddr_storage src;    /**< family 0: made locally */
 	const char             *refused;/**< why trunx's policy refused a Contact of it */
+	bool                    request;/**< its first line is a request line */
+	bool                    cancel; /**< ...of a CANCEL */
+	bool                    gated;  /**< the dialog gate ran */
+	const char             *call_id;   /**< its Call-ID, once parsed */
+	msg_header_t           *from;      /**< its From, once parsed */
+	msg_header_t           *to;        /**< its To, once parsed */
+	msg_header_t           *via;       /**< its top Via, once parsed */
 };
 
 struct sipua_mclass {
 	msg_mclass_t        *mclass;
 	unsigned             tpm;
 	sipua_trust_h       *trust;
+	sipua_gate_h        *gate;
 	void                *arg;
-	struct strict_hclass request, status, contact, record_route;
+	struct strict_hclass request, status, contact, record_route, call_id, from, to, via;
 	struct provenance    ring[PROVENANCE_RING];
 	unsigned             ring_next;
 	unsigned long        refused_source;
@@ -178,9 +206,8 @@ static void provenance_note(struct sipua_mclass *mc, void *home)
 	struct provenance *p = &mc->ring[mc->ring_next++ % PROVENANCE_RING];
 	su_addrinfo_t *ai = msg_addrinfo((msg_t *)home);
 
+	memset(p, 0, sizeof(*p));
 	p->home = home;
-	p->refused = NULL;
-	memset(&p->src, 0, sizeof(p->src));
 	if (ai && ai->ai_addr && ai->ai_addrlen > 0 && ai->ai_addrlen <= sizeof(p->src))
 		memcpy(&p->src, ai->ai_addr, ai->ai_addrlen);
 }
@@ -214,9 +241,110 @@ static struct strict_hclass *strict_of(msg_header_t const *h)
 static issize_t first_line_parse(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
 {
 	struct strict_hclass *sc = strict_of(h);
+	struct provenance *p;
+	issize_t n;
 
 	provenance_note(sc->mc, home);
-	return sc->orig(home, h, s, slen);
+	n = sc->orig(home, h, s, slen);
+	p = provenance_find(sc->mc, home);
+	if (n >= 0 && p && sc == &sc->mc->request) {
+		p->request = true;
+		p->cancel = ((sip_request_t *)h)->rq_method == sip_method_cancel;
+	}
+	return n;
+}
+
+/* Once Call-ID, To and top Via of a request from the network are known: may its
+ * source speak in the dialog of that Call-ID? If not, cut it loose (see DESIGN). */
+static void gate_try(struct sipua_mclass *mc, struct provenance *p)
+{
+	if (!p || p->gated || !p->request || !p->call_id || !p->from || !p->to || !p->via ||
+	    p->src.ss_family == AF_UNSPEC || !mc->gate)
+		return;
+	p->gated = true;
+	if (mc->gate(p->call_id, (const struct sockaddr *)&p->src, mc->arg))
+		return;
+	if (p->cancel) {
+		msg_header_replace_param((su_home_t *)(uintptr_t)p->home, p->via->sh_common,
+					 "branch=z9hG4bK-trunx-refused");
+		return;
+	}
+	msg_header_remove_param(p->from->sh_common, "tag");
+	msg_header_remove_param(p->to->sh_common, "tag");
+}
+
+static issize_t call_id_parse(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
+{
+	struct strict_hclass *sc = strict_of(h);
+	struct provenance *p;
+
+	if (sc->orig(home, h, s, slen) < 0)
+		return -1;
+	p = provenance_find(sc->mc, home);
+	if (p && !p->call_id) {
+		p->call_id = ((sip_call_id_t *)h)->i_id;
+		gate_try(sc->mc, p);
+	}
+	return 0;
+}
+
+/* From and To: the first of each parsed for a message (a second copy is an error
+ * entry, never used by the stack). */
+static issize_t from_to_parse(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
+{
+	struct strict_hclass *sc = strict_of(h);
+	struct provenance *p;
+	msg_header_t **slot;
+
+	if (sc->orig(home, h, s, slen) < 0)
+		return -1;
+	p = provenance_find(sc->mc, home);
+	if (!p)
+		return 0;
+	slot = sc == &sc->mc->from ? &p->from : &p->to;
+	if (!*slot) {
+		*slot = h;
+		gate_try(sc->mc, p);
+	}
+	return 0;
+}
+
+/* Gives a request's top Via naming a host the received address of its source, so no
+ * response to it is ever sent after a name lookup (see DESIGN). */
+static void via_received(su_home_t *home, sip_via_t *v, const struct provenance *p)
+{
+	char ip[64], param[80];
+
+	if (!p->request || !v->v_host || host_is_ip_address(v->v_host) || v->v_received)
+		return;
+	if (p->src.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&p->src)->sin_addr, ip, sizeof(ip));
+	else if (p->src.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&p->src)->sin6_addr, ip,
+			  sizeof(ip));
+	else
+		return;
+	snprintf(param, sizeof(param), "received=%s", ip);
+	msg_header_replace_param(home, v->v_common, su_strdup(home, param));
+}
+
+/* Via is a list: the first object parsed for a message is its top Via. */
+static issize_t via_parse(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
+{
+	struct strict_hclass *sc = strict_of(h);
+	struct provenance *p = provenance_find(sc->mc, home);
+
+	if (p && !p->via)
+		p->via = h;
+	if (sc->orig(home, h, s, slen) < 0) {
+		if (p && p->via == h)
+			p->via = NULL;
+		return -1;
+	}
+	if (p && p->via == h)
+		via_received(home, (sip_via_t *)h, p);
+	gate_try(sc->mc, p);
+	return 0;
 }
 
 static issize_t contact_parse(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
@@ -271,6 +399,14 @@ static void href_replace(msg_href_t *hr, msg_hclass_t *from, struct strict_hclas
 	}
 }
 
+/* The same, keeping the error flags (the transaction layer still answers 400 when
+ * these did not parse: it could not match or answer the request otherwise). */
+static void href_replace_keep(msg_href_t *hr, msg_hclass_t *from, struct strict_hclass *to)
+{
+	if (hr->hr_class == from)
+		hr->hr_class = &to->hc;
+}
+
 /*
  * Parsing finds a header class by name, the first match along the hash table's probe
  * chain; inserting a header (one trunx or the stack builds with the stack's own class)
@@ -281,11 +417,13 @@ static void href_replace(msg_href_t *hr, msg_hclass_t *from, struct strict_hclas
 static int hash_append(msg_mclass_t *m, msg_hclass_t *orig, struct strict_hclass *ours)
 {
 	int n = m->mc_hash_size, j = orig->hc_hash % n, start = j;
-	unsigned short offset = 0;
+	unsigned short offset = 0, flags = 0;
 
 	for (; m->mc_hash[j].hr_class; j = (j + 1) % n) {
-		if (m->mc_hash[j].hr_class == &ours->hc)
+		if (m->mc_hash[j].hr_class == &ours->hc) {
 			offset = m->mc_hash[j].hr_offset;
+			flags = m->mc_hash[j].hr_flags;
+		}
 		if ((j + 1) % n == start)
 			return ENOSPC;
 	}
@@ -293,13 +431,13 @@ static int hash_append(msg_mclass_t *m, msg_hclass_t *orig, struct strict_hclass
 		return ENOENT;
 	m->mc_hash[j].hr_class = orig;
 	m->mc_hash[j].hr_offset = offset;
-	m->mc_hash[j].hr_flags = 0;
+	m->mc_hash[j].hr_flags = flags;
 	m->mc_hash_used++;
 	return 0;
 }
 
 int sipua_mclass_create(struct sipua_mclass **mcp, unsigned tpm, sipua_trust_h *trust,
-			void *arg)
+			sipua_gate_h *gate, void *arg)
 {
 	struct sipua_mclass *mc;
 	msg_mclass_t *m;
@@ -317,19 +455,32 @@ int sipua_mclass_create(struct sipua_mclass **mcp, unsigned tpm, sipua_trust_h *
 	mc->mclass = m;
 	mc->tpm = tpm;
 	mc->trust = trust;
+	mc->gate = gate;
 	mc->arg = arg;
 	strict_init(&mc->request, mc, m->mc_request->hr_class, first_line_parse);
 	strict_init(&mc->status, mc, m->mc_status->hr_class, first_line_parse);
 	strict_init(&mc->contact, mc, sip_contact_class, contact_parse);
 	strict_init(&mc->record_route, mc, sip_record_route_class, record_route_parse);
+	strict_init(&mc->call_id, mc, sip_call_id_class, call_id_parse);
+	strict_init(&mc->from, mc, sip_from_class, from_to_parse);
+	strict_init(&mc->to, mc, sip_to_class, from_to_parse);
+	strict_init(&mc->via, mc, sip_via_class, via_parse);
 	m->mc_request->hr_class = &mc->request.hc;
 	m->mc_status->hr_class = &mc->status.hc;
 	for (int i = 0; i < m->mc_hash_size; i++) {
 		href_replace(&m->mc_hash[i], sip_contact_class, &mc->contact);
 		href_replace(&m->mc_hash[i], sip_record_route_class, &mc->record_route);
+		href_replace_keep(&m->mc_hash[i], sip_call_id_class, &mc->call_id);
+		href_replace_keep(&m->mc_hash[i], sip_from_class, &mc->from);
+		href_replace_keep(&m->mc_hash[i], sip_to_class, &mc->to);
+		href_replace_keep(&m->mc_hash[i], sip_via_class, &mc->via);
 	}
 	if (hash_append(m, sip_contact_class, &mc->contact) ||
-	    hash_append(m, sip_record_route_class, &mc->record_route)) {
+	    hash_append(m, sip_record_route_class, &mc->record_route) ||
+	    hash_append(m, sip_call_id_class, &mc->call_id) ||
+	    hash_append(m, sip_from_class, &mc->from) ||
+	    hash_append(m, sip_to_class, &mc->to) ||
+	    hash_append(m, sip_via_class, &mc->via)) {
 		free(m);
 		free(mc);
 		return ENOMEM;
@@ -337,8 +488,13 @@ int sipua_mclass_create(struct sipua_mclass **mcp, unsigned tpm, sipua_trust_h *
 	if (m->mc_short) {
 		msg_href_t *shorts = (msg_href_t *)(uintptr_t)m->mc_short;
 
-		for (int i = 0; i < MC_SHORT_SIZE; i++)
+		for (int i = 0; i < MC_SHORT_SIZE; i++) {
 			href_replace(&shorts[i], sip_contact_class, &mc->contact);
+			href_replace_keep(&shorts[i], sip_call_id_class, &mc->call_id);
+			href_replace_keep(&shorts[i], sip_from_class, &mc->from);
+			href_replace_keep(&shorts[i], sip_to_class, &mc->to);
+			href_replace_keep(&shorts[i], sip_via_class, &mc->via);
+		}
 	}
 	*mcp = mc;
 	return 0;

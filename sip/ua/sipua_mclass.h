@@ -29,13 +29,21 @@ enum sipua_tp_mask {
 typedef bool (sipua_trust_h)(const struct sockaddr *src, void *arg);
 
 /**
+ * May a request from `src` speak in the dialog(s) of this Call-ID (true also when no
+ * dialog of trunx has it)? Runs on the parsing thread for every request from the
+ * network, once its Call-ID, To and top Via are parsed.
+ */
+typedef bool (sipua_gate_h)(const char *call_id, const struct sockaddr *src, void *arg);
+
+/**
  * Creates the message class.
  * @param tpm    transports trunx can send on (enum sipua_tp_mask)
  * @param trust  source check for Contacts (NULL = every source may)
+ * @param gate   the dialog gate (NULL = none)
  * @return 0, ENOMEM
  */
 int sipua_mclass_create(struct sipua_mclass **mcp, unsigned tpm, sipua_trust_h *trust,
-			void *arg);
+			sipua_gate_h *gate, void *arg);
 void sipua_mclass_destroy(struct sipua_mclass *mc);
 
 /** The class to hand to the stack (NTATAG_MCLASS) or to msg_create(). */

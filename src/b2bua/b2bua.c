@@ -479,6 +479,15 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 	c->rejected_no_route = atomic_load(&m->c_no_route);
 	c->rejected_bad_request = atomic_load(&m->c_bad_request);
 	c->rtp_timeouts = atomic_load(&m->c_rtp_timeouts);
+	{
+		struct sipua_stats st;
+
+		sipua_get_stats(m->ua, &st);
+		c->in_dialog_refused = st.in_dialog_refused;
+		c->in_dialog_bad = st.in_dialog_bad;
+		c->contact_refused = st.contact_refused;
+		c->offer_glare = st.glare;
+	}
 	if (b->me)
 		media_engine_counters(b->me, &mc);
 	c->media_workers = mc.workers;

@@ -30,6 +30,11 @@ struct b2bua_counters {
 	uint64_t rejected_no_route;       /**< 404 unknown DID */
 	uint64_t rejected_bad_request;    /**< 400/483/488 from trunx */
 	uint64_t rtp_timeouts;            /**< calls hung up for RTP inactivity */
+	uint64_t in_dialog_refused;       /**< in-dialog requests from a source that is
+					       neither the dialog's peer nor a trunk: 403 */
+	uint64_t in_dialog_bad;           /**< in-dialog requests refused as malformed */
+	uint64_t contact_refused;         /**< Contacts not taken as targets (source) */
+	uint64_t offer_glare;             /**< offers answered 491 by the user agent */
 	unsigned media_workers;
 	uint64_t media_sessions;          /**< media sessions open */
 	uint64_t media_ports_free;        /**< RTP/RTCP port pairs still free */

@@ -91,6 +91,11 @@ static void d_status(void *arg, json_t *obj)
 		"rejected_no_route", (json_int_t)c.rejected_no_route,
 		"rejected_bad_request", (json_int_t)c.rejected_bad_request,
 		"rtp_timeouts", (json_int_t)c.rtp_timeouts));
+	json_object_set_new(obj, "dialogs", json_pack("{sIsIsIsI}",
+		"in_dialog_refused", (json_int_t)c.in_dialog_refused,
+		"in_dialog_bad", (json_int_t)c.in_dialog_bad,
+		"contact_refused", (json_int_t)c.contact_refused,
+		"offer_glare", (json_int_t)c.offer_glare));
 }
 
 static int d_list_calls(void *arg, ctl_reply_h *h, void *harg)

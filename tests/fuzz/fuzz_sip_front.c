@@ -52,12 +52,24 @@ static bool trust(const struct sockaddr *src, void *arg)
 	return src->sa_family == AF_INET && sin->sin_addr.s_addr == htonl(0x7f000001);
 }
 
+/* Dialogs whose Call-ID starts with 'd' belong to 127.0.0.1 only. */
+static bool gate_refused;
+
+static bool gate(const char *call_id, const struct sockaddr *src, void *arg)
+{
+	bool ok = call_id[0] != 'd' || trust(src, arg);
+
+	if (!ok)
+		gate_refused = true;
+	return ok;
+}
+
 static void setup(void)
 {
 	struct trunk_cfg c;
 
 	su_init();
-	if (sipua_mclass_create(&mclass, SIPUA_TPM_UDP | SIPUA_TPM_TCP, trust, NULL))
+	if (sipua_mclass_create(&mclass, SIPUA_TPM_UDP | SIPUA_TPM_TCP, trust, gate, NULL))
 		abort();
 	if (route_table_create(&table))
 		abort();
@@ -215,6 +227,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	len = size - 1;
 	tpm = (mode & 4) ? (SIPUA_TPM_UDP | SIPUA_TPM_TCP) : SIPUA_TPM_UDP;
+	gate_refused = false;
 	msg = msg_create(sipua_mclass_get(mclass), 0);
 	if (!msg)
 		return 0;
@@ -242,6 +255,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	sip = sip_object(msg);
+	/* A request the gate refused no longer names its dialog. */
+	if (r > 0 && sip && sip->sip_request && gate_refused) {
+		if (sip->sip_request->rq_method == sip_method_cancel) {
+			if (!sip->sip_via || !sip->sip_via->v_branch ||
+			    strcmp(sip->sip_via->v_branch, "z9hG4bK-trunx-refused"))
+				abort();
+		} else if ((sip->sip_to && sip->sip_to->a_tag) ||
+			   (sip->sip_from && sip->sip_from->a_tag)) {
+			abort();
+		}
+	}
 	if (r > 0 && sip) {
 		size_t n = 0;
 

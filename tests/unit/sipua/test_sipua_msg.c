@@ -37,6 +37,13 @@ static bool trust_loopback1(const struct sockaddr *src, void *arg)
 	return src->sa_family == AF_INET && sin->sin_addr.s_addr == htonl(0x7f000001);
 }
 
+/* The dialog "dialog-1" belongs to 127.0.0.1; every other Call-ID is nobody's. */
+static bool gate_test(const char *call_id, const struct sockaddr *src, void *arg)
+{
+	(void)arg;
+	return strcmp(call_id, "dialog-1") != 0 || trust_loopback1(src, NULL);
+}
+
 struct fx {
 	struct sipua_mclass *mc;
 	su_home_t           *home;
@@ -48,7 +55,7 @@ static int setup(void **state)
 	static struct fx f;
 
 	memset(&f, 0, sizeof(f));
-	assert_int_equal(sipua_mclass_create(&f.mc, TPM_UDP_TCP, trust_loopback1, NULL), 0);
+	assert_int_equal(sipua_mclass_create(&f.mc, TPM_UDP_TCP, trust_loopback1, gate_test, NULL), 0);
 	*state = &f;
 	return 0;
 }
@@ -302,6 +309,73 @@ static void test_stack_headers_insert(void **state)
 	assert_non_null(sip->sip_contact);
 }
 
+/* ---- the dialog gate ---- */
+
+static const char *in_dialog(const char *method, const char *call_id)
+{
+	snprintf(req_buf, sizeof(req_buf),
+		 "%s sip:trunx@127.0.0.1 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.9:5060;branch=z9hG4bK-7\r\n"
+		 "From: <sip:a@127.0.0.1>;tag=ft\r\nTo: <sip:b@127.0.0.1>;tag=tt\r\n"
+		 "Call-ID: %s\r\nCSeq: 2 %s\r\nContent-Length: 0\r\n\r\n",
+		 method, call_id, method);
+	return req_buf;
+}
+
+static void test_gate_cuts_foreign_requests_loose(void **state)
+{
+	struct fx *f = *state;
+	sip_t *sip;
+
+	/* From the dialog's peer: untouched. */
+	sip = parse_from(f, in_dialog("BYE", "dialog-1"), "127.0.0.1");
+	assert_string_equal(sip->sip_to->a_tag, "tt");
+	/* From a stranger: the tags go, the request no longer names the dialog. */
+	sip = parse_from(f, in_dialog("BYE", "dialog-1"), "127.0.0.9");
+	assert_null(sip->sip_to->a_tag);
+	assert_null(sip->sip_from->a_tag);
+	assert_string_equal(sip->sip_call_id->i_id, "dialog-1");
+	sip = parse_from(f, in_dialog("INVITE", "dialog-1"), "127.0.0.9");
+	assert_null(sip->sip_to->a_tag);
+	assert_null(sip->sip_from->a_tag);
+	/* A CANCEL keeps its tags but matches no transaction. */
+	sip = parse_from(f, in_dialog("CANCEL", "dialog-1"), "127.0.0.9");
+	assert_string_equal(sip->sip_via->v_branch, "z9hG4bK-trunx-refused");
+	/* Another dialog, or a message made locally: untouched. */
+	sip = parse_from(f, in_dialog("BYE", "dialog-2"), "127.0.0.9");
+	assert_string_equal(sip->sip_to->a_tag, "tt");
+	sip = parse_from(f, in_dialog("BYE", "dialog-1"), NULL);
+	assert_string_equal(sip->sip_to->a_tag, "tt");
+	/* Responses are never gated. */
+	sip = parse_from(f,
+		"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-8\r\n"
+		"From: <sip:a@127.0.0.1>;tag=ft\r\nTo: <sip:b@127.0.0.1>;tag=tt\r\n"
+		"Call-ID: dialog-1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n", "127.0.0.9");
+	assert_string_equal(sip->sip_to->a_tag, "tt");
+}
+
+/* A top Via naming a host gets the source's address at once (no lookup can be needed
+ * to answer it); one with an address, or a message made locally, is left alone. */
+static void test_via_named_host_gets_received(void **state)
+{
+	struct fx *f = *state;
+	sip_t *sip;
+	static const char named[] =
+		"OPTIONS sip:trunx@127.0.0.1 SIP/2.0\r\n"
+		"Via: SIP/2.0/TCP c.example.com:5060;branch=z9hG4bK-9\r\n"
+		"Via: SIP/2.0/UDP d.example.com;branch=z9hG4bK-10\r\n"
+		"From: <sip:a@127.0.0.1>;tag=ft\r\nTo: <sip:b@127.0.0.1>\r\n"
+		"Call-ID: via-1\r\nCSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+	sip = parse_from(f, named, "127.0.0.9");
+	assert_string_equal(sip->sip_via->v_received, "127.0.0.9");
+	assert_null(sip->sip_via->v_next->v_received);
+	sip = parse_from(f, named, NULL);
+	assert_null(sip->sip_via->v_received);
+	sip = parse_from(f, in_dialog("BYE", "dialog-2"), "127.0.0.1");
+	assert_null(sip->sip_via->v_received);
+}
+
 /* ---- request checks ---- */
 
 static void test_content_checks(void **state)
@@ -410,6 +484,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_contact_uses_from, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_record_route_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stack_headers_insert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gate_cuts_foreign_requests_loose, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_via_named_host_gets_received, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_content_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incoming_fill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header_by_name, setup, teardown),

@@ -1,0 +1,561 @@
+#!/usr/bin/env python3
+"""The SIP front attacked as a stranger would, end to end against a real trunxd.
+
+Named cases for each defect found by black-box fuzzing (a duplicated single-valued
+header from a trunk's address; an in-dialog "Contact: *"; UPDATE against re-INVITE;
+CANCEL of a re-INVITE; a foreign source inside a dialog; bursts of offers), and
+bounded mutation streams: out-of-dialog over UDP and TCP from a trunk's address and
+from an unknown one, and in-dialog from both legs of live calls. After each, trunxd
+must still run, answer OPTIONS, hold no stuck call, complete a normal SIPp call, and
+exit cleanly (sanitizer-clean under the ASan build).
+
+Calls go A (a harness UA on 127.0.0.1) -> trunxd -> B (a harness UA, the "pbx" trunk);
+127.0.0.5 is a source no trunk matches.
+"""
+import os
+import random
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from harness import calls, case, mutate, procs, sipmsg, sipp, trunxd, ua  # noqa: E402
+
+FOREIGN = "127.0.0.5"
+SIPP_DID = "5550002000"
+SEEDS = (11, 23, 37, 41, 53)
+
+
+# ---- set-up -------------------------------------------------------------------------
+
+def start(ctx, b_auto=True, with_sipp=False, configure=None, slow_dns=False):
+    """B (auto-answering unless told), optionally a SIPp callee on DID 5550002000, and a
+    trunxd routing +15550001000 to B. slow_dns: a resolver that never answers, so any
+    name lookup on the signalling thread shows as a stall."""
+    b = ua.UA("127.0.0.1", name="b", auto=b_auto)
+    ctx.at_end(b.close)
+    u = None
+    if with_sipp:
+        u = calls.uas(ctx, "uas_basic.xml", name="uas_sipp", duration_ms=0)
+
+    def conf(c):
+        if u:
+            c.section("trunk sipp", match="127.0.0.1/32", port=u.port,
+                      uri="sip:127.0.0.1:%d" % u.port)
+            c.section("route sipp", match="+1" + SIPP_DID, to_trunk="sipp")
+        if configure:
+            configure(c)
+
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port, configure=conf,
+                      slow_dns=slow_dns).start()
+    return b, u, t
+
+
+def new_a(ctx, auto=True, ip="127.0.0.1", name="a"):
+    a = ua.UA(ip, name=name, auto=auto)
+    ctx.at_end(a.close)
+    return a
+
+
+def establish(ctx, t, a, b):
+    """A calls B through trunxd; returns (dialog at A, dialog at B)."""
+    da, final = a.call((t.addr, t.port))
+    if da is None:
+        raise AssertionError("call not answered: %s" % (final.start if final else None))
+    ok = procs.wait_until(lambda: any(d.call_id != da.call_id for d in b.dialogs.values()),
+                          5.0)
+    if not ok:
+        raise AssertionError("B has no dialog")
+    db = [d for d in b.dialogs.values() if not d.ended][-1]
+    return da, db
+
+
+def expect_final(d, cseq, method, want, what, timeout=5.0):
+    r = d.wait_final(cseq, method, timeout)
+    got = r.status if r else None
+    if got not in (want if isinstance(want, (tuple, set)) else (want,)):
+        raise AssertionError("%s: got %s%s, expected %s" % (
+            what, got, (" (%s)" % r.header("Warning")) if r and r.header("Warning") else "",
+            want))
+    return r
+
+
+def wait_no_calls(t, timeout=60.0):
+    if not procs.wait_until(lambda: t.active_calls() == 0, timeout, 0.5):
+        raise AssertionError("calls still up after %.0f s: %s" % (timeout, t.status()))
+
+
+def healthy(ctx, t, u=None):
+    """Still running, answers OPTIONS at once, no stuck call, a SIPp call completes."""
+    t.check_alive()
+    with sipmsg.Endpoint("127.0.0.1") as ep:
+        r, dt = ep.options((t.addr, t.port), timeout=2.0)
+    if r is None or r.status != 200:
+        raise AssertionError("OPTIONS unanswered (signalling thread stalled?)")
+    if dt > 1.0:
+        raise AssertionError("OPTIONS took %.2f s" % dt)
+    wait_no_calls(t)
+    if u:
+        c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, name="uac_sipp",
+                      service=SIPP_DID, duration_ms=200)
+        calls.finish(c, u)
+        sipp.expect_ok(c, 1)
+        sipp.expect_ok(u, 1)
+    ctx.log("trunxd healthy: alive, OPTIONS answered, no call left%s",
+            ", SIPp call completed" if u else "")
+
+
+def no_log(t, needle):
+    bad = [r for r in t.log_records() if needle in (r.get("msg") or "")]
+    if bad:
+        raise AssertionError("log has %d records with %r, first: %s" % (len(bad), needle,
+                                                                        bad[0]))
+
+
+# ---- a single datagram -------------------------------------------------------------
+
+def case_duplicate_single_headers(ctx):
+    """An ordinary INVITE from a trunk's address with Max-Forwards twice gets 400 with
+    the reason, and so does every other duplicated or malformed header trunx relies on;
+    from an unknown address the same datagram gets 403. trunxd keeps serving."""
+    b, _, t = start(ctx)
+    body = sipmsg.sdp_offer("127.0.0.1", 40000)
+    cases = (("Max-Forwards twice", ("Max-Forwards: 70",), "duplicate Max-Forwards"),
+             ("Date twice", ("Date: Sat, 13 Nov 2010 23:29:00 GMT",) * 2, "duplicate Date"),
+             ("Date malformed", ("Date: yesterday",), "malformed Date"),
+             ("Min-SE twice", ("Min-SE: 90", "Min-SE: 120"), None),
+             ("Session-Expires twice", ("Session-Expires: 1800",) * 2, None),
+             ("Contact *", (), "unusable Contact"),
+             ("Contact tel:", (), "unusable Contact"),
+             ("Record-Route tel:", ("Record-Route: <tel:+15551234567>",),
+              "unusable Record-Route"))
+    failures = []
+    for src_ip, want in (("127.0.0.1", 400), (FOREIGN, 403)):
+        with sipmsg.Endpoint(src_ip) as ep:
+            for name, extra, reason in cases:
+                data, cid, _ = ep.request("INVITE", (t.addr, t.port), to_user="5550001000",
+                                          body=body, headers=extra)
+                if name.startswith("Contact"):
+                    odd = b"*" if name == "Contact *" else b"<tel:+15551234567>"
+                    data = data.replace(b"Contact: <sip:tester@%s:%d;transport=udp>"
+                                        % (src_ip.encode(), ep.port), b"Contact: " + odd)
+                ep.send(data, (t.addr, t.port))
+                r, _ = ep.wait_final(3.0, call_id=cid)
+                got = r.status if r else None
+                warn = (r.header("Warning") or "") if r else ""
+                ctx.log("%-10s %-22s -> %s %s", src_ip, name, got, warn)
+                if got != want:
+                    failures.append("%s from %s: got %s, expected %d" % (name, src_ip, got,
+                                                                        want))
+                elif want == 400 and reason and reason not in warn:
+                    failures.append("%s: reason %r not in Warning %r" % (name, reason, warn))
+                t.check_alive()
+    if failures:
+        raise AssertionError("; ".join(failures))
+    if b.requests_seen:
+        raise AssertionError("B was called by a refused INVITE: %s" % b.requests_seen)
+    a = new_a(ctx)
+    da, db = establish(ctx, t, a, b)
+    r = da.bye()
+    if not r or r.status != 200:
+        raise AssertionError("BYE after the refusals: %s" % (r.status if r else None))
+    healthy(ctx, t)
+
+
+# ---- in-dialog Contact and sources -------------------------------------------------
+
+def case_update_contact_star(ctx):
+    """On an answered call A sends in-dialog UPDATEs with Contact: * and a tel: Contact:
+    each gets 400 and never becomes A's target. B's hold re-INVITE then reaches A at
+    its real address and is negotiated; B's BYE reaches A too."""
+    b, _, t = start(ctx)
+    a = new_a(ctx)
+    da, db = establish(ctx, t, a, b)
+    for odd in ("*", "<tel:+15551234567>", "<sip:x@host.invalid>"):
+        cseq, _, _ = da.send("UPDATE", contact=odd)
+        expect_final(da, cseq, "UPDATE", 400, "UPDATE with Contact %s" % odd)
+    a.drain()
+    cseq, _, _ = db.offer("sendonly")
+    r = expect_final(db, cseq, "INVITE", 200, "B's hold re-INVITE")
+    db.ack(cseq)
+    if ua.sdp_direction(r.body) != "recvonly":
+        raise AssertionError("B's hold answered %s" % ua.sdp_direction(r.body))
+    if not a.wait_request("INVITE", da.call_id, 5.0):
+        raise AssertionError("the hold re-INVITE never reached A")
+    cseq, _, _ = db.offer("sendrecv")
+    expect_final(db, cseq, "INVITE", 200, "B's unhold re-INVITE")
+    db.ack(cseq)
+    r = db.bye()
+    if not r or r.status != 200:
+        raise AssertionError("B's BYE: %s" % (r.status if r else None))
+    if not a.wait_request("BYE", da.call_id, 5.0):
+        raise AssertionError("A was never sent a BYE")
+    t.wait_events("call.end", 1, 10)
+    healthy(ctx, t)
+
+
+def case_in_dialog_foreign_source(ctx):
+    """In-dialog requests with the right Call-ID, tags and CSeq from an address that is
+    neither the dialog's peer nor a trunk: UPDATE (with an offer and a Contact of its
+    own), re-INVITE, INFO and BYE are cut loose from the dialog before the stack acts
+    on them, so each is refused as from an unknown source (403, or 481 for a method
+    that needs a dialog), and they are counted; a CANCEL gets 481. The call goes on and B's
+    next re-INVITE still goes to A."""
+    b, _, t = start(ctx)
+    a = new_a(ctx)
+    x = new_a(ctx, ip=FOREIGN, name="x")
+    da, db = establish(ctx, t, a, b)
+    before = t.counter("in_dialog_refused")
+    for meth in ("UPDATE", "INVITE", "INFO", "BYE"):
+        body = ua.sdp(FOREIGN, x.media_port, 9, "sendonly") if meth in ("UPDATE",
+                                                                        "INVITE") else b""
+        cseq, _, _ = da.send(meth, body, contact=x.contact, src=x)
+        r = x.wait(lambda m, c=cseq, mm=meth: m.status is not None and m.status >= 200 and
+                   (m.header("CSeq") or "").split() == [str(c), mm], 5.0)
+        if not r or r.status not in (403, 481):
+            raise AssertionError("%s from %s: got %s, expected 403 or 481"
+                                 % (meth, FOREIGN, r.status if r else None))
+        ctx.log("%s from %s -> %d", meth, FOREIGN, r.status)
+    data, _, _ = da.build("CANCEL", cseq=da.cseq)
+    x.send(data, da.dest)
+    r = x.wait(lambda m: m.status is not None and (m.header("CSeq") or "").endswith("CANCEL"),
+               5.0)
+    if not r or r.status != 481:
+        raise AssertionError("foreign CANCEL: got %s, expected 481" % (r.status if r else None))
+    refused = t.counter("in_dialog_refused") - before
+    if refused != 5:
+        raise AssertionError("in_dialog_refused grew by %d, expected 5" % refused)
+    if t.active_calls() != 1:
+        raise AssertionError("the call did not survive the foreign BYE")
+    cseq, _, _ = db.offer("sendonly")
+    expect_final(db, cseq, "INVITE", 200, "B's re-INVITE after the attempts")
+    db.ack(cseq)
+    if not a.wait_request("INVITE", da.call_id, 5.0):
+        raise AssertionError("B's re-INVITE did not reach A")
+    if x.wait_request("INVITE", None, 0.5):
+        raise AssertionError("the foreign address became A's target")
+    r = da.bye()
+    if not r or r.status != 200:
+        raise AssertionError("A's BYE: %s" % (r.status if r else None))
+    healthy(ctx, t)
+
+
+# ---- offers crossing ---------------------------------------------------------------
+
+def _ack_failure(d, cseq, branch):
+    d.ack(cseq, branch=branch)
+
+
+def _glare_from(ctx, t, offerer, other, d_off, d_other, other_ua, label):
+    """d_off sends an UPDATE offer; while it is relayed (other side holds it), d_off
+    sends an offerless re-INVITE: 491. Then the held re-INVITE is answered and the
+    UPDATE gets its 200 with SDP."""
+    other_ua.auto = False
+    other_ua.drain()
+    d_off.sdp_version += 1
+    upd_cseq, _, _ = d_off.send("UPDATE", ua.sdp(offerer.ip, offerer.media_port,
+                                                 d_off.sdp_version, "sendonly"))
+    held = other_ua.wait_request("INVITE", d_other.call_id, 5.0)
+    if not held:
+        raise AssertionError("%s: the UPDATE was not relayed" % label)
+    inv_cseq, inv_branch, _ = d_off.send("INVITE")
+    r = expect_final(d_off, inv_cseq, "INVITE", 491, "%s: offerless re-INVITE against "
+                     "the pending UPDATE" % label)
+    _ack_failure(d_off, inv_cseq, inv_branch)
+    d_other.sdp_version += 1
+    other_ua.respond(held, 200, body=ua.sdp(other_ua.ip, other_ua.media_port,
+                                            d_other.sdp_version, "recvonly"))
+    r = expect_final(d_off, upd_cseq, "UPDATE", 200, "%s: the UPDATE" % label)
+    if not r.body:
+        raise AssertionError("%s: the UPDATE's 200 has no SDP" % label)
+    other_ua.auto = True
+    # Later offers are negotiated normally.
+    cseq, _, _ = d_off.offer("sendrecv")
+    expect_final(d_off, cseq, "INVITE", 200, "%s: a later re-INVITE" % label)
+    d_off.ack(cseq)
+
+
+def case_update_against_reinvite(ctx):
+    """UPDATE with an offer, then an offerless re-INVITE while the UPDATE is relayed:
+    the re-INVITE gets 491, the UPDATE is answered once the other leg answers, and later
+    re-INVITEs are negotiated — from A's side, then from B's."""
+    b, _, t = start(ctx)
+    a = new_a(ctx)
+    da, db = establish(ctx, t, a, b)
+    _glare_from(ctx, t, a, b, da, db, b, "from A")
+    _glare_from(ctx, t, b, a, db, da, a, "from B")
+    if t.counter("offer_glare") < 2:
+        raise AssertionError("offer_glare counter not raised: %s" % t.counter("offer_glare"))
+    no_log(t, "Overlapping")
+    r = da.bye()
+    if not r or r.status != 200:
+        raise AssertionError("A's BYE: %s" % (r.status if r else None))
+    healthy(ctx, t)
+
+
+def case_both_sides_offer_at_once(ctx):
+    """A and B send re-INVITE offers at the same moment: each leg's collision is
+    answered (491 or 200), every transaction ends, and the call goes on."""
+    b, _, t = start(ctx)
+    a = new_a(ctx)
+    da, db = establish(ctx, t, a, b)
+    for i in range(5):
+        ca, _, _ = da.offer("sendonly" if i % 2 == 0 else "sendrecv")
+        cb, _, _ = db.offer("sendonly" if i % 2 == 0 else "sendrecv")
+        ra = da.wait_final(ca, "INVITE", 10.0)
+        rb = db.wait_final(cb, "INVITE", 10.0)
+        if not ra or not rb:
+            raise AssertionError("round %d: unanswered (A %s, B %s)" % (
+                i, ra.status if ra else None, rb.status if rb else None))
+        for d, r, c in ((da, ra, ca), (db, rb, cb)):
+            if r.status == 200:
+                d.ack(c)
+            else:
+                d.ack(c, branch=None)
+        ctx.log("round %d: A got %d, B got %d", i, ra.status, rb.status)
+        time.sleep(0.3)
+    cseq, _, _ = da.offer("sendrecv")
+    expect_final(da, cseq, "INVITE", 200, "re-INVITE after the collisions", 10.0)
+    da.ack(cseq)
+    da.bye()
+    healthy(ctx, t)
+
+
+def case_cancel_reinvite(ctx):
+    """A's hold re-INVITE is cancelled while B still holds it: A gets 487, B gets the
+    CANCEL and answers 487, the call goes on unchanged, later offers work, and the
+    record's cause is A's BYE, not a cancel."""
+    b, _, t = start(ctx)
+    a = new_a(ctx)
+    da, db = establish(ctx, t, a, b)
+    b.auto = False
+    b.drain()
+    cseq, branch, sent = da.offer("sendonly")
+    held = b.wait_request("INVITE", db.call_id, 5.0)
+    if not held:
+        raise AssertionError("the hold was not relayed")
+    b.respond(held, 100)   # a CANCEL waits for a provisional response (RFC 3261 9.1)
+    da.cancel(sent)
+    expect_final(da, cseq, "INVITE", 487, "A's cancelled re-INVITE")
+    _ack_failure(da, cseq, branch)
+    cancel = b.wait_request("CANCEL", db.call_id, 5.0)
+    if not cancel:
+        raise AssertionError("the CANCEL was not relayed to B")
+    b.respond(cancel, 200)
+    b.respond(held, 487)
+    b.auto = True
+    time.sleep(0.5)
+    cseq, _, _ = da.offer("sendrecv")
+    expect_final(da, cseq, "INVITE", 200, "a re-INVITE after the cancel")
+    da.ack(cseq)
+    da.bye()
+    rec = t.wait_events("call.end", 1, 10)
+    if not rec or rec[0].get("cause") != "bye_a":
+        raise AssertionError("call.end cause: %s" % (rec[0].get("cause") if rec else None))
+    healthy(ctx, t)
+
+
+def case_cancel_reinvite_race(ctx):
+    """A cancels its hold, but B accepts the hold anyway (its 200 crosses the CANCEL):
+    trunxd offers B back its previous session (sendrecv, a newer o= version), so both
+    legs agree again with what trunxd relays."""
+    b, _, t = start(ctx)
+    a = new_a(ctx)
+    da, db = establish(ctx, t, a, b)
+    b.auto = False
+    b.drain()
+    cseq, branch, sent = da.offer("sendonly")
+    held = b.wait_request("INVITE", db.call_id, 5.0)
+    if not held:
+        raise AssertionError("the hold was not relayed")
+    version_hold = int(held.body.split(b"o=")[1].split()[2])
+    b.respond(held, 100)
+    da.cancel(sent)
+    expect_final(da, cseq, "INVITE", 487, "A's cancelled re-INVITE")
+    _ack_failure(da, cseq, branch)
+    cancel = b.wait_request("CANCEL", db.call_id, 5.0)
+    if not cancel:
+        raise AssertionError("the CANCEL was not relayed to B")
+    b.respond(cancel, 200)
+    db.sdp_version += 1
+    b.respond(held, 200, body=ua.sdp(b.ip, b.media_port, db.sdp_version, "recvonly"))
+    back = b.wait_request("INVITE", db.call_id, 5.0)
+    if not back:
+        raise AssertionError("B was not offered its previous session back")
+    if ua.sdp_direction(back.body) != "sendrecv":
+        raise AssertionError("the rollback offer is %s" % ua.sdp_direction(back.body))
+    version_back = int(back.body.split(b"o=")[1].split()[2])
+    if version_back <= version_hold:
+        raise AssertionError("rollback o= version %d not above %d" % (version_back,
+                                                                     version_hold))
+    db.sdp_version += 1
+    b.respond(back, 200, body=ua.sdp(b.ip, b.media_port, db.sdp_version))
+    b.auto = True
+    time.sleep(0.5)
+    cseq, _, _ = da.offer("sendrecv")
+    expect_final(da, cseq, "INVITE", 200, "a re-INVITE after the rollback")
+    da.ack(cseq)
+    da.bye()
+    healthy(ctx, t)
+
+
+def case_offer_burst(ctx):
+    """Two hundred hold/unhold offers back to back from both sides: every one is
+    answered and none of the media updates is refused."""
+    b, _, t = start(ctx)
+    a = new_a(ctx)
+    da, db = establish(ctx, t, a, b)
+    for i in range(200):
+        d = da if i % 2 == 0 else db
+        cseq, _, _ = d.offer("sendonly" if (i // 2) % 2 == 0 else "sendrecv")
+        r = d.wait_final(cseq, "INVITE", 5.0)
+        if not r or r.status != 200:
+            raise AssertionError("offer %d: %s" % (i, r.status if r else None))
+        d.ack(cseq)
+    no_log(t, "refused")
+    da.bye()
+    healthy(ctx, t)
+
+
+# ---- mutation streams --------------------------------------------------------------
+
+def _seed_messages(ctx, t, ep_ip, ep_port, transport):
+    """Seeds: ordinary requests and the RFC 4475 set, Via pointing back at us."""
+    tag = "%s:%d" % (ep_ip, ep_port)
+    base = sipmsg.Endpoint.__new__(sipmsg.Endpoint)
+    base.ip, base.port, base.transport = ep_ip, ep_port, transport
+    body = sipmsg.sdp_offer(ep_ip, 40000)
+    seeds = []
+    for meth in ("INVITE", "OPTIONS", "BYE", "UPDATE", "INFO", "CANCEL", "REGISTER"):
+        data, _, _ = base.request(meth, (t.addr, t.port), to_user="5550001000",
+                                  body=body if meth in ("INVITE", "UPDATE") else b"",
+                                  content_type="application/sdp")
+        seeds.append(data)
+    tdir = os.environ.get("TRUNX_TORTURE_DIR") or os.path.join(
+        ctx.source_dir or ".", "..", "shared", "torture", "rfc4475")
+    if os.path.isdir(tdir):
+        for f in sorted(os.listdir(tdir)):
+            raw = open(os.path.join(tdir, f), "rb").read()
+            seeds.append(raw.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n"))
+    ctx.log("%d seed messages (via %s)", len(seeds), tag)
+    return seeds
+
+
+def _blast_udp(ctx, t, src_ip, r, n):
+    with sipmsg.Endpoint(src_ip) as ep:
+        seeds = _seed_messages(ctx, t, src_ip, ep.port, "udp")
+        for i in range(n):
+            ep.send(mutate.mutate(r, r.choice(seeds))[:65000], (t.addr, t.port))
+            if i % 50 == 0:
+                while ep.recv(0.0) is not None:
+                    pass
+                time.sleep(0.01)
+
+
+def _blast_tcp(ctx, t, src_ip, r, n, per_conn=25):
+    sent = 0
+    while sent < n:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((src_ip, 0))
+            s.settimeout(2.0)
+            s.connect((t.addr, t.port))
+            port = s.getsockname()[1]
+            seeds = _seed_messages(ctx, t, src_ip, port, "tcp") if sent == 0 else seeds
+            for _ in range(per_conn):
+                data = mutate.mutate(r, r.choice(seeds))
+                cut = r.randrange(len(data)) if r.random() < 0.3 else len(data)
+                s.sendall(data[:cut])
+                if cut < len(data):
+                    time.sleep(0.005)
+                    s.sendall(data[cut:])
+                sent += 1
+            s.settimeout(0.05)
+            try:
+                while s.recv(65535):
+                    pass
+            except (socket.timeout, OSError):
+                pass
+        except OSError:
+            sent += 1
+        finally:
+            s.close()
+
+
+def case_mutation_out_of_dialog(ctx):
+    """Mutated SIP (RFC 4475 messages and ordinary requests: bytes flipped, lines
+    duplicated, dropped or swapped, huge headers, bad lengths, duplicated single
+    headers, odd Contacts, truncation) over UDP and TCP, from a trunk's address and from
+    an unknown one, for fixed seeds. Afterwards trunxd is healthy."""
+    b, u, t = start(ctx, with_sipp=True, slow_dns=True)
+    n_udp = int(os.environ.get("TRUNX_MUTATION_UDP", "3000"))
+    n_tcp = int(os.environ.get("TRUNX_MUTATION_TCP", "600"))
+    for seed in SEEDS:
+        r = random.Random(seed)
+        for src in ("127.0.0.1", FOREIGN):
+            _blast_udp(ctx, t, src, r, n_udp // (2 * len(SEEDS)))
+            t.check_alive()
+            _blast_tcp(ctx, t, src, r, n_tcp // (2 * len(SEEDS)))
+            t.check_alive()
+        ctx.log("seed %d: %d UDP + %d TCP messages sent; trunxd alive", seed,
+                n_udp // len(SEEDS), n_tcp // len(SEEDS))
+    healthy(ctx, t, u)
+
+
+def case_mutation_in_dialog(ctx):
+    """Live calls A -> trunxd -> B; both legs send mutated in-dialog requests
+    (re-INVITE, UPDATE, INFO, PRACK, CANCEL, BYE, with the right dialog identifiers
+    before mutation) while both UAs keep answering what trunxd relays. For each seed;
+    afterwards every call is ended, no call is stuck and trunxd is healthy."""
+    b, u, t = start(ctx, with_sipp=True, slow_dns=True)
+    a = new_a(ctx)
+    n = int(os.environ.get("TRUNX_MUTATION_IN_DIALOG", "400"))
+    for seed in SEEDS:
+        r = random.Random(seed)
+        pairs = []
+        for _ in range(4):
+            pairs.append(establish(ctx, t, a, b))
+        for i in range(n):
+            da, db = r.choice(pairs)
+            d = r.choice((da, db))
+            meth = r.choice(("INVITE", "UPDATE", "INFO", "PRACK", "CANCEL", "BYE",
+                             "INVITE", "UPDATE"))
+            d.sdp_version += 1
+            body = ua.sdp(d.ua.ip, d.media_port, d.sdp_version,
+                          r.choice((None, "sendonly", "recvonly", "inactive"))) \
+                if meth in ("INVITE", "UPDATE") and r.random() < 0.8 else b""
+            cseq, branch, sent = d.send(meth, body, mutate=lambda m: mutate.mutate(r, m)
+                                        if r.random() < 0.85 else m)
+            if meth == "INVITE" and r.random() < 0.3:
+                d.cancel(sent)
+            if i % 10 == 0:
+                time.sleep(0.05)
+                # ACK whatever final answers came to our INVITEs.
+                for dd in (da, db):
+                    while True:
+                        m = dd.ua.wait(lambda m, c=dd.call_id: m.status is not None and
+                                       m.header("Call-ID") == c and m.status >= 200 and
+                                       (m.header("CSeq") or "").endswith("INVITE"), 0.0)
+                        if not m:
+                            break
+                        try:
+                            num = int((m.header("CSeq") or "0").split()[0])
+                        except ValueError:
+                            continue
+                        dd.ack(num)
+        t.check_alive()
+        time.sleep(1.0)
+        for da, db in pairs:
+            if not da.ended:
+                da.bye(2.0)
+        ctx.log("seed %d: %d mutated in-dialog requests; trunxd alive", seed, n)
+        wait_no_calls(t, 60.0)
+        a.drain()
+        b.drain()
+    healthy(ctx, t, u)
+
+
+if __name__ == "__main__":
+    sys.exit(case.main(globals()))
