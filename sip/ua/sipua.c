@@ -371,8 +371,9 @@ static void *sipua_thread(void *p)
 		       /* Replace, never merge: merging into the default list crashes this
 			* version (msg_params_join). NULL first clears the default. */
 		       NUTAG_APPL_METHOD(NULL),
+		       /* BYE too: one that meets our re-INVITE waits for it (sipua_leg.c). */
 		       NUTAG_APPL_METHOD("INVITE, REGISTER, PUBLISH, SUBSCRIBE, OPTIONS, UPDATE, "
-					 "INFO, MESSAGE, NOTIFY, REFER"),
+					 "INFO, MESSAGE, NOTIFY, REFER, BYE"),
 		       SIPTAG_SUPPORTED_STR("timer, 100rel"),
 		       NUTAG_SESSION_TIMER(0), NUTAG_MIN_SE(90), NUTAG_UPDATE_REFRESH(1),
 		       NUTAG_OUTBOUND("no-options-keepalive, no-validate"),

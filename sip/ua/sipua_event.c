@@ -150,6 +150,7 @@ static void incoming_invite(struct sipua *ua, nua_t *nua, nua_handle_t *nh, sip_
 	leg->ua = ua;
 	leg->nh = nh;
 	leg->inbound = true;
+	leg->inv_server_open = true;   /* until the ACK of our 2xx */
 	leg->transport = tp;
 	leg->peer_100rel = sipua_peer_100rel(sip);
 	leg->policy.min_se = 90;
@@ -259,6 +260,11 @@ static void on_r_invite(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, int
 		if (status < 200)
 			return;
 		leg->reoffer_pending = false;
+		if (leg->bye_deferred) {
+			/* The session is ending: nobody waits for this answer. */
+			sipua_leg_bye_resume(leg);
+			return;
+		}
 		ev.type = SIPUA_EV_OFFER_RESULT;
 		ev.local = !remote || status >= 700;
 		ev_set_sdp(&ev, sip);
@@ -329,6 +335,8 @@ static void on_offer(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, sip_t 
 		return;
 	}
 	leg->offer = update ? OFFER_UPDATE : OFFER_INVITE;
+	if (!update)
+		leg->inv_server_open = true;
 	ev.type = SIPUA_EV_OFFER;
 	ev.leg = leg;
 	ev.update = update;
@@ -350,6 +358,7 @@ static void on_cancel(struct sipua *ua, struct sipua_leg *leg)
 	if (leg->offer != OFFER_INVITE)
 		return;
 	leg->offer = OFFER_NONE;
+	leg->inv_server_open = false;   /* answered 487 by the stack */
 	nua_destroy_event(leg->saved);
 	ev.type = SIPUA_EV_OFFER_CANCELLED;
 	ev.leg = leg;
@@ -481,6 +490,7 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 	case nua_i_ack: {
 		struct sipua_ev ev = {0};
 
+		leg->inv_server_open = false;
 		ev.type = SIPUA_EV_ACK;
 		ev.leg = leg;
 		ev.msg = nua_current_request(nua);
@@ -490,9 +500,19 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 	}
 	case nua_i_bye:
 		leg->end = SIPUA_END_BYE_REMOTE;
+		if (status >= 200)
+			return;
+		if (leg->reoffer_pending)
+			sipua_leg_defer_bye(leg, nua, true);
+		else
+			nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
 		return;
 	case nua_i_cancel:
 		on_cancel(ua, leg);
+		return;
+	case nua_r_cancel:
+		if (status >= 200)
+			leg->cancel_pending = false;
 		return;
 	case nua_i_info: case nua_i_options:
 		if (status < 200)

@@ -31,6 +31,7 @@ struct sipua_leg;
 #define SIPUA_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO"
 #define SIPUA_DROP_MAX 1024   /**< handles of silently dropped requests kept at once */
 #define SIPUA_LEG_BUCKETS 4096 /**< Call-ID index of the legs (chained) */
+#define SIPUA_BYE_WAIT_MS 4000 /**< longest a BYE waits for our re-INVITE to complete */
 #define SIPUA_DROP_MS  40000  /**< how long a dropped request's handle is kept (> Timer B) */
 
 /** A request answered by silence: its handle is kept until the peer gave up. */
@@ -120,6 +121,14 @@ struct sipua_leg {
 	bool              hung_up;        /**< sipua_leg_hangup() done */
 	bool              terminated;     /**< TERMINATED delivered */
 	bool              reoffer_pending;/**< our re-INVITE awaits its final response */
+	bool              inv_server_open;/**< an INVITE of the peer is not done: unanswered,
+					       or answered 2xx and not yet ACKed */
+	bool              cancel_pending; /**< our CANCEL of a re-INVITE awaits its answer
+					       (a new INVITE would queue behind it) */
+	bool              bye_deferred;   /**< a BYE (ours or the peer's, in bye_saved)
+					       waits for our re-INVITE to complete */
+	nua_saved_event_t bye_saved[1];   /**< the peer's BYE to answer then, or NULL */
+	struct sipua_timer *bye_timer;    /**< answers it anyway after SIPUA_BYE_WAIT_MS */
 	bool              cancelled;      /**< CANCEL sent */
 	enum sipua_offer_kind offer;      /**< incoming offer awaiting sipua_leg_answer() */
 	nua_saved_event_t saved[1];       /**< its request (offer != OFFER_NONE) */
@@ -156,6 +165,14 @@ void sipua_leg_terminate(struct sipua *ua, struct sipua_leg *leg, int status);
 void sipua_legs_release_all(struct sipua *ua);
 /** Remembers an address the leg's peer uses (IP only; at most SIPUA_LEG_PEERS). */
 void sipua_leg_peer_add(struct sipua_leg *leg, const struct sockaddr *sa);
+/**
+ * A BYE (the peer's, when bye is its saved event, or ours) meets our re-INVITE in
+ * progress: the session's end waits for the re-INVITE to complete (CANCELled to make
+ * it quick), see sipua_leg.c.
+ */
+void sipua_leg_defer_bye(struct sipua_leg *leg, nua_t *nua, bool peer);
+/** Our re-INVITE completed: runs a deferred BYE. */
+void sipua_leg_bye_resume(struct sipua_leg *leg);
 /** True when sa is one of the leg's peer addresses (IP compare). */
 bool sipua_leg_peer_has(const struct sipua_leg *leg, const struct sockaddr *sa);
 /**

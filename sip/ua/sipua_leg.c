@@ -155,6 +155,8 @@ static void leg_free(struct sipua_leg *leg)
 {
 	if (leg->offer != OFFER_NONE)
 		nua_destroy_event(leg->saved);
+	nua_destroy_event(leg->bye_saved);
+	sipua_timer_cancel(leg->bye_timer);
 	for (unsigned i = 0; i < leg->n_peer; i++)
 		sipua_peers_del(leg->ua->peers, (const struct sockaddr *)&leg->peer[i]);
 	free(leg);
@@ -183,8 +185,15 @@ void sipua_leg_terminate(struct sipua *ua, struct sipua_leg *leg, int status)
 	ev.status = status;
 	ev.end = leg->end ? leg->end : SIPUA_END_ERROR;
 	sipua_deliver(ua, &ev);
-	nua_handle_bind(leg->nh, NULL);
-	nua_handle_destroy(leg->nh);
+	if (leg->reoffer_pending || leg->cancel_pending) {
+		/* Our re-INVITE (or its CANCEL) is still out: the stack frees it only when
+		 * it completes, never when the handle goes first. Keep the handle until
+		 * the transaction is surely over (past timer B), like a dropped request. */
+		sipua_drop_add(ua, leg->nh);
+	} else {
+		nua_handle_bind(leg->nh, NULL);
+		nua_handle_destroy(leg->nh);
+	}
 	leg->nh = NULL;
 	leg_unlink(ua, leg);
 	leg_free(leg);
@@ -367,7 +376,10 @@ int sipua_leg_reoffer(struct sipua_leg *leg, const char *sdp, size_t sdp_len)
 
 	if (!leg || !leg->nh || !sdp || leg->hung_up)
 		return EINVAL;
-	if (leg->reoffer_pending)
+	/* RFC 3261 14.1: no new INVITE while another INVITE transaction of the dialog is
+	 * in progress in either direction. Nor behind our CANCEL: the stack would queue
+	 * the INVITE, and a queued request is never freed if the call ends first. */
+	if (leg->reoffer_pending || leg->inv_server_open || leg->cancel_pending)
 		return EBUSY;
 	body = body_dup(sdp, sdp_len);
 	if (!body)
@@ -382,8 +394,9 @@ int sipua_leg_reoffer(struct sipua_leg *leg, const char *sdp, size_t sdp_len)
 
 int sipua_leg_cancel_reoffer(struct sipua_leg *leg)
 {
-	if (!leg || !leg->nh || !leg->reoffer_pending)
+	if (!leg || !leg->nh || !leg->reoffer_pending || leg->cancel_pending)
 		return EINVAL;
+	leg->cancel_pending = true;
 	nua_cancel(leg->nh, TAG_END());
 	return 0;
 }
@@ -397,6 +410,8 @@ int sipua_leg_answer(struct sipua_leg *leg, int status, const char *sdp, size_t 
 		return EINVAL;
 	if (sdp && !(body = body_dup(sdp, sdp_len)))
 		return ENOMEM;
+	if (leg->offer == OFFER_INVITE && status >= 300)
+		leg->inv_server_open = false;   /* the stack takes the ACK of a failure */
 	leg->offer = OFFER_NONE;
 	/* The saved request names the transaction: an UPDATE and a re-INVITE may both be
 	 * open on the handle (one of them refused meanwhile). */
@@ -410,6 +425,59 @@ int sipua_leg_answer(struct sipua_leg *leg, int status, const char *sdp, size_t 
 	nua_destroy_event(leg->saved);
 	free(body);
 	return 0;
+}
+
+/*
+ * BYE against our re-INVITE. When a session ends while our re-INVITE is in progress,
+ * this version of the stack keeps a reference to that request for ever
+ * (nua_session_usage_remove() takes one and skips its release for the request whose
+ * transaction is live): a leak per race, and the race is common under attack. So the
+ * session ends only once the re-INVITE completed: the peer's BYE is answered then, and
+ * our own BYE is sent then; the re-INVITE is CANCELled to make that quick, and after
+ * SIPUA_BYE_WAIT_MS the BYE goes ahead anyway (a peer answering neither).
+ */
+static void bye_now(struct sipua_leg *leg)
+{
+	sipua_timer_cancel(leg->bye_timer);
+	leg->bye_timer = NULL;
+	if (!leg->bye_deferred || !leg->nh)
+		return;
+	leg->bye_deferred = false;
+	if (leg->bye_saved[0]) {
+		nua_respond(leg->nh, SIP_200_OK, NUTAG_WITH_SAVED(leg->bye_saved), TAG_END());
+		nua_destroy_event(leg->bye_saved);
+	} else {
+		nua_bye(leg->nh, TAG_END());
+	}
+}
+
+static void bye_wait_over(void *arg)
+{
+	struct sipua_leg *leg = arg;
+
+	leg->bye_timer = NULL;
+	bye_now(leg);
+}
+
+void sipua_leg_defer_bye(struct sipua_leg *leg, nua_t *nua, bool peer)
+{
+	if (peer && nua_save_event(nua, leg->bye_saved) <= 0) {
+		nua_respond(leg->nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	}
+	leg->bye_deferred = true;
+	if (!leg->cancel_pending) {
+		leg->cancel_pending = true;
+		nua_cancel(leg->nh, TAG_END());
+	}
+	if (!leg->bye_timer)
+		sipua_timer_start(leg->ua, SIPUA_BYE_WAIT_MS, bye_wait_over, leg, &leg->bye_timer);
+}
+
+void sipua_leg_bye_resume(struct sipua_leg *leg)
+{
+	if (leg->bye_deferred)
+		bye_now(leg);
 }
 
 void sipua_leg_hangup(struct sipua_leg *leg, int status)
@@ -438,7 +506,10 @@ void sipua_leg_hangup(struct sipua_leg *leg, int status)
 		leg->hung_up = true;
 		if (!leg->end)
 			leg->end = SIPUA_END_BYE_LOCAL;
-		nua_bye(leg->nh, TAG_END());
+		if (leg->reoffer_pending)
+			sipua_leg_defer_bye(leg, NULL, false);
+		else
+			nua_bye(leg->nh, TAG_END());
 	}
 }
 

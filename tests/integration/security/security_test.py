@@ -504,12 +504,18 @@ def case_mutation_out_of_dialog(ctx):
     healthy(ctx, t, u)
 
 
+def _log_level(c):
+    level = os.environ.get("TRUNX_MUTATION_LOG_LEVEL")
+    if level:
+        c.general["log_level"] = level
+
+
 def case_mutation_in_dialog(ctx):
     """Live calls A -> trunxd -> B; both legs send mutated in-dialog requests
     (re-INVITE, UPDATE, INFO, PRACK, CANCEL, BYE, with the right dialog identifiers
     before mutation) while both UAs keep answering what trunxd relays. For each seed;
     afterwards every call is ended, no call is stuck and trunxd is healthy."""
-    b, u, t = start(ctx, with_sipp=True, slow_dns=True)
+    b, u, t = start(ctx, with_sipp=True, slow_dns=True, configure=_log_level)
     a = new_a(ctx)
     n = int(os.environ.get("TRUNX_MUTATION_IN_DIALOG", "400"))
     for seed in SEEDS:
