@@ -61,6 +61,8 @@ struct worker {
 	/* Worker thread only. */
 	struct media_session  *sessions;   /**< doubly linked through prev/next */
 	uint64_t               next_tick_ms;
+	struct media_session  *clocked;    /**< transcoding sessions, through clk_prev/next */
+	uint64_t               next_clock_us; /**< earliest frame due, UINT64_MAX = none */
 
 	/* Written by the worker (assigned also by the owner), read by anyone. */
 	atomic_uint_fast64_t   assigned;   /**< sessions handed to it and not yet closed */
@@ -125,6 +127,28 @@ static void session_add(struct worker *w, struct media_session *s)
 	w->sessions = s;
 }
 
+/* Puts a session on the clock list while it transcodes, takes it off otherwise. */
+static void clock_sync(struct worker *w, struct media_session *s)
+{
+	if (s->transcoding && !s->clocked) {
+		s->clk_prev = NULL;
+		s->clk_next = w->clocked;
+		if (w->clocked)
+			w->clocked->clk_prev = s;
+		w->clocked = s;
+		s->clocked = true;
+		w->next_clock_us = 0;   /* recomputed by the next clock round */
+	} else if (!s->transcoding && s->clocked) {
+		if (s->clk_prev)
+			s->clk_prev->clk_next = s->clk_next;
+		else
+			w->clocked = s->clk_next;
+		if (s->clk_next)
+			s->clk_next->clk_prev = s->clk_prev;
+		s->clocked = false;
+	}
+}
+
 /* Closes sockets, returns ports, emits CLOSED (if asked) and frees the session. */
 static void session_close(struct worker *w, struct media_session *s, bool events)
 {
@@ -151,6 +175,9 @@ static void session_close(struct worker *w, struct media_session *s, bool events
 	atomic_fetch_sub(&me->sessions_active, 1);
 	if (events)
 		emit(w, s, MEDIA_EV_CLOSED);
+	s->transcoding = false;
+	clock_sync(w, s);
+	session_fini(s);
 	free(s);
 }
 
@@ -254,6 +281,7 @@ static void serve_control(struct worker *w)
 		if ((s->work_flags & WORKER_CTL_UPDATE) && !w->draining) {
 			session_add(w, s);
 			session_apply(s, &w->me->scfg, &s->work_params, now_us() / 1000u);
+			clock_sync(w, s);
 		}
 	}
 	for (s = list; s; s = next) {
@@ -273,13 +301,36 @@ static void run_timers(struct worker *w, uint64_t now_ms)
 			emit(w, s, MEDIA_EV_TIMEOUT);
 }
 
-static int wait_ms(const struct worker *w, uint64_t now_ms)
+/* Sends the transcoded frames that are due; notes when the next one is. */
+static void run_clock(struct worker *w, uint64_t now)
 {
-	if (!w->me->scfg.rtp_timeout_ms || !w->sessions)
-		return -1;
-	if (now_ms >= w->next_tick_ms)
-		return 0;
-	return (int)(w->next_tick_ms - now_ms);
+	uint64_t next = UINT64_MAX;
+	unsigned sent = 0;
+
+	if (!w->clocked || now + 500 < w->next_clock_us)
+		return;
+	for (struct media_session *s = w->clocked; s; s = s->clk_next)
+		sent += session_clock(s, now, &next);
+	w->next_clock_us = next;
+	if (sent)
+		count(&w->relayed, sent);
+}
+
+static int wait_ms(const struct worker *w, uint64_t now_us)
+{
+	uint64_t now_ms = now_us / 1000u;
+	int t = -1;
+
+	if (w->me->scfg.rtp_timeout_ms && w->sessions)
+		t = now_ms >= w->next_tick_ms ? 0 : (int)(w->next_tick_ms - now_ms);
+	if (w->clocked) {
+		int c = w->next_clock_us <= now_us ? 0
+			: (int)((w->next_clock_us - now_us + 999) / 1000u);
+
+		if (t < 0 || c < t)
+			t = c;
+	}
+	return t;
 }
 
 /* ---- packets ---------------------------------------------------------------------- */
@@ -378,8 +429,7 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "media-w%u", w->idx);
 	pthread_setname_np(w->tid, name);
 	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
-		int n = w->pops->wait(w->poller, w->evs, WORKER_EVENTS,
-				      wait_ms(w, now_us() / 1000u));
+		int n = w->pops->wait(w->poller, w->evs, WORKER_EVENTS, wait_ms(w, now_us()));
 		bool ctl = false;
 
 		if (n < 0) {
@@ -410,6 +460,7 @@ static void *worker_main(void *arg)
 			if (p != &w->ctl_tag)
 				on_readable(w, p);
 		}
+		run_clock(w, now_us());
 		run_timers(w, now_us() / 1000u);
 	}
 	return NULL;

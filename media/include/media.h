@@ -13,7 +13,19 @@
  * which runs ON A WORKER THREAD and must only hand the event off (e.g. post it to the
  * signalling thread's queue).
  *
- * Relay rules (PCMU/PCMA passthrough at this stage; transcoding comes later):
+ * Two modes per session, chosen by every update:
+ *  - relay (the same codec on both sides, or no codec given): packets are rewritten
+ *    and forwarded, never decoded, with no jitter buffer;
+ *  - transcoding (both sides name a codec, and they differ): each direction has a
+ *    jitter buffer, a decoder with loss concealment (Opus FEC, Opus PLC, G.711 PLC),
+ *    and an encoder for the other side, run on the worker's clock at the other
+ *    side's packet time; telephone-event packets cross with their timestamps and
+ *    durations rescaled between the two clocks. The internal audio is 8 kHz (the
+ *    other leg is G.711), so Opus is encoded and decoded at 8 kHz and carried with
+ *    its 48 kHz RTP clock. Switching mode keeps SSRC, sequence and timestamps
+ *    continuous toward each side.
+ *
+ * Relay rules:
  *  - Symmetric RTP with latching: packets are accepted from the remote address given
  *    by SDP; the first packet from another source latches the side to that source
  *    (NAT). After latching, packets from other sources are dropped (counted), unless
@@ -66,6 +78,7 @@ struct media_engine_cfg {
 	uint16_t port_max;       /**< last port of the range (inclusive) */
 	unsigned rtp_timeout_ms; /**< inactivity timeout; 0 = off */
 	unsigned relatch_ms;     /**< silence after which another source may latch; 0 = 2000 */
+	unsigned jb_max_ms;      /**< longest jitter-buffer target (transcoding); 0 = 200 */
 };
 
 /** Per-side counters, as seen on that side's sockets. */
@@ -80,6 +93,14 @@ struct media_side_stats {
 	uint64_t rtcp_out;
 	uint32_t jitter_us;      /**< interarrival jitter of received RTP (RFC 3550 6.4.1) */
 	uint32_t ssrc_changes;   /**< times the incoming source changed (re-latch, new SSRC) */
+	/* Where this side's audio is decoded (transcoding): */
+	uint64_t concealed;      /**< frames of lost audio concealed (PLC) */
+	uint64_t fec_recovered;  /**< lost frames recovered from Opus in-band FEC */
+	uint64_t jb_late;        /**< packets that came after their turn (dropped) */
+	uint64_t jb_discarded;   /**< packets dropped to keep the delay down */
+	uint64_t jb_expanded;    /**< frames stretched while nothing was there (DTX, late) */
+	uint32_t jb_delay_ms;    /**< jitter-buffer depth at the last frame played */
+	uint64_t frames_out;     /**< encoded frames sent to this side (transcoding) */
 };
 
 enum media_event_type {
@@ -134,6 +155,34 @@ uint16_t media_session_port(const struct media_session *ms, enum media_side side
 
 #define MEDIA_PT_NONE 0xff
 
+enum media_codec {
+	MEDIA_CODEC_NONE = 0,   /**< not given: the session relays */
+	MEDIA_CODEC_PCMU,
+	MEDIA_CODEC_PCMA,
+	MEDIA_CODEC_OPUS,       /**< RFC 7587: 48 kHz RTP clock, coded at 8 kHz here */
+};
+
+/** Opus encoder settings toward one side (from its fmtp and the trunk's options). */
+struct media_opus_params {
+	uint8_t  complexity;       /**< 0..10 */
+	bool     fec;              /**< send in-band FEC (the peer asked useinbandfec=1) */
+	bool     dtx;              /**< use DTX (the peer asked usedtx=1) */
+	uint32_t max_bitrate;      /**< the peer's maxaveragebitrate, 0 = the encoder's choice */
+	uint32_t max_playback_rate;/**< the peer's maxplaybackrate, 0 = 48000 */
+};
+
+/** The codec a side negotiated (transcoding); codec NONE on either side = relay. */
+struct media_codec_params {
+	enum media_codec codec;
+	uint8_t  pt;               /**< PT we send this side for the codec */
+	uint8_t  pt_rx[2];         /**< PTs it may send us for it (MEDIA_PT_NONE = unused) */
+	uint8_t  te_pt;            /**< telephone-event PT we send it, MEDIA_PT_NONE = none */
+	uint8_t  te_pt_rx[2];      /**< telephone-event PTs it may send us */
+	uint32_t te_rate;          /**< telephone-event clock (8000, 48000; 0 = the codec's) */
+	uint16_t ptime;            /**< ms per packet we send it (10..60, 0 = 20) */
+	struct media_opus_params opus;
+};
+
 /** What one side's remote party negotiated. */
 struct media_side_params {
 	struct sockaddr_storage rtp;     /**< remote RTP address from SDP; port 0 = not known */
@@ -142,6 +191,8 @@ struct media_side_params {
 	/** pt_map[x] = PT to use toward the OTHER side for a packet arriving here with
 	 *  PT x, or MEDIA_PT_NONE to drop it. */
 	uint8_t                 pt_map[128];
+	/** Used only when both sides give a codec and the codecs differ. */
+	struct media_codec_params codec;
 };
 
 struct media_session_params {

@@ -26,10 +26,11 @@
 
 #include "rtcp.h"
 #include "rtp.h"
+#include "xcode.h"
 
-static uint32_t clock_units(uint64_t us)
+static uint32_t clock_units(uint64_t us, uint32_t clock_hz)
 {
-	return (uint32_t)(us * SESSION_CLOCK_HZ / 1000000u);
+	return (uint32_t)(us * clock_hz / 1000000u);
 }
 
 static bool accept_rtp_source(struct session_side *in, const struct session_cfg *cfg,
@@ -59,17 +60,14 @@ static void new_source(struct session_side *in, const union media_sa *src, uint3
 		rtp_stats_init(&in->rx);
 		if (in->out.started)
 			in->out.rebase = true;
+		if (in->xc)
+			xcode_reset_source(in->xc);
 	}
 	in->have_src = true;
 	in->src_addr = *src;
 	in->src_ssrc = ssrc;
 }
 
-static bool takes_rtp(const struct session_side *to)
-{
-	return to->have_remote && !to->null_remote &&
-	       (to->dir == MEDIA_DIR_SENDRECV || to->dir == MEDIA_DIR_RECVONLY);
-}
 
 /* Rewrites seq/ts/SSRC/PT/marker of a packet leaving through o. */
 static void rewrite(struct session_out *o, uint8_t *buf, const struct rtp_hdr *h, uint8_t pt,
@@ -85,7 +83,7 @@ static void rewrite(struct session_out *o, uint8_t *buf, const struct rtp_hdr *h
 		o->started = true;
 		o->rebase = false;
 	} else if (o->rebase) {
-		uint64_t step = (now_ms - o->last_ms) * SESSION_CLOCK_HZ / 1000u;
+		uint64_t step = (now_ms - o->last_ms) * o->clock_hz / 1000u;
 
 		o->seq_off = (uint16_t)(o->seq_max + 1u - h->seq);
 		o->ts_off = o->ts_last + (uint32_t)(step ? step : 1) - h->ts;
@@ -119,15 +117,17 @@ enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *
 		goto drop;
 	if (!in->have_src || h.ssrc != in->src_ssrc || !sa_eq(src, &in->src_addr))
 		new_source(in, src, h.ssrc);
-	(void)rtp_stats_update(&in->rx, h.seq, h.ts, clock_units(now_us));
+	(void)rtp_stats_update(&in->rx, h.seq, h.ts, clock_units(now_us, in->clock_hz));
 	in->last_rx_ms = now_ms;
 	s->last_activity_ms = now_ms;
+	if (s->transcoding)
+		return xc_rtp(s, side, buf, len, &h, now_us, out);
 	pt = in->pt_map[h.pt];
 	if (pt > 127)
 		goto drop;
 	in->st.rtp_in++;
 	in->st.bytes_in += len;
-	if (!takes_rtp(to)) {
+	if (!session_takes_rtp(to)) {
 		if (in->out.started)
 			in->out.rebase = true;   /* resume continues the sequence */
 		return RELAY_KEEP;
@@ -193,6 +193,8 @@ enum relay_verdict relay_rtcp(struct media_session *s, const struct session_cfg 
 	    rtcp_rewrite(buf, len, &map))
 		goto drop;
 	in->st.rtcp_in++;
+	if (s->transcoding)
+		return RELAY_KEEP;   /* terminated here: the streams are ours */
 	dst = rtcp_target(to);
 	if (!dst)
 		return RELAY_KEEP;

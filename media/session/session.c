@@ -9,7 +9,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/random.h>
+
+#include "codec.h"
+#include "log.h"
+#include "xcode.h"
 
 int session_init(struct media_session *s)
 {
@@ -33,6 +38,8 @@ int session_init(struct media_session *s)
 		sd->out.ssrc = r.ssrc[i];
 		sd->out.seq_init = r.seq[i];
 		sd->out.ts_init = r.ts[i];
+		sd->out.clock_hz = SESSION_CLOCK_HZ;
+		sd->clock_hz = SESSION_CLOCK_HZ;
 		sd->dir = MEDIA_DIR_SENDRECV;
 		memset(sd->pt_map, MEDIA_PT_NONE, sizeof(sd->pt_map));
 		rtp_stats_init(&sd->rx);
@@ -125,13 +132,108 @@ static void apply_side(struct session_side *sd, const struct media_side_params *
 	memcpy(sd->pt_map, sp->pt_map, sizeof(sd->pt_map));
 }
 
+static unsigned out_ptime(const struct media_codec_params *to)
+{
+	unsigned p = to->ptime ? to->ptime : 20;
+
+	if (to->codec == MEDIA_CODEC_OPUS)
+		return p >= 60 ? 60 : p >= 40 ? 40 : p >= 20 ? 20 : 10;
+	p = (p + 5) / 10 * 10;
+	return p < 10 ? 10 : p > 60 ? 60 : p;
+}
+
+static bool same_xcode(const struct media_codec_params *a, const struct media_codec_params *b)
+{
+	return a->codec == b->codec && out_ptime(a) == out_ptime(b) &&
+	       memcmp(&a->opus, &b->opus, sizeof(a->opus)) == 0;
+}
+
+/* Starts or stops generating the stream o (a mode switch keeps it continuous). */
+static void out_mode(struct session_out *o, bool gen, uint32_t period_us, uint64_t now_ms)
+{
+	if (gen && !o->gen) {
+		uint64_t step = (now_ms - o->last_ms) * o->clock_hz / 1000u;
+
+		o->gen_ts = o->started ? o->ts_last + (uint32_t)(step ? step : 1) : o->ts_init;
+		o->gen_due_us = now_ms * 1000u;
+		o->gen_sent = false;
+		o->te_active = false;
+	} else if (!gen && o->gen && o->started) {
+		o->rebase = true;   /* the relay continues from the last frame sent */
+	}
+	o->gen = gen;
+	o->gen_period_us = period_us;
+}
+
+/* Frees a side's transcoder, keeping its counters in the side's totals. */
+static void xc_drop(struct session_side *sd)
+{
+	struct xcode *x = sd->xc;
+
+	if (!x)
+		return;
+	sd->st.concealed += x->c.concealed;
+	sd->st.fec_recovered += x->c.fec;
+	sd->st.jb_late += x->jb.c.late;
+	sd->st.jb_discarded += x->jb.c.discarded;
+	sd->st.jb_expanded += x->jb.c.expanded;
+	xcode_destroy(x);
+	sd->xc = NULL;
+}
+
+/* Creates, keeps or frees the transcoders after an update. */
+static void apply_mode(struct media_session *s, const struct session_cfg *cfg,
+		       const struct media_codec_params old[2], uint64_t now_ms)
+{
+	enum media_codec ca = s->side[0].codec.codec, cb = s->side[1].codec.codec;
+	bool xc = ca != MEDIA_CODEC_NONE && cb != MEDIA_CODEC_NONE && ca != cb;
+
+	for (int i = 0; i < 2; i++) {
+		struct session_side *in = &s->side[i], *to = &s->side[i ^ 1];
+		bool keep = xc && in->xc && in->codec.codec == old[i].codec &&
+			    same_xcode(&to->codec, &old[i ^ 1]);
+
+		in->clock_hz = in->codec.codec ? codec_clock(in->codec.codec) : SESSION_CLOCK_HZ;
+		if (!keep)
+			xc_drop(in);
+		if (xc && !in->xc) {
+			int err = xcode_create(&in->xc, in->codec.codec, to->codec.codec,
+					       out_ptime(&to->codec), &to->codec.opus,
+					       cfg->jb_max_ms);
+
+			if (err)
+				log_msg(LOG_ERROR, "media.xcode", "cannot transcode %s to %s: %s",
+					codec_name(in->codec.codec), codec_name(to->codec.codec),
+					strerror(err));
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		struct session_side *in = &s->side[i], *to = &s->side[i ^ 1];
+
+		in->out.clock_hz = to->clock_hz;
+		out_mode(&in->out, xc && in->xc, out_ptime(&to->codec) * 1000u, now_ms);
+	}
+	s->transcoding = xc && s->side[0].xc && s->side[1].xc;
+}
+
+void session_fini(struct media_session *s)
+{
+	for (int i = 0; i < 2; i++)
+		xc_drop(&s->side[i]);
+	s->transcoding = false;
+}
+
 void session_apply(struct media_session *s, const struct session_cfg *cfg,
 		   const struct media_session_params *p, uint64_t now_ms)
 {
 	bool was_armed = s->timer_armed;
+	struct media_codec_params old[2] = {s->side[0].codec, s->side[1].codec};
 
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		apply_side(&s->side[i], &p->side[i], cfg->family);
+		s->side[i].codec = p->side[i].codec;
+	}
+	apply_mode(s, cfg, old, now_ms);
 	s->timer_armed = timer_wanted(s, cfg);
 	if (s->timer_armed && !was_armed)
 		s->last_activity_ms = now_ms;   /* (re)start: resume counts from now */
@@ -151,9 +253,17 @@ void session_stats(const struct media_session *s, struct media_side_stats st[2])
 	for (int i = 0; i < 2; i++) {
 		const struct session_side *sd = &s->side[i];
 		int64_t lost = sd->lost_prev + rtp_stats_lost(&sd->rx);
-		uint64_t jit_us = (uint64_t)rtp_stats_jitter(&sd->rx) * 1000000u / SESSION_CLOCK_HZ;
+		uint64_t jit_us = (uint64_t)rtp_stats_jitter(&sd->rx) * 1000000u / sd->clock_hz;
 
 		st[i] = sd->st;
+		if (sd->xc) {
+			st[i].concealed += sd->xc->c.concealed;
+			st[i].fec_recovered += sd->xc->c.fec;
+			st[i].jb_late += sd->xc->jb.c.late;
+			st[i].jb_discarded += sd->xc->jb.c.discarded;
+			st[i].jb_expanded += sd->xc->jb.c.expanded;
+			st[i].jb_delay_ms = jb_depth_ms(&sd->xc->jb);
+		}
 		st[i].rtp_lost = lost > 0 ? (uint64_t)lost : 0;
 		st[i].jitter_us = jit_us > UINT32_MAX ? UINT32_MAX : (uint32_t)jit_us;
 	}

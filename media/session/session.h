@@ -17,14 +17,17 @@
 #include <stdint.h>
 
 #include "media.h"
+#include "rtp.h"
 #include "rtp_stats.h"
 #include "sa.h"
 
 struct media_engine;
 struct worker;
 
-/** RTP clock assumed for timestamp arithmetic (G.711 and telephone-event). */
+/** RTP clock assumed when a side names no codec (G.711 and telephone-event). */
 #define SESSION_CLOCK_HZ 8000
+
+struct xcode;
 
 enum session_fd { SESSION_FD_RTP = 0, SESSION_FD_RTCP = 1 };
 
@@ -47,6 +50,17 @@ struct session_out {
 	uint16_t seq_max;       /**< highest sequence number sent */
 	uint32_t ts_last;       /**< timestamp of that packet */
 	uint64_t last_ms;       /**< when it was sent, monotonic ms */
+	uint32_t clock_hz;      /**< RTP clock of the stream (the receiving side's codec) */
+	/* Generated stream (transcoding): */
+	bool     gen;           /**< frames are generated on the clock, not relayed */
+	bool     gen_sent;      /**< the last tick sent a packet (else: marker next) */
+	uint32_t gen_ts;        /**< timestamp of the next generated frame */
+	uint64_t gen_due_us;    /**< when the next frame is due, monotonic us */
+	uint32_t gen_period_us; /**< packet time */
+	/* telephone-event crossing a transcoded call: one event's timestamp mapping */
+	bool     te_active;
+	uint32_t te_in_ts;      /**< the event's timestamp as received */
+	uint32_t te_out_ts;     /**< ...and as sent */
 };
 
 struct session_side {
@@ -62,6 +76,10 @@ struct session_side {
 	union media_sa      sdp_rtcp;      /**< remote RTCP address */
 	enum media_dir      dir;           /**< as declared by the remote */
 	uint8_t             pt_map[128];   /**< incoming PT -> PT toward the other side */
+	struct media_codec_params codec;   /**< the codec it negotiated (NONE = unknown) */
+	uint32_t            clock_hz;      /**< RTP clock of what it sends us */
+	struct xcode       *xc;            /**< transcoding from this side to the other,
+					    *   NULL on a relay */
 
 	/* Latching. */
 	bool                latched;       /**< peer_rtp is the only accepted source */
@@ -105,12 +123,16 @@ struct media_session {
 	bool                  timer_armed; /**< inactivity timer running */
 	bool                  timeout_sent;
 	uint64_t              last_activity_ms; /**< last RTP from either side (or arm) */
+	bool                  transcoding; /**< both directions run through xcode */
+	bool                  clocked;     /**< on the worker's clock list */
+	struct media_session *clk_prev, *clk_next;
 	struct session_side   side[2];
 };
 
 /** Relay settings copied from the engine configuration. */
 struct session_cfg {
 	unsigned rtp_timeout_ms;   /**< 0 = off */
+	unsigned jb_max_ms;        /**< jitter-buffer target limit */
 	unsigned relatch_ms;       /**< silence before another source may latch */
 	int      family;           /**< AF_INET or AF_INET6 of the sockets */
 };
@@ -129,6 +151,14 @@ struct relay_out {
 	unsigned              side;   /**< side it goes to (for its counters) */
 };
 
+/** True when packets may be sent toward side `to` (a known, non-null remote that
+ *  receives). */
+static inline bool session_takes_rtp(const struct session_side *to)
+{
+	return to->have_remote && !to->null_remote &&
+	       (to->dir == MEDIA_DIR_SENDRECV || to->dir == MEDIA_DIR_RECVONLY);
+}
+
 /**
  * Fills the per-session random state (SSRCs, first seq/ts). Owner thread, at creation.
  * @return 0 or the errno of getrandom()
@@ -141,9 +171,25 @@ int session_init(struct media_session *s);
  */
 int session_params_check(const struct media_session_params *p, int family);
 
-/** Applies parameters on the worker: remotes, directions, PT maps, re-latch, timer. */
+/** Applies parameters on the worker: remotes, directions, PT maps, re-latch, timer,
+ *  and the mode (relay or transcoding; the transcoders are created here). */
 void session_apply(struct media_session *s, const struct session_cfg *cfg,
 		   const struct media_session_params *p, uint64_t now_ms);
+
+/** Frees what session_apply() created (the transcoders). Worker, at close. */
+void session_fini(struct media_session *s);
+
+/**
+ * Runs the transcoding clock: sends every frame due at now_us, each with sendto() on
+ * the receiving side's socket.
+ * @param next_due_us  lowered to the time the next frame of this session is due
+ * @return packets sent
+ */
+unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_due_us);
+
+/** Transcoding half of relay_rtp(): a packet accepted from side, in transcoding mode. */
+enum relay_verdict xc_rtp(struct media_session *s, unsigned side, uint8_t *buf, size_t len,
+			  const struct rtp_hdr *h, uint64_t now_us, struct relay_out *out);
 
 /**
  * Runs the inactivity check.

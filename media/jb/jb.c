@@ -1,0 +1,315 @@
+/*
+ * jb.c — the adaptive jitter buffer (see jb.h). Owns no memory beyond the caller's
+ * struct; every operation is O(JB_SLOTS) at most.
+ */
+#include "jb.h"
+
+#include <string.h>
+
+#define JB_MASK        (JB_SLOTS - 1)
+#define JB_TARGET_MIN  40   /**< ms buffered before a talk spurt plays, at least */
+
+static int seq_diff(uint16_t a, uint16_t b)
+{
+	return (int16_t)(uint16_t)(a - b);
+}
+
+static uint32_t ms_of(const struct jb *jb, uint32_t units)
+{
+	return (uint32_t)((uint64_t)units * 1000u / jb->clock_hz);
+}
+
+void jb_init(struct jb *jb, uint32_t clock_hz, uint32_t max_ms)
+{
+	memset(jb, 0, offsetof(struct jb, slot));
+	for (unsigned i = 0; i < JB_SLOTS; i++)
+		jb->slot[i].used = false;
+	jb->clock_hz = clock_hz ? clock_hz : 8000;
+	jb->max_ms = max_ms < JB_TARGET_MIN ? JB_TARGET_MIN : max_ms;
+}
+
+void jb_reset(struct jb *jb)
+{
+	struct jb_counters c = jb->c;
+	uint32_t clock = jb->clock_hz, max = jb->max_ms, jit = jb->jitter_us;
+
+	jb_init(jb, clock, max);
+	jb->c = c;
+	jb->jitter_us = jit;   /* the network did not change with the source */
+}
+
+static struct jb_slot *slot_of(struct jb *jb, uint16_t seq)
+{
+	struct jb_slot *s = &jb->slot[seq & JB_MASK];
+
+	return s->used && s->seq == seq ? s : NULL;
+}
+
+static void slot_free(struct jb *jb, struct jb_slot *s)
+{
+	s->used = false;
+	jb->held--;
+}
+
+/* The oldest held packet at or after next_seq, or NULL. */
+static struct jb_slot *first_held(struct jb *jb)
+{
+	for (unsigned i = 0; jb->held && i < JB_SLOTS; i++) {
+		struct jb_slot *s = slot_of(jb, (uint16_t)(jb->next_seq + i));
+
+		if (s)
+			return s;
+	}
+	return NULL;
+}
+
+/* Moves the cursor to seq, dropping what lies before it. */
+static void skip_to(struct jb *jb, uint16_t seq)
+{
+	while (seq_diff(seq, jb->next_seq) > 0) {
+		struct jb_slot *s = slot_of(jb, jb->next_seq);
+
+		if (s) {
+			slot_free(jb, s);
+			jb->c.discarded++;
+		} else if (jb->playing) {
+			jb->c.lost++;
+		}
+		jb->next_seq++;
+	}
+}
+
+static void jitter_update(struct jb *jb, uint32_t ts, uint64_t arrival_us)
+{
+	/* transit in microseconds; the timestamp is unwrapped against the last one */
+	int64_t t = (int64_t)arrival_us - (int64_t)((uint64_t)ts * 1000000u / jb->clock_hz);
+
+	if (jb->have_transit) {
+		int64_t d = t - jb->transit;
+		/* a timestamp wrap shows as a jump of 2^32 ticks: ignore that sample */
+		int64_t wrap = (int64_t)((1ull << 32) * 1000000u / jb->clock_hz);
+
+		if (d < 0)
+			d = -d;
+		if (d < wrap / 2)
+			jb->jitter_us += (uint32_t)((d - (int64_t)jb->jitter_us) / 16);
+	}
+	jb->transit = t;
+	jb->have_transit = true;
+}
+
+enum jb_put_result jb_put(struct jb *jb, uint16_t seq, uint32_t ts, const uint8_t *data,
+			  size_t len, uint32_t dur, uint64_t arrival_us)
+{
+	enum jb_put_result r = JB_PUT_OK;
+	struct jb_slot *s;
+	int d;
+
+	if (!data || len == 0 || len > JB_PAYLOAD_MAX || dur == 0 || dur > jb->clock_hz / 4) {
+		jb->c.bad++;
+		return JB_PUT_BAD;
+	}
+	jitter_update(jb, ts, arrival_us);
+	if (jb->started) {
+		d = seq_diff(seq, jb->next_seq);
+		if (d > JB_JUMP || d < -JB_JUMP) {
+			jb_reset(jb);
+			jb->c.resets++;
+			r = JB_PUT_RESET;
+		} else if (d < 0) {
+			/* Before the cursor: late, unless still buffering and it fits. */
+			if (jb->playing || seq_diff(jb->high_seq, seq) >= JB_SLOTS) {
+				jb->c.late++;
+				return JB_PUT_LATE;
+			}
+			jb->next_seq = seq;
+		} else if (d >= JB_SLOTS) {
+			skip_to(jb, (uint16_t)(seq - JB_SLOTS + 1));
+		}
+	}
+	if (!jb->started) {
+		jb->started = true;
+		jb->next_seq = seq;
+		jb->high_seq = seq;
+		jb->high_end_ts = ts + dur;
+		jb->play_ts = ts;
+	}
+	s = &jb->slot[seq & JB_MASK];
+	if (s->used) {
+		jb->c.dup++;
+		return JB_PUT_DUP;
+	}
+	s->used = true;
+	s->seq = seq;
+	s->ts = ts;
+	s->dur = dur;
+	s->len = (uint16_t)len;
+	s->arrival_us = arrival_us;
+	memcpy(s->data, data, len);
+	jb->held++;
+	jb->c.put++;
+	if (seq_diff(seq, jb->high_seq) >= 0) {
+		jb->high_seq = seq;
+		jb->high_end_ts = ts + dur;
+	}
+	return r;
+}
+
+static uint32_t target_ms(const struct jb *jb)
+{
+	uint32_t t = 20 + 3 * (jb->jitter_us / 1000);
+
+	if (t < JB_TARGET_MIN)
+		t = JB_TARGET_MIN;
+	return t > jb->max_ms ? jb->max_ms : t;
+}
+
+uint32_t jb_depth_ms(const struct jb *jb)
+{
+	int32_t d = (int32_t)(jb->high_end_ts - jb->play_ts);
+
+	if (!jb->playing || d <= 0)
+		return 0;
+	return ms_of(jb, (uint32_t)d);
+}
+
+uint32_t jb_jitter_us(const struct jb *jb)
+{
+	return jb->jitter_us;
+}
+
+/* Buffering: true once the held audio (or the oldest packet's wait) reaches the target. */
+static bool ready(struct jb *jb, uint64_t now_us)
+{
+	struct jb_slot *f = first_held(jb);
+	uint32_t t = target_ms(jb);
+
+	if (!f)
+		return false;
+	if (ms_of(jb, jb->high_end_ts - f->ts) >= t || now_us - f->arrival_us >= (uint64_t)t * 1000u)
+		return true;
+	return false;
+}
+
+/* After stretching, the first frames of a gap were already covered: count them lost. */
+static void settle_gap(struct jb *jb, uint16_t first)
+{
+	int gap = seq_diff(first, jb->next_seq);
+	unsigned k = gap > 0 ? (unsigned)gap : 0;
+
+	if (k > jb->stretched)
+		k = jb->stretched;
+	jb->c.expanded -= k;
+	jb->c.lost += k;
+	jb->next_seq = (uint16_t)(jb->next_seq + k);
+	jb->stretched = 0;
+}
+
+static void empty(struct jb *jb, struct jb_out *out)
+{
+	out->kind = JB_EMPTY;
+	out->dur = jb->last_dur ? jb->last_dur : jb->clock_hz / 50;
+	jb->stretched++;
+	jb->c.expanded++;
+	if (++jb->empty_run >= JB_REBUFFER_FRAMES)
+		jb->playing = false;
+}
+
+/* The discard rule: the buffer never came close to empty for a whole window. */
+static bool should_discard(struct jb *jb, uint64_t now_us, const struct jb_slot *s)
+{
+	uint32_t depth = jb->high_end_ts - s->ts;
+	bool drop = false;
+
+	if (!jb->win_valid || depth < jb->win_min_depth)
+		jb->win_min_depth = depth;
+	if (!jb->win_valid) {
+		jb->win_valid = true;
+		jb->win_start_us = now_us;
+		return false;
+	}
+	if (now_us - jb->win_start_us >= (uint64_t)JB_WINDOW_MS * 1000u) {
+		drop = jb->held > 1 &&
+		       ms_of(jb, jb->win_min_depth) > ms_of(jb, s->dur) + JB_SPARE_MS;
+		jb->win_valid = false;
+	}
+	return drop;
+}
+
+void jb_get(struct jb *jb, uint64_t now_us, struct jb_out *out)
+{
+	struct jb_slot *s;
+
+	memset(out, 0, sizeof(*out));
+	if (!jb->started)
+		return;
+	if (!jb->playing) {
+		if (!ready(jb, now_us)) {
+			/* Re-buffering after a gap keeps the output going. */
+			if (jb->last_dur)
+				empty(jb, out);
+			return;
+		}
+		s = first_held(jb);
+		if (jb->last_dur) {
+			int rest;
+
+			settle_gap(jb, s->seq);
+			rest = seq_diff(s->seq, jb->next_seq);   /* longer than the stretch */
+			if (rest > 0)
+				jb->c.lost += (unsigned)rest;
+		}
+		jb->next_seq = s->seq;
+		jb->playing = true;
+		jb->play_ts = s->ts;
+		jb->win_valid = false;
+	}
+	for (;;) {
+		s = slot_of(jb, jb->next_seq);
+		if (!s && jb->held && jb->stretched) {
+			struct jb_slot *f = first_held(jb);
+
+			if (f)
+				settle_gap(jb, f->seq);
+			else
+				jb->stretched = 0;
+			continue;
+		}
+		if (!s)
+			break;
+		if (should_discard(jb, now_us, s) && slot_of(jb, (uint16_t)(s->seq + 1))) {
+			jb->c.discarded++;
+			slot_free(jb, s);
+			jb->next_seq++;
+			continue;
+		}
+		out->kind = JB_PACKET;
+		out->data = s->data;
+		out->len = s->len;
+		out->ts = s->ts;
+		out->dur = s->dur;
+		slot_free(jb, s);   /* the data stays readable until the next put */
+		jb->next_seq++;
+		jb->play_ts = s->ts + s->dur;
+		jb->last_dur = s->dur;
+		jb->empty_run = 0;
+		jb->stretched = 0;
+		jb->c.played++;
+		return;
+	}
+	if (jb->held) {
+		out->kind = JB_LOST;
+		out->dur = jb->last_dur ? jb->last_dur : jb->clock_hz / 50;
+		jb->c.lost++;
+		jb->next_seq++;
+		jb->play_ts += out->dur;
+		jb->empty_run = 0;
+		s = slot_of(jb, jb->next_seq);
+		if (s) {
+			out->fec = s->data;
+			out->fec_len = s->len;
+		}
+		return;
+	}
+	empty(jb, out);
+}

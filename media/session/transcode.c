@@ -1,0 +1,160 @@
+/*
+ * transcode.c — the packet path of a transcoded session: received audio goes into
+ * the side's transcoder (xcode.h), telephone-event crosses at once with its
+ * timestamp and durations moved to the other side's clock, and the worker's clock
+ * pulls one encoded frame per packet time from each direction and sends it. Runs on
+ * the session's worker; nothing is allocated.
+ *
+ * DESIGN
+ * A generated stream keeps the session_out fields the relay uses (started, seq_max,
+ * ts_last, last_ms), so a switch between relay and transcoding continues the same
+ * SSRC, sequence and timeline. Its timestamps advance by one packet time per tick
+ * whether or not a packet goes out: a DTX frame or a hold leaves a timestamp gap with
+ * contiguous sequence numbers, and the next packet sent carries the marker bit.
+ * Frames are due on an absolute schedule (no drift); a worker that fell more than
+ * XC_CATCHUP periods behind skips ahead instead of sending a burst.
+ */
+#include <string.h>
+#include <sys/socket.h>
+
+#include "session.h"
+#include "xcode.h"
+
+#define XC_SLACK_US 500   /**< frames due this soon are sent in the current round */
+#define XC_CATCHUP  5
+
+static bool pt_in(const uint8_t rx[2], uint8_t pt)
+{
+	return pt < 128 && (rx[0] == pt || rx[1] == pt);
+}
+
+static uint16_t next_seq(struct session_out *o)
+{
+	uint16_t seq = o->started ? (uint16_t)(o->seq_max + 1) : o->seq_init;
+
+	o->started = true;
+	o->seq_max = seq;
+	return seq;
+}
+
+/* Moves an RFC 4733 packet onto the generated stream toward `to`, in place. */
+static void te_cross(struct session_side *in, struct session_side *to, uint8_t *buf,
+		     const struct rtp_hdr *h)
+{
+	struct session_out *o = &in->out;
+	uint32_t in_rate = in->codec.te_rate ? in->codec.te_rate : in->clock_hz;
+	uint32_t out_rate = to->codec.te_rate ? to->codec.te_rate : to->clock_hz;
+	bool marker = false;
+
+	if (!o->te_active || h->ts != o->te_in_ts) {
+		o->te_active = true;
+		o->te_in_ts = h->ts;
+		o->te_out_ts = o->gen_ts;
+		marker = true;
+	}
+	for (size_t off = 0; off + 4 <= h->payload_len; off += 4) {
+		uint8_t *e = buf + h->hdr_len + off;
+		uint64_t d = (uint64_t)rtp_get16(e + 2) * out_rate / in_rate;
+
+		rtp_put16(e + 2, d > 0xffff ? 0xffff : (uint16_t)d);
+	}
+	rtp_set_pt(buf, to->codec.te_pt, marker);
+	rtp_set_seq(buf, next_seq(o));
+	rtp_set_ts(buf, o->te_out_ts);
+	rtp_set_ssrc(buf, o->ssrc);
+}
+
+enum relay_verdict xc_rtp(struct media_session *s, unsigned side, uint8_t *buf, size_t len,
+			  const struct rtp_hdr *h, uint64_t now_us, struct relay_out *out)
+{
+	struct session_side *in = &s->side[side], *to = &s->side[side ^ 1];
+	const struct media_codec_params *c = &in->codec;
+
+	if (pt_in(c->pt_rx, h->pt)) {
+		in->st.rtp_in++;
+		in->st.bytes_in += len;
+		(void)xcode_push(in->xc, h->seq, h->ts, buf + h->hdr_len, h->payload_len, now_us);
+		return RELAY_KEEP;
+	}
+	if (pt_in(c->te_pt_rx, h->pt)) {
+		in->st.rtp_in++;
+		in->st.bytes_in += len;
+		if (to->codec.te_pt > 127 || !session_takes_rtp(to) || h->payload_len < 4)
+			return RELAY_KEEP;
+		te_cross(in, to, buf, h);
+		out->fd = to->fd[SESSION_FD_RTP];
+		out->dst = to->latched ? &to->peer_rtp : &to->sdp_rtp;
+		out->side = side ^ 1;
+		return RELAY_SEND;
+	}
+	in->st.rtp_dropped++;
+	return RELAY_DROP;
+}
+
+/* Sends one generated frame toward `to`. Returns 1 if a packet went out. */
+static unsigned send_frame(struct session_side *in, struct session_side *to, const uint8_t *pl,
+			   size_t n, uint32_t ts, uint64_t now_us)
+{
+	struct session_out *o = &in->out;
+	uint8_t pkt[RTP_HDR_MIN + CODEC_OUT_MAX];
+	const union media_sa *dst = to->latched ? &to->peer_rtp : &to->sdp_rtp;
+	bool marker = !o->gen_sent;
+	ssize_t r;
+
+	if (n > CODEC_OUT_MAX)
+		return 0;
+	pkt[0] = RTP_VERSION << 6;
+	rtp_set_pt(pkt, to->codec.pt, marker);
+	rtp_set_seq(pkt, next_seq(o));
+	rtp_set_ts(pkt, ts);
+	rtp_set_ssrc(pkt, o->ssrc);
+	memcpy(pkt + RTP_HDR_MIN, pl, n);
+	o->ts_last = ts;
+	o->last_ms = now_us / 1000u;
+	o->gen_sent = true;
+	r = sendto(to->fd[SESSION_FD_RTP], pkt, RTP_HDR_MIN + n, MSG_DONTWAIT, &dst->sa,
+		   sa_len(dst));
+	if (r < 0)
+		return 0;
+	to->st.rtp_out++;
+	to->st.bytes_out += (uint64_t)r;
+	to->st.frames_out++;
+	return 1;
+}
+
+unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_due_us)
+{
+	uint8_t pl[CODEC_OUT_MAX];
+	unsigned sent = 0;
+
+	for (int i = 0; i < 2; i++) {
+		struct session_side *in = &s->side[i], *to = &s->side[i ^ 1];
+		struct session_out *o = &in->out;
+		uint64_t period = o->gen_period_us ? o->gen_period_us : 20000;
+
+		if (!o->gen || !in->xc)
+			continue;
+		if (now_us > o->gen_due_us + XC_CATCHUP * period) {
+			uint64_t k = (now_us - o->gen_due_us) / period - 1;
+
+			o->gen_due_us += k * period;
+			o->gen_ts += (uint32_t)(k * xcode_out_step(in->xc));
+		}
+		while (o->gen_due_us <= now_us + XC_SLACK_US) {
+			uint32_t ts = o->gen_ts;
+			/* A side that declared it will not send (hold) is not pulled. */
+			bool live = in->dir == MEDIA_DIR_SENDRECV || in->dir == MEDIA_DIR_SENDONLY;
+			int n = live ? xcode_pull(in->xc, now_us, pl, sizeof(pl)) : 0;
+
+			o->gen_ts += xcode_out_step(in->xc);
+			o->gen_due_us += period;
+			if (n > 0 && session_takes_rtp(to))
+				sent += send_frame(in, to, pl, (size_t)n, ts, now_us);
+			else
+				o->gen_sent = false;
+		}
+		if (o->gen_due_us < *next_due_us)
+			*next_due_us = o->gen_due_us;
+	}
+	return sent;
+}
