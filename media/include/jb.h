@@ -18,7 +18,7 @@
  *              a timestamp jump) counts as no loss at all;
  *   JB_NONE    nothing yet (before the first talk spurt has been buffered).
  * The delay adapts both ways without a fixed target: an underflow adds one frame
- * (the stretch above); when the buffer never fell below JB_SPARE_MS during the
+ * (the stretch above), and so does a packet arriving after its turn; when the buffer never fell below JB_SPARE_MS during the
  * last JB_WINDOW_MS (the depth that jitter needed is exceeded, or the sender's clock
  * runs fast), one packet is discarded. After a gap longer than JB_REBUFFER_FRAMES
  * the next talk spurt is buffered again up to a jitter-based target before it plays.
@@ -102,6 +102,7 @@ struct jb {
 	unsigned       held;          /**< packets in the ring */
 	unsigned       empty_run;     /**< consecutive JB_EMPTY results */
 	unsigned       stretched;     /**< frames stretched since the last packet played */
+	unsigned       grow;          /**< frames to stretch because packets came late */
 	/* discard rule: minimum depth over the current window */
 	uint64_t       win_start_us;
 	uint32_t       win_min_depth; /**< timestamp units */

@@ -36,6 +36,7 @@ void jb_reset(struct jb *jb)
 	jb_init(jb, clock, max);
 	jb->c = c;
 	jb->jitter_us = jit;   /* the network did not change with the source */
+	jb->have_transit = false;
 }
 
 static struct jb_slot *slot_of(struct jb *jb, uint16_t seq)
@@ -91,8 +92,10 @@ static void jitter_update(struct jb *jb, uint32_t ts, uint64_t arrival_us)
 
 		if (d < 0)
 			d = -d;
-		if (d < wrap / 2)
-			jb->jitter_us += (uint32_t)((d - (int64_t)jb->jitter_us) / 16);
+		/* a jump of a second or more is a new timeline (or a wrap), not jitter */
+		if (d < 1000000 && d < wrap / 2)
+			jb->jitter_us = (uint32_t)((int64_t)jb->jitter_us +
+						   (d - (int64_t)jb->jitter_us) / 16);
 	}
 	jb->transit = t;
 	jb->have_transit = true;
@@ -109,7 +112,6 @@ enum jb_put_result jb_put(struct jb *jb, uint16_t seq, uint32_t ts, const uint8_
 		jb->c.bad++;
 		return JB_PUT_BAD;
 	}
-	jitter_update(jb, ts, arrival_us);
 	if (jb->started) {
 		d = seq_diff(seq, jb->next_seq);
 		if (d > JB_JUMP || d < -JB_JUMP) {
@@ -120,6 +122,9 @@ enum jb_put_result jb_put(struct jb *jb, uint16_t seq, uint32_t ts, const uint8_
 			/* Before the cursor: late, unless still buffering and it fits. */
 			if (jb->playing || seq_diff(jb->high_seq, seq) >= JB_SLOTS) {
 				jb->c.late++;
+				/* Too shallow for this network: grow by a frame. */
+				if (jb->playing && jb->grow < 3)
+					jb->grow++;
 				return JB_PUT_LATE;
 			}
 			jb->next_seq = seq;
@@ -127,6 +132,7 @@ enum jb_put_result jb_put(struct jb *jb, uint16_t seq, uint32_t ts, const uint8_
 			skip_to(jb, (uint16_t)(seq - JB_SLOTS + 1));
 		}
 	}
+	jitter_update(jb, ts, arrival_us);
 	if (!jb->started) {
 		jb->started = true;
 		jb->next_seq = seq;
@@ -263,6 +269,16 @@ void jb_get(struct jb *jb, uint64_t now_us, struct jb_out *out)
 		jb->playing = true;
 		jb->play_ts = s->ts;
 		jb->win_valid = false;
+	}
+	if (jb->grow) {
+		/* Stretch one frame to deepen the buffer (not a gap: nothing is settled
+		 * against it). */
+		jb->grow--;
+		out->kind = JB_EMPTY;
+		out->dur = jb->last_dur ? jb->last_dur : jb->clock_hz / 50;
+		jb->c.expanded++;
+		jb->win_valid = false;
+		return;
 	}
 	for (;;) {
 		s = slot_of(jb, jb->next_seq);

@@ -9,4 +9,7 @@ int test_engine_run(void);
 int test_engine_relay_run(void);
 int test_engine_timers_run(void);
 int test_engine_scale_run(void);
+int test_jb_run(void);
+int test_xcode_run(void);
+int test_engine_xcode_run(void);
 #endif
