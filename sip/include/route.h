@@ -62,6 +62,9 @@ struct trunk_cfg {
 					         other leg (allow-list; identity headers only if trusted) */
 	size_t   n_codecs;
 	char     codecs[ROUTE_MAX_CODECS][32];  /**< allowed codecs "PCMU/8000"...; 0 = all supported */
+	unsigned opus_complexity;           /**< Opus encoder complexity toward this trunk (0-10) */
+	bool     opus_fec;                  /**< send Opus in-band FEC when the peer asks for it */
+	bool     opus_dtx;                  /**< use Opus DTX when the peer asks for it */
 };
 
 /** A route: E.164 match -> destination. */

@@ -109,4 +109,25 @@ bool sdp_media_has_audio_codec(const struct sdp_media *m);
 /** Index of the first m=audio with a non-zero port, or -1. */
 int sdp_first_audio(const struct sdp_session *s);
 
+/** Opus format parameters (RFC 7587 6.1), as received or as written. */
+struct sdp_opus {
+	uint32_t maxplaybackrate;       /**< 8000..48000 (48000 when absent) */
+	uint32_t sprop_maxcapturerate;  /**< 8000..48000 (48000 when absent) */
+	uint32_t maxaveragebitrate;     /**< 6000..510000, 0 = not given */
+	bool     stereo, sprop_stereo, cbr, useinbandfec, usedtx;
+	uint16_t minptime, maxptime, ptime;   /**< 0 = not given */
+};
+
+void sdp_opus_defaults(struct sdp_opus *o);
+
+/**
+ * Parses an Opus fmtp value leniently: items "name=value" separated by ';' in any
+ * order and case, blanks allowed around them; unknown, malformed or out-of-range items
+ * are skipped (the default stays). Never fails.
+ */
+void sdp_opus_parse(struct sdp_opus *o, const char *fmtp);
+
+/** Writes trunx's fmtp for o ("maxplaybackrate=...;..."). @return length, or -1 */
+int sdp_opus_write(const struct sdp_opus *o, char *buf, size_t len);
+
 #endif

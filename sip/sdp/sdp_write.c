@@ -180,7 +180,8 @@ enum sdp_dir sdp_dir_reverse(enum sdp_dir d)
 	       d == SDP_DIR_RECVONLY ? SDP_DIR_SENDONLY : d;
 }
 
-/** True if codec c is "name[/rate]" (name case-insensitive; no rate = any rate). */
+/** True if codec c is "name[/rate[/channels]]" (name case-insensitive; no rate = any
+ *  rate; the channel count is not compared: "opus/48000/2" matches "opus/48000"). */
 static bool codec_is(const struct sdp_codec *c, const char *spec)
 {
 	const char *slash = strchr(spec, '/');
@@ -191,7 +192,7 @@ static bool codec_is(const struct sdp_codec *c, const char *spec)
 		return false;
 	if (!slash)
 		return true;
-	for (const char *p = slash + 1; *p; p++) {
+	for (const char *p = slash + 1; *p && *p != '/'; p++) {
 		if (*p < '0' || *p > '9' || rate > 0xffffffffUL / 10)
 			return false;
 		rate = rate * 10 + (unsigned long)(*p - '0');

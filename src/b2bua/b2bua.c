@@ -520,9 +520,10 @@ static void list_run(void *arg)
 	(void)now;
 	for (struct call *c = j->b->calls; c && arr; c = c->next) {
 		json_t *o = json_object(), *legs = json_array();
-		char codec[48];
+		char codec[48], codec_b[48];
 
-		b2b_sdp_codec(&c->media, codec, sizeof(codec));
+		b2b_sdp_codec_side(&c->media, MEDIA_SIDE_A, codec, sizeof(codec));
+		b2b_sdp_codec_side(&c->media, MEDIA_SIDE_B, codec_b, sizeof(codec_b));
 		if (!o || !legs) {
 			json_decref(o);
 			json_decref(legs);
@@ -540,6 +541,8 @@ static void list_run(void *arg)
 							      c->b_call_id));
 		json_object_set_new(o, "legs", legs);
 		json_object_set_new(o, "codecs", json_string(codec));
+		json_object_set_new(o, "codec_a", json_string(codec));
+		json_object_set_new(o, "codec_b", json_string(codec_b));
 		json_object_set_new(o, "trunk_in",
 				    c->trunk_in ? json_string(trunk_get_cfg(c->trunk_in)->name)
 						: json_null());

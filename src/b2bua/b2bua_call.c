@@ -27,7 +27,9 @@
 
 enum { SIDE_A = MEDIA_SIDE_A, SIDE_B = MEDIA_SIDE_B };
 
-static const char *const trunx_codecs[] = {"PCMU/8000", "PCMA/8000", "telephone-event/8000"};
+/* telephone-event/8000 is what trunx offers itself; other rates are relayed. */
+static const char *const trunx_codecs[] = {"PCMU/8000", "PCMA/8000", "opus/48000/2",
+					   "telephone-event/8000", "telephone-event"};
 
 /* Per-call scratch that only lives between the route and proceed steps. */
 struct call_setup {
@@ -101,27 +103,27 @@ void call_log(enum log_level lvl, const char *event, const struct call *c,
 
 void call_sdp_ctx(const struct call *c, struct b2b_sdp_ctx *x, const char **allowed)
 {
-	const struct trunk_cfg *tin = c->trunk_in ? trunk_get_cfg(c->trunk_in) : NULL;
-	const struct trunk_cfg *tout = c->trunk_out ? trunk_get_cfg(c->trunk_out) : NULL;
+	const struct trunk_cfg *ts[2] = {
+		c->trunk_in ? trunk_get_cfg(c->trunk_in) : NULL,
+		c->trunk_out ? trunk_get_cfg(c->trunk_out) : NULL,
+	};
 	size_t n = 0;
 
-	for (size_t i = 0; i < sizeof(trunx_codecs) / sizeof(trunx_codecs[0]); i++) {
-		bool ok = true;
-		const struct trunk_cfg *ts[2] = {tin, tout};
-
-		/* telephone-event follows the audio codecs; trunk lists name audio codecs. */
-		for (int k = 0; k < 2 && ok && i < 2; k++) {
-			if (!ts[k] || !ts[k]->n_codecs)
-				continue;
-			ok = false;
-			for (size_t j = 0; j < ts[k]->n_codecs; j++) {
-				if (strcasecmp(ts[k]->codecs[j], trunx_codecs[i]) == 0 ||
-				    strncasecmp(ts[k]->codecs[j], trunx_codecs[i], 4) == 0)
-					ok = true;
-			}
-		}
-		if (ok)
-			allowed[n++] = trunx_codecs[i];
+	memset(x, 0, sizeof(*x));
+	/* Each leg's trunk filters and orders its own leg (b2bua_sdp.c): trunx can
+	 * transcode between what the two allow. */
+	for (size_t i = 0; i < sizeof(trunx_codecs) / sizeof(trunx_codecs[0]); i++)
+		allowed[n++] = trunx_codecs[i];
+	for (int k = 0; k < 2; k++) {
+		x->opus[k].complexity = 5;
+		x->opus[k].fec = true;
+		if (!ts[k])
+			continue;
+		x->prefer[k] = ts[k]->codecs;
+		x->n_prefer[k] = ts[k]->n_codecs;
+		x->opus[k].complexity = ts[k]->opus_complexity;
+		x->opus[k].fec = ts[k]->opus_fec;
+		x->opus[k].dtx = ts[k]->opus_dtx;
 	}
 	x->media_addr = c->b->media_addr;
 	x->port[SIDE_A] = c->ms ? media_session_port(c->ms, MEDIA_SIDE_A) : 0;
@@ -218,9 +220,10 @@ static void emit_cdr(struct call *c)
 	log_str(&r, "cause", c->cause[0] ? c->cause : "normal");
 	if (c->reason[0])
 		log_str(&r, "reason", c->reason);
-	/* Same codec on both legs: G.711 is relayed, never transcoded. */
-	b2b_sdp_codec(&c->media, codec, sizeof(codec));
+	/* Each leg's codec; they differ when trunx transcoded. */
+	b2b_sdp_codec_side(&c->media, SIDE_A, codec, sizeof(codec));
 	log_str(&r, "codec_a", codec[0] ? codec : NULL);
+	b2b_sdp_codec_side(&c->media, SIDE_B, codec, sizeof(codec));
 	log_str(&r, "codec_b", codec[0] ? codec : NULL);
 	log_uint(&r, "rtp_a_in", c->stats[SIDE_A].rtp_in);
 	log_uint(&r, "rtp_a_out", c->stats[SIDE_A].rtp_out);
@@ -396,7 +399,7 @@ static void call_proceed(struct call *c, struct call_setup *su)
 {
 	struct b2bua *b = c->b;
 	struct b2b_sdp_ctx x;
-	const char *allowed[4];
+	const char *allowed[B2B_ALLOWED_MAX];
 	char offer[SDP_BUF_MAX], why[160] = "", from_uri[CALL_NUM_MAX + CONF_HOST_MAX + 16];
 	struct sipua_invite inv = {0};
 	size_t n = 0;
@@ -569,7 +572,7 @@ static void b_progress(struct call *c, const struct sipua_ev *ev)
 {
 	struct b2bua *b = c->b;
 	struct b2b_sdp_ctx x;
-	const char *allowed[4];
+	const char *allowed[B2B_ALLOWED_MAX];
 	char out[SDP_BUF_MAX], why[160] = "";
 	const char *sdp = NULL;
 	size_t n = 0;
@@ -614,7 +617,7 @@ static void b_answered(struct call *c, const struct sipua_ev *ev)
 {
 	struct b2bua *b = c->b;
 	struct b2b_sdp_ctx x;
-	const char *allowed[4];
+	const char *allowed[B2B_ALLOWED_MAX];
 	char out[SDP_BUF_MAX], why[160] = "";
 	const char *sdp;
 	size_t n = 0;

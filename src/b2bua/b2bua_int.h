@@ -80,6 +80,26 @@ struct b2b_codec {
 	uint8_t  sent[2];
 };
 
+/** The codec one leg uses (transcoding: each leg its own). */
+struct b2b_choice {
+	bool     valid;
+	char     name[SDP_NAME_MAX];
+	uint32_t rate;
+	char     fmtp[SDP_FMTP_MAX];      /**< the leg's own fmtp for it (its preferences) */
+	uint8_t  pt;                      /**< PT the leg declared: we send it that */
+	uint8_t  sent;                    /**< PT our SDP toward it declared: it sends us that */
+	uint8_t  te_pt, te_sent;          /**< telephone-event, MEDIA_PT_NONE = none */
+	uint32_t te_rate;
+	uint32_t ptime;                   /**< the leg's a=ptime, 0 = not given */
+};
+
+/** Per-trunk Opus options (complexity, whether FEC and DTX may be used). */
+struct b2b_opus_opts {
+	uint8_t complexity;
+	bool    fec;
+	bool    dtx;
+};
+
 /** An m= line of the offer being relayed, kept to mirror it in the answer. */
 struct b2b_mline {
 	char             type[16];
@@ -98,7 +118,17 @@ struct b2b_media {
 	size_t           n_codecs;
 	struct b2b_codec codecs[SDP_MAX_CODECS];  /**< negotiated, answer order */
 	uint64_t         sess_id;         /**< our o= session id */
+	/* The offer we sent for the pending offer: its audio line, and for each of its
+	 * codecs the index of the offerer's codec it relays, or -1 for a codec trunx
+	 * added because it can transcode it. */
+	struct sdp_media offered;
+	int8_t           offered_src[SDP_MAX_CODECS];
+	bool             transcode;       /**< the legs use different codecs */
+	struct b2b_choice choice[2];      /**< each leg's codec */
+	struct b2b_opus_opts opus[2];     /**< per leg, from its trunk */
 };
+
+#define B2B_ALLOWED_MAX 8              /**< entries of an `allowed` array */
 
 /** What the negotiation needs to know about trunx and the two trunks. */
 struct b2b_sdp_ctx {
@@ -106,6 +136,10 @@ struct b2b_sdp_ctx {
 	uint16_t    port[2];              /**< our RTP port per side */
 	const char *const *allowed;       /**< codecs trunx accepts ("PCMU/8000" ...) */
 	size_t      n_allowed;
+	/** Per side: the codecs its trunk allows, by preference (NULL/0 = all trunx has). */
+	const char (*prefer[2])[32];
+	size_t      n_prefer[2];
+	struct b2b_opus_opts opus[2];     /**< per side, from its trunk */
 	struct sdp_session *scratch;      /**< 2 sessions of working space (caller-owned,
 					       reused call after call); NULL = allocate */
 };
@@ -156,6 +190,9 @@ void b2b_sdp_media_params_pending(const struct b2b_media *m, struct media_sessio
 
 /** The first negotiated audio codec as "name/rate" ("" if none). */
 void b2b_sdp_codec(const struct b2b_media *m, char *out, size_t len);
+
+/** The audio codec leg `side` uses, as "name/rate" ("" if none). */
+void b2b_sdp_codec_side(const struct b2b_media *m, int side, char *out, size_t len);
 
 /** True if sdp repeats the last SDP seen from `side` (same o= id and version). */
 bool b2b_sdp_is_refresh(const struct b2b_media *m, int side, const char *sdp, size_t len);
@@ -253,7 +290,7 @@ const char *call_state_name(enum call_state s);
 /* b2bua_call.c: helpers shared with b2bua_offer.c */
 void call_log(enum log_level lvl, const char *event, const struct call *c, const char *leg,
 	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/** The SDP rewriting context of a call; `allowed` must hold 4 entries. */
+/** The SDP rewriting context of a call; `allowed` must hold B2B_ALLOWED_MAX entries. */
 void call_sdp_ctx(const struct call *c, struct b2b_sdp_ctx *x, const char **allowed);
 struct sipua_leg *call_leg(const struct call *c, int side);
 /** Writes "Warning: 399 <our host> \"why\"\r\n". */

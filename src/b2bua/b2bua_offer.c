@@ -136,7 +136,7 @@ void call_on_offer(struct call *c, int from, const struct sipua_ev *ev)
 	struct sipua_leg *leg = call_leg(c, from), *other = call_leg(c, !from);
 	struct b2b_side *sd = &c->media.side[from];
 	struct b2b_sdp_ctx x;
-	const char *allowed[4];
+	const char *allowed[B2B_ALLOWED_MAX];
 	char out[SDP_BUF_MAX], why[160] = "", hdr[512];
 	size_t n = 0;
 	int err;
@@ -214,7 +214,7 @@ void call_on_offer_result(struct call *c, const struct sipua_ev *ev)
 	bool ok = ev->status >= 200 && ev->status < 300;
 	struct sipua_leg *leg;
 	struct b2b_sdp_ctx x;
-	const char *allowed[4];
+	const char *allowed[B2B_ALLOWED_MAX];
 	char out[SDP_BUF_MAX], why[160] = "", hdr[512];
 	size_t n = 0;
 	int err, code;

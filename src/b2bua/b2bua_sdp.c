@@ -105,6 +105,203 @@ static int write_local(struct b2b_media *m, int side, struct sdp_session *s, cha
 	return 0;
 }
 
+/* ---- codecs trunx can decode and encode ---- */
+
+static enum media_codec codec_id(const char *name, uint32_t rate)
+{
+	if (rate == 8000 && strcasecmp(name, "PCMU") == 0)
+		return MEDIA_CODEC_PCMU;
+	if (rate == 8000 && strcasecmp(name, "PCMA") == 0)
+		return MEDIA_CODEC_PCMA;
+	if (rate == 48000 && strcasecmp(name, "opus") == 0)
+		return MEDIA_CODEC_OPUS;
+	return MEDIA_CODEC_NONE;
+}
+
+static bool is_te(const char *name)
+{
+	return strcasecmp(name, "telephone-event") == 0;
+}
+
+static bool is_audio(const char *name)
+{
+	return name[0] && !is_te(name) && strcasecmp(name, "CN") != 0;
+}
+
+/* Position of a codec in a trunk's preference list; SIZE_MAX = not allowed there.
+ * An empty list allows everything (in the offer's order); telephone-event always
+ * passes (trunk lists name audio codecs). */
+static size_t pref_rank(const struct b2b_sdp_ctx *c, int side, const struct sdp_codec *k)
+{
+	char spec[SDP_NAME_MAX + 12];
+
+	if (!c->n_prefer[side] || !is_audio(k->name))
+		return c->n_prefer[side];
+	snprintf(spec, sizeof(spec), "%s/%" PRIu32, k->name, k->rate);
+	for (size_t i = 0; i < c->n_prefer[side]; i++) {
+		const char *p = c->prefer[side][i];
+		size_t n = strlen(spec);
+
+		/* "opus/48000/2" in a list matches "opus/48000" */
+		if (strncasecmp(p, spec, n) == 0 && (p[n] == '\0' || p[n] == '/'))
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+/* Our own fmtp for an Opus stream we decode at 8 kHz (the other leg is G.711). */
+static void opus_fmtp_8k(char *out, size_t len, const struct b2b_opus_opts *o)
+{
+	struct sdp_opus op;
+
+	sdp_opus_defaults(&op);
+	op.maxplaybackrate = 8000;
+	op.sprop_maxcapturerate = 8000;
+	op.useinbandfec = o->fec;
+	op.usedtx = o->dtx;
+	if (sdp_opus_write(&op, out, len) < 0)
+		out[0] = '\0';
+}
+
+/* Static payload types of trunx's own codecs; dynamic ones take 111 (opus) and 101. */
+static bool local_codec(const char *spec, struct sdp_codec *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->channels = 1;
+	k->rate = 8000;
+	if (strcasecmp(spec, "PCMU/8000") == 0) {
+		k->pt = 0;
+		snprintf(k->name, sizeof(k->name), "PCMU");
+	} else if (strcasecmp(spec, "PCMA/8000") == 0) {
+		k->pt = 8;
+		snprintf(k->name, sizeof(k->name), "PCMA");
+	} else if (strcasecmp(spec, "opus/48000/2") == 0) {
+		k->pt = 111;
+		k->rate = 48000;
+		k->channels = 2;
+		snprintf(k->name, sizeof(k->name), "opus");
+		snprintf(k->fmtp, sizeof(k->fmtp), "useinbandfec=1");
+	} else if (strcasecmp(spec, "telephone-event/8000") == 0) {
+		k->pt = 101;
+		snprintf(k->name, sizeof(k->name), "telephone-event");
+		snprintf(k->fmtp, sizeof(k->fmtp), "0-16");
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static uint8_t free_pt(const bool used[128], uint8_t want)
+{
+	if (want < 128 && !used[want])
+		return want;
+	for (uint8_t p = 96; p < 128; p++)
+		if (!used[p])
+			return p;
+	return MEDIA_PT_NONE;
+}
+
+/* Keeps the offerer's codecs its own trunk allows (telephone-event always). */
+static void trunk_filter(struct sdp_media *am, const struct b2b_sdp_ctx *c, int side)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < am->n_codecs; i++) {
+		if (pref_rank(c, side, &am->codecs[i]) == SIZE_MAX)
+			continue;
+		if (kept != i)
+			am->codecs[kept] = am->codecs[i];
+		kept++;
+	}
+	am->n_codecs = kept;
+}
+
+/*
+ * The audio line we offer to `to` for the offerer's line am: the offerer's codecs
+ * that to's trunk allows (relayed as they are, with the numbers already negotiated
+ * on `to`), then every codec trunx can transcode that am lacks, in to's trunk
+ * order when it has one. Fills m->offered/_src and m->offer_q.
+ */
+static int build_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to,
+		       const struct sdp_media *am, struct sdp_media *om)
+{
+	struct sdp_codec *list = om->codecs;
+	int8_t src[SDP_MAX_CODECS];
+	size_t rank[SDP_MAX_CODECS], n = 0;
+	bool used[128] = {false}, can_decode = false, has_te = false;
+
+	for (size_t i = 0; i < am->n_codecs; i++) {
+		m->offer_q[i] = MEDIA_PT_NONE;
+		if (codec_id(am->codecs[i].name, am->codecs[i].rate))
+			can_decode = true;
+		if (is_te(am->codecs[i].name))
+			has_te = true;
+	}
+	for (size_t i = 0; i < am->n_codecs && n < SDP_MAX_CODECS; i++) {
+		const struct sdp_codec *k = &am->codecs[i];
+		const struct b2b_codec *neg = negotiated(m, k->name, k->rate);
+		uint8_t q = neg && neg->sent[to] < 128 ? neg->sent[to] : k->pt;
+
+		if (pref_rank(c, to, k) == SIZE_MAX)
+			continue;
+		if (used[q])
+			q = k->pt;
+		if (used[q])
+			continue;
+		used[q] = true;
+		m->offer_q[i] = q;
+		list[n] = *k;
+		list[n].pt = q;
+		src[n] = (int8_t)i;
+		rank[n] = pref_rank(c, to, k);
+		n++;
+	}
+	for (size_t a = 0; can_decode && a < c->n_allowed && n < SDP_MAX_CODECS; a++) {
+		struct sdp_codec k;
+		const struct b2b_codec *neg;
+
+		/* the codecs trunx transcodes, and telephone-event/8000 for digits on a
+		 * G.711 clock when the offerer sends digits at another rate */
+		if (!local_codec(c->allowed[a], &k) ||
+		    (!codec_id(k.name, k.rate) && !(is_te(k.name) && has_te)) ||
+		    sdp_media_find(am, k.name, k.rate) || pref_rank(c, to, &k) == SIZE_MAX)
+			continue;
+		neg = negotiated(m, k.name, k.rate);
+		k.pt = free_pt(used, neg && neg->sent[to] < 128 ? neg->sent[to] : k.pt);
+		if (k.pt > 127)
+			continue;
+		used[k.pt] = true;
+		if (codec_id(k.name, k.rate) == MEDIA_CODEC_OPUS)
+			opus_fmtp_8k(k.fmtp, sizeof(k.fmtp), &c->opus[to]);
+		list[n] = k;
+		src[n] = -1;
+		rank[n] = pref_rank(c, to, &k);
+		n++;
+	}
+	/* Stable order: by the trunk's rank (telephone-event ranks last). */
+	for (size_t i = 1; i < n; i++) {
+		struct sdp_codec kc = list[i];
+		int8_t sc = src[i];
+		size_t rc = rank[i], j = i;
+
+		while (j > 0 && rank[j - 1] > rc) {
+			list[j] = list[j - 1];
+			src[j] = src[j - 1];
+			rank[j] = rank[j - 1];
+			j--;
+		}
+		list[j] = kc;
+		src[j] = sc;
+		rank[j] = rc;
+	}
+	om->n_codecs = n;
+	if (!sdp_media_has_audio_codec(om))
+		return ENOTSUP;
+	m->offered = *om;
+	memcpy(m->offered_src, src, sizeof(src));
+	return 0;
+}
+
 int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 		  const char *sdp, size_t len, char *out, size_t outlen, size_t *outn,
 		  char *why, size_t whylen)
@@ -112,7 +309,6 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 	struct sdp_session *s, *o;
 	struct sdp_media *am;
 	int to = !from, audio, err = 0;
-	bool used[128] = {false};
 
 	if (!m || !c || !sdp || (from != 0 && from != 1))
 		return EINVAL;
@@ -137,8 +333,20 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 		goto out;
 	}
 	sdp_media_filter(am, c->allowed, c->n_allowed);
+	trunk_filter(am, c, from);
 	if (!sdp_media_has_audio_codec(am)) {
-		set_why(why, whylen, "no common codec (PCMU, PCMA)");
+		set_why(why, whylen, "no common codec (PCMU, PCMA, opus)");
+		err = ENOTSUP;
+		goto out;
+	}
+
+	/* Our offer to the other side. */
+	session_reset(o, 1);
+	o->n_media = 1;
+	o->media[0] = *am;
+	local_media(&o->media[0], c, to);
+	if (build_offer(m, c, to, am, &o->media[0]) != 0) {
+		set_why(why, whylen, "no codec allowed toward the called trunk");
 		err = ENOTSUP;
 		goto out;
 	}
@@ -158,49 +366,13 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 	m->audio_idx = audio;
 	m->offer_audio = *am;
 	m->offer_from = from;
-
-	/* Our offer to the other side: its negotiated PT numbers where known. */
-	session_reset(o, 1);
-	o->n_media = 1;
-	o->media[0] = *am;
-	local_media(&o->media[0], c, to);
-	for (size_t i = 0; i < am->n_codecs; i++) {
-		const struct b2b_codec *k = negotiated(m, am->codecs[i].name, am->codecs[i].rate);
-		uint8_t q = k ? k->sent[to] : am->codecs[i].pt;
-
-		if (q >= 128 || used[q])
-			q = am->codecs[i].pt;
-		used[q] = true;
-		m->offer_q[i] = q;
-		o->media[0].codecs[i].pt = q;
-	}
+	m->opus[0] = c->opus[0];
+	m->opus[1] = c->opus[1];
 	err = write_local(m, to, o, out, outlen, outn, why, whylen);
 out:
 	if (s != c->scratch)
 		free(s);
 	return err;
-}
-
-/* Static payload types of trunx's own offers; telephone-event takes 101. */
-static bool local_codec(const char *spec, struct sdp_codec *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->channels = 1;
-	k->rate = 8000;
-	if (strcasecmp(spec, "PCMU/8000") == 0) {
-		k->pt = 0;
-		snprintf(k->name, sizeof(k->name), "PCMU");
-	} else if (strcasecmp(spec, "PCMA/8000") == 0) {
-		k->pt = 8;
-		snprintf(k->name, sizeof(k->name), "PCMA");
-	} else if (strcasecmp(spec, "telephone-event/8000") == 0) {
-		k->pt = 101;
-		snprintf(k->name, sizeof(k->name), "telephone-event");
-		snprintf(k->fmtp, sizeof(k->fmtp), "0-16");
-	} else {
-		return false;
-	}
-	return true;
 }
 
 int b2b_sdp_offer_local(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to, char *out,
@@ -218,8 +390,12 @@ int b2b_sdp_offer_local(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to
 	am->dir = SDP_DIR_SENDRECV;
 	am->n_codecs = 0;
 	for (size_t i = 0; i < c->n_allowed && am->n_codecs < SDP_MAX_CODECS; i++) {
-		if (local_codec(c->allowed[i], &am->codecs[am->n_codecs])) {
-			m->offer_q[am->n_codecs] = am->codecs[am->n_codecs].pt;
+		struct sdp_codec *k = &am->codecs[am->n_codecs];
+
+		if (local_codec(c->allowed[i], k) && pref_rank(c, to, k) != SIZE_MAX &&
+		    pref_rank(c, from, k) != SIZE_MAX) {
+			m->offer_q[am->n_codecs] = k->pt;
+			m->offered_src[am->n_codecs] = (int8_t)am->n_codecs;
 			am->n_codecs++;
 		}
 	}
@@ -227,6 +403,7 @@ int b2b_sdp_offer_local(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to
 		set_why(why, whylen, "no codec allowed on this route");
 		return ENOTSUP;
 	}
+	m->offered = *am;
 	m->n_mlines = 1;
 	memset(&m->mlines[0], 0, sizeof(m->mlines[0]));
 	snprintf(m->mlines[0].type, sizeof(m->mlines[0].type), "audio");
@@ -234,6 +411,8 @@ int b2b_sdp_offer_local(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to
 	m->audio_idx = 0;
 	m->offer_from = from;
 	m->side[from].valid = false;
+	m->opus[0] = c->opus[0];
+	m->opus[1] = c->opus[1];
 	o = c->scratch ? c->scratch + 1 : calloc(1, sizeof(*o));
 	if (!o)
 		return ENOMEM;
@@ -247,6 +426,96 @@ int b2b_sdp_offer_local(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to
 	return err;
 }
 
+static void choose(struct b2b_choice *ch, const struct sdp_codec *k, uint8_t pt, uint8_t sent,
+		   uint32_t ptime)
+{
+	memset(ch, 0, sizeof(*ch));
+	ch->valid = true;
+	scopy(ch->name, sizeof(ch->name), k->name);
+	ch->rate = k->rate;
+	scopy(ch->fmtp, sizeof(ch->fmtp), k->fmtp);
+	ch->pt = pt;
+	ch->sent = sent;
+	ch->te_pt = ch->te_sent = MEDIA_PT_NONE;
+	ch->ptime = ptime;
+}
+
+static void add_codec(struct b2b_codec *codecs, size_t *n, const struct sdp_codec *k, int side,
+		      uint8_t pt, uint8_t sent)
+{
+	struct b2b_codec *x;
+
+	if (*n >= SDP_MAX_CODECS)
+		return;
+	x = &codecs[(*n)++];
+	memset(x, 0, sizeof(*x));
+	scopy(x->name, sizeof(x->name), k->name);
+	x->rate = k->rate;
+	x->channels = k->channels;
+	scopy(x->fmtp, sizeof(x->fmtp), k->fmtp);
+	x->pt[side] = pt;
+	x->sent[side] = sent;
+	x->pt[!side] = x->sent[!side] = MEDIA_PT_NONE;
+}
+
+/* The answerer chose a codec trunx added: each leg keeps its own, trunx transcodes. */
+static void negotiate_transcoded(struct b2b_media *m, const struct sdp_media *am,
+				 const struct sdp_codec *bk, size_t e, struct b2b_codec *codecs,
+				 size_t *n)
+{
+	int from = m->offer_from, to = !from;
+	const struct sdp_media *oa = &m->offer_audio;
+	const struct sdp_codec *ak = NULL;
+	enum media_codec aid = MEDIA_CODEC_NONE;
+
+	choose(&m->choice[to], bk, bk->pt, m->offered.codecs[e].pt, am->ptime);
+	add_codec(codecs, n, bk, to, bk->pt, m->offered.codecs[e].pt);
+	for (size_t i = 0; i < am->n_codecs; i++) {
+		const struct sdp_codec *t = &am->codecs[i];
+
+		if (!is_te(t->name))
+			continue;
+		for (size_t j = 0; j < m->offered.n_codecs; j++) {
+			const struct sdp_codec *q = &m->offered.codecs[j];
+
+			if (is_te(q->name) && q->rate == t->rate) {
+				m->choice[to].te_pt = t->pt;
+				m->choice[to].te_sent = q->pt;
+				m->choice[to].te_rate = t->rate;
+				add_codec(codecs, n, t, to, t->pt, q->pt);
+				i = am->n_codecs;
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; i < oa->n_codecs && !ak; i++) {
+		aid = codec_id(oa->codecs[i].name, oa->codecs[i].rate);
+		if (aid)
+			ak = &oa->codecs[i];
+	}
+	if (!ak)
+		return;   /* build_offer added no codec then: cannot happen */
+	choose(&m->choice[from], ak, ak->pt, ak->pt, oa->ptime);
+	add_codec(codecs, n, ak, from, ak->pt, ak->pt);
+	{
+		uint32_t want = aid == MEDIA_CODEC_OPUS ? 48000 : 8000;
+		const struct sdp_codec *te = NULL;
+
+		for (size_t i = 0; i < oa->n_codecs; i++) {
+			const struct sdp_codec *t = &oa->codecs[i];
+
+			if (is_te(t->name) && (!te || (t->rate == want && te->rate != want)))
+				te = t;
+		}
+		if (te) {
+			m->choice[from].te_pt = m->choice[from].te_sent = te->pt;
+			m->choice[from].te_rate = te->rate;
+			add_codec(codecs, n, te, from, te->pt, te->pt);
+		}
+	}
+	m->transcode = true;
+}
+
 int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char *sdp,
 		   size_t len, char *out, size_t outlen, size_t *outn, char *why,
 		   size_t whylen)
@@ -254,9 +523,9 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 	struct sdp_session *s, *o;
 	struct sdp_media *am, *om;
 	struct b2b_codec codecs[SDP_MAX_CODECS];
-	size_t n = 0;
+	const struct sdp_codec *bk = NULL;
+	size_t n = 0, e = 0;
 	int from, to, err = 0;
-	bool audio_ok = false;
 
 	if (!m || !c || !sdp || m->offer_from < 0)
 		return EINVAL;
@@ -277,35 +546,54 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 		goto out;
 	}
 	am = &s->media[0];
-	for (size_t i = 0; i < am->n_codecs && n < SDP_MAX_CODECS; i++) {
-		const struct sdp_codec *ac = &am->codecs[i];
-
-		for (size_t j = 0; j < m->offer_audio.n_codecs; j++) {
-			const struct sdp_codec *oc = &m->offer_audio.codecs[j];
-			struct b2b_codec *k;
-
-			if (!codec_eq(oc->name, oc->rate, ac->name, ac->rate))
-				continue;
-			k = &codecs[n++];
-			memset(k, 0, sizeof(*k));
-			scopy(k->name, sizeof(k->name), oc->name);
-			k->rate = oc->rate;
-			k->channels = oc->channels;
-			scopy(k->fmtp, sizeof(k->fmtp), oc->fmtp);
-			k->pt[from] = oc->pt;
-			k->sent[from] = oc->pt;
-			k->pt[to] = ac->pt;
-			k->sent[to] = m->offer_q[j];
-			if (strcasecmp(k->name, "telephone-event") != 0 &&
-			    strcasecmp(k->name, "CN") != 0)
-				audio_ok = true;
-			break;
+	/* The answerer's first audio codec that we offered decides the mode. */
+	for (size_t i = 0; i < am->n_codecs && !bk; i++) {
+		if (!is_audio(am->codecs[i].name))
+			continue;
+		for (size_t j = 0; j < m->offered.n_codecs; j++) {
+			if (codec_eq(m->offered.codecs[j].name, m->offered.codecs[j].rate,
+				     am->codecs[i].name, am->codecs[i].rate)) {
+				bk = &am->codecs[i];
+				e = j;
+				break;
+			}
 		}
 	}
-	if (!audio_ok) {
-		set_why(why, whylen, "no common codec (PCMU, PCMA)");
+	if (!bk) {
+		set_why(why, whylen, "no common codec (PCMU, PCMA, opus)");
 		err = ENOTSUP;
 		goto out;
+	}
+	m->transcode = false;
+	if (m->offered_src[e] < 0) {
+		negotiate_transcoded(m, am, bk, e, codecs, &n);
+	} else {
+		/* Relay: every answered codec that relays one of the offerer's. */
+		for (size_t i = 0; i < am->n_codecs && n < SDP_MAX_CODECS; i++) {
+			const struct sdp_codec *ac = &am->codecs[i];
+
+			for (size_t j = 0; j < m->offer_audio.n_codecs; j++) {
+				const struct sdp_codec *oc = &m->offer_audio.codecs[j];
+				struct b2b_codec *k;
+
+				if (m->offer_q[j] > 127 ||
+				    !codec_eq(oc->name, oc->rate, ac->name, ac->rate))
+					continue;
+				k = &codecs[n++];
+				memset(k, 0, sizeof(*k));
+				scopy(k->name, sizeof(k->name), oc->name);
+				k->rate = oc->rate;
+				k->channels = oc->channels;
+				scopy(k->fmtp, sizeof(k->fmtp), oc->fmtp);
+				k->pt[from] = oc->pt;
+				k->sent[from] = oc->pt;
+				k->pt[to] = ac->pt;
+				k->sent[to] = m->offer_q[j];
+				break;
+			}
+		}
+		for (int sd = 0; sd < 2; sd++)
+			choose(&m->choice[sd], bk, bk->pt, bk->pt, 0);
 	}
 	side_remember_remote(&m->side[to], s, am);
 	memcpy(m->codecs, codecs, n * sizeof(codecs[0]));
@@ -332,15 +620,20 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 	memset(om, 0, offsetof(struct sdp_media, codecs));
 	local_media(om, c, from);
 	om->dir = am->dir;
-	om->ptime = am->ptime;
+	om->ptime = m->transcode ? m->offer_audio.ptime : am->ptime;
 	for (size_t i = 0; i < n; i++) {
-		struct sdp_codec *x = &om->codecs[om->n_codecs++];
+		struct sdp_codec *x;
 
+		if (codecs[i].pt[from] > 127)
+			continue;   /* the other leg's codec (transcoding) */
+		x = &om->codecs[om->n_codecs++];
 		x->pt = codecs[i].pt[from];
 		scopy(x->name, sizeof(x->name), codecs[i].name);
 		x->rate = codecs[i].rate;
 		x->channels = codecs[i].channels ? codecs[i].channels : 1;
 		scopy(x->fmtp, sizeof(x->fmtp), codecs[i].fmtp);
+		if (m->transcode && codec_id(x->name, x->rate) == MEDIA_CODEC_OPUS)
+			opus_fmtp_8k(x->fmtp, sizeof(x->fmtp), &m->opus[from]);
 	}
 	err = write_local(m, from, o, out, outlen, outn, why, whylen);
 	if (!err)
@@ -403,6 +696,38 @@ static void fill_addr(struct sockaddr_storage *ss, const struct b2b_side *sd, ui
 	}
 }
 
+/* The media engine's view of a leg's codec (relay: both legs the same codec). */
+static void codec_params(const struct b2b_media *m, int side, struct media_codec_params *cp)
+{
+	const struct b2b_choice *ch = &m->choice[side];
+	struct sdp_opus op;
+
+	memset(cp, 0, sizeof(*cp));
+	cp->pt = cp->te_pt = MEDIA_PT_NONE;
+	memset(cp->pt_rx, MEDIA_PT_NONE, sizeof(cp->pt_rx));
+	memset(cp->te_pt_rx, MEDIA_PT_NONE, sizeof(cp->te_pt_rx));
+	if (!ch->valid)
+		return;
+	cp->codec = codec_id(ch->name, ch->rate);
+	cp->pt = ch->pt;
+	cp->pt_rx[0] = ch->sent;
+	cp->pt_rx[1] = ch->pt;
+	cp->te_pt = ch->te_pt;
+	cp->te_pt_rx[0] = ch->te_sent;
+	cp->te_pt_rx[1] = ch->te_pt;
+	cp->te_rate = ch->te_rate;
+	cp->ptime = (uint16_t)(ch->ptime <= 60 ? ch->ptime : 0);
+	/* What this leg asked of our encoder, within what its trunk allows. */
+	sdp_opus_parse(&op, ch->fmtp);
+	if (op.ptime && !cp->ptime)
+		cp->ptime = op.ptime;
+	cp->opus.complexity = m->opus[side].complexity;
+	cp->opus.fec = op.useinbandfec && m->opus[side].fec;
+	cp->opus.dtx = op.usedtx && m->opus[side].dtx;
+	cp->opus.max_bitrate = op.maxaveragebitrate;
+	cp->opus.max_playback_rate = op.maxplaybackrate;
+}
+
 void b2b_sdp_media_params(const struct b2b_media *m, struct media_session_params *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -428,6 +753,7 @@ void b2b_sdp_media_params(const struct b2b_media *m, struct media_session_params
 			if (k->pt[s] < 128 && mp->pt_map[k->pt[s]] == MEDIA_PT_NONE)
 				mp->pt_map[k->pt[s]] = k->pt[other];
 		}
+		codec_params(m, s, &mp->codec);
 	}
 }
 
@@ -468,6 +794,17 @@ void b2b_sdp_media_params_pending(const struct b2b_media *m, struct media_sessio
 			mt->pt_map[q] = pt;
 		}
 	}
+}
+
+void b2b_sdp_codec_side(const struct b2b_media *m, int side, char *out, size_t len)
+{
+	const struct b2b_choice *ch = &m->choice[side & 1];
+
+	if (!ch->valid) {
+		b2b_sdp_codec(m, out, len);
+		return;
+	}
+	snprintf(out, len, "%.*s/%u", SDP_NAME_MAX, ch->name, (unsigned)ch->rate);
 }
 
 void b2b_sdp_codec(const struct b2b_media *m, char *out, size_t len)

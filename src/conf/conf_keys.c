@@ -100,6 +100,10 @@ static const struct conf_key trunk_keys[] = {
 	 CK(struct trunk_cfg, n_pass_headers), ROUTE_MAX_HEADERS, 0, 0, 0, NULL, ""},
 	{"codecs", CT_CODECS, CK(struct trunk_cfg, codecs), CK(struct trunk_cfg, n_codecs),
 	 ROUTE_MAX_CODECS, 0, 0, 0, NULL, ""},
+	{"opus_complexity", CT_UINT, CK(struct trunk_cfg, opus_complexity), 0, 0, 0, 10, 1, NULL,
+	 "5"},
+	{"opus_fec", CT_BOOL, CK(struct trunk_cfg, opus_fec), 0, 0, 0, 0, 0, NULL, "yes"},
+	{"opus_dtx", CT_BOOL, CK(struct trunk_cfg, opus_dtx), 0, 0, 0, 0, 0, NULL, "no"},
 };
 
 static const struct conf_key route_keys[] = {

@@ -453,7 +453,8 @@ static int set_headers(const struct conf_key *k, void *base, const char *val, ch
 static int set_codecs(const struct conf_key *k, void *base, const char *val, char *why,
 		      size_t whylen)
 {
-	static const char *const known[] = {"PCMU/8000", "PCMA/8000", "telephone-event/8000"};
+	static const char *const known[] = {"PCMU/8000", "PCMA/8000", "opus/48000/2",
+					    "telephone-event/8000"};
 	char (*codecs)[32] = FIELD(base, k->off);
 	size_t *count = FIELD(base, k->off2), n = 0;
 	char tok[32];
@@ -472,7 +473,7 @@ static int set_codecs(const struct conf_key *k, void *base, const char *val, cha
 		if (!canon)
 			return why_set(why, whylen,
 				       "unsupported codec (PCMU/8000, PCMA/8000, "
-				       "telephone-event/8000)");
+				       "opus/48000/2, telephone-event/8000)");
 		if (n == k->size)
 			return why_set(why, whylen, "more than %zu codecs", k->size);
 		for (size_t i = 0; i < n; i++)

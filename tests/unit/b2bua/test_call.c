@@ -555,7 +555,7 @@ static void test_delayed_offer(void **state)
 	incoming(f, NULL);                        /* INVITE without SDP */
 	c = f->b->calls;
 	assert_int_equal(n_invites, 1);           /* B gets trunx's own offer */
-	assert_non_null(strstr(last_invite.sdp, "m=audio 30002 RTP/AVP 0 8 101"));
+	assert_non_null(strstr(last_invite.sdp, "m=audio 30002 RTP/AVP 0 8 111 101"));
 	leg_ev(f, &b_leg, SIPUA_EV_PROGRESS, 183, answer_b);
 	assert_int_equal(a_leg.last_status, 183);
 	assert_false(a_leg.has_sdp);              /* our offer waits for the 200 */
