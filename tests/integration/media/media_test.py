@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Real UAs through trunxd's media server: two baresip instances (Debian baresip-core)
+call each other through trunxd with the codecs of each matrix cell. Each plays its own
+tone; each must hear the other's (frequency within 10 Hz, level within 3 dB, present
+for >= 80 % of the call), and RFC 4733 digits sent by each must arrive at the other in
+order. trunxd's call.end record must name each leg's codec.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from harness import baresip, case, trunxd  # noqa: E402
+
+DID = "5550001000"
+TONE_A, TONE_B, LEVEL = 1000.0, 600.0, -12.0
+CALL_S = 7.0
+
+
+def rate_of(codec):
+    return 48000 if codec.lower().startswith("opus") else 8000
+
+
+def chans_of(codec):
+    return 2 if codec.lower().startswith("opus") else 1
+
+
+def run_call(ctx, codec_a, codec_b, srtp_a=None, srtp_b=None, configure=None):
+    if not baresip.available():
+        raise AssertionError("baresip is not installed (tools/deps.sh installs baresip-core)")
+    wav_a = ctx.path("tone_a.wav")
+    wav_b = ctx.path("tone_b.wav")
+    baresip.write_tone(wav_a, TONE_A, LEVEL, CALL_S + 20, rate_of(codec_a), chans_of(codec_a))
+    baresip.write_tone(wav_b, TONE_B, LEVEL, CALL_S + 20, rate_of(codec_b), chans_of(codec_b))
+    b = baresip.Baresip(ctx, "callee", [codec_b], wav_b, srtp=srtp_b, answer=True,
+                        user="+15550001000").start()
+    ctx.at_end(b.stop)
+
+    def conf(c):
+        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=b.sip_port,
+                          uri="sip:127.0.0.1:%d" % b.sip_port)
+        c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
+        if configure:
+            configure(c)
+
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    a = baresip.Baresip(ctx, "caller", [codec_a], wav_a, srtp=srtp_a).start()
+    ctx.at_end(a.stop)
+    a.command("dial", "sip:%s@%s" % (DID, t.sip_addr))
+    est = a.wait_event("CALL_ESTABLISHED", 15)
+    if not est:
+        raise AssertionError("call not established: caller events %s, trunxd %s"
+                             % (a.events, t.events("call.end")))
+    b.wait_event("CALL_ESTABLISHED", 5)
+    a.pump(CALL_S / 2)
+    a.command("sndcode", "123#")
+    b.pump(1.0)
+    b.command("sndcode", "9*")
+    a.pump(CALL_S / 2 - 1.0)
+    b.pump(0.5)
+    a.command("hangup")
+    a.wait_event("CALL_CLOSED", 10)
+    b.wait_event("CALL_CLOSED", 10)
+    end = t.wait_events("call.end", 1, 10)
+    ctx.log("call.end: %s", end)
+    digits_b = "".join(e.get("param", "") for e in b.events if e.get("type") == "CALL_DTMF_START")
+    digits_a = "".join(e.get("param", "") for e in a.events if e.get("type") == "CALL_DTMF_START")
+    a.stop()
+    b.stop()
+    t.stop()
+    problems = []
+    for who, ua, hz in (("caller", a, TONE_B), ("callee", b, TONE_A)):
+        path = ua.heard_wav()
+        if not path:
+            problems.append("%s recorded nothing" % who)
+            continue
+        s, rate = baresip.read_wav(path)
+        # after set-up, before the digits (a UA mutes its tone while it sends them)
+        s = s[int(1.0 * rate):int((CALL_S / 2 - 0.1) * rate)]
+        share, f, lvl = baresip.tone_presence(s, rate, hz, LEVEL)
+        ctx.log("%s heard %.0f Hz: %.0f %% of frames, median %s Hz, %s dBFS (%s)",
+                who, hz, share * 100, f and round(f, 1), lvl and round(lvl, 1), path)
+        if share < 0.8:
+            problems.append("%s heard the %.0f Hz tone in only %.0f %% of frames"
+                            % (who, hz, share * 100))
+    ctx.log("digits: callee got %r, caller got %r", digits_b, digits_a)
+    if digits_b != "123#":
+        problems.append("callee got digits %r, not '123#'" % digits_b)
+    if digits_a != "9*":
+        problems.append("caller got digits %r, not '9*'" % digits_a)
+    if len(end) != 1:
+        problems.append("expected one call.end, got %d" % len(end))
+    else:
+        want_a = codec_a.split("/")[0].lower()
+        want_b = codec_b.split("/")[0].lower()
+        got_a = (end[0].get("codec_a") or "").split("/")[0].lower()
+        got_b = (end[0].get("codec_b") or "").split("/")[0].lower()
+        if (got_a, got_b) != (want_a, want_b):
+            problems.append("call.end codecs %s/%s, expected %s/%s"
+                            % (got_a, got_b, want_a, want_b))
+    if problems:
+        raise AssertionError("; ".join(problems))
+
+
+def case_analysis_rejects(ctx):
+    """The tone check itself: a tone 30 Hz off, 6 dB low, or absent fails it."""
+    rate = 8000
+    for hz, db, want in ((1000, -12, True), (1030, -12, False), (1000, -18, False)):
+        path = ctx.path("t%d_%d.wav" % (hz, -db))
+        baresip.write_tone(path, hz, db, 1.0, rate)
+        s, r = baresip.read_wav(path)
+        share, _, _ = baresip.tone_presence(s, r, 1000, -12)
+        ctx.log("%d Hz at %d dBFS: %.0f %% of frames", hz, db, share * 100)
+        if (share >= 0.8) != want:
+            raise AssertionError("tone check wrong for %d Hz %d dBFS" % (hz, db))
+    share, _, _ = baresip.tone_presence([0] * 8000, 8000, 1000, -12)
+    if share:
+        raise AssertionError("silence passed as a tone")
+
+
+def case_opus_pcmu(ctx):
+    run_call(ctx, "opus/48000/2", "PCMU/8000")
+
+
+def case_opus_pcma(ctx):
+    run_call(ctx, "opus/48000/2", "PCMA/8000")
+
+
+def case_pcmu_opus(ctx):
+    run_call(ctx, "PCMU/8000", "opus/48000/2")
+
+
+def case_opus_opus(ctx):
+    run_call(ctx, "opus/48000/2", "opus/48000/2")
+
+
+def case_pcmu_pcma(ctx):
+    run_call(ctx, "PCMU/8000", "PCMA/8000")
+
+
+def case_pcmu_pcmu(ctx):
+    run_call(ctx, "PCMU/8000", "PCMU/8000")
+
+
+if __name__ == "__main__":
+    sys.exit(case.main(globals()))
