@@ -291,14 +291,17 @@ static void serve_control(struct worker *w)
 	}
 }
 
+/* Every WORKER_TICK_MS: inactivity timers, and the counters published for the owner. */
 static void run_timers(struct worker *w, uint64_t now_ms)
 {
-	if (!w->me->scfg.rtp_timeout_ms || now_ms < w->next_tick_ms)
+	if (!w->sessions || now_ms < w->next_tick_ms)
 		return;
 	w->next_tick_ms = now_ms + WORKER_TICK_MS;
-	for (struct media_session *s = w->sessions; s; s = s->next)
+	for (struct media_session *s = w->sessions; s; s = s->next) {
+		session_publish(s, now_ms);
 		if (session_timer(s, &w->me->scfg, now_ms))
 			emit(w, s, MEDIA_EV_TIMEOUT);
+	}
 }
 
 /* Sends the transcoded frames that are due; notes when the next one is. */
@@ -321,7 +324,7 @@ static int wait_ms(const struct worker *w, uint64_t now_us)
 	uint64_t now_ms = now_us / 1000u;
 	int t = -1;
 
-	if (w->me->scfg.rtp_timeout_ms && w->sessions)
+	if (w->sessions)
 		t = now_ms >= w->next_tick_ms ? 0 : (int)(w->next_tick_ms - now_ms);
 	if (w->clocked) {
 		int c = w->next_clock_us <= now_us ? 0

@@ -100,6 +100,7 @@ struct jb {
 	uint32_t       play_ts;       /**< timestamp of the next audio to play */
 	uint32_t       last_dur;      /**< duration of the last packet, for concealment */
 	unsigned       held;          /**< packets in the ring */
+	uint32_t       held_dur;      /**< their durations, timestamp units (the depth) */
 	unsigned       empty_run;     /**< consecutive JB_EMPTY results */
 	unsigned       stretched;     /**< frames stretched since the last packet played */
 	unsigned       grow;          /**< frames to stretch because packets came late */
@@ -131,6 +132,12 @@ void jb_reset(struct jb *jb);
  */
 enum jb_put_result jb_put(struct jb *jb, uint16_t seq, uint32_t ts, const uint8_t *data,
 			  size_t len, uint32_t dur, uint64_t arrival_us);
+
+/**
+ * Marks a sequence number as used by something other than audio (telephone-event
+ * packets share the stream's numbering): it is skipped, not counted lost.
+ */
+enum jb_put_result jb_put_skip(struct jb *jb, uint16_t seq, uint32_t ts, uint64_t arrival_us);
 
 /** Takes the next packet's worth of audio (see the kinds above). */
 void jb_get(struct jb *jb, uint64_t now_us, struct jb_out *out);

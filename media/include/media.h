@@ -101,6 +101,14 @@ struct media_side_stats {
 	uint64_t jb_expanded;    /**< frames stretched while nothing was there (DTX, late) */
 	uint32_t jb_delay_ms;    /**< jitter-buffer depth at the last frame played */
 	uint64_t frames_out;     /**< encoded frames sent to this side (transcoding) */
+	/* RTCP where trunx terminates media (transcoding): what this side reported about
+	 * the stream we send it, and our own reports to it. */
+	uint64_t rtcp_sent;      /**< reports trunx generated toward this side */
+	bool     have_report;    /**< the side sent a report block about our stream */
+	uint8_t  remote_fraction_lost; /**< its last fraction lost (x/256) */
+	int32_t  remote_lost;    /**< its cumulative lost count */
+	uint32_t remote_jitter_us;/**< its interarrival jitter of our stream */
+	int32_t  rtt_ms;         /**< round-trip time from its LSR/DLSR, -1 = unknown */
 };
 
 enum media_event_type {
@@ -198,6 +206,27 @@ struct media_side_params {
 struct media_session_params {
 	struct media_side_params side[2];  /**< indexed by enum media_side */
 };
+
+/**
+ * The session's counters as its worker last published them (about once a second);
+ * the owner thread may call this at any time (no lock; a consistent snapshot).
+ * @return 0, EINVAL, or EAGAIN before the first publication
+ */
+int media_session_stats(const struct media_session *ms, struct media_side_stats st[2]);
+
+/** Quality of one side's audio, from its counters (E-model, G.107 simplified). */
+struct media_quality {
+	double loss_pct;      /**< received from the side: lost / expected, % */
+	double jitter_ms;     /**< received from the side */
+	double remote_loss_pct; /**< what the side reported about our stream (-1 = none) */
+	int    rtt_ms;        /**< -1 = unknown */
+	double r;             /**< R-factor 0..100 */
+	double mos;           /**< 1..4.5 */
+};
+
+/** Computes the quality of a side that uses codec c (relay: the side's codec too). */
+void media_quality_of(const struct media_side_stats *st, enum media_codec c,
+		      struct media_quality *q);
 
 /**
  * Sends new parameters to the session's worker (asynchronous). Parameters replace

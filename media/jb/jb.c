@@ -50,6 +50,7 @@ static void slot_free(struct jb *jb, struct jb_slot *s)
 {
 	s->used = false;
 	jb->held--;
+	jb->held_dur -= s->dur;
 }
 
 /* The oldest held packet at or after next_seq, or NULL. */
@@ -153,10 +154,38 @@ enum jb_put_result jb_put(struct jb *jb, uint16_t seq, uint32_t ts, const uint8_
 	s->arrival_us = arrival_us;
 	memcpy(s->data, data, len);
 	jb->held++;
+	jb->held_dur += dur;
 	jb->c.put++;
 	if (seq_diff(seq, jb->high_seq) >= 0) {
 		jb->high_seq = seq;
 		jb->high_end_ts = ts + dur;
+	}
+	return r;
+}
+
+enum jb_put_result jb_put_skip(struct jb *jb, uint16_t seq, uint32_t ts, uint64_t arrival_us)
+{
+	static const uint8_t none[1];
+	enum jb_put_result r;
+	struct jb_slot *s;
+
+	int64_t transit = jb->transit;
+	uint32_t jitter = jb->jitter_us;
+
+	int d = seq_diff(seq, jb->next_seq);
+
+	/* Only inside the window: a stray number must never move the cursor. */
+	if (!jb->started || d < 0 || d >= JB_SLOTS)
+		return JB_PUT_OK;
+	r = jb_put(jb, seq, ts, none, 1, 1, arrival_us);
+	jb->transit = transit;   /* an event's timestamp says nothing of the network */
+	jb->jitter_us = jitter;
+	s = slot_of(jb, seq);
+	if (s && (r == JB_PUT_OK || r == JB_PUT_RESET)) {
+		s->len = 0;   /* a placeholder: the number is used, not by audio */
+		jb->held_dur -= s->dur;
+		s->dur = 0;
+		jb->c.put--;
 	}
 	return r;
 }
@@ -172,11 +201,7 @@ static uint32_t target_ms(const struct jb *jb)
 
 uint32_t jb_depth_ms(const struct jb *jb)
 {
-	int32_t d = (int32_t)(jb->high_end_ts - jb->play_ts);
-
-	if (!jb->playing || d <= 0)
-		return 0;
-	return ms_of(jb, (uint32_t)d);
+	return jb->playing ? ms_of(jb, jb->held_dur) : 0;
 }
 
 uint32_t jb_jitter_us(const struct jb *jb)
@@ -192,7 +217,7 @@ static bool ready(struct jb *jb, uint64_t now_us)
 
 	if (!f)
 		return false;
-	if (ms_of(jb, jb->high_end_ts - f->ts) >= t || now_us - f->arrival_us >= (uint64_t)t * 1000u)
+	if (ms_of(jb, jb->held_dur) >= t || now_us - f->arrival_us >= (uint64_t)t * 1000u)
 		return true;
 	return false;
 }
@@ -224,7 +249,7 @@ static void empty(struct jb *jb, struct jb_out *out)
 /* The discard rule: the buffer never came close to empty for a whole window. */
 static bool should_discard(struct jb *jb, uint64_t now_us, const struct jb_slot *s)
 {
-	uint32_t depth = jb->high_end_ts - s->ts;
+	uint32_t depth = jb->held_dur;   /* durations held: timestamp jumps do not count */
 	bool drop = false;
 
 	if (!jb->win_valid || depth < jb->win_min_depth)
@@ -293,6 +318,11 @@ void jb_get(struct jb *jb, uint64_t now_us, struct jb_out *out)
 		}
 		if (!s)
 			break;
+		if (s->len == 0) {   /* a number telephone-event used: not a loss */
+			slot_free(jb, s);
+			jb->next_seq++;
+			continue;
+		}
 		if (should_discard(jb, now_us, s) && slot_of(jb, (uint16_t)(s->seq + 1))) {
 			jb->c.discarded++;
 			slot_free(jb, s);

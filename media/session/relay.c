@@ -160,7 +160,7 @@ ok:
 	return true;
 }
 
-static const union media_sa *rtcp_target(const struct session_side *to)
+const union media_sa *session_rtcp_target(const struct session_side *to)
 {
 	if (to->rtcp_latched)
 		return &to->peer_rtcp;
@@ -190,12 +190,15 @@ enum relay_verdict relay_rtcp(struct media_session *s, const struct session_cfg 
 	};
 
 	if (!in->have_remote || !accept_rtcp_source(in, cfg, src, now_us / 1000u) ||
-	    rtcp_rewrite(buf, len, &map))
+	    (!s->transcoding && rtcp_rewrite(buf, len, &map)) ||
+	    (s->transcoding && rtcp_walk(buf, len, NULL, NULL)))
 		goto drop;
 	in->st.rtcp_in++;
-	if (s->transcoding)
-		return RELAY_KEEP;   /* terminated here: the streams are ours */
-	dst = rtcp_target(to);
+	if (s->transcoding) {
+		xc_rtcp_in(s, side, buf, len, now_us);   /* terminated here */
+		return RELAY_KEEP;
+	}
+	dst = session_rtcp_target(to);
 	if (!dst)
 		return RELAY_KEEP;
 	out->fd = to->fd[SESSION_FD_RTCP];

@@ -40,6 +40,7 @@ int session_init(struct media_session *s)
 		sd->out.ts_init = r.ts[i];
 		sd->out.clock_hz = SESSION_CLOCK_HZ;
 		sd->clock_hz = SESSION_CLOCK_HZ;
+		sd->st.rtt_ms = -1;
 		sd->dir = MEDIA_DIR_SENDRECV;
 		memset(sd->pt_map, MEDIA_PT_NONE, sizeof(sd->pt_map));
 		rtp_stats_init(&sd->rx);
@@ -246,6 +247,40 @@ bool session_timer(struct media_session *s, const struct session_cfg *cfg, uint6
 	s->timer_armed = false;
 	s->timeout_sent = true;
 	return true;
+}
+
+void session_publish(struct media_session *s, uint64_t now_ms)
+{
+	struct media_side_stats st[2];
+
+	if (now_ms < s->pub_next_ms)
+		return;
+	s->pub_next_ms = now_ms + 1000;
+	session_stats(s, st);
+	atomic_fetch_add_explicit(&s->pub_seq, 1, memory_order_acq_rel);   /* odd */
+	memcpy(s->pub, st, sizeof(st));
+	atomic_fetch_add_explicit(&s->pub_seq, 1, memory_order_acq_rel);   /* even */
+}
+
+/* The owner thread's read of what session_publish() wrote (media.h). */
+int media_session_stats(const struct media_session *ms, struct media_side_stats st[2])
+{
+	struct media_session *m = (struct media_session *)(uintptr_t)ms;   /* read only */
+	unsigned a, b;
+
+	if (!ms || !st)
+		return EINVAL;
+	for (int tries = 0; tries < 100; tries++) {
+		a = atomic_load_explicit(&m->pub_seq, memory_order_acquire);
+		if (a & 1)
+			continue;
+		memcpy(st, m->pub, 2 * sizeof(st[0]));
+		atomic_thread_fence(memory_order_acquire);
+		b = atomic_load_explicit(&m->pub_seq, memory_order_relaxed);
+		if (a == b)
+			return a ? 0 : EAGAIN;
+	}
+	return EAGAIN;
 }
 
 void session_stats(const struct media_session *s, struct media_side_stats st[2])

@@ -12,6 +12,7 @@
 #define TRUNX_SESSION_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,6 +100,12 @@ struct session_side {
 
 	struct session_out  out;           /**< stream from this side toward the other */
 	struct media_side_stats st;        /**< counters reported in MEDIA_EV_CLOSED */
+
+	/* RTCP terminated here (transcoding). */
+	uint32_t            lsr;           /**< middle of the NTP time of its last SR */
+	uint64_t            lsr_at_us;     /**< when that SR arrived, monotonic */
+	uint64_t            rtcp_due_us;   /**< our next report to it */
+	uint64_t            rtcp_pkts_at;  /**< rtp_out at our last report (sender or not) */
 };
 
 struct media_session {
@@ -125,6 +132,11 @@ struct media_session {
 	uint64_t              last_activity_ms; /**< last RTP from either side (or arm) */
 	bool                  transcoding; /**< both directions run through xcode */
 	bool                  clocked;     /**< on the worker's clock list */
+	uint32_t              rnd;         /**< report interval randomisation state */
+	/* Counters published for the owner thread (seqlock: odd = being written). */
+	_Atomic unsigned      pub_seq;
+	uint64_t              pub_next_ms;
+	struct media_side_stats pub[2];
 	struct media_session *clk_prev, *clk_next;
 	struct session_side   side[2];
 };
@@ -186,6 +198,19 @@ void session_fini(struct media_session *s);
  * @return packets sent
  */
 unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_due_us);
+
+/** Where RTCP toward `to` goes (latched, SDP, or a NAT guess), or NULL. */
+const union media_sa *session_rtcp_target(const struct session_side *to);
+
+/** Publishes the counters for media_session_stats() (worker; about once a second). */
+void session_publish(struct media_session *s, uint64_t now_ms);
+
+/** Sends the RTCP reports of a transcoding session that are due. */
+void xc_rtcp_tick(struct media_session *s, uint64_t now_us, uint64_t *next_due_us);
+
+/** Reads an RTCP compound from a side in transcoding mode (reports about our stream). */
+void xc_rtcp_in(struct media_session *s, unsigned side, const uint8_t *buf, size_t len,
+		uint64_t now_us);
 
 /** Transcoding half of relay_rtp(): a packet accepted from side, in transcoding mode. */
 enum relay_verdict xc_rtp(struct media_session *s, unsigned side, uint8_t *buf, size_t len,

@@ -79,6 +79,7 @@ enum relay_verdict xc_rtp(struct media_session *s, unsigned side, uint8_t *buf, 
 	if (pt_in(c->te_pt_rx, h->pt)) {
 		in->st.rtp_in++;
 		in->st.bytes_in += len;
+		(void)jb_put_skip(&in->xc->jb, h->seq, h->ts, now_us);
 		if (to->codec.te_pt > 127 || !session_takes_rtp(to) || h->payload_len < 4)
 			return RELAY_KEEP;
 		te_cross(in, to, buf, h);
@@ -156,5 +157,6 @@ unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_
 		if (o->gen_due_us < *next_due_us)
 			*next_due_us = o->gen_due_us;
 	}
+	xc_rtcp_tick(s, now_us, next_due_us);
 	return sent;
 }

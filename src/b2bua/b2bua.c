@@ -543,6 +543,12 @@ static void list_run(void *arg)
 		json_object_set_new(o, "codecs", json_string(codec));
 		json_object_set_new(o, "codec_a", json_string(codec));
 		json_object_set_new(o, "codec_b", json_string(codec_b));
+		{
+			json_t *q = call_quality_json(c);
+
+			if (q)
+				json_object_set_new(o, "quality", q);
+		}
 		json_object_set_new(o, "trunk_in",
 				    c->trunk_in ? json_string(trunk_get_cfg(c->trunk_in)->name)
 						: json_null());

@@ -191,6 +191,9 @@ void b2b_sdp_media_params_pending(const struct b2b_media *m, struct media_sessio
 /** The first negotiated audio codec as "name/rate" ("" if none). */
 void b2b_sdp_codec(const struct b2b_media *m, char *out, size_t len);
 
+/** The media engine's id of the codec leg `side` uses (NONE if unknown). */
+enum media_codec b2b_sdp_media_codec(const struct b2b_media *m, int side);
+
 /** The audio codec leg `side` uses, as "name/rate" ("" if none). */
 void b2b_sdp_codec_side(const struct b2b_media *m, int side, char *out, size_t len);
 
@@ -297,6 +300,11 @@ struct sipua_leg *call_leg(const struct call *c, int side);
 void call_warning(const struct call *c, char *out, size_t len, const char *why);
 /** Sends the negotiated parameters to the media session. */
 void call_media_update(struct call *c);
+
+/* b2bua_quality.c: per-leg loss, jitter, RTT and MOS in call.end and trunxctl calls */
+void call_quality_log(struct log_rec *r, const struct call *c);
+/** The live figures of a call (its media session's last published counters), or NULL. */
+struct json_t *call_quality_json(const struct call *c);
 
 /* b2bua_offer.c (signalling thread) */
 void call_on_offer(struct call *c, int from, const struct sipua_ev *ev);

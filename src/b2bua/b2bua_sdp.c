@@ -796,6 +796,13 @@ void b2b_sdp_media_params_pending(const struct b2b_media *m, struct media_sessio
 	}
 }
 
+enum media_codec b2b_sdp_media_codec(const struct b2b_media *m, int side)
+{
+	const struct b2b_choice *ch = &m->choice[side & 1];
+
+	return ch->valid ? codec_id(ch->name, ch->rate) : MEDIA_CODEC_NONE;
+}
+
 void b2b_sdp_codec_side(const struct b2b_media *m, int side, char *out, size_t len)
 {
 	const struct b2b_choice *ch = &m->choice[side & 1];

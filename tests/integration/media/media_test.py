@@ -54,6 +54,7 @@ def run_call(ctx, codec_a, codec_b, srtp_a=None, srtp_b=None, configure=None):
                              % (a.events, t.events("call.end")))
     b.wait_event("CALL_ESTABLISHED", 5)
     a.pump(CALL_S / 2)
+    live = t.ctl("calls") if ctx.trunxctl_path else None
     a.command("sndcode", "123#")
     b.pump(1.0)
     b.command("sndcode", "9*")
@@ -89,8 +90,16 @@ def run_call(ctx, codec_a, codec_b, srtp_a=None, srtp_b=None, configure=None):
         problems.append("callee got digits %r, not '123#'" % digits_b)
     if digits_a != "9*":
         problems.append("caller got digits %r, not '9*'" % digits_a)
+    if live is not None:
+        ctx.log("trunxctl calls: %s", live)
+        q = live[0].get("quality") if live else None
+        if not q or any(q[leg]["mos"] < 4.0 or q[leg]["rtp_in"] < 50 for leg in ("a", "b")):
+            problems.append("trunxctl calls: no per-leg quality, or MOS < 4 on a clean "
+                            "line: %s" % q)
     if len(end) != 1:
         problems.append("expected one call.end, got %d" % len(end))
+    elif any(not end[0].get("mos_" + leg) or end[0]["mos_" + leg] < 4.0 for leg in "ab"):
+        problems.append("call.end: MOS missing or < 4 on a clean line")
     else:
         want_a = codec_a.split("/")[0].lower()
         want_b = codec_b.split("/")[0].lower()

@@ -19,6 +19,7 @@
 #include "g711.h"
 #include "media.h"
 #include "media_peer.h"
+#include "rtcp_report.h"
 #include "test_media.h"
 
 #define WAIT_MS 3000
@@ -357,11 +358,57 @@ static void switches_keep_stream(void **state)
 	assert_int_equal(ev.stats[0].ssrc_changes, 1);
 }
 
+/* Terminated RTCP: trunx reports to each leg itself, SSRC = the RTP SSRC it sends. */
+static void rtcp_generated(void **state)
+{
+	static struct rx ra, rb;
+	struct fx f;
+	struct media_event ev;
+	struct peer rtcp_b;
+	size_t ph = 0;
+	uint64_t t0;
+	bool got_sr = false;
+
+	(void)state;
+	memset(&ra, 0, sizeof(ra));
+	memset(&rb, 0, sizeof(rb));
+	fx_open(&f);
+	peer_open(&rtcp_b);
+	side_params(&f.p.side[1], peer_port(&f.b), peer_port(&rtcp_b), MEDIA_DIR_SENDRECV);
+	codec_side(&f.p.side[0], MEDIA_CODEC_PCMU, 0, 8000);
+	codec_side(&f.p.side[1], MEDIA_CODEC_PCMA, 8, 8000);
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	t0 = mono_us();
+	for (int i = 0; i < 400 && !got_sr; i++) {   /* up to 8 s: the first is due in 2.5-7.5 s */
+		uint8_t pl[160], buf[1500];
+		ssize_t n;
+
+		pcmu_tone(pl, 500, 8000, &ph);
+		send_pkt(&f.a, f.pa, 0, false, (uint16_t)i, 160u * i, 0x1234, pl, 160);
+		pace(&f, t0 + 20000u * (i + 1), &ra, &rb);
+		while ((n = recv(rtcp_b.fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+			struct rtcp_report_in in;
+
+			assert_int_equal(rtcp_report_parse(buf, (size_t)n, 0, &in), 0);
+			if (in.have_sr) {
+				assert_true(rb.n > 0);
+				assert_int_equal(in.sr_ssrc, rb.h[0].ssrc);
+				got_sr = true;
+			}
+		}
+	}
+	assert_true(got_sr);
+	fx_close(&f, &ev);
+	assert_true(ev.stats[1].rtcp_sent >= 1);
+	peer_close(&rtcp_b);
+}
+
 int test_engine_xcode_run(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pcmu_opus_both_ways),
 		cmocka_unit_test(switches_keep_stream),
+		cmocka_unit_test(rtcp_generated),
 	};
 
 	return cmocka_run_group_tests_name("engine_xcode", tests, NULL, NULL);

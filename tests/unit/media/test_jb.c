@@ -263,6 +263,32 @@ static void jitter_skew_slow(void **state)
 	jitter_skew(-0.005);
 }
 
+/* telephone-event packets take numbers of the stream: skipped, not lost; a stray
+ * number far away changes nothing. */
+static void skip_markers(void **state)
+{
+	struct jb *jb = new_jb();
+	struct jb_out o;
+	uint64_t t = 0;
+	int played = 0;
+
+	(void)state;
+	for (int i = 0; i < 60; i++, t += 20000) {
+		if (i >= 20 && i < 25)
+			jb_put_skip(jb, (uint16_t)i, 20 * F, t);   /* a digit's packets */
+		else
+			put(jb, (uint16_t)i, (uint32_t)(i * F), t);
+		if (i == 40)
+			jb_put_skip(jb, 30000, 0, t);              /* stray */
+		jb_get(jb, t + 1000, &o);
+		played += o.kind == JB_PACKET;
+	}
+	assert_int_equal(jb->c.lost, 0);
+	assert_int_equal(jb->c.late, 0);
+	assert_true(played >= 50);
+	free(jb);
+}
+
 int test_jb_run(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +298,7 @@ int test_jb_run(void)
 		cmocka_unit_test(burst_concealed_once),
 		cmocka_unit_test(late_dup_bad),
 		cmocka_unit_test(seq_restart),
+		cmocka_unit_test(skip_markers),
 		cmocka_unit_test(jitter_skew_fast),
 		cmocka_unit_test(jitter_skew_slow),
 	};

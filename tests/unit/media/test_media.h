@@ -12,4 +12,5 @@ int test_engine_scale_run(void);
 int test_jb_run(void);
 int test_xcode_run(void);
 int test_engine_xcode_run(void);
+int test_rtcp_report_run(void);
 #endif

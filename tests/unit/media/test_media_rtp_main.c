@@ -9,5 +9,6 @@ int main(void)
 	failed += test_rtcp_run();
 	failed += test_rtp_stats_run();
 	failed += test_portpool_run();
+	failed += test_rtcp_report_run();
 	return failed ? 1 : 0;
 }

@@ -1,0 +1,73 @@
+/*
+ * b2bua_quality.c — per-leg audio quality of a call: loss and jitter as received from
+ * each leg, what the leg reported about our stream (RTCP, where trunx terminates
+ * media), the round-trip time, and an E-model MOS; in the call.end record (from the
+ * final counters) and in trunxctl calls (from the counters the media worker last
+ * published, at most a second old).
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "b2bua_int.h"
+
+static double round2(double v)
+{
+	return floor(v * 100 + 0.5) / 100;
+}
+
+void call_quality_log(struct log_rec *r, const struct call *c)
+{
+	static const char *const leg[2] = {"a", "b"};
+
+	for (int s = 0; s < 2; s++) {
+		struct media_quality q;
+		char k[32];
+
+		media_quality_of(&c->stats[s], b2b_sdp_media_codec(&c->media, s), &q);
+		snprintf(k, sizeof(k), "loss_pct_%s", leg[s]);
+		log_double(r, k, round2(q.loss_pct));
+		snprintf(k, sizeof(k), "jitter_ms_%s", leg[s]);
+		log_double(r, k, round2(q.jitter_ms));
+		if (q.remote_loss_pct >= 0) {
+			snprintf(k, sizeof(k), "remote_loss_pct_%s", leg[s]);
+			log_double(r, k, round2(q.remote_loss_pct));
+		}
+		if (q.rtt_ms >= 0) {
+			snprintf(k, sizeof(k), "rtt_ms_%s", leg[s]);
+			log_int(r, k, q.rtt_ms);
+		}
+		snprintf(k, sizeof(k), "mos_%s", leg[s]);
+		log_double(r, k, c->stats[s].rtp_in ? round2(q.mos) : 0);
+		snprintf(k, sizeof(k), "concealed_%s", leg[s]);
+		log_uint(r, k, c->stats[s].concealed);
+	}
+}
+
+json_t *call_quality_json(const struct call *c)
+{
+	struct media_side_stats st[2];
+	json_t *o;
+
+	if (!c->ms || media_session_stats(c->ms, st) != 0)
+		return NULL;
+	o = json_object();
+	for (int s = 0; o && s < 2; s++) {
+		struct media_quality q;
+		json_t *l;
+
+		media_quality_of(&st[s], b2b_sdp_media_codec(&c->media, s), &q);
+		l = json_pack("{s:I,s:I,s:f,s:f,s:f}", "rtp_in", (json_int_t)st[s].rtp_in,
+			      "rtp_out", (json_int_t)st[s].rtp_out, "loss_pct", round2(q.loss_pct),
+			      "jitter_ms", round2(q.jitter_ms),
+			      "mos", st[s].rtp_in ? round2(q.mos) : 0.0);
+		if (!l)
+			continue;
+		if (q.remote_loss_pct >= 0)
+			json_object_set_new(l, "remote_loss_pct", json_real(round2(q.remote_loss_pct)));
+		if (q.rtt_ms >= 0)
+			json_object_set_new(l, "rtt_ms", json_integer(q.rtt_ms));
+		json_object_set_new(o, s ? "b" : "a", l);
+	}
+	return o;
+}
