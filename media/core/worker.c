@@ -373,7 +373,7 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 	struct media_session *s = fh->s;
 	const struct session_cfg *cfg = &w->me->scfg;
 	int fd = s->side[fh->side].fd[fh->kind];
-	unsigned ntx = 0, out_side = 0, drops = 0;
+	unsigned ntx = 0, out_side = 0, out_kind = 0, drops = 0;
 	int n, out_fd = -1;
 	uint64_t t;
 
@@ -390,13 +390,18 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 		struct relay_out out;
 		enum relay_verdict v;
 		size_t len = w->rx[i].msg_len;
+		unsigned kind = fh->kind;
 
 		if (w->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			s->side[fh->side].st.rtp_dropped++;
 			drops++;
 			continue;
 		}
-		if (fh->kind == SESSION_FD_RTP)
+		/* RFC 5761: RTCP may share a multiplexed side's RTP port. */
+		if (kind == SESSION_FD_RTP && s->side[fh->side].rtcp_mux &&
+		    session_is_rtcp(w->buf[i], len))
+			kind = SESSION_FD_RTCP;
+		if (kind == SESSION_FD_RTP)
 			v = relay_rtp(s, cfg, fh->side, w->buf[i], len, &w->rx_addr[i], t, &out);
 		else
 			v = relay_rtcp(s, cfg, fh->side, w->buf[i], len, &w->rx_addr[i], t, &out);
@@ -404,6 +409,11 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 			drops++;
 		if (v != RELAY_SEND)
 			continue;
+		/* One sendmmsg() per socket and kind: flush when either changes. */
+		if (ntx && (out.fd != out_fd || kind != out_kind)) {
+			send_batch(w, s, out_fd, out_side, out_kind, ntx);
+			ntx = 0;
+		}
 		w->tx_iov[ntx].iov_base = w->buf[i];
 		w->tx_iov[ntx].iov_len = len;
 		w->tx[ntx].msg_hdr.msg_name = (void *)(uintptr_t)out.dst;
@@ -412,12 +422,13 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 		w->tx[ntx].msg_hdr.msg_iovlen = 1;
 		out_fd = out.fd;
 		out_side = out.side;
+		out_kind = kind;
 		ntx++;
 	}
 	if (drops)
 		count(&w->dropped, drops);
 	if (ntx)
-		send_batch(w, s, out_fd, out_side, fh->kind, ntx);
+		send_batch(w, s, out_fd, out_side, out_kind, ntx);
 }
 
 /* ---- the thread -------------------------------------------------------------------- */

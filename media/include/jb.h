@@ -101,6 +101,7 @@ struct jb {
 	uint32_t       last_dur;      /**< duration of the last packet, for concealment */
 	unsigned       held;          /**< packets in the ring */
 	uint32_t       held_dur;      /**< their durations, timestamp units (the depth) */
+	uint32_t       delay_avg_ms;  /**< buffering delay, smoothed over played packets */
 	unsigned       empty_run;     /**< consecutive JB_EMPTY results */
 	unsigned       stretched;     /**< frames stretched since the last packet played */
 	unsigned       grow;          /**< frames to stretch because packets came late */
@@ -144,6 +145,9 @@ void jb_get(struct jb *jb, uint64_t now_us, struct jb_out *out);
 
 /** Audio held ahead of the play cursor, ms (0 when not playing). */
 uint32_t jb_depth_ms(const struct jb *jb);
+
+/** The buffering delay it adds, smoothed (1/16 per packet played), ms. */
+uint32_t jb_delay_ms(const struct jb *jb);
 
 /** Current interarrival jitter estimate, microseconds. */
 uint32_t jb_jitter_us(const struct jb *jb);

@@ -99,7 +99,7 @@ struct media_side_stats {
 	uint64_t jb_late;        /**< packets that came after their turn (dropped) */
 	uint64_t jb_discarded;   /**< packets dropped to keep the delay down */
 	uint64_t jb_expanded;    /**< frames stretched while nothing was there (DTX, late) */
-	uint32_t jb_delay_ms;    /**< jitter-buffer depth at the last frame played */
+	uint32_t jb_delay_ms;    /**< jitter-buffer delay, smoothed over packets played */
 	uint64_t frames_out;     /**< encoded frames sent to this side (transcoding) */
 	/* RTCP where trunx terminates media (transcoding): what this side reported about
 	 * the stream we send it, and our own reports to it. */
@@ -196,6 +196,7 @@ struct media_side_params {
 	struct sockaddr_storage rtp;     /**< remote RTP address from SDP; port 0 = not known */
 	struct sockaddr_storage rtcp;    /**< remote RTCP address; port 0 = rtp port + 1 */
 	enum media_dir          dir;     /**< direction the remote declared */
+	bool                    rtcp_mux;/**< RTCP shares the RTP ports (RFC 5761) */
 	/** pt_map[x] = PT to use toward the OTHER side for a packet arriving here with
 	 *  PT x, or MEDIA_PT_NONE to drop it. */
 	uint8_t                 pt_map[128];

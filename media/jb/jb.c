@@ -204,6 +204,11 @@ uint32_t jb_depth_ms(const struct jb *jb)
 	return jb->playing ? ms_of(jb, jb->held_dur) : 0;
 }
 
+uint32_t jb_delay_ms(const struct jb *jb)
+{
+	return jb->delay_avg_ms;
+}
+
 uint32_t jb_jitter_us(const struct jb *jb)
 {
 	return jb->jitter_us;
@@ -341,6 +346,9 @@ void jb_get(struct jb *jb, uint64_t now_us, struct jb_out *out)
 		jb->empty_run = 0;
 		jb->stretched = 0;
 		jb->c.played++;
+		/* the delay it adds, smoothed: what was held when this packet played */
+		jb->delay_avg_ms += ((int32_t)ms_of(jb, jb->held_dur + s->dur) -
+				     (int32_t)jb->delay_avg_ms) / 16;
 		return;
 	}
 	if (jb->held) {

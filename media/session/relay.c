@@ -166,6 +166,8 @@ const union media_sa *session_rtcp_target(const struct session_side *to)
 		return &to->peer_rtcp;
 	if (!to->have_remote || to->null_remote)
 		return NULL;
+	if (to->rtcp_mux)
+		return to->latched ? &to->peer_rtp : &to->sdp_rtp;
 	/* Latched to another host than SDP named (NAT): its RTCP is likely next door. */
 	if (to->latched && !sa_ip_eq(&to->peer_rtp, &to->sdp_rtp))
 		return &to->rtcp_guess;
@@ -201,7 +203,7 @@ enum relay_verdict relay_rtcp(struct media_session *s, const struct session_cfg 
 	dst = session_rtcp_target(to);
 	if (!dst)
 		return RELAY_KEEP;
-	out->fd = to->fd[SESSION_FD_RTCP];
+	out->fd = session_rtcp_fd(to);
 	out->dst = dst;
 	out->side = side ^ 1;
 	return RELAY_SEND;

@@ -88,7 +88,7 @@ static void report(struct media_session *s, unsigned x, uint64_t now_us)
 	}
 	sd->rtcp_pkts_at = sd->st.rtp_out;
 	n = rtcp_report_build(buf, sizeof(buf), &r);
-	if (n && sendto(sd->fd[SESSION_FD_RTCP], buf, n, MSG_DONTWAIT, &dst->sa, sa_len(dst)) > 0) {
+	if (n && sendto(session_rtcp_fd(sd), buf, n, MSG_DONTWAIT, &dst->sa, sa_len(dst)) > 0) {
 		sd->st.rtcp_out++;
 		sd->st.rtcp_sent++;
 	}

@@ -109,7 +109,9 @@ static void apply_side(struct session_side *sd, const struct media_side_params *
 	/* Checked by session_params_check() on the owner thread. */
 	(void)remote_from(&rtp, &sp->rtp, family, &known);
 	(void)remote_from(&rtcp, &sp->rtcp, family, &rtcp_known);
-	if (known && !rtcp_known) {
+	if (known && sp->rtcp_mux) {
+		rtcp = rtp;   /* RFC 5761: RTCP on the RTP port */
+	} else if (known && !rtcp_known) {
 		rtcp = rtp;
 		sa_set_port(&rtcp, (uint16_t)(sa_port(&rtp) + 1));
 	}
@@ -130,6 +132,9 @@ static void apply_side(struct session_side *sd, const struct media_side_params *
 	sd->sdp_rtp = rtp;
 	sd->sdp_rtcp = rtcp;
 	sd->dir = sp->dir;
+	if (sd->rtcp_mux != sp->rtcp_mux)
+		sd->rtcp_latched = false;
+	sd->rtcp_mux = sp->rtcp_mux;
 	memcpy(sd->pt_map, sp->pt_map, sizeof(sd->pt_map));
 }
 
@@ -297,7 +302,7 @@ void session_stats(const struct media_session *s, struct media_side_stats st[2])
 			st[i].jb_late += sd->xc->jb.c.late;
 			st[i].jb_discarded += sd->xc->jb.c.discarded;
 			st[i].jb_expanded += sd->xc->jb.c.expanded;
-			st[i].jb_delay_ms = jb_depth_ms(&sd->xc->jb);
+			st[i].jb_delay_ms = jb_delay_ms(&sd->xc->jb);
 		}
 		st[i].rtp_lost = lost > 0 ? (uint64_t)lost : 0;
 		st[i].jitter_us = jit_us > UINT32_MAX ? UINT32_MAX : (uint32_t)jit_us;

@@ -76,6 +76,7 @@ struct session_side {
 	union media_sa      sdp_rtp;       /**< remote RTP address from SDP */
 	union media_sa      sdp_rtcp;      /**< remote RTCP address */
 	enum media_dir      dir;           /**< as declared by the remote */
+	bool                rtcp_mux;      /**< RTCP on the RTP ports, both ways */
 	uint8_t             pt_map[128];   /**< incoming PT -> PT toward the other side */
 	struct media_codec_params codec;   /**< the codec it negotiated (NONE = unknown) */
 	uint32_t            clock_hz;      /**< RTP clock of what it sends us */
@@ -201,6 +202,18 @@ unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_
 
 /** Where RTCP toward `to` goes (latched, SDP, or a NAT guess), or NULL. */
 const union media_sa *session_rtcp_target(const struct session_side *to);
+
+/** The socket RTCP toward `to` leaves from (its RTP socket when multiplexed). */
+static inline int session_rtcp_fd(const struct session_side *to)
+{
+	return to->fd[to->rtcp_mux ? SESSION_FD_RTP : SESSION_FD_RTCP];
+}
+
+/** True for an RTCP packet on a multiplexed RTP port (RFC 5761 4: PT 64-95). */
+static inline bool session_is_rtcp(const uint8_t *buf, size_t len)
+{
+	return len >= 8 && (buf[0] >> 6) == 2 && (buf[1] & 0x7f) >= 64 && (buf[1] & 0x7f) <= 95;
+}
 
 /** Publishes the counters for media_session_stats() (worker; about once a second). */
 void session_publish(struct media_session *s, uint64_t now_ms);

@@ -61,6 +61,8 @@ struct b2b_side {
 	enum sdp_addr_family af;
 	uint16_t port;                    /**< remote RTP port (0 = rejected) */
 	uint16_t rtcp_port;               /**< a=rtcp, 0 if absent */
+	bool     rtcp_mux;                /**< its last SDP had a=rtcp-mux (we always offer
+					       and accept it: RFC 5761) */
 	enum sdp_dir dir;                 /**< direction the remote declared */
 	uint64_t remote_version;          /**< o= version of the last remote SDP */
 	uint64_t remote_sess_id;

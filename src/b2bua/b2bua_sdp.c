@@ -68,6 +68,7 @@ static void side_remember_remote(struct b2b_side *sd, const struct sdp_session *
 	sd->af = am->af;
 	sd->port = am->port;
 	sd->rtcp_port = am->rtcp_port;
+	sd->rtcp_mux = am->rtcp_mux;
 	sd->dir = am->dir;
 	sd->remote_sess_id = s->sess_id;
 	sd->remote_version = s->sess_version;
@@ -79,7 +80,7 @@ static void local_media(struct sdp_media *out, const struct b2b_sdp_ctx *c, int 
 	snprintf(out->proto, sizeof(out->proto), "RTP/AVP");
 	out->port = c->port[side];
 	out->rtcp_port = (uint16_t)(c->port[side] + 1);
-	out->rtcp_mux = false;
+	out->rtcp_mux = true;   /* offered always; in answers only if offered (below) */
 	out->af = strchr(c->media_addr, ':') ? SDP_AF_IP6 : SDP_AF_IP4;
 	scopy(out->addr, sizeof(out->addr), c->media_addr);
 }
@@ -619,6 +620,7 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 	om = &o->media[m->audio_idx];
 	memset(om, 0, offsetof(struct sdp_media, codecs));
 	local_media(om, c, from);
+	om->rtcp_mux = m->side[from].rtcp_mux;
 	om->dir = am->dir;
 	om->ptime = m->transcode ? m->offer_audio.ptime : am->ptime;
 	for (size_t i = 0; i < n; i++) {
@@ -738,6 +740,7 @@ void b2b_sdp_media_params(const struct b2b_media *m, struct media_session_params
 
 		fill_addr(&mp->rtp, sd, sd->port);
 		fill_addr(&mp->rtcp, sd, sd->rtcp_port);
+		mp->rtcp_mux = sd->rtcp_mux;
 		mp->dir = media_dir_of(sd->dir);
 		memset(mp->pt_map, MEDIA_PT_NONE, sizeof(mp->pt_map));
 		/* A side sends what our SDP told it; tolerate its own numbers too. */
@@ -769,6 +772,7 @@ void b2b_sdp_media_params_pending(const struct b2b_media *m, struct media_sessio
 	mt = &p->side[to];
 	fill_addr(&mf->rtp, &m->side[from], m->side[from].port);
 	fill_addr(&mf->rtcp, &m->side[from], m->side[from].rtcp_port);
+	mf->rtcp_mux = m->side[from].rtcp_mux;
 	mf->dir = media_dir_of(m->side[from].dir);
 	/* The answerer's address is not known yet: the unspecified address lets its first
 	 * packets latch and reach the offerer, while nothing is sent toward it. */
