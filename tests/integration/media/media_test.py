@@ -29,13 +29,14 @@ def chans_of(codec):
     return 2 if codec.lower().startswith("opus") else 1
 
 
-def run_call(ctx, codec_a, codec_b, srtp_a=None, srtp_b=None, configure=None, mux=False):
+def run_call(ctx, codec_a, codec_b, srtp_a=None, srtp_b=None, configure=None, mux=False,
+             call_s=CALL_S):
     if not baresip.available():
         raise AssertionError("baresip is not installed (tools/deps.sh installs baresip-core)")
     wav_a = ctx.path("tone_a.wav")
     wav_b = ctx.path("tone_b.wav")
-    baresip.write_tone(wav_a, TONE_A, LEVEL, CALL_S + 20, rate_of(codec_a), chans_of(codec_a))
-    baresip.write_tone(wav_b, TONE_B, LEVEL, CALL_S + 20, rate_of(codec_b), chans_of(codec_b))
+    baresip.write_tone(wav_a, TONE_A, LEVEL, call_s + 20, rate_of(codec_a), chans_of(codec_a))
+    baresip.write_tone(wav_b, TONE_B, LEVEL, call_s + 20, rate_of(codec_b), chans_of(codec_b))
     extra = ["rtcp_mux yes"] if mux else []
     b = baresip.Baresip(ctx, "callee", [codec_b], wav_b, srtp=srtp_b, answer=True,
                         user="+15550001000", extra_conf=extra).start()
@@ -57,12 +58,12 @@ def run_call(ctx, codec_a, codec_b, srtp_a=None, srtp_b=None, configure=None, mu
         raise AssertionError("call not established: caller events %s, trunxd %s"
                              % (a.events, t.events("call.end")))
     b.wait_event("CALL_ESTABLISHED", 5)
-    a.pump(CALL_S / 2)
+    a.pump(call_s / 2)
     live = t.ctl("calls") if ctx.trunxctl_path else None
     a.command("sndcode", "123#")
     b.pump(1.0)
     b.command("sndcode", "9*")
-    a.pump(CALL_S / 2 - 1.0)
+    a.pump(call_s / 2 - 1.0)
     b.pump(0.5)
     a.command("hangup")
     a.wait_event("CALL_CLOSED", 10)
@@ -82,7 +83,7 @@ def run_call(ctx, codec_a, codec_b, srtp_a=None, srtp_b=None, configure=None, mu
             continue
         s, rate = baresip.read_wav(path)
         # after set-up, before the digits (a UA mutes its tone while it sends them)
-        s = s[int(1.0 * rate):int((CALL_S / 2 - 0.1) * rate)]
+        s = s[int(1.0 * rate):int((call_s / 2 - 0.1) * rate)]
         share, f, lvl = baresip.tone_presence(s, rate, hz, LEVEL)
         ctx.log("%s heard %.0f Hz: %.0f %% of frames, median %s Hz, %s dBFS (%s)",
                 who, hz, share * 100, f and round(f, 1), lvl and round(lvl, 1), path)
@@ -157,7 +158,8 @@ def case_pcmu_pcma(ctx):
 
 def case_opus_pcmu_rtcp_mux(ctx):
     """Both UAs multiplex RTCP (RFC 5761): trunx must accept it and read their reports."""
-    run_call(ctx, "opus/48000/2", "PCMU/8000", mux=True)
+    # long enough for each UA's first RTCP report (RFC 3550: 2.5-7.5 s at first)
+    run_call(ctx, "opus/48000/2", "PCMU/8000", mux=True, call_s=14.0)
 
 
 def case_pcmu_pcmu(ctx):
