@@ -130,4 +130,36 @@ void sdp_opus_parse(struct sdp_opus *o, const char *fmtp);
 /** Writes trunx's fmtp for o ("maxplaybackrate=...;..."). @return length, or -1 */
 int sdp_opus_write(const struct sdp_opus *o, char *buf, size_t len);
 
+/* ---- SDES keys (RFC 4568 a=crypto) ---- */
+
+#define SDP_CRYPTO_KEY_LEN 30   /**< AES-128 key (16) + salt (14) */
+
+enum sdp_crypto_suite {
+	SDP_CRYPTO_NONE = 0,
+	SDP_CRYPTO_AES_CM_128_HMAC_SHA1_80,
+	SDP_CRYPTO_AES_CM_128_HMAC_SHA1_32,
+};
+
+struct sdp_crypto {
+	uint32_t tag;
+	enum sdp_crypto_suite suite;
+	uint8_t  key[SDP_CRYPTO_KEY_LEN];   /**< master key || master salt */
+	uint64_t lifetime;                  /**< packets, 0 = not given */
+	bool     unencrypted_srtp, unencrypted_srtcp, unauthenticated_srtp;
+};
+
+/**
+ * Parses an a=crypto value leniently: case-insensitive suite names, a key lifetime as
+ * "2^N" or decimal, several keys (the first one is used), unknown session parameters
+ * ignored.
+ * @param why  receives a static reason on error (may be NULL)
+ * @return 0 (usable); ENOTSUP (well-formed but not servable: another suite, an MKI,
+ *         another key method, unencrypted/unauthenticated SRTP: skip it for another
+ *         line); EINVAL (malformed)
+ */
+int sdp_crypto_parse(const char *value, struct sdp_crypto *c, const char **why);
+
+/** Writes "TAG SUITE inline:KEY". @return length, or -1 */
+int sdp_crypto_write(const struct sdp_crypto *c, char *out, size_t len);
+
 #endif

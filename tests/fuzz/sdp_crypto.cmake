@@ -1,0 +1,1 @@
+trunx_add_fuzzer(sdp_crypto trunx_sip)
