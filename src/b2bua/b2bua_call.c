@@ -233,7 +233,8 @@ static void emit_cdr(struct call *c)
 	log_uint(&r, "rtp_b_lost", c->stats[SIDE_B].rtp_lost);
 	log_uint(&r, "rtp_dropped", c->stats[SIDE_A].rtp_dropped + c->stats[SIDE_B].rtp_dropped);
 	log_bool(&r, "rtp_stats", c->have_stats);
-	call_quality_log(&r, c);
+	if (c->have_stats)   /* calls refused before media cost nothing more to record */
+		call_quality_log(&r, c);
 	log_end(&r);
 }
 
