@@ -83,7 +83,9 @@ static void block(const uint8_t *rb, unsigned count, struct parse_arg *a)
 		w = rtp_get32(rb + 4);
 		a->in->have_block = true;
 		a->in->fraction = (uint8_t)(w >> 24);
-		a->in->lost = (int32_t)(w << 8) >> 8;
+		/* 24-bit two's complement */
+		a->in->lost = (w & 0x800000) ? (int32_t)(w & 0xffffff) - 0x1000000
+					     : (int32_t)(w & 0xffffff);
 		a->in->jitter = rtp_get32(rb + 12);
 		a->in->lsr = rtp_get32(rb + 16);
 		a->in->dlsr = rtp_get32(rb + 20);
@@ -97,7 +99,7 @@ static int on_pkt(const struct rtcp_pkt *p, void *arg)
 	if (p->type == RTCP_SR) {
 		a->in->have_sr = true;
 		a->in->sr_ssrc = rtp_get32(p->p + 4);
-		a->in->sr_mid = (uint32_t)(rtp_get16(p->p + 10) << 16 | rtp_get16(p->p + 12));
+		a->in->sr_mid = (uint32_t)rtp_get16(p->p + 10) << 16 | rtp_get16(p->p + 12);
 		block(p->p + 8 + RTCP_SR_INFO_LEN, p->count, a);
 	} else if (p->type == RTCP_RR) {
 		block(p->p + 8, p->count, a);

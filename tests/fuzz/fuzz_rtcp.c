@@ -1,6 +1,7 @@
 /*
- * fuzz_rtcp.c — RTCP compound walk and SSRC rewrite on arbitrary bytes. The first 16
- * input bytes choose the rewrite map; the rest is the compound. A compound that walks
+ * fuzz_rtcp.c — RTCP compound walk, SSRC rewrite and trunx's report reader on
+ * arbitrary bytes. The first 16 input bytes choose the rewrite map; the rest is the
+ * compound. A compound that walks
  * must rewrite, keep its length and framing, and walk again to the same packets.
  */
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "rtcp.h"
+#include "rtcp_report.h"
 #include "rtp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -53,6 +55,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data + 16, len);
 	walked = rtcp_walk(buf, len, count, &before);
+	{
+		/* trunx's own report reader accepts exactly what the walk accepts */
+		struct rtcp_report_in in;
+		int r = rtcp_report_parse(buf, len, m.report_from, &in);
+
+		if ((r == 0) != (walked == 0))
+			abort();
+	}
 	if (rtcp_rewrite(buf, len, &m) != walked)
 		abort();
 	if (walked == 0) {
