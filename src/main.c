@@ -106,6 +106,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level(cf->general.log_level);
+	log_set_repeat_interval(cf->general.log_repeat_ms);
 
 	/* Before any thread exists, so that every thread inherits the mask. */
 	err = ctl_signals_block();
@@ -158,5 +159,6 @@ out:
 	ctl_daemon_destroy(cd);
 	route_table_unref(rt);
 	conf_free(cf);
+	log_flush_repeats(true);
 	return rc;
 }

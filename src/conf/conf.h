@@ -33,6 +33,8 @@ enum conf_unknown_source {
 struct conf_general {
 	enum log_level log_level;
 	char control_socket[CONF_PATH_MAX];  /**< Unix socket path for trunxctl */
+	unsigned log_repeat_ms;              /**< identical records suppressed this long
+					          after each is written; 0 = off */
 };
 
 struct conf_sip {

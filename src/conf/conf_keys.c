@@ -31,6 +31,8 @@ static const struct conf_key general_keys[] = {
 	 level_names, "info"},
 	{"control_socket", CT_PATH, CK(struct conf, general.control_socket), 0,
 	 SUN_PATH_SIZE, 0, 0, 0, NULL, "/run/trunx/trunxd.sock"},
+	{"log_repeat_interval", CT_UINT, CK(struct conf, general.log_repeat_ms), 0, 0, 0, 3600,
+	 1000, NULL, "10"},
 };
 
 static const struct conf_key sip_keys[] = {

@@ -134,6 +134,7 @@ static int reload_locked(struct ctl_daemon *d, json_t *result, char *err, size_t
 		goto out;
 	}
 	log_set_level(cf->general.log_level);
+	log_set_repeat_interval(cf->general.log_repeat_ms);
 	n = ctl_conf_restart_keys(&d->running, cf, keys, CTL_CONF_RESTART_MAX);
 	restart = json_array();
 	for (size_t i = 0; i < n; i++) {
