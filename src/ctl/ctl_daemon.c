@@ -96,6 +96,24 @@ static void d_status(void *arg, json_t *obj)
 		"in_dialog_bad", (json_int_t)c.in_dialog_bad,
 		"contact_refused", (json_int_t)c.contact_refused,
 		"offer_glare", (json_int_t)c.offer_glare));
+	{
+		json_t *k = json_object_get(obj, "counters");
+		const struct { const char *name; uint64_t v; } g[] = {
+			{"rate_limited", c.rate_limited},
+			{"options_stateless", c.options_stateless},
+			{"tcp_open", c.tcp_open},
+			{"tcp_accepted", c.tcp_accepted},
+			{"tcp_refused_limit", c.tcp_refused_limit},
+			{"tcp_refused_unknown", c.tcp_refused_unknown},
+			{"tcp_refused_no_descriptor", c.tcp_refused_fd},
+			{"tcp_closed_unknown", c.tcp_closed_unknown},
+			{"tcp_closed_idle", c.tcp_closed_idle},
+			{"log_suppressed", c.log_suppressed},
+		};
+
+		for (size_t i = 0; k && i < sizeof(g) / sizeof(g[0]); i++)
+			json_object_set_new(k, g[i].name, json_integer((json_int_t)g[i].v));
+	}
 }
 
 static int d_list_calls(void *arg, ctl_reply_h *h, void *harg)
