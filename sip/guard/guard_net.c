@@ -229,7 +229,7 @@ int accept(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len)
 			if (errno == EMFILE || errno == ENFILE) {
 				unsigned n = drain_without_fds(fd);
 
-				if (ops->exhausted)
+				if (n && ops->exhausted)
 					ops->exhausted(garg, n);
 			}
 			/* Nothing (more) to hand over; errno 0 keeps the stack quiet. */

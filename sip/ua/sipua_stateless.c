@@ -128,14 +128,21 @@ static bool put_top_via(struct out *o, su_home_t *home, sip_via_t const *v,
 	return !o->full;
 }
 
-/* The request is one trunx may answer statelessly: every header a response copies
- * parsed cleanly and agrees with the request line. */
+/* The request is one trunx may answer statelessly: SIP/2.0 to a sip: or sips: URI,
+ * no body, and every header a response copies parsed cleanly and agrees with the
+ * request line. Anything else the stack answers (505, 416, 400 ...). */
 static bool clean_request(msg_t *msg, sip_t const *sip)
 {
 	msg_pub_t const *pub = msg_object(msg);
 
 	return pub && !(pub->msg_flags & MSG_FLG_ERROR) && sip && !sip->sip_error &&
 	       sip->sip_request && sip->sip_request->rq_method_name &&
+	       sip->sip_request->rq_version &&
+	       strcasecmp(sip->sip_request->rq_version, SIP_VERSION_CURRENT) == 0 &&
+	       (sip->sip_request->rq_url->url_type == url_sip ||
+		sip->sip_request->rq_url->url_type == url_sips) &&
+	       !sip->sip_payload && !sip->sip_multipart &&
+	       (!sip->sip_content_length || sip->sip_content_length->l_length == 0) &&
 	       sip->sip_via && sip->sip_via->v_host && sip->sip_from && sip->sip_to &&
 	       sip->sip_call_id && sip->sip_call_id->i_id && sip->sip_cseq &&
 	       sip->sip_cseq->cs_method == sip->sip_request->rq_method &&
