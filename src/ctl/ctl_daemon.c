@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget/budget.h"
 #include "ctl/ctl_conf.h"
 #include "log.h"
 #include "ctl/ctl_notify.h"
@@ -146,6 +147,18 @@ static int reload_locked(struct ctl_daemon *d, json_t *result, char *err, size_t
 	rc = conf_build_routes(cf, &rt, err, errlen);
 	if (rc)
 		goto out;
+	{
+		/* A max_calls the open-file limit cannot hold is refused (the soft
+		 * limit is raised if the hard one allows). */
+		struct budget bud;
+		char berr[512];
+
+		rc = budget_apply(cf, &bud, berr, sizeof(berr));
+		if (rc) {
+			snprintf(err, errlen, "%s: %s", d->path, berr);
+			goto out;
+		}
+	}
 	rc = b2bua_reload(d->b, cf, rt);
 	if (rc) {
 		snprintf(err, errlen, "%s: cannot apply: %s", d->path, strerror(rc));
