@@ -11,7 +11,8 @@
  * Anything unusual goes to the stack as before (DELIVER): a message the parser did
  * not take cleanly, in-dialog requests (To tag), OPTIONS with Require or with
  * Max-Forwards 0, other methods from known sources. The message is parsed with the
- * stack's own parser (msg_make) and never trusted further than its fields say.
+ * stack's own parser (msg_make) and never trusted further than its fields say; the
+ * answer is parsed back before it is sent, and must read as the answer to it.
  */
 #include "sipua_int.h"
 
@@ -74,7 +75,9 @@ static void put(struct out *o, const char *s)
 	o->p[o->len] = '\0';
 }
 
-/* "Name: value" of one header (a single value of a list), then CRLF. */
+/* "Name: value" of one header (a single value of a list), then CRLF. A value that
+ * encodes with a line break or a NUL in it (a folded value the parser kept as text)
+ * spoils the answer: the stack answers such a request instead. */
 static void put_header(struct out *o, const char *name, msg_header_t const *h, const char *tail)
 {
 	issize_t n;
@@ -84,7 +87,8 @@ static void put_header(struct out *o, const char *name, msg_header_t const *h, c
 	if (o->full)
 		return;
 	n = msg_header_field_e(o->p + o->len, (isize_t)(o->cap - o->len), h, 0);
-	if (n < 0 || (size_t)n >= o->cap - o->len) {
+	if (n <= 0 || (size_t)n >= o->cap - o->len || memchr(o->p + o->len, '\r', (size_t)n) ||
+	    memchr(o->p + o->len, '\n', (size_t)n) || memchr(o->p + o->len, '\0', (size_t)n)) {
 		o->full = true;
 		return;
 	}
@@ -116,12 +120,16 @@ static bool put_top_via(struct out *o, su_home_t *home, sip_via_t const *v,
 	} else {
 		return false;
 	}
+	/* Remove, then add (replacing does not add a parameter that is absent); the
+	 * header keeps a pointer to the text, so it lives in the message's home. */
 	snprintf(param, sizeof(param), "rport=%u", port);
-	if (msg_header_replace_param(home, c->v_common, param) < 0)
+	msg_header_remove_param(c->v_common, "rport");
+	if (msg_header_add_param(home, c->v_common, su_strdup(home, param)) < 0)
 		return false;
 	if (!c->v_host || strcasecmp(c->v_host, ip) != 0) {
 		snprintf(param, sizeof(param), "received=%s", ip);
-		if (msg_header_replace_param(home, c->v_common, param) < 0)
+		msg_header_remove_param(c->v_common, "received");
+		if (msg_header_add_param(home, c->v_common, su_strdup(home, param)) < 0)
 			return false;
 	}
 	put_header(o, "Via", (msg_header_t const *)c, NULL);
@@ -149,6 +157,39 @@ static bool clean_request(msg_t *msg, sip_t const *sip)
 	       (sip->sip_request->rq_method != sip_method_unknown ||
 		(sip->sip_cseq->cs_method_name &&
 		 strcmp(sip->sip_cseq->cs_method_name, sip->sip_request->rq_method_name) == 0));
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * The answer written reads back, with the stack's parser, as a clean response to
+ * this request: the same Call-ID, CSeq, From tag and number of Vias, a To tag. A
+ * header the parser took but cannot write back the same way (odd characters in a
+ * URI, say) fails this, and the stack answers the request instead.
+ */
+static bool reply_reads_back(const char *reply, size_t n, sip_t const *q)
+{
+	msg_t *m = msg_make(sip_default_mclass(), 0, reply, (ssize_t)n);
+	sip_t const *r = m ? sip_object(m) : NULL;
+	msg_pub_t const *pub = m ? msg_object(m) : NULL;
+	size_t vq = 0, vr = 0;
+	bool ok;
+
+	for (sip_via_t const *v = q->sip_via; v; v = v->v_next)
+		vq++;
+	for (sip_via_t const *v = r ? r->sip_via : NULL; v; v = v->v_next)
+		vr++;
+	ok = r && pub && !(pub->msg_flags & MSG_FLG_ERROR) && !r->sip_error && r->sip_status &&
+	     !r->sip_request && vq == vr && r->sip_call_id &&
+	     same_str(r->sip_call_id->i_id, q->sip_call_id->i_id) && r->sip_cseq &&
+	     r->sip_cseq->cs_seq == q->sip_cseq->cs_seq &&
+	     r->sip_cseq->cs_method == q->sip_cseq->cs_method && r->sip_from &&
+	     same_str(r->sip_from->a_tag, q->sip_from->a_tag) && r->sip_to && r->sip_to->a_tag;
+	msg_destroy(m);
+	return ok;
 }
 
 enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *data, size_t len,
@@ -233,7 +274,7 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	if (status == 200)
 		put(&o, "Accept: application/sdp\r\n");
 	put(&o, "Allow: " SIPUA_ALLOW "\r\nSupported: timer, 100rel\r\nContent-Length: 0\r\n\r\n");
-	if (!o.full) {
+	if (!o.full && reply_reads_back(o.p, o.len, sip)) {
 		act = SIPUA_SL_REPLY;
 		*outn = o.len;
 		*statusp = status;

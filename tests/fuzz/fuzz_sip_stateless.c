@@ -36,7 +36,8 @@ static void check_reply(const char *req, size_t len, const char *reply, size_t n
 	    !r->sip_to || !r->sip_to->a_tag || !r->sip_from ||
 	    (q->sip_from->a_tag && (!r->sip_from->a_tag ||
 				    strcmp(r->sip_from->a_tag, q->sip_from->a_tag) != 0)) ||
-	    !r->sip_via || !r->sip_content_length || r->sip_content_length->l_length != 0)
+	    !r->sip_via || !r->sip_via->v_rport || strcmp(r->sip_via->v_rport, "5062") != 0 ||
+	    !r->sip_content_length || r->sip_content_length->l_length != 0 || r->sip_error)
 		abort();
 	msg_destroy(qm);
 	msg_destroy(rm);
