@@ -26,6 +26,12 @@
  * from a source that is neither, never becomes a dialog's target or route: the
  * request is answered 400 or 403, a response with one ends the call setup.
  *
+ * In front of the stack (sipua_front.c, over sip/guard's socket hooks), the guards
+ * see every connection and request before the stack does: connection caps and
+ * timeouts, a per-source request rate, and stateless answers over UDP to OPTIONS from
+ * known sources and to out-of-dialog requests from refused ones (sipua_set_guard,
+ * sipua_set_source_class, sipua_guard_stats).
+ *
  * Stack policy: responses go to the packet's source address and port (received= and
  * rport= on every request, RFC 3581), so a Via host name is never resolved; 3xx is
  * never followed; UDP requests of any size stay on UDP; the phrase of every response
