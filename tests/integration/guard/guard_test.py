@@ -422,7 +422,8 @@ def case_tcp_idle_flood(ctx):
 
 def case_open_files_refused(ctx):
     """With a hard open-file limit of 1,024 and max_calls 1,000 (4,000 media sockets),
-    trunxd refuses to start and says why, with the numbers."""
+    trunxd refuses to start and says why, with the numbers; started with max_calls 100,
+    a reload to 1,000 is refused the same way and trunxd carries on."""
     t = trunxd.Trunxd(ctx, ctx.trunxd_path, prefix=["prlimit", "--nofile=1024:1024", "--"])
     t._new_config()
     p = ctx.reg.start("trunxd-refused", t._argv())
@@ -434,6 +435,24 @@ def case_open_files_refused(ctx):
     for want in ("max_calls 1000", "needs 4000", "hard limit is 1024"):
         if want not in err:
             raise AssertionError("the error does not say %r:\n%s" % (want, err[-1500:]))
+    # Started within the limit, a reload that raises max_calls beyond it is refused.
+    def small(cf):
+        cf.sip["max_calls"] = 100
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=small, name="trunxd-small",
+                      prefix=["prlimit", "--nofile=1024:1024", "--"]).start()
+    with open(t.conf_path) as f:
+        text = f.read()
+    with open(t.conf_path, "w") as f:
+        f.write(text.replace("max_calls = 100", "max_calls = 1000"))
+    try:
+        t.ctl("reload")
+        raise AssertionError("a reload to max_calls 1000 was accepted under 1,024 files")
+    except trunxd.TrunxdError as e:
+        if "max_calls 1000" not in str(e):
+            raise AssertionError("the reload was refused without the numbers: %s" % e)
+        ctx.log("reload refused: %s", str(e).strip()[:200])
+    if not t.options_ok():
+        raise AssertionError("trunxd stopped answering after the refused reload")
 
 
 if __name__ == "__main__":
