@@ -53,6 +53,7 @@ struct amd_turn {
 	uint32_t pitch_t[AMD_TURN_PITCH]; /**< frame end times, ms */
 	float    pitch_st[AMD_TURN_PITCH]; /**< F0 in semitones re 100 Hz */
 	uint32_t phrases;            /**< closed phrases */
+	uint32_t rises;              /**< of them, ending with a question's rise */
 	uint32_t sentence_ends;      /**< falling phrase ends followed by a pause and more
 					  speech */
 	uint32_t long_pauses;        /**< pauses of LONG_PAUSE_MS or more inside the greeting */
@@ -65,8 +66,9 @@ struct amd_ops {
 	/** Clears the strategy's state at the start of a stream. */
 	void (*reset)(struct amd *amd);
 	/**
-	 * Takes one frame ending at t_ms. tone_busy: a machine tone is sounding (the
-	 * adaptive strategy neither counts it as speech nor as silence).
+	 * Takes one frame ending at t_ms. tone_busy: the tone detector hears a tone
+	 * (the adaptive strategy keeps it out of the speech that tells a fax tone
+	 * from a beep).
 	 */
 	void (*frame)(struct amd *amd, const int16_t *s, uint32_t t_ms, bool tone_busy,
 		      struct amd_verdict *v);
@@ -110,6 +112,7 @@ struct amd_adaptive {
 	uint32_t pending_ms;                 /**< speech frames not yet confirmed */
 
 	uint32_t voiced_ms;                  /**< speech since the greeting began */
+	uint32_t tone_ms;                    /**< of it, while a tone was sounding */
 	uint32_t greeting_start_ms;          /**< start of the first word, ms */
 	uint32_t last_speech_ms;             /**< end of the last speech frame, ms */
 	float    greeting_peak_db;           /**< loudest speech frame of the greeting, dB */
@@ -166,6 +169,8 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 		     struct amd_verdict *v);
 /** A frame without speech (silence_ms: the run of non-speech so far). */
 void amd_turn_silence(struct amd *amd, uint32_t t_ms, struct amd_verdict *v);
+/** total_analysis_time reached undecided: the best guess, reason TOOLONG. */
+void amd_turn_deadline(struct amd *amd, uint32_t t_ms, struct amd_verdict *v);
 /** The greeting starts again at start_ms (background talk came before it). */
 void amd_turn_restart(struct amd_turn *tn, uint32_t start_ms);
 

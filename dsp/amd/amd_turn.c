@@ -51,6 +51,9 @@
 #define FALL_Q            (-1.5f) /* a statement's final fall */
 #define END_WINDOW_MS     400   /* intonation is read over the phrase's last 400 ms */
 #define OCTAVE_JUMP       7.0f  /* semitones: a larger step is a tracker octave error */
+#define DEADLINE_SPAN_MS  2000  /* at the deadline, a turn this long leans MACHINE */
+#define DEADLINE_LONG_MS  3000  /* ... and one this long unless it ended rising */
+#define DEADLINE_RISES    2     /* ... but a turn of this many questions is a person's */
 
 void amd_turn_reset(struct amd_turn *tn)
 {
@@ -63,6 +66,7 @@ void amd_turn_restart(struct amd_turn *tn, uint32_t start_ms)
 	tn->phrases = 0;
 	tn->sentence_ends = 0;
 	tn->long_pauses = 0;
+	tn->rises = 0;
 	tn->last_closed_falls = false;
 	tn->phrase_start_ms = start_ms;
 }
@@ -174,6 +178,8 @@ static void close_phrase(struct amd *amd, struct amd_verdict *v)
 	tn->phrase_dur_ms = end - tn->phrase_start_ms;
 	tn->phrase_q = phrase_q(tn, end);
 	tn->phrases++;
+	if (tn->phrase_q >= RISE_Q)
+		tn->rises++;
 	tn->npitch = tn->npending = 0;
 	/* Another falling phrase after a sentence end or a long pause: a greeting that
 	 * reads on. (A person who asks again asks a question.) */
@@ -228,6 +234,41 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 	if (tn->sentence_ends && span >= p->sentence_greeting)
 		decide(v, AMD_MACHINE, AMD_REASON_SENTENCES,
 		       0.75f + 0.05f * (float)(tn->sentence_ends > 3 ? 3 : tn->sentence_ends));
+}
+
+/*
+ * total_analysis_time with no rule met: the final verdict is the side the turn
+ * leans to, with a low confidence (a guess beats NOTSURE for a dialer that must act).
+ * Two questions or more (a person asking), or silent for at least half the wait a
+ * human deserves after a turn without sentence ends or long pauses that was short
+ * or ended with a question: HUMAN. Speaking, or silent after a turn of DEADLINE_SPAN_MS
+ * or more, or after sentence ends or long pauses (a greeting of phrases): MACHINE.
+ * Otherwise (nothing heard, or a short burst just begun): NOTSURE.
+ */
+void amd_turn_deadline(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)
+{
+	const struct amd_params *p = &amd->p;
+	const struct amd_turn *tn = &amd->st.a.turn;
+	uint32_t span, silence, wait;
+
+	v->decided = true;
+	v->reason = AMD_REASON_TOOLONG;
+	v->cls = AMD_NOTSURE;
+	v->confidence = 0.5f;
+	if (!tn->started)
+		return;
+	span = tn->last_speech_ms - tn->start_ms;
+	silence = t_ms - tn->last_speech_ms;
+	wait = human_wait(p, tn);
+	if (tn->rises >= DEADLINE_RISES ||
+	    (!tn->in_phrase && silence * 2 >= wait && !tn->sentence_ends && !tn->long_pauses &&
+	     (tn->phrase_q >= RISE_Q || span < DEADLINE_LONG_MS))) {
+		v->cls = AMD_HUMAN;
+		v->confidence = 0.55f + 0.1f * fminf(1.0f, (float)silence / (float)wait);
+	} else if (span >= DEADLINE_SPAN_MS || tn->sentence_ends || tn->long_pauses) {
+		v->cls = AMD_MACHINE;
+		v->confidence = 0.6f;
+	}
 }
 
 void amd_turn_silence(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)
