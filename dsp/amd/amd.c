@@ -190,6 +190,18 @@ static void after_decision(struct amd *amd, uint32_t t, bool busy)
 	}
 }
 
+/* Undecided: a provisional verdict whenever the side the call leans to changes. */
+static void emit_provisional(struct amd *amd, uint32_t t)
+{
+	struct amd_event ev = { .type = AMD_EV_PROVISIONAL, .now_ms = t, .decision_ms = t };
+
+	amd->ops->lean(amd, t, &ev.cls, &ev.confidence);
+	if (ev.cls == amd->provisional)
+		return;
+	amd->provisional = ev.cls;
+	amd->h(&ev, amd->arg);
+}
+
 static void run_frame(struct amd *amd)
 {
 	uint32_t t;
@@ -224,9 +236,13 @@ static void run_frame(struct amd *amd)
 
 		amd->h(&ev, amd->arg);
 	}
-	if (v.decided)
+	if (v.decided) {
 		emit_decision(amd, v.cls, v.reason, t, v.confidence,
 			      v.reason != AMD_REASON_TOOLONG);
+		return;
+	}
+	if (amd->p.provisional && amd->ops->lean)
+		emit_provisional(amd, t);
 }
 
 int amd_create(struct amd **amdp, const struct amd_params *p, amd_h *h, void *arg)
@@ -252,6 +268,7 @@ int amd_create(struct amd **amdp, const struct amd_params *p, amd_h *h, void *ar
 							    : &amd_adaptive_ops;
 	amd->h = h;
 	amd->arg = arg;
+	amd->provisional = AMD_NOTSURE;
 	if (amd->p.tones || amd->p.beep) {
 		err = tone_det_create(&amd->tone, NULL, on_tone, amd);
 		if (err)
@@ -312,6 +329,7 @@ void amd_reset(struct amd *amd)
 	amd->fill = 0;
 	amd->frames = 0;
 	amd->decided = false;
+	amd->provisional = AMD_NOTSURE;
 	amd->waiting_beep = false;
 	amd->waiting_end = false;
 	amd->heard_speech = false;

@@ -295,4 +295,5 @@ const struct amd_ops amd_adaptive_ops = {
 	.reset = adaptive_reset,
 	.frame = adaptive_frame,
 	.listen = adaptive_listen,
+	.lean = amd_turn_lean,
 };

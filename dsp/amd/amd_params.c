@@ -47,6 +47,7 @@ static const struct pdesc table[] = {
 	F(beep,                    P_BOOL,  0, 1),
 	F(beep_wait,               P_MS,    0, 3600000),
 	F(trace,                   P_BOOL,  0, 1),
+	F(provisional,             P_BOOL,  0, 1),
 };
 
 #undef F

@@ -77,6 +77,11 @@ struct amd_ops {
 	 * whether it is (confirmed) speech.
 	 */
 	bool (*listen)(struct amd *amd, const int16_t *s, uint32_t t_ms, bool tone_busy);
+	/**
+	 * Before the decision, after frame(): the class the call leans to now and its
+	 * confidence (NOTSURE: neither), for AMD_EV_PROVISIONAL. NULL: no leaning.
+	 */
+	void (*lean)(const struct amd *amd, uint32_t t_ms, enum amd_class *cls, float *conf);
 };
 
 extern const struct amd_ops amd_classic_ops;
@@ -137,6 +142,8 @@ struct amd {
 	uint64_t frames;              /**< frames processed */
 
 	bool     decided;             /**< AMD_EV_DECISION sent */
+	enum amd_class provisional;   /**< the last AMD_EV_PROVISIONAL's class (NOTSURE:
+					   none sent yet) */
 	enum amd_class cls;
 	bool     waiting_beep;        /**< MACHINE decided, beep still awaited */
 	bool     waiting_end;         /**< MACHINE decided, message end still awaited */
@@ -169,7 +176,9 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 		     struct amd_verdict *v);
 /** A frame without speech (silence_ms: the run of non-speech so far). */
 void amd_turn_silence(struct amd *amd, uint32_t t_ms, struct amd_verdict *v);
-/** total_analysis_time reached undecided: the best guess, reason TOOLONG. */
+/** The class the turn leans to at t_ms (NOTSURE: neither), with its confidence. */
+void amd_turn_lean(const struct amd *amd, uint32_t t_ms, enum amd_class *cls, float *conf);
+/** total_analysis_time reached undecided: the lean, reason TOOLONG. */
 void amd_turn_deadline(struct amd *amd, uint32_t t_ms, struct amd_verdict *v);
 /** The greeting starts again at start_ms (background talk came before it). */
 void amd_turn_restart(struct amd_turn *tn, uint32_t start_ms);

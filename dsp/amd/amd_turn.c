@@ -237,38 +237,44 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 }
 
 /*
- * total_analysis_time with no rule met: the final verdict is the side the turn
- * leans to, with a low confidence (a guess beats NOTSURE for a dialer that must act).
- * Two questions or more (a person asking), or silent for at least half the wait a
- * human deserves after a turn without sentence ends or long pauses that was short
- * or ended with a question: HUMAN. Speaking, or silent after a turn of DEADLINE_SPAN_MS
- * or more, or after sentence ends or long pauses (a greeting of phrases): MACHINE.
- * Otherwise (nothing heard, or a short burst just begun): NOTSURE.
+ * The side the turn leans to now, before any rule is met: the provisional verdict
+ * (AMD_EV_PROVISIONAL) and, at total_analysis_time, the final one (reason TOOLONG):
+ * what the detector would answer if it had to answer now. Two questions or more
+ * (a person asking), or silent for at least half the wait a human deserves after
+ * a turn without sentence ends or long pauses that was short or ended with a
+ * question: HUMAN. Speaking on past DEADLINE_SPAN_MS, or silent after a turn that
+ * long or after sentence ends or long pauses (a greeting of phrases): MACHINE.
+ * Otherwise (nothing heard, or a short turn just spoken): NOTSURE. The confidence
+ * is low: these are guesses, right about two times in three on the tuning seed.
  */
-void amd_turn_deadline(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)
+void amd_turn_lean(const struct amd *amd, uint32_t t_ms, enum amd_class *cls, float *conf)
 {
-	const struct amd_params *p = &amd->p;
 	const struct amd_turn *tn = &amd->st.a.turn;
 	uint32_t span, silence, wait;
 
-	v->decided = true;
-	v->reason = AMD_REASON_TOOLONG;
-	v->cls = AMD_NOTSURE;
-	v->confidence = 0.5f;
+	*cls = AMD_NOTSURE;
+	*conf = 0.5f;
 	if (!tn->started)
 		return;
 	span = tn->last_speech_ms - tn->start_ms;
 	silence = t_ms - tn->last_speech_ms;
-	wait = human_wait(p, tn);
+	wait = human_wait(&amd->p, tn);
 	if (tn->rises >= DEADLINE_RISES ||
 	    (!tn->in_phrase && silence * 2 >= wait && !tn->sentence_ends && !tn->long_pauses &&
 	     (tn->phrase_q >= RISE_Q || span < DEADLINE_LONG_MS))) {
-		v->cls = AMD_HUMAN;
-		v->confidence = 0.55f + 0.1f * fminf(1.0f, (float)silence / (float)wait);
+		*cls = AMD_HUMAN;
+		*conf = 0.55f + 0.1f * fminf(1.0f, (float)silence / (float)wait);
 	} else if (span >= DEADLINE_SPAN_MS || tn->sentence_ends || tn->long_pauses) {
-		v->cls = AMD_MACHINE;
-		v->confidence = 0.6f;
+		*cls = AMD_MACHINE;
+		*conf = 0.6f;
 	}
+}
+
+void amd_turn_deadline(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)
+{
+	v->decided = true;
+	v->reason = AMD_REASON_TOOLONG;
+	amd_turn_lean(amd, t_ms, &v->cls, &v->confidence);
 }
 
 void amd_turn_silence(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)

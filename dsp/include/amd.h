@@ -64,6 +64,11 @@ enum amd_event_type {
 	AMD_EV_MESSAGE_END, /**< with message_end, after MACHINE: the greeting is over
 			         (message_how says how, message_end_ms when); the
 			         detector is done */
+	AMD_EV_PROVISIONAL, /**< with provisional, before the decision: the class the
+			         call leans to changed (cls, confidence; NOTSURE: it
+			         leans neither way any more). What the decision would
+			         be if the analysis ended now; it may change again,
+			         and AMD_EV_DECISION is the verdict that counts */
 };
 
 /** How a greeting was found to end (AMD_EV_MESSAGE_END). */
@@ -77,15 +82,16 @@ enum amd_message_end {
 
 struct amd_event {
 	enum amd_event_type type;
-	enum amd_class  cls;          /**< AMD_EV_DECISION: the class */
+	enum amd_class  cls;          /**< AMD_EV_DECISION, _PROVISIONAL: the class */
 	enum amd_reason reason;       /**< AMD_EV_DECISION: why */
-	float    confidence;          /**< AMD_EV_DECISION: 0.5 (a guess) .. 0.99; the
-				           share of decisions of that kind and strength
-				           that were right on the tuning corpus */
+	float    confidence;          /**< AMD_EV_DECISION, _PROVISIONAL: 0.5 (a guess)
+				           .. 0.99; the share of decisions of that kind
+				           and strength that were right on the tuning
+				           corpus */
 	bool     early;               /**< AMD_EV_DECISION: a rule was met before
 				           total_analysis_time (not the deadline or the
 				           stream's end) */
-	uint32_t decision_ms;         /**< AMD_EV_DECISION: time of the decision, ms */
+	uint32_t decision_ms;         /**< AMD_EV_DECISION, _PROVISIONAL: its time, ms */
 	enum amd_message_end message_how; /**< AMD_EV_MESSAGE_END: beep, silence, timeout */
 	uint32_t message_end_ms;      /**< AMD_EV_MESSAGE_END: the greeting's end, ms */
 	uint32_t beep_start_ms;       /**< AMD_EV_BEEP: start of the beep, ms */
@@ -164,6 +170,8 @@ struct amd_params {
 	uint32_t beep_wait;            /**< [beep_wait] give up the beep this long after
 					    answer (30000) */
 	bool     trace;                /**< [trace] emit AMD_EV_FRAME events (0) */
+	bool     provisional;          /**< [provisional] adaptive: emit AMD_EV_PROVISIONAL
+					    events before the decision (0) */
 };
 
 /** Fills p with the defaults of strategy s. */

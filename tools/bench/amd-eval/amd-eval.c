@@ -43,6 +43,7 @@
 #define BATCH     50
 
 #define MAX_GROUPS 64
+#define AT_MS      2500   /* the verdict in force at this time is also graded */
 
 struct clip {
 	char name[64];
@@ -66,6 +67,10 @@ struct group {
 };
 
 struct result {
+	bool first;                /* a first verdict: provisional or final */
+	enum amd_class first_cls;
+	uint32_t first_ms;
+	enum amd_class at_cls;     /* the verdict in force at AT_MS (NOTSURE: none) */
 	bool decided;
 	enum amd_class cls;
 	enum amd_reason reason;
@@ -88,6 +93,8 @@ struct config {
 	unsigned beep_truth, beep_ok, beep_off, beep_missed, beep_false;
 	unsigned fax_n, fax_ok, sit_n, sit_ok;
 	uint32_t *dec;          /* decision times of all clips */
+	uint32_t *first_dec;    /* times of the first verdict (provisional or final) */
+	unsigned first_n, first_ok, at_ok, at_none;
 	double cpu_ns;
 	uint64_t frames;
 	double max_beep_err;
@@ -103,6 +110,15 @@ static void on_event(const struct amd_event *ev, void *arg)
 {
 	struct result *r = arg;
 
+	if ((ev->type == AMD_EV_DECISION || ev->type == AMD_EV_PROVISIONAL) &&
+	    ev->now_ms <= AT_MS)
+		r->at_cls = ev->cls;
+	if ((ev->type == AMD_EV_DECISION || ev->type == AMD_EV_PROVISIONAL) && !r->first &&
+	    ev->cls != AMD_NOTSURE) {
+		r->first = true;
+		r->first_cls = ev->cls;
+		r->first_ms = ev->now_ms;
+	}
 	if (ev->type == AMD_EV_DECISION) {
 		r->decided = true;
 		r->cls = ev->cls;
@@ -242,6 +258,12 @@ static void account(struct config *c, const struct clip *k, const struct result 
 	int cb = (int)((r->confidence - 0.5f) * 10.0f);
 
 	c->dec[c->n++] = r->decision_ms;
+	if (r->first) {
+		c->first_dec[c->first_n++] = r->first_ms;
+		c->first_ok += r->first_cls == k->expect;
+	}
+	c->at_ok += r->at_cls == k->expect;
+	c->at_none += r->at_cls == AMD_NOTSURE;
 	c->conf[e][r->cls]++;
 	if (r->cls == k->expect)
 		c->correct++;
@@ -320,6 +342,13 @@ static void report(struct config *c)
 	       c->conf[1][1], c->conf[1][2]);
 	printf("decision ms: median %.0f  p90 %u  max %u\n", med,
 	       c->n ? c->dec[(c->n * 9) / 10] : 0, c->n ? c->dec[c->n - 1] : 0);
+	if (c->p.provisional && c->first_n) {
+		qsort(c->first_dec, c->first_n, sizeof(*c->first_dec), cmp_u32);
+		printf("first verdict (provisional or final): %u clips, right %.1f %%, median %u ms; "
+		       "verdict in force at %d ms: right %.1f %%, none %.1f %%\n", c->first_n,
+		       100.0 * c->first_ok / c->n, c->first_dec[c->first_n / 2], AT_MS,
+		       100.0 * c->at_ok / c->n, 100.0 * c->at_none / c->n);
+	}
 	printf("reasons: fax %u/%u FAX, sit %u/%u SIT\n", c->fax_ok, c->fax_n, c->sit_ok,
 	       c->sit_n);
 	printf("beeps: %u with a beep: %u within +-%d ms, %u off, %u missed; %u false; "
@@ -471,6 +500,7 @@ int main(int argc, char **argv)
 
 	amd_params_init(&cfg[0].p, AMD_STRATEGY_ADAPTIVE);
 	cfg[0].p.message_end = true;
+	cfg[0].p.provisional = true;
 	amd_params_init(&cfg[1].p, AMD_STRATEGY_ADAPTIVE);
 	cfg[1].p.tones = cfg[1].p.beep = false;
 	amd_params_init(&cfg[2].p, AMD_STRATEGY_CLASSIC);
@@ -515,7 +545,8 @@ int main(int argc, char **argv)
 	}
 	for (int c = 0; c < NCFG; c++) {
 		cfg[c].dec = calloc((size_t)n, sizeof(uint32_t));
-		if (!cfg[c].dec)
+		cfg[c].first_dec = calloc((size_t)n, sizeof(uint32_t));
+		if (!cfg[c].dec || !cfg[c].first_dec)
 			return 1;
 	}
 	for (int i = 0; i < n; i++) {
@@ -527,7 +558,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		for (int c = 0; c < NCFG; c++) {
-			struct result r = {0};
+			struct result r = { .at_cls = AMD_NOTSURE };
 
 			if (only && strcmp(only, cfg[c].name))
 				continue;
@@ -544,6 +575,7 @@ int main(int argc, char **argv)
 		if (!only || !strcmp(only, cfg[c].name))
 			report(&cfg[c]);
 		free(cfg[c].dec);
+		free(cfg[c].first_dec);
 	}
 	if (cost_s > 0)
 		return cost(cfg, clips, n, cost_s);

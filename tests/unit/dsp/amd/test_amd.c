@@ -183,6 +183,91 @@ static void test_adaptive_human_and_machine(void **state)
 	sig_free(&s);
 }
 
+/*
+ * At total_analysis_time with no rule met, the verdict is the side the turn leans
+ * to (reason TOOLONG, not early, a low confidence): a turn still going after 2 s is
+ * a machine's, a short turn followed by half the wait it deserves a person's, and
+ * nothing heard at all stays NOTSURE.
+ */
+static void test_adaptive_deadline(void **state)
+{
+	struct amd_params p;
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	assert_int_equal(amd_param_set(&p, "total_analysis_time", "3500"), 0);
+	assert_int_equal(amd_param_set(&p, "sentence_greeting", "100000"), 0);
+	sig_init(&s, 5000, 30);
+	sig_speech(&s, 300, 2000, -20);
+	sig_speech(&s, 2600, 2000, -20);               /* still talking at 3.5 s */
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_TOOLONG);
+	assert_int_equal(l.ev[0].decision_ms, 3500);
+	assert_false(l.ev[0].early);
+	assert_true(l.ev[0].confidence >= 0.5f && l.ev[0].confidence < 0.7f);
+	sig_free(&s);
+
+	assert_int_equal(amd_param_set(&p, "answer_silence", "5000"), 0);
+	sig_init(&s, 5000, 31);
+	sig_speech(&s, 500, 500, -20);                 /* "hello", then 2.5 s of waiting */
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_TOOLONG);
+	assert_int_equal(l.ev[0].decision_ms, 3500);
+	assert_false(l.ev[0].early);
+	sig_free(&s);
+
+	assert_int_equal(amd_param_set(&p, "initial_silence", "10000"), 0);
+	sig_init(&s, 5000, 32);
+	sig_noise(&s, 0, 5000, -60);                   /* nothing said */
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_NOTSURE, AMD_REASON_TOOLONG);
+	sig_free(&s);
+}
+
+/*
+ * provisional=1: before the decision, an AMD_EV_PROVISIONAL each time the side the
+ * call leans to changes; the decision follows as usual. Off by default.
+ */
+static void test_adaptive_provisional(void **state)
+{
+	struct amd_params p;
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 5000, 33);
+	sig_speech(&s, 500, 500, -20);                 /* "hello" then waiting */
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(amd_param_set(&p, "provisional", "1"), 0);
+	run_params(&s, &p, 160, &l);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.ev[0].type, AMD_EV_PROVISIONAL);
+	assert_int_equal(l.ev[0].cls, AMD_HUMAN);
+	/* half of answer_silence (2,200 ms) after the end of the word */
+	assert_true(fabs((double)l.ev[0].now_ms - (1000 + 1100)) <= 80);
+	assert_true(l.ev[0].confidence >= 0.5f && l.ev[0].confidence < 0.7f);
+	assert_int_equal(l.ev[1].type, AMD_EV_DECISION);
+	assert_int_equal(l.ev[1].cls, AMD_HUMAN);
+	assert_true(l.ev[1].decision_ms > l.ev[0].now_ms);
+	sig_free(&s);
+
+	sig_init(&s, 7000, 34);
+	sig_speech(&s, 300, 6000, -20);                /* a greeting that goes on */
+	run_params(&s, &p, 160, &l);
+	assert_int_equal(l.ev[0].type, AMD_EV_PROVISIONAL);
+	assert_int_equal(l.ev[0].cls, AMD_MACHINE);
+	assert_true(fabs((double)l.ev[0].now_ms - (300 + 2000)) <= 80);
+	assert_int_equal(l.ev[1].type, AMD_EV_DECISION);
+	assert_int_equal(l.ev[1].cls, AMD_MACHINE);
+	assert_int_equal(l.ev[1].reason, AMD_REASON_LONGGREETING);
+	sig_free(&s);
+}
+
 /* A quiet line: classic never hears the "hello"; adaptive does. */
 static void test_adaptive_quiet_line(void **state)
 {
@@ -565,6 +650,8 @@ int main(void)
 		cmocka_unit_test(test_adaptive_human_and_machine),
 		cmocka_unit_test(test_adaptive_quiet_line),
 		cmocka_unit_test(test_adaptive_noisy_lines),
+		cmocka_unit_test(test_adaptive_deadline),
+		cmocka_unit_test(test_adaptive_provisional),
 		cmocka_unit_test(test_greeting_then_beep),
 		cmocka_unit_test(test_short_greeting_beep_decides),
 		cmocka_unit_test(test_intonation),
