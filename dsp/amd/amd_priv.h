@@ -56,6 +56,7 @@ struct amd_turn {
 	uint32_t rises;              /**< of them, ending with a question's rise */
 	uint32_t sentence_ends;      /**< falling phrase ends followed by a pause and more
 					  speech */
+	uint32_t full_stops;         /**< of them, with a pause of FULL_STOP_MS or more */
 	uint32_t long_pauses;        /**< pauses of LONG_PAUSE_MS or more inside the greeting */
 	bool     last_closed_falls;  /**< the last closed phrase qualifies as a sentence end */
 };

@@ -15,12 +15,14 @@
  *     above the lowest point minus its fall below the highest (semitones; octave
  *     jumps of the tracker unwrapped, a 3-point median against stray estimates);
  *   - a sentence end is a phrase of SENTENCE_MIN_MS or more that falls (q <=
- *     FALL_Q) followed by a pause of SENTENCE_PAUSE_MS or more; a long pause is one
- *     of LONG_PAUSE_MS or more;
+ *     FALL_Q) followed by a pause of SENTENCE_PAUSE_MS or more, a full stop one
+ *     followed by FULL_STOP_MS or more (a person's sentence can fall at a comma
+ *     and pause there for up to 300 ms: "Oak Dental, Maria here, ..."); a long
+ *     pause is one of LONG_PAUSE_MS or more;
  *
  * and decides (times from answer, "span" from the first word to the last speech):
  *   - MACHINE LONGGREETING: the span reaches `greeting` (longer than people answer);
- *   - MACHINE SENTENCES: a sentence end was heard and the span reaches
+ *   - MACHINE SENTENCES: a full stop was heard and the span reaches
  *     `sentence_greeting` (a recording reads sentence after sentence);
  *   - MACHINE RESUMED: after a sentence end or a long pause, another phrase of
  *     RESUME_MIN_MS or more ends falling (a greeting of phrases with pauses between
@@ -42,6 +44,7 @@
 
 #define PAUSE_MS          200   /* a pause this long closes a phrase */
 #define SENTENCE_PAUSE_MS 250
+#define FULL_STOP_MS      350   /* SENTENCES wants a pause longer than a comma's */
 #define SENTENCE_MIN_MS   500
 #define LONG_PAUSE_MS     700
 #define RESUME_MIN_MS     500
@@ -65,6 +68,7 @@ void amd_turn_restart(struct amd_turn *tn, uint32_t start_ms)
 	tn->start_ms = start_ms;
 	tn->phrases = 0;
 	tn->sentence_ends = 0;
+	tn->full_stops = 0;
 	tn->long_pauses = 0;
 	tn->rises = 0;
 	tn->last_closed_falls = false;
@@ -206,6 +210,8 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 
 		if (gap >= SENTENCE_PAUSE_MS && tn->last_closed_falls)
 			tn->sentence_ends++;
+		if (gap >= FULL_STOP_MS && tn->last_closed_falls)
+			tn->full_stops++;
 		if (gap >= LONG_PAUSE_MS)
 			tn->long_pauses++;
 	}
@@ -231,9 +237,9 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 		       0.85f + 0.1f * fminf(1.0f, (float)(span - p->greeting) / 1000.0f));
 		return;
 	}
-	if (tn->sentence_ends && span >= p->sentence_greeting)
+	if (tn->full_stops && span >= p->sentence_greeting)
 		decide(v, AMD_MACHINE, AMD_REASON_SENTENCES,
-		       0.75f + 0.05f * (float)(tn->sentence_ends > 3 ? 3 : tn->sentence_ends));
+		       0.75f + 0.05f * (float)(tn->full_stops > 3 ? 3 : tn->full_stops));
 }
 
 /*
