@@ -137,6 +137,7 @@ struct amd {
 	amd_h   *h;
 	void    *arg;
 	struct tone_det *tone;        /**< NULL when neither tones nor beep are wanted */
+	struct amd_phrase *phrase;    /**< the phrase spotter, NULL unless phrases=1 */
 
 	int16_t  frame[AMD_FRAME];    /**< partial frame being filled */
 	unsigned fill;
@@ -167,6 +168,16 @@ struct amd {
 		struct amd_adaptive a;
 	} st;
 };
+
+/* amd_phrase.c: the phrase-spotting layer */
+struct amd_phrase;
+/** Loads the recogniser (p: phrase_model, phrase_threshold). 0 or errno. */
+int amd_phrase_create(struct amd_phrase **pp, const struct amd_params *p);
+/** Starts a new stream. */
+void amd_phrase_reset(struct amd_phrase *ph);
+/** One 20 ms frame; returns the phrase(s) spotted so far, NULL while none. */
+const char *amd_phrase_frame(struct amd_phrase *ph, const int16_t *s);
+void amd_phrase_destroy(struct amd_phrase *ph);
 
 /* amd_turn.c */
 void amd_turn_reset(struct amd_turn *tn);

@@ -24,6 +24,8 @@
 
 struct amd;
 
+#define AMD_PATH_MAX 200   /**< longest phrase_model path, bytes with the NUL */
+
 enum amd_strategy {
 	AMD_STRATEGY_ADAPTIVE,  /**< noise-tracking segmentation + tone detection */
 	AMD_STRATEGY_CLASSIC,   /**< app_amd's fixed-threshold algorithm */
@@ -46,6 +48,8 @@ enum amd_reason {
 	AMD_REASON_RESUMED,        /**< after a sentence end or a long pause, another
 				        statement: a greeting of phrases and pauses */
 	AMD_REASON_BEEP,           /**< a voicemail beep before any other decision */
+	AMD_REASON_PHRASE,         /**< with phrases: a voicemail phrase was spotted
+				        ("leave a message", "after the tone", ...) */
 	AMD_REASON_FAX,            /**< fax calling (CNG) or answer (CED) tone */
 	AMD_REASON_SIT,            /**< special information tones: a network announcement */
 	AMD_REASON_TOOLONG,        /**< total_analysis_time elapsed undecided */
@@ -92,6 +96,8 @@ struct amd_event {
 				           total_analysis_time (not the deadline or the
 				           stream's end) */
 	uint32_t decision_ms;         /**< AMD_EV_DECISION, _PROVISIONAL: its time, ms */
+	const char *phrase;           /**< AMD_EV_DECISION for PHRASE: what was heard
+				           (valid during the call only), else NULL */
 	enum amd_message_end message_how; /**< AMD_EV_MESSAGE_END: beep, silence, timeout */
 	uint32_t message_end_ms;      /**< AMD_EV_MESSAGE_END: the greeting's end, ms */
 	uint32_t beep_start_ms;       /**< AMD_EV_BEEP: start of the beep, ms */
@@ -172,6 +178,15 @@ struct amd_params {
 	bool     trace;                /**< [trace] emit AMD_EV_FRAME events (0) */
 	bool     provisional;          /**< [provisional] adaptive: emit AMD_EV_PROVISIONAL
 					    events before the decision (0) */
+	/* The optional phrase-spotting layer (English; amd_phrase.c) */
+	bool     phrases;              /**< [phrases] spot voicemail phrases with the
+					    local recogniser: MACHINE PHRASE (0) */
+	float    phrase_threshold;     /**< [phrase_threshold] spotting threshold
+					    1e-N: larger N spots more, and more
+					    wrongly (20) */
+	char     phrase_model[AMD_PATH_MAX]; /**< [phrase_model] folder of the en-us
+					    model: en-us/ and cmudict-en-us.dict
+					    (/usr/share/pocketsphinx/model/en-us) */
 };
 
 /** Fills p with the defaults of strategy s. */
@@ -189,12 +204,14 @@ int amd_param_set(struct amd_params *p, const char *name, const char *value);
 const char *amd_params_str(const struct amd_params *p, char *buf, size_t len);
 
 /**
- * Creates a detector.
+ * Creates a detector. With phrases=1 this loads the recogniser's model (hundreds
+ * of ms, about 30 MB).
  * @param amdp receives the detector (caller owns it: amd_destroy())
  * @param p    parameters (copied); NULL for the adaptive defaults
  * @param h    event handler (required)
  * @param arg  passed to h
- * @return 0, EINVAL, ENOMEM
+ * @return 0, EINVAL, ENOMEM; with phrases: ENOENT (no model at phrase_model),
+ *         ENAMETOOLONG, or an error creating the phrase list's temporary file
  */
 int amd_create(struct amd **amdp, const struct amd_params *p, amd_h *h, void *arg);
 

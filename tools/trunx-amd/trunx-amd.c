@@ -84,7 +84,8 @@ static const char help[] =
 	"mono WAV file (16-bit PCM or G.711) and prints one line:\n"
 	"  CLASS reason=R confidence=C decision_ms=N [beep_ms=M] [message=HOW message_end_ms=E]\n"
 	"CLASS is HUMAN, MACHINE or NOTSURE; R one of HUMAN, LONGGREETING, SENTENCES,\n"
-	"RESUMED, BEEP, FAX, SIT, INITIALSILENCE, MAXWORDS, MAXWORDLENGTH, TOOLONG, HANGUP;\n"
+	"RESUMED, BEEP, PHRASE, FAX, SIT, INITIALSILENCE, MAXWORDS, MAXWORDLENGTH, TOOLONG,\n"
+	"HANGUP;\n"
 	"C the confidence (0.5 a guess .. 0.99).\n"
 	"\n"
 	"Options:\n"
@@ -121,6 +122,13 @@ static const char help[] =
 	"  message_silence        with message_end: silence after the last speech that\n"
 	"                         ends a greeting without a beep (2500)\n"
 	"  trace                  as --trace, 0/1 (0)\n"
+	"  phrases                spot voicemail phrases (\"leave a message\", \"after the\n"
+	"                         tone\" ...; English) with the local recogniser:\n"
+	"                         MACHINE PHRASE, 0/1 (0)\n"
+	"  phrase_threshold       spotting threshold 1e-N: larger N spots more, and\n"
+	"                         more wrongly (20)\n"
+	"  phrase_model           folder of the recogniser's en-us model\n"
+	"                         (/usr/share/pocketsphinx/model/en-us)\n"
 	"  provisional            before the decision, print a line PROVISIONAL CLASS\n"
 	"                         confidence=C at_ms=N whenever the side the call\n"
 	"                         leans to changes (what it would answer if the\n"
@@ -239,7 +247,11 @@ int main(int argc, char **argv)
 	rc = tones ? run_tones(&w) : run_amd(&w, &p);
 	wav_free(&w);
 	if (rc) {
-		fprintf(stderr, "trunx-amd: %s\n", strerror(rc));
+		if (p.phrases && !tones)
+			fprintf(stderr, "trunx-amd: cannot start the phrase spotter (model %s): %s\n",
+				p.phrase_model, strerror(rc));
+		else
+			fprintf(stderr, "trunx-amd: %s\n", strerror(rc));
 		return 1;
 	}
 	return 0;

@@ -593,6 +593,70 @@ static void test_trace_frames(void **state)
 	amd_destroy(amd);
 }
 
+/*
+ * The phrase layer's parameters are bounded (a path of AMD_PATH_MAX - 1 bytes at
+ * most, no control characters; a threshold of 1e-1..1e-60), a missing model is a
+ * clear error, and the installed en-us model loads, listens to a call made of
+ * noise bursts without "hearing" a phrase, and starts over with the detector.
+ */
+static void test_phrases(void **state)
+{
+	struct amd_params p;
+	char long_path[AMD_PATH_MAX + 10], buf[2048];
+	struct amd *amd;
+	struct sig s;
+	struct log l;
+	int16_t *pcm;
+
+	(void)state;
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	assert_false(p.phrases);
+	assert_true(fabsf(p.phrase_threshold - 20.0f) < 1e-6f);
+	assert_string_equal(p.phrase_model, "/usr/share/pocketsphinx/model/en-us");
+	memset(long_path, 'a', sizeof(long_path) - 1);
+	long_path[sizeof(long_path) - 1] = '\0';
+	assert_int_equal(amd_param_set(&p, "phrase_model", long_path), EINVAL);
+	long_path[AMD_PATH_MAX - 1] = '\0';
+	assert_int_equal(amd_param_set(&p, "phrase_model", long_path), 0);
+	assert_int_equal(strlen(p.phrase_model), AMD_PATH_MAX - 1);
+	assert_int_equal(amd_param_set(&p, "phrase_model", ""), EINVAL);
+	assert_int_equal(amd_param_set(&p, "phrase_model", "/tmp/a\nb"), EINVAL);
+	assert_int_equal(amd_param_set(&p, "phrase_threshold", "0"), EINVAL);
+	assert_int_equal(amd_param_set(&p, "phrase_threshold", "61"), EINVAL);
+	assert_int_equal(amd_param_set(&p, "phrase_threshold", "25"), 0);
+	assert_int_equal(amd_param_set(&p, "phrases", "1"), 0);
+	assert_int_equal(amd_param_set(&p, "phrase_model", "/nonexistent/model"), 0);
+	assert_non_null(strstr(amd_params_str(&p, buf, sizeof(buf)),
+			       "phrase_model=/nonexistent/model"));
+	assert_int_equal(amd_create(&amd, &p, on_event, &l), ENOENT);
+	assert_null(amd);
+
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	p.phrases = true;
+	sig_init(&s, 6000, 40);
+	sig_noise(&s, 0, 6000, -60);
+	sig_speech(&s, 400, 600, -20);
+	sig_speech(&s, 1300, 900, -20);
+	pcm = sig_pcm(&s);
+	assert_non_null(pcm);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(amd_create(&amd, &p, on_event, &l), 0);
+	for (int round = 0; round < 2; round++) {
+		memset(&l, 0, sizeof(l));
+		for (size_t i = 0; i < s.n && !amd_done(amd); i += 160)
+			assert_int_equal(amd_process(amd, pcm + i, 160), 0);
+		amd_finish(amd);
+		assert_true(l.n >= 1);
+		assert_int_equal(l.ev[0].type, AMD_EV_DECISION);
+		assert_int_not_equal(l.ev[0].reason, AMD_REASON_PHRASE);
+		assert_null(l.ev[0].phrase);
+		amd_reset(amd);
+	}
+	amd_destroy(amd);
+	free(pcm);
+	sig_free(&s);
+}
+
 static void test_params(void **state)
 {
 	struct amd_params p, q;
@@ -663,6 +727,7 @@ int main(void)
 		cmocka_unit_test(test_reset_and_trace),
 		cmocka_unit_test(test_trace_frames),
 		cmocka_unit_test(test_params),
+		cmocka_unit_test(test_phrases),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
