@@ -12,9 +12,11 @@
  * stays empty, as on any telephone line) and fed to the decoder, which spots
  * phrases as the audio streams (within about 100 ms of a phrase's end); each stream
  * starts from the mean cepstrum of telephone speech (telephone_cmn). The phrase
- * list is built in; pocketsphinx reads it from a private temporary file at create
- * time (its keyword search takes a file only), removed at once. The detection
- * threshold is `phrase_threshold` (1e-N; larger N spots more, and more wrongly).
+ * list is built in, each phrase with the threshold tuned for it; pocketsphinx reads
+ * it from a private temporary file at create time (its keyword search takes a file
+ * only), removed at once. `phrase_threshold` shifts every threshold: 20 is as tuned,
+ * each unit more multiplies the thresholds by 1e-1 (more phrases spotted, and more
+ * wrongly).
  *
  * Costs (docs/PERFORMANCE.md): the decoder loads its model at create (about 30 MB
  * and a few hundred ms per channel) and costs about 0.3 ms per 20 ms frame, some
@@ -36,6 +38,7 @@
 
 #define UP_TAPS 16          /* interpolator taps (8 each side of the new sample) */
 #define CEPLEN  13
+#define AMD_PHRASE_THRESHOLD_TUNED 20.0f   /* phrase_threshold that means "as tuned" */
 
 /*
  * The mean cepstrum a stream starts from (live cepstral mean normalisation then
@@ -49,12 +52,23 @@ static const float telephone_cmn[CEPLEN] = {
 	4.98f, -9.11f, 2.65f,
 };
 
-/* What greetings say; one line each for the keyword search. Lower case, words of
- * the model's dictionary. */
-static const char *const phrases[] = {
-	"leave a message", "leave your", "leave me a message", "after the tone",
-	"after the beep", "you have reached", "you've reached", "not available",
-	"recording", "call you back", "please leave",
+/*
+ * What greetings say, one keyword-search line each (lower case, words of the
+ * model's dictionary), with the detection threshold 1e-N of each: on the tuning
+ * seed, one step (1e5) stricter than the loosest of 1e-10 .. 1e-30 at which the
+ * phrase was never heard in a person's answer before the acoustic decision (short
+ * phrases need stricter ones). Not there: "call you back" (people say "can I
+ * call you back?"), and the two-syllable phrases "please leave" and "leave your",
+ * heard in people's answers on the asserting seed ("who's this, please?"; a name
+ * in white noise) even one step stricter: a keyword that short is too easy to hear.
+ */
+static const struct {
+	const char *text;
+	int exp;
+} phrases[] = {
+	{ "leave a message", 25 },   { "leave me a message", 15 },
+	{ "after the tone", 25 },    { "after the beep", 25 },     { "you have reached", 15 },
+	{ "you've reached", 10 },    { "not available", 25 },      { "recording", 15 },
 };
 
 struct amd_phrase {
@@ -86,8 +100,11 @@ static int write_phrases(char *path, size_t len, float threshold)
 		unlink(path);
 		return err;
 	}
-	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
-		fprintf(f, "%s /1e-%g/\n", phrases[i], (double)threshold);
+	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++) {
+		double exp = phrases[i].exp + threshold - AMD_PHRASE_THRESHOLD_TUNED;
+
+		fprintf(f, "%s /1e-%g/\n", phrases[i].text, exp < 1 ? 1.0 : exp);
+	}
 	if (fclose(f)) {
 		unlink(path);
 		return EIO;

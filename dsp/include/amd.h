@@ -181,9 +181,9 @@ struct amd_params {
 	/* The optional phrase-spotting layer (English; amd_phrase.c) */
 	bool     phrases;              /**< [phrases] spot voicemail phrases with the
 					    local recogniser: MACHINE PHRASE (0) */
-	float    phrase_threshold;     /**< [phrase_threshold] spotting threshold
-					    1e-N: larger N spots more, and more
-					    wrongly (20) */
+	float    phrase_threshold;     /**< [phrase_threshold] 20: each phrase's
+					    spotting threshold as tuned; each unit
+					    more spots more (x10), and more wrongly */
 	char     phrase_model[AMD_PATH_MAX]; /**< [phrase_model] folder of the en-us
 					    model: en-us/ and cmudict-en-us.dict
 					    (/usr/share/pocketsphinx/model/en-us) */
