@@ -15,6 +15,9 @@
   cli      checks the tool's contract: output format (and the PROVISIONAL lines
            of provisional=1), the refusal of other rates, channel counts and
            encodings, usage errors, G.711 input.
+  phrases  runs amd-eval --phrases: the phrase-spotting layer must gain accuracy
+           over the acoustic path on the same clips, call fewer greetings HUMAN,
+           and keep humans called MACHINE <= 2 %.
   eval     runs amd-eval and checks that it reports both strategies, that the
            adaptive one beats the app_amd-style baseline on the same clips, and
            that its provisional verdicts come before its final ones.
@@ -43,6 +46,11 @@ TARGETS = {"human_machine": 2.0, "full_machine": 5.0, "notsure": 5.0,
 # median is set by the waits that tell them apart). These floors catch a
 # regression; the results are deterministic, so the margins are small.
 FLOORS = {"accuracy": 89.0, "machine_human": 19.0, "median_ms": 3700}
+# The phrase layer (English) on the assert seed: +0.8 points of accuracy over the
+# acoustic path; one more full-sentence person taken for a greeting (3/45: the
+# recogniser heard "you've reached" in "...this is Priya, who am I speaking with?").
+PHRASE_GAIN = 0.5
+PHRASE_FULL_FLOOR = 7.0
 PROVISIONAL = re.compile(r"^PROVISIONAL (HUMAN|MACHINE|NOTSURE) confidence=([\d.]+) "
                          r"at_ms=(\d+)$")
 
@@ -331,14 +339,58 @@ def cmd_eval(a):
     return 0 if ok else 1
 
 
+def grades(out, name):
+    """accuracy, humans called MACHINE, full sentences, machines called HUMAN of one
+    configuration in amd-eval's output."""
+    sec = out.split(f"== {name}\n", 1)
+    if len(sec) < 2:
+        return None
+    sec = sec[1].split("\n== ", 1)[0]
+    acc = re.search(r"accuracy ([\d.]+) %  humans called MACHINE ([\d.]+) %", sec)
+    full = re.search(r"full-sentence answers ([\d.]+) %.*machines called HUMAN ([\d.]+) %",
+                     sec)
+    if not acc or not full:
+        return None
+    return {"accuracy": float(acc.group(1)), "human_machine": float(acc.group(2)),
+            "full_machine": float(full.group(1)), "machine_human": float(full.group(2))}
+
+
+def cmd_phrases(a):
+    """The phrase-spotting layer against the acoustic path on the same clips: it must
+    call more greetings MACHINE without calling more people MACHINE."""
+    rc, out, err = run([a.amd_eval, "--phrases", a.manifest], timeout=550)
+    if rc != 0:
+        print(f"FAIL: amd-eval --phrases exit {rc}: {err}")
+        return 1
+    base, ph = grades(out, "adaptive"), grades(out, "adaptive+phrases")
+    print(f"acoustic path: {base}\nwith phrases:  {ph}")
+    heard = re.findall(r"reason=PHRASE", out)
+    checks = [
+        (base and ph, "both configurations reported"),
+        (ph and base and ph["accuracy"] >= base["accuracy"] + PHRASE_GAIN,
+         f"phrases gain less than {PHRASE_GAIN} points of accuracy"),
+        (ph and base and ph["machine_human"] < base["machine_human"],
+         "phrases call no more greetings MACHINE"),
+        (ph and ph["human_machine"] <= TARGETS["human_machine"],
+         f"with phrases, humans called MACHINE > {TARGETS['human_machine']} %"),
+        (ph and ph["full_machine"] <= PHRASE_FULL_FLOOR,
+         f"with phrases, full-sentence humans called MACHINE > {PHRASE_FULL_FLOOR} %"),
+    ]
+    bad = [msg for ok, msg in checks if not ok]
+    for msg in bad:
+        print("FAIL: " + msg)
+    return 1 if bad else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["targets", "cli", "eval"])
+    ap.add_argument("mode", choices=["targets", "cli", "eval", "phrases"])
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--trunx-amd")
     ap.add_argument("--amd-eval")
     a = ap.parse_args()
-    return {"targets": cmd_targets, "cli": cmd_cli, "eval": cmd_eval}[a.mode](a)
+    return {"targets": cmd_targets, "cli": cmd_cli, "eval": cmd_eval,
+            "phrases": cmd_phrases}[a.mode](a)
 
 
 if __name__ == "__main__":
