@@ -52,7 +52,9 @@ enum amd_reason {
 				        ("leave a message", "after the tone", ...) */
 	AMD_REASON_FAX,            /**< fax calling (CNG) or answer (CED) tone */
 	AMD_REASON_SIT,            /**< special information tones: a network announcement */
-	AMD_REASON_TOOLONG,        /**< total_analysis_time elapsed undecided */
+	AMD_REASON_TOOLONG,        /**< total_analysis_time elapsed with no rule met:
+				        adaptive gives the class the turn leans to
+				        (NOTSURE if neither), classic NOTSURE */
 	AMD_REASON_HANGUP,         /**< the audio ended undecided (amd_finish) */
 };
 
@@ -137,7 +139,8 @@ struct amd_params {
 					    that does not end with a question (1200;
 					    400 more when it ends falling) */
 	uint32_t total_analysis_time;  /**< [total_analysis_time] undecided this long:
-					    NOTSURE TOOLONG (5000) */
+					    reason TOOLONG: adaptive's best guess,
+					    classic's NOTSURE (5000) */
 	uint32_t min_word_length;      /**< [min_word_length] shortest word (100) */
 	uint32_t between_words_silence; /**< [between_words_silence] silence that
 					    separates words (classic 50, adaptive 150) */
