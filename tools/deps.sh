@@ -11,6 +11,7 @@ packages=(
   libsystemd-dev libcmocka-dev
   sip-tester tcpdump tshark
   espeak-ng sox libsox-fmt-base
+  libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
   postgresql redis-server kamailio baresip-core
   python3 procps iproute2 psmisc
 )

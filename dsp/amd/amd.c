@@ -25,6 +25,7 @@
 #define MSG_TAIL_MS 300           /* the weak end of the last word, under the
 				     segmentation's threshold: reported greeting
 				     end = last speech frame + this */
+#define PHRASE_CONFIDENCE 0.95f  /* a spotted phrase (see docs/PERFORMANCE.md) */
 #define FAX_AFTER_SPEECH_MS 1000  /* less speech than this is no greeting: a fax
 				     tone after it is a fax, not a beep */
 
@@ -57,6 +58,7 @@ const char *amd_reason_name(enum amd_reason r)
 	case AMD_REASON_SENTENCES:      return "SENTENCES";
 	case AMD_REASON_RESUMED:        return "RESUMED";
 	case AMD_REASON_BEEP:           return "BEEP";
+	case AMD_REASON_PHRASE:         return "PHRASE";
 	case AMD_REASON_FAX:            return "FAX";
 	case AMD_REASON_SIT:            return "SIT";
 	case AMD_REASON_TOOLONG:        return "TOOLONG";
@@ -70,12 +72,12 @@ static uint32_t stream_ms(const struct amd *amd)
 	return (uint32_t)(amd->frames * AMD_FRAME_MS);
 }
 
-static void emit_decision(struct amd *amd, enum amd_class cls, enum amd_reason r,
-			  uint32_t t_ms, float confidence, bool early)
+static void emit_decision_phrase(struct amd *amd, enum amd_class cls, enum amd_reason r,
+				 uint32_t t_ms, float confidence, bool early, const char *phrase)
 {
 	struct amd_event ev = {
 		.type = AMD_EV_DECISION, .cls = cls, .reason = r, .decision_ms = t_ms,
-		.now_ms = t_ms, .confidence = confidence, .early = early,
+		.now_ms = t_ms, .confidence = confidence, .early = early, .phrase = phrase,
 	};
 	/* Voicemail beeps follow greetings, not fax tones or network announcements. */
 	bool greeting = cls == AMD_MACHINE && r != AMD_REASON_FAX && r != AMD_REASON_SIT;
@@ -86,6 +88,12 @@ static void emit_decision(struct amd *amd, enum amd_class cls, enum amd_reason r
 	amd->waiting_end = greeting && amd->p.message_end;
 	amd->done = !amd->waiting_beep && !amd->waiting_end;
 	amd->h(&ev, amd->arg);
+}
+
+static void emit_decision(struct amd *amd, enum amd_class cls, enum amd_reason r,
+			  uint32_t t_ms, float confidence, bool early)
+{
+	emit_decision_phrase(amd, cls, r, t_ms, confidence, early, NULL);
 }
 
 static void emit_message_end(struct amd *amd, enum amd_message_end how, uint32_t end_ms,
@@ -190,6 +198,18 @@ static void after_decision(struct amd *amd, uint32_t t, bool busy)
 	}
 }
 
+/* Undecided: a provisional verdict whenever the side the call leans to changes. */
+static void emit_provisional(struct amd *amd, uint32_t t)
+{
+	struct amd_event ev = { .type = AMD_EV_PROVISIONAL, .now_ms = t, .decision_ms = t };
+
+	amd->ops->lean(amd, t, &ev.cls, &ev.confidence);
+	if (ev.cls == amd->provisional)
+		return;
+	amd->provisional = ev.cls;
+	amd->h(&ev, amd->arg);
+}
+
 static void run_frame(struct amd *amd)
 {
 	uint32_t t;
@@ -214,6 +234,15 @@ static void run_frame(struct amd *amd)
 		emit_decision(amd, AMD_MACHINE, AMD_REASON_FAX, t, 0.99f, true);
 		return;
 	}
+	if (amd->phrase) {
+		const char *heard = amd_phrase_frame(amd->phrase, amd->frame);
+
+		if (heard) {
+			emit_decision_phrase(amd, AMD_MACHINE, AMD_REASON_PHRASE, t,
+					     PHRASE_CONFIDENCE, true, heard);
+			return;
+		}
+	}
 	amd->ops->frame(amd, amd->frame, t, busy, &v);
 	if (amd->p.trace) {
 		struct amd_event ev = {
@@ -224,9 +253,13 @@ static void run_frame(struct amd *amd)
 
 		amd->h(&ev, amd->arg);
 	}
-	if (v.decided)
+	if (v.decided) {
 		emit_decision(amd, v.cls, v.reason, t, v.confidence,
 			      v.reason != AMD_REASON_TOOLONG);
+		return;
+	}
+	if (amd->p.provisional && amd->ops->lean)
+		emit_provisional(amd, t);
 }
 
 int amd_create(struct amd **amdp, const struct amd_params *p, amd_h *h, void *arg)
@@ -252,8 +285,14 @@ int amd_create(struct amd **amdp, const struct amd_params *p, amd_h *h, void *ar
 							    : &amd_adaptive_ops;
 	amd->h = h;
 	amd->arg = arg;
+	amd->provisional = AMD_NOTSURE;
 	if (amd->p.tones || amd->p.beep) {
 		err = tone_det_create(&amd->tone, NULL, on_tone, amd);
+		if (err)
+			goto out;
+	}
+	if (amd->p.phrases) {
+		err = amd_phrase_create(&amd->phrase, &amd->p);
 		if (err)
 			goto out;
 	}
@@ -309,9 +348,12 @@ void amd_reset(struct amd *amd)
 		return;
 	if (amd->tone)
 		tone_det_reset(amd->tone);
+	if (amd->phrase)
+		amd_phrase_reset(amd->phrase);
 	amd->fill = 0;
 	amd->frames = 0;
 	amd->decided = false;
+	amd->provisional = AMD_NOTSURE;
 	amd->waiting_beep = false;
 	amd->waiting_end = false;
 	amd->heard_speech = false;
@@ -327,5 +369,6 @@ void amd_destroy(struct amd *amd)
 	if (!amd)
 		return;
 	tone_det_destroy(amd->tone);
+	amd_phrase_destroy(amd->phrase);
 	free(amd);
 }

@@ -15,7 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum ptype { P_MS, P_COUNT, P_DB, P_BOOL };
+#ifndef AMD_PHRASE_MODEL
+#define AMD_PHRASE_MODEL "/usr/share/pocketsphinx/model/en-us"
+#endif
+
+enum ptype { P_MS, P_COUNT, P_DB, P_BOOL, P_PATH };
 
 struct pdesc {
 	const char *name;
@@ -47,6 +51,10 @@ static const struct pdesc table[] = {
 	F(beep,                    P_BOOL,  0, 1),
 	F(beep_wait,               P_MS,    0, 3600000),
 	F(trace,                   P_BOOL,  0, 1),
+	F(provisional,             P_BOOL,  0, 1),
+	F(phrases,                 P_BOOL,  0, 1),
+	F(phrase_threshold,        P_DB,    1, 60),
+	F(phrase_model,            P_PATH,  1, AMD_PATH_MAX - 1),
 };
 
 #undef F
@@ -65,6 +73,8 @@ void amd_params_init(struct amd_params *p, enum amd_strategy s)
 	p->answer_silence = 2200;
 	p->sentence_greeting = 2400;
 	p->message_silence = 2500;
+	p->phrase_threshold = 20.0f;
+	snprintf(p->phrase_model, sizeof(p->phrase_model), "%s", AMD_PHRASE_MODEL);
 	if (s == AMD_STRATEGY_CLASSIC) {
 		p->greeting = 1500;
 		p->between_words_silence = 50;
@@ -105,6 +115,18 @@ int amd_param_set(struct amd_params *p, const char *name, const char *value)
 
 		if (strcmp(name, d->name))
 			continue;
+		if (d->type == P_PATH) {
+			size_t n = strlen(value);
+
+			/* a path: not empty, bounded, no control characters */
+			if (n < d->min || n > d->max)
+				return EINVAL;
+			for (size_t k = 0; k < n; k++)
+				if ((unsigned char)value[k] < 0x20 || value[k] == 0x7f)
+					return EINVAL;
+			memcpy(field, value, n + 1);
+			return 0;
+		}
 		v = strtod(value, &end);
 		if (end == value || *end || v < d->min || v > d->max)
 			return EINVAL;
@@ -120,6 +142,8 @@ int amd_param_set(struct amd_params *p, const char *name, const char *value)
 			break;
 		case P_BOOL:
 			*(bool *)(void *)field = v != 0;
+			break;
+		case P_PATH:
 			break;
 		}
 		return 0;
@@ -152,6 +176,9 @@ const char *amd_params_str(const struct amd_params *p, char *buf, size_t len)
 		case P_BOOL:
 			o += (size_t)snprintf(buf + o, len - o, " %s=%d", d->name,
 					      *(const bool *)(const void *)field);
+			break;
+		case P_PATH:
+			o += (size_t)snprintf(buf + o, len - o, " %s=%s", d->name, field);
 			break;
 		}
 	}

@@ -53,8 +53,10 @@ struct amd_turn {
 	uint32_t pitch_t[AMD_TURN_PITCH]; /**< frame end times, ms */
 	float    pitch_st[AMD_TURN_PITCH]; /**< F0 in semitones re 100 Hz */
 	uint32_t phrases;            /**< closed phrases */
+	uint32_t rises;              /**< of them, ending with a question's rise */
 	uint32_t sentence_ends;      /**< falling phrase ends followed by a pause and more
 					  speech */
+	uint32_t full_stops;         /**< of them, with a pause of FULL_STOP_MS or more */
 	uint32_t long_pauses;        /**< pauses of LONG_PAUSE_MS or more inside the greeting */
 	bool     last_closed_falls;  /**< the last closed phrase qualifies as a sentence end */
 };
@@ -65,8 +67,9 @@ struct amd_ops {
 	/** Clears the strategy's state at the start of a stream. */
 	void (*reset)(struct amd *amd);
 	/**
-	 * Takes one frame ending at t_ms. tone_busy: a machine tone is sounding (the
-	 * adaptive strategy neither counts it as speech nor as silence).
+	 * Takes one frame ending at t_ms. tone_busy: the tone detector hears a tone
+	 * (the adaptive strategy keeps it out of the speech that tells a fax tone
+	 * from a beep).
 	 */
 	void (*frame)(struct amd *amd, const int16_t *s, uint32_t t_ms, bool tone_busy,
 		      struct amd_verdict *v);
@@ -75,6 +78,11 @@ struct amd_ops {
 	 * whether it is (confirmed) speech.
 	 */
 	bool (*listen)(struct amd *amd, const int16_t *s, uint32_t t_ms, bool tone_busy);
+	/**
+	 * Before the decision, after frame(): the class the call leans to now and its
+	 * confidence (NOTSURE: neither), for AMD_EV_PROVISIONAL. NULL: no leaning.
+	 */
+	void (*lean)(const struct amd *amd, uint32_t t_ms, enum amd_class *cls, float *conf);
 };
 
 extern const struct amd_ops amd_classic_ops;
@@ -110,6 +118,7 @@ struct amd_adaptive {
 	uint32_t pending_ms;                 /**< speech frames not yet confirmed */
 
 	uint32_t voiced_ms;                  /**< speech since the greeting began */
+	uint32_t tone_ms;                    /**< of it, while a tone was sounding */
 	uint32_t greeting_start_ms;          /**< start of the first word, ms */
 	uint32_t last_speech_ms;             /**< end of the last speech frame, ms */
 	float    greeting_peak_db;           /**< loudest speech frame of the greeting, dB */
@@ -128,12 +137,15 @@ struct amd {
 	amd_h   *h;
 	void    *arg;
 	struct tone_det *tone;        /**< NULL when neither tones nor beep are wanted */
+	struct amd_phrase *phrase;    /**< the phrase spotter, NULL unless phrases=1 */
 
 	int16_t  frame[AMD_FRAME];    /**< partial frame being filled */
 	unsigned fill;
 	uint64_t frames;              /**< frames processed */
 
 	bool     decided;             /**< AMD_EV_DECISION sent */
+	enum amd_class provisional;   /**< the last AMD_EV_PROVISIONAL's class (NOTSURE:
+					   none sent yet) */
 	enum amd_class cls;
 	bool     waiting_beep;        /**< MACHINE decided, beep still awaited */
 	bool     waiting_end;         /**< MACHINE decided, message end still awaited */
@@ -157,6 +169,16 @@ struct amd {
 	} st;
 };
 
+/* amd_phrase.c: the phrase-spotting layer */
+struct amd_phrase;
+/** Loads the recogniser (p: phrase_model, phrase_threshold). 0 or errno. */
+int amd_phrase_create(struct amd_phrase **pp, const struct amd_params *p);
+/** Starts a new stream. */
+void amd_phrase_reset(struct amd_phrase *ph);
+/** One 20 ms frame; returns the phrase(s) spotted so far, NULL while none. */
+const char *amd_phrase_frame(struct amd_phrase *ph, const int16_t *s);
+void amd_phrase_destroy(struct amd_phrase *ph);
+
 /* amd_turn.c */
 void amd_turn_reset(struct amd_turn *tn);
 /** A frame of unconfirmed speech: its pitch is kept in case it is confirmed. */
@@ -166,6 +188,10 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 		     struct amd_verdict *v);
 /** A frame without speech (silence_ms: the run of non-speech so far). */
 void amd_turn_silence(struct amd *amd, uint32_t t_ms, struct amd_verdict *v);
+/** The class the turn leans to at t_ms (NOTSURE: neither), with its confidence. */
+void amd_turn_lean(const struct amd *amd, uint32_t t_ms, enum amd_class *cls, float *conf);
+/** total_analysis_time reached undecided: the lean, reason TOOLONG. */
+void amd_turn_deadline(struct amd *amd, uint32_t t_ms, struct amd_verdict *v);
 /** The greeting starts again at start_ms (background talk came before it). */
 void amd_turn_restart(struct amd_turn *tn, uint32_t start_ms);
 

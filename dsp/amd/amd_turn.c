@@ -15,12 +15,14 @@
  *     above the lowest point minus its fall below the highest (semitones; octave
  *     jumps of the tracker unwrapped, a 3-point median against stray estimates);
  *   - a sentence end is a phrase of SENTENCE_MIN_MS or more that falls (q <=
- *     FALL_Q) followed by a pause of SENTENCE_PAUSE_MS or more; a long pause is one
- *     of LONG_PAUSE_MS or more;
+ *     FALL_Q) followed by a pause of SENTENCE_PAUSE_MS or more, a full stop one
+ *     followed by FULL_STOP_MS or more (a person's sentence can fall at a comma
+ *     and pause there for up to 300 ms: "Oak Dental, Maria here, ..."); a long
+ *     pause is one of LONG_PAUSE_MS or more;
  *
  * and decides (times from answer, "span" from the first word to the last speech):
  *   - MACHINE LONGGREETING: the span reaches `greeting` (longer than people answer);
- *   - MACHINE SENTENCES: a sentence end was heard and the span reaches
+ *   - MACHINE SENTENCES: a full stop was heard and the span reaches
  *     `sentence_greeting` (a recording reads sentence after sentence);
  *   - MACHINE RESUMED: after a sentence end or a long pause, another phrase of
  *     RESUME_MIN_MS or more ends falling (a greeting of phrases with pauses between
@@ -42,6 +44,7 @@
 
 #define PAUSE_MS          200   /* a pause this long closes a phrase */
 #define SENTENCE_PAUSE_MS 250
+#define FULL_STOP_MS      350   /* SENTENCES wants a pause longer than a comma's */
 #define SENTENCE_MIN_MS   500
 #define LONG_PAUSE_MS     700
 #define RESUME_MIN_MS     500
@@ -51,6 +54,9 @@
 #define FALL_Q            (-1.5f) /* a statement's final fall */
 #define END_WINDOW_MS     400   /* intonation is read over the phrase's last 400 ms */
 #define OCTAVE_JUMP       7.0f  /* semitones: a larger step is a tracker octave error */
+#define DEADLINE_SPAN_MS  2000  /* at the deadline, a turn this long leans MACHINE */
+#define DEADLINE_LONG_MS  3000  /* ... and one this long unless it ended rising */
+#define DEADLINE_RISES    2     /* ... but a turn of this many questions is a person's */
 
 void amd_turn_reset(struct amd_turn *tn)
 {
@@ -62,7 +68,9 @@ void amd_turn_restart(struct amd_turn *tn, uint32_t start_ms)
 	tn->start_ms = start_ms;
 	tn->phrases = 0;
 	tn->sentence_ends = 0;
+	tn->full_stops = 0;
 	tn->long_pauses = 0;
+	tn->rises = 0;
 	tn->last_closed_falls = false;
 	tn->phrase_start_ms = start_ms;
 }
@@ -174,6 +182,8 @@ static void close_phrase(struct amd *amd, struct amd_verdict *v)
 	tn->phrase_dur_ms = end - tn->phrase_start_ms;
 	tn->phrase_q = phrase_q(tn, end);
 	tn->phrases++;
+	if (tn->phrase_q >= RISE_Q)
+		tn->rises++;
 	tn->npitch = tn->npending = 0;
 	/* Another falling phrase after a sentence end or a long pause: a greeting that
 	 * reads on. (A person who asks again asks a question.) */
@@ -200,6 +210,8 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 
 		if (gap >= SENTENCE_PAUSE_MS && tn->last_closed_falls)
 			tn->sentence_ends++;
+		if (gap >= FULL_STOP_MS && tn->last_closed_falls)
+			tn->full_stops++;
 		if (gap >= LONG_PAUSE_MS)
 			tn->long_pauses++;
 	}
@@ -225,9 +237,50 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 		       0.85f + 0.1f * fminf(1.0f, (float)(span - p->greeting) / 1000.0f));
 		return;
 	}
-	if (tn->sentence_ends && span >= p->sentence_greeting)
+	if (tn->full_stops && span >= p->sentence_greeting)
 		decide(v, AMD_MACHINE, AMD_REASON_SENTENCES,
-		       0.75f + 0.05f * (float)(tn->sentence_ends > 3 ? 3 : tn->sentence_ends));
+		       0.75f + 0.05f * (float)(tn->full_stops > 3 ? 3 : tn->full_stops));
+}
+
+/*
+ * The side the turn leans to now, before any rule is met: the provisional verdict
+ * (AMD_EV_PROVISIONAL) and, at total_analysis_time, the final one (reason TOOLONG):
+ * what the detector would answer if it had to answer now. Two questions or more
+ * (a person asking), or silent for at least half the wait a human deserves after
+ * a turn without sentence ends or long pauses that was short or ended with a
+ * question: HUMAN. Speaking on past DEADLINE_SPAN_MS, or silent after a turn that
+ * long or after sentence ends or long pauses (a greeting of phrases): MACHINE.
+ * Otherwise (nothing heard, or a short turn just spoken): NOTSURE. The confidence
+ * is low: these are guesses, right about two times in three on the tuning seed.
+ */
+void amd_turn_lean(const struct amd *amd, uint32_t t_ms, enum amd_class *cls, float *conf)
+{
+	const struct amd_turn *tn = &amd->st.a.turn;
+	uint32_t span, silence, wait;
+
+	*cls = AMD_NOTSURE;
+	*conf = 0.5f;
+	if (!tn->started)
+		return;
+	span = tn->last_speech_ms - tn->start_ms;
+	silence = t_ms - tn->last_speech_ms;
+	wait = human_wait(&amd->p, tn);
+	if (tn->rises >= DEADLINE_RISES ||
+	    (!tn->in_phrase && silence * 2 >= wait && !tn->sentence_ends && !tn->long_pauses &&
+	     (tn->phrase_q >= RISE_Q || span < DEADLINE_LONG_MS))) {
+		*cls = AMD_HUMAN;
+		*conf = 0.55f + 0.1f * fminf(1.0f, (float)silence / (float)wait);
+	} else if (span >= DEADLINE_SPAN_MS || tn->sentence_ends || tn->long_pauses) {
+		*cls = AMD_MACHINE;
+		*conf = 0.6f;
+	}
+}
+
+void amd_turn_deadline(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)
+{
+	v->decided = true;
+	v->reason = AMD_REASON_TOOLONG;
+	amd_turn_lean(amd, t_ms, &v->cls, &v->confidence);
 }
 
 void amd_turn_silence(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)

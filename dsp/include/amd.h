@@ -24,6 +24,8 @@
 
 struct amd;
 
+#define AMD_PATH_MAX 200   /**< longest phrase_model path, bytes with the NUL */
+
 enum amd_strategy {
 	AMD_STRATEGY_ADAPTIVE,  /**< noise-tracking segmentation + tone detection */
 	AMD_STRATEGY_CLASSIC,   /**< app_amd's fixed-threshold algorithm */
@@ -46,9 +48,13 @@ enum amd_reason {
 	AMD_REASON_RESUMED,        /**< after a sentence end or a long pause, another
 				        statement: a greeting of phrases and pauses */
 	AMD_REASON_BEEP,           /**< a voicemail beep before any other decision */
+	AMD_REASON_PHRASE,         /**< with phrases: a voicemail phrase was spotted
+				        ("leave a message", "after the tone", ...) */
 	AMD_REASON_FAX,            /**< fax calling (CNG) or answer (CED) tone */
 	AMD_REASON_SIT,            /**< special information tones: a network announcement */
-	AMD_REASON_TOOLONG,        /**< total_analysis_time elapsed undecided */
+	AMD_REASON_TOOLONG,        /**< total_analysis_time elapsed with no rule met:
+				        adaptive gives the class the turn leans to
+				        (NOTSURE if neither), classic NOTSURE */
 	AMD_REASON_HANGUP,         /**< the audio ended undecided (amd_finish) */
 };
 
@@ -64,6 +70,11 @@ enum amd_event_type {
 	AMD_EV_MESSAGE_END, /**< with message_end, after MACHINE: the greeting is over
 			         (message_how says how, message_end_ms when); the
 			         detector is done */
+	AMD_EV_PROVISIONAL, /**< with provisional, before the decision: the class the
+			         call leans to changed (cls, confidence; NOTSURE: it
+			         leans neither way any more). What the decision would
+			         be if the analysis ended now; it may change again,
+			         and AMD_EV_DECISION is the verdict that counts */
 };
 
 /** How a greeting was found to end (AMD_EV_MESSAGE_END). */
@@ -77,15 +88,18 @@ enum amd_message_end {
 
 struct amd_event {
 	enum amd_event_type type;
-	enum amd_class  cls;          /**< AMD_EV_DECISION: the class */
+	enum amd_class  cls;          /**< AMD_EV_DECISION, _PROVISIONAL: the class */
 	enum amd_reason reason;       /**< AMD_EV_DECISION: why */
-	float    confidence;          /**< AMD_EV_DECISION: 0.5 (a guess) .. 0.99; the
-				           share of decisions of that kind and strength
-				           that were right on the tuning corpus */
+	float    confidence;          /**< AMD_EV_DECISION, _PROVISIONAL: 0.5 (a guess)
+				           .. 0.99; the share of decisions of that kind
+				           and strength that were right on the tuning
+				           corpus */
 	bool     early;               /**< AMD_EV_DECISION: a rule was met before
 				           total_analysis_time (not the deadline or the
 				           stream's end) */
-	uint32_t decision_ms;         /**< AMD_EV_DECISION: time of the decision, ms */
+	uint32_t decision_ms;         /**< AMD_EV_DECISION, _PROVISIONAL: its time, ms */
+	const char *phrase;           /**< AMD_EV_DECISION for PHRASE: what was heard
+				           (valid during the call only), else NULL */
 	enum amd_message_end message_how; /**< AMD_EV_MESSAGE_END: beep, silence, timeout */
 	uint32_t message_end_ms;      /**< AMD_EV_MESSAGE_END: the greeting's end, ms */
 	uint32_t beep_start_ms;       /**< AMD_EV_BEEP: start of the beep, ms */
@@ -125,7 +139,8 @@ struct amd_params {
 					    that does not end with a question (1200;
 					    400 more when it ends falling) */
 	uint32_t total_analysis_time;  /**< [total_analysis_time] undecided this long:
-					    NOTSURE TOOLONG (5000) */
+					    reason TOOLONG: adaptive's best guess,
+					    classic's NOTSURE (5000) */
 	uint32_t min_word_length;      /**< [min_word_length] shortest word (100) */
 	uint32_t between_words_silence; /**< [between_words_silence] silence that
 					    separates words (classic 50, adaptive 150) */
@@ -164,6 +179,17 @@ struct amd_params {
 	uint32_t beep_wait;            /**< [beep_wait] give up the beep this long after
 					    answer (30000) */
 	bool     trace;                /**< [trace] emit AMD_EV_FRAME events (0) */
+	bool     provisional;          /**< [provisional] adaptive: emit AMD_EV_PROVISIONAL
+					    events before the decision (0) */
+	/* The optional phrase-spotting layer (English; amd_phrase.c) */
+	bool     phrases;              /**< [phrases] spot voicemail phrases with the
+					    local recogniser: MACHINE PHRASE (0) */
+	float    phrase_threshold;     /**< [phrase_threshold] 20: each phrase's
+					    spotting threshold as tuned; each unit
+					    more spots more (x10), and more wrongly */
+	char     phrase_model[AMD_PATH_MAX]; /**< [phrase_model] folder of the en-us
+					    model: en-us/ and cmudict-en-us.dict
+					    (/usr/share/pocketsphinx/model/en-us) */
 };
 
 /** Fills p with the defaults of strategy s. */
@@ -181,12 +207,14 @@ int amd_param_set(struct amd_params *p, const char *name, const char *value);
 const char *amd_params_str(const struct amd_params *p, char *buf, size_t len);
 
 /**
- * Creates a detector.
+ * Creates a detector. With phrases=1 this loads the recogniser's model (hundreds
+ * of ms, about 30 MB).
  * @param amdp receives the detector (caller owns it: amd_destroy())
  * @param p    parameters (copied); NULL for the adaptive defaults
  * @param h    event handler (required)
  * @param arg  passed to h
- * @return 0, EINVAL, ENOMEM
+ * @return 0, EINVAL, ENOMEM; with phrases: ENOENT (no model at phrase_model),
+ *         ENAMETOOLONG, or an error creating the phrase list's temporary file
  */
 int amd_create(struct amd **amdp, const struct amd_params *p, amd_h *h, void *arg);
 

@@ -3,7 +3,9 @@
  *   HUMAN|MACHINE|NOTSURE reason=R confidence=C decision_ms=N [beep_ms=M]
  *                                              [message=HOW message_end_ms=E]
  * (beep_ms: end of the voicemail beep; message: with message_end=1, how the greeting
- * ended, BEEP, SILENCE or TIMEOUT, and when; times in ms from the start of the file).
+ * ended, BEEP, SILENCE or TIMEOUT, and when; times in ms from the start of the file),
+ * preceded, with provisional=1, by one line per provisional verdict:
+ *   PROVISIONAL HUMAN|MACHINE|NOTSURE confidence=C at_ms=N
  *
  * The audio is fed in 20 ms blocks to the same dsp/amd code a live call uses.
  * Input: 8 kHz mono WAV, 16-bit PCM or G.711 (decoded exactly); anything else is
@@ -56,6 +58,10 @@ static void on_amd(const struct amd_event *ev, void *arg)
 		o->message = true;
 		o->message_end = *ev;
 		break;
+	case AMD_EV_PROVISIONAL:
+		printf("PROVISIONAL %s confidence=%.2f at_ms=%u\n", amd_class_name(ev->cls),
+		       (double)ev->confidence, ev->now_ms);
+		break;
 	case AMD_EV_FRAME:
 		fprintf(stderr, "frame t=%u energy=%.1f floor=%.1f speech=%d f0=%.1f voicing=%.2f\n",
 			ev->now_ms, (double)ev->energy_db, (double)ev->floor_db, ev->speech,
@@ -78,7 +84,8 @@ static const char help[] =
 	"mono WAV file (16-bit PCM or G.711) and prints one line:\n"
 	"  CLASS reason=R confidence=C decision_ms=N [beep_ms=M] [message=HOW message_end_ms=E]\n"
 	"CLASS is HUMAN, MACHINE or NOTSURE; R one of HUMAN, LONGGREETING, SENTENCES,\n"
-	"RESUMED, BEEP, FAX, SIT, INITIALSILENCE, MAXWORDS, MAXWORDLENGTH, TOOLONG, HANGUP;\n"
+	"RESUMED, BEEP, PHRASE, FAX, SIT, INITIALSILENCE, MAXWORDS, MAXWORDLENGTH, TOOLONG,\n"
+	"HANGUP;\n"
 	"C the confidence (0.5 a guess .. 0.99).\n"
 	"\n"
 	"Options:\n"
@@ -100,7 +107,8 @@ static const char help[] =
 	"                         HUMAN (2200)\n"
 	"  sentence_greeting      span at which a greeting that read one falling\n"
 	"                         sentence and went on is MACHINE SENTENCES (2400)\n"
-	"  total_analysis_time    undecided this long: NOTSURE TOOLONG (6000) [5000]\n"
+	"  total_analysis_time    undecided this long: the side the turn leans to,\n"
+	"                         reason TOOLONG; NOTSURE if neither (6000) [5000]\n"
 	"  min_word_length        shortest word (100)\n"
 	"  between_words_silence  silence between words (150) [50]\n"
 	"  maximum_number_of_words words: MACHINE MAXWORDS; 0 off (0) [2]\n"
@@ -114,6 +122,17 @@ static const char help[] =
 	"  message_silence        with message_end: silence after the last speech that\n"
 	"                         ends a greeting without a beep (2500)\n"
 	"  trace                  as --trace, 0/1 (0)\n"
+	"  phrases                spot voicemail phrases (\"leave a message\", \"after the\n"
+	"                         tone\" ...; English) with the local recogniser:\n"
+	"                         MACHINE PHRASE, 0/1 (0)\n"
+	"  phrase_threshold       20: each phrase's threshold as tuned; each unit\n"
+	"                         more spots more (x10), and more wrongly (20)\n"
+	"  phrase_model           folder of the recogniser's en-us model\n"
+	"                         (/usr/share/pocketsphinx/model/en-us)\n"
+	"  provisional            before the decision, print a line PROVISIONAL CLASS\n"
+	"                         confidence=C at_ms=N whenever the side the call\n"
+	"                         leans to changes (what it would answer if the\n"
+	"                         analysis ended then), 0/1 (0)\n"
 	"\n"
 	"Exit: 0 done, 1 unreadable or unsupported file, 2 bad usage.\n";
 
@@ -228,7 +247,11 @@ int main(int argc, char **argv)
 	rc = tones ? run_tones(&w) : run_amd(&w, &p);
 	wav_free(&w);
 	if (rc) {
-		fprintf(stderr, "trunx-amd: %s\n", strerror(rc));
+		if (p.phrases && !tones)
+			fprintf(stderr, "trunx-amd: cannot start the phrase spotter (model %s): %s\n",
+				p.phrase_model, strerror(rc));
+		else
+			fprintf(stderr, "trunx-amd: %s\n", strerror(rc));
 		return 1;
 	}
 	return 0;

@@ -7,14 +7,20 @@
            answers, NOTSURE <= 5 %, beep ends within +-60 ms, message end without a
            beep within 0..500 ms after the greeting's last speech, fax and SIT
            reasons, confidences in 0.5..0.99; and, where trunx does not meet them
-           yet (accuracy >= 95 %, machines called HUMAN <= 5 %, median decision
-           <= 2.5 s), the floor it holds today (FLOORS), so that a regression
-           fails; then runs `trunx-amd --tones` over every clip without a beep and
-           asserts that no beep (nor fax nor SIT tone) is heard in speech.
-  cli      checks the tool's contract: output format, the refusal of other rates,
-           channel counts and encodings, usage errors, G.711 input.
-  eval     runs amd-eval and checks that it reports both strategies and that the
-           adaptive one beats the app_amd-style baseline on the same clips.
+           (accuracy >= 95 %, machines called HUMAN <= 5 %, median decision
+           <= 2.5 s: docs/PERFORMANCE.md says why), the level it holds today
+           (FLOORS), so that a regression fails; then runs `trunx-amd --tones` over
+           every clip without a beep and asserts that no beep (nor fax nor SIT
+           tone) is heard in speech.
+  cli      checks the tool's contract: output format (and the PROVISIONAL lines
+           of provisional=1), the refusal of other rates, channel counts and
+           encodings, usage errors, G.711 input.
+  phrases  runs amd-eval --phrases: the phrase-spotting layer must gain accuracy
+           over the acoustic path on the same clips, call fewer greetings HUMAN,
+           and keep humans called MACHINE <= 2 %.
+  eval     runs amd-eval and checks that it reports both strategies, that the
+           adaptive one beats the app_amd-style baseline on the same clips, and
+           that its provisional verdicts come before its final ones.
 Every child process is waited for (with a timeout) before the test ends.
 """
 import argparse
@@ -34,10 +40,19 @@ LINE = re.compile(r"^(HUMAN|MACHINE|NOTSURE) reason=([A-Z]+) confidence=([\d.]+)
 TARGETS = {"human_machine": 2.0, "full_machine": 5.0, "notsure": 5.0,
            "beep_tol_ms": 60, "beep_found": 95.0, "reason_ok": 90.0, "message_ok": 95.0}
 # Issue 7 asks for accuracy >= 95 %, machines called HUMAN <= 5 % and a median
-# decision <= 2,500 ms; on the assert seed trunx holds 88 %, 18 % and 3,500 ms
-# (docs/PERFORMANCE.md says why: beepless one-phrase greetings and the "hello?"
-# joke are acoustically a person's answer). These floors catch a regression.
-FLOORS = {"accuracy": 86.0, "machine_human": 22.0, "median_ms": 3800}
+# decision <= 2,500 ms; on the assert seed trunx holds 90.4 %, 17.0 % and 3,460 ms
+# (docs/PERFORMANCE.md says why: a greeting of one or two short statements with
+# no beep, then silence, is in this corpus acoustically a person's answer; the
+# median is set by the waits that tell them apart). These floors catch a
+# regression; the results are deterministic, so the margins are small.
+FLOORS = {"accuracy": 89.0, "machine_human": 19.0, "median_ms": 3700}
+# The phrase layer (English) on the assert seed: +0.8 points of accuracy over the
+# acoustic path; one more full-sentence person taken for a greeting (3/45: the
+# recogniser heard "you've reached" in "...this is Priya, who am I speaking with?").
+PHRASE_GAIN = 0.5
+PHRASE_FULL_FLOOR = 7.0
+PROVISIONAL = re.compile(r"^PROVISIONAL (HUMAN|MACHINE|NOTSURE) confidence=([\d.]+) "
+                         r"at_ms=(\d+)$")
 
 
 def load_manifest(path):
@@ -246,6 +261,23 @@ def cmd_cli(a):
         rc, out3, err = run([tool, "--param=after_greeting_silence=900", clips[0]["path"]])
         expect(rc == 0 and LINE.match(out3.strip()), f"--param= form: {rc} {out3!r}")
 
+        # provisional=1: PROVISIONAL lines, in time order, before the same final line;
+        # a greeting that goes on leans MACHINE before it is decided.
+        long = next(c for c in clips if c["cat"] == "machine_long" and c["beep"] < 0)
+        for c in (clips[0], long):
+            r0, o0, _ = run([tool, c["path"]])
+            rc, out4, err = run([tool, "--param", "provisional=1", c["path"]])
+            lines = out4.strip().splitlines()
+            prov = [PROVISIONAL.match(x) for x in lines[:-1]]
+            times = [int(m.group(3)) for m in prov if m]
+            final = LINE.match(lines[-1]) if lines else None
+            expect(rc == 0 and all(prov) and final and lines[-1] == o0.strip() and
+                   times == sorted(times) and all(t <= int(final.group(4)) for t in times),
+                   f"provisional on {c['name']}: {rc} {out4!r}")
+            if c is long:
+                expect(any(m.group(1) == "MACHINE" for m in prov),
+                       f"no provisional MACHINE on {c['name']}: {out4!r}")
+
         # The same audio as mu-law gives the same answer (a mu-law clip round-trips).
         mu = next(c for c in clips if "codec=ulaw" in c["cond"])
         ulaw_path = os.path.join(tmp, "ulaw.wav")
@@ -295,17 +327,70 @@ def cmd_eval(a):
           float(acc["adaptive"]) > float(acc["classic3"]))
     if not ok:
         print(f"FAIL: expected both strategies, adaptive ahead; got {acc}")
+    # The provisional verdicts of the adaptive run: graded, and earlier than the
+    # final ones (their point), at a lower accuracy (their price).
+    first = re.search(r"first verdict \(provisional or final\): \d+ clips, right ([\d.]+) %, "
+                      r"median (\d+) ms", out)
+    final = re.search(r"== adaptive\n.*\n(?:.*\n)*?decision ms: median (\d+)", out)
+    if not (first and final and int(first.group(2)) < int(final.group(1)) and
+            50.0 < float(first.group(1)) <= float(acc.get("adaptive", 0))):
+        print(f"FAIL: provisional verdicts not reported as expected: {first and first.groups()}")
+        ok = False
     return 0 if ok else 1
+
+
+def grades(out, name):
+    """accuracy, humans called MACHINE, full sentences, machines called HUMAN of one
+    configuration in amd-eval's output."""
+    sec = out.split(f"== {name}\n", 1)
+    if len(sec) < 2:
+        return None
+    sec = sec[1].split("\n== ", 1)[0]
+    acc = re.search(r"accuracy ([\d.]+) %  humans called MACHINE ([\d.]+) %", sec)
+    full = re.search(r"full-sentence answers ([\d.]+) %.*machines called HUMAN ([\d.]+) %",
+                     sec)
+    if not acc or not full:
+        return None
+    return {"accuracy": float(acc.group(1)), "human_machine": float(acc.group(2)),
+            "full_machine": float(full.group(1)), "machine_human": float(full.group(2))}
+
+
+def cmd_phrases(a):
+    """The phrase-spotting layer against the acoustic path on the same clips: it must
+    call more greetings MACHINE without calling more people MACHINE."""
+    rc, out, err = run([a.amd_eval, "--phrases", a.manifest], timeout=550)
+    if rc != 0:
+        print(f"FAIL: amd-eval --phrases exit {rc}: {err}")
+        return 1
+    base, ph = grades(out, "adaptive"), grades(out, "adaptive+phrases")
+    print(f"acoustic path: {base}\nwith phrases:  {ph}")
+    heard = re.findall(r"reason=PHRASE", out)
+    checks = [
+        (base and ph, "both configurations reported"),
+        (ph and base and ph["accuracy"] >= base["accuracy"] + PHRASE_GAIN,
+         f"phrases gain less than {PHRASE_GAIN} points of accuracy"),
+        (ph and base and ph["machine_human"] < base["machine_human"],
+         "phrases call no more greetings MACHINE"),
+        (ph and ph["human_machine"] <= TARGETS["human_machine"],
+         f"with phrases, humans called MACHINE > {TARGETS['human_machine']} %"),
+        (ph and ph["full_machine"] <= PHRASE_FULL_FLOOR,
+         f"with phrases, full-sentence humans called MACHINE > {PHRASE_FULL_FLOOR} %"),
+    ]
+    bad = [msg for ok, msg in checks if not ok]
+    for msg in bad:
+        print("FAIL: " + msg)
+    return 1 if bad else 0
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["targets", "cli", "eval"])
+    ap.add_argument("mode", choices=["targets", "cli", "eval", "phrases"])
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--trunx-amd")
     ap.add_argument("--amd-eval")
     a = ap.parse_args()
-    return {"targets": cmd_targets, "cli": cmd_cli, "eval": cmd_eval}[a.mode](a)
+    return {"targets": cmd_targets, "cli": cmd_cli, "eval": cmd_eval,
+            "phrases": cmd_phrases}[a.mode](a)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@
  * and the CPU cost per channel (microseconds per 20 ms frame while the detector is
  * active, thread CPU time).
  *
- * Configurations: "adaptive" (trunx defaults, message_end on), "adaptive-notones"
- * (the same without fax, SIT and beep detection), "classic" (app_amd's algorithm with
+ * Configurations: "adaptive" (trunx defaults, message_end and provisional on),
+ * "adaptive+phrases" (the same with phrase spotting, with --phrases),
+ * "adaptive-notones" (the defaults without fax, SIT and beep detection: the acoustic
+ * path alone), "classic" (app_amd's algorithm with
  * the defaults of Asterisk's amd.conf) and "classic3" (the same with app_amd's
  * built-in default of 3 words). Extra --param NAME=VALUE options apply to adaptive.
  * Accuracy is also broken down by shape (category), noise, codec and language, with
@@ -18,12 +20,20 @@
  * for adaptive, the message end: the beep's end within +-60 ms, or (no beep) the
  * reported end within 0..500 ms after the greeting's last speech.
  *
- * Usage: amd-eval [--list] [--only NAME] [--param N=V ...] [--cost SECONDS] MANIFEST
- *   --list  one line per clip and configuration (for tuning)
- *   --cost  also time each configuration (and the tone detector alone) over the
- *           corpus' clips played back to back for SECONDS, with the detector kept
- *           analysing (reset whenever it is done): microseconds per 20 ms frame,
- *           median and 99th percentile of batches of 50 frames.
+ * Usage: amd-eval [--list] [--only NAME] [--phrases] [--param N=V ...] [--cost SECONDS]
+ *                 MANIFEST
+ *   --list     one line per clip and configuration (for tuning)
+ *   --phrases  also "adaptive+phrases": adaptive with the phrase-spotting layer
+ *              (English; slow: the recogniser runs at about 1/70 of real time)
+ *   --cost     also time each configuration, adaptive with its optional layers
+ *              taken off one at a time (provisional verdicts, message end), the
+ *              acoustic path with provisional verdicts, and the tone detector
+ *              alone, over the corpus' clips played back to back for SECONDS, with
+ *              the detector kept analysing (reset whenever it is done):
+ *              microseconds per 20 ms frame, median and 99th percentile of batches
+ *              of 50 frames, and the mean (the recogniser works in bursts).
+ * The adaptive run also grades its provisional verdicts: the first verdict of each
+ * clip (provisional or final) and the one in force at AT_MS.
  */
 #include <errno.h>
 #include <math.h>
@@ -39,10 +49,11 @@
 #define BLOCK     160
 #define MAX_CLIPS 4096
 #define BEEP_TOL  60
-#define NCFG      4
+#define NCFG      5
 #define BATCH     50
 
 #define MAX_GROUPS 64
+#define AT_MS      2500   /* the verdict in force at this time is also graded */
 
 struct clip {
 	char name[64];
@@ -66,6 +77,11 @@ struct group {
 };
 
 struct result {
+	char phrase[48];           /* PHRASE decisions: what was heard */
+	bool first;                /* a first verdict: provisional or final */
+	enum amd_class first_cls;
+	uint32_t first_ms;
+	enum amd_class at_cls;     /* the verdict in force at AT_MS (NOTSURE: none) */
 	bool decided;
 	enum amd_class cls;
 	enum amd_reason reason;
@@ -83,11 +99,16 @@ enum dim { DIM_SHAPE, DIM_NOISE, DIM_SNR, DIM_CODEC, DIM_LANG, NDIM };
 struct config {
 	const char *name;
 	struct amd_params p;
+	bool enabled;
+	struct amd *amd;        /* created once, reset for each clip */
+	struct result *cur;     /* where the clip being run reports */
 	/* totals */
 	unsigned n, correct, conf[2][3], nhuman, notsure;
 	unsigned beep_truth, beep_ok, beep_off, beep_missed, beep_false;
 	unsigned fax_n, fax_ok, sit_n, sit_ok;
 	uint32_t *dec;          /* decision times of all clips */
+	uint32_t *first_dec;    /* times of the first verdict (provisional or final) */
+	unsigned first_n, first_ok, at_ok, at_none;
 	double cpu_ns;
 	uint64_t frames;
 	double max_beep_err;
@@ -101,14 +122,25 @@ struct config {
 
 static void on_event(const struct amd_event *ev, void *arg)
 {
-	struct result *r = arg;
+	struct result *r = ((struct config *)arg)->cur;
 
+	if ((ev->type == AMD_EV_DECISION || ev->type == AMD_EV_PROVISIONAL) &&
+	    ev->now_ms <= AT_MS)
+		r->at_cls = ev->cls;
+	if ((ev->type == AMD_EV_DECISION || ev->type == AMD_EV_PROVISIONAL) && !r->first &&
+	    ev->cls != AMD_NOTSURE) {
+		r->first = true;
+		r->first_cls = ev->cls;
+		r->first_ms = ev->now_ms;
+	}
 	if (ev->type == AMD_EV_DECISION) {
 		r->decided = true;
 		r->cls = ev->cls;
 		r->reason = ev->reason;
 		r->confidence = ev->confidence;
 		r->decision_ms = ev->decision_ms;
+		if (ev->phrase)
+			snprintf(r->phrase, sizeof(r->phrase), "%s", ev->phrase);
 	} else if (ev->type == AMD_EV_BEEP) {
 		r->beep = true;
 		r->beep_ms = ev->beep_end_ms;
@@ -127,14 +159,23 @@ static double thread_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* One clip through the configuration's detector (created on first use, then reset:
+ * the phrase spotter's model loads once). */
 static int run(struct config *c, const struct wav *w, struct result *r)
 {
 	struct amd *amd;
-	int err = amd_create(&amd, &c->p, on_event, r);
 	double t0;
 
-	if (err)
-		return err;
+	c->cur = r;
+	if (!c->amd) {
+		int err = amd_create(&c->amd, &c->p, on_event, c);
+
+		if (err)
+			return err;
+	} else {
+		amd_reset(c->amd);
+	}
+	amd = c->amd;
 	t0 = thread_ns();
 	for (size_t i = 0; i < w->count && !amd_done(amd); i += BLOCK) {
 		amd_process(amd, w->samples + i, w->count - i < BLOCK ? w->count - i : BLOCK);
@@ -142,7 +183,6 @@ static int run(struct config *c, const struct wav *w, struct result *r)
 	}
 	amd_finish(amd);
 	c->cpu_ns += thread_ns() - t0;
-	amd_destroy(amd);
 	return 0;
 }
 
@@ -242,6 +282,12 @@ static void account(struct config *c, const struct clip *k, const struct result 
 	int cb = (int)((r->confidence - 0.5f) * 10.0f);
 
 	c->dec[c->n++] = r->decision_ms;
+	if (r->first) {
+		c->first_dec[c->first_n++] = r->first_ms;
+		c->first_ok += r->first_cls == k->expect;
+	}
+	c->at_ok += r->at_cls == k->expect;
+	c->at_none += r->at_cls == AMD_NOTSURE;
 	c->conf[e][r->cls]++;
 	if (r->cls == k->expect)
 		c->correct++;
@@ -293,12 +339,13 @@ static void account(struct config *c, const struct clip *k, const struct result 
 	}
 	if (list)
 		printf("%-9s %-22s %-14s %-3s expect=%-7s got=%-7s reason=%-14s conf=%.2f "
-		       "decision_ms=%-5u beep=%d/%d msg=%d/%d%s\n", c->name, k->name, k->cat,
+		       "decision_ms=%-5u beep=%d/%d msg=%d/%d%s%s%s\n", c->name, k->name, k->cat,
 		       k->lang, amd_class_name(k->expect), amd_class_name(r->cls),
 		       amd_reason_name(r->reason), (double)r->confidence, r->decision_ms,
 		       k->beep_end, r->beep ? (int)r->beep_ms : -1, k->speech_end,
 		       r->message ? (int)r->message_ms : -1,
-		       r->cls == k->expect ? "" : "   <-- WRONG");
+		       r->cls == k->expect ? "" : "   <-- WRONG", r->phrase[0] ? "  heard: " : "",
+		       r->phrase);
 }
 
 static void report(struct config *c)
@@ -320,6 +367,13 @@ static void report(struct config *c)
 	       c->conf[1][1], c->conf[1][2]);
 	printf("decision ms: median %.0f  p90 %u  max %u\n", med,
 	       c->n ? c->dec[(c->n * 9) / 10] : 0, c->n ? c->dec[c->n - 1] : 0);
+	if (c->p.provisional && c->first_n) {
+		qsort(c->first_dec, c->first_n, sizeof(*c->first_dec), cmp_u32);
+		printf("first verdict (provisional or final): %u clips, right %.1f %%, median %u ms; "
+		       "verdict in force at %d ms: right %.1f %%, none %.1f %%\n", c->first_n,
+		       100.0 * c->first_ok / c->n, c->first_dec[c->first_n / 2], AT_MS,
+		       100.0 * c->at_ok / c->n, 100.0 * c->at_none / c->n);
+	}
 	printf("reasons: fax %u/%u FAX, sit %u/%u SIT\n", c->fax_ok, c->fax_n, c->sit_ok,
 	       c->sit_n);
 	printf("beeps: %u with a beep: %u within +-%d ms, %u off, %u missed; %u false; "
@@ -376,9 +430,13 @@ static int cmp_double(const void *a, const void *b)
 
 static void cost_line(const char *name, double *batch_us, size_t nb)
 {
+	double sum = 0;
+
+	for (size_t i = 0; i < nb; i++)
+		sum += batch_us[i];
 	qsort(batch_us, nb, sizeof(*batch_us), cmp_double);
-	printf("  %-18s median %6.2f us  p99 %6.2f us per 20 ms frame\n", name,
-	       batch_us[nb / 2] / BATCH, batch_us[(nb * 99) / 100] / BATCH);
+	printf("  %-22s median %6.2f us  p99 %6.2f us  mean %6.2f us per 20 ms frame\n", name,
+	       batch_us[nb / 2] / BATCH, batch_us[(nb * 99) / 100] / BATCH, sum / nb / BATCH);
 }
 
 /*
@@ -413,15 +471,40 @@ static int cost(const struct config *cfg, const struct clip *clips, int nclips, 
 		wav_free(&w);
 	}
 	printf("\ncpu cost, %.0f s of the corpus back to back, one thread:\n", seconds);
-	for (int c = 0; c < NCFG + 1; c++) {
+	/* Each configuration, then the optional layers of the adaptive one one at a time. */
+	struct { const char *name; struct amd_params p; } t[NCFG + 5];
+	int nt = 0;
+
+	for (int c = 0; c < NCFG; c++) {
+		if (!cfg[c].enabled)
+			continue;
+		t[nt].name = cfg[c].name;
+		t[nt++].p = cfg[c].p;
+	}
+	t[nt].name = "adaptive -prov";
+	t[nt].p = cfg[0].p;
+	t[nt++].p.provisional = false;
+	t[nt].name = "adaptive -prov -msgend";
+	t[nt].p = t[nt - 1].p;
+	t[nt++].p.message_end = false;
+	t[nt].name = "notones +prov";
+	t[nt].p = cfg[1].p;
+	t[nt++].p.provisional = true;
+	if (cfg[2].enabled) {
+		t[nt].name = "notones +phrases";
+		t[nt].p = cfg[1].p;
+		t[nt++].p.phrases = true;
+	}
+	for (int c = 0; c < nt + 1; c++) {
 		struct amd_params p;
 		struct amd *amd = NULL;
 		struct tone_det *td = NULL;
 
-		if (c < NCFG) {
-			p = cfg[c].p;
+		if (c < nt) {
+			p = t[c].p;
 			p.initial_silence = p.greeting = p.after_greeting_silence = 3600000;
 			p.total_analysis_time = p.maximum_word_length = 3600000;
+			p.question_silence = p.answer_silence = p.sentence_greeting = 3600000;
 			p.maximum_number_of_words = 0;
 			if (amd_create(&amd, &p, count_amd, &events)) {
 				rc = 1;
@@ -446,7 +529,7 @@ static int cost(const struct config *cfg, const struct clip *clips, int nclips, 
 			}
 			us[b] = (thread_ns() - t0) / 1000.0;
 		}
-		cost_line(c < NCFG ? cfg[c].name : "tone detector", us, nb);
+		cost_line(c < nt ? t[c].name : "tone detector", us, nb);
 		amd_destroy(amd);
 		tone_det_destroy(td);
 	}
@@ -457,12 +540,14 @@ out:
 }
 
 static const char usage[] =
-	"usage: amd-eval [--list] [--only NAME] [--param N=V ...] [--cost SECONDS] MANIFEST\n";
+	"usage: amd-eval [--list] [--only NAME] [--phrases] [--param N=V ...] [--cost SECONDS] "
+	"MANIFEST\n";
 
 int main(int argc, char **argv)
 {
 	static struct clip clips[MAX_CLIPS];
 	struct config cfg[NCFG] = { { .name = "adaptive" }, { .name = "adaptive-notones" },
+				    { .name = "adaptive+phrases" },
 				    { .name = "classic" }, { .name = "classic3" } };
 	const char *manifest = NULL, *only = NULL;
 	bool list = false;
@@ -471,14 +556,21 @@ int main(int argc, char **argv)
 
 	amd_params_init(&cfg[0].p, AMD_STRATEGY_ADAPTIVE);
 	cfg[0].p.message_end = true;
+	cfg[0].p.provisional = true;
 	amd_params_init(&cfg[1].p, AMD_STRATEGY_ADAPTIVE);
 	cfg[1].p.tones = cfg[1].p.beep = false;
-	amd_params_init(&cfg[2].p, AMD_STRATEGY_CLASSIC);
+	cfg[2].p = cfg[0].p;
+	cfg[2].p.phrases = true;
 	amd_params_init(&cfg[3].p, AMD_STRATEGY_CLASSIC);
-	cfg[3].p.maximum_number_of_words = 3;
+	amd_params_init(&cfg[4].p, AMD_STRATEGY_CLASSIC);
+	cfg[4].p.maximum_number_of_words = 3;
+	for (int c = 0; c < NCFG; c++)
+		cfg[c].enabled = c != 2;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--list")) {
 			list = true;
+		} else if (!strcmp(argv[i], "--phrases")) {
+			cfg[2].enabled = true;
 		} else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
 			only = argv[++i];
 		} else if (!strcmp(argv[i], "--cost") && i + 1 < argc) {
@@ -493,7 +585,8 @@ int main(int argc, char **argv)
 			memcpy(name, argv[i], (size_t)(eq - argv[i]));
 			name[eq - argv[i]] = '\0';
 			if (amd_param_set(&cfg[0].p, name, eq + 1) ||
-			    amd_param_set(&cfg[1].p, name, eq + 1)) {
+			    amd_param_set(&cfg[1].p, name, eq + 1) ||
+			    amd_param_set(&cfg[2].p, name, eq + 1)) {
 				fprintf(stderr, "amd-eval: bad parameter %s\n", argv[i]);
 				return 2;
 			}
@@ -515,7 +608,8 @@ int main(int argc, char **argv)
 	}
 	for (int c = 0; c < NCFG; c++) {
 		cfg[c].dec = calloc((size_t)n, sizeof(uint32_t));
-		if (!cfg[c].dec)
+		cfg[c].first_dec = calloc((size_t)n, sizeof(uint32_t));
+		if (!cfg[c].dec || !cfg[c].first_dec)
 			return 1;
 	}
 	for (int i = 0; i < n; i++) {
@@ -527,12 +621,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		for (int c = 0; c < NCFG; c++) {
-			struct result r = {0};
+			struct result r = { .at_cls = AMD_NOTSURE };
 
-			if (only && strcmp(only, cfg[c].name))
+			if (!cfg[c].enabled || (only && strcmp(only, cfg[c].name)))
 				continue;
-			if (run(&cfg[c], &w, &r)) {
-				fprintf(stderr, "amd-eval: cannot create detector\n");
+			err = run(&cfg[c], &w, &r);
+			if (err) {
+				fprintf(stderr, "amd-eval: cannot create the %s detector: %s\n",
+					cfg[c].name, strerror(err));
 				return 1;
 			}
 			account(&cfg[c], &clips[i], &r, list);
@@ -541,9 +637,11 @@ int main(int argc, char **argv)
 	}
 	printf("corpus %s: %d clips\n", manifest, n);
 	for (int c = 0; c < NCFG; c++) {
-		if (!only || !strcmp(only, cfg[c].name))
+		if (cfg[c].enabled && (!only || !strcmp(only, cfg[c].name)))
 			report(&cfg[c]);
 		free(cfg[c].dec);
+		free(cfg[c].first_dec);
+		amd_destroy(cfg[c].amd);
 	}
 	if (cost_s > 0)
 		return cost(cfg, clips, n, cost_s);

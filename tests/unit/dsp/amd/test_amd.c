@@ -183,6 +183,91 @@ static void test_adaptive_human_and_machine(void **state)
 	sig_free(&s);
 }
 
+/*
+ * At total_analysis_time with no rule met, the verdict is the side the turn leans
+ * to (reason TOOLONG, not early, a low confidence): a turn still going after 2 s is
+ * a machine's, a short turn followed by half the wait it deserves a person's, and
+ * nothing heard at all stays NOTSURE.
+ */
+static void test_adaptive_deadline(void **state)
+{
+	struct amd_params p;
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	assert_int_equal(amd_param_set(&p, "total_analysis_time", "3500"), 0);
+	assert_int_equal(amd_param_set(&p, "sentence_greeting", "100000"), 0);
+	sig_init(&s, 5000, 30);
+	sig_speech(&s, 300, 2000, -20);
+	sig_speech(&s, 2600, 2000, -20);               /* still talking at 3.5 s */
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_TOOLONG);
+	assert_int_equal(l.ev[0].decision_ms, 3500);
+	assert_false(l.ev[0].early);
+	assert_true(l.ev[0].confidence >= 0.5f && l.ev[0].confidence < 0.7f);
+	sig_free(&s);
+
+	assert_int_equal(amd_param_set(&p, "answer_silence", "5000"), 0);
+	sig_init(&s, 5000, 31);
+	sig_speech(&s, 500, 500, -20);                 /* "hello", then 2.5 s of waiting */
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_TOOLONG);
+	assert_int_equal(l.ev[0].decision_ms, 3500);
+	assert_false(l.ev[0].early);
+	sig_free(&s);
+
+	assert_int_equal(amd_param_set(&p, "initial_silence", "10000"), 0);
+	sig_init(&s, 5000, 32);
+	sig_noise(&s, 0, 5000, -60);                   /* nothing said */
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_NOTSURE, AMD_REASON_TOOLONG);
+	sig_free(&s);
+}
+
+/*
+ * provisional=1: before the decision, an AMD_EV_PROVISIONAL each time the side the
+ * call leans to changes; the decision follows as usual. Off by default.
+ */
+static void test_adaptive_provisional(void **state)
+{
+	struct amd_params p;
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	sig_init(&s, 5000, 33);
+	sig_speech(&s, 500, 500, -20);                 /* "hello" then waiting */
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(amd_param_set(&p, "provisional", "1"), 0);
+	run_params(&s, &p, 160, &l);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.ev[0].type, AMD_EV_PROVISIONAL);
+	assert_int_equal(l.ev[0].cls, AMD_HUMAN);
+	/* half of answer_silence (2,200 ms) after the end of the word */
+	assert_true(fabs((double)l.ev[0].now_ms - (1000 + 1100)) <= 80);
+	assert_true(l.ev[0].confidence >= 0.5f && l.ev[0].confidence < 0.7f);
+	assert_int_equal(l.ev[1].type, AMD_EV_DECISION);
+	assert_int_equal(l.ev[1].cls, AMD_HUMAN);
+	assert_true(l.ev[1].decision_ms > l.ev[0].now_ms);
+	sig_free(&s);
+
+	sig_init(&s, 7000, 34);
+	sig_speech(&s, 300, 6000, -20);                /* a greeting that goes on */
+	run_params(&s, &p, 160, &l);
+	assert_int_equal(l.ev[0].type, AMD_EV_PROVISIONAL);
+	assert_int_equal(l.ev[0].cls, AMD_MACHINE);
+	assert_true(fabs((double)l.ev[0].now_ms - (300 + 2000)) <= 80);
+	assert_int_equal(l.ev[1].type, AMD_EV_DECISION);
+	assert_int_equal(l.ev[1].cls, AMD_MACHINE);
+	assert_int_equal(l.ev[1].reason, AMD_REASON_LONGGREETING);
+	sig_free(&s);
+}
+
 /* A quiet line: classic never hears the "hello"; adaptive does. */
 static void test_adaptive_quiet_line(void **state)
 {
@@ -236,8 +321,11 @@ static void test_greeting_then_beep(void **state)
 	sig_speech(&s, 300, 4000, -20);
 	sig_tone(&s, 1000, 4700, 600, -18, 0);
 	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
-	/* 4 s of speech is not yet a long greeting: the beep decides. */
-	expect_decision(&l, AMD_MACHINE, AMD_REASON_BEEP);
+	/* 4 s of speech is not yet a long greeting, but the beep is sound too (a tone
+	 * never ends a greeting): the span passes 4.8 s during the beep, MACHINE
+	 * LONGGREETING, and the beep is then reported with its true times. */
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_LONGGREETING);
+	assert_true(l.ev[0].decision_ms < 5300);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.ev[1].type, AMD_EV_BEEP);
 	assert_true(fabs((double)l.ev[1].beep_end_ms - 5300) <= 15);
@@ -505,6 +593,70 @@ static void test_trace_frames(void **state)
 	amd_destroy(amd);
 }
 
+/*
+ * The phrase layer's parameters are bounded (a path of AMD_PATH_MAX - 1 bytes at
+ * most, no control characters; a threshold of 1e-1..1e-60), a missing model is a
+ * clear error, and the installed en-us model loads, listens to a call made of
+ * noise bursts without "hearing" a phrase, and starts over with the detector.
+ */
+static void test_phrases(void **state)
+{
+	struct amd_params p;
+	char long_path[AMD_PATH_MAX + 10], buf[2048];
+	struct amd *amd;
+	struct sig s;
+	struct log l;
+	int16_t *pcm;
+
+	(void)state;
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	assert_false(p.phrases);
+	assert_true(fabsf(p.phrase_threshold - 20.0f) < 1e-6f);
+	assert_string_equal(p.phrase_model, "/usr/share/pocketsphinx/model/en-us");
+	memset(long_path, 'a', sizeof(long_path) - 1);
+	long_path[sizeof(long_path) - 1] = '\0';
+	assert_int_equal(amd_param_set(&p, "phrase_model", long_path), EINVAL);
+	long_path[AMD_PATH_MAX - 1] = '\0';
+	assert_int_equal(amd_param_set(&p, "phrase_model", long_path), 0);
+	assert_int_equal(strlen(p.phrase_model), AMD_PATH_MAX - 1);
+	assert_int_equal(amd_param_set(&p, "phrase_model", ""), EINVAL);
+	assert_int_equal(amd_param_set(&p, "phrase_model", "/tmp/a\nb"), EINVAL);
+	assert_int_equal(amd_param_set(&p, "phrase_threshold", "0"), EINVAL);
+	assert_int_equal(amd_param_set(&p, "phrase_threshold", "61"), EINVAL);
+	assert_int_equal(amd_param_set(&p, "phrase_threshold", "25"), 0);
+	assert_int_equal(amd_param_set(&p, "phrases", "1"), 0);
+	assert_int_equal(amd_param_set(&p, "phrase_model", "/nonexistent/model"), 0);
+	assert_non_null(strstr(amd_params_str(&p, buf, sizeof(buf)),
+			       "phrase_model=/nonexistent/model"));
+	assert_int_equal(amd_create(&amd, &p, on_event, &l), ENOENT);
+	assert_null(amd);
+
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	p.phrases = true;
+	sig_init(&s, 6000, 40);
+	sig_noise(&s, 0, 6000, -60);
+	sig_speech(&s, 400, 600, -20);
+	sig_speech(&s, 1300, 900, -20);
+	pcm = sig_pcm(&s);
+	assert_non_null(pcm);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(amd_create(&amd, &p, on_event, &l), 0);
+	for (int round = 0; round < 2; round++) {
+		memset(&l, 0, sizeof(l));
+		for (size_t i = 0; i < s.n && !amd_done(amd); i += 160)
+			assert_int_equal(amd_process(amd, pcm + i, 160), 0);
+		amd_finish(amd);
+		assert_true(l.n >= 1);
+		assert_int_equal(l.ev[0].type, AMD_EV_DECISION);
+		assert_int_not_equal(l.ev[0].reason, AMD_REASON_PHRASE);
+		assert_null(l.ev[0].phrase);
+		amd_reset(amd);
+	}
+	amd_destroy(amd);
+	free(pcm);
+	sig_free(&s);
+}
+
 static void test_params(void **state)
 {
 	struct amd_params p, q;
@@ -562,6 +714,8 @@ int main(void)
 		cmocka_unit_test(test_adaptive_human_and_machine),
 		cmocka_unit_test(test_adaptive_quiet_line),
 		cmocka_unit_test(test_adaptive_noisy_lines),
+		cmocka_unit_test(test_adaptive_deadline),
+		cmocka_unit_test(test_adaptive_provisional),
 		cmocka_unit_test(test_greeting_then_beep),
 		cmocka_unit_test(test_short_greeting_beep_decides),
 		cmocka_unit_test(test_intonation),
@@ -573,6 +727,7 @@ int main(void)
 		cmocka_unit_test(test_reset_and_trace),
 		cmocka_unit_test(test_trace_frames),
 		cmocka_unit_test(test_params),
+		cmocka_unit_test(test_phrases),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
