@@ -7,6 +7,21 @@ import socket
 # Keep out of the kernel's ephemeral range (where SIPp, the stack and other tests get
 # their random ports) when picking fixed ports and RTP ranges.
 _LOW, _HIGH = 10000, 32000
+# Ports and ranges this process has handed out (trunxd's media range, a UA's RTP range,
+# ...): free now is not enough, their owners bind them only later. The oldest are
+# forgotten once they would cover too much of the space (their owners are long gone).
+_given = []          # [(first, last)], oldest first
+_GIVEN_MAX = 12000
+
+
+def _taken(p):
+    return any(a <= p <= b for a, b in _given)
+
+
+def _give(first, last):
+    _given.append((first, last))
+    while len(_given) > 1 and sum(b - a + 1 for a, b in _given) > _GIVEN_MAX:
+        _given.pop(0)
 
 
 def _ephemeral_range():
@@ -50,9 +65,10 @@ def free_port(addr="127.0.0.1", udp=True, tcp=True, avoid=()):
     lo, hi = _candidates()
     for _ in range(500):
         p = random.randint(lo, hi)
-        if p in avoid:
+        if p in avoid or _taken(p):
             continue
         if _free(p, addr, udp, tcp):
+            _give(p, p)
             return p
     raise RuntimeError("no free port found on %s" % addr)
 
@@ -66,13 +82,18 @@ def free_ports(n, addr="127.0.0.1", udp=True, tcp=True):
 
 
 def free_range(count, addr="127.0.0.1", avoid=()):
-    """An even-aligned range [lo, lo+count-1] of UDP ports all free right now."""
+    """An even-aligned range [lo, lo+count-1] of UDP ports all free right now, apart
+    from what this process handed out before when that leaves room."""
     lo, hi = _candidates()
-    for _ in range(200):
-        start = random.randint(lo, hi - count) & ~1
-        rng = range(start, start + count)
-        if any(p in avoid for p in rng):
-            continue
-        if all(_free(p, addr, udp=True, tcp=False) for p in rng):
-            return start, start + count - 1
+    for honour_given in (True, False):
+        for _ in range(200):
+            start = random.randint(lo, hi - count) & ~1
+            last = start + count - 1
+            if any(p in avoid for p in range(start, last + 1)):
+                continue
+            if honour_given and any(a <= last and start <= b for a, b in _given):
+                continue
+            if all(_free(p, addr, udp=True, tcp=False) for p in range(start, last + 1)):
+                _give(start, last)
+                return start, last
     raise RuntimeError("no free range of %d UDP ports on %s" % (count, addr))
