@@ -23,7 +23,7 @@ if [ "${TRUNX_SKIP_FUZZ:-0}" != 1 ]; then
         -DTRUNX_FUZZ_SECONDS="$fuzz_seconds" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build-fuzz -j "$jobs"
   step "fuzzers (${fuzz_seconds}s each)"
-  (cd build-fuzz && ctest -L fuzz --output-on-failure "${regex[@]}")
+  (cd build-fuzz && ctest -L fuzz --output-on-failure -j "$jobs" "${regex[@]}")
 fi
 
 if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
