@@ -108,6 +108,11 @@ def run_call(ctx, codec_a, codec_b, srtp_a=None, srtp_b=None, configure=None, mu
     elif mux and codec_a != codec_b and not all("remote_loss_pct_" + leg in end[0]
                                                for leg in "ab"):
         problems.append("call.end: no RTCP report from a leg over rtcp-mux")
+    elif any((end[0].get("srtp_" + leg) is not None) != bool(want)
+             or end[0].get("srtp_auth_fail_" + leg, 0) or end[0].get("srtp_replay_" + leg, 0)
+             for leg, want in (("a", srtp_a), ("b", srtp_b))):
+        problems.append("call.end: SRTP per leg %s/%s, expected %s/%s (or refused packets)"
+                        % (end[0].get("srtp_a"), end[0].get("srtp_b"), srtp_a, srtp_b))
     else:
         want_a = codec_a.split("/")[0].lower()
         want_b = codec_b.split("/")[0].lower()
@@ -164,6 +169,33 @@ def case_opus_pcmu_rtcp_mux(ctx):
 
 def case_pcmu_pcmu(ctx):
     run_call(ctx, "PCMU/8000", "PCMU/8000")
+
+
+def srtp_trunks(carrier, pbx):
+    """Per-trunk SRTP policies; keys may cross plain UDP signalling in these cells."""
+    def conf(c):
+        c.carrier.update(srtp=carrier, srtp_without_tls=True)
+        c.pbx.update(srtp=pbx, srtp_without_tls=True)
+    return conf
+
+
+def case_srtp_rtp(ctx):
+    """An SRTP caller (RTP/SAVP) bridged to a plain RTP callee."""
+    run_call(ctx, "PCMU/8000", "PCMU/8000", srtp_a="srtp-mand", configure=srtp_trunks(
+        "required", "off"))
+
+
+def case_rtp_srtp(ctx):
+    """A plain caller bridged to an SRTP callee (trunx offers RTP/SAVP)."""
+    run_call(ctx, "PCMA/8000", "PCMA/8000", srtp_b="srtp-mand", configure=srtp_trunks(
+        "off", "required"))
+
+
+def case_srtp_srtp_opus(ctx):
+    """SRTP on both legs with Opus: each leg its own keys; best-effort SRTP (RTP/AVP +
+    a=crypto) toward the callee."""
+    run_call(ctx, "opus/48000/2", "opus/48000/2", srtp_a="srtp-mand", srtp_b="srtp",
+             configure=srtp_trunks("required", "optional"))
 
 
 if __name__ == "__main__":
