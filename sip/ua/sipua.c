@@ -353,6 +353,10 @@ static void *sipua_thread(void *p)
 			     TAG_IF(ua->cfg.tls, NUTAG_SIPS_URL(sips)),
 			     TAG_IF(ua->cfg.tls, TPTAG_CERTIFICATE(ua->tls_dir)),
 			     TAG_IF(ua->cfg.tls, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_NONE)),
+			     /* A connection closed under a request (a TLS handshake refused on
+			      * the peer's certificate) fails that request at once (503), not
+			      * 32 s later. */
+			     TAG_IF(ua->cfg.tls, TPTAG_SDWN_ERROR(1)),
 			     NUTAG_MEDIA_ENABLE(0),
 			     /* Our parser: Contacts and routes trunx cannot use never reach
 			      * a dialog (sipua_mclass.c). */
