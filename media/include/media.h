@@ -25,6 +25,10 @@
  *    its 48 kHz RTP clock. Switching mode keeps SSRC, sequence and timestamps
  *    continuous toward each side.
  *
+ * SRTP is per side (media_side_params.srtp): what an SRTP side sends is authenticated
+ * and decrypted on arrival, what goes to it encrypted on departure, so either mode
+ * bridges RTP and SRTP. Refused packets are counted (srtp_auth_fail, srtp_replay).
+ *
  * Relay rules:
  *  - Symmetric RTP with latching: packets are accepted from the remote address given
  *    by SDP; the first packet from another source latches the side to that source

@@ -26,6 +26,11 @@
  * from a source that is neither, never becomes a dialog's target or route: the
  * request is answered 400 or 403, a response with one ends the call setup.
  *
+ * SIP over TLS (cfg.tls): a listener, and TLS connections to sips: / transport=tls
+ * targets. Each peer's certificate is verified or not as the TLS verification handler
+ * says (sipua_set_tls_verify); an incoming leg whose request came on a TLS connection
+ * the peer opened has transport SIPUA_TP_TLS.
+ *
  * Stack policy: responses go to the packet's source address and port (received= and
  * rport= on every request, RFC 3581), so a Via host name is never resolved; 3xx is
  * never followed; UDP requests of any size stay on UDP; the phrase of every response
