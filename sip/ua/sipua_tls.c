@@ -21,7 +21,8 @@
  *    stack frees it (an ex_data free callback), which is how trunx tells a request
  *    that came over TLS from one that came over TCP.
  * The stack's own policy stays "verify nothing", so its post-handshake check passes
- * what trunx's callbacks passed.
+ * what trunx's callbacks passed. SSL_shutdown() is taken over too: the stack never
+ * frees its connections' SSL objects (see there).
  *
  * STATE
  * The agent being attached is one process-wide pointer (an SSL_CTX_set_verify() call
@@ -283,6 +284,47 @@ void SSL_CTX_set_verify(SSL_CTX *ctx, int mode, SSL_verify_cb cb)
 	SSL_CTX_set_ex_data(ctx, ctx_idx, ua);
 	SSL_CTX_set_client_hello_cb(ctx, on_client_hello, NULL);
 	fn(ctx, SSL_VERIFY_PEER, on_verify);
+}
+
+typedef int (shutdown_f)(SSL *);
+
+/*
+ * The stack ends a TLS connection (its tls_free()) with SSL_shutdown(), then frees the
+ * BIO it gave the SSL and drops a reference on the shared SSL_CTX (a connection's
+ * state is marked as the master's, so it "frees" the context too), but never frees
+ * the SSL itself: every TLS connection would leak the SSL (about 40 KB with its
+ * buffers), whose own reference on the context is what keeps that extra drop from
+ * freeing the context; and trunx's record of the connection (ex_data, freed with the
+ * SSL) would outlive it. For the stack's SSLs, the SSL is freed here, right after its
+ * shutdown, with one reference kept on the BIO for the BIO_free() that comes next and
+ * one on the context for the SSL_CTX_free() after it.
+ */
+int SSL_shutdown(SSL *ssl)
+{
+	static _Atomic(shutdown_f *) next;
+	shutdown_f *fn = atomic_load(&next);
+	int r;
+
+	if (!fn) {
+		fn = (shutdown_f *)dlsym(RTLD_NEXT, "SSL_shutdown");
+		if (!fn)
+			abort();
+		atomic_store(&next, fn);
+	}
+	r = fn(ssl);
+	if (ssl && ctx_idx >= 0 && SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_idx)) {
+		BIO *rb = SSL_get_rbio(ssl), *wb = SSL_get_wbio(ssl);
+
+		if (rb)
+			BIO_up_ref(rb);
+		if (wb && wb != rb)
+			BIO_up_ref(wb);
+		SSL_CTX_up_ref(SSL_get_SSL_CTX(ssl));
+		SSL_free(ssl);
+		if (wb && wb != rb)
+			BIO_free(wb);   /* the stack frees only the one it knows */
+	}
+	return r;
 }
 
 /* ---- files for the stack -------------------------------------------------------- */
