@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "b2bua/b2bua.h"
+#include "budget/budget.h"
 #include "conf/conf.h"
 #include "ctl/ctl.h"
 #include "ctl/ctl_daemon.h"
@@ -83,6 +84,8 @@ int main(int argc, char **argv)
 	struct ctl_daemon *cd = NULL;
 	struct ctl *ctl = NULL;
 	struct ctl_cfg ccfg;
+	struct budget bud;
+	char berr[512];
 	int check = 0, c, err, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "c:kVh", opts, NULL)) != -1) {
@@ -106,6 +109,27 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level(cf->general.log_level);
+	log_set_repeat_interval(cf->general.log_repeat_ms);
+	/* Descriptors for every call's media and the SIP connections, or no start. */
+	err = budget_apply(cf, &bud, berr, sizeof(berr));
+	if (err) {
+		fprintf(stderr, "%s: %s\n", config, berr);
+		log_msg(LOG_ERROR, "trunxd.start", "%s", berr);
+		goto out;
+	}
+	{
+		struct log_rec r;
+
+		if (log_begin(&r, bud.tcp_shrunk ? LOG_WARN : LOG_INFO, "trunxd.open_files")) {
+			log_uint(&r, "limit", bud.limit);
+			log_uint(&r, "was", bud.soft);
+			log_uint(&r, "hard", bud.hard);
+			log_uint(&r, "media", bud.media);
+			log_uint(&r, "tcp_connections", bud.tcp);
+			log_uint(&r, "reserve", bud.reserve);
+			log_end(&r);
+		}
+	}
 
 	/* Before any thread exists, so that every thread inherits the mask. */
 	err = ctl_signals_block();
@@ -158,5 +182,6 @@ out:
 	ctl_daemon_destroy(cd);
 	route_table_unref(rt);
 	conf_free(cf);
+	log_flush_repeats(true);
 	return rc;
 }

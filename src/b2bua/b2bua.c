@@ -341,6 +341,8 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 	snprintf(ucfg.tls_cert, sizeof(ucfg.tls_cert), "%s", cf->sip.tls_cert);
 	snprintf(ucfg.tls_key, sizeof(ucfg.tls_key), "%s", cf->sip.tls_key);
 	snprintf(ucfg.tls_ca, sizeof(ucfg.tls_ca), "%s", cf->sip.tls_ca);
+	ucfg.t1x64_ms = cf->sip.transaction_timeout_ms;
+	b2b_guard_cfg(cf, &ucfg.guard);
 	if (cf->sip.user_agent[0])
 		snprintf(ucfg.user_agent, sizeof(ucfg.user_agent), "%s", cf->sip.user_agent);
 	else
@@ -350,6 +352,7 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 		goto fail;
 	sipua_set_known(b->ua, on_known, b);
 	sipua_set_tls_verify(b->ua, on_tls_verify, b);
+	sipua_set_source_class(b->ua, b2b_source_class);
 	err = media_engine_create(&b->me, &b->media_cfg, on_media_event, b);
 	if (err) {
 		log_msg(LOG_ERROR, "b2bua.start", "media engine: %s", strerror(err));
@@ -357,6 +360,8 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 	}
 	b->rt = route_table_ref(rt);
 	b->n_drop_nets = drop_nets_from(cf, &b->drop_nets);
+	if (b2b_nets_copy(b->drop_nets, b->n_drop_nets, &b->peer_nets) == 0)
+		b->n_peer_nets = b->n_drop_nets;
 	*bp = b;
 	return 0;
 fail:
@@ -480,6 +485,7 @@ void b2bua_destroy(struct b2bua *b)
 	}
 	route_table_unref(b->rt);
 	free(b->drop_nets);
+	free(b->peer_nets);
 	free(b);
 }
 
@@ -489,10 +495,16 @@ struct reload_job {
 	struct b2bua       *b;
 	struct conf_sip     sip;
 	struct route_table *rt;
+	struct sipua_net   *nets;
+	size_t              n_nets;
 };
 
-static void apply_reload(struct b2bua *b, const struct conf_sip *sip, struct route_table *rt)
+static void apply_reload(struct b2bua *b, const struct conf_sip *sip, struct route_table *rt,
+			 struct sipua_net *nets, size_t n_nets)
 {
+	free(b->peer_nets);
+	b->peer_nets = nets;
+	b->n_peer_nets = n_nets;
 	/* Only what can change live; addresses and ports need a restart. */
 	b->sip.max_calls = sip->max_calls;
 	b->sip.max_cps = sip->max_cps;
@@ -512,7 +524,7 @@ static void reload_run(void *arg)
 {
 	struct reload_job *j = arg;
 
-	apply_reload(j->b, &j->sip, j->rt);
+	apply_reload(j->b, &j->sip, j->rt, j->nets, j->n_nets);
 	log_msg(LOG_INFO, "b2bua.reload", "routing and limits updated");
 	free(j);
 }
@@ -534,15 +546,24 @@ int b2bua_reload(struct b2bua *b, const struct conf *cf, struct route_table *rt)
 	free(b->drop_nets);
 	b->n_drop_nets = drop_nets_from(cf, &b->drop_nets);
 	drop_filter_apply(b);
+	if (b2b_nets_copy(b->drop_nets, b->n_drop_nets, &j->nets) == 0)
+		j->n_nets = b->n_drop_nets;
+	{
+		struct sipua_guard_cfg g;
+
+		b2b_guard_cfg(cf, &g);
+		sipua_set_guard(b->ua, &g);
+	}
 	err = sipua_post(b->ua, reload_run, j);
 	if (err == ESHUTDOWN) {
 		/* Not running: no other thread touches the context. */
-		apply_reload(b, &j->sip, j->rt);
+		apply_reload(b, &j->sip, j->rt, j->nets, j->n_nets);
 		free(j);
 		return 0;
 	}
 	if (err) {
 		route_table_unref(j->rt);
+		free(j->nets);
 		free(j);
 	}
 	return err;
@@ -584,6 +605,7 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 	c->media_ports_free = mc.ports_free;
 	c->rtp_relayed = mc.rtp_relayed;
 	c->rtp_dropped = mc.rtp_dropped;
+	b2b_guard_counters(m, c);
 }
 
 /* ---- queries from the control plane ---- */

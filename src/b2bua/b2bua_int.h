@@ -335,12 +335,24 @@ struct b2bua {
 	uint64_t             shed_unlogged;    /**< INVITEs shed since then */
 	struct sipua_net    *drop_nets;        /**< networks passing the drop-mode filter */
 	size_t               n_drop_nets;      /**< 0 = no filter (reject mode) */
+	struct sipua_net    *peer_nets;        /**< the same, owned by the signalling thread */
+	size_t               n_peer_nets;
 
 	/* Counters: written on the signalling thread, read from any thread. */
 	_Atomic uint64_t     c_active, c_total, c_answered, c_failed, c_overload,
 			     c_unknown_rejected, c_unknown_dropped, c_no_route, c_bad_request,
 			     c_rtp_timeouts, c_shed;
 };
+
+/* b2bua_guard.c: the guards in front of the SIP stack */
+/** Their settings from a configuration (the connection cap from the budget). */
+void b2b_guard_cfg(const struct conf *cf, struct sipua_guard_cfg *g);
+/** The address-only source check (sipua_source_h); signalling thread. */
+enum sipua_verdict b2b_source_class(const struct sockaddr *src, bool connection, void *arg);
+/** A malloc'd copy of n networks (NULL when n is 0). @return 0, ENOMEM */
+int b2b_nets_copy(const struct sipua_net *nets, size_t n, struct sipua_net **outp);
+/** Adds the guards' counters. */
+void b2b_guard_counters(struct b2bua *b, struct b2bua_counters *c);
 
 /* b2bua_call.c: event entry points (signalling thread) */
 void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev);

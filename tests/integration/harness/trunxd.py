@@ -98,7 +98,7 @@ class Trunxd:
     """One trunxd process for a test case (see case.Context.trunxd)."""
 
     def __init__(self, ctx, binary, uas_port=None, media_ports=1200, slow_dns=False,
-                 configure=None, name="trunxd", tls=None):
+                 configure=None, name="trunxd", tls=None, prefix=(), env=None):
         """tls: (cert, key, ca) paths: SIP over TLS too, on self.tls_port."""
         self.tls = tls
         self.tls_port = None
@@ -109,6 +109,8 @@ class Trunxd:
         self.slow_dns = slow_dns
         self.configure = configure
         self.name = name
+        self.prefix = list(prefix)   # argv before trunxd's (e.g. prlimit --nofile=...)
+        self.env = dict(env or {})
         self.proc = None
         self.conf = None
         self.conf_path = ctx.path(name + ".conf")
@@ -140,7 +142,7 @@ class Trunxd:
             f.write(self.conf.text())
 
     def _argv(self):
-        argv = [self.binary, "--config", self.conf_path]
+        argv = self.prefix + [self.binary, "--config", self.conf_path]
         if not self.slow_dns:
             return argv
         # A private mount namespace where /etc/resolv.conf names a loopback "name
@@ -162,7 +164,7 @@ class Trunxd:
         last = ""
         for attempt in range(4):
             self._new_config()
-            env = {}
+            env = dict(self.env)
             self.proc = self.ctx.reg.start(self.name, self._argv(), env=env)
             self._stopped = False
             self.ctx.at_end(self._end_check)
