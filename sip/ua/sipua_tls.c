@@ -22,7 +22,8 @@
  *    that came over TLS from one that came over TCP.
  * The stack's own policy stays "verify nothing", so its post-handshake check passes
  * what trunx's callbacks passed. SSL_shutdown() is taken over too: the stack never
- * frees its connections' SSL objects (see there).
+ * frees its connections' SSL objects (see there); and SSL_get1_peer_certificate(),
+ * whose result the stack's post-connection check would leak from (see there).
  *
  * STATE
  * The agent being attached is one process-wide pointer (an SSL_CTX_set_verify() call
@@ -325,6 +326,32 @@ int SSL_shutdown(SSL *ssl)
 			BIO_free(wb);   /* the stack frees only the one it knows */
 	}
 	return r;
+}
+
+typedef X509 *(peer_cert_f)(const SSL *);
+
+/*
+ * The stack's post-connection check (its only caller of this function) lists the
+ * names in the peer's certificate for its own subject policy, which trunx does not
+ * use (its policy is "verify nothing"; trunx verified the peer in the handshake), and
+ * leaks the decoded subjectAltName each time (X509V3_EXT_d2i and the method's i2v,
+ * never freed: a few hundred bytes per handshake with such a certificate). For the
+ * stack's SSLs it is told there is no certificate, which its policy passes.
+ */
+X509 *SSL_get1_peer_certificate(const SSL *ssl)
+{
+	static _Atomic(peer_cert_f *) next;
+	peer_cert_f *fn = atomic_load(&next);
+
+	if (!fn) {
+		fn = (peer_cert_f *)dlsym(RTLD_NEXT, "SSL_get1_peer_certificate");
+		if (!fn)
+			abort();
+		atomic_store(&next, fn);
+	}
+	if (ssl && ctx_idx >= 0 && SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_idx))
+		return NULL;
+	return fn(ssl);
 }
 
 /* ---- files for the stack -------------------------------------------------------- */
