@@ -58,7 +58,8 @@ struct sipua_front {
 	bool                   attached;    /**< the socket hooks are ours */
 	struct sipua_guard_cfg cfg;         /**< in force */
 	struct guard_rate     *rate;
-	struct guard_conns    *conns;       /**< accepted connections */
+	struct guard_conns    *conns;       /**< accepted connections, TCP and TLS */
+	int                    tls_lfd;     /**< the TLS listening socket, or -1 */
 	su_timer_t            *tick;
 	unsigned               ticks;
 	uint64_t               secret;      /**< key of stateless To tags */

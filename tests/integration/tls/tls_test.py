@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from harness import case, ports, sipmsg, tlscerts, trunxd  # noqa: E402
+from harness import case, ports, procs, sipmsg, tlscerts, trunxd  # noqa: E402
 
 DID = "5550001000"
 
@@ -314,6 +314,201 @@ def case_keys_need_tls(ctx):
     end = t.wait_events("call.end", 2, 10)
     if not re.search(r"SDES keys need TLS", end[0].get("reason", "")):
         ctx.log("first call.end: %s", end[0])
+
+
+# ---- the connection guards over TLS ---------------------------------------------------
+
+def peer_closed(sock, timeout):
+    """True when trunxd ended the connection (end of stream, reset, TLS error) within
+    timeout; works on plain and TLS sockets."""
+    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not sock.recv(65536):
+                return True
+    except socket.timeout:
+        return False
+    except (ssl.SSLError, OSError):
+        return True
+    return False
+
+
+def in_dialog(ep, invite, final, method, cseq):
+    """ACK or BYE for the dialog that `final` (a 2xx to our INVITE) set up."""
+    target = re.search(r"<([^>]+)>", final.header("Contact") or "")
+    lines = ["%s %s SIP/2.0" % (method, target.group(1) if target else invite.split()[1]),
+             "Via: SIP/2.0/TLS %s:%d;branch=z9hG4bK%s;rport" % (ep.ip, ep.port,
+                                                               sipmsg.rand_token(12)),
+             "From: %s" % sipmsg.Message(invite).header("From"),
+             "To: %s" % final.header("To"),
+             "Call-ID: %s" % final.header("Call-ID"),
+             "CSeq: %d %s" % (cseq, method), "Max-Forwards: 70", "Content-Length: 0"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def tls_call(ctx, t, ep, port):
+    """A call from the trunk over its TLS connection ep: INVITE, 200, ACK, BYE, 200.
+    Returns the call.end record."""
+    dest = ("127.0.0.1", t.tls_port)
+    inv, cid, _ = ep.request("INVITE", dest, ruri="sip:%s@127.0.0.1:%d" % (DID, dest[1]),
+                             to_user=DID, body=sipmsg.sdp_offer("127.0.0.1", port))
+    ep.send(inv, dest)
+    final, _ = ep.wait_final(15, call_id=cid, method="INVITE")
+    if not final or final.status != 200:
+        raise AssertionError("INVITE over TLS from the trunk got %s" % final)
+    ep.send(in_dialog(ep, inv, final, "ACK", 1), dest)
+    time.sleep(1)
+    ep.send(in_dialog(ep, inv, final, "BYE", 2), dest)
+    bye, _ = ep.wait_final(10, call_id=cid, method="BYE")
+    if not bye or bye.status != 200:
+        raise AssertionError("BYE over TLS got %s" % bye)
+    end = t.wait_events("call.end", 1, 10)
+    if not end or end[0].get("sip_code") != 200:
+        raise AssertionError("the TLS call did not complete: %s" % end)
+    return end[0]
+
+
+def case_guard_flood(ctx):
+    """300 connections to the TLS port from unknown 127.x addresses, held idle: 50 that
+    complete the handshake (with a client certificate the CA signed: without one, an
+    unknown source's handshake is refused), then 250 plain TCP connects (20 of them
+    from one address).
+    They count against the same caps as TCP (100 in all, 8 per source: the rest are
+    closed as they are accepted), every one left is closed after tcp_unknown_timeout,
+    a call from the trunk over its own TLS connection completes in the middle of it,
+    and the log stays small."""
+    from harness import calls, sipp  # noqa: E402
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1024:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 1024), hard))
+    pki = tlscerts.Pki(ctx.path("pki"))
+    cert, key, _ = pki.issue("trunx")
+    u = calls.uas(ctx, "uas_basic.xml", duration_ms=0)
+
+    def conf(c):
+        c.sip.update(tcp_max_connections=100, tcp_max_per_source=8, tcp_unknown_timeout=10)
+        c.carrier["tls_verify"] = False
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, configure=conf,
+                      tls=(cert, key, pki.ca)).start()
+    err_path = t.proc.stderr_path
+    log0 = os.path.getsize(err_path)
+    dest = ("127.0.0.1", t.tls_port)
+    trunk = sipmsg.Endpoint("127.0.0.1", transport="tls", tls_ctx=client_ctx())
+    ctx.at_end(trunk.close)
+    trunk.connect(dest)
+    socks = []
+    ctx.at_end(lambda: [s.close() for s in socks])
+    scert, skey, _ = pki.issue("stranger")
+    t0 = time.monotonic()
+    handshakes = 0
+    for i in range(50):
+        raw = socket.socket()
+        raw.bind(("127.0.40.%d" % (1 + i // 5), 0))
+        raw.settimeout(5)
+        try:
+            raw.connect(dest)
+            socks.append(client_ctx(scert, skey).wrap_socket(raw))
+            handshakes += 1
+        except (ssl.SSLError, OSError) as e:
+            ctx.log("handshake %d: %s", i, e)
+            socks.append(raw)
+    plain = []
+    for i in range(250):
+        s = socket.socket()
+        s.setblocking(False)
+        s.bind(("127.0.41.1" if i < 20 else "127.0.42.%d" % (1 + (i - 20) // 5), 0))
+        try:
+            s.connect(dest)
+        except BlockingIOError:
+            pass
+        plain.append(s)
+    socks += plain
+    ctx.log("%d handshakes and %d plain connects in %.1f s", handshakes, len(plain),
+            time.monotonic() - t0)
+    # The kernel's backlog hands them over as trunxd accepts (a SYN it dropped is sent
+    # again after 1 s, 3 s): wait until every one was accepted or refused.
+    peak = [0]
+
+    def handled():
+        c = t.status()["counters"]
+        peak[0] = max(peak[0], c["tcp_open"])
+        return c["tcp_accepted"] + c["tcp_refused_limit"] >= 290
+    procs.wait_until(handled, 8, 0.2)
+    st = t.status()["counters"]
+    during = {k: st[k] for k in st if k.startswith("tcp_")}
+    ctx.log("during (%.1f s): %s, at most %d open", time.monotonic() - t0, during, peak[0])
+    if max(peak[0], st["tcp_open"]) > 100:
+        raise AssertionError("%d connections open, the cap is 100" % peak[0])
+    if handshakes < 40:
+        raise AssertionError("only %d of 50 TLS handshakes completed" % handshakes)
+    if st["tcp_refused_limit"] < 100 or st["tcp_open"] < 90:
+        raise AssertionError("tcp_refused_limit = %d: the caps did not act on TLS"
+                             % st["tcp_refused_limit"])
+    rec = tls_call(ctx, t, trunk, 40000)
+    ctx.log("call over TLS during the flood: %s after %.1f s", rec.get("sip_code"),
+            time.monotonic() - t0)
+    calls.finish(u)
+    sipp.expect_ok(u)
+    # Every unknown connection is closed by tcp_unknown_timeout (10 s).
+    still = [s for s in socks[:50] + plain[20:30] if not peer_closed(s, 12)]
+    if still:
+        raise AssertionError("%d unknown connections were still open after %.1f s"
+                             % (len(still), time.monotonic() - t0))
+    st = t.status()["counters"]
+    ctx.log("after: %s", {k: st[k] for k in st if k.startswith("tcp_")})
+    if st["tcp_closed_unknown"] < 80:
+        raise AssertionError("tcp_closed_unknown = %d" % st["tcp_closed_unknown"])
+    for s in socks:
+        s.close()
+    if not procs.wait_until(lambda: t.status()["counters"]["tcp_open"] <= 1, 10, 0.2):
+        raise AssertionError("connections still counted: %s" % t.status()["counters"])
+    final, _ = trunk.options(dest, timeout=5)
+    if not final or final.status != 200:
+        raise AssertionError("the trunk's TLS connection is not served after the flood: %s"
+                             % final)
+    grew = os.path.getsize(err_path) - log0
+    ctx.log("log +%d bytes", grew)
+    if grew > 64 << 10:
+        raise AssertionError("the log grew by %d bytes for 300 connections" % grew)
+    t.check_alive()
+
+
+def case_guard_idle(ctx):
+    """A trunk's TLS connection that carries no dialog is closed after tcp_idle_timeout
+    without data; in drop mode, an unknown source's TLS connection is closed as soon
+    as it is accepted."""
+    pki = tlscerts.Pki(ctx.path("pki"))
+
+    def conf(c):
+        c.sip.update(tcp_idle_timeout=2, unknown_source="drop")
+        c.carrier["tls_verify"] = False
+    t = start(ctx, pki, conf)
+    dest = ("127.0.0.1", t.tls_port)
+    ep = sipmsg.Endpoint("127.0.0.1", transport="tls", tls_ctx=client_ctx())
+    ctx.at_end(ep.close)
+    ep.connect(dest)
+    final, _ = ep.options(dest, timeout=5)
+    if not final or final.status != 200:
+        raise AssertionError("OPTIONS over TLS got %s" % final)
+    t0 = time.monotonic()
+    if not peer_closed(ep.sock, 8):
+        raise AssertionError("an idle TLS connection without a dialog stayed open")
+    after = time.monotonic() - t0
+    ctx.log("idle TLS connection closed after %.1f s", after)
+    if not 1.5 <= after <= 6:
+        raise AssertionError("closed after %.1f s, tcp_idle_timeout is 2 s" % after)
+    if t.counter("tcp_closed_idle") < 1:
+        raise AssertionError("tcp_closed_idle = %s" % t.counter("tcp_closed_idle"))
+    s = socket.socket()
+    s.bind(("127.0.43.1", 0))
+    s.connect(dest)
+    ctx.at_end(s.close)
+    if not peer_closed(s, 3):
+        raise AssertionError("drop mode: an unknown source's TLS connection was kept")
+    if t.counter("tcp_refused_unknown") < 1:
+        raise AssertionError("tcp_refused_unknown = %s" % t.counter("tcp_refused_unknown"))
 
 
 if __name__ == "__main__":
