@@ -34,11 +34,14 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "msrtp.h"
 #include "log.h"
 #include "poller.h"
 
 #define WORKER_BATCH   32     /**< datagrams per recvmmsg()/sendmmsg() */
-#define WORKER_PKT_MAX 2048   /**< receive buffer per datagram; longer ones are dropped */
+#define WORKER_PKT_MAX 2048   /**< buffer per datagram: received packets up to
+				 *   WORKER_RX_MAX, room for an SRTP trailer after */
+#define WORKER_RX_MAX  (WORKER_PKT_MAX - MSRTP_TRAILER)
 #define WORKER_EVENTS  256    /**< ready descriptors per poller wait */
 #define WORKER_TICK_MS 100    /**< timer scan period */
 
@@ -401,6 +404,11 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 		if (kind == SESSION_FD_RTP && s->side[fh->side].rtcp_mux &&
 		    session_is_rtcp(w->buf[i], len))
 			kind = SESSION_FD_RTCP;
+		if (!session_srtp_in(&s->side[fh->side], kind == SESSION_FD_RTCP, w->buf[i],
+				     &len)) {
+			drops++;
+			continue;
+		}
 		if (kind == SESSION_FD_RTP)
 			v = relay_rtp(s, cfg, fh->side, w->buf[i], len, &w->rx_addr[i], t, &out);
 		else
@@ -409,6 +417,13 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 			drops++;
 		if (v != RELAY_SEND)
 			continue;
+		len = out.len;
+		if (!session_srtp_out(&s->side[out.side], kind == SESSION_FD_RTCP, w->buf[i],
+				      &len, WORKER_PKT_MAX)) {
+			s->side[out.side].st.rtp_dropped++;
+			drops++;
+			continue;
+		}
 		/* One sendmmsg() per socket and kind: flush when either changes. */
 		if (ntx && (out.fd != out_fd || kind != out_kind)) {
 			send_batch(w, s, out_fd, out_side, out_kind, ntx);
@@ -495,7 +510,7 @@ int worker_create(struct worker **wp, struct media_engine *me, unsigned idx)
 	pthread_mutex_init(&w->ctl_lock, NULL);
 	for (int i = 0; i < WORKER_BATCH; i++) {
 		w->rx_iov[i].iov_base = w->buf[i];
-		w->rx_iov[i].iov_len = sizeof(w->buf[i]);
+		w->rx_iov[i].iov_len = WORKER_RX_MAX;
 		w->rx[i].msg_hdr.msg_iov = &w->rx_iov[i];
 		w->rx[i].msg_hdr.msg_iovlen = 1;
 		w->rx[i].msg_hdr.msg_name = &w->rx_addr[i];

@@ -25,6 +25,10 @@
  *    its 48 kHz RTP clock. Switching mode keeps SSRC, sequence and timestamps
  *    continuous toward each side.
  *
+ * SRTP is per side (media_side_params.srtp): what an SRTP side sends is authenticated
+ * and decrypted on arrival, what goes to it encrypted on departure, so either mode
+ * bridges RTP and SRTP. Refused packets are counted (srtp_auth_fail, srtp_replay).
+ *
  * Relay rules:
  *  - Symmetric RTP with latching: packets are accepted from the remote address given
  *    by SDP; the first packet from another source latches the side to that source
@@ -109,6 +113,9 @@ struct media_side_stats {
 	int32_t  remote_lost;    /**< its cumulative lost count */
 	uint32_t remote_jitter_us;/**< its interarrival jitter of our stream */
 	int32_t  rtt_ms;         /**< round-trip time from its LSR/DLSR, -1 = unknown */
+	/* SRTP on this side: packets it sent that were refused (never forwarded). */
+	uint64_t srtp_auth_fail; /**< SRTP/SRTCP authentication failures */
+	uint64_t srtp_replay;    /**< replayed or too old (outside the replay window) */
 };
 
 enum media_event_type {
@@ -191,6 +198,25 @@ struct media_codec_params {
 	struct media_opus_params opus;
 };
 
+/** SRTP suites (RFC 4568); SRTCP always has the 80-bit tag. */
+enum media_srtp_suite {
+	MEDIA_SRTP_NONE = 0,                  /**< plain RTP */
+	MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80,
+	MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32,
+};
+
+#define MEDIA_SRTP_KEY_LEN 30   /**< master key (16) || master salt (14) */
+
+/** SDES-SRTP of one side. */
+struct media_srtp_params {
+	enum media_srtp_suite suite;     /**< NONE: plain RTP */
+	bool    pending;                 /**< SRTP may be used but the keys are not known
+					      yet (an offer awaits its answer): what the side
+					      sends is dropped, nothing is sent to it */
+	uint8_t rx_key[MEDIA_SRTP_KEY_LEN]; /**< the side's key: it protects what it sends */
+	uint8_t tx_key[MEDIA_SRTP_KEY_LEN]; /**< trunx's key toward it */
+};
+
 /** What one side's remote party negotiated. */
 struct media_side_params {
 	struct sockaddr_storage rtp;     /**< remote RTP address from SDP; port 0 = not known */
@@ -202,6 +228,9 @@ struct media_side_params {
 	uint8_t                 pt_map[128];
 	/** Used only when both sides give a codec and the codecs differ. */
 	struct media_codec_params codec;
+	/** SRTP on this side (independent of the other side: RTP <-> SRTP bridges). A
+	 *  kept key keeps its context (rollover counter), a new key starts a fresh one. */
+	struct media_srtp_params srtp;
 };
 
 struct media_session_params {

@@ -24,9 +24,41 @@
  */
 #include "session.h"
 
+#include "msrtp.h"
 #include "rtcp.h"
 #include "rtp.h"
 #include "xcode.h"
+
+bool session_srtp_in(struct session_side *in, bool rtcp, uint8_t *buf, size_t *len)
+{
+	if (in->srtp_block)
+		goto drop;
+	if (!in->srtp)
+		return true;
+	switch (msrtp_unprotect(in->srtp, rtcp, buf, len)) {
+	case MSRTP_OK:
+		return true;
+	case MSRTP_AUTH:
+		in->st.srtp_auth_fail++;
+		break;
+	case MSRTP_REPLAY:
+		in->st.srtp_replay++;
+		break;
+	default:
+		break;
+	}
+drop:
+	in->st.rtp_dropped++;
+	return false;
+}
+
+bool session_srtp_out(struct session_side *to, bool rtcp, uint8_t *buf, size_t *len,
+		      size_t cap)
+{
+	if (to->srtp_block)
+		return false;
+	return !to->srtp || msrtp_protect(to->srtp, rtcp, buf, len, cap) == 0;
+}
 
 static uint32_t clock_units(uint64_t us, uint32_t clock_hz)
 {
@@ -136,6 +168,7 @@ enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *
 	out->fd = to->fd[SESSION_FD_RTP];
 	out->dst = to->latched ? &to->peer_rtp : &to->sdp_rtp;
 	out->side = side ^ 1;
+	out->len = len;
 	return RELAY_SEND;
 drop:
 	in->st.rtp_dropped++;
@@ -162,6 +195,8 @@ ok:
 
 const union media_sa *session_rtcp_target(const struct session_side *to)
 {
+	if (to->srtp_block)
+		return NULL;
 	if (to->rtcp_latched)
 		return &to->peer_rtcp;
 	if (!to->have_remote || to->null_remote)
@@ -206,6 +241,7 @@ enum relay_verdict relay_rtcp(struct media_session *s, const struct session_cfg 
 	out->fd = session_rtcp_fd(to);
 	out->dst = dst;
 	out->side = side ^ 1;
+	out->len = len;
 	return RELAY_SEND;
 drop:
 	in->st.rtp_dropped++;

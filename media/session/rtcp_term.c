@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "msrtp.h"
 #include "rtcp_report.h"
 #include "session.h"
 
@@ -59,7 +60,7 @@ static void report(struct media_session *s, unsigned x, uint64_t now_us)
 	const struct session_out *o = &s->side[x ^ 1].out;   /* the stream we send x */
 	const union media_sa *dst = session_rtcp_target(sd);
 	struct rtcp_report_out r = {.ssrc = o->ssrc, .cname = "trunx"};
-	uint8_t buf[128];
+	uint8_t buf[128 + MSRTP_TRAILER];
 	size_t n;
 
 	if (!dst)
@@ -87,8 +88,9 @@ static void report(struct media_session *s, unsigned x, uint64_t now_us)
 		}
 	}
 	sd->rtcp_pkts_at = sd->st.rtp_out;
-	n = rtcp_report_build(buf, sizeof(buf), &r);
-	if (n && sendto(session_rtcp_fd(sd), buf, n, MSG_DONTWAIT, &dst->sa, sa_len(dst)) > 0) {
+	n = rtcp_report_build(buf, 128, &r);
+	if (n && session_srtp_out(sd, true, buf, &n, sizeof(buf)) &&
+	    sendto(session_rtcp_fd(sd), buf, n, MSG_DONTWAIT, &dst->sa, sa_len(dst)) > 0) {
 		sd->st.rtcp_out++;
 		sd->st.rtcp_sent++;
 	}

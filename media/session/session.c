@@ -14,6 +14,7 @@
 
 #include "codec.h"
 #include "log.h"
+#include "msrtp.h"
 #include "xcode.h"
 
 int session_init(struct media_session *s)
@@ -81,7 +82,7 @@ int session_params_check(const struct media_session_params *p, int family)
 		union media_sa a;
 		bool known;
 
-		if (!dir_ok(sp->dir))
+		if (!dir_ok(sp->dir) || sp->srtp.suite > MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32)
 			return EINVAL;
 		if (remote_from(&a, &sp->rtp, family, &known) ||
 		    remote_from(&a, &sp->rtcp, family, &known))
@@ -224,9 +225,33 @@ static void apply_mode(struct media_session *s, const struct session_cfg *cfg,
 
 void session_fini(struct media_session *s)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		xc_drop(&s->side[i]);
+		msrtp_destroy(s->side[i].srtp);
+		s->side[i].srtp = NULL;
+	}
 	s->transcoding = false;
+}
+
+/* SRTP of a side: contexts kept while their keys stay (msrtp.h). A side whose keys are
+ * not known yet, or whose contexts cannot be made, is blocked: nothing leaves toward
+ * it in the clear and nothing it sends is taken. */
+static void apply_srtp(struct media_session *s, unsigned i, const struct media_srtp_params *sp)
+{
+	struct session_side *sd = &s->side[i];
+	int err;
+
+	if (sp->pending) {
+		msrtp_destroy(sd->srtp);
+		sd->srtp = NULL;
+		sd->srtp_block = true;
+		return;
+	}
+	err = msrtp_set(&sd->srtp, sp);
+	sd->srtp_block = err != 0;
+	if (err)
+		log_msg(LOG_ERROR, "media.srtp", "session %llu side %c: no SRTP context: %s",
+			(unsigned long long)s->cookie, i ? 'b' : 'a', strerror(err));
 }
 
 void session_apply(struct media_session *s, const struct session_cfg *cfg,
@@ -237,6 +262,7 @@ void session_apply(struct media_session *s, const struct session_cfg *cfg,
 
 	for (int i = 0; i < 2; i++) {
 		apply_side(&s->side[i], &p->side[i], cfg->family);
+		apply_srtp(s, (unsigned)i, &p->side[i].srtp);
 		s->side[i].codec = p->side[i].codec;
 	}
 	apply_mode(s, cfg, old, now_ms);

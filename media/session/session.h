@@ -82,6 +82,10 @@ struct session_side {
 	uint32_t            clock_hz;      /**< RTP clock of what it sends us */
 	struct xcode       *xc;            /**< transcoding from this side to the other,
 					    *   NULL on a relay */
+	struct msrtp       *srtp;          /**< SRTP contexts of this side, NULL = plain */
+	bool                srtp_block;    /**< SRTP expected but no keys (pending offer,
+					    *   or the contexts could not be made): nothing
+					    *   is taken from or sent to this side */
 
 	/* Latching. */
 	bool                latched;       /**< peer_rtp is the only accepted source */
@@ -162,13 +166,29 @@ struct relay_out {
 	int                   fd;     /**< socket to send from */
 	const union media_sa *dst;    /**< destination */
 	unsigned              side;   /**< side it goes to (for its counters) */
+	size_t                len;    /**< bytes to send (SRTP changes the length) */
 };
+
+/**
+ * Unprotects a packet that arrived from a side using SRTP, in place (nothing to do on
+ * a plain side). A refused packet is counted on the side (authentication, replay)
+ * and must be dropped.
+ * @return true when the packet may go on (now plain RTP/RTCP in buf[0..*len))
+ */
+bool session_srtp_in(struct session_side *in, bool rtcp, uint8_t *buf, size_t *len);
+
+/**
+ * Protects a packet going to side `to` if it uses SRTP (cap: bytes available at buf).
+ * @return true when it may be sent (buf[0..*len))
+ */
+bool session_srtp_out(struct session_side *to, bool rtcp, uint8_t *buf, size_t *len,
+		      size_t cap);
 
 /** True when packets may be sent toward side `to` (a known, non-null remote that
  *  receives). */
 static inline bool session_takes_rtp(const struct session_side *to)
 {
-	return to->have_remote && !to->null_remote &&
+	return to->have_remote && !to->null_remote && !to->srtp_block &&
 	       (to->dir == MEDIA_DIR_SENDRECV || to->dir == MEDIA_DIR_RECVONLY);
 }
 

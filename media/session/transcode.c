@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "msrtp.h"
 #include "session.h"
 #include "xcode.h"
 
@@ -86,6 +87,7 @@ enum relay_verdict xc_rtp(struct media_session *s, unsigned side, uint8_t *buf, 
 		out->fd = to->fd[SESSION_FD_RTP];
 		out->dst = to->latched ? &to->peer_rtp : &to->sdp_rtp;
 		out->side = side ^ 1;
+		out->len = len;
 		return RELAY_SEND;
 	}
 	in->st.rtp_dropped++;
@@ -97,9 +99,10 @@ static unsigned send_frame(struct session_side *in, struct session_side *to, con
 			   size_t n, uint32_t ts, uint64_t now_us)
 {
 	struct session_out *o = &in->out;
-	uint8_t pkt[RTP_HDR_MIN + CODEC_OUT_MAX];
+	uint8_t pkt[RTP_HDR_MIN + CODEC_OUT_MAX + MSRTP_TRAILER];
 	const union media_sa *dst = to->latched ? &to->peer_rtp : &to->sdp_rtp;
 	bool marker = !o->gen_sent;
+	size_t len = RTP_HDR_MIN + n;
 	ssize_t r;
 
 	if (n > CODEC_OUT_MAX)
@@ -113,8 +116,9 @@ static unsigned send_frame(struct session_side *in, struct session_side *to, con
 	o->ts_last = ts;
 	o->last_ms = now_us / 1000u;
 	o->gen_sent = true;
-	r = sendto(to->fd[SESSION_FD_RTP], pkt, RTP_HDR_MIN + n, MSG_DONTWAIT, &dst->sa,
-		   sa_len(dst));
+	if (!session_srtp_out(to, false, pkt, &len, sizeof(pkt)))
+		return 0;
+	r = sendto(to->fd[SESSION_FD_RTP], pkt, len, MSG_DONTWAIT, &dst->sa, sa_len(dst));
 	if (r < 0)
 		return 0;
 	to->st.rtp_out++;

@@ -13,7 +13,9 @@
  * forwards to the next definition (dlsym RTLD_NEXT: the C library, or under
  * AddressSanitizer its interceptor) and acts only on descriptors watched here: the
  * SIP listening sockets, the UDP SIP socket and the connections accepted on the
- * former. Everything else costs one array lookup.
+ * former. Everything else costs one array lookup. A TLS connection is read by OpenSSL
+ * with read(), not through these hooks, and its bytes are records, not SIP text: it
+ * is watched as GUARD_SEALED, which only accept() and close() act on.
  *
  * STATE
  * One table per process (an accept() call carries no context): the kind of each
@@ -169,7 +171,7 @@ void guard_net_detach(void)
 
 int guard_net_watch(int fd, enum guard_sock kind)
 {
-	if (fd < 0 || kind > GUARD_STREAM)
+	if (fd < 0 || kind > GUARD_SEALED)
 		return EINVAL;
 	if (!atomic_load(&kinds) || (unsigned)fd >= atomic_load(&nkinds))
 		return ERANGE;
@@ -320,7 +322,7 @@ int close(int fd)
 		const struct guard_net_ops *ops = ops_get();
 
 		kind_set(fd, GUARD_NONE);
-		if (k == GUARD_STREAM && ops && ops->closed)
+		if ((k == GUARD_STREAM || k == GUARD_SEALED) && ops && ops->closed)
 			ops->closed(garg, fd);
 	}
 	return next_close()(fd);

@@ -139,9 +139,11 @@ struct guard_conn *guard_conns_next(struct guard_conns *t, unsigned *pos);
 
 enum guard_sock {
 	GUARD_NONE = 0,
-	GUARD_LISTEN,   /**< a listening SIP socket (TCP, later TLS) */
+	GUARD_LISTEN,   /**< a listening SIP socket (TCP or TLS) */
 	GUARD_DGRAM,    /**< the UDP SIP socket */
 	GUARD_STREAM,   /**< a connection accepted on a watched listening socket */
+	GUARD_SEALED,   /**< the same, whose bytes are not SIP text (TLS records): counted,
+			     timed and closed like a stream, never framed */
 };
 
 struct guard_net_ops {
@@ -160,7 +162,8 @@ struct guard_net_ops {
 	 *  only skipping whitespace between messages) it must keep them all. */
 	size_t (*stream)(void *arg, int fd, struct iovec *iov, size_t iovcnt, size_t len,
 			 bool may_drop);
-	/** A watched connection's descriptor is being closed (by the stack or by us). */
+	/** A watched connection's descriptor (stream or sealed) is being closed (by the
+	 *  stack or by us). */
 	void (*closed)(void *arg, int fd);
 };
 

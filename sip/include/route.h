@@ -30,6 +30,12 @@
 #define ROUTE_MAX_HEADERS 16
 #define ROUTE_MAX_CODECS  8
 
+enum trunk_srtp {
+	TRUNK_SRTP_OFF = 0,       /**< plain RTP only */
+	TRUNK_SRTP_OPTIONAL,      /**< SRTP when the peer takes it (best-effort offers) */
+	TRUNK_SRTP_REQUIRED,      /**< SRTP only (RTP/SAVP) */
+};
+
 enum trunk_rel100 {
 	TRUNK_REL100_OFF = 0,     /**< no 100rel: never send or require reliable 18x */
 	TRUNK_REL100_SUPPORTED,   /**< advertise Supported: 100rel; use it when the peer asks */
@@ -65,6 +71,11 @@ struct trunk_cfg {
 	unsigned opus_complexity;           /**< Opus encoder complexity toward this trunk (0-10) */
 	bool     opus_fec;                  /**< send Opus in-band FEC when the peer asks for it */
 	bool     opus_dtx;                  /**< use Opus DTX when the peer asks for it */
+	enum trunk_srtp srtp;               /**< SDES-SRTP policy of this trunk's legs */
+	bool     srtp_without_tls;          /**< SDES keys may cross signalling that is not
+					         TLS (they are readable on the wire) */
+	bool     tls_verify;                /**< TLS peers' certificates must chain to the
+					         configured CAs (and name the uri's host) */
 };
 
 /** A route: E.164 match -> destination. */

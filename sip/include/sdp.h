@@ -25,6 +25,8 @@
 #define SDP_FMTP_MAX    128
 #define SDP_MAX_LEN     16384  /**< bodies longer than this are refused */
 #define SDP_LINE_MAX    1024   /**< bytes per line (line end excluded) */
+#define SDP_MAX_CRYPTO  4      /**< a=crypto lines kept per stream (more are ignored) */
+#define SDP_CRYPTO_MAX  192    /**< an a=crypto value, NUL included (longer: ignored) */
 
 enum sdp_dir {
 	SDP_DIR_SENDRECV = 0,
@@ -54,6 +56,10 @@ struct sdp_media {
 	uint16_t rtcp_port;            /**< a=rtcp port, 0 if absent */
 	bool     rtcp_mux;             /**< a=rtcp-mux present */
 	uint32_t ptime;                /**< a=ptime in ms, 0 if absent */
+	size_t   n_crypto;
+	char     crypto[SDP_MAX_CRYPTO][SDP_CRYPTO_MAX]; /**< a=crypto values (RFC 4568),
+					    in order, as received; parse each with
+					    sdp_crypto_parse() */
 	size_t   n_codecs;
 	struct sdp_codec codecs[SDP_MAX_CODECS];  /**< in m= line order */
 };
@@ -78,7 +84,8 @@ int sdp_parse(struct sdp_session *s, const char *buf, size_t len, char *err, siz
 /**
  * Writes a session as SDP text (CRLF line ends): v=, o=, s=, c= (per media), t=0 0,
  * and per media m=, a=rtpmap for every codec (static ones included), a=fmtp when set,
- * a=ptime when set, a=rtcp when rtcp_port != port + 1, and the direction attribute.
+ * a=ptime when set, a=rtcp when rtcp_port != port + 1, a=crypto lines, and the
+ * direction attribute.
  * A stream with port 0 and no codecs is written with the placeholder format 0.
  * @return bytes written (excluding the NUL), or -1 if buflen is too small or the
  *         session cannot be written (an active stream without codecs, a field with

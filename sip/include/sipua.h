@@ -26,6 +26,11 @@
  * from a source that is neither, never becomes a dialog's target or route: the
  * request is answered 400 or 403, a response with one ends the call setup.
  *
+ * SIP over TLS (cfg.tls): a listener, and TLS connections to sips: / transport=tls
+ * targets. Each peer's certificate is verified or not as the TLS verification handler
+ * says (sipua_set_tls_verify); an incoming leg whose request came on a TLS connection
+ * the peer opened has transport SIPUA_TP_TLS.
+ *
  * In front of the stack (sipua_front.c, over sip/guard's socket hooks), the guards
  * see every connection and request before the stack does: connection caps and
  * timeouts, a per-source request rate, and stateless answers over UDP to OPTIONS from
@@ -81,12 +86,20 @@ struct sipua_cfg {
 	char     user_agent[64];                 /**< User-Agent / Server value */
 	unsigned retry_after;                    /**< Retry-After (s) of SIPUA_BUSY 503s;
 						      0 = 5 */
+	/* SIP over TLS (sofia-sip's TLS transport): a listener, and connections to
+	 * sips: / transport=tls targets. */
+	bool     tls;                            /**< TLS on */
+	char     tls_addr[SIPUA_HOST_MAX];       /**< IP literal the TLS listener binds */
+	uint16_t tls_port;                       /**< its port */
+	char     tls_cert[256];                  /**< PEM certificate chain of trunx */
+	char     tls_key[256];                   /**< PEM private key */
+	char     tls_ca[256];                    /**< PEM CAs for verified peers ("" = none) */
 	unsigned t1x64_ms;                       /**< 64*T1: timers B, F, H, J and how
 						      long our ACKs are kept; 0 = 32 s */
 	struct sipua_guard_cfg guard;
 };
 
-enum sipua_transport { SIPUA_TP_UDP = 0, SIPUA_TP_TCP };
+enum sipua_transport { SIPUA_TP_UDP = 0, SIPUA_TP_TCP, SIPUA_TP_TLS };
 
 enum sipua_ev_type {
 	SIPUA_EV_INCOMING = 1, /**< new INVITE from an accepted source; answer it with
@@ -170,6 +183,15 @@ typedef enum sipua_verdict (sipua_check_h)(const struct sockaddr *src, const cha
  * requests inside dialogs and for the sources allowed to send a Contact.
  */
 typedef bool (sipua_known_h)(const struct sockaddr *src, void *arg);
+
+/**
+ * Must a TLS peer's certificate be verified (chain to tls_ca)? Runs on the signalling
+ * thread during each handshake. `incoming`: the peer connected to trunx (it must then
+ * present a client certificate). For an outgoing connection, `name` may receive the
+ * host name or IP literal the certificate must carry ("" = the chain alone).
+ */
+typedef bool (sipua_tls_verify_h)(const struct sockaddr *peer, bool incoming, char *name,
+				  size_t namelen, void *arg);
 
 /**
  * What the source check says about a source address alone. With `connection` false
@@ -274,6 +296,9 @@ unsigned sipua_rx_standing_delay_ms(const struct sipua *ua, unsigned window_ms);
  */
 void sipua_set_known(struct sipua *ua, sipua_known_h *h, void *arg);
 
+/** Sets the TLS verification policy (before sipua_start(); none = verify every peer). */
+void sipua_set_tls_verify(struct sipua *ua, sipua_tls_verify_h *h, void *arg);
+
 /** What the user agent refused on its own, since start. */
 struct sipua_stats {
 	uint64_t in_dialog_refused;  /**< in-dialog requests from a source that is neither
@@ -281,6 +306,7 @@ struct sipua_stats {
 	uint64_t in_dialog_bad;      /**< in-dialog requests refused as malformed: 400/415 */
 	uint64_t contact_refused;    /**< Contacts not taken: source may not set a target */
 	uint64_t glare;              /**< offers answered 491 (another one pending) */
+	uint64_t tls_refused;        /**< TLS handshakes failed on certificate checks */
 };
 
 /** Reads the counters. Any thread. */
@@ -429,6 +455,10 @@ const char *sipua_leg_call_id(const struct sipua_leg *leg);
  * @return 0, ENOENT (no such header), ENOSPC (out too small; out unchanged)
  */
 int sipua_ev_header(const struct sipua_ev *ev, const char *name, char *out, size_t outlen);
+
+/** The transport a request to uri goes over: TLS for sips: or ;transport=tls, TCP for
+ *  ;transport=tcp, else UDP. */
+enum sipua_transport sipua_uri_transport(const char *uri);
 
 /** Standard reason phrase for a status code ("" for unknown codes). */
 const char *sipua_phrase(int status);

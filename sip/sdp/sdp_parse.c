@@ -360,6 +360,27 @@ static int parse_fmtp(struct parse *p, char *v)
 	return 0;
 }
 
+/* Keeps an a=crypto value as received (blanks trimmed) for the negotiation, which
+ * parses it leniently; one that is too long, has control characters, or comes after
+ * SDP_MAX_CRYPTO others is not kept (it could not be served anyway). */
+static void keep_crypto(struct sdp_media *m, const char *val)
+{
+	size_t n;
+
+	val += strspn(val, " \t");
+	n = strlen(val);
+	while (n && (val[n - 1] == ' ' || val[n - 1] == '\t'))
+		n--;
+	if (!n || n >= SDP_CRYPTO_MAX || m->n_crypto >= SDP_MAX_CRYPTO)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)val[i] < ' ' || val[i] == 0x7f)
+			return;
+	memcpy(m->crypto[m->n_crypto], val, n);
+	m->crypto[m->n_crypto][n] = '\0';
+	m->n_crypto++;
+}
+
 static int parse_a(struct parse *p, char *v)
 {
 	static const char *const dirs[] = {"sendrecv", "sendonly", "recvonly", "inactive"};
@@ -401,6 +422,8 @@ static int parse_a(struct parse *p, char *v)
 	}
 	if (strcmp(v, "rtcp-mux") == 0 && p->s->n_media)
 		p->s->media[p->s->n_media - 1].rtcp_mux = true;
+	if (strcmp(v, "crypto") == 0 && p->s->n_media)
+		keep_crypto(&p->s->media[p->s->n_media - 1], val);
 	return 0;
 }
 

@@ -82,6 +82,11 @@ static bool media_ok(const struct sdp_media *m)
 		return false;
 	if (m->af != SDP_AF_NONE && !token_ok(m->addr, sizeof(m->addr)))
 		return false;
+	if (m->n_crypto > SDP_MAX_CRYPTO)
+		return false;
+	for (size_t i = 0; i < m->n_crypto; i++)
+		if (!m->crypto[i][0] || !text_ok(m->crypto[i], sizeof(m->crypto[i])))
+			return false;
 	for (size_t i = 0; i < m->n_codecs; i++) {
 		const struct sdp_codec *c = &m->codecs[i];
 
@@ -133,6 +138,8 @@ static void write_media(struct out *o, const struct sdp_media *m)
 		emit(o, "a=rtcp:%u\r\n", m->rtcp_port);
 	if (m->rtcp_mux)
 		emit(o, "a=rtcp-mux\r\n");
+	for (size_t i = 0; i < m->n_crypto; i++)
+		emit(o, "a=crypto:%s\r\n", m->crypto[i]);
 	emit(o, "a=%s\r\n", sdp_dir_name(m->dir));
 }
 

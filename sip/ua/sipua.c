@@ -163,7 +163,8 @@ bool sipua_on_thread(const struct sipua *ua)
 
 unsigned sipua_tpm(const struct sipua *ua)
 {
-	return (ua->cfg.udp ? SIPUA_TPM_UDP : 0u) | (ua->cfg.tcp ? SIPUA_TPM_TCP : 0u);
+	return (ua->cfg.udp ? SIPUA_TPM_UDP : 0u) | (ua->cfg.tcp ? SIPUA_TPM_TCP : 0u) |
+	       (ua->cfg.tls ? SIPUA_TPM_TLS : 0u);
 }
 
 void sipua_set_known(struct sipua *ua, sipua_known_h *h, void *arg)
@@ -183,6 +184,7 @@ void sipua_get_stats(struct sipua *ua, struct sipua_stats *st)
 	st->in_dialog_bad = atomic_load(&ua->st_in_dialog_bad);
 	st->contact_refused = atomic_load(&ua->st_contact_refused);
 	st->glare = atomic_load(&ua->st_glare);
+	st->tls_refused = atomic_load(&ua->st_tls_refused);
 }
 
 /* May a message from src set a dialog target? A trunk, or the peer of a live leg
@@ -294,6 +296,7 @@ static void *sipua_thread(void *p)
 {
 	struct sipua *ua = p;
 	char bind[SIPUA_HOST_MAX + 4], adv[SIPUA_HOST_MAX + 4], url[SIPUA_HOST_MAX * 2 + 64];
+	char tls_bind[SIPUA_HOST_MAX + 4], sips[SIPUA_HOST_MAX * 2 + 64] = "";
 	const char *tp = "";
 	su_wait_t w[1];
 	int err = 0;
@@ -314,6 +317,16 @@ static void *sipua_thread(void *p)
 		 ua->cfg.advertise_port ? ua->cfg.advertise_port : ua->cfg.bind_port);
 	snprintf(ua->contact_tcp, sizeof(ua->contact_tcp), "<sip:%s:%u;transport=tcp>", adv,
 		 ua->cfg.advertise_port ? ua->cfg.advertise_port : ua->cfg.bind_port);
+	if (ua->cfg.tls) {
+		fmt_host(tls_bind, sizeof(tls_bind), ua->cfg.tls_addr);
+		if (strcmp(tls_bind, adv) != 0)
+			snprintf(sips, sizeof(sips), "sips:%s:%u;maddr=%s", adv, ua->cfg.tls_port,
+				 ua->cfg.tls_addr);
+		else
+			snprintf(sips, sizeof(sips), "sips:%s:%u", adv, ua->cfg.tls_port);
+		snprintf(ua->contact_tls, sizeof(ua->contact_tls), "<sip:%s:%u;transport=tls>",
+			 adv, ua->cfg.tls_port);
+	}
 
 	su_init();
 	sofia_logs_setup(ua);
@@ -333,8 +346,17 @@ static void *sipua_thread(void *p)
 		err = ENOMEM;
 		goto out;
 	}
+	/* The TLS context the stack makes gets trunx's verification (sipua_tls.c). */
+	sipua_tls_attach(ua->cfg.tls ? ua : NULL);
 	ua->nua = nua_create(ua->root, sipua_nua_event, ua,
 			     NUTAG_URL(url),
+			     TAG_IF(ua->cfg.tls, NUTAG_SIPS_URL(sips)),
+			     TAG_IF(ua->cfg.tls, TPTAG_CERTIFICATE(ua->tls_dir)),
+			     TAG_IF(ua->cfg.tls, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_NONE)),
+			     /* A connection closed under a request (a TLS handshake refused on
+			      * the peer's certificate) fails that request at once (503), not
+			      * 32 s later. */
+			     TAG_IF(ua->cfg.tls, TPTAG_SDWN_ERROR(1)),
 			     NUTAG_MEDIA_ENABLE(0),
 			     /* Our parser: Contacts and routes trunx cannot use never reach
 			      * a dialog (sipua_mclass.c). */
@@ -353,8 +375,10 @@ static void *sipua_thread(void *p)
 			     TPTAG_STUN_SERVER(0),
 			     TAG_IF(ua->cfg.t1x64_ms, NTATAG_SIP_T1X64(ua->cfg.t1x64_ms)),
 			     TAG_END());
+	sipua_tls_attach(NULL);
 	if (!ua->nua) {
-		log_msg(LOG_ERROR, "sip.start", "cannot bind SIP transport %s", url);
+		log_msg(LOG_ERROR, "sip.start", "cannot bind SIP transport %s%s%s", url,
+			sips[0] ? " / " : "", sips);
 		err = EADDRINUSE;
 		goto out;
 	}
@@ -390,7 +414,8 @@ static void *sipua_thread(void *p)
 		su_timer_set_for_ever(ua->reaper, reaper_tick, NULL);
 	atomic_store(&ua->accepting, true);
 	start_report(ua, 0);
-	log_msg(LOG_INFO, "sip.start", "SIP listening on %s", url);
+	log_msg(LOG_INFO, "sip.start", "SIP listening on %s%s%s", url, sips[0] ? " and " : "",
+		sips);
 
 	su_root_run(ua->root);
 
@@ -426,7 +451,9 @@ int sipua_create(struct sipua **uap, const struct sipua_cfg *cfg, sipua_event_h 
 	int err;
 
 	if (!uap || !cfg || !eh || !cfg->bind_addr[0] || !cfg->bind_port ||
-	    (!cfg->udp && !cfg->tcp))
+	    (!cfg->udp && !cfg->tcp) ||
+	    (cfg->tls && (!cfg->tls_addr[0] || !cfg->tls_port || !cfg->tls_cert[0] ||
+			  !cfg->tls_key[0])))
 		return EINVAL;
 	ua = calloc(1, sizeof(*ua));
 	if (!ua)
@@ -466,6 +493,7 @@ int sipua_create(struct sipua **uap, const struct sipua_cfg *cfg, sipua_event_h 
 	atomic_init(&ua->st_in_dialog_bad, 0);
 	atomic_init(&ua->st_contact_refused, 0);
 	atomic_init(&ua->st_glare, 0);
+	atomic_init(&ua->st_tls_refused, 0);
 	*uap = ua;
 	return 0;
 }
@@ -477,15 +505,21 @@ int sipua_start(struct sipua *ua)
 	if (!ua || ua->thread_started)
 		return EINVAL;
 	ua->ready = false;
-	err = pthread_create(&ua->thread, NULL, sipua_thread, ua);
+	err = sipua_tls_prepare(ua);
 	if (err)
 		return err;
+	err = pthread_create(&ua->thread, NULL, sipua_thread, ua);
+	if (err) {
+		sipua_tls_unprepare(ua);
+		return err;
+	}
 	ua->thread_started = true;
 	pthread_mutex_lock(&ua->lock);
 	while (!ua->ready)
 		pthread_cond_wait(&ua->cond, &ua->lock);
 	err = ua->start_err;
 	pthread_mutex_unlock(&ua->lock);
+	sipua_tls_unprepare(ua);   /* the stack has read its files */
 	if (err) {
 		pthread_join(ua->thread, NULL);
 		ua->thread_started = false;

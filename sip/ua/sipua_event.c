@@ -44,8 +44,10 @@ static bool msg_src(nua_t *nua, struct sockaddr_storage *ss, enum sipua_transpor
 	    ai->ai_addr->sa_family == AF_UNSPEC)
 		return false;
 	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	/* A stream from the peer of a TLS connection it opened is TLS (sipua_tls.c). */
 	if (tp && ai->ai_protocol == IPPROTO_TCP)
-		*tp = SIPUA_TP_TCP;
+		*tp = sipua_tls_source(nua_magic(nua), (struct sockaddr *)ss) ? SIPUA_TP_TLS
+									     : SIPUA_TP_TCP;
 	return true;
 }
 

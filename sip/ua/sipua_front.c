@@ -2,7 +2,7 @@
  * sipua_front.c — the guards in front of the stack, wired to its SIP sockets through
  * sip/guard's socket hooks (see guard_net.c for why hooks).
  *
- * Connections (TCP; a TLS primary gets the same through accept()): each accepted one
+ * Connections (TCP and TLS alike, in one table under the same caps): each accepted one
  * is asked about by source. A source the check drops is closed at once; beyond the
  * caps (in total, per source address) likewise. A source the check refuses may stay
  * until its first request has been answered (the stack sends the 403) or until
@@ -10,7 +10,11 @@
  * stream, closes it. A trunk's connection that carries no dialog is shut down after
  * tcp_idle_ms without data either way (the kernel's TCP_INFO tells). Out of
  * descriptors, accept() drains the backlog with a spare descriptor: no spin, and one
- * summary line every REPORT_MS instead of a line per connection.
+ * summary line every REPORT_MS instead of a line per connection. A TLS connection's
+ * bytes are records that OpenSSL reads itself: it is counted, timed and closed like a
+ * TCP one, but its messages are not framed, so neither the per-source request rate
+ * nor the close after a refused source's first answer applies to it (a refused
+ * source's TLS connection lasts tcp_unknown_ms at most).
  *
  * Requests: each UDP datagram and each message on a connection (framed by
  * guard_frame) takes a token from its source's bucket; without one it is dropped
@@ -88,7 +92,7 @@ static bool same_endpoint(const struct sockaddr *a, const struct sockaddr *b)
 bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer)
 {
 	for (const struct sipua_leg *l = ua->legs; l; l = l->next)
-		if (l->inbound && l->transport == SIPUA_TP_TCP &&
+		if (l->inbound && (l->transport == SIPUA_TP_TCP || l->transport == SIPUA_TP_TLS) &&
 		    same_endpoint((const struct sockaddr *)&l->src, peer))
 			return true;
 	return false;
@@ -104,7 +108,6 @@ static bool on_accepted(void *arg, int lfd, int fd, const struct sockaddr *peer)
 	struct guard_conn *c;
 	int err;
 
-	(void)lfd;
 	if (v == SIPUA_DROP) {
 		count(&f->c_refused_unknown);
 		return false;
@@ -116,7 +119,7 @@ static bool on_accepted(void *arg, int lfd, int fd, const struct sockaddr *peer)
 	}
 	if (v != SIPUA_ACCEPT && f->cfg.tcp_unknown_ms)
 		c->close_at_ms = c->since_ms + f->cfg.tcp_unknown_ms;
-	if (guard_net_watch(fd, GUARD_STREAM) != 0) {
+	if (guard_net_watch(fd, lfd == f->tls_lfd ? GUARD_SEALED : GUARD_STREAM) != 0) {
 		guard_conns_remove(f->conns, fd);
 		count(&f->c_refused_limit);
 		return false;
@@ -351,41 +354,58 @@ static void front_tick(struct sipua *ua, su_timer_t *t, struct sipua_timer *unus
 
 /* ---- life cycle ---- */
 
+static bool endpoint_of(const char *addr, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		ss->ss_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	} else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		ss->ss_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	} else {
+		return false;
+	}
+	return true;
+}
+
 /* Watches the stack's listening sockets on our address and port (sofia-sip has no
- * call that hands them out) and its UDP socket. Returns how many were found. */
+ * call that hands them out), its UDP socket, and its TLS listening socket on the TLS
+ * address and port. Returns how many were found. */
 static int watch_sockets(struct sipua *ua)
 {
-	struct sockaddr_storage want = {0};
-	uint16_t port = htons(ua->cfg.bind_port);
+	struct sockaddr_storage want, want_tls;
+	bool sip = endpoint_of(ua->cfg.bind_addr, ua->cfg.bind_port, &want);
+	bool tls = ua->cfg.tls && endpoint_of(ua->cfg.tls_addr, ua->cfg.tls_port, &want_tls);
 	int found = 0;
 
-	if (inet_pton(AF_INET, ua->cfg.bind_addr, &((struct sockaddr_in *)&want)->sin_addr) == 1)
-		want.ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, ua->cfg.bind_addr,
-			   &((struct sockaddr_in6 *)&want)->sin6_addr) == 1)
-		want.ss_family = AF_INET6;
-	else
+	if (!sip && !tls)
 		return 0;
-	if (want.ss_family == AF_INET)
-		((struct sockaddr_in *)&want)->sin_port = port;
-	else
-		((struct sockaddr_in6 *)&want)->sin6_port = port;
 	for (int fd = 3; fd < 4096; fd++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss), ilen = sizeof(int);
 		int type = 0, listening = 0;
+		bool is_sip, is_tls;
 
 		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ilen) != 0)
 			continue;
-		if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
-		    !same_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want))
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+			continue;
+		is_sip = sip && same_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want);
+		is_tls = tls && same_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want_tls);
+		if (!is_sip && !is_tls)
 			continue;
 		ilen = sizeof(int);
 		if (type == SOCK_STREAM &&
-		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) == 0 && listening)
-			found += guard_net_watch(fd, GUARD_LISTEN) == 0;
-		else if (type == SOCK_DGRAM)
+		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) == 0 && listening) {
+			if (guard_net_watch(fd, GUARD_LISTEN) != 0)
+				continue;
+			found++;
+			if (is_tls)
+				ua->front.tls_lfd = fd;
+		} else if (type == SOCK_DGRAM && is_sip) {
 			found += guard_net_watch(fd, GUARD_DGRAM) == 0;
+		}
 	}
 	return found;
 }
@@ -426,8 +446,12 @@ void sipua_front_start(struct sipua *ua)
 		return;
 	}
 	f->attached = true;
+	f->tls_lfd = -1;
 	if (watch_sockets(ua) == 0)
 		log_msg(LOG_WARN, "sip.guard", "the SIP sockets were not found: no guards");
+	else if (ua->cfg.tls && f->tls_lfd < 0)
+		log_msg(LOG_WARN, "sip.guard", "the TLS listening socket was not found: "
+			"TLS connections are not guarded");
 	f->report_ms = f->trim_ms = now_ms();
 	f->tick = su_timer_create(su_root_task(ua->root), TICK_MS);
 	if (f->tick)
@@ -444,6 +468,7 @@ void sipua_front_stop(struct sipua *ua)
 	if (f->attached)
 		guard_net_detach();
 	f->attached = false;
+	f->tls_lfd = -1;
 	guard_conns_destroy(f->conns);
 	guard_rate_destroy(f->rate);
 	free(f->scratch);

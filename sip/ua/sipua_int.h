@@ -58,7 +58,8 @@ struct sipua_front {
 	bool                   attached;    /**< the socket hooks are ours */
 	struct sipua_guard_cfg cfg;         /**< in force */
 	struct guard_rate     *rate;
-	struct guard_conns    *conns;       /**< accepted connections */
+	struct guard_conns    *conns;       /**< accepted connections, TCP and TLS */
+	int                    tls_lfd;     /**< the TLS listening socket, or -1 */
 	su_timer_t            *tick;
 	unsigned               ticks;
 	uint64_t               secret;      /**< key of stateless To tags */
@@ -106,6 +107,14 @@ struct sipua {
 
 	char              contact_udp[SIPUA_HOST_MAX + 32];
 	char              contact_tcp[SIPUA_HOST_MAX + 48];
+	char              contact_tls[SIPUA_HOST_MAX + 48];
+
+	/* TLS (sipua_tls.c; signalling thread) */
+	sipua_tls_verify_h *tls_verify;  /**< verification policy, or NULL (all) */
+	void             *tls_verify_arg;
+	struct sipua_tls_conn *tls_conns;/**< TLS connections peers opened to us */
+	char              tls_dir[64];   /**< transient directory handed to the stack */
+	atomic_uint_fast64_t st_tls_refused;
 
 	struct sipua_leg *legs;          /**< every live leg (for shutdown) */
 	struct sipua_leg *by_call_id[SIPUA_LEG_BUCKETS]; /**< legs by Call-ID hash */
@@ -209,6 +218,20 @@ bool sipua_leg_peer_has(const struct sipua_leg *leg, const struct sockaddr *sa);
  */
 bool sipua_leg_gate(struct sipua *ua, const char *call_id, const struct sockaddr *src);
 
+/* sipua_tls.c */
+/**
+ * Prepares the files the stack's TLS transport reads (a private directory) and checks
+ * that the certificate and key load and match. Before the signalling thread starts.
+ * @return 0, or EINVAL with the reason logged
+ */
+int sipua_tls_prepare(struct sipua *ua);
+/** Removes that directory (the stack has read it). */
+void sipua_tls_unprepare(struct sipua *ua);
+/** Marks the agent whose stack the calling thread is creating (NULL: done); the TLS
+ *  context it creates gets trunx's verification. */
+void sipua_tls_attach(struct sipua *ua);
+/** True when src is the peer of a TLS connection it opened to us (signalling thread). */
+bool sipua_tls_source(const struct sipua *ua, const struct sockaddr *src);
 /* sipua_front.c */
 /** Installs the guards on the stack's SIP sockets (signalling thread, after the
  *  transports are bound); a failure only loses the guards and is logged. */

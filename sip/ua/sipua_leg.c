@@ -107,7 +107,20 @@ void sipua_deliver(struct sipua *ua, struct sipua_ev *ev)
 
 const char *sipua_leg_contact(const struct sipua_leg *leg)
 {
-	return leg->transport == SIPUA_TP_TCP ? leg->ua->contact_tcp : leg->ua->contact_udp;
+	switch (leg->transport) {
+	case SIPUA_TP_TCP: return leg->ua->contact_tcp;
+	case SIPUA_TP_TLS: return leg->ua->contact_tls;
+	default:           return leg->ua->contact_udp;
+	}
+}
+
+enum sipua_transport sipua_uri_transport(const char *uri)
+{
+	if (!uri)
+		return SIPUA_TP_UDP;
+	if (strncasecmp(uri, "sips:", 5) == 0 || strcasestr(uri, ";transport=tls"))
+		return SIPUA_TP_TLS;
+	return strcasestr(uri, ";transport=tcp") ? SIPUA_TP_TCP : SIPUA_TP_UDP;
 }
 
 static const char *supported_for(const struct sipua_policy *p)
@@ -264,7 +277,7 @@ int sipua_leg_invite(struct sipua *ua, const struct sipua_invite *inv, void *ctx
 	leg->ua = ua;
 	leg->ctx = ctx;
 	leg->policy = inv->policy;
-	leg->transport = strcasestr(inv->ruri, "transport=tcp") ? SIPUA_TP_TCP : SIPUA_TP_UDP;
+	leg->transport = sipua_uri_transport(inv->ruri);
 	next_call_id(ua, leg->call_id, sizeof(leg->call_id));
 	name_addr(from, sizeof(from), inv->from_display, inv->from_uri);
 	name_addr(to, sizeof(to), NULL, inv->to_uri);

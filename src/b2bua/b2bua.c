@@ -106,6 +106,87 @@ static bool on_known(const struct sockaddr *src, void *arg)
 	return route_identify(b->rt, src) != NULL;
 }
 
+/* "sip:user@host:port;params" -> host (brackets kept off) and port (0 = none). */
+static bool uri_hostport(const char *uri, char *host, size_t hlen, unsigned *port)
+{
+	const char *p = strchr(uri, ':'), *at, *end;
+	size_t n;
+
+	if (!p)
+		return false;
+	p++;
+	at = strchr(p, '@');
+	if (at)
+		p = at + 1;
+	if (*p == '[') {
+		end = strchr(++p, ']');
+		if (!end)
+			return false;
+	} else {
+		end = p + strcspn(p, ":;?>");
+	}
+	n = (size_t)(end - p);
+	if (!n || n >= hlen)
+		return false;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	if (*end == ']')
+		end++;
+	*port = *end == ':' ? (unsigned)strtoul(end + 1, NULL, 10) : 0;
+	return true;
+}
+
+static bool same_addr(const struct sockaddr *sa, const char *host, unsigned port)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (sa->sa_family == AF_INET && inet_pton(AF_INET, host, &a4) == 1) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+		return s4->sin_addr.s_addr == a4.s_addr && ntohs(s4->sin_port) == port;
+	}
+	if (sa->sa_family == AF_INET6 && inet_pton(AF_INET6, host, &a6) == 1) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		return memcmp(&s6->sin6_addr, &a6, sizeof(a6)) == 0 && ntohs(s6->sin6_port) == port;
+	}
+	return false;
+}
+
+/*
+ * TLS verification per trunk (signalling thread, during a handshake). A connection
+ * trunx opens belongs to the trunk whose uri names that address and port, else to the
+ * trunk whose networks hold it; a connection a peer opens, to the trunk of its source.
+ * A trunk's tls_verify decides; an address of no trunk is verified.
+ */
+static bool on_tls_verify(const struct sockaddr *peer, bool incoming, char *name,
+			  size_t namelen, void *arg)
+{
+	struct b2bua *b = arg;
+	const struct trunk *t = NULL;
+	char host[CONF_HOST_MAX];
+	unsigned port;
+
+	for (size_t i = 0; !incoming && i < route_table_trunk_count(b->rt) && !t; i++) {
+		const struct trunk *x = route_table_trunk_at(b->rt, i);
+		const struct trunk_cfg *tc = trunk_get_cfg(x);
+
+		if (tc->uri[0] && sipua_uri_transport(tc->uri) == SIPUA_TP_TLS &&
+		    uri_hostport(tc->uri, host, sizeof(host), &port) &&
+		    same_addr(peer, host, port ? port : 5061))
+			t = x;
+	}
+	if (!t)
+		t = route_identify(b->rt, peer);
+	if (!t)
+		return true;
+	if (!incoming && trunk_get_cfg(t)->uri[0] &&
+	    uri_hostport(trunk_get_cfg(t)->uri, host, sizeof(host), &port))
+		snprintf(name, namelen, "%s", host);
+	return trunk_get_cfg(t)->tls_verify;
+}
+
 static void on_event(const struct sipua_ev *ev, void *arg)
 {
 	struct b2bua *b = arg;
@@ -254,6 +335,12 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 	snprintf(ucfg.advertise_addr, sizeof(ucfg.advertise_addr), "%s", cf->sip.advertise_addr);
 	ucfg.advertise_port = cf->sip.advertise_port;
 	ucfg.retry_after = cf->sip.retry_after;
+	ucfg.tls = cf->sip.tls;
+	snprintf(ucfg.tls_addr, sizeof(ucfg.tls_addr), "%s", cf->sip.tls_addr);
+	ucfg.tls_port = cf->sip.tls_port;
+	snprintf(ucfg.tls_cert, sizeof(ucfg.tls_cert), "%s", cf->sip.tls_cert);
+	snprintf(ucfg.tls_key, sizeof(ucfg.tls_key), "%s", cf->sip.tls_key);
+	snprintf(ucfg.tls_ca, sizeof(ucfg.tls_ca), "%s", cf->sip.tls_ca);
 	ucfg.t1x64_ms = cf->sip.transaction_timeout_ms;
 	b2b_guard_cfg(cf, &ucfg.guard);
 	if (cf->sip.user_agent[0])
@@ -264,6 +351,7 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 	if (err)
 		goto fail;
 	sipua_set_known(b->ua, on_known, b);
+	sipua_set_tls_verify(b->ua, on_tls_verify, b);
 	sipua_set_source_class(b->ua, b2b_source_class);
 	err = media_engine_create(&b->me, &b->media_cfg, on_media_event, b);
 	if (err) {
@@ -508,6 +596,7 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 		c->in_dialog_bad = st.in_dialog_bad;
 		c->contact_refused = st.contact_refused;
 		c->offer_glare = st.glare;
+		c->tls_refused = st.tls_refused;
 	}
 	if (b->me)
 		media_engine_counters(b->me, &mc);

@@ -35,6 +35,7 @@ struct b2bua_counters {
 	uint64_t in_dialog_bad;           /**< in-dialog requests refused as malformed */
 	uint64_t contact_refused;         /**< Contacts not taken as targets (source) */
 	uint64_t offer_glare;             /**< offers answered 491 by the user agent */
+	uint64_t tls_refused;             /**< TLS handshakes failed on certificate checks */
 	unsigned media_workers;
 	uint64_t media_sessions;          /**< media sessions open */
 	uint64_t media_ports_free;        /**< RTP/RTCP port pairs still free */

@@ -117,8 +117,13 @@ void call_sdp_ctx(const struct call *c, struct b2b_sdp_ctx *x, const char **allo
 	for (int k = 0; k < 2; k++) {
 		x->opus[k].complexity = 5;
 		x->opus[k].fec = true;
+		x->srtp[k].keys_ok = c->tls[k];
 		if (!ts[k])
 			continue;
+		x->srtp[k].mode = ts[k]->srtp == TRUNK_SRTP_REQUIRED ? B2B_SRTP_REQUIRED :
+				  ts[k]->srtp == TRUNK_SRTP_OPTIONAL ? B2B_SRTP_OPTIONAL :
+				  B2B_SRTP_OFF;
+		x->srtp[k].keys_ok = c->tls[k] || ts[k]->srtp_without_tls;
 		x->prefer[k] = ts[k]->codecs;
 		x->n_prefer[k] = ts[k]->n_codecs;
 		x->opus[k].complexity = ts[k]->opus_complexity;
@@ -407,6 +412,7 @@ static void call_proceed(struct call *c, struct call_setup *su)
 	size_t n = 0;
 	int err;
 
+	c->tls[SIDE_B] = sipua_uri_transport(su->ruri_b) == SIPUA_TP_TLS;
 	err = media_session_create(b->me, (uint64_t)(uintptr_t)c, &c->ms);
 	if (err) {
 		call_log(LOG_WARN, "call.media", c, NULL, "no media session: %s", strerror(err));
@@ -496,6 +502,7 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 	c->rt = route_table_ref(b->rt);
 	c->trunk_in = in->peer;
 	c->src = in->src;
+	c->tls[SIDE_A] = in->transport == SIPUA_TP_TLS;
 	c->t_start_ms = wall_ms();
 	snprintf(c->a_call_id, sizeof(c->a_call_id), "%s", in->call_id);
 	snprintf(c->from, sizeof(c->from), "%s", in->from_user);

@@ -102,6 +102,64 @@ struct b2b_opus_opts {
 	bool    dtx;
 };
 
+/* ---- SDES-SRTP in the negotiation: b2bua_srtp.c ---- */
+
+enum b2b_srtp_mode {
+	B2B_SRTP_OFF = 0,       /**< plain RTP only (RTP/SAVP offers get 488) */
+	B2B_SRTP_OPTIONAL,      /**< SRTP when the leg takes it; offered best-effort
+				     (RTP/AVP with a=crypto) */
+	B2B_SRTP_REQUIRED,      /**< SRTP only (RTP/SAVP; plain offers get 488) */
+};
+
+/** Fills key with random bytes (tests make it deterministic). */
+typedef void (b2b_keygen_h)(uint8_t *key, size_t n);
+
+/** One leg's SRTP policy. */
+struct b2b_srtp_policy {
+	enum b2b_srtp_mode mode;
+	bool               keys_ok;  /**< its signalling may carry SDES keys (TLS, or the
+				          trunk allows keys without it) */
+	b2b_keygen_h      *keygen;   /**< NULL = the kernel's random source */
+};
+
+/** A leg's SRTP as negotiated (suite NONE = plain RTP). */
+struct b2b_crypto {
+	enum sdp_crypto_suite suite;
+	uint32_t tag;                          /**< the a=crypto tag agreed on */
+	uint8_t  local[SDP_CRYPTO_KEY_LEN];    /**< our key toward the leg */
+	uint8_t  remote[SDP_CRYPTO_KEY_LEN];   /**< the leg's key */
+	bool     savp;                         /**< its m= line says RTP/SAVP */
+};
+
+/** The crypto lines of an offer we sent (one per suite, or the line in use). */
+struct b2b_offered {
+	size_t            n;
+	bool              savp;
+	struct b2b_crypto line[2];
+};
+
+bool b2b_srtp_proto_ok(const char *proto);
+/** The offerer's crypto from its audio line (pending until answered).
+ *  @return 0 or ENOTSUP with a reason */
+int b2b_srtp_take_offer(const struct sdp_media *am, const struct b2b_srtp_policy *pol,
+			const struct b2b_crypto *cur, struct b2b_crypto *out, const char **why);
+/** Sets om's proto and crypto lines for our offer to a leg using `cur` now.
+ *  @return 0, ENOTSUP (required but keys not allowed), EINVAL */
+int b2b_srtp_make_offer(struct sdp_media *om, const struct b2b_srtp_policy *pol,
+			const struct b2b_crypto *cur, struct b2b_offered *off, const char **why);
+/** The answerer's crypto from its answer to our offer `off`. @return 0, ENOTSUP */
+int b2b_srtp_take_answer(const struct sdp_media *am, const struct b2b_offered *off,
+			 struct b2b_crypto *out, const char **why);
+/** Sets om's proto and crypto line for our answer (the offer's tag echoed). */
+void b2b_srtp_write_answer(struct sdp_media *om, const struct b2b_crypto *c);
+/** A leg's answer to an SDP of ours repeated (its key may change). @return 0, ENOTSUP */
+int b2b_srtp_take_reanswer(const struct sdp_media *am, struct b2b_crypto *cur,
+			   const char **why);
+/** The media engine's view of a leg's crypto. */
+void b2b_srtp_media(const struct b2b_crypto *c, struct media_srtp_params *p);
+/** "AES_CM_128_HMAC_SHA1_80", ... or NULL for plain RTP. */
+const char *b2b_srtp_suite_name(enum sdp_crypto_suite s);
+
 /** An m= line of the offer being relayed, kept to mirror it in the answer. */
 struct b2b_mline {
 	char             type[16];
@@ -128,6 +186,9 @@ struct b2b_media {
 	bool             transcode;       /**< the legs use different codecs */
 	struct b2b_choice choice[2];      /**< each leg's codec */
 	struct b2b_opus_opts opus[2];     /**< per leg, from its trunk */
+	struct b2b_crypto crypto[2];      /**< each leg's SRTP (suite NONE = plain) */
+	struct b2b_crypto crypto_pend;    /**< the pending offer's sender's, once answered */
+	struct b2b_offered crypto_offered;/**< what our offer for it proposed */
 };
 
 #define B2B_ALLOWED_MAX 8              /**< entries of an `allowed` array */
@@ -142,6 +203,7 @@ struct b2b_sdp_ctx {
 	const char (*prefer[2])[32];
 	size_t      n_prefer[2];
 	struct b2b_opus_opts opus[2];     /**< per side, from its trunk */
+	struct b2b_srtp_policy srtp[2];   /**< per side, from its trunk and transport */
 	struct sdp_session *scratch;      /**< 2 sessions of working space (caller-owned,
 					       reused call after call); NULL = allocate */
 };
@@ -230,6 +292,7 @@ struct call {
 	char                to[CALL_NUM_MAX];   /**< request-URI user as received */
 	char                did[CALL_NUM_MAX];  /**< normalised E.164 */
 	struct sockaddr_storage src;
+	bool                tls[2];             /**< each leg's signalling is TLS */
 	struct sipua_timer *invite_timer, *ring_timer;
 	bool                got_provisional;
 	bool                a_answered;         /**< 2xx sent to A */

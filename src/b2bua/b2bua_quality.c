@@ -41,6 +41,17 @@ void call_quality_log(struct log_rec *r, const struct call *c)
 		log_double(r, k, c->stats[s].rtp_in ? round2(q.mos) : 0);
 		snprintf(k, sizeof(k), "concealed_%s", leg[s]);
 		log_uint(r, k, c->stats[s].concealed);
+		if (c->media.crypto[s].suite != SDP_CRYPTO_NONE) {
+			snprintf(k, sizeof(k), "srtp_%s", leg[s]);
+			log_str(r, k, b2b_srtp_suite_name(c->media.crypto[s].suite));
+		}
+		if (c->media.crypto[s].suite != SDP_CRYPTO_NONE || c->stats[s].srtp_auth_fail ||
+		    c->stats[s].srtp_replay) {
+			snprintf(k, sizeof(k), "srtp_auth_fail_%s", leg[s]);
+			log_uint(r, k, c->stats[s].srtp_auth_fail);
+			snprintf(k, sizeof(k), "srtp_replay_%s", leg[s]);
+			log_uint(r, k, c->stats[s].srtp_replay);
+		}
 	}
 }
 
@@ -67,6 +78,14 @@ json_t *call_quality_json(const struct call *c)
 			json_object_set_new(l, "remote_loss_pct", json_real(round2(q.remote_loss_pct)));
 		if (q.rtt_ms >= 0)
 			json_object_set_new(l, "rtt_ms", json_integer(q.rtt_ms));
+		if (c->media.crypto[s].suite != SDP_CRYPTO_NONE) {
+			json_object_set_new(l, "srtp", json_string(
+				b2b_srtp_suite_name(c->media.crypto[s].suite)));
+			json_object_set_new(l, "srtp_auth_fail",
+					    json_integer((json_int_t)st[s].srtp_auth_fail));
+			json_object_set_new(l, "srtp_replay",
+					    json_integer((json_int_t)st[s].srtp_replay));
+		}
 		json_object_set_new(o, s ? "b" : "a", l);
 	}
 	return o;

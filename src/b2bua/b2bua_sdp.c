@@ -34,7 +34,7 @@ static void scopy(char *d, size_t n, const char *s)
 static void set_why(char *why, size_t len, const char *s)
 {
 	if (why && len)
-		snprintf(why, len, "%s", s);
+		snprintf(why, len, "%s", s ? s : "refused");
 }
 
 static bool codec_eq(const char *n1, uint32_t r1, const char *n2, uint32_t r2)
@@ -309,6 +309,7 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 {
 	struct sdp_session *s, *o;
 	struct sdp_media *am;
+	const char *w = NULL;
 	int to = !from, audio, err = 0;
 
 	if (!m || !c || !sdp || (from != 0 && from != 1))
@@ -328,8 +329,8 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 		goto out;
 	}
 	am = &s->media[audio];
-	if (strcasecmp(am->proto, "RTP/AVP") != 0) {
-		set_why(why, whylen, "only RTP/AVP audio is supported");
+	if (!b2b_srtp_proto_ok(am->proto)) {
+		set_why(why, whylen, "only RTP/AVP and RTP/SAVP audio are supported");
 		err = ENOTSUP;
 		goto out;
 	}
@@ -338,6 +339,11 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 	if (!sdp_media_has_audio_codec(am)) {
 		set_why(why, whylen, "no common codec (PCMU, PCMA, opus)");
 		err = ENOTSUP;
+		goto out;
+	}
+	err = b2b_srtp_take_offer(am, &c->srtp[from], &m->crypto[from], &m->crypto_pend, &w);
+	if (err) {
+		set_why(why, whylen, w);
 		goto out;
 	}
 
@@ -349,6 +355,12 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 	if (build_offer(m, c, to, am, &o->media[0]) != 0) {
 		set_why(why, whylen, "no codec allowed toward the called trunk");
 		err = ENOTSUP;
+		goto out;
+	}
+	err = b2b_srtp_make_offer(&o->media[0], &c->srtp[to], &m->crypto[to],
+				  &m->crypto_offered, &w);
+	if (err) {
+		set_why(why, whylen, w ? w : "cannot write the crypto attributes");
 		goto out;
 	}
 	side_remember_remote(&m->side[from], s, am);
@@ -381,10 +393,18 @@ int b2b_sdp_offer_local(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to
 {
 	struct sdp_session *o;
 	struct sdp_media *am = &m->offer_audio;
+	const char *w = NULL;
 	int from = !to, err;
 
 	if (!m || !c || (to != 0 && to != 1))
 		return EINVAL;
+	if (c->srtp[from].mode == B2B_SRTP_REQUIRED) {
+		/* our SDP to that leg would be an offer, answered in its ACK: not done with
+		 * keys */
+		set_why(why, whylen, "SRTP is required on this trunk: send an offer");
+		return ENOTSUP;
+	}
+	memset(&m->crypto_pend, 0, sizeof(m->crypto_pend));
 	memset(am, 0, offsetof(struct sdp_media, codecs));
 	snprintf(am->type, sizeof(am->type), "audio");
 	snprintf(am->proto, sizeof(am->proto), "RTP/AVP");
@@ -421,7 +441,12 @@ int b2b_sdp_offer_local(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to
 	o->n_media = 1;
 	o->media[0] = *am;
 	local_media(&o->media[0], c, to);
-	err = write_local(m, to, o, out, outlen, outn, why, whylen);
+	err = b2b_srtp_make_offer(&o->media[0], &c->srtp[to], &m->crypto[to],
+				  &m->crypto_offered, &w);
+	if (err)
+		set_why(why, whylen, w ? w : "cannot write the crypto attributes");
+	else
+		err = write_local(m, to, o, out, outlen, outn, why, whylen);
 	if (!c->scratch)
 		free(o);
 	return err;
@@ -525,6 +550,8 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 	struct sdp_media *am, *om;
 	struct b2b_codec codecs[SDP_MAX_CODECS];
 	const struct sdp_codec *bk = NULL;
+	struct b2b_crypto cto;
+	const char *w = NULL;
 	size_t n = 0, e = 0;
 	int from, to, err = 0;
 
@@ -565,6 +592,11 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 		err = ENOTSUP;
 		goto out;
 	}
+	err = b2b_srtp_take_answer(am, &m->crypto_offered, &cto, &w);
+	if (err) {
+		set_why(why, whylen, w);
+		goto out;
+	}
 	m->transcode = false;
 	if (m->offered_src[e] < 0) {
 		negotiate_transcoded(m, am, bk, e, codecs, &n);
@@ -599,6 +631,9 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 	side_remember_remote(&m->side[to], s, am);
 	memcpy(m->codecs, codecs, n * sizeof(codecs[0]));
 	m->n_codecs = n;
+	m->crypto[to] = cto;
+	m->crypto[from] = m->crypto_pend;
+	memset(&cto, 0, sizeof(cto));
 
 	/* The answer to the offerer mirrors its m= lines; only the audio one is kept. */
 	session_reset(o, m->n_mlines);
@@ -620,6 +655,7 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 	om = &o->media[m->audio_idx];
 	memset(om, 0, offsetof(struct sdp_media, codecs));
 	local_media(om, c, from);
+	b2b_srtp_write_answer(om, &m->crypto[from]);
 	om->rtcp_mux = m->side[from].rtcp_mux;
 	om->dir = am->dir;
 	om->ptime = m->transcode ? m->offer_audio.ptime : am->ptime;
@@ -650,6 +686,7 @@ int b2b_sdp_remote(struct b2b_media *m, int side, const char *sdp, size_t len, c
 		   size_t whylen)
 {
 	struct sdp_session *s = calloc(1, sizeof(*s));
+	const char *w = NULL;
 	int audio, err = 0;
 
 	if (!s)
@@ -659,6 +696,8 @@ int b2b_sdp_remote(struct b2b_media *m, int side, const char *sdp, size_t len, c
 	} else if ((audio = sdp_first_audio(s)) < 0) {
 		set_why(why, whylen, "no audio stream");
 		err = ENOTSUP;
+	} else if ((err = b2b_srtp_take_reanswer(&s->media[audio], &m->crypto[side], &w))) {
+		set_why(why, whylen, w);
 	} else {
 		side_remember_remote(&m->side[side], s, &s->media[audio]);
 	}
@@ -757,6 +796,7 @@ void b2b_sdp_media_params(const struct b2b_media *m, struct media_session_params
 				mp->pt_map[k->pt[s]] = k->pt[other];
 		}
 		codec_params(m, s, &mp->codec);
+		b2b_srtp_media(&m->crypto[s], &mp->srtp);
 	}
 }
 
@@ -788,6 +828,9 @@ void b2b_sdp_media_params_pending(const struct b2b_media *m, struct media_sessio
 		a4->sin_port = htons(9);
 	}
 	mt->dir = MEDIA_DIR_SENDRECV;
+	/* The offerer's keys are known; the answerer's only with its answer. */
+	b2b_srtp_media(&m->crypto_pend, &mf->srtp);
+	mt->srtp.pending = m->crypto_offered.n > 0;
 	memset(mf->pt_map, MEDIA_PT_NONE, sizeof(mf->pt_map));
 	memset(mt->pt_map, MEDIA_PT_NONE, sizeof(mt->pt_map));
 	for (size_t i = 0; i < m->offer_audio.n_codecs; i++) {

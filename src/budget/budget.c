@@ -24,6 +24,7 @@ int budget_plan(const struct conf *cf, unsigned workers, uint64_t soft, uint64_t
 		struct budget *b, char *err, size_t errlen)
 {
 	uint64_t fixed;
+	bool streams;
 
 	b->soft = soft;
 	b->hard = hard;
@@ -32,9 +33,11 @@ int budget_plan(const struct conf *cf, unsigned workers, uint64_t soft, uint64_t
 	b->tcp = cf->sip.tcp_max_connections ? cf->sip.tcp_max_connections : BUDGET_TCP_AUTO;
 	b->tcp_shrunk = false;
 	fixed = b->reserve + b->media;
-	if (!cf->sip.tcp && !cf->sip.tcp_max_connections)
+	/* TLS connections count against the same caps as TCP ones. */
+	streams = cf->sip.tcp || cf->sip.tls;
+	if (!streams && !cf->sip.tcp_max_connections)
 		b->tcp = 0;
-	if (!cf->sip.tcp_max_connections && cf->sip.tcp && fixed + b->tcp > hard) {
+	if (!cf->sip.tcp_max_connections && streams && fixed + b->tcp > hard) {
 		/* Automatic cap: what the hard limit leaves after the calls. */
 		b->tcp = hard > fixed ? hard - fixed : 0;
 		b->tcp_shrunk = true;

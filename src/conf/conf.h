@@ -40,7 +40,14 @@ struct conf_general {
 struct conf_sip {
 	char     listen_addr[CONF_HOST_MAX];  /**< IP literal to bind */
 	uint16_t listen_port;                 /**< UDP and TCP port */
-	bool     udp, tcp;                    /**< transports enabled */
+	bool     udp, tcp, tls;               /**< transports enabled (tls right after tcp:
+					           the transports parser writes it there) */
+	char     tls_addr[CONF_HOST_MAX];     /**< IP literal the TLS listener binds */
+	uint16_t tls_port;                    /**< its port */
+	char     tls_cert[CONF_PATH_MAX];     /**< PEM certificate (chain) of trunx */
+	char     tls_key[CONF_PATH_MAX];      /**< PEM private key */
+	char     tls_ca[CONF_PATH_MAX];       /**< PEM CAs that peers' certificates must
+					           chain to (tls_verify) */
 	char     advertise_addr[CONF_HOST_MAX]; /**< host in Via/Contact; "" = listen_addr */
 	uint16_t advertise_port;              /**< 0 = listen_port */
 	char     user_agent[64];              /**< User-Agent / Server value */

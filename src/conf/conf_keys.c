@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf_priv.h"
 
@@ -16,12 +18,14 @@
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off", NULL};
 static const char *const unknown_names[] = {"reject", "drop", NULL};
 static const char *const rel100_names[] = {"off", "supported", "required", NULL};
+static const char *const srtp_names[] = {"off", "optional", "required", NULL};
 
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(enum conf_unknown_source) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(enum trunk_rel100) == sizeof(int), "enum stored as int");
-_Static_assert(LOG_OFF == 4 && CONF_UNKNOWN_DROP == 1 && TRUNK_REL100_REQUIRED == 2,
-	       "enum names follow the enum values");
+_Static_assert(sizeof(enum trunk_srtp) == sizeof(int), "enum stored as int");
+_Static_assert(LOG_OFF == 4 && CONF_UNKNOWN_DROP == 1 && TRUNK_REL100_REQUIRED == 2 &&
+	       TRUNK_SRTP_REQUIRED == 2, "enum names follow the enum values");
 
 /* Unix socket paths must fit sockaddr_un.sun_path (108 bytes with the NUL). */
 #define SUN_PATH_SIZE 108
@@ -40,6 +44,14 @@ static const struct conf_key sip_keys[] = {
 	 CSZ(struct conf, sip.listen_addr), 0, 0, 0, NULL, "0.0.0.0:5060"},
 	{"transports", CT_TRANSPORTS, CK(struct conf, sip.udp), CK(struct conf, sip.tcp),
 	 0, 0, 0, 0, NULL, "udp,tcp"},
+	{"tls_listen", CT_HOSTPORT, CK(struct conf, sip.tls_addr), CK(struct conf, sip.tls_port),
+	 CSZ(struct conf, sip.tls_addr), 0, 0, 0, NULL, ""},
+	{"tls_cert", CT_STR, CK(struct conf, sip.tls_cert), 0, CSZ(struct conf, sip.tls_cert),
+	 0, 0, 0, NULL, ""},
+	{"tls_key", CT_STR, CK(struct conf, sip.tls_key), 0, CSZ(struct conf, sip.tls_key),
+	 0, 0, 0, NULL, ""},
+	{"tls_ca", CT_STR, CK(struct conf, sip.tls_ca), 0, CSZ(struct conf, sip.tls_ca),
+	 0, 0, 0, NULL, ""},
 	{"advertise", CT_HOSTPORT, CK(struct conf, sip.advertise_addr),
 	 CK(struct conf, sip.advertise_port), CSZ(struct conf, sip.advertise_addr),
 	 0, 0, 0, NULL, ""},
@@ -120,6 +132,10 @@ static const struct conf_key trunk_keys[] = {
 	 "5"},
 	{"opus_fec", CT_BOOL, CK(struct trunk_cfg, opus_fec), 0, 0, 0, 0, 0, NULL, "yes"},
 	{"opus_dtx", CT_BOOL, CK(struct trunk_cfg, opus_dtx), 0, 0, 0, 0, 0, NULL, "no"},
+	{"srtp", CT_ENUM, CK(struct trunk_cfg, srtp), 0, 0, 0, 0, 0, srtp_names, "off"},
+	{"srtp_without_tls", CT_BOOL, CK(struct trunk_cfg, srtp_without_tls), 0, 0, 0, 0, 0,
+	 NULL, "no"},
+	{"tls_verify", CT_BOOL, CK(struct trunk_cfg, tls_verify), 0, 0, 0, 0, 0, NULL, "yes"},
 };
 
 static const struct conf_key route_keys[] = {
@@ -154,6 +170,41 @@ static int check_media(struct conf_ctx *c, void *obj)
 	return 0;
 }
 
+static int check_sip(struct conf_ctx *c, void *obj)
+{
+	struct conf *cf = obj;
+	const struct conf_section *sec = c->sec;
+
+	if (!cf->sip.tls) {
+		if (cf->sip.tls_cert[0] || cf->sip.tls_key[0] || cf->sip.tls_ca[0] ||
+		    cf->sip.tls_addr[0])
+			return conf_fail(c, conf_key_line(sec, &c->cur, "transports"),
+					 "tls_* keys are set but transports has no tls");
+		return 0;
+	}
+	if (!cf->sip.tls_cert[0] || !cf->sip.tls_key[0])
+		return conf_fail(c, conf_key_line(sec, &c->cur, "tls_cert"),
+				 "transports has tls: tls_cert and tls_key are required");
+	if (cf->sip.tls_addr[0] && !conf_is_ip(cf->sip.tls_addr))
+		return conf_fail(c, conf_key_line(sec, &c->cur, "tls_listen"),
+				 "tls_listen: \"%s\" is not an IP address", cf->sip.tls_addr);
+	if (!cf->sip.tls_addr[0])
+		snprintf(cf->sip.tls_addr, sizeof(cf->sip.tls_addr), "%s", cf->sip.listen_addr);
+	if (!cf->sip.tls_port)
+		cf->sip.tls_port = 5061;
+	if (strcmp(cf->sip.tls_addr, cf->sip.listen_addr) == 0 &&
+	    cf->sip.tls_port == cf->sip.listen_port)
+		return conf_fail(c, conf_key_line(sec, &c->cur, "tls_listen"),
+				 "tls_listen must differ from listen (port %u)", cf->sip.tls_port);
+	return 0;
+}
+
+/* The uri names TLS: sips: or ;transport=tls. */
+static bool uri_tls(const char *uri)
+{
+	return strncasecmp(uri, "sips:", 5) == 0 || strcasestr(uri, ";transport=tls") != NULL;
+}
+
 static int check_trunk(struct conf_ctx *c, void *obj)
 {
 	const struct trunk_cfg *t = obj;
@@ -185,6 +236,11 @@ static int check_trunk(struct conf_ctx *c, void *obj)
 		return conf_fail(c, c->cur.header,
 				 "trunk %s has neither match (inbound) nor uri (outbound)",
 				 t->name);
+	if (t->srtp == TRUNK_SRTP_REQUIRED && t->uri[0] && !uri_tls(t->uri) &&
+	    !t->srtp_without_tls)
+		return conf_fail(c, conf_key_line(sec, &c->cur, "srtp"),
+				 "srtp = required sends SDES keys: the uri must use TLS "
+				 "(;transport=tls or sips:), or set srtp_without_tls = yes");
 	return 0;
 }
 
@@ -200,7 +256,7 @@ static int check_route(struct conf_ctx *c, void *obj)
 
 const struct conf_section conf_sections[] = {
 	{"general", false, general_keys, N(general_keys), NULL},
-	{"sip", false, sip_keys, N(sip_keys), NULL},
+	{"sip", false, sip_keys, N(sip_keys), check_sip},
 	{"media", false, media_keys, N(media_keys), check_media},
 	{"trunk", true, trunk_keys, N(trunk_keys), check_trunk},
 	{"route", true, route_keys, N(route_keys), check_route},

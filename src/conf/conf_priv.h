@@ -29,7 +29,8 @@ enum conf_type {
 	CT_IP,         /**< char[size]: IPv4/IPv6 literal, or "" when min == 0 */
 	CT_LISTEN,     /**< char[size] ip at off, uint16_t port at off2: "ip:port", "[v6]:port" */
 	CT_HOSTPORT,   /**< char[size] host at off, uint16_t port at off2: "host[:port]" or "" */
-	CT_TRANSPORTS, /**< bool udp at off, bool tcp at off2: "udp", "tcp", "udp,tcp" */
+	CT_TRANSPORTS, /**< bool udp at off, bool tcp at off2, bool tls right after tcp:
+			    "udp", "tcp", "tls" in any combination */
 	CT_CIDRS,      /**< struct route_cidr[] at off, size_t count at off2 */
 	CT_HEADERS,    /**< char[][ROUTE_NAME_MAX] at off, size_t count at off2 */
 	CT_CODECS,     /**< char[][32] at off, size_t count at off2 (canonical "PCMU/8000") */

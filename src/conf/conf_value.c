@@ -318,24 +318,26 @@ static int set_hostport(const struct conf_key *k, void *base, const char *val, c
 static int set_transports(const struct conf_key *k, void *base, const char *val,
 			  char *why, size_t whylen)
 {
-	bool udp = false, tcp = false;
+	bool udp = false, tcp = false, tls = false;
 	char tok[16];
 	int n;
 
 	while ((n = next_item(&val, tok, sizeof(tok))) != 0) {
 		bool *t = n < 0 ? NULL : strcasecmp(tok, "udp") == 0 ? &udp :
-			  strcasecmp(tok, "tcp") == 0 ? &tcp : NULL;
+			  strcasecmp(tok, "tcp") == 0 ? &tcp :
+			  strcasecmp(tok, "tls") == 0 ? &tls : NULL;
 
 		if (!t)
-			return why_set(why, whylen, "unknown transport (udp, tcp)");
+			return why_set(why, whylen, "unknown transport (udp, tcp, tls)");
 		if (*t)
 			return why_set(why, whylen, "transport %s listed twice", tok);
 		*t = true;
 	}
 	if (!udp && !tcp)
-		return why_set(why, whylen, "no transport (udp, tcp)");
+		return why_set(why, whylen, "no udp or tcp transport (tls comes in addition)");
 	*(bool *)FIELD(base, k->off) = udp;
 	*(bool *)FIELD(base, k->off2) = tcp;
+	*(bool *)FIELD(base, k->off2 + sizeof(bool)) = tls;
 	return 0;
 }
 

@@ -25,7 +25,12 @@ size_t ctl_conf_restart_keys(const struct conf *running, const struct conf *next
 		 str_diff(running->general.control_socket, next->general.control_socket)},
 		{"sip.listen", str_diff(a->listen_addr, b->listen_addr) ||
 			       a->listen_port != b->listen_port},
-		{"sip.transports", a->udp != b->udp || a->tcp != b->tcp},
+		{"sip.transports", a->udp != b->udp || a->tcp != b->tcp || a->tls != b->tls},
+		{"sip.tls_listen", str_diff(a->tls_addr, b->tls_addr) ||
+				   a->tls_port != b->tls_port},
+		{"sip.tls_cert", str_diff(a->tls_cert, b->tls_cert) ||
+				 str_diff(a->tls_key, b->tls_key) ||
+				 str_diff(a->tls_ca, b->tls_ca)},
 		{"sip.advertise", str_diff(a->advertise_addr, b->advertise_addr) ||
 				  a->advertise_port != b->advertise_port},
 		{"sip.user_agent", str_diff(a->user_agent, b->user_agent)},

@@ -97,6 +97,8 @@ static void d_status(void *arg, json_t *obj)
 		"in_dialog_bad", (json_int_t)c.in_dialog_bad,
 		"contact_refused", (json_int_t)c.contact_refused,
 		"offer_glare", (json_int_t)c.offer_glare));
+	json_object_set_new(obj, "tls", json_pack("{sI}",
+		"tls_refused", (json_int_t)c.tls_refused));
 	{
 		json_t *k = json_object_get(obj, "counters");
 		const struct { const char *name; uint64_t v; } g[] = {

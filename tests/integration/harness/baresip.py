@@ -42,7 +42,9 @@ def write_tone(path, hz, dbfs, seconds, rate, channels=1):
 
 class Baresip:
     def __init__(self, ctx, name, codecs, tone_wav, srtp=None, answer=False,
-                 transport="udp", extra_conf=None, user=None):
+                 transport="udp", extra_conf=None, user=None, tls_cert=None):
+        """tls_cert: a PEM file with key and certificate; baresip then also listens for
+        SIP over TLS on sip_port + 1 (its fixed rule), kept in tls_port."""
         self.ctx = ctx
         self.name = name
         self.dir = ctx.path(name)
@@ -50,6 +52,9 @@ class Baresip:
         self.snd_dir = os.path.join(self.dir, "heard")
         os.makedirs(self.snd_dir, exist_ok=True)
         self.sip_port = ports.free_port("127.0.0.1")
+        while tls_cert and not ports.port_free(self.sip_port + 1, "127.0.0.1"):
+            self.sip_port = ports.free_port("127.0.0.1")
+        self.tls_port = self.sip_port + 1 if tls_cert else None
         self.ctrl_port = ports.free_port("127.0.0.1", avoid=(self.sip_port,))
         rtp = ports.free_range(40, "127.0.0.1", avoid=(self.sip_port, self.ctrl_port))
         conf = [
@@ -70,7 +75,7 @@ class Baresip:
             "ctrl_tcp_listen 127.0.0.1:%d" % self.ctrl_port,
             "snd_path %s" % self.snd_dir,
             "opus_bitrate 32000",
-        ] + list(extra_conf or [])
+        ] + (["sip_certificate %s" % tls_cert] if tls_cert else []) + list(extra_conf or [])
         with open(os.path.join(self.dir, "config"), "w") as f:
             f.write("\n".join(conf) + "\n")
         params = ["regint=0", "audio_codecs=%s" % ",".join(codecs)]
@@ -78,8 +83,9 @@ class Baresip:
             params.append("answermode=auto")
         if srtp:
             params.append("mediaenc=%s" % srtp)
-        acc = "<sip:%s@127.0.0.1:%d;transport=%s>;%s" % (user or name, self.sip_port, transport,
-                                                         ";".join(params))
+        acc = "<sip:%s@127.0.0.1:%d;transport=%s>;%s" % (
+            user or name, self.tls_port if transport == "tls" else self.sip_port, transport,
+            ";".join(params))
         with open(os.path.join(self.dir, "accounts"), "w") as f:
             f.write(acc + "\n")
         self.proc = None

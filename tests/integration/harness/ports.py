@@ -60,6 +60,11 @@ def _candidates(step=1):
     return lo, hi
 
 
+def port_free(port, addr="127.0.0.1", udp=True, tcp=True):
+    """True when port is free right now on addr (UDP and TCP by default)."""
+    return 0 < port < 65536 and _free(port, addr, udp, tcp)
+
+
 def free_port(addr="127.0.0.1", udp=True, tcp=True, avoid=()):
     """A port free for UDP and TCP on addr (both by default), outside the ephemeral range."""
     lo, hi = _candidates()

@@ -86,11 +86,13 @@ def split_stream(buf):
 
 
 class Endpoint:
-    """A SIP endpoint on one local socket. transport: 'udp' or 'tcp'."""
+    """A SIP endpoint on one local socket. transport: 'udp', 'tcp' or 'tls' (with an
+    ssl.SSLContext in tls_ctx: the connection is wrapped once connected)."""
 
-    def __init__(self, ip="127.0.0.1", port=0, transport="udp"):
+    def __init__(self, ip="127.0.0.1", port=0, transport="udp", tls_ctx=None):
         self.ip = ip
         self.transport = transport
+        self.tls_ctx = tls_ctx
         self.sock = None
         self.peer = None
         self._buf = b""
@@ -108,6 +110,12 @@ class Endpoint:
         s.bind((self.ip, self.port))
         s.settimeout(timeout)
         s.connect(dest)
+        if self.transport == "tls":
+            try:
+                s = self.tls_ctx.wrap_socket(s)
+            except Exception:
+                s.close()
+                raise
         self.sock = s
         self.port = s.getsockname()[1]
         self.peer = dest
@@ -151,7 +159,7 @@ class Endpoint:
                 data = self.sock.recv(65535)
             except (socket.timeout, BlockingIOError):
                 return None
-            except ConnectionError:
+            except (ConnectionError, OSError):   # ssl.SSLError is an OSError
                 return None
             if not data:
                 return None

@@ -98,7 +98,10 @@ class Trunxd:
     """One trunxd process for a test case (see case.Context.trunxd)."""
 
     def __init__(self, ctx, binary, uas_port=None, media_ports=1200, slow_dns=False,
-                 configure=None, name="trunxd", prefix=(), env=None):
+                 configure=None, name="trunxd", tls=None, prefix=(), env=None):
+        """tls: (cert, key, ca) paths: SIP over TLS too, on self.tls_port."""
+        self.tls = tls
+        self.tls_port = None
         self.ctx = ctx
         self.binary = binary
         self.uas_port = uas_port
@@ -128,6 +131,11 @@ class Trunxd:
             self.ctx.at_end(lambda: shutil.rmtree(self._sockdir, ignore_errors=True))
         sock = os.path.join(self._sockdir, self.name + ".ctl")
         self.conf = Config(self.port, rng, sock, self.uas_port)
+        if self.tls:
+            self.tls_port = ports.free_port("127.0.0.1", avoid=(self.port,))
+            self.conf.sip.update(transports="udp,tcp,tls",
+                                 tls_listen="127.0.0.1:%d" % self.tls_port,
+                                 tls_cert=self.tls[0], tls_key=self.tls[1], tls_ca=self.tls[2])
         if self.configure:
             self.configure(self.conf)
         with open(self.conf_path, "w") as f:

@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from harness import baresip, case, trunxd  # noqa: E402
+from harness import baresip, case, tlscerts, trunxd  # noqa: E402
 
 DID = "5550001000"
 TONE_A, TONE_B, LEVEL = 1000.0, 600.0, -12.0
@@ -30,7 +30,9 @@ def chans_of(codec):
 
 
 def run_call(ctx, codec_a, codec_b, srtp_a=None, srtp_b=None, configure=None, mux=False,
-             call_s=CALL_S):
+             call_s=CALL_S, tls=False):
+    """tls: both legs signal over TLS, each peer's certificate verified by trunx (a
+    throw-away CA signs trunx's and the two UAs')."""
     if not baresip.available():
         raise AssertionError("baresip is not installed (tools/deps.sh installs baresip-core)")
     wav_a = ctx.path("tone_a.wav")
@@ -38,21 +40,30 @@ def run_call(ctx, codec_a, codec_b, srtp_a=None, srtp_b=None, configure=None, mu
     baresip.write_tone(wav_a, TONE_A, LEVEL, call_s + 20, rate_of(codec_a), chans_of(codec_a))
     baresip.write_tone(wav_b, TONE_B, LEVEL, call_s + 20, rate_of(codec_b), chans_of(codec_b))
     extra = ["rtcp_mux yes"] if mux else []
+    pki = tlscerts.Pki(ctx.path("pki")) if tls else None
+    tp = "tls" if tls else "udp"
     b = baresip.Baresip(ctx, "callee", [codec_b], wav_b, srtp=srtp_b, answer=True,
-                        user="+15550001000", extra_conf=extra).start()
+                        user="+15550001000", extra_conf=extra, transport=tp,
+                        tls_cert=pki.issue("callee")[2] if tls else None).start()
     ctx.at_end(b.stop)
 
     def conf(c):
-        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=b.sip_port,
-                          uri="sip:127.0.0.1:%d" % b.sip_port)
+        port = b.tls_port if tls else b.sip_port
+        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=port,
+                          uri="sip:127.0.0.1:%d%s" % (port, ";transport=tls" if tls else ""))
         c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
         if configure:
             configure(c)
 
-    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
-    a = baresip.Baresip(ctx, "caller", [codec_a], wav_a, srtp=srtp_a, extra_conf=extra).start()
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf,
+                      tls=pki.issue("trunx")[:2] + (pki.ca,) if tls else None).start()
+    a = baresip.Baresip(ctx, "caller", [codec_a], wav_a, srtp=srtp_a, extra_conf=extra,
+                        transport=tp, tls_cert=pki.issue("caller")[2] if tls else None).start()
     ctx.at_end(a.stop)
-    a.command("dial", "sip:%s@%s" % (DID, t.sip_addr))
+    if tls:
+        a.command("dial", "sip:%s@127.0.0.1:%d" % (DID, t.tls_port))   # its account adds tls
+    else:
+        a.command("dial", "sip:%s@%s" % (DID, t.sip_addr))
     est = a.wait_event("CALL_ESTABLISHED", 15)
     if not est:
         raise AssertionError("call not established: caller events %s, trunxd %s"
@@ -108,6 +119,11 @@ def run_call(ctx, codec_a, codec_b, srtp_a=None, srtp_b=None, configure=None, mu
     elif mux and codec_a != codec_b and not all("remote_loss_pct_" + leg in end[0]
                                                for leg in "ab"):
         problems.append("call.end: no RTCP report from a leg over rtcp-mux")
+    elif any((end[0].get("srtp_" + leg) is not None) != bool(want)
+             or end[0].get("srtp_auth_fail_" + leg, 0) or end[0].get("srtp_replay_" + leg, 0)
+             for leg, want in (("a", srtp_a), ("b", srtp_b))):
+        problems.append("call.end: SRTP per leg %s/%s, expected %s/%s (or refused packets)"
+                        % (end[0].get("srtp_a"), end[0].get("srtp_b"), srtp_a, srtp_b))
     else:
         want_a = codec_a.split("/")[0].lower()
         want_b = codec_b.split("/")[0].lower()
@@ -164,6 +180,46 @@ def case_opus_pcmu_rtcp_mux(ctx):
 
 def case_pcmu_pcmu(ctx):
     run_call(ctx, "PCMU/8000", "PCMU/8000")
+
+
+def srtp_trunks(carrier, pbx):
+    """Per-trunk SRTP policies; keys may cross plain UDP signalling in these cells."""
+    def conf(c):
+        c.carrier.update(srtp=carrier, srtp_without_tls=True)
+        c.pbx.update(srtp=pbx, srtp_without_tls=True)
+    return conf
+
+
+def case_srtp_rtp(ctx):
+    """An SRTP caller (RTP/SAVP) bridged to a plain RTP callee."""
+    run_call(ctx, "PCMU/8000", "PCMU/8000", srtp_a="srtp-mand", configure=srtp_trunks(
+        "required", "off"))
+
+
+def case_rtp_srtp(ctx):
+    """A plain caller bridged to an SRTP callee (trunx offers RTP/SAVP)."""
+    run_call(ctx, "PCMA/8000", "PCMA/8000", srtp_b="srtp-mand", configure=srtp_trunks(
+        "off", "required"))
+
+
+def case_tls_srtp(ctx):
+    """SIP over TLS on both legs (certificates verified both ways) with SRTP on both,
+    keys sent only over TLS (no srtp_without_tls), Opus on one leg and PCMU on the
+    other."""
+    def conf(c):
+        c.carrier["srtp"] = "required"
+        c.pbx["srtp"] = "required"
+    # SRTP on both legs (checked in call.end) proves both legs' signalling was TLS:
+    # without srtp_without_tls, trunx takes and sends keys over nothing else.
+    run_call(ctx, "opus/48000/2", "PCMU/8000", srtp_a="srtp-mand", srtp_b="srtp-mand",
+             configure=conf, tls=True)
+
+
+def case_srtp_srtp_opus(ctx):
+    """SRTP on both legs with Opus: each leg its own keys; best-effort SRTP (RTP/AVP +
+    a=crypto) toward the callee."""
+    run_call(ctx, "opus/48000/2", "opus/48000/2", srtp_a="srtp-mand", srtp_b="srtp",
+             configure=srtp_trunks("required", "optional"))
 
 
 if __name__ == "__main__":

@@ -53,6 +53,10 @@ void *sipua_leg_ctx(const struct sipua_leg *leg) { return leg->ctx; }
 void sipua_leg_set_policy(struct sipua_leg *leg, const struct sipua_policy *p) { (void)leg; (void)p; }
 const char *sipua_leg_call_id(const struct sipua_leg *leg) { return leg->call_id; }
 uint64_t sipua_now_ms(void) { return 1000000; }
+enum sipua_transport sipua_uri_transport(const char *uri)
+{
+	return uri && strstr(uri, "transport=tls") ? SIPUA_TP_TLS : SIPUA_TP_UDP;
+}
 
 int sipua_leg_respond(struct sipua_leg *leg, int status, const char *sdp, size_t sdp_len,
 		      const char *headers)

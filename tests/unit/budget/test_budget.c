@@ -86,6 +86,22 @@ static void test_no_tcp(void **state)
 	assert_int_equal(b.needed, 800 + b.reserve);
 }
 
+/* TLS connections take descriptors like TCP ones and share their cap. */
+static void test_tls_only_counts(void **state)
+{
+	struct conf cf = conf_with(100, 0);
+	struct budget b;
+	char err[512] = "";
+
+	(void)state;
+	cf.sip.tcp = false;
+	cf.sip.tls = true;
+	assert_int_equal(budget_plan(&cf, 2, 1024, 1024, &b, err, sizeof(err)), 0);
+	assert_true(b.tcp_shrunk);
+	assert_int_equal(b.tcp, 1024 - 400 - b.reserve);
+	assert_int_equal(b.needed, 1024);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -93,6 +109,7 @@ int main(void)
 		cmocka_unit_test(test_auto_cap_shrinks_to_fit),
 		cmocka_unit_test(test_refuses_with_numbers),
 		cmocka_unit_test(test_no_tcp),
+		cmocka_unit_test(test_tls_only_counts),
 	};
 	return cmocka_run_group_tests_name("budget", tests, NULL, NULL);
 }

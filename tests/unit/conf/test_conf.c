@@ -356,9 +356,19 @@ static const struct bad bad_cases[] = {
 	 "t.conf:2: advertise: \"-a.example.com\" is not a host name or address"},
 	{"[sip]\nadvertise = a..example.com\n",
 	 "t.conf:2: advertise: \"a..example.com\" is not a host name or address"},
-	{"[sip]\ntransports = udp,sctp\n", "t.conf:2: transports: unknown transport (udp, tcp)"},
+	{"[sip]\ntransports = udp,sctp\n", "t.conf:2: transports: unknown transport (udp, tcp, tls)"},
+	{"[sip]\ntransports = tls\n",
+	 "t.conf:2: transports: no udp or tcp transport (tls comes in addition)"},
+	{"[sip]\ntransports = udp,tls\n",
+	 "t.conf:1: transports has tls: tls_cert and tls_key are required"},
+	{"[sip]\ntls_cert = /x.pem\n", "t.conf:1: tls_* keys are set but transports has no tls"},
+	{"[sip]\nlisten = 127.0.0.1:5061\ntransports = udp,tls\ntls_cert = c\ntls_key = k\n",
+	 "t.conf:1: tls_listen must differ from listen (port 5061)"},
+	{"[sip]\ntransports = udp,tls\ntls_cert = c\ntls_key = k\ntls_listen = host:5061\n",
+	 "t.conf:5: tls_listen: \"host\" is not an IP address"},
 	{"[sip]\ntransports = udp,udp\n", "t.conf:2: transports: transport udp listed twice"},
-	{"[sip]\ntransports = ,\n", "t.conf:2: transports: no transport (udp, tcp)"},
+	{"[sip]\ntransports = ,\n",
+	 "t.conf:2: transports: no udp or tcp transport (tls comes in addition)"},
 	/* media */
 	{"[media]\naddress = media.example.com\n",
 	 "t.conf:2: address: \"media.example.com\" is not an IP address"},
@@ -466,6 +476,11 @@ static const struct bad bad_cases[] = {
 	 "t.conf:5: codecs: codec PCMU/8000 listed twice"},
 	{MEDIA "[trunk t]\nport = 5060\n",
 	 "t.conf:3: trunk t has neither match (inbound) nor uri (outbound)"},
+	{MEDIA "[trunk t]\nuri = sip:10.0.0.1\nsrtp = required\n",
+	 "t.conf:5: srtp = required sends SDES keys: the uri must use TLS (;transport=tls or "
+	 "sips:), or set srtp_without_tls = yes"},
+	{MEDIA "[trunk t]\nuri = sip:10.0.0.1\nsrtp = always\n",
+	 "t.conf:5: srtp: \"always\" is not one of off|optional|required"},
 	{MEDIA "[trunk t]\nmatch = 10.0.0.0/8\n[trunk u]\nmatch = 10.0.0.0/16\n[trunk t]\n"
 	 "match = 10.1.0.0/16\n", "t.conf:7: duplicate trunk t (first on line 3)"},
 	{MEDIA "[trunk a]\nmatch = 10.0.0.0/8\n[trunk b]\nmatch = 192.0.2.0/24\n"

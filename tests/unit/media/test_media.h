@@ -13,4 +13,5 @@ int test_jb_run(void);
 int test_xcode_run(void);
 int test_engine_xcode_run(void);
 int test_rtcp_report_run(void);
+int test_engine_srtp_run(void);
 #endif

@@ -18,5 +18,6 @@ int main(void)
 	failed += test_engine_timers_run();
 	failed += test_engine_scale_run();
 	failed += test_engine_xcode_run();
+	failed += test_engine_srtp_run();
 	return failed ? 1 : 0;
 }

@@ -11,6 +11,11 @@
  * the measured window (after the warm-up) count. --direct bypasses the engine (the
  * sender aims at the receiving sockets) to measure the harness's own floor.
  *
+ * --srtp 80|32 makes side A of every session SDES-SRTP with that suite (side B stays
+ * plain RTP): party A protects what it sends and unprotects what it receives, and
+ * the engine unprotects A -> B and protects B -> A, so its workers' CPU next to a
+ * plain run is what RTP <-> SRTP bridging costs per packet.
+ *
  * CPU is read from /proc/self/task/TID/schedstat (time on CPU, ns), which is reliable
  * in VMs where /proc/stat is not; engine threads are the ones named media-w*.
  */
@@ -34,6 +39,7 @@
 #include <unistd.h>
 
 #include "media.h"
+#include "msrtp.h"
 #include "rtp.h"
 
 #define PKT_LEN    172          /* 12 header + 160 PCMU */
@@ -46,6 +52,12 @@ struct bench {
 	unsigned              streams, sessions, workers;
 	double                seconds, warmup;
 	bool                  direct;
+	enum media_srtp_suite suite;         /* side A's SRTP, or NONE */
+	uint8_t               key_a[MEDIA_SRTP_KEY_LEN];  /* party A's key */
+	uint8_t               key_t[MEDIA_SRTP_KEY_LEN];  /* the engine's, toward A */
+	struct msrtp         *srtp_tx;      /* party A sending (sender thread) */
+	struct msrtp         *srtp_rx;      /* party A receiving (receiver thread) */
+	uint64_t              srtp_fail;
 	struct media_engine  *me;
 	struct media_session **sess;
 	int                   sock[2];       /* remote party A, remote party B */
@@ -110,7 +122,7 @@ struct txq {
 	struct mmsghdr     msg[BATCH];
 	struct iovec       iov[BATCH];
 	struct sockaddr_in dst[BATCH];
-	uint8_t            buf[BATCH][PKT_LEN];
+	uint8_t            buf[BATCH][PKT_LEN + MSRTP_TRAILER];
 	unsigned           n;
 };
 
@@ -119,8 +131,16 @@ static void tx_flush(struct bench *b, struct txq *q, int side)
 	unsigned done = 0;
 	uint64_t t = now_ns();
 
-	for (unsigned i = 0; i < q->n; i++)
+	for (unsigned i = 0; i < q->n; i++) {
 		put64(q->buf[i] + 12 + 8, t);
+		if (side == 0 && b->srtp_tx) {
+			size_t len = PKT_LEN;
+
+			if (msrtp_protect(b->srtp_tx, false, q->buf[i], &len, sizeof(q->buf[i])))
+				b->srtp_fail++;
+			q->iov[i].iov_len = len;
+		}
+	}
 	while (done < q->n) {
 		int r = sendmmsg(b->sock[side], q->msg + done, q->n - done, 0);
 
@@ -242,6 +262,15 @@ static void *recv_main(void *arg)
 				uint64_t lat_us;
 
 				b->recv_total++;
+				if (s == 0 && b->srtp_rx) {
+					size_t len = msg[i].msg_len;
+
+					if (msrtp_unprotect(b->srtp_rx, false, buf[i], &len) != MSRTP_OK) {
+						b->bad++;
+						continue;
+					}
+					msg[i].msg_len = (unsigned)len;
+				}
 				if (msg[i].msg_len != PKT_LEN) {
 					b->bad++;
 					continue;
@@ -376,6 +405,9 @@ static int setup_engine(struct bench *b)
 			memset(p.side[i].pt_map, MEDIA_PT_NONE, sizeof(p.side[i].pt_map));
 			p.side[i].pt_map[0] = 0;
 		}
+		p.side[0].srtp.suite = b->suite;
+		memcpy(p.side[0].srtp.rx_key, b->key_a, sizeof(b->key_a));
+		memcpy(p.side[0].srtp.tx_key, b->key_t, sizeof(b->key_t));
 		while ((err = media_session_update(b->sess[s], &p)) == EAGAIN)
 			usleep(1000);
 		if (err)
@@ -389,7 +421,7 @@ static int setup_engine(struct bench *b)
 static void usage(void)
 {
 	fprintf(stderr, "usage: trunx-rtp-bench [--streams N] [--seconds S] [--warmup S]\n"
-			"                       [--workers W] [--direct]\n");
+			"                       [--workers W] [--direct] [--srtp 80|32]\n");
 	exit(2);
 }
 
@@ -401,6 +433,7 @@ int main(int argc, char **argv)
 		{"warmup", required_argument, NULL, 'w'},
 		{"workers", required_argument, NULL, 'W'},
 		{"direct", no_argument, NULL, 'd'},
+		{"srtp", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	struct bench b = {.streams = 500, .seconds = 10, .warmup = 2};
@@ -417,6 +450,10 @@ int main(int argc, char **argv)
 		case 'w': b.warmup = strtod(optarg, NULL); break;
 		case 'W': b.workers = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'd': b.direct = true; break;
+		case 'S':
+			b.suite = atoi(optarg) == 32 ? MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32
+						     : MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80;
+			break;
 		default: usage();
 		}
 	}
@@ -437,6 +474,22 @@ int main(int argc, char **argv)
 		b.sock[i] = open_sock(&b.addr[i]);
 		if (b.sock[i] < 0) {
 			perror("socket");
+			return 1;
+		}
+	}
+	if (b.suite != MEDIA_SRTP_NONE && !b.direct) {
+		struct media_srtp_params ptx = {.suite = b.suite}, prx = {.suite = b.suite};
+
+		(void)getrandom(b.key_a, sizeof(b.key_a), 0);
+		(void)getrandom(b.key_t, sizeof(b.key_t), 0);
+		/* Party A protects with its key and unprotects with the engine's. Each
+		 * thread has its own contexts; the key a thread does not use is a copy. */
+		memcpy(ptx.tx_key, b.key_a, sizeof(b.key_a));
+		memcpy(ptx.rx_key, b.key_t, sizeof(b.key_t));
+		memcpy(prx.tx_key, b.key_a, sizeof(b.key_a));
+		memcpy(prx.rx_key, b.key_t, sizeof(b.key_t));
+		if (msrtp_set(&b.srtp_tx, &ptx) || msrtp_set(&b.srtp_rx, &prx)) {
+			fprintf(stderr, "srtp: no context\n");
 			return 1;
 		}
 	}
@@ -475,7 +528,7 @@ int main(int argc, char **argv)
 		double win = (double)(t_b - t_a) / 1e9;
 		double loss = b.sent_meas ? 100.0 * (double)(b.sent_meas - (b.recv_meas < b.sent_meas ? b.recv_meas : b.sent_meas)) / (double)b.sent_meas : 0;
 
-		printf("{\"mode\":\"%s\",\"streams\":%u,\"sessions\":%u,\"workers\":%u,"
+		printf("{\"mode\":\"%s\",\"srtp\":%d,\"srtp_fail\":%" PRIu64 ",\"streams\":%u,\"sessions\":%u,\"workers\":%u,"
 		       "\"seconds\":%.1f,\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ","
 		       "\"loss_pct\":%.4f,\"pps\":%.0f,"
 		       "\"lat_p50_us\":%" PRIu64 ",\"lat_p99_us\":%" PRIu64
@@ -484,7 +537,9 @@ int main(int argc, char **argv)
 		       "\"rcvbuf_errors\":%" PRIu64 ",\"engine_relayed\":%" PRIu64
 		       ",\"engine_dropped\":%" PRIu64 ",\"bad\":%" PRIu64
 		       ",\"rx_realtime\":%s}\n",
-		       b.direct ? "direct" : "engine", b.streams, b.sessions,
+		       b.direct ? "direct" : "engine",
+		       b.suite == MEDIA_SRTP_NONE ? 0 : b.suite == MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32 ? 32 : 80,
+		       b.srtp_fail, b.streams, b.sessions,
 		       b.me ? c.workers : 0, win, b.sent_meas, b.recv_meas, loss,
 		       (double)b.recv_meas / win, percentile_us(&b, 0.5), percentile_us(&b, 0.99),
 		       percentile_us(&b, 0.999), b.lat_max_us,
@@ -496,6 +551,8 @@ int main(int argc, char **argv)
 	for (unsigned s = 0; b.me && s < b.sessions; s++)
 		media_session_destroy(b.sess[s]);
 	media_engine_destroy(b.me);
+	msrtp_destroy(b.srtp_tx);
+	msrtp_destroy(b.srtp_rx);
 	close(b.sock[0]);
 	close(b.sock[1]);
 	free(b.sess);

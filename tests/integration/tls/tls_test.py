@@ -1,0 +1,515 @@
+#!/usr/bin/env python3
+"""SIP over TLS through trunxd: the listener, per-trunk certificate verification both
+ways (a peer that connects to trunx must present a client certificate its trunk's CAs
+sign when tls_verify is on; a peer trunx connects to must present one that chains to
+them and names the trunk's address), and SDES keys sent only over TLS.
+
+A throw-away PKI is made per case (harness/tlscerts.py). The called party is a small
+TLS server written here: it reports whether the handshake succeeded and what INVITE
+came over it.
+"""
+import os
+import re
+import socket
+import ssl
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from harness import case, ports, procs, sipmsg, tlscerts, trunxd  # noqa: E402
+
+DID = "5550001000"
+
+
+class TlsServer:
+    """Accepts TLS connections on 127.0.0.1 with a given certificate; records the
+    outcome of each handshake and the requests received; answers INVITEs 486."""
+
+    def __init__(self, cert, key):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", ports.free_port("127.0.0.1")))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.handshakes = []   # True / False per connection
+        self.requests = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                raw, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=self._conn, args=(raw,), daemon=True).start()
+
+    def _conn(self, raw):
+        raw.settimeout(5)
+        try:
+            conn = self.ctx.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):
+            self.handshakes.append(False)
+            raw.close()
+            return
+        self.handshakes.append(True)
+        buf = b""
+        while not self.stop.is_set():
+            try:
+                data = conn.recv(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            buf += data
+            msgs, buf = sipmsg.split_stream(buf)
+            for m in (sipmsg.Message(x) for x in msgs):
+                if not m.method:
+                    continue
+                self.requests.append(m)
+                if m.method == "INVITE":
+                    self._answer(conn, m, 486)
+        conn.close()
+
+    @staticmethod
+    def _answer(conn, req, code):
+        lines = ["SIP/2.0 %d Busy Here" % code]
+        for h in ("Via", "From", "Call-ID", "CSeq"):
+            for v in req.header_all(h):
+                lines.append("%s: %s" % (h, v))
+        lines.append("To: %s;tag=srv1" % req.header("To"))
+        lines.append("Content-Length: 0")
+        try:
+            conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        except OSError:
+            pass
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def start(ctx, pki, configure, tls=True):
+    cert, key, _ = pki.issue("trunx")
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=configure,
+                      tls=(cert, key, pki.ca) if tls else None).start()
+    return t
+
+
+def invite_over(ep, dest, body):
+    data, cid, _ = ep.request("INVITE", dest, ruri="sip:%s@127.0.0.1:%d" % (DID, dest[1]),
+                              to_user=DID, body=body)
+    ep.send(data, dest)
+    return cid
+
+
+def client_ctx(cert=None, key=None):
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    if cert:
+        c.load_cert_chain(cert, key)
+    return c
+
+
+# ---- calls trunx makes over TLS ------------------------------------------------------
+
+def outgoing(ctx, server_cert, verify, want_invite):
+    pki = tlscerts.Pki(ctx.path("pki"))
+    if server_cert == "good":
+        cert, key, _ = pki.issue("pbx")
+    elif server_cert == "rogue":
+        cert, key, _ = pki.issue("rogue", self_signed=True)
+    else:   # signed by the CA, for another address
+        cert, key, _ = pki.issue("other", ips=("127.0.0.2",))
+    srv = TlsServer(cert, key)
+    ctx.at_end(srv.close)
+
+    def conf(c):
+        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=srv.port,
+                          uri="sip:127.0.0.1:%d;transport=tls" % srv.port, tls_verify=verify,
+                          srtp="required")
+        c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
+
+    t = start(ctx, pki, conf)
+    with sipmsg.Endpoint("127.0.0.1") as ep:
+        cid = invite_over(ep, ("127.0.0.1", t.port), sipmsg.sdp_offer("127.0.0.1", 40000))
+        final, _ = ep.wait_final(40, call_id=cid)
+    ctx.log("final %s; server handshakes %s; requests %s", final, srv.handshakes,
+            srv.requests)
+    invites = [m for m in srv.requests if m.method == "INVITE"]
+    if want_invite:
+        if not invites:
+            raise AssertionError("no INVITE reached the TLS server (handshakes %s)"
+                                 % srv.handshakes)
+        inv = invites[0]
+        via = inv.header("Via") or ""
+        if not via.upper().startswith("SIP/2.0/TLS"):
+            raise AssertionError("INVITE's Via is not TLS: %s" % via)
+        if "transport=tls" not in (inv.header("Contact") or ""):
+            raise AssertionError("Contact does not say transport=tls: %s" % inv.header("Contact"))
+        body = inv.body.decode()
+        # SRTP required toward the trunk: keys go in the SDP, over TLS
+        if "RTP/SAVP" not in body or "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" not in body:
+            raise AssertionError("no SDES offer over TLS: %s" % body)
+        if not final or final.status != 486:
+            raise AssertionError("caller got %s, expected the callee's 486" % final)
+    else:
+        if invites:
+            raise AssertionError("an INVITE reached a server whose certificate must "
+                                 "have been refused")
+        if not final or final.status < 400:
+            raise AssertionError("caller got %s" % final)
+        refused = t.counter("tls_refused")
+        if refused < 1:
+            raise AssertionError("tls_refused is %s" % refused)
+        ev = t.events("sip.tls_refused")
+        if not ev:
+            raise AssertionError("no sip.tls_refused log record")
+        ctx.log("refused: %s", ev[0])
+
+
+def case_out_verified(ctx):
+    """tls_verify on, the callee's certificate chains to the CA and names 127.0.0.1:
+    the INVITE goes over TLS, with SDES keys (srtp = required)."""
+    outgoing(ctx, "good", True, True)
+
+
+def case_out_rogue_refused(ctx):
+    """tls_verify on, a self-signed certificate: the handshake fails, nothing is sent,
+    the caller gets a failure and tls_refused counts it."""
+    outgoing(ctx, "rogue", True, False)
+
+
+def case_out_wrong_name_refused(ctx):
+    """tls_verify on, a CA-signed certificate naming another address: refused."""
+    outgoing(ctx, "other", True, False)
+
+
+def case_out_unverified(ctx):
+    """tls_verify off: the self-signed certificate is taken."""
+    outgoing(ctx, "rogue", False, True)
+
+
+# ---- connections peers open to trunx -------------------------------------------------
+
+def incoming(ctx, verify, client_cert):
+    pki = tlscerts.Pki(ctx.path("pki"))
+
+    def conf(c):
+        c.carrier["tls_verify"] = verify
+
+    t = start(ctx, pki, conf)
+    cert = key = None
+    if client_cert == "good":
+        cert, key, _ = pki.issue("carrier")
+    elif client_cert == "rogue":
+        cert, key, _ = pki.issue("rogue", self_signed=True)
+    ep = sipmsg.Endpoint("127.0.0.1", transport="tls", tls_ctx=client_ctx(cert, key))
+    try:
+        ep.connect(("127.0.0.1", t.tls_port))
+        final, _ = ep.options(("127.0.0.1", t.tls_port), timeout=5)
+    except (ssl.SSLError, OSError) as e:
+        ctx.log("TLS connection failed: %s", e)
+        final = None
+    finally:
+        ep.close()
+    return t, final
+
+
+def case_in_no_verify(ctx):
+    """tls_verify off: a client without a certificate is served over TLS."""
+    _, final = incoming(ctx, False, None)
+    if not final or final.status != 200:
+        raise AssertionError("OPTIONS over TLS got %s" % final)
+
+
+def case_in_verify(ctx):
+    """tls_verify on: a client certificate signed by the CA is served; none, or a
+    self-signed one, ends the handshake (counted)."""
+    t, final = incoming(ctx, True, "good")
+    if not final or final.status != 200:
+        raise AssertionError("OPTIONS with a good client certificate got %s" % final)
+    for bad in (None, "rogue"):
+        cert = key = None
+        if bad:
+            cert, key, _ = tlscerts.Pki(ctx.path("pki2")).issue("rogue", self_signed=True)
+        ep = sipmsg.Endpoint("127.0.0.1", transport="tls", tls_ctx=client_ctx(cert, key))
+        try:
+            ep.connect(("127.0.0.1", t.tls_port))
+            got, _ = ep.options(("127.0.0.1", t.tls_port), timeout=3)
+        except (ssl.SSLError, OSError):
+            got = None
+        finally:
+            ep.close()
+        if got is not None:
+            raise AssertionError("client certificate %s served: %s" % (bad, got))
+    if t.counter("tls_refused") < 1:
+        raise AssertionError("tls_refused not counted")
+
+
+# ---- SDES keys only over TLS --------------------------------------------------------
+
+def savp_offer(port):
+    body = sipmsg.sdp_offer("127.0.0.1", port, pts=((0, "PCMU/8000"),)).decode()
+    body = body.replace("RTP/AVP", "RTP/SAVP") + \
+        "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"
+    return body.encode()
+
+
+def case_keys_need_tls(ctx):
+    """An SRTP offer over UDP from a trunk that may not take keys without TLS gets 488;
+    the same offer over TLS is taken and the call goes on (to a callee over UDP, which
+    gets plain RTP: its trunk has no SRTP)."""
+    pki = tlscerts.Pki(ctx.path("pki"))
+    callee = sipmsg.Endpoint("127.0.0.1")
+    ctx.at_end(callee.close)
+
+    def conf(c):
+        c.carrier.update(srtp="optional", tls_verify=False)
+        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=callee.port,
+                          uri="sip:127.0.0.1:%d" % callee.port)
+        c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
+
+    t = start(ctx, pki, conf)
+    with sipmsg.Endpoint("127.0.0.1") as ep:
+        cid = invite_over(ep, ("127.0.0.1", t.port), savp_offer(40000))
+        final, _ = ep.wait_final(10, call_id=cid)
+    if not final or final.status != 488 or "TLS" not in (final.header("Warning") or ""):
+        raise AssertionError("SRTP offer over UDP got %s (Warning %s)"
+                             % (final, final and final.header("Warning")))
+    ep = sipmsg.Endpoint("127.0.0.1", transport="tls", tls_ctx=client_ctx())
+    ctx.at_end(ep.close)
+    ep.connect(("127.0.0.1", t.tls_port))
+    cid = invite_over(ep, ("127.0.0.1", t.tls_port), savp_offer(40002))
+    inv = None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and inv is None:
+        m = callee.recv(0.5)
+        if m and m.method == "INVITE":
+            inv = m
+    if inv is None:
+        raise AssertionError("the SRTP offer over TLS did not reach the callee")
+    body = inv.body.decode()
+    if "a=crypto" in body or "RTP/SAVP" in body:
+        raise AssertionError("keys offered to the plain-RTP callee: %s" % body)
+    # the callee refuses; the caller gets it
+    lines = ["SIP/2.0 486 Busy Here"] + ["%s: %s" % (h, v) for h in ("Via", "From", "Call-ID",
+                                                                   "CSeq")
+                                         for v in inv.header_all(h)]
+    lines += ["To: %s;tag=c1" % inv.header("To"), "Content-Length: 0"]
+    callee.send(("\r\n".join(lines) + "\r\n\r\n").encode(), inv.src)
+    final, _ = ep.wait_final(10, call_id=cid)
+    if not final or final.status != 486:
+        raise AssertionError("caller over TLS got %s" % final)
+    end = t.wait_events("call.end", 2, 10)
+    if not re.search(r"SDES keys need TLS", end[0].get("reason", "")):
+        ctx.log("first call.end: %s", end[0])
+
+
+# ---- the connection guards over TLS ---------------------------------------------------
+
+def peer_closed(sock, timeout):
+    """True when trunxd ended the connection (end of stream, reset, TLS error) within
+    timeout; works on plain and TLS sockets."""
+    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not sock.recv(65536):
+                return True
+    except socket.timeout:
+        return False
+    except (ssl.SSLError, OSError):
+        return True
+    return False
+
+
+def in_dialog(ep, invite, final, method, cseq):
+    """ACK or BYE for the dialog that `final` (a 2xx to our INVITE) set up."""
+    target = re.search(r"<([^>]+)>", final.header("Contact") or "")
+    lines = ["%s %s SIP/2.0" % (method, target.group(1) if target else invite.split()[1]),
+             "Via: SIP/2.0/TLS %s:%d;branch=z9hG4bK%s;rport" % (ep.ip, ep.port,
+                                                               sipmsg.rand_token(12)),
+             "From: %s" % sipmsg.Message(invite).header("From"),
+             "To: %s" % final.header("To"),
+             "Call-ID: %s" % final.header("Call-ID"),
+             "CSeq: %d %s" % (cseq, method), "Max-Forwards: 70", "Content-Length: 0"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def tls_call(ctx, t, ep, port):
+    """A call from the trunk over its TLS connection ep: INVITE, 200, ACK, BYE, 200.
+    Returns the call.end record."""
+    dest = ("127.0.0.1", t.tls_port)
+    inv, cid, _ = ep.request("INVITE", dest, ruri="sip:%s@127.0.0.1:%d" % (DID, dest[1]),
+                             to_user=DID, body=sipmsg.sdp_offer("127.0.0.1", port))
+    ep.send(inv, dest)
+    final, _ = ep.wait_final(15, call_id=cid, method="INVITE")
+    if not final or final.status != 200:
+        raise AssertionError("INVITE over TLS from the trunk got %s" % final)
+    ep.send(in_dialog(ep, inv, final, "ACK", 1), dest)
+    time.sleep(1)
+    ep.send(in_dialog(ep, inv, final, "BYE", 2), dest)
+    bye, _ = ep.wait_final(10, call_id=cid, method="BYE")
+    if not bye or bye.status != 200:
+        raise AssertionError("BYE over TLS got %s" % bye)
+    end = t.wait_events("call.end", 1, 10)
+    if not end or end[0].get("sip_code") != 200:
+        raise AssertionError("the TLS call did not complete: %s" % end)
+    return end[0]
+
+
+def case_guard_flood(ctx):
+    """300 connections to the TLS port from unknown 127.x addresses, held idle: 50 that
+    complete the handshake (with a client certificate the CA signed: without one, an
+    unknown source's handshake is refused), then 250 plain TCP connects (20 of them
+    from one address).
+    They count against the same caps as TCP (100 in all, 8 per source: the rest are
+    closed as they are accepted), every one left is closed after tcp_unknown_timeout,
+    a call from the trunk over its own TLS connection completes in the middle of it,
+    and the log stays small."""
+    from harness import calls, sipp  # noqa: E402
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1024:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 1024), hard))
+    pki = tlscerts.Pki(ctx.path("pki"))
+    cert, key, _ = pki.issue("trunx")
+    u = calls.uas(ctx, "uas_basic.xml", duration_ms=0)
+
+    def conf(c):
+        c.sip.update(tcp_max_connections=100, tcp_max_per_source=8, tcp_unknown_timeout=10)
+        c.carrier["tls_verify"] = False
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, configure=conf,
+                      tls=(cert, key, pki.ca)).start()
+    err_path = t.proc.stderr_path
+    log0 = os.path.getsize(err_path)
+    dest = ("127.0.0.1", t.tls_port)
+    trunk = sipmsg.Endpoint("127.0.0.1", transport="tls", tls_ctx=client_ctx())
+    ctx.at_end(trunk.close)
+    trunk.connect(dest)
+    socks = []
+    ctx.at_end(lambda: [s.close() for s in socks])
+    scert, skey, _ = pki.issue("stranger")
+    t0 = time.monotonic()
+    handshakes = 0
+    for i in range(50):
+        raw = socket.socket()
+        raw.bind(("127.0.40.%d" % (1 + i // 5), 0))
+        raw.settimeout(5)
+        try:
+            raw.connect(dest)
+            socks.append(client_ctx(scert, skey).wrap_socket(raw))
+            handshakes += 1
+        except (ssl.SSLError, OSError) as e:
+            ctx.log("handshake %d: %s", i, e)
+            socks.append(raw)
+    plain = []
+    for i in range(250):
+        s = socket.socket()
+        s.setblocking(False)
+        s.bind(("127.0.41.1" if i < 20 else "127.0.42.%d" % (1 + (i - 20) // 5), 0))
+        try:
+            s.connect(dest)
+        except BlockingIOError:
+            pass
+        plain.append(s)
+    socks += plain
+    ctx.log("%d handshakes and %d plain connects in %.1f s", handshakes, len(plain),
+            time.monotonic() - t0)
+    # The kernel's backlog hands them over as trunxd accepts (a SYN it dropped is sent
+    # again after 1 s, 3 s): wait until every one was accepted or refused.
+    peak = [0]
+
+    def handled():
+        c = t.status()["counters"]
+        peak[0] = max(peak[0], c["tcp_open"])
+        return c["tcp_accepted"] + c["tcp_refused_limit"] >= 290
+    procs.wait_until(handled, 8, 0.2)
+    st = t.status()["counters"]
+    during = {k: st[k] for k in st if k.startswith("tcp_")}
+    ctx.log("during (%.1f s): %s, at most %d open", time.monotonic() - t0, during, peak[0])
+    if max(peak[0], st["tcp_open"]) > 100:
+        raise AssertionError("%d connections open, the cap is 100" % peak[0])
+    if handshakes < 40:
+        raise AssertionError("only %d of 50 TLS handshakes completed" % handshakes)
+    if st["tcp_refused_limit"] < 100 or st["tcp_open"] < 90:
+        raise AssertionError("tcp_refused_limit = %d: the caps did not act on TLS"
+                             % st["tcp_refused_limit"])
+    rec = tls_call(ctx, t, trunk, 40000)
+    ctx.log("call over TLS during the flood: %s after %.1f s", rec.get("sip_code"),
+            time.monotonic() - t0)
+    calls.finish(u)
+    sipp.expect_ok(u)
+    # Every unknown connection is closed by tcp_unknown_timeout (10 s).
+    still = [s for s in socks[:50] + plain[20:30] if not peer_closed(s, 12)]
+    if still:
+        raise AssertionError("%d unknown connections were still open after %.1f s"
+                             % (len(still), time.monotonic() - t0))
+    st = t.status()["counters"]
+    ctx.log("after: %s", {k: st[k] for k in st if k.startswith("tcp_")})
+    if st["tcp_closed_unknown"] < 80:
+        raise AssertionError("tcp_closed_unknown = %d" % st["tcp_closed_unknown"])
+    for s in socks:
+        s.close()
+    if not procs.wait_until(lambda: t.status()["counters"]["tcp_open"] <= 1, 10, 0.2):
+        raise AssertionError("connections still counted: %s" % t.status()["counters"])
+    final, _ = trunk.options(dest, timeout=5)
+    if not final or final.status != 200:
+        raise AssertionError("the trunk's TLS connection is not served after the flood: %s"
+                             % final)
+    grew = os.path.getsize(err_path) - log0
+    ctx.log("log +%d bytes", grew)
+    if grew > 64 << 10:
+        raise AssertionError("the log grew by %d bytes for 300 connections" % grew)
+    t.check_alive()
+
+
+def case_guard_idle(ctx):
+    """A trunk's TLS connection that carries no dialog is closed after tcp_idle_timeout
+    without data; in drop mode, an unknown source's TLS connection is closed as soon
+    as it is accepted."""
+    pki = tlscerts.Pki(ctx.path("pki"))
+
+    def conf(c):
+        c.sip.update(tcp_idle_timeout=2, unknown_source="drop")
+        c.carrier["tls_verify"] = False
+    t = start(ctx, pki, conf)
+    dest = ("127.0.0.1", t.tls_port)
+    ep = sipmsg.Endpoint("127.0.0.1", transport="tls", tls_ctx=client_ctx())
+    ctx.at_end(ep.close)
+    ep.connect(dest)
+    final, _ = ep.options(dest, timeout=5)
+    if not final or final.status != 200:
+        raise AssertionError("OPTIONS over TLS got %s" % final)
+    t0 = time.monotonic()
+    if not peer_closed(ep.sock, 8):
+        raise AssertionError("an idle TLS connection without a dialog stayed open")
+    after = time.monotonic() - t0
+    ctx.log("idle TLS connection closed after %.1f s", after)
+    if not 1.5 <= after <= 6:
+        raise AssertionError("closed after %.1f s, tcp_idle_timeout is 2 s" % after)
+    if t.counter("tcp_closed_idle") < 1:
+        raise AssertionError("tcp_closed_idle = %s" % t.counter("tcp_closed_idle"))
+    s = socket.socket()
+    s.bind(("127.0.43.1", 0))
+    s.connect(dest)
+    ctx.at_end(s.close)
+    if not peer_closed(s, 3):
+        raise AssertionError("drop mode: an unknown source's TLS connection was kept")
+    if t.counter("tcp_refused_unknown") < 1:
+        raise AssertionError("tcp_refused_unknown = %s" % t.counter("tcp_refused_unknown"))
+
+
+if __name__ == "__main__":
+    sys.exit(case.main(globals()))
