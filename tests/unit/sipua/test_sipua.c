@@ -554,15 +554,18 @@ static void test_source_filter(void **state)
 	build_request(req, sizeof(req), "OPTIONS", "127.0.0.2", p2, f->port, "flt-1", NULL, false);
 	send_to(s2, f->port, req);
 	assert_int_equal(recv_msg(s2, resp, sizeof(resp), 700), -1);
-	/* Counted once (the counting packet socket needs CAP_NET_RAW: root here). */
+	/* Counted (the counting packet socket needs CAP_NET_RAW: root here). Other suites'
+	 * stray loopback datagrams to this port from outside the networks count too. */
+	uint64_t filtered = sipua_filtered(f->ua);
+
 	if (geteuid() == 0)
-		assert_int_equal(sipua_filtered(f->ua), 1);
+		assert_true(filtered >= 1);
 	build_request(req, sizeof(req), "OPTIONS", "127.0.0.1", p1, f->port, "flt-2", NULL, false);
 	send_to(s1, f->port, req);
 	assert_int_equal(recv_match(s1, resp, sizeof(resp), "SIP/2.0 200", 3000), 0);
 	/* Removed: the unknown source is answered again. */
 	if (geteuid() == 0)
-		assert_int_equal(sipua_filtered(f->ua), 1);   /* known sources not counted */
+		assert_true(sipua_filtered(f->ua) == filtered);   /* known sources not counted */
 	assert_int_equal(sipua_set_source_filter(f->ua, NULL, 0), 0);
 	build_request(req, sizeof(req), "OPTIONS", "127.0.0.2", p2, f->port, "flt-3", NULL, false);
 	send_to(s2, f->port, req);
