@@ -26,13 +26,33 @@
 #include "ctl/ctl_daemon.h"
 #include "ctl/ctl_notify.h"
 #include "ctl/ctl_signal.h"
+#include "db/db.h"
 #include "log.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: trunxd --config FILE [--check]\n"
-		"       trunxd --version\n");
+		"usage: trunxd --config FILE [--postgres URL] [--redis URL] [--check]\n"
+		"       trunxd --version\n"
+		"  --postgres, --redis  override [data] postgres / redis of the file\n"
+		"  --check              validate FILE, say which mode it selects, and exit\n");
+}
+
+/* Command-line values replace the file's [data] URLs. */
+static int override_urls(struct conf *cf, const char *pg, const char *redis)
+{
+	if (pg && strlen(pg) >= sizeof(cf->data.postgres))
+		return ENAMETOOLONG;
+	if (redis && strlen(redis) >= sizeof(cf->data.redis))
+		return ENAMETOOLONG;
+	if (redis && redis[0] && strncmp(redis, "redis://", 8) != 0 &&
+	    strncmp(redis, "unix:", 5) != 0)
+		return EINVAL;
+	if (pg)
+		snprintf(cf->data.postgres, sizeof(cf->data.postgres), "%s", pg);
+	if (redis)
+		snprintf(cf->data.redis, sizeof(cf->data.redis), "%s", redis);
+	return 0;
 }
 
 /* Loads the configuration and its routing snapshot; prints the reason on failure. */
@@ -55,6 +75,23 @@ static int load(const char *path, struct conf **cfp, struct route_table **rtp)
 	return e;
 }
 
+/* Database mode: the schema is brought up to date before anything starts. */
+static int migrate(const struct conf *cf)
+{
+	char err[512] = "";
+	int applied = 0, version = 0, rc;
+
+	rc = db_migrate(cf->data.postgres, cf->data.startup_timeout, &applied, &version, err,
+			sizeof(err));
+	if (rc) {
+		log_msg(LOG_ERROR, "trunxd.start", "database: %s", err);
+		return rc;
+	}
+	log_msg(LOG_INFO, "db.schema", "schema version %d (%d migration%s applied)", version,
+		applied, applied == 1 ? "" : "s");
+	return 0;
+}
+
 /* The control socket settings from the configuration. */
 static int ctl_config(const struct conf *cf, struct ctl_cfg *cc)
 {
@@ -72,11 +109,13 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check", no_argument, NULL, 'k'},
+		{"postgres", required_argument, NULL, 'P'},
+		{"redis", required_argument, NULL, 'R'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *config = NULL;
+	const char *config = NULL, *pg_url = NULL, *redis_url = NULL;
 	struct conf *cf = NULL;
 	struct route_table *rt = NULL;
 	struct b2bua *b = NULL;
@@ -89,6 +128,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'k': check = 1; break;
+		case 'P': pg_url = optarg; break;
+		case 'R': redis_url = optarg; break;
 		case 'V': printf("trunxd %s\n", TRUNX_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -100,12 +141,31 @@ int main(int argc, char **argv)
 	}
 	if (load(config, &cf, &rt))
 		return 1;
+	err = override_urls(cf, pg_url, redis_url);
+	if (err) {
+		fprintf(stderr, "trunxd: %s: %s\n", pg_url && err == ENAMETOOLONG ?
+			"--postgres/--redis" : "--redis", err == EINVAL ?
+			"not redis://host[:port][/db] or unix:/path" : strerror(err));
+		goto out;
+	}
 	if (check) {
-		printf("%s: ok\n", config);
+		char mode[1024];
+
+		conf_mode_describe(cf, mode, sizeof(mode));
+		printf("%s: ok\n%s\n", config, mode);
 		rc = 0;
 		goto out;
 	}
 	log_set_level(cf->general.log_level);
+	if (conf_mode(cf) == CONF_MODE_DB) {
+		if (migrate(cf))
+			goto out;
+		/* The file's trunks and routes are not used: the tables are. */
+		route_table_unref(rt);
+		rt = NULL;
+		if (route_table_create(&rt) || route_table_freeze(rt))
+			goto out;
+	}
 
 	/* Before any thread exists, so that every thread inherits the mask. */
 	err = ctl_signals_block();
