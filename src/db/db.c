@@ -432,12 +432,8 @@ static bool drain_results(struct db *db)
 			/* The statement is complete. */
 			event_del(db->timeout_ev);
 			q = q_pop(db);
-			if (!q->internal && !q->h) {
-				q_free(q);
-				continue;
-			}
 			if (q->flags & DB_Q_ROWS)
-				q_answer(q, 0, NULL, NULL, false);
+				q_answer(q, 0, NULL, NULL, false);   /* the end of the rows */
 			q_free(q);
 			try_send(db);
 			continue;

@@ -138,6 +138,10 @@ static void test_params_and_errors(void **state)
 	assert_int_equal(t.err, 0);
 	assert_string_equal(t.value, "still here");
 	assert_int_equal(t.downs, 0);
+	/* A statement without a handler does not hold up the next one. */
+	assert_int_equal(db_query(t.db, "SELECT 1", 0, NULL, 0, NULL, NULL), 0);
+	query(&t, "SELECT 'after'", 0, NULL, 0);
+	assert_string_equal(t.value, "after");
 	/* NULL parameters are SQL NULL. */
 	{
 		const char *np[1] = {NULL};
