@@ -26,16 +26,20 @@
 #include "ctl/ctl_daemon.h"
 #include "ctl/ctl_notify.h"
 #include "ctl/ctl_signal.h"
+#include "data/data.h"
 #include "db/db.h"
+#include "db/db_seed.h"
 #include "log.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: trunxd --config FILE [--postgres URL] [--redis URL] [--check]\n"
+		"usage: trunxd --config FILE [--postgres URL] [--redis URL] [--check | --seed]\n"
 		"       trunxd --version\n"
 		"  --postgres, --redis  override [data] postgres / redis of the file\n"
-		"  --check              validate FILE, say which mode it selects, and exit\n");
+		"  --check              validate FILE, say which mode it selects, and exit\n"
+		"  --seed               migrate the database, add the file's [trunk] and [route]\n"
+		"                       sections to it (existing names are kept), and exit\n");
 }
 
 /* Command-line values replace the file's [data] URLs. */
@@ -111,6 +115,7 @@ int main(int argc, char **argv)
 		{"check", no_argument, NULL, 'k'},
 		{"postgres", required_argument, NULL, 'P'},
 		{"redis", required_argument, NULL, 'R'},
+		{"seed", no_argument, NULL, 'S'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -121,8 +126,9 @@ int main(int argc, char **argv)
 	struct b2bua *b = NULL;
 	struct ctl_daemon *cd = NULL;
 	struct ctl *ctl = NULL;
+	struct data *data = NULL;
 	struct ctl_cfg ccfg;
-	int check = 0, c, err, rc = 1;
+	int check = 0, seed = 0, c, err, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "c:kVh", opts, NULL)) != -1) {
 		switch (c) {
@@ -130,6 +136,7 @@ int main(int argc, char **argv)
 		case 'k': check = 1; break;
 		case 'P': pg_url = optarg; break;
 		case 'R': redis_url = optarg; break;
+		case 'S': seed = 1; break;
 		case 'V': printf("trunxd %s\n", TRUNX_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -157,6 +164,27 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level(cf->general.log_level);
+	if (seed) {
+		char why[512] = "";
+		int nt = 0, nr = 0;
+
+		if (conf_mode(cf) != CONF_MODE_DB) {
+			fprintf(stderr, "trunxd: --seed needs a database (--postgres or [data] "
+				"postgres)\n");
+			goto out;
+		}
+		if (migrate(cf))
+			goto out;
+		if (db_seed(cf->data.postgres, cf, &nt, &nr, why, sizeof(why))) {
+			fprintf(stderr, "trunxd: --seed: %s\n", why);
+			goto out;
+		}
+		printf("%s: %d trunk%s and %d route%s added to the database (%zu and %zu in "
+		       "the file)\n", config, nt, nt == 1 ? "" : "s", nr, nr == 1 ? "" : "s",
+		       cf->n_trunks, cf->n_routes);
+		rc = 0;
+		goto out;
+	}
 	if (conf_mode(cf) == CONF_MODE_DB) {
 		if (migrate(cf))
 			goto out;
@@ -184,11 +212,31 @@ int main(int argc, char **argv)
 	if (!err)
 		err = ctl_daemon_create(&cd, config, cf, b);
 	if (!err)
+		err = ctl_daemon_set_urls(cd, pg_url, redis_url);
+	if (!err)
 		err = ctl_create(&ctl, &ccfg, &ctl_daemon_ops, cd);
 	if (err) {
 		log_msg(LOG_ERROR, "trunxd.start", "cannot create the control socket %s: %s",
 			cf->general.control_socket, strerror(err));
 		goto out;
+	}
+	if (conf_mode(cf) == CONF_MODE_DB) {
+		char why[256];
+
+		/* The control thread's loop runs here until the routing is known. */
+		err = data_create(&data, ctl_event_base(ctl), cf, b);
+		if (!err)
+			err = data_start(data);
+		if (err) {
+			log_msg(LOG_ERROR, "trunxd.start", "database mode: %s", strerror(err));
+			goto out;
+		}
+		err = data_wait_first(data, cf->data.startup_timeout, why, sizeof(why));
+		if (err) {
+			log_msg(LOG_ERROR, "trunxd.start", "database mode: %s", why);
+			goto out;
+		}
+		ctl_daemon_set_data(cd, data);
 	}
 	err = b2bua_start(b);
 	if (err) {
@@ -213,6 +261,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out:
 	ctl_stop(ctl);
+	data_destroy(data);   /* its events live in the control thread's loop */
 	b2bua_destroy(b);
 	ctl_destroy(ctl);
 	ctl_daemon_destroy(cd);

@@ -117,7 +117,8 @@ pg_start() {
   local bin; bin=$(pg_bin)
   pg_init
   if ! pg_running; then
-    as_user "$bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w -t 60 \
+    # In a session of its own: the Ctrl-C meant for trunxd must not reach it.
+    as_user setsid -w "$bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/log" -w -t 60 \
       -o "${pg_opts[*]} ${TRUNX_PG_OPTS:-}" start >/dev/null \
       || die "Postgres did not start: see $dir/pg/log"
   fi

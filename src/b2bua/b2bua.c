@@ -181,22 +181,26 @@ static void add_uri_host(struct sipua_net *nets, size_t *n, size_t cap, const ch
  * and the hosts of trunk and route URIs (peers we call send in-dialog requests too).
  * Returns the count (0 in reject mode) and the array in *netsp (malloc'd).
  */
-static size_t drop_nets_from(const struct conf *cf, struct sipua_net **netsp)
+static size_t drop_nets_from(const struct conf_sip *sip, const struct route_table *rt,
+			     struct sipua_net **netsp)
 {
-	size_t cap = cf->n_routes + 1, n = 0;
+	size_t cap = route_table_route_count(rt) + 1, n = 0;
+	size_t nt = route_table_trunk_count(rt);
 	struct sipua_net *nets;
 
 	*netsp = NULL;
-	if (cf->sip.unknown_source != CONF_UNKNOWN_DROP)
+	if (sip->unknown_source != CONF_UNKNOWN_DROP)
 		return 0;
-	for (size_t i = 0; i < cf->n_trunks; i++)
-		cap += cf->trunks[i].n_cidrs + 1;
+	for (size_t i = 0; i < nt; i++)
+		cap += trunk_get_cfg(route_table_trunk_at(rt, i))->n_cidrs + 1;
 	nets = calloc(cap, sizeof(*nets));
 	if (!nets)
 		return 0;
-	for (size_t i = 0; i < cf->n_trunks; i++) {
-		const struct trunk_cfg *t = &cf->trunks[i];
+	for (size_t i = 0; i < nt; i++) {
+		const struct trunk_cfg *t = trunk_get_cfg(route_table_trunk_at(rt, i));
 
+		if (t->status == TRUNK_INACTIVE)
+			continue;
 		for (size_t j = 0; j < t->n_cidrs && n < cap; j++) {
 			nets[n].addr = t->cidrs[j].addr;
 			nets[n].bits = t->cidrs[j].bits;
@@ -205,9 +209,12 @@ static size_t drop_nets_from(const struct conf *cf, struct sipua_net **netsp)
 		if (t->uri[0])
 			add_uri_host(nets, &n, cap, t->uri);
 	}
-	for (size_t i = 0; i < cf->n_routes; i++)
-		if (cf->routes[i].uri[0])
-			add_uri_host(nets, &n, cap, cf->routes[i].uri);
+	for (size_t i = 0; i < route_table_route_count(rt); i++) {
+		const struct route_cfg *r = route_get_cfg(route_table_route_at(rt, i));
+
+		if (r->uri[0])
+			add_uri_host(nets, &n, cap, r->uri);
+	}
 	*netsp = nets;
 	return n;
 }
@@ -268,7 +275,8 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 		goto fail;
 	}
 	b->rt = route_table_ref(rt);
-	b->n_drop_nets = drop_nets_from(cf, &b->drop_nets);
+	b->rng = b->id_salt | 1;
+	b->n_drop_nets = drop_nets_from(&cf->sip, rt, &b->drop_nets);
 	*bp = b;
 	return 0;
 fail:
@@ -283,6 +291,7 @@ int b2bua_start(struct b2bua *b)
 
 	if (!b)
 		return EINVAL;
+	b->started = true;
 	err = sipua_start(b->ua);
 	if (!err)
 		drop_filter_apply(b);
@@ -416,8 +425,10 @@ static void apply_reload(struct b2bua *b, const struct conf_sip *sip, struct rou
 	b->sip.ring_timeout = sip->ring_timeout;
 	b->sip.max_forwards = sip->max_forwards;
 	b->sip.shutdown_grace = sip->shutdown_grace;
-	route_table_unref(b->rt);
-	b->rt = rt;
+	if (rt) {   /* NULL: the routing stays (database mode) */
+		route_table_unref(b->rt);
+		b->rt = rt;
+	}
 }
 
 static void reload_run(void *arg)
@@ -434,7 +445,7 @@ int b2bua_reload(struct b2bua *b, const struct conf *cf, struct route_table *rt)
 	struct reload_job *j;
 	int err;
 
-	if (!b || !cf || !rt)
+	if (!b || !cf)
 		return EINVAL;
 	j = calloc(1, sizeof(*j));
 	if (!j)
@@ -443,14 +454,63 @@ int b2bua_reload(struct b2bua *b, const struct conf *cf, struct route_table *rt)
 	j->sip = cf->sip;
 	j->rt = route_table_ref(rt);
 	/* The filter is the caller's to change (any thread may set it). */
-	free(b->drop_nets);
-	b->n_drop_nets = drop_nets_from(cf, &b->drop_nets);
-	drop_filter_apply(b);
+	if (rt || cf->sip.unknown_source != b->sip.unknown_source) {
+		free(b->drop_nets);
+		b->n_drop_nets = drop_nets_from(&cf->sip, rt ? rt : b->rt, &b->drop_nets);
+		drop_filter_apply(b);
+	}
 	err = sipua_post(b->ua, reload_run, j);
 	if (err == ESHUTDOWN) {
 		/* Not running: no other thread touches the context. */
 		apply_reload(b, &j->sip, j->rt);
 		free(j);
+		return 0;
+	}
+	if (err) {
+		route_table_unref(j->rt);
+		free(j);
+	}
+	return err;
+}
+
+/* ---- routing from the database ---- */
+
+struct routes_job {
+	struct b2bua       *b;
+	struct route_table *rt;
+};
+
+static void routes_run(void *arg)
+{
+	struct routes_job *j = arg;
+
+	route_table_unref(j->b->rt);
+	j->b->rt = j->rt;
+	free(j);
+}
+
+int b2bua_set_routes(struct b2bua *b, struct route_table *rt)
+{
+	struct routes_job *j;
+	int err;
+
+	if (!b || !rt)
+		return EINVAL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	j->b = b;
+	j->rt = route_table_ref(rt);
+	/* The filter is the caller's to change (any thread may set it). */
+	if (b->sip.unknown_source == CONF_UNKNOWN_DROP) {
+		free(b->drop_nets);
+		b->n_drop_nets = drop_nets_from(&b->sip, rt, &b->drop_nets);
+		drop_filter_apply(b);
+	}
+	err = sipua_post(b->ua, routes_run, j);
+	if (err == ESHUTDOWN && !b->started) {
+		/* Not running yet: no other thread touches the context. */
+		routes_run(j);
 		return 0;
 	}
 	if (err) {
@@ -488,6 +548,8 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 		c->contact_refused = st.contact_refused;
 		c->offer_glare = st.glare;
 	}
+	c->rejected_callerid = atomic_load(&m->c_callerid);
+	c->rejected_refused = atomic_load(&m->c_refused);
 	if (b->me)
 		media_engine_counters(b->me, &mc);
 	c->media_workers = mc.workers;

@@ -35,6 +35,10 @@ struct b2bua_counters {
 	uint64_t in_dialog_bad;           /**< in-dialog requests refused as malformed */
 	uint64_t contact_refused;         /**< Contacts not taken as targets (source) */
 	uint64_t offer_glare;             /**< offers answered 491 by the user agent */
+	uint64_t rejected_callerid;       /**< 403: a caller ID the tenant does not own */
+	uint64_t rejected_refused;        /**< other configured answers (database mode: DID of
+					       an unconfigured tenant, announcement, trunk in
+					       maintenance, every trunk down...) */
 	unsigned media_workers;
 	uint64_t media_sessions;          /**< media sessions open */
 	uint64_t media_ports_free;        /**< RTP/RTCP port pairs still free */
@@ -65,9 +69,16 @@ void b2bua_destroy(struct b2bua *b);
 
 /**
  * Applies the live-changeable parts of a new conf (limits; copied) and a new routing
- * table (a reference is taken; the old one is released once no call uses it).
+ * table (a reference is taken; the old one is released once no call uses it). rt NULL
+ * keeps the routing as it is (database mode: the tables, not the file, give it).
  */
 int b2bua_reload(struct b2bua *b, const struct conf *cf, struct route_table *rt);
+
+/**
+ * Swaps in a new routing snapshot (database mode; a reference is taken). Any thread;
+ * before b2bua_start() it is applied at once by the caller's thread.
+ */
+int b2bua_set_routes(struct b2bua *b, struct route_table *rt);
 
 /** Reads the counters; any thread. */
 void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c);

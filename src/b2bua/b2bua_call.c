@@ -31,17 +31,6 @@ enum { SIDE_A = MEDIA_SIDE_A, SIDE_B = MEDIA_SIDE_B };
 static const char *const trunx_codecs[] = {"PCMU/8000", "PCMA/8000", "opus/48000/2",
 					   "telephone-event/8000", "telephone-event"};
 
-/* Per-call scratch that only lives between the route and proceed steps. */
-struct call_setup {
-	char   ruri_b[ROUTE_URI_MAX];
-	char   from_user[CALL_NUM_MAX];
-	char   from_display[64];
-	char  *offer_a;          /**< A's offer, copied */
-	size_t offer_a_len;
-	char   headers[2048];    /**< allow-listed headers for B */
-	int    max_forwards;
-};
-
 const char *call_state_name(enum call_state s)
 {
 	switch (s) {
@@ -251,6 +240,7 @@ void call_free(struct call *c)
 	b->n_calls--;
 	route_table_unref(c->rt);
 	call_offer_free(c);
+	free(c->targets);
 	free(c);
 }
 
@@ -288,7 +278,7 @@ static void maybe_end(struct call *c)
 
 
 /* Final failure to A (if A is still waiting) and the B leg ended. */
-static void fail_call(struct call *c, int code, const char *cause, const char *why)
+void fail_call(struct call *c, int code, const char *cause, const char *why)
 {
 	char hdr[512] = "";
 
@@ -530,19 +520,25 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 		fail_call(c, 503, "overload", NULL);
 		goto out;
 	}
-	if (!c->trunk_in || route_normalize(c->trunk_in, in->ruri_user, c->did, sizeof(c->did))) {
-		atomic_fetch_add(&b->c_no_route, 1);
-		c->did[0] = '\0';
-		fail_call(c, 404, "no_route", "not a telephone number");
-		goto out;
+	if (route_table_is_db(c->rt)) {
+		if (call_route_db(c, in, su))   /* b2bua_route.c; it failed the call */
+			goto out;
+	} else {
+		if (!c->trunk_in || route_normalize(c->trunk_in, in->ruri_user, c->did,
+						    sizeof(c->did))) {
+			atomic_fetch_add(&b->c_no_route, 1);
+			c->did[0] = '\0';
+			fail_call(c, 404, "no_route", "not a telephone number");
+			goto out;
+		}
+		route = route_lookup(c->rt, c->did, c->trunk_in);
+		if (!route || route_expand_uri(route, c->did, su->ruri_b, sizeof(su->ruri_b))) {
+			atomic_fetch_add(&b->c_no_route, 1);
+			fail_call(c, 404, "no_route", "number not routed");
+			goto out;
+		}
+		c->trunk_out = route_dest_trunk(route);
 	}
-	route = route_lookup(c->rt, c->did, c->trunk_in);
-	if (!route || route_expand_uri(route, c->did, su->ruri_b, sizeof(su->ruri_b))) {
-		atomic_fetch_add(&b->c_no_route, 1);
-		fail_call(c, 404, "no_route", "number not routed");
-		goto out;
-	}
-	c->trunk_out = route_dest_trunk(route);
 	atomic_fetch_add(&b->c_total, 1);
 	if (ev->sdp) {
 		su->offer_a = malloc(ev->sdp_len + 1);
@@ -556,8 +552,10 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 	} else {
 		c->delayed_offer = true;   /* trunx offers to B; A answers in its ACK */
 	}
-	/* The caller's number crosses in E.164 when it is one. */
-	if (route_normalize(c->trunk_in, in->from_user, su->from_user, sizeof(su->from_user)))
+	/* The caller's number crosses in E.164 when it is one (database mode: as the
+	 * route step chose it for the destination). */
+	if (!su->from_user[0] &&
+	    route_normalize(c->trunk_in, in->from_user, su->from_user, sizeof(su->from_user)))
 		snprintf(su->from_user, sizeof(su->from_user), "%s", in->from_user);
 	snprintf(su->from_display, sizeof(su->from_display), "%s", in->from_display);
 	copy_headers(c, ev, su->headers, sizeof(su->headers));

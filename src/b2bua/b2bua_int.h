@@ -204,6 +204,17 @@ bool b2b_sdp_is_refresh(const struct b2b_media *m, int side, const char *sdp, si
 
 /* ---- the call: b2bua_call.c ---- */
 
+/* Per-call scratch that only lives between the route and proceed steps. */
+struct call_setup {
+	char   ruri_b[ROUTE_URI_MAX];
+	char   from_user[CALL_NUM_MAX];
+	char   from_display[64];
+	char  *offer_a;          /**< A's offer, copied */
+	size_t offer_a_len;
+	char   headers[2048];    /**< allow-listed headers for B */
+	int    max_forwards;
+};
+
 enum call_state {
 	CALL_ROUTING = 0,   /**< INVITE received, deciding */
 	CALL_CALLING,       /**< B INVITE sent */
@@ -247,6 +258,9 @@ struct call {
 	char                cause[48];          /**< why the call ended */
 	char                reason[160];        /**< detail (Warning text) */
 	uint64_t            t_start_ms, t_progress_ms, t_answer_ms, t_end_ms; /**< wall ms */
+	char                tenant[ROUTE_NAME_MAX];  /**< database mode: the call's tenant */
+	struct route_target *targets;          /**< database mode: destinations in turn */
+	size_t              n_targets, target; /**< how many; the one being tried */
 	struct b2b_media    media;
 	struct media_side_stats stats[2];
 	bool                have_stats;
@@ -265,24 +279,28 @@ struct b2bua {
 	size_t               n_calls;          /**< calls in the list */
 	struct b2b_rate      rate;
 	bool                 stopping;         /**< new calls refused */
+	bool                 started;          /**< b2bua_start() was called */
 	uint64_t             seq;              /**< call id counter */
 	uint64_t             id_salt;
 	struct sdp_session   sdp_scratch[2];   /**< working space of the SDP rewriting */
 	uint64_t             shed_log_ms;      /**< when load shedding was last logged */
 	uint64_t             shed_unlogged;    /**< INVITEs shed since then */
+	uint64_t             rng;              /**< xorshift state (weighted route order) */
 	struct sipua_net    *drop_nets;        /**< networks passing the drop-mode filter */
 	size_t               n_drop_nets;      /**< 0 = no filter (reject mode) */
 
 	/* Counters: written on the signalling thread, read from any thread. */
 	_Atomic uint64_t     c_active, c_total, c_answered, c_failed, c_overload,
 			     c_unknown_rejected, c_unknown_dropped, c_no_route, c_bad_request,
-			     c_rtp_timeouts, c_shed;
+			     c_rtp_timeouts, c_shed, c_callerid, c_refused;
 };
 
 /* b2bua_call.c: event entry points (signalling thread) */
 void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev);
 void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *ev);
 void call_on_media_event(struct b2bua *b, const struct media_event *ev);
+/** Final failure to A (if A is still waiting) and the B leg ended. */
+void fail_call(struct call *c, int code, const char *cause, const char *why);
 /** Hangs a call up (both legs) with a cause for its record. */
 void call_hangup(struct call *c, const char *cause);
 /** Frees a call without signalling. */
@@ -307,6 +325,17 @@ void call_media_update(struct call *c);
 void call_quality_log(struct log_rec *r, const struct call *c);
 /** The live figures of a call (its media session's last published counters), or NULL. */
 struct json_t *call_quality_json(const struct call *c);
+
+/* b2bua_route.c (signalling thread): database mode */
+/**
+ * The route step in database mode: decides from the snapshot (route_decide) and fills
+ * the call (did, tenant, destinations) and su (request-URI and caller of the first
+ * destination). On a refusal it answers the caller, records the reason (and the
+ * event, if any) and returns -1.
+ */
+int call_route_db(struct call *c, const struct sipua_incoming *in, struct call_setup *su);
+/** Writes an event record (log line) about a call: `type` with a `reason`. */
+void call_event(struct call *c, const char *type, const char *reason);
 
 /* b2bua_offer.c (signalling thread) */
 void call_on_offer(struct call *c, int from, const struct sipua_ev *ev);

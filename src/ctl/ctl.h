@@ -83,6 +83,13 @@ struct ctl_ops {
 int ctl_create(struct ctl **ctlp, const struct ctl_cfg *cfg, const struct ctl_ops *ops,
 	       void *arg);
 
+/**
+ * The control thread's event loop, for the daemon's other clients of that thread (the
+ * Postgres and Redis clients): objects created on it before ctl_start() belong to the
+ * control thread from then on, and must be freed after ctl_stop().
+ */
+struct event_base *ctl_event_base(struct ctl *ctl);
+
 /** Starts the control thread. @return 0 or the errno of pthread_create. */
 int ctl_start(struct ctl *ctl);
 

@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from harness import case, datastore, ports, trunxd  # noqa: E402
+from harness import calls, case, datastore, ports, procs, sipp, trunxd  # noqa: E402
 
 
 def case_client(ctx):
@@ -116,6 +116,44 @@ def case_check_modes(ctx):
     p = subprocess.run([ctx.trunxd_path, "--config", path, "--redis", "http://x", "--check"],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode != 0 and "redis" in p.stderr, p.stderr
+
+
+def case_readme_run(ctx):
+    """tools/run.sh with a file that names no database: it creates and starts a private
+    Postgres (owned by the unprivileged user) and Redis under its var directory, puts
+    the file's trunks and routes into the database, and trunxd routes the sample call
+    from it; SIGTERM stops trunxd, then both servers."""
+    u = calls.uas(ctx, "uas_basic.xml", timeout=120)
+    port = ports.free_port("127.0.0.1")
+    rng = ports.free_range(200, "127.0.0.1", avoid=(port,))
+    conf = trunxd.Config(port, rng, ctx.path("run.ctl"), uas_port=u.port)
+    path = ctx.path("run.conf")
+    with open(path, "w") as f:
+        f.write(conf.text().replace("[general]", "[data]\njournal_dir = %s\n\n[general]"
+                                    % ctx.path("journal"), 1))
+    var = ctx.path("var")
+    tool = os.path.join(ctx.source_dir, "tools", "embedded.sh")
+    ctx.at_end(lambda: subprocess.run([tool, "stop", var], capture_output=True, timeout=120))
+    env = {"TRUNX_VAR_DIR": var, "TRUNX_RUN_BINARY": ctx.trunxd_path, "TRUNX_PG_NOSYNC": "1"}
+    run = ctx.reg.start("run.sh", [os.path.join(ctx.source_dir, "tools", "run.sh"), path],
+                        env=env, cwd=ctx.source_dir)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path)
+    t.port, t.proc = port, run
+    if not t.wait_ready(90):
+        raise AssertionError("run.sh did not bring trunxd up:\n%s" % run.read_stderr()[-3000:])
+    import pwd
+    st = os.stat(os.path.join(var, "pg", "data"))
+    assert pwd.getpwuid(st.st_uid).pw_name == "trunx", "var/pg is not owned by trunx"
+    err = run.read_stderr()
+    assert "2 trunks and 1 route added to the database" in err, err[-2000:]
+    assert "routing loaded: 2 carriers" in err, err[-2000:]
+    c = calls.uac(ctx, "uac_basic.xml", "127.0.0.1:%d" % port, duration_ms=300)
+    calls.finish(c, u)
+    sipp.expect_ok(c)
+    rc = run.stop(timeout=60)
+    assert rc == 0, "run.sh exit code %s" % rc
+    s = subprocess.run([tool, "status", var], capture_output=True, text=True, timeout=30)
+    assert "postgres: stopped" in s.stdout and "redis: stopped" in s.stdout, s.stdout
 
 
 if __name__ == "__main__":

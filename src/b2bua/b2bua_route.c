@@ -1,0 +1,89 @@
+/*
+ * b2bua_route.c — the route step of a call in database mode: the snapshot's decision
+ * (sip/route/route_decide.c) applied to the call — its DID, tenant and destinations —
+ * or the configured answer with its reason, and the event records of refusals that
+ * matter (a caller ID the tenant does not own).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "b2bua_int.h"
+#include "log.h"
+
+static uint64_t next_rand(struct b2bua *b)
+{
+	uint64_t x = b->rng ? b->rng : 0x2545f4914f6cdd1dull;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	b->rng = x;
+	return x;
+}
+
+void call_event(struct call *c, const char *type, const char *reason)
+{
+	struct log_rec r;
+
+	if (!log_begin(&r, LOG_WARN, type))
+		return;
+	log_str(&r, "call_id", c->id);
+	if (c->trunk_in)
+		log_str(&r, "trunk", trunk_get_cfg(c->trunk_in)->name);
+	if (c->tenant[0])
+		log_str(&r, "tenant", c->tenant);
+	log_str(&r, "from", c->from);
+	log_str(&r, "to", c->to);
+	log_str(&r, "reason", reason);
+	log_end(&r);
+}
+
+int call_route_db(struct call *c, const struct sipua_incoming *in, struct call_setup *su)
+{
+	struct b2bua *b = c->b;
+	struct route_decision *d;
+
+	if (!c->trunk_in) {
+		fail_call(c, 403, "unknown_source", "unknown source");
+		return -1;
+	}
+	d = malloc(sizeof(*d));
+	if (!d) {
+		fail_call(c, 500, "no_memory", NULL);
+		return -1;
+	}
+	route_decide(c->rt, c->trunk_in, in->ruri_user, in->from_user, next_rand(b), NULL, NULL,
+		     d);
+	snprintf(c->did, sizeof(c->did), "%s", d->did);
+	if (d->tenant)
+		snprintf(c->tenant, sizeof(c->tenant), "%s", d->tenant->id);
+	if (d->code) {
+		if (d->event) {
+			atomic_fetch_add(&b->c_callerid, 1);
+			call_event(c, d->event, d->reason);
+		} else if (d->code == 404) {
+			atomic_fetch_add(&b->c_no_route, 1);
+		} else {
+			atomic_fetch_add(&b->c_refused, 1);
+		}
+		fail_call(c, d->code, d->cause, d->reason);
+		free(d);
+		return -1;
+	}
+	c->targets = calloc(d->n_targets, sizeof(*c->targets));
+	if (!c->targets) {
+		free(d);
+		fail_call(c, 500, "no_memory", NULL);
+		return -1;
+	}
+	memcpy(c->targets, d->targets, d->n_targets * sizeof(*c->targets));
+	c->n_targets = d->n_targets;
+	c->target = 0;
+	c->trunk_out = c->targets[0].trunk;
+	snprintf(su->ruri_b, sizeof(su->ruri_b), "%s", c->targets[0].ruri);
+	snprintf(su->from_user, sizeof(su->from_user), "%s",
+		 c->targets[0].caller[0] ? c->targets[0].caller : "anonymous");
+	free(d);
+	return 0;
+}
