@@ -237,6 +237,12 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		ctl_daemon_set_data(cd, data);
+		{
+			struct b2bua_hooks h;
+
+			data_hooks(data, &h);
+			b2bua_set_hooks(b, &h);
+		}
 	}
 	err = b2bua_start(b);
 	if (err) {
@@ -257,12 +263,15 @@ int main(int argc, char **argv)
 	ctl_notify("STOPPING=1");
 	ctl_daemon_stopping(cd);   /* no reload may overlap the stop */
 	b2bua_stop(b);
+	if (data && data_drain(data, 3000))
+		log_msg(LOG_WARN, "cdr.drain", "Postgres did not take every record before the "
+			"stop: the rest is in the journal for the next start");
 	log_msg(LOG_INFO, "trunxd.stop", "stopped");
 	rc = 0;
 out:
 	ctl_stop(ctl);
+	b2bua_destroy(b);     /* records of abandoned calls still reach the journal */
 	data_destroy(data);   /* its events live in the control thread's loop */
-	b2bua_destroy(b);
 	ctl_destroy(ctl);
 	ctl_daemon_destroy(cd);
 	route_table_unref(rt);

@@ -230,6 +230,12 @@ static void drop_filter_apply(struct b2bua *b)
 
 /* ---- life cycle ---- */
 
+void b2bua_set_hooks(struct b2bua *b, const struct b2bua_hooks *h)
+{
+	if (b && h)
+		b->hooks = *h;
+}
+
 static void copy_conf(struct b2bua *b, const struct conf *cf)
 {
 	b->sip = cf->sip;
@@ -238,6 +244,7 @@ static void copy_conf(struct b2bua *b, const struct conf *cf)
 		 cf->media_advertise[0] ? cf->media_advertise : cf->media.bind_addr);
 	snprintf(b->sip_host, sizeof(b->sip_host), "%s",
 		 cf->sip.advertise_addr[0] ? cf->sip.advertise_addr : cf->sip.listen_addr);
+	conf_node_id(cf, b->node_id, sizeof(b->node_id));
 }
 
 int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *rt)

@@ -47,6 +47,21 @@ struct b2bua_counters {
 };
 
 /**
+ * What the B2BUA hands to the data plane (database mode). Each runs on the signalling
+ * thread and must not block; the JSON texts are malloc'd and owned by the callee.
+ */
+struct b2bua_hooks {
+	/** A call record: the call.end record as a JSON object, "kind":"cdr" first. */
+	void (*cdr)(char *json, void *arg);
+	/** An event: {"kind":"event","event_id","type","at","node_id",...}. */
+	void (*event)(char *json, void *arg);
+	void *arg;
+};
+
+/** Sets the hooks (copied). Before b2bua_start(). */
+void b2bua_set_hooks(struct b2bua *b, const struct b2bua_hooks *h);
+
+/**
  * Creates the B2BUA from a loaded configuration (copied: the caller may free it after
  * the call) and a frozen routing table (a reference is taken). Starts the media
  * engine. Does not start signalling yet.

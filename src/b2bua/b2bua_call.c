@@ -51,17 +51,6 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void iso8601(char *out, size_t len, uint64_t ms)
-{
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&s, &tm);
-	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (unsigned)(ms % 1000));
-}
-
 static const char *trunk_name(const struct trunk *t)
 {
 	return t ? trunk_get_cfg(t)->name : NULL;
@@ -165,66 +154,10 @@ static void set_cause(struct call *c, const char *cause)
 		snprintf(c->cause, sizeof(c->cause), "%s", cause);
 }
 
+/* The call.end record: logged, and handed to the data plane (b2bua_cdr.c). */
 static void emit_cdr(struct call *c)
 {
-	struct log_rec r;
-	char t[64], codec[48];
-	const char *result;
-
-	if (!log_begin(&r, LOG_INFO, "call.end"))
-		return;
-	if (c->a_answered)
-		result = "answered";
-	else if (!strcmp(c->cause, "cancelled"))
-		result = "cancelled";
-	else if (c->state == CALL_ROUTING || !c->b_call_id[0])
-		result = "rejected";
-	else
-		result = "failed";
-	log_str(&r, "call_id", c->id);
-	log_str(&r, "a_call_id", c->a_call_id);
-	log_str(&r, "b_call_id", c->b_call_id[0] ? c->b_call_id : NULL);
-	log_str(&r, "from", c->from);
-	log_str(&r, "to", c->to);
-	log_str(&r, "did", c->did[0] ? c->did : NULL);
-	log_str(&r, "trunk", trunk_name(c->trunk_in));
-	log_str(&r, "trunk_in", trunk_name(c->trunk_in));
-	log_str(&r, "trunk_out", trunk_name(c->trunk_out));
-	iso8601(t, sizeof(t), c->t_start_ms);
-	log_str(&r, "start", t);
-	if (c->t_answer_ms) {
-		iso8601(t, sizeof(t), c->t_answer_ms);
-		log_str(&r, "answer", t);
-	} else {
-		log_str(&r, "answer", NULL);
-	}
-	iso8601(t, sizeof(t), c->t_end_ms);
-	log_str(&r, "end", t);
-	log_int(&r, "setup_ms", c->t_progress_ms ? (int64_t)(c->t_progress_ms - c->t_start_ms) :
-			       c->t_answer_ms ? (int64_t)(c->t_answer_ms - c->t_start_ms) : -1);
-	log_int(&r, "answer_ms", c->t_answer_ms ? (int64_t)(c->t_answer_ms - c->t_start_ms) : -1);
-	log_int(&r, "duration_ms", c->t_answer_ms ? (int64_t)(c->t_end_ms - c->t_answer_ms) : 0);
-	log_str(&r, "result", result);
-	log_int(&r, "sip_code", c->final_code);
-	log_str(&r, "cause", c->cause[0] ? c->cause : "normal");
-	if (c->reason[0])
-		log_str(&r, "reason", c->reason);
-	/* Each leg's codec; they differ when trunx transcoded. */
-	b2b_sdp_codec_side(&c->media, SIDE_A, codec, sizeof(codec));
-	log_str(&r, "codec_a", codec[0] ? codec : NULL);
-	b2b_sdp_codec_side(&c->media, SIDE_B, codec, sizeof(codec));
-	log_str(&r, "codec_b", codec[0] ? codec : NULL);
-	log_uint(&r, "rtp_a_in", c->stats[SIDE_A].rtp_in);
-	log_uint(&r, "rtp_a_out", c->stats[SIDE_A].rtp_out);
-	log_uint(&r, "rtp_a_lost", c->stats[SIDE_A].rtp_lost);
-	log_uint(&r, "rtp_b_in", c->stats[SIDE_B].rtp_in);
-	log_uint(&r, "rtp_b_out", c->stats[SIDE_B].rtp_out);
-	log_uint(&r, "rtp_b_lost", c->stats[SIDE_B].rtp_lost);
-	log_uint(&r, "rtp_dropped", c->stats[SIDE_A].rtp_dropped + c->stats[SIDE_B].rtp_dropped);
-	log_bool(&r, "rtp_stats", c->have_stats);
-	if (c->have_stats)   /* calls refused before media cost nothing more to record */
-		call_quality_log(&r, c);
-	log_end(&r);
+	call_record(c);
 }
 
 void call_free(struct call *c)
@@ -478,6 +411,7 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 		return;
 	}
 	c->b = b;
+	b2b_uuid(b, c->cdr_id);
 	c->media.offer_from = -1;
 	c->media.sess_id = (b->id_salt ^ ++b->seq) & 0x7fffffffffffull;
 	snprintf(c->id, sizeof(c->id), "%08" PRIx64 "%08" PRIx64, (uint64_t)(b->id_salt & 0xffffffffu),

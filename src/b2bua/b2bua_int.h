@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "b2bua/b2bua.h"
 #include "conf/conf.h"
 #include "log.h"
@@ -258,6 +260,7 @@ struct call {
 	char                cause[48];          /**< why the call ended */
 	char                reason[160];        /**< detail (Warning text) */
 	uint64_t            t_start_ms, t_progress_ms, t_answer_ms, t_end_ms; /**< wall ms */
+	char                cdr_id[40];       /**< the record's id (uuid): written once */
 	char                tenant[ROUTE_NAME_MAX];  /**< database mode: the call's tenant */
 	struct route_target *targets;          /**< database mode: destinations in turn */
 	size_t              n_targets, target; /**< how many; the one being tried */
@@ -285,7 +288,10 @@ struct b2bua {
 	struct sdp_session   sdp_scratch[2];   /**< working space of the SDP rewriting */
 	uint64_t             shed_log_ms;      /**< when load shedding was last logged */
 	uint64_t             shed_unlogged;    /**< INVITEs shed since then */
-	uint64_t             rng;              /**< xorshift state (weighted route order) */
+	uint64_t             rng;              /**< xorshift state (weighted route order,
+						    record ids) */
+	char                 node_id[64];      /**< this node in records and leases */
+	struct b2bua_hooks   hooks;            /**< the data plane (database mode) */
 	struct sipua_net    *drop_nets;        /**< networks passing the drop-mode filter */
 	size_t               n_drop_nets;      /**< 0 = no filter (reject mode) */
 
@@ -325,6 +331,20 @@ void call_media_update(struct call *c);
 void call_quality_log(struct log_rec *r, const struct call *c);
 /** The live figures of a call (its media session's last published counters), or NULL. */
 struct json_t *call_quality_json(const struct call *c);
+
+/* b2bua_cdr.c (signalling thread) */
+/** Writes the call.end record (log line) and hands it to the data plane. */
+void call_record(struct call *c);
+/** A random uuid (8-4-4-4-12 hex) for records. */
+void b2b_uuid(struct b2bua *b, char out[40]);
+/** The times of the call records: UTC, ISO 8601 with milliseconds. */
+void b2b_iso8601(char *out, size_t len, uint64_t ms);
+/**
+ * An event record: logged at `level` as `type` with the call's (or trunk's) fields and
+ * the extra data (a JSON object, stolen; may be NULL), and handed to the data plane.
+ */
+void b2b_event(struct b2bua *b, enum log_level level, const char *type, const struct call *c,
+	       const char *trunk, const char *tenant, json_t *data);
 
 /* b2bua_route.c (signalling thread): database mode */
 /**

@@ -24,19 +24,9 @@ static uint64_t next_rand(struct b2bua *b)
 
 void call_event(struct call *c, const char *type, const char *reason)
 {
-	struct log_rec r;
-
-	if (!log_begin(&r, LOG_WARN, type))
-		return;
-	log_str(&r, "call_id", c->id);
-	if (c->trunk_in)
-		log_str(&r, "trunk", trunk_get_cfg(c->trunk_in)->name);
-	if (c->tenant[0])
-		log_str(&r, "tenant", c->tenant);
-	log_str(&r, "from", c->from);
-	log_str(&r, "to", c->to);
-	log_str(&r, "reason", reason);
-	log_end(&r);
+	b2b_event(c->b, LOG_WARN, type, c, NULL, NULL,
+		  json_pack("{s:s?,s:s?,s:s?,s:s?}", "reason", reason, "from", c->from, "to",
+			    c->to, "did", c->did[0] ? c->did : NULL));
 }
 
 int call_route_db(struct call *c, const struct sipua_incoming *in, struct call_setup *su)

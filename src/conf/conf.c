@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf_priv.h"
 
@@ -559,6 +560,20 @@ void conf_free(struct conf *cf)
 }
 
 /* ---- mode -------------------------------------------------------------------- */
+
+void conf_node_id(const struct conf *cf, char *out, size_t len)
+{
+	char host[64] = "trunxd";
+
+	if (cf->data.node_id[0]) {
+		snprintf(out, len, "%s", cf->data.node_id);
+		return;
+	}
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "trunxd");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(out, len, "%.40s:%u", host, cf->sip.listen_port);
+}
 
 enum conf_mode conf_mode(const struct conf *cf)
 {

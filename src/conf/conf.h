@@ -104,6 +104,9 @@ int conf_load(struct conf **confp, const char *path, char *err, size_t errlen);
 
 void conf_free(struct conf *cf);
 
+/** This node's id: [data] node_id, else "<host name>:<SIP port>". */
+void conf_node_id(const struct conf *cf, char *out, size_t len);
+
 /** The mode a configuration selects: database when [data] postgres is set. */
 enum conf_mode conf_mode(const struct conf *cf);
 

@@ -121,6 +121,8 @@ static void d_status(void *arg, json_t *obj)
 		"in_dialog_bad", (json_int_t)c.in_dialog_bad,
 		"contact_refused", (json_int_t)c.contact_refused,
 		"offer_glare", (json_int_t)c.offer_glare));
+	if (d->data)
+		data_status(d->data, obj);
 }
 
 static int d_list_calls(void *arg, ctl_reply_h *h, void *harg)

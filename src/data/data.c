@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "cdr/cdr.h"
 #include "db/db.h"
 #include "db/db_load.h"
 #include "log.h"
@@ -24,6 +25,8 @@ struct data {
 	struct b2bua      *b;
 	struct db         *routing;     /**< LISTEN + snapshot loads */
 	struct db_load    *loader;
+	struct db         *writer;      /**< call records and events */
+	struct cdr        *cdr;
 	bool               have_first;  /**< a snapshot reached the B2BUA */
 	size_t             n_trunks, n_routes, n_dids;
 };
@@ -60,11 +63,27 @@ static void on_routing_notify(const char *chan, const char *payload, void *arg)
 		db_load_notify(d->loader, payload);
 }
 
+static void on_writer_state(bool up, void *arg)
+{
+	struct data *d = arg;
+
+	cdr_db_state(d->cdr, up);
+}
+
+static void on_record(char *json, void *arg)
+{
+	struct data *d = arg;
+
+	cdr_submit(d->cdr, json);
+}
+
 int data_create(struct data **dp, struct event_base *base, const struct conf *cf,
 		struct b2bua *b)
 {
 	struct db_cfg dcfg = {0};
+	struct cdr_cfg ccfg = {0};
 	struct data *d;
+	char why[512] = "";
 	int err;
 
 	if (!dp || !base || !cf || !b || conf_mode(cf) != CONF_MODE_DB)
@@ -82,6 +101,16 @@ int data_create(struct data **dp, struct event_base *base, const struct conf *cf
 		err = db_listen(d->routing, ROUTING_CHANNEL);
 	if (!err)
 		err = db_load_create(&d->loader, base, d->routing, on_snapshot, d);
+	if (!err)
+		err = db_create(&d->writer, base, &dcfg, on_writer_state, NULL, d);
+	if (!err) {
+		snprintf(ccfg.journal_dir, sizeof(ccfg.journal_dir), "%s", cf->data.journal_dir);
+		ccfg.batch = cf->data.cdr_batch;
+		ccfg.flush_ms = cf->data.cdr_flush_ms;
+		err = cdr_create(&d->cdr, base, d->writer, &ccfg, why, sizeof(why));
+		if (err)
+			log_msg(LOG_ERROR, "cdr.journal", "%s", why);
+	}
 	if (err) {
 		data_destroy(d);
 		return err;
@@ -92,7 +121,44 @@ int data_create(struct data **dp, struct event_base *base, const struct conf *cf
 
 int data_start(struct data *d)
 {
-	return d ? db_start(d->routing) : EINVAL;
+	int err;
+
+	if (!d)
+		return EINVAL;
+	err = db_start(d->routing);
+	return err ? err : db_start(d->writer);
+}
+
+void data_hooks(struct data *d, struct b2bua_hooks *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->cdr = on_record;
+	h->event = on_record;
+	h->arg = d;
+}
+
+int data_drain(struct data *d, unsigned timeout_ms)
+{
+	return d ? cdr_drain(d->cdr, timeout_ms) : 0;
+}
+
+void data_status(struct data *d, json_t *obj)
+{
+	struct cdr_stats st;
+
+	if (!d)
+		return;
+	cdr_get_stats(d->cdr, &st);
+	json_object_set_new(obj, "data", json_pack(
+		"{s:s,s:s,s:{s:I,s:I,s:I},s:{s:s,s:I,s:I,s:I,s:I,s:I,s:I}}",
+		"mode", "database",
+		"postgres", db_up(d->routing) ? "up" : "down",
+		"routing", "trunks", (json_int_t)d->n_trunks, "routes", (json_int_t)d->n_routes,
+		"dids", (json_int_t)d->n_dids,
+		"cdr", "postgres", st.db_up ? "up" : "down",
+		"submitted", (json_int_t)st.submitted, "journaled", (json_int_t)st.journaled,
+		"committed", (json_int_t)st.committed, "pending", (json_int_t)st.pending,
+		"replayed", (json_int_t)st.replayed, "rejected", (json_int_t)st.rejected));
 }
 
 int data_wait_first(struct data *d, unsigned timeout_s, char *err, size_t errlen)
@@ -139,5 +205,7 @@ void data_destroy(struct data *d)
 	 * the job, orphaned, frees itself. */
 	db_load_destroy(d->loader);
 	db_destroy(d->routing);
+	cdr_destroy(d->cdr);   /* journals what is still in hand */
+	db_destroy(d->writer);
 	free(d);
 }

@@ -3,6 +3,9 @@
  * the routing snapshot current (LISTEN/NOTIFY, src/db/db_load.c) and hands each new
  * snapshot to the B2BUA; later steps add the CDR writer and admission here.
  *
+ * Call records and events (the B2BUA's hooks) go through the journal to Postgres on a
+ * second connection of their own (src/cdr), so a million-DID reload never delays them.
+ *
  * DESIGN
  * Everything is created on the control thread's event loop before that thread starts.
  * Start-up runs that loop on the main thread (data_wait_first) until the first
@@ -14,6 +17,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include <jansson.h>
 
 #include "b2bua/b2bua.h"
 #include "conf/conf.h"
@@ -37,6 +42,18 @@ int data_start(struct data *d);
  * @return 0, ETIMEDOUT (err says why)
  */
 int data_wait_first(struct data *d, unsigned timeout_s, char *err, size_t errlen);
+
+/** The hooks to give the B2BUA (records and events go to the journal). */
+void data_hooks(struct data *d, struct b2bua_hooks *h);
+
+/**
+ * At shutdown, while the control thread still runs: makes every record durable and
+ * waits up to timeout_ms for Postgres to have them (the rest stays in the journal).
+ */
+int data_drain(struct data *d, unsigned timeout_ms);
+
+/** Adds {"postgres": ..., "routing": ..., "cdr": ...} to a status reply. Control thread. */
+void data_status(struct data *d, json_t *obj);
 
 /** Reads every table again (`trunxctl reload`). Control thread. */
 void data_reload(struct data *d);
