@@ -264,6 +264,10 @@ struct did_view {
 /** Looks a number up. @return true and fills *v, or false */
 bool route_dids_get(const struct route_dids *d, const char *e164, struct did_view *v);
 
+/** Calls fn once per distinct destination URI of the table's DIDs. */
+void route_dids_each_uri(const struct route_dids *d, void (*fn)(const char *uri, void *arg),
+			 void *arg);
+
 /** Attaches a frozen DID table to an unfrozen snapshot (a reference is taken). */
 int route_table_set_dids(struct route_table *rt, struct route_dids *d);
 
@@ -301,10 +305,18 @@ const struct trunk *route_table_trunk_by_id(const struct route_table *rt, const 
 size_t route_identify_all(const struct route_table *rt, const struct sockaddr *src,
 			  const struct trunk **out, size_t max);
 
+/**
+ * True when src is the address (IP literal host) of a destination the snapshot sends
+ * calls to: a trunk's or peer's uri, a route's URI, a DID's destination URI. Such a
+ * source may answer our INVITEs and set its dialog's target.
+ */
+bool route_is_destination(const struct route_table *rt, const struct sockaddr *src);
+
 /** A tenant by id (frozen tables), or NULL. */
 const struct tenant_cfg *route_table_tenant(const struct route_table *rt, const char *id);
 
 size_t route_table_tenant_count(const struct route_table *rt);
+const struct tenant_cfg *route_table_tenant_at(const struct route_table *rt, size_t i);
 size_t route_table_oroute_count(const struct route_table *rt);
 size_t route_table_pool_count(const struct route_table *rt);
 const struct pool_cfg *route_table_pool_at(const struct route_table *rt, size_t i);

@@ -10,7 +10,9 @@
  * tenant-specific first, priority, weight) so that a lookup is one pass collecting
  * the rules whose prefix the number starts with.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@ void route_settings_default(struct route_settings *s)
 
 void route_db_free(struct route_table *rt)
 {
+	free(rt->dests);
 	free(rt->by_id);
 	free(rt->tenants);
 	free(rt->oroutes);
@@ -173,10 +176,130 @@ static int cmp_oroute(const void *a, const void *b)
 	return strcmp(x->cfg.trunk, y->cfg.trunk);
 }
 
+/* ---- destination addresses ---- */
+
+struct dests {
+	uint8_t (*a)[17];
+	size_t    n, cap;
+};
+
+/* The IP literal host of a sip:/sips: URI (user part, port and parameters skipped). */
+static void dest_add(const char *uri, void *arg)
+{
+	struct dests *ds = arg;
+	const char *p = strchr(uri, ':'), *at, *end;
+	char host[64];
+	uint8_t e[17] = {0};
+	size_t n;
+
+	if (!p)
+		return;
+	p++;
+	at = strchr(p, '@');
+	if (at)
+		p = at + 1;
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (!end)
+			return;
+		p++;
+	} else {
+		end = p + strcspn(p, ":;?>");
+	}
+	n = (size_t)(end - p);
+	if (!n || n >= sizeof(host))
+		return;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	if (inet_pton(AF_INET, host, e + 1) == 1)
+		e[0] = 4;
+	else if (inet_pton(AF_INET6, host, e + 1) == 1)
+		e[0] = 6;
+	else
+		return;   /* a name: resolved by the stack, not a source we can match */
+	if (ds->n == ds->cap) {
+		size_t cap = ds->cap ? ds->cap * 2 : 16;
+		void *a = realloc(ds->a, cap * sizeof(*ds->a));
+
+		if (!a)
+			return;
+		ds->a = a;
+		ds->cap = cap;
+	}
+	memcpy(ds->a[ds->n++], e, sizeof(e));
+}
+
+static int cmp_dest(const void *a, const void *b)
+{
+	return memcmp(a, b, 17);
+}
+
+static void build_dests(struct route_table *rt)
+{
+	struct dests ds = {0};
+	size_t o = 0;
+
+	if (!rt->db)
+		return;   /* file mode: only the trunks' sources are known (as always) */
+	for (size_t i = 0; i < rt->n_trunks; i++)
+		if (rt->trunks[i]->cfg.uri[0] && rt->trunks[i]->cfg.status != TRUNK_INACTIVE)
+			dest_add(rt->trunks[i]->cfg.uri, &ds);
+	for (size_t i = 0; i < route_table_route_count(rt); i++)
+		dest_add(route_get_cfg(route_table_route_at(rt, i))->uri, &ds);
+	route_dids_each_uri(rt->dids, dest_add, &ds);
+	if (ds.n)
+		qsort(ds.a, ds.n, sizeof(*ds.a), cmp_dest);
+	for (size_t i = 0; i < ds.n; i++)
+		if (!o || memcmp(ds.a[i], ds.a[o - 1], 17) != 0)
+			memmove(ds.a[o++], ds.a[i], 17);
+	free(rt->dests);
+	rt->dests = ds.a;
+	rt->n_dests = o;
+}
+
+bool route_is_destination(const struct route_table *rt, const struct sockaddr *src)
+{
+	uint8_t e[17] = {0};
+	size_t lo = 0, hi;
+
+	if (!rt || !src || !rt->n_dests)
+		return false;
+	if (src->sa_family == AF_INET) {
+		e[0] = 4;
+		memcpy(e + 1, &((const struct sockaddr_in *)src)->sin_addr, 4);
+	} else if (src->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)src)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			e[0] = 4;
+			memcpy(e + 1, a6->s6_addr + 12, 4);
+		} else {
+			e[0] = 6;
+			memcpy(e + 1, a6, 16);
+		}
+	} else {
+		return false;
+	}
+	hi = rt->n_dests;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = memcmp(e, rt->dests[mid], 17);
+
+		if (!d)
+			return true;
+		if (d < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}
+
 int route_db_freeze(struct route_table *rt)
 {
 	size_t n = 0;
 
+	build_dests(rt);
 	free(rt->by_id);
 	rt->by_id = calloc(rt->n_trunks + 1, sizeof(*rt->by_id));
 	if (!rt->by_id)
@@ -240,6 +363,11 @@ const struct tenant_cfg *route_table_tenant(const struct route_table *rt, const 
 size_t route_table_tenant_count(const struct route_table *rt)
 {
 	return rt ? rt->n_tenants : 0;
+}
+
+const struct tenant_cfg *route_table_tenant_at(const struct route_table *rt, size_t i)
+{
+	return rt && i < rt->n_tenants ? &rt->tenants[i] : NULL;
 }
 
 size_t route_table_oroute_count(const struct route_table *rt)

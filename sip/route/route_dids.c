@@ -394,6 +394,25 @@ size_t route_dids_bytes(const struct route_dids *d)
 	       d->pool_cap + d->in.cap * sizeof(*d->in.slots);
 }
 
+void route_dids_each_uri(const struct route_dids *d, void (*fn)(const char *uri, void *arg),
+			 void *arg)
+{
+	uint32_t last = 0;
+
+	if (!d || !fn)
+		return;
+	/* Distinct by pool offset; repeats of the last one are skipped, others may be
+	 * reported more than once (the caller dedupes). */
+	for (size_t i = 0; i < d->n; i++) {
+		uint32_t u = d->ents[i].uri;
+
+		if (!u || u == last)
+			continue;
+		last = u;
+		fn(d->pool + u, arg);
+	}
+}
+
 bool route_dids_get(const struct route_dids *d, const char *e164, struct did_view *v)
 {
 	uint64_t key = did_key(e164);

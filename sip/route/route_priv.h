@@ -95,6 +95,9 @@ struct route_table {
 	size_t             n_pools, cap_pools;
 	struct route_settings settings;
 	struct route_dids *dids;         /**< reference held; NULL in file mode */
+	uint8_t          (*dests)[17];   /**< destination addresses: family byte (4/6) then
+					      the address; sorted (route_is_destination) */
+	size_t             n_dests;
 };
 
 /** Frees the database-mode parts of a table (route_db.c). */

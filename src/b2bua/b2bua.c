@@ -98,12 +98,13 @@ static enum sipua_verdict on_check(const struct sockaddr *src, const char *metho
 	return SIPUA_REJECT;
 }
 
-/* A trunk's source: may send requests inside any dialog and set a dialog's target. */
+/* A trunk's source, or the address of a destination we send calls to: may send
+ * requests inside any dialog and set a dialog's target. */
 static bool on_known(const struct sockaddr *src, void *arg)
 {
 	struct b2bua *b = arg;
 
-	return route_identify(b->rt, src) != NULL;
+	return route_identify(b->rt, src) != NULL || route_is_destination(b->rt, src);
 }
 
 static void on_event(const struct sipua_ev *ev, void *arg)
@@ -245,6 +246,7 @@ static void copy_conf(struct b2bua *b, const struct conf *cf)
 	snprintf(b->sip_host, sizeof(b->sip_host), "%s",
 		 cf->sip.advertise_addr[0] ? cf->sip.advertise_addr : cf->sip.listen_addr);
 	conf_node_id(cf, b->node_id, sizeof(b->node_id));
+	b->admit_timeout_ms = cf->data.admit_timeout_ms;
 }
 
 int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *rt)
@@ -480,6 +482,39 @@ int b2bua_reload(struct b2bua *b, const struct conf *cf, struct route_table *rt)
 	return err;
 }
 
+/* ---- admission answers: control thread -> signalling thread ---- */
+
+struct admitted_job {
+	struct call       *c;
+	enum admit_verdict v;
+};
+
+static void admitted_run(void *arg)
+{
+	struct admitted_job *j = arg;
+
+	call_admitted(j->c, j->v);
+	free(j);
+}
+
+int b2bua_admitted(struct b2bua *b, void *token, enum admit_verdict v)
+{
+	struct admitted_job *j;
+	int err;
+
+	if (!b || !token)
+		return EINVAL;
+	j = malloc(sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	j->c = token;
+	j->v = v;
+	err = sipua_post(b->ua, admitted_run, j);
+	if (err)
+		free(j);
+	return err;
+}
+
 /* ---- routing from the database ---- */
 
 struct routes_job {
@@ -557,6 +592,8 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 	}
 	c->rejected_callerid = atomic_load(&m->c_callerid);
 	c->rejected_refused = atomic_load(&m->c_refused);
+	c->rejected_budget = atomic_load(&m->c_budget);
+	c->rejected_admission = atomic_load(&m->c_admit_unavailable);
 	if (b->me)
 		media_engine_counters(b->me, &mc);
 	c->media_workers = mc.workers;
@@ -650,6 +687,36 @@ int b2bua_list_calls(struct b2bua *b, b2bua_reply_h *h, void *arg)
 	j->h = h;
 	j->arg = arg;
 	err = sipua_post(b->ua, list_run, j);
+	if (err)
+		free(j);
+	return err;
+}
+
+static void trunks_run(void *arg)
+{
+	struct query_job *j = arg;
+	json_t *arr = b2b_trunks_json(j->b);
+	char *s = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+
+	json_decref(arr);
+	j->h(s ? 0 : ENOMEM, s, j->arg);
+	free(j);
+}
+
+int b2bua_list_trunks(struct b2bua *b, b2bua_reply_h *h, void *arg)
+{
+	struct query_job *j;
+	int err;
+
+	if (!b || !h)
+		return EINVAL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	j->b = b;
+	j->h = h;
+	j->arg = arg;
+	err = sipua_post(b->ua, trunks_run, j);
 	if (err)
 		free(j);
 	return err;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admit/admit.h"
 #include "conf/conf.h"
 
 struct b2bua;
@@ -39,6 +40,8 @@ struct b2bua_counters {
 	uint64_t rejected_refused;        /**< other configured answers (database mode: DID of
 					       an unconfigured tenant, announcement, trunk in
 					       maintenance, every trunk down...) */
+	uint64_t rejected_budget;         /**< a channel pool full, a tenant or global cap */
+	uint64_t rejected_admission;      /**< 503: admission could not answer (Redis) */
 	unsigned media_workers;
 	uint64_t media_sessions;          /**< media sessions open */
 	uint64_t media_ports_free;        /**< RTP/RTCP port pairs still free */
@@ -55,8 +58,22 @@ struct b2bua_hooks {
 	void (*cdr)(char *json, void *arg);
 	/** An event: {"kind":"event","event_id","type","at","node_id",...}. */
 	void (*event)(char *json, void *arg);
+	/**
+	 * Asks for a call's lease (copied); the answer comes through b2bua_admitted()
+	 * with the token. @return 0, or an errno value (the call gets 503)
+	 */
+	int (*admit)(const struct admit_req *req, void *token, void *arg);
+	/** Gives a call's lease back (also when it was not granted: harmless). */
+	void (*release)(const char *lease, void *arg);
 	void *arg;
 };
+
+/**
+ * The answer to hooks.admit; any thread. The call resumes on the signalling thread.
+ * @return 0, EAGAIN (the signalling thread's queue is full: try again soon),
+ *         ESHUTDOWN (the B2BUA stopped: drop it), ENOMEM
+ */
+int b2bua_admitted(struct b2bua *b, void *token, enum admit_verdict v);
 
 /** Sets the hooks (copied). Before b2bua_start(). */
 void b2bua_set_hooks(struct b2bua *b, const struct b2bua_hooks *h);
@@ -110,6 +127,9 @@ typedef void (b2bua_reply_h)(int status, char *json, void *arg);
  * @return 0 if posted, EAGAIN if the signalling thread's queue is full
  */
 int b2bua_list_calls(struct b2bua *b, b2bua_reply_h *h, void *arg);
+
+/** Lists trunks and peers with their state: a JSON array (as b2bua_list_calls). */
+int b2bua_list_trunks(struct b2bua *b, b2bua_reply_h *h, void *arg);
 
 /** Hangs up a call by id (BYE or CANCEL on both legs). */
 int b2bua_hangup(struct b2bua *b, const char *call_id, b2bua_reply_h *h, void *arg);

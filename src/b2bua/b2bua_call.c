@@ -171,6 +171,8 @@ void call_free(struct call *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	b->n_calls--;
+	if (c->admit_requested && b->hooks.release)
+		b->hooks.release(c->areq.lease, b->hooks.arg);
 	route_table_unref(c->rt);
 	call_offer_free(c);
 	free(c->targets);
@@ -191,8 +193,8 @@ static void maybe_end(struct call *c)
 {
 	struct b2bua *b = c->b;
 
-	if (c->a || c->b_leg || c->ms_closing)
-		return;
+	if (c->a || c->b_leg || c->ms_closing || c->admit_pending)
+		return;   /* a pending admission keeps the call until its answer */
 	timers_cancel(c);
 	c->state = CALL_ENDING;
 	c->t_end_ms = wall_ms();
@@ -207,6 +209,11 @@ static void maybe_end(struct call *c)
 	}
 	emit_cdr(c);
 	call_free(c);
+}
+
+void call_maybe_end(struct call *c)
+{
+	maybe_end(c);
 }
 
 
@@ -278,7 +285,6 @@ static void ring_timeout(void *arg)
 
 /* ---- set-up: route -> admit -> proceed ---- */
 
-static void call_proceed(struct call *c, struct call_setup *su);
 
 static void copy_headers(const struct call *c, const struct sipua_ev *ev, char *out, size_t len)
 {
@@ -294,14 +300,17 @@ static void copy_headers(const struct call *c, const struct sipua_ev *ev, char *
 }
 
 /*
- * Admission: decides whether a routed call may proceed. Today every limit is local
- * and checked in the route step, so it continues at once; an asynchronous check
- * (budgets, caps) would keep `su` in the call and call call_proceed() or
- * fail_call() from its reply, after checking that A is still there.
+ * Admission: decides whether a routed call may proceed. File mode has only the local
+ * limits of the route step, so it continues at once; database mode asks the data
+ * plane for a lease (b2bua_admit.c), keeps `su` in the call and resumes from the reply
+ * (call_proceed() or a refusal), after checking that A is still there.
  */
 static void call_admit(struct call *c, struct call_setup *su)
 {
-	call_proceed(c, su);
+	if (c->b->hooks.admit && c->areq.lease[0])
+		call_admit_async(c, su);
+	else
+		call_proceed(c, su);
 }
 
 static struct sipua_policy policy_of(const struct trunk *t)
@@ -320,7 +329,7 @@ static struct sipua_policy policy_of(const struct trunk *t)
 	return p;
 }
 
-static void call_proceed(struct call *c, struct call_setup *su)
+void call_proceed(struct call *c, struct call_setup *su)
 {
 	struct b2bua *b = c->b;
 	struct b2b_sdp_ctx x;

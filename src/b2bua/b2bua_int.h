@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "admit/admit.h"
 #include "b2bua/b2bua.h"
 #include "conf/conf.h"
 #include "log.h"
@@ -263,6 +264,11 @@ struct call {
 	char                cdr_id[40];       /**< the record's id (uuid): written once */
 	char                tenant[ROUTE_NAME_MAX];  /**< database mode: the call's tenant */
 	struct route_target *targets;          /**< database mode: destinations in turn */
+	struct admit_req    areq;             /**< database mode: what admission takes */
+	bool                admit_pending;    /**< asked, no answer yet: the call stays */
+	bool                admit_requested;  /**< a lease was asked for: give it back */
+	struct call_setup  *su;               /**< kept while admission is pending */
+	struct sipua_timer *admit_timer;      /**< the answer is overdue */
 	size_t              n_targets, target; /**< how many; the one being tried */
 	struct b2b_media    media;
 	struct media_side_stats stats[2];
@@ -291,6 +297,7 @@ struct b2bua {
 	uint64_t             rng;              /**< xorshift state (weighted route order,
 						    record ids) */
 	char                 node_id[64];      /**< this node in records and leases */
+	unsigned             admit_timeout_ms; /**< [data] admit_timeout */
 	struct b2bua_hooks   hooks;            /**< the data plane (database mode) */
 	struct sipua_net    *drop_nets;        /**< networks passing the drop-mode filter */
 	size_t               n_drop_nets;      /**< 0 = no filter (reject mode) */
@@ -298,7 +305,8 @@ struct b2bua {
 	/* Counters: written on the signalling thread, read from any thread. */
 	_Atomic uint64_t     c_active, c_total, c_answered, c_failed, c_overload,
 			     c_unknown_rejected, c_unknown_dropped, c_no_route, c_bad_request,
-			     c_rtp_timeouts, c_shed, c_callerid, c_refused;
+			     c_rtp_timeouts, c_shed, c_callerid, c_refused, c_budget,
+			     c_admit_unavailable;
 };
 
 /* b2bua_call.c: event entry points (signalling thread) */
@@ -307,6 +315,10 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 void call_on_media_event(struct b2bua *b, const struct media_event *ev);
 /** Final failure to A (if A is still waiting) and the B leg ended. */
 void fail_call(struct call *c, int code, const char *cause, const char *why);
+/** The set-up after admission: media, offer, B leg (takes su). */
+void call_proceed(struct call *c, struct call_setup *su);
+/** Ends the call if both legs are gone (and nothing pending keeps it). */
+void call_maybe_end(struct call *c);
 /** Hangs a call up (both legs) with a cause for its record. */
 void call_hangup(struct call *c, const char *cause);
 /** Frees a call without signalling. */
@@ -345,6 +357,18 @@ void b2b_iso8601(char *out, size_t len, uint64_t ms);
  */
 void b2b_event(struct b2bua *b, enum log_level level, const char *type, const struct call *c,
 	       const char *trunk, const char *tenant, json_t *data);
+
+/* b2bua_trunks.c (signalling thread) */
+/** Every trunk of the snapshot with its state, for `trunxctl trunks`. */
+json_t *b2b_trunks_json(struct b2bua *b);
+/** Adds the trunk's live state (qualify, registration) to its object. */
+void b2b_trunk_state_json(struct b2bua *b, const struct trunk *t, json_t *o);
+
+/* b2bua_admit.c (signalling thread): database mode */
+/** Asks the data plane for the call's lease; the answer resumes the call. Takes su. */
+void call_admit_async(struct call *c, struct call_setup *su);
+/** The answer: the call proceeds, is refused, or (caller gone) ends. */
+void call_admitted(struct call *c, enum admit_verdict v);
 
 /* b2bua_route.c (signalling thread): database mode */
 /**

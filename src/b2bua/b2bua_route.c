@@ -70,6 +70,14 @@ int call_route_db(struct call *c, const struct sipua_incoming *in, struct call_s
 	memcpy(c->targets, d->targets, d->n_targets * sizeof(*c->targets));
 	c->n_targets = d->n_targets;
 	c->target = 0;
+	/* What admission takes for it: the lease is the record's id. */
+	snprintf(c->areq.lease, sizeof(c->areq.lease), "%s", c->cdr_id);
+	snprintf(c->areq.group, sizeof(c->areq.group), "%s", d->group ? d->group : "default");
+	snprintf(c->areq.pool, sizeof(c->areq.pool), "%s", d->pool ? d->pool : "");
+	c->areq.pool_cap = d->pool_channels;
+	snprintf(c->areq.tenant, sizeof(c->areq.tenant), "%s", d->tenant ? d->tenant->id : "");
+	c->areq.tenant_cap = d->tenant_cap;
+	c->areq.global_cap = d->global_cap;
 	c->trunk_out = c->targets[0].trunk;
 	snprintf(su->ruri_b, sizeof(su->ruri_b), "%s", c->targets[0].ruri);
 	snprintf(su->from_user, sizeof(su->from_user), "%s",

@@ -70,6 +70,10 @@ struct ctl_ops {
 	 *  result with what was applied. @return 0, or an errno value with err set to
 	 *  the reason ("file:line: reason"). */
 	int (*reload)(void *arg, json_t *result, char *err, size_t errlen);
+	/** Starts listing trunks (a JSON array); as list_calls. */
+	int (*trunks)(void *arg, ctl_reply_h *h, void *harg);
+	/** Starts the budgets report (a JSON object); as list_calls. */
+	int (*budgets)(void *arg, ctl_reply_h *h, void *harg);
 };
 
 /**

@@ -102,7 +102,7 @@ static void d_status(void *arg, json_t *obj)
 		"ports_free", (json_int_t)c.media_ports_free,
 		"rtp_relayed", (json_int_t)c.rtp_relayed,
 		"rtp_dropped", (json_int_t)c.rtp_dropped));
-	json_object_set_new(obj, "counters", json_pack("{sIsIsIsIsIsIsIsIsIsIsIsIsI}",
+	json_object_set_new(obj, "counters", json_pack("{sIsIsIsIsIsIsIsIsIsIsIsIsIsIsI}",
 		"calls_active", (json_int_t)c.calls_active,
 		"calls_total", (json_int_t)c.calls_total,
 		"calls_answered", (json_int_t)c.calls_answered,
@@ -115,7 +115,9 @@ static void d_status(void *arg, json_t *obj)
 		"rejected_bad_request", (json_int_t)c.rejected_bad_request,
 		"rtp_timeouts", (json_int_t)c.rtp_timeouts,
 		"rejected_callerid", (json_int_t)c.rejected_callerid,
-		"rejected_refused", (json_int_t)c.rejected_refused));
+		"rejected_refused", (json_int_t)c.rejected_refused,
+		"rejected_budget", (json_int_t)c.rejected_budget,
+		"rejected_admission", (json_int_t)c.rejected_admission));
 	json_object_set_new(obj, "dialogs", json_pack("{sIsIsIsI}",
 		"in_dialog_refused", (json_int_t)c.in_dialog_refused,
 		"in_dialog_bad", (json_int_t)c.in_dialog_bad,
@@ -214,9 +216,61 @@ static int d_reload(void *arg, json_t *result, char *err, size_t errlen)
 	return rc;
 }
 
+static int d_trunks(void *arg, ctl_reply_h *h, void *harg)
+{
+	struct ctl_daemon *d = arg;
+
+	return b2bua_list_trunks(d->b, h, harg);
+}
+
+struct budgets_req {
+	ctl_reply_h *h;
+	void        *harg;
+};
+
+static void budgets_done(char *json, void *arg)
+{
+	struct budgets_req *r = arg;
+
+	r->h(json ? 0 : EIO, json, r->harg);
+	free(r);
+}
+
+static int d_budgets(void *arg, ctl_reply_h *h, void *harg)
+{
+	struct ctl_daemon *d = arg;
+	struct budgets_req *r;
+
+	if (!d->data) {
+		/* File mode: the limits of this node are the budget. */
+		struct b2bua_counters c;
+		json_t *o;
+		char *s;
+
+		b2bua_get_counters(d->b, &c);
+		o = json_pack("{s:s,s:I,s:I,s:I}", "backend", "file",
+			      "max_calls", (json_int_t)d->running.sip.max_calls,
+			      "max_cps", (json_int_t)d->running.sip.max_cps,
+			      "calls_active", (json_int_t)c.calls_active);
+		s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+		h(s ? 0 : ENOMEM, s, harg);
+		return 0;
+	}
+	r = malloc(sizeof(*r));
+	if (!r)
+		return ENOMEM;
+	r->h = h;
+	r->harg = harg;
+	data_budgets(d->data, budgets_done, r);
+	return 0;
+}
+
 const struct ctl_ops ctl_daemon_ops = {
 	.status = d_status,
 	.list_calls = d_list_calls,
 	.hangup = d_hangup,
 	.reload = d_reload,
+	.trunks = d_trunks,
+	.budgets = d_budgets,
 };

@@ -55,6 +55,12 @@ int data_drain(struct data *d, unsigned timeout_ms);
 /** Adds {"postgres": ..., "routing": ..., "cdr": ...} to a status reply. Control thread. */
 void data_status(struct data *d, json_t *obj);
 
+/**
+ * Budgets report for `trunxctl budgets`: h gets a JSON object text (malloc'd) or NULL.
+ * Control thread.
+ */
+void data_budgets(struct data *d, void (*h)(char *json, void *arg), void *arg);
+
 /** Reads every table again (`trunxctl reload`). Control thread. */
 void data_reload(struct data *d);
 

@@ -79,6 +79,15 @@ def case_carrier_insert_live(ctx):
     long_call = calls.uac(ctx, "uac_basic.xml", t.sip_addr, name="uac_long",
                           duration_ms=6000, service=DID1[1:], local_ip="127.0.0.2")
     procs.wait_until(lambda: t.active_calls() == 1, 5, 0.05)
+    # trunxctl trunks: the carrier and the peer, the call in progress on both.
+    tr = {x["name"]: x for x in t.ctl("trunks")}
+    assert tr["carrier1"]["kind"] == "carrier" and tr["carrier1"]["status"] == "active", tr
+    assert tr["carrier1"]["sources"] == ["127.0.0.2/32"], tr
+    assert tr["carrier1"]["calls_in"] == 1 and tr["acme-pbx"]["calls_out"] == 1, tr
+    assert tr["acme-pbx"]["kind"] == "peer" and tr["acme-pbx"]["tenant"] == "acme", tr
+    text = t.ctl("trunks", json_out=False)
+    ctx.log("trunxctl trunks:\n%s", text)
+    assert "carrier1" in text and "2 trunks" in text, text
     # A DID added to the existing trunk routes at once.
     dbmode.did(pg, DID2, trunk="carrier1", tenant="acme", peer="acme-pbx")
     dbmode.wait_routing(t, lambda m: "2 DIDs" in m, timeout=2)
