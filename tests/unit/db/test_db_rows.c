@@ -14,12 +14,14 @@
 
 static char why[256];
 
+static const char carrier_config[] =
+	"{\"country_code\":\"91\",\"national_prefix\":\"0\",\"session_expires\":1800,"
+	"\"100rel\":\"required\",\"trusted\":true,\"pass_headers\":[\"P-Asserted-Identity\"]}";
+
 static const char *carrier[DBT_N] = {
 	"id-1", "carrier1", "", "", "sbc.example", "5080", "tcp", "10.0.0.0/24 10.1.1.1/32",
 	"0", "userpass", "user1", "secret", "true", "false", "300", "PCMA,ulaw,g729", "30",
-	"leading_zero", "active",
-	"{\"country_code\":\"91\",\"national_prefix\":\"0\",\"session_expires\":1800,"
-	"\"100rel\":\"required\",\"trusted\":true,\"pass_headers\":[\"P-Asserted-Identity\"]}",
+	"leading_zero", "active", carrier_config,
 };
 
 static int trunk_with(int col, const char *val, struct trunk_cfg *t)
