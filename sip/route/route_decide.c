@@ -396,6 +396,9 @@ static void outbound(const struct route_table *rt, const struct trunk *from,
 			dup |= d->targets[j].trunk == tr;
 		if (dup || !usable(tr, up, arg))
 			continue;
+		/* Failover stays in the carrier group the call's channel is counted in. */
+		if (d->group && strcmp(tr->cfg.group[0] ? tr->cfg.group : "default", d->group))
+			continue;
 		if (route_dial_format(&tr->cfg, d->did, ruri_user, user, sizeof(user)) ||
 		    uri_with_user(tr->cfg.uri, user, ruri, sizeof(ruri)) ||
 		    route_dial_format(&tr->cfg, d->caller, NULL, caller, sizeof(caller)))

@@ -371,6 +371,53 @@ static void test_outbound(void **state)
 	route_table_unref(rt);
 }
 
+/* Failover targets stay in the first target's carrier group: the call's channel is
+ * counted in that group's pools. */
+static void test_failover_group(void **state)
+{
+	struct route_table *rt;
+	struct trunk_cfg t;
+	struct route_decision d;
+
+	(void)state;
+	assert_int_equal(route_table_create(&rt), 0);
+	add_t(rt, trunk("c1", TRUNK_KIND_CARRIER, "id-c1", "10.0.0.1", "sip:10.0.0.1"));
+	t = trunk("c2", TRUNK_KIND_CARRIER, "id-c2", "10.0.0.2", "sip:10.0.0.2");
+	snprintf(t.group, sizeof(t.group), "wholesale");
+	add_t(rt, t);
+	add_t(rt, trunk("c3", TRUNK_KIND_CARRIER, "id-c3", "10.0.0.3", "sip:10.0.0.3"));
+	t = trunk("pbx", TRUNK_KIND_PEER, "id-pbx", "10.0.0.9", "sip:10.0.0.9");
+	snprintf(t.tenant, sizeof(t.tenant), "acme");
+	add_t(rt, t);
+	add_tenant(rt, "acme", true, -1, "+15550000009");
+	{
+		struct route_dids *ds;
+		struct did_cfg x = did("+15550000009", "acme", "id-pbx");
+
+		assert_int_equal(route_dids_create(&ds, 1), 0);
+		route_dids_put(ds, &x);
+		route_dids_freeze(ds);
+		route_table_set_dids(rt, ds);
+		route_dids_unref(ds);
+	}
+	add_orule(rt, "acme", "", 10, 1, "c1");
+	add_orule(rt, "acme", "", 20, 1, "c2");
+	add_orule(rt, "acme", "", 30, 1, "c3");
+	assert_int_equal(route_table_freeze(rt), 0);
+	route_decide(rt, by_name(rt, "pbx"), "+15551234567", "201", 1, NULL, NULL, &d);
+	assert_int_equal(d.code, 0);
+	assert_int_equal(d.n_targets, 2);
+	assert_string_equal(trunk_get_cfg(d.targets[0].trunk)->name, "c1");
+	assert_string_equal(trunk_get_cfg(d.targets[1].trunk)->name, "c3");
+	assert_string_equal(d.group, "default");
+	route_decide(rt, by_name(rt, "pbx"), "+15551234567", "201", 1, c1_down, NULL, &d);
+	assert_int_equal(d.code, 0);
+	assert_int_equal(d.n_targets, 1);
+	assert_string_equal(trunk_get_cfg(d.targets[0].trunk)->name, "c2");
+	assert_string_equal(d.group, "wholesale");
+	route_table_unref(rt);
+}
+
 static void test_no_outbound_rule(void **state)
 {
 	struct route_table *rt;
@@ -472,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_dids_many),
 		cmocka_unit_test(test_inbound),
 		cmocka_unit_test(test_outbound),
+		cmocka_unit_test(test_failover_group),
 		cmocka_unit_test(test_no_outbound_rule),
 		cmocka_unit_test(test_identify_shared_and_inactive),
 		cmocka_unit_test(test_dial_format),
