@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "auth/auth_digest.h"
 #include "b2bua_int.h"
 #include "log.h"
 
@@ -113,6 +114,21 @@ static void on_event(const struct sipua_ev *ev, void *arg)
 	struct call *c;
 
 	if (ev->type == SIPUA_EV_INCOMING) {
+		if (route_table_is_db(b->rt)) {
+			/* Database mode: trunks sharing a source are told apart by digest. */
+			const struct trunk *who = NULL;
+			struct sipua_incoming in;
+			struct sipua_ev ev2;
+
+			if (call_auth_incoming(b, ev, &who))
+				return;   /* challenged or refused: no call */
+			in = *ev->in;
+			in.peer = (void *)who;
+			ev2 = *ev;
+			ev2.in = &in;
+			call_on_incoming(b, &ev2);
+			return;
+		}
 		call_on_incoming(b, ev);
 		return;
 	}
@@ -285,6 +301,9 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 	}
 	b->rt = route_table_ref(rt);
 	b->rng = b->id_salt | 1;
+	err = auth_nonces_create(&b->nonces, 30000);
+	if (err)
+		goto fail;
 	b->n_drop_nets = drop_nets_from(&cf->sip, rt, &b->drop_nets);
 	*bp = b;
 	return 0;
@@ -292,6 +311,11 @@ fail:
 	sipua_destroy(b->ua);
 	free(b);
 	return err;
+}
+
+static void trunks_sync_job(void *arg)
+{
+	b2b_trunks_sync(arg);
 }
 
 int b2bua_start(struct b2bua *b)
@@ -302,8 +326,10 @@ int b2bua_start(struct b2bua *b)
 		return EINVAL;
 	b->started = true;
 	err = sipua_start(b->ua);
-	if (!err)
+	if (!err) {
 		drop_filter_apply(b);
+		sipua_post(b->ua, trunks_sync_job, b);   /* the first snapshot's trunks */
+	}
 	return err;
 }
 
@@ -351,6 +377,7 @@ static void stop_calls(struct b2bua *b)
 	struct call *c = b->calls, *next;
 
 	b->stopping = true;
+	b2b_trunks_stop(b);   /* registrations undone, qualify stopped */
 	for (; c; c = next) {
 		next = c->next;
 		if (c->a || c->b_leg)
@@ -358,9 +385,15 @@ static void stop_calls(struct b2bua *b)
 	}
 }
 
+static void aux_check(struct b2bua *b)
+{
+	atomic_store(&b->aux_busy, sipua_aux_pending(b->ua));
+}
+
 /* Last job before the stack goes down: no timer or leg of ours may outlive it. */
 static void detach_calls(struct b2bua *b)
 {
+	b2b_trunks_stop(b);
 	for (struct call *c = b->calls; c; c = c->next) {
 		sipua_timer_cancel(c->invite_timer);
 		sipua_timer_cancel(c->ring_timer);
@@ -388,6 +421,13 @@ void b2bua_stop(struct b2bua *b)
 		if (atomic_load(&b->c_active) > 0)
 			log_msg(LOG_WARN, "b2bua.stop", "%" PRIu64 " calls still up after %u s",
 				atomic_load(&b->c_active), b->sip.shutdown_grace);
+		/* Registrars get a moment to answer our un-REGISTERs, no more. */
+		deadline = sipua_now_ms() + UNREGISTER_WAIT_MS;
+		while (sipua_now_ms() < deadline && run_sync(b, aux_check) &&
+		       atomic_load(&b->aux_busy)) {
+			struct timespec ts = {0, 20 * 1000000};
+			nanosleep(&ts, NULL);
+		}
 		run_sync(b, detach_calls);
 	}
 	sipua_stop(b->ua);
@@ -409,6 +449,7 @@ void b2bua_destroy(struct b2bua *b)
 		call_abandon(c);   /* its record, without the final media counters */
 	}
 	route_table_unref(b->rt);
+	auth_nonces_destroy(b->nonces);
 	free(b->drop_nets);
 	free(b);
 }
@@ -528,6 +569,8 @@ static void routes_run(void *arg)
 
 	route_table_unref(j->b->rt);
 	j->b->rt = j->rt;
+	if (sipua_on_thread(j->b->ua))
+		b2b_trunks_sync(j->b);   /* qualify, registration */
 	free(j);
 }
 
@@ -594,6 +637,9 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 	c->rejected_refused = atomic_load(&m->c_refused);
 	c->rejected_budget = atomic_load(&m->c_budget);
 	c->rejected_admission = atomic_load(&m->c_admit_unavailable);
+	c->auth_challenged = atomic_load(&m->c_auth_challenged);
+	c->auth_failed = atomic_load(&m->c_auth_failed);
+	c->failovers = atomic_load(&m->c_failover);
 	if (b->me)
 		media_engine_counters(b->me, &mc);
 	c->media_workers = mc.workers;

@@ -42,6 +42,9 @@ struct b2bua_counters {
 					       maintenance, every trunk down...) */
 	uint64_t rejected_budget;         /**< a channel pool full, a tenant or global cap */
 	uint64_t rejected_admission;      /**< 503: admission could not answer (Redis) */
+	uint64_t auth_challenged;         /**< 401 challenges sent (digest identification) */
+	uint64_t auth_failed;             /**< 403: wrong digest credentials */
+	uint64_t failovers;               /**< calls moved on to their next destination */
 	unsigned media_workers;
 	uint64_t media_sessions;          /**< media sessions open */
 	uint64_t media_ports_free;        /**< RTP/RTCP port pairs still free */

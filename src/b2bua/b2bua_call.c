@@ -176,6 +176,11 @@ void call_free(struct call *c)
 	route_table_unref(c->rt);
 	call_offer_free(c);
 	free(c->targets);
+	free(c->fo_offer);
+	if (c->fo_su) {
+		free(c->fo_su->offer_a);
+		free(c->fo_su);
+	}
 	free(c);
 }
 
@@ -268,6 +273,8 @@ static void invite_timeout(void *arg)
 	c->invite_timer = NULL;
 	if (c->state != CALL_CALLING)
 		return;
+	if (call_failover(c, 408, true))
+		return;   /* the next destination has it */
 	call_log(LOG_INFO, "call.timeout", c, "b", "no response from the called party");
 	fail_call(c, 408, "no_response", NULL);
 }
@@ -334,8 +341,7 @@ void call_proceed(struct call *c, struct call_setup *su)
 	struct b2bua *b = c->b;
 	struct b2b_sdp_ctx x;
 	const char *allowed[B2B_ALLOWED_MAX];
-	char offer[SDP_BUF_MAX], why[160] = "", from_uri[CALL_NUM_MAX + CONF_HOST_MAX + 16];
-	struct sipua_invite inv = {0};
+	char offer[SDP_BUF_MAX], why[160] = "";
 	size_t n = 0;
 	int err;
 
@@ -364,27 +370,10 @@ void call_proceed(struct call *c, struct call_setup *su)
 		b2b_sdp_media_params_pending(&c->media, &p);
 		media_session_update(c->ms, &p);
 	}
-	snprintf(from_uri, sizeof(from_uri), "sip:%s@%s", su->from_user[0] ? su->from_user : "anonymous",
-		 b->sip_host);
-	inv.ruri = su->ruri_b;
-	inv.from_uri = from_uri;
-	inv.from_display = su->from_display;
-	inv.to_uri = su->ruri_b;
-	inv.sdp = offer;
-	inv.sdp_len = n;
-	inv.max_forwards = su->max_forwards;
-	inv.headers = su->headers;
-	inv.policy = policy_of(c->trunk_out);
-	err = sipua_leg_invite(b->ua, &inv, c, &c->b_leg);
-	if (err) {
+	if (call_send_b(c, su, offer, n)) {
 		fail_call(c, 500, "b_leg_failed", "cannot create the outgoing call");
 		goto out;
 	}
-	snprintf(c->b_call_id, sizeof(c->b_call_id), "%s", sipua_leg_call_id(c->b_leg));
-	c->state = CALL_CALLING;
-	if (b->sip.invite_timeout)
-		sipua_timer_start(b->ua, b->sip.invite_timeout * 1000u, invite_timeout, c,
-				  &c->invite_timer);
 	if (log_get_level() <= LOG_DEBUG) {
 		struct log_rec r;
 
@@ -401,9 +390,62 @@ void call_proceed(struct call *c, struct call_setup *su)
 			log_end(&r);
 		}
 	}
+	if (c->n_targets > 1) {
+		/* Database mode: the next destination may take the call if this one
+		 * fails before ringing; it gets the same offer. */
+		c->fo_offer = malloc(n + 1);
+		if (c->fo_offer) {
+			memcpy(c->fo_offer, offer, n);
+			c->fo_offer[n] = '\0';
+			c->fo_offer_len = n;
+			free(su->offer_a);
+			su->offer_a = NULL;
+			c->fo_su = su;
+			su = NULL;
+		}
+	}
 out:
-	free(su->offer_a);
-	free(su);
+	if (su) {
+		free(su->offer_a);
+		free(su);
+	}
+}
+
+int call_send_b(struct call *c, struct call_setup *su, const char *offer, size_t n)
+{
+	struct b2bua *b = c->b;
+	const struct trunk_cfg *out = c->trunk_out ? trunk_get_cfg(c->trunk_out) : NULL;
+	char from_uri[CALL_NUM_MAX + CONF_HOST_MAX + 16];
+	struct sipua_invite inv = {0};
+	int err;
+
+	snprintf(from_uri, sizeof(from_uri), "sip:%s@%s", su->from_user[0] ? su->from_user : "anonymous",
+		 b->sip_host);
+	inv.ruri = su->ruri_b;
+	inv.from_uri = from_uri;
+	inv.from_display = su->from_display;
+	inv.to_uri = su->ruri_b;
+	inv.sdp = offer;
+	inv.sdp_len = n;
+	inv.max_forwards = su->max_forwards;
+	inv.headers = su->headers;
+	inv.policy = policy_of(c->trunk_out);
+	if (out && out->auth_user[0] && out->auth_secret[0]) {
+		/* A carrier (or PBX) that challenges trunx gets its credentials. */
+		inv.auth_user = out->auth_user;
+		inv.auth_secret = out->auth_secret;
+	}
+	err = sipua_leg_invite(b->ua, &inv, c, &c->b_leg);
+	if (err)
+		return err;
+	snprintf(c->b_call_id, sizeof(c->b_call_id), "%s", sipua_leg_call_id(c->b_leg));
+	c->state = CALL_CALLING;
+	sipua_timer_cancel(c->invite_timer);
+	c->invite_timer = NULL;
+	if (b->sip.invite_timeout)
+		sipua_timer_start(b->ua, b->sip.invite_timeout * 1000u, invite_timeout, c,
+				  &c->invite_timer);
+	return 0;
 }
 
 void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
@@ -617,6 +659,8 @@ static void b_failed(struct call *c, const struct sipua_ev *ev)
 
 	if (c->final_code || !c->a)
 		return;
+	if (call_failover(c, ev->status, ev->local))
+		return;   /* the next destination has it */
 	snprintf(cause, sizeof(cause), "%s_%d", ev->local ? "local" : "remote", ev->status);
 	call_log(LOG_INFO, "call.failed", c, "b", "B answered %d%s; A gets %d", ev->status,
 		 ev->local ? " (local)" : "", code);

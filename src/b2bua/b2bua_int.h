@@ -269,6 +269,9 @@ struct call {
 	bool                admit_requested;  /**< a lease was asked for: give it back */
 	struct call_setup  *su;               /**< kept while admission is pending */
 	struct sipua_timer *admit_timer;      /**< the answer is overdue */
+	struct call_setup  *fo_su;            /**< kept for failover (more targets) */
+	char               *fo_offer;         /**< the offer sent to B, for the next */
+	size_t              fo_offer_len;
 	size_t              n_targets, target; /**< how many; the one being tried */
 	struct b2b_media    media;
 	struct media_side_stats stats[2];
@@ -297,6 +300,8 @@ struct b2bua {
 	uint64_t             rng;              /**< xorshift state (weighted route order,
 						    record ids) */
 	char                 node_id[64];      /**< this node in records and leases */
+	struct auth_nonces  *nonces;           /**< digest challenges (b2bua_auth.c) */
+	struct tstate       *tstates;          /**< live trunk state (b2bua_qualify.c) */
 	unsigned             admit_timeout_ms; /**< [data] admit_timeout */
 	struct b2bua_hooks   hooks;            /**< the data plane (database mode) */
 	struct sipua_net    *drop_nets;        /**< networks passing the drop-mode filter */
@@ -306,8 +311,11 @@ struct b2bua {
 	_Atomic uint64_t     c_active, c_total, c_answered, c_failed, c_overload,
 			     c_unknown_rejected, c_unknown_dropped, c_no_route, c_bad_request,
 			     c_rtp_timeouts, c_shed, c_callerid, c_refused, c_budget,
-			     c_admit_unavailable;
+			     c_admit_unavailable, c_auth_challenged, c_auth_failed, c_failover;
+	_Atomic bool         aux_busy;   /* un-REGISTERs unanswered (stop) */
 };
+
+#define UNREGISTER_WAIT_MS 2000   /* at stop, for registrars to answer */
 
 /* b2bua_call.c: event entry points (signalling thread) */
 void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev);
@@ -358,6 +366,21 @@ void b2b_iso8601(char *out, size_t len, uint64_t ms);
 void b2b_event(struct b2bua *b, enum log_level level, const char *type, const struct call *c,
 	       const char *trunk, const char *tenant, json_t *data);
 
+/* b2bua_auth.c (signalling thread): database mode */
+/**
+ * Digest identification of a new INVITE. Returns true when it was answered here (401
+ * challenge, 403); otherwise *who is the trunk the INVITE comes from.
+ */
+bool call_auth_incoming(struct b2bua *b, const struct sipua_ev *ev, const struct trunk **who);
+
+/* b2bua_qualify.c (signalling thread): database mode */
+/** Starts, changes or stops qualify and registration after a snapshot swap. */
+void b2b_trunks_sync(struct b2bua *b);
+/** Stops them all (shutdown). */
+void b2b_trunks_stop(struct b2bua *b);
+/** Whether routing may try a trunk now (not down, registered when it registers). */
+bool b2b_trunk_usable(const struct trunk *t, void *arg);
+
 /* b2bua_trunks.c (signalling thread) */
 /** Every trunk of the snapshot with its state, for `trunxctl trunks`. */
 json_t *b2b_trunks_json(struct b2bua *b);
@@ -370,7 +393,15 @@ void call_admit_async(struct call *c, struct call_setup *su);
 /** The answer: the call proceeds, is refused, or (caller gone) ends. */
 void call_admitted(struct call *c, enum admit_verdict v);
 
+/* b2bua_call.c: sends the INVITE of the B leg for su (the offer given) */
+int call_send_b(struct call *c, struct call_setup *su, const char *offer, size_t n);
+
 /* b2bua_route.c (signalling thread): database mode */
+/**
+ * B failed before any 18x (5xx, 408, no answer): tries the call's next destination.
+ * @return true when a new B leg was sent
+ */
+bool call_failover(struct call *c, int status, bool local);
 /**
  * The route step in database mode: decides from the snapshot (route_decide) and fills
  * the call (did, tenant, destinations) and su (request-URI and caller of the first

@@ -43,8 +43,8 @@ int call_route_db(struct call *c, const struct sipua_incoming *in, struct call_s
 		fail_call(c, 500, "no_memory", NULL);
 		return -1;
 	}
-	route_decide(c->rt, c->trunk_in, in->ruri_user, in->from_user, next_rand(b), NULL, NULL,
-		     d);
+	route_decide(c->rt, c->trunk_in, in->ruri_user, in->from_user, next_rand(b),
+		     b2b_trunk_usable, b, d);
 	snprintf(c->did, sizeof(c->did), "%s", d->did);
 	if (d->tenant)
 		snprintf(c->tenant, sizeof(c->tenant), "%s", d->tenant->id);
@@ -84,4 +84,35 @@ int call_route_db(struct call *c, const struct sipua_incoming *in, struct call_s
 		 c->targets[0].caller[0] ? c->targets[0].caller : "anonymous");
 	free(d);
 	return 0;
+}
+
+bool call_failover(struct call *c, int status, bool local)
+{
+	struct b2bua *b = c->b;
+	struct sipua_leg *old = c->b_leg;
+	const struct route_target *t;
+	const char *from = c->trunk_out ? trunk_get_cfg(c->trunk_out)->name : "uri";
+
+	if (!c->fo_su || c->got_provisional || c->target + 1 >= c->n_targets || !c->a ||
+	    c->final_code)
+		return false;
+	if (!local && status != 408 && (status < 500 || status > 599))
+		return false;   /* a real answer (busy, not found...) is the caller's */
+	/* The leg that failed is left to the stack: its last events are not ours. */
+	if (old) {
+		sipua_leg_set_ctx(old, NULL);
+		sipua_leg_hangup(old, 0);
+	}
+	c->b_leg = NULL;
+	t = &c->targets[++c->target];
+	c->trunk_out = t->trunk;
+	snprintf(c->fo_su->ruri_b, sizeof(c->fo_su->ruri_b), "%s", t->ruri);
+	snprintf(c->fo_su->from_user, sizeof(c->fo_su->from_user), "%s",
+		 t->caller[0] ? t->caller : "anonymous");
+	atomic_fetch_add(&b->c_failover, 1);
+	call_log(LOG_INFO, "call.failover", c, "b", "%s answered %d%s: trying %s", from, status,
+		 local ? " (no answer)" : "", t->trunk ? trunk_get_cfg(t->trunk)->name : t->ruri);
+	if (call_send_b(c, c->fo_su, c->fo_offer, c->fo_offer_len) != 0)
+		return false;
+	return true;
 }

@@ -71,9 +71,3 @@ json_t *b2b_trunks_json(struct b2bua *b)
 	}
 	return arr;
 }
-
-void b2b_trunk_state_json(struct b2bua *b, const struct trunk *t, json_t *o)
-{
-	(void)b;
-	json_object_set_new(o, "qualify", json_string(trunk_get_cfg(t)->qualify_s ? "unknown" : "off"));
-}

@@ -102,7 +102,7 @@ static void d_status(void *arg, json_t *obj)
 		"ports_free", (json_int_t)c.media_ports_free,
 		"rtp_relayed", (json_int_t)c.rtp_relayed,
 		"rtp_dropped", (json_int_t)c.rtp_dropped));
-	json_object_set_new(obj, "counters", json_pack("{sIsIsIsIsIsIsIsIsIsIsIsIsIsIsI}",
+	json_object_set_new(obj, "counters", json_pack("{sIsIsIsIsIsIsIsIsIsIsIsIsIsIsIsIsIsI}",
 		"calls_active", (json_int_t)c.calls_active,
 		"calls_total", (json_int_t)c.calls_total,
 		"calls_answered", (json_int_t)c.calls_answered,
@@ -117,7 +117,10 @@ static void d_status(void *arg, json_t *obj)
 		"rejected_callerid", (json_int_t)c.rejected_callerid,
 		"rejected_refused", (json_int_t)c.rejected_refused,
 		"rejected_budget", (json_int_t)c.rejected_budget,
-		"rejected_admission", (json_int_t)c.rejected_admission));
+		"rejected_admission", (json_int_t)c.rejected_admission,
+		"auth_challenged", (json_int_t)c.auth_challenged,
+		"auth_failed", (json_int_t)c.auth_failed,
+		"failovers", (json_int_t)c.failovers));
 	json_object_set_new(obj, "dialogs", json_pack("{sIsIsIsI}",
 		"in_dialog_refused", (json_int_t)c.in_dialog_refused,
 		"in_dialog_bad", (json_int_t)c.in_dialog_bad,
