@@ -1,11 +1,18 @@
 /*
- * log.c — the JSON line logger (see log.h). Owns the output descriptor and the
- * level filter; records are assembled in the caller's struct log_rec.
+ * log.c — the JSON line logger (see log.h). Owns the output descriptor, the level
+ * filter and the repeat filter; records are assembled in the caller's struct log_rec.
+ *
+ * The repeat filter keeps the last REPEAT_SLOTS distinct records (their text after
+ * "ts", up to REPEAT_KEY_MAX bytes; longer ones are always written) with when each
+ * was written and how many identical ones were suppressed since. A new record takes
+ * a free slot or the one that entered the table first (its pending count is written
+ * first).
  */
 #include "log.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +22,25 @@
 
 static int log_fd = 2;
 static _Atomic int log_level = LOG_INFO;
+static _Atomic unsigned repeat_ms;
+
+#define REPEAT_SLOTS   64
+#define REPEAT_KEY_MAX 1024
+
+struct repeat {
+	bool     used;
+	uint64_t hash;
+	size_t   len;                   /**< bytes of rec */
+	uint64_t start_ms;              /**< when the interval began */
+	uint64_t count;                 /**< suppressed in this interval */
+	uint64_t seq;                   /**< order of insertion: the smallest goes first */
+	char     rec[REPEAT_KEY_MAX];   /**< the record after "ts", "}\n" included */
+};
+
+static pthread_mutex_t repeat_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct repeat repeats[REPEAT_SLOTS];
+static _Atomic uint64_t repeat_total;
+static uint64_t repeat_seq;       /* under repeat_lock */
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
@@ -173,22 +199,33 @@ static void rec_key(struct log_rec *r, const char *key)
 	rec_append(r, "\":", 2);
 }
 
-bool log_begin(struct log_rec *r, enum log_level level, const char *event)
+/* Writes {"ts":"...Z" into buf (at least 40 bytes); returns its length. */
+static size_t ts_open(char *buf, size_t len)
 {
 	struct timespec ts;
 	struct tm tm;
 	int n;
 
-	if ((int)level < atomic_load(&log_level) || level >= LOG_OFF)
-		return false;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	r->truncated = false;
-	n = snprintf(r->buf, sizeof(r->buf),
-		     "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\"",
+	n = snprintf(buf, len, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\"",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level_names[level]);
-	r->len = (size_t)n;
+		     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	return n > 0 ? (size_t)n : 0;
+}
+
+bool log_begin(struct log_rec *r, enum log_level level, const char *event)
+{
+	int n;
+
+	if ((int)level < atomic_load(&log_level) || level >= LOG_OFF)
+		return false;
+	r->truncated = false;
+	r->level = (int)level;
+	r->body = ts_open(r->buf, sizeof(r->buf));
+	n = snprintf(r->buf + r->body, sizeof(r->buf) - r->body, ",\"level\":\"%s\"",
+		     level_names[level]);
+	r->len = r->body + (size_t)n;
 	log_str(r, "event", event);
 	return true;
 }
@@ -294,10 +331,138 @@ void log_fmt(struct log_rec *r, const char *key, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void write_all(const char *p, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		ssize_t w = write(log_fd, p + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+/* ---- repeats ---- */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* The record of slot e once more, with its count; a new interval begins. Locked. */
+static void repeat_write(struct repeat *e, uint64_t now, unsigned ival)
+{
+	char buf[REPEAT_KEY_MAX + 128];
+	size_t n = ts_open(buf, sizeof(buf));
+	int w;
+
+	/* e->rec ends with "}\n": the count goes in before them. */
+	memcpy(buf + n, e->rec, e->len - 2);
+	n += e->len - 2;
+	w = snprintf(buf + n, sizeof(buf) - n, ",\"repeated\":%" PRIu64 ",\"repeat_s\":%u}\n",
+		     e->count, (ival + 999) / 1000);
+	if (w > 0)
+		write_all(buf, n + (size_t)w);
+	e->count = 0;
+	e->start_ms = now;
+}
+
+static void repeat_flush_locked(uint64_t now, unsigned ival, bool all)
+{
+	for (size_t i = 0; i < REPEAT_SLOTS; i++) {
+		struct repeat *e = &repeats[i];
+
+		if (e->used && e->count && (all || now - e->start_ms >= ival))
+			repeat_write(e, now, ival);
+	}
+}
+
+/* True when the finished record r must be written; false when it is a repeat. */
+static bool repeat_admit(const struct log_rec *r)
+{
+	unsigned ival = atomic_load(&repeat_ms);
+	const char *key = r->buf + r->body;
+	size_t len = r->len - r->body;
+	struct repeat *e = NULL, *victim = NULL;
+	uint64_t now, h;
+
+	if (!ival || len > REPEAT_KEY_MAX)
+		return true;
+	now = mono_ms();
+	h = fnv1a(key, len);
+	pthread_mutex_lock(&repeat_lock);
+	repeat_flush_locked(now, ival, false);
+	for (size_t i = 0; i < REPEAT_SLOTS && !e; i++) {
+		struct repeat *s = &repeats[i];
+
+		if (s->used && s->hash == h && s->len == len && memcmp(s->rec, key, len) == 0)
+			e = s;
+		else if (!victim || (victim->used && (!s->used || s->seq < victim->seq)))
+			victim = s;
+	}
+	if (e && now - e->start_ms < ival) {
+		e->count++;
+		atomic_fetch_add(&repeat_total, 1);
+		pthread_mutex_unlock(&repeat_lock);
+		return false;
+	}
+	if (!e) {
+		e = victim;
+		if (e->used && e->count)
+			repeat_write(e, now, ival);
+		e->used = true;
+		e->seq = ++repeat_seq;
+		e->hash = h;
+		e->len = len;
+		memcpy(e->rec, key, len);
+	}
+	e->start_ms = now;
+	e->count = 0;
+	pthread_mutex_unlock(&repeat_lock);
+	return true;
+}
+
+void log_set_repeat_interval(unsigned ms)
+{
+	atomic_store(&repeat_ms, ms);
+	if (!ms)
+		log_flush_repeats(true);
+}
+
+void log_flush_repeats(bool all)
+{
+	unsigned ival = atomic_load(&repeat_ms);
+
+	pthread_mutex_lock(&repeat_lock);
+	repeat_flush_locked(mono_ms(), ival, all || !ival);
+	pthread_mutex_unlock(&repeat_lock);
+}
+
+uint64_t log_suppressed(void)
+{
+	return atomic_load(&repeat_total);
+}
+
 void log_end(struct log_rec *r)
 {
 	static const char trunc[] = ",\"truncated\":true";
-	ssize_t off = 0;
 
 	if (r->truncated) {
 		memcpy(r->buf + r->len, trunc, sizeof(trunc) - 1);
@@ -305,14 +470,8 @@ void log_end(struct log_rec *r)
 	}
 	r->buf[r->len++] = '}';
 	r->buf[r->len++] = '\n';
-	while ((size_t)off < r->len) {
-		ssize_t w = write(log_fd, r->buf + off, r->len - (size_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += w;
-	}
+	if (repeat_admit(r))
+		write_all(r->buf, r->len);
 }
 
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)

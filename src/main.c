@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "b2bua/b2bua.h"
+#include "budget/budget.h"
 #include "conf/conf.h"
 #include "ctl/ctl.h"
 #include "ctl/ctl_daemon.h"
@@ -128,6 +129,8 @@ int main(int argc, char **argv)
 	struct ctl *ctl = NULL;
 	struct data *data = NULL;
 	struct ctl_cfg ccfg;
+	struct budget bud;
+	char berr[512];
 	int check = 0, seed = 0, c, err, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "c:kVh", opts, NULL)) != -1) {
@@ -164,6 +167,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level(cf->general.log_level);
+	log_set_repeat_interval(cf->general.log_repeat_ms);
 	if (seed) {
 		char why[512] = "";
 		int nt = 0, nr = 0;
@@ -184,6 +188,26 @@ int main(int argc, char **argv)
 		       cf->n_trunks, cf->n_routes);
 		rc = 0;
 		goto out;
+	}
+	/* Descriptors for every call's media and the SIP connections, or no start. */
+	err = budget_apply(cf, &bud, berr, sizeof(berr));
+	if (err) {
+		fprintf(stderr, "%s: %s\n", config, berr);
+		log_msg(LOG_ERROR, "trunxd.start", "%s", berr);
+		goto out;
+	}
+	{
+		struct log_rec r;
+
+		if (log_begin(&r, bud.tcp_shrunk ? LOG_WARN : LOG_INFO, "trunxd.open_files")) {
+			log_uint(&r, "limit", bud.limit);
+			log_uint(&r, "was", bud.soft);
+			log_uint(&r, "hard", bud.hard);
+			log_uint(&r, "media", bud.media);
+			log_uint(&r, "tcp_connections", bud.tcp);
+			log_uint(&r, "reserve", bud.reserve);
+			log_end(&r);
+		}
 	}
 	if (conf_mode(cf) == CONF_MODE_DB) {
 		if (migrate(cf))
@@ -276,5 +300,6 @@ out:
 	ctl_daemon_destroy(cd);
 	route_table_unref(rt);
 	conf_free(cf);
+	log_flush_repeats(true);
 	return rc;
 }

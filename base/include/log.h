@@ -16,6 +16,14 @@
  *   }
  *
  *   log_msg(LOG_WARN, "media.port_pool", "no free port in %u-%u", lo, hi);
+ *
+ * Storms: once log_set_repeat_interval() is set, a record identical to one written
+ * less than that interval ago (same level, event and fields; only "ts" differs) is
+ * not written but counted. When the interval is over, the record is written once
+ * more with "repeated": N (the records suppressed) and "repeat_s" (the interval), and
+ * the next identical record starts a new interval. So a storm of one record costs at
+ * most two lines per interval. log_flush_repeats() writes the counts that are due
+ * when nothing else is logged (call it about once a second) and all of them at exit.
  */
 #ifndef TRUNX_LOG_H
 #define TRUNX_LOG_H
@@ -39,6 +47,8 @@ enum log_level {
 struct log_rec {
 	char   buf[LOG_REC_MAX];
 	size_t len;        /**< bytes used in buf */
+	size_t body;       /**< where the fields after "ts" start (the repeat key) */
+	int    level;
 	bool   truncated;  /**< a field did not fit */
 };
 
@@ -72,6 +82,21 @@ void log_fmt(struct log_rec *r, const char *key, const char *fmt, ...)
 
 /** Closes the record and writes it as one line. */
 void log_end(struct log_rec *r);
+
+/**
+ * Suppresses repeated identical records for ms milliseconds after each is written
+ * (see the top of this file); 0 (the default) writes every record. Thread-safe.
+ */
+void log_set_repeat_interval(unsigned ms);
+
+/**
+ * Writes the "repeated" record of every suppressed record whose interval is over
+ * (all of them, over or not, when `all`). Thread-safe.
+ */
+void log_flush_repeats(bool all);
+
+/** Records suppressed as repeats since start. Thread-safe. */
+uint64_t log_suppressed(void);
 
 /** Shorthand: a record with a formatted "msg" field. */
 void log_msg(enum log_level level, const char *event, const char *fmt, ...)

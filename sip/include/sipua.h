@@ -26,6 +26,12 @@
  * from a source that is neither, never becomes a dialog's target or route: the
  * request is answered 400 or 403, a response with one ends the call setup.
  *
+ * In front of the stack (sipua_front.c, over sip/guard's socket hooks), the guards
+ * see every connection and request before the stack does: connection caps and
+ * timeouts, a per-source request rate, and stateless answers over UDP to OPTIONS from
+ * known sources and to out-of-dialog requests from refused ones (sipua_set_guard,
+ * sipua_set_source_class, sipua_guard_stats).
+ *
  * Stack policy: responses go to the packet's source address and port (received= and
  * rport= on every request, RFC 3581), so a Via host name is never resolved; 3xx is
  * never followed; UDP requests of any size stay on UDP; the phrase of every response
@@ -45,6 +51,26 @@ struct sipua_timer;
 
 #define SIPUA_HOST_MAX 128
 
+/**
+ * The SIP front's guards (sip/guard, wired in sipua_front.c). Connections are the
+ * TCP (later TLS) connections peers open to the SIP port.
+ */
+struct sipua_guard_cfg {
+	unsigned tcp_max_connections;   /**< accepted connections at once (>= 1); further
+					     ones are closed at once */
+	unsigned tcp_max_per_source;    /**< from one source address; 0 = no own cap */
+	unsigned tcp_idle_ms;           /**< a connection from a trunk that carries no
+					     dialog is closed after this long without
+					     data; 0 = never */
+	unsigned tcp_unknown_ms;        /**< a connection from a source the check does
+					     not accept is closed after this long, or
+					     right after its first request is answered */
+	unsigned rate_per_s;            /**< requests a second per source address, UDP
+					     datagrams and TCP messages; over it they are
+					     dropped before the stack; 0 = no limit */
+	unsigned rate_burst;            /**< bucket size; 0 = rate_per_s */
+};
+
 struct sipua_cfg {
 	char     bind_addr[SIPUA_HOST_MAX];      /**< IP literal the SIP sockets bind to */
 	uint16_t bind_port;                      /**< UDP/TCP port; 0 = ephemeral */
@@ -55,6 +81,9 @@ struct sipua_cfg {
 	char     user_agent[64];                 /**< User-Agent / Server value */
 	unsigned retry_after;                    /**< Retry-After (s) of SIPUA_BUSY 503s;
 						      0 = 5 */
+	unsigned t1x64_ms;                       /**< 64*T1: timers B, F, H, J and how
+						      long our ACKs are kept; 0 = 32 s */
+	struct sipua_guard_cfg guard;
 };
 
 enum sipua_transport { SIPUA_TP_UDP = 0, SIPUA_TP_TCP };
@@ -142,6 +171,18 @@ typedef enum sipua_verdict (sipua_check_h)(const struct sockaddr *src, const cha
  */
 typedef bool (sipua_known_h)(const struct sockaddr *src, void *arg);
 
+/**
+ * What the source check says about a source address alone. With `connection` false
+ * it is the verdict its requests get (as the check handler would give an
+ * out-of-dialog OPTIONS): requests answered before the stack sees them follow it.
+ * With `connection` true it is whether a TCP connection from there is accepted:
+ * ACCEPT (a trunk), REJECT (accepted, but closed once its first request was answered
+ * or after tcp_unknown_ms) or DROP (closed at once). Must not count anything. Runs
+ * on the signalling thread.
+ */
+typedef enum sipua_verdict (sipua_source_h)(const struct sockaddr *src, bool connection,
+					    void *arg);
+
 /** A function run on the signalling thread by sipua_post() or a timer. */
 typedef void (sipua_job_h)(void *arg);
 
@@ -154,6 +195,36 @@ typedef void (sipua_job_h)(void *arg);
  */
 int sipua_create(struct sipua **uap, const struct sipua_cfg *cfg, sipua_event_h *eh,
 		 sipua_check_h *ch, void *arg);
+
+/** Sets the address-only source check (before sipua_start; NULL accepts all). */
+void sipua_set_source_class(struct sipua *ua, sipua_source_h *fn);
+
+/**
+ * Changes the guards' settings while running (tcp_max_connections can only be
+ * lowered below the value the agent started with). Any thread.
+ * @return 0, or the error of sipua_post()
+ */
+int sipua_set_guard(struct sipua *ua, const struct sipua_guard_cfg *g);
+
+/** What the guards in front of the stack did, since start. */
+struct sipua_guard_stats {
+	uint64_t rate_limited;         /**< requests dropped by the per-source rate limit */
+	uint64_t stateless_ok;         /**< OPTIONS answered 200 without transaction state */
+	uint64_t stateless_rejected;   /**< out-of-dialog requests from refused sources
+					    answered 403 without transaction state */
+	uint64_t stateless_dropped;    /**< ... and from dropped sources, unanswered */
+	uint64_t tcp_open;             /**< accepted connections open now */
+	uint64_t tcp_accepted;         /**< connections handed to the stack */
+	uint64_t tcp_refused_limit;    /**< closed at once: total or per-source cap */
+	uint64_t tcp_refused_unknown;  /**< closed at once: unknown source, drop mode */
+	uint64_t tcp_refused_fd;       /**< closed or reset: no descriptor left */
+	uint64_t tcp_closed_unknown;   /**< closed after a refused source's request was
+					    answered, or after tcp_unknown_ms */
+	uint64_t tcp_closed_idle;      /**< closed after tcp_idle_ms without a dialog */
+};
+
+/** Reads the guards' counters. Any thread. */
+void sipua_guard_stats(const struct sipua *ua, struct sipua_guard_stats *s);
 
 /**
  * Starts the signalling thread and waits until the stack is bound and running.

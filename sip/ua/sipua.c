@@ -351,6 +351,7 @@ static void *sipua_thread(void *p)
 			     /* No STUN server on the SIP port: its error replies leak memory
 			      * in this version, one buffer per STUN-looking datagram. */
 			     TPTAG_STUN_SERVER(0),
+			     TAG_IF(ua->cfg.t1x64_ms, NTATAG_SIP_T1X64(ua->cfg.t1x64_ms)),
 			     TAG_END());
 	if (!ua->nua) {
 		log_msg(LOG_ERROR, "sip.start", "cannot bind SIP transport %s", url);
@@ -383,6 +384,7 @@ static void *sipua_thread(void *p)
 	if (ua->cfg.udp && sipua_qdelay_start(ua) != 0)
 		log_msg(LOG_WARN, "sip.start", "UDP SIP socket not found or not timestamped: "
 			"no queueing-delay measure, no load shedding");
+	sipua_front_start(ua);
 	ua->reaper = su_timer_create(su_root_task(ua->root), 1000);
 	if (ua->reaper)
 		su_timer_set_for_ever(ua->reaper, reaper_tick, NULL);
@@ -402,6 +404,7 @@ static void *sipua_thread(void *p)
 	ua->udp_fd = -1;   /* closed with the stack's transports */
 	nua_destroy(ua->nua);
 	ua->nua = NULL;
+	sipua_front_stop(ua);
 out:
 	if (ua->root) {
 		if (ua->mq_reg >= 0)

@@ -152,6 +152,7 @@ static void incoming_invite(struct sipua *ua, nua_t *nua, nua_handle_t *nh, sip_
 	leg->inbound = true;
 	leg->inv_server_open = true;   /* until the ACK of our 2xx */
 	leg->transport = tp;
+	leg->src = *src;
 	leg->peer_100rel = sipua_peer_100rel(sip);
 	leg->policy.min_se = 90;
 	sipua_incoming_fill(sip, &in, &buf);

@@ -49,10 +49,34 @@ struct sipua_qsample {
 /** Samples kept: one per ms at most, so more than any window asked about (ms). */
 #define SIPUA_QSAMPLES 1024
 
+struct guard_rate;
+struct guard_conns;
+
+/** The guards in front of the stack (sipua_front.c); signalling thread, but the
+ *  counters, which any thread reads. */
+struct sipua_front {
+	bool                   attached;    /**< the socket hooks are ours */
+	struct sipua_guard_cfg cfg;         /**< in force */
+	struct guard_rate     *rate;
+	struct guard_conns    *conns;       /**< accepted connections */
+	su_timer_t            *tick;
+	unsigned               ticks;
+	uint64_t               secret;      /**< key of stateless To tags */
+	char                  *scratch;     /**< a datagram made contiguous */
+	char                  *reply;       /**< a stateless answer */
+	uint64_t               report_ms;   /**< last summary line */
+	struct sipua_guard_stats reported;  /**< counters at that time */
+	uint64_t               trim_ms;     /**< last look at free heap memory */
+	_Atomic uint64_t       c_rate_limited, c_ok, c_rejected, c_dropped, c_open,
+			       c_accepted, c_refused_limit, c_refused_unknown, c_refused_fd,
+			       c_closed_unknown, c_closed_idle;
+};
+
 struct sipua {
 	struct sipua_cfg  cfg;
 	sipua_event_h    *eh;
 	sipua_check_h    *ch;
+	sipua_source_h   *src_class;     /**< address-only check (front, accept) */
 	void             *arg;
 	sipua_known_h    *known;         /**< trunk check for in-dialog sources, or NULL */
 	void             *known_arg;
@@ -102,6 +126,8 @@ struct sipua {
 
 	char              logline[1024]; /**< sofia log line being assembled */
 	size_t            loglen;
+
+	struct sipua_front front;
 };
 
 enum sipua_offer_kind { OFFER_NONE = 0, OFFER_INVITE, OFFER_UPDATE };
@@ -142,6 +168,7 @@ struct sipua_leg {
 	unsigned          n_peer;
 	enum sipua_end    end;
 	enum sipua_transport transport;
+	struct sockaddr_storage src;      /**< inbound: where the INVITE came from */
 	struct sipua_policy policy;
 	bool              peer_100rel;    /**< inbound: the INVITE said Supported/Require 100rel */
 	char              call_id[128];
@@ -197,6 +224,38 @@ bool sipua_leg_peer_has(const struct sipua_leg *leg, const struct sockaddr *sa);
  * src is known; false (counted) otherwise.
  */
 bool sipua_leg_gate(struct sipua *ua, const char *call_id, const struct sockaddr *src);
+
+/* sipua_front.c */
+/** Installs the guards on the stack's SIP sockets (signalling thread, after the
+ *  transports are bound); a failure only loses the guards and is logged. */
+void sipua_front_start(struct sipua *ua);
+/** Removes them (signalling thread, after the stack is destroyed). */
+void sipua_front_stop(struct sipua *ua);
+/** True when an inbound leg's INVITE came over a connection from peer. */
+bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer);
+
+/* sipua_stateless.c */
+enum sipua_sl_action {
+	SIPUA_SL_DELIVER = 0,   /**< the stack handles it */
+	SIPUA_SL_SWALLOW,       /**< nothing is sent, the stack never sees it */
+	SIPUA_SL_REPLY,         /**< send the answer written, the stack never sees it */
+};
+
+struct sipua_sl_ctx {
+	enum sipua_verdict verdict;     /**< what the source check says of the sender */
+	const char        *user_agent;
+	const char        *contact;     /**< "<sip:...>" in a 200, or NULL */
+	uint64_t           secret;      /**< key of the To tags */
+};
+
+/**
+ * Decides what happens to a request (not a response) received over UDP from src
+ * before the stack sees it, and writes the stateless answer when there is one.
+ * @param statusp  the answer's status (200, 403) when SIPUA_SL_REPLY
+ */
+enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *data, size_t len,
+				     const struct sockaddr *src, char *buf, size_t buflen,
+				     size_t *outn, int *statusp);
 
 /** Finds the UDP socket and starts sampling its queueing delay (sipua_qdelay.c);
  * signalling thread, after the transports are bound. -1 if it cannot. */

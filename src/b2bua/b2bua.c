@@ -286,6 +286,8 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 	snprintf(ucfg.advertise_addr, sizeof(ucfg.advertise_addr), "%s", cf->sip.advertise_addr);
 	ucfg.advertise_port = cf->sip.advertise_port;
 	ucfg.retry_after = cf->sip.retry_after;
+	ucfg.t1x64_ms = cf->sip.transaction_timeout_ms;
+	b2b_guard_cfg(cf, &ucfg.guard);
 	if (cf->sip.user_agent[0])
 		snprintf(ucfg.user_agent, sizeof(ucfg.user_agent), "%s", cf->sip.user_agent);
 	else
@@ -294,6 +296,7 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 	if (err)
 		goto fail;
 	sipua_set_known(b->ua, on_known, b);
+	sipua_set_source_class(b->ua, b2b_source_class);
 	err = media_engine_create(&b->me, &b->media_cfg, on_media_event, b);
 	if (err) {
 		log_msg(LOG_ERROR, "b2bua.start", "media engine: %s", strerror(err));
@@ -304,7 +307,11 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 	err = auth_nonces_create(&b->nonces, 30000);
 	if (err)
 		goto fail;
+	b->ctl_rt = route_table_ref(rt);
+	b->ctl_unknown_source = cf->sip.unknown_source;
 	b->n_drop_nets = drop_nets_from(&cf->sip, rt, &b->drop_nets);
+	if (b2b_nets_copy(b->drop_nets, b->n_drop_nets, &b->peer_nets) == 0)
+		b->n_peer_nets = b->n_drop_nets;
 	*bp = b;
 	return 0;
 fail:
@@ -449,8 +456,10 @@ void b2bua_destroy(struct b2bua *b)
 		call_abandon(c);   /* its record, without the final media counters */
 	}
 	route_table_unref(b->rt);
+	route_table_unref(b->ctl_rt);
 	auth_nonces_destroy(b->nonces);
 	free(b->drop_nets);
+	free(b->peer_nets);
 	free(b);
 }
 
@@ -460,10 +469,16 @@ struct reload_job {
 	struct b2bua       *b;
 	struct conf_sip     sip;
 	struct route_table *rt;
+	struct sipua_net   *nets;
+	size_t              n_nets;
 };
 
-static void apply_reload(struct b2bua *b, const struct conf_sip *sip, struct route_table *rt)
+static void apply_reload(struct b2bua *b, const struct conf_sip *sip, struct route_table *rt,
+			 struct sipua_net *nets, size_t n_nets)
 {
+	free(b->peer_nets);
+	b->peer_nets = nets;
+	b->n_peer_nets = n_nets;
 	/* Only what can change live; addresses and ports need a restart. */
 	b->sip.max_calls = sip->max_calls;
 	b->sip.max_cps = sip->max_cps;
@@ -485,7 +500,7 @@ static void reload_run(void *arg)
 {
 	struct reload_job *j = arg;
 
-	apply_reload(j->b, &j->sip, j->rt);
+	apply_reload(j->b, &j->sip, j->rt, j->nets, j->n_nets);
 	log_msg(LOG_INFO, "b2bua.reload", "routing and limits updated");
 	free(j);
 }
@@ -504,20 +519,32 @@ int b2bua_reload(struct b2bua *b, const struct conf *cf, struct route_table *rt)
 	j->sip = cf->sip;
 	j->rt = route_table_ref(rt);
 	/* The filter is the caller's to change (any thread may set it). */
-	if (rt || cf->sip.unknown_source != b->sip.unknown_source) {
-		free(b->drop_nets);
-		b->n_drop_nets = drop_nets_from(&cf->sip, rt ? rt : b->rt, &b->drop_nets);
-		drop_filter_apply(b);
+	if (rt) {   /* NULL: the routing stays (database mode: the last snapshot) */
+		route_table_unref(b->ctl_rt);
+		b->ctl_rt = route_table_ref(rt);
+	}
+	b->ctl_unknown_source = cf->sip.unknown_source;
+	free(b->drop_nets);
+	b->n_drop_nets = drop_nets_from(&cf->sip, b->ctl_rt, &b->drop_nets);
+	drop_filter_apply(b);
+	if (b2b_nets_copy(b->drop_nets, b->n_drop_nets, &j->nets) == 0)
+		j->n_nets = b->n_drop_nets;
+	{
+		struct sipua_guard_cfg g;
+
+		b2b_guard_cfg(cf, &g);
+		sipua_set_guard(b->ua, &g);
 	}
 	err = sipua_post(b->ua, reload_run, j);
 	if (err == ESHUTDOWN) {
 		/* Not running: no other thread touches the context. */
-		apply_reload(b, &j->sip, j->rt);
+		apply_reload(b, &j->sip, j->rt, j->nets, j->n_nets);
 		free(j);
 		return 0;
 	}
 	if (err) {
 		route_table_unref(j->rt);
+		free(j->nets);
 		free(j);
 	}
 	return err;
@@ -561,6 +588,8 @@ int b2bua_admitted(struct b2bua *b, void *token, enum admit_verdict v)
 struct routes_job {
 	struct b2bua       *b;
 	struct route_table *rt;
+	struct sipua_net   *nets;     /* the guard's drop-mode peers of this snapshot */
+	size_t              n_nets;
 };
 
 static void routes_run(void *arg)
@@ -568,7 +597,11 @@ static void routes_run(void *arg)
 	struct routes_job *j = arg;
 
 	route_table_unref(j->b->rt);
-	j->b->rt = j->rt;
+	j->b->rt = j->rt;   /* b2b_source_class (the TCP guard, the rate limiter's
+			       stateless answers) identifies trunks by this one */
+	free(j->b->peer_nets);
+	j->b->peer_nets = j->nets;
+	j->b->n_peer_nets = j->n_nets;
 	if (sipua_on_thread(j->b->ua))
 		b2b_trunks_sync(j->b);   /* qualify, registration */
 	free(j);
@@ -586,11 +619,18 @@ int b2bua_set_routes(struct b2bua *b, struct route_table *rt)
 		return ENOMEM;
 	j->b = b;
 	j->rt = route_table_ref(rt);
-	/* The filter is the caller's to change (any thread may set it). */
-	if (b->sip.unknown_source == CONF_UNKNOWN_DROP) {
+	route_table_unref(b->ctl_rt);
+	b->ctl_rt = route_table_ref(rt);
+	/* The filter is the caller's to change (any thread may set it); the guard's copy
+	 * of the same networks goes to the signalling thread with the snapshot. */
+	if (b->ctl_unknown_source == CONF_UNKNOWN_DROP) {
+		struct conf_sip sip = { .unknown_source = CONF_UNKNOWN_DROP };
+
 		free(b->drop_nets);
-		b->n_drop_nets = drop_nets_from(&b->sip, rt, &b->drop_nets);
+		b->n_drop_nets = drop_nets_from(&sip, rt, &b->drop_nets);
 		drop_filter_apply(b);
+		if (b2b_nets_copy(b->drop_nets, b->n_drop_nets, &j->nets) == 0)
+			j->n_nets = b->n_drop_nets;
 	}
 	err = sipua_post(b->ua, routes_run, j);
 	if (err == ESHUTDOWN && !b->started) {
@@ -600,6 +640,7 @@ int b2bua_set_routes(struct b2bua *b, struct route_table *rt)
 	}
 	if (err) {
 		route_table_unref(j->rt);
+		free(j->nets);
 		free(j);
 	}
 	return err;
@@ -647,6 +688,7 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 	c->media_ports_free = mc.ports_free;
 	c->rtp_relayed = mc.rtp_relayed;
 	c->rtp_dropped = mc.rtp_dropped;
+	b2b_guard_counters(m, c);
 }
 
 /* ---- queries from the control plane ---- */

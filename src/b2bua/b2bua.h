@@ -50,6 +50,17 @@ struct b2bua_counters {
 	uint64_t media_ports_free;        /**< RTP/RTCP port pairs still free */
 	uint64_t rtp_relayed;             /**< RTP packets relayed since start */
 	uint64_t rtp_dropped;             /**< RTP/RTCP packets dropped since start */
+	/* The guards in front of the SIP stack (sipua_guard_stats) and the logger. */
+	uint64_t rate_limited;            /**< requests over the per-source rate, dropped */
+	uint64_t options_stateless;       /**< OPTIONS answered without transaction state */
+	uint64_t tcp_open;                /**< SIP connections open now */
+	uint64_t tcp_accepted;
+	uint64_t tcp_refused_limit;       /**< closed at once: over a connection cap */
+	uint64_t tcp_refused_unknown;     /**< closed at once: unknown source, drop mode */
+	uint64_t tcp_refused_fd;          /**< closed at once: no descriptor left */
+	uint64_t tcp_closed_unknown;      /**< unknown source: closed after its answer */
+	uint64_t tcp_closed_idle;         /**< idle, no dialog: closed */
+	uint64_t log_suppressed;          /**< repeated log records counted, not written */
 };
 
 /**

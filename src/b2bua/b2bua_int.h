@@ -306,6 +306,13 @@ struct b2bua {
 	struct b2bua_hooks   hooks;            /**< the data plane (database mode) */
 	struct sipua_net    *drop_nets;        /**< networks passing the drop-mode filter */
 	size_t               n_drop_nets;      /**< 0 = no filter (reject mode) */
+	struct sipua_net    *peer_nets;        /**< the same, owned by the signalling thread */
+	size_t               n_peer_nets;
+	/* Control thread only: what the drop-mode networks are made of, so that a file
+	 * reload and a database snapshot swap (b2bua_set_routes) rebuild them from the
+	 * routing the signalling thread is being given, never from b->rt. */
+	struct route_table  *ctl_rt;           /**< the routing last handed over */
+	enum conf_unknown_source ctl_unknown_source;
 
 	/* Counters: written on the signalling thread, read from any thread. */
 	_Atomic uint64_t     c_active, c_total, c_answered, c_failed, c_overload,
@@ -316,6 +323,16 @@ struct b2bua {
 };
 
 #define UNREGISTER_WAIT_MS 2000   /* at stop, for registrars to answer */
+
+/* b2bua_guard.c: the guards in front of the SIP stack */
+/** Their settings from a configuration (the connection cap from the budget). */
+void b2b_guard_cfg(const struct conf *cf, struct sipua_guard_cfg *g);
+/** The address-only source check (sipua_source_h); signalling thread. */
+enum sipua_verdict b2b_source_class(const struct sockaddr *src, bool connection, void *arg);
+/** A malloc'd copy of n networks (NULL when n is 0). @return 0, ENOMEM */
+int b2b_nets_copy(const struct sipua_net *nets, size_t n, struct sipua_net **outp);
+/** Adds the guards' counters. */
+void b2b_guard_counters(struct b2bua *b, struct b2bua_counters *c);
 
 /* b2bua_call.c: event entry points (signalling thread) */
 void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev);

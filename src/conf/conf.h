@@ -33,6 +33,8 @@ enum conf_unknown_source {
 struct conf_general {
 	enum log_level log_level;
 	char control_socket[CONF_PATH_MAX];  /**< Unix socket path for trunxctl */
+	unsigned log_repeat_ms;              /**< identical records suppressed this long
+					          after each is written; 0 = off */
 };
 
 struct conf_sip {
@@ -52,6 +54,16 @@ struct conf_sip {
 	unsigned ring_timeout;                /**< s from B's first 18x without answer -> 480 */
 	unsigned max_forwards;                /**< Max-Forwards on requests we originate */
 	unsigned shutdown_grace;              /**< s to wait for BYEs to complete on SIGTERM */
+	unsigned transaction_timeout_ms;      /**< 64*T1: timers B, F, H, J */
+	unsigned rate_limit;                  /**< requests/s per source address; 0 = off */
+	unsigned rate_burst;                  /**< bucket size; 0 = rate_limit */
+	unsigned tcp_max_connections;         /**< accepted connections; 0 = from the
+					           open-file budget */
+	unsigned tcp_max_per_source;          /**< accepted connections per source address */
+	unsigned tcp_idle_ms;                 /**< a trunk's connection without a dialog is
+					           closed after this long idle; 0 = never */
+	unsigned tcp_unknown_ms;              /**< a connection from an unknown source is
+					           closed after this long at most */
 };
 
 /** [data]: where the shared data lives (Postgres, Redis) and how this node uses it. */

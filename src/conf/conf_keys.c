@@ -31,6 +31,8 @@ static const struct conf_key general_keys[] = {
 	 level_names, "info"},
 	{"control_socket", CT_PATH, CK(struct conf, general.control_socket), 0,
 	 SUN_PATH_SIZE, 0, 0, 0, NULL, "/run/trunx/trunxd.sock"},
+	{"log_repeat_interval", CT_UINT, CK(struct conf, general.log_repeat_ms), 0, 0, 0, 3600,
+	 1000, NULL, "10"},
 };
 
 static const struct conf_key sip_keys[] = {
@@ -60,6 +62,20 @@ static const struct conf_key sip_keys[] = {
 	 "70"},
 	{"shutdown_grace", CT_UINT, CK(struct conf, sip.shutdown_grace), 0, 0, 0, 3600, 1,
 	 NULL, "10"},
+	{"transaction_timeout", CT_UINT, CK(struct conf, sip.transaction_timeout_ms), 0, 0, 2,
+	 32, 1000, NULL, "32"},
+	{"rate_limit", CT_UINT, CK(struct conf, sip.rate_limit), 0, 0, 0, 1000000, 1, NULL,
+	 "2000"},
+	{"rate_burst", CT_UINT, CK(struct conf, sip.rate_burst), 0, 0, 0, 1000000, 1, NULL,
+	 "0"},
+	{"tcp_max_connections", CT_UINT, CK(struct conf, sip.tcp_max_connections), 0, 0, 0,
+	 1000000, 1, NULL, "0"},
+	{"tcp_max_per_source", CT_UINT, CK(struct conf, sip.tcp_max_per_source), 0, 0, 1,
+	 1000000, 1, NULL, "32"},
+	{"tcp_idle_timeout", CT_UINT, CK(struct conf, sip.tcp_idle_ms), 0, 0, 0, 86400, 1000,
+	 NULL, "120"},
+	{"tcp_unknown_timeout", CT_UINT, CK(struct conf, sip.tcp_unknown_ms), 0, 0, 1, 3600,
+	 1000, NULL, "5"},
 };
 
 static const struct conf_key media_keys[] = {

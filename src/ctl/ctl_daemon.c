@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget/budget.h"
 #include "ctl/ctl_conf.h"
 #include "data/data.h"
 #include "log.h"
@@ -126,6 +127,24 @@ static void d_status(void *arg, json_t *obj)
 		"in_dialog_bad", (json_int_t)c.in_dialog_bad,
 		"contact_refused", (json_int_t)c.contact_refused,
 		"offer_glare", (json_int_t)c.offer_glare));
+	{
+		json_t *k = json_object_get(obj, "counters");
+		const struct { const char *name; uint64_t v; } g[] = {
+			{"rate_limited", c.rate_limited},
+			{"options_stateless", c.options_stateless},
+			{"tcp_open", c.tcp_open},
+			{"tcp_accepted", c.tcp_accepted},
+			{"tcp_refused_limit", c.tcp_refused_limit},
+			{"tcp_refused_unknown", c.tcp_refused_unknown},
+			{"tcp_refused_no_descriptor", c.tcp_refused_fd},
+			{"tcp_closed_unknown", c.tcp_closed_unknown},
+			{"tcp_closed_idle", c.tcp_closed_idle},
+			{"log_suppressed", c.log_suppressed},
+		};
+
+		for (size_t i = 0; k && i < sizeof(g) / sizeof(g[0]); i++)
+			json_object_set_new(k, g[i].name, json_integer((json_int_t)g[i].v));
+	}
 	if (d->data)
 		data_status(d->data, obj);
 }
@@ -166,12 +185,25 @@ static int reload_locked(struct ctl_daemon *d, json_t *result, char *err, size_t
 		if (rc)
 			goto out;
 	}
+	{
+		/* A max_calls the open-file limit cannot hold is refused (the soft
+		 * limit is raised if the hard one allows). */
+		struct budget bud;
+		char berr[512];
+
+		rc = budget_apply(cf, &bud, berr, sizeof(berr));
+		if (rc) {
+			snprintf(err, errlen, "%s: %s", d->path, berr);
+			goto out;
+		}
+	}
 	rc = b2bua_reload(d->b, cf, rt);   /* rt NULL: the database keeps the routing */
 	if (rc) {
 		snprintf(err, errlen, "%s: cannot apply: %s", d->path, strerror(rc));
 		goto out;
 	}
 	log_set_level(cf->general.log_level);
+	log_set_repeat_interval(cf->general.log_repeat_ms);
 	n = ctl_conf_restart_keys(&d->running, cf, keys, CTL_CONF_RESTART_MAX);
 	restart = json_array();
 	for (size_t i = 0; i < n; i++) {

@@ -98,7 +98,7 @@ class Trunxd:
     """One trunxd process for a test case (see case.Context.trunxd)."""
 
     def __init__(self, ctx, binary, uas_port=None, media_ports=1200, slow_dns=False,
-                 configure=None, name="trunxd"):
+                 configure=None, name="trunxd", prefix=(), env=None):
         self.ctx = ctx
         self.binary = binary
         self.uas_port = uas_port
@@ -106,6 +106,8 @@ class Trunxd:
         self.slow_dns = slow_dns
         self.configure = configure
         self.name = name
+        self.prefix = list(prefix)   # argv before trunxd's (e.g. prlimit --nofile=...)
+        self.env = dict(env or {})
         self.proc = None
         self.conf = None
         self.conf_path = ctx.path(name + ".conf")
@@ -132,7 +134,7 @@ class Trunxd:
             f.write(self.conf.text())
 
     def _argv(self):
-        argv = [self.binary, "--config", self.conf_path]
+        argv = self.prefix + [self.binary, "--config", self.conf_path]
         if not self.slow_dns:
             return argv
         # A private mount namespace where /etc/resolv.conf names a loopback "name
@@ -154,7 +156,7 @@ class Trunxd:
         last = ""
         for attempt in range(4):
             self._new_config()
-            env = {}
+            env = dict(self.env)
             self.proc = self.ctx.reg.start(self.name, self._argv(), env=env)
             self._stopped = False
             self.ctx.at_end(self._end_check)

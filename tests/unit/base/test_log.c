@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -15,7 +16,8 @@
 /* Captures what the logger writes through a pipe. */
 static char *capture(void (*emit)(void))
 {
-	static char out[LOG_REC_MAX * 2];
+	static char out[48 * 1024];   /* what a pipe holds without a reader */
+	size_t got = 0;
 	int fds[2];
 	ssize_t n;
 
@@ -23,10 +25,11 @@ static char *capture(void (*emit)(void))
 	log_set_fd(fds[1]);
 	emit();
 	close(fds[1]);
-	n = read(fds[0], out, sizeof(out) - 1);
+	while (got < sizeof(out) - 1 && (n = read(fds[0], out + got, sizeof(out) - 1 - got)) > 0)
+		got += (size_t)n;
 	close(fds[0]);
 	log_set_fd(2);
-	out[n > 0 ? n : 0] = '\0';
+	out[got] = '\0';
 	return out;
 }
 
@@ -127,6 +130,93 @@ static void test_utf8_kept_invalid_escaped(void **state)
 	assert_string_equal(out, "\xef\xbf\xbd\xf4\x8f\xbf\xbf");
 }
 
+static int count_lines(const char *out, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = out; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* A storm of one record: written once, the rest counted and written as one record. */
+static void emit_storm(void)
+{
+	uint64_t before = log_suppressed();
+
+	log_set_repeat_interval(60000);
+	for (int i = 0; i < 1000; i++)
+		log_msg(LOG_WARN, "sip.stack", "tport: Too many open files");
+	log_msg(LOG_WARN, "other", "x");
+	log_msg(LOG_WARN, "sip.stack", "tport: Too many open files (2)");
+	assert_int_equal(log_suppressed() - before, 999);
+	log_flush_repeats(false);   /* nothing is due yet */
+	log_flush_repeats(true);
+	log_set_repeat_interval(0);
+}
+
+static void test_repeats_counted_once(void **state)
+{
+	const char *out = capture(emit_storm);
+
+	(void)state;
+	assert_int_equal(count_lines(out, "\"msg\":\"tport: Too many open files\""), 2);
+	assert_int_equal(count_lines(out, "\"repeated\":999,\"repeat_s\":60}\n"), 1);
+	assert_int_equal(count_lines(out, "\"event\":\"other\""), 1);
+	assert_int_equal(count_lines(out, "open files (2)"), 1);
+	assert_int_equal(count_lines(out, "\n"), 4);
+}
+
+/* After the interval the count is written by the next record, which starts anew. */
+static void emit_intervals(void)
+{
+	struct timespec ts = {0, 60 * 1000000};
+
+	log_set_repeat_interval(50);
+	log_msg(LOG_ERROR, "e", "same");
+	log_msg(LOG_ERROR, "e", "same");
+	log_msg(LOG_ERROR, "e", "same");
+	nanosleep(&ts, NULL);
+	log_msg(LOG_ERROR, "e", "same");   /* writes "repeated":2, then is counted */
+	nanosleep(&ts, NULL);
+	log_flush_repeats(false);          /* "repeated":1 */
+	nanosleep(&ts, NULL);
+	log_msg(LOG_ERROR, "e", "same");   /* quiet interval passed: written */
+	log_set_repeat_interval(0);
+}
+
+static void test_repeats_per_interval(void **state)
+{
+	const char *out = capture(emit_intervals);
+
+	(void)state;
+	assert_int_equal(count_lines(out, "\"repeated\":2,"), 1);
+	assert_int_equal(count_lines(out, "\"repeated\":1,"), 1);
+	assert_int_equal(count_lines(out, "\"msg\":\"same\"}\n"), 2);
+	assert_int_equal(count_lines(out, "\n"), 4);
+}
+
+/* With many distinct records the oldest slot is reused and its count written first. */
+static void emit_many(void)
+{
+	log_set_repeat_interval(60000);
+	log_msg(LOG_WARN, "first", "x");
+	log_msg(LOG_WARN, "first", "x");
+	for (int i = 0; i < 200; i++)
+		log_msg(LOG_WARN, "distinct", "%d", i);
+	log_set_repeat_interval(0);
+}
+
+static void test_repeats_evicted(void **state)
+{
+	const char *out = capture(emit_many);
+
+	(void)state;
+	assert_int_equal(count_lines(out, "\"event\":\"first\""), 2);
+	assert_int_equal(count_lines(out, "\"event\":\"first\",\"msg\":\"x\",\"repeated\":1"), 1);
+	assert_int_equal(count_lines(out, "\"event\":\"distinct\""), 200);
+}
+
 int test_log_run(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -135,6 +225,9 @@ int test_log_run(void)
 		cmocka_unit_test(test_truncation_stays_valid),
 		cmocka_unit_test(test_level_parse),
 		cmocka_unit_test(test_utf8_kept_invalid_escaped),
+		cmocka_unit_test(test_repeats_counted_once),
+		cmocka_unit_test(test_repeats_per_interval),
+		cmocka_unit_test(test_repeats_evicted),
 	};
 	return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }

@@ -34,6 +34,7 @@ static void test_nothing_changed(void **state)
 	b = parse("[general]\nlog_level = debug\ncontrol_socket = /tmp/a.sock\n"
 		  "[sip]\nlisten = 127.0.0.1:5060\nmax_calls = 5\nmax_cps = 2\n"
 		  "unknown_source = drop\nring_timeout = 9\n"
+		  "rate_limit = 10\ntcp_idle_timeout = 3\ntcp_max_per_source = 2\n"
 		  "[media]\nport_min = 20000\nport_max = 20999\n"
 		  "[trunk t]\nmatch = 10.0.0.0/8\n");
 	assert_int_equal(ctl_conf_restart_keys(a, b, keys, CTL_CONF_RESTART_MAX), 0);
@@ -46,7 +47,8 @@ static void test_restart_keys(void **state)
 	struct conf *a = parse(BASE);
 	struct conf *b = parse("[general]\ncontrol_socket = /tmp/b.sock\n"
 			       "[sip]\nlisten = 127.0.0.1:5062\ntransports = udp\n"
-			       "advertise = 192.0.2.1\n"
+			       "advertise = 192.0.2.1\ntransaction_timeout = 8\n"
+			       "tcp_max_connections = 100\n"
 			       "[media]\nport_min = 20000\nport_max = 21999\nworkers = 3\n"
 			       "rtp_timeout = 5\n");
 	const char *keys[CTL_CONF_RESTART_MAX];
@@ -59,7 +61,8 @@ static void test_restart_keys(void **state)
 		strcat(joined, " ");
 	}
 	assert_string_equal(joined, "general.control_socket sip.listen sip.transports "
-			    "sip.advertise media.port_max media.workers media.rtp_timeout ");
+			    "sip.advertise sip.transaction_timeout sip.tcp_max_connections "
+			    "media.port_max media.workers media.rtp_timeout ");
 	/* The list is bounded by the caller's array. */
 	assert_int_equal(ctl_conf_restart_keys(a, b, keys, 2), 2);
 	conf_free(a);

@@ -1,0 +1,327 @@
+/*
+ * guard_net.c — trunxd's own accept(), recvmsg(), recv(), __recv_chk() and close():
+ * the hooks sofia-sip does not have.
+ *
+ * WHY
+ * sofia-sip accepts every TCP connection it is offered, keeps idle ones for ever, and
+ * when descriptors run out its tport_accept() logs the error and returns while the
+ * listening socket stays readable, so the signalling thread spins; and it parses
+ * every datagram and every message into a transaction before trunx sees anything.
+ * It offers no accept hook and no pre-parse hook. Its calls to these functions go
+ * through its PLT; a definition in the executable comes first in the symbol search
+ * order, so the library's calls (and libevent's, and our own) land here. Each one
+ * forwards to the next definition (dlsym RTLD_NEXT: the C library, or under
+ * AddressSanitizer its interceptor) and acts only on descriptors watched here: the
+ * SIP listening sockets, the UDP SIP socket and the connections accepted on the
+ * former. Everything else costs one array lookup.
+ *
+ * STATE
+ * One table per process (an accept() call carries no context): the kind of each
+ * watched descriptor (one byte per descriptor up to RLIMIT_NOFILE, read with relaxed
+ * atomics because close() runs on every thread), the handlers of the one user (the
+ * signalling thread, which is the only thread that accepts or reads SIP sockets), and
+ * a spare descriptor. The kind array is allocated once and never freed.
+ *
+ * accept() on a watched listening socket takes every pending connection in one call
+ * and asks the handler about each: kept ones are returned to the stack one at a time
+ * (the rest stay queued), refused ones are closed at once. When there are no
+ * descriptors left, the spare one is released to accept and close what is pending,
+ * then taken again; without a spare the backlog is reset (shutdown + listen). The
+ * stack is told "no error" (errno 0) so it neither logs nor spins.
+ */
+#include "guard.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define KINDS_MAX (1u << 20)
+#define ACCEPT_BATCH 256   /**< connections taken per accept() call at most */
+
+/* Not declared without _FORTIFY_SOURCE; the stack imports it. */
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
+
+typedef int (accept_f)(int, struct sockaddr *, socklen_t *);
+typedef ssize_t (recvmsg_f)(int, struct msghdr *, int);
+typedef ssize_t (recv_f)(int, void *, size_t, int);
+typedef ssize_t (recv_chk_f)(int, void *, size_t, size_t, int);
+typedef int (close_f)(int);
+
+static struct {
+	_Atomic(accept_f *)   accept;
+	_Atomic(recvmsg_f *)  recvmsg;
+	_Atomic(recv_f *)     recv;
+	_Atomic(recv_chk_f *) recv_chk;
+	_Atomic(close_f *)    close;
+} real;
+
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(_Atomic uint8_t *) kinds;
+static _Atomic unsigned nkinds;
+static _Atomic(const struct guard_net_ops *) gops;   /* set/cleared under attach_lock */
+static void *garg;
+static int spare_fd = -1;                   /* signalling thread */
+
+static void *next_sym(const char *name)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+
+	if (!p)
+		abort();   /* no C library below us: nothing can work */
+	return p;
+}
+
+/* The next definition of each function, looked up once (racing lookups agree). */
+#define NEXT_FN(field, type, name)                                                 \
+	static type *next_##field(void)                                            \
+	{                                                                          \
+		type *f = atomic_load_explicit(&real.field, memory_order_relaxed); \
+		if (!f) {                                                          \
+			f = (type *)next_sym(name);                                \
+			atomic_store(&real.field, f);                              \
+		}                                                                  \
+		return f;                                                          \
+	}
+NEXT_FN(accept, accept_f, "accept")
+NEXT_FN(recvmsg, recvmsg_f, "recvmsg")
+NEXT_FN(recv, recv_f, "recv")
+NEXT_FN(recv_chk, recv_chk_f, "__recv_chk")
+NEXT_FN(close, close_f, "close")
+
+static const struct guard_net_ops *ops_get(void)
+{
+	return atomic_load_explicit(&gops, memory_order_acquire);
+}
+
+static enum guard_sock kind_of(int fd)
+{
+	_Atomic uint8_t *k = atomic_load_explicit(&kinds, memory_order_acquire);
+
+	if (!k || fd < 0 || (unsigned)fd >= atomic_load_explicit(&nkinds, memory_order_relaxed))
+		return GUARD_NONE;
+	return (enum guard_sock)atomic_load_explicit(&k[fd], memory_order_relaxed);
+}
+
+static void kind_set(int fd, enum guard_sock kind)
+{
+	_Atomic uint8_t *k = atomic_load(&kinds);
+
+	if (k && fd >= 0 && (unsigned)fd < atomic_load(&nkinds))
+		atomic_store_explicit(&k[fd], (uint8_t)kind, memory_order_relaxed);
+}
+
+/* ---- registry ---- */
+
+int guard_net_attach(const struct guard_net_ops *ops, void *arg)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&attach_lock);
+	if (atomic_load(&gops)) {
+		err = EBUSY;
+		goto out;
+	}
+	if (!atomic_load(&kinds)) {
+		struct rlimit rl;
+		unsigned n = 65536;
+		_Atomic uint8_t *k;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur > n)
+			n = rl.rlim_cur < KINDS_MAX ? (unsigned)rl.rlim_cur : KINDS_MAX;
+		k = calloc(n, sizeof(*k));
+		if (!k) {
+			err = ENOMEM;
+			goto out;
+		}
+		atomic_store(&nkinds, n);
+		atomic_store(&kinds, k);
+	}
+	spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	garg = arg;
+	atomic_store(&gops, ops);
+out:
+	pthread_mutex_unlock(&attach_lock);
+	return err;
+}
+
+void guard_net_detach(void)
+{
+	_Atomic uint8_t *k = atomic_load(&kinds);
+	unsigned n = atomic_load(&nkinds);
+
+	pthread_mutex_lock(&attach_lock);
+	for (unsigned i = 0; k && i < n; i++)
+		atomic_store_explicit(&k[i], GUARD_NONE, memory_order_relaxed);
+	atomic_store(&gops, NULL);
+	garg = NULL;
+	if (spare_fd >= 0)
+		next_close()(spare_fd);
+	spare_fd = -1;
+	pthread_mutex_unlock(&attach_lock);
+}
+
+int guard_net_watch(int fd, enum guard_sock kind)
+{
+	if (fd < 0 || kind > GUARD_STREAM)
+		return EINVAL;
+	if (!atomic_load(&kinds) || (unsigned)fd >= atomic_load(&nkinds))
+		return ERANGE;
+	kind_set(fd, kind);
+	return 0;
+}
+
+enum guard_sock guard_net_kind(int fd)
+{
+	return kind_of(fd);
+}
+
+/* ---- accept ---- */
+
+/* No descriptor left: take what is pending with the spare one and close it. */
+static unsigned drain_without_fds(int lfd)
+{
+	accept_f *acc = next_accept();
+	close_f *cls = next_close();
+	unsigned dropped = 0;
+
+	if (spare_fd >= 0) {
+		cls(spare_fd);
+		spare_fd = -1;
+		for (int s; dropped < ACCEPT_BATCH && (s = acc(lfd, NULL, NULL)) >= 0; dropped++)
+			cls(s);
+		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (spare_fd < 0) {
+		/* Nothing to accept with: reset the whole backlog so the socket stops
+		 * being readable (shutdown() of a listening socket drops its queue and
+		 * listen() opens it again at once). */
+		int backlog = 128;
+
+		shutdown(lfd, SHUT_RD);
+		listen(lfd, backlog);
+		dropped++;
+	}
+	return dropped;
+}
+
+int accept(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len)
+{
+	/* glibc's __SOCKADDR_ARG is a transparent union under _GNU_SOURCE. */
+	struct sockaddr *sa = addr.__sockaddr__;
+	const struct guard_net_ops *ops = ops_get();
+	unsigned tries = 0;
+
+	if (!ops || kind_of(fd) != GUARD_LISTEN)
+		return next_accept()(fd, sa, len);
+	while (tries++ < ACCEPT_BATCH) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int s = next_accept()(fd, (struct sockaddr *)&peer, &plen);
+
+		if (s < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				unsigned n = drain_without_fds(fd);
+
+				if (n && ops->exhausted)
+					ops->exhausted(garg, n);
+			}
+			/* Nothing (more) to hand over; errno 0 keeps the stack quiet. */
+			errno = 0;
+			return -1;
+		}
+		if (ops->accepted && !ops->accepted(garg, fd, s, (struct sockaddr *)&peer)) {
+			next_close()(s);
+			continue;
+		}
+		if (sa && len) {
+			socklen_t n = *len < plen ? *len : plen;
+
+			memcpy(sa, &peer, n);
+			*len = plen;
+		}
+		return s;
+	}
+	errno = 0;
+	return -1;
+}
+
+/* ---- reads ---- */
+
+ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+	ssize_t n = next_recvmsg()(fd, m, flags);
+	const struct guard_net_ops *ops;
+	enum guard_sock k;
+
+	if (n <= 0 || (flags & MSG_PEEK) || (k = kind_of(fd)) == GUARD_NONE ||
+	    !(ops = ops_get()))
+		return n;
+	if (k == GUARD_DGRAM && ops->datagram) {
+		if (m->msg_name && !ops->datagram(garg, fd, m->msg_name, m->msg_iov,
+						  m->msg_iovlen, (size_t)n)) {
+			errno = EAGAIN;
+			return -1;
+		}
+	} else if (k == GUARD_STREAM && ops->stream) {
+		size_t kept = ops->stream(garg, fd, m->msg_iov, m->msg_iovlen, (size_t)n, true);
+
+		if (!kept) {
+			/* Whole messages were dropped: "nothing yet", never 0 (end of stream). */
+			errno = EAGAIN;
+			return -1;
+		}
+		n = (ssize_t)kept;
+	}
+	return n;
+}
+
+/* The stack consumes the whitespace between stream messages with recv(): the framer
+ * must count those bytes too, but may not drop any. */
+static void stream_seen(int fd, void *buf, ssize_t n, int flags)
+{
+	struct iovec iov = {.iov_base = buf, .iov_len = (size_t)n};
+	const struct guard_net_ops *ops;
+
+	if (n > 0 && !(flags & MSG_PEEK) && kind_of(fd) == GUARD_STREAM && (ops = ops_get()) &&
+	    ops->stream)
+		ops->stream(garg, fd, &iov, 1, (size_t)n, false);
+}
+
+ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	ssize_t n = next_recv()(fd, buf, len, flags);
+
+	stream_seen(fd, buf, n, flags);
+	return n;
+}
+
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	ssize_t n = next_recv_chk()(fd, buf, len, buflen, flags);
+
+	stream_seen(fd, buf, n, flags);
+	return n;
+}
+
+/* ---- close ---- */
+
+int close(int fd)
+{
+	enum guard_sock k = kind_of(fd);
+
+	if (k != GUARD_NONE) {
+		const struct guard_net_ops *ops = ops_get();
+
+		kind_set(fd, GUARD_NONE);
+		if (k == GUARD_STREAM && ops && ops->closed)
+			ops->closed(garg, fd);
+	}
+	return next_close()(fd);
+}

@@ -1,0 +1,184 @@
+/*
+ * guard.h — the SIP front's guards, below the SIP stack: per-source request rate
+ * limits, the table of accepted connections with their per-source counts, the
+ * framing of SIP messages in a byte stream (so whole messages can be counted and
+ * dropped before the stack parses them), and the interposition of the socket calls
+ * the stack makes on trunx's SIP sockets. Plain C and sockets only: no sofia-sip type
+ * appears here; sip/ua wires these to the stack (sipua_front.c).
+ *
+ * The rate limiter, the connection table and the framer are pure (no I/O, no clock
+ * of their own: the caller passes the time) and owned by one thread.
+ */
+#ifndef TRUNX_GUARD_H
+#define TRUNX_GUARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+/* ---- per-source token buckets (guard_rate.c) ---- */
+
+struct guard_rate;
+
+/**
+ * Creates a limiter that tracks up to about `sources` source addresses (IP only, the
+ * port is ignored); when more are active, the least recently seen are forgotten (a
+ * forgotten source starts again with a full bucket). Starts off (no limit).
+ * @return 0, EINVAL, ENOMEM
+ */
+int guard_rate_create(struct guard_rate **rp, size_t sources);
+void guard_rate_destroy(struct guard_rate *r);
+
+/**
+ * Sets the rate: per_s requests a second per source, bursts of up to `burst`
+ * (0 = per_s). per_s 0 turns the limit off. Buckets already tracked keep their level.
+ */
+void guard_rate_set(struct guard_rate *r, unsigned per_s, unsigned burst);
+
+/** Takes one request from src's bucket at now_ms: true if allowed, false if over. */
+bool guard_rate_take(struct guard_rate *r, const struct sockaddr *src, uint64_t now_ms);
+
+/* ---- SIP message framing in a stream (guard_frame.c) ---- */
+
+/** Framing state of one connection (embed it; zero it to start). */
+struct guard_frame {
+	uint8_t  state;          /**< between messages, in the header, in the body */
+	bool     drop;           /**< the current message is being dropped */
+	bool     clen_seen;      /**< Content-Length was found in this header */
+	uint16_t line_len;       /**< bytes of the current header line (saturating) */
+	char     line[48];       /**< its first bytes */
+	uint32_t clen;           /**< Content-Length of the current message */
+	uint32_t body_left;      /**< body bytes still to come */
+	uint64_t messages;       /**< messages begun */
+	uint64_t dropped;        /**< of which dropped */
+};
+
+/**
+ * Decides, at the start of each message, whether it is kept; `request` is false for
+ * a response (which starts with "SIP/"). The decision is made on the message's first
+ * bytes: when fewer than four of them are in the data at hand, a message starting
+ * with 'S' counts as a response.
+ */
+typedef bool (guard_frame_admit_h)(bool request, void *arg);
+
+/**
+ * Runs len bytes, laid out in iov[0..iovcnt), through the framer; the bytes of
+ * dropped messages are removed in place (the rest moves up to stay contiguous in the
+ * iovec sequence). Message boundaries follow RFC 3261 18.3: a header ends at an empty
+ * line (CRLF CRLF, or LF LF), a body is Content-Length (or "l") bytes, 0 without it;
+ * CR and LF between messages are kept.
+ * @param admit  called at each message start; NULL keeps everything
+ * @return the bytes kept
+ */
+size_t guard_frame_filter(struct guard_frame *f, struct iovec *iov, size_t iovcnt, size_t len,
+			  guard_frame_admit_h *admit, void *arg);
+
+/* ---- accepted connections (guard_conn.c) ---- */
+
+/** One accepted connection. */
+struct guard_conn {
+	int                     fd;
+	struct sockaddr_storage peer;
+	bool                    known;       /**< the source matched a trunk */
+	bool                    closing;     /**< shut down by us; the stack closes it */
+	uint64_t                since_ms;    /**< accepted at */
+	uint64_t                close_at_ms; /**< shut it down at this time (0 = not planned) */
+	struct guard_frame      frame;
+};
+
+struct guard_conns;
+
+/**
+ * Creates a table of up to `capacity` connections (the cap in force can be lower).
+ * @return 0, EINVAL, ENOMEM
+ */
+int guard_conns_create(struct guard_conns **tp, unsigned capacity);
+void guard_conns_destroy(struct guard_conns *t);
+
+/** Sets the caps: in total (at most the capacity) and per source address (0 = total). */
+void guard_conns_set_limits(struct guard_conns *t, unsigned max_total, unsigned max_per_source);
+
+/**
+ * Adds a connection (zeroed framing state).
+ * @return 0; ENFILE (the total cap is reached), EMLINK (its source's cap is reached),
+ *         EEXIST (fd already in the table), EINVAL
+ */
+int guard_conns_add(struct guard_conns *t, int fd, const struct sockaddr *peer, bool known,
+		    uint64_t now_ms, struct guard_conn **cp);
+
+/** The connection on fd, or NULL. */
+struct guard_conn *guard_conns_get(struct guard_conns *t, int fd);
+
+/** Removes the connection on fd (nothing if absent). */
+void guard_conns_remove(struct guard_conns *t, int fd);
+
+/** Connections in the table. */
+unsigned guard_conns_count(const struct guard_conns *t);
+
+/** Connections from src's address. */
+unsigned guard_conns_from(const struct guard_conns *t, const struct sockaddr *src);
+
+/**
+ * Iterates: start with *pos = 0; returns the next connection or NULL at the end. The
+ * table must not change during an iteration, except by removing the one returned.
+ */
+struct guard_conn *guard_conns_next(struct guard_conns *t, unsigned *pos);
+
+/* ---- interposed socket calls (guard_net.c) ---- */
+
+/*
+ * sofia-sip has no hook for accepting connections or for reading from its sockets,
+ * so trunxd defines accept(), recvmsg(), recv(), __recv_chk() and close() itself: the
+ * stack's calls to them (made through its PLT) resolve to these definitions in the
+ * executable, which forward every call to the C library's (dlsym RTLD_NEXT: under
+ * AddressSanitizer, its interceptor) and act only on the descriptors watched here. A
+ * process has one set of guards: the signalling thread's.
+ */
+
+enum guard_sock {
+	GUARD_NONE = 0,
+	GUARD_LISTEN,   /**< a listening SIP socket (TCP, later TLS) */
+	GUARD_DGRAM,    /**< the UDP SIP socket */
+	GUARD_STREAM,   /**< a connection accepted on a watched listening socket */
+};
+
+struct guard_net_ops {
+	/** A connection was accepted on a watched listening socket: true hands it to the
+	 *  caller of accept(), false has it closed at once. */
+	bool (*accepted)(void *arg, int lfd, int fd, const struct sockaddr *peer);
+	/** accept() ran out of descriptors: `dropped` pending connections were taken with
+	 *  the spare descriptor and closed (or reset when there was no spare). */
+	void (*exhausted)(void *arg, unsigned dropped);
+	/** The stack read a datagram from a watched UDP socket: true delivers it, false
+	 *  swallows it (the stack sees nothing). */
+	bool (*datagram)(void *arg, int fd, const struct sockaddr *src, const struct iovec *iov,
+			 size_t iovcnt, size_t len);
+	/** The stack read len bytes from a watched connection; returns how many remain
+	 *  after dropping whole messages in place. With may_drop false (the stack was
+	 *  only skipping whitespace between messages) it must keep them all. */
+	size_t (*stream)(void *arg, int fd, struct iovec *iov, size_t iovcnt, size_t len,
+			 bool may_drop);
+	/** A watched connection's descriptor is being closed (by the stack or by us). */
+	void (*closed)(void *arg, int fd);
+};
+
+/**
+ * Installs the guards' handlers (signalling thread) and a spare descriptor for
+ * accepting when descriptors run out. Descriptors up to the current RLIMIT_NOFILE can
+ * be watched.
+ * @return 0, EBUSY (already attached), EMFILE
+ */
+int guard_net_attach(const struct guard_net_ops *ops, void *arg);
+
+/** Unwatches everything and removes the handlers; calls then only pass through. */
+void guard_net_detach(void);
+
+/** Watches fd as kind. @return 0, ERANGE (fd beyond the limit), EINVAL */
+int guard_net_watch(int fd, enum guard_sock kind);
+
+/** What fd is watched as (GUARD_NONE if not). */
+enum guard_sock guard_net_kind(int fd);
+
+#endif

@@ -1,0 +1,521 @@
+/*
+ * sipua_front.c — the guards in front of the stack, wired to its SIP sockets through
+ * sip/guard's socket hooks (see guard_net.c for why hooks).
+ *
+ * Connections (TCP; a TLS primary gets the same through accept()): each accepted one
+ * is asked about by source. A source the check drops is closed at once; beyond the
+ * caps (in total, per source address) likewise. A source the check refuses may stay
+ * until its first request has been answered (the stack sends the 403) or until
+ * tcp_unknown_ms, then we shut the socket down and the stack, reading the end of the
+ * stream, closes it. A trunk's connection that carries no dialog is shut down after
+ * tcp_idle_ms without data either way (the kernel's TCP_INFO tells). Out of
+ * descriptors, accept() drains the backlog with a spare descriptor: no spin, and one
+ * summary line every REPORT_MS instead of a line per connection.
+ *
+ * Requests: each UDP datagram and each message on a connection (framed by
+ * guard_frame) takes a token from its source's bucket; without one it is dropped
+ * before the stack parses it. Then, over UDP, OPTIONS from known sources and
+ * out-of-dialog requests from refused ones are answered here without transaction
+ * state (sipua_stateless.c).
+ *
+ * Housekeeping on a 250 ms tick: planned and idle closures, the log's repeat
+ * summaries, the guards' summary line, and memory given back to the system once a
+ * flood is over (malloc_trim when much of the heap is free).
+ */
+#include "sipua_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "guard.h"
+#include "log.h"
+
+#define TICK_MS           250
+#define REPORT_MS         10000     /**< at most one summary line this often */
+#define ANSWER_GRACE_MS   200       /**< after a refused source's request, time for the
+				         stack to send its answer before we close */
+#define TRIM_EVERY_MS     10000
+#define TRIM_FREE_MIN     (16u << 20)  /**< free heap above which it is given back */
+#define DGRAM_MAX         65536
+#define REPLY_MAX         8192
+#define RATE_SOURCES      8192
+
+static uint64_t now_ms(void)
+{
+	return sipua_now_ms();
+}
+
+static void count(_Atomic uint64_t *c)
+{
+	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static enum sipua_verdict classify(struct sipua *ua, const struct sockaddr *src, bool connection)
+{
+	return ua->src_class ? ua->src_class(src, connection, ua->arg) : SIPUA_ACCEPT;
+}
+
+static socklen_t sa_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static bool same_endpoint(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer)
+{
+	for (const struct sipua_leg *l = ua->legs; l; l = l->next)
+		if (l->inbound && l->transport == SIPUA_TP_TCP &&
+		    same_endpoint((const struct sockaddr *)&l->src, peer))
+			return true;
+	return false;
+}
+
+/* ---- connections ---- */
+
+static bool on_accepted(void *arg, int lfd, int fd, const struct sockaddr *peer)
+{
+	struct sipua *ua = arg;
+	struct sipua_front *f = &ua->front;
+	enum sipua_verdict v = classify(ua, peer, true);
+	struct guard_conn *c;
+	int err;
+
+	(void)lfd;
+	if (v == SIPUA_DROP) {
+		count(&f->c_refused_unknown);
+		return false;
+	}
+	err = guard_conns_add(f->conns, fd, peer, v == SIPUA_ACCEPT, now_ms(), &c);
+	if (err) {
+		count(&f->c_refused_limit);
+		return false;
+	}
+	if (v != SIPUA_ACCEPT && f->cfg.tcp_unknown_ms)
+		c->close_at_ms = c->since_ms + f->cfg.tcp_unknown_ms;
+	if (guard_net_watch(fd, GUARD_STREAM) != 0) {
+		guard_conns_remove(f->conns, fd);
+		count(&f->c_refused_limit);
+		return false;
+	}
+	count(&f->c_accepted);
+	atomic_store(&f->c_open, guard_conns_count(f->conns));
+	return true;
+}
+
+static void on_exhausted(void *arg, unsigned dropped)
+{
+	struct sipua *ua = arg;
+
+	atomic_fetch_add(&ua->front.c_refused_fd, dropped ? dropped : 1);
+}
+
+static void on_closed(void *arg, int fd)
+{
+	struct sipua *ua = arg;
+
+	guard_conns_remove(ua->front.conns, fd);
+	atomic_store(&ua->front.c_open, guard_conns_count(ua->front.conns));
+}
+
+struct admit_ctx {
+	struct sipua      *ua;
+	struct guard_conn *c;
+	uint64_t           now;
+};
+
+static bool admit_message(bool request, void *arg)
+{
+	struct admit_ctx *a = arg;
+	struct sipua_front *f = &a->ua->front;
+
+	if (!request)
+		return true;
+	if (!a->c->known) {
+		/* The stack answers it (403, or silence in drop mode), then we close. */
+		uint64_t at = a->now + ANSWER_GRACE_MS;
+
+		if (!a->c->close_at_ms || a->c->close_at_ms > at)
+			a->c->close_at_ms = at;
+	}
+	if (!guard_rate_take(f->rate, (const struct sockaddr *)&a->c->peer, a->now)) {
+		count(&f->c_rate_limited);
+		return false;
+	}
+	return true;
+}
+
+static size_t on_stream(void *arg, int fd, struct iovec *iov, size_t iovcnt, size_t len,
+			bool may_drop)
+{
+	struct sipua *ua = arg;
+	struct admit_ctx a = {ua, guard_conns_get(ua->front.conns, fd), now_ms()};
+
+	if (!a.c)
+		return len;
+	return guard_frame_filter(&a.c->frame, iov, iovcnt, len, may_drop ? admit_message : NULL, &a);
+}
+
+/* ---- datagrams ---- */
+
+static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const struct iovec *iov,
+			size_t iovcnt, size_t len)
+{
+	struct sipua *ua = arg;
+	struct sipua_front *f = &ua->front;
+	struct sipua_sl_ctx sl;
+	const char *data = iov[0].iov_base;
+	enum sipua_verdict v;
+	size_t i = 0, n = 0;
+	int status = 0;
+
+	if (len > DGRAM_MAX)
+		return true;
+	if (iovcnt > 1 && iov[0].iov_len < len) {
+		for (size_t k = 0, off = 0; k < iovcnt && off < len; k++) {
+			size_t c = iov[k].iov_len < len - off ? iov[k].iov_len : len - off;
+
+			memcpy(f->scratch + off, iov[k].iov_base, c);
+			off += c;
+		}
+		data = f->scratch;
+	}
+	while (i < len && (data[i] == '\r' || data[i] == '\n'))
+		i++;
+	if (len - i < 4 || memcmp(data + i, "SIP/", 4) == 0)
+		return true;   /* keepalives and responses */
+	if (!guard_rate_take(f->rate, src, now_ms())) {
+		count(&f->c_rate_limited);
+		return false;
+	}
+	if (!ua->src_class)
+		return true;   /* no address-only check: every request goes to the stack */
+	v = classify(ua, src, false);
+	if ((v == SIPUA_ACCEPT && (len - i < 8 || memcmp(data + i, "OPTIONS ", 8) != 0)) ||
+	    ua->stopping)
+		return true;
+	sl.verdict = v;
+	sl.user_agent = ua->cfg.user_agent[0] ? ua->cfg.user_agent : "trunx";
+	sl.contact = ua->contact_udp;
+	sl.secret = f->secret;
+	switch (sipua_stateless(&sl, data, len, src, f->reply, REPLY_MAX, &n, &status)) {
+	case SIPUA_SL_REPLY:
+		sendto(fd, f->reply, n, MSG_DONTWAIT | MSG_NOSIGNAL, src, sa_len(src));
+		count(status == 200 ? &f->c_ok : &f->c_rejected);
+		return false;
+	case SIPUA_SL_SWALLOW:
+		if (v == SIPUA_DROP)
+			count(&f->c_dropped);
+		return false;
+	default:
+		return true;
+	}
+}
+
+static const struct guard_net_ops front_ops = {
+	.accepted = on_accepted,
+	.exhausted = on_exhausted,
+	.datagram = on_datagram,
+	.stream = on_stream,
+	.closed = on_closed,
+};
+
+/* ---- housekeeping ---- */
+
+/* Milliseconds since data last went either way on a TCP socket; 0 if unknown. */
+static uint64_t tcp_quiet_ms(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return 0;
+	return ti.tcpi_last_data_recv < ti.tcpi_last_data_sent ? ti.tcpi_last_data_recv
+							     : ti.tcpi_last_data_sent;
+}
+
+static void conn_shutdown(struct guard_conn *c)
+{
+	/* The stack reads the end of the stream and closes the socket itself; our
+	 * close() hook then removes the entry. */
+	shutdown(c->fd, SHUT_RDWR);
+	c->closing = true;
+}
+
+static void sweep_connections(struct sipua *ua, uint64_t now, bool idle_scan)
+{
+	struct sipua_front *f = &ua->front;
+	unsigned idle = f->cfg.tcp_idle_ms, pos = 0;
+	struct guard_conn *c;
+
+	while ((c = guard_conns_next(f->conns, &pos)) != NULL) {
+		if (c->closing)
+			continue;
+		if (c->close_at_ms && now >= c->close_at_ms) {
+			conn_shutdown(c);
+			count(&f->c_closed_unknown);
+		} else if (idle_scan && idle && c->known && now - c->since_ms >= idle &&
+			   tcp_quiet_ms(c->fd) >= idle &&
+			   !sipua_leg_from(ua, (const struct sockaddr *)&c->peer)) {
+			conn_shutdown(c);
+			count(&f->c_closed_idle);
+		}
+	}
+}
+
+/* One line every REPORT_MS at most, when the guards did something. */
+static void report(struct sipua *ua, uint64_t now)
+{
+	struct sipua_front *f = &ua->front;
+	struct sipua_guard_stats s, *o = &f->reported;
+	struct log_rec r;
+
+	if (now - f->report_ms < REPORT_MS)
+		return;
+	sipua_guard_stats(ua, &s);
+	if (s.rate_limited == o->rate_limited && s.tcp_refused_limit == o->tcp_refused_limit &&
+	    s.tcp_refused_unknown == o->tcp_refused_unknown && s.tcp_refused_fd == o->tcp_refused_fd &&
+	    s.tcp_closed_idle == o->tcp_closed_idle && s.tcp_closed_unknown == o->tcp_closed_unknown)
+		return;
+	if (log_begin(&r, s.tcp_refused_fd != o->tcp_refused_fd ? LOG_ERROR : LOG_WARN,
+		      "sip.guard")) {
+		log_uint(&r, "interval_s", (now - f->report_ms) / 1000);
+		log_uint(&r, "rate_limited", s.rate_limited - o->rate_limited);
+		log_uint(&r, "tcp_open", s.tcp_open);
+		log_uint(&r, "tcp_refused_limit", s.tcp_refused_limit - o->tcp_refused_limit);
+		log_uint(&r, "tcp_refused_unknown", s.tcp_refused_unknown - o->tcp_refused_unknown);
+		log_uint(&r, "tcp_refused_no_descriptor", s.tcp_refused_fd - o->tcp_refused_fd);
+		log_uint(&r, "tcp_closed_unknown", s.tcp_closed_unknown - o->tcp_closed_unknown);
+		log_uint(&r, "tcp_closed_idle", s.tcp_closed_idle - o->tcp_closed_idle);
+		log_end(&r);
+	}
+	f->report_ms = now;
+	*o = s;
+}
+
+/* After a flood the heap holds freed memory glibc keeps for reuse: give it back. */
+static void trim_heap(uint64_t now, struct sipua_front *f)
+{
+	struct mallinfo2 mi;
+
+	if (now - f->trim_ms < TRIM_EVERY_MS)
+		return;
+	f->trim_ms = now;
+	mi = mallinfo2();
+	if (mi.fordblks < TRIM_FREE_MIN || mi.fordblks < mi.uordblks / 2)
+		return;
+	malloc_trim(0);
+	log_msg(LOG_INFO, "memory.trim", "%zu MB of free heap given back (%zu MB in use)",
+		mi.fordblks >> 20, mi.uordblks >> 20);
+}
+
+static void front_tick(struct sipua *ua, su_timer_t *t, struct sipua_timer *unused)
+{
+	struct sipua_front *f = &ua->front;
+	uint64_t now = now_ms();
+	bool second = ++f->ticks % (1000 / TICK_MS) == 0;
+
+	(void)t;
+	(void)unused;
+	if (f->conns)
+		sweep_connections(ua, now, second);
+	if (second) {
+		log_flush_repeats(false);
+		report(ua, now);
+		trim_heap(now, f);
+	}
+}
+
+/* ---- life cycle ---- */
+
+/* Watches the stack's listening sockets on our address and port (sofia-sip has no
+ * call that hands them out) and its UDP socket. Returns how many were found. */
+static int watch_sockets(struct sipua *ua)
+{
+	struct sockaddr_storage want = {0};
+	uint16_t port = htons(ua->cfg.bind_port);
+	int found = 0;
+
+	if (inet_pton(AF_INET, ua->cfg.bind_addr, &((struct sockaddr_in *)&want)->sin_addr) == 1)
+		want.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, ua->cfg.bind_addr,
+			   &((struct sockaddr_in6 *)&want)->sin6_addr) == 1)
+		want.ss_family = AF_INET6;
+	else
+		return 0;
+	if (want.ss_family == AF_INET)
+		((struct sockaddr_in *)&want)->sin_port = port;
+	else
+		((struct sockaddr_in6 *)&want)->sin6_port = port;
+	for (int fd = 3; fd < 4096; fd++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss), ilen = sizeof(int);
+		int type = 0, listening = 0;
+
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ilen) != 0)
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+		    !same_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want))
+			continue;
+		ilen = sizeof(int);
+		if (type == SOCK_STREAM &&
+		    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) == 0 && listening)
+			found += guard_net_watch(fd, GUARD_LISTEN) == 0;
+		else if (type == SOCK_DGRAM)
+			found += guard_net_watch(fd, GUARD_DGRAM) == 0;
+	}
+	return found;
+}
+
+static void apply_cfg(struct sipua *ua, const struct sipua_guard_cfg *g)
+{
+	struct sipua_front *f = &ua->front;
+
+	f->cfg = *g;
+	if (f->conns) {
+		/* The table's capacity is the cap the agent started with. */
+		guard_conns_set_limits(f->conns, g->tcp_max_connections, g->tcp_max_per_source);
+	}
+	guard_rate_set(f->rate, g->rate_per_s, g->rate_burst);
+}
+
+void sipua_front_start(struct sipua *ua)
+{
+	struct sipua_front *f = &ua->front;
+	unsigned cap = ua->cfg.guard.tcp_max_connections ? ua->cfg.guard.tcp_max_connections : 1;
+	int err;
+
+	if (getrandom(&f->secret, sizeof(f->secret), 0) != sizeof(f->secret))
+		f->secret = sipua_now_ms() * 0x9e3779b97f4a7c15ull;
+	f->scratch = malloc(DGRAM_MAX);
+	f->reply = malloc(REPLY_MAX);
+	err = f->scratch && f->reply ? guard_rate_create(&f->rate, RATE_SOURCES) : ENOMEM;
+	if (!err)
+		err = guard_conns_create(&f->conns, cap);
+	if (!err) {
+		apply_cfg(ua, &ua->cfg.guard);
+		err = guard_net_attach(&front_ops, ua);
+	}
+	if (err) {
+		log_msg(LOG_WARN, "sip.guard", "no guards in front of the SIP stack: %s",
+			strerror(err));
+		sipua_front_stop(ua);
+		return;
+	}
+	f->attached = true;
+	if (watch_sockets(ua) == 0)
+		log_msg(LOG_WARN, "sip.guard", "the SIP sockets were not found: no guards");
+	f->report_ms = f->trim_ms = now_ms();
+	f->tick = su_timer_create(su_root_task(ua->root), TICK_MS);
+	if (f->tick)
+		su_timer_set_for_ever(f->tick, front_tick, NULL);
+}
+
+void sipua_front_stop(struct sipua *ua)
+{
+	struct sipua_front *f = &ua->front;
+
+	if (f->tick)
+		su_timer_destroy(f->tick);
+	f->tick = NULL;
+	if (f->attached)
+		guard_net_detach();
+	f->attached = false;
+	guard_conns_destroy(f->conns);
+	guard_rate_destroy(f->rate);
+	free(f->scratch);
+	free(f->reply);
+	f->conns = NULL;
+	f->rate = NULL;
+	f->scratch = f->reply = NULL;
+	atomic_store(&f->c_open, 0);
+}
+
+/* ---- API ---- */
+
+void sipua_set_source_class(struct sipua *ua, sipua_source_h *fn)
+{
+	if (ua && !ua->thread_started)
+		ua->src_class = fn;
+}
+
+struct guard_job {
+	struct sipua          *ua;
+	struct sipua_guard_cfg g;
+};
+
+static void guard_job_run(void *arg)
+{
+	struct guard_job *j = arg;
+
+	if (j->ua->front.rate)
+		apply_cfg(j->ua, &j->g);
+	free(j);
+}
+
+int sipua_set_guard(struct sipua *ua, const struct sipua_guard_cfg *g)
+{
+	struct guard_job *j;
+	int err;
+
+	if (!ua || !g)
+		return EINVAL;
+	j = malloc(sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	j->ua = ua;
+	j->g = *g;
+	err = sipua_post(ua, guard_job_run, j);
+	if (err == ESHUTDOWN) {
+		ua->cfg.guard = *g;   /* not running: applied at start */
+		free(j);
+		return 0;
+	}
+	if (err)
+		free(j);
+	return err;
+}
+
+void sipua_guard_stats(const struct sipua *ua, struct sipua_guard_stats *s)
+{
+	struct sipua_front *f;
+
+	memset(s, 0, sizeof(*s));
+	if (!ua)
+		return;
+	f = (struct sipua_front *)&ua->front;   /* atomics are only read */
+	s->rate_limited = atomic_load(&f->c_rate_limited);
+	s->stateless_ok = atomic_load(&f->c_ok);
+	s->stateless_rejected = atomic_load(&f->c_rejected);
+	s->stateless_dropped = atomic_load(&f->c_dropped);
+	s->tcp_open = atomic_load(&f->c_open);
+	s->tcp_accepted = atomic_load(&f->c_accepted);
+	s->tcp_refused_limit = atomic_load(&f->c_refused_limit);
+	s->tcp_refused_unknown = atomic_load(&f->c_refused_unknown);
+	s->tcp_refused_fd = atomic_load(&f->c_refused_fd);
+	s->tcp_closed_unknown = atomic_load(&f->c_closed_unknown);
+	s->tcp_closed_idle = atomic_load(&f->c_closed_idle);
+}

@@ -1,0 +1,285 @@
+/*
+ * sipua_stateless.c — requests answered without transaction state, in front of the
+ * stack (RFC 3261 8.2.7, stateless UAS behaviour): OPTIONS from a known source gets
+ * 200, an out-of-dialog request from a source the check refuses gets 403 (or, when it
+ * drops, nothing), and the ACK of such a 403 is absorbed. Over UDP the stack would
+ * keep each of these as a transaction for 64*T1 (32 s, ~8.7 KB each): a flood of
+ * them filled memory. A retransmission is simply answered again; the To tag is a
+ * keyed hash of the request's transaction identifiers, so it is the same each time
+ * and the ACK of a 403 can be recognised by it.
+ *
+ * Anything unusual goes to the stack as before (DELIVER): a message the parser did
+ * not take cleanly, in-dialog requests (To tag), OPTIONS with Require or with
+ * Max-Forwards 0, other methods from known sources. The message is parsed with the
+ * stack's own parser (msg_make) and never trusted further than its fields say; the
+ * answer is parsed back before it is sent, and must read as the answer to it.
+ */
+#include "sipua_int.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+
+#include "guard.h"
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t hstr(uint64_t h, const char *s)
+{
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return (h ^ 0xff) * 0x100000001b3ull;
+}
+
+/* The To tag of our stateless answer to this request (and to its ACK). */
+static void stateless_tag(uint64_t secret, sip_t const *sip, char out[17])
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ secret;
+
+	h = hstr(h, sip->sip_call_id->i_id);
+	h = hstr(h, sip->sip_from->a_tag);
+	h = hstr(h, sip->sip_via->v_branch);
+	h = mix(h ^ sip->sip_cseq->cs_seq);
+	snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+struct out {
+	char  *p;
+	size_t len, cap;
+	bool   full;
+};
+
+static void put(struct out *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (o->full || o->len + n >= o->cap) {
+		o->full = true;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+/* "Name: value" of one header (a single value of a list), then CRLF. A value that
+ * encodes with a line break or a NUL in it (a folded value the parser kept as text)
+ * spoils the answer: the stack answers such a request instead. */
+static void put_header(struct out *o, const char *name, msg_header_t const *h, const char *tail)
+{
+	issize_t n;
+
+	put(o, name);
+	put(o, ": ");
+	if (o->full)
+		return;
+	n = msg_header_field_e(o->p + o->len, (isize_t)(o->cap - o->len), h, 0);
+	if (n <= 0 || (size_t)n >= o->cap - o->len || memchr(o->p + o->len, '\r', (size_t)n) ||
+	    memchr(o->p + o->len, '\n', (size_t)n) || memchr(o->p + o->len, '\0', (size_t)n)) {
+		o->full = true;
+		return;
+	}
+	o->len += (size_t)n;
+	o->p[o->len] = '\0';
+	if (tail)
+		put(o, tail);
+	put(o, "\r\n");
+}
+
+/* The top Via as the stack writes it in its answers: rport= the source port (it
+ * runs in "always" mode), received= the source address when it differs from the
+ * sent-by host. */
+static bool put_top_via(struct out *o, su_home_t *home, sip_via_t const *v,
+			const struct sockaddr *src)
+{
+	char ip[INET6_ADDRSTRLEN], param[INET6_ADDRSTRLEN + 16];
+	sip_via_t *c = (sip_via_t *)msg_header_dup_one(home, (msg_header_t const *)v);
+	uint16_t port;
+
+	if (!c)
+		return false;
+	if (src->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)src)->sin_addr, ip, sizeof(ip));
+		port = ntohs(((const struct sockaddr_in *)src)->sin_port);
+	} else if (src->sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)src)->sin6_addr, ip, sizeof(ip));
+		port = ntohs(((const struct sockaddr_in6 *)src)->sin6_port);
+	} else {
+		return false;
+	}
+	/* Remove, then add (replacing does not add a parameter that is absent); the
+	 * header keeps a pointer to the text, so it lives in the message's home. */
+	snprintf(param, sizeof(param), "rport=%u", port);
+	msg_header_remove_param(c->v_common, "rport");
+	if (msg_header_add_param(home, c->v_common, su_strdup(home, param)) < 0)
+		return false;
+	if (!c->v_host || strcasecmp(c->v_host, ip) != 0) {
+		snprintf(param, sizeof(param), "received=%s", ip);
+		msg_header_remove_param(c->v_common, "received");
+		if (msg_header_add_param(home, c->v_common, su_strdup(home, param)) < 0)
+			return false;
+	}
+	put_header(o, "Via", (msg_header_t const *)c, NULL);
+	return !o->full;
+}
+
+/* The request is one trunx may answer statelessly: SIP/2.0 to a sip: or sips: URI,
+ * no body, and every header a response copies parsed cleanly and agrees with the
+ * request line. Anything else the stack answers (505, 416, 400 ...). */
+static bool clean_request(msg_t *msg, sip_t const *sip)
+{
+	msg_pub_t const *pub = msg_object(msg);
+
+	return pub && !(pub->msg_flags & MSG_FLG_ERROR) && sip && !sip->sip_error &&
+	       sip->sip_request && sip->sip_request->rq_method_name &&
+	       sip->sip_request->rq_version &&
+	       strcasecmp(sip->sip_request->rq_version, SIP_VERSION_CURRENT) == 0 &&
+	       (sip->sip_request->rq_url->url_type == url_sip ||
+		sip->sip_request->rq_url->url_type == url_sips) &&
+	       !sip->sip_payload && !sip->sip_multipart &&
+	       (!sip->sip_content_length || sip->sip_content_length->l_length == 0) &&
+	       sip->sip_via && sip->sip_via->v_host && sip->sip_from && sip->sip_to &&
+	       sip->sip_call_id && sip->sip_call_id->i_id && sip->sip_cseq &&
+	       sip->sip_cseq->cs_method == sip->sip_request->rq_method &&
+	       (sip->sip_request->rq_method != sip_method_unknown ||
+		(sip->sip_cseq->cs_method_name &&
+		 strcmp(sip->sip_cseq->cs_method_name, sip->sip_request->rq_method_name) == 0));
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * The answer written reads back, with the stack's parser, as a clean response to
+ * this request: the same Call-ID, CSeq, From tag and number of Vias, a To tag. A
+ * header the parser took but cannot write back the same way (odd characters in a
+ * URI, say) fails this, and the stack answers the request instead.
+ */
+static bool reply_reads_back(const char *reply, size_t n, sip_t const *q)
+{
+	msg_t *m = msg_make(sip_default_mclass(), 0, reply, (ssize_t)n);
+	sip_t const *r = m ? sip_object(m) : NULL;
+	msg_pub_t const *pub = m ? msg_object(m) : NULL;
+	size_t vq = 0, vr = 0;
+	bool ok;
+
+	for (sip_via_t const *v = q->sip_via; v; v = v->v_next)
+		vq++;
+	for (sip_via_t const *v = r ? r->sip_via : NULL; v; v = v->v_next)
+		vr++;
+	ok = r && pub && !(pub->msg_flags & MSG_FLG_ERROR) && !r->sip_error && r->sip_status &&
+	     !r->sip_request && vq == vr && r->sip_call_id &&
+	     same_str(r->sip_call_id->i_id, q->sip_call_id->i_id) && r->sip_cseq &&
+	     r->sip_cseq->cs_seq == q->sip_cseq->cs_seq &&
+	     r->sip_cseq->cs_method == q->sip_cseq->cs_method && r->sip_from &&
+	     same_str(r->sip_from->a_tag, q->sip_from->a_tag) && r->sip_to && r->sip_to->a_tag;
+	msg_destroy(m);
+	return ok;
+}
+
+enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *data, size_t len,
+				     const struct sockaddr *src, char *buf, size_t buflen,
+				     size_t *outn, int *statusp)
+{
+	enum sipua_sl_action act = SIPUA_SL_DELIVER;
+	struct out o = {.p = buf, .cap = buflen};
+	char tag[17];
+	msg_t *msg;
+	sip_t const *sip;
+	int status = 0;
+
+	*outn = 0;
+	*statusp = 0;
+	if (!len || !buflen)
+		return SIPUA_SL_DELIVER;
+	buf[0] = '\0';
+	msg = msg_make(sip_default_mclass(), 0, data, (ssize_t)len);
+	if (!msg)
+		return SIPUA_SL_DELIVER;
+	sip = sip_object(msg);
+	if (!clean_request(msg, sip))
+		goto out;
+	stateless_tag(c->secret, sip, tag);
+	if (sip->sip_to->a_tag) {
+		/* In a dialog: the stack's business, except the ACK of our own 403. */
+		if (c->verdict != SIPUA_ACCEPT && sip->sip_request->rq_method == sip_method_ack &&
+		    strcmp(sip->sip_to->a_tag, tag) == 0)
+			act = SIPUA_SL_SWALLOW;
+		goto out;
+	}
+	switch (c->verdict) {
+	case SIPUA_DROP:
+		act = SIPUA_SL_SWALLOW;
+		goto out;
+	case SIPUA_REJECT:
+		if (sip->sip_request->rq_method == sip_method_ack) {
+			act = SIPUA_SL_SWALLOW;
+			goto out;
+		}
+		status = 403;
+		break;
+	case SIPUA_ACCEPT:
+		if (sip->sip_request->rq_method != sip_method_options || sip->sip_require ||
+		    (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0))
+			goto out;
+		status = 200;
+		break;
+	default:
+		goto out;
+	}
+	{
+		char line[64];
+
+		snprintf(line, sizeof(line), "SIP/2.0 %d %s\r\n", status, sip_status_phrase(status));
+		put(&o, line);
+	}
+	if (!put_top_via(&o, msg_home(msg), sip->sip_via, src))
+		goto out;
+	for (sip_via_t const *v = sip->sip_via->v_next; v; v = v->v_next)
+		put_header(&o, "Via", (msg_header_t const *)v, NULL);
+	put_header(&o, "From", (msg_header_t const *)sip->sip_from, NULL);
+	{
+		char t[24];
+
+		snprintf(t, sizeof(t), ";tag=%s", tag);
+		put_header(&o, "To", (msg_header_t const *)sip->sip_to, t);
+	}
+	put_header(&o, "Call-ID", (msg_header_t const *)sip->sip_call_id, NULL);
+	put_header(&o, "CSeq", (msg_header_t const *)sip->sip_cseq, NULL);
+	if (status == 200 && c->contact && c->contact[0]) {
+		put(&o, "Contact: ");
+		put(&o, c->contact);
+		put(&o, "\r\n");
+	}
+	if (c->user_agent && c->user_agent[0]) {
+		put(&o, "User-Agent: ");
+		put(&o, c->user_agent);
+		put(&o, "\r\n");
+	}
+	if (status == 200)
+		put(&o, "Accept: application/sdp\r\n");
+	put(&o, "Allow: " SIPUA_ALLOW "\r\nSupported: timer, 100rel\r\nContent-Length: 0\r\n\r\n");
+	if (!o.full && reply_reads_back(o.p, o.len, sip)) {
+		act = SIPUA_SL_REPLY;
+		*outn = o.len;
+		*statusp = status;
+	}
+out:
+	msg_destroy(msg);
+	return act;
+}

@@ -1,0 +1,459 @@
+#!/usr/bin/env python3
+"""The SIP front under attack (issue 10, transport half), one ctest test per case:
+request floods against memory and the per-source rate limit, idle TCP connections
+against the open-file budget, connection caps and timeouts, and the start-up check of
+the open-file limit. Everything on loopback, ports picked at run time, every process
+ended by PID; each case is bounded in time.
+
+Sanitizer builds: AddressSanitizer keeps freed memory in a quarantine and maps shadow
+memory, so RSS there says little about trunxd's own state. In those builds the flood
+case runs trunxd with a 16 MB quarantine and checks that RSS growth is bounded and
+stops when the flood stops, instead of the absolute 64 MB of the release build.
+"""
+import json
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from harness import calls, case, procs, sipmsg, sipp, trunxd  # noqa: E402
+
+RSS_LIMIT_MB = 64
+
+
+def sanitized(path):
+    with open(path, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+def rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def cpu_s(pid):
+    """CPU time of every thread of pid (schedstat: reliable in these VMs)."""
+    total = 0
+    for task in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, task)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total / 1e9
+
+
+def raise_nofile(n):
+    """This driver opens thousands of sockets: lift its own soft limit."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, max(soft, n))
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return want
+
+
+def options_bytes(dst, src_ip, src_port, n):
+    return ("OPTIONS sip:%s:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK-fl%d;rport\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:flood@%s>;tag=f%d\r\nTo: <sip:%s>\r\n"
+            "Call-ID: flood-%d@%s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            % (dst[0], dst[1], src_ip, src_port, n, src_ip, n, dst[0], n, src_ip)).encode()
+
+
+def tcp_options(sock, dst, n):
+    ip, port = sock.getsockname()
+    m = options_bytes(dst, ip, port, n).replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP")
+    sock.sendall(m)
+
+
+def read_responses(sock, want, timeout):
+    """Reads SIP responses from a stream until `want` arrived or timeout; their codes."""
+    buf, codes = b"", []
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + timeout
+    while len(codes) < want and time.monotonic() < deadline:
+        try:
+            d = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not d:
+            break
+        buf += d
+        msgs, buf = sipmsg.split_stream(buf)
+        codes += [sipmsg.Message(m).status for m in msgs]
+    return codes
+
+
+def peer_closed(sock, timeout):
+    """True when the other side closed the connection within timeout."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            d = sock.recv(65536)
+            if not d:
+                return True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+# ---- request floods ---------------------------------------------------------------
+
+def case_options_flood(ctx):
+    """3,000 OPTIONS/s for 20 s from a trunk's address. trunxd answers them without
+    transaction state up to the per-source rate (2,000/s by default; the rest is
+    dropped before the stack and counted), keeps answering another trunk during the
+    flood, and its RSS stays under 64 MB during and after (release build; sanitizer
+    builds: bounded growth that stops with the flood)."""
+    asan = sanitized(ctx.trunxd_path)
+    env = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=16"
+           } if asan else {}
+
+    def conf(cf):
+        cf.section("trunk other", match="127.0.0.9/32")
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf, env=env).start()
+    dst = (t.addr, t.port)
+    rate, seconds = 3000, 20
+    time.sleep(1)
+    rss0 = rss_mb(t.proc.pid)
+    samples, answered, other_ok, other_sent = [], [0], [0], [0]
+    stop = threading.Event()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    src_port = sock.getsockname()[1]
+
+    def receiver():
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                d = sock.recv(65536)
+            except socket.timeout:
+                continue
+            if d.startswith(b"SIP/2.0 200"):
+                answered[0] += 1
+
+    def sampler():
+        while not stop.is_set():
+            samples.append((time.monotonic(), rss_mb(t.proc.pid)))
+            time.sleep(0.25)
+
+    def other_trunk():
+        with sipmsg.Endpoint("127.0.0.9") as ep:
+            while not stop.is_set():
+                other_sent[0] += 1
+                r, _ = ep.options(dst, timeout=1.0)
+                if r is not None and r.status == 200:
+                    other_ok[0] += 1
+                time.sleep(0.2)
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (receiver, sampler, other_trunk)]
+    for th in threads:
+        th.start()
+    sent, t0 = 0, time.monotonic()
+    try:
+        while True:
+            el = time.monotonic() - t0
+            if el >= seconds:
+                break
+            due = int(el * rate)
+            while sent < due:
+                sock.sendto(options_bytes(dst, "127.0.0.1", src_port, sent), dst)
+                sent += 1
+            time.sleep(0.002)
+        flood_s = time.monotonic() - t0
+        during = [r for (ts, r) in samples]
+        ctx.log("sent %d OPTIONS in %.1f s (%.0f/s); answered %d; other trunk %d/%d",
+                sent, flood_s, sent / flood_s, answered[0], other_ok[0], other_sent[0])
+        time.sleep(12)   # the stack's timers, a heap trim
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(5)
+        sock.close()
+    after = rss_mb(t.proc.pid)
+    peak = max(during) if during else 0
+    st = t.status()["counters"]
+    ctx.log("RSS: %.1f MB before, peak %.1f MB during, %.1f MB after; counters %s",
+            rss0, peak, after, json.dumps({k: st[k] for k in ("rate_limited",
+                                                              "options_stateless")}))
+    t.check_alive()
+    if not t.options_ok():
+        raise AssertionError("trunxd does not answer OPTIONS after the flood")
+    # Within its limits: what passed the rate limit was answered, the rest counted.
+    limit = 2000
+    if answered[0] < 0.9 * min(sent, limit * flood_s):
+        raise AssertionError("only %d of %d OPTIONS answered (limit %d/s)"
+                             % (answered[0], sent, limit))
+    if answered[0] > limit * flood_s + limit * 1.5:
+        raise AssertionError("%d answered: more than the rate limit lets through" % answered[0])
+    if st["rate_limited"] < 0.8 * (sent - answered[0]):
+        raise AssertionError("rate_limited = %d, but %d went unanswered"
+                             % (st["rate_limited"], sent - answered[0]))
+    if st["options_stateless"] < answered[0] - other_ok[0] - 5:
+        raise AssertionError("options_stateless = %d < %d answered"
+                             % (st["options_stateless"], answered[0]))
+    if other_ok[0] < 0.9 * other_sent[0]:
+        raise AssertionError("another trunk got %d of %d OPTIONS answered during the flood"
+                             % (other_ok[0], other_sent[0]))
+    if not asan:
+        if peak >= RSS_LIMIT_MB or after >= RSS_LIMIT_MB:
+            raise AssertionError("RSS %.1f MB during / %.1f MB after the flood (limit %d MB)"
+                                 % (peak, after, RSS_LIMIT_MB))
+    else:
+        if peak - rss0 > 160:
+            raise AssertionError("RSS grew by %.1f MB under the flood (sanitizer build, "
+                                 "bound 160 MB)" % (peak - rss0))
+        if after > peak + 8:
+            raise AssertionError("RSS kept growing after the flood: %.1f -> %.1f MB"
+                                 % (peak, after))
+
+
+def case_rate_limit_tcp(ctx):
+    """Over one TCP connection, requests beyond the per-source rate are dropped whole
+    before the stack parses them (counted), the messages around them are answered,
+    and the connection keeps working."""
+    def conf(cf):
+        cf.sip.update(rate_limit=50, rate_burst=50)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    dst = (t.addr, t.port)
+    s = socket.create_connection(dst)
+    try:
+        for i in range(200):
+            tcp_options(s, dst, i)
+        codes = read_responses(s, 200, 4)
+        ctx.log("200 OPTIONS back to back: %d answers", len(codes))
+        if not 45 <= len(codes) <= 70 or any(c != 200 for c in codes):
+            raise AssertionError("answers: %d (%s), expected about 50 (the burst)"
+                                 % (len(codes), sorted(set(codes))))
+        limited = t.counter("rate_limited")
+        if limited < 200 - len(codes) - 5:
+            raise AssertionError("rate_limited = %d, %d were not answered"
+                                 % (limited, 200 - len(codes)))
+        time.sleep(1.2)
+        tcp_options(s, dst, 1000)
+        codes = read_responses(s, 1, 3)
+        if codes != [200]:
+            raise AssertionError("after the burst refilled: %s" % codes)
+    finally:
+        s.close()
+
+
+# ---- connections ---------------------------------------------------------------------
+
+def case_tcp_unknown_closed(ctx):
+    """A connection from a source that matches no trunk: in reject mode it gets its 403
+    and is closed right after; one that sends nothing is closed after
+    tcp_unknown_timeout; in drop mode it is closed as soon as it is accepted."""
+    def conf(cf):
+        cf.sip["tcp_unknown_timeout"] = 2
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    dst = (t.addr, t.port)
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.connect(dst)
+    quiet = socket.socket()
+    quiet.bind(("127.0.0.2", 0))
+    quiet.connect(dst)
+    t0 = time.monotonic()
+    tcp_options(s, dst, 1)
+    codes = read_responses(s, 1, 3)
+    if codes != [403]:
+        raise AssertionError("OPTIONS from an unknown source over TCP: %s" % codes)
+    if not peer_closed(s, 2):
+        raise AssertionError("the connection stayed open after the 403")
+    ctx.log("403, then closed %.2f s after the request", time.monotonic() - t0)
+    if not peer_closed(quiet, 5):
+        raise AssertionError("a silent connection from an unknown source stayed open")
+    ctx.log("silent connection closed after %.1f s", time.monotonic() - t0)
+    if t.counter("tcp_closed_unknown") < 2:
+        raise AssertionError("tcp_closed_unknown = %s" % t.counter("tcp_closed_unknown"))
+    s.close()
+    quiet.close()
+    t.stop()
+
+    def drop(cf):
+        cf.sip["unknown_source"] = "drop"
+    t2 = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=drop, name="trunxd-drop").start()
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.connect((t2.addr, t2.port))
+    if not peer_closed(s, 2):
+        raise AssertionError("drop mode: a connection from an unknown source was kept")
+    if t2.counter("tcp_refused_unknown") != 1:
+        raise AssertionError("tcp_refused_unknown = %s" % t2.counter("tcp_refused_unknown"))
+    s.close()
+    # A trunk's connection is kept.
+    k = socket.create_connection((t2.addr, t2.port))
+    tcp_options(k, (t2.addr, t2.port), 2)
+    if read_responses(k, 1, 3) != [200] or peer_closed(k, 1):
+        raise AssertionError("drop mode: a trunk's connection was not served")
+    k.close()
+
+
+def case_tcp_idle_closed(ctx):
+    """A trunk's connection that carries no dialog is closed after tcp_idle_timeout
+    without data; one that carries a call is kept for as long as the call lasts, and
+    closed once it has been idle that long after the call."""
+    u = calls.uas(ctx, "uas_basic.xml", duration_ms=0)
+
+    def conf(cf):
+        cf.sip["tcp_idle_timeout"] = 2
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, configure=conf).start()
+    dst = (t.addr, t.port)
+    idle = socket.create_connection(dst)
+    tcp_options(idle, dst, 1)
+    if read_responses(idle, 1, 3) != [200]:
+        raise AssertionError("OPTIONS over TCP not answered")
+    t0 = time.monotonic()
+    # A call over TCP lasting 6 s: its connection is idle most of that time.
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, duration_ms=6000, transport="t1")
+    if not peer_closed(idle, 6):
+        raise AssertionError("an idle connection without a dialog stayed open")
+    closed_after = time.monotonic() - t0
+    ctx.log("idle connection closed after %.1f s", closed_after)
+    if not 1.5 <= closed_after <= 5:
+        raise AssertionError("closed after %.1f s, tcp_idle_timeout is 2 s" % closed_after)
+    calls.finish(c, u)
+    sipp.expect_ok(c)
+    sipp.expect_ok(u)
+    ended = t.wait_events("call.end", 1, 10)
+    if not ended or ended[0].get("sip_code") != 200:
+        raise AssertionError("the call over TCP did not complete: %s" % ended)
+    if t.counter("tcp_closed_idle") < 1:
+        raise AssertionError("tcp_closed_idle = %s" % t.counter("tcp_closed_idle"))
+    idle.close()
+
+
+def case_tcp_idle_flood(ctx):
+    """Under an open-file limit of 1,024 (soft and hard: trunxd cannot raise it),
+    2,000 idle TCP connections from one unknown address, then 2,000 from 200 unknown
+    addresses (127.0.x.y): a call from a trunk still completes with media both ways,
+    trunxd's CPU stays low and its log grows by less than 1 MB."""
+    have = raise_nofile(5000)
+    if have < 4200:
+        raise AssertionError("this driver needs 4,200 descriptors, the limit is %d" % have)
+    u = calls.uas(ctx, "uas_basic.xml", duration_ms=0)
+
+    def conf(cf):
+        cf.sip["max_calls"] = 100
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, configure=conf,
+                      prefix=["prlimit", "--nofile=1024:1024", "--"]).start()
+    dst = (t.addr, t.port)
+    err_path = t.proc.stderr_path
+    log0 = os.path.getsize(err_path)
+    budget = [r for r in t.log_records() if r.get("event") == "trunxd.open_files"]
+    ctx.log("open-file budget: %s", budget and budget[0])
+    cpu0, t0 = cpu_s(t.proc.pid), time.monotonic()
+    socks = []
+
+    def connect_many(ips, n):
+        refused = 0
+        for i in range(n):
+            s = socket.socket()
+            s.setblocking(False)
+            s.bind((ips[i % len(ips)], 0))
+            try:
+                s.connect(dst)
+            except BlockingIOError:
+                pass
+            except OSError:
+                refused += 1
+            socks.append(s)
+        return refused
+
+    try:
+        connect_many(["127.0.9.1"], 2000)
+        time.sleep(2)
+        many = ["127.0.%d.%d" % (10 + i // 100, 1 + i % 100) for i in range(200)]
+        connect_many(many, 2000)
+        ctx.log("4,000 connections opened in %.1f s", time.monotonic() - t0)
+        time.sleep(2)
+        st = t.status()["counters"]
+        ctx.log("during: %s", {k: st[k] for k in st if k.startswith("tcp_")})
+        # A call from the trunk, with media, while the connections are held.
+        c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, duration_ms=3000)
+        calls.finish(c, u)
+        sipp.expect_ok(c)
+        sipp.expect_ok(u)
+        rec = t.wait_events("call.end", 1, 10)
+        if not rec:
+            raise AssertionError("no call.end record")
+        rec = rec[0]
+        media = {k: rec.get(k) for k in ("rtp_a_in", "rtp_a_out", "rtp_b_in", "rtp_b_out")}
+        ctx.log("call.end: %s %s", rec.get("sip_code"), media)
+        if rec.get("sip_code") != 200:
+            raise AssertionError("the call failed: %s" % rec)
+        if any(not isinstance(v, int) or v <= 0 for v in media.values()):
+            raise AssertionError("no media both ways: %s" % rec)
+        time.sleep(1)
+    finally:
+        held = len(socks)
+        for s in socks:
+            s.close()
+    wall = time.monotonic() - t0
+    cpu = cpu_s(t.proc.pid) - cpu0
+    grew = os.path.getsize(err_path) - log0
+    st = t.status()["counters"]
+    ctx.log("%d connections held %.1f s: trunxd CPU %.2f s (%.0f %% of a core), log +%d bytes",
+            held, wall, cpu, 100 * cpu / wall, grew)
+    ctx.log("counters: %s", {k: st[k] for k in st if k.startswith("tcp_")})
+    t.check_alive()
+    if grew >= 1 << 20:
+        raise AssertionError("the log grew by %d bytes" % grew)
+    limit = 0.5 if sanitized(ctx.trunxd_path) else 0.25
+    if cpu / wall > limit:
+        raise AssertionError("trunxd used %.0f %% of a core under idle connections"
+                             % (100 * cpu / wall))
+    if st["tcp_refused_limit"] < 1000:
+        raise AssertionError("tcp_refused_limit = %d: the caps did not act"
+                             % st["tcp_refused_limit"])
+    if not t.options_ok():
+        raise AssertionError("trunxd does not answer OPTIONS after the attack")
+
+
+def case_open_files_refused(ctx):
+    """With a hard open-file limit of 1,024 and max_calls 1,000 (4,000 media sockets),
+    trunxd refuses to start and says why, with the numbers; started with max_calls 100,
+    a reload to 1,000 is refused the same way and trunxd carries on."""
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, prefix=["prlimit", "--nofile=1024:1024", "--"])
+    t._new_config()
+    p = ctx.reg.start("trunxd-refused", t._argv())
+    rc = p.wait(20)
+    err = p.read_stderr()
+    ctx.log("exit %s: %s", rc, err.strip().splitlines()[:1])
+    if rc in (0, None):
+        raise AssertionError("trunxd started (rc %s) although the limit is too low" % rc)
+    for want in ("max_calls 1000", "needs 4000", "hard limit is 1024"):
+        if want not in err:
+            raise AssertionError("the error does not say %r:\n%s" % (want, err[-1500:]))
+    # Started within the limit, a reload that raises max_calls beyond it is refused.
+    def small(cf):
+        cf.sip["max_calls"] = 100
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=small, name="trunxd-small",
+                      prefix=["prlimit", "--nofile=1024:1024", "--"]).start()
+    with open(t.conf_path) as f:
+        text = f.read()
+    with open(t.conf_path, "w") as f:
+        f.write(text.replace("max_calls = 100", "max_calls = 1000"))
+    try:
+        t.ctl("reload")
+        raise AssertionError("a reload to max_calls 1000 was accepted under 1,024 files")
+    except trunxd.TrunxdError as e:
+        if "max_calls 1000" not in str(e):
+            raise AssertionError("the reload was refused without the numbers: %s" % e)
+        ctx.log("reload refused: %s", str(e).strip()[:200])
+    if not t.options_ok():
+        raise AssertionError("trunxd stopped answering after the refused reload")
+
+
+if __name__ == "__main__":
+    sys.exit(case.main(globals()))

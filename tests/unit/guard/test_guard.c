@@ -1,0 +1,295 @@
+/* test_guard.c — the SIP front's pure guards: rate limiter, connection table, framer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guard.h"
+
+static struct sockaddr_storage v4(const char *ip, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	a->sin_family = AF_INET;
+	a->sin_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET, ip, &a->sin_addr), 1);
+	return ss;
+}
+
+#define SA(ss) ((const struct sockaddr *)&(ss))
+
+/* ---- rate ---- */
+
+static void test_rate_bucket(void **state)
+{
+	struct guard_rate *r;
+	struct sockaddr_storage a = v4("127.0.0.5", 5060), a2 = v4("127.0.0.5", 9999);
+	struct sockaddr_storage b = v4("127.0.0.6", 5060);
+	int ok = 0;
+
+	(void)state;
+	assert_int_equal(guard_rate_create(&r, 64), 0);
+	for (int i = 0; i < 1000; i++)
+		assert_true(guard_rate_take(r, SA(a), 0));   /* off by default */
+	guard_rate_set(r, 100, 20);
+	for (int i = 0; i < 50; i++)
+		ok += guard_rate_take(r, (const struct sockaddr *)(i % 2 ? &a : &a2), 1000);   /* the port is ignored */
+	assert_int_equal(ok, 20);                                    /* the burst */
+	assert_true(guard_rate_take(r, SA(b), 1000));                /* others unaffected */
+	/* 100/s: 10 ms give one more, 1 s refills the burst but no more. */
+	assert_false(guard_rate_take(r, SA(a), 1005));
+	assert_true(guard_rate_take(r, SA(a), 1015));
+	assert_false(guard_rate_take(r, SA(a), 1015));
+	ok = 0;
+	for (int i = 0; i < 50; i++)
+		ok += guard_rate_take(r, SA(a), 5000);
+	assert_int_equal(ok, 20);
+	/* A sustained 1000/s offered for 2 s passes at 100/s (+ the burst). */
+	ok = 0;
+	for (int ms = 0; ms < 2000; ms++)
+		ok += guard_rate_take(r, SA(b), 10000 + ms);
+	assert_in_range(ok, 200, 221);
+	guard_rate_set(r, 0, 0);
+	assert_true(guard_rate_take(r, SA(a), 5000));
+	guard_rate_destroy(r);
+}
+
+static void test_rate_many_sources_bounded(void **state)
+{
+	struct guard_rate *r;
+	struct sockaddr_storage hot = v4("10.0.0.1", 1);
+	int ok = 0;
+
+	(void)state;
+	assert_int_equal(guard_rate_create(&r, 256), 0);
+	guard_rate_set(r, 10, 10);
+	/* One hot source keeps its (empty) bucket while 100,000 forged ones pass by. */
+	for (int i = 0; i < 10; i++)
+		assert_true(guard_rate_take(r, SA(hot), 0));
+	for (uint32_t i = 0; i < 100000; i++) {
+		struct sockaddr_storage s = v4("11.0.0.0", 1);
+
+		((struct sockaddr_in *)&s)->sin_addr.s_addr = htonl(0x0b000000u + i);
+		ok += guard_rate_take(r, SA(s), 0);
+		if (i % 10 == 0)   /* a flood: far more often than forged ones share its set */
+			assert_false(guard_rate_take(r, SA(hot), 0));
+	}
+	assert_int_equal(ok, 100000);   /* each forged source is new: a full bucket */
+	guard_rate_destroy(r);
+}
+
+/* ---- connections ---- */
+
+static void test_conns_caps(void **state)
+{
+	struct guard_conns *t;
+	struct sockaddr_storage a = v4("127.0.1.1", 1000), b = v4("127.0.1.2", 1000);
+	struct guard_conn *c;
+	unsigned pos = 0, n = 0;
+
+	(void)state;
+	assert_int_equal(guard_conns_create(&t, 8), 0);
+	guard_conns_set_limits(t, 6, 3);
+	for (int fd = 10; fd < 13; fd++)
+		assert_int_equal(guard_conns_add(t, fd, SA(a), false, 5, NULL), 0);
+	assert_int_equal(guard_conns_add(t, 13, SA(a), false, 5, NULL), EMLINK);
+	assert_int_equal(guard_conns_add(t, 12, SA(b), true, 5, NULL), EEXIST);
+	for (int fd = 20; fd < 23; fd++)
+		assert_int_equal(guard_conns_add(t, fd, SA(b), true, 6, &c), 0);
+	assert_int_equal(c->fd, 22);
+	assert_true(c->known);
+	{
+		struct sockaddr_storage x = v4("127.0.1.3", 1);
+
+		assert_int_equal(guard_conns_add(t, 30, SA(x), true, 6, NULL), ENFILE);
+	}
+	assert_int_equal(guard_conns_count(t), 6);
+	assert_int_equal(guard_conns_from(t, SA(a)), 3);
+	guard_conns_remove(t, 11);
+	guard_conns_remove(t, 11);   /* twice: harmless */
+	assert_int_equal(guard_conns_from(t, SA(a)), 2);
+	assert_null(guard_conns_get(t, 11));
+	assert_non_null(guard_conns_get(t, 12));
+	assert_int_equal(guard_conns_add(t, 11, SA(a), false, 7, NULL), 0);
+	while ((c = guard_conns_next(t, &pos)) != NULL)
+		n++;
+	assert_int_equal(n, 6);
+	guard_conns_destroy(t);
+}
+
+/* Random adds and removes against a plain model: counts, lookups, per-source counts. */
+static void test_conns_model(void **state)
+{
+	enum { CAP = 300, FDS = 1000, SRCS = 40 };
+	struct guard_conns *t;
+	int model_src[FDS];
+	unsigned per_src[SRCS] = {0}, total = 0;
+
+	(void)state;
+	srand(7);
+	memset(model_src, -1, sizeof(model_src));
+	assert_int_equal(guard_conns_create(&t, CAP), 0);
+	guard_conns_set_limits(t, CAP, 12);
+	for (int i = 0; i < 200000; i++) {
+		int fd = rand() % FDS, s = rand() % SRCS;
+		char ip[32];
+
+		snprintf(ip, sizeof(ip), "127.2.0.%d", s + 1);
+		struct sockaddr_storage a = v4(ip, 5000);
+
+		if (model_src[fd] >= 0) {
+			per_src[model_src[fd]]--;
+			total--;
+			model_src[fd] = -1;
+			guard_conns_remove(t, fd);
+			assert_null(guard_conns_get(t, fd));
+		} else {
+			int want = total >= CAP ? ENFILE : per_src[s] >= 12 ? EMLINK : 0;
+
+			assert_int_equal(guard_conns_add(t, fd, SA(a), s & 1, i, NULL), want);
+			if (!want) {
+				model_src[fd] = s;
+				per_src[s]++;
+				total++;
+			}
+		}
+		if (i % 997 == 0) {
+			assert_int_equal(guard_conns_count(t), total);
+			for (int k = 0; k < SRCS; k++) {
+				snprintf(ip, sizeof(ip), "127.2.0.%d", k + 1);
+				struct sockaddr_storage b = v4(ip, 1);
+
+				assert_int_equal(guard_conns_from(t, SA(b)), per_src[k]);
+			}
+			for (int f = 0; f < FDS; f++)
+				assert_true((guard_conns_get(t, f) != NULL) == (model_src[f] >= 0));
+		}
+	}
+	guard_conns_destroy(t);
+}
+
+/* ---- framing ---- */
+
+struct admit_log {
+	int  calls, requests;
+	bool keep_every_other;
+};
+
+static bool admit_alt(bool request, void *arg)
+{
+	struct admit_log *l = arg;
+
+	l->calls++;
+	l->requests += request;
+	return !l->keep_every_other || (l->calls % 2) == 1;
+}
+
+#define OPT(n) "OPTIONS sip:x SIP/2.0\r\nCall-ID: " n "\r\nContent-Length: 0\r\n\r\n"
+#define RSP "SIP/2.0 200 OK\r\nl: 5\r\n\r\nhello"
+#define INV "INVITE sip:x SIP/2.0\nContent-Length :  4\n\nv=0\n"
+
+/* Feeds `in` split at every position in turn (two iovecs, then per byte) and checks
+ * the output is the same however it was split. */
+static void frame_check(const char *in, bool drop_alt, const char *want, int requests)
+{
+	size_t len = strlen(in);
+	char *buf = malloc(len + 1);
+
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct guard_frame f = {0};
+		struct admit_log l = {.keep_every_other = drop_alt};
+		char *a = malloc(cut + 1), *b = malloc(len - cut + 1);
+		struct iovec iov[2] = {{a, cut}, {b, len - cut}};
+		size_t kept;
+
+		memcpy(a, in, cut);
+		memcpy(b, in + cut, len - cut);
+		kept = guard_frame_filter(&f, iov, 2, len, admit_alt, &l);
+		assert_int_equal(kept, strlen(want));
+		/* The kept bytes are contiguous across the two iovecs. */
+		memcpy(buf, a, kept < cut ? kept : cut);
+		if (kept > cut)
+			memcpy(buf + cut, b, kept - cut);
+		buf[kept] = '\0';
+		assert_string_equal(buf, want);
+		assert_int_equal(l.requests, requests);
+		free(a);
+		free(b);
+	}
+	/* One byte per call, state carried over. */
+	{
+		struct guard_frame f = {0};
+		struct admit_log l = {.keep_every_other = drop_alt};
+		size_t out = 0;
+
+		for (size_t i = 0; i < len; i++) {
+			char c = in[i];
+			struct iovec iov = {&c, 1};
+
+			if (guard_frame_filter(&f, &iov, 1, 1, admit_alt, &l))
+				buf[out++] = c;
+		}
+		buf[out] = '\0';
+		assert_string_equal(buf, want);
+	}
+	free(buf);
+}
+
+static void test_frame_keeps_all(void **state)
+{
+	(void)state;
+	frame_check("\r\n\r\n" OPT("1") RSP "\r\n" INV OPT("2"), false,
+		    "\r\n\r\n" OPT("1") RSP "\r\n" INV OPT("2"), 3);
+}
+
+static void test_frame_drops_whole_messages(void **state)
+{
+	(void)state;
+	/* Requests 1, 3 and 5 kept, 2 and 4 dropped (responses are never asked about). */
+	frame_check(OPT("1") RSP INV OPT("2") OPT("3") "\r\n" OPT("4"), true,
+		    OPT("1") RSP OPT("2") "\r\n" OPT("4"), 5);
+	/* A body holding what looks like a message is body, not a message. */
+	frame_check("MESSAGE sip:x SIP/2.0\r\nContent-Length: 24\r\n\r\nINVITE sip:y SIP/2.0\r\n\r\n"
+		    OPT("9"), true, "MESSAGE sip:x SIP/2.0\r\nContent-Length: 24\r\n\r\n"
+		    "INVITE sip:y SIP/2.0\r\n\r\n", 2);
+}
+
+static void test_frame_counts(void **state)
+{
+	struct guard_frame f = {0};
+	char in[] = OPT("1") OPT("2") RSP;
+	struct iovec iov = {in, sizeof(in) - 1};
+	struct admit_log l = {.keep_every_other = true};
+
+	(void)state;
+	guard_frame_filter(&f, &iov, 1, sizeof(in) - 1, admit_alt, &l);
+	assert_int_equal(f.messages, 3);
+	assert_int_equal(f.dropped, 1);
+	/* No admit callback: everything kept. */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(guard_frame_filter(&f, &iov, 1, sizeof(in) - 1, NULL, NULL),
+			 sizeof(in) - 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rate_bucket),
+		cmocka_unit_test(test_rate_many_sources_bounded),
+		cmocka_unit_test(test_conns_caps),
+		cmocka_unit_test(test_conns_model),
+		cmocka_unit_test(test_frame_keeps_all),
+		cmocka_unit_test(test_frame_drops_whole_messages),
+		cmocka_unit_test(test_frame_counts),
+	};
+	return cmocka_run_group_tests_name("guard", tests, NULL, NULL);
+}
