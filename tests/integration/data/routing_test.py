@@ -3,6 +3,7 @@
 Postgres, changed live with SQL while calls run (SIPp callers and callees, raw INVITEs
 from hand-picked loopback addresses)."""
 import os
+import socket
 import sys
 import time
 
@@ -51,6 +52,52 @@ def pbx_setup(ctx, pg, uas_calls=1, uas_scen="uas_basic.xml", uas_ms=0):
 
 def warning_of(resp):
     return resp.header("Warning") or ""
+
+
+# ---- SIP over TCP, raw (the guard in front of the stack) ---------------------------
+
+def tcp_from(t, src_ip):
+    s = socket.socket()
+    s.bind((src_ip, 0))
+    s.connect((t.addr, t.port))
+    return s
+
+
+def tcp_options(sock, t, n):
+    """One OPTIONS on an open connection; the response codes read within 3 s."""
+    ip, port = sock.getsockname()
+    sock.sendall(("OPTIONS sip:%s:%d SIP/2.0\r\n"
+                  "Via: SIP/2.0/TCP %s:%d;branch=z9hG4bK-g%d-%d;rport\r\n"
+                  "Max-Forwards: 70\r\nFrom: <sip:probe@%s>;tag=g%d\r\nTo: <sip:%s>\r\n"
+                  "Call-ID: guard-%d-%d@%s\r\nCSeq: %d OPTIONS\r\nContent-Length: 0\r\n\r\n"
+                  % (t.addr, t.port, ip, port, port, n, ip, n, t.addr, port, n, ip, n)).encode())
+    buf, codes = b"", []
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + 3
+    while not codes and time.monotonic() < deadline:
+        try:
+            d = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not d:
+            break
+        buf += d
+        msgs, buf = sipmsg.split_stream(buf)
+        codes += [sipmsg.Message(m).status for m in msgs]
+    return codes
+
+
+def peer_closed(sock, timeout):
+    """True when trunxd closed the connection within timeout."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            if not sock.recv(65536):
+                return True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
 
 
 # ---- cases ----------------------------------------------------------------------------
@@ -225,6 +272,99 @@ def case_reload_and_reconnect(ctx):
                   local_ip="127.0.0.2")
     finish(c, u)
     sipp.expect_ok(c)
+
+
+def case_guard_follows_snapshot(ctx):
+    """The SIP front's guard (TCP accept, unknown-source timeout, stateless answers)
+    knows the trunks of the database snapshot in use: a carrier INSERTed while trunxd
+    runs is a known source over TCP at once (OPTIONS answered 200, its connection kept
+    past tcp_unknown_timeout), while an address of no trunk is cut after it, and in
+    drop mode refused at accept. Deleted again, the carrier's address is unknown."""
+    unknown_s = 2
+
+    def conf(cf):
+        cf.sip["tcp_unknown_timeout"] = unknown_s
+        cf.sip["tcp_idle_timeout"] = 60
+
+    def drop(cf):
+        conf(cf)
+        cf.sip["unknown_source"] = "drop"
+    pg, t = dbmode.start(ctx, configure=conf)
+    # The harness knows trunxd is up when 127.0.0.1 gets an answer: in drop mode only a
+    # trunk's source does.
+    dbmode.carrier(pg, "local", ips=["127.0.0.1/32"])
+    dbmode.wait_routing(t, lambda m: "1 carriers" in m)
+    _, td = dbmode.start(ctx, pg=pg, configure=drop, name="trunxd-drop")
+    # Before the INSERT 127.0.0.3 is nobody: 403 and closed; dropped at accept.
+    s = tcp_from(t, "127.0.0.3")
+    assert tcp_options(s, t, 1) == [403], "127.0.0.3 known before the INSERT"
+    assert peer_closed(s, 2), "an unknown source's connection stayed after its 403"
+    s.close()
+    for ip in ("127.0.0.3", "127.0.0.5"):
+        s = tcp_from(td, ip)
+        assert peer_closed(s, 2), "drop mode: %s accepted before the INSERT" % ip
+        s.close()
+    refused0 = td.counter("tcp_refused_unknown")
+    assert refused0 >= 2, refused0
+
+    # A carrier identified by 127.0.0.3; a PBX peer we would call at 127.0.0.5 (not a
+    # source of calls, but drop mode lets the hosts we call connect).
+    dbmode.carrier(pg, "carrier3", ips=["127.0.0.3/32"])
+    dbmode.tenant(pg, "acme")
+    dbmode.peer(pg, "acme", "acme-pbx", host="127.0.0.5", port=5060)
+    dbmode.wait_routing(t, lambda m: "2 carriers" in m and "1 peers" in m)
+    dbmode.wait_routing(td, lambda m: "2 carriers" in m and "1 peers" in m)
+    for x in (t, td):   # the snapshot reaches the signalling thread right after its log
+        assert procs.wait_until(lambda: options_status(x, "127.0.0.3") == 200, 2, 0.05), \
+            "%s: UDP OPTIONS from the new carrier not answered 200" % x.name
+    for x in (t, td):
+        k = tcp_from(x, "127.0.0.3")
+        stranger = tcp_from(x, "127.0.0.4")   # silent, of no trunk
+        t0 = time.monotonic()
+        codes = tcp_options(k, x, 1)
+        assert codes == [200], "%s: OPTIONS over TCP from the new carrier: %s" % (x.name, codes)
+        assert not peer_closed(k, unknown_s + 1.5), \
+            "%s: the new carrier's connection was cut as an unknown source's" % x.name
+        assert peer_closed(stranger, 5), "%s: a stranger's connection was kept" % x.name
+        codes = tcp_options(k, x, 2)
+        assert codes == [200], "%s: second OPTIONS on the kept connection: %s" % (x.name, codes)
+        ctx.log("%s: carrier3 over TCP kept %.1f s past tcp_unknown_timeout; the stranger cut",
+                x.name, time.monotonic() - t0 - unknown_s)
+        k.close()
+        stranger.close()
+    assert t.counter("tcp_closed_unknown") >= 2, t.counter("tcp_closed_unknown")
+    assert td.counter("tcp_refused_unknown") >= refused0 + 1
+
+    def peer_host_kept(why):
+        """Drop mode: the peer's host is let in, then cut as a source of no trunk."""
+        p = tcp_from(td, "127.0.0.5")
+        assert not peer_closed(p, 1), "drop mode, %s: the peer's host refused at accept" % why
+        assert peer_closed(p, unknown_s + 3), "drop mode, %s: the peer's host kept" % why
+        p.close()
+    peer_host_kept("after the INSERT")
+    # A reload in database mode keeps the snapshot's networks (not the file's trunks).
+    res = td.ctl("reload")
+    assert res.get("mode") == "database", res
+    time.sleep(0.3)
+    assert options_status(td, "127.0.0.3") == 200, "drop mode: carrier3 lost at reload"
+    k = tcp_from(td, "127.0.0.3")
+    assert tcp_options(k, td, 3) == [200], "drop mode: carrier3 over TCP after reload"
+    k.close()
+    peer_host_kept("after a reload")
+
+    # Deleted: the guard forgets it with the next snapshot.
+    n, nd = len(dbmode.loads(t)), len(dbmode.loads(td))
+    pg.sql("DELETE FROM carrier_trunks WHERE name = 'carrier3'")
+    dbmode.wait_load(t, n)
+    dbmode.wait_load(td, nd)
+    assert procs.wait_until(lambda: options_status(t, "127.0.0.3") == 403, 2, 0.05)
+    assert procs.wait_until(lambda: options_status(td, "127.0.0.3") is None, 4, 0.05)
+    s = tcp_from(t, "127.0.0.3")
+    assert peer_closed(s, unknown_s + 3), "127.0.0.3 still known after the DELETE"
+    s.close()
+    s = tcp_from(td, "127.0.0.3")
+    assert peer_closed(s, 2), "drop mode: 127.0.0.3 still accepted after the DELETE"
+    s.close()
 
 
 if __name__ == "__main__":
