@@ -212,8 +212,10 @@ static int parse_codecs(const char *list, struct trunk_cfg *t)
 			continue;
 		}
 		for (size_t i = 0; i < t->n_codecs; i++)
-			if (strcmp(t->codecs[i], canon) == 0)
-				canon = NULL;
+			if (strcmp(t->codecs[i], canon) == 0) {
+				canon = NULL;   /* named twice: once is enough */
+				break;
+			}
 		if (canon && t->n_codecs < ROUTE_MAX_CODECS)
 			snprintf(t->codecs[t->n_codecs++], sizeof(t->codecs[0]), "%s", canon);
 	}

@@ -34,6 +34,18 @@ static int trunk_with(int col, const char *val, struct trunk_cfg *t)
 	return db_row_trunk(c, DBT_N, TRUNK_KIND_CARRIER, t, why, sizeof(why));
 }
 
+/* A codec named twice after others (a fuzzer found it): kept once, no crash. */
+static void test_codecs_repeated(void **state)
+{
+	struct trunk_cfg t;
+
+	(void)state;
+	assert_int_equal(trunk_with(DBT_CODECS, "{pcma,pcmu,pcmu,pcma,g729,pcmu}", &t), 0);
+	assert_int_equal(t.n_codecs, 2);
+	assert_string_equal(t.codecs[0], "PCMA/8000");
+	assert_string_equal(t.codecs[1], "PCMU/8000");
+}
+
 static void test_carrier(void **state)
 {
 	struct trunk_cfg t;
@@ -224,6 +236,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_carrier),
+		cmocka_unit_test(test_codecs_repeated),
 		cmocka_unit_test(test_carrier_refused),
 		cmocka_unit_test(test_tenant_did_route),
 		cmocka_unit_test(test_settings),
