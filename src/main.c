@@ -27,13 +27,37 @@
 #include "ctl/ctl_daemon.h"
 #include "ctl/ctl_notify.h"
 #include "ctl/ctl_signal.h"
+#include "data/data.h"
+#include "db/db.h"
+#include "db/db_seed.h"
 #include "log.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: trunxd --config FILE [--check]\n"
-		"       trunxd --version\n");
+		"usage: trunxd --config FILE [--postgres URL] [--redis URL] [--check | --seed]\n"
+		"       trunxd --version\n"
+		"  --postgres, --redis  override [data] postgres / redis of the file\n"
+		"  --check              validate FILE, say which mode it selects, and exit\n"
+		"  --seed               migrate the database, add the file's [trunk] and [route]\n"
+		"                       sections to it (existing names are kept), and exit\n");
+}
+
+/* Command-line values replace the file's [data] URLs. */
+static int override_urls(struct conf *cf, const char *pg, const char *redis)
+{
+	if (pg && strlen(pg) >= sizeof(cf->data.postgres))
+		return ENAMETOOLONG;
+	if (redis && strlen(redis) >= sizeof(cf->data.redis))
+		return ENAMETOOLONG;
+	if (redis && redis[0] && strncmp(redis, "redis://", 8) != 0 &&
+	    strncmp(redis, "unix:", 5) != 0)
+		return EINVAL;
+	if (pg)
+		snprintf(cf->data.postgres, sizeof(cf->data.postgres), "%s", pg);
+	if (redis)
+		snprintf(cf->data.redis, sizeof(cf->data.redis), "%s", redis);
+	return 0;
 }
 
 /* Loads the configuration and its routing snapshot; prints the reason on failure. */
@@ -56,6 +80,23 @@ static int load(const char *path, struct conf **cfp, struct route_table **rtp)
 	return e;
 }
 
+/* Database mode: the schema is brought up to date before anything starts. */
+static int migrate(const struct conf *cf)
+{
+	char err[512] = "";
+	int applied = 0, version = 0, rc;
+
+	rc = db_migrate(cf->data.postgres, cf->data.startup_timeout, &applied, &version, err,
+			sizeof(err));
+	if (rc) {
+		log_msg(LOG_ERROR, "trunxd.start", "database: %s", err);
+		return rc;
+	}
+	log_msg(LOG_INFO, "db.schema", "schema version %d (%d migration%s applied)", version,
+		applied, applied == 1 ? "" : "s");
+	return 0;
+}
+
 /* The control socket settings from the configuration. */
 static int ctl_config(const struct conf *cf, struct ctl_cfg *cc)
 {
@@ -73,25 +114,32 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check", no_argument, NULL, 'k'},
+		{"postgres", required_argument, NULL, 'P'},
+		{"redis", required_argument, NULL, 'R'},
+		{"seed", no_argument, NULL, 'S'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *config = NULL;
+	const char *config = NULL, *pg_url = NULL, *redis_url = NULL;
 	struct conf *cf = NULL;
 	struct route_table *rt = NULL;
 	struct b2bua *b = NULL;
 	struct ctl_daemon *cd = NULL;
 	struct ctl *ctl = NULL;
+	struct data *data = NULL;
 	struct ctl_cfg ccfg;
 	struct budget bud;
 	char berr[512];
-	int check = 0, c, err, rc = 1;
+	int check = 0, seed = 0, c, err, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "c:kVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'k': check = 1; break;
+		case 'P': pg_url = optarg; break;
+		case 'R': redis_url = optarg; break;
+		case 'S': seed = 1; break;
 		case 'V': printf("trunxd %s\n", TRUNX_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -103,13 +151,44 @@ int main(int argc, char **argv)
 	}
 	if (load(config, &cf, &rt))
 		return 1;
+	err = override_urls(cf, pg_url, redis_url);
+	if (err) {
+		fprintf(stderr, "trunxd: %s: %s\n", pg_url && err == ENAMETOOLONG ?
+			"--postgres/--redis" : "--redis", err == EINVAL ?
+			"not redis://host[:port][/db] or unix:/path" : strerror(err));
+		goto out;
+	}
 	if (check) {
-		printf("%s: ok\n", config);
+		char mode[1024];
+
+		conf_mode_describe(cf, mode, sizeof(mode));
+		printf("%s: ok\n%s\n", config, mode);
 		rc = 0;
 		goto out;
 	}
 	log_set_level(cf->general.log_level);
 	log_set_repeat_interval(cf->general.log_repeat_ms);
+	if (seed) {
+		char why[512] = "";
+		int nt = 0, nr = 0;
+
+		if (conf_mode(cf) != CONF_MODE_DB) {
+			fprintf(stderr, "trunxd: --seed needs a database (--postgres or [data] "
+				"postgres)\n");
+			goto out;
+		}
+		if (migrate(cf))
+			goto out;
+		if (db_seed(cf->data.postgres, cf, &nt, &nr, why, sizeof(why))) {
+			fprintf(stderr, "trunxd: --seed: %s\n", why);
+			goto out;
+		}
+		printf("%s: %d trunk%s and %d route%s added to the database (%zu and %zu in "
+		       "the file)\n", config, nt, nt == 1 ? "" : "s", nr, nr == 1 ? "" : "s",
+		       cf->n_trunks, cf->n_routes);
+		rc = 0;
+		goto out;
+	}
 	/* Descriptors for every call's media and the SIP connections, or no start. */
 	err = budget_apply(cf, &bud, berr, sizeof(berr));
 	if (err) {
@@ -130,6 +209,15 @@ int main(int argc, char **argv)
 			log_end(&r);
 		}
 	}
+	if (conf_mode(cf) == CONF_MODE_DB) {
+		if (migrate(cf))
+			goto out;
+		/* The file's trunks and routes are not used: the tables are. */
+		route_table_unref(rt);
+		rt = NULL;
+		if (route_table_create(&rt) || route_table_freeze(rt))
+			goto out;
+	}
 
 	/* Before any thread exists, so that every thread inherits the mask. */
 	err = ctl_signals_block();
@@ -148,11 +236,37 @@ int main(int argc, char **argv)
 	if (!err)
 		err = ctl_daemon_create(&cd, config, cf, b);
 	if (!err)
+		err = ctl_daemon_set_urls(cd, pg_url, redis_url);
+	if (!err)
 		err = ctl_create(&ctl, &ccfg, &ctl_daemon_ops, cd);
 	if (err) {
 		log_msg(LOG_ERROR, "trunxd.start", "cannot create the control socket %s: %s",
 			cf->general.control_socket, strerror(err));
 		goto out;
+	}
+	if (conf_mode(cf) == CONF_MODE_DB) {
+		char why[256];
+
+		/* The control thread's loop runs here until the routing is known. */
+		err = data_create(&data, ctl_event_base(ctl), cf, b);
+		if (!err)
+			err = data_start(data);
+		if (err) {
+			log_msg(LOG_ERROR, "trunxd.start", "database mode: %s", strerror(err));
+			goto out;
+		}
+		err = data_wait_first(data, cf->data.startup_timeout, why, sizeof(why));
+		if (err) {
+			log_msg(LOG_ERROR, "trunxd.start", "database mode: %s", why);
+			goto out;
+		}
+		ctl_daemon_set_data(cd, data);
+		{
+			struct b2bua_hooks h;
+
+			data_hooks(data, &h);
+			b2bua_set_hooks(b, &h);
+		}
 	}
 	err = b2bua_start(b);
 	if (err) {
@@ -173,11 +287,15 @@ int main(int argc, char **argv)
 	ctl_notify("STOPPING=1");
 	ctl_daemon_stopping(cd);   /* no reload may overlap the stop */
 	b2bua_stop(b);
+	if (data && data_drain(data, 3000))
+		log_msg(LOG_WARN, "cdr.drain", "Postgres did not take every record before the "
+			"stop: the rest is in the journal for the next start");
 	log_msg(LOG_INFO, "trunxd.stop", "stopped");
 	rc = 0;
 out:
 	ctl_stop(ctl);
-	b2bua_destroy(b);
+	b2bua_destroy(b);     /* records of abandoned calls still reach the journal */
+	data_destroy(data);   /* its events live in the control thread's loop */
 	ctl_destroy(ctl);
 	ctl_daemon_destroy(cd);
 	route_table_unref(rt);

@@ -15,6 +15,13 @@
  * into E.164 with the trunk's country code and prefixes. Lookup finds the route for an
  * E.164 number: an exact match beats a prefix, a longer prefix beats a shorter one,
  * and a route restricted to a source trunk beats an unrestricted one of equal length.
+ *
+ * Database mode adds, in the same snapshot: trunks of two kinds (carriers, and
+ * tenants' PBX peers), their status (an inactive one is not identified at all), the
+ * tenants, the DIDs (a table of its own, shared between snapshots and replaced by
+ * copy-and-change when only numbers change), outbound route rules, channel pools and
+ * the shared settings; route_decide() turns an INVITE into a destination or a refusal
+ * with these (route_decide.c).
  */
 #ifndef TRUNX_ROUTE_H
 #define TRUNX_ROUTE_H
@@ -29,6 +36,32 @@
 #define ROUTE_MAX_CIDRS   32
 #define ROUTE_MAX_HEADERS 16
 #define ROUTE_MAX_CODECS  8
+#define ROUTE_ID_MAX      40   /**< a database id (uuid text) and its NUL */
+#define ROUTE_E164_SIZE   17   /**< "+" 15 digits, NUL (and one spare) */
+#define ROUTE_MAX_TARGETS 8    /**< destinations tried in turn for one call */
+#define ROUTE_POOL_MAX    32   /**< channel pool name and its NUL */
+
+/** Where a trunk comes from and what its calls mean. */
+enum trunk_kind {
+	TRUNK_KIND_FILE = 0,   /**< a [trunk] of the file: [route] sections route its calls */
+	TRUNK_KIND_CARRIER,    /**< carrier_trunks: inbound calls are DIDs */
+	TRUNK_KIND_PEER,       /**< customer_peers: a tenant's PBX; its calls go out */
+};
+
+enum trunk_status {
+	TRUNK_ACTIVE = 0,
+	TRUNK_INACTIVE,        /**< not identified, not routed to */
+	TRUNK_MAINTENANCE,     /**< identified; its INVITEs get 503; not routed to */
+};
+
+/** How a number is written in a request-URI we send (and in its From). */
+enum dial_format {
+	DIAL_ASIS = 0,         /**< as the caller dialled it (the incoming request-URI user);
+				    E.164 without "+" when there is none */
+	DIAL_LEADING_ZERO,     /**< national numbers "0" + national number, others
+				    international prefix (default "00") + digits */
+	DIAL_PLUS_E164,        /**< "+" and the E.164 digits */
+};
 
 enum trunk_srtp {
 	TRUNK_SRTP_OFF = 0,       /**< plain RTP only */
@@ -76,6 +109,78 @@ struct trunk_cfg {
 					         TLS (they are readable on the wire) */
 	bool     tls_verify;                /**< TLS peers' certificates must chain to the
 					         configured CAs (and name the uri's host) */
+
+	/* Database mode (all zero for a file's [trunk]). */
+	enum trunk_kind   kind;
+	enum trunk_status status;
+	char     id[ROUTE_ID_MAX];          /**< database id */
+	char     tenant[ROUTE_NAME_MAX];    /**< peers: the tenant's id */
+	char     group[ROUTE_NAME_MAX];     /**< carriers: trunk group of the channel pools */
+	char     auth_user[64];             /**< digest username (both directions) */
+	char     auth_secret[128];          /**< digest password */
+	bool     auth_inbound;              /**< challenge its INVITEs, identify by auth_user */
+	bool     registration;              /**< REGISTER auth_user at the uri's host */
+	unsigned register_expires;          /**< s asked in REGISTER */
+	unsigned qualify_s;                 /**< OPTIONS every this many s; 0 = never */
+	enum dial_format dial_format;       /**< numbers we send it */
+};
+
+/** A tenant (database mode). */
+struct tenant_cfg {
+	char     id[ROUTE_NAME_MAX];
+	char     name[64];
+	bool     active;                    /**< status 'active' */
+	bool     configured;                /**< has a runtime configuration */
+	int      max_calls;                 /**< concurrent calls; -1 = settings default */
+	char     default_did[ROUTE_E164_SIZE];  /**< caller ID when none of its own is asked */
+};
+
+enum did_dest {
+	DID_DEST_PEER = 0,        /**< the tenant's PBX peer */
+	DID_DEST_URI,             /**< a SIP URI template ({did}, {national}) */
+	DID_DEST_ANNOUNCEMENT,    /**< a recording (answered with a SIP code until played) */
+};
+
+/** A DID (database mode): E.164 number -> tenant -> destination. */
+struct did_cfg {
+	char          number[ROUTE_E164_SIZE];  /**< "+" E.164 */
+	char          trunk_id[ROUTE_ID_MAX];   /**< carrier it belongs to; "" = any */
+	char          tenant[ROUTE_NAME_MAX];   /**< "" = unassigned */
+	enum did_dest dest;
+	char          peer_id[ROUTE_ID_MAX];    /**< DID_DEST_PEER */
+	char          uri[ROUTE_URI_MAX];       /**< DID_DEST_URI */
+	char          announcement[64];         /**< DID_DEST_ANNOUNCEMENT */
+	bool          active;                   /**< inactive: treated as unassigned */
+};
+
+/** An outbound route rule (database mode). */
+struct oroute_cfg {
+	char     tenant[ROUTE_NAME_MAX];    /**< "" = every tenant */
+	char     prefix[ROUTE_E164_SIZE];   /**< E.164 digits without "+"; "" = all */
+	unsigned priority;                  /**< lower first */
+	unsigned weight;                    /**< share among equal priority (>= 1) */
+	char     trunk[ROUTE_NAME_MAX];     /**< carrier trunk name */
+};
+
+/** A channel pool over a trunk group (database mode). */
+struct pool_cfg {
+	char     group[ROUTE_NAME_MAX];
+	char     pool[ROUTE_POOL_MAX];
+	unsigned channels;
+};
+
+/** Settings shared by every node (database mode); route_settings_default() fills them. */
+struct route_settings {
+	unsigned global_max_calls;          /**< 0 = no cap */
+	unsigned tenant_max_calls;          /**< default tenant cap; 0 = no cap */
+	char     inbound_pool[ROUTE_POOL_MAX];   /**< pool of calls to DIDs */
+	char     outbound_pool[ROUTE_POOL_MAX];  /**< pool of calls from peers */
+	int      answer_unassigned;         /**< SIP code: DID unknown or unassigned */
+	int      answer_unconfigured;       /**< tenant inactive or without runtime config */
+	int      answer_over_cap;           /**< tenant over its cap */
+	int      answer_no_route;           /**< outbound: no rule matches */
+	int      answer_trunks_down;        /**< outbound: every candidate trunk is down */
+	int      answer_announcement;       /**< DID to an announcement (not played yet) */
 };
 
 /** A route: E.164 match -> destination. */
@@ -95,6 +200,8 @@ struct route_table;
 struct trunk;   /**< a trunk inside a table: read its config with trunk_get_cfg() */
 struct route;   /**< a route inside a table */
 
+void route_settings_default(struct route_settings *s);
+
 /** Creates an empty, unfrozen table with one reference. */
 int route_table_create(struct route_table **rtp);
 
@@ -108,6 +215,75 @@ int route_table_add_trunk(struct route_table *rt, const struct trunk_cfg *cfg,
 /** Adds a route (copied). EINVAL on bad match syntax or an unknown trunk name. */
 int route_table_add_route(struct route_table *rt, const struct route_cfg *cfg,
 			  char *err, size_t errlen);
+
+/** Adds a tenant (copied). EINVAL on an empty or duplicate id. */
+int route_table_add_tenant(struct route_table *rt, const struct tenant_cfg *cfg,
+			   char *err, size_t errlen);
+
+/** Adds an outbound rule (copied). EINVAL on a bad prefix or an unknown carrier trunk. */
+int route_table_add_oroute(struct route_table *rt, const struct oroute_cfg *cfg,
+			   char *err, size_t errlen);
+
+/** Adds a channel pool (copied). EINVAL on a duplicate group/pool. */
+int route_table_add_pool(struct route_table *rt, const struct pool_cfg *cfg, char *err,
+			 size_t errlen);
+
+/** Sets the shared settings (copied; defaults otherwise). */
+void route_table_set_settings(struct route_table *rt, const struct route_settings *s);
+
+/* ---- DIDs (route_dids.c) ---- */
+
+struct route_dids;
+
+/**
+ * Creates an empty, unfrozen DID table sized for `expected` numbers, one reference.
+ * @return 0, EINVAL, ENOMEM
+ */
+int route_dids_create(struct route_dids **dp, size_t expected);
+
+/** An unfrozen copy of a table, to change a few numbers and freeze again. */
+int route_dids_copy(struct route_dids **dp, const struct route_dids *src);
+
+/** Inserts or replaces a number (unfrozen tables). EINVAL for a bad number. */
+int route_dids_put(struct route_dids *d, const struct did_cfg *cfg);
+
+/** Removes a number (unfrozen tables). @return 0 or ENOENT */
+int route_dids_del(struct route_dids *d, const char *e164);
+
+/** Freezes the table: no change after this; it may be shared by several snapshots. */
+void route_dids_freeze(struct route_dids *d);
+
+struct route_dids *route_dids_ref(struct route_dids *d);
+void route_dids_unref(struct route_dids *d);
+
+size_t route_dids_count(const struct route_dids *d);
+
+/** Bytes the table holds (entries, index and strings). */
+size_t route_dids_bytes(const struct route_dids *d);
+
+/** A DID as stored: pointers into the table, valid while a reference is held. */
+struct did_view {
+	const char   *tenant;        /**< "" = unassigned */
+	const char   *trunk_id;
+	enum did_dest dest;
+	const char   *peer_id;
+	const char   *uri;
+	const char   *announcement;
+	bool          active;
+};
+
+/** Looks a number up. @return true and fills *v, or false */
+bool route_dids_get(const struct route_dids *d, const char *e164, struct did_view *v);
+
+/** Calls fn once per distinct destination URI of the table's DIDs. */
+void route_dids_each_uri(const struct route_dids *d, void (*fn)(const char *uri, void *arg),
+			 void *arg);
+
+/** Attaches a frozen DID table to an unfrozen snapshot (a reference is taken). */
+int route_table_set_dids(struct route_table *rt, struct route_dids *d);
+
+/** The snapshot's DID table (NULL in file mode). */
+struct route_dids *route_table_dids(const struct route_table *rt);
 
 /** Freezes the table (builds lookup indexes). No add after this. */
 int route_table_freeze(struct route_table *rt);
@@ -129,6 +305,42 @@ const struct trunk *route_identify(const struct route_table *rt, const struct so
 
 const struct trunk_cfg *trunk_get_cfg(const struct trunk *t);
 
+/** A trunk by database id (frozen tables), or NULL. */
+const struct trunk *route_table_trunk_by_id(const struct route_table *rt, const char *id);
+
+/**
+ * Every trunk claiming the most specific source that matches src (several when their
+ * CIDRs and port coincide: digest credentials then tell them apart), up to max.
+ * @return how many were written
+ */
+size_t route_identify_all(const struct route_table *rt, const struct sockaddr *src,
+			  const struct trunk **out, size_t max);
+
+/**
+ * True when src is the address (IP literal host) of a destination the snapshot sends
+ * calls to: a trunk's or peer's uri, a route's URI, a DID's destination URI. Such a
+ * source may answer our INVITEs and set its dialog's target.
+ */
+bool route_is_destination(const struct route_table *rt, const struct sockaddr *src);
+
+/** A tenant by id (frozen tables), or NULL. */
+const struct tenant_cfg *route_table_tenant(const struct route_table *rt, const char *id);
+
+size_t route_table_tenant_count(const struct route_table *rt);
+const struct tenant_cfg *route_table_tenant_at(const struct route_table *rt, size_t i);
+size_t route_table_oroute_count(const struct route_table *rt);
+size_t route_table_pool_count(const struct route_table *rt);
+const struct pool_cfg *route_table_pool_at(const struct route_table *rt, size_t i);
+
+/** Channels of a pool, or -1 when the group has no such pool (no limit). */
+long route_table_pool_channels(const struct route_table *rt, const char *group,
+			       const char *pool);
+
+const struct route_settings *route_table_settings(const struct route_table *rt);
+
+/** True when the table holds database-mode data (tenants, DIDs, carriers, peers). */
+bool route_table_is_db(const struct route_table *rt);
+
 /**
  * Normalises a dialled number from trunk t to E.164 ("+" and 1-15 digits).
  * Accepts "+E164", international prefix + number, national prefix + national number,
@@ -146,6 +358,8 @@ const struct route *route_lookup(const struct route_table *rt, const char *e164,
 				 const struct trunk *from);
 
 const struct route_cfg *route_get_cfg(const struct route *r);
+/** The i-th route of a table (in the order added), or NULL. */
+const struct route *route_table_route_at(const struct route_table *rt, size_t i);
 /** The destination trunk of a route, or NULL. */
 const struct trunk *route_dest_trunk(const struct route *r);
 
@@ -154,5 +368,57 @@ const struct trunk *route_dest_trunk(const struct route *r);
  * @return 0, EINVAL if e164 is not "+" and 1-15 digits, or ENOSPC if out is too small
  */
 int route_expand_uri(const struct route *r, const char *e164, char *out, size_t len);
+
+/* ---- decisions (route_decide.c) ---- */
+
+/** Whether a candidate trunk may be tried now (qualify state); NULL = every one. */
+typedef bool (route_up_h)(const struct trunk *t, void *arg);
+
+struct route_target {
+	const struct trunk *trunk;          /**< destination trunk or peer; NULL for a URI */
+	char                ruri[ROUTE_URI_MAX];
+	char                caller[ROUTE_E164_SIZE + 8];  /**< From user, in its format */
+};
+
+/** What to do with a new call in database mode. */
+struct route_decision {
+	int         code;                   /**< 0 = route; else the SIP code to answer */
+	const char *cause;                  /**< the call record's cause ("no_route", ...) */
+	char        reason[160];            /**< why, for the Warning header and the logs */
+	const char *event;                  /**< an event to record with the refusal, or NULL */
+	char        did[ROUTE_E164_SIZE];   /**< the called number in E.164 ("" if none) */
+	char        caller[ROUTE_E164_SIZE + 4]; /**< caller number to present (From user) */
+	const struct tenant_cfg *tenant;    /**< the call's tenant, or NULL */
+	const char *group;                  /**< trunk group of the channel pool, or NULL */
+	const char *pool;                   /**< channel pool to admit against, or NULL */
+	long        pool_channels;          /**< its size, -1 = no pool */
+	long        tenant_cap;             /**< -1 = no cap */
+	long        global_cap;             /**< -1 = no cap */
+	bool        outbound;               /**< from a tenant's peer to carriers */
+	size_t      n_targets;
+	struct route_target targets[ROUTE_MAX_TARGETS];
+};
+
+/**
+ * Decides where a call from trunk `from` (database mode) goes: from a carrier, the DID
+ * (then the tenant, then its destination), else the [route]-style rules of the
+ * table; from a peer, the caller ID the tenant may use and the outbound rules
+ * (longest prefix, then priority, then a weighted order from `rnd`), keeping only
+ * trunks `up` accepts.
+ * @param ruri_user  the request-URI user as received
+ * @param from_user  the From URI user as received
+ * @return 0 (d->code says route or refuse), EINVAL on bad arguments
+ */
+int route_decide(const struct route_table *rt, const struct trunk *from,
+		 const char *ruri_user, const char *from_user, uint64_t rnd, route_up_h *up,
+		 void *up_arg, struct route_decision *d);
+
+/**
+ * Writes an E.164 number in a trunk's dial format.
+ * @param asis  the number as the caller dialled it (DIAL_ASIS), or NULL
+ * @return 0, EINVAL, ENOSPC
+ */
+int route_dial_format(const struct trunk_cfg *t, const char *e164, const char *asis,
+		      char *out, size_t len);
 
 #endif

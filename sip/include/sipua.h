@@ -380,6 +380,9 @@ struct sipua_invite {
 	int         max_forwards;  /**< Max-Forwards value */
 	const char *headers;       /**< extra header lines ("Name: value\r\n"...), or NULL */
 	struct sipua_policy policy;
+	const char *auth_user;     /**< digest credentials for a 401/407 from the called
+				        side (answered once), or NULL */
+	const char *auth_secret;
 };
 
 /**
@@ -459,6 +462,60 @@ int sipua_ev_header(const struct sipua_ev *ev, const char *name, char *out, size
 /** The transport a request to uri goes over: TLS for sips: or ;transport=tls, TCP for
  *  ;transport=tcp, else UDP. */
 enum sipua_transport sipua_uri_transport(const char *uri);
+/* ---- requests outside calls (sipua_aux.c; signalling thread only) ---- */
+
+struct sipua_reg;
+struct sipua_opt;
+
+enum sipua_reg_state {
+	SIPUA_REG_REGISTERING = 1,   /**< sent, no final answer yet */
+	SIPUA_REG_REGISTERED,        /**< 2xx; the stack refreshes it before expiry */
+	SIPUA_REG_FAILED,            /**< refused, or no answer: stop it, try again later */
+};
+
+struct sipua_reg_cfg {
+	const char *registrar;    /**< sip:host[:port][;transport=tcp] */
+	const char *aor_user;     /**< the account: sip:aor_user@registrar host */
+	const char *auth_user;    /**< digest username (NULL: aor_user) */
+	const char *auth_secret;  /**< digest password (NULL: no credentials) */
+	unsigned    expires;      /**< asked for, s (0 = 300) */
+};
+
+/** Registration state changes; `expires`: what the registrar granted (REGISTERED). */
+typedef void (sipua_reg_h)(struct sipua_reg *r, enum sipua_reg_state st, int status,
+			   unsigned expires, void *arg);
+
+/**
+ * Starts registering (REGISTERING is reported at once). Challenges are answered with the
+ * credentials (twice at most in a row).
+ * @return 0, EINVAL, ENOMEM
+ */
+int sipua_reg_start(struct sipua *ua, const struct sipua_reg_cfg *cfg, sipua_reg_h *h,
+		    void *arg, struct sipua_reg **rp);
+
+/** Stops (un-registers if registered); no callback follows. May run from h. */
+void sipua_reg_stop(struct sipua_reg *r);
+
+/**
+ * Whether requests outside calls are still waiting for answers (an un-REGISTER, an
+ * OPTIONS). A stopping owner may wait a little for them; the stack's stop releases
+ * whatever is left without waiting.
+ */
+bool sipua_aux_pending(const struct sipua *ua);
+
+/** The answer to an OPTIONS: its status, whether our stack made it up (timeout, ICMP). */
+typedef void (sipua_options_h)(int status, bool local, unsigned rtt_ms, void *arg);
+
+/**
+ * Sends one OPTIONS to uri; h is called once, with the final answer or (408, local)
+ * after timeout_ms.
+ * @return 0, EINVAL, ENOMEM
+ */
+int sipua_options(struct sipua *ua, const char *uri, unsigned timeout_ms, sipua_options_h *h,
+		  void *arg, struct sipua_opt **op);
+
+/** Forgets an OPTIONS in progress (no callback). */
+void sipua_options_cancel(struct sipua_opt *o);
 
 /** Standard reason phrase for a status code ("" for unknown codes). */
 const char *sipua_phrase(int status);

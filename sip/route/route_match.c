@@ -36,6 +36,11 @@ size_t route_table_route_count(const struct route_table *rt)
 	return rt ? rt->n_routes : 0;
 }
 
+const struct route *route_table_route_at(const struct route_table *rt, size_t i)
+{
+	return rt && i < rt->n_routes ? rt->routes[i] : NULL;
+}
+
 const struct route_cfg *route_get_cfg(const struct route *r)
 {
 	return r ? &r->cfg : NULL;

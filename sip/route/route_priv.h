@@ -63,9 +63,17 @@ struct trie_ent {
 	int32_t  next;       /**< next entry of the same node and kind, -1 = end */
 };
 
+/** An outbound rule inside a table. */
+struct oroute {
+	struct oroute_cfg   cfg;
+	const struct trunk *trunk;
+	size_t              plen;        /**< prefix length */
+};
+
 struct route_table {
 	atomic_uint        refs;
 	bool               frozen;
+	bool               db;           /**< database-mode data was added */
 	struct trunk     **trunks;     /**< each allocated alone: pointers stay valid */
 	size_t             n_trunks, cap_trunks;
 	struct route     **routes;
@@ -75,7 +83,31 @@ struct route_table {
 	size_t             n_nodes, cap_nodes;
 	struct trie_ent   *ents;
 	size_t             n_ents, cap_ents;
+
+	/* database mode */
+	struct trunk     **by_id;        /**< trunks with an id, sorted by id (frozen) */
+	size_t             n_by_id;
+	struct tenant_cfg *tenants;      /**< sorted by id when frozen */
+	size_t             n_tenants, cap_tenants;
+	struct oroute     *oroutes;      /**< sorted for lookup when frozen */
+	size_t             n_oroutes, cap_oroutes;
+	struct pool_cfg   *pools;
+	size_t             n_pools, cap_pools;
+	struct route_settings settings;
+	struct route_dids *dids;         /**< reference held; NULL in file mode */
+	uint8_t          (*dests)[17];   /**< destination addresses: family byte (4/6) then
+					      the address; sorted (route_is_destination) */
+	size_t             n_dests;
 };
+
+/** Frees the database-mode parts of a table (route_db.c). */
+void route_db_free(struct route_table *rt);
+
+/** Builds the database-mode indexes at freeze time (route_db.c). */
+int route_db_freeze(struct route_table *rt);
+
+/** Checks that a CIDR claim may be shared: every claimant is challenged (digest). */
+bool route_claim_shared_ok(const struct trunk_cfg *a, const struct trunk_cfg *b);
 
 /** Frees the route side of a table (routes, trie). */
 void route_match_free(struct route_table *rt);

@@ -67,6 +67,7 @@ int route_table_create(struct route_table **rtp)
 	if (!rt)
 		return ENOMEM;
 	atomic_init(&rt->refs, 1);
+	route_settings_default(&rt->settings);
 	rt->v4.alen = 4;
 	rt->v6.alen = 16;
 	*rtp = rt;
@@ -81,6 +82,7 @@ static void table_free(struct route_table *rt)
 	free(rt->v4.ents);
 	free(rt->v6.ents);
 	route_match_free(rt);
+	route_db_free(rt);
 	free(rt);
 }
 
@@ -195,6 +197,21 @@ static int check_trunk(const struct route_table *rt, const struct trunk_cfg *cfg
 	    !route_digits_ok(cfg->international_prefix, sizeof(cfg->international_prefix)) ||
 	    strlen(cfg->country_code) > 3 || cfg->country_code[0] == '0')
 		return route_fail(err, errlen, EINVAL, "trunk %s: bad number format", name);
+	if (!memchr(cfg->id, '\0', sizeof(cfg->id)) ||
+	    !memchr(cfg->tenant, '\0', sizeof(cfg->tenant)) ||
+	    !memchr(cfg->group, '\0', sizeof(cfg->group)) ||
+	    !memchr(cfg->auth_user, '\0', sizeof(cfg->auth_user)) ||
+	    !memchr(cfg->auth_secret, '\0', sizeof(cfg->auth_secret)) ||
+	    (unsigned)cfg->kind > TRUNK_KIND_PEER || (unsigned)cfg->status > TRUNK_MAINTENANCE ||
+	    (unsigned)cfg->dial_format > DIAL_PLUS_E164)
+		return route_fail(err, errlen, EINVAL, "trunk %s: bad database fields", name);
+	if (cfg->auth_inbound && (!cfg->auth_user[0] || !cfg->auth_secret[0]))
+		return route_fail(err, errlen, EINVAL,
+				  "trunk %s: inbound digest needs a username and a secret", name);
+	if (cfg->kind != TRUNK_KIND_FILE && !cfg->id[0])
+		return route_fail(err, errlen, EINVAL, "trunk %s: no id", name);
+	if (cfg->kind == TRUNK_KIND_PEER && !cfg->tenant[0])
+		return route_fail(err, errlen, EINVAL, "peer %s: no tenant", name);
 	if (!memchr(cfg->uri, '\0', sizeof(cfg->uri)) ||
 	    (cfg->uri[0] && strncasecmp(cfg->uri, "sip:", 4) != 0 &&
 	     strncasecmp(cfg->uri, "sips:", 5) != 0))
@@ -218,7 +235,8 @@ static int check_trunk(const struct route_table *rt, const struct trunk_cfg *cfg
 		for (size_t t = 0; t < rt->n_trunks; t++) {
 			const struct trunk_cfg *o = &rt->trunks[t]->cfg;
 
-			if (o->port != cfg->port)
+			if (o->port != cfg->port || o->status == TRUNK_INACTIVE ||
+			    cfg->status == TRUNK_INACTIVE || route_claim_shared_ok(o, cfg))
 				continue;
 			for (size_t j = 0; j < o->n_cidrs; j++)
 				if (cidr_equal(c, &o->cidrs[j]))
@@ -254,7 +272,14 @@ int route_table_add_trunk(struct route_table *rt, const struct trunk_cfg *cfg, c
 	t->idx = rt->n_trunks;
 	t->rt = rt;
 	rt->trunks[rt->n_trunks++] = t;
+	if (cfg->kind != TRUNK_KIND_FILE)
+		rt->db = true;
 	return 0;
+}
+
+bool route_claim_shared_ok(const struct trunk_cfg *a, const struct trunk_cfg *b)
+{
+	return a->auth_inbound && b->auth_inbound;
 }
 
 /* ---- the identification index ----------------------------------------------- */
@@ -274,7 +299,10 @@ static int cmp_sort_ent(const void *a, const void *b)
 	d = memcmp(x->e.addr, y->e.addr, sizeof(x->e.addr));
 	if (d)
 		return d;
-	return (x->e.port > y->e.port) - (x->e.port < y->e.port);
+	d = (x->e.port > y->e.port) - (x->e.port < y->e.port);
+	if (d)
+		return d;
+	return (x->e.trunk > y->e.trunk) - (x->e.trunk < y->e.trunk);
 }
 
 static int build_index(struct route_table *rt, struct cidr_index *ix, int family)
@@ -298,7 +326,7 @@ static int build_index(struct route_table *rt, struct cidr_index *ix, int family
 			size_t alen = 0;
 			const uint8_t *b = cidr_bytes(&c->cidrs[i], &alen);
 
-			if (c->cidrs[i].addr.ss_family != family)
+			if (c->cidrs[i].addr.ss_family != family || c->status == TRUNK_INACTIVE)
 				continue;
 			memcpy(tmp[n].e.addr, b, alen);
 			tmp[n].e.port = c->port;
@@ -330,6 +358,8 @@ int route_table_freeze(struct route_table *rt)
 	rc = build_index(rt, &rt->v4, AF_INET);
 	if (!rc)
 		rc = build_index(rt, &rt->v6, AF_INET6);
+	if (!rc)
+		rc = route_db_freeze(rt);
 	if (rc)
 		return rc;
 	rt->frozen = true;
@@ -350,8 +380,13 @@ static const struct cidr_ent *level_find(const struct cidr_index *ix,
 
 		if (!d)
 			d = (port > e->port) - (port < e->port);
-		if (!d)
-			return e;
+		if (!d) {
+			/* The first of the claimants of this source (several: digest decides). */
+			while (mid > lv->off && memcmp(ix->ents[mid - 1].addr, addr, ix->alen) == 0 &&
+			       ix->ents[mid - 1].port == port)
+				mid--;
+			return &ix->ents[mid];
+		}
 		if (d < 0)
 			hi = mid;
 		else
@@ -360,7 +395,11 @@ static const struct cidr_ent *level_find(const struct cidr_index *ix,
 	return NULL;
 }
 
-const struct trunk *route_identify(const struct route_table *rt, const struct sockaddr *src)
+/* The index entry of the most specific claim on src (the first of its claimants). */
+static const struct cidr_ent *identify_ent(const struct route_table *rt,
+					   const struct sockaddr *src,
+					   const struct cidr_index **ixp,
+					   const struct cidr_ent **endp)
 {
 	const struct cidr_index *ix;
 	const uint8_t *addr;
@@ -396,8 +435,36 @@ const struct trunk *route_identify(const struct route_table *rt, const struct so
 		e = port ? level_find(ix, lv, masked, port) : NULL;
 		if (!e)
 			e = level_find(ix, lv, masked, 0);
-		if (e)
-			return rt->trunks[e->trunk];
+		if (e) {
+			*ixp = ix;
+			*endp = ix->ents + lv->off + lv->n;
+			return e;
+		}
 	}
 	return NULL;
+}
+
+const struct trunk *route_identify(const struct route_table *rt, const struct sockaddr *src)
+{
+	const struct cidr_index *ix = NULL;
+	const struct cidr_ent *end = NULL, *e = identify_ent(rt, src, &ix, &end);
+
+	return e ? rt->trunks[e->trunk] : NULL;
+}
+
+size_t route_identify_all(const struct route_table *rt, const struct sockaddr *src,
+			  const struct trunk **out, size_t max)
+{
+	const struct cidr_index *ix = NULL;
+	const struct cidr_ent *end = NULL, *e = identify_ent(rt, src, &ix, &end);
+	size_t n = 0;
+
+	if (!e || !out)
+		return 0;
+	for (const struct cidr_ent *x = e; x < end && n < max; x++) {
+		if (memcmp(x->addr, e->addr, ix->alen) != 0 || x->port != e->port)
+			break;
+		out[n++] = rt->trunks[x->trunk];
+	}
+	return n;
 }

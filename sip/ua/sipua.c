@@ -422,6 +422,7 @@ static void *sipua_thread(void *p)
 	atomic_store(&ua->accepting, false);
 	mq_drain(ua->mq);
 	sipua_legs_release_all(ua);
+	sipua_aux_release_all(ua);
 	if (ua->reaper)
 		su_timer_destroy(ua->reaper);
 	ua->reaper = NULL;
@@ -535,6 +536,10 @@ static void shutdown_job(void *arg)
 		return;
 	ua->stopping = true;
 	sipua_drop_reap(ua, true);
+	/* REGISTER and OPTIONS handles go before the stack would un-REGISTER them and
+	 * wait up to 30 s for registrars that do not answer (the owner had its chance
+	 * to un-register, sipua_reg_stop() and sipua_aux_pending()). */
+	sipua_aux_release_all(ua);
 	nua_shutdown(ua->nua);
 }
 

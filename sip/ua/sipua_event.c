@@ -282,7 +282,13 @@ static void on_r_invite(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, int
 		status = 503;
 		end_now = true;
 	} else if (status == 401 || status == 407) {
-		/* The stack keeps the INVITE waiting for credentials we do not have. */
+		/* The trunk's credentials, once; without them the stack would keep the
+		 * INVITE waiting for credentials we do not have. */
+		if (leg->auth_user && leg->auth_tries < 1 &&
+		    sipua_auth_answer(leg->nh, sip, leg->auth_user, leg->auth_secret)) {
+			leg->auth_tries++;
+			return;
+		}
 		end_now = true;
 	}
 	if (status < 200) {
@@ -436,6 +442,10 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 		return;
 	default:
 		break;
+	}
+	if (leg && leg->aux) {
+		sipua_aux_event(ua, event, status, nua, leg, sip, response_is_local(nua, status));
+		return;
 	}
 	if (!leg) {
 		switch (event) {

@@ -118,6 +118,7 @@ struct sipua {
 
 	struct sipua_leg *legs;          /**< every live leg (for shutdown) */
 	struct sipua_leg *by_call_id[SIPUA_LEG_BUCKETS]; /**< legs by Call-ID hash */
+	struct sipua_aux *aux;           /**< REGISTER / OPTIONS in progress */
 	struct sipua_drop drops[SIPUA_DROP_MAX];
 	size_t            drop_head, drop_count;
 
@@ -146,6 +147,11 @@ struct sipua_leg {
 	struct sipua     *ua;
 	nua_handle_t     *nh;
 	void             *ctx;
+	bool              aux;            /**< the handle is a REGISTER or OPTIONS of
+					       sipua_aux.c, not a call leg */
+	char             *auth_user;      /**< outbound: credentials for a challenge */
+	char             *auth_secret;
+	unsigned          auth_tries;     /**< challenges answered on this leg */
 	struct sipua_leg *next, *prev;
 	struct sipua_leg *hnext;          /**< next in its by_call_id bucket */
 	bool              inbound;
@@ -176,6 +182,16 @@ struct sipua_leg {
 	bool              peer_100rel;    /**< inbound: the INVITE said Supported/Require 100rel */
 	char              call_id[128];
 };
+
+/* sipua_aux.c */
+/** Events of REGISTER / OPTIONS handles; `local`: the answer is our stack's own. */
+void sipua_aux_event(struct sipua *ua, nua_event_t event, int status, nua_t *nua,
+		     struct sipua_leg *leg, sip_t const *sip, bool local);
+/** Frees every REGISTER / OPTIONS object without callbacks (the stack stopped). */
+void sipua_aux_release_all(struct sipua *ua);
+/** Answers a 401/407 on a handle with credentials (the challenge's realm). */
+bool sipua_auth_answer(nua_handle_t *nh, sip_t const *sip, const char *user,
+		       const char *secret);
 
 /* sipua_event.c */
 void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,

@@ -166,6 +166,8 @@ bool sipua_leg_peer_has(const struct sipua_leg *leg, const struct sockaddr *sa)
 
 static void leg_free(struct sipua_leg *leg)
 {
+	free(leg->auth_user);
+	free(leg->auth_secret);
 	if (leg->offer != OFFER_NONE)
 		nua_destroy_event(leg->saved);
 	nua_destroy_event(leg->bye_saved);
@@ -277,6 +279,10 @@ int sipua_leg_invite(struct sipua *ua, const struct sipua_invite *inv, void *ctx
 	leg->ua = ua;
 	leg->ctx = ctx;
 	leg->policy = inv->policy;
+	if (inv->auth_user && inv->auth_user[0] && inv->auth_secret && inv->auth_secret[0]) {
+		leg->auth_user = strdup(inv->auth_user);
+		leg->auth_secret = strdup(inv->auth_secret);
+	}
 	leg->transport = sipua_uri_transport(inv->ruri);
 	next_call_id(ua, leg->call_id, sizeof(leg->call_id));
 	name_addr(from, sizeof(from), inv->from_display, inv->from_uri);

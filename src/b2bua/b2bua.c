@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "auth/auth_digest.h"
 #include "b2bua_int.h"
 #include "log.h"
 
@@ -98,12 +99,13 @@ static enum sipua_verdict on_check(const struct sockaddr *src, const char *metho
 	return SIPUA_REJECT;
 }
 
-/* A trunk's source: may send requests inside any dialog and set a dialog's target. */
+/* A trunk's source, or the address of a destination we send calls to: may send
+ * requests inside any dialog and set a dialog's target. */
 static bool on_known(const struct sockaddr *src, void *arg)
 {
 	struct b2bua *b = arg;
 
-	return route_identify(b->rt, src) != NULL;
+	return route_identify(b->rt, src) != NULL || route_is_destination(b->rt, src);
 }
 
 /* "sip:user@host:port;params" -> host (brackets kept off) and port (0 = none). */
@@ -193,6 +195,21 @@ static void on_event(const struct sipua_ev *ev, void *arg)
 	struct call *c;
 
 	if (ev->type == SIPUA_EV_INCOMING) {
+		if (route_table_is_db(b->rt)) {
+			/* Database mode: trunks sharing a source are told apart by digest. */
+			const struct trunk *who = NULL;
+			struct sipua_incoming in;
+			struct sipua_ev ev2;
+
+			if (call_auth_incoming(b, ev, &who))
+				return;   /* challenged or refused: no call */
+			in = *ev->in;
+			in.peer = (void *)who;
+			ev2 = *ev;
+			ev2.in = &in;
+			call_on_incoming(b, &ev2);
+			return;
+		}
 		call_on_incoming(b, ev);
 		return;
 	}
@@ -262,22 +279,26 @@ static void add_uri_host(struct sipua_net *nets, size_t *n, size_t cap, const ch
  * and the hosts of trunk and route URIs (peers we call send in-dialog requests too).
  * Returns the count (0 in reject mode) and the array in *netsp (malloc'd).
  */
-static size_t drop_nets_from(const struct conf *cf, struct sipua_net **netsp)
+static size_t drop_nets_from(const struct conf_sip *sip, const struct route_table *rt,
+			     struct sipua_net **netsp)
 {
-	size_t cap = cf->n_routes + 1, n = 0;
+	size_t cap = route_table_route_count(rt) + 1, n = 0;
+	size_t nt = route_table_trunk_count(rt);
 	struct sipua_net *nets;
 
 	*netsp = NULL;
-	if (cf->sip.unknown_source != CONF_UNKNOWN_DROP)
+	if (sip->unknown_source != CONF_UNKNOWN_DROP)
 		return 0;
-	for (size_t i = 0; i < cf->n_trunks; i++)
-		cap += cf->trunks[i].n_cidrs + 1;
+	for (size_t i = 0; i < nt; i++)
+		cap += trunk_get_cfg(route_table_trunk_at(rt, i))->n_cidrs + 1;
 	nets = calloc(cap, sizeof(*nets));
 	if (!nets)
 		return 0;
-	for (size_t i = 0; i < cf->n_trunks; i++) {
-		const struct trunk_cfg *t = &cf->trunks[i];
+	for (size_t i = 0; i < nt; i++) {
+		const struct trunk_cfg *t = trunk_get_cfg(route_table_trunk_at(rt, i));
 
+		if (t->status == TRUNK_INACTIVE)
+			continue;
 		for (size_t j = 0; j < t->n_cidrs && n < cap; j++) {
 			nets[n].addr = t->cidrs[j].addr;
 			nets[n].bits = t->cidrs[j].bits;
@@ -286,9 +307,12 @@ static size_t drop_nets_from(const struct conf *cf, struct sipua_net **netsp)
 		if (t->uri[0])
 			add_uri_host(nets, &n, cap, t->uri);
 	}
-	for (size_t i = 0; i < cf->n_routes; i++)
-		if (cf->routes[i].uri[0])
-			add_uri_host(nets, &n, cap, cf->routes[i].uri);
+	for (size_t i = 0; i < route_table_route_count(rt); i++) {
+		const struct route_cfg *r = route_get_cfg(route_table_route_at(rt, i));
+
+		if (r->uri[0])
+			add_uri_host(nets, &n, cap, r->uri);
+	}
 	*netsp = nets;
 	return n;
 }
@@ -304,6 +328,12 @@ static void drop_filter_apply(struct b2bua *b)
 
 /* ---- life cycle ---- */
 
+void b2bua_set_hooks(struct b2bua *b, const struct b2bua_hooks *h)
+{
+	if (b && h)
+		b->hooks = *h;
+}
+
 static void copy_conf(struct b2bua *b, const struct conf *cf)
 {
 	b->sip = cf->sip;
@@ -312,6 +342,8 @@ static void copy_conf(struct b2bua *b, const struct conf *cf)
 		 cf->media_advertise[0] ? cf->media_advertise : cf->media.bind_addr);
 	snprintf(b->sip_host, sizeof(b->sip_host), "%s",
 		 cf->sip.advertise_addr[0] ? cf->sip.advertise_addr : cf->sip.listen_addr);
+	conf_node_id(cf, b->node_id, sizeof(b->node_id));
+	b->admit_timeout_ms = cf->data.admit_timeout_ms;
 }
 
 int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *rt)
@@ -359,7 +391,13 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 		goto fail;
 	}
 	b->rt = route_table_ref(rt);
-	b->n_drop_nets = drop_nets_from(cf, &b->drop_nets);
+	b->rng = b->id_salt | 1;
+	err = auth_nonces_create(&b->nonces, 30000);
+	if (err)
+		goto fail;
+	b->ctl_rt = route_table_ref(rt);
+	b->ctl_unknown_source = cf->sip.unknown_source;
+	b->n_drop_nets = drop_nets_from(&cf->sip, rt, &b->drop_nets);
 	if (b2b_nets_copy(b->drop_nets, b->n_drop_nets, &b->peer_nets) == 0)
 		b->n_peer_nets = b->n_drop_nets;
 	*bp = b;
@@ -370,15 +408,23 @@ fail:
 	return err;
 }
 
+static void trunks_sync_job(void *arg)
+{
+	b2b_trunks_sync(arg);
+}
+
 int b2bua_start(struct b2bua *b)
 {
 	int err;
 
 	if (!b)
 		return EINVAL;
+	b->started = true;
 	err = sipua_start(b->ua);
-	if (!err)
+	if (!err) {
 		drop_filter_apply(b);
+		sipua_post(b->ua, trunks_sync_job, b);   /* the first snapshot's trunks */
+	}
 	return err;
 }
 
@@ -426,6 +472,7 @@ static void stop_calls(struct b2bua *b)
 	struct call *c = b->calls, *next;
 
 	b->stopping = true;
+	b2b_trunks_stop(b);   /* registrations undone, qualify stopped */
 	for (; c; c = next) {
 		next = c->next;
 		if (c->a || c->b_leg)
@@ -433,9 +480,15 @@ static void stop_calls(struct b2bua *b)
 	}
 }
 
+static void aux_check(struct b2bua *b)
+{
+	atomic_store(&b->aux_busy, sipua_aux_pending(b->ua));
+}
+
 /* Last job before the stack goes down: no timer or leg of ours may outlive it. */
 static void detach_calls(struct b2bua *b)
 {
+	b2b_trunks_stop(b);
 	for (struct call *c = b->calls; c; c = c->next) {
 		sipua_timer_cancel(c->invite_timer);
 		sipua_timer_cancel(c->ring_timer);
@@ -463,6 +516,13 @@ void b2bua_stop(struct b2bua *b)
 		if (atomic_load(&b->c_active) > 0)
 			log_msg(LOG_WARN, "b2bua.stop", "%" PRIu64 " calls still up after %u s",
 				atomic_load(&b->c_active), b->sip.shutdown_grace);
+		/* Registrars get a moment to answer our un-REGISTERs, no more. */
+		deadline = sipua_now_ms() + UNREGISTER_WAIT_MS;
+		while (sipua_now_ms() < deadline && run_sync(b, aux_check) &&
+		       atomic_load(&b->aux_busy)) {
+			struct timespec ts = {0, 20 * 1000000};
+			nanosleep(&ts, NULL);
+		}
 		run_sync(b, detach_calls);
 	}
 	sipua_stop(b->ua);
@@ -484,6 +544,8 @@ void b2bua_destroy(struct b2bua *b)
 		call_abandon(c);   /* its record, without the final media counters */
 	}
 	route_table_unref(b->rt);
+	route_table_unref(b->ctl_rt);
+	auth_nonces_destroy(b->nonces);
 	free(b->drop_nets);
 	free(b->peer_nets);
 	free(b);
@@ -516,8 +578,10 @@ static void apply_reload(struct b2bua *b, const struct conf_sip *sip, struct rou
 	b->sip.ring_timeout = sip->ring_timeout;
 	b->sip.max_forwards = sip->max_forwards;
 	b->sip.shutdown_grace = sip->shutdown_grace;
-	route_table_unref(b->rt);
-	b->rt = rt;
+	if (rt) {   /* NULL: the routing stays (database mode) */
+		route_table_unref(b->rt);
+		b->rt = rt;
+	}
 }
 
 static void reload_run(void *arg)
@@ -534,7 +598,7 @@ int b2bua_reload(struct b2bua *b, const struct conf *cf, struct route_table *rt)
 	struct reload_job *j;
 	int err;
 
-	if (!b || !cf || !rt)
+	if (!b || !cf)
 		return EINVAL;
 	j = calloc(1, sizeof(*j));
 	if (!j)
@@ -543,8 +607,13 @@ int b2bua_reload(struct b2bua *b, const struct conf *cf, struct route_table *rt)
 	j->sip = cf->sip;
 	j->rt = route_table_ref(rt);
 	/* The filter is the caller's to change (any thread may set it). */
+	if (rt) {   /* NULL: the routing stays (database mode: the last snapshot) */
+		route_table_unref(b->ctl_rt);
+		b->ctl_rt = route_table_ref(rt);
+	}
+	b->ctl_unknown_source = cf->sip.unknown_source;
 	free(b->drop_nets);
-	b->n_drop_nets = drop_nets_from(cf, &b->drop_nets);
+	b->n_drop_nets = drop_nets_from(&cf->sip, b->ctl_rt, &b->drop_nets);
 	drop_filter_apply(b);
 	if (b2b_nets_copy(b->drop_nets, b->n_drop_nets, &j->nets) == 0)
 		j->n_nets = b->n_drop_nets;
@@ -559,6 +628,102 @@ int b2bua_reload(struct b2bua *b, const struct conf *cf, struct route_table *rt)
 		/* Not running: no other thread touches the context. */
 		apply_reload(b, &j->sip, j->rt, j->nets, j->n_nets);
 		free(j);
+		return 0;
+	}
+	if (err) {
+		route_table_unref(j->rt);
+		free(j->nets);
+		free(j);
+	}
+	return err;
+}
+
+/* ---- admission answers: control thread -> signalling thread ---- */
+
+struct admitted_job {
+	struct call       *c;
+	enum admit_verdict v;
+};
+
+static void admitted_run(void *arg)
+{
+	struct admitted_job *j = arg;
+
+	call_admitted(j->c, j->v);
+	free(j);
+}
+
+int b2bua_admitted(struct b2bua *b, void *token, enum admit_verdict v)
+{
+	struct admitted_job *j;
+	int err;
+
+	if (!b || !token)
+		return EINVAL;
+	j = malloc(sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	j->c = token;
+	j->v = v;
+	err = sipua_post(b->ua, admitted_run, j);
+	if (err)
+		free(j);
+	return err;
+}
+
+/* ---- routing from the database ---- */
+
+struct routes_job {
+	struct b2bua       *b;
+	struct route_table *rt;
+	struct sipua_net   *nets;     /* the guard's drop-mode peers of this snapshot */
+	size_t              n_nets;
+};
+
+static void routes_run(void *arg)
+{
+	struct routes_job *j = arg;
+
+	route_table_unref(j->b->rt);
+	j->b->rt = j->rt;   /* b2b_source_class (the TCP guard, the rate limiter's
+			       stateless answers) identifies trunks by this one */
+	free(j->b->peer_nets);
+	j->b->peer_nets = j->nets;
+	j->b->n_peer_nets = j->n_nets;
+	if (sipua_on_thread(j->b->ua))
+		b2b_trunks_sync(j->b);   /* qualify, registration */
+	free(j);
+}
+
+int b2bua_set_routes(struct b2bua *b, struct route_table *rt)
+{
+	struct routes_job *j;
+	int err;
+
+	if (!b || !rt)
+		return EINVAL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	j->b = b;
+	j->rt = route_table_ref(rt);
+	route_table_unref(b->ctl_rt);
+	b->ctl_rt = route_table_ref(rt);
+	/* The filter is the caller's to change (any thread may set it); the guard's copy
+	 * of the same networks goes to the signalling thread with the snapshot. */
+	if (b->ctl_unknown_source == CONF_UNKNOWN_DROP) {
+		struct conf_sip sip = { .unknown_source = CONF_UNKNOWN_DROP };
+
+		free(b->drop_nets);
+		b->n_drop_nets = drop_nets_from(&sip, rt, &b->drop_nets);
+		drop_filter_apply(b);
+		if (b2b_nets_copy(b->drop_nets, b->n_drop_nets, &j->nets) == 0)
+			j->n_nets = b->n_drop_nets;
+	}
+	err = sipua_post(b->ua, routes_run, j);
+	if (err == ESHUTDOWN && !b->started) {
+		/* Not running yet: no other thread touches the context. */
+		routes_run(j);
 		return 0;
 	}
 	if (err) {
@@ -598,6 +763,13 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 		c->offer_glare = st.glare;
 		c->tls_refused = st.tls_refused;
 	}
+	c->rejected_callerid = atomic_load(&m->c_callerid);
+	c->rejected_refused = atomic_load(&m->c_refused);
+	c->rejected_budget = atomic_load(&m->c_budget);
+	c->rejected_admission = atomic_load(&m->c_admit_unavailable);
+	c->auth_challenged = atomic_load(&m->c_auth_challenged);
+	c->auth_failed = atomic_load(&m->c_auth_failed);
+	c->failovers = atomic_load(&m->c_failover);
 	if (b->me)
 		media_engine_counters(b->me, &mc);
 	c->media_workers = mc.workers;
@@ -692,6 +864,36 @@ int b2bua_list_calls(struct b2bua *b, b2bua_reply_h *h, void *arg)
 	j->h = h;
 	j->arg = arg;
 	err = sipua_post(b->ua, list_run, j);
+	if (err)
+		free(j);
+	return err;
+}
+
+static void trunks_run(void *arg)
+{
+	struct query_job *j = arg;
+	json_t *arr = b2b_trunks_json(j->b);
+	char *s = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+
+	json_decref(arr);
+	j->h(s ? 0 : ENOMEM, s, j->arg);
+	free(j);
+}
+
+int b2bua_list_trunks(struct b2bua *b, b2bua_reply_h *h, void *arg)
+{
+	struct query_job *j;
+	int err;
+
+	if (!b || !h)
+		return EINVAL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	j->b = b;
+	j->h = h;
+	j->arg = arg;
+	err = sipua_post(b->ua, trunks_run, j);
 	if (err)
 		free(j);
 	return err;

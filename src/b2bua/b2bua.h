@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "admit/admit.h"
 #include "conf/conf.h"
 
 struct b2bua;
@@ -36,6 +37,15 @@ struct b2bua_counters {
 	uint64_t contact_refused;         /**< Contacts not taken as targets (source) */
 	uint64_t offer_glare;             /**< offers answered 491 by the user agent */
 	uint64_t tls_refused;             /**< TLS handshakes failed on certificate checks */
+	uint64_t rejected_callerid;       /**< 403: a caller ID the tenant does not own */
+	uint64_t rejected_refused;        /**< other configured answers (database mode: DID of
+					       an unconfigured tenant, announcement, trunk in
+					       maintenance, every trunk down...) */
+	uint64_t rejected_budget;         /**< a channel pool full, a tenant or global cap */
+	uint64_t rejected_admission;      /**< 503: admission could not answer (Redis) */
+	uint64_t auth_challenged;         /**< 401 challenges sent (digest identification) */
+	uint64_t auth_failed;             /**< 403: wrong digest credentials */
+	uint64_t failovers;               /**< calls moved on to their next destination */
 	unsigned media_workers;
 	uint64_t media_sessions;          /**< media sessions open */
 	uint64_t media_ports_free;        /**< RTP/RTCP port pairs still free */
@@ -53,6 +63,35 @@ struct b2bua_counters {
 	uint64_t tcp_closed_idle;         /**< idle, no dialog: closed */
 	uint64_t log_suppressed;          /**< repeated log records counted, not written */
 };
+
+/**
+ * What the B2BUA hands to the data plane (database mode). Each runs on the signalling
+ * thread and must not block; the JSON texts are malloc'd and owned by the callee.
+ */
+struct b2bua_hooks {
+	/** A call record: the call.end record as a JSON object, "kind":"cdr" first. */
+	void (*cdr)(char *json, void *arg);
+	/** An event: {"kind":"event","event_id","type","at","node_id",...}. */
+	void (*event)(char *json, void *arg);
+	/**
+	 * Asks for a call's lease (copied); the answer comes through b2bua_admitted()
+	 * with the token. @return 0, or an errno value (the call gets 503)
+	 */
+	int (*admit)(const struct admit_req *req, void *token, void *arg);
+	/** Gives a call's lease back (also when it was not granted: harmless). */
+	void (*release)(const char *lease, void *arg);
+	void *arg;
+};
+
+/**
+ * The answer to hooks.admit; any thread. The call resumes on the signalling thread.
+ * @return 0, EAGAIN (the signalling thread's queue is full: try again soon),
+ *         ESHUTDOWN (the B2BUA stopped: drop it), ENOMEM
+ */
+int b2bua_admitted(struct b2bua *b, void *token, enum admit_verdict v);
+
+/** Sets the hooks (copied). Before b2bua_start(). */
+void b2bua_set_hooks(struct b2bua *b, const struct b2bua_hooks *h);
 
 /**
  * Creates the B2BUA from a loaded configuration (copied: the caller may free it after
@@ -77,9 +116,16 @@ void b2bua_destroy(struct b2bua *b);
 
 /**
  * Applies the live-changeable parts of a new conf (limits; copied) and a new routing
- * table (a reference is taken; the old one is released once no call uses it).
+ * table (a reference is taken; the old one is released once no call uses it). rt NULL
+ * keeps the routing as it is (database mode: the tables, not the file, give it).
  */
 int b2bua_reload(struct b2bua *b, const struct conf *cf, struct route_table *rt);
+
+/**
+ * Swaps in a new routing snapshot (database mode; a reference is taken). Any thread;
+ * before b2bua_start() it is applied at once by the caller's thread.
+ */
+int b2bua_set_routes(struct b2bua *b, struct route_table *rt);
 
 /** Reads the counters; any thread. */
 void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c);
@@ -96,6 +142,9 @@ typedef void (b2bua_reply_h)(int status, char *json, void *arg);
  * @return 0 if posted, EAGAIN if the signalling thread's queue is full
  */
 int b2bua_list_calls(struct b2bua *b, b2bua_reply_h *h, void *arg);
+
+/** Lists trunks and peers with their state: a JSON array (as b2bua_list_calls). */
+int b2bua_list_trunks(struct b2bua *b, b2bua_reply_h *h, void *arg);
 
 /** Hangs up a call by id (BYE or CANCEL on both legs). */
 int b2bua_hangup(struct b2bua *b, const char *call_id, b2bua_reply_h *h, void *arg);

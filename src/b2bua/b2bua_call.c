@@ -31,17 +31,6 @@ enum { SIDE_A = MEDIA_SIDE_A, SIDE_B = MEDIA_SIDE_B };
 static const char *const trunx_codecs[] = {"PCMU/8000", "PCMA/8000", "opus/48000/2",
 					   "telephone-event/8000", "telephone-event"};
 
-/* Per-call scratch that only lives between the route and proceed steps. */
-struct call_setup {
-	char   ruri_b[ROUTE_URI_MAX];
-	char   from_user[CALL_NUM_MAX];
-	char   from_display[64];
-	char  *offer_a;          /**< A's offer, copied */
-	size_t offer_a_len;
-	char   headers[2048];    /**< allow-listed headers for B */
-	int    max_forwards;
-};
-
 const char *call_state_name(enum call_state s)
 {
 	switch (s) {
@@ -60,17 +49,6 @@ static uint64_t wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void iso8601(char *out, size_t len, uint64_t ms)
-{
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&s, &tm);
-	snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (unsigned)(ms % 1000));
 }
 
 static const char *trunk_name(const struct trunk *t)
@@ -181,66 +159,10 @@ static void set_cause(struct call *c, const char *cause)
 		snprintf(c->cause, sizeof(c->cause), "%s", cause);
 }
 
+/* The call.end record: logged, and handed to the data plane (b2bua_cdr.c). */
 static void emit_cdr(struct call *c)
 {
-	struct log_rec r;
-	char t[64], codec[48];
-	const char *result;
-
-	if (!log_begin(&r, LOG_INFO, "call.end"))
-		return;
-	if (c->a_answered)
-		result = "answered";
-	else if (!strcmp(c->cause, "cancelled"))
-		result = "cancelled";
-	else if (c->state == CALL_ROUTING || !c->b_call_id[0])
-		result = "rejected";
-	else
-		result = "failed";
-	log_str(&r, "call_id", c->id);
-	log_str(&r, "a_call_id", c->a_call_id);
-	log_str(&r, "b_call_id", c->b_call_id[0] ? c->b_call_id : NULL);
-	log_str(&r, "from", c->from);
-	log_str(&r, "to", c->to);
-	log_str(&r, "did", c->did[0] ? c->did : NULL);
-	log_str(&r, "trunk", trunk_name(c->trunk_in));
-	log_str(&r, "trunk_in", trunk_name(c->trunk_in));
-	log_str(&r, "trunk_out", trunk_name(c->trunk_out));
-	iso8601(t, sizeof(t), c->t_start_ms);
-	log_str(&r, "start", t);
-	if (c->t_answer_ms) {
-		iso8601(t, sizeof(t), c->t_answer_ms);
-		log_str(&r, "answer", t);
-	} else {
-		log_str(&r, "answer", NULL);
-	}
-	iso8601(t, sizeof(t), c->t_end_ms);
-	log_str(&r, "end", t);
-	log_int(&r, "setup_ms", c->t_progress_ms ? (int64_t)(c->t_progress_ms - c->t_start_ms) :
-			       c->t_answer_ms ? (int64_t)(c->t_answer_ms - c->t_start_ms) : -1);
-	log_int(&r, "answer_ms", c->t_answer_ms ? (int64_t)(c->t_answer_ms - c->t_start_ms) : -1);
-	log_int(&r, "duration_ms", c->t_answer_ms ? (int64_t)(c->t_end_ms - c->t_answer_ms) : 0);
-	log_str(&r, "result", result);
-	log_int(&r, "sip_code", c->final_code);
-	log_str(&r, "cause", c->cause[0] ? c->cause : "normal");
-	if (c->reason[0])
-		log_str(&r, "reason", c->reason);
-	/* Each leg's codec; they differ when trunx transcoded. */
-	b2b_sdp_codec_side(&c->media, SIDE_A, codec, sizeof(codec));
-	log_str(&r, "codec_a", codec[0] ? codec : NULL);
-	b2b_sdp_codec_side(&c->media, SIDE_B, codec, sizeof(codec));
-	log_str(&r, "codec_b", codec[0] ? codec : NULL);
-	log_uint(&r, "rtp_a_in", c->stats[SIDE_A].rtp_in);
-	log_uint(&r, "rtp_a_out", c->stats[SIDE_A].rtp_out);
-	log_uint(&r, "rtp_a_lost", c->stats[SIDE_A].rtp_lost);
-	log_uint(&r, "rtp_b_in", c->stats[SIDE_B].rtp_in);
-	log_uint(&r, "rtp_b_out", c->stats[SIDE_B].rtp_out);
-	log_uint(&r, "rtp_b_lost", c->stats[SIDE_B].rtp_lost);
-	log_uint(&r, "rtp_dropped", c->stats[SIDE_A].rtp_dropped + c->stats[SIDE_B].rtp_dropped);
-	log_bool(&r, "rtp_stats", c->have_stats);
-	if (c->have_stats)   /* calls refused before media cost nothing more to record */
-		call_quality_log(&r, c);
-	log_end(&r);
+	call_record(c);
 }
 
 void call_free(struct call *c)
@@ -254,8 +176,16 @@ void call_free(struct call *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	b->n_calls--;
+	if (c->admit_requested && b->hooks.release)
+		b->hooks.release(c->areq.lease, b->hooks.arg);
 	route_table_unref(c->rt);
 	call_offer_free(c);
+	free(c->targets);
+	free(c->fo_offer);
+	if (c->fo_su) {
+		free(c->fo_su->offer_a);
+		free(c->fo_su);
+	}
 	free(c);
 }
 
@@ -273,8 +203,8 @@ static void maybe_end(struct call *c)
 {
 	struct b2bua *b = c->b;
 
-	if (c->a || c->b_leg || c->ms_closing)
-		return;
+	if (c->a || c->b_leg || c->ms_closing || c->admit_pending)
+		return;   /* a pending admission keeps the call until its answer */
 	timers_cancel(c);
 	c->state = CALL_ENDING;
 	c->t_end_ms = wall_ms();
@@ -291,9 +221,14 @@ static void maybe_end(struct call *c)
 	call_free(c);
 }
 
+void call_maybe_end(struct call *c)
+{
+	maybe_end(c);
+}
+
 
 /* Final failure to A (if A is still waiting) and the B leg ended. */
-static void fail_call(struct call *c, int code, const char *cause, const char *why)
+void fail_call(struct call *c, int code, const char *cause, const char *why)
 {
 	char hdr[512] = "";
 
@@ -343,6 +278,8 @@ static void invite_timeout(void *arg)
 	c->invite_timer = NULL;
 	if (c->state != CALL_CALLING)
 		return;
+	if (call_failover(c, 408, true))
+		return;   /* the next destination has it */
 	call_log(LOG_INFO, "call.timeout", c, "b", "no response from the called party");
 	fail_call(c, 408, "no_response", NULL);
 }
@@ -360,7 +297,6 @@ static void ring_timeout(void *arg)
 
 /* ---- set-up: route -> admit -> proceed ---- */
 
-static void call_proceed(struct call *c, struct call_setup *su);
 
 static void copy_headers(const struct call *c, const struct sipua_ev *ev, char *out, size_t len)
 {
@@ -376,14 +312,17 @@ static void copy_headers(const struct call *c, const struct sipua_ev *ev, char *
 }
 
 /*
- * Admission: decides whether a routed call may proceed. Today every limit is local
- * and checked in the route step, so it continues at once; an asynchronous check
- * (budgets, caps) would keep `su` in the call and call call_proceed() or
- * fail_call() from its reply, after checking that A is still there.
+ * Admission: decides whether a routed call may proceed. File mode has only the local
+ * limits of the route step, so it continues at once; database mode asks the data
+ * plane for a lease (b2bua_admit.c), keeps `su` in the call and resumes from the reply
+ * (call_proceed() or a refusal), after checking that A is still there.
  */
 static void call_admit(struct call *c, struct call_setup *su)
 {
-	call_proceed(c, su);
+	if (c->b->hooks.admit && c->areq.lease[0])
+		call_admit_async(c, su);
+	else
+		call_proceed(c, su);
 }
 
 static struct sipua_policy policy_of(const struct trunk *t)
@@ -402,13 +341,12 @@ static struct sipua_policy policy_of(const struct trunk *t)
 	return p;
 }
 
-static void call_proceed(struct call *c, struct call_setup *su)
+void call_proceed(struct call *c, struct call_setup *su)
 {
 	struct b2bua *b = c->b;
 	struct b2b_sdp_ctx x;
 	const char *allowed[B2B_ALLOWED_MAX];
-	char offer[SDP_BUF_MAX], why[160] = "", from_uri[CALL_NUM_MAX + CONF_HOST_MAX + 16];
-	struct sipua_invite inv = {0};
+	char offer[SDP_BUF_MAX], why[160] = "";
 	size_t n = 0;
 	int err;
 
@@ -438,27 +376,10 @@ static void call_proceed(struct call *c, struct call_setup *su)
 		b2b_sdp_media_params_pending(&c->media, &p);
 		media_session_update(c->ms, &p);
 	}
-	snprintf(from_uri, sizeof(from_uri), "sip:%s@%s", su->from_user[0] ? su->from_user : "anonymous",
-		 b->sip_host);
-	inv.ruri = su->ruri_b;
-	inv.from_uri = from_uri;
-	inv.from_display = su->from_display;
-	inv.to_uri = su->ruri_b;
-	inv.sdp = offer;
-	inv.sdp_len = n;
-	inv.max_forwards = su->max_forwards;
-	inv.headers = su->headers;
-	inv.policy = policy_of(c->trunk_out);
-	err = sipua_leg_invite(b->ua, &inv, c, &c->b_leg);
-	if (err) {
+	if (call_send_b(c, su, offer, n)) {
 		fail_call(c, 500, "b_leg_failed", "cannot create the outgoing call");
 		goto out;
 	}
-	snprintf(c->b_call_id, sizeof(c->b_call_id), "%s", sipua_leg_call_id(c->b_leg));
-	c->state = CALL_CALLING;
-	if (b->sip.invite_timeout)
-		sipua_timer_start(b->ua, b->sip.invite_timeout * 1000u, invite_timeout, c,
-				  &c->invite_timer);
 	if (log_get_level() <= LOG_DEBUG) {
 		struct log_rec r;
 
@@ -475,9 +396,62 @@ static void call_proceed(struct call *c, struct call_setup *su)
 			log_end(&r);
 		}
 	}
+	if (c->n_targets > 1) {
+		/* Database mode: the next destination may take the call if this one
+		 * fails before ringing; it gets the same offer. */
+		c->fo_offer = malloc(n + 1);
+		if (c->fo_offer) {
+			memcpy(c->fo_offer, offer, n);
+			c->fo_offer[n] = '\0';
+			c->fo_offer_len = n;
+			free(su->offer_a);
+			su->offer_a = NULL;
+			c->fo_su = su;
+			su = NULL;
+		}
+	}
 out:
-	free(su->offer_a);
-	free(su);
+	if (su) {
+		free(su->offer_a);
+		free(su);
+	}
+}
+
+int call_send_b(struct call *c, struct call_setup *su, const char *offer, size_t n)
+{
+	struct b2bua *b = c->b;
+	const struct trunk_cfg *out = c->trunk_out ? trunk_get_cfg(c->trunk_out) : NULL;
+	char from_uri[CALL_NUM_MAX + CONF_HOST_MAX + 16];
+	struct sipua_invite inv = {0};
+	int err;
+
+	snprintf(from_uri, sizeof(from_uri), "sip:%s@%s", su->from_user[0] ? su->from_user : "anonymous",
+		 b->sip_host);
+	inv.ruri = su->ruri_b;
+	inv.from_uri = from_uri;
+	inv.from_display = su->from_display;
+	inv.to_uri = su->ruri_b;
+	inv.sdp = offer;
+	inv.sdp_len = n;
+	inv.max_forwards = su->max_forwards;
+	inv.headers = su->headers;
+	inv.policy = policy_of(c->trunk_out);
+	if (out && out->auth_user[0] && out->auth_secret[0]) {
+		/* A carrier (or PBX) that challenges trunx gets its credentials. */
+		inv.auth_user = out->auth_user;
+		inv.auth_secret = out->auth_secret;
+	}
+	err = sipua_leg_invite(b->ua, &inv, c, &c->b_leg);
+	if (err)
+		return err;
+	snprintf(c->b_call_id, sizeof(c->b_call_id), "%s", sipua_leg_call_id(c->b_leg));
+	c->state = CALL_CALLING;
+	sipua_timer_cancel(c->invite_timer);
+	c->invite_timer = NULL;
+	if (b->sip.invite_timeout)
+		sipua_timer_start(b->ua, b->sip.invite_timeout * 1000u, invite_timeout, c,
+				  &c->invite_timer);
+	return 0;
 }
 
 void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
@@ -494,6 +468,7 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 		return;
 	}
 	c->b = b;
+	b2b_uuid(b, c->cdr_id);
 	c->media.offer_from = -1;
 	c->media.sess_id = (b->id_salt ^ ++b->seq) & 0x7fffffffffffull;
 	snprintf(c->id, sizeof(c->id), "%08" PRIx64 "%08" PRIx64, (uint64_t)(b->id_salt & 0xffffffffu),
@@ -537,19 +512,25 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 		fail_call(c, 503, "overload", NULL);
 		goto out;
 	}
-	if (!c->trunk_in || route_normalize(c->trunk_in, in->ruri_user, c->did, sizeof(c->did))) {
-		atomic_fetch_add(&b->c_no_route, 1);
-		c->did[0] = '\0';
-		fail_call(c, 404, "no_route", "not a telephone number");
-		goto out;
+	if (route_table_is_db(c->rt)) {
+		if (call_route_db(c, in, su))   /* b2bua_route.c; it failed the call */
+			goto out;
+	} else {
+		if (!c->trunk_in || route_normalize(c->trunk_in, in->ruri_user, c->did,
+						    sizeof(c->did))) {
+			atomic_fetch_add(&b->c_no_route, 1);
+			c->did[0] = '\0';
+			fail_call(c, 404, "no_route", "not a telephone number");
+			goto out;
+		}
+		route = route_lookup(c->rt, c->did, c->trunk_in);
+		if (!route || route_expand_uri(route, c->did, su->ruri_b, sizeof(su->ruri_b))) {
+			atomic_fetch_add(&b->c_no_route, 1);
+			fail_call(c, 404, "no_route", "number not routed");
+			goto out;
+		}
+		c->trunk_out = route_dest_trunk(route);
 	}
-	route = route_lookup(c->rt, c->did, c->trunk_in);
-	if (!route || route_expand_uri(route, c->did, su->ruri_b, sizeof(su->ruri_b))) {
-		atomic_fetch_add(&b->c_no_route, 1);
-		fail_call(c, 404, "no_route", "number not routed");
-		goto out;
-	}
-	c->trunk_out = route_dest_trunk(route);
 	atomic_fetch_add(&b->c_total, 1);
 	if (ev->sdp) {
 		su->offer_a = malloc(ev->sdp_len + 1);
@@ -563,8 +544,10 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 	} else {
 		c->delayed_offer = true;   /* trunx offers to B; A answers in its ACK */
 	}
-	/* The caller's number crosses in E.164 when it is one. */
-	if (route_normalize(c->trunk_in, in->from_user, su->from_user, sizeof(su->from_user)))
+	/* The caller's number crosses in E.164 when it is one (database mode: as the
+	 * route step chose it for the destination). */
+	if (!su->from_user[0] &&
+	    route_normalize(c->trunk_in, in->from_user, su->from_user, sizeof(su->from_user)))
 		snprintf(su->from_user, sizeof(su->from_user), "%s", in->from_user);
 	snprintf(su->from_display, sizeof(su->from_display), "%s", in->from_display);
 	copy_headers(c, ev, su->headers, sizeof(su->headers));
@@ -683,6 +666,8 @@ static void b_failed(struct call *c, const struct sipua_ev *ev)
 
 	if (c->final_code || !c->a)
 		return;
+	if (call_failover(c, ev->status, ev->local))
+		return;   /* the next destination has it */
 	snprintf(cause, sizeof(cause), "%s_%d", ev->local ? "local" : "remote", ev->status);
 	call_log(LOG_INFO, "call.failed", c, "b", "B answered %d%s; A gets %d", ev->status,
 		 ev->local ? " (local)" : "", code);

@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "admit/admit.h"
 #include "b2bua/b2bua.h"
 #include "conf/conf.h"
 #include "log.h"
@@ -266,6 +269,17 @@ bool b2b_sdp_is_refresh(const struct b2b_media *m, int side, const char *sdp, si
 
 /* ---- the call: b2bua_call.c ---- */
 
+/* Per-call scratch that only lives between the route and proceed steps. */
+struct call_setup {
+	char   ruri_b[ROUTE_URI_MAX];
+	char   from_user[CALL_NUM_MAX];
+	char   from_display[64];
+	char  *offer_a;          /**< A's offer, copied */
+	size_t offer_a_len;
+	char   headers[2048];    /**< allow-listed headers for B */
+	int    max_forwards;
+};
+
 enum call_state {
 	CALL_ROUTING = 0,   /**< INVITE received, deciding */
 	CALL_CALLING,       /**< B INVITE sent */
@@ -310,6 +324,18 @@ struct call {
 	char                cause[48];          /**< why the call ended */
 	char                reason[160];        /**< detail (Warning text) */
 	uint64_t            t_start_ms, t_progress_ms, t_answer_ms, t_end_ms; /**< wall ms */
+	char                cdr_id[40];       /**< the record's id (uuid): written once */
+	char                tenant[ROUTE_NAME_MAX];  /**< database mode: the call's tenant */
+	struct route_target *targets;          /**< database mode: destinations in turn */
+	struct admit_req    areq;             /**< database mode: what admission takes */
+	bool                admit_pending;    /**< asked, no answer yet: the call stays */
+	bool                admit_requested;  /**< a lease was asked for: give it back */
+	struct call_setup  *su;               /**< kept while admission is pending */
+	struct sipua_timer *admit_timer;      /**< the answer is overdue */
+	struct call_setup  *fo_su;            /**< kept for failover (more targets) */
+	char               *fo_offer;         /**< the offer sent to B, for the next */
+	size_t              fo_offer_len;
+	size_t              n_targets, target; /**< how many; the one being tried */
 	struct b2b_media    media;
 	struct media_side_stats stats[2];
 	bool                have_stats;
@@ -328,21 +354,38 @@ struct b2bua {
 	size_t               n_calls;          /**< calls in the list */
 	struct b2b_rate      rate;
 	bool                 stopping;         /**< new calls refused */
+	bool                 started;          /**< b2bua_start() was called */
 	uint64_t             seq;              /**< call id counter */
 	uint64_t             id_salt;
 	struct sdp_session   sdp_scratch[2];   /**< working space of the SDP rewriting */
 	uint64_t             shed_log_ms;      /**< when load shedding was last logged */
 	uint64_t             shed_unlogged;    /**< INVITEs shed since then */
+	uint64_t             rng;              /**< xorshift state (weighted route order,
+						    record ids) */
+	char                 node_id[64];      /**< this node in records and leases */
+	struct auth_nonces  *nonces;           /**< digest challenges (b2bua_auth.c) */
+	struct tstate       *tstates;          /**< live trunk state (b2bua_qualify.c) */
+	unsigned             admit_timeout_ms; /**< [data] admit_timeout */
+	struct b2bua_hooks   hooks;            /**< the data plane (database mode) */
 	struct sipua_net    *drop_nets;        /**< networks passing the drop-mode filter */
 	size_t               n_drop_nets;      /**< 0 = no filter (reject mode) */
 	struct sipua_net    *peer_nets;        /**< the same, owned by the signalling thread */
 	size_t               n_peer_nets;
+	/* Control thread only: what the drop-mode networks are made of, so that a file
+	 * reload and a database snapshot swap (b2bua_set_routes) rebuild them from the
+	 * routing the signalling thread is being given, never from b->rt. */
+	struct route_table  *ctl_rt;           /**< the routing last handed over */
+	enum conf_unknown_source ctl_unknown_source;
 
 	/* Counters: written on the signalling thread, read from any thread. */
 	_Atomic uint64_t     c_active, c_total, c_answered, c_failed, c_overload,
 			     c_unknown_rejected, c_unknown_dropped, c_no_route, c_bad_request,
-			     c_rtp_timeouts, c_shed;
+			     c_rtp_timeouts, c_shed, c_callerid, c_refused, c_budget,
+			     c_admit_unavailable, c_auth_challenged, c_auth_failed, c_failover;
+	_Atomic bool         aux_busy;   /* un-REGISTERs unanswered (stop) */
 };
+
+#define UNREGISTER_WAIT_MS 2000   /* at stop, for registrars to answer */
 
 /* b2bua_guard.c: the guards in front of the SIP stack */
 /** Their settings from a configuration (the connection cap from the budget). */
@@ -358,6 +401,12 @@ void b2b_guard_counters(struct b2bua *b, struct b2bua_counters *c);
 void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev);
 void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *ev);
 void call_on_media_event(struct b2bua *b, const struct media_event *ev);
+/** Final failure to A (if A is still waiting) and the B leg ended. */
+void fail_call(struct call *c, int code, const char *cause, const char *why);
+/** The set-up after admission: media, offer, B leg (takes su). */
+void call_proceed(struct call *c, struct call_setup *su);
+/** Ends the call if both legs are gone (and nothing pending keeps it). */
+void call_maybe_end(struct call *c);
 /** Hangs a call up (both legs) with a cause for its record. */
 void call_hangup(struct call *c, const char *cause);
 /** Frees a call without signalling. */
@@ -382,6 +431,66 @@ void call_media_update(struct call *c);
 void call_quality_log(struct log_rec *r, const struct call *c);
 /** The live figures of a call (its media session's last published counters), or NULL. */
 struct json_t *call_quality_json(const struct call *c);
+
+/* b2bua_cdr.c (signalling thread) */
+/** Writes the call.end record (log line) and hands it to the data plane. */
+void call_record(struct call *c);
+/** A random uuid (8-4-4-4-12 hex) for records. */
+void b2b_uuid(struct b2bua *b, char out[40]);
+/** The times of the call records: UTC, ISO 8601 with milliseconds. */
+void b2b_iso8601(char *out, size_t len, uint64_t ms);
+/**
+ * An event record: logged at `level` as `type` with the call's (or trunk's) fields and
+ * the extra data (a JSON object, stolen; may be NULL), and handed to the data plane.
+ */
+void b2b_event(struct b2bua *b, enum log_level level, const char *type, const struct call *c,
+	       const char *trunk, const char *tenant, json_t *data);
+
+/* b2bua_auth.c (signalling thread): database mode */
+/**
+ * Digest identification of a new INVITE. Returns true when it was answered here (401
+ * challenge, 403); otherwise *who is the trunk the INVITE comes from.
+ */
+bool call_auth_incoming(struct b2bua *b, const struct sipua_ev *ev, const struct trunk **who);
+
+/* b2bua_qualify.c (signalling thread): database mode */
+/** Starts, changes or stops qualify and registration after a snapshot swap. */
+void b2b_trunks_sync(struct b2bua *b);
+/** Stops them all (shutdown). */
+void b2b_trunks_stop(struct b2bua *b);
+/** Whether routing may try a trunk now (not down, registered when it registers). */
+bool b2b_trunk_usable(const struct trunk *t, void *arg);
+
+/* b2bua_trunks.c (signalling thread) */
+/** Every trunk of the snapshot with its state, for `trunxctl trunks`. */
+json_t *b2b_trunks_json(struct b2bua *b);
+/** Adds the trunk's live state (qualify, registration) to its object. */
+void b2b_trunk_state_json(struct b2bua *b, const struct trunk *t, json_t *o);
+
+/* b2bua_admit.c (signalling thread): database mode */
+/** Asks the data plane for the call's lease; the answer resumes the call. Takes su. */
+void call_admit_async(struct call *c, struct call_setup *su);
+/** The answer: the call proceeds, is refused, or (caller gone) ends. */
+void call_admitted(struct call *c, enum admit_verdict v);
+
+/* b2bua_call.c: sends the INVITE of the B leg for su (the offer given) */
+int call_send_b(struct call *c, struct call_setup *su, const char *offer, size_t n);
+
+/* b2bua_route.c (signalling thread): database mode */
+/**
+ * B failed before any 18x (5xx, 408, no answer): tries the call's next destination.
+ * @return true when a new B leg was sent
+ */
+bool call_failover(struct call *c, int status, bool local);
+/**
+ * The route step in database mode: decides from the snapshot (route_decide) and fills
+ * the call (did, tenant, destinations) and su (request-URI and caller of the first
+ * destination). On a refusal it answers the caller, records the reason (and the
+ * event, if any) and returns -1.
+ */
+int call_route_db(struct call *c, const struct sipua_incoming *in, struct call_setup *su);
+/** Writes an event record (log line) about a call: `type` with a `reason`. */
+void call_event(struct call *c, const char *type, const char *reason);
 
 /* b2bua_offer.c (signalling thread) */
 void call_on_offer(struct call *c, int from, const struct sipua_ev *ev);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf_priv.h"
 
@@ -556,4 +557,70 @@ void conf_free(struct conf *cf)
 	free(cf->trunks);
 	free(cf->routes);
 	free(cf);
+}
+
+/* ---- mode -------------------------------------------------------------------- */
+
+void conf_node_id(const struct conf *cf, char *out, size_t len)
+{
+	char host[64] = "trunxd";
+
+	if (cf->data.node_id[0]) {
+		snprintf(out, len, "%s", cf->data.node_id);
+		return;
+	}
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "trunxd");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(out, len, "%.40s:%u", host, cf->sip.listen_port);
+}
+
+enum conf_mode conf_mode(const struct conf *cf)
+{
+	return cf && cf->data.postgres[0] ? CONF_MODE_DB : CONF_MODE_FILE;
+}
+
+/* Copies a URL or conninfo with any password replaced by "***". */
+static void mask_secret(char *out, size_t len, const char *in)
+{
+	const char *scheme = strstr(in, "://"), *at, *colon, *pw;
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (scheme && (at = strchr(scheme + 3, '@')) != NULL &&
+	    (colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3))) != NULL) {
+		snprintf(out, len, "%.*s***%s", (int)(colon + 1 - in), in, at);
+		return;
+	}
+	pw = strstr(in, "password");
+	if (!pw) {
+		snprintf(out, len, "%s", in);
+		return;
+	}
+	o = (size_t)snprintf(out, len, "%.*s", (int)(pw - in), in);
+	if (o < len) {
+		const char *end = pw + strcspn(pw, " \t");
+		snprintf(out + o, len - o, "password=***%s", end);
+	}
+}
+
+void conf_mode_describe(const struct conf *cf, char *out, size_t len)
+{
+	char pg[600], rd[300];
+	bool db = conf_mode(cf) == CONF_MODE_DB;
+
+	mask_secret(pg, sizeof(pg), cf->data.postgres);
+	mask_secret(rd, sizeof(rd), cf->data.redis);
+	if (!db)
+		snprintf(out, len, "mode: file (%zu trunk%s and %zu route%s from the file; "
+			 "budgets counted per node)\n", cf->n_trunks,
+			 cf->n_trunks == 1 ? "" : "s", cf->n_routes, cf->n_routes == 1 ? "" : "s");
+	else
+		snprintf(out, len, "mode: database (trunks, DIDs, tenants and routes from "
+			 "Postgres, applied live%s; budgets %s)\n",
+			 cf->n_trunks || cf->n_routes ? "; the file's [trunk] and [route] "
+			 "sections are not used" : "",
+			 cf->data.redis[0] ? "shared through Redis" : "counted per node");
+	snprintf(out + strlen(out), len - strlen(out), "postgres: %s\nredis: %s",
+		 pg[0] ? pg : "-", rd[0] ? rd : "-");
 }

@@ -73,10 +73,33 @@ struct conf_sip {
 					           closed after this long at most */
 };
 
+/** [data]: where the shared data lives (Postgres, Redis) and how this node uses it. */
+struct conf_data {
+	char     postgres[512];           /**< libpq conninfo or URI; "" = file mode */
+	char     redis[256];              /**< redis://host[:port][/db] or unix:/path; "" =
+					       per-node admission counters */
+	char     node_id[64];             /**< this node's name in leases and records;
+					       "" = hostname:sip port */
+	char     journal_dir[CONF_PATH_MAX]; /**< CDR journal (fsynced, replayed) */
+	unsigned startup_timeout;         /**< s to wait for Postgres at start-up */
+	unsigned query_timeout_ms;        /**< a Postgres query silent this long: reconnect */
+	unsigned lease_ttl;               /**< s a channel lease lives without refresh */
+	unsigned admit_timeout_ms;        /**< admission answer deadline; then 503 */
+	unsigned cdr_batch;               /**< most CDRs per INSERT */
+	unsigned cdr_flush_ms;            /**< longest wait before a batch is written */
+};
+
+/** How a configuration gets its trunks and routes. */
+enum conf_mode {
+	CONF_MODE_FILE = 0,   /**< [trunk] / [route] sections; per-node budgets */
+	CONF_MODE_DB,         /**< Postgres tables, applied live (LISTEN/NOTIFY) */
+};
+
 struct conf {
 	char                    path[CONF_PATH_MAX];  /**< file it came from, "" for buffers */
 	struct conf_general     general;
 	struct conf_sip         sip;
+	struct conf_data        data;
 	struct media_engine_cfg media;
 	char                    media_advertise[CONF_HOST_MAX];  /**< c= address; "" = bind */
 	size_t                  n_trunks;
@@ -99,6 +122,19 @@ int conf_parse_buf(struct conf **confp, const char *name, const char *buf, size_
 int conf_load(struct conf **confp, const char *path, char *err, size_t errlen);
 
 void conf_free(struct conf *cf);
+
+/** This node's id: [data] node_id, else "<host name>:<SIP port>". */
+void conf_node_id(const struct conf *cf, char *out, size_t len);
+
+/** The mode a configuration selects: database when [data] postgres is set. */
+enum conf_mode conf_mode(const struct conf *cf);
+
+/**
+ * Describes the mode for `--check`, three lines without the last line end:
+ * "mode: file (...)" or "mode: database (...)", "postgres: URL" and "redis: URL"
+ * ("-" when not set; passwords masked).
+ */
+void conf_mode_describe(const struct conf *cf, char *out, size_t len);
 
 /**
  * Builds the frozen routing snapshot from a conf's trunks and routes.

@@ -149,6 +149,27 @@ static const struct conf_key route_keys[] = {
 	 NULL, ""},
 };
 
+static const struct conf_key data_keys[] = {
+	{"postgres", CT_STR, CK(struct conf, data.postgres), 0, CSZ(struct conf, data.postgres),
+	 0, 0, 0, NULL, ""},
+	{"redis", CT_STR, CK(struct conf, data.redis), 0, CSZ(struct conf, data.redis),
+	 0, 0, 0, NULL, ""},
+	{"node_id", CT_STR, CK(struct conf, data.node_id), 0, CSZ(struct conf, data.node_id),
+	 0, 0, 0, NULL, ""},
+	{"journal_dir", CT_PATH, CK(struct conf, data.journal_dir), 0,
+	 CSZ(struct conf, data.journal_dir), 0, 0, 0, NULL, "/var/lib/trunx/journal"},
+	{"startup_timeout", CT_UINT, CK(struct conf, data.startup_timeout), 0, 0, 0, 3600, 1,
+	 NULL, "30"},
+	{"query_timeout", CT_UINT, CK(struct conf, data.query_timeout_ms), 0, 0, 100, 600000, 1,
+	 NULL, "10000"},
+	{"lease_ttl", CT_UINT, CK(struct conf, data.lease_ttl), 0, 0, 2, 3600, 1, NULL, "30"},
+	{"admit_timeout", CT_UINT, CK(struct conf, data.admit_timeout_ms), 0, 0, 50, 60000, 1,
+	 NULL, "1000"},
+	{"cdr_batch", CT_UINT, CK(struct conf, data.cdr_batch), 0, 0, 1, 10000, 1, NULL, "200"},
+	{"cdr_flush", CT_UINT, CK(struct conf, data.cdr_flush_ms), 0, 0, 1, 60000, 1, NULL,
+	 "200"},
+};
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 _Static_assert(N(trunk_keys) <= CONF_MAX_KEYS && N(sip_keys) <= CONF_MAX_KEYS,
 	       "key tables fit the per-section line array");
@@ -254,12 +275,37 @@ static int check_route(struct conf_ctx *c, void *obj)
 	return 0;
 }
 
+static bool printable_no_blank_end(const char *s)
+{
+	size_t n = strlen(s);
+
+	return !n || (s[0] != ' ' && s[n - 1] != ' ');
+}
+
+static int check_data(struct conf_ctx *c, void *obj)
+{
+	const struct conf *cf = obj;
+	const struct conf_section *sec = c->sec;
+	const char *r = cf->data.redis;
+
+	if (!printable_no_blank_end(cf->data.postgres))
+		return conf_fail(c, conf_key_line(sec, &c->cur, "postgres"), "bad postgres");
+	if (r[0] && strncmp(r, "redis://", 8) != 0 && strncmp(r, "unix:", 5) != 0)
+		return conf_fail(c, conf_key_line(sec, &c->cur, "redis"),
+				 "redis: \"%s\" is not redis://host[:port][/db] or unix:/path", r);
+	if (cf->data.node_id[0] && !conf_name_valid(cf->data.node_id))
+		return conf_fail(c, conf_key_line(sec, &c->cur, "node_id"),
+				 "node_id: 1-63 of A-Z a-z 0-9 _ . -");
+	return 0;
+}
+
 const struct conf_section conf_sections[] = {
 	{"general", false, general_keys, N(general_keys), NULL},
 	{"sip", false, sip_keys, N(sip_keys), check_sip},
 	{"media", false, media_keys, N(media_keys), check_media},
 	{"trunk", true, trunk_keys, N(trunk_keys), check_trunk},
 	{"route", true, route_keys, N(route_keys), check_route},
+	{"data", false, data_keys, N(data_keys), check_data},
 };
 const size_t conf_n_sections = N(conf_sections);
 

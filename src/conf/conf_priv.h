@@ -81,7 +81,8 @@ struct conf_ctx {
 	const struct conf_section *sec;      /**< current section, NULL before the first */
 	void                     *obj;       /**< base of the current section's struct */
 	struct conf_lines         cur;       /**< lines of the current section */
-	struct conf_lines         global[3]; /**< general, sip, media; header 0 = not seen */
+	struct conf_lines         global[8]; /**< unnamed sections, by index in conf_sections;
+						  header 0 = not seen */
 	size_t                    cap_trunks, cap_routes;
 	struct conf_lines        *trunk_lines;  /**< parallel to cf->trunks */
 	struct conf_lines        *route_lines;  /**< parallel to cf->routes */

@@ -271,6 +271,11 @@ out:
 	return 0;
 }
 
+struct event_base *ctl_event_base(struct ctl *ctl)
+{
+	return ctl ? ctl->base : NULL;
+}
+
 int ctl_start(struct ctl *ctl)
 {
 	int err;

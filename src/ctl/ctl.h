@@ -70,6 +70,10 @@ struct ctl_ops {
 	 *  result with what was applied. @return 0, or an errno value with err set to
 	 *  the reason ("file:line: reason"). */
 	int (*reload)(void *arg, json_t *result, char *err, size_t errlen);
+	/** Starts listing trunks (a JSON array); as list_calls. */
+	int (*trunks)(void *arg, ctl_reply_h *h, void *harg);
+	/** Starts the budgets report (a JSON object); as list_calls. */
+	int (*budgets)(void *arg, ctl_reply_h *h, void *harg);
 };
 
 /**
@@ -82,6 +86,13 @@ struct ctl_ops {
  */
 int ctl_create(struct ctl **ctlp, const struct ctl_cfg *cfg, const struct ctl_ops *ops,
 	       void *arg);
+
+/**
+ * The control thread's event loop, for the daemon's other clients of that thread (the
+ * Postgres and Redis clients): objects created on it before ctl_start() belong to the
+ * control thread from then on, and must be freed after ctl_stop().
+ */
+struct event_base *ctl_event_base(struct ctl *ctl);
 
 /** Starts the control thread. @return 0 or the errno of pthread_create. */
 int ctl_start(struct ctl *ctl);

@@ -188,7 +188,9 @@ static void start_query(struct ctl_client *cl, const struct ctl_req *req)
 	int err;
 
 	if ((req->cmd == CTL_CMD_CALLS && !ctl->ops.list_calls) ||
-	    (req->cmd == CTL_CMD_HANGUP && !ctl->ops.hangup)) {
+	    (req->cmd == CTL_CMD_HANGUP && !ctl->ops.hangup) ||
+	    (req->cmd == CTL_CMD_TRUNKS && !ctl->ops.trunks) ||
+	    (req->cmd == CTL_CMD_BUDGETS && !ctl->ops.budgets)) {
 		send_err(cl, req->cmd, "unavailable", "not supported by this daemon", false);
 		return;
 	}
@@ -199,6 +201,10 @@ static void start_query(struct ctl_client *cl, const struct ctl_req *req)
 	}
 	if (req->cmd == CTL_CMD_CALLS)
 		err = ctl->ops.list_calls(ctl->arg, ctl_on_answer, p);
+	else if (req->cmd == CTL_CMD_TRUNKS)
+		err = ctl->ops.trunks(ctl->arg, ctl_on_answer, p);
+	else if (req->cmd == CTL_CMD_BUDGETS)
+		err = ctl->ops.budgets(ctl->arg, ctl_on_answer, p);
 	else
 		err = ctl->ops.hangup(ctl->arg, req->arg, ctl_on_answer, p);
 	if (err) {
@@ -247,7 +253,9 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 	case CTL_CMD_LOGLEVEL: cmd_loglevel(cl, &req); break;
 	case CTL_CMD_RELOAD:   ctl_run_reload(cl->ctl, cl); break;
 	case CTL_CMD_CALLS:
-	case CTL_CMD_HANGUP:   start_query(cl, &req); break;
+	case CTL_CMD_HANGUP:
+	case CTL_CMD_TRUNKS:
+	case CTL_CMD_BUDGETS:  start_query(cl, &req); break;
 	case CTL_CMD_NONE:     break;
 	}
 }

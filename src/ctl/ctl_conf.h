@@ -14,7 +14,7 @@
 
 #include "conf/conf.h"
 
-#define CTL_CONF_RESTART_MAX 16   /**< more than there are restart-only keys */
+#define CTL_CONF_RESTART_MAX 32   /**< more than there are restart-only keys */
 
 /**
  * Lists the restart-only keys ("sip.listen", "media.workers", ...) whose value in

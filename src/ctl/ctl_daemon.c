@@ -14,6 +14,7 @@
 
 #include "budget/budget.h"
 #include "ctl/ctl_conf.h"
+#include "data/data.h"
 #include "log.h"
 #include "ctl/ctl_notify.h"
 
@@ -21,6 +22,10 @@ struct ctl_daemon {
 	char          path[CONF_PATH_MAX];
 	struct conf   running;   /**< start-up settings; trunks/routes not kept */
 	struct b2bua *b;
+	struct data  *data;       /**< database mode: routing comes from the tables */
+	char          pg_url[sizeof(((struct conf_data *)0)->postgres)];  /**< --postgres */
+	char          redis_url[sizeof(((struct conf_data *)0)->redis)];  /**< --redis */
+	bool          has_pg, has_redis;
 	pthread_mutex_t reload_lock;  /**< held by a reload; guards stopping */
 	bool          stopping;     /**< shutdown started: no more reloads */
 };
@@ -55,6 +60,24 @@ void ctl_daemon_destroy(struct ctl_daemon *d)
 	free(d);
 }
 
+void ctl_daemon_set_data(struct ctl_daemon *d, struct data *data)
+{
+	if (d)
+		d->data = data;
+}
+
+int ctl_daemon_set_urls(struct ctl_daemon *d, const char *postgres, const char *redis)
+{
+	if (!d || (postgres && strlen(postgres) >= sizeof(d->pg_url)) ||
+	    (redis && strlen(redis) >= sizeof(d->redis_url)))
+		return EINVAL;
+	d->has_pg = postgres != NULL;
+	d->has_redis = redis != NULL;
+	snprintf(d->pg_url, sizeof(d->pg_url), "%s", postgres ? postgres : "");
+	snprintf(d->redis_url, sizeof(d->redis_url), "%s", redis ? redis : "");
+	return 0;
+}
+
 void ctl_daemon_stopping(struct ctl_daemon *d)
 {
 	if (!d)
@@ -80,7 +103,7 @@ static void d_status(void *arg, json_t *obj)
 		"ports_free", (json_int_t)c.media_ports_free,
 		"rtp_relayed", (json_int_t)c.rtp_relayed,
 		"rtp_dropped", (json_int_t)c.rtp_dropped));
-	json_object_set_new(obj, "counters", json_pack("{sIsIsIsIsIsIsIsIsIsIsI}",
+	json_object_set_new(obj, "counters", json_pack("{sIsIsIsIsIsIsIsIsIsIsIsIsIsIsIsIsIsI}",
 		"calls_active", (json_int_t)c.calls_active,
 		"calls_total", (json_int_t)c.calls_total,
 		"calls_answered", (json_int_t)c.calls_answered,
@@ -91,7 +114,14 @@ static void d_status(void *arg, json_t *obj)
 		"dropped_unknown_source", (json_int_t)c.dropped_unknown_source,
 		"rejected_no_route", (json_int_t)c.rejected_no_route,
 		"rejected_bad_request", (json_int_t)c.rejected_bad_request,
-		"rtp_timeouts", (json_int_t)c.rtp_timeouts));
+		"rtp_timeouts", (json_int_t)c.rtp_timeouts,
+		"rejected_callerid", (json_int_t)c.rejected_callerid,
+		"rejected_refused", (json_int_t)c.rejected_refused,
+		"rejected_budget", (json_int_t)c.rejected_budget,
+		"rejected_admission", (json_int_t)c.rejected_admission,
+		"auth_challenged", (json_int_t)c.auth_challenged,
+		"auth_failed", (json_int_t)c.auth_failed,
+		"failovers", (json_int_t)c.failovers));
 	json_object_set_new(obj, "dialogs", json_pack("{sIsIsIsI}",
 		"in_dialog_refused", (json_int_t)c.in_dialog_refused,
 		"in_dialog_bad", (json_int_t)c.in_dialog_bad,
@@ -117,6 +147,8 @@ static void d_status(void *arg, json_t *obj)
 		for (size_t i = 0; k && i < sizeof(g) / sizeof(g[0]); i++)
 			json_object_set_new(k, g[i].name, json_integer((json_int_t)g[i].v));
 	}
+	if (d->data)
+		data_status(d->data, obj);
 }
 
 static int d_list_calls(void *arg, ctl_reply_h *h, void *harg)
@@ -146,9 +178,15 @@ static int reload_locked(struct ctl_daemon *d, json_t *result, char *err, size_t
 	rc = conf_load(&cf, d->path, err, errlen);
 	if (rc)
 		goto out;
-	rc = conf_build_routes(cf, &rt, err, errlen);
-	if (rc)
-		goto out;
+	if (d->has_pg)
+		memcpy(cf->data.postgres, d->pg_url, sizeof(d->pg_url));
+	if (d->has_redis)
+		memcpy(cf->data.redis, d->redis_url, sizeof(d->redis_url));
+	if (!d->data) {
+		rc = conf_build_routes(cf, &rt, err, errlen);
+		if (rc)
+			goto out;
+	}
 	{
 		/* A max_calls the open-file limit cannot hold is refused (the soft
 		 * limit is raised if the hard one allows). */
@@ -161,7 +199,7 @@ static int reload_locked(struct ctl_daemon *d, json_t *result, char *err, size_t
 			goto out;
 		}
 	}
-	rc = b2bua_reload(d->b, cf, rt);
+	rc = b2bua_reload(d->b, cf, rt);   /* rt NULL: the database keeps the routing */
 	if (rc) {
 		snprintf(err, errlen, "%s: cannot apply: %s", d->path, strerror(rc));
 		goto out;
@@ -176,8 +214,19 @@ static int reload_locked(struct ctl_daemon *d, json_t *result, char *err, size_t
 		json_array_append_new(restart, json_string(keys[i]));
 	}
 	json_object_set_new(result, "file", json_string(d->path));
-	json_object_set_new(result, "trunks", json_integer((json_int_t)cf->n_trunks));
-	json_object_set_new(result, "routes", json_integer((json_int_t)cf->n_routes));
+	if (d->data) {
+		size_t trunks, routes, dids;
+
+		data_reload(d->data);
+		data_counts(d->data, &trunks, &routes, &dids);
+		json_object_set_new(result, "mode", json_string("database"));
+		json_object_set_new(result, "trunks", json_integer((json_int_t)trunks));
+		json_object_set_new(result, "routes", json_integer((json_int_t)routes));
+		json_object_set_new(result, "dids", json_integer((json_int_t)dids));
+	} else {
+		json_object_set_new(result, "trunks", json_integer((json_int_t)cf->n_trunks));
+		json_object_set_new(result, "routes", json_integer((json_int_t)cf->n_routes));
+	}
 	json_object_set_new(result, "log_level",
 			    json_string(log_level_name(cf->general.log_level)));
 	json_object_set_new(result, "restart_required", restart);
@@ -204,9 +253,61 @@ static int d_reload(void *arg, json_t *result, char *err, size_t errlen)
 	return rc;
 }
 
+static int d_trunks(void *arg, ctl_reply_h *h, void *harg)
+{
+	struct ctl_daemon *d = arg;
+
+	return b2bua_list_trunks(d->b, h, harg);
+}
+
+struct budgets_req {
+	ctl_reply_h *h;
+	void        *harg;
+};
+
+static void budgets_done(char *json, void *arg)
+{
+	struct budgets_req *r = arg;
+
+	r->h(json ? 0 : EIO, json, r->harg);
+	free(r);
+}
+
+static int d_budgets(void *arg, ctl_reply_h *h, void *harg)
+{
+	struct ctl_daemon *d = arg;
+	struct budgets_req *r;
+
+	if (!d->data) {
+		/* File mode: the limits of this node are the budget. */
+		struct b2bua_counters c;
+		json_t *o;
+		char *s;
+
+		b2bua_get_counters(d->b, &c);
+		o = json_pack("{s:s,s:I,s:I,s:I}", "backend", "file",
+			      "max_calls", (json_int_t)d->running.sip.max_calls,
+			      "max_cps", (json_int_t)d->running.sip.max_cps,
+			      "calls_active", (json_int_t)c.calls_active);
+		s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+		h(s ? 0 : ENOMEM, s, harg);
+		return 0;
+	}
+	r = malloc(sizeof(*r));
+	if (!r)
+		return ENOMEM;
+	r->h = h;
+	r->harg = harg;
+	data_budgets(d->data, budgets_done, r);
+	return 0;
+}
+
 const struct ctl_ops ctl_daemon_ops = {
 	.status = d_status,
 	.list_calls = d_list_calls,
 	.hangup = d_hangup,
 	.reload = d_reload,
+	.trunks = d_trunks,
+	.budgets = d_budgets,
 };

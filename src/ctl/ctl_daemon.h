@@ -33,6 +33,19 @@ int ctl_daemon_create(struct ctl_daemon **dp, const char *conf_path,
 
 void ctl_daemon_destroy(struct ctl_daemon *d);
 
+struct data;
+/**
+ * Database mode: a reload re-reads the file's live settings and every routing table
+ * (the file's [trunk] and [route] sections are not used). Before ctl_start().
+ */
+void ctl_daemon_set_data(struct ctl_daemon *d, struct data *data);
+
+/**
+ * The --postgres / --redis values trunxd was started with (NULL: none): a reloaded
+ * file gets them too, as it did at start-up.
+ */
+int ctl_daemon_set_urls(struct ctl_daemon *d, const char *postgres, const char *redis);
+
 /**
  * Marks the start of the shutdown: from now on reloads are refused ("unavailable",
  * trunxd is shutting down). Waits for a reload in progress to finish, so that none

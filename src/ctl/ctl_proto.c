@@ -21,6 +21,8 @@ static const struct {
 	{"hangup",   CTL_CMD_HANGUP,   1, 1, "hangup ID"},
 	{"reload",   CTL_CMD_RELOAD,   0, 0, "reload"},
 	{"loglevel", CTL_CMD_LOGLEVEL, 0, 1, "loglevel [debug|info|warn|error|off]"},
+	{"trunks",   CTL_CMD_TRUNKS,   0, 0, "trunks"},
+	{"budgets",  CTL_CMD_BUDGETS,  0, 0, "budgets"},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -105,7 +107,8 @@ int ctl_req_parse(const char *line, size_t len, struct ctl_req *req, char *err,
 		return 0;
 	}
 	set_err(err, errlen, "%s",
-		"unknown command; commands: status, calls, hangup ID, reload, loglevel LEVEL");
+		"unknown command; commands: status, calls, hangup ID, reload, loglevel LEVEL, "
+		"trunks, budgets");
 	return ENOENT;
 }
 

@@ -16,6 +16,8 @@ enum ctl_cmd {
 	CTL_CMD_HANGUP,     /**< arg: call id */
 	CTL_CMD_RELOAD,
 	CTL_CMD_LOGLEVEL,   /**< arg: level name; no arg: report the current level */
+	CTL_CMD_TRUNKS,     /**< trunks and peers with their state */
+	CTL_CMD_BUDGETS,    /**< channel pools, caps, leases */
 };
 
 #define CTL_ARG_MAX 128   /**< longest argument, terminating NUL included */

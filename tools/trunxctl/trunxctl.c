@@ -2,6 +2,7 @@
  * trunxctl.c — the operator CLI for trunxd's control socket.
  *
  *   trunxctl [-s SOCKET] [-t SECONDS] [--json] status|calls|hangup ID|reload|loglevel [LEVEL]
+ *            |trunks|budgets
  *
  * Sends one request line, reads one reply line (a JSON object) and prints it: as a
  * human-readable table by default (trunxctl_fmt.c), verbatim with --json.
@@ -36,7 +37,7 @@ static const struct {
 	int         min_args, max_args;
 } commands[] = {
 	{"status", 0, 0}, {"calls", 0, 0}, {"hangup", 1, 1}, {"reload", 0, 0},
-	{"loglevel", 0, 1},
+	{"loglevel", 0, 1}, {"trunks", 0, 0}, {"budgets", 0, 0},
 };
 
 static void usage(FILE *out)
@@ -49,6 +50,8 @@ static void usage(FILE *out)
 		"  hangup ID         hang up a call (both legs)\n"
 		"  reload            re-read the configuration file\n"
 		"  loglevel [LEVEL]  show or set the log level (debug|info|warn|error|off)\n"
+		"  trunks            carriers and peers: status, qualify, registration, calls\n"
+		"  budgets           channel pools, caps and leases (shared through Redis)\n"
 		"options:\n"
 		"  -s, --socket PATH   control socket (default: $TRUNXCTL_SOCKET, else\n"
 		"                      %s if it exists (tools/run.sh), else %s)\n"

@@ -217,8 +217,126 @@ static void print_calls(FILE *out, const json_t *calls)
 	fprintf(out, "%zu call%s\n", n, n == 1 ? "" : "s");
 }
 
+/* ---- generic tables (trunks, budgets) ---- */
+
+struct col {
+	const char *title;
+	const char *key;     /**< a field, or two joined by '+' (summed when integers) */
+};
+
+static void table_cell(char out[COL_MAX + 1], const json_t *row, const struct col *c)
+{
+	struct sbuf b = {.n = 0};
+	const char *plus = strchr(c->key, '+');
+
+	if (plus) {
+		char k1[32];
+		const json_t *a, *v;
+
+		snprintf(k1, sizeof(k1), "%.*s", (int)(plus - c->key), c->key);
+		a = json_object_get(row, k1);
+		v = json_object_get(row, plus + 1);
+		snprintf(b.s, sizeof(b.s), "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
+			 json_integer_value(a), json_integer_value(v));
+		b.n = strlen(b.s);
+	} else {
+		const json_t *v = json_object_get(row, c->key);
+
+		render(&b, v ? v : json_null());
+	}
+	if (b.n > COL_MAX) {
+		b.s[COL_MAX - 1] = '~';
+		b.n = COL_MAX;
+	}
+	memcpy(out, b.s, b.n);
+	out[b.n] = '\0';
+}
+
+static void print_table(FILE *out, const json_t *rows, const struct col *cols, int n_cols,
+			const char *what)
+{
+	int width[16];
+	size_t i, n = json_array_size(rows);
+	const json_t *row;
+	char c[COL_MAX + 1];
+
+	for (int k = 0; k < n_cols; k++)
+		width[k] = (int)strlen(cols[k].title);
+	json_array_foreach(rows, i, row) {
+		for (int k = 0; k < n_cols; k++) {
+			table_cell(c, row, &cols[k]);
+			if ((int)strlen(c) > width[k])
+				width[k] = (int)strlen(c);
+		}
+	}
+	for (int k = 0; k < n_cols; k++)
+		fprintf(out, "%-*s%s", k + 1 < n_cols ? width[k] : 0, cols[k].title,
+			k + 1 < n_cols ? "  " : "\n");
+	json_array_foreach(rows, i, row) {
+		for (int k = 0; k < n_cols; k++) {
+			table_cell(c, row, &cols[k]);
+			fprintf(out, "%-*s%s", k + 1 < n_cols ? width[k] : 0, c,
+				k + 1 < n_cols ? "  " : "\n");
+		}
+	}
+	fprintf(out, "%zu %s%s\n", n, what, n == 1 ? "" : "s");
+}
+
+static void print_trunks(FILE *out, const json_t *trunks)
+{
+	static const struct col cols[] = {
+		{"NAME", "name"}, {"KIND", "kind"}, {"STATUS", "status"},
+		{"SOURCES", "sources"}, {"URI", "uri"}, {"QUALIFY", "qualify"},
+		{"RTT_MS", "rtt_ms"}, {"REGISTER", "registration"}, {"CALLS IN/OUT", "calls_in+calls_out"},
+	};
+
+	if (!json_is_array(trunks)) {
+		print_tree(out, trunks, 0);
+		return;
+	}
+	print_table(out, trunks, cols, (int)(sizeof(cols) / sizeof(cols[0])), "trunk");
+}
+
+static void print_budgets(FILE *out, const json_t *b)
+{
+	static const struct col pools[] = {
+		{"GROUP", "group"}, {"POOL", "pool"}, {"CHANNELS", "channels"}, {"USED", "used"},
+	};
+	static const struct col tenants[] = {
+		{"TENANT", "tenant"}, {"CAP", "cap"}, {"USED", "used"},
+	};
+	const json_t *g = json_object_get(b, "global");
+	json_t *top = json_deep_copy(b);
+
+	json_object_del(top, "pools");
+	json_object_del(top, "tenants");
+	json_object_del(top, "global");
+	print_tree(out, top, 0);
+	json_decref(top);
+	if (g)
+		fprintf(out, "global cap %" JSON_INTEGER_FORMAT ", used %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(g, "cap")),
+			json_integer_value(json_object_get(g, "used")));
+	if (json_is_array(json_object_get(b, "pools"))) {
+		fprintf(out, "\n");
+		print_table(out, json_object_get(b, "pools"), pools, 4, "pool");
+	}
+	if (json_array_size(json_object_get(b, "tenants"))) {
+		fprintf(out, "\n");
+		print_table(out, json_object_get(b, "tenants"), tenants, 3, "tenant");
+	}
+}
+
 void trunxctl_print(FILE *out, const char *cmd, const json_t *result)
 {
+	if (strcmp(cmd, "trunks") == 0) {
+		print_trunks(out, result);
+		return;
+	}
+	if (strcmp(cmd, "budgets") == 0 && json_is_object(result)) {
+		print_budgets(out, result);
+		return;
+	}
 	if (strcmp(cmd, "calls") == 0) {
 		print_calls(out, result);
 		return;

@@ -8,12 +8,12 @@ set(TRUNX_ITEST_DIR ${CMAKE_CURRENT_LIST_DIR} CACHE INTERNAL "integration harnes
 set(TRUNX_SIPP_DIR ${PROJECT_SOURCE_DIR}/conf/sipp CACHE INTERNAL "SIPp scenarios")
 
 # trunx_add_itest(DRIVER script CASE name [TIMEOUT s] [PREFIX p] [LABELS ...]
-#                 [KNOWN_BUG "what trunxd does wrong"]):
+#                 [ENV VAR=value ...] [KNOWN_BUG "what trunxd does wrong"]):
 # one ctest test per case; the driver gets trunxd (and trunxctl when built).
 # KNOWN_BUG registers the test as disabled (ctest lists it as "Disabled", never as
 # passed) while trunxd fails it for the reason given; remove it once fixed.
 function(trunx_add_itest)
-  cmake_parse_arguments(T "" "DRIVER;CASE;TIMEOUT;PREFIX;KNOWN_BUG" "LABELS" ${ARGN})
+  cmake_parse_arguments(T "" "DRIVER;CASE;TIMEOUT;PREFIX;KNOWN_BUG" "LABELS;ENV" ${ARGN})
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 180)
   endif()
@@ -30,7 +30,8 @@ function(trunx_add_itest)
   set(name itest.${T_PREFIX}.${T_CASE})
   add_test(NAME ${name} COMMAND ${TRUNX_PYTHON} ${T_DRIVER} ${args} ${T_CASE})
   set_tests_properties(${name} PROPERTIES LABELS "integration;${T_LABELS}"
-                       TIMEOUT ${T_TIMEOUT} ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+                       TIMEOUT ${T_TIMEOUT}
+                       ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1;${T_ENV}")
   if(T_KNOWN_BUG)
     set_tests_properties(${name} PROPERTIES DISABLED TRUE)
     message(STATUS "integration test ${name} disabled: ${T_KNOWN_BUG}")

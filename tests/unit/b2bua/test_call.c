@@ -46,6 +46,7 @@ static int n_invites, n_reoffers, n_cancels;
 static char last_reoffer[4096];
 static struct sipua_invite last_invite;
 static char last_invite_ruri[256];
+static char last_invite_from[256], last_invite_sdp[4096];   /* the caller's buffers go */
 static int media_updates, media_destroyed, media_created;
 
 void sipua_leg_set_ctx(struct sipua_leg *leg, void *ctx) { leg->ctx = ctx; }
@@ -114,6 +115,11 @@ int sipua_leg_invite(struct sipua *ua, const struct sipua_invite *inv, void *ctx
 	n_invites++;
 	last_invite = *inv;
 	snprintf(last_invite_ruri, sizeof(last_invite_ruri), "%s", inv->ruri);
+	snprintf(last_invite_from, sizeof(last_invite_from), "%s", inv->from_uri);
+	snprintf(last_invite_sdp, sizeof(last_invite_sdp), "%.*s", (int)inv->sdp_len,
+		 inv->sdp ? inv->sdp : "");
+	last_invite.from_uri = last_invite_from;
+	last_invite.sdp = last_invite_sdp;
 	snprintf(b_leg.headers, sizeof(b_leg.headers), "%s", inv->headers ? inv->headers : "");
 	b_leg.ctx = ctx;
 	snprintf(b_leg.call_id, sizeof(b_leg.call_id), "b-leg-id");

@@ -1,0 +1,436 @@
+/*
+ * route_dids.c — the DID table of a snapshot: E.164 number -> tenant, carrier and
+ * destination, for a million numbers and more.
+ *
+ * DESIGN
+ * An E.164 number has at most 15 digits and never starts with 0, so its digits read as
+ * an integer are a unique 50-bit key. Entries are 32 bytes in one dense array: the key
+ * and offsets into a string pool where every distinct text (tenant id, trunk id, peer
+ * id, URI, announcement) is stored once — a million DIDs of a few hundred tenants cost
+ * their entries and a few kilobytes of text. An open-addressing index (linear probing,
+ * entry index + 1 per slot, at most half full) finds a key in one or two probes.
+ * Removal moves the last entry into the hole and shifts the probe run back, so the
+ * table never holds tombstones.
+ *
+ * A table is built (or copied and changed), frozen, then shared read-only by every
+ * snapshot that uses it; the reference count is atomic so the last snapshot released
+ * on any thread frees it. Changing a few numbers copies the table (two memcpy of the
+ * arrays) and applies the change to the copy: the snapshot in use is never written.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "route_priv.h"
+
+struct did_ent {
+	uint64_t key;
+	uint32_t tenant, trunk, peer, uri, ann;   /**< offsets in the pool (0 = "") */
+	uint8_t  dest;
+	uint8_t  active;
+	uint8_t  pad[2];
+};
+
+struct intern {
+	uint32_t *slots;    /**< pool offset, 0 = empty */
+	size_t    cap;      /**< power of two */
+	size_t    n;
+};
+
+struct route_dids {
+	atomic_uint     refs;
+	bool            frozen;
+	struct did_ent *ents;
+	size_t          n, cap;
+	uint32_t       *index;     /**< entry index + 1; 0 = empty */
+	size_t          icap;      /**< power of two, >= 2 * cap */
+	char           *pool;      /**< NUL-terminated strings; offset 0 is "" */
+	size_t          pool_len, pool_cap;
+	struct intern   in;        /**< text -> offset, to store each text once */
+};
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h;
+}
+
+/** The key of "+digits", or 0 if it is not E.164. */
+static uint64_t did_key(const char *e164)
+{
+	uint64_t k = 0;
+	size_t n = 0;
+
+	if (!e164 || e164[0] != '+' || e164[1] < '1' || e164[1] > '9')
+		return 0;
+	for (const char *p = e164 + 1; *p; p++, n++) {
+		if (*p < '0' || *p > '9' || n == 15)
+			return 0;
+		k = k * 10 + (uint64_t)(*p - '0');
+	}
+	return k;
+}
+
+static size_t pow2_at_least(size_t n)
+{
+	size_t c = 16;
+
+	while (c < n)
+		c <<= 1;
+	return c;
+}
+
+/* ---- strings ---- */
+
+static int intern_grow(struct route_dids *d)
+{
+	size_t cap = d->in.cap ? d->in.cap * 2 : 64;
+	uint32_t *slots = calloc(cap, sizeof(*slots));
+
+	if (!slots)
+		return ENOMEM;
+	for (size_t i = 0; i < d->in.cap; i++) {
+		uint32_t off = d->in.slots[i];
+		size_t j;
+
+		if (!off)
+			continue;
+		for (j = str_hash(d->pool + off) & (cap - 1); slots[j]; j = (j + 1) & (cap - 1))
+			;
+		slots[j] = off;
+	}
+	free(d->in.slots);
+	d->in.slots = slots;
+	d->in.cap = cap;
+	return 0;
+}
+
+/** The pool offset of s, stored once. */
+static int intern(struct route_dids *d, const char *s, uint32_t *off)
+{
+	size_t len, j;
+
+	if (!s || !*s) {
+		*off = 0;
+		return 0;
+	}
+	if ((d->in.n + 1) * 2 > d->in.cap && intern_grow(d))
+		return ENOMEM;
+	for (j = str_hash(s) & (d->in.cap - 1); d->in.slots[j]; j = (j + 1) & (d->in.cap - 1)) {
+		if (strcmp(d->pool + d->in.slots[j], s) == 0) {
+			*off = d->in.slots[j];
+			return 0;
+		}
+	}
+	len = strlen(s) + 1;
+	if (d->pool_len + len > UINT32_MAX)
+		return ENOSPC;
+	if (d->pool_len + len > d->pool_cap) {
+		size_t cap = d->pool_cap * 2 > d->pool_len + len ? d->pool_cap * 2 :
+			     d->pool_len + len + 256;
+		char *p = realloc(d->pool, cap);
+
+		if (!p)
+			return ENOMEM;
+		d->pool = p;
+		d->pool_cap = cap;
+	}
+	memcpy(d->pool + d->pool_len, s, len);
+	*off = (uint32_t)d->pool_len;
+	d->pool_len += len;
+	d->in.slots[j] = *off;
+	d->in.n++;
+	return 0;
+}
+
+/* ---- the index ---- */
+
+static size_t slot_of(const struct route_dids *d, uint64_t key)
+{
+	return (size_t)(mix(key) & (d->icap - 1));
+}
+
+/** The slot holding key, or the empty slot where it would go. */
+static size_t find_slot(const struct route_dids *d, uint64_t key)
+{
+	size_t j = slot_of(d, key);
+
+	while (d->index[j] && d->ents[d->index[j] - 1].key != key)
+		j = (j + 1) & (d->icap - 1);
+	return j;
+}
+
+static int index_resize(struct route_dids *d, size_t icap)
+{
+	uint32_t *idx = calloc(icap, sizeof(*idx));
+
+	if (!idx)
+		return ENOMEM;
+	free(d->index);
+	d->index = idx;
+	d->icap = icap;
+	for (size_t i = 0; i < d->n; i++)
+		d->index[find_slot(d, d->ents[i].key)] = (uint32_t)(i + 1);
+	return 0;
+}
+
+/* Empties slot j and moves later members of its probe run back (no tombstones). */
+static void index_remove_slot(struct route_dids *d, size_t j)
+{
+	size_t i = j;
+
+	d->index[j] = 0;
+	for (;;) {
+		size_t home;
+
+		i = (i + 1) & (d->icap - 1);
+		if (!d->index[i])
+			return;
+		home = slot_of(d, d->ents[d->index[i] - 1].key);
+		/* Move it back unless its home lies cyclically in (j, i]. */
+		if ((j < i) ? (home <= j || home > i) : (home <= j && home > i)) {
+			d->index[j] = d->index[i];
+			d->index[i] = 0;
+			j = i;
+		}
+	}
+}
+
+/* ---- API ---- */
+
+int route_dids_create(struct route_dids **dp, size_t expected)
+{
+	struct route_dids *d;
+
+	if (!dp)
+		return EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return ENOMEM;
+	atomic_init(&d->refs, 1);
+	d->cap = expected ? expected : 16;
+	d->ents = malloc(d->cap * sizeof(*d->ents));
+	d->icap = pow2_at_least(d->cap * 2);
+	d->index = calloc(d->icap, sizeof(*d->index));
+	d->pool_cap = 256;
+	d->pool = malloc(d->pool_cap);
+	if (!d->ents || !d->index || !d->pool) {
+		route_dids_unref(d);
+		return ENOMEM;
+	}
+	d->pool[0] = '\0';
+	d->pool_len = 1;
+	*dp = d;
+	return 0;
+}
+
+int route_dids_copy(struct route_dids **dp, const struct route_dids *src)
+{
+	struct route_dids *d;
+
+	if (!dp || !src)
+		return EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return ENOMEM;
+	atomic_init(&d->refs, 1);
+	d->n = src->n;
+	d->cap = src->n + src->n / 8 + 16;
+	d->icap = src->icap;
+	while (d->icap < d->cap * 2)
+		d->icap <<= 1;
+	d->ents = malloc(d->cap * sizeof(*d->ents));
+	d->pool = malloc(src->pool_cap);
+	d->in.slots = src->in.cap ? malloc(src->in.cap * sizeof(*d->in.slots)) : NULL;
+	if (!d->ents || !d->pool || (src->in.cap && !d->in.slots)) {
+		route_dids_unref(d);
+		return ENOMEM;
+	}
+	memcpy(d->ents, src->ents, src->n * sizeof(*d->ents));
+	memcpy(d->pool, src->pool, src->pool_len);
+	d->pool_len = src->pool_len;
+	d->pool_cap = src->pool_cap;
+	if (src->in.cap)
+		memcpy(d->in.slots, src->in.slots, src->in.cap * sizeof(*d->in.slots));
+	d->in.cap = src->in.cap;
+	d->in.n = src->in.n;
+	if (d->icap == src->icap) {
+		d->index = malloc(d->icap * sizeof(*d->index));
+		if (!d->index) {
+			route_dids_unref(d);
+			return ENOMEM;
+		}
+		memcpy(d->index, src->index, d->icap * sizeof(*d->index));
+	} else if (index_resize(d, d->icap)) {
+		route_dids_unref(d);
+		return ENOMEM;
+	}
+	*dp = d;
+	return 0;
+}
+
+int route_dids_put(struct route_dids *d, const struct did_cfg *cfg)
+{
+	struct did_ent e = {0};
+	uint64_t key;
+	size_t j;
+
+	if (!d || !cfg || d->frozen)
+		return EINVAL;
+	if (!memchr(cfg->number, '\0', sizeof(cfg->number)) ||
+	    !memchr(cfg->trunk_id, '\0', sizeof(cfg->trunk_id)) ||
+	    !memchr(cfg->tenant, '\0', sizeof(cfg->tenant)) ||
+	    !memchr(cfg->peer_id, '\0', sizeof(cfg->peer_id)) ||
+	    !memchr(cfg->uri, '\0', sizeof(cfg->uri)) ||
+	    !memchr(cfg->announcement, '\0', sizeof(cfg->announcement)) ||
+	    (unsigned)cfg->dest > DID_DEST_ANNOUNCEMENT)
+		return EINVAL;
+	key = did_key(cfg->number);
+	if (!key)
+		return EINVAL;
+	e.key = key;
+	e.dest = (uint8_t)cfg->dest;
+	e.active = cfg->active;
+	if (intern(d, cfg->tenant, &e.tenant) || intern(d, cfg->trunk_id, &e.trunk) ||
+	    intern(d, cfg->peer_id, &e.peer) || intern(d, cfg->uri, &e.uri) ||
+	    intern(d, cfg->announcement, &e.ann))
+		return ENOMEM;
+	j = find_slot(d, key);
+	if (d->index[j]) {
+		d->ents[d->index[j] - 1] = e;
+		return 0;
+	}
+	if (d->n == d->cap) {
+		size_t cap = d->cap * 2;
+		struct did_ent *ents = realloc(d->ents, cap * sizeof(*ents));
+
+		if (!ents)
+			return ENOMEM;
+		d->ents = ents;
+		d->cap = cap;
+	}
+	if ((d->n + 1) * 2 > d->icap) {
+		if (index_resize(d, d->icap * 2))
+			return ENOMEM;
+		j = find_slot(d, key);
+	}
+	d->ents[d->n] = e;
+	d->index[j] = (uint32_t)(++d->n);
+	return 0;
+}
+
+int route_dids_del(struct route_dids *d, const char *e164)
+{
+	uint64_t key = did_key(e164);
+	size_t j, i, last;
+
+	if (!d || d->frozen || !key)
+		return EINVAL;
+	j = find_slot(d, key);
+	if (!d->index[j])
+		return ENOENT;
+	i = d->index[j] - 1;
+	index_remove_slot(d, j);
+	last = d->n - 1;
+	if (i != last) {
+		/* The last entry fills the hole; its slot points at its new place. */
+		size_t k = find_slot(d, d->ents[last].key);
+
+		d->ents[i] = d->ents[last];
+		d->index[k] = (uint32_t)(i + 1);
+	}
+	d->n--;
+	return 0;
+}
+
+void route_dids_freeze(struct route_dids *d)
+{
+	if (d)
+		d->frozen = true;
+}
+
+struct route_dids *route_dids_ref(struct route_dids *d)
+{
+	if (d)
+		atomic_fetch_add_explicit(&d->refs, 1, memory_order_relaxed);
+	return d;
+}
+
+void route_dids_unref(struct route_dids *d)
+{
+	if (!d || atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	free(d->ents);
+	free(d->index);
+	free(d->pool);
+	free(d->in.slots);
+	free(d);
+}
+
+size_t route_dids_count(const struct route_dids *d)
+{
+	return d ? d->n : 0;
+}
+
+size_t route_dids_bytes(const struct route_dids *d)
+{
+	if (!d)
+		return 0;
+	return sizeof(*d) + d->cap * sizeof(*d->ents) + d->icap * sizeof(*d->index) +
+	       d->pool_cap + d->in.cap * sizeof(*d->in.slots);
+}
+
+void route_dids_each_uri(const struct route_dids *d, void (*fn)(const char *uri, void *arg),
+			 void *arg)
+{
+	uint32_t last = 0;
+
+	if (!d || !fn)
+		return;
+	/* Distinct by pool offset; repeats of the last one are skipped, others may be
+	 * reported more than once (the caller dedupes). */
+	for (size_t i = 0; i < d->n; i++) {
+		uint32_t u = d->ents[i].uri;
+
+		if (!u || u == last)
+			continue;
+		last = u;
+		fn(d->pool + u, arg);
+	}
+}
+
+bool route_dids_get(const struct route_dids *d, const char *e164, struct did_view *v)
+{
+	uint64_t key = did_key(e164);
+	const struct did_ent *e;
+	size_t j;
+
+	if (!d || !key || !v)
+		return false;
+	j = find_slot(d, key);
+	if (!d->index[j])
+		return false;
+	e = &d->ents[d->index[j] - 1];
+	v->tenant = d->pool + e->tenant;
+	v->trunk_id = d->pool + e->trunk;
+	v->peer_id = d->pool + e->peer;
+	v->uri = d->pool + e->uri;
+	v->announcement = d->pool + e->ann;
+	v->dest = (enum did_dest)e->dest;
+	v->active = e->active;
+	return true;
+}

@@ -1,0 +1,25 @@
+# embed_sql.cmake — run at build time (cmake -P): turns src/db/migrations/NNN_name.sql
+# into a C file defining db_migrations[] (version, name, SQL text), so trunxd carries
+# its schema and needs no file at run time.
+#   cmake -DSRC_DIR=<migrations dir> -DOUT=<file.c> -P embed_sql.cmake
+file(GLOB files ${SRC_DIR}/[0-9][0-9][0-9]_*.sql)
+list(SORT files)
+set(body "/* Generated from src/db/migrations by embed_sql.cmake: do not edit. */\n")
+string(APPEND body "#include \"db/db.h\"\n\n")
+set(table "")
+set(n 0)
+foreach(f ${files})
+  get_filename_component(name ${f} NAME_WE)
+  string(SUBSTRING ${name} 0 3 ver)
+  math(EXPR ver "${ver}")
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+  string(APPEND body "static const char m${n}[] = {${hex} 0x00};\n")
+  string(APPEND table "\t{${ver}, \"${name}\", m${n}},\n")
+  math(EXPR n "${n} + 1")
+endforeach()
+string(APPEND body "\nconst struct db_migration db_migrations[] = {\n${table}\t{0, NULL, NULL},\n};\n")
+string(APPEND body "const size_t db_n_migrations = ${n};\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
+file(REMOVE ${OUT}.tmp)

@@ -1,0 +1,1 @@
+trunx_add_fuzzer(db_rows trunx_core)

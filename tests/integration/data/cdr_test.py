@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Call records in Postgres: batched through the fsynced journal, kept while Postgres is
+away and replayed in order when it returns — none lost, none written twice — across a
+kill -9 and a restart too; a record Postgres refuses is set aside, not a blocker."""
+import glob
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from harness import calls, case, datastore, dbmode, procs, sipp, trunxd  # noqa: E402
+from harness.calls import finish  # noqa: E402
+
+DID = "+15557770001"
+
+
+def setup(ctx, t_extra=None, pg=None, name="trunxd", uas_calls=1, uas_scen="uas_cps.xml"):
+    """Postgres, trunxd (database mode), tenant acme with its PBX (a SIPp callee), a
+    carrier on 127.0.0.2 and the DID; returns (pg, trunxd, callee)."""
+    pg, t = dbmode.start(ctx, pg=pg, name=name, extra=t_extra)
+    u = calls.uas(ctx, uas_scen, calls=uas_calls, timeout=300)
+    if int(pg.value("SELECT count(*) FROM tenants")) == 0:
+        dbmode.tenant(pg, "acme")
+        dbmode.peer(pg, "acme", "acme-pbx", host="127.0.0.1", port=u.port)
+        dbmode.carrier(pg, "carrier1", ips=["127.0.0.2/32"])
+        dbmode.did(pg, DID, trunk="carrier1", tenant="acme", peer="acme-pbx")
+        dbmode.wait_routing(t, lambda m: "1 DIDs" in m)
+    return pg, t, u
+
+
+def call_ends(t):
+    return t.events("call.end")
+
+
+def cdr_ids_logged(t):
+    return [r["cdr_id"] for r in call_ends(t)]
+
+
+def rows(pg):
+    return pg.sql("SELECT cdr_id, result, sip_code, did, trunk_in, trunk_out, "
+                  "coalesce(tenant_id, ''), node_id FROM calls ORDER BY start_at")
+
+
+def wait_rows(pg, n, timeout=30.0):
+    ok = procs.wait_until(lambda: int(pg.value("SELECT count(*) FROM calls")) >= n,
+                          timeout, 0.2)
+    got = int(pg.value("SELECT count(*) FROM calls"))
+    if not ok:
+        raise AssertionError("%d call records in Postgres, %d expected" % (got, n))
+    return got
+
+
+def expect_exactly(pg, ids):
+    """The calls table holds exactly these record ids, each once."""
+    total = int(pg.value("SELECT count(*) FROM calls"))
+    distinct = int(pg.value("SELECT count(DISTINCT cdr_id) FROM calls"))
+    have = {r[0] for r in pg.sql("SELECT cdr_id FROM calls")}
+    missing = set(ids) - have
+    extra = have - set(ids)
+    if total != len(ids) or distinct != len(ids) or missing or extra:
+        raise AssertionError("calls table: %d rows (%d distinct), %d records logged; "
+                             "%d missing, %d unexpected" % (total, distinct, len(ids),
+                                                            len(missing), len(extra)))
+
+
+def status_cdr(t):
+    return t.status()["data"]["cdr"]
+
+
+# ---- cases ----------------------------------------------------------------------------
+
+def case_records_in_postgres(ctx):
+    """Answered and refused calls each leave one row whose fields are those of the
+    call.end record; SIGTERM right after the calls: trunxd waits for Postgres to have
+    them before it exits."""
+    pg, t, u = setup(ctx, uas_calls=5)
+    c = calls.uac(ctx, "uac_cps.xml", t.sip_addr, calls=5, rate=10, service=DID[1:],
+                  local_ip="127.0.0.2", duration_ms=200)
+    bad = calls.uac(ctx, "uac_404.xml", t.sip_addr, name="uac_404", service="15559999999",
+                    local_ip="127.0.0.2")
+    finish(c, u)
+    bad.wait()
+    sipp.expect_ok(c)
+    sipp.expect_ok(bad)
+    ends = t.wait_events("call.end", 6, 10)
+    t.stop()
+    expect_exactly(pg, [e["cdr_id"] for e in ends])
+    by_id = {r[0]: r for r in rows(pg)}
+    for e in ends:
+        r = by_id[e["cdr_id"]]
+        want = (e["cdr_id"], e["result"], str(e["sip_code"]), e["did"] or "", e["trunk_in"],
+                e["trunk_out"] or "", e.get("tenant", ""), e["node_id"])
+        assert r == want, "row %s != record %s" % (r, want)
+    assert sum(1 for r in by_id.values() if r[1] == "answered") == 5
+    rec = pg.value("SELECT record->>'cause' FROM calls WHERE result = 'rejected'")
+    assert rec == "did_unassigned", rec
+
+
+def case_postgres_outage_500(ctx):
+    """500 calls at 10 per second; Postgres is stopped for 30 s in the middle of them.
+    Calls keep routing (the snapshot is in memory); afterwards every call's record is in
+    Postgres exactly once."""
+    pg, t, u = setup(ctx, uas_calls=500)
+    c = calls.uac(ctx, "uac_cps.xml", t.sip_addr, calls=500, rate=10, service=DID[1:],
+                  local_ip="127.0.0.2", duration_ms=500, timeout=240)
+    procs.wait_until(lambda: len(call_ends(t)) >= 80, 30, 0.2)
+    pg.stop()
+    t_down = time.monotonic()
+    ctx.log("Postgres stopped after %d calls", len(call_ends(t)))
+    time.sleep(30)
+    during = len(call_ends(t))
+    st = status_cdr(t)
+    ctx.log("after 30 s: %d calls ended; records pending %s, Postgres %s", during,
+            st["pending"], st["postgres"])
+    assert st["postgres"] == "down" and st["pending"] > 0, st
+    pg.start()
+    ctx.log("Postgres back after %.1f s", time.monotonic() - t_down)
+    finish(c, u, timeout=200)
+    sipp.expect_ok(c)
+    ends = t.wait_events("call.end", 500, 30)
+    assert len(ends) == 500, len(ends)
+    wait_rows(pg, 500, 60)
+    time.sleep(1)   # nothing more may come
+    expect_exactly(pg, [e["cdr_id"] for e in ends])
+    st = status_cdr(t)
+    assert st["pending"] == 0 and st["rejected"] == 0, st
+
+
+def case_restart_replay(ctx):
+    """Postgres away, calls made, trunxd killed (-9) with their records only in its
+    journal; Postgres and trunxd started again: the journal is replayed, every record
+    lands once (also those Postgres had before the outage)."""
+    pg, t, u = setup(ctx, uas_calls=30)
+    c = calls.uac(ctx, "uac_cps.xml", t.sip_addr, name="uac1", calls=10, rate=20,
+                  service=DID[1:], local_ip="127.0.0.2", duration_ms=100)
+    c.wait()
+    sipp.expect_ok(c)
+    wait_rows(pg, 10)
+    pg.stop()
+    c2 = calls.uac(ctx, "uac_cps.xml", t.sip_addr, name="uac2", calls=20, rate=20,
+                   service=DID[1:], local_ip="127.0.0.2", duration_ms=100)
+    c2.wait()
+    sipp.expect_ok(c2)
+    ends = t.wait_events("call.end", 30, 10)
+    # Durable in the journal (not only logged) before the kill.
+    ok = procs.wait_until(lambda: status_cdr(t)["journaled"] >= 30, 10, 0.1)
+    assert ok, status_cdr(t)
+    t._expect_exit = True   # killed on purpose
+    t.proc.send_signal(signal.SIGKILL)
+    t.proc.wait(10)
+    journal = ctx.path("trunxd-journal")
+    assert glob.glob(os.path.join(journal, "cdr-*.log")), "no journal segment"
+    pg.start()
+    t2 = trunxd.Trunxd(ctx, ctx.trunxd_path, name="trunxd2",
+                       configure=dbmode.configure_db(pg, journal_dir=journal)).start()
+    recs = t2.wait_events("cdr.replay", 1, 10)
+    assert recs, "no replay at start"
+    wait_rows(pg, 30, 30)
+    time.sleep(1)
+    expect_exactly(pg, [e["cdr_id"] for e in ends])
+    u.stop()
+
+
+def case_refused_record_set_aside(ctx):
+    """A record Postgres refuses (a constraint an operator added) is found in its batch,
+    set aside in rejected.log and logged; the records around it are written."""
+    pg, t, u = setup(ctx, uas_calls=4)
+    dbmode.did(pg, "+15557770009", trunk="carrier1", tenant="acme", peer="acme-pbx")
+    dbmode.wait_routing(t, lambda m: "2 DIDs" in m)
+    pg.sql("ALTER TABLE calls ADD CONSTRAINT no_9 CHECK (did IS DISTINCT FROM '+15557770009')")
+    c = calls.uac(ctx, "uac_cps.xml", t.sip_addr, calls=3, rate=10, service=DID[1:],
+                  local_ip="127.0.0.2", duration_ms=100)
+    c9 = calls.uac(ctx, "uac_cps.xml", t.sip_addr, name="uac9", calls=1, service="15557770009",
+                   local_ip="127.0.0.2", duration_ms=100)
+    c.wait()
+    c9.wait()
+    sipp.expect_ok(c)
+    sipp.expect_ok(c9)
+    ends = t.wait_events("call.end", 4, 10)
+    good = [e["cdr_id"] for e in ends if e["did"] == DID]
+    wait_rows(pg, 3, 20)
+    procs.wait_until(lambda: status_cdr(t)["rejected"] == 1, 10, 0.1)
+    assert status_cdr(t)["rejected"] == 1, status_cdr(t)
+    expect_exactly(pg, good)
+    rej = open(os.path.join(ctx.path("trunxd-journal"), "rejected.log")).read()
+    assert "+15557770009" in rej and "no_9" in rej, rej
+    assert t.events("cdr.rejected"), "no cdr.rejected log line"
+    u.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(case.main(globals()))
