@@ -31,38 +31,17 @@ struct guard_conns {
 	size_t             cells;     /**< a power of two >= 2 * capacity */
 };
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
-static void addr_key(const struct sockaddr *sa, uint8_t key[16])
-{
-	memset(key, 0, 16);
-	if (sa->sa_family == AF_INET) {
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-	}
-}
-
 static size_t addr_cell(const struct guard_conns *t, const uint8_t key[16])
 {
 	uint64_t w[2];
 
 	memcpy(w, key, 16);
-	return (size_t)(mix(w[0]) ^ mix(w[1] + 1)) & (t->cells - 1);
+	return (size_t)(guard_mix(w[0]) ^ guard_mix(w[1] + 1)) & (t->cells - 1);
 }
 
 static size_t fd_cell(const struct guard_conns *t, int fd)
 {
-	return (size_t)mix((uint64_t)(unsigned)fd) & (t->cells - 1);
+	return (size_t)guard_mix((uint64_t)(unsigned)fd) & (t->cells - 1);
 }
 
 int guard_conns_create(struct guard_conns **tp, unsigned capacity)
@@ -195,7 +174,7 @@ int guard_conns_add(struct guard_conns *t, int fd, const struct sockaddr *peer, 
 		return EEXIST;
 	if (t->count >= t->max_total || t->free_head < 0)
 		return ENFILE;
-	addr_key(peer, key);
+	guard_addr_key(peer, key);
 	sc = src_find(t, key);
 	if (t->by_src[sc].count >= t->max_per_source)
 		return EMLINK;
@@ -240,7 +219,7 @@ void guard_conns_remove(struct guard_conns *t, int fd)
 	if (!t->by_fd[fc])
 		return;
 	i = t->by_fd[fc] - 1;
-	addr_key((const struct sockaddr *)&t->slot[i].peer, key);
+	guard_addr_key((const struct sockaddr *)&t->slot[i].peer, key);
 	sc = src_find(t, key);
 	if (t->by_src[sc].count > 1)
 		t->by_src[sc].count--;
@@ -264,7 +243,7 @@ unsigned guard_conns_from(const struct guard_conns *t, const struct sockaddr *sr
 
 	if (!t || !src)
 		return 0;
-	addr_key(src, key);
+	guard_addr_key(src, key);
 	return t->by_src[src_find(t, key)].count;
 }
 

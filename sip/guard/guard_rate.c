@@ -34,34 +34,6 @@ struct guard_rate {
 	uint64_t       seq;   /**< takes so far */
 };
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
-/* The IP of src as 16 bytes (IPv4 mapped); false for other families. */
-static bool addr_key(const struct sockaddr *src, uint8_t key[16])
-{
-	memset(key, 0, 16);
-	if (src->sa_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)src;
-
-		key[10] = key[11] = 0xff;
-		memcpy(key + 12, &a->sin_addr, 4);
-		return true;
-	}
-	if (src->sa_family == AF_INET6) {
-		memcpy(key, &((const struct sockaddr_in6 *)src)->sin6_addr, 16);
-		return true;
-	}
-	return false;
-}
-
 int guard_rate_create(struct guard_rate **rp, size_t sources)
 {
 	struct guard_rate *r;
@@ -80,7 +52,7 @@ int guard_rate_create(struct guard_rate **rp, size_t sources)
 		return ENOMEM;
 	}
 	r->sets = sets;
-	r->seed = mix((uint64_t)(uintptr_t)r ^ 0x9e3779b97f4a7c15ull);
+	r->seed = guard_mix((uint64_t)(uintptr_t)r ^ 0x9e3779b97f4a7c15ull);
 	*rp = r;
 	return 0;
 }
@@ -110,10 +82,10 @@ bool guard_rate_take(struct guard_rate *r, const struct sockaddr *src, uint64_t 
 	uint64_t h, w[2];
 	struct bucket *set, *b = NULL, *old = NULL;
 
-	if (!r || !r->per_s || !src || !addr_key(src, key))
+	if (!r || !r->per_s || !src || !guard_addr_key(src, key))
 		return true;
 	memcpy(w, key, 16);
-	h = mix(w[0] ^ r->seed) ^ mix(w[1] + r->seed);
+	h = guard_mix(w[0] ^ r->seed) ^ guard_mix(w[1] + r->seed);
 	set = &r->b[(h & (r->sets - 1)) * WAYS];
 	for (size_t i = 0; i < WAYS; i++) {
 		struct bucket *s = &set[i];

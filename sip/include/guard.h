@@ -18,6 +18,14 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+/* ---- hashing shared by the tables (guard_hash.c) ---- */
+
+/** A 64-bit finaliser: every input bit moves every output bit. */
+uint64_t guard_mix(uint64_t x);
+
+/** The IP of sa as 16 bytes (IPv4 mapped; zeros and false for other families). */
+bool guard_addr_key(const struct sockaddr *sa, uint8_t key[16]);
+
 /* ---- per-source token buckets (guard_rate.c) ---- */
 
 struct guard_rate;

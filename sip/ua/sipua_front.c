@@ -71,7 +71,7 @@ static socklen_t sa_len(const struct sockaddr *sa)
 	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
-static bool same_endpoint(const struct sockaddr *a, const struct sockaddr *b)
+bool sipua_same_endpoint(const struct sockaddr *a, const struct sockaddr *b)
 {
 	if (a->sa_family != b->sa_family)
 		return false;
@@ -93,7 +93,7 @@ bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer)
 {
 	for (const struct sipua_leg *l = ua->legs; l; l = l->next)
 		if (l->inbound && (l->transport == SIPUA_TP_TCP || l->transport == SIPUA_TP_TLS) &&
-		    same_endpoint((const struct sockaddr *)&l->src, peer))
+		    sipua_same_endpoint((const struct sockaddr *)&l->src, peer))
 			return true;
 	return false;
 }
@@ -354,7 +354,7 @@ static void front_tick(struct sipua *ua, su_timer_t *t, struct sipua_timer *unus
 
 /* ---- life cycle ---- */
 
-static bool endpoint_of(const char *addr, uint16_t port, struct sockaddr_storage *ss)
+bool sipua_endpoint_of(const char *addr, uint16_t port, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
@@ -375,8 +375,8 @@ static bool endpoint_of(const char *addr, uint16_t port, struct sockaddr_storage
 static int watch_sockets(struct sipua *ua)
 {
 	struct sockaddr_storage want, want_tls;
-	bool sip = endpoint_of(ua->cfg.bind_addr, ua->cfg.bind_port, &want);
-	bool tls = ua->cfg.tls && endpoint_of(ua->cfg.tls_addr, ua->cfg.tls_port, &want_tls);
+	bool sip = sipua_endpoint_of(ua->cfg.bind_addr, ua->cfg.bind_port, &want);
+	bool tls = ua->cfg.tls && sipua_endpoint_of(ua->cfg.tls_addr, ua->cfg.tls_port, &want_tls);
 	int found = 0;
 
 	if (!sip && !tls)
@@ -391,8 +391,8 @@ static int watch_sockets(struct sipua *ua)
 			continue;
 		if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
 			continue;
-		is_sip = sip && same_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want);
-		is_tls = tls && same_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want_tls);
+		is_sip = sip && sipua_same_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want);
+		is_tls = tls && sipua_same_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want_tls);
 		if (!is_sip && !is_tls)
 			continue;
 		ilen = sizeof(int);

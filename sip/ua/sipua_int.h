@@ -256,6 +256,10 @@ void sipua_front_start(struct sipua *ua);
 void sipua_front_stop(struct sipua *ua);
 /** True when an inbound leg's INVITE came over a connection from peer. */
 bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer);
+/** addr (numeric IPv4/IPv6) and port as a socket address; false if addr is neither. */
+bool sipua_endpoint_of(const char *addr, uint16_t port, struct sockaddr_storage *ss);
+/** Same family, address and port. */
+bool sipua_same_endpoint(const struct sockaddr *a, const struct sockaddr *b);
 
 /* sipua_stateless.c */
 enum sipua_sl_action {

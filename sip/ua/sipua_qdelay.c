@@ -28,41 +28,20 @@
  * (sofia-sip has no call that hands it out). */
 static int find_udp_fd(const struct sipua *ua)
 {
-	struct sockaddr_storage want = {0};
-	uint16_t port = htons(ua->cfg.bind_port);
+	struct sockaddr_storage want;
 
-	if (inet_pton(AF_INET, ua->cfg.bind_addr, &((struct sockaddr_in *)&want)->sin_addr) == 1)
-		want.ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, ua->cfg.bind_addr,
-			   &((struct sockaddr_in6 *)&want)->sin6_addr) == 1)
-		want.ss_family = AF_INET6;
-	else
+	if (!sipua_endpoint_of(ua->cfg.bind_addr, ua->cfg.bind_port, &want))
 		return -1;
 	for (int fd = 3; fd < 4096; fd++) {
 		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
+		socklen_t len = sizeof(ss), tlen = sizeof(int);
 		int type = 0;
-		socklen_t tlen = sizeof(type);
 
 		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_DGRAM)
 			continue;
-		if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
-		    ss.ss_family != want.ss_family)
-			continue;
-		if (ss.ss_family == AF_INET) {
-			const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-			const struct sockaddr_in *w = (const struct sockaddr_in *)&want;
-
-			if (a->sin_port == port && a->sin_addr.s_addr == w->sin_addr.s_addr)
-				return fd;
-		} else {
-			const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-			const struct sockaddr_in6 *w = (const struct sockaddr_in6 *)&want;
-
-			if (a->sin6_port == port &&
-			    memcmp(&a->sin6_addr, &w->sin6_addr, sizeof(w->sin6_addr)) == 0)
-				return fd;
-		}
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+		    sipua_same_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want))
+			return fd;
 	}
 	return -1;
 }

@@ -27,16 +27,6 @@
 
 #include "guard.h"
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x;
-}
-
 static uint64_t hstr(uint64_t h, const char *s)
 {
 	for (; s && *s; s++)
@@ -52,7 +42,7 @@ static void stateless_tag(uint64_t secret, sip_t const *sip, char out[17])
 	h = hstr(h, sip->sip_call_id->i_id);
 	h = hstr(h, sip->sip_from->a_tag);
 	h = hstr(h, sip->sip_via->v_branch);
-	h = mix(h ^ sip->sip_cseq->cs_seq);
+	h = guard_mix(h ^ sip->sip_cseq->cs_seq);
 	snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 
