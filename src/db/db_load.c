@@ -484,11 +484,21 @@ static void job_done(int err, const PGresult *r, const char *msg, bool more, voi
 		schedule(l, RETRY_MS);
 		return;
 	}
-	log_msg(LOG_INFO, "routing.load", "routing %s: %zu carriers, %zu peers, %zu tenants, "
-		"%zu DIDs (%zu read), %zu routes, %zu outbound rules, %zu pools, %zu rows "
-		"skipped, %u ms", st.full ? "loaded" : "updated", st.carriers, st.peers,
-		st.tenants, st.dids, st.dids_read, st.routes, st.oroutes, st.pools, st.skipped,
-		st.ms);
+	{
+		/* The generation makes every snapshot's record its own: two loads with the
+		 * same counts are two events, not a repeat for the log to fold. */
+		struct log_rec rec;
+
+		if (log_begin(&rec, LOG_INFO, "routing.load")) {
+			log_fmt(&rec, "msg", "routing %s: %zu carriers, %zu peers, %zu tenants, "
+				"%zu DIDs (%zu read), %zu routes, %zu outbound rules, %zu pools, "
+				"%zu rows skipped, %u ms", st.full ? "loaded" : "updated",
+				st.carriers, st.peers, st.tenants, st.dids, st.dids_read, st.routes,
+				st.oroutes, st.pools, st.skipped, st.ms);
+			log_uint(&rec, "generation", l->generation);
+			log_end(&rec);
+		}
+	}
 	l->h(rt, &st, l->arg);
 	/* Changes that arrived meanwhile. */
 	if (l->want_small || l->want_dids_all || l->n_want)

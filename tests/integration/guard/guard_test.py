@@ -420,6 +420,43 @@ def case_tcp_idle_flood(ctx):
         raise AssertionError("trunxd does not answer OPTIONS after the attack")
 
 
+def case_thousand_calls_soft_limit(ctx):
+    """Under the soft open-file limit of 1,024 that services start with (hard 8,192),
+    trunxd with max_calls 1,000 raises its own soft limit at start-up and holds 1,000
+    calls at once, four media sockets each: every call answered, one record each."""
+    n = 1000
+    raise_nofile(4096)
+    u = calls.uas(ctx, "uas_answer.xml", calls=n, duration_ms=0, timeout=300)
+
+    def conf(cf):
+        cf.sip["max_calls"] = n
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, configure=conf,
+                      media_ports=4 * n + 200,
+                      prefix=["prlimit", "--nofile=1024:8192", "--"]).start()
+    budget = [r for r in t.log_records() if r.get("event") == "trunxd.open_files"]
+    ctx.log("open-file budget: %s", budget and budget[0])
+    if not budget or budget[0].get("was") != 1024 or budget[0].get("limit", 0) < 4 * n:
+        raise AssertionError("the soft limit was not raised for %d calls: %s" % (n, budget))
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, calls=n, rate=100, limit=n,
+                  duration_ms=25000, extra=["-key", "pcap", "/dev/null"], timeout=300)
+    peak, t0 = 0, time.monotonic()
+    while c.proc.popen.poll() is None and time.monotonic() - t0 < 120:
+        peak = max(peak, t.active_calls())
+        time.sleep(0.5)
+    calls.finish(c, u)
+    ctx.log("%d calls, at most %d up at once", n, peak)
+    sipp.expect_ok(c, n)
+    sipp.expect_ok(u, n)
+    recs = t.wait_events("call.end", n, timeout=60)
+    answered = [r for r in recs if r.get("result") == "answered"]
+    if len(recs) != n or len(answered) != n:
+        raise AssertionError("%d call.end records, %d answered, for %d calls"
+                             % (len(recs), len(answered), n))
+    if peak < n:
+        raise AssertionError("only %d of %d calls were up at once" % (peak, n))
+    t.check_alive()
+
+
 def case_open_files_refused(ctx):
     """With a hard open-file limit of 1,024 and max_calls 1,000 (4,000 media sockets),
     trunxd refuses to start and says why, with the numbers; started with max_calls 100,
