@@ -4,7 +4,6 @@
  * disagree) and event records, with their ids.
  */
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,40 +91,6 @@ static const char *trunk_name(const struct trunk *t)
 	return t ? trunk_get_cfg(t)->name : NULL;
 }
 
-static double round2(double v)
-{
-	return floor(v * 100 + 0.5) / 100;
-}
-
-/* Per-leg loss, jitter, RTT and MOS: the fields call_quality_log() writes. */
-static void quality(json_t *o, const struct call *c)
-{
-	static const char *const leg[2] = {"a", "b"};
-
-	for (int s = 0; s < 2; s++) {
-		struct media_quality q;
-		char k[32];
-
-		media_quality_of(&c->stats[s], b2b_sdp_media_codec(&c->media, s), &q);
-		snprintf(k, sizeof(k), "loss_pct_%s", leg[s]);
-		put(o, k, json_real(round2(q.loss_pct)));
-		snprintf(k, sizeof(k), "jitter_ms_%s", leg[s]);
-		put(o, k, json_real(round2(q.jitter_ms)));
-		if (q.remote_loss_pct >= 0) {
-			snprintf(k, sizeof(k), "remote_loss_pct_%s", leg[s]);
-			put(o, k, json_real(round2(q.remote_loss_pct)));
-		}
-		if (q.rtt_ms >= 0) {
-			snprintf(k, sizeof(k), "rtt_ms_%s", leg[s]);
-			put(o, k, json_integer(q.rtt_ms));
-		}
-		snprintf(k, sizeof(k), "mos_%s", leg[s]);
-		put(o, k, json_real(c->stats[s].rtp_in ? round2(q.mos) : 0));
-		snprintf(k, sizeof(k), "concealed_%s", leg[s]);
-		put(o, k, json_integer((json_int_t)c->stats[s].concealed));
-	}
-}
-
 static json_t *record_json(struct call *c)
 {
 	json_t *o = json_object();
@@ -183,7 +148,7 @@ static json_t *record_json(struct call *c)
 						       c->stats[SIDE_B].rtp_dropped)));
 	put(o, "rtp_stats", json_boolean(c->have_stats));
 	if (c->have_stats)   /* calls refused before media cost nothing more to record */
-		quality(o, c);
+		call_quality_record(o, c);
 	put(o, "cdr_id", json_string(c->cdr_id));
 	put(o, "node_id", jstr(c->b->node_id));
 	if (c->tenant[0])

@@ -428,7 +428,9 @@ void call_warning(const struct call *c, char *out, size_t len, const char *why);
 void call_media_update(struct call *c);
 
 /* b2bua_quality.c: per-leg loss, jitter, RTT and MOS in call.end and trunxctl calls */
-void call_quality_log(struct log_rec *r, const struct call *c);
+/** Puts the per-leg quality fields (loss, jitter, RTT, MOS, concealment, SRTP) of the
+ *  call's final counters into its call.end record o. */
+void call_quality_record(struct json_t *o, const struct call *c);
 /** The live figures of a call (its media session's last published counters), or NULL. */
 struct json_t *call_quality_json(const struct call *c);
 

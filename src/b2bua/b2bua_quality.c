@@ -16,7 +16,12 @@ static double round2(double v)
 	return floor(v * 100 + 0.5) / 100;
 }
 
-void call_quality_log(struct log_rec *r, const struct call *c)
+static void put(json_t *o, const char *k, json_t *v)
+{
+	json_object_set_new(o, k, v ? v : json_null());
+}
+
+void call_quality_record(json_t *o, const struct call *c)
 {
 	static const char *const leg[2] = {"a", "b"};
 
@@ -26,31 +31,31 @@ void call_quality_log(struct log_rec *r, const struct call *c)
 
 		media_quality_of(&c->stats[s], b2b_sdp_media_codec(&c->media, s), &q);
 		snprintf(k, sizeof(k), "loss_pct_%s", leg[s]);
-		log_double(r, k, round2(q.loss_pct));
+		put(o, k, json_real(round2(q.loss_pct)));
 		snprintf(k, sizeof(k), "jitter_ms_%s", leg[s]);
-		log_double(r, k, round2(q.jitter_ms));
+		put(o, k, json_real(round2(q.jitter_ms)));
 		if (q.remote_loss_pct >= 0) {
 			snprintf(k, sizeof(k), "remote_loss_pct_%s", leg[s]);
-			log_double(r, k, round2(q.remote_loss_pct));
+			put(o, k, json_real(round2(q.remote_loss_pct)));
 		}
 		if (q.rtt_ms >= 0) {
 			snprintf(k, sizeof(k), "rtt_ms_%s", leg[s]);
-			log_int(r, k, q.rtt_ms);
+			put(o, k, json_integer(q.rtt_ms));
 		}
 		snprintf(k, sizeof(k), "mos_%s", leg[s]);
-		log_double(r, k, c->stats[s].rtp_in ? round2(q.mos) : 0);
+		put(o, k, json_real(c->stats[s].rtp_in ? round2(q.mos) : 0));
 		snprintf(k, sizeof(k), "concealed_%s", leg[s]);
-		log_uint(r, k, c->stats[s].concealed);
+		put(o, k, json_integer((json_int_t)c->stats[s].concealed));
 		if (c->media.crypto[s].suite != SDP_CRYPTO_NONE) {
 			snprintf(k, sizeof(k), "srtp_%s", leg[s]);
-			log_str(r, k, b2b_srtp_suite_name(c->media.crypto[s].suite));
+			put(o, k, json_string(b2b_srtp_suite_name(c->media.crypto[s].suite)));
 		}
 		if (c->media.crypto[s].suite != SDP_CRYPTO_NONE || c->stats[s].srtp_auth_fail ||
 		    c->stats[s].srtp_replay) {
 			snprintf(k, sizeof(k), "srtp_auth_fail_%s", leg[s]);
-			log_uint(r, k, c->stats[s].srtp_auth_fail);
+			put(o, k, json_integer((json_int_t)c->stats[s].srtp_auth_fail));
 			snprintf(k, sizeof(k), "srtp_replay_%s", leg[s]);
-			log_uint(r, k, c->stats[s].srtp_replay);
+			put(o, k, json_integer((json_int_t)c->stats[s].srtp_replay));
 		}
 	}
 }
