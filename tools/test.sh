@@ -2,7 +2,8 @@
 # tools/test.sh — installs dependencies, builds and runs the whole test suite:
 #   1. fuzz build (clang + libFuzzer): every fuzz target runs briefly over its corpus
 #   2. release build: unit + integration tests
-#   3. sanitizer build (ASan + UBSan): the same unit + integration tests
+#   3. sanitizer build (ASan + UBSan): the same unit + integration tests, but for the
+#      benchmark smoke runs (label "bench": a sanitizer's figures measure nothing)
 # The output ends with ctest's summary line of the sanitizer run.
 # Environment: TRUNX_JOBS (parallel build jobs), TRUNX_FUZZ_SECONDS (default 20),
 #              TRUNX_TEST_REGEX (ctest -R filter), TRUNX_SKIP_FUZZ=1, TRUNX_SKIP_RELEASE=1.
@@ -42,4 +43,4 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_strin
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}
 cd build-asan
-exec ctest -LE fuzz --output-on-failure -j "${TRUNX_CTEST_JOBS:-1}" "${regex[@]}"
+exec ctest -LE "fuzz|bench" --output-on-failure -j "${TRUNX_CTEST_JOBS:-1}" "${regex[@]}"
