@@ -205,93 +205,38 @@ static void on_peers(int err, const PGresult *r, const char *msg, bool more, voi
 	on_trunks(err, r, msg, more, arg, TRUNK_KIND_PEER);
 }
 
-static void on_tenants(int err, const PGresult *r, const char *msg, bool more, void *arg)
-{
-	struct job *j = arg;
-	const char *cols[MAX_COLS];
-	char why[160];
-
-	(void)more;
-	if (err) {
-		job_failed(j, err, msg);
-		return;
+/*
+ * A row handler for a table whose rows become one array of the snapshot: each row is
+ * parsed by parse() (a row it refuses is logged under its key column) and appended.
+ */
+#define ROWS_INTO(fn, table, keycol, type, parse, field)                                  \
+	static void fn(int err, const PGresult *r, const char *msg, bool more, void *arg) \
+	{                                                                                 \
+		struct job *j = arg;                                                      \
+		const char *cols[MAX_COLS];                                               \
+		char why[160];                                                            \
+                                                                                          \
+		(void)more;                                                               \
+		if (err) {                                                                \
+			job_failed(j, err, msg);                                          \
+			return;                                                           \
+		}                                                                         \
+		for (int i = 0; r && i < PQntuples(r); i++) {                             \
+			type row;                                                         \
+			size_t n = row_cols(r, i, cols);                                  \
+                                                                                          \
+			if (parse(cols, n, &row, why, sizeof(why)))                       \
+				row_refused(j, table, n > keycol ? cols[keycol] : "?", why); \
+			else if (push((void **)&j->s.field, &j->s.n_##field, sizeof(row), \
+				      &row))                                              \
+				job_failed(j, ENOMEM, NULL);                              \
+		}                                                                         \
 	}
-	for (int i = 0; r && i < PQntuples(r); i++) {
-		struct tenant_cfg t;
-		size_t n = row_cols(r, i, cols);
 
-		if (db_row_tenant(cols, n, &t, why, sizeof(why)))
-			row_refused(j, "tenants", n ? cols[0] : "?", why);
-		else if (push((void **)&j->s.tenants, &j->s.n_tenants, sizeof(t), &t))
-			job_failed(j, ENOMEM, NULL);
-	}
-}
-
-static void on_routes(int err, const PGresult *r, const char *msg, bool more, void *arg)
-{
-	struct job *j = arg;
-	const char *cols[MAX_COLS];
-	char why[160];
-
-	(void)more;
-	if (err) {
-		job_failed(j, err, msg);
-		return;
-	}
-	for (int i = 0; r && i < PQntuples(r); i++) {
-		struct route_cfg rc;
-		size_t n = row_cols(r, i, cols);
-
-		if (db_row_route(cols, n, &rc, why, sizeof(why)))
-			row_refused(j, "routes", n ? cols[0] : "?", why);
-		else if (push((void **)&j->s.routes, &j->s.n_routes, sizeof(rc), &rc))
-			job_failed(j, ENOMEM, NULL);
-	}
-}
-
-static void on_oroutes(int err, const PGresult *r, const char *msg, bool more, void *arg)
-{
-	struct job *j = arg;
-	const char *cols[MAX_COLS];
-	char why[160];
-
-	(void)more;
-	if (err) {
-		job_failed(j, err, msg);
-		return;
-	}
-	for (int i = 0; r && i < PQntuples(r); i++) {
-		struct oroute_cfg o;
-		size_t n = row_cols(r, i, cols);
-
-		if (db_row_oroute(cols, n, &o, why, sizeof(why)))
-			row_refused(j, "outbound_routes", n > DBO_PREFIX ? cols[DBO_PREFIX] : "?", why);
-		else if (push((void **)&j->s.oroutes, &j->s.n_oroutes, sizeof(o), &o))
-			job_failed(j, ENOMEM, NULL);
-	}
-}
-
-static void on_pools(int err, const PGresult *r, const char *msg, bool more, void *arg)
-{
-	struct job *j = arg;
-	const char *cols[MAX_COLS];
-	char why[160];
-
-	(void)more;
-	if (err) {
-		job_failed(j, err, msg);
-		return;
-	}
-	for (int i = 0; r && i < PQntuples(r); i++) {
-		struct pool_cfg p;
-		size_t n = row_cols(r, i, cols);
-
-		if (db_row_pool(cols, n, &p, why, sizeof(why)))
-			row_refused(j, "channel_pools", n > 1 ? cols[1] : "?", why);
-		else if (push((void **)&j->s.pools, &j->s.n_pools, sizeof(p), &p))
-			job_failed(j, ENOMEM, NULL);
-	}
-}
+ROWS_INTO(on_tenants, "tenants", 0, struct tenant_cfg, db_row_tenant, tenants)
+ROWS_INTO(on_routes, "routes", 0, struct route_cfg, db_row_route, routes)
+ROWS_INTO(on_oroutes, "outbound_routes", 0, struct oroute_cfg, db_row_oroute, oroutes)
+ROWS_INTO(on_pools, "channel_pools", 1, struct pool_cfg, db_row_pool, pools)
 
 static void on_settings(int err, const PGresult *r, const char *msg, bool more, void *arg)
 {
