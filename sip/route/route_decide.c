@@ -173,34 +173,10 @@ static int expand_tmpl(const char *tmpl, const char *e164, const char *cc, char 
 		       size_t len)
 {
 	const char *national = e164 + 1;
-	size_t o = 0;
 
 	if (cc[0] && strncmp(national, cc, strlen(cc)) == 0)
 		national += strlen(cc);
-	for (const char *p = tmpl; *p; ) {
-		const char *sub = NULL;
-		size_t sl;
-
-		if (strncmp(p, "{did}", 5) == 0) {
-			sub = e164;
-			p += 5;
-		} else if (strncmp(p, "{national}", 10) == 0) {
-			sub = national;
-			p += 10;
-		}
-		if (!sub) {
-			sub = p++;
-			sl = 1;
-		} else {
-			sl = strlen(sub);
-		}
-		if (o + sl >= len)
-			return ENOSPC;
-		memcpy(out + o, sub, sl);
-		o += sl;
-	}
-	out[o] = '\0';
-	return 0;
+	return route_fill_template(tmpl, e164, national, out, len);
 }
 
 static void inbound(const struct route_table *rt, const struct trunk *from,

@@ -346,19 +346,13 @@ int route_normalize(const struct trunk *t, const char *user, char *e164, size_t 
 	return 0;
 }
 
-int route_expand_uri(const struct route *r, const char *e164, char *out, size_t len)
+/* tmpl with "{did}" as e164 and "{national}" as national. */
+int route_fill_template(const char *tmpl, const char *e164, const char *national, char *out,
+			size_t len)
 {
-	const char *digits = e164_digits(e164), *national;
 	size_t o = 0;
 
-	if (!r || !digits || !out || !len)
-		return EINVAL;
-	/* {national}: without '+' and the destination trunk's country code */
-	national = digits;
-	if (r->dest && r->dest->cfg.country_code[0] &&
-	    starts_with(digits, r->dest->cfg.country_code))
-		national = digits + strlen(r->dest->cfg.country_code);
-	for (const char *p = r->tmpl; *p; ) {
+	for (const char *p = tmpl; *p; ) {
 		const char *sub = NULL;
 		size_t sl;
 
@@ -382,4 +376,18 @@ int route_expand_uri(const struct route *r, const char *e164, char *out, size_t 
 	}
 	out[o] = '\0';
 	return 0;
+}
+
+int route_expand_uri(const struct route *r, const char *e164, char *out, size_t len)
+{
+	const char *digits = e164_digits(e164), *national;
+
+	if (!r || !digits || !out || !len)
+		return EINVAL;
+	/* {national}: without '+' and the destination trunk's country code */
+	national = digits;
+	if (r->dest && r->dest->cfg.country_code[0] &&
+	    starts_with(digits, r->dest->cfg.country_code))
+		national = digits + strlen(r->dest->cfg.country_code);
+	return route_fill_template(r->tmpl, e164, national, out, len);
 }

@@ -125,4 +125,9 @@ bool route_digits_ok(const char *s, size_t size);
 /** Index of trunk `name` in rt, or -1. */
 long route_trunk_index(const struct route_table *rt, const char *name);
 
+/** tmpl with "{did}" replaced by e164 and "{national}" by national (route_match.c).
+ *  @return 0, ENOSPC */
+int route_fill_template(const char *tmpl, const char *e164, const char *national, char *out,
+			size_t len);
+
 #endif
