@@ -789,6 +789,30 @@ struct query_job {
 	char           id[CALL_ID_MAX];
 };
 
+/* Runs run(job) on the signalling thread; the job answers through h and frees itself.
+ * call_id: the call it is about, or NULL. @return 0, EINVAL, ENOMEM or sipua_post's */
+static int post_query(struct b2bua *b, void (*run)(void *), const char *call_id,
+		      b2bua_reply_h *h, void *arg)
+{
+	struct query_job *j;
+	int err;
+
+	if (!b || !h || (call_id && strlen(call_id) >= CALL_ID_MAX))
+		return EINVAL;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	j->b = b;
+	j->h = h;
+	j->arg = arg;
+	if (call_id)
+		snprintf(j->id, sizeof(j->id), "%s", call_id);
+	err = sipua_post(b->ua, run, j);
+	if (err)
+		free(j);
+	return err;
+}
+
 static void list_run(void *arg)
 {
 	struct query_job *j = arg;
@@ -852,21 +876,7 @@ static void list_run(void *arg)
 
 int b2bua_list_calls(struct b2bua *b, b2bua_reply_h *h, void *arg)
 {
-	struct query_job *j;
-	int err;
-
-	if (!b || !h)
-		return EINVAL;
-	j = calloc(1, sizeof(*j));
-	if (!j)
-		return ENOMEM;
-	j->b = b;
-	j->h = h;
-	j->arg = arg;
-	err = sipua_post(b->ua, list_run, j);
-	if (err)
-		free(j);
-	return err;
+	return post_query(b, list_run, NULL, h, arg);
 }
 
 static void trunks_run(void *arg)
@@ -882,21 +892,7 @@ static void trunks_run(void *arg)
 
 int b2bua_list_trunks(struct b2bua *b, b2bua_reply_h *h, void *arg)
 {
-	struct query_job *j;
-	int err;
-
-	if (!b || !h)
-		return EINVAL;
-	j = calloc(1, sizeof(*j));
-	if (!j)
-		return ENOMEM;
-	j->b = b;
-	j->h = h;
-	j->arg = arg;
-	err = sipua_post(b->ua, trunks_run, j);
-	if (err)
-		free(j);
-	return err;
+	return post_query(b, trunks_run, NULL, h, arg);
 }
 
 static void hangup_run(void *arg)
@@ -921,20 +917,7 @@ static void hangup_run(void *arg)
 
 int b2bua_hangup(struct b2bua *b, const char *call_id, b2bua_reply_h *h, void *arg)
 {
-	struct query_job *j;
-	int err;
-
-	if (!b || !call_id || !h || strlen(call_id) >= CALL_ID_MAX)
+	if (!call_id)
 		return EINVAL;
-	j = calloc(1, sizeof(*j));
-	if (!j)
-		return ENOMEM;
-	j->b = b;
-	j->h = h;
-	j->arg = arg;
-	snprintf(j->id, sizeof(j->id), "%s", call_id);
-	err = sipua_post(b->ua, hangup_run, j);
-	if (err)
-		free(j);
-	return err;
+	return post_query(b, hangup_run, call_id, h, arg);
 }
