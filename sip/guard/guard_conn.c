@@ -1,6 +1,9 @@
 /*
  * guard_conn.c — the table of accepted SIP connections: one entry per descriptor,
- * a count per source address, and the caps (in total and per source).
+ * a count per source address, and the caps (in total and per source). An eighth of
+ * the total (at least one slot when the total is two or more) is kept for known
+ * sources: a flood of connections from strangers, each under its per-source cap,
+ * cannot take the last slots a trunk needs to reconnect.
  *
  * Entries live in an array of `capacity` slots (free slots on a list); two open-
  * addressing hash tables with linear probing (and backward-shift deletion, so no
@@ -23,6 +26,7 @@ struct guard_conns {
 	struct guard_conn *slot;      /**< capacity entries; fd -1 = free */
 	unsigned           capacity;
 	unsigned           count;
+	unsigned           unknown;       /**< entries from sources not known */
 	unsigned           max_total, max_per_source;
 	int32_t           *free_next; /**< free list through slot indexes */
 	int32_t            free_head;
@@ -83,6 +87,11 @@ void guard_conns_destroy(struct guard_conns *t)
 	free(t->by_fd);
 	free(t->by_src);
 	free(t);
+}
+
+unsigned guard_conns_reserve(unsigned max_total)
+{
+	return max_total >= 2 ? (max_total / 8 ? max_total / 8 : 1) : 0;
 }
 
 void guard_conns_set_limits(struct guard_conns *t, unsigned max_total, unsigned max_per_source)
@@ -174,6 +183,8 @@ int guard_conns_add(struct guard_conns *t, int fd, const struct sockaddr *peer, 
 		return EEXIST;
 	if (t->count >= t->max_total || t->free_head < 0)
 		return ENFILE;
+	if (!known && t->unknown >= t->max_total - guard_conns_reserve(t->max_total))
+		return ENFILE;
 	guard_addr_key(peer, key);
 	sc = src_find(t, key);
 	if (t->by_src[sc].count >= t->max_per_source)
@@ -192,6 +203,7 @@ int guard_conns_add(struct guard_conns *t, int fd, const struct sockaddr *peer, 
 		memcpy(t->by_src[sc].addr, key, 16);
 	t->by_src[sc].count++;
 	t->count++;
+	t->unknown += !known;
 	if (cp)
 		*cp = c;
 	return 0;
@@ -230,6 +242,7 @@ void guard_conns_remove(struct guard_conns *t, int fd)
 	t->free_next[i] = t->free_head;
 	t->free_head = i;
 	t->count--;
+	t->unknown -= !t->slot[i].known;
 }
 
 unsigned guard_conns_count(const struct guard_conns *t)

@@ -105,12 +105,17 @@ struct guard_conns;
 int guard_conns_create(struct guard_conns **tp, unsigned capacity);
 void guard_conns_destroy(struct guard_conns *t);
 
-/** Sets the caps: in total (at most the capacity) and per source address (0 = total). */
+/** Slots of a total cap kept for known sources: an eighth, at least 1 from a total of 2. */
+unsigned guard_conns_reserve(unsigned max_total);
+
+/** Sets the caps: in total (at most the capacity) and per source address (0 = total);
+ *  connections from sources not known fill at most the total less its reserve. */
 void guard_conns_set_limits(struct guard_conns *t, unsigned max_total, unsigned max_per_source);
 
 /**
  * Adds a connection (zeroed framing state).
- * @return 0; ENFILE (the total cap is reached), EMLINK (its source's cap is reached),
+ * @return 0; ENFILE (the total cap is reached, or for a source not known, the total
+ *         less the reserve for known sources), EMLINK (its source's cap is reached),
  *         EEXIST (fd already in the table), EINVAL
  */
 int guard_conns_add(struct guard_conns *t, int fd, const struct sockaddr *peer, bool known,

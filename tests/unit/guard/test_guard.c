@@ -126,6 +126,48 @@ static void test_conns_caps(void **state)
 	guard_conns_destroy(t);
 }
 
+/* Strangers, each under its per-source cap, fill at most the total less the reserve;
+ * a trunk still gets in, and a stranger leaving frees a stranger's slot. */
+static void test_conns_reserve_for_known(void **state)
+{
+	struct guard_conns *t;
+	struct sockaddr_storage trunk = v4("127.0.2.1", 5060);
+	char ip[32];
+	int fd = 100;
+
+	(void)state;
+	assert_int_equal(guard_conns_reserve(1), 0);
+	assert_int_equal(guard_conns_reserve(2), 1);
+	assert_int_equal(guard_conns_reserve(15), 1);
+	assert_int_equal(guard_conns_reserve(64), 8);
+	assert_int_equal(guard_conns_create(&t, 64), 0);
+	guard_conns_set_limits(t, 64, 2);
+	for (int i = 0; i < 56; i++, fd++) {
+		struct sockaddr_storage x;
+
+		snprintf(ip, sizeof(ip), "127.0.3.%d", 1 + i / 2);
+		x = v4(ip, 2000 + i);
+		assert_int_equal(guard_conns_add(t, fd, SA(x), false, 1, NULL), 0);
+	}
+	{
+		struct sockaddr_storage x = v4("127.0.4.1", 1);
+
+		assert_int_equal(guard_conns_add(t, fd, SA(x), false, 1, NULL), ENFILE);
+	}
+	assert_int_equal(guard_conns_add(t, 500, SA(trunk), true, 1, NULL), 0);
+	assert_int_equal(guard_conns_add(t, 501, SA(trunk), true, 1, NULL), 0);
+	guard_conns_remove(t, 500);
+	guard_conns_remove(t, 100);   /* a stranger leaves: one stranger may come */
+	{
+		struct sockaddr_storage x = v4("127.0.4.1", 1);
+
+		assert_int_equal(guard_conns_add(t, 600, SA(x), false, 1, NULL), 0);
+		assert_int_equal(guard_conns_add(t, 601, SA(x), false, 1, NULL), ENFILE);
+	}
+	assert_int_equal(guard_conns_count(t), 57);
+	guard_conns_destroy(t);
+}
+
 /* Random adds and removes against a plain model: counts, lookups, per-source counts. */
 static void test_conns_model(void **state)
 {
@@ -286,6 +328,7 @@ int main(void)
 		cmocka_unit_test(test_rate_bucket),
 		cmocka_unit_test(test_rate_many_sources_bounded),
 		cmocka_unit_test(test_conns_caps),
+		cmocka_unit_test(test_conns_reserve_for_known),
 		cmocka_unit_test(test_conns_model),
 		cmocka_unit_test(test_frame_keeps_all),
 		cmocka_unit_test(test_frame_drops_whole_messages),
