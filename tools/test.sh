@@ -4,9 +4,14 @@
 #   2. release build: unit + integration tests
 #   3. sanitizer build (ASan + UBSan): the same unit + integration tests, but for the
 #      benchmark smoke runs (label "bench": a sanitizer's figures measure nothing)
+# Each test stage runs the integration tests two at a time (they wait on timers and
+# peers far more than they compute, and each picks its own free ports), then the unit
+# tests and the load and benchmark tests alone, so the figures and floods those assert
+# on do not share the cores with another test.
 # The output ends with ctest's summary line of the sanitizer run.
 # Environment: TRUNX_JOBS (parallel build jobs), TRUNX_FUZZ_SECONDS (default 20),
-#              TRUNX_TEST_REGEX (ctest -R filter), TRUNX_SKIP_FUZZ=1, TRUNX_SKIP_RELEASE=1.
+#              TRUNX_TEST_REGEX (ctest -R filter), TRUNX_SKIP_FUZZ=1, TRUNX_SKIP_RELEASE=1,
+#              TRUNX_CTEST_JOBS (integration tests at once, default 2).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -17,6 +22,17 @@ regex=(); [ -n "${TRUNX_TEST_REGEX:-}" ] && regex=(-R "$TRUNX_TEST_REGEX")
 ./tools/deps.sh
 
 step() { printf '\n==== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
+
+# run_tests DIR EXCLUDE: the integration tests in parallel, then the rest one by one
+# (EXCLUDE: a label regex left out of both). Both halves run; the status is theirs.
+run_tests() {
+  local dir=$1 exclude=$2 rc=0
+  (cd "$dir" && ctest -L integration -LE "load|bench|$exclude" --output-on-failure \
+     -j "${TRUNX_CTEST_JOBS:-2}" "${regex[@]}") || rc=$?
+  (cd "$dir" && ctest -L "unit|load|bench" -LE "$exclude" --output-on-failure \
+     "${regex[@]}") || rc=$?
+  return "$rc"
+}
 
 if [ "${TRUNX_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzz build"
@@ -32,7 +48,7 @@ if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build -j "$jobs"
   step "release tests"
-  (cd build && ctest -LE fuzz --output-on-failure -j "${TRUNX_CTEST_JOBS:-1}" "${regex[@]}")
+  run_tests build fuzz
 fi
 
 step "sanitizer build (ASan + UBSan)"
@@ -42,5 +58,4 @@ step "sanitizer tests"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}
-cd build-asan
-exec ctest -LE "fuzz|bench" --output-on-failure -j "${TRUNX_CTEST_JOBS:-1}" "${regex[@]}"
+run_tests build-asan "fuzz|bench"
