@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "b2bua/b2bua.h"
 #include "budget/budget.h"
 #include "conf/conf.h"
@@ -36,11 +37,14 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: trunxd --config FILE [--postgres URL] [--redis URL] [--check | --seed]\n"
+		"       trunxd --config FILE --create-api-key NAME [--tenant ID] [--scopes LIST]\n"
 		"       trunxd --version\n"
 		"  --postgres, --redis  override [data] postgres / redis of the file\n"
 		"  --check              validate FILE, say which mode it selects, and exit\n"
 		"  --seed               migrate the database, add the file's [trunk] and [route]\n"
-		"                       sections to it (existing names are kept), and exit\n");
+		"                       sections to it (existing names are kept), and exit\n"
+		"  --create-api-key     migrate the database, create an API key (an operator key\n"
+		"                       without --tenant), print it once, and exit\n");
 }
 
 /* Command-line values replace the file's [data] URLs. */
@@ -118,10 +122,15 @@ int main(int argc, char **argv)
 		{"redis", required_argument, NULL, 'R'},
 		{"seed", no_argument, NULL, 'S'},
 		{"version", no_argument, NULL, 'V'},
+		{"create-api-key", required_argument, NULL, 'K'},
+		{"tenant", required_argument, NULL, 'T'},
+		{"scopes", required_argument, NULL, 'O'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *pg_url = NULL, *redis_url = NULL;
+	const char *key_name = NULL, *key_tenant = NULL, *key_scopes = NULL;
+	struct api *api = NULL;
 	struct conf *cf = NULL;
 	struct route_table *rt = NULL;
 	struct b2bua *b = NULL;
@@ -141,6 +150,9 @@ int main(int argc, char **argv)
 		case 'R': redis_url = optarg; break;
 		case 'S': seed = 1; break;
 		case 'V': printf("trunxd %s\n", TRUNX_VERSION); return 0;
+		case 'K': key_name = optarg; break;
+		case 'T': key_tenant = optarg; break;
+		case 'O': key_scopes = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -187,6 +199,29 @@ int main(int argc, char **argv)
 		       "the file)\n", config, nt, nt == 1 ? "" : "s", nr, nr == 1 ? "" : "s",
 		       cf->n_trunks, cf->n_routes);
 		rc = 0;
+		goto out;
+	}
+	if (key_name) {
+		char key[128], why[512] = "";
+
+		if (conf_mode(cf) != CONF_MODE_DB) {
+			fprintf(stderr, "trunxd: --create-api-key needs a database\n");
+			goto out;
+		}
+		if (migrate(cf))
+			goto out;
+		if (api_key_create_blocking(cf->data.postgres, key_tenant, key_name, key_scopes,
+					    key, sizeof(key), why, sizeof(why))) {
+			fprintf(stderr, "trunxd: --create-api-key: %s\n", why);
+			goto out;
+		}
+		printf("%s\n", key);
+		rc = 0;
+		goto out;
+	}
+	if ((cf->api.listen_addr[0] || cf->api.service_listen[0]) &&
+	    conf_mode(cf) != CONF_MODE_DB) {
+		fprintf(stderr, "%s: [api] needs database mode ([data] postgres)\n", config);
 		goto out;
 	}
 	/* Descriptors for every call's media and the SIP connections, or no start. */
@@ -267,6 +302,15 @@ int main(int argc, char **argv)
 			data_hooks(data, &h);
 			b2bua_set_hooks(b, &h);
 		}
+		if (cf->api.listen_addr[0] || cf->api.service_listen[0]) {
+			err = api_create(&api, ctl_event_base(ctl), cf, b, why, sizeof(why));
+			if (!err && (err = api_start(api)) != 0)
+				snprintf(why, sizeof(why), "api: %s", strerror(err));
+			if (err) {
+				log_msg(LOG_ERROR, "trunxd.start", "%s", why);
+				goto out;
+			}
+		}
 	}
 	err = b2bua_start(b);
 	if (err) {
@@ -295,6 +339,7 @@ int main(int argc, char **argv)
 out:
 	ctl_stop(ctl);
 	b2bua_destroy(b);     /* records of abandoned calls still reach the journal */
+	api_destroy(api);     /* after the B2BUA: no answer of it can arrive any more */
 	data_destroy(data);   /* its events live in the control thread's loop */
 	ctl_destroy(ctl);
 	ctl_daemon_destroy(cd);

@@ -840,6 +840,7 @@ static void list_run(void *arg)
 		json_object_set_new(o, "from", json_string(c->from));
 		json_object_set_new(o, "to", json_string(c->did[0] ? c->did : c->to));
 		json_object_set_new(o, "state", json_string(call_state_name(c->state)));
+		json_object_set_new(o, "tenant", c->tenant[0] ? json_string(c->tenant) : json_null());
 		if (c->a)
 			json_array_append_new(legs, json_pack("{s:s,s:s}", "leg", "a", "call_id",
 							      c->a_call_id));

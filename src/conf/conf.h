@@ -89,6 +89,21 @@ struct conf_data {
 	unsigned cdr_flush_ms;            /**< longest wait before a batch is written */
 };
 
+/** [api]: the HTTP/JSON API (src/api); database mode only. */
+struct conf_api {
+	char     listen_addr[CONF_HOST_MAX];  /**< IP literal; "" = no public listener */
+	uint16_t listen_port;
+	char     service_listen[CONF_PATH_MAX]; /**< "unix:/path" or a loopback "ip:port";
+					          "" = none. The only door for the service token */
+	char     service_token[128];          /**< internal callers' token; "" = none */
+	unsigned body_limit;                  /**< bytes of a request body; beyond: 413 */
+	unsigned auth_fail_limit;             /**< failed authentications per source address
+					           per minute; beyond: 429 */
+	unsigned key_cache_s;                 /**< s a key's (tenant, scopes) stay in Redis */
+	unsigned timeout_ms;                  /**< a request unanswered this long: 503 */
+	unsigned api_pool_retry;              /**< Retry-After s when the API pool is full */
+};
+
 /** How a configuration gets its trunks and routes. */
 enum conf_mode {
 	CONF_MODE_FILE = 0,   /**< [trunk] / [route] sections; per-node budgets */
@@ -100,6 +115,7 @@ struct conf {
 	struct conf_general     general;
 	struct conf_sip         sip;
 	struct conf_data        data;
+	struct conf_api         api;
 	struct media_engine_cfg media;
 	char                    media_advertise[CONF_HOST_MAX];  /**< c= address; "" = bind */
 	size_t                  n_trunks;

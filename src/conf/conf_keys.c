@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -170,6 +171,24 @@ static const struct conf_key data_keys[] = {
 	 "200"},
 };
 
+static const struct conf_key api_keys[] = {
+	{"listen", CT_HOSTPORT, CK(struct conf, api.listen_addr), CK(struct conf, api.listen_port),
+	 CSZ(struct conf, api.listen_addr), 0, 0, 0, NULL, ""},
+	{"service_listen", CT_STR, CK(struct conf, api.service_listen), 0,
+	 CSZ(struct conf, api.service_listen), 0, 0, 0, NULL, ""},
+	{"service_token", CT_STR, CK(struct conf, api.service_token), 0,
+	 CSZ(struct conf, api.service_token), 0, 0, 0, NULL, ""},
+	{"body_limit", CT_UINT, CK(struct conf, api.body_limit), 0, 0, 256, 16777216, 1, NULL,
+	 "65536"},
+	{"auth_fail_limit", CT_UINT, CK(struct conf, api.auth_fail_limit), 0, 0, 1, 100000, 1,
+	 NULL, "20"},
+	{"key_cache", CT_UINT, CK(struct conf, api.key_cache_s), 0, 0, 1, 3600, 1, NULL, "60"},
+	{"timeout", CT_UINT, CK(struct conf, api.timeout_ms), 0, 0, 100, 600000, 1, NULL,
+	 "10000"},
+	{"pool_retry_after", CT_UINT, CK(struct conf, api.api_pool_retry), 0, 0, 1, 3600, 1, NULL,
+	 "5"},
+};
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 _Static_assert(N(trunk_keys) <= CONF_MAX_KEYS && N(sip_keys) <= CONF_MAX_KEYS,
 	       "key tables fit the per-section line array");
@@ -299,6 +318,59 @@ static int check_data(struct conf_ctx *c, void *obj)
 	return 0;
 }
 
+/* A loopback address: 127.0.0.0/8 or ::1. */
+static bool is_loopback(const char *ip)
+{
+	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0;
+}
+
+static int check_api(struct conf_ctx *c, void *obj)
+{
+	struct conf *cf = obj;
+	const struct conf_section *sec = c->sec;
+	const char *sl = cf->api.service_listen;
+	size_t tl = strlen(cf->api.service_token);
+
+	if (cf->api.listen_addr[0] && !conf_is_ip(cf->api.listen_addr))
+		return conf_fail(c, conf_key_line(sec, &c->cur, "listen"),
+				 "listen: \"%s\" is not an IP address", cf->api.listen_addr);
+	if (cf->api.listen_addr[0] && !cf->api.listen_port)
+		return conf_fail(c, conf_key_line(sec, &c->cur, "listen"),
+				 "listen needs a port (ip:port)");
+	if (sl[0] && strncmp(sl, "unix:", 5) == 0) {
+		if (sl[5] != '/' || strlen(sl + 5) >= SUN_PATH_SIZE)
+			return conf_fail(c, conf_key_line(sec, &c->cur, "service_listen"),
+					 "service_listen: unix:/absolute/path (at most %d bytes)",
+					 SUN_PATH_SIZE - 1);
+	} else if (sl[0]) {
+		char ip[CONF_HOST_MAX];
+		const char *colon = strrchr(sl, ':');
+		size_t n = colon ? (size_t)(colon - sl) : 0;
+
+		if (n && sl[0] == '[' && sl[n - 1] == ']') {
+			memcpy(ip, sl + 1, n - 2);
+			ip[n - 2] = 0;
+		} else if (n && n < sizeof(ip)) {
+			memcpy(ip, sl, n);
+			ip[n] = 0;
+		} else {
+			ip[0] = 0;
+		}
+		if (!colon || !conf_is_ip(ip) || !is_loopback(ip) || atoi(colon + 1) <= 0 ||
+		    atoi(colon + 1) > 65535)
+			return conf_fail(c, conf_key_line(sec, &c->cur, "service_listen"),
+					 "service_listen: \"%s\" is neither unix:/path nor a "
+					 "loopback ip:port", sl);
+	}
+	if (tl && tl < 32)
+		return conf_fail(c, conf_key_line(sec, &c->cur, "service_token"),
+				 "service_token: at least 32 characters");
+	if (tl && !sl[0])
+		return conf_fail(c, conf_key_line(sec, &c->cur, "service_token"),
+				 "service_token is accepted on service_listen only: set it");
+	return 0;
+}
+
 const struct conf_section conf_sections[] = {
 	{"general", false, general_keys, N(general_keys), NULL},
 	{"sip", false, sip_keys, N(sip_keys), check_sip},
@@ -306,6 +378,7 @@ const struct conf_section conf_sections[] = {
 	{"trunk", true, trunk_keys, N(trunk_keys), check_trunk},
 	{"route", true, route_keys, N(route_keys), check_route},
 	{"data", false, data_keys, N(data_keys), check_data},
+	{"api", false, api_keys, N(api_keys), check_api},
 };
 const size_t conf_n_sections = N(conf_sections);
 

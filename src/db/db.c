@@ -444,7 +444,7 @@ static bool drain_results(struct db *db)
 			one_line(msg, sizeof(msg), PQresultErrorMessage(r), "statement failed");
 			/* Answer now and forget the handler; the rest of the result set is
 			 * drained and discarded. */
-			q_answer(q, EIO, NULL, msg, false);
+			q_answer(q, EIO, r, msg, false);   /* r: SQLSTATE for callers */
 			q->h = NULL;
 			q->flags &= ~(unsigned)DB_Q_ROWS;
 			PQclear(r);

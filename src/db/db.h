@@ -52,7 +52,8 @@ typedef void (db_notify_h)(const char *channel, const char *payload, void *arg);
  * The answer to a query. err: 0, or an errno value (ECONNRESET: the connection broke,
  * ETIMEDOUT: query timeout, EIO: the server refused the statement, msg says why,
  * ESHUTDOWN: the client is being destroyed). res is valid during the call only
- * (NULL on error). With DB_Q_ROWS, `more` is true for each row; the last call has
+ * (NULL on error, except EIO: the error result, whose PG_DIAG_SQLSTATE field says
+ * which constraint or syntax the statement broke). With DB_Q_ROWS, `more` is true for each row; the last call has
  * more = false (and no row). Control thread.
  */
 typedef void (db_result_h)(int err, const PGresult *res, const char *msg, bool more,

@@ -1,0 +1,330 @@
+/*
+ * api_int.h — inside the HTTP API (src/api): the server context, one request in
+ * flight, the route table and the resource descriptions shared by the files of the
+ * module. Nothing here leaves src/api.
+ */
+#ifndef TRUNX_API_INT_H
+#define TRUNX_API_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "api/api.h"
+
+struct api;
+struct api_req;
+struct evhttp;
+struct evhttp_bound_socket;
+
+#define API_ID_LEN      24    /**< "req_" + 16 hex + NUL, rounded */
+#define API_PARAM_MAX   128   /**< a path parameter's bytes */
+#define API_PATH_MAX    512
+#define API_TENANT_MAX  64
+#define API_MAX_SCOPES  16
+#define API_SCOPE_MAX   32
+#define API_PAGE_MAX    200   /**< most rows a list returns */
+#define API_PAGE_DEFAULT 50
+
+/* ---- errors (api.c) ---- */
+
+/** An error to answer: HTTP status, a stable code and a sentence. */
+struct api_err {
+	int  status;
+	char code[40];
+	char message[256];
+	char field[64];     /**< the offending field, "" = none */
+};
+
+int api_err_set(struct api_err *e, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* ---- JSON bodies (api_json.c; pure) ---- */
+
+enum api_ftype {
+	AF_STRING = 0,
+	AF_INT,
+	AF_BOOL,
+	AF_STRARRAY,   /**< array of strings */
+	AF_OBJECT,     /**< any JSON object (stored as jsonb) */
+};
+
+enum api_fflags {
+	AF_REQ     = 1u << 0,  /**< required on create */
+	AF_RO      = 1u << 1,  /**< read only: never accepted in a body */
+	AF_SECRET  = 1u << 2,  /**< write only: never returned */
+	AF_OPWRITE = 1u << 3,  /**< only an operator may set it */
+	AF_CREATE  = 1u << 4,  /**< settable on create only */
+	AF_FILTER  = 1u << 5,  /**< a list may filter on it (?name=value) */
+	AF_NULL    = 1u << 6,  /**< null accepted (clears the column) */
+};
+
+enum api_fcheck {
+	AC_NONE = 0,
+	AC_E164,       /**< +[1-9] and up to 14 more digits */
+	AC_NAME,       /**< 1-63 of A-Z a-z 0-9 _ . - */
+	AC_ENUM,       /**< one of enums[] */
+	AC_DIGITS,     /**< 0-15 digits */
+	AC_SIPURI,     /**< sip: or sips: followed by printable ASCII */
+	AC_DEST,       /**< an E.164 number or a sip:/sips: URI */
+	AC_UUID,
+	AC_SCOPES,     /**< each element a known scope */
+};
+
+struct api_field {
+	const char        *name;
+	enum api_ftype     type;
+	const char        *column;   /**< SQL column ("" = not a column) */
+	const char        *cast;     /**< SQL cast of the parameter ("text", "cidr[]"...) */
+	unsigned           flags;
+	enum api_fcheck    check;
+	long               min, max; /**< AF_INT range; AF_STRING length (max 0 = 255) */
+	const char *const *enums;
+	const char        *desc;
+};
+
+/** The decoding modes of api_json_decode. */
+enum api_jmode {
+	AJ_CREATE = 0,   /**< required fields must be there */
+	AJ_UPDATE,       /**< every field optional; AF_CREATE fields refused */
+};
+
+/**
+ * Parses a request body and checks it against a field table: a JSON object, no
+ * unknown field (422 unknown_field naming it), each of the right type (422
+ * invalid_type) and value (422 invalid_value), required ones present (422
+ * missing_field), operator-only ones only from an operator (403 forbidden_field).
+ * @return 0 with *out the object (caller frees), or EINVAL with e filled
+ */
+int api_json_decode(const char *buf, size_t len, const struct api_field *f, size_t nf,
+		    enum api_jmode mode, bool operator_, json_t **out, struct api_err *e);
+
+/** Validates one value against a field (used for query filters too). */
+int api_field_check(const struct api_field *f, json_t *v, struct api_err *e);
+
+/** True for a number in E.164 form (+ and 2-15 digits, no leading 0). */
+bool api_is_e164(const char *s);
+
+/** The scopes a key may hold (NULL-terminated). */
+extern const char *const api_scope_names[];
+
+/* ---- resources (api_res.c, api_fields.c) ---- */
+
+enum api_tenancy {
+	AT_NONE = 0,     /**< infrastructure: operator only */
+	AT_OWNED,        /**< every row belongs to one tenant (tenant_id NOT NULL) */
+	AT_OPTIONAL,     /**< tenant_id may be NULL (shared rows, operator's) */
+	AT_SELF,         /**< the tenants table: a tenant sees its own row */
+};
+
+struct api_resource {
+	const char             *name;      /**< path segment: "trunks" */
+	const char             *schema;    /**< OpenAPI schema name: "Trunk" */
+	const char             *table;
+	const char             *key;       /**< key column ("id", "number") */
+	const char             *key_cast;  /**< "uuid" or "text" */
+	enum api_tenancy        tenancy;
+	const char             *read_scope, *write_scope;
+	bool                    tenant_write;  /**< tenants may create/update/delete */
+	const struct api_field *fields;
+	size_t                  n_fields;
+	const char             *notify;    /**< NOTIFY channel after a change, or NULL */
+};
+
+extern const struct api_resource api_resources[];
+extern const size_t api_n_resources;
+const struct api_resource *api_resource_find(const char *name);
+
+/* ---- routes (api_route.c; pure) ---- */
+
+enum api_rflags {
+	AR_PUBLIC   = 1u << 0,  /**< no authentication */
+	AR_OPERATOR = 1u << 1,  /**< operator keys only */
+	AR_BODY     = 1u << 2,  /**< takes a JSON body */
+	AR_LIST     = 1u << 3,  /**< a list: cursor, limit, filters */
+	AR_TEXT     = 1u << 4,  /**< answers text, not JSON (metrics) */
+	AR_HIDDEN   = 1u << 5,  /**< served but not an API operation (none today) */
+};
+
+typedef void (api_handler_h)(struct api_req *r);
+
+struct api_route {
+	enum evhttp_cmd_type        method;
+	const char                 *pattern;   /**< "/v1/trunks/{id}" */
+	api_handler_h              *h;
+	const struct api_resource  *res;       /**< for the generic handlers */
+	unsigned                    flags;
+	const char                 *scope;     /**< needed scope ("" = any valid key) */
+	const char                 *op_id;     /**< OpenAPI operationId */
+	const char                 *summary;
+	int                         status;    /**< success status */
+	const char                 *body;      /**< request schema name, or NULL */
+	const char                 *reply;     /**< response schema name, or NULL */
+};
+
+extern const struct api_route *api_routes;
+extern size_t api_n_routes;
+
+/** Builds the route table (resources x operations + the fixed routes). Once. */
+int api_routes_init(void);
+
+#define API_MAX_PARAMS 2
+
+/**
+ * Finds the route for a method and a path ("/v1/trunks/abc"): 0 with *rp and the
+ * path parameters (percent-decoded), ENOENT (no path matches: 404), EPERM (the path
+ * matches with another method: 405, allow lists the methods), EINVAL (a bad path).
+ */
+int api_route_match(enum evhttp_cmd_type method, const char *path,
+		    const struct api_route **rp, char params[API_MAX_PARAMS][API_PARAM_MAX],
+		    char *allow, size_t allowlen);
+
+const char *api_method_name(enum evhttp_cmd_type m);
+
+/* ---- the caller (api_auth.c) ---- */
+
+struct api_principal {
+	bool     authenticated;
+	bool     operator_;                 /**< operator key or service token */
+	bool     service;                   /**< the internal service token */
+	char     tenant[API_TENANT_MAX];    /**< "" for operators */
+	char     key_id[40];
+	size_t   n_scopes;
+	char     scopes[API_MAX_SCOPES][API_SCOPE_MAX];
+};
+
+bool api_principal_has(const struct api_principal *p, const char *scope);
+
+/* ---- one request ---- */
+
+struct api_listener {
+	struct api                 *api;
+	struct evhttp              *http;
+	bool                        service;   /**< loopback/unix: the service token works */
+	char                        name[16];
+};
+
+struct api_req {
+	struct api                 *api;
+	struct evhttp_request      *req;
+	struct api_listener        *l;
+	char                        id[API_ID_LEN];
+	char                        src[64];
+	char                        path[API_PATH_MAX];
+	struct evkeyvalq            query;
+	bool                        query_parsed;
+	const struct api_route     *route;
+	char                        params[API_MAX_PARAMS][API_PARAM_MAX];
+	struct api_principal        who;
+	json_t                     *body;
+	struct timespec             t0;
+	void                       *state;     /**< a handler's own */
+};
+
+/** Makes evhttp's own error pages JSON on this listener (api_wire.c). */
+void api_wire_attach(struct api_listener *l);
+
+/** Sends a JSON reply (steals j) and ends the request. */
+void api_reply(struct api_req *r, int status, json_t *j);
+/** Sends an error reply and ends the request. */
+void api_reply_err(struct api_req *r, const struct api_err *e);
+void api_fail(struct api_req *r, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/** Sends a text reply and ends the request. */
+void api_reply_text(struct api_req *r, int status, const char *ctype, const char *text,
+		    size_t len);
+/** Answers a database error (SQLSTATE mapped: 409, 422, 503...). */
+void api_reply_db_err(struct api_req *r, int err, const PGresult *res, const char *msg);
+
+/** The request's query parameter, or NULL. */
+const char *api_query(struct api_req *r, const char *name);
+
+/** The body bytes (NUL-terminated copy in *buf, caller frees). */
+int api_body(struct api_req *r, char **buf, size_t *len);
+
+struct db;
+struct kv;
+struct b2bua;
+
+/** Runs fn(arg) on the control thread; any thread. @return 0, ENOMEM */
+int api_post(struct api *a, void (*fn)(void *arg), void *arg);
+
+struct db *api_db(struct api *a);
+struct kv *api_kv(struct api *a);
+struct b2bua *api_b2bua(struct api *a);
+const struct conf_api *api_conf(struct api *a);
+struct api_metrics *api_metrics(struct api *a);
+
+/* ---- auth (api_auth.c) ---- */
+
+struct api_auth;
+typedef void (api_auth_h)(struct api_req *r, int status, const struct api_err *e);
+
+int api_auth_create(struct api_auth **ap, struct api *a);
+void api_auth_destroy(struct api_auth *au);
+/** Authenticates r (fills r->who); h gets status 0 or an error. */
+void api_auth_check(struct api_auth *au, struct api_req *r, api_auth_h *h);
+/** Forgets a key hash at once (after a revocation). */
+void api_auth_invalidate(struct api_auth *au, const char *key_hash);
+struct api_auth *api_auth_of(struct api *a);
+
+/* ---- keys (api_key.c) ---- */
+
+#define API_KEY_PREFIX "tk_live_"
+#define API_KEY_LEN    (8 + 40)   /**< prefix + 40 base62 characters */
+
+/** A new random key (NUL-terminated, API_KEY_LEN + 1 bytes). */
+int api_key_generate(char *out, size_t len);
+/** The lowercase hex SHA-256 of a key (65 bytes with the NUL). */
+void api_key_hash(const char *key, char out[65]);
+/** True if s has the form of a key (prefix and base62 body). */
+bool api_key_wellformed(const char *s);
+
+/* ---- handlers ---- */
+
+void api_h_list(struct api_req *r);
+void api_h_get(struct api_req *r);
+void api_h_create(struct api_req *r);
+void api_h_update(struct api_req *r);
+void api_h_delete(struct api_req *r);
+void api_h_keys_create(struct api_req *r);
+void api_h_keys_revoke(struct api_req *r);
+void api_h_calls_create(struct api_req *r);
+void api_h_calls_list(struct api_req *r);
+void api_h_calls_get(struct api_req *r);
+void api_h_calls_hangup(struct api_req *r);
+void api_h_calls_media(struct api_req *r);
+void api_h_openapi(struct api_req *r);
+void api_h_metrics(struct api_req *r);
+void api_h_health(struct api_req *r);
+void api_h_me(struct api_req *r);
+
+/* ---- metrics (api_metrics.c) ---- */
+
+struct api_metrics {
+	uint64_t requests;
+	uint64_t by_class[6];          /**< 1xx..5xx by status / 100 */
+	uint64_t auth_failed;
+	uint64_t auth_limited;         /**< answered 429 for failed authentication */
+	uint64_t lat_buckets[12];      /**< request latency histogram (le buckets) */
+	double   lat_sum;
+};
+
+void api_metrics_observe(struct api_metrics *m, int status, double seconds);
+extern const double api_lat_bounds[12];
+
+extern const struct api_field api_call_fields[];
+extern const size_t api_n_call_fields;
+extern const struct api_field api_media_fields[];
+extern const size_t api_n_media_fields;
+
+/** The OpenAPI document (new reference). */
+json_t *api_openapi_doc(void);
+
+#endif
