@@ -261,7 +261,7 @@ void api_h_calls_media(struct api_req *r)
 		api_fail(r, 503, "unavailable", "out of memory");
 		return;
 	}
-	if (len && api_json_decode(buf, len, api_media_fields, api_n_media_fields, AJ_UPDATE,
+	if (len && api_json_decode(buf, len, api_media_fields, api_n_media_fields, AJ_CREATE,
 				   true, &body, &e)) {
 		free(buf);
 		api_reply_err(r, &e);

@@ -114,6 +114,178 @@ def case_bad_input(ctx):
                for x in a.t.events("api.request")), rid
 
 
+TENANT_SCOPES = ["calls:read", "calls:write", "numbers:read", "peers:read", "peers:write",
+                 "keys:read", "keys:write"]
+
+
+def world(ctx, a, uas_port):
+    """Through the API only: a carrier (calls from 127.0.0.2), tenants acme and bravo,
+    a PBX peer and a DID each, and a tenant key each. Returns a dict of ids."""
+    op = a.op
+    w = {}
+    w["trunk"] = expect(op.post("/v1/trunks", {"name": "carrier1", "provider": "test",
+                                               "identify_match_ips": ["127.0.0.2/32"]}),
+                        201).json["id"]
+    for tid, did in (("acme", "+15557770001"), ("bravo", "+15557770002")):
+        expect(op.post("/v1/tenants", {"id": tid, "runtime_config": {"contract_version": 1}}),
+               201)
+        peer = expect(op.post("/v1/peers", {"tenant_id": tid, "name": tid + "-pbx",
+                                            "host": "127.0.0.1", "port": uas_port}), 201).json
+        assert peer["tenant_id"] == tid and "auth_secret" not in peer, peer
+        expect(op.post("/v1/dids", {"number": did, "trunk_id": w["trunk"], "tenant_id": tid,
+                                    "peer_id": peer["id"]}), 201)
+        key = expect(op.post("/v1/api-keys", {"tenant_id": tid, "name": tid + " app",
+                                              "scopes": TENANT_SCOPES}), 201).json
+        assert key["key"].startswith("tk_live_") and key["tenant_id"] == tid, key
+        w[tid] = {"peer": peer["id"], "did": did, "key": key["key"], "key_id": key["id"],
+                  "api": a.anon.with_token(key["key"])}
+    w["route"] = expect(op.post("/v1/outbound-routes", {"trunk_id": w["trunk"],
+                                                        "prefix": "1"}), 201).json["id"]
+    return w
+
+
+def case_resources(ctx):
+    """Create, read, update, delete through the API; lists paginate by cursor and
+    filter; a tenant's key lists only its own rows and creates rows for itself only;
+    the OpenAPI document's every operation is served (none answers "no such route")."""
+    a = apimode.start(ctx)
+    w = world(ctx, a, 5999)
+    op, acme = a.op, w["acme"]["api"]
+    for i in range(5):
+        expect(acme.post("/v1/peers", {"name": "acme-extra-%d" % i, "port": 5070 + i}), 201)
+    seen, cursor, pages = [], None, 0
+    while True:
+        r = expect(acme.get("/v1/peers?limit=2" + ("&cursor=" + cursor if cursor else "")),
+                   200).json
+        pages += 1
+        seen += [p["name"] for p in r["data"]]
+        assert len(r["data"]) <= 2, r
+        cursor = r["next_cursor"]
+        if not cursor:
+            break
+    assert pages == 3 and len(seen) == 6 and len(set(seen)) == 6, (pages, seen)
+    assert all(n.startswith("acme") for n in seen), seen
+    names = [p["name"] for p in expect(op.get("/v1/peers?tenant_id=bravo"), 200).json["data"]]
+    assert names == ["bravo-pbx"], names
+    assert len(expect(op.get("/v1/peers?limit=200"), 200).json["data"]) == 7
+    assert expect(op.get("/v1/peers?name=acme-extra-3"), 200).json["data"][0]["port"] == 5073
+    # A tenant's row is its own whatever the body says; tenant_id is the operator's.
+    expect(acme.post("/v1/peers", {"name": "sneaky", "tenant_id": "bravo"}), 403,
+           "forbidden_field")
+    p = expect(acme.patch("/v1/peers/" + w["acme"]["peer"], {"port": 5090, "codecs": ["PCMU"]}),
+               200).json
+    assert p["port"] == 5090 and p["codecs"] == ["PCMU"], p
+    expect(acme.post("/v1/peers", {"name": "acme-extra-1"}), 409, "conflict")
+    expect(acme.post("/v1/peers", {"name": "badcodec", "identify_match_ips": ["nope"]}), 422,
+           "invalid_value")
+    extra = expect(op.get("/v1/peers?name=acme-extra-4"), 200).json["data"][0]["id"]
+    expect(acme.delete("/v1/peers/" + extra), 204)
+    expect(acme.get("/v1/peers/" + extra), 404, "not_found")
+    expect(acme.delete("/v1/peers/" + extra), 404, "not_found")
+    d = expect(acme.get("/v1/dids/%2B15557770001"), 200).json
+    assert d["tenant_id"] == "acme" and d["peer_id"] == w["acme"]["peer"], d
+    assert [x["number"] for x in expect(acme.get("/v1/dids"), 200).json["data"]] == \
+        ["+15557770001"]
+    assert [x["id"] for x in expect(acme.get("/v1/tenants"), 200).json["data"]] == ["acme"]
+    t = expect(op.patch("/v1/tenants/acme", {"max_calls": 5, "name": "Acme Inc"}), 200).json
+    assert t["max_calls"] == 5 and t["name"] == "Acme Inc", t
+    # The routing follows API writes live: the DID's trunk and tenant are in the snapshot.
+    dbmode.wait_routing(a.t, lambda m: "1 carriers" in m and "2 DIDs" in m, timeout=10)
+    # Every operation of the document is served by this server.
+    doc = expect(a.anon.get("/v1/openapi.json"), 200).json
+    assert doc["openapi"].startswith("3.1"), doc["openapi"]
+    n = 0
+    for path, item in doc["paths"].items():
+        for method, o in item.items():
+            url = path.replace("{id}", "00000000-0000-0000-0000-00000000beef")
+            body = {} if "requestBody" in o else None
+            r = op.request(method.upper(), url, body=body)
+            assert r.code not in ("route_not_found", "method_not_allowed"), (method, path, r)
+            n += 1
+    assert n >= 40, n
+    ctx.log("%d operations of the OpenAPI document answered", n)
+    # ... and a path outside the document is not.
+    expect(op.get("/v1/webhooks"), 404, "route_not_found")
+
+
+def case_isolation_calls(ctx):
+    """Tenant bravo's key, on every operation of the OpenAPI document that names one of
+    acme's objects, gets 404 (never 403) and changes nothing; operator routes refuse
+    tenant keys; lists never show another tenant's rows. A call from the carrier to
+    acme's DID is listed and read by acme's key, invisible to bravo's, and hung up by
+    the API: both SIPp ends get their BYE."""
+    from harness import calls, sipp
+    u = calls.uas(ctx, "uas_basic.xml", calls=1, timeout=60)
+    a = apimode.start(ctx)
+    w = world(ctx, a, u.port)
+    dbmode.wait_routing(a.t, lambda m: "1 carriers" in m and "2 DIDs" in m, timeout=10)
+    c = calls.uac(ctx, "uac_wait_bye.xml", a.t.sip_addr, service="+15557770001",
+                  local_ip="127.0.0.2", timeout=60)
+    acme, bravo = w["acme"]["api"], w["bravo"]["api"]
+    ok = procs.wait_until(lambda: len(acme.get("/v1/calls").json["data"]) == 1, 10, 0.1)
+    assert ok, acme.get("/v1/calls")
+    call = acme.get("/v1/calls").json["data"][0]
+    assert call["tenant"] == "acme" and call["state"] == "answered", call
+    assert expect(acme.get("/v1/calls/" + call["id"]), 200).json["id"] == call["id"]
+    assert bravo.get("/v1/calls").json["data"] == []
+    objs = {"/v1/tenants/": "acme", "/v1/trunks/": w["trunk"], "/v1/dids/": "%2B15557770001",
+            "/v1/peers/": w["acme"]["peer"], "/v1/outbound-routes/": w["route"],
+            "/v1/api-keys/": w["acme"]["key_id"], "/v1/calls/": call["id"]}
+    bodies = {"patch": {"name": "x"}, "post": {}}
+    doc = expect(a.anon.get("/v1/openapi.json"), 200).json
+    n404 = n403 = nlist = 0
+    for path, item in doc["paths"].items():
+        for method, o in item.items():
+            if o.get("security") == []:
+                continue
+            oper = o.get("x-trunx-operator", False)
+            if "{id}" in path:
+                prefix = path[:path.index("{id}")]
+                url = path.replace("{id}", objs[prefix])
+                body = bodies.get(method) if "requestBody" in o else None
+                if method == "patch" and prefix == "/v1/peers/":
+                    body = {"port": 5999}
+                r = bravo.request(method.upper(), url, body=body)
+                if oper:
+                    expect(r, 403, "operator_only")
+                    n403 += 1
+                else:
+                    expect(r, 404, "not_found")
+                    n404 += 1
+            elif method == "get":
+                r = bravo.get(path)
+                if oper:
+                    expect(r, 403, "operator_only")
+                    n403 += 1
+                    continue
+                if r.status == 200 and isinstance(r.json, dict) and "data" in r.json:
+                    text = r.raw.decode()
+                    for v in ("acme", w["acme"]["peer"], "+15557770001", call["id"]):
+                        assert v not in text, (path, v, text)
+                    nlist += 1
+            elif oper:
+                expect(bravo.request(method.upper(), path, body={}), 403, "operator_only")
+                n403 += 1
+    ctx.log("bravo: %d operations 404, %d refused as operator-only, %d lists clean",
+            n404, n403, nlist)
+    assert n404 >= 8 and n403 >= 10 and nlist >= 5, (n404, n403, nlist)
+    # Nothing of acme's changed, and its call is still up.
+    assert expect(acme.get("/v1/peers/" + w["acme"]["peer"]), 200).json["port"] == u.port
+    expect(acme.get("/v1/me"), 200)
+    assert len(acme.get("/v1/calls").json["data"]) == 1
+    # Media control is not built yet: a clear 501 on acme's own call.
+    expect(acme.post("/v1/calls/%s/play" % call["id"], {"prompt": "hello"}), 501,
+           "not_implemented")
+    r = expect(acme.post("/v1/calls/%s/hangup" % call["id"]), 200).json
+    assert r["result"] == "hangup", r
+    rcs = calls.finish(c, u)
+    assert rcs == [0, 0], (rcs, c.describe_failure(), u.describe_failure())
+    procs.wait_until(lambda: acme.get("/v1/calls").json["data"] == [], 5, 0.1)
+    expect(acme.get("/v1/calls/" + call["id"]), 404, "not_found")
+    expect(acme.post("/v1/calls/%s/hangup" % call["id"]), 404, "not_found")
+    del sipp
+
+
 def case_serve(ctx):
     """Not registered: starts the API and waits (for manual experiments)."""
     a = apimode.start(ctx)
