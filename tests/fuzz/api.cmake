@@ -1,0 +1,3 @@
+# The HTTP API (src/api): request bodies and the request path (URI, query, router).
+trunx_add_fuzzer(api_json trunx_core)
+trunx_add_fuzzer(api_route trunx_core)

@@ -1,0 +1,180 @@
+/* test_api.c — the API's pure parts: the router (parameters decoded, 404 / 405 with
+ * Allow, bad escapes), the body decoder (each error code, the field it names), keys
+ * (form, hash, randomness), and the OpenAPI document generated from the route table
+ * (every route in it, nothing else). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api_int.h"
+
+static void test_route(void **state)
+{
+	char p[API_MAX_PARAMS][API_PARAM_MAX], allow[64];
+	const struct api_route *r = NULL;
+
+	(void)state;
+	assert_int_equal(api_routes_init(), 0);
+	assert_int_equal(api_route_match(EVHTTP_REQ_GET, "/v1/dids/%2B15550001000", &r, p, allow,
+					 sizeof(allow)), 0);
+	assert_string_equal(r->pattern, "/v1/dids/{id}");
+	assert_string_equal(p[0], "+15550001000");
+	assert_int_equal(api_route_match(EVHTTP_REQ_POST, "/v1/calls/abc/hangup", &r, p, allow,
+					 sizeof(allow)), 0);
+	assert_ptr_equal(r->h, api_h_calls_hangup);
+	assert_string_equal(p[0], "abc");
+	assert_int_equal(api_route_match(EVHTTP_REQ_PUT, "/v1/peers", &r, p, allow,
+					 sizeof(allow)), EPERM);
+	assert_string_equal(allow, "GET, POST");
+	assert_int_equal(api_route_match(EVHTTP_REQ_GET, "/v1/peers/", &r, p, allow,
+					 sizeof(allow)), ENOENT);
+	assert_int_equal(api_route_match(EVHTTP_REQ_GET, "/v1/peers/x/y", &r, p, allow,
+					 sizeof(allow)), ENOENT);
+	assert_int_equal(api_route_match(EVHTTP_REQ_GET, "/v1/peers/%zz", &r, p, allow,
+					 sizeof(allow)), EINVAL);
+	assert_int_equal(api_route_match(EVHTTP_REQ_GET, "/v1/peers/%00", &r, p, allow,
+					 sizeof(allow)), EINVAL);
+	assert_int_equal(api_route_match(EVHTTP_REQ_GET, "/v1/peers/%4", &r, p, allow,
+					 sizeof(allow)), EINVAL);
+	assert_int_equal(api_route_match(EVHTTP_REQ_GET, "v1/peers", &r, p, allow,
+					 sizeof(allow)), EINVAL);
+	assert_int_equal(api_route_match(EVHTTP_REQ_GET, "/metrics", &r, p, allow,
+					 sizeof(allow)), 0);
+	assert_true(r->flags & AR_OPERATOR);
+}
+
+static int decode(const char *body, bool op, struct api_err *e, json_t **o)
+{
+	const struct api_resource *res = api_resource_find("peers");
+
+	memset(e, 0, sizeof(*e));
+	return api_json_decode(body, strlen(body), res->fields, res->n_fields, AJ_CREATE, op, o,
+			       e);
+}
+
+static void expect_err(const char *body, bool op, int status, const char *code,
+		       const char *field)
+{
+	struct api_err e;
+	json_t *o = NULL;
+
+	assert_int_equal(decode(body, op, &e, &o), EINVAL);
+	assert_null(o);
+	assert_int_equal(e.status, status);
+	assert_string_equal(e.code, code);
+	if (field)
+		assert_string_equal(e.field, field);
+}
+
+static void test_decode(void **state)
+{
+	struct api_err e;
+	json_t *o = NULL;
+
+	(void)state;
+	assert_int_equal(decode("{\"name\":\"pbx-1\",\"port\":5070,\"codecs\":[\"PCMU\"]}", false,
+				&e, &o), 0);
+	assert_int_equal(json_integer_value(json_object_get(o, "port")), 5070);
+	json_decref(o);
+	expect_err("", false, 400, "invalid_json", NULL);
+	expect_err("{\"name\":", false, 400, "invalid_json", NULL);
+	expect_err("\"name\"", false, 400, "invalid_json", NULL);
+	expect_err("[]", false, 400, "invalid_json", NULL);
+	expect_err("{\"name\":\"a\",\"name\":\"b\"}", false, 400, "invalid_json", NULL);
+	expect_err("{\"name\":\"a\",\"colour\":1}", false, 422, "unknown_field", "colour");
+	expect_err("{\"name\":\"a\",\"id\":\"x\"}", false, 422, "unknown_field", "id");
+	expect_err("{\"name\":5}", false, 422, "invalid_type", "name");
+	expect_err("{\"name\":null}", false, 422, "invalid_type", "name");
+	expect_err("{\"name\":\"a\",\"port\":1.5}", false, 422, "invalid_type", "port");
+	expect_err("{\"name\":\"a\",\"port\":70000}", false, 422, "invalid_value", "port");
+	expect_err("{\"name\":\"a b\"}", false, 422, "invalid_value", "name");
+	expect_err("{\"name\":\"a\",\"transport\":\"sctp\"}", false, 422, "invalid_value",
+		   "transport");
+	expect_err("{\"name\":\"a\",\"codecs\":[1]}", false, 422, "invalid_type", "codecs");
+	expect_err("{\"name\":\"a\\u0000b\"}", false, 400, "invalid_json", NULL);
+	expect_err("{\"port\":5060}", false, 422, "missing_field", "name");
+	expect_err("{\"name\":\"a\",\"tenant_id\":\"x\"}", false, 403, "forbidden_field",
+		   "tenant_id");
+	assert_int_equal(decode("{\"name\":\"a\",\"tenant_id\":\"x\"}", true, &e, &o), 0);
+	json_decref(o);
+}
+
+static void test_e164(void **state)
+{
+	(void)state;
+	assert_true(api_is_e164("+15550001000"));
+	assert_true(api_is_e164("+44"));
+	assert_false(api_is_e164("+4"));
+	assert_false(api_is_e164("15550001000"));
+	assert_false(api_is_e164("+05550001000"));
+	assert_false(api_is_e164("+1555000100012345"));
+	assert_false(api_is_e164("+1555x"));
+	assert_false(api_is_e164(""));
+}
+
+static void test_keys(void **state)
+{
+	char k1[API_KEY_LEN + 1], k2[API_KEY_LEN + 1], h[65];
+
+	(void)state;
+	assert_int_equal(api_key_generate(k1, sizeof(k1)), 0);
+	assert_int_equal(api_key_generate(k2, sizeof(k2)), 0);
+	assert_int_equal(strlen(k1), API_KEY_LEN);
+	assert_true(api_key_wellformed(k1));
+	assert_string_not_equal(k1, k2);
+	assert_int_equal(api_key_generate(k1, API_KEY_LEN), EINVAL);
+	assert_false(api_key_wellformed("tk_live_short"));
+	assert_false(api_key_wellformed("tk_test_0123456789012345678901234567890123456789"));
+	assert_false(api_key_wellformed("tk_live_01234567890123456789012345678901234567-9"));
+	api_key_hash("abc", h);   /* FIPS 180-2 example */
+	assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+static void test_openapi(void **state)
+{
+	json_t *doc, *paths;
+	size_t ops = 0;
+	const char *k;
+	json_t *v;
+
+	(void)state;
+	doc = api_openapi_doc();
+	assert_non_null(doc);
+	assert_string_equal(json_string_value(json_object_get(doc, "openapi")), "3.1.0");
+	paths = json_object_get(doc, "paths");
+	for (size_t i = 0; i < api_n_routes; i++) {
+		char m[16];
+
+		snprintf(m, sizeof(m), "%s", api_method_name(api_routes[i].method));
+		for (char *p = m; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		assert_non_null(json_object_get(json_object_get(paths, api_routes[i].pattern), m));
+	}
+	json_object_foreach(paths, k, v)
+		ops += json_object_size(v);
+	assert_int_equal(ops, api_n_routes);
+	/* Secrets are write-only in the schemas. */
+	assert_true(json_is_true(json_object_get(json_object_get(json_object_get(json_object_get(
+		json_object_get(json_object_get(doc, "components"), "schemas"), "Trunk"),
+		"properties"), "auth_secret"), "writeOnly")));
+	json_decref(doc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_route),
+		cmocka_unit_test(test_decode),
+		cmocka_unit_test(test_e164),
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_openapi),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
