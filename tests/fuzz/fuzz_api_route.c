@@ -63,7 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		}
 	}
-	evhttp_uri_free(uri);
+	if (uri)
+		evhttp_uri_free(uri);
 	free(line);
 	return 0;
 }
