@@ -143,6 +143,8 @@ static void req_free(struct api_req *r)
 	if (r->query_parsed)
 		evhttp_clear_headers(&r->query);
 	json_decref(r->body);
+	json_decref(r->mcp_id);
+	free(r->body_override);
 	free(r);
 }
 
@@ -175,9 +177,33 @@ void api_reply_text(struct api_req *r, int status, const char *ctype, const char
 		evbuffer_free(b);
 }
 
+/* An MCP tool's answer: the route's JSON becomes the JSON-RPC result. */
+static void reply_mcp(struct api_req *r, int status, json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_t *res = json_pack("{s:[{s:s,s:s}],s:b}", "content", "type", "text", "text",
+				text ? text : "", "isError", status >= 400);
+	json_t *o;
+
+	free(text);
+	if (res && json_is_object(j))
+		json_object_set(res, "structuredContent", j);
+	json_decref(j);
+	o = json_pack("{s:s,s:O,s:o}", "jsonrpc", "2.0", "id", r->mcp_id, "result", res);
+	json_decref(r->mcp_id);
+	r->mcp_id = NULL;
+	api_reply(r, 200, o);
+}
+
 void api_reply(struct api_req *r, int status, json_t *j)
 {
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	char *s;
+
+	if (r->mcp_id) {
+		reply_mcp(r, status, j);
+		return;
+	}
+	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
 	json_decref(j);
 	if (j && !s) {
@@ -250,11 +276,18 @@ int api_body(struct api_req *r, char **buf, size_t *len)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	size_t n = in ? evbuffer_get_length(in) : 0;
-	char *s = malloc(n + 1);
+	char *s;
 
+	if (r->body_override) {   /* an MCP tool's arguments */
+		in = NULL;
+		n = strlen(r->body_override);
+	}
+	s = malloc(n + 1);
 	if (!s)
 		return ENOMEM;
-	if (n)
+	if (r->body_override)
+		memcpy(s, r->body_override, n);
+	else if (n)
 		evbuffer_copyout(in, s, n);
 	s[n] = 0;
 	*buf = s;
@@ -264,7 +297,7 @@ int api_body(struct api_req *r, char **buf, size_t *len)
 
 /* ---- one request ---- */
 
-static void run_handler(struct api_req *r)
+void api_run(struct api_req *r)
 {
 	const struct api_route *rt = r->route;
 
@@ -285,7 +318,7 @@ static void on_authed(struct api_req *r, int status, const struct api_err *e)
 		api_reply_err(r, e);
 		return;
 	}
-	run_handler(r);
+	api_run(r);
 }
 
 static bool json_ctype(const char *ct)

@@ -225,7 +225,16 @@ struct api_req {
 	json_t                     *body;
 	struct timespec             t0;
 	void                       *state;     /**< a handler's own */
+	json_t                     *mcp_id;    /**< MCP tools/call: the JSON-RPC id; the
+						    answer is wrapped as its result */
+	char                       *body_override; /**< MCP: the tool's arguments */
 };
+
+/** Checks the route's operator flag and scope, then runs its handler. */
+void api_run(struct api_req *r);
+void api_h_mcp(struct api_req *r);
+/** A JSON Schema object of a field table (api_openapi.c). */
+json_t *api_object_schema(const struct api_field *f, size_t n);
 
 /** Makes evhttp's own error pages JSON on this listener (api_wire.c). */
 void api_wire_attach(struct api_listener *l);

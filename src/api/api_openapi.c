@@ -62,7 +62,7 @@ static json_t *field_schema(const struct api_field *f)
 	return s;
 }
 
-static json_t *object_schema(const struct api_field *f, size_t n)
+json_t *api_object_schema(const struct api_field *f, size_t n)
 {
 	json_t *props = json_object(), *req = json_array();
 
@@ -169,15 +169,15 @@ json_t *api_openapi_doc(void)
 	}
 	for (size_t i = 0; i < api_n_resources; i++)
 		json_object_set_new(schemas, api_resources[i].schema,
-				    object_schema(api_resources[i].fields,
+				    api_object_schema(api_resources[i].fields,
 						  api_resources[i].n_fields));
 	/* The key itself is in the creation's answer only. */
 	json_object_set_new(json_object_get(json_object_get(schemas, "ApiKey"), "properties"),
 			    "key", json_pack("{s:s,s:b,s:s}", "type", "string", "readOnly", true,
 					     "description", "tk_live_...: shown once, at creation"));
-	json_object_set_new(schemas, "CallCreate", object_schema(api_call_fields,
+	json_object_set_new(schemas, "CallCreate", api_object_schema(api_call_fields,
 								 api_n_call_fields));
-	json_object_set_new(schemas, "CallMedia", object_schema(api_media_fields,
+	json_object_set_new(schemas, "CallMedia", api_object_schema(api_media_fields,
 								api_n_media_fields));
 	json_object_set_new(schemas, "Call", json_pack(
 		"{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:[s,s]}}}", "type", "object",

@@ -106,6 +106,9 @@ static void build(void)
 		    op_id(media[i], "Call", ""), "Live media control (501 until the media "
 		    "engine serves it)", 200, "CallMedia", NULL);
 	}
+	add(EVHTTP_REQ_POST, "/v1/mcp", api_h_mcp, NULL, AR_BODY, NULL, "mcp",
+	    "Model Context Protocol (JSON-RPC 2.0): initialize, tools/list, tools/call",
+	    200, NULL, NULL);
 	/* The events module (src/events) adds its routes here when it lands:
 	 * GET /v1/events (SSE) and the webhooks resource. */
 }

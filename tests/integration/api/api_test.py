@@ -273,6 +273,39 @@ def case_isolation_calls(ctx):
     assert expect(acme.get("/v1/peers/" + w["acme"]["peer"]), 200).json["port"] == u.port
     expect(acme.get("/v1/me"), 200)
     assert len(acme.get("/v1/calls").json["data"]) == 1
+    # MCP: the same calls through JSON-RPC tools, with the same keys and isolation.
+    def rpc(client, method, params=None, rid=1):
+        body = {"jsonrpc": "2.0", "id": rid, "method": method}
+        if params is not None:
+            body["params"] = params
+        return expect(client.post("/v1/mcp", body), 200).json
+    init = rpc(acme, "initialize", {"protocolVersion": "2025-03-26", "capabilities": {},
+                                    "clientInfo": {"name": "test", "version": "1"}})
+    assert init["result"]["serverInfo"]["name"] == "trunx", init
+    assert init["result"]["protocolVersion"] == "2025-03-26", init
+    r = acme.post("/v1/mcp", {"jsonrpc": "2.0", "method": "notifications/initialized"})
+    assert r.status == 202, r
+    tools = {t["name"]: t for t in rpc(acme, "tools/list")["result"]["tools"]}
+    assert set(tools) == {"create_call", "list_calls", "get_call", "hangup_call"}, tools
+    assert "from" in tools["create_call"]["inputSchema"]["properties"], tools
+    res = rpc(acme, "tools/call", {"name": "list_calls", "arguments": {}})["result"]
+    assert not res["isError"] and res["structuredContent"]["data"][0]["id"] == call["id"], res
+    res = rpc(acme, "tools/call", {"name": "get_call", "arguments": {"id": call["id"]}})
+    assert res["result"]["structuredContent"]["tenant"] == "acme", res
+    res = rpc(bravo, "tools/call", {"name": "get_call", "arguments": {"id": call["id"]}})
+    assert res["result"]["isError"] and \
+        res["result"]["structuredContent"]["error"] == "not_found", res
+    res = rpc(bravo, "tools/call", {"name": "list_calls"})["result"]
+    assert res["structuredContent"]["data"] == [], res
+    res = rpc(acme, "tools/call", {"name": "create_call", "arguments": {"from": "12",
+                                                                        "to": "+1555"}})
+    assert res["result"]["structuredContent"]["error"] == "invalid_value", res
+    assert rpc(acme, "nope")["error"]["code"] == -32601
+    assert rpc(acme, "tools/call", {"name": "nope"})["error"]["code"] == -32602
+    r = acme.post("/v1/mcp", raw=b"{", headers={"Content-Type": "application/json"})
+    assert r.status == 400 and r.json["error"]["code"] == -32700, r
+    expect(a.anon.post("/v1/mcp", {"jsonrpc": "2.0", "id": 1, "method": "ping"}), 401,
+           "missing_token")
     # Media control is not built yet: a clear 501 on acme's own call.
     expect(acme.post("/v1/calls/%s/play" % call["id"], {"prompt": "hello"}), 501,
            "not_implemented")
