@@ -580,7 +580,8 @@ void api_destroy(struct api *a)
 	if (!a)
 		return;
 	/* The clients first: their requests in flight are answered (503) while the
-	 * HTTP servers still exist. */
+	 * HTTP servers still exist. The B2BUA is gone: late answers reach nothing. */
+	a->b = NULL;
 	db_destroy(a->db);
 	kv_destroy(a->kv);
 	/* Answers from the B2BUA (stopped before us) that were not handled yet. */

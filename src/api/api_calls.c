@@ -130,7 +130,8 @@ static void job_answer(void *arg)
 	}
 	json_decref(arr);
 	j->op = OP_HANGUP_DONE;
-	err = b2bua_hangup(api_b2bua(r->api), r->params[0], on_b2bua, j);
+	err = api_b2bua(r->api) ? b2bua_hangup(api_b2bua(r->api), r->params[0], on_b2bua, j) :
+				  ESHUTDOWN;
 	if (err) {
 		free(j);
 		api_fail(r, 503, "unavailable", "the call layer is busy: retry");

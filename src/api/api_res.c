@@ -489,6 +489,15 @@ static void on_deleted(int err, const PGresult *res, const char *msg, bool more,
 		api_fail(r, 404, "not_found", "no such object");
 		return;
 	}
+	/* A tenant's keys went with it (ON DELETE CASCADE): forget their cached copies. */
+	if (PQnfields(res) > 1 && !PQgetisnull(res, 0, 1)) {
+		char *hashes = strdup(PQgetvalue(res, 0, 1)), *save = NULL;
+
+		for (char *h = hashes ? strtok_r(hashes, ",", &save) : NULL; h;
+		     h = strtok_r(NULL, ",", &save))
+			api_auth_invalidate(api_auth_of(r->api), h);
+		free(hashes);
+	}
 	api_reply(r, 204, NULL);
 }
 
@@ -510,6 +519,9 @@ void api_h_delete(struct api_req *r)
 	      s_param(s, r->params[0]), res->key_cast);
 	s_tenant(s, r, res);
 	s_add(s, " RETURNING 1");
+	if (res->tenancy == AT_SELF)
+		s_add(s, ", (SELECT string_agg(k.key_hash, ',') FROM api_keys k WHERE "
+		      "k.tenant_id = t.id)");
 	s_run(r, s, on_deleted);
 	free(s);
 }

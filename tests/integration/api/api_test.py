@@ -95,6 +95,14 @@ def case_bad_input(ctx):
     expect(op.delete("/v1/api-keys/" + keys[0]["id"]), 204)
     expect(ten.get("/v1/me"), 401, "revoked_token")
     assert a.redis.cli("GET", "trunx:apikey:" + hashlib_sha(tkey)).strip() == "revoked"
+    # A deleted tenant's cached keys die with it.
+    expect(op.post("/v1/tenants", {"id": "gone"}), 201)
+    gk = expect(op.post("/v1/api-keys", {"tenant_id": "gone", "scopes": ["peers:read"]}),
+                201).json["key"]
+    expect(a.anon.with_token(gk).get("/v1/peers"), 200)
+    assert a.redis.cli("GET", "trunx:apikey:" + hashlib_sha(gk)).strip().startswith("{")
+    expect(op.delete("/v1/tenants/gone"), 204)
+    expect(a.anon.with_token(gk).get("/v1/peers"), 401, "revoked_token")
     # Failed authentication is limited per source address: 10 a minute, then 429
     # (even with a good key), while other sources go on.
     bad = a.anon.with_token("tk_live_" + "B" * 40).from_source("127.0.0.9")
@@ -190,6 +198,15 @@ def case_resources(ctx):
     assert [x["id"] for x in expect(acme.get("/v1/tenants"), 200).json["data"]] == ["acme"]
     t = expect(op.patch("/v1/tenants/acme", {"max_calls": 5, "name": "Acme Inc"}), 200).json
     assert t["max_calls"] == 5 and t["name"] == "Acme Inc", t
+    # A deleted tenant takes its rows and its keys with it, at once.
+    expect(op.post("/v1/tenants", {"id": "gone"}), 201)
+    gk = expect(op.post("/v1/api-keys", {"tenant_id": "gone", "scopes": ["peers:read"]}),
+                201).json["key"]
+    gone = a.anon.with_token(gk)
+    expect(gone.get("/v1/peers"), 200)
+    expect(gone.delete("/v1/tenants/gone"), 403, "operator_only")
+    expect(op.delete("/v1/tenants/gone"), 204)
+    expect(gone.get("/v1/peers"), 401, "invalid_token")
     # The routing follows API writes live: the DID's trunk and tenant are in the snapshot.
     dbmode.wait_routing(a.t, lambda m: "1 carriers" in m and "2 DIDs" in m, timeout=10)
     # Every operation of the document is served by this server.
