@@ -39,7 +39,8 @@ struct api {
 	struct event_base     *base;
 	struct conf_api        cfg;
 	struct b2bua          *b;
-	struct db             *db;
+	struct db             *db[API_DB_MAX];  /**< queries go to the least busy */
+	unsigned               n_db;
 	struct kv             *kv;          /**< NULL without Redis */
 	struct api_auth       *auth;
 	struct api_metrics     metrics;
@@ -51,7 +52,16 @@ struct api {
 	struct event          *inbox_ev;
 };
 
-struct db *api_db(struct api *a) { return a->db; }
+struct db *api_db(struct api *a)
+{
+	struct db *best = a->db[0];
+
+	for (unsigned i = 1; i < a->n_db; i++)
+		if ((db_up(a->db[i]) && !db_up(best)) ||
+		    (db_up(a->db[i]) == db_up(best) && db_pending(a->db[i]) < db_pending(best)))
+			best = a->db[i];
+	return best;
+}
 struct kv *api_kv(struct api *a) { return a->kv; }
 struct b2bua *api_b2bua(struct api *a) { return a->b; }
 const struct conf_api *api_conf(struct api *a) { return &a->cfg; }
@@ -525,7 +535,12 @@ int api_create(struct api **ap, struct event_base *base, const struct conf *cf,
 	pthread_mutex_init(&a->lock, NULL);
 	snprintf(dcfg.conninfo, sizeof(dcfg.conninfo), "%s", cf->data.postgres);
 	dcfg.query_timeout_ms = cf->data.query_timeout_ms;
-	e = db_create(&a->db, base, &dcfg, NULL, NULL, a);
+	a->n_db = cf->api.db_connections ? cf->api.db_connections : 1;
+	if (a->n_db > API_DB_MAX)
+		a->n_db = API_DB_MAX;
+	e = 0;
+	for (unsigned i = 0; !e && i < a->n_db; i++)
+		e = db_create(&a->db[i], base, &dcfg, NULL, NULL, a);
 	if (!e && cf->data.redis[0]) {
 		struct kv_cfg kc = {0};
 
@@ -563,7 +578,9 @@ int api_start(struct api *a)
 
 	if (!a)
 		return EINVAL;
-	e = db_start(a->db);
+	e = 0;
+	for (unsigned i = 0; !e && i < a->n_db; i++)
+		e = db_start(a->db[i]);
 	if (!e && a->kv)
 		e = kv_start(a->kv);
 	if (!e)
@@ -582,7 +599,8 @@ void api_destroy(struct api *a)
 	/* The clients first: their requests in flight are answered (503) while the
 	 * HTTP servers still exist. The B2BUA is gone: late answers reach nothing. */
 	a->b = NULL;
-	db_destroy(a->db);
+	for (unsigned i = 0; i < API_DB_MAX; i++)
+		db_destroy(a->db[i]);
 	kv_destroy(a->kv);
 	/* Answers from the B2BUA (stopped before us) that were not handled yet. */
 	while (a->inbox) {

@@ -31,6 +31,7 @@ struct evhttp_bound_socket;
 #define API_SCOPE_MAX   32
 #define API_PAGE_MAX    200   /**< most rows a list returns */
 #define API_PAGE_DEFAULT 50
+#define API_DB_MAX      16    /**< Postgres connections of the API at most */
 
 /* ---- errors (api.c) ---- */
 
@@ -264,6 +265,8 @@ struct b2bua;
 /** Runs fn(arg) on the control thread; any thread. @return 0, ENOMEM */
 int api_post(struct api *a, void (*fn)(void *arg), void *arg);
 
+/** The least busy of the API's Postgres connections (answers come back in order on
+ *  each; requests never need an order between them). */
 struct db *api_db(struct api *a);
 struct kv *api_kv(struct api *a);
 struct b2bua *api_b2bua(struct api *a);

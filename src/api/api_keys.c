@@ -92,7 +92,7 @@ void api_h_keys_create(struct api_req *r)
 	j->r = r;
 	api_key_hash(j->key, hash);
 	snprintf(prefix, sizeof(prefix), "%.12s", j->key);
-	scopes = json_dumps(sc ? sc : json_array(), JSON_COMPACT | JSON_ENCODE_ANY);
+	scopes = sc ? json_dumps(sc, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	p[0] = hash;
 	p[1] = prefix;
 	p[2] = json_string_value(json_object_get(r->body, "name"));

@@ -102,6 +102,7 @@ struct conf_api {
 	unsigned key_cache_s;                 /**< s a key's (tenant, scopes) stay in Redis */
 	unsigned timeout_ms;                  /**< a request unanswered this long: 503 */
 	unsigned api_pool_retry;              /**< Retry-After s when the API pool is full */
+	unsigned db_connections;              /**< Postgres connections of the API */
 };
 
 /** How a configuration gets its trunks and routes. */

@@ -187,6 +187,8 @@ static const struct conf_key api_keys[] = {
 	 "10000"},
 	{"pool_retry_after", CT_UINT, CK(struct conf, api.api_pool_retry), 0, 0, 1, 3600, 1, NULL,
 	 "5"},
+	{"db_connections", CT_UINT, CK(struct conf, api.db_connections), 0, 0, 1, 16, 1, NULL,
+	 "4"},
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
