@@ -20,7 +20,7 @@ class Api:
     pass
 
 
-def start(ctx, redis=True, extra=None, uas_port=None):
+def start(ctx, redis=True, extra=None, uas_port=None, configure=None):
     a = Api()
     a.sockdir = tempfile.mkdtemp(prefix="trunx-api-")
     ctx.at_end(lambda: shutil.rmtree(a.sockdir, ignore_errors=True))
@@ -32,6 +32,8 @@ def start(ctx, redis=True, extra=None, uas_port=None):
               "service_token": SERVICE_TOKEN, "auth_fail_limit": 10}
         kv.update(extra or {})
         c.section("api", **kv)
+        if configure:
+            configure(c)
     r = dbmode.start(ctx, redis=redis, configure=conf)
     if redis:
         a.pg, a.redis, a.t = r
