@@ -109,8 +109,13 @@ static void build(void)
 	add(EVHTTP_REQ_POST, "/v1/mcp", api_h_mcp, NULL, AR_BODY, NULL, "mcp",
 	    "Model Context Protocol (JSON-RPC 2.0): initialize, tools/list, tools/call",
 	    200, NULL, NULL);
-	/* The events module (src/events) adds its routes here when it lands:
-	 * GET /v1/events (SSE) and the webhooks resource. */
+	/* The seam for src/events (issue 6 part B), wired by whichever lands second:
+	 * its routes go here, so that the router and the OpenAPI document both get them:
+	 *   add(EVHTTP_REQ_GET, "/v1/events", api_h_events, NULL, AR_LIST, "events:read",
+	 *       "listEvents", "Events (SSE with Last-Event-ID replay)", 200, NULL, "Event");
+	 * plus the webhooks resource (api_fields.c: a row of api_resources with tenancy
+	 * AT_OWNED and write scope webhooks:write). A handler gets r->who (tenant, scopes)
+	 * and answers with api_reply / api_fail, or streams on r->req itself. */
 }
 
 int api_routes_init(void)
