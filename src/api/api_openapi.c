@@ -210,8 +210,14 @@ void api_h_health(struct api_req *r)
 	bool pg = db_up(api_db(r->api));
 	struct kv *kv = api_kv(r->api);
 
-	api_reply(r, pg ? 200 : 503, json_pack("{s:s,s:s,s:s}", "status", pg ? "ok" : "degraded",
-		"postgres", pg ? "up" : "down", "redis", !kv ? "none" : kv_up(kv) ? "up" : "down"));
+	json_t *o = json_pack("{s:s,s:s,s:s}", "status", pg ? "ok" : "degraded", "postgres",
+			      pg ? "up" : "down", "redis", !kv ? "none" : kv_up(kv) ? "up" : "down");
+
+	if (o && !pg) {   /* an error like any other, with the details */
+		json_object_set_new(o, "error", json_string("unavailable"));
+		json_object_set_new(o, "message", json_string("Postgres is not reachable"));
+	}
+	api_reply(r, pg ? 200 : 503, o);
 }
 
 void api_h_me(struct api_req *r)

@@ -337,6 +337,36 @@ def case_isolation_calls(ctx):
     del sipp
 
 
+def case_faults(ctx):
+    """Redis stopped: keys are checked in Postgres and nothing else changes. Postgres
+    stopped: 503 unavailable (never a 401 for a good key, never a hang), /v1/health says
+    degraded; both back: the API recovers by itself, the cache fills again."""
+    a = apimode.start(ctx)
+    expect(a.op.post("/v1/tenants", {"id": "acme"}), 201)
+    key = expect(a.op.post("/v1/api-keys", {"tenant_id": "acme", "scopes": ["peers:read"]}),
+                 201).json["key"]
+    acme = a.anon.with_token(key)
+    expect(acme.get("/v1/peers"), 200)
+    a.redis.stop()
+    expect(acme.get("/v1/peers"), 200)
+    assert expect(a.anon.get("/v1/health"), 200).json["redis"] == "down"
+    a.pg.stop()
+    t0 = time.monotonic()
+    r = acme.get("/v1/peers")
+    assert r.status == 503 and r.code == "unavailable", r
+    assert time.monotonic() - t0 < 5, "the API waited on a stopped Postgres"
+    assert expect(a.anon.get("/v1/health"), 503).json["postgres"] == "down"
+    a.pg.start()
+    ok = procs.wait_until(lambda: acme.get("/v1/peers").status == 200, 20, 0.25)
+    assert ok, acme.get("/v1/peers")
+    a.redis.start()
+    ok = procs.wait_until(lambda: a.anon.get("/v1/health").json.get("redis") == "up", 20, 0.25)
+    assert ok, a.anon.get("/v1/health")
+    expect(acme.get("/v1/peers"), 200)
+    cached = a.redis.cli("GET", "trunx:apikey:" + hashlib_sha(key)).strip()
+    assert cached.startswith("{") and '"acme"' in cached, cached
+
+
 def case_serve(ctx):
     """Not registered: starts the API and waits (for manual experiments)."""
     a = apimode.start(ctx)
