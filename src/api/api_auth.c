@@ -203,6 +203,14 @@ static void on_db(int err, const PGresult *res, const char *msg, bool more, void
 		fail(lk, "revoked_token", "this API key was revoked");
 		return;
 	}
+	if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {   /* not a failure of the caller's */
+		struct api_err e = {0};
+
+		api_err_set(&e, 403, "tenant_inactive", "the key's tenant is not active");
+		lk->h(lk->r, 403, &e);
+		free(lk);
+		return;
+	}
 	o = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	if (!o || !principal_from(&lk->r->who, o)) {
 		json_decref(o);
@@ -218,9 +226,10 @@ static void from_db(struct lookup *lk)
 {
 	const char *p[1] = {lk->hash};
 	int err = db_query(api_db(lk->au->api),
-			   "SELECT json_build_object('id', id, 'tenant', tenant_id, 'scopes', "
-			   "scopes)::text, revoked_at IS NOT NULL FROM api_keys WHERE "
-			   "key_hash = $1", 1, p, 0, on_db, lk);
+			   "SELECT json_build_object('id', k.id, 'tenant', k.tenant_id, 'scopes', "
+			   "k.scopes)::text, k.revoked_at IS NOT NULL, coalesce(t.status <> "
+			   "'active', false) FROM api_keys k LEFT JOIN tenants t ON t.id = "
+			   "k.tenant_id WHERE k.key_hash = $1", 1, p, 0, on_db, lk);
 
 	if (err)
 		unavailable(lk, "the key store (Postgres)");
@@ -326,6 +335,21 @@ void api_auth_check(struct api_auth *au, struct api_req *r, api_auth_h *h)
 			return;
 	}
 	from_db(lk);
+}
+
+void api_auth_forget(struct api_auth *au, const char *key_hash)
+{
+	struct kv *kv = api_kv(au->api);
+	char key[96];
+	const char *argv[2] = {"DEL", key};
+	size_t lens[2];
+
+	if (!kv || !kv_up(kv))
+		return;
+	snprintf(key, sizeof(key), CACHE_PREFIX "%s", key_hash);
+	lens[0] = 3;
+	lens[1] = strlen(key);
+	kv_command(kv, on_cache_set, NULL, 2, argv, lens);
 }
 
 void api_auth_invalidate(struct api_auth *au, const char *key_hash)

@@ -282,7 +282,9 @@ int api_auth_create(struct api_auth **ap, struct api *a);
 void api_auth_destroy(struct api_auth *au);
 /** Authenticates r (fills r->who); h gets status 0 or an error. */
 void api_auth_check(struct api_auth *au, struct api_req *r, api_auth_h *h);
-/** Forgets a key hash at once (after a revocation). */
+/** Drops a key's cached copy: the next request reads Postgres (a tenant changed). */
+void api_auth_forget(struct api_auth *au, const char *key_hash);
+/** Marks a key hash revoked in the cache at once (after a revocation). */
 void api_auth_invalidate(struct api_auth *au, const char *key_hash);
 struct api_auth *api_auth_of(struct api *a);
 

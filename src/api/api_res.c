@@ -339,6 +339,14 @@ static void on_one(int err, const PGresult *res, const char *msg, bool more, voi
 		api_fail(r, 500, "internal", "unreadable row");
 		return;
 	}
+	if (PQnfields(res) > 1 && !PQgetisnull(res, 0, 1)) {
+		char *hashes = strdup(PQgetvalue(res, 0, 1)), *save = NULL;
+
+		for (char *h = hashes ? strtok_r(hashes, ",", &save) : NULL; h;
+		     h = strtok_r(NULL, ",", &save))
+			api_auth_forget(api_auth_of(r->api), h);
+		free(hashes);
+	}
 	api_reply(r, r->route->status, o);
 }
 
@@ -472,6 +480,9 @@ void api_h_update(struct api_req *r)
 	s_tenant(s, r, res);
 	s_add(s, " RETURNING ");
 	s_object(s, res);
+	if (res->tenancy == AT_SELF)   /* its keys' cached copies are read again */
+		s_add(s, ", (SELECT string_agg(k.key_hash, ',') FROM api_keys k WHERE "
+		      "k.tenant_id = t.id)");
 	s_run(r, s, on_one);
 	free(s);
 }

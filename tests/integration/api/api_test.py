@@ -101,6 +101,11 @@ def case_bad_input(ctx):
                 201).json["key"]
     expect(a.anon.with_token(gk).get("/v1/peers"), 200)
     assert a.redis.cli("GET", "trunx:apikey:" + hashlib_sha(gk)).strip().startswith("{")
+    # A tenant set inactive: its keys stop at once (403), and work again when active.
+    expect(op.patch("/v1/tenants/gone", {"status": "inactive"}), 200)
+    expect(a.anon.with_token(gk).get("/v1/peers"), 403, "tenant_inactive")
+    expect(op.patch("/v1/tenants/gone", {"status": "active"}), 200)
+    expect(a.anon.with_token(gk).get("/v1/peers"), 200)
     expect(op.delete("/v1/tenants/gone"), 204)
     expect(a.anon.with_token(gk).get("/v1/peers"), 401, "revoked_token")
     # Failed authentication is limited per source address: 10 a minute, then 429
