@@ -454,9 +454,11 @@ static int listener_open(struct api *a, struct api_listener *l, bool service,
 	evhttp_set_max_body_size(l->http, a->cfg.body_limit);
 	evhttp_set_max_headers_size(l->http, 16384);
 	evhttp_set_timeout(l->http, (int)(a->cfg.timeout_ms + 999) / 1000);
+	/* HEAD is not served (evhttp answers 501 and closes): a keep-alive connection
+	 * stopped reading after evhttp's answer to a HEAD. */
 	evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 				   EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
-				   EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+				   EVHTTP_REQ_OPTIONS);
 	evhttp_set_flags(l->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_gencb(l->http, on_request, l);
 	api_wire_attach(l);
