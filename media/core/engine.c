@@ -110,12 +110,25 @@ void media_engine_counters(const struct media_engine *me, struct media_engine_co
 	c->sessions_total = atomic_load(&me->sessions_total);
 	c->ports_free = portpool_free_count(me->pool);
 	for (unsigned i = 0; i < me->nworkers; i++) {
-		uint64_t r, d;
+		uint64_t r, d, l;
 
-		worker_packet_counters(me->workers[i], &r, &d);
+		worker_packet_counters(me->workers[i], &r, &d, &l);
 		c->rtp_relayed += r;
 		c->rtp_dropped += d;
+		c->rtp_dropped_late += l;
 	}
+}
+
+int media_engine_worker_counters(const struct media_engine *me, unsigned idx,
+				 struct media_worker_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (!me || idx >= me->nworkers)
+		return EINVAL;
+	c->sessions = worker_sessions(me->workers[idx]);
+	worker_packet_counters(me->workers[idx], &c->rtp_relayed, &c->rtp_dropped,
+			       &c->rtp_dropped_late);
+	return 0;
 }
 
 /* ---- sessions, owner side ---------------------------------------------------------- */
@@ -134,6 +147,16 @@ static int bind_one(const struct media_engine *me, uint16_t port, int *fdp)
 		(void)setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
 	else
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
+	/* Bounded delay: the kernel stamps each datagram on arrival (worker.c reads it). */
+	if (me->cfg.max_delay_ms) {
+		int on = 1;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) {
+			err = errno;
+			close(fd);
+			return err;
+		}
+	}
 	sa_set_port(&a, port);
 	if (bind(fd, &a.sa, sa_len(&a)) < 0) {
 		err = errno;

@@ -19,6 +19,15 @@
  *
  * Inactivity timers are checked every WORKER_TICK_MS by a scan of the worker's
  * sessions (a few thousand comparisons a second at most).
+ *
+ * Bounded delay (cfg.max_delay_ms > 0): the engine's sockets have SO_TIMESTAMPNS on,
+ * so each datagram comes with the kernel's arrival time in its batch slot's control
+ * buffer (preallocated here, like the packet buffers). An RTP packet that waited
+ * longer than the bound by the time its batch is handled (one clock read per batch)
+ * is dropped and counted (rtp_dropped_late, per side and per worker) instead of
+ * being forwarded: an overloaded worker sheds its backlog and catches up rather than
+ * delivering audio seconds late. The arrival stamp is CLOCK_REALTIME: a clock step
+ * can misjudge at most the packets already queued when it happens.
  */
 #include "worker.h"
 
@@ -44,6 +53,7 @@
 #define WORKER_RX_MAX  (WORKER_PKT_MAX - MSRTP_TRAILER)
 #define WORKER_EVENTS  256    /**< ready descriptors per poller wait */
 #define WORKER_TICK_MS 100    /**< timer scan period */
+#define WORKER_CTL_LEN CMSG_SPACE(sizeof(struct timespec))  /**< one SCM_TIMESTAMPNS */
 
 struct worker {
 	struct media_engine   *me;
@@ -71,12 +81,18 @@ struct worker {
 	atomic_uint_fast64_t   assigned;   /**< sessions handed to it and not yet closed */
 	atomic_uint_fast64_t   relayed;    /**< RTP packets sent */
 	atomic_uint_fast64_t   dropped;    /**< packets rejected or failed to send */
+	atomic_uint_fast64_t   late;       /**< of dropped: waited past max_delay_ms */
+	int64_t                max_delay_ns; /**< 0 = no receive timestamps */
 
 	/* I/O scratch, worker thread only. */
 	struct poller_event      evs[WORKER_EVENTS];
 	struct mmsghdr         rx[WORKER_BATCH];
 	struct iovec           rx_iov[WORKER_BATCH];
 	union media_sa         rx_addr[WORKER_BATCH];
+	union {
+		struct cmsghdr align;
+		uint8_t        b[WORKER_CTL_LEN];
+	}                      rx_ctl[WORKER_BATCH];   /**< arrival timestamps */
 	struct mmsghdr         tx[WORKER_BATCH];
 	struct iovec           tx_iov[WORKER_BATCH];
 	uint8_t                buf[WORKER_BATCH][WORKER_PKT_MAX];
@@ -371,24 +387,53 @@ static void send_batch(struct worker *w, struct media_session *s, int fd, unsign
 	}
 }
 
+/* How long the datagram in slot i has waited since the kernel received it (ns; 0
+ * when it carries no timestamp, e.g. a truncated control buffer). */
+static int64_t rx_age_ns(const struct msghdr *mh, int64_t now_ns)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			return now_ns - ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
+		}
+	}
+	return 0;
+}
+
+static int64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void on_readable(struct worker *w, struct session_fdh *fh)
 {
 	struct media_session *s = fh->s;
 	const struct session_cfg *cfg = &w->me->scfg;
 	int fd = s->side[fh->side].fd[fh->kind];
-	unsigned ntx = 0, out_side = 0, out_kind = 0, drops = 0;
+	unsigned ntx = 0, out_side = 0, out_kind = 0, drops = 0, late = 0;
 	int n, out_fd = -1;
 	uint64_t t;
+	int64_t rt = 0;
 
 	MEDIA_ASSERT_THREAD(w->tid);
 	for (int i = 0; i < WORKER_BATCH; i++) {
 		w->rx[i].msg_hdr.msg_namelen = sizeof(w->rx_addr[i]);
 		w->rx[i].msg_hdr.msg_flags = 0;
+		if (w->max_delay_ns)
+			w->rx[i].msg_hdr.msg_controllen = sizeof(w->rx_ctl[i]);
 	}
 	n = recvmmsg(fd, w->rx, WORKER_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return;
 	t = now_us();
+	if (w->max_delay_ns)
+		rt = realtime_ns();
 	for (int i = 0; i < n; i++) {
 		struct relay_out out;
 		enum relay_verdict v;
@@ -404,6 +449,13 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 		if (kind == SESSION_FD_RTP && s->side[fh->side].rtcp_mux &&
 		    session_is_rtcp(w->buf[i], len))
 			kind = SESSION_FD_RTCP;
+		if (w->max_delay_ns && kind == SESSION_FD_RTP &&
+		    rx_age_ns(&w->rx[i].msg_hdr, rt) > w->max_delay_ns) {
+			s->side[fh->side].st.rtp_dropped_late++;
+			late++;
+			drops++;
+			continue;
+		}
 		if (!session_srtp_in(&s->side[fh->side], kind == SESSION_FD_RTCP, w->buf[i],
 				     &len)) {
 			drops++;
@@ -442,6 +494,8 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 	}
 	if (drops)
 		count(&w->dropped, drops);
+	if (late)
+		count(&w->late, late);
 	if (ntx)
 		send_batch(w, s, out_fd, out_side, out_kind, ntx);
 }
@@ -514,7 +568,10 @@ int worker_create(struct worker **wp, struct media_engine *me, unsigned idx)
 		w->rx[i].msg_hdr.msg_iov = &w->rx_iov[i];
 		w->rx[i].msg_hdr.msg_iovlen = 1;
 		w->rx[i].msg_hdr.msg_name = &w->rx_addr[i];
+		if (me->cfg.max_delay_ms)
+			w->rx[i].msg_hdr.msg_control = &w->rx_ctl[i];
 	}
+	w->max_delay_ns = (int64_t)me->cfg.max_delay_ms * 1000000;
 	err = w->pops->create(&w->poller);
 	if (err)
 		goto out;
@@ -577,8 +634,10 @@ uint64_t worker_sessions(const struct worker *w)
 	return atomic_load(&w->assigned);
 }
 
-void worker_packet_counters(const struct worker *w, uint64_t *relayed, uint64_t *dropped)
+void worker_packet_counters(const struct worker *w, uint64_t *relayed, uint64_t *dropped,
+			    uint64_t *late)
 {
+	*late = atomic_load_explicit(&w->late, memory_order_relaxed);
 	*relayed = atomic_load_explicit(&w->relayed, memory_order_relaxed);
 	*dropped = atomic_load_explicit(&w->dropped, memory_order_relaxed);
 }

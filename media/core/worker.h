@@ -55,6 +55,7 @@ void worker_post_update(struct worker *w, struct media_session *s,
 uint64_t worker_sessions(const struct worker *w);
 
 /** Packets relayed and dropped by this worker since start (any thread). */
-void worker_packet_counters(const struct worker *w, uint64_t *relayed, uint64_t *dropped);
+void worker_packet_counters(const struct worker *w, uint64_t *relayed, uint64_t *dropped,
+			    uint64_t *late);
 
 #endif

@@ -83,6 +83,11 @@ struct media_engine_cfg {
 	unsigned rtp_timeout_ms; /**< inactivity timeout; 0 = off */
 	unsigned relatch_ms;     /**< silence after which another source may latch; 0 = 2000 */
 	unsigned jb_max_ms;      /**< longest jitter-buffer target (transcoding); 0 = 200 */
+	/** Bounded delay: an RTP packet that waited longer than this in trunx (kernel
+	 *  receive timestamp -> the moment its worker would forward it) is dropped and
+	 *  counted (rtp_dropped_late) instead of being forwarded late; 0 = off (no
+	 *  receive timestamps taken). */
+	unsigned max_delay_ms;
 };
 
 /** Per-side counters, as seen on that side's sockets. */
@@ -93,6 +98,8 @@ struct media_side_stats {
 	uint64_t bytes_out;
 	uint64_t rtp_lost;       /**< packets missing in the received sequence (RFC 3550 A.3) */
 	uint64_t rtp_dropped;    /**< rejected: unexpected source, bad header, unmapped PT */
+	uint64_t rtp_dropped_late; /**< arrived here but waited longer than max_delay_ms
+				       in trunx: dropped, not forwarded (not in rtp_dropped) */
 	uint64_t rtcp_in;
 	uint64_t rtcp_out;
 	uint32_t jitter_us;      /**< interarrival jitter of received RTP (RFC 3550 6.4.1) */
@@ -149,10 +156,23 @@ struct media_engine_counters {
 	uint64_t ports_free;     /**< RTP/RTCP pairs still free in the range */
 	uint64_t rtp_relayed;    /**< packets relayed since start, all sessions */
 	uint64_t rtp_dropped;
+	uint64_t rtp_dropped_late; /**< of rtp_dropped: waited longer than max_delay_ms */
 };
 
 /** Reads the engine-wide counters; any thread. */
 void media_engine_counters(const struct media_engine *me, struct media_engine_counters *c);
+
+/** One worker's share of the load (to see how evenly sessions are spread). */
+struct media_worker_counters {
+	uint64_t sessions;       /**< sessions pinned to it now */
+	uint64_t rtp_relayed;
+	uint64_t rtp_dropped;
+	uint64_t rtp_dropped_late;
+};
+
+/** Reads worker idx's counters; any thread. @return 0 or EINVAL (no such worker) */
+int media_engine_worker_counters(const struct media_engine *me, unsigned idx,
+				 struct media_worker_counters *c);
 
 /**
  * Creates a session: allocates a local RTP/RTCP port pair for each side (bound at

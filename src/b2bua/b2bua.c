@@ -777,7 +777,14 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 	c->media_ports_free = mc.ports_free;
 	c->rtp_relayed = mc.rtp_relayed;
 	c->rtp_dropped = mc.rtp_dropped;
+	c->rtp_dropped_late = mc.rtp_dropped_late;
 	b2b_guard_counters(m, c);
+}
+
+int b2bua_media_worker_counters(const struct b2bua *b, unsigned idx,
+				struct media_worker_counters *c)
+{
+	return media_engine_worker_counters(b->me, idx, c);
 }
 
 /* ---- queries from the control plane ---- */

@@ -51,6 +51,7 @@ struct b2bua_counters {
 	uint64_t media_ports_free;        /**< RTP/RTCP port pairs still free */
 	uint64_t rtp_relayed;             /**< RTP packets relayed since start */
 	uint64_t rtp_dropped;             /**< RTP/RTCP packets dropped since start */
+	uint64_t rtp_dropped_late;        /**< of those: waited past [media] max_delay_ms */
 	/* The guards in front of the SIP stack (sipua_guard_stats) and the logger. */
 	uint64_t rate_limited;            /**< requests over the per-source rate, dropped */
 	uint64_t options_stateless;       /**< OPTIONS answered without transaction state */
@@ -129,6 +130,11 @@ int b2bua_set_routes(struct b2bua *b, struct route_table *rt);
 
 /** Reads the counters; any thread. */
 void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c);
+
+/** One media worker's load and packet counters (idx < media_workers); any thread.
+ *  @return 0 or EINVAL */
+int b2bua_media_worker_counters(const struct b2bua *b, unsigned idx,
+				struct media_worker_counters *c);
 
 /**
  * Reply to a query: status 0 or an errno (ENOENT: no such call), and a JSON text

@@ -105,6 +105,8 @@ static const struct conf_key media_keys[] = {
 	 NULL, "60"},
 	{"relatch", CT_UINT, CK(struct conf, media.relatch_ms), 0, 0, 1, 3600, 1000, NULL,
 	 "2"},
+	{"max_delay_ms", CT_UINT, CK(struct conf, media.max_delay_ms), 0, 0, 0, 10000, 1, NULL,
+	 "50"},
 };
 
 static const struct conf_key trunk_keys[] = {

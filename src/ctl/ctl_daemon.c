@@ -87,6 +87,25 @@ void ctl_daemon_stopping(struct ctl_daemon *d)
 	pthread_mutex_unlock(&d->reload_lock);
 }
 
+/* Each media worker's sessions and packets: shows how evenly the load is spread. */
+static json_t *media_workers_json(const struct ctl_daemon *d, unsigned n)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; a && i < n; i++) {
+		struct media_worker_counters w;
+
+		if (b2bua_media_worker_counters(d->b, i, &w) != 0)
+			break;
+		json_array_append_new(a, json_pack("{sIsIsIsI}",
+			"sessions", (json_int_t)w.sessions,
+			"rtp_relayed", (json_int_t)w.rtp_relayed,
+			"rtp_dropped", (json_int_t)w.rtp_dropped,
+			"rtp_dropped_late", (json_int_t)w.rtp_dropped_late));
+	}
+	return a ? a : json_array();
+}
+
 static void d_status(void *arg, json_t *obj)
 {
 	struct ctl_daemon *d = arg;
@@ -98,11 +117,13 @@ static void d_status(void *arg, json_t *obj)
 		"answered", (json_int_t)c.calls_answered,
 		"failed", (json_int_t)c.calls_failed));
 	json_object_set_new(obj, "workers", json_integer(c.media_workers));
-	json_object_set_new(obj, "media", json_pack("{sIsIsIsI}",
+	json_object_set_new(obj, "media", json_pack("{sIsIsIsIsIso}",
 		"sessions", (json_int_t)c.media_sessions,
 		"ports_free", (json_int_t)c.media_ports_free,
 		"rtp_relayed", (json_int_t)c.rtp_relayed,
-		"rtp_dropped", (json_int_t)c.rtp_dropped));
+		"rtp_dropped", (json_int_t)c.rtp_dropped,
+		"rtp_dropped_late", (json_int_t)c.rtp_dropped_late,
+		"per_worker", media_workers_json(d, c.media_workers)));
 	json_object_set_new(obj, "counters", json_pack("{sIsIsIsIsIsIsIsIsIsIsIsIsIsIsIsIsIsI}",
 		"calls_active", (json_int_t)c.calls_active,
 		"calls_total", (json_int_t)c.calls_total,

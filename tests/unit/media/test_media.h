@@ -14,4 +14,5 @@ int test_xcode_run(void);
 int test_engine_xcode_run(void);
 int test_rtcp_report_run(void);
 int test_engine_srtp_run(void);
+int test_engine_delay_run(void);
 #endif

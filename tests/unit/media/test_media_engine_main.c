@@ -19,5 +19,6 @@ int main(void)
 	failed += test_engine_scale_run();
 	failed += test_engine_xcode_run();
 	failed += test_engine_srtp_run();
+	failed += test_engine_delay_run();
 	return failed ? 1 : 0;
 }

@@ -1,0 +1,150 @@
+/* test_engine_delay.c — bounded delay: with [media] max_delay_ms set, an RTP packet
+ * that waited in trunx longer than the bound (its worker stalled) is dropped and
+ * counted per side, per worker and engine-wide, and a fresh one is forwarded; with
+ * the bound off, the same stalled packet is forwarded late. The worker is stalled for
+ * real (blocked in the event handler of another session's close), so the age comes
+ * from the kernel's receive timestamp. Real sockets on 127.0.0.1. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "media.h"
+#include "media_peer.h"
+#include "test_media.h"
+
+#define WAIT_MS  3000   /* generous: the machine is shared */
+#define QUIET_MS 300    /* "nothing arrives" window */
+#define BOUND_MS 150    /* well above a loaded machine's scheduling delay */
+#define STALL_MS 500    /* well above the bound */
+
+struct fixture {
+	struct media_engine  *me;
+	struct media_session *s, *victim;
+	struct evlog          log;
+	struct peer           a, b;
+	uint16_t              pa;
+};
+
+static void setup(struct fixture *f, unsigned max_delay_ms)
+{
+	struct media_engine_cfg cfg;
+	struct media_session_params p;
+	struct rtp_hdr h;
+	uint32_t tag;
+
+	memset(f, 0, sizeof(*f));
+	evlog_init(&f->log);
+	test_engine_cfg(&cfg, 8, 1);       /* one worker: the victim's close stalls it */
+	cfg.max_delay_ms = max_delay_ms;
+	assert_int_equal(media_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
+	assert_int_equal(media_session_create(f->me, 77, &f->s), 0);
+	assert_int_equal(media_session_create(f->me, 78, &f->victim), 0);
+	f->pa = media_session_port(f->s, MEDIA_SIDE_A);
+	peer_open(&f->a);
+	peer_open(&f->b);
+	memset(&p, 0, sizeof(p));
+	side_params(&p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
+	side_params(&p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
+	assert_int_equal(media_session_update(f->s, &p), 0);
+	/* The path works before the stall. */
+	peer_send_rtp(&f->a, f->pa, 0, 1, 0, 0xa, false, 1);
+	assert_true(peer_recv_rtp(&f->b, &h, &tag, WAIT_MS, NULL));
+	assert_int_equal(tag, 1);
+}
+
+/* Stalls the worker STALL_MS with one packet (tag 2) from A queued on its socket. */
+static void stall_with_packet(struct fixture *f)
+{
+	evlog_set_block(&f->log, true);
+	media_session_destroy(f->victim);
+	assert_true(evlog_wait_blocked(&f->log, 5000));
+	peer_send_rtp(&f->a, f->pa, 0, 2, 160, 0xa, false, 2);
+	sleep_ms(STALL_MS);
+	evlog_set_block(&f->log, false);
+}
+
+static void teardown(struct fixture *f, struct media_event *closed)
+{
+	media_session_destroy(f->s);
+	assert_true(evlog_wait(&f->log, MEDIA_EV_CLOSED, 77, WAIT_MS, closed));
+	media_engine_destroy(f->me);
+	peer_close(&f->a);
+	peer_close(&f->b);
+	evlog_fini(&f->log);
+}
+
+static void late_counters(struct media_engine *me, uint64_t want,
+			  struct media_engine_counters *c)
+{
+	for (int i = 0; i < WAIT_MS / 10; i++) {
+		media_engine_counters(me, c);
+		if (c->rtp_dropped_late >= want)
+			return;
+		sleep_ms(10);
+	}
+}
+
+static void test_late_packet_dropped_fresh_forwarded(void **state)
+{
+	struct fixture f;
+	struct media_engine_counters c;
+	struct media_worker_counters wc;
+	struct media_event ev;
+	struct rtp_hdr h;
+	uint32_t tag;
+
+	(void)state;
+	setup(&f, BOUND_MS);
+	stall_with_packet(&f);
+	/* The stalled packet never reaches B... */
+	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
+	late_counters(f.me, 1, &c);
+	assert_int_equal(c.rtp_dropped_late, 1);
+	assert_int_equal(media_engine_worker_counters(f.me, 0, &wc), 0);
+	assert_int_equal(wc.rtp_dropped_late, 1);
+	assert_int_equal(media_engine_worker_counters(f.me, 1, &wc), EINVAL);
+	/* ...and the next, fresh one does. */
+	peer_send_rtp(&f.a, f.pa, 0, 3, 320, 0xa, false, 3);
+	assert_true(peer_recv_rtp(&f.b, &h, &tag, WAIT_MS, NULL));
+	assert_int_equal(tag, 3);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[MEDIA_SIDE_A].rtp_dropped_late, 1);
+	assert_int_equal(ev.stats[MEDIA_SIDE_A].rtp_in, 2);
+	assert_int_equal(ev.stats[MEDIA_SIDE_B].rtp_out, 2);
+	assert_int_equal(ev.stats[MEDIA_SIDE_B].rtp_dropped_late, 0);
+}
+
+/* The same stall with the bound off: the packet is forwarded, late. */
+static void test_bound_off_forwards_late(void **state)
+{
+	struct fixture f;
+	struct media_engine_counters c;
+	struct media_event ev;
+	struct rtp_hdr h;
+	uint32_t tag;
+
+	(void)state;
+	setup(&f, 0);
+	stall_with_packet(&f);
+	assert_true(peer_recv_rtp(&f.b, &h, &tag, WAIT_MS, NULL));
+	assert_int_equal(tag, 2);
+	media_engine_counters(f.me, &c);
+	assert_int_equal(c.rtp_dropped_late, 0);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[MEDIA_SIDE_A].rtp_dropped_late, 0);
+	assert_int_equal(ev.stats[MEDIA_SIDE_B].rtp_out, 2);
+}
+
+int test_engine_delay_run(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_late_packet_dropped_fresh_forwarded),
+		cmocka_unit_test(test_bound_off_forwards_late),
+	};
+
+	return cmocka_run_group_tests_name("engine bounded delay", tests, NULL, NULL);
+}
