@@ -11,6 +11,10 @@
  * the measured window (after the warm-up) count. --direct bypasses the engine (the
  * sender aims at the receiving sockets) to measure the harness's own floor.
  *
+ * --max-delay MS turns the engine's bounded delay on (kernel receive timestamps on
+ * every socket, each packet's age checked): its workers' CPU next to a run without it
+ * is what the timestamping costs per packet.
+ *
  * --srtp 80|32 makes side A of every session SDES-SRTP with that suite (side B stays
  * plain RTP): party A protects what it sends and unprotects what it receives, and
  * the engine unprotects A -> B and protects B -> A, so its workers' CPU next to a
@@ -50,6 +54,7 @@
 
 struct bench {
 	unsigned              streams, sessions, workers;
+	unsigned              max_delay_ms;  /* the engine's bounded delay, 0 = off */
 	double                seconds, warmup;
 	bool                  direct;
 	enum media_srtp_suite suite;         /* side A's SRTP, or NONE */
@@ -374,7 +379,7 @@ static uint64_t udp_rcvbuf_errors(void)
 
 static int setup_engine(struct bench *b)
 {
-	struct media_engine_cfg cfg = {.workers = b->workers};
+	struct media_engine_cfg cfg = {.workers = b->workers, .max_delay_ms = b->max_delay_ms};
 	uint16_t r = 0;
 	int err;
 
@@ -421,7 +426,8 @@ static int setup_engine(struct bench *b)
 static void usage(void)
 {
 	fprintf(stderr, "usage: trunx-rtp-bench [--streams N] [--seconds S] [--warmup S]\n"
-			"                       [--workers W] [--direct] [--srtp 80|32]\n");
+			"                       [--workers W] [--direct] [--srtp 80|32]\n"
+			"                       [--max-delay MS]\n");
 	exit(2);
 }
 
@@ -434,6 +440,7 @@ int main(int argc, char **argv)
 		{"workers", required_argument, NULL, 'W'},
 		{"direct", no_argument, NULL, 'd'},
 		{"srtp", required_argument, NULL, 'S'},
+		{"max-delay", required_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0},
 	};
 	struct bench b = {.streams = 500, .seconds = 10, .warmup = 2};
@@ -450,6 +457,7 @@ int main(int argc, char **argv)
 		case 'w': b.warmup = strtod(optarg, NULL); break;
 		case 'W': b.workers = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'd': b.direct = true; break;
+		case 'M': b.max_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'S':
 			b.suite = atoi(optarg) == 32 ? MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32
 						     : MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80;
@@ -535,7 +543,8 @@ int main(int argc, char **argv)
 		       ",\"lat_p999_us\":%" PRIu64 ",\"lat_max_us\":%" PRIu64 ","
 		       "\"engine_cpu_pct\":%.1f,\"harness_cpu_pct\":%.1f,"
 		       "\"rcvbuf_errors\":%" PRIu64 ",\"engine_relayed\":%" PRIu64
-		       ",\"engine_dropped\":%" PRIu64 ",\"bad\":%" PRIu64
+		       ",\"engine_dropped\":%" PRIu64 ",\"engine_dropped_late\":%" PRIu64
+		       ",\"max_delay_ms\":%u,\"bad\":%" PRIu64
 		       ",\"rx_realtime\":%s}\n",
 		       b.direct ? "direct" : "engine",
 		       b.suite == MEDIA_SRTP_NONE ? 0 : b.suite == MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32 ? 32 : 80,
@@ -545,7 +554,8 @@ int main(int argc, char **argv)
 		       percentile_us(&b, 0.999), b.lat_max_us,
 		       100.0 * (double)(cpu1 - cpu0) / (double)(t_b - t_a),
 		       100.0 * (double)(hcpu1 - hcpu0) / (double)(t_b - t_a),
-		       rcv1 - rcv0, c.rtp_relayed, c.rtp_dropped, b.bad,
+		       rcv1 - rcv0, c.rtp_relayed, c.rtp_dropped, c.rtp_dropped_late,
+		       b.max_delay_ms, b.bad,
 		       b.rx_rt ? "true" : "false");
 	}
 	for (unsigned s = 0; b.me && s < b.sessions; s++)
