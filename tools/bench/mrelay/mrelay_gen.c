@@ -363,7 +363,11 @@ static int read_calls(struct gen *g, const char *path)
 	if (!f)
 		return -1;
 	g->port = malloc(2 * cap * sizeof(*g->port));
-	while (g->port && fscanf(f, "%u %u", &pa, &pb) == 2) {
+	if (!g->port) {
+		fclose(f);
+		return -1;
+	}
+	while (fscanf(f, "%u %u", &pa, &pb) == 2) {
 		if (pa == 0 || pa > 65535 || pb == 0 || pb > 65535)
 			break;
 		if (n == cap) {
@@ -432,12 +436,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	g.hist = calloc(HIST_N, sizeof(*g.hist));
-	if (!g.hist)
+	if (!g.hist) {
+		free(g.port);
 		return 1;
+	}
 	g.sock[0] = open_sock((uint16_t)port_a, &g.addr[0]);
 	g.sock[1] = open_sock((uint16_t)port_b, &g.addr[1]);
 	if (g.sock[0] < 0 || g.sock[1] < 0) {
 		perror("bind");
+		free(g.hist);
+		free(g.port);
 		return 1;
 	}
 	if (g.direct)
