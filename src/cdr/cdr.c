@@ -38,11 +38,9 @@ static const char SQL_CALLS[] =
 	"(r->>'rtp_a_out')::bigint, (r->>'rtp_a_lost')::bigint, (r->>'rtp_b_in')::bigint, "
 	"(r->>'rtp_b_out')::bigint, (r->>'rtp_b_lost')::bigint, (r->>'rtp_dropped')::bigint, "
 	"r - 'kind' FROM jsonb_array_elements($1::jsonb) AS r ON CONFLICT (cdr_id) DO NOTHING";
-static const char SQL_EVENTS[] =
-	"INSERT INTO events (event_id, type, at, node_id, tenant_id, trunk, call_id, data) "
-	"SELECT (r->>'event_id')::uuid, r->>'type', (r->>'at')::timestamptz, r->>'node_id', "
-	"r->>'tenant', r->>'trunk', r->>'call_id', coalesce(r->'data', '{}'::jsonb) "
-	"FROM jsonb_array_elements($1::jsonb) AS r ON CONFLICT (event_id) DO NOTHING";
+/* Events take their ids in commit order and their webhook deliveries in the same
+ * transaction (migration 004); the answer is the new ids, "1,2,3". */
+static const char SQL_EVENTS[] = "SELECT trunx_events_insert($1::jsonb)";
 
 struct sub {
 	struct sub *next;
@@ -58,6 +56,7 @@ struct batch {
 	struct journal_pos end;
 	size_t             n;
 	char              *first;       /**< the record, when the batch holds only one */
+	char              *ev_ids;      /**< ids the events statement added ("1,2") */
 };
 
 struct cdr {
@@ -86,6 +85,8 @@ struct cdr {
 	atomic_uint_fast64_t n_submitted, n_journaled, n_committed, n_replayed, n_rejected,
 			     n_pending;
 	atomic_bool        up;
+	cdr_events_h      *ev_h;         /**< told the ids of committed events */
+	void              *ev_arg;
 };
 
 static void schedule_send(struct cdr *c, bool now);
@@ -259,6 +260,8 @@ static void batch_done(struct cdr *c, struct batch *b)
 		b->err = 0;   /* skipped: counts as done */
 	}
 	if (!b->err) {
+		if (b->ev_ids && b->ev_ids[0] && c->ev_h)
+			c->ev_h(b->ev_ids, c->ev_arg);
 		journal_commit(c->j, &b->end);
 		c->pending -= b->n <= c->pending ? b->n : c->pending;
 		atomic_store(&c->n_pending, c->pending);
@@ -275,6 +278,7 @@ static void batch_done(struct cdr *c, struct batch *b)
 		evtimer_add(c->send_ev, &tv);
 	}
 	free(b->first);
+	free(b->ev_ids);
 	free(b);
 	drain_check(c);
 }
@@ -293,8 +297,20 @@ static void on_result(int err, const PGresult *res, const char *msg, bool more, 
 		batch_done(b->c, b);
 	else if (b->remaining == 0) {
 		free(b->first);
+		free(b->ev_ids);
 		free(b);   /* the writer is gone */
 	}
+}
+
+/* The events statement: its answer names the ids it added. */
+static void on_events_result(int err, const PGresult *res, const char *msg, bool more,
+			     void *arg)
+{
+	struct batch *b = arg;
+
+	if (!err && res && PQntuples(res) == 1 && !b->ev_ids)
+		b->ev_ids = strdup(PQgetvalue(res, 0, 0));
+	on_result(err, res, msg, more, arg);
 }
 
 /* Appends rec to "[...]" under construction. */
@@ -411,7 +427,7 @@ static void send_batch(struct cdr *c)
 
 		if (lc && (e1 = db_query(c->db, SQL_CALLS, 1, p1, 0, on_result, b)) == 0)
 			queued++;
-		if (le && (e2 = db_query(c->db, SQL_EVENTS, 1, p2, 0, on_result, b)) == 0)
+		if (le && (e2 = db_query(c->db, SQL_EVENTS, 1, p2, 0, on_events_result, b)) == 0)
 			queued++;
 		if (e1 || e2) {
 			/* Not connected: those queued fail too, by themselves. */
@@ -538,6 +554,14 @@ void cdr_submit(struct cdr *c, char *json)
 	if (wake)
 		while (write(c->efd, &one, sizeof(one)) < 0 && errno == EINTR)
 			;
+}
+
+void cdr_set_events_hook(struct cdr *c, cdr_events_h *h, void *arg)
+{
+	if (c) {
+		c->ev_h = h;
+		c->ev_arg = arg;
+	}
 }
 
 void cdr_db_state(struct cdr *c, bool up)

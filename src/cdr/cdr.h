@@ -59,6 +59,15 @@ int cdr_create(struct cdr **cp, struct event_base *base, struct db *db,
  */
 void cdr_submit(struct cdr *c, char *json);
 
+/**
+ * The ids ("1,2,3", ascending) of events a batch has just added to the events table,
+ * after its statement succeeded. Control thread.
+ */
+typedef void (cdr_events_h)(const char *ids, void *arg);
+
+/** Sets the handler told about committed events (src/events). Control thread. */
+void cdr_set_events_hook(struct cdr *c, cdr_events_h *h, void *arg);
+
 /** The writer connection went up or down (control thread). */
 void cdr_db_state(struct cdr *c, bool up);
 
