@@ -66,17 +66,20 @@ static void refuse(struct call *c, enum admit_verdict v)
 		atomic_fetch_add(&b->c_budget, 1);
 		snprintf(why, sizeof(why), "channel pool %s/%s full (%ld channels)",
 			 c->areq.group, c->areq.pool, c->areq.pool_cap);
+		call_ev_budget(c, "pool", why);
 		fail_call(c, 503, "pool_full", why);
 		break;
 	case ADMIT_TENANT_CAP:
 		atomic_fetch_add(&b->c_budget, 1);
 		snprintf(why, sizeof(why), "tenant %s at its cap of %ld calls", c->areq.tenant,
 			 c->areq.tenant_cap);
+		call_ev_budget(c, "tenant", why);
 		fail_call(c, st ? st->answer_over_cap : 503, "tenant_over_cap", why);
 		break;
 	case ADMIT_GLOBAL_CAP:
 		atomic_fetch_add(&b->c_budget, 1);
 		snprintf(why, sizeof(why), "global cap of %ld calls reached", c->areq.global_cap);
+		call_ev_budget(c, "global", why);
 		fail_call(c, 503, "global_cap", why);
 		break;
 	default:

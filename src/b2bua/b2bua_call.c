@@ -162,6 +162,7 @@ static void set_cause(struct call *c, const char *cause)
 /* The call.end record: logged, and handed to the data plane (b2bua_cdr.c). */
 static void emit_cdr(struct call *c)
 {
+	call_ev_hungup(c);
 	call_record(c);
 }
 
@@ -446,6 +447,7 @@ int call_send_b(struct call *c, struct call_setup *su, const char *offer, size_t
 		return err;
 	snprintf(c->b_call_id, sizeof(c->b_call_id), "%s", sipua_leg_call_id(c->b_leg));
 	c->state = CALL_CALLING;
+	call_ev_created(c);
 	sipua_timer_cancel(c->invite_timer);
 	c->invite_timer = NULL;
 	if (b->sip.invite_timeout)
@@ -584,6 +586,8 @@ static void b_progress(struct call *c, const struct sipua_ev *ev)
 		sipua_timer_start(b->ua, b->sip.ring_timeout * 1000u, ring_timeout, c,
 				  &c->ring_timer);
 	c->state = CALL_EARLY;
+	if (ev->status > 100)
+		call_ev_ringing(c, ev->status);
 	if (ev->sdp) {
 		if (c->media.offer_from == SIDE_A) {
 			call_sdp_ctx(c, &x, allowed);
@@ -651,6 +655,7 @@ static void b_answered(struct call *c, const struct sipua_ev *ev)
 	c->state = CALL_ANSWERED;
 	c->t_answer_ms = wall_ms();
 	atomic_fetch_add(&b->c_answered, 1);
+	call_ev_answered(c);
 	if (log_get_level() <= LOG_DEBUG) {
 		char codec[48];
 

@@ -310,6 +310,7 @@ struct call {
 	struct sipua_timer *invite_timer, *ring_timer;
 	bool                got_provisional;
 	bool                a_answered;         /**< 2xx sent to A */
+	bool                ev_created, ev_ringing; /**< call.created / call.ringing sent */
 	bool                offer_busy;         /**< a mid-call offer is being relayed */
 	bool                offer_cancelled;    /**< ...and its sender cancelled it: the
 						     other leg's answer must be undone */
@@ -437,6 +438,19 @@ struct json_t *call_quality_json(const struct call *c);
 /* b2bua_cdr.c (signalling thread) */
 /** Writes the call.end record (log line) and hands it to the data plane. */
 void call_record(struct call *c);
+
+/* b2bua_events.c: a call's events (signalling thread) */
+void call_ev_created(struct call *c);
+void call_ev_ringing(struct call *c, int status);
+void call_ev_answered(struct call *c);
+void call_ev_hungup(struct call *c);
+/** call.dtmf: a digit heard on the call (source: "rfc4733", "inband", "info"). */
+void call_ev_dtmf(struct call *c, char digit, unsigned duration_ms, const char *source);
+/** call.amd: HUMAN / MACHINE / NOTSURE with its reason and decision time. */
+void call_ev_amd(struct call *c, const char *result, const char *reason,
+		 unsigned decision_ms);
+/** budget.exhausted: a call refused by a pool, a tenant cap or the global cap. */
+void call_ev_budget(struct call *c, const char *budget, const char *why);
 /** A random uuid (8-4-4-4-12 hex) for records. */
 void b2b_uuid(struct b2bua *b, char out[40]);
 /** The times of the call records: UTC, ISO 8601 with milliseconds. */

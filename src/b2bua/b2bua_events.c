@@ -1,0 +1,95 @@
+/*
+ * b2bua_events.c — a call's life as events (call.created, call.ringing, call.answered,
+ * call.hungup), plus the entry points the media hooks use for call.dtmf and call.amd.
+ * Each becomes an event record (b2b_event: a log line, and in database mode a row of
+ * the events table through the journal). Signalling thread; nothing here waits.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "b2bua_int.h"
+
+static json_t *call_data(const struct call *c)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "from", json_string(c->from));
+	json_object_set_new(o, "to", json_string(c->to));
+	if (c->did[0])
+		json_object_set_new(o, "did", json_string(c->did));
+	if (c->trunk_out)
+		json_object_set_new(o, "trunk_out", json_string(trunk_get_cfg(c->trunk_out)->name));
+	return o;
+}
+
+void call_ev_created(struct call *c)
+{
+	if (c->ev_created)
+		return;
+	c->ev_created = true;
+	b2b_event(c->b, LOG_INFO, "call.created", c, NULL, NULL, call_data(c));
+}
+
+void call_ev_ringing(struct call *c, int status)
+{
+	json_t *d;
+
+	if (c->ev_ringing || !c->ev_created)
+		return;
+	c->ev_ringing = true;
+	d = call_data(c);
+	if (d)
+		json_object_set_new(d, "status", json_integer(status));
+	b2b_event(c->b, LOG_INFO, "call.ringing", c, NULL, NULL, d);
+}
+
+void call_ev_answered(struct call *c)
+{
+	if (!c->ev_created)
+		return;
+	b2b_event(c->b, LOG_INFO, "call.answered", c, NULL, NULL, call_data(c));
+}
+
+void call_ev_hungup(struct call *c)
+{
+	json_t *d;
+
+	if (!c->ev_created)
+		return;
+	c->ev_created = false;   /* once */
+	d = call_data(c);
+	if (d) {
+		json_object_set_new(d, "cause", json_string(c->cause[0] ? c->cause : "normal"));
+		json_object_set_new(d, "sip_code", json_integer(c->final_code));
+		json_object_set_new(d, "answered", json_boolean(c->a_answered));
+		if (c->a_answered && c->t_end_ms >= c->t_answer_ms)
+			json_object_set_new(d, "duration_ms",
+					    json_integer((json_int_t)(c->t_end_ms - c->t_answer_ms)));
+	}
+	b2b_event(c->b, LOG_INFO, "call.hungup", c, NULL, NULL, d);
+}
+
+void call_ev_dtmf(struct call *c, char digit, unsigned duration_ms, const char *source)
+{
+	char d[2] = {digit, '\0'};
+
+	b2b_event(c->b, LOG_INFO, "call.dtmf", c, NULL, NULL,
+		  json_pack("{s:s,s:i,s:s}", "digit", d, "duration_ms", (int)duration_ms,
+			    "source", source ? source : "rfc4733"));
+}
+
+void call_ev_amd(struct call *c, const char *result, const char *reason,
+		 unsigned decision_ms)
+{
+	b2b_event(c->b, LOG_INFO, "call.amd", c, NULL, NULL,
+		  json_pack("{s:s,s:s,s:i}", "result", result ? result : "NOTSURE", "reason",
+			    reason ? reason : "", "decision_ms", (int)decision_ms));
+}
+
+void call_ev_budget(struct call *c, const char *budget, const char *why)
+{
+	b2b_event(c->b, LOG_WARN, "budget.exhausted", c, NULL, NULL,
+		  json_pack("{s:s,s:s}", "budget", budget, "reason", why));
+}
