@@ -105,6 +105,19 @@ struct conf_api {
 	unsigned db_connections;              /**< Postgres connections of the API */
 };
 
+/** [events]: the event stream, SSE and webhooks (src/events; database mode). */
+struct conf_events {
+	char     http_addr[CONF_HOST_MAX];  /**< loopback listener of the events routes
+					         until src/api serves them; "" = none */
+	uint16_t http_port;
+	char     webhook_retry[128];      /**< delays of the attempts ("0s,1m,5m,30m,2h") */
+	unsigned webhook_timeout_ms;      /**< an attempt unanswered this long failed */
+	unsigned webhook_concurrency;     /**< attempts out at once, per node */
+	unsigned sse_keepalive_ms;        /**< comment line on an idle stream */
+	unsigned sse_buffer;              /**< bytes a slow client may have unsent; then cut */
+	unsigned poll_ms;                 /**< the table is read at least this often */
+};
+
 /** How a configuration gets its trunks and routes. */
 enum conf_mode {
 	CONF_MODE_FILE = 0,   /**< [trunk] / [route] sections; per-node budgets */
@@ -117,6 +130,7 @@ struct conf {
 	struct conf_sip         sip;
 	struct conf_data        data;
 	struct conf_api         api;
+	struct conf_events      events;
 	struct media_engine_cfg media;
 	char                    media_advertise[CONF_HOST_MAX];  /**< c= address; "" = bind */
 	size_t                  n_trunks;

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "conf_priv.h"
+#include "events/events_sched.h"
 
 #define CK(type_, member) offsetof(type_, member)
 #define CSZ(type_, member) sizeof(((type_ *)0)->member)
@@ -191,6 +192,24 @@ static const struct conf_key api_keys[] = {
 	 "5"},
 	{"db_connections", CT_UINT, CK(struct conf, api.db_connections), 0, 0, 1, 16, 1, NULL,
 	 "4"},
+};
+
+static const struct conf_key events_keys[] = {
+	{"http_listen", CT_HOSTPORT, CK(struct conf, events.http_addr),
+	 CK(struct conf, events.http_port), CSZ(struct conf, events.http_addr), 0, 0, 0, NULL,
+	 ""},
+	{"webhook_retry", CT_STR, CK(struct conf, events.webhook_retry), 0,
+	 CSZ(struct conf, events.webhook_retry), 0, 0, 0, NULL, "0s,1m,5m,30m,2h"},
+	{"webhook_timeout", CT_UINT, CK(struct conf, events.webhook_timeout_ms), 0, 0, 100,
+	 600000, 1, NULL, "10000"},
+	{"webhook_concurrency", CT_UINT, CK(struct conf, events.webhook_concurrency), 0, 0, 1,
+	 1000, 1, NULL, "32"},
+	{"sse_keepalive", CT_UINT, CK(struct conf, events.sse_keepalive_ms), 0, 0, 50, 3600000,
+	 1, NULL, "15000"},
+	{"sse_buffer", CT_UINT, CK(struct conf, events.sse_buffer), 0, 0, 4096, 1u << 30, 1,
+	 NULL, "1048576"},
+	{"poll_interval", CT_UINT, CK(struct conf, events.poll_ms), 0, 0, 10, 60000, 1, NULL,
+	 "1000"},
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -375,6 +394,19 @@ static int check_api(struct conf_ctx *c, void *obj)
 	return 0;
 }
 
+static int check_events(struct conf_ctx *c, void *obj)
+{
+	const struct conf *cf = obj;
+	struct events_sched sc;
+
+	if (events_sched_parse(cf->events.webhook_retry, &sc) != 0)
+		return conf_fail(c, conf_key_line(c->sec, &c->cur, "webhook_retry"),
+				 "webhook_retry: \"%s\" is not a list of 1-%d delays (0s,1m,5m,"
+				 "30m,2h; units ms, s, m, h)", cf->events.webhook_retry,
+				 EVENTS_SCHED_MAX);
+	return 0;
+}
+
 const struct conf_section conf_sections[] = {
 	{"general", false, general_keys, N(general_keys), NULL},
 	{"sip", false, sip_keys, N(sip_keys), check_sip},
@@ -383,6 +415,7 @@ const struct conf_section conf_sections[] = {
 	{"route", true, route_keys, N(route_keys), check_route},
 	{"data", false, data_keys, N(data_keys), check_data},
 	{"api", false, api_keys, N(api_keys), check_api},
+	{"events", false, events_keys, N(events_keys), check_events},
 };
 const size_t conf_n_sections = N(conf_sections);
 

@@ -19,6 +19,7 @@
 #include "cdr/cdr.h"
 #include "db/db.h"
 #include "db/db_load.h"
+#include "events/events.h"
 #include "log.h"
 
 #define ROUTING_CHANNEL "trunx_routing"
@@ -43,6 +44,7 @@ struct data {
 	struct db         *writer;      /**< call records and events */
 	struct cdr        *cdr;
 	struct admit      *admit;
+	struct events     *events;      /**< the event stream, SSE and webhooks */
 	char               node_id[64];
 	struct route_table *rt;         /**< the snapshot handed over last (reports) */
 
@@ -273,6 +275,13 @@ int data_create(struct data **dp, struct event_base *base, const struct conf *cf
 		err = admit_create(&d->admit, base, &acfg);
 	}
 	if (!err) {
+		err = events_create(&d->events, base, cf, why, sizeof(why));
+		if (err)
+			log_msg(LOG_ERROR, "events.start", "%s", why);
+		else
+			cdr_set_events_hook(d->cdr, events_committed, d->events);
+	}
+	if (!err) {
 		d->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		d->inbox_ev = d->efd >= 0 ? event_new(base, d->efd, EV_READ | EV_PERSIST, on_inbox, d) :
 					    NULL;
@@ -297,6 +306,8 @@ int data_start(struct data *d)
 	err = db_start(d->routing);
 	if (!err)
 		err = db_start(d->writer);
+	if (!err)
+		err = events_start(d->events);
 	return err ? err : admit_start(d->admit);
 }
 
@@ -337,6 +348,12 @@ void data_status(struct data *d, json_t *obj)
 		"backend", d->cfg.redis[0] ? "redis" : "local",
 		"available", admit_available(d->admit) ? "yes" : "no",
 		"leases", (json_int_t)admit_leases(d->admit)));
+	events_status(d->events, json_object_get(obj, "data"));
+}
+
+struct events *data_events(struct data *d)
+{
+	return d ? d->events : NULL;
 }
 
 void data_budgets(struct data *d, void (*h)(char *json, void *arg), void *arg)
@@ -393,6 +410,9 @@ void data_destroy(struct data *d)
 	 * the job, orphaned, frees itself. */
 	db_load_destroy(d->loader);
 	db_destroy(d->routing);
+	events_destroy(d->events);   /* ends the streams and attempts first */
+	d->events = NULL;
+	cdr_set_events_hook(d->cdr, NULL, NULL);
 	cdr_destroy(d->cdr);   /* journals what is still in hand */
 	db_destroy(d->writer);
 	/* Jobs still in the inbox: releases matter to Redis only (leases expire);

@@ -25,6 +25,7 @@
 
 struct event_base;
 struct data;
+struct events;
 
 /**
  * @param cf  the running configuration ([data] is copied)
@@ -66,6 +67,9 @@ void data_reload(struct data *d);
 
 /** Counts of the current snapshot (control thread). */
 void data_counts(const struct data *d, size_t *trunks, size_t *routes, size_t *dids);
+
+/** The event stream (src/events): for the HTTP routes that serve it. Control thread. */
+struct events *data_events(struct data *d);
 
 void data_destroy(struct data *d);
 

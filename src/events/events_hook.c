@@ -1,0 +1,375 @@
+/*
+ * events_hook.c — webhook attempts (see events.h, DESIGN): due deliveries are claimed
+ * from Postgres with a lease, posted with libevent's HTTP client (host names through
+ * evdns on this loop; numeric addresses need none), signed per Standard Webhooks over
+ * the exact body sent, and their outcome written back: delivered, due again after the
+ * schedule's next delay, or dead.
+ */
+#include "events/events_priv.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "db/db.h"
+#include "events/events_sign.h"
+#include "log.h"
+
+#define SECRETS_MAX 4
+#define BODY_MAX    (64 * 1024)   /* longest receiver answer read */
+
+static const char SQL_CLAIM[] =
+	"WITH c AS (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND "
+	"next_at <= now() ORDER BY next_at, id LIMIT $1::int FOR UPDATE SKIP LOCKED), "
+	"u AS (UPDATE webhook_deliveries d SET attempts = d.attempts + 1, updated_at = now(), "
+	"next_at = now() + make_interval(secs => $2::double precision) FROM c "
+	"WHERE d.id = c.id RETURNING d.id, d.webhook_id, d.event_id, d.attempts) "
+	"SELECT u.id, u.attempts, w.url, w.secrets::text, u.event_id, trunx_event_json(e) "
+	"FROM u JOIN webhooks w ON w.id = u.webhook_id JOIN events e ON e.id = u.event_id";
+static const char SQL_DONE[] =
+	"UPDATE webhook_deliveries SET state = 'delivered', delivered_at = now(), "
+	"last_status = $2::int, last_error = NULL, updated_at = now() "
+	"WHERE id = $1::bigint AND state = 'pending'";
+static const char SQL_AGAIN[] =
+	"UPDATE webhook_deliveries SET next_at = now() + make_interval(secs => $2::double "
+	"precision), last_status = nullif($3::int, 0), last_error = $4, updated_at = now() "
+	"WHERE id = $1::bigint AND state = 'pending'";
+static const char SQL_DEAD[] =
+	"UPDATE webhook_deliveries SET state = 'dead', last_status = nullif($2::int, 0), "
+	"last_error = $3, updated_at = now() WHERE id = $1::bigint AND state = 'pending'";
+
+struct hook_attempt {
+	struct hook_attempt     *next, *prev;
+	struct events           *e;
+	struct evhttp_connection *conn;
+	struct evhttp_request   *req;     /**< until it completes */
+	char                     delivery[24];
+	char                     event_id[24];
+	unsigned                 attempts;
+	char                     error[128];
+	int                      status;
+};
+
+static void claim(struct events *e);
+
+/* ---- outcome ---- */
+
+static void on_written(int err, const PGresult *res, const char *msg, bool more, void *arg)
+{
+	(void)arg;
+	(void)res;
+	(void)more;
+	if (err && err != ESHUTDOWN)
+		log_msg(LOG_WARN, "webhook.state", "cannot record an attempt's outcome (%s): "
+			"the delivery is due again when its lease ends", msg ? msg : strerror(err));
+}
+
+static void record(struct hook_attempt *a)
+{
+	struct events *e = a->e;
+	enum events_outcome o = events_outcome_of(a->status);
+	char status[16], delay[32];
+	uint32_t ms = 0;
+
+	snprintf(status, sizeof(status), "%d", a->status);
+	if (o == EVENTS_DELIVERED) {
+		const char *p[2] = {a->delivery, status};
+
+		e->n_hook_ok++;
+		db_query(e->hook_db, SQL_DONE, 2, p, 0, on_written, e);
+		log_msg(LOG_INFO, "webhook.delivered", "delivery %s (event %s) delivered on "
+			"attempt %u: %d", a->delivery, a->event_id, a->attempts, a->status);
+		return;
+	}
+	if (!a->error[0])
+		snprintf(a->error, sizeof(a->error), "HTTP %d", a->status);
+	if (o == EVENTS_RETRY && events_sched_next(&e->sched, a->attempts, &ms) == 0) {
+		const char *p[4] = {a->delivery, delay, status, a->error};
+
+		snprintf(delay, sizeof(delay), "%.3f", ms / 1000.0);
+		e->n_hook_retry++;
+		db_query(e->hook_db, SQL_AGAIN, 4, p, 0, on_written, e);
+		log_msg(LOG_INFO, "webhook.retry", "delivery %s (event %s) attempt %u failed "
+			"(%s): again in %.3f s", a->delivery, a->event_id, a->attempts, a->error,
+			ms / 1000.0);
+	} else {
+		const char *p[3] = {a->delivery, status, a->error};
+
+		e->n_hook_dead++;
+		db_query(e->hook_db, SQL_DEAD, 3, p, 0, on_written, e);
+		log_msg(LOG_WARN, "webhook.dead", "delivery %s (event %s) dead after attempt %u: "
+			"%s", a->delivery, a->event_id, a->attempts, a->error);
+	}
+}
+
+static void attempt_unlink(struct hook_attempt *a)
+{
+	struct events *e = a->e;
+
+	if (a->prev)
+		a->prev->next = a->next;
+	else if (e->attempts == a)
+		e->attempts = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+	e->n_out--;
+}
+
+/* The connection is freed outside its own callbacks. */
+static void free_later(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	evhttp_connection_free(arg);
+}
+
+static void on_error(enum evhttp_request_error err, void *arg)
+{
+	struct hook_attempt *a = arg;
+	const char *why = err == EVREQ_HTTP_TIMEOUT ? "timeout" :
+			  err == EVREQ_HTTP_EOF ? "connection closed" :
+			  err == EVREQ_HTTP_INVALID_HEADER ? "invalid answer" :
+			  err == EVREQ_HTTP_DATA_TOO_LONG ? "answer too long" : "connection error";
+
+	snprintf(a->error, sizeof(a->error), "%s", why);
+}
+
+static void on_response(struct evhttp_request *req, void *arg)
+{
+	struct hook_attempt *a = arg;
+	struct events *e = a->e;
+	struct timeval zero = {0, 0};
+
+	a->status = req ? evhttp_request_get_response_code(req) : 0;
+	if (a->status == 0 && !a->error[0])
+		snprintf(a->error, sizeof(a->error), "connection error");
+	attempt_unlink(a);
+	record(a);
+	event_base_once(e->base, -1, EV_TIMEOUT, free_later, a->conn, &zero);
+	free(a);
+	claim(e);
+}
+
+/* ---- an attempt ---- */
+
+static size_t secrets_of(const char *json, char out[][EVENTS_SECRET_LEN + 8], size_t max)
+{
+	json_t *arr = json_loads(json, 0, NULL), *s;
+	size_t i, n = 0;
+	time_t now = time(NULL);
+
+	json_array_foreach(arr, i, s) {
+		const char *v = json_string_value(json_object_get(s, "secret"));
+		json_t *exp = json_object_get(s, "expires_at");
+
+		if (!v || strlen(v) >= EVENTS_SECRET_LEN + 8 || n >= max)
+			continue;
+		if (json_is_integer(exp) && json_integer_value(exp) < (json_int_t)now)
+			continue;   /* rotated out */
+		snprintf(out[n++], EVENTS_SECRET_LEN + 8, "%s", v);
+	}
+	json_decref(arr);
+	return n;
+}
+
+static int start_attempt(struct events *e, struct hook_attempt *a, const char *url,
+			 const char *secrets_json, const char *body)
+{
+	char secrets[SECRETS_MAX][EVENTS_SECRET_LEN + 8], sig[SECRETS_MAX * EVENTS_SIG_LEN + 8];
+	const char *sp[SECRETS_MAX];
+	struct evhttp_uri *u = evhttp_uri_parse(url);
+	const char *scheme, *host, *path, *query;
+	struct evkeyvalq *h;
+	struct timeval tv = {e->cfg.webhook_timeout_ms / 1000,
+			     (e->cfg.webhook_timeout_ms % 1000) * 1000};
+	char target[2100], ts[24], hostport[300];
+	int port;
+	size_t n;
+	int64_t now = (int64_t)time(NULL);
+
+	scheme = u ? evhttp_uri_get_scheme(u) : NULL;
+	host = u ? evhttp_uri_get_host(u) : NULL;
+	if (!scheme || strcmp(scheme, "http") != 0 || !host || !host[0]) {
+		snprintf(a->error, sizeof(a->error), "%s", scheme && !strcmp(scheme, "https") ?
+			 "https is not supported" : "bad url");
+		evhttp_uri_free(u);
+		return EINVAL;
+	}
+	port = evhttp_uri_get_port(u);
+	if (port <= 0)
+		port = 80;
+	path = evhttp_uri_get_path(u);
+	query = evhttp_uri_get_query(u);
+	snprintf(target, sizeof(target), "%s%s%s", path && path[0] ? path : "/",
+		 query ? "?" : "", query ? query : "");
+	snprintf(hostport, sizeof(hostport), port == 80 ? "%s" : "%s:%d", host, port);
+	n = secrets_of(secrets_json, secrets, SECRETS_MAX);
+	for (size_t i = 0; i < n; i++)
+		sp[i] = secrets[i];
+	if (n == 0 || events_sign_header(sp, n, a->event_id, now, body, strlen(body), sig,
+					 sizeof(sig)) != 0) {
+		snprintf(a->error, sizeof(a->error), "no usable secret");
+		evhttp_uri_free(u);
+		return EINVAL;
+	}
+	a->conn = evhttp_connection_base_new(e->base, e->dns, host, (unsigned short)port);
+	a->req = a->conn ? evhttp_request_new(on_response, a) : NULL;
+	if (!a->req) {
+		if (a->conn)
+			evhttp_connection_free(a->conn);
+		a->conn = NULL;
+		snprintf(a->error, sizeof(a->error), "out of memory");
+		evhttp_uri_free(u);
+		return ENOMEM;
+	}
+	evhttp_connection_set_timeout_tv(a->conn, &tv);
+	evhttp_connection_set_retries(a->conn, 0);
+	evhttp_connection_set_max_body_size(a->conn, BODY_MAX);
+	evhttp_request_set_error_cb(a->req, on_error);
+	snprintf(ts, sizeof(ts), "%" PRId64, now);
+	h = evhttp_request_get_output_headers(a->req);
+	evhttp_add_header(h, "Host", hostport);
+	evhttp_add_header(h, "Content-Type", "application/json");
+	evhttp_add_header(h, "User-Agent", "trunx-webhooks");
+	evhttp_add_header(h, "webhook-id", a->event_id);
+	evhttp_add_header(h, "webhook-timestamp", ts);
+	evhttp_add_header(h, "webhook-signature", sig);
+	evhttp_add_header(h, "Connection", "close");
+	evbuffer_add(evhttp_request_get_output_buffer(a->req), body, strlen(body));
+	evhttp_uri_free(u);
+	if (evhttp_make_request(a->conn, a->req, EVHTTP_REQ_POST, target) != 0) {
+		/* libevent freed the request */
+		a->req = NULL;
+		evhttp_connection_free(a->conn);
+		a->conn = NULL;
+		snprintf(a->error, sizeof(a->error), "cannot send");
+		return EIO;
+	}
+	return 0;
+}
+
+static void on_claimed(int err, const PGresult *res, const char *msg, bool more, void *arg)
+{
+	struct events *e = arg;
+	int rows;
+
+	(void)more;
+	if (err == ESHUTDOWN)
+		return;
+	e->claiming = false;
+	if (err) {
+		log_msg(LOG_DEBUG, "webhook.claim", "claiming deliveries failed: %s",
+			msg ? msg : strerror(err));
+		return;
+	}
+	rows = PQntuples(res);
+	for (int i = 0; i < rows; i++) {
+		struct hook_attempt *a = calloc(1, sizeof(*a));
+
+		if (!a)
+			break;   /* the lease brings it back */
+		a->e = e;
+		snprintf(a->delivery, sizeof(a->delivery), "%s", PQgetvalue(res, i, 0));
+		a->attempts = (unsigned)strtoul(PQgetvalue(res, i, 1), NULL, 10);
+		snprintf(a->event_id, sizeof(a->event_id), "%s", PQgetvalue(res, i, 4));
+		a->next = e->attempts;
+		a->prev = NULL;
+		if (e->attempts)
+			e->attempts->prev = a;
+		e->attempts = a;
+		e->n_out++;
+		if (start_attempt(e, a, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+				  PQgetvalue(res, i, 5)) != 0) {
+			attempt_unlink(a);
+			a->status = 0;
+			record(a);
+			free(a);
+		}
+	}
+	if (e->claim_again || rows > 0) {
+		e->claim_again = false;
+		claim(e);
+	}
+}
+
+static void claim(struct events *e)
+{
+	char limit[16], lease[32];
+	const char *p[2] = {limit, lease};
+	unsigned room;
+
+	if (e->destroying || !db_up(e->hook_db))
+		return;
+	if (e->claiming) {
+		e->claim_again = true;
+		return;
+	}
+	room = e->cfg.webhook_concurrency > e->n_out ? e->cfg.webhook_concurrency - e->n_out : 0;
+	if (!room)
+		return;
+	snprintf(limit, sizeof(limit), "%u", room);
+	/* The lease: the attempt's timeout, plus margin for recording its outcome. */
+	snprintf(lease, sizeof(lease), "%.3f", e->cfg.webhook_timeout_ms / 1000.0 * 2 + 5);
+	if (db_query(e->hook_db, SQL_CLAIM, 2, p, 0, on_claimed, e) == 0)
+		e->claiming = true;
+}
+
+void hook_kick(struct events *e)
+{
+	if (e)
+		claim(e);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct events *e = arg;
+	struct timeval tv = {e->cfg.poll_ms / 1000, (e->cfg.poll_ms % 1000) * 1000};
+
+	(void)fd;
+	(void)what;
+	claim(e);
+	evtimer_add(e->hook_ev, &tv);
+}
+
+int hook_init(struct events *e)
+{
+	struct timeval tv = {e->cfg.poll_ms / 1000, (e->cfg.poll_ms % 1000) * 1000};
+
+	/* resolv.conf is read here, at start-up, before the control thread runs. */
+	e->dns = evdns_base_new(e->base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+					 EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (!e->dns)
+		e->dns = evdns_base_new(e->base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	e->hook_ev = evtimer_new(e->base, on_tick, e);
+	if (!e->dns || !e->hook_ev || evtimer_add(e->hook_ev, &tv) != 0)
+		return ENOMEM;
+	return 0;
+}
+
+void hook_fini(struct events *e)
+{
+	while (e->attempts) {
+		struct hook_attempt *a = e->attempts;
+
+		/* Abandoned: its lease brings it back, on this node's next start or another. */
+		attempt_unlink(a);
+		if (a->conn)
+			evhttp_connection_free(a->conn);   /* frees its request, no callback */
+		free(a);
+	}
+	if (e->hook_ev)
+		event_free(e->hook_ev);
+	e->hook_ev = NULL;
+	if (e->dns)
+		evdns_base_free(e->dns, 0);
+	e->dns = NULL;
+}

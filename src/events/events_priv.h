@@ -1,0 +1,87 @@
+/*
+ * events_priv.h — the event stream's context, shared by its files (events.c: life and
+ * Redis; events_stream.c: the table reader and SSE clients; events_hook.c: webhook
+ * attempts; events_api.c: the webhook resources; events_listen.c: the loopback
+ * listener). Control thread only.
+ */
+#ifndef TRUNX_EVENTS_PRIV_H
+#define TRUNX_EVENTS_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "events/events.h"
+#include "events/events_sched.h"
+
+struct db;
+struct kv;
+struct evdns_base;
+struct evhttp;
+struct evhttp_request;
+struct sse_client;
+struct hook_attempt;
+struct redisAsyncContext;
+
+#define EVENTS_CHANNEL "trunx:events"
+
+struct events {
+	struct event_base  *base;
+	struct conf_events  cfg;
+	struct events_sched sched;
+	char                node_id[64];
+	char                redis_url[256];
+
+	struct db          *stream_db;   /**< table reader and replays */
+	struct db          *hook_db;     /**< webhook claims, outcomes and resources */
+	struct kv          *pub;         /**< PUBLISH (NULL without Redis) */
+
+	/* Redis subscriber (events.c) */
+	struct redisAsyncContext *sub;
+	struct event       *sub_retry_ev;
+	bool                sub_up, destroying;
+
+	/* table reader (events_stream.c) */
+	bool                ready;       /**< `last` is known */
+	uint64_t            last;        /**< every committed id up to this was read */
+	bool                reading, read_again;
+	struct event       *poll_ev;     /**< poll_interval timer */
+	struct sse_client  *clients;
+	size_t              n_clients;
+
+	/* webhooks (events_hook.c) */
+	struct evdns_base  *dns;
+	struct hook_attempt *attempts;
+	unsigned            n_out;       /**< attempts out */
+	bool                claiming, claim_again;
+	struct event       *hook_ev;
+
+	/* loopback listener (events_listen.c) */
+	struct evhttp      *http;
+
+	/* counters */
+	uint64_t            n_published, n_read, n_sent, n_cut, n_replayed;
+	uint64_t            n_hook_ok, n_hook_retry, n_hook_dead;
+};
+
+/* events_stream.c */
+int  stream_init(struct events *e);
+void stream_fini(struct events *e);
+void stream_kick(struct events *e);          /**< read new rows now */
+void stream_db_state(struct events *e, bool up);
+
+/* events_hook.c */
+int  hook_init(struct events *e);
+void hook_fini(struct events *e);
+void hook_kick(struct events *e);            /**< claim due deliveries now */
+
+/* events_listen.c */
+int  listen_init(struct events *e, char *err, size_t errlen);
+void listen_fini(struct events *e);
+
+/* events_api.c: the answer helpers */
+void api_error(struct evhttp_request *req, int status, const char *code, const char *fmt,
+	       ...) __attribute__((format(printf, 4, 5)));
+void api_json(struct evhttp_request *req, int status, const char *json);
+
+#endif
