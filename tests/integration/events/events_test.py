@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""Events end to end: calls through trunxd (SIPp caller -> trunxd -> SIPp callee) become
+rows of the events table, streamed over SSE in order, replayed exactly once after a
+reconnect (also to a second node on the same Postgres and Redis), kept through a
+Postgres outage; webhooks signed per Standard Webhooks, retried, dead-lettered,
+re-driven, and delivered across a kill -9."""
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import calls, case, datastore, dbmode, ports, procs, sipp, trunxd  # noqa: E402
+import sse  # noqa: E402
+
+DID = "+15557770001"
+CALL_TYPES = ["call.created", "call.ringing", "call.answered", "call.hungup"]
+
+
+def events_conf(port, retry="0s,1m,5m,30m,2h", timeout_ms=10000, poll_ms=500):
+    def hook(c):
+        c.section("events", http_listen="127.0.0.1:%d" % port, webhook_retry=retry,
+                  webhook_timeout=timeout_ms, poll_interval=poll_ms, sse_keepalive=1000)
+    return hook
+
+
+def node(ctx, pg, rd, name, **kw):
+    """A trunxd in database mode with the events listener; returns (trunxd, http port)."""
+    port = ports.free_port(udp=False)
+    _, _, t = dbmode.start(ctx, pg=pg, redis=rd, name=name,
+                           configure=events_conf(port, **kw))
+    return t, port
+
+
+def setup(ctx, names=("trunxd",), uas_calls=10, **kw):
+    """Postgres, Redis, trunxd nodes, tenant acme with its PBX (a SIPp callee), tenant
+    other, carrier1 on 127.0.0.2 and the DID; returns (pg, rd, [(trunxd, port)], uas)."""
+    pg = datastore.Postgres(ctx).start()
+    rd = datastore.Redis(ctx).start()
+    u = calls.uas(ctx, "uas_cps.xml", calls=uas_calls, timeout=300)
+    nodes = [node(ctx, pg, rd, n, **kw) for n in names]
+    dbmode.tenant(pg, "acme")
+    dbmode.tenant(pg, "other")
+    dbmode.peer(pg, "acme", "acme-pbx", host="127.0.0.1", port=u.port)
+    dbmode.carrier(pg, "carrier1", ips=["127.0.0.2/32"])
+    dbmode.did(pg, DID, trunk="carrier1", tenant="acme", peer="acme-pbx")
+    for t, _ in nodes:
+        dbmode.wait_routing(t, lambda m: "1 DIDs" in m)
+        procs.wait_until(lambda: t.status()["data"]["events"]["ready"], 10, 0.05)
+    return pg, rd, nodes, u
+
+
+def place_calls(ctx, t, n=1, duration_ms=300, name="uac", rate=10):
+    c = calls.uac(ctx, "uac_cps.xml", t.sip_addr, name=name, calls=n, rate=rate,
+                  service=DID[1:], local_ip="127.0.0.2", duration_ms=duration_ms)
+    return c
+
+
+def table_events(pg, tenant=None):
+    """(id, type, call_id) of the table, in id order."""
+    where = "" if tenant is None else "WHERE tenant_id = '%s'" % tenant
+    return [(int(r[0]), r[1], r[2]) for r in
+            pg.sql("SELECT id, type, coalesce(call_id, '') FROM events %s ORDER BY id" % where)]
+
+
+def per_call(evs):
+    out = {}
+    for e in evs:
+        if e["type"].startswith("call."):
+            out.setdefault(e["data"]["call_id"], []).append(e["type"])
+    return out
+
+
+def expect_exactly_table(got, pg, tenant):
+    """The stream's events are the tenant's rows, each once, in id order."""
+    ids = [e["id"] for e in got]
+    want = [r[0] for r in table_events(pg, tenant)]
+    assert ids == sorted(ids), "out of order: %s" % ids
+    assert len(ids) == len(set(ids)), "duplicates: %s" % ids
+    assert ids == want, "stream %s != table %s" % (ids, want)
+
+
+# ---- cases ----------------------------------------------------------------------------
+
+def case_sse_call_order(ctx):
+    """A call's events reach the tenant's stream in order (created, ringing, answered,
+    hungup), ids ascending, each once; the operator's stream has them too; another
+    tenant's stream has none; a type filter keeps only its types; bad Last-Event-ID
+    and filters get 400."""
+    pg, rd, [(t, port)], u = setup(ctx)
+    acme = sse.Stream(port, "acme")
+    op = sse.Stream(port)
+    other = sse.Stream(port, "other")
+    answered = sse.Stream(port, "acme", types="call.answered")
+    c = place_calls(ctx, t, 1, duration_ms=300)
+    c.wait()
+    sipp.expect_ok(c)
+    assert acme.wait(lambda ev: len(ev) >= 4), acme.snapshot()
+    got = acme.snapshot()
+    assert [e["type"] for e in got] == CALL_TYPES, got
+    assert len({e["data"]["call_id"] for e in got}) == 1, got
+    assert all(e["data"]["tenant"] == "acme" for e in got), got
+    assert got[-1]["data"]["data"]["cause"], got[-1]
+    expect_exactly_table(got, pg, "acme")
+    assert op.wait(lambda ev: len(ev) >= 4), op.snapshot()
+    assert [e["id"] for e in op.snapshot()] == [e["id"] for e in got]
+    assert answered.wait(lambda ev: len(ev) >= 1)
+    time.sleep(1.5)   # nothing more may come; keep-alives do
+    assert [e["type"] for e in answered.snapshot()] == ["call.answered"], answered.snapshot()
+    assert other.snapshot() == [] and other.comments >= 1, (other.snapshot(), other.comments)
+    for bad in ("abc", "-1", "99999999999999999999"):
+        s = sse.Stream(port, "acme", last_id=bad)
+        assert s.status == 400, (bad, s.status)
+    s = sse.Stream(port, "acme", types="CALL")
+    assert s.status == 400, s.status
+    st = t.status()["data"]["events"]
+    assert st["published"] >= 1 and st["redis_subscribed"], st
+    for s in (acme, op, other, answered):
+        s.close()
+    u.stop()
+
+
+def case_reconnect_replay(ctx):
+    """A client reads the first events of a call and disconnects; more calls happen;
+    it reconnects with Last-Event-ID — to the same node, then to a second node on the
+    same Postgres and Redis — and gets every missed event exactly once, in order, then
+    live ones with no gap."""
+    pg, rd, nodes, u = setup(ctx, names=("node_a", "node_b"), uas_calls=20)
+    (ta, pa), (tb, pb) = nodes
+    s = sse.Stream(pa, "acme")
+    c = place_calls(ctx, ta, 1, duration_ms=3000, name="uac1")
+    assert s.wait(lambda ev: any(e["type"] == "call.answered" for e in ev)), s.snapshot()
+    seen = s.snapshot()
+    s.close()
+    last = seen[-1]["id"]
+    ctx.log("disconnected after id %d (%d events)", last, len(seen))
+    c2 = place_calls(ctx, tb, 3, duration_ms=200, name="uac2")
+    c2.wait()
+    c.wait()
+    sipp.expect_ok(c)
+    sipp.expect_ok(c2)
+    procs.wait_until(lambda: len(table_events(pg, "acme")) >= 16, 20, 0.1)
+    # Reconnect to the same node.
+    s2 = sse.Stream(pa, "acme", last_id=last)
+    assert s2.wait(lambda ev: len(seen) + len(ev) >= 16), s2.snapshot()
+    expect_exactly_table(seen + s2.snapshot(), pg, "acme")
+    s2.close()
+    # Reconnect to the other node from the same point; then live events from calls
+    # made on the first node come through the second one's reader.
+    s3 = sse.Stream(pb, "acme", last_id=last)
+    assert s3.wait(lambda ev: len(seen) + len(ev) >= 16), s3.snapshot()
+    c3 = place_calls(ctx, ta, 2, duration_ms=200, name="uac3")
+    c3.wait()
+    sipp.expect_ok(c3)
+    assert s3.wait(lambda ev: len(seen) + len(ev) >= 24), s3.snapshot()
+    time.sleep(1)
+    expect_exactly_table(seen + s3.snapshot(), pg, "acme")
+    for calls_ in per_call(seen + s3.snapshot()).values():
+        assert calls_ == CALL_TYPES, calls_
+    s3.close()
+    u.stop()
+
+
+def case_postgres_outage(ctx):
+    """Postgres stopped while calls run: their events wait in the journal; when it is
+    back every event is in the table once and reaches the open stream in order."""
+    pg, rd, [(t, port)], u = setup(ctx, uas_calls=10)
+    s = sse.Stream(port, "acme")
+    c = place_calls(ctx, t, 2, duration_ms=200, name="uac1")
+    c.wait()
+    assert s.wait(lambda ev: len(ev) >= 8), s.snapshot()
+    pg.stop()
+    c2 = place_calls(ctx, t, 3, duration_ms=200, name="uac2")
+    c2.wait()
+    sipp.expect_ok(c2)
+    ends = t.wait_events("call.hungup", 5, 10)
+    assert len(ends) == 5
+    time.sleep(1)
+    assert len(s.snapshot()) == 8, s.snapshot()   # nothing committed meanwhile
+    pg.start()
+    assert s.wait(lambda ev: len(ev) >= 20, 30), len(s.snapshot())
+    time.sleep(1)
+    expect_exactly_table(s.snapshot(), pg, "acme")
+    dup = pg.value("SELECT count(*) - count(DISTINCT event_id) FROM events")
+    assert dup == "0", dup
+    logged = {e["event_id"] for e in t.log_records() if e.get("event_id") and
+              e.get("tenant") == "acme"}
+    have = {r[0] for r in pg.sql("SELECT event_id FROM events WHERE tenant_id = 'acme'")}
+    assert logged == have, (len(logged), len(have))
+    s.close()
+    u.stop()
+
+
+def make_hook(port, rcv, tenant="acme", types=None):
+    body = {"url": rcv.url}
+    if types:
+        body["types"] = types
+    st, w = sse.call(port, "POST", "/v1/webhooks", body, tenant=tenant)
+    assert st == 201, (st, w)
+    rcv.secrets = [w["secret"]]
+    return w
+
+
+def deliveries(port, hook_id, tenant="acme", state=None):
+    q = "?state=" + state if state else ""
+    st, b = sse.call(port, "GET", "/v1/webhooks/%s/deliveries%s" % (hook_id, q),
+                     tenant=tenant)
+    assert st == 200, (st, b)
+    return b["data"]
+
+
+def case_webhook_retries(ctx):
+    """A receiver that fails twice (500, 503) gets the third attempt (short schedule):
+    every attempt carries the same webhook-id and a valid signature; the delivery is
+    recorded as delivered after 3 attempts; a second, rotated secret adds a second
+    signature that verifies with either secret."""
+    pg, rd, [(t, port)], u = setup(ctx, retry="0s,1s,1s,1s")
+    rcv = sse.Receiver(plan=[500, 503])
+    w = make_hook(port, rcv, types=["call.answered"])
+    c = place_calls(ctx, t, 1, duration_ms=200)
+    c.wait()
+    sipp.expect_ok(c)
+    assert procs.wait_until(lambda: len(rcv.got) >= 3, 20, 0.1), rcv.got
+    time.sleep(1.5)
+    assert len(rcv.got) == 3, rcv.got
+    assert not rcv.bad and all(g[4] for g in rcv.got), rcv.bad
+    assert len({g[1] for g in rcv.got}) == 1, rcv.got
+    assert [g[3] for g in rcv.got] == [500, 503, 200]
+    assert rcv.got[2][0] - rcv.got[1][0] >= 0.9, "retry too early"
+    body = rcv.got[0][2]
+    assert body["type"] == "call.answered" and str(body["id"]) == rcv.got[0][1], body
+    assert procs.wait_until(lambda: deliveries(port, w["id"])[0]["state"] == "delivered",
+                            5, 0.1)
+    d = deliveries(port, w["id"])[0]
+    assert d["attempts"] == 3 and d["last_status"] == 200, d
+    # Another tenant sees neither the webhook nor its deliveries.
+    st, _ = sse.call(port, "GET", "/v1/webhooks/%s/deliveries" % w["id"], tenant="other")
+    assert st == 404, st
+    st, lst = sse.call(port, "GET", "/v1/webhooks", tenant="other")
+    assert st == 200 and lst["data"] == [], lst
+    # Rotation: both secrets sign while the old one lasts.
+    old = rcv.secrets[0]
+    st, r = sse.call(port, "POST", "/v1/webhooks/%s/rotate-secret" % w["id"], tenant="acme")
+    assert st == 200, (st, r)
+    rcv.secrets = [r["secret"]]
+    c = place_calls(ctx, t, 1, duration_ms=200, name="uac2")
+    c.wait()
+    assert procs.wait_until(lambda: len(rcv.got) >= 4, 20, 0.1), rcv.got
+    hdrs, body = rcv.raw[3]
+    assert len(hdrs["webhook-signature"].split(" ")) == 2, hdrs
+    for secret in (old, r["secret"]):   # either secret verifies alone
+        assert sse.verify([secret], hdrs, body) == hdrs["webhook-id"]
+    try:
+        sse.verify(["whsec_" + "A" * 44], hdrs, body)
+        raise AssertionError("a wrong secret verified")
+    except ValueError:
+        pass
+    assert not rcv.bad, rcv.bad
+    u.stop()
+    rcv.stop()
+
+
+def case_webhook_dead_and_redrive(ctx):
+    """A receiver that never answers: each attempt times out, and after the schedule's
+    last one the delivery is dead, listed among dead letters; re-driven once the
+    receiver answers, it is delivered. Bad input gets its status and code."""
+    pg, rd, [(t, port)], u = setup(ctx, retry="0s,300ms,300ms", timeout_ms=500)
+    rcv = sse.Receiver(plan=[None, None, None], hold_s=3)
+    w = make_hook(port, rcv, types=["call.hungup"])
+    c = place_calls(ctx, t, 1, duration_ms=100)
+    c.wait()
+    sipp.expect_ok(c)
+    assert procs.wait_until(lambda: deliveries(port, w["id"], state="dead"), 20, 0.2)
+    d = deliveries(port, w["id"], state="dead")[0]
+    assert d["attempts"] == 3 and d["last_error"] == "timeout", d
+    assert len(rcv.got) == 3, rcv.got
+    st, b = sse.call(port, "POST", "/v1/webhook-deliveries/%d/redrive" % d["id"],
+                     tenant="other")
+    assert st == 404 and b["error"] == "not_found", (st, b)
+    st, b = sse.call(port, "POST", "/v1/webhook-deliveries/%d/redrive" % d["id"],
+                     tenant="acme")
+    assert st == 202, (st, b)
+    assert procs.wait_until(lambda: deliveries(port, w["id"])[0]["state"] == "delivered",
+                            10, 0.1), deliveries(port, w["id"])
+    st, b = sse.call(port, "POST", "/v1/webhook-deliveries/%d/redrive" % d["id"],
+                     tenant="acme")
+    assert st == 409 and b["error"] == "not_dead", (st, b)
+    assert not rcv.bad, rcv.bad
+    # Bad input.
+    for body, code, err in (("{", 400, "malformed_json"),
+                            ({"url": "ftp://x"}, 422, "invalid_field"),
+                            ({"url": rcv.url, "colour": 1}, 422, "unknown_field"),
+                            ({"url": rcv.url, "types": ["Call"]}, 422, "invalid_field"),
+                            ({"url": rcv.url, "tenant": "other"}, 422, "invalid_field"),
+                            ("x" * 20000, 413, "too_large")):
+        st, b = sse.call(port, "POST", "/v1/webhooks", body, tenant="acme")
+        assert st == code and b["error"] == err, (body, st, b)
+    st, b = sse.call(port, "DELETE", "/v1/webhooks/%s" % w["id"], tenant="other")
+    assert st == 404, (st, b)
+    st, b = sse.call(port, "DELETE", "/v1/webhooks/%s" % w["id"], tenant="acme")
+    assert st == 204, (st, b)
+    u.stop()
+    rcv.stop()
+
+
+def case_webhook_kill_restart(ctx):
+    """The first attempt fails; trunxd is killed (-9) before the next one is due and
+    started again: the delivery state in Postgres brings the attempt back and the
+    receiver gets it, signed, with the same webhook-id."""
+    pg, rd, [(t, port)], u = setup(ctx, retry="0s,3s,1s")
+    rcv = sse.Receiver(plan=[500])
+    w = make_hook(port, rcv, types=["call.answered"])
+    c = place_calls(ctx, t, 1, duration_ms=100)
+    c.wait()
+    sipp.expect_ok(c)
+    assert procs.wait_until(lambda: len(rcv.got) >= 1, 20, 0.1)
+    t._expect_exit = True
+    t.proc.send_signal(signal.SIGKILL)
+    t.proc.wait(10)
+    assert len(rcv.got) == 1
+    t2, port2 = node(ctx, pg, rd, "trunxd2", retry="0s,3s,1s")
+    assert procs.wait_until(lambda: len(rcv.got) >= 2, 20, 0.1), rcv.got
+    assert rcv.got[1][3] == 200 and rcv.got[1][1] == rcv.got[0][1] and rcv.got[1][4]
+    assert procs.wait_until(
+        lambda: deliveries(port2, w["id"])[0]["state"] == "delivered", 5, 0.1)
+    u.stop()
+    rcv.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(case.main(globals()))
