@@ -49,6 +49,7 @@ size_t ctl_conf_restart_keys(const struct conf *running, const struct conf *next
 		{"data.node_id", str_diff(running->data.node_id, next->data.node_id)},
 		{"data.journal_dir", str_diff(running->data.journal_dir, next->data.journal_dir)},
 		{"data.lease_ttl", running->data.lease_ttl != next->data.lease_ttl},
+		{"events", memcmp(&running->events, &next->events, sizeof(next->events)) != 0},
 	};
 	size_t n = 0;
 
