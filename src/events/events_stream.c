@@ -3,8 +3,10 @@
  * clients (see events.h, DESIGN). The reader reads rows after `last` in id order; each
  * live client whose cursor is behind a row, and whose tenant and filter match, gets it.
  * A client with Last-Event-ID replays from the table up to the reader's position, then
- * joins the live ones. A client whose unsent output passes sse_buffer is cut: it
- * reconnects with its Last-Event-ID and replays, so a slow reader costs itself only.
+ * joins the live ones. A client whose unsent output passes sse_buffer pauses (takes no
+ * more) until its socket drained, then catches up from the table; one that does not
+ * drain is cut, and replays after its reconnect. A slow reader costs itself only:
+ * memory stays about sse_buffer plus one event per client, and nothing waits for it.
  */
 #include "events/events_priv.h"
 
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -26,6 +29,8 @@
 #define READ_PAGE   1000
 #define REPLAY_PAGE 500
 #define RETRY_MS    1000
+#define DRAIN_MS    100      /* a paused client's socket is looked at this often */
+#define STALL_MS    5000     /* at least this long paused without draining: cut */
 
 static const char SQL_LAST[] = "SELECT coalesce(max(id), 0) FROM events";
 static const char SQL_READ[] =
@@ -50,6 +55,8 @@ struct sse_client {
 	bool                   want_replay; /**< a replay waits for the reader's start */
 	bool                   querying;   /**< a replay page is out */
 	bool                   gone;       /**< closed while a page was out */
+	bool                   paused;     /**< behind: waits for its socket to drain */
+	uint64_t               paused_ms;  /**< since when (monotonic ms) */
 	struct event          *ka_ev;
 	struct event          *retry_ev;
 };
@@ -125,15 +132,39 @@ static size_t unsent(const struct sse_client *c)
 	return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
 }
 
-/* Sends one chunk; false when the client was cut for being too slow. */
-static bool client_write(struct sse_client *c, struct evbuffer *buf)
+/* Its output not yet taken by the socket passed sse_buffer. */
+static bool behind(const struct sse_client *c)
 {
-	if (unsent(c) + evbuffer_get_length(buf) > c->e->cfg.sse_buffer) {
-		client_cut(c, "too slow: its unsent output passed sse_buffer");
-		return false;
-	}
+	return unsent(c) > c->e->cfg.sse_buffer;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * A client that is behind stops taking events (its cursor stays at the last one it
+ * was given) until its socket drained, then catches up from the table; one that does
+ * not drain within max(STALL_MS, two keep-alives) is cut. Memory per client stays
+ * about sse_buffer plus one event.
+ */
+static void pause_client(struct sse_client *c)
+{
+	struct timeval tv = {0, DRAIN_MS * 1000};
+
+	c->live = false;
+	c->paused = true;
+	c->paused_ms = mono_ms();
+	evtimer_add(c->retry_ev, &tv);
+}
+
+static void client_write(struct sse_client *c, struct evbuffer *buf)
+{
 	evhttp_send_reply_chunk(c->req, buf);
-	return true;
 }
 
 static bool client_wants(const struct sse_client *c, const char *type, const char *tenant)
@@ -163,13 +194,15 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!buf) {
+	if (!buf || c->paused) {
+		if (buf)
+			evbuffer_free(buf);
 		keepalive_arm(c);
 		return;
 	}
 	evbuffer_add_printf(buf, ": keep-alive\n\n");
-	if (client_write(c, buf))
-		keepalive_arm(c);
+	client_write(c, buf);
+	keepalive_arm(c);
 	evbuffer_free(buf);
 }
 
@@ -204,29 +237,29 @@ static void on_replay(int err, const PGresult *res, const char *msg, bool more, 
 		return;
 	}
 	rows = PQntuples(res);
-	buf = evbuffer_new();
-	for (int i = 0; buf && i < rows; i++) {
+	for (int i = 0; i < rows; i++) {
 		const char *type = PQgetvalue(res, i, 1);
 
 		if (client_wants(c, type, PQgetvalue(res, i, 2))) {
+			if (behind(c)) {
+				pause_client(c);
+				return;
+			}
+			buf = evbuffer_new();
+			if (!buf) {
+				replay_later(c);
+				return;
+			}
 			frame(buf, PQgetvalue(res, i, 0), type, PQgetvalue(res, i, 3));
+			client_write(c, buf);
+			evbuffer_free(buf);
 			e->n_replayed++;
 			e->n_sent++;
 		}
+		c->cursor = strtoull(PQgetvalue(res, i, 0), NULL, 10);
 	}
-	if (!buf) {
-		replay_later(c);
-		return;
-	}
-	if (rows > 0)
-		c->cursor = strtoull(PQgetvalue(res, rows - 1, 0), NULL, 10);
 	if (rows < REPLAY_PAGE)
 		c->cursor = c->upto;   /* nothing else up to the bound */
-	if (evbuffer_get_length(buf) && !client_write(c, buf)) {
-		evbuffer_free(buf);
-		return;
-	}
-	evbuffer_free(buf);
 	if (c->cursor >= e->last)
 		c->live = true;   /* the reader takes it from here */
 	else
@@ -260,9 +293,25 @@ static void replay(struct sse_client *c)
 
 static void on_replay_retry(evutil_socket_t fd, short what, void *arg)
 {
+	struct sse_client *c = arg;
+	struct events *e = c->e;
+	uint64_t stall = e->cfg.sse_keepalive_ms * 2u > STALL_MS ? e->cfg.sse_keepalive_ms * 2u :
+								   STALL_MS;
+
 	(void)fd;
 	(void)what;
-	replay(arg);
+	if (!c->paused) {
+		replay(c);
+	} else if (unsent(c) <= e->cfg.sse_buffer / 2) {
+		c->paused = false;
+		replay(c);   /* catches up from the table */
+	} else if (mono_ms() - c->paused_ms > stall) {
+		client_cut(c, "too slow: its unsent output stayed over sse_buffer");
+	} else {
+		struct timeval tv = {0, DRAIN_MS * 1000};
+
+		evtimer_add(c->retry_ev, &tv);
+	}
 }
 
 /* ---- the reader ---- */
@@ -283,17 +332,24 @@ static void deliver(struct events *e, const PGresult *res)
 			next = c->next;
 			if (!c->live || c->cursor >= id)
 				continue;
-			c->cursor = id;
 			if (client_wants(c, type, tenant)) {
-				struct evbuffer *buf = evbuffer_new();
+				struct evbuffer *buf;
 
-				if (!buf)
+				if (behind(c)) {
+					pause_client(c);
 					continue;
+				}
+				buf = evbuffer_new();
+				if (!buf) {
+					pause_client(c);   /* it catches up later */
+					continue;
+				}
 				frame(buf, ids, type, json);
-				if (client_write(c, buf))
-					e->n_sent++;
+				client_write(c, buf);
+				e->n_sent++;
 				evbuffer_free(buf);
 			}
+			c->cursor = id;
 		}
 		e->last = id;
 		e->n_read++;

@@ -5,7 +5,9 @@ reconnect (also to a second node on the same Postgres and Redis), kept through a
 Postgres outage; webhooks signed per Standard Webhooks, retried, dead-lettered,
 re-driven, and delivered across a kill -9."""
 import os
+import re
 import signal
+import socket
 import sys
 import time
 
@@ -19,10 +21,12 @@ DID = "+15557770001"
 CALL_TYPES = ["call.created", "call.ringing", "call.answered", "call.hungup"]
 
 
-def events_conf(port, retry="0s,1m,5m,30m,2h", timeout_ms=10000, poll_ms=500):
+def events_conf(port, retry="0s,1m,5m,30m,2h", timeout_ms=10000, poll_ms=500,
+                sse_buffer=1048576):
     def hook(c):
         c.section("events", http_listen="127.0.0.1:%d" % port, webhook_retry=retry,
-                  webhook_timeout=timeout_ms, poll_interval=poll_ms, sse_keepalive=1000)
+                  webhook_timeout=timeout_ms, poll_interval=poll_ms, sse_keepalive=1000,
+                  sse_buffer=sse_buffer)
     return hook
 
 
@@ -190,6 +194,50 @@ def case_postgres_outage(ctx):
     have = {r[0] for r in pg.sql("SELECT event_id FROM events WHERE tenant_id = 'acme'")}
     assert logged == have, (len(logged), len(have))
     s.close()
+    u.stop()
+
+
+def case_slow_client_cut(ctx):
+    """A client that stops reading is cut once its unsent output passes sse_buffer; a
+    client that reads gets every event; a call placed meanwhile completes; the cut
+    client's reconnect with Last-Event-ID gets the rest exactly once."""
+    pg, rd, [(t, port)], u = setup(ctx, sse_buffer=65536)
+    slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", port))
+    slow.sendall(b"GET /v1/events HTTP/1.1\r\nHost: x\r\nX-Trunx-Tenant: acme\r\n\r\n")
+    fast = sse.Stream(port, "acme")
+    time.sleep(0.5)
+    # 40 events of 64 KB each: far more than the slow client's socket and buffer hold.
+    pg.sql("INSERT INTO events (event_id, type, at, node_id, tenant_id, data) "
+           "SELECT gen_random_uuid(), 'test.big', now(), 'test', 'acme', "
+           "jsonb_build_object('n', n, 'pad', repeat('x', 65536)) "
+           "FROM generate_series(1, 40) AS n")
+    c = place_calls(ctx, t, 1, duration_ms=200)
+    assert procs.wait_until(lambda: t.status()["data"]["events"]["sse_cut"] >= 1, 15, 0.1), \
+        t.status()["data"]["events"]
+    c.wait()
+    sipp.expect_ok(c)
+    assert fast.wait(lambda ev: len(ev) >= 44, 20), len(fast.snapshot())
+    expect_exactly_table(fast.snapshot(), pg, "acme")
+    # The cut connection ends (EOF after what was sent).
+    slow.settimeout(10)
+    got = b""
+    while True:
+        b = slow.recv(65536)
+        if not b:
+            break
+        got += b
+    slow.close()
+    ids = [int(x) for x in re.findall(rb"\nid: (\d+)\n", b"\n" + got)]
+    last = ids[-1] if ids else 0
+    ctx.log("slow client got %d events before the cut", len(ids))
+    again = sse.Stream(port, "acme", last_id=last)
+    assert again.wait(lambda ev: len(ids) + len(ev) >= 44, 20), len(again.snapshot())
+    got_ids = ids + [e["id"] for e in again.snapshot()]
+    assert got_ids == [e["id"] for e in fast.snapshot()], (got_ids, fast.snapshot())
+    fast.close()
+    again.close()
     u.stop()
 
 
