@@ -72,7 +72,8 @@ void events_status(struct events *e, json_t *obj);
 /**
  * GET /v1/events: Server-Sent Events, "id: <row id>", "event: <type>", "data: <JSON>";
  * a Last-Event-ID header replays what followed that id first. types: "call.*,trunk.up"
- * or NULL. 400 for a bad Last-Event-ID or filter, 503 while the stream is not ready.
+ * or NULL. 400 for a bad Last-Event-ID or filter. A stream opened before this node's
+ * reader knows its position (Postgres not reached yet) starts when it does.
  */
 void events_http_stream(struct events *e, struct evhttp_request *req, const char *tenant,
 			const char *types);

@@ -29,7 +29,8 @@
 
 static const char SQL_CLAIM[] =
 	"WITH c AS (SELECT id FROM webhook_deliveries WHERE state = 'pending' AND "
-	"next_at <= now() ORDER BY next_at, id LIMIT $1::int FOR UPDATE SKIP LOCKED), "
+	"next_at <= now() AND (attempts > 0 OR created_at <= now() - make_interval(secs => "
+	"$3::double precision)) ORDER BY next_at, id LIMIT $1::int FOR UPDATE SKIP LOCKED), "
 	"u AS (UPDATE webhook_deliveries d SET attempts = d.attempts + 1, updated_at = now(), "
 	"next_at = now() + make_interval(secs => $2::double precision) FROM c "
 	"WHERE d.id = c.id RETURNING d.id, d.webhook_id, d.event_id, d.attempts) "
@@ -303,8 +304,8 @@ static void on_claimed(int err, const PGresult *res, const char *msg, bool more,
 
 static void claim(struct events *e)
 {
-	char limit[16], lease[32];
-	const char *p[2] = {limit, lease};
+	char limit[16], lease[32], first[32];
+	const char *p[3] = {limit, lease, first};
 	unsigned room;
 
 	if (e->destroying || !db_up(e->hook_db))
@@ -319,7 +320,9 @@ static void claim(struct events *e)
 	snprintf(limit, sizeof(limit), "%u", room);
 	/* The lease: the attempt's timeout, plus margin for recording its outcome. */
 	snprintf(lease, sizeof(lease), "%.3f", e->cfg.webhook_timeout_ms / 1000.0 * 2 + 5);
-	if (db_query(e->hook_db, SQL_CLAIM, 2, p, 0, on_claimed, e) == 0)
+	/* The schedule's first delay: from the event to the first attempt. */
+	snprintf(first, sizeof(first), "%.3f", e->sched.delay_ms[0] / 1000.0);
+	if (db_query(e->hook_db, SQL_CLAIM, 3, p, 0, on_claimed, e) == 0)
 		e->claiming = true;
 }
 
