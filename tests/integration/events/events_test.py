@@ -92,7 +92,7 @@ def case_sse_call_order(ctx):
     """A call's events reach the tenant's stream in order (created, ringing, answered,
     hungup), ids ascending, each once; the operator's stream has them too; another
     tenant's stream has none; a type filter keeps only its types; bad Last-Event-ID
-    and filters get 400."""
+    and filters get 400; a call refused by a full pool is a budget.exhausted event."""
     pg, rd, [(t, port)], u = setup(ctx)
     acme = sse.Stream(port, "acme")
     op = sse.Stream(port)
@@ -121,6 +121,16 @@ def case_sse_call_order(ctx):
     assert s.status == 400, s.status
     st = t.status()["data"]["events"]
     assert st["published"] >= 1 and st["redis_subscribed"], st
+    # A full channel pool refuses the next call: budget.exhausted on the tenant's stream.
+    n = len(dbmode.loads(t))
+    pg.sql("UPDATE channel_pools SET channels = 0 WHERE pool = 'ivr'")
+    dbmode.wait_load(t, n)
+    c = calls.uac(ctx, "uac_503.xml", t.sip_addr, name="uac_503", service=DID[1:],
+                  local_ip="127.0.0.2")
+    c.wait()
+    sipp.expect_ok(c)
+    assert acme.wait(lambda ev: ev[-1]["type"] == "budget.exhausted"), acme.snapshot()[-2:]
+    assert acme.snapshot()[-1]["data"]["data"]["budget"] == "pool", acme.snapshot()[-1]
     for s in (acme, op, other, answered):
         s.close()
     u.stop()
