@@ -258,7 +258,7 @@ static void on_replay(int err, const PGresult *res, const char *msg, bool more, 
 		}
 		c->cursor = strtoull(PQgetvalue(res, i, 0), NULL, 10);
 	}
-	if (rows < REPLAY_PAGE)
+	if (rows < REPLAY_PAGE && c->cursor < c->upto)
 		c->cursor = c->upto;   /* nothing else up to the bound */
 	if (c->cursor >= e->last)
 		c->live = true;   /* the reader takes it from here */
@@ -279,7 +279,8 @@ static void replay(struct sse_client *c)
 	c->want_replay = false;
 	c->upto = e->last;
 	if (c->cursor >= c->upto) {
-		c->cursor = c->upto;
+		/* Nothing to replay (a client that saw more than this node's reader, on a
+		 * node ahead of it, keeps its cursor: the reader skips what it saw). */
 		c->live = true;
 		return;
 	}
