@@ -58,6 +58,7 @@ struct hook_attempt {
 	unsigned                 attempts;
 	char                     error[128];
 	int                      status;
+	struct event            *free_ev;  /**< frees the connection after its callback */
 };
 
 static void claim(struct events *e);
@@ -125,12 +126,30 @@ static void attempt_unlink(struct hook_attempt *a)
 	e->n_out--;
 }
 
-/* The connection is freed outside its own callbacks. */
+static void attempt_free(struct hook_attempt *a)
+{
+	if (a->conn)
+		evhttp_connection_free(a->conn);   /* frees a pending request, no callback */
+	if (a->free_ev)
+		event_free(a->free_ev);
+	free(a);
+}
+
+/* A finished attempt's connection is freed outside its own callbacks. */
 static void free_later(evutil_socket_t fd, short what, void *arg)
 {
+	struct hook_attempt *a = arg;
+	struct events *e = a->e;
+
 	(void)fd;
 	(void)what;
-	evhttp_connection_free(arg);
+	if (a->prev)
+		a->prev->next = a->next;
+	else if (e->finished == a)
+		e->finished = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+	attempt_free(a);
 }
 
 static void on_error(enum evhttp_request_error err, void *arg)
@@ -155,8 +174,13 @@ static void on_response(struct evhttp_request *req, void *arg)
 		snprintf(a->error, sizeof(a->error), "connection error");
 	attempt_unlink(a);
 	record(a);
-	event_base_once(e->base, -1, EV_TIMEOUT, free_later, a->conn, &zero);
-	free(a);
+	a->req = NULL;
+	a->prev = NULL;
+	a->next = e->finished;
+	if (e->finished)
+		e->finished->prev = a;
+	e->finished = a;
+	evtimer_add(a->free_ev, &zero);
 	claim(e);
 }
 
@@ -276,8 +300,12 @@ static void on_claimed(int err, const PGresult *res, const char *msg, bool more,
 	for (int i = 0; i < rows; i++) {
 		struct hook_attempt *a = calloc(1, sizeof(*a));
 
-		if (!a)
+		if (a)
+			a->free_ev = evtimer_new(e->base, free_later, a);
+		if (!a || !a->free_ev) {
+			free(a);
 			break;   /* the lease brings it back */
+		}
 		a->e = e;
 		snprintf(a->delivery, sizeof(a->delivery), "%s", PQgetvalue(res, i, 0));
 		a->attempts = (unsigned)strtoul(PQgetvalue(res, i, 1), NULL, 10);
@@ -293,7 +321,7 @@ static void on_claimed(int err, const PGresult *res, const char *msg, bool more,
 			attempt_unlink(a);
 			a->status = 0;
 			record(a);
-			free(a);
+			attempt_free(a);
 		}
 	}
 	if (e->claim_again || rows > 0) {
@@ -365,9 +393,13 @@ void hook_fini(struct events *e)
 
 		/* Abandoned: its lease brings it back, on this node's next start or another. */
 		attempt_unlink(a);
-		if (a->conn)
-			evhttp_connection_free(a->conn);   /* frees its request, no callback */
-		free(a);
+		attempt_free(a);
+	}
+	while (e->finished) {
+		struct hook_attempt *a = e->finished;
+
+		e->finished = a->next;
+		attempt_free(a);
 	}
 	if (e->hook_ev)
 		event_free(e->hook_ev);

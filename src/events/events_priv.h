@@ -51,7 +51,8 @@ struct events {
 
 	/* webhooks (events_hook.c) */
 	struct evdns_base  *dns;
-	struct hook_attempt *attempts;
+	struct hook_attempt *attempts;  /**< out */
+	struct hook_attempt *finished;  /**< answered; their connections freed next turn */
 	unsigned            n_out;       /**< attempts out */
 	bool                claiming, claim_again;
 	struct event       *hook_ev;
