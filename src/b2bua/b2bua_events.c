@@ -1,13 +1,22 @@
 /*
  * b2bua_events.c — a call's life as events (call.created, call.ringing, call.answered,
  * call.hungup), plus the entry points the media hooks use for call.dtmf and call.amd.
- * Each becomes an event record (b2b_event: a log line, and in database mode a row of
- * the events table through the journal). Signalling thread; nothing here waits.
+ * Each becomes an event record (b2b_event: in database mode a row of the events table
+ * through the journal). The call.* lifecycle records are logged at debug level only:
+ * call.end already tells each call in one line, and in file mode (no event hook) they
+ * are not even built unless debug logging is on. Signalling thread; nothing here waits.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "b2bua_int.h"
+#include "log.h"
+
+/* Someone takes call events: the data plane's hook, or a debug log. */
+static bool wanted(const struct call *c)
+{
+	return c->b->hooks.event || log_get_level() <= LOG_DEBUG;
+}
 
 static json_t *call_data(const struct call *c)
 {
@@ -29,7 +38,8 @@ void call_ev_created(struct call *c)
 	if (c->ev_created)
 		return;
 	c->ev_created = true;
-	b2b_event(c->b, LOG_INFO, "call.created", c, NULL, NULL, call_data(c));
+	if (wanted(c))
+		b2b_event(c->b, LOG_DEBUG, "call.created", c, NULL, NULL, call_data(c));
 }
 
 void call_ev_ringing(struct call *c, int status)
@@ -39,17 +49,19 @@ void call_ev_ringing(struct call *c, int status)
 	if (c->ev_ringing || !c->ev_created)
 		return;
 	c->ev_ringing = true;
+	if (!wanted(c))
+		return;
 	d = call_data(c);
 	if (d)
 		json_object_set_new(d, "status", json_integer(status));
-	b2b_event(c->b, LOG_INFO, "call.ringing", c, NULL, NULL, d);
+	b2b_event(c->b, LOG_DEBUG, "call.ringing", c, NULL, NULL, d);
 }
 
 void call_ev_answered(struct call *c)
 {
-	if (!c->ev_created)
+	if (!c->ev_created || !wanted(c))
 		return;
-	b2b_event(c->b, LOG_INFO, "call.answered", c, NULL, NULL, call_data(c));
+	b2b_event(c->b, LOG_DEBUG, "call.answered", c, NULL, NULL, call_data(c));
 }
 
 void call_ev_hungup(struct call *c)
@@ -59,6 +71,8 @@ void call_ev_hungup(struct call *c)
 	if (!c->ev_created)
 		return;
 	c->ev_created = false;   /* once */
+	if (!wanted(c))
+		return;
 	d = call_data(c);
 	if (d) {
 		json_object_set_new(d, "cause", json_string(c->cause[0] ? c->cause : "normal"));
@@ -68,7 +82,7 @@ void call_ev_hungup(struct call *c)
 			json_object_set_new(d, "duration_ms",
 					    json_integer((json_int_t)(c->t_end_ms - c->t_answer_ms)));
 	}
-	b2b_event(c->b, LOG_INFO, "call.hungup", c, NULL, NULL, d);
+	b2b_event(c->b, LOG_DEBUG, "call.hungup", c, NULL, NULL, d);
 }
 
 void call_ev_dtmf(struct call *c, char digit, unsigned duration_ms, const char *source)
