@@ -374,7 +374,10 @@ def case_webhook_kill_restart(ctx):
     c.wait()
     sipp.expect_ok(c)
     assert procs.wait_until(lambda: len(rcv.got) >= 1, 20, 0.1)
-    t._expect_exit = True
+    # The failure is recorded (the next attempt is due in 3 s) before the kill.
+    assert procs.wait_until(lambda: deliveries(port, w["id"])[0]["last_status"] == 500,
+                            10, 0.05), deliveries(port, w["id"])
+    t._expect_exit = True   # killed on purpose
     t.proc.send_signal(signal.SIGKILL)
     t.proc.wait(10)
     assert len(rcv.got) == 1
