@@ -24,6 +24,7 @@
  */
 #include "session.h"
 
+#include "feat.h"
 #include "msrtp.h"
 #include "rtcp.h"
 #include "rtp.h"
@@ -152,6 +153,11 @@ enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *
 	(void)rtp_stats_update(&in->rx, h.seq, h.ts, clock_units(now_us, in->clock_hz));
 	in->last_rx_ms = now_ms;
 	s->last_activity_ms = now_ms;
+	if (s->feat && feat_rx(s, side, buf, &h, now_us)) {   /* a prompt replaces it */
+		in->st.rtp_in++;
+		in->st.bytes_in += len;
+		return RELAY_KEEP;
+	}
 	if (s->transcoding)
 		return xc_rtp(s, side, buf, len, &h, now_us, out);
 	pt = in->pt_map[h.pt];
