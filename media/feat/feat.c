@@ -14,8 +14,9 @@
  * number, and a timestamp advanced by the wall-clock time since the last packet (at
  * least one packet time), with the marker bit. What the other leg sends is dropped
  * (or mixed in). When the prompt ends, a relay resumes by the relay's rebase (next
- * sequence number, timestamp advanced by the elapsed time, at least one packet
- * time, marker), a transcoder simply goes on generating.
+ * sequence number, timestamp advanced by the time elapsed since the last prompt
+ * packet but at least one packet time, marker), a transcoder simply goes on
+ * generating.
  */
 #include "feat.h"
 
@@ -241,7 +242,8 @@ static void play_end(struct media_session *s, unsigned to)
 		o->gen = false;
 		if (o->started) {
 			o->rebase = true;
-			o->last_ms -= o->gen_period_us / 1000u;
+			o->rebase_min = (uint32_t)((uint64_t)o->gen_period_us * o->clock_hz /
+						   1000000u);
 		}
 	}
 	emit(s, &fe);

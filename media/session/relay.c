@@ -118,6 +118,9 @@ static void rewrite(struct session_out *o, uint8_t *buf, const struct rtp_hdr *h
 	} else if (o->rebase) {
 		uint64_t step = (now_ms - o->last_ms) * o->clock_hz / 1000u;
 
+		if (step < o->rebase_min)
+			step = o->rebase_min;
+		o->rebase_min = 0;
 		o->seq_off = (uint16_t)(o->seq_max + 1u - h->seq);
 		o->ts_off = o->ts_last + (uint32_t)(step ? step : 1) - h->ts;
 		o->rebase = false;

@@ -53,6 +53,8 @@ struct session_out {
 	uint16_t seq_max;       /**< highest sequence number sent */
 	uint32_t ts_last;       /**< timestamp of that packet */
 	uint64_t last_ms;       /**< when it was sent, monotonic ms */
+	uint32_t rebase_min;    /**< least timestamp advance at the next rebase (one
+				 *   packet time after a generated stream), 0 = 1 */
 	uint32_t clock_hz;      /**< RTP clock of the stream (the receiving side's codec) */
 	/* Generated stream (transcoding): */
 	bool     gen;           /**< frames are generated on the clock, not relayed */

@@ -544,7 +544,7 @@ def amd_case(ctx, want, by_route):
     call.b.send(call.to_b, s, (), t0, call.pt_b)
     call.a.send(call.to_a, [0] * len(s), (), t0)
     amd = call.t.wait_events("call.amd", 1, len(s) / RATE + 5)
-    beep = call.t.wait_events("call.beep", 1, 3) if want == "MACHINE" else []
+    beep = call.t.wait_events("call.beep", 1, len(s) / RATE + 3) if want == "MACHINE" else []
     call.hangup()
     ctx.log("clip %s (%s, beep end %s ms): call.amd %s, call.beep %s; offline %s",
             pick["name"], want, pick["beep"], amd, beep, ref)
