@@ -345,6 +345,8 @@ static void serve_control(struct worker *w)
 				session_add(w, s);
 				feat_apply(s, c, now_us());
 				clock_sync(w, s);
+				if (s->clocked)
+					w->next_clock_us = 0;   /* a prompt may be due now */
 			}
 		}
 	}
@@ -392,7 +394,7 @@ static int wait_ms(const struct worker *w, uint64_t now_us)
 
 	if (w->sessions)
 		t = now_ms >= w->next_tick_ms ? 0 : (int)(w->next_tick_ms - now_ms);
-	if (w->clocked) {
+	if (w->clocked && w->next_clock_us != UINT64_MAX) {   /* MAX: nothing due */
 		int c = w->next_clock_us <= now_us ? 0
 			: (int)((w->next_clock_us - now_us + 999) / 1000u);
 

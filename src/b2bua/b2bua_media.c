@@ -23,7 +23,11 @@ static const char *leg_name(int side)
 
 int b2b_media_record(struct call *c, const char *path)
 {
-	int err = media_session_record(c->ms, path);
+	int err;
+
+	if (c->rec_path[0])
+		return EBUSY;   /* one recording at a time: its call.record names its file */
+	err = media_session_record(c->ms, path);
 
 	if (!err)
 		snprintf(c->rec_path, sizeof(c->rec_path), "%s", path);

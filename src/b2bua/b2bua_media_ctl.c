@@ -66,6 +66,9 @@ static void media_run(void *arg)
 	if (err == ENOENT)
 		o = json_pack("{s:s,s:s}", "id", r->call_id, "message",
 			      c ? "no recording running" : "no answered call with that id");
+	else if (err == EBUSY)
+		o = json_pack("{s:s,s:s}", "id", r->call_id, "message",
+			      "a recording is already running (record ID --stop first)");
 	else if (err)
 		o = json_pack("{s:s,s:s}", "id", r->call_id, "message", strerror(err));
 	else

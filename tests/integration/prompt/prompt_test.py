@@ -484,6 +484,20 @@ def case_play_errors(ctx):
             ctx.log("%s: %s", " ".join(args), str(e).strip())
     if call.t.events("call.play"):
         problems.append("a refused prompt was played: %s" % call.t.events("call.play"))
+    # by trunxctl: one recording at a time, stopped on demand
+    rec = ctx.path("byctl.wav")
+    call.t.ctl("record", call.id, rec)
+    try:
+        call.t.ctl("record", call.id, ctx.path("second.wav"))
+        problems.append("a second recording was accepted")
+    except trunxd.TrunxdError as e:
+        ctx.log("second record: %s", str(e).strip())
+        if "already running" not in str(e):
+            problems.append("second record: unclear error %s" % e)
+    call.t.ctl("record", call.id, "--stop")
+    got = call.t.wait_events("call.record", 1, 5)
+    if len(got) != 1 or got[0].get("path") != rec or not os.path.exists(rec):
+        problems.append("record --stop: call.record %s, file %s" % (got, os.path.exists(rec)))
     call.hangup()
     if problems:
         raise AssertionError("; ".join(problems))
