@@ -355,11 +355,11 @@ def play_case(ctx, mix, pt_b=0):
     write_wav(prompt, [a for a in (32767 * 10 ** (LEVEL / 20) *
                                    math.sin(2 * math.pi * 1500 * i / 16000)
                                    for i in range(16000))], rate=16000)
-    n = 250   # 5 s each way
+    n = 200   # 4 s each way
     t0 = time.monotonic() + 0.1
     call.a.send(call.to_a, tone(1000, LEVEL, n * 160), (), t0)
     call.b.send(call.to_b, tone(600, LEVEL, n * 160), (), t0, call.pt_b)
-    time.sleep(1.5)
+    time.sleep(1.3)
     args = ["play", call.id, "b", prompt] + (["--mix"] if mix else [])
     r = call.t.ctl(*args)
     ctx.log("trunxctl %s: %s", " ".join(args), r)
@@ -535,6 +535,7 @@ def amd_case(ctx, want, by_route):
     clips = [c for c in corpus_clips() if c["expect"] == want and "noise=none" in c["cond"] and
              "codec=pcm" in c["cond"] and (c["beep"] > 0) == (want == "MACHINE")]
     pick = None
+    clips.sort(key=lambda c: (c["beep"], c["name"]))   # the shortest call first
     for c in clips[:12]:
         v = offline(ctx, c)
         ctx.log("%s: offline %s", c["name"], v)
