@@ -22,6 +22,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "amd.h"
 #include "engine.h"
@@ -54,6 +55,9 @@ void feat_amd_event(const struct amd_event *ev, void *arg)
 	switch (ev->type) {
 	case AMD_EV_DECISION:
 		fe.kind = MEDIA_FEAT_AMD;
+		if (fa->s->feat && fa->s->feat->amd_samples)
+			fe.cost_ns = (uint32_t)(fa->s->feat->amd_ns * 160u /
+						fa->s->feat->amd_samples);
 		fe.cls = (int)ev->cls;
 		fe.reason = (int)ev->reason;
 		fe.confidence = ev->confidence;
@@ -121,28 +125,46 @@ static void amd_feed_silence(struct feat_amd *fa, uint64_t n)
 	}
 }
 
+static uint64_t thread_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void amd_feed(struct feat *f, struct feat_tap *t, uint32_t ts, uint32_t clock,
 		     const int16_t *pcm, size_t n, uint64_t now_us)
 {
 	struct feat_amd *fa = f->amd;
+	uint64_t t0;
 
 	if (amd_done(fa->amd))
 		return;
+	t0 = thread_ns();
 	if (!f->amd_started) {
 		/* Time 0 is the answer: the silence before the first packet counts. */
 		uint64_t gap = (now_us - f->amd_t0_us) * CODEC_RATE / 1000000u;
 
+		gap = gap > 5 * FEAT_GAP_MAX ? 5 * FEAT_GAP_MAX : gap;
 		f->amd_started = true;
-		amd_feed_silence(fa, gap > 5 * FEAT_GAP_MAX ? 5 * FEAT_GAP_MAX : gap);
+		f->amd_samples += gap;
+		amd_feed_silence(fa, gap);
 	} else if (t->have_ts) {
 		int64_t d = (int64_t)(int32_t)(ts - t->next_ts) * CODEC_RATE / clock;
 
-		if (d < 0)
+		if (d < 0) {
+			f->amd_ns += thread_ns() - t0;
 			return;   /* late or repeated: its time has been fed already */
-		if (d <= FEAT_GAP_MAX)
+		}
+		if (d <= FEAT_GAP_MAX) {
+			f->amd_samples += (uint64_t)d;
 			amd_feed_silence(fa, (uint64_t)d);
+		}
 	}
+	f->amd_samples += n;
 	(void)amd_process(fa->amd, pcm, n);
+	f->amd_ns += thread_ns() - t0;
 }
 
 bool feat_rx(struct media_session *s, unsigned side, const uint8_t *buf,
@@ -425,6 +447,7 @@ void feat_apply(struct media_session *s, struct feat_cmd *cmds, uint64_t now_us)
 			f->amd_side = c->side;
 			f->amd_started = false;
 			f->amd_t0_us = now_us;
+			f->amd_ns = f->amd_samples = 0;
 			f->tap[c->side].have_ts = false;
 			break;
 		}

@@ -76,6 +76,8 @@ struct feat {
 	uint8_t          amd_side;
 	bool             amd_started;
 	uint64_t         amd_t0_us;   /**< answer (the command): time 0 of the detector */
+	uint64_t         amd_ns;      /**< CPU time spent in the detector... */
+	uint64_t         amd_samples; /**< ...on this many samples */
 	struct media_session *s;      /**< for the AMD handler's events */
 	bool             quiet;       /**< closing without events (engine shutdown) */
 };

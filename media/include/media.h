@@ -146,6 +146,8 @@ struct media_feat_ev {
 	int      reason;         /**< amd: enum amd_reason */
 	float    confidence;     /**< amd */
 	float    hz;             /**< beep: its frequency */
+	uint32_t cost_ns;        /**< amd: mean CPU time per 20 ms frame so far (decode
+				      excluded), measured in the worker */
 	uint32_t start_ms;       /**< beep: its start */
 };
 

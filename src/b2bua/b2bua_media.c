@@ -116,10 +116,11 @@ void b2b_media_event(struct call *c, const struct media_event *ev)
 		c->rec_path[0] = '\0';
 		break;
 	case MEDIA_FEAT_AMD:
-		publish(c, "call.amd", json_pack("{s:s,s:s,s:s,s:f,s:I}", "leg", leg, "result",
+		publish(c, "call.amd", json_pack("{s:s,s:s,s:s,s:f,s:I,s:I}", "leg", leg, "result",
 			amd_class_name((enum amd_class)f->cls), "reason",
 			amd_reason_name((enum amd_reason)f->reason), "confidence",
-			(double)f->confidence, "decision_ms", (json_int_t)f->ms));
+			(double)f->confidence, "decision_ms", (json_int_t)f->ms,
+			"cost_ns_per_frame", (json_int_t)f->cost_ns));
 		break;
 	case MEDIA_FEAT_BEEP:
 		publish(c, "call.beep", json_pack("{s:s,s:b,s:I,s:I,s:f}", "leg", leg, "beep", 1,

@@ -567,7 +567,7 @@ def amd_case(ctx, want, by_route):
     if len(amd) != 1 or amd[0].get("result") != want or amd[0].get("leg") != "b":
         problems.append("call.amd %s, expected %s on leg b" % (amd, want))
     elif not (0.5 <= amd[0].get("confidence", 0) <= 0.99) or "reason" not in amd[0] \
-            or "decision_ms" not in amd[0]:
+            or "decision_ms" not in amd[0] or not amd[0].get("cost_ns_per_frame"):
         problems.append("call.amd fields: %s" % amd[0])
     if want == "MACHINE":
         if len(beep) != 1 or not beep[0].get("beep"):
