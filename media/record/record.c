@@ -8,7 +8,10 @@
  * later packet at the anchor plus its timestamp distance, so a lost packet leaves its
  * 20 ms of silence and a late or reordered one still lands where it belongs as long as
  * it is within the staging window. A leg whose timestamps stray more than REC_REANCHOR
- * from its arrival times (a new source, a timestamp jump) is anchored again. Frames
+ * from its arrival times (a new source, a timestamp jump) is anchored again; a packet
+ * that arrives more than REC_EARLY earlier than its place shows the anchor came from
+ * delayed packets, and the leg's audio still in the window moves earlier (the least
+ * delay seen wins, as in a jitter buffer). Frames
  * leave the window, oldest first, as newer audio pushes past its end, and all of them
  * at the finish; the recording ends with the last audio placed.
  */
@@ -92,6 +95,21 @@ void rec_new_source(struct recorder *r, unsigned ch)
 		r->ch[ch].anchored = false;
 }
 
+/* Moves what leg ch placed since its anchor `shift` frames earlier, in the window. */
+static void shift_earlier(struct recorder *r, unsigned ch, int64_t shift)
+{
+	struct rec_chan *c = &r->ch[ch];
+
+	for (int64_t p = c->first; p < c->end; p++) {
+		r->stage[(p - shift) % REC_STAGE][ch] = r->stage[p % REC_STAGE][ch];
+		r->stage[p % REC_STAGE][ch] = 0;
+	}
+	c->pos0 -= shift;
+	c->first -= shift;
+	c->end -= shift;
+	r->hi = r->ch[0].end > r->ch[1].end ? r->ch[0].end : r->ch[1].end;
+}
+
 void rec_put(struct recorder *r, unsigned ch, uint32_t ts, uint32_t clock_hz,
 	     const int16_t *pcm, size_t n, uint64_t now_us)
 {
@@ -111,12 +129,21 @@ void rec_put(struct recorder *r, unsigned ch, uint32_t ts, uint32_t clock_hz,
 		c->anchored = true;
 		c->ts0 = ts;
 		c->clock_hz = clock_hz;
-		c->pos0 = arr;
+		c->pos0 = c->first = c->end = arr;
 	}
 	pos = c->pos0 + (int64_t)(int32_t)(ts - c->ts0) * REC_RATE / clock_hz;
 	if (pos - arr > REC_REANCHOR || arr - pos > REC_REANCHOR) {
 		c->ts0 = ts;
-		c->pos0 = pos = arr;
+		c->pos0 = c->first = c->end = pos = arr;
+	} else if (pos - arr > REC_EARLY && c->first > r->commit) {
+		/* Less delay than the anchor assumed: the leg's first packets came late
+		 * (as a jitter buffer plays out at the least delay seen). */
+		int64_t shift = pos - arr;
+
+		if (shift > c->first - r->commit)
+			shift = c->first - r->commit;
+		shift_earlier(r, ch, shift);
+		pos -= shift;
 	}
 	if (pos + (int64_t)n <= r->commit) {
 		r->late++;
@@ -133,6 +160,10 @@ void rec_put(struct recorder *r, unsigned ch, uint32_t ts, uint32_t clock_hz,
 		flush(r, pos + (int64_t)n - REC_STAGE);
 	for (size_t k = 0; k < n; k++)
 		r->stage[(pos + (int64_t)k) % REC_STAGE][ch] = pcm[k];
+	if (pos < c->first)
+		c->first = pos;
+	if (pos + (int64_t)n > c->end)
+		c->end = pos + (int64_t)n;
 	if (pos + (int64_t)n > r->hi)
 		r->hi = pos + (int64_t)n;
 }

@@ -37,7 +37,11 @@ struct rec_chan {
 	uint32_t ts0;              /**< RTP timestamp at pos0 */
 	uint32_t clock_hz;
 	int64_t  pos0;             /**< frame of the recording where ts0 falls */
+	int64_t  first, end;       /**< the span placed since the anchor */
 };
+
+#define REC_EARLY 80   /**< a packet this much (frames) earlier than its place moves
+			    the leg's audio earlier: its first packets were delayed */
 
 struct recorder {
 	char     path[REC_PATH_MAX];

@@ -301,6 +301,35 @@ static void record_reanchors_on_jump(void **state)
 	free(k.s);
 }
 
+static void record_late_start_moves_earlier(void **state)
+{
+	struct recorder *r;
+	struct sink k = {.cap = 20000};
+	uint64_t frames;
+	int16_t x[160];
+
+	(void)state;
+	k.s = calloc(k.cap * 2, sizeof(int16_t));
+	assert_int_equal(rec_create(&r, "/tmp/unused.wav"), 0);
+	/* Both legs start at 0 by their timestamps; B's first 6 packets arrive 110 ms
+	 * late (a burst), the rest on time: B must start at 0, not at 110 ms. */
+	for (int p = 0; p < 25; p++) {
+		uint64_t at = (uint64_t)p * 20000, at_b = p < 6 ? 110000 + (uint64_t)p * 200 : at;
+
+		frame_of(x, 11);
+		rec_put(r, 0, (uint32_t)p * 160, 8000, x, 160, at);
+		frame_of(x, (int16_t)(20 + p));
+		rec_put(r, 1, 5000u + (uint32_t)p * 160, 8000, x, 160, at_b > at ? at_b : at);
+	}
+	rec_finish(r, &frames, NULL, NULL);
+	assert_int_equal(frames, 25 * 160);
+	assert_true(rec_drain(r, sink_put, &k));
+	for (int p = 0; p < 25; p++)
+		assert_int_equal(k.s[2 * (p * 160 + 80) + 1], 20 + p);
+	rec_destroy(r);
+	free(k.s);
+}
+
 /* ---- playback through the engine ------------------------------------------------------ */
 
 struct pkt {
@@ -432,6 +461,7 @@ int main(void)
 		cmocka_unit_test(record_places_by_timestamp),
 		cmocka_unit_test(record_overflow_is_silence),
 		cmocka_unit_test(record_reanchors_on_jump),
+		cmocka_unit_test(record_late_start_moves_earlier),
 		cmocka_unit_test(play_keeps_stream),
 	};
 
