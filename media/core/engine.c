@@ -23,6 +23,7 @@
 
 #include "engine.h"
 #include "log.h"
+#include "record.h"
 #include "worker.h"
 
 #define ENGINE_WORKERS_MAX 256
@@ -73,6 +74,9 @@ int media_engine_create(struct media_engine **mep, const struct media_engine_cfg
 		if (err)
 			goto out;
 	}
+	err = rec_writer_create(&me->writer);
+	if (err)
+		goto out;
 	for (unsigned i = 0; i < me->nworkers; i++) {
 		err = worker_start(me->workers[i]);
 		if (err)
@@ -96,6 +100,7 @@ void media_engine_destroy(struct media_engine *me)
 	for (unsigned i = 0; me->workers && i < me->nworkers; i++)
 		worker_destroy(me->workers[i]);
 	free(me->workers);
+	rec_writer_destroy(me->writer);   /* after the workers: every recording finished */
 	portpool_destroy(me->pool);
 	free(me);
 }

@@ -19,6 +19,7 @@
 #include "session.h"
 
 struct worker;
+struct rec_writer;
 
 struct media_engine {
 	struct media_engine_cfg cfg;        /**< frozen copy (relatch_ms defaulted) */
@@ -32,6 +33,7 @@ struct media_engine {
 	atomic_uint             rr;         /**< round-robin cursor for ties */
 	atomic_uint_fast64_t    sessions_active;
 	atomic_uint_fast64_t    sessions_total;
+	struct rec_writer      *writer;     /**< recordings' writer thread (record.h) */
 };
 
 /*

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "feat.h"
 #include "msrtp.h"
 #include "log.h"
 #include "poller.h"
@@ -149,7 +150,9 @@ static void session_add(struct worker *w, struct media_session *s)
 /* Puts a session on the clock list while it transcodes, takes it off otherwise. */
 static void clock_sync(struct worker *w, struct media_session *s)
 {
-	if (s->transcoding && !s->clocked) {
+	bool want = s->transcoding || feat_clocked(s->feat);
+
+	if (want && !s->clocked) {
 		s->clk_prev = NULL;
 		s->clk_next = w->clocked;
 		if (w->clocked)
@@ -157,7 +160,7 @@ static void clock_sync(struct worker *w, struct media_session *s)
 		w->clocked = s;
 		s->clocked = true;
 		w->next_clock_us = 0;   /* recomputed by the next clock round */
-	} else if (!s->transcoding && s->clocked) {
+	} else if (!want && s->clocked) {
 		if (s->clk_prev)
 			s->clk_prev->clk_next = s->clk_next;
 		else
@@ -192,6 +195,13 @@ static void session_close(struct worker *w, struct media_session *s, bool events
 	}
 	atomic_fetch_sub(&w->assigned, 1);
 	atomic_fetch_sub(&me->sessions_active, 1);
+	while (s->ctl_cmds) {   /* requests it never took */
+		struct feat_cmd *c = s->ctl_cmds;
+
+		s->ctl_cmds = c->next;
+		feat_cmd_free(c);
+	}
+	feat_fini(s, events);   /* its last events come before CLOSED */
 	if (events)
 		emit(w, s, MEDIA_EV_CLOSED);
 	s->transcoding = false;
@@ -265,6 +275,22 @@ void worker_post_update(struct worker *w, struct media_session *s,
 		ctl_wake(w);
 }
 
+void worker_post_feat(struct worker *w, struct media_session *s, struct feat_cmd *c)
+{
+	struct feat_cmd **pp;
+	bool wake;
+
+	c->next = NULL;
+	pthread_mutex_lock(&w->ctl_lock);
+	for (pp = &s->ctl_cmds; *pp; pp = &(*pp)->next)
+		;
+	*pp = c;
+	wake = ctl_link(w, s, WORKER_CTL_FEAT);
+	pthread_mutex_unlock(&w->ctl_lock);
+	if (wake)
+		ctl_wake(w);
+}
+
 /*
  * Serves the control list. The list is detached under the lock and re-chained through
  * the worker-owned work_* fields (an update's parameters copied into work_params), so
@@ -283,6 +309,8 @@ static void serve_control(struct worker *w)
 		s->work_flags = s->ctl_flags;
 		if (s->ctl_flags & WORKER_CTL_UPDATE)
 			s->work_params = s->ctl_params;
+		s->work_cmds = s->ctl_cmds;
+		s->ctl_cmds = NULL;
 		s->ctl_flags = 0;
 		s->ctl_queued = false;
 		s->work_next = NULL;
@@ -302,6 +330,25 @@ static void serve_control(struct worker *w)
 			session_apply(s, &w->me->scfg, &s->work_params, now_us() / 1000u);
 			clock_sync(w, s);
 		}
+		if (s->work_cmds) {
+			struct feat_cmd *c = s->work_cmds;
+
+			s->work_cmds = NULL;
+			if (w->draining || (s->work_flags & WORKER_CTL_CLOSE)) {
+				while (c) {   /* closing: dropped (recordings finish empty) */
+					struct feat_cmd *cn = c->next;
+
+					feat_cmd_free(c);
+					c = cn;
+				}
+			} else {
+				session_add(w, s);
+				feat_apply(s, c, now_us());
+				clock_sync(w, s);
+				if (s->clocked)
+					w->next_clock_us = 0;   /* a prompt may be due now */
+			}
+		}
 	}
 	for (s = list; s; s = next) {
 		next = s->work_next;
@@ -318,6 +365,8 @@ static void run_timers(struct worker *w, uint64_t now_ms)
 	w->next_tick_ms = now_ms + WORKER_TICK_MS;
 	for (struct media_session *s = w->sessions; s; s = s->next) {
 		session_publish(s, now_ms);
+		if (s->feat)
+			clock_sync(w, s);   /* a prompt that ended leaves the clock list */
 		if (session_timer(s, &w->me->scfg, now_ms))
 			emit(w, s, MEDIA_EV_TIMEOUT);
 	}
@@ -345,7 +394,7 @@ static int wait_ms(const struct worker *w, uint64_t now_us)
 
 	if (w->sessions)
 		t = now_ms >= w->next_tick_ms ? 0 : (int)(w->next_tick_ms - now_ms);
-	if (w->clocked) {
+	if (w->clocked && w->next_clock_us != UINT64_MAX) {   /* MAX: nothing due */
 		int c = w->next_clock_us <= now_us ? 0
 			: (int)((w->next_clock_us - now_us + 999) / 1000u);
 

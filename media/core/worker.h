@@ -22,6 +22,7 @@ struct worker;
 #define WORKER_CTL_ADD    1u
 #define WORKER_CTL_CLOSE  2u
 #define WORKER_CTL_UPDATE 4u
+#define WORKER_CTL_FEAT   8u   /**< feature requests queued on ctl_cmds */
 
 /**
  * Creates a worker (not yet running).
@@ -50,6 +51,11 @@ void worker_post_close(struct worker *w, struct media_session *s);
  */
 void worker_post_update(struct worker *w, struct media_session *s,
 			const struct media_session_params *p);
+
+struct feat_cmd;
+
+/** Queues a prompt/record/AMD request (owned by the worker from here). Never fails. */
+void worker_post_feat(struct worker *w, struct media_session *s, struct feat_cmd *c);
 
 /** Sessions living on this worker (any thread; a snapshot). */
 uint64_t worker_sessions(const struct worker *w);

@@ -128,12 +128,34 @@ struct media_side_stats {
 enum media_event_type {
 	MEDIA_EV_TIMEOUT = 1,    /**< RTP inactivity: the call should be hung up */
 	MEDIA_EV_CLOSED,         /**< the session is gone; final stats attached */
+	MEDIA_EV_FEAT,           /**< a prompt, recording or AMD result (media_feat.h);
+				      always before MEDIA_EV_CLOSED */
+};
+
+/** What MEDIA_EV_FEAT reports (media_feat.h fills it). */
+struct media_feat_ev {
+	uint8_t  kind;           /**< enum media_feat_kind */
+	uint8_t  side;           /**< the leg concerned */
+	bool     mix;            /**< play: mixed with the relayed audio */
+	uint32_t ms;             /**< play: ms played; record: the file's duration;
+				      amd: decision time; beep: its end, from answer */
+	uint64_t frames;         /**< record: stereo frames written */
+	uint64_t late;           /**< record: packets too late for the recording */
+	uint64_t overflow;       /**< record: frames the writer could not take (silence) */
+	int      cls;            /**< amd: enum amd_class */
+	int      reason;         /**< amd: enum amd_reason */
+	float    confidence;     /**< amd */
+	float    hz;             /**< beep: its frequency */
+	uint32_t cost_ns;        /**< amd: mean CPU time per 20 ms frame so far (decode
+				      excluded), measured in the worker */
+	uint32_t start_ms;       /**< beep: its start */
 };
 
 struct media_event {
 	enum media_event_type   type;
 	uint64_t                cookie;    /**< the caller's id given at session creation */
 	struct media_side_stats stats[2];  /**< indexed by enum media_side */
+	struct media_feat_ev    feat;      /**< MEDIA_EV_FEAT only */
 };
 
 /** Event handler; runs on a worker thread. ev is valid only during the call. */

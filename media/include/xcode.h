@@ -70,6 +70,13 @@ enum jb_put_result xcode_push(struct xcode *x, uint16_t seq, uint32_t ts, const 
  */
 int xcode_pull(struct xcode *x, uint64_t now_us, uint8_t *out, size_t max);
 
+/**
+ * As xcode_pull() without the encoding: one packet's worth of 8 kHz audio
+ * (out_samples) into pcm, for a caller that encodes it itself (a prompt mixed in).
+ * @return out_samples, or 0 when there is nothing yet
+ */
+int xcode_pull_pcm(struct xcode *x, uint64_t now_us, int16_t *pcm);
+
 /** Output packet duration in the output's RTP clock. */
 uint32_t xcode_out_step(const struct xcode *x);
 

@@ -24,6 +24,7 @@
  */
 #include "session.h"
 
+#include "feat.h"
 #include "msrtp.h"
 #include "rtcp.h"
 #include "rtp.h"
@@ -117,6 +118,9 @@ static void rewrite(struct session_out *o, uint8_t *buf, const struct rtp_hdr *h
 	} else if (o->rebase) {
 		uint64_t step = (now_ms - o->last_ms) * o->clock_hz / 1000u;
 
+		if (step < o->rebase_min)
+			step = o->rebase_min;
+		o->rebase_min = 0;
 		o->seq_off = (uint16_t)(o->seq_max + 1u - h->seq);
 		o->ts_off = o->ts_last + (uint32_t)(step ? step : 1) - h->ts;
 		o->rebase = false;
@@ -152,6 +156,11 @@ enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *
 	(void)rtp_stats_update(&in->rx, h.seq, h.ts, clock_units(now_us, in->clock_hz));
 	in->last_rx_ms = now_ms;
 	s->last_activity_ms = now_ms;
+	if (s->feat && feat_rx(s, side, buf, &h, now_us)) {   /* a prompt replaces it */
+		in->st.rtp_in++;
+		in->st.bytes_in += len;
+		return RELAY_KEEP;
+	}
 	if (s->transcoding)
 		return xc_rtp(s, side, buf, len, &h, now_us, out);
 	pt = in->pt_map[h.pt];

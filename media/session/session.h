@@ -29,6 +29,8 @@ struct worker;
 #define SESSION_CLOCK_HZ 8000
 
 struct xcode;
+struct feat;
+struct feat_cmd;
 
 enum session_fd { SESSION_FD_RTP = 0, SESSION_FD_RTCP = 1 };
 
@@ -51,6 +53,8 @@ struct session_out {
 	uint16_t seq_max;       /**< highest sequence number sent */
 	uint32_t ts_last;       /**< timestamp of that packet */
 	uint64_t last_ms;       /**< when it was sent, monotonic ms */
+	uint32_t rebase_min;    /**< least timestamp advance at the next rebase (one
+				 *   packet time after a generated stream), 0 = 1 */
 	uint32_t clock_hz;      /**< RTP clock of the stream (the receiving side's codec) */
 	/* Generated stream (transcoding): */
 	bool     gen;           /**< frames are generated on the clock, not relayed */
@@ -125,11 +129,14 @@ struct media_session {
 	unsigned              ctl_flags;   /**< WORKER_CTL_* bits pending */
 	bool                  ctl_queued;  /**< linked on the worker's control list */
 	struct media_session_params ctl_params; /**< the pending update's parameters */
+	struct feat_cmd      *ctl_cmds;    /**< prompt/record/AMD requests, oldest first */
 
 	/* Worker thread only. */
 	struct media_session *work_next;   /**< chain of one control round */
 	unsigned              work_flags;  /**< the WORKER_CTL_* bits taken this round */
 	struct media_session_params work_params; /**< the update taken this round */
+	struct feat_cmd      *work_cmds;   /**< the feature requests taken this round */
+	struct feat          *feat;        /**< prompts, recording, AMD (feat.h); NULL = none */
 	struct media_session *prev, *next; /**< the worker's session list */
 	bool                  added;       /**< sockets in the poller, on the list */
 	bool                  timer_armed; /**< inactivity timer running */
@@ -237,6 +244,11 @@ static inline bool session_is_rtcp(const uint8_t *buf, size_t len)
 
 /** Publishes the counters for media_session_stats() (worker; about once a second). */
 void session_publish(struct media_session *s, uint64_t now_ms);
+
+/** Sends one generated frame from in's stream toward `to` (transcode.c).
+ *  @return 1 if a packet went out */
+unsigned session_send_frame(struct session_side *in, struct session_side *to, const uint8_t *pl,
+			    size_t n, uint32_t ts, uint64_t now_us);
 
 /** Sends the RTCP reports of a transcoding session that are due. */
 void xc_rtcp_tick(struct media_session *s, uint64_t now_us, uint64_t *next_due_us);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "feat.h"
 #include "msrtp.h"
 #include "session.h"
 #include "xcode.h"
@@ -94,9 +95,8 @@ enum relay_verdict xc_rtp(struct media_session *s, unsigned side, uint8_t *buf, 
 	return RELAY_DROP;
 }
 
-/* Sends one generated frame toward `to`. Returns 1 if a packet went out. */
-static unsigned send_frame(struct session_side *in, struct session_side *to, const uint8_t *pl,
-			   size_t n, uint32_t ts, uint64_t now_us)
+unsigned session_send_frame(struct session_side *in, struct session_side *to, const uint8_t *pl,
+			    size_t n, uint32_t ts, uint64_t now_us)
 {
 	struct session_out *o = &in->out;
 	uint8_t pkt[RTP_HDR_MIN + CODEC_OUT_MAX + MSRTP_TRAILER];
@@ -137,6 +137,10 @@ unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_
 		struct session_out *o = &in->out;
 		uint64_t period = o->gen_period_us ? o->gen_period_us : 20000;
 
+		if (feat_playing(s->feat, (unsigned)i ^ 1)) {   /* a prompt owns the stream */
+			sent += feat_clock(s, (unsigned)i ^ 1, now_us, next_due_us);
+			continue;
+		}
 		if (!o->gen || !in->xc)
 			continue;
 		if (now_us > o->gen_due_us + XC_CATCHUP * period) {
@@ -154,13 +158,14 @@ unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_
 			o->gen_ts += xcode_out_step(in->xc);
 			o->gen_due_us += period;
 			if (n > 0 && session_takes_rtp(to))
-				sent += send_frame(in, to, pl, (size_t)n, ts, now_us);
+				sent += session_send_frame(in, to, pl, (size_t)n, ts, now_us);
 			else
 				o->gen_sent = false;
 		}
 		if (o->gen_due_us < *next_due_us)
 			*next_due_us = o->gen_due_us;
 	}
-	xc_rtcp_tick(s, now_us, next_due_us);
+	if (s->transcoding)
+		xc_rtcp_tick(s, now_us, next_due_us);
 	return sent;
 }

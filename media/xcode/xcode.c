@@ -154,22 +154,40 @@ static bool refill(struct xcode *x, uint64_t now_us)
 	}
 }
 
-int xcode_pull(struct xcode *x, uint64_t now_us, uint8_t *out, size_t max)
+/* Fills the FIFO to one output packet. Returns false when there is nothing yet. */
+static bool fill(struct xcode *x, uint64_t now_us)
 {
-	int r;
-
 	while (x->fifo_n < x->out_samples) {
 		size_t before = x->fifo_n;
 
 		if (!refill(x, now_us) || x->fifo_n == before) {
 			if (!x->started || x->fifo_n == 0)
-				return 0;
+				return false;
 			/* Short of a whole frame: pad with silence rather than stall. */
 			memset(x->fifo + x->fifo_n, 0,
 			       (x->out_samples - x->fifo_n) * sizeof(int16_t));
 			x->fifo_n = x->out_samples;
 		}
 	}
+	return true;
+}
+
+int xcode_pull_pcm(struct xcode *x, uint64_t now_us, int16_t *pcm)
+{
+	if (!fill(x, now_us))
+		return 0;
+	memcpy(pcm, x->fifo, x->out_samples * sizeof(int16_t));
+	x->fifo_n -= x->out_samples;
+	memmove(x->fifo, x->fifo + x->out_samples, x->fifo_n * sizeof(int16_t));
+	return (int)x->out_samples;
+}
+
+int xcode_pull(struct xcode *x, uint64_t now_us, uint8_t *out, size_t max)
+{
+	int r;
+
+	if (!fill(x, now_us))
+		return 0;
 	r = codec_encode(&x->enc, x->fifo, x->out_samples, out, max);
 	x->fifo_n -= x->out_samples;
 	memmove(x->fifo, x->fifo + x->out_samples, x->fifo_n * sizeof(int16_t));

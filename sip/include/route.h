@@ -194,6 +194,10 @@ struct route_cfg {
 				          without to_trunk's country code (when the number starts
 				          with it); "" = "sip:{did}@" + host, port and parameters
 				          of to_trunk's uri */
+	char record_dir[256];        /**< record answered calls into this folder as
+				          CALL-ID.wav; "" = no recording */
+	bool amd;                    /**< answering-machine detection on the B leg from
+				          answer (call.amd, call.beep) */
 };
 
 struct route_table;

@@ -155,4 +155,44 @@ int b2bua_list_trunks(struct b2bua *b, b2bua_reply_h *h, void *arg);
 /** Hangs up a call by id (BYE or CANCEL on both legs). */
 int b2bua_hangup(struct b2bua *b, const char *call_id, b2bua_reply_h *h, void *arg);
 
+/* ---- prompts, recording, AMD (b2bua_media.c) ---- */
+
+enum b2bua_media_op {
+	B2BUA_MEDIA_PLAY = 1,      /**< play pcm to leg */
+	B2BUA_MEDIA_RECORD,        /**< record the call to path */
+	B2BUA_MEDIA_RECORD_STOP,
+	B2BUA_MEDIA_AMD,           /**< detect an answering machine on leg */
+};
+
+/** A request for an answered call; built off the signalling thread (the prompt
+ *  already read and converted: the signalling thread never waits on disk). */
+struct b2bua_media_req {
+	enum b2bua_media_op op;
+	char     call_id[128];
+	int      leg;             /**< 0 = A, 1 = B */
+	int16_t *pcm;             /**< play: 8 kHz samples, owned by the request */
+	size_t   n;
+	bool     mix;             /**< play: mixed with the bridged audio */
+	char     path[512];       /**< record: the WAV file to write */
+};
+
+/**
+ * Posts a media request to the signalling thread; the answer is a JSON object
+ * ({"id","result"}), ENOENT when no answered call has that id. Takes the request
+ * (and its pcm) in every case.
+ * @return 0 if posted, EAGAIN (queue full), ENOMEM
+ */
+int b2bua_media(struct b2bua *b, struct b2bua_media_req *req, b2bua_reply_h *h, void *arg);
+
+/**
+ * What the events module may publish: each media event of a call (call.play,
+ * call.record, call.amd, call.beep) as a JSON object, on the signalling thread, after
+ * it was logged. fields is borrowed (valid during the call).
+ */
+typedef void (b2bua_media_hook)(const char *event, const char *call_id, const json_t *fields,
+				void *arg);
+
+/** Sets the hook (NULL: none). Before b2bua_start(). */
+void b2bua_set_media_hook(struct b2bua *b, b2bua_media_hook *fn, void *arg);
+
 #endif

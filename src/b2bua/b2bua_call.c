@@ -532,6 +532,7 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 			goto out;
 		}
 		c->trunk_out = route_dest_trunk(route);
+		c->route = route;
 	}
 	atomic_fetch_add(&b->c_total, 1);
 	if (ev->sdp) {
@@ -656,6 +657,7 @@ static void b_answered(struct call *c, const struct sipua_ev *ev)
 	c->t_answer_ms = wall_ms();
 	atomic_fetch_add(&b->c_answered, 1);
 	call_ev_answered(c);
+	b2b_media_on_answer(c);
 	if (log_get_level() <= LOG_DEBUG) {
 		char codec[48];
 
@@ -757,6 +759,10 @@ void call_on_media_event(struct b2bua *b, const struct media_event *ev)
 			emit_cdr(c);
 			call_free(c);
 		}
+		return;
+	}
+	if (ev->type == MEDIA_EV_FEAT) {
+		b2b_media_event(c, ev);
 		return;
 	}
 	if (ev->type == MEDIA_EV_TIMEOUT && c->ms && !c->ms_closing && c->state == CALL_ANSWERED) {

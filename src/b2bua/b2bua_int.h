@@ -340,10 +340,14 @@ struct call {
 	struct b2b_media    media;
 	struct media_side_stats stats[2];
 	bool                have_stats;
+	char                rec_path[512];    /**< the recording running ("" = none) */
+	const struct route *route;            /**< file mode: the route taken (in rt) */
 };
 
 /** The call layer's context; everything but the counters lives on the signalling thread. */
 struct b2bua {
+	b2bua_media_hook    *media_hook;       /**< media events for the events module */
+	void                *media_hook_arg;
 	struct conf_sip      sip;              /**< copied at create / reload */
 	struct media_engine_cfg media_cfg;
 	char                 media_addr[CONF_HOST_MAX];  /**< c= address we advertise */
@@ -416,6 +420,16 @@ void call_free(struct call *c);
  *  record (cause "shutdown" unless it had one) and frees it. */
 void call_abandon(struct call *c);
 const char *call_state_name(enum call_state s);
+
+/* b2bua_media.c (signalling thread): prompts, recording, AMD */
+/** Logs a MEDIA_EV_FEAT of call c (call.play, call.record, call.amd, call.beep). */
+void b2b_media_event(struct call *c, const struct media_event *ev);
+/** At answer: starts what the call's route asks (recording, AMD on B). */
+void b2b_media_on_answer(struct call *c);
+/** Starts recording the call to path. @return 0 or an errno value */
+int b2b_media_record(struct call *c, const char *path);
+/** Starts AMD on leg side (0 = A, 1 = B). @return 0 or an errno value */
+int b2b_media_amd(struct call *c, int side);
 
 /* b2bua_call.c: helpers shared with b2bua_offer.c */
 void call_log(enum log_level lvl, const char *event, const struct call *c, const char *leg,

@@ -151,6 +151,9 @@ static const struct conf_key route_keys[] = {
 	 CSZ(struct route_cfg, to_trunk), 0, 0, 0, NULL, ""},
 	{"uri", CT_URITMPL, CK(struct route_cfg, uri), 0, CSZ(struct route_cfg, uri), 0, 0, 0,
 	 NULL, ""},
+	{"record", CT_STR, CK(struct route_cfg, record_dir), 0, CSZ(struct route_cfg, record_dir),
+	 0, 0, 0, NULL, ""},
+	{"amd", CT_BOOL, CK(struct route_cfg, amd), 0, 0, 0, 0, 0, NULL, "no"},
 };
 
 static const struct conf_key data_keys[] = {

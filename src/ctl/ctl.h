@@ -31,6 +31,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+struct ctl_req;
+
 struct ctl;
 
 #define CTL_PATH_MAX 108   /**< sizeof(sun_path), terminating NUL included */
@@ -74,6 +76,11 @@ struct ctl_ops {
 	int (*trunks)(void *arg, ctl_reply_h *h, void *harg);
 	/** Starts the budgets report (a JSON object); as list_calls. */
 	int (*budgets)(void *arg, ctl_reply_h *h, void *harg);
+	/** Starts a prompt, recording or AMD request (play, record, amd); may read the
+	 *  prompt file. As list_calls; on an error, err may say why (sent to the
+	 *  client). */
+	int (*media)(void *arg, const struct ctl_req *req, ctl_reply_h *h, void *harg,
+		     char *err, size_t errlen);
 };
 
 /**

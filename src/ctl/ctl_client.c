@@ -180,17 +180,24 @@ void ctl_run_reload(struct ctl *ctl, struct ctl_client *cl)
 	send_ok(cl, CTL_CMD_RELOAD, res);
 }
 
+static bool is_media(enum ctl_cmd cmd)
+{
+	return cmd == CTL_CMD_PLAY || cmd == CTL_CMD_RECORD || cmd == CTL_CMD_AMD;
+}
+
 static void start_query(struct ctl_client *cl, const struct ctl_req *req)
 {
 	struct ctl *ctl = cl->ctl;
 	struct ctl_pending *p = NULL;
 	struct timeval tv;
+	char why[256] = "";
 	int err;
 
 	if ((req->cmd == CTL_CMD_CALLS && !ctl->ops.list_calls) ||
 	    (req->cmd == CTL_CMD_HANGUP && !ctl->ops.hangup) ||
 	    (req->cmd == CTL_CMD_TRUNKS && !ctl->ops.trunks) ||
-	    (req->cmd == CTL_CMD_BUDGETS && !ctl->ops.budgets)) {
+	    (req->cmd == CTL_CMD_BUDGETS && !ctl->ops.budgets) ||
+	    (is_media(req->cmd) && !ctl->ops.media)) {
 		send_err(cl, req->cmd, "unavailable", "not supported by this daemon", false);
 		return;
 	}
@@ -205,12 +212,16 @@ static void start_query(struct ctl_client *cl, const struct ctl_req *req)
 		err = ctl->ops.trunks(ctl->arg, ctl_on_answer, p);
 	else if (req->cmd == CTL_CMD_BUDGETS)
 		err = ctl->ops.budgets(ctl->arg, ctl_on_answer, p);
+	else if (is_media(req->cmd))
+		err = ctl->ops.media(ctl->arg, req, ctl_on_answer, p, why, sizeof(why));
 	else
 		err = ctl->ops.hangup(ctl->arg, req->arg, ctl_on_answer, p);
 	if (err) {
 		ctl->n_pending--;
 		ctl_pending_free(p);
-		if (err == EAGAIN)
+		if (why[0])
+			send_err(cl, req->cmd, "bad_request", why, false);
+		else if (err == EAGAIN)
 			send_err(cl, req->cmd, "busy", "signalling thread is busy; try again", false);
 		else if (err == EINVAL)
 			send_err(cl, req->cmd, "bad_request", "invalid argument", false);
@@ -255,7 +266,10 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 	case CTL_CMD_CALLS:
 	case CTL_CMD_HANGUP:
 	case CTL_CMD_TRUNKS:
-	case CTL_CMD_BUDGETS:  start_query(cl, &req); break;
+	case CTL_CMD_BUDGETS:
+	case CTL_CMD_PLAY:
+	case CTL_CMD_RECORD:
+	case CTL_CMD_AMD:      start_query(cl, &req); break;
 	case CTL_CMD_NONE:     break;
 	}
 }

@@ -331,4 +331,10 @@ const struct ctl_ops ctl_daemon_ops = {
 	.reload = d_reload,
 	.trunks = d_trunks,
 	.budgets = d_budgets,
+	.media = ctl_daemon_media,
 };
+
+struct b2bua *ctl_daemon_b2bua(struct ctl_daemon *d)
+{
+	return d->b;
+}

@@ -53,6 +53,13 @@ int ctl_daemon_set_urls(struct ctl_daemon *d, const char *postgres, const char *
  */
 void ctl_daemon_stopping(struct ctl_daemon *d);
 
+/** The B2BUA the daemon steers. */
+struct b2bua *ctl_daemon_b2bua(struct ctl_daemon *d);
+
+/** The media op (ctl_media.c): play, record, amd. */
+int ctl_daemon_media(void *arg, const struct ctl_req *q, ctl_reply_h *h, void *harg,
+		     char *err, size_t errlen);
+
 /** The ops to give ctl_create() with the ctl_daemon as arg. */
 extern const struct ctl_ops ctl_daemon_ops;
 

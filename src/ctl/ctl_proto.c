@@ -23,10 +23,13 @@ static const struct {
 	{"loglevel", CTL_CMD_LOGLEVEL, 0, 1, "loglevel [debug|info|warn|error|off]"},
 	{"trunks",   CTL_CMD_TRUNKS,   0, 0, "trunks"},
 	{"budgets",  CTL_CMD_BUDGETS,  0, 0, "budgets"},
+	{"play",     CTL_CMD_PLAY,     3, 4, "play ID a|b FILE [--mix]"},
+	{"record",   CTL_CMD_RECORD,   2, 2, "record ID FILE|--stop"},
+	{"amd",      CTL_CMD_AMD,      1, 2, "amd ID [a|b]"},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
-#define MAX_WORDS 3   /* one more than any command takes, to report extras */
+#define MAX_WORDS 6   /* one more than any command takes, to report extras */
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
 {
@@ -94,7 +97,7 @@ int ctl_req_parse(const char *line, size_t len, struct ctl_req *req, char *err,
 			set_err(err, errlen, "usage: %s", cmds[c].usage);
 			return EINVAL;
 		}
-		if (nargs == 1) {
+		if (nargs >= 1) {
 			if (wlen[1] >= sizeof(req->arg)) {
 				set_err(err, errlen, "%s", "argument too long");
 				return EINVAL;
@@ -103,12 +106,21 @@ int ctl_req_parse(const char *line, size_t len, struct ctl_req *req, char *err,
 			req->arg[wlen[1]] = '\0';
 			req->has_arg = true;
 		}
+		for (size_t k = 2; k < nwords; k++) {
+			if (wlen[k] >= sizeof(req->more[0])) {
+				set_err(err, errlen, "%s", "argument too long");
+				return EINVAL;
+			}
+			memcpy(req->more[k - 2], word[k], wlen[k]);
+			req->more[k - 2][wlen[k]] = '\0';
+			req->n_more = (unsigned)(k - 1);
+		}
 		req->cmd = cmds[c].cmd;
 		return 0;
 	}
 	set_err(err, errlen, "%s",
 		"unknown command; commands: status, calls, hangup ID, reload, loglevel LEVEL, "
-		"trunks, budgets");
+		"trunks, budgets, play, record, amd");
 	return ENOENT;
 }
 

@@ -18,14 +18,21 @@ enum ctl_cmd {
 	CTL_CMD_LOGLEVEL,   /**< arg: level name; no arg: report the current level */
 	CTL_CMD_TRUNKS,     /**< trunks and peers with their state */
 	CTL_CMD_BUDGETS,    /**< channel pools, caps, leases */
+	CTL_CMD_PLAY,       /**< arg: call id; more: leg (a|b), file, [--mix] */
+	CTL_CMD_RECORD,     /**< arg: call id; more: file, or --stop */
+	CTL_CMD_AMD,        /**< arg: call id; more: [leg] (default b) */
 };
 
-#define CTL_ARG_MAX 128   /**< longest argument, terminating NUL included */
+#define CTL_ARG_MAX  128   /**< longest first argument, terminating NUL included */
+#define CTL_MORE_MAX 3     /**< arguments after the first */
+#define CTL_MORE_LEN 512   /**< longest later argument (a file path), NUL included */
 
 struct ctl_req {
 	enum ctl_cmd cmd;
 	bool         has_arg;
 	char         arg[CTL_ARG_MAX];
+	unsigned     n_more;                     /**< arguments after arg */
+	char         more[CTL_MORE_MAX][CTL_MORE_LEN];
 };
 
 /**

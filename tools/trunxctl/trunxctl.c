@@ -11,6 +11,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,12 +40,13 @@ static const struct {
 } commands[] = {
 	{"status", 0, 0}, {"calls", 0, 0}, {"hangup", 1, 1}, {"reload", 0, 0},
 	{"loglevel", 0, 1}, {"trunks", 0, 0}, {"budgets", 0, 0},
+	{"play", 3, 4}, {"record", 2, 2}, {"amd", 1, 2},
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: trunxctl [-s SOCKET] [-t SECONDS] [--json] COMMAND [ARG]\n"
+		"usage: trunxctl [-s SOCKET] [-t SECONDS] [--json] COMMAND [ARG...]\n"
 		"commands:\n"
 		"  status            uptime, version, calls, workers, counters\n"
 		"  calls             one line per call\n"
@@ -52,6 +55,12 @@ static void usage(FILE *out)
 		"  loglevel [LEVEL]  show or set the log level (debug|info|warn|error|off)\n"
 		"  trunks            carriers and peers: status, qualify, registration, calls\n"
 		"  budgets           channel pools, caps and leases (shared through Redis)\n"
+		"  play ID a|b FILE [--mix]\n"
+		"                    play a WAV (PCM mono 8/16/48 kHz) to a leg of an answered\n"
+		"                    call, replacing (--mix: over) the bridged audio\n"
+		"  record ID FILE    record the call to a stereo WAV (A left, B right)\n"
+		"  record ID --stop  stop that recording\n"
+		"  amd ID [a|b]      answering-machine detection on a leg (default b)\n"
 		"options:\n"
 		"  -s, --socket PATH   control socket (default: $TRUNXCTL_SOCKET, else\n"
 		"                      %s if it exists (tools/run.sh), else %s)\n"
@@ -167,6 +176,44 @@ static char *read_reply(int fd, int timeout_ms, const char **why)
 	return NULL;
 }
 
+/* A file argument the daemon opens: made absolute (trunxd runs elsewhere). */
+static bool is_file_arg(const char *cmd, int i, const char *arg)
+{
+	return arg[0] != '-' && ((strcasecmp(cmd, "play") == 0 && i == 2) ||
+				 (strcasecmp(cmd, "record") == 0 && i == 1));
+}
+
+/* The request line: the command and its arguments (no blanks inside one). */
+static int build_line(char *line, size_t len, const char *cmd, char **args, int nargs)
+{
+	size_t n = (size_t)snprintf(line, len, "%s", cmd);
+	char cwd[1024];
+
+	for (int i = 0; i < nargs; i++) {
+		const char *a = args[i], *pre = "";
+
+		if (strpbrk(a, " \t\r\n") || strlen(a) > (i ? 500u : 127u)) {
+			fprintf(stderr, "trunxctl: bad argument '%s'\n", a);
+			return -1;
+		}
+		if (is_file_arg(cmd, i, a) && a[0] != '/') {
+			if (!getcwd(cwd, sizeof(cwd) - 1)) {
+				fprintf(stderr, "trunxctl: cannot resolve %s: %s\n", a, strerror(errno));
+				return -1;
+			}
+			strcat(cwd, "/");
+			pre = cwd;
+		}
+		n += (size_t)snprintf(line + n, n < len ? len - n : 0, " %s%s", pre, a);
+	}
+	if (n + 2 > len) {
+		fprintf(stderr, "trunxctl: arguments too long\n");
+		return -1;
+	}
+	strcat(line, "\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -174,12 +221,16 @@ int main(int argc, char **argv)
 		{"timeout", required_argument, NULL, 't'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
+		{"mix", no_argument, NULL, 'm'},    /* play ... --mix */
+		{"stop", no_argument, NULL, 'S'},   /* record ID --stop */
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = getenv("TRUNXCTL_SOCKET");
 	const char *why;
-	char line[512], *reply;
+	char line[1800], *reply;
 	int json = 0, timeout_s = 15, c, nargs, fd, found = -1, rc;
+	const char *flag = NULL;
+	char *args[8];
 	json_t *obj;
 
 	if (!path || !*path)
@@ -195,15 +246,21 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'j': json = 1; break;
+		case 'm': flag = "--mix"; break;
+		case 'S': flag = "--stop"; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
 	nargs = argc - optind - 1;
-	if (nargs < 0) {
+	if (nargs < 0 || nargs > 6) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	for (int i = 0; i < nargs; i++)
+		args[i] = argv[optind + 1 + i];
+	if (flag)   /* getopt took it wherever it was: it goes last */
+		args[nargs++] = (char *)(uintptr_t)flag;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcasecmp(argv[optind], commands[i].name) == 0)
 			found = (int)i;
@@ -219,13 +276,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (nargs == 1 && (strpbrk(argv[optind + 1], " \t\r\n") ||
-			   strlen(argv[optind + 1]) > 127)) {
-		fprintf(stderr, "trunxctl: bad argument '%s'\n", argv[optind + 1]);
+	if (build_line(line, sizeof(line), commands[found].name, args, nargs))
 		return EXIT_USAGE;
-	}
-	snprintf(line, sizeof(line), "%s%s%s\n", commands[found].name, nargs ? " " : "",
-		 nargs ? argv[optind + 1] : "");
 
 	fd = connect_to(path);
 	if (fd < 0) {

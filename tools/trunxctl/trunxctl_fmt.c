@@ -327,6 +327,11 @@ static void print_budgets(FILE *out, const json_t *b)
 	}
 }
 
+static const char *str_or_ok(const char *s)
+{
+	return s ? s : "ok";
+}
+
 void trunxctl_print(FILE *out, const char *cmd, const json_t *result)
 {
 	if (strcmp(cmd, "trunks") == 0) {
@@ -355,6 +360,10 @@ void trunxctl_print(FILE *out, const char *cmd, const json_t *result)
 		fprintf(out, "configuration reloaded\n");
 	else if (strcmp(cmd, "hangup") == 0)
 		fprintf(out, "hangup sent\n");
+	else if (strcmp(cmd, "play") == 0 || strcmp(cmd, "record") == 0 ||
+		 strcmp(cmd, "amd") == 0)
+		fprintf(out, "%s: %s\n", cmd,
+			str_or_ok(json_string_value(json_object_get(result, "result"))));
 	if (json_is_object(result))
 		print_tree(out, result, strcmp(cmd, "status") == 0 ? 0 : 2);
 	else if (result && !json_is_null(result)) {

@@ -1,0 +1,1 @@
+trunx_add_fuzzer(prompt trunx_media)
