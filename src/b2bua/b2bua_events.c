@@ -1,6 +1,7 @@
 /*
  * b2bua_events.c — a call's life as events (call.created, call.ringing, call.answered,
- * call.hungup), plus the entry points the media hooks use for call.dtmf and call.amd.
+ * call.hungup), plus the entry point the DTMF hook uses for call.dtmf (call.amd and the
+ * other media records come through b2bua_media.c's publish).
  * Each becomes an event record (b2b_event: in database mode a row of the events table
  * through the journal). The call.* lifecycle records are logged at debug level only:
  * call.end already tells each call in one line, and in file mode (no event hook) they
@@ -92,14 +93,6 @@ void call_ev_dtmf(struct call *c, char digit, unsigned duration_ms, const char *
 	b2b_event(c->b, LOG_INFO, "call.dtmf", c, NULL, NULL,
 		  json_pack("{s:s,s:i,s:s}", "digit", d, "duration_ms", (int)duration_ms,
 			    "source", source ? source : "rfc4733"));
-}
-
-void call_ev_amd(struct call *c, const char *result, const char *reason,
-		 unsigned decision_ms)
-{
-	b2b_event(c->b, LOG_INFO, "call.amd", c, NULL, NULL,
-		  json_pack("{s:s,s:s,s:i}", "result", result ? result : "NOTSURE", "reason",
-			    reason ? reason : "", "decision_ms", (int)decision_ms));
 }
 
 void call_ev_budget(struct call *c, const char *budget, const char *why)

@@ -460,9 +460,6 @@ void call_ev_answered(struct call *c);
 void call_ev_hungup(struct call *c);
 /** call.dtmf: a digit heard on the call (source: "rfc4733", "inband", "info"). */
 void call_ev_dtmf(struct call *c, char digit, unsigned duration_ms, const char *source);
-/** call.amd: HUMAN / MACHINE / NOTSURE with its reason and decision time. */
-void call_ev_amd(struct call *c, const char *result, const char *reason,
-		 unsigned decision_ms);
 /** budget.exhausted: a call refused by a pool, a tenant cap or the global cap. */
 void call_ev_budget(struct call *c, const char *budget, const char *why);
 /** A random uuid (8-4-4-4-12 hex) for records. */

@@ -93,6 +93,10 @@ static void publish(struct call *c, const char *event, json_t *o)
 	}
 	if (c->b->media_hook)
 		c->b->media_hook(event, c->id, o, c->b->media_hook_arg);
+	/* In database mode the same fields become an event row (SSE, webhooks); the line
+	 * above is its log, so the event record itself is logged at debug only. */
+	if (c->b->hooks.event)
+		b2b_event(c->b, LOG_DEBUG, event, c, NULL, NULL, json_incref(o));
 	json_decref(o);
 }
 
