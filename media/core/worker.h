@@ -22,6 +22,7 @@ struct worker;
 #define WORKER_CTL_ADD    1u
 #define WORKER_CTL_CLOSE  2u
 #define WORKER_CTL_UPDATE 4u
+#define WORKER_CTL_DIGITS 8u   /**< digits to send (media/dtmf) */
 
 /**
  * Creates a worker (not yet running).
@@ -50,6 +51,13 @@ void worker_post_close(struct worker *w, struct media_session *s);
  */
 void worker_post_update(struct worker *w, struct media_session *s,
 			const struct media_session_params *p);
+
+/**
+ * Queues a digit to send toward side `to` (media_session_send_digit). Any thread.
+ * @return 0 or ENOSPC when MEDIA_DTMF_QUEUE digits already wait
+ */
+int worker_post_digit(struct worker *w, struct media_session *s, unsigned to, char digit,
+		      unsigned duration_ms);
 
 /** Sessions living on this worker (any thread; a snapshot). */
 uint64_t worker_sessions(const struct worker *w);

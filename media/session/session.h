@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdtmf.h"
 #include "media.h"
 #include "rtp.h"
 #include "rtp_stats.h"
@@ -130,6 +131,9 @@ struct media_session {
 	struct media_session *work_next;   /**< chain of one control round */
 	unsigned              work_flags;  /**< the WORKER_CTL_* bits taken this round */
 	struct media_session_params work_params; /**< the update taken this round */
+	struct mdtmf_queue    ctl_digits;  /**< digits posted (ctl lock), WORKER_CTL_DIGITS */
+	struct mdtmf_queue    work_digits; /**< ...taken this round */
+	struct mdtmf         *dtmf;        /**< DTMF interworking (media/dtmf), NULL = none */
 	struct media_session *prev, *next; /**< the worker's session list */
 	bool                  added;       /**< sockets in the poller, on the list */
 	bool                  timer_armed; /**< inactivity timer running */

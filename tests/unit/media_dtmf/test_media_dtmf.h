@@ -3,4 +3,5 @@
 #define TEST_MEDIA_DTMF_H
 int test_telev_run(void);
 int test_inband_run(void);
+int test_engine_dtmf_run(void);
 #endif

@@ -7,5 +7,6 @@ int main(void)
 
 	failed += test_telev_run();
 	failed += test_inband_run();
+	failed += test_engine_dtmf_run();
 	return failed ? 1 : 0;
 }
