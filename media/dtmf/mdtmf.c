@@ -196,7 +196,8 @@ enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf
 		return MDTMF_PASS;
 	in = &d->side[side];
 	to = &d->side[side ^ 1];
-	if (in->p.te_pt <= 127 && h->pt == in->p.te_pt) {
+	if ((in->p.te_pt <= 127 && h->pt == in->p.te_pt) ||
+	    (in->p.te_pt_rx <= 127 && h->pt == in->p.te_pt_rx)) {
 		struct telev_note n[TELEV_NOTES_MAX];
 		int k = telev_rx_packet(&in->rx, h->ts, buf + h->hdr_len, h->payload_len,
 					now_us, n);
@@ -213,7 +214,7 @@ enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf
 					      te_rate(to));
 		return MDTMF_PASS;
 	}
-	if (in->ib && h->pt == in->p.audio_pt &&
+	if (in->ib && (h->pt == in->p.audio_pt || h->pt == in->p.audio_pt_rx) &&
 	    !(to->known && to->p.mode == MEDIA_DTMF_INBAND)) {
 		struct inband_note n[INBAND_NOTES_MAX];
 		size_t k = inband_process(in->ib, buf + h->hdr_len, h->payload_len, n, NULL);

@@ -263,11 +263,13 @@ struct media_dtmf_params {
 	bool     enabled;        /**< false (zeroed parameters): digits are relayed
 				      untouched and not reported */
 	enum media_dtmf_mode mode;
-	uint8_t  te_pt;          /**< telephone-event PT of the side (both ways),
+	uint8_t  te_pt;          /**< telephone-event PT we send the side,
 				      MEDIA_PT_NONE = none negotiated */
+	uint8_t  te_pt_rx;       /**< ...and the one it sends us (MEDIA_PT_NONE = te_pt) */
 	uint32_t te_rate;        /**< its clock (8000, 48000; 0 = 8000) */
-	uint8_t  audio_pt;       /**< the side's G.711 PT (0 PCMU, 8 PCMA, or dynamic),
-				      MEDIA_PT_NONE = not G.711 */
+	uint8_t  audio_pt;       /**< the side's G.711 PT we send it (0 PCMU, 8 PCMA, or
+				      dynamic), MEDIA_PT_NONE = not G.711 */
+	uint8_t  audio_pt_rx;    /**< ...and the one it sends us (MEDIA_PT_NONE = audio_pt) */
 	bool     alaw;           /**< audio_pt is PCMA */
 	uint16_t ptime;          /**< ms per audio packet (0 = 20) */
 };

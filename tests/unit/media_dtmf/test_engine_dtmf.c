@@ -39,6 +39,8 @@ static void dtmf_side(struct media_side_params *sp, enum media_dtmf_mode mode, u
 	sp->dtmf.enabled = true;
 	sp->dtmf.mode = mode;
 	sp->dtmf.te_pt = mode == MEDIA_DTMF_RFC4733 ? 101 : MEDIA_PT_NONE;
+	sp->dtmf.te_pt_rx = sp->dtmf.te_pt;
+	sp->dtmf.audio_pt_rx = 0;
 	sp->dtmf.te_rate = rate;
 	sp->dtmf.audio_pt = 0;
 	sp->dtmf.alaw = false;
