@@ -145,20 +145,32 @@ static void on_rx_note(struct media_session *s, unsigned side, const struct tele
 	struct mdtmf_dir *dir = &d->dir[side ^ 1];
 	bool tones = to->known && to->p.mode == MEDIA_DTMF_INBAND && dir->gen && n->digit;
 
+	uint32_t samples;
+
 	if (n->type == TELEV_BEGIN) {
-		if (tones && dtmf_gen_start(dir->gen, n->digit, 0, MDTMF_LEVEL_DBM0,
-					    MDTMF_TWIST_DB) == 0)
+		if (!tones)
+			return;
+		if (dir->gen_on || dir->gap) {
+			/* the previous tone is still playing (audio lags the events): this
+			 * one follows it after a pause, never cutting it short */
+			dir->pend_digit = n->digit;
+			dir->pend_samples = 0;
+		} else if (dtmf_gen_start(dir->gen, n->digit, 0, MDTMF_LEVEL_DBM0,
+					  MDTMF_TWIST_DB) == 0) {
 			dir->gen_on = true;
+		}
 		return;
 	}
 	report(s, side, n->digit, n->duration_ms, false, n->timed_out);
-	if (tones && dir->gen_on) {
-		if (n->timed_out)
-			dtmf_gen_stop(dir->gen);
-		else
-			(void)dtmf_gen_set_duration(dir->gen, (uint32_t)telev_rescale(
-				n->duration, te_rate(&d->side[side]), DTMF_RATE));
-	}
+	if (!tones)
+		return;
+	samples = (uint32_t)telev_rescale(n->duration, te_rate(&d->side[side]), DTMF_RATE);
+	if (n->timed_out && samples < 40 * (DTMF_RATE / 1000u))
+		samples = 40 * (DTMF_RATE / 1000u);
+	if (dir->pend_digit == n->digit && !dir->pend_samples)
+		dir->pend_samples = samples ? samples : 1;
+	else if (dir->gen_on)
+		(void)dtmf_gen_set_duration(dir->gen, samples);
 }
 
 static void on_inband_note(struct media_session *s, unsigned side, const struct inband_note *n)
@@ -260,6 +272,16 @@ static void start_queued(struct mdtmf *d, unsigned to)
 	struct mdtmf_dir *dir = &d->dir[to];
 	struct mdtmf_side *sd = &d->side[to];
 
+	if (dir->pend_digit) {
+		char digit = dir->pend_digit;
+
+		dir->pend_digit = 0;
+		if (dir->gen && dtmf_gen_start(dir->gen, digit, dir->pend_samples,
+					       MDTMF_LEVEL_DBM0, MDTMF_TWIST_DB) == 0) {
+			dir->gen_on = true;
+			return;
+		}
+	}
 	while (dir->q_head < dir->q.n) {
 		char digit = dir->q.d[dir->q_head].digit;
 		unsigned ms = dir->q.d[dir->q_head].duration_ms;

@@ -53,6 +53,9 @@ struct mdtmf_dir {
 	uint64_t         tx_total;   /**< 0 = open (an in-band digit still sounding) */
 	struct dtmf_gen *gen;        /**< tones toward an in-band side */
 	bool             gen_on;     /**< a generated tone is running */
+	char             pend_digit; /**< RFC 4733 digit that began while the previous
+				          tone was still playing: it follows after a pause */
+	uint32_t         pend_samples; /**< its length, 0 = its end not known yet */
 	unsigned         gap;        /**< packets to wait before the next queued digit */
 	struct mdtmf_queue q;        /**< digits from signalling, in order */
 	unsigned         q_head;

@@ -280,6 +280,42 @@ static void test_rfc4733_to_inband(void **state)
 	teardown(&f);
 }
 
+/* Events arrive ahead of the audio that carries their tones (two digits before any
+ * audio packet): the second tone follows the first after a pause, neither is cut. */
+static void test_rfc4733_to_inband_events_ahead(void **state)
+{
+	static struct fixture f;
+	static struct rx r;
+	struct found heard;
+	uint8_t silence[160];
+	uint16_t seq = 300;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	memset(silence, 0xff, sizeof(silence));
+	setup(&f, MEDIA_DTMF_RFC4733, MEDIA_DTMF_INBAND, 8000);
+	send_pkt(&f.a, f.pa, 0, false, seq++, 0, silence, 160);
+	for (int k = 0; k < 2; k++) {
+		uint32_t ts = 1000u + 2000u * (uint32_t)k;
+
+		send_te(&f.a, f.pa, seq++, ts, (uint8_t)(k + 1), false, 160, true);
+		for (int e = 0; e < 3; e++)
+			send_te(&f.a, f.pa, seq++, ts, (uint8_t)(k + 1), true, 800, false);
+	}
+	for (int i = 1; i < 40; i++) {
+		send_pkt(&f.a, f.pa, 0, false, seq++, 160u * (uint32_t)i, silence, 160);
+		sleep_ms(2);
+	}
+	recv_all(&f.b, &r, 40, 200);
+	assert_int_equal(r.n, 40);
+	assert_one_stream(&r);
+	detect(r.audio, r.naudio, &heard);
+	assert_int_equal(heard.n, 2);
+	assert_int_equal(heard.d[0], '1');
+	assert_int_equal(heard.d[1], '2');
+	teardown(&f);
+}
+
 /* Digits from signalling (an INFO burst "123#") leave toward B in order. */
 static void test_burst_in_order(void **state)
 {
@@ -388,6 +424,7 @@ int test_engine_dtmf_run(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inband_to_rfc4733),
 		cmocka_unit_test(test_rfc4733_to_inband),
+		cmocka_unit_test(test_rfc4733_to_inband_events_ahead),
 		cmocka_unit_test(test_burst_in_order),
 		cmocka_unit_test(test_rescale_8k_48k),
 		cmocka_unit_test(test_lost_end_reported),
