@@ -237,7 +237,7 @@ enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf
 	return MDTMF_PASS;
 }
 
-void mdtmf_xc_event(struct media_session *s, unsigned side, uint32_t ts, const uint8_t *pl,
+bool mdtmf_xc_event(struct media_session *s, unsigned side, uint32_t ts, const uint8_t *pl,
 		    size_t len, uint64_t now_us)
 {
 	struct mdtmf *d = s->dtmf;
@@ -245,11 +245,12 @@ void mdtmf_xc_event(struct media_session *s, unsigned side, uint32_t ts, const u
 	int k;
 
 	if (!d || !d->side[side].known)
-		return;
+		return true;
 	k = telev_rx_packet(&d->side[side].rx, ts, pl, len, now_us, n);
 	for (int i = 0; i < k; i++)
 		if (n[i].type == TELEV_END)
 			report(s, side, n[i].digit, n[i].duration_ms, false, n[i].timed_out);
+	return !d->side[side ^ 1].known || d->side[side ^ 1].p.mode == MEDIA_DTMF_RFC4733;
 }
 
 void mdtmf_tick(struct media_session *s, uint64_t now_us)

@@ -98,8 +98,12 @@ enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf
 size_t mdtmf_out(struct media_session *s, unsigned to, uint8_t *buf, size_t len,
 		 size_t cap);
 
-/** A telephone-event packet crossing a transcoded session: reported only. */
-void mdtmf_xc_event(struct media_session *s, unsigned side, uint32_t ts, const uint8_t *pl,
+/**
+ * A telephone-event packet arriving on a transcoded session: reported.
+ * @return false when the other side does not take RFC 4733 (it gets the digit by
+ *         INFO from the owner): the packet must not cross
+ */
+bool mdtmf_xc_event(struct media_session *s, unsigned side, uint32_t ts, const uint8_t *pl,
 		    size_t len, uint64_t now_us);
 
 /** Ends digits whose end packets were lost (worker tick). */

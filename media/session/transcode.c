@@ -81,8 +81,9 @@ enum relay_verdict xc_rtp(struct media_session *s, unsigned side, uint8_t *buf, 
 		in->st.rtp_in++;
 		in->st.bytes_in += len;
 		(void)jb_put_skip(&in->xc->jb, h->seq, h->ts, now_us);
-		if (s->dtmf)
-			mdtmf_xc_event(s, side, h->ts, buf + h->hdr_len, h->payload_len, now_us);
+		if (s->dtmf &&
+		    !mdtmf_xc_event(s, side, h->ts, buf + h->hdr_len, h->payload_len, now_us))
+			return RELAY_KEEP;   /* the other leg gets it by INFO */
 		if (to->codec.te_pt > 127 || !session_takes_rtp(to) || h->payload_len < 4)
 			return RELAY_KEEP;
 		te_cross(in, to, buf, h);
