@@ -74,6 +74,8 @@ enum relay_verdict xc_rtp(struct media_session *s, unsigned side, uint8_t *buf, 
 	if (pt_in(c->pt_rx, h->pt)) {
 		in->st.rtp_in++;
 		in->st.bytes_in += len;
+		if (s->dtmf)   /* in-band digits: detected, muted before decoding */
+			(void)mdtmf_in(s, side, buf, len, h, now_us);
 		(void)xcode_push(in->xc, h->seq, h->ts, buf + h->hdr_len, h->payload_len, now_us);
 		return RELAY_KEEP;
 	}
@@ -98,8 +100,9 @@ enum relay_verdict xc_rtp(struct media_session *s, unsigned side, uint8_t *buf, 
 }
 
 /* Sends one generated frame toward `to`. Returns 1 if a packet went out. */
-static unsigned send_frame(struct session_side *in, struct session_side *to, const uint8_t *pl,
-			   size_t n, uint32_t ts, uint64_t now_us)
+static unsigned send_frame(struct media_session *s, struct session_side *in,
+			   struct session_side *to, const uint8_t *pl, size_t n, uint32_t ts,
+			   uint64_t now_us)
 {
 	struct session_out *o = &in->out;
 	uint8_t pkt[RTP_HDR_MIN + CODEC_OUT_MAX + MSRTP_TRAILER];
@@ -119,6 +122,8 @@ static unsigned send_frame(struct session_side *in, struct session_side *to, con
 	o->ts_last = ts;
 	o->last_ms = now_us / 1000u;
 	o->gen_sent = true;
+	if (s->dtmf)   /* a digit toward `to` replaces or overwrites the frame */
+		len = mdtmf_out(s, (unsigned)(to - s->side), pkt, len, sizeof(pkt));
 	if (!session_srtp_out(to, false, pkt, &len, sizeof(pkt)))
 		return 0;
 	r = sendto(to->fd[SESSION_FD_RTP], pkt, len, MSG_DONTWAIT, &dst->sa, sa_len(dst));
@@ -157,7 +162,7 @@ unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_
 			o->gen_ts += xcode_out_step(in->xc);
 			o->gen_due_us += period;
 			if (n > 0 && session_takes_rtp(to))
-				sent += send_frame(in, to, pl, (size_t)n, ts, now_us);
+				sent += send_frame(s, in, to, pl, (size_t)n, ts, now_us);
 			else
 				o->gen_sent = false;
 		}

@@ -181,12 +181,12 @@ def info_bodies(u, call_id=None):
     return out
 
 
-def start_trunxd(ctx, dtmf_a, pbx_port, dtmf_b):
+def start_trunxd(ctx, dtmf_a, pbx_port, dtmf_b, pbx_codecs="PCMU, telephone-event"):
     def conf(c):
         c.carrier["dtmf"] = dtmf_a
         c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=pbx_port,
                           uri="sip:127.0.0.1:%d" % pbx_port, dtmf=dtmf_b,
-                          codecs="PCMU, telephone-event")
+                          codecs=pbx_codecs)
         c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
     return trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
 
@@ -195,14 +195,25 @@ def case_info_to_rfc4733(ctx):
     """A sends "123#" as four INFO requests back to back (application/dtmf-relay): B
     (RFC 4733) receives the digits in order as telephone-events. A malformed DTMF body
     gets 400 and another body type 415; neither becomes a digit."""
+    info_caller(ctx, "PCMU/8000", "PCMU, telephone-event")
+
+
+def case_info_to_rfc4733_opus(ctx):
+    """The same with B on Opus: the call is transcoded (PCMU <-> Opus) and the digits
+    replace generated Opus frames toward B."""
+    info_caller(ctx, "opus/48000/2", "opus, telephone-event")
+
+
+def info_caller(ctx, codec_b, pbx_codecs):
     if not baresip.available():
         raise AssertionError("baresip is not installed (tools/deps.sh installs baresip-core)")
     wav_b = ctx.path("b.wav")
-    baresip.write_tone(wav_b, 600.0, -20.0, 30, 8000)
-    b = baresip.Baresip(ctx, "callee", ["PCMU/8000"], wav_b, answer=True,
+    rate_b = 48000 if codec_b.startswith("opus") else 8000
+    baresip.write_tone(wav_b, 600.0, -20.0, 30, rate_b, 2 if rate_b == 48000 else 1)
+    b = baresip.Baresip(ctx, "callee", [codec_b], wav_b, answer=True,
                         user="+15550001000").start()
     ctx.at_end(b.stop)
-    t = start_trunxd(ctx, "info", b.sip_port, "rfc4733")
+    t = start_trunxd(ctx, "info", b.sip_port, "rfc4733", pbx_codecs)
     a = ua.UA(name="caller", auto=True)
     ctx.at_end(a.close)
     da, final = a.call((t.addr, t.port), body=ua.sdp(a.ip, a.media_port, pts=(
