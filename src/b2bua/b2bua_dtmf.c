@@ -87,7 +87,7 @@ static void log_digit(struct call *c, int side, char digit, unsigned duration_ms
 {
 	json_t *d = json_pack("{s:s,s:s%,s:i,s:s}", "leg", side == SIDE_A ? "a" : "b",
 			      "digit", &digit, (size_t)1, "duration_ms", (json_int_t)duration_ms,
-			      "via", via_names[via]);
+			      "source", via_names[via]);
 
 	if (d && timed_out)
 		json_object_set_new(d, "end_lost", json_true());

@@ -104,7 +104,7 @@ def call(ctx, dtmf_a, dtmf_b, wav_a, send_a=None):
 
 def check_records(recs, digits, via):
     got = "".join(r.get("data", {}).get("digit", "") for r in recs)
-    if got != digits or any(r.get("data", {}).get("via") != via or
+    if got != digits or any(r.get("data", {}).get("source") != via or
                             r.get("data", {}).get("leg") != "a" for r in recs):
         raise AssertionError("call.dtmf records %s: expected %r from leg a via %s"
                              % (recs, digits, via))
