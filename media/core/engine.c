@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dtmf.h"
 #include "engine.h"
 #include "log.h"
 #include "record.h"
@@ -288,6 +289,14 @@ int media_session_update(struct media_session *ms, const struct media_session_pa
 	MEDIA_ASSERT_THREAD(ms->owner);
 	worker_post_update(ms->w, ms, p);
 	return 0;
+}
+
+int media_session_send_digit(struct media_session *ms, enum media_side to, char digit,
+			     unsigned duration_ms)
+{
+	if (!ms || (to != MEDIA_SIDE_A && to != MEDIA_SIDE_B) || dtmf_digit_event(digit) < 0)
+		return EINVAL;
+	return worker_post_digit(ms->w, ms, to, digit, duration_ms);
 }
 
 void media_session_destroy(struct media_session *ms)

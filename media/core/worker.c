@@ -177,6 +177,7 @@ static void session_close(struct worker *w, struct media_session *s, bool events
 	struct media_engine *me = w->me;
 
 	MEDIA_ASSERT_THREAD(w->tid);
+	mdtmf_close(s);   /* a digit in progress gets its end packets */
 	for (int i = 0; i < 2; i++) {
 		for (int k = 0; k < 2; k++) {
 			if (s->added)
@@ -291,6 +292,22 @@ void worker_post_feat(struct worker *w, struct media_session *s, struct feat_cmd
 		ctl_wake(w);
 }
 
+int worker_post_digit(struct worker *w, struct media_session *s, unsigned to, char digit,
+		      unsigned duration_ms)
+{
+	bool wake = false;
+	int err;
+
+	pthread_mutex_lock(&w->ctl_lock);
+	err = mdtmf_queue_push(&s->ctl_digits, to, digit, duration_ms);
+	if (!err)
+		wake = ctl_link(w, s, WORKER_CTL_DIGITS);
+	pthread_mutex_unlock(&w->ctl_lock);
+	if (wake)
+		ctl_wake(w);
+	return err;
+}
+
 /*
  * Serves the control list. The list is detached under the lock and re-chained through
  * the worker-owned work_* fields (an update's parameters copied into work_params), so
@@ -311,6 +328,10 @@ static void serve_control(struct worker *w)
 			s->work_params = s->ctl_params;
 		s->work_cmds = s->ctl_cmds;
 		s->ctl_cmds = NULL;
+		if (s->ctl_flags & WORKER_CTL_DIGITS) {
+			s->work_digits = s->ctl_digits;
+			s->ctl_digits.n = 0;
+		}
 		s->ctl_flags = 0;
 		s->ctl_queued = false;
 		s->work_next = NULL;
@@ -349,6 +370,8 @@ static void serve_control(struct worker *w)
 					w->next_clock_us = 0;   /* a prompt may be due now */
 			}
 		}
+		if (s->work_flags & WORKER_CTL_DIGITS)
+			mdtmf_take(s, &s->work_digits);
 	}
 	for (s = list; s; s = next) {
 		next = s->work_next;
@@ -367,6 +390,7 @@ static void run_timers(struct worker *w, uint64_t now_ms)
 		session_publish(s, now_ms);
 		if (s->feat)
 			clock_sync(w, s);   /* a prompt that ended leaves the clock list */
+		mdtmf_tick(s, now_ms * 1000u);
 		if (session_timer(s, &w->me->scfg, now_ms))
 			emit(w, s, MEDIA_EV_TIMEOUT);
 	}

@@ -23,6 +23,7 @@ struct worker;
 #define WORKER_CTL_CLOSE  2u
 #define WORKER_CTL_UPDATE 4u
 #define WORKER_CTL_FEAT   8u   /**< feature requests queued on ctl_cmds */
+#define WORKER_CTL_DIGITS 16u  /**< digits to send (media/dtmf) */
 
 /**
  * Creates a worker (not yet running).
@@ -56,6 +57,12 @@ struct feat_cmd;
 
 /** Queues a prompt/record/AMD request (owned by the worker from here). Never fails. */
 void worker_post_feat(struct worker *w, struct media_session *s, struct feat_cmd *c);
+/**
+ * Queues a digit to send toward side `to` (media_session_send_digit). Any thread.
+ * @return 0 or ENOSPC when MEDIA_DTMF_QUEUE digits already wait
+ */
+int worker_post_digit(struct worker *w, struct media_session *s, unsigned to, char digit,
+		      unsigned duration_ms);
 
 /** Sessions living on this worker (any thread; a snapshot). */
 uint64_t worker_sessions(const struct worker *w);

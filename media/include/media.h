@@ -130,6 +130,8 @@ enum media_event_type {
 	MEDIA_EV_CLOSED,         /**< the session is gone; final stats attached */
 	MEDIA_EV_FEAT,           /**< a prompt, recording or AMD result (media_feat.h);
 				      always before MEDIA_EV_CLOSED */
+	MEDIA_EV_DTMF,           /**< a digit received on a side has ended (ev.dtmf);
+				      stats are not filled */
 };
 
 /** What MEDIA_EV_FEAT reports (media_feat.h fills it). */
@@ -151,11 +153,28 @@ struct media_feat_ev {
 	uint32_t start_ms;       /**< beep: its start */
 };
 
+/** How a side carries digits (per trunk). */
+enum media_dtmf_mode {
+	MEDIA_DTMF_RFC4733 = 0,  /**< telephone-event packets (the default) */
+	MEDIA_DTMF_INBAND,       /**< tones in the G.711 audio */
+	MEDIA_DTMF_INFO,         /**< SIP INFO: signalling carries them, media drops events */
+};
+
+/** A digit received on a side (MEDIA_EV_DTMF). */
+struct media_dtmf_event {
+	uint8_t  side;           /**< enum media_side it came from */
+	char     digit;          /**< '0'-'9' '*' '#' 'A'-'D' */
+	uint32_t duration_ms;
+	bool     inband;         /**< detected in the audio (else RFC 4733) */
+	bool     timed_out;      /**< RFC 4733: its end packets were lost */
+};
+
 struct media_event {
 	enum media_event_type   type;
 	uint64_t                cookie;    /**< the caller's id given at session creation */
 	struct media_side_stats stats[2];  /**< indexed by enum media_side */
 	struct media_feat_ev    feat;      /**< MEDIA_EV_FEAT only */
+	struct media_dtmf_event dtmf;      /**< MEDIA_EV_DTMF only */
 };
 
 /** Event handler; runs on a worker thread. ev is valid only during the call. */
@@ -259,6 +278,24 @@ struct media_srtp_params {
 	uint8_t tx_key[MEDIA_SRTP_KEY_LEN]; /**< trunx's key toward it */
 };
 
+/** How one side carries digits. A relayed session converts between the two sides'
+ *  modes; the same mode on both sides (RFC 4733) is a plain relay with the events
+ *  logged. In-band needs G.711 on the side. */
+struct media_dtmf_params {
+	bool     enabled;        /**< false (zeroed parameters): digits are relayed
+				      untouched and not reported */
+	enum media_dtmf_mode mode;
+	uint8_t  te_pt;          /**< telephone-event PT we send the side,
+				      MEDIA_PT_NONE = none negotiated */
+	uint8_t  te_pt_rx;       /**< ...and the one it sends us (MEDIA_PT_NONE = te_pt) */
+	uint32_t te_rate;        /**< its clock (8000, 48000; 0 = 8000) */
+	uint8_t  audio_pt;       /**< the side's G.711 PT we send it (0 PCMU, 8 PCMA, or
+				      dynamic), MEDIA_PT_NONE = not G.711 */
+	uint8_t  audio_pt_rx;    /**< ...and the one it sends us (MEDIA_PT_NONE = audio_pt) */
+	bool     alaw;           /**< audio_pt is PCMA */
+	uint16_t ptime;          /**< ms per audio packet (0 = 20) */
+};
+
 /** What one side's remote party negotiated. */
 struct media_side_params {
 	struct sockaddr_storage rtp;     /**< remote RTP address from SDP; port 0 = not known */
@@ -273,6 +310,8 @@ struct media_side_params {
 	/** SRTP on this side (independent of the other side: RTP <-> SRTP bridges). A
 	 *  kept key keeps its context (rollover counter), a new key starts a fresh one. */
 	struct media_srtp_params srtp;
+	/** Digits on this side (media/dtmf: interworking between the two sides' modes). */
+	struct media_dtmf_params dtmf;
 };
 
 struct media_session_params {
@@ -308,6 +347,19 @@ void media_quality_of(const struct media_side_stats *st, enum media_codec c,
  * @return 0, EINVAL (bad parameters)
  */
 int media_session_update(struct media_session *ms, const struct media_session_params *p);
+
+/**
+ * Sends a digit toward a side (SIP INFO received on the other leg, or an operator's
+ * request): RFC 4733 events or generated tones, as that side's mode says, replacing
+ * its audio while the digit lasts. Asynchronous; digits queued for a side are sent in
+ * order (up to MEDIA_DTMF_QUEUE waiting).
+ * @param duration_ms  0 = 100 ms; at most 10 s (longer is cut)
+ * @return 0, EINVAL (bad side or digit), ENOSPC (queue full)
+ */
+int media_session_send_digit(struct media_session *ms, enum media_side to, char digit,
+			     unsigned duration_ms);
+
+#define MEDIA_DTMF_QUEUE 32
 
 /**
  * Closes the session: the worker closes its sockets, returns its ports and emits

@@ -163,6 +163,11 @@ enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *
 	}
 	if (s->transcoding)
 		return xc_rtp(s, side, buf, len, &h, now_us, out);
+	if (s->dtmf && mdtmf_in(s, side, buf, len, &h, now_us) == MDTMF_CONSUME) {
+		in->st.rtp_in++;
+		in->st.bytes_in += len;
+		return RELAY_KEEP;
+	}
 	pt = in->pt_map[h.pt];
 	if (pt > 127)
 		goto drop;
@@ -177,7 +182,7 @@ enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *
 	out->fd = to->fd[SESSION_FD_RTP];
 	out->dst = to->latched ? &to->peer_rtp : &to->sdp_rtp;
 	out->side = side ^ 1;
-	out->len = len;
+	out->len = s->dtmf ? mdtmf_out(s, side ^ 1, buf, len, len) : len;
 	return RELAY_SEND;
 drop:
 	in->st.rtp_dropped++;

@@ -230,6 +230,7 @@ void session_fini(struct media_session *s)
 		msrtp_destroy(s->side[i].srtp);
 		s->side[i].srtp = NULL;
 	}
+	mdtmf_fini(s);
 	s->transcoding = false;
 }
 
@@ -266,6 +267,8 @@ void session_apply(struct media_session *s, const struct session_cfg *cfg,
 		s->side[i].codec = p->side[i].codec;
 	}
 	apply_mode(s, cfg, old, now_ms);
+	if (mdtmf_apply(s, p))
+		log_msg(LOG_WARN, "media.dtmf", "no memory for DTMF interworking");
 	s->timer_armed = timer_wanted(s, cfg);
 	if (s->timer_armed && !was_armed)
 		s->last_activity_ms = now_ms;   /* (re)start: resume counts from now */

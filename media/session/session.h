@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mdtmf.h"
 #include "media.h"
 #include "rtp.h"
 #include "rtp_stats.h"
@@ -137,6 +138,9 @@ struct media_session {
 	struct media_session_params work_params; /**< the update taken this round */
 	struct feat_cmd      *work_cmds;   /**< the feature requests taken this round */
 	struct feat          *feat;        /**< prompts, recording, AMD (feat.h); NULL = none */
+	struct mdtmf_queue    ctl_digits;  /**< digits posted (ctl lock), WORKER_CTL_DIGITS */
+	struct mdtmf_queue    work_digits; /**< ...taken this round */
+	struct mdtmf         *dtmf;        /**< DTMF interworking (media/dtmf), NULL = none */
 	struct media_session *prev, *next; /**< the worker's session list */
 	bool                  added;       /**< sockets in the poller, on the list */
 	bool                  timer_armed; /**< inactivity timer running */

@@ -14,6 +14,7 @@
  * Frames are due on an absolute schedule (no drift); a worker that fell more than
  * XC_CATCHUP periods behind skips ahead instead of sending a burst.
  */
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -75,6 +76,8 @@ enum relay_verdict xc_rtp(struct media_session *s, unsigned side, uint8_t *buf, 
 	if (pt_in(c->pt_rx, h->pt)) {
 		in->st.rtp_in++;
 		in->st.bytes_in += len;
+		if (s->dtmf)   /* in-band digits: detected, muted before decoding */
+			(void)mdtmf_in(s, side, buf, len, h, now_us);
 		(void)xcode_push(in->xc, h->seq, h->ts, buf + h->hdr_len, h->payload_len, now_us);
 		return RELAY_KEEP;
 	}
@@ -82,6 +85,9 @@ enum relay_verdict xc_rtp(struct media_session *s, unsigned side, uint8_t *buf, 
 		in->st.rtp_in++;
 		in->st.bytes_in += len;
 		(void)jb_put_skip(&in->xc->jb, h->seq, h->ts, now_us);
+		if (s->dtmf &&
+		    !mdtmf_xc_event(s, side, h->ts, buf + h->hdr_len, h->payload_len, now_us))
+			return RELAY_KEEP;   /* the other leg gets it by INFO */
 		if (to->codec.te_pt > 127 || !session_takes_rtp(to) || h->payload_len < 4)
 			return RELAY_KEEP;
 		te_cross(in, to, buf, h);
@@ -116,6 +122,12 @@ unsigned session_send_frame(struct session_side *in, struct session_side *to, co
 	o->ts_last = ts;
 	o->last_ms = now_us / 1000u;
 	o->gen_sent = true;
+	/* The session of the two sides: side[0] is the lower address. */
+	struct media_session *s = (struct media_session *)(void *)((char *)(in < to ? in : to) -
+								offsetof(struct media_session, side));
+
+	if (s->dtmf)   /* a digit toward `to` replaces or overwrites the frame */
+		len = mdtmf_out(s, (unsigned)(to - s->side), pkt, len, sizeof(pkt));
 	if (!session_srtp_out(to, false, pkt, &len, sizeof(pkt)))
 		return 0;
 	r = sendto(to->fd[SESSION_FD_RTP], pkt, len, MSG_DONTWAIT, &dst->sa, sa_len(dst));

@@ -69,6 +69,13 @@ enum trunk_srtp {
 	TRUNK_SRTP_REQUIRED,      /**< SRTP only (RTP/SAVP) */
 };
 
+/** How a trunk's legs carry DTMF digits; trunx converts between the two legs'. */
+enum trunk_dtmf {
+	TRUNK_DTMF_RFC4733 = 0,   /**< telephone-event packets (RFC 4733) */
+	TRUNK_DTMF_INBAND,        /**< tones in the G.711 audio */
+	TRUNK_DTMF_INFO,          /**< SIP INFO (application/dtmf-relay, application/dtmf) */
+};
+
 enum trunk_rel100 {
 	TRUNK_REL100_OFF = 0,     /**< no 100rel: never send or require reliable 18x */
 	TRUNK_REL100_SUPPORTED,   /**< advertise Supported: 100rel; use it when the peer asks */
@@ -109,6 +116,7 @@ struct trunk_cfg {
 					         TLS (they are readable on the wire) */
 	bool     tls_verify;                /**< TLS peers' certificates must chain to the
 					         configured CAs (and name the uri's host) */
+	enum trunk_dtmf dtmf;               /**< how its legs carry digits */
 
 	/* Database mode (all zero for a file's [trunk]). */
 	enum trunk_kind   kind;

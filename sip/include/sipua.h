@@ -114,6 +114,8 @@ enum sipua_ev_type {
 	SIPUA_EV_TERMINATED,   /**< the leg is over; it is freed when the handler returns */
 	SIPUA_EV_OFFER_CANCELLED, /**< the peer cancelled the re-INVITE of the pending
 				       OFFER; the stack answered it 487 (no answer is due) */
+	SIPUA_EV_INFO,         /**< a DTMF digit by INFO (dtmf_digit, dtmf_duration_ms);
+				    already answered 200 */
 };
 
 /** Why a leg terminated. */
@@ -157,6 +159,8 @@ struct sipua_ev {
 	bool                bad_target;     /**< PROGRESS / ANSWERED: the response's Contact or
 					         Record-Route was unusable (not taken) */
 	const struct sipua_incoming *in;    /**< INCOMING only */
+	char                dtmf_digit;     /**< INFO: '0'-'9' '*' '#' 'A'-'D' */
+	unsigned            dtmf_duration_ms; /**< INFO: its Duration (100 when absent) */
 	const void         *msg;            /**< private: the message, for sipua_ev_header() */
 };
 
@@ -446,6 +450,24 @@ int sipua_leg_answer(struct sipua_leg *leg, int status, const char *sdp, size_t 
 void sipua_leg_hangup(struct sipua_leg *leg, int status);
 
 /** True while the dialog is confirmed (2xx sent or received). */
+/**
+ * Sends a DTMF digit by INFO (application/dtmf-relay) on a confirmed leg. Digits are
+ * sent one at a time, in the order given (the next after the previous got its final
+ * response); up to 32 wait.
+ * @return 0, EINVAL (not a digit), ENOTCONN (leg not confirmed or ending), ENOSPC
+ */
+int sipua_leg_info_dtmf(struct sipua_leg *leg, char digit, unsigned duration_ms);
+
+/**
+ * Reads a DTMF INFO body: application/dtmf-relay ("Signal=5", "Duration=160" lines,
+ * other keys ignored; Signal 10 and 11 taken as * and #) or application/dtmf (the
+ * digit alone). Pure; fuzzed.
+ * @param duration_ms  100 when absent or 0; at most 10,000
+ * @return 0, ENOTSUP (another content type), EBADMSG (the body does not parse), EINVAL
+ */
+int sipua_dtmf_parse(const char *ctype, const char *body, size_t len, char *digit,
+		     unsigned *duration_ms);
+
 bool sipua_leg_confirmed(const struct sipua_leg *leg);
 bool sipua_leg_inbound(const struct sipua_leg *leg);
 

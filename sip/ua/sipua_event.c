@@ -527,7 +527,14 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 		if (status >= 200)
 			leg->cancel_pending = false;
 		return;
-	case nua_i_info: case nua_i_options:
+	case nua_i_info:
+		if (status < 200)
+			sipua_info_in(ua, nua, leg, sip);
+		return;
+	case nua_r_info:
+		sipua_info_answered(leg, status);
+		return;
+	case nua_i_options:
 		if (status < 200)
 			nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
 		return;

@@ -28,6 +28,7 @@ struct sipua_leg;
 #include "sipua_peers.h"
 
 /** The Allow we advertise: the methods trunx really serves. */
+#define SIPUA_INFO_QUEUE 32   /**< DTMF digits waiting to be sent by INFO, per leg */
 #define SIPUA_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO"
 #define SIPUA_DROP_MAX 1024   /**< handles of silently dropped requests kept at once */
 #define SIPUA_LEG_BUCKETS 4096 /**< Call-ID index of the legs (chained) */
@@ -181,6 +182,10 @@ struct sipua_leg {
 	struct sipua_policy policy;
 	bool              peer_100rel;    /**< inbound: the INVITE said Supported/Require 100rel */
 	char              call_id[128];
+	/* DTMF digits sent by INFO (sipua_info.c), one in flight at a time. */
+	struct { char digit; unsigned duration_ms; } info_q[SIPUA_INFO_QUEUE];
+	unsigned          info_head, info_n;
+	bool              info_busy;      /**< an INFO awaits its final response */
 };
 
 /* sipua_aux.c */
@@ -192,6 +197,12 @@ void sipua_aux_release_all(struct sipua *ua);
 /** Answers a 401/407 on a handle with credentials (the challenge's realm). */
 bool sipua_auth_answer(nua_handle_t *nh, sip_t const *sip, const char *user,
 		       const char *secret);
+
+/* sipua_info.c */
+/** An INFO received on a leg: answered here; a DTMF digit becomes SIPUA_EV_INFO. */
+void sipua_info_in(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, sip_t const *sip);
+/** The final response to our INFO: the next queued digit goes. */
+void sipua_info_answered(struct sipua_leg *leg, int status);
 
 /* sipua_event.c */
 void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,

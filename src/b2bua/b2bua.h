@@ -152,6 +152,21 @@ int b2bua_list_calls(struct b2bua *b, b2bua_reply_h *h, void *arg);
 /** Lists trunks and peers with their state: a JSON array (as b2bua_list_calls). */
 int b2bua_list_trunks(struct b2bua *b, b2bua_reply_h *h, void *arg);
 
+#define B2BUA_DIGITS_MAX 32   /**< digits one b2bua_send_digits() call takes */
+
+/**
+ * Sends DTMF digits on a leg of an answered call, in that leg's way (its trunk's
+ * `dtmf`: RFC 4733, tones, or INFO), in order; each is logged as call.dtmf (via
+ * "api"). The reply is {"id","leg","sent","result"}, status 0, ENOENT (no such call)
+ * or ENOTCONN (not answered). Any thread.
+ * @param leg          'a' (the caller) or 'b' (the called party)
+ * @param digits       1 to B2BUA_DIGITS_MAX of 0-9 * # A-D
+ * @param duration_ms  per digit, 0 = 100, at most 10,000
+ * @return 0 if posted, EINVAL, ENOMEM, EAGAIN (queue full)
+ */
+int b2bua_send_digits(struct b2bua *b, const char *call_id, char leg, const char *digits,
+		      unsigned duration_ms, b2bua_reply_h *h, void *arg);
+
 /** Hangs up a call by id (BYE or CANCEL on both legs). */
 int b2bua_hangup(struct b2bua *b, const char *call_id, b2bua_reply_h *h, void *arg);
 

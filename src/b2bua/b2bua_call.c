@@ -95,6 +95,7 @@ void call_sdp_ctx(const struct call *c, struct b2b_sdp_ctx *x, const char **allo
 	for (int k = 0; k < 2; k++) {
 		x->opus[k].complexity = 5;
 		x->opus[k].fec = true;
+		x->dtmf[k] = b2b_dtmf_mode(c, k);
 		x->srtp[k].keys_ok = c->tls[k];
 		if (!ts[k])
 			continue;
@@ -713,6 +714,9 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 	case SIPUA_EV_ACK:
 		call_on_ack(c, side, ev);
 		break;
+	case SIPUA_EV_INFO:
+		call_on_info(c, side, ev);
+		break;
 	case SIPUA_EV_TERMINATED:
 		if (side == SIDE_A) {
 			c->a = NULL;
@@ -763,6 +767,10 @@ void call_on_media_event(struct b2bua *b, const struct media_event *ev)
 	}
 	if (ev->type == MEDIA_EV_FEAT) {
 		b2b_media_event(c, ev);
+		return;
+	}
+	if (ev->type == MEDIA_EV_DTMF) {
+		call_on_dtmf(c, &ev->dtmf);
 		return;
 	}
 	if (ev->type == MEDIA_EV_TIMEOUT && c->ms && !c->ms_closing && c->state == CALL_ANSWERED) {

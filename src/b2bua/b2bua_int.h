@@ -189,6 +189,7 @@ struct b2b_media {
 	bool             transcode;       /**< the legs use different codecs */
 	struct b2b_choice choice[2];      /**< each leg's codec */
 	struct b2b_opus_opts opus[2];     /**< per leg, from its trunk */
+	uint8_t          dtmf[2];         /**< per leg: enum media_dtmf_mode of its trunk */
 	struct b2b_crypto crypto[2];      /**< each leg's SRTP (suite NONE = plain) */
 	struct b2b_crypto crypto_pend;    /**< the pending offer's sender's, once answered */
 	struct b2b_offered crypto_offered;/**< what our offer for it proposed */
@@ -206,6 +207,7 @@ struct b2b_sdp_ctx {
 	const char (*prefer[2])[32];
 	size_t      n_prefer[2];
 	struct b2b_opus_opts opus[2];     /**< per side, from its trunk */
+	uint8_t     dtmf[2];              /**< per side: enum media_dtmf_mode of its trunk */
 	struct b2b_srtp_policy srtp[2];   /**< per side, from its trunk and transport */
 	struct sdp_session *scratch;      /**< 2 sessions of working space (caller-owned,
 					       reused call after call); NULL = allocate */
@@ -441,6 +443,16 @@ struct sipua_leg *call_leg(const struct call *c, int side);
 void call_warning(const struct call *c, char *out, size_t len, const char *why);
 /** Sends the negotiated parameters to the media session. */
 void call_media_update(struct call *c);
+
+/* b2bua_dtmf.c (signalling thread): DTMF interworking between the legs */
+/** A side's digits for the media session (its trunk's way, the negotiated PTs). */
+void b2b_dtmf_media_params(const struct b2b_media *m, int side, struct media_dtmf_params *dp);
+/** The way (enum media_dtmf_mode) the trunk of a call's side carries digits. */
+uint8_t b2b_dtmf_mode(const struct call *c, int side);
+/** A digit the media session received (MEDIA_EV_DTMF): logged, sent on by INFO. */
+void call_on_dtmf(struct call *c, const struct media_dtmf_event *d);
+/** A digit received by INFO on side: logged and sent on toward the other leg. */
+void call_on_info(struct call *c, int side, const struct sipua_ev *ev);
 
 /* b2bua_quality.c: per-leg loss, jitter, RTT and MOS in call.end and trunxctl calls */
 /** Puts the per-leg quality fields (loss, jitter, RTT, MOS, concealment, SRTP) of the

@@ -381,6 +381,8 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 	m->offer_from = from;
 	m->opus[0] = c->opus[0];
 	m->opus[1] = c->opus[1];
+	m->dtmf[0] = c->dtmf[0];
+	m->dtmf[1] = c->dtmf[1];
 	err = write_local(m, to, o, out, outlen, outn, why, whylen);
 out:
 	if (s != c->scratch)
@@ -434,6 +436,8 @@ int b2b_sdp_offer_local(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to
 	m->side[from].valid = false;
 	m->opus[0] = c->opus[0];
 	m->opus[1] = c->opus[1];
+	m->dtmf[0] = c->dtmf[0];
+	m->dtmf[1] = c->dtmf[1];
 	o = c->scratch ? c->scratch + 1 : calloc(1, sizeof(*o));
 	if (!o)
 		return ENOMEM;
@@ -797,6 +801,7 @@ void b2b_sdp_media_params(const struct b2b_media *m, struct media_session_params
 		}
 		codec_params(m, s, &mp->codec);
 		b2b_srtp_media(&m->crypto[s], &mp->srtp);
+		b2b_dtmf_media_params(m, s, &mp->dtmf);
 	}
 }
 

@@ -21,11 +21,13 @@ static const char *const level_names[] = {"debug", "info", "warn", "error", "off
 static const char *const unknown_names[] = {"reject", "drop", NULL};
 static const char *const rel100_names[] = {"off", "supported", "required", NULL};
 static const char *const srtp_names[] = {"off", "optional", "required", NULL};
+static const char *const dtmf_names[] = {"rfc4733", "inband", "info", NULL};
 
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(enum conf_unknown_source) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(enum trunk_rel100) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(enum trunk_srtp) == sizeof(int), "enum stored as int");
+_Static_assert(sizeof(enum trunk_dtmf) == sizeof(int), "enum stored as int");
 _Static_assert(LOG_OFF == 4 && CONF_UNKNOWN_DROP == 1 && TRUNK_REL100_REQUIRED == 2 &&
 	       TRUNK_SRTP_REQUIRED == 2, "enum names follow the enum values");
 
@@ -140,6 +142,7 @@ static const struct conf_key trunk_keys[] = {
 	{"srtp_without_tls", CT_BOOL, CK(struct trunk_cfg, srtp_without_tls), 0, 0, 0, 0, 0,
 	 NULL, "no"},
 	{"tls_verify", CT_BOOL, CK(struct trunk_cfg, tls_verify), 0, 0, 0, 0, 0, NULL, "yes"},
+	{"dtmf", CT_ENUM, CK(struct trunk_cfg, dtmf), 0, 0, 0, 0, 0, dtmf_names, "rfc4733"},
 };
 
 static const struct conf_key route_keys[] = {

@@ -215,6 +215,41 @@ void media_session_destroy(struct media_session *ms)
 	media_destroyed++;
 }
 
+/* Digits the call layer sent on: through the media session, and by INFO. */
+static char media_digits[16], info_digits[16];
+static enum media_side media_digits_to;
+
+int media_session_send_digit(struct media_session *ms, enum media_side to, char digit,
+			     unsigned duration_ms)
+{
+	size_t n = strlen(media_digits);
+
+	(void)ms;
+	(void)duration_ms;
+	media_digits_to = to;
+	if (n + 1 < sizeof(media_digits))
+		media_digits[n] = digit;
+	return 0;
+}
+
+int sipua_post(struct sipua *ua, sipua_job_h *fn, void *arg)
+{
+	(void)ua;
+	fn(arg);
+	return 0;
+}
+
+int sipua_leg_info_dtmf(struct sipua_leg *leg, char digit, unsigned duration_ms)
+{
+	size_t n = strlen(info_digits);
+
+	(void)duration_ms;
+	assert_ptr_equal(leg, &a_leg);
+	if (n + 1 < sizeof(info_digits))
+		info_digits[n] = digit;
+	return 0;
+}
+
 /* ---- fixture ---- */
 
 static const char offer_a[] =
@@ -253,6 +288,8 @@ static int setup(void **state)
 	memset(&b_leg, 0, sizeof(b_leg));
 	memset(timers, 0, sizeof(timers));
 	n_invites = n_reoffers = n_cancels = media_updates = media_destroyed = media_created = 0;
+	memset(media_digits, 0, sizeof(media_digits));
+	memset(info_digits, 0, sizeof(info_digits));
 	snprintf(a_leg.call_id, sizeof(a_leg.call_id), "a-leg-id");
 
 	assert_int_equal(route_table_create(&f->rt), 0);
@@ -263,6 +300,7 @@ static int setup(void **state)
 	t.n_pass_headers = 2;
 	snprintf(t.pass_headers[0], ROUTE_NAME_MAX, "X-Account");
 	snprintf(t.pass_headers[1], ROUTE_NAME_MAX, "P-Asserted-Identity");
+	t.dtmf = TRUNK_DTMF_INFO;   /* the caller's carrier sends digits by INFO */
 	assert_int_equal(route_table_add_trunk(f->rt, &t, err, sizeof(err)), 0);
 	memset(&t, 0, sizeof(t));
 	snprintf(t.name, sizeof(t.name), "pbx");
@@ -403,6 +441,53 @@ static void test_answered_call_bye_from_a(void **state)
 	assert_int_equal(atomic_load(&f->b->c_active), 0);
 	assert_non_null(f->b->calls);           /* waits for the final counters */
 	assert_string_equal(c->cause, "bye_a");
+	media_closed(f);
+}
+
+/* The carrier (A) carries digits by INFO, the PBX (B) by RFC 4733: an INFO burst
+ * "123#" goes to the media session toward B in order, and a digit from B's media
+ * goes to A by INFO. */
+static void test_dtmf_info_interworking(void **state)
+{
+	struct fx *f = *state;
+	const struct media_dtmf_params *da, *db;
+	struct media_event mev = {0};
+	struct call *c;
+
+	incoming(f, offer_a);
+	c = f->b->calls;
+	leg_ev(f, &b_leg, SIPUA_EV_ANSWERED, 200, answer_b);
+	assert_int_equal(c->state, CALL_ANSWERED);
+	da = &last_params.side[MEDIA_SIDE_A].dtmf;
+	db = &last_params.side[MEDIA_SIDE_B].dtmf;
+	assert_true(da->enabled && db->enabled);
+	assert_int_equal(da->mode, MEDIA_DTMF_INFO);
+	assert_int_equal(db->mode, MEDIA_DTMF_RFC4733);
+	assert_int_equal(db->te_pt, 101);
+	assert_int_equal(db->te_rate, 8000);
+	assert_int_equal(db->audio_pt, 8);
+	assert_true(db->alaw);
+	for (const char *d = "123#"; *d; d++) {
+		struct sipua_ev ev = {0};
+
+		ev.type = SIPUA_EV_INFO;
+		ev.leg = &a_leg;
+		ev.dtmf_digit = *d;
+		ev.dtmf_duration_ms = 160;
+		call_on_leg_event(f->b, c, &ev);
+	}
+	assert_string_equal(media_digits, "123#");
+	assert_int_equal(media_digits_to, MEDIA_SIDE_B);
+	mev.type = MEDIA_EV_DTMF;
+	mev.cookie = (uint64_t)(uintptr_t)c;
+	mev.dtmf.side = MEDIA_SIDE_B;
+	mev.dtmf.digit = '9';
+	mev.dtmf.duration_ms = 120;
+	call_on_media_event(f->b, &mev);
+	assert_string_equal(info_digits, "9");
+	assert_string_equal(media_digits, "123#");   /* not echoed back to B */
+	terminated(f, &a_leg, SIPUA_END_BYE_REMOTE);
+	terminated(f, &b_leg, SIPUA_END_BYE_LOCAL);
 	media_closed(f);
 }
 
@@ -727,6 +812,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_answered_call_bye_from_a, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dtmf_info_interworking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_relayed_and_unmapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_before_routing, setup, teardown),

@@ -1,0 +1,402 @@
+/*
+ * mdtmf.c — DTMF interworking in a media session: digits read from what each side
+ * sends (RFC 4733 or in-band), reported, and generated toward the other side in the
+ * form it takes. Runs on the session's worker; see mdtmf.h for the design.
+ */
+#include "mdtmf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "dtmf.h"
+#include "engine.h"
+#include "g711.h"
+#include "inband.h"
+#include "session.h"
+
+#define MDTMF_VOLUME     10      /**< RFC 4733 volume we send (-10 dBm0) */
+#define MDTMF_LEVEL_DBM0 -8.0f   /**< generated tones, low group */
+#define MDTMF_TWIST_DB   2.0f
+#define MDTMF_GAP_PKTS   3       /**< packets between two queued digits (60 ms) */
+#define MDTMF_MAX_MS     10000u
+
+int mdtmf_queue_push(struct mdtmf_queue *q, unsigned to, char digit, unsigned duration_ms)
+{
+	if (q->n >= MEDIA_DTMF_QUEUE)
+		return ENOSPC;
+	q->d[q->n].to = (uint8_t)to;
+	q->d[q->n].digit = digit;
+	q->d[q->n].duration_ms = (uint16_t)(duration_ms > MDTMF_MAX_MS ? MDTMF_MAX_MS :
+					    duration_ms ? duration_ms : 100);
+	q->n++;
+	return 0;
+}
+
+static uint32_t te_rate(const struct mdtmf_side *sd)
+{
+	return sd->p.te_rate ? sd->p.te_rate : 8000;
+}
+
+static void report(struct media_session *s, unsigned side, char digit, uint32_t dur_ms,
+		   bool inband, bool timed_out)
+{
+	struct media_event ev = {.type = MEDIA_EV_DTMF, .cookie = s->cookie};
+
+	if (!digit || !s->me || !s->me->eh)
+		return;
+	ev.dtmf.side = (uint8_t)side;
+	ev.dtmf.digit = digit;
+	ev.dtmf.duration_ms = dur_ms;
+	ev.dtmf.inband = inband;
+	ev.dtmf.timed_out = timed_out;
+	s->me->eh(&ev, s->me->arg);
+}
+
+/* ---- set-up ---- */
+
+static int side_apply(struct mdtmf *d, unsigned i, const struct media_dtmf_params *np)
+{
+	struct mdtmf_side *sd = &d->side[i];
+	struct mdtmf_dir *dir = &d->dir[i];
+	bool g711 = np->enabled && np->audio_pt <= 127;
+	bool want_ib = g711 && np->mode == MEDIA_DTMF_INBAND;
+	uint32_t rate = np->te_rate ? np->te_rate : 8000;
+
+	if (!sd->known || te_rate(sd) != rate)
+		telev_rx_init(&sd->rx, rate, 0);
+	if (sd->ib && (!want_ib || sd->p.alaw != np->alaw)) {
+		inband_destroy(sd->ib);
+		sd->ib = NULL;
+	}
+	if (want_ib && !sd->ib &&
+	    inband_create(&sd->ib, np->alaw ? INBAND_PCMA : INBAND_PCMU))
+		return ENOMEM;
+	if (!telev_tx_busy(&dir->tx) &&
+	    telev_tx_init(&dir->tx, rate, np->ptime ? np->ptime : 20))
+		(void)telev_tx_init(&dir->tx, rate, 20);
+	if (want_ib && !dir->gen && dtmf_gen_create(&dir->gen))
+		return ENOMEM;
+	sd->p = *np;
+	sd->known = np->enabled;
+	return 0;
+}
+
+int mdtmf_apply(struct media_session *s, const struct media_session_params *p)
+{
+	int err = 0;
+
+	if (!s->dtmf) {
+		if (!p->side[0].dtmf.enabled && !p->side[1].dtmf.enabled)
+			return 0;
+		s->dtmf = calloc(1, sizeof(*s->dtmf));
+		if (!s->dtmf)
+			return ENOMEM;
+	}
+	for (unsigned i = 0; i < 2 && !err; i++)
+		err = side_apply(s->dtmf, i, &p->side[i].dtmf);
+	return err;
+}
+
+void mdtmf_fini(struct media_session *s)
+{
+	struct mdtmf *d = s->dtmf;
+
+	if (!d)
+		return;
+	for (int i = 0; i < 2; i++) {
+		inband_destroy(d->side[i].ib);
+		dtmf_gen_destroy(d->dir[i].gen);
+	}
+	free(d);
+	s->dtmf = NULL;
+}
+
+void mdtmf_take(struct media_session *s, const struct mdtmf_queue *q)
+{
+	struct mdtmf *d = s->dtmf;
+
+	if (!d)
+		return;
+	for (unsigned i = 0; i < q->n; i++) {
+		struct mdtmf_dir *dir = &d->dir[q->d[i].to & 1];
+
+		if (dir->q.n >= MEDIA_DTMF_QUEUE && dir->q_head > 0) {
+			/* make room: forget what was sent */
+			memmove(dir->q.d, dir->q.d + dir->q_head,
+				(dir->q.n - dir->q_head) * sizeof(dir->q.d[0]));
+			dir->q.n -= dir->q_head;
+			dir->q_head = 0;
+		}
+		if (dir->q.n < MEDIA_DTMF_QUEUE)
+			dir->q.d[dir->q.n++] = q->d[i];
+	}
+}
+
+/* ---- receiving ---- */
+
+/* A note of the RFC 4733 receiver of `side`: report, and drive tones toward the other
+ * side when it takes in-band. */
+static void on_rx_note(struct media_session *s, unsigned side, const struct telev_note *n)
+{
+	struct mdtmf *d = s->dtmf;
+	struct mdtmf_side *to = &d->side[side ^ 1];
+	struct mdtmf_dir *dir = &d->dir[side ^ 1];
+	bool tones = to->known && to->p.mode == MEDIA_DTMF_INBAND && dir->gen && n->digit;
+
+	uint32_t samples;
+
+	if (n->type == TELEV_BEGIN) {
+		if (!tones)
+			return;
+		if (dir->gen_on || dir->gap) {
+			/* the previous tone is still playing (audio lags the events): this
+			 * one follows it after a pause, never cutting it short */
+			dir->pend_digit = n->digit;
+			dir->pend_samples = 0;
+		} else if (dtmf_gen_start(dir->gen, n->digit, 0, MDTMF_LEVEL_DBM0,
+					  MDTMF_TWIST_DB) == 0) {
+			dir->gen_on = true;
+		}
+		return;
+	}
+	report(s, side, n->digit, n->duration_ms, false, n->timed_out);
+	if (!tones)
+		return;
+	samples = (uint32_t)telev_rescale(n->duration, te_rate(&d->side[side]), DTMF_RATE);
+	if (n->timed_out && samples < 40 * (DTMF_RATE / 1000u))
+		samples = 40 * (DTMF_RATE / 1000u);
+	if (dir->pend_digit == n->digit && !dir->pend_samples)
+		dir->pend_samples = samples ? samples : 1;
+	else if (dir->gen_on)
+		(void)dtmf_gen_set_duration(dir->gen, samples);
+}
+
+static void on_inband_note(struct media_session *s, unsigned side, const struct inband_note *n)
+{
+	struct mdtmf *d = s->dtmf;
+	struct mdtmf_side *to = &d->side[side ^ 1];
+	struct mdtmf_dir *dir = &d->dir[side ^ 1];
+	bool events = to->known && to->p.mode == MEDIA_DTMF_RFC4733 && to->p.te_pt <= 127;
+
+	if (n->type == INBAND_BEGIN) {
+		int ev = dtmf_digit_event(n->digit);
+
+		if (events && ev >= 0) {
+			dir->tx_pending = true;
+			dir->tx_event = (uint8_t)ev;
+			dir->tx_total = 0;
+		}
+		return;
+	}
+	report(s, side, n->digit, n->duration_ms, true, false);
+	if (dir->tx_pending && dir->tx_total == 0)
+		dir->tx_pending = false;   /* never went out */
+	else if (telev_tx_busy(&dir->tx) && dir->tx.total == 0)
+		telev_tx_end(&dir->tx);
+}
+
+enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf,
+			    size_t len, const struct rtp_hdr *h, uint64_t now_us)
+{
+	struct mdtmf *d = s->dtmf;
+	struct mdtmf_side *in, *to;
+
+	(void)len;
+	if (!d || !d->side[side].known)
+		return MDTMF_PASS;
+	in = &d->side[side];
+	to = &d->side[side ^ 1];
+	if ((in->p.te_pt <= 127 && h->pt == in->p.te_pt) ||
+	    (in->p.te_pt_rx <= 127 && h->pt == in->p.te_pt_rx)) {
+		struct telev_note n[TELEV_NOTES_MAX];
+		int k = telev_rx_packet(&in->rx, h->ts, buf + h->hdr_len, h->payload_len,
+					now_us, n);
+
+		for (int i = 0; i < k; i++)
+			on_rx_note(s, side, &n[i]);
+		if (k < 0 || (to->known && to->p.mode != MEDIA_DTMF_RFC4733)) {
+			/* taken out of the stream: no sequence gap toward the other side */
+			s->side[side].out.seq_off--;
+			return MDTMF_CONSUME;
+		}
+		if (to->known && te_rate(in) != te_rate(to))
+			telev_rescale_payload(buf + h->hdr_len, h->payload_len, te_rate(in),
+					      te_rate(to));
+		return MDTMF_PASS;
+	}
+	if (in->ib && (h->pt == in->p.audio_pt || h->pt == in->p.audio_pt_rx) &&
+	    !(to->known && to->p.mode == MEDIA_DTMF_INBAND)) {
+		struct inband_note n[INBAND_NOTES_MAX];
+		size_t k = inband_process(in->ib, buf + h->hdr_len, h->payload_len, n, NULL);
+
+		for (size_t i = 0; i < k; i++)
+			on_inband_note(s, side, &n[i]);
+	}
+	return MDTMF_PASS;
+}
+
+bool mdtmf_xc_event(struct media_session *s, unsigned side, uint32_t ts, const uint8_t *pl,
+		    size_t len, uint64_t now_us)
+{
+	struct mdtmf *d = s->dtmf;
+	struct telev_note n[TELEV_NOTES_MAX];
+	int k;
+
+	if (!d || !d->side[side].known)
+		return true;
+	k = telev_rx_packet(&d->side[side].rx, ts, pl, len, now_us, n);
+	for (int i = 0; i < k; i++)
+		if (n[i].type == TELEV_END)
+			report(s, side, n[i].digit, n[i].duration_ms, false, n[i].timed_out);
+	return !d->side[side ^ 1].known || d->side[side ^ 1].p.mode == MEDIA_DTMF_RFC4733;
+}
+
+void mdtmf_tick(struct media_session *s, uint64_t now_us)
+{
+	struct mdtmf *d = s->dtmf;
+	struct telev_note n;
+
+	if (!d)
+		return;
+	for (unsigned i = 0; i < 2; i++)
+		if (d->side[i].known && telev_rx_tick(&d->side[i].rx, now_us, false, &n))
+			on_rx_note(s, i, &n);
+}
+
+/* ---- generating ---- */
+
+/* Starts the next digit from signalling toward `to`, if any. */
+static void start_queued(struct mdtmf *d, unsigned to)
+{
+	struct mdtmf_dir *dir = &d->dir[to];
+	struct mdtmf_side *sd = &d->side[to];
+
+	if (dir->pend_digit) {
+		char digit = dir->pend_digit;
+
+		dir->pend_digit = 0;
+		if (dir->gen && dtmf_gen_start(dir->gen, digit, dir->pend_samples,
+					       MDTMF_LEVEL_DBM0, MDTMF_TWIST_DB) == 0) {
+			dir->gen_on = true;
+			return;
+		}
+	}
+	while (dir->q_head < dir->q.n) {
+		char digit = dir->q.d[dir->q_head].digit;
+		unsigned ms = dir->q.d[dir->q_head].duration_ms;
+		int ev = dtmf_digit_event(digit);
+
+		dir->q_head++;
+		if (ev < 0)
+			continue;
+		if (sd->p.mode == MEDIA_DTMF_INBAND && dir->gen) {
+			if (dtmf_gen_start(dir->gen, digit, ms * (DTMF_RATE / 1000u),
+					   MDTMF_LEVEL_DBM0, MDTMF_TWIST_DB) == 0) {
+				dir->gen_on = true;
+				return;
+			}
+		} else if (sd->p.te_pt <= 127) {
+			dir->tx_pending = true;
+			dir->tx_event = (uint8_t)ev;
+			dir->tx_total = telev_rescale(ms, 1000, te_rate(sd));
+			return;
+		}
+	}
+	dir->q.n = dir->q_head = 0;
+}
+
+/* Writes the generated tone over a G.711 payload. */
+static void fill_tone(struct mdtmf_dir *dir, bool alaw, uint8_t *pl, size_t n)
+{
+	int16_t pcm[160];
+
+	for (size_t off = 0; off < n; off += 160) {
+		size_t k = n - off < 160 ? n - off : 160;
+
+		(void)dtmf_gen_fill(dir->gen, pcm, k);
+		for (size_t i = 0; i < k; i++)
+			pl[off + i] = alaw ? g711_alaw_encode(pcm[i]) : g711_ulaw_encode(pcm[i]);
+	}
+}
+
+size_t mdtmf_out(struct media_session *s, unsigned to, uint8_t *buf, size_t len,
+		 size_t cap)
+{
+	struct mdtmf *d = s->dtmf;
+	struct mdtmf_side *sd;
+	struct mdtmf_dir *dir;
+	struct rtp_hdr h;
+	struct telev_pkt p;
+
+	if (!d || !d->side[to].known || rtp_hdr_parse(&h, buf, len))
+		return len;
+	sd = &d->side[to];
+	dir = &d->dir[to];
+	if (sd->p.te_pt <= 127 && h.pt == sd->p.te_pt)
+		return len;   /* an event relayed as it came */
+	if (dir->gap)
+		dir->gap--;
+	else if (!dir->tx_pending && !telev_tx_busy(&dir->tx) && !dir->gen_on)
+		start_queued(d, to);
+	if (dir->tx_pending && cap >= RTP_HDR_MIN + TELEV_PAYLOAD_LEN) {
+		(void)telev_tx_start(&dir->tx, dir->tx_event, MDTMF_VOLUME, h.ts, dir->tx_total);
+		dir->tx_pending = false;
+	}
+	if (telev_tx_busy(&dir->tx) && telev_tx_next(&dir->tx, &p)) {
+		buf[0] = RTP_VERSION << 6;   /* no padding, extension or CSRCs */
+		rtp_set_pt(buf, sd->p.te_pt, p.marker);
+		rtp_set_ts(buf, p.ts);
+		memcpy(buf + RTP_HDR_MIN, p.payload, TELEV_PAYLOAD_LEN);
+		if (p.last)
+			dir->gap = MDTMF_GAP_PKTS;
+		return RTP_HDR_MIN + TELEV_PAYLOAD_LEN;
+	}
+	if (dir->gen_on && h.pt == sd->p.audio_pt) {
+		fill_tone(dir, sd->p.alaw, buf + h.hdr_len, h.payload_len);
+		if (!dtmf_gen_busy(dir->gen)) {
+			dir->gen_on = false;
+			dir->gap = MDTMF_GAP_PKTS;
+		}
+	}
+	return len;
+}
+
+void mdtmf_close(struct media_session *s)
+{
+	struct mdtmf *d = s->dtmf;
+
+	if (!d)
+		return;
+	for (unsigned to = 0; to < 2; to++) {
+		struct mdtmf_dir *dir = &d->dir[to];
+		struct session_side *sd = &s->side[to];
+		struct session_out *o = &s->side[to ^ 1].out;   /* the stream toward `to` */
+		const union media_sa *dst = sd->latched ? &sd->peer_rtp : &sd->sdp_rtp;
+		struct telev_pkt p;
+
+		if (!telev_tx_busy(&dir->tx) || !o->started)
+			continue;
+		telev_tx_end(&dir->tx);
+		while (telev_tx_next(&dir->tx, &p)) {
+			uint8_t pkt[RTP_HDR_MIN + TELEV_PAYLOAD_LEN + 64];
+			size_t n = RTP_HDR_MIN + TELEV_PAYLOAD_LEN;
+
+			if (!session_takes_rtp(sd))
+				continue;
+			o->seq_max++;
+			o->seq_off++;
+			pkt[0] = RTP_VERSION << 6;
+			rtp_set_pt(pkt, d->side[to].p.te_pt, p.marker);
+			rtp_set_seq(pkt, o->seq_max);
+			rtp_set_ts(pkt, p.ts);
+			rtp_set_ssrc(pkt, o->ssrc);
+			memcpy(pkt + RTP_HDR_MIN, p.payload, TELEV_PAYLOAD_LEN);
+			if (session_srtp_out(sd, false, pkt, &n, sizeof(pkt)) &&
+			    sendto(sd->fd[SESSION_FD_RTP], pkt, n, MSG_DONTWAIT, &dst->sa,
+				   sa_len(dst)) > 0)
+				sd->st.rtp_out++;
+		}
+	}
+}

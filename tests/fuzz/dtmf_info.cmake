@@ -1,0 +1,1 @@
+trunx_add_fuzzer(dtmf_info trunx_sip)
