@@ -170,6 +170,7 @@ void api_handoff(struct api_req *r)
 {
 	struct log_rec rec;
 
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Request-Id", r->id);
 	if (log_begin(&rec, LOG_INFO, "api.request")) {
 		log_str(&rec, "request_id", r->id);
 		log_str(&rec, "method", api_method_name(evhttp_request_get_command(r->req)));

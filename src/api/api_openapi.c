@@ -186,9 +186,8 @@ static void add_event_schemas(json_t *schemas)
 	json_object_set_new(json_object_get(created, "properties"), "secret", json_pack(
 		"{s:s,s:s}", "type", "string", "description", "whsec_...: shown here and on "
 		"rotation only"));
-	json_object_set_new(schemas, "Webhook", created);
-	json_object_set_new(schemas, "WebhookList", json_pack("{s:s,s:o}", "type", "array",
-							      "items", hook));
+	json_object_set_new(schemas, "WebhookCreated", created);
+	json_object_set_new(schemas, "Webhook", hook);
 	json_object_set_new(schemas, "WebhookCreate", json_pack(
 		"{s:s,s:{s:{s:s,s:s},s:{s:s,s:{s:s},s:s},s:{s:s,s:i},s:{s:s,s:s}},s:[s],s:b}",
 		"type", "object", "properties",
@@ -201,10 +200,10 @@ static void add_event_schemas(json_t *schemas)
 	json_object_set_new(schemas, "WebhookSecret", json_pack(
 		"{s:s,s:{s:{s:s},s:{s:s},s:{s:s}}}", "type", "object", "properties", "id", "type",
 		"string", "secret", "type", "string", "previous_expires_at", "type", "integer"));
-	json_object_set_new(schemas, "WebhookDeliveries", json_pack(
-		"{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s,s:[s,s,s]},s:{s:s},"
-		"s:{s:[s,s]},s:{s:[s,s]},s:{s:[s,s]},s:{s:[s,s]},s:{s:s}}}}}", "type", "array",
-		"items", "type", "object", "properties", "id", "type", "integer", "webhook_id",
+	json_object_set_new(schemas, "WebhookDelivery", json_pack(
+		"{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s,s:[s,s,s]},s:{s:s},"
+		"s:{s:[s,s]},s:{s:[s,s]},s:{s:[s,s]},s:{s:[s,s]},s:{s:s}}}", "type", "object",
+		"properties", "id", "type", "integer", "webhook_id",
 		"type", "string", "event_id", "type", "integer", "state", "type", "string",
 		"enum", "pending", "delivered", "dead", "attempts", "type", "integer", "next_at",
 		"type", "string", "null", "last_status", "type", "integer", "null", "last_error",

@@ -114,20 +114,21 @@ static void build(void)
 	    "streamEvents", "Events as Server-Sent Events (Last-Event-ID replays what "
 	    "followed; ?types=call.*,trunk.up filters); the stream does not end", 200, NULL,
 	    "Event");
-	add(EVHTTP_REQ_GET, "/v1/webhooks", api_h_webhooks_list, NULL, 0, "events:read",
-	    "listWebhooks", "Webhooks (without their secrets)", 200, NULL, "WebhookList");
+	add(EVHTTP_REQ_GET, "/v1/webhooks", api_h_webhooks_list, NULL, AR_LIST,
+	    "events:read", "listWebhooks", "Webhooks (without their secrets)", 200, NULL,
+	    "Webhook");
 	add(EVHTTP_REQ_POST, "/v1/webhooks", api_h_webhook_create, NULL, AR_BODY,
 	    "webhooks:write", "createWebhook", "Create a webhook; its secret is in this "
-	    "answer (and on rotation) only", 201, "WebhookCreate", "Webhook");
+	    "answer (and on rotation) only", 201, "WebhookCreate", "WebhookCreated");
 	add(EVHTTP_REQ_DELETE, "/v1/webhooks/{id}", api_h_webhook_delete, NULL, 0,
 	    "webhooks:write", "deleteWebhook", "Delete a webhook", 204, NULL, NULL);
 	add(EVHTTP_REQ_POST, "/v1/webhooks/{id}/rotate-secret", api_h_webhook_rotate, NULL, 0,
 	    "webhooks:write", "rotateWebhookSecret", "A new secret; the previous one keeps "
 	    "signing for ?grace seconds (default 24 h)", 200, NULL, "WebhookSecret");
-	add(EVHTTP_REQ_GET, "/v1/webhooks/{id}/deliveries", api_h_webhook_deliveries, NULL, 0,
-	    "events:read", "listWebhookDeliveries", "Deliveries, newest first, 100 a page "
+	add(EVHTTP_REQ_GET, "/v1/webhooks/{id}/deliveries", api_h_webhook_deliveries, NULL,
+	    AR_LIST, "events:read", "listWebhookDeliveries", "Deliveries, newest first, 100 a page "
 	    "(?state=pending|delivered|dead, ?before=delivery id)", 200, NULL,
-	    "WebhookDeliveries");
+	    "WebhookDelivery");
 	add(EVHTTP_REQ_POST, "/v1/webhook-deliveries/{id}/redrive", api_h_webhook_redrive,
 	    NULL, 0, "webhooks:write", "redriveWebhookDelivery", "A dead delivery due again "
 	    "now (409 if it is not dead)", 202, NULL, "WebhookRedrive");
