@@ -39,6 +39,7 @@ struct api {
 	struct event_base     *base;
 	struct conf_api        cfg;
 	struct b2bua          *b;
+	struct events         *events;      /**< NULL: the events routes answer 503 */
 	struct db             *db[API_DB_MAX];  /**< queries go to the least busy */
 	unsigned               n_db;
 	struct kv             *kv;          /**< NULL without Redis */
@@ -64,6 +65,13 @@ struct db *api_db(struct api *a)
 }
 struct kv *api_kv(struct api *a) { return a->kv; }
 struct b2bua *api_b2bua(struct api *a) { return a->b; }
+struct events *api_events(struct api *a) { return a->events; }
+
+void api_set_events(struct api *a, struct events *e)
+{
+	if (a)
+		a->events = e;
+}
 const struct conf_api *api_conf(struct api *a) { return &a->cfg; }
 struct api_metrics *api_metrics(struct api *a) { return &a->metrics; }
 struct api_auth *api_auth_of(struct api *a) { return a->auth; }
@@ -156,6 +164,25 @@ static void req_free(struct api_req *r)
 	json_decref(r->mcp_id);
 	free(r->body_override);
 	free(r);
+}
+
+void api_handoff(struct api_req *r)
+{
+	struct log_rec rec;
+
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "X-Request-Id", r->id);
+	if (log_begin(&rec, LOG_INFO, "api.request")) {
+		log_str(&rec, "request_id", r->id);
+		log_str(&rec, "method", api_method_name(evhttp_request_get_command(r->req)));
+		log_str(&rec, "path", r->path);
+		log_str(&rec, "handed_to", "events");
+		log_str(&rec, "src", r->src);
+		log_str(&rec, "listener", r->l->name);
+		log_str(&rec, "tenant", r->who.tenant[0] ? r->who.tenant : NULL);
+		log_str(&rec, "key_id", r->who.key_id);
+		log_end(&rec);
+	}
+	req_free(r);
 }
 
 static void send_buf(struct api_req *r, int status, const char *ctype, struct evbuffer *b)
@@ -601,6 +628,7 @@ void api_destroy(struct api *a)
 	/* The clients first: their requests in flight are answered (503) while the
 	 * HTTP servers still exist. The B2BUA is gone: late answers reach nothing. */
 	a->b = NULL;
+	a->events = NULL;
 	for (unsigned i = 0; i < API_DB_MAX; i++)
 		db_destroy(a->db[i]);
 	kv_destroy(a->kv);

@@ -21,6 +21,7 @@
 
 struct event_base;
 struct b2bua;
+struct events;
 struct api;
 
 /**
@@ -34,6 +35,12 @@ int api_create(struct api **ap, struct event_base *base, const struct conf *cf,
 
 /** Starts the API's Postgres and Redis clients. */
 int api_start(struct api *a);
+
+/**
+ * Serves the event stream's routes (/v1/events, /v1/webhooks...) through e (src/data's
+ * data_events()); NULL or never set: they answer 503 events_unavailable.
+ */
+void api_set_events(struct api *a, struct events *e);
 
 void api_destroy(struct api *a);
 

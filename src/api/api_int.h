@@ -151,6 +151,7 @@ enum api_rflags {
 	AR_LIST     = 1u << 3,  /**< a list: cursor, limit, filters */
 	AR_TEXT     = 1u << 4,  /**< answers text, not JSON (metrics) */
 	AR_HIDDEN   = 1u << 5,  /**< served but not an API operation (none today) */
+	AR_STREAM   = 1u << 6,  /**< answers a text/event-stream that does not end */
 };
 
 typedef void (api_handler_h)(struct api_req *r);
@@ -240,6 +241,10 @@ json_t *api_object_schema(const struct api_field *f, size_t n);
 /** Makes evhttp's own error pages JSON on this listener (api_wire.c). */
 void api_wire_attach(struct api_listener *l);
 
+/** Logs r as handed over to another module, which answers r->req itself, and frees
+ *  r (read what you need of it first). */
+void api_handoff(struct api_req *r);
+
 /** Sends a JSON reply (steals j) and ends the request. */
 void api_reply(struct api_req *r, int status, json_t *j);
 /** Sends an error reply and ends the request. */
@@ -270,6 +275,7 @@ int api_post(struct api *a, void (*fn)(void *arg), void *arg);
 struct db *api_db(struct api *a);
 struct kv *api_kv(struct api *a);
 struct b2bua *api_b2bua(struct api *a);
+struct events *api_events(struct api *a);
 const struct conf_api *api_conf(struct api *a);
 struct api_metrics *api_metrics(struct api *a);
 
@@ -318,6 +324,13 @@ void api_h_openapi(struct api_req *r);
 void api_h_metrics(struct api_req *r);
 void api_h_health(struct api_req *r);
 void api_h_me(struct api_req *r);
+void api_h_events_stream(struct api_req *r);
+void api_h_webhooks_list(struct api_req *r);
+void api_h_webhook_create(struct api_req *r);
+void api_h_webhook_delete(struct api_req *r);
+void api_h_webhook_rotate(struct api_req *r);
+void api_h_webhook_deliveries(struct api_req *r);
+void api_h_webhook_redrive(struct api_req *r);
 
 /* ---- metrics (api_metrics.c) ---- */
 

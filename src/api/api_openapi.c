@@ -88,6 +88,17 @@ static json_t *json_content(json_t *schema)
 	return json_pack("{s:{s:o}}", "application/json", "schema", schema);
 }
 
+/* Query parameters of the routes outside the resource tables. */
+static const struct {
+	const char *op_id, *name, *type, *desc;
+} query_params[] = {
+	{"streamEvents", "types", "string", "comma-separated event types: call.*,trunk.up"},
+	{"rotateWebhookSecret", "grace", "integer", "seconds the previous secret keeps "
+	 "signing (1-604800; default 86400)"},
+	{"listWebhookDeliveries", "state", "string", "pending, delivered or dead"},
+	{"listWebhookDeliveries", "before", "string", "a delivery id: the page before it"},
+};
+
 static json_t *operation(const struct api_route *rt)
 {
 	json_t *op = json_object(), *params = json_array(), *resp = json_object();
@@ -113,6 +124,15 @@ static json_t *operation(const struct api_route *rt)
 					"{s:s,s:s,s:o}", "name", rt->res->fields[i].name, "in",
 					"query", "schema", field_schema(&rt->res->fields[i])));
 	}
+	for (size_t i = 0; i < sizeof(query_params) / sizeof(query_params[0]); i++)
+		if (strcmp(query_params[i].op_id, rt->op_id) == 0)
+			json_array_append_new(params, json_pack("{s:s,s:s,s:s,s:{s:s}}", "name",
+				query_params[i].name, "in", "query", "description",
+				query_params[i].desc, "schema", "type", query_params[i].type));
+	if (rt->flags & AR_STREAM)
+		json_array_append_new(params, json_pack("{s:s,s:s,s:s,s:{s:s}}", "name",
+			"Last-Event-ID", "in", "header", "description", "replay the events "
+			"after this id first", "schema", "type", "string"));
 	json_object_set_new(op, "parameters", params);
 	if (rt->body)
 		json_object_set_new(op, "requestBody", json_pack("{s:b,s:o}", "required",
@@ -120,6 +140,11 @@ static json_t *operation(const struct api_route *rt)
 	snprintf(status, sizeof(status), "%d", rt->status);
 	if (rt->status == 204) {
 		json_object_set_new(resp, status, json_pack("{s:s}", "description", "done"));
+	} else if (rt->flags & AR_STREAM) {
+		json_object_set_new(resp, status, json_pack("{s:s,s:{s:{s:{s:s,s:s}}}}",
+			"description", "Server-Sent Events: \"id: N\", \"event: TYPE\", \"data: "
+			"JSON\" (an Event), and keep-alive comments", "content", "text/event-stream",
+			"schema", "type", "string", "description", "an endless event stream"));
 	} else if (rt->flags & AR_TEXT) {
 		json_object_set_new(resp, status, json_pack("{s:s,s:{s:{s:{s:s}}}}", "description",
 			"ok", "content", "text/plain", "schema", "type", "string"));
@@ -146,6 +171,52 @@ static json_t *operation(const struct api_route *rt)
 	if (rt->scope && rt->scope[0])
 		json_object_set_new(op, "x-trunx-scope", json_string(rt->scope));
 	return op;
+}
+
+static void add_event_schemas(json_t *schemas)
+{
+	json_t *hook = json_pack("{s:s,s:{s:{s:s,s:s},s:{s:[s,s]},s:{s:s},s:{s:s,s:{s:s}},"
+		"s:{s:[s,s]},s:{s:s},s:{s:s,s:s}}}", "type", "object", "properties",
+		"id", "type", "string", "format", "uuid", "tenant", "type", "string", "null",
+		"url", "type", "string", "types", "type", "array", "items", "type", "string",
+		"description", "type", "string", "null", "enabled", "type", "boolean",
+		"created_at", "type", "string", "format", "date-time");
+	json_t *created = json_deep_copy(hook);
+
+	json_object_set_new(json_object_get(created, "properties"), "secret", json_pack(
+		"{s:s,s:s}", "type", "string", "description", "whsec_...: shown here and on "
+		"rotation only"));
+	json_object_set_new(schemas, "WebhookCreated", created);
+	json_object_set_new(schemas, "Webhook", hook);
+	json_object_set_new(schemas, "WebhookCreate", json_pack(
+		"{s:s,s:{s:{s:s,s:s},s:{s:s,s:{s:s},s:s},s:{s:s,s:i},s:{s:s,s:s}},s:[s],s:b}",
+		"type", "object", "properties",
+		"url", "type", "string", "description", "http:// URL (https not yet)",
+		"types", "type", "array", "items", "type", "string", "description",
+		"event types (call.*); absent: every event",
+		"description", "type", "string", "maxLength", 500,
+		"tenant", "type", "string", "description", "operators only; absent: every "
+		"tenant's events", "required", "url", "additionalProperties", false));
+	json_object_set_new(schemas, "WebhookSecret", json_pack(
+		"{s:s,s:{s:{s:s},s:{s:s},s:{s:s}}}", "type", "object", "properties", "id", "type",
+		"string", "secret", "type", "string", "previous_expires_at", "type", "integer"));
+	json_object_set_new(schemas, "WebhookDelivery", json_pack(
+		"{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s,s:[s,s,s]},s:{s:s},"
+		"s:{s:[s,s]},s:{s:[s,s]},s:{s:[s,s]},s:{s:[s,s]},s:{s:s}}}", "type", "object",
+		"properties", "id", "type", "integer", "webhook_id",
+		"type", "string", "event_id", "type", "integer", "state", "type", "string",
+		"enum", "pending", "delivered", "dead", "attempts", "type", "integer", "next_at",
+		"type", "string", "null", "last_status", "type", "integer", "null", "last_error",
+		"type", "string", "null", "delivered_at", "type", "string", "null", "created_at",
+		"type", "string"));
+	json_object_set_new(schemas, "WebhookRedrive", json_pack(
+		"{s:s,s:{s:{s:s,s:[s]}}}", "type", "object", "properties", "state", "type",
+		"string", "enum", "pending"));
+	json_object_set_new(schemas, "Event", json_pack(
+		"{s:s,s:s,s:{s:{s:s},s:{s:s},s:{s:[s,s]},s:{s:s}}}", "type", "object",
+		"description", "the data: line of an SSE event", "properties", "id", "type",
+		"integer", "type", "type", "string", "tenant", "type", "string", "null",
+		"data", "type", "object"));
 }
 
 json_t *api_openapi_doc(void)
@@ -183,6 +254,7 @@ json_t *api_openapi_doc(void)
 		"{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:[s,s]}}}", "type", "object",
 		"properties", "id", "type", "string", "from", "type", "string", "to", "type",
 		"string", "state", "type", "string", "tenant", "type", "string", "null"));
+	add_event_schemas(schemas);
 	json_object_set_new(schemas, "Error", json_pack(
 		"{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}},s:[s,s]}", "type", "object",
 		"properties", "error", "type", "string", "message", "type", "string",

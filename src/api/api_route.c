@@ -109,13 +109,29 @@ static void build(void)
 	add(EVHTTP_REQ_POST, "/v1/mcp", api_h_mcp, NULL, AR_BODY, NULL, "mcp",
 	    "Model Context Protocol (JSON-RPC 2.0): initialize, tools/list, tools/call",
 	    200, NULL, NULL);
-	/* The seam for src/events (issue 6 part B), wired by whichever lands second:
-	 * its routes go here, so that the router and the OpenAPI document both get them:
-	 *   add(EVHTTP_REQ_GET, "/v1/events", api_h_events, NULL, AR_LIST, "events:read",
-	 *       "listEvents", "Events (SSE with Last-Event-ID replay)", 200, NULL, "Event");
-	 * plus the webhooks resource (api_fields.c: a row of api_resources with tenancy
-	 * AT_OWNED and write scope webhooks:write). A handler gets r->who (tenant, scopes)
-	 * and answers with api_reply / api_fail, or streams on r->req itself. */
+	/* The event stream (src/events answers these; api_events.c hands them over). */
+	add(EVHTTP_REQ_GET, "/v1/events", api_h_events_stream, NULL, AR_STREAM, "events:read",
+	    "streamEvents", "Events as Server-Sent Events (Last-Event-ID replays what "
+	    "followed; ?types=call.*,trunk.up filters); the stream does not end", 200, NULL,
+	    "Event");
+	add(EVHTTP_REQ_GET, "/v1/webhooks", api_h_webhooks_list, NULL, AR_LIST,
+	    "events:read", "listWebhooks", "Webhooks (without their secrets)", 200, NULL,
+	    "Webhook");
+	add(EVHTTP_REQ_POST, "/v1/webhooks", api_h_webhook_create, NULL, AR_BODY,
+	    "webhooks:write", "createWebhook", "Create a webhook; its secret is in this "
+	    "answer (and on rotation) only", 201, "WebhookCreate", "WebhookCreated");
+	add(EVHTTP_REQ_DELETE, "/v1/webhooks/{id}", api_h_webhook_delete, NULL, 0,
+	    "webhooks:write", "deleteWebhook", "Delete a webhook", 204, NULL, NULL);
+	add(EVHTTP_REQ_POST, "/v1/webhooks/{id}/rotate-secret", api_h_webhook_rotate, NULL, 0,
+	    "webhooks:write", "rotateWebhookSecret", "A new secret; the previous one keeps "
+	    "signing for ?grace seconds (default 24 h)", 200, NULL, "WebhookSecret");
+	add(EVHTTP_REQ_GET, "/v1/webhooks/{id}/deliveries", api_h_webhook_deliveries, NULL,
+	    AR_LIST, "events:read", "listWebhookDeliveries", "Deliveries, newest first, 100 a page "
+	    "(?state=pending|delivered|dead, ?before=delivery id)", 200, NULL,
+	    "WebhookDelivery");
+	add(EVHTTP_REQ_POST, "/v1/webhook-deliveries/{id}/redrive", api_h_webhook_redrive,
+	    NULL, 0, "webhooks:write", "redriveWebhookDelivery", "A dead delivery due again "
+	    "now (409 if it is not dead)", 202, NULL, "WebhookRedrive");
 }
 
 int api_routes_init(void)

@@ -157,6 +157,11 @@ static enum bufferevent_filter_result out_filter(struct evbuffer *src, struct ev
 				evbuffer_drain(src, n);
 				json_error(w, status, dst);
 				w->state = w->remain ? W_SKIP : W_HDR;
+			} else if (!cl && header_value(hdr, "Transfer-Encoding")) {
+				/* Chunked: an event stream (src/events), which does not end;
+				 * its bytes pass as they come from here on. */
+				evbuffer_remove_buffer(src, dst, n);
+				w->state = W_RAW;
 			} else {
 				evbuffer_remove_buffer(src, dst, n);
 				w->state = w->remain ? W_PASS : W_HDR;

@@ -11,7 +11,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import case, dbmode, procs  # noqa: E402
+from harness import case, dbmode, ports, procs  # noqa: E402
 
 import apimode  # noqa: E402
 from apiclient import expect  # noqa: E402
@@ -128,7 +128,13 @@ def case_bad_input(ctx):
 
 
 TENANT_SCOPES = ["calls:read", "calls:write", "numbers:read", "peers:read", "peers:write",
-                 "keys:read", "keys:write"]
+                 "keys:read", "keys:write", "events:read", "webhooks:write"]
+
+
+def is_stream(o):
+    """An operation answering an endless event stream (SSE): opened, read, closed."""
+    return any("text/event-stream" in (r.get("content") or {})
+               for r in o["responses"].values())
 
 
 def world(ctx, a, uas_port):
@@ -222,13 +228,19 @@ def case_resources(ctx):
         for method, o in item.items():
             url = path.replace("{id}", "00000000-0000-0000-0000-00000000beef")
             body = {} if "requestBody" in o else None
+            if is_stream(o):
+                r = op.stream(url, wait=1.0)
+                assert r.status == 200 and r.headers.get("content-type", "").startswith(
+                    "text/event-stream"), (path, r.status, r.headers)
+                n += 1
+                continue
             r = op.request(method.upper(), url, body=body)
             assert r.code not in ("route_not_found", "method_not_allowed"), (method, path, r)
             n += 1
     assert n >= 40, n
     ctx.log("%d operations of the OpenAPI document answered", n)
     # ... and a path outside the document is not.
-    expect(op.get("/v1/webhooks"), 404, "route_not_found")
+    expect(op.get("/v1/webhookz"), 404, "route_not_found")
 
 
 def case_isolation_calls(ctx):
@@ -242,10 +254,19 @@ def case_isolation_calls(ctx):
     a = apimode.start(ctx)
     w = world(ctx, a, u.port)
     dbmode.wait_routing(a.t, lambda m: "1 carriers" in m and "2 DIDs" in m, timeout=10)
+    # acme's webhook (to a port nothing answers: its deliveries stay pending), before
+    # the call whose events it gets.
+    hook = expect(w["acme"]["api"].post("/v1/webhooks", {
+        "url": "http://127.0.0.1:%d/hook" % ports.free_port("127.0.0.1"),
+        "types": ["call.answered", "call.hungup"]}), 201).json
+    assert hook["tenant"] == "acme" and hook["secret"], hook
     c = calls.uac(ctx, "uac_wait_bye.xml", a.t.sip_addr, service="+15557770001",
                   local_ip="127.0.0.2", timeout=60)
     acme, bravo = w["acme"]["api"], w["bravo"]["api"]
     ok = procs.wait_until(lambda: len(acme.get("/v1/calls").json["data"]) == 1, 10, 0.1)
+    r = expect(bravo.get("/v1/webhooks"), 200)
+    assert r.json["data"] == [], r
+    assert [x["id"] for x in expect(acme.get("/v1/webhooks"), 200).json["data"]] == [hook["id"]]
     assert ok, acme.get("/v1/calls")
     call = acme.get("/v1/calls").json["data"][0]
     assert call["tenant"] == "acme" and call["state"] == "answered", call
@@ -253,7 +274,8 @@ def case_isolation_calls(ctx):
     assert bravo.get("/v1/calls").json["data"] == []
     objs = {"/v1/tenants/": "acme", "/v1/trunks/": w["trunk"], "/v1/dids/": "%2B15557770001",
             "/v1/peers/": w["acme"]["peer"], "/v1/outbound-routes/": w["route"],
-            "/v1/api-keys/": w["acme"]["key_id"], "/v1/calls/": call["id"]}
+            "/v1/api-keys/": w["acme"]["key_id"], "/v1/calls/": call["id"],
+            "/v1/webhooks/": hook["id"], "/v1/webhook-deliveries/": "1"}
     bodies = {"patch": {"name": "x"}, "post": {}}
     doc = expect(a.anon.get("/v1/openapi.json"), 200).json
     n404 = n403 = nlist = 0
@@ -275,6 +297,10 @@ def case_isolation_calls(ctx):
                 else:
                     expect(r, 404, "not_found")
                     n404 += 1
+            elif is_stream(o):
+                r = bravo.stream(path, wait=0.5)
+                assert r.status == 200 and b"acme" not in r.raw, (path, r.raw)
+                nlist += 1
             elif method == "get":
                 r = bravo.get(path)
                 if oper:
@@ -339,6 +365,35 @@ def case_isolation_calls(ctx):
     procs.wait_until(lambda: acme.get("/v1/calls").json["data"] == [], 5, 0.1)
     expect(acme.get("/v1/calls/" + call["id"]), 404, "not_found")
     expect(acme.post("/v1/calls/%s/hangup" % call["id"]), 404, "not_found")
+    # The call's events (committed when it ended): acme's SSE stream through the API
+    # replays them, bravo's has none; acme's webhook got them as deliveries, which
+    # bravo can neither list nor redrive, and bravo cannot delete or rotate the webhook.
+    dl = "/v1/webhooks/%s/deliveries" % hook["id"]
+    ok = procs.wait_until(lambda: acme.get(dl).json["data"], 15, 0.2)
+    assert ok, (acme.get(dl), a.pg.sql("SELECT id, type, tenant_id FROM events"))
+    delivery = expect(acme.get(dl), 200).json["data"][0]
+    assert delivery["webhook_id"] == hook["id"], delivery
+    sse = acme.stream("/v1/events", headers={"Last-Event-ID": "0"}, until="call.hungup",
+                      wait=20)
+    assert sse.status == 200 and b"event: call.answered" in sse.raw, sse.raw[:2000]
+    assert call["id"].encode() in sse.raw or b"+15557770001" in sse.raw, sse.raw[:2000]
+    sse = bravo.stream("/v1/events", headers={"Last-Event-ID": "0"}, wait=1.5)
+    assert sse.status == 200 and b"+15557770001" not in sse.raw and \
+        b"call." not in sse.raw, sse.raw[:2000]
+    expect(bravo.stream("/v1/events", headers={"Last-Event-ID": "x"}), 400)
+    redrive = "/v1/webhook-deliveries/%s/redrive" % delivery["id"]
+    expect(bravo.get(dl), 404, "not_found")
+    expect(bravo.post(redrive), 404, "not_found")
+    expect(bravo.delete("/v1/webhooks/" + hook["id"]), 404, "not_found")
+    expect(bravo.post("/v1/webhooks/%s/rotate-secret" % hook["id"]), 404, "not_found")
+    r = expect(bravo.get("/v1/webhooks"), 200)
+    assert r.json["data"] == [], r
+    if delivery["state"] != "dead":
+        expect(acme.post(redrive), 409)
+    rot = expect(acme.post("/v1/webhooks/%s/rotate-secret" % hook["id"]), 200).json
+    assert rot["id"] == hook["id"] and rot["secret"] != hook["secret"], rot
+    expect(acme.delete("/v1/webhooks/" + hook["id"]), 204)
+    expect(acme.get(dl), 404, "not_found")
     del sipp
 
 

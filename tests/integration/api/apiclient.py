@@ -75,6 +75,61 @@ class Client:
                                                                                 rep)
         return rep
 
+    def stream(self, path, headers=None, until=None, wait=2.0):
+        """Opens a stream (SSE) on a raw socket: the status, the headers and the bytes
+        that came within `wait` seconds (or until `until` is among them), then closes it
+        without waiting for an end. An error answer is read to its Content-Length."""
+        import time
+        h = {"Host": "localhost", "Accept": "text/event-stream"}
+        if self.token:
+            h["Authorization"] = "Bearer " + self.token
+        h.update(headers or {})
+        if self.unix:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(self.unix)
+        else:
+            sock = socket.create_connection((self.host, self.port), timeout=10,
+                                            source_address=(self.source, 0) if self.source
+                                            else None)
+        got, t_end = b"", time.monotonic() + wait
+        try:
+            req = "GET %s HTTP/1.1\r\n%s\r\n" % (path, "".join(
+                "%s: %s\r\n" % kv for kv in h.items()))
+            sock.sendall(req.encode())
+            sock.settimeout(0.2)
+            while time.monotonic() < t_end:
+                if b"\r\n\r\n" in got:
+                    head, body = got.split(b"\r\n\r\n", 1)
+                    st = int(head.split(b" ")[1])
+                    hl = {k.lower(): v for k, v in (
+                        ln.decode().split(": ", 1) for ln in head.split(b"\r\n")[1:])}
+                    n = int(hl.get("content-length", "-1"))
+                    if st != 200 and len(body) >= n >= 0:
+                        break
+                    if st == 200 and until and until.encode() in body:
+                        break
+                try:
+                    b = sock.recv(65536)
+                except (socket.timeout, TimeoutError):
+                    continue
+                if not b:
+                    break
+                got += b
+        finally:
+            sock.close()
+        assert b"\r\n\r\n" in got, (path, got)
+        head, body = got.split(b"\r\n\r\n", 1)
+        hdrs = {k.lower(): v for k, v in (ln.decode().split(": ", 1)
+                                          for ln in head.split(b"\r\n")[1:])}
+        st = int(head.split(b" ")[1])
+        rep = Reply(st, hdrs, body if st != 200 else None)
+        rep.raw = body
+        rid = rep.headers.get("x-request-id", "")
+        assert rid.startswith("req_") and len(rid) == 20, ("GET", path, rep.headers)
+        if rep.status >= 400:
+            assert rep.json and "error" in rep.json, (path, rep)
+        return rep
+
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
 
