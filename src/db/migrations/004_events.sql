@@ -75,7 +75,10 @@ BEGIN
         INSERT INTO webhook_deliveries (webhook_id, event_id, tenant_id)
         SELECT w.id, ins.id, ins.tenant_id FROM ins JOIN webhooks w
             ON w.enabled AND (w.tenant_id IS NULL OR w.tenant_id = ins.tenant_id)
-               AND (cardinality(w.types) = 0 OR ins.type = ANY (w.types))
+               AND (cardinality(w.types) = 0 OR ins.type = ANY (w.types)
+                    OR EXISTS (SELECT 1 FROM unnest(w.types) AS p (t)   -- "call.*"
+                               WHERE right(p.t, 1) = '*'
+                                 AND starts_with(ins.type, left(p.t, -1))))
         ON CONFLICT DO NOTHING
     )
     SELECT string_agg(id::text, ',' ORDER BY id) INTO ids FROM ins;

@@ -273,14 +273,22 @@ def case_webhook_retries(ctx):
     """A receiver that fails twice (500, 503) gets the third attempt (short schedule):
     every attempt carries the same webhook-id and a valid signature; the delivery is
     recorded as delivered after 3 attempts; a second, rotated secret adds a second
-    signature that verifies with either secret."""
+    signature that verifies with either secret. A "call.*" webhook gets every event
+    of the call."""
     pg, rd, [(t, port)], u = setup(ctx, retry="0s,1s,1s,1s")
     rcv = sse.Receiver(plan=[500, 503])
     w = make_hook(port, rcv, types=["call.answered"])
+    every = sse.Receiver()   # "call.*": each of the call's events, nothing else
+    make_hook(port, every, types=["call.*"])
     c = place_calls(ctx, t, 1, duration_ms=200)
     c.wait()
     sipp.expect_ok(c)
     assert procs.wait_until(lambda: len(rcv.got) >= 3, 20, 0.1), rcv.got
+    want = ["call.created", "call.ringing", "call.answered", "call.hungup"]
+    assert procs.wait_until(lambda: len(every.got) >= len(want), 10, 0.1), every.got
+    assert sorted(g[2]["type"] for g in every.got) == sorted(want), every.got
+    assert not every.bad, every.bad
+    every.stop()
     time.sleep(1.5)
     assert len(rcv.got) == 3, rcv.got
     assert not rcv.bad and all(g[4] for g in rcv.got), rcv.bad
