@@ -4,9 +4,9 @@
  * API's inbox), and the checks of a new call's request. A tenant sees and touches
  * only its own calls; another tenant's call id answers 404.
  *
- * Not served yet (501 with a clear message): placing a call (the B2BUA has no
- * origination step yet) and live media control (play, dtmf, record, amd, transfer),
- * which wait for the media engine's features.
+ * Live media control (dtmf, play, record, amd) is api_media.c's, once the call is
+ * found here. Not served yet (501 with a clear message): placing a call (the B2BUA has
+ * no origination step yet) and transfer.
  */
 #include "api/api_int.h"
 
@@ -112,13 +112,9 @@ static void job_answer(void *arg)
 		return;
 	}
 	if (j->op == OP_MEDIA) {
-		const char *what = strrchr(r->path, '/');
-
 		json_decref(arr);
 		free(j);
-		api_fail(r, 501, "not_implemented", "%s on a live call needs the media "
-			 "engine's support, which this build does not have yet",
-			 what ? what + 1 : "this");
+		api_media_start(r);
 		return;
 	}
 	if (j->op == OP_GET) {
@@ -192,13 +188,6 @@ const struct api_field api_call_fields[] = {
 };
 const size_t api_n_call_fields = sizeof(api_call_fields) / sizeof(api_call_fields[0]);
 
-const struct api_field api_media_fields[] = {
-	{"digits", AF_STRING, "", "", 0, AC_NONE, 1, 64, NULL, "dtmf: the digits"},
-	{"prompt", AF_STRING, "", "", 0, AC_NONE, 1, 200, NULL, "play: the prompt"},
-	{"to", AF_STRING, "", "", 0, AC_DEST, 1, 240, NULL, "transfer: the destination"},
-};
-const size_t api_n_media_fields = sizeof(api_media_fields) / sizeof(api_media_fields[0]);
-
 static void on_did(int err, const PGresult *res, const char *msg, bool more, void *arg)
 {
 	struct api_req *r = arg;
@@ -250,26 +239,30 @@ void api_h_calls_create(struct api_req *r)
 		api_reply_db_err(r, err, NULL, NULL);
 }
 
+/* The body's fields and types are checked first (any of them optional here); whether
+ * the call exists and is the caller's comes next (404), and only then what the
+ * operation requires (422): another tenant learns nothing from its body. */
 void api_h_calls_media(struct api_req *r)
 {
-	const char *what = strrchr(r->path, '/');
+	const struct api_media_op *op = api_media_op_of(r->path);
 	struct api_err e = {0};
-	json_t *body = NULL;
 	char *buf;
 	size_t len;
 
+	if (!op) {
+		api_fail(r, 404, "not_found", "no such operation");
+		return;
+	}
 	if (api_body(r, &buf, &len)) {
 		api_fail(r, 503, "unavailable", "out of memory");
 		return;
 	}
-	if (len && api_json_decode(buf, len, api_media_fields, api_n_media_fields, AJ_CREATE,
-				   true, &body, &e)) {
+	if (len && api_json_decode(buf, len, op->fields, op->n_fields, AJ_OPTIONAL, true,
+				   &r->body, &e)) {
 		free(buf);
 		api_reply_err(r, &e);
 		return;
 	}
 	free(buf);
-	json_decref(body);
-	(void)what;
-	ask(r, OP_MEDIA);   /* 404 for a call the caller cannot see, else 501 */
+	ask(r, OP_MEDIA);
 }

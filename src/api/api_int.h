@@ -94,6 +94,7 @@ struct api_field {
 enum api_jmode {
 	AJ_CREATE = 0,   /**< required fields must be there */
 	AJ_UPDATE,       /**< every field optional; AF_CREATE fields refused */
+	AJ_OPTIONAL,     /**< every field optional, none needed (checked later) */
 };
 
 /**
@@ -348,8 +349,27 @@ extern const double api_lat_bounds[12];
 
 extern const struct api_field api_call_fields[];
 extern const size_t api_n_call_fields;
-extern const struct api_field api_media_fields[];
-extern const size_t api_n_media_fields;
+
+/* ---- live media control of a call (api_media.c) ---- */
+
+/** POST /v1/calls/{id}/NAME: its request schema (named schema) and summary. */
+struct api_media_op {
+	const char             *name;     /**< "dtmf", "play", "record", "amd", "transfer" */
+	const char             *schema;   /**< OpenAPI request schema: "CallDtmf" */
+	const char             *summary;
+	const struct api_field *fields;
+	size_t                  n_fields;
+};
+
+extern const struct api_media_op api_media_ops[];
+extern const size_t api_n_media_ops;
+
+/** The operation a request path ends with, or NULL. */
+const struct api_media_op *api_media_op_of(const char *path);
+
+/** Runs r's media operation on call r->params[0], already found visible to the caller;
+ *  r->body holds the decoded body (or NULL). Answers r. */
+void api_media_start(struct api_req *r);
 
 /** The OpenAPI document (new reference). */
 json_t *api_openapi_doc(void);

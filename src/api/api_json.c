@@ -251,7 +251,7 @@ int api_json_decode(const char *buf, size_t len, const struct api_field *f, size
 			snprintf(e->field, sizeof(e->field), "%s", f[i].name);
 			goto fail;
 		}
-	} else if (json_object_size(o) == 0) {
+	} else if (mode == AJ_UPDATE && json_object_size(o) == 0) {
 		api_err_set(e, 422, "missing_field", "nothing to change");
 		goto fail;
 	}

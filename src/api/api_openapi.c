@@ -99,6 +99,20 @@ static const struct {
 	{"listWebhookDeliveries", "before", "string", "a delivery id: the page before it"},
 };
 
+/* A media operation's body may be left out when none of its fields is required. */
+static bool body_required(const char *schema)
+{
+	for (size_t i = 0; i < api_n_media_ops; i++) {
+		if (strcmp(api_media_ops[i].schema, schema) != 0)
+			continue;
+		for (size_t k = 0; k < api_media_ops[i].n_fields; k++)
+			if (api_media_ops[i].fields[k].flags & AF_REQ)
+				return true;
+		return false;
+	}
+	return true;
+}
+
 static json_t *operation(const struct api_route *rt)
 {
 	json_t *op = json_object(), *params = json_array(), *resp = json_object();
@@ -136,7 +150,7 @@ static json_t *operation(const struct api_route *rt)
 	json_object_set_new(op, "parameters", params);
 	if (rt->body)
 		json_object_set_new(op, "requestBody", json_pack("{s:b,s:o}", "required",
-			strcmp(rt->body, "CallMedia") != 0, "content", json_content(ref(rt->body))));
+			body_required(rt->body), "content", json_content(ref(rt->body))));
 	snprintf(status, sizeof(status), "%d", rt->status);
 	if (rt->status == 204) {
 		json_object_set_new(resp, status, json_pack("{s:s}", "description", "done"));
@@ -248,8 +262,10 @@ json_t *api_openapi_doc(void)
 					     "description", "tk_live_...: shown once, at creation"));
 	json_object_set_new(schemas, "CallCreate", api_object_schema(api_call_fields,
 								 api_n_call_fields));
-	json_object_set_new(schemas, "CallMedia", api_object_schema(api_media_fields,
-								api_n_media_fields));
+	for (size_t i = 0; i < api_n_media_ops; i++)
+		json_object_set_new(schemas, api_media_ops[i].schema,
+				    api_object_schema(api_media_ops[i].fields,
+						      api_media_ops[i].n_fields));
 	json_object_set_new(schemas, "Call", json_pack(
 		"{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:[s,s]}}}", "type", "object",
 		"properties", "id", "type", "string", "from", "type", "string", "to", "type",

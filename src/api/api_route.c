@@ -77,8 +77,6 @@ static void add_resource(const struct api_resource *res)
 
 static void build(void)
 {
-	static const char *const media[] = {"play", "dtmf", "record", "amd", "transfer"};
-
 	add(EVHTTP_REQ_GET, "/v1/openapi.json", api_h_openapi, NULL, AR_PUBLIC, NULL,
 	    "getOpenAPI", "This document", 200, NULL, NULL);
 	add(EVHTTP_REQ_GET, "/v1/health", api_h_health, NULL, AR_PUBLIC, NULL, "getHealth",
@@ -98,13 +96,13 @@ static void build(void)
 	add(EVHTTP_REQ_POST, "/v1/calls/{id}/hangup", api_h_calls_hangup, NULL, 0,
 	    "calls:write", "hangupCall", "Hang a call up (BYE or CANCEL on both legs)", 200,
 	    NULL, NULL);
-	for (size_t i = 0; i < sizeof(media) / sizeof(media[0]); i++) {
+	for (size_t i = 0; i < api_n_media_ops; i++) {
+		const struct api_media_op *m = &api_media_ops[i];
 		char p[64];
 
-		snprintf(p, sizeof(p), "/v1/calls/{id}/%s", media[i]);
+		snprintf(p, sizeof(p), "/v1/calls/{id}/%s", m->name);
 		add(EVHTTP_REQ_POST, p, api_h_calls_media, NULL, AR_BODY, "calls:write",
-		    op_id(media[i], "Call", ""), "Live media control (501 until the media "
-		    "engine serves it)", 200, "CallMedia", NULL);
+		    op_id(m->name, "Call", ""), m->summary, 202, m->schema, NULL);
 	}
 	add(EVHTTP_REQ_POST, "/v1/mcp", api_h_mcp, NULL, AR_BODY, NULL, "mcp",
 	    "Model Context Protocol (JSON-RPC 2.0): initialize, tools/list, tools/call",

@@ -1,0 +1,298 @@
+/*
+ * api_media.c — live media control of a call through the API: DTMF digits sent on a
+ * leg, a prompt played, a recording started or stopped, answering-machine detection.
+ *
+ * The call was first found visible to the caller (api_calls.c: another tenant's call
+ * answers 404 before its body is looked at); here the body is checked against the
+ * operation's fields (422 naming the field), a prompt read and converted on the
+ * control thread (media_prompt_load, as trunxctl play does: the signalling and media
+ * threads never wait on disk), and the request posted to the B2BUA, whose answer
+ * comes back to the control thread through the API's inbox. transfer answers 501:
+ * the B2BUA has no transfer step yet.
+ */
+#include "api/api_int.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "b2bua/b2bua.h"
+#include "media_feat.h"
+
+static const char *const legs[] = {"a", "b", NULL};
+
+static const struct api_field dtmf_fields[] = {
+	{"digits", AF_STRING, "", "", AF_REQ, AC_NONE, 1, B2BUA_DIGITS_MAX, NULL,
+	 "1 to 32 of 0-9 * # A-D, sent in order"},
+	{"leg", AF_STRING, "", "", 0, AC_ENUM, 0, 0, legs,
+	 "a (the caller) or b (the called party, the default)"},
+	{"duration_ms", AF_INT, "", "", 0, AC_NONE, 20, 10000, NULL,
+	 "per digit (default 100)"},
+};
+
+static const struct api_field play_fields[] = {
+	{"file", AF_STRING, "", "", AF_REQ, AC_NONE, 2, 511, NULL,
+	 "absolute path of a WAV file on the server (PCM 16-bit, A-law or mu-law; "
+	 "converted to 8 kHz mono)"},
+	{"leg", AF_STRING, "", "", 0, AC_ENUM, 0, 0, legs,
+	 "the leg that hears it: a (the caller) or b (the called party, the default)"},
+	{"mix", AF_BOOL, "", "", 0, AC_NONE, 0, 0, NULL,
+	 "mixed with the bridged audio (default: replaces it while playing)"},
+};
+
+static const struct api_field record_fields[] = {
+	{"path", AF_STRING, "", "", 0, AC_NONE, 2, 511, NULL,
+	 "absolute path of the WAV file to write (its folder must exist and be writable "
+	 "by trunxd); required unless stop"},
+	{"stop", AF_BOOL, "", "", 0, AC_NONE, 0, 0, NULL, "true: stop the running recording"},
+};
+
+static const struct api_field amd_fields[] = {
+	{"leg", AF_STRING, "", "", 0, AC_ENUM, 0, 0, legs,
+	 "the leg to listen to: a or b (the called party, the default)"},
+};
+
+static const struct api_field transfer_fields[] = {
+	{"to", AF_STRING, "", "", AF_REQ, AC_DEST, 1, 240, NULL, "the destination"},
+};
+
+#define OP(name, schema, summary, f) \
+	{name, schema, summary, f, sizeof(f) / sizeof(f[0])}
+
+const struct api_media_op api_media_ops[] = {
+	OP("dtmf", "CallDtmf", "Send DTMF digits on a leg (RFC 4733, tones or SIP INFO, as "
+	   "the leg's trunk says); 202 once queued, each digit logged as call.dtmf",
+	   dtmf_fields),
+	OP("play", "CallPlay", "Play a WAV prompt to a leg; 202 once it starts (call.play "
+	   "at its end); 422 with the reason for an unreadable or invalid file",
+	   play_fields),
+	OP("record", "CallRecord", "Start recording the call to a WAV file (202; 409 if one "
+	   "runs already), or stop it ({\"stop\": true}, 200; 409 if none runs)",
+	   record_fields),
+	OP("amd", "CallAmd", "Start answering-machine detection on a leg (202; call.amd "
+	   "and call.beep follow as events)", amd_fields),
+	OP("transfer", "CallTransfer", "Transfer the call (501: not available in this "
+	   "build)", transfer_fields),
+};
+const size_t api_n_media_ops = sizeof(api_media_ops) / sizeof(api_media_ops[0]);
+
+const struct api_media_op *api_media_op_of(const char *path)
+{
+	const char *name = strrchr(path, '/');
+
+	name = name ? name + 1 : path;
+	for (size_t i = 0; i < api_n_media_ops; i++)
+		if (strcmp(api_media_ops[i].name, name) == 0)
+			return &api_media_ops[i];
+	return NULL;
+}
+
+struct media_job {
+	struct api_req *r;
+	bool            stop;     /* record stop: 200, and ENOENT means none runs */
+	int             status;
+	char           *json;
+};
+
+static void bad(struct api_req *r, const char *field, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void bad(struct api_req *r, const char *field, const char *code, const char *fmt, ...)
+{
+	struct api_err e = {0};
+	va_list ap;
+
+	e.status = 422;
+	snprintf(e.code, sizeof(e.code), "%s", code);
+	snprintf(e.field, sizeof(e.field), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	api_reply_err(r, &e);
+}
+
+static void answer(void *arg)
+{
+	struct media_job *j = arg;
+	struct api_req *r = j->r;
+	json_t *o = j->json ? json_loads(j->json, 0, NULL) : NULL;
+	const char *msg = json_string_value(json_object_get(o, "message"));
+	int status = j->status;
+	bool stop = j->stop;
+	bool none = msg && strstr(msg, "no recording");
+
+	free(j->json);
+	free(j);
+	if (status == 0 && o) {
+		api_reply(r, stop ? 200 : 202, o);
+		return;
+	}
+	json_decref(o);
+	if (status == ENOENT && stop && none)
+		api_fail(r, 409, "not_recording", "no recording is running on this call");
+	else if (status == ENOENT || status == ENOTCONN)
+		api_fail(r, 409, "not_answered", "the call is not answered (or has just ended)");
+	else if (status == EBUSY)
+		api_fail(r, 409, "recording_running", "a recording is already running on this "
+			 "call: stop it first ({\"stop\": true})");
+	else if (status == 0)
+		api_fail(r, 503, "unavailable", "out of memory");
+	else
+		api_fail(r, 503, "unavailable", "the call layer failed: %s", strerror(status));
+}
+
+/* The B2BUA's answer, on the signalling thread: hand it to the control thread. */
+static void on_b2bua(int status, char *json, void *arg)
+{
+	struct media_job *j = arg;
+
+	j->status = status;
+	j->json = json;
+	if (api_post(j->r->api, answer, j) != 0) {
+		/* Out of memory: the request stays unanswered until its connection times out. */
+		free(json);
+		free(j);
+	}
+}
+
+static const char *str(const struct api_req *r, const char *name)
+{
+	return json_string_value(json_object_get(r->body, name));
+}
+
+static int leg_of(const struct api_req *r)
+{
+	const char *l = str(r, "leg");
+
+	return l && strcmp(l, "a") == 0 ? 0 : 1;
+}
+
+static bool absolute(struct api_req *r, const char *field, const char *path)
+{
+	if (path[0] != '/' || strstr(path, "/../") || strstr(path, "/./")) {
+		bad(r, field, "invalid_value", "%s: must be an absolute path without . or .. "
+		    "parts", field);
+		return false;
+	}
+	return true;
+}
+
+static int dtmf(struct api_req *r, struct media_job *j)
+{
+	const char *d = str(r, "digits");
+	json_t *dur = json_object_get(r->body, "duration_ms");
+
+	if (!d) {
+		bad(r, "digits", "missing_field", "digits is required");
+		return -1;
+	}
+	for (const char *p = d; *p; p++) {
+		if (!((*p >= '0' && *p <= '9') || *p == '*' || *p == '#' ||
+		      (*p >= 'A' && *p <= 'D'))) {
+			bad(r, "digits", "invalid_value", "digits: 1 to %d of 0-9 * # A-D (not "
+			    "'%c')", B2BUA_DIGITS_MAX, *p >= 0x20 && *p < 0x7f ? *p : '?');
+			return -1;
+		}
+	}
+	return b2bua_send_digits(api_b2bua(r->api), r->params[0], leg_of(r) ? 'b' : 'a', d,
+				 dur ? (unsigned)json_integer_value(dur) : 0, on_b2bua, j);
+}
+
+static int media(struct api_req *r, const struct api_media_op *op, struct media_job *j)
+{
+	struct b2bua_media_req *q = calloc(1, sizeof(*q));
+	const char *path;
+	char err[256];
+
+	if (!q)
+		return ENOMEM;
+	snprintf(q->call_id, sizeof(q->call_id), "%s", r->params[0]);
+	q->leg = leg_of(r);
+	if (strcmp(op->name, "play") == 0) {
+		path = str(r, "file");
+		q->op = B2BUA_MEDIA_PLAY;
+		q->mix = json_is_true(json_object_get(r->body, "mix"));
+		if (!path) {
+			bad(r, "file", "missing_field", "file is required");
+			goto refused;
+		}
+		if (!absolute(r, "file", path))
+			goto refused;
+		if (media_prompt_load(path, &q->pcm, &q->n, err, sizeof(err))) {
+			bad(r, "file", "invalid_prompt", "file: %s", err);
+			goto refused;
+		}
+	} else if (strcmp(op->name, "record") == 0) {
+		path = str(r, "path");
+		j->stop = json_is_true(json_object_get(r->body, "stop"));
+		if (j->stop && path) {
+			bad(r, "path", "invalid_value", "give path to start, or stop: true, not both");
+			goto refused;
+		}
+		if (j->stop) {
+			q->op = B2BUA_MEDIA_RECORD_STOP;
+		} else {
+			char dir[sizeof(q->path)];
+
+			if (!path) {
+				bad(r, "path", "missing_field", "path is required (or stop: true)");
+				goto refused;
+			}
+			if (!absolute(r, "path", path))
+				goto refused;
+			q->op = B2BUA_MEDIA_RECORD;
+			snprintf(q->path, sizeof(q->path), "%s", path);
+			snprintf(dir, sizeof(dir), "%s", path);
+			if (access(dirname(dir), W_OK) != 0) {
+				snprintf(dir, sizeof(dir), "%s", path);
+				bad(r, "path", "invalid_value", "path: %s: %s", dirname(dir),
+				    strerror(errno));
+				goto refused;
+			}
+		}
+	} else {
+		q->op = B2BUA_MEDIA_AMD;
+	}
+	return b2bua_media(api_b2bua(r->api), q, on_b2bua, j);
+refused:
+	free(q->pcm);
+	free(q);
+	return -1;
+}
+
+void api_media_start(struct api_req *r)
+{
+	const struct api_media_op *op = api_media_op_of(r->path);
+	struct media_job *j;
+	int err;
+
+	if (!op || strcmp(op->name, "transfer") == 0) {
+		api_fail(r, 501, "not_implemented", "transfer of a live call is not available "
+			 "in this build: the B2BUA has no transfer step (REFER) yet");
+		return;
+	}
+	if (!api_b2bua(r->api)) {
+		api_fail(r, 503, "unavailable", "the call layer is not running");
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		api_fail(r, 503, "unavailable", "out of memory");
+		return;
+	}
+	j->r = r;
+	err = strcmp(op->name, "dtmf") == 0 ? dtmf(r, j) : media(r, op, j);
+	if (err == 0)
+		return;
+	free(j);
+	if (err == -1)
+		return;   /* answered already (422) */
+	if (err == EINVAL)
+		bad(r, "", "invalid_value", "the call layer refused the request");
+	else
+		api_fail(r, 503, "unavailable", "the call layer is busy: retry");
+}

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Live media control through the HTTP API (trunxd in database mode, real Postgres and
+Redis, SIPp at both ends): on a call from the carrier to tenant acme's DID,
+
+  dtmf     acme's key sends "12#" to the callee: 202, and trunxd logs each digit as
+           call.dtmf from source "api" on leg b; bad digits, a bad leg, an unknown
+           field are 422 naming the field
+  play     a small WAV is accepted (202) and call.play follows; a file that is not a
+           WAV, a missing one, a relative path are 422 with the loader's reason
+  record   start (202), a second start (409 recording_running), stop (200): call.record
+           names the file, a WAV with audio; then another stop is 409 not_recording
+  amd      202 "detecting"
+  transfer 501 not_implemented
+  bravo    another tenant's key gets 404 on every one of them, whatever the body."""
+import math
+import os
+import shutil
+import struct
+import sys
+import tempfile
+import wave
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import case, dbmode, procs  # noqa: E402
+
+import apimode  # noqa: E402
+from api_test import world  # noqa: E402
+from apiclient import expect  # noqa: E402
+
+
+def write_tone(path, seconds=0.4, hz=440, rate=8000):
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        n = int(seconds * rate)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * hz * i /
+                                                                       rate)))
+                               for i in range(n)))
+
+
+def case_media(ctx):
+    from harness import calls
+    tmp = tempfile.mkdtemp(prefix="trunx-apimedia-")
+    ctx.at_end(lambda: shutil.rmtree(tmp, ignore_errors=True))
+    prompt = os.path.join(tmp, "tone.wav")
+    write_tone(prompt)
+    notwav = os.path.join(tmp, "notes.wav")
+    with open(notwav, "w") as f:
+        f.write("this is not a WAV file\n" * 10)
+    u = calls.uas(ctx, "uas_basic.xml", calls=1, timeout=60)
+    a = apimode.start(ctx)
+    w = world(ctx, a, u.port)
+    dbmode.wait_routing(a.t, lambda m: "1 carriers" in m and "2 DIDs" in m, timeout=10)
+    c = calls.uac(ctx, "uac_wait_bye.xml", a.t.sip_addr, service="+15557770001",
+                  local_ip="127.0.0.2", timeout=60)
+    acme, bravo = w["acme"]["api"], w["bravo"]["api"]
+    ok = procs.wait_until(lambda: [x for x in acme.get("/v1/calls").json["data"]
+                                   if x["state"] == "answered"], 10, 0.1)
+    assert ok, acme.get("/v1/calls")
+    cid = acme.get("/v1/calls").json["data"][0]["id"]
+    url = "/v1/calls/%s/" % cid
+    rec = os.path.join(tmp, "call.wav")
+
+    # Another tenant learns nothing, whatever it sends: 404 before the body is judged.
+    for op, body in (("dtmf", {"digits": "1"}), ("dtmf", {}), ("dtmf", {"digits": "x!"}),
+                     ("play", {"file": prompt}), ("record", {"path": rec}),
+                     ("record", {"stop": True}), ("amd", {}), ("transfer", {"to": "+15551"})):
+        expect(bravo.post(url + op, body), 404, "not_found")
+    expect(acme.post("/v1/calls/nosuchcall/dtmf", {"digits": "1"}), 404, "not_found")
+    assert not os.path.exists(rec)
+
+    # dtmf: field checks, then digits sent to the callee (leg b by default).
+    for body, field in (({"digits": "12x"}, "digits"), ({"digits": ""}, "digits"),
+                        ({"digits": "1" * 33}, "digits"), ({}, "digits"),
+                        ({"digits": "1", "leg": "c"}, "leg"),
+                        ({"digits": "1", "duration_ms": 5}, "duration_ms"),
+                        ({"digits": "1", "bogus": 1}, "bogus"), ({"digits": 12}, "digits")):
+        r = acme.post(url + "dtmf", body)
+        assert r.status == 422 and r.json.get("field") == field, (body, r)
+    r = expect(acme.post(url + "dtmf", {"digits": "12#", "duration_ms": 80}), 202).json
+    assert r["sent"] == 3 and r["leg"] == "b" and r["result"] == "sent", r
+    recs = a.t.wait_events("call.dtmf", 3, 10)
+    api = [x for x in recs if x.get("data", {}).get("source") == "api"]
+    assert "".join(x["data"].get("digit", "") for x in api) == "12#", recs
+    assert all(x["data"].get("leg") == "b" for x in api), api
+
+    # play: the loader's reason for a bad file; a good one plays and is logged.
+    r = expect(acme.post(url + "play", {"file": notwav, "leg": "a"}), 422, "invalid_prompt")
+    assert r.json["field"] == "file" and len(r.json["message"]) > len("file: "), r
+    r = expect(acme.post(url + "play", {"file": os.path.join(tmp, "none.wav")}), 422,
+               "invalid_prompt")
+    assert "none.wav" in r.json["message"] or "No such" in r.json["message"], r
+    expect(acme.post(url + "play", {"file": "tone.wav"}), 422, "invalid_value")
+    expect(acme.post(url + "play", {"leg": "a"}), 422, "missing_field")
+    r = expect(acme.post(url + "play", {"file": prompt, "leg": "a"}), 202).json
+    assert r["result"] == "playing", r
+    plays = a.t.wait_events("call.play", 1, 10)
+    assert plays and plays[0].get("data", plays[0])["leg"] == "a", plays
+
+    # record: start, conflict, stop, conflict; the file is a WAV with some audio.
+    expect(acme.post(url + "record", {}), 422, "missing_field")
+    expect(acme.post(url + "record", {"path": "/nonexistent-dir/x.wav"}), 422,
+           "invalid_value")
+    expect(acme.post(url + "record", {"path": rec, "stop": True}), 422, "invalid_value")
+    assert expect(acme.post(url + "record", {"path": rec}), 202).json["result"] == "recording"
+    expect(acme.post(url + "record", {"path": rec + "2"}), 409, "recording_running")
+    procs.wait_until(lambda: False, 1.0, 0.1)   # a second of the call on file
+    assert expect(acme.post(url + "record", {"stop": True}), 200).json["result"] == "stopped"
+    recd = a.t.wait_events("call.record", 1, 10)
+    assert recd and recd[0].get("data", recd[0])["path"] == rec, recd
+    # The recording ends with its call.record (the file closed): nothing left to stop.
+    expect(acme.post(url + "record", {"stop": True}), 409, "not_recording")
+    frames = recd[0].get("data", recd[0])["frames"]
+
+    def closed():
+        # call.record comes from the media worker; the writer thread finishes the
+        # file's header a moment later.
+        try:
+            with wave.open(rec, "rb") as wv:
+                return wv.getnframes() >= frames and (wv.getparams(),
+                                                      wv.readframes(wv.getnframes()))
+        except (OSError, EOFError, wave.Error):
+            return None
+    got = procs.wait_until(closed, 5, 0.1)
+    assert got, (frames, os.listdir(tmp))
+    params, data = got
+    samples = struct.unpack("<%dh" % (len(data) // 2), data) if params.sampwidth == 2 else ()
+    peak = max((abs(v) for v in samples), default=0)
+    ctx.log("recording: %s, peak %d", params, peak)
+    # About a second of the callee's G.711 audio (SIPp plays it from its answer on).
+    assert params.framerate == 8000 and params.sampwidth == 2, params
+    assert params.nframes >= 4000 and peak > 100, (params, peak)
+
+    # amd starts; transfer is not there yet.
+    assert expect(acme.post(url + "amd", {"leg": "b"}), 202).json["result"] == "detecting"
+    expect(acme.post(url + "amd", {"leg": "x"}), 422, "invalid_value")
+    expect(acme.post(url + "transfer", {"to": "+15551230000"}), 501, "not_implemented")
+
+    # The call is unharmed: hang it up by API, both ends get their BYE.
+    expect(acme.post(url + "hangup"), 200)
+    rcs = calls.finish(c, u)
+    assert rcs == [0, 0], (rcs, c.describe_failure(), u.describe_failure())
+    procs.wait_until(lambda: acme.get("/v1/calls").json["data"] == [], 5, 0.1)
+    expect(acme.post(url + "dtmf", {"digits": "1"}), 404, "not_found")
+
+
+if __name__ == "__main__":
+    sys.exit(case.main(globals()))
