@@ -173,7 +173,11 @@ static int leg_of(const struct api_req *r)
 
 static bool absolute(struct api_req *r, const char *field, const char *path)
 {
-	if (path[0] != '/' || strstr(path, "/../") || strstr(path, "/./")) {
+	size_t n = strlen(path);
+
+	if (path[0] != '/' || strstr(path, "/../") || strstr(path, "/./") ||
+	    (n >= 3 && strcmp(path + n - 3, "/..") == 0) ||
+	    (n >= 2 && strcmp(path + n - 2, "/.") == 0)) {
 		bad(r, field, "invalid_value", "%s: must be an absolute path without . or .. "
 		    "parts", field);
 		return false;

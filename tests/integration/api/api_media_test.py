@@ -64,6 +64,18 @@ def case_media(ctx):
     url = "/v1/calls/%s/" % cid
     rec = os.path.join(tmp, "call.wav")
 
+    # The OpenAPI document describes each operation's body.
+    doc = expect(a.anon.get("/v1/openapi.json"), 200).json
+    schemas = doc["components"]["schemas"]
+    for op, schema, props in (("dtmf", "CallDtmf", {"digits", "leg", "duration_ms"}),
+                              ("play", "CallPlay", {"file", "leg", "mix"}),
+                              ("record", "CallRecord", {"path", "stop"}),
+                              ("amd", "CallAmd", {"leg"}), ("transfer", "CallTransfer", {"to"})):
+        body = doc["paths"]["/v1/calls/{id}/" + op]["post"]["requestBody"]
+        assert schema in str(body) and set(schemas[schema]["properties"]) == props, \
+            (op, body, schemas.get(schema))
+    assert "CallMedia" not in schemas
+
     # Another tenant learns nothing, whatever it sends: 404 before the body is judged.
     for op, body in (("dtmf", {"digits": "1"}), ("dtmf", {}), ("dtmf", {"digits": "x!"}),
                      ("play", {"file": prompt}), ("record", {"path": rec}),
@@ -93,7 +105,8 @@ def case_media(ctx):
     r = expect(acme.post(url + "play", {"file": os.path.join(tmp, "none.wav")}), 422,
                "invalid_prompt")
     assert "none.wav" in r.json["message"] or "No such" in r.json["message"], r
-    expect(acme.post(url + "play", {"file": "tone.wav"}), 422, "invalid_value")
+    for bad in ("tone.wav", tmp + "/../tone.wav", tmp + "/.."):
+        expect(acme.post(url + "play", {"file": bad}), 422, "invalid_value")
     expect(acme.post(url + "play", {"leg": "a"}), 422, "missing_field")
     r = expect(acme.post(url + "play", {"file": prompt, "leg": "a"}), 202).json
     assert r["result"] == "playing", r
