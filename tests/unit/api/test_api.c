@@ -136,6 +136,38 @@ static void test_keys(void **state)
 	assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* Live media control: the operation a path names, and bodies decoded with every field
+ * optional (the call is looked up before what the operation requires is checked). */
+static void test_media_ops(void **state)
+{
+	const struct api_media_op *op;
+	struct api_err e = {0};
+	const char *body;
+	json_t *o = NULL;
+
+	(void)state;
+	op = api_media_op_of("/v1/calls/abc/dtmf");
+	assert_non_null(op);
+	assert_string_equal(op->schema, "CallDtmf");
+	assert_null(api_media_op_of("/v1/calls/abc/hangup"));
+	assert_null(api_media_op_of("/v1/calls/abc/dtmfx"));
+	assert_int_equal(api_json_decode("{}", 2, op->fields, op->n_fields, AJ_OPTIONAL, false,
+					 &o, &e), 0);
+	assert_int_equal(json_object_size(o), 0);
+	json_decref(o);
+	o = NULL;
+	body = "{\"leg\":\"c\"}";
+	assert_int_equal(api_json_decode(body, strlen(body), op->fields, op->n_fields,
+					 AJ_OPTIONAL, false, &o, &e), EINVAL);
+	assert_int_equal(e.status, 422);
+	assert_string_equal(e.field, "leg");
+	body = "{\"duration_ms\":5}";
+	assert_int_equal(api_json_decode(body, strlen(body), op->fields, op->n_fields,
+					 AJ_OPTIONAL, false, &o, &e), EINVAL);
+	assert_string_equal(e.field, "duration_ms");
+	assert_null(o);
+}
+
 static void test_openapi(void **state)
 {
 	json_t *doc, *paths;
@@ -174,6 +206,7 @@ int main(void)
 		cmocka_unit_test(test_e164),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_openapi),
+		cmocka_unit_test(test_media_ops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
