@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "b2bua/b2bua.h"
@@ -35,9 +36,9 @@ static const struct api_field dtmf_fields[] = {
 };
 
 static const struct api_field play_fields[] = {
-	{"file", AF_STRING, "", "", AF_REQ, AC_NONE, 2, 511, NULL,
-	 "absolute path of a WAV file on the server (PCM 16-bit, A-law or mu-law; "
-	 "converted to 8 kHz mono)"},
+	{"file", AF_STRING, "", "", AF_REQ, AC_NONE, 1, 200, NULL,
+	 "a WAV file (PCM 16-bit, A-law or mu-law; converted to 8 kHz mono) named relative "
+	 "to the server's media folder (a tenant's own subfolder of [api] media_dir)"},
 	{"leg", AF_STRING, "", "", 0, AC_ENUM, 0, 0, legs,
 	 "the leg that hears it: a (the caller) or b (the called party, the default)"},
 	{"mix", AF_BOOL, "", "", 0, AC_NONE, 0, 0, NULL,
@@ -45,9 +46,10 @@ static const struct api_field play_fields[] = {
 };
 
 static const struct api_field record_fields[] = {
-	{"path", AF_STRING, "", "", 0, AC_NONE, 2, 511, NULL,
-	 "absolute path of the WAV file to write (its folder must exist and be writable "
-	 "by trunxd); required unless stop"},
+	{"path", AF_STRING, "", "", 0, AC_NONE, 1, 200, NULL,
+	 "the WAV file to write, named relative to the server's media folder (a tenant's "
+	 "own subfolder of [api] media_dir; a subfolder named must exist); required unless "
+	 "stop"},
 	{"stop", AF_BOOL, "", "", 0, AC_NONE, 0, 0, NULL, "true: stop the running recording"},
 };
 
@@ -171,18 +173,44 @@ static int leg_of(const struct api_req *r)
 	return l && strcmp(l, "a") == 0 ? 0 : 1;
 }
 
-static bool absolute(struct api_req *r, const char *field, const char *path)
+/*
+ * A file a caller names, made a path under [api] media_dir: a tenant's key reaches
+ * media_dir/TENANT/ only, an operator's media_dir/. The name is parts of
+ * [A-Za-z0-9_.-], none starting with '.', joined by single '/': nothing absolute, no
+ * "." or "..", so no name leaves the folder. False once answered (403 or 422).
+ */
+static bool media_file(struct api_req *r, const char *field, const char *name, char *out,
+		       size_t len)
 {
-	size_t n = strlen(path);
+	const char *dir = api_conf(r->api)->media_dir;
+	const char *tenant = r->who.operator_ ? "" : r->who.tenant;
+	bool part_start = true;
+	int n;
 
-	if (path[0] != '/' || strstr(path, "/../") || strstr(path, "/./") ||
-	    (n >= 3 && strcmp(path + n - 3, "/..") == 0) ||
-	    (n >= 2 && strcmp(path + n - 2, "/.") == 0)) {
-		bad(r, field, "invalid_value", "%s: must be an absolute path without . or .. "
-		    "parts", field);
+	if (!dir[0]) {
+		api_fail(r, 403, "media_files_disabled", "%s: files are not reachable through "
+			 "the API on this server ([api] media_dir is not set)", field);
 		return false;
 	}
+	for (const char *p = name; *p; p++) {
+		char ch = *p;
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.';
+
+		if (ch == '/' ? part_start : !ok || (part_start && ch == '.'))
+			goto bad_name;
+		part_start = ch == '/';
+	}
+	if (part_start)
+		goto bad_name;
+	n = snprintf(out, len, "%s/%s%s%s", dir, tenant, tenant[0] ? "/" : "", name);
+	if (n < 0 || (size_t)n >= len)
+		goto bad_name;
 	return true;
+bad_name:
+	bad(r, field, "invalid_value", "%s: a name relative to the media folder: parts of "
+	    "A-Z a-z 0-9 _ . - (none starting with '.') joined by '/'", field);
+	return false;
 }
 
 static int dtmf(struct api_req *r, struct media_job *j)
@@ -210,7 +238,7 @@ static int media(struct api_req *r, const struct api_media_op *op, struct media_
 {
 	struct b2bua_media_req *q = calloc(1, sizeof(*q));
 	const char *path;
-	char err[256];
+	char err[256], full[sizeof(q->path)];
 
 	if (!q)
 		return ENOMEM;
@@ -224,10 +252,15 @@ static int media(struct api_req *r, const struct api_media_op *op, struct media_
 			bad(r, "file", "missing_field", "file is required");
 			goto refused;
 		}
-		if (!absolute(r, "file", path))
+		if (!media_file(r, "file", path, full, sizeof(full)))
 			goto refused;
-		if (media_prompt_load(path, &q->pcm, &q->n, err, sizeof(err))) {
-			bad(r, "file", "invalid_prompt", "file: %s", err);
+		if (media_prompt_load(full, &q->pcm, &q->n, err, sizeof(err))) {
+			/* The loader's reason, with the caller's name for the file. */
+			size_t fl = strlen(full);
+			const char *why = strncmp(err, full, fl) == 0 ? err + fl : err;
+
+			bad(r, "file", "invalid_prompt", "file %s%s%s", path,
+			    why == err ? ": " : "", why);
 			goto refused;
 		}
 	} else if (strcmp(op->name, "record") == 0) {
@@ -246,15 +279,25 @@ static int media(struct api_req *r, const struct api_media_op *op, struct media_
 				bad(r, "path", "missing_field", "path is required (or stop: true)");
 				goto refused;
 			}
-			if (!absolute(r, "path", path))
+			if (!media_file(r, "path", path, q->path, sizeof(q->path)))
 				goto refused;
 			q->op = B2BUA_MEDIA_RECORD;
-			snprintf(q->path, sizeof(q->path), "%s", path);
-			snprintf(dir, sizeof(dir), "%s", path);
+			if (!r->who.operator_) {   /* the tenant's folder, on its first use */
+				snprintf(dir, sizeof(dir), "%s/%s", api_conf(r->api)->media_dir,
+					 r->who.tenant);
+				if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+					bad(r, "path", "invalid_value", "path: the tenant's media "
+					    "folder cannot be made: %s", strerror(errno));
+					goto refused;
+				}
+			}
+			snprintf(dir, sizeof(dir), "%s", q->path);
 			if (access(dirname(dir), W_OK) != 0) {
+				int e = errno;
+
 				snprintf(dir, sizeof(dir), "%s", path);
-				bad(r, "path", "invalid_value", "path: %s: %s", dirname(dir),
-				    strerror(errno));
+				bad(r, "path", "invalid_value", "path: the folder of %s: %s", path,
+				    strerror(e));
 				goto refused;
 			}
 		}

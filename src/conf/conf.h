@@ -103,6 +103,9 @@ struct conf_api {
 	unsigned timeout_ms;                  /**< a request unanswered this long: 503 */
 	unsigned api_pool_retry;              /**< Retry-After s when the API pool is full */
 	unsigned db_connections;              /**< Postgres connections of the API */
+	char     media_dir[CONF_PATH_MAX];    /**< the only folder the API's play and record
+					           reach (a tenant: its own subfolder);
+					           "" = no file operations by API */
 };
 
 /** [events]: the event stream, SSE and webhooks (src/events; database mode). */

@@ -198,6 +198,8 @@ static const struct conf_key api_keys[] = {
 	 "5"},
 	{"db_connections", CT_UINT, CK(struct conf, api.db_connections), 0, 0, 1, 16, 1, NULL,
 	 "4"},
+	{"media_dir", CT_STR, CK(struct conf, api.media_dir), 0, CSZ(struct conf, api.media_dir),
+	 0, 0, 0, NULL, ""},
 };
 
 static const struct conf_key events_keys[] = {

@@ -43,15 +43,17 @@ def write_tone(path, seconds=0.4, hz=440, rate=8000):
 
 def case_media(ctx):
     from harness import calls
-    tmp = tempfile.mkdtemp(prefix="trunx-apimedia-")
-    ctx.at_end(lambda: shutil.rmtree(tmp, ignore_errors=True))
-    prompt = os.path.join(tmp, "tone.wav")
-    write_tone(prompt)
-    notwav = os.path.join(tmp, "notes.wav")
-    with open(notwav, "w") as f:
+    media = tempfile.mkdtemp(prefix="trunx-apimedia-")   # [api] media_dir
+    ctx.at_end(lambda: shutil.rmtree(media, ignore_errors=True))
+    tmp = os.path.join(media, "acme")                    # what acme's key reaches
+    os.mkdir(tmp)
+    write_tone(os.path.join(tmp, "tone.wav"))
+    write_tone(os.path.join(media, "ops.wav"))           # an operator's, not acme's
+    with open(os.path.join(tmp, "notes.wav"), "w") as f:
         f.write("this is not a WAV file\n" * 10)
+    prompt, notwav = "tone.wav", "notes.wav"             # names relative to the folder
     u = calls.uas(ctx, "uas_basic.xml", calls=1, timeout=60)
-    a = apimode.start(ctx)
+    a = apimode.start(ctx, extra={"media_dir": media})
     w = world(ctx, a, u.port)
     dbmode.wait_routing(a.t, lambda m: "1 carriers" in m and "2 DIDs" in m, timeout=10)
     c = calls.uac(ctx, "uac_wait_bye.xml", a.t.sip_addr, service="+15557770001",
@@ -62,7 +64,8 @@ def case_media(ctx):
     assert ok, acme.get("/v1/calls")
     cid = acme.get("/v1/calls").json["data"][0]["id"]
     url = "/v1/calls/%s/" % cid
-    rec = os.path.join(tmp, "call.wav")
+    rec = "call.wav"
+    rec_path = os.path.join(tmp, rec)
 
     # The OpenAPI document describes each operation's body.
     doc = expect(a.anon.get("/v1/openapi.json"), 200).json
@@ -82,7 +85,7 @@ def case_media(ctx):
                      ("record", {"stop": True}), ("amd", {}), ("transfer", {"to": "+15551"})):
         expect(bravo.post(url + op, body), 404, "not_found")
     expect(acme.post("/v1/calls/nosuchcall/dtmf", {"digits": "1"}), 404, "not_found")
-    assert not os.path.exists(rec)
+    assert not os.path.exists(rec_path) and not os.path.exists(os.path.join(media, "bravo"))
 
     # dtmf: field checks, then digits sent to the callee (leg b by default).
     for body, field in (({"digits": "12x"}, "digits"), ({"digits": ""}, "digits"),
@@ -102,11 +105,15 @@ def case_media(ctx):
     # play: the loader's reason for a bad file; a good one plays and is logged.
     r = expect(acme.post(url + "play", {"file": notwav, "leg": "a"}), 422, "invalid_prompt")
     assert r.json["field"] == "file" and len(r.json["message"]) > len("file: "), r
-    r = expect(acme.post(url + "play", {"file": os.path.join(tmp, "none.wav")}), 422,
-               "invalid_prompt")
-    assert "none.wav" in r.json["message"] or "No such" in r.json["message"], r
-    for bad in ("tone.wav", tmp + "/../tone.wav", tmp + "/.."):
-        expect(acme.post(url + "play", {"file": bad}), 422, "invalid_value")
+    r = expect(acme.post(url + "play", {"file": "none.wav"}), 422, "invalid_prompt")
+    assert "none.wav" in r.json["message"] and media not in r.json["message"], r
+    # Nothing outside acme's folder: absolute paths, . and .. parts, hidden names.
+    for bad in (os.path.join(tmp, "tone.wav"), "../ops.wav", "../acme/tone.wav", "./tone.wav",
+                "a//b.wav", "tone.wav/", ".hidden.wav", "x/../../ops.wav", "/etc/passwd",
+                "tone.wav\n"):
+        r = acme.post(url + "play", {"file": bad})
+        assert r.status == 422 and r.json.get("error") == "invalid_value" and \
+            r.json.get("field") == "file", (bad, r)
     expect(acme.post(url + "play", {"leg": "a"}), 422, "missing_field")
     r = expect(acme.post(url + "play", {"file": prompt, "leg": "a"}), 202).json
     assert r["result"] == "playing", r
@@ -115,15 +122,17 @@ def case_media(ctx):
 
     # record: start, conflict, stop, conflict; the file is a WAV with some audio.
     expect(acme.post(url + "record", {}), 422, "missing_field")
-    expect(acme.post(url + "record", {"path": "/nonexistent-dir/x.wav"}), 422,
+    expect(acme.post(url + "record", {"path": "nonexistent-dir/x.wav"}), 422,
            "invalid_value")
+    for bad in ("/tmp/x.wav", "../x.wav", "../bravo/x.wav"):
+        expect(acme.post(url + "record", {"path": bad}), 422, "invalid_value")
     expect(acme.post(url + "record", {"path": rec, "stop": True}), 422, "invalid_value")
     assert expect(acme.post(url + "record", {"path": rec}), 202).json["result"] == "recording"
     expect(acme.post(url + "record", {"path": rec + "2"}), 409, "recording_running")
     procs.wait_until(lambda: False, 1.0, 0.1)   # a second of the call on file
     assert expect(acme.post(url + "record", {"stop": True}), 200).json["result"] == "stopped"
     recd = a.t.wait_events("call.record", 1, 10)
-    assert recd and recd[0].get("data", recd[0])["path"] == rec, recd
+    assert recd and recd[0].get("data", recd[0])["path"] == rec_path, recd
     # The recording ends with its call.record (the file closed): nothing left to stop.
     expect(acme.post(url + "record", {"stop": True}), 409, "not_recording")
     frames = recd[0].get("data", recd[0])["frames"]
@@ -132,7 +141,7 @@ def case_media(ctx):
         # call.record comes from the media worker; the writer thread finishes the
         # file's header a moment later.
         try:
-            with wave.open(rec, "rb") as wv:
+            with wave.open(rec_path, "rb") as wv:
                 return wv.getnframes() >= frames and (wv.getparams(),
                                                       wv.readframes(wv.getnframes()))
         except (OSError, EOFError, wave.Error):

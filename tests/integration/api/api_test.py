@@ -359,6 +359,10 @@ def case_isolation_calls(ctx):
     # operations: api_media_test.py).
     expect(acme.post("/v1/calls/%s/transfer" % call["id"], {"to": "+15551230000"}), 501,
            "not_implemented")
+    # No [api] media_dir on this server: no file is reachable through the API.
+    for op, body in (("play", {"file": "x.wav"}), ("record", {"path": "x.wav"})):
+        expect(acme.post("/v1/calls/%s/%s" % (call["id"], op), body), 403,
+               "media_files_disabled")
     r = expect(acme.post("/v1/calls/%s/hangup" % call["id"]), 200).json
     assert r["result"] == "hangup", r
     rcs = calls.finish(c, u)
