@@ -4,14 +4,17 @@
 #   2. release build: unit + integration tests
 #   3. sanitizer build (ASan + UBSan): the same unit + integration tests, but for the
 #      benchmark smoke runs (label "bench": a sanitizer's figures measure nothing)
-# Each test stage runs the integration tests two at a time (they wait on timers and
+# The release stage runs the integration tests two at a time (they wait on timers and
 # peers far more than they compute, and each picks its own free ports), then the unit
-# tests and the load and benchmark tests alone, so the figures and floods those assert
-# on do not share the cores with another test.
+# tests and the load, benchmark and "serial" tests alone (floods, and call-quality
+# figures on a clean line: they must not share the cores with another test). The
+# sanitizer stage runs everything one at a time: its slower binaries starve each
+# other's media when two tests share the 2 cores.
 # The output ends with ctest's summary line of the sanitizer run.
 # Environment: TRUNX_JOBS (parallel build jobs), TRUNX_FUZZ_SECONDS (default 20),
 #              TRUNX_TEST_REGEX (ctest -R filter), TRUNX_SKIP_FUZZ=1, TRUNX_SKIP_RELEASE=1,
-#              TRUNX_CTEST_JOBS (integration tests at once, default 2).
+#              TRUNX_CTEST_JOBS (release integration tests at once, default 2),
+#              TRUNX_ASAN_CTEST_JOBS (sanitizer integration tests at once, default 1).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -23,13 +26,13 @@ regex=(); [ -n "${TRUNX_TEST_REGEX:-}" ] && regex=(-R "$TRUNX_TEST_REGEX")
 
 step() { printf '\n==== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 
-# run_tests DIR EXCLUDE: the integration tests in parallel, then the rest one by one
-# (EXCLUDE: a label regex left out of both). Both halves run; the status is theirs.
+# run_tests DIR EXCLUDE JOBS: the integration tests JOBS at a time, then the rest one
+# by one (EXCLUDE: a label regex left out of both). Both halves run; the status is theirs.
 run_tests() {
-  local dir=$1 exclude=$2 rc=0
-  (cd "$dir" && ctest -L integration -LE "load|bench|$exclude" --output-on-failure \
-     -j "${TRUNX_CTEST_JOBS:-2}" "${regex[@]}") || rc=$?
-  (cd "$dir" && ctest -L "unit|load|bench" -LE "$exclude" --output-on-failure \
+  local dir=$1 exclude=$2 jobs=$3 rc=0
+  (cd "$dir" && ctest -L integration -LE "load|bench|serial|$exclude" --output-on-failure \
+     -j "$jobs" "${regex[@]}") || rc=$?
+  (cd "$dir" && ctest -L "unit|load|bench|serial" -LE "$exclude" --output-on-failure \
      "${regex[@]}") || rc=$?
   return "$rc"
 }
@@ -48,7 +51,7 @@ if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
   cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build -j "$jobs"
   step "release tests"
-  run_tests build fuzz
+  run_tests build fuzz "${TRUNX_CTEST_JOBS:-2}"
 fi
 
 step "sanitizer build (ASan + UBSan)"
@@ -58,4 +61,4 @@ step "sanitizer tests"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}
-run_tests build-asan "fuzz|bench"
+run_tests build-asan "fuzz|bench" "${TRUNX_ASAN_CTEST_JOBS:-1}"
