@@ -54,6 +54,7 @@
 #define WORKER_RX_MAX  (WORKER_PKT_MAX - MSRTP_TRAILER)
 #define WORKER_EVENTS  256    /**< ready descriptors per poller wait */
 #define WORKER_TICK_MS 100    /**< timer scan period */
+#define WORKER_CTL_ROUNDS 4   /**< control rounds before the sockets are served */
 #define WORKER_CTL_LEN CMSG_SPACE(sizeof(struct timespec))  /**< one SCM_TIMESTAMPNS */
 
 struct worker {
@@ -575,6 +576,14 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 
 /* ---- the thread -------------------------------------------------------------------- */
 
+static bool has_control(const struct worker *w, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (w->evs[i].ptr == &w->ctl_tag)
+			return true;
+	return false;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -596,19 +605,21 @@ static void *worker_main(void *arg)
 			usleep(10000);
 			continue;
 		}
-		for (int i = 0; i < n && !ctl; i++)
-			ctl = w->evs[i].ptr == &w->ctl_tag;
+		ctl = has_control(w, n);
 		/*
 		 * Requests first: a packet that arrives together with the update giving its
 		 * destination is relayed, not dropped. The events of this round are stale
 		 * after a control round (a close may have freed their session), so they are
-		 * fetched again without waiting (the poller is level-triggered) and the
-		 * sockets served, leaving new requests for the next round: a stream of
-		 * requests cannot starve the packets.
+		 * fetched again without waiting (the poller is level-triggered). A request
+		 * made while the last round ran shows in that fetch, maybe beside the packet
+		 * it is for, so it is served first too; after WORKER_CTL_ROUNDS rounds the
+		 * sockets are served and further requests wait for the next pass: a stream
+		 * of requests cannot starve the packets.
 		 */
-		if (ctl) {
+		for (unsigned r = 0; ctl && r < WORKER_CTL_ROUNDS; r++) {
 			serve_control(w);
 			n = w->pops->wait(w->poller, w->evs, WORKER_EVENTS, 0);
+			ctl = has_control(w, n);
 		}
 		for (int i = 0; i < n; i++) {
 			void *p = w->evs[i].ptr;
