@@ -523,12 +523,21 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 		if (kind == SESSION_FD_RTP && s->side[fh->side].rtcp_mux &&
 		    session_is_rtcp(w->buf[i], len))
 			kind = SESSION_FD_RTCP;
-		if (w->max_delay_ns && kind == SESSION_FD_RTP &&
-		    rx_age_ns(&w->rx[i].msg_hdr, rt) > w->max_delay_ns) {
-			s->side[fh->side].st.rtp_dropped_late++;
-			late++;
-			drops++;
-			continue;
+		uint64_t arrival = t;
+
+		if (w->max_delay_ns && kind == SESSION_FD_RTP) {
+			int64_t age = rx_age_ns(&w->rx[i].msg_hdr, rt);
+
+			if (age > w->max_delay_ns) {
+				s->side[fh->side].st.rtp_dropped_late++;
+				late++;
+				drops++;
+				continue;
+			}
+			/* Interarrival jitter from the kernel's arrival time: what the
+			 * network did, not when this worker got round to the packet. */
+			if (age > 0 && (uint64_t)(age / 1000) < t)
+				arrival = t - (uint64_t)(age / 1000);
 		}
 		if (!session_srtp_in(&s->side[fh->side], kind == SESSION_FD_RTCP, w->buf[i],
 				     &len)) {
@@ -536,7 +545,8 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 			continue;
 		}
 		if (kind == SESSION_FD_RTP)
-			v = relay_rtp(s, cfg, fh->side, w->buf[i], len, &w->rx_addr[i], t, &out);
+			v = relay_rtp(s, cfg, fh->side, w->buf[i], len, &w->rx_addr[i], t,
+				      arrival, &out);
 		else
 			v = relay_rtcp(s, cfg, fh->side, w->buf[i], len, &w->rx_addr[i], t, &out);
 		if (v == RELAY_DROP)

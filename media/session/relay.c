@@ -141,7 +141,7 @@ static void rewrite(struct session_out *o, uint8_t *buf, const struct rtp_hdr *h
 
 enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *cfg,
 			     unsigned side, uint8_t *buf, size_t len, const union media_sa *src,
-			     uint64_t now_us, struct relay_out *out)
+			     uint64_t now_us, uint64_t arrival_us, struct relay_out *out)
 {
 	struct session_side *in = &s->side[side], *to = &s->side[side ^ 1];
 	uint64_t now_ms = now_us / 1000u;
@@ -153,7 +153,7 @@ enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *
 		goto drop;
 	if (!in->have_src || h.ssrc != in->src_ssrc || !sa_eq(src, &in->src_addr))
 		new_source(in, src, h.ssrc);
-	(void)rtp_stats_update(&in->rx, h.seq, h.ts, clock_units(now_us, in->clock_hz));
+	(void)rtp_stats_update(&in->rx, h.seq, h.ts, clock_units(arrival_us, in->clock_hz));
 	in->last_rx_ms = now_ms;
 	s->last_activity_ms = now_ms;
 	if (s->feat && feat_rx(s, side, buf, &h, now_us)) {   /* a prompt replaces it */

@@ -278,12 +278,14 @@ void session_stats(const struct media_session *s, struct media_side_stats st[2])
  * Handles one RTP packet that arrived on side's RTP socket, rewriting it in place.
  * Updates the session's counters except rtp_out/bytes_out, which the caller adds once
  * the packet is actually sent.
- * @param now_us  arrival time, monotonic microseconds
+ * @param now_us      the time it is handled, monotonic microseconds
+ * @param arrival_us  when it reached the host (kernel stamp, else now_us), same clock:
+ *                    the interarrival jitter is computed from it
  * @return the verdict; out is filled for RELAY_SEND
  */
 enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *cfg, unsigned side,
 	       uint8_t *buf, size_t len, const union media_sa *src, uint64_t now_us,
-	       struct relay_out *out);
+	       uint64_t arrival_us, struct relay_out *out);
 
 /** Same for an RTCP compound on side's RTCP socket (rtcp_out left to the caller). */
 enum relay_verdict relay_rtcp(struct media_session *s, const struct session_cfg *cfg, unsigned side,

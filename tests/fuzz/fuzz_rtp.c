@@ -105,7 +105,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_build(&h);
 			(void)rtp_stats_update(&st, h.seq, h.ts, (uint32_t)(now_us / 125));
 		}
-		if (relay_rtp(s, &cfg, side, buf, len, &src[(flags >> 1) % 3], now_us, &out) ==
+		if (relay_rtp(s, &cfg, side, buf, len, &src[(flags >> 1) % 3], now_us,
+			      now_us - (flags & 0x40u), &out) ==
 		    RELAY_SEND) {
 			/* What leaves must be valid RTP in the direction's stable SSRC. */
 			if (rtp_hdr_parse(&h, buf, len) || h.ssrc != s->side[side].out.ssrc ||
