@@ -63,6 +63,7 @@ const char *amd_reason_name(enum amd_reason r)
 	case AMD_REASON_SIT:            return "SIT";
 	case AMD_REASON_TOOLONG:        return "TOOLONG";
 	case AMD_REASON_HANGUP:         return "HANGUP";
+	case AMD_REASON_STATEMENT:      return "STATEMENT";
 	}
 	return "?";
 }

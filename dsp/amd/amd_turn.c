@@ -33,6 +33,12 @@
  *     when it falls); `answer_silence` after a short turn that does not rise, which
  *     may be the first phrase of a paused greeting ("Hi, it's Omar." - 1 s -
  *     "Please leave a message.").
+ *   - MACHINE STATEMENT, only with `statement_greeting` set (off by default): where
+ *     the HUMAN rule above would fire, a turn that never rose and spans that much
+ *     is taken for a short beepless greeting instead. In the corpus such a turn is
+ *     as often a person's ("Hello, this is Karen.") as a greeting's ("It's Sam,
+ *     leave a message."), so this is a campaign's trade-off, not a gain:
+ *     docs/PERFORMANCE.md gives the measured price.
  * The confidence of each decision grows with the margin by which its rule was met
  * and the strength of the intonation it relied on (CONF_*, measured on the tuning
  * seed: docs/PERFORMANCE.md).
@@ -57,6 +63,7 @@
 #define DEADLINE_SPAN_MS  2000  /* at the deadline, a turn this long leans MACHINE */
 #define DEADLINE_LONG_MS  3000  /* ... and one this long unless it ended rising */
 #define DEADLINE_RISES    2     /* ... but a turn of this many questions is a person's */
+#define STATEMENT_CONF    0.55f /* STATEMENT is right about half the time (tuning seed) */
 
 void amd_turn_reset(struct amd_turn *tn)
 {
@@ -172,6 +179,14 @@ static uint32_t human_wait(const struct amd_params *p, const struct amd_turn *tn
 	return p->answer_silence;
 }
 
+/* With statement_greeting set (a campaign that favours catching greetings): a turn
+ * that never rose, of that span or more, is taken for a short greeting. */
+static bool statement_turn(const struct amd_params *p, const struct amd_turn *tn)
+{
+	return p->statement_greeting && !tn->rises && tn->phrase_q < RISE_Q &&
+	       tn->last_speech_ms - tn->start_ms >= p->statement_greeting;
+}
+
 static void close_phrase(struct amd *amd, struct amd_verdict *v)
 {
 	const struct amd_params *p = &amd->p;
@@ -265,6 +280,11 @@ void amd_turn_lean(const struct amd *amd, uint32_t t_ms, enum amd_class *cls, fl
 	span = tn->last_speech_ms - tn->start_ms;
 	silence = t_ms - tn->last_speech_ms;
 	wait = human_wait(&amd->p, tn);
+	if (!tn->in_phrase && statement_turn(&amd->p, tn)) {
+		*cls = AMD_MACHINE;
+		*conf = STATEMENT_CONF;
+		return;
+	}
 	if (tn->rises >= DEADLINE_RISES ||
 	    (!tn->in_phrase && silence * 2 >= wait && !tn->sentence_ends && !tn->long_pauses &&
 	     (tn->phrase_q >= RISE_Q || span < DEADLINE_LONG_MS))) {
@@ -306,6 +326,10 @@ void amd_turn_silence(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)
 	if (tn->in_phrase)
 		return;
 	wait = human_wait(p, tn);
+	if (tn->silence_ms >= wait && statement_turn(p, tn)) {
+		decide(v, AMD_MACHINE, AMD_REASON_STATEMENT, STATEMENT_CONF);
+		return;
+	}
 	if (tn->silence_ms >= wait) {
 		float conf = 0.7f;
 

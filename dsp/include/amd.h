@@ -56,6 +56,8 @@ enum amd_reason {
 				        adaptive gives the class the turn leans to
 				        (NOTSURE if neither), classic NOTSURE */
 	AMD_REASON_HANGUP,         /**< the audio ended undecided (amd_finish) */
+	AMD_REASON_STATEMENT,      /**< with statement_greeting: a turn of statements
+				        (no question's rise) this long, then silence */
 };
 
 enum amd_event_type {
@@ -165,6 +167,13 @@ struct amd_params {
 					    ended with a fall and a pause and speech
 					    went on, a span this long: MACHINE
 					    SENTENCES (2400) */
+	uint32_t statement_greeting;   /**< [statement_greeting] adaptive: a turn that
+					    does not end with a question's rise, of
+					    this span or more, followed by the silence
+					    that would make it HUMAN: MACHINE STATEMENT
+					    instead. The per-campaign trade-off: it
+					    takes short beepless greetings and as many
+					    or more people's answers (0: off) */
 	bool     message_end;          /**< [message_end] after MACHINE, report
 					    AMD_EV_MESSAGE_END (0) */
 	uint32_t message_silence;      /**< [message_silence] with message_end: silence

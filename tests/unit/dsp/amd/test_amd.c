@@ -360,6 +360,53 @@ static void test_intonation(void **state)
 	sig_free(&s);
 }
 
+/* statement_greeting: a falling turn that spans it and is followed by the human
+ * wait is MACHINE STATEMENT (low confidence); a shorter one, or one that rose,
+ * stays HUMAN; off by default. */
+static void test_statement_tradeoff(void **state)
+{
+	struct amd_params p;
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	assert_int_equal(p.statement_greeting, 0u);
+	assert_int_equal(amd_param_set(&p, "statement_greeting", "1200"), 0);
+	assert_int_equal(amd_param_set(&p, "statement_greeting", "-1"), EINVAL);
+	sig_init(&s, 6000, 40);
+	sig_noise(&s, 0, 6000, -65);
+	sig_voiced(&s, 500, 1500, 180, 120, -22);      /* "It's Sam, leave a message." */
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_STATEMENT);
+	expect_time(&l, 2000 + 2200, 100);
+	assert_true(l.ev[0].confidence >= 0.5f && l.ev[0].confidence < 0.7f);
+	assert_string_equal(amd_reason_name(l.ev[0].reason), "STATEMENT");
+	sig_free(&s);
+
+	sig_init(&s, 6000, 41);
+	sig_noise(&s, 0, 6000, -65);
+	sig_voiced(&s, 500, 800, 180, 120, -22);       /* "Hello." shorter than 1.2 s */
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
+	sig_free(&s);
+
+	sig_init(&s, 6000, 42);
+	sig_noise(&s, 0, 6000, -65);
+	sig_voiced(&s, 500, 1500, 120, 180, -22);      /* a long question */
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
+	sig_free(&s);
+
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);    /* off: the same turn is HUMAN */
+	sig_init(&s, 6000, 40);
+	sig_noise(&s, 0, 6000, -65);
+	sig_voiced(&s, 500, 1500, 180, 120, -22);
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
+	sig_free(&s);
+}
+
 /* Two falling sentences with a pause: a recording reading on (SENTENCES); a
  * falling phrase after a long pause: a greeting of phrases (RESUMED); the same
  * after a question: a person asking again (HUMAN). */
@@ -720,6 +767,7 @@ int main(void)
 		cmocka_unit_test(test_short_greeting_beep_decides),
 		cmocka_unit_test(test_intonation),
 		cmocka_unit_test(test_greeting_structure),
+		cmocka_unit_test(test_statement_tradeoff),
 		cmocka_unit_test(test_message_end),
 		cmocka_unit_test(test_fax_and_sit),
 		cmocka_unit_test(test_beep_wait_and_hangup),
