@@ -1,7 +1,8 @@
 /*
  * api_metrics.c — /metrics in the Prometheus text format: the B2BUA's call and media
- * counters (read without waiting: b2bua_get_counters) and the API's own requests,
- * latency histogram and authentication failures.
+ * counters (read without waiting: b2bua_get_counters), the API's own requests,
+ * latency histogram and authentication failures, and the event stream's webhook
+ * deliveries and SSE clients (events_get_counters; absent without [events]).
  */
 #include "api/api_int.h"
 
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "b2bua/b2bua.h"
+#include "events/events.h"
 
 const double api_lat_bounds[12] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 				   0.25, 0.5, 1.0, 2.5};
@@ -73,6 +75,43 @@ static void gauge(struct out *o, const char *name, const char *help, uint64_t v)
 	    (unsigned long long)v);
 }
 
+static void events_metrics(struct out *o, struct events *e)
+{
+	struct events_counters c;
+
+	events_get_counters(e, &c);
+	counter(o, "trunx_webhook_attempts_total", "Webhook delivery attempts started",
+		c.hook_attempts);
+	counter(o, "trunx_webhook_delivered_total", "Webhook attempts answered 2xx",
+		c.hook_delivered);
+	counter(o, "trunx_webhook_failed_total", "Webhook attempts that did not deliver "
+		"(retried later or dead-lettered)", c.hook_failed);
+	counter(o, "trunx_webhook_dead_total", "Webhook deliveries dead-lettered after their "
+		"last attempt", c.hook_dead);
+	gauge(o, "trunx_webhook_in_flight", "Webhook attempts out on this node",
+	      c.hook_in_flight);
+	if (c.hook_retry_pending >= 0)
+		gauge(o, "trunx_webhook_retries_pending", "Deliveries waiting for a retry "
+		      "(every node; read from Postgres every 5 s)",
+		      (uint64_t)c.hook_retry_pending);
+	put(o, "# HELP trunx_webhook_attempt_seconds Webhook attempt latency, sent to "
+	    "answered or failed\n# TYPE trunx_webhook_attempt_seconds histogram\n");
+	for (size_t i = 0; i < EVENTS_HOOK_LAT_BUCKETS; i++)
+		put(o, "trunx_webhook_attempt_seconds_bucket{le=\"%g\"} %llu\n",
+		    events_hook_lat_bounds[i], (unsigned long long)c.hook_lat[i]);
+	put(o, "trunx_webhook_attempt_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "trunx_webhook_attempt_seconds_sum %.6f\ntrunx_webhook_attempt_seconds_count %llu\n",
+	    (unsigned long long)c.hook_lat_count, c.hook_lat_sum,
+	    (unsigned long long)c.hook_lat_count);
+	gauge(o, "trunx_sse_clients", "Event streams (SSE) open on this node", c.sse_clients);
+	counter(o, "trunx_sse_events_sent_total", "Events written to SSE clients (replayed "
+		"ones included)", c.sse_sent);
+	counter(o, "trunx_sse_events_replayed_total", "Events replayed to SSE clients after "
+		"a Last-Event-ID", c.sse_replayed);
+	counter(o, "trunx_sse_clients_cut_total", "SSE clients cut for not reading",
+		c.sse_cut);
+}
+
 void api_h_metrics(struct api_req *r)
 {
 	struct api_metrics *m = api_metrics(r->api);
@@ -122,6 +161,8 @@ void api_h_metrics(struct api_req *r)
 		    "trunx_api_request_seconds_sum %.6f\ntrunx_api_request_seconds_count %llu\n",
 		    (unsigned long long)n, m->lat_sum, (unsigned long long)n);
 	}
+	if (api_events(r->api))
+		events_metrics(&o, api_events(r->api));
 	if (!o.buf) {
 		api_fail(r, 503, "unavailable", "out of memory");
 		return;

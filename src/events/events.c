@@ -170,6 +170,7 @@ int events_create(struct events **ep, struct event_base *base, const struct conf
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return ENOMEM;
+	e->hook_retry_pending = -1;
 	e->base = base;
 	e->cfg = cf->events;
 	if (events_sched_parse(e->cfg.webhook_retry, &e->sched) != 0) {
@@ -241,6 +242,30 @@ void events_status(struct events *e, json_t *obj)
 		"sse_cut", (json_int_t)e->n_cut, "redis_subscribed", e->sub_up,
 		"webhooks", "out", (json_int_t)e->n_out, "delivered", (json_int_t)e->n_hook_ok,
 		"retried", (json_int_t)e->n_hook_retry, "dead", (json_int_t)e->n_hook_dead));
+}
+
+const double events_hook_lat_bounds[EVENTS_HOOK_LAT_BUCKETS] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0};
+
+void events_get_counters(struct events *e, struct events_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->hook_retry_pending = -1;
+	if (!e)
+		return;
+	c->hook_attempts = e->n_hook_attempts;
+	c->hook_delivered = e->n_hook_ok;
+	c->hook_failed = e->n_hook_retry + e->n_hook_dead;
+	c->hook_dead = e->n_hook_dead;
+	c->hook_in_flight = e->n_out;
+	c->hook_retry_pending = e->hook_retry_pending;
+	memcpy(c->hook_lat, e->hook_lat, sizeof(c->hook_lat));
+	c->hook_lat_count = e->hook_lat_count;
+	c->hook_lat_sum = e->hook_lat_sum;
+	c->sse_clients = e->n_clients;
+	c->sse_sent = e->n_sent;
+	c->sse_replayed = e->n_replayed;
+	c->sse_cut = e->n_cut;
 }
 
 void events_destroy(struct events *e)

@@ -67,6 +67,30 @@ void events_committed(const char *ids, void *arg);
 /** Adds {"events": {...}} (counters, stream clients, webhook backlog) to a status. */
 void events_status(struct events *e, json_t *obj);
 
+#define EVENTS_HOOK_LAT_BUCKETS 10
+
+/** The le bounds (seconds) of the webhook attempt latency histogram. */
+extern const double events_hook_lat_bounds[EVENTS_HOOK_LAT_BUCKETS];
+
+/** This node's counters since start (gauges: now), for /metrics. */
+struct events_counters {
+	uint64_t hook_attempts;     /**< attempts started (claimed deliveries) */
+	uint64_t hook_delivered;    /**< attempts answered 2xx */
+	uint64_t hook_failed;       /**< attempts that did not deliver (retried or dead) */
+	uint64_t hook_dead;         /**< deliveries dead-lettered */
+	uint64_t hook_in_flight;    /**< gauge: attempts out now */
+	int64_t  hook_retry_pending; /**< gauge: pending deliveries already tried once (all
+				      nodes; read from Postgres every few seconds), -1 unknown */
+	uint64_t hook_lat[EVENTS_HOOK_LAT_BUCKETS]; /**< answered attempts, cumulative le */
+	uint64_t hook_lat_count;
+	double   hook_lat_sum;      /**< seconds, request sent to answer (or error) */
+	uint64_t sse_clients;       /**< gauge: streams open */
+	uint64_t sse_sent, sse_replayed, sse_cut;
+};
+
+/** Fills c; control thread. */
+void events_get_counters(struct events *e, struct events_counters *c);
+
 /* ---- HTTP seam (control thread; each answers the request itself) ---- */
 
 /**

@@ -44,6 +44,8 @@ static const char SQL_AGAIN[] =
 	"UPDATE webhook_deliveries SET next_at = now() + make_interval(secs => $2::double "
 	"precision), last_status = nullif($3::int, 0), last_error = $4, updated_at = now() "
 	"WHERE id = $1::bigint AND state = 'pending'";
+static const char SQL_RETRY_PENDING[] =
+	"SELECT count(*) FROM webhook_deliveries WHERE state = 'pending' AND attempts > 0";
 static const char SQL_DEAD[] =
 	"UPDATE webhook_deliveries SET state = 'dead', last_status = nullif($2::int, 0), "
 	"last_error = $3, updated_at = now() WHERE id = $1::bigint AND state = 'pending'";
@@ -58,6 +60,7 @@ struct hook_attempt {
 	unsigned                 attempts;
 	char                     error[128];
 	int                      status;
+	struct timespec          t0;      /**< sent (monotonic) */
 	struct event            *free_ev;  /**< frees the connection after its callback */
 };
 
@@ -152,6 +155,20 @@ static void free_later(evutil_socket_t fd, short what, void *arg)
 	attempt_free(a);
 }
 
+static void observe_latency(struct events *e, const struct hook_attempt *a)
+{
+	struct timespec now;
+	double s;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	s = (double)(now.tv_sec - a->t0.tv_sec) + (now.tv_nsec - a->t0.tv_nsec) / 1e9;
+	for (size_t i = 0; i < EVENTS_HOOK_LAT_BUCKETS; i++)
+		if (s <= events_hook_lat_bounds[i])
+			e->hook_lat[i]++;
+	e->hook_lat_count++;
+	e->hook_lat_sum += s;
+}
+
 static void on_error(enum evhttp_request_error err, void *arg)
 {
 	struct hook_attempt *a = arg;
@@ -170,6 +187,7 @@ static void on_response(struct evhttp_request *req, void *arg)
 	struct timeval zero = {0, 0};
 
 	a->status = req ? evhttp_request_get_response_code(req) : 0;
+	observe_latency(e, a);
 	if (a->status == 0 && !a->error[0])
 		snprintf(a->error, sizeof(a->error), "connection error");
 	attempt_unlink(a);
@@ -246,6 +264,7 @@ static int start_attempt(struct events *e, struct hook_attempt *a, const char *u
 		evhttp_uri_free(u);
 		return EINVAL;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &a->t0);
 	a->conn = evhttp_connection_base_new(e->base, e->dns, host, (unsigned short)port);
 	a->req = a->conn ? evhttp_request_new(on_response, a) : NULL;
 	if (!a->req) {
@@ -316,6 +335,7 @@ static void on_claimed(int err, const PGresult *res, const char *msg, bool more,
 			e->attempts->prev = a;
 		e->attempts = a;
 		e->n_out++;
+		e->n_hook_attempts++;
 		if (start_attempt(e, a, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
 				  PQgetvalue(res, i, 5)) != 0) {
 			attempt_unlink(a);
@@ -360,6 +380,38 @@ void hook_kick(struct events *e)
 		claim(e);
 }
 
+/* ---- the retries-pending gauge (every node's, from Postgres) ---- */
+
+#define COUNT_EVERY_MS 5000
+
+static void on_counted(int err, const PGresult *res, const char *msg, bool more, void *arg)
+{
+	struct events *e = arg;
+
+	(void)msg;
+	(void)more;
+	if (err == ESHUTDOWN)
+		return;
+	e->counting = false;
+	if (!err && PQntuples(res) == 1)
+		e->hook_retry_pending = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+}
+
+static void count_pending(struct events *e)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	if (e->counting || !db_up(e->hook_db) ||
+	    (e->counted_ms && now - e->counted_ms < COUNT_EVERY_MS))
+		return;
+	e->counted_ms = now;
+	if (db_query(e->hook_db, SQL_RETRY_PENDING, 0, NULL, 0, on_counted, e) == 0)
+		e->counting = true;
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct events *e = arg;
@@ -368,6 +420,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	claim(e);
+	count_pending(e);
 	evtimer_add(e->hook_ev, &tv);
 }
 

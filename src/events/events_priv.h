@@ -63,6 +63,13 @@ struct events {
 	/* counters */
 	uint64_t            n_published, n_read, n_sent, n_cut, n_replayed;
 	uint64_t            n_hook_ok, n_hook_retry, n_hook_dead;
+	uint64_t            n_hook_attempts;
+	uint64_t            hook_lat[EVENTS_HOOK_LAT_BUCKETS];
+	uint64_t            hook_lat_count;
+	double              hook_lat_sum;
+	int64_t             hook_retry_pending;  /**< -1 until read */
+	bool                counting;            /**< the pending count query is out */
+	uint64_t            counted_ms;          /**< when it was last asked (monotonic) */
 };
 
 /* events_stream.c */
