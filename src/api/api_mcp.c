@@ -5,6 +5,8 @@
  * tool is one of the API's routes, described by the same field tables as the OpenAPI
  * document and run through the same handler with the same key and scope checks; the
  * route's JSON answer becomes the tool's result (isError for statuses >= 400).
+ * list_events runs GET /v1/events (its scope and tenant) as a page, not a stream:
+ * its arguments become the route's query (after, limit, types).
  */
 #include "api/api_int.h"
 
@@ -19,14 +21,19 @@ struct tool {
 	const char *op_id;     /**< the route it runs */
 	bool        needs_id;
 	const char *desc;
+	bool        query_args;   /**< the arguments become the route's query */
 };
 
 static const struct tool tools[] = {
 	{"create_call", "createCall", false, "Place a call from one of the tenant's DIDs to a "
-	 "number or SIP URI."},
-	{"list_calls", "listCalls", false, "List the calls in progress."},
-	{"get_call", "getCall", true, "Get one call in progress by id."},
-	{"hangup_call", "hangupCall", true, "Hang a call up."},
+	 "number or SIP URI.", false},
+	{"list_calls", "listCalls", false, "List the calls in progress.", false},
+	{"get_call", "getCall", true, "Get one call in progress by id.", false},
+	{"hangup_call", "hangupCall", true, "Hang a call up.", false},
+	{"list_events", "streamEvents", false, "List the tenant's events (call.created, "
+	 "call.answered, call.hungup, call.dtmf...) that followed event id `after`, oldest "
+	 "first, at most `limit` (default 50, at most 200), optionally only `types` (comma-"
+	 "separated, call.* for a family); next_after continues the listing.", true},
 };
 
 static void rpc_error(struct api_req *r, int http, json_t *id, int code, const char *msg)
@@ -44,6 +51,13 @@ static json_t *tool_list(void)
 
 		if (strcmp(tools[i].name, "create_call") == 0)
 			schema = api_object_schema(api_call_fields, api_n_call_fields);
+		else if (tools[i].query_args)
+			schema = json_pack("{s:s,s:{s:{s:s,s:i},s:{s:s,s:i,s:i},s:{s:s}},s:b}",
+					   "type", "object", "properties",
+					   "after", "type", "integer", "minimum", 0,
+					   "limit", "type", "integer", "minimum", 1, "maximum",
+					   API_PAGE_MAX, "types", "type", "string",
+					   "additionalProperties", false);
 		else if (tools[i].needs_id)
 			schema = json_pack("{s:s,s:{s:{s:s}},s:[s],s:b}", "type", "object",
 					   "properties", "id", "type", "string", "required", "id",
@@ -64,6 +78,38 @@ static const struct api_route *route_of(const char *op_id)
 		if (strcmp(api_routes[i].op_id, op_id) == 0)
 			return &api_routes[i];
 	return NULL;
+}
+
+/* The tool's arguments as the route's query: integers and strings only. */
+static int args_to_query(struct api_req *r, json_t *args, char *why, size_t len)
+{
+	const char *k;
+	json_t *v;
+
+	if (r->query_parsed)
+		evhttp_clear_headers(&r->query);
+	evhttp_parse_query_str("", &r->query);   /* an empty, initialised list */
+	r->query_parsed = true;
+	json_object_foreach(args, k, v) {
+		char val[256];
+
+		if (strcmp(k, "after") && strcmp(k, "limit") && strcmp(k, "types")) {
+			snprintf(why, len, "unknown argument: %s", k);
+			return EINVAL;
+		}
+		if (json_is_integer(v) && strcmp(k, "types"))
+			snprintf(val, sizeof(val), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		else if (json_is_string(v) && !strcmp(k, "types") &&
+			 json_string_length(v) < sizeof(val))
+			snprintf(val, sizeof(val), "%s", json_string_value(v));
+		else {
+			snprintf(why, len, "argument %s: %s expected", k,
+				 strcmp(k, "types") ? "an integer" : "a string");
+			return EINVAL;
+		}
+		evhttp_add_header(&r->query, k, val);
+	}
+	return 0;
 }
 
 static void call_tool(struct api_req *r, json_t *id, json_t *params)
@@ -97,6 +143,16 @@ static void call_tool(struct api_req *r, json_t *id, json_t *params)
 			return;
 		}
 		snprintf(r->params[0], API_PARAM_MAX, "%s", cid);
+	} else if (t->query_args) {
+		char why[128];
+
+		if (args_to_query(r, args ? args : NULL, why, sizeof(why)) != 0) {
+			rpc_error(r, 200, id, -32602, why);
+			return;
+		}
+		r->mcp_id = json_incref(id);
+		api_run(r);
+		return;
 	} else if (r->route->flags & AR_BODY) {
 		r->body_override = json_dumps(args ? args : json_object(), JSON_COMPACT);
 		if (!r->body_override) {
