@@ -144,3 +144,50 @@ bool events_types_match(const struct events_types *t, const char *type)
 	}
 	return false;
 }
+
+static bool v4_public(const unsigned char *a)
+{
+	uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+	static const struct {
+		uint32_t net;
+		unsigned bits;
+	} refused[] = {
+		{0x00000000u, 8},  {0x0a000000u, 8},  {0x64400000u, 10}, {0x7f000000u, 8},
+		{0xa9fe0000u, 16}, {0xac100000u, 12}, {0xc0000000u, 24}, {0xc0000200u, 24},
+		{0xc0a80000u, 16}, {0xc6120000u, 15}, {0xc6336400u, 24}, {0xcb007100u, 24},
+		{0xe0000000u, 3},   /* 224/4 multicast and 240/4 reserved, broadcast */
+	};
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		uint32_t mask = 0xffffffffu << (32 - refused[i].bits);
+
+		if ((v & mask) == refused[i].net)
+			return false;
+	}
+	return true;
+}
+
+bool events_addr_public(const unsigned char *a, size_t len)
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+	static const unsigned char zero[15] = {0};
+
+	if (!a)
+		return false;
+	if (len == 4)
+		return v4_public(a);
+	if (len != 16)
+		return false;
+	if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
+		return v4_public(a + 12);
+	if (memcmp(a, zero, 15) == 0)
+		return false;                                  /* :: and ::1 */
+	if ((a[0] & 0xfe) == 0xfc || a[0] == 0xff)
+		return false;                                  /* fc00::/7, ff00::/8 */
+	if (a[0] == 0xfe && (a[1] & 0x80) == 0x80)
+		return false;                                  /* fe80::/10, fec0::/10 */
+	if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8)
+		return false;                                  /* 2001:db8::/32 */
+	return true;
+}

@@ -67,4 +67,15 @@ int events_parse_types(const char *s, struct events_types *out);
 /** True when the filter lets an event of this type through. */
 bool events_types_match(const struct events_types *t, const char *type);
 
+/**
+ * True for an address a webhook may be delivered to without [events]
+ * webhook_allow_private: a public unicast one. Refused: IPv4 0/8, 10/8, 100.64/10,
+ * 127/8, 169.254/16, 172.16/12, 192.0.0/24, 192.0.2/24, 192.168/16, 198.18/15,
+ * 198.51.100/24, 203.0.113/24, 224/4 and above; IPv6 ::, ::1, fc00::/7, fe80::/10,
+ * fec0::/10, ff00::/8, 2001:db8::/32, 64:ff9b::/96 and ::ffff:0:0/96 (NAT64 and mapped:
+ * judged by the IPv4 inside), and any other family. addr: struct in_addr (4 bytes)
+ * or struct in6_addr (16 bytes) in network order.
+ */
+bool events_addr_public(const unsigned char *addr, size_t len);
+
 #endif

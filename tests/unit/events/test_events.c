@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -171,6 +173,46 @@ static void test_bad_secrets(void **state)
 				     sig, 10), EINVAL);
 }
 
+static bool pub(const char *text)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET, text, a) == 1)
+		return events_addr_public(a, 4);
+	assert_int_equal(inet_pton(AF_INET6, text, a), 1);
+	return events_addr_public(a, 16);
+}
+
+/* Webhook targets: public unicast only unless the operator allows the rest. */
+static void test_addr_public(void **state)
+{
+	static const char *const refused[] = {
+		"127.0.0.1", "127.255.255.254", "10.1.2.3", "172.16.0.1", "172.31.255.255",
+		"192.168.1.1", "169.254.169.254", "100.64.0.1", "100.127.255.255", "0.0.0.0",
+		"0.1.2.3", "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255",
+		"192.0.0.8", "192.0.2.1", "198.18.0.1", "198.19.255.255", "198.51.100.7",
+		"203.0.113.9", "::", "::1", "fe80::1", "febf::1", "fec0::1", "fc00::1",
+		"fd12:3456::1", "ff02::1", "2001:db8::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+		"64:ff9b::a9fe:a9fe", "::ffff:169.254.169.254",
+	};
+	static const char *const allowed[] = {
+		"8.8.8.8", "1.1.1.1", "172.15.255.255", "172.32.0.1", "100.63.255.255",
+		"100.128.0.1", "169.253.1.1", "192.169.0.1", "198.17.255.255", "198.20.0.1",
+		"223.255.255.255", "11.0.0.1", "2606:4700::1111", "2001:4860::8888",
+		"::ffff:8.8.8.8", "64:ff9b::808:808", "fe00::1",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (pub(refused[i]))
+			fail_msg("%s taken as public", refused[i]);
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (!pub(allowed[i]))
+			fail_msg("%s refused", allowed[i]);
+	assert_false(events_addr_public(NULL, 4));
+	assert_false(events_addr_public((const unsigned char *)"abcdefgh", 8));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_sign_vector),
 		cmocka_unit_test(test_sign_header_rotation),
 		cmocka_unit_test(test_bad_secrets),
+		cmocka_unit_test(test_addr_public),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
