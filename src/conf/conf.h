@@ -119,6 +119,11 @@ struct conf_events {
 	unsigned sse_keepalive_ms;        /**< comment line on an idle stream */
 	unsigned sse_buffer;              /**< bytes a slow client may have unsent; then cut */
 	unsigned poll_ms;                 /**< the table is read at least this often */
+	char     webhook_ca_file[CONF_PATH_MAX]; /**< PEM CAs for https webhooks; "" = the
+					         system store */
+	bool     webhook_allow_http;      /**< plain http:// webhook URLs accepted */
+	bool     webhook_allow_private;   /**< loopback, link-local, private and other
+					       non-public addresses may be delivered to */
 };
 
 /** How a configuration gets its trunks and routes. */

@@ -218,6 +218,12 @@ static const struct conf_key events_keys[] = {
 	 NULL, "1048576"},
 	{"poll_interval", CT_UINT, CK(struct conf, events.poll_ms), 0, 0, 10, 60000, 1, NULL,
 	 "1000"},
+	{"webhook_ca_file", CT_STR, CK(struct conf, events.webhook_ca_file), 0,
+	 CSZ(struct conf, events.webhook_ca_file), 0, 0, 0, NULL, ""},
+	{"webhook_allow_http", CT_BOOL, CK(struct conf, events.webhook_allow_http), 0, 0, 0, 0,
+	 0, NULL, "no"},
+	{"webhook_allow_private", CT_BOOL, CK(struct conf, events.webhook_allow_private), 0, 0,
+	 0, 0, 0, NULL, "no"},
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))

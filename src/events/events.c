@@ -204,6 +204,8 @@ int events_create(struct events **ep, struct event_base *base, const struct conf
 		if (rc)
 			snprintf(err, errlen, "cannot set up the event stream: %s", strerror(rc));
 	}
+	if (!rc)
+		rc = dial_init(e, err, errlen);
 	if (!rc && e->cfg.http_addr[0])
 		rc = listen_init(e, err, errlen);
 	if (rc) {
@@ -276,6 +278,7 @@ void events_destroy(struct events *e)
 	listen_fini(e);
 	stream_fini(e);
 	hook_fini(e);
+	dial_fini(e);
 	if (e->sub) {
 		redisAsyncContext *ac = e->sub;
 

@@ -25,7 +25,10 @@
  * client, and records the outcome: delivered, due again after the next delay of
  * webhook_retry, or dead (re-drivable). Delivery is at least once; the webhook-id
  * header (the event id) is the receiver's idempotency key. Host names are resolved
- * with evdns on the control loop; https URLs are refused (no TLS client yet).
+ * with evdns on the control loop; https goes through OpenSSL, the certificate checked
+ * against the system store (and [events] webhook_ca_file) and the URL's host; plain
+ * http and non-public addresses are refused unless the operator allows them
+ * (webhook_allow_http, webhook_allow_private; events_dial.c).
  *
  * HTTP seam: the events_http_* functions serve one request each on an evhttp request
  * of whichever server owns it (src/api, or the loopback listener of [events]

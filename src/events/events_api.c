@@ -293,17 +293,17 @@ void events_http_webhook_create(struct events *e, struct evhttp_request *req,
 	}
 	url = json_string_value(json_object_get(o, "url"));
 	desc = json_string_value(json_object_get(o, "description"));
-	if (!url || strncmp(url, "http://", 7) != 0 || strlen(url) > 2000 || strlen(url) < 8) {
-		snprintf(why, sizeof(why), "url: an http:// URL (https is not supported yet)");
+	if (!url || strlen(url) > 2000 || strlen(url) < 8) {
+		snprintf(why, sizeof(why), "url: an https:// URL of at most 2000 bytes");
 	} else {
-		struct evhttp_uri *u = evhttp_uri_parse(url);
+		struct dial_target t;
 
-		if (!u || !evhttp_uri_get_host(u) || !evhttp_uri_get_host(u)[0])
-			snprintf(why, sizeof(why), "url: not a URL");
-		evhttp_uri_free(u);
 		for (const char *c = url; !why[0] && *c; c++)
 			if (*c <= ' ' || *c > '~')
 				snprintf(why, sizeof(why), "url: not a URL");
+		/* scheme and literal address against this node's policy */
+		if (!why[0])
+			dial_parse(e, url, &t, why, sizeof(why));
 	}
 	if (!why[0] && json_object_get(o, "description") &&
 	    (!desc || strlen(desc) > 500))

@@ -1,9 +1,9 @@
 /*
  * events_hook.c — webhook attempts (see events.h, DESIGN): due deliveries are claimed
- * from Postgres with a lease, posted with libevent's HTTP client (host names through
- * evdns on this loop; numeric addresses need none), signed per Standard Webhooks over
+ * from Postgres with a lease, posted with libevent's HTTP client, signed per Standard Webhooks over
  * the exact body sent, and their outcome written back: delivered, due again after the
- * schedule's next delay, or dead.
+ * schedule's next delay, or dead. Where and how an attempt connects (URL policy,
+ * address policy, TLS): events_dial.c.
  */
 #include "events/events_priv.h"
 
@@ -61,6 +61,11 @@ struct hook_attempt {
 	char                     error[128];
 	int                      status;
 	struct timespec          t0;      /**< sent (monotonic) */
+	struct dial_target       t;
+	struct dial_ticket      *ticket;  /**< resolving */
+	bool                     in_start, resolved;
+	char                     addr[48];   /**< the address connected to */
+	struct ssl_st           *ssl;     /**< https: the connection's (not ours to free) */
 	struct event            *free_ev;  /**< frees the connection after its callback */
 };
 
@@ -131,8 +136,11 @@ static void attempt_unlink(struct hook_attempt *a)
 
 static void attempt_free(struct hook_attempt *a)
 {
+	dial_cancel(a->ticket);
 	if (a->conn)
 		evhttp_connection_free(a->conn);   /* frees a pending request, no callback */
+	else if (a->req)
+		evhttp_request_free(a->req);      /* never sent */
 	if (a->free_ev)
 		event_free(a->free_ev);
 	free(a);
@@ -178,6 +186,9 @@ static void on_error(enum evhttp_request_error err, void *arg)
 			  err == EVREQ_HTTP_DATA_TOO_LONG ? "answer too long" : "connection error";
 
 	snprintf(a->error, sizeof(a->error), "%s", why);
+	if (a->ssl && a->conn)
+		dial_tls_error(a->ssl, evhttp_connection_get_bufferevent(a->conn), a->error,
+			       sizeof(a->error));
 }
 
 static void on_response(struct evhttp_request *req, void *arg)
@@ -224,64 +235,87 @@ static size_t secrets_of(const char *json, char out[][EVENTS_SECRET_LEN + 8], si
 	return n;
 }
 
+/* The request goes out on a connection to the address resolved. */
+static int connect_now(struct hook_attempt *a)
+{
+	struct events *e = a->e;
+	struct timeval tv = {e->cfg.webhook_timeout_ms / 1000,
+			     (e->cfg.webhook_timeout_ms % 1000) * 1000};
+
+	clock_gettime(CLOCK_MONOTONIC, &a->t0);
+	a->conn = dial_connect(e, &a->t, a->addr, &a->ssl, a->error, sizeof(a->error));
+	if (!a->conn)
+		return EIO;
+	evhttp_connection_set_timeout_tv(a->conn, &tv);
+	evhttp_connection_set_retries(a->conn, 0);
+	evhttp_connection_set_max_body_size(a->conn, BODY_MAX);
+	if (evhttp_make_request(a->conn, a->req, EVHTTP_REQ_POST, a->t.target) != 0) {
+		/* libevent freed the request */
+		a->req = NULL;
+		snprintf(a->error, sizeof(a->error), "cannot send");
+		return EIO;
+	}
+	return 0;
+}
+
+/* An attempt that ended before its request went out, outside on_claimed. */
+static void fail_early(struct hook_attempt *a)
+{
+	struct events *e = a->e;
+
+	attempt_unlink(a);
+	a->status = 0;
+	record(a);
+	attempt_free(a);
+	claim(e);
+}
+
+static void on_addr(void *arg, const char *addr, const char *error)
+{
+	struct hook_attempt *a = arg;
+
+	a->ticket = NULL;
+	if (addr)
+		snprintf(a->addr, sizeof(a->addr), "%s", addr);
+	else
+		snprintf(a->error, sizeof(a->error), "%s", error ? error : "no address");
+	if (a->in_start) {   /* start_attempt goes on */
+		a->resolved = true;
+		return;
+	}
+	if (!addr || connect_now(a) != 0)
+		fail_early(a);
+}
+
 static int start_attempt(struct events *e, struct hook_attempt *a, const char *url,
 			 const char *secrets_json, const char *body)
 {
 	char secrets[SECRETS_MAX][EVENTS_SECRET_LEN + 8], sig[SECRETS_MAX * EVENTS_SIG_LEN + 8];
 	const char *sp[SECRETS_MAX];
-	struct evhttp_uri *u = evhttp_uri_parse(url);
-	const char *scheme, *host, *path, *query;
 	struct evkeyvalq *h;
-	struct timeval tv = {e->cfg.webhook_timeout_ms / 1000,
-			     (e->cfg.webhook_timeout_ms % 1000) * 1000};
-	char target[2100], ts[24], hostport[300];
-	int port;
+	char ts[24];
 	size_t n;
 	int64_t now = (int64_t)time(NULL);
 
-	scheme = u ? evhttp_uri_get_scheme(u) : NULL;
-	host = u ? evhttp_uri_get_host(u) : NULL;
-	if (!scheme || strcmp(scheme, "http") != 0 || !host || !host[0]) {
-		snprintf(a->error, sizeof(a->error), "%s", scheme && !strcmp(scheme, "https") ?
-			 "https is not supported" : "bad url");
-		evhttp_uri_free(u);
+	if (dial_parse(e, url, &a->t, a->error, sizeof(a->error)) != 0)
 		return EINVAL;
-	}
-	port = evhttp_uri_get_port(u);
-	if (port <= 0)
-		port = 80;
-	path = evhttp_uri_get_path(u);
-	query = evhttp_uri_get_query(u);
-	snprintf(target, sizeof(target), "%s%s%s", path && path[0] ? path : "/",
-		 query ? "?" : "", query ? query : "");
-	snprintf(hostport, sizeof(hostport), port == 80 ? "%s" : "%s:%d", host, port);
 	n = secrets_of(secrets_json, secrets, SECRETS_MAX);
 	for (size_t i = 0; i < n; i++)
 		sp[i] = secrets[i];
 	if (n == 0 || events_sign_header(sp, n, a->event_id, now, body, strlen(body), sig,
 					 sizeof(sig)) != 0) {
 		snprintf(a->error, sizeof(a->error), "no usable secret");
-		evhttp_uri_free(u);
 		return EINVAL;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &a->t0);
-	a->conn = evhttp_connection_base_new(e->base, e->dns, host, (unsigned short)port);
-	a->req = a->conn ? evhttp_request_new(on_response, a) : NULL;
+	a->req = evhttp_request_new(on_response, a);
 	if (!a->req) {
-		if (a->conn)
-			evhttp_connection_free(a->conn);
-		a->conn = NULL;
 		snprintf(a->error, sizeof(a->error), "out of memory");
-		evhttp_uri_free(u);
 		return ENOMEM;
 	}
-	evhttp_connection_set_timeout_tv(a->conn, &tv);
-	evhttp_connection_set_retries(a->conn, 0);
-	evhttp_connection_set_max_body_size(a->conn, BODY_MAX);
 	evhttp_request_set_error_cb(a->req, on_error);
 	snprintf(ts, sizeof(ts), "%" PRId64, now);
 	h = evhttp_request_get_output_headers(a->req);
-	evhttp_add_header(h, "Host", hostport);
+	evhttp_add_header(h, "Host", a->t.hostport);
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "User-Agent", "trunx-webhooks");
 	evhttp_add_header(h, "webhook-id", a->event_id);
@@ -289,16 +323,18 @@ static int start_attempt(struct events *e, struct hook_attempt *a, const char *u
 	evhttp_add_header(h, "webhook-signature", sig);
 	evhttp_add_header(h, "Connection", "close");
 	evbuffer_add(evhttp_request_get_output_buffer(a->req), body, strlen(body));
-	evhttp_uri_free(u);
-	if (evhttp_make_request(a->conn, a->req, EVHTTP_REQ_POST, target) != 0) {
-		/* libevent freed the request */
-		a->req = NULL;
-		evhttp_connection_free(a->conn);
-		a->conn = NULL;
-		snprintf(a->error, sizeof(a->error), "cannot send");
-		return EIO;
+	a->in_start = true;
+	if (dial_resolve(e, &a->t, on_addr, a, &a->ticket) != 0) {
+		a->in_start = false;
+		snprintf(a->error, sizeof(a->error), "out of memory");
+		return ENOMEM;
 	}
-	return 0;
+	a->in_start = false;
+	if (!a->resolved)
+		return 0;   /* on_addr connects */
+	if (!a->addr[0])
+		return EHOSTUNREACH;
+	return connect_now(a);
 }
 
 static void on_claimed(int err, const PGresult *res, const char *msg, bool more, void *arg)

@@ -22,6 +22,10 @@ struct evhttp_request;
 struct sse_client;
 struct hook_attempt;
 struct redisAsyncContext;
+struct ssl_ctx_st;
+struct ssl_st;
+struct bufferevent;
+struct evhttp_connection;
 
 #define EVENTS_CHANNEL "trunx:events"
 
@@ -49,8 +53,9 @@ struct events {
 	struct sse_client  *clients;
 	size_t              n_clients;
 
-	/* webhooks (events_hook.c) */
+	/* webhooks (events_hook.c, events_dial.c) */
 	struct evdns_base  *dns;
+	struct ssl_ctx_st  *tls;         /**< https client context */
 	struct hook_attempt *attempts;  /**< out */
 	struct hook_attempt *finished;  /**< answered; their connections freed next turn */
 	unsigned            n_out;       /**< attempts out */
@@ -82,6 +87,38 @@ void stream_db_state(struct events *e, bool up);
 int  hook_init(struct events *e);
 void hook_fini(struct events *e);
 void hook_kick(struct events *e);            /**< claim due deliveries now */
+
+/* events_dial.c: a webhook URL's connection (policy, evdns, TLS) */
+struct dial_target {
+	bool tls;             /**< https */
+	bool literal;         /**< host is an IP address */
+	char host[256];       /**< as in the URL (IPv6 without brackets) */
+	int  port;
+	char target[2100];    /**< path and query */
+	char hostport[300];   /**< the Host header */
+};
+struct dial_ticket;
+/** A resolution's answer: an address (text) to connect to, or why there is none. */
+typedef void (dial_h)(void *arg, const char *addr, const char *error);
+
+int  dial_init(struct events *e, char *err, size_t errlen);
+void dial_fini(struct events *e);
+/** Checks a webhook URL against the node's policy (scheme; a literal address's
+ *  class). @return 0, EINVAL (why says it, for a 422 or a failed attempt) */
+int  dial_parse(const struct events *e, const char *url, struct dial_target *t,
+		char *why, size_t wlen);
+/** Resolves t's host on the loop; h runs once, maybe before this returns (*tk NULL
+ *  then). @return 0, ENOMEM (h not called) */
+int  dial_resolve(struct events *e, const struct dial_target *t, dial_h *h, void *arg,
+		  struct dial_ticket **tk);
+/** h of a pending resolution will not run. */
+void dial_cancel(struct dial_ticket *tk);
+/** A connection to addr, TLS-verified for t->host when t->tls (*ssl: its session). */
+struct evhttp_connection *dial_connect(struct events *e, const struct dial_target *t,
+				       const char *addr, struct ssl_st **ssl, char *why,
+				       size_t wlen);
+/** Why a TLS connection failed, when it says (verification result, OpenSSL error). */
+void dial_tls_error(struct ssl_st *ssl, struct bufferevent *bev, char *why, size_t wlen);
 
 /* events_listen.c */
 int  listen_init(struct events *e, char *err, size_t errlen);

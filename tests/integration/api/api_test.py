@@ -251,7 +251,9 @@ def case_isolation_calls(ctx):
     the API: both SIPp ends get their BYE."""
     from harness import calls, sipp
     u = calls.uas(ctx, "uas_basic.xml", calls=1, timeout=60)
-    a = apimode.start(ctx)
+    # The webhook below is plain http on loopback: allowed on this node only.
+    a = apimode.start(ctx, configure=lambda c: c.section(
+        "events", webhook_allow_http="yes", webhook_allow_private="yes"))
     w = world(ctx, a, u.port)
     dbmode.wait_routing(a.t, lambda m: "1 carriers" in m and "2 DIDs" in m, timeout=10)
     # acme's webhook (to a port nothing answers: its deliveries stay pending), before
@@ -335,7 +337,10 @@ def case_isolation_calls(ctx):
     r = acme.post("/v1/mcp", {"jsonrpc": "2.0", "method": "notifications/initialized"})
     assert r.status == 202, r
     tools = {t["name"]: t for t in rpc(acme, "tools/list")["result"]["tools"]}
-    assert set(tools) == {"create_call", "list_calls", "get_call", "hangup_call"}, tools
+    assert set(tools) == {"create_call", "list_calls", "get_call", "hangup_call",
+                          "list_events"}, tools
+    assert set(tools["list_events"]["inputSchema"]["properties"]) == \
+        {"after", "limit", "types"}, tools["list_events"]
     assert "from" in tools["create_call"]["inputSchema"]["properties"], tools
     res = rpc(acme, "tools/call", {"name": "list_calls", "arguments": {}})["result"]
     assert not res["isError"] and res["structuredContent"]["data"][0]["id"] == call["id"], res
@@ -386,6 +391,45 @@ def case_isolation_calls(ctx):
     assert sse.status == 200 and b"+15557770001" not in sse.raw and \
         b"call." not in sse.raw, sse.raw[:2000]
     expect(bravo.stream("/v1/events", headers={"Last-Event-ID": "x"}), 400)
+    # MCP list_events: the same events as a page, acme's only, with its filter and
+    # cursor; bravo's page is empty; bad arguments are refused.
+    def tool(client, args):
+        return rpc(client, "tools/call", {"name": "list_events", "arguments": args})
+    table = [(int(r[0]), r[1]) for r in a.pg.sql(
+        "SELECT id, type FROM events WHERE tenant_id = 'acme' ORDER BY id")]
+    assert len(table) >= 4, table
+    page = tool(acme, {})["result"]
+    assert not page["isError"], page
+    got = page["structuredContent"]
+    assert [(e["id"], e["type"]) for e in got["data"]] == table, (got, table)
+    assert all(e["tenant"] == "acme" for e in got["data"]) and not got["has_more"], got
+    assert got["next_after"] == table[-1][0], got
+    first = tool(acme, {"limit": 2})["result"]["structuredContent"]
+    assert [e["id"] for e in first["data"]] == [i for i, _ in table[:2]], first
+    assert first["has_more"] and first["next_after"] == table[1][0], first
+    rest = tool(acme, {"after": first["next_after"], "limit": 200})
+    rest = rest["result"]["structuredContent"]
+    assert [e["id"] for e in rest["data"]] == [i for i, _ in table[2:]], rest
+    only = tool(acme, {"types": "call.answered,call.hungup"})["result"]["structuredContent"]
+    assert [e["type"] for e in only["data"]] == [t for _, t in table if t in
+                                                 ("call.answered", "call.hungup")], only
+    fam = tool(acme, {"types": "call.*"})["result"]["structuredContent"]
+    assert len(fam["data"]) == len([t for _, t in table if t.startswith("call.")]), fam
+    empty = tool(bravo, {})["result"]
+    assert not empty["isError"] and empty["structuredContent"]["data"] == [], empty
+    assert tool(bravo, {"after": 0, "types": "call.*"})["result"]["structuredContent"][
+        "data"] == []
+    for args in ({"limit": 0}, {"limit": 201}, {"types": "CALL"}, {"after": -1}):
+        r = tool(acme, args)["result"]
+        assert r["isError"] and r["structuredContent"]["error"] in (
+            "invalid_query", "bad_types"), (args, r)
+    for args in ({"colour": 1}, {"limit": "2"}, {"types": 3}):
+        assert tool(acme, args)["error"]["code"] == -32602, args
+    # A key without events:read cannot list them through MCP either.
+    nokey = apimode.create_key(ctx, a.t, "acme-calls", tenant="acme",
+                               scopes=["calls:read"])
+    r = tool(a.anon.with_token(nokey), {})["result"]
+    assert r["isError"] and r["structuredContent"]["error"] == "insufficient_scope", r
     redrive = "/v1/webhook-deliveries/%s/redrive" % delivery["id"]
     expect(bravo.get(dl), 404, "not_found")
     expect(bravo.post(redrive), 404, "not_found")

@@ -4,6 +4,7 @@ rows of the events table, streamed over SSE in order, replayed exactly once afte
 reconnect (also to a second node on the same Postgres and Redis), kept through a
 Postgres outage; webhooks signed per Standard Webhooks, retried, dead-lettered,
 re-driven, and delivered across a kill -9."""
+import http.client
 import os
 import re
 import signal
@@ -14,7 +15,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import calls, case, datastore, dbmode, ports, procs, sipp, trunxd  # noqa: E402
+from harness import calls, case, datastore, dbmode, ports, procs, sipp, tlscerts  # noqa: E402
+from harness import trunxd  # noqa: E402,F401
 import sse  # noqa: E402
 
 DID = "+15557770001"
@@ -22,11 +24,22 @@ CALL_TYPES = ["call.created", "call.ringing", "call.answered", "call.hungup"]
 
 
 def events_conf(port, retry="0s,1m,5m,30m,2h", timeout_ms=10000, poll_ms=500,
-                sse_buffer=1048576):
+                sse_buffer=1048576, allow_http=True, allow_private=True, ca_file=None,
+                api_port=None):
+    """[events] of a node; the receivers of these tests are plain http on loopback, which
+    a production node refuses (webhook_allow_http and webhook_allow_private are off by
+    default). api_port: an [api] listener too (/metrics)."""
     def hook(c):
-        c.section("events", http_listen="127.0.0.1:%d" % port, webhook_retry=retry,
-                  webhook_timeout=timeout_ms, poll_interval=poll_ms, sse_keepalive=1000,
-                  sse_buffer=sse_buffer)
+        kv = {"http_listen": "127.0.0.1:%d" % port, "webhook_retry": retry,
+              "webhook_timeout": timeout_ms, "poll_interval": poll_ms,
+              "sse_keepalive": 1000, "sse_buffer": sse_buffer,
+              "webhook_allow_http": "yes" if allow_http else "no",
+              "webhook_allow_private": "yes" if allow_private else "no"}
+        if ca_file:
+            kv["webhook_ca_file"] = ca_file
+        c.section("events", **kv)
+        if api_port:
+            c.section("api", listen="127.0.0.1:%d" % api_port)
     return hook
 
 
@@ -394,6 +407,163 @@ def case_webhook_kill_restart(ctx):
     assert rcv.got[1][3] == 200 and rcv.got[1][1] == rcv.got[0][1] and rcv.got[1][4]
     assert procs.wait_until(
         lambda: deliveries(port2, w["id"])[0]["state"] == "delivered", 5, 0.1)
+    u.stop()
+    rcv.stop()
+
+
+def metrics(port, key):
+    """GET /metrics: ({name{labels}: value}, text)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/metrics", headers={"Authorization": "Bearer " + key})
+    r = c.getresponse()
+    text = r.read().decode()
+    c.close()
+    assert r.status == 200, (r.status, text)
+    vals = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, _, v = line.rpartition(" ")
+            vals[k] = float(v)
+    return vals, text
+
+
+def case_metrics_counters(ctx):
+    """/metrics after real deliveries: one receiver fails once then takes it, another
+    always fails (dead after the schedule's 2 attempts): 4 attempts, 1 delivered, 3
+    failed, 1 dead, 4 latencies observed, no retry left pending; two SSE clients open,
+    one of which replayed the call's events; a failed authentication is counted. Every
+    series has its HELP and TYPE lines."""
+    api_port = ports.free_port("127.0.0.1")
+    pg, rd, [(t, port)], u = setup(ctx, retry="0s,1s", api_port=api_port)
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
+    import apimode
+    key = apimode.create_key(ctx, t, "ops")
+    ok_rcv = sse.Receiver(plan=[500])
+    bad_rcv = sse.Receiver(plan=[500, 503])
+    make_hook(port, ok_rcv, types=["call.answered"])
+    make_hook(port, bad_rcv, types=["call.answered"])
+    live = sse.Stream(port, "acme")
+    c = place_calls(ctx, t, 1, duration_ms=200)
+    c.wait()
+    sipp.expect_ok(c)
+    assert live.wait(lambda ev: len(ev) >= 4), live.snapshot()
+    replay = sse.Stream(port, "acme", last_id=0)
+    assert replay.wait(lambda ev: len(ev) >= 4), replay.snapshot()
+    assert procs.wait_until(lambda: len(ok_rcv.got) >= 2 and len(bad_rcv.got) >= 2, 20, 0.1)
+    assert procs.wait_until(
+        lambda: metrics(api_port, key)[0].get("trunx_webhook_dead_total") == 1, 10, 0.1)
+    # The pending count is read every 5 s: 0 once both deliveries are settled.
+    assert procs.wait_until(
+        lambda: metrics(api_port, key)[0].get("trunx_webhook_retries_pending") == 0, 15, 0.2),\
+        metrics(api_port, key)[1]
+    conn = http.client.HTTPConnection("127.0.0.1", api_port, timeout=10)
+    conn.request("GET", "/metrics", headers={"Authorization": "Bearer tk_live_" + "C" * 40})
+    st = conn.getresponse().status
+    conn.close()
+    assert st == 401, st
+    m, text = metrics(api_port, key)
+    ctx.log("metrics: %s", {k: v for k, v in m.items() if "webhook" in k or "sse" in k})
+    assert m["trunx_webhook_attempts_total"] == 4, m
+    assert m["trunx_webhook_delivered_total"] == 1, m
+    assert m["trunx_webhook_failed_total"] == 3, m
+    assert m["trunx_webhook_dead_total"] == 1, m
+    assert m["trunx_webhook_in_flight"] == 0, m
+    assert m["trunx_webhook_attempt_seconds_count"] == 4, m
+    assert m['trunx_webhook_attempt_seconds_bucket{le="+Inf"}'] == 4, m
+    assert 0 < m["trunx_webhook_attempt_seconds_sum"] < 4 * 10, m
+    assert m["trunx_sse_clients"] == 2, m
+    assert m["trunx_sse_events_replayed_total"] == 4, m
+    assert m["trunx_sse_events_sent_total"] == 8, m
+    assert m["trunx_sse_clients_cut_total"] == 0, m
+    assert m["trunx_api_auth_failures_total"] >= 1, m
+    names = {k.split("{")[0].replace("_bucket", "").replace("_sum", "").replace("_count", "")
+             for k in m}
+    for n in names:
+        assert "# HELP %s " % n in text and "# TYPE %s " % n in text, n
+    live.close()
+    replay.close()
+    assert procs.wait_until(lambda: metrics(api_port, key)[0]["trunx_sse_clients"] == 0,
+                            10, 0.1), metrics(api_port, key)[0]["trunx_sse_clients"]
+    u.stop()
+    ok_rcv.stop()
+    bad_rcv.stop()
+
+
+def case_webhook_https(ctx):
+    """https webhooks: a receiver with a certificate of the configured CA for
+    127.0.0.1 gets a signed delivery; one with a self-signed certificate, and the good
+    one reached by a name its certificate does not carry (localhost), never get a
+    request: each attempt fails on the certificate, is retried, and ends dead. On this
+    node plain http:// URLs are refused (422)."""
+    pki = tlscerts.Pki(ctx.path("pki"))
+    good_cert, good_key, _ = pki.issue("hook", ips=("127.0.0.1",))
+    bad_cert, bad_key, _ = pki.issue("rogue", ips=("127.0.0.1",), self_signed=True)
+    pg, rd, [(t, port)], u = setup(ctx, retry="0s,500ms,500ms", allow_http=False,
+                                   ca_file=pki.ca)
+    good = sse.Receiver(tls=(good_cert, good_key))
+    rogue = sse.Receiver(tls=(bad_cert, bad_key))
+    plain = sse.Receiver()
+    st, b = sse.call(port, "POST", "/v1/webhooks", {"url": plain.url}, tenant="acme")
+    assert st == 422 and b["error"] == "invalid_field" and "http" in b["message"], (st, b)
+    wg = make_hook(port, good, types=["call.answered"])
+    wr = make_hook(port, rogue, types=["call.answered"])
+    # The same receiver reached by a name its certificate does not carry.
+    st, wn = sse.call(port, "POST", "/v1/webhooks", {
+        "url": "https://localhost:%d/hook" % good.port, "types": ["call.answered"]},
+        tenant="acme")
+    assert st == 201, (st, wn)
+    c = place_calls(ctx, t, 1, duration_ms=200)
+    c.wait()
+    sipp.expect_ok(c)
+    assert procs.wait_until(lambda: len(good.got) >= 1, 20, 0.1), good.got
+    assert good.got[0][4] and good.got[0][2]["type"] == "call.answered", good.got
+    assert procs.wait_until(lambda: deliveries(port, wg["id"])[0]["state"] == "delivered",
+                            10, 0.1)
+    for w in (wr, wn):
+        assert procs.wait_until(lambda: deliveries(port, w["id"], state="dead"), 20, 0.2), \
+            deliveries(port, w["id"])
+        d = deliveries(port, w["id"], state="dead")[0]
+        ctx.log("webhook %s: %s", w["url"], d)
+        assert d["attempts"] == 3 and "certificate" in (d["last_error"] or ""), d
+    assert "hostname mismatch" in deliveries(port, wn["id"])[0]["last_error"], \
+        deliveries(port, wn["id"])
+    assert rogue.got == [] and rogue.handshakes_failed >= 3, (rogue.got,
+                                                              rogue.handshakes_failed)
+    time.sleep(0.5)
+    assert len(good.got) == 1, good.got   # the name-reached attempts never got through
+    assert not good.bad, good.bad
+    u.stop()
+    for r in (good, rogue, plain):
+        r.stop()
+
+
+def case_webhook_ssrf(ctx):
+    """Without webhook_allow_private, a webhook may not aim at the inside: URLs naming
+    loopback, private, link-local (metadata) or unique-local addresses are refused at
+    creation (422); a name resolving to loopback (localhost, through evdns) is accepted
+    but each attempt fails without connecting, and the delivery ends dead."""
+    pg, rd, [(t, port)], u = setup(ctx, retry="0s,300ms", allow_private=False)
+    rcv = sse.Receiver()
+    for url in ("http://127.0.0.1:%d/hook" % rcv.port, "http://10.0.0.1/",
+                "http://169.254.169.254/latest/meta-data", "http://[::1]/x",
+                "http://[fd00::1]:8080/", "https://192.168.1.10/", "http://0.0.0.0/",
+                "http://[::ffff:127.0.0.1]/"):
+        st, b = sse.call(port, "POST", "/v1/webhooks", {"url": url}, tenant="acme")
+        assert st == 422 and b["error"] == "invalid_field" and "public" in b["message"], \
+            (url, st, b)
+    st, w = sse.call(port, "POST", "/v1/webhooks", {
+        "url": "http://localhost:%d/hook" % rcv.port, "types": ["call.answered"]},
+        tenant="acme")
+    assert st == 201, (st, w)
+    c = place_calls(ctx, t, 1, duration_ms=200)
+    c.wait()
+    sipp.expect_ok(c)
+    assert procs.wait_until(lambda: deliveries(port, w["id"], state="dead"), 20, 0.2), \
+        deliveries(port, w["id"])
+    d = deliveries(port, w["id"], state="dead")[0]
+    ctx.log("localhost webhook: %s", d)
+    assert d["attempts"] == 2 and "public address" in d["last_error"], d
+    assert rcv.got == [], rcv.got
     u.stop()
     rcv.stop()
 

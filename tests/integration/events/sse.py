@@ -9,6 +9,7 @@ import http.client
 import http.server
 import json
 import socket
+import ssl
 import threading
 import time
 
@@ -122,8 +123,10 @@ class Receiver:
     (then 200), or holds it unanswered when the status is None; verifies every
     signature against `secrets` (set after the webhook is created)."""
 
-    def __init__(self, plan=(), hold_s=30):
+    def __init__(self, plan=(), hold_s=30, tls=None):
+        """tls: (certificate, key) files: an https receiver."""
         self.plan = list(plan)
+        self.handshakes_failed = 0
         self.hold_s = hold_s
         self.secrets = []
         self.got = []        # (time, msg_id, body dict, status answered, verified)
@@ -155,10 +158,25 @@ class Receiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        class TlsServer(http.server.ThreadingHTTPServer):
+            def get_request(self):
+                sock, addr = self.socket.accept()
+                try:
+                    return self.tls.wrap_socket(sock, server_side=True), addr
+                except (ssl.SSLError, OSError):
+                    outer.handshakes_failed += 1
+                    sock.close()
+                    raise
+
+        if tls:
+            self.srv = TlsServer(("127.0.0.1", 0), H)
+            self.srv.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.srv.tls.load_cert_chain(tls[0], tls[1])
+        else:
+            self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.srv.daemon_threads = True
         self.port = self.srv.server_address[1]
-        self.url = "http://127.0.0.1:%d/hook" % self.port
+        self.url = "%s://127.0.0.1:%d/hook" % ("https" if tls else "http", self.port)
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
     def stop(self):
