@@ -103,6 +103,28 @@ void api_error(struct evhttp_request *req, int status, const char *code, const c
 	json_decref(o);
 }
 
+/* A 422 naming the field at fault (as the API's own 422s do): `why` reads
+ * "field: what is wrong". */
+static void field_error(struct evhttp_request *req, const char *code, const char *field,
+			const char *why)
+{
+	json_t *o = json_pack("{s:s,s:s,s:s}", "error", code, "message", why, "field", field);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	api_json(req, 422, s ? s : "{\"error\":\"internal\",\"message\":\"out of memory\"}");
+	free(s);
+	json_decref(o);
+}
+
+static void why_error(struct evhttp_request *req, const char *why)
+{
+	char field[32];
+	size_t n = strcspn(why, ":");
+
+	snprintf(field, sizeof(field), "%.*s", (int)(n < sizeof(field) ? n : 0), why);
+	field_error(req, "invalid_field", field, why);
+}
+
 /* A query's answer, with the request it answers. */
 struct pending {
 	struct events         *e;
@@ -136,7 +158,7 @@ static void on_answer(int err, const PGresult *res, const char *msg, bool more, 
 	(void)more;
 	if (err) {
 		if (err == EIO && p->kind == K_CREATE && msg && strstr(msg, "check constraint"))
-			api_error(req, 422, "invalid_field", "url: not accepted");
+			field_error(req, "invalid_field", "url", "url: not accepted");
 		else
 			api_error(req, 503, "unavailable", "database unavailable: %s",
 				  err == EIO ? "statement failed" : strerror(err));
@@ -161,7 +183,7 @@ static void on_answer(int err, const PGresult *res, const char *msg, bool more, 
 		break;
 	case K_CREATE:
 		if (rows == 0)
-			api_error(req, 422, "invalid_field", "tenant: no such tenant");
+			field_error(req, "invalid_field", "tenant", "tenant: no such tenant");
 		else
 			api_json(req, 201, PQgetvalue(res, 0, 0));
 		break;
@@ -274,19 +296,22 @@ void events_http_webhook_create(struct events *e, struct evhttp_request *req,
 	json_t *o, *v;
 
 	if (n > BODY_LIMIT) {
-		api_error(req, 413, "too_large", "body over %d bytes", BODY_LIMIT);
+		api_error(req, 413, "payload_too_large", "body over %d bytes", BODY_LIMIT);
 		return;
 	}
 	o = json_loadb((const char *)evbuffer_pullup(in, -1), n, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(o)) {
 		json_decref(o);
-		api_error(req, 400, "malformed_json", "the body is not a JSON object");
+		api_error(req, 400, "invalid_json", "the body is not a JSON object");
 		return;
 	}
 	json_object_foreach(o, k, v) {
 		if (strcmp(k, "url") && strcmp(k, "types") && strcmp(k, "description") &&
 		    strcmp(k, "tenant")) {
-			api_error(req, 422, "unknown_field", "unknown field: %.60s", k);
+			char uf[100];
+
+			snprintf(uf, sizeof(uf), "unknown field: %.60s", k);
+			field_error(req, "unknown_field", k, uf);
 			json_decref(o);
 			return;
 		}
@@ -321,7 +346,7 @@ void events_http_webhook_create(struct events *e, struct evhttp_request *req,
 	if (!why[0])
 		types_array(json_object_get(o, "types"), types, sizeof(types), why, sizeof(why));
 	if (why[0]) {
-		api_error(req, 422, "invalid_field", "%s", why);
+		why_error(req, why);
 		json_decref(o);
 		return;
 	}

@@ -66,6 +66,26 @@ def case_bad_input(ctx):
     expect(op.get("/v1/trunks/not-a-uuid"), 404, "not_found")
     expect(op.post("/v1/outbound-routes", {"trunk_id": "00000000-0000-0000-0000-000000000001"}),
            422, "invalid_reference")
+    # The same rules on the routes the events module answers (webhooks) and on MCP.
+    expect(op.post("/v1/webhooks", raw=b'{"url":"https://example.com/h"}'), 415,
+           "unsupported_media_type")
+    big = b'{"url":"https://example.com/h","description":"' + b"x" * 70000 + b'"}'
+    expect(op.post("/v1/webhooks", raw=big, headers=bad_json), 413, "payload_too_large")
+    expect(op.post("/v1/webhooks", raw=b'{"url":', headers=bad_json), 400, "invalid_json")
+    r = expect(op.post("/v1/webhooks", {"url": "https://example.com/h", "colour": 1}), 422,
+               "unknown_field")
+    assert r.json["field"] == "colour" and r.headers.get("x-request-id"), r
+    r = expect(op.post("/v1/webhooks", {"url": "http://example.com/h"}), 422, "invalid_field")
+    assert r.json["field"] == "url" and "http" in r.json["message"], r
+    r = expect(op.post("/v1/webhooks", {"url": "https://169.254.169.254/latest"}), 422,
+               "invalid_field")
+    assert r.json["field"] == "url" and "public" in r.json["message"], r
+    r = expect(op.request("PUT", "/v1/webhooks"), 405, "method_not_allowed")
+    assert set(r.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}, r.headers
+    r = expect(op.get("/v1/mcp"), 405, "method_not_allowed")
+    assert "POST" in r.headers["allow"], r.headers
+    expect(op.post("/v1/mcp", raw=b'{"jsonrpc":"2.0","id":1,"method":"ping"}'), 415,
+           "unsupported_media_type")
     # Calls: bad E.164, a DID the tenant does not own, media control not built yet.
     tkey = apimode.create_key(ctx, a.t, "acme-calls", tenant="acme",
                               scopes=["calls:read", "calls:write"])

@@ -368,14 +368,17 @@ def case_webhook_dead_and_redrive(ctx):
     assert st == 409 and b["error"] == "not_dead", (st, b)
     assert not rcv.bad, rcv.bad
     # Bad input.
-    for body, code, err in (("{", 400, "malformed_json"),
+    for body, code, err in (("{", 400, "invalid_json"),
                             ({"url": "ftp://x"}, 422, "invalid_field"),
                             ({"url": rcv.url, "colour": 1}, 422, "unknown_field"),
                             ({"url": rcv.url, "types": ["Call"]}, 422, "invalid_field"),
                             ({"url": rcv.url, "tenant": "other"}, 422, "invalid_field"),
-                            ("x" * 20000, 413, "too_large")):
+                            ("x" * 20000, 413, "payload_too_large")):
         st, b = sse.call(port, "POST", "/v1/webhooks", body, tenant="acme")
         assert st == code and b["error"] == err, (body, st, b)
+        if code == 422:   # the field at fault is named
+            want = [k for k in body if k != "url"] or ["url"]
+            assert b["field"].split("[")[0] == want[0], (body, b)
     st, b = sse.call(port, "DELETE", "/v1/webhooks/%s" % w["id"], tenant="other")
     assert st == 404, (st, b)
     st, b = sse.call(port, "DELETE", "/v1/webhooks/%s" % w["id"], tenant="acme")
