@@ -101,6 +101,10 @@ int dial_parse(const struct events *e, const char *url, struct dial_target *t,
 	t->port = evhttp_uri_get_port(u);
 	if (t->port <= 0)
 		t->port = t->tls ? 443 : 80;
+	if (t->port > 65535) {
+		snprintf(why, wlen, "url: bad port");
+		goto out;
+	}
 	t->literal = evutil_inet_pton(AF_INET, host, ip) == 1 ||
 		     evutil_inet_pton(AF_INET6, host, ip) == 1;
 	if (t->literal && !e->cfg.webhook_allow_private &&

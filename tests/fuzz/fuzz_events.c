@@ -1,12 +1,13 @@
 /* fuzz_events.c — the request values and settings the event stream parses: the webhook
- * retry schedule, Last-Event-ID, the SSE type filter and webhook secrets. The first
- * byte picks the parser; the rest is the text. Accepted values must satisfy what the
+ * retry schedule, Last-Event-ID, the SSE type filter, webhook secrets and webhook URLs
+ * (dial_parse, under each policy). The first byte picks the parser; the rest is the text. Accepted values must satisfy what the
  * parsers promise (bounds, a filter that matches its own names). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "events/events_priv.h"
 #include "events/events_sched.h"
 #include "events/events_sign.h"
 
@@ -23,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0: {
 		struct events_sched sc;
 		uint32_t ms;
@@ -61,6 +62,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (t.name[i][n - 1] != '*' && !events_types_match(&t, t.name[i]))
 					abort();
 			}
+		}
+		break;
+	}
+	case 4: {
+		/* A URL accepted under a policy has a host, a port and a target; without
+		 * webhook_allow_http it is https; a literal it names is public unless
+		 * webhook_allow_private. */
+		static struct events e;
+		struct dial_target t;
+		char why[160];
+
+		e.cfg.webhook_allow_http = (data[0] / 5) & 1;
+		e.cfg.webhook_allow_private = (data[0] / 10) & 1;
+		if (dial_parse(&e, s, &t, why, sizeof(why)) == 0) {
+			if (!t.host[0] || t.port <= 0 || t.port > 65535 || t.target[0] != '/' ||
+			    (!t.tls && !e.cfg.webhook_allow_http))
+				abort();
+		} else if (!why[0]) {
+			abort();
 		}
 		break;
 	}
