@@ -32,7 +32,6 @@ struct dial_ticket {
 	struct events *e;
 	dial_h *h;
 	void   *arg;        /**< NULL once cancelled */
-	bool    answered;   /**< the callback ran (maybe before evdns_getaddrinfo returned) */
 	struct evdns_getaddrinfo_request *req;
 };
 
@@ -160,7 +159,6 @@ static void on_resolved(int err, struct evutil_addrinfo *ai, void *arg)
 	struct dial_ticket *tk = arg;
 	char addr[INET6_ADDRSTRLEN] = "", why[128] = "";
 
-	tk->answered = true;
 	tk->req = NULL;
 	if (tk->arg) {
 		if (err)
@@ -178,6 +176,7 @@ int dial_resolve(struct events *e, const struct dial_target *t, dial_h *h, void 
 		 struct dial_ticket **out)
 {
 	struct evutil_addrinfo hints = {0};
+	struct evdns_getaddrinfo_request *req;
 	struct dial_ticket *tk;
 
 	*out = NULL;
@@ -196,8 +195,10 @@ int dial_resolve(struct events *e, const struct dial_target *t, dial_h *h, void 
 	hints.ai_protocol = IPPROTO_TCP;
 	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
 	*out = tk;
-	tk->req = evdns_getaddrinfo(e->dns, t->host, NULL, &hints, on_resolved, tk);
-	if (!tk->req)
+	req = evdns_getaddrinfo(e->dns, t->host, NULL, &hints, on_resolved, tk);
+	if (req)
+		tk->req = req;
+	else
 		*out = NULL;   /* answered already (hosts file, or an error): tk is freed */
 	return 0;
 }
