@@ -221,10 +221,8 @@ enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf
 			s->side[side].out.seq_off--;
 			return MDTMF_CONSUME;
 		}
-		if (to->known && te_rate(in) != te_rate(to))
-			telev_rescale_payload(buf + h->hdr_len, h->payload_len, te_rate(in),
-					      te_rate(to));
-		return MDTMF_PASS;
+		/* durations and timestamps move to the other clock in mdtmf_out */
+		return to->known ? MDTMF_EVENT : MDTMF_PASS;
 	}
 	if (in->ib && (h->pt == in->p.audio_pt || h->pt == in->p.audio_pt_rx) &&
 	    !(to->known && to->p.mode == MEDIA_DTMF_INBAND)) {
@@ -235,6 +233,11 @@ enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf
 			on_inband_note(s, side, &n[i]);
 	}
 	return MDTMF_PASS;
+}
+
+uint8_t mdtmf_event_pt(const struct media_session *s, unsigned to)
+{
+	return s->dtmf ? s->dtmf->side[to & 1].p.te_pt : MEDIA_PT_NONE;
 }
 
 bool mdtmf_xc_event(struct media_session *s, unsigned side, uint32_t ts, const uint8_t *pl,
@@ -334,8 +337,20 @@ size_t mdtmf_out(struct media_session *s, unsigned to, uint8_t *buf, size_t len,
 		return len;
 	sd = &d->side[to];
 	dir = &d->dir[to];
-	if (sd->p.te_pt <= 127 && h.pt == sd->p.te_pt)
-		return len;   /* an event relayed as it came */
+	if (sd->p.te_pt <= 127 && h.pt == sd->p.te_pt) {
+		/* an event relayed as it came, moved to this side's event clock */
+		const struct mdtmf_side *from = &d->side[to ^ 1];
+		uint32_t ts;
+
+		if (!from->known || te_rate(from) == te_rate(sd))
+			return len;
+		if (dir->map.from_hz != te_rate(from) || dir->map.to_hz != te_rate(sd))
+			telev_map_init(&dir->map, te_rate(from), te_rate(sd));
+		if (telev_map_packet(&dir->map, h.ts, buf + h.hdr_len, h.payload_len, h.ts,
+				     &ts) == 0)
+			rtp_set_ts(buf, ts);
+		return len;
+	}
 	if (dir->gap)
 		dir->gap--;
 	else if (!dir->tx_pending && !telev_tx_busy(&dir->tx) && !dir->gen_on)

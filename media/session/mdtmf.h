@@ -15,7 +15,9 @@
  * packets that take the place of the audio packets while the digit lasts, or tones
  * written into its G.711 audio; either way the stream keeps its SSRC, sequence and
  * timestamps, since each generated packet is a relayed packet transformed in place.
- * The relayed stream is the clock: one generated packet per audio packet. Digits
+ * The relayed stream is the clock: one generated packet per audio packet. Events
+ * relayed between sides whose event clocks differ get their durations and
+ * timestamps moved to the receiving side's clock together (telev_map). Digits
  * from signalling (SIP INFO, the API) wait in a per-session queue and go out in order
  * with a pause between them. Nothing is allocated per packet; the in-band detector
  * and the tone generators are created when an update asks for them.
@@ -59,6 +61,7 @@ struct mdtmf_dir {
 	unsigned         gap;        /**< packets to wait before the next queued digit */
 	struct mdtmf_queue q;        /**< digits from signalling, in order */
 	unsigned         q_head;
+	struct telev_map map;        /**< relayed events from the other side's clock */
 };
 
 struct mdtmf_side {
@@ -76,7 +79,12 @@ struct mdtmf {
 enum mdtmf_verdict {
 	MDTMF_PASS = 0,   /**< relay the packet (possibly changed in place) */
 	MDTMF_CONSUME,    /**< taken here: count it, send nothing */
+	MDTMF_EVENT,      /**< an event that crosses as one: it takes the other side's
+			       event payload type (mdtmf_event_pt) */
 };
+
+/** The event payload type of side `to` (MEDIA_PT_NONE when it has none). */
+uint8_t mdtmf_event_pt(const struct media_session *s, unsigned to);
 
 /** Applies the sides' DTMF parameters (worker, at each update). @return 0 or ENOMEM */
 int mdtmf_apply(struct media_session *s, const struct media_session_params *p);

@@ -2,7 +2,8 @@
  * test_engine_dtmf.c — DTMF interworking through the engine with real sockets (the
  * test plays both remote parties): in-band -> RFC 4733 with the tone gone from the
  * forwarded audio, RFC 4733 -> in-band tones, a burst of digits from signalling
- * ("123#") in order, duration rescaling 8 kHz -> 48 kHz, a lost end ended by timeout,
+ * ("123#") in order, duration and timestamp rescaling 8 kHz -> 48 kHz (a long press
+ * in segments, an event type negotiated on one side only), a lost end ended by timeout,
  * and end packets sent when the call ends mid-digit. Each checks the stream keeps one
  * SSRC and contiguous sequence numbers.
  */
@@ -366,6 +367,38 @@ static void test_rescale_8k_48k(void **state)
 	teardown(&f);
 }
 
+/* A long press relayed from an 8 kHz to a 48 kHz event clock, where B's event type
+ * was negotiated on B only (101 -> 96, no PT map entry): timestamps move with the
+ * durations, so B's segments start at multiples of 0xFFFF from the event's onset. */
+static void test_relay_segments_8k_48k(void **state)
+{
+	static struct fixture f;
+	static struct rx r;
+	static const uint32_t want_dts[] = {0, 5u * 0xffff, 6u * 0xffff, 6u * 0xffff};
+	static const uint16_t want_dur[] = {960, 392400 - 5 * 0xffff, 960, 1920};
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	setup(&f, MEDIA_DTMF_RFC4733, MEDIA_DTMF_RFC4733, 48000);
+	f.p.side[0].pt_map[101] = MEDIA_PT_NONE;   /* events are not in the PT map */
+	f.p.side[1].dtmf.te_pt = f.p.side[1].dtmf.te_pt_rx = 96;
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	sleep_ms(30);
+	send_te(&f.a, f.pa, 1, 100, 7, false, 160, true);
+	send_te(&f.a, f.pa, 2, 100, 7, false, 65400, false);
+	send_te(&f.a, f.pa, 3, 100 + 0xffff, 7, false, 160, false);
+	send_te(&f.a, f.pa, 4, 100 + 0xffff, 7, true, 320, false);
+	recv_all(&f.b, &r, 4, 200);
+	assert_int_equal(r.n, 4);
+	assert_one_stream(&r);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(r.pt[i], 96);
+		assert_int_equal((uint32_t)(r.ts[i] - r.ts[0]), want_dts[i]);
+		assert_int_equal(r.pl[i][2] << 8 | r.pl[i][3], want_dur[i]);
+	}
+	teardown(&f);
+}
+
 /* End packets all lost: the digit is reported once the timeout passes. */
 static void test_lost_end_reported(void **state)
 {
@@ -427,6 +460,7 @@ int test_engine_dtmf_run(void)
 		cmocka_unit_test(test_rfc4733_to_inband_events_ahead),
 		cmocka_unit_test(test_burst_in_order),
 		cmocka_unit_test(test_rescale_8k_48k),
+		cmocka_unit_test(test_relay_segments_8k_48k),
 		cmocka_unit_test(test_lost_end_reported),
 		cmocka_unit_test(test_end_on_close),
 	};
