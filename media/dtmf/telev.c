@@ -199,7 +199,10 @@ int telev_rx_packet(struct telev_rx *rx, uint32_t ts, const uint8_t *pl, size_t 
 
 int telev_rx_tick(struct telev_rx *rx, uint64_t now_us, bool force, struct telev_note *note)
 {
-	if (!rx->active || (!force && now_us - rx->last_us < rx->timeout_us))
+	/* a packet stamped after the caller's `now` (a clock read earlier, or rounded
+	 * down to the millisecond) is recent, not 2^64 us old */
+	if (!rx->active ||
+	    (!force && (now_us < rx->last_us || now_us - rx->last_us < rx->timeout_us)))
 		return 0;
 	rx_finish(rx, rx->base + rx->seg_dur, true, note);
 	return 1;

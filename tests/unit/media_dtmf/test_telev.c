@@ -314,6 +314,8 @@ static void test_lost_end(void **state)
 	telev_rx_init(&rx, 8000, 0);
 	assert_int_equal(feed(&rx, 500, 9, false, 160, 1000000, n), 1);
 	assert_int_equal(feed(&rx, 500, 9, false, 480, 1040000, n), 0);
+	/* a tick whose clock reads a little before the last packet (rounded to the ms) */
+	assert_int_equal(telev_rx_tick(&rx, 1039999, false, &t), 0);
 	assert_int_equal(telev_rx_tick(&rx, 1040000 + TELEV_TIMEOUT_US - 1, false, &t), 0);
 	assert_int_equal(telev_rx_tick(&rx, 1040000 + TELEV_TIMEOUT_US, false, &t), 1);
 	assert_int_equal(t.type, TELEV_END);
