@@ -173,5 +173,7 @@ unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_
 	}
 	if (s->transcoding)
 		xc_rtcp_tick(s, now_us, next_due_us);
+	if (s->dtmf)   /* digits toward a side no audio flows to */
+		mdtmf_clock(s, now_us, next_due_us);
 	return sent;
 }
