@@ -317,7 +317,8 @@ class OpusUA(ua.UA):
 
 
 class RtpLog:
-    """Every RTP packet arriving on a UA's media socket: (pt, marker, seq, ts, payload)."""
+    """Every RTP packet arriving on a UA's media socket: (pt, marker, seq, ts, payload,
+    ssrc)."""
 
     def __init__(self, sock):
         self.sock, self.pkts = sock, []
@@ -333,8 +334,8 @@ class RtpLog:
             except OSError:
                 continue
             if len(data) >= 12:
-                b1, seq, ts = data[1], *struct.unpack("!HI", data[2:8])
-                self.pkts.append((b1 & 0x7F, bool(b1 & 0x80), seq, ts, data[12:]))
+                b1, (seq, ts, ssrc) = data[1], struct.unpack("!HII", data[2:12])
+                self.pkts.append((b1 & 0x7F, bool(b1 & 0x80), seq, ts, data[12:], ssrc))
 
     def stop(self):
         self.stop_ev.set()
@@ -344,7 +345,7 @@ class RtpLog:
         """Digits in the event packets of type pt: [(event, first ts, total duration,
         segment timestamps)], a long press's segments joined as RFC 4733 says."""
         out = []
-        for p, _, _, ts, pl in self.pkts:
+        for p, _, _, ts, pl, _ in self.pkts:
             if p != pt or len(pl) < 4:
                 continue
             ev, dur = pl[0], pl[2] << 8 | pl[3]
@@ -488,6 +489,16 @@ def case_ctl_dtmf(ctx):
     """`trunxctl dtmf CALL b 12# --duration 100` sends three 100 ms RFC 4733 digits to
     B on A's stream and logs them as call.dtmf (source api); a bad digit, a bad leg, a
     bad duration and an unknown call are refused with exit code 1."""
+    ctl_dtmf(ctx, audio=True)
+
+
+def case_ctl_dtmf_silent(ctx):
+    """The same while A sends no audio at all: the digits go to B in packets of their
+    own, on one stream."""
+    ctl_dtmf(ctx, audio=False)
+
+
+def ctl_dtmf(ctx, audio):
     if not ctx.trunxctl_path:
         raise AssertionError("trunxctl is not built")
     b = ua.UA(name="callee", auto=True)
@@ -501,8 +512,9 @@ def case_ctl_dtmf(ctx):
         raise AssertionError("call not answered: %s" % (final.start if final else None))
     log_b = RtpLog(b.media)
     ctx.at_end(log_b.stop)
-    rtp = RtpSender(a.media, sdp_media(final.body))
-    ctx.at_end(rtp.stop)
+    rtp = RtpSender(a.media, sdp_media(final.body)) if audio else None
+    if rtp:
+        ctx.at_end(rtp.stop)
     time.sleep(0.3)
     calls = t.ctl("calls")
     if len(calls) != 1:
@@ -523,11 +535,17 @@ def case_ctl_dtmf(ctx):
     procs.wait_until(lambda: len(log_b.events(101)) >= 3 and
                      sum(1 for p in log_b.pkts if p[0] == 101 and p[4][1] & 0x80) >= 9,
                      5.0, 0.05)
-    rtp.stop()
+    if rtp:
+        rtp.stop()
     log_b.stop()
     da.bye()
     t.wait_events("call.end", 1, 10)
     got = [(e, d) for e, _, d, _ in log_b.events(101)]
+    seqs = [p[2] for p in log_b.pkts]
+    if any((b2 - b1) % 65536 != 1 for b1, b2 in zip(seqs, seqs[1:])):
+        raise AssertionError("B's stream has sequence gaps: %s" % seqs[:40])
+    if len(set(p[5] for p in log_b.pkts)) != 1:
+        raise AssertionError("B's stream changed SSRC")
     recs = t.events("call.dtmf")
     ctx.log("B got %s; call.dtmf %s", got, recs)
     if got != [(1, 800), (2, 800), (11, 800)]:
