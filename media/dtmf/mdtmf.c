@@ -452,6 +452,7 @@ void mdtmf_clock(struct media_session *s, uint64_t now_us, uint64_t *next_due_us
 		struct mdtmf_dir *dir = &d->dir[to];
 		struct session_out *o = &s->side[to ^ 1].out;
 		unsigned ptime = d->side[to].p.ptime ? d->side[to].p.ptime : 20;
+		unsigned gap_ms = d->side[to ^ 1].p.ptime > ptime ? d->side[to ^ 1].p.ptime : ptime;
 		uint64_t due;
 
 		if (!d->side[to].known || !dir_busy(dir) || !session_takes_rtp(&s->side[to])) {
@@ -460,8 +461,9 @@ void mdtmf_clock(struct media_session *s, uint64_t now_us, uint64_t *next_due_us
 		}
 		if (dir->own && o->last_ms == dir->own_ms)
 			due = dir->own_due_us;   /* our own cadence */
-		else   /* audio flowed: wait until one and a half packet times passed */
-			due = o->started ? o->last_ms * 1000u + ptime * 1500u : 0;
+		else   /* audio flowed: wait until one and a half packet times passed (the
+			* longer of the two sides', as a relay forwards the other's) */
+			due = o->started ? o->last_ms * 1000u + gap_ms * 1500u : 0;
 		if (due > now_us + 500) {
 			if (due < *next_due_us)
 				*next_due_us = due;
