@@ -458,6 +458,8 @@ def case_sdp_by_mode(ctx):
         (0, "PCMU/8000"), (101, "telephone-event/8000"))))
     if da is None:
         raise AssertionError("call not answered: %s" % (final.start if final else None))
+    # the UA answers before it files the request: wait for it in the inbox
+    procs.wait_until(lambda: any(m.method == "INVITE" for m in b.inbox), 3.0, 0.02)
     inv = [m for m in b.inbox if m.method == "INVITE"]
     if not inv or b"telephone-event/8000" not in (inv[0].body or b""):
         raise AssertionError("RFC 4733 leg not offered events: %s" % (inv[0].body if inv else None))
@@ -476,6 +478,7 @@ def case_sdp_by_mode(ctx):
         (0, "PCMU/8000"), (101, "telephone-event/8000"))))
     if da is None:
         raise AssertionError("call not answered: %s" % (final.start if final else None))
+    procs.wait_until(lambda: any(m.method == "INVITE" for m in b2.inbox), 3.0, 0.02)
     inv = [m for m in b2.inbox if m.method == "INVITE"]
     if not inv or b"telephone-event" in (inv[0].body or b""):
         raise AssertionError("INFO leg offered events: %s" % (inv[0].body if inv else None))
