@@ -151,7 +151,7 @@ static void session_add(struct worker *w, struct media_session *s)
 /* Puts a session on the clock list while it transcodes, takes it off otherwise. */
 static void clock_sync(struct worker *w, struct media_session *s)
 {
-	bool want = s->transcoding || feat_clocked(s->feat);
+	bool want = s->transcoding || feat_clocked(s->feat) || mdtmf_busy(s);
 
 	if (want && !s->clocked) {
 		s->clk_prev = NULL;
@@ -371,8 +371,10 @@ static void serve_control(struct worker *w)
 					w->next_clock_us = 0;   /* a prompt may be due now */
 			}
 		}
-		if (s->work_flags & WORKER_CTL_DIGITS)
+		if (s->work_flags & WORKER_CTL_DIGITS) {
 			mdtmf_take(s, &s->work_digits);
+			clock_sync(w, s);   /* they go out even when no audio flows */
+		}
 	}
 	for (s = list; s; s = next) {
 		next = s->work_next;
@@ -389,8 +391,8 @@ static void run_timers(struct worker *w, uint64_t now_ms)
 	w->next_tick_ms = now_ms + WORKER_TICK_MS;
 	for (struct media_session *s = w->sessions; s; s = s->next) {
 		session_publish(s, now_ms);
-		if (s->feat)
-			clock_sync(w, s);   /* a prompt that ended leaves the clock list */
+		if (s->feat || s->dtmf)
+			clock_sync(w, s);   /* a prompt or digits that ended leave the clock */
 		mdtmf_tick(s, now_ms * 1000u);
 		if (session_timer(s, &w->me->scfg, now_ms))
 			emit(w, s, MEDIA_EV_TIMEOUT);
@@ -544,11 +546,14 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 			drops++;
 			continue;
 		}
-		if (kind == SESSION_FD_RTP)
+		if (kind == SESSION_FD_RTP) {
 			v = relay_rtp(s, cfg, fh->side, w->buf[i], len, &w->rx_addr[i], t,
 				      arrival, &out);
-		else
+			if (s->dtmf && !s->clocked && mdtmf_busy(s))
+				clock_sync(w, s);   /* a digit began: it needs the clock */
+		} else {
 			v = relay_rtcp(s, cfg, fh->side, w->buf[i], len, &w->rx_addr[i], t, &out);
+		}
 		if (v == RELAY_DROP)
 			drops++;
 		if (v != RELAY_SEND)

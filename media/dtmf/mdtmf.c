@@ -221,10 +221,8 @@ enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf
 			s->side[side].out.seq_off--;
 			return MDTMF_CONSUME;
 		}
-		if (to->known && te_rate(in) != te_rate(to))
-			telev_rescale_payload(buf + h->hdr_len, h->payload_len, te_rate(in),
-					      te_rate(to));
-		return MDTMF_PASS;
+		/* durations and timestamps move to the other clock in mdtmf_out */
+		return to->known ? MDTMF_EVENT : MDTMF_PASS;
 	}
 	if (in->ib && (h->pt == in->p.audio_pt || h->pt == in->p.audio_pt_rx) &&
 	    !(to->known && to->p.mode == MEDIA_DTMF_INBAND)) {
@@ -235,6 +233,11 @@ enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf
 			on_inband_note(s, side, &n[i]);
 	}
 	return MDTMF_PASS;
+}
+
+uint8_t mdtmf_event_pt(const struct media_session *s, unsigned to)
+{
+	return s->dtmf ? s->dtmf->side[to & 1].p.te_pt : MEDIA_PT_NONE;
 }
 
 bool mdtmf_xc_event(struct media_session *s, unsigned side, uint32_t ts, const uint8_t *pl,
@@ -334,8 +337,21 @@ size_t mdtmf_out(struct media_session *s, unsigned to, uint8_t *buf, size_t len,
 		return len;
 	sd = &d->side[to];
 	dir = &d->dir[to];
-	if (sd->p.te_pt <= 127 && h.pt == sd->p.te_pt)
-		return len;   /* an event relayed as it came */
+	dir->filled = false;
+	if (sd->p.te_pt <= 127 && h.pt == sd->p.te_pt) {
+		/* an event relayed as it came, moved to this side's event clock */
+		const struct mdtmf_side *from = &d->side[to ^ 1];
+		uint32_t ts;
+
+		if (!from->known || te_rate(from) == te_rate(sd))
+			return len;
+		if (dir->map.from_hz != te_rate(from) || dir->map.to_hz != te_rate(sd))
+			telev_map_init(&dir->map, te_rate(from), te_rate(sd));
+		if (telev_map_packet(&dir->map, h.ts, buf + h.hdr_len, h.payload_len, h.ts,
+				     &ts) == 0)
+			rtp_set_ts(buf, ts);
+		return len;
+	}
 	if (dir->gap)
 		dir->gap--;
 	else if (!dir->tx_pending && !telev_tx_busy(&dir->tx) && !dir->gen_on)
@@ -351,16 +367,115 @@ size_t mdtmf_out(struct media_session *s, unsigned to, uint8_t *buf, size_t len,
 		memcpy(buf + RTP_HDR_MIN, p.payload, TELEV_PAYLOAD_LEN);
 		if (p.last)
 			dir->gap = MDTMF_GAP_PKTS;
+		dir->filled = true;
 		return RTP_HDR_MIN + TELEV_PAYLOAD_LEN;
 	}
 	if (dir->gen_on && h.pt == sd->p.audio_pt) {
 		fill_tone(dir, sd->p.alaw, buf + h.hdr_len, h.payload_len);
+		dir->filled = true;
 		if (!dtmf_gen_busy(dir->gen)) {
 			dir->gen_on = false;
 			dir->gap = MDTMF_GAP_PKTS;
 		}
 	}
 	return len;
+}
+
+/* ---- digits with no audio flowing ---- */
+
+static bool dir_busy(const struct mdtmf_dir *dir)
+{
+	return dir->tx_pending || telev_tx_busy(&dir->tx) || dir->gen_on || dir->gap ||
+	       dir->pend_digit || dir->q_head < dir->q.n;
+}
+
+bool mdtmf_busy(const struct media_session *s)
+{
+	const struct mdtmf *d = s->dtmf;
+
+	return d && ((d->side[0].known && dir_busy(&d->dir[0])) ||
+		     (d->side[1].known && dir_busy(&d->dir[1])));
+}
+
+/* One packet of our own toward `to`: a G.711 silence frame (or an empty one) that
+ * mdtmf_out() turns into an event packet or a tone; sent only if it did. */
+static void own_packet(struct media_session *s, unsigned to, unsigned ptime, uint64_t now_us)
+{
+	struct mdtmf_side *ms = &s->dtmf->side[to];
+	struct session_side *sd = &s->side[to];
+	struct session_out *o = &s->side[to ^ 1].out;   /* the stream toward `to` */
+	const union media_sa *dst = sd->latched ? &sd->peer_rtp : &sd->sdp_rtp;
+	uint8_t pkt[RTP_HDR_MIN + 8 * 60 + 64];
+	size_t pl = ms->p.audio_pt <= 127 ? 8u * (ptime > 60 ? 60 : ptime) : 0, len;
+	uint64_t now_ms = now_us / 1000u;
+	uint32_t ts = o->ts_init;
+	uint16_t seq = o->seq_init;
+	ssize_t r;
+
+	if (o->started) {
+		uint64_t step = (now_ms - o->last_ms) * o->clock_hz / 1000u;
+
+		ts = o->ts_last + (uint32_t)(step ? step : 1);
+		seq = (uint16_t)(o->seq_max + 1);
+	}
+	pkt[0] = RTP_VERSION << 6;
+	rtp_set_pt(pkt, ms->p.audio_pt <= 127 ? ms->p.audio_pt : 0, false);
+	rtp_set_seq(pkt, seq);
+	rtp_set_ts(pkt, ts);
+	rtp_set_ssrc(pkt, o->ssrc);
+	memset(pkt + RTP_HDR_MIN, ms->p.alaw ? 0xd5 : 0xff, pl);
+	len = mdtmf_out(s, to, pkt, RTP_HDR_MIN + pl, sizeof(pkt) - 64);
+	if (!s->dtmf->dir[to].filled)
+		return;   /* a pause between digits: time passes, nothing is sent */
+	o->started = true;
+	o->seq_max = seq;
+	o->ts_last = ts;
+	o->last_ms = now_ms;
+	if (!o->gen)
+		o->rebase = true;   /* relayed audio continues after our packets */
+	if (!session_srtp_out(sd, false, pkt, &len, sizeof(pkt)))
+		return;
+	r = sendto(sd->fd[SESSION_FD_RTP], pkt, len, MSG_DONTWAIT, &dst->sa, sa_len(dst));
+	if (r > 0) {
+		sd->st.rtp_out++;
+		sd->st.bytes_out += (uint64_t)r;
+	}
+}
+
+void mdtmf_clock(struct media_session *s, uint64_t now_us, uint64_t *next_due_us)
+{
+	struct mdtmf *d = s->dtmf;
+
+	if (!d)
+		return;
+	for (unsigned to = 0; to < 2; to++) {
+		struct mdtmf_dir *dir = &d->dir[to];
+		struct session_out *o = &s->side[to ^ 1].out;
+		unsigned ptime = d->side[to].p.ptime ? d->side[to].p.ptime : 20;
+		unsigned gap_ms = d->side[to ^ 1].p.ptime > ptime ? d->side[to ^ 1].p.ptime : ptime;
+		uint64_t due;
+
+		if (!d->side[to].known || !dir_busy(dir) || !session_takes_rtp(&s->side[to])) {
+			dir->own = false;
+			continue;
+		}
+		if (dir->own && o->last_ms == dir->own_ms)
+			due = dir->own_due_us;   /* our own cadence */
+		else   /* audio flowed: wait until one and a half packet times passed (the
+			* longer of the two sides', as a relay forwards the other's) */
+			due = o->started ? o->last_ms * 1000u + gap_ms * 1500u : 0;
+		if (due > now_us + 500) {
+			if (due < *next_due_us)
+				*next_due_us = due;
+			continue;
+		}
+		own_packet(s, to, ptime, now_us);
+		dir->own = true;
+		dir->own_ms = o->last_ms;
+		dir->own_due_us = now_us + ptime * 1000u;
+		if (dir->own_due_us < *next_due_us)
+			*next_due_us = dir->own_due_us;
+	}
 }
 
 void mdtmf_close(struct media_session *s)

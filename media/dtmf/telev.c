@@ -52,6 +52,54 @@ void telev_rescale_payload(uint8_t *buf, size_t len, uint32_t from_hz, uint32_t 
 	}
 }
 
+/* ---- relaying between event clocks ---- */
+
+void telev_map_init(struct telev_map *m, uint32_t from_hz, uint32_t to_hz)
+{
+	memset(m, 0, sizeof(*m));
+	m->from_hz = from_hz ? from_hz : 8000;
+	m->to_hz = to_hz ? to_hz : 8000;
+}
+
+int telev_map_packet(struct telev_map *m, uint32_t ts, uint8_t *pl, size_t len,
+		     uint32_t out_base, uint32_t *out_ts)
+{
+	struct telev_payload p;
+	uint64_t total;
+	uint32_t k, delta = ts - m->in_ts;
+
+	if (telev_parse(&p, pl, len))
+		return EBADMSG;
+	m->began = false;
+	if (m->active && p.event == m->event && ts == m->in_ts) {
+		/* the current segment (a later or repeated packet) */
+	} else if (m->active && p.event == m->event && delta > 0 && delta <= TELEV_SEG_MAX &&
+		   delta >= m->in_dur && m->in_dur > TELEV_SEG_MAX / 2) {
+		m->in_base += delta;   /* the next segment of a long press */
+		m->in_ts = ts;
+		m->in_dur = 0;
+	} else {
+		m->active = true;
+		m->event = p.event;
+		m->in_ts = ts;
+		m->in_dur = 0;
+		m->in_base = 0;
+		m->out_ts0 = out_base;
+		m->began = true;
+	}
+	if (p.duration > m->in_dur)
+		m->in_dur = p.duration;
+	total = telev_rescale(m->in_base + p.duration, m->from_hz, m->to_hz);
+	k = total ? (uint32_t)((total - 1) / TELEV_SEG_MAX) : 0;
+	p.duration = (uint16_t)(total - (uint64_t)k * TELEV_SEG_MAX);
+	for (size_t off = 0; off + TELEV_PAYLOAD_LEN <= len; off += TELEV_PAYLOAD_LEN) {
+		pl[off + 2] = (uint8_t)(p.duration >> 8);
+		pl[off + 3] = (uint8_t)p.duration;
+	}
+	*out_ts = m->out_ts0 + k * TELEV_SEG_MAX;
+	return 0;
+}
+
 /* ---- receiver ---- */
 
 void telev_rx_init(struct telev_rx *rx, uint32_t clock_hz, uint32_t timeout_us)
@@ -151,7 +199,10 @@ int telev_rx_packet(struct telev_rx *rx, uint32_t ts, const uint8_t *pl, size_t 
 
 int telev_rx_tick(struct telev_rx *rx, uint64_t now_us, bool force, struct telev_note *note)
 {
-	if (!rx->active || (!force && now_us - rx->last_us < rx->timeout_us))
+	/* a packet stamped after the caller's `now` (a clock read earlier, or rounded
+	 * down to the millisecond) is recent, not 2^64 us old */
+	if (!rx->active ||
+	    (!force && (now_us < rx->last_us || now_us - rx->last_us < rx->timeout_us)))
 		return 0;
 	rx_finish(rx, rx->base + rx->seg_dur, true, note);
 	return 1;

@@ -68,6 +68,43 @@ uint64_t telev_rescale(uint64_t v, uint32_t from_hz, uint32_t to_hz);
  */
 void telev_rescale_payload(uint8_t *buf, size_t len, uint32_t from_hz, uint32_t to_hz);
 
+/* ---- relaying between event clocks ---- */
+
+/**
+ * Moves the events of one stream onto another stream whose telephone-event clock
+ * differs (telephone-event/48000 on an Opus leg, /8000 on a G.711 leg): durations
+ * and timestamps together. An event keeps one output timestamp per segment; its
+ * first segment starts where the caller places it (its position on the outgoing
+ * stream), and later segments of a long press start at the output segment
+ * boundaries, so the receiver sees a continuation in its own clock. A slower
+ * output clock merges input segments (a 48 kHz segment of 0xFFFF is 10,922 at
+ * 8 kHz); a faster one splits them (an 8 kHz segment of 0xFFFF becomes six at
+ * 48 kHz), each packet carrying the segment its total duration falls in.
+ */
+struct telev_map {
+	uint32_t from_hz, to_hz;
+	bool     active;
+	uint8_t  event;
+	uint32_t in_ts;        /**< current input segment's timestamp */
+	uint16_t in_dur;       /**< longest duration seen in it */
+	uint64_t in_base;      /**< duration of the closed input segments */
+	uint32_t out_ts0;      /**< output timestamp of the event's first segment */
+	bool     began;        /**< the last packet began a new event (marker) */
+};
+
+/** Prepares a map between two clocks (0 = 8000). */
+void telev_map_init(struct telev_map *m, uint32_t from_hz, uint32_t to_hz);
+
+/**
+ * Rewrites one event payload's duration (first block; others get the same value) for
+ * the output clock and gives the packet's output timestamp.
+ * @param ts        the packet's timestamp (input clock, any fixed offset)
+ * @param out_base  where a new event starts on the output stream
+ * @return 0 with *out_ts set, or EBADMSG (shorter than 4 bytes: leave it alone)
+ */
+int telev_map_packet(struct telev_map *m, uint32_t ts, uint8_t *pl, size_t len,
+		     uint32_t out_base, uint32_t *out_ts);
+
 /* ---- receiver ---- */
 
 enum telev_note_type {

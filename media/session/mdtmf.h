@@ -15,7 +15,12 @@
  * packets that take the place of the audio packets while the digit lasts, or tones
  * written into its G.711 audio; either way the stream keeps its SSRC, sequence and
  * timestamps, since each generated packet is a relayed packet transformed in place.
- * The relayed stream is the clock: one generated packet per audio packet. Digits
+ * The relayed stream is the clock: one generated packet per audio packet; when no
+ * packet flows toward a side that has digits coming (the other side silent, DTX, on
+ * hold), the session goes on the worker's clock and mdtmf_clock() sends them in
+ * packets of their own, continuing the stream's sequence and timeline. Events
+ * relayed between sides whose event clocks differ get their durations and
+ * timestamps moved to the receiving side's clock together (telev_map). Digits
  * from signalling (SIP INFO, the API) wait in a per-session queue and go out in order
  * with a pause between them. Nothing is allocated per packet; the in-band detector
  * and the tone generators are created when an update asks for them.
@@ -59,6 +64,11 @@ struct mdtmf_dir {
 	unsigned         gap;        /**< packets to wait before the next queued digit */
 	struct mdtmf_queue q;        /**< digits from signalling, in order */
 	unsigned         q_head;
+	struct telev_map map;        /**< relayed events from the other side's clock */
+	bool             filled;     /**< the last mdtmf_out() wrote an event or a tone */
+	bool             own;        /**< the last packet toward the side was our own */
+	uint64_t         own_ms;     /**< ...sent then (the stream's last_ms) */
+	uint64_t         own_due_us; /**< when the next one of our own is due */
 };
 
 struct mdtmf_side {
@@ -76,7 +86,12 @@ struct mdtmf {
 enum mdtmf_verdict {
 	MDTMF_PASS = 0,   /**< relay the packet (possibly changed in place) */
 	MDTMF_CONSUME,    /**< taken here: count it, send nothing */
+	MDTMF_EVENT,      /**< an event that crosses as one: it takes the other side's
+			       event payload type (mdtmf_event_pt) */
 };
+
+/** The event payload type of side `to` (MEDIA_PT_NONE when it has none). */
+uint8_t mdtmf_event_pt(const struct media_session *s, unsigned to);
 
 /** Applies the sides' DTMF parameters (worker, at each update). @return 0 or ENOMEM */
 int mdtmf_apply(struct media_session *s, const struct media_session_params *p);
@@ -105,6 +120,20 @@ size_t mdtmf_out(struct media_session *s, unsigned to, uint8_t *buf, size_t len,
  */
 bool mdtmf_xc_event(struct media_session *s, unsigned side, uint32_t ts, const uint8_t *pl,
 		    size_t len, uint64_t now_us);
+
+/** True while digits wait or play toward a side: the worker keeps the session on its
+ *  clock so that they go out when no audio flows toward that side. */
+bool mdtmf_busy(const struct media_session *s);
+
+/**
+ * The session's clock (worker): toward a side with digits to send and no packet sent
+ * to it for one and a half packet times (the other side silent, in DTX or on hold),
+ * sends the RFC 4733 packets or G.711 tone frames on their own, one per packet time,
+ * on the stream's SSRC with the next sequence numbers and timestamps advanced by the
+ * time elapsed; the relay continues after them with a rebase. Lowers *next_due_us to
+ * when it wants to run again.
+ */
+void mdtmf_clock(struct media_session *s, uint64_t now_us, uint64_t *next_due_us);
 
 /** Ends digits whose end packets were lost (worker tick). */
 void mdtmf_tick(struct media_session *s, uint64_t now_us);

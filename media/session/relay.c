@@ -145,6 +145,7 @@ enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *
 {
 	struct session_side *in = &s->side[side], *to = &s->side[side ^ 1];
 	uint64_t now_ms = now_us / 1000u;
+	enum mdtmf_verdict v;
 	struct rtp_hdr h;
 	uint8_t pt;
 
@@ -163,12 +164,14 @@ enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *
 	}
 	if (s->transcoding)
 		return xc_rtp(s, side, buf, len, &h, now_us, out);
-	if (s->dtmf && mdtmf_in(s, side, buf, len, &h, now_us) == MDTMF_CONSUME) {
+	v = s->dtmf ? mdtmf_in(s, side, buf, len, &h, now_us) : MDTMF_PASS;
+	if (v == MDTMF_CONSUME) {
 		in->st.rtp_in++;
 		in->st.bytes_in += len;
 		return RELAY_KEEP;
 	}
-	pt = in->pt_map[h.pt];
+	/* an event goes out as the other side's event type, negotiated there or not */
+	pt = v == MDTMF_EVENT ? mdtmf_event_pt(s, side ^ 1) : in->pt_map[h.pt];
 	if (pt > 127)
 		goto drop;
 	in->st.rtp_in++;

@@ -164,7 +164,7 @@ static void out_mode(struct session_out *o, bool gen, uint32_t period_us, uint64
 		o->gen_ts = o->started ? o->ts_last + (uint32_t)(step ? step : 1) : o->ts_init;
 		o->gen_due_us = now_ms * 1000u;
 		o->gen_sent = false;
-		o->te_active = false;
+		o->te_map.active = false;
 	} else if (!gen && o->gen && o->started) {
 		o->rebase = true;   /* the relay continues from the last frame sent */
 	}

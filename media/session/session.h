@@ -63,10 +63,9 @@ struct session_out {
 	uint32_t gen_ts;        /**< timestamp of the next generated frame */
 	uint64_t gen_due_us;    /**< when the next frame is due, monotonic us */
 	uint32_t gen_period_us; /**< packet time */
-	/* telephone-event crossing a transcoded call: one event's timestamp mapping */
-	bool     te_active;
-	uint32_t te_in_ts;      /**< the event's timestamp as received */
-	uint32_t te_out_ts;     /**< ...and as sent */
+	/* telephone-event crossing a transcoded call: timestamps and durations moved to
+	 * the receiving side's event clock, an event placed where the stream is */
+	struct telev_map te_map;
 };
 
 struct session_side {

@@ -40,30 +40,24 @@ static uint16_t next_seq(struct session_out *o)
 	return seq;
 }
 
-/* Moves an RFC 4733 packet onto the generated stream toward `to`, in place. */
+/* Moves an RFC 4733 packet onto the generated stream toward `to`, in place: a new
+ * event starts where the stream is now; its durations and the timestamps of a long
+ * press's segments go to the other side's event clock. */
 static void te_cross(struct session_side *in, struct session_side *to, uint8_t *buf,
 		     const struct rtp_hdr *h)
 {
 	struct session_out *o = &in->out;
 	uint32_t in_rate = in->codec.te_rate ? in->codec.te_rate : in->clock_hz;
 	uint32_t out_rate = to->codec.te_rate ? to->codec.te_rate : to->clock_hz;
-	bool marker = false;
+	uint32_t ts = o->gen_ts;
 
-	if (!o->te_active || h->ts != o->te_in_ts) {
-		o->te_active = true;
-		o->te_in_ts = h->ts;
-		o->te_out_ts = o->gen_ts;
-		marker = true;
-	}
-	for (size_t off = 0; off + 4 <= h->payload_len; off += 4) {
-		uint8_t *e = buf + h->hdr_len + off;
-		uint64_t d = (uint64_t)rtp_get16(e + 2) * out_rate / in_rate;
-
-		rtp_put16(e + 2, d > 0xffff ? 0xffff : (uint16_t)d);
-	}
-	rtp_set_pt(buf, to->codec.te_pt, marker);
+	if (o->te_map.from_hz != in_rate || o->te_map.to_hz != out_rate)
+		telev_map_init(&o->te_map, in_rate, out_rate);
+	(void)telev_map_packet(&o->te_map, h->ts, buf + h->hdr_len, h->payload_len, o->gen_ts,
+			       &ts);
+	rtp_set_pt(buf, to->codec.te_pt, o->te_map.began);
 	rtp_set_seq(buf, next_seq(o));
-	rtp_set_ts(buf, o->te_out_ts);
+	rtp_set_ts(buf, ts);
 	rtp_set_ssrc(buf, o->ssrc);
 }
 
@@ -179,5 +173,7 @@ unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_
 	}
 	if (s->transcoding)
 		xc_rtcp_tick(s, now_us, next_due_us);
+	if (s->dtmf)   /* digits toward a side no audio flows to */
+		mdtmf_clock(s, now_us, next_due_us);
 	return sent;
 }

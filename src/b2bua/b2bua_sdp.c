@@ -130,12 +130,15 @@ static bool is_audio(const char *name)
 }
 
 /* Position of a codec in a trunk's preference list; SIZE_MAX = not allowed there.
- * An empty list allows everything (in the offer's order); telephone-event always
- * passes (trunk lists name audio codecs). */
+ * An empty list allows everything (in the offer's order); telephone-event passes
+ * where the trunk carries digits as RFC 4733 only (trunk lists name audio codecs):
+ * an INFO or in-band leg is neither offered nor answered it. */
 static size_t pref_rank(const struct b2b_sdp_ctx *c, int side, const struct sdp_codec *k)
 {
 	char spec[SDP_NAME_MAX + 12];
 
+	if (is_te(k->name) && c->dtmf[side] != MEDIA_DTMF_RFC4733)
+		return SIZE_MAX;
 	if (!c->n_prefer[side] || !is_audio(k->name))
 		return c->n_prefer[side];
 	snprintf(spec, sizeof(spec), "%s/%" PRIu32, k->name, k->rate);
@@ -262,9 +265,11 @@ static int build_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to,
 		const struct b2b_codec *neg;
 
 		/* the codecs trunx transcodes, and telephone-event/8000 for digits on a
-		 * G.711 clock when the offerer sends digits at another rate */
+		 * G.711 clock when the offerer sends digits at another rate, or sends
+		 * them otherwise (INFO, in-band: trunx turns them into events) */
 		if (!local_codec(c->allowed[a], &k) ||
-		    (!codec_id(k.name, k.rate) && !(is_te(k.name) && has_te)) ||
+		    (!codec_id(k.name, k.rate) &&
+		     !(is_te(k.name) && (has_te || c->dtmf[!to] != MEDIA_DTMF_RFC4733))) ||
 		    sdp_media_find(am, k.name, k.rate) || pref_rank(c, to, &k) == SIZE_MAX)
 			continue;
 		neg = negotiated(m, k.name, k.rate);
@@ -415,8 +420,10 @@ int b2b_sdp_offer_local(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to
 	for (size_t i = 0; i < c->n_allowed && am->n_codecs < SDP_MAX_CODECS; i++) {
 		struct sdp_codec *k = &am->codecs[am->n_codecs];
 
+		/* events go to `to` if it takes them; the answer drops them for `from`
+		 * if it does not */
 		if (local_codec(c->allowed[i], k) && pref_rank(c, to, k) != SIZE_MAX &&
-		    pref_rank(c, from, k) != SIZE_MAX) {
+		    (is_te(k->name) || pref_rank(c, from, k) != SIZE_MAX)) {
 			m->offer_q[am->n_codecs] = k->pt;
 			m->offered_src[am->n_codecs] = (int8_t)am->n_codecs;
 			am->n_codecs++;
@@ -546,6 +553,53 @@ static void negotiate_transcoded(struct b2b_media *m, const struct sdp_media *am
 	m->transcode = true;
 }
 
+/* A relay whose legs carry digits differently, or at different event clocks:
+ * telephone-event negotiated on each leg on its own (the media session moves events
+ * between the clocks, or turns them into tones or INFO and back). The answerer's
+ * event codec counts when it answered one trunx added to the offer; the offerer's
+ * is answered when its leg takes RFC 4733 and the events go somewhere: the other
+ * leg took events too, or takes digits another way. */
+static void relay_te_one_side(struct b2b_media *m, const struct sdp_media *am,
+			      struct b2b_codec *codecs, size_t *n)
+{
+	int from = m->offer_from, to = !from;
+	bool te_from = false, te_to = false;
+
+	for (size_t i = 0; i < *n; i++) {
+		if (is_te(codecs[i].name)) {
+			te_from |= codecs[i].pt[from] < 128;
+			te_to |= codecs[i].pt[to] < 128;
+		}
+	}
+	for (size_t i = 0; !te_to && m->dtmf[to] == MEDIA_DTMF_RFC4733 && i < am->n_codecs;
+	     i++) {
+		const struct sdp_codec *t = &am->codecs[i];
+
+		for (size_t j = 0; is_te(t->name) && j < m->offered.n_codecs; j++) {
+			const struct sdp_codec *q = &m->offered.codecs[j];
+
+			if (is_te(q->name) && q->rate == t->rate && m->offered_src[j] < 0) {
+				add_codec(codecs, n, t, to, t->pt, q->pt);
+				te_to = true;
+				break;
+			}
+		}
+	}
+	if (!te_from && m->dtmf[from] == MEDIA_DTMF_RFC4733 &&
+	    (te_to || m->dtmf[to] != MEDIA_DTMF_RFC4733)) {
+		const struct sdp_codec *te = NULL;
+
+		for (size_t i = 0; i < m->offer_audio.n_codecs; i++) {
+			const struct sdp_codec *t = &m->offer_audio.codecs[i];
+
+			if (is_te(t->name) && (!te || t->rate == m->choice[from].rate))
+				te = t;
+		}
+		if (te)
+			add_codec(codecs, n, te, from, te->pt, te->pt);
+	}
+}
+
 int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char *sdp,
 		   size_t len, char *out, size_t outlen, size_t *outn, char *why,
 		   size_t whylen)
@@ -626,11 +680,14 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 				k->sent[from] = oc->pt;
 				k->pt[to] = ac->pt;
 				k->sent[to] = m->offer_q[j];
+				if (is_te(oc->name) && m->dtmf[from] != MEDIA_DTMF_RFC4733)
+					k->pt[from] = k->sent[from] = MEDIA_PT_NONE;
 				break;
 			}
 		}
 		for (int sd = 0; sd < 2; sd++)
 			choose(&m->choice[sd], bk, bk->pt, bk->pt, 0);
+		relay_te_one_side(m, am, codecs, &n);
 	}
 	side_remember_remote(&m->side[to], s, am);
 	memcpy(m->codecs, codecs, n * sizeof(codecs[0]));

@@ -1,10 +1,12 @@
 /*
- * ctl_media.c — the control socket's play, record and amd commands: the arguments
- * checked, a prompt read and converted here on the control thread (it may wait on
- * the disk; the signalling and media threads never do), a recording's folder checked
- * for writing, and the request posted to the B2BUA.
+ * ctl_media.c — the control socket's play, record, amd and dtmf commands: the
+ * arguments checked, a prompt read and converted here on the control thread (it may
+ * wait on the disk; the signalling and media threads never do), a recording's folder
+ * checked for writing, and the request posted to the B2BUA. Digits go through
+ * b2bua_send_digits(), the function the API's POST /v1/calls/{id}/dtmf uses.
  *
  *   play ID a|b FILE [--mix]   record ID FILE | record ID --stop   amd ID [a|b]
+ *   dtmf ID a|b DIGITS [--duration MS]
  */
 #include <errno.h>
 #include <libgen.h>
@@ -87,12 +89,46 @@ static int fill(const struct ctl_req *q, struct b2bua_media_req *r, char *err, s
 	}
 }
 
+/* dtmf ID a|b DIGITS [--duration MS]: checked here, sent as the API sends them. */
+static int send_digits(void *arg, const struct ctl_req *q, ctl_reply_h *h, void *harg,
+		       char *err, size_t errlen)
+{
+	const char *digits = q->more[1];
+	unsigned long ms = 0;
+	size_t n = strlen(digits);
+	int leg;
+
+	if (leg_of(q->more[0], &leg))
+		return say(err, errlen, "leg %s: must be a or b", q->more[0]);
+	if (n == 0 || n > B2BUA_DIGITS_MAX || strspn(digits, "0123456789*#ABCD") != n) {
+		snprintf(err, errlen, "digits %.40s: 1 to %d of 0-9 * # A-D", digits,
+			 B2BUA_DIGITS_MAX);
+		return EINVAL;
+	}
+	if (q->n_more == 3 || (q->n_more == 4 && strcmp(q->more[2], "--duration") != 0))
+		return say(err, errlen, "%s", "usage: dtmf ID a|b DIGITS [--duration MS]");
+	if (q->n_more == 4) {
+		char *end;
+
+		errno = 0;
+		ms = strtoul(q->more[3], &end, 10);
+		if (errno || *end || end == q->more[3] || q->more[3][0] == '-' || ms < 20 ||
+		    ms > 10000)
+			return say(err, errlen, "duration %.20s: 20 to 10000 ms", q->more[3]);
+	}
+	return b2bua_send_digits(ctl_daemon_b2bua(arg), q->arg, leg ? 'b' : 'a', digits,
+				 (unsigned)ms, h, harg);
+}
+
 int ctl_daemon_media(void *arg, const struct ctl_req *q, ctl_reply_h *h, void *harg,
 		     char *err, size_t errlen)
 {
-	struct b2bua_media_req *r = calloc(1, sizeof(*r));
+	struct b2bua_media_req *r;
 	int rc;
 
+	if (q->cmd == CTL_CMD_DTMF)
+		return send_digits(arg, q, h, harg, err, errlen);
+	r = calloc(1, sizeof(*r));
 	if (!r)
 		return ENOMEM;
 	rc = fill(q, r, err, errlen);

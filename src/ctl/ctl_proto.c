@@ -26,10 +26,11 @@ static const struct {
 	{"play",     CTL_CMD_PLAY,     3, 4, "play ID a|b FILE [--mix]"},
 	{"record",   CTL_CMD_RECORD,   2, 2, "record ID FILE|--stop"},
 	{"amd",      CTL_CMD_AMD,      1, 2, "amd ID [a|b]"},
+	{"dtmf",     CTL_CMD_DTMF,     3, 5, "dtmf ID a|b DIGITS [--duration MS]"},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
-#define MAX_WORDS 6   /* one more than any command takes, to report extras */
+#define MAX_WORDS 7   /* one more than any command takes, to report extras */
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
 {
@@ -120,7 +121,7 @@ int ctl_req_parse(const char *line, size_t len, struct ctl_req *req, char *err,
 	}
 	set_err(err, errlen, "%s",
 		"unknown command; commands: status, calls, hangup ID, reload, loglevel LEVEL, "
-		"trunks, budgets, play, record, amd");
+		"trunks, budgets, play, record, amd, dtmf");
 	return ENOENT;
 }
 

@@ -21,10 +21,11 @@ enum ctl_cmd {
 	CTL_CMD_PLAY,       /**< arg: call id; more: leg (a|b), file, [--mix] */
 	CTL_CMD_RECORD,     /**< arg: call id; more: file, or --stop */
 	CTL_CMD_AMD,        /**< arg: call id; more: [leg] (default b) */
+	CTL_CMD_DTMF,       /**< arg: call id; more: leg, digits, [--duration MS] */
 };
 
 #define CTL_ARG_MAX  128   /**< longest first argument, terminating NUL included */
-#define CTL_MORE_MAX 3     /**< arguments after the first */
+#define CTL_MORE_MAX 4     /**< arguments after the first */
 #define CTL_MORE_LEN 512   /**< longest later argument (a file path), NUL included */
 
 struct ctl_req {

@@ -1,11 +1,14 @@
 /*
  * fuzz_telev.c — RFC 4733 payloads on arbitrary bytes: the receiver fed a stream of
- * (timestamp, payload, arrival) records, the in-place duration rescaling, and the
- * generator driven by the same bytes with its invariants checked.
+ * (timestamp, payload, arrival) records, the in-place duration rescaling, the map
+ * between event clocks (each output timestamp a whole number of 0xFFFF segments from
+ * its event's base), and the generator driven by the same bytes with its invariants
+ * checked.
  *
  * Input: records [ts delta: 2][arrival step ms: 1][len: 1][len bytes]. The first
  * byte also picks the receiver's clock (8 or 48 kHz).
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,8 +71,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t now = 0;
 	size_t off = 0;
 	int active = 0;
+	struct telev_map up, down;
 
 	telev_rx_init(&rx, clock, 0);
+	telev_map_init(&up, 8000, 48000);
+	telev_map_init(&down, 48000, 8000);
 	while (size - off >= 4) {
 		uint8_t buf[256];
 		size_t len = data[off + 3];
@@ -94,6 +100,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (telev_rx_tick(&rx, now, false, &t)) {
 			check_note(&t, clock);
 			active--;
+		}
+		for (int k = 0; k < 2; k++) {
+			struct telev_map *m = k ? &down : &up;
+			uint8_t copy[256];
+			uint32_t out_ts = 0, base = ts * 3u;
+
+			memcpy(copy, buf, len);
+			if (telev_map_packet(m, ts, copy, len, base, &out_ts) != (len < 4 ? EBADMSG : 0))
+				abort();
+			if (len >= 4 && (out_ts - m->out_ts0) % TELEV_SEG_MAX)
+				abort();
 		}
 		telev_rescale_payload(buf, len, 8000, 48000);
 		telev_rescale_payload(buf, len, 48000, 8000);

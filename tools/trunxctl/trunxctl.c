@@ -40,7 +40,7 @@ static const struct {
 } commands[] = {
 	{"status", 0, 0}, {"calls", 0, 0}, {"hangup", 1, 1}, {"reload", 0, 0},
 	{"loglevel", 0, 1}, {"trunks", 0, 0}, {"budgets", 0, 0},
-	{"play", 3, 4}, {"record", 2, 2}, {"amd", 1, 2},
+	{"play", 3, 4}, {"record", 2, 2}, {"amd", 1, 2}, {"dtmf", 3, 5},
 };
 
 static void usage(FILE *out)
@@ -61,6 +61,9 @@ static void usage(FILE *out)
 		"  record ID FILE    record the call to a stereo WAV (A left, B right)\n"
 		"  record ID --stop  stop that recording\n"
 		"  amd ID [a|b]      answering-machine detection on a leg (default b)\n"
+		"  dtmf ID a|b DIGITS [--duration MS]\n"
+		"                    send digits (0-9 * # A-D) toward a leg, the way its trunk\n"
+		"                    takes them (RFC 4733, tones or SIP INFO); MS 20-10000\n"
 		"options:\n"
 		"  -s, --socket PATH   control socket (default: $TRUNXCTL_SOCKET, else\n"
 		"                      %s if it exists (tools/run.sh), else %s)\n"
@@ -223,14 +226,15 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"mix", no_argument, NULL, 'm'},    /* play ... --mix */
 		{"stop", no_argument, NULL, 'S'},   /* record ID --stop */
+		{"duration", required_argument, NULL, 'd'},   /* dtmf ... --duration MS */
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = getenv("TRUNXCTL_SOCKET");
 	const char *why;
 	char line[1800], *reply;
 	int json = 0, timeout_s = 15, c, nargs, fd, found = -1, rc;
-	const char *flag = NULL;
-	char *args[8];
+	const char *flag = NULL, *duration = NULL;
+	char *args[10];
 	json_t *obj;
 
 	if (!path || !*path)
@@ -248,6 +252,7 @@ int main(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'm': flag = "--mix"; break;
 		case 'S': flag = "--stop"; break;
+		case 'd': duration = optarg; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -261,6 +266,10 @@ int main(int argc, char **argv)
 		args[i] = argv[optind + 1 + i];
 	if (flag)   /* getopt took it wherever it was: it goes last */
 		args[nargs++] = (char *)(uintptr_t)flag;
+	if (duration) {
+		args[nargs++] = (char *)(uintptr_t)"--duration";
+		args[nargs++] = (char *)(uintptr_t)duration;
+	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcasecmp(argv[optind], commands[i].name) == 0)
 			found = (int)i;

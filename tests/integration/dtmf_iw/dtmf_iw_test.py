@@ -298,5 +298,266 @@ def case_inband_to_info(ctx):
     check_records(info_callee(ctx, "inband", wav_a, None, "147"), "147", "inband")
 
 
+# ---- event clocks, SDP per DTMF mode, trunxctl dtmf: the test's own UAs ---------------
+
+class OpusUA(ua.UA):
+    """A callee answering Opus with telephone-event/8000 (PT 96) whatever the offer
+    holds besides: its leg's event clock differs from a 48 kHz offerer's."""
+    offer_seen = None
+
+    def accept_request(self, inv, status=200, ring=False):
+        self.offer_seen = inv.body
+        orig = ua.sdp
+        ua.sdp = lambda ip, port, *a, **k: orig(ip, port, pts=(
+            (111, "opus/48000/2"), (96, "telephone-event/8000")))
+        try:
+            return super().accept_request(inv, status, ring)
+        finally:
+            ua.sdp = orig
+
+
+class RtpLog:
+    """Every RTP packet arriving on a UA's media socket: (pt, marker, seq, ts, payload,
+    ssrc)."""
+
+    def __init__(self, sock):
+        self.sock, self.pkts = sock, []
+        self.stop_ev = threading.Event()
+        self.sock.settimeout(0.1)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop_ev.is_set():
+            try:
+                data = self.sock.recv(2048)
+            except OSError:
+                continue
+            if len(data) >= 12:
+                b1, (seq, ts, ssrc) = data[1], struct.unpack("!HII", data[2:12])
+                self.pkts.append((b1 & 0x7F, bool(b1 & 0x80), seq, ts, data[12:], ssrc))
+
+    def stop(self):
+        self.stop_ev.set()
+        self.thread.join(2)
+
+    def events(self, pt):
+        """Digits in the event packets of type pt: [(event, first ts, total duration,
+        segment timestamps)], a long press's segments joined as RFC 4733 says."""
+        out = []
+        for p, _, _, ts, pl, _ in self.pkts:
+            if p != pt or len(pl) < 4:
+                continue
+            ev, dur = pl[0], pl[2] << 8 | pl[3]
+            cur = out[-1] if out else None
+            if cur and cur["event"] == ev and ts == cur["segs"][-1]:
+                cur["seg_dur"] = max(cur["seg_dur"], dur)
+            elif (cur and cur["event"] == ev and 0 < (ts - cur["segs"][-1]) % 2**32 <= 0xFFFF
+                  and cur["seg_dur"] > 0x7FFF):
+                cur["base"] += (ts - cur["segs"][-1]) % 2**32
+                cur["segs"].append(ts)
+                cur["seg_dur"] = dur
+            else:
+                cur = {"event": ev, "segs": [ts], "seg_dur": dur, "base": 0}
+                out.append(cur)
+        return [(c["event"], c["segs"][0], c["base"] + c["seg_dur"], c["segs"]) for c in out]
+
+
+def send_event(sock, dest, pt, ssrc, seq, ts, event, total, step, gap=0.002):
+    """One RFC 4733 event of `total` clock units in packets of `step`, segments past
+    0xFFFF, three end packets; returns the next sequence number."""
+    elapsed, seg_ts, base, first = 0, ts, 0, True
+    while elapsed < total:
+        elapsed = min(total, elapsed + step)
+        if elapsed - base > 0xFFFF:
+            seg_ts, base = seg_ts + 0xFFFF, base + 0xFFFF
+        end = elapsed == total
+        for _ in range(3 if end else 1):
+            pl = struct.pack("!BBH", event, (0x80 if end else 0) | 10, elapsed - base)
+            sock.sendto(struct.pack("!BBHII", 0x80, (0x80 if first else 0) | pt, seq & 0xFFFF,
+                                    seg_ts & 0xFFFFFFFF, ssrc) + pl, dest)
+            first, seq = False, seq + 1
+            time.sleep(gap)
+    return seq
+
+
+def case_event_clocks(ctx):
+    """A relayed Opus call whose legs use different event clocks: A offers
+    telephone-event/48000, B answers the telephone-event/8000 trunx adds. A 100 ms '5'
+    and a 2.5 s '9' from A reach B as PT 96 with durations and timestamps on 8 kHz; a
+    10 s '#' from B (two 8 kHz segments) reaches A as PT 101 with eight 48 kHz segments,
+    one digit of 480,000. An event's onset stays on the stream's own timeline (48 kHz
+    Opus timestamps); durations and segment offsets are in the event clock. trunxd
+    logs each digit once."""
+    b = OpusUA(name="callee", auto=True)
+    ctx.at_end(b.close)
+    t = start_trunxd(ctx, "rfc4733", b.port, "rfc4733", "opus, telephone-event")
+    a = ua.UA(name="caller", auto=True)
+    ctx.at_end(a.close)
+    da, final = a.call((t.addr, t.port), body=ua.sdp(a.ip, a.media_port, pts=(
+        (111, "opus/48000/2"), (101, "telephone-event/48000"))))
+    if da is None:
+        raise AssertionError("call not answered: %s" % (final.start if final else None))
+    offer_b = (b.offer_seen or b"").decode(errors="replace")
+    answer_a = (final.body or b"").decode(errors="replace")
+    if "telephone-event/8000" not in offer_b or "telephone-event/48000" not in offer_b:
+        raise AssertionError("offer to B lacks an event clock:\n%s" % offer_b)
+    if "a=rtpmap:101 telephone-event/48000" not in answer_a:
+        raise AssertionError("answer to A lacks its 48 kHz events:\n%s" % answer_a)
+    dest_a = sdp_media(final.body)
+    log_a, log_b = RtpLog(a.media), RtpLog(b.media)
+    ctx.at_end(log_a.stop)
+    ctx.at_end(log_b.stop)
+    # B's media goes to what trunx offered it
+    dest_b = sdp_media(b.offer_seen)
+    # a few Opus packets (relayed as they are) so both sides latch
+    for i in range(5):
+        a.media.sendto(struct.pack("!BBHII", 0x80, 111, 1 + i, 960 * i, 0xA1) + b"\xf8\xff\xfe",
+                       dest_a)
+        b.media.sendto(struct.pack("!BBHII", 0x80, 111, 1 + i, 960 * i, 0xB1) + b"\xf8\xff\xfe",
+                       dest_b)
+        time.sleep(0.02)
+    seq = send_event(a.media, dest_a, 101, 0xA1, 10, 48000, 5, 4800, 960)
+    send_event(a.media, dest_a, 101, 0xA1, seq, 48000 + 48000, 9, 120000, 960)
+    send_event(b.media, dest_b, 96, 0xB1, 10, 16000, 11, 80000, 160, gap=0.0015)
+    time.sleep(0.8)
+    log_a.stop()
+    log_b.stop()
+    da.bye()
+    t.wait_events("call.end", 1, 10)
+    recs = t.events("call.dtmf")
+    to_b, to_a = log_b.events(96), log_a.events(101)
+    ctx.log("B got %s; A got %s; call.dtmf %s",
+            [(e, d, len(s)) for e, _, d, s in to_b], [(e, d, len(s)) for e, _, d, s in to_a],
+            [(r["data"]["leg"], r["data"]["digit"], r["data"]["duration_ms"]) for r in recs])
+    if [(e, d) for e, _, d, _ in to_b] != [(5, 800), (9, 20000)]:
+        raise AssertionError("B (8 kHz events) got %s" % [(e, d) for e, _, d, _ in to_b])
+    if (to_b[1][1] - to_b[0][1]) % 2**32 != 48000:
+        raise AssertionError("B's events 1 s apart are %d units apart on its Opus stream"
+                             % ((to_b[1][1] - to_b[0][1]) % 2**32))
+    if len(to_a) != 1 or to_a[0][0] != 11 or to_a[0][2] != 480000:
+        raise AssertionError("A (48 kHz events) got %s" % [(e, d) for e, _, d, _ in to_a])
+    segs = to_a[0][3]
+    if len(segs) != 8 or any((s - segs[0]) % 2**32 != i * 0xFFFF for i, s in enumerate(segs)):
+        raise AssertionError("A's segments at %s" % [(s - segs[0]) % 2**32 for s in segs])
+    got = sorted((r["data"]["leg"], r["data"]["digit"], r["data"]["duration_ms"]) for r in recs)
+    if got != [("a", "5", 100), ("a", "9", 2500), ("b", "#", 10000)]:
+        raise AssertionError("call.dtmf records %s" % got)
+
+
+def case_sdp_by_mode(ctx):
+    """telephone-event only toward legs that use RFC 4733: A (INFO trunk) offers
+    PCMU + events and is answered without events; B (RFC 4733) is offered events and
+    its answer's events carry A's INFO digits."""
+    b = ua.UA(name="callee", auto=True)
+    ctx.at_end(b.close)
+    t = start_trunxd(ctx, "info", b.port, "rfc4733")
+    a = ua.UA(name="caller", auto=True)
+    ctx.at_end(a.close)
+    da, final = a.call((t.addr, t.port), body=ua.sdp(a.ip, a.media_port, pts=(
+        (0, "PCMU/8000"), (101, "telephone-event/8000"))))
+    if da is None:
+        raise AssertionError("call not answered: %s" % (final.start if final else None))
+    # the UA answers before it files the request: wait for it in the inbox
+    procs.wait_until(lambda: any(m.method == "INVITE" for m in b.inbox), 3.0, 0.02)
+    inv = [m for m in b.inbox if m.method == "INVITE"]
+    if not inv or b"telephone-event/8000" not in (inv[0].body or b""):
+        raise AssertionError("RFC 4733 leg not offered events: %s" % (inv[0].body if inv else None))
+    if b"telephone-event" in (final.body or b""):
+        raise AssertionError("INFO leg answered events:\n%s" % final.body.decode())
+    da.bye()
+    t.wait_events("call.end", 1, 10)
+    t.stop()
+    # the other way round: an in-band caller offers events, the INFO callee gets none
+    b2 = ua.UA(name="callee2", auto=True)
+    ctx.at_end(b2.close)
+    t = start_trunxd(ctx, "rfc4733", b2.port, "info")
+    a2 = ua.UA(name="caller2", auto=True)
+    ctx.at_end(a2.close)
+    da, final = a2.call((t.addr, t.port), body=ua.sdp(a2.ip, a2.media_port, pts=(
+        (0, "PCMU/8000"), (101, "telephone-event/8000"))))
+    if da is None:
+        raise AssertionError("call not answered: %s" % (final.start if final else None))
+    procs.wait_until(lambda: any(m.method == "INVITE" for m in b2.inbox), 3.0, 0.02)
+    inv = [m for m in b2.inbox if m.method == "INVITE"]
+    if not inv or b"telephone-event" in (inv[0].body or b""):
+        raise AssertionError("INFO leg offered events: %s" % (inv[0].body if inv else None))
+    if b"a=rtpmap:101 telephone-event/8000" not in (final.body or b""):
+        raise AssertionError("RFC 4733 caller not answered events:\n%s" % final.body.decode())
+    da.bye()
+    t.wait_events("call.end", 1, 10)
+
+
+def case_ctl_dtmf(ctx):
+    """`trunxctl dtmf CALL b 12# --duration 100` sends three 100 ms RFC 4733 digits to
+    B on A's stream and logs them as call.dtmf (source api); a bad digit, a bad leg, a
+    bad duration and an unknown call are refused with exit code 1."""
+    ctl_dtmf(ctx, audio=True)
+
+
+def case_ctl_dtmf_silent(ctx):
+    """The same while A sends no audio at all: the digits go to B in packets of their
+    own, on one stream."""
+    ctl_dtmf(ctx, audio=False)
+
+
+def ctl_dtmf(ctx, audio):
+    if not ctx.trunxctl_path:
+        raise AssertionError("trunxctl is not built")
+    b = ua.UA(name="callee", auto=True)
+    ctx.at_end(b.close)
+    t = start_trunxd(ctx, "rfc4733", b.port, "rfc4733")
+    a = ua.UA(name="caller", auto=True)
+    ctx.at_end(a.close)
+    da, final = a.call((t.addr, t.port), body=ua.sdp(a.ip, a.media_port, pts=(
+        (0, "PCMU/8000"), (101, "telephone-event/8000"))))
+    if da is None:
+        raise AssertionError("call not answered: %s" % (final.start if final else None))
+    log_b = RtpLog(b.media)
+    ctx.at_end(log_b.stop)
+    rtp = RtpSender(a.media, sdp_media(final.body)) if audio else None
+    if rtp:
+        ctx.at_end(rtp.stop)
+    time.sleep(0.3)
+    calls = t.ctl("calls")
+    if len(calls) != 1:
+        raise AssertionError("trunxctl calls: %s" % calls)
+    cid = calls[0]["id"]
+    res = t.ctl("dtmf", cid, "b", "12#", "--duration", "100")
+    if res.get("sent") != 3:
+        raise AssertionError("trunxctl dtmf: %s" % res)
+    for bad in (("dtmf", cid, "b", "12X"), ("dtmf", cid, "c", "1"),
+                ("dtmf", cid, "b", "1", "--duration", "5"), ("dtmf", "nosuchcall", "b", "1")):
+        try:
+            t.ctl(*bad)
+        except trunxd.TrunxdError as e:
+            if "rc 1" not in str(e):
+                raise
+        else:
+            raise AssertionError("trunxctl %s accepted" % " ".join(bad))
+    procs.wait_until(lambda: len(log_b.events(101)) >= 3 and
+                     sum(1 for p in log_b.pkts if p[0] == 101 and p[4][1] & 0x80) >= 9,
+                     5.0, 0.05)
+    if rtp:
+        rtp.stop()
+    log_b.stop()
+    da.bye()
+    t.wait_events("call.end", 1, 10)
+    got = [(e, d) for e, _, d, _ in log_b.events(101)]
+    seqs = [p[2] for p in log_b.pkts]
+    if any((b2 - b1) % 65536 != 1 for b1, b2 in zip(seqs, seqs[1:])):
+        raise AssertionError("B's stream has sequence gaps: %s" % seqs[:40])
+    if len(set(p[5] for p in log_b.pkts)) != 1:
+        raise AssertionError("B's stream changed SSRC")
+    recs = t.events("call.dtmf")
+    ctx.log("B got %s; call.dtmf %s", got, recs)
+    if got != [(1, 800), (2, 800), (11, 800)]:
+        raise AssertionError("B got %s, not 1 2 # of 800 units" % got)
+    got = [(r["data"]["leg"], r["data"]["digit"], r["data"]["source"],
+            r["data"]["duration_ms"]) for r in recs]
+    if got != [("b", "1", "api", 100), ("b", "2", "api", 100), ("b", "#", "api", 100)]:
+        raise AssertionError("call.dtmf records %s" % got)
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))

@@ -60,7 +60,7 @@ static void test_errors(void **state)
 	assert_string_equal(err, "usage: hangup ID");
 	assert_int_equal(parse("hangup a b", &req, err, sizeof(err)), EINVAL);
 	assert_int_equal(parse("status now", &req, err, sizeof(err)), EINVAL);
-	assert_int_equal(parse("a b c d e f g", &req, err, sizeof(err)), EINVAL);
+	assert_int_equal(parse("a b c d e f g h", &req, err, sizeof(err)), EINVAL);
 	assert_string_equal(err, "too many arguments");
 	assert_int_equal(parse("play 12 b", &req, err, sizeof(err)), EINVAL);
 	assert_string_equal(err, "usage: play ID a|b FILE [--mix]");

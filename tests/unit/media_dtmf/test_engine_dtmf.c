@@ -2,7 +2,8 @@
  * test_engine_dtmf.c — DTMF interworking through the engine with real sockets (the
  * test plays both remote parties): in-band -> RFC 4733 with the tone gone from the
  * forwarded audio, RFC 4733 -> in-band tones, a burst of digits from signalling
- * ("123#") in order, duration rescaling 8 kHz -> 48 kHz, a lost end ended by timeout,
+ * ("123#") in order, duration and timestamp rescaling 8 kHz -> 48 kHz (a long press
+ * in segments, an event type negotiated on one side only), a lost end ended by timeout,
  * and end packets sent when the call ends mid-digit. Each checks the stream keeps one
  * SSRC and contiguous sequence numbers.
  */
@@ -366,6 +367,104 @@ static void test_rescale_8k_48k(void **state)
 	teardown(&f);
 }
 
+/* A long press relayed from an 8 kHz to a 48 kHz event clock, where B's event type
+ * was negotiated on B only (101 -> 96, no PT map entry): timestamps move with the
+ * durations, so B's segments start at multiples of 0xFFFF from the event's onset. */
+static void test_relay_segments_8k_48k(void **state)
+{
+	static struct fixture f;
+	static struct rx r;
+	static const uint32_t want_dts[] = {0, 5u * 0xffff, 6u * 0xffff, 6u * 0xffff};
+	static const uint16_t want_dur[] = {960, 392400 - 5 * 0xffff, 960, 1920};
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	setup(&f, MEDIA_DTMF_RFC4733, MEDIA_DTMF_RFC4733, 48000);
+	f.p.side[0].pt_map[101] = MEDIA_PT_NONE;   /* events are not in the PT map */
+	f.p.side[1].dtmf.te_pt = f.p.side[1].dtmf.te_pt_rx = 96;
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	sleep_ms(30);
+	send_te(&f.a, f.pa, 1, 100, 7, false, 160, true);
+	send_te(&f.a, f.pa, 2, 100, 7, false, 65400, false);
+	send_te(&f.a, f.pa, 3, 100 + 0xffff, 7, false, 160, false);
+	send_te(&f.a, f.pa, 4, 100 + 0xffff, 7, true, 320, false);
+	recv_all(&f.b, &r, 4, 200);
+	assert_int_equal(r.n, 4);
+	assert_one_stream(&r);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(r.pt[i], 96);
+		assert_int_equal((uint32_t)(r.ts[i] - r.ts[0]), want_dts[i]);
+		assert_int_equal(r.pl[i][2] << 8 | r.pl[i][3], want_dur[i]);
+	}
+	teardown(&f);
+}
+
+/* Digits from signalling toward B while no audio flows toward it (A silent): they go
+ * out in packets of their own, one per 20 ms; audio that comes afterwards continues
+ * the same stream (SSRC, next sequence number, timestamp advanced by the time). */
+static void test_digits_without_audio_rfc4733(void **state)
+{
+	static struct fixture f;
+	static struct rx r;
+	uint8_t silence[160];
+	unsigned ends;
+	char digits[4];
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	memset(silence, 0xff, sizeof(silence));
+	setup(&f, MEDIA_DTMF_INFO, MEDIA_DTMF_RFC4733, 8000);
+	/* one audio packet first: the stream toward B has started */
+	send_pkt(&f.a, f.pa, 0, false, 500, 16000, silence, 160);
+	recv_all(&f.b, &r, 1, 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(media_session_send_digit(f.s, MEDIA_SIDE_B, '7', 100), 0);
+	assert_int_equal(media_session_send_digit(f.s, MEDIA_SIDE_B, '8', 60), 0);
+	/* 7: 4 packets + 3 ends; 8: 2 + 3 ends */
+	recv_all(&f.b, &r, 13, 0);
+	assert_int_equal(r.n, 13);
+	sleep_ms(100);
+	send_pkt(&f.a, f.pa, 0, false, 501, 16160, silence, 160);
+	recv_all(&f.b, &r, 14, 300);
+	assert_int_equal(r.n, 14);
+	assert_one_stream(&r);
+	te_digits(&r, digits, sizeof(digits), &ends);
+	assert_string_equal(digits, "78");
+	assert_int_equal(ends, 6);
+	assert_int_equal(r.pl[7][2] << 8 | r.pl[7][3], 800);
+	assert_int_equal(r.pl[12][2] << 8 | r.pl[12][3], 480);
+	/* the event began where the stream was; the audio after it is later still, by at
+	 * least the digits' time (about 400 ms of packets and pauses) */
+	assert_true((uint32_t)(r.ts[1] - r.ts[0]) < 8000);
+	assert_int_equal(r.pt[13], 0);
+	assert_true(r.marker[13]);
+	assert_true((uint32_t)(r.ts[13] - r.ts[0]) >= 160 * 13);
+	assert_true((uint32_t)(r.ts[13] - r.ts[0]) < 8000 * 3);
+	teardown(&f);
+}
+
+/* The same toward an in-band side that has received nothing yet: tones of their own. */
+static void test_digits_without_audio_inband(void **state)
+{
+	static struct fixture f;
+	static struct rx r;
+	struct found det;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	setup(&f, MEDIA_DTMF_INFO, MEDIA_DTMF_INBAND, 8000);
+	assert_int_equal(media_session_send_digit(f.s, MEDIA_SIDE_B, '5', 120), 0);
+	assert_int_equal(media_session_send_digit(f.s, MEDIA_SIDE_B, '#', 120), 0);
+	recv_all(&f.b, &r, 12, 300);   /* 6 tone frames each, nothing in the pause */
+	assert_int_equal(r.n, 12);
+	assert_one_stream(&r);
+	for (int i = 0; i < r.n; i++)
+		assert_int_equal(r.pt[i], 0);
+	detect(r.audio, r.naudio, &det);
+	assert_string_equal(det.d, "5#");
+	teardown(&f);
+}
+
 /* End packets all lost: the digit is reported once the timeout passes. */
 static void test_lost_end_reported(void **state)
 {
@@ -402,17 +501,19 @@ static void test_end_on_close(void **state)
 		send_pkt(&f.a, f.pa, 0, false, (uint16_t)(10 + i), 160u * i, silence, 160);
 		sleep_ms(2);
 	}
-	recv_all(&f.b, &r, 5, 200);
-	assert_int_equal(r.n, 5);
+	/* the digit also goes on in packets of its own (no audio flows after those) */
+	recv_all(&f.b, &r, 8, 200);
+	assert_true(r.n >= 8);
 	media_session_destroy(f.s);
 	assert_true(evlog_wait(&f.log, MEDIA_EV_CLOSED, COOKIE, WAIT_MS, NULL));
-	recv_all(&f.b, &r, 8, 200);
-	assert_int_equal(r.n, 8);
+	recv_all(&f.b, &r, 0, 300);
+	assert_true(r.n >= 11);
 	assert_one_stream(&r);
 	te_digits(&r, digits, sizeof(digits), &ends);
 	assert_string_equal(digits, "4");
 	assert_int_equal(ends, 3);
-	assert_int_equal(r.pl[7][2] << 8 | r.pl[7][3], 800);   /* 5 packets of 160 */
+	for (int i = r.n - 3; i < r.n; i++)   /* the three ends: every packet before, 160 */
+		assert_int_equal(r.pl[i][2] << 8 | r.pl[i][3], 160 * (r.n - 3));
 	media_engine_destroy(f.me);
 	peer_close(&f.a);
 	peer_close(&f.b);
@@ -427,6 +528,9 @@ int test_engine_dtmf_run(void)
 		cmocka_unit_test(test_rfc4733_to_inband_events_ahead),
 		cmocka_unit_test(test_burst_in_order),
 		cmocka_unit_test(test_rescale_8k_48k),
+		cmocka_unit_test(test_relay_segments_8k_48k),
+		cmocka_unit_test(test_digits_without_audio_rfc4733),
+		cmocka_unit_test(test_digits_without_audio_inband),
 		cmocka_unit_test(test_lost_end_reported),
 		cmocka_unit_test(test_end_on_close),
 	};

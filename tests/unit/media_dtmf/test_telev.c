@@ -146,6 +146,93 @@ static void test_10s_roundtrip_both_clocks(void **state)
 	assert_int_equal(end.duration_ms, 10000);
 }
 
+/* Moves a generated event onto another clock as a relay does, in place. */
+static void map_all(struct seq *s, uint32_t from, uint32_t to, uint32_t out_base)
+{
+	struct telev_map m;
+
+	telev_map_init(&m, from, to);
+	for (size_t i = 0; i < s->n; i++) {
+		uint32_t ts = 0;
+
+		/* the input's timestamps carry an offset: only differences count */
+		assert_int_equal(telev_map_packet(&m, s->p[i].ts + 12345u, s->p[i].payload, 4,
+						  out_base + (uint32_t)i * 7u, &ts), 0);
+		s->p[i].ts = ts;
+	}
+}
+
+/* Timestamps and durations move together between 8 and 48 kHz event clocks: a short
+ * digit keeps one timestamp (where the output stream placed it), a 10 s press keeps
+ * its length and is one digit to a receiver on the other clock (8 kHz segments split
+ * into 48 kHz ones, 48 kHz segments merge into 8 kHz ones). */
+static void test_map_clocks(void **state)
+{
+	static struct seq s;
+	struct telev_tx tx;
+	struct telev_note end;
+	struct telev_map m;
+	uint8_t bad[2] = {0};
+	uint32_t ts;
+	unsigned b, e;
+
+	(void)state;
+	/* 100 ms '5' at 8 kHz -> 48 kHz: durations x6, one timestamp */
+	assert_int_equal(telev_tx_init(&tx, 8000, 20), 0);
+	assert_int_equal(telev_tx_start(&tx, 5, 10, 1000, 800), 0);
+	gen_all(&tx, &s);
+	map_all(&s, 8000, 48000, 900000);
+	for (size_t i = 0; i < s.n; i++) {
+		assert_int_equal(s.p[i].ts, 900000);
+		assert_int_equal(s.p[i].payload[2] << 8 | s.p[i].payload[3],
+				 i < 4 ? 960 * (i + 1) : 4800);
+	}
+	end = roundtrip(&s, 48000, &b, &e);
+	assert_int_equal(end.duration_ms, 100);
+
+	/* 10 s at 8 kHz -> 48 kHz: 2 segments in, 8 out, one digit of 480,000 */
+	assert_int_equal(telev_tx_start(&tx, 11, 10, 77, 80000), 0);
+	gen_all(&tx, &s);
+	map_all(&s, 8000, 48000, 5);
+	assert_int_equal(s.p[s.n - 1].ts, 5u + 7u * TELEV_SEG_MAX);
+	end = roundtrip(&s, 48000, &b, &e);
+	assert_int_equal(b, 1);
+	assert_int_equal(e, 1);
+	assert_int_equal(end.digit, '#');
+	assert_int_equal(end.duration, 480000);
+	assert_int_equal(end.duration_ms, 10000);
+	assert_false(end.timed_out);
+	assert_int_equal(end.ts, 5);
+
+	/* 10 s at 48 kHz -> 8 kHz: 8 segments in, 2 out */
+	assert_int_equal(telev_tx_init(&tx, 48000, 20), 0);
+	assert_int_equal(telev_tx_start(&tx, 1, 10, 4000000000u, 480000), 0);
+	gen_all(&tx, &s);
+	map_all(&s, 48000, 8000, 0xfffffff0u);
+	assert_int_equal(s.p[s.n - 1].ts, (uint32_t)(0xfffffff0u + TELEV_SEG_MAX));
+	end = roundtrip(&s, 8000, &b, &e);
+	assert_int_equal(b, 1);
+	assert_int_equal(e, 1);
+	assert_int_equal(end.duration, 80000);
+	assert_int_equal(end.duration_ms, 10000);
+
+	/* the next digit (another timestamp) starts where the output places it */
+	telev_map_init(&m, 48000, 8000);
+	{
+		uint8_t pl[4] = {3, 10, 0x03, 0xc0};   /* 960 */
+
+		assert_int_equal(telev_map_packet(&m, 100, pl, 4, 7000, &ts), 0);
+		assert_int_equal(ts, 7000);
+		assert_int_equal(pl[2] << 8 | pl[3], 160);
+		assert_int_equal(telev_map_packet(&m, 100 + 9600, pl, 4, 8600, &ts), 0);
+		assert_int_equal(ts, 8600);
+		pl[0] = 4;   /* another event at the same timestamp: a new one too */
+		assert_int_equal(telev_map_packet(&m, 100 + 9600, pl, 4, 8700, &ts), 0);
+		assert_int_equal(ts, 8700);
+	}
+	assert_int_equal(telev_map_packet(&m, 1, bad, sizeof(bad), 0, &ts), EBADMSG);
+}
+
 static void test_rescale(void **state)
 {
 	uint8_t pl[8] = {0x05, 0x0a, 0x00, 0xa0, 0x05, 0x8a, 0x03, 0x20};
@@ -227,6 +314,8 @@ static void test_lost_end(void **state)
 	telev_rx_init(&rx, 8000, 0);
 	assert_int_equal(feed(&rx, 500, 9, false, 160, 1000000, n), 1);
 	assert_int_equal(feed(&rx, 500, 9, false, 480, 1040000, n), 0);
+	/* a tick whose clock reads a little before the last packet (rounded to the ms) */
+	assert_int_equal(telev_rx_tick(&rx, 1039999, false, &t), 0);
 	assert_int_equal(telev_rx_tick(&rx, 1040000 + TELEV_TIMEOUT_US - 1, false, &t), 0);
 	assert_int_equal(telev_rx_tick(&rx, 1040000 + TELEV_TIMEOUT_US, false, &t), 1);
 	assert_int_equal(t.type, TELEV_END);
@@ -280,6 +369,7 @@ int test_telev_run(void)
 		cmocka_unit_test(test_golden_10s_8k),
 		cmocka_unit_test(test_10s_roundtrip_both_clocks),
 		cmocka_unit_test(test_rescale),
+		cmocka_unit_test(test_map_clocks),
 		cmocka_unit_test(test_dedupe),
 		cmocka_unit_test(test_lost_end),
 		cmocka_unit_test(test_end_mid_digit),
