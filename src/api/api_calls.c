@@ -10,7 +10,7 @@
  * -> 429 with Retry-After) and sends the INVITE; 202 with the call's id and Location.
  *
  * Live media control (dtmf, play, record, amd) is api_media.c's, once the call is
- * found here. Not served yet (501 with a clear message): bridge_to and transfer.
+ * found here. Not served yet (501 with a clear message): transfer.
  */
 #include "api/api_int.h"
 
@@ -320,6 +320,8 @@ static void place(struct api_req *r)
 	snprintf(q->to, sizeof(q->to), "%s", body_str(r, "to"));
 	q->timeout_s = (unsigned)json_integer_value(json_object_get(r->body, "timeout"));
 	q->amd = json_is_true(json_object_get(r->body, "amd"));
+	if (body_str(r, "bridge_to"))
+		snprintf(q->bridge_to, sizeof(q->bridge_to), "%s", body_str(r, "bridge_to"));
 	if (play) {
 		/* api_media_file answers the refusals itself: not kept for the key. */
 		if (!api_media_file(r, "play", play, full, sizeof(full)))
@@ -452,11 +454,6 @@ void api_h_calls_create(struct api_req *r)
 				    r->who.tenant;
 	if (!tenant) {
 		api_fail(r, 422, "missing_field", "tenant_id is required from an operator");
-		return;
-	}
-	if (json_object_get(r->body, "bridge_to")) {
-		api_fail(r, 501, "not_implemented", "bridge_to: bridging a placed call to a "
-			 "second leg is not available in this build");
 		return;
 	}
 	key = r->req ? evhttp_find_header(evhttp_request_get_input_headers(r->req),

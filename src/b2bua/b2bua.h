@@ -222,6 +222,8 @@ struct b2bua_orig_req {
 	int16_t *pcm;                      /**< played on answer (8 kHz), owned; or NULL */
 	size_t   n;
 	char     record_dir[400];          /**< record the call as DIR/<call id>.wav; "" none */
+	char     bridge_to[B2BUA_ORIG_TO_MAX]; /**< on answer, call this (E.164 or a peer's
+					        URI, routed as `to`) and bridge the two; "" none */
 };
 
 /**

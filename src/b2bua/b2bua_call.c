@@ -698,6 +698,8 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 	int side = ev->leg == c->a ? SIDE_A : SIDE_B;
 
 	(void)b;
+	if (c->orig && side == SIDE_A && call_orig_bridge_event(c, ev))
+		return;   /* the leg bridge_to placed: outgoing, answered by its callee */
 	switch (ev->type) {
 	case SIPUA_EV_PROGRESS:
 		if (side == SIDE_B)

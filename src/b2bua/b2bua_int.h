@@ -541,6 +541,8 @@ void call_orig_settled(struct call *c);
 void call_orig_answered(struct call *c, const struct sipua_ev *ev);
 /** Frees the API part of a call (answers the API if it never was). */
 void call_orig_free(struct call *c);
+/** An event of the bridged leg (c->a, placed by bridge_to); true when handled. */
+bool call_orig_bridge_event(struct call *c, const struct sipua_ev *ev);
 
 /* b2bua_offer.c (signalling thread) */
 void call_on_offer(struct call *c, int from, const struct sipua_ev *ev);

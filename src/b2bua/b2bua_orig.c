@@ -14,6 +14,12 @@
  * session stays without a remote, so the session terminates the leg's audio: a
  * prompt plays toward it, the recorder and the detector tap what it sends.
  *
+ * bridge_to: when the leg answers, trunx's answer to its own offer (the delayed-offer
+ * step's output, built for side A) is the offer of a second leg, placed to bridge_to
+ * (routed as `to` is, first destination only) as the call's A leg; its answer gives
+ * side A its remote, and the session relays (or transcodes) between the two like any
+ * call. Either leg ending ends both.
+ *
  * The API gets exactly one answer: when the INVITE is out (the call id), or when the
  * call was refused (the cause). Ringing is bounded by the request's timeout: then the
  * INVITE is cancelled and the call ends as no_answer.
@@ -39,6 +45,8 @@ struct call_orig {
 	int16_t       *pcm;
 	size_t         n;
 	char           record_dir[400];
+	bool           bridge;           /* bridge_to: the second leg's destination */
+	struct route_target bridge_target;
 };
 
 static uint64_t wall_ms(void)
@@ -145,6 +153,77 @@ static void orig_media(struct call *c)
 	}
 }
 
+static const char *trunk_label(const struct trunk *t)
+{
+	return t ? trunk_get_cfg(t)->name : "uri";
+}
+
+/* The second leg, offered what the first one's answer left for side A. */
+static void bridge_start(struct call *c, const char *offer, size_t n)
+{
+	struct b2bua *b = c->b;
+	struct route_target *t = &c->orig->bridge_target;
+	char from_uri[CALL_NUM_MAX + CONF_HOST_MAX + 16];
+	struct sipua_invite inv = {0};
+	const struct trunk_cfg *tc = t->trunk ? trunk_get_cfg(t->trunk) : NULL;
+
+	snprintf(from_uri, sizeof(from_uri), "sip:%s@%s", t->caller[0] ? t->caller : c->from,
+		 b->sip_host);
+	inv.ruri = t->ruri;
+	inv.from_uri = from_uri;
+	inv.to_uri = t->ruri;
+	inv.sdp = offer;
+	inv.sdp_len = n;
+	inv.max_forwards = b2b_max_forwards(-1, b->sip.max_forwards);
+	inv.policy.min_se = 90;
+	inv.policy.rel100 = SIPUA_REL100_SUPPORTED;
+	if (tc && tc->auth_user[0] && tc->auth_secret[0]) {
+		inv.auth_user = tc->auth_user;
+		inv.auth_secret = tc->auth_secret;
+	}
+	c->trunk_in = t->trunk;
+	c->tls[MEDIA_SIDE_A] = sipua_uri_transport(t->ruri) == SIPUA_TP_TLS;
+	if (sipua_leg_invite(b->ua, &inv, c, &c->a) != 0) {
+		c->a = NULL;
+		call_log(LOG_WARN, "call.bridge", c, "a", "cannot call %s", t->ruri);
+		call_hangup(c, "bridge_failed");
+		return;
+	}
+	snprintf(c->a_call_id, sizeof(c->a_call_id), "%s", sipua_leg_call_id(c->a));
+	call_log(LOG_INFO, "call.bridge", c, "a", "calling %s via %s", t->ruri,
+		 trunk_label(t->trunk));
+}
+
+bool call_orig_bridge_event(struct call *c, const struct sipua_ev *ev)
+{
+	char why[128];
+
+	switch (ev->type) {
+	case SIPUA_EV_PROGRESS:
+		return true;   /* the first leg hears trunx's side until the answer */
+	case SIPUA_EV_ANSWERED:
+		if (c->state != CALL_ANSWERED || !ev->sdp ||
+		    b2b_sdp_remote(&c->media, MEDIA_SIDE_A, ev->sdp, ev->sdp_len, why,
+				   sizeof(why)) != 0) {
+			call_log(LOG_INFO, "call.bridge", c, "a", "answer unusable: %s",
+				 ev->sdp ? why : "no SDP");
+			call_hangup(c, "bridge_failed");
+			return true;
+		}
+		call_media_update(c);
+		call_log(LOG_INFO, "call.bridge", c, "a", "bridged");
+		return true;
+	case SIPUA_EV_FAILED:
+		call_log(LOG_INFO, "call.bridge", c, "a", "%s answered %d",
+			 trunk_label(c->trunk_in), ev->status);
+		snprintf(c->reason, sizeof(c->reason), "bridge_to answered %d", ev->status);
+		call_hangup(c, "bridge_failed");
+		return true;
+	default:
+		return false;   /* offers, INFO, the end: as for any A leg */
+	}
+}
+
 void call_orig_answered(struct call *c, const struct sipua_ev *ev)
 {
 	struct b2bua *b = c->b;
@@ -161,7 +240,11 @@ void call_orig_answered(struct call *c, const struct sipua_ev *ev)
 		fail_call(c, 502, "bad_target", "unusable Contact or Record-Route from the called party");
 		return;
 	}
-	if (ev->sdp) {
+	if (ev->sdp || c->orig->bridge) {
+		if (!ev->sdp) {
+			fail_call(c, 500, "no_answer_sdp", "the called party answered without SDP");
+			return;
+		}
 		call_sdp_ctx(c, &x, allowed);
 		if (b2b_sdp_answer(&c->media, &x, ev->sdp, ev->sdp_len, out, sizeof(out), &n, why,
 				   sizeof(why)) != 0) {
@@ -182,6 +265,13 @@ void call_orig_answered(struct call *c, const struct sipua_ev *ev)
 	atomic_fetch_add(&b->c_answered, 1);
 	call_ev_answered(c);
 	orig_media(c);
+	if (c->orig->bridge) {
+		if (!n) {
+			call_hangup(c, "bridge_failed");   /* nothing to offer the second leg */
+			return;
+		}
+		bridge_start(c, out, n);
+	}
 }
 
 void b2b_orig_start(struct b2bua *b, struct b2bua_orig_req *req, b2bua_reply_h *h, void *arg)
@@ -212,6 +302,27 @@ void b2b_orig_start(struct b2bua *b, struct b2bua_orig_req *req, b2bua_reply_h *
 			atomic_fetch_add(&b->c_callerid, 1);
 		refuse_early(h, arg, status_of(d->cause), d->cause, d->reason);
 		goto out;
+	}
+	if (req->bridge_to[0]) {
+		struct route_decision *d2 = malloc(sizeof(*d2));
+
+		if (!d2) {
+			refuse_early(h, arg, EAGAIN, "no_memory", "out of memory");
+			goto out;
+		}
+		route_decide_api(b->rt, req->tenant, req->bridge_to, req->from,
+				 b->rng ^ (uint64_t)wall_ms() ^ 1u, b2b_trunk_usable, b, d2);
+		if (d2->code) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "bridge_to: %s", d2->reason);
+			refuse_early(h, arg, status_of(d2->cause), d2->cause, why);
+			free(d2);
+			goto out;
+		}
+		o->bridge = true;
+		o->bridge_target = d2->targets[0];
+		free(d2);
 	}
 	/* The call, as call_on_incoming makes one, without an A leg. */
 	c->b = b;

@@ -10,9 +10,12 @@ real Postgres and Redis, SIPp as the carrier that answers (or not).
                event rows; the CDR row says answered, with the tenant and the DID
   no_answer    the callee rings and never answers: after `timeout` s trunx cancels,
                the CDR says no_answer
+  bridge       on answer, bridge_to (a URI of acme's PBX peer, a second SIPp) is called
+               and the two legs bridged: RTP from each SIPp reaches the other through
+               trunx (the CDR's counters both ways); hangup ends both
   refusals     a DID the tenant does not own (422 from the database, 403 when it is
-               another tenant's), a URI that is not one of its peers (403), an unknown
-               field (422 naming it), bridge_to (501), the API pool at 0 channels:
+               another tenant's), a URI that is not one of its peers (403, also as
+               bridge_to), an unknown field (422 naming it), the API pool at 0 channels:
                429 with Retry-After and a JSON body — no INVITE for any of them
   idempotency  the same Idempotency-Key and body: the same call id, one INVITE;
                two at once with one key: one call, the other 409 or the same answer;
@@ -135,6 +138,39 @@ def case_no_answer(ctx):
     assert "call.hungup" in event_types(a, cid)
 
 
+def case_bridge(ctx):
+    from harness import calls
+    u, a, w = setup(ctx)
+    acme = w["acme"]["api"]
+    desk = calls.uas(ctx, "uas_basic.xml", name="desk", calls=1, timeout=90, trace_msg=True)
+    expect(a.op.patch("/v1/peers/" + w["acme"]["peer"], {"port": desk.port}), 200)
+    procs.wait_until(lambda: False, 1.0, 0.1)   # the patched peer's snapshot
+    r = expect(acme.post("/v1/calls", {"from": w["acme"]["did"], "to": NUMBER,
+                                        "bridge_to": "sip:desk@127.0.0.1:%d" % desk.port}),
+               202)
+    cid = r.json["id"]
+    assert procs.wait_until(lambda: len(invites(desk)) == 1, 10, 0.1), desk.summary()
+    inv = [m for m in desk.messages() if m.method == "INVITE"][0]
+    assert w["acme"]["did"] in inv.header("From") and "m=audio" in inv.body.decode(), inv.raw
+    assert procs.wait_until(lambda: len(acme.get("/v1/calls/" + cid).json.get("legs", [])) == 2,
+                            10, 0.1), acme.get("/v1/calls/" + cid)
+    procs.wait_until(lambda: False, 2.0, 0.1)   # audio both ways for a while
+    q = acme.get("/v1/calls/" + cid).json
+    ctx.log("bridged call: %s", q)
+    expect(acme.post("/v1/calls/%s/hangup" % cid), 200)
+    assert procs.wait_until(lambda: u.successful() == 1 and desk.successful() == 1, 10, 0.1), \
+        (u.summary(), desk.summary())
+    assert procs.wait_until(lambda: cdr(a, cid), 10, 0.2)
+    row = a.pg.sql("SELECT result, rtp_a_in, rtp_a_out, rtp_b_in, rtp_b_out FROM calls "
+                   "WHERE call_id = '%s'" % cid)[0]
+    ctx.log("CDR result, rtp a in/out, b in/out: %s", row)
+    ain, aout, bin_, bout = (int(x) for x in row[1:])
+    assert row[0] == "answered", row
+    # Each SIPp plays about 8 s of audio from its ACK on: each side's packets reach the
+    # other through trunx's relay.
+    assert ain >= 40 and bin_ >= 40 and aout >= 40 and bout >= 40, row
+
+
 def case_refusals(ctx):
     u, a, w = setup(ctx)
     acme = w["acme"]["api"]
@@ -149,8 +185,8 @@ def case_refusals(ctx):
     assert r.json["field"] == "colour", r.json
     expect(acme.post("/v1/calls", {"from": did, "to": "sip:someone@192.0.2.7:5060"}), 403,
            "not_a_peer")
-    expect(acme.post("/v1/calls", {"from": did, "to": NUMBER, "bridge_to": "+15551230001"}),
-           501, "not_implemented")
+    expect(acme.post("/v1/calls", {"from": did, "to": NUMBER,
+                                   "bridge_to": "sip:desk@192.0.2.7"}), 403, "not_a_peer")
     expect(acme.post("/v1/calls", {"from": did, "to": NUMBER, "play": "x.wav"}), 403,
            "media_files_disabled")
     expect(acme.post("/v1/calls", {"from": did, "to": NUMBER},
