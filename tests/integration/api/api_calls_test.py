@@ -93,6 +93,10 @@ def case_placed(ctx):
     assert call["tenant"] == "acme" and call["from"] == w["acme"]["did"], call
     expect(bravo.get("/v1/calls/" + cid), 404, "not_found")
     assert [c["id"] for c in acme.get("/v1/calls").json["data"]] == [cid]
+    if ctx.trunxctl_path:   # the operator's socket lists it like any call
+        live = a.t.ctl("calls")
+        live = live.get("calls", live) if isinstance(live, dict) else live
+        assert [c["id"] for c in live] == [cid], live
     inv = [m for m in u.messages() if m.method == "INVITE"]
     assert inv and NUMBER in inv[0].start, inv[0].start if inv else u.messages()
     assert w["acme"]["did"] in inv[0].header("From"), inv[0].header("From")
