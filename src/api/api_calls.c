@@ -349,7 +349,12 @@ static void place(struct api_req *r)
 			goto refused;
 		}
 	}
-	e = api_b2bua(r->api) ? b2bua_originate(api_b2bua(r->api), q, on_placed, j) : ENOTCONN;
+	if (!api_b2bua(r->api)) {
+		finish_err(r, 503, "unavailable", "no call layer in this process");
+		goto refused;
+	}
+	/* b2bua_originate takes q (and its prompt) in every case. */
+	e = b2bua_originate(api_b2bua(r->api), q, on_placed, j);
 	if (e)
 		finish_err(r, 503, "unavailable", "the call layer is busy: retry");
 	return;
