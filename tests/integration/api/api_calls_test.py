@@ -179,6 +179,15 @@ def case_refusals(ctx):
     u, a, w = setup(ctx)
     acme = w["acme"]["api"]
     did = w["acme"]["did"]
+    # The document describes the operation as served.
+    doc = expect(a.anon.get("/v1/openapi.json"), 200).json
+    create = doc["paths"]["/v1/calls"]["post"]
+    assert {"202", "400", "401", "403", "404", "409", "413", "422", "429", "503"} <= \
+        set(create["responses"]), create["responses"]
+    assert "CallCreated" in str(create["responses"]["202"]), create["responses"]["202"]
+    assert [p for p in create["parameters"] if p["name"] == "Idempotency-Key" and
+            p["in"] == "header"], create["parameters"]
+    assert "bridge_to" in doc["components"]["schemas"]["CallCreate"]["properties"]
     expect(acme.post("/v1/calls", {"from": "+15550009999", "to": NUMBER}), 422,
            "callerid_not_owned")
     # bravo's DID: not acme's (the database's check answers first).
