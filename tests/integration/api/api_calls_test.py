@@ -224,6 +224,35 @@ def case_refusals(ctx):
     assert procs.wait_until(lambda: u.successful() == 1, 10, 0.1), u.summary()
 
 
+def case_redis_down(ctx):
+    """Redis stopped: admission cannot answer (503, no INVITE), a request with an
+    Idempotency-Key is refused 503 (never placed unguarded); back, calls go again."""
+    u, a, w = setup(ctx)
+    acme = w["acme"]["api"]
+    body = {"from": w["acme"]["did"], "to": NUMBER}
+    expect(acme.get("/v1/me"), 200)   # the key is cached before Redis goes
+    a.redis.pause()
+    try:
+        r = acme.post("/v1/calls", body, headers={"Idempotency-Key": "k-down"})
+        assert r.status == 503, r
+        r = acme.post("/v1/calls", body)
+        assert r.status == 503 and r.json["error"] in ("admission_unavailable",
+                                                       "admission_timeout"), r
+    finally:
+        a.redis.resume()
+    assert not invites(u), [m.start for m in u.messages()]
+    ok = procs.wait_until(lambda: acme.post("/v1/calls", body, headers={
+        "Idempotency-Key": "k-up"}).status == 202, 20, 0.5)
+    assert ok
+    assert procs.wait_until(lambda: len(invites(u)) == 1, 10, 0.1)
+    c = acme.get("/v1/calls").json["data"]
+    assert procs.wait_until(lambda: acme.get("/v1/calls").json["data"][0]["state"] ==
+                            "answered", 10, 0.1), c
+    expect(acme.post("/v1/calls/%s/hangup" % acme.get("/v1/calls").json["data"][0]["id"]),
+           200)
+    assert procs.wait_until(lambda: u.successful() == 1, 10, 0.1), u.summary()
+
+
 def case_idempotency(ctx):
     u, a, w = setup(ctx, uas_calls=3)
     acme, bravo = w["acme"]["api"], w["bravo"]["api"]
