@@ -426,6 +426,18 @@ int route_decide(const struct route_table *rt, const struct trunk *from,
 		 void *up_arg, struct route_decision *d);
 
 /**
+ * Decides where a call tenant `tenant` places through the API goes: `from` must be one
+ * of its active DIDs (else 403 callerid_not_owned; no default is put instead), `to`
+ * an E.164 number (the tenant's outbound rules, as for a call from its peer) or a
+ * sip:/sips: URI whose host and port are those of one of the tenant's peers (else 403
+ * not_a_peer). The pool is the settings' outbound pool ("api").
+ * @return 0 (d->code says route or refuse), EINVAL on bad arguments
+ */
+int route_decide_api(const struct route_table *rt, const char *tenant, const char *to,
+		     const char *from, uint64_t rnd, route_up_h *up, void *up_arg,
+		     struct route_decision *d);
+
+/**
  * Writes an E.164 number in a trunk's dial format.
  * @param asis  the number as the caller dialled it (DIAL_ASIS), or NULL
  * @return 0, EINVAL, ENOSPC

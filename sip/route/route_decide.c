@@ -300,12 +300,13 @@ static bool same_rank(const struct oroute *a, const struct oroute *b)
 	       a->cfg.priority == b->cfg.priority;
 }
 
+/* from: the tenant's peer, or NULL for a call the tenant places through the API. */
 static void outbound(const struct route_table *rt, const struct trunk *from,
-		     const char *ruri_user, const char *from_user, uint64_t rnd, route_up_h *up,
-		     void *arg, struct route_decision *d)
+		     const char *tenant, const char *ruri_user, const char *from_user,
+		     uint64_t rnd, route_up_h *up, void *arg, struct route_decision *d)
 {
 	const struct route_settings *s = &rt->settings;
-	const struct tenant_cfg *t = route_table_tenant(rt, from->cfg.tenant);
+	const struct tenant_cfg *t = route_table_tenant(rt, tenant);
 	const struct oroute *match[64];
 	size_t n = 0, matched = 0;
 	uint64_t x = rnd ? rnd : 0x9e3779b97f4a7c15ull;
@@ -313,7 +314,8 @@ static void outbound(const struct route_table *rt, const struct trunk *from,
 	d->outbound = true;
 	if (!t || !t->active || !t->configured) {
 		refuse(d, s->answer_unconfigured, "tenant_unconfigured", NULL,
-		       "peer %s: tenant %s is %s", from->cfg.name, from->cfg.tenant,
+		       "%s %s: tenant %s is %s", from ? "peer" : "caller", from ? from->cfg.name :
+		       "api", tenant,
 		       !t ? "unknown" : !t->active ? "inactive" : "not configured");
 		return;
 	}
@@ -416,8 +418,92 @@ int route_decide(const struct route_table *rt, const struct trunk *from,
 		return 0;
 	}
 	if (from->cfg.kind == TRUNK_KIND_PEER)
-		outbound(rt, from, ruri_user, from_user, rnd, up, up_arg, d);
+		outbound(rt, from, from->cfg.tenant, ruri_user, from_user, rnd, up, up_arg, d);
 	else
 		inbound(rt, from, ruri_user, from_user, up, up_arg, d);
+	return 0;
+}
+
+/* ---- calls placed by the API ---- */
+
+/* The host[:port] part of a sip:/sips: URI (after any user@, up to ;?>). */
+static size_t uri_hostport(const char *uri, const char **hp)
+{
+	const char *p = strchr(uri, ':'), *at;
+
+	if (!p)
+		return 0;
+	p++;
+	at = strchr(p, '@');
+	if (at)
+		p = at + 1;
+	*hp = p;
+	return strcspn(p, ";?>");
+}
+
+static void to_tenant_peer(const struct route_table *rt, const struct tenant_cfg *t,
+			   const char *uri, route_up_h *up, void *arg, struct route_decision *d)
+{
+	const char *hp, *php;
+	size_t n = uri_hostport(uri, &hp);
+
+	for (size_t i = 0; n && i < route_table_trunk_count(rt); i++) {
+		const struct trunk *tr = route_table_trunk_at(rt, i);
+		size_t pn;
+
+		if (tr->cfg.kind != TRUNK_KIND_PEER || strcmp(tr->cfg.tenant, t->id) != 0 ||
+		    !tr->cfg.uri[0])
+			continue;
+		pn = uri_hostport(tr->cfg.uri, &php);
+		if (pn != n || strncasecmp(hp, php, n) != 0)
+			continue;
+		if (!usable(tr, up, arg)) {
+			refuse(d, rt->settings.answer_trunks_down, "trunks_down", NULL,
+			       "peer %s is down or inactive", tr->cfg.name);
+			return;
+		}
+		add_target(d, tr, uri, d->caller);
+		d->group = tr->cfg.group[0] ? tr->cfg.group : "default";
+		d->pool = rt->settings.outbound_pool;
+		d->pool_channels = route_table_pool_channels(rt, d->group, d->pool);
+		return;
+	}
+	refuse(d, 403, "not_a_peer", NULL, "%s is not one of tenant %s's peers", uri, t->id);
+}
+
+int route_decide_api(const struct route_table *rt, const char *tenant, const char *to,
+		     const char *from, uint64_t rnd, route_up_h *up, void *up_arg,
+		     struct route_decision *d)
+{
+	const struct tenant_cfg *t;
+	char e164[ROUTE_E164_SIZE];
+
+	if (!rt || !tenant || !to || !from || !d)
+		return EINVAL;
+	memset(d, 0, sizeof(*d));
+	d->pool_channels = d->tenant_cap = -1;
+	d->global_cap = cap_of((long)rt->settings.global_max_calls);
+	d->outbound = true;
+	t = route_table_tenant(rt, tenant);
+	if (!t || !t->active || !t->configured) {
+		refuse(d, rt->settings.answer_unconfigured, "tenant_unconfigured", NULL,
+		       "tenant %s is %s", tenant, !t ? "unknown" : !t->active ? "inactive" :
+		       "not configured");
+		return 0;
+	}
+	/* The caller ID must be one of the tenant's numbers: never a default instead. */
+	if (route_normalize(NULL, from, e164, sizeof(e164)) != 0 || !owns(rt, t, e164)) {
+		refuse(d, 403, "callerid_not_owned", "callerid.rejected",
+		       "caller ID %s is not a number of tenant %s", from, t->id);
+		snprintf(d->caller, sizeof(d->caller), "%s", from);
+		return 0;
+	}
+	if (strncasecmp(to, "sip:", 4) == 0 || strncasecmp(to, "sips:", 5) == 0) {
+		tenant_caps(rt, t, d);
+		snprintf(d->caller, sizeof(d->caller), "%s", e164);
+		to_tenant_peer(rt, t, to, up, up_arg, d);
+		return 0;
+	}
+	outbound(rt, NULL, tenant, to, e164, rnd, up, up_arg, d);
 	return 0;
 }

@@ -4,19 +4,26 @@
  * API's inbox), and the checks of a new call's request. A tenant sees and touches
  * only its own calls; another tenant's call id answers 404.
  *
+ * Placing a call: the body checked, its Idempotency-Key claimed (api_idem.c), the
+ * caller ID checked against the tenant's DIDs, the prompt read here (the control
+ * thread may wait on disk), then the B2BUA routes, admits (the API channel pool: full
+ * -> 429 with Retry-After) and sends the INVITE; 202 with the call's id and Location.
+ *
  * Live media control (dtmf, play, record, amd) is api_media.c's, once the call is
- * found here. Not served yet (501 with a clear message): placing a call (the B2BUA has
- * no origination step yet) and transfer.
+ * found here. Not served yet (501 with a clear message): transfer.
  */
 #include "api/api_int.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "b2bua/b2bua.h"
 #include "db/db.h"
+#include "media_feat.h"
 
 enum call_op { OP_LIST, OP_GET, OP_HANGUP, OP_HANGUP_DONE, OP_MEDIA };
 
@@ -188,28 +195,251 @@ const struct api_field api_call_fields[] = {
 };
 const size_t api_n_call_fields = sizeof(api_call_fields) / sizeof(api_call_fields[0]);
 
+/* ---- placing a call ---- */
+
+/* A POST /v1/calls in flight (r->state). */
+struct create_job {
+	struct api_req *r;
+	bool            idem;
+	struct api_idem id;
+	char            tenant[API_TENANT_MAX];
+	int             status;
+	char           *json;
+};
+
+static struct create_job *job_of(struct api_req *r)
+{
+	return r->state;
+}
+
+/* Answers r, and keeps the answer for its Idempotency-Key (steals body). */
+static void finish(struct api_req *r, int status, json_t *body)
+{
+	struct create_job *j = job_of(r);
+
+	if (j && j->idem)
+		api_idem_finish(r->api, &j->id, status, body);
+	if (j) {
+		free(j->json);
+		free(j);
+		r->state = NULL;
+	}
+	api_reply(r, status, body);
+}
+
+static void finish_err(struct api_req *r, int status, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void finish_err(struct api_req *r, int status, const char *code, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	finish(r, status, json_pack("{s:s,s:s,s:s}", "error", code, "message", msg,
+				    "request_id", r->id));
+}
+
+static void location(struct api_req *r, const char *id)
+{
+	char loc[API_PATH_MAX];
+
+	snprintf(loc, sizeof(loc), "/v1/calls/%s", id);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Location", loc);
+}
+
+static void placed(void *arg)
+{
+	struct create_job *j = arg;
+	struct api_req *r = j->r;
+	json_t *o = j->json ? json_loads(j->json, 0, NULL) : NULL;
+	const char *id = json_string_value(json_object_get(o, "id"));
+	const char *code = json_string_value(json_object_get(o, "error"));
+	const char *msg = json_string_value(json_object_get(o, "message"));
+	char ra[16];
+
+	if (j->status == 0 && id) {
+		location(r, id);
+		finish(r, 202, json_pack("{s:s,s:s,s:s,s:s?}", "id", id, "state", "calling",
+					 "location", evhttp_find_header(
+						 evhttp_request_get_output_headers(r->req),
+						 "Location"), "cdr_id",
+					 json_string_value(json_object_get(o, "cdr_id"))));
+	} else if (j->status == EBUSY) {
+		snprintf(ra, sizeof(ra), "%u", api_conf(r->api)->api_pool_retry ?
+			 api_conf(r->api)->api_pool_retry : 1);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", ra);
+		finish_err(r, 429, code ? code : "pool_full", "%s", msg ? msg : "no channel free");
+	} else if (j->status == EPERM) {
+		finish_err(r, 403, code ? code : "forbidden", "%s", msg ? msg : "refused");
+	} else if (j->status == ENOENT) {
+		finish_err(r, 404, code ? code : "no_route", "%s", msg ? msg : "no route");
+	} else {
+		finish_err(r, 503, code ? code : "unavailable", "%s",
+			   msg ? msg : "the call layer did not answer");
+	}
+	json_decref(o);
+}
+
+/* The B2BUA's answer, on the signalling thread: hand it to the control thread. */
+static void on_placed(int status, char *json, void *arg)
+{
+	struct create_job *j = arg;
+
+	j->status = status;
+	j->json = json;
+	if (api_post(j->r->api, placed, j) != 0) {
+		free(json);
+		j->json = NULL;   /* out of memory: the request times out */
+	}
+}
+
+static const char *body_str(struct api_req *r, const char *name)
+{
+	return json_string_value(json_object_get(r->body, name));
+}
+
+static void place(struct api_req *r)
+{
+	struct create_job *j = job_of(r);
+	struct b2bua_orig_req *q = calloc(1, sizeof(*q));
+	const char *play = body_str(r, "play");
+	const struct conf_api *ca = api_conf(r->api);
+	struct api *a = r->api;
+	char err[256], full[512];
+	int e;
+
+	if (!q) {
+		finish_err(r, 503, "unavailable", "out of memory");
+		return;
+	}
+	snprintf(q->tenant, sizeof(q->tenant), "%s", j->tenant);
+	snprintf(q->from, sizeof(q->from), "%s", body_str(r, "from"));
+	snprintf(q->to, sizeof(q->to), "%s", body_str(r, "to"));
+	q->timeout_s = (unsigned)json_integer_value(json_object_get(r->body, "timeout"));
+	q->amd = json_is_true(json_object_get(r->body, "amd"));
+	if (body_str(r, "bridge_to"))
+		snprintf(q->bridge_to, sizeof(q->bridge_to), "%s", body_str(r, "bridge_to"));
+	if (play) {
+		/* api_media_file answers the refusals itself: not kept for the key. */
+		if (!api_media_file(r, "play", play, full, sizeof(full)))
+			goto refused_answered;
+		if (media_prompt_load(full, &q->pcm, &q->n, err, sizeof(err))) {
+			size_t fl = strlen(full);
+			const char *why = strncmp(err, full, fl) == 0 ? err + fl : err;
+
+			finish_err(r, 422, "invalid_prompt", "play: file %s%s%s", play,
+				   why == err ? ": " : "", why);
+			goto refused;
+		}
+	}
+	if (json_is_true(json_object_get(r->body, "record"))) {
+		if (!ca->media_dir[0]) {
+			finish_err(r, 403, "media_files_disabled", "record: files are not "
+				   "reachable through the API on this server ([api] media_dir "
+				   "is not set)");
+			goto refused;
+		}
+		snprintf(q->record_dir, sizeof(q->record_dir), "%s/%s", ca->media_dir, j->tenant);
+		if (mkdir(q->record_dir, 0750) != 0 && errno != EEXIST) {
+			finish_err(r, 422, "invalid_value", "record: the tenant's media folder "
+				   "cannot be made: %s", strerror(errno));
+			goto refused;
+		}
+	}
+	if (!api_b2bua(r->api)) {
+		finish_err(r, 503, "unavailable", "no call layer in this process");
+		goto refused;
+	}
+	/* b2bua_originate takes q (and its prompt) in every case. */
+	e = b2bua_originate(api_b2bua(r->api), q, on_placed, j);
+	if (e)
+		finish_err(r, 503, "unavailable", "the call layer is busy: retry");
+	return;
+refused_answered:
+	/* The answer went out (r is gone): the claim must not stay pending. */
+	if (j->idem)
+		api_idem_finish(a, &j->id, 503, NULL);
+	free(j);
+refused:
+	free(q->pcm);
+	free(q);
+}
+
 static void on_did(int err, const PGresult *res, const char *msg, bool more, void *arg)
 {
 	struct api_req *r = arg;
 
 	(void)more;
 	if (err) {
+		struct create_job *j = job_of(r);
+
+		if (j->idem)
+			api_idem_finish(r->api, &j->id, 503, NULL);
+		free(j);
+		r->state = NULL;
 		api_reply_db_err(r, err, res, msg);
 		return;
 	}
 	if (PQntuples(res) < 1) {
-		api_fail(r, 422, "callerid_not_owned", "from: the tenant owns no active DID "
-			 "with this number");
+		finish_err(r, 422, "callerid_not_owned", "from: the tenant owns no active DID "
+			   "with this number");
 		return;
 	}
-	api_fail(r, 501, "not_implemented", "placing calls by API is not available in this "
-		 "build: the B2BUA has no origination step yet");
+	place(r);
+}
+
+static void check_did(struct api_req *r)
+{
+	struct create_job *j = job_of(r);
+	const char *p[2] = {body_str(r, "from"), j->tenant};
+	int err;
+
+	err = db_query(api_db(r->api), "SELECT 1 FROM did_numbers WHERE number = $1 AND "
+		       "tenant_id = $2 AND status = 'active'", 2, p, 0, on_did, r);
+	if (err)
+		finish_err(r, 503, "unavailable", "the database is not reachable: retry");
+}
+
+static void on_idem(struct api_req *r, enum api_idem_state st, int status, json_t *body)
+{
+	struct create_job *j = job_of(r);
+
+	switch (st) {
+	case API_IDEM_NEW:
+		check_did(r);
+		return;
+	case API_IDEM_REPLAY:
+		free(j);
+		r->state = NULL;
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Idempotent-Replayed",
+				  "true");
+		if (status == 202 && json_string_value(json_object_get(body, "id")))
+			location(r, json_string_value(json_object_get(body, "id")));
+		api_reply(r, status, json_incref(body));
+		return;
+	default:
+		break;
+	}
+	free(j);
+	r->state = NULL;
+	if (st == API_IDEM_BUSY)
+		api_fail(r, 409, "idempotency_in_flight", "a request with this Idempotency-Key "
+			 "is still in progress: retry later");
+	else if (st == API_IDEM_REUSED)
+		api_fail(r, 422, "idempotency_key_reused", "this Idempotency-Key was used with "
+			 "another request body");
+	else
+		api_fail(r, 503, "unavailable", "Idempotency-Key: the key store is not reachable");
 }
 
 void api_h_calls_create(struct api_req *r)
 {
 	struct api_err e = {0};
-	const char *p[2], *tenant;
+	struct create_job *j;
+	const char *tenant, *key;
 	char *buf;
 	size_t len;
 	int err;
@@ -231,12 +461,28 @@ void api_h_calls_create(struct api_req *r)
 		api_fail(r, 422, "missing_field", "tenant_id is required from an operator");
 		return;
 	}
-	p[0] = json_string_value(json_object_get(r->body, "from"));
-	p[1] = tenant;
-	err = db_query(api_db(r->api), "SELECT 1 FROM did_numbers WHERE number = $1 AND "
-		       "tenant_id = $2 AND status = 'active'", 2, p, 0, on_did, r);
-	if (err)
-		api_reply_db_err(r, err, NULL, NULL);
+	key = r->req ? evhttp_find_header(evhttp_request_get_input_headers(r->req),
+					  "Idempotency-Key") : NULL;
+	if (key && !api_idem_key_ok(key)) {
+		api_fail(r, 400, "invalid_idempotency_key", "Idempotency-Key: 1 to %d visible "
+			 "ASCII characters", API_IDEM_KEY_MAX);
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		api_fail(r, 503, "unavailable", "out of memory");
+		return;
+	}
+	j->r = r;
+	snprintf(j->tenant, sizeof(j->tenant), "%s", tenant);
+	r->state = j;
+	if (key) {
+		j->idem = true;
+		api_idem_names(tenant, key, r->body, &j->id);
+		api_idem_claim(r, &j->id, on_idem);
+		return;
+	}
+	check_did(r);
 }
 
 /* The body's fields and types are checked first (any of them optional here); whether

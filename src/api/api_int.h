@@ -371,6 +371,42 @@ const struct api_media_op *api_media_op_of(const char *path);
  *  r->body holds the decoded body (or NULL). Answers r. */
 void api_media_start(struct api_req *r);
 
+/** A media file name of the request's caller (tenant: its subfolder of [api]
+ *  media_dir) as a path in out; false after answering r (403 or 422 naming field). */
+bool api_media_file(struct api_req *r, const char *field, const char *name, char *out,
+		    size_t len);
+
+/* ---- Idempotency-Key (api_idem.c) ---- */
+
+#define API_IDEM_KEY_MAX 255
+
+/** Where a request's key is kept and what the request was. */
+struct api_idem {
+	char rkey[160];    /**< the Redis key (tenant, sha256 of the header) */
+	char hash[65];     /**< sha256 of the decoded body, keys sorted */
+};
+
+enum api_idem_state {
+	API_IDEM_NEW = 0,  /**< claimed: go on, then api_idem_finish() */
+	API_IDEM_REPLAY,   /**< answered before: status and body given */
+	API_IDEM_BUSY,     /**< a request with this key is in flight (409) */
+	API_IDEM_REUSED,   /**< the key was used for another request (422) */
+	API_IDEM_DOWN,     /**< Redis did not answer (503) */
+};
+
+typedef void (api_idem_h)(struct api_req *r, enum api_idem_state st, int status,
+			  json_t *body);
+
+/** 1-255 visible ASCII characters. */
+bool api_idem_key_ok(const char *key);
+void api_idem_names(const char *tenant, const char *key, const json_t *body,
+		    struct api_idem *out);
+/** Claims the key (SET NX, a pending marker); h answers (body borrowed). */
+void api_idem_claim(struct api_req *r, const struct api_idem *id, api_idem_h *h);
+/** Keeps the answer for 24 h (or drops the claim: 429 and 5xx are retried anew). */
+void api_idem_finish(struct api *a, const struct api_idem *id, int status,
+		     const json_t *body);
+
 /** The OpenAPI document (new reference). */
 json_t *api_openapi_doc(void);
 

@@ -179,8 +179,8 @@ static int leg_of(const struct api_req *r)
  * [A-Za-z0-9_.-], none starting with '.', joined by single '/': nothing absolute, no
  * "." or "..", so no name leaves the folder. False once answered (403 or 422).
  */
-static bool media_file(struct api_req *r, const char *field, const char *name, char *out,
-		       size_t len)
+bool api_media_file(struct api_req *r, const char *field, const char *name, char *out,
+		    size_t len)
 {
 	const char *dir = api_conf(r->api)->media_dir;
 	const char *tenant = r->who.operator_ ? "" : r->who.tenant;
@@ -252,7 +252,7 @@ static int media(struct api_req *r, const struct api_media_op *op, struct media_
 			bad(r, "file", "missing_field", "file is required");
 			goto refused;
 		}
-		if (!media_file(r, "file", path, full, sizeof(full)))
+		if (!api_media_file(r, "file", path, full, sizeof(full)))
 			goto refused;
 		if (media_prompt_load(full, &q->pcm, &q->n, err, sizeof(err))) {
 			/* The loader's reason, with the caller's name for the file. */
@@ -279,7 +279,7 @@ static int media(struct api_req *r, const struct api_media_op *op, struct media_
 				bad(r, "path", "missing_field", "path is required (or stop: true)");
 				goto refused;
 			}
-			if (!media_file(r, "path", path, q->path, sizeof(q->path)))
+			if (!api_media_file(r, "path", path, q->path, sizeof(q->path)))
 				goto refused;
 			q->op = B2BUA_MEDIA_RECORD;
 			if (!r->who.operator_) {   /* the tenant's folder, on its first use */

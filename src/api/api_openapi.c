@@ -113,6 +113,36 @@ static bool body_required(const char *schema)
 	return true;
 }
 
+/* POST /v1/calls: its header and each error it answers. */
+static void add_create_call(json_t *params, json_t *resp)
+{
+	static const struct {
+		const char *status, *desc;
+	} errs[] = {
+		{"400", "invalid JSON or Idempotency-Key"},
+		{"401", "missing, invalid or revoked token"},
+		{"403", "caller ID not the tenant's (callerid_not_owned), a URI that is not "
+			"one of its peers (not_a_peer), media files disabled, scope"},
+		{"404", "no outbound route for the number (no_route)"},
+		{"409", "a request with this Idempotency-Key is in progress "
+			"(idempotency_in_flight)"},
+		{"413", "body over the limit"},
+		{"422", "a field missing, unknown, of the wrong type or value (field named); "
+			"callerid_not_owned; idempotency_key_reused (the key with another body)"},
+		{"429", "the API channel pool, the tenant's or the global cap is full "
+			"(Retry-After)"},
+		{"503", "routing, admission or the call layer unavailable: retry"},
+	};
+
+	json_array_append_new(params, json_pack("{s:s,s:s,s:s,s:{s:s,s:i,s:i}}", "name",
+		"Idempotency-Key", "in", "header", "description", "the same key and body within "
+		"24 h get the first answer (the same call), not a second call", "schema", "type",
+		"string", "minLength", 1, "maxLength", API_IDEM_KEY_MAX));
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+		json_object_set_new(resp, errs[i].status, json_pack("{s:s,s:o}", "description",
+			errs[i].desc, "content", json_content(ref("Error"))));
+}
+
 static json_t *operation(const struct api_route *rt)
 {
 	json_t *op = json_object(), *params = json_array(), *resp = json_object();
@@ -177,6 +207,8 @@ static json_t *operation(const struct api_route *rt)
 	}
 	json_object_set_new(resp, "default", json_pack("{s:s,s:o}", "description",
 		"an error", "content", json_content(ref("Error"))));
+	if (strcmp(rt->op_id, "createCall") == 0)
+		add_create_call(params, resp);
 	json_object_set_new(op, "responses", resp);
 	if (rt->flags & AR_PUBLIC)
 		json_object_set_new(op, "security", json_array());
@@ -270,6 +302,10 @@ json_t *api_openapi_doc(void)
 		"{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:[s,s]}}}", "type", "object",
 		"properties", "id", "type", "string", "from", "type", "string", "to", "type",
 		"string", "state", "type", "string", "tenant", "type", "string", "null"));
+	json_object_set_new(schemas, "CallCreated", json_pack(
+		"{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}},s:[s,s]}", "type", "object",
+		"properties", "id", "type", "string", "state", "type", "string", "location",
+		"type", "string", "cdr_id", "type", "string", "required", "id", "state"));
 	add_event_schemas(schemas);
 	json_object_set_new(schemas, "Error", json_pack(
 		"{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s}},s:[s,s]}", "type", "object",

@@ -88,7 +88,8 @@ static void build(void)
 	for (size_t i = 0; i < api_n_resources; i++)
 		add_resource(&api_resources[i]);
 	add(EVHTTP_REQ_POST, "/v1/calls", api_h_calls_create, NULL, AR_BODY, "calls:write",
-	    "createCall", "Place a call from a tenant DID", 201, "CallCreate", "Call");
+	    "createCall", "Place a call from a tenant DID (Idempotency-Key honoured 24 h)", 202,
+	    "CallCreate", "CallCreated");
 	add(EVHTTP_REQ_GET, "/v1/calls", api_h_calls_list, NULL, AR_LIST, "calls:read",
 	    "listCalls", "Calls in progress", 200, NULL, "Call");
 	add(EVHTTP_REQ_GET, "/v1/calls/{id}", api_h_calls_get, NULL, 0, "calls:read",

@@ -207,6 +207,37 @@ int b2bua_media(struct b2bua *b, struct b2bua_media_req *req, b2bua_reply_h *h, 
 typedef void (b2bua_media_hook)(const char *event, const char *call_id, const json_t *fields,
 				void *arg);
 
+/* ---- calls placed by the control plane (b2bua_orig.c) ---- */
+
+#define B2BUA_ORIG_TO_MAX 256
+
+/** A call to place for a tenant: one leg, its media terminated by trunx. Built off the
+ *  signalling thread (the prompt already read and converted). */
+struct b2bua_orig_req {
+	char     tenant[64];
+	char     from[24];                 /**< E.164: one of the tenant's DIDs */
+	char     to[B2BUA_ORIG_TO_MAX];    /**< E.164 (outbound rules) or sip: URI (a peer) */
+	unsigned timeout_s;                /**< ringing at most (CANCEL, no_answer); 0 = 60 */
+	bool     amd;                      /**< live AMD on the leg from answer */
+	int16_t *pcm;                      /**< played on answer (8 kHz), owned; or NULL */
+	size_t   n;
+	char     record_dir[400];          /**< record the call as DIR/<call id>.wav; "" none */
+	char     bridge_to[B2BUA_ORIG_TO_MAX]; /**< on answer, call this (E.164 or a peer's
+					        URI, routed as `to`) and bridge the two; "" none */
+};
+
+/**
+ * Places a call (database mode). The answer comes once the INVITE is out — status 0
+ * and {"id","state"} — or the call was refused: an errno and {"error": cause,
+ * "message"}; causes: callerid_not_owned, not_a_peer, no_route, trunks_down,
+ * tenant_unconfigured (EPERM/ENOENT), pool_full, tenant_over_cap, global_cap (EBUSY),
+ * admission_unavailable, admission_timeout, no_media_ports, shutting_down (EAGAIN).
+ * From then on it is a call like any other (list, hangup, media, events, record).
+ * Takes the request (and its pcm) in every case. Any thread.
+ * @return 0 if posted, EINVAL, ENOMEM, EAGAIN (queue full), ESHUTDOWN
+ */
+int b2bua_originate(struct b2bua *b, struct b2bua_orig_req *req, b2bua_reply_h *h, void *arg);
+
 /** Sets the hook (NULL: none). Before b2bua_start(). */
 void b2bua_set_media_hook(struct b2bua *b, b2bua_media_hook *fn, void *arg);
 

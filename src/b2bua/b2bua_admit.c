@@ -97,16 +97,24 @@ void call_admitted(struct call *c, enum admit_verdict v)
 	c->su = NULL;
 	sipua_timer_cancel(c->admit_timer);
 	c->admit_timer = NULL;
-	if (!c->a || c->final_code || c->state == CALL_ENDING) {
+	if ((!c->a && !c->orig) || c->final_code || c->state == CALL_ENDING) {
 		/* The caller is gone, or was answered meanwhile: the lease goes back when
 		 * the call is freed. */
 		setup_free(su);
+		if (c->orig)
+			call_orig_settled(c);
 		call_maybe_end(c);
 	} else if (v == ADMIT_OK) {
 		call_proceed(c, su);
+		if (c->orig) {   /* an API call: the INVITE is out, or it failed */
+			call_orig_settled(c);
+			call_maybe_end(c);
+		}
 	} else {
 		setup_free(su);
 		refuse(c, v);
+		if (c->orig)
+			call_orig_settled(c);
 		call_maybe_end(c);
 	}
 }

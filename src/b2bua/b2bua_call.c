@@ -171,6 +171,8 @@ void call_free(struct call *c)
 {
 	struct b2bua *b = c->b;
 
+	if (c->orig)
+		call_orig_free(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else if (b->calls == c)
@@ -608,7 +610,8 @@ static void b_progress(struct call *c, const struct sipua_ev *ev)
 			n = c->media.side[SIDE_A].last_local_len;
 		}
 	}
-	sipua_leg_respond(c->a, ev->status, sdp, n, NULL);
+	if (c->a)
+		sipua_leg_respond(c->a, ev->status, sdp, n, NULL);
 }
 
 static void b_answered(struct call *c, const struct sipua_ev *ev)
@@ -621,6 +624,10 @@ static void b_answered(struct call *c, const struct sipua_ev *ev)
 	size_t n = 0;
 
 	timers_cancel(c);
+	if (c->orig) {
+		call_orig_answered(c, ev);   /* no A leg: trunx's media takes the call */
+		return;
+	}
 	if (!c->a || c->final_code) {
 		/* A gave up meanwhile: the answer comes too late. */
 		sipua_leg_hangup(c->b_leg, 0);
@@ -672,10 +679,12 @@ static void b_failed(struct call *c, const struct sipua_ev *ev)
 	int code = b2b_map_failure(ev->status, ev->local, c->got_provisional);
 	char cause[32];
 
-	if (c->final_code || !c->a)
+	if (c->final_code || (!c->a && !c->orig))
 		return;
 	if (call_failover(c, ev->status, ev->local))
 		return;   /* the next destination has it */
+	if (c->orig)
+		c->final_code = ev->status;   /* what the API's call ended with */
 	snprintf(cause, sizeof(cause), "%s_%d", ev->local ? "local" : "remote", ev->status);
 	call_log(LOG_INFO, "call.failed", c, "b", "B answered %d%s; A gets %d", ev->status,
 		 ev->local ? " (local)" : "", code);
@@ -689,6 +698,8 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 	int side = ev->leg == c->a ? SIDE_A : SIDE_B;
 
 	(void)b;
+	if (c->orig && side == SIDE_A && call_orig_bridge_event(c, ev))
+		return;   /* the leg bridge_to placed: outgoing, answered by its callee */
 	switch (ev->type) {
 	case SIPUA_EV_PROGRESS:
 		if (side == SIDE_B)

@@ -344,6 +344,7 @@ struct call {
 	bool                have_stats;
 	char                rec_path[512];    /**< the recording running ("" = none) */
 	const struct route *route;            /**< file mode: the route taken (in rt) */
+	struct call_orig   *orig;             /**< placed by the API (b2bua_orig.c) */
 };
 
 /** The call layer's context; everything but the counters lives on the signalling thread. */
@@ -530,6 +531,18 @@ bool call_failover(struct call *c, int status, bool local);
 int call_route_db(struct call *c, const struct sipua_incoming *in, struct call_setup *su);
 /** Writes an event record (log line) about a call: `type` with a `reason`. */
 void call_event(struct call *c, const char *type, const char *reason);
+
+/* b2bua_orig.c (signalling thread): calls placed by the control plane */
+/** Starts a call for req (taken); replies through h once the INVITE is out or not. */
+void b2b_orig_start(struct b2bua *b, struct b2bua_orig_req *req, b2bua_reply_h *h, void *arg);
+/** After admission (any verdict) or a refusal: answers the API once. */
+void call_orig_settled(struct call *c);
+/** The called party answered an API call (instead of relaying to an A leg). */
+void call_orig_answered(struct call *c, const struct sipua_ev *ev);
+/** Frees the API part of a call (answers the API if it never was). */
+void call_orig_free(struct call *c);
+/** An event of the bridged leg (c->a, placed by bridge_to); true when handled. */
+bool call_orig_bridge_event(struct call *c, const struct sipua_ev *ev);
 
 /* b2bua_offer.c (signalling thread) */
 void call_on_offer(struct call *c, int from, const struct sipua_ev *ev);

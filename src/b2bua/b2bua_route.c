@@ -93,7 +93,8 @@ bool call_failover(struct call *c, int status, bool local)
 	const struct route_target *t;
 	const char *from = c->trunk_out ? trunk_get_cfg(c->trunk_out)->name : "uri";
 
-	if (!c->fo_su || c->got_provisional || c->target + 1 >= c->n_targets || !c->a ||
+	if (!c->fo_su || c->got_provisional || c->target + 1 >= c->n_targets ||
+	    (!c->a && !c->orig) ||
 	    c->final_code)
 		return false;
 	if (!local && status != 408 && (status < 500 || status > 599))

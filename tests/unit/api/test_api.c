@@ -198,6 +198,49 @@ static void test_openapi(void **state)
 	json_decref(doc);
 }
 
+/* Idempotency-Key: the header's form, and the names a request's key is kept under —
+ * per tenant, the same for the same body whatever its keys' order. */
+static void test_idem(void **state)
+{
+	struct api_idem x, y, z, t;
+	json_t *a = json_pack("{s:s,s:s,s:i}", "from", "+15557770001", "to", "+15551230000",
+			      "timeout", 20);
+	json_t *b = json_pack("{s:i,s:s,s:s}", "timeout", 20, "to", "+15551230000", "from",
+			      "+15557770001");
+	json_t *c = json_pack("{s:s,s:s,s:i}", "from", "+15557770001", "to", "+15551230000",
+			      "timeout", 21);
+	char big[API_IDEM_KEY_MAX + 2];
+
+	(void)state;
+	assert_true(api_idem_key_ok("order-1"));
+	assert_true(api_idem_key_ok("9f1c2b7e-0f3a-4c55-8a11-2f0d5e6b7c8d"));
+	assert_false(api_idem_key_ok(""));
+	assert_false(api_idem_key_ok(NULL));
+	assert_false(api_idem_key_ok("has space"));
+	assert_false(api_idem_key_ok("tab\there"));
+	assert_false(api_idem_key_ok("caf\xc3\xa9"));
+	memset(big, 'k', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_false(api_idem_key_ok(big));
+	big[API_IDEM_KEY_MAX] = '\0';
+	assert_true(api_idem_key_ok(big));
+	api_idem_names("acme", "order-1", a, &x);
+	api_idem_names("acme", "order-1", b, &y);
+	api_idem_names("acme", "order-1", c, &z);
+	api_idem_names("bravo", "order-1", a, &t);
+	assert_string_equal(x.rkey, y.rkey);
+	assert_string_equal(x.hash, y.hash);        /* key order is not the request */
+	assert_string_not_equal(x.hash, z.hash);    /* another value is */
+	assert_string_not_equal(x.rkey, t.rkey);    /* keys are per tenant */
+	assert_string_equal(x.hash, t.hash);
+	assert_non_null(strstr(x.rkey, "{acme}"));
+	assert_null(strstr(x.rkey, "order-1"));     /* the header's text is not a key name */
+	assert_int_equal(strlen(x.hash), 64);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +250,7 @@ int main(void)
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_openapi),
 		cmocka_unit_test(test_media_ops),
+		cmocka_unit_test(test_idem),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -512,6 +512,70 @@ static void test_dial_format(void **state)
 	assert_int_equal(route_dial_format(&t, "15551234567", NULL, out, sizeof(out)), EINVAL);
 }
 
+/* Calls placed through the API: the caller ID must be the tenant's own DID (no default
+ * instead), numbers follow its outbound rules, URIs go to its peers only. */
+static void test_api_call(void **state)
+{
+	struct route_table *rt = db_table();
+	struct route_decision d;
+
+	(void)state;
+	assert_int_equal(route_decide_api(rt, "acme", "+15559990000", "+15550000001", 1, NULL,
+					  NULL, &d), 0);
+	assert_int_equal(d.code, 0);
+	assert_true(d.outbound);
+	assert_string_equal(d.did, "+15559990000");
+	assert_int_equal(d.n_targets, 3);   /* the longest prefix first: 1555 -> c1 */
+	assert_string_equal(d.targets[0].ruri, "sip:+15559990000@sbc1.example:5060");
+	assert_string_equal(d.targets[0].caller, "+15550000001");
+	assert_string_equal(d.pool, "api");
+	assert_int_equal(d.tenant_cap, 5);
+	/* Another number: priority 10 (c3, as dialled) before 20 (c1, c2). */
+	assert_int_equal(route_decide_api(rt, "acme", "+12125550000", "+15550000001", 1, NULL,
+					  NULL, &d), 0);
+	assert_int_equal(d.code, 0);
+	assert_int_equal(d.n_targets, 3);
+	assert_string_equal(d.targets[0].ruri, "sip:+12125550000@10.0.0.3");
+	/* A number not the tenant's, another tenant's, one not a DID: 403, no default. */
+	assert_int_equal(route_decide_api(rt, "acme", "+15559990000", "+15550000002", 1, NULL,
+					  NULL, &d), 0);
+	assert_int_equal(d.code, 403);
+	assert_string_equal(d.cause, "callerid_not_owned");
+	assert_int_equal(d.n_targets, 0);
+	assert_int_equal(route_decide_api(rt, "acme", "+15559990000", "+15550000077", 1, NULL,
+					  NULL, &d), 0);
+	assert_int_equal(d.code, 403);
+	assert_int_equal(route_decide_api(rt, "acme", "+15559990000", "", 1, NULL, NULL, &d),
+			 0);
+	assert_int_equal(d.code, 403);
+	/* A tenant without configuration, an unknown one. */
+	assert_int_equal(route_decide_api(rt, "ghost", "+15559990000", "+15550000002", 1, NULL,
+					  NULL, &d), 0);
+	assert_string_equal(d.cause, "tenant_unconfigured");
+	assert_int_equal(route_decide_api(rt, "nobody", "+15559990000", "+15550000006", 1,
+					  NULL, NULL, &d), 0);
+	assert_string_equal(d.cause, "tenant_unconfigured");
+	/* URIs: the tenant's peer (host and port), not another's, not a stranger. */
+	assert_int_equal(route_decide_api(rt, "acme", "sip:desk@10.0.0.9:5070;transport=udp",
+					  "+15550000001", 1, NULL, NULL, &d), 0);
+	assert_int_equal(d.code, 0);
+	assert_int_equal(d.n_targets, 1);
+	assert_string_equal(d.targets[0].ruri, "sip:desk@10.0.0.9:5070;transport=udp");
+	assert_string_equal(d.targets[0].caller, "+15550000001");
+	assert_int_equal(route_decide_api(rt, "acme", "sip:desk@10.0.0.9:5071",
+					  "+15550000001", 1, NULL, NULL, &d), 0);
+	assert_string_equal(d.cause, "not_a_peer");
+	assert_int_equal(route_decide_api(rt, "acme", "sip:x@10.0.0.8", "+15550000001", 1,
+					  NULL, NULL, &d), 0);
+	assert_string_equal(d.cause, "not_a_peer");
+	/* Every trunk down. */
+	assert_int_equal(route_decide_api(rt, "acme", "+15559990000", "+15550000001", 1,
+					  all_down, NULL, &d), 0);
+	assert_string_equal(d.cause, "trunks_down");
+	assert_int_equal(route_decide_api(NULL, "acme", "+1", "+1", 1, NULL, NULL, &d), EINVAL);
+	route_table_unref(rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -523,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_no_outbound_rule),
 		cmocka_unit_test(test_identify_shared_and_inactive),
 		cmocka_unit_test(test_dial_format),
+		cmocka_unit_test(test_api_call),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
