@@ -182,4 +182,26 @@ void conf_mode_describe(const struct conf *cf, char *out, size_t len);
 int conf_build_routes(const struct conf *cf, struct route_table **rtp, char *err,
 		      size_t errlen);
 
+/* ---- the file's value parsers, for trunks and routes that come from elsewhere ---- */
+
+/**
+ * Sets one [trunk] key of t ("srtp", "dtmf", "opus_fec"...) from its text, with the
+ * parser and checks the file uses; "" sets the key's default. The database rows
+ * (src/db/db_rows.c) go through this, so both modes read values alike.
+ * @return 0, EINVAL (unknown key or bad value; why says which)
+ */
+int conf_trunk_set(struct trunk_cfg *t, const char *key, const char *val, char *why,
+		   size_t whylen);
+
+/** As conf_trunk_set, for a [route] key ("record", "amd"...). */
+int conf_route_set(struct route_cfg *r, const char *key, const char *val, char *why,
+		   size_t whylen);
+
+/**
+ * Parses one CIDR ("10.0.0.0/8", "2001:db8::/32", a bare address = host route);
+ * host bits must be zero.
+ * @return 0, EINVAL with the reason in why
+ */
+int conf_cidr_parse(const char *tok, struct route_cidr *c, char *why, size_t whylen);
+
 #endif

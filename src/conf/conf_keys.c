@@ -448,3 +448,39 @@ unsigned conf_key_line(const struct conf_section *sec, const struct conf_lines *
 
 	return i >= 0 && l->key[i] ? l->key[i] : l->header;
 }
+
+/* One key of a named section's table, parsed the file's way ("" = its default). */
+static int key_set(const struct conf_key *keys, size_t n, void *obj, const char *key,
+		   const char *val, char *why, size_t whylen)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(keys[i].name, key) != 0)
+			continue;
+		if (!val || !*val) {
+			if (!keys[i].def) {
+				snprintf(why, whylen, "%s: a value is required", key);
+				return EINVAL;
+			}
+			val = keys[i].def;
+		}
+		return conf_value_set(&keys[i], obj, val, why, whylen);
+	}
+	snprintf(why, whylen, "unknown key %.40s", key);
+	return EINVAL;
+}
+
+int conf_trunk_set(struct trunk_cfg *t, const char *key, const char *val, char *why,
+		   size_t whylen)
+{
+	if (!t || !key || !why)
+		return EINVAL;
+	return key_set(trunk_keys, N(trunk_keys), t, key, val, why, whylen);
+}
+
+int conf_route_set(struct route_cfg *r, const char *key, const char *val, char *why,
+		   size_t whylen)
+{
+	if (!r || !key || !why)
+		return EINVAL;
+	return key_set(route_keys, N(route_keys), r, key, val, why, whylen);
+}

@@ -341,7 +341,7 @@ static int set_transports(const struct conf_key *k, void *base, const char *val,
 	return 0;
 }
 
-static int parse_cidr(const char *tok, struct route_cidr *c, char *why, size_t whylen)
+int conf_cidr_parse(const char *tok, struct route_cidr *c, char *why, size_t whylen)
 {
 	char ip[INET6_ADDRSTRLEN];
 	const char *slash = strchr(tok, '/');
@@ -351,8 +351,8 @@ static int parse_cidr(const char *tok, struct route_cidr *c, char *why, size_t w
 	size_t alen;
 
 	memset(c, 0, sizeof(*c));
-	if (iplen >= sizeof(ip))
-		return why_set(why, whylen, "bad CIDR \"%s\"", tok);
+	if (iplen == 0 || iplen >= sizeof(ip))
+		return why_set(why, whylen, "bad CIDR \"%.60s\"", tok);
 	memcpy(ip, tok, iplen);
 	ip[iplen] = '\0';
 	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&c->addr)->sin_addr) == 1) {
@@ -397,7 +397,7 @@ static int set_cidrs(const struct conf_key *k, void *base, const char *val, char
 			return why_set(why, whylen, "bad CIDR (too long)");
 		if (n == k->size)
 			return why_set(why, whylen, "more than %zu CIDRs", k->size);
-		err = parse_cidr(tok, &cidrs[n], why, whylen);
+		err = conf_cidr_parse(tok, &cidrs[n], why, whylen);
 		if (err)
 			return err;
 		for (size_t i = 0; i < n; i++)
