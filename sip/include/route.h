@@ -159,6 +159,9 @@ struct did_cfg {
 	char          uri[ROUTE_URI_MAX];       /**< DID_DEST_URI */
 	char          announcement[64];         /**< DID_DEST_ANNOUNCEMENT */
 	bool          active;                   /**< inactive: treated as unassigned */
+	char          record_dir[256];          /**< record its answered calls here (as a
+						     [route]'s record); "" = no */
+	bool          amd;                      /**< AMD on the called leg from answer */
 };
 
 /** An outbound route rule (database mode). */
@@ -168,6 +171,8 @@ struct oroute_cfg {
 	unsigned priority;                  /**< lower first */
 	unsigned weight;                    /**< share among equal priority (>= 1) */
 	char     trunk[ROUTE_NAME_MAX];     /**< carrier trunk name */
+	char     record_dir[256];           /**< record answered calls here; "" = no */
+	bool     amd;                       /**< AMD on the called leg from answer */
 };
 
 /** A channel pool over a trunk group (database mode). */
@@ -282,6 +287,8 @@ struct did_view {
 	const char   *uri;
 	const char   *announcement;
 	bool          active;
+	const char   *record_dir;    /**< "" = no recording */
+	bool          amd;
 };
 
 /** Looks a number up. @return true and fills *v, or false */
@@ -390,6 +397,9 @@ struct route_target {
 	const struct trunk *trunk;          /**< destination trunk or peer; NULL for a URI */
 	char                ruri[ROUTE_URI_MAX];
 	char                caller[ROUTE_E164_SIZE + 8];  /**< From user, in its format */
+	const char         *record_dir;     /**< record when answered (the DID's or rule's
+					         record_dir, in the snapshot); NULL/"" = no */
+	bool                amd;            /**< AMD on the called leg from answer */
 };
 
 /** What to do with a new call in database mode. */

@@ -4,9 +4,9 @@
  *
  * DESIGN
  * An E.164 number has at most 15 digits and never starts with 0, so its digits read as
- * an integer are a unique 50-bit key. Entries are 32 bytes in one dense array: the key
+ * an integer are a unique 50-bit key. Entries are 40 bytes in one dense array: the key
  * and offsets into a string pool where every distinct text (tenant id, trunk id, peer
- * id, URI, announcement) is stored once — a million DIDs of a few hundred tenants cost
+ * id, URI, announcement, recording folder) is stored once — a million DIDs of a few hundred tenants cost
  * their entries and a few kilobytes of text. An open-addressing index (linear probing,
  * entry index + 1 per slot, at most half full) finds a key in one or two probes.
  * Removal moves the last entry into the hole and shifts the probe run back, so the
@@ -30,7 +30,9 @@ struct did_ent {
 	uint32_t tenant, trunk, peer, uri, ann;   /**< offsets in the pool (0 = "") */
 	uint8_t  dest;
 	uint8_t  active;
-	uint8_t  pad[2];
+	uint8_t  amd;
+	uint8_t  pad;
+	uint32_t rec;                             /**< record_dir, in the pool */
 };
 
 struct intern {
@@ -297,6 +299,7 @@ int route_dids_put(struct route_dids *d, const struct did_cfg *cfg)
 	    !memchr(cfg->peer_id, '\0', sizeof(cfg->peer_id)) ||
 	    !memchr(cfg->uri, '\0', sizeof(cfg->uri)) ||
 	    !memchr(cfg->announcement, '\0', sizeof(cfg->announcement)) ||
+	    !memchr(cfg->record_dir, '\0', sizeof(cfg->record_dir)) ||
 	    (unsigned)cfg->dest > DID_DEST_ANNOUNCEMENT)
 		return EINVAL;
 	key = did_key(cfg->number);
@@ -305,9 +308,10 @@ int route_dids_put(struct route_dids *d, const struct did_cfg *cfg)
 	e.key = key;
 	e.dest = (uint8_t)cfg->dest;
 	e.active = cfg->active;
+	e.amd = cfg->amd;
 	if (intern(d, cfg->tenant, &e.tenant) || intern(d, cfg->trunk_id, &e.trunk) ||
 	    intern(d, cfg->peer_id, &e.peer) || intern(d, cfg->uri, &e.uri) ||
-	    intern(d, cfg->announcement, &e.ann))
+	    intern(d, cfg->announcement, &e.ann) || intern(d, cfg->record_dir, &e.rec))
 		return ENOMEM;
 	j = find_slot(d, key);
 	if (d->index[j]) {
@@ -432,5 +436,7 @@ bool route_dids_get(const struct route_dids *d, const char *e164, struct did_vie
 	v->announcement = d->pool + e->ann;
 	v->dest = (enum did_dest)e->dest;
 	v->active = e->active;
+	v->record_dir = d->pool + e->rec;
+	v->amd = e->amd;
 	return true;
 }

@@ -21,20 +21,27 @@
 #define MAX_ROW_LOGS    20      /* refused rows logged per load (then counted) */
 #define MAX_COLS        32
 
+/* Migration 005's media columns of trunks and peers (db_rows.h, DBT_SRTP...). */
+#define MEDIA_COLS ", srtp, srtp_without_tls::text, tls_verify::text, dtmf, " \
+	"opus_complexity::text, opus_fec::text, opus_dtx::text"
+/* record_dir and amd of DIDs and rules. */
+#define RECAMD_COLS "coalesce(record_dir, ''), amd::text"
 static const char SQL_CARRIERS[] =
 	"SELECT id::text, name, '', trunk_group, coalesce(endpoint_host, ''), "
 	"endpoint_port::text, transport, array_to_string(identify_match_ips, ' '), "
 	"identify_port::text, auth_type, coalesce(auth_username, ''), "
 	"coalesce(auth_secret, ''), inbound_auth::text, registration::text, "
 	"register_expires::text, array_to_string(codecs, ','), qualify_frequency::text, "
-	"outbound_dial_format, status, configuration::text FROM carrier_trunks ORDER BY name";
+	"outbound_dial_format, status, configuration::text" MEDIA_COLS
+	" FROM carrier_trunks ORDER BY name";
 static const char SQL_PEERS[] =
 	"SELECT id::text, name, tenant_id, '', coalesce(host, ''), port::text, transport, "
 	"array_to_string(identify_match_ips, ' '), identify_port::text, "
 	"CASE WHEN auth_username IS NULL THEN 'none' ELSE 'userpass' END, "
 	"coalesce(auth_username, ''), coalesce(auth_secret, ''), inbound_auth::text, "
 	"'false', '300', array_to_string(codecs, ','), qualify_frequency::text, "
-	"outbound_dial_format, status, configuration::text FROM customer_peers ORDER BY name";
+	"outbound_dial_format, status, configuration::text" MEDIA_COLS
+	" FROM customer_peers ORDER BY name";
 static const char SQL_TENANTS[] =
 	"SELECT id, name, status, (runtime_config IS NOT NULL AND "
 	"jsonb_typeof(runtime_config) = 'object' AND "
@@ -42,9 +49,10 @@ static const char SQL_TENANTS[] =
 	"coalesce(max_calls::text, ''), coalesce(default_did, '') FROM tenants ORDER BY id";
 static const char SQL_ROUTES[] =
 	"SELECT name, match, coalesce(from_trunk, ''), coalesce(to_trunk, ''), "
-	"coalesce(uri, '') FROM routes ORDER BY name";
+	"coalesce(uri, ''), " RECAMD_COLS " FROM routes ORDER BY name";
 static const char SQL_OROUTES[] =
-	"SELECT coalesce(o.tenant_id, ''), o.prefix, o.priority::text, o.weight::text, t.name "
+	"SELECT coalesce(o.tenant_id, ''), o.prefix, o.priority::text, o.weight::text, t.name, "
+	"coalesce(o.record_dir, ''), o.amd::text "
 	"FROM outbound_routes o JOIN carrier_trunks t ON t.id = o.trunk_id "
 	"WHERE o.enabled ORDER BY o.id";
 static const char SQL_POOLS[] =
@@ -52,7 +60,7 @@ static const char SQL_POOLS[] =
 static const char SQL_SETTINGS[] = "SELECT key, value FROM settings ORDER BY key";
 #define DID_COLS "number, coalesce(trunk_id::text, ''), coalesce(tenant_id, ''), " \
 	"destination_type, coalesce(peer_id::text, ''), coalesce(destination_uri, ''), " \
-	"coalesce(announcement, ''), status FROM did_numbers"
+	"coalesce(announcement, ''), status, " RECAMD_COLS " FROM did_numbers"
 static const char SQL_DIDS[] = "SELECT " DID_COLS;
 static const char SQL_SOME_DIDS[] = "SELECT " DID_COLS " WHERE number = ANY($1::text[])";
 

@@ -5,6 +5,8 @@
  */
 #include "db/db_rows.h"
 
+#include "conf/conf.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -110,45 +112,6 @@ static bool host_ok(const char *h)
 	       !strstr(h, "..");
 }
 
-static int parse_cidr(const char *tok, struct route_cidr *c)
-{
-	char ip[INET6_ADDRSTRLEN];
-	const char *slash = strchr(tok, '/');
-	size_t iplen = slash ? (size_t)(slash - tok) : strlen(tok), alen;
-	unsigned long bits;
-	unsigned char *a;
-
-	memset(c, 0, sizeof(*c));
-	if (iplen == 0 || iplen >= sizeof(ip))
-		return EINVAL;
-	memcpy(ip, tok, iplen);
-	ip[iplen] = '\0';
-	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&c->addr)->sin_addr) == 1) {
-		c->addr.ss_family = AF_INET;
-		a = (unsigned char *)&((struct sockaddr_in *)&c->addr)->sin_addr;
-		alen = 4;
-	} else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&c->addr)->sin6_addr) == 1) {
-		c->addr.ss_family = AF_INET6;
-		a = (unsigned char *)&((struct sockaddr_in6 *)&c->addr)->sin6_addr;
-		alen = 16;
-	} else {
-		return EINVAL;
-	}
-	bits = alen * 8;
-	if (slash && !num(slash + 1, 0, alen * 8, &bits))
-		return EINVAL;
-	for (size_t i = 0; i < alen; i++) {
-		size_t lo = i * 8;
-		unsigned char keep = lo >= bits ? 0 : lo + 8 <= bits ? 0xff :
-				     (unsigned char)(0xff << (8 - (bits - lo)));
-
-		if (a[i] & ~keep)
-			return EINVAL;   /* host bits set: Postgres' cidr never has them */
-	}
-	c->bits = (uint8_t)bits;
-	return 0;
-}
-
 static int parse_cidrs(const char *list, struct trunk_cfg *t, char *why, size_t whylen)
 {
 	char tok[64];
@@ -169,8 +132,8 @@ static int parse_cidrs(const char *list, struct trunk_cfg *t, char *why, size_t 
 		p += n;
 		if (t->n_cidrs == ROUTE_MAX_CIDRS)
 			return why_set(why, whylen, "more than %d CIDRs", ROUTE_MAX_CIDRS);
-		if (parse_cidr(tok, &t->cidrs[t->n_cidrs]))
-			return why_set(why, whylen, "bad CIDR \"%.60s\"", tok);
+		if (conf_cidr_parse(tok, &t->cidrs[t->n_cidrs], why, whylen))
+			return EINVAL;
 		for (size_t i = 0; i < t->n_cidrs; i++)
 			if (t->cidrs[i].bits == t->cidrs[t->n_cidrs].bits &&
 			    memcmp(&t->cidrs[i].addr, &t->cidrs[t->n_cidrs].addr,
@@ -190,6 +153,8 @@ static int parse_codecs(const char *list, struct trunk_cfg *t)
 		{"pcma/8000", "PCMA/8000"}, {"pcmu/8000", "PCMU/8000"},
 		{"telephone-event", "telephone-event/8000"},
 		{"telephone-event/8000", "telephone-event/8000"},
+		{"opus", "opus/48000/2"}, {"opus/48000", "opus/48000/2"},
+		{"opus/48000/2", "opus/48000/2"},
 	};
 	const char *p = list;
 	size_t unknown = 0;
@@ -388,6 +353,49 @@ static int build_uri(struct trunk_cfg *t, const char *host, const char *port,
 	return 0;
 }
 
+/* The media columns: the file's [trunk] keys of the same names, by its parsers. */
+static int parse_media(const char *const *col, struct trunk_cfg *t, char *why, size_t whylen)
+{
+	static const struct { int col; const char *key; } keys[] = {
+		{DBT_SRTP, "srtp"}, {DBT_SRTP_NO_TLS, "srtp_without_tls"},
+		{DBT_TLS_VERIFY, "tls_verify"}, {DBT_DTMF, "dtmf"},
+		{DBT_OPUS_COMPLEXITY, "opus_complexity"}, {DBT_OPUS_FEC, "opus_fec"},
+		{DBT_OPUS_DTX, "opus_dtx"},
+	};
+	char r[128];
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (conf_trunk_set(t, keys[i].key, col[keys[i].col], r, sizeof(r)))
+			return why_set(why, whylen, "bad %s: %s", keys[i].key, r);
+	/* As the file's check: SDES keys cross only TLS unless the trunk allows it. */
+	if (t->srtp == TRUNK_SRTP_REQUIRED && t->uri[0] && !strstr(t->uri, ";transport=tls") &&
+	    !t->srtp_without_tls)
+		return why_set(why, whylen, "srtp required sends SDES keys: transport must be "
+			       "tls, or srtp_without_tls set");
+	return 0;
+}
+
+/* record_dir and amd of a DID, a route or an outbound rule: the [route] keys. */
+static int parse_record_amd(const char *rec, const char *amd, char *dir, size_t dirlen,
+			    bool *on, char *why, size_t whylen)
+{
+	struct route_cfg r;
+	char e[128];
+
+	memset(&r, 0, sizeof(r));
+	if (rec[0] && (rec[0] != '/' || !printable(rec) || strstr(rec, "/../") || strstr(rec, "/./") ||
+		       (strlen(rec) >= 3 && strcmp(rec + strlen(rec) - 3, "/..") == 0) ||
+		       (strlen(rec) >= 2 && strcmp(rec + strlen(rec) - 2, "/.") == 0)))
+		return why_set(why, whylen, "bad record_dir: an absolute folder without . or ..");
+	if (conf_route_set(&r, "record", rec, e, sizeof(e)) || strlen(r.record_dir) >= dirlen)
+		return why_set(why, whylen, "bad record_dir: %s", e);
+	if (conf_route_set(&r, "amd", amd, e, sizeof(e)))
+		return why_set(why, whylen, "bad amd: %s", e);
+	memcpy(dir, r.record_dir, strlen(r.record_dir) + 1);
+	*on = r.amd;
+	return 0;
+}
+
 int db_row_trunk(const char *const *col, size_t n, enum trunk_kind kind,
 		 struct trunk_cfg *t, char *why, size_t whylen)
 {
@@ -470,6 +478,9 @@ int db_row_trunk(const char *const *col, size_t n, enum trunk_kind kind,
 	rc = parse_config(col[DBT_CONFIG], t, why, whylen);
 	if (rc)
 		return rc;
+	rc = parse_media(col, t, why, whylen);
+	if (rc)
+		return rc;
 	if (!t->n_cidrs && !t->uri[0] && t->status != TRUNK_INACTIVE)
 		return why_set(why, whylen, "neither identify_match_ips nor a host");
 	return 0;
@@ -546,7 +557,8 @@ int db_row_did(const char *const *col, size_t n, struct did_cfg *d, char *why, s
 	if (strcmp(col[DBD_STATUS], "active") != 0 && strcmp(col[DBD_STATUS], "inactive") != 0)
 		return why_set(why, whylen, "bad status");
 	d->active = strcmp(col[DBD_STATUS], "active") == 0;
-	return 0;
+	return parse_record_amd(col[DBD_RECORD], col[DBD_AMD], d->record_dir,
+				sizeof(d->record_dir), &d->amd, why, whylen);
 }
 
 int db_row_route(const char *const *col, size_t n, struct route_cfg *r, char *why,
@@ -568,7 +580,8 @@ int db_row_route(const char *const *col, size_t n, struct route_cfg *r, char *wh
 		return why_set(why, whylen, "bad uri");
 	if (!r->to_trunk[0] && !r->uri[0])
 		return why_set(why, whylen, "neither to_trunk nor uri");
-	return 0;
+	return parse_record_amd(col[DBR_RECORD], col[DBR_AMD], r->record_dir,
+				sizeof(r->record_dir), &r->amd, why, whylen);
 }
 
 int db_row_oroute(const char *const *col, size_t n, struct oroute_cfg *o, char *why,
@@ -593,7 +606,8 @@ int db_row_oroute(const char *const *col, size_t n, struct oroute_cfg *o, char *
 	o->weight = (unsigned)v;
 	if (!name_ok(col[DBO_TRUNK], ROUTE_NAME_MAX) || !copy(o->trunk, sizeof(o->trunk), col[DBO_TRUNK]))
 		return why_set(why, whylen, "bad trunk");
-	return 0;
+	return parse_record_amd(col[DBO_RECORD], col[DBO_AMD], o->record_dir,
+				sizeof(o->record_dir), &o->amd, why, whylen);
 }
 
 int db_row_pool(const char *const *col, size_t n, struct pool_cfg *p, char *why,

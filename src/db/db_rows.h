@@ -26,6 +26,9 @@ enum db_trunk_col {
 	DBT_CODECS,       /**< names separated by commas */
 	DBT_QUALIFY, DBT_DIAL_FORMAT, DBT_STATUS,
 	DBT_CONFIG,       /**< the configuration JSON object */
+	/* media options (migration 005), parsed as the file's [trunk] keys */
+	DBT_SRTP, DBT_SRTP_NO_TLS, DBT_TLS_VERIFY, DBT_DTMF, DBT_OPUS_COMPLEXITY,
+	DBT_OPUS_FEC, DBT_OPUS_DTX,
 	DBT_N
 };
 
@@ -36,12 +39,19 @@ enum db_tenant_col {
 
 enum db_did_col {
 	DBD_NUMBER = 0, DBD_TRUNK_ID, DBD_TENANT, DBD_DEST_TYPE, DBD_PEER_ID, DBD_URI,
-	DBD_ANNOUNCEMENT, DBD_STATUS, DBD_N
+	DBD_ANNOUNCEMENT, DBD_STATUS,
+	DBD_RECORD, DBD_AMD,    /**< record_dir ("" = none) and amd, as a [route]'s keys */
+	DBD_N
 };
 
-enum db_route_col { DBR_NAME = 0, DBR_MATCH, DBR_FROM, DBR_TO, DBR_URI, DBR_N };
+enum db_route_col {
+	DBR_NAME = 0, DBR_MATCH, DBR_FROM, DBR_TO, DBR_URI, DBR_RECORD, DBR_AMD, DBR_N
+};
 
-enum db_oroute_col { DBO_TENANT = 0, DBO_PREFIX, DBO_PRIORITY, DBO_WEIGHT, DBO_TRUNK, DBO_N };
+enum db_oroute_col {
+	DBO_TENANT = 0, DBO_PREFIX, DBO_PRIORITY, DBO_WEIGHT, DBO_TRUNK, DBO_RECORD, DBO_AMD,
+	DBO_N
+};
 
 enum db_pool_col { DBP_GROUP = 0, DBP_POOL, DBP_CHANNELS, DBP_N };
 

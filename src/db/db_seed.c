@@ -161,9 +161,11 @@ int db_seed(const char *conninfo, const struct conf *cf, int *trunks, int *route
 		const struct trunk_cfg *t = &cf->trunks[i];
 		char host[160] = "", port[16] = "5060", tp[8] = "udp";
 		char ips[ROUTE_MAX_CIDRS * 48], codecs[128];
-		char iport[8], what[128];
+		static const char *const srtp[] = {"off", "optional", "required"};
+		static const char *const dtmf[] = {"rfc4733", "inband", "info"};
+		char iport[8], what[128], cplx[8];
 		char *config = trunk_config(t);
-		const char *p[10];
+		const char *p[16];
 
 		if (!config) {
 			rc = ENOMEM;
@@ -187,25 +189,43 @@ int db_seed(const char *conninfo, const struct conf *cf, int *trunks, int *route
 		p[5] = iport;
 		p[6] = codecs;
 		p[7] = config;
+		/* the media options (migration 005) */
+		snprintf(cplx, sizeof(cplx), "%u", t->opus_complexity);
+		p[8] = srtp[t->srtp <= TRUNK_SRTP_REQUIRED ? t->srtp : 0];
+		p[9] = t->srtp_without_tls ? "true" : "false";
+		p[10] = t->tls_verify ? "true" : "false";
+		p[11] = dtmf[t->dtmf <= TRUNK_DTMF_INFO ? t->dtmf : 0];
+		p[12] = cplx;
+		p[13] = t->opus_fec ? "true" : "false";
+		p[14] = t->opus_dtx ? "true" : "false";
 		snprintf(what, sizeof(what), "trunk %s", t->name);
 		rc = exec_params(c, "INSERT INTO carrier_trunks (name, provider, endpoint_host, "
 				 "endpoint_port, transport, identify_match_ips, identify_port, codecs, "
-				 "outbound_dial_format, configuration) VALUES ($1, 'configuration "
-				 "file', $2, $3::int, $4, $5::cidr[], $6::int, $7::text[], "
-				 "'plus_e164', $8::jsonb) ON CONFLICT (name) DO NOTHING", 8, p, trunks,
-				 err, errlen, what);
+				 "outbound_dial_format, configuration, srtp, srtp_without_tls, "
+				 "tls_verify, dtmf, opus_complexity, opus_fec, opus_dtx) VALUES ($1, "
+				 "'configuration file', $2, $3::int, $4, $5::cidr[], $6::int, "
+				 "$7::text[], 'plus_e164', $8::jsonb, $9, $10::boolean, $11::boolean, "
+				 "$12, $13::int, $14::boolean, $15::boolean) "
+				 "ON CONFLICT (name) DO NOTHING", 15, p, trunks, err, errlen, what);
 		free(config);
 	}
 	for (size_t i = 0; i < cf->n_routes && !rc; i++) {
 		const struct route_cfg *r = &cf->routes[i];
-		const char *p[5] = {r->name, r->match, r->from_trunk[0] ? r->from_trunk : NULL,
-				    r->to_trunk[0] ? r->to_trunk : NULL, r->uri[0] ? r->uri : NULL};
+		/* record_dir in the table is an absolute folder; a relative one is left
+		 * out (logged) rather than failing the whole seed */
+		const char *rec = r->record_dir[0] == '/' ? r->record_dir : NULL;
+		const char *p[7] = {r->name, r->match, r->from_trunk[0] ? r->from_trunk : NULL,
+				    r->to_trunk[0] ? r->to_trunk : NULL, r->uri[0] ? r->uri : NULL,
+				    rec, r->amd ? "true" : "false"};
 		char what[128];
 
+		if (r->record_dir[0] && !rec)
+			log_msg(LOG_WARN, "seed.record", "route %s: record = %s is not an absolute "
+				"folder: not seeded", r->name, r->record_dir);
 		snprintf(what, sizeof(what), "route %s", r->name);
-		rc = exec_params(c, "INSERT INTO routes (name, match, from_trunk, to_trunk, uri) "
-				 "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING", 5, p,
-				 routes, err, errlen, what);
+		rc = exec_params(c, "INSERT INTO routes (name, match, from_trunk, to_trunk, uri, "
+				 "record_dir, amd) VALUES ($1, $2, $3, $4, $5, $6, $7::boolean) "
+				 "ON CONFLICT (name) DO NOTHING", 7, p, routes, err, errlen, what);
 	}
 	PQclear(PQexec(c, rc ? "ROLLBACK" : "COMMIT"));
 	PQfinish(c);

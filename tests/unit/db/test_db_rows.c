@@ -22,6 +22,8 @@ static const char *carrier[DBT_N] = {
 	"id-1", "carrier1", "", "", "sbc.example", "5080", "tcp", "10.0.0.0/24 10.1.1.1/32",
 	"0", "userpass", "user1", "secret", "true", "false", "300", "PCMA,ulaw,g729", "30",
 	"leading_zero", "active", carrier_config,
+	/* media options (migration 005): the tables' defaults */
+	"off", "false", "true", "rfc4733", "5", "true", "false",
 };
 
 static int trunk_with(int col, const char *val, struct trunk_cfg *t)
@@ -96,6 +98,14 @@ static void test_carrier_refused(void **state)
 		{DBT_CONFIG, "{\"100rel\":\"always\"}", "100rel"},
 		{DBT_CONFIG, "{\"pass_headers\":[\"Privacy\"],\"trusted\":false}", "trusted"},
 		{DBT_CONFIG, "{\"national_prefix\":\"0\"}", "country_code"},
+		{DBT_SRTP, "sometimes", "srtp"},
+		{DBT_SRTP, "required", "tls"},          /* transport tcp, keys in clear */
+		{DBT_SRTP_NO_TLS, "maybe", "srtp_without_tls"},
+		{DBT_TLS_VERIFY, "2", "tls_verify"},
+		{DBT_DTMF, "sip-info", "dtmf"},
+		{DBT_OPUS_COMPLEXITY, "11", "opus_complexity"},
+		{DBT_OPUS_COMPLEXITY, "-1", "opus_complexity"},
+		{DBT_IPS, "/8", "CIDR"},
 	};
 	struct trunk_cfg t;
 
@@ -123,13 +133,119 @@ static void test_carrier_refused(void **state)
 	}
 }
 
+/* The media columns read as the file's [trunk] keys of the same names. */
+static void test_carrier_media(void **state)
+{
+	const char *c[DBT_N];
+	struct trunk_cfg t;
+
+	(void)state;
+	/* Defaults: those of a file's [trunk]. */
+	assert_int_equal(trunk_with(-1, NULL, &t), 0);
+	assert_int_equal(t.srtp, TRUNK_SRTP_OFF);
+	assert_false(t.srtp_without_tls);
+	assert_true(t.tls_verify);
+	assert_int_equal(t.dtmf, TRUNK_DTMF_RFC4733);
+	assert_int_equal(t.opus_complexity, 5);
+	assert_true(t.opus_fec);
+	assert_false(t.opus_dtx);
+	/* Every column set; TLS transport lets SRTP keys cross. */
+	memcpy(c, carrier, sizeof(c));
+	c[DBT_TRANSPORT] = "tls";
+	c[DBT_SRTP] = "required";
+	c[DBT_TLS_VERIFY] = "false";
+	c[DBT_DTMF] = "info";
+	c[DBT_OPUS_COMPLEXITY] = "10";
+	c[DBT_OPUS_FEC] = "false";
+	c[DBT_OPUS_DTX] = "true";
+	c[DBT_CODECS] = "{opus,PCMU,telephone-event}";
+	assert_int_equal(db_row_trunk(c, DBT_N, TRUNK_KIND_CARRIER, &t, why, sizeof(why)), 0);
+	assert_string_equal(t.uri, "sip:sbc.example:5080;transport=tls");
+	assert_int_equal(t.srtp, TRUNK_SRTP_REQUIRED);
+	assert_false(t.tls_verify);
+	assert_int_equal(t.dtmf, TRUNK_DTMF_INFO);
+	assert_int_equal(t.opus_complexity, 10);
+	assert_false(t.opus_fec);
+	assert_true(t.opus_dtx);
+	assert_int_equal(t.n_codecs, 3);   /* in the row's order */
+	assert_string_equal(t.codecs[0], "opus/48000/2");
+	assert_string_equal(t.codecs[1], "PCMU/8000");
+	assert_string_equal(t.codecs[2], "telephone-event/8000");
+	/* Required SRTP over plain transport when the trunk allows keys in clear. */
+	c[DBT_TRANSPORT] = "udp";
+	assert_int_equal(db_row_trunk(c, DBT_N, TRUNK_KIND_CARRIER, &t, why, sizeof(why)),
+			 EINVAL);
+	c[DBT_SRTP_NO_TLS] = "true";
+	assert_int_equal(db_row_trunk(c, DBT_N, TRUNK_KIND_CARRIER, &t, why, sizeof(why)), 0);
+	assert_true(t.srtp_without_tls);
+	/* An inbound-only trunk (no host) sends no keys anywhere. */
+	c[DBT_SRTP_NO_TLS] = "false";
+	c[DBT_HOST] = "";
+	assert_int_equal(db_row_trunk(c, DBT_N, TRUNK_KIND_CARRIER, &t, why, sizeof(why)), 0);
+	/* Empty media columns (an older row shape): the defaults. */
+	memcpy(c, carrier, sizeof(c));
+	for (int i = DBT_SRTP; i < DBT_N; i++)
+		c[i] = "";
+	assert_int_equal(db_row_trunk(c, DBT_N, TRUNK_KIND_CARRIER, &t, why, sizeof(why)), 0);
+	assert_int_equal(t.opus_complexity, 5);
+	assert_true(t.opus_fec && t.tls_verify);
+	/* A peer takes the same columns. */
+	memcpy(c, carrier, sizeof(c));
+	c[DBT_TENANT] = "acme";
+	c[DBT_DTMF] = "inband";
+	assert_int_equal(db_row_trunk(c, DBT_N, TRUNK_KIND_PEER, &t, why, sizeof(why)), 0);
+	assert_int_equal(t.dtmf, TRUNK_DTMF_INBAND);
+}
+
+/* record_dir and amd of DIDs, routes and outbound rules. */
+static void test_record_amd(void **state)
+{
+	static const char *const bad_dirs[] = {
+		"rec", "/var/rec/../etc", "/var/rec/..", "/./x", "/var/rec/.", "/a b", "/a\tb",
+	};
+	const char *did[DBD_N] = {"+15550001000", "id-1", "acme", "peer", "p-1", "", "",
+				  "active", "/var/rec", "true"};
+	const char *rt[DBR_N] = {"everything", "*", "", "carrier1", "", "/srv/r", "false"};
+	const char *orr[DBO_N] = {"", "44", "10", "2", "carrier1", "", "true"};
+	struct did_cfg d;
+	struct route_cfg r;
+	struct oroute_cfg o;
+
+	(void)state;
+	assert_int_equal(db_row_did(did, DBD_N, &d, why, sizeof(why)), 0);
+	assert_string_equal(d.record_dir, "/var/rec");
+	assert_true(d.amd);
+	assert_int_equal(db_row_route(rt, DBR_N, &r, why, sizeof(why)), 0);
+	assert_string_equal(r.record_dir, "/srv/r");
+	assert_false(r.amd);
+	assert_int_equal(db_row_oroute(orr, DBO_N, &o, why, sizeof(why)), 0);
+	assert_string_equal(o.record_dir, "");
+	assert_true(o.amd);
+	for (size_t i = 0; i < sizeof(bad_dirs) / sizeof(bad_dirs[0]); i++) {
+		did[DBD_RECORD] = bad_dirs[i];
+		if (db_row_did(did, DBD_N, &d, why, sizeof(why)) != EINVAL)
+			fail_msg("record_dir %s accepted", bad_dirs[i]);
+		assert_non_null(strstr(why, "record_dir"));
+	}
+	did[DBD_RECORD] = "";
+	did[DBD_AMD] = "perhaps";
+	assert_int_equal(db_row_did(did, DBD_N, &d, why, sizeof(why)), EINVAL);
+	assert_non_null(strstr(why, "amd"));
+	orr[DBO_AMD] = "x";
+	assert_int_equal(db_row_oroute(orr, DBO_N, &o, why, sizeof(why)), EINVAL);
+	rt[DBR_RECORD] = "relative";
+	assert_int_equal(db_row_route(rt, DBR_N, &r, why, sizeof(why)), EINVAL);
+	/* Too few columns. */
+	assert_int_equal(db_row_did(did, DBD_N - 1, &d, why, sizeof(why)), EINVAL);
+}
+
 static void test_tenant_did_route(void **state)
 {
 	const char *ten[DBTN_N] = {"acme", "Acme", "active", "true", "", "+15550001000"};
 	const char *did[DBD_N] = {"+15550001000", "id-1", "acme", "uri", "",
-				  "sip:{did}@ivr.example", "", "inactive"};
-	const char *rt[DBR_N] = {"everything", "*", "", "carrier1", ""};
-	const char *orr[DBO_N] = {"", "44", "10", "2", "carrier1"};
+				  "sip:{did}@ivr.example", "", "inactive", "", "false"};
+	const char *rt[DBR_N] = {"everything", "*", "", "carrier1", "", "", "false"};
+	const char *orr[DBO_N] = {"", "44", "10", "2", "carrier1", "", "false"};
 	struct tenant_cfg t;
 	struct did_cfg d;
 	struct route_cfg r;
@@ -238,6 +354,8 @@ int main(void)
 		cmocka_unit_test(test_carrier),
 		cmocka_unit_test(test_codecs_repeated),
 		cmocka_unit_test(test_carrier_refused),
+		cmocka_unit_test(test_carrier_media),
+		cmocka_unit_test(test_record_amd),
 		cmocka_unit_test(test_tenant_did_route),
 		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_notify),
