@@ -130,6 +130,7 @@ static void add_target(struct route_decision *d, const struct trunk *t, const ch
 	if (d->n_targets == ROUTE_MAX_TARGETS)
 		return;
 	x = &d->targets[d->n_targets++];
+	memset(x, 0, sizeof(*x));
 	x->trunk = t;
 	snprintf(x->ruri, sizeof(x->ruri), "%s", ruri);
 	snprintf(x->caller, sizeof(x->caller), "%s", caller);
@@ -168,6 +169,16 @@ static void to_peer(const struct route_table *rt, const struct trunk *from,
 	add_target(d, peer, ruri, caller);
 }
 
+/* The recording and AMD options of the last target added (pointers into the snapshot). */
+static void target_media(struct route_decision *d, size_t before, const char *record_dir,
+			 bool amd)
+{
+	if (d->n_targets == before)
+		return;
+	d->targets[d->n_targets - 1].record_dir = record_dir && record_dir[0] ? record_dir : NULL;
+	d->targets[d->n_targets - 1].amd = amd;
+}
+
 /* {did} and {national} (the number without "+" and the carrier's country code). */
 static int expand_tmpl(const char *tmpl, const char *e164, const char *cc, char *out,
 		       size_t len)
@@ -201,6 +212,7 @@ static void inbound(const struct route_table *rt, const struct trunk *from,
 		r = route_lookup(rt, d->did, from);
 		if (r && route_expand_uri(r, d->did, ruri, sizeof(ruri)) == 0) {
 			add_target(d, route_dest_trunk(r), ruri, d->caller);
+			target_media(d, 0, route_get_cfg(r)->record_dir, route_get_cfg(r)->amd);
 			d->pool = s->inbound_pool;
 			d->pool_channels = route_table_pool_channels(rt, d->group, d->pool);
 			return;
@@ -227,6 +239,7 @@ static void inbound(const struct route_table *rt, const struct trunk *from,
 	switch (v.dest) {
 	case DID_DEST_PEER:
 		to_peer(rt, from, &v, ruri_user, up, arg, d);
+		target_media(d, 0, v.record_dir, v.amd);
 		break;
 	case DID_DEST_URI:
 		if (!v.uri[0] || expand_tmpl(v.uri, d->did, from->cfg.country_code, ruri,
@@ -236,6 +249,7 @@ static void inbound(const struct route_table *rt, const struct trunk *from,
 			break;
 		}
 		add_target(d, NULL, ruri, d->caller);
+		target_media(d, 0, v.record_dir, v.amd);
 		break;
 	case DID_DEST_ANNOUNCEMENT:
 		refuse(d, s->answer_announcement, "announcement", NULL,
@@ -382,6 +396,7 @@ static void outbound(const struct route_table *rt, const struct trunk *from,
 		    route_dial_format(&tr->cfg, d->caller, NULL, caller, sizeof(caller)))
 			continue;
 		add_target(d, tr, ruri, caller);
+		target_media(d, d->n_targets - 1, match[i]->cfg.record_dir, match[i]->cfg.amd);
 		if (!d->group)
 			d->group = tr->cfg.group[0] ? tr->cfg.group : "default";
 	}

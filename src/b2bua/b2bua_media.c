@@ -1,7 +1,7 @@
 /*
  * b2bua_media.c — prompts, recording and answering-machine detection for answered
  * calls: what the control plane asks (b2bua_media_ctl.c) and the route's options at
- * answer (record = DIR, amd = yes), and the media events turned into the call's log
+ * answer (record = DIR, amd = yes; in database mode the DID's or rule's columns), and the media events turned into the call's log
  * records (call.play, call.record, call.amd, call.beep) and handed to the events hook.
  * Runs on the signalling thread; nothing here touches the disk (a prompt arrives
  * decoded, a recording's file is written by the media engine's writer thread).
@@ -48,19 +48,24 @@ void b2bua_set_media_hook(struct b2bua *b, b2bua_media_hook *fn, void *arg)
 void b2b_media_on_answer(struct call *c)
 {
 	const struct route_cfg *rc = c->route ? route_get_cfg(c->route) : NULL;
+	const struct route_target *t = c->targets && c->target < c->n_targets ?
+				       &c->targets[c->target] : NULL;
+	const char *dir = rc ? rc->record_dir : t && t->record_dir ? t->record_dir : "";
+	bool amd = rc ? rc->amd : t && t->amd;
 	char path[sizeof(c->rec_path)];
 	int err;
 
-	if (!rc || !c->ms)
+	/* A file's [route], else (database mode) the DID's or rule's options. */
+	if (!c->ms)
 		return;
-	if (rc->record_dir[0]) {
-		snprintf(path, sizeof(path), "%s/%s.wav", rc->record_dir, c->id);
+	if (dir[0]) {
+		snprintf(path, sizeof(path), "%s/%s.wav", dir, c->id);
 		err = b2b_media_record(c, path);
 		if (err)
 			call_log(LOG_ERROR, "call.record", c, NULL, "cannot record to %s: %s", path,
 				 strerror(err));
 	}
-	if (rc->amd) {
+	if (amd) {
 		err = b2b_media_amd(c, MEDIA_SIDE_B);
 		if (err)
 			call_log(LOG_ERROR, "call.amd", c, "b", "cannot start AMD: %s",
