@@ -18,6 +18,32 @@ static const char *const dial_formats[] = {"asis", "leading_zero", "plus_e164", 
 static const char *const auth_types[] = {"none", "userpass", NULL};
 static const char *const conn_types[] = {"direct", "nuc", NULL};
 static const char *const dest_types[] = {"peer", "uri", "announcement", NULL};
+static const char *const srtp_modes[] = {"off", "optional", "required", NULL};
+static const char *const dtmf_modes[] = {"rfc4733", "inband", "info", NULL};
+
+/* The media options of a trunk or peer (migration 005; a file's [trunk] keys). */
+#define MEDIA_FIELDS \
+	{"srtp", AF_STRING, "srtp", "text", 0, AC_ENUM, 0, 0, srtp_modes, \
+	 "SDES-SRTP policy: off, optional (best effort), required (RTP/SAVP only)"}, \
+	{"srtp_without_tls", AF_BOOL, "srtp_without_tls", "boolean", 0, AC_NONE, 0, 0, NULL, \
+	 "SDES keys may cross signalling that is not TLS"}, \
+	{"tls_verify", AF_BOOL, "tls_verify", "boolean", 0, AC_NONE, 0, 0, NULL, \
+	 "TLS peers' certificates must chain to the configured CAs"}, \
+	{"dtmf", AF_STRING, "dtmf", "text", 0, AC_ENUM, 0, 0, dtmf_modes, \
+	 "how its legs carry digits: rfc4733, inband, info"}, \
+	{"opus_complexity", AF_INT, "opus_complexity", "integer", 0, AC_NONE, 0, 10, NULL, \
+	 "Opus encoder complexity toward it"}, \
+	{"opus_fec", AF_BOOL, "opus_fec", "boolean", 0, AC_NONE, 0, 0, NULL, \
+	 "Opus in-band FEC when the peer asks for it"}, \
+	{"opus_dtx", AF_BOOL, "opus_dtx", "boolean", 0, AC_NONE, 0, 0, NULL, \
+	 "Opus DTX when the peer asks for it"}
+
+/* Recording and AMD of the calls a DID or a rule routes. */
+#define RECAMD_FIELDS \
+	{"record_dir", AF_STRING, "record_dir", "text", AF_NULL, AC_FOLDER, 1, 201, NULL, \
+	 "record answered calls into this folder as CALL-ID.wav; null: no recording"}, \
+	{"amd", AF_BOOL, "amd", "boolean", 0, AC_NONE, 0, 0, NULL, \
+	 "answering-machine detection on the called leg from answer (call.amd)"}
 
 #define RO_TIMES \
 	{"created_at", AF_STRING, "created_at", "timestamptz", AF_RO, AC_NONE, 0, 0, NULL, \
@@ -72,6 +98,7 @@ static const struct api_field trunk_fields[] = {
 	 "channel pools are per group"},
 	{"configuration", AF_OBJECT, "configuration", "jsonb", 0, AC_NONE, 0, 0, NULL,
 	 "carrier oddities"},
+	MEDIA_FIELDS,
 	RO_TIMES,
 };
 
@@ -98,6 +125,7 @@ static const struct api_field peer_fields[] = {
 	{"outbound_dial_format", AF_STRING, "outbound_dial_format", "text", 0, AC_ENUM, 0, 0,
 	 dial_formats, ""},
 	{"status", AF_STRING, "status", "text", AF_FILTER, AC_ENUM, 0, 0, status_aim, ""},
+	MEDIA_FIELDS,
 	RO_TIMES,
 };
 
@@ -116,6 +144,7 @@ static const struct api_field did_fields[] = {
 	{"announcement", AF_STRING, "announcement", "text", AF_NULL, AC_NONE, 0, 200, NULL,
 	 ""},
 	{"status", AF_STRING, "status", "text", AF_FILTER, AC_ENUM, 0, 0, status_ai, ""},
+	RECAMD_FIELDS,
 	RO_TIMES,
 };
 
@@ -131,6 +160,7 @@ static const struct api_field route_fields[] = {
 	{"trunk_id", AF_STRING, "trunk_id", "uuid", AF_REQ | AF_FILTER, AC_UUID, 0, 0, NULL,
 	 "carrier trunk"},
 	{"enabled", AF_BOOL, "enabled", "boolean", 0, AC_NONE, 0, 0, NULL, ""},
+	RECAMD_FIELDS,
 	RO_TIMES,
 };
 

@@ -76,6 +76,7 @@ enum api_fcheck {
 	AC_DEST,       /**< an E.164 number or a sip:/sips: URI */
 	AC_UUID,
 	AC_SCOPES,     /**< each element a known scope */
+	AC_FOLDER,     /**< an absolute folder: "/" and printable ASCII, no . or .. parts */
 };
 
 struct api_field {

@@ -92,6 +92,23 @@ static bool is_scope(const char *s)
 	return false;
 }
 
+/* "/a/b": absolute, printable without blanks, no "." or ".." part (migration 005). */
+static bool is_folder(const char *s)
+{
+	if (s[0] != '/')
+		return false;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p > '~')
+			return false;
+	for (const char *p = s; p; p = strchr(p + 1, '/')) {
+		size_t n = strcspn(p + 1, "/");
+
+		if ((n == 1 && p[1] == '.') || (n == 2 && p[1] == '.' && p[2] == '.'))
+			return false;
+	}
+	return true;
+}
+
 static int bad_value(const struct api_field *f, struct api_err *e, const char *why)
 {
 	api_err_set(e, 422, "invalid_value", "%s: %s", f->name, why);
@@ -134,6 +151,9 @@ static int check_string(const struct api_field *f, const char *s, struct api_err
 		return is_uuid(s) ? 0 : bad_value(f, e, "not a UUID");
 	case AC_SCOPES:
 		return is_scope(s) ? 0 : bad_value(f, e, "unknown scope");
+	case AC_FOLDER:
+		return is_folder(s) ? 0 :
+			bad_value(f, e, "not an absolute folder (/ and printable, no . or ..)");
 	}
 	return 0;
 }

@@ -46,6 +46,8 @@ static json_t *field_schema(const struct api_field *f)
 		json_object_set_new(s, "pattern", json_string("^[A-Za-z0-9_.-]{1,63}$"));
 	if (f->check == AC_UUID)
 		json_object_set_new(s, "format", json_string("uuid"));
+	if (f->check == AC_FOLDER)
+		json_object_set_new(s, "pattern", json_string("^/[!-~]*$"));
 	if (f->check == AC_SCOPES) {
 		json_t *e = json_array();
 
