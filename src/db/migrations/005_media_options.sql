@@ -48,6 +48,13 @@ BEGIN
 END
 $$;
 
+-- Before this migration a database trunk's TLS peer was not verified (the option did not
+-- exist and read as off). Rows that already use TLS keep that, so that none stops
+-- working at the upgrade; every new row gets the file's default (verify), and an
+-- operator turns it on for the old ones with an UPDATE once the CAs are in place.
+UPDATE carrier_trunks SET tls_verify = false WHERE transport = 'tls';
+UPDATE customer_peers SET tls_verify = false WHERE transport = 'tls';
+
 -- srtp = required sends SDES keys: only over TLS, unless the trunk allows otherwise
 -- (as a file's [trunk] check does).
 ALTER TABLE carrier_trunks ADD CONSTRAINT carrier_trunks_srtp_tls

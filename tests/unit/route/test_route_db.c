@@ -371,6 +371,72 @@ static void test_outbound(void **state)
 	route_table_unref(rt);
 }
 
+/* Recording and AMD travel with each destination: a DID's for its inbound calls, each
+ * outbound rule's for the trunk it gives; none for the rest. */
+static void test_record_amd(void **state)
+{
+	struct route_table *rt;
+	struct route_dids *d;
+	struct trunk_cfg t;
+	struct did_cfg x;
+	struct oroute_cfg o;
+	struct route_decision dec;
+	struct did_view v;
+
+	(void)state;
+	assert_int_equal(route_table_create(&rt), 0);
+	add_t(rt, trunk("c1", TRUNK_KIND_CARRIER, "id-c1", "10.0.0.1", "sip:10.0.0.1"));
+	add_t(rt, trunk("c2", TRUNK_KIND_CARRIER, "id-c2", "10.0.0.2", "sip:10.0.0.2"));
+	t = trunk("pbx", TRUNK_KIND_PEER, "id-pbx", "10.0.0.9", "sip:10.0.0.9");
+	snprintf(t.tenant, sizeof(t.tenant), "acme");
+	add_t(rt, t);
+	add_tenant(rt, "acme", true, -1, "+15550000009");
+	assert_int_equal(route_dids_create(&d, 4), 0);
+	x = did("+15550000001", "acme", "id-pbx");
+	snprintf(x.record_dir, sizeof(x.record_dir), "/var/rec");
+	x.amd = true;
+	assert_int_equal(route_dids_put(d, &x), 0);
+	x = did("+15550000009", "acme", "id-pbx");
+	assert_int_equal(route_dids_put(d, &x), 0);
+	assert_true(route_dids_get(d, "+15550000001", &v));
+	assert_string_equal(v.record_dir, "/var/rec");
+	assert_true(v.amd);
+	route_dids_freeze(d);
+	route_table_set_dids(rt, d);
+	route_dids_unref(d);
+	memset(&o, 0, sizeof(o));
+	snprintf(o.prefix, sizeof(o.prefix), "44");
+	o.priority = 10;
+	o.weight = 1;
+	snprintf(o.trunk, sizeof(o.trunk), "c1");
+	snprintf(o.record_dir, sizeof(o.record_dir), "/srv/out");
+	assert_int_equal(route_table_add_oroute(rt, &o, err, sizeof(err)), 0);
+	o.priority = 20;
+	snprintf(o.trunk, sizeof(o.trunk), "c2");
+	o.record_dir[0] = '\0';
+	o.amd = true;
+	assert_int_equal(route_table_add_oroute(rt, &o, err, sizeof(err)), 0);
+	assert_int_equal(route_table_freeze(rt), 0);
+
+	route_decide(rt, by_name(rt, "c1"), "+15550000001", "", 1, NULL, NULL, &dec);
+	assert_int_equal(dec.code, 0);
+	assert_string_equal(dec.targets[0].record_dir, "/var/rec");
+	assert_true(dec.targets[0].amd);
+	route_decide(rt, by_name(rt, "c1"), "+15550000009", "", 1, NULL, NULL, &dec);
+	assert_int_equal(dec.code, 0);
+	assert_null(dec.targets[0].record_dir);
+	assert_false(dec.targets[0].amd);
+	route_decide(rt, by_name(rt, "pbx"), "+442071234567", "anonymous", 1, NULL, NULL, &dec);
+	assert_int_equal(dec.code, 0);
+	assert_int_equal(dec.n_targets, 2);
+	assert_string_equal(trunk_get_cfg(dec.targets[0].trunk)->name, "c1");
+	assert_string_equal(dec.targets[0].record_dir, "/srv/out");
+	assert_false(dec.targets[0].amd);
+	assert_null(dec.targets[1].record_dir);
+	assert_true(dec.targets[1].amd);
+	route_table_unref(rt);
+}
+
 /* Failover targets stay in the first target's carrier group: the call's channel is
  * counted in that group's pools. */
 static void test_failover_group(void **state)
@@ -583,6 +649,7 @@ int main(void)
 		cmocka_unit_test(test_dids_many),
 		cmocka_unit_test(test_inbound),
 		cmocka_unit_test(test_outbound),
+		cmocka_unit_test(test_record_amd),
 		cmocka_unit_test(test_failover_group),
 		cmocka_unit_test(test_no_outbound_rule),
 		cmocka_unit_test(test_identify_shared_and_inactive),
