@@ -160,7 +160,9 @@ struct did_cfg {
 	char          announcement[64];         /**< DID_DEST_ANNOUNCEMENT */
 	bool          active;                   /**< inactive: treated as unassigned */
 	char          record_dir[256];          /**< record its answered calls here (as a
-						     [route]'s record); "" = no */
+						     [route]'s record); "" = no. Not kept
+						     for an announcement DID (never answered
+						     and bridged) */
 	bool          amd;                      /**< AMD on the called leg from answer */
 };
 

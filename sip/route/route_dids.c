@@ -4,11 +4,13 @@
  *
  * DESIGN
  * An E.164 number has at most 15 digits and never starts with 0, so its digits read as
- * an integer are a unique 50-bit key. Entries are 40 bytes in one dense array: the key
+ * an integer are a unique 50-bit key. Entries are 32 bytes in one dense array: the key
  * and offsets into a string pool where every distinct text (tenant id, trunk id, peer
- * id, URI, announcement, recording folder) is stored once — a million DIDs of a few hundred tenants cost
- * their entries and a few kilobytes of text. An open-addressing index (linear probing,
- * entry index + 1 per slot, at most half full) finds a key in one or two probes.
+ * id, URI, and the announcement or the recording folder: an announcement DID is never
+ * answered and recorded, so one slot holds either) is stored once — a million DIDs of
+ * a few hundred tenants cost their entries and a few kilobytes of text. An
+ * open-addressing index (linear probing, entry index + 1 per slot, at most half full)
+ * finds a key in one or two probes.
  * Removal moves the last entry into the hole and shifts the probe run back, so the
  * table never holds tombstones.
  *
@@ -27,13 +29,15 @@
 
 struct did_ent {
 	uint64_t key;
-	uint32_t tenant, trunk, peer, uri, ann;   /**< offsets in the pool (0 = "") */
+	uint32_t tenant, trunk, peer, uri;        /**< offsets in the pool (0 = "") */
+	uint32_t text;        /**< an announcement DID: its announcement; any other: its
+			           record_dir (a call is answered and recorded only there) */
 	uint8_t  dest;
 	uint8_t  active;
 	uint8_t  amd;
 	uint8_t  pad;
-	uint32_t rec;                             /**< record_dir, in the pool */
 };
+_Static_assert(sizeof(struct did_ent) == 32, "a DID entry stays 32 bytes");
 
 struct intern {
 	uint32_t *slots;    /**< pool offset, 0 = empty */
@@ -311,7 +315,8 @@ int route_dids_put(struct route_dids *d, const struct did_cfg *cfg)
 	e.amd = cfg->amd;
 	if (intern(d, cfg->tenant, &e.tenant) || intern(d, cfg->trunk_id, &e.trunk) ||
 	    intern(d, cfg->peer_id, &e.peer) || intern(d, cfg->uri, &e.uri) ||
-	    intern(d, cfg->announcement, &e.ann) || intern(d, cfg->record_dir, &e.rec))
+	    intern(d, cfg->dest == DID_DEST_ANNOUNCEMENT ? cfg->announcement : cfg->record_dir,
+		   &e.text))
 		return ENOMEM;
 	j = find_slot(d, key);
 	if (d->index[j]) {
@@ -433,10 +438,10 @@ bool route_dids_get(const struct route_dids *d, const char *e164, struct did_vie
 	v->trunk_id = d->pool + e->trunk;
 	v->peer_id = d->pool + e->peer;
 	v->uri = d->pool + e->uri;
-	v->announcement = d->pool + e->ann;
+	v->announcement = e->dest == DID_DEST_ANNOUNCEMENT ? d->pool + e->text : "";
 	v->dest = (enum did_dest)e->dest;
 	v->active = e->active;
-	v->record_dir = d->pool + e->rec;
+	v->record_dir = e->dest == DID_DEST_ANNOUNCEMENT ? "" : d->pool + e->text;
 	v->amd = e->amd;
 	return true;
 }

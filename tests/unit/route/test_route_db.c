@@ -400,7 +400,17 @@ static void test_record_amd(void **state)
 	assert_int_equal(route_dids_put(d, &x), 0);
 	assert_true(route_dids_get(d, "+15550000001", &v));
 	assert_string_equal(v.record_dir, "/var/rec");
+	assert_string_equal(v.announcement, "");
 	assert_true(v.amd);
+	/* An announcement DID keeps its announcement (it is never answered to record). */
+	x = did("+15550000002", "acme", "");
+	x.dest = DID_DEST_ANNOUNCEMENT;
+	snprintf(x.announcement, sizeof(x.announcement), "closed");
+	snprintf(x.record_dir, sizeof(x.record_dir), "/var/rec");
+	assert_int_equal(route_dids_put(d, &x), 0);
+	assert_true(route_dids_get(d, "+15550000002", &v));
+	assert_string_equal(v.announcement, "closed");
+	assert_string_equal(v.record_dir, "");
 	route_dids_freeze(d);
 	route_table_set_dids(rt, d);
 	route_dids_unref(d);
