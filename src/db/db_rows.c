@@ -375,20 +375,32 @@ static int parse_media(const char *const *col, struct trunk_cfg *t, char *why, s
 	return 0;
 }
 
+/* An absolute folder, printable without blanks, no "." or ".." part (migration 005). */
+static bool folder_ok(const char *s)
+{
+	if (s[0] != '/' || !printable(s))
+		return false;
+	for (const char *p = s; p; p = strchr(p + 1, '/')) {
+		size_t n = strcspn(p + 1, "/");
+
+		if ((n == 1 && p[1] == '.') || (n == 2 && p[1] == '.' && p[2] == '.'))
+			return false;
+	}
+	return true;
+}
+
 /* record_dir and amd of a DID, a route or an outbound rule: the [route] keys. */
 static int parse_record_amd(const char *rec, const char *amd, char *dir, size_t dirlen,
 			    bool *on, char *why, size_t whylen)
 {
 	struct route_cfg r;
-	char e[128];
+	char e[128] = "";
 
 	memset(&r, 0, sizeof(r));
-	if (rec[0] && (rec[0] != '/' || !printable(rec) || strstr(rec, "/../") || strstr(rec, "/./") ||
-		       (strlen(rec) >= 3 && strcmp(rec + strlen(rec) - 3, "/..") == 0) ||
-		       (strlen(rec) >= 2 && strcmp(rec + strlen(rec) - 2, "/.") == 0)))
+	if (rec[0] && !folder_ok(rec))
 		return why_set(why, whylen, "bad record_dir: an absolute folder without . or ..");
 	if (conf_route_set(&r, "record", rec, e, sizeof(e)) || strlen(r.record_dir) >= dirlen)
-		return why_set(why, whylen, "bad record_dir: %s", e);
+		return why_set(why, whylen, "bad record_dir: %s", e[0] ? e : "too long");
 	if (conf_route_set(&r, "amd", amd, e, sizeof(e)))
 		return why_set(why, whylen, "bad amd: %s", e);
 	memcpy(dir, r.record_dir, strlen(r.record_dir) + 1);
