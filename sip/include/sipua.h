@@ -116,6 +116,12 @@ enum sipua_ev_type {
 				       OFFER; the stack answered it 487 (no answer is due) */
 	SIPUA_EV_INFO,         /**< a DTMF digit by INFO (dtmf_digit, dtmf_duration_ms);
 				    already answered 200 */
+	SIPUA_EV_REFER_ANSWER, /**< final answer to our REFER (sipua_leg_refer): status;
+				    >= 300 (sub_terminated) ends the attempt */
+	SIPUA_EV_REFER_NOTIFY, /**< a NOTIFY of our REFER's subscription: status is its
+				    message/sipfrag status line (0 when unreadable);
+				    sub_terminated when no further NOTIFY will come; local
+				    (status 408 ...) when the stack gave up waiting */
 };
 
 /** Why a leg terminated. */
@@ -161,6 +167,7 @@ struct sipua_ev {
 	const struct sipua_incoming *in;    /**< INCOMING only */
 	char                dtmf_digit;     /**< INFO: '0'-'9' '*' '#' 'A'-'D' */
 	unsigned            dtmf_duration_ms; /**< INFO: its Duration (100 when absent) */
+	bool                sub_terminated; /**< REFER_*: the refer subscription is over */
 	const void         *msg;            /**< private: the message, for sipua_ev_header() */
 };
 
@@ -311,6 +318,7 @@ struct sipua_stats {
 	uint64_t contact_refused;    /**< Contacts not taken: source may not set a target */
 	uint64_t glare;              /**< offers answered 491 (another one pending) */
 	uint64_t tls_refused;        /**< TLS handshakes failed on certificate checks */
+	uint64_t refer_refused;      /**< REFERs from peers inside a dialog: 403 */
 };
 
 /** Reads the counters. Any thread. */
@@ -467,6 +475,25 @@ int sipua_leg_info_dtmf(struct sipua_leg *leg, char digit, unsigned duration_ms)
  */
 int sipua_dtmf_parse(const char *ctype, const char *body, size_t len, char *digit,
 		     unsigned *duration_ms);
+
+/**
+ * Sends a REFER (RFC 3515) on a confirmed leg: the peer is asked to call refer_to
+ * (a name-addr, "<sip:...>"). Its answer comes as SIPUA_EV_REFER_ANSWER, the progress
+ * of the peer's new call as SIPUA_EV_REFER_NOTIFY events (until one is final or the
+ * subscription ends). One REFER at a time per leg. Incoming REFERs are always
+ * refused with 403 (sipua_refer.c).
+ * @param referred_by  Referred-By value, or NULL (the stack then uses our From)
+ * @return 0, EINVAL (empty or multi-line values), ENOTCONN (not confirmed / ending),
+ *         EBUSY (a REFER of ours is still running)
+ */
+int sipua_leg_refer(struct sipua_leg *leg, const char *refer_to, const char *referred_by);
+
+/**
+ * Reads the status line of a message/sipfrag body (RFC 3420; a NOTIFY of a REFER
+ * subscription): "SIP/2.0 NNN reason". Pure; fuzzed.
+ * @return 0 with *status 100-699, ENOTSUP (another content type), EBADMSG, EINVAL
+ */
+int sipua_sipfrag_status(const char *ctype, const char *body, size_t len, int *status);
 
 bool sipua_leg_confirmed(const struct sipua_leg *leg);
 bool sipua_leg_inbound(const struct sipua_leg *leg);

@@ -464,6 +464,11 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 		return;
 	}
 
+	if (event == nua_i_notify && (!sip || !sip->sip_request)) {
+		/* The stack's own: no NOTIFY came for our REFER (sipua_refer.c). */
+		sipua_refer_notify(ua, leg, status, NULL);
+		return;
+	}
 	switch (event) {
 	case nua_i_invite: case nua_i_update: case nua_i_info: case nua_i_options:
 	case nua_i_ack: case nua_i_message: case nua_i_register:
@@ -538,8 +543,22 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 		if (status < 200)
 			nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
 		return;
-	case nua_i_message: case nua_i_register: case nua_i_subscribe: case nua_i_notify:
-	case nua_i_refer: case nua_i_publish: case nua_i_method:
+	case nua_r_refer:
+		sipua_refer_answered(ua, leg, status, response_is_local(nua, status));
+		return;
+	case nua_i_notify:
+		if (status >= 200) {   /* answered by the stack: our REFER's subscription */
+			sipua_refer_notify(ua, leg, status, sip);
+			return;
+		}
+		nua_respond(nh, SIP_481_NO_TRANSACTION, NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	case nua_i_refer:
+		if (status < 200)
+			sipua_refer_in(ua, nua, leg);
+		return;
+	case nua_i_message: case nua_i_register: case nua_i_subscribe:
+	case nua_i_publish: case nua_i_method:
 		if (status < 200)
 			nua_respond(nh, SIP_405_METHOD_NOT_ALLOWED, NUTAG_WITH_THIS(nua),
 				    SIPTAG_ALLOW_STR(SIPUA_ALLOW), TAG_END());

@@ -129,7 +129,7 @@ struct sipua {
 
 	/* Counters (struct sipua_stats): written on the signalling thread. */
 	atomic_uint_fast64_t st_in_dialog_refused, st_in_dialog_bad, st_contact_refused,
-			     st_glare;
+			     st_glare, st_refer_refused;
 
 	uint64_t          cid_state;     /**< Call-ID generator state (xorshift) */
 	uint64_t          cid_seq;
@@ -186,6 +186,8 @@ struct sipua_leg {
 	struct { char digit; unsigned duration_ms; } info_q[SIPUA_INFO_QUEUE];
 	unsigned          info_head, info_n;
 	bool              info_busy;      /**< an INFO awaits its final response */
+	bool              refer_busy;     /**< our REFER runs: its answer or NOTIFYs due */
+	bool              refer_final;    /**< ...and its outcome was delivered */
 };
 
 /* sipua_aux.c */
@@ -203,6 +205,10 @@ bool sipua_auth_answer(nua_handle_t *nh, sip_t const *sip, const char *user,
 void sipua_info_in(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, sip_t const *sip);
 /** The final response to our INFO: the next queued digit goes. */
 void sipua_info_answered(struct sipua_leg *leg, int status);
+/* sipua_refer.c: REFER sent, its answers and NOTIFYs, REFERs from peers refused */
+void sipua_refer_answered(struct sipua *ua, struct sipua_leg *leg, int status, bool local);
+void sipua_refer_notify(struct sipua *ua, struct sipua_leg *leg, int status, sip_t const *sip);
+void sipua_refer_in(struct sipua *ua, nua_t *nua, struct sipua_leg *leg);
 
 /* sipua_event.c */
 void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,

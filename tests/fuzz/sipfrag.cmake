@@ -1,0 +1,1 @@
+trunx_add_fuzzer(sipfrag trunx_sip)
