@@ -7,8 +7,8 @@
  * operation's fields (422 naming the field), a prompt read and converted on the
  * control thread (media_prompt_load, as trunxctl play does: the signalling and media
  * threads never wait on disk), and the request posted to the B2BUA, whose answer
- * comes back to the control thread through the API's inbox. transfer answers 501:
- * the B2BUA has no transfer step yet.
+ * comes back to the control thread through the API's inbox. transfer sends a REFER
+ * toward the leg's far end (b2bua_transfer); mode bridge answers 501 (not built yet).
  */
 #include "api/api_int.h"
 
@@ -58,8 +58,18 @@ static const struct api_field amd_fields[] = {
 	 "the leg to listen to: a or b (the called party, the default)"},
 };
 
+static const char *const xfer_modes[] = {"refer", "bridge", NULL};
+
 static const struct api_field transfer_fields[] = {
-	{"to", AF_STRING, "", "", AF_REQ, AC_DEST, 1, 240, NULL, "the destination"},
+	{"to", AF_STRING, "", "", AF_REQ, AC_DEST, 1, 240, NULL,
+	 "the destination: an E.164 number (referred to at the leg's trunk host) or a "
+	 "sip:/sips: URI (no ?headers)"},
+	{"leg", AF_STRING, "", "", 0, AC_ENUM, 0, 0, legs,
+	 "the leg whose far end is transferred: a (the caller) or b (the called party, "
+	 "the default); the other leg is hung up once the transfer succeeds"},
+	{"mode", AF_STRING, "", "", 0, AC_ENUM, 0, 0, xfer_modes,
+	 "refer (the default: blind REFER toward the leg's far end, RFC 3515) or bridge "
+	 "(a new leg to the destination swapped in: 501, not available yet)"},
 };
 
 #define OP(name, schema, summary, f) \
@@ -77,8 +87,11 @@ const struct api_media_op api_media_ops[] = {
 	   record_fields),
 	OP("amd", "CallAmd", "Start answering-machine detection on a leg (202; call.amd "
 	   "and call.beep follow as events)", amd_fields),
-	OP("transfer", "CallTransfer", "Transfer the call (501: not available in this "
-	   "build)", transfer_fields),
+	OP("transfer", "CallTransfer", "Transfer the call: a REFER toward the leg's far end "
+	   "(202 once sent; call.transfer events follow: accepted, progress, then completed "
+	   "- the call ends with cause transferred - or failed - the call goes on); 409 if "
+	   "the call is not answered or a transfer runs; mode bridge answers 501",
+	   transfer_fields),
 };
 const size_t api_n_media_ops = sizeof(api_media_ops) / sizeof(api_media_ops[0]);
 
@@ -96,6 +109,7 @@ const struct api_media_op *api_media_op_of(const char *path)
 struct media_job {
 	struct api_req *r;
 	bool            stop;     /* record stop: 200, and ENOENT means none runs */
+	bool            xfer;     /* transfer: its own 409/422/501 */
 	int             status;
 	char           *json;
 };
@@ -122,10 +136,15 @@ static void answer(void *arg)
 	struct media_job *j = arg;
 	struct api_req *r = j->r;
 	json_t *o = j->json ? json_loads(j->json, 0, NULL) : NULL;
-	const char *msg = json_string_value(json_object_get(o, "message"));
+	const char *m = json_string_value(json_object_get(o, "message"));
+	char msgbuf[256];
+	const char *msg = m ? msgbuf : NULL;
 	int status = j->status;
-	bool stop = j->stop;
-	bool none = msg && strstr(msg, "no recording");
+	bool stop = j->stop, xfer = j->xfer;
+	bool none = m && strstr(m, "no recording");
+
+	if (m)
+		snprintf(msgbuf, sizeof(msgbuf), "%s", m);
 
 	free(j->json);
 	free(j);
@@ -138,9 +157,15 @@ static void answer(void *arg)
 		api_fail(r, 409, "not_recording", "no recording is running on this call");
 	else if (status == ENOENT || status == ENOTCONN)
 		api_fail(r, 409, "not_answered", "the call is not answered (or has just ended)");
+	else if (status == EBUSY && xfer)
+		api_fail(r, 409, "transfer_in_progress", "%s", msg ? msg : "a transfer runs");
 	else if (status == EBUSY)
 		api_fail(r, 409, "recording_running", "a recording is already running on this "
 			 "call: stop it first ({\"stop\": true})");
+	else if (status == EINVAL && xfer)
+		bad(r, "to", "invalid_value", "%s", msg ? msg : "to: cannot be referred to");
+	else if (status == ENOTSUP && xfer)
+		api_fail(r, 501, "not_implemented", "%s", msg ? msg : "not available");
 	else if (status == 0)
 		api_fail(r, 503, "unavailable", "out of memory");
 	else
@@ -234,6 +259,28 @@ static int dtmf(struct api_req *r, struct media_job *j)
 				 dur ? (unsigned)json_integer_value(dur) : 0, on_b2bua, j);
 }
 
+static int transfer(struct api_req *r, struct media_job *j)
+{
+	struct b2bua_xfer_req q = {0};
+	const char *to = str(r, "to"), *mode = str(r, "mode");
+
+	if (!to) {
+		bad(r, "to", "missing_field", "to is required");
+		return -1;
+	}
+	if (mode && strcmp(mode, "bridge") == 0) {
+		api_fail(r, 501, "not_implemented", "mode bridge (a new leg swapped in) is not "
+			 "available in this build: use mode refer");
+		return -1;
+	}
+	j->xfer = true;
+	snprintf(q.call_id, sizeof(q.call_id), "%s", r->params[0]);
+	snprintf(q.to, sizeof(q.to), "%s", to);
+	q.leg = leg_of(r);
+	q.mode = B2BUA_XFER_REFER;
+	return b2bua_transfer(api_b2bua(r->api), &q, on_b2bua, j);
+}
+
 static int media(struct api_req *r, const struct api_media_op *op, struct media_job *j)
 {
 	struct b2bua_media_req *q = calloc(1, sizeof(*q));
@@ -317,9 +364,8 @@ void api_media_start(struct api_req *r)
 	struct media_job *j;
 	int err;
 
-	if (!op || strcmp(op->name, "transfer") == 0) {
-		api_fail(r, 501, "not_implemented", "transfer of a live call is not available "
-			 "in this build: the B2BUA has no transfer step (REFER) yet");
+	if (!op) {
+		api_fail(r, 404, "not_found", "no such operation");
 		return;
 	}
 	if (!api_b2bua(r->api)) {
@@ -332,7 +378,8 @@ void api_media_start(struct api_req *r)
 		return;
 	}
 	j->r = r;
-	err = strcmp(op->name, "dtmf") == 0 ? dtmf(r, j) : media(r, op, j);
+	err = strcmp(op->name, "dtmf") == 0 ? dtmf(r, j) :
+	      strcmp(op->name, "transfer") == 0 ? transfer(r, j) : media(r, op, j);
 	if (err == 0)
 		return;
 	free(j);

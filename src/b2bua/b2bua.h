@@ -170,6 +170,33 @@ int b2bua_send_digits(struct b2bua *b, const char *call_id, char leg, const char
 /** Hangs up a call by id (BYE or CANCEL on both legs). */
 int b2bua_hangup(struct b2bua *b, const char *call_id, b2bua_reply_h *h, void *arg);
 
+/* ---- transfer of an answered call (b2bua_xfer*.c) ---- */
+
+enum b2bua_xfer_mode {
+	B2BUA_XFER_REFER = 1,      /**< blind: REFER toward the leg's peer (RFC 3515) */
+	B2BUA_XFER_BRIDGE,         /**< a new leg to the destination swapped in (not yet) */
+};
+
+struct b2bua_xfer_req {
+	char     call_id[128];
+	int      leg;             /**< 0 = A, 1 = B: the leg whose peer is transferred */
+	enum b2bua_xfer_mode mode;
+	char     to[256];         /**< "+E164" or a sip:/sips: URI (checked again here) */
+};
+
+/**
+ * Starts transferring an answered call. REFER: the leg's peer is asked to call `to`
+ * (an E.164 number becomes sip:+NUMBER@ the leg's trunk host); the outcome comes as
+ * call.transfer events, and a success ends the call with cause "transferred". The
+ * reply ({"id","leg","mode","to","refer_to","result":"referring"}) comes once the
+ * REFER is sent: status 0, ENOENT (no such call), ENOTCONN (not answered), EBUSY (a
+ * transfer runs), EINVAL (a destination that cannot be referred to; "message" says
+ * why), ENOTSUP (mode not available). Any thread; takes nothing.
+ * @return 0 if posted, EINVAL, ENOMEM, EAGAIN (queue full), ESHUTDOWN
+ */
+int b2bua_transfer(struct b2bua *b, const struct b2bua_xfer_req *req, b2bua_reply_h *h,
+		   void *arg);
+
 /* ---- prompts, recording, AMD (b2bua_media.c) ---- */
 
 enum b2bua_media_op {

@@ -183,6 +183,7 @@ void call_free(struct call *c)
 	if (c->admit_requested && b->hooks.release)
 		b->hooks.release(c->areq.lease, b->hooks.arg);
 	route_table_unref(c->rt);
+	b2b_xfer_free(c, "call ended");
 	call_offer_free(c);
 	free(c->targets);
 	free(c->fo_offer);
@@ -727,6 +728,10 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 		break;
 	case SIPUA_EV_INFO:
 		call_on_info(c, side, ev);
+		break;
+	case SIPUA_EV_REFER_ANSWER:
+	case SIPUA_EV_REFER_NOTIFY:
+		b2b_xfer_on_event(c, side, ev);
 		break;
 	case SIPUA_EV_TERMINATED:
 		if (side == SIDE_A) {

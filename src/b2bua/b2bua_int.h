@@ -345,6 +345,7 @@ struct call {
 	char                rec_path[512];    /**< the recording running ("" = none) */
 	const struct route *route;            /**< file mode: the route taken (in rt) */
 	struct call_orig   *orig;             /**< placed by the API (b2bua_orig.c) */
+	struct b2b_xfer    *xfer;             /**< a transfer in progress (b2bua_xfer.c) */
 };
 
 /** The call layer's context; everything but the counters lives on the signalling thread. */
@@ -454,6 +455,29 @@ uint8_t b2b_dtmf_mode(const struct call *c, int side);
 void call_on_dtmf(struct call *c, const struct media_dtmf_event *d);
 /** A digit received by INFO on side: logged and sent on toward the other leg. */
 void call_on_info(struct call *c, int side, const struct sipua_ev *ev);
+
+/* b2bua_xfer.c (signalling thread): transfer of an answered call by REFER toward a
+ * leg's peer (the request itself: b2bua_xfer_ctl.c) */
+#define B2B_XFER_URI_MAX 256
+#define B2B_XFER_WAIT_MS 120000u  /**< longest a REFER waits for its final NOTIFY */
+
+struct b2b_xfer {
+	int                 side;        /**< the leg whose peer is asked to transfer */
+	bool                accepted;    /**< the REFER got 2xx */
+	int                 last_status; /**< last sipfrag status (0 = none yet) */
+	char                to[B2B_XFER_URI_MAX];      /**< the destination as asked */
+	char                target[B2B_XFER_URI_MAX];  /**< the Refer-To URI */
+	struct sipua_timer *timer;       /**< the final NOTIFY is overdue */
+};
+/** A REFER answer or NOTIFY on leg `side`: progress, success (the call ends as
+ *  "transferred"), or failure (the call goes on). */
+void b2b_xfer_on_event(struct call *c, int side, const struct sipua_ev *ev);
+/** The call.transfer event of the call's transfer (state, status, reason). */
+void b2b_xfer_report(struct call *c, const char *state, int status, const char *reason);
+/** The transfer timer fired (arg: the call). */
+void b2b_xfer_timeout(void *arg);
+/** Ends the call's transfer, if any, as failed for `reason` (the call is ending). */
+void b2b_xfer_free(struct call *c, const char *reason);
 
 /* b2bua_quality.c: per-leg loss, jitter, RTT and MOS in call.end and trunxctl calls */
 /** Puts the per-leg quality fields (loss, jitter, RTT, MOS, concealment, SRTP) of the
