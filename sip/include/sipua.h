@@ -318,7 +318,6 @@ struct sipua_stats {
 	uint64_t contact_refused;    /**< Contacts not taken: source may not set a target */
 	uint64_t glare;              /**< offers answered 491 (another one pending) */
 	uint64_t tls_refused;        /**< TLS handshakes failed on certificate checks */
-	uint64_t refer_refused;      /**< REFERs from peers inside a dialog: 403 */
 };
 
 /** Reads the counters. Any thread. */
@@ -480,8 +479,9 @@ int sipua_dtmf_parse(const char *ctype, const char *body, size_t len, char *digi
  * Sends a REFER (RFC 3515) on a confirmed leg: the peer is asked to call refer_to
  * (a name-addr, "<sip:...>"). Its answer comes as SIPUA_EV_REFER_ANSWER, the progress
  * of the peer's new call as SIPUA_EV_REFER_NOTIFY events (until one is final or the
- * subscription ends). One REFER at a time per leg. Incoming REFERs are always
- * refused with 403 (sipua_refer.c).
+ * subscription ends). One REFER at a time per leg; from then on the leg's Allow
+ * includes NOTIFY. Incoming REFERs are always refused: 405 by the stack (REFER is not
+ * in the Allow of a leg), 403 should one reach the user agent (sipua_refer.c).
  * @param referred_by  Referred-By value, or NULL (the stack then uses our From)
  * @return 0, EINVAL (empty or multi-line values), ENOTCONN (not confirmed / ending),
  *         EBUSY (a REFER of ours is still running)

@@ -184,7 +184,6 @@ void sipua_get_stats(struct sipua *ua, struct sipua_stats *st)
 	st->in_dialog_bad = atomic_load(&ua->st_in_dialog_bad);
 	st->contact_refused = atomic_load(&ua->st_contact_refused);
 	st->glare = atomic_load(&ua->st_glare);
-	st->refer_refused = atomic_load(&ua->st_refer_refused);
 	st->tls_refused = atomic_load(&ua->st_tls_refused);
 }
 
@@ -495,7 +494,6 @@ int sipua_create(struct sipua **uap, const struct sipua_cfg *cfg, sipua_event_h 
 	atomic_init(&ua->st_in_dialog_bad, 0);
 	atomic_init(&ua->st_contact_refused, 0);
 	atomic_init(&ua->st_glare, 0);
-	atomic_init(&ua->st_refer_refused, 0);
 	atomic_init(&ua->st_tls_refused, 0);
 	*uap = ua;
 	return 0;

@@ -30,6 +30,8 @@ struct sipua_leg;
 /** The Allow we advertise: the methods trunx really serves. */
 #define SIPUA_INFO_QUEUE 32   /**< DTMF digits waiting to be sent by INFO, per leg */
 #define SIPUA_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO"
+/** ...and on a leg that sent a REFER: the NOTIFYs of its subscription come back. */
+#define SIPUA_ALLOW_REFERRING SIPUA_ALLOW ", NOTIFY"
 #define SIPUA_DROP_MAX 1024   /**< handles of silently dropped requests kept at once */
 #define SIPUA_LEG_BUCKETS 4096 /**< Call-ID index of the legs (chained) */
 #define SIPUA_BYE_WAIT_MS 4000 /**< longest a BYE waits for our re-INVITE to complete */
@@ -129,7 +131,7 @@ struct sipua {
 
 	/* Counters (struct sipua_stats): written on the signalling thread. */
 	atomic_uint_fast64_t st_in_dialog_refused, st_in_dialog_bad, st_contact_refused,
-			     st_glare, st_refer_refused;
+			     st_glare;
 
 	uint64_t          cid_state;     /**< Call-ID generator state (xorshift) */
 	uint64_t          cid_seq;

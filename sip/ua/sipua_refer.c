@@ -6,9 +6,10 @@
  * the subscription the REFER made); here their bodies are read — by our own parser,
  * never trusting the stack's view of the body — and handed up as events.
  *
- * A REFER a peer sends to trunx is refused here (403 with a Warning): a stranger must
- * never make trunx place calls to arbitrary URIs, and a trunk peer has no business
- * steering trunx's own legs either. Nothing of its Refer-To is looked at.
+ * A REFER a peer sends to trunx is never served: a stranger must never make trunx
+ * place calls to arbitrary URIs, and a trunk peer has no business steering trunx's
+ * own legs either. REFER is not in any leg's Allow, so the stack answers it 405
+ * before anything of it is looked at; should one reach us anyway, it gets 403 here.
  */
 #include "sipua_int.h"
 
@@ -75,7 +76,10 @@ int sipua_leg_refer(struct sipua_leg *leg, const char *refer_to, const char *ref
 		return EINVAL;
 	leg->refer_busy = true;
 	leg->refer_final = false;
+	/* The Allow sticks to the handle: without NOTIFY in it the stack would answer
+	 * the subscription's NOTIFYs 405 itself. */
 	nua_refer(leg->nh, SIPTAG_REFER_TO_STR(refer_to),
+		  SIPTAG_ALLOW_STR(SIPUA_ALLOW_REFERRING),
 		  TAG_IF(referred_by && referred_by[0], SIPTAG_REFERRED_BY_STR(referred_by)),
 		  TAG_END());
 	return 0;
@@ -149,7 +153,6 @@ void sipua_refer_notify(struct sipua *ua, struct sipua_leg *leg, int status, sip
 void sipua_refer_in(struct sipua *ua, nua_t *nua, struct sipua_leg *leg)
 {
 	(void)ua;
-	atomic_fetch_add(&ua->st_refer_refused, 1);
 	log_msg(LOG_INFO, "sip.refer_refused", "REFER on %s refused: transfer by the peer "
 		"is not allowed", leg->call_id);
 	nua_respond(leg->nh, SIP_403_FORBIDDEN, NUTAG_WITH_THIS(nua),

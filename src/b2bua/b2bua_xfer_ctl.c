@@ -155,7 +155,7 @@ static void xfer_run(void *arg)
 
 	if (!err) {
 		c->xfer = x;
-		call_log(LOG_INFO, "call.transfer", c, x->side ? "b" : "a", "REFER to %s",
+		call_log(LOG_INFO, "call.transfer_start", c, x->side ? "b" : "a", "REFER to %s",
 			 x->target);
 		b2b_xfer_report(c, "requested", 0, NULL);
 		o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", r->call_id, "leg",

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Transfer of a live call, end to end: trunxd in database mode (real Postgres and
+Redis), a SIPp caller on the carrier trunk and a SIPp callee as tenant acme's PBX.
+
+  refer_ok        while the call rings, transfer is 409 not_answered; answered, bad
+                  bodies are 422 naming the field (leg, mode, to: spaces, <>, ?headers,
+                  not a number), an E.164 toward the carrier leg (no trunk uri) 422,
+                  mode bridge 501, another tenant 404; then acme transfers leg b to a
+                  SIP URI: 202, a second one meanwhile 409 transfer_in_progress; the
+                  callee takes the REFER (202), NOTIFYs sipfrag 100 then 200: the
+                  call.transfer events go requested, accepted, progress 100, completed
+                  200, and trunxd hangs up both legs, the call's record says cause
+                  transferred. The callee saw our Refer-To.
+  refer_declined  the callee answers the REFER 603: call.transfer failed 603, the call
+                  is still answered and its media flows; hung up by API later.
+  refer_failed    the REFER is accepted but the sipfrag ends 486: failed, call goes on.
+  refer_in        (file mode, a hand-made UA on each side) REFERs sent to trunxd inside
+                  a live call, from either end — to an arbitrary URI, without Refer-To,
+                  with a malformed one, with a 6 kB one — are all refused (405, or 400 when malformed),
+                  nobody is called, the call is unharmed and ends normally."""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "api"))
+
+from harness import calls, case, dbmode, procs, trunxd, ua  # noqa: E402
+
+import apimode  # noqa: E402
+from api_test import world  # noqa: E402
+from apiclient import expect  # noqa: E402
+
+TARGET = "sip:+15550009999@127.0.0.1:5999"
+
+
+def setup(ctx, scenario, ring_ms=0):
+    u = calls.uas(ctx, scenario, calls=1, timeout=60, duration_ms=ring_ms,
+                  trace_logs=True)
+    a = apimode.start(ctx)
+    w = world(ctx, a, u.port)
+    dbmode.wait_routing(a.t, lambda m: "1 carriers" in m and "2 DIDs" in m, timeout=10)
+    c = calls.uac(ctx, "uac_wait_bye.xml", a.t.sip_addr, service="+15557770001",
+                  local_ip="127.0.0.2", timeout=60)
+    return u, a, w, c
+
+
+def call_in(acme, state, timeout=10):
+    got = procs.wait_until(lambda: [x for x in acme.get("/v1/calls").json["data"]
+                                    if x["state"] == state], timeout, 0.05)
+    assert got, acme.get("/v1/calls")
+    return got[0]["id"]
+
+
+def xfer_events(t, n, timeout=10):
+    recs = t.wait_events("call.transfer", n, timeout)
+    return [(r["data"]["state"], r["data"].get("status")) for r in recs]
+
+
+def case_refer_ok(ctx):
+    u, a, w, c = setup(ctx, "uas_refer_ok.xml", ring_ms=2500)
+    acme, bravo = w["acme"]["api"], w["bravo"]["api"]
+    cid = call_in(acme, "early")
+    url = "/v1/calls/%s/transfer" % cid
+    expect(acme.post(url, {"to": TARGET}), 409, "not_answered")
+    cid = call_in(acme, "answered")
+    # Bad bodies: 422 naming the field; nothing is sent.
+    for body, field in (({}, "to"), ({"to": TARGET, "leg": "c"}, "leg"),
+                        ({"to": TARGET, "mode": "blind"}, "mode"),
+                        ({"to": "12345"}, "to"), ({"to": "sip:a b@host"}, "to"),
+                        ({"to": "sip:x@h>;evil"}, "to"), ({"to": "sip:x@h?Replaces=abc"}, "to"),
+                        ({"to": "sip:x@h,<sip:y@z>"}, "to"), ({"to": "sip:" + "x" * 300}, "to"),
+                        ({"to": TARGET, "bogus": 1}, "bogus"), ({"to": 5}, "to"),
+                        # the carrier leg's trunk has no uri to put a number at
+                        ({"to": "+15550009999", "leg": "a"}, "to")):
+        r = acme.post(url, body)
+        assert r.status == 422 and r.json.get("field") == field, (body, r)
+    expect(acme.post(url, {"to": TARGET, "mode": "bridge"}), 501, "not_implemented")
+    expect(bravo.post(url, {"to": TARGET}), 404, "not_found")
+    assert not a.t.events("call.transfer"), a.t.events("call.transfer")
+
+    r = expect(acme.post(url, {"to": TARGET, "leg": "b"}), 202).json
+    assert r["result"] == "referring" and r["refer_to"] == TARGET and r["leg"] == "b", r
+    # The callee waits 2 s before its first NOTIFY: a second transfer meanwhile is 409.
+    expect(acme.post(url, {"to": TARGET}), 409, "transfer_in_progress")
+    ev = xfer_events(a.t, 4, 15)
+    assert ev[:4] == [("requested", None), ("accepted", 202), ("progress", 100),
+                      ("completed", 200)], ev
+    done = a.t.events("call.transfer")[3]["data"]
+    assert done["result"] == "transferred" and done["leg"] == "b", done
+    rcs = calls.finish(c, u)
+    assert rcs == [0, 0], (rcs, c.describe_failure(), u.describe_failure())
+    ends = a.t.wait_events("call.end", 1, 10)
+    assert ends and ends[0].get("cause") == "transferred", ends
+    assert procs.wait_until(lambda: acme.get("/v1/calls").json["data"] == [], 5, 0.1)
+    expect(acme.post(url, {"to": TARGET}), 404, "not_found")
+    log = u.logs()
+    ctx.log("callee's log: %s", log.strip()[-300:])
+    assert "REFER Refer-To: <%s>" % TARGET in log, log
+
+
+def refused_case(ctx, scenario, status, n_events):
+    u, a, w, c = setup(ctx, scenario)
+    acme = w["acme"]["api"]
+    cid = call_in(acme, "answered")
+    url = "/v1/calls/%s/" % cid
+    expect(acme.post(url + "transfer", {"to": TARGET}), 202)
+    ev = xfer_events(a.t, n_events, 15)
+    assert ev[-1] == ("failed", status), ev
+    fail = a.t.events("call.transfer")[-1]["data"]
+    assert fail["result"] == "failed", fail
+    # The call goes on: still answered a second later, its media still flowing.
+    procs.wait_until(lambda: False, 1.0, 0.1)
+    got = expect(acme.get("/v1/calls/" + cid), 200).json
+    assert got["state"] == "answered", got
+    assert not a.t.events("call.end"), a.t.events("call.end")
+    # Another transfer may be tried again now (the first is over).
+    expect(acme.post(url + "hangup"), 200)
+    rcs = calls.finish(c, u)
+    assert rcs == [0, 0], (rcs, c.describe_failure(), u.describe_failure())
+    ends = a.t.wait_events("call.end", 1, 10)
+    assert ends and ends[0].get("cause") == "admin_hangup", ends
+
+
+def case_refer_declined(ctx):
+    refused_case(ctx, "uas_refer_603.xml", 603, 2)
+
+
+def case_refer_failed(ctx):
+    refused_case(ctx, "uas_refer_fail.xml", 486, 4)
+
+
+def case_refer_in(ctx):
+    b = ua.UA("127.0.0.1", name="b", auto=True)
+    ctx.at_end(b.close)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port).start()
+    a = ua.UA("127.0.0.1", name="a", auto=True)
+    ctx.at_end(a.close)
+    da, final = a.call((t.addr, t.port))
+    assert da is not None, final
+    assert procs.wait_until(lambda: any(d.call_id != da.call_id
+                                        for d in b.dialogs.values()), 5.0)
+    db = [d for d in b.dialogs.values() if not d.ended][-1]
+    bodies = (("Refer-To: <sip:+15551234567@198.51.100.7>",), (),
+              ("Refer-To: <<sip:x@y",), ("Refer-To: sip:" + "9" * 6000 + "@h",),
+              ("Refer-To: <sip:a@b>", "Refer-To: <sip:c@d>"),
+              ("Refer-To: <sip:x@127.0.0.1?Replaces=abc%3Bto-tag%3D1>",))
+    for d, who in ((da, "caller"), (db, "callee")):
+        for hdrs in bodies:
+            cseq, _, _ = d.send("REFER", headers=hdrs)
+            r = d.wait_final(cseq, "REFER", 5.0)
+            got = r.status if r else None
+            assert got in (400, 403, 405), (who, hdrs[:1], got)
+            ctx.log("REFER from the %s with %s: %d %s", who,
+                    (hdrs[0][:40] + "...") if hdrs else "no Refer-To", got,
+                    r.header("Warning") or "")
+    # Nobody was called: B holds one dialog, trunxd one call, and it still works.
+    assert len([d for d in b.dialogs.values() if not d.ended]) == 1, b.dialogs
+    assert t.active_calls() == 1, t.status()
+    cseq, _, _ = da.offer("sendonly")
+    r = da.wait_final(cseq, "INVITE", 5.0)
+    assert r and r.status == 200, r
+    da.ack(cseq)
+    r = da.bye()
+    assert r and r.status == 200, r
+    ends = t.wait_events("call.end", 1, 10)
+    assert ends and ends[0].get("cause") == "bye_a", ends
+    assert procs.wait_until(lambda: t.active_calls() == 0, 10, 0.2)
+
+
+if __name__ == "__main__":
+    sys.exit(case.main(globals()))
