@@ -183,7 +183,7 @@ void ctl_run_reload(struct ctl *ctl, struct ctl_client *cl)
 static bool is_media(enum ctl_cmd cmd)
 {
 	return cmd == CTL_CMD_PLAY || cmd == CTL_CMD_RECORD || cmd == CTL_CMD_AMD ||
-	       cmd == CTL_CMD_DTMF;
+	       cmd == CTL_CMD_DTMF || cmd == CTL_CMD_TRANSFER;
 }
 
 static void start_query(struct ctl_client *cl, const struct ctl_req *req)
@@ -271,7 +271,8 @@ static void handle_line(struct ctl_client *cl, const char *line, size_t len)
 	case CTL_CMD_PLAY:
 	case CTL_CMD_RECORD:
 	case CTL_CMD_AMD:
-	case CTL_CMD_DTMF:     start_query(cl, &req); break;
+	case CTL_CMD_DTMF:
+	case CTL_CMD_TRANSFER: start_query(cl, &req); break;
 	case CTL_CMD_NONE:     break;
 	}
 }

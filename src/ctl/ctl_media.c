@@ -7,6 +7,8 @@
  *
  *   play ID a|b FILE [--mix]   record ID FILE | record ID --stop   amd ID [a|b]
  *   dtmf ID a|b DIGITS [--duration MS]
+ *   transfer ID a|b DEST [--refer|--bridge]   (b2bua_transfer: REFER toward the leg's
+ *                                              far end; --bridge is not available yet)
  */
 #include <errno.h>
 #include <libgen.h>
@@ -120,6 +122,29 @@ static int send_digits(void *arg, const struct ctl_req *q, ctl_reply_h *h, void 
 				 (unsigned)ms, h, harg);
 }
 
+static int transfer(void *arg, const struct ctl_req *q, ctl_reply_h *h, void *harg,
+		    char *err, size_t errlen)
+{
+	struct b2bua_xfer_req r = {0};
+
+	snprintf(r.call_id, sizeof(r.call_id), "%s", q->arg);
+	if (leg_of(q->more[0], &r.leg))
+		return say(err, errlen, "leg %s: must be a or b", q->more[0]);
+	if (strlen(q->more[1]) >= sizeof(r.to))
+		return say(err, errlen, "%s", "destination too long");
+	snprintf(r.to, sizeof(r.to), "%s", q->more[1]);
+	r.mode = B2BUA_XFER_REFER;
+	if (q->n_more == 3) {
+		if (strcmp(q->more[2], "--bridge") == 0)
+			return say(err, errlen, "%s", "--bridge (a new leg swapped in) is not "
+				   "available in this build: use --refer");
+		if (strcmp(q->more[2], "--refer") != 0)
+			return say(err, errlen, "unknown option %s (usage: transfer ID a|b DEST "
+				   "[--refer|--bridge])", q->more[2]);
+	}
+	return b2bua_transfer(ctl_daemon_b2bua(arg), &r, h, harg);
+}
+
 int ctl_daemon_media(void *arg, const struct ctl_req *q, ctl_reply_h *h, void *harg,
 		     char *err, size_t errlen)
 {
@@ -128,6 +153,8 @@ int ctl_daemon_media(void *arg, const struct ctl_req *q, ctl_reply_h *h, void *h
 
 	if (q->cmd == CTL_CMD_DTMF)
 		return send_digits(arg, q, h, harg, err, errlen);
+	if (q->cmd == CTL_CMD_TRANSFER)
+		return transfer(arg, q, h, harg, err, errlen);
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return ENOMEM;

@@ -27,6 +27,7 @@ static const struct {
 	{"record",   CTL_CMD_RECORD,   2, 2, "record ID FILE|--stop"},
 	{"amd",      CTL_CMD_AMD,      1, 2, "amd ID [a|b]"},
 	{"dtmf",     CTL_CMD_DTMF,     3, 5, "dtmf ID a|b DIGITS [--duration MS]"},
+	{"transfer", CTL_CMD_TRANSFER, 3, 4, "transfer ID a|b DEST [--refer|--bridge]"},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -22,6 +22,7 @@ enum ctl_cmd {
 	CTL_CMD_RECORD,     /**< arg: call id; more: file, or --stop */
 	CTL_CMD_AMD,        /**< arg: call id; more: [leg] (default b) */
 	CTL_CMD_DTMF,       /**< arg: call id; more: leg, digits, [--duration MS] */
+	CTL_CMD_TRANSFER,   /**< arg: call id; more: leg (a|b), destination, [--refer|--bridge] */
 };
 
 #define CTL_ARG_MAX  128   /**< longest first argument, terminating NUL included */

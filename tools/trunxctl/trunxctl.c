@@ -41,6 +41,7 @@ static const struct {
 	{"status", 0, 0}, {"calls", 0, 0}, {"hangup", 1, 1}, {"reload", 0, 0},
 	{"loglevel", 0, 1}, {"trunks", 0, 0}, {"budgets", 0, 0},
 	{"play", 3, 4}, {"record", 2, 2}, {"amd", 1, 2}, {"dtmf", 3, 5},
+	{"transfer", 3, 4},
 };
 
 static void usage(FILE *out)
@@ -64,6 +65,9 @@ static void usage(FILE *out)
 		"  dtmf ID a|b DIGITS [--duration MS]\n"
 		"                    send digits (0-9 * # A-D) toward a leg, the way its trunk\n"
 		"                    takes them (RFC 4733, tones or SIP INFO); MS 20-10000\n"
+		"  transfer ID a|b DEST [--refer|--bridge]\n"
+		"                    transfer the leg's far end to DEST (+E.164 or sip: URI) by\n"
+		"                    REFER (--bridge: not available yet); call.transfer follows\n"
 		"options:\n"
 		"  -s, --socket PATH   control socket (default: $TRUNXCTL_SOCKET, else\n"
 		"                      %s if it exists (tools/run.sh), else %s)\n"
@@ -227,6 +231,8 @@ int main(int argc, char **argv)
 		{"mix", no_argument, NULL, 'm'},    /* play ... --mix */
 		{"stop", no_argument, NULL, 'S'},   /* record ID --stop */
 		{"duration", required_argument, NULL, 'd'},   /* dtmf ... --duration MS */
+		{"refer", no_argument, NULL, 'R'},  /* transfer ... --refer */
+		{"bridge", no_argument, NULL, 'B'}, /* transfer ... --bridge */
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = getenv("TRUNXCTL_SOCKET");
@@ -253,6 +259,8 @@ int main(int argc, char **argv)
 		case 'm': flag = "--mix"; break;
 		case 'S': flag = "--stop"; break;
 		case 'd': duration = optarg; break;
+		case 'R': flag = "--refer"; break;
+		case 'B': flag = "--bridge"; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}

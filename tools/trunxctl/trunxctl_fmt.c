@@ -361,7 +361,8 @@ void trunxctl_print(FILE *out, const char *cmd, const json_t *result)
 	else if (strcmp(cmd, "hangup") == 0)
 		fprintf(out, "hangup sent\n");
 	else if (strcmp(cmd, "play") == 0 || strcmp(cmd, "record") == 0 ||
-		 strcmp(cmd, "amd") == 0 || strcmp(cmd, "dtmf") == 0)
+		 strcmp(cmd, "amd") == 0 || strcmp(cmd, "dtmf") == 0 ||
+		 strcmp(cmd, "transfer") == 0)
 		fprintf(out, "%s: %s\n", cmd,
 			str_or_ok(json_string_value(json_object_get(result, "result"))));
 	if (json_is_object(result))

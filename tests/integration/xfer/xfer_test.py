@@ -13,7 +13,8 @@ Redis), a SIPp caller on the carrier trunk and a SIPp callee as tenant acme's PB
                   transferred. The callee saw our Refer-To.
   refer_declined  the callee answers the REFER 603: call.transfer failed 603, the call
                   is still answered and its media flows; hung up by API later.
-  refer_failed    the REFER is accepted but the sipfrag ends 486: failed, call goes on.
+  refer_failed    by trunxctl transfer (bad legs, options, URIs and calls refused first):
+                  the REFER is accepted but the sipfrag ends 486: failed, call goes on.
   refer_in        (file mode, a hand-made UA on each side) REFERs sent to trunxd inside
                   a live call, from either end — to an arbitrary URI, without Refer-To,
                   with a malformed one, with a 6 kB one — are all refused (405, or 400 when malformed),
@@ -99,12 +100,27 @@ def case_refer_ok(ctx):
     assert "REFER Refer-To: <%s>" % TARGET in log, log
 
 
-def refused_case(ctx, scenario, status, n_events):
+def refused_case(ctx, scenario, status, n_events, by_ctl=False):
     u, a, w, c = setup(ctx, scenario)
     acme = w["acme"]["api"]
     cid = call_in(acme, "answered")
     url = "/v1/calls/%s/" % cid
-    expect(acme.post(url + "transfer", {"to": TARGET}), 202)
+    if by_ctl:
+        # The operator's door: trunxctl transfer, its argument checks first.
+        for bad in (("transfer", cid, "c", TARGET), ("transfer", cid, "b", TARGET, "--x"),
+                    ("transfer", cid, "b", TARGET, "--bridge"),
+                    ("transfer", cid, "b", "sip:x@h?Replaces=1"),
+                    ("transfer", "nosuchcall", "b", TARGET)):
+            try:
+                a.t.ctl(*bad)
+            except trunxd.TrunxdError as e:
+                ctx.log("trunxctl %s: refused (%s)", " ".join(bad[2:]), str(e)[-80:].strip())
+            else:
+                raise AssertionError("trunxctl %s was accepted" % (bad,))
+        r = a.t.ctl("transfer", cid, "b", TARGET, "--refer")
+        assert r["result"] == "referring" and r["refer_to"] == TARGET, r
+    else:
+        expect(acme.post(url + "transfer", {"to": TARGET}), 202)
     ev = xfer_events(a.t, n_events, 15)
     assert ev[-1] == ("failed", status), ev
     fail = a.t.events("call.transfer")[-1]["data"]
@@ -127,7 +143,7 @@ def case_refer_declined(ctx):
 
 
 def case_refer_failed(ctx):
-    refused_case(ctx, "uas_refer_fail.xml", 486, 4)
+    refused_case(ctx, "uas_refer_fail.xml", 486, 4, by_ctl=True)
 
 
 def case_refer_in(ctx):
