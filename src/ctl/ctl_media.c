@@ -126,13 +126,14 @@ static int transfer(void *arg, const struct ctl_req *q, ctl_reply_h *h, void *ha
 		    char *err, size_t errlen)
 {
 	struct b2bua_xfer_req r = {0};
+	size_t n = strlen(q->more[1]);
 
 	snprintf(r.call_id, sizeof(r.call_id), "%s", q->arg);
 	if (leg_of(q->more[0], &r.leg))
 		return say(err, errlen, "leg %s: must be a or b", q->more[0]);
-	if (strlen(q->more[1]) >= sizeof(r.to))
+	if (n >= sizeof(r.to))
 		return say(err, errlen, "%s", "destination too long");
-	snprintf(r.to, sizeof(r.to), "%s", q->more[1]);
+	memcpy(r.to, q->more[1], n + 1);
 	r.mode = B2BUA_XFER_REFER;
 	if (q->n_more == 3) {
 		if (strcmp(q->more[2], "--bridge") == 0)
