@@ -95,6 +95,17 @@ def case_refer_ok(ctx):
     assert ends and ends[0].get("cause") == "transferred", ends
     assert procs.wait_until(lambda: acme.get("/v1/calls").json["data"] == [], 5, 0.1)
     expect(acme.post(url, {"to": TARGET}), 404, "not_found")
+    # Through the events path into Postgres: the tenant's call.transfer rows in order,
+    # and the call's record says transferred.
+    rows = procs.wait_until(lambda: len(a.pg.sql(
+        "SELECT data->>'state' FROM events WHERE type = 'call.transfer' AND tenant_id = "
+        "'acme' ORDER BY id")) >= 4 and a.pg.sql(
+        "SELECT data->>'state' FROM events WHERE type = 'call.transfer' AND tenant_id = "
+        "'acme' ORDER BY id"), 15, 0.2)
+    assert rows and [r[0] for r in rows] == ["requested", "accepted", "progress",
+                                             "completed"], rows
+    cdr = procs.wait_until(lambda: a.pg.sql("SELECT cause FROM calls"), 15, 0.2)
+    assert cdr == [("transferred",)], cdr
     log = u.logs()
     ctx.log("callee's log: %s", log.strip()[-300:])
     assert "REFER Refer-To: <%s>" % TARGET in log, log
