@@ -109,6 +109,7 @@ def case_refer_ok(ctx):
     log = u.logs()
     ctx.log("callee's log: %s", log.strip()[-300:])
     assert "REFER Refer-To: <%s>" % TARGET in log, log
+    assert "REFER Referred-By: <sip:trunx@" in log, log
 
 
 def refused_case(ctx, scenario, status, n_events, by_ctl=False):
