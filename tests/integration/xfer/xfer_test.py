@@ -18,7 +18,8 @@ Redis), a SIPp caller on the carrier trunk and a SIPp callee as tenant acme's PB
   refer_in        (file mode, a hand-made UA on each side) REFERs sent to trunxd inside
                   a live call, from either end — to an arbitrary URI, without Refer-To,
                   with a malformed one, with a 6 kB one — are all refused (405, or 400 when malformed),
-                  nobody is called, the call is unharmed and ends normally."""
+                  nobody is called, the call is unharmed and ends normally; then a SIPp
+                  caller (uac_refer_in.xml) gets 405 to its REFER and hangs up."""
 import os
 import sys
 
@@ -193,6 +194,15 @@ def case_refer_in(ctx):
     assert r and r.status == 200, r
     ends = t.wait_events("call.end", 1, 10)
     assert ends and ends[0].get("cause") == "bye_a", ends
+    assert procs.wait_until(lambda: t.active_calls() == 0, 10, 0.2)
+    # The same from a SIPp caller: its REFER gets 405, its BYE ends the call.
+    n_b = len(b.dialogs)
+    c = calls.uac(ctx, "uac_refer_in.xml", t.sip_addr, name="uac_refer", timeout=30)
+    rcs = calls.finish(c)
+    assert rcs == [0], (rcs, c.describe_failure())
+    assert len(b.dialogs) == n_b + 1, b.dialogs   # its own call, nothing more
+    ends = t.wait_events("call.end", 2, 10)
+    assert len(ends) == 2 and ends[1].get("cause") == "bye_a", ends
     assert procs.wait_until(lambda: t.active_calls() == 0, 10, 0.2)
 
 
