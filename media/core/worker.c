@@ -28,6 +28,15 @@
  * being forwarded: an overloaded worker sheds its backlog and catches up rather than
  * delivering audio seconds late. The arrival stamp is CLOCK_REALTIME: a clock step
  * can misjudge at most the packets already queued when it happens.
+ *
+ * I/O paths (cfg.io): epoll (above: one wait, then one recvmmsg() and one sendmmsg()
+ * per ready socket) or io_uring (uio.h: a multishot recvmsg per socket fed from the
+ * worker's provided-buffer ring, so one io_uring_enter() harvests the packets of every
+ * ready socket; replies are queued as sendmsg SQEs and submitted with the next wait;
+ * the control eventfd is a multishot poll). Both hand each packet to relay_one(), so
+ * the relay rules are the same. With io_uring, completions name generation-tagged
+ * slots: the packets harvested with a control round are resolved to their session
+ * after the round, and those of a session it closed are dropped (uio_owner() = NULL).
  */
 #include "worker.h"
 
@@ -47,6 +56,7 @@
 #include "msrtp.h"
 #include "log.h"
 #include "poller.h"
+#include "uio.h"
 
 #define WORKER_BATCH   32     /**< datagrams per recvmmsg()/sendmmsg() */
 #define WORKER_PKT_MAX 2048   /**< buffer per datagram: received packets up to
@@ -64,7 +74,9 @@ struct worker {
 	bool                   started;
 	pthread_t              tid;        /**< owning thread (set by the thread itself) */
 	const struct poller_ops *pops;
-	struct poller         *poller;
+	struct poller         *poller;    /**< epoll path (NULL with io_uring) */
+	struct uio            *uio;       /**< io_uring path (NULL with epoll) */
+	bool                   ctl_pending; /**< io_uring: a control event not yet served */
 	int                    ctl_efd;    /**< wakes the thread for the control list */
 	atomic_bool            stop;
 	bool                   draining;   /**< shutting down: updates are discarded */
@@ -88,6 +100,7 @@ struct worker {
 
 	/* I/O scratch, worker thread only. */
 	struct poller_event      evs[WORKER_EVENTS];
+	struct uio_event       uevs[WORKER_EVENTS];
 	struct mmsghdr         rx[WORKER_BATCH];
 	struct iovec           rx_iov[WORKER_BATCH];
 	union media_sa         rx_addr[WORKER_BATCH];
@@ -133,7 +146,9 @@ static void session_add(struct worker *w, struct media_session *s)
 		return;
 	for (int i = 0; i < 2; i++) {
 		for (int k = 0; k < 2; k++) {
-			int err = w->pops->add(w->poller, s->side[i].fd[k], &s->side[i].fdh[k]);
+			struct session_fdh *fh = &s->side[i].fdh[k];
+			int err = w->uio ? uio_add(w->uio, s->side[i].fd[k], fh, &fh->io_slot)
+					 : w->pops->add(w->poller, s->side[i].fd[k], fh);
 
 			if (err)
 				log_msg(LOG_ERROR, "media.poller", "worker %u: add fd: %s", w->idx,
@@ -181,7 +196,9 @@ static void session_close(struct worker *w, struct media_session *s, bool events
 	mdtmf_close(s);   /* a digit in progress gets its end packets */
 	for (int i = 0; i < 2; i++) {
 		for (int k = 0; k < 2; k++) {
-			if (s->added)
+			if (s->added && w->uio)
+				(void)uio_del(w->uio, s->side[i].fdh[k].io_slot);
+			else if (s->added)
 				(void)w->pops->del(w->poller, s->side[i].fd[k]);
 			close(s->side[i].fd[k]);
 		}
@@ -487,10 +504,73 @@ static int64_t realtime_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * One received datagram of side's socket of this kind: MSG_TRUNC, rtcp-mux demux, the
+ * bounded delay (ctl: its control data, NULL when none), SRTP in, relay, SRTP out in
+ * place (buf has WORKER_PKT_MAX bytes of room). Returns true when it is to be sent:
+ * out says where, *len how many bytes, *kindp the kind it was handled as.
+ */
+static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
+		      unsigned *kindp, bool trunc, uint8_t *buf, size_t *len,
+		      const union media_sa *from, const struct msghdr *ctl, uint64_t t,
+		      int64_t rt, struct relay_out *out, unsigned *drops, unsigned *late)
+{
+	const struct session_cfg *cfg = &w->me->scfg;
+	unsigned kind = *kindp;
+	enum relay_verdict v;
+	uint64_t arrival = t;
+
+	if (trunc || *len > WORKER_RX_MAX) {
+		s->side[side].st.rtp_dropped++;
+		(*drops)++;
+		return false;
+	}
+	/* RFC 5761: RTCP may share a multiplexed side's RTP port. */
+	if (kind == SESSION_FD_RTP && s->side[side].rtcp_mux && session_is_rtcp(buf, *len))
+		kind = SESSION_FD_RTCP;
+	*kindp = kind;
+	if (w->max_delay_ns && kind == SESSION_FD_RTP && ctl) {
+		int64_t age = rx_age_ns(ctl, rt);
+
+		if (age > w->max_delay_ns) {
+			s->side[side].st.rtp_dropped_late++;
+			(*late)++;
+			(*drops)++;
+			return false;
+		}
+		/* Interarrival jitter from the kernel's arrival time: what the network
+		 * did, not when this worker got round to the packet. */
+		if (age > 0 && (uint64_t)(age / 1000) < t)
+			arrival = t - (uint64_t)(age / 1000);
+	}
+	if (!session_srtp_in(&s->side[side], kind == SESSION_FD_RTCP, buf, len)) {
+		(*drops)++;
+		return false;
+	}
+	if (kind == SESSION_FD_RTP) {
+		v = relay_rtp(s, cfg, side, buf, *len, from, t, arrival, out);
+		if (s->dtmf && !s->clocked && mdtmf_busy(s))
+			clock_sync(w, s);   /* a digit began: it needs the clock */
+	} else {
+		v = relay_rtcp(s, cfg, side, buf, *len, from, t, out);
+	}
+	if (v == RELAY_DROP)
+		(*drops)++;
+	if (v != RELAY_SEND)
+		return false;
+	*len = out->len;
+	if (!session_srtp_out(&s->side[out->side], kind == SESSION_FD_RTCP, buf, len,
+			      WORKER_PKT_MAX)) {
+		s->side[out->side].st.rtp_dropped++;
+		(*drops)++;
+		return false;
+	}
+	return true;
+}
+
 static void on_readable(struct worker *w, struct session_fdh *fh)
 {
 	struct media_session *s = fh->s;
-	const struct session_cfg *cfg = &w->me->scfg;
 	int fd = s->side[fh->side].fd[fh->kind];
 	unsigned ntx = 0, out_side = 0, out_kind = 0, drops = 0, late = 0;
 	int n, out_fd = -1;
@@ -512,59 +592,14 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 		rt = realtime_ns();
 	for (int i = 0; i < n; i++) {
 		struct relay_out out;
-		enum relay_verdict v;
 		size_t len = w->rx[i].msg_len;
 		unsigned kind = fh->kind;
 
-		if (w->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
-			s->side[fh->side].st.rtp_dropped++;
-			drops++;
+		if (!relay_one(w, s, fh->side, &kind, w->rx[i].msg_hdr.msg_flags & MSG_TRUNC,
+			       w->buf[i], &len, &w->rx_addr[i],
+			       w->max_delay_ns ? &w->rx[i].msg_hdr : NULL, t, rt, &out, &drops,
+			       &late))
 			continue;
-		}
-		/* RFC 5761: RTCP may share a multiplexed side's RTP port. */
-		if (kind == SESSION_FD_RTP && s->side[fh->side].rtcp_mux &&
-		    session_is_rtcp(w->buf[i], len))
-			kind = SESSION_FD_RTCP;
-		uint64_t arrival = t;
-
-		if (w->max_delay_ns && kind == SESSION_FD_RTP) {
-			int64_t age = rx_age_ns(&w->rx[i].msg_hdr, rt);
-
-			if (age > w->max_delay_ns) {
-				s->side[fh->side].st.rtp_dropped_late++;
-				late++;
-				drops++;
-				continue;
-			}
-			/* Interarrival jitter from the kernel's arrival time: what the
-			 * network did, not when this worker got round to the packet. */
-			if (age > 0 && (uint64_t)(age / 1000) < t)
-				arrival = t - (uint64_t)(age / 1000);
-		}
-		if (!session_srtp_in(&s->side[fh->side], kind == SESSION_FD_RTCP, w->buf[i],
-				     &len)) {
-			drops++;
-			continue;
-		}
-		if (kind == SESSION_FD_RTP) {
-			v = relay_rtp(s, cfg, fh->side, w->buf[i], len, &w->rx_addr[i], t,
-				      arrival, &out);
-			if (s->dtmf && !s->clocked && mdtmf_busy(s))
-				clock_sync(w, s);   /* a digit began: it needs the clock */
-		} else {
-			v = relay_rtcp(s, cfg, fh->side, w->buf[i], len, &w->rx_addr[i], t, &out);
-		}
-		if (v == RELAY_DROP)
-			drops++;
-		if (v != RELAY_SEND)
-			continue;
-		len = out.len;
-		if (!session_srtp_out(&s->side[out.side], kind == SESSION_FD_RTCP, w->buf[i],
-				      &len, WORKER_PKT_MAX)) {
-			s->side[out.side].st.rtp_dropped++;
-			drops++;
-			continue;
-		}
 		/* One sendmmsg() per socket and kind: flush when either changes. */
 		if (ntx && (out.fd != out_fd || kind != out_kind)) {
 			send_batch(w, s, out_fd, out_side, out_kind, ntx);
@@ -589,6 +624,133 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 		send_batch(w, s, out_fd, out_side, out_kind, ntx);
 }
 
+/* ---- the io_uring path ------------------------------------------------------------ */
+
+/* Counts a packet queued for sending on the socket of fh (done when it is queued, so a
+ * session closed before the completion still has it). */
+static void uring_queued(struct session_fdh *fh, size_t len)
+{
+	struct media_side_stats *st = &fh->s->side[fh->side].st;
+
+	if (fh->kind == SESSION_FD_RTP) {
+		st->rtp_out++;
+		st->bytes_out += len;
+	} else {
+		st->rtcp_out++;
+	}
+}
+
+/* A send failed on the socket of fh (NULL: its session closed since): taken back from
+ * the counters it was added to when queued (its bytes stay counted). */
+static void uring_send_failed(struct worker *w, struct session_fdh *fh)
+{
+	count(&w->dropped, 1);
+	if (!fh)
+		return;
+	if (fh->kind == SESSION_FD_RTP) {
+		fh->s->side[fh->side].st.rtp_out--;
+		count(&w->relayed, UINT64_MAX);   /* minus one (single writer, wraps) */
+	} else {
+		fh->s->side[fh->side].st.rtcp_out--;
+	}
+}
+
+/* The completions of one pass, in order (control rounds were served before). */
+static void uring_packets(struct worker *w, int n)
+{
+	unsigned drops = 0, late = 0, sent = 0;
+	uint64_t t = now_us();
+	int64_t rt = w->max_delay_ns ? realtime_ns() : 0;
+
+	for (int i = 0; i < n; i++) {
+		const struct uio_event *ev = &w->uevs[i];
+		struct session_fdh *fh = uio_owner(w->uio, ev);
+		struct media_session *s;
+		struct relay_out out;
+		struct uio_rx rx;
+		unsigned kind;
+
+		if (ev->type == UIO_EV_SENT) {
+			if (ev->res < 0)
+				uring_send_failed(w, fh);
+			continue;
+		}
+		if (ev->type != UIO_EV_RX)
+			continue;
+		if (!fh || uio_rx_view(w->uio, ev, &rx)) {   /* closed, or malformed */
+			uio_release(w->uio, ev->bid);
+			continue;
+		}
+		s = fh->s;
+		kind = fh->kind;
+		if (!relay_one(w, s, fh->side, &kind, rx.trunc, rx.data, &rx.len, rx.name,
+			       w->max_delay_ns ? &rx.ctl : NULL, t, rt, &out, &drops, &late)) {
+			uio_release(w->uio, ev->bid);
+			continue;
+		}
+		if (uio_send(w->uio, s->side[out.side].fdh[kind].io_slot, out.fd, ev->bid,
+			     rx.data, rx.len, &out.dst->sa, sa_len(out.dst))) {
+			drops++;
+			continue;
+		}
+		uring_queued(&s->side[out.side].fdh[kind], rx.len);
+		if (kind == SESSION_FD_RTP)
+			sent++;
+	}
+	if (sent)
+		count(&w->relayed, sent);
+	if (drops)
+		count(&w->dropped, drops);
+	if (late)
+		count(&w->late, late);
+}
+
+static bool uring_has_control(const struct worker *w, int from, int n)
+{
+	for (int i = from; i < n; i++)
+		if (w->uevs[i].type == UIO_EV_CTL)
+			return true;
+	return false;
+}
+
+/* The loop of the io_uring path (see worker_main for the control ordering). */
+static void uring_loop(struct worker *w)
+{
+	bool warned = false;
+
+	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
+		int to = w->ctl_pending ? 0 : wait_ms(w, now_us());
+		int n = uio_wait(w->uio, w->uevs, WORKER_EVENTS, to);
+		bool ctl;
+
+		if (n < 0) {
+			if (!warned)
+				log_msg(LOG_ERROR, "media.uring", "worker %u: wait: %s",
+					w->idx, strerror(-n));
+			warned = true;
+			usleep(10000);
+			continue;
+		}
+		ctl = w->ctl_pending || uring_has_control(w, 0, n);
+		w->ctl_pending = false;
+		for (unsigned r = 0; ctl && r < WORKER_CTL_ROUNDS; r++) {
+			int m;
+
+			serve_control(w);
+			m = n < WORKER_EVENTS ? uio_wait(w->uio, w->uevs + n, WORKER_EVENTS - n, 0)
+					      : 0;
+			if (m < 0)
+				m = 0;
+			ctl = uring_has_control(w, n, n + m);
+			n += m;
+		}
+		w->ctl_pending = ctl;   /* served first on the next pass */
+		uring_packets(w, n);
+		run_clock(w, now_us());
+		run_timers(w, now_us() / 1000u);
+	}
+}
+
 /* ---- the thread -------------------------------------------------------------------- */
 
 static bool has_control(const struct worker *w, int n)
@@ -608,6 +770,10 @@ static void *worker_main(void *arg)
 	w->tid = pthread_self();
 	snprintf(name, sizeof(name), "media-w%u", w->idx);
 	pthread_setname_np(w->tid, name);
+	if (w->uio) {
+		uring_loop(w);
+		return NULL;
+	}
 	while (!atomic_load_explicit(&w->stop, memory_order_acquire)) {
 		int n = w->pops->wait(w->poller, w->evs, WORKER_EVENTS, wait_ms(w, now_us()));
 		bool ctl = false;
@@ -648,6 +814,40 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* The I/O path cfg.io asks for; auto falls back to epoll when io_uring is refused. */
+static int io_open(struct worker *w)
+{
+	enum media_io io = w->me->cfg.io;
+	int err;
+
+	if (io != MEDIA_IO_EPOLL) {
+		err = uio_create(&w->uio, WORKER_PKT_MAX, sizeof(union media_sa),
+				 w->max_delay_ns ? WORKER_CTL_LEN : 0);
+		if (!err)
+			err = uio_add_ctl(w->uio, w->ctl_efd);
+		if (!err) {
+			if (w->idx == 0)
+				log_msg(LOG_INFO, "media.io", "workers use io_uring");
+			return 0;
+		}
+		uio_destroy(w->uio);
+		w->uio = NULL;
+		if (io == MEDIA_IO_URING) {
+			log_msg(LOG_ERROR, "media.io", "io_uring unavailable: %s", strerror(err));
+			return err;
+		}
+		if (w->idx == 0)
+			log_msg(LOG_INFO, "media.io", "io_uring unavailable (%s): workers use epoll",
+				strerror(err));
+	} else if (w->idx == 0) {
+		log_msg(LOG_INFO, "media.io", "workers use epoll");
+	}
+	err = w->pops->create(&w->poller);
+	if (!err)
+		err = w->pops->add(w->poller, w->ctl_efd, &w->ctl_tag);
+	return err;
+}
+
 int worker_create(struct worker **wp, struct media_engine *me, unsigned idx)
 {
 	struct worker *w = calloc(1, sizeof(*w));
@@ -671,15 +871,12 @@ int worker_create(struct worker **wp, struct media_engine *me, unsigned idx)
 			w->rx[i].msg_hdr.msg_control = &w->rx_ctl[i];
 	}
 	w->max_delay_ns = (int64_t)me->cfg.max_delay_ms * 1000000;
-	err = w->pops->create(&w->poller);
-	if (err)
-		goto out;
 	w->ctl_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->ctl_efd < 0) {
 		err = errno;
 		goto out;
 	}
-	err = w->pops->add(w->poller, w->ctl_efd, &w->ctl_tag);
+	err = io_open(w);
 out:
 	if (err) {
 		worker_destroy(w);
@@ -724,6 +921,7 @@ void worker_destroy(struct worker *w)
 		close(w->ctl_efd);
 	if (w->poller)
 		w->pops->destroy(w->poller);
+	uio_destroy(w->uio);
 	pthread_mutex_destroy(&w->ctl_lock);
 	free(w);
 }

@@ -75,6 +75,13 @@ enum media_dir {
 	MEDIA_DIR_INACTIVE,
 };
 
+/** How the workers receive and send packets. */
+enum media_io {
+	MEDIA_IO_AUTO = 0,   /**< io_uring when the kernel allows it, else epoll */
+	MEDIA_IO_URING,      /**< io_uring only: the engine fails to start without it */
+	MEDIA_IO_EPOLL,      /**< epoll readiness + recvmmsg/sendmmsg */
+};
+
 struct media_engine_cfg {
 	unsigned workers;        /**< worker threads; 0 = one per online CPU */
 	char     bind_addr[64];  /**< IPv4 or IPv6 literal the RTP sockets bind to */
@@ -88,6 +95,7 @@ struct media_engine_cfg {
 	 *  counted (rtp_dropped_late) instead of being forwarded late; 0 = off (no
 	 *  receive timestamps taken). */
 	unsigned max_delay_ms;
+	enum media_io io;        /**< receive/send path of the workers */
 };
 
 /** Per-side counters, as seen on that side's sockets. */

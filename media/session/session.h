@@ -40,6 +40,7 @@ struct session_fdh {
 	struct media_session *s;
 	uint8_t               side;   /**< enum media_side */
 	uint8_t               kind;   /**< enum session_fd */
+	uint32_t              io_slot; /**< its slot in the worker's io_uring (uio.h) */
 };
 
 /** The stream leaving trunx from one side toward the other (one stable SSRC). */
