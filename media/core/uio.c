@@ -434,3 +434,11 @@ int uio_send(struct uio *u, uint32_t slot, int fd, uint16_t bid, const uint8_t *
 	io_uring_sqe_set_data64(sqe, UD(T_SEND, bid, 0));
 	return 0;
 }
+
+void uio_flush(struct uio *u)
+{
+	if (io_uring_sq_ready(&u->ring)) {
+		publish_bufs(u);
+		io_uring_submit(&u->ring);
+	}
+}

@@ -85,4 +85,10 @@ void uio_release(struct uio *u, uint16_t bid);
 int  uio_send(struct uio *u, uint32_t slot, int fd, uint16_t bid, const uint8_t *data,
 	      size_t len, const struct sockaddr *dst, socklen_t dstlen);
 
+/**
+ * Submits the queued sends now (one io_uring_enter() when any are queued), for a caller
+ * about to send directly on a socket: packets of one stream leave in order.
+ */
+void uio_flush(struct uio *u);
+
 #endif

@@ -659,6 +659,7 @@ static void uring_send_failed(struct worker *w, struct session_fdh *fh)
 static void uring_packets(struct worker *w, int n)
 {
 	unsigned drops = 0, late = 0, sent = 0;
+	bool direct = false;
 	uint64_t t = now_us();
 	int64_t rt = w->max_delay_ns ? realtime_ns() : 0;
 
@@ -683,6 +684,12 @@ static void uring_packets(struct worker *w, int n)
 		}
 		s = fh->s;
 		kind = fh->kind;
+		/* Sessions that may also send directly (transcoding, DTMF, prompts): what
+		 * is queued leaves first, so their streams stay in order. */
+		if (s->transcoding || s->clocked || s->feat || s->dtmf) {
+			uio_flush(w->uio);
+			direct = true;
+		}
 		if (!relay_one(w, s, fh->side, &kind, rx.trunc, rx.data, &rx.len, rx.name,
 			       w->max_delay_ns ? &rx.ctl : NULL, t, rt, &out, &drops, &late)) {
 			uio_release(w->uio, ev->bid);
@@ -703,6 +710,10 @@ static void uring_packets(struct worker *w, int n)
 		count(&w->dropped, drops);
 	if (late)
 		count(&w->late, late);
+	/* The clock and the timers may send directly too (frames, digits): otherwise the
+	 * sends go with the next wait, in the same io_uring_enter(). */
+	if (direct || w->clocked || t / 1000u >= w->next_tick_ms)
+		uio_flush(w->uio);
 }
 
 static bool uring_has_control(const struct worker *w, int from, int n)

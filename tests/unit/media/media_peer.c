@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include "media_peer.h"
+#include "test_media.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -266,4 +267,26 @@ void sleep_ms(unsigned ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* ---- the engine's I/O path under test ------------------------------------------- */
+
+enum media_io test_media_io = MEDIA_IO_AUTO;
+
+int test_engine_create(struct media_engine **mep, const struct media_engine_cfg *cfg,
+		       media_event_h *eh, void *arg)
+{
+	struct media_engine_cfg c;
+
+	if (!cfg)
+		return media_engine_create(mep, cfg, eh, arg);
+	c = *cfg;
+	c.io = test_media_io;
+	return media_engine_create(mep, &c, eh, arg);
+}
+
+const char *test_media_io_name(void)
+{
+	return test_media_io == MEDIA_IO_URING ? "io_uring"
+	       : test_media_io == MEDIA_IO_EPOLL ? "epoll" : "auto";
 }

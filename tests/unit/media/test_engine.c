@@ -64,7 +64,7 @@ static void test_ports_and_exhaustion(void **state)
 	(void)state;
 	evlog_init(&l);
 	test_engine_cfg(&cfg, 4, 2);
-	assert_int_equal(media_engine_create(&me, &cfg, evlog_handler, &l), 0);
+	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, &l), 0);
 	media_engine_counters(me, &c);
 	assert_int_equal(c.workers, 2);
 	assert_int_equal(c.ports_free, 4);
@@ -121,7 +121,7 @@ static void test_busy_port_skipped(void **state)
 		if (fd >= 0)
 			break;
 	}
-	assert_int_equal(media_engine_create(&me, &cfg, NULL, NULL), 0);
+	assert_int_equal(test_engine_create(&me, &cfg, NULL, NULL), 0);
 	assert_int_equal(media_session_create(me, 1, &s), 0);
 	assert_int_not_equal(media_session_port(s, MEDIA_SIDE_A), cfg.port_min);
 	assert_int_not_equal(media_session_port(s, MEDIA_SIDE_B), cfg.port_min);
@@ -129,7 +129,7 @@ static void test_busy_port_skipped(void **state)
 	/* With only the held pair left free, creation fails cleanly. */
 	media_engine_destroy(me);
 	cfg.port_max = (uint16_t)(cfg.port_min + 1);
-	assert_int_equal(media_engine_create(&me, &cfg, NULL, NULL), 0);
+	assert_int_equal(test_engine_create(&me, &cfg, NULL, NULL), 0);
 	assert_int_equal(media_session_create(me, 2, &s), EADDRINUSE);
 	media_engine_destroy(me);
 	close(fd);
@@ -144,7 +144,7 @@ static void test_update_validation(void **state)
 
 	(void)state;
 	test_engine_cfg(&cfg, 2, 1);
-	assert_int_equal(media_engine_create(&me, &cfg, NULL, NULL), 0);
+	assert_int_equal(test_engine_create(&me, &cfg, NULL, NULL), 0);
 	assert_int_equal(media_session_create(me, 1, &s), 0);
 	side_params(&p.side[0], 4000, 0, MEDIA_DIR_SENDRECV);
 	side_params(&p.side[1], 0, 0, MEDIA_DIR_SENDRECV);
@@ -183,7 +183,7 @@ static void test_destroy_after_update_burst(void **state)
 	(void)state;
 	evlog_init(&l);
 	test_engine_cfg(&cfg, 4, 1);
-	assert_int_equal(media_engine_create(&me, &cfg, evlog_handler, &l), 0);
+	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, &l), 0);
 	assert_int_equal(media_session_create(me, 1, &s1), 0);
 	assert_int_equal(media_session_create(me, 2, &s2), 0);
 	/* Stall the only worker inside the CLOSED handler of s1. */
@@ -219,7 +219,7 @@ static void test_engine_destroy_with_sessions(void **state)
 	(void)state;
 	evlog_init(&l);
 	test_engine_cfg(&cfg, 16, 2);
-	assert_int_equal(media_engine_create(&me, &cfg, evlog_handler, &l), 0);
+	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, &l), 0);
 	side_params(&p.side[0], 4000, 0, MEDIA_DIR_SENDRECV);
 	side_params(&p.side[1], 4002, 0, MEDIA_DIR_SENDRECV);
 	for (int i = 0; i < 8; i++) {
@@ -273,7 +273,7 @@ static void test_owner_thread_asserted(void **state)
 		/* Only the abort is expected here; keep the sanitizers quiet. */
 		signal(SIGABRT, SIG_DFL);
 		test_engine_cfg(&cfg, 2, 1);
-		if (media_engine_create(&me, &cfg, NULL, NULL) ||
+		if (test_engine_create(&me, &cfg, NULL, NULL) ||
 		    media_session_create(me, 1, &wt.s))
 			_exit(3);
 		pthread_create(&t, NULL, update_from_elsewhere, &wt);

@@ -40,7 +40,7 @@ static void setup(struct fixture *f, unsigned max_delay_ms)
 	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 8, 1);       /* one worker: the victim's close stalls it */
 	cfg.max_delay_ms = max_delay_ms;
-	assert_int_equal(media_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
+	assert_int_equal(test_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
 	assert_int_equal(media_session_create(f->me, 77, &f->s), 0);
 	assert_int_equal(media_session_create(f->me, 78, &f->victim), 0);
 	f->pa = media_session_port(f->s, MEDIA_SIDE_A);

@@ -36,7 +36,7 @@ static void setup_relatch(struct fixture *f, unsigned relatch_ms)
 	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 8, 2);
 	cfg.relatch_ms = relatch_ms;
-	assert_int_equal(media_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
+	assert_int_equal(test_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
 	assert_int_equal(media_session_create(f->me, 77, &f->s), 0);
 	f->pa = media_session_port(f->s, MEDIA_SIDE_A);
 	f->pb = media_session_port(f->s, MEDIA_SIDE_B);
@@ -576,7 +576,7 @@ static void test_ipv6(void **state)
 	evlog_init(&l);
 	test_engine_cfg(&cfg, 4, 1);
 	strcpy(cfg.bind_addr, "::1");
-	assert_int_equal(media_engine_create(&me, &cfg, evlog_handler, &l), 0);
+	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, &l), 0);
 	assert_int_equal(media_session_create(me, 6, &s), 0);
 	side_params(&p.side[0], 1, 0, MEDIA_DIR_SENDRECV);
 	side_params(&p.side[1], 1, 0, MEDIA_DIR_SENDRECV);

@@ -73,7 +73,7 @@ static void test_many_sessions(void **state)
 	evlog_init(l);
 	/* Slack for ports other programs on the machine may hold. */
 	test_engine_cfg(&cfg, NSESS * 2 + 512, WORKERS);
-	assert_int_equal(media_engine_create(&me, &cfg, evlog_handler, l), 0);
+	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, l), 0);
 	for (int i = 0; i < NPEERS; i++) {
 		peer_open(&pa[i]);
 		peer_open(&pb[i]);
@@ -166,7 +166,7 @@ static void test_churn(void **state)
 	assert_non_null(l);
 	evlog_init(l);
 	test_engine_cfg(&cfg, 4 * CHURN_LIVE, 2);
-	assert_int_equal(media_engine_create(&me, &cfg, evlog_handler, l), 0);
+	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, l), 0);
 	peer_open(&a);
 	peer_open(&b);
 	for (int i = 0; i < CHURN_N; i++) {

@@ -107,7 +107,7 @@ static void fx_open(struct fx *f)
 	inited = true;
 	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 8, 1);
-	assert_int_equal(media_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
+	assert_int_equal(test_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
 	assert_int_equal(media_session_create(f->me, 5, &f->s), 0);
 	f->pa = media_session_port(f->s, MEDIA_SIDE_A);
 	f->pb = media_session_port(f->s, MEDIA_SIDE_B);

@@ -27,7 +27,7 @@ static void tsetup(struct tfix *f, unsigned timeout_ms)
 	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 4, 1);
 	cfg.rtp_timeout_ms = timeout_ms;
-	assert_int_equal(media_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
+	assert_int_equal(test_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
 	assert_int_equal(media_session_create(f->me, 5, &f->s), 0);
 	peer_open(&f->a);
 	peer_open(&f->b);

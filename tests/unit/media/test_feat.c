@@ -24,6 +24,7 @@
 #include "media.h"
 #include "media_feat.h"
 #include "media_peer.h"
+#include "test_media.h"
 #include "record.h"
 
 #define PI 3.14159265358979
@@ -387,7 +388,7 @@ static void play_keeps_stream(void **state)
 	(void)state;
 	evlog_init(&log);
 	test_engine_cfg(&cfg, 4, 1);
-	assert_int_equal(media_engine_create(&me, &cfg, evlog_handler, &log), 0);
+	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, &log), 0);
 	assert_int_equal(media_session_create(me, 5, &s), 0);
 	peer_open(&a);
 	peer_open(&b);
@@ -465,5 +466,12 @@ int main(void)
 		cmocka_unit_test(play_keeps_stream),
 	};
 
-	return cmocka_run_group_tests_name("media_feat", tests, NULL, NULL);
+	int failed = 0;
+
+	/* Every test on each worker I/O path. */
+	test_media_io = MEDIA_IO_EPOLL;
+	failed += cmocka_run_group_tests_name("media_feat (epoll)", tests, NULL, NULL);
+	test_media_io = MEDIA_IO_URING;
+	failed += cmocka_run_group_tests_name("media_feat (io_uring)", tests, NULL, NULL);
+	return failed ? 1 : 0;
 }
