@@ -479,7 +479,7 @@ int main(int argc, char **argv)
 		       "\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"loss_pct\":%.4f,"
 		       "\"pps\":%.0f,\"lat_p50_us\":%" PRIu64 ",\"lat_p99_us\":%" PRIu64
 		       ",\"lat_p999_us\":%" PRIu64 ",\"lat_max_us\":%" PRIu64
-		       ",\"lat_mean_us\":%.0f,\"relay_cpu_pct\":%.1f,\"rcvbuf_errors\":%" PRIu64
+		       ",\"lat_mean_us\":%.0f,\"relay_cpu_pct\":%.3f,\"rcvbuf_errors\":%" PRIu64
 		       ",\"bad\":%" PRIu64 ",\"rx_realtime\":%s}\n",
 		       g.direct ? "direct" : "relay", g.calls, g.streams, win, g.sent_meas,
 		       g.recv_meas, loss, (double)g.recv_meas / win, percentile_us(&g, 0.5),
