@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define UIO_SQ      1024       /**< submission entries */
 #define UIO_CQ      8192       /**< completion entries */
@@ -62,6 +64,7 @@ struct uio {
 	int                      ctl_fd;
 	bool                     ctl_rearm;
 	bool                     ring_ok;
+	bool                     disabled;    /**< created disabled: uio_start() enables */
 };
 
 #define NONE UINT32_MAX
@@ -125,8 +128,12 @@ static int arm_ctl(struct uio *u)
 
 int uio_create(struct uio **up, size_t pkt_max, socklen_t namelen, size_t ctllen)
 {
+	/* Completion work deferred to our own waits (one issuer: the worker thread, which
+	 * enables the ring in uio_start()); older kernels: cooperative task work. */
 	struct io_uring_params prm = {.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL |
-					       IORING_SETUP_COOP_TASKRUN,
+					       IORING_SETUP_SINGLE_ISSUER |
+					       IORING_SETUP_DEFER_TASKRUN |
+					       IORING_SETUP_R_DISABLED,
 				      .cq_entries = UIO_CQ};
 	struct io_uring_buf_reg reg = {0};
 	struct uio *u = calloc(1, sizeof(*u));
@@ -137,11 +144,19 @@ int uio_create(struct uio **up, size_t pkt_max, socklen_t namelen, size_t ctllen
 	u->free_head = u->rearm_head = NONE;
 	u->ctl_fd = -1;
 	err = -io_uring_queue_init_params(UIO_SQ, &u->ring, &prm);
+	if (err == EINVAL) {
+		memset(&prm, 0, sizeof(prm));
+		prm.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL |
+			    IORING_SETUP_COOP_TASKRUN;
+		prm.cq_entries = UIO_CQ;
+		err = -io_uring_queue_init_params(UIO_SQ, &u->ring, &prm);
+	}
 	if (err) {
 		free(u);
 		return err;
 	}
 	u->ring_ok = true;
+	u->disabled = prm.flags & IORING_SETUP_R_DISABLED;
 	u->rx_tmpl.msg_namelen = namelen;
 	u->rx_tmpl.msg_controllen = ctllen;
 	u->buf_size = (sizeof(struct io_uring_recvmsg_out) + namelen + ctllen + pkt_max + 63) &
@@ -350,7 +365,7 @@ int uio_wait(struct uio *u, struct uio_event *evs, int max, int timeout_ms)
 	rearm_all(u);
 	publish_bufs(u);
 	if (timeout_ms == 0) {
-		r = io_uring_submit(&u->ring);
+		r = io_uring_submit_and_get_events(&u->ring);
 	} else if (timeout_ms < 0) {
 		r = io_uring_submit_and_wait(&u->ring, 1);
 	} else {
@@ -441,4 +456,16 @@ void uio_flush(struct uio *u)
 		publish_bufs(u);
 		io_uring_submit(&u->ring);
 	}
+}
+
+int uio_start(struct uio *u)
+{
+	if (!u->disabled)
+		return 0;
+	u->disabled = false;
+	/* liburing 2.3 declares io_uring_enable_rings() but does not export it. */
+	if (syscall(__NR_io_uring_register, u->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+		    NULL, 0) < 0)
+		return errno;
+	return 0;
 }

@@ -56,6 +56,11 @@ struct uio_rx {
  */
 int  uio_create(struct uio **up, size_t pkt_max, socklen_t namelen, size_t ctllen);
 void uio_destroy(struct uio *u);
+/**
+ * Called once by the thread that will wait on it, before its first uio_wait(): that
+ * thread becomes the ring's only submitter. Returns 0 or an errno.
+ */
+int  uio_start(struct uio *u);
 
 /** Starts receiving on fd; *slot names it in events and uio_del. Returns 0 or errno. */
 int  uio_add(struct uio *u, int fd, void *owner, uint32_t *slot);

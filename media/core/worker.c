@@ -782,6 +782,11 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "media-w%u", w->idx);
 	pthread_setname_np(w->tid, name);
 	if (w->uio) {
+		int err = uio_start(w->uio);
+
+		if (err)
+			log_msg(LOG_ERROR, "media.uring", "worker %u: enable: %s", w->idx,
+				strerror(err));
 		uring_loop(w);
 		return NULL;
 	}
