@@ -113,7 +113,7 @@ static const struct conf_key media_keys[] = {
 	 "2"},
 	{"max_delay_ms", CT_UINT, CK(struct conf, media.max_delay_ms), 0, 0, 0, 10000, 1, NULL,
 	 "50"},
-	{"io", CT_ENUM, CK(struct conf, media.io), 0, 0, 0, 0, 0, io_names, "auto"},
+	{"io", CT_ENUM, CK(struct conf, media.io), 0, 0, 0, 0, 0, io_names, "epoll"},
 };
 
 static const struct conf_key trunk_keys[] = {
