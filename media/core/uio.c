@@ -157,9 +157,11 @@ int uio_create(struct uio **up, size_t pkt_max, socklen_t namelen, size_t ctllen
 	}
 	u->ring_ok = true;
 	u->disabled = prm.flags & IORING_SETUP_R_DISABLED;
-	u->rx_tmpl.msg_namelen = namelen;
+	/* Rounded up so the control data after the name is aligned for struct cmsghdr. */
+	u->rx_tmpl.msg_namelen = (namelen + 7) & ~(socklen_t)7;
 	u->rx_tmpl.msg_controllen = ctllen;
-	u->buf_size = (sizeof(struct io_uring_recvmsg_out) + namelen + ctllen + pkt_max + 63) &
+	u->buf_size = (sizeof(struct io_uring_recvmsg_out) + u->rx_tmpl.msg_namelen + ctllen +
+		       pkt_max + 63) &
 		      ~(size_t)63;
 	u->br_size = UIO_NBUF * sizeof(struct io_uring_buf);
 	u->br = mmap(NULL, u->br_size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE,
