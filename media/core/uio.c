@@ -272,10 +272,11 @@ int uio_del(struct uio *u, uint32_t slot)
 		return EBUSY;
 	io_uring_prep_cancel64(sqe, ud, 0);
 	io_uring_sqe_set_data64(sqe, UD(T_CANCEL, 0, 0));
-	/* Now, so the ring drops its reference before the caller closes the socket (the
-	 * port can be bound again at once). */
+	/* Now, and with the deferred completion work run, so the ring drops its
+	 * reference before the caller closes the socket (the port can be bound again at
+	 * once). */
 	publish_bufs(u);
-	io_uring_submit(&u->ring);
+	io_uring_submit_and_get_events(&u->ring);
 	return 0;
 }
 
