@@ -1,4 +1,6 @@
 /* media_peer.c — helpers of the engine tests (see media_peer.h). */
+#include <linux/io_uring.h>
+#include <sys/syscall.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -289,4 +291,17 @@ const char *test_media_io_name(void)
 {
 	return test_media_io == MEDIA_IO_URING ? "io_uring"
 	       : test_media_io == MEDIA_IO_EPOLL ? "epoll" : "auto";
+}
+
+bool test_uring_allowed(void)
+{
+	struct io_uring_params p;
+	long fd;
+
+	memset(&p, 0, sizeof(p));
+	fd = syscall(__NR_io_uring_setup, 4, &p);
+	if (fd < 0)
+		return false;
+	close((int)fd);
+	return true;
 }

@@ -84,4 +84,8 @@ uint16_t peer_port(const struct peer *p);
 
 void sleep_ms(unsigned ms);
 
+/** Whether this kernel lets the process set up an io_uring (seccomp and
+ *  kernel.io_uring_disabled can refuse it): the io_uring passes are skipped if not. */
+bool test_uring_allowed(void);
+
 #endif
