@@ -577,4 +577,18 @@ void call_on_offer_cancelled(struct call *c, int from);
 void call_offer_free(struct call *c);
 void call_on_ack(struct call *c, int side, const struct sipua_ev *ev);
 
+/* A control-plane request posted to the signalling thread (b2bua_media_ctl.c): run(job)
+ * gets the job, answers through h and frees job, req and what req owns. */
+struct b2b_req_job {
+	struct b2bua  *b;
+	void          *req;
+	b2bua_reply_h *h;
+	void          *arg;
+};
+
+/** Posts run(job) for req; on any error frees req and its pcm (owned by req) here.
+ *  @return 0, EINVAL, ENOMEM, ESHUTDOWN or EAGAIN (queue full) */
+int b2b_post_req(struct b2bua *b, void (*run)(void *), void *req, void *pcm,
+		 b2bua_reply_h *h, void *arg);
+
 #endif

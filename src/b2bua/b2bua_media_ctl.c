@@ -12,13 +12,6 @@
 #include "b2bua_int.h"
 #include "media_feat.h"
 
-struct media_job {
-	struct b2bua           *b;
-	struct b2bua_media_req *req;
-	b2bua_reply_h          *h;
-	void                   *arg;
-};
-
 static struct call *find_answered(struct b2bua *b, const char *id)
 {
 	for (struct call *c = b->calls; c; c = c->next) {
@@ -30,7 +23,7 @@ static struct call *find_answered(struct b2bua *b, const char *id)
 
 static void media_run(void *arg)
 {
-	struct media_job *j = arg;
+	struct b2b_req_job *j = arg;
 	struct b2bua_media_req *r = j->req;
 	struct call *c = find_answered(j->b, r->call_id);
 	const char *result = NULL;
@@ -81,20 +74,20 @@ static void media_run(void *arg)
 	free(j);
 }
 
-int b2bua_media(struct b2bua *b, struct b2bua_media_req *req, b2bua_reply_h *h, void *arg)
+int b2b_post_req(struct b2bua *b, void (*run)(void *), void *req, void *pcm,
+		 b2bua_reply_h *h, void *arg)
 {
-	struct media_job *j;
+	struct b2b_req_job *j;
 	int err;
 
 	if (!b || !req || !h) {
-		if (req)
-			free(req->pcm);
+		free(pcm);
 		free(req);
 		return EINVAL;
 	}
 	j = malloc(sizeof(*j));
 	if (!j) {
-		free(req->pcm);
+		free(pcm);
 		free(req);
 		return ENOMEM;
 	}
@@ -102,9 +95,9 @@ int b2bua_media(struct b2bua *b, struct b2bua_media_req *req, b2bua_reply_h *h, 
 	j->req = req;
 	j->h = h;
 	j->arg = arg;
-	err = sipua_post(b->ua, media_run, j);
+	err = sipua_post(b->ua, run, j);
 	if (err) {
-		free(req->pcm);
+		free(pcm);
 		free(req);
 		free(j);
 		return err == ESHUTDOWN ? ESHUTDOWN : EAGAIN;
@@ -112,3 +105,7 @@ int b2bua_media(struct b2bua *b, struct b2bua_media_req *req, b2bua_reply_h *h, 
 	return 0;
 }
 
+int b2bua_media(struct b2bua *b, struct b2bua_media_req *req, b2bua_reply_h *h, void *arg)
+{
+	return b2b_post_req(b, media_run, req, req ? req->pcm : NULL, h, arg);
+}
