@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -123,6 +124,21 @@ static void client_cut(struct sse_client *c, const char *why)
 	else
 		client_free(c);
 	evhttp_connection_free(conn);
+}
+
+/* The kernel grows a stream socket's send buffer by itself, up to tcp_wmem's maximum
+ * (4 MB here): a client that stops reading would hold that much of ours before its
+ * unsent output even began to count against sse_buffer. Bound it to sse_buffer (the
+ * kernel doubles the figure for its bookkeeping); events are small, a reading client
+ * never needs more in flight. */
+static void bound_send_buffer(struct sse_client *c)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	int size = (int)c->e->cfg.sse_buffer;
+
+	if (fd >= 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 }
 
 static size_t unsent(const struct sse_client *c)
@@ -515,6 +531,7 @@ void events_http_stream(struct events *e, struct evhttp_request *req, const char
 		api_error(req, 503, "unavailable", "out of memory");
 		return;
 	}
+	bound_send_buffer(c);
 	evhttp_add_header(out, "Content-Type", "text/event-stream");
 	evhttp_add_header(out, "Cache-Control", "no-cache");
 	evhttp_add_header(out, "X-Accel-Buffering", "no");

@@ -237,7 +237,7 @@ def case_slow_client_cut(ctx):
            "jsonb_build_object('n', n, 'pad', repeat('x', 65536)) "
            "FROM generate_series(1, 40) AS n")
     c = place_calls(ctx, t, 1, duration_ms=200)
-    assert procs.wait_until(lambda: t.status()["data"]["events"]["sse_cut"] >= 1, 15, 0.1), \
+    assert procs.wait_until(lambda: t.status()["data"]["events"]["sse_cut"] >= 1, 25, 0.1), \
         t.status()["data"]["events"]
     c.wait()
     sipp.expect_ok(c)
