@@ -428,16 +428,18 @@ def case_guard_flood(ctx):
     ctx.log("%d handshakes and %d plain connects in %.1f s", handshakes, len(plain),
             time.monotonic() - t0)
     # The kernel's backlog hands them over as trunxd accepts (a SYN it dropped is sent
-    # again after 1 s, 3 s, 7 s, 15 s): wait up to 20 s until every one was accepted or
-    # refused. Strangers accepted early are closed at 10 s (tcp_unknown_timeout), so
-    # the number open is judged at its peak.
+    # again after 1 s, 3 s, 7 s, 15 s, 31 s): wait up to 35 s until every one was
+    # accepted or refused. Strangers accepted early are closed at 10 s
+    # (tcp_unknown_timeout), so the number open is judged at its peak, and on a slow
+    # run (ASan on a loaded machine) the late ones find room again and are accepted:
+    # the refusals are then fewer than the 190 of a fast run, never near none.
     peak = [0]
 
     def handled():
         c = t.status()["counters"]
         peak[0] = max(peak[0], c["tcp_open"])
         return c["tcp_accepted"] + c["tcp_refused_limit"] >= 290
-    procs.wait_until(handled, 20, 0.2)
+    procs.wait_until(handled, 35, 0.2)
     st = t.status()["counters"]
     during = {k: st[k] for k in st if k.startswith("tcp_")}
     ctx.log("during (%.1f s): %s, at most %d open", time.monotonic() - t0, during, peak[0])
@@ -445,7 +447,7 @@ def case_guard_flood(ctx):
         raise AssertionError("%d connections open, the cap is 100" % peak[0])
     if handshakes < 40:
         raise AssertionError("only %d of 50 TLS handshakes completed" % handshakes)
-    if st["tcp_refused_limit"] < 100 or peak[0] < 85:
+    if st["tcp_refused_limit"] < 50 or peak[0] < 80:
         raise AssertionError("tcp_refused_limit = %d: the caps did not act on TLS"
                              % st["tcp_refused_limit"])
     # The strangers hold all they may: a new connection from the trunk still gets in.
