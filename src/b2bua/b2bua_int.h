@@ -574,6 +574,9 @@ void call_orig_answered(struct call *c, const struct sipua_ev *ev);
 void call_orig_free(struct call *c);
 /** An event of the bridged leg (c->a, placed by bridge_to); true when handled. */
 bool call_orig_bridge_event(struct call *c, const struct sipua_ev *ev);
+/** An admission answer for the bridged leg's lease, if one was asked; true when it was
+ *  that (the leg is placed, or the call ends with the refusal's reason). */
+bool call_orig_bridge_admitted(struct call *c, enum admit_verdict v);
 
 /* b2bua_offer.c (signalling thread) */
 void call_on_offer(struct call *c, int from, const struct sipua_ev *ev);
