@@ -93,6 +93,8 @@ void call_admitted(struct call *c, enum admit_verdict v)
 {
 	struct call_setup *su = c->su;
 
+	if (c->orig && call_orig_bridge_admitted(c, v))
+		return;   /* the answer for the bridged leg's own lease (b2bua_orig.c) */
 	c->admit_pending = false;
 	c->su = NULL;
 	sipua_timer_cancel(c->admit_timer);

@@ -615,12 +615,31 @@ static void b_progress(struct call *c, const struct sipua_ev *ev)
 		sipua_leg_respond(c->a, ev->status, sdp, n, NULL);
 }
 
+int call_b_answer_sdp(struct call *c, const struct sipua_ev *ev, char *out, size_t outlen,
+		      size_t *n)
+{
+	struct b2b_sdp_ctx x;
+	const char *allowed[B2B_ALLOWED_MAX];
+	char why[160] = "";
+
+	if (!ev->sdp) {
+		fail_call(c, 500, "no_answer_sdp", "the called party answered without SDP");
+		return -1;
+	}
+	call_sdp_ctx(c, &x, allowed);
+	if (b2b_sdp_answer(&c->media, &x, ev->sdp, ev->sdp_len, out, outlen, n, why,
+			   sizeof(why)) != 0) {
+		atomic_fetch_add(&c->b->c_bad_request, 1);
+		fail_call(c, 488, "no_common_codec", why);
+		return -1;
+	}
+	return 0;
+}
+
 static void b_answered(struct call *c, const struct sipua_ev *ev)
 {
 	struct b2bua *b = c->b;
-	struct b2b_sdp_ctx x;
-	const char *allowed[B2B_ALLOWED_MAX];
-	char out[SDP_BUF_MAX], why[160] = "";
+	char out[SDP_BUF_MAX];
 	const char *sdp;
 	size_t n = 0;
 
@@ -639,17 +658,8 @@ static void b_answered(struct call *c, const struct sipua_ev *ev)
 		return;
 	}
 	if (c->media.offer_from == SIDE_A) {
-		if (!ev->sdp) {
-			fail_call(c, 500, "no_answer_sdp", "the called party answered without SDP");
+		if (call_b_answer_sdp(c, ev, out, sizeof(out), &n) != 0)
 			return;
-		}
-		call_sdp_ctx(c, &x, allowed);
-		if (b2b_sdp_answer(&c->media, &x, ev->sdp, ev->sdp_len, out, sizeof(out), &n, why,
-				   sizeof(why)) != 0) {
-			atomic_fetch_add(&b->c_bad_request, 1);
-			fail_call(c, 488, "no_common_codec", why);
-			return;
-		}
 		sdp = out;
 		call_media_update(c);
 	} else {

@@ -539,6 +539,13 @@ void call_admitted(struct call *c, enum admit_verdict v);
 
 /* b2bua_call.c: sends the INVITE of the B leg for su (the offer given) */
 int call_send_b(struct call *c, struct call_setup *su, const char *offer, size_t n);
+/**
+ * The B leg's answer to our offer (its 200's SDP): negotiated, and the answer for the
+ * offering side written to out. On no SDP or no common codec the call is failed here
+ * (500 no_answer_sdp, 488 no_common_codec). @return 0, or -1 when it was failed
+ */
+int call_b_answer_sdp(struct call *c, const struct sipua_ev *ev, char *out, size_t outlen,
+		      size_t *n);
 
 /* b2bua_route.c (signalling thread): database mode */
 /**
@@ -567,6 +574,9 @@ void call_orig_answered(struct call *c, const struct sipua_ev *ev);
 void call_orig_free(struct call *c);
 /** An event of the bridged leg (c->a, placed by bridge_to); true when handled. */
 bool call_orig_bridge_event(struct call *c, const struct sipua_ev *ev);
+/** An admission answer for the bridged leg's lease, if one was asked; true when it was
+ *  that (the leg is placed, or the call ends with the refusal's reason). */
+bool call_orig_bridge_admitted(struct call *c, enum admit_verdict v);
 
 /* b2bua_offer.c (signalling thread) */
 void call_on_offer(struct call *c, int from, const struct sipua_ev *ev);

@@ -16,9 +16,14 @@
  *
  * bridge_to: when the leg answers, trunx's answer to its own offer (the delayed-offer
  * step's output, built for side A) is the offer of a second leg, placed to bridge_to
- * (routed as `to` is, first destination only) as the call's A leg; its answer gives
- * side A its remote, and the session relays (or transcodes) between the two like any
- * call. Either leg ending ends both.
+ * as the call's A leg; its answer gives side A its remote, and the session relays (or
+ * transcodes) between the two like any call. Either leg ending ends both. bridge_to is
+ * routed as `to` is (route_decide_api: the tenant's outbound rules by prefix, priority
+ * and weight), and the second leg goes through those destinations in turn as the
+ * first leg does (b2bua_route.c): the next one on 5xx, 408 or no response before any
+ * 18x. It takes its own lease first (the bridge's trunk group pool, the tenant and
+ * global caps), asked of the control thread like any call's and given back when the
+ * call ends; a refusal ends the call with the reason in its event and record.
  *
  * The API gets exactly one answer: when the INVITE is out (the call id), or when the
  * call was refused (the cause). Ringing is bounded by the request's timeout: then the
@@ -45,8 +50,15 @@ struct call_orig {
 	int16_t       *pcm;
 	size_t         n;
 	char           record_dir[400];
-	bool           bridge;           /* bridge_to: the second leg's destination */
-	struct route_target bridge_target;
+	bool           bridge;           /* bridge_to: the second leg's destinations */
+	struct route_target *bt;         /* in turn, as routing ordered them */
+	size_t         bn, bi;           /* how many; the one being tried */
+	bool           b_ringing;        /* the second leg sent a 18x: no failover */
+	char          *b_offer;          /* what each try offers */
+	size_t         b_offer_len;
+	struct admit_req bareq;          /* the second leg's own lease */
+	bool           b_admitting;      /* asked, no answer yet (c->admit_pending too) */
+	bool           b_leased;         /* asked: give it back at the end */
 };
 
 static uint64_t wall_ms(void)
@@ -125,7 +137,11 @@ void call_orig_free(struct call *c)
 	if (o->h)
 		refuse_early(o->h, o->arg, EAGAIN, c->cause[0] ? c->cause : "shutting_down",
 			     "the call ended before it was placed");
+	if (o->b_leased && c->b->hooks.release)
+		c->b->hooks.release(o->bareq.lease, c->b->hooks.arg);
 	free(o->pcm);
+	free(o->bt);
+	free(o->b_offer);
 	free(o);
 }
 
@@ -158,11 +174,57 @@ static const char *trunk_label(const struct trunk *t)
 	return t ? trunk_get_cfg(t)->name : "uri";
 }
 
-/* The second leg, offered what the first one's answer left for side A. */
-static void bridge_start(struct call *c, const char *offer, size_t n)
+static void bridge_try(struct call *c);
+static void bridge_refused(struct call *c, enum admit_verdict v);
+
+/* The second leg failed, or the current try is given up: the next destination, if
+ * routing failover allows it, else the call ends. */
+static void bridge_next(struct call *c, int status, bool local)
+{
+	struct call_orig *o = c->orig;
+	struct sipua_leg *old = c->a;
+	const char *from = trunk_label(c->trunk_in);
+
+	if (o->b_ringing || o->bi + 1 >= o->bn ||
+	    (!local && status != 408 && (status < 500 || status > 599))) {
+		call_log(LOG_INFO, "call.bridge", c, "a", "%s answered %d%s", from, status,
+			 local ? " (no answer)" : "");
+		snprintf(c->reason, sizeof(c->reason), "bridge_to answered %d%s", status,
+			 local ? " (no answer)" : "");
+		call_hangup(c, "bridge_failed");
+		return;
+	}
+	/* The leg that failed is left to the stack: its last events are not ours. */
+	if (old) {
+		sipua_leg_set_ctx(old, NULL);
+		sipua_leg_hangup(old, 0);
+	}
+	c->a = NULL;
+	o->bi++;
+	atomic_fetch_add(&c->b->c_failover, 1);
+	call_log(LOG_INFO, "call.failover", c, "a", "%s answered %d%s: trying %s", from, status,
+		 local ? " (no answer)" : "", trunk_label(o->bt[o->bi].trunk));
+	bridge_try(c);
+}
+
+/* No response from the second leg's destination within invite_timeout. */
+static void bridge_invite_timeout(void *arg)
+{
+	struct call *c = arg;
+
+	c->invite_timer = NULL;
+	if (c->state != CALL_ANSWERED || !c->a || c->orig->b_ringing)
+		return;
+	bridge_next(c, 408, true);
+}
+
+/* The second leg to the current destination, offered what the first one's answer
+ * left for side A. */
+static void bridge_try(struct call *c)
 {
 	struct b2bua *b = c->b;
-	struct route_target *t = &c->orig->bridge_target;
+	struct call_orig *o = c->orig;
+	struct route_target *t = &o->bt[o->bi];
 	char from_uri[CALL_NUM_MAX + CONF_HOST_MAX + 16];
 	struct sipua_invite inv = {0};
 	const struct trunk_cfg *tc = t->trunk ? trunk_get_cfg(t->trunk) : NULL;
@@ -172,8 +234,8 @@ static void bridge_start(struct call *c, const char *offer, size_t n)
 	inv.ruri = t->ruri;
 	inv.from_uri = from_uri;
 	inv.to_uri = t->ruri;
-	inv.sdp = offer;
-	inv.sdp_len = n;
+	inv.sdp = o->b_offer;
+	inv.sdp_len = o->b_offer_len;
 	inv.max_forwards = b2b_max_forwards(-1, b->sip.max_forwards);
 	inv.policy.min_se = 90;
 	inv.policy.rel100 = SIPUA_REL100_SUPPORTED;
@@ -186,12 +248,113 @@ static void bridge_start(struct call *c, const char *offer, size_t n)
 	if (sipua_leg_invite(b->ua, &inv, c, &c->a) != 0) {
 		c->a = NULL;
 		call_log(LOG_WARN, "call.bridge", c, "a", "cannot call %s", t->ruri);
+		snprintf(c->reason, sizeof(c->reason), "bridge_to: cannot call %.120s", t->ruri);
 		call_hangup(c, "bridge_failed");
 		return;
 	}
 	snprintf(c->a_call_id, sizeof(c->a_call_id), "%s", sipua_leg_call_id(c->a));
+	sipua_timer_cancel(c->invite_timer);
+	c->invite_timer = NULL;
+	if (b->sip.invite_timeout)
+		sipua_timer_start(b->ua, b->sip.invite_timeout * 1000u, bridge_invite_timeout, c,
+				  &c->invite_timer);
 	call_log(LOG_INFO, "call.bridge", c, "a", "calling %s via %s", t->ruri,
 		 trunk_label(t->trunk));
+}
+
+/* The lease's answer is overdue: the call ends (and stays until the answer comes). */
+static void bridge_admit_overdue(void *arg)
+{
+	struct call *c = arg;
+
+	c->admit_timer = NULL;
+	if (!c->orig->b_admitting || c->state == CALL_ENDING)
+		return;
+	atomic_fetch_add(&c->b->c_admit_unavailable, 1);
+	snprintf(c->reason, sizeof(c->reason), "bridge_to: no admission answer");
+	call_hangup(c, "bridge_admission_timeout");
+}
+
+#define BRIDGE_ADMIT_GRACE_MS 2000   /* after admit_timeout: the answer is overdue */
+
+/* The second leg's lease is asked for; call_orig_bridge_admitted() goes on. */
+static void bridge_start(struct call *c)
+{
+	struct b2bua *b = c->b;
+	struct call_orig *o = c->orig;
+
+	if (!b->hooks.admit || !o->bareq.lease[0]) {
+		bridge_try(c);
+		return;
+	}
+	o->b_admitting = o->b_leased = c->admit_pending = true;
+	if (b->hooks.admit(&o->bareq, c, b->hooks.arg) != 0) {
+		o->b_admitting = c->admit_pending = false;
+		bridge_refused(c, ADMIT_UNAVAILABLE);
+		return;
+	}
+	sipua_timer_start(b->ua, b->admit_timeout_ms + BRIDGE_ADMIT_GRACE_MS,
+			  bridge_admit_overdue, c, &c->admit_timer);
+}
+
+/* The second leg may not be placed: the call ends, its event and record say why. */
+static void bridge_refused(struct call *c, enum admit_verdict v)
+{
+	const struct admit_req *q = &c->orig->bareq;
+	const char *budget = NULL, *cause;
+	char why[sizeof(c->reason)];
+
+	switch (v) {
+	case ADMIT_POOL_FULL:
+		budget = "pool";
+		cause = "bridge_pool_full";
+		snprintf(why, sizeof(why), "bridge_to: channel pool %s/%s full (%ld channels)",
+			 q->group, q->pool, q->pool_cap);
+		break;
+	case ADMIT_TENANT_CAP:
+		budget = "tenant";
+		cause = "bridge_tenant_over_cap";
+		snprintf(why, sizeof(why), "bridge_to: tenant %s at its cap of %ld calls",
+			 q->tenant, q->tenant_cap);
+		break;
+	case ADMIT_GLOBAL_CAP:
+		budget = "global";
+		cause = "bridge_global_cap";
+		snprintf(why, sizeof(why), "bridge_to: global cap of %ld calls reached",
+			 q->global_cap);
+		break;
+	default:
+		cause = "bridge_admission_unavailable";
+		snprintf(why, sizeof(why), "bridge_to: admission unavailable");
+		break;
+	}
+	if (budget) {
+		atomic_fetch_add(&c->b->c_budget, 1);
+		call_ev_budget(c, budget, why);
+	} else {
+		atomic_fetch_add(&c->b->c_admit_unavailable, 1);
+	}
+	call_log(LOG_INFO, "call.bridge", c, "a", "refused: %s", why);
+	snprintf(c->reason, sizeof(c->reason), "%s", why);
+	call_hangup(c, cause);
+}
+
+bool call_orig_bridge_admitted(struct call *c, enum admit_verdict v)
+{
+	struct call_orig *o = c->orig;
+
+	if (!o->b_admitting)
+		return false;   /* the first leg's answer */
+	o->b_admitting = c->admit_pending = false;
+	sipua_timer_cancel(c->admit_timer);
+	c->admit_timer = NULL;
+	if (c->state != CALL_ANSWERED || !c->b_leg)
+		call_maybe_end(c);   /* ended meanwhile: the lease goes back with the call */
+	else if (v == ADMIT_OK)
+		bridge_try(c);
+	else
+		bridge_refused(c, v);
+	return true;
 }
 
 bool call_orig_bridge_event(struct call *c, const struct sipua_ev *ev)
@@ -200,8 +363,17 @@ bool call_orig_bridge_event(struct call *c, const struct sipua_ev *ev)
 
 	switch (ev->type) {
 	case SIPUA_EV_PROGRESS:
-		return true;   /* the first leg hears trunx's side until the answer */
+		/* The first leg hears trunx's side until the answer; past a 18x the
+		 * destination has the call (no failover). */
+		if (ev->status > 100) {
+			c->orig->b_ringing = true;
+			sipua_timer_cancel(c->invite_timer);
+			c->invite_timer = NULL;
+		}
+		return true;
 	case SIPUA_EV_ANSWERED:
+		sipua_timer_cancel(c->invite_timer);
+		c->invite_timer = NULL;
 		if (c->state != CALL_ANSWERED || !ev->sdp ||
 		    b2b_sdp_remote(&c->media, MEDIA_SIDE_A, ev->sdp, ev->sdp_len, why,
 				   sizeof(why)) != 0) {
@@ -214,10 +386,11 @@ bool call_orig_bridge_event(struct call *c, const struct sipua_ev *ev)
 		call_log(LOG_INFO, "call.bridge", c, "a", "bridged");
 		return true;
 	case SIPUA_EV_FAILED:
-		call_log(LOG_INFO, "call.bridge", c, "a", "%s answered %d",
-			 trunk_label(c->trunk_in), ev->status);
-		snprintf(c->reason, sizeof(c->reason), "bridge_to answered %d", ev->status);
-		call_hangup(c, "bridge_failed");
+		sipua_timer_cancel(c->invite_timer);
+		c->invite_timer = NULL;
+		if (c->state != CALL_ANSWERED)
+			return true;   /* ending: the leg's end finishes the call */
+		bridge_next(c, ev->status, ev->local);
 		return true;
 	default:
 		return false;   /* offers, INFO, the end: as for any A leg */
@@ -227,9 +400,8 @@ bool call_orig_bridge_event(struct call *c, const struct sipua_ev *ev)
 void call_orig_answered(struct call *c, const struct sipua_ev *ev)
 {
 	struct b2bua *b = c->b;
-	struct b2b_sdp_ctx x;
-	const char *allowed[B2B_ALLOWED_MAX];
-	char out[SDP_BUF_MAX], why[160] = "";
+	struct call_orig *o = c->orig;
+	char out[SDP_BUF_MAX];
 	size_t n = 0;
 
 	if (c->final_code || c->state == CALL_ENDING) {
@@ -241,17 +413,8 @@ void call_orig_answered(struct call *c, const struct sipua_ev *ev)
 		return;
 	}
 	if (ev->sdp || c->orig->bridge) {
-		if (!ev->sdp) {
-			fail_call(c, 500, "no_answer_sdp", "the called party answered without SDP");
+		if (call_b_answer_sdp(c, ev, out, sizeof(out), &n) != 0)
 			return;
-		}
-		call_sdp_ctx(c, &x, allowed);
-		if (b2b_sdp_answer(&c->media, &x, ev->sdp, ev->sdp_len, out, sizeof(out), &n, why,
-				   sizeof(why)) != 0) {
-			atomic_fetch_add(&b->c_bad_request, 1);
-			fail_call(c, 488, "no_common_codec", why);
-			return;
-		}
 	} else if (!c->media.side[MEDIA_SIDE_B].valid) {
 		fail_call(c, 500, "no_answer_sdp", "the called party answered without SDP");
 		return;
@@ -265,12 +428,16 @@ void call_orig_answered(struct call *c, const struct sipua_ev *ev)
 	atomic_fetch_add(&b->c_answered, 1);
 	call_ev_answered(c);
 	orig_media(c);
-	if (c->orig->bridge) {
-		if (!n) {
+	if (o->bridge) {
+		o->b_offer = n ? malloc(n + 1) : NULL;
+		if (!o->b_offer) {
 			call_hangup(c, "bridge_failed");   /* nothing to offer the second leg */
 			return;
 		}
-		bridge_start(c, out, n);
+		memcpy(o->b_offer, out, n);
+		o->b_offer[n] = '\0';
+		o->b_offer_len = n;
+		bridge_start(c);
 	}
 }
 
@@ -320,8 +487,22 @@ void b2b_orig_start(struct b2bua *b, struct b2bua_orig_req *req, b2bua_reply_h *
 			free(d2);
 			goto out;
 		}
+		o->bt = calloc(d2->n_targets, sizeof(*o->bt));
+		if (!o->bt) {
+			refuse_early(h, arg, EAGAIN, "no_memory", "out of memory");
+			free(d2);
+			goto out;
+		}
+		memcpy(o->bt, d2->targets, d2->n_targets * sizeof(*o->bt));
+		o->bn = d2->n_targets;
 		o->bridge = true;
-		o->bridge_target = d2->targets[0];
+		snprintf(o->bareq.group, sizeof(o->bareq.group), "%s",
+			 d2->group ? d2->group : "default");
+		snprintf(o->bareq.pool, sizeof(o->bareq.pool), "%s", d2->pool ? d2->pool : "");
+		o->bareq.pool_cap = d2->pool_channels;
+		snprintf(o->bareq.tenant, sizeof(o->bareq.tenant), "%s", req->tenant);
+		o->bareq.tenant_cap = d2->tenant_cap;
+		o->bareq.global_cap = d2->global_cap;
 		free(d2);
 	}
 	/* The call, as call_on_incoming makes one, without an A leg. */
@@ -364,6 +545,8 @@ void b2b_orig_start(struct b2bua *b, struct b2bua_orig_req *req, b2bua_reply_h *
 	memcpy(c->targets, d->targets, d->n_targets * sizeof(*c->targets));
 	c->n_targets = d->n_targets;
 	snprintf(c->areq.lease, sizeof(c->areq.lease), "%s", c->cdr_id);
+	if (c->orig->bridge)   /* the second leg's lease: the record's id, marked */
+		snprintf(c->orig->bareq.lease, sizeof(c->orig->bareq.lease), "%.36s-b", c->cdr_id);
 	snprintf(c->areq.group, sizeof(c->areq.group), "%s", d->group ? d->group : "default");
 	snprintf(c->areq.pool, sizeof(c->areq.pool), "%s", d->pool ? d->pool : "");
 	c->areq.pool_cap = d->pool_channels;
@@ -397,6 +580,8 @@ out:
 		free(c);
 	}
 	free(su);
+	if (o)
+		free(o->bt);
 	free(o);
 	free(d);
 	free(req->pcm);

@@ -12,7 +12,14 @@ real Postgres and Redis, SIPp as the carrier that answers (or not).
                the CDR says no_answer
   bridge       on answer, bridge_to (a URI of acme's PBX peer, a second SIPp) is called
                and the two legs bridged: RTP from each SIPp reaches the other through
-               trunx (the CDR's counters both ways); hangup ends both
+               trunx (the CDR's counters both ways); hangup ends both. Then bridge_to a
+               number: acme's outbound rules give two carriers, the first (priority 10)
+               answers 503, the bridged leg fails over to the second (priority 20), which
+               answers; the bridged leg holds its own lease in the API pool while it
+               lives (2 leases for the call), both go back at hangup. Then the API pool
+               at 1 channel: the first leg takes it, the bridged leg is refused — the
+               call ends, its CDR cause and budget.exhausted event say why, no INVITE
+               goes to the bridge carriers
   refusals     a DID the tenant does not own (422 from the database, 403 when it is
                another tenant's), a URI that is not one of its peers (403, also as
                bridge_to), an unknown field (422 naming it), the API pool at 0 channels:
@@ -20,7 +27,11 @@ real Postgres and Redis, SIPp as the carrier that answers (or not).
   idempotency  the same Idempotency-Key and body: the same call id, one INVITE;
                two at once with one key: one call, the other 409 or the same answer;
                the key with another body: 422 idempotency_key_reused; keys are per
-               tenant (bravo's same key is its own)."""
+               tenant (bravo's same key is its own). Across two trunxd nodes sharing
+               the Postgres and Redis: a key sent to node A then node B gets A's call
+               back from B (replayed), its reuse with another body 422 on B; one key
+               sent to both at once places one call, the other answer is the same
+               call or 409 — one INVITE per key in all."""
 import os
 import shutil
 import sys
@@ -144,7 +155,7 @@ def case_no_answer(ctx):
 
 def case_bridge(ctx):
     from harness import calls
-    u, a, w = setup(ctx)
+    u, a, w = setup(ctx, uas_calls=3)
     acme = w["acme"]["api"]
     desk = calls.uas(ctx, "uas_basic.xml", name="desk", calls=1, timeout=90, trace_msg=True)
     expect(a.op.patch("/v1/peers/" + w["acme"]["peer"], {"port": desk.port}), 200)
@@ -173,6 +184,77 @@ def case_bridge(ctx):
     # Each SIPp plays about 8 s of audio from its ACK on: each side's packets reach the
     # other through trunx's relay.
     assert ain >= 40 and bin_ >= 40 and aout >= 40 and bout >= 40, row
+    bridge_failover_and_budget(ctx, u, a, w)
+
+
+API_POOL_KEY = "trunx:{b}:pool:default:api"
+BRIDGE_NUMBER = "+442071234567"
+
+
+def bridge_failover_and_budget(ctx, u, a, w):
+    """bridge_to a number through acme's outbound rules: 503 from the first carrier, the
+    second takes the bridged leg under its own lease; a full pool refuses the leg."""
+    from harness import calls
+    acme = w["acme"]["api"]
+    c503 = calls.uas(ctx, "uas_503.xml", name="bridge_503", timeout=90, trace_msg=True)
+    desk2 = calls.uas(ctx, "uas_basic.xml", name="desk2", calls=1, timeout=90,
+                      trace_msg=True)
+    n = len(dbmode.loads(a.t))
+    # One transaction: both carriers and acme's two rules for +44 (one snapshot).
+    rule = ("INSERT INTO outbound_routes (tenant_id, prefix, priority, weight, trunk_id) "
+            "SELECT 'acme', '44', %d, 1, id FROM carrier_trunks WHERE name = '%s'")
+    a.pg.sql("BEGIN; %s; %s; %s; %s; COMMIT" % (
+        dbmode.carrier_sql("bfirst", host="127.0.0.1", port=c503.port),
+        dbmode.carrier_sql("bsecond", host="127.0.0.1", port=desk2.port,
+                           outbound_dial_format="plus_e164"),
+        rule % (10, "bfirst"), rule % (20, "bsecond")))
+    dbmode.wait_load(a.t, n)
+    dbmode.wait_routing(a.t, lambda m: "3 carriers" in m and "3 outbound rules" in m)
+    cid = expect(acme.post("/v1/calls", {"from": w["acme"]["did"], "to": NUMBER,
+                                         "bridge_to": BRIDGE_NUMBER}), 202).json["id"]
+    assert procs.wait_until(lambda: len(invites(desk2)) == 1, 10, 0.1), \
+        (c503.summary(), desk2.summary())
+    assert procs.wait_until(lambda: len(invites(c503)) == 1, 5, 0.1), c503.summary()
+    inv = [m for m in desk2.messages() if m.method == "INVITE"][0]
+    assert BRIDGE_NUMBER in inv.start and w["acme"]["did"] in inv.header("From"), inv.raw
+    assert procs.wait_until(lambda: len(acme.get("/v1/calls/" + cid).json.get("legs", [])) == 2,
+                            10, 0.1), acme.get("/v1/calls/" + cid)
+    fo = [e for e in a.t.events("call.failover") if e.get("call_id") == cid]
+    assert fo and fo[0].get("leg") == "a" and "bfirst answered 503" in fo[0]["msg"] and \
+        "bsecond" in fo[0]["msg"], fo
+    # Two leases in the API pool: the first leg's and the bridged leg's own.
+    leases = a.redis.cli("ZRANGE", API_POOL_KEY, 0, -1).split()
+    ctx.log("API pool leases while bridged: %s", leases)
+    assert len(leases) == 2 and sum(m.endswith("-b") for m in leases) == 1, leases
+    expect(acme.post("/v1/calls/%s/hangup" % cid), 200)
+    assert procs.wait_until(lambda: u.successful() == 2 and desk2.successful() == 1, 10, 0.1), \
+        (u.summary(), desk2.summary())
+    assert procs.wait_until(lambda: cdr(a, cid), 10, 0.2)
+    row = a.pg.sql("SELECT result, trunk_in, trunk_out FROM calls WHERE call_id = '%s'"
+                   % cid)[0]
+    assert row == ("answered", "bsecond", "carrier1"), row
+    assert procs.wait_until(lambda: a.redis.cli("ZCARD", API_POOL_KEY).strip() == "0", 10,
+                            0.1), a.redis.cli("ZRANGE", API_POOL_KEY, 0, -1)
+    # One channel in the API pool: the first leg takes it, the bridged leg is refused.
+    n = len(dbmode.loads(a.t))
+    a.pg.sql("UPDATE channel_pools SET channels = 1 WHERE pool = 'api'")
+    dbmode.wait_load(a.t, n)
+    procs.wait_until(lambda: False, 0.3, 0.1)   # the snapshot reaches the calls
+    cid = expect(acme.post("/v1/calls", {"from": w["acme"]["did"], "to": NUMBER,
+                                         "bridge_to": BRIDGE_NUMBER}), 202).json["id"]
+    assert procs.wait_until(lambda: u.successful() == 3, 10, 0.1), u.summary()
+    assert procs.wait_until(lambda: cdr(a, cid), 10, 0.2)
+    row = a.pg.sql("SELECT result, cause, reason FROM calls WHERE call_id = '%s'" % cid)[0]
+    ctx.log("CDR of the refused bridge: %s", row)
+    assert row[1] == "bridge_pool_full" and "bridge_to" in row[2] and \
+        "default/api full" in row[2], row
+    ev = a.pg.sql("SELECT data::text FROM events WHERE call_id = '%s' AND "
+                  "type = 'budget.exhausted'" % cid)
+    assert ev and "bridge_to" in ev[0][0] and '"pool"' in ev[0][0], ev
+    assert len(invites(c503)) == 1 and len(invites(desk2)) == 1, \
+        (c503.summary(), desk2.summary())
+    assert procs.wait_until(lambda: a.redis.cli("ZCARD", API_POOL_KEY).strip() == "0", 10,
+                            0.1), a.redis.cli("ZRANGE", API_POOL_KEY, 0, -1)
 
 
 def case_refusals(ctx):
@@ -254,7 +336,7 @@ def case_redis_down(ctx):
 
 
 def case_idempotency(ctx):
-    u, a, w = setup(ctx, uas_calls=3)
+    u, a, w = setup(ctx, uas_calls=5)
     acme, bravo = w["acme"]["api"], w["bravo"]["api"]
     body = {"from": w["acme"]["did"], "to": NUMBER, "timeout": 30}
     k1 = {"Idempotency-Key": "order-1"}
@@ -304,6 +386,54 @@ def case_idempotency(ctx):
     for c in live():
         expect(a.op.post("/v1/calls/%s/hangup" % c["id"]), 200)
     assert procs.wait_until(lambda: u.successful() == 3, 15, 0.1), u.summary()
+    idempotency_two_nodes(ctx, u, a, w, body)
+
+
+def idempotency_two_nodes(ctx, u, a, w, body):
+    """Node B shares node A's Postgres and Redis: keys hold across the two."""
+    b = apimode.start(ctx, pg=a.pg, redis=a.redis, name="node_b", extra={"pool_retry_after": 7})
+    dbmode.wait_routing(b.t, lambda m: "1 carriers" in m and "2 DIDs" in m, timeout=10)
+    on = {"a": w["acme"]["api"], "b": b.anon.with_token(w["acme"]["key"])}
+    expect(on["b"].get("/v1/me"), 200)
+    # A then B: B answers with A's call, replayed; no second INVITE.
+    k3 = {"Idempotency-Key": "order-3"}
+    r1 = expect(on["a"].post("/v1/calls", dict(body, timeout=28), headers=k3), 202)
+    r2 = expect(on["b"].post("/v1/calls", dict(body, timeout=28), headers=k3), 202)
+    assert r2.json["id"] == r1.json["id"], (r1.json, r2.json)
+    assert r2.headers.get("idempotent-replayed") == "true", r2.headers
+    expect(on["b"].post("/v1/calls", dict(body, timeout=27), headers=k3), 422,
+           "idempotency_key_reused")
+    # The same key sent to both nodes at once: one call placed between them.
+    k4 = {"Idempotency-Key": "order-4"}
+    out = {}
+    go = threading.Barrier(2)
+
+    def send(node):
+        go.wait(5)
+        out[node] = on[node].post("/v1/calls", dict(body, timeout=26), headers=k4)
+    ts = [threading.Thread(target=send, args=(n,)) for n in on]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(20)
+    ctx.log("same key on both nodes at once: %s", {n: (r.status, r.json) for n, r in
+                                                   out.items()})
+    codes = sorted(r.status for r in out.values())
+    assert codes in ([202, 202], [202, 409]), out
+    assert len({r.json["id"] for r in out.values() if r.status == 202}) == 1, out
+    assert all(r.json["error"] == "idempotency_in_flight" for r in out.values()
+               if r.status == 409), out
+    # Five INVITEs in all: three on node A before, order-3 and order-4 once each.
+    assert procs.wait_until(lambda: len(invites(u)) == 5, 10, 0.1), invites(u)
+    procs.wait_until(lambda: False, 1.0, 0.1)
+    assert len(invites(u)) == 5, invites(u)
+    # Each node hangs up what it placed (calls live on the node that placed them).
+    placed = [c for n in on for c in on[n].get("/v1/calls").json["data"]]
+    assert len(placed) == 2, placed
+    for n in on:
+        for c in on[n].get("/v1/calls").json["data"]:
+            expect(on[n].post("/v1/calls/%s/hangup" % c["id"]), 200)
+    assert procs.wait_until(lambda: u.successful() == 5, 15, 0.1), u.summary()
 
 
 def sha(s):

@@ -20,7 +20,9 @@ class Api:
     pass
 
 
-def start(ctx, redis=True, extra=None, uas_port=None, configure=None):
+def start(ctx, redis=True, extra=None, uas_port=None, configure=None, pg=None,
+          name="trunxd"):
+    """pg and redis (a datastore.Redis) given: another node sharing them (named name)."""
     a = Api()
     a.sockdir = tempfile.mkdtemp(prefix="trunx-api-")
     ctx.at_end(lambda: shutil.rmtree(a.sockdir, ignore_errors=True))
@@ -34,7 +36,7 @@ def start(ctx, redis=True, extra=None, uas_port=None, configure=None):
         c.section("api", **kv)
         if configure:
             configure(c)
-    r = dbmode.start(ctx, redis=redis, configure=conf)
+    r = dbmode.start(ctx, redis=redis, configure=conf, pg=pg, name=name)
     if redis:
         a.pg, a.redis, a.t = r
     else:
