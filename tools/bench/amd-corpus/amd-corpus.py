@@ -157,7 +157,7 @@ LANGS = {
                      "Merci de laisser vos coordonnées, je vous rappellerai."],
            "one": ["Laissez un message.", "Laissez-moi un message après le bip."]},
     "de": {"voices": ["de"], "names": ["Thomas", "Anna", "Stefan", "Julia"],
-           "companies": ["Praxis Dr. Weber", "Autohaus Müller"],
+           "companies": ["Praxis Doktor Weber", "Autohaus Müller"],
            "short": ["Hallo?", "Ja, bitte?", "Ja?", "Hallo, wer ist da?", "Ja, hallo?"],
            "sentence": ["{name}, guten Tag, wer ist da bitte?",
                         "Hallo, hier ist {name}, ich bin gerade im Auto, worum geht es?",

@@ -113,6 +113,7 @@ struct config {
 	uint64_t frames;
 	double max_beep_err;
 	unsigned full_n, full_machine, machines, machine_human;
+	unsigned greet_beep, greet_beep_human, greet_nobeep, greet_nobeep_human;
 	struct group groups[NDIM][MAX_GROUPS];
 	unsigned ngroups[NDIM];
 	unsigned conf_ok[5], conf_n[5];   /* confidence 0.5-0.6, ..., 0.9-1.0 */
@@ -303,6 +304,17 @@ static void account(struct config *c, const struct clip *k, const struct result 
 		c->machines++;
 		c->machine_human += r->cls == AMD_HUMAN;
 	}
+	/* Greetings (not fax or SIT) with and without a beep: without one, a short
+	 * greeting is in this corpus only told from a person's answer by its words. */
+	if (k->expect == AMD_MACHINE && !strcmp(k->reason, "-")) {
+		if (k->beep_end >= 0) {
+			c->greet_beep++;
+			c->greet_beep_human += r->cls == AMD_HUMAN;
+		} else {
+			c->greet_nobeep++;
+			c->greet_nobeep_human += r->cls == AMD_HUMAN;
+		}
+	}
 	snprintf(snr, sizeof(snr), "%s %s dB", k->noise, k->snr);
 	group_add(c, DIM_SHAPE, k->cat, ok);
 	group_add(c, DIM_NOISE, k->noise, ok);
@@ -384,6 +396,8 @@ static void report(struct config *c)
 	       c->full_n ? 100.0 * c->full_machine / c->full_n : 0, c->full_machine, c->full_n,
 	       c->machines ? 100.0 * c->machine_human / c->machines : 0, c->machine_human,
 	       c->machines);
+	printf("greetings called HUMAN: with a beep %u/%u, without a beep %u/%u\n",
+	       c->greet_beep_human, c->greet_beep, c->greet_nobeep_human, c->greet_nobeep);
 	printf("confidence: right / decisions per band 0.5-0.6 .. 0.9-1.0:");
 	for (int i = 0; i < 5; i++)
 		printf(" %u/%u", c->conf_ok[i], c->conf_n[i]);
