@@ -29,7 +29,7 @@ int rec_create(struct recorder **rp, const char *path)
 	if (!rp || !path || !path[0])
 		return EINVAL;
 	len = strlen(path);
-	if (len >= REC_PATH_MAX)
+	if (len + sizeof(REC_PART_SUFFIX) > REC_PATH_MAX)
 		return ENAMETOOLONG;
 	r = calloc(1, sizeof(*r));
 	if (!r)

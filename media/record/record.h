@@ -25,6 +25,7 @@
 #define REC_REANCHOR 8000   /**< a leg whose timestamps stray this far (frames) from its
 			         arrival times starts over where it arrives */
 #define REC_PATH_MAX 512
+#define REC_PART_SUFFIX ".part"   /* the file's name while it is written */
 
 struct rec_chunk {
 	uint32_t silence_before;   /**< frames of silence to write before these */

@@ -2,7 +2,9 @@
  * record_writer.c — the engine's recording writer thread (see record.h): it creates
  * each recording's file, drains the rings every REC_WRITER_MS into it, and finishes
  * the WAV header when the worker is done with the recording. The only media thread
- * that touches the disk.
+ * that touches the disk. A recording is written as PATH.part and renamed to PATH once
+ * its header is final, so a file at PATH is always a whole WAV (call.record, sent when
+ * the worker lets go, can come a moment before it appears).
  *
  * New recorders arrive on a list guarded by a mutex held only to link or take them
  * (never during I/O), so the owner thread never waits on the disk.
@@ -11,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -98,11 +101,20 @@ static void put_frames(void *arg, const int16_t (*fr)[2], size_t n)
 	}
 }
 
+#define PART_MAX (REC_PATH_MAX + sizeof(REC_PART_SUFFIX))
+
+static void part_path(const struct recorder *r, char out[PART_MAX])
+{
+	snprintf(out, PART_MAX, "%s%s", r->path, REC_PART_SUFFIX);
+}
+
 static void open_file(struct recorder *r)
 {
 	uint8_t h[WAV_HDR];
+	char part[PART_MAX];
 
-	r->f = fopen(r->path, "wb");
+	part_path(r, part);
+	r->f = fopen(part, "wb");
 	if (!r->f) {
 		fail(r, "cannot create");
 		return;
@@ -115,6 +127,7 @@ static void open_file(struct recorder *r)
 static void close_file(struct recorder *r)
 {
 	uint8_t h[WAV_HDR];
+	char part[PART_MAX];
 
 	if (r->failed || !r->f)
 		return;
@@ -129,6 +142,9 @@ static void close_file(struct recorder *r)
 		return;
 	}
 	r->f = NULL;
+	part_path(r, part);
+	if (rename(part, r->path) != 0)
+		fail(r, "rename");
 }
 
 /* One pass over the recordings; finished ones are closed and freed. */
