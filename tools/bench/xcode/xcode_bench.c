@@ -1,10 +1,12 @@
 /*
  * xcode_bench.c — load driver of tools/bench/media-transcode.
  *
- * --ceiling: the codec arithmetic alone, one thread: per 20 ms, one Opus encode and
- * one Opus decode at 8 kHz (what a PCMU <-> Opus call costs trunx; G.711 is a table
- * lookup), on a voiced test signal, median of 50-frame batches. 20 ms divided by that
- * is the number of calls one core could carry on codec work alone.
+ * --ceiling: the codec arithmetic alone, one thread: per 20 ms, one Opus encode (set
+ * up as trunx's encoder) and one decode, at 8 kHz, of the packets the load sends
+ * (what a PCMU <-> Opus call costs trunx; G.711 is a table lookup), on a voiced test
+ * signal; the thread's CPU time, median of 50-frame batches. 20 ms divided by that is
+ * the number of calls one core could carry on codec work alone. --states N: N
+ * encoder/decoder pairs used in turn (their state no longer hot in the cache).
  *
  * --calls N: N sessions in an in-process media engine (the one trunxd runs: same
  * io path and delay bound as trunxd's defaults unless told), side A PCMU, side B Opus
@@ -14,7 +16,8 @@
  * paced on a 1 ms tick; the receiver counts what comes back to each party. Prints one
  * JSON line: frames expected and received per direction in the measured window,
  * frames the jitter buffers concealed or dropped late, and the CPU of the engine's
- * workers (also per call per 20 ms, comparable with the ceiling's figure).
+ * workers (also per call per 20 ms, and per 20 ms of a call delivered, one frame each
+ * way: comparable with the ceiling's figure).
  *
  * --calls-file F --pid P: the same load through another transcoder (rtpengine), whose
  * per-call ports (side A PCMU, side B Opus) are the lines of F; the generator's two
@@ -497,12 +500,16 @@ static int load(struct bench *b)
 		       "\"expected_per_dir\":%.0f,\"received_a\":%" PRIu64 ",\"received_b\":%" PRIu64
 		       ",\"other_a\":%" PRIu64 ",\"other_b\":%" PRIu64
 		       ",\"concealed\":%" PRIu64 ",\"late\":%" PRIu64 ",\"loss_pct\":%.4f,"
-		       "\"engine_cpu_pct\":%.1f,\"cpu_us_per_call\":%.2f}\n",
+		       "\"engine_cpu_pct\":%.1f,\"cpu_us_per_call\":%.2f,"
+		       "\"cpu_us_per_delivered\":%.2f}\n",
 		       b->calls_file ? "external" : "engine", b->calls, b->complexity, win,
 		       expected, b->recv_meas[0], b->recv_meas[1], b->recv_other[0],
 		       b->recv_other[1], s1[0] - s0[0], s1[1] - s0[1],
 		       100.0 * (missing + bad) / expected, 100.0 * cpu,
-		       cpu * 20000.0 / b->calls);
+		       cpu * 20000.0 / b->calls,
+		       /* per 20 ms of a call actually delivered (one frame each way): a
+			* starved transcoder that skips frames does not look cheaper */
+		       got > 0 ? (double)(cpu1 - cpu0) / 1000.0 / got : 0.0);
 	}
 	for (unsigned s = 0; b->me && s < b->calls; s++)
 		media_session_destroy(b->sess[s]);
