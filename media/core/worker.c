@@ -26,7 +26,9 @@
  * longer than the bound by the time its batch is handled (one clock read per batch)
  * is dropped and counted (rtp_dropped_late, per side and per worker) instead of
  * being forwarded: an overloaded worker sheds its backlog and catches up rather than
- * delivering audio seconds late. The arrival stamp is CLOCK_REALTIME: a clock step
+ * delivering audio seconds late. A transcoded session's packets are exempt: they feed
+ * its jitter buffer, whose playout clock runs on the same (stalled) worker and skips
+ * ahead instead of sending late. The arrival stamp is CLOCK_REALTIME: a clock step
  * can misjudge at most the packets already queued when it happens.
  *
  * I/O paths (cfg.io): epoll (above: one wait, then one recvmmsg() and one sendmmsg()
@@ -532,7 +534,12 @@ static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
 	if (w->max_delay_ns && kind == SESSION_FD_RTP && ctl) {
 		int64_t age = rx_age_ns(ctl, rt);
 
-		if (age > w->max_delay_ns) {
+		/* A transcoded packet goes into a jitter buffer played out by this
+		 * worker's own clock, which was held up by the same stall: it is not
+		 * late for that playout, and dropping it would only make the decoder
+		 * conceal audio that is here. The buffer judges lateness itself and the
+		 * clock skips ahead rather than send late, so no audio leaves late. */
+		if (age > w->max_delay_ns && !s->transcoding) {
 			s->side[side].st.rtp_dropped_late++;
 			(*late)++;
 			(*drops)++;

@@ -1,17 +1,28 @@
 /*
  * xcode_bench.c — load driver of tools/bench/media-transcode.
  *
- * --ceiling: the codec arithmetic alone, one thread: per 20 ms, one Opus encode and
- * one Opus decode at 8 kHz (what a PCMU <-> Opus call costs trunx; G.711 is a table
- * lookup), on a voiced test signal, median of 50-frame batches. 20 ms divided by that
- * is the number of calls one core could carry on codec work alone.
+ * --ceiling: the codec arithmetic alone, one thread: per 20 ms, one Opus encode (set
+ * up as trunx's encoder) and one decode, at 8 kHz, of the packets the load sends
+ * (what a PCMU <-> Opus call costs trunx; G.711 is a table lookup), on a voiced test
+ * signal; the thread's CPU time, median of 50-frame batches. 20 ms divided by that is
+ * the number of calls one core could carry on codec work alone. --states N: N
+ * encoder/decoder pairs used in turn (their state no longer hot in the cache).
  *
- * --calls N: N sessions in an in-process media engine, side A PCMU, side B Opus
- * (complexity as given). Party A sends 172-byte PCMU packets and party B real Opus
- * packets (pre-encoded, cycled), 50 per second each per call, paced on a 1 ms tick;
- * the receiver counts what the engine sends each party. Prints one JSON line: frames
- * expected and received per direction in the measured window, frames the jitter
- * buffers concealed or dropped late, and the CPU of the engine's workers.
+ * --calls N: N sessions in an in-process media engine (the one trunxd runs: same
+ * io path and delay bound as trunxd's defaults unless told), side A PCMU, side B Opus
+ * (complexity as given). Party A sends 172-byte PCMU packets of the voiced signal and
+ * party B the Opus packets a peer honouring trunx's maxplaybackrate=8000 sends (the
+ * same signal encoded at 8 kHz, pre-encoded, cycled), 50 per second each per call,
+ * paced on a 1 ms tick; the receiver counts what comes back to each party. Prints one
+ * JSON line: frames expected and received per direction in the measured window,
+ * frames the jitter buffers concealed or dropped late, and the CPU of the engine's
+ * workers (also per call per 20 ms, and per 20 ms of a call delivered, one frame each
+ * way: comparable with the ceiling's figure).
+ *
+ * --calls-file F --pid P: the same load through another transcoder (rtpengine), whose
+ * per-call ports (side A PCMU, side B Opus) are the lines of F; the generator's two
+ * sockets bind --port-a / --port-b (the addresses the SDP given to it named); the CPU
+ * is process P's (/proc/P/task/N/schedstat).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -34,6 +45,7 @@
 
 #include <opus/opus.h>
 
+#include "g711.h"
 #include "media.h"
 #include "rtp.h"
 
@@ -46,6 +58,16 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* This thread's CPU time: the ceiling is CPU time, as the engine's figure is (on a
+ * shared machine, wall time would count the time other programs ran). */
+static uint64_t cpu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -69,11 +91,47 @@ static int cmp_d(const void *a, const void *b)
 
 static int16_t sig8k[8000];
 
-static int ceiling(int complexity, double seconds)
+/* An 8 kHz Opus encoder set up as trunx's (media/codec/codec.c): VoIP, voice,
+ * narrowband, complexity as given, in-band FEC at 5 % expected loss. */
+static OpusEncoder *enc_8k(int complexity)
 {
 	int err;
 	OpusEncoder *e = opus_encoder_create(8000, 1, OPUS_APPLICATION_VOIP, &err);
-	OpusDecoder *d = opus_decoder_create(8000, 1, &err);
+
+	if (!e)
+		return NULL;
+	opus_encoder_ctl(e, OPUS_SET_COMPLEXITY(complexity));
+	opus_encoder_ctl(e, OPUS_SET_INBAND_FEC(1));
+	opus_encoder_ctl(e, OPUS_SET_PACKET_LOSS_PERC(5));
+	opus_encoder_ctl(e, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
+	opus_encoder_ctl(e, OPUS_SET_MAX_BANDWIDTH(OPUS_BANDWIDTH_NARROWBAND));
+	return e;
+}
+
+/* One second of the voiced signal at 8 kHz, and the 50 Opus packets of it the far
+ * party sends (encoded once, cycled). */
+static void make_signal(uint8_t opus[][400], int *opus_len, int complexity)
+{
+	OpusEncoder *e = enc_8k(complexity);
+	size_t ph = 0;
+
+	voiced(sig8k, 8000, 8000, &ph);
+	for (int i = 0; i < NPKT; i++)
+		opus_len[i] = e ? opus_encode(e, sig8k + i * 160, 160, opus[i], 400) : -1;
+	if (e)
+		opus_encoder_destroy(e);
+}
+
+/* nstates > 1: that many encoder/decoder pairs used in turn, as a worker carrying
+ * that many calls does, so each call's codec state is no longer hot in the cache;
+ * 1: one pair (the codec arithmetic alone, the ceiling). */
+static int ceiling(int complexity, double seconds, unsigned nstates)
+{
+	int err;
+	static uint8_t opus[NPKT][400];
+	static int opus_len[NPKT];
+	OpusEncoder **e = calloc(nstates, sizeof(*e));
+	OpusDecoder **d = calloc(nstates, sizeof(*d));
 	double med[3], *b = calloc(100000, sizeof(double));
 	size_t ph = 0, nb = 0;
 	int16_t pcm[160], out[160];
@@ -82,39 +140,49 @@ static int ceiling(int complexity, double seconds)
 
 	if (!e || !d || !b)
 		return 1;
-	voiced(sig8k, 8000, 8000, &ph);   /* one second of signal, outside the timing */
-	ph = 0;
-	opus_encoder_ctl(e, OPUS_SET_COMPLEXITY(complexity));
-	opus_encoder_ctl(e, OPUS_SET_INBAND_FEC(1));
-	opus_encoder_ctl(e, OPUS_SET_PACKET_LOSS_PERC(5));
-	opus_encoder_ctl(e, OPUS_SET_MAX_BANDWIDTH(OPUS_BANDWIDTH_NARROWBAND));
-	/* encode + decode together, then encode alone */
-	for (int part = 0; part < 2; part++) {
+	for (unsigned i = 0; i < nstates; i++) {
+		e[i] = enc_8k(complexity);
+		d[i] = opus_decoder_create(8000, 1, &err);
+		if (!e[i] || !d[i])
+			return 1;
+	}
+	make_signal(opus, opus_len, complexity);   /* outside the timing */
+	/* Per call and 20 ms: encode the PCMU side's audio, decode the Opus side's packet
+	 * (the packets the engine benchmark sends); then encode alone and decode alone. */
+	for (int part = 0; part < 3; part++) {
 		nb = 0;
-		end = now_ns() + (uint64_t)(seconds / 2 * 1e9);
+		end = now_ns() + (uint64_t)(seconds / 3 * 1e9);
 		while (now_ns() < end && nb < 100000) {
-			uint64_t t0 = now_ns();
+			uint64_t t0 = cpu_now_ns();
 			int sink = 0;
 
 			for (int k = 0; k < 50; k++) {
-				int n;
+				unsigned c = (unsigned)(ph % nstates);
+				/* each call at its own place in the signal */
+				size_t f = (ph / nstates + c) % NPKT;
 
-				memcpy(pcm, sig8k + (ph % 50) * 160, sizeof(pcm));
+				memcpy(pcm, sig8k + f * 160, sizeof(pcm));
+				if (part != 2)
+					sink += opus_encode(e[c], pcm, 160, pkt, sizeof(pkt));
+				if (part != 1)
+					sink += opus_decode(d[c], opus[f], opus_len[f], out, 160, 0);
 				ph++;
-				n = opus_encode(e, pcm, 160, pkt, sizeof(pkt));
-				if (part == 0 && n > 0)
-					sink += opus_decode(d, pkt, n, out, 160, 0);
 			}
-			b[nb++] = (double)(now_ns() - t0) / 50 / 1000.0;
+			b[nb++] = (double)(cpu_now_ns() - t0) / 50 / 1000.0;
 			(void)sink;
 		}
 		qsort(b, nb, sizeof(double), cmp_d);
 		med[part] = b[nb / 2];
 	}
-	printf("{\"mode\":\"ceiling\",\"complexity\":%d,\"enc_dec_us\":%.1f,\"enc_us\":%.1f,"
-	       "\"calls_per_core\":%.0f}\n", complexity, med[0], med[1], 20000.0 / med[0]);
-	opus_encoder_destroy(e);
-	opus_decoder_destroy(d);
+	printf("{\"mode\":\"ceiling\",\"complexity\":%d,\"states\":%u,\"enc_dec_us\":%.2f,"
+	       "\"enc_us\":%.2f,\"dec_us\":%.2f,\"calls_per_core\":%.1f}\n", complexity, nstates,
+	       med[0], med[1], med[2], 20000.0 / med[0]);
+	for (unsigned i = 0; i < nstates; i++) {
+		opus_encoder_destroy(e[i]);
+		opus_decoder_destroy(d[i]);
+	}
+	free(e);
+	free(d);
 	free(b);
 	return 0;
 }
@@ -122,7 +190,7 @@ static int ceiling(int complexity, double seconds)
 /* ---- engine load ------------------------------------------------------------------- */
 
 struct bench {
-	unsigned calls, workers, complexity;
+	unsigned calls, workers, complexity, states;
 	double   seconds, warmup;
 	struct media_engine *me;
 	struct media_session **sess;
@@ -131,13 +199,19 @@ struct bench {
 	uint16_t *port[2];
 	uint8_t  opus[NPKT][400];
 	int      opus_len[NPKT];
+	uint8_t  ulaw[NPKT * 160];
+	const char *calls_file;  /**< another transcoder's ports (else the engine) */
+	int      ext_pid;
+	uint16_t bind_port[2];
+	unsigned max_delay_ms;
+	enum media_io io;
 	uint64_t t0, t_meas, t_end;
 	atomic_bool stop;
-	uint64_t recv_meas[2];
+	uint64_t recv_meas[2], recv_other[2];
 	atomic_bool measuring;
 };
 
-static int open_sock(struct sockaddr_in *a)
+static int open_sock(struct sockaddr_in *a, uint16_t port)
 {
 	socklen_t len = sizeof(*a);
 	int big = 32 << 20, fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -150,6 +224,7 @@ static int open_sock(struct sockaddr_in *a)
 	memset(a, 0, sizeof(*a));
 	a->sin_family = AF_INET;
 	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a->sin_port = htons(port);
 	if (bind(fd, (struct sockaddr *)a, sizeof(*a)) < 0 ||
 	    getsockname(fd, (struct sockaddr *)a, &len) < 0) {
 		close(fd);
@@ -180,8 +255,17 @@ static void *recv_main(void *arg)
 		for (int s = 0; s < 2; s++) {
 			int n = recvmmsg(b->sock[s], msg, BATCH, MSG_DONTWAIT, NULL);
 
-			if (n > 0 && atomic_load(&b->measuring))
-				b->recv_meas[s] += (uint64_t)n;
+			if (n <= 0 || !atomic_load(&b->measuring))
+				continue;
+			/* Audio frames only (PCMU toward A, Opus toward B): not RTCP,
+			 * comfort noise or anything else a transcoder may send. */
+			for (int i = 0; i < n; i++) {
+				bool audio = msg[i].msg_len > 12 && buf[i][0] >> 6 == 2 &&
+					     (buf[i][1] & 0x7f) == (s ? 111 : 0);
+
+				b->recv_meas[s] += audio;
+				b->recv_other[s] += !audio;
+			}
 		}
 	}
 	return NULL;
@@ -218,7 +302,7 @@ static void send_until(struct bench *b, uint64_t until)
 					memcpy(p + hl, b->opus[k % NPKT], pl);
 				} else {
 					pl = 160;
-					memset(p + hl, 0x55 + (k & 7), pl);
+					memcpy(p + hl, b->ulaw + (k % NPKT) * 160, pl);
 				}
 				dst[side][nq[side]] = b->addr[side];
 				dst[side][nq[side]].sin_port = htons(b->port[side][call]);
@@ -249,22 +333,28 @@ static void send_until(struct bench *b, uint64_t until)
 	}
 }
 
-static uint64_t cpu_ns(const char *prefix)
+/* On-CPU time of process pid's threads whose name starts with prefix. */
+static uint64_t cpu_ns(int pid, const char *prefix)
 {
-	DIR *d = opendir("/proc/self/task");
+	char dir[64];
+	DIR *d;
 	struct dirent *e;
 	uint64_t sum = 0;
 
-	if (!d)
+	if (pid)
+		snprintf(dir, sizeof(dir), "/proc/%d/task", pid);
+	else
+		snprintf(dir, sizeof(dir), "/proc/self/task");
+	if (!(d = opendir(dir)))
 		return 0;
 	while ((e = readdir(d)) != NULL) {
-		char path[320], name[32] = "";
+		char path[400], name[32] = "";
 		unsigned long long ns = 0;
 		FILE *f;
 
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		snprintf(path, sizeof(path), "%s/%s/comm", dir, e->d_name);
 		if (!(f = fopen(path, "r")))
 			continue;
 		if (!fgets(name, sizeof(name), f))
@@ -272,7 +362,7 @@ static uint64_t cpu_ns(const char *prefix)
 		fclose(f);
 		if (strncmp(name, prefix, strlen(prefix)) != 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", e->d_name);
+		snprintf(path, sizeof(path), "%s/%s/schedstat", dir, e->d_name);
 		if (!(f = fopen(path, "r")))
 			continue;
 		if (fscanf(f, "%llu", &ns) == 1)
@@ -286,7 +376,7 @@ static uint64_t cpu_ns(const char *prefix)
 static void sum_stats(struct bench *b, uint64_t out[3])
 {
 	memset(out, 0, 3 * sizeof(uint64_t));
-	for (unsigned s = 0; s < b->calls; s++) {
+	for (unsigned s = 0; b->me && s < b->calls; s++) {
 		struct media_side_stats st[2];
 
 		if (media_session_stats(b->sess[s], st))
@@ -299,25 +389,14 @@ static void sum_stats(struct bench *b, uint64_t out[3])
 	}
 }
 
-static int load(struct bench *b)
+/* The engine's sessions, A PCMU and B Opus, their ports into b->port. */
+static int engine_setup(struct bench *b)
 {
-	struct media_engine_cfg cfg = {.workers = b->workers};
+	struct media_engine_cfg cfg = {.workers = b->workers, .io = b->io,
+				       .max_delay_ms = b->max_delay_ms};
 	uint16_t r = 0;
-	uint64_t cpu0, cpu1, ta, tb, s0[3], s1[3];
-	pthread_t rx;
-	OpusEncoder *e;
-	size_t ph = 0;
 	int err;
 
-	e = opus_encoder_create(48000, 1, OPUS_APPLICATION_VOIP, &err);
-	opus_encoder_ctl(e, OPUS_SET_BITRATE(24000));
-	for (int i = 0; i < NPKT; i++) {
-		int16_t pcm[960];
-
-		voiced(pcm, 960, 48000, &ph);
-		b->opus_len[i] = opus_encode(e, pcm, 960, b->opus[i], sizeof(b->opus[i]));
-	}
-	opus_encoder_destroy(e);
 	strcpy(cfg.bind_addr, "127.0.0.1");
 	(void)getrandom(&r, sizeof(r), 0);
 	cfg.port_min = (uint16_t)(20000 + 2 * (r % 500));
@@ -325,8 +404,8 @@ static int load(struct bench *b)
 	if ((err = media_engine_create(&b->me, &cfg, NULL, NULL)))
 		return err;
 	b->sess = calloc(b->calls, sizeof(*b->sess));
-	b->port[0] = calloc(b->calls, sizeof(uint16_t));
-	b->port[1] = calloc(b->calls, sizeof(uint16_t));
+	if (!b->sess)
+		return ENOMEM;
 	for (unsigned s = 0; s < b->calls; s++) {
 		struct media_session_params p;
 
@@ -353,21 +432,59 @@ static int load(struct bench *b)
 		b->port[0][s] = media_session_port(b->sess[s], MEDIA_SIDE_A);
 		b->port[1][s] = media_session_port(b->sess[s], MEDIA_SIDE_B);
 	}
+	return 0;
+}
+
+/* Another transcoder's per-call ports, "PORT_A PORT_B" a line. */
+static int read_calls(struct bench *b)
+{
+	FILE *f = fopen(b->calls_file, "r");
+	unsigned pa, pb, n = 0;
+
+	if (!f)
+		return errno;
+	while (n < b->calls && fscanf(f, "%u %u", &pa, &pb) == 2) {
+		b->port[0][n] = (uint16_t)pa;
+		b->port[1][n] = (uint16_t)pb;
+		n++;
+	}
+	fclose(f);
+	return n == b->calls ? 0 : EINVAL;
+}
+
+static int load(struct bench *b)
+{
+	uint64_t cpu0, cpu1, ta, tb, s0[3], s1[3];
+	const char *who = b->calls_file ? "" : "media-w";
+	pthread_t rx;
+	int err;
+
+	make_signal(b->opus, b->opus_len, (int)b->complexity);
+	for (size_t i = 0; i < sizeof(b->ulaw); i++)
+		b->ulaw[i] = g711_ulaw_encode(sig8k[i]);
+	b->port[0] = calloc(b->calls, sizeof(uint16_t));
+	b->port[1] = calloc(b->calls, sizeof(uint16_t));
+	if (!b->port[0] || !b->port[1])
+		return ENOMEM;
+	err = b->calls_file ? read_calls(b) : engine_setup(b);
+	if (err)
+		return err;
 	pthread_setname_np(pthread_self(), "bench-tx");
 	pthread_create(&rx, NULL, recv_main, b);
 	b->t0 = now_ns() + 10000000ull;
 	b->t_meas = b->t0 + (uint64_t)(b->warmup * 1e9);
 	b->t_end = b->t_meas + (uint64_t)(b->seconds * 1e9);
-	send_until(b, b->t_meas);
-	usleep(1100000);   /* let the workers publish the warm-up's counters */
+	/* Traffic goes on while the workers publish the warm-up's counters (a pause
+	 * here would make the schedule catch up in a burst). */
+	send_until(b, b->t_meas + 1100000000ull);
 	sum_stats(b, s0);
-	cpu0 = cpu_ns("media-w");
+	cpu0 = cpu_ns(b->ext_pid, who);
 	ta = now_ns();
 	atomic_store(&b->measuring, true);
 	send_until(b, ta + (uint64_t)(b->seconds * 1e9));
 	atomic_store(&b->measuring, false);
 	tb = now_ns();
-	cpu1 = cpu_ns("media-w");
+	cpu1 = cpu_ns(b->ext_pid, who);
 	usleep(1100000);
 	sum_stats(b, s1);
 	atomic_store(&b->stop, true);
@@ -377,18 +494,27 @@ static int load(struct bench *b)
 		double got = (double)(b->recv_meas[0] + b->recv_meas[1]) / 2;
 		double missing = expected > got ? expected - got : 0;
 		double bad = (double)(s1[0] - s0[0]) / 2 + (double)(s1[1] - s0[1]) / 2;
+		double cpu = (double)(cpu1 - cpu0) / (double)(tb - ta);
 
-		printf("{\"mode\":\"engine\",\"calls\":%u,\"complexity\":%u,\"seconds\":%.1f,"
+		printf("{\"mode\":\"%s\",\"calls\":%u,\"complexity\":%u,\"seconds\":%.1f,"
 		       "\"expected_per_dir\":%.0f,\"received_a\":%" PRIu64 ",\"received_b\":%" PRIu64
+		       ",\"other_a\":%" PRIu64 ",\"other_b\":%" PRIu64
 		       ",\"concealed\":%" PRIu64 ",\"late\":%" PRIu64 ",\"loss_pct\":%.4f,"
-		       "\"engine_cpu_pct\":%.1f}\n", b->calls, b->complexity, win, expected,
-		       b->recv_meas[0], b->recv_meas[1], s1[0] - s0[0], s1[1] - s0[1],
-		       100.0 * (missing + bad) / expected,
-		       100.0 * (double)(cpu1 - cpu0) / (double)(tb - ta));
+		       "\"engine_cpu_pct\":%.1f,\"cpu_us_per_call\":%.2f,"
+		       "\"cpu_us_per_delivered\":%.2f}\n",
+		       b->calls_file ? "external" : "engine", b->calls, b->complexity, win,
+		       expected, b->recv_meas[0], b->recv_meas[1], b->recv_other[0],
+		       b->recv_other[1], s1[0] - s0[0], s1[1] - s0[1],
+		       100.0 * (missing + bad) / expected, 100.0 * cpu,
+		       cpu * 20000.0 / b->calls,
+		       /* per 20 ms of a call actually delivered (one frame each way): a
+			* starved transcoder that skips frames does not look cheaper */
+		       got > 0 ? (double)(cpu1 - cpu0) / 1000.0 / got : 0.0);
 	}
-	for (unsigned s = 0; s < b->calls; s++)
+	for (unsigned s = 0; b->me && s < b->calls; s++)
 		media_session_destroy(b->sess[s]);
-	media_engine_destroy(b->me);
+	if (b->me)
+		media_engine_destroy(b->me);
 	return 0;
 }
 
@@ -401,9 +527,18 @@ int main(int argc, char **argv)
 		{"workers", required_argument, NULL, 'W'},
 		{"complexity", required_argument, NULL, 'c'},
 		{"ceiling", no_argument, NULL, 'C'},
+		{"states", required_argument, NULL, 'S'},
+		{"calls-file", required_argument, NULL, 'F'},
+		{"pid", required_argument, NULL, 'P'},
+		{"port-a", required_argument, NULL, 'A'},
+		{"port-b", required_argument, NULL, 'B'},
+		{"io", required_argument, NULL, 'I'},
+		{"max-delay", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
-	struct bench b = {.calls = 100, .seconds = 10, .warmup = 2, .complexity = 5};
+	/* The engine as trunxd runs it by default: epoll, 50 ms delay bound. */
+	struct bench b = {.calls = 100, .seconds = 10, .warmup = 2, .complexity = 5,
+			  .io = MEDIA_IO_EPOLL, .max_delay_ms = 50};
 	struct rlimit rl;
 	bool ceil_only = false;
 	int o;
@@ -416,23 +551,35 @@ int main(int argc, char **argv)
 		case 'W': b.workers = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'c': b.complexity = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'C': ceil_only = true; break;
+		case 'S': b.states = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'F': b.calls_file = optarg; break;
+		case 'P': b.ext_pid = atoi(optarg); break;
+		case 'A': b.bind_port[0] = (uint16_t)strtoul(optarg, NULL, 10); break;
+		case 'B': b.bind_port[1] = (uint16_t)strtoul(optarg, NULL, 10); break;
+		case 'D': b.max_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'I':
+			b.io = !strcmp(optarg, "uring") ? MEDIA_IO_URING
+			     : !strcmp(optarg, "auto") ? MEDIA_IO_AUTO : MEDIA_IO_EPOLL;
+			break;
 		default:
-			fprintf(stderr, "usage: trunx-xcode-bench [--ceiling] [--calls N] "
-					"[--seconds S] [--complexity C] [--workers W]\n");
+			fprintf(stderr, "usage: trunx-xcode-bench [--ceiling [--states N]] [--calls N] "
+					"[--seconds S] [--complexity C] [--workers W]\n"
+					"  [--io epoll|uring|auto] [--max-delay MS]\n"
+					"  [--calls-file F --pid P --port-a N --port-b N]\n");
 			return 2;
 		}
 	}
 	if (ceil_only)
-		return ceiling((int)b.complexity, b.seconds);
+		return ceiling((int)b.complexity, b.seconds, b.states ? b.states : 1);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	for (int i = 0; i < 2; i++)
-		if ((b.sock[i] = open_sock(&b.addr[i])) < 0)
+		if ((b.sock[i] = open_sock(&b.addr[i], b.bind_port[i])) < 0)
 			return 1;
 	if (load(&b)) {
-		fprintf(stderr, "engine set-up failed\n");
+		fprintf(stderr, "%s set-up failed\n", b.calls_file ? "calls file" : "engine");
 		return 1;
 	}
 	return 0;
