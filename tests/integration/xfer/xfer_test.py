@@ -191,11 +191,14 @@ def case_bridge(ctx):
       call.transfer requested, then completed 200; the caller gets BYE; the call keeps
       its id, leg b, and one lease (the new leg's; the old one given back); RTP flows
       from the new party to the kept leg and from the kept leg to the new party; hung
-      up, its one record shows the new A leg, its trunk and the cause admin_hangup.
+      up while a second re-bridge rings (its leg holding a second lease): that leg is
+      cancelled, the transfer fails, every lease goes back; the call's one record shows
+      the new A leg, its trunk and the cause admin_hangup.
       The kept leg's capture: the caller's audio then the new party's as one stream
       (one SSRC, sequence and timestamps unbroken)."""
     busy = calls.uas(ctx, "uas_486.xml", name="uas_busy", calls=1, timeout=60)
     u2 = calls.uas(ctx, "uas_basic.xml", name="uas_new", calls=1, timeout=60)
+    ring = calls.uas(ctx, "uas_ring_cancel.xml", name="uas_ring", calls=1, timeout=60)
     u = calls.uas(ctx, "uas_basic.xml", calls=1, timeout=60, trace_logs=True)
     dead = ports.free_port("127.0.0.1")
     # What the kept leg (acme's PBX) and the new party receive, from the start.
@@ -203,7 +206,7 @@ def case_bridge(ctx):
     u, a, w, c = setup(ctx, None, u=u, caller=os.path.join(HERE, "scenarios",
                                                            "uac_play_wait_bye.xml"),
                        peers=(("acme-new", u2.port), ("acme-busy", busy.port),
-                              ("acme-dead", dead)))
+                              ("acme-dead", dead), ("acme-ring", ring.port)))
     acme, bravo = w["acme"]["api"], w["bravo"]["api"]
     cid = call_in(acme, "answered")
     url = "/v1/calls/%s/transfer" % cid
@@ -278,11 +281,24 @@ def case_bridge(ctx):
     assert q, (mid, rtp(a.t, cid))
     ctx.log("rtp after the swap %s, later %s", mid, q)
     assert not a.t.events("call.end"), a.t.events("call.end")
+    # A second re-bridge toward a peer that only rings: its leg holds a lease of its
+    # own meanwhile; the call hung up then, the ringing leg is cancelled, the transfer
+    # fails, every lease goes back.
+    n1 = len(a.t.events("call.transfer"))
+    expect(acme.post(url, {"to": "sip:300@127.0.0.1:%d" % ring.port, "mode": "bridge",
+                           "leg": "b"}), 202)
+    assert procs.wait_until(lambda: ("progress", 180) in
+                            [(e["data"]["state"], e["data"].get("status"))
+                             for e in a.t.events("call.transfer")[n1:]], 10, 0.05)
+    assert a.t.ctl("budgets")["leases"] == 2, a.t.ctl("budgets")
     expect(acme.post("/v1/calls/%s/hangup" % cid), 200)
-    rcs = calls.finish(u, u2, busy)
-    assert rcs == [0, 0, 0], (rcs, u.describe_failure(), u2.describe_failure())
+    rcs = calls.finish(u, u2, busy, ring)
+    assert rcs == [0, 0, 0, 0], (rcs, u.describe_failure(), u2.describe_failure(),
+                                 ring.describe_failure())
     ends = a.t.wait_events("call.end", 1, 10)
     assert len(ends) == 1 and ends[0].get("cause") == "admin_hangup", ends
+    last = a.t.events("call.transfer")[-1]["data"]
+    assert last["state"] == "failed" and last["reason"] == "call ended", last
     cdr = procs.wait_until(lambda: a.pg.sql("SELECT a_call_id, b_call_id, trunk_in, cause "
                                             "FROM calls"), 15, 0.2)
     assert cdr == [(now["a"], old["b"], "acme-new", "admin_hangup")], (cdr, now)
