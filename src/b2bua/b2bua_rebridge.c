@@ -446,6 +446,13 @@ void b2b_rebridge_start(struct call *c, const struct b2bua_xfer_req *r, b2bua_re
 		       "a media renegotiation is in progress: retry");
 		return;
 	}
+	if (c->orig) {
+		/* Its legs hold a lease each (b2bua_orig.c): which one the new leg's lease
+		 * replaces is not settled here yet. */
+		refuse(c, h, arg, ENOTSUP, "not_implemented", "re-bridging a call placed by "
+		       "the API is not available yet: use mode refer");
+		return;
+	}
 	if (!route_table_is_db(c->rt) || !c->tenant[0]) {
 		refuse(c, h, arg, ENOTSUP, "not_implemented", "re-bridging needs the database "
 		       "routing (a tenant's call)");
