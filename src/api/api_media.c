@@ -8,7 +8,8 @@
  * control thread (media_prompt_load, as trunxctl play does: the signalling and media
  * threads never wait on disk), and the request posted to the B2BUA, whose answer
  * comes back to the control thread through the API's inbox. transfer sends a REFER
- * toward the leg's far end (b2bua_transfer); mode bridge answers 501 (not built yet).
+ * toward the leg's far end, or (mode bridge) re-bridges the kept leg to a new one
+ * (b2bua_transfer).
  */
 #include "api/api_int.h"
 
@@ -62,14 +63,25 @@ static const char *const xfer_modes[] = {"refer", "bridge", NULL};
 
 static const struct api_field transfer_fields[] = {
 	{"to", AF_STRING, "", "", AF_REQ, AC_DEST, 1, 240, NULL,
-	 "the destination: an E.164 number (referred to at the leg's trunk host) or a "
-	 "sip:/sips: URI (no ?headers)"},
+	 "the destination: an E.164 number or a sip:/sips: URI (no ?headers). refer: a "
+	 "number is referred to at the leg's trunk host. bridge: routed as POST /v1/calls "
+	 "routes its destination (a number by the tenant's outbound routes, with failover "
+	 "across their trunks; a URI only to one of the tenant's peers): 403 "
+	 "not_a_peer/callerid_not_owned, 422 when it has no route"},
 	{"leg", AF_STRING, "", "", 0, AC_ENUM, 0, 0, legs,
-	 "the leg whose far end is transferred: a (the caller) or b (the called party, "
-	 "the default); the other leg is hung up once the transfer succeeds"},
+	 "the leg whose far end ends up with the destination: a (the caller) or b (the "
+	 "called party). refer: the far end that is sent the REFER (default b); the other "
+	 "leg is hung up once the transfer succeeds. bridge: the leg kept (default a, the "
+	 "caller); the other leg is replaced by the new one and gets BYE (cause "
+	 "transferred) once it answers"},
 	{"mode", AF_STRING, "", "", 0, AC_ENUM, 0, 0, xfer_modes,
 	 "refer (the default: blind REFER toward the leg's far end, RFC 3515) or bridge "
-	 "(a new leg to the destination swapped in: 501, not available yet)"},
+	 "(trunx calls the destination on a new leg with a channel lease of its own; the "
+	 "kept leg stays bridged to the old party until the new one answers, then hears "
+	 "the new party with its RTP stream unbroken - same SSRC, sequence and timestamps, "
+	 "same codec; a busy, unreachable or unanswered destination leaves the call as it "
+	 "was. The call keeps its id and its one record: the record's legs and trunks are "
+	 "those at its end, its cause how it finally ended)"},
 };
 
 #define OP(name, schema, summary, f) \
@@ -89,9 +101,12 @@ const struct api_media_op api_media_ops[] = {
 	   "and call.beep follow as events)", amd_fields),
 	OP("transfer", "CallTransfer", "Transfer the call: a REFER toward the leg's far end "
 	   "(202 once sent; call.transfer events follow: accepted, progress, then completed "
-	   "- the call ends with cause transferred - or failed - the call goes on); 409 if "
-	   "the call is not answered or a transfer runs; mode bridge answers 501",
-	   transfer_fields),
+	   "- the call ends with cause transferred - or failed - the call goes on), or mode "
+	   "bridge: the kept leg re-bridged to a new leg trunx places (202 once its INVITE "
+	   "is out; call.transfer requested, progress, then completed - the call goes on "
+	   "with the new party - or failed - the call goes on unchanged); 409 if the call "
+	   "is not answered or a transfer runs; 429 when the new leg's pool or a cap is "
+	   "full", transfer_fields),
 };
 const size_t api_n_media_ops = sizeof(api_media_ops) / sizeof(api_media_ops[0]);
 
@@ -109,7 +124,7 @@ const struct api_media_op *api_media_op_of(const char *path)
 struct media_job {
 	struct api_req *r;
 	bool            stop;     /* record stop: 200, and ENOENT means none runs */
-	bool            xfer;     /* transfer: its own 409/422/501 */
+	bool            xfer;     /* transfer: its own 403/409/422/429/501 */
 	int             status;
 	char           *json;
 };
@@ -137,7 +152,8 @@ static void answer(void *arg)
 	struct api_req *r = j->r;
 	json_t *o = j->json ? json_loads(j->json, 0, NULL) : NULL;
 	const char *m = json_string_value(json_object_get(o, "message"));
-	char msgbuf[256];
+	const char *ec = json_string_value(json_object_get(o, "error"));
+	char msgbuf[256], code[48] = "";
 	const char *msg = m ? msgbuf : NULL;
 	int status = j->status;
 	bool stop = j->stop, xfer = j->xfer;
@@ -145,6 +161,8 @@ static void answer(void *arg)
 
 	if (m)
 		snprintf(msgbuf, sizeof(msgbuf), "%s", m);
+	if (ec)
+		snprintf(code, sizeof(code), "%s", ec);
 
 	free(j->json);
 	free(j);
@@ -163,7 +181,14 @@ static void answer(void *arg)
 		api_fail(r, 409, "recording_running", "a recording is already running on this "
 			 "call: stop it first ({\"stop\": true})");
 	else if (status == EINVAL && xfer)
-		bad(r, "to", "invalid_value", "%s", msg ? msg : "to: cannot be referred to");
+		bad(r, "to", code[0] ? code : "invalid_value", "%s",
+		    msg ? msg : "to: cannot be referred to");
+	else if (status == EPERM && xfer)
+		api_fail(r, 403, code[0] ? code : "forbidden", "%s", msg ? msg : "refused");
+	else if (status == EDQUOT && xfer) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After", "1");
+		api_fail(r, 429, code[0] ? code : "pool_full", "%s", msg ? msg : "no channel free");
+	}
 	else if (status == ENOTSUP && xfer)
 		api_fail(r, 501, "not_implemented", "%s", msg ? msg : "not available");
 	else if (status == 0)
@@ -268,16 +293,17 @@ static int transfer(struct api_req *r, struct media_job *j)
 		bad(r, "to", "missing_field", "to is required");
 		return -1;
 	}
-	if (mode && strcmp(mode, "bridge") == 0) {
-		api_fail(r, 501, "not_implemented", "mode bridge (a new leg swapped in) is not "
-			 "available in this build: use mode refer");
-		return -1;
-	}
 	j->xfer = true;
 	snprintf(q.call_id, sizeof(q.call_id), "%s", r->params[0]);
 	snprintf(q.to, sizeof(q.to), "%s", to);
 	q.leg = leg_of(r);
 	q.mode = B2BUA_XFER_REFER;
+	if (mode && strcmp(mode, "bridge") == 0) {
+		const char *l = str(r, "leg");
+
+		q.mode = B2BUA_XFER_BRIDGE;
+		q.leg = l && strcmp(l, "b") == 0 ? 1 : 0;   /* the kept leg: a by default */
+	}
 	return b2bua_transfer(api_b2bua(r->api), &q, on_b2bua, j);
 }
 

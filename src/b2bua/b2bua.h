@@ -174,7 +174,8 @@ int b2bua_hangup(struct b2bua *b, const char *call_id, b2bua_reply_h *h, void *a
 
 enum b2bua_xfer_mode {
 	B2BUA_XFER_REFER = 1,      /**< blind: REFER toward the leg's peer (RFC 3515) */
-	B2BUA_XFER_BRIDGE,         /**< a new leg to the destination swapped in (not yet) */
+	B2BUA_XFER_BRIDGE,         /**< a new leg to the destination swapped in for the
+				        other leg (b2bua_rebridge.c) */
 };
 
 struct b2bua_xfer_req {
@@ -192,6 +193,13 @@ struct b2bua_xfer_req {
  * REFER is sent: status 0, ENOENT (no such call), ENOTCONN (not answered), EBUSY (a
  * transfer runs), EINVAL (a destination that cannot be referred to; "message" says
  * why), ENOTSUP (mode not available). Any thread; takes nothing.
+ * BRIDGE: `leg` is the leg kept; trunx calls `to` (routed as POST /v1/calls routes
+ * its destination, under the same rules) with a lease of its own and, on its answer,
+ * bridges the kept leg to it and hangs the other up (call.transfer requested,
+ * progress, completed or failed; a failure leaves the call as it was). The reply
+ * ({"id","leg","mode","to","target","result":"bridging"}) comes once its INVITE is
+ * out; errors carry "error" (a code) and "message": also EPERM (not the tenant's to
+ * call), EINVAL (no route), EDQUOT (a pool or cap full), EAGAIN.
  * @return 0 if posted, EINVAL, ENOMEM, EAGAIN (queue full), ESHUTDOWN
  */
 int b2bua_transfer(struct b2bua *b, const struct b2bua_xfer_req *req, b2bua_reply_h *h,

@@ -95,6 +95,13 @@ void call_admitted(struct call *c, enum admit_verdict v)
 
 	if (c->orig && call_orig_bridge_admitted(c, v))
 		return;   /* the answer for the bridged leg's own lease (b2bua_orig.c) */
+	if (c->xfer && c->xfer->admitting) {
+		/* The lease of a re-bridge's new leg (b2bua_rebridge.c). */
+		c->admit_pending = false;
+		c->xfer->admitting = false;
+		c->xfer->on_admitted(c, v);
+		return;
+	}
 	c->admit_pending = false;
 	c->su = NULL;
 	sipua_timer_cancel(c->admit_timer);

@@ -709,6 +709,9 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 	int side = ev->leg == c->a ? SIDE_A : SIDE_B;
 
 	(void)b;
+	if (c->xfer && c->xfer->on_leg && ev->leg != c->a && ev->leg != c->b_leg &&
+	    c->xfer->on_leg(c, ev))
+		return;   /* the new leg of a re-bridge, until it replaces one (b2bua_rebridge.c) */
 	if (c->orig && side == SIDE_A && call_orig_bridge_event(c, ev))
 		return;   /* the leg bridge_to placed: outgoing, answered by its callee */
 	switch (ev->type) {

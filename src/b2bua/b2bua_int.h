@@ -468,6 +468,15 @@ struct b2b_xfer {
 	char                to[B2B_XFER_URI_MAX];      /**< the destination as asked */
 	char                target[B2B_XFER_URI_MAX];  /**< the Refer-To URI */
 	struct sipua_timer *timer;       /**< the final NOTIFY is overdue */
+	/* Mode bridge (b2bua_rebridge.c): `side` is the kept leg; a new leg replaces the
+	 * other. Hooks, so that what links b2bua_call.c needs no SIP sender of it. */
+	bool                bridge;
+	bool                admitting;   /**< the new leg's lease is asked (the call stays) */
+	struct b2b_rebridge *rb;
+	/** An event of a leg that is not (yet) the call's: true when it was the new leg's. */
+	bool (*on_leg)(struct call *c, const struct sipua_ev *ev);
+	void (*on_admitted)(struct call *c, enum admit_verdict v);
+	void (*on_end)(struct call *c);   /**< the transfer is over: frees rb */
 };
 /** A REFER answer or NOTIFY on leg `side`: progress, success (the call ends as
  *  "transferred"), or failure (the call goes on). */
@@ -478,6 +487,23 @@ void b2b_xfer_report(struct call *c, const char *state, int status, const char *
 void b2b_xfer_timeout(void *arg);
 /** Ends the call's transfer, if any, as failed for `reason` (the call is ending). */
 void b2b_xfer_free(struct call *c, const char *reason);
+/** Ends a transfer as failed (call.transfer failed; the call goes on). */
+void b2b_xfer_failed(struct call *c, int status, const char *reason);
+/** Ends a transfer that succeeded (frees it; the call is left as it is). */
+void b2b_xfer_done(struct call *c);
+
+/* b2bua_rebridge_sdp.c: the SDP of a re-bridge (pure) */
+/** Our offer to a new leg replacing side `side`: what that side negotiated.
+ *  @return 0, ENOTSUP (SRTP, nothing negotiated), EINVAL, ENOMEM */
+int b2b_rebridge_offer(struct b2b_media *m, int side, char *out, size_t outlen, size_t *outn,
+		       char *why, size_t whylen);
+/** The new leg's answer to `offer`, taken into side `side` of m (only when usable).
+ *  @return 0, ENOTSUP (another codec, stream rejected), EINVAL (malformed) */
+int b2b_rebridge_answer(struct b2b_media *m, int side, const char *offer, size_t offer_len,
+			const char *sdp, size_t len, char *why, size_t whylen);
+/* b2bua_rebridge.c (signalling thread): transfer mode bridge; answers through h. */
+void b2b_rebridge_start(struct call *c, const struct b2bua_xfer_req *r, b2bua_reply_h *h,
+			void *arg);
 
 /* b2bua_quality.c: per-leg loss, jitter, RTT and MOS in call.end and trunxctl calls */
 /** Puts the per-leg quality fields (loss, jitter, RTT, MOS, concealment, SRTP) of the

@@ -11,7 +11,8 @@
  *   "transferred" in its record (call.transfer state "completed").
  *
  * Every step is a call.transfer event (requested, accepted, progress, completed,
- * failed). Starting one is b2bua_xfer_ctl.c's (the control plane's request).
+ * failed). Starting one is b2bua_xfer_ctl.c's (the control plane's request); mode
+ * bridge (a new leg swapped in) is b2bua_rebridge.c's, ended through the same calls.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,9 @@ void b2b_xfer_report(struct call *c, const char *state, int status, const char *
 
 	if (!x)
 		return;
-	d = json_pack("{s:s,s:s,s:s,s:s,s:s}", "state", state, "mode", "refer",
-		      "leg", x->side ? "b" : "a", "to", x->to, "refer_to", x->target);
+	d = json_pack("{s:s,s:s,s:s,s:s,s:s}", "state", state, "mode",
+		      x->bridge ? "bridge" : "refer", "leg", x->side ? "b" : "a", "to", x->to,
+		      x->bridge ? "target" : "refer_to", x->target);
 	if (d && status)
 		json_object_set_new(d, "status", json_integer(status));
 	if (d && reason && reason[0])
@@ -44,9 +46,16 @@ static void xfer_end(struct call *c)
 {
 	if (!c->xfer)
 		return;
+	if (c->xfer->on_end)
+		c->xfer->on_end(c);
 	sipua_timer_cancel(c->xfer->timer);
 	free(c->xfer);
 	c->xfer = NULL;
+}
+
+void b2b_xfer_done(struct call *c)
+{
+	xfer_end(c);
 }
 
 static void xfer_failed(struct call *c, int status, const char *reason)
@@ -55,6 +64,12 @@ static void xfer_failed(struct call *c, int status, const char *reason)
 	call_log(LOG_INFO, "call.transfer_failed", c, c->xfer->side ? "b" : "a",
 		 "transfer failed (%d %s): the call goes on", status, reason);
 	xfer_end(c);
+}
+
+void b2b_xfer_failed(struct call *c, int status, const char *reason)
+{
+	if (c->xfer)
+		xfer_failed(c, status, reason);
 }
 
 void b2b_xfer_timeout(void *arg)
@@ -80,7 +95,7 @@ void b2b_xfer_on_event(struct call *c, int side, const struct sipua_ev *ev)
 	struct b2b_xfer *x = c->xfer;
 	char why[64];
 
-	if (!x || side != x->side)
+	if (!x || x->bridge || side != x->side)
 		return;   /* no transfer of ours on this leg (late NOTIFY): ignored */
 	if (ev->type == SIPUA_EV_REFER_ANSWER) {
 		if (ev->status >= 300) {

@@ -3,8 +3,9 @@
  * the signalling thread, which finds the answered call, builds the Refer-To from the
  * destination (checked again here: nothing that could break out of the header or add
  * headers to the transferee's INVITE), sends the REFER on the leg and answers. The
- * progress that follows is b2bua_xfer.c's. Kept apart from it so that the call
- * layer's tests, which replace the SIP stack, do not link the REFER sender.
+ * progress that follows is b2bua_xfer.c's; mode bridge is b2bua_rebridge.c's. Kept
+ * apart from them so that the call layer's tests, which replace the SIP stack, do not
+ * link the REFER sender.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -94,7 +95,7 @@ static int start(struct call *c, const struct b2bua_xfer_req *r, struct b2b_xfer
 	int err;
 
 	if (r->mode != B2BUA_XFER_REFER) {
-		*why = "re-bridging to a new destination is not available in this build";
+		*why = "unknown transfer mode";
 		return ENOTSUP;
 	}
 	if (c->state != CALL_ANSWERED || !c->a || !c->b_leg || !leg || !c->ms ||
@@ -149,9 +150,16 @@ static void xfer_run(void *arg)
 	struct call *c = find(j->b, r->call_id);
 	struct b2b_xfer *x = NULL;
 	const char *why = "no call with that id";
-	int err = c ? start(c, r, &x, &why) : ENOENT;
+	int err;
 	json_t *o;
 	char *s;
+
+	if (c && r->mode == B2BUA_XFER_BRIDGE) {
+		b2b_rebridge_start(c, r, j->h, j->arg);   /* b2bua_rebridge.c answers */
+		free(j);
+		return;
+	}
+	err = c ? start(c, r, &x, &why) : ENOENT;
 
 	if (!err) {
 		c->xfer = x;

@@ -8,7 +8,8 @@
  *   play ID a|b FILE [--mix]   record ID FILE | record ID --stop   amd ID [a|b]
  *   dtmf ID a|b DIGITS [--duration MS]
  *   transfer ID a|b DEST [--refer|--bridge]   (b2bua_transfer: REFER toward the leg's
- *                                              far end; --bridge is not available yet)
+ *                                              far end; --bridge: leg a|b is kept and
+ *                                              re-bridged to a new leg to DEST)
  */
 #include <errno.h>
 #include <libgen.h>
@@ -137,9 +138,8 @@ static int transfer(void *arg, const struct ctl_req *q, ctl_reply_h *h, void *ha
 	r.mode = B2BUA_XFER_REFER;
 	if (q->n_more == 3) {
 		if (strcmp(q->more[2], "--bridge") == 0)
-			return say(err, errlen, "%s", "--bridge (a new leg swapped in) is not "
-				   "available in this build: use --refer");
-		if (strcmp(q->more[2], "--refer") != 0)
+			r.mode = B2BUA_XFER_BRIDGE;   /* the leg given is the one kept */
+		else if (strcmp(q->more[2], "--refer") != 0)
 			return say(err, errlen, "unknown option %s (usage: transfer ID a|b DEST "
 				   "[--refer|--bridge])", q->more[2]);
 	}

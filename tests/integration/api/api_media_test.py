@@ -10,7 +10,8 @@ Redis, SIPp at both ends): on a call from the carrier to tenant acme's DID,
   record   start (202), a second start (409 recording_running), stop (200): call.record
            names the file, a WAV with audio; then another stop is 409 not_recording
   amd      202 "detecting"
-  transfer mode bridge 501 not_implemented (REFER: tests/integration/xfer)
+  transfer mode bridge to a number only the carrier (no uri) routes: 422 on "to"
+           (REFER and bridge transfers: tests/integration/xfer)
   bravo    another tenant's key gets 404 on every one of them, whatever the body."""
 import math
 import os
@@ -157,11 +158,11 @@ def case_media(ctx):
     assert params.framerate == 8000 and params.sampwidth == 2, params
     assert params.nframes >= 4000 and peak > 100, (params, peak)
 
-    # amd starts; transfer by a new leg (bridge) is not there yet.
+    # amd starts; a transfer by a new leg (bridge) to a number no usable trunk takes.
     assert expect(acme.post(url + "amd", {"leg": "b"}), 202).json["result"] == "detecting"
     expect(acme.post(url + "amd", {"leg": "x"}), 422, "invalid_value")
-    expect(acme.post(url + "transfer", {"to": "+15551230000", "mode": "bridge"}), 501,
-           "not_implemented")
+    r = acme.post(url + "transfer", {"to": "+15551230000", "mode": "bridge"})
+    assert r.status == 422 and r.json.get("field") == "to", r
 
     # The call is unharmed: hang it up by API, both ends get their BYE.
     expect(acme.post(url + "hangup"), 200)

@@ -380,12 +380,13 @@ def case_isolation_calls(ctx):
     assert r.status == 400 and r.json["error"]["code"] == -32700, r
     expect(a.anon.post("/v1/mcp", {"jsonrpc": "2.0", "id": 1, "method": "ping"}), 401,
            "missing_token")
-    # Transfer by a new leg (bridge) is not built yet: a clear 501 on acme's own call
-    # (REFER transfers: tests/integration/xfer; the media operations:
-    # api_media_test.py).
-    expect(acme.post("/v1/calls/%s/transfer" % call["id"], {"to": "+15551230000",
-                                                            "mode": "bridge"}), 501,
-           "not_implemented")
+    # Transfer by a new leg (bridge) routes as API calls do: the number's only trunk
+    # (the carrier, no uri) cannot take it, 422 naming the field (REFER and bridge
+    # transfers: tests/integration/xfer; the media operations: api_media_test.py).
+    r = acme.post("/v1/calls/%s/transfer" % call["id"], {"to": "+15551230000",
+                                                         "mode": "bridge"})
+    assert r.status == 422 and r.json.get("field") == "to" and \
+        r.json["error"] in ("trunks_down", "no_route"), r
     # No [api] media_dir on this server: no file is reachable through the API.
     for op, body in (("play", {"file": "x.wav"}), ("record", {"path": "x.wav"})):
         expect(acme.post("/v1/calls/%s/%s" % (call["id"], op), body), 403,

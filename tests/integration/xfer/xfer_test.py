@@ -22,12 +22,13 @@ Redis), a SIPp caller on the carrier trunk and a SIPp callee as tenant acme's PB
                   caller (uac_refer_in.xml) gets 405 to its REFER and hangs up."""
 import os
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 
-from harness import calls, case, dbmode, procs, trunxd, ua  # noqa: E402
+from harness import calls, capture, case, dbmode, ports, procs, trunxd, ua  # noqa: E402
 
 import apimode  # noqa: E402
 from api_test import world  # noqa: E402
@@ -36,13 +37,20 @@ from apiclient import expect  # noqa: E402
 TARGET = "sip:+15550009999@127.0.0.1:5999"
 
 
-def setup(ctx, scenario, ring_ms=0):
-    u = calls.uas(ctx, scenario, calls=1, timeout=60, duration_ms=ring_ms,
-                  trace_logs=True)
+def setup(ctx, scenario, ring_ms=0, peers=(), caller="uac_wait_bye.xml", u=None):
+    """peers: (name, port) of more PBX peers of tenant acme (re-bridge destinations);
+    u: the callee already started (scenario unused)."""
+    u = u or calls.uas(ctx, scenario, calls=1, timeout=60, duration_ms=ring_ms,
+                       trace_logs=True)
     a = apimode.start(ctx)
     w = world(ctx, a, u.port)
-    dbmode.wait_routing(a.t, lambda m: "1 carriers" in m and "2 DIDs" in m, timeout=10)
-    c = calls.uac(ctx, "uac_wait_bye.xml", a.t.sip_addr, service="+15557770001",
+    for name, port in peers:
+        expect(w["acme"]["api"].post("/v1/peers", {"name": name, "host": "127.0.0.1",
+                                                   "port": port}), 201)
+    n_peers = "%d peers" % (2 + len(peers))
+    dbmode.wait_routing(a.t, lambda m: "1 carriers" in m and "2 DIDs" in m and n_peers in m,
+                        timeout=10)
+    c = calls.uac(ctx, caller, a.t.sip_addr, service="+15557770001",
                   local_ip="127.0.0.2", timeout=60)
     return u, a, w, c
 
@@ -77,7 +85,8 @@ def case_refer_ok(ctx):
                         ({"to": "+15550009999", "leg": "a"}, "to")):
         r = acme.post(url, body)
         assert r.status == 422 and r.json.get("field") == field, (body, r)
-    expect(acme.post(url, {"to": TARGET, "mode": "bridge"}), 501, "not_implemented")
+    # mode bridge routes as API calls do: a URI that is none of acme's peers is 403
+    expect(acme.post(url, {"to": TARGET, "mode": "bridge"}), 403, "not_a_peer")
     expect(bravo.post(url, {"to": TARGET}), 404, "not_found")
     assert not a.t.events("call.transfer"), a.t.events("call.transfer")
 
@@ -157,6 +166,160 @@ def case_refer_declined(ctx):
 
 def case_refer_failed(ctx):
     refused_case(ctx, "uas_refer_fail.xml", 486, 4, by_ctl=True)
+
+
+def rtp(t, cid):
+    """The call's live RTP counters per leg ({"a": {...}, "b": {...}}), or None."""
+    got = [x for x in t.ctl("calls") if x["id"] == cid]
+    return got[0].get("quality") if got else None
+
+
+def legs(t, cid):
+    got = [x for x in t.ctl("calls") if x["id"] == cid]
+    return {leg["leg"]: leg["call_id"] for leg in got[0]["legs"]} if got else {}
+
+
+def case_bridge(ctx):
+    """Mode bridge, all on one call (a carrier caller, acme's PBX playing audio):
+      bad input: unknown leg 422, another tenant 404, a number with no route 422, a URI
+      that is none of acme's peers 403; nothing happens.
+      busy: acme keeps leg a (the default) toward a peer answering 486: call.transfer
+      requested then failed 486, the call unchanged (same legs, answered, one lease).
+      unreachable: by trunxctl transfer --bridge, toward a peer nobody listens on (TCP):
+      failed, the call unchanged.
+      success: acme keeps leg b (its PBX) and re-bridges it to its second PBX: 202,
+      call.transfer requested, then completed 200; the caller gets BYE; the call keeps
+      its id, leg b, and one lease (the new leg's; the old one given back); RTP flows
+      from the new party to the kept leg and from the kept leg to the new party; hung
+      up while a second re-bridge rings (its leg holding a second lease): that leg is
+      cancelled, the transfer fails, every lease goes back; the call's one record shows
+      the new A leg, its trunk and the cause admin_hangup.
+      The kept leg's capture: the caller's audio then the new party's as one stream
+      (one SSRC, sequence and timestamps unbroken)."""
+    busy = calls.uas(ctx, "uas_486.xml", name="uas_busy", calls=1, timeout=60)
+    u2 = calls.uas(ctx, "uas_basic.xml", name="uas_new", calls=1, timeout=60)
+    ring = calls.uas(ctx, "uas_ring_cancel.xml", name="uas_ring", calls=1, timeout=60)
+    u = calls.uas(ctx, "uas_basic.xml", calls=1, timeout=60, trace_logs=True)
+    dead = ports.free_port("127.0.0.1")
+    # What the kept leg (acme's PBX) and the new party receive, from the start.
+    cap = capture.Capture(ctx.reg, "rtp", [u.media_port, u2.media_port]).start()
+    u, a, w, c = setup(ctx, None, u=u, caller=os.path.join(HERE, "scenarios",
+                                                           "uac_play_wait_bye.xml"),
+                       peers=(("acme-new", u2.port), ("acme-busy", busy.port),
+                              ("acme-dead", dead), ("acme-ring", ring.port)))
+    acme, bravo = w["acme"]["api"], w["bravo"]["api"]
+    cid = call_in(acme, "answered")
+    url = "/v1/calls/%s/transfer" % cid
+    new = "sip:200@127.0.0.1:%d" % u2.port
+    # Bad input: nothing is placed.
+    r = acme.post(url, {"to": new, "mode": "bridge", "leg": "c"})
+    assert r.status == 422 and r.json.get("field") == "leg", r
+    expect(bravo.post(url, {"to": new, "mode": "bridge"}), 404, "not_found")
+    r = acme.post(url, {"to": "+4420", "mode": "bridge"})   # acme routes only +1...
+    assert r.status == 422 and r.json.get("field") == "to", r
+    expect(acme.post(url, {"to": "sip:200@127.0.0.1:9", "mode": "bridge"}), 403,
+           "not_a_peer")
+    assert not a.t.events("call.transfer"), a.t.events("call.transfer")
+    old = legs(a.t, cid)
+    assert a.t.ctl("budgets")["leases"] == 1, a.t.ctl("budgets")
+
+    # Busy: failed, the call as it was.
+    r = expect(acme.post(url, {"to": "sip:200@127.0.0.1:%d" % busy.port, "mode": "bridge"}),
+               202).json
+    assert r["leg"] == "a" and r["mode"] == "bridge" and r["result"] == "bridging", r
+    ev = xfer_events(a.t, 2, 15)
+    assert ev[0] == ("requested", None) and ev[-1] == ("failed", 486), ev
+    assert legs(a.t, cid) == old
+    # Unreachable, by trunxctl: failed (the connection is refused), the call as it was.
+    r = a.t.ctl("transfer", cid, "a", "sip:200@127.0.0.1:%d;transport=tcp" % dead,
+                "--bridge")
+    assert r["result"] == "bridging" and r["mode"] == "bridge", r
+    fails = procs.wait_until(lambda: [e for e in a.t.events("call.transfer")
+                                      if e["data"]["state"] == "failed"][1:], 40, 0.1)
+    assert fails, a.t.events("call.transfer")
+    ctx.log("unreachable: %s", fails[0]["data"])
+    assert legs(a.t, cid) == old
+    assert expect(acme.get("/v1/calls/" + cid), 200).json["state"] == "answered"
+    assert procs.wait_until(lambda: a.t.ctl("budgets")["leases"] == 1, 5, 0.1), \
+        a.t.ctl("budgets")
+
+    # Success: leg b kept, re-bridged to the second PBX.
+    n0 = len(a.t.events("call.transfer"))
+    procs.wait_until(lambda: False, 0.3, 0.1)   # some of the caller's audio first
+    t_swap = time.time()
+    r = expect(acme.post(url, {"to": new, "mode": "bridge", "leg": "b"}), 202).json
+    assert r["leg"] == "b" and r["target"] == new, r
+    procs.wait_until(lambda: len(a.t.events("call.transfer")) >= n0 + 2 and
+                     a.t.events("call.transfer")[-1]["data"]["state"] in ("completed",
+                                                                         "failed"), 15, 0.05)
+    ev = [(e["data"]["state"], e["data"].get("status"))
+          for e in a.t.events("call.transfer")[n0:]]
+    assert ev[0] == ("requested", None) and ev[-1] == ("completed", 200), ev
+    done = a.t.events("call.transfer")[-1]["data"]
+    assert done["mode"] == "bridge" and done["result"] == "transferred", done
+    # The replaced caller got BYE and is done; the call goes on with the new party.
+    rcs = calls.finish(c)
+    assert rcs == [0], (rcs, c.describe_failure())
+    now = legs(a.t, cid)
+    assert now["b"] == old["b"] and now["a"] != old["a"], (old, now)
+    assert expect(acme.get("/v1/calls/" + cid), 200).json["state"] == "answered"
+    b = a.t.ctl("budgets")
+    ctx.log("budgets after the swap: %s", b)
+    assert procs.wait_until(lambda: a.t.ctl("budgets")["leases"] == 1, 5, 0.1), b
+    # Media. The caller is gone (it got its BYE): side a's only sender now is the new
+    # party, what side a sends goes to it, and side b's out is its audio reaching the
+    # kept leg.
+    mid = procs.wait_until(lambda: (rtp(a.t, cid) or {}).get("a", {}).get("rtp_in", 0) > 5
+                           and rtp(a.t, cid), 6, 0.1)
+    assert mid, rtp(a.t, cid)
+
+    def flowing():
+        q = rtp(a.t, cid)
+        return q and all(q[s][k] > mid[s][k] + 10 for s, k in
+                         (("a", "rtp_in"), ("a", "rtp_out"), ("b", "rtp_out"))) and q
+    q = procs.wait_until(flowing, 6, 0.2)
+    assert q, (mid, rtp(a.t, cid))
+    ctx.log("rtp after the swap %s, later %s", mid, q)
+    assert not a.t.events("call.end"), a.t.events("call.end")
+    # A second re-bridge toward a peer that only rings: its leg holds a lease of its
+    # own meanwhile; the call hung up then, the ringing leg is cancelled, the transfer
+    # fails, every lease goes back.
+    n1 = len(a.t.events("call.transfer"))
+    expect(acme.post(url, {"to": "sip:300@127.0.0.1:%d" % ring.port, "mode": "bridge",
+                           "leg": "b"}), 202)
+    assert procs.wait_until(lambda: ("progress", 180) in
+                            [(e["data"]["state"], e["data"].get("status"))
+                             for e in a.t.events("call.transfer")[n1:]], 10, 0.05)
+    assert a.t.ctl("budgets")["leases"] == 2, a.t.ctl("budgets")
+    expect(acme.post("/v1/calls/%s/hangup" % cid), 200)
+    rcs = calls.finish(u, u2, busy, ring)
+    assert rcs == [0, 0, 0, 0], (rcs, u.describe_failure(), u2.describe_failure(),
+                                 ring.describe_failure())
+    ends = a.t.wait_events("call.end", 1, 10)
+    assert len(ends) == 1 and ends[0].get("cause") == "admin_hangup", ends
+    last = a.t.events("call.transfer")[-1]["data"]
+    assert last["state"] == "failed" and last["reason"] == "call ended", last
+    cdr = procs.wait_until(lambda: a.pg.sql("SELECT a_call_id, b_call_id, trunk_in, cause "
+                                            "FROM calls"), 15, 0.2)
+    assert cdr == [(now["a"], old["b"], "acme-new", "admin_hangup")], (cdr, now)
+    assert procs.wait_until(lambda: a.t.ctl("budgets")["leases"] == 0, 5, 0.1), \
+        a.t.ctl("budgets")
+    # Toward the kept leg: the caller's audio, then the new party's, as one stream (one
+    # SSRC, sequence +1 each, timestamps going on); the new party got the kept leg's.
+    pk = cap.stop()
+    kept = capture.rtp_to(pk, u.media_port)
+    before = [r for r in kept if r.ts < t_swap]
+    assert len(before) >= 5 and len(kept) - len(before) >= 30, (len(before), len(kept))
+    assert len({r.ssrc for r in kept}) == 1, sorted({hex(r.ssrc) for r in kept})
+    for x, y in zip(kept, kept[1:]):
+        assert (y.seq - x.seq) & 0xFFFF == 1, ("sequence jumps", x.seq, y.seq)
+        assert 0 < (y.timestamp - x.timestamp) & 0xFFFFFFFF < 0x7FFFFFFF, \
+            ("timestamp", x.timestamp, y.timestamp)
+    to_new = capture.rtp_to(pk, u2.media_port)
+    assert len(to_new) > 20 and {r.pt for r in to_new} == {8}, len(to_new)
+    ctx.log("to the kept leg: %d packets (%d before the transfer), ssrc %08x, seq %d..%d; "
+            "to the new party: %d", len(kept), len(before), kept[0].ssrc, kept[0].seq,
+            kept[-1].seq, len(to_new))
 
 
 def case_refer_in(ctx):
