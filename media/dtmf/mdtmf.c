@@ -177,25 +177,57 @@ void mdtmf_fini(struct media_session *s)
 	s->dtmf = NULL;
 }
 
+/* Appends a digit to a direction's queue, making room by forgetting what was sent. */
+static void dir_queue(struct mdtmf_dir *dir, unsigned to, char digit, uint16_t duration_ms)
+{
+	if (dir->q.n >= MEDIA_DTMF_QUEUE && dir->q_head > 0) {
+		memmove(dir->q.d, dir->q.d + dir->q_head,
+			(dir->q.n - dir->q_head) * sizeof(dir->q.d[0]));
+		dir->q.n -= dir->q_head;
+		dir->q_head = 0;
+	}
+	if (dir->q.n < MEDIA_DTMF_QUEUE) {
+		dir->q.d[dir->q.n].to = (uint8_t)to;
+		dir->q.d[dir->q.n].digit = digit;
+		dir->q.d[dir->q.n].duration_ms = duration_ms;
+		dir->q.n++;
+	}
+}
+
 void mdtmf_take(struct media_session *s, const struct mdtmf_queue *q)
 {
 	struct mdtmf *d = s->dtmf;
 
 	if (!d)
 		return;
-	for (unsigned i = 0; i < q->n; i++) {
-		struct mdtmf_dir *dir = &d->dir[q->d[i].to & 1];
+	for (unsigned i = 0; i < q->n; i++)
+		dir_queue(&d->dir[q->d[i].to & 1], q->d[i].to & 1, q->d[i].digit,
+			  q->d[i].duration_ms);
+}
 
-		if (dir->q.n >= MEDIA_DTMF_QUEUE && dir->q_head > 0) {
-			/* make room: forget what was sent */
-			memmove(dir->q.d, dir->q.d + dir->q_head,
-				(dir->q.n - dir->q_head) * sizeof(dir->q.d[0]));
-			dir->q.n -= dir->q_head;
-			dir->q_head = 0;
-		}
-		if (dir->q.n < MEDIA_DTMF_QUEUE)
-			dir->q.d[dir->q.n++] = q->d[i];
+/* The end of the oldest RFC 4733 digit still open toward an in-band side: the tone
+ * playing, the one waiting, or one queued behind it. */
+static void close_open(struct mdtmf_dir *dir, uint32_t samples)
+{
+	if (dir->gen_on && dir->gen_open) {
+		(void)dtmf_gen_set_duration(dir->gen, samples);
+		dir->gen_open = false;
+		return;
 	}
+	if (dir->pend_digit && !dir->pend_samples) {
+		dir->pend_samples = samples ? samples : 1;
+		return;
+	}
+	for (unsigned i = dir->q_head; i < dir->q.n; i++)
+		if (dir->q.d[i].duration_ms == 0) {
+			uint32_t ms = samples / (DTMF_RATE / 1000u);
+
+			dir->q.d[i].duration_ms = (uint16_t)(ms > MDTMF_MAX_MS ? MDTMF_MAX_MS :
+							     ms ? ms : 1);
+			return;
+		}
+	if (dir->gen_on)
+		(void)dtmf_gen_set_duration(dir->gen, samples);
 }
 
 /* ---- receiving ---- */
@@ -214,7 +246,10 @@ static void on_rx_note(struct media_session *s, unsigned side, const struct tele
 	if (n->type == TELEV_BEGIN) {
 		if (!tones)
 			return;
-		if (dir->gen_on || dir->gap) {
+		if (dir->pend_digit) {
+			/* more digits ahead of the audio: queued in order, end not known */
+			dir_queue(dir, side ^ 1, n->digit, 0);
+		} else if (dir->gen_on || dir->gap) {
 			/* the previous tone is still playing (audio lags the events): this
 			 * one follows it after a pause, never cutting it short */
 			dir->pend_digit = n->digit;
@@ -222,6 +257,7 @@ static void on_rx_note(struct media_session *s, unsigned side, const struct tele
 		} else if (dtmf_gen_start(dir->gen, n->digit, 0, MDTMF_LEVEL_DBM0,
 					  MDTMF_TWIST_DB) == 0) {
 			dir->gen_on = true;
+			dir->gen_open = true;
 		}
 		return;
 	}
@@ -231,10 +267,7 @@ static void on_rx_note(struct media_session *s, unsigned side, const struct tele
 	samples = (uint32_t)telev_rescale(n->duration, te_rate(&d->side[side]), DTMF_RATE);
 	if (n->timed_out && samples < 40 * (DTMF_RATE / 1000u))
 		samples = 40 * (DTMF_RATE / 1000u);
-	if (dir->pend_digit == n->digit && !dir->pend_samples)
-		dir->pend_samples = samples ? samples : 1;
-	else if (dir->gen_on)
-		(void)dtmf_gen_set_duration(dir->gen, samples);
+	close_open(dir, samples);
 }
 
 static void on_inband_note(struct media_session *s, unsigned side, const struct inband_note *n)
@@ -362,6 +395,7 @@ static void start_queued(struct mdtmf *d, unsigned to)
 		if (dir->gen && dtmf_gen_start(dir->gen, digit, dir->pend_samples,
 					       MDTMF_LEVEL_DBM0, MDTMF_TWIST_DB) == 0) {
 			dir->gen_on = true;
+			dir->gen_open = dir->pend_samples == 0;
 			return;
 		}
 	}
@@ -374,9 +408,11 @@ static void start_queued(struct mdtmf *d, unsigned to)
 		if (ev < 0)
 			continue;
 		if (sd->p.mode == MEDIA_DTMF_INBAND && dir->gen) {
+			/* ms 0: an RFC 4733 digit whose end has not come yet */
 			if (dtmf_gen_start(dir->gen, digit, ms * (DTMF_RATE / 1000u),
 					   MDTMF_LEVEL_DBM0, MDTMF_TWIST_DB) == 0) {
 				dir->gen_on = true;
+				dir->gen_open = ms == 0;
 				return;
 			}
 		} else if (sd->p.te_pt <= 127) {
@@ -397,6 +433,7 @@ static bool tone_pcm(struct mdtmf_dir *dir, int16_t *pcm, size_t n)
 	(void)dtmf_gen_fill(dir->gen, pcm, n);
 	if (!dtmf_gen_busy(dir->gen)) {
 		dir->gen_on = false;
+		dir->gen_open = false;
 		dir->gap = MDTMF_GAP_PKTS;
 	}
 	return true;
@@ -416,6 +453,7 @@ static void fill_tone(struct mdtmf_dir *dir, bool alaw, uint8_t *pl, size_t n)
 	}
 	if (!dtmf_gen_busy(dir->gen)) {
 		dir->gen_on = false;
+		dir->gen_open = false;
 		dir->gap = MDTMF_GAP_PKTS;
 	}
 }

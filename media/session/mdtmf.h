@@ -72,11 +72,14 @@ struct mdtmf_dir {
 	uint64_t         tx_total;   /**< 0 = open (an in-band digit still sounding) */
 	struct dtmf_gen *gen;        /**< tones toward an in-band side */
 	bool             gen_on;     /**< a generated tone is running */
+	bool             gen_open;   /**< ...for an RFC 4733 digit whose end has not come */
 	char             pend_digit; /**< RFC 4733 digit that began while the previous
 				          tone was still playing: it follows after a pause */
 	uint32_t         pend_samples; /**< its length, 0 = its end not known yet */
 	unsigned         gap;        /**< packets to wait before the next queued digit */
-	struct mdtmf_queue q;        /**< digits from signalling, in order */
+	struct mdtmf_queue q;        /**< digits from signalling, in order; also RFC 4733
+				          digits toward an in-band side that came while
+				          another waited (duration 0 until their end) */
 	unsigned         q_head;
 	struct telev_map map;        /**< relayed events from the other side's clock */
 	bool             filled;     /**< the last mdtmf_out() wrote an event or a tone */
