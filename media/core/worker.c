@@ -64,6 +64,7 @@
 #define WORKER_PKT_MAX 2048   /**< buffer per datagram: received packets up to
 				 *   WORKER_RX_MAX, room for an SRTP trailer after */
 #define WORKER_RX_MAX  (WORKER_PKT_MAX - MSRTP_TRAILER)
+_Static_assert(SESSION_RELAY_ROOM + MSRTP_TRAILER <= WORKER_PKT_MAX, "relay room");
 #define WORKER_EVENTS  256    /**< ready descriptors per poller wait */
 #define WORKER_TICK_MS 100    /**< timer scan period */
 #define WORKER_CTL_ROUNDS 4   /**< control rounds before the sockets are served */

@@ -1,7 +1,7 @@
 /*
- * inband.c — in-band DTMF on a G.711 leg: the dsp/ detector for digits, and a
- * per-frame Goertzel test that mutes tone frames before the detector has confirmed
- * them (see inband.h for the design).
+ * inband.c — in-band DTMF on a G.711 leg or on decoded 8 kHz audio (an Opus leg): the
+ * dsp/ detector for digits, and a per-frame Goertzel test that mutes tone frames
+ * before the detector has confirmed them (see inband.h for the design).
  */
 #include "inband.h"
 
@@ -59,7 +59,7 @@ int inband_create(struct inband **ibp, enum inband_law law)
 	struct inband *ib;
 	int err;
 
-	if (!ibp || (law != INBAND_PCMU && law != INBAND_PCMA))
+	if (!ibp || (law != INBAND_PCMU && law != INBAND_PCMA && law != INBAND_PCM))
 		return EINVAL;
 	ib = calloc(1, sizeof(*ib));
 	if (!ib)
@@ -140,11 +140,30 @@ static bool block_is_dtmf(const struct inband *ib, const int16_t *x, size_t n)
 	return ratio < powf(10.0f, IB_TWIST_DB / 10.0f);
 }
 
+/* Runs the detector and the per-block test over pcm; returns the mute decision. */
+static bool frame_step(struct inband *ib, const int16_t *pcm, size_t n)
+{
+	bool tone, mute;
+
+	(void)dtmf_det_process(ib->det, pcm, n);
+	/* The whole block, or a tone that starts late in it (its tail). */
+	tone = block_is_dtmf(ib, pcm, n) ||
+	       (n >= 80 && block_is_dtmf(ib, pcm + n - 80, 80)) ||
+	       (n >= 40 && block_is_dtmf(ib, pcm + n - 40, 40)) ||
+	       (n >= 24 && block_is_dtmf(ib, pcm + n - 24, 24));
+	mute = tone || ib->in_digit || ib->hang > 0;
+	if (!tone && !ib->in_digit && ib->hang > 0)
+		ib->hang--;
+	else if (tone && !ib->in_digit)
+		ib->hang = INBAND_HANGOVER;   /* a tone the detector may still confirm */
+	return mute;
+}
+
 size_t inband_process(struct inband *ib, uint8_t *payload, size_t len,
 		      struct inband_note notes[INBAND_NOTES_MAX], bool *muted)
 {
 	int16_t pcm[IB_CHUNK];
-	bool tone = false, mute;
+	bool mute = false;
 
 	ib->notes = notes;
 	ib->n_notes = 0;
@@ -152,24 +171,34 @@ size_t inband_process(struct inband *ib, uint8_t *payload, size_t len,
 		size_t n = len - off < IB_CHUNK ? len - off : IB_CHUNK;
 
 		for (size_t k = 0; k < n; k++)
-			pcm[k] = ib->law == INBAND_PCMU ? g711_ulaw_decode(payload[off + k]) :
-							  g711_alaw_decode(payload[off + k]);
-		(void)dtmf_det_process(ib->det, pcm, n);
-		/* The whole block, or a tone that starts late in it (its tail). */
-		if (block_is_dtmf(ib, pcm, n) ||
-		    (n >= 80 && block_is_dtmf(ib, pcm + n - 80, 80)) ||
-		    (n >= 40 && block_is_dtmf(ib, pcm + n - 40, 40)) ||
-		    (n >= 24 && block_is_dtmf(ib, pcm + n - 24, 24)))
-			tone = true;
+			pcm[k] = ib->law == INBAND_PCMA ? g711_alaw_decode(payload[off + k]) :
+							  g711_ulaw_decode(payload[off + k]);
+		if (frame_step(ib, pcm, n))
+			mute = true;
 	}
 	ib->notes = NULL;
-	mute = tone || ib->in_digit || ib->hang > 0;
-	if (!tone && !ib->in_digit && ib->hang > 0)
-		ib->hang--;
-	else if (tone && !ib->in_digit)
-		ib->hang = INBAND_HANGOVER;   /* a tone the detector may still confirm */
 	if (mute) {
-		memset(payload, ib->law == INBAND_PCMU ? 0xff : 0xd5, len);
+		memset(payload, ib->law == INBAND_PCMA ? 0xd5 : 0xff, len);
+		ib->muted++;
+	}
+	if (muted)
+		*muted = mute;
+	return ib->n_notes;
+}
+
+size_t inband_process_pcm(struct inband *ib, int16_t *pcm, size_t n,
+			  struct inband_note notes[INBAND_NOTES_MAX], bool *muted)
+{
+	bool mute = false;
+
+	ib->notes = notes;
+	ib->n_notes = 0;
+	for (size_t off = 0; off < n; off += IB_CHUNK)
+		if (frame_step(ib, pcm + off, n - off < IB_CHUNK ? n - off : IB_CHUNK))
+			mute = true;
+	ib->notes = NULL;
+	if (mute) {
+		memset(pcm, 0, n * sizeof(int16_t));
 		ib->muted++;
 	}
 	if (muted)

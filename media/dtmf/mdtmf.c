@@ -10,17 +10,20 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "codec.h"
 #include "dtmf.h"
 #include "engine.h"
 #include "g711.h"
 #include "inband.h"
 #include "session.h"
+#include "xcode.h"
 
 #define MDTMF_VOLUME     10      /**< RFC 4733 volume we send (-10 dBm0) */
 #define MDTMF_LEVEL_DBM0 -8.0f   /**< generated tones, low group */
 #define MDTMF_TWIST_DB   2.0f
 #define MDTMF_GAP_PKTS   3       /**< packets between two queued digits (60 ms) */
 #define MDTMF_MAX_MS     10000u
+#define MDTMF_OPUS_BPS   24000   /**< our own Opus frames (tones stay detectable) */
 
 int mdtmf_queue_push(struct mdtmf_queue *q, unsigned to, char digit, unsigned duration_ms)
 {
@@ -60,19 +63,29 @@ static int side_apply(struct mdtmf *d, unsigned i, const struct media_dtmf_param
 {
 	struct mdtmf_side *sd = &d->side[i];
 	struct mdtmf_dir *dir = &d->dir[i];
-	bool g711 = np->enabled && np->audio_pt <= 127;
-	bool want_ib = g711 && np->mode == MEDIA_DTMF_INBAND;
+	bool audio = np->enabled && np->audio_pt <= 127;
+	bool want_ib = audio && np->mode == MEDIA_DTMF_INBAND;
 	uint32_t rate = np->te_rate ? np->te_rate : 8000;
 
 	if (!sd->known || te_rate(sd) != rate)
 		telev_rx_init(&sd->rx, rate, 0);
-	if (sd->ib && (!want_ib || sd->p.alaw != np->alaw)) {
+	if (sd->ib && (!want_ib || sd->p.alaw != np->alaw || sd->p.opus != np->opus)) {
 		inband_destroy(sd->ib);
 		sd->ib = NULL;
 	}
 	if (want_ib && !sd->ib &&
-	    inband_create(&sd->ib, np->alaw ? INBAND_PCMA : INBAND_PCMU))
+	    inband_create(&sd->ib, np->opus ? INBAND_PCM : np->alaw ? INBAND_PCMA : INBAND_PCMU))
 		return ENOMEM;
+	if (want_ib && np->opus && !sd->dec) {
+		sd->dec = calloc(1, sizeof(*sd->dec));
+		if (!sd->dec)
+			return ENOMEM;
+		if (codec_dec_init(sd->dec, MEDIA_CODEC_OPUS)) {
+			free(sd->dec);
+			sd->dec = NULL;
+			return ENOMEM;
+		}
+	}
 	if (!telev_tx_busy(&dir->tx) &&
 	    telev_tx_init(&dir->tx, rate, np->ptime ? np->ptime : 20))
 		(void)telev_tx_init(&dir->tx, rate, 20);
@@ -80,6 +93,33 @@ static int side_apply(struct mdtmf *d, unsigned i, const struct media_dtmf_param
 		return ENOMEM;
 	sd->p = *np;
 	sd->known = np->enabled;
+	return 0;
+}
+
+static bool opus_inband(const struct mdtmf_side *sd)
+{
+	return sd->known && sd->p.opus && sd->p.mode == MEDIA_DTMF_INBAND && sd->ib;
+}
+
+static void xc_tap(void *arg, int16_t *pcm, size_t n);
+
+/* The Opus encoder of our own frames toward an Opus side, where a side is in-band. */
+static int enc_apply(struct mdtmf *d, unsigned to)
+{
+	struct mdtmf_dir *dir = &d->dir[to];
+	struct media_opus_params op = {.complexity = 5, .max_bitrate = MDTMF_OPUS_BPS};
+
+	if (dir->enc || !d->side[to].known || !d->side[to].p.opus ||
+	    (!opus_inband(&d->side[0]) && !opus_inband(&d->side[1])))
+		return 0;
+	dir->enc = calloc(1, sizeof(*dir->enc));
+	if (!dir->enc)
+		return ENOMEM;
+	if (codec_enc_init(dir->enc, MEDIA_CODEC_OPUS, &op)) {
+		free(dir->enc);
+		dir->enc = NULL;
+		return ENOMEM;
+	}
 	return 0;
 }
 
@@ -96,6 +136,20 @@ int mdtmf_apply(struct media_session *s, const struct media_session_params *p)
 	}
 	for (unsigned i = 0; i < 2 && !err; i++)
 		err = side_apply(s->dtmf, i, &p->side[i].dtmf);
+	for (unsigned i = 0; i < 2 && !err; i++)
+		err = enc_apply(s->dtmf, i);
+	/* a transcoded direction from or toward an in-band Opus side: its tap */
+	for (unsigned i = 0; i < 2; i++) {
+		struct xcode *x = s->side[i].xc;
+		bool tap = opus_inband(&s->dtmf->side[i]) || opus_inband(&s->dtmf->side[i ^ 1]);
+
+		s->dtmf->tap[i].s = s;
+		s->dtmf->tap[i].from = i;
+		if (x) {
+			x->tap = tap ? xc_tap : NULL;
+			x->tap_arg = tap ? &s->dtmf->tap[i] : NULL;
+		}
+	}
 	return err;
 }
 
@@ -108,9 +162,36 @@ void mdtmf_fini(struct media_session *s)
 	for (int i = 0; i < 2; i++) {
 		inband_destroy(d->side[i].ib);
 		dtmf_gen_destroy(d->dir[i].gen);
+		if (d->side[i].dec)
+			codec_dec_fini(d->side[i].dec);
+		free(d->side[i].dec);
+		if (d->dir[i].enc)
+			codec_enc_fini(d->dir[i].enc);
+		free(d->dir[i].enc);
+		if (s->side[i].xc) {
+			s->side[i].xc->tap = NULL;
+			s->side[i].xc->tap_arg = NULL;
+		}
 	}
 	free(d);
 	s->dtmf = NULL;
+}
+
+/* Appends a digit to a direction's queue, making room by forgetting what was sent. */
+static void dir_queue(struct mdtmf_dir *dir, unsigned to, char digit, uint16_t duration_ms)
+{
+	if (dir->q.n >= MEDIA_DTMF_QUEUE && dir->q_head > 0) {
+		memmove(dir->q.d, dir->q.d + dir->q_head,
+			(dir->q.n - dir->q_head) * sizeof(dir->q.d[0]));
+		dir->q.n -= dir->q_head;
+		dir->q_head = 0;
+	}
+	if (dir->q.n < MEDIA_DTMF_QUEUE) {
+		dir->q.d[dir->q.n].to = (uint8_t)to;
+		dir->q.d[dir->q.n].digit = digit;
+		dir->q.d[dir->q.n].duration_ms = duration_ms;
+		dir->q.n++;
+	}
 }
 
 void mdtmf_take(struct media_session *s, const struct mdtmf_queue *q)
@@ -119,19 +200,34 @@ void mdtmf_take(struct media_session *s, const struct mdtmf_queue *q)
 
 	if (!d)
 		return;
-	for (unsigned i = 0; i < q->n; i++) {
-		struct mdtmf_dir *dir = &d->dir[q->d[i].to & 1];
+	for (unsigned i = 0; i < q->n; i++)
+		dir_queue(&d->dir[q->d[i].to & 1], q->d[i].to & 1, q->d[i].digit,
+			  q->d[i].duration_ms);
+}
 
-		if (dir->q.n >= MEDIA_DTMF_QUEUE && dir->q_head > 0) {
-			/* make room: forget what was sent */
-			memmove(dir->q.d, dir->q.d + dir->q_head,
-				(dir->q.n - dir->q_head) * sizeof(dir->q.d[0]));
-			dir->q.n -= dir->q_head;
-			dir->q_head = 0;
-		}
-		if (dir->q.n < MEDIA_DTMF_QUEUE)
-			dir->q.d[dir->q.n++] = q->d[i];
+/* The end of the oldest RFC 4733 digit still open toward an in-band side: the tone
+ * playing, the one waiting, or one queued behind it. */
+static void close_open(struct mdtmf_dir *dir, uint32_t samples)
+{
+	if (dir->gen_on && dir->gen_open) {
+		(void)dtmf_gen_set_duration(dir->gen, samples);
+		dir->gen_open = false;
+		return;
 	}
+	if (dir->pend_digit && !dir->pend_samples) {
+		dir->pend_samples = samples ? samples : 1;
+		return;
+	}
+	for (unsigned i = dir->q_head; i < dir->q.n; i++)
+		if (dir->q.d[i].duration_ms == 0) {
+			uint32_t ms = samples / (DTMF_RATE / 1000u);
+
+			dir->q.d[i].duration_ms = (uint16_t)(ms > MDTMF_MAX_MS ? MDTMF_MAX_MS :
+							     ms ? ms : 1);
+			return;
+		}
+	if (dir->gen_on)
+		(void)dtmf_gen_set_duration(dir->gen, samples);
 }
 
 /* ---- receiving ---- */
@@ -150,7 +246,10 @@ static void on_rx_note(struct media_session *s, unsigned side, const struct tele
 	if (n->type == TELEV_BEGIN) {
 		if (!tones)
 			return;
-		if (dir->gen_on || dir->gap) {
+		if (dir->pend_digit) {
+			/* more digits ahead of the audio: queued in order, end not known */
+			dir_queue(dir, side ^ 1, n->digit, 0);
+		} else if (dir->gen_on || dir->gap) {
 			/* the previous tone is still playing (audio lags the events): this
 			 * one follows it after a pause, never cutting it short */
 			dir->pend_digit = n->digit;
@@ -158,6 +257,7 @@ static void on_rx_note(struct media_session *s, unsigned side, const struct tele
 		} else if (dtmf_gen_start(dir->gen, n->digit, 0, MDTMF_LEVEL_DBM0,
 					  MDTMF_TWIST_DB) == 0) {
 			dir->gen_on = true;
+			dir->gen_open = true;
 		}
 		return;
 	}
@@ -167,10 +267,7 @@ static void on_rx_note(struct media_session *s, unsigned side, const struct tele
 	samples = (uint32_t)telev_rescale(n->duration, te_rate(&d->side[side]), DTMF_RATE);
 	if (n->timed_out && samples < 40 * (DTMF_RATE / 1000u))
 		samples = 40 * (DTMF_RATE / 1000u);
-	if (dir->pend_digit == n->digit && !dir->pend_samples)
-		dir->pend_samples = samples ? samples : 1;
-	else if (dir->gen_on)
-		(void)dtmf_gen_set_duration(dir->gen, samples);
+	close_open(dir, samples);
 }
 
 static void on_inband_note(struct media_session *s, unsigned side, const struct inband_note *n)
@@ -208,6 +305,7 @@ enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf
 		return MDTMF_PASS;
 	in = &d->side[side];
 	to = &d->side[side ^ 1];
+	in->mute_samples = 0;
 	if ((in->p.te_pt <= 127 && h->pt == in->p.te_pt) ||
 	    (in->p.te_pt_rx <= 127 && h->pt == in->p.te_pt_rx)) {
 		struct telev_note n[TELEV_NOTES_MAX];
@@ -227,8 +325,23 @@ enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf
 	if (in->ib && (h->pt == in->p.audio_pt || h->pt == in->p.audio_pt_rx) &&
 	    !(to->known && to->p.mode == MEDIA_DTMF_INBAND)) {
 		struct inband_note n[INBAND_NOTES_MAX];
-		size_t k = inband_process(in->ib, buf + h->hdr_len, h->payload_len, n, NULL);
+		size_t k = 0;
 
+		if (!in->p.opus) {
+			k = inband_process(in->ib, buf + h->hdr_len, h->payload_len, n, NULL);
+		} else if (!s->transcoding && in->dec) {
+			/* a relay: decoded for the detector only (a transcoder's tap does
+			 * this on a transcoded session) */
+			int16_t pcm[CODEC_MAX_SAMPLES];
+			int ns = codec_decode(in->dec, buf + h->hdr_len, h->payload_len, pcm,
+					      CODEC_MAX_SAMPLES);
+			bool muted = false;
+
+			if (ns > 0) {
+				k = inband_process_pcm(in->ib, pcm, (size_t)ns, n, &muted);
+				in->mute_samples = muted ? (uint32_t)ns : 0;
+			}
+		}
 		for (size_t i = 0; i < k; i++)
 			on_inband_note(s, side, &n[i]);
 	}
@@ -251,8 +364,7 @@ bool mdtmf_xc_event(struct media_session *s, unsigned side, uint32_t ts, const u
 		return true;
 	k = telev_rx_packet(&d->side[side].rx, ts, pl, len, now_us, n);
 	for (int i = 0; i < k; i++)
-		if (n[i].type == TELEV_END)
-			report(s, side, n[i].digit, n[i].duration_ms, false, n[i].timed_out);
+		on_rx_note(s, side, &n[i]);   /* reported; tones toward an in-band side */
 	return !d->side[side ^ 1].known || d->side[side ^ 1].p.mode == MEDIA_DTMF_RFC4733;
 }
 
@@ -283,6 +395,7 @@ static void start_queued(struct mdtmf *d, unsigned to)
 		if (dir->gen && dtmf_gen_start(dir->gen, digit, dir->pend_samples,
 					       MDTMF_LEVEL_DBM0, MDTMF_TWIST_DB) == 0) {
 			dir->gen_on = true;
+			dir->gen_open = dir->pend_samples == 0;
 			return;
 		}
 	}
@@ -295,9 +408,11 @@ static void start_queued(struct mdtmf *d, unsigned to)
 		if (ev < 0)
 			continue;
 		if (sd->p.mode == MEDIA_DTMF_INBAND && dir->gen) {
+			/* ms 0: an RFC 4733 digit whose end has not come yet */
 			if (dtmf_gen_start(dir->gen, digit, ms * (DTMF_RATE / 1000u),
 					   MDTMF_LEVEL_DBM0, MDTMF_TWIST_DB) == 0) {
 				dir->gen_on = true;
+				dir->gen_open = ms == 0;
 				return;
 			}
 		} else if (sd->p.te_pt <= 127) {
@@ -308,6 +423,20 @@ static void start_queued(struct mdtmf *d, unsigned to)
 		}
 	}
 	dir->q.n = dir->q_head = 0;
+}
+
+/* Writes the generated tone over 8 kHz audio; the tone ends with a pause after it. */
+static bool tone_pcm(struct mdtmf_dir *dir, int16_t *pcm, size_t n)
+{
+	if (!dir->gen_on)
+		return false;
+	(void)dtmf_gen_fill(dir->gen, pcm, n);
+	if (!dtmf_gen_busy(dir->gen)) {
+		dir->gen_on = false;
+		dir->gen_open = false;
+		dir->gap = MDTMF_GAP_PKTS;
+	}
+	return true;
 }
 
 /* Writes the generated tone over a G.711 payload. */
@@ -322,6 +451,75 @@ static void fill_tone(struct mdtmf_dir *dir, bool alaw, uint8_t *pl, size_t n)
 		for (size_t i = 0; i < k; i++)
 			pl[off + i] = alaw ? g711_alaw_encode(pcm[i]) : g711_ulaw_encode(pcm[i]);
 	}
+	if (!dtmf_gen_busy(dir->gen)) {
+		dir->gen_on = false;
+		dir->gen_open = false;
+		dir->gap = MDTMF_GAP_PKTS;
+	}
+}
+
+/* The transcoder's tap of the direction from t->from: tones from an in-band Opus side
+ * detected and zeroed; a tone toward an in-band Opus side written. */
+static void xc_tap(void *arg, int16_t *pcm, size_t n)
+{
+	const struct mdtmf_tap *t = arg;
+	struct media_session *s = t->s;
+	struct mdtmf *d = s->dtmf;
+	struct mdtmf_side *in = &d->side[t->from], *to = &d->side[t->from ^ 1];
+	struct mdtmf_dir *dir = &d->dir[t->from ^ 1];
+
+	if (opus_inband(in) && !(to->known && to->p.mode == MEDIA_DTMF_INBAND)) {
+		struct inband_note notes[INBAND_NOTES_MAX];
+		size_t k = inband_process_pcm(in->ib, pcm, n, notes, NULL);
+
+		for (size_t i = 0; i < k; i++)
+			on_inband_note(s, t->from, &notes[i]);
+	}
+	if (opus_inband(to) && dir->gen && tone_pcm(dir, pcm, n))
+		dir->tapped = true;
+}
+
+/* Largest Opus frame (8 kHz samples) that fits in n: 10 ms to 120 ms. */
+static size_t opus_frame_fit(size_t n)
+{
+	static const size_t sizes[] = {960, 800, 640, 480, 320, 160, 80};
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		if (n >= sizes[i])
+			return sizes[i];
+	return 80;
+}
+
+/* A packet toward an Opus side on a relay (or one of our own): its payload becomes an
+ * Opus frame of ours of the same duration when a tone goes toward the side, or when
+ * the tone the other (in-band Opus) side sent in it must not be heard. */
+static size_t opus_own(struct media_session *s, unsigned to, uint8_t *buf,
+		       const struct rtp_hdr *h, size_t len, size_t cap)
+{
+	struct mdtmf *d = s->dtmf;
+	struct mdtmf_dir *dir = &d->dir[to];
+	struct mdtmf_side *from = &d->side[to ^ 1];
+	int16_t pcm[CODEC_MAX_SAMPLES];
+	size_t n;
+	int r;
+
+	if (!dir->enc || (!dir->gen_on && !from->mute_samples) || cap <= h->hdr_len)
+		return len;
+	n = codec_packet_dur(MEDIA_CODEC_OPUS, buf + h->hdr_len, h->payload_len) /
+	    (48000u / CODEC_RATE);
+	if (!n)   /* one of our own (no audio flows): a packet time */
+		n = from->mute_samples ? from->mute_samples
+				       : 8u * (d->side[to].p.ptime ? d->side[to].p.ptime : 20);
+	n = opus_frame_fit(n > CODEC_MAX_SAMPLES ? CODEC_MAX_SAMPLES : n);
+	memset(pcm, 0, n * sizeof(int16_t));
+	if (tone_pcm(dir, pcm, n))
+		dir->filled = true;
+	from->mute_samples = 0;
+	r = codec_encode(dir->enc, pcm, n, buf + h->hdr_len, cap - h->hdr_len);
+	if (r <= 0)
+		return len;
+	buf[0] &= (uint8_t)~0x20;   /* no padding after our frame */
+	return h->hdr_len + (size_t)r;
 }
 
 size_t mdtmf_out(struct media_session *s, unsigned to, uint8_t *buf, size_t len,
@@ -332,12 +530,15 @@ size_t mdtmf_out(struct media_session *s, unsigned to, uint8_t *buf, size_t len,
 	struct mdtmf_dir *dir;
 	struct rtp_hdr h;
 	struct telev_pkt p;
+	bool tapped;
 
 	if (!d || !d->side[to].known || rtp_hdr_parse(&h, buf, len))
 		return len;
 	sd = &d->side[to];
 	dir = &d->dir[to];
 	dir->filled = false;
+	tapped = dir->tapped;
+	dir->tapped = false;
 	if (sd->p.te_pt <= 127 && h.pt == sd->p.te_pt) {
 		/* an event relayed as it came, moved to this side's event clock */
 		const struct mdtmf_side *from = &d->side[to ^ 1];
@@ -370,13 +571,16 @@ size_t mdtmf_out(struct media_session *s, unsigned to, uint8_t *buf, size_t len,
 		dir->filled = true;
 		return RTP_HDR_MIN + TELEV_PAYLOAD_LEN;
 	}
+	if (sd->p.opus) {
+		if (tapped)   /* a transcoder's frame: the tone is in it already */
+			dir->filled = true;
+		else if (h.pt == sd->p.audio_pt && (!s->transcoding || h.payload_len == 0))
+			len = opus_own(s, to, buf, &h, len, cap);
+		return len;
+	}
 	if (dir->gen_on && h.pt == sd->p.audio_pt) {
 		fill_tone(dir, sd->p.alaw, buf + h.hdr_len, h.payload_len);
 		dir->filled = true;
-		if (!dtmf_gen_busy(dir->gen)) {
-			dir->gen_on = false;
-			dir->gap = MDTMF_GAP_PKTS;
-		}
 	}
 	return len;
 }
@@ -406,7 +610,8 @@ static void own_packet(struct media_session *s, unsigned to, unsigned ptime, uin
 	struct session_out *o = &s->side[to ^ 1].out;   /* the stream toward `to` */
 	const union media_sa *dst = sd->latched ? &sd->peer_rtp : &sd->sdp_rtp;
 	uint8_t pkt[RTP_HDR_MIN + 8 * 60 + 64];
-	size_t pl = ms->p.audio_pt <= 127 ? 8u * (ptime > 60 ? 60 : ptime) : 0, len;
+	size_t pl = ms->p.audio_pt <= 127 && !ms->p.opus ? 8u * (ptime > 60 ? 60 : ptime) : 0;
+	size_t len;
 	uint64_t now_ms = now_us / 1000u;
 	uint32_t ts = o->ts_init;
 	uint16_t seq = o->seq_init;

@@ -1,6 +1,7 @@
 /*
- * inband.h — in-band DTMF on a G.711 stream: digits detected (dsp/ detector) and the
- * tones removed from the audio that is forwarded, frame by frame, in place.
+ * inband.h — in-band DTMF on a G.711 stream, or on 8 kHz linear audio (a decoded Opus
+ * stream): digits detected (dsp/ detector) and the tones removed from the audio that
+ * is forwarded, frame by frame, in place.
  *
  * DESIGN
  * The detector confirms a digit 35-40 ms after its tone starts; waiting for it would
@@ -22,7 +23,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum inband_law { INBAND_PCMU = 0, INBAND_PCMA = 1 };
+enum inband_law {
+	INBAND_PCMU = 0,
+	INBAND_PCMA = 1,
+	INBAND_PCM  = 2,   /**< 8 kHz 16-bit linear (inband_process_pcm only) */
+};
 
 enum inband_note_type { INBAND_BEGIN = 1, INBAND_END };
 
@@ -55,6 +60,13 @@ void inband_reset(struct inband *ib);
  */
 size_t inband_process(struct inband *ib, uint8_t *payload, size_t len,
 		      struct inband_note notes[INBAND_NOTES_MAX], bool *muted);
+
+/**
+ * The same on 8 kHz linear audio (any length; a decoded Opus packet or a transcoder's
+ * frame): a frame carrying DTMF is zeroed in place.
+ */
+size_t inband_process_pcm(struct inband *ib, int16_t *pcm, size_t n,
+			  struct inband_note notes[INBAND_NOTES_MAX], bool *muted);
 
 /** Frames muted so far (statistics and tests). */
 uint64_t inband_muted_frames(const struct inband *ib);

@@ -164,7 +164,7 @@ struct media_feat_ev {
 /** How a side carries digits (per trunk). */
 enum media_dtmf_mode {
 	MEDIA_DTMF_RFC4733 = 0,  /**< telephone-event packets (the default) */
-	MEDIA_DTMF_INBAND,       /**< tones in the G.711 audio */
+	MEDIA_DTMF_INBAND,       /**< tones in the audio (G.711 or Opus) */
 	MEDIA_DTMF_INFO,         /**< SIP INFO: signalling carries them, media drops events */
 };
 
@@ -288,7 +288,7 @@ struct media_srtp_params {
 
 /** How one side carries digits. A relayed session converts between the two sides'
  *  modes; the same mode on both sides (RFC 4733) is a plain relay with the events
- *  logged. In-band needs G.711 on the side. */
+ *  logged. In-band needs G.711 or Opus on the side (audio_pt). */
 struct media_dtmf_params {
 	bool     enabled;        /**< false (zeroed parameters): digits are relayed
 				      untouched and not reported */
@@ -297,10 +297,13 @@ struct media_dtmf_params {
 				      MEDIA_PT_NONE = none negotiated */
 	uint8_t  te_pt_rx;       /**< ...and the one it sends us (MEDIA_PT_NONE = te_pt) */
 	uint32_t te_rate;        /**< its clock (8000, 48000; 0 = 8000) */
-	uint8_t  audio_pt;       /**< the side's G.711 PT we send it (0 PCMU, 8 PCMA, or
-				      dynamic), MEDIA_PT_NONE = not G.711 */
+	uint8_t  audio_pt;       /**< the side's audio PT we send it: G.711 (0 PCMU, 8 PCMA,
+				      or dynamic) or Opus (opus set); MEDIA_PT_NONE = none
+				      in-band digits can be carried in */
 	uint8_t  audio_pt_rx;    /**< ...and the one it sends us (MEDIA_PT_NONE = audio_pt) */
 	bool     alaw;           /**< audio_pt is PCMA */
+	bool     opus;           /**< audio_pt is Opus (RFC 7587): in-band digits are found
+				      in its decoded audio and generated tones encoded */
 	uint16_t ptime;          /**< ms per audio packet (0 = 20) */
 };
 

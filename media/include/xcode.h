@@ -40,6 +40,10 @@ struct xcode {
 	size_t            fifo_n;
 	int16_t           fifo[XCODE_FIFO];
 	struct xcode_counters c;
+	/** Sees (and may change) each output packet's audio before it is encoded, or
+	 *  NULL: in-band DTMF on an Opus leg (detected and muted, or tones written). */
+	void            (*tap)(void *arg, int16_t *pcm, size_t n);
+	void             *tap_arg;
 };
 
 /**

@@ -24,6 +24,18 @@
  * from signalling (SIP INFO, the API) wait in a per-session queue and go out in order
  * with a pause between them. Nothing is allocated per packet; the in-band detector
  * and the tone generators are created when an update asks for them.
+ *
+ * In-band on an Opus side. The detector runs at 8 kHz on decoded audio. On a
+ * transcoded session the transcoder already decodes at 8 kHz: its tap (xcode.h) hands
+ * each output frame to mdtmf before it is encoded, where tones from an in-band Opus
+ * side are detected and zeroed, and tones toward an in-band Opus side are written.
+ * On a relay (Opus on both sides) the session stays a relay: what an in-band Opus side
+ * sends is also decoded at 8 kHz for the detector (decoding only; the packets still
+ * cross untouched), and only the packets that carry a tone are replaced, by Opus
+ * frames of the same duration encoded here (silence, or toward an in-band Opus side
+ * the generated tone), with the relayed packet's sequence number and timestamp. So
+ * media is terminated only for the packets a digit needs, the relayed audio keeps its
+ * full band, and the far side's decoder sees one stream with a change of encoder.
  */
 #ifndef TRUNX_MDTMF_H
 #define TRUNX_MDTMF_H
@@ -39,6 +51,8 @@
 struct media_session;
 struct inband;
 struct dtmf_gen;
+struct codec_dec;
+struct codec_enc;
 
 /** Digits posted by the owner thread, waiting for the worker (ctl lock). */
 struct mdtmf_queue {
@@ -58,29 +72,46 @@ struct mdtmf_dir {
 	uint64_t         tx_total;   /**< 0 = open (an in-band digit still sounding) */
 	struct dtmf_gen *gen;        /**< tones toward an in-band side */
 	bool             gen_on;     /**< a generated tone is running */
+	bool             gen_open;   /**< ...for an RFC 4733 digit whose end has not come */
 	char             pend_digit; /**< RFC 4733 digit that began while the previous
 				          tone was still playing: it follows after a pause */
 	uint32_t         pend_samples; /**< its length, 0 = its end not known yet */
 	unsigned         gap;        /**< packets to wait before the next queued digit */
-	struct mdtmf_queue q;        /**< digits from signalling, in order */
+	struct mdtmf_queue q;        /**< digits from signalling, in order; also RFC 4733
+				          digits toward an in-band side that came while
+				          another waited (duration 0 until their end) */
 	unsigned         q_head;
 	struct telev_map map;        /**< relayed events from the other side's clock */
 	bool             filled;     /**< the last mdtmf_out() wrote an event or a tone */
 	bool             own;        /**< the last packet toward the side was our own */
 	uint64_t         own_ms;     /**< ...sent then (the stream's last_ms) */
 	uint64_t         own_due_us; /**< when the next one of our own is due */
+	struct codec_enc *enc;       /**< Opus frames of our own toward an Opus side on a
+				          relay: tones, or a muted tone from the other side */
+	bool             tapped;     /**< the transcoder's tap wrote a tone into the frame
+				          being sent */
 };
 
 struct mdtmf_side {
 	struct media_dtmf_params p;
 	bool             known;      /**< the update gave this side's DTMF parameters */
 	struct telev_rx  rx;
-	struct inband   *ib;         /**< detector on an in-band G.711 side */
+	struct inband   *ib;         /**< detector on an in-band side (G.711 or Opus) */
+	struct codec_dec *dec;       /**< decodes an in-band Opus side on a relay */
+	uint32_t         mute_samples; /**< the Opus packet just read carried a tone: its
+				           length (8 kHz), to go on as silence */
+};
+
+/** What the transcoder's tap of one direction needs (xcode.h). */
+struct mdtmf_tap {
+	struct media_session *s;
+	unsigned              from;
 };
 
 struct mdtmf {
 	struct mdtmf_side side[2];
 	struct mdtmf_dir  dir[2];    /**< indexed by the side generated toward */
+	struct mdtmf_tap  tap[2];    /**< indexed by the side decoded */
 };
 
 enum mdtmf_verdict {
@@ -114,7 +145,8 @@ size_t mdtmf_out(struct media_session *s, unsigned to, uint8_t *buf, size_t len,
 		 size_t cap);
 
 /**
- * A telephone-event packet arriving on a transcoded session: reported.
+ * A telephone-event packet arriving on a transcoded session: reported, and turned
+ * into tones when the other side takes in-band.
  * @return false when the other side does not take RFC 4733 (it gets the digit by
  *         INFO from the owner): the packet must not cross
  */

@@ -185,7 +185,9 @@ enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *
 	out->fd = to->fd[SESSION_FD_RTP];
 	out->dst = to->latched ? &to->peer_rtp : &to->sdp_rtp;
 	out->side = side ^ 1;
-	out->len = s->dtmf ? mdtmf_out(s, side ^ 1, buf, len, len) : len;
+	/* a digit may put a longer payload of its own in the packet (an Opus tone) */
+	out->len = s->dtmf ? mdtmf_out(s, side ^ 1, buf, len,
+				       len > SESSION_RELAY_ROOM ? len : SESSION_RELAY_ROOM) : len;
 	return RELAY_SEND;
 drop:
 	in->st.rtp_dropped++;

@@ -165,6 +165,10 @@ struct session_cfg {
 	int      family;           /**< AF_INET or AF_INET6 of the sockets */
 };
 
+/** Bytes relay_rtp() may write at buf (its callers' buffers hold 2,048, with room
+ *  left for an SRTP trailer after). */
+#define SESSION_RELAY_ROOM 1400
+
 /** What the relay decided for one packet. */
 enum relay_verdict {
 	RELAY_SEND = 0,   /**< rewritten in place; send it as relay_out says */
@@ -275,7 +279,8 @@ bool session_timer(struct media_session *s, const struct session_cfg *cfg, uint6
 void session_stats(const struct media_session *s, struct media_side_stats st[2]);
 
 /**
- * Handles one RTP packet that arrived on side's RTP socket, rewriting it in place.
+ * Handles one RTP packet that arrived on side's RTP socket, rewriting it in place
+ * (buf has room for SESSION_RELAY_ROOM bytes).
  * Updates the session's counters except rtp_out/bytes_out, which the caller adds once
  * the packet is actually sent.
  * @param now_us      the time it is handled, monotonic microseconds

@@ -176,6 +176,8 @@ int xcode_pull_pcm(struct xcode *x, uint64_t now_us, int16_t *pcm)
 {
 	if (!fill(x, now_us))
 		return 0;
+	if (x->tap)
+		x->tap(x->tap_arg, x->fifo, x->out_samples);
 	memcpy(pcm, x->fifo, x->out_samples * sizeof(int16_t));
 	x->fifo_n -= x->out_samples;
 	memmove(x->fifo, x->fifo + x->out_samples, x->fifo_n * sizeof(int16_t));
@@ -188,6 +190,8 @@ int xcode_pull(struct xcode *x, uint64_t now_us, uint8_t *out, size_t max)
 
 	if (!fill(x, now_us))
 		return 0;
+	if (x->tap)
+		x->tap(x->tap_arg, x->fifo, x->out_samples);
 	r = codec_encode(&x->enc, x->fifo, x->out_samples, out, max);
 	x->fifo_n -= x->out_samples;
 	memmove(x->fifo, x->fifo + x->out_samples, x->fifo_n * sizeof(int16_t));

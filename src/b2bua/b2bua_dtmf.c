@@ -49,6 +49,8 @@ void b2b_dtmf_media_params(const struct b2b_media *m, int side, struct media_dtm
 	const struct b2b_choice *ch = &m->choice[side];
 	bool g711 = ch->valid && ch->rate == 8000 && (strcasecmp(ch->name, "PCMU") == 0 ||
 						       strcasecmp(ch->name, "PCMA") == 0);
+	/* in-band on Opus: found in (and generated into) the decoded audio */
+	bool opus = ch->valid && strcasecmp(ch->name, "opus") == 0;
 
 	memset(dp, 0, sizeof(*dp));
 	dp->te_pt = dp->te_pt_rx = dp->audio_pt = dp->audio_pt_rx = MEDIA_PT_NONE;
@@ -57,6 +59,7 @@ void b2b_dtmf_media_params(const struct b2b_media *m, int side, struct media_dtm
 	dp->enabled = true;
 	dp->mode = (enum media_dtmf_mode)m->dtmf[side];
 	dp->alaw = g711 && strcasecmp(ch->name, "PCMA") == 0;
+	dp->opus = opus;
 	dp->ptime = (uint16_t)(ch->ptime && ch->ptime <= 60 ? ch->ptime : 20);
 	/* The negotiated codecs give each side's own payload types (a relay's choice
 	 * holds the answerer's numbers only). */
@@ -69,7 +72,7 @@ void b2b_dtmf_media_params(const struct b2b_media *m, int side, struct media_dtm
 			dp->te_pt = k->pt[side];
 			dp->te_pt_rx = k->sent[side] <= 127 ? k->sent[side] : k->pt[side];
 			dp->te_rate = k->rate;
-		} else if (g711 && dp->audio_pt > 127 && k->rate == 8000 &&
+		} else if (dp->audio_pt > 127 && ((g711 && k->rate == 8000) || opus) &&
 			   strcasecmp(k->name, ch->name) == 0) {
 			dp->audio_pt = k->pt[side];
 			dp->audio_pt_rx = k->sent[side] <= 127 ? k->sent[side] : k->pt[side];

@@ -6,6 +6,9 @@
  * Input: a sequence of records [flags][arrival step][len][len bytes]. flags bit 0
  * picks the side the packet arrives on, bits 1-2 one of three source addresses, bit 3
  * an update that moves side A's remote; the arrival step (ms) advances the clock.
+ * An update to the third address also makes both sides Opus (PT 111, a relay) with
+ * DTMF interworking: A in-band (its audio decoded for the detector, tone packets
+ * replaced by frames of trunx's own), B RFC 4733 (events become tones toward A).
  */
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -18,6 +21,21 @@
 #include "session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void opus_dtmf(struct media_side_params *sp, bool inband)
+{
+	sp->pt_map[111] = 111;
+	sp->codec.codec = MEDIA_CODEC_OPUS;
+	sp->codec.pt = sp->codec.pt_rx[0] = 111;
+	sp->codec.pt_rx[1] = sp->codec.te_pt_rx[1] = MEDIA_PT_NONE;
+	sp->codec.te_pt = sp->codec.te_pt_rx[0] = inband ? MEDIA_PT_NONE : 101;
+	sp->dtmf.enabled = true;
+	sp->dtmf.mode = inband ? MEDIA_DTMF_INBAND : MEDIA_DTMF_RFC4733;
+	sp->dtmf.te_pt = sp->dtmf.te_pt_rx = inband ? MEDIA_PT_NONE : 101;
+	sp->dtmf.te_rate = 48000;
+	sp->dtmf.audio_pt = sp->dtmf.audio_pt_rx = 111;
+	sp->dtmf.opus = true;
+}
 
 static void params(struct media_session_params *p, uint16_t port_a)
 {
@@ -34,6 +52,10 @@ static void params(struct media_session_params *p, uint16_t port_a)
 		p->side[i].pt_map[8] = 8;
 		p->side[i].pt_map[101] = 96;
 		p->side[i].pt_map[96] = 101;
+	}
+	if (port_a == 5004) {
+		opus_dtmf(&p->side[0], true);
+		opus_dtmf(&p->side[1], false);
 	}
 }
 
@@ -109,7 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			      now_us - (flags & 0x40u), &out) ==
 		    RELAY_SEND) {
 			/* What leaves must be valid RTP in the direction's stable SSRC. */
-			if (rtp_hdr_parse(&h, buf, len) || h.ssrc != s->side[side].out.ssrc ||
+			if (out.len > sizeof(buf) || rtp_hdr_parse(&h, buf, out.len) ||
+			    h.ssrc != s->side[side].out.ssrc ||
 			    out.side != (side ^ 1))
 				abort();
 		}
@@ -123,6 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		session_stats(s, out);
 	}
+	session_fini(s);
 	free(s);
 	return 0;
 }

@@ -26,7 +26,7 @@ FREQS = {"1": (697, 1209), "2": (697, 1336), "3": (697, 1477), "4": (770, 1209),
 
 
 def write_digits(path, digits, start_s, seconds, rate=8000, on_ms=120, off_ms=180,
-                 dbfs=-10.0, bg_hz=500.0, bg_dbfs=-30.0):
+                 dbfs=-10.0, bg_hz=500.0, bg_dbfs=-30.0, channels=1):
     """A WAV with a quiet background tone and in-band digits from start_s."""
     amp = 32767 * 10 ** (dbfs / 20.0)
     bg = 32767 * 10 ** (bg_dbfs / 20.0)
@@ -40,10 +40,29 @@ def write_digits(path, digits, start_s, seconds, rate=8000, on_ms=120, off_ms=18
                          amp * math.sin(2 * math.pi * hi * i / rate))
         at += int((on_ms + off_ms) * rate / 1000)
     with wave.open(path, "wb") as w:
-        w.setnchannels(1)
+        w.setnchannels(channels)
         w.setsampwidth(2)
         w.setframerate(rate)
-        w.writeframes(b"".join(struct.pack("<h", max(-32768, min(32767, int(v)))) for v in x))
+        w.writeframes(b"".join(struct.pack("<h", max(-32768, min(32767, int(v)))) * channels
+                               for v in x))
+
+
+def to_8k(path):
+    """An 8 kHz mono copy of a 48 kHz WAV (an Opus UA's recording) for trunx-dtmf: the
+    first channel, averaged over each 6 samples (the digits are far below 4 kHz)."""
+    samples, rate = baresip.read_wav(path)
+    if rate == 8000:
+        return path
+    if rate != 48000:
+        raise AssertionError("%s: %d Hz" % (path, rate))
+    out = path + ".8k.wav"
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(struct.pack("<h", int(sum(samples[i:i + 6]) / 6))
+                               for i in range(0, len(samples) - 5, 6)))
+    return out
 
 
 def digits_in(path):
@@ -57,25 +76,32 @@ def digits_in(path):
     return lines[0].strip() if lines else ""   # the digits; one line per digit follows
 
 
-def call(ctx, dtmf_a, dtmf_b, wav_a, send_a=None):
+def call(ctx, dtmf_a, dtmf_b, wav_a, send_a=None, codec_a="PCMU/8000", codec_b="PCMU/8000",
+         send_b=None, back=None):
     """A calls B through trunxd; returns (digits B heard, B's RFC 4733 digits, trunxd's
-    call.dtmf records)."""
+    call.dtmf records). With send_b, B sends those digits too and back gets what A
+    heard in-band ("heard") and received as RFC 4733 ("te")."""
     if not baresip.available():
         raise AssertionError("baresip is not installed (tools/deps.sh installs baresip-core)")
     wav_b = ctx.path("b.wav")
-    baresip.write_tone(wav_b, 600.0, -20.0, 30, 8000)
-    b = baresip.Baresip(ctx, "callee", ["PCMU/8000"], wav_b, answer=True,
+    opus_b = codec_b.startswith("opus")
+    # (48 kHz files kept short: writing them is the slow part; the call lasts ~6 s)
+    baresip.write_tone(wav_b, 600.0, -20.0, 10 if opus_b else 30, 48000 if opus_b else 8000,
+                       2 if opus_b else 1)
+    b = baresip.Baresip(ctx, "callee", [codec_b], wav_b, answer=True,
                         user="+15550001000").start()
     ctx.at_end(b.stop)
 
     def conf(c):
         c.carrier["dtmf"] = dtmf_a
+        c.carrier["codecs"] = "PCMU, opus, telephone-event"
         c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=b.sip_port,
-                          uri="sip:127.0.0.1:%d" % b.sip_port, dtmf=dtmf_b)
+                          uri="sip:127.0.0.1:%d" % b.sip_port, dtmf=dtmf_b,
+                          codecs="PCMU, opus, telephone-event")
         c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
 
     t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
-    a = baresip.Baresip(ctx, "caller", ["PCMU/8000"], wav_a).start()
+    a = baresip.Baresip(ctx, "caller", [codec_a], wav_a).start()
     ctx.at_end(a.stop)
     a.command("dial", "sip:%s@%s" % (DID, t.sip_addr))
     if not a.wait_event("CALL_ESTABLISHED", 15):
@@ -84,6 +110,8 @@ def call(ctx, dtmf_a, dtmf_b, wav_a, send_a=None):
     a.pump(1.5)
     if send_a:
         a.command("sndcode", send_a)
+    if send_b:
+        b.command("sndcode", send_b)
     a.pump(3.5)
     a.command("hangup")
     a.wait_event("CALL_CLOSED", 10)
@@ -97,7 +125,12 @@ def call(ctx, dtmf_a, dtmf_b, wav_a, send_a=None):
     path = b.heard_wav()
     if not path:
         raise AssertionError("the callee recorded nothing")
-    heard = digits_in(path)
+    heard = digits_in(to_8k(path))
+    if back is not None:
+        back["te"] = "".join(e.get("param", "") for e in a.events
+                             if e.get("type") == "CALL_DTMF_START")
+        back["heard"] = digits_in(to_8k(a.heard_wav())) if a.heard_wav() else None
+        ctx.log("caller heard %r in-band, got %r as RFC 4733", back["heard"], back["te"])
     ctx.log("callee heard %r in-band, got %r as RFC 4733; call.dtmf: %s", heard, got_te, recs)
     return heard, got_te, recs
 
@@ -134,6 +167,35 @@ def case_inband_to_rfc4733(ctx):
     if heard:
         raise AssertionError("callee also heard %r in-band (double digits)" % heard)
     check_records(recs, "147", "inband")
+
+
+def case_opus_inband_both_ways(ctx):
+    """A on Opus with an in-band trunk, B on PCMU with RFC 4733 (transcoded). A plays
+    "147" as tones in its Opus audio: B receives them as telephone-events and does not
+    hear them. B sends "123#" as RFC 4733: A hears them as tones in its Opus audio and
+    gets no telephone-event. (A relayed Opus <-> Opus call is tested at the packet
+    level in test_media_dtmf: baresip on Opus sends telephone-event/8000 durations in
+    48 kHz units, so it cannot be the RFC 4733 end of that test.)"""
+    wav_a = ctx.path("a.wav")
+    write_digits(wav_a, "147", 2.0, 10, rate=48000, channels=2)
+    back = {}
+    heard, te, recs = call(ctx, "inband", "rfc4733", wav_a, codec_a="opus/48000/2",
+                           send_b="123#", back=back)
+    if te != "147":
+        raise AssertionError("callee got %r as RFC 4733, not '147'" % te)
+    if heard:
+        raise AssertionError("callee also heard %r in-band (double digits)" % heard)
+    if back.get("heard") != "123#":
+        raise AssertionError("caller heard %r, not '123#'" % back.get("heard"))
+    if back.get("te"):
+        raise AssertionError("caller also got RFC 4733 %r (double digits)" % back["te"])
+    a_recs = [r for r in recs if r.get("data", {}).get("leg") == "a"]
+    b_recs = [r for r in recs if r.get("data", {}).get("leg") == "b"]
+    check_records(a_recs, "147", "inband")
+    got_b = "".join(r["data"]["digit"] for r in b_recs)
+    if got_b != "123#" or any(r["data"].get("source") != "rfc4733" for r in b_recs):
+        raise AssertionError("call.dtmf records of leg b %s: expected '123#' via rfc4733"
+                             % b_recs)
 
 
 # ---- SIP INFO legs: the test's own UA (harness/ua.py) ----------------------------------

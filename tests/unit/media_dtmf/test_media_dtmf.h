@@ -4,4 +4,5 @@
 int test_telev_run(void);
 int test_inband_run(void);
 int test_engine_dtmf_run(void);
+int test_opus_dtmf_run(void);
 #endif

@@ -8,5 +8,6 @@ int main(void)
 	failed += test_telev_run();
 	failed += test_inband_run();
 	failed += test_engine_dtmf_run();
+	failed += test_opus_dtmf_run();
 	return failed ? 1 : 0;
 }
