@@ -778,6 +778,19 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 	c->rtp_relayed = mc.rtp_relayed;
 	c->rtp_dropped = mc.rtp_dropped;
 	c->rtp_dropped_late = mc.rtp_dropped_late;
+	for (int s = 0; s < 2; s++) {
+		c->rtp_in_leg[s] = atomic_load(&m->c_rtp_in[s]);
+		c->rtp_lost_leg[s] = atomic_load(&m->c_rtp_lost[s]);
+	}
+	{
+		uint64_t sum = 0;
+
+		for (int i = 0; i < B2BUA_LOSS_BUCKETS; i++) {   /* cumulative */
+			sum += atomic_load(&m->c_loss_legs[i]);
+			c->loss_legs[i] = sum;
+		}
+		c->loss_sum = (double)atomic_load(&m->c_loss_sum_ppm) / 1e6;
+	}
 	b2b_guard_counters(m, c);
 }
 
