@@ -306,7 +306,13 @@ void api_reply_db_err(struct api_req *r, int err, const PGresult *res, const cha
 	} else if (st && strncmp(st, "22", 2) == 0) {
 		api_fail(r, 422, "invalid_value", "a value has the wrong form");
 	} else if (err == EIO) {
-		log_msg(LOG_WARN, "api.db", "%s: %s", r->id, msg ? msg : "statement failed");
+		struct log_rec rec;
+
+		if (log_begin(&rec, LOG_WARN, "api.db")) {
+			log_str(&rec, "request_id", r->id);
+			log_str(&rec, "msg", msg ? msg : "statement failed");
+			log_end(&rec);
+		}
 		api_fail(r, 500, "internal", "the database refused the statement");
 	} else {
 		api_fail(r, 503, "unavailable", "the database is not reachable (%s)",

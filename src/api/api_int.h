@@ -294,7 +294,7 @@ void api_auth_check(struct api_auth *au, struct api_req *r, api_auth_h *h);
 /** Drops a key's cached copy: the next request reads Postgres (a tenant changed). */
 void api_auth_forget(struct api_auth *au, const char *key_hash);
 /** Marks a key hash revoked in the cache at once (after a revocation). */
-void api_auth_invalidate(struct api_auth *au, const char *key_hash);
+void api_auth_invalidate(struct api_auth *au, const char *key_hash, const char *request_id);
 struct api_auth *api_auth_of(struct api *a);
 
 /* ---- keys (api_key.c) ---- */
