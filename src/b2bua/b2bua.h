@@ -166,6 +166,13 @@ typedef void (b2bua_reply_h)(int status, char *json, void *arg);
  */
 int b2bua_list_calls(struct b2bua *b, b2bua_reply_h *h, void *arg);
 
+/**
+ * One call by id, as b2bua_list_calls shows it: a JSON array of that call, or empty
+ * (no such call). Costs the signalling thread one call's worth, however many there are.
+ * @return 0 if posted, EINVAL (no id or too long), EAGAIN if the queue is full
+ */
+int b2bua_get_call(struct b2bua *b, const char *call_id, b2bua_reply_h *h, void *arg);
+
 /** Lists trunks and peers with their state: a JSON array (as b2bua_list_calls). */
 int b2bua_list_trunks(struct b2bua *b, b2bua_reply_h *h, void *arg);
 
