@@ -107,7 +107,9 @@ int main(int argc, char **argv)
 	for (;;) {
 		struct epoll_event evs[64];
 		double t = now();
-		long want = (long)((t - t0) * rate);
+		/* Request k is due at t0 + k / rate: at t, requests 0 .. floor((t - t0) * rate)
+		 * are due (without the + 1 each waited one interval before it was sent). */
+		long want = (long)((t - t0) * rate) + 1;
 		int n;
 
 		if (t - t0 < secs)
