@@ -306,6 +306,8 @@ int main(int argc, char **argv)
 			err = api_create(&api, ctl_event_base(ctl), cf, b, why, sizeof(why));
 			if (!err)
 				api_set_events(api, data_events(data));
+			if (!err)
+				api_set_data(api, data);
 			if (!err && (err = api_start(api)) != 0)
 				snprintf(why, sizeof(why), "api: %s", strerror(err));
 			if (err) {

@@ -1,7 +1,8 @@
 /*
  * admit.c — admission on the control thread (see admit.h): the Redis scripts and their
  * calls, this node's lease table and its refresh, the per-process fallback, and the
- * budgets report.
+ * budgets report. The per-key counts are this node's leases in each set: with no
+ * Redis they are the admission itself, with Redis what /metrics shows of this node.
  */
 #include "admit/admit.h"
 
@@ -231,7 +232,7 @@ static struct count *count_of(struct admit *a, const char *key, bool create)
 
 		if (!c)
 			return NULL;
-		snprintf(c->key, sizeof(c->key), "%s", key);
+		snprintf(c->key, sizeof(c->key), "%.*s", KEY_MAX - 1, key);
 		c->next = a->counts[i];
 		a->counts[i] = c;
 		return c;
@@ -267,6 +268,17 @@ static void local_release(struct admit *a, const struct lease *l)
 
 		if (c && c->n > 0)
 			c->n--;
+	}
+}
+
+/* Redis backend: this node's count of a granted lease in each of its sets. */
+static void node_take(struct admit *a, char keys[3][KEY_MAX])
+{
+	for (int i = 0; i < 3; i++) {
+		struct count *c = strcmp(keys[i], KEY_NONE) ? count_of(a, keys[i], true) : NULL;
+
+		if (c)
+			c->n++;
 	}
 }
 
@@ -415,9 +427,13 @@ static void on_admit(int err, redisReply *r, void *arg)
 		log_msg(LOG_ERROR, "admission.error", "unexpected answer from Redis: %s",
 			r->type == REDIS_REPLY_ERROR ? r->str : "(not the script's)");
 	}
-	if (v == ADMIT_OK && !lease_find(a, p->id) && !lease_add(a, p->id, p->keys, p->caps))
-		log_msg(LOG_ERROR, "admission.error", "out of memory: lease %s is not refreshed",
-			p->id);
+	if (v == ADMIT_OK && !lease_find(a, p->id)) {
+		if (!lease_add(a, p->id, p->keys, p->caps))
+			log_msg(LOG_ERROR, "admission.error", "out of memory: lease %s is not "
+				"refreshed", p->id);
+		else
+			node_take(a, p->keys);
+	}
 	p->h(v, p->arg);
 	free(p);
 }
@@ -492,9 +508,8 @@ void admit_release(struct admit *a, const char *lease)
 
 	if (!l)
 		return;
-	if (!a->kv) {
-		local_release(a, l);
-	} else {
+	local_release(a, l);   /* the admission's counts, or (Redis) this node's view */
+	if (a->kv) {
 		snprintf(member, sizeof(member), "%s|%s", a->cfg.node_id, l->id);
 		for (int i = 0; i < 3; i++)
 			kp[i] = l->keys[i];
@@ -676,6 +691,40 @@ void admit_report(struct admit *a, const struct route_table *rt, admit_report_h 
 	}
 	free(keys);
 	free(kp);
+}
+
+void admit_node_use(struct admit *a, const struct route_table *rt, admit_use_h *h,
+		    void *arg)
+{
+	const struct route_settings *st = rt ? route_table_settings(rt) : NULL;
+	size_t np = rt ? route_table_pool_count(rt) : 0, nt = rt ? route_table_tenant_count(rt) : 0;
+	char key[KEY_MAX];
+	struct admit_use u;
+
+	if (!a || !rt)
+		return;
+	for (size_t i = 0; i < np; i++) {
+		const struct pool_cfg *p = route_table_pool_at(rt, i);
+
+		snprintf(key, sizeof(key), "trunx:{b}:pool:%s:%s", p->group, p->pool);
+		u = (struct admit_use){.scope = "pool", .group = p->group, .pool = p->pool,
+				       .used = local_used(a, key), .cap = (long)p->channels};
+		h(&u, arg);
+	}
+	u = (struct admit_use){.scope = "global", .used = local_used(a, "trunx:{b}:global"),
+			       .cap = st && st->global_max_calls ? (long)st->global_max_calls : -1};
+	h(&u, arg);
+	for (size_t i = 0; i < nt; i++) {
+		const struct tenant_cfg *t = route_table_tenant_at(rt, i);
+		long cap = t->max_calls >= 0 ? t->max_calls :
+			   st && st->tenant_max_calls ? (long)st->tenant_max_calls : -1;
+
+		snprintf(key, sizeof(key), "trunx:{b}:tenant:%s", t->id);
+		u = (struct admit_use){.scope = "tenant", .tenant = t->id,
+				       .used = local_used(a, key), .cap = cap};
+		if (u.cap >= 0 || u.used > 0)
+			h(&u, arg);
+	}
 }
 
 /* ---- life cycle ---- */

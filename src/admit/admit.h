@@ -83,6 +83,25 @@ void admit_release(struct admit *a, const char *lease);
 void admit_report(struct admit *a, const struct route_table *rt, admit_report_h *h,
 		  void *arg);
 
+/** One budget as this node knows it: its calls' leases in it, and its cap. */
+struct admit_use {
+	const char *scope;    /**< "pool", "tenant" or "global" */
+	const char *group;    /**< pool: its trunk group */
+	const char *pool;     /**< pool: its name */
+	const char *tenant;   /**< tenant: its id */
+	long        used;     /**< this node's leases (every node's: ask admit_report) */
+	long        cap;      /**< -1: no cap */
+};
+
+typedef void (admit_use_h)(const struct admit_use *u, void *arg);
+
+/**
+ * This node's use of each budget of the snapshot, without asking Redis: every pool,
+ * the global cap, each tenant with a cap or a lease here (/metrics). Control thread.
+ */
+void admit_node_use(struct admit *a, const struct route_table *rt, admit_use_h *h,
+		    void *arg);
+
 /** Leases this node holds. */
 size_t admit_leases(const struct admit *a);
 

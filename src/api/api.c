@@ -25,6 +25,7 @@
 #include <event2/keyvalq_struct.h>
 #include <openssl/rand.h>
 
+#include "b2bua/b2bua.h"
 #include "db/db.h"
 #include "kv/kv.h"
 #include "log.h"
@@ -40,6 +41,7 @@ struct api {
 	struct conf_api        cfg;
 	struct b2bua          *b;
 	struct events         *events;      /**< NULL: the events routes answer 503 */
+	struct data           *data;        /**< trunk states, pool use (/metrics) */
 	struct db             *db[API_DB_MAX];  /**< queries go to the least busy */
 	unsigned               n_db;
 	struct kv             *kv;          /**< NULL without Redis */
@@ -51,6 +53,7 @@ struct api {
 	struct api_job        *inbox, *inbox_tail;
 	int                    efd;
 	struct event          *inbox_ev;
+	struct event          *tick_ev;     /**< 1 s: the setup rate's samples */
 };
 
 struct db *api_db(struct api *a)
@@ -66,6 +69,13 @@ struct db *api_db(struct api *a)
 struct kv *api_kv(struct api *a) { return a->kv; }
 struct b2bua *api_b2bua(struct api *a) { return a->b; }
 struct events *api_events(struct api *a) { return a->events; }
+struct data *api_data(struct api *a) { return a->data; }
+
+void api_set_data(struct api *a, struct data *d)
+{
+	if (a)
+		a->data = d;
+}
 
 void api_set_events(struct api *a, struct events *e)
 {
@@ -296,7 +306,13 @@ void api_reply_db_err(struct api_req *r, int err, const PGresult *res, const cha
 	} else if (st && strncmp(st, "22", 2) == 0) {
 		api_fail(r, 422, "invalid_value", "a value has the wrong form");
 	} else if (err == EIO) {
-		log_msg(LOG_WARN, "api.db", "%s: %s", r->id, msg ? msg : "statement failed");
+		struct log_rec rec;
+
+		if (log_begin(&rec, LOG_WARN, "api.db")) {
+			log_str(&rec, "request_id", r->id);
+			log_str(&rec, "msg", msg ? msg : "statement failed");
+			log_end(&rec);
+		}
 		api_fail(r, 500, "internal", "the database refused the statement");
 	} else {
 		api_fail(r, 503, "unavailable", "the database is not reachable (%s)",
@@ -601,13 +617,27 @@ int api_create(struct api **ap, struct event_base *base, const struct conf *cf,
 	return 0;
 }
 
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct api *a = arg;
+	struct b2bua_counters c = {0};
+
+	(void)fd;
+	(void)what;
+	if (a->b)
+		b2bua_get_counters(a->b, &c);
+	api_metrics_tick(&a->metrics, c.calls_total);
+}
+
 int api_start(struct api *a)
 {
+	struct timeval sec = {1, 0};
 	int e;
 
 	if (!a)
 		return EINVAL;
-	e = 0;
+	a->tick_ev = event_new(a->base, -1, EV_PERSIST, on_tick, a);
+	e = !a->tick_ev || event_add(a->tick_ev, &sec) != 0 ? ENOMEM : 0;
 	for (unsigned i = 0; !e && i < a->n_db; i++)
 		e = db_start(a->db[i]);
 	if (!e && a->kv)
@@ -629,6 +659,9 @@ void api_destroy(struct api *a)
 	 * HTTP servers still exist. The B2BUA is gone: late answers reach nothing. */
 	a->b = NULL;
 	a->events = NULL;
+	a->data = NULL;
+	if (a->tick_ev)
+		event_free(a->tick_ev);
 	for (unsigned i = 0; i < API_DB_MAX; i++)
 		db_destroy(a->db[i]);
 	kv_destroy(a->kv);

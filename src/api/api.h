@@ -22,6 +22,7 @@
 struct event_base;
 struct b2bua;
 struct events;
+struct data;
 struct api;
 
 /**
@@ -41,6 +42,9 @@ int api_start(struct api *a);
  * data_events()); NULL or never set: they answer 503 events_unavailable.
  */
 void api_set_events(struct api *a, struct events *e);
+
+/** Gives /metrics the control thread's view of trunks and channel pools (src/data). */
+void api_set_data(struct api *a, struct data *d);
 
 void api_destroy(struct api *a);
 

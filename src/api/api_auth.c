@@ -352,7 +352,7 @@ void api_auth_forget(struct api_auth *au, const char *key_hash)
 	kv_command(kv, on_cache_set, NULL, 2, argv, lens);
 }
 
-void api_auth_invalidate(struct api_auth *au, const char *key_hash)
+void api_auth_invalidate(struct api_auth *au, const char *key_hash, const char *request_id)
 {
 	struct kv *kv = api_kv(au->api);
 	char key[96], ttl[16];
@@ -360,9 +360,15 @@ void api_auth_invalidate(struct api_auth *au, const char *key_hash)
 	size_t sl[5], pl[3];
 
 	if (!kv || !kv_up(kv)) {
-		log_msg(LOG_WARN, "api.key_revoke", "Redis is down: a cached copy of the key "
-			"may live up to %u s more on nodes that cached it",
-			api_conf(au->api)->key_cache_s);
+		struct log_rec rec;
+
+		if (log_begin(&rec, LOG_WARN, "api.key_revoke")) {
+			log_str(&rec, "request_id", request_id);
+			log_fmt(&rec, "msg", "Redis is down: a cached copy of the key may live up "
+				"to %u s more on nodes that cached it",
+				api_conf(au->api)->key_cache_s);
+			log_end(&rec);
+		}
 		return;
 	}
 	snprintf(key, sizeof(key), CACHE_PREFIX "%s", key_hash);

@@ -152,7 +152,16 @@ static void ask(struct api_req *r, enum call_op op)
 	}
 	j->r = r;
 	j->op = op;
-	err = api_b2bua(r->api) ? b2bua_list_calls(api_b2bua(r->api), on_b2bua, j) : ENOTCONN;
+	/* A call by id asks for that call only: the signalling thread's cost does not grow
+	 * with the calls in progress. */
+	err = !api_b2bua(r->api) ? ENOTCONN : op == OP_LIST ?
+	      b2bua_list_calls(api_b2bua(r->api), on_b2bua, j) :
+	      b2bua_get_call(api_b2bua(r->api), r->params[0], on_b2bua, j);
+	if (err == EINVAL) {   /* an id no call can have */
+		free(j);
+		api_fail(r, 404, "not_found", "no such call");
+		return;
+	}
 	if (err) {
 		free(j);
 		api_fail(r, 503, "unavailable", "the call layer is busy: retry");

@@ -278,6 +278,7 @@ struct db *api_db(struct api *a);
 struct kv *api_kv(struct api *a);
 struct b2bua *api_b2bua(struct api *a);
 struct events *api_events(struct api *a);
+struct data *api_data(struct api *a);
 const struct conf_api *api_conf(struct api *a);
 struct api_metrics *api_metrics(struct api *a);
 
@@ -293,7 +294,7 @@ void api_auth_check(struct api_auth *au, struct api_req *r, api_auth_h *h);
 /** Drops a key's cached copy: the next request reads Postgres (a tenant changed). */
 void api_auth_forget(struct api_auth *au, const char *key_hash);
 /** Marks a key hash revoked in the cache at once (after a revocation). */
-void api_auth_invalidate(struct api_auth *au, const char *key_hash);
+void api_auth_invalidate(struct api_auth *au, const char *key_hash, const char *request_id);
 struct api_auth *api_auth_of(struct api *a);
 
 /* ---- keys (api_key.c) ---- */
@@ -336,6 +337,8 @@ void api_h_webhook_redrive(struct api_req *r);
 
 /* ---- metrics (api_metrics.c) ---- */
 
+#define API_SETUP_WINDOW 10   /**< seconds the setup rate is averaged over */
+
 struct api_metrics {
 	uint64_t requests;
 	uint64_t by_class[6];          /**< 1xx..5xx by status / 100 */
@@ -343,9 +346,13 @@ struct api_metrics {
 	uint64_t auth_limited;         /**< answered 429 for failed authentication */
 	uint64_t lat_buckets[12];      /**< request latency histogram (le buckets) */
 	double   lat_sum;
+	uint64_t setups[API_SETUP_WINDOW + 1];   /**< calls started, one sample a second */
+	unsigned setups_n;             /**< samples taken (ring of API_SETUP_WINDOW + 1) */
 };
 
 void api_metrics_observe(struct api_metrics *m, int status, double seconds);
+/** Once a second (control thread): the B2BUA's calls started so far. */
+void api_metrics_tick(struct api_metrics *m, uint64_t calls_total);
 extern const double api_lat_bounds[12];
 
 extern const struct api_field api_call_fields[];

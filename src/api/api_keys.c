@@ -128,7 +128,7 @@ static void on_revoked(int err, const PGresult *res, const char *msg, bool more,
 		api_fail(r, 404, "not_found", "no such key");
 		return;
 	}
-	api_auth_invalidate(api_auth_of(r->api), PQgetvalue(res, 0, 0));
+	api_auth_invalidate(api_auth_of(r->api), PQgetvalue(res, 0, 0), r->id);
 	api_reply(r, 204, NULL);
 }
 

@@ -1,8 +1,11 @@
 /*
  * api_metrics.c — /metrics in the Prometheus text format: the B2BUA's call and media
- * counters (read without waiting: b2bua_get_counters), the API's own requests,
- * latency histogram and authentication failures, and the event stream's webhook
- * deliveries and SSE clients (events_get_counters; absent without [events]).
+ * counters (read without waiting: b2bua_get_counters) with the setup rate sampled
+ * here once a second and the RTP loss of ended calls per leg; each trunk's state and
+ * each channel budget's use as the control thread knows them (src/data: never asks
+ * the signalling thread or Redis); the API's own requests, latency histogram and
+ * authentication failures; and the event stream's webhook deliveries and SSE clients
+ * (events_get_counters; absent without [events]).
  */
 #include "api/api_int.h"
 
@@ -12,6 +15,7 @@
 #include <string.h>
 
 #include "b2bua/b2bua.h"
+#include "data/data.h"
 #include "events/events.h"
 
 const double api_lat_bounds[12] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -26,6 +30,22 @@ void api_metrics_observe(struct api_metrics *m, int status, double seconds)
 		if (seconds <= api_lat_bounds[i])
 			m->lat_buckets[i]++;
 	m->lat_sum += seconds;
+}
+
+void api_metrics_tick(struct api_metrics *m, uint64_t calls_total)
+{
+	m->setups[m->setups_n++ % (API_SETUP_WINDOW + 1)] = calls_total;
+}
+
+/* Calls started per second over the last API_SETUP_WINDOW seconds (fewer at start). */
+static double setup_rate(const struct api_metrics *m)
+{
+	unsigned n = m->setups_n, span = n > API_SETUP_WINDOW ? API_SETUP_WINDOW : n - 1;
+
+	if (n < 2)
+		return 0;
+	return (double)(m->setups[(n - 1) % (API_SETUP_WINDOW + 1)] -
+			m->setups[(n - 1 - span) % (API_SETUP_WINDOW + 1)]) / span;
 }
 
 struct out {
@@ -73,6 +93,101 @@ static void gauge(struct out *o, const char *name, const char *help, uint64_t v)
 {
 	put(o, "# HELP %s %s\n# TYPE %s gauge\n%s %llu\n", name, help, name, name,
 	    (unsigned long long)v);
+}
+
+/* A label value as the text format wants it: \\, \" and \n escaped. */
+static const char *label(const char *v, char *buf, size_t n)
+{
+	size_t k = 0;
+
+	for (; v && *v && k + 3 < n; v++) {
+		if (*v == '\\' || *v == '"' || *v == '\n')
+			buf[k++] = '\\';
+		buf[k++] = *v == '\n' ? 'n' : *v;
+	}
+	buf[k] = 0;
+	return buf;
+}
+
+static const char *const trunk_states[] = {"up", "down", "unknown", "maintenance", "inactive"};
+
+static void on_trunk(const char *name, const char *kind, const char *state, void *arg)
+{
+	struct out *o = arg;
+	char nb[160];
+
+	label(name, nb, sizeof(nb));
+	for (size_t i = 0; i < sizeof(trunk_states) / sizeof(trunk_states[0]); i++)
+		put(o, "trunx_trunk_state{trunk=\"%s\",kind=\"%s\",state=\"%s\"} %d\n", nb, kind,
+		    trunk_states[i], strcmp(state, trunk_states[i]) == 0);
+}
+
+struct uses {
+	struct out *o;
+	bool        limits;   /* the second pass: the caps */
+};
+
+static void on_use(const struct admit_use *u, void *arg)
+{
+	struct uses *us = arg;
+	char a[160], b[160];
+
+	if (us->limits && u->cap < 0)
+		return;
+	if (!strcmp(u->scope, "pool"))
+		put(us->o, "trunx_channels_%s{scope=\"pool\",group=\"%s\",pool=\"%s\"} %ld\n",
+		    us->limits ? "limit" : "in_use", label(u->group, a, sizeof(a)),
+		    label(u->pool, b, sizeof(b)), us->limits ? u->cap : u->used);
+	else if (!strcmp(u->scope, "tenant"))
+		put(us->o, "trunx_channels_%s{scope=\"tenant\",tenant=\"%s\"} %ld\n",
+		    us->limits ? "limit" : "in_use", label(u->tenant, a, sizeof(a)),
+		    us->limits ? u->cap : u->used);
+	else
+		put(us->o, "trunx_channels_%s{scope=\"global\"} %ld\n",
+		    us->limits ? "limit" : "in_use", us->limits ? u->cap : u->used);
+}
+
+static void data_metrics(struct out *o, struct data *d)
+{
+	struct uses us = {o, false};
+
+	put(o, "# HELP trunx_trunk_state Each trunk and peer: 1 for its state (up, down, "
+	    "unknown before its first qualify answer, maintenance, inactive), 0 for the others\n"
+	    "# TYPE trunx_trunk_state gauge\n");
+	data_trunk_states(d, on_trunk, o);
+	put(o, "# HELP trunx_channels_in_use Channels this node's calls hold in each channel "
+	    "pool, tenant cap and the global cap\n# TYPE trunx_channels_in_use gauge\n");
+	data_pool_use(d, on_use, &us);
+	put(o, "# HELP trunx_channels_limit The cap of each channel pool, tenant and the "
+	    "global cap (those that have one)\n# TYPE trunx_channels_limit gauge\n");
+	us.limits = true;
+	data_pool_use(d, on_use, &us);
+}
+
+static void rtp_metrics(struct out *o, const struct b2bua_counters *c)
+{
+	static const char *const leg[2] = {"a", "b"};
+
+	put(o, "# HELP trunx_rtp_received_total RTP packets received from each leg of ended "
+	    "calls (a: the caller, b: the called party)\n"
+	    "# TYPE trunx_rtp_received_total counter\n");
+	for (int s = 0; s < 2; s++)
+		put(o, "trunx_rtp_received_total{leg=\"%s\"} %llu\n", leg[s],
+		    (unsigned long long)c->rtp_in_leg[s]);
+	put(o, "# HELP trunx_rtp_lost_total RTP packets missing in the sequence received from "
+	    "each leg of ended calls\n# TYPE trunx_rtp_lost_total counter\n");
+	for (int s = 0; s < 2; s++)
+		put(o, "trunx_rtp_lost_total{leg=\"%s\"} %llu\n", leg[s],
+		    (unsigned long long)c->rtp_lost_leg[s]);
+	put(o, "# HELP trunx_rtp_leg_loss_ratio Loss ratio lost/(received+lost) of each leg "
+	    "of ended calls that had media\n# TYPE trunx_rtp_leg_loss_ratio histogram\n");
+	for (int i = 0; i < B2BUA_LOSS_BUCKETS - 1; i++)
+		put(o, "trunx_rtp_leg_loss_ratio_bucket{le=\"%g\"} %llu\n", b2bua_loss_bounds[i],
+		    (unsigned long long)c->loss_legs[i]);
+	put(o, "trunx_rtp_leg_loss_ratio_bucket{le=\"+Inf\"} %llu\n"
+	    "trunx_rtp_leg_loss_ratio_sum %.6f\ntrunx_rtp_leg_loss_ratio_count %llu\n",
+	    (unsigned long long)c->loss_legs[B2BUA_LOSS_BUCKETS - 1], c->loss_sum,
+	    (unsigned long long)c->loss_legs[B2BUA_LOSS_BUCKETS - 1]);
 }
 
 static void events_metrics(struct out *o, struct events *e)
@@ -127,6 +242,9 @@ void api_h_metrics(struct api_req *r)
 	    "trunx_calls_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)c.calls_answered, (unsigned long long)c.calls_failed);
 	counter(&o, "trunx_calls_started_total", "INVITEs accepted for routing", c.calls_total);
+	put(&o, "# HELP trunx_calls_setup_rate Calls started per second over the last %d s\n"
+	    "# TYPE trunx_calls_setup_rate gauge\ntrunx_calls_setup_rate %.2f\n",
+	    API_SETUP_WINDOW, setup_rate(m));
 	counter(&o, "trunx_calls_rejected_overload_total", "503 for max_calls or max_cps",
 		c.rejected_overload);
 	counter(&o, "trunx_calls_rejected_budget_total", "Calls refused by a pool or cap",
@@ -137,6 +255,9 @@ void api_h_metrics(struct api_req *r)
 	counter(&o, "trunx_rtp_dropped_total", "RTP/RTCP packets dropped", c.rtp_dropped);
 	counter(&o, "trunx_rtp_timeouts_total", "Calls hung up for RTP inactivity",
 		c.rtp_timeouts);
+	rtp_metrics(&o, &c);
+	if (api_data(r->api))
+		data_metrics(&o, api_data(r->api));
 	counter(&o, "trunx_api_requests_total", "API requests", m->requests);
 	put(&o, "# HELP trunx_api_responses_total API responses by status class\n"
 	    "# TYPE trunx_api_responses_total counter\n");

@@ -778,6 +778,19 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 	c->rtp_relayed = mc.rtp_relayed;
 	c->rtp_dropped = mc.rtp_dropped;
 	c->rtp_dropped_late = mc.rtp_dropped_late;
+	for (int s = 0; s < 2; s++) {
+		c->rtp_in_leg[s] = atomic_load(&m->c_rtp_in[s]);
+		c->rtp_lost_leg[s] = atomic_load(&m->c_rtp_lost[s]);
+	}
+	{
+		uint64_t sum = 0;
+
+		for (int i = 0; i < B2BUA_LOSS_BUCKETS; i++) {   /* cumulative */
+			sum += atomic_load(&m->c_loss_legs[i]);
+			c->loss_legs[i] = sum;
+		}
+		c->loss_sum = (double)atomic_load(&m->c_loss_sum_ppm) / 1e6;
+	}
 	b2b_guard_counters(m, c);
 }
 
@@ -820,66 +833,86 @@ static int post_query(struct b2bua *b, void (*run)(void *), const char *call_id,
 	return err;
 }
 
+/* One call as the control plane sees it (trunxctl calls, GET /v1/calls). */
+static json_t *call_json(const struct call *c, uint64_t wall)
+{
+	json_t *o = json_object(), *legs = json_array();
+	char codec[48], codec_b[48];
+
+	b2b_sdp_codec_side(&c->media, MEDIA_SIDE_A, codec, sizeof(codec));
+	b2b_sdp_codec_side(&c->media, MEDIA_SIDE_B, codec_b, sizeof(codec_b));
+	if (!o || !legs) {
+		json_decref(o);
+		json_decref(legs);
+		return NULL;
+	}
+	json_object_set_new(o, "id", json_string(c->id));
+	json_object_set_new(o, "from", json_string(c->from));
+	json_object_set_new(o, "to", json_string(c->did[0] ? c->did : c->to));
+	json_object_set_new(o, "state", json_string(call_state_name(c->state)));
+	json_object_set_new(o, "tenant", c->tenant[0] ? json_string(c->tenant) : json_null());
+	if (c->a)
+		json_array_append_new(legs, json_pack("{s:s,s:s}", "leg", "a", "call_id",
+						      c->a_call_id));
+	if (c->b_leg)
+		json_array_append_new(legs, json_pack("{s:s,s:s}", "leg", "b", "call_id",
+						      c->b_call_id));
+	json_object_set_new(o, "legs", legs);
+	json_object_set_new(o, "codecs", json_string(codec));
+	json_object_set_new(o, "codec_a", json_string(codec));
+	json_object_set_new(o, "codec_b", json_string(codec_b));
+	{
+		json_t *q = call_quality_json(c);
+
+		if (q)
+			json_object_set_new(o, "quality", q);
+	}
+	json_object_set_new(o, "trunk_in",
+			    c->trunk_in ? json_string(trunk_get_cfg(c->trunk_in)->name)
+					: json_null());
+	json_object_set_new(o, "trunk_out",
+			    c->trunk_out ? json_string(trunk_get_cfg(c->trunk_out)->name)
+					 : json_null());
+	json_object_set_new(o, "duration_ms",
+			    json_integer(c->t_answer_ms ? (json_int_t)(wall - c->t_answer_ms) : 0));
+	json_object_set_new(o, "age_ms", json_integer((json_int_t)(wall - c->t_start_ms)));
+	return o;
+}
+
+/* Every call (j->id ""), or the one call j->id names: a JSON array either way. */
 static void list_run(void *arg)
 {
 	struct query_job *j = arg;
 	json_t *arr = json_array();
-	uint64_t now = sipua_now_ms();
 	struct timespec ts;
 	uint64_t wall;
 	char *s = NULL;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	wall = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-	(void)now;
 	for (struct call *c = j->b->calls; c && arr; c = c->next) {
-		json_t *o = json_object(), *legs = json_array();
-		char codec[48], codec_b[48];
+		json_t *o;
 
-		b2b_sdp_codec_side(&c->media, MEDIA_SIDE_A, codec, sizeof(codec));
-		b2b_sdp_codec_side(&c->media, MEDIA_SIDE_B, codec_b, sizeof(codec_b));
-		if (!o || !legs) {
-			json_decref(o);
-			json_decref(legs);
+		if (j->id[0] && strcmp(c->id, j->id) != 0)
 			continue;
-		}
-		json_object_set_new(o, "id", json_string(c->id));
-		json_object_set_new(o, "from", json_string(c->from));
-		json_object_set_new(o, "to", json_string(c->did[0] ? c->did : c->to));
-		json_object_set_new(o, "state", json_string(call_state_name(c->state)));
-		json_object_set_new(o, "tenant", c->tenant[0] ? json_string(c->tenant) : json_null());
-		if (c->a)
-			json_array_append_new(legs, json_pack("{s:s,s:s}", "leg", "a", "call_id",
-							      c->a_call_id));
-		if (c->b_leg)
-			json_array_append_new(legs, json_pack("{s:s,s:s}", "leg", "b", "call_id",
-							      c->b_call_id));
-		json_object_set_new(o, "legs", legs);
-		json_object_set_new(o, "codecs", json_string(codec));
-		json_object_set_new(o, "codec_a", json_string(codec));
-		json_object_set_new(o, "codec_b", json_string(codec_b));
-		{
-			json_t *q = call_quality_json(c);
-
-			if (q)
-				json_object_set_new(o, "quality", q);
-		}
-		json_object_set_new(o, "trunk_in",
-				    c->trunk_in ? json_string(trunk_get_cfg(c->trunk_in)->name)
-						: json_null());
-		json_object_set_new(o, "trunk_out",
-				    c->trunk_out ? json_string(trunk_get_cfg(c->trunk_out)->name)
-						 : json_null());
-		json_object_set_new(o, "duration_ms",
-				    json_integer(c->t_answer_ms ? (json_int_t)(wall - c->t_answer_ms) : 0));
-		json_object_set_new(o, "age_ms", json_integer((json_int_t)(wall - c->t_start_ms)));
-		json_array_append_new(arr, o);
+		o = call_json(c, wall);
+		if (o)
+			json_array_append_new(arr, o);
+		if (j->id[0])
+			break;
 	}
 	if (arr)
 		s = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
 	j->h(s ? 0 : ENOMEM, s, j->arg);
 	free(j);
+}
+
+int b2bua_get_call(struct b2bua *b, const char *call_id, b2bua_reply_h *h, void *arg)
+{
+	if (!call_id || !call_id[0])
+		return EINVAL;
+	return post_query(b, list_run, call_id, h, arg);
 }
 
 int b2bua_list_calls(struct b2bua *b, b2bua_reply_h *h, void *arg)

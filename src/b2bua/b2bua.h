@@ -18,6 +18,8 @@
 
 struct b2bua;
 
+#define B2BUA_LOSS_BUCKETS 8   /**< loss-ratio histogram: 7 bounds and +Inf */
+
 struct b2bua_counters {
 	uint64_t calls_active;            /**< calls with at least one leg alive */
 	uint64_t calls_total;             /**< INVITEs accepted for routing */
@@ -63,7 +65,17 @@ struct b2bua_counters {
 	uint64_t tcp_closed_unknown;      /**< unknown source: closed after its answer */
 	uint64_t tcp_closed_idle;         /**< idle, no dialog: closed */
 	uint64_t log_suppressed;          /**< repeated log records counted, not written */
+	/* Ended calls' RTP, per leg (0: a, the caller; 1: b, the called party). */
+	uint64_t rtp_in_leg[2];           /**< packets received from the leg */
+	uint64_t rtp_lost_leg[2];         /**< packets missing in its received sequence */
+	/** Legs with media by loss ratio lost/(received+lost): cumulative, bucket i counts
+	 *  legs at most b2bua_loss_bounds[i]; the last, every leg. */
+	uint64_t loss_legs[B2BUA_LOSS_BUCKETS];
+	double   loss_sum;                /**< the sum of those legs' loss ratios */
 };
+
+/** The upper bounds of the loss-ratio buckets (the last is +Inf). */
+extern const double b2bua_loss_bounds[B2BUA_LOSS_BUCKETS];
 
 /**
  * What the B2BUA hands to the data plane (database mode). Each runs on the signalling
@@ -81,6 +93,11 @@ struct b2bua_hooks {
 	int (*admit)(const struct admit_req *req, void *token, void *arg);
 	/** Gives a call's lease back (also when it was not granted: harmless). */
 	void (*release)(const char *lease, void *arg);
+	/**
+	 * A probed trunk's live state changed (qualify, registration): "up", "down",
+	 * "unknown" (no answer yet), or NULL once it is no longer probed. May be NULL.
+	 */
+	void (*trunk_state)(const char *trunk, const char *state, void *arg);
 	void *arg;
 };
 
@@ -148,6 +165,13 @@ typedef void (b2bua_reply_h)(int status, char *json, void *arg);
  * @return 0 if posted, EAGAIN if the signalling thread's queue is full
  */
 int b2bua_list_calls(struct b2bua *b, b2bua_reply_h *h, void *arg);
+
+/**
+ * One call by id, as b2bua_list_calls shows it: a JSON array of that call, or empty
+ * (no such call). Costs the signalling thread one call's worth, however many there are.
+ * @return 0 if posted, EINVAL (no id or too long), EAGAIN if the queue is full
+ */
+int b2bua_get_call(struct b2bua *b, const char *call_id, b2bua_reply_h *h, void *arg);
 
 /** Lists trunks and peers with their state: a JSON array (as b2bua_list_calls). */
 int b2bua_list_trunks(struct b2bua *b, b2bua_reply_h *h, void *arg);

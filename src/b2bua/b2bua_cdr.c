@@ -177,10 +177,39 @@ static void log_object(enum log_level level, const char *event, json_t *o)
 	log_end(&r);
 }
 
+const double b2bua_loss_bounds[B2BUA_LOSS_BUCKETS] = {0, 0.001, 0.005, 0.01, 0.02, 0.05,
+							 0.1, 1};
+
+/* The call's RTP into the node's per-leg totals and loss-ratio histogram (/metrics). */
+static void count_rtp(struct call *c)
+{
+	struct b2bua *b = c->b;
+
+	if (!c->have_stats)
+		return;
+	for (int s = 0; s < 2; s++) {
+		uint64_t in = c->stats[s].rtp_in, lost = c->stats[s].rtp_lost;
+		double ratio;
+		int i = 0;
+
+		if (!in && !lost)
+			continue;   /* no media on this leg */
+		atomic_fetch_add(&b->c_rtp_in[s], in);
+		atomic_fetch_add(&b->c_rtp_lost[s], lost);
+		ratio = (double)lost / (double)(in + lost);
+		while (i < B2BUA_LOSS_BUCKETS - 1 && ratio > b2bua_loss_bounds[i])
+			i++;
+		atomic_fetch_add(&b->c_loss_legs[i], 1);
+		atomic_fetch_add(&b->c_loss_sum_ppm, (uint64_t)(ratio * 1e6 + 0.5));
+	}
+}
+
 void call_record(struct call *c)
 {
 	struct b2bua *b = c->b;
 	json_t *o = record_json(c);
+
+	count_rtp(c);
 
 	if (!o) {
 		log_msg(LOG_ERROR, "call.end", "out of memory: call %s has no record", c->id);

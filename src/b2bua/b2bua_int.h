@@ -391,6 +391,9 @@ struct b2bua {
 			     c_unknown_rejected, c_unknown_dropped, c_no_route, c_bad_request,
 			     c_rtp_timeouts, c_shed, c_callerid, c_refused, c_budget,
 			     c_admit_unavailable, c_auth_challenged, c_auth_failed, c_failover;
+	/* Ended calls' RTP per leg (a, b): packets received, lost; legs by loss ratio. */
+	_Atomic uint64_t     c_rtp_in[2], c_rtp_lost[2], c_loss_legs[B2BUA_LOSS_BUCKETS],
+			     c_loss_sum_ppm;
 	_Atomic bool         aux_busy;   /* un-REGISTERs unanswered (stop) */
 };
 

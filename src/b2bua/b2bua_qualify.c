@@ -8,7 +8,9 @@
  *    before expiry; a refusal or silence is retried with an exponential back-off (1 s
  *    to 5 min), and a trunk that is not registered is not routed to.
  * The state of a trunk whose settings change is started over; that of a trunk gone
- * from the snapshot is stopped (un-REGISTER) and freed.
+ * from the snapshot is stopped (un-REGISTER) and freed. Each change of a trunk's
+ * overall state (up, down, unknown) goes to hooks.trunk_state: the control thread's
+ * view of the trunks (/metrics), which never asks this thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,9 @@ struct tstate {
 	struct sipua_reg   *reg;
 	struct sipua_timer *rtimer;
 	struct trunk_cfg    cfg;          /**< the settings in effect (registration) */
+	bool                reg_on;       /**< registration configured */
+	bool                reg_known;    /**< a registration attempt has ended */
+	const char         *pub;          /**< the state last given to hooks.trunk_state */
 };
 
 static const char *qname(enum qstate q)
@@ -69,6 +74,25 @@ static struct tstate *find(struct b2bua *b, const char *name)
 		if (strcmp(s->name, name) == 0)
 			return s;
 	return NULL;
+}
+
+/* The trunk's overall state, as routing sees it (b2b_trunk_usable), to the hook. */
+static void publish(struct tstate *s)
+{
+	struct b2bua *b = s->b;
+	const char *st;
+
+	if (s->q == Q_DOWN || (s->reg_on && s->reg_known && s->r != R_REGISTERED))
+		st = "down";
+	else if (s->q == Q_UNKNOWN || (s->reg_on && !s->reg_known))
+		st = "unknown";
+	else
+		st = "up";
+	if (st == s->pub)
+		return;
+	s->pub = st;
+	if (b->hooks.trunk_state)
+		b->hooks.trunk_state(s->name, st, b->hooks.arg);
 }
 
 /* ---- qualify ---- */
@@ -111,6 +135,7 @@ static void on_options(int status, bool local, unsigned rtt_ms, void *arg)
 	s->rtt_ms = rtt_ms;
 	/* Any answer of its own means alive (even 405 or 503); ours means silence. */
 	set_q(s, local ? Q_DOWN : Q_UP, status, local);
+	publish(s);
 	qualify_schedule(s, s->qualify_s * 1000u);
 }
 
@@ -154,6 +179,8 @@ static void on_reg(struct sipua_reg *r, enum sipua_reg_state st, int status, uns
 	}
 	if (st == SIPUA_REG_REGISTERED) {
 		s->r = R_REGISTERED;
+		s->reg_known = true;
+		publish(s);
 		s->r_expires = expires;
 		s->r_since = sipua_now_ms();
 		s->r_backoff_ms = REG_BACKOFF_MIN_MS;
@@ -165,6 +192,8 @@ static void on_reg(struct sipua_reg *r, enum sipua_reg_state st, int status, uns
 	/* Failed: try again later, from scratch. */
 	s->r = R_FAILED;
 	s->r_since = sipua_now_ms();
+	s->reg_known = true;
+	publish(s);
 	if (old != R_FAILED)
 		b2b_event(b, LOG_WARN, "trunk.register_failed", NULL, s->name, NULL,
 			  json_pack("{s:i,s:i}", "status", status, "retry_ms",
@@ -189,6 +218,8 @@ static void reg_start(void *arg)
 	s->rtimer = NULL;
 	if (sipua_reg_start(s->b->ua, &rc, on_reg, s, &s->reg) != 0) {
 		s->r = R_FAILED;
+		s->reg_known = true;
+		publish(s);
 		sipua_timer_start(s->b->ua, s->r_backoff_ms, reg_start, s, &s->rtimer);
 	}
 }
@@ -210,6 +241,8 @@ static void tstate_free(struct b2bua *b, struct tstate *s)
 
 	qualify_stop(s);
 	reg_stop(s);
+	if (s->pub && b->hooks.trunk_state)
+		b->hooks.trunk_state(s->name, NULL, b->hooks.arg);
 	while (*pp && *pp != s)
 		pp = &(*pp)->next;
 	if (*pp)
@@ -266,9 +299,12 @@ void b2b_trunks_sync(struct b2bua *b)
 			snprintf(s->rkey, sizeof(s->rkey), "%s", rkey);
 			s->cfg = *tc;
 			s->r_backoff_ms = REG_BACKOFF_MIN_MS;
+			s->reg_on = reg;
+			s->reg_known = false;
 			if (reg)
 				reg_start(s);
 		}
+		publish(s);
 	}
 	for (struct tstate *s = b->tstates, *next; s; s = next) {
 		next = s->next;

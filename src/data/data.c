@@ -1,6 +1,7 @@
 /*
  * data.c — database mode on the control thread (see data.h): the routing connection,
- * its loader, and the hand-over of snapshots to the B2BUA.
+ * its loader, the hand-over of snapshots to the B2BUA, and what the B2BUA asks of or
+ * tells the control thread (admission, trunk states).
  */
 #include "data/data.h"
 
@@ -33,6 +34,15 @@ struct job {
 	void       *token;               /**< the call, for its answer */
 	enum admit_verdict v;            /**< the answer, while it waits to be delivered */
 	struct admit_req req;
+	char trunk[ROUTE_NAME_MAX];      /**< a trunk state change: the trunk */
+	char tstate[12];                 /**< its state, "" = no longer probed */
+};
+
+/* A probed trunk's live state as the signalling thread last told it (hooks.trunk_state). */
+struct tview {
+	struct tview *next;
+	char          name[ROUTE_NAME_MAX];
+	char          state[12];
 };
 
 struct data {
@@ -55,6 +65,7 @@ struct data {
 	struct job        *answers;     /**< answers the signalling thread could not take yet */
 	bool               have_first;  /**< a snapshot reached the B2BUA */
 	size_t             n_trunks, n_routes, n_dids;
+	struct tview      *tviews;      /**< probed trunks' live states (control thread) */
 };
 
 static void on_snapshot(struct route_table *rt, const struct db_load_stats *st, void *arg)
@@ -198,6 +209,43 @@ static void hook_release(const char *lease, void *arg)
 	post(d, j);
 }
 
+static void job_trunk(struct data *d, struct job *j)
+{
+	struct tview **pp = &d->tviews, *v;
+
+	while (*pp && strcmp((*pp)->name, j->trunk) != 0)
+		pp = &(*pp)->next;
+	v = *pp;
+	if (!j->tstate[0]) {
+		if (v) {
+			*pp = v->next;
+			free(v);
+		}
+	} else {
+		if (!v && (v = calloc(1, sizeof(*v))) != NULL) {
+			snprintf(v->name, sizeof(v->name), "%s", j->trunk);
+			v->next = d->tviews;
+			d->tviews = v;
+		}
+		if (v)
+			snprintf(v->state, sizeof(v->state), "%s", j->tstate);
+	}
+	free(j);
+}
+
+static void hook_trunk_state(const char *trunk, const char *state, void *arg)
+{
+	struct data *d = arg;
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return;   /* /metrics shows the previous state until the next change */
+	j->fn = job_trunk;
+	snprintf(j->trunk, sizeof(j->trunk), "%s", trunk);
+	snprintf(j->tstate, sizeof(j->tstate), "%s", state ? state : "");
+	post(d, j);
+}
+
 static void on_routing_state(bool up, void *arg)
 {
 	struct data *d = arg;
@@ -318,6 +366,7 @@ void data_hooks(struct data *d, struct b2bua_hooks *h)
 	h->event = on_record;
 	h->admit = hook_admit;
 	h->release = hook_release;
+	h->trunk_state = hook_trunk_state;
 	h->arg = d;
 }
 
@@ -363,6 +412,37 @@ void data_budgets(struct data *d, void (*h)(char *json, void *arg), void *arg)
 		return;
 	}
 	admit_report(d->admit, d->rt, h, arg);
+}
+
+void data_trunk_states(struct data *d, data_trunk_h *h, void *arg)
+{
+	size_t n = d && d->rt ? route_table_trunk_count(d->rt) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct trunk_cfg *tc = trunk_get_cfg(route_table_trunk_at(d->rt, i));
+		const char *kind = tc->kind == TRUNK_KIND_CARRIER ? "carrier" :
+				   tc->kind == TRUNK_KIND_PEER ? "peer" : "file";
+		const char *st = "up";   /* not probed: routed to, as b2b_trunk_usable does */
+
+		if (tc->status == TRUNK_MAINTENANCE) {
+			st = "maintenance";
+		} else if (tc->status == TRUNK_INACTIVE) {
+			st = "inactive";
+		} else {
+			for (const struct tview *v = d->tviews; v; v = v->next)
+				if (strcmp(v->name, tc->name) == 0) {
+					st = v->state;
+					break;
+				}
+		}
+		h(tc->name, kind, st, arg);
+	}
+}
+
+void data_pool_use(struct data *d, admit_use_h *h, void *arg)
+{
+	if (d && d->rt)
+		admit_node_use(d->admit, d->rt, h, arg);
 }
 
 int data_wait_first(struct data *d, unsigned timeout_s, char *err, size_t errlen)
@@ -430,6 +510,12 @@ void data_destroy(struct data *d)
 		free(j);
 	}
 	admit_destroy(d->admit);
+	while (d->tviews) {
+		struct tview *v = d->tviews;
+
+		d->tviews = v->next;
+		free(v);
+	}
 	if (d->inbox_ev)
 		event_free(d->inbox_ev);
 	if (d->answer_ev)

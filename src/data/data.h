@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "admit/admit.h"
 #include "b2bua/b2bua.h"
 #include "conf/conf.h"
 
@@ -67,6 +68,20 @@ void data_reload(struct data *d);
 
 /** Counts of the current snapshot (control thread). */
 void data_counts(const struct data *d, size_t *trunks, size_t *routes, size_t *dids);
+
+/**
+ * Each trunk and peer of the current snapshot with its state as this node knows it:
+ * "up", "down", "unknown" (probed, no answer yet), "maintenance" or "inactive" (its
+ * status); a trunk that is not probed (no qualify, no registration) is "up". Live
+ * states come from the signalling thread as they change (hooks.trunk_state); this
+ * never asks it. kind: "carrier", "peer" or "file". Control thread.
+ */
+typedef void (data_trunk_h)(const char *name, const char *kind, const char *state,
+			    void *arg);
+void data_trunk_states(struct data *d, data_trunk_h *h, void *arg);
+
+/** This node's use of each channel pool, tenant cap and the global cap (admit.h). */
+void data_pool_use(struct data *d, admit_use_h *h, void *arg);
 
 /** The event stream (src/events): for the HTTP routes that serve it. Control thread. */
 struct events *data_events(struct data *d);

@@ -85,6 +85,23 @@ void api_json(struct evhttp_request *req, int status, const char *json)
 		evbuffer_free(buf);
 }
 
+const char *events_request_id(struct evhttp_request *req)
+{
+	return req ? evhttp_find_header(evhttp_request_get_output_headers(req), "X-Request-Id") :
+		     NULL;
+}
+
+/* The error object of an answer, with the request id where the API handed it over. */
+static json_t *error_object(struct evhttp_request *req, const char *code, const char *msg)
+{
+	json_t *o = json_pack("{s:s,s:s}", "error", code, "message", msg);
+	const char *rid = events_request_id(req);
+
+	if (o && rid)
+		json_object_set_new(o, "request_id", json_string(rid));
+	return o;
+}
+
 void api_error(struct evhttp_request *req, int status, const char *code, const char *fmt,
 	       ...)
 {
@@ -96,7 +113,7 @@ void api_error(struct evhttp_request *req, int status, const char *code, const c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	o = json_pack("{s:s,s:s}", "error", code, "message", msg);
+	o = error_object(req, code, msg);
 	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	api_json(req, status, s ? s : "{\"error\":\"internal\",\"message\":\"out of memory\"}");
 	free(s);
@@ -108,8 +125,12 @@ void api_error(struct evhttp_request *req, int status, const char *code, const c
 static void field_error(struct evhttp_request *req, const char *code, const char *field,
 			const char *why)
 {
-	json_t *o = json_pack("{s:s,s:s,s:s}", "error", code, "message", why, "field", field);
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_t *o = error_object(req, code, why);
+	char *s;
+
+	if (o)
+		json_object_set_new(o, "field", json_string(field));
+	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	api_json(req, 422, s ? s : "{\"error\":\"internal\",\"message\":\"out of memory\"}");
 	free(s);
@@ -162,8 +183,15 @@ static void on_answer(int err, const PGresult *res, const char *msg, bool more, 
 		else
 			api_error(req, 503, "unavailable", "database unavailable: %s",
 				  err == EIO ? "statement failed" : strerror(err));
-		if (err == EIO)
-			log_msg(LOG_WARN, "events.api", "statement failed: %s", msg ? msg : "");
+		if (err == EIO) {
+			struct log_rec rec;
+
+			if (log_begin(&rec, LOG_WARN, "events.api")) {
+				log_str(&rec, "request_id", events_request_id(req));
+				log_fmt(&rec, "msg", "statement failed: %s", msg ? msg : "");
+				log_end(&rec);
+			}
+		}
 		free(p);
 		return;
 	}

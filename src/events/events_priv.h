@@ -128,5 +128,8 @@ void listen_fini(struct events *e);
 void api_error(struct evhttp_request *req, int status, const char *code, const char *fmt,
 	       ...) __attribute__((format(printf, 4, 5)));
 void api_json(struct evhttp_request *req, int status, const char *json);
+/** The API's id of a request it handed over (its X-Request-Id answer header), or NULL
+ *  (the events module's own loopback listener): for answers and log lines. */
+const char *events_request_id(struct evhttp_request *req);
 
 #endif

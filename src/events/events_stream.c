@@ -47,6 +47,7 @@ struct sse_client {
 	struct events         *e;
 	struct evhttp_request *req;
 	struct evhttp_connection *conn;
+	char                   rid[32];    /**< the API's request id, "" = none */
 	bool                   operator;
 	char                   tenant[64];
 	struct events_types    types;
@@ -113,9 +114,15 @@ static void client_cut(struct sse_client *c, const char *why)
 	struct events *e = c->e;
 	struct evhttp_connection *conn = c->conn;
 
+	struct log_rec rec;
+
 	e->n_cut++;
-	log_msg(LOG_WARN, "events.sse_cut", "SSE client cut at id %" PRIu64 ": %s", c->cursor,
-		why);
+	if (log_begin(&rec, LOG_WARN, "events.sse_cut")) {
+		if (c->rid[0])
+			log_str(&rec, "request_id", c->rid);
+		log_fmt(&rec, "msg", "SSE client cut at id %" PRIu64 ": %s", c->cursor, why);
+		log_end(&rec);
+	}
 	evhttp_connection_set_closecb(conn, NULL, NULL);
 	client_unlink(c);
 	c->req = NULL;
@@ -247,8 +254,15 @@ static void on_replay(int err, const PGresult *res, const char *msg, bool more, 
 		return;
 	}
 	if (err) {
-		log_msg(LOG_WARN, "events.replay", "replay from id %" PRIu64 " failed: %s",
-			c->cursor, msg ? msg : strerror(err));
+		struct log_rec rec;
+
+		if (log_begin(&rec, LOG_WARN, "events.replay")) {
+			if (c->rid[0])
+				log_str(&rec, "request_id", c->rid);
+			log_fmt(&rec, "msg", "replay from id %" PRIu64 " failed: %s", c->cursor,
+				msg ? msg : strerror(err));
+			log_end(&rec);
+		}
 		replay_later(c);
 		return;
 	}
@@ -517,6 +531,7 @@ void events_http_stream(struct events *e, struct evhttp_request *req, const char
 	}
 	c->e = e;
 	c->req = req;
+	snprintf(c->rid, sizeof(c->rid), "%s", events_request_id(req) ? events_request_id(req) : "");
 	c->conn = evhttp_request_get_connection(req);
 	c->operator = tenant == NULL;
 	if (tenant)

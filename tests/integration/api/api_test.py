@@ -75,6 +75,8 @@ def case_bad_input(ctx):
     r = expect(op.post("/v1/webhooks", {"url": "https://example.com/h", "colour": 1}), 422,
                "unknown_field")
     assert r.json["field"] == "colour" and r.headers.get("x-request-id"), r
+    # The events module's answers carry the request id too, as the API's own do.
+    assert r.json.get("request_id") == r.headers["x-request-id"], r
     r = expect(op.post("/v1/webhooks", {"url": "http://example.com/h"}), 422, "invalid_field")
     assert r.json["field"] == "url" and "http" in r.json["message"], r
     r = expect(op.post("/v1/webhooks", {"url": "https://169.254.169.254/latest"}), 422,
@@ -145,6 +147,19 @@ def case_bad_input(ctx):
     rid = r.headers["x-request-id"]
     assert any(x.get("request_id") == rid and x.get("status") == 429
                for x in a.t.events("api.request")), rid
+    assert_request_ids(a.t)
+
+
+REQUEST_LOG_EVENTS = ("api.request", "api.db", "api.key_revoke", "events.api",
+                      "events.sse_cut", "events.replay")
+
+
+def assert_request_ids(t):
+    """The structured log: every line written while serving an API request (the API's
+    own, and the events module's for the routes handed to it) names the request."""
+    for ev in REQUEST_LOG_EVENTS:
+        for x in t.events(ev):
+            assert str(x.get("request_id", "")).startswith("req_"), x
 
 
 TENANT_SCOPES = ["calls:read", "calls:write", "numbers:read", "peers:read", "peers:write",
@@ -481,6 +496,12 @@ def case_faults(ctx):
     expect(acme.get("/v1/peers"), 200)
     a.redis.stop()
     expect(acme.get("/v1/peers"), 200)
+    # A revocation while Redis is down: a warning that names the request.
+    kid = expect(a.op.post("/v1/api-keys", {"tenant_id": "acme", "scopes": ["peers:read"]}),
+                 201).json["id"]
+    rid = expect(a.op.delete("/v1/api-keys/" + kid), 204).headers["x-request-id"]
+    warned = a.t.wait_events("api.key_revoke", 1, 5)
+    assert [x for x in warned if x.get("request_id") == rid], (rid, warned)
     assert expect(a.anon.get("/v1/health"), 200).json["redis"] == "down"
     a.pg.stop()
     t0 = time.monotonic()
@@ -497,6 +518,7 @@ def case_faults(ctx):
     expect(acme.get("/v1/peers"), 200)
     cached = a.redis.cli("GET", "trunx:apikey:" + hashlib_sha(key)).strip()
     assert cached.startswith("{") and '"acme"' in cached, cached
+    assert_request_ids(a.t)
 
 
 def case_serve(ctx):

@@ -435,20 +435,77 @@ def case_metrics_counters(ctx):
     always fails (dead after the schedule's 2 attempts): 4 attempts, 1 delivered, 3
     failed, 1 dead, 4 latencies observed, no retry left pending; two SSE clients open,
     one of which replayed the call's events; a failed authentication is counted. Every
-    series has its HELP and TYPE lines."""
+    series has its HELP and TYPE lines. Trunk states: a carrier that answers OPTIONS is
+    up, then down once it goes silent; one in maintenance says so. While the call is up
+    its channels show in use (inbound pool, tenant, global) and are back after it; the
+    call (RTP from the caller) moves the started/answered counters, the setup rate and
+    the per-leg RTP received/lost counters by what its call.end record says."""
     api_port = ports.free_port("127.0.0.1")
     pg, rd, [(t, port)], u = setup(ctx, retry="0s,1s", api_port=api_port)
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
     import apimode
+    from trunks_test import Responder
     key = apimode.create_key(ctx, t, "ops")
+    resp = Responder(ctx)
+    dbmode.carrier(pg, "probed", host="127.0.0.1", port=resp.port, qualify_frequency=1)
+    dbmode.carrier(pg, "resting", host="127.0.0.1", port=resp.port, status="maintenance")
+    dbmode.wait_routing(t, lambda m: "3 carriers" in m)
+
+    def state(trunk):
+        m = metrics(api_port, key)[0]
+        on = [k for k, v in m.items() if k.startswith('trunx_trunk_state{trunk="%s",' % trunk)
+              and v == 1]
+        assert len(on) == 1, (trunk, on)
+        return on[0].split('state="')[1].split('"')[0]
+    assert procs.wait_until(lambda: state("probed") == "up", 10, 0.1), state("probed")
+    assert state("resting") == "maintenance" and state("carrier1") == "up"
+    assert state("acme-pbx") == "up"
     ok_rcv = sse.Receiver(plan=[500])
     bad_rcv = sse.Receiver(plan=[500, 503])
     make_hook(port, ok_rcv, types=["call.answered"])
     make_hook(port, bad_rcv, types=["call.answered"])
     live = sse.Stream(port, "acme")
-    c = place_calls(ctx, t, 1, duration_ms=200)
+    m0 = metrics(api_port, key)[0]
+    assert m0["trunx_calls_active"] == 0, m0
+    # RTP from the caller (SIPp plays G.711) for about 1.5 s.
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, calls=1, service=DID[1:],
+                  local_ip="127.0.0.2", duration_ms=1500)
+    assert procs.wait_until(lambda: metrics(api_port, key)[0]["trunx_calls_active"] == 1,
+                            10, 0.05)
+    mc = metrics(api_port, key)[0]
+    ctx.log("in use: %s", {k: v for k, v in mc.items() if k.startswith("trunx_channels")})
+    assert mc['trunx_channels_in_use{scope="pool",group="default",pool="ivr"}'] == 1, mc
+    assert mc['trunx_channels_limit{scope="pool",group="default",pool="ivr"}'] == 15, mc
+    assert mc['trunx_channels_in_use{scope="pool",group="default",pool="api"}'] == 0, mc
+    assert mc['trunx_channels_in_use{scope="tenant",tenant="acme"}'] == 1, mc
+    assert mc['trunx_channels_in_use{scope="global"}'] == 1, mc
+    assert 'trunx_channels_limit{scope="global"}' not in mc, mc   # no global cap here
     c.wait()
     sipp.expect_ok(c)
+    # The qualified carrier goes silent: down (the signalling thread's change reaches
+    # the control thread's view without a scrape asking it).
+    resp.stop()
+    assert procs.wait_until(lambda: state("probed") == "down", 10, 0.1), state("probed")
+    assert procs.wait_until(lambda: metrics(api_port, key)[0]["trunx_calls_active"] == 0,
+                            10, 0.05)
+    ends = t.wait_events("call.end", 1, 10)
+    m1 = metrics(api_port, key)[0]
+    assert m1['trunx_channels_in_use{scope="pool",group="default",pool="ivr"}'] == 0, m1
+    assert m1['trunx_channels_in_use{scope="global"}'] == 0, m1
+    assert m1["trunx_calls_started_total"] - m0["trunx_calls_started_total"] == 1, m1
+    assert (m1['trunx_calls_total{result="answered"}'] -
+            m0['trunx_calls_total{result="answered"}']) == 1, m1
+    assert m1["trunx_calls_setup_rate"] > 0, m1   # one call in the last 10 s
+    for leg in ("a", "b"):
+        got = m1['trunx_rtp_received_total{leg="%s"}' % leg]
+        lost = m1['trunx_rtp_lost_total{leg="%s"}' % leg]
+        assert got == sum(e["rtp_%s_in" % leg] for e in ends), (leg, got, ends)
+        assert lost == sum(e["rtp_%s_lost" % leg] for e in ends), (leg, lost, ends)
+    assert m1['trunx_rtp_received_total{leg="a"}'] >= 20, m1   # 1.5 s of 30 ms packets
+    legs = sum(1 for e in ends for leg in "ab" if e["rtp_%s_in" % leg] + e["rtp_%s_lost" % leg])
+    assert m1["trunx_rtp_leg_loss_ratio_count"] == legs >= 1, (m1, legs)
+    assert m1['trunx_rtp_leg_loss_ratio_bucket{le="+Inf"}'] == legs, m1
     assert live.wait(lambda ev: len(ev) >= 4), live.snapshot()
     replay = sse.Stream(port, "acme", last_id=0)
     assert replay.wait(lambda ev: len(ev) >= 4), replay.snapshot()

@@ -4,9 +4,10 @@
  * connection, and its latency counts from the moment it was due (a request that waited
  * for a connection waited for the server), so a slow server cannot hide its queue.
  * Prints one JSON object: due, done, errors, non-2xx, the achieved rate, and the
- * latency percentiles in milliseconds.
+ * latency percentiles in milliseconds. A METHOD and a JSON BODY may follow (POST
+ * /v1/calls); the default is GET without a body.
  *
- *   trunx-http-load HOST PORT PATH TOKEN RATE SECONDS CONNECTIONS
+ *   trunx-http-load HOST PORT PATH TOKEN RATE SECONDS CONNECTIONS [METHOD [BODY]]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -59,24 +60,34 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	char req[2048];
+	char req[8192];
 	double rate, secs, t0, *lat, *queue;
 	long due = 0, done = 0, errors = 0, non2xx = 0, qhead = 0, qtail = 0, maxreq;
 	int nconn, ep, reqlen;
 	struct conn *cs;
 
-	if (argc != 8) {
-		fprintf(stderr, "usage: %s HOST PORT PATH TOKEN RATE SECONDS CONNECTIONS\n",
-			argv[0]);
+	const char *method = argc > 8 ? argv[8] : "GET", *payload = argc > 9 ? argv[9] : NULL;
+	char ctype[80] = "";
+
+	if (argc < 8 || argc > 10) {
+		fprintf(stderr, "usage: %s HOST PORT PATH TOKEN RATE SECONDS CONNECTIONS "
+			"[METHOD [BODY]]\n", argv[0]);
 		return 2;
 	}
+	if (payload)
+		snprintf(ctype, sizeof(ctype), "Content-Type: application/json\r\n"
+			 "Content-Length: %zu\r\n", strlen(payload));
 	rate = atof(argv[5]);
 	secs = atof(argv[6]);
 	nconn = atoi(argv[7]);
 	maxreq = (long)(rate * secs) + 1;
-	reqlen = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\n%s%s%s\r\n",
-			  argv[3], argv[1], argv[4][0] ? "Authorization: Bearer " : "", argv[4],
-			  argv[4][0] ? "\r\n" : "");
+	reqlen = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: %s\r\n%s%s%s%s\r\n%s",
+			  method, argv[3], argv[1], argv[4][0] ? "Authorization: Bearer " : "",
+			  argv[4], argv[4][0] ? "\r\n" : "", ctype, payload ? payload : "");
+	if (reqlen <= 0 || (size_t)reqlen >= sizeof(req)) {
+		fprintf(stderr, "request too long\n");
+		return 2;
+	}
 	lat = calloc((size_t)maxreq, sizeof(*lat));
 	queue = calloc((size_t)maxreq, sizeof(*queue));
 	cs = calloc((size_t)nconn, sizeof(*cs));
@@ -96,7 +107,9 @@ int main(int argc, char **argv)
 	for (;;) {
 		struct epoll_event evs[64];
 		double t = now();
-		long want = (long)((t - t0) * rate);
+		/* Request k is due at t0 + k / rate: at t, requests 0 .. floor((t - t0) * rate)
+		 * are due (without the + 1 each waited one interval before it was sent). */
+		long want = (long)((t - t0) * rate) + 1;
 		int n;
 
 		if (t - t0 < secs)
