@@ -32,7 +32,7 @@ import wave
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from harness import baresip, case, trunxd, ua  # noqa: E402
+from harness import baresip, case, procs, trunxd, ua  # noqa: E402
 
 DID = "5550001000"
 RATE = 8000
@@ -496,6 +496,8 @@ def case_play_errors(ctx):
             problems.append("second record: unclear error %s" % e)
     call.t.ctl("record", call.id, "--stop")
     got = call.t.wait_events("call.record", 1, 5)
+    # The writer thread renames REC.part to REC a moment after call.record.
+    procs.wait_until(lambda: os.path.exists(rec), 5, 0.05)
     if len(got) != 1 or got[0].get("path") != rec or not os.path.exists(rec):
         problems.append("record --stop: call.record %s, file %s" % (got, os.path.exists(rec)))
     call.hangup()
