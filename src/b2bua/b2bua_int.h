@@ -46,6 +46,19 @@ bool b2b_header_allowed(const struct trunk_cfg *t, const char *name);
  */
 int b2b_max_forwards(int received, unsigned cap);
 
+/** A destination written as E.164: + then 2-15 digits, the first not 0. */
+bool b2b_is_e164(const char *s);
+
+/**
+ * Fills inv with the INVITE trunx sends to one route target on a leg it places itself
+ * (API origination, bridge_to, re-bridge): R-URI and To the target's, From the
+ * target's caller ID (else `caller`) at our host, our Max-Forwards, session timer and
+ * 100rel support, the trunk's digest credentials. from_uri is the room for From.
+ */
+void b2b_target_invite(const struct b2bua *b, const struct route_target *t,
+		       const char *caller, const char *sdp, size_t sdp_len,
+		       char *from_uri, size_t from_len, struct sipua_invite *inv);
+
 /** Fixed one-second window counter for the new-call rate limit. */
 struct b2b_rate {
 	uint64_t window_s;   /**< second the count belongs to */

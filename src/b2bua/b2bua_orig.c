@@ -226,23 +226,10 @@ static void bridge_try(struct call *c)
 	struct call_orig *o = c->orig;
 	struct route_target *t = &o->bt[o->bi];
 	char from_uri[CALL_NUM_MAX + CONF_HOST_MAX + 16];
-	struct sipua_invite inv = {0};
-	const struct trunk_cfg *tc = t->trunk ? trunk_get_cfg(t->trunk) : NULL;
+	struct sipua_invite inv;
 
-	snprintf(from_uri, sizeof(from_uri), "sip:%s@%s", t->caller[0] ? t->caller : c->from,
-		 b->sip_host);
-	inv.ruri = t->ruri;
-	inv.from_uri = from_uri;
-	inv.to_uri = t->ruri;
-	inv.sdp = o->b_offer;
-	inv.sdp_len = o->b_offer_len;
-	inv.max_forwards = b2b_max_forwards(-1, b->sip.max_forwards);
-	inv.policy.min_se = 90;
-	inv.policy.rel100 = SIPUA_REL100_SUPPORTED;
-	if (tc && tc->auth_user[0] && tc->auth_secret[0]) {
-		inv.auth_user = tc->auth_user;
-		inv.auth_secret = tc->auth_secret;
-	}
+	b2b_target_invite(b, t, c->from, o->b_offer, o->b_offer_len, from_uri, sizeof(from_uri),
+			  &inv);
 	c->trunk_in = t->trunk;
 	c->tls[MEDIA_SIDE_A] = sipua_uri_transport(t->ruri) == SIPUA_TP_TLS;
 	if (sipua_leg_invite(b->ua, &inv, c, &c->a) != 0) {

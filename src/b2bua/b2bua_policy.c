@@ -1,7 +1,8 @@
 /*
  * b2bua_policy.c — the B2BUA's small pure decisions: how B's failures map to what A
- * is told, which headers may cross from one leg to the other, Max-Forwards, and the
- * new-call rate window. No I/O, no state beyond the arguments.
+ * is told, which headers may cross from one leg to the other, Max-Forwards, the
+ * new-call rate window, what an E.164 destination is, and the INVITE of a leg trunx
+ * places itself to a route target. No I/O, no state beyond the arguments.
  */
 #include <stdio.h>
 #include <string.h>
@@ -79,6 +80,41 @@ int b2b_max_forwards(int received, unsigned cap)
 	if (cap && (unsigned)mf > cap)
 		mf = (int)cap;
 	return mf;
+}
+
+bool b2b_is_e164(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 3 || n > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+void b2b_target_invite(const struct b2bua *b, const struct route_target *t,
+		       const char *caller, const char *sdp, size_t sdp_len,
+		       char *from_uri, size_t from_len, struct sipua_invite *inv)
+{
+	const struct trunk_cfg *tc = t->trunk ? trunk_get_cfg(t->trunk) : NULL;
+
+	memset(inv, 0, sizeof(*inv));
+	snprintf(from_uri, from_len, "sip:%s@%s", t->caller[0] ? t->caller : caller,
+		 b->sip_host);
+	inv->ruri = t->ruri;
+	inv->from_uri = from_uri;
+	inv->to_uri = t->ruri;
+	inv->sdp = sdp;
+	inv->sdp_len = sdp_len;
+	inv->max_forwards = b2b_max_forwards(-1, b->sip.max_forwards);
+	inv->policy.min_se = 90;
+	inv->policy.rel100 = SIPUA_REL100_SUPPORTED;
+	if (tc && tc->auth_user[0] && tc->auth_secret[0]) {
+		inv->auth_user = tc->auth_user;
+		inv->auth_secret = tc->auth_secret;
+	}
 }
 
 bool b2b_rate_admit(struct b2b_rate *r, uint64_t now_ms, unsigned max_per_s)

@@ -130,23 +130,10 @@ static int place(struct call *c)
 
 	for (; rb->i < rb->n; rb->i++) {
 		const struct route_target *t = &rb->targets[rb->i];
-		const struct trunk_cfg *tc = t->trunk ? trunk_get_cfg(t->trunk) : NULL;
-		struct sipua_invite inv = {0};
+		struct sipua_invite inv;
 
-		snprintf(from_uri, sizeof(from_uri), "sip:%s@%s",
-			 t->caller[0] ? t->caller : rb->caller, b->sip_host);
-		inv.ruri = t->ruri;
-		inv.from_uri = from_uri;
-		inv.to_uri = t->ruri;
-		inv.sdp = rb->offer;
-		inv.sdp_len = rb->offer_len;
-		inv.max_forwards = b2b_max_forwards(-1, b->sip.max_forwards);
-		inv.policy.min_se = 90;
-		inv.policy.rel100 = SIPUA_REL100_SUPPORTED;
-		if (tc && tc->auth_user[0] && tc->auth_secret[0]) {
-			inv.auth_user = tc->auth_user;
-			inv.auth_secret = tc->auth_secret;
-		}
+		b2b_target_invite(b, t, rb->caller, rb->offer, rb->offer_len, from_uri,
+				  sizeof(from_uri), &inv);
 		if (sipua_leg_invite(b->ua, &inv, c, &rb->leg) != 0) {
 			rb->leg = NULL;
 			call_log(LOG_WARN, "call.transfer", c, leg_name(!x->side),
@@ -359,18 +346,6 @@ static bool rb_on_leg(struct call *c, const struct sipua_ev *ev)
 	return true;
 }
 
-static bool e164(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 3 || n > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
 static int refusal_status(const char *cause)
 {
 	if (!strcmp(cause, "callerid_not_owned") || !strcmp(cause, "not_a_peer") ||
@@ -458,7 +433,7 @@ void b2b_rebridge_start(struct call *c, const struct b2bua_xfer_req *r, b2bua_re
 		       "routing (a tenant's call)");
 		return;
 	}
-	if (!e164(r->to) && strncmp(r->to, "sip:", 4) != 0 && strncmp(r->to, "sips:", 5) != 0) {
+	if (!b2b_is_e164(r->to) && strncmp(r->to, "sip:", 4) != 0 && strncmp(r->to, "sips:", 5) != 0) {
 		refuse(c, h, arg, EINVAL, "invalid_value", "to: an E.164 number or a sip:/sips: "
 		       "URI of one of the tenant's peers");
 		return;

@@ -22,18 +22,6 @@ struct xfer_job {
 	void                 *arg;
 };
 
-static bool e164(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 3 || n > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
 /* A sip:/sips: URI that can sit in <...> of a Refer-To as it is: printable, no
  * spaces, no characters that end the name-addr, no ?headers (they would be copied
  * into the transferee's INVITE), something after the scheme. */
@@ -113,7 +101,7 @@ static int start(struct call *c, const struct b2bua_xfer_req *r, struct b2b_xfer
 		return ENOMEM;
 	x->side = r->leg ? 1 : 0;
 	snprintf(x->to, sizeof(x->to), "%s", r->to);
-	if (e164(r->to)) {
+	if (b2b_is_e164(r->to)) {
 		if (!trunk_hostport(t, hp, sizeof(hp))) {
 			free(x);
 			*why = "an E.164 number needs the leg's trunk to have a uri: give a sip: URI";
