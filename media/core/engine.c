@@ -53,6 +53,7 @@ int media_engine_create(struct media_engine **mep, const struct media_engine_cfg
 	if (err)
 		goto out;
 	me->scfg.rtp_timeout_ms = me->cfg.rtp_timeout_ms;
+	me->scfg.hold_timeout_ms = me->cfg.hold_timeout_ms;
 	me->scfg.relatch_ms = me->cfg.relatch_ms;
 	me->scfg.jb_max_ms = me->cfg.jb_max_ms ? me->cfg.jb_max_ms : 200;
 	me->scfg.family = me->bind.sa.sa_family;

@@ -48,8 +48,10 @@
  *    RTP streams. RTCP from an unexpected source is dropped.
  *  - RTP inactivity: when cfg.rtp_timeout_ms > 0 and no RTP arrives from either side
  *    for that long while both sides are sendrecv, the worker emits MEDIA_EV_TIMEOUT once.
- *    The timer is paused (and restarted on resume) while either side is on hold
- *    (its direction is sendonly, recvonly or inactive).
+ *    While either side is on hold (sendonly, recvonly or inactive) the longer
+ *    cfg.hold_timeout_ms applies instead, and RTCP counts as activity too (a held
+ *    party sends no RTP but its RTCP goes on), so a call whose peers vanished while on
+ *    hold still ends.
  *  - The hot path allocates nothing per packet; sockets are read in batches.
  */
 #ifndef TRUNX_MEDIA_H
@@ -88,6 +90,7 @@ struct media_engine_cfg {
 	uint16_t port_min;       /**< first port of the RTP range (rounded up to even) */
 	uint16_t port_max;       /**< last port of the range (inclusive) */
 	unsigned rtp_timeout_ms; /**< inactivity timeout; 0 = off */
+	unsigned hold_timeout_ms; /**< inactivity timeout while on hold; 0 = off */
 	unsigned relatch_ms;     /**< silence after which another source may latch; 0 = 2000 */
 	unsigned jb_max_ms;      /**< longest jitter-buffer target (transcoding); 0 = 200 */
 	/** Bounded delay: an RTP packet that waited longer than this in trunx (kernel

@@ -250,6 +250,8 @@ enum relay_verdict relay_rtcp(struct media_session *s, const struct session_cfg 
 	    (s->transcoding && rtcp_walk(buf, len, NULL, NULL)))
 		goto drop;
 	in->st.rtcp_in++;
+	if (s->on_hold)
+		s->last_activity_ms = now_us / 1000u;
 	if (s->transcoding) {
 		xc_rtcp_in(s, side, buf, len, now_us);   /* terminated here */
 		return RELAY_KEEP;

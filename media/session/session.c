@@ -91,15 +91,21 @@ int session_params_check(const struct media_session_params *p, int family)
 	return 0;
 }
 
-static bool timer_wanted(const struct media_session *s, const struct session_cfg *cfg)
+static bool held(const struct media_session *s)
 {
-	if (!cfg->rtp_timeout_ms || s->timeout_sent)
-		return false;
+	return s->side[0].dir != MEDIA_DIR_SENDRECV || s->side[1].dir != MEDIA_DIR_SENDRECV;
+}
+
+/* The inactivity timeout that applies now (ms; 0 = none): rtp_timeout while both sides
+ * send and receive, hold_timeout while either is on hold. */
+static unsigned timer_wanted(const struct media_session *s, const struct session_cfg *cfg)
+{
+	if (s->timeout_sent)
+		return 0;
 	for (int i = 0; i < 2; i++)
-		if (!s->side[i].have_remote || s->side[i].null_remote ||
-		    s->side[i].dir != MEDIA_DIR_SENDRECV)
-			return false;
-	return true;
+		if (!s->side[i].have_remote || s->side[i].null_remote)
+			return 0;
+	return held(s) ? cfg->hold_timeout_ms : cfg->rtp_timeout_ms;
 }
 
 static void apply_side(struct session_side *sd, const struct media_side_params *sp, int family)
@@ -258,7 +264,8 @@ static void apply_srtp(struct media_session *s, unsigned i, const struct media_s
 void session_apply(struct media_session *s, const struct session_cfg *cfg,
 		   const struct media_session_params *p, uint64_t now_ms)
 {
-	bool was_armed = s->timer_armed;
+	bool was_armed = s->timer_armed, was_hold = s->on_hold;
+	unsigned timeout_ms;
 	struct media_codec_params old[2] = {s->side[0].codec, s->side[1].codec};
 
 	for (int i = 0; i < 2; i++) {
@@ -269,14 +276,18 @@ void session_apply(struct media_session *s, const struct session_cfg *cfg,
 	apply_mode(s, cfg, old, now_ms);
 	if (mdtmf_apply(s, p))
 		log_msg(LOG_WARN, "media.dtmf", "no memory for DTMF interworking");
-	s->timer_armed = timer_wanted(s, cfg);
-	if (s->timer_armed && !was_armed)
+	timeout_ms = timer_wanted(s, cfg);
+	s->timer_armed = timeout_ms != 0;
+	s->on_hold = held(s);
+	if (s->timer_armed && (!was_armed || s->on_hold != was_hold))
 		s->last_activity_ms = now_ms;   /* (re)start: resume counts from now */
 }
 
 bool session_timer(struct media_session *s, const struct session_cfg *cfg, uint64_t now_ms)
 {
-	if (!s->timer_armed || now_ms - s->last_activity_ms < cfg->rtp_timeout_ms)
+	unsigned timeout_ms = s->on_hold ? cfg->hold_timeout_ms : cfg->rtp_timeout_ms;
+
+	if (!s->timer_armed || now_ms - s->last_activity_ms < timeout_ms)
 		return false;
 	s->timer_armed = false;
 	s->timeout_sent = true;

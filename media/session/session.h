@@ -144,6 +144,7 @@ struct media_session {
 	struct media_session *prev, *next; /**< the worker's session list */
 	bool                  added;       /**< sockets in the poller, on the list */
 	bool                  timer_armed; /**< inactivity timer running */
+	bool                  on_hold;     /**< armed with the hold timeout (RTCP counts) */
 	bool                  timeout_sent;
 	uint64_t              last_activity_ms; /**< last RTP from either side (or arm) */
 	bool                  transcoding; /**< both directions run through xcode */
@@ -160,6 +161,7 @@ struct media_session {
 /** Relay settings copied from the engine configuration. */
 struct session_cfg {
 	unsigned rtp_timeout_ms;   /**< 0 = off */
+	unsigned hold_timeout_ms;  /**< while on hold; 0 = off */
 	unsigned jb_max_ms;        /**< jitter-buffer target limit */
 	unsigned relatch_ms;       /**< silence before another source may latch */
 	int      family;           /**< AF_INET or AF_INET6 of the sockets */

@@ -109,6 +109,8 @@ static const struct conf_key media_keys[] = {
 	{"workers", CT_UINT, CK(struct conf, media.workers), 0, 0, 0, 256, 1, NULL, "0"},
 	{"rtp_timeout", CT_UINT, CK(struct conf, media.rtp_timeout_ms), 0, 0, 0, 3600, 1000,
 	 NULL, "60"},
+	{"hold_timeout", CT_UINT, CK(struct conf, media.hold_timeout_ms), 0, 0, 0, 86400, 1000,
+	 NULL, "3600"},
 	{"relatch", CT_UINT, CK(struct conf, media.relatch_ms), 0, 0, 1, 3600, 1000, NULL,
 	 "2"},
 	{"max_delay_ms", CT_UINT, CK(struct conf, media.max_delay_ms), 0, 0, 0, 10000, 1, NULL,

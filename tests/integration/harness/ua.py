@@ -157,6 +157,7 @@ class UA:
         self.auto = auto
         self.transport = transport
         self.answer_delay = answer_delay
+        self.mutate_responses = None    # bytes -> bytes, applied to every response sent
         self.inbox = []
         self.cond = threading.Condition()
         self.dialogs = {}           # (call_id, local_tag) -> Dialog
@@ -308,6 +309,8 @@ class UA:
             lines.append("Content-Type: application/sdp")
         lines.append("Content-Length: %d" % len(body))
         data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+        if self.mutate_responses:
+            data = self.mutate_responses(data)
         self.send(data, req.src if self.transport == "udp" else self.tcp_peer)
 
     def _dialog_for(self, req):

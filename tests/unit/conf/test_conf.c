@@ -56,6 +56,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cf->media.port_max, 32767);
 	assert_int_equal(cf->media.workers, 0);
 	assert_int_equal(cf->media.rtp_timeout_ms, 60000);
+	assert_int_equal(cf->media.hold_timeout_ms, 3600000);
 	assert_int_equal(cf->media.relatch_ms, 2000);
 	assert_int_equal(cf->media.io, MEDIA_IO_EPOLL);   /* the default, by measurement */
 	assert_int_equal(cf->n_trunks, 0);

@@ -1,6 +1,7 @@
 /* test_engine_timers.c — RTP inactivity: one TIMEOUT after rtp_timeout_ms of silence,
  * none while RTP flows, none while held (sendonly/recvonly/inactive), a fresh timeout
- * after resume, none before both sides are known, none when off. */
+ * after resume, none before both sides are known, none when off; while held, the
+ * longer hold_timeout_ms, which RTCP keeps from firing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,19 +21,25 @@ struct tfix {
 	struct media_session_params p;
 };
 
-static void tsetup(struct tfix *f, unsigned timeout_ms)
+static void tsetup_hold(struct tfix *f, unsigned timeout_ms, unsigned hold_timeout_ms)
 {
 	struct media_engine_cfg cfg;
 
 	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 4, 1);
 	cfg.rtp_timeout_ms = timeout_ms;
+	cfg.hold_timeout_ms = hold_timeout_ms;
 	assert_int_equal(test_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
 	assert_int_equal(media_session_create(f->me, 5, &f->s), 0);
 	peer_open(&f->a);
 	peer_open(&f->b);
 	side_params(&f->p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
 	side_params(&f->p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
+}
+
+static void tsetup(struct tfix *f, unsigned timeout_ms)
+{
+	tsetup_hold(f, timeout_ms, 0);
 }
 
 static void tteardown(struct tfix *f)
@@ -123,6 +130,46 @@ static void test_hold_after_running(void **state)
 	tteardown(&f);
 }
 
+static void test_hold_timeout(void **state)
+{
+	struct tfix f;
+	struct media_event ev;
+
+	(void)state;
+	tsetup_hold(&f, TIMEOUT_MS, 3 * TIMEOUT_MS);
+	f.p.side[1].dir = MEDIA_DIR_INACTIVE;
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	sleep_ms(2 * TIMEOUT_MS);   /* past rtp_timeout, short of hold_timeout */
+	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
+	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 5, 5000, &ev));
+	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 1);
+	tteardown(&f);
+}
+
+static void test_hold_rtcp_keeps_alive(void **state)
+{
+	/* An empty receiver report (V=2, PT=201, length 1, SSRC). */
+	static const uint8_t rr[8] = {0x80, 201, 0, 1, 0, 0, 0, 0x0b};
+	struct tfix f;
+	uint16_t pa;
+
+	(void)state;
+	tsetup_hold(&f, TIMEOUT_MS, 3 * TIMEOUT_MS);
+	pa = media_session_port(f.s, MEDIA_SIDE_A);
+	f.p.side[0].dir = MEDIA_DIR_SENDONLY;
+	f.p.side[1].dir = MEDIA_DIR_RECVONLY;
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	peer_send_rtp(&f.a, pa, 0, 1, 160, 0xa, false, 1);   /* latches A's address */
+	/* A held party's RTCP (from its RTP socket) for 3 hold timeouts: it is alive. */
+	for (int i = 0; i < 18; i++) {
+		peer_send(&f.a, (uint16_t)(pa + 1), rr, sizeof(rr));
+		sleep_ms(TIMEOUT_MS / 2);
+	}
+	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
+	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 5, 5000, NULL));
+	tteardown(&f);
+}
+
 static void test_not_before_both_known(void **state)
 {
 	struct tfix f;
@@ -172,6 +219,8 @@ int test_engine_timers_run(void)
 		cmocka_unit_test(test_flowing_rtp_keeps_alive),
 		cmocka_unit_test(test_hold_pauses_then_resume),
 		cmocka_unit_test(test_hold_after_running),
+		cmocka_unit_test(test_hold_timeout),
+		cmocka_unit_test(test_hold_rtcp_keeps_alive),
 		cmocka_unit_test(test_not_before_both_known),
 		cmocka_unit_test(test_null_address_pauses),
 		cmocka_unit_test(test_off),
