@@ -8,7 +8,7 @@
  * that made it), turns threading off before nua_create() so the protocol engine runs
  * on this same thread, registers the job queue's eventfd in the root, and runs the
  * root. sipua_stop() posts a shutdown job: it releases silently dropped requests,
- * calls nua_shutdown() and keeps the root running until nua_r_shutdown reports
+ * shortens the transaction lifetime to SIPUA_SHUTDOWN_T1X64_MS, calls nua_shutdown() and keeps the root running until nua_r_shutdown reports
  * completion (status >= 200); only then is the NUA destroyed (earlier aborts).
  */
 #include "sipua_int.h"
@@ -540,6 +540,11 @@ static void shutdown_job(void *arg)
 	 * wait up to 30 s for registrars that do not answer (the owner had its chance
 	 * to un-register, sipua_reg_stop() and sipua_aux_pending()). */
 	sipua_aux_release_all(ua);
+	/* Shortens the transactions still out (timer F of the last BYEs) so a peer that
+	 * answers nothing holds the exit for seconds, not 32 s; queued before the
+	 * shutdown, so applied first. */
+	if (!ua->cfg.t1x64_ms || ua->cfg.t1x64_ms > SIPUA_SHUTDOWN_T1X64_MS)
+		nua_set_params(ua->nua, NTATAG_SIP_T1X64(SIPUA_SHUTDOWN_T1X64_MS), TAG_END());
 	nua_shutdown(ua->nua);
 }
 

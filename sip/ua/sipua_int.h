@@ -35,6 +35,9 @@ struct sipua_leg;
 #define SIPUA_DROP_MAX 1024   /**< handles of silently dropped requests kept at once */
 #define SIPUA_LEG_BUCKETS 4096 /**< Call-ID index of the legs (chained) */
 #define SIPUA_BYE_WAIT_MS 4000 /**< longest a BYE waits for our re-INVITE to complete */
+/** Transaction lifetime (64*T1) once the stack is shutting down: the BYEs sent after the
+ *  grace period give a silent peer this long, not the 32 s the stack would wait. */
+#define SIPUA_SHUTDOWN_T1X64_MS 4000
 #define SIPUA_DROP_MS  40000  /**< how long a dropped request's handle is kept (> Timer B) */
 
 /** A request answered by silence: its handle is kept until the peer gave up. */
