@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "cdr/cdr_journal.h"
+#include "cdr/cdr_sync.h"
 #include "db/db.h"
 #include "log.h"
 
@@ -42,12 +43,6 @@ static const char SQL_CALLS[] =
  * transaction (migration 004); the answer is the new ids, "1,2,3". */
 static const char SQL_EVENTS[] = "SELECT trunx_events_insert($1::jsonb)";
 
-struct sub {
-	struct sub *next;
-	char       *json;
-	size_t      len;
-};
-
 struct batch {
 	struct cdr        *c;
 	int                remaining;   /**< statements still to answer */
@@ -64,12 +59,14 @@ struct cdr {
 	struct db         *db;
 	struct cdr_cfg     cfg;
 	struct journal    *j;
+	struct cdr_sync   *sync;         /**< writes and syncs the journal (its thread) */
+	struct journal_pos durable;      /**< the journal is read up to here: acknowledged */
+	struct journal_pos committed;    /**< what lies before is in Postgres */
+	uint64_t           accounted;    /**< records acknowledged (or refused) by the sync */
 
-	pthread_mutex_t    lock;         /**< guards head/tail */
-	struct sub        *head, *tail;
-	int                efd;
-	struct event      *sub_ev, *gather_ev, *flush_ev, *send_ev;
-	bool               gather_armed, flush_armed;
+	int                efd;          /**< wakes the loop for a drain */
+	struct event      *wake_ev, *flush_ev, *send_ev;
+	bool               flush_armed;
 
 	bool               db_up;
 	struct batch      *inflight;
@@ -95,12 +92,7 @@ static void schedule_send(struct cdr *c, bool now);
 
 static bool idle(struct cdr *c)
 {
-	bool empty;
-
-	pthread_mutex_lock(&c->lock);
-	empty = c->head == NULL;
-	pthread_mutex_unlock(&c->lock);
-	return empty && !c->inflight && c->pending == 0;
+	return c->accounted == cdr_sync_submitted(c->sync) && !c->inflight && c->pending == 0;
 }
 
 static void drain_check(struct cdr *c)
@@ -115,84 +107,25 @@ static void drain_check(struct cdr *c)
 	pthread_mutex_unlock(&c->dlock);
 }
 
-/* ---- journal appends ---- */
+/* ---- journal appends (the sync thread's acknowledgements) ---- */
 
-static void gather(struct cdr *c)
-{
-	struct sub *list, *s;
-	const char **recs;
-	size_t *lens, n = 0, k = 0;
-	int err;
-
-	pthread_mutex_lock(&c->lock);
-	list = c->head;
-	c->head = c->tail = NULL;
-	pthread_mutex_unlock(&c->lock);
-	for (s = list; s; s = s->next)
-		n++;
-	if (!n)
-		return;
-	recs = malloc(n * sizeof(*recs));
-	lens = malloc(n * sizeof(*lens));
-	if (!recs || !lens) {
-		err = ENOMEM;
-		goto requeue;
-	}
-	for (s = list; s; s = s->next) {
-		recs[k] = s->json;
-		lens[k++] = s->len;
-	}
-	err = journal_append(c->j, recs, lens, n);
-	if (err)
-		goto requeue;
-	free(recs);
-	free(lens);
-	while ((s = list) != NULL) {
-		list = s->next;
-		free(s->json);
-		free(s);
-	}
-	c->pending += n;
-	atomic_store(&c->n_pending, c->pending);
-	atomic_fetch_add(&c->n_journaled, n);
-	schedule_send(c, c->pending >= c->cfg.batch || atomic_load(&c->drain_want) > c->drain_done);
-	return;
-requeue:
-	/* Keep them in hand, in order, and try again later. */
-	log_msg(LOG_ERROR, "cdr.journal", "cannot write %zu records to the journal: %s; "
-		"kept in memory, retrying", n, strerror(err));
-	free(recs);
-	free(lens);
-	pthread_mutex_lock(&c->lock);
-	for (s = list; s && s->next; s = s->next)
-		;
-	if (s) {
-		s->next = c->head;
-		if (!c->head)
-			c->tail = s;
-		c->head = list;
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (!c->gather_armed) {
-		struct timeval tv = {RETRY_MS / 1000, 0};
-
-		c->gather_armed = true;
-		evtimer_add(c->gather_ev, &tv);
-	}
-}
-
-static void on_gather(evutil_socket_t fd, short what, void *arg)
+static void on_synced(uint64_t n, uint64_t dropped, const struct journal_pos *durable,
+		      void *arg)
 {
 	struct cdr *c = arg;
 
-	(void)fd;
-	(void)what;
-	c->gather_armed = false;
-	gather(c);
+	c->durable = *durable;
+	c->accounted += n + dropped;
+	c->pending += n;
+	atomic_store(&c->n_pending, c->pending);
+	atomic_fetch_add(&c->n_journaled, n);
+	if (n)
+		schedule_send(c, c->pending >= c->cfg.batch ||
+				 atomic_load(&c->drain_want) > c->drain_done);
 	drain_check(c);
 }
 
-static void on_sub(evutil_socket_t fd, short what, void *arg)
+static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct cdr *c = arg;
 	uint64_t v;
@@ -200,22 +133,9 @@ static void on_sub(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
 		;
-	if (atomic_load(&c->drain_want) > c->drain_done) {
-		if (c->gather_armed) {
-			evtimer_del(c->gather_ev);
-			c->gather_armed = false;
-		}
-		gather(c);
+	if (atomic_load(&c->drain_want) > c->drain_done)
 		schedule_send(c, true);
-		drain_check(c);
-		return;
-	}
-	if (!c->gather_armed) {
-		struct timeval tv = {0, CDR_GATHER_MS * 1000};
-
-		c->gather_armed = true;
-		evtimer_add(c->gather_ev, &tv);
-	}
+	drain_check(c);
 }
 
 /* ---- sending ---- */
@@ -262,7 +182,8 @@ static void batch_done(struct cdr *c, struct batch *b)
 	if (!b->err) {
 		if (b->ev_ids && b->ev_ids[0] && c->ev_h)
 			c->ev_h(b->ev_ids, c->ev_arg);
-		journal_commit(c->j, &b->end);
+		c->committed = b->end;
+		cdr_sync_commit(c->sync, &b->end);
 		c->pending -= b->n <= c->pending ? b->n : c->pending;
 		atomic_store(&c->n_pending, c->pending);
 		atomic_fetch_add(&c->n_committed, b->n);
@@ -349,13 +270,13 @@ static void send_batch(struct cdr *c)
 	if (!b)
 		return;
 	b->c = c;
-	pos = journal_tail(c->j);
+	pos = c->committed;
 	while (b->n < limit) {
 		struct journal_pos prev = pos;
 		char *rec = NULL;
 		size_t len = 0;
 
-		err = journal_read(c->j, &pos, &rec, &len);
+		err = journal_read_to(c->j, &pos, &c->durable, &rec, &len);
 		if (err)
 			break;
 		if (!is_kind(rec, "cdr") && !is_kind(rec, "event")) {
@@ -487,13 +408,14 @@ int cdr_create(struct cdr **cp, struct event_base *base, struct db *db,
 	if (!c->cfg.flush_ms)
 		c->cfg.flush_ms = 200;
 	c->efd = -1;
-	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->dlock, NULL);
 	pthread_cond_init(&c->dcond, NULL);
 	rc = journal_open(&c->j, cfg->journal_dir, 0, err, errlen);
 	if (rc)
 		goto fail;
 	journal_get_stats(c->j, &js);
+	c->committed = journal_tail(c->j);
+	c->durable = journal_head(c->j);
 	c->pending = js.records_open;
 	atomic_store(&c->n_pending, c->pending);
 	atomic_store(&c->n_replayed, js.records_open);
@@ -506,14 +428,17 @@ int cdr_create(struct cdr **cp, struct event_base *base, struct db *db,
 		snprintf(err, errlen, "eventfd: %s", strerror(rc));
 		goto fail;
 	}
-	c->sub_ev = event_new(base, c->efd, EV_READ | EV_PERSIST, on_sub, c);
-	c->gather_ev = evtimer_new(base, on_gather, c);
+	c->wake_ev = event_new(base, c->efd, EV_READ | EV_PERSIST, on_wake, c);
 	c->flush_ev = evtimer_new(base, on_send, c);
 	c->send_ev = event_new(base, -1, 0, on_send, c);
-	if (!c->sub_ev || !c->gather_ev || !c->flush_ev || !c->send_ev ||
-	    event_add(c->sub_ev, NULL) != 0) {
+	if (!c->wake_ev || !c->flush_ev || !c->send_ev || event_add(c->wake_ev, NULL) != 0) {
 		rc = ENOMEM;
 		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	rc = cdr_sync_create(&c->sync, c->j, base, CDR_GATHER_MS, on_synced, c);
+	if (rc) {
+		snprintf(err, errlen, "journal sync thread: %s", strerror(rc));
 		goto fail;
 	}
 	*cp = c;
@@ -525,35 +450,12 @@ fail:
 
 void cdr_submit(struct cdr *c, char *json)
 {
-	struct sub *s;
-	bool wake;
-	uint64_t one = 1;
-
 	if (!c || !json) {
 		free(json);
 		return;
 	}
-	s = malloc(sizeof(*s));
-	if (!s) {
-		log_msg(LOG_ERROR, "cdr.lost", "out of memory: a record is lost: %.200s", json);
-		free(json);
-		return;
-	}
-	s->json = json;
-	s->len = strlen(json);
-	s->next = NULL;
-	pthread_mutex_lock(&c->lock);
-	wake = c->head == NULL;
-	if (c->tail)
-		c->tail->next = s;
-	else
-		c->head = s;
-	c->tail = s;
-	pthread_mutex_unlock(&c->lock);
 	atomic_fetch_add(&c->n_submitted, 1);
-	if (wake)
-		while (write(c->efd, &one, sizeof(one)) < 0 && errno == EINTR)
-			;
+	cdr_sync_submit(c->sync, json, strlen(json));
 }
 
 void cdr_set_events_hook(struct cdr *c, cdr_events_h *h, void *arg)
@@ -580,6 +482,7 @@ int cdr_drain(struct cdr *c, unsigned timeout_ms)
 	struct timespec dl;
 	int rc = 0;
 
+	cdr_sync_flush(c->sync);
 	while (write(c->efd, &one, sizeof(one)) < 0 && errno == EINTR)
 		;
 	clock_gettime(CLOCK_REALTIME, &dl);
@@ -615,29 +518,18 @@ void cdr_destroy(struct cdr *c)
 	if (!c)
 		return;
 	/* What is still in hand goes to the journal: the next start sends it. */
-	if (c->j)
-		gather(c);
+	cdr_sync_destroy(c->sync);
 	if (c->inflight)
 		c->inflight->c = NULL;   /* its answer (ESHUTDOWN) frees it */
-	if (c->sub_ev)
-		event_free(c->sub_ev);
-	if (c->gather_ev)
-		event_free(c->gather_ev);
+	if (c->wake_ev)
+		event_free(c->wake_ev);
 	if (c->flush_ev)
 		event_free(c->flush_ev);
 	if (c->send_ev)
 		event_free(c->send_ev);
 	if (c->efd >= 0)
 		close(c->efd);
-	while (c->head) {
-		struct sub *s = c->head;
-
-		c->head = s->next;
-		free(s->json);
-		free(s);
-	}
 	journal_close(c->j);
-	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->dlock);
 	pthread_cond_destroy(&c->dcond);
 	free(c);

@@ -7,10 +7,13 @@
  *
  * DESIGN
  * Producers (the signalling thread) hand over malloc'd JSON texts through a short
- * mutex-guarded list and an eventfd; they never wait on disk. The control thread
- * gathers them for up to CDR_GATHER_MS, appends the lot with one fdatasync, then sends
- * from the journal — never from memory — when a batch is full or cdr_flush has
- * passed: `INSERT ... SELECT FROM jsonb_array_elements($1) ON CONFLICT DO NOTHING`.
+ * mutex-guarded list; they never wait on disk. The journal's sync thread (cdr_sync.h)
+ * gathers them for up to CDR_GATHER_MS, appends the lot with one fdatasync and tells
+ * the control thread how far the journal is durable: only then does a record count as
+ * journaled, and the control thread sends from the journal — never from memory — up to
+ * that point, when a batch is full or cdr_flush has passed; its commits (deleting sent
+ * segments) are carried out by the sync thread too, so no disk write or sync runs on the
+ * control thread: `INSERT ... SELECT FROM jsonb_array_elements($1) ON CONFLICT DO NOTHING`.
  * A batch that fails for the connection is sent again once Postgres is back; a batch
  * the server refuses is split until the one bad record is found, which is set aside in
  * rejected.log (logged), so that one record can never block the others.
@@ -26,7 +29,7 @@ struct event_base;
 struct db;
 struct cdr;
 
-#define CDR_GATHER_MS 10   /* journal appends are grouped this long */
+#define CDR_GATHER_MS 10   /* journal appends are grouped this long (sync thread) */
 
 struct cdr_cfg {
 	char     journal_dir[256];

@@ -28,7 +28,12 @@ struct journal {
 	uint64_t cur_size;
 	struct journal_pos tail;   /**< commit position */
 	struct journal_stats st;
+	int    (*sync)(int fd, void *arg);   /**< fdatasync unless a test sets one */
+	void    *sync_arg;
+	/* The reader's side (journal_read_to): touches none of the fields above. */
 	uint64_t skipped;
+	int      rfd;        /**< segment rseg, open for reading; -1 */
+	uint64_t rseg;
 };
 
 /* ---- records ---- */
@@ -233,6 +238,7 @@ int journal_open(struct journal **jp, const char *dir, size_t seg_max, char *err
 	snprintf(j->dir, sizeof(j->dir), "%s", dir);
 	j->seg_max = seg_max ? seg_max : 4u << 20;
 	j->fd = -1;
+	j->rfd = -1;
 	rc = mkdirs(dir);
 	if (rc) {
 		snprintf(err, errlen, "journal %s: %s", dir, strerror(rc));
@@ -292,7 +298,15 @@ void journal_close(struct journal *j)
 		return;
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->rfd >= 0)
+		close(j->rfd);
 	free(j);
+}
+
+void journal_set_sync(struct journal *j, int (*sync)(int fd, void *arg), void *arg)
+{
+	j->sync = sync;
+	j->sync_arg = arg;
 }
 
 static int rotate(struct journal *j)
@@ -301,6 +315,7 @@ static int rotate(struct journal *j)
 		close(j->fd);
 	j->fd = -1;
 	j->cur++;
+	j->cur_size = 0;
 	return open_cur(j);
 }
 
@@ -309,6 +324,7 @@ int journal_append(struct journal *j, const char *const *recs, const size_t *len
 	uint8_t (*hdrs)[JOURNAL_HDR];
 	struct iovec *iov;
 	size_t done = 0;
+	uint64_t start;
 	int rc = 0;
 
 	if (!j || (n && (!recs || !lens)))
@@ -320,6 +336,7 @@ int journal_append(struct journal *j, const char *const *recs, const size_t *len
 			return EINVAL;
 	if (j->fd < 0 && (rc = open_cur(j)) != 0)
 		return rc;
+	start = j->cur_size;
 	hdrs = malloc(n * JOURNAL_HDR);
 	iov = malloc(2 * n * sizeof(*iov));
 	if (!hdrs || !iov) {
@@ -343,9 +360,6 @@ int journal_append(struct journal *j, const char *const *recs, const size_t *len
 		w = writev(j->fd, iov, (int)k);
 		if (w < 0 || (size_t)w != bytes) {
 			rc = w < 0 ? errno : EIO;
-			/* A short write leaves a torn record: cut it so the next one is whole. */
-			if (ftruncate(j->fd, (off_t)j->cur_size) != 0)
-				rc = rc ? rc : errno;
 			break;
 		}
 		j->cur_size += bytes;
@@ -353,11 +367,21 @@ int journal_append(struct journal *j, const char *const *recs, const size_t *len
 	}
 	free(hdrs);
 	free(iov);
-	if (!rc && fdatasync(j->fd) != 0)
-		rc = errno;
-	if (!rc && j->cur_size >= j->seg_max)
-		rc = rotate(j);
-	return rc;
+	if (!rc && (j->sync ? (rc = j->sync(j->fd, j->sync_arg)) != 0 : fdatasync(j->fd) != 0))
+		rc = rc ? rc : errno;
+	if (rc) {
+		/* Not durable, so not acknowledged: the caller writes them again. Cut what this
+		 * call wrote (a torn record, or whole ones) so that they are not there twice. */
+		if (ftruncate(j->fd, (off_t)start) == 0)
+			j->cur_size = start;
+		return rc;
+	}
+	/* The records are durable whatever happens next: a new segment that cannot be
+	 * opened now is opened by the next append. */
+	if (j->cur_size >= j->seg_max && (rc = rotate(j)) != 0)
+		log_msg(LOG_WARN, "cdr.journal", "cannot start segment %" PRIu64 ": %s", j->cur,
+			strerror(rc));
+	return 0;
 }
 
 struct journal_pos journal_head(const struct journal *j)
@@ -372,32 +396,52 @@ struct journal_pos journal_tail(const struct journal *j)
 	return j->tail;
 }
 
-int journal_read(struct journal *j, struct journal_pos *pos, char **rec, size_t *len)
+/* The reader's descriptor for segment seg (kept open while reading it). */
+static int reader_fd(struct journal *j, uint64_t seg)
 {
 	char path[320];
+
+	if (j->rfd >= 0 && j->rseg == seg)
+		return j->rfd;
+	if (j->rfd >= 0)
+		close(j->rfd);
+	seg_path(j, seg, path, sizeof(path));
+	j->rfd = open(path, O_RDONLY | O_CLOEXEC);
+	j->rseg = seg;
+	return j->rfd;
+}
+
+int journal_read(struct journal *j, struct journal_pos *pos, char **rec, size_t *len)
+{
+	struct journal_pos head = journal_head(j);
+
+	return journal_read_to(j, pos, &head, rec, len);
+}
+
+int journal_read_to(struct journal *j, struct journal_pos *pos,
+		    const struct journal_pos *limit, char **rec, size_t *len)
+{
 	uint8_t hdr[JOURNAL_HDR];
 	const uint8_t *pl;
 	size_t used;
 	uint32_t n;
 	char *buf;
 	ssize_t r;
-	int fd, rc;
+	int fd;
 
 	for (;;) {
-		if (pos->seg > j->cur || (pos->seg == j->cur && pos->off >= j->cur_size))
+		if (pos->seg > limit->seg || (pos->seg == limit->seg && pos->off >= limit->off))
 			return ENOENT;
-		seg_path(j, pos->seg, path, sizeof(path));
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = reader_fd(j, pos->seg);
 		if (fd < 0) {
-			if (errno != ENOENT || pos->seg == j->cur)
+			if (errno != ENOENT || pos->seg == limit->seg)
 				return errno;
-			pos->seg++;   /* a gap in the numbering: nothing there */
+			pos->seg++;   /* a gap in the numbering, or committed and removed */
 			pos->off = 0;
 			continue;
 		}
 		r = pread(fd, hdr, sizeof(hdr), (off_t)pos->off);
-		if (r == 0 && pos->seg < j->cur) {
-			close(fd);
+		if (r == 0 && pos->seg < limit->seg) {
 			pos->seg++;
 			pos->off = 0;
 			continue;
@@ -407,19 +451,15 @@ int journal_read(struct journal *j, struct journal_pos *pos, char **rec, size_t 
 			goto damaged;
 		n = get32(hdr + 4);
 		buf = malloc(JOURNAL_HDR + (size_t)n + 1);
-		if (!buf) {
-			close(fd);
+		if (!buf)
 			return ENOMEM;
-		}
 		memcpy(buf, hdr, JOURNAL_HDR);
 		r = pread(fd, buf + JOURNAL_HDR, n, (off_t)(pos->off + JOURNAL_HDR));
 		if (r != (ssize_t)n ||
-		    (rc = journal_rec_parse((uint8_t *)buf, JOURNAL_HDR + (size_t)n, &used, &pl,
-					    &n)) != 0) {
+		    journal_rec_parse((uint8_t *)buf, JOURNAL_HDR + (size_t)n, &used, &pl, &n) != 0) {
 			free(buf);
 			goto damaged;
 		}
-		close(fd);
 		memmove(buf, buf + JOURNAL_HDR, n);
 		buf[n] = '\0';
 		*rec = buf;
@@ -430,10 +470,11 @@ damaged:
 		{
 			struct stat st;
 			uint64_t size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : pos->off;
+			char path[320];
 
-			close(fd);
-			if (pos->seg == j->cur)
+			if (pos->seg == limit->seg)
 				return ENOENT;   /* being written: nothing more yet */
+			seg_path(j, pos->seg, path, sizeof(path));
 			log_msg(LOG_ERROR, "cdr.journal_damage", "%s: damaged record at offset %"
 				PRIu64 ": the rest of this segment (%" PRIu64 " bytes) is skipped",
 				path, pos->off, size > pos->off ? size - pos->off : 0);

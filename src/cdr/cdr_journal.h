@@ -12,7 +12,9 @@
  * segments wholly before it are deleted. At open, the newest segment's tail is checked:
  * a record torn by a crash (short, wrong magic, wrong CRC) and whatever follows it is
  * cut off, and the damage is reported; damage in an older segment ends that segment.
- * One thread (the control thread) uses a journal; records are replayed in order.
+ * Two threads may share a journal: one writer (append, commit, stats: the journal's sync
+ * thread, cdr_sync.h) and one reader that reads only up to a position the writer has
+ * made durable and handed over (journal_read_to); records are replayed in order.
  */
 #ifndef TRUNX_CDR_JOURNAL_H
 #define TRUNX_CDR_JOURNAL_H
@@ -64,8 +66,9 @@ int journal_open(struct journal **jp, const char *dir, size_t seg_max, char *err
 void journal_close(struct journal *j);
 
 /**
- * Appends n records and makes them durable (one fdatasync).
- * @return 0, EINVAL (a record too long), or the errno of the write
+ * Appends n records and makes them durable (one fdatasync). On an error nothing of
+ * them stays in the journal (what was written is cut off): write them again.
+ * @return 0, EINVAL (a record too long), or the errno of the write or the sync
  */
 int journal_append(struct journal *j, const char *const *recs, const size_t *lens, size_t n);
 
@@ -81,6 +84,16 @@ struct journal_pos journal_tail(const struct journal *j);
  * @return 0, ENOENT (nothing more before the head), ENOMEM, or an I/O errno
  */
 int journal_read(struct journal *j, struct journal_pos *pos, char **rec, size_t *len);
+
+/**
+ * The same, up to limit (a position journal_head() gave after a durable append) rather
+ * than the head: the reader's call, safe while the writer appends beyond limit.
+ */
+int journal_read_to(struct journal *j, struct journal_pos *pos,
+		    const struct journal_pos *limit, char **rec, size_t *len);
+
+/** Tests: makes appends call sync(fd, arg) (0 or an errno) instead of fdatasync. */
+void journal_set_sync(struct journal *j, int (*sync)(int fd, void *arg), void *arg);
 
 /**
  * Everything before pos is safe elsewhere: segments wholly before it are deleted (and a
