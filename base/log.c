@@ -214,6 +214,19 @@ static size_t ts_open(char *buf, size_t len)
 	return n > 0 ? (size_t)n : 0;
 }
 
+#define RID_MAX 48
+static _Thread_local char thread_rid[RID_MAX];
+
+void log_set_request_id(const char *id)
+{
+	snprintf(thread_rid, sizeof(thread_rid), "%s", id ? id : "");
+}
+
+const char *log_request_id(void)
+{
+	return thread_rid[0] ? thread_rid : NULL;
+}
+
 bool log_begin(struct log_rec *r, enum log_level level, const char *event)
 {
 	int n;
@@ -221,12 +234,17 @@ bool log_begin(struct log_rec *r, enum log_level level, const char *event)
 	if ((int)level < atomic_load(&log_level) || level >= LOG_OFF)
 		return false;
 	r->truncated = false;
+	r->has_rid = false;
 	r->level = (int)level;
 	r->body = ts_open(r->buf, sizeof(r->buf));
 	n = snprintf(r->buf + r->body, sizeof(r->buf) - r->body, ",\"level\":\"%s\"",
 		     level_names[level]);
 	r->len = r->body + (size_t)n;
 	log_str(r, "event", event);
+	if (thread_rid[0]) {
+		log_str(r, "request_id", thread_rid);
+		r->has_rid = true;
+	}
 	return true;
 }
 
@@ -235,6 +253,8 @@ void log_strn(struct log_rec *r, const char *key, const char *val, size_t n)
 	char tmp[LOG_REC_MAX];
 	size_t elen, room;
 
+	if (r->has_rid && strcmp(key, "request_id") == 0)
+		return;   /* the thread's request id is there already */
 	rec_key(r, key);
 	if (r->truncated)
 		return;

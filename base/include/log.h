@@ -24,6 +24,11 @@
  * the next identical record starts a new interval. So a storm of one record costs at
  * most two lines per interval. log_flush_repeats() writes the counts that are due
  * when nothing else is logged (call it about once a second) and all of them at exit.
+ *
+ * Request ids: while a thread works for an API request (log_set_request_id), every
+ * record it begins carries "request_id" (once: an explicit field of that name is then
+ * skipped). A job posted to another thread takes its poster's id along (sipua_post) and
+ * runs with it set, so the signalling thread's lines about that request carry it too.
  */
 #ifndef TRUNX_LOG_H
 #define TRUNX_LOG_H
@@ -50,6 +55,7 @@ struct log_rec {
 	size_t body;       /**< where the fields after "ts" start (the repeat key) */
 	int    level;
 	bool   truncated;  /**< a field did not fit */
+	bool   has_rid;    /**< "request_id" added from the thread's request (below) */
 };
 
 /** Sets the output descriptor (default 2, stderr). Not thread-safe: call at start-up. */
@@ -79,6 +85,12 @@ void log_double(struct log_rec *r, const char *key, double val);
 void log_raw(struct log_rec *r, const char *key, const char *json);
 void log_fmt(struct log_rec *r, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/** Sets (NULL or "" clears) the request this thread now works for. Thread-local. */
+void log_set_request_id(const char *id);
+
+/** The request this thread works for, or NULL. Thread-local. */
+const char *log_request_id(void);
 
 /** Closes the record and writes it as one line. */
 void log_end(struct log_rec *r);

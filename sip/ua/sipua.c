@@ -38,6 +38,7 @@ extern su_log_t tport_log[];
 struct sipua_job {
 	sipua_job_h *fn;
 	void        *arg;
+	char         rid[32];   /**< the poster's request id (log.h): the job runs with it */
 };
 
 struct sipua_timer {
@@ -124,7 +125,9 @@ static void job_run(void *msg, void *arg)
 	struct sipua_job *j = msg;
 
 	(void)arg;
+	log_set_request_id(j->rid);
 	j->fn(j->arg);
+	log_set_request_id(NULL);
 	free(j);
 }
 
@@ -150,6 +153,7 @@ int sipua_post(struct sipua *ua, sipua_job_h *fn, void *arg)
 		return ENOMEM;
 	j->fn = fn;
 	j->arg = arg;
+	snprintf(j->rid, sizeof(j->rid), "%s", log_request_id() ? log_request_id() : "");
 	err = mq_push(ua->mq, j);
 	if (err)
 		free(j);
@@ -555,7 +559,7 @@ void sipua_stop(struct sipua *ua)
 	if (!ua || !ua->thread_started)
 		return;
 	/* The shutdown job bypasses sipua_post() so it is never refused. */
-	j = malloc(sizeof(*j));
+	j = calloc(1, sizeof(*j));
 	if (j) {
 		j->fn = shutdown_job;
 		j->arg = ua;

@@ -23,6 +23,7 @@
 
 #include "b2bua/b2bua.h"
 #include "db/db.h"
+#include "log.h"
 #include "media_feat.h"
 
 enum call_op { OP_LIST, OP_GET, OP_HANGUP, OP_HANGUP_DONE, OP_MEDIA };
@@ -133,8 +134,10 @@ static void job_answer(void *arg)
 	}
 	json_decref(arr);
 	j->op = OP_HANGUP_DONE;
+	log_set_request_id(r->id);   /* the signalling thread's lines carry it */
 	err = api_b2bua(r->api) ? b2bua_hangup(api_b2bua(r->api), r->params[0], on_b2bua, j) :
 				  ESHUTDOWN;
+	log_set_request_id(NULL);
 	if (err) {
 		free(j);
 		api_fail(r, 503, "unavailable", "the call layer is busy: retry");
@@ -363,7 +366,9 @@ static void place(struct api_req *r)
 		goto refused;
 	}
 	/* b2bua_originate takes q (and its prompt) in every case. */
+	log_set_request_id(r->id);   /* the signalling thread's lines carry it */
 	e = b2bua_originate(api_b2bua(r->api), q, on_placed, j);
+	log_set_request_id(NULL);
 	if (e)
 		finish_err(r, 503, "unavailable", "the call layer is busy: retry");
 	return;

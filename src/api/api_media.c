@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "b2bua/b2bua.h"
+#include "log.h"
 #include "media_feat.h"
 
 static const char *const legs[] = {"a", "b", NULL};
@@ -404,8 +405,10 @@ void api_media_start(struct api_req *r)
 		return;
 	}
 	j->r = r;
+	log_set_request_id(r->id);   /* the signalling thread's lines carry it */
 	err = strcmp(op->name, "dtmf") == 0 ? dtmf(r, j) :
 	      strcmp(op->name, "transfer") == 0 ? transfer(r, j) : media(r, op, j);
+	log_set_request_id(NULL);
 	if (err == 0)
 		return;
 	free(j);

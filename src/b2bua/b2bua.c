@@ -950,8 +950,10 @@ static void hangup_run(void *arg)
 	o = json_pack("{s:s,s:s}", "id", j->id, "result", c ? "hangup" : "not found");
 	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
-	if (c)
+	if (c) {
+		call_log(LOG_INFO, "call.hangup", c, NULL, "asked by the control plane");
 		call_hangup(c, "admin_hangup");
+	}
 	j->h(c ? 0 : ENOENT, s, j->arg);
 	free(j);
 }

@@ -95,6 +95,7 @@ def case_placed(ctx):
                                         "play": "hello.wav", "record": True, "amd": True,
                                         "timeout": 20}), 202)
     cid = r.json["id"]
+    placed_rid = r.headers["x-request-id"]
     assert r.headers.get("location") == "/v1/calls/" + cid, r.headers
     assert r.json["state"] == "calling" and r.json["location"] == "/v1/calls/" + cid, r.json
     ok = procs.wait_until(lambda: acme.get("/v1/calls/" + cid).json.get("state") == "answered",
@@ -115,8 +116,14 @@ def case_placed(ctx):
     plays = a.t.wait_events("call.play", 2, 10)
     assert [p.get("phase") for p in plays][:2] == ["start", "end"], plays
     procs.wait_until(lambda: False, 1.0, 0.1)
-    expect(acme.post("/v1/calls/%s/hangup" % cid), 200)
+    hung_rid = expect(acme.post("/v1/calls/%s/hangup" % cid), 200).headers["x-request-id"]
     assert procs.wait_until(lambda: u.successful() == 1, 10, 0.1), u.summary()
+    # The signalling thread's lines about the call, while it ran the API's commands,
+    # carry the request id (the control thread's own api.* lines always did).
+    sig = [x for x in a.t.log_records() if x.get("request_id") in (placed_rid, hung_rid)
+           and not x.get("event", "").startswith("api.")]
+    ctx.log("signalling-thread lines with a request id: %s", sig)
+    assert any(x.get("call_id") == cid and x["request_id"] == hung_rid for x in sig), sig
     assert procs.wait_until(lambda: cdr(a, cid), 10, 0.2), a.pg.sql("SELECT * FROM calls")
     row = cdr(a, cid)
     ctx.log("CDR %s", row)

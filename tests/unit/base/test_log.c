@@ -62,6 +62,33 @@ static void test_fields_escaped(void **state)
 	assert_int_equal(out[0], '{');
 }
 
+/* A thread working for a request: its lines carry the id once, then no more. */
+static void emit_request(void)
+{
+	struct log_rec r;
+
+	log_set_level(LOG_INFO);
+	log_set_request_id("req_0123456789abcdef");
+	if (log_begin(&r, LOG_INFO, "call.hangup")) {
+		log_str(&r, "request_id", "req_0123456789abcdef");   /* explicit: skipped */
+		log_str(&r, "call_id", "c1");
+		log_end(&r);
+	}
+	log_set_request_id(NULL);
+	log_msg(LOG_INFO, "after", "x");
+}
+
+static void test_request_id(void **state)
+{
+	const char *out = capture(emit_request);
+
+	(void)state;
+	assert_non_null(strstr(out, "\"event\":\"call.hangup\",\"request_id\":"
+			       "\"req_0123456789abcdef\",\"call_id\":\"c1\"}\n"));
+	assert_null(strstr(strstr(out, "request_id") + 1, "request_id"));
+	assert_null(log_request_id());
+}
+
 static void emit_filtered(void)
 {
 	log_set_level(LOG_WARN);
@@ -222,6 +249,7 @@ int test_log_run(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fields_escaped),
 		cmocka_unit_test(test_level_filter),
+		cmocka_unit_test(test_request_id),
 		cmocka_unit_test(test_truncation_stays_valid),
 		cmocka_unit_test(test_level_parse),
 		cmocka_unit_test(test_utf8_kept_invalid_escaped),
