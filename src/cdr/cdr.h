@@ -10,10 +10,12 @@
  * mutex-guarded list; they never wait on disk. The journal's sync thread (cdr_sync.h)
  * gathers them for up to CDR_GATHER_MS, appends the lot with one fdatasync and tells
  * the control thread how far the journal is durable: only then does a record count as
- * journaled, and the control thread sends from the journal — never from memory — up to
- * that point, when a batch is full or cdr_flush has passed; its commits (deleting sent
- * segments) are carried out by the sync thread too, so no disk write or sync runs on the
- * control thread: `INSERT ... SELECT FROM jsonb_array_elements($1) ON CONFLICT DO NOTHING`.
+ * journaled. The control thread sends from the journal — never from memory — up to that
+ * point, when a batch is full or cdr_flush has passed: `INSERT ... SELECT FROM
+ * jsonb_array_elements($1) ON CONFLICT DO NOTHING`. Its commits (deleting sent
+ * segments) are carried out by the sync thread too, so no journal write or sync runs on
+ * the control thread (it reads the journal, and syncs rejected.log for a refused
+ * record, a rare event).
  * A batch that fails for the connection is sent again once Postgres is back; a batch
  * the server refuses is split until the one bad record is found, which is set aside in
  * rejected.log (logged), so that one record can never block the others.

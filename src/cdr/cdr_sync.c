@@ -282,6 +282,7 @@ int cdr_sync_create(struct cdr_sync **sp, struct journal *j, struct event_base *
 	rc = pthread_create(&s->thr, NULL, run, s);
 	if (rc)
 		goto fail;
+	pthread_setname_np(s->thr, "cdr-sync");
 	s->started = true;
 	*sp = s;
 	return 0;
