@@ -6,6 +6,7 @@
 #include "ctl/ctl_daemon.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -150,6 +151,16 @@ static void d_status(void *arg, json_t *obj)
 		"offer_glare", (json_int_t)c.offer_glare));
 	json_object_set_new(obj, "tls", json_pack("{sI}",
 		"tls_refused", (json_int_t)c.tls_refused));
+	{
+		/* The allocator's view (all arenas): objects alive against what the heap
+		 * holds, to tell kept state from free memory not yet given back. */
+		struct mallinfo2 mi = mallinfo2();
+
+		json_object_set_new(obj, "memory", json_pack("{sIsIsI}",
+			"heap_in_use_kb", (json_int_t)((mi.uordblks + mi.hblkhd) >> 10),
+			"heap_free_kb", (json_int_t)(mi.fordblks >> 10),
+			"heap_total_kb", (json_int_t)((mi.arena + mi.hblkhd) >> 10)));
+	}
 	{
 		json_t *k = json_object_get(obj, "counters");
 		const struct { const char *name; uint64_t v; } g[] = {
