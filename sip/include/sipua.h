@@ -96,6 +96,7 @@ struct sipua_cfg {
 	char     tls_ca[256];                    /**< PEM CAs for verified peers ("" = none) */
 	unsigned t1x64_ms;                       /**< 64*T1: timers B, F, H, J and how
 						      long our ACKs are kept; 0 = 32 s */
+	unsigned t4_ms;                          /**< T4: timers I, K; 0 = 5 s */
 	struct sipua_guard_cfg guard;
 };
 

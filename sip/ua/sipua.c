@@ -378,6 +378,7 @@ static void *sipua_thread(void *p)
 			      * in this version, one buffer per STUN-looking datagram. */
 			     TPTAG_STUN_SERVER(0),
 			     TAG_IF(ua->cfg.t1x64_ms, NTATAG_SIP_T1X64(ua->cfg.t1x64_ms)),
+			     TAG_IF(ua->cfg.t4_ms, NTATAG_SIP_T4(ua->cfg.t4_ms)),
 			     TAG_END());
 	sipua_tls_attach(NULL);
 	if (!ua->nua) {

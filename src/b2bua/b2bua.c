@@ -374,6 +374,7 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 	snprintf(ucfg.tls_key, sizeof(ucfg.tls_key), "%s", cf->sip.tls_key);
 	snprintf(ucfg.tls_ca, sizeof(ucfg.tls_ca), "%s", cf->sip.tls_ca);
 	ucfg.t1x64_ms = cf->sip.transaction_timeout_ms;
+	ucfg.t4_ms = cf->sip.timer_t4_ms;
 	b2b_guard_cfg(cf, &ucfg.guard);
 	if (cf->sip.user_agent[0])
 		snprintf(ucfg.user_agent, sizeof(ucfg.user_agent), "%s", cf->sip.user_agent);

@@ -62,6 +62,8 @@ struct conf_sip {
 	unsigned max_forwards;                /**< Max-Forwards on requests we originate */
 	unsigned shutdown_grace;              /**< s to wait for BYEs to complete on SIGTERM */
 	unsigned transaction_timeout_ms;      /**< 64*T1: timers B, F, H, J */
+	unsigned timer_t4_ms;                 /**< T4: timers I, K (completed transactions
+					           kept over UDP after their last message) */
 	unsigned rate_limit;                  /**< requests/s per source address; 0 = off */
 	unsigned rate_burst;                  /**< bucket size; 0 = rate_limit */
 	unsigned tcp_max_connections;         /**< accepted connections; 0 = from the

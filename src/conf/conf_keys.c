@@ -83,6 +83,7 @@ static const struct conf_key sip_keys[] = {
 	 NULL, "10"},
 	{"transaction_timeout", CT_UINT, CK(struct conf, sip.transaction_timeout_ms), 0, 0, 2,
 	 32, 1000, NULL, "32"},
+	{"timer_t4", CT_UINT, CK(struct conf, sip.timer_t4_ms), 0, 0, 1, 5, 1000, NULL, "5"},
 	{"rate_limit", CT_UINT, CK(struct conf, sip.rate_limit), 0, 0, 0, 1000000, 1, NULL,
 	 "2000"},
 	{"rate_burst", CT_UINT, CK(struct conf, sip.rate_burst), 0, 0, 0, 1000000, 1, NULL,

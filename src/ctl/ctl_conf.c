@@ -35,6 +35,7 @@ size_t ctl_conf_restart_keys(const struct conf *running, const struct conf *next
 				  a->advertise_port != b->advertise_port},
 		{"sip.user_agent", str_diff(a->user_agent, b->user_agent)},
 		{"sip.transaction_timeout", a->transaction_timeout_ms != b->transaction_timeout_ms},
+		{"sip.timer_t4", a->timer_t4_ms != b->timer_t4_ms},
 		{"sip.tcp_max_connections", a->tcp_max_connections != b->tcp_max_connections},
 		{"media.address", str_diff(ma->bind_addr, mb->bind_addr)},
 		{"media.advertise", str_diff(running->media_advertise, next->media_advertise)},

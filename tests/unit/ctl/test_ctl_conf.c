@@ -47,7 +47,7 @@ static void test_restart_keys(void **state)
 	struct conf *a = parse(BASE);
 	struct conf *b = parse("[general]\ncontrol_socket = /tmp/b.sock\n"
 			       "[sip]\nlisten = 127.0.0.1:5062\ntransports = udp\n"
-			       "advertise = 192.0.2.1\ntransaction_timeout = 8\n"
+			       "advertise = 192.0.2.1\ntransaction_timeout = 8\ntimer_t4 = 1\n"
 			       "tcp_max_connections = 100\n"
 			       "[media]\nport_min = 20000\nport_max = 21999\nworkers = 3\n"
 			       "rtp_timeout = 5\n");
@@ -61,7 +61,8 @@ static void test_restart_keys(void **state)
 		strcat(joined, " ");
 	}
 	assert_string_equal(joined, "general.control_socket sip.listen sip.transports "
-			    "sip.advertise sip.transaction_timeout sip.tcp_max_connections "
+			    "sip.advertise sip.transaction_timeout sip.timer_t4 "
+			    "sip.tcp_max_connections "
 			    "media.port_max media.workers media.rtp_timeout ");
 	/* The list is bounded by the caller's array. */
 	assert_int_equal(ctl_conf_restart_keys(a, b, keys, 2), 2);
