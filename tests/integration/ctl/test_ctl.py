@@ -124,6 +124,9 @@ def case_status_and_socket(ctx):
     media = res["media"]
     assert media["sessions"] == 0 and media["rtp_relayed"] == 0, media
     assert media["rtp_dropped"] == 0 and media["ports_free"] > 0, media
+    mem = res["memory"]   # the allocator's count: objects alive within what it holds
+    assert 0 <= mem["heap_in_use_kb"] <= mem["heap_total_kb"], mem   # 0 under ASan
+    assert mem["heap_free_kb"] <= mem["heap_total_kb"], mem
 
     _, out, _ = _ctl(ctx, td, "status")
     for word in ("version", "uptime", "workers", "counters", "rejected_overload",
