@@ -260,13 +260,40 @@ struct route_dids;
  */
 int route_dids_create(struct route_dids **dp, size_t expected);
 
-/** An unfrozen copy of a table, to change a few numbers and freeze again. */
+/**
+ * An unfrozen plain copy of a table, to change numbers and freeze again. Of a layered
+ * table: its base with its changes applied (the fold; costs the whole table).
+ */
 int route_dids_copy(struct route_dids **dp, const struct route_dids *src);
+
+/**
+ * An unfrozen layered table with the contents of the frozen table src, to change a few
+ * numbers: src's base (src itself if plain) is shared, only src's changes since that
+ * base are copied. Cost grows with those changes, not with the table.
+ * @return 0, EINVAL (src not frozen), ENOMEM
+ */
+int route_dids_derive(struct route_dids **dp, struct route_dids *src);
+
+/**
+ * An unfrozen layered table with the contents of cur (layered) over `folded`, a frozen
+ * plain table made by route_dids_copy of cur or of a table cur was derived from (on
+ * the same base): cur's changes that folded already holds are dropped.
+ * @return 0, EINVAL, ENOMEM
+ */
+int route_dids_rebase(struct route_dids **dp, const struct route_dids *cur,
+		      struct route_dids *folded);
+
+/** Changes a layered table holds over its base (0 for a plain table). */
+size_t route_dids_changes(const struct route_dids *d);
+
+/** The plain table under d (d itself if plain). */
+const struct route_dids *route_dids_base(const struct route_dids *d);
 
 /** Inserts or replaces a number (unfrozen tables). EINVAL for a bad number. */
 int route_dids_put(struct route_dids *d, const struct did_cfg *cfg);
 
-/** Removes a number (unfrozen tables). @return 0 or ENOENT */
+/** Removes a number (unfrozen tables; a layered one keeps a tombstone that shadows
+ *  its base). @return 0 or ENOENT */
 int route_dids_del(struct route_dids *d, const char *e164);
 
 /** Freezes the table: no change after this; it may be shared by several snapshots. */

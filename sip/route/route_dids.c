@@ -14,10 +14,19 @@
  * Removal moves the last entry into the hole and shifts the probe run back, so the
  * table never holds tombstones.
  *
- * A table is built (or copied and changed), frozen, then shared read-only by every
- * snapshot that uses it; the reference count is atomic so the last snapshot released
- * on any thread frees it. Changing a few numbers copies the table (two memcpy of the
- * arrays) and applies the change to the copy: the snapshot in use is never written.
+ * A table is built, frozen, then shared read-only by every snapshot that uses it; the
+ * reference count is atomic so the last snapshot released on any thread frees it.
+ *
+ * Changing a few numbers never copies the big table. A layered table (route_dids_derive)
+ * holds a reference to a frozen plain table, its base, and its own small table of the
+ * changes made since: replaced or added numbers, and deletions as tombstones (`gone`)
+ * that shadow the base's entry. A lookup asks the small table first (a few kilobytes,
+ * cache-resident) and the base when the number is not there. Deriving the next change
+ * copies only the changes, so one DID costs the same with ten numbers or ten million.
+ * Tombstones are kept even for numbers the base lacks, so the changes of a table always
+ * include those of the tables it was derived from: that is what lets route_dids_rebase
+ * move a table onto a base folded meanwhile (route_dids_copy of an earlier table of the
+ * same line, done off the hot path) and keep only the changes the fold did not include.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -35,7 +44,7 @@ struct did_ent {
 	uint8_t  dest;
 	uint8_t  active;
 	uint8_t  amd;
-	uint8_t  pad;
+	uint8_t  gone;        /**< layered tables: the number is deleted (shadows the base) */
 };
 _Static_assert(sizeof(struct did_ent) == 32, "a DID entry stays 32 bytes");
 
@@ -55,6 +64,10 @@ struct route_dids {
 	char           *pool;      /**< NUL-terminated strings; offset 0 is "" */
 	size_t          pool_len, pool_cap;
 	struct intern   in;        /**< text -> offset, to store each text once */
+	struct route_dids *base;   /**< layered: the frozen plain table under these changes */
+	size_t          live;      /**< layered: numbers answered (base and changes) */
+	uint32_t       *uris;      /**< frozen plain: distinct URI offsets (each_uri) */
+	size_t          n_uris;
 };
 
 static uint64_t mix(uint64_t x)
@@ -216,6 +229,111 @@ static void index_remove_slot(struct route_dids *d, size_t j)
 	}
 }
 
+/* ---- entries ---- */
+
+/** The entry of key (hashed: h = mix(key)) in d's own table (not its base), or NULL. */
+static const struct did_ent *own_ent_h(const struct route_dids *d, uint64_t key, uint64_t h)
+{
+	size_t j = (size_t)(h & (d->icap - 1));
+	uint32_t i;
+
+	while ((i = d->index[j]) != 0) {
+		if (d->ents[i - 1].key == key)
+			return &d->ents[i - 1];
+		j = (j + 1) & (d->icap - 1);
+	}
+	return NULL;
+}
+
+static const struct did_ent *own_ent(const struct route_dids *d, uint64_t key)
+{
+	return own_ent_h(d, key, mix(key));
+}
+
+/** True if d answers key (its changes first, then its base). */
+static bool live_in(const struct route_dids *d, uint64_t key)
+{
+	const struct did_ent *e = own_ent(d, key);
+
+	if (e)
+		return !e->gone;
+	return d->base && own_ent(d->base, key) != NULL;
+}
+
+/** Inserts or replaces e in d's own table. */
+static int put_ent(struct route_dids *d, const struct did_ent *e)
+{
+	size_t j = find_slot(d, e->key);
+
+	if (d->index[j]) {
+		d->ents[d->index[j] - 1] = *e;
+		return 0;
+	}
+	if (d->n == d->cap) {
+		size_t cap = d->cap * 2;
+		struct did_ent *ents = realloc(d->ents, cap * sizeof(*ents));
+
+		if (!ents)
+			return ENOMEM;
+		d->ents = ents;
+		d->cap = cap;
+	}
+	if ((d->n + 1) * 2 > d->icap) {
+		if (index_resize(d, d->icap * 2))
+			return ENOMEM;
+		j = find_slot(d, e->key);
+	}
+	d->ents[d->n] = *e;
+	d->index[j] = (uint32_t)(++d->n);
+	return 0;
+}
+
+/** Removes key from d's own table. @return 0 or ENOENT */
+static int del_ent(struct route_dids *d, uint64_t key)
+{
+	size_t j = find_slot(d, key), i, last;
+
+	if (!d->index[j])
+		return ENOENT;
+	i = d->index[j] - 1;
+	index_remove_slot(d, j);
+	last = d->n - 1;
+	if (i != last) {
+		/* The last entry fills the hole; its slot points at its new place. */
+		size_t k = find_slot(d, d->ents[last].key);
+
+		d->ents[i] = d->ents[last];
+		d->index[k] = (uint32_t)(i + 1);
+	}
+	d->n--;
+	return 0;
+}
+
+/** e (its strings in pool) as an entry of d: its texts interned in d's pool. */
+static int import_ent(struct route_dids *d, const char *pool, const struct did_ent *e,
+		      struct did_ent *out)
+{
+	*out = *e;
+	if (e->gone)
+		return 0;
+	if (intern(d, pool + e->tenant, &out->tenant) || intern(d, pool + e->trunk, &out->trunk) ||
+	    intern(d, pool + e->peer, &out->peer) || intern(d, pool + e->uri, &out->uri) ||
+	    intern(d, pool + e->text, &out->text))
+		return ENOMEM;
+	return 0;
+}
+
+/** True if two live entries (each with its pool) say the same. */
+static bool same_ent(const char *pa, const struct did_ent *a, const char *pb,
+		     const struct did_ent *b)
+{
+	return a->dest == b->dest && a->active == b->active && a->amd == b->amd &&
+	       strcmp(pa + a->tenant, pb + b->tenant) == 0 &&
+	       strcmp(pa + a->trunk, pb + b->trunk) == 0 &&
+	       strcmp(pa + a->peer, pb + b->peer) == 0 && strcmp(pa + a->uri, pb + b->uri) == 0 &&
+	       strcmp(pa + a->text, pb + b->text) == 0;
+}
+
 /* ---- API ---- */
 
 int route_dids_create(struct route_dids **dp, size_t expected)
@@ -244,12 +362,11 @@ int route_dids_create(struct route_dids **dp, size_t expected)
 	return 0;
 }
 
-int route_dids_copy(struct route_dids **dp, const struct route_dids *src)
+/** An unfrozen copy of src's own table (not its base): the arrays copied as they are. */
+static int copy_own(struct route_dids **dp, const struct route_dids *src)
 {
 	struct route_dids *d;
 
-	if (!dp || !src)
-		return EINVAL;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return ENOMEM;
@@ -289,11 +406,87 @@ int route_dids_copy(struct route_dids **dp, const struct route_dids *src)
 	return 0;
 }
 
+int route_dids_copy(struct route_dids **dp, const struct route_dids *src)
+{
+	struct route_dids *d = NULL;
+	int err;
+
+	if (!dp || !src)
+		return EINVAL;
+	if (!src->base)
+		return copy_own(dp, src);
+	/* A layered table: its base copied, its changes applied (the fold). */
+	err = copy_own(&d, src->base);
+	for (size_t i = 0; !err && i < src->n; i++) {
+		const struct did_ent *e = &src->ents[i];
+		struct did_ent x;
+
+		if (e->gone)
+			del_ent(d, e->key);   /* ENOENT: a number the base never had */
+		else if ((err = import_ent(d, src->pool, e, &x)) == 0)
+			err = put_ent(d, &x);
+	}
+	if (err) {
+		if (d)
+			route_dids_unref(d);
+		return err;
+	}
+	*dp = d;
+	return 0;
+}
+
+int route_dids_derive(struct route_dids **dp, struct route_dids *src)
+{
+	struct route_dids *d;
+	int err;
+
+	if (!dp || !src || !src->frozen)
+		return EINVAL;
+	err = src->base ? copy_own(&d, src) : route_dids_create(&d, 64);
+	if (err)
+		return err;
+	d->base = route_dids_ref(src->base ? src->base : src);
+	d->live = route_dids_count(src);
+	*dp = d;
+	return 0;
+}
+
+int route_dids_rebase(struct route_dids **dp, const struct route_dids *cur,
+		      struct route_dids *folded)
+{
+	struct route_dids *d;
+	int err;
+
+	if (!dp || !cur || !folded || !cur->base || folded->base || !folded->frozen)
+		return EINVAL;
+	err = route_dids_create(&d, 64);
+	if (err)
+		return err;
+	d->base = route_dids_ref(folded);
+	d->live = cur->live;
+	for (size_t i = 0; !err && i < cur->n; i++) {
+		const struct did_ent *e = &cur->ents[i], *b = own_ent(folded, e->key);
+		struct did_ent x;
+
+		/* What the fold already holds is dropped; the rest stays a change. */
+		if (e->gone ? !b : (b && same_ent(cur->pool, e, folded->pool, b)))
+			continue;
+		if ((err = import_ent(d, cur->pool, e, &x)) == 0)
+			err = put_ent(d, &x);
+	}
+	if (err) {
+		route_dids_unref(d);
+		return err;
+	}
+	*dp = d;
+	return 0;
+}
+
 int route_dids_put(struct route_dids *d, const struct did_cfg *cfg)
 {
 	struct did_ent e = {0};
-	uint64_t key;
-	size_t j;
+	bool was;
+	int err;
 
 	if (!d || !cfg || d->frozen)
 		return EINVAL;
@@ -306,10 +499,9 @@ int route_dids_put(struct route_dids *d, const struct did_cfg *cfg)
 	    !memchr(cfg->record_dir, '\0', sizeof(cfg->record_dir)) ||
 	    (unsigned)cfg->dest > DID_DEST_ANNOUNCEMENT)
 		return EINVAL;
-	key = did_key(cfg->number);
-	if (!key)
+	e.key = did_key(cfg->number);
+	if (!e.key)
 		return EINVAL;
-	e.key = key;
 	e.dest = (uint8_t)cfg->dest;
 	e.active = cfg->active;
 	e.amd = cfg->amd;
@@ -318,58 +510,63 @@ int route_dids_put(struct route_dids *d, const struct did_cfg *cfg)
 	    intern(d, cfg->dest == DID_DEST_ANNOUNCEMENT ? cfg->announcement : cfg->record_dir,
 		   &e.text))
 		return ENOMEM;
-	j = find_slot(d, key);
-	if (d->index[j]) {
-		d->ents[d->index[j] - 1] = e;
-		return 0;
-	}
-	if (d->n == d->cap) {
-		size_t cap = d->cap * 2;
-		struct did_ent *ents = realloc(d->ents, cap * sizeof(*ents));
-
-		if (!ents)
-			return ENOMEM;
-		d->ents = ents;
-		d->cap = cap;
-	}
-	if ((d->n + 1) * 2 > d->icap) {
-		if (index_resize(d, d->icap * 2))
-			return ENOMEM;
-		j = find_slot(d, key);
-	}
-	d->ents[d->n] = e;
-	d->index[j] = (uint32_t)(++d->n);
-	return 0;
+	was = d->base && live_in(d, e.key);
+	err = put_ent(d, &e);
+	if (!err && d->base && !was)
+		d->live++;
+	return err;
 }
 
 int route_dids_del(struct route_dids *d, const char *e164)
 {
+	struct did_ent gone = {0};
 	uint64_t key = did_key(e164);
-	size_t j, i, last;
+	int err;
 
 	if (!d || d->frozen || !key)
 		return EINVAL;
-	j = find_slot(d, key);
-	if (!d->index[j])
+	if (!d->base)
+		return del_ent(d, key);
+	if (!live_in(d, key))
 		return ENOENT;
-	i = d->index[j] - 1;
-	index_remove_slot(d, j);
-	last = d->n - 1;
-	if (i != last) {
-		/* The last entry fills the hole; its slot points at its new place. */
-		size_t k = find_slot(d, d->ents[last].key);
+	gone.key = key;
+	gone.gone = 1;
+	err = put_ent(d, &gone);
+	if (!err)
+		d->live--;
+	return err;
+}
 
-		d->ents[i] = d->ents[last];
-		d->index[k] = (uint32_t)(i + 1);
-	}
-	d->n--;
-	return 0;
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
 }
 
 void route_dids_freeze(struct route_dids *d)
 {
-	if (d)
-		d->frozen = true;
+	size_t n = 0;
+
+	if (!d || d->frozen)
+		return;
+	d->frozen = true;
+	if (d->base)
+		return;
+	/* The distinct destination URIs, so that each_uri costs their number, not the
+	 * table's. Without memory for it each_uri walks the entries. */
+	free(d->uris);
+	d->uris = malloc((d->n + 1) * sizeof(*d->uris));
+	if (!d->uris)
+		return;
+	for (size_t i = 0; i < d->n; i++)
+		if (d->ents[i].uri && (!n || d->uris[n - 1] != d->ents[i].uri))
+			d->uris[n++] = d->ents[i].uri;
+	qsort(d->uris, n, sizeof(*d->uris), cmp_u32);
+	d->n_uris = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!d->n_uris || d->uris[d->n_uris - 1] != d->uris[i])
+			d->uris[d->n_uris++] = d->uris[i];
 }
 
 struct route_dids *route_dids_ref(struct route_dids *d)
@@ -383,16 +580,30 @@ void route_dids_unref(struct route_dids *d)
 {
 	if (!d || atomic_fetch_sub_explicit(&d->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	route_dids_unref(d->base);
 	free(d->ents);
 	free(d->index);
 	free(d->pool);
 	free(d->in.slots);
+	free(d->uris);
 	free(d);
 }
 
 size_t route_dids_count(const struct route_dids *d)
 {
-	return d ? d->n : 0;
+	if (!d)
+		return 0;
+	return d->base ? d->live : d->n;
+}
+
+size_t route_dids_changes(const struct route_dids *d)
+{
+	return d && d->base ? d->n : 0;
+}
+
+const struct route_dids *route_dids_base(const struct route_dids *d)
+{
+	return d && d->base ? d->base : d;
 }
 
 size_t route_dids_bytes(const struct route_dids *d)
@@ -400,48 +611,71 @@ size_t route_dids_bytes(const struct route_dids *d)
 	if (!d)
 		return 0;
 	return sizeof(*d) + d->cap * sizeof(*d->ents) + d->icap * sizeof(*d->index) +
-	       d->pool_cap + d->in.cap * sizeof(*d->in.slots);
+	       d->pool_cap + d->in.cap * sizeof(*d->in.slots) + d->n_uris * sizeof(*d->uris) +
+	       route_dids_bytes(d->base);
 }
 
-void route_dids_each_uri(const struct route_dids *d, void (*fn)(const char *uri, void *arg),
+static void each_own_uri(const struct route_dids *d, void (*fn)(const char *uri, void *arg),
 			 void *arg)
 {
 	uint32_t last = 0;
 
-	if (!d || !fn)
+	if (d->uris) {
+		for (size_t i = 0; i < d->n_uris; i++)
+			fn(d->pool + d->uris[i], arg);
 		return;
+	}
 	/* Distinct by pool offset; repeats of the last one are skipped, others may be
 	 * reported more than once (the caller dedupes). */
 	for (size_t i = 0; i < d->n; i++) {
 		uint32_t u = d->ents[i].uri;
 
-		if (!u || u == last)
+		if (!u || u == last || d->ents[i].gone)
 			continue;
 		last = u;
 		fn(d->pool + u, arg);
 	}
 }
 
+void route_dids_each_uri(const struct route_dids *d, void (*fn)(const char *uri, void *arg),
+			 void *arg)
+{
+	if (!d || !fn)
+		return;
+	/* A layered table: the base's URIs include those of numbers changed or deleted
+	 * since (a superset until the next fold), then the changes' own. */
+	if (d->base)
+		each_own_uri(d->base, fn, arg);
+	each_own_uri(d, fn, arg);
+}
+
 bool route_dids_get(const struct route_dids *d, const char *e164, struct did_view *v)
 {
 	uint64_t key = did_key(e164);
+	uint64_t h = mix(key);
 	const struct did_ent *e;
-	size_t j;
+	const char *pool;
 
 	if (!d || !key || !v)
 		return false;
-	j = find_slot(d, key);
-	if (!d->index[j])
+	e = own_ent_h(d, key, h);
+	pool = d->pool;
+	if (e && e->gone)
 		return false;
-	e = &d->ents[d->index[j] - 1];
-	v->tenant = d->pool + e->tenant;
-	v->trunk_id = d->pool + e->trunk;
-	v->peer_id = d->pool + e->peer;
-	v->uri = d->pool + e->uri;
-	v->announcement = e->dest == DID_DEST_ANNOUNCEMENT ? d->pool + e->text : "";
+	if (!e && d->base) {
+		e = own_ent_h(d->base, key, h);
+		pool = d->base->pool;
+	}
+	if (!e)
+		return false;
+	v->tenant = pool + e->tenant;
+	v->trunk_id = pool + e->trunk;
+	v->peer_id = pool + e->peer;
+	v->uri = pool + e->uri;
+	v->announcement = e->dest == DID_DEST_ANNOUNCEMENT ? pool + e->text : "";
 	v->dest = (enum did_dest)e->dest;
 	v->active = e->active;
-	v->record_dir = e->dest == DID_DEST_ANNOUNCEMENT ? "" : d->pool + e->text;
+	v->record_dir = e->dest == DID_DEST_ANNOUNCEMENT ? "" : pool + e->text;
 	v->amd = e->amd;
 	return true;
 }

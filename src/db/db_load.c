@@ -1,14 +1,19 @@
 /*
  * db_load.c — routing snapshots from the tables (see db_load.h): the load jobs, their
- * queries and row handlers, and the snapshot builder.
+ * queries and row handlers, the snapshot builder, and the fold of the DID table's
+ * changes into a new base on a builder thread.
  */
 #include "db/db_load.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -20,6 +25,12 @@
 #define MAX_WANTED_DIDS 10000   /* more pending numbers than this: read them all */
 #define MAX_ROW_LOGS    20      /* refused rows logged per load (then counted) */
 #define MAX_COLS        32
+/* A layered DID table is folded into a new base once its changes pass this share of
+ * the base (1/256: 3,900 changes over a million), and at least FOLD_MIN. */
+#ifndef FOLD_MIN
+#define FOLD_MIN        64
+#endif
+#define FOLD_SHARE      256
 
 /* Migration 005's media columns of trunks and peers (db_rows.h, DBT_SRTP...). */
 #define MEDIA_COLS ", srtp, srtp_without_tls::text, tls_verify::text, dtmf, " \
@@ -94,6 +105,19 @@ struct job {
 	struct timespec     t0;
 };
 
+/** A fold: the DID table `src` (frozen, layered) copied into a plain table on a thread. */
+struct fold {
+	pthread_t          thread;
+	bool               running;      /**< thread started, not yet joined */
+	struct route_dids *src;
+	struct route_dids *out;          /**< frozen; NULL on failure */
+	int                err;
+	struct timespec    t0;
+	int                efd;          /**< the thread's "done" (eventfd) */
+	struct event      *ev;
+	bool               done;         /**< waits for the job in flight to end */
+};
+
 struct db_load {
 	struct event_base *base;
 	struct db         *db;
@@ -109,6 +133,7 @@ struct db_load {
 	char             (*want)[ROUTE_E164_SIZE];
 	size_t             n_want, cap_want;
 	unsigned           generation;
+	struct fold        fold;
 };
 
 /* ---- small tables ---- */
@@ -381,6 +406,60 @@ static void job_requeue(struct db_load *l, struct job *j)
 		l->want_dids_all = true;   /* simpler than merging lists back */
 }
 
+/* ---- the fold ---- */
+
+static void *fold_thread(void *arg)
+{
+	struct fold *f = arg;
+	uint64_t one = 1;
+
+	f->err = route_dids_copy(&f->out, f->src);
+	if (!f->err)
+		route_dids_freeze(f->out);
+	if (write(f->efd, &one, sizeof(one)) < 0)
+		f->err = f->err ? f->err : errno;
+	return NULL;
+}
+
+/* Folds the current DID table's changes into a new base when they have grown. */
+static void fold_maybe(struct db_load *l)
+{
+	struct fold *f = &l->fold;
+	size_t base = route_dids_count(route_dids_base(l->dids));
+	size_t at = base / FOLD_SHARE > FOLD_MIN ? base / FOLD_SHARE : FOLD_MIN;
+
+	if (f->running || !l->dids || route_dids_changes(l->dids) < at)
+		return;
+	f->src = route_dids_ref(l->dids);
+	f->out = NULL;
+	f->err = 0;
+	f->done = false;
+	clock_gettime(CLOCK_MONOTONIC, &f->t0);
+	if (pthread_create(&f->thread, NULL, fold_thread, f) != 0) {
+		route_dids_unref(f->src);
+		f->src = NULL;
+		return;   /* tried again after the next change */
+	}
+	f->running = true;
+}
+
+static void fold_apply(struct db_load *l);
+
+static void on_fold_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_load *l = arg;
+	uint64_t v;
+
+	(void)what;
+	if (read(fd, &v, sizeof(v)) < 0 || !l->fold.running)
+		return;
+	pthread_join(l->fold.thread, NULL);
+	l->fold.running = false;
+	l->fold.done = true;
+	if (!l->job)   /* else when the job ends: it changes the table being rebased */
+		fold_apply(l);
+}
+
 static void job_done(int err, const PGresult *r, const char *msg, bool more, void *arg)
 {
 	struct job *j = arg;
@@ -401,6 +480,8 @@ static void job_done(int err, const PGresult *r, const char *msg, bool more, voi
 	if (j->failed) {
 		job_requeue(l, j);
 		job_free(j);
+		if (l->fold.done)
+			fold_apply(l);
 		schedule(l, RETRY_MS);
 		return;
 	}
@@ -453,9 +534,55 @@ static void job_done(int err, const PGresult *r, const char *msg, bool more, voi
 		}
 	}
 	l->h(rt, &st, l->arg);
+	if (l->fold.done)
+		fold_apply(l);
+	else
+		fold_maybe(l);
 	/* Changes that arrived meanwhile. */
 	if (l->want_small || l->want_dids_all || l->n_want)
 		schedule(l, 0);
+}
+
+/* A finished fold: the current table moved onto the new base, and a snapshot with it
+ * (the old base is freed when the last snapshot holding it is released). */
+static void fold_apply(struct db_load *l)
+{
+	struct fold *f = &l->fold;
+	struct route_dids *d = NULL;
+	struct db_load_stats st = {0};
+	struct route_table *rt;
+	struct job j = {0};
+	unsigned ms = elapsed_ms(&f->t0);
+	int err = f->err;
+
+	f->done = false;
+	/* A full load since replaced the table: the fold is of no use. */
+	if (!err && f->out && route_dids_base(l->dids) == route_dids_base(f->src))
+		err = route_dids_rebase(&d, l->dids, f->out);
+	else if (!err)
+		err = ESTALE;
+	route_dids_unref(f->src);
+	route_dids_unref(f->out);
+	f->src = f->out = NULL;
+	if (err) {
+		if (err != ESTALE)
+			log_msg(LOG_WARN, "routing.fold", "DID changes not folded: %s", strerror(err));
+		return;
+	}
+	route_dids_freeze(d);
+	j.l = l;
+	rt = build(&j, &l->small, d, &st);
+	if (!rt) {
+		route_dids_unref(d);
+		return;
+	}
+	route_dids_unref(l->dids);
+	l->dids = d;
+	l->generation++;
+	st.ms = ms;
+	log_msg(LOG_INFO, "routing.fold", "DID changes folded into a new base: %zu DIDs, %zu "
+		"changes left over it, %u ms", st.dids, route_dids_changes(d), ms);
+	l->h(rt, &st, l->arg);
 }
 
 static int q(struct job *j, const char *sql, int n, const char *const *p, unsigned flags,
@@ -529,7 +656,7 @@ static void start(struct db_load *l)
 		l->n_want = 0;
 		l->want_dids_all = false;
 	} else if (j->kind == JOB_DIDS_SOME) {
-		err = route_dids_copy(&j->dids, l->dids);
+		err = route_dids_derive(&j->dids, l->dids);
 		j->some = l->want;
 		j->n_some = l->n_want;
 		j->seen = calloc(j->n_some, sizeof(*j->seen));
@@ -617,7 +744,16 @@ int db_load_create(struct db_load **lp, struct event_base *base, struct db *db,
 	l->h = h;
 	l->arg = arg;
 	l->timer = evtimer_new(base, on_timer, l);
-	if (!l->timer) {
+	l->fold.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	l->fold.ev = l->fold.efd >= 0 ?
+		     event_new(base, l->fold.efd, EV_READ | EV_PERSIST, on_fold_done, l) : NULL;
+	if (!l->timer || !l->fold.ev || event_add(l->fold.ev, NULL)) {
+		if (l->fold.ev)
+			event_free(l->fold.ev);
+		if (l->fold.efd >= 0)
+			close(l->fold.efd);
+		if (l->timer)
+			event_free(l->timer);
 		free(l);
 		return ENOMEM;
 	}
@@ -633,6 +769,12 @@ void db_load_destroy(struct db_load *l)
 	if (l->job)
 		l->job->l = NULL;
 	event_free(l->timer);
+	if (l->fold.running)
+		pthread_join(l->fold.thread, NULL);
+	route_dids_unref(l->fold.src);
+	route_dids_unref(l->fold.out);
+	event_free(l->fold.ev);
+	close(l->fold.efd);
 	small_free(&l->small);
 	route_dids_unref(l->dids);
 	free(l->want);

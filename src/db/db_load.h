@@ -1,9 +1,13 @@
 /*
  * db_load.h — builds routing snapshots from the tables and keeps them current: a full
  * load when the connection comes up (or on request), a rebuild of the small tables
- * when one of them changes, and for DIDs only the numbers a notification names (a copy
- * of the current DID table with those numbers changed), or all of them after a bulk
- * change. Control thread; the snapshots go to the apply handler, which owns them.
+ * when one of them changes, and for DIDs only the numbers a notification names (a
+ * layered DID table: the current one's base shared, the changes copied and these
+ * numbers changed, so the cost does not grow with the table), or all of them after a
+ * bulk change. Once the changes pass 1/256 of the base, a builder thread folds them
+ * into a new base (the one step that copies the whole table) and the control thread
+ * moves the current table onto it. Control thread (the fold excepted); the snapshots
+ * go to the apply handler, which owns them.
  *
  * DESIGN
  * Requests only set flags; a load starts 20 ms after the first (a burst of changes

@@ -1,5 +1,5 @@
 /* test_route_db.c — database-mode routing: the DID table (insert, replace, delete, copy,
- * a hundred thousand numbers), identification of shared and inactive sources, and
+ * a hundred thousand numbers, layered changes and their fold), identification of shared and inactive sources, and
  * route_decide() for calls from carriers and from tenants' peers. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -111,6 +111,98 @@ static void test_dids_many(void **state)
 	}
 	route_dids_unref(c);
 	route_dids_unref(d);
+}
+
+/* The tenant a table answers for num, or NULL. */
+static const char *tenant_of(const struct route_dids *d, const char *num)
+{
+	struct did_view v;
+
+	return route_dids_get(d, num, &v) ? v.tenant : NULL;
+}
+
+static void count_uri(const char *uri, void *arg)
+{
+	(void)uri;
+	(*(int *)arg)++;
+}
+
+/* Layered tables: changes over a shared base (add, replace, delete shadowing the base),
+ * derived again, folded into a new base and rebased on it. */
+static void test_dids_overlay(void **state)
+{
+	struct route_dids *b, *l1, *l2, *f, *r;
+	struct did_cfg x;
+	int uris = 0;
+
+	(void)state;
+	assert_int_equal(route_dids_create(&b, 4), 0);
+	x = did("+15550000001", "acme", "p1");
+	assert_int_equal(route_dids_put(b, &x), 0);
+	x = did("+15550000002", "acme", "p2");
+	assert_int_equal(route_dids_put(b, &x), 0);
+	x = did("+15550000003", "acme", "");
+	snprintf(x.uri, sizeof(x.uri), "sip:10.0.0.1");
+	assert_int_equal(route_dids_put(b, &x), 0);
+	assert_int_equal(route_dids_derive(&l1, b), EINVAL);   /* base not frozen */
+	route_dids_freeze(b);
+	assert_int_equal(route_dids_derive(&l1, b), 0);
+	x = did("+15550000001", "other", "p1");                /* replace */
+	assert_int_equal(route_dids_put(l1, &x), 0);
+	x = did("+15550000004", "new", "p4");                  /* add */
+	assert_int_equal(route_dids_put(l1, &x), 0);
+	assert_int_equal(route_dids_del(l1, "+15550000002"), 0);   /* shadow */
+	assert_int_equal(route_dids_del(l1, "+15550000002"), ENOENT);
+	assert_int_equal(route_dids_del(l1, "+15550000009"), ENOENT);
+	assert_int_equal(route_dids_del(l1, "+15550000004"), 0);   /* an added one */
+	assert_null(tenant_of(l1, "+15550000004"));
+	assert_int_equal(route_dids_put(l1, &x), 0);
+	assert_int_equal(route_dids_count(l1), 3);
+	assert_int_equal(route_dids_changes(l1), 3);
+	assert_string_equal(tenant_of(l1, "+15550000001"), "other");
+	assert_null(tenant_of(l1, "+15550000002"));
+	assert_string_equal(tenant_of(l1, "+15550000003"), "acme");   /* from the base */
+	assert_string_equal(tenant_of(l1, "+15550000004"), "new");
+	assert_string_equal(tenant_of(b, "+15550000001"), "acme");    /* base untouched */
+	assert_string_equal(tenant_of(b, "+15550000002"), "acme");
+	/* Derived again: the same base, the changes copied. */
+	route_dids_freeze(l1);
+	assert_int_equal(route_dids_derive(&l2, l1), 0);
+	assert_ptr_equal(route_dids_base(l2), b);
+	x = did("+15550000005", "late", "");
+	assert_int_equal(route_dids_put(l2, &x), 0);
+	assert_int_equal(route_dids_del(l2, "+15550000003"), 0);
+	assert_int_equal(route_dids_count(l2), 3);
+	assert_null(tenant_of(l1, "+15550000005"));
+	assert_string_equal(tenant_of(l1, "+15550000003"), "acme");
+	/* Fold l1 (as a builder would while l2 was made), then rebase l2 onto it. */
+	assert_int_equal(route_dids_copy(&f, l1), 0);
+	route_dids_freeze(f);
+	assert_int_equal(route_dids_changes(f), 0);
+	assert_int_equal(route_dids_count(f), 3);
+	assert_null(tenant_of(f, "+15550000002"));
+	assert_string_equal(tenant_of(f, "+15550000004"), "new");
+	assert_int_equal(route_dids_rebase(&r, l2, f), 0);
+	assert_int_equal(route_dids_changes(r), 2);   /* only what came after the fold */
+	assert_int_equal(route_dids_count(r), 3);
+	for (int i = 1; i <= 6; i++) {
+		char num[16];
+		const char *a, *c;
+
+		snprintf(num, sizeof(num), "+1555000000%d", i);
+		a = tenant_of(l2, num);
+		c = tenant_of(r, num);
+		assert_true(a == c || (a && c && strcmp(a, c) == 0));
+	}
+	route_dids_each_uri(b, count_uri, &uris);
+	assert_int_equal(uris, 1);
+	route_dids_unref(l2);
+	route_dids_unref(l1);
+	route_dids_unref(b);     /* l1, l2 gone: f and r hold what is left */
+	route_dids_freeze(r);
+	assert_string_equal(tenant_of(r, "+15550000005"), "late");
+	route_dids_unref(f);
+	route_dids_unref(r);
 }
 
 /* ---- a database-mode table ---- */
@@ -657,6 +749,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dids_basic),
 		cmocka_unit_test(test_dids_many),
+		cmocka_unit_test(test_dids_overlay),
 		cmocka_unit_test(test_inbound),
 		cmocka_unit_test(test_outbound),
 		cmocka_unit_test(test_record_amd),

@@ -3,9 +3,12 @@
  * Prints one JSON object: the table's size (its own accounting and the process's RSS
  * growth), the build time, lookups per second and ns per lookup (hits and misses, the
  * median of R rounds), route_decide() for a call to a DID (the whole inbound decision),
- * the copy-and-change of one number (what a DID INSERT costs with N loaded), and as the
- * reference measured in the same run: binary search over a sorted array of the same
- * keys (the simplest table one could use instead).
+ * one number changed through a layered table (what a DID INSERT costs with N loaded:
+ * the base shared, the changes copied) with no change pending and with N/256 pending
+ * (the most before a fold), the lookup through such a layered table, the fold of those
+ * changes into a new base, and as references measured in the same run: binary search
+ * over a sorted array of the same keys (the simplest table one could use instead) and
+ * the copy-and-change of the whole table (what a DID INSERT cost before layering).
  *
  *   trunx-route-bench [N (1000000)] [ROUNDS (7)] [LOOKUPS per round (2000000)]
  */
@@ -83,7 +86,7 @@ int main(int argc, char **argv)
 	size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
 	int rounds = argc > 2 ? atoi(argv[2]) : 7;
 	size_t lookups = argc > 3 ? strtoul(argv[3], NULL, 10) : 2000000;
-	struct route_dids *d, *copy;
+	struct route_dids *d, *copy, *lay;
 	struct route_table *rt;
 	struct trunk_cfg tc;
 	struct tenant_cfg ten;
@@ -95,9 +98,11 @@ int main(int argc, char **argv)
 	const struct trunk *carrier;
 	char own[1000][17];
 	volatile size_t sink = 0;
-	double copy_s;
+	double copy_s, *layhit = calloc((size_t)rounds, sizeof(double)), derive0_ms[15],
+	       derive_ms[15], fold_s;
+	size_t pending = n / 256 > 64 ? n / 256 : 64;
 
-	if (!keys || !probe || !hit || !ref || !dec || rounds < 1 || n < 1)
+	if (!keys || !probe || !hit || !ref || !dec || !layhit || rounds < 1 || n < 1)
 		return 1;
 	rss0 = rss_kb();
 	t0 = now_s();
@@ -161,6 +166,27 @@ int main(int argc, char **argv)
 	route_table_set_dids(rt, d);
 	route_table_freeze(rt);
 	carrier = route_table_trunk_by_name(rt, "carrier");
+	/* A layered table with the most changes a fold lets pend: half replaced numbers of
+	 * the table, a quarter new, a quarter deleted (spread over it). */
+	if (route_dids_derive(&lay, d))
+		return 1;
+	for (size_t i = 0; i < pending; i++) {
+		struct did_cfg c;
+		size_t at = (i * 7919 + 13) % n;
+
+		memset(&c, 0, sizeof(c));
+		number(at, c.number);
+		snprintf(c.tenant, sizeof(c.tenant), "tenant%zu", at % 500);
+		snprintf(c.peer_id, sizeof(c.peer_id), "peer-%zu", (at + 1) % 500);
+		c.active = true;
+		if (i % 4 == 2)
+			snprintf(c.number, sizeof(c.number), "+1999%07u", (unsigned)(i % 10000000));
+		if (i % 4 == 3)
+			route_dids_del(lay, c.number);
+		else if (route_dids_put(lay, &c))
+			return 1;
+	}
+	route_dids_freeze(lay);
 	for (size_t i = 0; i < 1000; i++)
 		number((i * 500) % n, own[i]);
 	for (int r = 0; r < rounds; r++) {
@@ -171,6 +197,11 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < lookups; i++)
 			found += route_dids_get(d, probe[i], &v);
 		hit[r] = (now_s() - t0) / (double)lookups * 1e9;
+		sink += found;
+		t0 = now_s();
+		for (size_t i = 0; i < lookups; i++)
+			found += route_dids_get(lay, probe[i], &v);
+		layhit[r] = (now_s() - t0) / (double)lookups * 1e9;
 		sink += found;
 		t0 = now_s();
 		for (size_t i = 0; i < lookups; i++) {
@@ -206,12 +237,46 @@ int main(int argc, char **argv)
 		route_dids_unref(copy);
 	}
 	copy_s = (now_s() - t0) / 3;
+	/* The same through a layered table: over the plain table, and over `lay`. */
+	for (int r = 0; r < 15; r++) {
+		for (int k = 0; k < 2; k++) {
+			struct did_cfg c;
+
+			memset(&c, 0, sizeof(c));
+			snprintf(c.number, sizeof(c.number), "+19980000%03d", r);
+			snprintf(c.tenant, sizeof(c.tenant), "tenant1");
+			c.active = true;
+			t0 = now_s();
+			if (route_dids_derive(&copy, k ? lay : d))
+				return 1;
+			route_dids_put(copy, &c);
+			route_dids_freeze(copy);
+			route_dids_unref(copy);
+			(k ? derive_ms : derive0_ms)[r] = (now_s() - t0) * 1000;
+		}
+	}
+	/* The fold of `lay`'s changes into a new base (a builder thread's work). */
+	t0 = now_s();
+	if (route_dids_copy(&copy, lay))
+		return 1;
+	route_dids_freeze(copy);
+	fold_s = now_s() - t0;
+	if (route_dids_count(copy) != route_dids_count(lay))
+		return 1;
+	route_dids_unref(copy);
 	printf("{\"dids\":%zu,\"table_bytes\":%zu,\"rss_growth_kb\":%ld,\"build_s\":%.3f,"
 	       "\"lookup_ns_median\":%.1f,\"bsearch_ns_median\":%.1f,\"decide_ns_median\":%.1f,"
-	       "\"copy_change_ms\":%.1f,\"rounds\":%d,\"lookups\":%zu,\"sink\":%zu}\n",
+	       "\"copy_change_ms\":%.1f,\"layered_changes\":%zu,\"layered_bytes\":%zu,"
+	       "\"lookup_layered_ns_median\":%.1f,\"derive_change_ms_median\":%.3f,"
+	       "\"derive_change_full_ms_median\":%.3f,\"fold_ms\":%.1f,"
+	       "\"rounds\":%d,\"lookups\":%zu,\"sink\":%zu}\n",
 	       route_dids_count(d), route_dids_bytes(d), rss1 - rss0, build_s,
 	       median(hit, rounds), median(ref, rounds), median(dec, rounds), copy_s * 1000,
-	       rounds, lookups, (size_t)sink);
+	       route_dids_changes(lay), route_dids_bytes(lay) - route_dids_bytes(d),
+	       median(layhit, rounds), median(derive0_ms, 15), median(derive_ms, 15),
+	       fold_s * 1000, rounds, lookups, (size_t)sink);
+	route_dids_unref(lay);
+	free(layhit);
 	route_table_unref(rt);
 	route_dids_unref(d);
 	free(keys);
