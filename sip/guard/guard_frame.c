@@ -73,14 +73,15 @@ static size_t step(struct guard_frame *f, const char *p, size_t n, const char *a
 		{
 			char first[4];
 			size_t have = 0;
-			bool request;
+			bool request, ack;
 
 			for (; have < 4 && have < n; have++)
 				first[have] = p[have];
 			for (size_t k = 0; have < 4 && k < more; k++)
 				first[have++] = ahead[k];
 			request = have == 4 ? memcmp(first, "SIP/", 4) != 0 : p[0] != 'S';
-			f->drop = request && admit ? !admit(request, arg) : false;
+			ack = have == 4 && memcmp(first, "ACK ", 4) == 0;
+			f->drop = request && !ack && admit ? !admit(request, arg) : false;
 		}
 		f->messages++;
 		if (f->drop)

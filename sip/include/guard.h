@@ -67,7 +67,10 @@ struct guard_frame {
  * Decides, at the start of each message, whether it is kept; `request` is false for
  * a response (which starts with "SIP/"). The decision is made on the message's first
  * bytes: when fewer than four of them are in the data at hand, a message starting
- * with 'S' counts as a response.
+ * with 'S' counts as a response. ACKs (recognised when their first four bytes are at
+ * hand) are never asked about (always kept): they get no
+ * answer and make no state, and one dropped costs a call (its 2xx is resent, then the
+ * dialog is torn down for want of an ACK).
  */
 typedef bool (guard_frame_admit_h)(bool request, void *arg);
 

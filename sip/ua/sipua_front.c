@@ -210,7 +210,9 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 		i++;
 	if (len - i < 4 || memcmp(data + i, "SIP/", 4) == 0)
 		return true;   /* keepalives and responses */
-	if (!guard_rate_take(f->rate, src, now_ms())) {
+	/* ACKs pass the rate limit: no answer, no state, and one dropped costs a call. */
+	if ((len - i < 4 || memcmp(data + i, "ACK ", 4) != 0) &&
+	    !guard_rate_take(f->rate, src, now_ms())) {
 		count(&f->c_rate_limited);
 		return false;
 	}
