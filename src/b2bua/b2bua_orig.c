@@ -145,6 +145,16 @@ void call_orig_free(struct call *c)
 	free(o);
 }
 
+void call_orig_take_lease(struct call *c, const struct admit_req *q)
+{
+	struct call_orig *o = c->orig;
+
+	if (o->b_leased && c->b->hooks.release)
+		c->b->hooks.release(o->bareq.lease, c->b->hooks.arg);
+	o->bareq = *q;
+	o->b_leased = true;
+}
+
 /* At answer: what the request asked for, on trunx's side of the leg. */
 static void orig_media(struct call *c)
 {
