@@ -388,10 +388,11 @@ static void answered(struct call *c, const struct sipua_ev *ev)
 	b2b_sdp_codec_side(&c->media, x->side, codec[0], sizeof(codec[0]));
 	b2b_sdp_codec_side(&c->media, side, codec[1], sizeof(codec[1]));
 	call_log(LOG_INFO, "call.transferred", c, leg_name(side),
-		 "leg %s bridged to %s via %s (%s, %s %s %s); the old leg (Call-ID %s) gets "
-		 "BYE, cause transferred", leg_name(x->side), t->ruri, trunk_label(t->trunk),
-		 c->media.transcode ? "transcoding" : "relay", codec[0],
-		 c->media.transcode ? "<->" : "=", codec[1], old_id);
+		 "leg %s bridged to %s via %s (%s, %s %s %s); %s%s%s", leg_name(x->side),
+		 t->ruri, trunk_label(t->trunk), c->media.transcode ? "transcoding" : "relay",
+		 codec[0], c->media.transcode ? "<->" : "=", codec[1],
+		 old ? "the old leg (Call-ID " : "it had no other leg (trunx's media answered it)",
+		 old ? old_id : "", old ? ") gets BYE, cause transferred" : "");
 	b2b_xfer_report(c, "completed", ev->status, NULL);
 	b2b_xfer_done(c);
 }
