@@ -4,6 +4,8 @@ counts what arrives, by payload type; with SDES keys (AES_CM_128_HMAC_SHA1_80,
 RFC 3711) it protects what it sends and authenticates and decrypts what it gets,
 counting only packets whose tag checks out."""
 import base64
+import ctypes
+import ctypes.util
 import hashlib
 import hmac
 import os
@@ -14,6 +16,35 @@ import threading
 import time
 
 SUITE = "AES_CM_128_HMAC_SHA1_80"
+
+_crypto = None
+
+
+def _aes_ctr(key, iv, data):
+    """AES-128 in counter mode by the system's libcrypto (OpenSSL, a build dependency
+    of trunx already): no Python package needed."""
+    global _crypto
+    if _crypto is None:
+        lib = ctypes.CDLL(ctypes.util.find_library("crypto") or "libcrypto.so.3")
+        lib.EVP_CIPHER_CTX_new.restype = ctypes.c_void_p
+        lib.EVP_aes_128_ctr.restype = ctypes.c_void_p
+        lib.EVP_EncryptInit_ex.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                           ctypes.c_char_p, ctypes.c_char_p]
+        lib.EVP_EncryptUpdate.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
+                                          ctypes.POINTER(ctypes.c_int), ctypes.c_char_p,
+                                          ctypes.c_int]
+        lib.EVP_CIPHER_CTX_free.argtypes = [ctypes.c_void_p]
+        _crypto = lib
+    ctx = _crypto.EVP_CIPHER_CTX_new()
+    out = ctypes.create_string_buffer(len(data) + 16)
+    n = ctypes.c_int(0)
+    try:
+        if _crypto.EVP_EncryptInit_ex(ctx, _crypto.EVP_aes_128_ctr(), None, key, iv) != 1 or \
+                _crypto.EVP_EncryptUpdate(ctx, out, ctypes.byref(n), data, len(data)) != 1:
+            raise RuntimeError("libcrypto AES-CTR failed")
+    finally:
+        _crypto.EVP_CIPHER_CTX_free(ctx)
+    return out.raw[:n.value]
 
 
 def offered(body):
@@ -45,8 +76,6 @@ class _Srtp:
     """One direction's SRTP context (RFC 3711, AES-CM and HMAC-SHA1-80)."""
 
     def __init__(self, key_b64):
-        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-        self._c = (Cipher, algorithms, modes)
         raw = base64.b64decode(key_b64)
         mk, ms = raw[:16], raw[16:30]
         self.k_e = self._prf(mk, ms, 0, 16)
@@ -55,9 +84,9 @@ class _Srtp:
         self.roc = 0
         self.last_seq = None
 
-    def _ctr(self, key, iv, data):
-        Cipher, algorithms, modes = self._c
-        return Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor().update(data)
+    @staticmethod
+    def _ctr(key, iv, data):
+        return _aes_ctr(key, iv, data)
 
     def _prf(self, mk, ms, label, n):
         x = bytearray(ms)
