@@ -375,6 +375,7 @@ static void answered(struct call *c, const struct sipua_ev *ev)
 	c->media = *m;
 	free(m);
 	call_media_update(c);
+	call_orig_fill(c);   /* an API call's leg b hears the new party now */
 	if (rb->lease && c->orig && side == MEDIA_SIDE_A) {
 		call_orig_take_lease(c, &rb->areq);   /* the bridged leg's lease */
 		rb->lease = false;

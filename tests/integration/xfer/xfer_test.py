@@ -15,10 +15,11 @@ Redis), a SIPp caller on the carrier trunk and a SIPp callee as tenant acme's PB
                   is still answered and its media flows; hung up by API later.
   refer_failed    by trunxctl transfer (bad legs, options, URIs and calls refused first):
                   the REFER is accepted but the sipfrag ends 486: failed, call goes on.
-  bridge_api      mode bridge on a call placed by POST /v1/calls (no bridge_to): leg a
+  bridge_api      mode bridge on a call placed by POST /v1/calls (no bridge_to): while
+                  nothing plays, leg b gets comfort noise (50 pps, its codec); leg a
                   refused (409, it has none); leg b kept and bridged to a new party
                   answering PCMU while leg b speaks PCMA: transcoded both ways, one
-                  stream toward the kept leg, a lease per leg.
+                  stream toward the kept leg from the answer on, a lease per leg.
   bridge_file     file mode (no database), by trunxctl: a URI and an unrouted number
                   refused; a number the [route] table sends to a trunk requiring SRTP:
                   the new leg's own keys, SRTP authenticated both ways, the kept leg
@@ -370,6 +371,9 @@ def case_bridge_api(ctx):
     cid = expect(acme.post("/v1/calls", {"from": w["acme"]["did"],
                                          "to": "sip:100@127.0.0.1:%d" % u.port}), 202).json["id"]
     assert call_in(acme, "answered") == cid
+    # Nothing plays: trunx sends leg b comfort noise meanwhile.
+    assert procs.wait_until(lambda: (rtp(a.t, cid) or {}).get("b", {}).get("rtp_out", 0)
+                            >= 40, 5, 0.1), rtp(a.t, cid)
     url = "/v1/calls/%s/transfer" % cid
     dest = "sip:200@127.0.0.1:%d" % new.port
     r = expect(acme.post(url, {"to": dest, "mode": "bridge"}), 409, "not_answered")
@@ -412,9 +416,18 @@ def case_bridge_api(ctx):
     assert procs.wait_until(lambda: a.t.ctl("budgets")["leases"] == 0, 5, 0.1), \
         a.t.ctl("budgets")
     pk = cap.stop()
-    kept = kept_stream(pk, u.media_port, t_swap)
-    assert len(kept) >= 25 and {r.pt for r in kept} == {8}, (len(kept), {r.pt for r in kept})
-    ctx.log("to the kept leg after the swap: %d PCMA packets, ssrc %08x", len(kept),
+    kept = kept_stream(pk, u.media_port, 0)   # comfort noise, then the new party
+    assert {r.pt for r in kept} == {8}, {r.pt for r in kept}
+    noise = [r for r in kept if r.ts < t_swap - 0.2]
+    after = [r for r in kept if r.ts >= t_swap]
+    assert len(noise) >= 40 and len(after) >= 15, (len(noise), len(after))
+    gap = (noise[-1].ts - noise[0].ts) / (len(noise) - 1)
+    assert 0.015 <= gap <= 0.03, gap                # 50 a second
+    # 20 ms of PCMA each (a worker late by several frames skips them: whole frames)
+    assert all((r.timestamp - p.timestamp) % 160 == 0 for p, r in zip(noise, noise[1:])), \
+        "comfort noise timestamps"
+    ctx.log("to the kept leg: %d comfort-noise packets (every %.1f ms), then %d PCMA "
+            "packets of the new party, ssrc %08x", len(noise), gap * 1000, len(after),
             kept[0].ssrc)
 
 
