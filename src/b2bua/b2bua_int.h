@@ -638,8 +638,8 @@ void b2b_orig_start(struct b2bua *b, struct b2bua_orig_req *req, b2bua_reply_h *
 void call_orig_settled(struct call *c);
 /** The called party answered an API call (instead of relaying to an A leg). */
 void call_orig_answered(struct call *c, const struct sipua_ev *ev);
-/** Comfort noise toward an API call's leg while its side A has no remote (on at
- *  answer, off once a bridged leg answers). */
+/** Comfort noise toward an API call's leg while it has no other party (no bridge_to:
+ *  on at answer, off once a re-bridge's new leg answers). */
 void call_orig_fill(struct call *c);
 /** A re-bridge's new leg a replaced the bridged one (or is the first): its lease q
  *  becomes the bridged leg's, the one held before goes back. */

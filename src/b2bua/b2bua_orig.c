@@ -25,8 +25,8 @@
  * global caps), asked of the control thread like any call's and given back when the
  * call ends; a refusal ends the call with the reason in its event and record.
  *
- * While side A has no remote (no bridge_to, or its leg not answered yet) nothing but
- * a prompt would reach the leg: the media session sends it comfort noise then
+ * Without bridge_to side A has no remote, and nothing but a prompt would reach the
+ * leg (until a re-bridge gives it a party): the media session sends it comfort noise
  * (media_session_fill: 50 packets a second of near-silent noise in its codec, its
  * stream continuous), so that its NAT bindings and media timers hold; a prompt
  * replaces it, and the bridge ends it. RFC 3389 CN is not used: trunx's own offer
@@ -160,7 +160,8 @@ void call_orig_fill(struct call *c)
 
 	if (!o || !c->ms || c->ms_closing)
 		return;
-	want = c->state == CALL_ANSWERED && !c->media.side[MEDIA_SIDE_A].valid;
+	/* Not while a bridge_to leg rings: its early media is what the leg hears then. */
+	want = c->state == CALL_ANSWERED && !o->bridge && !c->media.side[MEDIA_SIDE_A].valid;
 	if (want != o->filling && media_session_fill(c->ms, MEDIA_SIDE_B, want) == 0)
 		o->filling = want;
 }
@@ -400,7 +401,6 @@ bool call_orig_bridge_event(struct call *c, const struct sipua_ev *ev)
 			return true;
 		}
 		call_media_update(c);
-		call_orig_fill(c);   /* the bridged party's audio now */
 		call_log(LOG_INFO, "call.bridge", c, "a", "bridged");
 		return true;
 	case SIPUA_EV_FAILED:
@@ -446,7 +446,7 @@ void call_orig_answered(struct call *c, const struct sipua_ev *ev)
 	atomic_fetch_add(&b->c_answered, 1);
 	call_ev_answered(c);
 	orig_media(c);
-	call_orig_fill(c);   /* nothing else reaches the leg until a bridge */
+	call_orig_fill(c);   /* without bridge_to nothing else reaches the leg */
 	if (o->bridge) {
 		o->b_offer = n ? malloc(n + 1) : NULL;
 		if (!o->b_offer) {
