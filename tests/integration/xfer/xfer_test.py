@@ -19,7 +19,8 @@ Redis), a SIPp caller on the carrier trunk and a SIPp callee as tenant acme's PB
                   nothing plays, leg b gets comfort noise (50 pps, its codec); leg a
                   refused (409, it has none); leg b kept and bridged to a new party
                   answering PCMU while leg b speaks PCMA: transcoded both ways, one
-                  stream toward the kept leg from the answer on, a lease per leg.
+                  stream toward the kept leg from the answer on, a lease per leg; then
+                  to a third party answering PCMA: relayed, the second gets BYE.
   bridge_file     file mode (no database), by trunxctl: a URI and an unrouted number
                   refused; a number the [route] table sends to a trunk requiring SRTP:
                   the new leg's own keys, SRTP authenticated both ways, the kept leg
@@ -361,13 +362,18 @@ def case_bridge_api(ctx):
     ctx.at_end(new.close)
     new.answer_body = lambda inv: rtppeer.answer_sdp("127.0.0.1", new.media_port,
                                                      ((0, "PCMU/8000"),))
+    third = ua.UA("127.0.0.1", name="third", auto=True)
+    ctx.at_end(third.close)
+    third.answer_body = lambda inv: rtppeer.answer_sdp("127.0.0.1", third.media_port,
+                                                       ((8, "PCMA/8000"),))
     cap = capture.Capture(ctx.reg, "rtp", [u.media_port]).start()
     a = apimode.start(ctx)
     w = world(ctx, a, u.port)
     acme = w["acme"]["api"]
-    expect(acme.post("/v1/peers", {"name": "acme-new", "host": "127.0.0.1",
-                                   "port": new.port}), 201)
-    dbmode.wait_routing(a.t, lambda m: "3 peers" in m, timeout=10)
+    for name, port in (("acme-new", new.port), ("acme-third", third.port)):
+        expect(acme.post("/v1/peers", {"name": name, "host": "127.0.0.1", "port": port}),
+               201)
+    dbmode.wait_routing(a.t, lambda m: "4 peers" in m, timeout=10)
     cid = expect(acme.post("/v1/calls", {"from": w["acme"]["did"],
                                          "to": "sip:100@127.0.0.1:%d" % u.port}), 202).json["id"]
     assert call_in(acme, "answered") == cid
@@ -410,6 +416,25 @@ def case_bridge_api(ctx):
     got = procs.wait_until(flowing, 8, 0.2)
     assert got, (mid, rtp(a.t, cid))
     ctx.log("after the re-bridge: %s; the new party got %s", got, peer.got)
+    # Again, to a third party answering PCMA: relayed now, the first new party gets
+    # BYE, its lease goes back for the new leg's (still one per leg).
+    n0 = len(a.t.events("call.transfer"))
+    expect(acme.post(url, {"to": "sip:300@127.0.0.1:%d" % third.port, "mode": "bridge",
+                           "leg": "b"}), 202)
+    inv = third.wait_request("INVITE", timeout=10)
+    assert inv is not None
+    addr, port, _, _ = rtppeer.offered(inv.body)
+    peer3 = rtppeer.RtpPeer(third.media, (addr, port), 8)
+    ctx.at_end(peer3.stop)
+    ev = completed(a.t, n0)
+    assert ev[-1] == ("completed", 200), ev
+    assert procs.wait_until(lambda: all(x.ended for x in new.dialogs.values()), 5, 0.1), \
+        new.dialogs
+    assert procs.wait_until(lambda: peer3.count(8) >= 25, 8, 0.1), peer3.got
+    assert set(peer3.got) == {8}, peer3.got
+    assert a.t.ctl("budgets")["leases"] == 2, a.t.ctl("budgets")
+    log = [r for r in a.t.log_records() if r.get("event") == "call.transferred"]
+    assert "relay" in log[-1]["msg"], log[-1]
     expect(acme.post("/v1/calls/%s/hangup" % cid), 200)
     rcs = calls.finish(u)
     assert rcs == [0], (rcs, u.describe_failure())
@@ -427,7 +452,7 @@ def case_bridge_api(ctx):
     assert all((r.timestamp - p.timestamp) % 160 == 0 for p, r in zip(noise, noise[1:])), \
         "comfort noise timestamps"
     ctx.log("to the kept leg: %d comfort-noise packets (every %.1f ms), then %d PCMA "
-            "packets of the new party, ssrc %08x", len(noise), gap * 1000, len(after),
+            "packets of the new parties (transcoded, then relayed), ssrc %08x", len(noise), gap * 1000, len(after),
             kept[0].ssrc)
 
 
