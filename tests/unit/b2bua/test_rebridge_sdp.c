@@ -259,7 +259,8 @@ static void test_codec_change_transcodes(void **state)
 }
 
 /* The new trunk wants SRTP: the offer carries keys of its own, the answer's key is the
- * new side's; the kept side's (plain here) stays. Opus answered: transcoding. */
+ * new side's; the kept side's keys stay, and so does nothing of the replaced leg's
+ * (SRTP too). Opus answered: transcoding. */
 static void test_srtp_new_leg(void **state)
 {
 	struct b2b_media *m = negotiated();
@@ -269,7 +270,18 @@ static void test_srtp_new_leg(void **state)
 	struct sdp_session *s;
 	char why[128];
 
+	struct b2b_crypto kept, old;
+
 	(void)state;
+	memset(&kept, 0, sizeof(kept));
+	kept.suite = SDP_CRYPTO_AES_CM_128_HMAC_SHA1_32;
+	kept.tag = 3;
+	memset(kept.local, 0x11, sizeof(kept.local));
+	memset(kept.remote, 0x22, sizeof(kept.remote));
+	m->crypto[MEDIA_SIDE_A] = kept;
+	old = kept;
+	memset(old.local, 0x33, sizeof(old.local));
+	m->crypto[MEDIA_SIDE_B] = old;   /* the replaced leg's own keys */
 	new_ctx(&c);
 	c.srtp[MEDIA_SIDE_B].mode = B2B_SRTP_REQUIRED;
 	c.srtp[MEDIA_SIDE_B].keys_ok = true;
@@ -282,12 +294,13 @@ static void test_srtp_new_leg(void **state)
 					     strlen(answer_opus_srtp), why, sizeof(why)), 0);
 	assert_true(m->transcode);
 	assert_int_equal(m->crypto[MEDIA_SIDE_B].suite, SDP_CRYPTO_AES_CM_128_HMAC_SHA1_80);
-	assert_int_equal(m->crypto[MEDIA_SIDE_A].suite, SDP_CRYPTO_NONE);
+	assert_memory_not_equal(m->crypto[MEDIA_SIDE_B].local, old.local, sizeof(old.local));
+	assert_memory_equal(&m->crypto[MEDIA_SIDE_A], &kept, sizeof(kept));
 	assert_int_equal(m->choice[MEDIA_SIDE_B].te_pt, 101);
 	b2b_sdp_media_params(m, &p);
 	assert_int_equal(p.side[MEDIA_SIDE_B].codec.codec, MEDIA_CODEC_OPUS);
 	assert_int_equal(p.side[MEDIA_SIDE_B].srtp.suite, MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80);
-	assert_int_equal(p.side[MEDIA_SIDE_A].srtp.suite, MEDIA_SRTP_NONE);
+	assert_int_equal(p.side[MEDIA_SIDE_A].srtp.suite, MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32);
 	/* A plain answer to an SRTP-only offer is refused. */
 	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, &c, o, why, sizeof(why)), 0);
 	assert_int_equal(b2b_rebridge_answer(m, MEDIA_SIDE_B, &c, o, answer_new,
