@@ -22,9 +22,10 @@ Redis), a SIPp caller on the carrier trunk and a SIPp callee as tenant acme's PB
                   stream toward the kept leg from the answer on, a lease per leg; then
                   to a third party answering PCMA: relayed, the second gets BYE.
   bridge_file     file mode (no database), by trunxctl: a URI and an unrouted number
-                  refused; a number the [route] table sends to a trunk requiring SRTP:
-                  the new leg's own keys, SRTP authenticated both ways, the kept leg
-                  plain, the old callee gets BYE.
+                  refused; an SRTP caller's call to a plain PBX re-bridged to a number
+                  the [route] table sends to a trunk requiring SRTP: the new leg's own
+                  keys, the kept leg's unchanged, SRTP authenticated both ways on both
+                  legs, the old callee gets BYE.
   refer_in        (file mode, a hand-made UA on each side) REFERs sent to trunxd inside
                   a live call, from either end — to an arbitrary URI, without Refer-To,
                   with a malformed one, with a 6 kB one — are all refused (405, or 400 when malformed),
@@ -471,16 +472,20 @@ def case_bridge_file(ctx):
     sec.answer_body = srtp_answer
 
     def conf(c):
+        c.carrier.update(srtp="optional", srtp_without_tls=True)   # the caller's leg
         c.section("trunk secure", match="127.0.0.2/32", port=sec.port,
                   uri="sip:127.0.0.1:%d" % sec.port, srtp="required", srtp_without_tls=True)
         c.section("route secure", match="+15550002000", to_trunk="secure")
     t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=pbx.port, configure=conf).start()
     caller = ua.UA("127.0.0.1", name="caller", auto=True)
     ctx.at_end(caller.close)
-    d, final = caller.call((t.addr, t.port))
+    my_key = rtppeer.new_key()
+    d, final = caller.call((t.addr, t.port), body=rtppeer.answer_sdp(
+        "127.0.0.1", caller.media_port, ((8, "PCMA/8000"),), key_b64=my_key))
     assert d is not None, final
-    addr, port, _, _ = rtppeer.offered(final.body)
-    mine = rtppeer.RtpPeer(caller.media, (addr, port), 8)
+    addr, port, _, cr = rtppeer.offered(final.body)
+    assert 1 in cr, final.body   # the caller's leg is SRTP (its own keys)
+    mine = rtppeer.RtpPeer(caller.media, (addr, port), 8, tx_key=my_key, rx_key=cr[1][1])
     ctx.at_end(mine.stop)
     cid = procs.wait_until(lambda: [x["id"] for x in t.ctl("calls")], 5, 0.1)[0]
     # Refused first, nothing placed: a URI (file mode routes numbers), no route.
@@ -514,7 +519,7 @@ def case_bridge_file(ctx):
     q = rtp(t, cid)
     ctx.log("after the re-bridge: the secure party got %s (%d failed its check), the "
             "caller %d more; trunx: %s", peer.got, peer.bad, mine.count(8) - n0, q)
-    assert peer.bad == 0, peer.bad
+    assert peer.bad == 0 and mine.bad == 0, (peer.bad, mine.bad)
     assert q["a"].get("srtp_auth_fail", 0) == 0 and q["b"].get("srtp_auth_fail", 0) == 0, q
     r = d.bye()
     assert r and r.status == 200, r
