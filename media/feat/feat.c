@@ -253,9 +253,12 @@ static void play_end(struct media_session *s, unsigned to)
 		.ms = (uint32_t)(p->pos * 1000u / CODEC_RATE),
 	};
 
+	bool fill = p->fill;
+
 	if (!p->active)
 		return;
 	p->active = false;
+	p->fill = false;
 	free(p->pcm);
 	p->pcm = NULL;
 	f->tap[to ^ 1].mix_n = 0;
@@ -268,40 +271,35 @@ static void play_end(struct media_session *s, unsigned to)
 						   1000000u);
 		}
 	}
-	emit(s, &fe);
+	if (!fill)
+		emit(s, &fe);
 }
 
-static void play_start(struct media_session *s, struct feat_cmd *c, uint64_t now_us)
+/* The encoder of the leg's codec for what is generated toward it. */
+static bool play_enc(struct media_session *s, unsigned to)
 {
-	struct feat *f = s->feat;
-	unsigned to = c->side;
-	struct feat_play *p = &f->play[to];
+	struct feat_play *p = &s->feat->play[to];
 	struct session_side *tos = &s->side[to];
-	struct session_out *o = &s->side[to ^ 1].out;
 	enum media_codec codec = tos->codec.codec ? tos->codec.codec : MEDIA_CODEC_PCMU;
-	struct media_feat_ev fe = {.kind = MEDIA_FEAT_PLAY_START, .side = (uint8_t)to,
-				   .mix = c->mix};
 
-	play_end(s, to);
-	if (!p->have_enc || p->codec != codec) {
-		if (p->have_enc)
-			codec_enc_fini(&p->enc);
-		p->have_enc = codec_enc_init(&p->enc, codec, &tos->codec.opus) == 0;
-		p->codec = codec;
-		if (!p->have_enc) {
-			log_msg(LOG_ERROR, "media.play", "session %llu: no %s encoder",
-				(unsigned long long)s->cookie, codec_name(codec));
-			return;
-		}
-	}
-	p->pcm = c->pcm;
-	c->pcm = NULL;
-	p->n = c->n;
-	p->pos = 0;
-	p->mix = c->mix;
-	p->active = true;
-	p->start_us = now_us;
-	f->tap[to ^ 1].mix_n = 0;
+	if (p->have_enc && p->codec == codec)
+		return true;
+	if (p->have_enc)
+		codec_enc_fini(&p->enc);
+	p->have_enc = codec_enc_init(&p->enc, codec, &tos->codec.opus) == 0;
+	p->codec = codec;
+	if (!p->have_enc)
+		log_msg(LOG_ERROR, "media.play", "session %llu: no %s encoder",
+			(unsigned long long)s->cookie, codec_name(codec));
+	return p->have_enc;
+}
+
+/* The generated stream toward `to` goes on from where the leg's stream was (same SSRC,
+ * timestamps by the wall clock since its last packet). */
+static void gen_begin(struct media_session *s, unsigned to, uint64_t now_us)
+{
+	struct session_out *o = &s->side[to ^ 1].out;
+
 	if (!o->gen) {
 		uint64_t now_ms = now_us / 1000u;
 		uint32_t frame = (uint32_t)((uint64_t)FEAT_PTIME_US * o->clock_hz / 1000000u);
@@ -314,6 +312,64 @@ static void play_start(struct media_session *s, struct feat_cmd *c, uint64_t now
 		o->gen_period_us = FEAT_PTIME_US;
 		o->gen = true;
 	}
+}
+
+/* Comfort noise toward `to` (when asked for and no prompt plays there). */
+static void fill_start(struct media_session *s, unsigned to, uint64_t now_us)
+{
+	struct feat *f = s->feat;
+	struct feat_play *p = &f->play[to];
+
+	if (p->active || !f->fill_want[to] || !play_enc(s, to))
+		return;
+	p->pcm = NULL;
+	p->n = p->pos = 0;
+	p->mix = false;
+	p->fill = true;
+	p->noise = 0x9E3779B9u ^ (uint32_t)now_us;
+	p->active = true;
+	p->start_us = now_us;
+	f->tap[to ^ 1].mix_n = 0;
+	gen_begin(s, to, now_us);
+}
+
+/* A prompt ended (played out, or stopped): the comfort noise takes up again. */
+static void play_done(struct media_session *s, unsigned to, uint64_t now_us)
+{
+	play_end(s, to);
+	fill_start(s, to, now_us);
+}
+
+/* About -78 dBov of white noise: keeps a far end's media timers and NAT bindings busy
+ * without being heard. */
+static int16_t noise_sample(uint32_t *st)
+{
+	*st = *st * 1664525u + 1013904223u;
+	return (int16_t)((int32_t)(*st >> 29) - 4);
+}
+
+static void play_start(struct media_session *s, struct feat_cmd *c, uint64_t now_us)
+{
+	struct feat *f = s->feat;
+	unsigned to = c->side;
+	struct feat_play *p = &f->play[to];
+	struct media_feat_ev fe = {.kind = MEDIA_FEAT_PLAY_START, .side = (uint8_t)to,
+				   .mix = c->mix};
+
+	play_end(s, to);
+	if (!play_enc(s, to)) {
+		fill_start(s, to, now_us);
+		return;
+	}
+	p->pcm = c->pcm;
+	c->pcm = NULL;
+	p->n = c->n;
+	p->pos = 0;
+	p->mix = c->mix;
+	p->active = true;
+	p->start_us = now_us;
+	f->tap[to ^ 1].mix_n = 0;
+	gen_begin(s, to, now_us);
 	emit(s, &fe);
 }
 
@@ -369,6 +425,9 @@ unsigned feat_clock(struct media_session *s, unsigned to, uint64_t now_us,
 			memmove(t->mix, t->mix + k, (t->mix_n - k) * sizeof(int16_t));
 			t->mix_n -= k;
 		}
+		if (p->fill)
+			for (size_t k = 0; k < ns; k++)
+				pcm[k] = noise_sample(&p->noise);
 		for (size_t k = 0; k < ns && p->pos < p->n; k++)
 			pcm[k] = sat16((int32_t)pcm[k] + p->pcm[p->pos++]);
 		len = codec_encode(enc, pcm, ns, out, sizeof(out));
@@ -378,8 +437,8 @@ unsigned feat_clock(struct media_session *s, unsigned to, uint64_t now_us,
 			sent += session_send_frame(in, tos, out, (size_t)len, ts, now_us);
 		else
 			o->gen_sent = false;
-		if (p->pos >= p->n)
-			play_end(s, to);
+		if (!p->fill && p->pos >= p->n)
+			play_done(s, to, now_us);
 	}
 	if ((p->active || xc) && o->gen_due_us < *next_due_us)
 		*next_due_us = o->gen_due_us;
@@ -428,7 +487,15 @@ void feat_apply(struct media_session *s, struct feat_cmd *cmds, uint64_t now_us)
 			play_start(s, c, now_us);
 			break;
 		case FEAT_CMD_PLAY_STOP:
-			play_end(s, c->side);
+			if (!f->play[c->side].fill)   /* a prompt, not the comfort noise */
+				play_done(s, c->side, now_us);
+			break;
+		case FEAT_CMD_FILL:
+			f->fill_want[c->side] = c->mix;
+			if (c->mix)
+				fill_start(s, c->side, now_us);
+			else if (f->play[c->side].fill)
+				play_end(s, c->side);
 			break;
 		case FEAT_CMD_RECORD:
 			record_end(s);

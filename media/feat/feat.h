@@ -29,6 +29,7 @@ enum feat_cmd_kind {
 	FEAT_CMD_RECORD,
 	FEAT_CMD_RECORD_STOP,
 	FEAT_CMD_AMD,
+	FEAT_CMD_FILL,       /**< comfort noise toward `side` on (mix = true) or off */
 };
 
 struct feat_cmd {
@@ -56,9 +57,12 @@ struct feat_tap {
 	size_t   mix_n;
 };
 
-/* A prompt playing to one leg. */
+/* A prompt playing to one leg, or (fill) the comfort noise sent to it while nothing
+ * else is: no events, no end, given way to any prompt and taken up after it. */
 struct feat_play {
 	bool     active;
+	bool     fill;
+	uint32_t noise;             /**< fill: the noise generator's state */
 	bool     mix;
 	int16_t *pcm;
 	size_t   n, pos;
@@ -71,6 +75,7 @@ struct feat_play {
 struct feat {
 	struct feat_tap  tap[2];    /**< indexed by the sending side */
 	struct feat_play play[2];   /**< indexed by the leg played to */
+	bool             fill_want[2]; /**< comfort noise asked for toward the leg */
 	struct recorder *rec;
 	struct feat_amd *amd;
 	uint8_t          amd_side;

@@ -59,6 +59,22 @@ int media_session_play(struct media_session *ms, enum media_side to, int16_t *pc
 	return 0;
 }
 
+int media_session_fill(struct media_session *ms, enum media_side to, bool on)
+{
+	struct feat_cmd *c;
+	int err;
+
+	if (!ms || !side_ok(to))
+		return EINVAL;
+	MEDIA_ASSERT_THREAD(ms->owner);
+	err = post(ms, FEAT_CMD_FILL, (uint8_t)to, &c);
+	if (err)
+		return err;
+	c->mix = on;
+	worker_post_feat(ms->w, ms, c);
+	return 0;
+}
+
 int media_session_play_stop(struct media_session *ms, enum media_side to)
 {
 	if (!ms || !side_ok(to))

@@ -34,7 +34,10 @@
  *    by SDP; the first packet from another source latches the side to that source
  *    (NAT). After latching, packets from other sources are dropped (counted), unless
  *    the latched source has been silent for cfg.relatch_ms, or an update changed the
- *    remote address, in which case the next source latches again.
+ *    remote address, in which case the next source latches again; when that update
+ *    replaced one remote address by another, a packet from the new SDP address then
+ *    takes the latch at once (the old party's last packets, latched first after a
+ *    re-bridge, must not hold it).
  *  - Each direction (A->B, B->A) leaves trunx with one stable SSRC chosen by trunx.
  *    When the incoming source changes (new SSRC, or a re-latch), the outgoing sequence
  *    number and timestamp continue from where they were (rebased) and the marker bit

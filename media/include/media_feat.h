@@ -64,6 +64,17 @@ int media_prompt_parse(const uint8_t *data, size_t len, int16_t **pcm, size_t *n
 int media_session_play(struct media_session *ms, enum media_side to, int16_t *pcm, size_t n,
 		       bool mix);
 
+/**
+ * Comfort noise toward leg `to` (on) while nothing else is sent to it: low-level noise
+ * (about -78 dBov) encoded in the leg's codec, one packet per 20 ms, the leg's stream
+ * going on (same SSRC, continuous sequence and timestamps), so that the far end's
+ * media timers and NAT bindings hold on a leg nobody speaks to. A prompt replaces it
+ * and it takes up again after; no events. Off: the bridge (relay or transcoder) has
+ * the leg again. Owner thread.
+ * @return 0, EINVAL, ENOMEM
+ */
+int media_session_fill(struct media_session *ms, enum media_side to, bool on);
+
 /** Stops the prompt playing to leg `to`, if any (PLAY_END follows). Owner thread. */
 int media_session_play_stop(struct media_session *ms, enum media_side to);
 

@@ -72,9 +72,15 @@ static bool accept_rtp_source(struct session_side *in, const struct session_cfg 
 	if (in->latched) {
 		if (sa_eq(src, &in->peer_rtp))
 			return true;
-		if (now_ms - in->last_rx_ms < cfg->relatch_ms)
+		/* After an update that moved the side to another party, the old party's
+		 * last packets may have latched first: the new SDP address takes it back. */
+		if (!(in->latch_provisional && in->have_remote && !in->null_remote &&
+		      sa_eq(src, &in->sdp_rtp)) &&
+		    now_ms - in->last_rx_ms < cfg->relatch_ms)
 			return false;
 	}
+	if (sa_eq(src, &in->sdp_rtp))
+		in->latch_provisional = false;
 	/* First packet, silence long enough, or a new remote from an update: latch. */
 	if (in->rtcp_latched && !sa_ip_eq(src, &in->peer_rtcp))
 		in->rtcp_latched = false;   /* RTCP follows RTP to the new host */

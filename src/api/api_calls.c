@@ -10,7 +10,7 @@
  * -> 429 with Retry-After) and sends the INVITE; 202 with the call's id and Location.
  *
  * Live media control (dtmf, play, record, amd) is api_media.c's, once the call is
- * found here. Not served yet (501 with a clear message): transfer.
+ * found here; so is transfer (REFER, or re-bridging to a new leg).
  */
 #include "api/api_int.h"
 

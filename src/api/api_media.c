@@ -67,20 +67,25 @@ static const struct api_field transfer_fields[] = {
 	 "the destination: an E.164 number or a sip:/sips: URI (no ?headers). refer: a "
 	 "number is referred to at the leg's trunk host. bridge: routed as POST /v1/calls "
 	 "routes its destination (a number by the tenant's outbound routes, with failover "
-	 "across their trunks; a URI only to one of the tenant's peers): 403 "
-	 "not_a_peer/callerid_not_owned, 422 when it has no route"},
+	 "across their trunks; a URI only to one of the tenant's peers; without a "
+	 "database, a number by the [route] table): 403 not_a_peer/callerid_not_owned, "
+	 "422 when it has no route, or when no destination's trunk allows a codec or the "
+	 "SRTP the kept leg can be bridged to (no_usable_media)"},
 	{"leg", AF_STRING, "", "", 0, AC_ENUM, 0, 0, legs,
 	 "the leg whose far end ends up with the destination: a (the caller) or b (the "
 	 "called party). refer: the far end that is sent the REFER (default b); the other "
 	 "leg is hung up once the transfer succeeds. bridge: the leg kept (default a, the "
-	 "caller); the other leg is replaced by the new one and gets BYE (cause "
+	 "caller; a call placed by POST /v1/calls without bridge_to has only leg b: keep "
+	 "b, 409 otherwise); the other leg is replaced by the new one and gets BYE (cause "
 	 "transferred) once it answers"},
 	{"mode", AF_STRING, "", "", 0, AC_ENUM, 0, 0, xfer_modes,
 	 "refer (the default: blind REFER toward the leg's far end, RFC 3515) or bridge "
 	 "(trunx calls the destination on a new leg with a channel lease of its own; the "
 	 "kept leg stays bridged to the old party until the new one answers, then hears "
 	 "the new party with its RTP stream unbroken - same SSRC, sequence and timestamps, "
-	 "same codec; a busy, unreachable or unanswered destination leaves the call as it "
+	 "same codec and keys: when the new party answers another codec trunx transcodes, "
+	 "no re-INVITE toward the kept leg; the new leg negotiates SRTP as its own trunk "
+	 "wants; a busy, unreachable or unanswered destination leaves the call as it "
 	 "was. The call keeps its id and its one record: the record's legs and trunks are "
 	 "those at its end, its cause how it finally ended)"},
 };
@@ -174,6 +179,8 @@ static void answer(void *arg)
 	json_decref(o);
 	if (status == ENOENT && stop && none)
 		api_fail(r, 409, "not_recording", "no recording is running on this call");
+	else if (status == ENOTCONN && xfer && msg)
+		api_fail(r, 409, "not_answered", "%s", msg);   /* why this call cannot */
 	else if (status == ENOENT || status == ENOTCONN)
 		api_fail(r, 409, "not_answered", "the call is not answered (or has just ended)");
 	else if (status == EBUSY && xfer)

@@ -279,6 +279,20 @@ enum media_codec b2b_sdp_media_codec(const struct b2b_media *m, int side);
 /** The audio codec leg `side` uses, as "name/rate" ("" if none). */
 void b2b_sdp_codec_side(const struct b2b_media *m, int side, char *out, size_t len);
 
+/** trunx can decode and encode name/rate (PCMU, PCMA, opus): it may transcode it. */
+bool b2b_sdp_transcodable(const char *name, uint32_t rate);
+/** Whether side's trunk (c->prefer[side], c->dtmf[side]) allows codec k; *rank (may be
+ *  NULL) its place in the trunk's order. */
+bool b2b_sdp_trunk_allows(const struct b2b_sdp_ctx *c, int side, const struct sdp_codec *k,
+			  size_t *rank);
+/** One of trunx's own codecs ("PCMU/8000" ...) with its static PT (opus: 111 and our
+ *  8 kHz fmtp with o's options). @return false for a spec trunx has no entry for */
+bool b2b_sdp_local_codec(const char *spec, const struct b2b_opus_opts *o, struct sdp_codec *k);
+/** Takes a remote SDP's audio line am (of session s) as side sd's address, port and
+ *  direction. */
+void b2b_sdp_side_remote(struct b2b_side *sd, const struct sdp_session *s,
+			 const struct sdp_media *am);
+
 /** True if sdp repeats the last SDP seen from `side` (same o= id and version). */
 bool b2b_sdp_is_refresh(const struct b2b_media *m, int side, const char *sdp, size_t len);
 
@@ -509,14 +523,26 @@ void b2b_xfer_failed(struct call *c, int status, const char *reason);
 void b2b_xfer_done(struct call *c);
 
 /* b2bua_rebridge_sdp.c: the SDP of a re-bridge (pure) */
-/** Our offer to a new leg replacing side `side`: what that side negotiated.
- *  @return 0, ENOTSUP (SRTP, nothing negotiated), EINVAL, ENOMEM */
-int b2b_rebridge_offer(struct b2b_media *m, int side, char *out, size_t outlen, size_t *outn,
-		       char *why, size_t whylen);
-/** The new leg's answer to `offer`, taken into side `side` of m (only when usable).
- *  @return 0, ENOTSUP (another codec, stream rejected), EINVAL (malformed) */
-int b2b_rebridge_answer(struct b2b_media *m, int side, const char *offer, size_t offer_len,
-			const char *sdp, size_t len, char *why, size_t whylen);
+/** The offer of a re-bridge's new leg, and the crypto it proposed (for its answer). */
+struct b2b_reoffer {
+	char               sdp[SDP_BUF_MAX];
+	size_t             len;
+	struct b2b_offered crypto;
+};
+/** Our offer to a new leg replacing side `side`: what that side negotiated, and the
+ *  codecs trunx transcodes to the kept leg's, as the new leg's trunk (c's entries at
+ *  index `side`: codecs, SRTP, DTMF, Opus) allows.
+ *  @return 0, ENOTSUP (nothing negotiated, no codec allowed, SRTP required but not
+ *  possible), EINVAL, ENOMEM */
+int b2b_rebridge_offer(struct b2b_media *m, int side, const struct b2b_sdp_ctx *c,
+		       struct b2b_reoffer *o, char *why, size_t whylen);
+/** The new leg's answer to offer o, taken into side `side` of m (only when usable):
+ *  relay when it keeps the kept leg's codec, else transcoding.
+ *  @return 0, ENOTSUP (stream rejected, no codec offered, no transcoding, crypto),
+ *  EINVAL (malformed) */
+int b2b_rebridge_answer(struct b2b_media *m, int side, const struct b2b_sdp_ctx *c,
+			const struct b2b_reoffer *o, const char *sdp, size_t len, char *why,
+			size_t whylen);
 /* b2bua_rebridge.c (signalling thread): transfer mode bridge; answers through h. */
 void b2b_rebridge_start(struct call *c, const struct b2bua_xfer_req *r, b2bua_reply_h *h,
 			void *arg);
@@ -612,6 +638,12 @@ void b2b_orig_start(struct b2bua *b, struct b2bua_orig_req *req, b2bua_reply_h *
 void call_orig_settled(struct call *c);
 /** The called party answered an API call (instead of relaying to an A leg). */
 void call_orig_answered(struct call *c, const struct sipua_ev *ev);
+/** Comfort noise toward an API call's leg while it has no other party (no bridge_to:
+ *  on at answer, off once a re-bridge's new leg answers). */
+void call_orig_fill(struct call *c);
+/** A re-bridge's new leg a replaced the bridged one (or is the first): its lease q
+ *  becomes the bridged leg's, the one held before goes back. */
+void call_orig_take_lease(struct call *c, const struct admit_req *q);
 /** Frees the API part of a call (answers the API if it never was). */
 void call_orig_free(struct call *c);
 /** An event of the bridged leg (c->a, placed by bridge_to); true when handled. */

@@ -25,6 +25,13 @@
  * global caps), asked of the control thread like any call's and given back when the
  * call ends; a refusal ends the call with the reason in its event and record.
  *
+ * Without bridge_to side A has no remote, and nothing but a prompt would reach the
+ * leg (until a re-bridge gives it a party): the media session sends it comfort noise
+ * (media_session_fill: 50 packets a second of near-silent noise in its codec, its
+ * stream continuous), so that its NAT bindings and media timers hold; a prompt
+ * replaces it, and the bridge ends it. RFC 3389 CN is not used: trunx's own offer
+ * does not carry it, so it is never negotiated on these legs.
+ *
  * The API gets exactly one answer: when the INVITE is out (the call id), or when the
  * call was refused (the cause). Ringing is bounded by the request's timeout: then the
  * INVITE is cancelled and the call ends as no_answer.
@@ -59,6 +66,7 @@ struct call_orig {
 	struct admit_req bareq;          /* the second leg's own lease */
 	bool           b_admitting;      /* asked, no answer yet (c->admit_pending too) */
 	bool           b_leased;         /* asked: give it back at the end */
+	bool           filling;          /* comfort noise toward the leg is on */
 };
 
 static uint64_t wall_ms(void)
@@ -143,6 +151,29 @@ void call_orig_free(struct call *c)
 	free(o->bt);
 	free(o->b_offer);
 	free(o);
+}
+
+void call_orig_fill(struct call *c)
+{
+	struct call_orig *o = c->orig;
+	bool want;
+
+	if (!o || !c->ms || c->ms_closing)
+		return;
+	/* Not while a bridge_to leg rings: its early media is what the leg hears then. */
+	want = c->state == CALL_ANSWERED && !o->bridge && !c->media.side[MEDIA_SIDE_A].valid;
+	if (want != o->filling && media_session_fill(c->ms, MEDIA_SIDE_B, want) == 0)
+		o->filling = want;
+}
+
+void call_orig_take_lease(struct call *c, const struct admit_req *q)
+{
+	struct call_orig *o = c->orig;
+
+	if (o->b_leased && c->b->hooks.release)
+		c->b->hooks.release(o->bareq.lease, c->b->hooks.arg);
+	o->bareq = *q;
+	o->b_leased = true;
 }
 
 /* At answer: what the request asked for, on trunx's side of the leg. */
@@ -415,6 +446,7 @@ void call_orig_answered(struct call *c, const struct sipua_ev *ev)
 	atomic_fetch_add(&b->c_answered, 1);
 	call_ev_answered(c);
 	orig_media(c);
+	call_orig_fill(c);   /* without bridge_to nothing else reaches the leg */
 	if (o->bridge) {
 		o->b_offer = n ? malloc(n + 1) : NULL;
 		if (!o->b_offer) {

@@ -3,27 +3,38 @@
  * to a new destination by a new outgoing leg that trunx places itself (no REFER).
  *
  * DESIGN
- * The destination is routed as POST /v1/calls routes `to` (route_decide_api: an
- * E.164 number by the tenant's outbound routes, a sip: URI only to one of its peers;
- * the caller ID is the call's own DID), and the new leg takes a lease of its own in
- * admission (the settings' outbound pool with the tenant and global caps), asked of
- * the control thread like any call's. The new leg is offered what the leg it replaces
- * negotiated, on the same media port (b2bua_rebridge_sdp.c). Until it answers nothing
- * changes: the kept leg stays bridged to the old one, hears it, and a failure (busy,
- * no answer, unreachable after every destination, another codec, the pool full)
- * leaves the call exactly as it was (call.transfer failed). On its answer the side's
- * remote becomes the new party's — the media session keeps the kept leg's SSRC,
- * sequence and timestamps across the change, and the codec toward the kept leg is
- * unchanged, so it needs no re-INVITE — the old leg gets BYE (its end logged with
- * cause transferred), its lease goes back and the new one becomes the call's. The
- * call record stays one record: same id, start and answer times; its legs and trunks
- * are the ones at its end; the transfer itself is in the call.transfer events.
+ * In database mode the destination is routed as POST /v1/calls routes `to`
+ * (route_decide_api: an E.164 number by the tenant's outbound routes, a sip: URI only
+ * to one of its peers; the caller ID is the call's own DID), and the new leg takes a
+ * lease of its own in admission (the settings' outbound pool with the tenant and
+ * global caps), asked of the control thread like any call's. In file mode (no
+ * database) `to` is a number routed by the [route] table as an incoming call from the
+ * kept leg's trunk would be; there is no admission. The new leg is offered, per
+ * destination, what the leg it replaces negotiated plus the codecs trunx transcodes
+ * to the kept leg's, with SRTP as the destination's trunk wants it, on the same media
+ * port (b2bua_rebridge_sdp.c). Until it answers nothing changes: the kept leg stays
+ * bridged to the old one, hears it, and a failure (busy, no answer, unreachable after
+ * every destination, an unusable answer, the pool full) leaves the call exactly as it
+ * was (call.transfer failed). On its answer the side's remote becomes the new party's
+ * — relayed when it took the kept leg's codec, transcoded otherwise; the media
+ * session keeps the kept leg's SSRC, sequence and timestamps across the change, and
+ * the codec and keys toward the kept leg are unchanged, so it needs no re-INVITE —
+ * the old leg gets BYE (its end logged with cause transferred), its lease goes back
+ * and the new one becomes the call's. The call record stays one record: same id,
+ * start and answer times; its legs and trunks are the ones at its end; the transfer
+ * itself is in the call.transfer events.
+ *
+ * A call placed by the API (b2bua_orig.c) holds a lease per leg: the new leg's lease
+ * replaces the one of the leg it replaces. Its leg b (the called party) may be kept
+ * and bridged to a new leg a also when it has none yet (no bridge_to: the prompt
+ * side's audio then gives way to the new party's, as bridge_to would have done).
  *
  * The API gets one answer: 202 once the new leg's INVITE is out, or the refusal
  * (route, authorisation, admission). The new leg's events are routed here by the
  * call's transfer hooks while it is not one of the call's legs.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,8 +56,9 @@ struct b2b_rebridge {
 	bool                 got_provisional;
 	int                  last_status;
 	char                 caller[CALL_NUM_MAX];
-	char                 offer[SDP_BUF_MAX];
-	size_t               offer_len;
+	struct b2b_reoffer   off;          /* the offer to the current destination */
+	const char          *why_code;     /* no destination could be offered: why */
+	char                 why[160];
 };
 
 static const char *leg_name(int side)
@@ -119,6 +131,50 @@ static void ring_timeout(void *arg)
 	b2b_xfer_failed(c, 408, "the new party did not answer in time");
 }
 
+static enum media_dtmf_mode trunk_dtmf(const struct trunk_cfg *t)
+{
+	switch (t->dtmf) {
+	case TRUNK_DTMF_INBAND:
+		return MEDIA_DTMF_INBAND;
+	case TRUNK_DTMF_INFO:
+		return MEDIA_DTMF_INFO;
+	default:
+		return MEDIA_DTMF_RFC4733;
+	}
+}
+
+/* The call's SDP context with side `side` made the destination's: its trunk's codecs,
+ * SRTP policy (keys only over TLS unless the trunk allows them without), Opus options
+ * and DTMF way. */
+static void target_ctx(const struct call *c, const struct route_target *t, int side,
+		       struct b2b_sdp_ctx *x, const char **allowed)
+{
+	const struct trunk_cfg *tc = t->trunk ? trunk_get_cfg(t->trunk) : NULL;
+	bool tls = sipua_uri_transport(t->ruri) == SIPUA_TP_TLS;
+
+	call_sdp_ctx(c, x, allowed);
+	x->scratch = NULL;
+	x->prefer[side] = NULL;
+	x->n_prefer[side] = 0;
+	x->opus[side].complexity = 5;
+	x->opus[side].fec = true;
+	x->opus[side].dtx = false;
+	x->dtmf[side] = MEDIA_DTMF_RFC4733;
+	x->srtp[side].mode = B2B_SRTP_OFF;
+	x->srtp[side].keys_ok = tls;
+	if (!tc)
+		return;
+	x->srtp[side].mode = tc->srtp == TRUNK_SRTP_REQUIRED ? B2B_SRTP_REQUIRED :
+			     tc->srtp == TRUNK_SRTP_OPTIONAL ? B2B_SRTP_OPTIONAL : B2B_SRTP_OFF;
+	x->srtp[side].keys_ok = tls || tc->srtp_without_tls;
+	x->prefer[side] = tc->codecs;
+	x->n_prefer[side] = tc->n_codecs;
+	x->opus[side].complexity = tc->opus_complexity;
+	x->opus[side].fec = tc->opus_fec;
+	x->opus[side].dtx = tc->opus_dtx;
+	x->dtmf[side] = (uint8_t)trunk_dtmf(tc);
+}
+
 /* The INVITE of the new leg to the current destination, or the next ones. */
 static int place(struct call *c)
 {
@@ -130,9 +186,22 @@ static int place(struct call *c)
 
 	for (; rb->i < rb->n; rb->i++) {
 		const struct route_target *t = &rb->targets[rb->i];
+		const char *allowed[B2B_ALLOWED_MAX];
 		struct sipua_invite inv;
+		struct b2b_sdp_ctx sx;
+		char why[160];
+		int err;
 
-		b2b_target_invite(b, t, rb->caller, rb->offer, rb->offer_len, from_uri,
+		target_ctx(c, t, !x->side, &sx, allowed);
+		err = b2b_rebridge_offer(&c->media, !x->side, &sx, &rb->off, why, sizeof(why));
+		if (err) {
+			call_log(LOG_WARN, "call.transfer", c, leg_name(!x->side),
+				 "cannot offer %s: %s", t->ruri, why);
+			snprintf(rb->why, sizeof(rb->why), "%.60s: %.96s", t->ruri, why);
+			rb->why_code = err == ENOTSUP ? "no_usable_media" : "unavailable";
+			continue;
+		}
+		b2b_target_invite(b, t, rb->caller, rb->off.sdp, rb->off.len, from_uri,
 				  sizeof(from_uri), &inv);
 		if (sipua_leg_invite(b->ua, &inv, c, &rb->leg) != 0) {
 			rb->leg = NULL;
@@ -165,11 +234,32 @@ static void place_failed(struct call *c)
 	struct b2b_rebridge *rb = c->xfer->rb;
 
 	if (rb->h) {
-		answer_api(c, rb, EAGAIN, "bridge_failed", "the new leg could not be placed");
+		/* Every destination refused by its own policy (codecs, SRTP over plain
+		 * signalling) is the request's fault: 422 with the reason. */
+		if (rb->why_code && !strcmp(rb->why_code, "no_usable_media"))
+			answer_api(c, rb, EINVAL, rb->why_code, rb->why);
+		else
+			answer_api(c, rb, EAGAIN, "bridge_failed", "the new leg could not be placed");
 		b2b_xfer_done(c);   /* never requested: no event */
 	} else {
 		b2b_xfer_failed(c, 503, "no destination left to try");
 	}
+}
+
+/* Why the call's leg `kept` cannot be re-bridged now, or NULL. */
+static const char *not_bridgeable(const struct call *c, int kept)
+{
+	if (!c->b_leg)
+		return "the call has no leg b (or it is ending): nothing to re-bridge";
+	if (!c->a && c->orig && !kept)
+		return "the call was placed by the API without bridge_to: it has no leg a to "
+		       "keep; keep leg b (\"leg\": \"b\")";
+	if (!c->a && !c->orig)
+		return "the call has one leg (or its other leg is not answered yet): nothing to "
+		       "re-bridge";
+	if (c->a && c->orig && !c->media.side[MEDIA_SIDE_A].valid)
+		return "its bridge_to leg is not answered yet";
+	return NULL;
 }
 
 static void rb_admitted(struct call *c, enum admit_verdict v)
@@ -179,7 +269,7 @@ static void rb_admitted(struct call *c, enum admit_verdict v)
 	char why[160];
 	int status = EAGAIN;
 
-	if (c->state != CALL_ANSWERED || !c->a || !c->b_leg) {
+	if (c->state != CALL_ANSWERED || not_bridgeable(c, c->xfer->side)) {
 		answer_api(c, rb, ENOTCONN, "not_answered", "the call ended meanwhile");
 		b2b_xfer_done(c);
 		call_maybe_end(c);
@@ -230,11 +320,14 @@ static void answered(struct call *c, const struct sipua_ev *ev)
 	const struct route_target *t = &rb->targets[rb->i];
 	struct b2b_media *m;
 	struct sipua_leg *old;
-	char why[160] = "", old_id[128];
+	const char *allowed[B2B_ALLOWED_MAX];
+	struct b2b_sdp_ctx sx;
+	char why[160] = "", old_id[128], codec[2][48];
 
 	sipua_timer_cancel(x->timer);
 	x->timer = NULL;
-	if (c->state != CALL_ANSWERED || !call_leg(c, side) || !call_leg(c, x->side)) {
+	if (c->state != CALL_ANSWERED || !call_leg(c, x->side) ||
+	    (!call_leg(c, side) && !c->orig)) {
 		b2b_xfer_failed(c, 481, "the call ended meanwhile");
 		return;
 	}
@@ -253,7 +346,8 @@ static void answered(struct call *c, const struct sipua_ev *ev)
 		return;
 	}
 	*m = c->media;
-	if (b2b_rebridge_answer(m, side, rb->offer, rb->offer_len, ev->sdp, ev->sdp_len, why,
+	target_ctx(c, t, side, &sx, allowed);
+	if (b2b_rebridge_answer(m, side, &sx, &rb->off, ev->sdp, ev->sdp_len, why,
 				sizeof(why)) != 0) {
 		free(m);
 		b2b_xfer_failed(c, 488, why);
@@ -261,9 +355,12 @@ static void answered(struct call *c, const struct sipua_ev *ev)
 	}
 	/* The swap: the old leg leaves, the new one is the call's. */
 	old = call_leg(c, side);
-	snprintf(old_id, sizeof(old_id), "%s", side ? c->b_call_id : c->a_call_id);
-	sipua_leg_set_ctx(old, NULL);
-	sipua_leg_hangup(old, 0);
+	snprintf(old_id, sizeof(old_id), "%s", !old ? "none" : side ? c->b_call_id :
+		 c->a_call_id);
+	if (old) {
+		sipua_leg_set_ctx(old, NULL);
+		sipua_leg_hangup(old, 0);
+	}
 	if (side) {
 		c->b_leg = rb->leg;
 		c->trunk_out = t->trunk;
@@ -278,16 +375,25 @@ static void answered(struct call *c, const struct sipua_ev *ev)
 	c->media = *m;
 	free(m);
 	call_media_update(c);
-	if (rb->lease) {
+	call_orig_fill(c);   /* an API call's leg b hears the new party now */
+	if (rb->lease && c->orig && side == MEDIA_SIDE_A) {
+		call_orig_take_lease(c, &rb->areq);   /* the bridged leg's lease */
+		rb->lease = false;
+	} else if (rb->lease) {
 		if (c->admit_requested && b->hooks.release)
 			b->hooks.release(c->areq.lease, b->hooks.arg);
 		c->areq = rb->areq;
 		c->admit_requested = true;
 		rb->lease = false;
 	}
+	b2b_sdp_codec_side(&c->media, x->side, codec[0], sizeof(codec[0]));
+	b2b_sdp_codec_side(&c->media, side, codec[1], sizeof(codec[1]));
 	call_log(LOG_INFO, "call.transferred", c, leg_name(side),
-		 "leg %s bridged to %s via %s; the old leg (Call-ID %s) gets BYE, cause "
-		 "transferred", leg_name(x->side), t->ruri, trunk_label(t->trunk), old_id);
+		 "leg %s bridged to %s via %s (%s, %s %s %s); %s%s%s", leg_name(x->side),
+		 t->ruri, trunk_label(t->trunk), c->media.transcode ? "transcoding" : "relay",
+		 codec[0], c->media.transcode ? "<->" : "=", codec[1],
+		 old ? "the old leg (Call-ID " : "it had no other leg (trunx's media answered it)",
+		 old ? old_id : "", old ? ") gets BYE, cause transferred" : "");
 	b2b_xfer_report(c, "completed", ev->status, NULL);
 	b2b_xfer_done(c);
 }
@@ -384,6 +490,46 @@ static int route(struct call *c, const struct b2bua_xfer_req *r, struct route_de
 	return tried ? 0 : EPERM;
 }
 
+/* File mode: `to` by the [route] table, as a call to it from the kept leg's trunk (or
+ * from anywhere) would go; the caller ID the call's own number. */
+static int route_file(struct call *c, const struct b2bua_xfer_req *r, int kept,
+		      struct route_decision *d, char *caller, size_t len)
+{
+	const struct trunk *from = kept ? c->trunk_out : c->trunk_in;
+	const struct route *rt = route_lookup(c->rt, r->to, from);
+	struct route_target *t = &d->targets[0];
+
+	memset(d, 0, offsetof(struct route_decision, targets));
+	snprintf(caller, len, "%s", c->did[0] ? c->did : c->from);
+	if (!rt && from)
+		rt = route_lookup(c->rt, r->to, NULL);
+	if (!rt) {
+		d->code = 404;
+		d->cause = "no_route";
+		snprintf(d->reason, sizeof(d->reason), "no [route] for %.40s", r->to);
+		return 0;
+	}
+	memset(t, 0, sizeof(*t));
+	t->trunk = route_dest_trunk(rt);
+	if (route_expand_uri(rt, r->to, t->ruri, sizeof(t->ruri)) != 0 || !t->ruri[0]) {
+		d->code = 404;
+		d->cause = "no_route";
+		snprintf(d->reason, sizeof(d->reason), "route %.40s has no destination for %.40s",
+			 route_get_cfg(rt)->name, r->to);
+		return 0;
+	}
+	if (t->trunk && !b2b_trunk_usable(t->trunk, c->b)) {
+		d->code = 503;
+		d->cause = "trunks_down";
+		snprintf(d->reason, sizeof(d->reason), "trunk %s of route %s is down",
+			 trunk_get_cfg(t->trunk)->name, route_get_cfg(rt)->name);
+		return 0;
+	}
+	d->pool_channels = d->tenant_cap = d->global_cap = -1;
+	d->n_targets = 1;
+	return 0;
+}
+
 static void lease_of(struct call *c, const struct route_decision *d, struct admit_req *q)
 {
 	b2b_uuid(c->b, q->lease);
@@ -403,6 +549,7 @@ void b2b_rebridge_start(struct call *c, const struct b2bua_xfer_req *r, b2bua_re
 	struct b2b_xfer *x = NULL;
 	struct route_decision *d = NULL;
 	int kept = r->leg ? 1 : 0;
+	const char *why_s;
 	char why[200];
 
 	if (c->state != CALL_ANSWERED || !c->ms || c->ms_closing) {
@@ -410,9 +557,8 @@ void b2b_rebridge_start(struct call *c, const struct b2bua_xfer_req *r, b2bua_re
 		       "ending)");
 		return;
 	}
-	if (!c->a || !c->b_leg) {
-		refuse(c, h, arg, ENOTCONN, "not_answered", "the call has one leg (or its other "
-		       "leg is not answered yet): nothing to re-bridge");
+	if ((why_s = not_bridgeable(c, kept)) != NULL) {
+		refuse(c, h, arg, ENOTCONN, "not_answered", why_s);
 		return;
 	}
 	if (c->xfer || c->offer_busy) {
@@ -421,16 +567,15 @@ void b2b_rebridge_start(struct call *c, const struct b2bua_xfer_req *r, b2bua_re
 		       "a media renegotiation is in progress: retry");
 		return;
 	}
-	if (c->orig) {
-		/* Its legs hold a lease each (b2bua_orig.c): which one the new leg's lease
-		 * replaces is not settled here yet. */
-		refuse(c, h, arg, ENOTSUP, "not_implemented", "re-bridging a call placed by "
-		       "the API is not available yet: use mode refer");
+	if (route_table_is_db(c->rt) && !c->tenant[0]) {
+		refuse(c, h, arg, ENOTSUP, "not_implemented", "the call has no tenant (it came "
+		       "by a [route] rule of the database snapshot): nothing to route its new "
+		       "leg by");
 		return;
 	}
-	if (!route_table_is_db(c->rt) || !c->tenant[0]) {
-		refuse(c, h, arg, ENOTSUP, "not_implemented", "re-bridging needs the database "
-		       "routing (a tenant's call)");
+	if (!route_table_is_db(c->rt) && !b2b_is_e164(r->to)) {
+		refuse(c, h, arg, EINVAL, "invalid_value", "to: without a database trunx routes "
+		       "the new leg by the [route] table: give an E.164 number");
 		return;
 	}
 	if (!b2b_is_e164(r->to) && strncmp(r->to, "sip:", 4) != 0 && strncmp(r->to, "sips:", 5) != 0) {
@@ -445,7 +590,8 @@ void b2b_rebridge_start(struct call *c, const struct b2bua_xfer_req *r, b2bua_re
 		refuse(c, h, arg, ENOMEM, "unavailable", "out of memory");
 		goto out;
 	}
-	if (route(c, r, d, rb->caller, sizeof(rb->caller)) != 0) {
+	if ((route_table_is_db(c->rt) ? route(c, r, d, rb->caller, sizeof(rb->caller)) :
+	     route_file(c, r, kept, d, rb->caller, sizeof(rb->caller))) != 0) {
 		refuse(c, h, arg, EPERM, "callerid_not_owned", "the call has no number of the "
 		       "tenant's to call from");
 		goto out;
@@ -454,11 +600,6 @@ void b2b_rebridge_start(struct call *c, const struct b2bua_xfer_req *r, b2bua_re
 		snprintf(why, sizeof(why), "to: %s", d->reason);
 		refuse(c, h, arg, refusal_status(d->cause ? d->cause : ""),
 		       d->cause ? d->cause : "no_route", why);
-		goto out;
-	}
-	if (b2b_rebridge_offer(&c->media, !kept, rb->offer, sizeof(rb->offer), &rb->offer_len,
-			       why, sizeof(why)) != 0) {
-		refuse(c, h, arg, ENOTSUP, "not_implemented", why);
 		goto out;
 	}
 	rb->targets = d->n_targets ? calloc(d->n_targets, sizeof(*rb->targets)) : NULL;

@@ -964,3 +964,35 @@ bool b2b_sdp_is_refresh(const struct b2b_media *m, int side, const char *sdp, si
 	}
 	return false;
 }
+
+/* ---- for the re-bridge's own offer and answer (b2bua_rebridge_sdp.c) ---- */
+
+bool b2b_sdp_transcodable(const char *name, uint32_t rate)
+{
+	return codec_id(name, rate) != MEDIA_CODEC_NONE;
+}
+
+bool b2b_sdp_trunk_allows(const struct b2b_sdp_ctx *c, int side, const struct sdp_codec *k,
+			  size_t *rank)
+{
+	size_t r = pref_rank(c, side, k);
+
+	if (rank)
+		*rank = r;
+	return r != SIZE_MAX;
+}
+
+bool b2b_sdp_local_codec(const char *spec, const struct b2b_opus_opts *o, struct sdp_codec *k)
+{
+	if (!local_codec(spec, k))
+		return false;
+	if (codec_id(k->name, k->rate) == MEDIA_CODEC_OPUS)
+		opus_fmtp_8k(k->fmtp, sizeof(k->fmtp), o);
+	return true;
+}
+
+void b2b_sdp_side_remote(struct b2b_side *sd, const struct sdp_session *s,
+			 const struct sdp_media *am)
+{
+	side_remember_remote(sd, s, am);
+}

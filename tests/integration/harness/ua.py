@@ -158,6 +158,7 @@ class UA:
         self.transport = transport
         self.answer_delay = answer_delay
         self.mutate_responses = None    # bytes -> bytes, applied to every response sent
+        self.answer_body = None     # fn(INVITE) -> the SDP of our answer (None: ours)
         self.inbox = []
         self.cond = threading.Condition()
         self.dialogs = {}           # (call_id, local_tag) -> Dialog
@@ -357,7 +358,9 @@ class UA:
         self.respond(inv, 100)
         if ring:
             self.respond(inv, 180, to_tag=tag)
-        body = sdp(self.ip, self.media_port) if status == 200 else b""
+        body = b""
+        if status == 200:
+            body = self.answer_body(inv) if self.answer_body else sdp(self.ip, self.media_port)
         self.respond(inv, status, body=body, to_tag=tag)
         if status != 200:
             return None

@@ -15,6 +15,17 @@ Redis), a SIPp caller on the carrier trunk and a SIPp callee as tenant acme's PB
                   is still answered and its media flows; hung up by API later.
   refer_failed    by trunxctl transfer (bad legs, options, URIs and calls refused first):
                   the REFER is accepted but the sipfrag ends 486: failed, call goes on.
+  bridge_api      mode bridge on a call placed by POST /v1/calls (no bridge_to): while
+                  nothing plays, leg b gets comfort noise (50 pps, its codec); leg a
+                  refused (409, it has none); leg b kept and bridged to a new party
+                  answering PCMU while leg b speaks PCMA: transcoded both ways, one
+                  stream toward the kept leg from the answer on, a lease per leg; then
+                  to a third party answering PCMA: relayed, the second gets BYE.
+  bridge_file     file mode (no database), by trunxctl: a URI and an unrouted number
+                  refused; an SRTP caller's call to a plain PBX re-bridged to a number
+                  the [route] table sends to a trunk requiring SRTP: the new leg's own
+                  keys, the kept leg's unchanged, SRTP authenticated both ways on both
+                  legs, the old callee gets BYE.
   refer_in        (file mode, a hand-made UA on each side) REFERs sent to trunxd inside
                   a live call, from either end — to an arbitrary URI, without Refer-To,
                   with a malformed one, with a 6 kB one — are all refused (405, or 400 when malformed),
@@ -27,10 +38,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
+sys.path.insert(0, HERE)
 
 from harness import calls, capture, case, dbmode, ports, procs, trunxd, ua  # noqa: E402
 
 import apimode  # noqa: E402
+import rtppeer  # noqa: E402
 from api_test import world  # noqa: E402
 from apiclient import expect  # noqa: E402
 
@@ -320,6 +333,198 @@ def case_bridge(ctx):
     ctx.log("to the kept leg: %d packets (%d before the transfer), ssrc %08x, seq %d..%d; "
             "to the new party: %d", len(kept), len(before), kept[0].ssrc, kept[0].seq,
             kept[-1].seq, len(to_new))
+
+
+def kept_stream(pk, port, after):
+    """The RTP trunx sent to the kept leg from time `after` on: one SSRC, sequence +1
+    each, timestamps going on; returns the packets."""
+    kept = [r for r in capture.rtp_to(pk, port) if r.ts >= after]
+    assert len({r.ssrc for r in kept}) == 1, sorted({hex(r.ssrc) for r in kept})
+    for x, y in zip(kept, kept[1:]):
+        assert (y.seq - x.seq) & 0xFFFF == 1, ("sequence jumps", x.seq, y.seq)
+        assert 0 < (y.timestamp - x.timestamp) & 0xFFFFFFFF < 0x7FFFFFFF, \
+            ("timestamp", x.timestamp, y.timestamp)
+    return kept
+
+
+def completed(t, n0, timeout=15):
+    """The call.transfer events after the first n0 once the last is final."""
+    procs.wait_until(lambda: len(t.events("call.transfer")) >= n0 + 2 and
+                     t.events("call.transfer")[-1]["data"]["state"] in ("completed",
+                                                                       "failed"),
+                     timeout, 0.05)
+    return [(e["data"]["state"], e["data"].get("status"))
+            for e in t.events("call.transfer")[n0:]]
+
+
+def case_bridge_api(ctx):
+    u = calls.uas(ctx, "uas_basic.xml", calls=1, timeout=60)   # leg b: PCMA, plays audio
+    new = ua.UA("127.0.0.1", name="new", auto=True)
+    ctx.at_end(new.close)
+    new.answer_body = lambda inv: rtppeer.answer_sdp("127.0.0.1", new.media_port,
+                                                     ((0, "PCMU/8000"),))
+    third = ua.UA("127.0.0.1", name="third", auto=True)
+    ctx.at_end(third.close)
+    third.answer_body = lambda inv: rtppeer.answer_sdp("127.0.0.1", third.media_port,
+                                                       ((8, "PCMA/8000"),))
+    cap = capture.Capture(ctx.reg, "rtp", [u.media_port]).start()
+    a = apimode.start(ctx)
+    w = world(ctx, a, u.port)
+    acme = w["acme"]["api"]
+    for name, port in (("acme-new", new.port), ("acme-third", third.port)):
+        expect(acme.post("/v1/peers", {"name": name, "host": "127.0.0.1", "port": port}),
+               201)
+    dbmode.wait_routing(a.t, lambda m: "4 peers" in m, timeout=10)
+    cid = expect(acme.post("/v1/calls", {"from": w["acme"]["did"],
+                                         "to": "sip:100@127.0.0.1:%d" % u.port}), 202).json["id"]
+    assert call_in(acme, "answered") == cid
+    # Nothing plays: trunx sends leg b comfort noise meanwhile.
+    assert procs.wait_until(lambda: (rtp(a.t, cid) or {}).get("b", {}).get("rtp_out", 0)
+                            >= 40, 5, 0.1), rtp(a.t, cid)
+    url = "/v1/calls/%s/transfer" % cid
+    dest = "sip:200@127.0.0.1:%d" % new.port
+    r = expect(acme.post(url, {"to": dest, "mode": "bridge"}), 409, "not_answered")
+    assert "leg b" in r.json["message"], r.json
+    assert a.t.ctl("budgets")["leases"] == 1, a.t.ctl("budgets")
+    r = expect(acme.post(url, {"to": dest, "mode": "bridge", "leg": "b"}), 202).json
+    assert r["leg"] == "b" and r["result"] == "bridging", r
+    inv = new.wait_request("INVITE", timeout=10)
+    assert inv is not None
+    addr, port, pts, _ = rtppeer.offered(inv.body)
+    assert pts[0] == 8 and 0 in pts, pts   # the kept leg's PCMA first, PCMU offered too
+    peer = rtppeer.RtpPeer(new.media, (addr, port), 0, fill=0xFF)
+    ctx.at_end(peer.stop)
+    ev = completed(a.t, 0)
+    t_swap = time.time()
+    assert ev[0] == ("requested", None) and ev[-1] == ("completed", 200), ev
+    q = expect(acme.get("/v1/calls/" + cid), 200).json
+    assert q["state"] == "answered" and len(q["legs"]) == 2, q
+    assert procs.wait_until(lambda: a.t.ctl("budgets")["leases"] == 2, 5, 0.1), \
+        a.t.ctl("budgets")
+    xfer = [e for e in a.t.events("call.transferred")] or \
+        [e for e in a.t.log_records() if e.get("event") == "call.transferred"]
+    ctx.log("transferred: %s", xfer[-1] if xfer else None)
+    # Both ways: the new party gets PCMU only (transcoded from leg b's PCMA), trunx
+    # counts the new party's packets on side a and sends leg b its audio.
+    mid = rtp(a.t, cid)
+    assert procs.wait_until(lambda: peer.count(0) >= 25, 8, 0.1), (peer.got, rtp(a.t, cid))
+    assert set(peer.got) == {0}, peer.got
+
+    def flowing():
+        q = rtp(a.t, cid)
+        return q and q["a"]["rtp_in"] >= mid["a"]["rtp_in"] + 25 and \
+            q["b"]["rtp_out"] >= mid["b"]["rtp_out"] + 25 and q
+    got = procs.wait_until(flowing, 8, 0.2)
+    assert got, (mid, rtp(a.t, cid))
+    ctx.log("after the re-bridge: %s; the new party got %s", got, peer.got)
+    # Again, to a third party answering PCMA: relayed now, the first new party gets
+    # BYE, its lease goes back for the new leg's (still one per leg).
+    n0 = len(a.t.events("call.transfer"))
+    expect(acme.post(url, {"to": "sip:300@127.0.0.1:%d" % third.port, "mode": "bridge",
+                           "leg": "b"}), 202)
+    inv = third.wait_request("INVITE", timeout=10)
+    assert inv is not None
+    addr, port, _, _ = rtppeer.offered(inv.body)
+    peer3 = rtppeer.RtpPeer(third.media, (addr, port), 8)
+    ctx.at_end(peer3.stop)
+    ev = completed(a.t, n0)
+    assert ev[-1] == ("completed", 200), ev
+    assert procs.wait_until(lambda: all(x.ended for x in new.dialogs.values()), 5, 0.1), \
+        new.dialogs
+    assert procs.wait_until(lambda: peer3.count(8) >= 25, 8, 0.1), peer3.got
+    assert set(peer3.got) == {8}, peer3.got
+    assert a.t.ctl("budgets")["leases"] == 2, a.t.ctl("budgets")
+    log = [r for r in a.t.log_records() if r.get("event") == "call.transferred"]
+    assert "relay" in log[-1]["msg"], log[-1]
+    expect(acme.post("/v1/calls/%s/hangup" % cid), 200)
+    rcs = calls.finish(u)
+    assert rcs == [0], (rcs, u.describe_failure())
+    assert procs.wait_until(lambda: a.t.ctl("budgets")["leases"] == 0, 5, 0.1), \
+        a.t.ctl("budgets")
+    pk = cap.stop()
+    kept = kept_stream(pk, u.media_port, 0)   # comfort noise, then the new party
+    assert {r.pt for r in kept} == {8}, {r.pt for r in kept}
+    noise = [r for r in kept if r.ts < t_swap - 0.2]
+    after = [r for r in kept if r.ts >= t_swap]
+    assert len(noise) >= 40 and len(after) >= 15, (len(noise), len(after))
+    gap = (noise[-1].ts - noise[0].ts) / (len(noise) - 1)
+    assert 0.015 <= gap <= 0.03, gap                # 50 a second
+    # 20 ms of PCMA each (a worker late by several frames skips them: whole frames)
+    assert all((r.timestamp - p.timestamp) % 160 == 0 for p, r in zip(noise, noise[1:])), \
+        "comfort noise timestamps"
+    ctx.log("to the kept leg: %d comfort-noise packets (every %.1f ms), then %d PCMA "
+            "packets of the new parties (transcoded, then relayed), ssrc %08x", len(noise), gap * 1000, len(after),
+            kept[0].ssrc)
+
+
+def case_bridge_file(ctx):
+    pbx = ua.UA("127.0.0.1", name="pbx", auto=True)
+    ctx.at_end(pbx.close)
+    sec = ua.UA("127.0.0.1", name="secure", auto=True)
+    ctx.at_end(sec.close)
+    sec_key = rtppeer.new_key()
+
+    def srtp_answer(inv):
+        _, _, _, cr = rtppeer.offered(inv.body)
+        tag = min(t for t, (suite, _) in cr.items() if suite == rtppeer.SUITE)
+        return rtppeer.answer_sdp("127.0.0.1", sec.media_port, ((8, "PCMA/8000"),),
+                                  key_b64=sec_key, tag=tag)
+    sec.answer_body = srtp_answer
+
+    def conf(c):
+        c.carrier.update(srtp="optional", srtp_without_tls=True)   # the caller's leg
+        c.section("trunk secure", match="127.0.0.2/32", port=sec.port,
+                  uri="sip:127.0.0.1:%d" % sec.port, srtp="required", srtp_without_tls=True)
+        c.section("route secure", match="+15550002000", to_trunk="secure")
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=pbx.port, configure=conf).start()
+    caller = ua.UA("127.0.0.1", name="caller", auto=True)
+    ctx.at_end(caller.close)
+    my_key = rtppeer.new_key()
+    d, final = caller.call((t.addr, t.port), body=rtppeer.answer_sdp(
+        "127.0.0.1", caller.media_port, ((8, "PCMA/8000"),), key_b64=my_key))
+    assert d is not None, final
+    addr, port, _, cr = rtppeer.offered(final.body)
+    assert 1 in cr, final.body   # the caller's leg is SRTP (its own keys)
+    mine = rtppeer.RtpPeer(caller.media, (addr, port), 8, tx_key=my_key, rx_key=cr[1][1])
+    ctx.at_end(mine.stop)
+    cid = procs.wait_until(lambda: [x["id"] for x in t.ctl("calls")], 5, 0.1)[0]
+    # Refused first, nothing placed: a URI (file mode routes numbers), no route.
+    for dest, why in (("sip:x@127.0.0.1:%d" % sec.port, "number"),
+                      ("+15559999999", "route")):
+        try:
+            t.ctl("transfer", cid, "a", dest, "--bridge")
+        except trunxd.TrunxdError as e:
+            assert why in str(e), str(e)
+        else:
+            raise AssertionError("transfer to %s accepted" % dest)
+    assert not t.events("call.transfer"), t.events("call.transfer")
+    r = t.ctl("transfer", cid, "a", "+15550002000", "--bridge")
+    assert r["result"] == "bridging" and r["mode"] == "bridge", r
+    inv = sec.wait_request("INVITE", timeout=10)
+    assert inv is not None
+    body = inv.body.decode()
+    assert "RTP/SAVP" in body, body
+    addr, port, _, cr = rtppeer.offered(inv.body)
+    tag = min(k for k, (suite, _) in cr.items() if suite == rtppeer.SUITE)
+    peer = rtppeer.RtpPeer(sec.media, (addr, port), 8, tx_key=sec_key, rx_key=cr[tag][1])
+    ctx.at_end(peer.stop)
+    ev = completed(t, 0)
+    assert ev[0] == ("requested", None) and ev[-1] == ("completed", 200), ev
+    # The old callee got BYE; the caller's leg is kept.
+    assert procs.wait_until(lambda: all(x.ended for x in pbx.dialogs.values()), 5, 0.1), \
+        pbx.dialogs
+    n0 = mine.count(8)
+    assert procs.wait_until(lambda: peer.count(8) >= 25 and mine.count(8) >= n0 + 25, 8,
+                            0.1), (peer.got, peer.bad, mine.got, n0)
+    q = rtp(t, cid)
+    ctx.log("after the re-bridge: the secure party got %s (%d failed its check), the "
+            "caller %d more; trunx: %s", peer.got, peer.bad, mine.count(8) - n0, q)
+    assert peer.bad == 0 and mine.bad == 0, (peer.bad, mine.bad)
+    assert q["a"].get("srtp_auth_fail", 0) == 0 and q["b"].get("srtp_auth_fail", 0) == 0, q
+    r = d.bye()
+    assert r and r.status == 200, r
+    ends = t.wait_events("call.end", 1, 10)
+    assert ends and ends[0].get("cause") == "bye_a", ends
 
 
 def case_refer_in(ctx):

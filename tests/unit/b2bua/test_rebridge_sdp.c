@@ -1,8 +1,10 @@
 /*
  * test_rebridge_sdp.c — the SDP of a re-bridge (transfer mode bridge): the new leg is
  * offered what the replaced side negotiated (its codecs and our numbers, our port,
- * sendrecv, audio only, no crypto); its answer becomes the side's (address, port, its
- * payload types) only when it keeps the call's codec; the kept side is not touched.
+ * sendrecv, audio only) and the codecs trunx transcodes, as the new trunk allows, with
+ * SRTP by the new trunk's policy; its answer becomes the side's (address, port, its
+ * payload types, its keys): relay when it keeps the call's codec, transcoding when it
+ * picks another; the kept side is not touched.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +19,10 @@
 
 #include "b2bua/b2bua_int.h"
 
-static const char *const allowed[] = {"PCMU/8000", "PCMA/8000", "telephone-event/8000"};
+static const char *const allowed[] = {"PCMU/8000", "PCMA/8000", "opus/48000/2",
+				      "telephone-event/8000"};
+/* The call itself: G.711 only. */
+static const char *const call_allowed[] = {"PCMU/8000", "PCMA/8000", "telephone-event/8000"};
 
 static const char offer_a[] =
 	"v=0\r\no=alice 100 1 IN IP4 10.0.0.1\r\ns=call\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
@@ -40,6 +45,16 @@ static const char answer_pcmu[] =
 	"v=0\r\no=dave 400 1 IN IP4 10.0.0.8\r\ns=-\r\nc=IN IP4 10.0.0.8\r\nt=0 0\r\n"
 	"m=audio 7100 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
+static const char answer_g722[] =
+	"v=0\r\no=fred 600 1 IN IP4 10.0.0.6\r\ns=-\r\nc=IN IP4 10.0.0.6\r\nt=0 0\r\n"
+	"m=audio 7200 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n";
+
+static const char answer_opus_srtp[] =
+	"v=0\r\no=gina 700 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\n"
+	"m=audio 7300 RTP/SAVP 111 101\r\na=rtpmap:111 opus/48000/2\r\n"
+	"a=rtpmap:101 telephone-event/8000\r\n"
+	"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\r\n";
+
 static const char answer_rejected[] =
 	"v=0\r\no=erin 500 1 IN IP4 10.0.0.7\r\ns=-\r\nc=IN IP4 10.0.0.7\r\nt=0 0\r\n"
 	"m=audio 0 RTP/AVP 8\r\n";
@@ -55,7 +70,7 @@ static struct b2b_media *negotiated(void)
 	c.media_addr = "192.0.2.10";
 	c.port[MEDIA_SIDE_A] = 20000;
 	c.port[MEDIA_SIDE_B] = 20002;
-	c.allowed = allowed;
+	c.allowed = call_allowed;
 	c.n_allowed = 3;
 	m->offer_from = -1;
 	m->sess_id = 4242;
@@ -64,6 +79,20 @@ static struct b2b_media *negotiated(void)
 	assert_int_equal(b2b_sdp_answer(m, &c, answer_b, strlen(answer_b), out, sizeof(out), &n,
 					why, sizeof(why)), 0);
 	return m;
+}
+
+/* The new leg's context: every codec trunx has, no trunk list, no SRTP. */
+static void new_ctx(struct b2b_sdp_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->media_addr = "192.0.2.10";
+	c->allowed = allowed;
+	c->n_allowed = 4;
+	for (int k = 0; k < 2; k++) {
+		c->opus[k].complexity = 5;
+		c->opus[k].fec = true;
+		c->dtmf[k] = MEDIA_DTMF_RFC4733;
+	}
 }
 
 static struct sdp_session *parse(const char *s, size_t n)
@@ -83,17 +112,29 @@ static uint8_t pt_of(const struct b2b_media *m, const char *name, int side)
 	return MEDIA_PT_NONE;
 }
 
+static const struct sdp_codec *codec_in(const struct sdp_media *am, const char *name)
+{
+	for (size_t i = 0; i < am->n_codecs; i++)
+		if (strcmp(am->codecs[i].name, name) == 0)
+			return &am->codecs[i];
+	return NULL;
+}
+
 static void test_offer_is_what_the_side_negotiated(void **state)
 {
+	static const char pcma_only[][32] = {"PCMA/8000"};
 	struct b2b_media *m = negotiated();
+	struct b2b_reoffer *o = calloc(1, sizeof(*o));
+	struct b2b_sdp_ctx c;
 	struct sdp_session *s;
-	char out[SDP_BUF_MAX], why[128];
-	size_t n = 0;
+	char why[128];
 
 	(void)state;
-	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, out, sizeof(out), &n, why,
-					    sizeof(why)), 0);
-	s = parse(out, n);
+	new_ctx(&c);
+	c.prefer[MEDIA_SIDE_B] = pcma_only;   /* the new trunk: PCMA only */
+	c.n_prefer[MEDIA_SIDE_B] = 1;
+	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, &c, o, why, sizeof(why)), 0);
+	s = parse(o->sdp, o->len);
 	assert_int_equal(s->n_media, 1);
 	assert_string_equal(s->media[0].type, "audio");
 	assert_string_equal(s->media[0].addr, "192.0.2.10");
@@ -108,31 +149,47 @@ static void test_offer_is_what_the_side_negotiated(void **state)
 	assert_int_equal(s->media[0].codecs[1].pt, 101);
 	assert_int_equal(s->sess_id, 4242);
 	free(s);
+	/* A trunk with no list: the codecs trunx transcodes to the kept PCMA come after
+	 * (PCMU was offered to B but not negotiated: it is one of them now). */
+	new_ctx(&c);
+	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, &c, o, why, sizeof(why)), 0);
+	s = parse(o->sdp, o->len);
+	assert_int_equal(s->media[0].n_codecs, 4);
+	assert_string_equal(s->media[0].codecs[0].name, "PCMA");
+	assert_non_null(codec_in(&s->media[0], "PCMU"));
+	assert_int_equal(codec_in(&s->media[0], "PCMU")->pt, 0);
+	assert_non_null(codec_in(&s->media[0], "opus"));
+	assert_int_equal(codec_in(&s->media[0], "opus")->pt, 111);
+	assert_int_equal(codec_in(&s->media[0], "telephone-event")->pt, 101);
+	assert_string_equal(s->media[0].proto, "RTP/AVP");
+	free(s);
 	/* Side A too: what our answer to A carried. */
-	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_A, out, sizeof(out), &n, why,
-					    sizeof(why)), 0);
-	s = parse(out, n);
+	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_A, &c, o, why, sizeof(why)), 0);
+	s = parse(o->sdp, o->len);
 	assert_int_equal(s->n_media, 1);
 	assert_int_equal(s->media[0].port, 20000);
 	assert_int_equal(s->media[0].codecs[0].pt, 8);
 	free(s);
+	free(o);
 	free(m);
 }
 
 static void test_answer_takes_the_side(void **state)
 {
 	struct b2b_media *m = negotiated(), before;
+	struct b2b_reoffer *o = calloc(1, sizeof(*o));
 	struct media_session_params p;
-	char out[SDP_BUF_MAX], why[128];
-	size_t n = 0;
+	struct b2b_sdp_ctx c;
+	char why[128];
 
 	(void)state;
-	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, out, sizeof(out), &n, why,
-					    sizeof(why)), 0);
+	new_ctx(&c);
+	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, &c, o, why, sizeof(why)), 0);
 	before = *m;
 	assert_int_equal(pt_of(m, "telephone-event", MEDIA_SIDE_B), 100);
-	assert_int_equal(b2b_rebridge_answer(m, MEDIA_SIDE_B, out, n, answer_new,
+	assert_int_equal(b2b_rebridge_answer(m, MEDIA_SIDE_B, &c, o, answer_new,
 					     strlen(answer_new), why, sizeof(why)), 0);
+	assert_false(m->transcode);
 	assert_string_equal(m->side[MEDIA_SIDE_B].addr, "10.0.0.9");
 	assert_int_equal(m->side[MEDIA_SIDE_B].port, 7000);
 	assert_int_equal(m->side[MEDIA_SIDE_B].dir, SDP_DIR_SENDRECV);   /* was sendonly */
@@ -145,52 +202,157 @@ static void test_answer_takes_the_side(void **state)
 			    sizeof(before.choice[MEDIA_SIDE_A]));
 	assert_int_equal(pt_of(m, "telephone-event", MEDIA_SIDE_A), 101);
 	/* Our offer is now our SDP toward the side. */
-	assert_memory_equal(m->side[MEDIA_SIDE_B].last_local, out, n);
+	assert_memory_equal(m->side[MEDIA_SIDE_B].last_local, o->sdp, o->len);
 	/* The media engine sends toward the new party, events with its number. */
 	b2b_sdp_media_params(m, &p);
 	assert_int_equal(p.side[MEDIA_SIDE_B].pt_map[101], 101);   /* its events to A's */
 	assert_int_equal(p.side[MEDIA_SIDE_A].pt_map[101], 96);    /* A's events to its */
+	assert_int_equal(p.side[MEDIA_SIDE_A].codec.codec, p.side[MEDIA_SIDE_B].codec.codec);
+	free(o);
+	free(m);
+}
+
+/* The new party answers another codec: transcoding, the kept leg as it was; a second
+ * re-bridge answered in the kept leg's codec goes back to relaying. */
+static void test_codec_change_transcodes(void **state)
+{
+	struct b2b_media *m = negotiated(), before;
+	struct b2b_reoffer *o = calloc(1, sizeof(*o));
+	struct media_session_params p;
+	struct b2b_sdp_ctx c;
+	char why[128];
+
+	(void)state;
+	new_ctx(&c);
+	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, &c, o, why, sizeof(why)), 0);
+	before = *m;
+	assert_int_equal(b2b_rebridge_answer(m, MEDIA_SIDE_B, &c, o, answer_pcmu,
+					     strlen(answer_pcmu), why, sizeof(why)), 0);
+	assert_true(m->transcode);
+	assert_string_equal(m->choice[MEDIA_SIDE_B].name, "PCMU");
+	assert_int_equal(m->choice[MEDIA_SIDE_B].pt, 0);
+	assert_int_equal(m->choice[MEDIA_SIDE_B].sent, 0);
+	assert_int_equal(m->choice[MEDIA_SIDE_B].te_pt, MEDIA_PT_NONE);  /* none answered */
+	assert_string_equal(m->choice[MEDIA_SIDE_A].name, "PCMA");
+	assert_int_equal(m->choice[MEDIA_SIDE_A].pt, 8);       /* A's own numbers */
+	assert_int_equal(m->choice[MEDIA_SIDE_A].te_pt, 101);
+	assert_memory_equal(&m->side[MEDIA_SIDE_A], &before.side[MEDIA_SIDE_A],
+			    sizeof(before.side[MEDIA_SIDE_A]));
+	assert_int_equal(m->side[MEDIA_SIDE_B].port, 7100);
+	b2b_sdp_media_params(m, &p);
+	assert_int_equal(p.side[MEDIA_SIDE_A].codec.codec, MEDIA_CODEC_PCMA);
+	assert_int_equal(p.side[MEDIA_SIDE_A].codec.pt, 8);
+	assert_int_equal(p.side[MEDIA_SIDE_B].codec.codec, MEDIA_CODEC_PCMU);
+	assert_int_equal(p.side[MEDIA_SIDE_B].codec.pt, 0);
+	assert_int_equal(p.side[MEDIA_SIDE_B].codec.pt_rx[0], 0);
+	/* Again, answered in PCMA: relay. */
+	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, &c, o, why, sizeof(why)), 0);
+	assert_int_equal(b2b_rebridge_answer(m, MEDIA_SIDE_B, &c, o, answer_new,
+					     strlen(answer_new), why, sizeof(why)), 0);
+	assert_false(m->transcode);
+	b2b_sdp_media_params(m, &p);
+	assert_int_equal(p.side[MEDIA_SIDE_B].codec.codec, MEDIA_CODEC_PCMA);
+	assert_int_equal(p.side[MEDIA_SIDE_B].pt_map[8], 8);
+	assert_int_equal(p.side[MEDIA_SIDE_A].pt_map[101], 96);
+	free(o);
+	free(m);
+}
+
+/* The new trunk wants SRTP: the offer carries keys of its own, the answer's key is the
+ * new side's; the kept side's keys stay, and so does nothing of the replaced leg's
+ * (SRTP too). Opus answered: transcoding. */
+static void test_srtp_new_leg(void **state)
+{
+	struct b2b_media *m = negotiated();
+	struct b2b_reoffer *o = calloc(1, sizeof(*o));
+	struct media_session_params p;
+	struct b2b_sdp_ctx c;
+	struct sdp_session *s;
+	char why[128];
+
+	struct b2b_crypto kept, old;
+
+	(void)state;
+	memset(&kept, 0, sizeof(kept));
+	kept.suite = SDP_CRYPTO_AES_CM_128_HMAC_SHA1_32;
+	kept.tag = 3;
+	memset(kept.local, 0x11, sizeof(kept.local));
+	memset(kept.remote, 0x22, sizeof(kept.remote));
+	m->crypto[MEDIA_SIDE_A] = kept;
+	old = kept;
+	memset(old.local, 0x33, sizeof(old.local));
+	m->crypto[MEDIA_SIDE_B] = old;   /* the replaced leg's own keys */
+	new_ctx(&c);
+	c.srtp[MEDIA_SIDE_B].mode = B2B_SRTP_REQUIRED;
+	c.srtp[MEDIA_SIDE_B].keys_ok = true;
+	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, &c, o, why, sizeof(why)), 0);
+	s = parse(o->sdp, o->len);
+	assert_string_equal(s->media[0].proto, "RTP/SAVP");
+	assert_int_equal(s->media[0].n_crypto, 2);
+	free(s);
+	assert_int_equal(b2b_rebridge_answer(m, MEDIA_SIDE_B, &c, o, answer_opus_srtp,
+					     strlen(answer_opus_srtp), why, sizeof(why)), 0);
+	assert_true(m->transcode);
+	assert_int_equal(m->crypto[MEDIA_SIDE_B].suite, SDP_CRYPTO_AES_CM_128_HMAC_SHA1_80);
+	assert_memory_not_equal(m->crypto[MEDIA_SIDE_B].local, old.local, sizeof(old.local));
+	assert_memory_equal(&m->crypto[MEDIA_SIDE_A], &kept, sizeof(kept));
+	assert_int_equal(m->choice[MEDIA_SIDE_B].te_pt, 101);
+	b2b_sdp_media_params(m, &p);
+	assert_int_equal(p.side[MEDIA_SIDE_B].codec.codec, MEDIA_CODEC_OPUS);
+	assert_int_equal(p.side[MEDIA_SIDE_B].srtp.suite, MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80);
+	assert_int_equal(p.side[MEDIA_SIDE_A].srtp.suite, MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32);
+	/* A plain answer to an SRTP-only offer is refused. */
+	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, &c, o, why, sizeof(why)), 0);
+	assert_int_equal(b2b_rebridge_answer(m, MEDIA_SIDE_B, &c, o, answer_new,
+					     strlen(answer_new), why, sizeof(why)), ENOTSUP);
+	free(o);
 	free(m);
 }
 
 static void test_answer_refused_leaves_the_call(void **state)
 {
 	struct b2b_media *m = negotiated(), *copy = malloc(sizeof(*m));
-	char out[SDP_BUF_MAX], why[128];
-	size_t n = 0;
+	struct b2b_reoffer *o = calloc(1, sizeof(*o));
+	struct b2b_sdp_ctx c;
+	char why[128];
 
 	(void)state;
-	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, out, sizeof(out), &n, why,
-					    sizeof(why)), 0);
+	new_ctx(&c);
+	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, &c, o, why, sizeof(why)), 0);
 	*copy = *m;
-	assert_int_equal(b2b_rebridge_answer(m, MEDIA_SIDE_B, out, n, answer_pcmu,
-					     strlen(answer_pcmu), why, sizeof(why)), ENOTSUP);
-	assert_non_null(strstr(why, "PCMU"));
-	assert_int_equal(b2b_rebridge_answer(m, MEDIA_SIDE_B, out, n, answer_rejected,
+	assert_int_equal(b2b_rebridge_answer(m, MEDIA_SIDE_B, &c, o, answer_g722,
+					     strlen(answer_g722), why, sizeof(why)), ENOTSUP);
+	assert_non_null(strstr(why, "G722"));
+	assert_int_equal(b2b_rebridge_answer(m, MEDIA_SIDE_B, &c, o, answer_rejected,
 					     strlen(answer_rejected), why, sizeof(why)), ENOTSUP);
-	assert_int_equal(b2b_rebridge_answer(m, MEDIA_SIDE_B, out, n, "garbage", 7, why,
+	assert_int_equal(b2b_rebridge_answer(m, MEDIA_SIDE_B, &c, o, "garbage", 7, why,
 					     sizeof(why)), EINVAL);
 	assert_memory_equal(m, copy, sizeof(*m));
 	free(copy);
+	free(o);
 	free(m);
 }
 
 static void test_offer_refused(void **state)
 {
 	struct b2b_media *m = negotiated();
-	char out[SDP_BUF_MAX], why[128];
-	size_t n = 0;
+	struct b2b_reoffer *o = calloc(1, sizeof(*o));
+	struct b2b_sdp_ctx c;
+	char why[128];
 
 	(void)state;
-	m->crypto[MEDIA_SIDE_B].suite = SDP_CRYPTO_AES_CM_128_HMAC_SHA1_80;
-	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, out, sizeof(out), &n, why,
-					    sizeof(why)), ENOTSUP);
+	new_ctx(&c);
+	/* SRTP required toward a trunk whose signalling may not carry keys */
+	c.srtp[MEDIA_SIDE_B].mode = B2B_SRTP_REQUIRED;
+	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, &c, o, why, sizeof(why)),
+			 ENOTSUP);
 	assert_non_null(strstr(why, "SRTP"));
+	new_ctx(&c);
 	memset(m, 0, sizeof(*m));   /* nothing negotiated */
-	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, out, sizeof(out), &n, why,
-					    sizeof(why)), ENOTSUP);
-	assert_int_equal(b2b_rebridge_offer(m, 2, out, sizeof(out), &n, why, sizeof(why)),
-			 EINVAL);
+	assert_int_equal(b2b_rebridge_offer(m, MEDIA_SIDE_B, &c, o, why, sizeof(why)),
+			 ENOTSUP);
+	assert_int_equal(b2b_rebridge_offer(m, 2, &c, o, why, sizeof(why)), EINVAL);
+	free(o);
 	free(m);
 }
 
@@ -199,6 +361,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_offer_is_what_the_side_negotiated),
 		cmocka_unit_test(test_answer_takes_the_side),
+		cmocka_unit_test(test_codec_change_transcodes),
+		cmocka_unit_test(test_srtp_new_leg),
 		cmocka_unit_test(test_answer_refused_leaves_the_call),
 		cmocka_unit_test(test_offer_refused),
 	};

@@ -197,6 +197,36 @@ static void test_latch_and_third_party(void **state)
 	peer_close(&a3);
 }
 
+/* Side A moved to another party (a re-bridge): the old party's last packet arrives
+ * first and latches, but the new SDP address takes the side back at once; the old
+ * party is dropped from then on and B's audio goes to the new one. */
+static void test_new_remote_takes_back_latch(void **state)
+{
+	struct fixture f;
+	struct peer a2;
+	struct media_event ev;
+	struct rtp_hdr h;
+	uint32_t tag;
+
+	(void)state;
+	setup(&f);
+	peer_open(&a2);
+	update(&f);
+	hop(&f.a, f.pa, &f.b, 0, 1, 0, 0xa, 1);            /* latched to A's SDP address */
+	side_params(&f.p.side[0], peer_port(&a2), 0, MEDIA_DIR_SENDRECV);
+	update(&f);
+	sleep_ms(50);
+	hop(&f.a, f.pa, &f.b, 0, 2, 160, 0xa, 2);          /* the old party, late: latches */
+	hop(&a2, f.pa, &f.b, 0, 1, 0, 0x2a, 3);            /* the new address takes over */
+	hop(&f.b, f.pb, &a2, 0, 1, 0, 0xb, 4);             /* B's audio goes to it */
+	assert_int_equal(peer_drain(&f.a, 50), 0);
+	peer_send_rtp(&f.a, f.pa, 0, 3, 320, 0xa, false, 5);   /* the old party: dropped */
+	assert_false(peer_recv_rtp(&f.b, &h, &tag, QUIET_MS, NULL));
+	hop(&a2, f.pa, &f.b, 0, 2, 160, 0x2a, 6);
+	teardown(&f, &ev);
+	peer_close(&a2);
+}
+
 static void test_relatch_after_silence(void **state)
 {
 	struct fixture f;
@@ -608,6 +638,7 @@ int test_engine_relay_run(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_both_ways_pt_rewrite),
 		cmocka_unit_test(test_latch_and_third_party),
+		cmocka_unit_test(test_new_remote_takes_back_latch),
 		cmocka_unit_test(test_update_burst_newest_wins),
 		cmocka_unit_test(test_relatch_after_silence),
 		cmocka_unit_test(test_relatch_after_update),

@@ -453,6 +453,82 @@ static void play_keeps_stream(void **state)
 	evlog_fini(&log);
 }
 
+/* Comfort noise toward B (A has no remote: nothing else would reach B): 50 quiet
+ * packets a second, no events; a prompt replaces it (its two events), then it takes up
+ * again; switched off, nothing more is sent. One stream throughout. */
+static void fill_gives_way_to_prompt(void **state)
+{
+	struct media_engine_cfg cfg;
+	struct media_engine *me;
+	struct media_session *s;
+	struct media_session_params p;
+	struct evlog log;
+	struct peer b;
+	static struct pkt got[200];
+	int n = 0, quiet1 = 0, loud = 0, quiet2, n_off;
+	uint64_t t0, t1;
+	int16_t *pcm;
+
+	(void)state;
+	evlog_init(&log);
+	test_engine_cfg(&cfg, 4, 1);
+	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, &log), 0);
+	assert_int_equal(media_session_create(me, 6, &s), 0);
+	peer_open(&b);
+	side_params(&p.side[0], 0, 0, MEDIA_DIR_SENDRECV);
+	memset(&p.side[0].rtp, 0, sizeof(p.side[0].rtp));   /* no remote */
+	side_params(&p.side[1], peer_port(&b), 0, MEDIA_DIR_SENDRECV);
+	assert_int_equal(media_session_update(s, &p), 0);
+	t0 = mono_us();
+	assert_int_equal(media_session_fill(s, MEDIA_SIDE_B, true), 0);
+	while (mono_us() < t0 + 400000) {   /* 0.4 s */
+		sleep_ms(10);
+		collect(&b, got, &n, 200);
+	}
+	quiet1 = n;
+	t1 = mono_us();
+	pcm = malloc(1600 * sizeof(int16_t));   /* a 0.2 s prompt */
+	assert_non_null(pcm);
+	for (int i = 0; i < 1600; i++)
+		pcm[i] = (int16_t)lround(8000 * sin(2 * PI * 1000 * i / 8000.0));
+	assert_int_equal(media_session_play(s, MEDIA_SIDE_B, pcm, 1600, false), 0);
+	for (int k = 0; k < 60; k++) {   /* the prompt, then 0.4 s of noise again */
+		sleep_ms(10);
+		collect(&b, got, &n, 200);
+	}
+	quiet2 = n;
+	assert_int_equal(media_session_fill(s, MEDIA_SIDE_B, false), 0);
+	sleep_ms(60);
+	collect(&b, got, &n, 200);
+	n_off = n;
+	sleep_ms(200);
+	collect(&b, got, &n, 200);
+	assert_int_equal(n, n_off);   /* off: nothing more */
+	assert_int_equal(evlog_count(&log, MEDIA_EV_FEAT, 6), 2);   /* the prompt's only */
+	media_session_destroy(s);
+	assert_true(evlog_wait(&log, MEDIA_EV_CLOSED, 6, 3000, NULL));
+	/* one packet per 20 ms of the time it ran (the worker may be late, never ahead) */
+	assert_in_range(quiet1, (int)((t1 - t0) / 20000) * 3 / 4, (int)((t1 - t0) / 20000) + 2);
+	assert_true(quiet2 - quiet1 >= 15);
+	for (int i = 0; i < n; i++) {
+		if (got[i].rms > 3000)
+			loud++;
+		else
+			assert_true(got[i].rms < 30);   /* the noise: near silence */
+		assert_int_equal(got[i].h.ssrc, got[0].h.ssrc);
+		assert_int_equal(got[i].h.pt, 0);
+		if (i) {
+			assert_int_equal((uint16_t)(got[i].h.seq - got[i - 1].h.seq), 1);
+			assert_int_equal((got[i].h.ts - got[i - 1].h.ts) % 160, 0);
+			assert_true(got[i].h.ts - got[i - 1].h.ts >= 160);
+		}
+	}
+	assert_in_range(loud, 6, 10);   /* a late worker skips frames, never adds */
+	media_engine_destroy(me);
+	peer_close(&b);
+	evlog_fini(&log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -464,6 +540,7 @@ int main(void)
 		cmocka_unit_test(record_reanchors_on_jump),
 		cmocka_unit_test(record_late_start_moves_earlier),
 		cmocka_unit_test(play_keeps_stream),
+		cmocka_unit_test(fill_gives_way_to_prompt),
 	};
 
 	int failed = 0;
