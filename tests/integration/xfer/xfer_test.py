@@ -322,7 +322,9 @@ def case_bridge(ctx):
     pk = cap.stop()
     kept = capture.rtp_to(pk, u.media_port)
     before = [r for r in kept if r.ts < t_swap]
-    assert len(before) >= 5 and len(kept) - len(before) >= 30, (len(before), len(kept))
+    # (g711a.pcap runs at ~33 packets/s and the call is hung up soon after the swap:
+    # 15 packets after it, each with sequence +1, show the stream going on.)
+    assert len(before) >= 5 and len(kept) - len(before) >= 15, (len(before), len(kept))
     assert len({r.ssrc for r in kept}) == 1, sorted({hex(r.ssrc) for r in kept})
     for x, y in zip(kept, kept[1:]):
         assert (y.seq - x.seq) & 0xFFFF == 1, ("sequence jumps", x.seq, y.seq)
