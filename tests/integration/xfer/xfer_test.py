@@ -376,7 +376,8 @@ def case_bridge_api(ctx):
     for name, port in (("acme-new", new.port), ("acme-third", third.port)):
         expect(acme.post("/v1/peers", {"name": name, "host": "127.0.0.1", "port": port}),
                201)
-    dbmode.wait_routing(a.t, lambda m: "4 peers" in m, timeout=10)
+    # The DIDs too (the caller ID is checked against them), not only the peers.
+    dbmode.wait_routing(a.t, lambda m: "2 DIDs" in m and "4 peers" in m, timeout=10)
     cid = expect(acme.post("/v1/calls", {"from": w["acme"]["did"],
                                          "to": "sip:100@127.0.0.1:%d" % u.port}), 202).json["id"]
     assert call_in(acme, "answered") == cid
