@@ -27,14 +27,9 @@ static const char *const via_names[] = {"rfc4733", "inband", "info", "api"};
 
 enum dtmf_via { VIA_RFC4733 = 0, VIA_INBAND, VIA_INFO, VIA_API };
 
-/* The way a leg's trunk carries digits (RFC 4733 for a leg without a trunk). */
-static enum media_dtmf_mode leg_mode(const struct call *c, int side)
+enum media_dtmf_mode b2b_trunk_dtmf(const struct trunk_cfg *t)
 {
-	const struct trunk *t = side == SIDE_A ? c->trunk_in : c->trunk_out;
-
-	if (!t)
-		return MEDIA_DTMF_RFC4733;
-	switch (trunk_get_cfg(t)->dtmf) {
+	switch (t->dtmf) {
 	case TRUNK_DTMF_INBAND:
 		return MEDIA_DTMF_INBAND;
 	case TRUNK_DTMF_INFO:
@@ -42,6 +37,16 @@ static enum media_dtmf_mode leg_mode(const struct call *c, int side)
 	default:
 		return MEDIA_DTMF_RFC4733;
 	}
+}
+
+/* The way a leg's trunk carries digits (RFC 4733 for a leg without a trunk). */
+static enum media_dtmf_mode leg_mode(const struct call *c, int side)
+{
+	const struct trunk *t = side == SIDE_A ? c->trunk_in : c->trunk_out;
+
+	if (!t)
+		return MEDIA_DTMF_RFC4733;
+	return b2b_trunk_dtmf(trunk_get_cfg(t));
 }
 
 void b2b_dtmf_media_params(const struct b2b_media *m, int side, struct media_dtmf_params *dp)

@@ -675,4 +675,9 @@ struct b2b_req_job {
 int b2b_post_req(struct b2bua *b, void (*run)(void *), void *req, void *pcm,
 		 b2bua_reply_h *h, void *arg);
 
+/** The DTMF mode a trunk's configuration asks for (b2bua_dtmf.c). */
+enum media_dtmf_mode b2b_trunk_dtmf(const struct trunk_cfg *t);
+/** want if free in used[], else the first free dynamic payload type (b2bua_sdp.c). */
+uint8_t b2b_free_pt(const bool used[128], uint8_t want);
+
 #endif

@@ -131,18 +131,6 @@ static void ring_timeout(void *arg)
 	b2b_xfer_failed(c, 408, "the new party did not answer in time");
 }
 
-static enum media_dtmf_mode trunk_dtmf(const struct trunk_cfg *t)
-{
-	switch (t->dtmf) {
-	case TRUNK_DTMF_INBAND:
-		return MEDIA_DTMF_INBAND;
-	case TRUNK_DTMF_INFO:
-		return MEDIA_DTMF_INFO;
-	default:
-		return MEDIA_DTMF_RFC4733;
-	}
-}
-
 /* The call's SDP context with side `side` made the destination's: its trunk's codecs,
  * SRTP policy (keys only over TLS unless the trunk allows them without), Opus options
  * and DTMF way. */
@@ -172,7 +160,7 @@ static void target_ctx(const struct call *c, const struct route_target *t, int s
 	x->opus[side].complexity = tc->opus_complexity;
 	x->opus[side].fec = tc->opus_fec;
 	x->opus[side].dtx = tc->opus_dtx;
-	x->dtmf[side] = (uint8_t)trunk_dtmf(tc);
+	x->dtmf[side] = (uint8_t)b2b_trunk_dtmf(tc);
 }
 
 /* The INVITE of the new leg to the current destination, or the next ones. */

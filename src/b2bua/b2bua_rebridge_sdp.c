@@ -76,16 +76,6 @@ static bool has_te(const struct sdp_media *am)
 	return false;
 }
 
-static uint8_t free_pt(const bool used[128], uint8_t want)
-{
-	if (want < 128 && !used[want])
-		return want;
-	for (uint8_t p = 96; p < 128; p++)
-		if (!used[p])
-			return p;
-	return MEDIA_PT_NONE;
-}
-
 /* am's codecs: those the replaced side negotiated that the new trunk allows, then
  * (kept codec transcodable) every other codec trunx transcodes it allows, in its
  * order. @return whether an audio codec is left */
@@ -119,7 +109,7 @@ static bool offer_codecs(const struct b2b_media *m, int side, const struct b2b_s
 			if (dup || (!is_te(k.name) && !b2b_sdp_transcodable(k.name, k.rate)) ||
 			    !b2b_sdp_trunk_allows(c, side, &k, &rank[n]))
 				continue;
-			k.pt = free_pt(used, k.pt);
+			k.pt = b2b_free_pt(used, k.pt);
 			if (k.pt > 127)
 				continue;
 			used[k.pt] = true;

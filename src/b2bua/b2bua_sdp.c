@@ -195,7 +195,7 @@ static bool local_codec(const char *spec, struct sdp_codec *k)
 	return true;
 }
 
-static uint8_t free_pt(const bool used[128], uint8_t want)
+uint8_t b2b_free_pt(const bool used[128], uint8_t want)
 {
 	if (want < 128 && !used[want])
 		return want;
@@ -273,7 +273,7 @@ static int build_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to,
 		    sdp_media_find(am, k.name, k.rate) || pref_rank(c, to, &k) == SIZE_MAX)
 			continue;
 		neg = negotiated(m, k.name, k.rate);
-		k.pt = free_pt(used, neg && neg->sent[to] < 128 ? neg->sent[to] : k.pt);
+		k.pt = b2b_free_pt(used, neg && neg->sent[to] < 128 ? neg->sent[to] : k.pt);
 		if (k.pt > 127)
 			continue;
 		used[k.pt] = true;
