@@ -322,6 +322,8 @@ void log_double(struct log_rec *r, const char *key, double val)
 
 void log_raw(struct log_rec *r, const char *key, const char *json)
 {
+	if (r->has_rid && strcmp(key, "request_id") == 0)
+		return;   /* the thread's request id is there already */
 	rec_key(r, key);
 	if (!json) {
 		rec_append(r, "null", 4);

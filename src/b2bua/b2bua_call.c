@@ -66,6 +66,8 @@ void call_log(enum log_level lvl, const char *event, const struct call *c,
 	if (!log_begin(&r, lvl, event))
 		return;
 	log_str(&r, "call_id", c->id);
+	if (c->api_rid[0])   /* skipped when the thread works for that request already */
+		log_str(&r, "request_id", c->api_rid);
 	if (leg)
 		log_str(&r, "leg", leg);
 	if (c->trunk_in)

@@ -153,11 +153,14 @@ static json_t *record_json(struct call *c)
 	put(o, "node_id", jstr(c->b->node_id));
 	if (c->tenant[0])
 		put(o, "tenant", jstr(c->tenant));
+	if (c->api_rid[0])   /* the POST /v1/calls that placed it */
+		put(o, "request_id", jstr(c->api_rid));
 	return o;
 }
 
-/* A log line made of a record's fields (all but "kind"). */
-static void log_object(enum log_level level, const char *event, json_t *o)
+/* A log line made of a record's fields (all but "kind"), with the id of the API request
+ * that placed the call when there is one (rid: NULL or ""). */
+static void log_object(enum log_level level, const char *event, json_t *o, const char *rid)
 {
 	struct log_rec r;
 	const char *k;
@@ -165,6 +168,8 @@ static void log_object(enum log_level level, const char *event, json_t *o)
 
 	if (!log_begin(&r, level, event))
 		return;
+	if (rid && rid[0] && !json_object_get(o, "request_id"))
+		log_str(&r, "request_id", rid);
 	json_object_foreach(o, k, v) {
 		char *txt;
 
@@ -215,7 +220,7 @@ void call_record(struct call *c)
 		log_msg(LOG_ERROR, "call.end", "out of memory: call %s has no record", c->id);
 		return;
 	}
-	log_object(LOG_INFO, "call.end", o);
+	log_object(LOG_INFO, "call.end", o, NULL);
 	if (b->hooks.cdr) {
 		char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 
@@ -258,7 +263,7 @@ void b2b_event(struct b2bua *b, enum log_level level, const char *type, const st
 	if (tenant)
 		put(o, "tenant", jstr(tenant));
 	put(o, "data", data ? data : json_object());
-	log_object(level, type, o);
+	log_object(level, type, o, c ? c->api_rid : NULL);
 	if (b->hooks.event) {
 		char *s = json_dumps(o, JSON_COMPACT);
 

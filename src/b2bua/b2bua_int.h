@@ -356,6 +356,7 @@ struct call {
 	uint64_t            t_start_ms, t_progress_ms, t_answer_ms, t_end_ms; /**< wall ms */
 	char                cdr_id[40];       /**< the record's id (uuid): written once */
 	char                tenant[ROUTE_NAME_MAX];  /**< database mode: the call's tenant */
+	char                api_rid[48];      /**< placed by API: that request's id (log lines, record) */
 	struct route_target *targets;          /**< database mode: destinations in turn */
 	struct admit_req    areq;             /**< database mode: what admission takes */
 	bool                admit_pending;    /**< asked, no answer yet: the call stays */

@@ -84,6 +84,8 @@ static void publish(struct call *c, const char *event, json_t *o)
 		return;
 	json_object_set_new(o, "call_id", json_string(c->id));
 	if (log_begin(&r, LOG_INFO, event)) {
+		if (c->api_rid[0])
+			log_str(&r, "request_id", c->api_rid);
 		json_object_foreach(o, k, v) {
 			if (json_is_string(v))
 				log_str(&r, k, json_string_value(v));

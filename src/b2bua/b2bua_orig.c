@@ -535,6 +535,7 @@ void b2b_orig_start(struct b2bua *b, struct b2bua_orig_req *req, b2bua_reply_h *
 	c->t_start_ms = wall_ms();
 	c->delayed_offer = true;   /* trunx offers its own codecs to the leg */
 	snprintf(c->a_call_id, sizeof(c->a_call_id), "api-%s", c->id);
+	snprintf(c->api_rid, sizeof(c->api_rid), "%s", log_request_id() ? log_request_id() : "");
 	snprintf(c->from, sizeof(c->from), "%s", req->from);
 	snprintf(c->to, sizeof(c->to), "%.*s", (int)sizeof(c->to) - 1, req->to);
 	snprintf(c->did, sizeof(c->did), "%s", d->did);

@@ -129,6 +129,15 @@ def case_placed(ctx):
     ctx.log("CDR %s", row)
     assert row[0] == "answered" and row[2] == "acme" and row[3] == NUMBER, row
     assert row[4] == w["acme"]["did"] and row[5] == "carrier1" and int(row[6]) >= 1000, row
+    # A call placed by the API keeps that request's id: in its record and on every line
+    # about it (the thread's own request id first, while it serves another request).
+    assert a.pg.value("SELECT record->>'request_id' FROM calls WHERE call_id = '%s'"
+                      % cid) == placed_rid
+    lines = [x for x in a.t.log_records() if x.get("call_id") == cid
+             and not x.get("event", "").startswith("api.")]
+    assert lines and all(x.get("request_id") in (placed_rid, hung_rid) for x in lines), \
+        [x for x in lines if x.get("request_id") not in (placed_rid, hung_rid)]
+    assert any(x.get("event") == "call.end" for x in lines), lines
     # The prompt went to the callee as RTP (1 s: about 50 packets of 20 ms).
     sent = int(a.pg.value("SELECT rtp_b_out FROM calls WHERE call_id = '%s'" % cid))
     assert sent >= 40, sent
