@@ -70,14 +70,12 @@ static unsigned head_delay_ms(int fd)
 	return 0;
 }
 
-static void on_prepoll(su_prepoll_magic_t *magic, su_root_t *root)
+/* One sample a millisecond at most. */
+static void take_sample(struct sipua *ua, uint64_t now)
 {
-	struct sipua *ua = (struct sipua *)magic;
 	struct sipua_qsample *s;
-	uint64_t now = sipua_now_ms();
 
-	(void)root;
-	if (ua->udp_fd < 0 || (ua->q_count && now == ua->q[ua->q_last].ms))
+	if (ua->q_count && now == ua->q[ua->q_last].ms)
 		return;
 	ua->q_last = (ua->q_last + 1) % SIPUA_QSAMPLES;
 	if (ua->q_count < SIPUA_QSAMPLES)
@@ -85,6 +83,15 @@ static void on_prepoll(su_prepoll_magic_t *magic, su_root_t *root)
 	s = &ua->q[ua->q_last];
 	s->ms = now;
 	s->delay = head_delay_ms(ua->udp_fd);
+}
+
+static void on_prepoll(su_prepoll_magic_t *magic, su_root_t *root)
+{
+	struct sipua *ua = (struct sipua *)magic;
+
+	(void)root;
+	if (ua->udp_fd >= 0)
+		take_sample(ua, sipua_now_ms());
 }
 
 int sipua_qdelay_start(struct sipua *ua)
@@ -106,7 +113,7 @@ unsigned sipua_rx_delay_ms(const struct sipua *ua)
 	return ua && ua->q_measuring && ua->q_count ? ua->q[ua->q_last].delay : 0;
 }
 
-unsigned sipua_rx_standing_delay_ms(const struct sipua *ua, unsigned window_ms)
+unsigned sipua_rx_standing_delay_ms(struct sipua *ua, unsigned window_ms)
 {
 	uint64_t now, start;
 	unsigned least = ~0u;
@@ -115,6 +122,11 @@ unsigned sipua_rx_standing_delay_ms(const struct sipua *ua, unsigned window_ms)
 	    window_ms >= SIPUA_QSAMPLES)
 		return 0;
 	now = sipua_now_ms();
+	/* No sample in the whole window: the thread waited (or stood still) longer than
+	 * that, and its last sample shows the queue as it was before, which may have
+	 * drained since (the first INVITE after a flood was shed on a stale sample). */
+	if (ua->q[ua->q_last].ms + window_ms <= now)
+		take_sample(ua, now);
 	start = now > window_ms ? now - window_ms : 0;
 	for (size_t i = 0, k = ua->q_last; i < ua->q_count; i++) {
 		const struct sipua_qsample *s = &ua->q[k];
