@@ -298,8 +298,8 @@ unsigned sipua_rx_delay_ms(const struct sipua *ua);
  * sample in the window, provided the delay was already at least that when the window
  * began; 0 when the queue emptied in the window, when the samples do not reach back
  * to its start, or when unknown. A burst that drains within the window reads as 0.
- * When no sample falls inside the window (the thread was idle or stalled longer), the
- * socket is sampled again first: the last sample may show a queue drained since.
+ * When no sample falls inside the window (the thread was idle or stalled longer) and
+ * the socket is empty now, 0: the last sample may show a queue drained since.
  * Signalling thread.
  */
 unsigned sipua_rx_standing_delay_ms(struct sipua *ua, unsigned window_ms);

@@ -123,10 +123,13 @@ unsigned sipua_rx_standing_delay_ms(struct sipua *ua, unsigned window_ms)
 		return 0;
 	now = sipua_now_ms();
 	/* No sample in the whole window: the thread waited (or stood still) longer than
-	 * that, and its last sample shows the queue as it was before, which may have
-	 * drained since (the first INVITE after a flood was shed on a stale sample). */
-	if (ua->q[ua->q_last].ms + window_ms <= now)
+	 * that, and its last sample shows the queue as it was before. A queue empty now
+	 * is not standing (the first INVITE after a flood was shed on such a sample);
+	 * one that is not keeps that sample as the state at the window's start. */
+	if (ua->q[ua->q_last].ms + window_ms <= now && head_delay_ms(ua->udp_fd) == 0) {
 		take_sample(ua, now);
+		return 0;
+	}
 	start = now > window_ms ? now - window_ms : 0;
 	for (size_t i = 0, k = ua->q_last; i < ua->q_count; i++) {
 		const struct sipua_qsample *s = &ua->q[k];

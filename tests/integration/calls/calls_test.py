@@ -533,13 +533,23 @@ def case_overload_shed(ctx):
         deadline = time.monotonic() + 30
         while len(finals) < n and time.monotonic() < deadline:
             collect(ep, 0.5)
-        # The load is gone: a new INVITE is admitted again.
-        data, after_cid, _ = ep.request("INVITE", (t.addr, t.port), to_user="5559999999",
-                                        body=sipmsg.sdp_offer("127.0.0.1", 40000))
-        ep.send(data, (t.addr, t.port))
-        deadline = time.monotonic() + 5
-        while after_cid not in finals and time.monotonic() < deadline:
-            collect(ep, 0.5)
+        # The load is gone: a new INVITE is admitted again — once the ACKs of the
+        # flood's answers, still queued on a slow machine, are read (until then a 503
+        # is the right answer: the queue is still standing).
+        after_tries = 0
+        while after_tries < 10:
+            after_tries += 1
+            data, after_cid, _ = ep.request("INVITE", (t.addr, t.port),
+                                            to_user="5559999999",
+                                            body=sipmsg.sdp_offer("127.0.0.1", 40000))
+            ep.send(data, (t.addr, t.port))
+            deadline = time.monotonic() + 5
+            while after_cid not in finals and time.monotonic() < deadline:
+                collect(ep, 0.5)
+            if after_cid not in finals or finals[after_cid].status != 503:
+                break
+            time.sleep(0.5)
+        ctx.log("INVITE after the flood: %d tries", after_tries)
     shed = [c for c in cids if c in finals and finals[c].status == 503]
     admitted = [c for c in cids if c in finals and finals[c].status == 404]
     other = sorted(set(finals[c].status for c in cids if c in finals) - {503, 404})
@@ -564,9 +574,9 @@ def case_overload_shed(ctx):
             raise AssertionError("shed 503 without Retry-After: 9: %r" % finals[c].raw)
         if c in trying:
             raise AssertionError("a shed INVITE got 100 Trying first")
-    if ctx.trunxctl_path and t.counter("shed_overload") != len(shed):
+    if ctx.trunxctl_path and t.counter("shed_overload") != len(shed) + after_tries - 1:
         raise AssertionError("shed_overload = %s, expected %d"
-                             % (t.counter("shed_overload"), len(shed)))
+                             % (t.counter("shed_overload"), len(shed) + after_tries - 1))
     want = len(admitted) + 1 + len(probe)
     recs = t.wait_events("call.end", want, 30)
     if len(recs) != want or any(r_.get("sip_code") != 404 for r_ in recs):
