@@ -574,10 +574,13 @@ def case_overload_shed(ctx):
             raise AssertionError("shed 503 without Retry-After: 9: %r" % finals[c].raw)
         if c in trying:
             raise AssertionError("a shed INVITE got 100 Trying first")
-    if ctx.trunxctl_path and t.counter("shed_overload") != len(shed) + after_tries - 1:
-        raise AssertionError("shed_overload = %s, expected %d"
-                             % (t.counter("shed_overload"), len(shed) + after_tries - 1))
-    want = len(admitted) + 1 + len(probe)
+    # The probe's 50 back-to-back INVITEs can queue past the threshold on a slow build.
+    probe_shed = [c for c in probe if finals[c].status == 503]
+    expect_shed = len(shed) + len(probe_shed) + after_tries - 1
+    if ctx.trunxctl_path and t.counter("shed_overload") != expect_shed:
+        raise AssertionError("shed_overload = %s, expected %d (%d probes shed)"
+                             % (t.counter("shed_overload"), expect_shed, len(probe_shed)))
+    want = len(admitted) + 1 + len(probe) - len(probe_shed)
     recs = t.wait_events("call.end", want, 30)
     if len(recs) != want or any(r_.get("sip_code") != 404 for r_ in recs):
         raise AssertionError("%d call.end records (codes %s), expected %d with 404"
