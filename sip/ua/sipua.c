@@ -410,6 +410,9 @@ static void *sipua_thread(void *p)
 		       SIPTAG_USER_AGENT_STR(ua->cfg.user_agent[0] ? ua->cfg.user_agent
 								 : "trunx"),
 		       TAG_END());
+	if (!sipua_yield_interposed())
+		log_msg(LOG_WARN, "sip.start", "su_root_yield() not replaced: the stack's timers "
+			"may misfire under load (sipua_yield.c)");
 	if (ua->cfg.udp && sipua_qdelay_start(ua) != 0)
 		log_msg(LOG_WARN, "sip.start", "UDP SIP socket not found or not timestamped: "
 			"no queueing-delay measure, no load shedding");

@@ -310,4 +310,8 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
  * signalling thread, after the transports are bound. -1 if it cannot. */
 int sipua_qdelay_start(struct sipua *ua);
 
+/** Whether the stack's calls to su_root_yield() land on trunx's no-op
+ * (sipua_yield.c); false if the executable does not export it. */
+bool sipua_yield_interposed(void);
+
 #endif
