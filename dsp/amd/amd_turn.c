@@ -80,6 +80,9 @@ void amd_turn_restart(struct amd_turn *tn, uint32_t start_ms)
 	tn->rises = 0;
 	tn->last_closed_falls = false;
 	tn->phrase_start_ms = start_ms;
+#ifdef AMD_TRACE_FEATURES
+	memset(&tn->tr, 0, sizeof(tn->tr));
+#endif
 }
 
 static void pitch_push(struct amd_turn *tn, uint32_t t_ms, float f0_hz)
@@ -197,6 +200,10 @@ static void close_phrase(struct amd *amd, struct amd_verdict *v)
 	tn->phrase_dur_ms = end - tn->phrase_start_ms;
 	tn->phrase_q = phrase_q(tn, end);
 	tn->phrases++;
+#ifdef AMD_TRACE_FEATURES
+	if (tn->phrases == 1)
+		tn->tr.first_dur_ms = tn->phrase_dur_ms;
+#endif
 	if (tn->phrase_q >= RISE_Q)
 		tn->rises++;
 	tn->npitch = tn->npending = 0;
@@ -213,7 +220,7 @@ static void close_phrase(struct amd *amd, struct amd_verdict *v)
 }
 
 void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f0_hz,
-		     struct amd_verdict *v)
+		     float e_db, struct amd_verdict *v)
 {
 	const struct amd_params *p = &amd->p;
 	struct amd_turn *tn = &amd->st.a.turn;
@@ -229,6 +236,10 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 			tn->full_stops++;
 		if (gap >= LONG_PAUSE_MS)
 			tn->long_pauses++;
+#ifdef AMD_TRACE_FEATURES
+		if (tn->phrases == 1 && !tn->tr.first_gap_ms)
+			tn->tr.first_gap_ms = gap;
+#endif
 	}
 	if (!tn->in_phrase) {
 		tn->in_phrase = true;
@@ -239,6 +250,20 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 	tn->npending = 0;
 	pitch_push(tn, t_ms, f0_hz);
 	tn->phrase_voiced_ms += gained_ms;
+#ifdef AMD_TRACE_FEATURES
+	tn->tr.lvl_n++;
+	tn->tr.lvl_sum += e_db;
+	tn->tr.lvl_sq += e_db * e_db;
+	if (f0_hz > 0) {
+		float st = 12.0f * log2f(f0_hz / 100.0f);
+
+		tn->tr.f0_n++;
+		tn->tr.f0_sum += st;
+		tn->tr.f0_sq += st * st;
+	}
+#else
+	(void)e_db;
+#endif
 	tn->silence_ms = 0;
 	tn->last_speech_ms = t_ms;
 	if (!tn->started) {
@@ -303,6 +328,31 @@ void amd_turn_deadline(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)
 	amd_turn_lean(amd, t_ms, &v->cls, &v->confidence);
 }
 
+#ifdef AMD_TRACE_FEATURES
+/*
+ * A study build only (cmake -DCMAKE_C_FLAGS=-DAMD_TRACE_FEATURES, used by
+ * tools/bench/amd-train): the turn's features on stderr at 600 ms and 1 s of
+ * silence after a phrase and when a HUMAN wait is reached, one line each.
+ */
+#include <stdio.h>
+static void trace(const struct amd *amd, const char *tag, uint32_t t_ms)
+{
+	const struct amd_turn *tn = &amd->st.a.turn;
+	const struct amd_turn_trace *tr = &tn->tr;
+	float ln = tr->lvl_n ? (float)tr->lvl_n : 1, fn = tr->f0_n ? (float)tr->f0_n : 1;
+	float lm = tr->lvl_sum / ln, fm = tr->f0_sum / fn;
+
+	fprintf(stderr, "TRACE %s t=%u span=%u phrases=%u rises=%u sends=%u fstops=%u lpauses=%u "
+		"q=%.2f pdur=%u silence=%u voiced=%u lvlstd=%.2f f0std=%.2f pitched=%.3f "
+		"firstdur=%u firstgap=%u start=%u wait=%u\n", tag, t_ms,
+		tn->last_speech_ms - tn->start_ms, tn->phrases, tn->rises, tn->sentence_ends,
+		tn->full_stops, tn->long_pauses, tn->phrase_q, tn->phrase_dur_ms, tn->silence_ms,
+		amd->st.a.voiced_ms, sqrtf(fmaxf(0, tr->lvl_sq / ln - lm * lm)),
+		sqrtf(fmaxf(0, tr->f0_sq / fn - fm * fm)), (float)tr->f0_n / ln,
+		tr->first_dur_ms, tr->first_gap_ms, tn->start_ms, human_wait(&amd->p, tn));
+}
+#endif
+
 void amd_turn_silence(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)
 {
 	const struct amd_params *p = &amd->p;
@@ -326,6 +376,12 @@ void amd_turn_silence(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)
 	if (tn->in_phrase)
 		return;
 	wait = human_wait(p, tn);
+#ifdef AMD_TRACE_FEATURES
+	if (tn->silence_ms == 600 || tn->silence_ms == 1000)
+		trace(amd, tn->silence_ms == 600 ? "S600" : "S1000", t_ms);
+	if (tn->silence_ms >= wait)
+		trace(amd, "WAIT", t_ms);
+#endif
 	if (tn->silence_ms >= wait && statement_turn(p, tn)) {
 		decide(v, AMD_MACHINE, AMD_REASON_STATEMENT, STATEMENT_CONF);
 		return;
