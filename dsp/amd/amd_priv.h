@@ -59,6 +59,9 @@ struct amd_turn {
 	uint32_t full_stops;         /**< of them, with a pause of FULL_STOP_MS or more */
 	uint32_t long_pauses;        /**< pauses of LONG_PAUSE_MS or more inside the greeting */
 	bool     last_closed_falls;  /**< the last closed phrase qualifies as a sentence end */
+	bool     sentences_pending;  /**< with sentence_phrase: SENTENCES met during a
+					  phrase shorter than it, decided when it ends
+					  unless it rises */
 #ifdef AMD_TRACE_FEATURES
 	struct amd_turn_trace {      /**< the study build's extra features (amd_turn.c) */
 		uint32_t lvl_n;          /**< confirmed speech frames */

@@ -23,7 +23,10 @@
  * and decides (times from answer, "span" from the first word to the last speech):
  *   - MACHINE LONGGREETING: the span reaches `greeting` (longer than people answer);
  *   - MACHINE SENTENCES: a full stop was heard and the span reaches
- *     `sentence_greeting` (a recording reads sentence after sentence);
+ *     `sentence_greeting` (a recording reads sentence after sentence); with
+ *     `sentence_phrase` set (off by default), while the phrase after the full stop
+ *     is shorter than that, it waits for its end and lets a rising one go ("Hello,
+ *     this is Tom. Who's calling?"): fewer people lost, later decisions;
  *   - MACHINE RESUMED: after a sentence end or a long pause, another phrase of
  *     RESUME_MIN_MS or more ends falling (a greeting of phrases with pauses between
  *     them; a person who asks again asks a question);
@@ -79,6 +82,7 @@ void amd_turn_restart(struct amd_turn *tn, uint32_t start_ms)
 	tn->long_pauses = 0;
 	tn->rises = 0;
 	tn->last_closed_falls = false;
+	tn->sentences_pending = false;
 	tn->phrase_start_ms = start_ms;
 #ifdef AMD_TRACE_FEATURES
 	memset(&tn->tr, 0, sizeof(tn->tr));
@@ -190,6 +194,11 @@ static bool statement_turn(const struct amd_params *p, const struct amd_turn *tn
 	       tn->last_speech_ms - tn->start_ms >= p->statement_greeting;
 }
 
+static float sentences_conf(const struct amd_turn *tn)
+{
+	return 0.75f + 0.05f * (float)(tn->full_stops > 3 ? 3 : tn->full_stops);
+}
+
 static void close_phrase(struct amd *amd, struct amd_verdict *v)
 {
 	const struct amd_params *p = &amd->p;
@@ -207,6 +216,11 @@ static void close_phrase(struct amd *amd, struct amd_verdict *v)
 	if (tn->phrase_q >= RISE_Q)
 		tn->rises++;
 	tn->npitch = tn->npending = 0;
+	if (tn->sentences_pending && tn->phrase_q < RISE_Q) {
+		decide(v, AMD_MACHINE, AMD_REASON_SENTENCES, sentences_conf(tn));
+		return;
+	}
+	tn->sentences_pending = false;
 	/* Another falling phrase after a sentence end or a long pause: a greeting that
 	 * reads on. (A person who asks again asks a question.) */
 	if ((tn->sentence_ends || tn->long_pauses) && tn->phrase_q <= FALL_Q &&
@@ -277,9 +291,15 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 		       0.85f + 0.1f * fminf(1.0f, (float)(span - p->greeting) / 1000.0f));
 		return;
 	}
-	if (tn->full_stops && span >= p->sentence_greeting)
-		decide(v, AMD_MACHINE, AMD_REASON_SENTENCES,
-		       0.75f + 0.05f * (float)(tn->full_stops > 3 ? 3 : tn->full_stops));
+	if (!tn->full_stops || span < p->sentence_greeting)
+		return;
+	/* With sentence_phrase, a short phrase after the full stop may be a person's
+	 * question ("Hello, this is Tom. Who's calling?"): its end decides. */
+	if (t_ms - tn->phrase_start_ms < p->sentence_phrase) {
+		tn->sentences_pending = true;
+		return;
+	}
+	decide(v, AMD_MACHINE, AMD_REASON_SENTENCES, sentences_conf(tn));
 }
 
 /*
