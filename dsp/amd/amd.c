@@ -15,6 +15,9 @@
  * beep or beep_wait; after HUMAN or NOTSURE nothing more is analysed.
  */
 #include "amd_priv.h"
+#ifdef AMD_TRACE_FEATURES
+#include <stdio.h>
+#endif
 
 #include <errno.h>
 #include <math.h>
@@ -297,6 +300,9 @@ int amd_create(struct amd **amdp, const struct amd_params *p, amd_h *h, void *ar
 		if (err)
 			goto out;
 	}
+#ifdef AMD_TRACE_FEATURES
+	fprintf(stderr, "TRACE CLIP\n");
+#endif
 	amd->ops->reset(amd);
 out:
 	if (err) {
@@ -347,6 +353,9 @@ void amd_reset(struct amd *amd)
 {
 	if (!amd)
 		return;
+#ifdef AMD_TRACE_FEATURES
+	fprintf(stderr, "TRACE CLIP\n");   /* a new stream (tools/bench/amd-train) */
+#endif
 	if (amd->tone)
 		tone_det_reset(amd->tone);
 	if (amd->phrase)

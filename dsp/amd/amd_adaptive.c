@@ -287,7 +287,7 @@ static void adaptive_frame(struct amd *amd, const int16_t *s, uint32_t t_ms, boo
 		decide(v, AMD_MACHINE, AMD_REASON_MAXWORDS);
 		return;
 	}
-	amd_turn_speech(amd, t_ms, gained, amd->trace_f0, v);
+	amd_turn_speech(amd, t_ms, gained, amd->trace_f0, e, v);
 }
 
 const struct amd_ops amd_adaptive_ops = {

@@ -45,6 +45,7 @@ static const struct pdesc table[] = {
 	F(question_silence,        P_MS,   20, 600000),
 	F(answer_silence,          P_MS,   20, 600000),
 	F(sentence_greeting,       P_MS,    0, 600000),
+	F(sentence_phrase,         P_MS,    0, 600000),
 	F(statement_greeting,      P_MS,    0, 600000),
 	F(message_end,             P_BOOL,  0, 1),
 	F(message_silence,         P_MS,   20, 600000),

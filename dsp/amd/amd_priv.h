@@ -59,6 +59,19 @@ struct amd_turn {
 	uint32_t full_stops;         /**< of them, with a pause of FULL_STOP_MS or more */
 	uint32_t long_pauses;        /**< pauses of LONG_PAUSE_MS or more inside the greeting */
 	bool     last_closed_falls;  /**< the last closed phrase qualifies as a sentence end */
+	bool     sentences_pending;  /**< with sentence_phrase: SENTENCES met during a
+					  phrase shorter than it, decided when it ends
+					  unless it rises */
+#ifdef AMD_TRACE_FEATURES
+	struct amd_turn_trace {      /**< the study build's extra features (amd_turn.c) */
+		uint32_t lvl_n;          /**< confirmed speech frames */
+		float    lvl_sum, lvl_sq; /**< their levels, dB, and squares */
+		uint32_t f0_n;           /**< of them, voiced */
+		float    f0_sum, f0_sq;  /**< their F0, semitones re 100 Hz, and squares */
+		uint32_t first_dur_ms;   /**< duration of the first closed phrase, ms */
+		uint32_t first_gap_ms;   /**< the pause after it, ms (0: none yet) */
+	} tr;
+#endif
 };
 
 /* One classification strategy. */
@@ -183,9 +196,10 @@ void amd_phrase_destroy(struct amd_phrase *ph);
 void amd_turn_reset(struct amd_turn *tn);
 /** A frame of unconfirmed speech: its pitch is kept in case it is confirmed. */
 void amd_turn_pending(struct amd_turn *tn, uint32_t t_ms, float f0_hz);
-/** A frame of confirmed speech at t_ms (gained_ms of speech counted with it). */
+/** A frame of confirmed speech at t_ms (gained_ms of speech counted with it; e_db:
+ *  its level, read by the study build only). */
 void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f0_hz,
-		     struct amd_verdict *v);
+		     float e_db, struct amd_verdict *v);
 /** A frame without speech (silence_ms: the run of non-speech so far). */
 void amd_turn_silence(struct amd *amd, uint32_t t_ms, struct amd_verdict *v);
 /** The class the turn leans to at t_ms (NOTSURE: neither), with its confidence. */

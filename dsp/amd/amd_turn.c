@@ -23,7 +23,10 @@
  * and decides (times from answer, "span" from the first word to the last speech):
  *   - MACHINE LONGGREETING: the span reaches `greeting` (longer than people answer);
  *   - MACHINE SENTENCES: a full stop was heard and the span reaches
- *     `sentence_greeting` (a recording reads sentence after sentence);
+ *     `sentence_greeting` (a recording reads sentence after sentence); with
+ *     `sentence_phrase` set (off by default), while the phrase after the full stop
+ *     is shorter than that, it waits for its end and lets a rising one go ("Hello,
+ *     this is Tom. Who's calling?"): fewer people lost, later decisions;
  *   - MACHINE RESUMED: after a sentence end or a long pause, another phrase of
  *     RESUME_MIN_MS or more ends falling (a greeting of phrases with pauses between
  *     them; a person who asks again asks a question);
@@ -79,7 +82,11 @@ void amd_turn_restart(struct amd_turn *tn, uint32_t start_ms)
 	tn->long_pauses = 0;
 	tn->rises = 0;
 	tn->last_closed_falls = false;
+	tn->sentences_pending = false;
 	tn->phrase_start_ms = start_ms;
+#ifdef AMD_TRACE_FEATURES
+	memset(&tn->tr, 0, sizeof(tn->tr));
+#endif
 }
 
 static void pitch_push(struct amd_turn *tn, uint32_t t_ms, float f0_hz)
@@ -187,6 +194,11 @@ static bool statement_turn(const struct amd_params *p, const struct amd_turn *tn
 	       tn->last_speech_ms - tn->start_ms >= p->statement_greeting;
 }
 
+static float sentences_conf(const struct amd_turn *tn)
+{
+	return 0.75f + 0.05f * (float)(tn->full_stops > 3 ? 3 : tn->full_stops);
+}
+
 static void close_phrase(struct amd *amd, struct amd_verdict *v)
 {
 	const struct amd_params *p = &amd->p;
@@ -197,9 +209,18 @@ static void close_phrase(struct amd *amd, struct amd_verdict *v)
 	tn->phrase_dur_ms = end - tn->phrase_start_ms;
 	tn->phrase_q = phrase_q(tn, end);
 	tn->phrases++;
+#ifdef AMD_TRACE_FEATURES
+	if (tn->phrases == 1)
+		tn->tr.first_dur_ms = tn->phrase_dur_ms;
+#endif
 	if (tn->phrase_q >= RISE_Q)
 		tn->rises++;
 	tn->npitch = tn->npending = 0;
+	if (tn->sentences_pending && tn->phrase_q < RISE_Q) {
+		decide(v, AMD_MACHINE, AMD_REASON_SENTENCES, sentences_conf(tn));
+		return;
+	}
+	tn->sentences_pending = false;
 	/* Another falling phrase after a sentence end or a long pause: a greeting that
 	 * reads on. (A person who asks again asks a question.) */
 	if ((tn->sentence_ends || tn->long_pauses) && tn->phrase_q <= FALL_Q &&
@@ -213,7 +234,7 @@ static void close_phrase(struct amd *amd, struct amd_verdict *v)
 }
 
 void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f0_hz,
-		     struct amd_verdict *v)
+		     float e_db, struct amd_verdict *v)
 {
 	const struct amd_params *p = &amd->p;
 	struct amd_turn *tn = &amd->st.a.turn;
@@ -229,6 +250,10 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 			tn->full_stops++;
 		if (gap >= LONG_PAUSE_MS)
 			tn->long_pauses++;
+#ifdef AMD_TRACE_FEATURES
+		if (tn->phrases == 1 && !tn->tr.first_gap_ms)
+			tn->tr.first_gap_ms = gap;
+#endif
 	}
 	if (!tn->in_phrase) {
 		tn->in_phrase = true;
@@ -239,6 +264,20 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 	tn->npending = 0;
 	pitch_push(tn, t_ms, f0_hz);
 	tn->phrase_voiced_ms += gained_ms;
+#ifdef AMD_TRACE_FEATURES
+	tn->tr.lvl_n++;
+	tn->tr.lvl_sum += e_db;
+	tn->tr.lvl_sq += e_db * e_db;
+	if (f0_hz > 0) {
+		float st = 12.0f * log2f(f0_hz / 100.0f);
+
+		tn->tr.f0_n++;
+		tn->tr.f0_sum += st;
+		tn->tr.f0_sq += st * st;
+	}
+#else
+	(void)e_db;
+#endif
 	tn->silence_ms = 0;
 	tn->last_speech_ms = t_ms;
 	if (!tn->started) {
@@ -252,9 +291,15 @@ void amd_turn_speech(struct amd *amd, uint32_t t_ms, uint32_t gained_ms, float f
 		       0.85f + 0.1f * fminf(1.0f, (float)(span - p->greeting) / 1000.0f));
 		return;
 	}
-	if (tn->full_stops && span >= p->sentence_greeting)
-		decide(v, AMD_MACHINE, AMD_REASON_SENTENCES,
-		       0.75f + 0.05f * (float)(tn->full_stops > 3 ? 3 : tn->full_stops));
+	if (!tn->full_stops || span < p->sentence_greeting)
+		return;
+	/* With sentence_phrase, a short phrase after the full stop may be a person's
+	 * question ("Hello, this is Tom. Who's calling?"): its end decides. */
+	if (t_ms - tn->phrase_start_ms < p->sentence_phrase) {
+		tn->sentences_pending = true;
+		return;
+	}
+	decide(v, AMD_MACHINE, AMD_REASON_SENTENCES, sentences_conf(tn));
 }
 
 /*
@@ -303,6 +348,31 @@ void amd_turn_deadline(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)
 	amd_turn_lean(amd, t_ms, &v->cls, &v->confidence);
 }
 
+#ifdef AMD_TRACE_FEATURES
+/*
+ * A study build only (cmake -DCMAKE_C_FLAGS=-DAMD_TRACE_FEATURES, used by
+ * tools/bench/amd-train): the turn's features on stderr at 600 ms and 1 s of
+ * silence after a phrase and when a HUMAN wait is reached, one line each.
+ */
+#include <stdio.h>
+static void trace(const struct amd *amd, const char *tag, uint32_t t_ms)
+{
+	const struct amd_turn *tn = &amd->st.a.turn;
+	const struct amd_turn_trace *tr = &tn->tr;
+	float ln = tr->lvl_n ? (float)tr->lvl_n : 1, fn = tr->f0_n ? (float)tr->f0_n : 1;
+	float lm = tr->lvl_sum / ln, fm = tr->f0_sum / fn;
+
+	fprintf(stderr, "TRACE %s t=%u span=%u phrases=%u rises=%u sends=%u fstops=%u lpauses=%u "
+		"q=%.2f pdur=%u silence=%u voiced=%u lvlstd=%.2f f0std=%.2f pitched=%.3f "
+		"firstdur=%u firstgap=%u start=%u wait=%u\n", tag, t_ms,
+		tn->last_speech_ms - tn->start_ms, tn->phrases, tn->rises, tn->sentence_ends,
+		tn->full_stops, tn->long_pauses, tn->phrase_q, tn->phrase_dur_ms, tn->silence_ms,
+		amd->st.a.voiced_ms, sqrtf(fmaxf(0, tr->lvl_sq / ln - lm * lm)),
+		sqrtf(fmaxf(0, tr->f0_sq / fn - fm * fm)), (float)tr->f0_n / ln,
+		tr->first_dur_ms, tr->first_gap_ms, tn->start_ms, human_wait(&amd->p, tn));
+}
+#endif
+
 void amd_turn_silence(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)
 {
 	const struct amd_params *p = &amd->p;
@@ -326,6 +396,12 @@ void amd_turn_silence(struct amd *amd, uint32_t t_ms, struct amd_verdict *v)
 	if (tn->in_phrase)
 		return;
 	wait = human_wait(p, tn);
+#ifdef AMD_TRACE_FEATURES
+	if (tn->silence_ms == 600 || tn->silence_ms == 1000)
+		trace(amd, tn->silence_ms == 600 ? "S600" : "S1000", t_ms);
+	if (tn->silence_ms >= wait)
+		trace(amd, "WAIT", t_ms);
+#endif
 	if (tn->silence_ms >= wait && statement_turn(p, tn)) {
 		decide(v, AMD_MACHINE, AMD_REASON_STATEMENT, STATEMENT_CONF);
 		return;

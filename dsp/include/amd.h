@@ -167,6 +167,13 @@ struct amd_params {
 					    ended with a fall and a pause and speech
 					    went on, a span this long: MACHINE
 					    SENTENCES (2400) */
+	uint32_t sentence_phrase;      /**< [sentence_phrase] adaptive: SENTENCES waits
+					    for the phrase after the full stop to last
+					    this long; a shorter one decides it when it
+					    ends, unless it rose ("Hello, this is Tom.
+					    Who's calling?"): fewer full-sentence
+					    answers called MACHINE for a later
+					    decision (0: off) */
 	uint32_t statement_greeting;   /**< [statement_greeting] adaptive: a turn that
 					    does not end with a question's rise, of
 					    this span or more, followed by the silence

@@ -407,6 +407,42 @@ static void test_statement_tradeoff(void **state)
 	sig_free(&s);
 }
 
+/* sentence_phrase: "Hello, this is Tom." - a full stop - "Who's calling?" reaches
+ * sentence_greeting during the question: SENTENCES by default; with the knob the
+ * question's end decides (a rise: HUMAN), and a falling phrase there is SENTENCES
+ * at its end. */
+static void test_sentence_phrase(void **state)
+{
+	struct amd_params p;
+	struct sig s;
+	struct log l;
+
+	(void)state;
+	amd_params_init(&p, AMD_STRATEGY_ADAPTIVE);
+	assert_int_equal(p.sentence_phrase, 0u);
+	assert_int_equal(amd_param_set(&p, "sentence_phrase", "-5"), EINVAL);
+	sig_init(&s, 7000, 50);
+	sig_noise(&s, 0, 7000, -65);
+	sig_voiced(&s, 300, 1300, 200, 130, -22);      /* "Hello, this is Tom." */
+	sig_voiced(&s, 2050, 700, 120, 190, -22);      /* "Who's calling?" */
+	run_params(&s, &p, 160, &l);                   /* off: cut short */
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_SENTENCES);
+	expect_time(&l, 300 + 2400, 100);
+	assert_int_equal(amd_param_set(&p, "sentence_phrase", "800"), 0);
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
+	sig_free(&s);
+
+	sig_init(&s, 7000, 51);
+	sig_noise(&s, 0, 7000, -65);
+	sig_voiced(&s, 300, 1300, 200, 130, -22);
+	sig_voiced(&s, 2050, 700, 190, 120, -22);      /* "Leave a message." */
+	run_params(&s, &p, 160, &l);
+	expect_decision(&l, AMD_MACHINE, AMD_REASON_SENTENCES);
+	expect_time(&l, 2750 + 200, 100);
+	sig_free(&s);
+}
+
 /* Two falling sentences with a pause: a recording reading on (SENTENCES); a
  * falling phrase after a long pause: a greeting of phrases (RESUMED); the same
  * after a question: a person asking again (HUMAN). */
@@ -768,6 +804,7 @@ int main(void)
 		cmocka_unit_test(test_intonation),
 		cmocka_unit_test(test_greeting_structure),
 		cmocka_unit_test(test_statement_tradeoff),
+		cmocka_unit_test(test_sentence_phrase),
 		cmocka_unit_test(test_message_end),
 		cmocka_unit_test(test_fax_and_sit),
 		cmocka_unit_test(test_beep_wait_and_hangup),
