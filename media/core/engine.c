@@ -23,6 +23,7 @@
 
 #include "dtmf.h"
 #include "engine.h"
+#include "kfwd.h"
 #include "log.h"
 #include "record.h"
 #include "worker.h"
@@ -30,6 +31,26 @@
 #define ENGINE_WORKERS_MAX 256
 #define ENGINE_RELATCH_MS  2000   /**< default silence before another source may latch */
 #define ENGINE_DSCP_EF     0xb8   /**< TOS byte for expedited forwarding (RFC 3246) */
+
+/* Loads the in-kernel forwarding if asked; a failure only leaves it off. */
+static void kfwd_start(struct media_engine *me)
+{
+	const char *why = "";
+	int err;
+
+	if (me->cfg.kernel_forward == MEDIA_KFWD_OFF)
+		return;
+	err = kfwd_create(&me->kf, &me->bind, &why);
+	if (err) {
+		log_msg(me->cfg.kernel_forward == MEDIA_KFWD_ON ? LOG_ERROR : LOG_INFO,
+			"media.kernel_forward", "off, pure relays stay in userspace: %s (%s)",
+			why, strerror(err));
+		return;
+	}
+	log_msg(LOG_INFO, "media.kernel_forward", "on: pure-relay RTP to %s is forwarded "
+		"by a tc program (%s delivery)", me->cfg.bind_addr,
+		kfwd_local(me->kf) ? "local" : "routed");
+}
 
 int media_engine_create(struct media_engine **mep, const struct media_engine_cfg *cfg,
 			media_event_h *eh, void *arg)
@@ -79,6 +100,7 @@ int media_engine_create(struct media_engine **mep, const struct media_engine_cfg
 	err = rec_writer_create(&me->writer);
 	if (err)
 		goto out;
+	kfwd_start(me);
 	for (unsigned i = 0; i < me->nworkers; i++) {
 		err = worker_start(me->workers[i]);
 		if (err)
@@ -102,6 +124,7 @@ void media_engine_destroy(struct media_engine *me)
 	for (unsigned i = 0; me->workers && i < me->nworkers; i++)
 		worker_destroy(me->workers[i]);
 	free(me->workers);
+	kfwd_destroy(me->kf);   /* after the workers: they removed their entries */
 	rec_writer_destroy(me->writer);   /* after the workers: every recording finished */
 	portpool_destroy(me->pool);
 	free(me);
@@ -124,6 +147,9 @@ void media_engine_counters(const struct media_engine *me, struct media_engine_co
 		c->rtp_dropped += d;
 		c->rtp_dropped_late += l;
 	}
+	c->kfwd_active = me->kf != NULL;
+	c->kfwd_flows = atomic_load(&me->kf_flows);
+	c->kfwd_packets = atomic_load(&me->kf_packets);
 }
 
 int media_engine_worker_counters(const struct media_engine *me, unsigned idx,

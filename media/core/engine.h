@@ -20,6 +20,7 @@
 
 struct worker;
 struct rec_writer;
+struct kfwd;
 
 struct media_engine {
 	struct media_engine_cfg cfg;        /**< frozen copy (relatch_ms defaulted) */
@@ -34,6 +35,9 @@ struct media_engine {
 	atomic_uint_fast64_t    sessions_active;
 	atomic_uint_fast64_t    sessions_total;
 	struct rec_writer      *writer;     /**< recordings' writer thread (record.h) */
+	struct kfwd            *kf;         /**< in-kernel forwarding, NULL = userspace only */
+	atomic_uint_fast64_t    kf_packets; /**< RTP forwarded in the kernel (as folded in) */
+	atomic_uint_fast64_t    kf_flows;   /**< entries in its table now */
 };
 
 /*

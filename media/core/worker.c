@@ -57,6 +57,7 @@
 #include "feat.h"
 #include "msrtp.h"
 #include "log.h"
+#include "kfwd_session.h"
 #include "poller.h"
 #include "uio.h"
 
@@ -196,6 +197,7 @@ static void session_close(struct worker *w, struct media_session *s, bool events
 	struct media_engine *me = w->me;
 
 	MEDIA_ASSERT_THREAD(w->tid);
+	kfwd_session_stop_all(s);   /* its last counters, and no stale entry */
 	mdtmf_close(s);   /* a digit in progress gets its end packets */
 	for (int i = 0; i < 2; i++) {
 		for (int k = 0; k < 2; k++) {
@@ -367,6 +369,9 @@ static void serve_control(struct worker *w)
 		if (s->work_flags & WORKER_CTL_ADD)
 			session_add(w, s);
 	for (s = list; s; s = s->work_next) {
+		/* anything asked of a session takes it back from the kernel first */
+		if (s->work_flags & ~WORKER_CTL_ADD || s->work_cmds)
+			kfwd_session_stop_all(s);
 		if ((s->work_flags & WORKER_CTL_UPDATE) && !w->draining) {
 			session_add(w, s);
 			session_apply(s, &w->me->scfg, &s->work_params, now_us() / 1000u);
@@ -410,6 +415,8 @@ static void run_timers(struct worker *w, uint64_t now_ms)
 		return;
 	w->next_tick_ms = now_ms + WORKER_TICK_MS;
 	for (struct media_session *s = w->sessions; s; s = s->next) {
+		if ((s->side[0].kf_on || s->side[1].kf_on) && now_ms >= s->pub_next_ms)
+			kfwd_session_sync(s);
 		session_publish(s, now_ms);
 		if (s->feat || s->dtmf)
 			clock_sync(w, s);   /* a prompt or digits that ended leave the clock */
@@ -556,6 +563,8 @@ static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
 		return false;
 	}
 	if (kind == SESSION_FD_RTP) {
+		if (s->side[side].kf_on)
+			kfwd_session_stop(s, side);   /* decide from fresh state */
 		v = relay_rtp(s, cfg, side, buf, *len, from, t, arrival, out);
 		if (s->dtmf && !s->clocked && mdtmf_busy(s))
 			clock_sync(w, s);   /* a digit began: it needs the clock */
@@ -573,6 +582,8 @@ static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
 		(*drops)++;
 		return false;
 	}
+	if (kind == SESSION_FD_RTP && w->me->kf)
+		kfwd_session_try(s, side, t / 1000u);
 	return true;
 }
 

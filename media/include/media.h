@@ -87,6 +87,13 @@ enum media_io {
 	MEDIA_IO_EPOLL,      /**< epoll readiness + recvmmsg/sendmmsg */
 };
 
+/** In-kernel forwarding of pure relays ([media] kernel_forward). */
+enum media_kfwd {
+	MEDIA_KFWD_OFF = 0,  /**< userspace relay only */
+	MEDIA_KFWD_AUTO,     /**< used when the program loads, else logged once (info) */
+	MEDIA_KFWD_ON,       /**< the same, but a failure to load is logged as an error */
+};
+
 struct media_engine_cfg {
 	unsigned workers;        /**< worker threads; 0 = one per online CPU */
 	char     bind_addr[64];  /**< IPv4 or IPv6 literal the RTP sockets bind to */
@@ -102,6 +109,8 @@ struct media_engine_cfg {
 	 *  receive timestamps taken). */
 	unsigned max_delay_ms;
 	enum media_io io;        /**< receive/send path of the workers */
+	/** Pure-relay RTP forwarded by a tc program in the kernel (media/kfwd). */
+	enum media_kfwd kernel_forward;
 };
 
 /** Per-side counters, as seen on that side's sockets. */
@@ -212,6 +221,10 @@ struct media_engine_counters {
 	uint64_t rtp_relayed;    /**< packets relayed since start, all sessions */
 	uint64_t rtp_dropped;
 	uint64_t rtp_dropped_late; /**< of rtp_dropped: waited longer than max_delay_ms */
+	bool     kfwd_active;    /**< the kernel forwarding program is attached */
+	uint64_t kfwd_flows;     /**< directions forwarded in the kernel now */
+	uint64_t kfwd_packets;   /**< RTP packets the kernel forwarded (counted about once
+				      a second per session, and when a direction ends) */
 };
 
 /** Reads the engine-wide counters; any thread. */

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../kfwd/kfwd_map.h"
 #include "mdtmf.h"
 #include "media.h"
 #include "rtp.h"
@@ -119,6 +120,14 @@ struct session_side {
 	uint64_t            lsr_at_us;     /**< when that SR arrived, monotonic */
 	uint64_t            rtcp_due_us;   /**< our next report to it */
 	uint64_t            rtcp_pkts_at;  /**< rtp_out at our last report (sender or not) */
+
+	/* In-kernel forwarding of this side's RTP toward the other (media/kfwd). */
+	uint8_t             last_pt;       /**< payload type of the last RTP accepted */
+	bool                kf_on;         /**< an entry forwards it in the kernel */
+	struct kfwd_key     kf_key;        /**< ...under this key */
+	uint64_t            kf_packets;    /**< the entry's counters already folded in */
+	uint64_t            kf_bytes;
+	uint64_t            kf_retry_ms;   /**< no new attempt before (insert failed) */
 };
 
 struct media_session {

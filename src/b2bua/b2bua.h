@@ -54,6 +54,9 @@ struct b2bua_counters {
 	uint64_t rtp_relayed;             /**< RTP packets relayed since start */
 	uint64_t rtp_dropped;             /**< RTP/RTCP packets dropped since start */
 	uint64_t rtp_dropped_late;        /**< of those: waited past [media] max_delay_ms */
+	bool     kfwd_active;             /**< [media] kernel_forward is attached */
+	uint64_t kfwd_flows;              /**< call directions forwarded in the kernel now */
+	uint64_t kfwd_packets;            /**< RTP packets the kernel forwarded (synced ~1 s) */
 	/* The guards in front of the SIP stack (sipua_guard_stats) and the logger. */
 	uint64_t rate_limited;            /**< requests over the per-source rate, dropped */
 	uint64_t options_stateless;       /**< OPTIONS answered without transaction state */

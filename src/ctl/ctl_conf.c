@@ -47,6 +47,7 @@ size_t ctl_conf_restart_keys(const struct conf *running, const struct conf *next
 		{"media.relatch", ma->relatch_ms != mb->relatch_ms},
 		{"media.max_delay_ms", ma->max_delay_ms != mb->max_delay_ms},
 		{"media.io", ma->io != mb->io},
+		{"media.kernel_forward", ma->kernel_forward != mb->kernel_forward},
 		{"data.postgres", str_diff(running->data.postgres, next->data.postgres)},
 		{"data.redis", str_diff(running->data.redis, next->data.redis)},
 		{"data.node_id", str_diff(running->data.node_id, next->data.node_id)},

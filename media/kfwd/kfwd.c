@@ -1,0 +1,250 @@
+/*
+ * kfwd.c — loads the embedded tc program (kfwd_tc.bpf), attaches it to the media
+ * interface's ingress and gives the workers its forwarding table.
+ *
+ * DESIGN
+ * The object is compiled at build time and linked in as bytes (kfwd_obj.c), so
+ * nothing is read from disk at run time. It is attached as a tcx link first: the
+ * link belongs to this process and the kernel detaches it when the process ends, so
+ * a crashed trunxd never leaves a stale table rewriting packets for ports another
+ * process reuses. Kernels without tcx (before 6.6) get a clsact filter instead,
+ * removed on a clean stop. Nothing here is fatal to trunxd: the caller logs the
+ * reason and the userspace relay carries every call.
+ */
+#include "kfwd.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef TRUNX_HAVE_KFWD
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include "kfwd_obj.h"
+
+#ifndef BPF_TCX_INGRESS
+#define BPF_TCX_INGRESS 46   /* enum bpf_attach_type, Linux 6.6 */
+#endif
+
+struct kfwd {
+	struct bpf_object *obj;
+	int                map_fd;
+	int                link_fd;   /**< tcx link, or -1 */
+	bool               tc;        /**< attached as a clsact filter instead */
+	struct bpf_tc_hook hook;
+	struct bpf_tc_opts tc_opts;
+	unsigned           ifindex;
+	bool               local;
+};
+
+static int silent(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;   /* the verifier's log is not trunx's log: the caller says why */
+}
+
+/* The interface holding the IPv4 address a (network order). */
+static int find_ifindex(uint32_t a, unsigned *ifindex, bool *loopback)
+{
+	struct ifaddrs *ifa, *i;
+	int err = ENODEV;
+
+	if ((ntohl(a) >> 24) == 127) {
+		*ifindex = if_nametoindex("lo");
+		*loopback = true;
+		return *ifindex ? 0 : ENODEV;
+	}
+	if (getifaddrs(&ifa) < 0)
+		return errno;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr != a)
+			continue;
+		*ifindex = if_nametoindex(i->ifa_name);
+		*loopback = (i->ifa_flags & IFF_LOOPBACK) != 0;
+		err = *ifindex ? 0 : ENODEV;
+		break;
+	}
+	freeifaddrs(ifa);
+	return err;
+}
+
+static int attach(struct kfwd *k, int prog_fd)
+{
+	int err;
+
+	k->link_fd = bpf_link_create(prog_fd, (int)k->ifindex, BPF_TCX_INGRESS, NULL);
+	if (k->link_fd >= 0)
+		return 0;
+	k->hook = (struct bpf_tc_hook){.sz = sizeof(k->hook), .ifindex = (int)k->ifindex,
+				       .attach_point = BPF_TC_INGRESS};
+	err = bpf_tc_hook_create(&k->hook);
+	if (err && err != -EEXIST)
+		return -err;
+	k->tc_opts = (struct bpf_tc_opts){.sz = sizeof(k->tc_opts), .prog_fd = prog_fd};
+	err = bpf_tc_attach(&k->hook, &k->tc_opts);
+	if (err)
+		return -err;
+	k->tc = true;
+	return 0;
+}
+
+int kfwd_create(struct kfwd **kp, const union media_sa *addr, const char **why)
+{
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	struct kfwd *k;
+	int err;
+
+	*kp = NULL;
+	*why = "";
+	if (addr->sa.sa_family != AF_INET || sa_is_any(addr)) {
+		*why = "needs an IPv4 media bind address (not the wildcard)";
+		return ENOTSUP;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return ENOMEM;
+	k->link_fd = -1;
+	err = find_ifindex(addr->in.sin_addr.s_addr, &k->ifindex, &k->local);
+	if (err) {
+		*why = "no interface holds the media address";
+		goto fail;
+	}
+	libbpf_set_print(silent);
+	k->obj = bpf_object__open_mem(kfwd_tc_obj, kfwd_tc_obj_len, NULL);
+	if (!k->obj) {
+		err = errno ? errno : EINVAL;
+		*why = "cannot open the BPF object";
+		goto fail;
+	}
+	err = -bpf_object__load(k->obj);
+	if (err) {
+		*why = "the kernel refused the BPF program (CAP_BPF/CAP_NET_ADMIN, verifier)";
+		goto fail;
+	}
+	prog = bpf_object__find_program_by_name(k->obj, "kfwd_ingress");
+	map = bpf_object__find_map_by_name(k->obj, "kfwd_flows");
+	if (!prog || !map) {
+		err = ENOENT;
+		*why = "the BPF object lacks its program or map";
+		goto fail;
+	}
+	k->map_fd = bpf_map__fd(map);
+	err = attach(k, bpf_program__fd(prog));
+	if (err) {
+		*why = "cannot attach to the interface's tc ingress";
+		goto fail;
+	}
+	*kp = k;
+	return 0;
+fail:
+	kfwd_destroy(k);
+	return err;
+}
+
+void kfwd_destroy(struct kfwd *k)
+{
+	if (!k)
+		return;
+	if (k->link_fd >= 0)
+		close(k->link_fd);
+	if (k->tc) {
+		struct bpf_tc_opts o = {.sz = sizeof(o), .handle = k->tc_opts.handle,
+					.priority = k->tc_opts.priority};
+
+		(void)bpf_tc_detach(&k->hook, &o);   /* the clsact qdisc stays: others' */
+	}
+	bpf_object__close(k->obj);
+	free(k);
+}
+
+bool kfwd_local(const struct kfwd *k)
+{
+	return k->local;
+}
+
+int kfwd_put(struct kfwd *k, const struct kfwd_key *key, const struct kfwd_val *val)
+{
+	return bpf_map_update_elem(k->map_fd, key, val, BPF_ANY) ? errno : 0;
+}
+
+int kfwd_get(struct kfwd *k, const struct kfwd_key *key, struct kfwd_val *val)
+{
+	return bpf_map_lookup_elem_flags(k->map_fd, key, val, BPF_F_LOCK) ? errno : 0;
+}
+
+int kfwd_del(struct kfwd *k, const struct kfwd_key *key, struct kfwd_val *last)
+{
+	int err = kfwd_get(k, key, last);
+
+	if (err)
+		return err;
+	return bpf_map_delete_elem(k->map_fd, key) ? errno : 0;
+}
+
+unsigned kfwd_count(struct kfwd *k)
+{
+	struct kfwd_key a, b;
+	unsigned n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(k->map_fd, prev, n & 1 ? &a : &b)) {
+		prev = n & 1 ? &a : &b;
+		n++;
+	}
+	return n;
+}
+
+#else /* !TRUNX_HAVE_KFWD: built without libbpf or clang */
+
+int kfwd_create(struct kfwd **kp, const union media_sa *addr, const char **why)
+{
+	(void)addr;
+	*kp = NULL;
+	*why = "trunx was built without BPF support (libbpf-dev, clang)";
+	return ENOTSUP;
+}
+
+void kfwd_destroy(struct kfwd *k)
+{
+	(void)k;
+}
+
+bool kfwd_local(const struct kfwd *k)
+{
+	(void)k;
+	return false;
+}
+
+int kfwd_put(struct kfwd *k, const struct kfwd_key *key, const struct kfwd_val *val)
+{
+	(void)k, (void)key, (void)val;
+	return ENOTSUP;
+}
+
+int kfwd_get(struct kfwd *k, const struct kfwd_key *key, struct kfwd_val *val)
+{
+	(void)k, (void)key, (void)val;
+	return ENOTSUP;
+}
+
+int kfwd_del(struct kfwd *k, const struct kfwd_key *key, struct kfwd_val *last)
+{
+	(void)k, (void)key, (void)last;
+	return ENOTSUP;
+}
+
+unsigned kfwd_count(struct kfwd *k)
+{
+	(void)k;
+	return 0;
+}
+#endif

@@ -1,0 +1,49 @@
+/*
+ * kfwd.h — in-kernel forwarding of pure-relay RTP: the tc program's loader and its
+ * forwarding table (kfwd_map.h). Private to media/.
+ *
+ * One struct kfwd per engine, created on the engine's thread and read-only after;
+ * every worker adds, reads and removes its own sessions' entries through it (each
+ * call is one bpf() system call, safe from any thread).
+ */
+#ifndef TRUNX_KFWD_H
+#define TRUNX_KFWD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kfwd_map.h"
+#include "sa.h"
+
+struct kfwd;
+
+/**
+ * Loads the program and attaches it to the ingress of the interface that owns addr
+ * (an IPv4 address; 127.0.0.0/8 is the loopback interface), as a tcx link where the
+ * kernel has them (detached by the kernel when trunxd exits, even by kill -9), else
+ * as a tc clsact filter removed by kfwd_destroy().
+ * @param why  on failure, a short reason for the log
+ * @return 0, ENOTSUP (no BPF support built in, wildcard or IPv6 address), ENODEV (no
+ *         interface has addr), or the errno of the load/attach (EPERM without CAP_BPF)
+ */
+int kfwd_create(struct kfwd **kp, const union media_sa *addr, const char **why);
+
+/** Detaches the program and frees the table. NULL is a no-op. */
+void kfwd_destroy(struct kfwd *k);
+
+/** True when the attached interface is the loopback: parties are on this host. */
+bool kfwd_local(const struct kfwd *k);
+
+/** Adds or replaces an entry. @return 0 or errno (E2BIG when the table is full) */
+int kfwd_put(struct kfwd *k, const struct kfwd_key *key, const struct kfwd_val *val);
+
+/** Copies an entry's current state (under its lock). @return 0 or ENOENT */
+int kfwd_get(struct kfwd *k, const struct kfwd_key *key, struct kfwd_val *val);
+
+/** Removes an entry, copying its last state into *last. @return 0 or ENOENT */
+int kfwd_del(struct kfwd *k, const struct kfwd_key *key, struct kfwd_val *last);
+
+/** Entries in the table (walks it; for tests and status). */
+unsigned kfwd_count(struct kfwd *k);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * kfwd_session.c — which directions of a session the kernel forwards, and how the
+ * worker's view of them (counters, receive statistics, the outgoing sequence) stays
+ * what the userspace relay would have had. Runs on the session's worker.
+ *
+ * DESIGN
+ * A direction (side -> other side) is offloaded once the userspace relay has done
+ * everything a pure relay decides: both sides latched, the source known and its
+ * outgoing stream started with fixed offsets, no transcoding, SRTP, prompt,
+ * recording, AMD or DTMF conversion (RFC 4733 on both sides, no digit of our own
+ * being sent), not on hold. The entry carries the relay's own rewrite for that
+ * source, so the far side sees one continuous stream whichever path carried a
+ * packet. Whatever the program leaves to userspace (another SSRC or payload type
+ * such as telephone-event, a sequence jump, RTCP) arrives on the socket as before;
+ * an RTP packet reaching userspace for an offloaded direction first takes the entry
+ * back (kfwd_session_stop), so the relay decides from fresh state; a later packet
+ * offloads the direction again if it is still a pure relay. Every control request
+ * (update, features, digits, close) takes both entries back before it is applied.
+ */
+#include <string.h>
+
+#include "engine.h"
+#include "kfwd.h"
+#include "mdtmf.h"
+#include "session.h"
+#include "kfwd_session.h"
+
+#define KFWD_RETRY_MS 1000   /**< after a failed insert (table full) */
+
+static void make_key(const struct media_session *s, unsigned side, struct kfwd_key *k)
+{
+	const struct session_side *in = &s->side[side];
+
+	memset(k, 0, sizeof(*k));
+	k->src_ip = in->peer_rtp.in.sin_addr.s_addr;
+	k->src_port = in->peer_rtp.in.sin_port;
+	k->dst_ip = s->me->bind.in.sin_addr.s_addr;
+	k->dst_port = htons(in->port);
+}
+
+/* Folds what the kernel counted since the last fold into the side's state. */
+static void fold(struct media_session *s, unsigned side, const struct kfwd_val *v)
+{
+	struct session_side *in = &s->side[side], *to = &s->side[side ^ 1];
+	uint64_t dp = v->packets - in->kf_packets, db = v->bytes - in->kf_bytes;
+
+	in->kf_packets = v->packets;
+	in->kf_bytes = v->bytes;
+	if (!dp)
+		return;
+	in->st.rtp_in += dp;
+	in->st.bytes_in += db;
+	to->st.rtp_out += dp;
+	to->st.bytes_out += db;
+	in->rx.received += (uint32_t)dp;
+	in->rx.max_seq = v->max_seq;
+	in->rx.cycles = v->cycles;
+	in->rx.transit = v->transit;
+	in->rx.have_transit = v->have_transit != 0;
+	in->rx.jitter16 = v->jitter16;
+	in->out.seq_max = v->seq_max_out;
+	in->out.ts_last = v->ts_last_out;
+	in->out.last_ms = v->last_ns / 1000000u;
+	in->last_rx_ms = in->out.last_ms;
+	if (in->last_rx_ms > s->last_activity_ms)
+		s->last_activity_ms = in->last_rx_ms;
+	atomic_fetch_add(&s->me->kf_packets, dp);
+}
+
+static bool dtmf_plain(const struct media_session *s)
+{
+	const struct mdtmf *d = s->dtmf;
+
+	if (!d)
+		return true;
+	for (unsigned i = 0; i < 2; i++)
+		if (d->side[i].known && d->side[i].p.enabled &&
+		    d->side[i].p.mode != MEDIA_DTMF_RFC4733)
+			return false;
+	return !mdtmf_busy(s);
+}
+
+/* The audio codec's payload type (not an event): what the entry should carry. */
+static bool audio_pt(const struct session_side *in)
+{
+	const struct media_codec_params *c = &in->codec;
+
+	if (in->last_pt > 127 || in->pt_map[in->last_pt] > 127)
+		return false;
+	if (c->codec == MEDIA_CODEC_NONE)
+		return true;
+	return in->last_pt == c->pt_rx[0] || in->last_pt == c->pt_rx[1] ||
+	       (c->pt_rx[0] == MEDIA_PT_NONE && c->pt_rx[1] == MEDIA_PT_NONE &&
+		in->last_pt == c->pt);
+}
+
+static bool plain_side(const struct session_side *sd)
+{
+	return !sd->srtp && !sd->srtp_block && !sd->xc && sd->latched;
+}
+
+void kfwd_session_try(struct media_session *s, unsigned side, uint64_t now_ms)
+{
+	struct session_side *in = &s->side[side], *to = &s->side[side ^ 1];
+	struct kfwd_key k;
+	struct kfwd_val v;
+	int err;
+
+	if (in->kf_on || !s->me->kf || now_ms < in->kf_retry_ms || s->transcoding || s->feat ||
+	    s->on_hold || s->me->scfg.family != AF_INET || !plain_side(in) ||
+	    !plain_side(to) || !session_takes_rtp(to) || !in->have_src ||
+	    !sa_eq(&in->src_addr, &in->peer_rtp) || !in->out.started || in->out.rebase ||
+	    !audio_pt(in) || !dtmf_plain(s))
+		return;
+	make_key(s, side, &k);
+	memset(&v, 0, sizeof(v));
+	v.new_src_ip = s->me->bind.in.sin_addr.s_addr;
+	v.new_src_port = htons(to->port);
+	v.new_dst_ip = to->peer_rtp.in.sin_addr.s_addr;
+	v.new_dst_port = to->peer_rtp.in.sin_port;
+	v.ssrc_in = in->src_ssrc;
+	v.ssrc_out = in->out.ssrc;
+	v.seq_off = in->out.seq_off;
+	v.ts_off = in->out.ts_off;
+	v.pt_in = in->last_pt;
+	v.pt_out = in->pt_map[in->last_pt];
+	v.clock_hz = in->clock_hz ? in->clock_hz : SESSION_CLOCK_HZ;
+	v.local = kfwd_local(s->me->kf);
+	v.cycles = in->rx.cycles;
+	v.max_seq = in->rx.max_seq;
+	v.seq_max_out = in->out.seq_max;
+	v.ts_last_out = in->out.ts_last;
+	v.transit = in->rx.transit;
+	v.have_transit = in->rx.have_transit;
+	v.jitter16 = in->rx.jitter16;
+	err = kfwd_put(s->me->kf, &k, &v);
+	if (err) {
+		in->kf_retry_ms = now_ms + KFWD_RETRY_MS;
+		return;
+	}
+	in->kf_on = true;
+	atomic_fetch_add(&s->me->kf_flows, 1);
+	in->kf_key = k;
+	in->kf_packets = in->kf_bytes = 0;
+}
+
+void kfwd_session_stop(struct media_session *s, unsigned side)
+{
+	struct session_side *in = &s->side[side];
+	struct kfwd_val v;
+
+	if (!in->kf_on)
+		return;
+	in->kf_on = false;
+	atomic_fetch_sub(&s->me->kf_flows, 1);
+	if (!kfwd_del(s->me->kf, &in->kf_key, &v))
+		fold(s, side, &v);
+}
+
+void kfwd_session_stop_all(struct media_session *s)
+{
+	kfwd_session_stop(s, 0);
+	kfwd_session_stop(s, 1);
+}
+
+void kfwd_session_sync(struct media_session *s)
+{
+	struct kfwd_val v;
+
+	for (unsigned i = 0; i < 2; i++)
+		if (s->side[i].kf_on && !kfwd_get(s->me->kf, &s->side[i].kf_key, &v))
+			fold(s, i, &v);
+}

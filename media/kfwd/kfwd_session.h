@@ -1,0 +1,26 @@
+/*
+ * kfwd_session.h — offloading a session's directions to the kernel (kfwd_session.c).
+ * Worker thread of the session only. All are no-ops when the engine has no kfwd.
+ */
+#ifndef TRUNX_KFWD_SESSION_H
+#define TRUNX_KFWD_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct media_session;
+
+/** After the userspace relay sent an RTP packet from side: offloads that direction
+ *  when the session is a pure relay whose state is settled. */
+void kfwd_session_try(struct media_session *s, unsigned side, uint64_t now_ms);
+
+/** Takes the direction from side back to userspace, its counters folded in. */
+void kfwd_session_stop(struct media_session *s, unsigned side);
+
+/** Both directions (before an update, a feature, digits, the close). */
+void kfwd_session_stop_all(struct media_session *s);
+
+/** Folds the kernel's counters into the session (before its stats are published). */
+void kfwd_session_sync(struct media_session *s);
+
+#endif
