@@ -8,7 +8,7 @@ packages=(
   clang libclang-rt-14-dev clang-tidy cppcheck
   libsofia-sip-ua-dev libsrtp2-dev libopus-dev libspandsp-dev
   libpq-dev libhiredis-dev libevent-dev libssl-dev libjansson-dev
-  libsystemd-dev libcmocka-dev openssl liburing-dev
+  libsystemd-dev libcmocka-dev openssl liburing-dev libbpf-dev
   sip-tester tcpdump tshark
   espeak-ng sox libsox-fmt-base
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us

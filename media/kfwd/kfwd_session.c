@@ -110,6 +110,7 @@ void kfwd_session_try(struct media_session *s, unsigned side, uint64_t now_ms)
 	    s->on_hold || s->me->scfg.family != AF_INET || !plain_side(in) ||
 	    !plain_side(to) || !session_takes_rtp(to) || !in->have_src ||
 	    !sa_eq(&in->src_addr, &in->peer_rtp) || !in->out.started || in->out.rebase ||
+	    !in->rx.started || in->rx.probation ||   /* receive statistics validated */
 	    !audio_pt(in) || !dtmf_plain(s))
 		return;
 	make_key(s, side, &k);

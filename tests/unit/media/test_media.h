@@ -24,4 +24,5 @@ int test_engine_xcode_run(void);
 int test_rtcp_report_run(void);
 int test_engine_srtp_run(void);
 int test_engine_delay_run(void);
+int test_engine_kfwd_run(void);
 #endif

@@ -36,6 +36,7 @@ int main(void)
 		failed += test_engine_scale_run();
 		failed += test_engine_delay_run();
 		if (test_media_io == MEDIA_IO_EPOLL) {
+			failed += test_engine_kfwd_run();
 			failed += test_engine_xcode_run();
 			failed += test_engine_srtp_run();
 		}
