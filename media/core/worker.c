@@ -421,6 +421,8 @@ static void run_timers(struct worker *w, uint64_t now_ms)
 		if (s->feat || s->dtmf)
 			clock_sync(w, s);   /* a prompt or digits that ended leave the clock */
 		mdtmf_tick(s, now_ms * 1000u);
+		if ((s->side[0].kf_on || s->side[1].kf_on) && s->timer_armed)
+			kfwd_session_timer(s, &w->me->scfg, now_ms);   /* kernel activity counts */
 		if (session_timer(s, &w->me->scfg, now_ms))
 			emit(w, s, MEDIA_EV_TIMEOUT);
 	}

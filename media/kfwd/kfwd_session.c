@@ -164,6 +164,15 @@ void kfwd_session_stop_all(struct media_session *s)
 	kfwd_session_stop(s, 1);
 }
 
+void kfwd_session_timer(struct media_session *s, const struct session_cfg *cfg,
+			uint64_t now_ms)
+{
+	unsigned timeout_ms = s->on_hold ? cfg->hold_timeout_ms : cfg->rtp_timeout_ms;
+
+	if (now_ms - s->last_activity_ms >= timeout_ms)
+		kfwd_session_sync(s);
+}
+
 void kfwd_session_sync(struct media_session *s)
 {
 	struct kfwd_val v;

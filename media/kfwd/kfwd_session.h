@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct media_session;
+struct session_cfg;
 
 /** After the userspace relay sent an RTP packet from side: offloads that direction
  *  when the session is a pure relay whose state is settled. */
@@ -19,6 +20,11 @@ void kfwd_session_stop(struct media_session *s, unsigned side);
 
 /** Both directions (before an update, a feature, digits, the close). */
 void kfwd_session_stop_all(struct media_session *s);
+
+/** Before the inactivity check: folds the kernel's counters in when the timeout
+ *  would otherwise expire (packets forwarded by the kernel are activity). */
+void kfwd_session_timer(struct media_session *s, const struct session_cfg *cfg,
+			uint64_t now_ms);
 
 /** Folds the kernel's counters into the session (before its stats are published). */
 void kfwd_session_sync(struct media_session *s);
