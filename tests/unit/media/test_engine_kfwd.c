@@ -191,6 +191,33 @@ static void test_kernel_path(void **state)
 	media_engine_counters(f.me, &c1);
 	assert_int_equal(c1.kfwd_packets, 2 * (BURST - 1));
 
+	/* A packet the program leaves to userspace (telephone-event, PT 101) takes its
+	 * direction back: relayed by the worker in sequence, then audio is offloaded
+	 * again with the sequence still continuous. */
+	{
+		uint8_t buf[2048];
+		struct sockaddr_in sa;
+		ssize_t n;
+
+		peer_send_rtp(&f.a, f.pa, 101, seq_a, (uint32_t)seq_a * 160u, 0xa, true, 5);
+		seq_a++;
+		n = peer_recv(&f.b, buf, sizeof(buf), WAIT_MS, &sa);
+		assert_true(n > 12);
+		assert_int_equal(rtp_hdr_parse(&h, buf, (size_t)n), 0);
+		assert_int_equal(h.pt, 101);
+		assert_int_equal(h.ssrc, ha[0].ssrc);
+		assert_int_equal(h.seq, (uint16_t)(ha[BURST - 1].seq + 1));
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 6, &h);
+		assert_int_equal(h.seq, (uint16_t)(ha[BURST - 1].seq + 2));
+		assert_true(wait_flows(f.me, 2));
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 6, &h);
+		assert_int_equal(h.seq, (uint16_t)(ha[BURST - 1].seq + 3));
+		ha[BURST - 1] = h;
+		relayed_at_least(f.me, c0.rtp_relayed + 2, &c1);
+		assert_int_equal(c1.rtp_relayed, c0.rtp_relayed + 2);   /* the event and the
+									  * audio after it */
+	}
+
 	/* An update takes both directions back; the stream goes on without a gap. */
 	assert_int_equal(media_session_update(f.s, &f.p), 0);
 	assert_true(wait_flows(f.me, 0));
@@ -209,10 +236,10 @@ static void test_kernel_path(void **state)
 	assert_int_equal(h.seq, (uint16_t)(hb[BURST - 1].seq + 2));
 
 	teardown(&f, &ev);
-	assert_int_equal(ev.stats[0].rtp_in, 3 + BURST);
+	assert_int_equal(ev.stats[0].rtp_in, 6 + BURST);
 	assert_int_equal(ev.stats[1].rtp_in, 3 + BURST);
 	assert_int_equal(ev.stats[0].rtp_out, 3 + BURST);
-	assert_int_equal(ev.stats[1].rtp_out, 3 + BURST);
+	assert_int_equal(ev.stats[1].rtp_out, 6 + BURST);
 	assert_int_equal(ev.stats[0].rtp_lost, 0);
 	assert_int_equal(ev.stats[1].rtp_lost, 0);
 }
