@@ -565,9 +565,14 @@ static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
 		return false;
 	}
 	if (kind == SESSION_FD_RTP) {
+		union media_sa latch = s->side[side].peer_rtp;
+
 		if (s->side[side].kf_on)
 			kfwd_session_stop(s, side);   /* decide from fresh state */
 		v = relay_rtp(s, cfg, side, buf, *len, from, t, arrival, out);
+		/* a new latch here: the other direction's entry sends to the old one */
+		if (s->side[side ^ 1].kf_on && !sa_eq(&latch, &s->side[side].peer_rtp))
+			kfwd_session_stop(s, side ^ 1);
 		if (s->dtmf && !s->clocked && mdtmf_busy(s))
 			clock_sync(w, s);   /* a digit began: it needs the clock */
 	} else {

@@ -85,7 +85,8 @@ static bool audio_pt(const struct session_side *in)
 {
 	const struct media_codec_params *c = &in->codec;
 
-	if (in->last_pt > 127 || in->pt_map[in->last_pt] > 127)
+	/* a steady stream of it: not the odd event packet when the codec is unknown */
+	if (in->last_pt > 127 || in->pt_map[in->last_pt] > 127 || in->pt_run < 2)
 		return false;
 	if (c->codec == MEDIA_CODEC_NONE)
 		return true;

@@ -162,6 +162,7 @@ enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *
 		new_source(in, src, h.ssrc);
 	(void)rtp_stats_update(&in->rx, h.seq, h.ts, clock_units(arrival_us, in->clock_hz));
 	in->last_rx_ms = now_ms;
+	in->pt_run = h.pt == in->last_pt && in->pt_run < UINT8_MAX ? in->pt_run + 1 : 1;
 	in->last_pt = h.pt;
 	s->last_activity_ms = now_ms;
 	if (s->feat && feat_rx(s, side, buf, &h, now_us)) {   /* a prompt replaces it */

@@ -123,6 +123,7 @@ struct session_side {
 
 	/* In-kernel forwarding of this side's RTP toward the other (media/kfwd). */
 	uint8_t             last_pt;       /**< payload type of the last RTP accepted */
+	uint8_t             pt_run;        /**< ...and how many in a row carried it */
 	bool                kf_on;         /**< an entry forwards it in the kernel */
 	struct kfwd_key     kf_key;        /**< ...under this key */
 	uint64_t            kf_packets;    /**< the entry's counters already folded in */

@@ -192,9 +192,12 @@ static void test_kernel_path(void **state)
 	assert_int_equal(c1.kfwd_packets, 2 * (BURST - 1));
 
 	/* A packet the program leaves to userspace (telephone-event, PT 101) takes its
-	 * direction back: relayed by the worker in sequence, then audio is offloaded
-	 * again with the sequence still continuous. */
+	 * direction back: relayed by the worker in sequence; the audio after it is
+	 * offloaded again once two packets in a row carry its payload type, the
+	 * sequence still continuous; the other direction stays in the kernel (its
+	 * destination, A's latch, did not move). */
 	{
+		uint16_t sa0 = ha[BURST - 1].seq, sb0 = hb[BURST - 1].seq;
 		uint8_t buf[2048];
 		struct sockaddr_in sa;
 		ssize_t n;
@@ -206,16 +209,24 @@ static void test_kernel_path(void **state)
 		assert_int_equal(rtp_hdr_parse(&h, buf, (size_t)n), 0);
 		assert_int_equal(h.pt, 101);
 		assert_int_equal(h.ssrc, ha[0].ssrc);
-		assert_int_equal(h.seq, (uint16_t)(ha[BURST - 1].seq + 1));
-		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 6, &h);
-		assert_int_equal(h.seq, (uint16_t)(ha[BURST - 1].seq + 2));
+		assert_int_equal(h.seq, (uint16_t)(sa0 + 1));
+		assert_true(wait_flows(f.me, 1));
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 6, &h);   /* userspace */
+		assert_int_equal(h.seq, (uint16_t)(sa0 + 2));
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 6, &h);   /* userspace */
+		assert_int_equal(h.seq, (uint16_t)(sa0 + 3));
 		assert_true(wait_flows(f.me, 2));
-		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 6, &h);
-		assert_int_equal(h.seq, (uint16_t)(ha[BURST - 1].seq + 3));
-		ha[BURST - 1] = h;
-		relayed_at_least(f.me, c0.rtp_relayed + 2, &c1);
-		assert_int_equal(c1.rtp_relayed, c0.rtp_relayed + 2);   /* the event and the
-									  * audio after it */
+		b_to_a(&f, &seq_b, 7, &h);                                 /* kernel */
+		assert_int_equal(h.seq, (uint16_t)(sb0 + 1));
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 8, &ha[BURST - 1]);   /* kernel */
+		assert_int_equal(ha[BURST - 1].seq, (uint16_t)(sa0 + 4));
+		b_to_a(&f, &seq_b, 9, &hb[BURST - 1]);                                 /* kernel */
+		assert_int_equal(hb[BURST - 1].seq, (uint16_t)(sb0 + 2));
+		relayed_at_least(f.me, c0.rtp_relayed + 3, &c1);
+		sleep_ms(100);
+		media_engine_counters(f.me, &c1);
+		assert_int_equal(c1.rtp_relayed, c0.rtp_relayed + 3);   /* the event and the
+									  * two audio after it */
 	}
 
 	/* An update takes both directions back; the stream goes on without a gap. */
@@ -236,10 +247,10 @@ static void test_kernel_path(void **state)
 	assert_int_equal(h.seq, (uint16_t)(hb[BURST - 1].seq + 2));
 
 	teardown(&f, &ev);
-	assert_int_equal(ev.stats[0].rtp_in, 6 + BURST);
-	assert_int_equal(ev.stats[1].rtp_in, 3 + BURST);
-	assert_int_equal(ev.stats[0].rtp_out, 3 + BURST);
-	assert_int_equal(ev.stats[1].rtp_out, 6 + BURST);
+	assert_int_equal(ev.stats[0].rtp_in, 7 + BURST);
+	assert_int_equal(ev.stats[1].rtp_in, 5 + BURST);
+	assert_int_equal(ev.stats[0].rtp_out, 5 + BURST);
+	assert_int_equal(ev.stats[1].rtp_out, 7 + BURST);
 	assert_int_equal(ev.stats[0].rtp_lost, 0);
 	assert_int_equal(ev.stats[1].rtp_lost, 0);
 }
