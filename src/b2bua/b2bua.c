@@ -489,6 +489,7 @@ static void aux_check(struct b2bua *b)
 /* Last job before the stack goes down: no timer or leg of ours may outlive it. */
 static void detach_calls(struct b2bua *b)
 {
+	b2b_view_stop(b);
 	b2b_trunks_stop(b);
 	for (struct call *c = b->calls; c; c = c->next) {
 		sipua_timer_cancel(c->invite_timer);
@@ -538,6 +539,7 @@ void b2bua_destroy(struct b2bua *b)
 	b->ua = NULL;
 	media_engine_destroy(b->me);
 	b->me = NULL;
+	b->view_hook = NULL;   /* the calls abandoned below are no news to anyone */
 	while (b->calls) {
 		struct call *c = b->calls;
 
@@ -840,43 +842,10 @@ static int post_query(struct b2bua *b, void (*run)(void *), const char *call_id,
 /* One call as the control plane sees it (trunxctl calls, GET /v1/calls). */
 static json_t *call_json(const struct call *c, uint64_t wall)
 {
-	json_t *o = json_object(), *legs = json_array();
-	char codec[48], codec_b[48];
+	json_t *o = b2b_call_json_base(c);
 
-	b2b_sdp_codec_side(&c->media, MEDIA_SIDE_A, codec, sizeof(codec));
-	b2b_sdp_codec_side(&c->media, MEDIA_SIDE_B, codec_b, sizeof(codec_b));
-	if (!o || !legs) {
-		json_decref(o);
-		json_decref(legs);
+	if (!o)
 		return NULL;
-	}
-	json_object_set_new(o, "id", json_string(c->id));
-	json_object_set_new(o, "from", json_string(c->from));
-	json_object_set_new(o, "to", json_string(c->did[0] ? c->did : c->to));
-	json_object_set_new(o, "state", json_string(call_state_name(c->state)));
-	json_object_set_new(o, "tenant", c->tenant[0] ? json_string(c->tenant) : json_null());
-	if (c->a)
-		json_array_append_new(legs, json_pack("{s:s,s:s}", "leg", "a", "call_id",
-						      c->a_call_id));
-	if (c->b_leg)
-		json_array_append_new(legs, json_pack("{s:s,s:s}", "leg", "b", "call_id",
-						      c->b_call_id));
-	json_object_set_new(o, "legs", legs);
-	json_object_set_new(o, "codecs", json_string(codec));
-	json_object_set_new(o, "codec_a", json_string(codec));
-	json_object_set_new(o, "codec_b", json_string(codec_b));
-	{
-		json_t *q = call_quality_json(c);
-
-		if (q)
-			json_object_set_new(o, "quality", q);
-	}
-	json_object_set_new(o, "trunk_in",
-			    c->trunk_in ? json_string(trunk_get_cfg(c->trunk_in)->name)
-					: json_null());
-	json_object_set_new(o, "trunk_out",
-			    c->trunk_out ? json_string(trunk_get_cfg(c->trunk_out)->name)
-					 : json_null());
 	json_object_set_new(o, "duration_ms",
 			    json_integer(c->t_answer_ms ? (json_int_t)(wall - c->t_answer_ms) : 0));
 	json_object_set_new(o, "age_ms", json_integer((json_int_t)(wall - c->t_start_ms)));

@@ -176,6 +176,49 @@ int b2bua_list_calls(struct b2bua *b, b2bua_reply_h *h, void *arg);
  */
 int b2bua_get_call(struct b2bua *b, const char *call_id, b2bua_reply_h *h, void *arg);
 
+/* ---- the calls' public view, pushed to the control plane (b2bua_view.c) ---- */
+
+#define B2BUA_VIEW_ID_MAX      40   /**< a call id's bytes with its NUL */
+#define B2BUA_VIEW_TENANT_MAX  64
+
+/** One call as b2bua_get_call shows it, without its clock-derived fields. */
+struct b2bua_view_call {
+	char      id[B2BUA_VIEW_ID_MAX];
+	char      tenant[B2BUA_VIEW_TENANT_MAX];   /**< "" = none */
+	uint64_t  t_start_ms;    /**< wall clock: age_ms = now - t_start_ms */
+	uint64_t  t_answer_ms;   /**< wall clock, 0 = not answered: duration_ms */
+	json_t   *obj;           /**< the call's object without duration_ms and age_ms;
+				      NULL for B2BUA_VIEW_GONE */
+};
+
+enum b2bua_view_kind {
+	B2BUA_VIEW_SET = 1,   /**< calls[0] is new or changed */
+	B2BUA_VIEW_GONE,      /**< calls[0] (its id) was freed */
+	B2BUA_VIEW_ALL,       /**< the whole list, newest first: replaces what was known */
+};
+
+/**
+ * A change of the calls' public view. seq numbers every message the B2BUA meant to
+ * send, from 1 with no gap: a receiver seeing a gap lost one (its post failed) and
+ * knows its copy is stale until the next B2BUA_VIEW_ALL (sent every second while
+ * the hook is set). The message and its JSON objects belong to the receiver, which
+ * frees it with b2bua_view_free (any thread).
+ */
+struct b2bua_view {
+	uint64_t                 seq;
+	enum b2bua_view_kind     kind;
+	size_t                   n;
+	struct b2bua_view_call  *calls;
+};
+
+/** Runs on the signalling thread and must only hand the message off (it owns it). */
+typedef void (b2bua_view_hook)(struct b2bua_view *v, void *arg);
+
+/** Sets the hook (NULL: none, and nothing is built). Before b2bua_start(). */
+void b2bua_set_view_hook(struct b2bua *b, b2bua_view_hook *fn, void *arg);
+
+void b2bua_view_free(struct b2bua_view *v);
+
 /** Lists trunks and peers with their state: a JSON array (as b2bua_list_calls). */
 int b2bua_list_trunks(struct b2bua *b, b2bua_reply_h *h, void *arg);
 

@@ -145,6 +145,7 @@ void call_media_update(struct call *c)
 	b2b_sdp_media_params(&c->media, &p);
 	if (media_session_update(c->ms, &p) != 0)
 		call_log(LOG_WARN, "call.media", c, NULL, "media parameters refused");
+	call_view_changed(c);   /* its codecs */
 }
 
 static void timers_cancel(struct call *c)
@@ -173,6 +174,7 @@ void call_free(struct call *c)
 {
 	struct b2bua *b = c->b;
 
+	call_view_gone(c);
 	if (c->orig)
 		call_orig_free(c);
 	if (c->prev)
@@ -222,6 +224,7 @@ static void maybe_end(struct call *c)
 		c->ms_closing = true;
 		media_session_destroy(c->ms);
 		c->ms = NULL;
+		call_view_changed(c);
 		return;   /* MEDIA_EV_CLOSED finishes the call */
 	}
 	emit_cdr(c);
@@ -256,6 +259,7 @@ void fail_call(struct call *c, int code, const char *cause, const char *why)
 		sipua_leg_hangup(c->b_leg, 0);
 	c->state = CALL_ENDING;
 	timers_cancel(c);
+	call_view_changed(c);
 }
 
 void call_hangup(struct call *c, const char *cause)
@@ -273,6 +277,7 @@ void call_hangup(struct call *c, const char *cause)
 		sipua_leg_hangup(c->b_leg, 0);
 	c->state = CALL_ENDING;
 	timers_cancel(c);
+	call_view_changed(c);
 	maybe_end(c);
 }
 
@@ -496,6 +501,7 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 	b->calls = c;
 	b->n_calls++;
 	atomic_fetch_add(&b->c_active, 1);
+	call_view_changed(c);
 	sipua_leg_set_ctx(ev->leg, c);
 	sipua_leg_set_policy(ev->leg, (struct sipua_policy[]){policy_of(c->trunk_in)});
 
@@ -776,6 +782,7 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 		if (c->state != CALL_ENDING && (!c->a || !c->b_leg))
 			c->state = CALL_ENDING;
 		timers_cancel(c);
+		call_view_changed(c);   /* a leg less */
 		maybe_end(c);
 		break;
 	default:

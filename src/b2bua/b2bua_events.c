@@ -36,6 +36,7 @@ static json_t *call_data(const struct call *c)
 
 void call_ev_created(struct call *c)
 {
+	call_view_changed(c);
 	if (c->ev_created)
 		return;
 	c->ev_created = true;
@@ -47,6 +48,7 @@ void call_ev_ringing(struct call *c, int status)
 {
 	json_t *d;
 
+	call_view_changed(c);
 	if (c->ev_ringing || !c->ev_created)
 		return;
 	c->ev_ringing = true;
@@ -60,6 +62,7 @@ void call_ev_ringing(struct call *c, int status)
 
 void call_ev_answered(struct call *c)
 {
+	call_view_changed(c);
 	if (!c->ev_created || !wanted(c))
 		return;
 	b2b_event(c->b, LOG_DEBUG, "call.answered", c, NULL, NULL, call_data(c));

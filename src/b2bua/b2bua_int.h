@@ -380,6 +380,10 @@ struct call {
 struct b2bua {
 	b2bua_media_hook    *media_hook;       /**< media events for the events module */
 	void                *media_hook_arg;
+	b2bua_view_hook     *view_hook;        /**< the calls' view for the control plane */
+	void                *view_hook_arg;
+	uint64_t             view_seq;         /**< the last view message's number */
+	struct sipua_timer  *view_timer;       /**< the next whole-list resend */
 	struct conf_sip      sip;              /**< copied at create / reload */
 	struct media_engine_cfg media_cfg;
 	char                 media_addr[CONF_HOST_MAX];  /**< c= address we advertise */
@@ -455,6 +459,16 @@ void call_free(struct call *c);
  *  record (cause "shutdown" unless it had one) and frees it. */
 void call_abandon(struct call *c);
 const char *call_state_name(enum call_state s);
+
+/* b2bua_view.c (signalling thread): the calls' public view pushed to the control plane */
+/** The call's public object without its clock-derived fields (duration_ms, age_ms). */
+struct json_t *b2b_call_json_base(const struct call *c);
+/** The call is new or its public view changed: sent at once (when a hook is set). */
+void call_view_changed(struct call *c);
+/** The call is being freed. */
+void call_view_gone(struct call *c);
+/** The signalling thread stops: the resend timer cancelled, nothing sent any more. */
+void b2b_view_stop(struct b2bua *b);
 
 /* b2bua_media.c (signalling thread): prompts, recording, AMD */
 /** Logs a MEDIA_EV_FEAT of call c (call.play, call.record, call.amd, call.beep). */

@@ -128,6 +128,7 @@ void call_orig_settled(struct call *c)
 	o->h = NULL;
 	if (c->b_leg && c->state != CALL_ENDING) {
 		sipua_timer_start(c->b->ua, o->timeout_s * 1000u, orig_timeout, c, &c->ring_timer);
+		call_view_changed(c);   /* seen by a read that follows the answer */
 		reply(h, o->arg, 0, json_pack("{s:s,s:s,s:s}", "id", c->id, "state",
 					      call_state_name(c->state), "cdr_id", c->cdr_id));
 		return;
@@ -271,6 +272,7 @@ static void bridge_try(struct call *c)
 		return;
 	}
 	snprintf(c->a_call_id, sizeof(c->a_call_id), "%s", sipua_leg_call_id(c->a));
+	call_view_changed(c);   /* its new leg */
 	sipua_timer_cancel(c->invite_timer);
 	c->invite_timer = NULL;
 	if (b->sip.invite_timeout)
@@ -558,6 +560,7 @@ void b2b_orig_start(struct b2bua *b, struct b2bua_orig_req *req, b2bua_reply_h *
 	b->n_calls++;
 	atomic_fetch_add(&b->c_active, 1);
 	atomic_fetch_add(&b->c_total, 1);
+	call_view_changed(c);
 	if (!c->targets) {
 		fail_call(c, 500, "no_memory", NULL);
 		goto settle;
