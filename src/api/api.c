@@ -25,6 +25,7 @@
 #include <event2/keyvalq_struct.h>
 #include <openssl/rand.h>
 
+#include "api/api_view.h"
 #include "b2bua/b2bua.h"
 #include "db/db.h"
 #include "kv/kv.h"
@@ -54,6 +55,7 @@ struct api {
 	int                    efd;
 	struct event          *inbox_ev;
 	struct event          *tick_ev;     /**< 1 s: the setup rate's samples */
+	struct api_view       *view;        /**< the calls' copy (GET /v1/calls[/{id}]) */
 };
 
 struct db *api_db(struct api *a)
@@ -68,6 +70,7 @@ struct db *api_db(struct api *a)
 }
 struct kv *api_kv(struct api *a) { return a->kv; }
 struct b2bua *api_b2bua(struct api *a) { return a->b; }
+struct api_view *api_view_of(struct api *a) { return a->view; }
 struct events *api_events(struct api *a) { return a->events; }
 struct data *api_data(struct api *a) { return a->data; }
 
@@ -595,6 +598,9 @@ int api_create(struct api **ap, struct event_base *base, const struct conf *cf,
 	}
 	if (!e)
 		e = api_auth_create(&a->auth, a);
+	if (!e)   /* calls still ending count too; 0 = no cap configured */
+		e = api_view_create(&a->view, cf->sip.max_calls ?
+				    (size_t)cf->sip.max_calls * 2 + 1024 : API_VIEW_CALLS_MAX);
 	if (!e) {
 		a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		a->inbox_ev = a->efd >= 0 ?
@@ -613,6 +619,8 @@ int api_create(struct api **ap, struct event_base *base, const struct conf *cf,
 		api_destroy(a);
 		return e;
 	}
+	if (b)   /* before the B2BUA starts: its first message is number 1 */
+		b2bua_set_view_hook(b, api_calls_on_view, a);
 	*ap = a;
 	return 0;
 }
@@ -673,6 +681,7 @@ void api_destroy(struct api *a)
 		j->fn(j->arg);
 		free(j);
 	}
+	api_view_destroy(a->view);   /* after the inbox: it held view messages too */
 	api_auth_destroy(a->auth);
 	if (a->pub.http)
 		evhttp_free(a->pub.http);

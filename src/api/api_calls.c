@@ -1,8 +1,13 @@
 /*
- * api_calls.c — calls through the API: list, get and hang up the calls in progress
- * (asked of the B2BUA, whose answer comes back to the control thread through the
- * API's inbox), and the checks of a new call's request. A tenant sees and touches
- * only its own calls; another tenant's call id answers 404.
+ * api_calls.c — calls through the API: list, get and hang up the calls in progress,
+ * and the checks of a new call's request. A tenant sees and touches only its own
+ * calls; another tenant's call id answers 404.
+ *
+ * Reads (list, get) are answered on the control thread from its copy of the calls'
+ * view (api_view.c), which the B2BUA's view messages keep current through the API's
+ * inbox — no hop through the signalling thread. While that copy is stale (a message
+ * lost, the table full) reads are asked of the B2BUA, as writes (hangup, media) are:
+ * its answer comes back through the inbox.
  *
  * Placing a call: the body checked, its Idempotency-Key claimed (api_idem.c), the
  * caller ID checked against the tenant's DIDs, the prompt read here (the control
@@ -21,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "api/api_view.h"
 #include "b2bua/b2bua.h"
 #include "db/db.h"
 #include "log.h"
@@ -36,6 +42,12 @@ struct call_job {
 };
 
 static void job_answer(void *arg);
+
+/* A view message on its way to the control thread. */
+struct view_msg_job {
+	struct api        *a;
+	struct b2bua_view *m;
+};
 
 /* The B2BUA's answer, on the signalling thread: hand it to the control thread. */
 static void on_b2bua(int status, char *json, void *arg)
@@ -171,18 +183,92 @@ static void ask(struct api_req *r, enum call_op op)
 	}
 }
 
+/* ---- reads from the control thread's copy ---- */
+
+static void view_job(void *arg)
+{
+	struct view_msg_job *j = arg;
+
+	api_view_apply(api_view_of(j->a), j->m);
+	free(j);
+}
+
+void api_calls_on_view(struct b2bua_view *m, void *arg)
+{
+	struct view_msg_job *j = malloc(sizeof(*j));
+
+	/* A message not posted is a gap in the numbers: the copy knows it is stale. */
+	if (!j) {
+		b2bua_view_free(m);
+		return;
+	}
+	j->a = arg;
+	j->m = m;
+	if (api_post(j->a, view_job, j) != 0) {
+		b2bua_view_free(m);
+		free(j);
+	}
+}
+
+static uint64_t wall_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static const char *reader_tenant(const struct api_req *r)
+{
+	return r->who.operator_ ? NULL : r->who.tenant;
+}
+
+/* The copy answers while the B2BUA is there to keep it (else ask(): 503). */
+static struct api_view *view_of(struct api_req *r)
+{
+	return api_b2bua(r->api) ? api_view_of(r->api) : NULL;
+}
+
 void api_h_calls_list(struct api_req *r)
 {
+	json_t *arr;
+	int err;
+
 	if (r->query_parsed && r->query.tqh_first != NULL) {
 		api_fail(r, 400, "invalid_query", "calls in progress take no query parameter");
 		return;
 	}
-	ask(r, OP_LIST);
+	err = api_view_list(view_of(r), reader_tenant(r), wall_now_ms(), &arr);
+	if (err == ESTALE) {
+		ask(r, OP_LIST);
+		return;
+	}
+	if (err) {
+		api_fail(r, 503, "unavailable", "out of memory");
+		return;
+	}
+	api_reply(r, 200, json_pack("{s:o,s:n}", "data", arr, "next_cursor"));
 }
 
 void api_h_calls_get(struct api_req *r)
 {
-	ask(r, OP_GET);
+	json_t *c;
+	int err = api_view_get(view_of(r), r->params[0], reader_tenant(r),
+			       wall_now_ms(), &c);
+
+	if (err == ESTALE) {
+		ask(r, OP_GET);
+		return;
+	}
+	if (err == ENOENT) {
+		api_fail(r, 404, "not_found", "no such call");
+		return;
+	}
+	if (err) {
+		api_fail(r, 503, "unavailable", "out of memory");
+		return;
+	}
+	api_reply(r, 200, c);
 }
 
 void api_h_calls_hangup(struct api_req *r)

@@ -20,6 +20,8 @@
 
 struct api;
 struct api_req;
+struct api_view;
+struct b2bua_view;
 struct evhttp;
 struct evhttp_bound_socket;
 
@@ -32,6 +34,8 @@ struct evhttp_bound_socket;
 #define API_PAGE_MAX    200   /**< most rows a list returns */
 #define API_PAGE_DEFAULT 50
 #define API_DB_MAX      16    /**< Postgres connections of the API at most */
+#define API_VIEW_CALLS_MAX 65536   /**< calls the control thread's copy holds at most
+					 when no max_calls is configured */
 
 /* ---- errors (api.c) ---- */
 
@@ -277,6 +281,8 @@ int api_post(struct api *a, void (*fn)(void *arg), void *arg);
 struct db *api_db(struct api *a);
 struct kv *api_kv(struct api *a);
 struct b2bua *api_b2bua(struct api *a);
+/** The calls' copy on the control thread (api_view.h). */
+struct api_view *api_view_of(struct api *a);
 struct events *api_events(struct api *a);
 struct data *api_data(struct api *a);
 const struct conf_api *api_conf(struct api *a);
@@ -319,6 +325,8 @@ void api_h_delete(struct api_req *r);
 void api_h_keys_create(struct api_req *r);
 void api_h_keys_revoke(struct api_req *r);
 void api_h_calls_create(struct api_req *r);
+/** The B2BUA's view hook (signalling thread): hands the message to the control thread. */
+void api_calls_on_view(struct b2bua_view *m, void *arg);
 void api_h_calls_list(struct api_req *r);
 void api_h_calls_get(struct api_req *r);
 void api_h_calls_hangup(struct api_req *r);

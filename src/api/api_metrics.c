@@ -8,6 +8,7 @@
  * (events_get_counters; absent without [events]).
  */
 #include "api/api_int.h"
+#include "api/api_view.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -281,6 +282,22 @@ void api_h_metrics(struct api_req *r)
 		put(&o, "trunx_api_request_seconds_bucket{le=\"+Inf\"} %llu\n"
 		    "trunx_api_request_seconds_sum %.6f\ntrunx_api_request_seconds_count %llu\n",
 		    (unsigned long long)n, m->lat_sum, (unsigned long long)n);
+	}
+	if (api_view_of(r->api)) {
+		struct api_view_stats vs;
+
+		api_view_get_stats(api_view_of(r->api), &vs);
+		gauge(&o, "trunx_api_calls_view_calls", "Calls in the control thread's copy of "
+		      "the calls' view (what GET /v1/calls reads)", vs.calls);
+		gauge(&o, "trunx_api_calls_view_stale", "1 while that copy is not current (a "
+		      "message lost or the table full): reads ask the signalling thread",
+		      api_view_synced(api_view_of(r->api)) ? 0 : 1);
+		counter(&o, "trunx_api_calls_view_gaps_total", "View messages found missing",
+			vs.gaps);
+		counter(&o, "trunx_api_calls_view_overflows_total", "Calls the copy could not "
+			"hold", vs.overflows);
+		counter(&o, "trunx_api_calls_view_resyncs_total", "Whole lists of calls applied",
+			vs.resyncs);
 	}
 	if (api_events(r->api))
 		events_metrics(&o, api_events(r->api));

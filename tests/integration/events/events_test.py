@@ -439,7 +439,8 @@ def case_metrics_counters(ctx):
     up, then down once it goes silent; one in maintenance says so. While the call is up
     its channels show in use (inbound pool, tenant, global) and are back after it; the
     call (RTP from the caller) moves the started/answered counters, the setup rate and
-    the per-leg RTP received/lost counters by what its call.end record says."""
+    the per-leg RTP received/lost counters by what its call.end record says; the API's
+    copy of the calls' view holds the call while it is up and lets it go after."""
     api_port = ports.free_port("127.0.0.1")
     pg, rd, [(t, port)], u = setup(ctx, retry="0s,1s", api_port=api_port)
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
@@ -481,6 +482,9 @@ def case_metrics_counters(ctx):
     assert mc['trunx_channels_in_use{scope="tenant",tenant="acme"}'] == 1, mc
     assert mc['trunx_channels_in_use{scope="global"}'] == 1, mc
     assert 'trunx_channels_limit{scope="global"}' not in mc, mc   # no global cap here
+    # The control thread's copy of the calls' view (what GET /v1/calls reads) holds it.
+    assert procs.wait_until(
+        lambda: metrics(api_port, key)[0]["trunx_api_calls_view_calls"] == 1, 5, 0.05)
     c.wait()
     sipp.expect_ok(c)
     # The qualified carrier goes silent: down (the signalling thread's change reaches
@@ -490,7 +494,15 @@ def case_metrics_counters(ctx):
     assert procs.wait_until(lambda: metrics(api_port, key)[0]["trunx_calls_active"] == 0,
                             10, 0.05)
     ends = t.wait_events("call.end", 1, 10)
+    # ...and lets it go once freed, in step all along (no message lost, none stale),
+    # resent whole every second.
+    assert procs.wait_until(
+        lambda: metrics(api_port, key)[0]["trunx_api_calls_view_calls"] == 0, 10, 0.05)
     m1 = metrics(api_port, key)[0]
+    assert m1["trunx_api_calls_view_stale"] == 0, m1
+    assert m1["trunx_api_calls_view_gaps_total"] == 0, m1
+    assert m1["trunx_api_calls_view_overflows_total"] == 0, m1
+    assert m1["trunx_api_calls_view_resyncs_total"] >= 1, m1
     assert m1['trunx_channels_in_use{scope="pool",group="default",pool="ivr"}'] == 0, m1
     assert m1['trunx_channels_in_use{scope="global"}'] == 0, m1
     assert m1["trunx_calls_started_total"] - m0["trunx_calls_started_total"] == 1, m1
