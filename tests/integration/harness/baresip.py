@@ -43,17 +43,17 @@ def write_tone(path, hz, dbfs, seconds, rate, channels=1):
 class Baresip:
     def __init__(self, ctx, name, codecs, tone_wav, srtp=None, answer=False,
                  transport="udp", extra_conf=None, user=None, tls_cert=None):
-        """tls_cert: a PEM file with key and certificate; baresip then also listens for
-        SIP over TLS on sip_port + 1 (its fixed rule), kept in tls_port."""
+        """tls_cert: a PEM file with key and certificate; SIP over TLS is then served on
+        sip_port + 1 (baresip's fixed rule), kept in tls_port."""
         self.ctx = ctx
         self.name = name
         self.dir = ctx.path(name)
         os.makedirs(self.dir, exist_ok=True)
         self.snd_dir = os.path.join(self.dir, "heard")
         os.makedirs(self.snd_dir, exist_ok=True)
-        self.sip_port = ports.free_port("127.0.0.1")
-        while tls_cert and not ports.port_free(self.sip_port + 1, "127.0.0.1"):
-            self.sip_port = ports.free_port("127.0.0.1")
+        # baresip binds SIP/TLS on sip_port + 1 whether or not a certificate is given,
+        # so both ports of the pair must be free and not handed out to anyone else.
+        self.sip_port = ports.free_pair("127.0.0.1")
         self.tls_port = self.sip_port + 1 if tls_cert else None
         self.ctrl_port = ports.free_port("127.0.0.1", avoid=(self.sip_port,))
         rtp = ports.free_range(40, "127.0.0.1", avoid=(self.sip_port, self.ctrl_port))

@@ -78,6 +78,20 @@ def free_port(addr="127.0.0.1", udp=True, tcp=True, avoid=()):
     raise RuntimeError("no free port found on %s" % addr)
 
 
+def free_pair(addr="127.0.0.1"):
+    """A port p such that p and p + 1 are both free for UDP and TCP on addr and neither
+    was handed out before (for programs that bind a second transport on p + 1)."""
+    lo, hi = _candidates()
+    for _ in range(500):
+        p = random.randint(lo, hi - 1)
+        if _taken(p) or _taken(p + 1):
+            continue
+        if _free(p, addr) and _free(p + 1, addr):
+            _give(p, p + 1)
+            return p
+    raise RuntimeError("no free port pair found on %s" % addr)
+
+
 def free_ports(n, addr="127.0.0.1", udp=True, tcp=True):
     """n distinct free ports."""
     out = []
