@@ -240,6 +240,7 @@ int main(int argc, char **argv)
 			log_uint(&r, "hard", bud.hard);
 			log_uint(&r, "media", bud.media);
 			log_uint(&r, "tcp_connections", bud.tcp);
+			log_uint(&r, "api_connections", bud.api);
 			log_uint(&r, "reserve", bud.reserve);
 			log_end(&r);
 		}

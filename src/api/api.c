@@ -73,6 +73,7 @@ struct b2bua *api_b2bua(struct api *a) { return a->b; }
 struct api_view *api_view_of(struct api *a) { return a->view; }
 struct events *api_events(struct api *a) { return a->events; }
 struct data *api_data(struct api *a) { return a->data; }
+unsigned api_connections_open(struct api *a) { return a->pub.open + a->svc.open; }
 
 void api_set_data(struct api *a, struct data *d)
 {
@@ -491,6 +492,8 @@ static int listener_open(struct api *a, struct api_listener *l, bool service,
 			 const char *addr, uint16_t port, const char *unix_path, char *err,
 			 size_t errlen)
 {
+	struct evhttp_bound_socket *bs;
+
 	l->api = a;
 	l->service = service;
 	snprintf(l->name, sizeof(l->name), "%s", service ? "service" : "public");
@@ -517,19 +520,26 @@ static int listener_open(struct api *a, struct api_listener *l, bool service,
 				 strerror(e));
 			return e;
 		}
-		if (!evhttp_accept_socket_with_handle(l->http, fd)) {
+		bs = evhttp_accept_socket_with_handle(l->http, fd);
+		if (!bs) {
 			close(fd);
 			return ENOMEM;
 		}
 		snprintf(a->unix_path, sizeof(a->unix_path), "%s", unix_path);
-		return 0;
-	}
-	if (!evhttp_bind_socket_with_handle(l->http, addr, port)) {
-		int e = errno ? errno : EADDRINUSE;
+	} else {
+		bs = evhttp_bind_socket_with_handle(l->http, addr, port);
+		if (!bs) {
+			int e = errno ? errno : EADDRINUSE;
 
-		snprintf(err, errlen, "api %s %s:%u: %s", service ? "service_listen" : "listen",
-			 addr, port, strerror(e));
-		return e;
+			snprintf(err, errlen, "api %s %s:%u: %s",
+				 service ? "service_listen" : "listen", addr, port, strerror(e));
+			return e;
+		}
+	}
+	if (api_wire_guard(l, a->base, bs, a->cfg.max_connections, a->cfg.max_conn_per_source,
+			   a->cfg.timeout_ms + 2000)) {
+		snprintf(err, errlen, "api %s: out of memory", l->name);
+		return ENOMEM;
 	}
 	return 0;
 }
@@ -687,6 +697,8 @@ void api_destroy(struct api *a)
 		evhttp_free(a->pub.http);
 	if (a->svc.http)
 		evhttp_free(a->svc.http);
+	api_wire_release(&a->pub);   /* after evhttp_free: its connections counted out */
+	api_wire_release(&a->svc);
 	if (a->unix_path[0])
 		unlink(a->unix_path);
 	if (a->inbox_ev)

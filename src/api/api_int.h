@@ -24,6 +24,10 @@ struct api_view;
 struct b2bua_view;
 struct evhttp;
 struct evhttp_bound_socket;
+struct evconnlistener;
+struct api_conns;
+struct event;
+struct event_base;
 
 #define API_ID_LEN      24    /**< "req_" + 16 hex + NUL, rounded */
 #define API_PARAM_MAX   128   /**< a path parameter's bytes */
@@ -216,6 +220,15 @@ struct api_listener {
 	struct evhttp              *http;
 	bool                        service;   /**< loopback/unix: the service token works */
 	char                        name[16];
+	/* Connection guard (api_wire.c). */
+	struct evconnlistener      *lev;       /**< evhttp's accepting socket */
+	struct api_conns           *conns;     /**< connections per source */
+	struct event               *resume_ev; /**< after an accept error: accept again */
+	unsigned                    open;      /**< connections alive */
+	unsigned                    max_open;  /**< [api] max_connections */
+	unsigned                    deadline_ms;  /**< a request whole and answered within */
+	bool                        full;      /**< accepting paused: open == max_open */
+	bool                        erred;     /**< accepting paused: an accept error */
 };
 
 struct api_req {
@@ -244,8 +257,18 @@ void api_h_mcp(struct api_req *r);
 /** A JSON Schema object of a field table (api_openapi.c). */
 json_t *api_object_schema(const struct api_field *f, size_t n);
 
-/** Makes evhttp's own error pages JSON on this listener (api_wire.c). */
+/** Makes evhttp's own error pages JSON on this listener and counts its connections
+ * (api_wire.c); before the listener is bound. */
 void api_wire_attach(struct api_listener *l);
+/** Guards the bound listener: the connection caps, the request deadline, accept errors.
+ * @return 0 or ENOMEM */
+int api_wire_guard(struct api_listener *l, struct event_base *base,
+		   struct evhttp_bound_socket *bs, unsigned max_open, unsigned max_per_source,
+		   unsigned deadline_ms);
+/** Frees the guard; after evhttp_free() of the listener (its connections are gone). */
+void api_wire_release(struct api_listener *l);
+/** Connections open on both listeners. */
+unsigned api_connections_open(struct api *a);
 
 /** Logs r as handed over to another module, which answers r->req itself, and frees
  *  r (read what you need of it first). */
@@ -352,6 +375,10 @@ struct api_metrics {
 	uint64_t by_class[6];          /**< 1xx..5xx by status / 100 */
 	uint64_t auth_failed;
 	uint64_t auth_limited;         /**< answered 429 for failed authentication */
+	uint64_t conn_refused;         /**< connections over a source's share (429) */
+	uint64_t conn_timed_out;       /**< connections cut at the request deadline (408) */
+	uint64_t conn_paused;          /**< times accepting paused at max_connections */
+	uint64_t accept_errors;        /**< accept() failures (each pauses accepting 1 s) */
 	uint64_t lat_buckets[12];      /**< request latency histogram (le buckets) */
 	double   lat_sum;
 	uint64_t setups[API_SETUP_WINDOW + 1];   /**< calls started, one sample a second */

@@ -269,6 +269,16 @@ void api_h_metrics(struct api_req *r)
 		m->auth_failed);
 	counter(&o, "trunx_api_auth_limited_total", "Requests refused (429) after failed "
 		"authentications", m->auth_limited);
+	gauge(&o, "trunx_api_connections_open", "API connections open (both listeners)",
+	      api_connections_open(r->api));
+	counter(&o, "trunx_api_connections_refused_total", "API connections refused (429) "
+		"over max_connections_per_source", m->conn_refused);
+	counter(&o, "trunx_api_connections_timed_out_total", "API connections closed (408) "
+		"for a request not whole and answered in time", m->conn_timed_out);
+	counter(&o, "trunx_api_accept_paused_total", "Times accepting paused at "
+		"max_connections", m->conn_paused);
+	counter(&o, "trunx_api_accept_errors_total", "accept() failures on the API listeners "
+		"(each pauses accepting 1 s)", m->accept_errors);
 	put(&o, "# HELP trunx_api_request_seconds API request latency\n"
 	    "# TYPE trunx_api_request_seconds histogram\n");
 	for (size_t i = 0; i < 12; i++)

@@ -7,6 +7,13 @@
  * the responses (header, then Content-Length bytes of body) and replaces such a page,
  * recognised by its text/html type (the API itself never sends HTML), with the API's
  * JSON error, a request id and a log line. Everything else passes unchanged.
+ *
+ * The same per-connection object is the listener's connection guard: every connection
+ * is counted while it lives (at max_connections the listener stops accepting until one
+ * closes), counted per source (over max_connections_per_source: 429 and closed), and
+ * must deliver each request whole and see it answered within the deadline (timeout +
+ * 2 s from its first byte: slow senders get 408 and are closed). An accept() error
+ * (out of descriptors) pauses accepting for a second instead of spinning.
  */
 #include "api/api_int.h"
 
@@ -15,11 +22,18 @@
 #include <string.h>
 #include <strings.h>
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <openssl/rand.h>
 
+#include "api/api_conns.h"
 #include "log.h"
 
 #define HDR_MAX 16384
@@ -30,6 +44,11 @@ struct wire {
 	struct api_listener *l;
 	struct bufferevent  *bev;
 	struct event        *flush_ev;  /**< see on_added */
+	struct event        *check_ev;  /**< once evhttp gave the descriptor: its source */
+	struct event        *deadline_ev;  /**< the request in progress must be answered */
+	struct sockaddr_storage peer;
+	bool                 counted;   /**< in l->conns */
+	bool                 idle;      /**< no request in progress (deadline off) */
 	enum wstate          state;
 	size_t               remain;
 };
@@ -69,16 +88,22 @@ static const char *header_value(const char *hdr, const char *name)
 	return NULL;
 }
 
-static void json_error(struct wire *w, int status, struct evbuffer *dst)
+static void new_request_id(char id[API_ID_LEN])
 {
 	unsigned char rnd[8];
-	char id[API_ID_LEN], body[320];
-	int n;
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		memset(rnd, 0, sizeof(rnd));
-	snprintf(id, sizeof(id), "req_%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+	snprintf(id, API_ID_LEN, "req_%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
 		 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+}
+
+static void json_error(struct wire *w, int status, struct evbuffer *dst)
+{
+	char id[API_ID_LEN], body[320];
+	int n;
+
+	new_request_id(id);
 	n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\","
 		     "\"request_id\":\"%s\"}", code_of(status), message_of(status), id);
 	evbuffer_add_printf(dst, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
@@ -96,6 +121,234 @@ static void json_error(struct wire *w, int status, struct evbuffer *dst)
 			log_end(&r);
 		}
 	}
+}
+
+/* ---- the connection guard ---- */
+
+static void deadline_arm(struct wire *w)
+{
+	struct timeval tv = {w->l->deadline_ms / 1000, (w->l->deadline_ms % 1000) * 1000};
+
+	w->idle = false;
+	evtimer_add(w->deadline_ev, &tv);
+}
+
+/* A response began: the request is answered. Bytes already waiting are the next
+ * request (pipelined): its deadline starts now; else none until a byte arrives. */
+static void request_answered(struct wire *w)
+{
+	if (!w->deadline_ev)
+		return;
+	evtimer_del(w->deadline_ev);
+	w->idle = true;
+	if (evbuffer_get_length(bufferevent_get_input(w->bev)) > 0)
+		deadline_arm(w);
+}
+
+static void on_input(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct wire *w = arg;
+
+	(void)b;
+	if (info->n_added && w->idle && w->deadline_ev)
+		deadline_arm(w);
+}
+
+/* Answers status on the socket itself (evhttp is not involved: no request exists or
+ * the one in progress is abandoned) and shuts the connection; evhttp then reads the
+ * end of it and frees the connection. */
+static void refuse(struct wire *w, int status, const char *code, const char *message)
+{
+	evutil_socket_t fd = bufferevent_getfd(w->bev);
+	char id[API_ID_LEN], out[640];
+	int n, len;
+
+	if (fd < 0)
+		return;
+	new_request_id(id);
+	n = snprintf(out + 320, 320, "{\"error\":\"%s\",\"message\":\"%s\","
+		     "\"request_id\":\"%s\"}", code, message, id);
+	len = snprintf(out, 320, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+		       "X-Request-Id: %s\r\nCache-Control: no-store\r\nConnection: close\r\n"
+		       "%sContent-Length: %d\r\n\r\n", status, code, id,
+		       status == 429 ? "Retry-After: 1\r\n" : "", n);
+	if (len > 0 && len < 320 && n > 0 && n < 320) {
+		memmove(out + len, out + 320, (size_t)n);
+		(void)!send(fd, out, (size_t)len + (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	shutdown(fd, SHUT_RDWR);
+	if (w->deadline_ev)
+		evtimer_del(w->deadline_ev);
+	w->idle = false;
+	api_metrics_observe(api_metrics(w->l->api), status, 0);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct wire *w = arg;
+	char src[64] = "unix";
+
+	(void)fd;
+	(void)what;
+	api_metrics(w->l->api)->conn_timed_out++;
+	if (w->peer.ss_family == AF_INET || w->peer.ss_family == AF_INET6)
+		evutil_inet_ntop(w->peer.ss_family, w->peer.ss_family == AF_INET ?
+				 (void *)&((struct sockaddr_in *)&w->peer)->sin_addr :
+				 (void *)&((struct sockaddr_in6 *)&w->peer)->sin6_addr,
+				 src, sizeof(src));
+	log_msg(LOG_INFO, "api.conn_timeout", "a request from %s on the %s listener was not "
+		"whole and answered within %u ms: connection closed", src, w->l->name,
+		w->l->deadline_ms);
+	refuse(w, 408, "request_timeout", "the request did not arrive whole in time");
+}
+
+/* Runs once evhttp has handed the descriptor to the bufferevent. */
+static void on_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct wire *w = arg;
+	socklen_t len = sizeof(w->peer);
+	evutil_socket_t s = bufferevent_getfd(w->bev);
+
+	(void)fd;
+	(void)what;
+	if (s < 0 || getpeername(s, (struct sockaddr *)&w->peer, &len) != 0)
+		return;
+	if (w->peer.ss_family == AF_INET || w->peer.ss_family == AF_INET6) {
+		int e = api_conns_add(w->l->conns, (struct sockaddr *)&w->peer);
+
+		if (e) {
+			api_metrics(w->l->api)->conn_refused++;
+			log_msg(LOG_WARN, "api.conn_refused", "%s listener: a source holds %s; "
+				"connection refused (429)", w->l->name,
+				e == EBUSY ? "max_connections_per_source" :
+				"a slot while max_connections sources are connected");
+			refuse(w, 429, "too_many_connections",
+			       "this address holds too many connections");
+			return;
+		}
+		w->counted = true;
+	}
+	if (w->idle)   /* no byte yet: the first request's deadline starts at accept */
+		deadline_arm(w);
+}
+
+static void accepting_update(struct api_listener *l)
+{
+	if (!l->lev)
+		return;
+	if (l->full || l->erred)
+		evconnlistener_disable(l->lev);
+	else
+		evconnlistener_enable(l->lev);
+}
+
+static void wire_opened(struct api_listener *l)
+{
+	l->open++;
+	if (l->max_open && l->open >= l->max_open && !l->full) {
+		l->full = true;
+		api_metrics(l->api)->conn_paused++;
+		log_msg(LOG_WARN, "api.conn_full", "%s listener: %u connections open "
+			"(max_connections): accepting paused until one closes", l->name, l->open);
+		accepting_update(l);
+	}
+}
+
+static void wire_closed(struct api_listener *l)
+{
+	if (l->open)
+		l->open--;
+	if (l->full && l->open < l->max_open) {
+		l->full = false;
+		accepting_update(l);
+	}
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	l->erred = false;
+	accepting_update(l);
+}
+
+/*
+ * libevent calls a listener's error callback with the listener's argument, which
+ * evhttp set to its struct evhttp; nothing maps that back to ours. This table does:
+ * the listeners guarded in this process (the public and the service listener of the
+ * one API), touched by the control thread only.
+ */
+#define GUARDED_MAX 8
+static struct api_listener *guarded[GUARDED_MAX];
+
+static struct api_listener *guarded_of(const void *http)
+{
+	for (int i = 0; i < GUARDED_MAX; i++)
+		if (guarded[i] && guarded[i]->http == http)
+			return guarded[i];
+	return NULL;
+}
+
+static void guarded_set(struct api_listener *l, bool on)
+{
+	for (int i = 0; i < GUARDED_MAX; i++)
+		if (on ? !guarded[i] : guarded[i] == l) {
+			guarded[i] = on ? l : NULL;
+			return;
+		}
+}
+
+static void on_accept_error(struct evconnlistener *lev, void *http)
+{
+	struct api_listener *l = guarded_of(http);
+	struct timeval second = {1, 0};
+	int e = EVUTIL_SOCKET_ERROR();
+
+	if (!l) {   /* not ours (cannot happen): stop it spinning all the same */
+		evconnlistener_disable(lev);
+		return;
+	}
+	api_metrics(l->api)->accept_errors++;
+	log_msg(LOG_WARN, "api.accept_error", "%s listener: accept: %s; accepting paused 1 s",
+		l->name, strerror(e));
+	l->erred = true;
+	accepting_update(l);
+	evtimer_add(l->resume_ev, &second);
+}
+
+int api_wire_guard(struct api_listener *l, struct event_base *base,
+		   struct evhttp_bound_socket *bs, unsigned max_open, unsigned max_per_source,
+		   unsigned deadline_ms)
+{
+	l->max_open = max_open;
+	l->deadline_ms = deadline_ms;
+	if (api_conns_create(&l->conns, max_open ? max_open : 1024,
+			     max_per_source ? max_per_source : 64))
+		return ENOMEM;
+	l->resume_ev = evtimer_new(base, on_resume, l);
+	if (!l->resume_ev)
+		return ENOMEM;
+	l->lev = bs ? evhttp_bound_socket_get_listener(bs) : NULL;
+	if (l->lev) {
+		guarded_set(l, true);
+		evconnlistener_set_error_cb(l->lev, on_accept_error);
+	}
+	if (l->full)
+		accepting_update(l);
+	return 0;
+}
+
+void api_wire_release(struct api_listener *l)
+{
+	guarded_set(l, false);
+	if (l->resume_ev)
+		event_free(l->resume_ev);
+	l->resume_ev = NULL;
+	api_conns_destroy(l->conns);
+	l->conns = NULL;
+	l->lev = NULL;
 }
 
 static enum bufferevent_filter_result out_filter(struct evbuffer *src, struct evbuffer *dst,
@@ -149,6 +402,8 @@ static enum bufferevent_filter_result out_filter(struct evbuffer *src, struct ev
 			evbuffer_copyout(src, hdr, n);
 			hdr[n] = 0;
 			status = strncmp(hdr, "HTTP/1.", 7) == 0 ? atoi(hdr + 9) : 0;
+			if (status >= 200)
+				request_answered(w);
 			ct = header_value(hdr, "Content-Type");
 			cl = header_value(hdr, "Content-Length");
 			w->remain = cl ? strtoul(cl, NULL, 10) : 0;
@@ -206,34 +461,57 @@ static void wire_free(void *arg)
 {
 	struct wire *w = arg;
 
+	if (w->counted)
+		api_conns_remove(w->l->conns, (struct sockaddr *)&w->peer);
+	wire_closed(w->l);
 	event_free(w->flush_ev);
+	event_free(w->check_ev);
+	event_free(w->deadline_ev);
 	free(w);
 }
 
 static struct bufferevent *new_bev(struct event_base *base, void *arg)
 {
-	struct bufferevent *sock = bufferevent_socket_new(base, -1, 0), *f = NULL;
+	/* BEV_OPT_CLOSE_ON_FREE on both: evhttp leaves the descriptor to its bufferevent
+	 * when that has the option (the filter), and the filter passes the free on to the
+	 * socket bufferevent, which alone knows the descriptor. */
+	struct bufferevent *sock = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	struct bufferevent *f = NULL;
 	struct wire *w = calloc(1, sizeof(*w));
 
-	if (w)
+	if (w) {
 		w->flush_ev = event_new(base, -1, 0, on_flush, w);
-	if (!sock || !w || !w->flush_ev)
+		w->check_ev = event_new(base, -1, 0, on_check, w);
+		w->deadline_ev = evtimer_new(base, on_deadline, w);
+	}
+	if (!sock || !w || !w->flush_ev || !w->check_ev || !w->deadline_ev)
 		goto fail;
 	w->l = arg;
+	w->idle = true;
 	f = bufferevent_filter_new(sock, NULL, out_filter, BEV_OPT_CLOSE_ON_FREE, wire_free, w);
 	if (!f)
 		goto fail;
 	w->bev = f;
-	if (!evbuffer_add_cb(bufferevent_get_output(f), on_added, w)) {
+	wire_opened(w->l);   /* from here wire_free counts it out */
+	if (!evbuffer_add_cb(bufferevent_get_output(f), on_added, w) ||
+	    !evbuffer_add_cb(bufferevent_get_input(f), on_input, w)) {
 		bufferevent_free(f);   /* frees sock and w */
 		return NULL;
 	}
+	/* evhttp sets the descriptor right after this returns. */
+	event_active(w->check_ev, EV_TIMEOUT, 1);
 	return f;
 fail:
 	if (sock)
 		bufferevent_free(sock);
-	if (w && w->flush_ev)
-		event_free(w->flush_ev);
+	if (w) {
+		if (w->flush_ev)
+			event_free(w->flush_ev);
+		if (w->check_ev)
+			event_free(w->check_ev);
+		if (w->deadline_ev)
+			event_free(w->deadline_ev);
+	}
 	free(w);
 	return NULL;
 }

@@ -30,9 +30,11 @@ int budget_plan(const struct conf *cf, unsigned workers, uint64_t soft, uint64_t
 	b->hard = hard;
 	b->reserve = BUDGET_BASE + (uint64_t)BUDGET_PER_WORKER * workers;
 	b->media = (uint64_t)BUDGET_PER_CALL * cf->sip.max_calls;
+	b->api = (cf->api.listen_addr[0] ? (uint64_t)cf->api.max_connections : 0) +
+		 (cf->api.service_listen[0] ? (uint64_t)cf->api.max_connections : 0);
 	b->tcp = cf->sip.tcp_max_connections ? cf->sip.tcp_max_connections : BUDGET_TCP_AUTO;
 	b->tcp_shrunk = false;
-	fixed = b->reserve + b->media;
+	fixed = b->reserve + b->media + b->api;
 	/* TLS connections count against the same caps as TCP ones. */
 	streams = cf->sip.tcp || cf->sip.tls;
 	if (!streams && !cf->sip.tcp_max_connections)
@@ -44,10 +46,11 @@ int budget_plan(const struct conf *cf, unsigned workers, uint64_t soft, uint64_t
 		if (b->tcp < BUDGET_TCP_MIN) {
 			snprintf(err, errlen,
 				 "open-file limit too low: max_calls %u needs %" PRIu64 " descriptors "
-				 "(%d per call) plus %" PRIu64 " for trunxd itself and at least %d "
+				 "(%d per call) plus %" PRIu64 " for trunxd itself, %" PRIu64
+				 " for API connections and at least %d "
 				 "for SIP connections, %" PRIu64 " in all; the hard limit is %" PRIu64
 				 " (raise LimitNOFILE / ulimit -n, or lower max_calls)",
-				 cf->sip.max_calls, b->media, BUDGET_PER_CALL, b->reserve,
+				 cf->sip.max_calls, b->media, BUDGET_PER_CALL, b->reserve, b->api,
 				 BUDGET_TCP_MIN, fixed + BUDGET_TCP_MIN, hard);
 			return EMFILE;
 		}
@@ -56,10 +59,11 @@ int budget_plan(const struct conf *cf, unsigned workers, uint64_t soft, uint64_t
 	if (b->needed > hard) {
 		snprintf(err, errlen,
 			 "open-file limit too low: max_calls %u needs %" PRIu64 " descriptors "
-			 "(%d per call), tcp_max_connections %" PRIu64 ", trunxd itself %" PRIu64
-			 ": %" PRIu64 " in all; the hard limit is %" PRIu64
-			 " (raise LimitNOFILE / ulimit -n, or lower max_calls or tcp_max_connections)",
-			 cf->sip.max_calls, b->media, BUDGET_PER_CALL, b->tcp, b->reserve,
+			 "(%d per call), tcp_max_connections %" PRIu64 ", API connections %" PRIu64
+			 ", trunxd itself %" PRIu64 ": %" PRIu64 " in all; the hard limit is %" PRIu64
+			 " (raise LimitNOFILE / ulimit -n, or lower max_calls, tcp_max_connections "
+			 "or [api] max_connections)",
+			 cf->sip.max_calls, b->media, BUDGET_PER_CALL, b->tcp, b->api, b->reserve,
 			 b->needed, hard);
 		return EMFILE;
 	}

@@ -1,6 +1,6 @@
 /*
  * budget.h — trunxd's open-file budget. Every call holds four sockets (an RTP/RTCP
- * pair per leg), every accepted SIP connection one, and the process needs a base of
+ * pair per leg), every accepted SIP or API connection one, and the process needs a base of
  * its own (stdio, epoll and event descriptors of each thread, the SIP and control
  * sockets and their clients, the resolver, the spare descriptor of the SIP guards).
  * At start-up the soft RLIMIT_NOFILE is raised toward what max_calls and the SIP
@@ -29,7 +29,8 @@ struct budget {
 	uint64_t reserve;        /**< base + workers */
 	uint64_t media;          /**< BUDGET_PER_CALL * max_calls */
 	uint64_t tcp;            /**< SIP connections allowed */
-	uint64_t needed;         /**< reserve + media + tcp */
+	uint64_t api;            /**< API connections ([api] max_connections per listener) */
+	uint64_t needed;         /**< reserve + media + api + tcp */
 	bool     tcp_shrunk;     /**< tcp_max_connections = 0 got less than BUDGET_TCP_AUTO */
 };
 

@@ -103,6 +103,10 @@ struct conf_api {
 					           per minute; beyond: 429 */
 	unsigned key_cache_s;                 /**< s a key's (tenant, scopes) stay in Redis */
 	unsigned timeout_ms;                  /**< a request unanswered this long: 503 */
+	unsigned max_connections;             /**< open connections per listener; at the
+					           cap, accepting pauses */
+	unsigned max_conn_per_source;         /**< connections one address (IPv6: one
+					           /64) may hold; beyond: 429, closed */
 	unsigned api_pool_retry;              /**< Retry-After s when the API pool is full */
 	unsigned db_connections;              /**< Postgres connections of the API */
 	char     media_dir[CONF_PATH_MAX];    /**< the only folder the API's play and record

@@ -194,9 +194,19 @@ static void *ctl_thread(void *arg)
 
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 
+/* libevent's own complaints (an accept() error, a bad descriptor) as log records, so
+ * that the repeat limit of the log holds them too; its debug lines are dropped. */
+static void evlog(int severity, const char *msg)
+{
+	if (severity == EVENT_LOG_DEBUG)
+		return;
+	log_msg(severity >= EVENT_LOG_ERR ? LOG_ERROR : LOG_WARN, "libevent", "%s", msg);
+}
+
 static void evthread_init(void)
 {
 	evthread_use_pthreads();
+	event_set_log_callback(evlog);
 }
 
 static void apply_defaults(struct ctl_cfg *cfg)

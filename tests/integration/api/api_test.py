@@ -4,7 +4,10 @@ bad input answered with exact statuses and error codes, API keys (bootstrap, sco
 revocation at once, the service token's door, failed attempts limited per source),
 resources with cursor pagination and filters, tenant isolation over every operation
 of the OpenAPI document, and calls in progress listed, read and hung up by API."""
+import json
 import os
+import socket
+import struct
 import sys
 import time
 
@@ -518,6 +521,184 @@ def case_faults(ctx):
     expect(acme.get("/v1/peers"), 200)
     cached = a.redis.cli("GET", "trunx:apikey:" + hashlib_sha(key)).strip()
     assert cached.startswith("{") and '"acme"' in cached, cached
+    assert_request_ids(a.t)
+
+
+def _fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def _cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _raw(port, source, send=b"", timeout=5.0):
+    s = socket.socket()
+    s.settimeout(timeout)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    if send:
+        s.sendall(send)
+    return s
+
+
+def _read_all(s, timeout):
+    """Bytes until the server closes (or timeout): (bytes, closed)."""
+    s.settimeout(0.2)
+    out, end = b"", time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            b = s.recv(4096)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            return out, True
+        if not b:
+            return out, True
+        out += b
+    return out, False
+
+
+def _status_of(raw):
+    return int(raw.split(b" ", 2)[1]) if raw.startswith(b"HTTP/1.") else None
+
+
+def _body_of(raw):
+    return json.loads(raw.split(b"\r\n\r\n", 1)[1].decode())
+
+
+def case_connections(ctx):
+    """The API's connections as strangers use them. Every connection's descriptor is
+    given back whatever its end (answered, refused by evhttp, closed or reset by the
+    client before a byte); one address over max_connections_per_source gets 429
+    too_many_connections while others are served; at max_connections accepting pauses
+    and resumes when one closes; a sender too slow to finish its request is cut with
+    408 at timeout + 2 s; out of descriptors, accepting pauses (no spin, no log storm)
+    and recovers."""
+    a = apimode.start(ctx, extra={"timeout": 3000, "max_connections": 24,
+                                  "max_connections_per_source": 8})
+    pid = a.t.proc.pid
+    port = a.port
+    expect(a.op.get("/v1/me"), 200)
+    base = _fds(pid)
+
+    # 1. Descriptors come back: 60 rounds of six kinds of connection.
+    for i in range(60):
+        expect(a.op.get("/v1/me"), 200)
+        expect(a.anon.with_token("tk_live_" + "x" * 40).from_source("127.0.1.%d" % (i + 1))
+               .get("/v1/me"), 401)   # one failure per address: no auth_fail_limit
+        expect(a.op.get("/v1/nothing-here"), 404)
+        s = _raw(port, "127.0.0.1", b"NOT-HTTP\r\n\r\n")
+        assert _status_of(_read_all(s, 5)[0]) == 400
+        s.close()
+        s = _raw(port, "127.0.0.1", b"POST /v1/calls HTTP/1.1\r\nHost: x\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: 70000\r\n\r\n" +
+                 b" " * 70000)
+        raw = _read_all(s, 5)[0]
+        assert _status_of(raw) == 413, raw
+        s.close()
+        s = _raw(port, "127.0.0.1")
+        if i % 2:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()   # before a byte: closed, or reset every other time
+    ok = procs.wait_until(lambda: _fds(pid) <= base + 4, 15, 0.2)
+    assert ok, "descriptors not given back: %d at start, %d after 360 connections" % (
+        base, _fds(pid))
+
+    # 2. One address's share: the 9th connection from 127.0.0.2 is refused, another
+    # address is served meanwhile.
+    held = [_raw(port, "127.0.0.2") for _ in range(8)]
+    time.sleep(0.3)
+    s = _raw(port, "127.0.0.2")
+    raw, closed = _read_all(s, 5)
+    s.close()
+    assert _status_of(raw) == 429 and closed, raw
+    assert _body_of(raw)["error"] == "too_many_connections", raw
+    assert b"Retry-After: 1" in raw, raw
+    expect(a.op.from_source("127.0.0.3").get("/v1/me"), 200)
+    for h in held:
+        h.close()
+    assert a.t.wait_events("api.conn_refused", 1, 5), "no api.conn_refused line"
+
+    # 3. The listener's cap: 24 open -> the 25th waits unanswered (accepting paused),
+    # and is served once one closes.
+    time.sleep(0.5)
+    held = [_raw(port, "127.0.0.%d" % (4 + i // 8)) for i in range(24)]
+    time.sleep(0.3)
+    waiting = _raw(port, "127.0.0.8", b"GET /v1/me HTTP/1.1\r\nHost: x\r\n"
+                   b"Authorization: Bearer " + a.op_key.encode() + b"\r\n"
+                   b"Connection: close\r\n\r\n")
+    raw, closed = _read_all(waiting, 1.0)
+    assert raw == b"" and not closed, "answered while 24 connections were open: %r" % raw
+    for h in held[:4]:
+        h.close()
+    raw, closed = _read_all(waiting, 5.0)
+    waiting.close()
+    assert _status_of(raw) == 200, raw
+    for h in held[4:]:
+        h.close()
+    assert a.t.wait_events("api.conn_full", 1, 5), "no api.conn_full line"
+
+    # 4. A slow sender: a header byte a second keeps the connection active (evhttp's
+    # idle timeout, 3 s, never fires) but the request is not whole by 3 + 2 s: 408.
+    s = _raw(port, "127.0.0.9", b"GET /v1/me HTTP/1.1\r\n")
+    t0 = time.monotonic()
+    raw = b""
+    while time.monotonic() - t0 < 15:
+        try:
+            s.sendall(b"X")
+        except OSError:
+            break
+        got, closed = _read_all(s, 1.0)
+        raw += got
+        if closed:
+            break
+    took = time.monotonic() - t0
+    s.close()
+    assert _status_of(raw) == 408, raw
+    assert _body_of(raw)["error"] == "request_timeout", raw
+    assert 4.0 <= took <= 12.0, took
+    assert a.t.wait_events("api.conn_timeout", 1, 5), "no api.conn_timeout line"
+
+    # 5. Out of descriptors: the soft limit lowered under trunxd's feet, 40 connections
+    # from five addresses. Accepting pauses a second at a time: no spin, a few lines.
+    import resource
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    errs0 = len(a.t.events("api.accept_error"))
+    cpu0 = _cpu_s(pid)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (_fds(pid) + 10, hard))
+    try:
+        held = []
+        for i in range(40):
+            try:
+                held.append(_raw(port, "127.0.0.%d" % (10 + i // 8)))
+            except OSError:
+                break
+        time.sleep(3.0)
+        cpu = _cpu_s(pid) - cpu0
+        errs = len(a.t.events("api.accept_error")) - errs0
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    for h in held:
+        h.close()
+    assert errs >= 1, "no accept error seen with the descriptors gone"
+    assert errs <= 10, "%d accept_error lines in 3 s" % errs
+    assert cpu < 1.5, "trunxd used %.2f s of CPU in 3 s while out of descriptors" % cpu
+    libevent = [r for r in a.t.log_records() if r.get("event") == "libevent"]
+    assert len(libevent) <= 10, libevent[:5]
+    ok = procs.wait_until(lambda: a.op.get("/v1/me").status == 200, 10, 0.3)
+    assert ok, "the API did not recover after the descriptors came back"
+
+    m = expect(a.op.get("/metrics"), 200).raw.decode()
+    for name, least in (("trunx_api_connections_refused_total", 1),
+                        ("trunx_api_connections_timed_out_total", 1),
+                        ("trunx_api_accept_paused_total", 1),
+                        ("trunx_api_accept_errors_total", 1)):
+        line = [x for x in m.splitlines() if x.startswith(name + " ")]
+        assert line and int(line[0].split()[1]) >= least, (name, line)
+    assert [x for x in m.splitlines() if x.startswith("trunx_api_connections_open ")], m
     assert_request_ids(a.t)
 
 

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "budget/budget.h"
@@ -73,6 +74,29 @@ static void test_refuses_with_numbers(void **state)
 	assert_non_null(strstr(err, "tcp_max_connections 1000"));
 }
 
+static void test_api_connections_counted(void **state)
+{
+	struct conf cf = conf_with(1000, 0);
+	struct budget b;
+	char err[512] = "";
+
+	(void)state;
+	snprintf(cf.api.listen_addr, sizeof(cf.api.listen_addr), "127.0.0.1");
+	snprintf(cf.api.service_listen, sizeof(cf.api.service_listen), "unix:/run/t.sock");
+	cf.api.max_connections = 1024;
+	assert_int_equal(budget_plan(&cf, 2, 1024, 524288, &b, err, sizeof(err)), 0);
+	assert_int_equal(b.api, 2048);
+	assert_int_equal(b.limit, b.reserve + 4000 + 2048 + BUDGET_TCP_AUTO);
+	/* The automatic SIP cap gives way to them under a low hard limit. */
+	assert_int_equal(budget_plan(&cf, 2, 1024, 6500, &b, err, sizeof(err)), 0);
+	assert_true(b.tcp_shrunk);
+	assert_int_equal(b.tcp, 6500 - b.reserve - 4000 - 2048);
+	/* And a limit that cannot hold them says so. */
+	err[0] = '\0';
+	assert_int_equal(budget_plan(&cf, 2, 1024, 6000, &b, err, sizeof(err)), EMFILE);
+	assert_non_null(strstr(err, "2048 for API connections"));
+}
+
 static void test_no_tcp(void **state)
 {
 	struct conf cf = conf_with(200, 0);
@@ -108,6 +132,7 @@ int main(void)
 		cmocka_unit_test(test_raises_soft_limit),
 		cmocka_unit_test(test_auto_cap_shrinks_to_fit),
 		cmocka_unit_test(test_refuses_with_numbers),
+		cmocka_unit_test(test_api_connections_counted),
 		cmocka_unit_test(test_no_tcp),
 		cmocka_unit_test(test_tls_only_counts),
 	};
