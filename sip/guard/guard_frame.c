@@ -73,15 +73,19 @@ static size_t step(struct guard_frame *f, const char *p, size_t n, const char *a
 		{
 			char first[4];
 			size_t have = 0;
-			bool request, ack;
+			enum guard_msg kind;
 
 			for (; have < 4 && have < n; have++)
 				first[have] = p[have];
 			for (size_t k = 0; have < 4 && k < more; k++)
 				first[have++] = ahead[k];
-			request = have == 4 ? memcmp(first, "SIP/", 4) != 0 : p[0] != 'S';
-			ack = have == 4 && memcmp(first, "ACK ", 4) == 0;
-			f->drop = request && !ack && admit ? !admit(request, arg) : false;
+			if (have == 4 ? memcmp(first, "SIP/", 4) == 0 : p[0] == 'S')
+				kind = GUARD_MSG_RESPONSE;
+			else if (have == 4 && memcmp(first, "ACK ", 4) == 0)
+				kind = GUARD_MSG_ACK;
+			else
+				kind = GUARD_MSG_REQUEST;
+			f->drop = admit && kind != GUARD_MSG_RESPONSE ? !admit(kind, arg) : false;
 		}
 		f->messages++;
 		if (f->drop)

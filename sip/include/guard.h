@@ -63,16 +63,23 @@ struct guard_frame {
 	uint64_t dropped;        /**< of which dropped */
 };
 
+/** What a message is, read from its first bytes. */
+enum guard_msg {
+	GUARD_MSG_RESPONSE = 0,   /**< starts with "SIP/" */
+	GUARD_MSG_REQUEST,        /**< any other request */
+	GUARD_MSG_ACK,            /**< starts with "ACK " */
+};
+
 /**
- * Decides, at the start of each message, whether it is kept; `request` is false for
- * a response (which starts with "SIP/"). The decision is made on the message's first
- * bytes: when fewer than four of them are in the data at hand, a message starting
- * with 'S' counts as a response. ACKs (recognised when their first four bytes are at
- * hand) are never asked about (always kept): they get no
- * answer and make no state, and one dropped costs a call (its 2xx is resent, then the
- * dialog is torn down for want of an ACK).
+ * Decides, at the start of each request (ACKs included; responses are always kept),
+ * whether it is kept. The decision is made on
+ * the message's first bytes: when fewer than four of them are in the data at hand, a
+ * message starting with 'S' counts as a response, any other as a request (an ACK is
+ * recognised only when its first four bytes are at hand). ACKs get no answer and make
+ * no state, and one dropped from a dialog's peer costs a call (its 2xx is resent, then
+ * the dialog is torn down for want of an ACK): callers keep those.
  */
-typedef bool (guard_frame_admit_h)(bool request, void *arg);
+typedef bool (guard_frame_admit_h)(enum guard_msg kind, void *arg);
 
 /**
  * Runs len bytes, laid out in iov[0..iovcnt), through the framer; the bytes of

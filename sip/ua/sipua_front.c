@@ -150,13 +150,20 @@ struct admit_ctx {
 	uint64_t           now;
 };
 
-static bool admit_message(bool request, void *arg)
+static bool admit_message(enum guard_msg kind, void *arg)
 {
 	struct admit_ctx *a = arg;
 	struct sipua_front *f = &a->ua->front;
 
-	if (!request)
-		return true;
+	if (kind == GUARD_MSG_ACK) {
+		/* Not rate-limited (one dropped costs a call), but from a source that is
+		 * neither a trunk nor a live dialog's peer it acknowledges nothing of ours. */
+		if (a->c->known || sipua_peers_has(a->ua->peers,
+						   (const struct sockaddr *)&a->c->peer))
+			return true;
+		count(&f->c_dropped);
+		return false;
+	}
 	if (!a->c->known) {
 		/* The stack answers it (403, or silence in drop mode), then we close. */
 		uint64_t at = a->now + ANSWER_GRACE_MS;
@@ -222,6 +229,14 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 	if ((v == SIPUA_ACCEPT && (len - i < 8 || memcmp(data + i, "OPTIONS ", 8) != 0)) ||
 	    ua->stopping)
 		return true;
+	sl.dialog_peer = v != SIPUA_ACCEPT && sipua_peers_has(ua->peers, src);
+	if (v != SIPUA_ACCEPT && !sl.dialog_peer && len - i >= 4 &&
+	    memcmp(data + i, "ACK ", 4) == 0) {
+		/* No dialog of ours has this sender: whatever it acknowledges (our
+		 * stateless 403, or nothing) is not the stack's business. */
+		count(&f->c_dropped);
+		return false;
+	}
 	sl.verdict = v;
 	sl.user_agent = ua->cfg.user_agent[0] ? ua->cfg.user_agent : "trunx";
 	sl.contact = ua->contact_udp;

@@ -292,6 +292,7 @@ enum sipua_sl_action {
 
 struct sipua_sl_ctx {
 	enum sipua_verdict verdict;     /**< what the source check says of the sender */
+	bool               dialog_peer; /**< the sender is the peer of a live dialog */
 	const char        *user_agent;
 	const char        *contact;     /**< "<sip:...>" in a 200, or NULL */
 	uint64_t           secret;      /**< key of the To tags */

@@ -2,14 +2,19 @@
  * sipua_stateless.c — requests answered without transaction state, in front of the
  * stack (RFC 3261 8.2.7, stateless UAS behaviour): OPTIONS from a known source gets
  * 200, an out-of-dialog request from a source the check refuses gets 403 (or, when it
- * drops, nothing), and the ACK of such a 403 is absorbed. Over UDP the stack would
+ * drops, nothing), and the ACK of such a 403 is absorbed; so does a request that
+ * claims a dialog (To tag) from such a source when it is not the peer of any live
+ * dialog (an ACK of that kind is absorbed). Over UDP the stack would
  * keep each of these as a transaction for 64*T1 (32 s, ~8.7 KB each): a flood of
  * them filled memory. A retransmission is simply answered again; the To tag is a
  * keyed hash of the request's transaction identifiers, so it is the same each time
  * and the ACK of a 403 can be recognised by it.
  *
+ * An INVITE's body does not matter to its refusal: an INVITE with SDP from a refused
+ * source is answered here too (through the stack, each kept ~6 KB of state for 32 s).
  * Anything unusual goes to the stack as before (DELIVER): a message the parser did
- * not take cleanly, in-dialog requests (To tag), OPTIONS with Require or with
+ * not take cleanly, in-dialog requests (To tag) from a trunk or a live dialog's peer,
+ * OPTIONS with Require or with
  * Max-Forwards 0, other methods from known sources. The message is parsed with the
  * stack's own parser (msg_make) and never trusted further than its fields say; the
  * answer is parsed back before it is sent, and must read as the answer to it.
@@ -127,8 +132,9 @@ static bool put_top_via(struct out *o, su_home_t *home, sip_via_t const *v,
 }
 
 /* The request is one trunx may answer statelessly: SIP/2.0 to a sip: or sips: URI,
- * no body, and every header a response copies parsed cleanly and agrees with the
- * request line. Anything else the stack answers (505, 416, 400 ...). */
+ * a body (if any) of exactly its Content-Length, and every header a response copies
+ * parsed cleanly and agrees with the request line. Anything else the stack answers
+ * (505, 416, 400 ...). */
 static bool clean_request(msg_t *msg, sip_t const *sip)
 {
 	msg_pub_t const *pub = msg_object(msg);
@@ -139,8 +145,11 @@ static bool clean_request(msg_t *msg, sip_t const *sip)
 	       strcasecmp(sip->sip_request->rq_version, SIP_VERSION_CURRENT) == 0 &&
 	       (sip->sip_request->rq_url->url_type == url_sip ||
 		sip->sip_request->rq_url->url_type == url_sips) &&
-	       !sip->sip_payload && !sip->sip_multipart &&
-	       (!sip->sip_content_length || sip->sip_content_length->l_length == 0) &&
+	       /* A body is not read, but must be what Content-Length says it is. */
+	       (sip->sip_payload ? sip->sip_content_length &&
+				   sip->sip_payload->pl_len == sip->sip_content_length->l_length
+				 : !sip->sip_content_length ||
+				   sip->sip_content_length->l_length == 0) &&
 	       sip->sip_via && sip->sip_via->v_host && sip->sip_from && sip->sip_to &&
 	       sip->sip_call_id && sip->sip_call_id->i_id && sip->sip_cseq &&
 	       sip->sip_cseq->cs_method == sip->sip_request->rq_method &&
@@ -192,6 +201,7 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	msg_t *msg;
 	sip_t const *sip;
 	int status = 0;
+	bool in_dialog;
 
 	*outn = 0;
 	*statusp = 0;
@@ -205,13 +215,16 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	if (!clean_request(msg, sip))
 		goto out;
 	stateless_tag(c->secret, sip, tag);
-	if (sip->sip_to->a_tag) {
+	in_dialog = sip->sip_to->a_tag != NULL;
+	if (in_dialog && (c->verdict == SIPUA_ACCEPT || c->dialog_peer)) {
 		/* In a dialog: the stack's business, except the ACK of our own 403. */
 		if (c->verdict != SIPUA_ACCEPT && sip->sip_request->rq_method == sip_method_ack &&
 		    strcmp(sip->sip_to->a_tag, tag) == 0)
 			act = SIPUA_SL_SWALLOW;
 		goto out;
 	}
+	/* From here: out of dialog, or "in a dialog" from a source that is neither a trunk
+	 * nor the peer of a live dialog, which has no dialog here (403 like out of one). */
 	switch (c->verdict) {
 	case SIPUA_DROP:
 		act = SIPUA_SL_SWALLOW;
@@ -247,7 +260,7 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 		char t[24];
 
 		snprintf(t, sizeof(t), ";tag=%s", tag);
-		put_header(&o, "To", (msg_header_t const *)sip->sip_to, t);
+		put_header(&o, "To", (msg_header_t const *)sip->sip_to, in_dialog ? NULL : t);
 	}
 	put_header(&o, "Call-ID", (msg_header_t const *)sip->sip_call_id, NULL);
 	put_header(&o, "CSeq", (msg_header_t const *)sip->sip_cseq, NULL);

@@ -17,11 +17,11 @@ struct pick {
 	unsigned n;
 };
 
-static bool admit(bool request, void *arg)
+static bool admit(enum guard_msg kind, void *arg)
 {
 	struct pick *p = arg;
 
-	(void)request;
+	(void)kind;
 	return !((p->mask >> (p->n++ & 7)) & 1);
 }
 

@@ -3,8 +3,11 @@
  * for each verdict a source can get. Oracles: an answer is a complete response that
  * the stack's parser reads back as a response to that request (same Call-ID, CSeq and
  * From, a To tag, Content-Length 0), 200 only for a known source and 403 only for a
- * refused one; a dropped source never gets an answer. */
+ * refused one; a dropped source never gets an answer; a request claiming a dialog
+ * (To tag) is answered only for a refused source that is no live dialog's peer, and
+ * keeps its To tag. */
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,8 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char out[8192];
 
-static void check_reply(const char *req, size_t len, const char *reply, size_t n, int status)
+/* Checks the answer; returns whether the request claimed a dialog (a To tag). */
+static bool check_reply(const char *req, size_t len, const char *reply, size_t n, int status)
 {
+	bool in_dialog;
+
 	msg_t *qm, *rm;
 	sip_t const *q, *r;
 
@@ -39,8 +45,13 @@ static void check_reply(const char *req, size_t len, const char *reply, size_t n
 	    !r->sip_via || !r->sip_via->v_rport || strcmp(r->sip_via->v_rport, "5062") != 0 ||
 	    !r->sip_content_length || r->sip_content_length->l_length != 0 || r->sip_error)
 		abort();
+	/* A request that claims a dialog keeps its To tag, the only one in the answer. */
+	if (q->sip_to->a_tag && strcmp(r->sip_to->a_tag, q->sip_to->a_tag) != 0)
+		abort();
+	in_dialog = q->sip_to->a_tag != NULL;
 	msg_destroy(qm);
 	msg_destroy(rm);
+	return in_dialog;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -49,9 +60,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = htons(5062)};
 
 	inet_pton(AF_INET, "192.0.2.7", &src.sin_addr);
-	for (size_t i = 0; i < 3; i++) {
-		struct sipua_sl_ctx c = {.verdict = verdicts[i], .user_agent = "trunx-fuzz",
-					 .contact = "<sip:198.51.100.1:5060>", .secret = 42};
+	for (size_t i = 0; i < 6; i++) {
+		struct sipua_sl_ctx c = {.verdict = verdicts[i % 3], .user_agent = "trunx-fuzz",
+					 .contact = "<sip:198.51.100.1:5060>", .secret = 42,
+					 .dialog_peer = i >= 3};
 		size_t n = 0;
 		int status = 0;
 		enum sipua_sl_action a = sipua_stateless(&c, (const char *)data, size,
@@ -63,10 +75,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			continue;
 		}
-		if ((verdicts[i] == SIPUA_ACCEPT && status != 200) ||
-		    (verdicts[i] == SIPUA_REJECT && status != 403) || verdicts[i] == SIPUA_DROP)
+		if ((verdicts[i % 3] == SIPUA_ACCEPT && status != 200) ||
+		    (verdicts[i % 3] == SIPUA_REJECT && status != 403) ||
+		    verdicts[i % 3] == SIPUA_DROP)
 			abort();
-		check_reply((const char *)data, size, out, n, status);
+		/* What claims a dialog is answered here only for a refused source that is no
+		 * live dialog's peer; everything else in a dialog is the stack's. */
+		if (check_reply((const char *)data, size, out, n, status) &&
+		    (verdicts[i % 3] != SIPUA_REJECT || c.dialog_peer))
+			abort();
 	}
 	return 0;
 }

@@ -299,6 +299,143 @@ def case_tcp_unknown_closed(ctx):
     k.close()
 
 
+def stray_bytes(method, dst, src_ip, src_port, n, transport="UDP"):
+    """A request that claims a dialog (To tag) no trunxd ever made."""
+    return ("%s sip:+1555%07d@%s:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/%s %s:%d;branch=z9hG4bK-st%d;rport\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:stray%d@%s>;tag=sf%d\r\n"
+            "To: <sip:+1555%07d@%s>;tag=st%d\r\nCall-ID: stray-%d@%s\r\n"
+            "CSeq: 2 %s\r\nContent-Length: 0\r\n\r\n"
+            % (method, n, dst[0], dst[1], transport, src_ip, src_port, n, n, src_ip, n, n,
+               dst[0], n, n, src_ip, method)).encode()
+
+
+def case_stray_dialog_requests(ctx):
+    """Requests claiming a dialog from a source that is neither a trunk nor the peer of
+    a live dialog: over UDP a BYE or INFO gets a stateless 403 and an ACK is absorbed,
+    over TCP the ACKs are dropped before the stack; the stack never sees any of them
+    (it used to log one "strange ACK" line per ACK, and keep a transaction per BYE).
+    INVITEs with SDP from that source get one stateless 403 each (they used to go
+    through the stack: a transaction kept 32 s each, the 403 resent until timer H)."""
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path).start()
+    dst = (t.addr, t.port)
+    lines0 = len(t.log_records())
+    rss0 = rss_mb(t.proc.pid)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.2", 0))
+    u.setblocking(False)
+    port = u.getsockname()[1]
+    sent = {"ACK": 0, "BYE": 0, "INFO": 0}
+    codes = []
+    for n in range(3000):
+        method = ("ACK", "BYE", "ACK", "INFO")[n % 4]
+        u.sendto(stray_bytes(method, dst, "127.0.0.2", port, n), dst)
+        sent[method] += 1
+        if n % 100 == 99:
+            time.sleep(0.12)   # ~800 requests/s: under the per-source rate limit
+        try:
+            while True:
+                codes.append(sipmsg.Message(u.recv(65536)).status)
+        except BlockingIOError:
+            pass
+    end = time.monotonic() + 3
+    u.settimeout(0.2)
+    while time.monotonic() < end and len(codes) < sent["BYE"] + sent["INFO"]:
+        try:
+            codes.append(sipmsg.Message(u.recv(65536)).status)
+        except socket.timeout:
+            pass
+    u.close()
+    limited = t.counter("rate_limited")
+    ctx.log("UDP: %d ACK, %d BYE, %d INFO sent; %d answers %s; %d rate-limited",
+            sent["ACK"], sent["BYE"], sent["INFO"], len(codes), sorted(set(codes)), limited)
+    if set(codes) - {403}:
+        raise AssertionError("answers other than 403: %s" % sorted(set(codes)))
+    if len(codes) + limited < sent["BYE"] + sent["INFO"]:
+        raise AssertionError("%d of %d BYE/INFO answered (%d rate-limited)"
+                             % (len(codes), sent["BYE"] + sent["INFO"], limited))
+
+    # INVITEs with SDP (out of dialog) from the same source: each answered once with a
+    # stateless 403 (the stack, keeping a transaction, would resend it unacknowledged).
+    rej0 = t.counter("rejected_unknown_source")
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.2", 0))
+    u.setblocking(False)
+    port = u.getsockname()[1]
+    sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n"
+           "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+    invites, answers = 1000, 0
+    for n in range(invites):
+        u.sendto(("INVITE sip:+1555%07d@%s:%d SIP/2.0\r\n"
+                  "Via: SIP/2.0/UDP 127.0.0.2:%d;branch=z9hG4bK-inv%d;rport\r\n"
+                  "Max-Forwards: 70\r\nFrom: <sip:x@127.0.0.2>;tag=if%d\r\n"
+                  "To: <sip:+1555%07d@%s>\r\nCall-ID: inv-%d@127.0.0.2\r\nCSeq: 1 INVITE\r\n"
+                  "Contact: <sip:x@127.0.0.2:%d>\r\nContent-Type: application/sdp\r\n"
+                  "Content-Length: %d\r\n\r\n%s"
+                  % (n, dst[0], dst[1], port, n, n, n, dst[0], n, port, len(sdp), sdp)
+                  ).encode(), dst)
+        if n % 100 == 99:
+            time.sleep(0.12)
+        try:
+            while True:
+                u.recv(65536)
+                answers += 1
+        except BlockingIOError:
+            pass
+    end = time.monotonic() + 2.5   # past the stack's first 403 resends (0.5, 1, 2 s)
+    while time.monotonic() < end:
+        try:
+            u.recv(65536)
+            answers += 1
+        except BlockingIOError:
+            time.sleep(0.05)
+    u.close()
+    rejected = t.counter("rejected_unknown_source") - rej0
+    limited = t.counter("rate_limited") - limited
+    ctx.log("INVITE with SDP: %d sent, %d answers, %d rejected statelessly, %d limited",
+            invites, answers, rejected, limited)
+    if answers + limited != invites or rejected + limited != invites:
+        raise AssertionError("%d INVITEs: %d answers, %d stateless 403s, %d rate-limited"
+                             % (invites, answers, rejected, limited))
+
+    # TCP: 300 ACKs claiming dialogs, then an OPTIONS: the OPTIONS gets its 403 (the
+    # ACKs never reach the stack), then the connection is closed.
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.connect(dst)
+    ip, sport = s.getsockname()
+    s.sendall(b"".join(stray_bytes("ACK", dst, ip, sport, 10000 + n, "TCP")
+                       for n in range(300)))
+    tcp_options(s, dst, 1)
+    got = read_responses(s, 1, 5)
+    s.close()
+    if got != [403]:
+        raise AssertionError("TCP: answers %s, want [403]" % got)
+
+    time.sleep(0.5)
+    stack = [r for r in t.log_records()[lines0:] if r.get("event") == "sip.stack"]
+    if stack:
+        raise AssertionError("the stack saw stray requests: %d lines, first %s"
+                             % (len(stack), stack[0]))
+    new_lines = len(t.log_records()) - lines0
+    if new_lines > 20:
+        raise AssertionError("%d log lines for 3,300 stray requests" % new_lines)
+    dropped = t.counter("dropped_unknown_source")
+    if dropped < sent["ACK"] + 300:
+        raise AssertionError("dropped_unknown_source = %d, want >= %d"
+                             % (dropped, sent["ACK"] + 300))
+    rss1 = rss_mb(t.proc.pid)
+    ctx.log("RSS %.1f -> %.1f MB, %d log lines, %d dropped", rss0, rss1, new_lines, dropped)
+    if not sanitized(ctx.trunxd_path) and rss1 - rss0 > 16:
+        raise AssertionError("RSS grew %.1f MB for stray requests" % (rss1 - rss0))
+    # A trunk is still served as ever.
+    k = socket.create_connection(dst)
+    tcp_options(k, dst, 2)
+    if read_responses(k, 1, 3) != [200]:
+        raise AssertionError("a trunk's OPTIONS was not answered 200 afterwards")
+    k.close()
+
+
 def case_tcp_idle_closed(ctx):
     """A trunk's connection that carries no dialog is closed after tcp_idle_timeout
     without data; one that carries a call is kept for as long as the call lasts, and

@@ -222,16 +222,21 @@ static void test_conns_model(void **state)
 /* ---- framing ---- */
 
 struct admit_log {
-	int  calls, requests;
+	int  calls, requests, acks;
 	bool keep_every_other;
+	bool drop_acks;
 };
 
-static bool admit_alt(bool request, void *arg)
+static bool admit_alt(enum guard_msg kind, void *arg)
 {
 	struct admit_log *l = arg;
 
+	if (kind == GUARD_MSG_ACK) {   /* kept, as trunx keeps a dialog peer's */
+		l->acks++;
+		return !l->drop_acks;
+	}
 	l->calls++;
-	l->requests += request;
+	l->requests += kind == GUARD_MSG_REQUEST;
 	return !l->keep_every_other || (l->calls % 2) == 1;
 }
 
@@ -305,9 +310,10 @@ static void test_frame_drops_whole_messages(void **state)
 	/* Requests 1, 3 and 5 kept, 2 and 4 dropped (responses are never asked about). */
 	frame_check(OPT("1") RSP INV OPT("2") OPT("3") "\r\n" OPT("4"), true,
 		    OPT("1") RSP OPT("2") "\r\n" OPT("4"), 5);
-	/* ACKs are never asked about, so never dropped: here requests 1 (OPTIONS) and 3
-	 * are kept, 2 dropped, while both ACKs go through (recognised when their first
-	 * four bytes are at hand, so not fed a byte at a time). */
+	/* ACKs are asked about apart (this callback keeps them and does not count them):
+	 * here requests 1 (OPTIONS) and 3 are kept, 2 dropped, while both ACKs go through
+	 * (recognised when their first four bytes are at hand, so not fed a byte at a
+	 * time). */
 	frame_check_split(OPT("1") "ACK sip:x SIP/2.0\r\nl: 0\r\n\r\n" INV OPT("3")
 		    "ACK sip:y SIP/2.0\r\n\r\n", true,
 		    OPT("1") "ACK sip:x SIP/2.0\r\nl: 0\r\n\r\n" OPT("3")
@@ -316,6 +322,26 @@ static void test_frame_drops_whole_messages(void **state)
 	frame_check("MESSAGE sip:x SIP/2.0\r\nContent-Length: 24\r\n\r\nINVITE sip:y SIP/2.0\r\n\r\n"
 		    OPT("9"), true, "MESSAGE sip:x SIP/2.0\r\nContent-Length: 24\r\n\r\n"
 		    "INVITE sip:y SIP/2.0\r\n\r\n", 2);
+}
+
+/* An ACK the callback refuses goes whole, body and all; what follows is kept. */
+static void test_frame_drops_acks(void **state)
+{
+	char in[] = "ACK sip:x SIP/2.0\r\nl: 3\r\n\r\nabc" OPT("1") "ACK sip:y SIP/2.0\r\n\r\n";
+	char want[] = OPT("1");
+	struct guard_frame f = {0};
+	struct iovec iov = {in, sizeof(in) - 1};
+	struct admit_log l = {.drop_acks = true};
+	size_t kept;
+
+	(void)state;
+	kept = guard_frame_filter(&f, &iov, 1, sizeof(in) - 1, admit_alt, &l);
+	assert_int_equal(kept, sizeof(want) - 1);
+	assert_memory_equal(in, want, kept);
+	assert_int_equal(l.acks, 2);
+	assert_int_equal(l.requests, 1);
+	assert_int_equal(f.messages, 3);
+	assert_int_equal(f.dropped, 2);
 }
 
 static void test_frame_counts(void **state)
@@ -345,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_conns_model),
 		cmocka_unit_test(test_frame_keeps_all),
 		cmocka_unit_test(test_frame_drops_whole_messages),
+		cmocka_unit_test(test_frame_drops_acks),
 		cmocka_unit_test(test_frame_counts),
 	};
 	return cmocka_run_group_tests_name("guard", tests, NULL, NULL);
