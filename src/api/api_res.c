@@ -506,7 +506,7 @@ static void on_deleted(int err, const PGresult *res, const char *msg, bool more,
 
 		for (char *h = hashes ? strtok_r(hashes, ",", &save) : NULL; h;
 		     h = strtok_r(NULL, ",", &save))
-			api_auth_invalidate(api_auth_of(r->api), h, r->id);
+			api_auth_invalidate(api_auth_of(r->api), h, r->id, NULL, NULL);
 		free(hashes);
 	}
 	api_reply(r, 204, NULL);
