@@ -77,9 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 			}
 			break;
-		case 3:
+		case 3:   /* a change of liveness empties it; no change keeps it */
+			if (api_keycache_live(k) != ((op & 0x80) != 0))
+				memset(gone, 1, sizeof(gone));
 			api_keycache_set_live(k, op & 0x80);
-			memset(gone, 1, sizeof(gone));
 			break;
 		case 4:
 			now += n;
