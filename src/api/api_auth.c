@@ -9,7 +9,7 @@
  * attempts are counted per source address in a fixed table; past auth_fail_limit in a
  * minute the source gets 429 until the minute is over.
  *
- * In front of Redis, the node's own copy (api_keycache.c, key_local_cache seconds):
+ * In front of Redis, the node's own copy (api_keycache.c, key_local_cache_ms):
  * used only while this node's subscription to trunx:apikey:revoked is confirmed live
  * (kv_sub.c) and its Redis command connection is up; every revocation message drops
  * the entry it names, a revocation made here drops it directly, and a change of
