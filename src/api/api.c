@@ -609,7 +609,8 @@ int api_create(struct api **ap, struct event_base *base, const struct conf *cf,
 		e = kv_create(&a->kv, base, &kc, on_kv_state, a);
 	}
 	if (!e)
-		e = api_auth_create(&a->auth, a, base, cf->data.redis);
+		e = api_auth_create(&a->auth, a, base, cf->data.redis,
+				    cf->data.admit_timeout_ms);
 	if (!e)   /* calls still ending count too; 0 = no cap configured */
 		e = api_view_create(&a->view, cf->sip.max_calls ?
 				    (size_t)cf->sip.max_calls * 2 + 1024 : API_VIEW_CALLS_MAX);

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include <hiredis/hiredis.h>
+#include <event2/event.h>
 #include <openssl/crypto.h>
 
 #include "api/api_keycache.h"
@@ -48,6 +49,13 @@ struct api_auth {
 	struct api_keycache *cache;
 	struct kv_sub       *sub;       /**< NULL without Redis: the copy stays off */
 	bool                 sub_live, kv_live;
+	/* Redis answering: a PING on the command connection every fresh_ms / 4; the copy
+	 * is used only within fresh_ms of the sending of the last one answered. A Redis
+	 * that stops answering (frozen, not closed) makes a revocation's PUBLISH time out
+	 * after the command deadline (> fresh_ms): by then no node uses its copy. */
+	struct event        *ping_ev;
+	uint64_t             fresh_ms, answered_sent_ms;
+	bool                 pinging;
 	struct fail_slot     slots[FAIL_SLOTS];
 };
 
@@ -67,10 +75,12 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The copy is used while both the subscription and the command connection are up. */
+/* The copy is used while the subscription and the command connection are up and
+ * Redis answered lately. */
 static void update_live(struct api_auth *au)
 {
-	bool was = api_keycache_live(au->cache), now = au->sub_live && au->kv_live;
+	bool was = api_keycache_live(au->cache), now = au->sub_live && au->kv_live &&
+		now_ms() - au->answered_sent_ms <= au->fresh_ms;
 
 	api_keycache_set_live(au->cache, now);
 	if (was != now)
@@ -94,6 +104,44 @@ static void on_sub_msg(const char *payload, size_t len, void *arg)
 	api_keycache_on_message(au->cache, payload, len);
 }
 
+struct ping {
+	struct api_auth *au;
+	uint64_t         sent_ms;
+};
+
+static void on_pong(int err, struct redisReply *r, void *arg)
+{
+	struct ping *p = arg;
+
+	p->au->pinging = false;
+	if (!err && r && r->type != REDIS_REPLY_ERROR && p->sent_ms > p->au->answered_sent_ms)
+		p->au->answered_sent_ms = p->sent_ms;
+	if (err != ESHUTDOWN)
+		update_live(p->au);
+	free(p);
+}
+
+static void on_ping_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_auth *au = arg;
+	struct kv *kv = api_kv(au->api);
+	const char *argv[1] = {"PING"};
+	size_t lens[1] = {4};
+	struct ping *p;
+
+	(void)fd;
+	(void)what;
+	update_live(au);   /* stale now? stop using the copy */
+	if (au->pinging || !kv || !kv_up(kv) || !(p = malloc(sizeof(*p))))
+		return;
+	p->au = au;
+	p->sent_ms = now_ms();
+	if (kv_command(kv, on_pong, p, 1, argv, lens) == 0)
+		au->pinging = true;
+	else
+		free(p);
+}
+
 void api_auth_kv_state(struct api_auth *au, bool up)
 {
 	if (!au)
@@ -103,7 +151,7 @@ void api_auth_kv_state(struct api_auth *au, bool up)
 }
 
 int api_auth_create(struct api_auth **ap, struct api *a, struct event_base *base,
-		    const char *redis_url)
+		    const char *redis_url, unsigned kv_timeout_ms)
 {
 	const struct conf_api *cfg = api_conf(a);
 	struct api_auth *au = calloc(1, sizeof(*au));
@@ -117,9 +165,14 @@ int api_auth_create(struct api_auth **ap, struct api *a, struct event_base *base
 		ttl_ms = (uint64_t)cfg->key_cache_s * 1000;
 	e = api_keycache_create(&au->cache, cfg->key_local_cache_size ?
 				cfg->key_local_cache_size : 4096, ttl_ms);
-	if (!e && redis_url && redis_url[0] && ttl_ms)
+	if (!e && redis_url && redis_url[0] && ttl_ms) {
 		e = kv_sub_create(&au->sub, base, redis_url, REVOKE_CHANNEL, on_sub_state,
 				  on_sub_msg, au);
+		au->fresh_ms = (kv_timeout_ms ? kv_timeout_ms : 1000) / 2;
+		au->ping_ev = e ? NULL : event_new(base, -1, EV_PERSIST, on_ping_timer, au);
+		if (!e && !au->ping_ev)
+			e = ENOMEM;
+	}
 	if (e) {
 		api_auth_destroy(au);
 		return e;
@@ -130,13 +183,23 @@ int api_auth_create(struct api_auth **ap, struct api *a, struct event_base *base
 
 int api_auth_start(struct api_auth *au)
 {
-	return au && au->sub ? kv_sub_start(au->sub) : 0;
+	struct timeval tv;
+
+	if (!au || !au->sub)
+		return 0;
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)(au->fresh_ms / 4 * 1000);
+	if (event_add(au->ping_ev, &tv) != 0)
+		return ENOMEM;
+	return kv_sub_start(au->sub);
 }
 
 void api_auth_destroy(struct api_auth *au)
 {
 	if (!au)
 		return;
+	if (au->ping_ev)
+		event_free(au->ping_ev);
 	kv_sub_destroy(au->sub);
 	api_keycache_destroy(au->cache);
 	free(au);
@@ -414,8 +477,10 @@ void api_auth_check(struct api_auth *au, struct api_req *r, api_auth_h *h)
 		return;
 	}
 	api_key_hash(tok, lk->hash);
-	if (api_keycache_live(au->cache))
+	if (api_keycache_live(au->cache)) {
 		kv_sub_drain(au->sub);   /* a revocation already sent is applied first */
+		update_live(au);         /* and Redis answered lately */
+	}
 	if (api_keycache_get(au->cache, lk->hash, now_ms(), &r->who)) {
 		granted(lk);
 		return;

@@ -318,9 +318,10 @@ typedef void (api_auth_h)(struct api_req *r, int status, const struct api_err *e
 
 struct event_base;
 struct api_keycache_stats;
-/** redis_url "" or NULL: no subscriber, the node's own key copy stays off. */
+/** redis_url "" or NULL: no subscriber, the node's own key copy stays off.
+ *  kv_timeout_ms: the Redis command deadline (the copy needs an answer within half). */
 int api_auth_create(struct api_auth **ap, struct api *a, struct event_base *base,
-		    const char *redis_url);
+		    const char *redis_url, unsigned kv_timeout_ms);
 /** Starts the revocation subscriber. */
 int api_auth_start(struct api_auth *au);
 void api_auth_destroy(struct api_auth *au);

@@ -489,8 +489,9 @@ def case_isolation_calls(ctx):
 
 def case_faults(ctx):
     """Redis stopped: keys are checked in Postgres and nothing else changes (a second
-    node's own key copy is emptied and bypassed until it is subscribed again; revoked
-    on one node, a key it kept is refused at once). Postgres
+    node's own key copy is emptied and bypassed until it is subscribed again, or while
+    Redis does not answer; revoked on one node, a key it kept is refused at once).
+    Postgres
     stopped: 503 unavailable (never a 401 for a good key, never a hang), /v1/health says
     degraded; both back: the API recovers by itself, the cache fills again."""
     a = apimode.start(ctx)
@@ -533,6 +534,14 @@ def case_faults(ctx):
     assert cached.startswith("{") and '"acme"' in cached, cached
     # Node B subscribed again (its copy emptied once more): a revocation on A reaches
     # it at once as before.
+    assert procs.wait_until(lambda: metric(b, "trunx_api_key_cache_live") == 1, 20, 0.1)
+    assert metric(b, "trunx_api_key_cache_flushes_total") > flushes
+    revoke_seen_at_once(a, b, "acme")
+    # Redis stops answering without closing (paused): B stops using its copy (a PING
+    # unanswered), and uses it again, emptied, once Redis answers.
+    flushes = metric(b, "trunx_api_key_cache_flushes_total")
+    a.redis.cli("CLIENT", "PAUSE", "4000", "ALL")
+    assert procs.wait_until(lambda: metric(b, "trunx_api_key_cache_live") == 0, 3.5, 0.05)
     assert procs.wait_until(lambda: metric(b, "trunx_api_key_cache_live") == 1, 20, 0.1)
     assert metric(b, "trunx_api_key_cache_flushes_total") > flushes
     revoke_seen_at_once(a, b, "acme")
