@@ -566,6 +566,8 @@ static int open_service(struct api *a, char *err, size_t errlen)
 			     errlen);
 }
 
+static void on_kv_state(bool up, void *arg);
+
 int api_create(struct api **ap, struct event_base *base, const struct conf *cf,
 	       struct b2bua *b, char *err, size_t errlen)
 {
@@ -604,10 +606,11 @@ int api_create(struct api **ap, struct event_base *base, const struct conf *cf,
 
 		snprintf(kc.url, sizeof(kc.url), "%s", cf->data.redis);
 		kc.timeout_ms = cf->data.admit_timeout_ms;
-		e = kv_create(&a->kv, base, &kc, NULL, NULL);
+		e = kv_create(&a->kv, base, &kc, on_kv_state, a);
 	}
 	if (!e)
-		e = api_auth_create(&a->auth, a);
+		e = api_auth_create(&a->auth, a, base, cf->data.redis,
+				    cf->data.admit_timeout_ms);
 	if (!e)   /* calls still ending count too; 0 = no cap configured */
 		e = api_view_create(&a->view, cf->sip.max_calls ?
 				    (size_t)cf->sip.max_calls * 2 + 1024 : API_VIEW_CALLS_MAX);
@@ -635,6 +638,13 @@ int api_create(struct api **ap, struct event_base *base, const struct conf *cf,
 	return 0;
 }
 
+static void on_kv_state(bool up, void *arg)
+{
+	struct api *a = arg;
+
+	api_auth_kv_state(a->auth, up);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct api *a = arg;
@@ -660,6 +670,8 @@ int api_start(struct api *a)
 		e = db_start(a->db[i]);
 	if (!e && a->kv)
 		e = kv_start(a->kv);
+	if (!e)
+		e = api_auth_start(a->auth);
 	if (!e)
 		log_msg(LOG_INFO, "api.start", "API listening on %s%s%u%s%s",
 			a->cfg.listen_addr[0] ? a->cfg.listen_addr : "",

@@ -316,14 +316,28 @@ struct api_metrics *api_metrics(struct api *a);
 struct api_auth;
 typedef void (api_auth_h)(struct api_req *r, int status, const struct api_err *e);
 
-int api_auth_create(struct api_auth **ap, struct api *a);
+struct event_base;
+struct api_keycache_stats;
+/** redis_url "" or NULL: no subscriber, the node's own key copy stays off.
+ *  kv_timeout_ms: the Redis command deadline (the copy needs an answer within half). */
+int api_auth_create(struct api_auth **ap, struct api *a, struct event_base *base,
+		    const char *redis_url, unsigned kv_timeout_ms);
+/** Starts the revocation subscriber. */
+int api_auth_start(struct api_auth *au);
 void api_auth_destroy(struct api_auth *au);
+/** The API's Redis command connection went up or down (the copy is off while down). */
+void api_auth_kv_state(struct api_auth *au, bool up);
+void api_auth_cache_stats(struct api_auth *au, struct api_keycache_stats *s);
 /** Authenticates r (fills r->who); h gets status 0 or an error. */
 void api_auth_check(struct api_auth *au, struct api_req *r, api_auth_h *h);
-/** Drops a key's cached copy: the next request reads Postgres (a tenant changed). */
+/** Drops a key's cached copies (here, in Redis, and on every node by publish): the
+ *  next request reads Postgres (a tenant changed). */
 void api_auth_forget(struct api_auth *au, const char *key_hash);
-/** Marks a key hash revoked in the cache at once (after a revocation). */
-void api_auth_invalidate(struct api_auth *au, const char *key_hash, const char *request_id);
+/** Marks a key hash revoked at once: this node's copy dropped, Redis's entry set to
+ *  "revoked", the hash published to every node. done(arg) (may be NULL) runs once
+ *  Redis took the publish (or at once when Redis is down). */
+void api_auth_invalidate(struct api_auth *au, const char *key_hash, const char *request_id,
+			 void (*done)(void *arg), void *arg);
 struct api_auth *api_auth_of(struct api *a);
 
 /* ---- keys (api_key.c) ---- */

@@ -115,6 +115,11 @@ void api_h_keys_create(struct api_req *r)
 	}
 }
 
+static void on_published(void *arg)
+{
+	api_reply(arg, 204, NULL);
+}
+
 static void on_revoked(int err, const PGresult *res, const char *msg, bool more, void *arg)
 {
 	struct api_req *r = arg;
@@ -128,8 +133,8 @@ static void on_revoked(int err, const PGresult *res, const char *msg, bool more,
 		api_fail(r, 404, "not_found", "no such key");
 		return;
 	}
-	api_auth_invalidate(api_auth_of(r->api), PQgetvalue(res, 0, 0), r->id);
-	api_reply(r, 204, NULL);
+	api_auth_invalidate(api_auth_of(r->api), PQgetvalue(res, 0, 0), r->id, on_published,
+			    r);
 }
 
 void api_h_keys_revoke(struct api_req *r)

@@ -8,6 +8,7 @@
  * (events_get_counters; absent without [events]).
  */
 #include "api/api_int.h"
+#include "api/api_keycache.h"
 #include "api/api_view.h"
 
 #include <stdarg.h>
@@ -279,6 +280,28 @@ void api_h_metrics(struct api_req *r)
 		"max_connections", m->conn_paused);
 	counter(&o, "trunx_api_accept_errors_total", "accept() failures on the API listeners "
 		"(each pauses accepting 1 s)", m->accept_errors);
+	{
+		struct api_keycache_stats ks;
+
+		api_auth_cache_stats(api_auth_of(r->api), &ks);
+		counter(&o, "trunx_api_key_cache_hits_total", "API keys checked from the node's "
+			"own copy (no Redis round trip)", ks.hits);
+		counter(&o, "trunx_api_key_cache_misses_total", "API keys not in the node's copy "
+			"(asked Redis/Postgres)", ks.misses);
+		counter(&o, "trunx_api_key_cache_bypassed_total", "API keys asked of Redis/"
+			"Postgres because revocations were not heard (subscription down)",
+			ks.bypassed);
+		counter(&o, "trunx_api_key_cache_invalidations_total", "Revocations applied to "
+			"the node's copy (published by any node, or made here)",
+			ks.invalidations);
+		counter(&o, "trunx_api_key_cache_evictions_total", "Keys dropped from the "
+			"node's copy to make room", ks.evictions);
+		counter(&o, "trunx_api_key_cache_flushes_total", "Times the node's copy was "
+			"emptied", ks.flushes);
+		gauge(&o, "trunx_api_key_cache_entries", "Keys in the node's copy", ks.entries);
+		gauge(&o, "trunx_api_key_cache_live", "1 while the revocation channel is "
+		      "subscribed (the copy is used)", ks.live ? 1 : 0);
+	}
 	put(&o, "# HELP trunx_api_request_seconds API request latency\n"
 	    "# TYPE trunx_api_request_seconds histogram\n");
 	for (size_t i = 0; i < 12; i++)

@@ -487,6 +487,11 @@ void api_h_update(struct api_req *r)
 	free(s);
 }
 
+static void on_keys_gone(void *arg)
+{
+	api_reply(arg, 204, NULL);
+}
+
 static void on_deleted(int err, const PGresult *res, const char *msg, bool more, void *arg)
 {
 	struct api_req *r = arg;
@@ -500,13 +505,21 @@ static void on_deleted(int err, const PGresult *res, const char *msg, bool more,
 		api_fail(r, 404, "not_found", "no such object");
 		return;
 	}
-	/* A tenant's keys went with it (ON DELETE CASCADE): forget their cached copies. */
+	/* A tenant's keys went with it (ON DELETE CASCADE): forget their cached copies;
+	 * the answer waits for the last publish (Redis takes them in order). */
 	if (PQnfields(res) > 1 && !PQgetisnull(res, 0, 1)) {
-		char *hashes = strdup(PQgetvalue(res, 0, 1)), *save = NULL;
+		char *hashes = strdup(PQgetvalue(res, 0, 1)), *save = NULL, *next;
+		char *h = hashes ? strtok_r(hashes, ",", &save) : NULL;
 
-		for (char *h = hashes ? strtok_r(hashes, ",", &save) : NULL; h;
-		     h = strtok_r(NULL, ",", &save))
-			api_auth_invalidate(api_auth_of(r->api), h, r->id);
+		for (; h; h = next) {
+			next = strtok_r(NULL, ",", &save);
+			api_auth_invalidate(api_auth_of(r->api), h, r->id, next ? NULL : on_keys_gone,
+					    next ? NULL : r);
+			if (!next) {
+				free(hashes);
+				return;
+			}
+		}
 		free(hashes);
 	}
 	api_reply(r, 204, NULL);

@@ -102,6 +102,9 @@ struct conf_api {
 	unsigned auth_fail_limit;             /**< failed authentications per source address
 					           per minute; beyond: 429 */
 	unsigned key_cache_s;                 /**< s a key's (tenant, scopes) stay in Redis */
+	unsigned key_local_cache_ms;          /**< ms a key stays in the node's own copy
+					           (capped at key_cache_s); 0 = off */
+	unsigned key_local_cache_size;        /**< keys the node's own copy holds at most */
 	unsigned timeout_ms;                  /**< a request unanswered this long: 503 */
 	unsigned max_connections;             /**< open connections per listener; at the
 					           cap, accepting pauses */

@@ -488,7 +488,10 @@ def case_isolation_calls(ctx):
 
 
 def case_faults(ctx):
-    """Redis stopped: keys are checked in Postgres and nothing else changes. Postgres
+    """Redis stopped: keys are checked in Postgres and nothing else changes (a second
+    node's own key copy is emptied and bypassed until it is subscribed again, or while
+    Redis does not answer; revoked on one node, a key it kept is refused at once).
+    Postgres
     stopped: 503 unavailable (never a 401 for a good key, never a hang), /v1/health says
     degraded; both back: the API recovers by itself, the cache fills again."""
     a = apimode.start(ctx)
@@ -497,8 +500,16 @@ def case_faults(ctx):
                  201).json["key"]
     acme = a.anon.with_token(key)
     expect(acme.get("/v1/peers"), 200)
+    b, kb2 = key_cache_two_nodes(ctx, a)
     a.redis.stop()
     expect(acme.get("/v1/peers"), 200)
+    # Node B's own copy: emptied and bypassed while it cannot hear revocations.
+    assert procs.wait_until(lambda: metric(b, "trunx_api_key_cache_live") == 0, 10, 0.1)
+    assert metric(b, "trunx_api_key_cache_entries") == 0
+    bypassed = metric(b, "trunx_api_key_cache_bypassed_total")
+    expect(kb2.get("/v1/me"), 200)
+    assert metric(b, "trunx_api_key_cache_bypassed_total") >= bypassed + 2
+    flushes = metric(b, "trunx_api_key_cache_flushes_total")
     # A revocation while Redis is down: a warning that names the request.
     kid = expect(a.op.post("/v1/api-keys", {"tenant_id": "acme", "scopes": ["peers:read"]}),
                  201).json["id"]
@@ -521,6 +532,19 @@ def case_faults(ctx):
     expect(acme.get("/v1/peers"), 200)
     cached = a.redis.cli("GET", "trunx:apikey:" + hashlib_sha(key)).strip()
     assert cached.startswith("{") and '"acme"' in cached, cached
+    # Node B subscribed again (its copy emptied once more): a revocation on A reaches
+    # it at once as before.
+    assert procs.wait_until(lambda: metric(b, "trunx_api_key_cache_live") == 1, 20, 0.1)
+    assert metric(b, "trunx_api_key_cache_flushes_total") > flushes
+    revoke_seen_at_once(a, b, "acme")
+    # Redis stops answering without closing (paused): B stops using its copy (a PING
+    # unanswered), and uses it again, emptied, once Redis answers.
+    flushes = metric(b, "trunx_api_key_cache_flushes_total")
+    a.redis.cli("CLIENT", "PAUSE", "4000", "ALL")
+    assert procs.wait_until(lambda: metric(b, "trunx_api_key_cache_live") == 0, 3.5, 0.05)
+    assert procs.wait_until(lambda: metric(b, "trunx_api_key_cache_live") == 1, 20, 0.1)
+    assert metric(b, "trunx_api_key_cache_flushes_total") > flushes
+    revoke_seen_at_once(a, b, "acme")
     assert_request_ids(a.t)
 
 
@@ -700,6 +724,52 @@ def case_connections(ctx):
         assert line and int(line[0].split()[1]) >= least, (name, line)
     assert [x for x in m.splitlines() if x.startswith("trunx_api_connections_open ")], m
     assert_request_ids(a.t)
+
+
+def metric(node, name):
+    """A counter or gauge of a node's /metrics (its operator key), or None."""
+    for line in expect(node.op.get("/metrics"), 200).raw.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def revoke_seen_at_once(a, b, tenant):
+    """A key of tenant's, cached on node B, revoked through node A: B's next request
+    with it is refused (B's copy keeps entries for 60 s: only the publish drops it)."""
+    k = expect(a.op.post("/v1/api-keys", {"tenant_id": tenant, "scopes": ["peers:read"]}),
+               201).json
+    onb = b.anon.with_token(k["key"])
+    expect(onb.get("/v1/me"), 200)                 # a miss: Redis, then kept
+    hits = metric(b, "trunx_api_key_cache_hits_total")
+    for _ in range(5):
+        expect(onb.get("/v1/me"), 200)
+    # 5 hits, and the operator key of the /metrics request itself.
+    assert metric(b, "trunx_api_key_cache_hits_total") >= hits + 5
+    inval = metric(b, "trunx_api_key_cache_invalidations_total")
+    t0 = time.monotonic()
+    expect(a.op.delete("/v1/api-keys/" + k["id"]), 204)
+    expect(onb.get("/v1/me"), 401, "revoked_token")
+    assert time.monotonic() - t0 < 2.0
+    assert metric(b, "trunx_api_key_cache_invalidations_total") >= inval + 1
+    assert metric(b, "trunx_api_key_cache_live") == 1
+
+
+def key_cache_two_nodes(ctx, a):
+    """Node B shares A's Postgres and Redis, with a long-lived copy of its own."""
+    b = apimode.start(ctx, pg=a.pg, redis=a.redis, name="node_b",
+                      extra={"key_local_cache_ms": 60000})
+    assert procs.wait_until(lambda: metric(b, "trunx_api_key_cache_live") == 1, 20, 0.1)
+    revoke_seen_at_once(a, b, "acme")
+    # Revoked on B itself: B's own copy is dropped directly.
+    revoke_seen_at_once(b, b, "acme")
+    # A key kept on B while Redis goes away (the caller checks the bypass).
+    k2 = expect(a.op.post("/v1/api-keys", {"tenant_id": "acme", "scopes": ["peers:read"]}),
+                201).json["key"]
+    kb2 = b.anon.with_token(k2)
+    expect(kb2.get("/v1/me"), 200)
+    assert metric(b, "trunx_api_key_cache_entries") >= 2   # B's operator key and k2
+    return b, kb2
 
 
 def case_serve(ctx):
