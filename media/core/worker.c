@@ -568,7 +568,7 @@ static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
 		union media_sa latch = s->side[side].peer_rtp;
 
 		if (s->side[side].kf_on)
-			kfwd_session_stop(s, side);   /* decide from fresh state */
+			kfwd_session_passed(s, side, t / 1000u);   /* decide from fresh state */
 		v = relay_rtp(s, cfg, side, buf, *len, from, t, arrival, out);
 		/* a new latch here: the other direction's entry sends to the old one */
 		if (s->side[side ^ 1].kf_on && !sa_eq(&latch, &s->side[side].peer_rtp))

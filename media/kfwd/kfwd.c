@@ -14,6 +14,7 @@
 #include "kfwd.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "kfwd_obj.h"
@@ -36,10 +38,12 @@ struct kfwd {
 	int                map_fd;
 	int                link_fd;   /**< tcx link, or -1 */
 	bool               tc;        /**< attached as a clsact filter instead */
+	int                prog_fd;   /**< only for kfwd_test_run() (detached), else -1 */
 	struct bpf_tc_hook hook;
 	struct bpf_tc_opts tc_opts;
 	unsigned           ifindex;
 	bool               local;
+	uint8_t            ttl;       /**< what this host's UDP sockets send with */
 };
 
 static int silent(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -96,12 +100,74 @@ static int attach(struct kfwd *k, int prog_fd)
 	return 0;
 }
 
-int kfwd_create(struct kfwd **kp, const union media_sa *addr, const char **why)
+/* Whether the interface forwards IPv4 (net.ipv4.conf.<if>.forwarding): the kernel's
+ * route lookup for BPF (bpf_fib_lookup) refuses every packet where it does not, so
+ * routed delivery could never forward anything there. */
+static bool forwarding(unsigned ifindex)
+{
+	char name[IF_NAMESIZE], path[64 + IF_NAMESIZE];
+	FILE *f;
+	int c = 0;
+
+	if (!if_indextoname(ifindex, name))
+		return false;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", name);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	c = fgetc(f);
+	fclose(f);
+	return c == '1';
+}
+
+/* The TTL a UDP socket of this host sends with (net.ipv4.ip_default_ttl). */
+static uint8_t default_ttl(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ttl = 64;
+	socklen_t l = sizeof(ttl);
+
+	if (fd >= 0) {
+		if (getsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, &l) < 0 || ttl < 1 || ttl > 255)
+			ttl = 64;
+		close(fd);
+	}
+	return (uint8_t)ttl;
+}
+
+/* Loads the object (program and table), attached nowhere yet. */
+static int load(struct kfwd *k, int *prog_fd, const char **why)
 {
 	struct bpf_program *prog;
 	struct bpf_map *map;
-	struct kfwd *k;
 	int err;
+
+	libbpf_set_print(silent);
+	k->obj = bpf_object__open_mem(kfwd_tc_obj, kfwd_tc_obj_len, NULL);
+	if (!k->obj) {
+		*why = "cannot open the BPF object";
+		return errno ? errno : EINVAL;
+	}
+	err = -bpf_object__load(k->obj);
+	if (err) {
+		*why = "the kernel refused the BPF program (CAP_BPF/CAP_NET_ADMIN, verifier)";
+		return err;
+	}
+	prog = bpf_object__find_program_by_name(k->obj, "kfwd_ingress");
+	map = bpf_object__find_map_by_name(k->obj, "kfwd_flows");
+	if (!prog || !map) {
+		*why = "the BPF object lacks its program or map";
+		return ENOENT;
+	}
+	k->map_fd = bpf_map__fd(map);
+	*prog_fd = bpf_program__fd(prog);
+	k->ttl = default_ttl();
+	return 0;
+}
+
+int kfwd_create(struct kfwd **kp, const union media_sa *addr, const char **why)
+{
+	struct kfwd *k;
+	int err, prog_fd;
 
 	*kp = NULL;
 	*why = "";
@@ -113,32 +179,22 @@ int kfwd_create(struct kfwd **kp, const union media_sa *addr, const char **why)
 	if (!k)
 		return ENOMEM;
 	k->link_fd = -1;
+	k->prog_fd = -1;
 	err = find_ifindex(addr->in.sin_addr.s_addr, &k->ifindex, &k->local);
 	if (err) {
 		*why = "no interface holds the media address";
 		goto fail;
 	}
-	libbpf_set_print(silent);
-	k->obj = bpf_object__open_mem(kfwd_tc_obj, kfwd_tc_obj_len, NULL);
-	if (!k->obj) {
-		err = errno ? errno : EINVAL;
-		*why = "cannot open the BPF object";
+	if (!k->local && !forwarding(k->ifindex)) {
+		err = ENOTSUP;
+		*why = "routed delivery needs IPv4 forwarding on the media interface "
+		       "(net.ipv4.conf.<interface>.forwarding = 1)";
 		goto fail;
 	}
-	err = -bpf_object__load(k->obj);
-	if (err) {
-		*why = "the kernel refused the BPF program (CAP_BPF/CAP_NET_ADMIN, verifier)";
+	err = load(k, &prog_fd, why);
+	if (err)
 		goto fail;
-	}
-	prog = bpf_object__find_program_by_name(k->obj, "kfwd_ingress");
-	map = bpf_object__find_map_by_name(k->obj, "kfwd_flows");
-	if (!prog || !map) {
-		err = ENOENT;
-		*why = "the BPF object lacks its program or map";
-		goto fail;
-	}
-	k->map_fd = bpf_map__fd(map);
-	err = attach(k, bpf_program__fd(prog));
+	err = attach(k, prog_fd);
 	if (err) {
 		*why = "cannot attach to the interface's tc ingress";
 		goto fail;
@@ -148,6 +204,46 @@ int kfwd_create(struct kfwd **kp, const union media_sa *addr, const char **why)
 fail:
 	kfwd_destroy(k);
 	return err;
+}
+
+int kfwd_open_detached(struct kfwd **kp, bool local, const char **why)
+{
+	struct kfwd *k;
+	int err;
+
+	*kp = NULL;
+	*why = "";
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return ENOMEM;
+	k->link_fd = -1;
+	k->local = local;
+	err = load(k, &k->prog_fd, why);
+	if (err) {
+		kfwd_destroy(k);
+		return err;
+	}
+	*kp = k;
+	return 0;
+}
+
+int kfwd_test_run(struct kfwd *k, unsigned ifindex, const void *pkt, size_t len, void *out,
+		  size_t *out_len, int *verdict)
+{
+	struct __sk_buff ctx = {.ifindex = ifindex, .ingress_ifindex = ifindex};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = (__u32)*out_len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
+	int err;
+
+	if (k->prog_fd < 0)
+		return EINVAL;
+	err = bpf_prog_test_run_opts(k->prog_fd, &o);
+	if (err)
+		return errno ? errno : EINVAL;
+	*out_len = o.data_size_out;
+	*verdict = (int)o.retval;
+	return 0;
 }
 
 void kfwd_destroy(struct kfwd *k)
@@ -169,6 +265,11 @@ void kfwd_destroy(struct kfwd *k)
 bool kfwd_local(const struct kfwd *k)
 {
 	return k->local;
+}
+
+uint8_t kfwd_ttl(const struct kfwd *k)
+{
+	return k->ttl;
 }
 
 int kfwd_put(struct kfwd *k, const struct kfwd_key *key, const struct kfwd_val *val)
@@ -229,6 +330,27 @@ bool kfwd_local(const struct kfwd *k)
 {
 	(void)k;
 	return false;
+}
+
+uint8_t kfwd_ttl(const struct kfwd *k)
+{
+	(void)k;
+	return 0;
+}
+
+int kfwd_open_detached(struct kfwd **kp, bool local, const char **why)
+{
+	(void)local;
+	*kp = NULL;
+	*why = "trunx was built without BPF support (libbpf-dev, clang)";
+	return ENOTSUP;
+}
+
+int kfwd_test_run(struct kfwd *k, unsigned ifindex, const void *pkt, size_t len, void *out,
+		  size_t *out_len, int *verdict)
+{
+	(void)k, (void)ifindex, (void)pkt, (void)len, (void)out, (void)out_len, (void)verdict;
+	return ENOTSUP;
 }
 
 int kfwd_put(struct kfwd *k, const struct kfwd_key *key, const struct kfwd_val *val)

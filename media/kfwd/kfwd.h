@@ -10,6 +10,7 @@
 #define TRUNX_KFWD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "kfwd_map.h"
@@ -23,16 +24,38 @@ struct kfwd;
  * kernel has them (detached by the kernel when trunxd exits, even by kill -9), else
  * as a tc clsact filter removed by kfwd_destroy().
  * @param why  on failure, a short reason for the log
- * @return 0, ENOTSUP (no BPF support built in, wildcard or IPv6 address), ENODEV (no
- *         interface has addr), or the errno of the load/attach (EPERM without CAP_BPF)
+ * @return 0, ENOTSUP (no BPF support built in, wildcard or IPv6 address, or a
+ *         non-loopback interface that does not forward IPv4: the kernel's route lookup
+ *         for BPF refuses there), ENODEV (no interface has addr), or the errno of the
+ *         load/attach (EPERM without CAP_BPF)
  */
 int kfwd_create(struct kfwd **kp, const union media_sa *addr, const char **why);
+
+/**
+ * Loads the program and its table without attaching them anywhere: for
+ * kfwd_test_run() (tests). local: how kfwd_local() answers.
+ * @return 0 or the errno of the load (EPERM without CAP_BPF), ENOTSUP without BPF
+ */
+int kfwd_open_detached(struct kfwd **kp, bool local, const char **why);
+
+/**
+ * Runs the program once on a frame (Ethernet header first) with BPF_PROG_TEST_RUN,
+ * against the table as it is, as if it arrived on ifindex (0: the loopback).
+ * *out_len: out's size in, the frame's length after.
+ * @param verdict  the program's return value (TC_ACT_*)
+ * @return 0 or errno
+ */
+int kfwd_test_run(struct kfwd *k, unsigned ifindex, const void *pkt, size_t len, void *out,
+		  size_t *out_len, int *verdict);
 
 /** Detaches the program and frees the table. NULL is a no-op. */
 void kfwd_destroy(struct kfwd *k);
 
 /** True when the attached interface is the loopback: parties are on this host. */
 bool kfwd_local(const struct kfwd *k);
+
+/** The TTL this host's UDP sockets send with: what an entry's ttl should carry. */
+uint8_t kfwd_ttl(const struct kfwd *k);
 
 /** Adds or replaces an entry. @return 0 or errno (E2BIG when the table is full) */
 int kfwd_put(struct kfwd *k, const struct kfwd_key *key, const struct kfwd_val *val);

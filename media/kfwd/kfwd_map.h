@@ -42,7 +42,8 @@ struct kfwd_val {
 			       *   delivers; 0: routed (bpf_fib_lookup) and redirected */
 	/* Written by the program under the lock. */
 	struct bpf_spin_lock lock;
-	__u32 pad;
+	__u8  ttl;            /**< set by userspace: the TTL trunx's sockets send (0: kept) */
+	__u8  pad[3];
 	__u64 packets;
 	__u64 bytes;
 	__u64 last_ns;        /**< bpf_ktime_get_ns() of the last packet (CLOCK_MONOTONIC) */

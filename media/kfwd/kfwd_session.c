@@ -25,7 +25,8 @@
 #include "session.h"
 #include "kfwd_session.h"
 
-#define KFWD_RETRY_MS 1000   /**< after a failed insert (table full) */
+#define KFWD_RETRY_MS       1000    /**< after a failed insert (table full) */
+#define KFWD_BACKOFF_MAX_MS 30000   /**< an entry that forwards nothing, repeatedly */
 
 static void make_key(const struct media_session *s, unsigned side, struct kfwd_key *k)
 {
@@ -128,6 +129,7 @@ void kfwd_session_try(struct media_session *s, unsigned side, uint64_t now_ms)
 	v.pt_out = in->pt_map[in->last_pt];
 	v.clock_hz = in->clock_hz ? in->clock_hz : SESSION_CLOCK_HZ;
 	v.local = kfwd_local(s->me->kf);
+	v.ttl = kfwd_ttl(s->me->kf);
 	v.cycles = in->rx.cycles;
 	v.max_seq = in->rx.max_seq;
 	v.seq_max_out = in->out.seq_max;
@@ -157,6 +159,23 @@ void kfwd_session_stop(struct media_session *s, unsigned side)
 	atomic_fetch_sub(&s->me->kf_flows, 1);
 	if (!kfwd_del(s->me->kf, &in->kf_key, &v))
 		fold(s, side, &v);
+}
+
+void kfwd_session_passed(struct media_session *s, unsigned side, uint64_t now_ms)
+{
+	struct session_side *in = &s->side[side];
+
+	if (!in->kf_on)
+		return;
+	kfwd_session_stop(s, side);   /* folds the entry: kf_packets = all it forwarded */
+	if (in->kf_packets) {
+		in->kf_backoff_ms = 0;
+		return;
+	}
+	in->kf_backoff_ms = in->kf_backoff_ms ? in->kf_backoff_ms * 2 : KFWD_RETRY_MS;
+	if (in->kf_backoff_ms > KFWD_BACKOFF_MAX_MS)
+		in->kf_backoff_ms = KFWD_BACKOFF_MAX_MS;
+	in->kf_retry_ms = now_ms + in->kf_backoff_ms;
 }
 
 void kfwd_session_stop_all(struct media_session *s)

@@ -15,6 +15,13 @@ struct session_cfg;
  *  when the session is a pure relay whose state is settled. */
 void kfwd_session_try(struct media_session *s, unsigned side, uint64_t now_ms);
 
+/** An RTP packet from side reached userspace while its direction was offloaded (the
+ *  program left it to the stack): takes the direction back, and when the entry had
+ *  forwarded nothing at all, waits before offloading it again (1 s, doubling up to
+ *  30 s), so a party the kernel cannot forward to (no route, no neighbour yet,
+ *  forwarding off) costs no table update per packet. */
+void kfwd_session_passed(struct media_session *s, unsigned side, uint64_t now_ms);
+
 /** Takes the direction from side back to userspace, its counters folded in. */
 void kfwd_session_stop(struct media_session *s, unsigned side);
 

@@ -129,6 +129,7 @@ struct session_side {
 	uint64_t            kf_packets;    /**< the entry's counters already folded in */
 	uint64_t            kf_bytes;
 	uint64_t            kf_retry_ms;   /**< no new attempt before (insert failed) */
+	uint32_t            kf_backoff_ms; /**< the last wait after an entry forwarded nothing */
 };
 
 struct media_session {
