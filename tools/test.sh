@@ -15,7 +15,9 @@
 # Environment: TRUNX_JOBS (parallel build jobs), TRUNX_FUZZ_SECONDS (default 10),
 #              TRUNX_TEST_REGEX (ctest -R filter), TRUNX_SKIP_FUZZ=1, TRUNX_SKIP_RELEASE=1,
 #              TRUNX_CTEST_JOBS (release integration tests at once, default 2),
-#              TRUNX_ASAN_CTEST_JOBS (sanitizer integration tests at once, default 2).
+#              TRUNX_ASAN_CTEST_JOBS (sanitizer integration tests at once, default 2),
+#              TRUNX_TEST_KFWD=off|auto|on ([media] kernel_forward of every trunxd the
+#              integration harness starts; unset: trunxd's default).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"

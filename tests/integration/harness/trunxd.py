@@ -61,6 +61,11 @@ class Config:
         self.media = self.section("media", address="127.0.0.1",
                                   port_min=media_range[0], port_max=media_range[1],
                                   workers=2, rtp_timeout=60, max_delay_ms=500)
+        # TRUNX_TEST_KFWD=off|auto|on runs every trunxd of the suite with that
+        # [media] kernel_forward (unset: trunxd's own default). A test that needs a
+        # mode sets it itself after this.
+        if os.environ.get("TRUNX_TEST_KFWD"):
+            self.media["kernel_forward"] = os.environ["TRUNX_TEST_KFWD"]
         self.carrier = self.section("trunk carrier", match="127.0.0.1/32",
                                     country_code="1", national_prefix="1",
                                     international_prefix="011")
