@@ -416,7 +416,7 @@ static void run_timers(struct worker *w, uint64_t now_ms)
 	w->next_tick_ms = now_ms + WORKER_TICK_MS;
 	for (struct media_session *s = w->sessions; s; s = s->next) {
 		if ((s->side[0].kf_on || s->side[1].kf_on) && now_ms >= s->pub_next_ms)
-			kfwd_session_sync(s);
+			kfwd_session_sync(s, now_ms);
 		session_publish(s, now_ms);
 		if (s->feat || s->dtmf)
 			clock_sync(w, s);   /* a prompt or digits that ended leave the clock */
@@ -572,7 +572,7 @@ static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
 		v = relay_rtp(s, cfg, side, buf, *len, from, t, arrival, out);
 		/* a new latch here: the other direction's entry sends to the old one */
 		if (s->side[side ^ 1].kf_on && !sa_eq(&latch, &s->side[side].peer_rtp))
-			kfwd_session_stop(s, side ^ 1);
+			kfwd_session_stop(s, side ^ 1, t / 1000u);
 		if (s->dtmf && !s->clocked && mdtmf_busy(s))
 			clock_sync(w, s);   /* a digit began: it needs the clock */
 	} else {

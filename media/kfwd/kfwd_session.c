@@ -18,6 +18,7 @@
  * (update, features, digits, close) takes both entries back before it is applied.
  */
 #include <string.h>
+#include <time.h>
 
 #include "engine.h"
 #include "kfwd.h"
@@ -39,11 +40,24 @@ static void make_key(const struct media_session *s, unsigned side, struct kfwd_k
 	k->dst_port = htons(in->port);
 }
 
-/* Folds what the kernel counted since the last fold into the side's state. */
-static void fold(struct media_session *s, unsigned side, const struct kfwd_val *v)
+static uint64_t clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);   /* bpf_ktime_get_ns()'s clock */
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Folds what the kernel counted since the last fold into the side's state. now_ms is
+ * the caller's time: the kernel may have forwarded a packet after the caller read
+ * the clock, and a last-packet time later than the caller's now would wrap its
+ * unsigned "now - last" (an instant RTP timeout, a relatch, a huge rebase step). */
+static void fold(struct media_session *s, unsigned side, const struct kfwd_val *v,
+		 uint64_t now_ms)
 {
 	struct session_side *in = &s->side[side], *to = &s->side[side ^ 1];
 	uint64_t dp = v->packets - in->kf_packets, db = v->bytes - in->kf_bytes;
+	uint64_t last_ms = v->last_ns / 1000000u;
 
 	in->kf_packets = v->packets;
 	in->kf_bytes = v->bytes;
@@ -61,7 +75,7 @@ static void fold(struct media_session *s, unsigned side, const struct kfwd_val *
 	in->rx.jitter16 = v->jitter16;
 	in->out.seq_max = v->seq_max_out;
 	in->out.ts_last = v->ts_last_out;
-	in->out.last_ms = v->last_ns / 1000000u;
+	in->out.last_ms = last_ms < now_ms ? last_ms : now_ms;
 	in->last_rx_ms = in->out.last_ms;
 	if (in->last_rx_ms > s->last_activity_ms)
 		s->last_activity_ms = in->last_rx_ms;
@@ -148,7 +162,7 @@ void kfwd_session_try(struct media_session *s, unsigned side, uint64_t now_ms)
 	in->kf_packets = in->kf_bytes = 0;
 }
 
-void kfwd_session_stop(struct media_session *s, unsigned side)
+void kfwd_session_stop(struct media_session *s, unsigned side, uint64_t now_ms)
 {
 	struct session_side *in = &s->side[side];
 	struct kfwd_val v;
@@ -158,7 +172,7 @@ void kfwd_session_stop(struct media_session *s, unsigned side)
 	in->kf_on = false;
 	atomic_fetch_sub(&s->me->kf_flows, 1);
 	if (!kfwd_del(s->me->kf, &in->kf_key, &v))
-		fold(s, side, &v);
+		fold(s, side, &v, now_ms);
 }
 
 void kfwd_session_passed(struct media_session *s, unsigned side, uint64_t now_ms)
@@ -167,7 +181,7 @@ void kfwd_session_passed(struct media_session *s, unsigned side, uint64_t now_ms
 
 	if (!in->kf_on)
 		return;
-	kfwd_session_stop(s, side);   /* folds the entry: kf_packets = all it forwarded */
+	kfwd_session_stop(s, side, now_ms);   /* folds: kf_packets = all it forwarded */
 	if (in->kf_packets) {
 		in->kf_backoff_ms = 0;
 		return;
@@ -180,8 +194,13 @@ void kfwd_session_passed(struct media_session *s, unsigned side, uint64_t now_ms
 
 void kfwd_session_stop_all(struct media_session *s)
 {
-	kfwd_session_stop(s, 0);
-	kfwd_session_stop(s, 1);
+	uint64_t now_ms;
+
+	if (!s->side[0].kf_on && !s->side[1].kf_on)
+		return;
+	now_ms = clock_ms();   /* the callers read the clock after this */
+	kfwd_session_stop(s, 0, now_ms);
+	kfwd_session_stop(s, 1, now_ms);
 }
 
 void kfwd_session_timer(struct media_session *s, const struct session_cfg *cfg,
@@ -190,14 +209,14 @@ void kfwd_session_timer(struct media_session *s, const struct session_cfg *cfg,
 	unsigned timeout_ms = s->on_hold ? cfg->hold_timeout_ms : cfg->rtp_timeout_ms;
 
 	if (now_ms - s->last_activity_ms >= timeout_ms)
-		kfwd_session_sync(s);
+		kfwd_session_sync(s, now_ms);
 }
 
-void kfwd_session_sync(struct media_session *s)
+void kfwd_session_sync(struct media_session *s, uint64_t now_ms)
 {
 	struct kfwd_val v;
 
 	for (unsigned i = 0; i < 2; i++)
 		if (s->side[i].kf_on && !kfwd_get(s->me->kf, &s->side[i].kf_key, &v))
-			fold(s, i, &v);
+			fold(s, i, &v, now_ms);
 }

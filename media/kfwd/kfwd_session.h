@@ -22,8 +22,9 @@ void kfwd_session_try(struct media_session *s, unsigned side, uint64_t now_ms);
  *  forwarding off) costs no table update per packet. */
 void kfwd_session_passed(struct media_session *s, unsigned side, uint64_t now_ms);
 
-/** Takes the direction from side back to userspace, its counters folded in. */
-void kfwd_session_stop(struct media_session *s, unsigned side);
+/** Takes the direction from side back to userspace, its counters folded in (the
+ *  kernel's last-packet time no later than now_ms, the caller's clock). */
+void kfwd_session_stop(struct media_session *s, unsigned side, uint64_t now_ms);
 
 /** Both directions (before an update, a feature, digits, the close). */
 void kfwd_session_stop_all(struct media_session *s);
@@ -33,7 +34,8 @@ void kfwd_session_stop_all(struct media_session *s);
 void kfwd_session_timer(struct media_session *s, const struct session_cfg *cfg,
 			uint64_t now_ms);
 
-/** Folds the kernel's counters into the session (before its stats are published). */
-void kfwd_session_sync(struct media_session *s);
+/** Folds the kernel's counters into the session (before its stats are published);
+ *  now_ms: the caller's clock, which later checks compare with. */
+void kfwd_session_sync(struct media_session *s, uint64_t now_ms);
 
 #endif
