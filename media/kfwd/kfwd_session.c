@@ -162,27 +162,42 @@ void kfwd_session_try(struct media_session *s, unsigned side, uint64_t now_ms)
 	in->kf_packets = in->kf_bytes = 0;
 }
 
-void kfwd_session_stop(struct media_session *s, unsigned side, uint64_t now_ms)
+/* Removes the entry and folds it; *passed: the packets the program left to the
+ * stack under it (0 when it could not be read). */
+static void stop(struct media_session *s, unsigned side, uint64_t now_ms, uint32_t *passed)
 {
 	struct session_side *in = &s->side[side];
 	struct kfwd_val v;
 
+	*passed = 0;
 	if (!in->kf_on)
 		return;
 	in->kf_on = false;
 	atomic_fetch_sub(&s->me->kf_flows, 1);
-	if (!kfwd_del(s->me->kf, &in->kf_key, &v))
+	if (!kfwd_del(s->me->kf, &in->kf_key, &v)) {
 		fold(s, side, &v, now_ms);
+		*passed = v.passed;
+	}
+}
+
+void kfwd_session_stop(struct media_session *s, unsigned side, uint64_t now_ms)
+{
+	uint32_t passed;
+
+	stop(s, side, now_ms, &passed);
 }
 
 void kfwd_session_passed(struct media_session *s, unsigned side, uint64_t now_ms)
 {
 	struct session_side *in = &s->side[side];
+	uint32_t passed;
 
 	if (!in->kf_on)
 		return;
-	kfwd_session_stop(s, side, now_ms);   /* folds: kf_packets = all it forwarded */
-	if (in->kf_packets) {
+	stop(s, side, now_ms, &passed);   /* folds: kf_packets = all it forwarded */
+	/* Forwarded some, or refused none (this packet was already queued on the socket
+	 * when the entry went in: a busy worker's backlog): offload again at once. */
+	if (in->kf_packets || !passed) {
 		in->kf_backoff_ms = 0;
 		return;
 	}

@@ -16,10 +16,11 @@ struct session_cfg;
 void kfwd_session_try(struct media_session *s, unsigned side, uint64_t now_ms);
 
 /** An RTP packet from side reached userspace while its direction was offloaded (the
- *  program left it to the stack): takes the direction back, and when the entry had
- *  forwarded nothing at all, waits before offloading it again (1 s, doubling up to
- *  30 s), so a party the kernel cannot forward to (no route, no neighbour yet,
- *  forwarding off) costs no table update per packet. */
+ *  program left it to the stack, or it was queued on the socket before the entry
+ *  went in): takes the direction back, and when the entry forwarded nothing but
+ *  refused something, waits before offloading it again (1 s, doubling up to 30 s),
+ *  so a party the kernel cannot forward to (no route, no neighbour yet, forwarding
+ *  off) costs no table update per packet. */
 void kfwd_session_passed(struct media_session *s, unsigned side, uint64_t now_ms);
 
 /** Takes the direction from side back to userspace, its counters folded in (the
