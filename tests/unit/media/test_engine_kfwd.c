@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -293,6 +294,69 @@ static void test_close_leaves_no_entry(void **state)
 	evlog_fini(&f.log);
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A direction whose entry refused its first packet (a telephone-event right after the
+ * offload) before forwarding any is not offloaded again at once (1 s back-off: a
+ * party the kernel cannot forward to must not cost a table update per packet), and
+ * is once the back-off has passed; the stream stays continuous throughout. */
+static void test_backoff_after_refusal(void **state)
+{
+	struct fixture f;
+	struct media_engine_counters c;
+	struct media_event ev;
+	struct rtp_hdr h, h1;
+	uint8_t buf[2048];
+	uint64_t t0;
+	ssize_t n;
+
+	(void)state;
+	setup(&f, MEDIA_KFWD_AUTO);
+	media_engine_counters(f.me, &c);
+	if (!c.kfwd_active) {
+		if (geteuid() != 0) {
+			printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
+			teardown(&f, &ev);
+			skip();
+		}
+		fail_msg("kernel_forward = auto did not attach as root");
+	}
+	relay_one(&f.a, f.pa, &f.b, f.pb, 1, 0xa, 1, &h1);
+	relay_one(&f.b, f.pb, &f.a, f.pa, 1, 0xb, 2, &h);
+	relay_one(&f.a, f.pa, &f.b, f.pb, 2, 0xa, 3, &h);
+	relay_one(&f.b, f.pb, &f.a, f.pa, 2, 0xb, 4, &h);
+	assert_true(wait_flows(f.me, 2));
+	/* A's next packet is an event: the program refuses it, having forwarded none. */
+	peer_send_rtp(&f.a, f.pa, 101, 3, 480, 0xa, true, 5);
+	t0 = mono_ms();
+	n = peer_recv(&f.b, buf, sizeof(buf), WAIT_MS, NULL);
+	assert_true(n > 12);
+	assert_true(wait_flows(f.me, 1));
+	relay_one(&f.a, f.pa, &f.b, f.pb, 4, 0xa, 6, &h);
+	relay_one(&f.a, f.pa, &f.b, f.pb, 5, 0xa, 7, &h);
+	sleep_ms(50);
+	media_engine_counters(f.me, &c);
+	if (mono_ms() - t0 < 800)   /* only meaningful well inside the back-off */
+		assert_int_equal(c.kfwd_flows, 1);
+	sleep_ms(1100);
+	relay_one(&f.a, f.pa, &f.b, f.pb, 6, 0xa, 8, &h);   /* userspace: offloads again */
+	assert_true(wait_flows(f.me, 2));
+	relay_one(&f.a, f.pa, &f.b, f.pb, 7, 0xa, 9, &h);   /* kernel */
+	assert_int_equal(h.ssrc, h1.ssrc);
+	assert_int_equal(h.seq, (uint16_t)(h1.seq + 6));
+	assert_int_equal(h.ts, h1.ts + 6 * 160u);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].rtp_in, 7);
+	assert_int_equal(ev.stats[1].rtp_out, 7);
+	assert_int_equal(ev.stats[0].rtp_lost, 0);
+}
+
 /* Off: the same call stays in userspace, the worker relays every packet. */
 static void test_off_stays_in_userspace(void **state)
 {
@@ -322,6 +386,7 @@ int test_engine_kfwd_run(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernel_path),
 		cmocka_unit_test(test_close_leaves_no_entry),
+		cmocka_unit_test(test_backoff_after_refusal),
 		cmocka_unit_test(test_off_stays_in_userspace),
 	};
 
