@@ -114,7 +114,8 @@ int codec_decode(struct codec_dec *d, const uint8_t *p, size_t len, int16_t *pcm
 	default:
 		return -1;
 	}
-	plc_good(&d->plc, pcm, (size_t)n);
+	if (d->id != MEDIA_CODEC_OPUS)   /* Opus conceals with its own decoder state */
+		plc_good(&d->plc, pcm, (size_t)n);
 	return n;
 }
 

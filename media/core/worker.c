@@ -115,6 +115,7 @@ struct worker {
 	struct mmsghdr         tx[WORKER_BATCH];
 	struct iovec           tx_iov[WORKER_BATCH];
 	uint8_t                buf[WORKER_BATCH][WORKER_PKT_MAX];
+	struct session_txq     txq;        /**< a clock round's frames, sent after it */
 };
 
 static uint64_t now_us(void)
@@ -428,7 +429,8 @@ static void run_timers(struct worker *w, uint64_t now_ms)
 	}
 }
 
-/* Sends the transcoded frames that are due; notes when the next one is. */
+/* Sends the transcoded frames that are due, all encoded first and then sent back to
+ * back (session_txq); notes when the next one is due. */
 static void run_clock(struct worker *w, uint64_t now)
 {
 	uint64_t next = UINT64_MAX;
@@ -437,7 +439,8 @@ static void run_clock(struct worker *w, uint64_t now)
 	if (!w->clocked || now + 500 < w->next_clock_us)
 		return;
 	for (struct media_session *s = w->clocked; s; s = s->clk_next)
-		sent += session_clock(s, now, &next);
+		sent += session_clock(s, now, &next, &w->txq);
+	sent += session_txq_flush(&w->txq);
 	w->next_clock_us = next;
 	if (sent)
 		count(&w->relayed, sent);

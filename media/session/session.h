@@ -18,8 +18,10 @@
 #include <stdint.h>
 
 #include "../kfwd/kfwd_map.h"
+#include "codec.h"
 #include "mdtmf.h"
 #include "media.h"
+#include "msrtp.h"
 #include "rtp.h"
 #include "rtp_stats.h"
 #include "sa.h"
@@ -244,12 +246,37 @@ void session_apply(struct media_session *s, const struct session_cfg *cfg,
 void session_fini(struct media_session *s);
 
 /**
- * Runs the transcoding clock: sends every frame due at now_us, each with sendto() on
- * the receiving side's socket.
- * @param next_due_us  lowered to the time the next frame of this session is due
- * @return packets sent
+ * Generated frames of one clock round, held until the round's encodes are done and
+ * then sent back to back (session_txq_flush()): the codec and the kernel's send path
+ * then take turns once per round instead of once per frame, and a receiver woken by
+ * the first datagram finds the rest queued. The worker owns one; nothing is allocated.
  */
-unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_due_us);
+#define SESSION_TXQ_LEN 64
+#define SESSION_TXQ_PKT (RTP_HDR_MIN + CODEC_OUT_MAX + MSRTP_TRAILER)
+struct session_txq_slot {
+	struct session_side  *to;    /**< counted on it once sent */
+	const union media_sa *dst;
+	uint16_t              len;
+	uint8_t               pkt[SESSION_TXQ_PKT];
+};
+struct session_txq {
+	unsigned                n;
+	struct session_txq_slot slot[SESSION_TXQ_LEN];
+};
+
+/** Sends what q holds, in order, and empties it. @return packets sent */
+unsigned session_txq_flush(struct session_txq *q);
+
+/**
+ * Runs the transcoding clock: every frame due at now_us is encoded and sent with
+ * sendto() on the receiving side's socket, or, with q, queued there (q is flushed
+ * first when full; the caller flushes it after the round). A session that also sends
+ * digits or prompts sends directly, so its packets never overtake each other.
+ * @param next_due_us  lowered to the time the next frame of this session is due
+ * @return packets sent (not those left queued in q)
+ */
+unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_due_us,
+		       struct session_txq *q);
 
 /** Where RTCP toward `to` goes (latched, SDP, or a NAT guess), or NULL. */
 const union media_sa *session_rtcp_target(const struct session_side *to);

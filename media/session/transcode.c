@@ -95,15 +95,15 @@ enum relay_verdict xc_rtp(struct media_session *s, unsigned side, uint8_t *buf, 
 	return RELAY_DROP;
 }
 
-unsigned session_send_frame(struct session_side *in, struct session_side *to, const uint8_t *pl,
-			    size_t n, uint32_t ts, uint64_t now_us)
+/* Builds one generated frame of in's stream toward `to` into pkt (SESSION_TXQ_PKT
+ * bytes): RTP header, payload, a digit replacing it, SRTP. Returns its length, 0 when
+ * nothing is to be sent. */
+static size_t build_frame(struct session_side *in, struct session_side *to, const uint8_t *pl,
+			  size_t n, uint32_t ts, uint64_t now_us, uint8_t *pkt)
 {
 	struct session_out *o = &in->out;
-	uint8_t pkt[RTP_HDR_MIN + CODEC_OUT_MAX + MSRTP_TRAILER];
-	const union media_sa *dst = to->latched ? &to->peer_rtp : &to->sdp_rtp;
 	bool marker = !o->gen_sent;
 	size_t len = RTP_HDR_MIN + n;
-	ssize_t r;
 
 	if (n > CODEC_OUT_MAX)
 		return 0;
@@ -121,10 +121,17 @@ unsigned session_send_frame(struct session_side *in, struct session_side *to, co
 								offsetof(struct media_session, side));
 
 	if (s->dtmf)   /* a digit toward `to` replaces or overwrites the frame */
-		len = mdtmf_out(s, (unsigned)(to - s->side), pkt, len, sizeof(pkt));
-	if (!session_srtp_out(to, false, pkt, &len, sizeof(pkt)))
+		len = mdtmf_out(s, (unsigned)(to - s->side), pkt, len, SESSION_TXQ_PKT);
+	if (!session_srtp_out(to, false, pkt, &len, SESSION_TXQ_PKT))
 		return 0;
-	r = sendto(to->fd[SESSION_FD_RTP], pkt, len, MSG_DONTWAIT, &dst->sa, sa_len(dst));
+	return len;
+}
+
+static unsigned send_built(struct session_side *to, const union media_sa *dst,
+			   const uint8_t *pkt, size_t len)
+{
+	ssize_t r = sendto(to->fd[SESSION_FD_RTP], pkt, len, MSG_DONTWAIT, &dst->sa, sa_len(dst));
+
 	if (r < 0)
 		return 0;
 	to->st.rtp_out++;
@@ -133,11 +140,53 @@ unsigned session_send_frame(struct session_side *in, struct session_side *to, co
 	return 1;
 }
 
-unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_due_us)
+unsigned session_send_frame(struct session_side *in, struct session_side *to, const uint8_t *pl,
+			    size_t n, uint32_t ts, uint64_t now_us)
+{
+	uint8_t pkt[SESSION_TXQ_PKT];
+	const union media_sa *dst = to->latched ? &to->peer_rtp : &to->sdp_rtp;
+	size_t len = build_frame(in, to, pl, n, ts, now_us, pkt);
+
+	return len ? send_built(to, dst, pkt, len) : 0;
+}
+
+unsigned session_txq_flush(struct session_txq *q)
+{
+	unsigned sent = 0;
+
+	for (unsigned i = 0; i < q->n; i++)
+		sent += send_built(q->slot[i].to, q->slot[i].dst, q->slot[i].pkt, q->slot[i].len);
+	q->n = 0;
+	return sent;
+}
+
+/* Builds the frame into the next slot of q (flushed first when full). Returns the
+ * packets a flush sent. */
+static unsigned queue_frame(struct session_txq *q, struct session_side *in,
+			    struct session_side *to, const uint8_t *pl, size_t n, uint32_t ts,
+			    uint64_t now_us)
+{
+	unsigned sent = q->n == SESSION_TXQ_LEN ? session_txq_flush(q) : 0;
+	struct session_txq_slot *sl = &q->slot[q->n];
+	size_t len = build_frame(in, to, pl, n, ts, now_us, sl->pkt);
+
+	if (len) {
+		sl->to = to;
+		sl->dst = to->latched ? &to->peer_rtp : &to->sdp_rtp;
+		sl->len = (uint16_t)len;
+		q->n++;
+	}
+	return sent;
+}
+
+unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_due_us,
+		       struct session_txq *q)
 {
 	uint8_t pl[CODEC_OUT_MAX];
 	unsigned sent = 0;
 
+	if (s->dtmf || s->feat)   /* digits and prompts are sent directly: keep the order */
+		q = NULL;
 	for (int i = 0; i < 2; i++) {
 		struct session_side *in = &s->side[i], *to = &s->side[i ^ 1];
 		struct session_out *o = &in->out;
@@ -163,7 +212,9 @@ unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_
 
 			o->gen_ts += xcode_out_step(in->xc);
 			o->gen_due_us += period;
-			if (n > 0 && session_takes_rtp(to))
+			if (n > 0 && session_takes_rtp(to) && q)
+				sent += queue_frame(q, in, to, pl, (size_t)n, ts, now_us);
+			else if (n > 0 && session_takes_rtp(to))
 				sent += session_send_frame(in, to, pl, (size_t)n, ts, now_us);
 			else
 				o->gen_sent = false;

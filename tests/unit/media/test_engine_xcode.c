@@ -3,7 +3,8 @@
  * timestamp steps of 160 and 960, one SSRC, contiguous sequence numbers, the tones
  * heard at the right frequency and level), telephone-event rescaled from 8 kHz to
  * 48 kHz, a peer resetting SSRC and sequence mid-call, and the switches relay ->
- * transcoding -> relay keeping the far side's stream continuous. */
+ * transcoding -> relay keeping the far side's stream continuous, and many streams'
+ * frames sent in one clock round without one overtaking another. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -455,6 +456,112 @@ static void rtcp_mux_relay(void **state)
 	peer_close(&rtcp_b);
 }
 
+/* Many transcoded streams due in one clock round (a worker stalled 80 ms while 36
+ * sessions' frames fell due: several queue-fulls of frames, sent after the encodes):
+ * every stream arrives in order, one SSRC, its sequence numbers rising. */
+#define MANY      36
+#define MANY_PKTS 40
+static void many_streams_one_round(void **state)
+{
+	static uint32_t ssrc[2][2 * MANY];
+	static uint16_t last[2][2 * MANY];
+	static int got[2][2 * MANY], steps1[2][2 * MANY];
+	struct media_engine_cfg cfg;
+	struct media_engine *me;
+	struct media_session *s[MANY], *victim;
+	uint16_t port[MANY][2];
+	struct evlog log;
+	struct peer a, b;
+	uint8_t buf[1500];
+	uint64_t t0;
+	int nstreams[2] = {0, 0};
+
+	(void)state;
+	memset(ssrc, 0, sizeof(ssrc));
+	memset(got, 0, sizeof(got));
+	memset(steps1, 0, sizeof(steps1));
+	evlog_init(&log);
+	test_engine_cfg(&cfg, 4 * MANY + 8, 1);
+	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, &log), 0);
+	peer_open(&a);
+	peer_open(&b);
+	assert_int_equal(media_session_create(me, 999, &victim), 0);
+	for (int i = 0; i < MANY; i++) {
+		struct media_session_params p;
+
+		memset(&p, 0, sizeof(p));
+		assert_int_equal(media_session_create(me, (uint64_t)(100 + i), &s[i]), 0);
+		port[i][0] = media_session_port(s[i], MEDIA_SIDE_A);
+		port[i][1] = media_session_port(s[i], MEDIA_SIDE_B);
+		side_params(&p.side[0], peer_port(&a), 0, MEDIA_DIR_SENDRECV);
+		side_params(&p.side[1], peer_port(&b), 0, MEDIA_DIR_SENDRECV);
+		codec_side(&p.side[0], MEDIA_CODEC_PCMU, 0, 8000);
+		codec_side(&p.side[1], MEDIA_CODEC_PCMA, 8, 8000);
+		assert_int_equal(media_session_update(s[i], &p), 0);
+	}
+	t0 = mono_us();
+	for (int k = 0; k < MANY_PKTS; k++) {
+		uint8_t pl[160];
+
+		memset(pl, 0x55, sizeof(pl));
+		for (int i = 0; i < MANY; i++) {
+			send_pkt(&a, port[i][0], 0, k == 0, (uint16_t)(k + 7 * i), 160u * k,
+				 (uint32_t)(0xa000 + i), pl, 160);
+			send_pkt(&b, port[i][1], 8, k == 0, (uint16_t)(k + 9 * i), 160u * k,
+				 (uint32_t)(0xb000 + i), pl, 160);
+		}
+		if (k == MANY_PKTS / 2) {   /* the worker stalls in the event handler */
+			evlog_set_block(&log, true);
+			media_session_destroy(victim);
+			assert_true(evlog_wait_blocked(&log, 5000));
+			sleep_ms(80);
+			evlog_set_block(&log, false);
+		}
+		while (mono_us() < t0 + 20000u * (uint64_t)(k + 1))
+			sleep_ms(2);
+		/* what came back so far, per peer and stream */
+		for (int side = 0; side < 2; side++) {
+			struct peer *pp = side ? &b : &a;
+			ssize_t n;
+
+			while ((n = recv(pp->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+				struct rtp_hdr h;
+				int j;
+
+				if (rtp_hdr_parse(&h, buf, (size_t)n))
+					continue;
+				for (j = 0; j < nstreams[side] && ssrc[side][j] != h.ssrc; j++)
+					;
+				if (j == nstreams[side]) {
+					assert_true(j < 2 * MANY);
+					ssrc[side][j] = h.ssrc;
+					nstreams[side]++;
+				} else {
+					int16_t d = (int16_t)(h.seq - last[side][j]);
+
+					assert_true(d > 0);   /* never overtaken */
+					steps1[side][j] += d == 1;
+				}
+				last[side][j] = h.seq;
+				got[side][j]++;
+			}
+		}
+	}
+	for (int side = 0; side < 2; side++) {
+		assert_int_equal(nstreams[side], MANY);
+		for (int j = 0; j < MANY; j++) {
+			assert_true(got[side][j] >= MANY_PKTS / 2);
+			assert_true(steps1[side][j] >= (got[side][j] - 1) * 9 / 10);
+		}
+	}
+	for (int i = 0; i < MANY; i++)
+		media_session_destroy(s[i]);
+	media_engine_destroy(me);
+	peer_close(&a);
+	peer_close(&b);
+	evlog_fini(&log);
+}
+
 int test_engine_xcode_run(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +569,7 @@ int test_engine_xcode_run(void)
 		cmocka_unit_test(switches_keep_stream),
 		cmocka_unit_test(rtcp_generated),
 		cmocka_unit_test(rtcp_mux_relay),
+		cmocka_unit_test(many_streams_one_round),
 	};
 
 	return cmocka_run_group_tests_name("engine_xcode", tests, NULL, NULL);
