@@ -12,6 +12,7 @@ stops when the flood stops, instead of the absolute 64 MB of the release build.
 """
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -588,10 +589,18 @@ def case_thousand_calls_soft_limit(ctx):
     ctx.log("%d calls, at most %d up at once", n, peak)
     sipp.expect_ok(c, n)
     # The callee's SIPp counts a retransmission of trunxd's INVITE that crosses its 200
-    # (a 200 read after T1 on a loaded sanitizer run: 4 of 1,000 once) as unexpected;
-    # whether every call was answered is told by the records below.
+    # as unexpected and drops the call (a 200 read after T1: on a loaded sanitizer run
+    # from 4 to a few hundred of 1,000, the signalling thread seconds behind while the
+    # ramp binds 4,000 sockets). That retransmission is what RFC 3261 asks of a UAC that
+    # has not read the 2xx yet; whether every call was answered is told by the records
+    # below. Any other failure of the callee fails the test.
     if u.successful() < n - n // 100:
-        sipp.expect_ok(u, n)
+        crossing = len(re.findall(r"while expecting 'ACK' \(index \d+\), received 'INVITE ",
+                                  u.errors()))
+        unexpected = u.count("FailedUnexpectedMessage(C)")
+        ctx.log("callee: %d calls dropped on a crossing INVITE retransmission", crossing)
+        if u.failed() != unexpected or crossing < unexpected:
+            sipp.expect_ok(u, n)
     recs = t.wait_events("call.end", n, timeout=60)
     answered = [r for r in recs if r.get("result") == "answered"]
     if len(recs) != n or len(answered) != n:
