@@ -743,6 +743,11 @@ def case_slow_reader(ctx):
     client kept sending (hundreds of MB in seconds)."""
     a = apimode.start(ctx, extra={"timeout": 3000})
     pid, port = a.t.proc.pid, a.port
+    # AddressSanitizer keeps freed blocks in quarantine (256 MB by default): there RSS
+    # counts every answer rendered (the kernel's send buffer takes dozens), not what
+    # is held, and is not judged; the cuts below tell in both builds.
+    with open(ctx.trunxd_path, "rb") as f:
+        rss_max = 1024 if b"__asan_init" in f.read() else 48
     doc = expect(a.anon.get("/v1/openapi.json"), 200).raw
     expect(a.op.get("/v1/me"), 200)
     rss0, fds0 = _rss_mb(pid), _fds(pid)
@@ -769,14 +774,14 @@ def case_slow_reader(ctx):
             except OSError:
                 cut[i] = True   # reset: trunxd closed it
         peak = max(peak, _rss_mb(pid))
-        if peak - rss0 > 256:
+        if peak - rss0 > min(256, rss_max) * 2:
             break   # failed already: spare the machine
         time.sleep(0.01)
     took = time.monotonic() - t0
     ctx.log("%d-byte document; sent %s bytes of requests (%d answers' worth), cut %s "
             "after %.1f s; RSS %.1f -> peak %.1f MB", len(doc), sent,
             sum(sent) // len(req), cut, took, rss0, peak)
-    assert peak - rss0 < 48, "RSS grew by %.1f MB for 4 clients that do not read" % (
+    assert peak - rss0 < rss_max, "RSS grew by %.1f MB for 4 clients that do not read" % (
         peak - rss0)
     # Each is cut: by the write timeout (3 s) once nothing moves, within 12 s.
     for i, s in enumerate(socks):
