@@ -734,6 +734,26 @@ def _rss_mb(pid):
     return 0.0
 
 
+def _holds(pid, client):
+    """True while process pid has a descriptor on the TCP connection whose far end is
+    client (ip, port) (IPv4)."""
+    ip, port = client
+    far = "%08X:%04X" % (int.from_bytes(socket.inet_aton(ip), "little"), port)
+    inodes = set()
+    with open("/proc/%d/net/tcp" % pid) as f:
+        for line in f.readlines()[1:]:
+            x = line.split()
+            if x[2] == far:
+                inodes.add("socket:[%s]" % x[9])
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) in inodes:
+                return True
+        except OSError:
+            pass
+    return False
+
+
 def case_slow_reader(ctx):
     """Clients that send requests and never read the answers (slowhttptest's slow
     read, pipelined): trunxd holds a bounded amount per connection and stops reading
@@ -792,6 +812,29 @@ def case_slow_reader(ctx):
             cut[i] = closed
     assert all(cut), "slow readers still connected: %s" % cut
     expect(a.op.from_source("127.0.0.30").get("/v1/me"), 200)
+    # A slow reader proper (slowhttptest -X): 8 pipelined requests, then 256 bytes of
+    # the answers taken every 0.5 s. What waits for it in trunxd (64 KB) does not
+    # drain within the timeout (3 s): evhttp's write timeout closes the connection.
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    s.bind(("127.0.0.31", 0))
+    s.connect(("127.0.0.1", port))
+    ctx.at_end(s.close)
+    s.sendall(req * 8)
+    me = s.getsockname()
+    s.settimeout(0.5)
+    t0, got, held = time.monotonic(), 0, True
+    while time.monotonic() - t0 < 15 and held:
+        try:
+            got += len(s.recv(256))
+        except (socket.timeout, OSError):
+            pass
+        held = _holds(pid, me)
+        time.sleep(0.5)
+    took = time.monotonic() - t0
+    ctx.log("slow reader: %d bytes of %d taken; trunxd %s its connection after %.1f s",
+            got, 8 * len(doc), "still holds" if held else "gave back", took)
+    assert not held and took < 7, "a slow reader kept its connection %.1f s" % took
     assert procs.wait_until(lambda: _fds(pid) <= fds0 + 2, 10, 0.2), (fds0, _fds(pid))
     a.t.check_alive()
 
