@@ -243,6 +243,8 @@ int sipua_set_guard(struct sipua *ua, const struct sipua_guard_cfg *g);
 /** What the guards in front of the stack did, since start. */
 struct sipua_guard_stats {
 	uint64_t rate_limited;         /**< requests dropped by the per-source rate limit */
+	uint64_t not_sip;              /**< datagrams that cannot be SIP (binary: STUN,
+					    SigComp, other protocols' probes), dropped */
 	uint64_t stateless_ok;         /**< OPTIONS answered 200 without transaction state */
 	uint64_t stateless_rejected;   /**< out-of-dialog requests from refused sources
 					    answered 403 without transaction state */
@@ -321,6 +323,8 @@ struct sipua_stats {
 	uint64_t contact_refused;    /**< Contacts not taken: source may not set a target */
 	uint64_t glare;              /**< offers answered 491 (another one pending) */
 	uint64_t tls_refused;        /**< TLS handshakes failed on certificate checks */
+	uint64_t tls_stranger;       /**< TLS handshakes refused at the ClientHello: the
+				          source is no trunk, no host we call, no dialog's peer */
 };
 
 /** Reads the counters. Any thread. */

@@ -189,6 +189,7 @@ void sipua_get_stats(struct sipua *ua, struct sipua_stats *st)
 	st->contact_refused = atomic_load(&ua->st_contact_refused);
 	st->glare = atomic_load(&ua->st_glare);
 	st->tls_refused = atomic_load(&ua->st_tls_refused);
+	st->tls_stranger = atomic_load(&ua->st_tls_stranger);
 }
 
 /* May a message from src set a dialog target? A trunk, or the peer of a live leg
@@ -503,6 +504,7 @@ int sipua_create(struct sipua **uap, const struct sipua_cfg *cfg, sipua_event_h 
 	atomic_init(&ua->st_contact_refused, 0);
 	atomic_init(&ua->st_glare, 0);
 	atomic_init(&ua->st_tls_refused, 0);
+	atomic_init(&ua->st_tls_stranger, 0);
 	*uap = ua;
 	return 0;
 }

@@ -100,6 +100,13 @@ bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer)
 
 /* ---- connections ---- */
 
+bool sipua_tls_welcome(struct sipua *ua, const struct sockaddr *peer)
+{
+	if (!ua->src_class || classify(ua, peer, true) == SIPUA_ACCEPT)
+		return true;
+	return sipua_peers_has(ua->peers, peer) || (ua->known && ua->known(peer, ua->known_arg));
+}
+
 static bool on_accepted(void *arg, int lfd, int fd, const struct sockaddr *peer)
 {
 	struct sipua *ua = arg;
@@ -191,6 +198,13 @@ static size_t on_stream(void *arg, int fd, struct iovec *iov, size_t iovcnt, siz
 
 /* ---- datagrams ---- */
 
+/* Can c begin a SIP message: a method (a token, RFC 3261 25.1) or "SIP/"? */
+static bool token_start(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       (c != 0 && strchr("-.!%*_+`'~", c) != NULL);
+}
+
 static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const struct iovec *iov,
 			size_t iovcnt, size_t len)
 {
@@ -215,6 +229,13 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 	}
 	while (i < len && (data[i] == '\r' || data[i] == '\n'))
 		i++;
+	if (i < len && !token_start(data[i])) {
+		/* Not SIP: the stack would answer a STUN-shaped datagram (first byte 0
+		 * or 1) with an error of its own to whatever address it claims, and tries
+		 * SigComp on others; trunx uses neither. */
+		count(&f->c_not_sip);
+		return false;
+	}
 	if (len - i < 4 || memcmp(data + i, "SIP/", 4) == 0)
 		return true;   /* keepalives and responses */
 	/* ACKs pass the rate limit: no answer, no state, and one dropped costs a call. */
@@ -550,6 +571,7 @@ void sipua_guard_stats(const struct sipua *ua, struct sipua_guard_stats *s)
 		return;
 	f = (struct sipua_front *)&ua->front;   /* atomics are only read */
 	s->rate_limited = atomic_load(&f->c_rate_limited);
+	s->not_sip = atomic_load(&f->c_not_sip);
 	s->stateless_ok = atomic_load(&f->c_ok);
 	s->stateless_rejected = atomic_load(&f->c_rejected);
 	s->stateless_dropped = atomic_load(&f->c_dropped);

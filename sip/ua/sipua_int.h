@@ -74,6 +74,7 @@ struct sipua_front {
 	uint64_t               report_ms;   /**< last summary line */
 	struct sipua_guard_stats reported;  /**< counters at that time */
 	uint64_t               trim_ms;     /**< last look at free heap memory */
+	_Atomic uint64_t       c_not_sip;   /**< datagrams that cannot be SIP, dropped */
 	_Atomic uint64_t       c_rate_limited, c_ok, c_rejected, c_dropped, c_open,
 			       c_accepted, c_refused_limit, c_refused_unknown, c_refused_fd,
 			       c_closed_unknown, c_closed_idle;
@@ -121,6 +122,7 @@ struct sipua {
 	struct sipua_tls_conn *tls_conns;/**< TLS connections peers opened to us */
 	char              tls_dir[64];   /**< transient directory handed to the stack */
 	atomic_uint_fast64_t st_tls_refused;
+	atomic_uint_fast64_t st_tls_stranger;  /**< handshakes refused at the ClientHello */
 
 	struct sipua_leg *legs;          /**< every live leg (for shutdown) */
 	struct sipua_leg *by_call_id[SIPUA_LEG_BUCKETS]; /**< legs by Call-ID hash */
@@ -276,6 +278,9 @@ bool sipua_tls_source(const struct sipua *ua, const struct sockaddr *src);
 void sipua_front_start(struct sipua *ua);
 /** Removes them (signalling thread, after the stack is destroyed). */
 void sipua_front_stop(struct sipua *ua);
+/** May peer complete a TLS handshake with us: a source the check accepts, a host we
+ *  send calls to, or the peer of a live dialog (signalling thread). */
+bool sipua_tls_welcome(struct sipua *ua, const struct sockaddr *peer);
 /** True when an inbound leg's INVITE came over a connection from peer. */
 bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer);
 /** addr (numeric IPv4/IPv6) and port as a socket address; false if addr is neither. */

@@ -15,11 +15,16 @@
  *  - SSL_VERIFY_PEER with trunx's callback: for a connection trunx opens, a peer that
  *    policy says to verify must chain to tls_ca and carry the expected name, or the
  *    handshake fails before anything is sent on it; others pass;
- *  - a ClientHello callback for connections peers open: a peer to verify must present
- *    a client certificate that chains to tls_ca (SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+ *  - a ClientHello callback for connections peers open: a source that nothing it sends
+ *    could be served for (no trunk, no host we call, no dialog's peer) is refused
+ *    there, before any public-key work; a peer to verify must present a client
+ *    certificate that chains to tls_ca (SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
  *    every such connection is registered by its peer address and port until the
  *    stack frees it (an ex_data free callback), which is how trunx tells a request
  *    that came over TLS from one that came over TCP.
+ *  - TLS 1.2 at least, no renegotiation, the server's cipher order, and (through the
+ *    stack's SSL_CTX_set_cipher_list() call, taken over too) forward-secret AEAD
+ *    ciphers only.
  * The stack's own policy stays "verify nothing", so its post-handshake check passes
  * what trunx's callbacks passed. SSL_shutdown() is taken over too: the stack never
  * frees its connections' SSL objects (see there); and SSL_get1_peer_certificate(),
@@ -48,6 +53,9 @@
 #include <openssl/x509v3.h>
 
 #include "log.h"
+
+/** TLS 1.2 ciphers of the SIP context: forward secrecy (ECDHE) and AEAD only. */
+#define SIPUA_TLS_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL"
 
 /** A connection's verification state, on its SSL (ex_data). */
 struct sipua_tls_conn {
@@ -224,16 +232,24 @@ static int on_verify(int ok, X509_STORE_CTX *store)
 	return 1;
 }
 
-/* A peer opened a connection to us: register it, and ask it for a certificate when
- * policy wants one verified. */
+/* A peer opened a connection to us: refuse it if nothing it could send would be
+ * served, register it, and ask it for a certificate when policy wants one verified.
+ * This runs on the ClientHello, before any key exchange or signature: a source that
+ * is no trunk, no host we call and no live dialog's peer costs no public-key
+ * operation however often it starts a handshake (its requests would all be refused,
+ * 403 or silence, anyway). */
 static int on_client_hello(SSL *ssl, int *al, void *arg)
 {
 	struct sipua_tls_conn *c = conn_of(ssl);
 
-	(void)al;
 	(void)arg;
 	if (!c)
 		return SSL_CLIENT_HELLO_ERROR;
+	if (!sipua_tls_welcome(c->ua, (const struct sockaddr *)&c->peer)) {
+		atomic_fetch_add(&c->ua->st_tls_stranger, 1);
+		*al = SSL_AD_ACCESS_DENIED;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
 	if (!c->linked) {
 		c->prev = NULL;
 		c->next = c->ua->tls_conns;
@@ -281,10 +297,41 @@ void SSL_CTX_set_verify(SSL_CTX *ctx, int mode, SSL_verify_cb cb)
 			      : SSL_CTX_set_default_verify_paths(ctx) != 1)
 		log_msg(LOG_ERROR, "sip.tls", "cannot load CAs from %s",
 			ua->cfg.tls_ca[0] ? ua->cfg.tls_ca : "the system's store");
+	/* Protocols: TLS 1.2 and 1.3 only (RFC 8996), no renegotiation (a peer could
+	 * otherwise make us redo the public-key work at will inside one connection), our
+	 * cipher order (SSL_CTX_set_cipher_list below sets the list). */
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+			    SSL_OP_NO_COMPRESSION);
 	ERR_clear_error();
 	SSL_CTX_set_ex_data(ctx, ctx_idx, ua);
 	SSL_CTX_set_client_hello_cb(ctx, on_client_hello, NULL);
 	fn(ctx, SSL_VERIFY_PEER, on_verify);
+}
+
+typedef int (cipher_list_f)(SSL_CTX *, const char *);
+
+/*
+ * The stack sets its context's TLS 1.2 cipher list right after SSL_CTX_set_verify()
+ * to "ALL:!ADH:!LOW:!EXP:!MD5:@STRENGTH": key exchanges without forward secrecy,
+ * CBC modes, SHA-1 MACs, anonymous ECDH. trunx's context gets SIPUA_TLS_CIPHERS:
+ * ECDHE key exchange with AEAD ciphers only (TLS 1.3's suites are set apart and stay
+ * OpenSSL's, all AEAD). Any other caller's list is set as given.
+ */
+int SSL_CTX_set_cipher_list(SSL_CTX *ctx, const char *list)
+{
+	static _Atomic(cipher_list_f *) next;
+	cipher_list_f *fn = atomic_load(&next);
+
+	if (!fn) {
+		fn = (cipher_list_f *)dlsym(RTLD_NEXT, "SSL_CTX_set_cipher_list");
+		if (!fn)
+			abort();
+		atomic_store(&next, fn);
+	}
+	if (ctx && ctx_idx >= 0 && SSL_CTX_get_ex_data(ctx, ctx_idx))
+		list = SIPUA_TLS_CIPHERS;
+	return fn(ctx, list);
 }
 
 typedef int (shutdown_f)(SSL *);

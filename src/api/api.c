@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -387,6 +388,31 @@ static bool json_ctype(const char *ct)
 	return ct[n] == 0 || ct[n] == ';' || ct[n] == ' ';
 }
 
+/*
+ * A body's framing that two HTTP readers could take differently (RFC 9112 6.3): a
+ * Transfer-Encoding other than one "chunked", one beside a Content-Length, or more
+ * than one Content-Length. evhttp reads the first of each header only; a proxy in
+ * front may read another, and the two would then disagree on where the next request
+ * starts. Such a request is refused and its connection closed.
+ */
+static bool framing_ambiguous(struct evhttp_request *req)
+{
+	const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const struct evkeyval *kv;
+	unsigned cl = 0, te = 0;
+	bool te_chunked = false;
+
+	for (kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
+		if (strcasecmp(kv->key, "Content-Length") == 0)
+			cl++;
+		else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+			te++;
+			te_chunked = strcasecmp(kv->value, "chunked") == 0;
+		}
+	}
+	return cl > 1 || te > 1 || (te && (cl || !te_chunked));
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct api_listener *l = arg;
@@ -421,6 +447,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	snprintf(r->path, sizeof(r->path), "%s", path ? path : "");
 	l->api->metrics.requests++;
+	if (framing_ambiguous(req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		api_fail(r, 400, "bad_request", "the body's length is ambiguous "
+			 "(Transfer-Encoding with Content-Length, or either twice)");
+		return;
+	}
 	if (!path || strlen(path) >= sizeof(r->path)) {
 		api_fail(r, 404, "route_not_found", "no such route");
 		return;

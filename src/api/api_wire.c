@@ -6,7 +6,10 @@
  * connection's bufferevent is a filter (evhttp_set_bevcb) whose output side follows
  * the responses (header, then Content-Length bytes of body) and replaces such a page,
  * recognised by its text/html type (the API itself never sends HTML), with the API's
- * JSON error, a request id and a log line. Everything else passes unchanged.
+ * JSON error, a request id and a log line. Everything else passes unchanged, at most
+ * OUT_MAX bytes waiting in the socket's bufferevent at a time: the rest stays in the
+ * filter's output, so evhttp does not take the next request (nor an event stream its
+ * next event) while a client does not read, and its write timeout can see that.
  *
  * The same per-connection object is the listener's connection guard: every connection
  * is counted while it lives (at max_connections the listener stops accepting until one
@@ -37,8 +40,17 @@
 #include "log.h"
 
 #define HDR_MAX 16384
+/* Bytes of a connection's output handed to its socket bufferevent at a time: the
+ * rest waits in the filter's output, where evhttp (and an event stream) see it as not
+ * yet written. */
+#define OUT_MAX (64u << 10)
+/* Bytes read ahead of evhttp, in each of the two bufferevents (evhttp reads nothing
+ * while it writes a response): past it the socket is not read, so a client that
+ * sends without reading meets TCP's own flow control. Holds a request's headers
+ * (HDR_MAX) with room to spare; a body is taken out as it arrives. */
+#define IN_MAX (64u << 10)
 
-enum wstate { W_HDR = 0, W_PASS, W_SKIP, W_RAW };
+enum wstate { W_HDR = 0, W_PASS, W_SKIP, W_RAW, W_SINK };
 
 struct wire {
 	struct api_listener *l;
@@ -357,23 +369,40 @@ static enum bufferevent_filter_result out_filter(struct evbuffer *src, struct ev
 {
 	struct wire *w = arg;
 	bool wrote = false;
+	size_t held = evbuffer_get_length(dst);
+	/* What the socket's bufferevent may take now: at most OUT_MAX waits there (a
+	 * client that does not read must not make trunxd hold its answers, pipelined
+	 * requests after pipelined requests); libevent's limit says the same in
+	 * normal mode, and nothing in a flush. */
+	size_t room = held < OUT_MAX ? OUT_MAX - held : 0;
 
-	(void)limit;
 	(void)mode;
-	while (evbuffer_get_length(src) > 0) {
+	if (limit >= 0 && (size_t)limit < room)
+		room = (size_t)limit;
+	while (evbuffer_get_length(src) > 0 && room > 0) {
 		size_t len = evbuffer_get_length(src), n;
 
-		if (w->state == W_RAW) {
-			evbuffer_add_buffer(dst, src);
+		if (w->state == W_SINK) {   /* a replaced page that runs to the close */
+			evbuffer_drain(src, len);
 			wrote = true;
-			break;
+			continue;
+		}
+		if (w->state == W_RAW) {
+			n = len < room ? len : room;
+			evbuffer_remove_buffer(src, dst, n);
+			room -= n;
+			wrote = true;
+			continue;
 		}
 		if (w->state == W_PASS || w->state == W_SKIP) {
 			n = len < w->remain ? len : w->remain;
-			if (w->state == W_PASS)
+			if (w->state == W_PASS) {
+				n = n < room ? n : room;
 				evbuffer_remove_buffer(src, dst, n);
-			else
+				room -= n;
+			} else {
 				evbuffer_drain(src, n);
+			}
 			wrote = true;
 			w->remain -= n;
 			if (w->remain == 0)
@@ -385,6 +414,7 @@ static enum bufferevent_filter_result out_filter(struct evbuffer *src, struct ev
 			char *hdr;
 			const char *ct, *cl;
 			int status;
+			bool to_close;
 
 			if (end.pos < 0) {
 				if (len > HDR_MAX) {   /* not a response we understand */
@@ -407,22 +437,28 @@ static enum bufferevent_filter_result out_filter(struct evbuffer *src, struct ev
 			ct = header_value(hdr, "Content-Type");
 			cl = header_value(hdr, "Content-Length");
 			w->remain = cl ? strtoul(cl, NULL, 10) : 0;
+			/* No length and not chunked: the body runs to the end of the
+			 * connection (evhttp's answers to HTTP/1.0 without keep-alive). */
+			to_close = !cl && !header_value(hdr, "Transfer-Encoding") &&
+				   status >= 200 && status != 204 && status != 304;
 			if (status >= 400 && ct && strncasecmp(ct + strspn(ct, " "), "text/html",
 							       9) == 0) {
 				evbuffer_drain(src, n);
 				json_error(w, status, dst);
-				w->state = w->remain ? W_SKIP : W_HDR;
-			} else if (!cl && header_value(hdr, "Transfer-Encoding")) {
-				/* Chunked: an event stream (src/events), which does not end;
-				 * its bytes pass as they come from here on. */
+				w->state = w->remain ? W_SKIP : to_close ? W_SINK : W_HDR;
+			} else if (!cl) {
+				/* Chunked (an event stream, src/events, which does not end) or
+				 * to the close: its bytes pass as they come from here on. */
 				evbuffer_remove_buffer(src, dst, n);
-				w->state = W_RAW;
+				w->state = to_close || header_value(hdr, "Transfer-Encoding") ?
+					   W_RAW : W_HDR;
 			} else {
 				evbuffer_remove_buffer(src, dst, n);
 				w->state = w->remain ? W_PASS : W_HDR;
 			}
 			free(hdr);
 			wrote = true;
+			room = n < room ? room - n : 0;
 		}
 	}
 	/* Straight to the socket: once this filter returns, evhttp hears "written" and
@@ -491,6 +527,9 @@ static struct bufferevent *new_bev(struct event_base *base, void *arg)
 	f = bufferevent_filter_new(sock, NULL, out_filter, BEV_OPT_CLOSE_ON_FREE, wire_free, w);
 	if (!f)
 		goto fail;
+	bufferevent_setwatermark(sock, EV_WRITE, 0, OUT_MAX);
+	bufferevent_setwatermark(sock, EV_READ, 0, IN_MAX);
+	bufferevent_setwatermark(f, EV_READ, 0, IN_MAX);
 	w->bev = f;
 	wire_opened(w->l);   /* from here wire_free counts it out */
 	if (!evbuffer_add_cb(bufferevent_get_output(f), on_added, w) ||

@@ -379,7 +379,7 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 	if (cf->sip.user_agent[0])
 		snprintf(ucfg.user_agent, sizeof(ucfg.user_agent), "%s", cf->sip.user_agent);
 	else
-		snprintf(ucfg.user_agent, sizeof(ucfg.user_agent), "trunx/%s", TRUNX_VERSION);
+		snprintf(ucfg.user_agent, sizeof(ucfg.user_agent), "trunx");
 	err = sipua_create(&b->ua, &ucfg, on_event, on_check, b);
 	if (err)
 		goto fail;
@@ -765,6 +765,7 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 		c->contact_refused = st.contact_refused;
 		c->offer_glare = st.glare;
 		c->tls_refused = st.tls_refused;
+		c->tls_refused_stranger = st.tls_stranger;
 	}
 	c->rejected_callerid = atomic_load(&m->c_callerid);
 	c->rejected_refused = atomic_load(&m->c_refused);

@@ -39,6 +39,7 @@ struct b2bua_counters {
 	uint64_t contact_refused;         /**< Contacts not taken as targets (source) */
 	uint64_t offer_glare;             /**< offers answered 491 by the user agent */
 	uint64_t tls_refused;             /**< TLS handshakes failed on certificate checks */
+	uint64_t tls_refused_stranger;    /**< TLS handshakes refused at the ClientHello */
 	uint64_t rejected_callerid;       /**< 403: a caller ID the tenant does not own */
 	uint64_t rejected_refused;        /**< other configured answers (database mode: DID of
 					       an unconfigured tenant, announcement, trunk in
@@ -59,6 +60,7 @@ struct b2bua_counters {
 	uint64_t kfwd_packets;            /**< RTP packets the kernel forwarded (synced ~1 s) */
 	/* The guards in front of the SIP stack (sipua_guard_stats) and the logger. */
 	uint64_t rate_limited;            /**< requests over the per-source rate, dropped */
+	uint64_t dropped_not_sip;         /**< datagrams that cannot be SIP, dropped */
 	uint64_t options_stateless;       /**< OPTIONS answered without transaction state */
 	uint64_t tcp_open;                /**< SIP connections open now */
 	uint64_t tcp_accepted;

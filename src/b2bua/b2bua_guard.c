@@ -102,6 +102,7 @@ void b2b_guard_counters(struct b2bua *b, struct b2bua_counters *c)
 	c->rejected_unknown_source += s.stateless_rejected;
 	c->dropped_unknown_source += s.stateless_dropped;
 	c->rate_limited = s.rate_limited;
+	c->dropped_not_sip = s.not_sip;
 	c->options_stateless = s.stateless_ok;
 	c->tcp_open = s.tcp_open;
 	c->tcp_accepted = s.tcp_accepted;

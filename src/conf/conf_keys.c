@@ -66,7 +66,7 @@ static const struct conf_key sip_keys[] = {
 	 CK(struct conf, sip.advertise_port), CSZ(struct conf, sip.advertise_addr),
 	 0, 0, 0, NULL, ""},
 	{"user_agent", CT_STR, CK(struct conf, sip.user_agent), 0,
-	 CSZ(struct conf, sip.user_agent), 0, 0, 0, NULL, "trunx/" TRUNX_VERSION},
+	 CSZ(struct conf, sip.user_agent), 0, 0, 0, NULL, "trunx"},
 	{"max_calls", CT_UINT, CK(struct conf, sip.max_calls), 0, 0, 1, 1000000, 1, NULL,
 	 "1000"},
 	{"max_cps", CT_UINT, CK(struct conf, sip.max_cps), 0, 0, 1, 100000, 1, NULL, "100"},

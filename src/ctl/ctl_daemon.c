@@ -152,8 +152,9 @@ static void d_status(void *arg, json_t *obj)
 		"in_dialog_bad", (json_int_t)c.in_dialog_bad,
 		"contact_refused", (json_int_t)c.contact_refused,
 		"offer_glare", (json_int_t)c.offer_glare));
-	json_object_set_new(obj, "tls", json_pack("{sI}",
-		"tls_refused", (json_int_t)c.tls_refused));
+	json_object_set_new(obj, "tls", json_pack("{sIsI}",
+		"tls_refused", (json_int_t)c.tls_refused,
+		"tls_refused_stranger", (json_int_t)c.tls_refused_stranger));
 	{
 		/* The allocator's view (all arenas): objects alive against what the heap
 		 * holds, to tell kept state from free memory not yet given back. */
@@ -168,6 +169,7 @@ static void d_status(void *arg, json_t *obj)
 		json_t *k = json_object_get(obj, "counters");
 		const struct { const char *name; uint64_t v; } g[] = {
 			{"rate_limited", c.rate_limited},
+			{"dropped_not_sip", c.dropped_not_sip},
 			{"options_stateless", c.options_stateless},
 			{"tcp_open", c.tcp_open},
 			{"tcp_accepted", c.tcp_accepted},

@@ -300,6 +300,51 @@ def case_tcp_unknown_closed(ctx):
     k.close()
 
 
+def case_not_sip_datagrams(ctx):
+    """Datagrams that cannot be SIP get no answer, from a stranger or a trunk: a STUN
+    binding request (the stack used to answer it with a STUN error, to any address a
+    forged datagram names), nmap's DNS version.bind probe (answered the same way), a
+    SigComp-shaped and a random binary one. Counted as dropped_not_sip; OPTIONS from
+    both sources are still answered (403 and 200)."""
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path).start()
+    dst = (t.addr, t.port)
+    probes = [
+        b"\x00\x01\x00\x00\x21\x12\xa4\x42" + os.urandom(12),         # STUN binding
+        b"\x00\x06\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07version\x04bind"
+        b"\x00\x00\x10\x00\x03",                                        # nmap DNS probe
+        b"\xf8" + os.urandom(40),                                           # SigComp
+        b"\x16\x03\x01\x00\x20" + os.urandom(32),                          # a TLS record
+    ]
+    got = {}
+    for src in ("127.0.0.2", "127.0.0.1"):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        ctx.at_end(u.close)
+        u.bind((src, 0))
+        u.settimeout(0.5)
+        for p in probes:
+            u.sendto(p, dst)
+        answers = []
+        try:
+            while True:
+                answers.append(u.recv(65535))
+        except socket.timeout:
+            pass
+        got[src] = answers
+        ctx.log("%s: %d probes, answers %r", src, len(probes), answers)
+    if any(got.values()):
+        raise AssertionError("binary datagrams were answered: %s" % got)
+    n = t.counter("dropped_not_sip")
+    if n != 2 * len(probes):
+        raise AssertionError("dropped_not_sip = %s, expected %d" % (n, 2 * len(probes)))
+    with sipmsg.Endpoint("127.0.0.2") as ep:
+        final, _ = ep.options(dst, timeout=3)
+    if not final or final.status != 403:
+        raise AssertionError("OPTIONS from a stranger got %s" % final)
+    if not t.options_ok():
+        raise AssertionError("OPTIONS from the trunk not answered")
+    t.check_alive()
+
+
 def stray_bytes(method, dst, src_ip, src_port, n, transport="UDP"):
     """A request that claims a dialog (To tag) no trunxd ever made."""
     return ("%s sip:+1555%07d@%s:%d SIP/2.0\r\n"

@@ -370,10 +370,9 @@ def tls_call(ctx, t, ep, port):
 
 
 def case_guard_flood(ctx):
-    """300 connections to the TLS port from unknown 127.x addresses, held idle: 50 that
-    complete the handshake (with a client certificate the CA signed: without one, an
-    unknown source's handshake is refused), then 250 plain TCP connects (20 of them
-    from one address).
+    """300 connections to the TLS port from unknown 127.x addresses: 50 that try a
+    handshake (with a client certificate the CA signed: refused all the same, at the
+    ClientHello), then 250 plain TCP connects held idle (20 of them from one address).
     They count against the same caps as TCP (100 in all, of which strangers may hold
     88: 12 are kept for trunks; 8 per source: the rest are closed as they are accepted), every one left is closed after tcp_unknown_timeout,
     a call from the trunk over its own TLS connection completes in the middle of it,
@@ -402,7 +401,7 @@ def case_guard_flood(ctx):
     ctx.at_end(lambda: [s.close() for s in socks])
     scert, skey, _ = pki.issue("stranger")
     t0 = time.monotonic()
-    handshakes = 0
+    handshakes = refused = 0
     for i in range(50):
         raw = socket.socket()
         raw.bind(("127.0.40.%d" % (1 + i // 5), 0))
@@ -411,7 +410,9 @@ def case_guard_flood(ctx):
             raw.connect(dest)
             socks.append(client_ctx(scert, skey).wrap_socket(raw))
             handshakes += 1
-        except (ssl.SSLError, OSError) as e:
+        except ssl.SSLError as e:   # the wrapper took the descriptor and closed it
+            refused += "ACCESS_DENIED" in str(e).upper()
+        except OSError as e:
             ctx.log("handshake %d: %s", i, e)
             socks.append(raw)
     plain = []
@@ -445,8 +446,10 @@ def case_guard_flood(ctx):
     ctx.log("during (%.1f s): %s, at most %d open", time.monotonic() - t0, during, peak[0])
     if max(peak[0], st["tcp_open"]) > 100:
         raise AssertionError("%d connections open, the cap is 100" % peak[0])
-    if handshakes < 40:
-        raise AssertionError("only %d of 50 TLS handshakes completed" % handshakes)
+    # Strangers' handshakes are refused at their ClientHello, certificate or not.
+    if handshakes or refused < 40:
+        raise AssertionError("%d stranger handshakes completed, %d refused of 50"
+                             % (handshakes, refused))
     if st["tcp_refused_limit"] < 50 or peak[0] < 80:
         raise AssertionError("tcp_refused_limit = %d: the caps did not act on TLS"
                              % st["tcp_refused_limit"])
@@ -465,7 +468,7 @@ def case_guard_flood(ctx):
     calls.finish(u)
     sipp.expect_ok(u)
     # Every unknown connection is closed by tcp_unknown_timeout (10 s).
-    still = [s for s in socks[:50] + plain[20:30] if not peer_closed(s, 12)]
+    still = [s for s in socks[:handshakes] + plain[20:40] if not peer_closed(s, 12)]
     if still:
         raise AssertionError("%d unknown connections were still open after %.1f s"
                              % (len(still), time.monotonic() - t0))
@@ -522,6 +525,161 @@ def case_guard_idle(ctx):
         raise AssertionError("drop mode: an unknown source's TLS connection was kept")
     if t.counter("tcp_refused_unknown") < 1:
         raise AssertionError("tcp_refused_unknown = %s" % t.counter("tcp_refused_unknown"))
+
+
+# ---- what strangers and scanners get --------------------------------------------------
+
+def client_hello(cctx):
+    """The first flight of a TLS client using cctx: a ClientHello record, as bytes
+    (replayed on raw sockets, as a handshake flooder does: it costs the sender no
+    public-key work)."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = cctx.wrap_bio(inc, out, server_side=False)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
+def first_record(dest, source, hello, timeout=5):
+    """Sends hello from source; returns the first bytes trunxd answers (b"" when it
+    closed without a word)."""
+    s = socket.socket()
+    s.bind((source, 0))
+    s.settimeout(timeout)
+    try:
+        s.connect(dest)
+        s.sendall(hello)
+        got = b""
+        while len(got) < 7:
+            b = s.recv(7 - len(got))
+            if not b:
+                break
+            got += b
+        return got
+    except OSError:
+        return b""
+    finally:
+        s.close()
+
+
+def cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def case_stranger_hello(ctx):
+    """A TLS ClientHello from a source that is no trunk (nor a host trunx calls, nor a
+    dialog's peer) is refused at once with an access_denied alert: no ServerHello, no
+    certificate, no key exchange or signature made for it, whatever certificate it
+    would present (it used to get trunx's whole first flight, and a stranger with a
+    certificate from tls_ca a session whose every request got 403). 600 such hellos
+    from 12 addresses are all refused so, counted; the trunk's handshake goes on."""
+    pki = tlscerts.Pki(ctx.path("pki"))
+
+    def conf(c):
+        c.carrier["tls_verify"] = False
+    t = start(ctx, pki, conf)
+    dest = ("127.0.0.1", t.tls_port)
+    hello = client_hello(client_ctx())
+    # A stranger holding a certificate the CA signed: refused all the same.
+    cert, key, _ = pki.issue("stranger")
+    raw = socket.socket()
+    raw.bind(("127.0.44.1", 0))
+    raw.settimeout(5)
+    ctx.at_end(raw.close)
+    raw.connect(dest)
+    try:
+        client_ctx(cert, key).wrap_socket(raw)
+        raise AssertionError("a stranger completed a TLS handshake")
+    except ssl.SSLError as e:
+        ctx.log("stranger with a CA certificate: %s", e)
+        if "ACCESS_DENIED" not in str(e).upper():
+            raise AssertionError("refused with %s, expected access_denied" % e)
+    pid = t.proc.pid
+    cpu0, t0 = cpu_s(pid), time.monotonic()
+    answers = {}
+    for i in range(600):
+        got = first_record(dest, "127.0.45.%d" % (1 + i % 12), hello)
+        kind = got[:1].hex() + ("/%d" % got[6] if len(got) >= 7 else "")
+        answers[kind] = answers.get(kind, 0) + 1
+    took, cpu = time.monotonic() - t0, cpu_s(pid) - cpu0
+    ctx.log("600 stranger hellos in %.1f s: answers %s; trunxd CPU %.2f s", took, answers,
+            cpu)
+    # 0x15: an alert record; 49: access_denied.
+    if answers.get("15/49", 0) != 600:
+        raise AssertionError("strangers' hellos were not all refused with access_denied: "
+                             "%s" % answers)
+    n = t.counter("tls_refused_stranger")
+    if n < 601:
+        raise AssertionError("tls_refused_stranger = %s" % n)
+    # The trunk's own handshake and request are served.
+    ep = sipmsg.Endpoint("127.0.0.1", transport="tls", tls_ctx=client_ctx())
+    ctx.at_end(ep.close)
+    ep.connect(dest)
+    final, _ = ep.options(dest, timeout=5)
+    if not final or final.status != 200:
+        raise AssertionError("the trunk's OPTIONS over TLS got %s" % final)
+    if first_record(dest, "127.0.0.1", hello)[:1] != b"\x16":
+        raise AssertionError("the trunk's ClientHello did not get a ServerHello")
+    t.check_alive()
+
+
+def case_protocols(ctx):
+    """What the TLS listener accepts, tried from a trunk's address: TLS 1.3, and TLS
+    1.2 with forward-secret AEAD ciphers; TLS 1.0 and 1.1 and the TLS 1.2 ciphers
+    without AEAD (CBC with SHA-1 or SHA-384) are refused (the stack asked OpenSSL for
+    "ALL:!ADH:!LOW:!EXP:!MD5")."""
+    pki = tlscerts.Pki(ctx.path("pki"))
+
+    def conf(c):
+        c.carrier["tls_verify"] = False
+    t = start(ctx, pki, conf)
+    dest = ("127.0.0.1", t.tls_port)
+
+    import warnings
+    warnings.simplefilter("ignore", DeprecationWarning)   # TLSv1 and TLSv1_1, on purpose
+
+    def attempt(version, ciphers=None):
+        c = client_ctx()
+        c.minimum_version = c.maximum_version = version
+        if ciphers:
+            c.set_ciphers(ciphers + ":@SECLEVEL=0")
+        s = socket.create_connection(dest, timeout=5)
+        try:
+            tls = c.wrap_socket(s)
+            got = (tls.version(), tls.cipher()[0])
+            tls.close()
+            return got
+        except (ssl.SSLError, OSError) as e:
+            s.close()
+            return "refused: %s" % e
+
+    V = ssl.TLSVersion
+    want_ok = [(V.TLSv1_3, None), (V.TLSv1_2, "ECDHE-ECDSA-AES128-GCM-SHA256"),
+               (V.TLSv1_2, "ECDHE-ECDSA-AES256-GCM-SHA384"),
+               (V.TLSv1_2, "ECDHE-ECDSA-CHACHA20-POLY1305")]
+    want_refused = [(V.TLSv1_2, "ECDHE-ECDSA-AES128-SHA"),
+                    (V.TLSv1_2, "ECDHE-ECDSA-AES256-SHA384"),
+                    (V.TLSv1_2, "ECDHE-ECDSA-AES128-SHA256"),
+                    (V.TLSv1_2, "AECDH-AES256-SHA"),
+                    (V.TLSv1_1, "ALL"), (V.TLSv1, "ALL")]
+    bad = []
+    for v, c in want_ok:
+        got = attempt(v, c)
+        ctx.log("%s %s: %s", v.name, c, got)
+        if isinstance(got, str):
+            bad.append("%s %s should work: %s" % (v.name, c, got))
+    for v, c in want_refused:
+        got = attempt(v, c)
+        ctx.log("%s %s: %s", v.name, c, got)
+        if not isinstance(got, str):
+            bad.append("%s %s was accepted: %s" % (v.name, c, got))
+    if bad:
+        raise AssertionError("; ".join(bad))
+    t.check_alive()
 
 
 if __name__ == "__main__":

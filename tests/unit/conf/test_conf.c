@@ -40,7 +40,7 @@ static void test_defaults(void **state)
 	assert_true(cf->sip.tcp);
 	assert_string_equal(cf->sip.advertise_addr, "");
 	assert_int_equal(cf->sip.advertise_port, 0);
-	assert_string_equal(cf->sip.user_agent, "trunx/" TRUNX_VERSION);
+	assert_string_equal(cf->sip.user_agent, "trunx");
 	assert_int_equal(cf->sip.max_calls, 1000);
 	assert_int_equal(cf->sip.max_cps, 100);
 	assert_int_equal(cf->sip.retry_after, 5);
