@@ -94,6 +94,8 @@ struct sipua_cfg {
 	char     tls_cert[256];                  /**< PEM certificate chain of trunx */
 	char     tls_key[256];                   /**< PEM private key */
 	char     tls_ca[256];                    /**< PEM CAs for verified peers ("" = none) */
+	char     tls_ciphers[256];               /**< TLS 1.2 cipher list, OpenSSL syntax
+						      ("" = forward-secret AEAD only) */
 	unsigned t1x64_ms;                       /**< 64*T1: timers B, F, H, J and how
 						      long our ACKs are kept; 0 = 32 s */
 	unsigned t4_ms;                          /**< T4: timers I, K; 0 = 5 s */

@@ -316,7 +316,8 @@ typedef int (cipher_list_f)(SSL_CTX *, const char *);
  * to "ALL:!ADH:!LOW:!EXP:!MD5:@STRENGTH": key exchanges without forward secrecy,
  * CBC modes, SHA-1 MACs, anonymous ECDH. trunx's context gets SIPUA_TLS_CIPHERS:
  * ECDHE key exchange with AEAD ciphers only (TLS 1.3's suites are set apart and stay
- * OpenSSL's, all AEAD). Any other caller's list is set as given.
+ * OpenSSL's, all AEAD), or the operator's [sip] tls_ciphers when set (a peer that
+ * speaks nothing else). Any other caller's list is set as given.
  */
 int SSL_CTX_set_cipher_list(SSL_CTX *ctx, const char *list)
 {
@@ -329,8 +330,12 @@ int SSL_CTX_set_cipher_list(SSL_CTX *ctx, const char *list)
 			abort();
 		atomic_store(&next, fn);
 	}
-	if (ctx && ctx_idx >= 0 && SSL_CTX_get_ex_data(ctx, ctx_idx))
-		list = SIPUA_TLS_CIPHERS;
+	if (ctx && ctx_idx >= 0) {
+		const struct sipua *ua = SSL_CTX_get_ex_data(ctx, ctx_idx);
+
+		if (ua)
+			list = ua->cfg.tls_ciphers[0] ? ua->cfg.tls_ciphers : SIPUA_TLS_CIPHERS;
+	}
 	return fn(ctx, list);
 }
 
@@ -436,6 +441,8 @@ static int check_files(const struct sipua_cfg *cfg)
 		what = "tls_key does not match tls_cert";
 	else if (cfg->tls_ca[0] && SSL_CTX_load_verify_locations(ctx, cfg->tls_ca, NULL) != 1)
 		what = "tls_ca: no readable PEM certificate";
+	else if (cfg->tls_ciphers[0] && SSL_CTX_set_cipher_list(ctx, cfg->tls_ciphers) != 1)
+		what = "tls_ciphers: OpenSSL knows no TLS 1.2 cipher in this list";
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
 	if (what) {

@@ -373,6 +373,7 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 	snprintf(ucfg.tls_cert, sizeof(ucfg.tls_cert), "%s", cf->sip.tls_cert);
 	snprintf(ucfg.tls_key, sizeof(ucfg.tls_key), "%s", cf->sip.tls_key);
 	snprintf(ucfg.tls_ca, sizeof(ucfg.tls_ca), "%s", cf->sip.tls_ca);
+	snprintf(ucfg.tls_ciphers, sizeof(ucfg.tls_ciphers), "%s", cf->sip.tls_ciphers);
 	ucfg.t1x64_ms = cf->sip.transaction_timeout_ms;
 	ucfg.t4_ms = cf->sip.timer_t4_ms;
 	b2b_guard_cfg(cf, &ucfg.guard);

@@ -48,6 +48,8 @@ struct conf_sip {
 	char     tls_key[CONF_PATH_MAX];      /**< PEM private key */
 	char     tls_ca[CONF_PATH_MAX];       /**< PEM CAs that peers' certificates must
 					           chain to (tls_verify) */
+	char     tls_ciphers[256];            /**< TLS 1.2 cipher list (OpenSSL syntax);
+					           "" = trunx's forward-secret AEAD list */
 	char     advertise_addr[CONF_HOST_MAX]; /**< host in Via/Contact; "" = listen_addr */
 	uint16_t advertise_port;              /**< 0 = listen_port */
 	char     user_agent[64];              /**< User-Agent / Server value */

@@ -62,6 +62,8 @@ static const struct conf_key sip_keys[] = {
 	 0, 0, 0, NULL, ""},
 	{"tls_ca", CT_STR, CK(struct conf, sip.tls_ca), 0, CSZ(struct conf, sip.tls_ca),
 	 0, 0, 0, NULL, ""},
+	{"tls_ciphers", CT_STR, CK(struct conf, sip.tls_ciphers), 0,
+	 CSZ(struct conf, sip.tls_ciphers), 0, 0, 0, NULL, ""},
 	{"advertise", CT_HOSTPORT, CK(struct conf, sip.advertise_addr),
 	 CK(struct conf, sip.advertise_port), CSZ(struct conf, sip.advertise_addr),
 	 0, 0, 0, NULL, ""},
@@ -274,7 +276,7 @@ static int check_sip(struct conf_ctx *c, void *obj)
 
 	if (!cf->sip.tls) {
 		if (cf->sip.tls_cert[0] || cf->sip.tls_key[0] || cf->sip.tls_ca[0] ||
-		    cf->sip.tls_addr[0])
+		    cf->sip.tls_ciphers[0] || cf->sip.tls_addr[0])
 			return conf_fail(c, conf_key_line(sec, &c->cur, "transports"),
 					 "tls_* keys are set but transports has no tls");
 		return 0;

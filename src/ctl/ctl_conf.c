@@ -30,7 +30,8 @@ size_t ctl_conf_restart_keys(const struct conf *running, const struct conf *next
 				   a->tls_port != b->tls_port},
 		{"sip.tls_cert", str_diff(a->tls_cert, b->tls_cert) ||
 				 str_diff(a->tls_key, b->tls_key) ||
-				 str_diff(a->tls_ca, b->tls_ca)},
+				 str_diff(a->tls_ca, b->tls_ca) ||
+				 str_diff(a->tls_ciphers, b->tls_ciphers)},
 		{"sip.advertise", str_diff(a->advertise_addr, b->advertise_addr) ||
 				  a->advertise_port != b->advertise_port},
 		{"sip.user_agent", str_diff(a->user_agent, b->user_agent)},

@@ -682,5 +682,62 @@ def case_protocols(ctx):
     t.check_alive()
 
 
+
+def case_ciphers_configured(ctx):
+    """[sip] tls_ciphers widens the TLS 1.2 list for a peer that speaks only an older
+    suite: ECDHE-ECDSA-AES128-SHA (refused by default, case_protocols) is taken when
+    listed, a suite not listed is still refused, TLS 1.0 still is; a list OpenSSL
+    knows nothing of stops start-up with the reason."""
+    pki = tlscerts.Pki(ctx.path("pki"))
+    cert, key, _ = pki.issue("trunx")
+    bad = trunxd.Trunxd(ctx, ctx.trunxd_path, name="trunxd-badlist",
+                        configure=lambda c: c.sip.update(tls_ciphers="NO-SUCH-CIPHER"),
+                        tls=(cert, key, pki.ca))
+    bad._expect_exit = True
+    try:
+        bad.start(ready_timeout=15)
+        raise AssertionError("trunxd started with tls_ciphers = NO-SUCH-CIPHER")
+    except trunxd.TrunxdError as e:
+        if "tls_ciphers" not in str(e):
+            raise AssertionError("start-up refused without naming tls_ciphers: %s" % e)
+        ctx.log("bad list refused: %s", str(e).splitlines()[-1][:200])
+
+    def conf(c):
+        c.carrier["tls_verify"] = False
+        c.sip["tls_ciphers"] = "ECDHE+AESGCM:ECDHE-ECDSA-AES128-SHA"
+    t = start(ctx, pki, conf)
+    dest = ("127.0.0.1", t.tls_port)
+
+    import warnings
+    warnings.simplefilter("ignore", DeprecationWarning)   # TLSv1, on purpose
+
+    def attempt(version, ciphers):
+        c = client_ctx()
+        c.minimum_version = c.maximum_version = version
+        c.set_ciphers(ciphers + ":@SECLEVEL=0")
+        s = socket.create_connection(dest, timeout=5)
+        try:
+            tls = c.wrap_socket(s)
+            got = tls.cipher()[0]
+            tls.close()
+            return got
+        except (ssl.SSLError, OSError) as e:
+            s.close()
+            return "refused: %s" % e
+
+    V = ssl.TLSVersion
+    got = attempt(V.TLSv1_2, "ECDHE-ECDSA-AES128-SHA")
+    ctx.log("listed ECDHE-ECDSA-AES128-SHA: %s", got)
+    if got != "ECDHE-ECDSA-AES128-SHA":
+        raise AssertionError("the listed suite was not taken: %s" % got)
+    for v, c in ((V.TLSv1_2, "ECDHE-ECDSA-AES256-SHA"), (V.TLSv1_2, "ECDHE-ECDSA-CHACHA20-POLY1305"),
+                 (V.TLSv1, "ALL")):
+        got = attempt(v, c)
+        ctx.log("%s %s: %s", v.name, c, got)
+        if not got.startswith("refused"):
+            raise AssertionError("%s %s was accepted: %s" % (v.name, c, got))
+    t.check_alive()
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))

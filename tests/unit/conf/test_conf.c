@@ -367,6 +367,8 @@ static const struct bad bad_cases[] = {
 	{"[sip]\ntransports = udp,tls\n",
 	 "t.conf:1: transports has tls: tls_cert and tls_key are required"},
 	{"[sip]\ntls_cert = /x.pem\n", "t.conf:1: tls_* keys are set but transports has no tls"},
+	{"[sip]\ntls_ciphers = AES128-SHA\n",
+	 "t.conf:1: tls_* keys are set but transports has no tls"},
 	{"[sip]\nlisten = 127.0.0.1:5061\ntransports = udp,tls\ntls_cert = c\ntls_key = k\n",
 	 "t.conf:1: tls_listen must differ from listen (port 5061)"},
 	{"[sip]\ntransports = udp,tls\ntls_cert = c\ntls_key = k\ntls_listen = host:5061\n",
