@@ -27,6 +27,9 @@ no_caps: trunxd without CAP_BPF and CAP_NET_ADMIN (root's capabilities dropped f
 bounding set) and kernel_forward left at its default (auto): one info line saying why
 the kernel path is off, nothing from libbpf, and calls relayed in userspace.
 
+no_bpf_kernel: the same where bpf() fails with ENOSYS, as on a kernel built without
+BPF (a seccomp filter, no_bpf_exec.py).
+
 Needs root (network namespaces, CAP_BPF): skipped, and said so, without it.
 """
 import ctypes
@@ -47,6 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import case, procs, trunxd, ua  # noqa: E402
 
 PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rtp_ns_peer.py")
+NO_BPF_EXEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no_bpf_exec.py")
 COUNT = 300          # packets per direction
 INTERVAL_MS = 5      # 1.5 s of media
 CALLS = 2
@@ -523,9 +527,9 @@ NO_BPF_CAPS = ("-bpf", "-net_admin", "-sys_admin", "-perfmon")
 CAP_BITS = (39, 12, 21, 38)
 
 
-def case_no_caps(ctx):
-    if not _root_or_skip(ctx):
-        return
+def _userspace_only(ctx, prefix, why, check=None):
+    """trunxd started through prefix with kernel_forward at its default: one info line
+    matching why, nothing from libbpf on stderr, and a call relayed in userspace."""
     callee = ua.UA(LOOP, name="callee", auto=True)
     ctx.at_end(callee.close)
     offers = []
@@ -534,18 +538,15 @@ def case_no_caps(ctx):
         c.media.pop("kernel_forward", None)   # trunxd's own default
 
     t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=callee.port, configure=default,
-                      prefix=("setpriv", "--bounding-set=" + ",".join(NO_BPF_CAPS), "--"),
-                      ).start()
-    with open("/proc/%d/status" % t.proc.pid) as f:
-        eff = int(re.search(r"CapEff:\s*([0-9a-f]+)", f.read()).group(1), 16)
-    if any(eff >> b & 1 for b in CAP_BITS):
-        raise AssertionError("trunxd still has BPF capabilities: CapEff %x" % eff)
+                      prefix=prefix).start()
+    if check:
+        check(t)
     recs = t.events("media.kernel_forward")
     ctx.log("media.kernel_forward: %s", recs)
     if len(recs) != 1 or recs[0].get("level") != "info" or \
-            not re.search(r"^off\b.*CAP_BPF", recs[0].get("msg", "")):
-        raise AssertionError("one info line saying kernel forwarding is off for want of "
-                             "CAP_BPF expected: %s" % recs)
+            not re.search(r"^off\b.*" + why, recs[0].get("msg", "")):
+        raise AssertionError("one info line saying kernel forwarding is off (%s) "
+                             "expected: %s" % (why, recs))
     noise = [l for l in t.proc.read_stderr().splitlines()
              if not l.startswith("{") and "bpf" in l.lower()]
     if noise:
@@ -554,7 +555,7 @@ def case_no_caps(ctx):
     c.run(60)
     k = kstatus(t)
     if k["active"] or k["flows"] or k["packets"]:
-        raise AssertionError("kernel forwarding used without capabilities: %s" % k)
+        raise AssertionError("kernel forwarding used: %s" % k)
     c.dialog.bye()
     recs = t.wait_events("call.end", 1, timeout=10)
     counts = {f: recs[0].get(f) for f in ("rtp_a_in", "rtp_a_out", "rtp_b_in", "rtp_b_out")}
@@ -563,6 +564,29 @@ def case_no_caps(ctx):
     if t.stop() != 0:
         raise AssertionError("trunxd exit code %s" % t.exit_code)
 
+
+def case_no_caps(ctx):
+    if not _root_or_skip(ctx):
+        return
+
+    def caps_gone(t):
+        with open("/proc/%d/status" % t.proc.pid) as f:
+            eff = int(re.search(r"CapEff:\s*([0-9a-f]+)", f.read()).group(1), 16)
+        if any(eff >> b & 1 for b in CAP_BITS):
+            raise AssertionError("trunxd still has BPF capabilities: CapEff %x" % eff)
+
+    _userspace_only(ctx, ("setpriv", "--bounding-set=" + ",".join(NO_BPF_CAPS), "--"),
+                    "CAP_BPF", caps_gone)
+
+
+def case_no_bpf_kernel(ctx):
+    # bpf() failing with ENOSYS (a seccomp filter), as on a kernel built without BPF
+    if not _root_or_skip(ctx):
+        return
+    if os.uname().machine != "x86_64":
+        ctx.log("SKIPPED: the seccomp filter of no_bpf_exec.py is for x86_64")
+        return
+    _userspace_only(ctx, (sys.executable, NO_BPF_EXEC), "no BPF support")
 
 if __name__ == "__main__":
     sys.exit(case.main(globals()))
