@@ -397,6 +397,81 @@ static void test_off_stays_in_userspace(void **state)
 	assert_int_equal(ev.stats[0].rtp_in, 20);
 }
 
+/* Hold and resume by re-INVITE while both directions are in the kernel: the hold
+ * (B sendonly: music on hold toward A) takes both back and offloads nothing while it
+ * lasts (B's stream relayed by the worker, nothing sent to B); the resume offloads
+ * both again, and A's stream reaches B with its sequence continuing across the hold. */
+static void test_hold_resume(void **state)
+{
+	struct fixture f;
+	struct media_engine_counters c0, c1;
+	struct media_event ev;
+	struct rtp_hdr h, ha;
+	uint16_t seq_a = 1, seq_b = 1;
+	int i;
+
+	(void)state;
+	setup(&f, MEDIA_KFWD_AUTO);
+	media_engine_counters(f.me, &c0);
+	if (!c0.kfwd_active) {
+		if (geteuid() != 0) {
+			printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
+			teardown(&f, &ev);
+			skip();
+		}
+		fail_msg("kernel_forward = auto did not attach as root");
+	}
+	for (i = 0; i < 2; i++) {
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 1, &ha);
+		relay_one(&f.b, f.pb, &f.a, f.pa, seq_b++, 0xb, 2, &h);
+	}
+	assert_true(wait_flows(f.me, 2));
+	for (i = 0; i < 10; i++) {
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 10 + i, &ha);
+		relay_one(&f.b, f.pb, &f.a, f.pa, seq_b++, 0xb, 10 + i, &h);
+	}
+	/* hold: B sends only */
+	side_params(&f.p.side[1], peer_port(&f.b), 0, MEDIA_DIR_SENDONLY);
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	assert_true(wait_flows(f.me, 0));
+	sleep_ms(100);
+	media_engine_counters(f.me, &c0);
+	for (i = 0; i < 10; i++)
+		relay_one(&f.b, f.pb, &f.a, f.pa, seq_b++, 0xb, 100 + i, &h);   /* on hold */
+	for (i = 0; i < 3; i++, seq_a++)
+		peer_send_rtp(&f.a, f.pa, 0, seq_a, (uint32_t)seq_a * 160u, 0xa, false, 200);
+	assert_false(peer_recv_rtp(&f.b, &h, NULL, 300, NULL));   /* not sent to B */
+	relayed_at_least(f.me, c0.rtp_relayed + 10, &c1);
+	assert_int_equal(c1.rtp_relayed, c0.rtp_relayed + 10);   /* by the worker */
+	assert_int_equal(c1.kfwd_flows, 0);
+	/* resume */
+	side_params(&f.p.side[1], peer_port(&f.b), 0, MEDIA_DIR_SENDRECV);
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	for (i = 0; i < 20; i++) {
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 300 + i, &h);
+		assert_int_equal(h.ssrc, ha.ssrc);
+		assert_int_equal(h.seq, (uint16_t)(ha.seq + 1));   /* continues across the hold */
+		ha = h;
+		relay_one(&f.b, f.pb, &f.a, f.pa, seq_b++, 0xb, 300 + i, &h);
+		media_engine_counters(f.me, &c1);
+		if (c1.kfwd_flows == 2)
+			break;
+	}
+	assert_true(wait_flows(f.me, 2));
+	sleep_ms(100);
+	media_engine_counters(f.me, &c0);
+	for (i = 0; i < 10; i++) {
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 400 + i, &h);   /* kernel */
+		assert_int_equal(h.seq, (uint16_t)(ha.seq + 1));
+		ha = h;
+		relay_one(&f.b, f.pb, &f.a, f.pa, seq_b++, 0xb, 400 + i, &h);
+	}
+	sleep_ms(100);
+	media_engine_counters(f.me, &c1);
+	assert_int_equal(c1.rtp_relayed, c0.rtp_relayed);
+	teardown(&f, &ev);
+}
+
 /* rtp_timeout with both directions in the kernel: media the program forwards is
  * activity (no timeout while it flows, for longer than the timeout), and when it
  * stops the timeout comes as it would in userspace. */
@@ -646,6 +721,7 @@ int test_engine_kfwd_run(void)
 		cmocka_unit_test(test_close_leaves_no_entry),
 		cmocka_unit_test(test_backoff_after_refusal),
 		cmocka_unit_test(test_off_stays_in_userspace),
+		cmocka_unit_test(test_hold_resume),
 		cmocka_unit_test(test_rtp_timeout_in_kernel),
 		cmocka_unit_test(test_new_source_mid_call),
 		cmocka_unit_test(test_stray_source_keeps_kernel),
