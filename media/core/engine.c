@@ -40,7 +40,10 @@ static void kfwd_start(struct media_engine *me)
 
 	if (me->cfg.kernel_forward == MEDIA_KFWD_OFF)
 		return;
-	err = kfwd_create(&me->kf, &me->bind, &why);
+	/* auto: only as a tcx link, which the kernel removes with the process; on: a tc
+	 * filter where the kernel has no tcx, which a SIGKILL leaves behind */
+	err = kfwd_create(&me->kf, &me->bind,
+			  me->cfg.kernel_forward == MEDIA_KFWD_ON ? KFWD_TC_FALLBACK : 0, &why);
 	if (err) {
 		log_msg(me->cfg.kernel_forward == MEDIA_KFWD_ON ? LOG_ERROR : LOG_INFO,
 			"media.kernel_forward", "off, pure relays stay in userspace: %s (%s)",

@@ -570,12 +570,27 @@ static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
 	if (kind == SESSION_FD_RTP) {
 		union media_sa latch = s->side[side].peer_rtp;
 
-		if (s->side[side].kf_on)
-			kfwd_session_passed(s, side, t / 1000u);   /* decide from fresh state */
+		/* From the latched source: the program left it to us (another SSRC or
+		 * payload type, a jump), decide from fresh state. From anywhere else (a
+		 * stray or spoofed packet the relay drops unless the latched source went
+		 * silent): the entry stays, or a sender of junk would take every call it
+		 * hits back out of the kernel; its counters are folded in, so the relatch
+		 * check sees when the latched source last sent. */
+		if (s->side[side].kf_on) {
+			if (sa_eq(from, &latch))
+				kfwd_session_passed(s, side, t / 1000u);
+			else
+				kfwd_session_sync(s, t / 1000u);
+		}
 		v = relay_rtp(s, cfg, side, buf, *len, from, t, arrival, out);
-		/* a new latch here: the other direction's entry sends to the old one */
-		if (s->side[side ^ 1].kf_on && !sa_eq(&latch, &s->side[side].peer_rtp))
-			kfwd_session_stop(s, side ^ 1, t / 1000u);
+		/* a new latch here: this side's entry is keyed by the old source, and the
+		 * other direction's entry sends to it */
+		if (!sa_eq(&latch, &s->side[side].peer_rtp)) {
+			if (s->side[side].kf_on)
+				kfwd_session_stop(s, side, t / 1000u);
+			if (s->side[side ^ 1].kf_on)
+				kfwd_session_stop(s, side ^ 1, t / 1000u);
+		}
 		if (s->dtmf && !s->clocked && mdtmf_busy(s))
 			clock_sync(w, s);   /* a digit began: it needs the clock */
 	} else {

@@ -4,11 +4,14 @@
  *
  * DESIGN
  * The object is compiled at build time and linked in as bytes (kfwd_obj.c), so
- * nothing is read from disk at run time. It is attached as a tcx link first: the
- * link belongs to this process and the kernel detaches it when the process ends, so
- * a crashed trunxd never leaves a stale table rewriting packets for ports another
- * process reuses. Kernels without tcx (before 6.6) get a clsact filter instead,
- * removed on a clean stop. Nothing here is fatal to trunxd: the caller logs the
+ * nothing is read from disk at run time. It is attached as a tcx link: the link
+ * belongs to this process and the kernel detaches it when the process ends, so a
+ * crashed trunxd never leaves a stale table rewriting packets for ports another
+ * process reuses, and several trunxd on one interface each run their own program and
+ * table (a miss goes on to the next). Kernels without tcx (before 6.6) get a clsact
+ * filter instead only when asked (KFWD_TC_FALLBACK: kernel_forward = on): such a
+ * filter survives a SIGKILL with its entries, and the next trunxd would hand out
+ * the same ports under it. Nothing here is fatal to trunxd: the caller logs the
  * reason and the userspace relay carries every call.
  */
 #include "kfwd.h"
@@ -80,13 +83,23 @@ static int find_ifindex(uint32_t a, unsigned *ifindex, bool *loopback)
 	return err;
 }
 
-static int attach(struct kfwd *k, int prog_fd)
+static int attach(struct kfwd *k, int prog_fd, unsigned flags, const char **why)
 {
-	int err;
+	int err = ENOTSUP;
 
-	k->link_fd = bpf_link_create(prog_fd, (int)k->ifindex, BPF_TCX_INGRESS, NULL);
-	if (k->link_fd >= 0)
-		return 0;
+	if (!(flags & KFWD_NO_TCX)) {
+		k->link_fd = bpf_link_create(prog_fd, (int)k->ifindex, BPF_TCX_INGRESS, NULL);
+		if (k->link_fd >= 0)
+			return 0;
+		err = errno ? errno : EINVAL;
+	}
+	if (!(flags & KFWD_TC_FALLBACK)) {
+		*why = "no tcx link on the interface's ingress (Linux 6.6 or later): a tc "
+		       "filter instead would outlive trunxd if it were killed, so only "
+		       "kernel_forward = on uses one";
+		return err == EINVAL ? ENOTSUP : err;   /* EINVAL: attach type unknown */
+	}
+	*why = "cannot attach to the interface's tc ingress";
 	k->hook = (struct bpf_tc_hook){.sz = sizeof(k->hook), .ifindex = (int)k->ifindex,
 				       .attach_point = BPF_TC_INGRESS};
 	err = bpf_tc_hook_create(&k->hook);
@@ -148,10 +161,15 @@ static int load(struct kfwd *k, int *prog_fd, const char **why)
 		return errno ? errno : EINVAL;
 	}
 	err = -bpf_object__load(k->obj);
-	if (err) {
-		*why = "the kernel refused the BPF program (CAP_BPF/CAP_NET_ADMIN, verifier)";
-		return err;
-	}
+	if (err == EPERM || err == EACCES)
+		*why = "no permission to load BPF programs (trunxd needs root, or CAP_BPF "
+		       "and CAP_NET_ADMIN)";
+	else if (err == ENOSYS)
+		*why = "the kernel has no BPF support";
+	else if (err)
+		*why = "the kernel refused the BPF program (verifier)";
+	if (err)
+		return err > 0 && err < 4000 ? err : EINVAL;   /* not libbpf's own codes */
 	prog = bpf_object__find_program_by_name(k->obj, "kfwd_ingress");
 	map = bpf_object__find_map_by_name(k->obj, "kfwd_flows");
 	if (!prog || !map) {
@@ -164,7 +182,8 @@ static int load(struct kfwd *k, int *prog_fd, const char **why)
 	return 0;
 }
 
-int kfwd_create(struct kfwd **kp, const union media_sa *addr, const char **why)
+int kfwd_create(struct kfwd **kp, const union media_sa *addr, unsigned flags,
+		const char **why)
 {
 	struct kfwd *k;
 	int err, prog_fd;
@@ -194,11 +213,9 @@ int kfwd_create(struct kfwd **kp, const union media_sa *addr, const char **why)
 	err = load(k, &prog_fd, why);
 	if (err)
 		goto fail;
-	err = attach(k, prog_fd);
-	if (err) {
-		*why = "cannot attach to the interface's tc ingress";
+	err = attach(k, prog_fd, flags, why);
+	if (err)
 		goto fail;
-	}
 	*kp = k;
 	return 0;
 fail:
@@ -262,6 +279,17 @@ void kfwd_destroy(struct kfwd *k)
 	free(k);
 }
 
+int kfwd_tc_filter(const struct kfwd *k, unsigned *ifindex, unsigned *handle,
+		   unsigned *priority)
+{
+	if (!k->tc)
+		return ENOENT;
+	*ifindex = k->ifindex;
+	*handle = k->tc_opts.handle;
+	*priority = k->tc_opts.priority;
+	return 0;
+}
+
 bool kfwd_local(const struct kfwd *k)
 {
 	return k->local;
@@ -313,9 +341,10 @@ unsigned kfwd_count(struct kfwd *k)
 
 #else /* !TRUNX_HAVE_KFWD: built without libbpf or clang */
 
-int kfwd_create(struct kfwd **kp, const union media_sa *addr, const char **why)
+int kfwd_create(struct kfwd **kp, const union media_sa *addr, unsigned flags,
+		const char **why)
 {
-	(void)addr;
+	(void)addr, (void)flags;
 	*kp = NULL;
 	*why = "trunx was built without BPF support (libbpf-dev, clang)";
 	return ENOTSUP;
@@ -324,6 +353,13 @@ int kfwd_create(struct kfwd **kp, const union media_sa *addr, const char **why)
 void kfwd_destroy(struct kfwd *k)
 {
 	(void)k;
+}
+
+int kfwd_tc_filter(const struct kfwd *k, unsigned *ifindex, unsigned *handle,
+		   unsigned *priority)
+{
+	(void)k, (void)ifindex, (void)handle, (void)priority;
+	return ENOENT;
 }
 
 bool kfwd_local(const struct kfwd *k)

@@ -18,18 +18,27 @@
 
 struct kfwd;
 
+/* kfwd_create() flags. */
+#define KFWD_TC_FALLBACK 1u   /**< where the kernel has no tcx links (before 6.6), attach
+			       *   as a tc clsact filter: it outlives a trunxd killed by
+			       *   SIGKILL, entries and all ([media] kernel_forward = on) */
+#define KFWD_NO_TCX      2u   /**< tests: behave as on a kernel without tcx links */
+
 /**
  * Loads the program and attaches it to the ingress of the interface that owns addr
- * (an IPv4 address; 127.0.0.0/8 is the loopback interface), as a tcx link where the
- * kernel has them (detached by the kernel when trunxd exits, even by kill -9), else
- * as a tc clsact filter removed by kfwd_destroy().
+ * (an IPv4 address; 127.0.0.0/8 is the loopback interface) as a tcx link, which the
+ * kernel detaches when trunxd exits, even by kill -9. Without tcx (kernels before
+ * 6.6) only with KFWD_TC_FALLBACK: as a tc clsact filter removed by kfwd_destroy(),
+ * which a crash leaves in place.
+ * @param flags KFWD_*
  * @param why  on failure, a short reason for the log
- * @return 0, ENOTSUP (no BPF support built in, wildcard or IPv6 address, or a
+ * @return 0, ENOTSUP (no BPF support built in, wildcard or IPv6 address, a
  *         non-loopback interface that does not forward IPv4: the kernel's route lookup
- *         for BPF refuses there), ENODEV (no interface has addr), or the errno of the
- *         load/attach (EPERM without CAP_BPF)
+ *         for BPF refuses there, or no tcx links without KFWD_TC_FALLBACK), ENODEV (no
+ *         interface has addr), or the errno of the load/attach (EPERM without CAP_BPF)
  */
-int kfwd_create(struct kfwd **kp, const union media_sa *addr, const char **why);
+int kfwd_create(struct kfwd **kp, const union media_sa *addr, unsigned flags,
+		const char **why);
 
 /**
  * Loads the program and its table without attaching them anywhere: for
@@ -47,6 +56,11 @@ int kfwd_open_detached(struct kfwd **kp, bool local, const char **why);
  */
 int kfwd_test_run(struct kfwd *k, unsigned ifindex, const void *pkt, size_t len, void *out,
 		  size_t *out_len, int *verdict);
+
+/** Where k is attached as a tc filter (KFWD_TC_FALLBACK): its ifindex, handle and
+ *  priority on the ingress hook (tests). @return 0, or ENOENT for a tcx link */
+int kfwd_tc_filter(const struct kfwd *k, unsigned *ifindex, unsigned *handle,
+		   unsigned *priority);
 
 /** Detaches the program and frees the table. NULL is a no-op. */
 void kfwd_destroy(struct kfwd *k);

@@ -4,7 +4,9 @@
  * payload, order, source address and the relay's SSRC/sequence/timestamp rewrite
  * intact; an update takes it back to userspace with the sequence continuing; the
  * close leaves no entry in the table; with the option off everything stays in
- * userspace. Needs root (CAP_BPF, CAP_NET_ADMIN): skipped, and said so, without it.
+ * userspace. Where the kernel has no tcx links (simulated), only `on` attaches, as a
+ * tc filter that the destroy removes; `auto` stays off (such a filter would survive a
+ * SIGKILL). Needs root (CAP_BPF, CAP_NET_ADMIN): skipped, and said so, without it.
  * Real sockets on 127.0.0.1; the program is attached to lo as a tcx link, which the
  * kernel removes with the process. */
 #include <setjmp.h>
@@ -12,10 +14,16 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if __has_include(<bpf/libbpf.h>)
+#include <bpf/libbpf.h>
+#define HAVE_LIBBPF 1
+#endif
 
 #include "engine.h"
 #include "kfwd.h"
@@ -35,7 +43,8 @@ struct fixture {
 	struct media_session_params p;
 };
 
-static void setup(struct fixture *f, enum media_kfwd mode)
+static void setup_cfg(struct fixture *f, enum media_kfwd mode, unsigned relatch_ms,
+		      unsigned rtp_timeout_ms)
 {
 	struct media_engine_cfg cfg;
 
@@ -43,6 +52,8 @@ static void setup(struct fixture *f, enum media_kfwd mode)
 	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 4, 1);
 	cfg.kernel_forward = mode;
+	cfg.relatch_ms = relatch_ms;   /* 0: the engine's default */
+	cfg.rtp_timeout_ms = rtp_timeout_ms;
 	assert_int_equal(test_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
 	assert_int_equal(media_session_create(f->me, 91, &f->s), 0);
 	f->pa = media_session_port(f->s, MEDIA_SIDE_A);
@@ -52,6 +63,11 @@ static void setup(struct fixture *f, enum media_kfwd mode)
 	side_params(&f->p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
 	side_params(&f->p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
 	assert_int_equal(media_session_update(f->s, &f->p), 0);
+}
+
+static void setup(struct fixture *f, enum media_kfwd mode)
+{
+	setup_cfg(f, mode, 0, 0);
 }
 
 static void teardown(struct fixture *f, struct media_event *closed)
@@ -381,6 +397,323 @@ static void test_off_stays_in_userspace(void **state)
 	assert_int_equal(ev.stats[0].rtp_in, 20);
 }
 
+/* Hold and resume by re-INVITE while both directions are in the kernel: the hold
+ * (B sendonly: music on hold toward A) takes both back and offloads nothing while it
+ * lasts (B's stream relayed by the worker, nothing sent to B); the resume offloads
+ * both again, and A's stream reaches B with its sequence continuing across the hold. */
+static void test_hold_resume(void **state)
+{
+	struct fixture f;
+	struct media_engine_counters c0, c1;
+	struct media_event ev;
+	struct rtp_hdr h, ha;
+	uint16_t seq_a = 1, seq_b = 1;
+	int i;
+
+	(void)state;
+	setup(&f, MEDIA_KFWD_AUTO);
+	media_engine_counters(f.me, &c0);
+	if (!c0.kfwd_active) {
+		if (geteuid() != 0) {
+			printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
+			teardown(&f, &ev);
+			skip();
+		}
+		fail_msg("kernel_forward = auto did not attach as root");
+	}
+	for (i = 0; i < 2; i++) {
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 1, &ha);
+		relay_one(&f.b, f.pb, &f.a, f.pa, seq_b++, 0xb, 2, &h);
+	}
+	assert_true(wait_flows(f.me, 2));
+	for (i = 0; i < 10; i++) {
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 10 + i, &ha);
+		relay_one(&f.b, f.pb, &f.a, f.pa, seq_b++, 0xb, 10 + i, &h);
+	}
+	/* hold: B sends only */
+	side_params(&f.p.side[1], peer_port(&f.b), 0, MEDIA_DIR_SENDONLY);
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	assert_true(wait_flows(f.me, 0));
+	sleep_ms(100);
+	media_engine_counters(f.me, &c0);
+	for (i = 0; i < 10; i++)
+		relay_one(&f.b, f.pb, &f.a, f.pa, seq_b++, 0xb, 100 + i, &h);   /* on hold */
+	for (i = 0; i < 3; i++, seq_a++)
+		peer_send_rtp(&f.a, f.pa, 0, seq_a, (uint32_t)seq_a * 160u, 0xa, false, 200);
+	assert_false(peer_recv_rtp(&f.b, &h, NULL, 300, NULL));   /* not sent to B */
+	relayed_at_least(f.me, c0.rtp_relayed + 10, &c1);
+	assert_int_equal(c1.rtp_relayed, c0.rtp_relayed + 10);   /* by the worker */
+	assert_int_equal(c1.kfwd_flows, 0);
+	/* resume */
+	side_params(&f.p.side[1], peer_port(&f.b), 0, MEDIA_DIR_SENDRECV);
+	assert_int_equal(media_session_update(f.s, &f.p), 0);
+	for (i = 0; i < 20; i++) {
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 300 + i, &h);
+		assert_int_equal(h.ssrc, ha.ssrc);
+		assert_int_equal(h.seq, (uint16_t)(ha.seq + 1));   /* continues across the hold */
+		ha = h;
+		relay_one(&f.b, f.pb, &f.a, f.pa, seq_b++, 0xb, 300 + i, &h);
+		media_engine_counters(f.me, &c1);
+		if (c1.kfwd_flows == 2)
+			break;
+	}
+	assert_true(wait_flows(f.me, 2));
+	sleep_ms(100);
+	media_engine_counters(f.me, &c0);
+	for (i = 0; i < 10; i++) {
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 400 + i, &h);   /* kernel */
+		assert_int_equal(h.seq, (uint16_t)(ha.seq + 1));
+		ha = h;
+		relay_one(&f.b, f.pb, &f.a, f.pa, seq_b++, 0xb, 400 + i, &h);
+	}
+	sleep_ms(100);
+	media_engine_counters(f.me, &c1);
+	assert_int_equal(c1.rtp_relayed, c0.rtp_relayed);
+	teardown(&f, &ev);
+}
+
+/* rtp_timeout with both directions in the kernel: media the program forwards is
+ * activity (no timeout while it flows, for longer than the timeout), and when it
+ * stops the timeout comes as it would in userspace. */
+static void test_rtp_timeout_in_kernel(void **state)
+{
+	struct fixture f;
+	struct media_engine_counters c;
+	struct media_event ev;
+	struct rtp_hdr h;
+	uint16_t seq = 1;
+	uint64_t t0;
+
+	(void)state;
+	setup_cfg(&f, MEDIA_KFWD_AUTO, 0, 1000);
+	media_engine_counters(f.me, &c);
+	if (!c.kfwd_active) {
+		if (geteuid() != 0) {
+			printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
+			teardown(&f, &ev);
+			skip();
+		}
+		fail_msg("kernel_forward = auto did not attach as root");
+	}
+	relay_one(&f.a, f.pa, &f.b, f.pb, seq, 0xa, 1, &h);
+	relay_one(&f.b, f.pb, &f.a, f.pa, seq++, 0xb, 2, &h);
+	relay_one(&f.a, f.pa, &f.b, f.pb, seq, 0xa, 3, &h);
+	relay_one(&f.b, f.pb, &f.a, f.pa, seq++, 0xb, 4, &h);
+	assert_true(wait_flows(f.me, 2));
+	/* 2.5 s of media both ways, all through the kernel */
+	for (int i = 0; i < 50; i++, seq++) {
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq, 0xa, 10 + i, &h);
+		relay_one(&f.b, f.pb, &f.a, f.pa, seq, 0xb, 10 + i, &h);
+		sleep_ms(50);
+	}
+	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 91), 0);
+	media_engine_counters(f.me, &c);
+	assert_int_equal(c.kfwd_flows, 2);
+	t0 = mono_ms();
+	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 91, 5000, NULL));
+	/* the timeout (1 s) after the last packet, give or take the 100 ms scan */
+	assert_true(mono_ms() - t0 >= 800);
+	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 91), 1);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].rtp_in, 52);
+	assert_int_equal(ev.stats[1].rtp_in, 52);
+}
+
+/* A's source restarts mid-call (new SSRC, sequence and timestamps, as after a
+ * phone's re-registration) while its direction is in the kernel: the program leaves
+ * the first packet to userspace, which takes the direction back and rebases, so B
+ * sees one stream with the sequence continuing; once the new source is validated
+ * the direction goes back to the kernel, the stream still continuous. */
+static void test_new_source_mid_call(void **state)
+{
+	struct fixture f;
+	struct media_engine_counters c0, c1;
+	struct media_event ev;
+	struct rtp_hdr h, prev;
+	uint16_t seq_a = 1, seq_n = 30000;
+	uint32_t ts_n = 123456789;
+	int i;
+
+	(void)state;
+	setup(&f, MEDIA_KFWD_AUTO);
+	media_engine_counters(f.me, &c0);
+	if (!c0.kfwd_active) {
+		if (geteuid() != 0) {
+			printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
+			teardown(&f, &ev);
+			skip();
+		}
+		fail_msg("kernel_forward = auto did not attach as root");
+	}
+	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 1, &h);
+	relay_one(&f.b, f.pb, &f.a, f.pa, 1, 0xb, 2, &h);
+	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 3, &h);
+	relay_one(&f.b, f.pb, &f.a, f.pa, 2, 0xb, 4, &h);
+	assert_true(wait_flows(f.me, 2));
+	for (i = 0; i < 20; i++)
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 10 + i, &prev);   /* kernel */
+	/* the new source: relayed by the worker until validated, then the kernel */
+	for (i = 0; i < 40; i++) {
+		relay_ts(&f.a, f.pa, &f.b, f.pb, seq_n, ts_n, 0xa2, 100 + i, &h);
+		seq_n++;
+		ts_n += 160;
+		assert_int_equal(h.ssrc, prev.ssrc);
+		assert_int_equal(h.seq, (uint16_t)(prev.seq + 1));
+		if (i > 0)
+			assert_int_equal(h.ts, prev.ts + 160u);
+		prev = h;
+		media_engine_counters(f.me, &c1);
+		if (i >= 2 && c1.kfwd_flows == 2)
+			break;
+	}
+	assert_true(wait_flows(f.me, 2));
+	sleep_ms(100);   /* the worker counts its last packet just after sending it */
+	media_engine_counters(f.me, &c0);
+	for (i = 0; i < 20; i++) {
+		relay_ts(&f.a, f.pa, &f.b, f.pb, seq_n, ts_n, 0xa2, 200 + i, &h);   /* kernel */
+		seq_n++;
+		ts_n += 160;
+		assert_int_equal(h.ssrc, prev.ssrc);
+		assert_int_equal(h.seq, (uint16_t)(prev.seq + 1));
+		assert_int_equal(h.ts, prev.ts + 160u);
+		prev = h;
+	}
+	sleep_ms(100);
+	media_engine_counters(f.me, &c1);
+	assert_int_equal(c1.rtp_relayed, c0.rtp_relayed);   /* none through the worker */
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].ssrc_changes, 1);
+	assert_int_equal(ev.stats[0].rtp_lost, 0);
+	assert_int_equal(ev.stats[0].rtp_in, ev.stats[1].rtp_out);
+}
+
+/* Packets from another source than the latched one (stray or spoofed) while both
+ * directions are in the kernel: dropped as before, and the entries stay (a sender of
+ * junk must not take the calls it hits back through the worker); the relatch check
+ * still sees the packets the kernel forwarded, so a stray source never takes the
+ * latch from one that keeps sending, even with a relatch time (1 s) no longer than
+ * the interval at which counters are folded. */
+static void test_stray_source_keeps_kernel(void **state)
+{
+	struct fixture f;
+	struct peer x;
+	struct media_engine_counters c0, c1;
+	struct media_event ev;
+	struct rtp_hdr h, prev;
+	uint16_t seq_a = 1;
+
+	(void)state;
+	setup_cfg(&f, MEDIA_KFWD_AUTO, 1000, 0);
+	media_engine_counters(f.me, &c0);
+	if (!c0.kfwd_active) {
+		if (geteuid() != 0) {
+			printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
+			teardown(&f, &ev);
+			skip();
+		}
+		fail_msg("kernel_forward = auto did not attach as root");
+	}
+	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 1, &h);
+	relay_one(&f.b, f.pb, &f.a, f.pa, 1, 0xb, 2, &h);
+	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 3, &h);
+	relay_one(&f.b, f.pb, &f.a, f.pa, 2, 0xb, 4, &h);
+	assert_true(wait_flows(f.me, 2));
+	relayed_at_least(f.me, 4, &c0);
+	/* 1.5 s of A's stream through the kernel: longer than the relatch time */
+	for (int i = 0; i < 75; i++) {
+		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 100 + i, &prev);
+		sleep_ms(20);
+	}
+	peer_open(&x);
+	for (uint16_t i = 0; i < 5; i++)
+		peer_send_rtp(&x, f.pa, 0, (uint16_t)(5000 + i), 0, 0x77, false, 999);
+	assert_false(peer_recv_rtp(&f.b, &h, NULL, 300, NULL));   /* not relayed */
+	media_engine_counters(f.me, &c1);
+	assert_int_equal(c1.kfwd_flows, 2);                    /* both still offloaded */
+	assert_int_equal(c1.rtp_relayed, c0.rtp_relayed);
+	/* A's stream goes on through the kernel, to B, from the same latch */
+	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 200, &h);
+	assert_int_equal(h.ssrc, prev.ssrc);
+	assert_int_equal(h.seq, (uint16_t)(prev.seq + 1));
+	relay_one(&f.b, f.pb, &f.a, f.pa, 3, 0xb, 201, &h);
+	sleep_ms(100);
+	media_engine_counters(f.me, &c1);
+	assert_int_equal(c1.rtp_relayed, c0.rtp_relayed);     /* none through the worker */
+	assert_int_equal(c1.kfwd_flows, 2);
+	peer_close(&x);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].rtp_in, 2 + 75 + 1);
+	assert_int_equal(ev.stats[0].rtp_dropped, 5);
+	assert_int_equal(ev.stats[1].rtp_out, 2 + 75 + 1);
+	assert_int_equal(ev.stats[1].rtp_in, 3);
+}
+
+/* A kernel without tcx links (before 6.6; simulated with KFWD_NO_TCX): the program
+ * could only be a tc clsact filter, which the kernel keeps after a SIGKILL with its
+ * table, rewriting packets for ports the next trunxd hands out again. The engine's
+ * auto (no KFWD_TC_FALLBACK) refuses with a reason naming tcx; on (KFWD_TC_FALLBACK)
+ * attaches the filter, and the destroy removes it. */
+static void test_tc_filter_only_when_on(void **state)
+{
+	union media_sa a;
+	struct kfwd *k = NULL;
+	const char *why = "";
+	unsigned ifindex, handle, prio;
+	int err;
+
+	(void)state;
+	assert_int_equal(sa_parse(&a, "127.0.0.1", 0), 0);
+	err = kfwd_create(&k, &a, KFWD_NO_TCX, &why);
+	if (err == EPERM && geteuid() != 0) {
+		printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
+		skip();
+	}
+	if (err == ENOTSUP && strstr(why, "without BPF")) {
+		printf("# kernel forwarding: SKIPPED (%s)\n", why);
+		skip();
+	}
+#ifdef HAVE_LIBBPF
+	assert_int_equal(err, ENOTSUP);
+	assert_null(k);
+	assert_non_null(strstr(why, "tcx"));
+	{
+		struct bpf_tc_hook hook = {.sz = sizeof(hook), .attach_point = BPF_TC_INGRESS};
+		struct bpf_tc_opts q;
+		bool made;
+
+		/* the clsact qdisc is left by kfwd_destroy() (others' filters may use it):
+		 * the test removes it if it made it */
+		hook.ifindex = (int)if_nametoindex("lo");
+		made = bpf_tc_hook_create(&hook) == 0;
+		err = kfwd_create(&k, &a, KFWD_NO_TCX | KFWD_TC_FALLBACK, &why);
+		assert_int_equal(err, 0);
+		assert_int_equal(kfwd_tc_filter(k, &ifindex, &handle, &prio), 0);
+		assert_int_equal(ifindex, (unsigned)hook.ifindex);
+		q = (struct bpf_tc_opts){.sz = sizeof(q), .handle = handle, .priority = prio};
+		assert_int_equal(bpf_tc_query(&hook, &q), 0);   /* the filter is there */
+		assert_int_not_equal(q.prog_id, 0);
+		kfwd_destroy(k);
+		q = (struct bpf_tc_opts){.sz = sizeof(q), .handle = handle, .priority = prio};
+		/* and gone: no such filter (ENOENT), or no filter chain left (EINVAL) */
+		err = bpf_tc_query(&hook, &q);
+		assert_true(err == -ENOENT || err == -EINVAL);
+		if (made) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			(void)bpf_tc_hook_destroy(&hook);
+		}
+	}
+	/* With tcx (this kernel), no filter: the link goes with the process. */
+	if (kfwd_create(&k, &a, KFWD_TC_FALLBACK, &why) == 0) {
+		assert_int_equal(kfwd_tc_filter(k, &ifindex, &handle, &prio), ENOENT);
+		kfwd_destroy(k);
+	}
+#else
+	(void)ifindex, (void)handle, (void)prio;
+	kfwd_destroy(k);
+	skip();   /* no libbpf headers to look at the filter with */
+#endif
+}
+
 int test_engine_kfwd_run(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +721,11 @@ int test_engine_kfwd_run(void)
 		cmocka_unit_test(test_close_leaves_no_entry),
 		cmocka_unit_test(test_backoff_after_refusal),
 		cmocka_unit_test(test_off_stays_in_userspace),
+		cmocka_unit_test(test_hold_resume),
+		cmocka_unit_test(test_rtp_timeout_in_kernel),
+		cmocka_unit_test(test_new_source_mid_call),
+		cmocka_unit_test(test_stray_source_keeps_kernel),
+		cmocka_unit_test(test_tc_filter_only_when_on),
 	};
 
 	return cmocka_run_group_tests_name("media_engine_kfwd", tests, NULL, NULL);
