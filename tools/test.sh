@@ -17,7 +17,7 @@
 #              TRUNX_CTEST_JOBS (release integration tests at once, default 2),
 #              TRUNX_ASAN_CTEST_JOBS (sanitizer integration tests at once, default 2),
 #              TRUNX_TEST_KFWD=off|auto|on ([media] kernel_forward of every trunxd the
-#              integration harness starts; unset: trunxd's default, auto).
+#              integration harness starts; unset: trunxd's default, off).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"

@@ -123,7 +123,7 @@ static const struct conf_key media_keys[] = {
 	 "50"},
 	{"io", CT_ENUM, CK(struct conf, media.io), 0, 0, 0, 0, 0, io_names, "epoll"},
 	{"kernel_forward", CT_ENUM, CK(struct conf, media.kernel_forward), 0, 0, 0, 0, 0,
-	 kfwd_names, "auto"},
+	 kfwd_names, "off"},
 };
 
 static const struct conf_key trunk_keys[] = {

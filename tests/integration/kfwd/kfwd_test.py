@@ -24,7 +24,7 @@ two_daemons: two trunxd on the loopback, each with a call forwarded by its own p
 and the second's call goes on in the kernel, untouched.
 
 no_caps: trunxd without CAP_BPF and CAP_NET_ADMIN (root's capabilities dropped from its
-bounding set) and kernel_forward left at its default (auto): one info line saying why
+bounding set) and kernel_forward = auto: one info line saying why
 the kernel path is off, nothing from libbpf, and calls relayed in userspace.
 
 no_bpf_kernel: the same where bpf() fails with ENOSYS, as on a kernel built without
@@ -528,14 +528,14 @@ CAP_BITS = (39, 12, 21, 38)
 
 
 def _userspace_only(ctx, prefix, why, check=None):
-    """trunxd started through prefix with kernel_forward at its default: one info line
-    matching why, nothing from libbpf on stderr, and a call relayed in userspace."""
+    """trunxd started through prefix with kernel_forward = auto: one info line matching
+    why, nothing from libbpf on stderr, and a call relayed in userspace."""
     callee = ua.UA(LOOP, name="callee", auto=True)
     ctx.at_end(callee.close)
     offers = []
 
     def default(c):
-        c.media.pop("kernel_forward", None)   # trunxd's own default
+        c.media["kernel_forward"] = "auto"
 
     t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=callee.port, configure=default,
                       prefix=prefix).start()

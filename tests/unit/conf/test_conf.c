@@ -59,8 +59,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cf->media.hold_timeout_ms, 3600000);
 	assert_int_equal(cf->media.relatch_ms, 2000);
 	assert_int_equal(cf->media.io, MEDIA_IO_EPOLL);   /* the default, by measurement */
-	/* where it loads (root, IPv4 address), else one log line and userspace */
-	assert_int_equal(cf->media.kernel_forward, MEDIA_KFWD_AUTO);
+	/* opt-in: offloaded RTP bypasses the host's netfilter (firewall, NAT) */
+	assert_int_equal(cf->media.kernel_forward, MEDIA_KFWD_OFF);
 	assert_int_equal(cf->n_trunks, 0);
 	assert_int_equal(cf->n_routes, 0);
 	conf_free(cf);
