@@ -338,6 +338,13 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 		put(&o, c->contact);
 		put(&o, "\r\n");
 	}
+	if (status == 503 && ans.retry_after) {
+		/* The headers in the order of the stack's own 503. */
+		char ra[40];
+
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", ans.retry_after);
+		put(&o, ra);
+	}
 	if (c->user_agent && c->user_agent[0]) {
 		put(&o, "User-Agent: ");
 		put(&o, c->user_agent);
@@ -349,17 +356,12 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 		/* As the call layer's refusal through the stack writes it (sipua_leg_respond:
 		 * the leg's first answer, with the trunk's policy; fail_call's Retry-After). */
 		const char *sup = supported_of(&ans.policy);
-		char ra[40];
 
 		put(&o, "Allow: " SIPUA_ALLOW "\r\n");
 		if (sup[0]) {
 			put(&o, "Supported: ");
 			put(&o, sup);
 			put(&o, "\r\n");
-		}
-		if (ans.retry_after) {
-			snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", ans.retry_after);
-			put(&o, ra);
 		}
 		put(&o, "Content-Length: 0\r\n\r\n");
 	} else {
