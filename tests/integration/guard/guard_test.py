@@ -839,6 +839,19 @@ def case_invite_flood_over_cps(ctx):
         flood_s = time.monotonic() - t0
         ctx.log("sent %d INVITEs (+%d retransmissions) in %.1f s (%.0f/s)",
                 sent, dups, flood_s, sent / flood_s)
+        # What the socket's queue lost (a sanitizer build cannot keep up with the flood)
+        # is sent again, as a caller retransmits an unanswered INVITE.
+        for _ in range(3):
+            time.sleep(1.0)
+            missing = [n for n in range(sent) if n not in first]
+            if not missing:
+                break
+            ctx.log("%d INVITEs without an answer (lost before trunxd read them): sent again",
+                    len(missing))
+            for k, n in enumerate(missing):
+                sock.sendto(sent_req[n], dst)
+                if k % 100 == 99:
+                    time.sleep(0.1)
         rc = calls.finish(legit, u, timeout=60)
         time.sleep(3)   # the last answers
     finally:
