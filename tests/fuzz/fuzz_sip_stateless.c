@@ -143,8 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (af.retry_after)
 				snprintf(want, sizeof(want), "\r\nRetry-After: %u\r\n", af.retry_after);
 			if ((af.retry_after && !strstr(out, want)) ||
-			    (!af.retry_after && strstr(out, "Retry-After")) ||
-			    (sup && !strstr(out, sup)) || (!sup && strstr(out, "Supported")) ||
+			    (!af.retry_after && strstr(out, "\r\nRetry-After:")) ||
+			    (sup && !strstr(out, sup)) || (!sup && strstr(out, "\r\nSupported:")) ||
 			    strncmp(out, "SIP/2.0 503 Service Unavailable\r\n",
 				    strlen("SIP/2.0 503 Service Unavailable\r\n")) != 0)
 				abort();
