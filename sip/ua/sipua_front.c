@@ -28,7 +28,8 @@
  * the event handler as SIPUA_EV_REFUSED (posted to the signalling thread's queue: it
  * makes the call record); an admitted one goes to the stack, and its INVITE event
  * carries `admitted` so it is not counted twice. A table of recent decisions
- * (guard_recent, RECENT_SLOTS of 24 bytes, each kept RECENT_TTL_MS) recognises
+ * (guard_recent, SIPUA_RECENT_SLOTS of 24 bytes, each kept SIPUA_RECENT_TTL_MS; in
+ * sipua_admit.c) recognises
  * retransmissions: a refused INVITE's is answered 503 again with no second record,
  * an admitted one's goes to the stack (which absorbs it) uncounted. When the table
  * is full the oldest decisions are forgotten first (counted): a retransmission of a
@@ -48,7 +49,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "guard.h"
@@ -63,9 +63,6 @@
 #define DGRAM_MAX         65536
 #define REPLY_MAX         8192
 #define RATE_SOURCES      8192
-#define RECENT_SLOTS      65536     /**< recent INVITE decisions (24 bytes each) */
-#define RECENT_TTL_MS     32000     /**< 64*T1: how long a peer retransmits an INVITE */
-#define ADMIT_LAPSE_MS    2000      /**< an admission whose INVITE event did not come */
 
 static uint64_t now_ms(void)
 {
@@ -114,143 +111,6 @@ bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer)
 	return false;
 }
 
-/* ---- admission of new INVITEs ---- */
-
-struct decide_ctx {
-	struct sipua          *ua;
-	const struct sockaddr *src;
-	enum sipua_transport   tp;
-	uint32_t               aux;   /**< a refusal's answer, packed */
-};
-
-/* A refusal's answer as kept in the table: what the 503 of a retransmission needs. */
-static uint32_t aux_of(const struct sipua_admit_answer *a)
-{
-	return (a->retry_after > 0xffff ? 0xffffu : a->retry_after) |
-	       (a->policy.session_expires ? 1u << 16 : 0) |
-	       (a->policy.rel100 != SIPUA_REL100_OFF ? 1u << 17 : 0);
-}
-
-static void answer_of(uint32_t aux, struct sipua_admit_answer *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->retry_after = aux & 0xffff;
-	a->policy.session_expires = aux & (1u << 16) ? 1 : 0;
-	a->policy.rel100 = aux & (1u << 17) ? SIPUA_REL100_SUPPORTED : SIPUA_REL100_OFF;
-}
-
-static void recent_put(struct sipua_front *f, uint64_t key, enum guard_recent_state st,
-		       uint32_t aux, uint64_t now)
-{
-	if (guard_recent_put(f->recent, key, st, aux, now) != GUARD_RECENT_NONE)
-		count(&f->c_recent_full);
-}
-
-static enum sipua_sl_decision front_decide(void *arg, uint64_t key, int max_forwards,
-					   struct sipua_admit_answer *ans)
-{
-	struct decide_ctx *d = arg;
-	struct sipua *ua = d->ua;
-	struct sipua_front *f = &ua->front;
-	struct sipua_admit_req rq;
-	uint64_t now = now_ms();
-	uint32_t aux;
-
-	if (!f->recent || !ua->admit || !key)
-		return SIPUA_SL_PASS;
-	switch (guard_recent_get(f->recent, key, now, &aux)) {
-	case GUARD_RECENT_REFUSED:
-		answer_of(aux, ans);
-		return SIPUA_SL_REFUSE_AGAIN;
-	case GUARD_RECENT_ADMITTED:
-	case GUARD_RECENT_CLAIMED:
-		return SIPUA_SL_PASS;   /* a retransmission: the stack absorbs it */
-	default:
-		break;
-	}
-	rq.src = d->src;
-	rq.transport = d->tp;
-	rq.max_forwards = max_forwards;
-	rq.pending = (unsigned)guard_recent_count(f->recent, GUARD_RECENT_ADMITTED);
-	switch (ua->admit(&rq, ans, ua->arg)) {
-	case SIPUA_ADMIT_OK:
-		recent_put(f, key, GUARD_RECENT_ADMITTED, 0, now);
-		return SIPUA_SL_PASS;
-	case SIPUA_ADMIT_REFUSE:
-		d->aux = aux_of(ans);
-		return SIPUA_SL_REFUSE;
-	default:
-		return SIPUA_SL_PASS;
-	}
-}
-
-struct refused_job {
-	struct sipua           *ua;
-	struct sipua_sl_refusal r;
-};
-
-/* Hands a refusal to the event handler (strings copied with the struct are pointed at
- * again). */
-static void refused_deliver(struct sipua *ua, struct sipua_sl_refusal *r)
-{
-	struct sipua_ev ev = {0};
-
-	r->in.call_id = r->buf.call_id;
-	r->in.ruri = r->buf.ruri;
-	r->in.from_uri = r->buf.from;
-	r->in.to_uri = r->buf.to;
-	r->in.ruri_user = r->ruri_user;
-	r->in.from_user = r->from_user;
-	r->in.from_display = r->from_display;
-	r->in.to_user = r->to_user;
-	ev.type = SIPUA_EV_REFUSED;
-	ev.status = 503;
-	ev.in = &r->in;
-	sipua_deliver(ua, &ev);
-}
-
-static void refused_run(void *arg)
-{
-	struct refused_job *j = arg;
-
-	refused_deliver(j->ua, &j->r);
-	free(j);
-}
-
-/* A 503 was sent for an INVITE the admission refused: the first time, it is kept in
- * the table and its record posted to the signalling thread's queue, to be made once
- * the stack's read is over (made at once if the queue is full or memory short: the
- * handler only writes the record, and nothing is lost). */
-static void overload_sent(struct sipua *ua, const struct sockaddr *src, enum sipua_transport tp,
-			  uint32_t aux)
-{
-	struct sipua_front *f = &ua->front;
-	struct sipua_sl_refusal *r = f->refusal;
-	struct refused_job *j;
-	struct timespec ts;
-
-	if (!r->first) {
-		count(&f->c_overload_resent);
-		return;
-	}
-	recent_put(f, r->key, GUARD_RECENT_REFUSED, aux, now_ms());
-	count(&f->c_overload);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	memset(&r->in.src, 0, sizeof(r->in.src));
-	memcpy(&r->in.src, src, sa_len(src));
-	r->in.transport = tp;
-	r->in.at_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-	j = malloc(sizeof(*j));
-	if (!j) {
-		refused_deliver(ua, r);
-		return;
-	}
-	j->ua = ua;
-	j->r = *r;
-	if (sipua_post(ua, refused_run, j) != 0)
-		refused_run(j);
-}
-
 /*
  * The stateless answer to one request from src (a datagram, or a whole message of a
  * stream), written to f->reply: what to do with it (sipua_stateless()); *d says how
@@ -259,7 +119,7 @@ static void overload_sent(struct sipua *ua, const struct sockaddr *src, enum sip
 static enum sipua_sl_action front_stateless(struct sipua *ua, enum sipua_verdict v,
 					    const char *data, size_t len,
 					    const struct sockaddr *src, enum sipua_transport tp,
-					    int *statusp, size_t *np, struct decide_ctx *d)
+					    int *statusp, size_t *np, struct sipua_admit_ctx *d)
 {
 	struct sipua_front *f = &ua->front;
 	struct sipua_sl_ctx sl = {0};
@@ -274,7 +134,7 @@ static enum sipua_sl_action front_stateless(struct sipua *ua, enum sipua_verdict
 	sl.contact = ua->contact_udp;
 	sl.secret = f->secret;
 	sl.tpm = sipua_tpm(ua);
-	sl.decide = v == SIPUA_ACCEPT && ua->admit && f->recent ? front_decide : NULL;
+	sl.decide = v == SIPUA_ACCEPT && ua->admit && f->recent ? sipua_admit_decide : NULL;
 	sl.decide_arg = d;
 	sl.refusal = f->refusal;
 	return sipua_stateless(&sl, data, len, src, f->reply, REPLY_MAX, np, statusp);
@@ -371,7 +231,7 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 		 * layer as before). */
 		size_t len = guard_frame_length(msg, avail), n = 0;
 		const struct sockaddr *peer = (const struct sockaddr *)&a->c->peer;
-		struct decide_ctx d;
+		struct sipua_admit_ctx d;
 		int status = 0;
 
 		if (len && len <= DGRAM_MAX &&
@@ -385,7 +245,7 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 				shutdown(a->c->fd, SHUT_RDWR);
 				a->c->closing = true;
 			}
-			overload_sent(a->ua, peer, SIPUA_TP_TCP, d.aux);
+			sipua_admit_refused(a->ua, peer, SIPUA_TP_TCP, d.aux);
 			return false;
 		}
 	}
@@ -417,7 +277,7 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 {
 	struct sipua *ua = arg;
 	struct sipua_front *f = &ua->front;
-	struct decide_ctx d;
+	struct sipua_admit_ctx d;
 	const char *data = iov[0].iov_base;
 	enum sipua_verdict v;
 	size_t i = 0, n = 0;
@@ -473,7 +333,7 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 	case SIPUA_SL_REPLY:
 		sendto(fd, f->reply, n, MSG_DONTWAIT | MSG_NOSIGNAL, src, sa_len(src));
 		if (status == 503)
-			overload_sent(ua, src, SIPUA_TP_UDP, d.aux);
+			sipua_admit_refused(ua, src, SIPUA_TP_UDP, d.aux);
 		else
 			count(status == 200 ? &f->c_ok : &f->c_rejected);
 		return false;
@@ -596,7 +456,7 @@ static void front_tick(struct sipua *ua, su_timer_t *t, struct sipua_timer *unus
 	if (second) {
 		if (f->recent)
 			guard_recent_lapse(f->recent, GUARD_RECENT_ADMITTED, GUARD_RECENT_CLAIMED,
-					   ADMIT_LAPSE_MS, now);
+					   SIPUA_ADMIT_LAPSE_MS, now);
 		log_flush_repeats(false);
 		report(ua, now);
 		trim_heap(now, f);
@@ -687,7 +547,7 @@ void sipua_front_start(struct sipua *ua)
 	err = f->scratch && f->reply && f->refusal ? guard_rate_create(&f->rate, RATE_SOURCES)
 						   : ENOMEM;
 	if (!err && ua->admit)
-		err = guard_recent_create(&f->recent, RECENT_SLOTS, RECENT_TTL_MS);
+		err = guard_recent_create(&f->recent, SIPUA_RECENT_SLOTS, SIPUA_RECENT_TTL_MS);
 	if (!err)
 		err = guard_conns_create(&f->conns, cap);
 	if (!err) {
@@ -744,15 +604,6 @@ void sipua_set_source_class(struct sipua *ua, sipua_source_h *fn)
 {
 	if (ua && !ua->thread_started)
 		ua->src_class = fn;
-}
-
-bool sipua_front_claim(struct sipua *ua, sip_t const *sip)
-{
-	struct sipua_front *f = &ua->front;
-
-	return f->recent && guard_recent_change(f->recent, sipua_sl_key(f->secret, sip),
-						GUARD_RECENT_ADMITTED, GUARD_RECENT_CLAIMED,
-						now_ms());
 }
 
 struct guard_job {

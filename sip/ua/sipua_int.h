@@ -292,6 +292,29 @@ bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer);
 bool sipua_endpoint_of(const char *addr, uint16_t port, struct sockaddr_storage *ss);
 /** Same family, address and port. */
 bool sipua_same_endpoint(const struct sockaddr *a, const struct sockaddr *b);
+/* sipua_admit.c */
+#define SIPUA_RECENT_SLOTS   65536   /**< recent INVITE decisions kept (24 bytes each) */
+#define SIPUA_RECENT_TTL_MS  32000   /**< 64*T1: how long a peer retransmits an INVITE */
+#define SIPUA_ADMIT_LAPSE_MS 2000    /**< an admission whose INVITE event did not come */
+
+/** One request's admission in front of the stack (sipua_admit_decide's arg). */
+struct sipua_admit_ctx {
+	struct sipua          *ua;
+	const struct sockaddr *src;
+	enum sipua_transport   tp;
+	uint32_t               aux;   /**< a refusal's answer, packed (for its table entry) */
+};
+
+/** sipua_sl_decide_h of the front: the table of recent decisions, then the admission
+ *  handler (an admission is kept in the table as ADMITTED). */
+enum sipua_sl_decision sipua_admit_decide(void *arg, uint64_t key, int max_forwards,
+					  struct sipua_admit_answer *ans);
+
+/** A 503 was sent for the refusal in ua->front.refusal: kept in the table and its
+ *  record posted the first time; counted. */
+void sipua_admit_refused(struct sipua *ua, const struct sockaddr *src, enum sipua_transport tp,
+			 uint32_t aux);
+
 /** The stack's event for an INVITE the front admitted has come: true (once) if the
  *  admission counted this INVITE (sipua_incoming.admitted). */
 bool sipua_front_claim(struct sipua *ua, sip_t const *sip);
