@@ -85,7 +85,7 @@ static size_t step(struct guard_frame *f, const char *p, size_t n, const char *a
 				kind = GUARD_MSG_ACK;
 			else
 				kind = GUARD_MSG_REQUEST;
-			f->drop = admit && kind != GUARD_MSG_RESPONSE ? !admit(kind, arg) : false;
+			f->drop = admit && kind != GUARD_MSG_RESPONSE ? !admit(kind, p, n, arg) : false;
 		}
 		f->messages++;
 		if (f->drop)
@@ -175,4 +175,19 @@ size_t guard_frame_filter(struct guard_frame *f, struct iovec *iov, size_t iovcn
 		}
 	}
 	return kept;
+}
+
+size_t guard_frame_length(const char *p, size_t n)
+{
+	struct guard_frame f;
+	size_t off = 0;
+	bool keep;
+
+	if (!p || !n || p[0] == '\r' || p[0] == '\n')
+		return 0;
+	memset(&f, 0, sizeof(f));
+	do {
+		off += step(&f, p + off, n - off, NULL, 0, &keep, NULL, NULL);
+	} while (off < n && f.state != F_BETWEEN);
+	return f.state == F_BETWEEN && f.messages == 1 ? off : 0;
 }

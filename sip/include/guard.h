@@ -48,6 +48,58 @@ void guard_rate_set(struct guard_rate *r, unsigned per_s, unsigned burst);
 /** Takes one request from src's bucket at now_ms: true if allowed, false if over. */
 bool guard_rate_take(struct guard_rate *r, const struct sockaddr *src, uint64_t now_ms);
 
+/* ---- recent INVITE decisions (guard_recent.c) ---- */
+
+enum guard_recent_state {
+	GUARD_RECENT_NONE = 0,   /**< not in the table (or expired) */
+	GUARD_RECENT_REFUSED,    /**< answered 503 in front of the stack, recorded once */
+	GUARD_RECENT_ADMITTED,   /**< counted by the admission and handed to the stack; the
+				      stack's INVITE event has not claimed it yet */
+	GUARD_RECENT_CLAIMED,    /**< admitted, and claimed (or given up after a while) */
+	GUARD_RECENT_STATES
+};
+
+struct guard_recent;
+
+/**
+ * Creates a table of about `capacity` decisions (rounded up to a power of two times
+ * 8), each forgotten ttl_ms after it was made. Memory: 24 bytes a slot, allocated
+ * once; when a key's set is full its oldest decision gives way.
+ * @return 0, EINVAL, ENOMEM
+ */
+int guard_recent_create(struct guard_recent **tp, size_t capacity, unsigned ttl_ms);
+void guard_recent_destroy(struct guard_recent *t);
+
+/** Slots in the table. */
+size_t guard_recent_capacity(const struct guard_recent *t);
+
+/** The decision kept for key (a keyed hash of the transaction), or NONE; *aux (may be
+ *  NULL) receives the value kept with it (0 for NONE). */
+enum guard_recent_state guard_recent_get(struct guard_recent *t, uint64_t key, uint64_t now_ms,
+					 uint32_t *aux);
+
+/**
+ * Keeps state (and a value of the caller's, aux) for key at now_ms (replacing what key
+ * had).
+ * @return the state of a live decision of another key it displaced (the table was
+ *         full there), else NONE
+ */
+enum guard_recent_state guard_recent_put(struct guard_recent *t, uint64_t key,
+					 enum guard_recent_state state, uint32_t aux, uint64_t now_ms);
+
+/** Changes key's state from `from` to `to`: true if key was in state `from`. */
+bool guard_recent_change(struct guard_recent *t, uint64_t key, enum guard_recent_state from,
+			 enum guard_recent_state to, uint64_t now_ms);
+
+/** Moves every decision in state `from` made older_ms ago or more to `to` (a scan of
+ *  the table; nothing when none is in `from`). @return how many */
+size_t guard_recent_lapse(struct guard_recent *t, enum guard_recent_state from,
+			  enum guard_recent_state to, unsigned older_ms, uint64_t now_ms);
+
+/** Decisions in the table in this state (expired ones may count until touched or
+ *  swept by guard_recent_lapse). */
+size_t guard_recent_count(const struct guard_recent *t, enum guard_recent_state state);
+
 /* ---- SIP message framing in a stream (guard_frame.c) ---- */
 
 /** Framing state of one connection (embed it; zero it to start). */
@@ -77,9 +129,12 @@ enum guard_msg {
  * message starting with 'S' counts as a response, any other as a request (an ACK is
  * recognised only when its first four bytes are at hand). ACKs get no answer and make
  * no state, and one dropped from a dialog's peer costs a call (its 2xx is resent, then
- * the dialog is torn down for want of an ACK): callers keep those.
+ * the dialog is torn down for want of an ACK): callers keep those. msg[0..avail) are
+ * the message's bytes at hand from its start, contiguous (the rest of that iovec): a
+ * whole message there (guard_frame_length) may be answered by the caller and dropped.
  */
-typedef bool (guard_frame_admit_h)(enum guard_msg kind, void *arg);
+typedef bool (guard_frame_admit_h)(enum guard_msg kind, const char *msg, size_t avail,
+				   void *arg);
 
 /**
  * Runs len bytes, laid out in iov[0..iovcnt), through the framer; the bytes of
@@ -92,6 +147,12 @@ typedef bool (guard_frame_admit_h)(enum guard_msg kind, void *arg);
  */
 size_t guard_frame_filter(struct guard_frame *f, struct iovec *iov, size_t iovcnt, size_t len,
 			  guard_frame_admit_h *admit, void *arg);
+
+/**
+ * The length of the SIP message starting at p[0] (framed as guard_frame_filter does)
+ * when all of it is in p[0..n), else 0.
+ */
+size_t guard_frame_length(const char *p, size_t n);
 
 /* ---- accepted connections (guard_conn.c) ---- */
 

@@ -125,6 +125,10 @@ enum sipua_ev_type {
 				    message/sipfrag status line (0 when unreadable);
 				    sub_terminated when no further NOTIFY will come; local
 				    (status 408 ...) when the stack gave up waiting */
+	SIPUA_EV_REFUSED,      /**< a new INVITE the admission handler refused
+				    (sipua_set_admit), already answered (status) in front of
+				    the stack: `in` describes it, there is no leg. Once per
+				    INVITE, not per retransmission */
 };
 
 /** Why a leg terminated. */
@@ -152,6 +156,9 @@ struct sipua_incoming {
 	const char *to_uri;
 	int         max_forwards;           /**< -1 when the header is absent */
 	unsigned    session_expires;        /**< Session-Expires delta (s), 0 if absent */
+	bool        admitted;               /**< the admission handler counted it in front
+					         of the stack already (sipua_set_admit) */
+	uint64_t    at_ms;                  /**< REFUSED: wall-clock time of the refusal */
 };
 
 /** An event delivered to the handler on the signalling thread. */
@@ -219,6 +226,55 @@ typedef bool (sipua_tls_verify_h)(const struct sockaddr *peer, bool incoming, ch
 typedef enum sipua_verdict (sipua_source_h)(const struct sockaddr *src, bool connection,
 					    void *arg);
 
+enum sipua_rel100 {
+	SIPUA_REL100_OFF = 0,    /**< never use reliable provisionals */
+	SIPUA_REL100_SUPPORTED,  /**< Supported: 100rel */
+	SIPUA_REL100_REQUIRED,   /**< Require: 100rel */
+};
+
+/** Per-leg session policy. */
+struct sipua_policy {
+	unsigned          session_expires;  /**< RFC 4028 interval (s); 0 = no session timer */
+	unsigned          min_se;           /**< Min-SE (s), >= 90 */
+	enum sipua_rel100 rel100;
+};
+
+/** What the admission handler says of a new INVITE. */
+enum sipua_admit {
+	SIPUA_ADMIT_PASS = 0,  /**< not decided here: the stack and the event handler decide
+				    (nothing counted) */
+	SIPUA_ADMIT_OK,        /**< counted as a new call; the event handler must not count
+				    it again (sipua_incoming.admitted) */
+	SIPUA_ADMIT_REFUSE,    /**< over a limit: answered 503 in front of the stack */
+};
+
+/** A new INVITE from a source the source check accepts, read in front of the stack. */
+struct sipua_admit_req {
+	const struct sockaddr *src;
+	enum sipua_transport   transport;     /**< UDP or TCP (TLS is read by the stack) */
+	int                    max_forwards;  /**< -1 when absent */
+	unsigned               pending;       /**< INVITEs admitted (OK) whose SIPUA_EV_INCOMING
+					           has not come yet */
+};
+
+/** How to refuse it (SIPUA_ADMIT_REFUSE). */
+struct sipua_admit_answer {
+	unsigned            retry_after;   /**< seconds; 0 = no Retry-After */
+	struct sipua_policy policy;        /**< the source's (the answer's Supported) */
+	void               *peer;          /**< handed back in SIPUA_EV_REFUSED (in->peer) */
+};
+
+/**
+ * The admission of new calls, asked in front of the stack (signalling thread, from
+ * inside the read of the SIP socket: it must not call into sipua). Asked once per
+ * INVITE transaction (retransmissions are recognised), for INVITEs outside a dialog
+ * from accepted sources that the stack would serve (sipua_request_check passes).
+ * Deciding here keeps the stack free of refused INVITEs: a 503 through the stack
+ * keeps ~7 KB until timer H.
+ */
+typedef enum sipua_admit (sipua_admit_h)(const struct sipua_admit_req *rq,
+					 struct sipua_admit_answer *ans, void *arg);
+
 /** A function run on the signalling thread by sipua_post() or a timer. */
 typedef void (sipua_job_h)(void *arg);
 
@@ -234,6 +290,14 @@ int sipua_create(struct sipua **uap, const struct sipua_cfg *cfg, sipua_event_h 
 
 /** Sets the address-only source check (before sipua_start; NULL accepts all). */
 void sipua_set_source_class(struct sipua *ua, sipua_source_h *fn);
+
+/** Sets the admission handler (before sipua_start; NULL: every INVITE goes to the
+ *  stack, as without the front). It receives the agent's arg. */
+void sipua_set_admit(struct sipua *ua, sipua_admit_h *fn);
+
+/** INVITEs the admission handler admitted whose SIPUA_EV_INCOMING has not come yet
+ *  (forgotten after 2 s: the stack refused or dropped them). Signalling thread. */
+unsigned sipua_admit_pending(const struct sipua *ua);
 
 /**
  * Changes the guards' settings while running (tcp_max_connections can only be
@@ -259,6 +323,10 @@ struct sipua_guard_stats {
 	uint64_t tcp_closed_unknown;   /**< closed after a refused source's request was
 					    answered, or after tcp_unknown_ms */
 	uint64_t tcp_closed_idle;      /**< closed after tcp_idle_ms without a dialog */
+	uint64_t overload_refused;     /**< new INVITEs refused 503 by the admission handler
+					    without transaction state (one per INVITE) */
+	uint64_t overload_resent;      /**< ... those 503s sent again to retransmissions */
+	uint64_t overload_table_full;  /**< decisions forgotten early: the table was full */
 };
 
 /** Reads the guards' counters. Any thread. */
@@ -376,19 +444,6 @@ int sipua_timer_start(struct sipua *ua, unsigned ms, sipua_job_h *fn, void *arg,
 void sipua_timer_cancel(struct sipua_timer *t);
 
 /* ---- legs (signalling thread only) ---- */
-
-enum sipua_rel100 {
-	SIPUA_REL100_OFF = 0,    /**< never use reliable provisionals */
-	SIPUA_REL100_SUPPORTED,  /**< Supported: 100rel */
-	SIPUA_REL100_REQUIRED,   /**< Require: 100rel */
-};
-
-/** Per-leg session policy. */
-struct sipua_policy {
-	unsigned          session_expires;  /**< RFC 4028 interval (s); 0 = no session timer */
-	unsigned          min_se;           /**< Min-SE (s), >= 90 */
-	enum sipua_rel100 rel100;
-};
 
 struct sipua_invite {
 	const char *ruri;          /**< request-URI (also the next hop) */

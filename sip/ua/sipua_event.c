@@ -166,6 +166,7 @@ static void incoming_invite(struct sipua *ua, nua_t *nua, nua_handle_t *nh, sip_
 	in.transport = tp;
 	in.peer = peer;
 	in.call_id = leg->call_id;
+	in.admitted = tp != SIPUA_TP_TLS && sipua_front_claim(ua, sip);
 
 	/* The stack's automatic 100 is off (see sipua.c): stop A's retransmissions now. */
 	nua_respond(nh, SIP_100_TRYING, TAG_END());

@@ -22,6 +22,19 @@
  * out-of-dialog requests from refused ones are answered here without transaction
  * state (sipua_stateless.c).
  *
+ * New INVITEs from known sources (over UDP, and over TCP when the whole message is
+ * in one read) are put to the admission handler (max_calls, max_cps) here, once per
+ * transaction: a refused one is answered 503 without transaction state and handed to
+ * the event handler as SIPUA_EV_REFUSED (posted to the signalling thread's queue: it
+ * makes the call record); an admitted one goes to the stack, and its INVITE event
+ * carries `admitted` so it is not counted twice. A table of recent decisions
+ * (guard_recent, SIPUA_RECENT_SLOTS of 24 bytes, each kept SIPUA_RECENT_TTL_MS; in
+ * sipua_admit.c) recognises
+ * retransmissions: a refused INVITE's is answered 503 again with no second record,
+ * an admitted one's goes to the stack (which absorbs it) uncounted. When the table
+ * is full the oldest decisions are forgotten first (counted): a retransmission of a
+ * forgotten refusal is refused and recorded again.
+ *
  * Housekeeping on a 250 ms tick: planned and idle closures, the log's repeat
  * summaries, the guards' summary line, and memory given back to the system once a
  * flood is over (malloc_trim when much of the heap is free).
@@ -98,6 +111,35 @@ bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer)
 	return false;
 }
 
+/*
+ * The stateless answer to one request from src (a datagram, or a whole message of a
+ * stream), written to f->reply: what to do with it (sipua_stateless()); *d says how
+ * a refusal's 503 was decided, for overload_sent().
+ */
+static enum sipua_sl_action front_stateless(struct sipua *ua, enum sipua_verdict v,
+					    const char *data, size_t len,
+					    const struct sockaddr *src, enum sipua_transport tp,
+					    int *statusp, size_t *np, struct sipua_admit_ctx *d)
+{
+	struct sipua_front *f = &ua->front;
+	struct sipua_sl_ctx sl = {0};
+
+	d->ua = ua;
+	d->src = src;
+	d->tp = tp;
+	d->aux = 0;
+	sl.verdict = v;
+	sl.dialog_peer = v != SIPUA_ACCEPT && sipua_peers_has(ua->peers, src);
+	sl.user_agent = ua->cfg.user_agent[0] ? ua->cfg.user_agent : "trunx";
+	sl.contact = ua->contact_udp;
+	sl.secret = f->secret;
+	sl.tpm = sipua_tpm(ua);
+	sl.decide = v == SIPUA_ACCEPT && ua->admit && f->recent ? sipua_admit_decide : NULL;
+	sl.decide_arg = d;
+	sl.refusal = f->refusal;
+	return sipua_stateless(&sl, data, len, src, f->reply, REPLY_MAX, np, statusp);
+}
+
 /* ---- connections ---- */
 
 bool sipua_tls_welcome(struct sipua *ua, const struct sockaddr *peer)
@@ -157,7 +199,7 @@ struct admit_ctx {
 	uint64_t           now;
 };
 
-static bool admit_message(enum guard_msg kind, void *arg)
+static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, void *arg)
 {
 	struct admit_ctx *a = arg;
 	struct sipua_front *f = &a->ua->front;
@@ -181,6 +223,31 @@ static bool admit_message(enum guard_msg kind, void *arg)
 	if (!guard_rate_take(f->rate, (const struct sockaddr *)&a->c->peer, a->now)) {
 		count(&f->c_rate_limited);
 		return false;
+	}
+	if (a->c->known && a->ua->admit && !a->ua->stopping && avail >= 7 &&
+	    memcmp(msg, "INVITE ", 7) == 0) {
+		/* A new INVITE whose every byte is at hand: the admission may refuse it here
+		 * (a message split across reads goes to the stack, which asks the call
+		 * layer as before). */
+		size_t len = guard_frame_length(msg, avail), n = 0;
+		const struct sockaddr *peer = (const struct sockaddr *)&a->c->peer;
+		struct sipua_admit_ctx d;
+		int status = 0;
+
+		if (len && len <= DGRAM_MAX &&
+		    front_stateless(a->ua, SIPUA_ACCEPT, msg, len, peer, SIPUA_TP_TCP, &status,
+				    &n, &d) == SIPUA_SL_REPLY && status == 503) {
+			ssize_t w = send(a->c->fd, f->reply, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (w != (ssize_t)n) {
+				/* A peer that does not read its answers loses the connection
+				 * rather than get half of one. */
+				shutdown(a->c->fd, SHUT_RDWR);
+				a->c->closing = true;
+			}
+			sipua_admit_refused(a->ua, peer, SIPUA_TP_TCP, d.aux);
+			return false;
+		}
 	}
 	return true;
 }
@@ -210,7 +277,7 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 {
 	struct sipua *ua = arg;
 	struct sipua_front *f = &ua->front;
-	struct sipua_sl_ctx sl;
+	struct sipua_admit_ctx d;
 	const char *data = iov[0].iov_base;
 	enum sipua_verdict v;
 	size_t i = 0, n = 0;
@@ -247,25 +314,28 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 	if (!ua->src_class)
 		return true;   /* no address-only check: every request goes to the stack */
 	v = classify(ua, src, false);
-	if ((v == SIPUA_ACCEPT && (len - i < 8 || memcmp(data + i, "OPTIONS ", 8) != 0)) ||
+	/* From a known source: OPTIONS, new INVITEs (the admission), and while 503s of
+	 * ours may be acknowledged, ACKs (those of our 503s have our To tag). */
+	if ((v == SIPUA_ACCEPT && (len - i < 8 || memcmp(data + i, "OPTIONS ", 8) != 0) &&
+	     (!f->recent || len - i < 7 || memcmp(data + i, "INVITE ", 7) != 0) &&
+	     (!f->recent || !guard_recent_count(f->recent, GUARD_RECENT_REFUSED) ||
+	      memcmp(data + i, "ACK ", 4) != 0)) ||
 	    ua->stopping)
 		return true;
-	sl.dialog_peer = v != SIPUA_ACCEPT && sipua_peers_has(ua->peers, src);
-	if (v != SIPUA_ACCEPT && !sl.dialog_peer && len - i >= 4 &&
+	if (v != SIPUA_ACCEPT && !sipua_peers_has(ua->peers, src) && len - i >= 4 &&
 	    memcmp(data + i, "ACK ", 4) == 0) {
 		/* No dialog of ours has this sender: whatever it acknowledges (our
 		 * stateless 403, or nothing) is not the stack's business. */
 		count(&f->c_dropped);
 		return false;
 	}
-	sl.verdict = v;
-	sl.user_agent = ua->cfg.user_agent[0] ? ua->cfg.user_agent : "trunx";
-	sl.contact = ua->contact_udp;
-	sl.secret = f->secret;
-	switch (sipua_stateless(&sl, data, len, src, f->reply, REPLY_MAX, &n, &status)) {
+	switch (front_stateless(ua, v, data, len, src, SIPUA_TP_UDP, &status, &n, &d)) {
 	case SIPUA_SL_REPLY:
 		sendto(fd, f->reply, n, MSG_DONTWAIT | MSG_NOSIGNAL, src, sa_len(src));
-		count(status == 200 ? &f->c_ok : &f->c_rejected);
+		if (status == 503)
+			sipua_admit_refused(ua, src, SIPUA_TP_UDP, d.aux);
+		else
+			count(status == 200 ? &f->c_ok : &f->c_rejected);
 		return false;
 	case SIPUA_SL_SWALLOW:
 		if (v == SIPUA_DROP)
@@ -384,6 +454,9 @@ static void front_tick(struct sipua *ua, su_timer_t *t, struct sipua_timer *unus
 	if (f->conns)
 		sweep_connections(ua, now, second);
 	if (second) {
+		if (f->recent)
+			guard_recent_lapse(f->recent, GUARD_RECENT_ADMITTED, GUARD_RECENT_CLAIMED,
+					   SIPUA_ADMIT_LAPSE_MS, now);
 		log_flush_repeats(false);
 		report(ua, now);
 		trim_heap(now, f);
@@ -470,7 +543,11 @@ void sipua_front_start(struct sipua *ua)
 		f->secret = sipua_now_ms() * 0x9e3779b97f4a7c15ull;
 	f->scratch = malloc(DGRAM_MAX);
 	f->reply = malloc(REPLY_MAX);
-	err = f->scratch && f->reply ? guard_rate_create(&f->rate, RATE_SOURCES) : ENOMEM;
+	f->refusal = malloc(sizeof(*f->refusal));
+	err = f->scratch && f->reply && f->refusal ? guard_rate_create(&f->rate, RATE_SOURCES)
+						   : ENOMEM;
+	if (!err && ua->admit)
+		err = guard_recent_create(&f->recent, SIPUA_RECENT_SLOTS, SIPUA_RECENT_TTL_MS);
 	if (!err)
 		err = guard_conns_create(&f->conns, cap);
 	if (!err) {
@@ -509,8 +586,12 @@ void sipua_front_stop(struct sipua *ua)
 	f->tls_lfd = -1;
 	guard_conns_destroy(f->conns);
 	guard_rate_destroy(f->rate);
+	guard_recent_destroy(f->recent);
 	free(f->scratch);
 	free(f->reply);
+	free(f->refusal);
+	f->refusal = NULL;
+	f->recent = NULL;
 	f->conns = NULL;
 	f->rate = NULL;
 	f->scratch = f->reply = NULL;
@@ -582,4 +663,7 @@ void sipua_guard_stats(const struct sipua *ua, struct sipua_guard_stats *s)
 	s->tcp_refused_fd = atomic_load(&f->c_refused_fd);
 	s->tcp_closed_unknown = atomic_load(&f->c_closed_unknown);
 	s->tcp_closed_idle = atomic_load(&f->c_closed_idle);
+	s->overload_refused = atomic_load(&f->c_overload);
+	s->overload_resent = atomic_load(&f->c_overload_resent);
+	s->overload_table_full = atomic_load(&f->c_recent_full);
 }

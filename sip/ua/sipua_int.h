@@ -25,6 +25,7 @@ struct sipua_leg;
 #include "mq.h"
 #include "sipua.h"
 #include "sipua_mclass.h"
+#include "sipua_msg.h"
 #include "sipua_peers.h"
 
 /** The Allow we advertise: the methods trunx really serves. */
@@ -75,6 +76,9 @@ struct sipua_front {
 	struct sipua_guard_stats reported;  /**< counters at that time */
 	uint64_t               trim_ms;     /**< last look at free heap memory */
 	_Atomic uint64_t       c_not_sip;   /**< datagrams that cannot be SIP, dropped */
+	struct guard_recent   *recent;      /**< recent INVITE decisions (admission) */
+	struct sipua_sl_refusal *refusal;   /**< scratch of a refusal */
+	_Atomic uint64_t       c_overload, c_overload_resent, c_recent_full;
 	_Atomic uint64_t       c_rate_limited, c_ok, c_rejected, c_dropped, c_open,
 			       c_accepted, c_refused_limit, c_refused_unknown, c_refused_fd,
 			       c_closed_unknown, c_closed_idle;
@@ -85,6 +89,7 @@ struct sipua {
 	sipua_event_h    *eh;
 	sipua_check_h    *ch;
 	sipua_source_h   *src_class;     /**< address-only check (front, accept) */
+	sipua_admit_h    *admit;         /**< admission of new INVITEs (front), or NULL */
 	void             *arg;
 	sipua_known_h    *known;         /**< trunk check for in-dialog sources, or NULL */
 	void             *known_arg;
@@ -287,6 +292,32 @@ bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer);
 bool sipua_endpoint_of(const char *addr, uint16_t port, struct sockaddr_storage *ss);
 /** Same family, address and port. */
 bool sipua_same_endpoint(const struct sockaddr *a, const struct sockaddr *b);
+/* sipua_admit.c */
+#define SIPUA_RECENT_SLOTS   65536   /**< recent INVITE decisions kept (24 bytes each) */
+#define SIPUA_RECENT_TTL_MS  32000   /**< 64*T1: how long a peer retransmits an INVITE */
+#define SIPUA_ADMIT_LAPSE_MS 2000    /**< an admission whose INVITE event did not come */
+
+/** One request's admission in front of the stack (sipua_admit_decide's arg). */
+struct sipua_admit_ctx {
+	struct sipua          *ua;
+	const struct sockaddr *src;
+	enum sipua_transport   tp;
+	uint32_t               aux;   /**< a refusal's answer, packed (for its table entry) */
+};
+
+/** sipua_sl_decide_h of the front: the table of recent decisions, then the admission
+ *  handler (an admission is kept in the table as ADMITTED). */
+enum sipua_sl_decision sipua_admit_decide(void *arg, uint64_t key, int max_forwards,
+					  struct sipua_admit_answer *ans);
+
+/** A 503 was sent for the refusal in ua->front.refusal: kept in the table and its
+ *  record posted the first time; counted. */
+void sipua_admit_refused(struct sipua *ua, const struct sockaddr *src, enum sipua_transport tp,
+			 uint32_t aux);
+
+/** The stack's event for an INVITE the front admitted has come: true (once) if the
+ *  admission counted this INVITE (sipua_incoming.admitted). */
+bool sipua_front_claim(struct sipua *ua, sip_t const *sip);
 
 /* sipua_stateless.c */
 enum sipua_sl_action {
@@ -295,22 +326,57 @@ enum sipua_sl_action {
 	SIPUA_SL_REPLY,         /**< send the answer written, the stack never sees it */
 };
 
+/** The admission's word on a new INVITE (sipua_sl_ctx.decide). */
+enum sipua_sl_decision {
+	SIPUA_SL_PASS = 0,       /**< to the stack (admitted, or not decided in front) */
+	SIPUA_SL_REFUSE,         /**< refused now: answer 503, record it */
+	SIPUA_SL_REFUSE_AGAIN,   /**< a retransmission of a refused one: answer 503 again */
+};
+
+/**
+ * Asked once per INVITE outside a dialog from an accepted source that the stack would
+ * serve: key is the transaction's (sipua_sl_key), max_forwards -1 when absent. Fills
+ * ans for a refusal.
+ */
+typedef enum sipua_sl_decision (sipua_sl_decide_h)(void *arg, uint64_t key, int max_forwards,
+						   struct sipua_admit_answer *ans);
+
+/** A refused INVITE's fields, for its call record (SIPUA_EV_REFUSED). */
+struct sipua_sl_refusal {
+	uint64_t                 key;
+	bool                     first;      /**< SIPUA_SL_REFUSE (not a retransmission) */
+	struct sipua_incoming    in;         /**< strings in buf and below; src, transport
+					          and peer are the caller's */
+	struct sipua_incoming_buf buf;
+	char ruri_user[128], from_user[128], from_display[128], to_user[128];
+};
+
 struct sipua_sl_ctx {
 	enum sipua_verdict verdict;     /**< what the source check says of the sender */
 	bool               dialog_peer; /**< the sender is the peer of a live dialog */
 	const char        *user_agent;
 	const char        *contact;     /**< "<sip:...>" in a 200, or NULL */
 	uint64_t           secret;      /**< key of the To tags */
+	unsigned           tpm;         /**< transports (sipua_request_check) */
+	sipua_sl_decide_h *decide;      /**< new INVITEs from accepted sources; NULL: the
+					     stack's */
+	void              *decide_arg;
+	struct sipua_sl_refusal *refusal; /**< receives a 503's request (decide), or NULL */
 };
 
 /**
- * Decides what happens to a request (not a response) received over UDP from src
- * before the stack sees it, and writes the stateless answer when there is one.
- * @param statusp  the answer's status (200, 403) when SIPUA_SL_REPLY
+ * Decides what happens to a request (not a response) received from src (over UDP, or
+ * one whole message of a TCP stream) before the stack sees it, and writes the
+ * stateless answer when there is one.
+ * @param statusp  the answer's status (200, 403, 503) when SIPUA_SL_REPLY
  */
 enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *data, size_t len,
 				     const struct sockaddr *src, char *buf, size_t buflen,
 				     size_t *outn, int *statusp);
+
+/** The key of a request's transaction (keyed hash of Call-ID, From tag, top Via
+ *  branch, CSeq): the same for its retransmissions; 0 if those are missing. */
+uint64_t sipua_sl_key(uint64_t secret, sip_t const *sip);
 
 /** Finds the UDP socket and starts sampling its queueing delay (sipua_qdelay.c);
  * signalling thread, after the transports are bound. -1 if it cannot. */

@@ -12,6 +12,13 @@
  *
  * An INVITE's body does not matter to its refusal: an INVITE with SDP from a refused
  * source is answered here too (through the stack, each kept ~6 KB of state for 32 s).
+ *
+ * A new INVITE (no To tag) from a known source that the stack would serve
+ * (sipua_request_check passes) is put to the admission (ctx->decide: the call layer's
+ * max_calls and max_cps, sipua_front.c): when it refuses, the answer is the 503 the
+ * call layer's refusal through the stack gives (Allow, the trunk's Supported,
+ * Retry-After, a To tag), and the request's fields are handed back for its call
+ * record; otherwise the stack has it.
  * Anything unusual goes to the stack as before (DELIVER): a message the parser did
  * not take cleanly, in-dialog requests (To tag) from a trunk or a live dialog's peer,
  * OPTIONS with Require or with
@@ -39,16 +46,55 @@ static uint64_t hstr(uint64_t h, const char *s)
 	return (h ^ 0xff) * 0x100000001b3ull;
 }
 
-/* The To tag of our stateless answer to this request (and to its ACK). */
-static void stateless_tag(uint64_t secret, sip_t const *sip, char out[17])
+uint64_t sipua_sl_key(uint64_t secret, sip_t const *sip)
 {
 	uint64_t h = 0xcbf29ce484222325ull ^ secret;
 
+	if (!sip || !sip->sip_call_id || !sip->sip_from || !sip->sip_via || !sip->sip_cseq)
+		return 0;
 	h = hstr(h, sip->sip_call_id->i_id);
 	h = hstr(h, sip->sip_from->a_tag);
 	h = hstr(h, sip->sip_via->v_branch);
 	h = guard_mix(h ^ sip->sip_cseq->cs_seq);
-	snprintf(out, 17, "%016llx", (unsigned long long)h);
+	return h ? h : 1;
+}
+
+/* The To tag of our stateless answer to this request (and to its ACK). */
+static void stateless_tag(uint64_t secret, sip_t const *sip, char out[17])
+{
+	snprintf(out, 17, "%016llx", (unsigned long long)sipua_sl_key(secret, sip));
+}
+
+static void copy(char *dst, size_t n, const char *s)
+{
+	snprintf(dst, n, "%s", s ? s : "");
+}
+
+/* A refused INVITE's fields, as the stack's INVITE event would give them. */
+static void refusal_fill(struct sipua_sl_refusal *r, sip_t const *sip, uint64_t key, bool first)
+{
+	struct sipua_incoming *in = &r->in;
+
+	memset(in, 0, sizeof(*in));
+	r->key = key;
+	r->first = first;
+	sipua_incoming_fill(sip, in, &r->buf);
+	copy(r->ruri_user, sizeof(r->ruri_user), in->ruri_user);
+	copy(r->from_user, sizeof(r->from_user), in->from_user);
+	copy(r->from_display, sizeof(r->from_display), in->from_display);
+	copy(r->to_user, sizeof(r->to_user), in->to_user);
+	in->ruri_user = r->ruri_user;
+	in->from_user = r->from_user;
+	in->from_display = r->from_display;
+	in->to_user = r->to_user;
+}
+
+/* The Supported of the stack's first answer on a leg with this policy. */
+static const char *supported_of(const struct sipua_policy *p)
+{
+	bool timer = p->session_expires > 0, rel = p->rel100 != SIPUA_REL100_OFF;
+
+	return timer && rel ? "timer, 100rel" : timer ? "timer" : rel ? "100rel" : "";
 }
 
 struct out {
@@ -202,6 +248,8 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	sip_t const *sip;
 	int status = 0;
 	bool in_dialog;
+	enum sipua_sl_decision decision = SIPUA_SL_PASS;
+	struct sipua_admit_answer ans = {0};
 
 	*outn = 0;
 	*statusp = 0;
@@ -217,8 +265,10 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	stateless_tag(c->secret, sip, tag);
 	in_dialog = sip->sip_to->a_tag != NULL;
 	if (in_dialog && (c->verdict == SIPUA_ACCEPT || c->dialog_peer)) {
-		/* In a dialog: the stack's business, except the ACK of our own 403. */
-		if (c->verdict != SIPUA_ACCEPT && sip->sip_request->rq_method == sip_method_ack &&
+		/* In a dialog: the stack's business, except the ACK of our own 403 (or of
+		 * our own 503 to a known source). */
+		if ((c->verdict != SIPUA_ACCEPT || c->decide) &&
+		    sip->sip_request->rq_method == sip_method_ack &&
 		    strcmp(sip->sip_to->a_tag, tag) == 0)
 			act = SIPUA_SL_SWALLOW;
 		goto out;
@@ -237,6 +287,25 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 		status = 403;
 		break;
 	case SIPUA_ACCEPT:
+		if (sip->sip_request->rq_method == sip_method_invite && c->decide) {
+			/* A new call: served by the stack unless the admission refuses it.
+			 * What the stack itself would refuse (sipua_request_check) is its. */
+			char why[128];
+			int mf = -1;
+
+			if (sipua_request_check(sip, SIPUA_REQ_INITIAL_INVITE, c->tpm, NULL, why,
+						sizeof(why)))
+				goto out;
+			if (sip->sip_max_forwards)
+				mf = sip->sip_max_forwards->mf_count > 255 ? 255 :
+				     (int)sip->sip_max_forwards->mf_count;
+			memset(&ans, 0, sizeof(ans));
+			decision = c->decide(c->decide_arg, sipua_sl_key(c->secret, sip), mf, &ans);
+			if (decision == SIPUA_SL_PASS)
+				goto out;
+			status = 503;
+			break;
+		}
 		if (sip->sip_request->rq_method != sip_method_options || sip->sip_require ||
 		    (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0))
 			goto out;
@@ -269,6 +338,13 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 		put(&o, c->contact);
 		put(&o, "\r\n");
 	}
+	if (status == 503 && ans.retry_after) {
+		/* The headers in the order of the stack's own 503. */
+		char ra[40];
+
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", ans.retry_after);
+		put(&o, ra);
+	}
 	if (c->user_agent && c->user_agent[0]) {
 		put(&o, "User-Agent: ");
 		put(&o, c->user_agent);
@@ -276,11 +352,30 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	}
 	if (status == 200)
 		put(&o, "Accept: application/sdp\r\n");
-	put(&o, "Allow: " SIPUA_ALLOW "\r\nSupported: timer, 100rel\r\nContent-Length: 0\r\n\r\n");
+	if (status == 503) {
+		/* As the call layer's refusal through the stack writes it (sipua_leg_respond:
+		 * the leg's first answer, with the trunk's policy; fail_call's Retry-After). */
+		const char *sup = supported_of(&ans.policy);
+
+		put(&o, "Allow: " SIPUA_ALLOW "\r\n");
+		if (sup[0]) {
+			put(&o, "Supported: ");
+			put(&o, sup);
+			put(&o, "\r\n");
+		}
+		put(&o, "Content-Length: 0\r\n\r\n");
+	} else {
+		put(&o, "Allow: " SIPUA_ALLOW "\r\nSupported: timer, 100rel\r\nContent-Length: 0\r\n\r\n");
+	}
 	if (!o.full && reply_reads_back(o.p, o.len, sip)) {
 		act = SIPUA_SL_REPLY;
 		*outn = o.len;
 		*statusp = status;
+		if (status == 503 && c->refusal) {
+			refusal_fill(c->refusal, sip, sipua_sl_key(c->secret, sip),
+				     decision == SIPUA_SL_REFUSE);
+			c->refusal->in.peer = ans.peer;
+		}
 	}
 out:
 	msg_destroy(msg);

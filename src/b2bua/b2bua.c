@@ -40,7 +40,7 @@
  * delays; without this, an offered rate above capacity grows the queue until every
  * transaction retransmits and almost no call completes. Logged at most once a second.
  */
-#define SHED_WINDOW_MS 100
+#define SHED_WINDOW_MS B2B_SHED_WINDOW_MS
 
 static bool overloaded(struct b2bua *b)
 {
@@ -194,6 +194,10 @@ static void on_event(const struct sipua_ev *ev, void *arg)
 	struct b2bua *b = arg;
 	struct call *c;
 
+	if (ev->type == SIPUA_EV_REFUSED) {
+		call_on_refused(b, ev);
+		return;
+	}
 	if (ev->type == SIPUA_EV_INCOMING) {
 		if (route_table_is_db(b->rt)) {
 			/* Database mode: trunks sharing a source are told apart by digest. */
@@ -387,6 +391,7 @@ int b2bua_create(struct b2bua **bp, const struct conf *cf, struct route_table *r
 	sipua_set_known(b->ua, on_known, b);
 	sipua_set_tls_verify(b->ua, on_tls_verify, b);
 	sipua_set_source_class(b->ua, b2b_source_class);
+	sipua_set_admit(b->ua, b2b_front_admit);
 	err = media_engine_create(&b->me, &b->media_cfg, on_media_event, b);
 	if (err) {
 		log_msg(LOG_ERROR, "b2bua.start", "media engine: %s", strerror(err));

@@ -62,6 +62,11 @@ struct b2bua_counters {
 	uint64_t rate_limited;            /**< requests over the per-source rate, dropped */
 	uint64_t dropped_not_sip;         /**< datagrams that cannot be SIP, dropped */
 	uint64_t options_stateless;       /**< OPTIONS answered without transaction state */
+	uint64_t overload_stateless;      /**< of rejected_overload: refused in front of the SIP
+					       stack (no transaction state) */
+	uint64_t overload_resent;         /**< those 503s sent again to retransmissions */
+	uint64_t overload_forgotten;      /**< recent INVITE decisions dropped early: the
+					       table was full */
 	uint64_t tcp_open;                /**< SIP connections open now */
 	uint64_t tcp_accepted;
 	uint64_t tcp_refused_limit;       /**< closed at once: over a connection cap */

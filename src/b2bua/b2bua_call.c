@@ -353,6 +353,98 @@ static struct sipua_policy policy_of(const struct trunk *t)
 	return p;
 }
 
+struct sipua_policy call_policy_of(const struct trunk *t)
+{
+	return policy_of(t);
+}
+
+bool call_limits_admit(struct b2bua *b, uint64_t others)
+{
+	if (b->sip.max_calls && others >= b->sip.max_calls)
+		return false;
+	return b2b_rate_admit(&b->rate, sipua_now_ms(), b->sip.max_cps);
+}
+
+bool b2b_shedding(struct b2bua *b)
+{
+	return b->sip.overload_delay_ms &&
+	       sipua_rx_standing_delay_ms(b->ua, B2B_SHED_WINDOW_MS) > b->sip.overload_delay_ms;
+}
+
+#define CLAIMANTS_MAX 16
+
+/*
+ * A new INVITE from a trunk's address, read in front of the stack. Decided here only
+ * when call_on_incoming would come to the limits with nothing refused before them:
+ * not while stopping (503 shutting_down), not with Max-Forwards 0 (483), not for
+ * sources identified by digest (401 first), not while load shedding answers INVITEs
+ * itself (no record). Then the one limiter decides; a refusal is answered 503 (with
+ * the Retry-After and the trunk's Supported of fail_call's answer) by the front.
+ */
+enum sipua_admit b2b_front_admit(const struct sipua_admit_req *rq,
+				 struct sipua_admit_answer *ans, void *arg)
+{
+	struct b2bua *b = arg;
+	const struct trunk *cands[CLAIMANTS_MAX];
+	size_t n;
+
+	if (b->stopping || b2b_max_forwards(rq->max_forwards, b->sip.max_forwards) < 0)
+		return SIPUA_ADMIT_PASS;
+	n = route_identify_all(b->rt, rq->src, cands, CLAIMANTS_MAX);
+	if (!n)
+		return SIPUA_ADMIT_PASS;
+	for (size_t i = 0; i < n; i++)
+		if (trunk_get_cfg(cands[i])->auth_inbound)
+			return SIPUA_ADMIT_PASS;
+	if (b2b_shedding(b))
+		return SIPUA_ADMIT_PASS;
+	if (call_limits_admit(b, atomic_load(&b->c_active) + rq->pending))
+		return SIPUA_ADMIT_OK;
+	ans->retry_after = b->sip.retry_after;
+	ans->policy = call_policy_of(route_identify(b->rt, rq->src));
+	ans->peer = NULL;
+	return SIPUA_ADMIT_REFUSE;
+}
+
+void call_on_refused(struct b2bua *b, const struct sipua_ev *ev)
+{
+	const struct sipua_incoming *in = ev->in;
+	struct call *c = calloc(1, sizeof(*c));
+
+	atomic_fetch_add(&b->c_overload, 1);
+	if (!c) {
+		log_msg(LOG_ERROR, "call.end", "out of memory: a call refused 503 has no record");
+		return;
+	}
+	/* The same call, record and counters as a refusal through the stack
+	 * (call_on_incoming), without an A leg: the answer is sent already. */
+	c->b = b;
+	b2b_uuid(b, c->cdr_id);
+	c->media.offer_from = -1;
+	c->media.sess_id = (b->id_salt ^ ++b->seq) & 0x7fffffffffffull;
+	snprintf(c->id, sizeof(c->id), "%08" PRIx64 "%08" PRIx64, (uint64_t)(b->id_salt & 0xffffffffu),
+		 b->seq);
+	c->rt = route_table_ref(b->rt);
+	/* The trunk as the table says now (a reload may have come since the refusal). */
+	c->trunk_in = route_identify(c->rt, (const struct sockaddr *)&in->src);
+	c->src = in->src;
+	c->tls[SIDE_A] = in->transport == SIPUA_TP_TLS;
+	c->t_start_ms = in->at_ms ? in->at_ms : wall_ms();
+	snprintf(c->a_call_id, sizeof(c->a_call_id), "%s", in->call_id);
+	snprintf(c->from, sizeof(c->from), "%s", in->from_user);
+	snprintf(c->to, sizeof(c->to), "%s", in->ruri_user);
+	c->next = b->calls;
+	if (b->calls)
+		b->calls->prev = c;
+	b->calls = c;
+	b->n_calls++;
+	atomic_fetch_add(&b->c_active, 1);
+	call_view_changed(c);
+	fail_call(c, ev->status, "overload", NULL);
+	c->final_code = ev->status;
+	maybe_end(c);
+}
+
 void call_proceed(struct call *c, struct call_setup *su)
 {
 	struct b2bua *b = c->b;
@@ -520,8 +612,9 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 		fail_call(c, 483, "too_many_hops", "Max-Forwards exhausted");
 		goto out;
 	}
-	if ((b->sip.max_calls && atomic_load(&b->c_active) > b->sip.max_calls) ||
-	    !b2b_rate_admit(&b->rate, sipua_now_ms(), b->sip.max_cps)) {
+	/* The node's limits, unless the SIP front counted this INVITE already. */
+	if (!in->admitted &&
+	    !call_limits_admit(b, atomic_load(&b->c_active) - 1 + sipua_admit_pending(b->ua))) {
 		atomic_fetch_add(&b->c_overload, 1);
 		fail_call(c, 503, "overload", NULL);
 		goto out;

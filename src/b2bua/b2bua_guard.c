@@ -1,7 +1,8 @@
 /*
  * b2bua_guard.c — the call layer's side of the SIP front's guards: their settings
  * from the configuration and the open-file budget, the address-only source check
- * (which trunk, if any, a source belongs to), and their counters.
+ * (which trunk, if any, a source belongs to), and their counters. (The admission the
+ * front asks for new INVITEs is b2b_front_admit, in b2bua_call.c.)
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -104,6 +105,9 @@ void b2b_guard_counters(struct b2bua *b, struct b2bua_counters *c)
 	c->rate_limited = s.rate_limited;
 	c->dropped_not_sip = s.not_sip;
 	c->options_stateless = s.stateless_ok;
+	c->overload_stateless = s.overload_refused;
+	c->overload_resent = s.overload_resent;
+	c->overload_forgotten = s.overload_table_full;
 	c->tcp_open = s.tcp_open;
 	c->tcp_accepted = s.tcp_accepted;
 	c->tcp_refused_limit = s.tcp_refused_limit;

@@ -443,6 +443,32 @@ void b2b_guard_counters(struct b2bua *b, struct b2bua_counters *c);
 
 /* b2bua_call.c: event entry points (signalling thread) */
 void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev);
+
+/** A new INVITE the SIP front refused (SIPUA_EV_REFUSED): its call record and
+ *  counters, as call_on_incoming makes them for a refusal. */
+void call_on_refused(struct b2bua *b, const struct sipua_ev *ev);
+
+/**
+ * The node's limits on new calls (max_calls, max_cps): the one limiter, asked once
+ * per call, by the SIP front (b2b_front_admit) or by call_on_incoming for an INVITE
+ * the front did not decide. Counts the call in max_cps when it says yes.
+ * @param others  calls there are besides this one (active, and admitted by the front
+ *                but not yet arrived)
+ */
+bool call_limits_admit(struct b2bua *b, uint64_t others);
+
+/** The session policy of a trunk's legs (NULL: the defaults). */
+struct sipua_policy call_policy_of(const struct trunk *t);
+
+/** The SIP front's admission handler (sipua_set_admit). */
+enum sipua_admit b2b_front_admit(const struct sipua_admit_req *rq,
+				 struct sipua_admit_answer *ans, void *arg);
+
+/** The window of load shedding's standing-delay test (b2bua.c). */
+#define B2B_SHED_WINDOW_MS 100
+
+/** Load shedding is on (overload_delay): the queue check, nothing counted. */
+bool b2b_shedding(struct b2bua *b);
 void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *ev);
 void call_on_media_event(struct b2bua *b, const struct media_event *ev);
 /** Final failure to A (if A is still waiting) and the B leg ended. */

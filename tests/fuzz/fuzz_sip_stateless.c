@@ -5,7 +5,10 @@
  * From, a To tag, Content-Length 0), 200 only for a known source and 403 only for a
  * refused one; a dropped source never gets an answer; a request claiming a dialog
  * (To tag) is answered only for a refused source that is no live dialog's peer, and
- * keeps its To tag. */
+ * keeps its To tag. The admission of new INVITEs from known sources (sipua_set_admit)
+ * is asked only for INVITEs outside a dialog; its 503 comes only when it refused, once
+ * per ask, with its Retry-After and the Supported of its policy, and the refusal's
+ * record fields are the request's (Call-ID, key, first time or retransmission). */
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <netinet/in.h>
@@ -21,6 +24,30 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char out[8192];
+
+/* The admission's answers, in turn: pass, refuse, refuse again (a retransmission). */
+struct admit_fake {
+	unsigned                calls;
+	enum sipua_sl_decision  last;
+	uint64_t                key;
+	unsigned                retry_after;
+	enum sipua_rel100       rel100;
+};
+
+static enum sipua_sl_decision fake_decide(void *arg, uint64_t key, int max_forwards,
+					  struct sipua_admit_answer *ans)
+{
+	struct admit_fake *a = arg;
+
+	if (max_forwards < -1 || max_forwards > 255)
+		abort();
+	a->key = key;
+	a->last = (enum sipua_sl_decision)(a->calls++ % 3);
+	ans->retry_after = a->retry_after;
+	ans->policy.rel100 = a->rel100;
+	ans->policy.session_expires = a->retry_after % 2 ? 1800 : 0;
+	return a->last;
+}
 
 /* Checks the answer; returns whether the request claimed a dialog (a To tag). */
 static bool check_reply(const char *req, size_t len, const char *reply, size_t n, int status)
@@ -60,6 +87,81 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = htons(5062)};
 
 	inet_pton(AF_INET, "192.0.2.7", &src.sin_addr);
+	/* A known source with the admission in front: three answers in turn. */
+	for (unsigned k = 0; k < 3; k++) {
+		static struct sipua_sl_refusal ref;
+		struct admit_fake af = {.calls = k, .retry_after = size % 7,
+					.rel100 = (enum sipua_rel100)(size % 3)};
+		struct sipua_sl_ctx c = {.verdict = SIPUA_ACCEPT, .user_agent = "trunx-fuzz",
+					 .contact = "<sip:198.51.100.1:5060>", .secret = 42,
+					 .tpm = SIPUA_TPM_UDP | SIPUA_TPM_TCP,
+					 .decide = fake_decide, .decide_arg = &af,
+					 .refusal = &ref};
+		size_t n = 0;
+		int status = 0;
+		enum sipua_sl_action a;
+
+		memset(&ref, 0, sizeof(ref));
+		a = sipua_stateless(&c, (const char *)data, size, (const struct sockaddr *)&src,
+				    out, sizeof(out), &n, &status);
+		if (af.calls > k + 1)
+			abort();   /* asked once at most */
+		if (a == SIPUA_SL_SWALLOW) {
+			/* Only the ACK of a stateless answer of ours (its To tag) is absorbed. */
+			msg_t *qm = msg_make(sip_default_mclass(), 0, (const char *)data, (ssize_t)size);
+			sip_t const *q = sip_object(qm);
+			char tag[17];
+
+			if (!q || !q->sip_request || q->sip_request->rq_method != sip_method_ack ||
+			    !q->sip_to || !q->sip_to->a_tag || af.calls != k)
+				abort();
+			snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)sipua_sl_key(42, q));
+			if (strcmp(tag, q->sip_to->a_tag) != 0)
+				abort();
+			msg_destroy(qm);
+			continue;
+		}
+		if (a != SIPUA_SL_REPLY) {
+			if (n != 0)
+				abort();
+			continue;
+		}
+		if (status == 200)
+			continue;   /* OPTIONS: the oracles below are the other loop's */
+		if (status != 503 || af.calls != k + 1 || af.last == SIPUA_SL_PASS)
+			abort();
+		if (check_reply((const char *)data, size, out, n, status))
+			abort();   /* only a new INVITE, outside any dialog, is refused here */
+		{
+			char want[48] = "";
+			bool timer = af.retry_after % 2, rel = af.rel100 != SIPUA_REL100_OFF;
+			const char *sup = timer && rel ? "\r\nSupported: timer, 100rel\r\n" :
+					  timer ? "\r\nSupported: timer\r\n" :
+					  rel ? "\r\nSupported: 100rel\r\n" : NULL;
+
+			out[n] = '\0';
+			if (af.retry_after)
+				snprintf(want, sizeof(want), "\r\nRetry-After: %u\r\n", af.retry_after);
+			if ((af.retry_after && !strstr(out, want)) ||
+			    (!af.retry_after && strstr(out, "\r\nRetry-After:")) ||
+			    (sup && !strstr(out, sup)) || (!sup && strstr(out, "\r\nSupported:")) ||
+			    strncmp(out, "SIP/2.0 503 Service Unavailable\r\n",
+				    strlen("SIP/2.0 503 Service Unavailable\r\n")) != 0)
+				abort();
+		}
+		/* The refusal describes this request. */
+		{
+			msg_t *qm = msg_make(sip_default_mclass(), 0, (const char *)data, (ssize_t)size);
+			sip_t const *q = sip_object(qm);
+
+			if (!q || !q->sip_request || q->sip_request->rq_method != sip_method_invite ||
+			    ref.key != af.key || ref.key != sipua_sl_key(42, q) ||
+			    ref.first != (af.last == SIPUA_SL_REFUSE) ||
+			    strncmp(ref.in.call_id, q->sip_call_id->i_id, sizeof(ref.buf.call_id) - 1) != 0)
+				abort();
+			msg_destroy(qm);
+		}
+	}
 	for (size_t i = 0; i < 6; i++) {
 		struct sipua_sl_ctx c = {.verdict = verdicts[i % 3], .user_agent = "trunx-fuzz",
 					 .contact = "<sip:198.51.100.1:5060>", .secret = 42,

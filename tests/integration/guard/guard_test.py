@@ -691,5 +691,275 @@ def case_open_files_refused(ctx):
         raise AssertionError("trunxd stopped answering after the refused reload")
 
 
+# ---- INVITE floods from a trunk's address over max_cps --------------------------------
+
+def flood_invite(dst, src_ip, src_port, n, transport="UDP"):
+    """A new INVITE (with SDP) to an unrouted number; n names its transaction."""
+    sdp = ("v=0\r\no=- %d 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+           "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n" % (n, src_ip, src_ip))
+    return ("INVITE sip:5559%06d@%s:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/%s %s:%d;branch=z9hG4bK-ovl%d;rport\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:+15551230000@%s>;tag=of%d\r\n"
+            "To: <sip:5559%06d@%s>\r\nCall-ID: ovl-%d@%s\r\nCSeq: 1 INVITE\r\n"
+            "Contact: <sip:flood@%s:%d>\r\nContent-Type: application/sdp\r\n"
+            "Content-Length: %d\r\n\r\n%s"
+            % (n % 1000000, dst[0], dst[1], transport, src_ip, src_port, n, src_ip, n,
+               n % 1000000, dst[0], n, src_ip, src_ip, src_port, len(sdp), sdp)).encode()
+
+
+def check_503(m, req):
+    """A 503 as the call layer's refusal gives it: the request's Via (rport filled),
+    From, Call-ID and CSeq, a To tag, Retry-After (the harness sets 7), Allow and the
+    trunk's Supported (the default policy: 100rel, no session timer)."""
+    q = sipmsg.Message(req)
+    problems = []
+    if m.status != 503 or m.reason != "Service Unavailable":
+        problems.append("status line %r" % m.start)
+    for h in ("From", "Call-ID", "CSeq"):
+        if m.header(h) != q.header(h):
+            problems.append("%s %r, request had %r" % (h, m.header(h), q.header(h)))
+    to = m.header("To") or ""
+    if not to.startswith(q.header("To")) or ";tag=" not in to:
+        problems.append("To %r" % to)
+    via = m.header("Via") or ""
+    if not re.search(r";rport=\d+", via) or not via.startswith(q.header("Via").split(";")[0]):
+        problems.append("Via %r" % via)
+    if m.header("Retry-After") != "7":
+        problems.append("Retry-After %r" % m.header("Retry-After"))
+    if "INVITE" not in (m.header("Allow") or "") or m.header("Supported") != "100rel":
+        problems.append("Allow %r Supported %r" % (m.header("Allow"), m.header("Supported")))
+    if problems:
+        raise AssertionError("503 unlike the call layer's: %s\n%s"
+                             % ("; ".join(problems), m.raw.decode("utf-8", "replace")))
+
+
+def case_invite_flood_over_cps(ctx):
+    """15,000 new INVITEs at ~1,500/s from a trunk's address (127.0.0.5) with max_cps 5,
+    none of whose answers is ever acknowledged; one in ten is sent twice (a
+    retransmission: same branch and Call-ID). The INVITEs over max_cps are answered 503
+    in front of the stack, the rest (5 a second) go to the stack and get 404 (unrouted
+    numbers). Every INVITE gets one final answer, a retransmission of a refused one gets
+    the 503 again; each refused INVITE makes exactly one call.end record (cause
+    overload) and one count of rejected_overload, retransmissions none. RSS stays flat
+    (it grew by ~110 MB when the stack kept every 503 until timer H). Over TCP a burst
+    on one connection is refused the same way. max_cps is the node's: the flood takes
+    every call of each second, so a call from the carrier trunk is placed after a
+    one-second gap in the flood; the rest of that call (answer, media, BYE) runs while
+    the flood goes on, and it completes."""
+    asan = sanitized(ctx.trunxd_path)
+    env = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=16"
+           } if asan else {}
+    u = calls.uas(ctx, "uas_answer.xml", calls=1, duration_ms=0, timeout=120)
+
+    def conf(cf):
+        cf.sip.update(max_cps=5, overload_delay=0)
+        cf.section("trunk flood", match="127.0.0.5/32", country_code="1",
+                   national_prefix="1")
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, configure=conf, env=env).start()
+    dst = (t.addr, t.port)
+    time.sleep(1)
+    rss0 = rss_mb(t.proc.pid)
+    rej0 = t.counter("rejected_overload")
+    total0 = t.counter("calls_total")
+    total, rate = 15000, 1500
+    first = {}          # Call-ID number -> first final status
+    finals = [0]        # final answers of any kind (retransmitted 404s included)
+    resent_503 = [0]    # 503s beyond the first per Call-ID
+    bad = []
+    samples = []
+    stop = threading.Event()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.5", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    port = sock.getsockname()[1]
+    sent_req = {}
+
+    def receiver():
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                d = sock.recv(65536)
+            except socket.timeout:
+                continue
+            m = sipmsg.Message(d)
+            if m.status is None or m.status < 200:
+                continue
+            cid = m.header("Call-ID") or ""
+            mm = re.match(r"ovl-(\d+)@", cid)
+            if not mm:
+                continue
+            n = int(mm.group(1))
+            finals[0] += 1
+            if n in first:
+                if m.status == 503:
+                    resent_503[0] += 1
+                continue
+            first[n] = m.status
+            if m.status == 503 and len(bad) < 3 and n % 997 == 0:
+                try:
+                    check_503(m, sent_req[n])
+                except AssertionError as e:
+                    bad.append(str(e))
+
+    def sampler():
+        while not stop.is_set():
+            samples.append(rss_mb(t.proc.pid))
+            time.sleep(0.25)
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (receiver, sampler)]
+    for th in threads:
+        th.start()
+    sent, dups, t0 = 0, 0, time.monotonic()
+    legit = None
+    gap_at = total // 2
+    try:
+        while sent < total:
+            el = time.monotonic() - t0
+            due = min(total, int(el * rate))
+            while sent < due:
+                m = flood_invite(dst, "127.0.0.5", port, sent)
+                sent_req[sent] = m
+                sock.sendto(m, dst)
+                if sent % 10 == 0:
+                    sock.sendto(m, dst)   # a retransmission
+                    dups += 1
+                sent += 1
+                if sent == gap_at:
+                    break
+            if sent == gap_at and legit is None:
+                # A second without new INVITEs: a fresh max_cps second for the carrier.
+                time.sleep(1.1)
+                legit = calls.uac(ctx, "uac_basic.xml", t.sip_addr, calls=1,
+                                  duration_ms=3000)
+                # Its INVITE routed (the flood's numbers never are), then on.
+                procs.wait_until(lambda: t.counter("calls_total") > total0, 10, 0.02)
+                t0 = time.monotonic() - sent / rate
+                continue
+            time.sleep(0.002)
+        flood_s = time.monotonic() - t0
+        ctx.log("sent %d INVITEs (+%d retransmissions) in %.1f s (%.0f/s)",
+                sent, dups, flood_s, sent / flood_s)
+        # What the socket's queue lost (a sanitizer build cannot keep up with the flood)
+        # is sent again, as a caller retransmits an unanswered INVITE.
+        for _ in range(3):
+            time.sleep(1.0)
+            missing = [n for n in range(sent) if n not in first]
+            if not missing:
+                break
+            ctx.log("%d INVITEs without an answer (lost before trunxd read them): sent again",
+                    len(missing))
+            for k, n in enumerate(missing):
+                sock.sendto(sent_req[n], dst)
+                if k % 100 == 99:
+                    time.sleep(0.1)
+        rc = calls.finish(legit, u, timeout=60)
+        time.sleep(3)   # the last answers
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(5)
+        sock.close()
+    peak = max(samples) if samples else 0
+    after = rss_mb(t.proc.pid)
+    codes = {}
+    for st in first.values():
+        codes[st] = codes.get(st, 0) + 1
+    refused = codes.get(503, 0)
+    ctx.log("answers: %s for %d INVITEs; %d 503s resent to retransmissions; RSS %.1f MB "
+            "before, peak %.1f MB (+%.1f), %.1f MB after",
+            json.dumps(codes), sent, resent_503[0], rss0, peak, peak - rss0, after)
+    if bad:
+        raise AssertionError(bad[0])
+    if len(first) != sent:
+        raise AssertionError("%d of %d INVITEs got a final answer" % (len(first), sent))
+    if set(codes) - {503, 404}:
+        raise AssertionError("answers other than 503 and 404: %s" % codes)
+    # The stack got what max_cps admits: 5 a second (the flood's seconds, the gap's).
+    if codes.get(404, 0) > 5 * (int(flood_s) + 3):
+        raise AssertionError("%d INVITEs admitted over %.1f s at max_cps 5"
+                             % (codes.get(404, 0), flood_s))
+    dup_refused = sum(1 for n in range(0, sent, 10) if first.get(n) == 503)
+    if resent_503[0] < dup_refused * 0.99:
+        raise AssertionError("%d retransmissions of refused INVITEs, %d answered again"
+                             % (dup_refused, resent_503[0]))
+    if rc != [0, 0]:
+        raise AssertionError("the carrier's call during the flood failed: %s\n%s"
+                             % (rc, legit.describe_failure()))
+    # Records: one per refused INVITE, none for a retransmission.
+    recs = t.wait_events("call.end", refused + codes.get(404, 0) + 1, timeout=30)
+    over = [r for r in recs if r.get("cause") == "overload"]
+    ids = set(r.get("a_call_id") for r in over)
+    rejected = t.counter("rejected_overload") - rej0
+    ctx.log("records: %d call.end with cause overload (%d distinct), rejected_overload %d",
+            len(over), len(ids), rejected)
+    if len(over) != refused or len(ids) != refused or rejected != refused:
+        raise AssertionError("%d INVITEs refused 503: %d records (%d distinct Call-IDs), "
+                             "rejected_overload %d" % (refused, len(over), len(ids), rejected))
+    stateless, resent = t.counter("overload_stateless"), t.counter("overload_resent")
+    ctx.log("refused in front of the stack: %d; 503s resent: %d", stateless, resent)
+    if stateless != refused or resent < resent_503[0]:
+        raise AssertionError("overload_stateless %d (refused %d), overload_resent %d (%d seen)"
+                             % (stateless, refused, resent, resent_503[0]))
+    r0 = over[0]
+    if (r0.get("result") != "rejected" or r0.get("sip_code") != 503 or
+            r0.get("trunk") != "flood"):
+        raise AssertionError("a refusal's record: %s" % r0)
+    answered = [r for r in recs if r.get("result") == "answered"]
+    if len(answered) != 1 or answered[0].get("trunk") != "carrier":
+        raise AssertionError("the carrier's call: %s" % answered)
+    if not asan:
+        if peak - rss0 > 24:
+            raise AssertionError("RSS grew by %.1f MB under the flood (bound 24 MB)"
+                                 % (peak - rss0))
+    elif peak - rss0 > 160:
+        raise AssertionError("RSS grew by %.1f MB under the flood (sanitizer build, bound "
+                             "160 MB)" % (peak - rss0))
+
+    # TCP: a burst of 1,000 new INVITEs on one connection, each answered once.
+    rej0 = t.counter("rejected_overload")
+    s = socket.socket()
+    s.bind(("127.0.0.5", 0))
+    s.connect(dst)
+    ip, sport = s.getsockname()
+    n0 = 100000
+    s.sendall(b"".join(flood_invite(dst, ip, sport, n0 + k, "TCP") for k in range(1000)))
+    buf, got, checked = b"", {}, []
+    s.settimeout(0.2)
+    deadline = time.monotonic() + 15
+    while len(got) < 1000 and time.monotonic() < deadline:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not d:
+            break
+        buf += d
+        msgs, buf = sipmsg.split_stream(buf)
+        for raw in msgs:
+            m = sipmsg.Message(raw)
+            if m.status and m.status >= 200:
+                cid = m.header("Call-ID") or ""
+                if m.status == 503 and cid not in got and not checked:
+                    k = int(re.match(r"ovl-(\d+)@", cid).group(1))
+                    check_503(m, flood_invite(dst, ip, sport, k, "TCP"))
+                    checked.append(k)
+                got.setdefault(cid, m.status)
+    s.close()
+    tcodes = {}
+    for st in got.values():
+        tcodes[st] = tcodes.get(st, 0) + 1
+    time.sleep(1)
+    trej = t.counter("rejected_overload") - rej0
+    ctx.log("TCP: 1000 INVITEs on one connection: %s; rejected_overload +%d",
+            json.dumps(tcodes), trej)
+    if len(got) != 1000 or set(tcodes) - {503, 404} or trej != tcodes.get(503, 0):
+        raise AssertionError("TCP: %d answers %s, rejected_overload +%d"
+                             % (len(got), tcodes, trej))
+    front = t.status()["counters"]
+    ctx.log("counters: %s", json.dumps({k: front.get(k) for k in
+                                        ("rejected_overload", "rate_limited")}))
+    t.check_alive()
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))

@@ -101,6 +101,23 @@ int sipua_leg_cancel_reoffer(struct sipua_leg *leg)
 	return 0;
 }
 
+/* Load shedding's queue (b2b_shedding): never standing here. */
+unsigned sipua_rx_standing_delay_ms(struct sipua *ua, unsigned window_ms)
+{
+	(void)ua;
+	(void)window_ms;
+	return 0;
+}
+
+/* Admissions of the SIP front still in flight (sipua_admit_pending). */
+static unsigned fake_pending;
+
+unsigned sipua_admit_pending(const struct sipua *ua)
+{
+	(void)ua;
+	return fake_pending;
+}
+
 void sipua_set_known(struct sipua *ua, sipua_known_h *h, void *arg)
 {
 	(void)ua;
@@ -808,10 +825,139 @@ static void test_answer_bad_target(void **state)
 	media_closed(f);
 }
 
+/* Records handed to the data plane (hooks.cdr). */
+static int n_records;
+static char last_record[4096];
+
+static void record_hook(char *json, void *arg)
+{
+	(void)arg;
+	n_records++;
+	snprintf(last_record, sizeof(last_record), "%s", json);
+	free(json);
+}
+
+/* The SIP front asks the one limiter before the stack (b2b_front_admit): what it admits
+ * is not counted again when its INVITE arrives, what it refuses makes the same record
+ * and counters as a refusal through the stack, and what it cannot decide alone (483,
+ * stopping) it leaves to the stack uncounted. */
+static void test_front_admission(void **state)
+{
+	struct fx *f = *state;
+	struct sipua_admit_req rq = {0};
+	struct sipua_admit_answer ans;
+	struct sipua_ev ev = {0};
+	struct sipua_incoming in;
+
+	n_records = 0;
+	f->b->hooks.cdr = record_hook;
+	f->b->sip.max_cps = 3;
+	rq.src = (const struct sockaddr *)&f->in.src;
+	rq.max_forwards = 70;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_OK);
+	memset(&ans, 0, sizeof(ans));
+	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_REFUSE);
+	assert_int_equal(ans.retry_after, 5);
+	/* The trunk's own policy: the Supported of its legs' first answer. */
+	assert_int_equal(ans.policy.rel100, call_policy_of(f->in.peer).rel100);
+	assert_int_equal(ans.policy.session_expires, call_policy_of(f->in.peer).session_expires);
+	assert_int_equal(atomic_load(&f->b->c_overload), 0);   /* counted with its record */
+	/* Not decided in front: Max-Forwards 0 (483 first), an unknown source, stopping. */
+	rq.max_forwards = 0;
+	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_PASS);
+	rq.max_forwards = -1;
+	f->b->stopping = true;
+	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_PASS);
+	f->b->stopping = false;
+
+	/* One the front admitted arrives while the second is full: it is not refused. */
+	f->in.admitted = true;
+	incoming(f, offer_a);
+	assert_int_equal(n_invites, 1);
+	assert_int_equal(a_leg.n_responses, 0);
+	/* One the front did not decide (TLS, say) meets the full second: 503. */
+	f->in.admitted = false;
+	fake_pending = 0;
+	{
+		struct sipua_leg a2 = {0};
+
+		ev.type = SIPUA_EV_INCOMING;
+		ev.leg = &a2;
+		ev.in = &f->in;
+		call_on_incoming(f->b, &ev);
+		assert_int_equal(a2.last_status, 503);
+		assert_int_equal(atomic_load(&f->b->c_overload), 1);
+		terminated(f, &a2, SIPUA_END_REJECTED);
+	}
+	assert_int_equal(n_records, 1);
+
+	/* A refusal made in front: one record, as the one above, and the counters. */
+	in = f->in;
+	in.call_id = "flood-1";
+	in.at_ms = 1700000000000ull;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = SIPUA_EV_REFUSED;
+	ev.status = 503;
+	ev.in = &in;
+	{
+		uint64_t failed = atomic_load(&f->b->c_failed), active = atomic_load(&f->b->c_active);
+
+		call_on_refused(f->b, &ev);
+		assert_int_equal(atomic_load(&f->b->c_overload), 2);
+		assert_int_equal(atomic_load(&f->b->c_failed), failed + 1);
+		assert_int_equal(atomic_load(&f->b->c_active), active);
+	}
+	assert_int_equal(n_records, 2);
+	assert_non_null(strstr(last_record, "\"a_call_id\":\"flood-1\""));
+	assert_non_null(strstr(last_record, "\"result\":\"rejected\""));
+	assert_non_null(strstr(last_record, "\"sip_code\":503"));
+	assert_non_null(strstr(last_record, "\"cause\":\"overload\""));
+	assert_non_null(strstr(last_record, "\"trunk\":\"carrier\""));
+	assert_non_null(strstr(last_record, "\"from\":\"5551230000\""));
+	assert_non_null(strstr(last_record, "\"start\":\"2023-11-14T22:13:20.000Z\""));
+
+	/* max_calls counts the calls there are and those admitted but not arrived yet. */
+	f->b->sip.max_cps = 0;
+	f->b->sip.max_calls = 2;   /* one call is up */
+	rq.max_forwards = 70;
+	rq.pending = 1;
+	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_REFUSE);
+	rq.pending = 0;
+	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_OK);
+	f->b->sip.max_calls = 1;
+	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_REFUSE);
+
+	/* Through the stack too, the front's admissions in flight count toward max_calls. */
+	f->b->sip.max_calls = 2;
+	fake_pending = 1;
+	{
+		struct sipua_leg a3 = {0};
+
+		memset(&ev, 0, sizeof(ev));
+		ev.type = SIPUA_EV_INCOMING;
+		ev.leg = &a3;
+		ev.in = &f->in;
+		call_on_incoming(f->b, &ev);
+		assert_int_equal(a3.last_status, 503);
+		terminated(f, &a3, SIPUA_END_REJECTED);
+	}
+	fake_pending = 0;
+	n_records--;   /* that refusal's record */
+
+	/* The admitted call ends as any other. */
+	terminated(f, &a_leg, SIPUA_END_CANCEL);
+	terminated(f, &b_leg, SIPUA_END_REJECTED);
+	media_closed(f);
+	assert_int_equal(n_records, 3);
+	f->b->hooks.cdr = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_answered_call_bye_from_a, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_front_admission, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dtmf_info_interworking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_relayed_and_unmapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),

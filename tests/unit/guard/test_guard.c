@@ -1,4 +1,5 @@
-/* test_guard.c — the SIP front's pure guards: rate limiter, connection table, framer. */
+/* test_guard.c — the SIP front's pure guards: rate limiter, connection table, framer,
+ * table of recent INVITE decisions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,9 +228,12 @@ struct admit_log {
 	bool drop_acks;
 };
 
-static bool admit_alt(enum guard_msg kind, void *arg)
+static bool admit_alt(enum guard_msg kind, const char *msg, size_t avail, void *arg)
 {
 	struct admit_log *l = arg;
+
+	assert_non_null(msg);
+	assert_true(avail > 0);
 
 	if (kind == GUARD_MSG_ACK) {   /* kept, as trunx keeps a dialog peer's */
 		l->acks++;
@@ -361,6 +365,94 @@ static void test_frame_counts(void **state)
 			 sizeof(in) - 1);
 }
 
+/* ---- recent INVITE decisions ---- */
+
+static void test_recent_states_and_expiry(void **state)
+{
+	struct guard_recent *t;
+	uint32_t aux = 99;
+
+	(void)state;
+	assert_int_equal(guard_recent_create(&t, 0, 1000), EINVAL);
+	assert_int_equal(guard_recent_create(&t, 100, 1000), 0);
+	assert_int_equal(guard_recent_capacity(t), 128);
+	assert_int_equal(guard_recent_get(t, 7, 0, &aux), GUARD_RECENT_NONE);
+	assert_int_equal(aux, 0);
+	assert_int_equal(guard_recent_put(t, 7, GUARD_RECENT_REFUSED, 0x30005, 0), GUARD_RECENT_NONE);
+	assert_int_equal(guard_recent_put(t, 8, GUARD_RECENT_ADMITTED, 0, 10), GUARD_RECENT_NONE);
+	assert_int_equal(guard_recent_put(t, 0, GUARD_RECENT_ADMITTED, 0, 10), GUARD_RECENT_NONE);
+	assert_int_equal(guard_recent_get(t, 7, 500, &aux), GUARD_RECENT_REFUSED);
+	assert_int_equal(aux, 0x30005);
+	assert_int_equal(guard_recent_count(t, GUARD_RECENT_ADMITTED), 2);
+	/* A claim happens once. */
+	assert_true(guard_recent_change(t, 8, GUARD_RECENT_ADMITTED, GUARD_RECENT_CLAIMED, 20));
+	assert_false(guard_recent_change(t, 8, GUARD_RECENT_ADMITTED, GUARD_RECENT_CLAIMED, 20));
+	assert_false(guard_recent_change(t, 9, GUARD_RECENT_ADMITTED, GUARD_RECENT_CLAIMED, 20));
+	assert_int_equal(guard_recent_count(t, GUARD_RECENT_ADMITTED), 1);
+	assert_int_equal(guard_recent_count(t, GUARD_RECENT_CLAIMED), 1);
+	/* Unclaimed admissions lapse after a while (key 0 is kept as a key too). */
+	assert_int_equal(guard_recent_lapse(t, GUARD_RECENT_ADMITTED, GUARD_RECENT_CLAIMED, 500,
+					    400), 0);
+	assert_int_equal(guard_recent_lapse(t, GUARD_RECENT_ADMITTED, GUARD_RECENT_CLAIMED, 500,
+					    600), 1);
+	assert_int_equal(guard_recent_get(t, 0, 600, NULL), GUARD_RECENT_CLAIMED);
+	assert_int_equal(guard_recent_count(t, GUARD_RECENT_ADMITTED), 0);
+	/* Everything is forgotten after the ttl. */
+	assert_int_equal(guard_recent_get(t, 7, 999, NULL), GUARD_RECENT_REFUSED);
+	assert_int_equal(guard_recent_get(t, 7, 1000, NULL), GUARD_RECENT_NONE);
+	assert_int_equal(guard_recent_lapse(t, GUARD_RECENT_CLAIMED, GUARD_RECENT_REFUSED, 0,
+					    5000), 0);
+	assert_int_equal(guard_recent_count(t, GUARD_RECENT_CLAIMED), 0);
+	assert_int_equal(guard_recent_count(t, GUARD_RECENT_REFUSED), 0);
+	guard_recent_destroy(t);
+}
+
+/* A flood of distinct keys: the table never grows, the newest decisions are kept, the
+ * oldest give way (reported), and counts stay consistent. */
+static void test_recent_full(void **state)
+{
+	struct guard_recent *t;
+	size_t displaced = 0, admitted_lost = 0, kept = 0;
+	const uint64_t n = 200000;
+
+	(void)state;
+	assert_int_equal(guard_recent_create(&t, 1024, 32000), 0);
+	for (uint64_t k = 1; k <= n; k++) {
+		enum guard_recent_state st = k % 2 ? GUARD_RECENT_REFUSED : GUARD_RECENT_ADMITTED;
+		enum guard_recent_state d = guard_recent_put(t, k * 0x9e3779b97f4a7c15ull, st, 0, k / 100);
+
+		displaced += d != GUARD_RECENT_NONE;
+		admitted_lost += d == GUARD_RECENT_ADMITTED;
+	}
+	assert_int_equal(displaced, n - 1024);
+	assert_int_equal(guard_recent_count(t, GUARD_RECENT_REFUSED) +
+			 guard_recent_count(t, GUARD_RECENT_ADMITTED), 1024);
+	assert_int_equal(guard_recent_count(t, GUARD_RECENT_ADMITTED), n / 2 - admitted_lost);
+	/* The last few hundred are all there (the oldest of a set goes first). */
+	for (uint64_t k = n - 255; k <= n; k++)
+		kept += guard_recent_get(t, k * 0x9e3779b97f4a7c15ull, n / 100, NULL) !=
+			GUARD_RECENT_NONE;
+	assert_in_range(kept, 200, 256);
+	assert_int_equal(guard_recent_get(t, 1 * 0x9e3779b97f4a7c15ull, n / 100, NULL),
+			 GUARD_RECENT_NONE);
+	guard_recent_destroy(t);
+}
+
+/* A whole message's length, as the framer frames it. */
+static void test_frame_length(void **state)
+{
+	static const char two[] = "INVITE sip:a SIP/2.0\r\nl: 4\r\n\r\nbodyOPTIONS sip:b SIP/2.0\r\n\r\n";
+	static const char cut[] = "INVITE sip:a SIP/2.0\r\nContent-Length: 10\r\n\r\nshort";
+
+	(void)state;
+	assert_int_equal(guard_frame_length(two, sizeof(two) - 1), 34);
+	assert_int_equal(guard_frame_length(two, 33), 0);
+	assert_int_equal(guard_frame_length(two + 34, sizeof(two) - 1 - 34), sizeof(two) - 1 - 34);
+	assert_int_equal(guard_frame_length(cut, sizeof(cut) - 1), 0);
+	assert_int_equal(guard_frame_length("\r\nX", 3), 0);
+	assert_int_equal(guard_frame_length("", 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +465,9 @@ int main(void)
 		cmocka_unit_test(test_frame_drops_whole_messages),
 		cmocka_unit_test(test_frame_drops_acks),
 		cmocka_unit_test(test_frame_counts),
+		cmocka_unit_test(test_frame_length),
+		cmocka_unit_test(test_recent_states_and_expiry),
+		cmocka_unit_test(test_recent_full),
 	};
 	return cmocka_run_group_tests_name("guard", tests, NULL, NULL);
 }
