@@ -406,18 +406,16 @@ enum sipua_admit b2b_front_admit(const struct sipua_admit_req *rq,
 	return SIPUA_ADMIT_REFUSE;
 }
 
-void call_on_refused(struct b2bua *b, const struct sipua_ev *ev)
+/* A new call for an incoming INVITE, linked into the b2bua's list and counted active:
+ * ids, route table, source, transport, caller and callee as the INVITE gave them; its
+ * trunk is in->peer, or with identify the trunk the table names for the source now. */
+static struct call *call_new(struct b2bua *b, const struct sipua_incoming *in, bool identify,
+			     uint64_t t_start_ms)
 {
-	const struct sipua_incoming *in = ev->in;
 	struct call *c = calloc(1, sizeof(*c));
 
-	atomic_fetch_add(&b->c_overload, 1);
-	if (!c) {
-		log_msg(LOG_ERROR, "call.end", "out of memory: a call refused 503 has no record");
-		return;
-	}
-	/* The same call, record and counters as a refusal through the stack
-	 * (call_on_incoming), without an A leg: the answer is sent already. */
+	if (!c)
+		return NULL;
 	c->b = b;
 	b2b_uuid(b, c->cdr_id);
 	c->media.offer_from = -1;
@@ -425,11 +423,10 @@ void call_on_refused(struct b2bua *b, const struct sipua_ev *ev)
 	snprintf(c->id, sizeof(c->id), "%08" PRIx64 "%08" PRIx64, (uint64_t)(b->id_salt & 0xffffffffu),
 		 b->seq);
 	c->rt = route_table_ref(b->rt);
-	/* The trunk as the table says now (a reload may have come since the refusal). */
-	c->trunk_in = route_identify(c->rt, (const struct sockaddr *)&in->src);
+	c->trunk_in = identify ? route_identify(c->rt, (const struct sockaddr *)&in->src) : in->peer;
 	c->src = in->src;
 	c->tls[SIDE_A] = in->transport == SIPUA_TP_TLS;
-	c->t_start_ms = in->at_ms ? in->at_ms : wall_ms();
+	c->t_start_ms = t_start_ms;
 	snprintf(c->a_call_id, sizeof(c->a_call_id), "%s", in->call_id);
 	snprintf(c->from, sizeof(c->from), "%s", in->from_user);
 	snprintf(c->to, sizeof(c->to), "%s", in->ruri_user);
@@ -440,6 +437,23 @@ void call_on_refused(struct b2bua *b, const struct sipua_ev *ev)
 	b->n_calls++;
 	atomic_fetch_add(&b->c_active, 1);
 	call_view_changed(c);
+	return c;
+}
+
+void call_on_refused(struct b2bua *b, const struct sipua_ev *ev)
+{
+	const struct sipua_incoming *in = ev->in;
+	struct call *c;
+
+	atomic_fetch_add(&b->c_overload, 1);
+	/* The same call, record and counters as a refusal through the stack
+	 * (call_on_incoming), without an A leg: the answer is sent already. The trunk
+	 * is the table's now (a reload may have come since the refusal). */
+	c = call_new(b, in, true, in->at_ms ? in->at_ms : wall_ms());
+	if (!c) {
+		log_msg(LOG_ERROR, "call.end", "out of memory: a call refused 503 has no record");
+		return;
+	}
 	fail_call(c, ev->status, "overload", NULL);
 	c->final_code = ev->status;
 	maybe_end(c);
@@ -567,33 +581,12 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 	struct call *c;
 	char why[96];
 
-	c = calloc(1, sizeof(*c));
+	c = call_new(b, in, false, wall_ms());
 	if (!c) {
 		sipua_leg_respond(ev->leg, 500, NULL, 0, NULL);
 		return;
 	}
-	c->b = b;
-	b2b_uuid(b, c->cdr_id);
-	c->media.offer_from = -1;
-	c->media.sess_id = (b->id_salt ^ ++b->seq) & 0x7fffffffffffull;
-	snprintf(c->id, sizeof(c->id), "%08" PRIx64 "%08" PRIx64, (uint64_t)(b->id_salt & 0xffffffffu),
-		 b->seq);
 	c->a = ev->leg;
-	c->rt = route_table_ref(b->rt);
-	c->trunk_in = in->peer;
-	c->src = in->src;
-	c->tls[SIDE_A] = in->transport == SIPUA_TP_TLS;
-	c->t_start_ms = wall_ms();
-	snprintf(c->a_call_id, sizeof(c->a_call_id), "%s", in->call_id);
-	snprintf(c->from, sizeof(c->from), "%s", in->from_user);
-	snprintf(c->to, sizeof(c->to), "%s", in->ruri_user);
-	c->next = b->calls;
-	if (b->calls)
-		b->calls->prev = c;
-	b->calls = c;
-	b->n_calls++;
-	atomic_fetch_add(&b->c_active, 1);
-	call_view_changed(c);
 	sipua_leg_set_ctx(ev->leg, c);
 	sipua_leg_set_policy(ev->leg, (struct sipua_policy[]){policy_of(c->trunk_in)});
 

@@ -121,6 +121,26 @@ def client_ctx(cert=None, key=None):
     return c
 
 
+def handshake(dest, version, ciphers=None):
+    """One TLS handshake to dest at exactly this version (and TLS 1.2 cipher list):
+    (version, cipher) taken, or "refused: ..." with the reason."""
+    import warnings
+    warnings.simplefilter("ignore", DeprecationWarning)   # TLSv1 and TLSv1_1, on purpose
+    c = client_ctx()
+    c.minimum_version = c.maximum_version = version
+    if ciphers:
+        c.set_ciphers(ciphers + ":@SECLEVEL=0")
+    s = socket.create_connection(dest, timeout=5)
+    try:
+        tls = c.wrap_socket(s)
+        got = (tls.version(), tls.cipher()[0])
+        tls.close()
+        return got
+    except (ssl.SSLError, OSError) as e:
+        s.close()
+        return "refused: %s" % e
+
+
 # ---- calls trunx makes over TLS ------------------------------------------------------
 
 def outgoing(ctx, server_cert, verify, want_invite):
@@ -639,23 +659,8 @@ def case_protocols(ctx):
     t = start(ctx, pki, conf)
     dest = ("127.0.0.1", t.tls_port)
 
-    import warnings
-    warnings.simplefilter("ignore", DeprecationWarning)   # TLSv1 and TLSv1_1, on purpose
-
     def attempt(version, ciphers=None):
-        c = client_ctx()
-        c.minimum_version = c.maximum_version = version
-        if ciphers:
-            c.set_ciphers(ciphers + ":@SECLEVEL=0")
-        s = socket.create_connection(dest, timeout=5)
-        try:
-            tls = c.wrap_socket(s)
-            got = (tls.version(), tls.cipher()[0])
-            tls.close()
-            return got
-        except (ssl.SSLError, OSError) as e:
-            s.close()
-            return "refused: %s" % e
+        return handshake(dest, version, ciphers)
 
     V = ssl.TLSVersion
     want_ok = [(V.TLSv1_3, None), (V.TLSv1_2, "ECDHE-ECDSA-AES128-GCM-SHA256"),
@@ -708,33 +713,16 @@ def case_ciphers_configured(ctx):
     t = start(ctx, pki, conf)
     dest = ("127.0.0.1", t.tls_port)
 
-    import warnings
-    warnings.simplefilter("ignore", DeprecationWarning)   # TLSv1, on purpose
-
-    def attempt(version, ciphers):
-        c = client_ctx()
-        c.minimum_version = c.maximum_version = version
-        c.set_ciphers(ciphers + ":@SECLEVEL=0")
-        s = socket.create_connection(dest, timeout=5)
-        try:
-            tls = c.wrap_socket(s)
-            got = tls.cipher()[0]
-            tls.close()
-            return got
-        except (ssl.SSLError, OSError) as e:
-            s.close()
-            return "refused: %s" % e
-
     V = ssl.TLSVersion
-    got = attempt(V.TLSv1_2, "ECDHE-ECDSA-AES128-SHA")
+    got = handshake(dest, V.TLSv1_2, "ECDHE-ECDSA-AES128-SHA")
     ctx.log("listed ECDHE-ECDSA-AES128-SHA: %s", got)
-    if got != "ECDHE-ECDSA-AES128-SHA":
-        raise AssertionError("the listed suite was not taken: %s" % got)
+    if got != ("TLSv1.2", "ECDHE-ECDSA-AES128-SHA"):
+        raise AssertionError("the listed suite was not taken: %s" % (got,))
     for v, c in ((V.TLSv1_2, "ECDHE-ECDSA-AES256-SHA"), (V.TLSv1_2, "ECDHE-ECDSA-CHACHA20-POLY1305"),
                  (V.TLSv1, "ALL")):
-        got = attempt(v, c)
+        got = handshake(dest, v, c)
         ctx.log("%s %s: %s", v.name, c, got)
-        if not got.startswith("refused"):
+        if not isinstance(got, str):
             raise AssertionError("%s %s was accepted: %s" % (v.name, c, got))
     t.check_alive()
 
