@@ -406,6 +406,19 @@ enum sipua_admit b2b_front_admit(const struct sipua_admit_req *rq,
 	return SIPUA_ADMIT_REFUSE;
 }
 
+void call_link(struct call *c)
+{
+	struct b2bua *b = c->b;
+
+	c->next = b->calls;
+	if (b->calls)
+		b->calls->prev = c;
+	b->calls = c;
+	b->n_calls++;
+	atomic_fetch_add(&b->c_active, 1);
+	call_view_changed(c);
+}
+
 /* A new call for an incoming INVITE, linked into the b2bua's list and counted active:
  * ids, route table, source, transport, caller and callee as the INVITE gave them; its
  * trunk is in->peer, or with identify the trunk the table names for the source now. */
@@ -430,13 +443,7 @@ static struct call *call_new(struct b2bua *b, const struct sipua_incoming *in, b
 	snprintf(c->a_call_id, sizeof(c->a_call_id), "%s", in->call_id);
 	snprintf(c->from, sizeof(c->from), "%s", in->from_user);
 	snprintf(c->to, sizeof(c->to), "%s", in->ruri_user);
-	c->next = b->calls;
-	if (b->calls)
-		b->calls->prev = c;
-	b->calls = c;
-	b->n_calls++;
-	atomic_fetch_add(&b->c_active, 1);
-	call_view_changed(c);
+	call_link(c);
 	return c;
 }
 

@@ -473,6 +473,8 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 void call_on_media_event(struct b2bua *b, const struct media_event *ev);
 /** Final failure to A (if A is still waiting) and the B leg ended. */
 void fail_call(struct call *c, int code, const char *cause, const char *why);
+/** Puts a new call c in its b2bua's list, counted active, and publishes its view. */
+void call_link(struct call *c);
 /** The set-up after admission: media, offer, B leg (takes su). */
 void call_proceed(struct call *c, struct call_setup *su);
 /** Ends the call if both legs are gone (and nothing pending keeps it). */

@@ -553,14 +553,8 @@ void b2b_orig_start(struct b2bua *b, struct b2bua_orig_req *req, b2bua_reply_h *
 	c->orig = o;
 	o = NULL;
 	c->targets = calloc(d->n_targets, sizeof(*c->targets));
-	c->next = b->calls;
-	if (b->calls)
-		b->calls->prev = c;
-	b->calls = c;
-	b->n_calls++;
-	atomic_fetch_add(&b->c_active, 1);
 	atomic_fetch_add(&b->c_total, 1);
-	call_view_changed(c);
+	call_link(c);
 	if (!c->targets) {
 		fail_call(c, 500, "no_memory", NULL);
 		goto settle;

@@ -106,6 +106,24 @@ static void relay_one(struct peer *from, uint16_t port, struct peer *to, uint16_
 	relay_ts(from, port, to, src_port, seq, (uint32_t)seq * 160u, ssrc, tag, h);
 }
 
+/* The engine of f must have attached its program (kernel_forward = mode), with its
+ * counters in c: only where the process may not load BPF (not root) is the test
+ * skipped; everywhere else a failure to attach is a failure of the test. */
+static void require_kernel(struct fixture *f, struct media_engine_counters *c, const char *mode)
+{
+	struct media_event ev;
+
+	media_engine_counters(f->me, c);
+	if (c->kfwd_active)
+		return;
+	if (geteuid() != 0) {
+		printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
+		teardown(f, &ev);
+		skip();
+	}
+	fail_msg("kernel_forward = %s did not attach as root", mode);
+}
+
 /* B's stream: its sequence starts near the wrap, its timestamps count from 0. */
 #define B_SEQ0 65480
 
@@ -152,17 +170,7 @@ static void test_kernel_path(void **state)
 
 	(void)state;
 	setup(&f, MEDIA_KFWD_ON);
-	media_engine_counters(f.me, &c0);
-	if (!c0.kfwd_active) {
-		/* Only where the process may not load BPF (no root): everywhere else a
-		 * failure to load is a failure of this test. */
-		if (geteuid() != 0) {
-			printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
-			teardown(&f, &ev);
-			skip();
-		}
-		fail_msg("kernel_forward = on did not attach as root");
-	}
+	require_kernel(&f, &c0, "on");
 	/* Userspace first: two packets each way (both sides latched, each source's
 	 * sequence validated), then the kernel takes both directions. */
 	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 1, &h);
@@ -282,15 +290,7 @@ static void test_close_leaves_no_entry(void **state)
 
 	(void)state;
 	setup(&f, MEDIA_KFWD_AUTO);
-	media_engine_counters(f.me, &c);
-	if (!c.kfwd_active) {
-		if (geteuid() != 0) {
-			printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
-			teardown(&f, &ev);
-			skip();
-		}
-		fail_msg("kernel_forward = auto did not attach as root");
-	}
+	require_kernel(&f, &c, "auto");
 	relay_one(&f.a, f.pa, &f.b, f.pb, 1, 0xa, 1, &h);
 	relay_one(&f.b, f.pb, &f.a, f.pa, 1, 0xb, 2, &h);
 	relay_one(&f.a, f.pa, &f.b, f.pb, 2, 0xa, 3, &h);
@@ -334,15 +334,7 @@ static void test_backoff_after_refusal(void **state)
 
 	(void)state;
 	setup(&f, MEDIA_KFWD_AUTO);
-	media_engine_counters(f.me, &c);
-	if (!c.kfwd_active) {
-		if (geteuid() != 0) {
-			printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
-			teardown(&f, &ev);
-			skip();
-		}
-		fail_msg("kernel_forward = auto did not attach as root");
-	}
+	require_kernel(&f, &c, "auto");
 	relay_one(&f.a, f.pa, &f.b, f.pb, 1, 0xa, 1, &h1);
 	relay_one(&f.b, f.pb, &f.a, f.pa, 1, 0xb, 2, &h);
 	relay_one(&f.a, f.pa, &f.b, f.pb, 2, 0xa, 3, &h);
@@ -412,15 +404,7 @@ static void test_hold_resume(void **state)
 
 	(void)state;
 	setup(&f, MEDIA_KFWD_AUTO);
-	media_engine_counters(f.me, &c0);
-	if (!c0.kfwd_active) {
-		if (geteuid() != 0) {
-			printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
-			teardown(&f, &ev);
-			skip();
-		}
-		fail_msg("kernel_forward = auto did not attach as root");
-	}
+	require_kernel(&f, &c0, "auto");
 	for (i = 0; i < 2; i++) {
 		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 1, &ha);
 		relay_one(&f.b, f.pb, &f.a, f.pa, seq_b++, 0xb, 2, &h);
@@ -486,15 +470,7 @@ static void test_rtp_timeout_in_kernel(void **state)
 
 	(void)state;
 	setup_cfg(&f, MEDIA_KFWD_AUTO, 0, 1000);
-	media_engine_counters(f.me, &c);
-	if (!c.kfwd_active) {
-		if (geteuid() != 0) {
-			printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
-			teardown(&f, &ev);
-			skip();
-		}
-		fail_msg("kernel_forward = auto did not attach as root");
-	}
+	require_kernel(&f, &c, "auto");
 	relay_one(&f.a, f.pa, &f.b, f.pb, seq, 0xa, 1, &h);
 	relay_one(&f.b, f.pb, &f.a, f.pa, seq++, 0xb, 2, &h);
 	relay_one(&f.a, f.pa, &f.b, f.pb, seq, 0xa, 3, &h);
@@ -536,15 +512,7 @@ static void test_new_source_mid_call(void **state)
 
 	(void)state;
 	setup(&f, MEDIA_KFWD_AUTO);
-	media_engine_counters(f.me, &c0);
-	if (!c0.kfwd_active) {
-		if (geteuid() != 0) {
-			printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
-			teardown(&f, &ev);
-			skip();
-		}
-		fail_msg("kernel_forward = auto did not attach as root");
-	}
+	require_kernel(&f, &c0, "auto");
 	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 1, &h);
 	relay_one(&f.b, f.pb, &f.a, f.pa, 1, 0xb, 2, &h);
 	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 3, &h);
@@ -604,15 +572,7 @@ static void test_stray_source_keeps_kernel(void **state)
 
 	(void)state;
 	setup_cfg(&f, MEDIA_KFWD_AUTO, 1000, 0);
-	media_engine_counters(f.me, &c0);
-	if (!c0.kfwd_active) {
-		if (geteuid() != 0) {
-			printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
-			teardown(&f, &ev);
-			skip();
-		}
-		fail_msg("kernel_forward = auto did not attach as root");
-	}
+	require_kernel(&f, &c0, "auto");
 	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 1, &h);
 	relay_one(&f.b, f.pb, &f.a, f.pa, 1, 0xb, 2, &h);
 	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 3, &h);
