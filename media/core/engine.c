@@ -79,6 +79,7 @@ int media_engine_create(struct media_engine **mep, const struct media_engine_cfg
 	me->scfg.rtp_timeout_ms = me->cfg.rtp_timeout_ms;
 	me->scfg.hold_timeout_ms = me->cfg.hold_timeout_ms;
 	me->scfg.relatch_ms = me->cfg.relatch_ms;
+	me->scfg.latch_any = me->cfg.latch == MEDIA_LATCH_ANY;
 	me->scfg.jb_max_ms = me->cfg.jb_max_ms ? me->cfg.jb_max_ms : 200;
 	me->scfg.family = me->bind.sa.sa_family;
 	err = portpool_create(&me->pool, cfg->port_min, cfg->port_max);

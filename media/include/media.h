@@ -32,7 +32,12 @@
  * Relay rules:
  *  - Symmetric RTP with latching: packets are accepted from the remote address given
  *    by SDP; the first packet from another source latches the side to that source
- *    (NAT). After latching, packets from other sources are dropped (counted), unless
+ *    (NAT). Which sources may latch is cfg.latch: with MEDIA_LATCH_KNOWN (the
+ *    default) only a source whose IP is the SDP address's or one the party's
+ *    signalling came from (media_side_params.sig), so a stranger spraying the port
+ *    range can neither take a call's audio nor inject its own ("RTP bleed"); others
+ *    are dropped and counted (rtp_foreign). After latching, packets from other sources
+ *    are dropped (counted), unless
  *    the latched source has been silent for cfg.relatch_ms, or an update changed the
  *    remote address, in which case the next source latches again; when that update
  *    replaced one remote address by another, a packet from the new SDP address then
@@ -94,6 +99,12 @@ enum media_kfwd {
 	MEDIA_KFWD_ON,       /**< the same, but a failure to load is logged as an error */
 };
 
+/** Which sources may latch a side (see the relay rules above). */
+enum media_latch {
+	MEDIA_LATCH_KNOWN = 0, /**< the SDP address's IP or the party's signalling IPs */
+	MEDIA_LATCH_ANY,       /**< any source (the first packet wins) */
+};
+
 struct media_engine_cfg {
 	unsigned workers;        /**< worker threads; 0 = one per online CPU */
 	char     bind_addr[64];  /**< IPv4 or IPv6 literal the RTP sockets bind to */
@@ -102,6 +113,7 @@ struct media_engine_cfg {
 	unsigned rtp_timeout_ms; /**< inactivity timeout; 0 = off */
 	unsigned hold_timeout_ms; /**< inactivity timeout while on hold; 0 = off */
 	unsigned relatch_ms;     /**< silence after which another source may latch; 0 = 2000 */
+	enum media_latch latch;  /**< which sources may latch */
 	unsigned jb_max_ms;      /**< longest jitter-buffer target (transcoding); 0 = 200 */
 	/** Bounded delay: an RTP packet that waited longer than this in trunx (kernel
 	 *  receive timestamp -> the moment its worker would forward it) is dropped and
@@ -121,6 +133,9 @@ struct media_side_stats {
 	uint64_t bytes_out;
 	uint64_t rtp_lost;       /**< packets missing in the received sequence (RFC 3550 A.3) */
 	uint64_t rtp_dropped;    /**< rejected: unexpected source, bad header, unmapped PT */
+	uint64_t rtp_foreign;    /**< of rtp_dropped: from a source that may not latch
+				      (MEDIA_LATCH_KNOWN: neither the SDP address's IP nor
+				      one of the party's signalling IPs) */
 	uint64_t rtp_dropped_late; /**< arrived here but waited longer than max_delay_ms
 				       in trunx: dropped, not forwarded (not in rtp_dropped) */
 	uint64_t rtcp_in;
@@ -326,9 +341,15 @@ struct media_dtmf_params {
 	uint16_t ptime;          /**< ms per audio packet (0 = 20) */
 };
 
+#define MEDIA_SIG_ADDRS 4   /**< signalling addresses remembered per side */
+
 /** What one side's remote party negotiated. */
 struct media_side_params {
 	struct sockaddr_storage rtp;     /**< remote RTP address from SDP; port 0 = not known */
+	/** IPs the party's signalling came from (ports ignored; family 0 = unused): with
+	 *  MEDIA_LATCH_KNOWN, a NATed party whose SDP names a private address may still
+	 *  latch from one of these. */
+	struct sockaddr_storage sig[MEDIA_SIG_ADDRS];
 	struct sockaddr_storage rtcp;    /**< remote RTCP address; port 0 = rtp port + 1 */
 	enum media_dir          dir;     /**< direction the remote declared */
 	bool                    rtcp_mux;/**< RTCP shares the RTP ports (RFC 5761) */

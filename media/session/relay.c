@@ -6,9 +6,12 @@
  * receive buffer, nothing is allocated.
  *
  * DESIGN
- * A side accepts RTP from anywhere until it latches (first packet), then only from
- * the latched address, until that address has been silent for relatch_ms or an update
- * gives a new remote address. The incoming source is the pair (address, SSRC) of the
+ * A side accepts RTP from a source that may latch until it latches (first packet),
+ * then only from the latched address, until that address has been silent for
+ * relatch_ms or an update gives a new remote address. A source may latch when its IP
+ * is the SDP address's, one the party's signalling came from, or the one the side was
+ * latched to before (or any source, with latch_any): the port range is no open door
+ * for a stranger's packets. The incoming source is the pair (address, SSRC) of the
  * last accepted packet; when it changes, receive statistics restart (the loss so far
  * is kept) and the outgoing stream is rebased: its next packet continues one sequence
  * number after the highest sent, its timestamp advanced by the wall-clock time since
@@ -66,6 +69,21 @@ static uint32_t clock_units(uint64_t us, uint32_t clock_hz)
 	return (uint32_t)(us * clock_hz / 1000000u);
 }
 
+static bool may_latch(const struct session_side *in, const struct session_cfg *cfg,
+		      const union media_sa *src)
+{
+	if (cfg->latch_any || (!in->null_remote && sa_ip_eq(src, &in->sdp_rtp)))
+		return true;
+	/* The host it was latched to before (an update, e.g. an RFC 2543 hold, unlatched
+	 * it): it passed this check then. */
+	if (in->have_src && sa_ip_eq(src, &in->peer_rtp))
+		return true;
+	for (unsigned i = 0; i < in->n_sig; i++)
+		if (sa_ip_eq(src, &in->sig[i]))
+			return true;
+	return false;
+}
+
 static bool accept_rtp_source(struct session_side *in, const struct session_cfg *cfg,
 			      const union media_sa *src, uint64_t now_ms)
 {
@@ -76,8 +94,15 @@ static bool accept_rtp_source(struct session_side *in, const struct session_cfg 
 		 * last packets may have latched first: the new SDP address takes it back. */
 		if (!(in->latch_provisional && in->have_remote && !in->null_remote &&
 		      sa_eq(src, &in->sdp_rtp)) &&
-		    now_ms - in->last_rx_ms < cfg->relatch_ms)
+		    now_ms - in->last_rx_ms < cfg->relatch_ms) {
+			if (!may_latch(in, cfg, src))
+				in->st.rtp_foreign++;
 			return false;
+		}
+	}
+	if (!may_latch(in, cfg, src)) {
+		in->st.rtp_foreign++;
+		return false;
 	}
 	if (sa_eq(src, &in->sdp_rtp))
 		in->latch_provisional = false;

@@ -138,6 +138,11 @@ static void apply_side(struct session_side *sd, const struct media_side_params *
 		sd->rtcp_latched = false;
 	}
 	sd->null_remote = known && sa_is_any(&rtp);
+	sd->n_sig = 0;
+	for (int i = 0; i < MEDIA_SIG_ADDRS; i++)   /* a family the sockets cannot reach: skipped */
+		if (sp->sig[i].ss_family &&
+		    sa_from_storage(&sd->sig[sd->n_sig], &sp->sig[i], family) == 0)
+			sd->n_sig++;
 	sd->sdp_rtp = rtp;
 	sd->sdp_rtcp = rtcp;
 	sd->dir = sp->dir;

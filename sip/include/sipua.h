@@ -560,6 +560,11 @@ int sipua_leg_refer(struct sipua_leg *leg, const char *refer_to, const char *ref
 int sipua_sipfrag_status(const char *ctype, const char *body, size_t len, int *status);
 
 bool sipua_leg_confirmed(const struct sipua_leg *leg);
+
+/** Copies up to max of the IP addresses (ports zero) the leg's peer has sent its
+ *  signalling from (its INVITE, or the responses to ours); returns how many. */
+unsigned sipua_leg_peers(const struct sipua_leg *leg, struct sockaddr_storage *out,
+			 unsigned max);
 bool sipua_leg_inbound(const struct sipua_leg *leg);
 
 /** The leg's Call-ID (ours for outbound legs); "" while unknown. */

@@ -164,6 +164,16 @@ bool sipua_leg_peer_has(const struct sipua_leg *leg, const struct sockaddr *sa)
 	return false;
 }
 
+unsigned sipua_leg_peers(const struct sipua_leg *leg, struct sockaddr_storage *out,
+			 unsigned max)
+{
+	unsigned n = 0;
+
+	for (; leg && out && n < leg->n_peer && n < max; n++)
+		out[n] = leg->peer[n];
+	return n;
+}
+
 static void leg_free(struct sipua_leg *leg)
 {
 	free(leg->auth_user);

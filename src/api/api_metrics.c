@@ -255,6 +255,9 @@ void api_h_metrics(struct api_req *r)
 	gauge(&o, "trunx_media_ports_free", "RTP/RTCP port pairs free", c.media_ports_free);
 	counter(&o, "trunx_rtp_relayed_total", "RTP packets relayed", c.rtp_relayed);
 	counter(&o, "trunx_rtp_dropped_total", "RTP/RTCP packets dropped", c.rtp_dropped);
+	counter(&o, "trunx_rtp_foreign_total",
+		"RTP from sources that may not latch a call (ended calls), dropped",
+		c.rtp_foreign);
 	counter(&o, "trunx_rtp_timeouts_total", "Calls hung up for RTP inactivity",
 		c.rtp_timeouts);
 	rtp_metrics(&o, &c);

@@ -788,6 +788,7 @@ void b2bua_get_counters(const struct b2bua *b, struct b2bua_counters *c)
 	c->rtp_relayed = mc.rtp_relayed;
 	c->rtp_dropped = mc.rtp_dropped;
 	c->rtp_dropped_late = mc.rtp_dropped_late;
+	c->rtp_foreign = atomic_load(&m->c_rtp_foreign);
 	c->kfwd_active = mc.kfwd_active;
 	c->kfwd_flows = mc.kfwd_flows;
 	c->kfwd_packets = mc.kfwd_packets;

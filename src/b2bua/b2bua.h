@@ -55,6 +55,8 @@ struct b2bua_counters {
 	uint64_t rtp_relayed;             /**< RTP packets relayed since start */
 	uint64_t rtp_dropped;             /**< RTP/RTCP packets dropped since start */
 	uint64_t rtp_dropped_late;        /**< of those: waited past [media] max_delay_ms */
+	uint64_t rtp_foreign;             /**< ended calls' RTP from sources that may not
+					       latch ([media] latch = known), dropped */
 	bool     kfwd_active;             /**< [media] kernel_forward is attached */
 	uint64_t kfwd_flows;              /**< call directions forwarded in the kernel now */
 	uint64_t kfwd_packets;            /**< RTP packets the kernel forwarded (synced ~1 s) */

@@ -136,6 +136,18 @@ void call_warning(const struct call *c, char *out, size_t len, const char *why)
 	snprintf(out, len, "Warning: 399 %s \"%s\"\r\n", c->b->sip_host, clean);
 }
 
+/* Each side's signalling addresses: with [media] latch = known, the only sources
+ * besides the SDP address that may latch its media. */
+void call_media_sig(const struct call *c, struct media_session_params *p)
+{
+	for (int s = 0; s < 2; s++) {
+		unsigned n = sipua_leg_peers(call_leg(c, s), p->side[s].sig, MEDIA_SIG_ADDRS);
+
+		if (s == SIDE_A && n == 0 && c->src.ss_family)
+			p->side[s].sig[0] = c->src;
+	}
+}
+
 void call_media_update(struct call *c)
 {
 	struct media_session_params p;
@@ -143,6 +155,7 @@ void call_media_update(struct call *c)
 	if (!c->ms)
 		return;
 	b2b_sdp_media_params(&c->media, &p);
+	call_media_sig(c, &p);
 	if (media_session_update(c->ms, &p) != 0)
 		call_log(LOG_WARN, "call.media", c, NULL, "media parameters refused");
 	call_view_changed(c);   /* its codecs */
@@ -499,6 +512,7 @@ void call_proceed(struct call *c, struct call_setup *su)
 		struct media_session_params p;
 
 		b2b_sdp_media_params_pending(&c->media, &p);
+		call_media_sig(c, &p);
 		media_session_update(c->ms, &p);
 	}
 	if (call_send_b(c, su, offer, n)) {

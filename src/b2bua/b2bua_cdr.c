@@ -197,6 +197,7 @@ static void count_rtp(struct call *c)
 		double ratio;
 		int i = 0;
 
+		atomic_fetch_add(&b->c_rtp_foreign, c->stats[s].rtp_foreign);
 		if (!in && !lost)
 			continue;   /* no media on this leg */
 		atomic_fetch_add(&b->c_rtp_in[s], in);

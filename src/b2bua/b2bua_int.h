@@ -426,6 +426,8 @@ struct b2bua {
 	/* Ended calls' RTP per leg (a, b): packets received, lost; legs by loss ratio. */
 	_Atomic uint64_t     c_rtp_in[2], c_rtp_lost[2], c_loss_legs[B2BUA_LOSS_BUCKETS],
 			     c_loss_sum_ppm;
+	_Atomic uint64_t     c_rtp_foreign;   /* ended calls' packets from sources that may
+						 not latch ([media] latch = known) */
 	_Atomic bool         aux_busy;   /* un-REGISTERs unanswered (stop) */
 };
 
@@ -518,6 +520,7 @@ struct sipua_leg *call_leg(const struct call *c, int side);
 void call_warning(const struct call *c, char *out, size_t len, const char *why);
 /** Sends the negotiated parameters to the media session. */
 void call_media_update(struct call *c);
+void call_media_sig(const struct call *c, struct media_session_params *p);
 
 /* b2bua_dtmf.c (signalling thread): DTMF interworking between the legs */
 /** A side's digits for the media session (its trunk's way, the negotiated PTs). */

@@ -23,6 +23,7 @@ static const char *const rel100_names[] = {"off", "supported", "required", NULL}
 static const char *const srtp_names[] = {"off", "optional", "required", NULL};
 static const char *const io_names[] = {"auto", "uring", "epoll", NULL};
 static const char *const kfwd_names[] = {"off", "auto", "on", NULL};
+static const char *const latch_names[] = {"known", "any", NULL};
 static const char *const dtmf_names[] = {"rfc4733", "inband", "info", NULL};
 
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum stored as int");
@@ -36,6 +37,8 @@ _Static_assert(LOG_OFF == 4 && CONF_UNKNOWN_DROP == 1 && TRUNK_REL100_REQUIRED =
 _Static_assert(sizeof(enum media_io) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(enum media_kfwd) == sizeof(int) && MEDIA_KFWD_ON == 2,
 	       "enum stored as int, names follow the values");
+_Static_assert(sizeof(enum media_latch) == sizeof(int) && MEDIA_LATCH_KNOWN == 0 &&
+	       MEDIA_LATCH_ANY == 1, "enum stored as int, names follow the values");
 
 /* Unix socket paths must fit sockaddr_un.sun_path (108 bytes with the NUL). */
 #define SUN_PATH_SIZE 108
@@ -119,6 +122,7 @@ static const struct conf_key media_keys[] = {
 	 NULL, "3600"},
 	{"relatch", CT_UINT, CK(struct conf, media.relatch_ms), 0, 0, 1, 3600, 1000, NULL,
 	 "2"},
+	{"latch", CT_ENUM, CK(struct conf, media.latch), 0, 0, 0, 0, 0, latch_names, "known"},
 	{"max_delay_ms", CT_UINT, CK(struct conf, media.max_delay_ms), 0, 0, 0, 10000, 1, NULL,
 	 "50"},
 	{"io", CT_ENUM, CK(struct conf, media.io), 0, 0, 0, 0, 0, io_names, "epoll"},

@@ -46,6 +46,7 @@ size_t ctl_conf_restart_keys(const struct conf *running, const struct conf *next
 		{"media.rtp_timeout", ma->rtp_timeout_ms != mb->rtp_timeout_ms},
 		{"media.hold_timeout", ma->hold_timeout_ms != mb->hold_timeout_ms},
 		{"media.relatch", ma->relatch_ms != mb->relatch_ms},
+		{"media.latch", ma->latch != mb->latch},
 		{"media.max_delay_ms", ma->max_delay_ms != mb->max_delay_ms},
 		{"media.io", ma->io != mb->io},
 		{"media.kernel_forward", ma->kernel_forward != mb->kernel_forward},

@@ -118,12 +118,13 @@ static void d_status(void *arg, json_t *obj)
 		"answered", (json_int_t)c.calls_answered,
 		"failed", (json_int_t)c.calls_failed));
 	json_object_set_new(obj, "workers", json_integer(c.media_workers));
-	json_object_set_new(obj, "media", json_pack("{sIsIsIsIsIsoso}",
+	json_object_set_new(obj, "media", json_pack("{sIsIsIsIsIsIsoso}",
 		"sessions", (json_int_t)c.media_sessions,
 		"ports_free", (json_int_t)c.media_ports_free,
 		"rtp_relayed", (json_int_t)c.rtp_relayed,
 		"rtp_dropped", (json_int_t)c.rtp_dropped,
 		"rtp_dropped_late", (json_int_t)c.rtp_dropped_late,
+		"rtp_foreign", (json_int_t)c.rtp_foreign,
 		"per_worker", media_workers_json(d, c.media_workers),
 		"kernel_forward", json_pack("{sbsIsI}", "active", c.kfwd_active,
 					    "flows", (json_int_t)c.kfwd_flows,

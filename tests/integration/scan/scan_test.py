@@ -1,5 +1,11 @@
 #!/usr/bin/env python3
-"""The SIP front as SIPVicious sees it, one ctest test per case: the toolkit most
+"""The network doors as an attacker's tools see them, one ctest test per case.
+
+The media ports (rtp_bleed_*): a stranger sprays RTP at the whole media port range
+while a call runs, as RTP-bleed tools do, to latch a side first and so receive the
+call's audio and play its own into it.
+
+The SIP front as SIPVicious sees it (sipvicious_*): the toolkit most
 attacks on SIP services start with (svmap finds SIP services and their User-Agent,
 svwar enumerates extensions by how their answers differ, svcrack guesses digest
 passwords). trunxd must give it nothing to work with: from a stranger one uniform
@@ -16,12 +22,15 @@ trunk, 127.0.0.1, and would be dropped otherwise).
 import os
 import re
 import shutil
+import socket
+import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from harness import calls, case, sipmsg, sipp, trunxd  # noqa: E402
+from harness import calls, case, sipp, trunxd  # noqa: E402
 
 EXTENSIONS = "100-139"
 SIPP_DID = "5550002000"
@@ -172,6 +181,126 @@ def case_sipvicious_trunk(ctx):
     sipp.expect_ok(caller, 1)
     sipp.expect_ok(u, 1)
     ctx.log("a SIPp call completed after the scans")
+
+
+# ---- the media ports ------------------------------------------------------------
+
+STRANGER = "127.0.0.7"
+PCAP_PACKETS = 236   # g711a.pcap, played by both SIPp parties
+
+
+class Sprayer:
+    """Sends RTP at every even port of a range from a stranger's address, round after
+    round, and counts whatever comes back (a latched side sends the call's audio to
+    its latched source). Bounded: it stops by itself after `seconds`."""
+
+    def __init__(self, lo, hi, seconds):
+        self.ports = list(range(lo + (lo & 1), hi + 1, 2))
+        self.deadline = time.monotonic() + seconds
+        self.sent = 0
+        self.got = 0
+        self.stop_flag = False
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((STRANGER, 0))
+        self.sock.setblocking(False)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _packet(self, seq):
+        return struct.pack("!BBHII", 0x80, 8, seq & 0xFFFF, seq * 160, 0x5eed) + b"\xd5" * 160
+
+    def _drain(self):
+        while True:
+            try:
+                self.sock.recv(2048)
+                self.got += 1
+            except (BlockingIOError, InterruptedError):
+                return
+
+    def _run(self):
+        seq = 0
+        while not self.stop_flag and time.monotonic() < self.deadline:
+            seq += 1
+            for port in self.ports:
+                try:
+                    self.sock.sendto(self._packet(seq), ("127.0.0.1", port))
+                    self.sent += 1
+                except OSError:
+                    pass
+            self._drain()
+            time.sleep(0.05)
+        self._drain()
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stop_flag = True
+        self.thread.join(10)
+        self._drain()
+        self.sock.close()
+
+
+def bleed_call(ctx, latch):
+    """One 8.5 s call, both parties playing g711a.pcap, with a stranger spraying the
+    media range from before the call until after it; returns (sprayer, call.end)."""
+    u = calls.uas(ctx, "uas_basic.xml", duration_ms=500)
+
+    def conf(cf):
+        cf.media["latch"] = latch
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, media_ports=200,
+                      configure=conf).start()
+    lo, hi = t.conf.media_range
+    spray = Sprayer(lo, hi, seconds=20).start()
+    time.sleep(0.3)
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, duration_ms=8500)
+    calls.finish(c, u)
+    time.sleep(0.5)
+    spray.stop()
+    recs = t.wait_events("call.end", 1, 15)
+    if len(recs) != 1:
+        raise AssertionError("expected one call.end, got %s" % recs)
+    rec = recs[0]
+    ctx.log("latch=%s: stranger sent %d packets to %d ports, got %d back; call.end "
+            "rtp_a_in %s rtp_b_in %s rtp_foreign_a %s rtp_foreign_b %s", latch,
+            spray.sent, len(spray.ports), spray.got, rec.get("rtp_a_in"),
+            rec.get("rtp_b_in"), rec.get("rtp_foreign_a"), rec.get("rtp_foreign_b"))
+    sipp.expect_ok(c)
+    sipp.expect_ok(u)
+    return t, spray, rec
+
+
+def case_rtp_bleed_refused(ctx):
+    """latch = known (the default): the stranger latches neither side of the call, so
+    it receives nothing of the call's audio, and each party's every packet is taken
+    (rtp_a_in = rtp_b_in = the capture's 236); its packets are dropped and counted
+    per leg in call.end, in `trunxctl status` and in /metrics' source counter."""
+    t, spray, rec = bleed_call(ctx, "known")
+    if spray.got:
+        raise AssertionError("the stranger received %d packets of the call" % spray.got)
+    for leg in ("a", "b"):
+        if rec.get("rtp_%s_in" % leg) != PCAP_PACKETS:
+            raise AssertionError("leg %s took %s of %d packets" % (leg, rec.get(
+                "rtp_%s_in" % leg), PCAP_PACKETS))
+        if not rec.get("rtp_foreign_%s" % leg):
+            raise AssertionError("no stranger's packet counted on leg %s: %s" % (leg, rec))
+    st = t.status()["media"]
+    if st.get("rtp_foreign", 0) != rec["rtp_foreign_a"] + rec["rtp_foreign_b"]:
+        raise AssertionError("status media.rtp_foreign %s, record %s + %s" % (
+            st.get("rtp_foreign"), rec["rtp_foreign_a"], rec["rtp_foreign_b"]))
+    t.check_alive()
+
+
+def case_rtp_bleed_any(ctx):
+    """The same attack against latch = any, the behaviour that setting names: the
+    stranger's packets latch sides first and it receives the call's audio. This is
+    what the default prevents (and shows the attack in rtp_bleed_refused is real)."""
+    _, spray, rec = bleed_call(ctx, "any")
+    if spray.got == 0:
+        raise AssertionError("latch = any: the stranger got nothing (attack not "
+                             "effective, so rtp_bleed_refused proves nothing)")
+    if rec.get("rtp_foreign_a") or rec.get("rtp_foreign_b"):
+        raise AssertionError("latch = any counted foreign packets: %s" % rec)
 
 
 if __name__ == "__main__":

@@ -101,6 +101,16 @@ int sipua_leg_cancel_reoffer(struct sipua_leg *leg)
 	return 0;
 }
 
+/* The peers' signalling addresses (media latching): the fake legs have none. */
+unsigned sipua_leg_peers(const struct sipua_leg *leg, struct sockaddr_storage *out,
+			 unsigned max)
+{
+	(void)leg;
+	(void)out;
+	(void)max;
+	return 0;
+}
+
 /* Load shedding's queue (b2b_shedding): never standing here. */
 unsigned sipua_rx_standing_delay_ms(struct sipua *ua, unsigned window_ms)
 {

@@ -255,6 +255,9 @@ void side_params(struct media_side_params *sp, uint16_t rtp_port, uint16_t rtcp_
 		c->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		c->sin_port = htons(rtcp_port);
 	}
+	/* The party's signalling comes from 127.0.0.1 too (what the b2bua hands on). */
+	((struct sockaddr_in *)&sp->sig[0])->sin_family = AF_INET;
+	((struct sockaddr_in *)&sp->sig[0])->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	sp->dir = dir;
 	memset(sp->pt_map, MEDIA_PT_NONE, sizeof(sp->pt_map));
 	sp->pt_map[0] = 0;

@@ -76,7 +76,7 @@ bool evlog_wait_blocked(struct evlog *l, int timeout_ms);
 void test_engine_cfg(struct media_engine_cfg *cfg, unsigned pairs, unsigned workers);
 
 /** Side parameters: remote = 127.0.0.1:rtp_port (0 = unknown), rtcp port (0 = +1),
- *  direction, identity PT map for 0, 8, 13 and 101. */
+ *  signalling from 127.0.0.1, direction, identity PT map for 0, 8, 13 and 101. */
 void side_params(struct media_side_params *sp, uint16_t rtp_port, uint16_t rtcp_port,
 		 enum media_dir dir);
 

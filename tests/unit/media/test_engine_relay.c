@@ -1,5 +1,6 @@
 /* test_engine_relay.c — the relay with real sockets: both ways with PT rewrite,
- * latching, third-party drops, re-latch after silence and after an update, one stable
+ * latching, third-party drops, strangers refused the latch (RTP bleed), re-latch after
+ * silence and after an update, one stable
  * SSRC with continuous seq/ts and the marker across a source change, RTCP rewrite,
  * direction handling, and the final stats. The test plays both remote parties. */
 #include <setjmp.h>
@@ -561,6 +562,113 @@ static void test_null_address_hold(void **state)
 	assert_int_equal(ev.stats[0].rtp_out, 2);
 }
 
+/* A party on another loopback address (a stranger to the call). */
+static void peer_open_at(struct peer *p, const char *ip)
+{
+	socklen_t len = sizeof(p->addr);
+
+	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(p->fd >= 0);
+	memset(&p->addr, 0, sizeof(p->addr));
+	p->addr.sin_family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, ip, &p->addr.sin_addr), 1);
+	assert_int_equal(bind(p->fd, (struct sockaddr *)&p->addr, sizeof(p->addr)), 0);
+	assert_int_equal(getsockname(p->fd, (struct sockaddr *)&p->addr, &len), 0);
+}
+
+/* RTP bleed: a stranger (127.0.0.5) sprays the session's ports first. With the
+ * default latch = known it takes neither side: its packets are dropped and counted,
+ * the parties latch and are relayed, it receives nothing, and once a party has been
+ * silent past relatch it still cannot take the side. */
+static void test_latch_refuses_stranger(void **state)
+{
+	struct fixture f;
+	struct media_event ev;
+	struct peer x;
+
+	(void)state;
+	setup_relatch(&f, 100);
+	update(&f);
+	peer_open_at(&x, "127.0.0.5");
+	for (uint16_t i = 0; i < 5; i++) {
+		peer_send_rtp(&x, f.pa, 0, (uint16_t)(900 + i), 160u * i, 0x66, false, 66);
+		peer_send_rtp(&x, f.pb, 0, (uint16_t)(900 + i), 160u * i, 0x66, false, 66);
+	}
+	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
+	assert_int_equal(peer_drain(&f.a, QUIET_MS), 0);
+	hop(&f.a, f.pa, &f.b, 0, 1, 0, 0xa, 1);
+	hop(&f.b, f.pb, &f.a, 0, 1, 0, 0xb, 2);
+	assert_int_equal(peer_drain(&x, QUIET_MS), 0);
+	/* Both parties silent past relatch (100 ms): the stranger tries again. */
+	sleep_ms(250);
+	peer_send_rtp(&x, f.pa, 0, 950, 8000, 0x66, false, 67);
+	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
+	hop(&f.b, f.pb, &f.a, 0, 2, 160, 0xb, 3);   /* still to A, not to the stranger */
+	assert_int_equal(peer_drain(&x, QUIET_MS), 0);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].rtp_foreign, 6);
+	assert_int_equal(ev.stats[1].rtp_foreign, 5);
+	assert_int_equal(ev.stats[0].rtp_in, 1);
+	peer_close(&x);
+}
+
+/* A NATed party: its SDP names a private address, its packets come from the address
+ * its signalling came from, which may latch; without that address they may not. */
+static void test_latch_from_signalling_address(void **state)
+{
+	struct fixture f;
+	struct media_event ev;
+	struct sockaddr_in *sdp;
+
+	(void)state;
+	setup(&f);
+	sdp = (struct sockaddr_in *)&f.p.side[0].rtp;
+	assert_int_equal(inet_pton(AF_INET, "10.0.0.7", &sdp->sin_addr), 1);
+	memset(&f.p.side[0].sig, 0, sizeof(f.p.side[0].sig));
+	update(&f);
+	sleep_ms(50);
+	peer_send_rtp(&f.a, f.pa, 0, 1, 0, 0xa, false, 1);
+	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
+	/* The b2bua hands on the signalling address: now it latches. */
+	side_params(&f.p.side[0], peer_port(&f.a), 0, MEDIA_DIR_SENDRECV);
+	assert_int_equal(inet_pton(AF_INET, "10.0.0.7", &sdp->sin_addr), 1);
+	update(&f);
+	sleep_ms(50);
+	hop(&f.a, f.pa, &f.b, 0, 2, 160, 0xa, 2);
+	hop(&f.b, f.pb, &f.a, 0, 1, 0, 0xb, 3);     /* symmetric: back to where A sends from */
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].rtp_foreign, 1);
+}
+
+/* latch = any: the first source wins, whoever it is (the behaviour it names). */
+static void test_latch_any(void **state)
+{
+	struct fixture f;
+	struct media_engine_cfg cfg;
+	struct media_event ev;
+	struct peer x;
+
+	(void)state;
+	evlog_init(&f.log);
+	test_engine_cfg(&cfg, 8, 2);
+	cfg.latch = MEDIA_LATCH_ANY;
+	assert_int_equal(test_engine_create(&f.me, &cfg, evlog_handler, &f.log), 0);
+	assert_int_equal(media_session_create(f.me, 77, &f.s), 0);
+	f.pa = media_session_port(f.s, MEDIA_SIDE_A);
+	f.pb = media_session_port(f.s, MEDIA_SIDE_B);
+	peer_open(&f.a);
+	peer_open(&f.b);
+	side_params(&f.p.side[0], peer_port(&f.a), 0, MEDIA_DIR_SENDRECV);
+	side_params(&f.p.side[1], peer_port(&f.b), 0, MEDIA_DIR_SENDRECV);
+	update(&f);
+	peer_open_at(&x, "127.0.0.5");
+	hop(&x, f.pa, &f.b, 0, 1, 0, 0x66, 1);
+	hop(&f.b, f.pb, &x, 0, 1, 0, 0xb, 2);
+	teardown(&f, &ev);
+	assert_int_equal(ev.stats[0].rtp_foreign, 0);
+	peer_close(&x);
+}
+
 static int open6(struct sockaddr_in6 *a)
 {
 	socklen_t len = sizeof(*a);
@@ -648,6 +756,9 @@ int test_engine_relay_run(void)
 		cmocka_unit_test(test_closed_stats),
 		cmocka_unit_test(test_no_remote_yet),
 		cmocka_unit_test(test_null_address_hold),
+		cmocka_unit_test(test_latch_refuses_stranger),
+		cmocka_unit_test(test_latch_from_signalling_address),
+		cmocka_unit_test(test_latch_any),
 		cmocka_unit_test(test_ipv6),
 	};
 
