@@ -490,6 +490,14 @@ static void bye_wait_over(void *arg)
 
 void sipua_leg_defer_bye(struct sipua_leg *leg, nua_t *nua, bool peer)
 {
+	if (peer && leg->bye_saved[0]) {
+		/* Another BYE (a new transaction) while one is held. Saving it too would
+		 * overwrite the first (never answered, its event leaked), and answering it
+		 * now, even with an error, makes the stack end the session's other server
+		 * requests, the held BYE among them (nua_bye_server_report). Left pending:
+		 * when the held BYE gets its 200, the stack answers this one 487. */
+		return;
+	}
 	if (peer && nua_save_event(nua, leg->bye_saved) <= 0) {
 		nua_respond(leg->nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
 		return;

@@ -404,6 +404,58 @@ def case_cancel_reinvite_race(ctx):
     healthy(ctx, t)
 
 
+def case_two_byes_during_reinvite(ctx):
+    """B hangs up twice (two BYE transactions, new CSeq each) while A's re-INVITE waits
+    for B's answer: trunxd holds B's first BYE until the re-INVITE is done (the stack's
+    own leak otherwise) and answers it 200 then, and the stack answers the second 487
+    at that moment (the second used to overwrite the first, which was then answered
+    487 at once and its saved event leaked: LeakSanitizer in the sanitizer build). A
+    gets its re-INVITE answered and a BYE, and the call ends once."""
+    b, _, t = start(ctx)
+    a = new_a(ctx)
+    da, db = establish(ctx, t, a, b)
+    b.auto = False
+    b.drain()
+    a.drain()
+    cseq, branch, sent = da.offer("sendonly")
+    held = b.wait_request("INVITE", db.call_id, 5.0)
+    if not held:
+        raise AssertionError("the hold was not relayed")
+    b.respond(held, 100)
+    c1, _, _ = db.send("BYE")
+    time.sleep(0.2)
+    c2, _, _ = db.send("BYE")
+    early = db.wait_final(c1, "BYE", 1.0) or db.wait_final(c2, "BYE", 0.1)
+    if early is not None:
+        raise AssertionError("a BYE was answered while the re-INVITE is open: %s %s"
+                             % (early.status, early.header("CSeq")))
+    b.respond(held, 487)
+    finals = {}
+    for c in (c1, c2):
+        f = db.wait_final(c, "BYE", 8.0)
+        finals[c] = f.status if f else None
+    ctx.log("B's BYEs answered: %s", finals)
+    if finals != {c1: 200, c2: 487}:
+        raise AssertionError("B's BYEs: %s (the held one 200, the other 487 expected)"
+                             % finals)
+    f = da.wait_final(cseq, "INVITE", 8.0)
+    if f is None:
+        raise AssertionError("A's re-INVITE got no final answer")
+    if f.status >= 300:
+        _ack_failure(da, cseq, branch)
+    else:
+        da.ack(cseq)
+    bye = a.wait_request("BYE", da.call_id, 8.0)
+    if not bye:
+        raise AssertionError("A was not sent a BYE")
+    a.respond(bye, 200)
+    recs = t.wait_events("call.end", 1, 10)
+    if len(recs) != 1 or recs[0].get("cause") != "bye_b":
+        raise AssertionError("call.end: %s" % recs)
+    b.auto = True
+    healthy(ctx, t)
+
+
 def case_offer_burst(ctx):
     """Two hundred hold/unhold offers back to back from both sides: every one is
     answered and none of the media updates is refused."""
