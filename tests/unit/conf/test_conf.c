@@ -58,6 +58,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cf->media.rtp_timeout_ms, 60000);
 	assert_int_equal(cf->media.hold_timeout_ms, 3600000);
 	assert_int_equal(cf->media.relatch_ms, 2000);
+	assert_int_equal(cf->media.latch, MEDIA_LATCH_KNOWN);   /* no RTP bleed by default */
 	assert_int_equal(cf->media.io, MEDIA_IO_EPOLL);   /* the default, by measurement */
 	/* opt-in: offloaded RTP bypasses the host's netfilter (firewall, NAT) */
 	assert_int_equal(cf->media.kernel_forward, MEDIA_KFWD_OFF);
@@ -128,6 +129,7 @@ static const char every_key[] =
 	"workers = 3\n"
 	"rtp_timeout = 0\n"
 	"relatch = 5\n"
+	"latch = Any\n"
 	"io = URING\n"
 	"[trunk carrier-1.a_b]\n"
 	"match = 192.0.2.0/24, 198.51.100.7 2001:db8::/32,::1\n"
@@ -186,6 +188,7 @@ static void test_every_key(void **state)
 	assert_int_equal(cf->media.workers, 3);
 	assert_int_equal(cf->media.rtp_timeout_ms, 0);
 	assert_int_equal(cf->media.relatch_ms, 5000);
+	assert_int_equal(cf->media.latch, MEDIA_LATCH_ANY);
 	assert_int_equal(cf->media.io, MEDIA_IO_URING);
 
 	assert_int_equal(cf->n_trunks, 1);
@@ -318,6 +321,7 @@ static const struct bad bad_cases[] = {
 	 "t.conf:2: log_level: \"loud\" is not one of debug|info|warn|error|off"},
 	{"[general]\nlog_level =\n", "t.conf:2: log_level: empty value"},
 	{"[media]\nio = kqueue\n", "t.conf:2: io: \"kqueue\" is not one of auto|uring|epoll"},
+	{"[media]\nlatch = first\n", "t.conf:2: latch: \"first\" is not one of known|any"},
 	{"[general]\ncontrol_socket =\n", "t.conf:2: control_socket: empty value"},
 	{"[general]\ncontrol_socket = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
