@@ -71,8 +71,8 @@ void amd_params_init(struct amd_params *p, enum amd_strategy s)
 	p->min_word_length = 100;
 	p->maximum_word_length = 5000;
 	p->beep_wait = 30000;
-	p->question_silence = 900;
-	p->answer_silence = 2200;
+	p->question_silence = 1100;
+	p->answer_silence = 2000;
 	p->sentence_greeting = 2400;
 	p->message_silence = 2500;
 	p->phrase_threshold = 20.0f;

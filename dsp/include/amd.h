@@ -158,11 +158,11 @@ struct amd_params {
 	/* trunx's own (classic defaults: tones 0, beep 0, message_end 0) */
 	uint32_t question_silence;     /**< [question_silence] adaptive: silence after a
 					    phrase ending with a rise (a question) that
-					    makes HUMAN (900) */
+					    makes HUMAN (1100) */
 	uint32_t answer_silence;       /**< [answer_silence] adaptive: silence after a
 					    short turn (under 2 s) that does not rise;
 					    longer than the pauses of greetings made of
-					    short phrases (2200) */
+					    short phrases (2000) */
 	uint32_t sentence_greeting;    /**< [sentence_greeting] adaptive: once a sentence
 					    ended with a fall and a pause and speech
 					    went on, a span this long: MACHINE

@@ -42,13 +42,14 @@ LINE = re.compile(r"^(HUMAN|MACHINE|NOTSURE) reason=([A-Z]+) confidence=([\d.]+)
 TARGETS = {"human_machine": 2.0, "full_machine": 5.0, "notsure": 5.0,
            "beep_tol_ms": 60, "beep_found": 95.0, "reason_ok": 90.0, "message_ok": 95.0}
 # Issue 7 asks for accuracy >= 95 %, machines called HUMAN <= 5 % and a median
-# decision <= 2,500 ms; on the assert seed trunx holds 90.7 %, 17.0 % and 3,460 ms
+# decision <= 2,500 ms; on the assert seed trunx holds 91.2 %, 16.0 % and 3,420 ms
 # (docs/PERFORMANCE.md says why: a greeting of one or two short statements with
-# no beep, then silence, is in this corpus acoustically a person's answer - 32 of
-# the 34 greetings called HUMAN have no beep; the median is set by the waits that
-# tell them apart). These floors catch a regression; the results are
-# deterministic, so the margins are small.
-FLOORS = {"accuracy": 89.0, "machine_human": 19.0, "median_ms": 3700}
+# no beep, then silence, is in this corpus acoustically a person's answer - 31 of
+# the 32 greetings called HUMAN have no beep; the median is set by the waits that
+# tell them apart). These floors catch a regression (the waits of before the sixth
+# round, 90.7 %, 17.0 % and 3,460 ms, fail them); the results are deterministic,
+# so the margins are small.
+FLOORS = {"accuracy": 91.0, "machine_human": 16.5, "median_ms": 3440}
 # The phrase layer (English) on the assert seed: +0.5 points of accuracy over the
 # acoustic path (three greetings more called MACHINE, one person more: the
 # recogniser heard "you've reached" in "...this is Priya, who am I speaking with?").

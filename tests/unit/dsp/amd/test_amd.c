@@ -162,7 +162,7 @@ static void test_adaptive_human_and_machine(void **state)
 	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
 	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
 	/* No pitch to read: a short turn that does not rise waits answer_silence. */
-	expect_time(&l, 1000 + 2200, 80);
+	expect_time(&l, 1000 + 2000, 80);
 	assert_true(l.ev[0].early);
 	assert_true(l.ev[0].confidence >= 0.5f && l.ev[0].confidence <= 0.99f);
 	assert_int_equal(l.n, 1);
@@ -248,8 +248,8 @@ static void test_adaptive_provisional(void **state)
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.ev[0].type, AMD_EV_PROVISIONAL);
 	assert_int_equal(l.ev[0].cls, AMD_HUMAN);
-	/* half of answer_silence (2,200 ms) after the end of the word */
-	assert_true(fabs((double)l.ev[0].now_ms - (1000 + 1100)) <= 80);
+	/* half of answer_silence (2,000 ms) after the end of the word */
+	assert_true(fabs((double)l.ev[0].now_ms - (1000 + 1000)) <= 80);
 	assert_true(l.ev[0].confidence >= 0.5f && l.ev[0].confidence < 0.7f);
 	assert_int_equal(l.ev[1].type, AMD_EV_DECISION);
 	assert_int_equal(l.ev[1].cls, AMD_HUMAN);
@@ -300,7 +300,7 @@ static void test_adaptive_noisy_lines(void **state)
 		sig_speech(&s, 700, 600, noise_db[i] + 15);
 		run(&s, AMD_STRATEGY_ADAPTIVE, &l);
 		expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
-		expect_time(&l, 1300 + 2200, 120);
+		expect_time(&l, 1300 + 2000, 120);
 		if (noise_db[i] >= -35) {
 			run(&s, AMD_STRATEGY_CLASSIC, &l);
 			assert_int_equal(l.ev[0].cls, AMD_MACHINE);
@@ -347,7 +347,7 @@ static void test_intonation(void **state)
 	sig_voiced(&s, 500, 700, 120, 180, -22);       /* "hello?" rising */
 	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
 	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
-	expect_time(&l, 1200 + 900, 100);
+	expect_time(&l, 1200 + 1100, 100);
 	assert_true(l.ev[0].confidence >= 0.8f);
 	sig_free(&s);
 
@@ -356,7 +356,7 @@ static void test_intonation(void **state)
 	sig_voiced(&s, 500, 700, 180, 120, -22);       /* "hello." falling */
 	run(&s, AMD_STRATEGY_ADAPTIVE, &l);
 	expect_decision(&l, AMD_HUMAN, AMD_REASON_HUMAN);
-	expect_time(&l, 1200 + 2200, 100);
+	expect_time(&l, 1200 + 2000, 100);
 	sig_free(&s);
 }
 
@@ -379,7 +379,7 @@ static void test_statement_tradeoff(void **state)
 	sig_voiced(&s, 500, 1500, 180, 120, -22);      /* "It's Sam, leave a message." */
 	run_params(&s, &p, 160, &l);
 	expect_decision(&l, AMD_MACHINE, AMD_REASON_STATEMENT);
-	expect_time(&l, 2000 + 2200, 100);
+	expect_time(&l, 2000 + 2000, 100);
 	assert_true(l.ev[0].confidence >= 0.5f && l.ev[0].confidence < 0.7f);
 	assert_string_equal(amd_reason_name(l.ev[0].reason), "STATEMENT");
 	sig_free(&s);
