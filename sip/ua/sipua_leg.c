@@ -16,6 +16,7 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/su_tagarg.h>
+#include <sofia-sip/url.h>
 
 #include "log.h"
 
@@ -154,6 +155,36 @@ void sipua_leg_peer_add(struct sipua_leg *leg, const struct sockaddr *sa)
 	if (sipua_peers_add(leg->ua->peers, (const struct sockaddr *)&ip) != 0)
 		return;
 	leg->peer[leg->n_peer++] = ip;
+}
+
+/* The host our INVITE's request-URI names, when it is an IP literal, is the called
+ * party's address before any response came from it (its media may arrive with its
+ * first answer, before that answer is read). A name (DNS) is left to the responses. */
+static void peer_of_uri(struct sipua_leg *leg, const char *uri)
+{
+	char buf[512], host[64];
+	struct sockaddr_storage ss;
+	url_t u[1];
+	size_t n;
+
+	if (!uri || strlen(uri) >= sizeof(buf))
+		return;
+	memcpy(buf, uri, strlen(uri) + 1);
+	if (url_d(u, buf) < 0 || !u->url_host)
+		return;
+	n = strlen(u->url_host);
+	if (n >= 2 && u->url_host[0] == '[' && u->url_host[n - 1] == ']')
+		snprintf(host, sizeof(host), "%.*s", (int)(n - 2), u->url_host + 1);
+	else
+		snprintf(host, sizeof(host), "%s", u->url_host);
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	else
+		return;
+	sipua_leg_peer_add(leg, (const struct sockaddr *)&ss);
 }
 
 bool sipua_leg_peer_has(const struct sipua_leg *leg, const struct sockaddr *sa)
@@ -301,10 +332,13 @@ int sipua_leg_invite(struct sipua *ua, const struct sipua_invite *inv, void *ctx
 	leg->nh = nua_handle(ua->nua, leg, NUTAG_URL(inv->ruri), SIPTAG_TO_STR(to),
 			     SIPTAG_FROM_STR(from), SIPTAG_CALL_ID_STR(leg->call_id), TAG_END());
 	if (!leg->nh) {
+		free(leg->auth_user);
+		free(leg->auth_secret);
 		free(leg);
 		free(body);
 		return ENOMEM;
 	}
+	peer_of_uri(leg, inv->ruri);
 	sipua_leg_link(ua, leg);
 	nua_invite(leg->nh,
 		   SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(body),

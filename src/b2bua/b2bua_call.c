@@ -507,14 +507,6 @@ void call_proceed(struct call *c, struct call_setup *su)
 		fail_call(c, 488, err == ENOTSUP ? "no_common_codec" : "bad_sdp", why);
 		goto out;
 	}
-	{
-		/* B may start sending with its answer, before we have read it. */
-		struct media_session_params p;
-
-		b2b_sdp_media_params_pending(&c->media, &p);
-		call_media_sig(c, &p);
-		media_session_update(c->ms, &p);
-	}
 	if (call_send_b(c, su, offer, n)) {
 		fail_call(c, 500, "b_leg_failed", "cannot create the outgoing call");
 		goto out;
@@ -591,7 +583,23 @@ int call_send_b(struct call *c, struct call_setup *su, const char *offer, size_t
 	if (b->sip.invite_timeout)
 		sipua_timer_start(b->ua, b->sip.invite_timeout * 1000u, invite_timeout, c,
 				  &c->invite_timer);
+	call_media_pending(c);
 	return 0;
+}
+
+/* While B's answer is awaited: the offerer's side as offered, B's side without an
+ * address, so B's first packets (which may come with its answer, before we have read
+ * it) latch from the addresses known for B (its request-URI's IP, then those of its
+ * responses) and reach A, while nothing is sent toward B. */
+void call_media_pending(struct call *c)
+{
+	struct media_session_params p;
+
+	if (!c->ms)
+		return;
+	b2b_sdp_media_params_pending(&c->media, &p);
+	call_media_sig(c, &p);
+	media_session_update(c->ms, &p);
 }
 
 void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
@@ -708,6 +716,8 @@ static void b_progress(struct call *c, const struct sipua_ev *ev)
 	c->state = CALL_EARLY;
 	if (ev->status > 100)
 		call_ev_ringing(c, ev->status);
+	if (!ev->sdp && c->media.offer_from == SIDE_A && !c->media.side[SIDE_B].valid)
+		call_media_pending(c);   /* B's address, from this response, may latch */
 	if (ev->sdp) {
 		if (c->media.offer_from == SIDE_A) {
 			call_sdp_ctx(c, &x, allowed);

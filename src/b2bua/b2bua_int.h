@@ -521,6 +521,7 @@ void call_warning(const struct call *c, char *out, size_t len, const char *why);
 /** Sends the negotiated parameters to the media session. */
 void call_media_update(struct call *c);
 void call_media_sig(const struct call *c, struct media_session_params *p);
+void call_media_pending(struct call *c);
 
 /* b2bua_dtmf.c (signalling thread): DTMF interworking between the legs */
 /** A side's digits for the media session (its trunk's way, the negotiated PTs). */
