@@ -327,6 +327,10 @@ struct sipua_guard_stats {
 					    without transaction state (one per INVITE) */
 	uint64_t overload_resent;      /**< ... those 503s sent again to retransmissions */
 	uint64_t overload_table_full;  /**< decisions forgotten early: the table was full */
+	uint64_t acks_absorbed;        /**< ACKs of the front's stateless answers (a 503 to a
+					    trunk, over UDP or TCP; a 403 to a dialog's peer
+					    over UDP), kept from the stack: they acknowledge
+					    no transaction of its */
 };
 
 /** Reads the guards' counters. Any thread. */
