@@ -253,8 +253,6 @@ struct sipua_admit_req {
 	const struct sockaddr *src;
 	enum sipua_transport   transport;     /**< UDP or TCP (TLS is read by the stack) */
 	int                    max_forwards;  /**< -1 when absent */
-	unsigned               pending;       /**< INVITEs admitted (OK) whose SIPUA_EV_INCOMING
-					           has not come yet */
 };
 
 /** How to refuse it (SIPUA_ADMIT_REFUSE). */

@@ -418,8 +418,7 @@ enum sipua_admit b2b_front_admit(const struct sipua_admit_req *rq,
 			return SIPUA_ADMIT_PASS;
 	if (b2b_shedding(b))
 		return SIPUA_ADMIT_PASS;
-	/* rq->pending: what call_load() counts, as the front read it. */
-	if (call_limits_admit(b, atomic_load(&b->c_active) + rq->pending))
+	if (call_limits_admit(b, call_load(b, false)))
 		return SIPUA_ADMIT_OK;
 	ans->retry_after = b->sip.retry_after;
 	ans->policy = call_policy_of(route_identify(b->rt, rq->src));
