@@ -182,9 +182,10 @@ int guard_net_watch(int fd, enum guard_sock kind)
 		return EINVAL;
 	if (!atomic_load(&kinds) || (unsigned)fd >= atomic_load(&nkinds))
 		return ERANGE;
-	/* listen() again on a listening socket only changes its backlog (Linux). */
-	if (kind == GUARD_LISTEN && listen(fd, GUARD_LISTEN_BACKLOG) != 0)
-		return errno ? errno : EINVAL;
+	/* listen() again on a listening socket only changes its backlog (Linux); should
+	 * it fail, the stack's stays, and the socket is guarded all the same. */
+	if (kind == GUARD_LISTEN)
+		(void)listen(fd, GUARD_LISTEN_BACKLOG);
 	kind_set(fd, kind);
 	return 0;
 }

@@ -267,7 +267,7 @@ void guard_net_detach(void);
 #define GUARD_LISTEN_BACKLOG 4096
 
 /** Watches fd as kind; a listening socket's backlog becomes GUARD_LISTEN_BACKLOG.
- *  @return 0, ERANGE (fd beyond the limit), EINVAL, or listen()'s error */
+ *  @return 0, ERANGE (fd beyond the limit), EINVAL */
 int guard_net_watch(int fd, enum guard_sock kind);
 
 /** What fd is watched as (GUARD_NONE if not). */
