@@ -975,12 +975,19 @@ def case_sip_metrics(ctx):
     each with its HELP and TYPE lines and the value trunxctl status gives: after a
     datagram that is not SIP, an OPTIONS from the carrier (answered statelessly), a
     burst of OPTIONS from an unknown source over rate_limit (403s and drops), INVITEs
-    from the carrier over max_cps (a 503 in front of the stack, its ACK absorbed) and a
-    TCP connection from the carrier held open, each of those series moved."""
-    from harness import sipmsg
+    from the carrier over max_cps (a 503 in front of the stack, its ACK absorbed), a
+    TCP connection from the carrier held open and a TLS handshake from an unknown source
+    (refused at its ClientHello), each of those series moved."""
+    import ssl
+    from harness import sipmsg, tlscerts
+    pki = tlscerts.Pki(ctx.path("pki"))
+    cert, key, _ = pki.issue("trunx")
+    tls_port = ports.free_port("127.0.0.1")
 
     def conf(c):
-        c.sip.update(max_cps=1, overload_delay=0, rate_limit=20, rate_burst=20)
+        c.sip.update(max_cps=1, overload_delay=0, rate_limit=20, rate_burst=20,
+                     transports="udp,tcp,tls", tls_listen="127.0.0.1:%d" % tls_port,
+                     tls_cert=cert, tls_key=key, tls_ca=pki.ca)
     a = apimode.start(ctx, configure=conf)
     world(ctx, a, 5999)
     t = a.t
@@ -1033,8 +1040,22 @@ def case_sip_metrics(ctx):
     tc.bind(("127.0.0.2", 0))
     tc.connect(dst)
     ctx.at_end(tc.close)
+    raw = socket.socket()
+    raw.bind(("127.0.0.9", 0))
+    raw.settimeout(5)
+    raw.connect(("127.0.0.1", tls_port))
+    cc = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    cc.check_hostname = False
+    cc.verify_mode = ssl.CERT_NONE
+    try:
+        cc.wrap_socket(raw).close()
+        raise AssertionError("an unknown source completed a TLS handshake")
+    except ssl.SSLError:
+        pass
+    raw.close()
     assert procs.wait_until(lambda: t.counter("tcp_open") == 1 and
-                            t.counter("acks_absorbed") == 1, 5, 0.05)
+                            t.counter("acks_absorbed") == 1 and
+                            t.counter("tls_refused_stranger") == 1, 5, 0.05)
     st0 = t.status()
     text = expect(a.op.get("/metrics"), 200).raw.decode()
     st1 = t.status()
@@ -1073,7 +1094,7 @@ def case_sip_metrics(ctx):
         "trunx_log_suppressed_total" in vals, missing
     for n in ("rate_limited", "dropped_not_sip", "options_stateless",
               "rejected_unknown_source", "overload_stateless", "acks_absorbed",
-              "tcp_accepted"):
+              "tcp_accepted", "tls_refused_stranger"):
         assert vals["trunx_sip_%s_total" % n] >= 1, (n, vals)
     assert vals["trunx_sip_tcp_open"] == 1, vals
     # 100 from one source at rate_burst 20: most dropped, the rest answered 403.
