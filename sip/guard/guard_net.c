@@ -24,6 +24,13 @@
  * signalling thread, which is the only thread that accepts or reads SIP sockets), and
  * a spare descriptor. The kind array is allocated once and never freed.
  *
+ * A listening socket's backlog is raised when it is watched (GUARD_LISTEN_BACKLOG):
+ * the stack listens with 64, and a burst of connection attempts overflowed that
+ * queue. The kernel then dropped SYNs (a trunk's too, which tried again only after
+ * 1 s, 3 s, 7 s ...) and answered others with SYN cookies, completing handshakes it
+ * then threw away while the queue was full: a client with nothing to send yet never
+ * reached the guards, which neither counted nor closed it.
+ *
  * accept() on a watched listening socket takes every pending connection in one call
  * and asks the handler about each: kept ones are returned to the stack one at a time
  * (the rest stay queued), refused ones are closed at once. When there are no
@@ -175,6 +182,10 @@ int guard_net_watch(int fd, enum guard_sock kind)
 		return EINVAL;
 	if (!atomic_load(&kinds) || (unsigned)fd >= atomic_load(&nkinds))
 		return ERANGE;
+	/* listen() again on a listening socket only changes its backlog (Linux); should
+	 * it fail, the stack's stays, and the socket is guarded all the same. */
+	if (kind == GUARD_LISTEN)
+		(void)listen(fd, GUARD_LISTEN_BACKLOG);
 	kind_set(fd, kind);
 	return 0;
 }
@@ -204,10 +215,8 @@ static unsigned drain_without_fds(int lfd)
 		/* Nothing to accept with: reset the whole backlog so the socket stops
 		 * being readable (shutdown() of a listening socket drops its queue and
 		 * listen() opens it again at once). */
-		int backlog = 128;
-
 		shutdown(lfd, SHUT_RD);
-		listen(lfd, backlog);
+		listen(lfd, GUARD_LISTEN_BACKLOG);
 		dropped++;
 	}
 	return dropped;

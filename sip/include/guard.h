@@ -262,7 +262,12 @@ int guard_net_attach(const struct guard_net_ops *ops, void *arg);
 /** Unwatches everything and removes the handlers; calls then only pass through. */
 void guard_net_detach(void);
 
-/** Watches fd as kind. @return 0, ERANGE (fd beyond the limit), EINVAL */
+/** The backlog of a watched listening socket (the kernel caps it at somaxconn): a
+ *  burst of this many connection attempts waits to be accepted, none dropped. */
+#define GUARD_LISTEN_BACKLOG 4096
+
+/** Watches fd as kind; a listening socket's backlog becomes GUARD_LISTEN_BACKLOG.
+ *  @return 0, ERANGE (fd beyond the limit), EINVAL */
 int guard_net_watch(int fd, enum guard_sock kind);
 
 /** What fd is watched as (GUARD_NONE if not). */

@@ -253,8 +253,6 @@ struct sipua_admit_req {
 	const struct sockaddr *src;
 	enum sipua_transport   transport;     /**< UDP or TCP (TLS is read by the stack) */
 	int                    max_forwards;  /**< -1 when absent */
-	unsigned               pending;       /**< INVITEs admitted (OK) whose SIPUA_EV_INCOMING
-					           has not come yet */
 };
 
 /** How to refuse it (SIPUA_ADMIT_REFUSE). */
@@ -327,6 +325,10 @@ struct sipua_guard_stats {
 					    without transaction state (one per INVITE) */
 	uint64_t overload_resent;      /**< ... those 503s sent again to retransmissions */
 	uint64_t overload_table_full;  /**< decisions forgotten early: the table was full */
+	uint64_t acks_absorbed;        /**< ACKs of the front's stateless answers (a 503 to a
+					    trunk, over UDP or TCP; a 403 to a dialog's peer
+					    over UDP), kept from the stack: they acknowledge
+					    no transaction of its */
 };
 
 /** Reads the guards' counters. Any thread. */

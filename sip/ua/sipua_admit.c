@@ -63,7 +63,6 @@ enum sipua_sl_decision sipua_admit_decide(void *arg, uint64_t key, int max_forwa
 	rq.src = d->src;
 	rq.transport = d->tp;
 	rq.max_forwards = max_forwards;
-	rq.pending = (unsigned)guard_recent_count(f->recent, GUARD_RECENT_ADMITTED);
 	switch (ua->admit(&rq, ans, ua->arg)) {
 	case SIPUA_ADMIT_OK:
 		recent_put(f, key, GUARD_RECENT_ADMITTED, 0, now);

@@ -33,7 +33,9 @@
  * retransmissions: a refused INVITE's is answered 503 again with no second record,
  * an admitted one's goes to the stack (which absorbs it) uncounted. When the table
  * is full the oldest decisions are forgotten first (counted): a retransmission of a
- * forgotten refusal is refused and recorded again.
+ * forgotten refusal is refused and recorded again. The ACK of such a 503 (our To tag;
+ * over TCP when whole in one read) is absorbed and counted: the stack has no
+ * transaction for it.
  *
  * Housekeeping on a 250 ms tick: planned and idle closures, the log's repeat
  * summaries, the guards' summary line, and memory given back to the system once a
@@ -193,6 +195,29 @@ static void on_closed(void *arg, int fd)
 	atomic_store(&ua->front.c_open, guard_conns_count(ua->front.conns));
 }
 
+/*
+ * Is msg[0..len) (a whole ACK from a trunk's connection; len 0 when it is not all at
+ * hand) the ACK of a 503 the front sent (its To tag is our keyed hash of the
+ * transaction)? It acknowledges no transaction of the stack's (RFC 3261 17.2.1 and
+ * 8.2.7: the ACK of a non-2xx answered statelessly creates none), so it is absorbed
+ * here, as over UDP. Only parsed while refusals are remembered: otherwise no 503 of
+ * ours awaits an ACK, and a trunk's ACKs go to the stack as they are.
+ */
+static bool ack_of_refusal(struct sipua *ua, const char *msg, size_t len,
+			   const struct sockaddr *peer)
+{
+	struct sipua_front *f = &ua->front;
+	struct sipua_admit_ctx d;
+	size_t n = 0;
+	int status = 0;
+
+	if (!len || len > DGRAM_MAX || !f->recent || !ua->admit ||
+	    !guard_recent_count(f->recent, GUARD_RECENT_REFUSED))
+		return false;
+	return front_stateless(ua, SIPUA_ACCEPT, msg, len, peer, SIPUA_TP_TCP, &status, &n,
+			       &d) == SIPUA_SL_SWALLOW;
+}
+
 struct admit_ctx {
 	struct sipua      *ua;
 	struct guard_conn *c;
@@ -207,11 +232,17 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 	if (kind == GUARD_MSG_ACK) {
 		/* Not rate-limited (one dropped costs a call), but from a source that is
 		 * neither a trunk nor a live dialog's peer it acknowledges nothing of ours. */
-		if (a->c->known || sipua_peers_has(a->ua->peers,
-						   (const struct sockaddr *)&a->c->peer))
-			return true;
-		count(&f->c_dropped);
-		return false;
+		if (!a->c->known && !sipua_peers_has(a->ua->peers,
+						     (const struct sockaddr *)&a->c->peer)) {
+			count(&f->c_dropped);
+			return false;
+		}
+		if (a->c->known && ack_of_refusal(a->ua, msg, guard_frame_length(msg, avail),
+						  (const struct sockaddr *)&a->c->peer)) {
+			count(&f->c_acks);
+			return false;
+		}
+		return true;
 	}
 	if (!a->c->known) {
 		/* The stack answers it (403, or silence in drop mode), then we close. */
@@ -338,8 +369,8 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 			count(status == 200 ? &f->c_ok : &f->c_rejected);
 		return false;
 	case SIPUA_SL_SWALLOW:
-		if (v == SIPUA_DROP)
-			count(&f->c_dropped);
+		/* Dropped source, or the ACK of a stateless answer of ours. */
+		count(v == SIPUA_DROP ? &f->c_dropped : &f->c_acks);
 		return false;
 	default:
 		return true;
@@ -666,4 +697,5 @@ void sipua_guard_stats(const struct sipua *ua, struct sipua_guard_stats *s)
 	s->overload_refused = atomic_load(&f->c_overload);
 	s->overload_resent = atomic_load(&f->c_overload_resent);
 	s->overload_table_full = atomic_load(&f->c_recent_full);
+	s->acks_absorbed = atomic_load(&f->c_acks);
 }

@@ -1,17 +1,19 @@
 /*
  * api_metrics.c — /metrics in the Prometheus text format: the B2BUA's call and media
  * counters (read without waiting: b2bua_get_counters) with the setup rate sampled
- * here once a second and the RTP loss of ended calls per leg; each trunk's state and
- * each channel budget's use as the control thread knows them (src/data: never asks
- * the signalling thread or Redis); the API's own requests, latency histogram and
- * authentication failures; and the event stream's webhook deliveries and SSE clients
- * (events_get_counters; absent without [events]).
+ * here once a second and the RTP loss of ended calls per leg, and the SIP front's
+ * guards and refusals (trunx_sip_*, as `trunxctl status` names them); each trunk's
+ * state and each channel budget's use as the control thread knows them (src/data:
+ * never asks the signalling thread or Redis); the API's own requests, latency
+ * histogram and authentication failures; and the event stream's webhook deliveries
+ * and SSE clients (events_get_counters; absent without [events]).
  */
 #include "api/api_int.h"
 #include "api/api_keycache.h"
 #include "api/api_view.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +194,65 @@ static void rtp_metrics(struct out *o, const struct b2bua_counters *c)
 	    (unsigned long long)c->loss_legs[B2BUA_LOSS_BUCKETS - 1]);
 }
 
+/* The SIP front's guards and the user agent's own refusals (the same counters as
+ * `trunxctl status`, named trunx_sip_<its name>). */
+static void sip_metrics(struct out *o, const struct b2bua_counters *c)
+{
+	static const struct {
+		const char *name, *help;
+		size_t      off;
+	} k[] = {
+#define K(n, f, h) {"trunx_sip_" n "_total", h, offsetof(struct b2bua_counters, f)}
+		K("rate_limited", rate_limited, "Requests over [sip] rate_limit from their "
+		  "source, dropped before the SIP stack"),
+		K("dropped_not_sip", dropped_not_sip, "UDP datagrams that cannot be SIP "
+		  "(STUN, SigComp, other protocols' probes), dropped before the SIP stack"),
+		K("options_stateless", options_stateless, "OPTIONS over UDP answered 200 "
+		  "without transaction state"),
+		K("rejected_unknown_source", rejected_unknown_source, "Requests from sources "
+		  "matching no trunk answered 403"),
+		K("dropped_unknown_source", dropped_unknown_source, "Requests from sources "
+		  "matching no trunk dropped unanswered (unknown_source = drop)"),
+		K("overload_stateless", overload_stateless, "New INVITEs refused 503 "
+		  "(max_calls, max_cps) in front of the SIP stack, without transaction state"),
+		K("overload_resent", overload_resent, "Those 503s sent again to "
+		  "retransmissions of the refused INVITEs"),
+		K("overload_forgotten", overload_forgotten, "Recent INVITE decisions forgotten "
+		  "early because their table was full"),
+		K("acks_absorbed", acks_absorbed, "ACKs of the front's stateless answers kept "
+		  "from the SIP stack"),
+		K("shed_overload", shed_overload, "INVITEs answered 503 by load shedding "
+		  "(overload_delay), before any call state"),
+		K("tcp_accepted", tcp_accepted, "SIP connections (TCP and TLS) accepted"),
+		K("tcp_refused_limit", tcp_refused_limit, "SIP connections closed at once: "
+		  "over tcp_max_connections or tcp_max_per_source"),
+		K("tcp_refused_unknown", tcp_refused_unknown, "SIP connections closed at once: "
+		  "unknown source, unknown_source = drop"),
+		K("tcp_refused_no_descriptor", tcp_refused_fd, "SIP connections closed at once: "
+		  "no descriptor left"),
+		K("tcp_closed_unknown", tcp_closed_unknown, "SIP connections from unknown "
+		  "sources closed after their answer or tcp_unknown_timeout"),
+		K("tcp_closed_idle", tcp_closed_idle, "Trunk connections without a dialog "
+		  "closed after tcp_idle_timeout"),
+		K("in_dialog_refused", in_dialog_refused, "In-dialog requests from a source "
+		  "that is neither the dialog's peer nor a trunk, refused"),
+		K("in_dialog_bad", in_dialog_bad, "In-dialog requests refused as malformed"),
+		K("contact_refused", contact_refused, "Contacts not taken as a dialog's target"),
+		K("offer_glare", offer_glare, "Offers answered 491 (another offer pending)"),
+		K("tls_refused", tls_refused, "TLS handshakes failed on certificate checks"),
+		K("tls_refused_stranger", tls_refused_stranger, "TLS handshakes refused at the "
+		  "ClientHello: the source is no trunk, no host called, no dialog's peer"),
+#undef K
+	};
+
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		counter(o, k[i].name, k[i].help,
+			*(const uint64_t *)((const char *)c + k[i].off));
+	gauge(o, "trunx_sip_tcp_open", "SIP connections (TCP and TLS) open", c->tcp_open);
+	counter(o, "trunx_log_suppressed_total", "Log records not written: an identical one "
+		"was written less than log_repeat_interval ago", c->log_suppressed);
+}
+
 static void events_metrics(struct out *o, struct events *e)
 {
 	struct events_counters c;
@@ -261,6 +322,7 @@ void api_h_metrics(struct api_req *r)
 	counter(&o, "trunx_rtp_timeouts_total", "Calls hung up for RTP inactivity",
 		c.rtp_timeouts);
 	rtp_metrics(&o, &c);
+	sip_metrics(&o, &c);
 	if (api_data(r->api))
 		data_metrics(&o, api_data(r->api));
 	counter(&o, "trunx_api_requests_total", "API requests", m->requests);

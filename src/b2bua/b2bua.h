@@ -69,6 +69,8 @@ struct b2bua_counters {
 	uint64_t overload_resent;         /**< those 503s sent again to retransmissions */
 	uint64_t overload_forgotten;      /**< recent INVITE decisions dropped early: the
 					       table was full */
+	uint64_t acks_absorbed;           /**< ACKs of the front's stateless answers, kept
+					       from the SIP stack */
 	uint64_t tcp_open;                /**< SIP connections open now */
 	uint64_t tcp_accepted;
 	uint64_t tcp_refused_limit;       /**< closed at once: over a connection cap */

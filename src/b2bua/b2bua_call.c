@@ -371,6 +371,13 @@ struct sipua_policy call_policy_of(const struct trunk *t)
 	return policy_of(t);
 }
 
+uint64_t call_load(struct b2bua *b, bool linked)
+{
+	uint64_t n = atomic_load(&b->c_active);
+
+	return (linked && n ? n - 1 : n) + sipua_admit_pending(b->ua);
+}
+
 bool call_limits_admit(struct b2bua *b, uint64_t others)
 {
 	if (b->sip.max_calls && others >= b->sip.max_calls)
@@ -411,7 +418,7 @@ enum sipua_admit b2b_front_admit(const struct sipua_admit_req *rq,
 			return SIPUA_ADMIT_PASS;
 	if (b2b_shedding(b))
 		return SIPUA_ADMIT_PASS;
-	if (call_limits_admit(b, atomic_load(&b->c_active) + rq->pending))
+	if (call_limits_admit(b, call_load(b, false)))
 		return SIPUA_ADMIT_OK;
 	ans->retry_after = b->sip.retry_after;
 	ans->policy = call_policy_of(route_identify(b->rt, rq->src));
@@ -636,7 +643,7 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 	}
 	/* The node's limits, unless the SIP front counted this INVITE already. */
 	if (!in->admitted &&
-	    !call_limits_admit(b, atomic_load(&b->c_active) - 1 + sipua_admit_pending(b->ua))) {
+	    !call_limits_admit(b, call_load(b, true))) {
 		atomic_fetch_add(&b->c_overload, 1);
 		fail_call(c, 503, "overload", NULL);
 		goto out;

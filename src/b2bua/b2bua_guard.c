@@ -108,6 +108,7 @@ void b2b_guard_counters(struct b2bua *b, struct b2bua_counters *c)
 	c->overload_stateless = s.overload_refused;
 	c->overload_resent = s.overload_resent;
 	c->overload_forgotten = s.overload_table_full;
+	c->acks_absorbed = s.acks_absorbed;
 	c->tcp_open = s.tcp_open;
 	c->tcp_accepted = s.tcp_accepted;
 	c->tcp_refused_limit = s.tcp_refused_limit;

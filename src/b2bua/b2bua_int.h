@@ -459,6 +459,15 @@ void call_on_refused(struct b2bua *b, const struct sipua_ev *ev);
  */
 bool call_limits_admit(struct b2bua *b, uint64_t others);
 
+/**
+ * The calls that count toward max_calls besides a new one: those with a leg alive
+ * (c_active; less the new call itself when `linked`, already in the list) and the
+ * INVITEs the SIP front admitted whose event has not come yet. The one count of the
+ * three ways a call starts: the front (b2b_front_admit), the stack's INVITE
+ * (call_on_incoming) and the API (b2b_orig_start). Signalling thread.
+ */
+uint64_t call_load(struct b2bua *b, bool linked);
+
 /** The session policy of a trunk's legs (NULL: the defaults). */
 struct sipua_policy call_policy_of(const struct trunk *t);
 

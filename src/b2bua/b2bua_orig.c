@@ -574,7 +574,9 @@ void b2b_orig_start(struct b2bua *b, struct b2bua_orig_req *req, b2bua_reply_h *
 	snprintf(su->ruri_b, sizeof(su->ruri_b), "%s", c->targets[0].ruri);
 	snprintf(su->from_user, sizeof(su->from_user), "%s", c->targets[0].caller);
 	su->max_forwards = b2b_max_forwards(-1, b->sip.max_forwards);
-	if (b->sip.max_calls && atomic_load(&b->c_active) > b->sip.max_calls) {
+	/* max_calls counts the calls there are and the SIP front's admissions in flight,
+	 * as for a call from a trunk (not max_cps: that is the trunks' rate). */
+	if (b->sip.max_calls && call_load(b, true) >= b->sip.max_calls) {
 		atomic_fetch_add(&b->c_overload, 1);
 		fail_call(c, 503, "overload", "max_calls reached");
 		goto settle;

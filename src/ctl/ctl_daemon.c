@@ -175,6 +175,7 @@ static void d_status(void *arg, json_t *obj)
 			{"overload_stateless", c.overload_stateless},
 			{"overload_resent", c.overload_resent},
 			{"overload_forgotten", c.overload_forgotten},
+			{"acks_absorbed", c.acks_absorbed},
 			{"tcp_open", c.tcp_open},
 			{"tcp_accepted", c.tcp_accepted},
 			{"tcp_refused_limit", c.tcp_refused_limit},

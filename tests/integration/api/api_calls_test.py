@@ -31,12 +31,17 @@ real Postgres and Redis, SIPp as the carrier that answers (or not).
                the Postgres and Redis: a key sent to node A then node B gets A's call
                back from B (replayed), its reuse with another body 422 on B; one key
                sent to both at once places one call, the other answer is the same
-               call or 409 — one INVITE per key in all."""
+               call or 409 — one INVITE per key in all.
+  max_calls_front  [sip] max_calls 1: an INVITE the SIP front admitted whose call has
+               not started holds the place, POST /v1/calls meanwhile gets 503
+               overload; the API's call up, the carrier's INVITE gets 503"""
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -51,13 +56,14 @@ from apiclient import expect  # noqa: E402
 NUMBER = "+15551230000"
 
 
-def setup(ctx, scenario="uas_basic.xml", media=None, uas_calls=1, duration_ms=0):
+def setup(ctx, scenario="uas_basic.xml", media=None, uas_calls=1, duration_ms=0,
+          configure=None):
     from harness import calls
     u = calls.uas(ctx, scenario, calls=uas_calls, timeout=90, trace_msg=True,
                   duration_ms=duration_ms)
     extra = {"media_dir": media} if media else {}
     extra["pool_retry_after"] = 7
-    a = apimode.start(ctx, extra=extra)
+    a = apimode.start(ctx, extra=extra, configure=configure)
     w = world(ctx, a, u.port)
     # The carrier answers at the SIPp callee: its endpoint, numbers sent as +E.164.
     expect(a.op.patch("/v1/trunks/" + w["trunk"], {
@@ -320,6 +326,80 @@ def case_refusals(ctx):
                             "answered", 10, 0.1), acme.get("/v1/calls/" + cid)
     expect(acme.post("/v1/calls/%s/hangup" % cid), 200)
     assert procs.wait_until(lambda: u.successful() == 1, 10, 0.1), u.summary()
+
+
+def carrier_invite(dst, port, branch, cid="mc-1"):
+    """A new INVITE from the carrier's address (127.0.0.2) to a number no DID has."""
+    sdp = ("v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n"
+           "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+    return ("INVITE sip:+15559990000@%s:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.2:%d;branch=z9hG4bK-%s;rport\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:+15551230000@127.0.0.2>;tag=mc\r\n"
+            "To: <sip:+15559990000@%s>\r\nCall-ID: %s@127.0.0.2\r\nCSeq: 1 INVITE\r\n"
+            "Contact: <sip:c@127.0.0.2:%d>\r\nContent-Type: application/sdp\r\n"
+            "Content-Length: %d\r\n\r\n%s"
+            % (dst[0], dst[1], port, branch, dst[0], cid, port, len(sdp), sdp)).encode()
+
+
+def final_answer(sock, cid, timeout=5.0):
+    from harness import sipmsg
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            m = sipmsg.Message(sock.recv(65536))
+        except socket.timeout:
+            continue
+        if m.status and m.status >= 200 and (m.header("Call-ID") or "").startswith(cid):
+            return m
+    return None
+
+
+def case_max_calls_front(ctx):
+    """[sip] max_calls is one count for calls from trunks and calls by API. With
+    max_calls 1: an INVITE from the carrier that the SIP front admitted but whose call
+    has not started holds the place. (Made so here with a merged request, RFC 3261
+    8.2.2.2: the carrier's INVITE is answered 404, then the same request on a new branch
+    is admitted by the front and answered 482 by the stack itself, so the admission stays
+    in flight until it lapses, 2-3 s.) Meanwhile POST /v1/calls is refused 503 overload,
+    with no INVITE to the carrier. Once the admission lapsed the same POST places the
+    call; while it is up, a new INVITE from the carrier is refused 503 in front of the
+    stack."""
+    def conf(c):
+        c.sip.update(max_calls=1, overload_delay=0)
+    u, a, w = setup(ctx, configure=conf)
+    acme, did, t = w["acme"]["api"], w["acme"]["did"], a.t
+    dst = (t.addr, t.port)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.2", 0))
+    ctx.at_end(s.close)
+    port = s.getsockname()[1]
+    s.sendto(carrier_invite(dst, port, "mc1"), dst)
+    m = final_answer(s, "mc-1")
+    assert m and m.status == 404, m and m.start
+    assert procs.wait_until(lambda: t.counter("calls_active") == 0, 10, 0.05)
+    over0 = t.counter("rejected_overload")
+    s.sendto(carrier_invite(dst, port, "mc2"), dst)   # merged: the stack answers 482
+    m = final_answer(s, "mc-1")
+    assert m and m.status == 482, m and m.start
+    r = expect(acme.post("/v1/calls", {"from": did, "to": NUMBER}), 503, "overload")
+    ctx.log("POST /v1/calls with one admission in flight: %d %s", r.status, r.json)
+    assert t.counter("rejected_overload") == over0 + 1
+    assert not invites(u), [x.start for x in u.messages()]
+    # The admission lapses (the stack never started its call): the place is free.
+    time.sleep(3.2)
+    cid = expect(acme.post("/v1/calls", {"from": did, "to": NUMBER}), 202).json["id"]
+    assert procs.wait_until(lambda: acme.get("/v1/calls/" + cid).json.get("state") ==
+                            "answered", 10, 0.1), acme.get("/v1/calls/" + cid)
+    # The reverse: the API's call holds the place, the carrier's INVITE gets 503.
+    st0 = t.counter("overload_stateless")
+    s.sendto(carrier_invite(dst, port, "mc3", cid="mc-3"), dst)
+    m = final_answer(s, "mc-3")
+    assert m and m.status == 503, m and m.start
+    assert t.counter("overload_stateless") == st0 + 1
+    expect(acme.post("/v1/calls/%s/hangup" % cid), 200)
+    assert procs.wait_until(lambda: u.successful() == 1, 10, 0.1), u.summary()
+    assert len(invites(u)) == 1
 
 
 def case_redis_down(ctx):

@@ -952,6 +952,157 @@ def key_cache_two_nodes(ctx, a):
     return b, kb2
 
 
+def sip_invite(dst, src, cid):
+    """A new INVITE from src (ip, port) over UDP to a number no DID has."""
+    return ("INVITE sip:+15559990000@%s:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK-%s;rport\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:+15551230000@%s>;tag=m%s\r\n"
+            "To: <sip:+15559990000@%s>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"
+            "Contact: <sip:c@%s:%d>\r\nContent-Length: 0\r\n\r\n"
+            % (dst[0], dst[1], src[0], src[1], cid, src[0], cid, dst[0], cid, src[0],
+               src[1])).encode()
+
+
+def sip_options(dst, src, cid):
+    return ("OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bK-%s\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:m@%s>;tag=m%s\r\nTo: <sip:%s>\r\n"
+            "Call-ID: %s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            % (dst[0], dst[1], src[0], src[1], cid, src[0], cid, dst[0], cid)).encode()
+
+
+def case_sip_metrics(ctx):
+    """The SIP front's counters are in /metrics as trunx_sip_* (trunxctl status's names),
+    each with its HELP and TYPE lines and the value trunxctl status gives: after a
+    datagram that is not SIP, an OPTIONS from the carrier (answered statelessly), a
+    burst of OPTIONS from an unknown source over rate_limit (403s and drops), INVITEs
+    from the carrier over max_cps (a 503 in front of the stack, its ACK absorbed), a
+    TCP connection from the carrier held open and a TLS handshake from an unknown source
+    (refused at its ClientHello), each of those series moved."""
+    import ssl
+    from harness import sipmsg, tlscerts
+    pki = tlscerts.Pki(ctx.path("pki"))
+    cert, key, _ = pki.issue("trunx")
+    tls_port = ports.free_port("127.0.0.1")
+
+    def conf(c):
+        c.sip.update(max_cps=1, overload_delay=0, rate_limit=20, rate_burst=20,
+                     transports="udp,tcp,tls", tls_listen="127.0.0.1:%d" % tls_port,
+                     tls_cert=cert, tls_key=key, tls_ca=pki.ca)
+    a = apimode.start(ctx, configure=conf)
+    world(ctx, a, 5999)
+    t = a.t
+    dst = (t.addr, t.port)
+    dbmode.wait_routing(t, lambda m: "1 carriers" in m, timeout=10)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.2", 0))
+    ctx.at_end(u.close)
+    src = u.getsockname()
+    u.settimeout(0.2)
+
+    def final(cid, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                m = sipmsg.Message(u.recv(65536))
+            except socket.timeout:
+                continue
+            if m.header("Call-ID") == cid and m.status and m.status >= 200:
+                return m
+        return None
+    u.sendto(b"\x00\x01\x00\x08\x21\x12\xa4\x42" + b"\x00" * 12, dst)   # STUN-shaped
+    u.sendto(sip_options(dst, src, "opt-1"), dst)
+    m = final("opt-1")
+    assert m and m.status == 200, m and m.start
+    # An unknown source over rate_limit: 403s, then drops.
+    x = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    x.bind(("127.0.0.9", 0))
+    ctx.at_end(x.close)
+    for i in range(100):
+        x.sendto(sip_options(dst, x.getsockname(), "unk-%d" % i), dst)
+    # The carrier over max_cps: INVITEs until one is refused in front, then its ACK.
+    refused = None
+    for i in range(10):
+        cid = "inv-%d" % i
+        req = sip_invite(dst, src, cid)
+        u.sendto(req, dst)
+        m = final(cid)
+        assert m, "no answer to %s" % cid
+        if m.status == 503:
+            refused = (req, m)
+            break
+    assert refused, "no 503 at max_cps 1"
+    q = sipmsg.Message(refused[0])
+    u.sendto(("ACK %s SIP/2.0\r\nVia: %s\r\nMax-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\n"
+              "Call-ID: %s\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+              % (q.start.split(" ")[1], q.header("Via"), q.header("From"),
+                 refused[1].header("To"), q.header("Call-ID"))).encode(), dst)
+    tc = socket.socket()
+    tc.bind(("127.0.0.2", 0))
+    tc.connect(dst)
+    ctx.at_end(tc.close)
+    raw = socket.socket()
+    raw.bind(("127.0.0.9", 0))
+    raw.settimeout(5)
+    raw.connect(("127.0.0.1", tls_port))
+    cc = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    cc.check_hostname = False
+    cc.verify_mode = ssl.CERT_NONE
+    try:
+        cc.wrap_socket(raw).close()
+        raise AssertionError("an unknown source completed a TLS handshake")
+    except ssl.SSLError:
+        pass
+    raw.close()
+    assert procs.wait_until(lambda: t.counter("tcp_open") == 1 and
+                            t.counter("acks_absorbed") == 1 and
+                            t.counter("tls_refused_stranger") == 1, 5, 0.05)
+    st0 = t.status()
+    text = expect(a.op.get("/metrics"), 200).raw.decode()
+    st1 = t.status()
+    lines = text.splitlines()
+    vals = {}
+    for i, line in enumerate(lines):
+        if line.startswith("trunx_sip_") or line.startswith("trunx_log_suppressed"):
+            name, v = line.split(" ")
+            assert lines[i - 2] == "# HELP %s %s" % (name, lines[i - 2].split(" ", 3)[3]), \
+                lines[i - 2:i + 1]
+            kind = "gauge" if name == "trunx_sip_tcp_open" else "counter"
+            assert lines[i - 1] == "# TYPE %s %s" % (name, kind), lines[i - 2:i + 1]
+            vals[name] = int(v)
+    ctx.log("/metrics: %s", vals)
+
+    def ctl(st, name):
+        for part in ("counters", "dialogs", "tls"):
+            if name in st.get(part, {}):
+                return st[part][name]
+        raise AssertionError("trunxctl status has no %s" % name)
+    for name, v in vals.items():
+        short = name[len("trunx_sip_"):] if name.startswith("trunx_sip_") else \
+            "log_suppressed"
+        short = short[:-len("_total")] if short.endswith("_total") else short
+        # Read between two trunxctl status: the same counter, so between their values.
+        assert ctl(st0, short) <= v <= ctl(st1, short), (name, v, ctl(st0, short),
+                                                          ctl(st1, short))
+    want = ["rate_limited", "dropped_not_sip", "options_stateless", "rejected_unknown_source",
+            "dropped_unknown_source", "overload_stateless", "overload_resent",
+            "overload_forgotten", "acks_absorbed", "shed_overload", "tcp_accepted",
+            "tcp_refused_limit", "tcp_refused_unknown", "tcp_refused_no_descriptor",
+            "tcp_closed_unknown", "tcp_closed_idle", "in_dialog_refused", "in_dialog_bad",
+            "contact_refused", "offer_glare", "tls_refused", "tls_refused_stranger"]
+    missing = [n for n in want if "trunx_sip_%s_total" % n not in vals]
+    assert not missing and "trunx_sip_tcp_open" in vals and \
+        "trunx_log_suppressed_total" in vals, missing
+    for n in ("rate_limited", "dropped_not_sip", "options_stateless",
+              "rejected_unknown_source", "overload_stateless", "acks_absorbed",
+              "tcp_accepted", "tls_refused_stranger"):
+        assert vals["trunx_sip_%s_total" % n] >= 1, (n, vals)
+    assert vals["trunx_sip_tcp_open"] == 1, vals
+    # 100 from one source at rate_burst 20: most dropped, the rest answered 403.
+    assert (vals["trunx_sip_rate_limited_total"] + vals["trunx_sip_rejected_unknown_source_total"]
+            >= 100), vals
+    t.check_alive()
+
+
 def case_serve(ctx):
     """Not registered: starts the API and waits (for manual experiments)."""
     a = apimode.start(ctx)

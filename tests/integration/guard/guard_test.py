@@ -961,5 +961,145 @@ def case_invite_flood_over_cps(ctx):
     t.check_alive()
 
 
+def ack_of(req, resp):
+    """The ACK of a non-2xx final answer (RFC 3261 17.1.1.3): the INVITE's Request-URI,
+    top Via (same branch), From, Call-ID and CSeq number, the answer's To (its tag)."""
+    q = sipmsg.Message(req)
+    return ("ACK %s SIP/2.0\r\nVia: %s\r\nMax-Forwards: 70\r\nFrom: %s\r\nTo: %s\r\n"
+            "Call-ID: %s\r\nCSeq: %s ACK\r\nContent-Length: 0\r\n\r\n"
+            % (q.start.split(" ")[1], q.header("Via"), q.header("From"), resp.header("To"),
+               q.header("Call-ID"), q.header("CSeq").split()[0])).encode()
+
+
+def case_refusal_acks(ctx):
+    """The ACK of a 503 the front sent statelessly (max_cps) acknowledges no
+    transaction of the stack's (RFC 3261 17.2.1, 8.2.7): over UDP and over TCP it is
+    absorbed in front of the stack, counted (acks_absorbed), and not logged per packet.
+    The ACK of a final answer the stack sent itself (the 404 of an admitted INVITE to an
+    unrouted number) still reaches it: over UDP the stack then stops retransmitting its
+    404, and acks_absorbed does not move. Over TCP, messages after the absorbed ACKs on
+    the same connection are read as before (an OPTIONS gets its 200)."""
+    def conf(cf):
+        cf.sip.update(max_cps=1, overload_delay=0)
+        cf.section("trunk flood", match="127.0.0.5/32", country_code="1",
+                   national_prefix="1")
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    dst = (t.addr, t.port)
+    acks0 = t.counter("acks_absorbed")
+    lines0 = len(t.proc.read_stderr().splitlines())
+    seq = [0]
+
+    def both(send, recv):
+        """INVITEs until one was admitted (404) and one refused (503) in the same
+        max_cps second: {status: (request, answer)}."""
+        got = {}
+        for _ in range(20):
+            seq[0] += 1
+            req = send(seq[0])
+            m = recv(sipmsg.Message(req).header("Call-ID"))
+            if m is None:
+                raise AssertionError("no final answer to INVITE %d" % seq[0])
+            if m.status == 404 and 503 not in got:
+                got = {404: (req, m)}
+            elif m.status == 503 and 404 in got:
+                got[503] = (req, m)
+                return got
+            else:
+                time.sleep(1.05 - time.time() % 1.0)   # a fresh second
+        raise AssertionError("no 404 then 503 within a max_cps second: %s" % got)
+
+    # UDP
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.5", 0))
+    uport = u.getsockname()[1]
+
+    def recv_udp(cid, timeout=5.0, status=None):
+        u.settimeout(0.2)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                m = sipmsg.Message(u.recv(65536))
+            except socket.timeout:
+                continue
+            if m.header("Call-ID") == cid and m.status and m.status >= 200 and (
+                    status is None or m.status == status):
+                return m
+        return None
+
+    def send_udp(n):
+        req = flood_invite(dst, "127.0.0.5", uport, n)
+        u.sendto(req, dst)
+        return req
+    got = both(send_udp, recv_udp)
+    for _ in range(3):   # one ACK per 503 received, as a caller sends them
+        u.sendto(ack_of(*got[503]), dst)
+    req404, m404 = got[404]
+    u.sendto(ack_of(req404, m404), dst)
+    time.sleep(0.3)
+    again = recv_udp(m404.header("Call-ID"), timeout=3.0, status=404)
+    udp_acks = t.counter("acks_absorbed") - acks0
+    ctx.log("UDP: 3 ACKs of a 503, 1 of a 404: acks_absorbed +%d; 404 resent after its "
+            "ACK: %s", udp_acks, again is not None)
+    if udp_acks != 3:
+        raise AssertionError("UDP: 3 ACKs of a stateless 503, acks_absorbed +%d" % udp_acks)
+    if again is not None:
+        raise AssertionError("UDP: the stack resent its 404 after the ACK (the ACK never "
+                             "reached it)")
+    u.close()
+
+    # TCP: the same on one connection, then an OPTIONS on it.
+    s = socket.socket()
+    s.bind(("127.0.0.5", 0))
+    s.connect(dst)
+    ip, sport = s.getsockname()
+    buf = [b""]
+
+    def recv_tcp(cid, timeout=5.0):
+        s.settimeout(0.2)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msgs, buf[0] = sipmsg.split_stream(buf[0])
+            for raw in msgs:
+                m = sipmsg.Message(raw)
+                if m.header("Call-ID") == cid and m.status and m.status >= 200:
+                    return m
+            try:
+                d = s.recv(65536)
+            except socket.timeout:
+                continue
+            if not d:
+                raise AssertionError("TCP: trunxd closed the connection")
+            buf[0] += d
+        return None
+
+    def send_tcp(n):
+        req = flood_invite(dst, ip, sport, n, "TCP")
+        s.sendall(req)
+        return req
+    acks1 = t.counter("acks_absorbed")
+    got = both(send_tcp, recv_tcp)
+    for _ in range(20):   # a peer acknowledging every 503 it got, each in its own write
+        s.sendall(ack_of(*got[503]))
+        time.sleep(0.01)
+    s.sendall(ack_of(*got[404]))
+    tcp_options(s, dst, 7001)
+    ok = recv_tcp("flood-7001@%s" % ip)
+    s.close()
+    tcp_acks = t.counter("acks_absorbed") - acks1
+    ctx.log("TCP: 20 ACKs of a 503, 1 of a 404: acks_absorbed +%d; OPTIONS after them: %s",
+            tcp_acks, ok.status if ok else None)
+    if tcp_acks != 20:
+        raise AssertionError("TCP: 20 ACKs of a stateless 503, acks_absorbed +%d"
+                             % tcp_acks)
+    if not ok or ok.status != 200:
+        raise AssertionError("TCP: the OPTIONS after the ACKs: %s" % (ok and ok.start))
+    # Absorbed, not logged: the log grew by a few lines (calls, answers), not 23.
+    lines = t.proc.read_stderr().splitlines()[lines0:]
+    acky = [ln for ln in lines if "ACK" in ln]
+    if acky:
+        raise AssertionError("ACKs logged: %s" % acky[:3])
+    t.check_alive()
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))

@@ -931,9 +931,9 @@ static void test_front_admission(void **state)
 	f->b->sip.max_cps = 0;
 	f->b->sip.max_calls = 2;   /* one call is up */
 	rq.max_forwards = 70;
-	rq.pending = 1;
+	fake_pending = 1;
 	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_REFUSE);
-	rq.pending = 0;
+	fake_pending = 0;
 	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_OK);
 	f->b->sip.max_calls = 1;
 	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_REFUSE);

@@ -1,7 +1,7 @@
 /* test_guard_net.c — the interposed socket calls (sip/guard/guard_net.c) in a test
  * binary: pass-through for unwatched descriptors, accept() asking the handler, and
  * accept() out of descriptors draining with the spare one and never reporting an
- * error to its caller. */
+ * error to its caller, a listening socket's backlog raised for a burst. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -194,6 +196,65 @@ static void test_accept_out_of_descriptors(void **state)
 	close(l);
 }
 
+/* The listening socket's backlog and its accept queue now (TCP_INFO of a socket in
+ * LISTEN: tcpi_sacked is the backlog, tcpi_unacked the queue). */
+static void listen_queue(int fd, unsigned *backlog, unsigned *queued)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+	*backlog = ti.tcpi_sacked;
+	*queued = ti.tcpi_unacked;
+}
+
+/* A burst of 300 connection attempts to a watched listening socket (the stack listens
+ * with 64) all wait in its queue: none is dropped or lost to a SYN cookie. */
+static void test_listen_backlog(void **state)
+{
+	enum { BURST = 300 };
+	struct seen s = {0};
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	unsigned backlog, queued = 0, somaxconn = 4096;
+	uint16_t port;
+	int l = listener(&port), c[BURST];
+	FILE *f = fopen("/proc/sys/net/core/somaxconn", "r");
+
+	(void)state;
+	if (f) {
+		assert_int_equal(fscanf(f, "%u", &somaxconn), 1);
+		fclose(f);
+	}
+	listen_queue(l, &backlog, &queued);
+	assert_int_equal(backlog, 64);
+	assert_int_equal(guard_net_attach(&ops, &s), 0);
+	assert_int_equal(guard_net_watch(l, GUARD_LISTEN), 0);
+	listen_queue(l, &backlog, &queued);
+	assert_int_equal(backlog, somaxconn < GUARD_LISTEN_BACKLOG ? somaxconn
+								   : GUARD_LISTEN_BACKLOG);
+	a.sin_port = htons(port);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	for (int i = 0; i < BURST; i++) {
+		c[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		assert_true(c[i] >= 0);
+		assert_true(connect(c[i], (struct sockaddr *)&a, sizeof(a)) == 0 ||
+			    errno == EINPROGRESS);
+	}
+	for (int i = 0; i < 100 && queued < BURST; i++) {
+		usleep(10000);
+		listen_queue(l, &backlog, &queued);
+	}
+	assert_int_equal(queued, BURST);
+	s.refuse = true;
+	for (int i = 0; i < 4 && s.refused < BURST; i++)   /* a batch a call at most */
+		assert_int_equal(accept(l, NULL, NULL), -1);
+	assert_int_equal(s.refused, BURST);
+	for (int i = 0; i < BURST; i++)
+		close(c[i]);
+	guard_net_detach();
+	close(l);
+}
+
 static void test_datagrams_filtered(void **state)
 {
 	struct seen s = {0};
@@ -238,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_accept_asks_and_passes_through),
 		cmocka_unit_test(test_accept_out_of_descriptors),
 		cmocka_unit_test(test_datagrams_filtered),
+		cmocka_unit_test(test_listen_backlog),
 	};
 	return cmocka_run_group_tests_name("guard_net", tests, NULL, NULL);
 }
