@@ -5,6 +5,7 @@ int main(void)
 {
 	int failed = 0;
 
+	failed += test_addrtab_run();
 	failed += test_log_run();
 	failed += test_mq_run();
 	return failed ? 1 : 0;
