@@ -5,10 +5,11 @@
  * sources: a flood of connections from strangers, each under its per-source cap,
  * cannot take the last slots a trunk needs to reconnect.
  *
- * Entries live in an array of `capacity` slots (free slots on a list); two open-
- * addressing hash tables with linear probing (and backward-shift deletion, so no
- * tombstones) find a slot by descriptor and a count by source address. Both tables
- * have twice as many cells as the capacity, so they never fill up.
+ * Entries live in an array of `capacity` slots (free slots on a list); an open-
+ * addressing hash table with linear probing (and backward-shift deletion, so no
+ * tombstones) finds a slot by descriptor, with twice as many cells as the capacity so
+ * that it never fills up; a counted address table (base/addrtab) of `capacity`
+ * addresses holds the count by source.
  */
 #include "guard.h"
 
@@ -17,10 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct src_count {
-	uint8_t  addr[16];
-	uint32_t count;      /**< 0 = empty cell */
-};
+#include "addrtab.h"
 
 struct guard_conns {
 	struct guard_conn *slot;      /**< capacity entries; fd -1 = free */
@@ -31,17 +29,9 @@ struct guard_conns {
 	int32_t           *free_next; /**< free list through slot indexes */
 	int32_t            free_head;
 	int32_t           *by_fd;     /**< cells: slot index + 1, 0 = empty */
-	struct src_count  *by_src;
 	size_t             cells;     /**< a power of two >= 2 * capacity */
+	struct addrtab    *by_src;    /**< connections per source address */
 };
-
-static size_t addr_cell(const struct guard_conns *t, const uint8_t key[16])
-{
-	uint64_t w[2];
-
-	memcpy(w, key, 16);
-	return (size_t)(guard_mix(w[0]) ^ guard_mix(w[1] + 1)) & (t->cells - 1);
-}
 
 static size_t fd_cell(const struct guard_conns *t, int fd)
 {
@@ -63,8 +53,8 @@ int guard_conns_create(struct guard_conns **tp, unsigned capacity)
 	t->slot = calloc(capacity, sizeof(*t->slot));
 	t->free_next = calloc(capacity, sizeof(*t->free_next));
 	t->by_fd = calloc(t->cells, sizeof(*t->by_fd));
-	t->by_src = calloc(t->cells, sizeof(*t->by_src));
-	if (!t->slot || !t->free_next || !t->by_fd || !t->by_src) {
+	if (!t->slot || !t->free_next || !t->by_fd ||
+	    addrtab_create(&t->by_src, capacity, 128) != 0) {
 		guard_conns_destroy(t);
 		return ENOMEM;
 	}
@@ -85,7 +75,7 @@ void guard_conns_destroy(struct guard_conns *t)
 	free(t->slot);
 	free(t->free_next);
 	free(t->by_fd);
-	free(t->by_src);
+	addrtab_destroy(t->by_src);
 	free(t);
 }
 
@@ -135,46 +125,15 @@ static void fd_erase(struct guard_conns *t, size_t c)
 	}
 }
 
-/* ---- source -> count ---- */
-
-static size_t src_find(const struct guard_conns *t, const uint8_t key[16])
-{
-	for (size_t c = addr_cell(t, key);; c = (c + 1) & (t->cells - 1)) {
-		if (!t->by_src[c].count || memcmp(t->by_src[c].addr, key, 16) == 0)
-			return c;
-	}
-}
-
-static void src_erase(struct guard_conns *t, size_t c)
-{
-	size_t mask = t->cells - 1, j = c;
-
-	t->by_src[c].count = 0;
-	for (;;) {
-		size_t home;
-
-		j = (j + 1) & mask;
-		if (!t->by_src[j].count)
-			return;
-		home = addr_cell(t, t->by_src[j].addr);
-		if ((c <= j) ? (c < home && home <= j) : (c < home || home <= j))
-			continue;
-		t->by_src[c] = t->by_src[j];
-		t->by_src[j].count = 0;
-		c = j;
-	}
-}
-
 /* ---- API ---- */
 
 int guard_conns_add(struct guard_conns *t, int fd, const struct sockaddr *peer, bool known,
 		    uint64_t now_ms, struct guard_conn **cp)
 {
-	uint8_t key[16];
-	size_t fc, sc;
+	size_t fc, plen;
 	int32_t i;
 	struct guard_conn *c;
-	size_t plen;
+	int err;
 
 	if (!t || fd < 0 || !peer)
 		return EINVAL;
@@ -185,9 +144,9 @@ int guard_conns_add(struct guard_conns *t, int fd, const struct sockaddr *peer, 
 		return ENFILE;
 	if (!known && t->unknown >= t->max_total - guard_conns_reserve(t->max_total))
 		return ENFILE;
-	guard_addr_key(peer, key);
-	sc = src_find(t, key);
-	if (t->by_src[sc].count >= t->max_per_source)
+	/* Counted last: nothing after it can fail. A source not IP is not counted. */
+	err = addrtab_add(t->by_src, peer, t->max_per_source);
+	if (err == EBUSY)
 		return EMLINK;
 	i = t->free_head;
 	t->free_head = t->free_next[i];
@@ -199,9 +158,6 @@ int guard_conns_add(struct guard_conns *t, int fd, const struct sockaddr *peer, 
 	c->known = known;
 	c->since_ms = now_ms;
 	t->by_fd[fc] = i + 1;
-	if (!t->by_src[sc].count)
-		memcpy(t->by_src[sc].addr, key, 16);
-	t->by_src[sc].count++;
 	t->count++;
 	t->unknown += !known;
 	if (cp)
@@ -221,8 +177,7 @@ struct guard_conn *guard_conns_get(struct guard_conns *t, int fd)
 
 void guard_conns_remove(struct guard_conns *t, int fd)
 {
-	uint8_t key[16];
-	size_t fc, sc;
+	size_t fc;
 	int32_t i;
 
 	if (!t || fd < 0)
@@ -231,12 +186,7 @@ void guard_conns_remove(struct guard_conns *t, int fd)
 	if (!t->by_fd[fc])
 		return;
 	i = t->by_fd[fc] - 1;
-	guard_addr_key((const struct sockaddr *)&t->slot[i].peer, key);
-	sc = src_find(t, key);
-	if (t->by_src[sc].count > 1)
-		t->by_src[sc].count--;
-	else if (t->by_src[sc].count == 1)
-		src_erase(t, sc);
+	(void)addrtab_del(t->by_src, (const struct sockaddr *)&t->slot[i].peer);
 	fd_erase(t, fc);
 	t->slot[i].fd = -1;
 	t->free_next[i] = t->free_head;
@@ -252,12 +202,7 @@ unsigned guard_conns_count(const struct guard_conns *t)
 
 unsigned guard_conns_from(const struct guard_conns *t, const struct sockaddr *src)
 {
-	uint8_t key[16];
-
-	if (!t || !src)
-		return 0;
-	guard_addr_key(src, key);
-	return t->by_src[src_find(t, key)].count;
+	return t ? addrtab_count(t->by_src, src) : 0;
 }
 
 struct guard_conn *guard_conns_next(struct guard_conns *t, unsigned *pos)
