@@ -28,56 +28,29 @@
 #include "engine.h"
 #include "kfwd.h"
 #include "media.h"
+#include "media_fixture.h"
 #include "media_peer.h"
 #include "test_media.h"
 
 #define WAIT_MS 3000   /* generous: the machine is shared */
 #define BURST   100    /* packets each way through the kernel */
 
-struct fixture {
-	struct media_engine  *me;
-	struct media_session *s;
-	struct evlog          log;
-	struct peer           a, b;
-	uint16_t              pa, pb;
-	struct media_session_params p;
-};
-
-static void setup_cfg(struct fixture *f, enum media_kfwd mode, unsigned relatch_ms,
+static void setup_cfg(struct mfx *f, enum media_kfwd mode, unsigned relatch_ms,
 		      unsigned rtp_timeout_ms)
 {
 	struct media_engine_cfg cfg;
 
-	memset(f, 0, sizeof(*f));
-	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 4, 1);
 	cfg.kernel_forward = mode;
 	cfg.relatch_ms = relatch_ms;   /* 0: the engine's default */
 	cfg.rtp_timeout_ms = rtp_timeout_ms;
-	assert_int_equal(test_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
-	assert_int_equal(media_session_create(f->me, 91, &f->s), 0);
-	f->pa = media_session_port(f->s, MEDIA_SIDE_A);
-	f->pb = media_session_port(f->s, MEDIA_SIDE_B);
-	peer_open(&f->a);
-	peer_open(&f->b);
-	side_params(&f->p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
-	side_params(&f->p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
-	assert_int_equal(media_session_update(f->s, &f->p), 0);
+	mfx_open(f, &cfg, 91);
+	mfx_update(f);
 }
 
-static void setup(struct fixture *f, enum media_kfwd mode)
+static void setup(struct mfx *f, enum media_kfwd mode)
 {
 	setup_cfg(f, mode, 0, 0);
-}
-
-static void teardown(struct fixture *f, struct media_event *closed)
-{
-	media_session_destroy(f->s);
-	assert_true(evlog_wait(&f->log, MEDIA_EV_CLOSED, 91, WAIT_MS, closed));
-	media_engine_destroy(f->me);
-	peer_close(&f->a);
-	peer_close(&f->b);
-	evlog_fini(&f->log);
 }
 
 /* One packet from `from` (to trunx's port `port`), received by `to` from trunx's
@@ -109,7 +82,7 @@ static void relay_one(struct peer *from, uint16_t port, struct peer *to, uint16_
 /* The engine of f must have attached its program (kernel_forward = mode), with its
  * counters in c: only where the process may not load BPF (not root) is the test
  * skipped; everywhere else a failure to attach is a failure of the test. */
-static void require_kernel(struct fixture *f, struct media_engine_counters *c, const char *mode)
+static void require_kernel(struct mfx *f, struct media_engine_counters *c, const char *mode)
 {
 	struct media_event ev;
 
@@ -118,7 +91,7 @@ static void require_kernel(struct fixture *f, struct media_engine_counters *c, c
 		return;
 	if (geteuid() != 0) {
 		printf("# kernel forwarding: SKIPPED (not root: no CAP_BPF)\n");
-		teardown(f, &ev);
+		mfx_close(f, &ev);
 		skip();
 	}
 	fail_msg("kernel_forward = %s did not attach as root", mode);
@@ -127,7 +100,7 @@ static void require_kernel(struct fixture *f, struct media_engine_counters *c, c
 /* B's stream: its sequence starts near the wrap, its timestamps count from 0. */
 #define B_SEQ0 65480
 
-static void b_to_a(struct fixture *f, uint16_t *seq, uint32_t tag, struct rtp_hdr *h)
+static void b_to_a(struct mfx *f, uint16_t *seq, uint32_t tag, struct rtp_hdr *h)
 {
 	relay_ts(&f->b, f->pb, &f->a, f->pa, *seq, (uint16_t)(*seq - B_SEQ0) * 160u, 0xb, tag,
 		 h);
@@ -147,6 +120,24 @@ static bool wait_flows(struct media_engine *me, uint64_t want)
 	return false;
 }
 
+/* Latches both sides and validates both sources in userspace (two packets each way:
+ * A's and B's sequence numbers 1 and 2, tags 1 to 4), then waits until the kernel has
+ * both directions. a1, a2 (may be NULL): A's two packets as B got them. */
+static void latch_both(struct mfx *f, struct rtp_hdr *a1, struct rtp_hdr *a2)
+{
+	struct rtp_hdr h, h1, h2;
+
+	relay_one(&f->a, f->pa, &f->b, f->pb, 1, 0xa, 1, &h1);
+	relay_one(&f->b, f->pb, &f->a, f->pa, 1, 0xb, 2, &h);
+	relay_one(&f->a, f->pa, &f->b, f->pb, 2, 0xa, 3, &h2);
+	relay_one(&f->b, f->pb, &f->a, f->pa, 2, 0xb, 4, &h);
+	assert_true(wait_flows(f->me, 2));
+	if (a1)
+		*a1 = h1;
+	if (a2)
+		*a2 = h2;
+}
+
 /* The worker counts a packet just after sending it: wait until it has counted n. */
 static void relayed_at_least(struct media_engine *me, uint64_t n,
 			     struct media_engine_counters *c)
@@ -161,7 +152,7 @@ static void relayed_at_least(struct media_engine *me, uint64_t n,
 
 static void test_kernel_path(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_engine_counters c0, c1;
 	struct media_side_stats st[2];
 	struct media_event ev;
@@ -271,7 +262,7 @@ static void test_kernel_path(void **state)
 	b_to_a(&f, &seq_b, 10, &h);
 	assert_int_equal(h.seq, (uint16_t)(hb[BURST - 1].seq + 2));
 
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_in, 7 + BURST);
 	assert_int_equal(ev.stats[1].rtp_in, 5 + BURST);
 	assert_int_equal(ev.stats[0].rtp_out, 5 + BURST);
@@ -283,7 +274,7 @@ static void test_kernel_path(void **state)
 /* The close removes the entries: nothing is left in the table. */
 static void test_close_leaves_no_entry(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_engine_counters c;
 	struct media_event ev;
 	struct rtp_hdr h;
@@ -291,11 +282,7 @@ static void test_close_leaves_no_entry(void **state)
 	(void)state;
 	setup(&f, MEDIA_KFWD_AUTO);
 	require_kernel(&f, &c, "auto");
-	relay_one(&f.a, f.pa, &f.b, f.pb, 1, 0xa, 1, &h);
-	relay_one(&f.b, f.pb, &f.a, f.pa, 1, 0xb, 2, &h);
-	relay_one(&f.a, f.pa, &f.b, f.pb, 2, 0xa, 3, &h);
-	relay_one(&f.b, f.pb, &f.a, f.pa, 2, 0xb, 4, &h);
-	assert_true(wait_flows(f.me, 2));
+	latch_both(&f, NULL, NULL);
 	media_session_destroy(f.s);
 	assert_true(evlog_wait(&f.log, MEDIA_EV_CLOSED, 91, WAIT_MS, &ev));
 	assert_int_equal(kfwd_count(f.me->kf), 0);
@@ -304,10 +291,7 @@ static void test_close_leaves_no_entry(void **state)
 	/* With no entry, a packet to the old port reaches no one through the kernel. */
 	peer_send_rtp(&f.a, f.pa, 0, 3, 480, 0xa, false, 4);
 	assert_false(peer_recv_rtp(&f.b, &h, NULL, 300, NULL));
-	media_engine_destroy(f.me);
-	peer_close(&f.a);
-	peer_close(&f.b);
-	evlog_fini(&f.log);
+	mfx_free(&f);
 }
 
 static uint64_t mono_ms(void)
@@ -324,7 +308,7 @@ static uint64_t mono_ms(void)
  * is once the back-off has passed; the stream stays continuous throughout. */
 static void test_backoff_after_refusal(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_engine_counters c;
 	struct media_event ev;
 	struct rtp_hdr h, h1;
@@ -335,11 +319,7 @@ static void test_backoff_after_refusal(void **state)
 	(void)state;
 	setup(&f, MEDIA_KFWD_AUTO);
 	require_kernel(&f, &c, "auto");
-	relay_one(&f.a, f.pa, &f.b, f.pb, 1, 0xa, 1, &h1);
-	relay_one(&f.b, f.pb, &f.a, f.pa, 1, 0xb, 2, &h);
-	relay_one(&f.a, f.pa, &f.b, f.pb, 2, 0xa, 3, &h);
-	relay_one(&f.b, f.pb, &f.a, f.pa, 2, 0xb, 4, &h);
-	assert_true(wait_flows(f.me, 2));
+	latch_both(&f, &h1, NULL);
 	/* A's next packet is an event: the program refuses it, having forwarded none. */
 	peer_send_rtp(&f.a, f.pa, 101, 3, 480, 0xa, true, 5);
 	t0 = mono_ms();
@@ -359,7 +339,7 @@ static void test_backoff_after_refusal(void **state)
 	assert_int_equal(h.ssrc, h1.ssrc);
 	assert_int_equal(h.seq, (uint16_t)(h1.seq + 6));
 	assert_int_equal(h.ts, h1.ts + 6 * 160u);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_in, 7);
 	assert_int_equal(ev.stats[1].rtp_out, 7);
 	assert_int_equal(ev.stats[0].rtp_lost, 0);
@@ -368,7 +348,7 @@ static void test_backoff_after_refusal(void **state)
 /* Off: the same call stays in userspace, the worker relays every packet. */
 static void test_off_stays_in_userspace(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_engine_counters c0, c1;
 	struct media_event ev;
 	struct rtp_hdr h;
@@ -385,7 +365,7 @@ static void test_off_stays_in_userspace(void **state)
 	assert_int_equal(c1.rtp_relayed - c0.rtp_relayed, 40);
 	assert_int_equal(c1.kfwd_flows, 0);
 	assert_int_equal(c1.kfwd_packets, 0);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_in, 20);
 }
 
@@ -395,21 +375,17 @@ static void test_off_stays_in_userspace(void **state)
  * both again, and A's stream reaches B with its sequence continuing across the hold. */
 static void test_hold_resume(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_engine_counters c0, c1;
 	struct media_event ev;
 	struct rtp_hdr h, ha;
-	uint16_t seq_a = 1, seq_b = 1;
+	uint16_t seq_a = 3, seq_b = 3;
 	int i;
 
 	(void)state;
 	setup(&f, MEDIA_KFWD_AUTO);
 	require_kernel(&f, &c0, "auto");
-	for (i = 0; i < 2; i++) {
-		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 1, &ha);
-		relay_one(&f.b, f.pb, &f.a, f.pa, seq_b++, 0xb, 2, &h);
-	}
-	assert_true(wait_flows(f.me, 2));
+	latch_both(&f, NULL, &ha);
 	for (i = 0; i < 10; i++) {
 		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 10 + i, &ha);
 		relay_one(&f.b, f.pb, &f.a, f.pa, seq_b++, 0xb, 10 + i, &h);
@@ -453,7 +429,7 @@ static void test_hold_resume(void **state)
 	sleep_ms(100);
 	media_engine_counters(f.me, &c1);
 	assert_int_equal(c1.rtp_relayed, c0.rtp_relayed);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 }
 
 /* rtp_timeout with both directions in the kernel: media the program forwards is
@@ -461,21 +437,17 @@ static void test_hold_resume(void **state)
  * stops the timeout comes as it would in userspace. */
 static void test_rtp_timeout_in_kernel(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_engine_counters c;
 	struct media_event ev;
 	struct rtp_hdr h;
-	uint16_t seq = 1;
+	uint16_t seq = 3;
 	uint64_t t0;
 
 	(void)state;
 	setup_cfg(&f, MEDIA_KFWD_AUTO, 0, 1000);
 	require_kernel(&f, &c, "auto");
-	relay_one(&f.a, f.pa, &f.b, f.pb, seq, 0xa, 1, &h);
-	relay_one(&f.b, f.pb, &f.a, f.pa, seq++, 0xb, 2, &h);
-	relay_one(&f.a, f.pa, &f.b, f.pb, seq, 0xa, 3, &h);
-	relay_one(&f.b, f.pb, &f.a, f.pa, seq++, 0xb, 4, &h);
-	assert_true(wait_flows(f.me, 2));
+	latch_both(&f, NULL, NULL);
 	/* 2.5 s of media both ways, all through the kernel */
 	for (int i = 0; i < 50; i++, seq++) {
 		relay_one(&f.a, f.pa, &f.b, f.pb, seq, 0xa, 10 + i, &h);
@@ -490,7 +462,7 @@ static void test_rtp_timeout_in_kernel(void **state)
 	/* the timeout (1 s) after the last packet, give or take the 100 ms scan */
 	assert_true(mono_ms() - t0 >= 800);
 	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 91), 1);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_in, 52);
 	assert_int_equal(ev.stats[1].rtp_in, 52);
 }
@@ -502,22 +474,18 @@ static void test_rtp_timeout_in_kernel(void **state)
  * the direction goes back to the kernel, the stream still continuous. */
 static void test_new_source_mid_call(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_engine_counters c0, c1;
 	struct media_event ev;
 	struct rtp_hdr h, prev;
-	uint16_t seq_a = 1, seq_n = 30000;
+	uint16_t seq_a = 3, seq_n = 30000;
 	uint32_t ts_n = 123456789;
 	int i;
 
 	(void)state;
 	setup(&f, MEDIA_KFWD_AUTO);
 	require_kernel(&f, &c0, "auto");
-	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 1, &h);
-	relay_one(&f.b, f.pb, &f.a, f.pa, 1, 0xb, 2, &h);
-	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 3, &h);
-	relay_one(&f.b, f.pb, &f.a, f.pa, 2, 0xb, 4, &h);
-	assert_true(wait_flows(f.me, 2));
+	latch_both(&f, NULL, NULL);
 	for (i = 0; i < 20; i++)
 		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 10 + i, &prev);   /* kernel */
 	/* the new source: relayed by the worker until validated, then the kernel */
@@ -549,7 +517,7 @@ static void test_new_source_mid_call(void **state)
 	sleep_ms(100);
 	media_engine_counters(f.me, &c1);
 	assert_int_equal(c1.rtp_relayed, c0.rtp_relayed);   /* none through the worker */
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].ssrc_changes, 1);
 	assert_int_equal(ev.stats[0].rtp_lost, 0);
 	assert_int_equal(ev.stats[0].rtp_in, ev.stats[1].rtp_out);
@@ -563,21 +531,17 @@ static void test_new_source_mid_call(void **state)
  * the interval at which counters are folded. */
 static void test_stray_source_keeps_kernel(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct peer x;
 	struct media_engine_counters c0, c1;
 	struct media_event ev;
 	struct rtp_hdr h, prev;
-	uint16_t seq_a = 1;
+	uint16_t seq_a = 3;
 
 	(void)state;
 	setup_cfg(&f, MEDIA_KFWD_AUTO, 1000, 0);
 	require_kernel(&f, &c0, "auto");
-	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 1, &h);
-	relay_one(&f.b, f.pb, &f.a, f.pa, 1, 0xb, 2, &h);
-	relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 3, &h);
-	relay_one(&f.b, f.pb, &f.a, f.pa, 2, 0xb, 4, &h);
-	assert_true(wait_flows(f.me, 2));
+	latch_both(&f, NULL, NULL);
 	relayed_at_least(f.me, 4, &c0);
 	/* 1.5 s of A's stream through the kernel: longer than the relatch time */
 	for (int i = 0; i < 75; i++) {
@@ -601,7 +565,7 @@ static void test_stray_source_keeps_kernel(void **state)
 	assert_int_equal(c1.rtp_relayed, c0.rtp_relayed);     /* none through the worker */
 	assert_int_equal(c1.kfwd_flows, 2);
 	peer_close(&x);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_in, 2 + 75 + 1);
 	assert_int_equal(ev.stats[0].rtp_dropped, 5);
 	assert_int_equal(ev.stats[1].rtp_out, 2 + 75 + 1);
