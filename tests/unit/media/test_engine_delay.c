@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "media.h"
+#include "media_fixture.h"
 #include "media_peer.h"
 #include "test_media.h"
 
@@ -22,44 +23,28 @@
 #define BOUND_MS 150    /* well above a loaded machine's scheduling delay */
 #define STALL_MS 500    /* well above the bound */
 
-struct fixture {
-	struct media_engine  *me;
-	struct media_session *s, *victim;
-	struct evlog          log;
-	struct peer           a, b;
-	uint16_t              pa;
-};
-
-/* xcode: A PCMU, B PCMA (transcoded, played out on the worker's clock). */
-static void setup_codecs(struct fixture *f, unsigned max_delay_ms, bool xcode)
+/* The session under test (77) on f, and a victim (78) whose close stalls the worker.
+ * xcode: A PCMU, B PCMA (transcoded, played out on the worker's clock). */
+static void setup_codecs(struct mfx *f, struct media_session **victim, unsigned max_delay_ms,
+			 bool xcode)
 {
 	struct media_engine_cfg cfg;
-	struct media_session_params p;
 	struct rtp_hdr h;
 	uint32_t tag;
 
-	memset(f, 0, sizeof(*f));
-	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 8, 1);       /* one worker: the victim's close stalls it */
 	cfg.max_delay_ms = max_delay_ms;
-	assert_int_equal(test_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
-	assert_int_equal(media_session_create(f->me, 77, &f->s), 0);
-	assert_int_equal(media_session_create(f->me, 78, &f->victim), 0);
-	f->pa = media_session_port(f->s, MEDIA_SIDE_A);
-	peer_open(&f->a);
-	peer_open(&f->b);
-	memset(&p, 0, sizeof(p));
-	side_params(&p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
-	side_params(&p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
+	mfx_open(f, &cfg, 77);
+	assert_int_equal(media_session_create(f->me, 78, victim), 0);
 	for (int i = 0; xcode && i < 2; i++) {
-		struct media_codec_params *c = &p.side[i].codec;
+		struct media_codec_params *c = &f->p.side[i].codec;
 
 		c->codec = i ? MEDIA_CODEC_PCMA : MEDIA_CODEC_PCMU;
 		c->pt = c->pt_rx[0] = i ? 8 : 0;
 		c->pt_rx[1] = c->te_pt = c->te_pt_rx[0] = c->te_pt_rx[1] = MEDIA_PT_NONE;
 		c->ptime = 20;
 	}
-	assert_int_equal(media_session_update(f->s, &p), 0);
+	mfx_update(f);
 	/* The path works before the stall. */
 	peer_send_rtp(&f->a, f->pa, 0, 1, 0, 0xa, false, 1);
 	assert_true(peer_recv_rtp(&f->b, &h, &tag, WAIT_MS, NULL));
@@ -69,30 +54,20 @@ static void setup_codecs(struct fixture *f, unsigned max_delay_ms, bool xcode)
 		assert_int_equal(tag, 1);
 }
 
-static void setup(struct fixture *f, unsigned max_delay_ms)
+static void setup(struct mfx *f, struct media_session **victim, unsigned max_delay_ms)
 {
-	setup_codecs(f, max_delay_ms, false);
+	setup_codecs(f, victim, max_delay_ms, false);
 }
 
 /* Stalls the worker STALL_MS with one packet (tag 2) from A queued on its socket. */
-static void stall_with_packet(struct fixture *f)
+static void stall_with_packet(struct mfx *f, struct media_session *victim)
 {
 	evlog_set_block(&f->log, true);
-	media_session_destroy(f->victim);
+	media_session_destroy(victim);
 	assert_true(evlog_wait_blocked(&f->log, 5000));
 	peer_send_rtp(&f->a, f->pa, 0, 2, 160, 0xa, false, 2);
 	sleep_ms(STALL_MS);
 	evlog_set_block(&f->log, false);
-}
-
-static void teardown(struct fixture *f, struct media_event *closed)
-{
-	media_session_destroy(f->s);
-	assert_true(evlog_wait(&f->log, MEDIA_EV_CLOSED, 77, WAIT_MS, closed));
-	media_engine_destroy(f->me);
-	peer_close(&f->a);
-	peer_close(&f->b);
-	evlog_fini(&f->log);
 }
 
 static void late_counters(struct media_engine *me, uint64_t want,
@@ -108,7 +83,8 @@ static void late_counters(struct media_engine *me, uint64_t want,
 
 static void test_late_packet_dropped_fresh_forwarded(void **state)
 {
-	struct fixture f;
+	struct mfx f;
+	struct media_session *victim;
 	struct media_engine_counters c;
 	struct media_worker_counters wc;
 	struct media_event ev;
@@ -116,8 +92,8 @@ static void test_late_packet_dropped_fresh_forwarded(void **state)
 	uint32_t tag;
 
 	(void)state;
-	setup(&f, BOUND_MS);
-	stall_with_packet(&f);
+	setup(&f, &victim, BOUND_MS);
+	stall_with_packet(&f, victim);
 	/* The stalled packet never reaches B... */
 	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
 	late_counters(f.me, 1, &c);
@@ -129,7 +105,7 @@ static void test_late_packet_dropped_fresh_forwarded(void **state)
 	peer_send_rtp(&f.a, f.pa, 0, 3, 320, 0xa, false, 3);
 	assert_true(peer_recv_rtp(&f.b, &h, &tag, WAIT_MS, NULL));
 	assert_int_equal(tag, 3);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[MEDIA_SIDE_A].rtp_dropped_late, 1);
 	assert_int_equal(ev.stats[MEDIA_SIDE_A].rtp_in, 2);
 	assert_int_equal(ev.stats[MEDIA_SIDE_B].rtp_out, 2);
@@ -139,20 +115,21 @@ static void test_late_packet_dropped_fresh_forwarded(void **state)
 /* The same stall with the bound off: the packet is forwarded, late. */
 static void test_bound_off_forwards_late(void **state)
 {
-	struct fixture f;
+	struct mfx f;
+	struct media_session *victim;
 	struct media_engine_counters c;
 	struct media_event ev;
 	struct rtp_hdr h;
 	uint32_t tag;
 
 	(void)state;
-	setup(&f, 0);
-	stall_with_packet(&f);
+	setup(&f, &victim, 0);
+	stall_with_packet(&f, victim);
 	assert_true(peer_recv_rtp(&f.b, &h, &tag, WAIT_MS, NULL));
 	assert_int_equal(tag, 2);
 	media_engine_counters(f.me, &c);
 	assert_int_equal(c.rtp_dropped_late, 0);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[MEDIA_SIDE_A].rtp_dropped_late, 0);
 	assert_int_equal(ev.stats[MEDIA_SIDE_B].rtp_out, 2);
 }
@@ -161,19 +138,20 @@ static void test_bound_off_forwards_late(void **state)
  * reaches the jitter buffer (counted in), since the playout clock stalled with it. */
 static void test_transcoded_stall_reaches_jitter_buffer(void **state)
 {
-	struct fixture f;
+	struct mfx f;
+	struct media_session *victim;
 	struct media_engine_counters c;
 	struct media_event ev;
 
 	(void)state;
-	setup_codecs(&f, BOUND_MS, true);
-	stall_with_packet(&f);
+	setup_codecs(&f, &victim, BOUND_MS, true);
+	stall_with_packet(&f, victim);
 	/* Let the worker run past the stall (B keeps getting generated frames, so
 	 * this waits a fixed time rather than for quiet). */
 	sleep_ms(QUIET_MS);
 	media_engine_counters(f.me, &c);
 	assert_int_equal(c.rtp_dropped_late, 0);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[MEDIA_SIDE_A].rtp_dropped_late, 0);
 	assert_int_equal(ev.stats[MEDIA_SIDE_A].rtp_in, 2);
 }

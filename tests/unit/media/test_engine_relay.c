@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "media.h"
+#include "media_fixture.h"
 #include "media_peer.h"
 #include "rtcp.h"
 #include "test_media.h"
@@ -21,50 +22,18 @@
 #define WAIT_MS  3000   /* generous: the machine is shared */
 #define QUIET_MS 300    /* "nothing arrives" window */
 
-struct fixture {
-	struct media_engine  *me;
-	struct media_session *s;
-	struct evlog          log;
-	struct peer           a, b;       /* the two remote parties (RTP) */
-	uint16_t              pa, pb;     /* the session's local RTP ports */
-	struct media_session_params p;
-};
-
-static void setup_relatch(struct fixture *f, unsigned relatch_ms)
+static void setup_relatch(struct mfx *f, unsigned relatch_ms)
 {
 	struct media_engine_cfg cfg;
 
-	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 8, 2);
 	cfg.relatch_ms = relatch_ms;
-	assert_int_equal(test_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
-	assert_int_equal(media_session_create(f->me, 77, &f->s), 0);
-	f->pa = media_session_port(f->s, MEDIA_SIDE_A);
-	f->pb = media_session_port(f->s, MEDIA_SIDE_B);
-	peer_open(&f->a);
-	peer_open(&f->b);
-	side_params(&f->p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
-	side_params(&f->p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
+	mfx_open(f, &cfg, 77);
 }
 
-static void setup(struct fixture *f)
+static void setup(struct mfx *f)
 {
 	setup_relatch(f, 0);
-}
-
-static void update(struct fixture *f)
-{
-	assert_int_equal(media_session_update(f->s, &f->p), 0);
-}
-
-static void teardown(struct fixture *f, struct media_event *closed)
-{
-	media_session_destroy(f->s);
-	assert_true(evlog_wait(&f->log, MEDIA_EV_CLOSED, 77, WAIT_MS, closed));
-	media_engine_destroy(f->me);
-	peer_close(&f->a);
-	peer_close(&f->b);
-	evlog_fini(&f->log);
 }
 
 /* Reads the counters once rtp_relayed reached want (the worker counts after the
@@ -95,7 +64,7 @@ static struct rtp_hdr hop(struct peer *src, uint16_t port, struct peer *dst, uin
 
 static void test_both_ways_pt_rewrite(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_event ev;
 	struct sockaddr_in from;
 	struct rtp_hdr h;
@@ -107,7 +76,7 @@ static void test_both_ways_pt_rewrite(void **state)
 	f.p.side[0].pt_map[101] = 96;
 	f.p.side[1].pt_map[101] = MEDIA_PT_NONE;
 	f.p.side[1].pt_map[96] = 101;
-	update(&f);
+	mfx_update(&f);
 	for (uint16_t i = 0; i < 10; i++) {
 		peer_send_rtp(&f.a, f.pa, 0, (uint16_t)(100 + i), 160u * i, 0xa, false, i);
 		assert_true(peer_recv_rtp(&f.b, &h, &tag, WAIT_MS, &from));
@@ -128,7 +97,7 @@ static void test_both_ways_pt_rewrite(void **state)
 	/* A malformed datagram is dropped too. */
 	peer_send(&f.a, f.pa, "\x40\x00junk", 6);
 	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_in, 11);
 	assert_int_equal(ev.stats[0].rtp_dropped, 2);
 	assert_int_equal(ev.stats[1].rtp_out, 11);
@@ -139,7 +108,7 @@ static void test_both_ways_pt_rewrite(void **state)
 /* A burst of updates is never refused, and the newest one is what applies. */
 static void test_update_burst_newest_wins(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_event ev;
 	struct peer c;
 	struct rtp_hdr h;
@@ -150,22 +119,22 @@ static void test_update_burst_newest_wins(void **state)
 	peer_open(&c);
 	for (int i = 0; i < 20000; i++) {
 		side_params(&f.p.side[1], peer_port(i % 2 ? &f.b : &c), 0, MEDIA_DIR_SENDRECV);
-		update(&f);
+		mfx_update(&f);
 	}
 	side_params(&f.p.side[1], peer_port(&f.b), 0, MEDIA_DIR_SENDRECV);
-	update(&f);
+	mfx_update(&f);
 	sleep_ms(100);
 	peer_send_rtp(&f.a, f.pa, 0, 1, 160, 0xa, false, 7);
 	assert_true(peer_recv_rtp(&f.b, &h, &tag, WAIT_MS, NULL));
 	assert_int_equal(tag, 7);
 	assert_int_equal(peer_drain(&c, QUIET_MS), 0);
 	peer_close(&c);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 }
 
 static void test_latch_and_third_party(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct peer a2, a3;
 	struct media_event ev;
 	struct media_engine_counters c;
@@ -176,7 +145,7 @@ static void test_latch_and_third_party(void **state)
 	setup(&f);
 	peer_open(&a2);
 	peer_open(&a3);
-	update(&f);
+	mfx_update(&f);
 	/* SDP names f.a, but the packets come from a2 (a NAT): latch to a2. */
 	hop(&a2, f.pa, &f.b, 0, 1, 0, 0xa, 1);
 	hop(&f.b, f.pb, &a2, 0, 1, 0, 0xb, 2);
@@ -191,7 +160,7 @@ static void test_latch_and_third_party(void **state)
 	counters_at(f.me, 4, &c);
 	assert_int_equal(c.rtp_dropped, 2);
 	assert_int_equal(c.rtp_relayed, 4);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_dropped, 2);
 	assert_int_equal(ev.stats[0].rtp_in, 2);
 	peer_close(&a2);
@@ -203,7 +172,7 @@ static void test_latch_and_third_party(void **state)
  * party is dropped from then on and B's audio goes to the new one. */
 static void test_new_remote_takes_back_latch(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct peer a2;
 	struct media_event ev;
 	struct rtp_hdr h;
@@ -212,10 +181,10 @@ static void test_new_remote_takes_back_latch(void **state)
 	(void)state;
 	setup(&f);
 	peer_open(&a2);
-	update(&f);
+	mfx_update(&f);
 	hop(&f.a, f.pa, &f.b, 0, 1, 0, 0xa, 1);            /* latched to A's SDP address */
 	side_params(&f.p.side[0], peer_port(&a2), 0, MEDIA_DIR_SENDRECV);
-	update(&f);
+	mfx_update(&f);
 	sleep_ms(50);
 	hop(&f.a, f.pa, &f.b, 0, 2, 160, 0xa, 2);          /* the old party, late: latches */
 	hop(&a2, f.pa, &f.b, 0, 1, 0, 0x2a, 3);            /* the new address takes over */
@@ -224,13 +193,13 @@ static void test_new_remote_takes_back_latch(void **state)
 	peer_send_rtp(&f.a, f.pa, 0, 3, 320, 0xa, false, 5);   /* the old party: dropped */
 	assert_false(peer_recv_rtp(&f.b, &h, &tag, QUIET_MS, NULL));
 	hop(&a2, f.pa, &f.b, 0, 2, 160, 0x2a, 6);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	peer_close(&a2);
 }
 
 static void test_relatch_after_silence(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct peer a2, a3;
 	struct media_event ev;
 
@@ -238,7 +207,7 @@ static void test_relatch_after_silence(void **state)
 	setup_relatch(&f, 300);
 	peer_open(&a2);
 	peer_open(&a3);
-	update(&f);
+	mfx_update(&f);
 	hop(&a2, f.pa, &f.b, 0, 1, 0, 0xa, 1);
 	peer_send_rtp(&a3, f.pa, 0, 1, 0, 0xc, false, 2);          /* too early */
 	assert_int_equal(peer_drain(&f.b, 100), 0);
@@ -248,7 +217,7 @@ static void test_relatch_after_silence(void **state)
 	assert_int_equal(peer_drain(&a2, 100), 0);
 	peer_send_rtp(&a2, f.pa, 0, 2, 160, 0xa, false, 5);         /* old source: dropped */
 	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_dropped, 2);
 	assert_int_equal(ev.stats[0].ssrc_changes, 1);
 	peer_close(&a2);
@@ -257,33 +226,33 @@ static void test_relatch_after_silence(void **state)
 
 static void test_relatch_after_update(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct peer a2;
 	struct media_event ev;
 
 	(void)state;
 	setup(&f);   /* default relatch: 2 s, far longer than this test waits */
 	peer_open(&a2);
-	update(&f);
+	mfx_update(&f);
 	hop(&f.a, f.pa, &f.b, 0, 1, 0, 0xa, 1);
 	peer_send_rtp(&a2, f.pa, 0, 1, 0, 0xa2, false, 2);
 	assert_int_equal(peer_drain(&f.b, 100), 0);
 	/* A re-INVITE moves A to a2: the next source latches at once. */
 	side_params(&f.p.side[0], peer_port(&a2), 0, MEDIA_DIR_SENDRECV);
-	update(&f);
+	mfx_update(&f);
 	sleep_ms(50);
 	hop(&a2, f.pa, &f.b, 0, 9, 99, 0xa2, 3);
 	hop(&f.b, f.pb, &a2, 0, 1, 0, 0xb, 4);
 	peer_send_rtp(&f.a, f.pa, 0, 2, 160, 0xa, false, 5);
 	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_dropped, 2);
 	peer_close(&a2);
 }
 
 static void test_stable_ssrc_across_sources(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct peer a2;
 	struct media_event ev;
 	struct rtp_hdr h, first;
@@ -293,7 +262,7 @@ static void test_stable_ssrc_across_sources(void **state)
 	(void)state;
 	setup(&f);
 	peer_open(&a2);
-	update(&f);
+	mfx_update(&f);
 	first = hop(&f.a, f.pa, &f.b, 0, 1000, 50000, 0x1111, 0);
 	seq = first.seq;
 	ts = first.ts;
@@ -325,21 +294,21 @@ static void test_stable_ssrc_across_sources(void **state)
 	seq = h.seq;
 	ts = h.ts;
 	side_params(&f.p.side[0], peer_port(&a2), 0, MEDIA_DIR_SENDRECV);
-	update(&f);
+	mfx_update(&f);
 	sleep_ms(50);
 	h = hop(&a2, f.pa, &f.b, 0, 3, 3, 0x2222, 12);   /* same SSRC, new address */
 	assert_int_equal(h.ssrc, first.ssrc);
 	assert_int_equal(h.seq, (uint16_t)(seq + 1));
 	assert_true(h.marker);
 	assert_true((int32_t)(h.ts - ts) > 0);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].ssrc_changes, 2);
 	peer_close(&a2);
 }
 
 static void test_rtcp_relay(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct peer ar, br, x;
 	struct media_event ev;
 	struct rtp_hdr to_b, to_a;
@@ -354,7 +323,7 @@ static void test_rtcp_relay(void **state)
 	peer_open(&x);
 	side_params(&f.p.side[0], peer_port(&f.a), peer_port(&ar), MEDIA_DIR_SENDRECV);
 	side_params(&f.p.side[1], peer_port(&f.b), peer_port(&br), MEDIA_DIR_SENDRECV);
-	update(&f);
+	mfx_update(&f);
 	to_b = hop(&f.a, f.pa, &f.b, 0, 500, 1000, 0xaaaa, 1);   /* A's stream as B sees it */
 	to_a = hop(&f.b, f.pb, &f.a, 0, 900, 2000, 0xbbbb, 2);   /* B's stream as A sees it */
 
@@ -401,7 +370,7 @@ static void test_rtcp_relay(void **state)
 	assert_int_equal(rtp_get32(b + 4), to_a.ssrc);
 	assert_int_equal(rtp_get32(b + 8), 0xaaaa);
 	assert_int_equal(rtp_get32(b + 16) & 0xffff, 500);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtcp_in, 1);
 	assert_int_equal(ev.stats[1].rtcp_out, 1);
 	assert_int_equal(ev.stats[1].rtcp_in, 1);
@@ -414,18 +383,18 @@ static void test_rtcp_relay(void **state)
 
 static void test_directions(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_event ev;
 	struct rtp_hdr h, last;
 
 	(void)state;
 	setup(&f);
-	update(&f);
+	mfx_update(&f);
 	last = hop(&f.b, f.pb, &f.a, 0, 1, 0, 0xb, 1);
 	/* A puts the call on hold: A is sendonly, B answers recvonly. */
 	f.p.side[0].dir = MEDIA_DIR_SENDONLY;
 	f.p.side[1].dir = MEDIA_DIR_RECVONLY;
-	update(&f);
+	mfx_update(&f);
 	sleep_ms(50);
 	for (uint16_t i = 2; i < 7; i++)
 		peer_send_rtp(&f.b, f.pb, 0, i, 160u * (i - 1), 0xb, false, i);
@@ -434,21 +403,21 @@ static void test_directions(void **state)
 	/* Inactive on A's side: still nothing toward A. */
 	f.p.side[0].dir = MEDIA_DIR_INACTIVE;
 	f.p.side[1].dir = MEDIA_DIR_INACTIVE;
-	update(&f);
+	mfx_update(&f);
 	sleep_ms(50);
 	peer_send_rtp(&f.b, f.pb, 0, 7, 960, 0xb, false, 7);
 	assert_int_equal(peer_drain(&f.a, QUIET_MS), 0);
 	/* Resume: B's stream continues without a sequence gap, marker set. */
 	f.p.side[0].dir = MEDIA_DIR_SENDRECV;
 	f.p.side[1].dir = MEDIA_DIR_SENDRECV;
-	update(&f);
+	mfx_update(&f);
 	sleep_ms(50);
 	h = hop(&f.b, f.pb, &f.a, 0, 8, 1120, 0xb, 8);
 	assert_int_equal(h.ssrc, last.ssrc);
 	assert_int_equal(h.seq, (uint16_t)(last.seq + 1));
 	assert_true(h.marker);
 	assert_true((int32_t)(h.ts - last.ts) > 0);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[1].rtp_in, 8);     /* all counted on arrival */
 	assert_int_equal(ev.stats[0].rtp_out, 2);    /* only two reached A */
 	assert_int_equal(ev.stats[1].rtp_dropped, 0);
@@ -456,14 +425,14 @@ static void test_directions(void **state)
 
 static void test_closed_stats(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_event ev;
 	struct media_engine_counters c;
 	unsigned sent_a = 0, sent_b = 0;
 
 	(void)state;
 	setup(&f);
-	update(&f);
+	mfx_update(&f);
 	/* A: seq 1..60 with 1, 2 and 3 packets missing at three places. */
 	for (uint16_t q = 1; q <= 60; q++) {
 		if (q == 10 || q == 20 || q == 21 || q == 30 || q == 31 || q == 32)
@@ -481,7 +450,7 @@ static void test_closed_stats(void **state)
 	counters_at(f.me, sent_a + sent_b, &c);
 	assert_int_equal(c.rtp_relayed, sent_a + sent_b);
 	assert_int_equal(c.rtp_dropped, 0);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.type, MEDIA_EV_CLOSED);
 	assert_int_equal(ev.cookie, 77);
 	assert_int_equal(ev.stats[0].rtp_in, sent_a);
@@ -501,7 +470,7 @@ static void test_closed_stats(void **state)
 
 static void test_no_remote_yet(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_event ev;
 	struct rtp_hdr h;
 	uint32_t tag;
@@ -514,7 +483,7 @@ static void test_no_remote_yet(void **state)
 	/* Early: only A is known (B has not answered). A's packets go nowhere; B's
 	 * side still rejects everything. */
 	side_params(&f.p.side[1], 0, 0, MEDIA_DIR_SENDRECV);
-	update(&f);
+	mfx_update(&f);
 	sleep_ms(50);
 	peer_send_rtp(&f.a, f.pa, 0, 2, 160, 0xa, false, 2);
 	peer_send_rtp(&f.b, f.pb, 0, 1, 0, 0xb, false, 3);
@@ -522,12 +491,12 @@ static void test_no_remote_yet(void **state)
 	assert_int_equal(peer_drain(&f.a, 50), 0);
 	/* B answers. */
 	side_params(&f.p.side[1], peer_port(&f.b), 0, MEDIA_DIR_SENDRECV);
-	update(&f);
+	mfx_update(&f);
 	sleep_ms(50);
 	peer_send_rtp(&f.a, f.pa, 0, 3, 320, 0xa, false, 4);
 	assert_true(peer_recv_rtp(&f.b, &h, &tag, WAIT_MS, NULL));
 	assert_int_equal(tag, 4);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_dropped, 1);
 	assert_int_equal(ev.stats[1].rtp_dropped, 1);
 	assert_int_equal(ev.stats[0].rtp_in, 2);
@@ -535,17 +504,17 @@ static void test_no_remote_yet(void **state)
 
 static void test_null_address_hold(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_event ev;
 	struct rtp_hdr h, last;
 
 	(void)state;
 	setup(&f);
-	update(&f);
+	mfx_update(&f);
 	last = hop(&f.b, f.pb, &f.a, 0, 1, 0, 0xb, 1);
 	/* Old-style hold: A's SDP says c=0.0.0.0. Nothing goes toward A. */
 	((struct sockaddr_in *)&f.p.side[0].rtp)->sin_addr.s_addr = htonl(INADDR_ANY);
-	update(&f);
+	mfx_update(&f);
 	sleep_ms(50);
 	peer_send_rtp(&f.b, f.pb, 0, 2, 160, 0xb, false, 2);
 	assert_int_equal(peer_drain(&f.a, QUIET_MS), 0);
@@ -553,12 +522,12 @@ static void test_null_address_hold(void **state)
 	hop(&f.a, f.pa, &f.b, 0, 1, 0, 0xa, 3);
 	/* Resume with the real address. */
 	side_params(&f.p.side[0], peer_port(&f.a), 0, MEDIA_DIR_SENDRECV);
-	update(&f);
+	mfx_update(&f);
 	sleep_ms(50);
 	h = hop(&f.b, f.pb, &f.a, 0, 3, 320, 0xb, 4);
 	assert_int_equal(h.seq, (uint16_t)(last.seq + 1));
 	assert_true(h.marker);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_out, 2);
 }
 
@@ -582,13 +551,13 @@ static void peer_open_at(struct peer *p, const char *ip)
  * silent past relatch it still cannot take the side. */
 static void test_latch_refuses_stranger(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_event ev;
 	struct peer x;
 
 	(void)state;
 	setup_relatch(&f, 100);
-	update(&f);
+	mfx_update(&f);
 	peer_open_at(&x, "127.0.0.5");
 	for (uint16_t i = 0; i < 5; i++) {
 		peer_send_rtp(&x, f.pa, 0, (uint16_t)(900 + i), 160u * i, 0x66, false, 66);
@@ -605,7 +574,7 @@ static void test_latch_refuses_stranger(void **state)
 	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
 	hop(&f.b, f.pb, &f.a, 0, 2, 160, 0xb, 3);   /* still to A, not to the stranger */
 	assert_int_equal(peer_drain(&x, QUIET_MS), 0);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_foreign, 6);
 	assert_int_equal(ev.stats[1].rtp_foreign, 5);
 	assert_int_equal(ev.stats[0].rtp_in, 1);
@@ -616,7 +585,7 @@ static void test_latch_refuses_stranger(void **state)
  * its signalling came from, which may latch; without that address they may not. */
 static void test_latch_from_signalling_address(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_event ev;
 	struct sockaddr_in *sdp;
 
@@ -625,46 +594,38 @@ static void test_latch_from_signalling_address(void **state)
 	sdp = (struct sockaddr_in *)&f.p.side[0].rtp;
 	assert_int_equal(inet_pton(AF_INET, "10.0.0.7", &sdp->sin_addr), 1);
 	memset(&f.p.side[0].sig, 0, sizeof(f.p.side[0].sig));
-	update(&f);
+	mfx_update(&f);
 	sleep_ms(50);
 	peer_send_rtp(&f.a, f.pa, 0, 1, 0, 0xa, false, 1);
 	assert_int_equal(peer_drain(&f.b, QUIET_MS), 0);
 	/* The b2bua hands on the signalling address: now it latches. */
 	side_params(&f.p.side[0], peer_port(&f.a), 0, MEDIA_DIR_SENDRECV);
 	assert_int_equal(inet_pton(AF_INET, "10.0.0.7", &sdp->sin_addr), 1);
-	update(&f);
+	mfx_update(&f);
 	sleep_ms(50);
 	hop(&f.a, f.pa, &f.b, 0, 2, 160, 0xa, 2);
 	hop(&f.b, f.pb, &f.a, 0, 1, 0, 0xb, 3);     /* symmetric: back to where A sends from */
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_foreign, 1);
 }
 
 /* latch = any: the first source wins, whoever it is (the behaviour it names). */
 static void test_latch_any(void **state)
 {
-	struct fixture f;
+	struct mfx f;
 	struct media_engine_cfg cfg;
 	struct media_event ev;
 	struct peer x;
 
 	(void)state;
-	evlog_init(&f.log);
 	test_engine_cfg(&cfg, 8, 2);
 	cfg.latch = MEDIA_LATCH_ANY;
-	assert_int_equal(test_engine_create(&f.me, &cfg, evlog_handler, &f.log), 0);
-	assert_int_equal(media_session_create(f.me, 77, &f.s), 0);
-	f.pa = media_session_port(f.s, MEDIA_SIDE_A);
-	f.pb = media_session_port(f.s, MEDIA_SIDE_B);
-	peer_open(&f.a);
-	peer_open(&f.b);
-	side_params(&f.p.side[0], peer_port(&f.a), 0, MEDIA_DIR_SENDRECV);
-	side_params(&f.p.side[1], peer_port(&f.b), 0, MEDIA_DIR_SENDRECV);
-	update(&f);
+	mfx_open(&f, &cfg, 77);
+	mfx_update(&f);
 	peer_open_at(&x, "127.0.0.5");
 	hop(&x, f.pa, &f.b, 0, 1, 0, 0x66, 1);
 	hop(&f.b, f.pb, &x, 0, 1, 0, 0xb, 2);
-	teardown(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_foreign, 0);
 	peer_close(&x);
 }

@@ -18,6 +18,7 @@
 #include <srtp2/srtp.h>
 
 #include "media.h"
+#include "media_fixture.h"
 #include "media_peer.h"
 #include "test_media.h"
 
@@ -31,16 +32,6 @@ struct party {
 	uint8_t  key[MEDIA_SRTP_KEY_LEN];    /* the party's */
 	uint8_t  ekey[MEDIA_SRTP_KEY_LEN];   /* the engine's toward it */
 	enum media_srtp_suite suite;
-};
-
-struct fx {
-	struct media_engine  *me;
-	struct media_session *s;
-	struct evlog          log;
-	struct peer           a, b;
-	uint16_t              pa, pb;
-	struct media_session_params p;
-	struct party          sa, sb;
 };
 
 static void key_fill(uint8_t *k, uint8_t seed)
@@ -95,41 +86,29 @@ static void party_srtp(struct party *p, struct media_side_params *sp,
 	memcpy(sp->srtp.tx_key, p->ekey, MEDIA_SRTP_KEY_LEN);
 }
 
-static void fx_open(struct fx *f)
+static void fx_open(struct mfx *f)
 {
 	struct media_engine_cfg cfg;
 
 	static bool inited;
 
-	memset(f, 0, sizeof(*f));
 	if (!inited)   /* once per process: a second call fails */
 		assert_int_equal(srtp_init(), srtp_err_status_ok);
 	inited = true;
-	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 8, 1);
-	assert_int_equal(test_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
-	assert_int_equal(media_session_create(f->me, 5, &f->s), 0);
-	f->pa = media_session_port(f->s, MEDIA_SIDE_A);
-	f->pb = media_session_port(f->s, MEDIA_SIDE_B);
-	peer_open(&f->a);
-	peer_open(&f->b);
-	side_params(&f->p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
-	side_params(&f->p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
+	mfx_open(f, &cfg, 5);
 }
 
-static void fx_close(struct fx *f, struct media_event *closed)
+/* Closes f and frees the parties' SRTP contexts. */
+static void fx_close(struct mfx *f, struct media_event *closed, struct party *sa,
+		     struct party *sb)
 {
-	media_session_destroy(f->s);
-	assert_true(evlog_wait(&f->log, MEDIA_EV_CLOSED, 5, WAIT_MS, closed));
-	media_engine_destroy(f->me);
-	peer_close(&f->a);
-	peer_close(&f->b);
-	party_free(&f->sa);
-	party_free(&f->sb);
-	evlog_fini(&f->log);
+	mfx_close(f, closed);
+	party_free(sa);
+	party_free(sb);
 }
 
-static void update(struct fx *f)
+static void update(struct mfx *f)
 {
 	assert_int_equal(media_session_update(f->s, &f->p), 0);
 	sleep_ms(50);   /* the worker applies it before the next packets */
@@ -174,7 +153,7 @@ static bool recv_rtp(struct peer *pe, const struct party *p, struct rtp_hdr *h,
 
 /* Sends count packets from a (its SRTP if any) from seq0 and checks that b gets them
  * all, decrypted and in order. Sends in bursts so that nothing overflows a socket. */
-static void stream(struct fx *f, struct peer *from, uint16_t to_port, struct party *fs,
+static void stream(struct mfx *f, struct peer *from, uint16_t to_port, struct party *fs,
 		   struct peer *to, struct party *ts, uint16_t seq0, uint32_t ssrc, int count,
 		   uint32_t tag0)
 {
@@ -212,23 +191,24 @@ static void stream(struct fx *f, struct peer *from, uint16_t to_port, struct par
 
 static void bridge(enum media_srtp_suite suite)
 {
-	struct fx f;
+	struct mfx f;
+	struct party sa = {0}, sb = {0};
 	struct media_event closed;
 
 	fx_open(&f);
 	/* A plain RTP, B SRTP */
-	party_srtp(&f.sb, &f.p.side[1], suite, 2);
+	party_srtp(&sb, &f.p.side[1], suite, 2);
 	update(&f);
-	stream(&f, &f.a, f.pa, NULL, &f.b, &f.sb, 1000, 0x1111, 50, 100);
-	stream(&f, &f.b, f.pb, &f.sb, &f.a, NULL, 7000, 0x2222, 50, 500);
+	stream(&f, &f.a, f.pa, NULL, &f.b, &sb, 1000, 0x1111, 50, 100);
+	stream(&f, &f.b, f.pb, &sb, &f.a, NULL, 7000, 0x2222, 50, 500);
 	/* the other way round: A SRTP, B plain */
-	party_free(&f.sb);
+	party_free(&sb);
 	memset(&f.p.side[1].srtp, 0, sizeof(f.p.side[1].srtp));
-	party_srtp(&f.sa, &f.p.side[0], suite, 1);
+	party_srtp(&sa, &f.p.side[0], suite, 1);
 	update(&f);
-	stream(&f, &f.a, f.pa, &f.sa, &f.b, NULL, 1050, 0x1111, 50, 200);
-	stream(&f, &f.b, f.pb, NULL, &f.a, &f.sa, 7050, 0x2222, 50, 600);
-	fx_close(&f, &closed);
+	stream(&f, &f.a, f.pa, &sa, &f.b, NULL, 1050, 0x1111, 50, 200);
+	stream(&f, &f.b, f.pb, NULL, &f.a, &sa, 7050, 0x2222, 50, 600);
+	fx_close(&f, &closed, &sa, &sb);
 	assert_int_equal(closed.stats[0].srtp_auth_fail, 0);
 	assert_int_equal(closed.stats[0].srtp_replay, 0);
 	assert_int_equal(closed.stats[1].srtp_auth_fail, 0);
@@ -249,7 +229,8 @@ static void test_bridge_32(void **state)
 /* SRTCP from an SRTP side arrives in the clear at a plain side and back. */
 static void test_srtcp(void **state)
 {
-	struct fx f;
+	struct mfx f;
+	struct party sa = {0}, sb = {0};
 	struct media_event closed;
 	uint8_t buf[PKT_MAX], rr[32] = {0x81, 201, 0, 7};
 	struct peer ra, rb;
@@ -263,17 +244,17 @@ static void test_srtcp(void **state)
 	peer_open(&rb);
 	side_params(&f.p.side[0], peer_port(&f.a), peer_port(&ra), MEDIA_DIR_SENDRECV);
 	side_params(&f.p.side[1], peer_port(&f.b), peer_port(&rb), MEDIA_DIR_SENDRECV);
-	party_srtp(&f.sa, &f.p.side[0], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32, 3);
+	party_srtp(&sa, &f.p.side[0], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32, 3);
 	update(&f);
 	/* RTP both ways first: RTCP is mapped to the streams */
-	stream(&f, &f.a, f.pa, &f.sa, &f.b, NULL, 10, 0xa1, 5, 1);
-	stream(&f, &f.b, f.pb, NULL, &f.a, &f.sa, 20, 0xb1, 5, 1);
+	stream(&f, &f.a, f.pa, &sa, &f.b, NULL, 10, 0xa1, 5, 1);
+	stream(&f, &f.b, f.pb, NULL, &f.a, &sa, 20, 0xb1, 5, 1);
 	/* an RR from A (SRTCP, 80-bit tag) */
 	rtp_put32(rr + 4, 0xa1);
 	rtp_put32(rr + 8, 0xb1);
 	memcpy(buf, rr, sizeof(rr));
 	len = (int)sizeof(rr);
-	assert_int_equal(srtp_protect_rtcp(f.sa.tx, buf, &len), srtp_err_status_ok);
+	assert_int_equal(srtp_protect_rtcp(sa.tx, buf, &len), srtp_err_status_ok);
 	assert_int_equal(len, (int)sizeof(rr) + 4 + 10);
 	peer_send(&ra, (uint16_t)(f.pa + 1), buf, (size_t)len);
 	n = peer_recv(&rb, buf, sizeof(buf), WAIT_MS, &from);
@@ -287,11 +268,11 @@ static void test_srtcp(void **state)
 	n = peer_recv(&ra, buf, sizeof(buf), WAIT_MS, &from);
 	assert_int_equal(n, (ssize_t)sizeof(rr) + 14);
 	len = (int)n;
-	assert_int_equal(srtp_unprotect_rtcp(f.sa.rx, buf, &len), srtp_err_status_ok);
+	assert_int_equal(srtp_unprotect_rtcp(sa.rx, buf, &len), srtp_err_status_ok);
 	assert_int_equal(len, (int)sizeof(rr));
 	peer_close(&ra);
 	peer_close(&rb);
-	fx_close(&f, &closed);
+	fx_close(&f, &closed, &sa, &sb);
 	assert_int_equal(closed.stats[0].srtp_auth_fail, 0);
 }
 
@@ -306,7 +287,8 @@ static void test_srtcp(void **state)
  */
 static void test_wrap_and_rekey(void **state)
 {
-	struct fx f;
+	struct mfx f;
+	struct party sa = {0}, sb = {0};
 	struct media_event closed;
 	uint8_t buf[PKT_MAX];
 	struct rtp_hdr h;
@@ -316,35 +298,35 @@ static void test_wrap_and_rekey(void **state)
 
 	(void)state;
 	fx_open(&f);
-	party_srtp(&f.sa, &f.p.side[0], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 4);
-	party_srtp(&f.sb, &f.p.side[1], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 5);
+	party_srtp(&sa, &f.p.side[0], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 4);
+	party_srtp(&sb, &f.p.side[1], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 5);
 	update(&f);
-	stream(&f, &f.a, f.pa, &f.sa, &f.b, &f.sb, 65000, 0xabc, 66000, 0);
-	stream(&f, &f.b, f.pb, &f.sb, &f.a, &f.sa, 65500, 0xdef, 100, 0);
+	stream(&f, &f.a, f.pa, &sa, &f.b, &sb, 65000, 0xabc, 66000, 0);
+	stream(&f, &f.b, f.pb, &sb, &f.a, &sa, 65500, 0xdef, 100, 0);
 
 	/* an update with the same keys (hold and resume, say): the counters stay */
 	f.p.side[0].dir = MEDIA_DIR_SENDRECV;
 	update(&f);
-	stream(&f, &f.a, f.pa, &f.sa, &f.b, &f.sb, (uint16_t)(65000 + 66000), 0xabc, 100,
+	stream(&f, &f.a, f.pa, &sa, &f.b, &sb, (uint16_t)(65000 + 66000), 0xabc, 100,
 	       66000);
 
 	/* A rekeys (a re-INVITE with a new key): A's new context starts at counter 0,
 	 * as does the engine's inbound one */
-	old_tx = f.sa.tx;
-	f.sa.tx = NULL;
-	party_srtp(&f.sa, &f.p.side[0], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 6);
+	old_tx = sa.tx;
+	sa.tx = NULL;
+	party_srtp(&sa, &f.p.side[0], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 6);
 	update(&f);
-	stream(&f, &f.a, f.pa, &f.sa, &f.b, &f.sb, 100, 0xabc, 50, 90000);
+	stream(&f, &f.a, f.pa, &sa, &f.b, &sb, 100, 0xabc, 50, 90000);
 	/* a packet under the old key is refused, not forwarded */
 	{
 		struct party old = {.tx = old_tx};
 
 		n = make_rtp(&old, buf, 150, 0, 0xabc, 1);
 		peer_send(&f.a, f.pa, buf, n);
-		assert_false(recv_rtp(&f.b, &f.sb, &h, &tag, QUIET_MS));
+		assert_false(recv_rtp(&f.b, &sb, &h, &tag, QUIET_MS));
 		srtp_dealloc(old_tx);
 	}
-	fx_close(&f, &closed);
+	fx_close(&f, &closed, &sa, &sb);
 	assert_int_equal(closed.stats[0].srtp_auth_fail, 1);
 	assert_int_equal(closed.stats[1].srtp_auth_fail, 0);
 	assert_true(closed.stats[1].rtp_out >= 66150);
@@ -354,7 +336,8 @@ static void test_wrap_and_rekey(void **state)
 
 static void test_tamper_replay(void **state)
 {
-	struct fx f;
+	struct mfx f;
+	struct party sa = {0}, sb = {0};
 	struct media_event closed;
 	uint8_t buf[PKT_MAX], copy[PKT_MAX];
 	struct rtp_hdr h;
@@ -363,11 +346,11 @@ static void test_tamper_replay(void **state)
 
 	(void)state;
 	fx_open(&f);
-	party_srtp(&f.sa, &f.p.side[0], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32, 7);
+	party_srtp(&sa, &f.p.side[0], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32, 7);
 	update(&f);
-	stream(&f, &f.a, f.pa, &f.sa, &f.b, NULL, 500, 0x77, 10, 1);
+	stream(&f, &f.a, f.pa, &sa, &f.b, NULL, 500, 0x77, 10, 1);
 	/* a good packet, then the same bytes again (replay) */
-	n = make_rtp(&f.sa, buf, 510, 1600, 0x77, 42);
+	n = make_rtp(&sa, buf, 510, 1600, 0x77, 42);
 	memcpy(copy, buf, n);
 	ncopy = n;
 	peer_send(&f.a, f.pa, buf, n);
@@ -376,7 +359,7 @@ static void test_tamper_replay(void **state)
 	peer_send(&f.a, f.pa, copy, ncopy);
 	assert_false(recv_rtp(&f.b, NULL, &h, &tag, QUIET_MS));
 	/* a tampered packet: one payload bit flipped */
-	n = make_rtp(&f.sa, buf, 511, 1760, 0x77, 43);
+	n = make_rtp(&sa, buf, 511, 1760, 0x77, 43);
 	buf[20] ^= 0x01;
 	peer_send(&f.a, f.pa, buf, n);
 	/* a plain RTP packet on an SRTP side */
@@ -392,8 +375,8 @@ static void test_tamper_replay(void **state)
 	}
 	assert_false(recv_rtp(&f.b, NULL, &h, &tag, QUIET_MS));
 	/* the stream goes on */
-	stream(&f, &f.a, f.pa, &f.sa, &f.b, NULL, 513, 0x77, 5, 60);
-	fx_close(&f, &closed);
+	stream(&f, &f.a, f.pa, &sa, &f.b, NULL, 513, 0x77, 5, 60);
+	fx_close(&f, &closed, &sa, &sb);
 	assert_int_equal(closed.stats[0].srtp_replay, 2);
 	assert_int_equal(closed.stats[0].srtp_auth_fail, 2);
 	assert_true(closed.stats[0].rtp_dropped >= 4);
@@ -406,7 +389,8 @@ static void test_tamper_replay(void **state)
  * taken; once its keys arrive, the call works. */
 static void test_pending(void **state)
 {
-	struct fx f;
+	struct mfx f;
+	struct party sa = {0}, sb = {0};
 	struct media_event closed;
 	uint8_t buf[PKT_MAX];
 	struct rtp_hdr h;
@@ -422,11 +406,11 @@ static void test_pending(void **state)
 	assert_false(recv_rtp(&f.b, NULL, &h, &tag, QUIET_MS));
 	peer_send(&f.b, f.pb, buf, n);
 	assert_false(recv_rtp(&f.a, NULL, &h, &tag, QUIET_MS));
-	party_srtp(&f.sb, &f.p.side[1], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 8);
+	party_srtp(&sb, &f.p.side[1], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 8);
 	update(&f);
-	stream(&f, &f.a, f.pa, NULL, &f.b, &f.sb, 2, 0x9, 10, 10);
-	stream(&f, &f.b, f.pb, &f.sb, &f.a, NULL, 20, 0x19, 10, 30);
-	fx_close(&f, &closed);
+	stream(&f, &f.a, f.pa, NULL, &f.b, &sb, 2, 0x9, 10, 10);
+	stream(&f, &f.b, f.pb, &sb, &f.a, NULL, 20, 0x19, 10, 30);
+	fx_close(&f, &closed, &sa, &sb);
 	assert_int_equal(closed.stats[1].srtp_auth_fail, 0);
 }
 
@@ -436,14 +420,15 @@ static void test_pending(void **state)
  * protected, and A's SRTP audio is decoded. */
 static void test_transcoded(void **state)
 {
-	struct fx f;
+	struct mfx f;
+	struct party sa = {0}, sb = {0};
 	struct media_event closed;
 	uint8_t buf[PKT_MAX];
 	int got_a = 0, got_b = 0;
 
 	(void)state;
 	fx_open(&f);
-	party_srtp(&f.sa, &f.p.side[0], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 9);
+	party_srtp(&sa, &f.p.side[0], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 9);
 	f.p.side[0].codec.codec = MEDIA_CODEC_PCMU;
 	f.p.side[0].codec.pt = 0;
 	f.p.side[0].codec.pt_rx[0] = 0;
@@ -457,7 +442,7 @@ static void test_transcoded(void **state)
 	f.p.side[1].codec.opus.complexity = 1;
 	update(&f);
 	for (int i = 0; i < 50; i++) {
-		size_t n = make_rtp(&f.sa, buf, (uint16_t)(100 + i), (uint32_t)i * 160u, 0x5,
+		size_t n = make_rtp(&sa, buf, (uint16_t)(100 + i), (uint32_t)i * 160u, 0x5,
 				    (uint32_t)i);
 		struct rtp_hdr h;
 		uint32_t tag;
@@ -480,7 +465,7 @@ static void test_transcoded(void **state)
 		memcpy(buf + hl, silence, sizeof(silence));
 		peer_send(&f.b, f.pb, buf, hl + sizeof(silence));
 		sleep_ms(20);
-		while (recv_rtp(&f.a, &f.sa, &rh, &tag, 0))
+		while (recv_rtp(&f.a, &sa, &rh, &tag, 0))
 			got_a += rh.pt == 0 && rh.payload_len == 160;
 	}
 	sleep_ms(200);
@@ -488,10 +473,10 @@ static void test_transcoded(void **state)
 		struct rtp_hdr rh;
 		uint32_t tag;
 
-		while (recv_rtp(&f.a, &f.sa, &rh, &tag, 0))
+		while (recv_rtp(&f.a, &sa, &rh, &tag, 0))
 			got_a += rh.pt == 0 && rh.payload_len == 160;
 	}
-	fx_close(&f, &closed);
+	fx_close(&f, &closed, &sa, &sb);
 	assert_true(got_b >= 40);
 	assert_true(got_a >= 20);
 	assert_int_equal(closed.stats[0].srtp_auth_fail, 0);

@@ -8,53 +8,30 @@
 #include <cmocka.h>
 
 #include "media.h"
+#include "media_fixture.h"
 #include "media_peer.h"
 #include "test_media.h"
 
 #define TIMEOUT_MS 300
 
-struct tfix {
-	struct media_engine        *me;
-	struct media_session       *s;
-	struct evlog                log;
-	struct peer                 a, b;
-	struct media_session_params p;
-};
-
-static void tsetup_hold(struct tfix *f, unsigned timeout_ms, unsigned hold_timeout_ms)
+static void tsetup_hold(struct mfx *f, unsigned timeout_ms, unsigned hold_timeout_ms)
 {
 	struct media_engine_cfg cfg;
 
-	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 4, 1);
 	cfg.rtp_timeout_ms = timeout_ms;
 	cfg.hold_timeout_ms = hold_timeout_ms;
-	assert_int_equal(test_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
-	assert_int_equal(media_session_create(f->me, 5, &f->s), 0);
-	peer_open(&f->a);
-	peer_open(&f->b);
-	side_params(&f->p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
-	side_params(&f->p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
+	mfx_open(f, &cfg, 5);
 }
 
-static void tsetup(struct tfix *f, unsigned timeout_ms)
+static void tsetup(struct mfx *f, unsigned timeout_ms)
 {
 	tsetup_hold(f, timeout_ms, 0);
 }
 
-static void tteardown(struct tfix *f)
-{
-	media_session_destroy(f->s);
-	assert_true(evlog_wait(&f->log, MEDIA_EV_CLOSED, 5, 3000, NULL));
-	media_engine_destroy(f->me);
-	peer_close(&f->a);
-	peer_close(&f->b);
-	evlog_fini(&f->log);
-}
-
 static void test_timeout_once(void **state)
 {
-	struct tfix f;
+	struct mfx f;
 	struct media_event ev;
 
 	(void)state;
@@ -64,12 +41,12 @@ static void test_timeout_once(void **state)
 	assert_int_equal(ev.cookie, 5);
 	sleep_ms(3 * TIMEOUT_MS);
 	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 1);
-	tteardown(&f);
+	mfx_close(&f, NULL);
 }
 
 static void test_flowing_rtp_keeps_alive(void **state)
 {
-	struct tfix f;
+	struct mfx f;
 	uint16_t pa;
 
 	(void)state;
@@ -84,12 +61,12 @@ static void test_flowing_rtp_keeps_alive(void **state)
 	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
 	/* Then silence. */
 	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 5, 5000, NULL));
-	tteardown(&f);
+	mfx_close(&f, NULL);
 }
 
 static void test_hold_pauses_then_resume(void **state)
 {
-	struct tfix f;
+	struct mfx f;
 
 	(void)state;
 	tsetup(&f, TIMEOUT_MS);
@@ -108,12 +85,12 @@ static void test_hold_pauses_then_resume(void **state)
 	f.p.side[1].dir = MEDIA_DIR_SENDRECV;
 	assert_int_equal(media_session_update(f.s, &f.p), 0);
 	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 5, 5000, NULL));
-	tteardown(&f);
+	mfx_close(&f, NULL);
 }
 
 static void test_hold_after_running(void **state)
 {
-	struct tfix f;
+	struct mfx f;
 
 	(void)state;
 	tsetup(&f, 600);
@@ -127,12 +104,12 @@ static void test_hold_after_running(void **state)
 	f.p.side[1].dir = MEDIA_DIR_SENDRECV;
 	assert_int_equal(media_session_update(f.s, &f.p), 0);
 	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 5, 5000, NULL));
-	tteardown(&f);
+	mfx_close(&f, NULL);
 }
 
 static void test_hold_timeout(void **state)
 {
-	struct tfix f;
+	struct mfx f;
 	struct media_event ev;
 
 	(void)state;
@@ -143,14 +120,14 @@ static void test_hold_timeout(void **state)
 	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
 	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 5, 5000, &ev));
 	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 1);
-	tteardown(&f);
+	mfx_close(&f, NULL);
 }
 
 static void test_hold_rtcp_keeps_alive(void **state)
 {
 	/* An empty receiver report (V=2, PT=201, length 1, SSRC). */
 	static const uint8_t rr[8] = {0x80, 201, 0, 1, 0, 0, 0, 0x0b};
-	struct tfix f;
+	struct mfx f;
 	uint16_t pa;
 
 	(void)state;
@@ -167,12 +144,12 @@ static void test_hold_rtcp_keeps_alive(void **state)
 	}
 	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
 	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 5, 5000, NULL));
-	tteardown(&f);
+	mfx_close(&f, NULL);
 }
 
 static void test_not_before_both_known(void **state)
 {
-	struct tfix f;
+	struct mfx f;
 
 	(void)state;
 	tsetup(&f, TIMEOUT_MS);
@@ -180,12 +157,12 @@ static void test_not_before_both_known(void **state)
 	assert_int_equal(media_session_update(f.s, &f.p), 0);
 	sleep_ms(4 * TIMEOUT_MS);
 	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
-	tteardown(&f);
+	mfx_close(&f, NULL);
 }
 
 static void test_null_address_pauses(void **state)
 {
-	struct tfix f;
+	struct mfx f;
 
 	(void)state;
 	tsetup(&f, TIMEOUT_MS);
@@ -197,19 +174,19 @@ static void test_null_address_pauses(void **state)
 	side_params(&f.p.side[1], peer_port(&f.b), 0, MEDIA_DIR_SENDRECV);
 	assert_int_equal(media_session_update(f.s, &f.p), 0);
 	assert_true(evlog_wait(&f.log, MEDIA_EV_TIMEOUT, 5, 5000, NULL));
-	tteardown(&f);
+	mfx_close(&f, NULL);
 }
 
 static void test_off(void **state)
 {
-	struct tfix f;
+	struct mfx f;
 
 	(void)state;
 	tsetup(&f, 0);
 	assert_int_equal(media_session_update(f.s, &f.p), 0);
 	sleep_ms(1000);
 	assert_int_equal(evlog_count(&f.log, MEDIA_EV_TIMEOUT, 5), 0);
-	tteardown(&f);
+	mfx_close(&f, NULL);
 }
 
 int test_engine_timers_run(void)

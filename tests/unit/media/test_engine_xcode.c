@@ -20,6 +20,7 @@
 
 #include "g711.h"
 #include "media.h"
+#include "media_fixture.h"
 #include "media_peer.h"
 #include "rtcp_report.h"
 #include "test_media.h"
@@ -33,15 +34,6 @@ struct rx {
 	struct rtp_hdr h[RX_MAX];
 	uint8_t  pl[RX_MAX][200];
 	size_t   len[RX_MAX];
-};
-
-struct fx {
-	struct media_engine  *me;
-	struct media_session *s;
-	struct evlog          log;
-	struct peer           a, b;
-	uint16_t              pa, pb;
-	struct media_session_params p;
 };
 
 static void codec_side(struct media_side_params *sp, enum media_codec c, uint8_t pt,
@@ -59,38 +51,12 @@ static void codec_side(struct media_side_params *sp, enum media_codec c, uint8_t
 	sp->codec.opus.complexity = 5;
 }
 
-static void fx_open(struct fx *f)
+static void fx_open(struct mfx *f)
 {
 	struct media_engine_cfg cfg;
 
-	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 8, 1);
-	assert_int_equal(test_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
-	assert_int_equal(media_session_create(f->me, 9, &f->s), 0);
-	f->pa = media_session_port(f->s, MEDIA_SIDE_A);
-	f->pb = media_session_port(f->s, MEDIA_SIDE_B);
-	peer_open(&f->a);
-	peer_open(&f->b);
-	side_params(&f->p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
-	side_params(&f->p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
-}
-
-static void fx_free(struct fx *f)
-{
-	media_engine_destroy(f->me);
-	peer_close(&f->a);
-	peer_close(&f->b);
-	evlog_fini(&f->log);
-}
-
-static void fx_close(struct fx *f, struct media_event *closed)
-{
-	media_session_destroy(f->s);
-	assert_true(evlog_wait(&f->log, MEDIA_EV_CLOSED, 9, WAIT_MS, closed));
-	media_engine_destroy(f->me);
-	peer_close(&f->a);
-	peer_close(&f->b);
-	evlog_fini(&f->log);
+	mfx_open(f, &cfg, 9);
 }
 
 static void collect(struct peer *p, struct rx *rx)
@@ -119,7 +85,7 @@ static uint64_t mono_us(void)
 }
 
 /* Sleeps until t_us (monotonic), collecting what arrives meanwhile. */
-static void pace(struct fx *f, uint64_t t_us, struct rx *ra, struct rx *rb)
+static void pace(struct mfx *f, uint64_t t_us, struct rx *ra, struct rx *rb)
 {
 	for (;;) {
 		uint64_t now = mono_us();
@@ -196,7 +162,7 @@ static int check_stream(const struct rx *rx, uint8_t pt, uint32_t step)
 static void pcmu_opus_both_ways(void **state)
 {
 	static struct rx ra, rb;
-	struct fx f;
+	struct mfx f;
 	struct media_event ev;
 	OpusEncoder *enc;
 	OpusDecoder *dec;
@@ -301,7 +267,7 @@ static void pcmu_opus_both_ways(void **state)
 	}
 	opus_encoder_destroy(enc);
 	opus_decoder_destroy(dec);
-	fx_free(&f);
+	mfx_free(&f);
 	assert_true(ev.stats[1].frames_out >= 100);
 	assert_true(ev.stats[0].frames_out >= 100);
 	assert_int_equal(ev.stats[0].concealed, 0);
@@ -312,7 +278,7 @@ static void pcmu_opus_both_ways(void **state)
 static void switches_keep_stream(void **state)
 {
 	static struct rx ra, rb;
-	struct fx f;
+	struct mfx f;
 	struct media_event ev;
 	size_t ph = 0;
 	uint64_t t0;
@@ -364,7 +330,7 @@ static void switches_keep_stream(void **state)
 	print_message("B got %d packets across relay/transcoding/relay and a source reset\n",
 		      got);
 	assert_true(got >= 180);
-	fx_close(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].ssrc_changes, 1);
 }
 
@@ -372,7 +338,7 @@ static void switches_keep_stream(void **state)
 static void rtcp_generated(void **state)
 {
 	static struct rx ra, rb;
-	struct fx f;
+	struct mfx f;
 	struct media_event ev;
 	struct peer rtcp_b;
 	size_t ph = 0;
@@ -408,7 +374,7 @@ static void rtcp_generated(void **state)
 		}
 	}
 	assert_true(got_sr);
-	fx_close(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_true(ev.stats[1].rtcp_sent >= 1);
 	peer_close(&rtcp_b);
 }
@@ -416,7 +382,7 @@ static void rtcp_generated(void **state)
 /* RFC 5761: A multiplexes RTCP on its RTP port, B does not; relayed both ways. */
 static void rtcp_mux_relay(void **state)
 {
-	struct fx f;
+	struct mfx f;
 	struct media_event ev;
 	struct peer rtcp_b;
 	uint8_t rr[8] = {0x80, 201, 0, 1, 0, 0, 0, 0xa}, buf[1500];
@@ -450,7 +416,7 @@ static void rtcp_mux_relay(void **state)
 		assert_int_equal(buf[1], 201);
 		assert_int_equal(ntohs(from.sin_port), f.pa);
 	}
-	fx_close(&f, &ev);
+	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtcp_in, 1);
 	assert_int_equal(ev.stats[1].rtcp_in, 1);
 	peer_close(&rtcp_b);
