@@ -20,20 +20,12 @@
 #include "dtmf.h"
 #include "g711.h"
 #include "media.h"
+#include "media_fixture.h"
 #include "media_peer.h"
 #include "test_media_dtmf.h"
 
 #define WAIT_MS 3000
 #define COOKIE  88
-
-struct fixture {
-	struct media_engine  *me;
-	struct media_session *s;
-	struct evlog          log;
-	struct peer           a, b;
-	uint16_t              pa, pb;
-	struct media_session_params p;
-};
 
 static void dtmf_side(struct media_side_params *sp, enum media_dtmf_mode mode, uint32_t rate)
 {
@@ -48,35 +40,17 @@ static void dtmf_side(struct media_side_params *sp, enum media_dtmf_mode mode, u
 	sp->dtmf.ptime = 20;
 }
 
-static void setup(struct fixture *f, enum media_dtmf_mode ma, enum media_dtmf_mode mb,
+static void setup(struct mfx *f, enum media_dtmf_mode ma, enum media_dtmf_mode mb,
 		  uint32_t rate_b)
 {
 	struct media_engine_cfg cfg;
 
-	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 8, 1);
-	assert_int_equal(media_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
-	assert_int_equal(media_session_create(f->me, COOKIE, &f->s), 0);
-	f->pa = media_session_port(f->s, MEDIA_SIDE_A);
-	f->pb = media_session_port(f->s, MEDIA_SIDE_B);
-	peer_open(&f->a);
-	peer_open(&f->b);
-	side_params(&f->p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
-	side_params(&f->p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
+	mfx_open(f, &cfg, COOKIE);
 	dtmf_side(&f->p.side[0], ma, 8000);
 	dtmf_side(&f->p.side[1], mb, rate_b);
-	assert_int_equal(media_session_update(f->s, &f->p), 0);
+	mfx_update(f);
 	sleep_ms(30);
-}
-
-static void teardown(struct fixture *f)
-{
-	media_session_destroy(f->s);
-	assert_true(evlog_wait(&f->log, MEDIA_EV_CLOSED, COOKIE, WAIT_MS, NULL));
-	media_engine_destroy(f->me);
-	peer_close(&f->a);
-	peer_close(&f->b);
-	evlog_fini(&f->log);
 }
 
 static void send_pkt(struct peer *p, uint16_t port, uint8_t pt, bool m, uint16_t seq,
@@ -203,7 +177,7 @@ static void detect(const int16_t *x, size_t n, struct found *f)
 /* In-band '5' from A (PCMU) -> RFC 4733 toward B; B's audio keeps no tone. */
 static void test_inband_to_rfc4733(void **state)
 {
-	static struct fixture f;
+	static struct mfx f;
 	static struct rx r;
 	static int16_t sig[40 * 160];
 	struct dtmf_gen *g;
@@ -240,13 +214,13 @@ static void test_inband_to_rfc4733(void **state)
 	assert_int_equal(ev.dtmf.side, MEDIA_SIDE_A);
 	assert_true(ev.dtmf.inband);
 	assert_true(ev.dtmf.duration_ms >= 100 && ev.dtmf.duration_ms <= 140);
-	teardown(&f);
+	mfx_close(&f, NULL);
 }
 
 /* RFC 4733 '7' from A -> tones in B's PCMU audio; the events themselves stay out. */
 static void test_rfc4733_to_inband(void **state)
 {
-	static struct fixture f;
+	static struct mfx f;
 	static struct rx r;
 	struct media_event ev;
 	struct found heard;
@@ -278,7 +252,7 @@ static void test_rfc4733_to_inband(void **state)
 	assert_int_equal(ev.dtmf.digit, '7');
 	assert_false(ev.dtmf.inband);
 	assert_int_equal(ev.dtmf.duration_ms, 160);
-	teardown(&f);
+	mfx_close(&f, NULL);
 }
 
 /* Events arrive ahead of the audio that carries their tones (three digits before any
@@ -286,7 +260,7 @@ static void test_rfc4733_to_inband(void **state)
  * pause, none is cut or lost. */
 static void test_rfc4733_to_inband_events_ahead(void **state)
 {
-	static struct fixture f;
+	static struct mfx f;
 	static struct rx r;
 	struct found heard;
 	uint8_t silence[160];
@@ -313,13 +287,13 @@ static void test_rfc4733_to_inband_events_ahead(void **state)
 	assert_one_stream(&r);
 	detect(r.audio, r.naudio, &heard);
 	assert_string_equal(heard.d, "123");
-	teardown(&f);
+	mfx_close(&f, NULL);
 }
 
 /* Digits from signalling (an INFO burst "123#") leave toward B in order. */
 static void test_burst_in_order(void **state)
 {
-	static struct fixture f;
+	static struct mfx f;
 	static struct rx r;
 	uint8_t silence[160];
 	char digits[8];
@@ -345,13 +319,13 @@ static void test_burst_in_order(void **state)
 	te_digits(&r, digits, sizeof(digits), &ends);
 	assert_string_equal(digits, "123#");
 	assert_int_equal(ends, 12);
-	teardown(&f);
+	mfx_close(&f, NULL);
 }
 
 /* 8 kHz telephone-event from A, 48 kHz on B: durations six times larger. */
 static void test_rescale_8k_48k(void **state)
 {
-	static struct fixture f;
+	static struct mfx f;
 	static struct rx r;
 
 	(void)state;
@@ -363,7 +337,7 @@ static void test_rescale_8k_48k(void **state)
 	assert_int_equal(r.n, 2);
 	assert_int_equal(r.pl[0][2] << 8 | r.pl[0][3], 960);
 	assert_int_equal(r.pl[1][2] << 8 | r.pl[1][3], 4800);
-	teardown(&f);
+	mfx_close(&f, NULL);
 }
 
 /* A long press relayed from an 8 kHz to a 48 kHz event clock, where B's event type
@@ -371,7 +345,7 @@ static void test_rescale_8k_48k(void **state)
  * durations, so B's segments start at multiples of 0xFFFF from the event's onset. */
 static void test_relay_segments_8k_48k(void **state)
 {
-	static struct fixture f;
+	static struct mfx f;
 	static struct rx r;
 	static const uint32_t want_dts[] = {0, 5u * 0xffff, 6u * 0xffff, 6u * 0xffff};
 	static const uint16_t want_dur[] = {960, 392400 - 5 * 0xffff, 960, 1920};
@@ -395,7 +369,7 @@ static void test_relay_segments_8k_48k(void **state)
 		assert_int_equal((uint32_t)(r.ts[i] - r.ts[0]), want_dts[i]);
 		assert_int_equal(r.pl[i][2] << 8 | r.pl[i][3], want_dur[i]);
 	}
-	teardown(&f);
+	mfx_close(&f, NULL);
 }
 
 /* Digits from signalling toward B while no audio flows toward it (A silent): they go
@@ -403,7 +377,7 @@ static void test_relay_segments_8k_48k(void **state)
  * the same stream (SSRC, next sequence number, timestamp advanced by the time). */
 static void test_digits_without_audio_rfc4733(void **state)
 {
-	static struct fixture f;
+	static struct mfx f;
 	static struct rx r;
 	uint8_t silence[160];
 	unsigned ends;
@@ -439,13 +413,13 @@ static void test_digits_without_audio_rfc4733(void **state)
 	assert_true(r.marker[13]);
 	assert_true((uint32_t)(r.ts[13] - r.ts[0]) >= 160 * 13);
 	assert_true((uint32_t)(r.ts[13] - r.ts[0]) < 8000 * 3);
-	teardown(&f);
+	mfx_close(&f, NULL);
 }
 
 /* The same toward an in-band side that has received nothing yet: tones of their own. */
 static void test_digits_without_audio_inband(void **state)
 {
-	static struct fixture f;
+	static struct mfx f;
 	static struct rx r;
 	struct found det;
 
@@ -461,13 +435,13 @@ static void test_digits_without_audio_inband(void **state)
 		assert_int_equal(r.pt[i], 0);
 	detect(r.audio, r.naudio, &det);
 	assert_string_equal(det.d, "5#");
-	teardown(&f);
+	mfx_close(&f, NULL);
 }
 
 /* End packets all lost: the digit is reported once the timeout passes. */
 static void test_lost_end_reported(void **state)
 {
-	static struct fixture f;
+	static struct mfx f;
 	struct media_event ev;
 
 	(void)state;
@@ -478,13 +452,13 @@ static void test_lost_end_reported(void **state)
 	assert_int_equal(ev.dtmf.digit, '9');
 	assert_true(ev.dtmf.timed_out);
 	assert_int_equal(ev.dtmf.duration_ms, 40);
-	teardown(&f);
+	mfx_close(&f, NULL);
 }
 
 /* The call ends in the middle of a long digit: B gets its three end packets. */
 static void test_end_on_close(void **state)
 {
-	static struct fixture f;
+	static struct mfx f;
 	static struct rx r;
 	uint8_t silence[160];
 	unsigned ends;

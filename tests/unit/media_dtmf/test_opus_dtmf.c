@@ -24,6 +24,7 @@
 #include "dtmf.h"
 #include "g711.h"
 #include "media.h"
+#include "media_fixture.h"
 #include "media_peer.h"
 #include "test_media_dtmf.h"
 
@@ -33,15 +34,6 @@
 #define TEPT    101
 #define RXN     200
 #define PI      3.14159265358979323846
-
-struct ofx {
-	struct media_engine  *me;
-	struct media_session *s;
-	struct evlog          log;
-	struct peer           a, b;
-	uint16_t              pa, pb;
-	struct media_session_params p;
-};
 
 struct orx {
 	int      n;
@@ -77,35 +69,17 @@ static void oside(struct media_side_params *sp, enum media_codec c, enum media_d
 	sp->dtmf.ptime = 20;
 }
 
-static void ofx_open(struct ofx *f, enum media_codec ca, enum media_dtmf_mode ma,
+static void ofx_open(struct mfx *f, enum media_codec ca, enum media_dtmf_mode ma,
 		     enum media_codec cb, enum media_dtmf_mode mb)
 {
 	struct media_engine_cfg cfg;
 
-	evlog_init(&f->log);
 	test_engine_cfg(&cfg, 8, 1);
-	assert_int_equal(media_engine_create(&f->me, &cfg, evlog_handler, &f->log), 0);
-	assert_int_equal(media_session_create(f->me, COOKIE, &f->s), 0);
-	f->pa = media_session_port(f->s, MEDIA_SIDE_A);
-	f->pb = media_session_port(f->s, MEDIA_SIDE_B);
-	peer_open(&f->a);
-	peer_open(&f->b);
-	side_params(&f->p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
-	side_params(&f->p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
+	mfx_open(f, &cfg, COOKIE);
 	oside(&f->p.side[0], ca, ma, ca == MEDIA_CODEC_OPUS ? 48000 : 8000);
 	oside(&f->p.side[1], cb, mb, cb == MEDIA_CODEC_OPUS ? 48000 : 8000);
-	assert_int_equal(media_session_update(f->s, &f->p), 0);
+	mfx_update(f);
 	sleep_ms(30);
-}
-
-static void ofx_close(struct ofx *f)
-{
-	media_session_destroy(f->s);
-	assert_true(evlog_wait(&f->log, MEDIA_EV_CLOSED, COOKIE, WAIT_MS, NULL));
-	media_engine_destroy(f->me);
-	peer_close(&f->a);
-	peer_close(&f->b);
-	evlog_fini(&f->log);
 }
 
 static uint64_t mono_us(void)
@@ -135,7 +109,7 @@ static void collect(struct peer *p, struct orx *r)
 }
 
 /* Sleeps until t_us, collecting what both peers receive meanwhile. */
-static void pace(struct ofx *f, uint64_t t_us, struct orx *ra, struct orx *rb)
+static void pace(struct mfx *f, uint64_t t_us, struct orx *ra, struct orx *rb)
 {
 	for (;;) {
 		uint64_t now = mono_us();
@@ -311,7 +285,7 @@ static OpusEncoder *peer_encoder(void)
 	return e;
 }
 
-static void check_event(struct ofx *f, char digit, enum media_side side, bool inband)
+static void check_event(struct mfx *f, char digit, enum media_side side, bool inband)
 {
 	struct media_event ev;
 
@@ -326,7 +300,7 @@ static void check_event(struct ofx *f, char digit, enum media_side side, bool in
  * keeps the background but none of the tone. */
 static void test_xc_opus_inband_to_rfc4733(void **state)
 {
-	static struct ofx f;
+	static struct mfx f;
 	static struct orx ra, rb;
 	static int16_t heard[60 * 160];
 	OpusEncoder *enc = peer_encoder();
@@ -370,14 +344,14 @@ static void test_xc_opus_inband_to_rfc4733(void **state)
 	assert_true(residual_db(heard, nh, '5') > 35.0);   /* no tone energy left */
 	assert_true(background_frames(heard, nh) >= 25);   /* the rest of the audio goes on */
 	check_event(&f, '5', MEDIA_SIDE_A, true);
-	ofx_close(&f);
+	mfx_close(&f, NULL);
 }
 
 /* A (PCMU) sends '7' as RFC 4733; B (Opus) takes in-band: its Opus stream carries
  * the tone (decoded back and detected), and no event packet. */
 static void test_xc_rfc4733_to_opus_inband(void **state)
 {
-	static struct ofx f;
+	static struct mfx f;
 	static struct orx ra, rb;
 	static int16_t heard[80 * 960];
 	uint8_t silence[160];
@@ -410,14 +384,14 @@ static void test_xc_rfc4733_to_opus_inband(void **state)
 	detect(heard, nh, &det);
 	assert_string_equal(det.d, "7");
 	check_event(&f, '7', MEDIA_SIDE_A, false);
-	ofx_close(&f);
+	mfx_close(&f, NULL);
 }
 
 /* Opus on both legs stays a relay: A (in-band) plays '3' -> RFC 4733 toward B with the
  * tone gone from B's audio; B sends '9' as RFC 4733 -> tones in A's Opus stream. */
 static void test_relay_opus_both_ways(void **state)
 {
-	static struct ofx f;
+	static struct mfx f;
 	static struct orx ra, rb;
 	static int16_t heard[80 * 960];
 	OpusEncoder *ea = peer_encoder(), *eb = peer_encoder();
@@ -494,7 +468,7 @@ static void test_relay_opus_both_ways(void **state)
 		assert_int_equal(e->dtmf.inband, e->dtmf.side == MEDIA_SIDE_A);
 	}
 	pthread_mutex_unlock(&f.log.lock);
-	ofx_close(&f);
+	mfx_close(&f, NULL);
 }
 
 int test_opus_dtmf_run(void)
