@@ -343,16 +343,7 @@ def carrier_invite(dst, port, branch, cid="mc-1"):
 
 def final_answer(sock, cid, timeout=5.0):
     from harness import sipmsg
-    sock.settimeout(0.2)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            m = sipmsg.Message(sock.recv(65536))
-        except socket.timeout:
-            continue
-        if m.status and m.status >= 200 and (m.header("Call-ID") or "").startswith(cid):
-            return m
-    return None
+    return sipmsg.recv_final(sock, cid, timeout, prefix=True)
 
 
 def case_max_calls_front(ctx):

@@ -1000,15 +1000,7 @@ def case_sip_metrics(ctx):
     u.settimeout(0.2)
 
     def final(cid, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                m = sipmsg.Message(u.recv(65536))
-            except socket.timeout:
-                continue
-            if m.header("Call-ID") == cid and m.status and m.status >= 200:
-                return m
-        return None
+        return sipmsg.recv_final(u, cid, timeout)
     u.sendto(b"\x00\x01\x00\x08\x21\x12\xa4\x42" + b"\x00" * 12, dst)   # STUN-shaped
     u.sendto(sip_options(dst, src, "opt-1"), dst)
     m = final("opt-1")

@@ -1014,17 +1014,7 @@ def case_refusal_acks(ctx):
     uport = u.getsockname()[1]
 
     def recv_udp(cid, timeout=5.0, status=None):
-        u.settimeout(0.2)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                m = sipmsg.Message(u.recv(65536))
-            except socket.timeout:
-                continue
-            if m.header("Call-ID") == cid and m.status and m.status >= 200 and (
-                    status is None or m.status == status):
-                return m
-        return None
+        return sipmsg.recv_final(u, cid, timeout, status)
 
     def send_udp(n):
         req = flood_invite(dst, "127.0.0.5", uport, n)

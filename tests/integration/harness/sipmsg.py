@@ -232,6 +232,25 @@ class Endpoint:
         return final, time.monotonic() - t0
 
 
+def recv_final(sock, call_id, timeout=5.0, status=None, prefix=False):
+    """The first final response (>= 200, and `status` if given) to a request of
+    call_id (or of a Call-ID starting with it) read from a datagram socket within
+    timeout; anything else read meanwhile is skipped. None if none came."""
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            m = Message(sock.recv(65536))
+        except socket.timeout:
+            continue
+        cid = m.header("Call-ID") or ""
+        if not (cid.startswith(call_id) if prefix else cid == call_id):
+            continue
+        if m.status and m.status >= 200 and (status is None or m.status == status):
+            return m
+    return None
+
+
 def sdp_offer(ip, port, pts=((8, "PCMA/8000"), (0, "PCMU/8000"), (101, "telephone-event/8000")),
               direction=None):
     lines = ["v=0", "o=- %d 1 IN IP4 %s" % (random.randint(1, 1 << 30), ip), "s=-",
