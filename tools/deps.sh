@@ -10,7 +10,7 @@ packages=(
   libpq-dev libhiredis-dev libevent-dev libssl-dev libjansson-dev
   libsystemd-dev libcmocka-dev openssl liburing-dev libbpf-dev
   sip-tester sipvicious tcpdump tshark
-  espeak-ng sox libsox-fmt-base
+  espeak-ng flite sox libsox-fmt-base
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
   postgresql redis-server kamailio baresip-core rtpengine-daemon
   python3 procps iproute2 psmisc

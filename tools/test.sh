@@ -3,7 +3,9 @@
 #   1. fuzz build (clang + libFuzzer): every fuzz target runs briefly over its corpus
 #   2. release build: unit + integration tests
 #   3. sanitizer build (ASan + UBSan): the same unit + integration tests, but for the
-#      benchmark smoke runs (label "bench": a sanitizer's figures measure nothing)
+#      benchmark smoke runs (label "bench": a sanitizer's figures measure nothing) and
+#      the AMD check on other voices (label "voices": the same code as the AMD tests
+#      that do run there, on a second corpus)
 # The release stage runs the integration tests two at a time (they wait on timers and
 # peers far more than they compute, and each picks its own free ports), then the unit
 # tests and the load, benchmark and "serial" tests alone (floods, and call-quality
@@ -66,4 +68,4 @@ step "sanitizer tests"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}
-run_tests build-asan "fuzz|bench" "${TRUNX_ASAN_CTEST_JOBS:-2}" media
+run_tests build-asan "fuzz|bench|voices" "${TRUNX_ASAN_CTEST_JOBS:-2}" media

@@ -86,7 +86,7 @@ void amd_params_init(struct amd_params *p, enum amd_strategy s)
 	}
 	p->greeting = 4800;
 	p->after_greeting_silence = 1200;
-	p->total_analysis_time = 6000;
+	p->total_analysis_time = 7000;
 	p->between_words_silence = 150;
 	p->maximum_number_of_words = 0;
 	p->silence_threshold = 24;

@@ -118,7 +118,7 @@ static const char help[] =
 	"                         and costs as many or more people (1400: about 1.5\n"
 	"                         people per greeting caught, docs/PERFORMANCE.md)\n"
 	"  total_analysis_time    undecided this long: the side the turn leans to,\n"
-	"                         reason TOOLONG; NOTSURE if neither (6000) [5000]\n"
+	"                         reason TOOLONG; NOTSURE if neither (7000) [5000]\n"
 	"  min_word_length        shortest word (100)\n"
 	"  between_words_silence  silence between words (150) [50]\n"
 	"  maximum_number_of_words words: MACHINE MAXWORDS; 0 off (0) [2]\n"

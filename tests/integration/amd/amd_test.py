@@ -18,6 +18,11 @@
   phrases  runs amd-eval --phrases: the phrase-spotting layer must gain accuracy
            over the acoustic path on the same clips, call fewer greetings HUMAN,
            and keep humans called MACHINE <= 2 %.
+  voices   runs amd-eval on the assert seed rendered with another synthesiser's
+           English voices (amd-corpus.py --tts flite: the same texts, pauses,
+           levels and noise, other voices and prosody) and asserts the level the
+           detector holds there (VOICE_FLOORS): what it learnt from espeak-ng's
+           voices must not be espeak-ng's alone.
   eval     runs amd-eval and checks that it reports both strategies, that the
            adaptive one beats the app_amd-style baseline on the same clips, and
            that its provisional verdicts come before its final ones; and that
@@ -42,14 +47,15 @@ LINE = re.compile(r"^(HUMAN|MACHINE|NOTSURE) reason=([A-Z]+) confidence=([\d.]+)
 TARGETS = {"human_machine": 2.0, "full_machine": 5.0, "notsure": 5.0,
            "beep_tol_ms": 60, "beep_found": 95.0, "reason_ok": 90.0, "message_ok": 95.0}
 # Issue 7 asks for accuracy >= 95 %, machines called HUMAN <= 5 % and a median
-# decision <= 2,500 ms; on the assert seed trunx holds 91.2 %, 16.0 % and 3,420 ms
+# decision <= 2,500 ms; on the assert seed trunx holds 90.7 %, 17.0 % and 3,420 ms
 # (docs/PERFORMANCE.md says why: a greeting of one or two short statements with
-# no beep, then silence, is in this corpus acoustically a person's answer - 31 of
-# the 32 greetings called HUMAN have no beep; the median is set by the waits that
+# no beep, then silence, is in this corpus acoustically a person's answer - most
+# greetings called HUMAN have no beep; the median is set by the waits that
 # tell them apart). These floors catch a regression (the waits of before the sixth
-# round, 90.7 %, 17.0 % and 3,460 ms, fail them); the results are deterministic,
-# so the margins are small.
-FLOORS = {"accuracy": 91.0, "machine_human": 16.5, "median_ms": 3440}
+# round fail them); the results are deterministic, so the margins are small. (The
+# seventh round's total_analysis_time of 7 s, which spares people who speak slowly,
+# moved accuracy from 91.2 % and machines called HUMAN from 16.0 %.)
+FLOORS = {"accuracy": 90.5, "machine_human": 17.0, "median_ms": 3440}
 # The phrase layer (English) on the assert seed: +0.5 points of accuracy over the
 # acoustic path (three greetings more called MACHINE, one person more: the
 # recogniser heard "you've reached" in "...this is Priya, who am I speaking with?").
@@ -60,6 +66,14 @@ PHRASE_FULL_FLOOR = 7.0
 # humans called MACHINE 0.6 -> 13.1 % (docs/PERFORMANCE.md).
 TRADEOFF_SPAN = 1400
 TRADEOFF_GAIN = 4.0
+# The assert seed with flite's English voices (7 s analysis time): 89.1 % accuracy,
+# people called MACHINE 4.6 % (8/175), full sentences 11.1 % (5/45), machines called
+# HUMAN 16.5 %, median 3,720 ms. Not issue 7's targets for people (2 % and 5 %):
+# flite reads questions with a falling end and pauses longer at commas, which the
+# turn rules (tuned on espeak-ng) take for a greeting's sentence ends. A floor
+# against regression: the 6 s analysis time of before fails it (5.1 %).
+VOICE_FLOORS = {"accuracy": 88.5, "human_machine": 5.0, "full_machine": 12.0,
+                "machine_human": 17.0, "median_ms": 3760}
 PROVISIONAL = re.compile(r"^PROVISIONAL (HUMAN|MACHINE|NOTSURE) confidence=([\d.]+) "
                          r"at_ms=(\d+)$")
 
@@ -402,15 +416,45 @@ def cmd_phrases(a):
     return 1 if bad else 0
 
 
+def cmd_voices(a):
+    rc, out, err = run([a.amd_eval, "--only", "adaptive", a.manifest], timeout=550)
+    print(out)
+    if rc != 0:
+        print(f"FAIL: amd-eval exit {rc}: {err}")
+        return 1
+    g = grades(out, "adaptive")
+    med = re.search(r"decision ms: median (\d+)", out)
+    clips = re.search(r"clips (\d+)", out)
+    f = VOICE_FLOORS
+    checks = [
+        (g is not None and med and clips and int(clips.group(1)) >= 300,
+         "amd-eval's figures not found, or too few clips"),
+        (g and g["accuracy"] >= f["accuracy"], f"accuracy below {f['accuracy']} %"),
+        (g and g["human_machine"] <= f["human_machine"],
+         f"humans called MACHINE above {f['human_machine']} %"),
+        (g and g["full_machine"] <= f["full_machine"],
+         f"full-sentence humans called MACHINE above {f['full_machine']} %"),
+        (g and g["machine_human"] <= f["machine_human"],
+         f"machines called HUMAN above {f['machine_human']} %"),
+        (med and int(med.group(1)) <= f["median_ms"],
+         f"median decision above {f['median_ms']} ms"),
+    ]
+    print(f"other voices: {g}, median {med and med.group(1)} ms")
+    bad = [msg for ok, msg in checks if not ok]
+    for msg in bad:
+        print("FAIL: " + msg)
+    return 1 if bad else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["targets", "cli", "eval", "phrases"])
+    ap.add_argument("mode", choices=["targets", "cli", "eval", "phrases", "voices"])
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--trunx-amd")
     ap.add_argument("--amd-eval")
     a = ap.parse_args()
     return {"targets": cmd_targets, "cli": cmd_cli, "eval": cmd_eval,
-            "phrases": cmd_phrases}[a.mode](a)
+            "phrases": cmd_phrases, "voices": cmd_voices}[a.mode](a)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 """amd-corpus — generates the answering-machine-detection corpus from a seed.
 
 Speech comes from espeak-ng (several voices, speeds and pitches), band-limited and
-resampled to 8 kHz by sox; amd-mix then places it on a timeline with pauses, beeps,
-fax tones, SIT tones and seeded noise, applies G.711 round trips and writes the WAV
-clips. Everything random is drawn from one random.Random(seed), so a seed always
-yields the same corpus; the thresholds of the detector are tuned on one seed and
-the tests assert on another.
+resampled to 8 kHz by sox (with --tts flite, the English speech comes from flite's
+voices instead: another synthesiser, with its own prosody, to check that what the
+detector learnt from espeak-ng's voices holds for others); amd-mix then places it on
+a timeline with pauses, beeps, fax tones, SIT tones and seeded noise, applies G.711
+round trips and writes the WAV clips. Everything random is drawn from one
+random.Random(seed), so a seed always yields the same corpus; the thresholds of the
+detector are tuned on one seed and the tests assert on another.
 
 Output (DIR = --out):
   DIR/clips/*.wav       8 kHz 16-bit mono clips
@@ -17,7 +19,7 @@ Output (DIR = --out):
 Rendered phrases are cached in --cache (shared by all seeds), and a finished corpus
 is reused as long as this script, amd-mix and the seed are unchanged.
 
-Usage: amd-corpus.py --seed N --out DIR --cache DIR --mix PATH/amd-mix
+Usage: amd-corpus.py --seed N --out DIR --cache DIR --mix PATH/amd-mix [--tts flite]
 """
 import argparse
 import concurrent.futures
@@ -36,6 +38,8 @@ VOICES = ["en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc",
 VARIANTS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
             "klatt", "klatt2", "klatt3", "Alex", "Annie", "Andy", "steph", "linda",
             "david", "robert", "john", "belinda"]
+# flite's English voices (--tts flite): a diphone voice and four statistical ones.
+FLITE_VOICES = ["kal", "kal16", "awb", "rms", "slt"]
 NAMES = ["Sam", "Maria", "John", "Priya", "Carlos", "Anna", "Mike", "Linda", "Omar",
          "Grace", "Peter", "Julia", "Tom", "Karen", "David", "Emma", "Dana", "Raj"]
 COMPANIES = ["Acme Plumbing", "Northside Dental", "Baker and Sons", "Blue Sky Travel",
@@ -249,10 +253,21 @@ class Renderer:
 
     @staticmethod
     def _render(path, text, voice, speed, pitch):
-        tmp = path + ".tmp.wav"
-        raw = path + ".raw.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch),
-                        "-w", raw, text], check=True, capture_output=True)
+        # Private names until the rename: two corpora built at once (the suite's
+        # fixtures) may render the same phrase into the shared cache.
+        tmp = f"{path}.{os.getpid()}.tmp.wav"
+        raw = f"{path}.{os.getpid()}.raw.wav"
+        if voice.startswith("flite:"):
+            # speed 150-195 words a minute as a duration stretch around 175; pitch
+            # 30-70 as a mean F0 of 85-165 Hz (the diphone voice follows it, the
+            # statistical voices keep their speaker's own).
+            subprocess.run(["flite", "-voice", voice[6:],
+                            "--setf", f"duration_stretch={175.0 / speed:.3f}",
+                            "--setf", f"int_f0_target_mean={45 + 2 * pitch}",
+                            "-t", text, "-o", raw], check=True, capture_output=True)
+        else:
+            subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch),
+                            "-w", raw, text], check=True, capture_output=True)
         # Telephone band, 8 kHz, leading and trailing silence trimmed.
         subprocess.run(["sox", "-q", raw, "-r", str(RATE), "-c", "1", "-b", "16", tmp,
                         "highpass", "250", "lowpass", "3400",
@@ -276,7 +291,8 @@ def duration_ms(path):
 
 
 class Builder:
-    def __init__(self, seed, out, renderer):
+    def __init__(self, seed, out, renderer, tts="espeak"):
+        self.tts = tts
         self.r = random.Random(seed)
         self.out = out
         self.ren = renderer
@@ -289,7 +305,15 @@ class Builder:
     def voice(self, lang="en"):
         r = self.r
         base = r.choice(VOICES) if lang == "en" else r.choice(LANGS[lang]["voices"])
-        return (f"{base}+{r.choice(VARIANTS)}", r.randint(150, 195), r.randint(30, 70))
+        variant = r.choice(VARIANTS)
+        speed, pitch = r.randint(150, 195), r.randint(30, 70)
+        if lang == "en" and self.tts == "flite":
+            # Drawn from what the espeak-ng voice's draws were, so the same seed
+            # keeps every other choice (texts, pauses, levels) of the espeak corpus.
+            flite = FLITE_VOICES[(VOICES.index(base) * len(VARIANTS)
+                                  + VARIANTS.index(variant)) % len(FLITE_VOICES)]
+            return (f"flite:{flite}", speed, pitch)
+        return (f"{base}+{variant}", speed, pitch)
 
     def fill(self, text, lang="en"):
         names = NAMES if lang == "en" else LANGS[lang]["names"]
@@ -506,6 +530,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--cache", required=True)
     ap.add_argument("--mix", required=True)
+    ap.add_argument("--tts", choices=["espeak", "flite"], default="espeak",
+                    help="the English voices' synthesiser (other languages: espeak-ng)")
     a = ap.parse_args()
     a.out, a.cache, a.mix = (os.path.abspath(p) for p in (a.out, a.cache, a.mix))
 
@@ -518,6 +544,7 @@ def main():
         with open(a.mix, "rb") as f:
             h.update(f.read())
         h.update(str(a.seed).encode())
+        h.update(a.tts.encode())
         stamp = h.hexdigest()
         stamp_path = os.path.join(a.out, "stamp")
         manifest = os.path.join(a.out, "manifest.tsv")
@@ -528,7 +555,7 @@ def main():
                     return 0
 
         ren = Renderer(a.cache)
-        b = Builder(a.seed, a.out, ren)
+        b = Builder(a.seed, a.out, ren, a.tts)
         b.build()
         # Babble (a crowd in the background): ten talkers per clip, from a pool.
         br = random.Random(a.seed * 7919 + 1)
