@@ -125,6 +125,68 @@ def linphone_calls(ctx, codec_b, srtp=False, configure=None):
         raise AssertionError("; ".join(problems))
 
 
+def linphone_answers(ctx, codec_a):
+    """baresip (codec_a) -> trunxd -> linphonec (stock codecs, auto-answer)."""
+    if not linphone.available() or not baresip.available():
+        raise AssertionError("linphonec or baresip missing (tools/deps.sh installs "
+                             "linphone-cli and baresip-core)")
+    tone_l = ctx.path("tone_l.wav")
+    tone_b = ctx.path("tone_b.wav")
+    baresip.write_tone(tone_l, TONE_L, LEVEL, CALL_S + 20, 8000)
+    baresip.write_tone(tone_b, TONE_B, LEVEL, CALL_S + 20, baresip_rate(codec_a),
+                       baresip_chans(codec_a))
+    lp = linphone.Linphone(ctx, "linphone", answer=True).start()
+    ctx.at_end(lp.stop)
+    rec = ctx.path("linphone_heard.wav")
+    lp.command("play %s" % tone_l)
+    lp.command("record %s" % rec)
+
+    def conf(c):
+        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=lp.sip_port,
+                          uri="sip:127.0.0.1:%d" % lp.sip_port)
+        c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
+
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    a = baresip.Baresip(ctx, "caller", [codec_a], tone_b).start()
+    ctx.at_end(a.stop)
+    a.command("dial", "sip:%s@%s" % (DID, t.sip_addr))
+    if not a.wait_event("CALL_ESTABLISHED", 15):
+        raise AssertionError("call not established: caller events %s, linphone said %s"
+                             % (a.events, lp.lines[-20:]))
+    a.pump(CALL_S / 2)
+    a.command("sndcode", DIGITS_B)
+    a.pump(1.0)
+    for d in DIGITS_L:
+        lp.command(d)
+        lp.pump(0.3)
+    a.pump(CALL_S / 2 - 1.0)
+    a.command("hangup")
+    a.wait_event("CALL_CLOSED", 10)
+    lp.wait_line(r"(?i)ended|terminated", 5)
+    end = t.wait_events("call.end", 1, 10)
+    ctx.log("call.end: %s", end)
+    lp.pump(0.5)
+    digits_a = "".join(e.get("param", "") for e in a.events
+                       if e.get("type") == "CALL_DTMF_START")
+    digits_l = lp.digits()
+    lp.stop()
+    a.stop()
+    t.stop()
+    problems = heard(ctx, "baresip", a.heard_wav(), TONE_L, *WINDOW)
+    problems += heard(ctx, "linphone", rec, TONE_B, *WINDOW)
+    ctx.log("digits: baresip got %r, linphone got %r", digits_a, digits_l)
+    if digits_a != DIGITS_L:
+        problems.append("baresip got digits %r, not %r" % (digits_a, DIGITS_L))
+    if digits_l != DIGITS_B:
+        problems.append("linphone got digits %r, not %r" % (digits_l, DIGITS_B))
+    if len(end) != 1:
+        problems.append("expected one call.end, got %d" % len(end))
+    elif (end[0].get("codec_a") or "").split("/")[0].lower() != codec_a.split("/")[0].lower():
+        problems.append("call.end codec_a %s, expected %s" % (end[0].get("codec_a"), codec_a))
+    if problems:
+        raise AssertionError("; ".join(problems))
+
+
 def baresip_rate(codec):
     return 48000 if codec.lower().startswith("opus") else 8000
 
@@ -149,6 +211,11 @@ def case_linphone_srtp(ctx):
         c.carrier.update(srtp="required", srtp_without_tls=True)
         c.pbx.update(srtp="off", srtp_without_tls=True)
     linphone_calls(ctx, "PCMA/8000", srtp=True, configure=conf)
+
+
+def case_linphone_answers(ctx):
+    """An Opus caller toward linphone, which answers from trunx's offer on its own."""
+    linphone_answers(ctx, "opus/48000/2")
 
 
 if __name__ == "__main__":
