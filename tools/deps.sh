@@ -12,7 +12,7 @@ packages=(
   sip-tester sipvicious tcpdump tshark
   espeak-ng flite sox libsox-fmt-base
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
-  postgresql redis-server kamailio baresip-core rtpengine-daemon
+  postgresql redis-server kamailio baresip-core linphone-cli rtpengine-daemon
   python3 procps iproute2 psmisc
 )
 

@@ -346,6 +346,11 @@ static void copy_conf(struct b2bua *b, const struct conf *cf)
 		 cf->media_advertise[0] ? cf->media_advertise : cf->media.bind_addr);
 	snprintf(b->sip_host, sizeof(b->sip_host), "%s",
 		 cf->sip.advertise_addr[0] ? cf->sip.advertise_addr : cf->sip.listen_addr);
+	{
+		struct in6_addr a6;
+
+		b->media_ip6 = inet_pton(AF_INET6, cf->media.bind_addr, &a6) == 1;
+	}
 	conf_node_id(cf, b->node_id, sizeof(b->node_id));
 	b->admit_timeout_ms = cf->data.admit_timeout_ms;
 }

@@ -14,7 +14,9 @@
  * is closed and the record is written once its final counters (MEDIA_EV_CLOSED)
  * are back. The call is freed only then, so a media event can always find it.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,6 +150,77 @@ void call_media_sig(const struct call *c, struct media_session_params *p)
 	}
 }
 
+/* The IPv4 address of a signalling peer of side s, if one is known. */
+static bool sig_ip4(const struct media_session_params *p, int s, struct in_addr *out)
+{
+	for (int i = 0; i < MEDIA_SIG_ADDRS; i++) {
+		const struct sockaddr_storage *ss = &p->side[s].sig[i];
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)ss;
+
+		if (ss->ss_family == AF_INET) {
+			*out = ((const struct sockaddr_in *)ss)->sin_addr;
+			return true;
+		}
+		if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+			memcpy(out, &a6->sin6_addr.s6_addr[12], 4);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * An SDP address the media sockets cannot reach - an IPv6 address while media is
+ * bound to IPv4, as a dual-stack UA may offer while it signals over IPv4 - is
+ * replaced by the IPv4 address the party's signalling came from, with the SDP's port
+ * (as a NAT fix-up does: the party's media socket listens on both families). Without
+ * such an address the side gets the unspecified address: nothing is sent to it, and
+ * the update is not refused (which would leave the call without media). IPv4-mapped
+ * addresses are their IPv4 address; the unspecified "::" is "0.0.0.0". Run after
+ * call_media_sig(), whose addresses it reads.
+ */
+static void call_media_reachable(struct call *c, struct media_session_params *p)
+{
+	if (c->b->media_ip6)
+		return;
+	for (int s = 0; s < 2; s++) {
+		struct sockaddr_storage *as[2] = { &p->side[s].rtp, &p->side[s].rtcp };
+
+		for (int i = 0; i < 2; i++) {
+			const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)as[i];
+			struct sockaddr_in a4 = { .sin_family = AF_INET };
+			char was[INET6_ADDRSTRLEN] = "", now[INET_ADDRSTRLEN] = "";
+			bool replaced = false;
+
+			if (as[i]->ss_family != AF_INET6)
+				continue;
+			a4.sin_port = a6->sin6_port;
+			if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+				memcpy(&a4.sin_addr, &a6->sin6_addr.s6_addr[12], 4);
+			} else if (!IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr)) {
+				inet_ntop(AF_INET6, &a6->sin6_addr, was, sizeof(was));
+				replaced = sig_ip4(p, s, &a4.sin_addr);
+				if (replaced)
+					inet_ntop(AF_INET, &a4.sin_addr, now, sizeof(now));
+			}
+			memset(as[i], 0, sizeof(*as[i]));
+			memcpy(as[i], &a4, sizeof(a4));
+			if (!was[0] || c->media_af_noted[s])
+				continue;
+			c->media_af_noted[s] = true;
+			if (replaced)
+				call_log(LOG_WARN, "call.media", c, s == SIDE_A ? "a" : "b",
+					 "SDP address %s is IPv6 and media is IPv4: sending to "
+					 "the leg's signalling address %s instead", was, now);
+			else
+				call_log(LOG_WARN, "call.media", c, s == SIDE_A ? "a" : "b",
+					 "SDP address %s is IPv6 and media is IPv4, and no IPv4 "
+					 "signalling address is known: nothing is sent to this leg",
+					 was);
+		}
+	}
+}
+
 void call_media_update(struct call *c)
 {
 	struct media_session_params p;
@@ -156,6 +229,7 @@ void call_media_update(struct call *c)
 		return;
 	b2b_sdp_media_params(&c->media, &p);
 	call_media_sig(c, &p);
+	call_media_reachable(c, &p);
 	if (media_session_update(c->ms, &p) != 0)
 		call_log(LOG_WARN, "call.media", c, NULL, "media parameters refused");
 	call_view_changed(c);   /* its codecs */
@@ -606,6 +680,7 @@ void call_media_pending(struct call *c)
 		return;
 	b2b_sdp_media_params_pending(&c->media, &p);
 	call_media_sig(c, &p);
+	call_media_reachable(c, &p);
 	media_session_update(c->ms, &p);
 }
 

@@ -327,6 +327,7 @@ struct call {
 	struct sipua_leg   *a, *b_leg;
 	struct media_session *ms;
 	bool                ms_closing;       /**< destroyed, waiting for MEDIA_EV_CLOSED */
+	bool                media_af_noted[2]; /**< a side's unreachable SDP address logged */
 	struct route_table *rt;               /**< reference held for the call's life */
 	const struct trunk *trunk_in, *trunk_out;
 	char                a_call_id[128];
@@ -387,6 +388,8 @@ struct b2bua {
 	struct conf_sip      sip;              /**< copied at create / reload */
 	struct media_engine_cfg media_cfg;
 	char                 media_addr[CONF_HOST_MAX];  /**< c= address we advertise */
+	bool                 media_ip6;        /**< media sockets bound to IPv6: they reach
+						    both families (IPv4 only otherwise) */
 	char                 sip_host[CONF_HOST_MAX];    /**< host in our From URIs */
 	struct route_table  *rt;               /**< current snapshot (reference held) */
 	struct sipua        *ua;

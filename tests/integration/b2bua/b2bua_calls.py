@@ -5,11 +5,15 @@ Each case checks what crosses the wire (SIPp scenario success, RTP captured on t
 callee's and caller's media ports) and what trunxd records (one `call.end` per call,
 its fields), and trunxd must stop cleanly (exit 0, no sanitizer report)."""
 import os
+import re
+import socket
+import struct
+import time
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from harness import calls, capture, case, sipmsg, sipp, trunxd  # noqa: E402
+from harness import calls, capture, case, sipmsg, sipp, trunxd, ua  # noqa: E402
 
 
 def _start(ctx, uas_scen, uas_ms=0, configure=None, calls_=1):
@@ -292,6 +296,98 @@ def case_load_small(ctx):
                              % (len(recs), len(answered), n))
     if len({r["call_id"] for r in recs}) != n:
         raise AssertionError("call ids are not unique")
+
+
+def _media_of(body):
+    """(address, port) of an SDP body's first audio stream."""
+    text = body.decode(errors="replace")
+    m = re.search(r"^m=audio (\d+)", text, re.M)
+    c = re.search(r"^c=IN IP[46] (\S+)", text, re.M)
+    return (c.group(1) if c else None, int(m.group(1)) if m else 0)
+
+
+def _rtp_burst(sock, dest, n, ssrc):
+    for i in range(n):
+        sock.sendto(struct.pack("!BBHII", 0x80, 0, 1000 + i, 160 * i, ssrc) + b"\xff" * 160,
+                    dest)
+
+
+def _rtp_count(sock, seconds):
+    sock.settimeout(0.1)
+    got, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            data, _ = sock.recvfrom(2048)
+        except (socket.timeout, BlockingIOError):
+            continue
+        if len(data) >= 12 and data[0] >> 6 == 2:
+            got += 1
+    return got
+
+
+def _sdp6(port):
+    return ("v=0\r\no=- 77 1 IN IP6 fd00::7\r\ns=-\r\nc=IN IP6 fd00::7\r\nt=0 0\r\n"
+            "m=audio %d RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+            "a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n" % port).encode()
+
+
+def _ipv6_sdp(ctx, leg):
+    """leg ("a" or "b") signals over IPv4 and names an IPv6 address in its SDP."""
+    b = ua.UA("127.0.0.1", name="b", auto=True)
+    ctx.at_end(b.close)
+    pcmu = ((0, "PCMU/8000"), (101, "telephone-event/8000"))
+    b.answer_body = ((lambda inv: _sdp6(b.media_port)) if leg == "b" else
+                     (lambda inv: ua.sdp(b.ip, b.media_port, pts=pcmu)))   # a pure relay
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port)
+    ctx.at_end(t._end_check)
+    t.start()
+    a = ua.UA("127.0.0.1", name="a", auto=True)
+    ctx.at_end(a.close)
+    body = _sdp6(a.media_port) if leg == "a" else ua.sdp(a.ip, a.media_port, pts=pcmu)
+    da, final = a.call((t.addr, t.port), body=body)
+    if da is None:
+        raise AssertionError("call not answered: %s" % (final.start if final else None))
+    inv = b.wait(lambda m: m.method == "INVITE", 5)
+    to_a = _media_of(final.body)
+    to_b = _media_of(inv.body)
+    ctx.log("trunxd's media: toward A %s, toward B %s", to_a, to_b)
+    # The IPv6 side hears first: it has sent nothing, so only its signalling address
+    # can serve.
+    first, second = ((b, to_b, a), (a, to_a, b)) if leg == "a" else \
+        ((a, to_a, b), (b, to_b, a))
+    _rtp_burst(first[0].media, first[1], 25, 0x1111)
+    heard_1 = _rtp_count(first[2].media, 1.0)
+    _rtp_burst(second[0].media, second[1], 25, 0x2222)
+    heard_2 = _rtp_count(second[2].media, 1.0)
+    da.bye()
+    rec = t.wait_events("call.end", 1, 10)
+    warn = [e for e in t.events("call.media") if "IPv6" in e.get("msg", "")]
+    ctx.log("leg %s (IPv6 SDP) heard %d, the other %d; call.media: %s; call.end: %s",
+            leg, heard_1, heard_2, warn, rec)
+    if heard_1 < 20 or heard_2 < 20:
+        raise AssertionError("audio did not cross: the IPv6 leg heard %d of 25, the other "
+                             "%d of 25" % (heard_1, heard_2))
+    if len(warn) != 1 or warn[0].get("leg") != leg or "127.0.0.1" not in warn[0]["msg"]:
+        raise AssertionError("expected one call.media warning for leg %s naming the "
+                             "signalling address: %s" % (leg, warn))
+    if len(rec) != 1 or rec[0].get("rtp_a_out", 0) < 20 or rec[0].get("rtp_b_out", 0) < 20:
+        raise AssertionError("call.end RTP counts: %s" % rec)
+
+
+def case_ipv6_sdp_ipv4_media(ctx):
+    """A dual-stack caller that signals over IPv4 but names an IPv6 address in its SDP
+    (as linphone does on a host with an IPv6 address), while trunxd's media is IPv4:
+    trunxd sends its media to the caller's signalling address with the SDP's port
+    (the caller's socket takes both families), says so once in a call.media warning,
+    and the audio crosses both ways. Before, the media update was refused and the
+    call stayed up with no audio at all."""
+    _ipv6_sdp(ctx, "a")
+
+
+def case_ipv6_sdp_ipv4_media_b(ctx):
+    """The same for a callee whose answer names an IPv6 address: its media goes to the
+    address its responses came from."""
+    _ipv6_sdp(ctx, "b")
 
 
 if __name__ == "__main__":
