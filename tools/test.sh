@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # tools/test.sh — installs dependencies, builds and runs the whole test suite:
-#   1. fuzz build (clang + libFuzzer): every fuzz target runs briefly over its corpus
-#   2. release build: unit + integration tests
-#   3. sanitizer build (ASan + UBSan): the same unit + integration tests, but for the
-#      benchmark smoke runs (label "bench": a sanitizer's figures measure nothing) and
-#      the AMD check on other voices (label "voices": the same code as the AMD tests
-#      that do run there, on a second corpus)
-# The release stage runs the integration tests two at a time (they wait on timers and
-# peers far more than they compute, and each picks its own free ports), then the unit
-# tests and the load, benchmark and "serial" tests alone (floods, and call-quality
-# figures on a clean line: they must not share the cores with another test). The
-# sanitizer stage does the same, and also runs the tests labelled "media" (audio and
-# its timing checked on calls through trunxd) alone: its slower binaries starve each
-# other's media when two such tests share the 2 cores.
+#   1. release build; its integration tests, while the fuzz tree (clang + libFuzzer)
+#      and the sanitizer tree (ASan + UBSan) build in the background at nice 19
+#   2. every fuzz target runs briefly over its corpus (alone: they are timed runs)
+#   3. the release unit tests, and its load, benchmark and "serial" tests
+#   4. the sanitizer tree: the same unit + integration tests, but for the benchmark
+#      smoke runs (label "bench": a sanitizer's figures measure nothing) and the AMD
+#      check on other voices (label "voices": the same code as the AMD tests that do
+#      run there, on a second corpus)
+# Integration tests run two at a time (they wait on timers and peers far more than
+# they compute, and each picks its own free ports: the two use about half of the 2
+# cores, the background builds take the rest and yield to them), then the unit tests
+# and the load, benchmark and "serial" tests alone (floods, and call-quality figures on
+# a clean line: they must not share the cores with another test). The sanitizer stage
+# also runs the tests labelled "media" (audio and its timing checked on calls through
+# trunxd) alone: its slower binaries starve each other's media when two such tests
+# share the 2 cores. About 44 min on 2 cores.
 # The output ends with ctest's summary line of the sanitizer run.
 # Environment: TRUNX_JOBS (parallel build jobs), TRUNX_FUZZ_SECONDS (default 10),
 #              TRUNX_TEST_REGEX (ctest -R filter), TRUNX_SKIP_FUZZ=1, TRUNX_SKIP_RELEASE=1,
@@ -31,41 +34,69 @@ regex=(); [ -n "${TRUNX_TEST_REGEX:-}" ] && regex=(-R "$TRUNX_TEST_REGEX")
 
 step() { printf '\n==== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 
-# run_tests DIR EXCLUDE JOBS ALONE: the integration tests JOBS at a time, then the rest
-# one by one: unit, load, bench and serial tests, and integration tests with a label in
-# ALONE (EXCLUDE: a label regex left out of everything). Every part runs; the status is
-# theirs.
-run_tests() {
-  local dir=$1 exclude=$2 jobs=$3 alone=$4 rc=0
-  (cd "$dir" && ctest -L integration -LE "load|bench|serial|$alone|$exclude" \
-     --output-on-failure -j "$jobs" "${regex[@]}") || rc=$?
-  (cd "$dir" && ctest -L "unit|load|bench|serial|$alone" -LE "$exclude" --output-on-failure \
-     "${regex[@]}") || rc=$?
-  return "$rc"
+# int_tests DIR EXCLUDE JOBS ALONE: the integration tests JOBS at a time but those with
+# a label in ALONE (EXCLUDE: a label regex left out of everything).
+int_tests() {
+  (cd "$1" && ctest -L integration -LE "load|bench|serial|$4|$2" \
+     --output-on-failure -j "$3" "${regex[@]}")
+}
+# alone_tests DIR EXCLUDE ALONE: the rest one by one: unit, load, bench and serial
+# tests, and integration tests with a label in ALONE.
+alone_tests() {
+  (cd "$1" && ctest -L "unit|load|bench|serial|$3" -LE "$2" --output-on-failure \
+     "${regex[@]}")
 }
 
-if [ "${TRUNX_SKIP_FUZZ:-0}" != 1 ]; then
-  step "fuzz build"
+fuzz_build() {
   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DTRUNX_FUZZ=ON \
         -DTRUNX_FUZZ_SECONDS="$fuzz_seconds" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build-fuzz -j "$jobs" --target fuzzers
+}
+asan_build() {
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTRUNX_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j "$jobs"
+}
+other_builds() {
+  if [ "${TRUNX_SKIP_FUZZ:-0}" != 1 ]; then fuzz_build; fi
+  asan_build
+}
+
+rc=0
+if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
+  step "release build"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build -j "$jobs"
+  step "release integration tests; fuzz and sanitizer builds in the background"
+  bg_log=$(mktemp)
+  (export -f fuzz_build asan_build other_builds
+   export fuzz_seconds jobs TRUNX_SKIP_FUZZ
+   exec nice -n 19 bash -c 'set -euo pipefail; other_builds') >"$bg_log" 2>&1 &
+  bg_pid=$!
+  int_tests build fuzz "${TRUNX_CTEST_JOBS:-2}" serial || rc=$?
+  step "background builds"
+  bg_rc=0; wait "$bg_pid" || bg_rc=$?
+  cat "$bg_log"; rm -f "$bg_log"
+  [ "$bg_rc" = 0 ] || { echo "test.sh: fuzz or sanitizer build failed ($bg_rc)"; exit "$bg_rc"; }
+else
+  step "fuzz and sanitizer builds"
+  other_builds
+fi
+
+if [ "${TRUNX_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzzers (${fuzz_seconds}s each)"
   (cd build-fuzz && ctest -L fuzz --output-on-failure -j "$jobs" "${regex[@]}")
 fi
 
 if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
-  step "release build"
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build build -j "$jobs"
-  step "release tests"
-  run_tests build fuzz "${TRUNX_CTEST_JOBS:-2}" serial
+  step "release tests, one at a time"
+  alone_tests build fuzz serial || rc=$?
+  [ "$rc" = 0 ] || exit "$rc"
 fi
 
-step "sanitizer build (ASan + UBSan)"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTRUNX_SANITIZE=ON >/dev/null
-cmake --build build-asan -j "$jobs"
 step "sanitizer tests"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}
-run_tests build-asan "fuzz|bench|voices" "${TRUNX_ASAN_CTEST_JOBS:-2}" media
+int_tests build-asan "fuzz|bench|voices" "${TRUNX_ASAN_CTEST_JOBS:-2}" media || rc=$?
+alone_tests build-asan "fuzz|bench|voices" media || rc=$?
+exit "$rc"

@@ -1,7 +1,8 @@
 """Test-case runner shared by the integration drivers.
 
 A driver defines functions named case_<name>(ctx) and ends with
-`case.main(globals())`. ctest runs one case per test:
+`sys.exit(case.main(globals()))` (its exit status is the verdict). ctest runs one
+case per test:
 
     python3 driver.py --trunxd PATH [--trunxctl PATH] --sipp-dir DIR --workdir DIR NAME
 
