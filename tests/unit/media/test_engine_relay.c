@@ -116,7 +116,7 @@ static void test_update_burst_newest_wins(void **state)
 
 	(void)state;
 	setup(&f);
-	peer_open(&c);
+	peer_open(&c, NULL);
 	for (int i = 0; i < 20000; i++) {
 		side_params(&f.p.side[1], peer_port(i % 2 ? &f.b : &c), 0, MEDIA_DIR_SENDRECV);
 		mfx_update(&f);
@@ -143,8 +143,8 @@ static void test_latch_and_third_party(void **state)
 
 	(void)state;
 	setup(&f);
-	peer_open(&a2);
-	peer_open(&a3);
+	peer_open(&a2, NULL);
+	peer_open(&a3, NULL);
 	mfx_update(&f);
 	/* SDP names f.a, but the packets come from a2 (a NAT): latch to a2. */
 	hop(&a2, f.pa, &f.b, 0, 1, 0, 0xa, 1);
@@ -180,7 +180,7 @@ static void test_new_remote_takes_back_latch(void **state)
 
 	(void)state;
 	setup(&f);
-	peer_open(&a2);
+	peer_open(&a2, NULL);
 	mfx_update(&f);
 	hop(&f.a, f.pa, &f.b, 0, 1, 0, 0xa, 1);            /* latched to A's SDP address */
 	side_params(&f.p.side[0], peer_port(&a2), 0, MEDIA_DIR_SENDRECV);
@@ -205,8 +205,8 @@ static void test_relatch_after_silence(void **state)
 
 	(void)state;
 	setup_relatch(&f, 300);
-	peer_open(&a2);
-	peer_open(&a3);
+	peer_open(&a2, NULL);
+	peer_open(&a3, NULL);
 	mfx_update(&f);
 	hop(&a2, f.pa, &f.b, 0, 1, 0, 0xa, 1);
 	peer_send_rtp(&a3, f.pa, 0, 1, 0, 0xc, false, 2);          /* too early */
@@ -232,7 +232,7 @@ static void test_relatch_after_update(void **state)
 
 	(void)state;
 	setup(&f);   /* default relatch: 2 s, far longer than this test waits */
-	peer_open(&a2);
+	peer_open(&a2, NULL);
 	mfx_update(&f);
 	hop(&f.a, f.pa, &f.b, 0, 1, 0, 0xa, 1);
 	peer_send_rtp(&a2, f.pa, 0, 1, 0, 0xa2, false, 2);
@@ -261,7 +261,7 @@ static void test_stable_ssrc_across_sources(void **state)
 
 	(void)state;
 	setup(&f);
-	peer_open(&a2);
+	peer_open(&a2, NULL);
 	mfx_update(&f);
 	first = hop(&f.a, f.pa, &f.b, 0, 1000, 50000, 0x1111, 0);
 	seq = first.seq;
@@ -318,9 +318,9 @@ static void test_rtcp_relay(void **state)
 
 	(void)state;
 	setup(&f);
-	peer_open(&ar);
-	peer_open(&br);
-	peer_open(&x);
+	peer_open(&ar, NULL);
+	peer_open(&br, NULL);
+	peer_open(&x, NULL);
 	side_params(&f.p.side[0], peer_port(&f.a), peer_port(&ar), MEDIA_DIR_SENDRECV);
 	side_params(&f.p.side[1], peer_port(&f.b), peer_port(&br), MEDIA_DIR_SENDRECV);
 	mfx_update(&f);
@@ -531,20 +531,6 @@ static void test_null_address_hold(void **state)
 	assert_int_equal(ev.stats[0].rtp_out, 2);
 }
 
-/* A party on another loopback address (a stranger to the call). */
-static void peer_open_at(struct peer *p, const char *ip)
-{
-	socklen_t len = sizeof(p->addr);
-
-	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(p->fd >= 0);
-	memset(&p->addr, 0, sizeof(p->addr));
-	p->addr.sin_family = AF_INET;
-	assert_int_equal(inet_pton(AF_INET, ip, &p->addr.sin_addr), 1);
-	assert_int_equal(bind(p->fd, (struct sockaddr *)&p->addr, sizeof(p->addr)), 0);
-	assert_int_equal(getsockname(p->fd, (struct sockaddr *)&p->addr, &len), 0);
-}
-
 /* RTP bleed: a stranger (127.0.0.5) sprays the session's ports first. With the
  * default latch = known it takes neither side: its packets are dropped and counted,
  * the parties latch and are relayed, it receives nothing, and once a party has been
@@ -558,7 +544,7 @@ static void test_latch_refuses_stranger(void **state)
 	(void)state;
 	setup_relatch(&f, 100);
 	mfx_update(&f);
-	peer_open_at(&x, "127.0.0.5");
+	peer_open(&x, "127.0.0.5");
 	for (uint16_t i = 0; i < 5; i++) {
 		peer_send_rtp(&x, f.pa, 0, (uint16_t)(900 + i), 160u * i, 0x66, false, 66);
 		peer_send_rtp(&x, f.pb, 0, (uint16_t)(900 + i), 160u * i, 0x66, false, 66);
@@ -622,7 +608,7 @@ static void test_latch_any(void **state)
 	cfg.latch = MEDIA_LATCH_ANY;
 	mfx_open(&f, &cfg, 77);
 	mfx_update(&f);
-	peer_open_at(&x, "127.0.0.5");
+	peer_open(&x, "127.0.0.5");
 	hop(&x, f.pa, &f.b, 0, 1, 0, 0x66, 1);
 	hop(&f.b, f.pb, &x, 0, 1, 0, 0xb, 2);
 	mfx_close(&f, &ev);
