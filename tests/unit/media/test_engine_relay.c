@@ -1,14 +1,16 @@
 /* test_engine_relay.c — the relay with real sockets: both ways with PT rewrite,
- * latching, third-party drops, strangers refused the latch (RTP bleed), re-latch after
- * silence and after an update, one stable
- * SSRC with continuous seq/ts and the marker across a source change, RTCP rewrite,
- * direction handling, and the final stats. The test plays both remote parties. */
+ * latching, third-party drops, strangers refused the latch (RTP bleed) unless the
+ * side's own latch or the engine's is any, re-latch after silence and after an update,
+ * one stable SSRC with continuous seq/ts and the marker across a source change, RTCP
+ * rewrite, direction handling, and the final stats. The test plays both remote
+ * parties. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -616,6 +618,68 @@ static void test_latch_any(void **state)
 	peer_close(&x);
 }
 
+/* Each side's own latch over the engine's (a per-trunk latch): a stranger (127.0.0.5)
+ * sprays both ports. The side whose latch is any takes it, and its packets reach the
+ * other party; the side whose latch is known refuses it (counted foreign), and that
+ * side's own party is still relayed, toward the stranger that now holds the open
+ * side. Run over an engine whose latch is known (side A says any) and over one whose
+ * latch is any (side A says known, side B follows the engine). */
+static void latch_sides(enum media_latch engine, enum media_side_latch la,
+			enum media_side_latch lb, int open)
+{
+	struct mfx f;
+	struct media_engine_cfg cfg;
+	struct media_event ev;
+	struct peer x, *party[2];
+	uint16_t port[2];
+	int shut = !open;
+
+	test_engine_cfg(&cfg, 8, 2);
+	cfg.latch = engine;
+	mfx_open(&f, &cfg, 78);
+	party[0] = &f.a;
+	party[1] = &f.b;
+	port[0] = f.pa;
+	port[1] = f.pb;
+	f.p.side[0].latch = la;
+	f.p.side[1].latch = lb;
+	mfx_update(&f);
+	sleep_ms(50);
+	peer_open(&x, "127.0.0.5");
+	for (uint16_t i = 0; i < 3; i++)
+		peer_send_rtp(&x, port[shut], 0, (uint16_t)(900 + i), 160u * i, 0x66, false, 66);
+	assert_int_equal(peer_drain(party[open], QUIET_MS), 0);
+	hop(&x, port[open], party[shut], 0, 1, 0, 0x67, 1);
+	hop(party[shut], port[shut], &x, 0, 1, 0, 0xb, 2);
+	assert_int_equal(peer_drain(party[open], QUIET_MS), 0);
+	mfx_close(&f, &ev);
+	assert_int_equal(ev.stats[shut].rtp_foreign, 3);
+	assert_int_equal(ev.stats[shut].rtp_in, 1);
+	assert_int_equal(ev.stats[open].rtp_foreign, 0);
+	assert_int_equal(ev.stats[open].rtp_in, 1);
+	peer_close(&x);
+}
+
+static void test_latch_per_side(void **state)
+{
+	(void)state;
+	latch_sides(MEDIA_LATCH_KNOWN, MEDIA_SIDE_LATCH_ANY, MEDIA_SIDE_LATCH_ENGINE, 0);
+	latch_sides(MEDIA_LATCH_KNOWN, MEDIA_SIDE_LATCH_ENGINE, MEDIA_SIDE_LATCH_ANY, 1);
+	latch_sides(MEDIA_LATCH_ANY, MEDIA_SIDE_LATCH_KNOWN, MEDIA_SIDE_LATCH_ENGINE, 1);
+}
+
+/* A side's latch outside the enum is refused by the update. */
+static void test_latch_bad_value(void **state)
+{
+	struct mfx f;
+
+	(void)state;
+	setup(&f);
+	f.p.side[1].latch = (enum media_side_latch)3;
+	assert_int_equal(media_session_update(f.s, &f.p), EINVAL);
+	mfx_close(&f, NULL);
+}
+
 static int open6(struct sockaddr_in6 *a)
 {
 	socklen_t len = sizeof(*a);
@@ -706,6 +770,8 @@ int test_engine_relay_run(void)
 		cmocka_unit_test(test_latch_refuses_stranger),
 		cmocka_unit_test(test_latch_from_signalling_address),
 		cmocka_unit_test(test_latch_any),
+		cmocka_unit_test(test_latch_per_side),
+		cmocka_unit_test(test_latch_bad_value),
 		cmocka_unit_test(test_ipv6),
 	};
 
