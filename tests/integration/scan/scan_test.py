@@ -267,11 +267,10 @@ class Sprayer:
         self.sock.close()
 
 
-def bleed_call(ctx, latch, trunks=None):
-    """One 8.5 s call, both parties playing g711a.pcap, with a stranger spraying the
-    media range from before the call until after it; returns (sprayer, call.end).
-    trunks: a trunk's own latch ({"carrier": "any"}: the caller's leg A)."""
-    u = calls.uas(ctx, "uas_basic.xml", duration_ms=500)
+def bleed_daemon(ctx, latch, trunks=None, ncalls=1):
+    """trunxd with [media] latch and trunks' own latch ({"carrier": "any"}: the
+    caller's leg A; "pbx": the called leg B), and a callee for ncalls calls."""
+    u = calls.uas(ctx, "uas_basic.xml", calls=ncalls, duration_ms=500)
 
     def conf(cf):
         cf.media["latch"] = latch
@@ -279,23 +278,43 @@ def bleed_call(ctx, latch, trunks=None):
             getattr(cf, name)["latch"] = v
     t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, media_ports=200,
                       configure=conf).start()
+    return t, u
+
+
+def sprayed_call(ctx, t, u, n=1, last=True):
+    """Call n: 8.5 s, both parties playing g711a.pcap, with a stranger spraying the
+    media range from before the call until after it; returns (sprayer, call.end).
+    last: the callee's last call (it is then waited for)."""
     lo, hi = t.conf.media_range
     spray = Sprayer(lo, hi, seconds=20).start()
     time.sleep(0.3)
-    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, duration_ms=8500)
-    calls.finish(c, u)
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, name="uac%d" % n, duration_ms=8500)
+    if last:
+        calls.finish(c, u)
+    else:
+        calls.finish(c)
     time.sleep(0.5)
     spray.stop()
-    recs = t.wait_events("call.end", 1, 15)
-    if len(recs) != 1:
-        raise AssertionError("expected one call.end, got %s" % recs)
-    rec = recs[0]
+    recs = t.wait_events("call.end", n, 15)
+    if len(recs) != n:
+        raise AssertionError("expected %d call.end, got %s" % (n, recs))
+    rec = recs[n - 1]
     ctx.log("latch=%s %s: stranger sent %d packets to %d ports, got %d back; call.end "
-            "rtp_a_in %s rtp_b_in %s rtp_foreign_a %s rtp_foreign_b %s", latch, trunks or "",
+            "rtp_a_in %s rtp_b_in %s rtp_foreign_a %s rtp_foreign_b %s",
+            t.conf.media.get("latch"),
+            {k: getattr(t.conf, k).get("latch") for k in ("carrier", "pbx")},
             spray.sent, len(spray.ports), spray.got, rec.get("rtp_a_in"),
             rec.get("rtp_b_in"), rec.get("rtp_foreign_a"), rec.get("rtp_foreign_b"))
     sipp.expect_ok(c)
-    sipp.expect_ok(u)
+    if last:
+        sipp.expect_ok(u)
+    return spray, rec
+
+
+def bleed_call(ctx, latch, trunks=None):
+    """One sprayed call on a new trunxd; returns (trunxd, sprayer, call.end)."""
+    t, u = bleed_daemon(ctx, latch, trunks)
+    spray, rec = sprayed_call(ctx, t, u)
     return t, spray, rec
 
 
@@ -359,6 +378,27 @@ def case_rtp_bleed_trunk_any_b(ctx):
     if rec.get("rtp_foreign_b"):
         raise AssertionError("leg B (latch = any) counted foreign packets: %s" % rec)
     refused_on(rec, "a")
+
+
+def case_rtp_bleed_trunk_reload(ctx):
+    """A trunk's latch changes with a reload, for the calls after it: the carrier's
+    latch = any lets the stranger take leg A of the first call; the line removed
+    (the node's known) and SIGHUP, the second call refuses it on both legs."""
+    t, u = bleed_daemon(ctx, "known", {"carrier": "any"}, ncalls=2)
+    spray, rec = sprayed_call(ctx, t, u, 1, last=False)
+    if spray.got == 0 or rec.get("rtp_foreign_a"):
+        raise AssertionError("carrier latch = any: leg A refused the stranger: %s" % rec)
+    del t.conf.carrier["latch"]
+    with open(t.conf_path, "w") as f:
+        f.write(t.conf.text())
+    t.proc.send_signal(signal.SIGHUP)
+    if not t.wait_events("reload.done", 1, 15):
+        raise AssertionError("no reload.done")
+    spray, rec = sprayed_call(ctx, t, u, 2)
+    if spray.got:
+        raise AssertionError("after the reload the stranger received %d packets" % spray.got)
+    for leg in ("a", "b"):
+        refused_on(rec, leg)
 
 
 if __name__ == "__main__":
