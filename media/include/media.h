@@ -32,11 +32,12 @@
  * Relay rules:
  *  - Symmetric RTP with latching: packets are accepted from the remote address given
  *    by SDP; the first packet from another source latches the side to that source
- *    (NAT). Which sources may latch is cfg.latch: with MEDIA_LATCH_KNOWN (the
- *    default) only a source whose IP is the SDP address's or one the party's
- *    signalling came from (media_side_params.sig), so a stranger spraying the port
- *    range can neither take a call's audio nor inject its own ("RTP bleed"); others
- *    are dropped and counted (rtp_foreign). After latching, packets from other sources
+ *    (NAT). Which sources may latch is cfg.latch, or the side's own
+ *    media_side_params.latch: with MEDIA_LATCH_KNOWN (the default) only a source
+ *    whose IP is the SDP address's or one the party's signalling came from
+ *    (media_side_params.sig), so a stranger spraying the port range can neither
+ *    take a call's audio nor inject its own ("RTP bleed"); others are dropped and
+ *    counted (rtp_foreign). After latching, packets from other sources
  *    are dropped (counted), unless
  *    the latched source has been silent for cfg.relatch_ms, or an update changed the
  *    remote address, in which case the next source latches again; when that update
@@ -103,6 +104,13 @@ enum media_kfwd {
 enum media_latch {
 	MEDIA_LATCH_KNOWN = 0, /**< the SDP address's IP or the party's signalling IPs */
 	MEDIA_LATCH_ANY,       /**< any source (the first packet wins) */
+};
+
+/** One side's own choice of enum media_latch (media_side_params.latch). */
+enum media_side_latch {
+	MEDIA_SIDE_LATCH_ENGINE = 0, /**< the engine's cfg.latch (zeroed parameters) */
+	MEDIA_SIDE_LATCH_KNOWN,      /**< MEDIA_LATCH_KNOWN on this side */
+	MEDIA_SIDE_LATCH_ANY,        /**< MEDIA_LATCH_ANY on this side */
 };
 
 struct media_engine_cfg {
@@ -350,6 +358,10 @@ struct media_side_params {
 	 *  MEDIA_LATCH_KNOWN, a NATed party whose SDP names a private address may still
 	 *  latch from one of these. */
 	struct sockaddr_storage sig[MEDIA_SIG_ADDRS];
+	/** Which sources may latch this side: the engine's cfg.latch unless the side
+	 *  names its own (one trunk's NATed parties may need ANY while the other side
+	 *  keeps KNOWN). */
+	enum media_side_latch   latch;
 	struct sockaddr_storage rtcp;    /**< remote RTCP address; port 0 = rtp port + 1 */
 	enum media_dir          dir;     /**< direction the remote declared */
 	bool                    rtcp_mux;/**< RTCP shares the RTP ports (RFC 5761) */

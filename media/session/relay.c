@@ -10,7 +10,8 @@
  * then only from the latched address, until that address has been silent for
  * relatch_ms or an update gives a new remote address. A source may latch when its IP
  * is the SDP address's, one the party's signalling came from, or the one the side was
- * latched to before (or any source, with latch_any): the port range is no open door
+ * latched to before (or any source, when the side's latch_any is set: its own latch
+ * parameter, else the engine's): the port range is no open door
  * for a stranger's packets. The incoming source is the pair (address, SSRC) of the
  * last accepted packet; when it changes, receive statistics restart (the loss so far
  * is kept) and the outgoing stream is rebased: its next packet continues one sequence
@@ -69,10 +70,9 @@ static uint32_t clock_units(uint64_t us, uint32_t clock_hz)
 	return (uint32_t)(us * clock_hz / 1000000u);
 }
 
-static bool may_latch(const struct session_side *in, const struct session_cfg *cfg,
-		      const union media_sa *src)
+static bool may_latch(const struct session_side *in, const union media_sa *src)
 {
-	if (cfg->latch_any || (!in->null_remote && sa_ip_eq(src, &in->sdp_rtp)))
+	if (in->latch_any || (!in->null_remote && sa_ip_eq(src, &in->sdp_rtp)))
 		return true;
 	/* The host it was latched to before (an update, e.g. an RFC 2543 hold, unlatched
 	 * it): it passed this check then. */
@@ -95,12 +95,12 @@ static bool accept_rtp_source(struct session_side *in, const struct session_cfg 
 		if (!(in->latch_provisional && in->have_remote && !in->null_remote &&
 		      sa_eq(src, &in->sdp_rtp)) &&
 		    now_ms - in->last_rx_ms < cfg->relatch_ms) {
-			if (!may_latch(in, cfg, src))
+			if (!may_latch(in, src))
 				in->st.rtp_foreign++;
 			return false;
 		}
 	}
-	if (!may_latch(in, cfg, src)) {
+	if (!may_latch(in, src)) {
 		in->st.rtp_foreign++;
 		return false;
 	}

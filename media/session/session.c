@@ -82,7 +82,8 @@ int session_params_check(const struct media_session_params *p, int family)
 		union media_sa a;
 		bool known;
 
-		if (!dir_ok(sp->dir) || sp->srtp.suite > MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32)
+		if (!dir_ok(sp->dir) || sp->srtp.suite > MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32 ||
+		    (unsigned)sp->latch > MEDIA_SIDE_LATCH_ANY)
 			return EINVAL;
 		if (remote_from(&a, &sp->rtp, family, &known) ||
 		    remote_from(&a, &sp->rtcp, family, &known))
@@ -108,8 +109,10 @@ static unsigned timer_wanted(const struct media_session *s, const struct session
 	return held(s) ? cfg->hold_timeout_ms : cfg->rtp_timeout_ms;
 }
 
-static void apply_side(struct session_side *sd, const struct media_side_params *sp, int family)
+static void apply_side(struct session_side *sd, const struct media_side_params *sp,
+		       const struct session_cfg *cfg)
 {
+	int family = cfg->family;
 	union media_sa rtp, rtcp;
 	bool known, rtcp_known;
 
@@ -138,6 +141,8 @@ static void apply_side(struct session_side *sd, const struct media_side_params *
 		sd->rtcp_latched = false;
 	}
 	sd->null_remote = known && sa_is_any(&rtp);
+	sd->latch_any = sp->latch == MEDIA_SIDE_LATCH_ANY ||
+			(sp->latch == MEDIA_SIDE_LATCH_ENGINE && cfg->latch_any);
 	sd->n_sig = 0;
 	for (int i = 0; i < MEDIA_SIG_ADDRS; i++)   /* a family the sockets cannot reach: skipped */
 		if (sp->sig[i].ss_family &&
@@ -276,7 +281,7 @@ void session_apply(struct media_session *s, const struct session_cfg *cfg,
 	struct media_codec_params old[2] = {s->side[0].codec, s->side[1].codec};
 
 	for (int i = 0; i < 2; i++) {
-		apply_side(&s->side[i], &p->side[i], cfg->family);
+		apply_side(&s->side[i], &p->side[i], cfg);
 		apply_srtp(s, (unsigned)i, &p->side[i].srtp);
 		s->side[i].codec = p->side[i].codec;
 	}

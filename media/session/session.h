@@ -85,6 +85,8 @@ struct session_side {
 	union media_sa      sdp_rtcp;      /**< remote RTCP address */
 	union media_sa      sig[MEDIA_SIG_ADDRS]; /**< the party's signalling IPs */
 	unsigned            n_sig;
+	bool                latch_any;     /**< any source may latch (the side's own
+					    *   latch, else the engine's) */
 	enum media_dir      dir;           /**< as declared by the remote */
 	bool                rtcp_mux;      /**< RTCP on the RTP ports, both ways */
 	uint8_t             pt_map[128];   /**< incoming PT -> PT toward the other side */
@@ -182,7 +184,8 @@ struct session_cfg {
 	unsigned hold_timeout_ms;  /**< while on hold; 0 = off */
 	unsigned jb_max_ms;        /**< jitter-buffer target limit */
 	unsigned relatch_ms;       /**< silence before another source may latch */
-	bool     latch_any;        /**< any source may latch (MEDIA_LATCH_ANY) */
+	bool     latch_any;        /**< any source may latch (MEDIA_LATCH_ANY), for a
+				        side whose parameters name no latch of their own */
 	int      family;           /**< AF_INET or AF_INET6 of the sockets */
 };
 

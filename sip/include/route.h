@@ -76,6 +76,14 @@ enum trunk_dtmf {
 	TRUNK_DTMF_INFO,          /**< SIP INFO (application/dtmf-relay, application/dtmf) */
 };
 
+/** Which RTP sources may latch the media of a trunk's legs: the node's [media] latch,
+ *  or the trunk's own (a NATed party behind a signalling-only proxy needs any). */
+enum trunk_latch {
+	TRUNK_LATCH_NODE = 0,     /**< [media] latch (unset) */
+	TRUNK_LATCH_KNOWN,        /**< the SDP address's or the party's signalling IPs */
+	TRUNK_LATCH_ANY,          /**< any source: the first packet wins */
+};
+
 enum trunk_rel100 {
 	TRUNK_REL100_OFF = 0,     /**< no 100rel: never send or require reliable 18x */
 	TRUNK_REL100_SUPPORTED,   /**< advertise Supported: 100rel; use it when the peer asks */
@@ -117,6 +125,7 @@ struct trunk_cfg {
 	bool     tls_verify;                /**< TLS peers' certificates must chain to the
 					         configured CAs (and name the uri's host) */
 	enum trunk_dtmf dtmf;               /**< how its legs carry digits */
+	enum trunk_latch latch;             /**< who may latch its legs' media */
 
 	/* Database mode (all zero for a file's [trunk]). */
 	enum trunk_kind   kind;

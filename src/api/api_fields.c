@@ -20,8 +20,9 @@ static const char *const conn_types[] = {"direct", "nuc", NULL};
 static const char *const dest_types[] = {"peer", "uri", "announcement", NULL};
 static const char *const srtp_modes[] = {"off", "optional", "required", NULL};
 static const char *const dtmf_modes[] = {"rfc4733", "inband", "info", NULL};
+static const char *const latch_modes[] = {"node", "known", "any", NULL};
 
-/* The media options of a trunk or peer (migration 005; a file's [trunk] keys). */
+/* The media options of a trunk or peer (migrations 005, 006; a file's [trunk] keys). */
 #define MEDIA_FIELDS \
 	{"srtp", AF_STRING, "srtp", "text", 0, AC_ENUM, 0, 0, srtp_modes, \
 	 "SDES-SRTP policy: off, optional (best effort), required (RTP/SAVP only)"}, \
@@ -36,7 +37,9 @@ static const char *const dtmf_modes[] = {"rfc4733", "inband", "info", NULL};
 	{"opus_fec", AF_BOOL, "opus_fec", "boolean", 0, AC_NONE, 0, 0, NULL, \
 	 "Opus in-band FEC when the peer asks for it"}, \
 	{"opus_dtx", AF_BOOL, "opus_dtx", "boolean", 0, AC_NONE, 0, 0, NULL, \
-	 "Opus DTX when the peer asks for it"}
+	 "Opus DTX when the peer asks for it"}, \
+	{"latch", AF_STRING, "latch", "text", 0, AC_ENUM, 0, 0, latch_modes, \
+	 "RTP sources that may latch its legs' media: node ([media] latch), known, any"}
 
 /* Recording and AMD of the calls a DID or a rule routes. */
 #define RECAMD_FIELDS \

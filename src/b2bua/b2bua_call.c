@@ -138,8 +138,21 @@ void call_warning(const struct call *c, char *out, size_t len, const char *why)
 	snprintf(out, len, "Warning: 399 %s \"%s\"\r\n", c->b->sip_host, clean);
 }
 
-/* Each side's signalling addresses: with [media] latch = known, the only sources
- * besides the SDP address that may latch its media. */
+/* Which sources may latch a side: its trunk's latch, else (unset, or no trunk) the
+ * node's [media] latch, which the engine applies. */
+static enum media_side_latch side_latch(const struct trunk *t)
+{
+	switch (t ? trunk_get_cfg(t)->latch : TRUNK_LATCH_NODE) {
+	case TRUNK_LATCH_KNOWN: return MEDIA_SIDE_LATCH_KNOWN;
+	case TRUNK_LATCH_ANY:   return MEDIA_SIDE_LATCH_ANY;
+	case TRUNK_LATCH_NODE:  break;
+	}
+	return MEDIA_SIDE_LATCH_ENGINE;
+}
+
+/* Each side's signalling addresses: with latch = known, the only sources besides the
+ * SDP address that may latch its media; and each side's latch, from the trunk of its
+ * leg (A: the trunk the call came from, B: the trunk it was routed to). */
 void call_media_sig(const struct call *c, struct media_session_params *p)
 {
 	for (int s = 0; s < 2; s++) {
@@ -147,6 +160,7 @@ void call_media_sig(const struct call *c, struct media_session_params *p)
 
 		if (s == SIDE_A && n == 0 && c->src.ss_family)
 			p->side[s].sig[0] = c->src;
+		p->side[s].latch = side_latch(s == SIDE_A ? c->trunk_in : c->trunk_out);
 	}
 }
 

@@ -532,6 +532,8 @@ struct sipua_leg *call_leg(const struct call *c, int side);
 void call_warning(const struct call *c, char *out, size_t len, const char *why);
 /** Sends the negotiated parameters to the media session. */
 void call_media_update(struct call *c);
+/** Fills what the media engine needs from signalling into p: each side's signalling
+ *  addresses and its trunk's latch. */
 void call_media_sig(const struct call *c, struct media_session_params *p);
 void call_media_pending(struct call *c);
 

@@ -24,6 +24,7 @@ static const char *const srtp_names[] = {"off", "optional", "required", NULL};
 static const char *const io_names[] = {"auto", "uring", "epoll", NULL};
 static const char *const kfwd_names[] = {"off", "auto", "on", NULL};
 static const char *const latch_names[] = {"known", "any", NULL};
+static const char *const trunk_latch_names[] = {"node", "known", "any", NULL};
 static const char *const dtmf_names[] = {"rfc4733", "inband", "info", NULL};
 
 _Static_assert(sizeof(enum log_level) == sizeof(int), "enum stored as int");
@@ -39,6 +40,8 @@ _Static_assert(sizeof(enum media_kfwd) == sizeof(int) && MEDIA_KFWD_ON == 2,
 	       "enum stored as int, names follow the values");
 _Static_assert(sizeof(enum media_latch) == sizeof(int) && MEDIA_LATCH_KNOWN == 0 &&
 	       MEDIA_LATCH_ANY == 1, "enum stored as int, names follow the values");
+_Static_assert(sizeof(enum trunk_latch) == sizeof(int) && TRUNK_LATCH_NODE == 0 &&
+	       TRUNK_LATCH_ANY == 2, "enum stored as int, names follow the values");
 
 /* Unix socket paths must fit sockaddr_un.sun_path (108 bytes with the NUL). */
 #define SUN_PATH_SIZE 108
@@ -161,6 +164,8 @@ static const struct conf_key trunk_keys[] = {
 	 NULL, "no"},
 	{"tls_verify", CT_BOOL, CK(struct trunk_cfg, tls_verify), 0, 0, 0, 0, 0, NULL, "yes"},
 	{"dtmf", CT_ENUM, CK(struct trunk_cfg, dtmf), 0, 0, 0, 0, 0, dtmf_names, "rfc4733"},
+	{"latch", CT_ENUM, CK(struct trunk_cfg, latch), 0, 0, 0, 0, 0, trunk_latch_names,
+	 "node"},
 };
 
 static const struct conf_key route_keys[] = {

@@ -32,9 +32,10 @@
 #endif
 #define FOLD_SHARE      256
 
-/* Migration 005's media columns of trunks and peers (db_rows.h, DBT_SRTP...). */
+/* The media columns of trunks and peers (db_rows.h, DBT_SRTP...): migration 005's,
+ * then 006's latch. */
 #define MEDIA_COLS ", srtp, srtp_without_tls::text, tls_verify::text, dtmf, " \
-	"opus_complexity::text, opus_fec::text, opus_dtx::text"
+	"opus_complexity::text, opus_fec::text, opus_dtx::text, latch"
 /* record_dir and amd of DIDs and rules. */
 #define RECAMD_COLS "coalesce(record_dir, ''), amd::text"
 static const char SQL_CARRIERS[] =

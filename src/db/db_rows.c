@@ -360,7 +360,7 @@ static int parse_media(const char *const *col, struct trunk_cfg *t, char *why, s
 		{DBT_SRTP, "srtp"}, {DBT_SRTP_NO_TLS, "srtp_without_tls"},
 		{DBT_TLS_VERIFY, "tls_verify"}, {DBT_DTMF, "dtmf"},
 		{DBT_OPUS_COMPLEXITY, "opus_complexity"}, {DBT_OPUS_FEC, "opus_fec"},
-		{DBT_OPUS_DTX, "opus_dtx"},
+		{DBT_OPUS_DTX, "opus_dtx"}, {DBT_LATCH, "latch"},
 	};
 	char r[128];
 

@@ -29,6 +29,7 @@ enum db_trunk_col {
 	/* media options (migration 005), parsed as the file's [trunk] keys */
 	DBT_SRTP, DBT_SRTP_NO_TLS, DBT_TLS_VERIFY, DBT_DTMF, DBT_OPUS_COMPLEXITY,
 	DBT_OPUS_FEC, DBT_OPUS_DTX,
+	DBT_LATCH,        /**< migration 006: node | known | any */
 	DBT_N
 };
 

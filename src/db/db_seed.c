@@ -163,6 +163,7 @@ int db_seed(const char *conninfo, const struct conf *cf, int *trunks, int *route
 		char ips[ROUTE_MAX_CIDRS * 48], codecs[128];
 		static const char *const srtp[] = {"off", "optional", "required"};
 		static const char *const dtmf[] = {"rfc4733", "inband", "info"};
+		static const char *const latch[] = {"node", "known", "any"};
 		char iport[8], what[128], cplx[8];
 		char *config = trunk_config(t);
 		const char *p[16];
@@ -198,15 +199,16 @@ int db_seed(const char *conninfo, const struct conf *cf, int *trunks, int *route
 		p[12] = cplx;
 		p[13] = t->opus_fec ? "true" : "false";
 		p[14] = t->opus_dtx ? "true" : "false";
+		p[15] = latch[t->latch <= TRUNK_LATCH_ANY ? t->latch : 0];   /* migration 006 */
 		snprintf(what, sizeof(what), "trunk %s", t->name);
 		rc = exec_params(c, "INSERT INTO carrier_trunks (name, provider, endpoint_host, "
 				 "endpoint_port, transport, identify_match_ips, identify_port, codecs, "
 				 "outbound_dial_format, configuration, srtp, srtp_without_tls, "
-				 "tls_verify, dtmf, opus_complexity, opus_fec, opus_dtx) VALUES ($1, "
-				 "'configuration file', $2, $3::int, $4, $5::cidr[], $6::int, "
+				 "tls_verify, dtmf, opus_complexity, opus_fec, opus_dtx, latch) VALUES "
+				 "($1, 'configuration file', $2, $3::int, $4, $5::cidr[], $6::int, "
 				 "$7::text[], 'plus_e164', $8::jsonb, $9, $10::boolean, $11::boolean, "
-				 "$12, $13::int, $14::boolean, $15::boolean) "
-				 "ON CONFLICT (name) DO NOTHING", 15, p, trunks, err, errlen, what);
+				 "$12, $13::int, $14::boolean, $15::boolean, $16) "
+				 "ON CONFLICT (name) DO NOTHING", 16, p, trunks, err, errlen, what);
 		free(config);
 	}
 	for (size_t i = 0; i < cf->n_routes && !rc; i++) {

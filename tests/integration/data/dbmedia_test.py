@@ -229,11 +229,11 @@ def case_api_fields(ctx):
     tr = expect(op.post("/v1/trunks", {"name": "c1", "identify_match_ips": ["127.0.0.2/32"]}),
                 201).json
     want = {"srtp": "off", "srtp_without_tls": False, "tls_verify": True, "dtmf": "rfc4733",
-            "opus_complexity": 5, "opus_fec": True, "opus_dtx": False}
+            "opus_complexity": 5, "opus_fec": True, "opus_dtx": False, "latch": "node"}
     assert {k: tr.get(k) for k in want} == want, tr
     bad = [("srtp", "sometimes"), ("dtmf", "sip-info"), ("opus_complexity", 11),
            ("opus_complexity", -1), ("opus_fec", "yes"), ("tls_verify", None),
-           ("srtp_without_tls", 1)]
+           ("srtp_without_tls", 1), ("latch", "first")]
     for k, v in bad:
         r = op.patch("/v1/trunks/" + tr["id"], {k: v})
         assert r.status == 422 and r.json.get("field") == k, (k, v, r.status, r.json)
@@ -284,6 +284,7 @@ def case_api_fields(ctx):
         assert not missing, (s, missing)
     assert sch["Trunk"]["properties"]["srtp"]["enum"] == ["off", "optional", "required"]
     assert sch["Trunk"]["properties"]["dtmf"]["enum"] == ["rfc4733", "inband", "info"]
+    assert sch["Trunk"]["properties"]["latch"]["enum"] == ["node", "known", "any"]
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 
 The media ports (rtp_bleed_*): a stranger sprays RTP at the whole media port range
 while a call runs, as RTP-bleed tools do, to latch a side first and so receive the
-call's audio and play its own into it.
+call's audio and play its own into it: refused under [media] latch = known, taken
+under any, and with one trunk's own latch = any taken on that trunk's leg only.
 
 The SIP front as SIPVicious sees it (sipvicious_*): the toolkit most
 attacks on SIP services start with (svmap finds SIP services and their User-Agent,
@@ -266,33 +267,65 @@ class Sprayer:
         self.sock.close()
 
 
-def bleed_call(ctx, latch):
-    """One 8.5 s call, both parties playing g711a.pcap, with a stranger spraying the
-    media range from before the call until after it; returns (sprayer, call.end)."""
-    u = calls.uas(ctx, "uas_basic.xml", duration_ms=500)
+def bleed_daemon(ctx, latch, trunks=None, ncalls=1):
+    """trunxd with [media] latch and trunks' own latch ({"carrier": "any"}: the
+    caller's leg A; "pbx": the called leg B), and a callee for ncalls calls."""
+    u = calls.uas(ctx, "uas_basic.xml", calls=ncalls, duration_ms=500)
 
     def conf(cf):
         cf.media["latch"] = latch
+        for name, v in (trunks or {}).items():
+            getattr(cf, name)["latch"] = v
     t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, media_ports=200,
                       configure=conf).start()
+    return t, u
+
+
+def sprayed_call(ctx, t, u, n=1, last=True):
+    """Call n: 8.5 s, both parties playing g711a.pcap, with a stranger spraying the
+    media range from before the call until after it; returns (sprayer, call.end).
+    last: the callee's last call (it is then waited for)."""
     lo, hi = t.conf.media_range
     spray = Sprayer(lo, hi, seconds=20).start()
     time.sleep(0.3)
-    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, duration_ms=8500)
-    calls.finish(c, u)
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, name="uac%d" % n, duration_ms=8500)
+    if last:
+        calls.finish(c, u)
+    else:
+        calls.finish(c)
     time.sleep(0.5)
     spray.stop()
-    recs = t.wait_events("call.end", 1, 15)
-    if len(recs) != 1:
-        raise AssertionError("expected one call.end, got %s" % recs)
-    rec = recs[0]
-    ctx.log("latch=%s: stranger sent %d packets to %d ports, got %d back; call.end "
-            "rtp_a_in %s rtp_b_in %s rtp_foreign_a %s rtp_foreign_b %s", latch,
+    recs = t.wait_events("call.end", n, 15)
+    if len(recs) != n:
+        raise AssertionError("expected %d call.end, got %s" % (n, recs))
+    rec = recs[n - 1]
+    ctx.log("latch=%s %s: stranger sent %d packets to %d ports, got %d back; call.end "
+            "rtp_a_in %s rtp_b_in %s rtp_foreign_a %s rtp_foreign_b %s",
+            t.conf.media.get("latch"),
+            {k: getattr(t.conf, k).get("latch") for k in ("carrier", "pbx")},
             spray.sent, len(spray.ports), spray.got, rec.get("rtp_a_in"),
             rec.get("rtp_b_in"), rec.get("rtp_foreign_a"), rec.get("rtp_foreign_b"))
     sipp.expect_ok(c)
-    sipp.expect_ok(u)
+    if last:
+        sipp.expect_ok(u)
+    return spray, rec
+
+
+def bleed_call(ctx, latch, trunks=None):
+    """One sprayed call on a new trunxd; returns (trunxd, sprayer, call.end)."""
+    t, u = bleed_daemon(ctx, latch, trunks)
+    spray, rec = sprayed_call(ctx, t, u)
     return t, spray, rec
+
+
+def refused_on(rec, leg):
+    """The stranger's packets were refused on leg (counted foreign), and the party's
+    every packet taken there."""
+    if rec.get("rtp_%s_in" % leg) != PCAP_PACKETS:
+        raise AssertionError("leg %s took %s of %d packets" % (leg, rec.get(
+            "rtp_%s_in" % leg), PCAP_PACKETS))
+    if not rec.get("rtp_foreign_%s" % leg):
+        raise AssertionError("no stranger's packet counted on leg %s: %s" % (leg, rec))
 
 
 def case_rtp_bleed_refused(ctx):
@@ -304,11 +337,7 @@ def case_rtp_bleed_refused(ctx):
     if spray.got:
         raise AssertionError("the stranger received %d packets of the call" % spray.got)
     for leg in ("a", "b"):
-        if rec.get("rtp_%s_in" % leg) != PCAP_PACKETS:
-            raise AssertionError("leg %s took %s of %d packets" % (leg, rec.get(
-                "rtp_%s_in" % leg), PCAP_PACKETS))
-        if not rec.get("rtp_foreign_%s" % leg):
-            raise AssertionError("no stranger's packet counted on leg %s: %s" % (leg, rec))
+        refused_on(rec, leg)
     st = t.status()["media"]
     if st.get("rtp_foreign", 0) != rec["rtp_foreign_a"] + rec["rtp_foreign_b"]:
         raise AssertionError("status media.rtp_foreign %s, record %s + %s" % (
@@ -326,6 +355,50 @@ def case_rtp_bleed_any(ctx):
                              "effective, so rtp_bleed_refused proves nothing)")
     if rec.get("rtp_foreign_a") or rec.get("rtp_foreign_b"):
         raise AssertionError("latch = any counted foreign packets: %s" % rec)
+
+
+def case_rtp_bleed_trunk_any(ctx):
+    """[media] latch = known, the calling trunk (carrier, leg A) with its own latch =
+    any (a NATed party behind a signalling-only proxy): the stranger latches leg A and
+    receives the call's audio from B, while leg B (trunk pbx, the node's latch) still
+    refuses it: counted foreign there, and B's every packet taken."""
+    _, spray, rec = bleed_call(ctx, "known", {"carrier": "any"})
+    if spray.got == 0:
+        raise AssertionError("carrier latch = any: the stranger got nothing")
+    if rec.get("rtp_foreign_a"):
+        raise AssertionError("leg A (latch = any) counted foreign packets: %s" % rec)
+    refused_on(rec, "b")
+
+
+def case_rtp_bleed_trunk_any_b(ctx):
+    """The same with the called trunk (pbx, leg B) set to latch = any: no packet of
+    the stranger is foreign on leg B, while leg A (trunk carrier, the node's latch =
+    known) refuses them all and takes A's every packet."""
+    _, _, rec = bleed_call(ctx, "known", {"pbx": "any"})
+    if rec.get("rtp_foreign_b"):
+        raise AssertionError("leg B (latch = any) counted foreign packets: %s" % rec)
+    refused_on(rec, "a")
+
+
+def case_rtp_bleed_trunk_reload(ctx):
+    """A trunk's latch changes with a reload, for the calls after it: the carrier's
+    latch = any lets the stranger take leg A of the first call; the line removed
+    (the node's known) and SIGHUP, the second call refuses it on both legs."""
+    t, u = bleed_daemon(ctx, "known", {"carrier": "any"}, ncalls=2)
+    spray, rec = sprayed_call(ctx, t, u, 1, last=False)
+    if spray.got == 0 or rec.get("rtp_foreign_a"):
+        raise AssertionError("carrier latch = any: leg A refused the stranger: %s" % rec)
+    del t.conf.carrier["latch"]
+    with open(t.conf_path, "w") as f:
+        f.write(t.conf.text())
+    t.proc.send_signal(signal.SIGHUP)
+    if not t.wait_events("reload.done", 1, 15):
+        raise AssertionError("no reload.done")
+    spray, rec = sprayed_call(ctx, t, u, 2)
+    if spray.got:
+        raise AssertionError("after the reload the stranger received %d packets" % spray.got)
+    for leg in ("a", "b"):
+        refused_on(rec, leg)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,7 @@ static void test_trunk_route_defaults(void **state)
 	assert_false(t->trusted);
 	assert_int_equal(t->n_pass_headers, 0);
 	assert_int_equal(t->n_codecs, 0);
+	assert_int_equal(t->latch, TRUNK_LATCH_NODE);   /* the node's [media] latch */
 	r = &cf->routes[0];
 	assert_string_equal(r->name, "r");
 	assert_string_equal(r->match, "*");
@@ -144,6 +145,7 @@ static const char every_key[] =
 	"trusted = yes\n"
 	"pass_headers = P-Asserted-Identity, Privacy X-Acct\n"
 	"codecs = pcma, PCMU/8000,telephone-event\n"
+	"latch = known\n"
 	"[route uk]\n"
 	"match = +44*\n"
 	"from_trunk = carrier-1.a_b\n"
@@ -224,6 +226,7 @@ static void test_every_key(void **state)
 	assert_string_equal(t->codecs[0], "PCMA/8000");
 	assert_string_equal(t->codecs[1], "PCMU/8000");
 	assert_string_equal(t->codecs[2], "telephone-event/8000");
+	assert_int_equal(t->latch, TRUNK_LATCH_KNOWN);   /* over the node's any */
 
 	assert_int_equal(cf->n_routes, 2);
 	assert_string_equal(cf->routes[0].match, "+44*");
@@ -282,6 +285,15 @@ static void test_value_forms(void **state)
 				   "pass_headers = x-foo\n"), 0);
 	assert_int_equal(cf->trunks[0].n_codecs, 0);
 	assert_string_equal(cf->trunks[0].pass_headers[0], "x-foo");
+	conf_free(cf);
+	/* each trunk's latch, by name in any case; node = the [media] latch, named */
+	assert_int_equal(parse(&cf, MEDIA "[trunk a]\nuri = sip:a\nlatch = ANY\n"
+				   "[trunk b]\nuri = sip:b\nlatch = node\n"
+				   "[trunk c]\nuri = sip:c\nlatch = Known\n"), 0);
+	assert_int_equal(cf->trunks[0].latch, TRUNK_LATCH_ANY);
+	assert_int_equal(cf->trunks[1].latch, TRUNK_LATCH_NODE);
+	assert_int_equal(cf->trunks[2].latch, TRUNK_LATCH_KNOWN);
+	assert_int_equal(cf->media.latch, MEDIA_LATCH_KNOWN);
 	conf_free(cf);
 	/* port-specific trunks may share a CIDR */
 	assert_int_equal(parse(&cf, MEDIA "[trunk a]\nmatch = 10.0.0.0/8\nport = 5060\n"
@@ -494,6 +506,9 @@ static const struct bad bad_cases[] = {
 	 "sips:), or set srtp_without_tls = yes"},
 	{MEDIA "[trunk t]\nuri = sip:10.0.0.1\nsrtp = always\n",
 	 "t.conf:5: srtp: \"always\" is not one of off|optional|required"},
+	{MEDIA "[trunk t]\nuri = sip:10.0.0.1\nlatch = first\n",
+	 "t.conf:5: latch: \"first\" is not one of node|known|any"},
+	{MEDIA "[trunk t]\nuri = sip:10.0.0.1\nlatch =\n", "t.conf:5: latch: empty value"},
 	{MEDIA "[trunk t]\nmatch = 10.0.0.0/8\n[trunk u]\nmatch = 10.0.0.0/16\n[trunk t]\n"
 	 "match = 10.1.0.0/16\n", "t.conf:7: duplicate trunk t (first on line 3)"},
 	{MEDIA "[trunk a]\nmatch = 10.0.0.0/8\n[trunk b]\nmatch = 192.0.2.0/24\n"

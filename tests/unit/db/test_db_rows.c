@@ -24,6 +24,7 @@ static const char *carrier[DBT_N] = {
 	"leading_zero", "active", carrier_config,
 	/* media options (migration 005): the tables' defaults */
 	"off", "false", "true", "rfc4733", "5", "true", "false",
+	"node",   /* migration 006 */
 };
 
 static int trunk_with(int col, const char *val, struct trunk_cfg *t)
@@ -103,6 +104,7 @@ static void test_carrier_refused(void **state)
 		{DBT_SRTP_NO_TLS, "maybe", "srtp_without_tls"},
 		{DBT_TLS_VERIFY, "2", "tls_verify"},
 		{DBT_DTMF, "sip-info", "dtmf"},
+		{DBT_LATCH, "first", "latch"},
 		{DBT_OPUS_COMPLEXITY, "11", "opus_complexity"},
 		{DBT_OPUS_COMPLEXITY, "-1", "opus_complexity"},
 		{DBT_IPS, "/8", "CIDR"},
@@ -149,6 +151,7 @@ static void test_carrier_media(void **state)
 	assert_int_equal(t.opus_complexity, 5);
 	assert_true(t.opus_fec);
 	assert_false(t.opus_dtx);
+	assert_int_equal(t.latch, TRUNK_LATCH_NODE);
 	/* Every column set; TLS transport lets SRTP keys cross. */
 	memcpy(c, carrier, sizeof(c));
 	c[DBT_TRANSPORT] = "tls";
@@ -158,6 +161,7 @@ static void test_carrier_media(void **state)
 	c[DBT_OPUS_COMPLEXITY] = "10";
 	c[DBT_OPUS_FEC] = "false";
 	c[DBT_OPUS_DTX] = "true";
+	c[DBT_LATCH] = "any";
 	c[DBT_CODECS] = "{opus,PCMU,telephone-event}";
 	assert_int_equal(db_row_trunk(c, DBT_N, TRUNK_KIND_CARRIER, &t, why, sizeof(why)), 0);
 	assert_string_equal(t.uri, "sip:sbc.example:5080;transport=tls");
@@ -167,6 +171,7 @@ static void test_carrier_media(void **state)
 	assert_int_equal(t.opus_complexity, 10);
 	assert_false(t.opus_fec);
 	assert_true(t.opus_dtx);
+	assert_int_equal(t.latch, TRUNK_LATCH_ANY);
 	assert_int_equal(t.n_codecs, 3);   /* in the row's order */
 	assert_string_equal(t.codecs[0], "opus/48000/2");
 	assert_string_equal(t.codecs[1], "PCMU/8000");
@@ -193,8 +198,10 @@ static void test_carrier_media(void **state)
 	memcpy(c, carrier, sizeof(c));
 	c[DBT_TENANT] = "acme";
 	c[DBT_DTMF] = "inband";
+	c[DBT_LATCH] = "known";
 	assert_int_equal(db_row_trunk(c, DBT_N, TRUNK_KIND_PEER, &t, why, sizeof(why)), 0);
 	assert_int_equal(t.dtmf, TRUNK_DTMF_INBAND);
+	assert_int_equal(t.latch, TRUNK_LATCH_KNOWN);
 }
 
 /* record_dir and amd of DIDs, routes and outbound rules. */

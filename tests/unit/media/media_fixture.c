@@ -18,8 +18,8 @@ void mfx_open(struct mfx *f, const struct media_engine_cfg *cfg, uint64_t cookie
 	assert_int_equal(media_session_create(f->me, cookie, &f->s), 0);
 	f->pa = media_session_port(f->s, MEDIA_SIDE_A);
 	f->pb = media_session_port(f->s, MEDIA_SIDE_B);
-	peer_open(&f->a);
-	peer_open(&f->b);
+	peer_open(&f->a, NULL);
+	peer_open(&f->b, NULL);
 	side_params(&f->p.side[0], peer_port(&f->a), 0, MEDIA_DIR_SENDRECV);
 	side_params(&f->p.side[1], peer_port(&f->b), 0, MEDIA_DIR_SENDRECV);
 }

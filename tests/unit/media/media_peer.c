@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-void peer_open(struct peer *p)
+void peer_open(struct peer *p, const char *ip)
 {
 	socklen_t len = sizeof(p->addr);
 	int big = 1 << 20;
@@ -29,7 +29,7 @@ void peer_open(struct peer *p)
 	(void)setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	memset(&p->addr, 0, sizeof(p->addr));
 	p->addr.sin_family = AF_INET;
-	p->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(inet_pton(AF_INET, ip ? ip : "127.0.0.1", &p->addr.sin_addr), 1);
 	assert_int_equal(bind(p->fd, (struct sockaddr *)&p->addr, sizeof(p->addr)), 0);
 	assert_int_equal(getsockname(p->fd, (struct sockaddr *)&p->addr, &len), 0);
 }

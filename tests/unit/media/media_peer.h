@@ -1,7 +1,7 @@
 /*
  * media_peer.h — test helpers for the engine tests: a remote RTP party (a UDP socket
- * on 127.0.0.1 with an ephemeral port), an event log fed by the engine's handler, and
- * an engine configuration over a port range chosen at run time.
+ * on a loopback address with an ephemeral port), an event log fed by the engine's
+ * handler, and an engine configuration over a port range chosen at run time.
  */
 #ifndef MEDIA_PEER_H
 #define MEDIA_PEER_H
@@ -21,8 +21,10 @@ struct peer {
 	struct sockaddr_in addr;   /**< where it is bound */
 };
 
-/** Opens a peer on 127.0.0.1 (ephemeral port); asserts on failure. */
-void peer_open(struct peer *p);
+/** Opens a peer on the IPv4 address ip (NULL = 127.0.0.1; another loopback address
+ *  such as 127.0.0.5 plays a stranger to the call), ephemeral port; asserts on
+ *  failure. */
+void peer_open(struct peer *p, const char *ip);
 void peer_close(struct peer *p);
 
 /** Sends raw bytes to 127.0.0.1:port. */

@@ -548,7 +548,7 @@ static void test_stray_source_keeps_kernel(void **state)
 		relay_one(&f.a, f.pa, &f.b, f.pb, seq_a++, 0xa, 100 + i, &prev);
 		sleep_ms(20);
 	}
-	peer_open(&x);
+	peer_open(&x, NULL);
 	for (uint16_t i = 0; i < 5; i++)
 		peer_send_rtp(&x, f.pa, 0, (uint16_t)(5000 + i), 0, 0x77, false, 999);
 	assert_false(peer_recv_rtp(&f.b, &h, NULL, 300, NULL));   /* not relayed */

@@ -1,14 +1,16 @@
 /* test_engine_relay.c — the relay with real sockets: both ways with PT rewrite,
- * latching, third-party drops, strangers refused the latch (RTP bleed), re-latch after
- * silence and after an update, one stable
- * SSRC with continuous seq/ts and the marker across a source change, RTCP rewrite,
- * direction handling, and the final stats. The test plays both remote parties. */
+ * latching, third-party drops, strangers refused the latch (RTP bleed) unless the
+ * side's own latch or the engine's is any, re-latch after silence and after an update,
+ * one stable SSRC with continuous seq/ts and the marker across a source change, RTCP
+ * rewrite, direction handling, and the final stats. The test plays both remote
+ * parties. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,7 +118,7 @@ static void test_update_burst_newest_wins(void **state)
 
 	(void)state;
 	setup(&f);
-	peer_open(&c);
+	peer_open(&c, NULL);
 	for (int i = 0; i < 20000; i++) {
 		side_params(&f.p.side[1], peer_port(i % 2 ? &f.b : &c), 0, MEDIA_DIR_SENDRECV);
 		mfx_update(&f);
@@ -143,8 +145,8 @@ static void test_latch_and_third_party(void **state)
 
 	(void)state;
 	setup(&f);
-	peer_open(&a2);
-	peer_open(&a3);
+	peer_open(&a2, NULL);
+	peer_open(&a3, NULL);
 	mfx_update(&f);
 	/* SDP names f.a, but the packets come from a2 (a NAT): latch to a2. */
 	hop(&a2, f.pa, &f.b, 0, 1, 0, 0xa, 1);
@@ -180,7 +182,7 @@ static void test_new_remote_takes_back_latch(void **state)
 
 	(void)state;
 	setup(&f);
-	peer_open(&a2);
+	peer_open(&a2, NULL);
 	mfx_update(&f);
 	hop(&f.a, f.pa, &f.b, 0, 1, 0, 0xa, 1);            /* latched to A's SDP address */
 	side_params(&f.p.side[0], peer_port(&a2), 0, MEDIA_DIR_SENDRECV);
@@ -205,8 +207,8 @@ static void test_relatch_after_silence(void **state)
 
 	(void)state;
 	setup_relatch(&f, 300);
-	peer_open(&a2);
-	peer_open(&a3);
+	peer_open(&a2, NULL);
+	peer_open(&a3, NULL);
 	mfx_update(&f);
 	hop(&a2, f.pa, &f.b, 0, 1, 0, 0xa, 1);
 	peer_send_rtp(&a3, f.pa, 0, 1, 0, 0xc, false, 2);          /* too early */
@@ -232,7 +234,7 @@ static void test_relatch_after_update(void **state)
 
 	(void)state;
 	setup(&f);   /* default relatch: 2 s, far longer than this test waits */
-	peer_open(&a2);
+	peer_open(&a2, NULL);
 	mfx_update(&f);
 	hop(&f.a, f.pa, &f.b, 0, 1, 0, 0xa, 1);
 	peer_send_rtp(&a2, f.pa, 0, 1, 0, 0xa2, false, 2);
@@ -261,7 +263,7 @@ static void test_stable_ssrc_across_sources(void **state)
 
 	(void)state;
 	setup(&f);
-	peer_open(&a2);
+	peer_open(&a2, NULL);
 	mfx_update(&f);
 	first = hop(&f.a, f.pa, &f.b, 0, 1000, 50000, 0x1111, 0);
 	seq = first.seq;
@@ -318,9 +320,9 @@ static void test_rtcp_relay(void **state)
 
 	(void)state;
 	setup(&f);
-	peer_open(&ar);
-	peer_open(&br);
-	peer_open(&x);
+	peer_open(&ar, NULL);
+	peer_open(&br, NULL);
+	peer_open(&x, NULL);
 	side_params(&f.p.side[0], peer_port(&f.a), peer_port(&ar), MEDIA_DIR_SENDRECV);
 	side_params(&f.p.side[1], peer_port(&f.b), peer_port(&br), MEDIA_DIR_SENDRECV);
 	mfx_update(&f);
@@ -531,20 +533,6 @@ static void test_null_address_hold(void **state)
 	assert_int_equal(ev.stats[0].rtp_out, 2);
 }
 
-/* A party on another loopback address (a stranger to the call). */
-static void peer_open_at(struct peer *p, const char *ip)
-{
-	socklen_t len = sizeof(p->addr);
-
-	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(p->fd >= 0);
-	memset(&p->addr, 0, sizeof(p->addr));
-	p->addr.sin_family = AF_INET;
-	assert_int_equal(inet_pton(AF_INET, ip, &p->addr.sin_addr), 1);
-	assert_int_equal(bind(p->fd, (struct sockaddr *)&p->addr, sizeof(p->addr)), 0);
-	assert_int_equal(getsockname(p->fd, (struct sockaddr *)&p->addr, &len), 0);
-}
-
 /* RTP bleed: a stranger (127.0.0.5) sprays the session's ports first. With the
  * default latch = known it takes neither side: its packets are dropped and counted,
  * the parties latch and are relayed, it receives nothing, and once a party has been
@@ -558,7 +546,7 @@ static void test_latch_refuses_stranger(void **state)
 	(void)state;
 	setup_relatch(&f, 100);
 	mfx_update(&f);
-	peer_open_at(&x, "127.0.0.5");
+	peer_open(&x, "127.0.0.5");
 	for (uint16_t i = 0; i < 5; i++) {
 		peer_send_rtp(&x, f.pa, 0, (uint16_t)(900 + i), 160u * i, 0x66, false, 66);
 		peer_send_rtp(&x, f.pb, 0, (uint16_t)(900 + i), 160u * i, 0x66, false, 66);
@@ -622,12 +610,74 @@ static void test_latch_any(void **state)
 	cfg.latch = MEDIA_LATCH_ANY;
 	mfx_open(&f, &cfg, 77);
 	mfx_update(&f);
-	peer_open_at(&x, "127.0.0.5");
+	peer_open(&x, "127.0.0.5");
 	hop(&x, f.pa, &f.b, 0, 1, 0, 0x66, 1);
 	hop(&f.b, f.pb, &x, 0, 1, 0, 0xb, 2);
 	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[0].rtp_foreign, 0);
 	peer_close(&x);
+}
+
+/* Each side's own latch over the engine's (a per-trunk latch): a stranger (127.0.0.5)
+ * sprays both ports. The side whose latch is any takes it, and its packets reach the
+ * other party; the side whose latch is known refuses it (counted foreign), and that
+ * side's own party is still relayed, toward the stranger that now holds the open
+ * side. Run over an engine whose latch is known (side A says any) and over one whose
+ * latch is any (side A says known, side B follows the engine). */
+static void latch_sides(enum media_latch engine, enum media_side_latch la,
+			enum media_side_latch lb, int open)
+{
+	struct mfx f;
+	struct media_engine_cfg cfg;
+	struct media_event ev;
+	struct peer x, *party[2];
+	uint16_t port[2];
+	int shut = !open;
+
+	test_engine_cfg(&cfg, 8, 2);
+	cfg.latch = engine;
+	mfx_open(&f, &cfg, 78);
+	party[0] = &f.a;
+	party[1] = &f.b;
+	port[0] = f.pa;
+	port[1] = f.pb;
+	f.p.side[0].latch = la;
+	f.p.side[1].latch = lb;
+	mfx_update(&f);
+	sleep_ms(50);
+	peer_open(&x, "127.0.0.5");
+	for (uint16_t i = 0; i < 3; i++)
+		peer_send_rtp(&x, port[shut], 0, (uint16_t)(900 + i), 160u * i, 0x66, false, 66);
+	assert_int_equal(peer_drain(party[open], QUIET_MS), 0);
+	hop(&x, port[open], party[shut], 0, 1, 0, 0x67, 1);
+	hop(party[shut], port[shut], &x, 0, 1, 0, 0xb, 2);
+	assert_int_equal(peer_drain(party[open], QUIET_MS), 0);
+	mfx_close(&f, &ev);
+	assert_int_equal(ev.stats[shut].rtp_foreign, 3);
+	assert_int_equal(ev.stats[shut].rtp_in, 1);
+	assert_int_equal(ev.stats[open].rtp_foreign, 0);
+	assert_int_equal(ev.stats[open].rtp_in, 1);
+	peer_close(&x);
+}
+
+static void test_latch_per_side(void **state)
+{
+	(void)state;
+	latch_sides(MEDIA_LATCH_KNOWN, MEDIA_SIDE_LATCH_ANY, MEDIA_SIDE_LATCH_ENGINE, 0);
+	latch_sides(MEDIA_LATCH_KNOWN, MEDIA_SIDE_LATCH_ENGINE, MEDIA_SIDE_LATCH_ANY, 1);
+	latch_sides(MEDIA_LATCH_ANY, MEDIA_SIDE_LATCH_KNOWN, MEDIA_SIDE_LATCH_ENGINE, 1);
+}
+
+/* A side's latch outside the enum is refused by the update. */
+static void test_latch_bad_value(void **state)
+{
+	struct mfx f;
+
+	(void)state;
+	setup(&f);
+	f.p.side[1].latch = (enum media_side_latch)3;
+	assert_int_equal(media_session_update(f.s, &f.p), EINVAL);
+	mfx_close(&f, NULL);
 }
 
 static int open6(struct sockaddr_in6 *a)
@@ -720,6 +770,8 @@ int test_engine_relay_run(void)
 		cmocka_unit_test(test_latch_refuses_stranger),
 		cmocka_unit_test(test_latch_from_signalling_address),
 		cmocka_unit_test(test_latch_any),
+		cmocka_unit_test(test_latch_per_side),
+		cmocka_unit_test(test_latch_bad_value),
 		cmocka_unit_test(test_ipv6),
 	};
 

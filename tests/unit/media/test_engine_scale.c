@@ -75,8 +75,8 @@ static void test_many_sessions(void **state)
 	test_engine_cfg(&cfg, NSESS * 2 + 512, WORKERS);
 	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, l), 0);
 	for (int i = 0; i < NPEERS; i++) {
-		peer_open(&pa[i]);
-		peer_open(&pb[i]);
+		peer_open(&pa[i], NULL);
+		peer_open(&pb[i], NULL);
 	}
 	for (int i = 0; i < NSESS; i++) {
 		struct media_session_params p;
@@ -167,8 +167,8 @@ static void test_churn(void **state)
 	evlog_init(l);
 	test_engine_cfg(&cfg, 4 * CHURN_LIVE, 2);
 	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, l), 0);
-	peer_open(&a);
-	peer_open(&b);
+	peer_open(&a, NULL);
+	peer_open(&b, NULL);
 	for (int i = 0; i < CHURN_N; i++) {
 		struct media_session_params p;
 		struct media_session **slot = &live[i % CHURN_LIVE];

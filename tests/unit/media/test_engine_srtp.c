@@ -240,8 +240,8 @@ static void test_srtcp(void **state)
 
 	(void)state;
 	fx_open(&f);
-	peer_open(&ra);
-	peer_open(&rb);
+	peer_open(&ra, NULL);
+	peer_open(&rb, NULL);
 	side_params(&f.p.side[0], peer_port(&f.a), peer_port(&ra), MEDIA_DIR_SENDRECV);
 	side_params(&f.p.side[1], peer_port(&f.b), peer_port(&rb), MEDIA_DIR_SENDRECV);
 	party_srtp(&sa, &f.p.side[0], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32, 3);
@@ -369,7 +369,7 @@ static void test_tamper_replay(void **state)
 	{
 		struct peer x;
 
-		peer_open(&x);
+		peer_open(&x, NULL);
 		peer_send(&x, f.pa, copy, ncopy);
 		peer_close(&x);
 	}

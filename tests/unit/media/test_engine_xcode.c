@@ -349,7 +349,7 @@ static void rtcp_generated(void **state)
 	memset(&ra, 0, sizeof(ra));
 	memset(&rb, 0, sizeof(rb));
 	fx_open(&f);
-	peer_open(&rtcp_b);
+	peer_open(&rtcp_b, NULL);
 	side_params(&f.p.side[1], peer_port(&f.b), peer_port(&rtcp_b), MEDIA_DIR_SENDRECV);
 	codec_side(&f.p.side[0], MEDIA_CODEC_PCMU, 0, 8000);
 	codec_side(&f.p.side[1], MEDIA_CODEC_PCMA, 8, 8000);
@@ -392,7 +392,7 @@ static void rtcp_mux_relay(void **state)
 
 	(void)state;
 	fx_open(&f);
-	peer_open(&rtcp_b);
+	peer_open(&rtcp_b, NULL);
 	side_params(&f.p.side[1], peer_port(&f.b), peer_port(&rtcp_b), MEDIA_DIR_SENDRECV);
 	f.p.side[0].rtcp_mux = true;
 	assert_int_equal(media_session_update(f.s, &f.p), 0);
@@ -449,8 +449,8 @@ static void many_streams_one_round(void **state)
 	evlog_init(&log);
 	test_engine_cfg(&cfg, 4 * MANY + 8, 1);
 	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, &log), 0);
-	peer_open(&a);
-	peer_open(&b);
+	peer_open(&a, NULL);
+	peer_open(&b, NULL);
 	assert_int_equal(media_session_create(me, 999, &victim), 0);
 	for (int i = 0; i < MANY; i++) {
 		struct media_session_params p;

@@ -390,8 +390,8 @@ static void play_keeps_stream(void **state)
 	test_engine_cfg(&cfg, 4, 1);
 	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, &log), 0);
 	assert_int_equal(media_session_create(me, 5, &s), 0);
-	peer_open(&a);
-	peer_open(&b);
+	peer_open(&a, NULL);
+	peer_open(&b, NULL);
 	side_params(&p.side[0], peer_port(&a), 0, MEDIA_DIR_SENDRECV);
 	side_params(&p.side[1], peer_port(&b), 0, MEDIA_DIR_SENDRECV);
 	assert_int_equal(media_session_update(s, &p), 0);
@@ -474,7 +474,7 @@ static void fill_gives_way_to_prompt(void **state)
 	test_engine_cfg(&cfg, 4, 1);
 	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, &log), 0);
 	assert_int_equal(media_session_create(me, 6, &s), 0);
-	peer_open(&b);
+	peer_open(&b, NULL);
 	side_params(&p.side[0], 0, 0, MEDIA_DIR_SENDRECV);
 	memset(&p.side[0].rtp, 0, sizeof(p.side[0].rtp));   /* no remote */
 	side_params(&p.side[1], peer_port(&b), 0, MEDIA_DIR_SENDRECV);
