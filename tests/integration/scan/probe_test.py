@@ -338,6 +338,15 @@ class Usage:
     def __init__(self, t):
         self.t = t
         self.rss0, self.log0 = self.rss(), self.log_bytes()
+        self.heap0 = self.heap()
+        with open("/proc/%d/maps" % t.proc.pid) as f:
+            # AddressSanitizer keeps freed memory in quarantine (256 MB): RSS grows
+            # with any churn there, so only the allocator's live objects count.
+            self.sanitized = "libasan" in f.read()
+
+    def heap(self):
+        """The allocator's objects alive (trunxctl status memory.heap_in_use_kb)."""
+        return self.t.status()["memory"]["heap_in_use_kb"]
 
     def rss(self):
         with open("/proc/%d/status" % self.t.proc.pid) as f:
@@ -363,13 +372,17 @@ class Usage:
             busy = (self.cpu() - c0) / (time.monotonic() - w0)
             if busy < 0.2:
                 break
-        rss, log = self.rss(), self.log_bytes() - self.log0
-        ctx.log("%s: %d requests sent; CPU afterwards %.0f%%, RSS %d -> %d kB, log +%d "
-                "bytes", what, sent, busy * 100, self.rss0, rss, log)
+        rss, log, heap = self.rss(), self.log_bytes() - self.log0, self.heap()
+        ctx.log("%s: %d requests sent; CPU afterwards %.0f%%, RSS %d -> %d kB, heap in use "
+                "%d -> %d kB, log +%d bytes", what, sent, busy * 100, self.rss0, rss,
+                self.heap0, heap, log)
         if busy >= 0.2:
             raise AssertionError("%s: trunxd still busy afterwards (%.0f%% CPU)"
                                  % (what, busy * 100))
-        if rss - self.rss0 > 32 * 1024:
+        if heap - self.heap0 > 8 * 1024:
+            raise AssertionError("%s: heap in use grew %d -> %d kB" % (what, self.heap0,
+                                                                     heap))
+        if not self.sanitized and rss - self.rss0 > 32 * 1024:
             raise AssertionError("%s: RSS grew %d -> %d kB" % (what, self.rss0, rss))
         if log > 64 * 1024:
             raise AssertionError("%s: the log grew %d bytes for %d requests"
@@ -412,8 +425,10 @@ def case_sipsak_stranger(ctx):
     ctx.log("counters: %s", {k: v for k, v in c.items() if v})
     if c["calls_total"] or c["auth_challenged"] or c["options_stateless"] > 1:
         raise AssertionError("the stranger was served: %s" % c)
-    if c["rejected_unknown_source"] + c["rate_limited"] < FLOOD // 2:
-        raise AssertionError("the flood was neither refused nor rate-limited: %s" % c)
+    # What trunxd read of the flood was refused or rate-limited (the rest the kernel
+    # dropped on a full socket buffer: far more of it in a sanitizer build).
+    if c["rejected_unknown_source"] + c["rate_limited"] < 1000:
+        raise AssertionError("the flood did not reach trunxd: %s" % c)
     if not t.options_ok():
         raise AssertionError("OPTIONS from the trunk unanswered after the flood")
 
