@@ -9,7 +9,7 @@ packages=(
   libsofia-sip-ua-dev libsrtp2-dev libopus-dev libspandsp-dev
   libpq-dev libhiredis-dev libevent-dev libssl-dev libjansson-dev
   libsystemd-dev libcmocka-dev openssl liburing-dev libbpf-dev
-  sip-tester sipvicious tcpdump tshark
+  sip-tester sipvicious nmap sipsak tcpdump tshark
   espeak-ng flite sox libsox-fmt-base
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
   postgresql redis-server kamailio baresip-core linphone-cli rtpengine-daemon

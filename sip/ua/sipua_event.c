@@ -211,8 +211,12 @@ static void ood_request(struct sipua *ua, nua_event_t event, nua_t *nua, nua_han
 		return;
 	}
 	if (v == SIPUA_REJECT) {
-		nua_respond(nh, SIP_403_FORBIDDEN, NUTAG_WITH_THIS(nua),
-			    SIPTAG_ALLOW_STR(SIPUA_ALLOW), TAG_END());
+		/* A refused source learns nothing of what we serve (nmap's sip-methods
+		 * reads Allow off any answer): the stack adds its Allow and Supported to
+		 * every answer unless the handle's own say none. The handle is this
+		 * request's alone; the two calls reach the stack in this order. */
+		nua_set_hparams(nh, SIPTAG_ALLOW(SIP_NONE), SIPTAG_SUPPORTED(SIP_NONE), TAG_END());
+		nua_respond(nh, SIP_403_FORBIDDEN, NUTAG_WITH_THIS(nua), TAG_END());
 		nua_handle_destroy(nh);
 		return;
 	}

@@ -2,7 +2,8 @@
  * sipua_stateless.c — requests answered without transaction state, in front of the
  * stack (RFC 3261 8.2.7, stateless UAS behaviour): OPTIONS from a known source gets
  * 200, an out-of-dialog request from a source the check refuses gets 403 (or, when it
- * drops, nothing), and the ACK of such a 403 is absorbed; so does a request that
+ * drops, nothing; the 403 names no method nor extension we serve: no Allow, no
+ * Supported), and the ACK of such a 403 is absorbed; so does a request that
  * claims a dialog (To tag) from such a source when it is not the peer of any live
  * dialog (an ACK of that kind is absorbed). Over UDP the stack would
  * keep each of these as a transaction for 64*T1 (32 s, ~8.7 KB each): a flood of
@@ -363,6 +364,10 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 			put(&o, sup);
 			put(&o, "\r\n");
 		}
+		put(&o, "Content-Length: 0\r\n\r\n");
+	} else if (status == 403) {
+		/* A refused source learns nothing of what we serve: no Allow, no
+		 * Supported (as the stack's 403 to it, sipua_event.c). */
 		put(&o, "Content-Length: 0\r\n\r\n");
 	} else {
 		put(&o, "Allow: " SIPUA_ALLOW "\r\nSupported: timer, 100rel\r\nContent-Length: 0\r\n\r\n");

@@ -319,6 +319,11 @@ static void test_options_known_unknown_drop(void **state)
 	build_request(req, sizeof(req), "OPTIONS", "127.0.0.2", p2, f->port, "opt-2", NULL, false);
 	send_to(s2, f->port, req);
 	assert_int_equal(recv_match(s2, resp, sizeof(resp), "SIP/2.0 403", 3000), 0);
+	/* The refusal names nothing we serve (what nmap's sip-methods reads). */
+	assert_false(header_value(resp, "Allow", v, sizeof(v)));
+	assert_false(header_value(resp, "Supported", v, sizeof(v)));
+	assert_true(header_value(resp, "User-Agent", v, sizeof(v)));
+	assert_string_equal(v, "trunx-test");
 
 	/* Another method from a known source: we do not serve MESSAGE. */
 	build_request(req, sizeof(req), "MESSAGE", "127.0.0.1", p1, f->port, "msg-1", NULL, false);
