@@ -38,6 +38,30 @@ def heard(ctx, who, path, hz, start_s, end_s):
     return []
 
 
+def finish(ctx, t, lp, bs, rec):
+    """After one side hung up: the call.end records, and the problems with what
+    linphone and the baresip bs heard (tones, digits). Stops the three processes."""
+    bs.wait_event("CALL_CLOSED", 10)
+    lp.wait_line(r"(?i)ended|terminated", 5)
+    end = t.wait_events("call.end", 1, 10)
+    ctx.log("call.end: %s", end)
+    lp.pump(0.5)
+    digits_bs = "".join(e.get("param", "") for e in bs.events
+                        if e.get("type") == "CALL_DTMF_START")
+    digits_l = lp.digits()
+    lp.stop()
+    bs.stop()
+    t.stop()
+    problems = heard(ctx, "baresip", bs.heard_wav(), TONE_L, *WINDOW)
+    problems += heard(ctx, "linphone", rec, TONE_B, *WINDOW)
+    ctx.log("digits: baresip got %r, linphone got %r", digits_bs, digits_l)
+    if digits_bs != DIGITS_L:
+        problems.append("baresip got digits %r, not %r" % (digits_bs, DIGITS_L))
+    if digits_l != DIGITS_B:
+        problems.append("linphone got digits %r, not %r" % (digits_l, DIGITS_B))
+    return end, problems
+
+
 def check_end(end, want_a, want_b, srtp_a=False):
     if len(end) != 1:
         return ["expected one call.end, got %d" % len(end)]
@@ -58,17 +82,23 @@ def check_end(end, want_a, want_b, srtp_a=False):
     return problems
 
 
-def linphone_calls(ctx, codec_b, srtp=False, configure=None):
-    """linphonec (stock offer) -> trunxd -> baresip (codec_b)."""
+def tones(ctx, codec_bs):
+    """The two UAs' microphones: linphone's tone (8 kHz: its file player resamples)
+    and baresip's at its codec's rate and channels."""
     if not linphone.available() or not baresip.available():
         raise AssertionError("linphonec or baresip missing (tools/deps.sh installs "
                              "linphone-cli and baresip-core)")
     tone_l = ctx.path("tone_l.wav")
     tone_b = ctx.path("tone_b.wav")
-    # linphone's file player resamples; its recorder writes what its decoder gives.
     baresip.write_tone(tone_l, TONE_L, LEVEL, CALL_S + 20, 8000)
-    baresip.write_tone(tone_b, TONE_B, LEVEL, CALL_S + 20, baresip_rate(codec_b),
-                       baresip_chans(codec_b))
+    baresip.write_tone(tone_b, TONE_B, LEVEL, CALL_S + 20, baresip_rate(codec_bs),
+                       baresip_chans(codec_bs))
+    return tone_l, tone_b
+
+
+def linphone_calls(ctx, codec_b, srtp=False, configure=None):
+    """linphonec (stock offer) -> trunxd -> baresip (codec_b)."""
+    tone_l, tone_b = tones(ctx, codec_b)
     b = baresip.Baresip(ctx, "callee", [codec_b], tone_b, answer=True,
                         user="+15550001000").start()
     ctx.at_end(b.stop)
@@ -101,24 +131,7 @@ def linphone_calls(ctx, codec_b, srtp=False, configure=None):
     live = t.ctl("calls") if ctx.trunxctl_path else None
     ctx.log("trunxctl calls: %s", live)
     lp.command("terminate")
-    b.wait_event("CALL_CLOSED", 10)
-    lp.wait_line(r"(?i)ended|terminated", 5)
-    end = t.wait_events("call.end", 1, 10)
-    ctx.log("call.end: %s", end)
-    lp.pump(0.5)
-    digits_b = "".join(e.get("param", "") for e in b.events
-                       if e.get("type") == "CALL_DTMF_START")
-    digits_l = lp.digits()
-    lp.stop()
-    b.stop()
-    t.stop()
-    problems = heard(ctx, "baresip", b.heard_wav(), TONE_L, *WINDOW)
-    problems += heard(ctx, "linphone", rec, TONE_B, *WINDOW)
-    ctx.log("digits: baresip got %r, linphone got %r", digits_b, digits_l)
-    if digits_b != DIGITS_L:
-        problems.append("baresip got digits %r, not %r" % (digits_b, DIGITS_L))
-    if digits_l != DIGITS_B:
-        problems.append("linphone got digits %r, not %r" % (digits_l, DIGITS_B))
+    end, problems = finish(ctx, t, lp, b, rec)
     problems += check_end(end, ("opus", "pcmu", "pcma"),
                           (codec_b.split("/")[0].lower(),), srtp_a=srtp)
     if problems:
@@ -127,14 +140,7 @@ def linphone_calls(ctx, codec_b, srtp=False, configure=None):
 
 def linphone_answers(ctx, codec_a):
     """baresip (codec_a) -> trunxd -> linphonec (stock codecs, auto-answer)."""
-    if not linphone.available() or not baresip.available():
-        raise AssertionError("linphonec or baresip missing (tools/deps.sh installs "
-                             "linphone-cli and baresip-core)")
-    tone_l = ctx.path("tone_l.wav")
-    tone_b = ctx.path("tone_b.wav")
-    baresip.write_tone(tone_l, TONE_L, LEVEL, CALL_S + 20, 8000)
-    baresip.write_tone(tone_b, TONE_B, LEVEL, CALL_S + 20, baresip_rate(codec_a),
-                       baresip_chans(codec_a))
+    tone_l, tone_b = tones(ctx, codec_a)
     lp = linphone.Linphone(ctx, "linphone", answer=True).start()
     ctx.at_end(lp.stop)
     rec = ctx.path("linphone_heard.wav")
@@ -161,24 +167,7 @@ def linphone_answers(ctx, codec_a):
         lp.pump(0.3)
     a.pump(CALL_S / 2 - 1.0)
     a.command("hangup")
-    a.wait_event("CALL_CLOSED", 10)
-    lp.wait_line(r"(?i)ended|terminated", 5)
-    end = t.wait_events("call.end", 1, 10)
-    ctx.log("call.end: %s", end)
-    lp.pump(0.5)
-    digits_a = "".join(e.get("param", "") for e in a.events
-                       if e.get("type") == "CALL_DTMF_START")
-    digits_l = lp.digits()
-    lp.stop()
-    a.stop()
-    t.stop()
-    problems = heard(ctx, "baresip", a.heard_wav(), TONE_L, *WINDOW)
-    problems += heard(ctx, "linphone", rec, TONE_B, *WINDOW)
-    ctx.log("digits: baresip got %r, linphone got %r", digits_a, digits_l)
-    if digits_a != DIGITS_L:
-        problems.append("baresip got digits %r, not %r" % (digits_a, DIGITS_L))
-    if digits_l != DIGITS_B:
-        problems.append("linphone got digits %r, not %r" % (digits_l, DIGITS_B))
+    end, problems = finish(ctx, t, lp, a, rec)
     if len(end) != 1:
         problems.append("expected one call.end, got %d" % len(end))
     elif (end[0].get("codec_a") or "").split("/")[0].lower() != codec_a.split("/")[0].lower():

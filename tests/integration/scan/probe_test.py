@@ -304,14 +304,7 @@ FLOOD = 100000
 def sipsak(ctx, name, args, source, t, timeout=30):
     argv = [tool("sipsak", "sipsak"), "--local-ip", source, "-s",
             "sip:100@127.0.0.1:%d" % t.port] + args
-    p = ctx.reg.start(name, argv)
-    rc = p.wait(timeout)
-    if rc is None:
-        p.kill()
-        raise AssertionError("%s did not finish within %.0f s" % (name, timeout))
-    out = p.read_stdout() + p.read_stderr()
-    ctx.log("sipsak %s (rc %s): %s", " ".join(args), rc, out.strip()[-1500:])
-    return out
+    return run(ctx, name, argv, timeout)
 
 
 def replies(out):
