@@ -13,6 +13,7 @@
  */
 #include "sipua_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,8 +65,32 @@ const char *sipua_phrase(int status)
 
 /* ---- sofia-sip logs -> JSON lines ---- */
 
+size_t sipua_stack_log_shape(const char *in, size_t len, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (!cap)
+		return 0;
+	for (size_t i = 0; i < len && o + 1 < cap; i++) {
+		const char *close;
+
+		out[o++] = in[i];
+		if (in[i] == '<' && (close = memchr(in + i + 1, '>', len - i - 1)) != NULL) {
+			i = (size_t)(close - in) - 1;   /* the '>' is copied next */
+		} else if (in[i] == '0' && i + 1 < len && (in[i + 1] == 'x' || in[i + 1] == 'X')) {
+			if (o + 1 < cap)
+				out[o++] = in[++i];
+			while (i + 1 < len && isxdigit((unsigned char)in[i + 1]))
+				i++;
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
 /* sofia writes a line in several calls; it is assembled in ua->logline. Logs come from
- * the signalling thread only (single-thread mode), so one buffer per agent suffices. */
+ * the signalling thread only (single-thread mode), so one buffer per agent suffices.
+ * A line is written in its shape (sipua_stack_log_shape()). */
 static void sofia_logger(void *stream, char const *fmt, va_list ap)
 {
 	struct sipua *ua = stream;
@@ -86,10 +111,12 @@ static void sofia_logger(void *stream, char const *fmt, va_list ap)
 		while (len > 0 && (ua->logline[len - 1] == '\n' || ua->logline[len - 1] == '\r'))
 			len--;
 		if (len > 0) {
+			char shape[sizeof(ua->logline)];
 			struct log_rec r;
 
+			len = sipua_stack_log_shape(ua->logline, len, shape, sizeof(shape));
 			if (log_begin(&r, LOG_WARN, "sip.stack")) {
-				log_strn(&r, "msg", ua->logline, len);
+				log_strn(&r, "msg", shape, len);
 				log_end(&r);
 			}
 		}

@@ -387,4 +387,14 @@ int sipua_qdelay_start(struct sipua *ua);
  * (sipua_yield.c); false if the executable does not export it. */
 bool sipua_yield_interposed(void);
 
+/**
+ * The shape of one of the stack's log lines (sipua.c), as it is written: what it says
+ * without what it names - the text between < and > (URIs) and the digits of 0x
+ * handle addresses left out - so that one complaint about many requests (a scanner's
+ * thousand stray ACKs, "strange ACK from <sip:...>") is one line and the log's
+ * repeat count, not a line per request.
+ * @return the length written to out (NUL-terminated; at most cap - 1)
+ */
+size_t sipua_stack_log_shape(const char *in, size_t len, char *out, size_t cap);
+
 #endif

@@ -3,7 +3,8 @@
  * (sip/ua/sipua_mclass.c, sipua_msg.c) on hand-made messages: what the error list
  * holds and how each entry is named, the Contact / Record-Route policy with and
  * without a trusted source, the request checks, and headers built by the stack
- * still fitting into messages of our class.
+ * still fitting into messages of our class; and the shape the stack's log lines are
+ * written in (sipua.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/su.h>
 
+#include "sipua_int.h"
 #include "sipua_mclass.h"
 #include "sipua_msg.h"
 
@@ -469,6 +471,39 @@ static void test_target_check(void **state)
 	assert_non_null(sipua_target_check(NULL, TPM_UDP_TCP));
 }
 
+/* The stack's complaints about many requests are one line each in the log: what they
+ * name (URIs, handle addresses) is left out; bounds and odd text are safe. */
+static void test_stack_log_shape(void **state)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "nua(0x7fb52c002750): strange ACK from <sip:100@127.0.0.1>",
+		  "nua(0x): strange ACK from <>" },
+		{ "nua(0x55aa): strange ACK from <sip:4711@10.0.0.1;transport=udp>",
+		  "nua(0x): strange ACK from <>" },
+		{ "tport: Too many open files (2)", "tport: Too many open files (2)" },
+		{ "a < b without a close", "a < b without a close" },
+		{ "ends in 0x", "ends in 0x" },
+		{ "<>", "<>" },
+		{ "", "" },
+	};
+	char out[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = sipua_stack_log_shape(cases[i].in, strlen(cases[i].in), out,
+						 sizeof(out));
+
+		assert_string_equal(out, cases[i].want);
+		assert_int_equal(n, strlen(cases[i].want));
+	}
+	/* A small output buffer: cut, terminated, never overrun. */
+	assert_int_equal(sipua_stack_log_shape("0x1234 <abc> tail", 17, out, 4), 3);
+	assert_string_equal(out, "0x ");
+	assert_int_equal(sipua_stack_log_shape("abc", 3, out, 1), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(sipua_stack_log_shape("abc", 3, out, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +527,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_incoming_fill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header_by_name, setup, teardown),
 		cmocka_unit_test(test_target_check),
+		cmocka_unit_test(test_stack_log_shape),
 	};
 
 	su_init();
