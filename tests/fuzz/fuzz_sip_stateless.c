@@ -8,7 +8,10 @@
  * keeps its To tag. The admission of new INVITEs from known sources (sipua_set_admit)
  * is asked only for INVITEs outside a dialog; its 503 comes only when it refused, once
  * per ask, with its Retry-After and the Supported of its policy, and the refusal's
- * record fields are the request's (Call-ID, key, first time or retransmission). */
+ * record fields are the request's (Call-ID, key, first time or retransmission).
+ * Also the shape the stack's log lines are written in (sipua.c), on the same bytes
+ * (those lines quote the wire's URIs): never longer than its input or its buffer,
+ * always terminated. */
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <netinet/in.h>
@@ -87,6 +90,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = htons(5062)};
 
 	inet_pton(AF_INET, "192.0.2.7", &src.sin_addr);
+	{
+		static char shape[256];
+		size_t n = sipua_stack_log_shape((const char *)data, size, shape, sizeof(shape));
+
+		if (n >= sizeof(shape) || n > size || shape[n] != '\0')
+			abort();
+	}
 	/* A known source with the admission in front: three answers in turn. */
 	for (unsigned k = 0; k < 3; k++) {
 		static struct sipua_sl_refusal ref;
