@@ -12,6 +12,10 @@ rules that record and run AMD, changed live by SQL and through the HTTP API.
   record_amd          a DID row with record_dir and amd: the answered call is recorded
                       (both legs, the expected length) and call.amd is emitted on leg b;
                       the same through an outbound rule for a call from the PBX
+  latch_rows          a carrier row with latch = any (migration 006): a stranger spraying
+                      the media ports takes the carrier's leg A and hears the PBX, while
+                      the peer's leg B (the node's latch = known) refuses it; an UPDATE
+                      to 'node' applies to the next call, which refuses it on both legs
   api_fields          the new fields through the API: defaults on create, 422 naming
                       the field for bad values, a PATCH applied to routing live, the
                       fields in the OpenAPI document
@@ -27,6 +31,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 sys.path.insert(0, os.path.join(HERE, "..", "prompt"))
 sys.path.insert(0, os.path.join(HERE, "..", "dtmf_iw"))
+sys.path.insert(0, os.path.join(HERE, "..", "scan"))
 
 from harness import baresip, case, dbmode, procs, ua  # noqa: E402
 
@@ -219,6 +224,59 @@ def case_record_amd(ctx):
     t.wait_events("call.end", 2, 10)
     check_recording(ctx, t, out_dir, 2)
     assert len(t.events("call.amd")) == 1, "AMD ran on the outbound call too"
+
+
+def sprayed_media_call(ctx, t, caller, callee, k):
+    """Call k from the carrier with both parties sending 3 s of tone while a stranger
+    (scan_test's sprayer, sending PCMU) sprays the media range from before the call
+    until after it; returns (sprayer, call.end of the call)."""
+    import scan_test
+
+    class PcmuSprayer(scan_test.Sprayer):
+        def _packet(self, seq):
+            return struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, seq * 160, 0x5eed) + \
+                b"\xff" * 160
+    lo, hi = t.conf.media_range
+    spray = PcmuSprayer(lo, hi, seconds=15).start()
+    try:
+        time.sleep(0.3)
+        d = media_call(ctx, t, caller, callee, DID[2:])
+        d.bye()
+        recs = t.wait_events("call.end", k, 10)
+    finally:
+        spray.stop()
+    assert len(recs) == k, recs
+    rec = recs[k - 1]
+    ctx.log("call %d: stranger sent %d, got %d; rtp_a_in %s rtp_b_in %s rtp_foreign_a %s "
+            "rtp_foreign_b %s", k, spray.sent, spray.got, rec.get("rtp_a_in"),
+            rec.get("rtp_b_in"), rec.get("rtp_foreign_a"), rec.get("rtp_foreign_b"))
+    return spray, rec
+
+
+def case_latch_rows(ctx):
+    pg, t = dbmode.start(ctx)   # [media] latch = known, the default
+    callee = ua.UA(name="callee", auto=True)
+    ctx.at_end(callee.close)
+    world(ctx, pg, t, callee.port, codecs=["PCMU", "telephone-event"])
+    n = len(dbmode.loads(t))
+    pg.sql("UPDATE carrier_trunks SET latch = 'any' WHERE name = 'carrier1'")
+    dbmode.wait_load(t, n, timeout=5)
+    caller = ua.UA(ip="127.0.0.2", name="caller")
+    ctx.at_end(caller.close)
+    spray, rec = sprayed_media_call(ctx, t, caller, callee, 1)
+    assert spray.got > 0, "carrier latch = any: the stranger received nothing"
+    assert not rec.get("rtp_foreign_a"), "leg A (latch = any) refused sources: %s" % rec
+    assert rec.get("rtp_foreign_b"), "leg B (the node's known) took the stranger: %s" % rec
+    assert rec.get("rtp_b_in") == 150, "leg B lost the PBX's packets: %s" % rec
+    n = len(dbmode.loads(t))
+    pg.sql("UPDATE carrier_trunks SET latch = 'node' WHERE name = 'carrier1'")
+    dbmode.wait_load(t, n, timeout=5)
+    spray, rec = sprayed_media_call(ctx, t, caller, callee, 2)
+    assert spray.got == 0, "after latch = node the stranger got %d packets" % spray.got
+    for leg in ("a", "b"):
+        assert rec.get("rtp_foreign_" + leg), "leg %s took the stranger: %s" % (leg, rec)
+        assert rec.get("rtp_%s_in" % leg) == 150, "leg %s: %s" % (leg, rec)
+    t.check_alive()
 
 
 def case_api_fields(ctx):
