@@ -1,6 +1,7 @@
 /*
  * guard_conn.c — the table of accepted SIP connections: one entry per descriptor,
- * a count per source address, and the caps (in total and per source). An eighth of
+ * a count per source address, and the caps (in total, per source address, and per
+ * known source address). An eighth of
  * the total (at least one slot when the total is two or more) is kept for known
  * sources: a flood of connections from strangers, each under its per-source cap,
  * cannot take the last slots a trunk needs to reconnect.
@@ -25,7 +26,7 @@ struct guard_conns {
 	unsigned           capacity;
 	unsigned           count;
 	unsigned           unknown;       /**< entries from sources not known */
-	unsigned           max_total, max_per_source;
+	unsigned           max_total, max_per_source, max_per_known;
 	int32_t           *free_next; /**< free list through slot indexes */
 	int32_t            free_head;
 	int32_t           *by_fd;     /**< cells: slot index + 1, 0 = empty */
@@ -58,7 +59,7 @@ int guard_conns_create(struct guard_conns **tp, unsigned capacity)
 		guard_conns_destroy(t);
 		return ENOMEM;
 	}
-	t->capacity = t->max_total = t->max_per_source = capacity;
+	t->capacity = t->max_total = t->max_per_source = t->max_per_known = capacity;
 	for (unsigned i = 0; i < capacity; i++) {
 		t->slot[i].fd = -1;
 		t->free_next[i] = i + 1 < capacity ? (int32_t)(i + 1) : -1;
@@ -84,12 +85,14 @@ unsigned guard_conns_reserve(unsigned max_total)
 	return max_total >= 2 ? (max_total / 8 ? max_total / 8 : 1) : 0;
 }
 
-void guard_conns_set_limits(struct guard_conns *t, unsigned max_total, unsigned max_per_source)
+void guard_conns_set_limits(struct guard_conns *t, unsigned max_total, unsigned max_per_source,
+			    unsigned max_per_known)
 {
 	if (!t)
 		return;
 	t->max_total = max_total && max_total < t->capacity ? max_total : t->capacity;
 	t->max_per_source = max_per_source ? max_per_source : t->max_total;
+	t->max_per_known = max_per_known ? max_per_known : t->max_total;
 }
 
 /* ---- fd -> slot ---- */
@@ -145,7 +148,7 @@ int guard_conns_add(struct guard_conns *t, int fd, const struct sockaddr *peer, 
 	if (!known && t->unknown >= t->max_total - guard_conns_reserve(t->max_total))
 		return ENFILE;
 	/* Counted last: nothing after it can fail. A source not IP is not counted. */
-	err = addrtab_add(t->by_src, peer, t->max_per_source);
+	err = addrtab_add(t->by_src, peer, known ? t->max_per_known : t->max_per_source);
 	if (err == EBUSY)
 		return EMLINK;
 	i = t->free_head;

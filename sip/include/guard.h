@@ -179,9 +179,11 @@ void guard_conns_destroy(struct guard_conns *t);
 /** Slots of a total cap kept for known sources: an eighth, at least 1 from a total of 2. */
 unsigned guard_conns_reserve(unsigned max_total);
 
-/** Sets the caps: in total (at most the capacity) and per source address (0 = total);
- *  connections from sources not known fill at most the total less its reserve. */
-void guard_conns_set_limits(struct guard_conns *t, unsigned max_total, unsigned max_per_source);
+/** Sets the caps: in total (at most the capacity), per source address not known and per
+ *  known source address (each 0 = total); connections from sources not known fill at
+ *  most the total less its reserve. */
+void guard_conns_set_limits(struct guard_conns *t, unsigned max_total, unsigned max_per_source,
+			    unsigned max_per_known);
 
 /**
  * Adds a connection (zeroed framing state).

@@ -63,7 +63,10 @@ struct sipua_timer;
 struct sipua_guard_cfg {
 	unsigned tcp_max_connections;   /**< accepted connections at once (>= 1); further
 					     ones are closed at once */
-	unsigned tcp_max_per_source;    /**< from one source address; 0 = no own cap */
+	unsigned tcp_max_per_source;    /**< from one source address the check does not
+					     accept; 0 = no own cap */
+	unsigned tcp_max_per_trunk;     /**< from one source address it accepts (a trunk's:
+					     the TCP handshake proved it); 0 = no own cap */
 	unsigned tcp_idle_ms;           /**< a connection from a trunk that carries no
 					     dialog is closed after this long without
 					     data; 0 = never */

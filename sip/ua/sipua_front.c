@@ -559,7 +559,8 @@ static void apply_cfg(struct sipua *ua, const struct sipua_guard_cfg *g)
 	f->cfg = *g;
 	if (f->conns) {
 		/* The table's capacity is the cap the agent started with. */
-		guard_conns_set_limits(f->conns, g->tcp_max_connections, g->tcp_max_per_source);
+		guard_conns_set_limits(f->conns, g->tcp_max_connections, g->tcp_max_per_source,
+				       g->tcp_max_per_trunk);
 	}
 	guard_rate_set(f->rate, g->rate_per_s, g->rate_burst);
 }

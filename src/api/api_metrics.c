@@ -225,7 +225,7 @@ static void sip_metrics(struct out *o, const struct b2bua_counters *c)
 		  "(overload_delay), before any call state"),
 		K("tcp_accepted", tcp_accepted, "SIP connections (TCP and TLS) accepted"),
 		K("tcp_refused_limit", tcp_refused_limit, "SIP connections closed at once: "
-		  "over tcp_max_connections or tcp_max_per_source"),
+		  "over tcp_max_connections, tcp_max_per_source or tcp_max_per_trunk"),
 		K("tcp_refused_unknown", tcp_refused_unknown, "SIP connections closed at once: "
 		  "unknown source, unknown_source = drop"),
 		K("tcp_refused_no_descriptor", tcp_refused_fd, "SIP connections closed at once: "

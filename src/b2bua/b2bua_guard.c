@@ -31,6 +31,7 @@ void b2b_guard_cfg(const struct conf *cf, struct sipua_guard_cfg *g)
 			g->tcp_max_connections = BUDGET_TCP_MIN;
 	}
 	g->tcp_max_per_source = cf->sip.tcp_max_per_source;
+	g->tcp_max_per_trunk = cf->sip.tcp_max_per_trunk;
 	g->tcp_idle_ms = cf->sip.tcp_idle_ms;
 	g->tcp_unknown_ms = cf->sip.tcp_unknown_ms;
 	g->rate_per_s = cf->sip.rate_limit;

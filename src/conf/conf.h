@@ -70,7 +70,10 @@ struct conf_sip {
 	unsigned rate_burst;                  /**< bucket size; 0 = rate_limit */
 	unsigned tcp_max_connections;         /**< accepted connections; 0 = from the
 					           open-file budget */
-	unsigned tcp_max_per_source;          /**< accepted connections per source address */
+	unsigned tcp_max_per_source;          /**< accepted connections per source address
+					           no trunk matches */
+	unsigned tcp_max_per_trunk;           /**< accepted connections per trunk source
+					           address; 0 = tcp_max_connections */
 	unsigned tcp_idle_ms;                 /**< a trunk's connection without a dialog is
 					           closed after this long idle; 0 = never */
 	unsigned tcp_unknown_ms;              /**< a connection from an unknown source is

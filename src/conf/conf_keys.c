@@ -103,6 +103,8 @@ static const struct conf_key sip_keys[] = {
 	 1000000, 1, NULL, "0"},
 	{"tcp_max_per_source", CT_UINT, CK(struct conf, sip.tcp_max_per_source), 0, 0, 1,
 	 1000000, 1, NULL, "32"},
+	{"tcp_max_per_trunk", CT_UINT, CK(struct conf, sip.tcp_max_per_trunk), 0, 0, 0,
+	 1000000, 1, NULL, "0"},
 	{"tcp_idle_timeout", CT_UINT, CK(struct conf, sip.tcp_idle_ms), 0, 0, 0, 86400, 1000,
 	 NULL, "120"},
 	{"tcp_unknown_timeout", CT_UINT, CK(struct conf, sip.tcp_unknown_ms), 0, 0, 1, 3600,

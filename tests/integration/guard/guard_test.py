@@ -13,6 +13,7 @@ stops when the flood stops, instead of the absolute 64 MB of the release build.
 import json
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -480,6 +481,66 @@ def case_stray_dialog_requests(ctx):
     if read_responses(k, 1, 3) != [200]:
         raise AssertionError("a trunk's OPTIONS was not answered 200 afterwards")
     k.close()
+
+
+def case_tcp_connection_per_call(ctx):
+    """A load harness that opens a TCP connection per call (SIPp -t tn) from a trunk's
+    address: 100 calls up at once over 100 connections, beyond tcp_max_per_source (32),
+    all complete; a source no trunk matches is still held to tcp_max_per_source, and
+    a trunk to its own tcp_max_per_trunk when one is set (live, by a reload)."""
+    n = 100
+    u = calls.uas(ctx, "uas_basic.xml", calls=n, duration_ms=0)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port).start()
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, calls=n, duration_ms=4000,
+                  transport="tn", extra=["-r", "50", "-max_socket", str(2 * n)])
+    peak = [0]
+
+    def sample():
+        peak[0] = max(peak[0], t.counter("tcp_open"))
+        return c.proc.popen.poll() is not None
+    procs.wait_until(sample, 30, 0.2)
+    calls.finish(c, u, timeout=60)
+    ctx.log("at most %d connections open; tcp_refused_limit %d", peak[0],
+            t.counter("tcp_refused_limit"))
+    sipp.expect_ok(c, n)
+    sipp.expect_ok(u, n)
+    if peak[0] <= 32:
+        raise AssertionError("at most %d connections open at once: the calls did not "
+                             "overlap past the per-source cap" % peak[0])
+    if t.counter("tcp_refused_limit"):
+        raise AssertionError("a trunk's connections were refused: %d"
+                             % t.counter("tcp_refused_limit"))
+    ends = t.wait_events("call.end", n, 15)
+    if len(ends) != n or any(e.get("sip_code") != 200 for e in ends):
+        raise AssertionError("%d call.end, codes %s" % (
+            len(ends), sorted({e.get("sip_code") for e in ends})))
+    # A stranger: its 33rd connection is closed at once.
+    strangers = []
+    for _ in range(40):
+        s = socket.socket()
+        s.bind(("127.0.0.9", 0))
+        s.connect((t.addr, t.port))
+        strangers.append(s)
+    if not procs.wait_until(lambda: t.counter("tcp_refused_limit") >= 8, 5, 0.1):
+        raise AssertionError("a stranger's 40 connections: tcp_refused_limit = %d"
+                             % t.counter("tcp_refused_limit"))
+    for s in strangers:
+        s.close()
+    # A trunk's own cap, set live.
+    t.conf.sip["tcp_max_per_trunk"] = 5
+    with open(t.conf_path, "w") as f:
+        f.write(t.conf.text())
+    t.proc.send_signal(signal.SIGHUP)
+    if not t.wait_events("reload.done", 1, 15):
+        raise AssertionError("no reload.done")
+    before = t.counter("tcp_refused_limit")
+    mine = [socket.create_connection((t.addr, t.port)) for _ in range(8)]
+    if not procs.wait_until(lambda: t.counter("tcp_refused_limit") - before >= 3, 5, 0.1):
+        raise AssertionError("tcp_max_per_trunk = 5: %d of 8 refused"
+                             % (t.counter("tcp_refused_limit") - before))
+    for s in mine:
+        s.close()
+    t.check_alive()
 
 
 def case_tcp_idle_closed(ctx):

@@ -99,7 +99,7 @@ static void test_conns_caps(void **state)
 
 	(void)state;
 	assert_int_equal(guard_conns_create(&t, 8), 0);
-	guard_conns_set_limits(t, 6, 3);
+	guard_conns_set_limits(t, 6, 3, 0);
 	for (int fd = 10; fd < 13; fd++)
 		assert_int_equal(guard_conns_add(t, fd, SA(a), false, 5, NULL), 0);
 	assert_int_equal(guard_conns_add(t, 13, SA(a), false, 5, NULL), EMLINK);
@@ -142,7 +142,7 @@ static void test_conns_reserve_for_known(void **state)
 	assert_int_equal(guard_conns_reserve(15), 1);
 	assert_int_equal(guard_conns_reserve(64), 8);
 	assert_int_equal(guard_conns_create(&t, 64), 0);
-	guard_conns_set_limits(t, 64, 2);
+	guard_conns_set_limits(t, 64, 2, 0);
 	for (int i = 0; i < 56; i++, fd++) {
 		struct sockaddr_storage x;
 
@@ -169,6 +169,34 @@ static void test_conns_reserve_for_known(void **state)
 	guard_conns_destroy(t);
 }
 
+/* A known source (a trunk: its TCP handshake proved the address) has its own cap,
+ * by default the total: a load harness opening a connection per call from a trunk's
+ * address is not held to a stranger's cap. */
+static void test_conns_known_cap(void **state)
+{
+	struct guard_conns *t;
+	struct sockaddr_storage trunk = v4("127.0.5.1", 5060), x = v4("127.0.5.2", 1);
+	int fd = 10;
+
+	(void)state;
+	assert_int_equal(guard_conns_create(&t, 100), 0);
+	guard_conns_set_limits(t, 100, 4, 0);
+	for (; fd < 14; fd++)
+		assert_int_equal(guard_conns_add(t, fd, SA(x), false, 1, NULL), 0);
+	assert_int_equal(guard_conns_add(t, fd++, SA(x), false, 1, NULL), EMLINK);
+	for (int i = 0; i < 96; i++, fd++)
+		assert_int_equal(guard_conns_add(t, fd, SA(trunk), true, 1, NULL), 0);
+	assert_int_equal(guard_conns_add(t, fd++, SA(trunk), true, 1, NULL), ENFILE);
+	assert_int_equal(guard_conns_from(t, SA(trunk)), 96);
+	guard_conns_set_limits(t, 100, 4, 96);
+	guard_conns_remove(t, 20);
+	assert_int_equal(guard_conns_add(t, fd++, SA(trunk), true, 1, NULL), 0);
+	assert_int_equal(guard_conns_add(t, 10, SA(trunk), true, 1, NULL), EEXIST);
+	guard_conns_remove(t, 10);   /* a stranger's slot frees: not past the trunk's cap */
+	assert_int_equal(guard_conns_add(t, fd++, SA(trunk), true, 1, NULL), EMLINK);
+	guard_conns_destroy(t);
+}
+
 /* Random adds and removes against a plain model: counts, lookups, per-source counts. */
 static void test_conns_model(void **state)
 {
@@ -181,7 +209,7 @@ static void test_conns_model(void **state)
 	srand(7);
 	memset(model_src, -1, sizeof(model_src));
 	assert_int_equal(guard_conns_create(&t, CAP), 0);
-	guard_conns_set_limits(t, CAP, 12);
+	guard_conns_set_limits(t, CAP, 12, 20);
 	for (int i = 0; i < 200000; i++) {
 		int fd = rand() % FDS, s = rand() % SRCS;
 		char ip[32];
@@ -196,7 +224,7 @@ static void test_conns_model(void **state)
 			guard_conns_remove(t, fd);
 			assert_null(guard_conns_get(t, fd));
 		} else {
-			int want = total >= CAP ? ENFILE : per_src[s] >= 12 ? EMLINK : 0;
+			int want = total >= CAP ? ENFILE : per_src[s] >= (s & 1 ? 20u : 12u) ? EMLINK : 0;
 
 			assert_int_equal(guard_conns_add(t, fd, SA(a), s & 1, i, NULL), want);
 			if (!want) {
@@ -460,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_rate_many_sources_bounded),
 		cmocka_unit_test(test_conns_caps),
 		cmocka_unit_test(test_conns_reserve_for_known),
+		cmocka_unit_test(test_conns_known_cap),
 		cmocka_unit_test(test_conns_model),
 		cmocka_unit_test(test_frame_keeps_all),
 		cmocka_unit_test(test_frame_drops_whole_messages),
