@@ -22,8 +22,12 @@
  * last JB_WINDOW_MS (the depth that jitter needed is exceeded, or the sender's clock
  * runs fast), one packet is discarded. After a gap longer than JB_REBUFFER_FRAMES
  * the next talk spurt is buffered again up to a jitter-based target before it plays.
- * A sequence jump beyond JB_JUMP (a sender restarting its numbering) resets the
- * buffer. Times are passed in by the caller (microseconds, any origin), so the
+ * A packet outside the window (more than JB_SLOTS before or after the cursor) is
+ * believed only once the next arrival is its successor (RFC 3550 A.1's probation): then
+ * a jump beyond JB_JUMP, or back past the window (a sender restarting its numbering),
+ * resets the buffer, and a shorter jump ahead (a burst loss) moves the cursor. Until
+ * then it is dropped as stray, so one corrupted or forged packet cannot carry the
+ * cursor away from the stream and leave every later packet "late". Times are passed in by the caller (microseconds, any origin), so the
  * buffer is deterministic under test and fuzzing.
  */
 #ifndef TRUNX_JB_H
@@ -46,6 +50,7 @@ enum jb_put_result {
 	JB_PUT_DUP,       /**< already held: dropped */
 	JB_PUT_BAD,       /**< empty, too long or without a duration: dropped */
 	JB_PUT_RESET,     /**< a sequence restart: the buffer was emptied, then it was stored */
+	JB_PUT_STRAY,     /**< outside the window, not (yet) followed by its successor: dropped */
 };
 
 enum jb_kind {
@@ -77,6 +82,7 @@ struct jb_counters {
 	uint64_t discarded;    /**< dropped to shrink the delay (and on overflow) */
 	uint64_t expanded;     /**< JB_EMPTY results that no loss explains (DTX, late) */
 	uint64_t resets;       /**< sequence restarts */
+	uint64_t stray;        /**< outside the window and not confirmed: dropped */
 };
 
 struct jb_slot {
@@ -96,6 +102,8 @@ struct jb {
 	bool           playing;       /**< play cursor valid (else buffering) */
 	uint16_t       next_seq;      /**< next sequence number to play */
 	uint16_t       high_seq;      /**< highest sequence number held or played */
+	bool           have_stray;    /**< the last arrival was outside the window */
+	uint16_t       stray_seq;     /**< its sequence number */
 	uint32_t       high_end_ts;   /**< end timestamp of that packet */
 	uint32_t       play_ts;       /**< timestamp of the next audio to play */
 	uint32_t       last_dur;      /**< duration of the last packet, for concealment */

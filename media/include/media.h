@@ -153,7 +153,8 @@ struct media_side_stats {
 	/* Where this side's audio is decoded (transcoding): */
 	uint64_t concealed;      /**< frames of lost audio concealed (PLC) */
 	uint64_t fec_recovered;  /**< lost frames recovered from Opus in-band FEC */
-	uint64_t jb_late;        /**< packets that came after their turn (dropped) */
+	uint64_t jb_late;        /**< packets that came after their turn, or outside the
+				      stream's numbering and not followed (dropped) */
 	uint64_t jb_discarded;   /**< packets dropped to keep the delay down */
 	uint64_t jb_expanded;    /**< frames stretched while nothing was there (DTX, late) */
 	uint32_t jb_delay_ms;    /**< jitter-buffer delay, smoothed over packets played */

@@ -115,7 +115,25 @@ enum jb_put_result jb_put(struct jb *jb, uint16_t seq, uint32_t ts, const uint8_
 	}
 	if (jb->started) {
 		d = seq_diff(seq, jb->next_seq);
-		if (d > JB_JUMP || d < -JB_JUMP) {
+		if (d >= JB_SLOTS || d < -JB_SLOTS) {
+			int after = seq_diff(seq, jb->stray_seq);
+
+			if (!jb->have_stray || after < 1 || after > 2) {
+				jb->have_stray = true;
+				jb->stray_seq = seq;
+				jb->c.stray++;
+				return JB_PUT_STRAY;
+			}
+			jb->have_stray = false;
+			if (d > 0 && d <= JB_JUMP) {
+				/* A burst loss: play on from the first packet after it. */
+				skip_to(jb, jb->stray_seq);
+				d = seq_diff(seq, jb->next_seq);
+			}
+		} else {
+			jb->have_stray = false;
+		}
+		if (d > JB_JUMP || d < -JB_SLOTS) {
 			jb_reset(jb);
 			jb->c.resets++;
 			r = JB_PUT_RESET;

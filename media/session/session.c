@@ -199,7 +199,7 @@ static void xc_drop(struct session_side *sd)
 		return;
 	sd->st.concealed += x->c.concealed;
 	sd->st.fec_recovered += x->c.fec;
-	sd->st.jb_late += x->jb.c.late;
+	sd->st.jb_late += x->jb.c.late + x->jb.c.stray;
 	sd->st.jb_discarded += x->jb.c.discarded;
 	sd->st.jb_expanded += x->jb.c.expanded;
 	xcode_destroy(x);
@@ -351,7 +351,7 @@ void session_stats(const struct media_session *s, struct media_side_stats st[2])
 		if (sd->xc) {
 			st[i].concealed += sd->xc->c.concealed;
 			st[i].fec_recovered += sd->xc->c.fec;
-			st[i].jb_late += sd->xc->jb.c.late;
+			st[i].jb_late += sd->xc->jb.c.late + sd->xc->jb.c.stray;
 			st[i].jb_discarded += sd->xc->jb.c.discarded;
 			st[i].jb_expanded += sd->xc->jb.c.expanded;
 			st[i].jb_delay_ms = jb_delay_ms(&sd->xc->jb);

@@ -138,10 +138,11 @@ class RtpPeer:
 
     def send(self, dest, samples, drop=(), t0=None, pt=0):
         """Sends samples (8 kHz) as 20 ms G.711 packets (PT 0 or 8); indexes in drop
-        are skipped."""
+        are skipped. self.stream is the (seq, ts, ssrc) of the first packet."""
+        self.stream = seq, ts, ssrc = random.randint(0, 65535), \
+            random.randint(0, 2 ** 32 - 1), random.randint(1, 2 ** 32 - 1)
+
         def run():
-            seq, ts, ssrc = random.randint(0, 65535), random.randint(0, 2 ** 32 - 1), \
-                random.randint(1, 2 ** 32 - 1)
             start = t0 or time.monotonic()
             n = len(samples) // 160
             for k in range(n):

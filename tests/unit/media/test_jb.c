@@ -1,6 +1,6 @@
 /* test_jb.c — the jitter buffer with simulated time: in-order play, loss with an FEC
  * candidate, DTX gaps (no loss), burst loss concealed once, late/duplicate/bad
- * packets, a sequence restart, and bounded delay under +-40 ms jitter with +-0.5 %
+ * packets, a sequence restart, stray numbers and jumps back, and bounded delay under +-40 ms jitter with +-0.5 %
  * sender clock skew. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -186,6 +186,87 @@ static void seq_restart(void **state)
 	free(jb);
 }
 
+/* Single packets far outside the window (a corrupted or forged number, ahead by 100 or
+ * 999, behind by 500 or 40,000) between two packets of the stream: each is dropped as
+ * stray, the stream plays on without a late packet, a loss or a reset. Without the
+ * probation the +100 one moved the cursor and the next 68 packets came "late". */
+static void stray_packets_ignored(void **state)
+{
+	static const int stray[] = {100, 999, -500, -40000};
+	struct jb *jb = new_jb();
+	struct jb_out o;
+	uint64_t t = 1000000;
+	int played = 0;
+
+	(void)state;
+	for (int i = 0; i < 200; i++, t += 20000) {
+		put(jb, (uint16_t)(3000 + i), (uint32_t)(i * F), t);
+		if (i % 40 == 20) {
+			int k = stray[(i / 40) % 4];
+			uint8_t p[F] = {0};
+
+			assert_int_equal(jb_put(jb, (uint16_t)(3000 + i + k), (uint32_t)((i + k) * F),
+						p, F, F, t + 5000), JB_PUT_STRAY);
+		}
+		jb_get(jb, t + 1000, &o);
+		played += o.kind == JB_PACKET;
+	}
+	assert_int_equal(jb->c.stray, 5);
+	assert_int_equal(jb->c.late, 0);
+	assert_int_equal(jb->c.lost, 0);
+	assert_int_equal(jb->c.resets, 0);
+	assert_true(played >= 197);
+	free(jb);
+}
+
+/* A sender that moves its numbering back by 500 with the same SSRC (another source
+ * behind the same stream) is followed after two packets, not left "late" for 10 s. */
+static void seq_back_jump(void **state)
+{
+	struct jb *jb = new_jb();
+	struct jb_out o;
+	uint64_t t = 0;
+	int after = 0;
+
+	(void)state;
+	for (int i = 0; i < 20; i++, t += 20000) {
+		put(jb, (uint16_t)(9000 + i), (uint32_t)(i * F), t);
+		jb_get(jb, t + 1000, &o);
+	}
+	for (int i = 0; i < 20; i++, t += 20000) {
+		put(jb, (uint16_t)(8520 + i), (uint32_t)((20 + i) * F), t);
+		jb_get(jb, t + 1000, &o);
+		after += o.kind == JB_PACKET && o.data[0] >= 72 && o.data[0] <= 91;   /* 8520.. */
+	}
+	assert_int_equal(jb->c.resets, 1);
+	assert_int_equal(jb->c.stray, 1);
+	assert_true(after >= 14);
+	free(jb);
+}
+
+/* A burst loss longer than the window (60 packets, 1.2 s): the cursor moves once the
+ * packet after the gap is followed by its successor; one frame more is lost. */
+static void long_burst_loss(void **state)
+{
+	struct jb *jb = new_jb();
+	struct jb_out o;
+	uint64_t t = 0;
+	int played = 0;
+
+	(void)state;
+	for (int i = 0; i < 100; i++, t += 20000) {
+		if (i < 20 || i >= 80)
+			put(jb, (uint16_t)(65500 + i), (uint32_t)(i * F), t);
+		jb_get(jb, t + 1000, &o);
+		played += o.kind == JB_PACKET && i >= 80;
+	}
+	assert_int_equal(jb->c.stray, 1);
+	assert_int_equal(jb->c.resets, 0);
+	assert_int_equal(jb->c.late, 0);
+	assert_true(played >= 16);
+	free(jb);
+}
+
 /*
  * A sender whose clock runs `skew` fast (0.005 = +0.5 %), arrivals jittered uniformly
  * by +-40 ms (so packets also reorder), pulled every 20 ms for 120 s: the delay each
@@ -298,6 +379,9 @@ int test_jb_run(void)
 		cmocka_unit_test(burst_concealed_once),
 		cmocka_unit_test(late_dup_bad),
 		cmocka_unit_test(seq_restart),
+		cmocka_unit_test(stray_packets_ignored),
+		cmocka_unit_test(seq_back_jump),
+		cmocka_unit_test(long_burst_loss),
 		cmocka_unit_test(skip_markers),
 		cmocka_unit_test(jitter_skew_fast),
 		cmocka_unit_test(jitter_skew_slow),
