@@ -17,6 +17,7 @@ callee PCMA, so trunxd decodes, buffers, conceals and encodes each way) while
                  bytes), CSRC lists, extensions, padding and marker bits; once it stops,
                  each party hears the other's tone again within 1 s, for >= 90 % of the
                  frames after that
+  spoofed_peer_relay  the same on a relayed call (PCMU both ways)
 
 After each, trunxd still runs, answers the hang-up with a call record, and exits
 cleanly (sanitizer-clean under the ASan build). Every datagram goes to 127.x; each
@@ -42,13 +43,14 @@ SECONDS = 6.0           # each party's tone
 TONE_A, TONE_B = 1000, 600
 
 
-def start_call(ctx):
-    """A transcoded call with both parties sending their tone for SECONDS from t0."""
-    c = pt.Call(ctx, pt_b=8)
+def start_call(ctx, pt_b=8):
+    """A call with both parties sending their tone for SECONDS from t0: transcoded
+    (the callee sends PCMA, pt_b 8) or relayed (PCMU both ways, pt_b 0)."""
+    c = pt.Call(ctx, pt_b=pt_b)
     n = int(SECONDS * 50)
     c.t0 = time.monotonic() + 0.2
     c.a.send(c.to_a, pt.tone(TONE_A, pt.LEVEL, n * 160), set(), c.t0)
-    c.b.send(c.to_b, pt.tone(TONE_B, pt.LEVEL, n * 160), set(), c.t0, 8)
+    c.b.send(c.to_b, pt.tone(TONE_B, pt.LEVEL, n * 160), set(), c.t0, pt_b)
     return c
 
 
@@ -221,10 +223,10 @@ def mutated_rtcp(rng, ssrc):
     return bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 100)))
 
 
-def case_spoofed_peer(ctx):
+def spoofed_peer(ctx, pt_b):
     if os.geteuid() != 0:
         raise AssertionError("this case forges source addresses: it needs root (CI is)")
-    c = start_call(ctx)
+    c = start_call(ctx, pt_b)
     log0 = os.path.getsize(c.t.proc.stderr_path)
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     ctx.at_end(raw.close)
@@ -249,6 +251,14 @@ def case_spoofed_peer(ctx):
     ctx.log("forged %d datagrams in 2 s from the parties' own addresses", sent)
     end_call(ctx, c, log0)
     check_heard(ctx, c, stop + 1.0, c.t0 + SECONDS - 0.2, "after the forgery")
+
+
+def case_spoofed_peer(ctx):
+    spoofed_peer(ctx, 8)
+
+
+def case_spoofed_peer_relay(ctx):
+    spoofed_peer(ctx, 0)
 
 
 if __name__ == "__main__":
