@@ -18,6 +18,9 @@ callee PCMA, so trunxd decodes, buffers, conceals and encodes each way) while
                  each party hears the other's tone again within 1 s, for >= 90 % of the
                  frames after that
   spoofed_peer_relay  the same on a relayed call (PCMU both ways)
+  spoofed_port   the same forgeries from the parties' addresses but other ports: none
+                 is taken (every packet counted in is the party's), nothing re-latches,
+                 and both parties hear each other throughout
 
 After each, trunxd still runs, answers the hang-up with a call record, and exits
 cleanly (sanitizer-clean under the ASan build). Every datagram goes to 127.x; each
@@ -223,7 +226,7 @@ def mutated_rtcp(rng, ssrc):
     return bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 100)))
 
 
-def spoofed_peer(ctx, pt_b):
+def spoofed_peer(ctx, pt_b, port_offset=0):
     if os.geteuid() != 0:
         raise AssertionError("this case forges source addresses: it needs root (CI is)")
     c = start_call(ctx, pt_b)
@@ -231,8 +234,8 @@ def spoofed_peer(ctx, pt_b):
     raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
     ctx.at_end(raw.close)
     rng = random.Random(4475)
-    a_src = ("127.0.0.1", c.caller.media.getsockname()[1])
-    b_src = ("127.0.0.1", c.callee.media.getsockname()[1])
+    a_src = ("127.0.0.1", c.caller.media.getsockname()[1] + port_offset)
+    b_src = ("127.0.0.1", c.callee.media.getsockname()[1] + port_offset)
     to_a, to_b = ("127.0.0.1", c.to_a[1]), ("127.0.0.1", c.to_b[1])
     start, stop = c.t0 + 1.0, c.t0 + 3.0
     while time.monotonic() < start:
@@ -249,8 +252,16 @@ def spoofed_peer(ctx, pt_b):
         k += 1
         time.sleep(0.006)
     ctx.log("forged %d datagrams in 2 s from the parties' own addresses", sent)
-    end_call(ctx, c, log0)
+    rec = end_call(ctx, c, log0)
     check_heard(ctx, c, stop + 1.0, c.t0 + SECONDS - 0.2, "after the forgery")
+    if port_offset:
+        # The parties' own address, another port: nothing taken, nothing re-latched.
+        check_heard(ctx, c, start + 0.2, stop, "during the forgery")
+        n = int(SECONDS * 50)
+        if rec.get("rtp_a_in") != n or rec.get("rtp_b_in") != n:
+            raise AssertionError("forged packets were taken: rtp_a_in %s rtp_b_in %s, "
+                                 "each party sent %d" % (rec.get("rtp_a_in"),
+                                                         rec.get("rtp_b_in"), n))
 
 
 def case_spoofed_peer(ctx):
@@ -259,6 +270,10 @@ def case_spoofed_peer(ctx):
 
 def case_spoofed_peer_relay(ctx):
     spoofed_peer(ctx, 0)
+
+
+def case_spoofed_port(ctx):
+    spoofed_peer(ctx, 8, port_offset=10)
 
 
 if __name__ == "__main__":
