@@ -417,8 +417,7 @@ static bool in_dialog_refused(struct sipua *ua, nua_t *nua, nua_event_t event,
 			}
 		}
 		if (status < 200 && event != nua_i_ack)
-			nua_respond(leg->nh, SIP_403_FORBIDDEN, NUTAG_WITH_THIS(nua),
-				    SIPTAG_ALLOW_STR(SIPUA_ALLOW), TAG_END());
+			sipua_leg_refuse_stranger(leg, nua);
 		return true;
 	}
 	if (event == nua_i_invite || event == nua_i_update)

@@ -20,7 +20,8 @@
  * guard_frame) takes a token from its source's bucket; without one it is dropped
  * before the stack parses it. Then, over UDP, OPTIONS from known sources and
  * out-of-dialog requests from refused ones are answered here without transaction
- * state (sipua_stateless.c).
+ * state (sipua_stateless.c); so are a refused source's requests on a connection when
+ * the whole message is in one read (refused_answered), in or out of a dialog.
  *
  * New INVITEs from known sources (over UDP, and over TCP when the whole message is
  * in one read) are put to the admission handler (max_calls, max_cps) here, once per
@@ -118,6 +119,11 @@ bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer)
  * stream), written to f->reply: what to do with it (sipua_stateless()); *d says how
  * a refusal's 503 was decided, for overload_sent().
  */
+static bool front_gate(void *arg, const char *call_id, const struct sockaddr *src)
+{
+	return sipua_leg_gate(arg, call_id, src);
+}
+
 static enum sipua_sl_action front_stateless(struct sipua *ua, enum sipua_verdict v,
 					    const char *data, size_t len,
 					    const struct sockaddr *src, enum sipua_transport tp,
@@ -125,6 +131,8 @@ static enum sipua_sl_action front_stateless(struct sipua *ua, enum sipua_verdict
 {
 	struct sipua_front *f = &ua->front;
 	struct sipua_sl_ctx sl = {0};
+	bool gated = false;
+	enum sipua_sl_action act;
 
 	d->ua = ua;
 	d->src = src;
@@ -132,6 +140,9 @@ static enum sipua_sl_action front_stateless(struct sipua *ua, enum sipua_verdict
 	d->aux = 0;
 	sl.verdict = v;
 	sl.dialog_peer = v != SIPUA_ACCEPT && sipua_peers_has(ua->peers, src);
+	sl.gate = front_gate;
+	sl.gate_arg = ua;
+	sl.gated_out = &gated;
 	sl.user_agent = ua->cfg.user_agent[0] ? ua->cfg.user_agent : "trunx";
 	sl.contact = ua->contact_udp;
 	sl.secret = f->secret;
@@ -139,7 +150,9 @@ static enum sipua_sl_action front_stateless(struct sipua *ua, enum sipua_verdict
 	sl.decide = v == SIPUA_ACCEPT && ua->admit && f->recent ? sipua_admit_decide : NULL;
 	sl.decide_arg = d;
 	sl.refusal = f->refusal;
-	return sipua_stateless(&sl, data, len, src, f->reply, REPLY_MAX, np, statusp);
+	act = sipua_stateless(&sl, data, len, src, f->reply, REPLY_MAX, np, statusp);
+	d->gated = gated;
+	return act;
 }
 
 /* ---- connections ---- */
@@ -218,6 +231,48 @@ static bool ack_of_refusal(struct sipua *ua, const char *msg, size_t len,
 			       &d) == SIPUA_SL_SWALLOW;
 }
 
+/*
+ * A whole request (len > 0) on the connection of a source the check refuses, answered
+ * here as over UDP (sipua_stateless.c): 403 naming nothing (no Allow, no Supported),
+ * in or out of a dialog it claims, unless the source is a live dialog's peer and the
+ * request names a dialog (the stack's, behind the dialog gate). The stack would
+ * answer some of these itself with its own lists: a BYE, UPDATE or PRACK cut loose
+ * from a dialog gets its 481 with every method it knows. True when the message was
+ * answered (or absorbed) and must not reach the stack.
+ */
+static bool refused_answered(struct sipua *ua, struct guard_conn *c, const char *msg,
+			     size_t len)
+{
+	struct sipua_front *f = &ua->front;
+	const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
+	struct sipua_admit_ctx d;
+	enum sipua_verdict v;
+	size_t n = 0;
+	int status = 0;
+
+	if (!len || len > DGRAM_MAX)
+		return false;   /* split across reads: the stack answers it */
+	v = classify(ua, peer, false);
+	if (v == SIPUA_ACCEPT)
+		return false;
+	switch (front_stateless(ua, v, msg, len, peer, SIPUA_TP_TCP, &status, &n, &d)) {
+	case SIPUA_SL_REPLY:
+		if (send(c->fd, f->reply, n, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n) {
+			shutdown(c->fd, SHUT_RDWR);
+			c->closing = true;
+		}
+		if (!d.gated)
+			count(&f->c_rejected);
+		return true;
+	case SIPUA_SL_SWALLOW:
+		if (!d.gated)
+			count(&f->c_dropped);
+		return true;
+	default:
+		return false;
+	}
+}
+
 struct admit_ctx {
 	struct sipua      *ua;
 	struct guard_conn *c;
@@ -255,6 +310,9 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 		count(&f->c_rate_limited);
 		return false;
 	}
+	if (!a->c->known && a->ua->src_class && !a->ua->stopping &&
+	    refused_answered(a->ua, a->c, msg, guard_frame_length(msg, avail)))
+		return false;
 	if (a->c->known && a->ua->admit && !a->ua->stopping && avail >= 7 &&
 	    memcmp(msg, "INVITE ", 7) == 0) {
 		/* A new INVITE whose every byte is at hand: the admission may refuse it here
@@ -365,7 +423,7 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 		sendto(fd, f->reply, n, MSG_DONTWAIT | MSG_NOSIGNAL, src, sa_len(src));
 		if (status == 503)
 			sipua_admit_refused(ua, src, SIPUA_TP_UDP, d.aux);
-		else
+		else if (!d.gated)
 			count(status == 200 ? &f->c_ok : &f->c_rejected);
 		return false;
 	case SIPUA_SL_SWALLOW:

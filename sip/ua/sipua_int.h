@@ -255,6 +255,11 @@ void sipua_leg_peer_add(struct sipua_leg *leg, const struct sockaddr *sa);
 void sipua_leg_defer_bye(struct sipua_leg *leg, nua_t *nua, bool peer);
 /** Our re-INVITE completed: runs a deferred BYE. */
 void sipua_leg_bye_resume(struct sipua_leg *leg);
+/**
+ * Answers the current request on the leg, a stranger's, 403 naming nothing of what
+ * trunx serves (no Allow, no Supported), then gives the handle back its own lists.
+ */
+void sipua_leg_refuse_stranger(struct sipua_leg *leg, nua_t *nua);
 /** True when sa is one of the leg's peer addresses (IP compare). */
 bool sipua_leg_peer_has(const struct sipua_leg *leg, const struct sockaddr *sa);
 /**
@@ -304,6 +309,7 @@ struct sipua_admit_ctx {
 	const struct sockaddr *src;
 	enum sipua_transport   tp;
 	uint32_t               aux;   /**< a refusal's answer, packed (for its table entry) */
+	bool                   gated; /**< refused by the dialog gate (counted there) */
 };
 
 /** sipua_sl_decide_h of the front: the table of recent decisions, then the admission
@@ -355,6 +361,12 @@ struct sipua_sl_refusal {
 struct sipua_sl_ctx {
 	enum sipua_verdict verdict;     /**< what the source check says of the sender */
 	bool               dialog_peer; /**< the sender is the peer of a live dialog */
+	/** With dialog_peer: may the sender speak in the dialogs of this Call-ID (the
+	 *  dialog gate, sipua_leg_gate)? NULL: yes. When it says no, the request is
+	 *  answered as a stranger's and gated_out set. */
+	bool             (*gate)(void *arg, const char *call_id, const struct sockaddr *src);
+	void              *gate_arg;
+	bool              *gated_out;
 	const char        *user_agent;
 	const char        *contact;     /**< "<sip:...>" in a 200, or NULL */
 	uint64_t           secret;      /**< key of the To tags */

@@ -22,11 +22,18 @@
 
 /* ---- helpers ---- */
 
+/* A leg keeps the first LEG_CALL_ID_KEPT characters of its Call-ID (a longer one is
+ * cut there): legs are found by those, so a request naming a dialog by a long Call-ID
+ * still finds its legs (and the dialog gate does not let a stranger's through). */
+#define LEG_CALL_ID_KEPT (sizeof(((struct sipua_leg *)0)->call_id) - 1)
+
 static size_t call_id_bucket(const char *call_id)
 {
 	uint64_t h = 1469598103934665603ull;
+	size_t n = 0;
 
-	for (const unsigned char *p = (const unsigned char *)call_id; *p; p++)
+	for (const unsigned char *p = (const unsigned char *)call_id; *p && n < LEG_CALL_ID_KEPT;
+	     p++, n++)
 		h = (h ^ *p) * 1099511628211ull;
 	return (size_t)(h ^ (h >> 32)) % SIPUA_LEG_BUCKETS;
 }
@@ -71,7 +78,7 @@ bool sipua_leg_gate(struct sipua *ua, const char *call_id, const struct sockaddr
 		return true;
 	for (const struct sipua_leg *l = ua->by_call_id[call_id_bucket(call_id)]; l;
 	     l = l->hnext) {
-		if (strcmp(l->call_id, call_id) != 0)
+		if (strncmp(l->call_id, call_id, LEG_CALL_ID_KEPT) != 0)
 			continue;
 		if (sipua_leg_peer_has(l, src))
 			return true;
@@ -136,6 +143,22 @@ static const char *supported_for(const struct sipua_policy *p)
 	if (rel)
 		return "100rel";
 	return "";
+}
+
+void sipua_leg_refuse_stranger(struct sipua_leg *leg, nua_t *nua)
+{
+	const char *sup = supported_for(&leg->policy);
+
+	/* The stack adds the handle's Allow and Supported to every answer on it; the
+	 * three calls reach it in this order, so only this 403 goes without them. The
+	 * lists put back are the ones the leg set (its INVITE or its first answer; the
+	 * Allow with NOTIFY while a REFER of ours runs, sipua_refer.c). */
+	nua_set_hparams(leg->nh, SIPTAG_ALLOW(SIP_NONE), SIPTAG_SUPPORTED(SIP_NONE), TAG_END());
+	nua_respond(leg->nh, SIP_403_FORBIDDEN, NUTAG_WITH_THIS(nua), TAG_END());
+	nua_set_hparams(leg->nh,
+			SIPTAG_ALLOW_STR(leg->refer_busy ? SIPUA_ALLOW_REFERRING : SIPUA_ALLOW),
+			TAG_IF(sup[0], SIPTAG_SUPPORTED_STR(sup)),
+			TAG_IF(!sup[0], SIPTAG_SUPPORTED(SIP_NONE)), TAG_END());
 }
 
 void sipua_leg_peer_add(struct sipua_leg *leg, const struct sockaddr *sa)

@@ -5,7 +5,9 @@
  * drops, nothing; the 403 names no method nor extension we serve: no Allow, no
  * Supported), and the ACK of such a 403 is absorbed; so does a request that
  * claims a dialog (To tag) from such a source when it is not the peer of any live
- * dialog (an ACK of that kind is absorbed). Over UDP the stack would
+ * dialog, or is the peer of some but not of a dialog with that Call-ID (the dialog
+ * gate: the stack would answer a BYE, UPDATE or PRACK cut loose from the dialog with
+ * its own 481 naming every method it knows); an ACK of that kind is absorbed. Over UDP the stack would
  * keep each of these as a transaction for 64*T1 (32 s, ~8.7 KB each): a flood of
  * them filled memory. A retransmission is simply answered again; the To tag is a
  * keyed hash of the request's transaction identifiers, so it is the same each time
@@ -265,7 +267,12 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 		goto out;
 	stateless_tag(c->secret, sip, tag);
 	in_dialog = sip->sip_to->a_tag != NULL;
-	if (in_dialog && (c->verdict == SIPUA_ACCEPT || c->dialog_peer)) {
+	if (in_dialog && c->verdict != SIPUA_ACCEPT && c->dialog_peer && c->gate &&
+	    !c->gate(c->gate_arg, sip->sip_call_id->i_id, src)) {
+		/* The peer of another dialog, naming this one: a stranger here. */
+		if (c->gated_out)
+			*c->gated_out = true;
+	} else if (in_dialog && (c->verdict == SIPUA_ACCEPT || c->dialog_peer)) {
 		/* In a dialog: the stack's business, except the ACK of our own 403 (or of
 		 * our own 503 to a known source). */
 		if ((c->verdict != SIPUA_ACCEPT || c->decide) &&

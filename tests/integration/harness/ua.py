@@ -379,10 +379,12 @@ class UA:
             return None
         return self.accept_request(inv, status, ring)
 
-    def call(self, dest, user="5550001000", body=None, timeout=10.0, headers=()):
+    def call(self, dest, user="5550001000", body=None, timeout=10.0, headers=(),
+             call_id=None):
         """Makes a call: INVITE, waits for the final response, ACKs it. Returns
-        (Dialog or None, final response)."""
-        call_id = sipmsg.rand_token(16) + "@uatest"
+        (Dialog or None, final response). call_id: the INVITE's (a random one if
+        None)."""
+        call_id = call_id or sipmsg.rand_token(16) + "@uatest"
         tag = sipmsg.rand_token(8)
         branch = "z9hG4bK" + sipmsg.rand_token(12)
         body = sdp(self.ip, self.media_port) if body is None else body

@@ -60,9 +60,9 @@ def new_a(ctx, auto=True, ip="127.0.0.1", name="a"):
     return a
 
 
-def establish(ctx, t, a, b):
+def establish(ctx, t, a, b, call_id=None):
     """A calls B through trunxd; returns (dialog at A, dialog at B)."""
-    da, final = a.call((t.addr, t.port))
+    da, final = a.call((t.addr, t.port), call_id=call_id)
     if da is None:
         raise AssertionError("call not answered: %s" % (final.start if final else None))
     ok = procs.wait_until(lambda: any(d.call_id != da.call_id for d in b.dialogs.values()),
@@ -242,6 +242,105 @@ def case_in_dialog_foreign_source(ctx):
     r = da.bye()
     if not r or r.status != 200:
         raise AssertionError("A's BYE: %s" % (r.status if r else None))
+    healthy(ctx, t)
+
+
+# What a refusal to a stranger may carry besides the transaction's own headers: the
+# configured User-Agent ("trunx") and the length, nothing naming what trunx serves.
+STRANGER_SAYS_NOTHING = ("allow", "supported", "accept", "server", "allow-events",
+                         "accept-encoding", "accept-language", "require", "contact")
+
+
+def says_nothing(r, what):
+    told = [h for h in STRANGER_SAYS_NOTHING if r.header(h) is not None]
+    if told or r.header("User-Agent") not in (None, "trunx"):
+        raise AssertionError("%s: the %d names %s (User-Agent %r):\n%s"
+                             % (what, r.status, told, r.header("User-Agent"),
+                                r.raw.decode("utf-8", "replace")))
+
+
+def _strangers_in_dialog(ctx, t, b, src_ip):
+    """From src_ip (neither a trunk nor a peer of the dialogs it names), over UDP and
+    TCP, UPDATE, INFO, re-INVITE and BYE into a live call's dialog, with an ordinary
+    Call-ID and with one of 200 characters (longer than a leg keeps): each answered
+    403 or 481 naming nothing, counted, and the call goes on."""
+    for label, call_id in (("short", None), ("long", "x" * 190 + "@uatest.invalid")):
+        a = new_a(ctx)
+        da, db = establish(ctx, t, a, b, call_id=call_id)
+        before = t.counter("in_dialog_refused") + t.counter("rejected_unknown_source")
+        sent = 0
+        for proto in ("udp", "tcp"):
+            for meth in ("UPDATE", "INFO", "INVITE", "BYE"):
+                x = ua.UA(src_ip, name="x", transport=proto)
+                ctx.at_end(x.close)
+                if proto == "tcp":
+                    x.connect((t.addr, t.port))
+                body = ua.sdp(src_ip, x.media_port, 9, "sendonly") \
+                    if meth in ("UPDATE", "INVITE") else b""
+                data, cseq, _ = da.build(meth, body, contact=x.contact)
+                data = data.replace(b"SIP/2.0/UDP 127.0.0.1:%d" % a.port,
+                                    b"SIP/2.0/%s %s:%d" % (proto.upper().encode(),
+                                                           src_ip.encode(), x.port))
+                x.send(data, da.dest)
+                sent += 1
+                r = x.wait(lambda m, c=cseq, mm=meth: m.status is not None and
+                           m.status >= 200 and (m.header("CSeq") or "").split() == [str(c), mm],
+                           5.0)
+                what = "%s Call-ID, %s %s from %s" % (label, proto, meth, src_ip)
+                if not r or r.status not in (403, 481):
+                    raise AssertionError("%s: got %s, expected 403 or 481"
+                                         % (what, r.status if r else None))
+                says_nothing(r, what)
+                ctx.log("%s -> %d", what, r.status)
+                x.close()
+        refused = t.counter("in_dialog_refused") + t.counter("rejected_unknown_source") - before
+        if refused < sent:
+            raise AssertionError("%s Call-ID: refusals grew by %d, expected %d"
+                                 % (label, refused, sent))
+        if a.wait_request("BYE", da.call_id, 0.2) or b.wait_request("BYE", db.call_id, 0.2):
+            raise AssertionError("%s Call-ID: the stranger's BYE ended the call" % label)
+        if t.active_calls() != 1:
+            raise AssertionError("%s Call-ID: the call did not survive the stranger"
+                                 % label)
+        cseq, _, _ = db.offer("sendonly")
+        expect_final(db, cseq, "INVITE", 200, "%s Call-ID: B's re-INVITE" % label)
+        db.ack(cseq)
+        if not a.wait_request("INVITE", da.call_id, 5.0):
+            raise AssertionError("%s Call-ID: B's re-INVITE did not reach A" % label)
+        r = da.bye()
+        if not r or r.status != 200:
+            raise AssertionError("%s Call-ID: A's BYE: %s" % (label, r.status if r else None))
+        wait_no_calls(t)
+
+
+def case_in_dialog_foreign_says_nothing(ctx):
+    """A stranger's in-dialog requests (the dialog's Call-ID and tags, from an address
+    that is neither its peer nor a trunk) over UDP and over TCP are refused with an
+    answer that names nothing of what trunx serves: no Allow, Supported, Accept or
+    Server, the configured User-Agent only, as any out-of-dialog refusal (over TCP
+    the stack used to answer a BYE or UPDATE cut loose from the dialog with its own
+    481 and every method it knows). The call goes on and B's next re-INVITE reaches
+    A."""
+    b, _, t = start(ctx)
+    _strangers_in_dialog(ctx, t, b, FOREIGN)
+    healthy(ctx, t)
+
+
+def case_in_dialog_other_peer_says_nothing(ctx):
+    """The same from the peer of another live dialog (the callee's host, not a trunk's
+    address): requests into a dialog it is not the peer of are cut loose at the
+    dialog's gate, also with a Call-ID longer than a leg keeps (which the gate used to
+    miss: the stack then acted on the foreign BYE and ended the call), and answered
+    as a stranger's, naming nothing."""
+    peer = "127.0.0.6"
+    b = ua.UA(peer, name="b", auto=True)
+    ctx.at_end(b.close)
+
+    def conf(c):
+        c.pbx.update(match="127.0.0.7/32", uri="sip:%s:%d" % (peer, b.port))
+
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port, configure=conf).start()
+    _strangers_in_dialog(ctx, t, b, peer)
     healthy(ctx, t)
 
 
