@@ -236,7 +236,11 @@ static void ood_request(struct sipua *ua, nua_event_t event, nua_t *nua, nua_han
 		incoming_invite(ua, nua, nh, sip, &src, tp, peer);
 		return;
 	case nua_i_options:
+		/* Our Contact on the transport the request came on (RFC 3261 8.2.6,
+		 * 11.2): left to the stack it named the TLS listener (sips:) whatever
+		 * the request came on. */
 		nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua),
+			    SIPTAG_CONTACT_STR(sipua_contact_for(ua, tp)),
 			    SIPTAG_ALLOW_STR(SIPUA_ALLOW),
 			    SIPTAG_SUPPORTED_STR("timer, 100rel"), TAG_END());
 		break;

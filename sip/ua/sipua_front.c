@@ -144,7 +144,7 @@ static enum sipua_sl_action front_stateless(struct sipua *ua, enum sipua_verdict
 	sl.gate_arg = ua;
 	sl.gated_out = &gated;
 	sl.user_agent = ua->cfg.user_agent[0] ? ua->cfg.user_agent : "trunx";
-	sl.contact = ua->contact_udp;
+	sl.contact = sipua_contact_for(ua, tp);
 	sl.secret = f->secret;
 	sl.tpm = sipua_tpm(ua);
 	sl.decide = v == SIPUA_ACCEPT && ua->admit && f->recent ? sipua_admit_decide : NULL;

@@ -241,6 +241,9 @@ void sipua_leg_link(struct sipua *ua, struct sipua_leg *leg);
 void sipua_deliver(struct sipua *ua, struct sipua_ev *ev);
 /** Our Contact for the leg's transport. */
 const char *sipua_leg_contact(const struct sipua_leg *leg);
+/** Our Contact for a peer reached over tp: "<sip:addr:port>" with tp's port and
+ *  transport parameter (never sips:, which would name the TLS listener). */
+const char *sipua_contact_for(const struct sipua *ua, enum sipua_transport tp);
 /** Delivers TERMINATED once and releases the leg and its handle. */
 void sipua_leg_terminate(struct sipua *ua, struct sipua_leg *leg, int status);
 /** Releases every leg without events (after the stack shut down). */

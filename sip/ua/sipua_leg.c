@@ -113,13 +113,18 @@ void sipua_deliver(struct sipua *ua, struct sipua_ev *ev)
 	ua->eh(ev, ua->arg);
 }
 
+const char *sipua_contact_for(const struct sipua *ua, enum sipua_transport tp)
+{
+	switch (tp) {
+	case SIPUA_TP_TCP: return ua->contact_tcp;
+	case SIPUA_TP_TLS: return ua->contact_tls;
+	default:           return ua->contact_udp;
+	}
+}
+
 const char *sipua_leg_contact(const struct sipua_leg *leg)
 {
-	switch (leg->transport) {
-	case SIPUA_TP_TCP: return leg->ua->contact_tcp;
-	case SIPUA_TP_TLS: return leg->ua->contact_tls;
-	default:           return leg->ua->contact_udp;
-	}
+	return sipua_contact_for(leg->ua, leg->transport);
 }
 
 enum sipua_transport sipua_uri_transport(const char *uri)

@@ -654,6 +654,63 @@ def case_stranger_hello(ctx):
     t.check_alive()
 
 
+def _contact_ok(final, transport, port):
+    """None when the 200's Contact is absent or can be reached on `transport` at
+    `port` (the one the OPTIONS came on); else what is wrong with it."""
+    contact = final.header("Contact")
+    if contact is None:
+        return None
+    m = re.search(r"<?(sips?):[^;>@]*@?([^;>:]+):(\d+)([^>]*)>?", contact)
+    if not m:
+        return "unreadable Contact %r" % contact
+    scheme, _, cport, params = m.groups()
+    tp = re.search(r";transport=([A-Za-z]+)", params)
+    tp = tp.group(1).lower() if tp else ("tls" if scheme == "sips" else "udp")
+    if scheme == "sips" and transport != "tls":
+        return "Contact %r is sips: for a request over %s" % (contact, transport)
+    if tp != transport or int(cport) != port:
+        return "Contact %r names %s port %s for a request over %s to port %d" % (
+            contact, tp, cport, transport, port)
+    return None
+
+
+def case_options_contact(ctx):
+    """With TLS configured, every 200 to OPTIONS from a trunk names a Contact reachable
+    on the transport the OPTIONS came on, or none (RFC 3261 11.2): over UDP (answered
+    by trunx's front without state, and by the stack when the request carries
+    Require or Max-Forwards 0), over TCP and over TLS. The stack's own answer used
+    to name the TLS listener (sips:) whatever the transport."""
+    pki = tlscerts.Pki(ctx.path("pki"))
+
+    def conf(c):
+        c.carrier["tls_verify"] = False
+    t = start(ctx, pki, conf)
+    udp_tcp = ("127.0.0.1", t.port)
+    tries = (("udp", "front", ()), ("udp", "stack, Max-Forwards 0", {"max_forwards": 0}),
+             ("udp", "stack, Require", {"headers": ("Require: timer",)}),
+             ("tcp", "stack", ()), ("tls", "stack", ()))
+    bad = []
+    for transport, what, kw in tries:
+        ep = sipmsg.Endpoint("127.0.0.1", transport=transport,
+                             tls_ctx=client_ctx() if transport == "tls" else None)
+        ctx.at_end(ep.close)
+        dest = ("127.0.0.1", t.tls_port) if transport == "tls" else udp_tcp
+        if transport != "udp":
+            ep.connect(dest)
+        final, _ = ep.options(dest, timeout=5, **dict(kw))
+        if not final or final.status != 200:
+            raise AssertionError("OPTIONS over %s (%s): %s" % (transport, what,
+                                                              final.status if final else None))
+        ctx.log("OPTIONS over %s (%s): Contact %s", transport, what, final.header("Contact"))
+        err = _contact_ok(final, transport, dest[1])
+        if err:
+            bad.append("%s (%s): %s" % (transport, what, err))
+        ep.close()
+    if bad:
+        raise AssertionError("; ".join(bad))
+    t.check_alive()
+
+
 def case_protocols(ctx):
     """What the TLS listener accepts, tried from a trunk's address: TLS 1.3, and TLS
     1.2 with forward-secret AEAD ciphers; TLS 1.0 and 1.1 and the TLS 1.2 ciphers
