@@ -30,6 +30,7 @@
 #include "b2bua/b2bua.h"
 #include "db/db.h"
 #include "kv/kv.h"
+#include "http_phrase.h"
 #include "log.h"
 
 struct api_job {
@@ -209,7 +210,7 @@ static void send_buf(struct api_req *r, int status, const char *ctype, struct ev
 	evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_add_header(h, "X-Request-Id", r->id);
 	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_send_reply(r->req, status, NULL, b);
+	evhttp_send_reply(r->req, status, http_phrase(status), b);
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	secs = (double)(t.tv_sec - r->t0.tv_sec) + (double)(t.tv_nsec - r->t0.tv_nsec) / 1e9;
 	api_metrics_observe(&r->api->metrics, status, secs);
@@ -425,7 +426,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	int err;
 
 	if (!r) {
-		evhttp_send_error(req, 503, "out of memory");
+		evhttp_send_error(req, 503, http_phrase(503));
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);

@@ -37,6 +37,7 @@
 #include <openssl/rand.h>
 
 #include "api/api_conns.h"
+#include "http_phrase.h"
 #include "log.h"
 
 #define HDR_MAX 16384
@@ -120,7 +121,7 @@ static void json_error(struct wire *w, int status, struct evbuffer *dst)
 		     "\"request_id\":\"%s\"}", code_of(status), message_of(status), id);
 	evbuffer_add_printf(dst, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
 			    "X-Request-Id: %s\r\nCache-Control: no-store\r\nConnection: close\r\n"
-			    "Content-Length: %d\r\n\r\n%s", status, code_of(status), id, n, body);
+			    "Content-Length: %d\r\n\r\n%s", status, http_phrase(status), id, n, body);
 	api_metrics_observe(api_metrics(w->l->api), status, 0);
 	{
 		struct log_rec r;
@@ -182,7 +183,7 @@ static void refuse(struct wire *w, int status, const char *code, const char *mes
 		     "\"request_id\":\"%s\"}", code, message, id);
 	len = snprintf(out, 320, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
 		       "X-Request-Id: %s\r\nCache-Control: no-store\r\nConnection: close\r\n"
-		       "%sContent-Length: %d\r\n\r\n", status, code, id,
+		       "%sContent-Length: %d\r\n\r\n", status, http_phrase(status), id,
 		       status == 429 ? "Retry-After: 1\r\n" : "", n);
 	if (len > 0 && len < 320 && n > 0 && n < 320) {
 		memmove(out + len, out + 320, (size_t)n);

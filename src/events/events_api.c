@@ -19,6 +19,7 @@
 
 #include "db/db.h"
 #include "events/events_sign.h"
+#include "http_phrase.h"
 #include "log.h"
 
 #define BODY_LIMIT 16384
@@ -68,11 +69,7 @@ static const char SQL_REDRIVE[] =
 void api_json(struct evhttp_request *req, int status, const char *json)
 {
 	struct evbuffer *buf = evbuffer_new();
-	const char *reason = status == 200 ? "OK" : status == 201 ? "Created" :
-			     status == 202 ? "Accepted" : status == 204 ? "No Content" :
-			     status == 400 ? "Bad Request" : status == 404 ? "Not Found" :
-			     status == 409 ? "Conflict" : status == 413 ? "Payload Too Large" :
-			     status == 422 ? "Unprocessable Entity" : "Service Unavailable";
+	const char *reason = http_phrase(status);
 
 	if (json) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",

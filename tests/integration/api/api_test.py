@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import case, dbmode, ports, procs  # noqa: E402
 
 import apimode  # noqa: E402
-from apiclient import expect  # noqa: E402
+from apiclient import check_phrase, expect  # noqa: E402
 
 
 def case_bad_input(ctx):
@@ -155,6 +155,40 @@ def case_bad_input(ctx):
 
 REQUEST_LOG_EVENTS = ("api.request", "api.db", "api.key_revoke", "events.api",
                       "events.sse_cut", "events.replay")
+
+
+def case_status_phrases(ctx):
+    """Every status line carries the standard reason phrase, the JSON body the machine
+    code (every reply of every API test is checked so, in apiclient.request and
+    _status_of); here the statuses the other cases do not reach: 500 when the
+    database refuses a statement for a reason of its own (a table renamed under
+    trunxd), and evhttp's own refusals of an oversized header block and of a method it
+    does not parse, answered as the API's JSON errors."""
+    a = apimode.start(ctx)
+    op = a.op
+    expect(op.get("/v1/tenants"), 200)
+    a.pg.sql("ALTER TABLE tenants RENAME TO tenants_away")
+    try:
+        r = expect(op.get("/v1/tenants"), 500, "internal")
+        ctx.log("renamed table: %d %s %s", r.status, r.reason, r.json)
+    finally:
+        a.pg.sql("ALTER TABLE tenants_away RENAME TO tenants")
+    expect(op.get("/v1/tenants"), 200)
+    seen = {}
+    for what, req in (("header block over the limit",
+                       b"GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70000 +
+                       b"\r\n\r\n"),
+                      ("method not parsed", b"BREW /v1/me HTTP/1.1\r\nHost: x\r\n\r\n"),
+                      ("malformed request line", b"GET\r\n\r\n")):
+        s = _raw(a.port, "127.0.0.1", req)
+        raw, _ = _read_all(s, 5.0)
+        s.close()
+        status = _status_of(raw)
+        assert status and status >= 400, (what, raw[:200])
+        body = _body_of(raw)
+        assert body.get("error") and body.get("request_id"), (what, raw[:300])
+        seen[what] = (raw.split(b"\r\n", 1)[0].decode(), body["error"])
+    ctx.log("evhttp's own refusals: %s", seen)
 
 
 def assert_request_ids(t):
@@ -586,7 +620,12 @@ def _read_all(s, timeout):
 
 
 def _status_of(raw):
-    return int(raw.split(b" ", 2)[1]) if raw.startswith(b"HTTP/1.") else None
+    """The status of a raw answer; its reason phrase must be the standard one."""
+    if not raw.startswith(b"HTTP/1."):
+        return None
+    line = raw.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+    check_phrase(int(line[1]), line[2] if len(line) > 2 else "", "raw answer")
+    return int(line[1])
 
 
 def _body_of(raw):

@@ -17,9 +17,27 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = s
 
 
+# The status line's reason phrase for each status the API answers (RFC 7231, 6585):
+# the standard one, never the error code (that is the JSON body's "error").
+PHRASES = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
+           400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+           405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict",
+           413: "Payload Too Large", 415: "Unsupported Media Type",
+           422: "Unprocessable Entity", 429: "Too Many Requests",
+           431: "Request Header Fields Too Large", 500: "Internal Server Error",
+           501: "Not Implemented", 503: "Service Unavailable"}
+
+
+def check_phrase(status, reason, what):
+    """Raises unless reason is the standard phrase of status."""
+    assert PHRASES.get(status) == reason, "%s: status line %d %r, expected %r" % (
+        what, status, reason, PHRASES.get(status))
+
+
 class Reply:
-    def __init__(self, status, headers, body):
+    def __init__(self, status, headers, body, reason=None):
         self.status = status
+        self.reason = reason
         self.headers = headers
         self.raw = body
         try:
@@ -65,9 +83,11 @@ class Client:
         try:
             c.request(method, path, body=data, headers=h)
             r = c.getresponse()
-            rep = Reply(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+            rep = Reply(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read(),
+                        r.reason)
         finally:
             c.close()
+        check_phrase(rep.status, rep.reason, "%s %s" % (method, path))
         rid = rep.headers.get("x-request-id", "")
         assert rid.startswith("req_") and len(rid) == 20, (method, path, rep.headers)
         if rep.status >= 400 and path != "/v1/mcp":
