@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sipua_int.h"
 
@@ -50,6 +51,30 @@ static enum sipua_sl_decision fake_decide(void *arg, uint64_t key, int max_forwa
 	ans->policy.rel100 = a->rel100;
 	ans->policy.session_expires = a->retry_after % 2 ? 1800 : 0;
 	return a->last;
+}
+
+static bool gate_no(void *arg, const char *call_id, const struct sockaddr *src)
+{
+	(void)arg;
+	(void)call_id;
+	(void)src;
+	return false;
+}
+
+/* Does the answer (reply[0..n)) have a header line "name:"? */
+static bool says(const char *reply, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+
+	for (const char *p = reply; p && p < reply + n; ) {
+		const char *e = memchr(p, '\n', (size_t)(reply + n - p));
+
+		if (p != reply && (size_t)(reply + n - p) > k && strncasecmp(p, name, k) == 0 &&
+		    p[k] == ':')
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
 }
 
 /* Checks the answer; returns whether the request claimed a dialog (a To tag). */
@@ -172,10 +197,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			msg_destroy(qm);
 		}
 	}
-	for (size_t i = 0; i < 6; i++) {
+	for (size_t i = 0; i < 9; i++) {
+		/* i >= 6: the peer of a live dialog, but not of the one the request names
+		 * (the dialog gate says no): a stranger there. */
+		bool gated = false;
 		struct sipua_sl_ctx c = {.verdict = verdicts[i % 3], .user_agent = "trunx-fuzz",
 					 .contact = "<sip:198.51.100.1:5060>", .secret = 42,
-					 .dialog_peer = i >= 3};
+					 .dialog_peer = i >= 3,
+					 .gate = i >= 6 ? gate_no : NULL, .gated_out = &gated};
 		size_t n = 0;
 		int status = 0;
 		enum sipua_sl_action a = sipua_stateless(&c, (const char *)data, size,
@@ -192,9 +221,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    verdicts[i % 3] == SIPUA_DROP)
 			abort();
 		/* What claims a dialog is answered here only for a refused source that is no
-		 * live dialog's peer; everything else in a dialog is the stack's. */
+		 * live dialog's peer, or not that dialog's (gated); everything else in a
+		 * dialog is the stack's. A refusal names no method nor extension. */
 		if (check_reply((const char *)data, size, out, n, status) &&
-		    (verdicts[i % 3] != SIPUA_REJECT || c.dialog_peer))
+		    (verdicts[i % 3] != SIPUA_REJECT || (c.dialog_peer && !gated)))
+			abort();
+		if (status == 403 && (says(out, n, "Allow") || says(out, n, "Supported") ||
+				      says(out, n, "Accept")))
 			abort();
 	}
 	return 0;
