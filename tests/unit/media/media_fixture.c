@@ -29,6 +29,15 @@ void mfx_update(struct mfx *f)
 	assert_int_equal(media_session_update(f->s, &f->p), 0);
 }
 
+void mfx_sync(struct mfx *f, uint64_t cookie)
+{
+	struct media_session *s;
+
+	assert_int_equal(media_session_create(f->me, cookie, &s), 0);
+	media_session_destroy(s);
+	assert_true(evlog_wait(&f->log, MEDIA_EV_CLOSED, cookie, MFX_WAIT_MS, NULL));
+}
+
 void mfx_close(struct mfx *f, struct media_event *closed)
 {
 	media_session_destroy(f->s);

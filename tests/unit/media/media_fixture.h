@@ -32,6 +32,12 @@ void mfx_open(struct mfx *f, const struct media_engine_cfg *cfg, uint64_t cookie
 /** Applies f->p to the session. */
 void mfx_update(struct mfx *f);
 
+/** Waits until f's engine (one worker) has applied everything posted to it before this
+ *  call (updates, closes): a throw-away session `cookie` is created and destroyed, and
+ *  its CLOSED event (emitted after the updates of the same control round) awaited.
+ *  Asserts on timeout. */
+void mfx_sync(struct mfx *f, uint64_t cookie);
+
 /** Destroys the session, waits for its CLOSED event (copied to closed, may be NULL),
  *  then mfx_free(). */
 void mfx_close(struct mfx *f, struct media_event *closed);

@@ -45,6 +45,10 @@ static void setup_codecs(struct mfx *f, struct media_session **victim, unsigned 
 		c->ptime = 20;
 	}
 	mfx_update(f);
+	/* The worker has applied the update and waits for packets (a worker still
+	 * starting up on a loaded machine would find the first packet older than the
+	 * bound: dropped as late, rightly). */
+	mfx_sync(f, 79);
 	/* The path works before the stall. */
 	peer_send_rtp(&f->a, f->pa, 0, 1, 0, 0xa, false, 1);
 	assert_true(peer_recv_rtp(&f->b, &h, &tag, WAIT_MS, NULL));
@@ -146,9 +150,16 @@ static void test_transcoded_stall_reaches_jitter_buffer(void **state)
 	(void)state;
 	setup_codecs(&f, &victim, BOUND_MS, true);
 	stall_with_packet(&f, victim);
-	/* Let the worker run past the stall (B keeps getting generated frames, so
-	 * this waits a fixed time rather than for quiet). */
-	sleep_ms(QUIET_MS);
+	/* Wait until the worker has taken the stalled packet (B keeps getting generated
+	 * frames, so quiet cannot tell): the session's published counters (about once
+	 * a second) count it in. */
+	for (int i = 0; i < WAIT_MS / 10; i++) {
+		struct media_side_stats st[2];
+
+		if (media_session_stats(f.s, st) == 0 && st[MEDIA_SIDE_A].rtp_in >= 2)
+			break;
+		sleep_ms(10);
+	}
 	media_engine_counters(f.me, &c);
 	assert_int_equal(c.rtp_dropped_late, 0);
 	mfx_close(&f, &ev);
