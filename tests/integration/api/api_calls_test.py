@@ -309,8 +309,10 @@ def case_refusals(ctx):
     expect(acme.post("/v1/calls", {"from": did, "to": NUMBER},
                      headers={"Idempotency-Key": "bad key"}), 400, "invalid_idempotency_key")
     # The API pool at 0 channels: 429, Retry-After, a JSON body; a budget event.
+    n = len(dbmode.loads(a.t))
     a.pg.sql("UPDATE channel_pools SET channels = 0 WHERE pool = 'api'")
-    procs.wait_until(lambda: False, 1.5, 0.1)   # the new snapshot
+    dbmode.wait_load(a.t, n)   # the new snapshot...
+    procs.wait_until(lambda: False, 0.3, 0.1)   # ...reaches the calls
     r = expect(acme.post("/v1/calls", {"from": did, "to": NUMBER}), 429, "pool_full")
     assert r.headers.get("retry-after") == "7", r.headers
     assert "api" in r.json["message"] and r.json.get("request_id"), r.json
@@ -318,8 +320,10 @@ def case_refusals(ctx):
     assert procs.wait_until(lambda: a.pg.value(
         "SELECT count(*) FROM events WHERE type = 'budget.exhausted'") == "1", 10, 0.2)
     # Room again: the same request places the call.
+    n = len(dbmode.loads(a.t))
     a.pg.sql("UPDATE channel_pools SET channels = 8 WHERE pool = 'api'")
-    procs.wait_until(lambda: False, 1.5, 0.1)
+    dbmode.wait_load(a.t, n)
+    procs.wait_until(lambda: False, 0.3, 0.1)
     cid = expect(acme.post("/v1/calls", {"from": did, "to": NUMBER}), 202).json["id"]
     assert procs.wait_until(lambda: len(invites(u)) == 1, 10, 0.1)
     assert procs.wait_until(lambda: acme.get("/v1/calls/" + cid).json.get("state") ==
