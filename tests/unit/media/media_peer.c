@@ -11,10 +11,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -221,6 +223,9 @@ static bool range_free(uint16_t lo, uint16_t hi)
 	return true;
 }
 
+uint16_t test_port_lo = 20000;
+unsigned test_port_pairs = 6000;
+
 void test_engine_cfg(struct media_engine_cfg *cfg, unsigned pairs, unsigned workers)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -232,7 +237,7 @@ void test_engine_cfg(struct media_engine_cfg *cfg, unsigned pairs, unsigned work
 		uint16_t r = 0;
 
 		assert_int_equal(getrandom(&r, sizeof(r), 0), (ssize_t)sizeof(r));
-		cfg->port_min = (uint16_t)(20000 + 2 * (r % (6000 - pairs)));
+		cfg->port_min = (uint16_t)(test_port_lo + 2 * (r % (test_port_pairs - pairs)));
 		cfg->port_max = (uint16_t)(cfg->port_min + 2 * pairs - 1);
 		if (range_free(cfg->port_min, cfg->port_max))
 			return;
@@ -307,4 +312,15 @@ bool test_uring_allowed(void)
 		return false;
 	close((int)fd);
 	return true;
+}
+
+void test_raise_priority(void)
+{
+	/* PRIO_PROCESS with who 0 is the calling thread on Linux (nice is per thread). */
+	if (setpriority(PRIO_PROCESS, 0, TEST_NICE) == 0)
+		printf("# priority: nice %d\n", TEST_NICE);
+	else
+		printf("# priority: nice %d refused (%s): running at the inherited nice\n",
+		       TEST_NICE, strerror(errno));
+	fflush(stdout);
 }

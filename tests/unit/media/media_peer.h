@@ -74,8 +74,13 @@ void evlog_set_block(struct evlog *l, bool block);
 /** Waits until the handler is stuck in a block; returns false on timeout. */
 bool evlog_wait_blocked(struct evlog *l, int timeout_ms);
 
-/** An engine config on 127.0.0.1 over pairs random even ports in [20000, 32000). */
+/** An engine config on 127.0.0.1 over pairs random even ports in [test_port_lo,
+ *  test_port_lo + 2 * test_port_pairs), by default [20000, 32000). */
 void test_engine_cfg(struct media_engine_cfg *cfg, unsigned pairs, unsigned workers);
+/** Where test_engine_cfg() takes its ports: two test processes running at once each
+ *  take their own half, so that one's ranges are never bound by the other's engines. */
+extern uint16_t test_port_lo;
+extern unsigned test_port_pairs;
 
 /** Side parameters: remote = 127.0.0.1:rtp_port (0 = unknown), rtcp port (0 = +1),
  *  signalling from 127.0.0.1, direction, identity PT map for 0, 8, 13 and 101. */
@@ -89,5 +94,18 @@ void sleep_ms(unsigned ms);
 /** Whether this kernel lets the process set up an io_uring (seccomp and
  *  kernel.io_uring_disabled can refuse it): the io_uring passes are skipped if not. */
 bool test_uring_allowed(void);
+
+/**
+ * Raises the calling thread's priority (nice TEST_NICE; threads it creates later, the
+ * engine's workers among them, inherit it) where the process may (root, or
+ * CAP_SYS_NICE), and says which on stdout. The engine tests play parties in real time
+ * against workers that run on their own clock (20 ms frames, a jitter buffer, a
+ * bounded delay): on a loaded 2-core machine, threads at nice 0 sharing the cores with
+ * builds wait 100 ms and more for a core, and the worker skips ahead or the test's own
+ * sender falls behind. What is checked does not change; without the privilege the
+ * tests run as before.
+ */
+void test_raise_priority(void);
+#define TEST_NICE (-10)
 
 #endif

@@ -1,45 +1,144 @@
 /* test_media_engine_main.c — runs the engine tests (real sockets on 127.0.0.1), once on
- * each worker I/O path: epoll, then io_uring (skipped, and said so, where the kernel
+ * each worker I/O path: epoll, and io_uring (skipped, and said so, where the kernel
  * refuses io_uring: seccomp, kernel.io_uring_disabled). The transcoding and SRTP groups
  * run on the epoll path only: they work on packets the I/O path has already handed
- * over, and the io_uring pass covers the receive/send, timer, scale and delay paths. */
+ * over, and the io_uring pass covers the receive/send, timer, scale and delay paths.
+ *
+ * The tests mostly wait on the engine's timers (a few seconds of CPU in 90 s), so the
+ * io_uring pass runs in a second process beside the epoll pass of the same groups
+ * (its output printed after the epoll pass's), each process taking its engines' ports
+ * in its own half of the range, and in another order so that the two scale tests
+ * (a few thousand sockets each) do not run at once; the epoll-only groups run once it
+ * has ended (the kernel forwarding tests attach a program to lo).
+ * The process runs at a raised priority where it may (see test_raise_priority()).
+ * TRUNX_TEST_FILTER (a cmocka pattern such as "*late*") runs only the matching cases. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "media_peer.h"
 #include "test_media.h"
+
+/* The groups both I/O paths run; scale_first: the scale test first, not fourth. */
+static int common_groups(bool scale_first)
+{
+	int failed = 0;
+
+	if (scale_first) {
+		failed += test_engine_scale_run();
+		failed += test_engine_delay_run();
+	}
+	failed += test_engine_run();
+	failed += test_engine_relay_run();
+	failed += test_engine_timers_run();
+	if (!scale_first) {
+		failed += test_engine_scale_run();
+		failed += test_engine_delay_run();
+	}
+	return failed;
+}
+
+static void path_banner(const char *how)
+{
+	printf("# worker I/O path: %s%s\n", test_media_io_name(), how);
+	fflush(stdout);
+}
+
+/* Starts the io_uring pass in a child writing to out; returns its pid, or -1 when it
+ * could not be started (the pass then runs here, after the epoll pass). */
+static pid_t uring_start(FILE *out)
+{
+	pid_t pid;
+
+	if (!out)
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	/* A parent killed by ctest's timeout takes this pass with it. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (dup2(fileno(out), STDOUT_FILENO) < 0 || dup2(fileno(out), STDERR_FILENO) < 0)
+		_exit(2);
+	test_media_io = MEDIA_IO_URING;
+	test_port_lo = 26000;   /* the upper half of the ports: the epoll pass has the lower */
+	path_banner(" (a second process, beside the epoll pass)");
+	exit(common_groups(true) ? 1 : 0);
+}
+
+/* Waits for the io_uring pass, copies its output; returns its failure (0 or 1). */
+static int uring_finish(pid_t pid, FILE *out)
+{
+	char buf[4096];
+	size_t n;
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		;
+	fflush(stdout);
+	rewind(out);
+	while ((n = fread(buf, 1, sizeof(buf), out)) > 0)
+		fwrite(buf, 1, n, stdout);
+	fclose(out);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	printf("# worker I/O path io_uring: FAILED (%s %d)\n",
+	       WIFEXITED(st) ? "exit status" : "signal",
+	       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	return 1;
+}
 
 int main(void)
 {
 	struct rlimit rl;
 	int failed = 0;
+	bool uring = test_uring_allowed();
+	FILE *out = NULL;
+	pid_t child = -1;
 
 	/* The scale test needs a few thousand descriptors. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	static const enum media_io paths[] = {MEDIA_IO_EPOLL, MEDIA_IO_URING};
+	test_raise_priority();
+	if (getenv("TRUNX_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TRUNX_TEST_FILTER"));
 
-	for (unsigned i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		test_media_io = paths[i];
-		if (test_media_io == MEDIA_IO_URING && !test_uring_allowed()) {
-			printf("# worker I/O path io_uring: SKIPPED (the kernel refuses "
-			       "io_uring_setup here)\n");
-			continue;
-		}
-		printf("# worker I/O path: %s\n", test_media_io_name());
-		fflush(stdout);
-		failed += test_engine_run();
-		failed += test_engine_relay_run();
-		failed += test_engine_timers_run();
-		failed += test_engine_scale_run();
-		failed += test_engine_delay_run();
-		if (test_media_io == MEDIA_IO_EPOLL) {
-			failed += test_engine_kfwd_run();
-			failed += test_engine_xcode_run();
-			failed += test_engine_srtp_run();
-		}
+	if (!uring)
+		printf("# worker I/O path io_uring: SKIPPED (the kernel refuses "
+		       "io_uring_setup here)\n");
+	else
+		child = uring_start(out = tmpfile());
+	if (child > 0)
+		test_port_pairs = 3000;   /* [20000, 26000): the io_uring pass has the rest */
+	test_media_io = MEDIA_IO_EPOLL;
+	path_banner("");
+	failed += common_groups(false);
+	if (child > 0)
+		failed += uring_finish(child, out);
+	test_media_io = MEDIA_IO_EPOLL;
+	test_port_pairs = 6000;
+	failed += test_engine_kfwd_run();
+	failed += test_engine_xcode_run();
+	failed += test_engine_srtp_run();
+	if (uring && child <= 0) {
+		if (out)
+			fclose(out);
+		test_media_io = MEDIA_IO_URING;
+		path_banner("");
+		failed += common_groups(false);
 	}
 	return failed ? 1 : 0;
 }
