@@ -5,11 +5,12 @@
  * over, and the io_uring pass covers the receive/send, timer, scale and delay paths.
  *
  * The tests mostly wait on the engine's timers (a few seconds of CPU in 90 s), so the
- * io_uring pass runs in a second process beside the epoll pass of the same groups
- * (its output printed after the epoll pass's), each process taking its engines' ports
- * in its own half of the range, and in another order so that the two scale tests
- * (a few thousand sockets each) do not run at once; the epoll-only groups run once it
- * has ended (the kernel forwarding tests attach a program to lo).
+ * io_uring pass of the groups that need few ports (basic, relay, timers, delay) runs in
+ * a second process beside the epoll pass of the same groups (its output printed after
+ * the epoll pass's), each process taking its engines' ports in its own half of the
+ * range. Once it has ended, the rest runs alone over the whole range: the scale test
+ * on each path (a few thousand ports in one range), and the epoll-only groups (the
+ * kernel forwarding tests attach a program to lo).
  * The process runs at a raised priority where it may (see test_raise_priority()).
  * TRUNX_TEST_FILTER (a cmocka pattern such as "*late*") runs only the matching cases. */
 #include <setjmp.h>
@@ -29,22 +30,15 @@
 #include "media_peer.h"
 #include "test_media.h"
 
-/* The groups both I/O paths run; scale_first: the scale test first, not fourth. */
-static int common_groups(bool scale_first)
+/* The groups both I/O paths run at the same time (small port ranges each). */
+static int common_groups(void)
 {
 	int failed = 0;
 
-	if (scale_first) {
-		failed += test_engine_scale_run();
-		failed += test_engine_delay_run();
-	}
 	failed += test_engine_run();
 	failed += test_engine_relay_run();
 	failed += test_engine_timers_run();
-	if (!scale_first) {
-		failed += test_engine_scale_run();
-		failed += test_engine_delay_run();
-	}
+	failed += test_engine_delay_run();
 	return failed;
 }
 
@@ -73,8 +67,9 @@ static pid_t uring_start(FILE *out)
 		_exit(2);
 	test_media_io = MEDIA_IO_URING;
 	test_port_lo = 26000;   /* the upper half of the ports: the epoll pass has the lower */
+	test_port_pairs = 3000;
 	path_banner(" (a second process, beside the epoll pass)");
-	exit(common_groups(true) ? 1 : 0);
+	exit(common_groups() ? 1 : 0);
 }
 
 /* Waits for the io_uring pass, copies its output; returns its failure (0 or 1). */
@@ -125,20 +120,28 @@ int main(void)
 		test_port_pairs = 3000;   /* [20000, 26000): the io_uring pass has the rest */
 	test_media_io = MEDIA_IO_EPOLL;
 	path_banner("");
-	failed += common_groups(false);
+	failed += common_groups();
 	if (child > 0)
 		failed += uring_finish(child, out);
-	test_media_io = MEDIA_IO_EPOLL;
+	/* Alone again, over the whole range: the groups that need many ports or lo. */
 	test_port_pairs = 6000;
-	failed += test_engine_kfwd_run();
-	failed += test_engine_xcode_run();
-	failed += test_engine_srtp_run();
 	if (uring && child <= 0) {
 		if (out)
 			fclose(out);
 		test_media_io = MEDIA_IO_URING;
 		path_banner("");
-		failed += common_groups(false);
+		failed += common_groups();
 	}
+	if (uring) {
+		test_media_io = MEDIA_IO_URING;
+		path_banner(" (scale)");
+		failed += test_engine_scale_run();
+	}
+	test_media_io = MEDIA_IO_EPOLL;
+	path_banner(" (scale, kernel forwarding, transcoding, SRTP)");
+	failed += test_engine_scale_run();
+	failed += test_engine_kfwd_run();
+	failed += test_engine_xcode_run();
+	failed += test_engine_srtp_run();
 	return failed ? 1 : 0;
 }
