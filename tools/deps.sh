@@ -12,7 +12,7 @@ packages=(
   sip-tester sipvicious nmap sipsak tcpdump tshark
   espeak-ng flite sox libsox-fmt-base
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
-  postgresql redis-server kamailio baresip-core linphone-cli rtpengine-daemon
+  postgresql redis-server kamailio baresip-core linphone-cli twinkle-console rtpengine-daemon
   python3 procps iproute2 psmisc
 )
 

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""A third real UA through trunxd's media server: twinkle-console (Twinkle's own SIP
+stack and SDP writer, ccRTP for media: neither baresip's nor linphone's) calls, or is
+called by, baresip through trunxd. Twinkle offers G.711 (or its stock list: Speex
+wide and narrow band, G.711 A and u, GSM) with telephone-event; each UA plays its own
+tone and must hear the other's (frequency within 10 Hz, level within 3 dB, present for
+>= 80 % of the window), and RFC 4733 digits must cross both ways. trunxd's call.end
+names each leg's codec.
+
+Twinkle has no SDES-SRTP (its encryption is ZRTP, which the Debian build leaves out),
+so there is no SRTP case here.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from harness import baresip, case, trunxd, twinkle  # noqa: E402
+
+DID = "5550001000"
+TONE_T, TONE_B, LEVEL = 1000.0, 600.0, -12.0
+# TRUNX_TWINKLE_EXPECT_HZ: the tone baresip is expected to hear from Twinkle (default
+# the one Twinkle plays); set to another frequency to see the cases fail.
+EXPECT_T = float(os.environ.get("TRUNX_TWINKLE_EXPECT_HZ", TONE_T))
+CALL_S = 9.0
+# The window a tone is checked in: after set-up, before the digits (a UA mutes its
+# tone while it sends them). Twinkle's speaker file starts with the first packet it
+# played, baresip's with the call.
+WINDOW = (2.0, CALL_S / 2 - 0.1)
+DIGITS_T, DIGITS_B = "123#", "9*"
+
+
+def problems_heard(ctx, who, samples, rate, hz, start_s, end_s, src):
+    """Problems with the tone heard in samples between start_s and end_s."""
+    s = samples[int(start_s * rate):int(end_s * rate)]
+    if len(s) < rate * (end_s - start_s) * 0.9:
+        return ["%s heard only %.2f s of audio (%s)" % (who, len(samples) / float(rate), src)]
+    share, f, lvl = baresip.tone_presence(s, rate, hz, LEVEL)
+    ctx.log("%s heard %.0f Hz: %.0f %% of frames, median %s Hz, %s dBFS (%s)",
+            who, hz, share * 100, f and round(f, 1), lvl and round(lvl, 1), src)
+    if share < 0.8:
+        return ["%s heard the %.0f Hz tone in only %.0f %% of frames" % (who, hz, share * 100)]
+    return []
+
+
+def finish(ctx, t, tw, bs):
+    """After one side hung up: the call.end records, and the problems with what Twinkle
+    and the baresip bs heard (tones, digits). Stops the three processes."""
+    bs.wait_event("CALL_CLOSED", 10)
+    tw.wait_line(r"call ended|far end ended|call released|Line 1: .*end", 5)
+    end = t.wait_events("call.end", 1, 10)
+    ctx.log("call.end: %s", end)
+    tw.pump(0.5)
+    digits_bs = "".join(e.get("param", "") for e in bs.events
+                        if e.get("type") == "CALL_DTMF_START")
+    digits_t = tw.digits()
+    tw.stop()
+    bs.stop()
+    t.stop()
+    problems = []
+    path = bs.heard_wav()
+    if not path or not os.path.exists(path) or os.path.getsize(path) < 1000:
+        problems.append("baresip recorded nothing (%s)" % path)
+    else:
+        s, rate = baresip.read_wav(path)
+        problems += problems_heard(ctx, "baresip", s, rate, EXPECT_T, *WINDOW, src=path)
+    problems += problems_heard(ctx, "twinkle", tw.heard(), twinkle.RATE, TONE_B, *WINDOW,
+                               src=tw.heard_path)
+    ctx.log("digits: baresip got %r, twinkle got %r", digits_bs, digits_t)
+    if digits_bs != DIGITS_T:
+        problems.append("baresip got digits %r, not %r" % (digits_bs, DIGITS_T))
+    if digits_t != DIGITS_B:
+        problems.append("twinkle got digits %r, not %r" % (digits_t, DIGITS_B))
+    if problems:
+        ctx.log("twinkle said: %s", tw.lines[-40:])
+    return end, problems
+
+
+def check_end(end, want_a, want_b):
+    if len(end) != 1:
+        return ["expected one call.end, got %d" % len(end)]
+    got_a = (end[0].get("codec_a") or "").split("/")[0].lower()
+    got_b = (end[0].get("codec_b") or "").split("/")[0].lower()
+    if got_a not in want_a or got_b not in want_b:
+        return ["call.end codecs %s/%s, expected %s / %s" % (got_a, got_b, want_a, want_b)]
+    return []
+
+
+def need_uas():
+    if not twinkle.available() or not baresip.available():
+        raise AssertionError("twinkle-console or baresip missing (tools/deps.sh installs "
+                             "twinkle-console and baresip-core)")
+
+
+def tone_b(ctx, codec_bs):
+    """baresip's microphone: its tone at its codec's rate and channels."""
+    path = ctx.path("tone_b.wav")
+    baresip.write_tone(path, TONE_B, LEVEL, CALL_S + 20, baresip_rate(codec_bs),
+                       baresip_chans(codec_bs))
+    return path
+
+
+def twinkle_calls(ctx, codec_b, codecs=("g711u", "g711a"), want_a=("pcmu",)):
+    """twinkle-console (codecs, in its names) -> trunxd -> baresip (codec_b)."""
+    need_uas()
+    b = baresip.Baresip(ctx, "callee", [codec_b], tone_b(ctx, codec_b), answer=True,
+                        user="+15550001000").start()
+    ctx.at_end(b.stop)
+
+    def conf(c):
+        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=b.sip_port,
+                          uri="sip:127.0.0.1:%d" % b.sip_port)
+        c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
+
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    tw = twinkle.Twinkle(ctx, "twinkle", TONE_T, LEVEL, codecs=codecs).start()
+    ctx.at_end(tw.stop)
+    mark = len(tw.lines)
+    tw.command("call sip:%s@%s" % (DID, t.sip_addr))
+    if not tw.wait_line(r"far end answered call", 15, after=mark):
+        raise AssertionError("call not established: twinkle said %s, trunxd %s; log %s"
+                             % (tw.lines[-20:], t.events("call.end"), tw.log_tail()))
+    b.wait_event("CALL_ESTABLISHED", 5)
+    tw.pump(CALL_S / 2)
+    tw.command("dtmf %s" % DIGITS_T)
+    tw.pump(1.0)
+    b.command("sndcode", DIGITS_B)
+    tw.pump(CALL_S / 2 - 1.0)
+    live = t.ctl("calls") if ctx.trunxctl_path else None
+    ctx.log("trunxctl calls: %s", live)
+    tw.command("bye")
+    end, problems = finish(ctx, t, tw, b)
+    problems += check_end(end, want_a, (codec_b.split("/")[0].lower(),))
+    if problems:
+        raise AssertionError("; ".join(problems))
+
+
+def twinkle_answers(ctx, codec_a, codecs=("g711u", "g711a"), want_b=("pcmu", "pcma")):
+    """baresip (codec_a) -> trunxd -> twinkle-console (auto-answer)."""
+    need_uas()
+    tw = twinkle.Twinkle(ctx, "twinkle", TONE_T, LEVEL, codecs=codecs, answer=True,
+                         user="+15550001000").start()
+    ctx.at_end(tw.stop)
+
+    def conf(c):
+        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=tw.sip_port,
+                          uri="sip:127.0.0.1:%d" % tw.sip_port)
+        c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
+
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    a = baresip.Baresip(ctx, "caller", [codec_a], tone_b(ctx, codec_a)).start()
+    ctx.at_end(a.stop)
+    a.command("dial", "sip:%s@%s" % (DID, t.sip_addr))
+    if not a.wait_event("CALL_ESTABLISHED", 15):
+        raise AssertionError("call not established: caller events %s, twinkle said %s; log %s"
+                             % (a.events, tw.lines[-20:], tw.log_tail()))
+    a.pump(CALL_S / 2)
+    a.command("sndcode", DIGITS_B)
+    a.pump(1.0)
+    tw.command("dtmf %s" % DIGITS_T)
+    a.pump(CALL_S / 2 - 1.0)
+    a.command("hangup")
+    end, problems = finish(ctx, t, tw, a)
+    problems += check_end(end, (codec_a.split("/")[0].lower(),), want_b)
+    if problems:
+        raise AssertionError("; ".join(problems))
+
+
+def baresip_rate(codec):
+    return 48000 if codec.lower().startswith("opus") else 8000
+
+
+def baresip_chans(codec):
+    return 2 if codec.lower().startswith("opus") else 1
+
+
+def case_twinkle_pcmu(ctx):
+    """Twinkle's G.711 offer (u-law first) toward a PCMU-only callee."""
+    twinkle_calls(ctx, "PCMU/8000")
+
+
+def case_twinkle_pcma(ctx):
+    """Twinkle offering A-law only toward a PCMA-only callee."""
+    twinkle_calls(ctx, "PCMA/8000", codecs=("g711a",), want_a=("pcma",))
+
+
+def case_twinkle_opus(ctx):
+    """Twinkle's G.711 offer toward an Opus-only callee: trunxd transcodes."""
+    twinkle_calls(ctx, "opus/48000/2")
+
+
+def case_twinkle_stock(ctx):
+    """Twinkle's stock offer (Speex wide and narrow band first, then G.711 A and u, GSM)
+    toward a PCMU-only callee: trunxd must answer with a codec it has."""
+    twinkle_calls(ctx, "PCMU/8000", codecs=("speex-wb", "speex-nb", "g711a", "g711u", "gsm"),
+                  want_a=("pcma", "pcmu"))
+
+
+def case_twinkle_answers(ctx):
+    """An Opus caller toward Twinkle, which answers from trunxd's offer on its own."""
+    twinkle_answers(ctx, "opus/48000/2")
+
+
+def case_twinkle_answers_pcma(ctx):
+    """A PCMA caller toward Twinkle accepting A-law only."""
+    twinkle_answers(ctx, "PCMA/8000", codecs=("g711a",), want_b=("pcma",))
+
+
+if __name__ == "__main__":
+    sys.exit(case.main(globals()))
