@@ -221,6 +221,24 @@ static void trunk_filter(struct sdp_media *am, const struct b2b_sdp_ctx *c, int 
 }
 
 /*
+ * An a=ptime every codec of the offer om can packetize. Opus frames are 10, 20, 40 or
+ * 60 ms: with Opus offered, another ptime (30 ms G.711 from the offerer) becomes the
+ * longest of those not above it, the packets trunx's own Opus encoder sends for it
+ * (a UA takes the offer's ptime for its encoder, and cannot encode 30 ms of Opus).
+ */
+static uint32_t offer_ptime(const struct sdp_media *om)
+{
+	uint32_t p = om->ptime;
+
+	if (!p || p == 10 || p == 20 || p == 40 || p == 60)
+		return p;
+	for (size_t i = 0; i < om->n_codecs; i++)
+		if (codec_id(om->codecs[i].name, om->codecs[i].rate) == MEDIA_CODEC_OPUS)
+			return p >= 60 ? 60 : p >= 40 ? 40 : p >= 20 ? 20 : 10;
+	return p;
+}
+
+/*
  * The audio line we offer to `to` for the offerer's line am: the offerer's codecs
  * that to's trunk allows (relayed as they are, with the numbers already negotiated
  * on `to`), then every codec trunx can transcode that am lacks, in to's trunk
@@ -303,6 +321,7 @@ static int build_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to,
 	om->n_codecs = n;
 	if (!sdp_media_has_audio_codec(om))
 		return ENOTSUP;
+	om->ptime = offer_ptime(om);
 	m->offered = *om;
 	memcpy(m->offered_src, src, sizeof(src));
 	return 0;

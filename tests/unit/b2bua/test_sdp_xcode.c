@@ -198,6 +198,86 @@ static void trunk_order_and_relay(void **state)
 	free(m);
 }
 
+/* A (Twinkle with ptime=30) offers 30 ms G.711: the offer to B adds Opus, whose frames
+ * are 10, 20, 40 or 60 ms, so its a=ptime must be one of those (a UA takes the offer's
+ * ptime for its Opus encoder: baresip then fails every frame and sends no audio). A
+ * keeps its 30 ms when trunx transcodes. */
+static void ptime30_offer_with_opus(void **state)
+{
+	static const char pcmu_30[] =
+		"v=0\r\no=twinkle 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+		"a=fmtp:101 0-15\r\na=ptime:30\r\n";
+	static const char opus_20[] =
+		"v=0\r\no=pbx 5 1 IN IP4 10.0.0.3\r\ns=-\r\nc=IN IP4 10.0.0.3\r\nt=0 0\r\n"
+		"m=audio 7000 RTP/AVP 111 101\r\na=rtpmap:111 opus/48000/2\r\n"
+		"a=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\n";
+	static const char b_list[][32] = {"opus/48000/2"};
+	struct b2b_media *m = media_new();
+	struct b2b_sdp_ctx c;
+	struct sdp_session *s;
+	struct media_session_params p;
+	char out[SDP_BUF_MAX], why[128];
+	size_t n = 0;
+
+	(void)state;
+	ctx_init(&c);
+	assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, pcmu_30, strlen(pcmu_30), out,
+				       sizeof(out), &n, why, sizeof(why)), 0);
+	s = parse(out);
+	assert_non_null(sdp_media_find(&s->media[0], "opus", 48000));
+	assert_int_equal(s->media[0].ptime, 20);
+	free(s);
+	/* the same toward an Opus-only trunk */
+	free(m);
+	m = media_new();
+	c.prefer[MEDIA_SIDE_B] = b_list;
+	c.n_prefer[MEDIA_SIDE_B] = 1;
+	assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, pcmu_30, strlen(pcmu_30), out,
+				       sizeof(out), &n, why, sizeof(why)), 0);
+	s = parse(out);
+	assert_string_equal(s->media[0].codecs[0].name, "opus");
+	assert_int_equal(s->media[0].ptime, 20);
+	free(s);
+	assert_int_equal(b2b_sdp_answer(m, &c, opus_20, strlen(opus_20), out, sizeof(out), &n,
+					why, sizeof(why)), 0);
+	assert_true(m->transcode);
+	s = parse(out);
+	assert_string_equal(s->media[0].codecs[0].name, "PCMU");
+	assert_int_equal(s->media[0].ptime, 30);          /* A's own packets */
+	free(s);
+	b2b_sdp_media_params(m, &p);
+	assert_int_equal(p.side[MEDIA_SIDE_A].codec.ptime, 30);
+	assert_int_equal(p.side[MEDIA_SIDE_B].codec.ptime, 20);
+	free(m);
+}
+
+static void ptime_offer_g711_only(void **state)
+{
+	static const char pcmu_30[] =
+		"v=0\r\no=twinkle 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/AVP 0\r\na=ptime:30\r\n";
+	static const char b_list[][32] = {"PCMU/8000", "PCMA/8000"};
+	struct b2b_media *m = media_new();
+	struct b2b_sdp_ctx c;
+	struct sdp_session *s;
+	char out[SDP_BUF_MAX], why[128];
+	size_t n = 0;
+
+	(void)state;
+	ctx_init(&c);
+	c.prefer[MEDIA_SIDE_B] = b_list;
+	c.n_prefer[MEDIA_SIDE_B] = 2;
+	/* no Opus in the offer to B: A's 30 ms goes through as it is */
+	assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, pcmu_30, strlen(pcmu_30), out,
+				       sizeof(out), &n, why, sizeof(why)), 0);
+	s = parse(out);
+	assert_null(sdp_media_find(&s->media[0], "opus", 48000));
+	assert_int_equal(s->media[0].ptime, 30);
+	free(s);
+	free(m);
+}
+
 static void opus_fmtp_lenient(void **state)
 {
 	struct sdp_opus o;
@@ -230,6 +310,8 @@ int main(void)
 		cmocka_unit_test(opus_a_pcmu_b),
 		cmocka_unit_test(trunk_order_and_relay),
 		cmocka_unit_test(opus_fmtp_lenient),
+		cmocka_unit_test(ptime30_offer_with_opus),
+		cmocka_unit_test(ptime_offer_g711_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
