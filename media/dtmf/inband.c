@@ -140,6 +140,19 @@ static bool block_is_dtmf(const struct inband *ib, const int16_t *x, size_t n)
 	return ratio < powf(10.0f, IB_TWIST_DB / 10.0f);
 }
 
+/*
+ * A tone pair that starts in the last len samples of x[0..n): the tail passes the test
+ * and the len samples before it do not. A short tail resolves frequencies coarsely (3
+ * ms: 333 Hz): one steady tone between the groups (1000 Hz) passes it as a pair, so a
+ * tail counts only as the start of something, never as more of what came before (the
+ * whole block's finer test has already judged that).
+ */
+static bool tail_starts_dtmf(const struct inband *ib, const int16_t *x, size_t n, size_t len)
+{
+	return n >= 2 * len && block_is_dtmf(ib, x + n - len, len) &&
+	       !block_is_dtmf(ib, x + n - 2 * len, len);
+}
+
 /* Runs the detector and the per-block test over pcm; returns the mute decision. */
 static bool frame_step(struct inband *ib, const int16_t *pcm, size_t n)
 {
@@ -147,10 +160,8 @@ static bool frame_step(struct inband *ib, const int16_t *pcm, size_t n)
 
 	(void)dtmf_det_process(ib->det, pcm, n);
 	/* The whole block, or a tone that starts late in it (its tail). */
-	tone = block_is_dtmf(ib, pcm, n) ||
-	       (n >= 80 && block_is_dtmf(ib, pcm + n - 80, 80)) ||
-	       (n >= 40 && block_is_dtmf(ib, pcm + n - 40, 40)) ||
-	       (n >= 24 && block_is_dtmf(ib, pcm + n - 24, 24));
+	tone = block_is_dtmf(ib, pcm, n) || tail_starts_dtmf(ib, pcm, n, 80) ||
+	       tail_starts_dtmf(ib, pcm, n, 40) || tail_starts_dtmf(ib, pcm, n, 24);
 	mute = tone || ib->in_digit || ib->hang > 0;
 	if (!tone && !ib->in_digit && ib->hang > 0)
 		ib->hang--;

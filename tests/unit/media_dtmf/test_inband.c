@@ -215,6 +215,33 @@ static void test_speech_untouched(void **state)
 	assert_true(muted <= 4);
 }
 
+/* A steady tone (a test tone, a caller's hold music note, a fax or modem's carrier)
+ * is no digit and must be forwarded: a 3 ms tail cannot tell one tone between the
+ * groups (1000 Hz) from a low- and a high-group pair, so a tail alone must not mute a
+ * tone that was there before it. Each at -12 dBFS for 2 s, in both laws. */
+static void test_steady_tones_untouched(void **state)
+{
+	static const double freqs[] = {1000.0, 1050.0, 1100.0, 600.0, 941.0, 1209.0, 440.0};
+	static int16_t in[MAXS], out[MAXS];
+	char begins[16], ends[16];
+	uint32_t dur[16];
+	uint64_t muted;
+
+	(void)state;
+	for (size_t f = 0; f < sizeof(freqs) / sizeof(freqs[0]); f++) {
+		for (int law = 0; law < 2; law++) {
+			for (size_t i = 0; i < RATE * 2; i++)
+				in[i] = (int16_t)(32767 * 0.25 * sin(2 * M_PI * freqs[f] * i / RATE));
+			run(law ? INBAND_PCMA : INBAND_PCMU, in, out, RATE * 2, begins, ends, dur,
+			    &muted);
+			print_message("%.0f Hz %s: %llu of 100 frames muted\n", freqs[f],
+				      law ? "PCMA" : "PCMU", (unsigned long long)muted);
+			assert_string_equal(begins, "");
+			assert_true(muted <= 1);
+		}
+	}
+}
+
 static void test_args(void **state)
 {
 	struct inband *ib;
@@ -235,6 +262,7 @@ int test_inband_run(void)
 		cmocka_unit_test(test_strip_pcmu),
 		cmocka_unit_test(test_strip_pcma),
 		cmocka_unit_test(test_speech_untouched),
+		cmocka_unit_test(test_steady_tones_untouched),
 		cmocka_unit_test(test_args),
 	};
 
