@@ -142,6 +142,7 @@ class Twinkle:
             "dtmf_duration": "100",
             "dtmf_pause": "60",
             "enable_nat_keepalive": "no",
+            "pres_publish_startup": "no",   # no PUBLISH to its domain at start-up
             "speex_dsp_vad": "no",
             "speex_dsp_agc": "no",
             "speex_dsp_aec": "no",

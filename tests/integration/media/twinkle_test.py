@@ -11,7 +11,9 @@ Twinkle has no SDES-SRTP (its encryption is ZRTP, which the Debian build leaves 
 so there is no SRTP case here.
 """
 import os
+import subprocess
 import sys
+import wave
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -43,9 +45,28 @@ def problems_heard(ctx, who, samples, rate, hz, start_s, end_s, src):
     return []
 
 
-def finish(ctx, t, tw, bs):
+def inband_digits(ctx, tw):
+    """The digits trunx-dtmf finds in what Twinkle heard (Twinkle detects none itself)."""
+    tool = os.environ.get("TRUNX_DTMF_TOOL")
+    if not tool:
+        raise AssertionError("TRUNX_DTMF_TOOL not set")
+    path = tw.heard_path + ".wav"
+    with open(tw.heard_path, "rb") as f, wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(twinkle.RATE)
+        w.writeframes(f.read())
+    out = subprocess.run([tool, path], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise AssertionError("trunx-dtmf %s: %s" % (path, out.stderr))
+    lines = out.stdout.splitlines()
+    return lines[0].strip() if lines else ""
+
+
+def finish(ctx, t, tw, bs, inband=False):
     """After one side hung up: the call.end records, and the problems with what Twinkle
-    and the baresip bs heard (tones, digits). Stops the three processes."""
+    and the baresip bs heard (tones, digits: with inband, those trunxd played to Twinkle
+    as tones). Stops the three processes."""
     bs.wait_event("CALL_CLOSED", 10)
     tw.wait_line(r"call ended|far end ended|call released|Line 1: .*end", 5)
     end = t.wait_events("call.end", 1, 10)
@@ -55,6 +76,8 @@ def finish(ctx, t, tw, bs):
                         if e.get("type") == "CALL_DTMF_START")
     digits_t = tw.digits()
     tw.stop()
+    if inband:
+        digits_t = inband_digits(ctx, tw)
     bs.stop()
     t.stop()
     problems = []
@@ -100,8 +123,10 @@ def tone_b(ctx, codec_bs):
     return path
 
 
-def twinkle_calls(ctx, codec_b, codecs=("g711u", "g711a"), want_a=("pcmu",)):
-    """twinkle-console (codecs, in its names) -> trunxd -> baresip (codec_b)."""
+def twinkle_calls(ctx, codec_b, codecs=("g711u", "g711a"), want_a=("pcmu",), profile=None,
+                  dtmf=None):
+    """twinkle-console (codecs, in its names; profile: more of its settings) -> trunxd
+    -> baresip (codec_b). dtmf: the carrier trunk's way of digits (Twinkle's leg)."""
     need_uas()
     b = baresip.Baresip(ctx, "callee", [codec_b], tone_b(ctx, codec_b), answer=True,
                         user="+15550001000").start()
@@ -111,9 +136,12 @@ def twinkle_calls(ctx, codec_b, codecs=("g711u", "g711a"), want_a=("pcmu",)):
         c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=b.sip_port,
                           uri="sip:127.0.0.1:%d" % b.sip_port)
         c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
+        if dtmf:
+            c.carrier.update(dtmf=dtmf)
 
     t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
-    tw = twinkle.Twinkle(ctx, "twinkle", TONE_T, LEVEL, codecs=codecs).start()
+    tw = twinkle.Twinkle(ctx, "twinkle", TONE_T, LEVEL, codecs=codecs,
+                         profile=profile).start()
     ctx.at_end(tw.stop)
     mark = len(tw.lines)
     tw.command("call sip:%s@%s" % (DID, t.sip_addr))
@@ -129,7 +157,7 @@ def twinkle_calls(ctx, codec_b, codecs=("g711u", "g711a"), want_a=("pcmu",)):
     live = t.ctl("calls") if ctx.trunxctl_path else None
     ctx.log("trunxctl calls: %s", live)
     tw.command("bye")
-    end, problems = finish(ctx, t, tw, b)
+    end, problems = finish(ctx, t, tw, b, inband=dtmf == "inband")
     problems += check_end(end, want_a, (codec_b.split("/")[0].lower(),))
     if problems:
         raise AssertionError("; ".join(problems))
@@ -194,6 +222,139 @@ def case_twinkle_stock(ctx):
     toward a PCMU-only callee: trunxd must answer with a codec it has."""
     twinkle_calls(ctx, "PCMU/8000", codecs=("speex-wb", "speex-nb", "g711a", "g711u", "gsm"),
                   want_a=("pcma", "pcmu"))
+
+
+def best_window(samples, rate, hz, seconds):
+    """The largest share of 20 ms frames carrying the tone in any window of seconds
+    (frequency within 10 Hz, level within 3 dB, one spectral line)."""
+    f = rate // 50
+    good = []
+    for i in range(0, len(samples) - f + 1, f):
+        h, lvl, tonal = baresip.frame_tone(samples[i:i + f], rate)
+        good.append(abs(h - hz) <= 10 and abs(lvl - LEVEL) <= 3 and tonal > 0.8)
+    n = int(seconds * 50)
+    if len(good) < n:
+        return 0.0
+    run = best = sum(good[:n])
+    for i in range(n, len(good)):
+        run += good[i] - good[i - n]
+        best = max(best, run)
+    return best / float(n)
+
+
+def hold_retrieve(ctx, tw, held_s):
+    """tw holds the call, waits held_s and takes it back."""
+    for cmd in ("hold", "retrieve"):
+        mark = len(tw.lines)
+        tw.command(cmd)
+        if not tw.wait_line(r"re-INVITE successful", 10, after=mark):
+            raise AssertionError("%s failed: %s said %s" % (cmd, tw.name, tw.lines[mark:]))
+        if cmd == "hold":
+            tw.pump(held_s)
+
+
+def twinkle_to_twinkle(ctx, codecs_a, codecs_b, want_a, want_b, hold_variant):
+    """Twinkle (codecs_a) -> trunxd -> Twinkle (codecs_b, auto-answer). The caller holds
+    the call for 2 s after 1 s and takes it back; after that each must hear the other's
+    tone for >= 80 % of a 3 s window (before the hold there was 1 s of it, and 2 s of
+    hold: no window there reaches 80 %), and digits cross both ways."""
+    need_uas()
+    b = twinkle.Twinkle(ctx, "callee", TONE_B, LEVEL, codecs=codecs_b, answer=True,
+                        user="+15550001000", profile={"hold_variant": hold_variant}).start()
+    ctx.at_end(b.stop)
+
+    def conf(c):
+        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=b.sip_port,
+                          uri="sip:127.0.0.1:%d" % b.sip_port)
+        c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
+
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    a = twinkle.Twinkle(ctx, "caller", TONE_T, LEVEL, codecs=codecs_a,
+                        profile={"hold_variant": hold_variant}).start()
+    ctx.at_end(a.stop)
+    a.command("call sip:%s@%s" % (DID, t.sip_addr))
+    if not a.wait_line(r"far end answered call", 15):
+        raise AssertionError("call not established: caller said %s, callee %s"
+                             % (a.lines[-20:], b.lines[-20:]))
+    a.pump(1.0)
+    hold_retrieve(ctx, a, 2.0)
+    a.pump(CALL_S / 2)
+    a.command("dtmf %s" % DIGITS_T)
+    a.pump(1.0)
+    b.command("dtmf %s" % DIGITS_B)
+    a.pump(2.0)
+    a.command("bye")
+    b.wait_line(r"far end ended call|call ended", 10)
+    end = t.wait_events("call.end", 1, 10)
+    ctx.log("call.end: %s", end)
+    b.pump(0.5)
+    a.pump(0.5)
+    a.stop()
+    b.stop()
+    t.stop()
+    problems = check_end(end, want_a, want_b)
+    for who, tw, hz in (("caller", a, TONE_B), ("callee", b, EXPECT_T)):
+        share = best_window(tw.heard(), twinkle.RATE, hz, 3.0)
+        ctx.log("%s heard %.0f Hz in %.0f %% of its best 3 s (%s)", who, hz, share * 100,
+                tw.heard_path)
+        if share < 0.8:
+            problems.append("after the hold %s heard the %.0f Hz tone in at most %.0f %% of "
+                            "a 3 s window" % (who, hz, share * 100))
+    ctx.log("digits: callee got %r, caller got %r", b.digits(), a.digits())
+    if b.digits() != DIGITS_T:
+        problems.append("callee got digits %r, not %r" % (b.digits(), DIGITS_T))
+    if a.digits() != DIGITS_B:
+        problems.append("caller got digits %r, not %r" % (a.digits(), DIGITS_B))
+    if problems:
+        raise AssertionError("; ".join(problems))
+
+
+def case_twinkle_hold(ctx):
+    """Twinkle to Twinkle in G.711 u-law; the caller holds (a=sendonly) and retrieves."""
+    twinkle_to_twinkle(ctx, ("g711u",), ("g711u",), ("pcmu",), ("pcmu",), "rfc3264")
+
+
+def case_twinkle_hold_2543(ctx):
+    """Twinkle (u-law) to Twinkle (A-law): trunxd transcodes; the caller holds the
+    RFC 2543 way (c=0.0.0.0) and retrieves."""
+    twinkle_to_twinkle(ctx, ("g711u",), ("g711a",), ("pcmu",), ("pcma",), "rfc2543")
+
+
+def case_twinkle_ptime30_opus(ctx):
+    """Twinkle sending 30 ms G.711 packets (a=ptime:30) toward an Opus callee."""
+    twinkle_calls(ctx, "opus/48000/2", profile={"ptime": "30"})
+
+
+def case_twinkle_ptime30_pcmu(ctx):
+    """Twinkle sending 30 ms G.711 packets (a=ptime:30) toward a 20 ms PCMU callee."""
+    twinkle_calls(ctx, "PCMU/8000", profile={"ptime": "30"})
+
+
+def case_twinkle_info_dtmf(ctx):
+    """Twinkle on a dtmf=info trunk: its digits as SIP INFO (application/dtmf-relay)
+    become RFC 4733 toward a PCMU callee, the callee's come to it as INFO."""
+    twinkle_calls(ctx, "PCMU/8000", profile={"dtmf_transport": "info"}, dtmf="info")
+
+
+def case_twinkle_inband_dtmf(ctx):
+    """Twinkle on a dtmf=inband trunk: its digits as tones in its G.711 become RFC 4733
+    toward an Opus callee, the callee's come to it as tones (found by trunx-dtmf)."""
+    twinkle_calls(ctx, "opus/48000/2", profile={"dtmf_transport": "inband"}, dtmf="inband")
+
+
+def case_twinkle_inband_pcmu(ctx):
+    """As twinkle_inband_dtmf toward a PCMU callee (no transcoding)."""
+    twinkle_calls(ctx, "PCMU/8000", profile={"dtmf_transport": "inband"}, dtmf="inband")
+
+
+def case_twinkle_dtmf_pt96(ctx):
+    """Twinkle's telephone-event on payload type 96 toward an Opus callee (101)."""
+    twinkle_calls(ctx, "opus/48000/2", profile={"dtmf_payload_type": "96"})
+
+
+def case_twinkle_100rel(ctx):
+    """Twinkle requiring 100rel (Require: 100rel in its INVITE)."""
+    twinkle_calls(ctx, "PCMU/8000", profile={"ext_100rel": "required"})
 
 
 def case_twinkle_answers(ctx):
