@@ -12,7 +12,8 @@ microphone reads from a FIFO that a thread of the test fills with a tone in real
 The null PCM has no clock, so the FIFO's writer is the microphone's clock: Twinkle's
 audio thread blocks on it and sends one RTP packet per 20 ms it gets. The speaker has no
 clock either: Twinkle writes each packet as it decodes it, so the raw file is the audio
-received, in arrival order, without the gaps a late packet leaves on a real card.
+received, in arrival order, without the gaps a late packet (or a hold) leaves on a real
+card.
 
 twinkle-console takes its profile as its first argument and quits on end of input: its
 standard input is a pipe held open for the whole run. It binds SIP and RTP on all
@@ -110,8 +111,10 @@ class Twinkle:
         with open(os.path.join(self.dir, ".asoundrc"), "w") as f:
             f.write('pcm.twmic {\n type file\n slave.pcm "null"\n file "/dev/null"\n'
                     ' infile "%s"\n format "raw"\n}\n' % self.mic_path)
+            # truncate false: Twinkle closes and reopens its devices around a hold;
+            # each opening writes a file of its own (see segments).
             f.write('pcm.twspk {\n type file\n slave.pcm "null"\n file "%s"\n'
-                    ' format "raw"\n}\n' % self.heard_path)
+                    ' format "raw"\n truncate false\n}\n' % self.heard_path)
         sysconf = [
             "dev_ringtone=alsa:null",
             "dev_speaker=alsa:twspk",
@@ -233,16 +236,24 @@ class Twinkle:
                 out.append(m.group(1))
         return "".join(out)
 
-    def heard(self):
-        """The samples Twinkle played to its speaker (8 kHz), in arrival order."""
-        try:
-            with open(self.heard_path, "rb") as f:
+    def segments(self):
+        """What Twinkle played to its speaker (8 kHz samples), one list per time it
+        opened the device (a call; a hold closes it and a retrieve opens it again: the
+        file PCM then writes heard.raw.0001, .0002, ...), in order."""
+        names = sorted(n for n in os.listdir(self.dir)
+                       if n == "heard.raw" or n.startswith("heard.raw."))
+        out = []
+        for n in names:
+            a = array.array("h")
+            with open(os.path.join(self.dir, n), "rb") as f:
                 data = f.read()
-        except OSError:
-            return []
-        a = array.array("h")
-        a.frombytes(data[:len(data) // 2 * 2])
-        return list(a)
+            a.frombytes(data[:len(data) // 2 * 2])
+            out.append(list(a))
+        return out
+
+    def heard(self):
+        """All Twinkle played to its speaker (8 kHz), in arrival order."""
+        return [v for seg in self.segments() for v in seg]
 
     def log_tail(self, n=4000):
         try:
