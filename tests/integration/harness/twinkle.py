@@ -194,6 +194,22 @@ class Twinkle:
         except (OSError, StopIteration, IndexError):
             return False
 
+    def rtp_bound(self):
+        """Whether Twinkle holds its first line's RTP port (0.0.0.0, bound at call time:
+        another process may have taken the port since it was found free)."""
+        want = "00000000:%04X" % self.rtp[0]
+        try:
+            with open("/proc/net/udp") as f:
+                next(f)
+                return any(line.split()[1] == want for line in f)
+        except (OSError, StopIteration, IndexError):
+            return False
+
+    def check_rtp_bound(self):
+        if not self.rtp_bound():
+            raise AssertionError("%s does not hold its RTP port %d (taken by another process "
+                                 "since it was found free?)" % (self.name, self.rtp[0]))
+
     def command(self, line):
         self.proc.popen.stdin.write((line + "\n").encode())
         self.proc.popen.stdin.flush()

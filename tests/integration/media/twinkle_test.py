@@ -149,6 +149,7 @@ def twinkle_calls(ctx, codec_b, codecs=("g711u", "g711a"), want_a=("pcmu",), pro
         raise AssertionError("call not established: twinkle said %s, trunxd %s; log %s"
                              % (tw.lines[-20:], t.events("call.end"), tw.log_tail()))
     b.wait_event("CALL_ESTABLISHED", 5)
+    tw.check_rtp_bound()
     tw.pump(CALL_S / 2)
     tw.command("dtmf %s" % DIGITS_T)
     tw.pump(1.0)
@@ -163,11 +164,13 @@ def twinkle_calls(ctx, codec_b, codecs=("g711u", "g711a"), want_a=("pcmu",), pro
         raise AssertionError("; ".join(problems))
 
 
-def twinkle_answers(ctx, codec_a, codecs=("g711u", "g711a"), want_b=("pcmu", "pcma")):
-    """baresip (codec_a) -> trunxd -> twinkle-console (auto-answer)."""
+def twinkle_answers(ctx, codec_a, codecs=("g711u", "g711a"), want_b=("pcmu", "pcma"),
+                    profile=None):
+    """baresip (codec_a) -> trunxd -> twinkle-console (auto-answer; profile: more of
+    its settings)."""
     need_uas()
     tw = twinkle.Twinkle(ctx, "twinkle", TONE_T, LEVEL, codecs=codecs, answer=True,
-                         user="+15550001000").start()
+                         user="+15550001000", profile=profile).start()
     ctx.at_end(tw.stop)
 
     def conf(c):
@@ -182,6 +185,7 @@ def twinkle_answers(ctx, codec_a, codecs=("g711u", "g711a"), want_b=("pcmu", "pc
     if not a.wait_event("CALL_ESTABLISHED", 15):
         raise AssertionError("call not established: caller events %s, twinkle said %s; log %s"
                              % (a.events, tw.lines[-20:], tw.log_tail()))
+    tw.check_rtp_bound()
     a.pump(CALL_S / 2)
     a.command("sndcode", DIGITS_B)
     a.pump(1.0)
@@ -235,9 +239,10 @@ def hold_retrieve(ctx, tw, held_s):
             tw.pump(held_s)
 
 
-def twinkle_to_twinkle(ctx, codecs_a, codecs_b, want_a, want_b, hold_variant):
-    """Twinkle (codecs_a) -> trunxd -> Twinkle (codecs_b, auto-answer). The caller holds
-    the call for 2 s after 1 s and takes it back; after that each must hear the other's
+def twinkle_to_twinkle(ctx, codecs_a, codecs_b, want_a, want_b, hold_variant,
+                       holder="caller"):
+    """Twinkle (codecs_a) -> trunxd -> Twinkle (codecs_b, auto-answer). The holder (caller
+    or callee) holds the call for 2 s after 1 s and takes it back; after that each must hear the other's
     tone (>= 80 % of frames from 1 s to 4 s after the retrieve: Twinkle reopens its
     speaker on the retrieve, and what it played since is its last speaker file), and
     digits cross both ways."""
@@ -260,7 +265,9 @@ def twinkle_to_twinkle(ctx, codecs_a, codecs_b, want_a, want_b, hold_variant):
         raise AssertionError("call not established: caller said %s, callee %s"
                              % (a.lines[-20:], b.lines[-20:]))
     a.pump(1.0)
-    hold_retrieve(ctx, a, 2.0)
+    a.check_rtp_bound()
+    b.check_rtp_bound()
+    hold_retrieve(ctx, a if holder == "caller" else b, 2.0)
     a.pump(CALL_S / 2)
     a.command("dtmf %s" % DIGITS_T)
     a.pump(1.0)
@@ -339,6 +346,22 @@ def case_twinkle_dtmf_pt96(ctx):
 def case_twinkle_100rel(ctx):
     """Twinkle requiring 100rel (Require: 100rel in its INVITE)."""
     twinkle_calls(ctx, "PCMU/8000", profile={"ext_100rel": "required"})
+
+
+def case_twinkle_hold_callee(ctx):
+    """Twinkle to Twinkle in G.711 u-law; the callee holds (a=sendonly) and retrieves."""
+    twinkle_to_twinkle(ctx, ("g711u",), ("g711u",), ("pcmu",), ("pcmu",), "rfc3264",
+                       holder="callee")
+
+
+def case_twinkle_answers_100rel(ctx):
+    """An Opus caller toward Twinkle requiring 100rel: its 180 is reliable (PRACK)."""
+    twinkle_answers(ctx, "opus/48000/2", profile={"ext_100rel": "required"})
+
+
+def case_twinkle_answers_ptime30(ctx):
+    """An Opus caller toward Twinkle sending 30 ms G.711 packets."""
+    twinkle_answers(ctx, "opus/48000/2", profile={"ptime": "30"})
 
 
 def case_twinkle_answers(ctx):
