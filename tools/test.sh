@@ -7,7 +7,8 @@
 #   4. the sanitizer tree: the same unit + integration tests, but for the benchmark
 #      smoke runs (label "bench": a sanitizer's figures measure nothing) and the AMD
 #      check on other voices (label "voices": the same code as the AMD tests that do
-#      run there, on a second corpus)
+#      run there, on a second corpus) and a real UA's further call shapes (label
+#      "ua_variants": the same trunxd paths as the cases of that UA that do run there)
 # Integration tests run two at a time (they wait on timers and peers far more than
 # they compute, and each picks its own free ports: the two use about half of the 2
 # cores, the background builds take the rest and yield to them), then the unit tests
@@ -97,6 +98,6 @@ step "sanitizer tests"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}
-int_tests build-asan "fuzz|bench|voices" "${TRUNX_ASAN_CTEST_JOBS:-2}" media || rc=$?
-alone_tests build-asan "fuzz|bench|voices" media || rc=$?
+int_tests build-asan "fuzz|bench|voices|ua_variants" "${TRUNX_ASAN_CTEST_JOBS:-2}" media || rc=$?
+alone_tests build-asan "fuzz|bench|voices|ua_variants" media || rc=$?
 exit "$rc"
