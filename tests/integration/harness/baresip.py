@@ -27,6 +27,13 @@ def available():
     return shutil.which("baresip") is not None and os.path.isdir(MODULES)
 
 
+def write_codec_tone(path, hz, dbfs, seconds, codec):
+    """write_tone at the rate and channel count baresip's aufile needs for codec (an
+    SDP name such as "opus/48000/2" or "PCMU/8000")."""
+    opus = codec.lower().startswith("opus")
+    write_tone(path, hz, dbfs, seconds, 48000 if opus else 8000, 2 if opus else 1)
+
+
 def write_tone(path, hz, dbfs, seconds, rate, channels=1):
     """A 16-bit sine WAV (aufile needs the codec's rate and channel count)."""
     amp = 32767 * 10 ** (dbfs / 20.0)

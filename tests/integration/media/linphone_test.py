@@ -91,8 +91,7 @@ def tones(ctx, codec_bs):
     tone_l = ctx.path("tone_l.wav")
     tone_b = ctx.path("tone_b.wav")
     baresip.write_tone(tone_l, TONE_L, LEVEL, CALL_S + 20, 8000)
-    baresip.write_tone(tone_b, TONE_B, LEVEL, CALL_S + 20, baresip_rate(codec_bs),
-                       baresip_chans(codec_bs))
+    baresip.write_codec_tone(tone_b, TONE_B, LEVEL, CALL_S + 20, codec_bs)
     return tone_l, tone_b
 
 
@@ -174,14 +173,6 @@ def linphone_answers(ctx, codec_a):
         problems.append("call.end codec_a %s, expected %s" % (end[0].get("codec_a"), codec_a))
     if problems:
         raise AssertionError("; ".join(problems))
-
-
-def baresip_rate(codec):
-    return 48000 if codec.lower().startswith("opus") else 8000
-
-
-def baresip_chans(codec):
-    return 2 if codec.lower().startswith("opus") else 1
 
 
 def case_linphone_pcmu(ctx):

@@ -118,8 +118,7 @@ def need_uas():
 def tone_b(ctx, codec_bs):
     """baresip's microphone: its tone at its codec's rate and channels."""
     path = ctx.path("tone_b.wav")
-    baresip.write_tone(path, TONE_B, LEVEL, CALL_S + 20, baresip_rate(codec_bs),
-                       baresip_chans(codec_bs))
+    baresip.write_codec_tone(path, TONE_B, LEVEL, CALL_S + 20, codec_bs)
     return path
 
 
@@ -196,14 +195,6 @@ def twinkle_answers(ctx, codec_a, codecs=("g711u", "g711a"), want_b=("pcmu", "pc
     problems += check_end(end, (codec_a.split("/")[0].lower(),), want_b)
     if problems:
         raise AssertionError("; ".join(problems))
-
-
-def baresip_rate(codec):
-    return 48000 if codec.lower().startswith("opus") else 8000
-
-
-def baresip_chans(codec):
-    return 2 if codec.lower().startswith("opus") else 1
 
 
 def case_twinkle_pcmu(ctx):
