@@ -147,8 +147,6 @@ enum jb_put_result jb_put(struct jb *jb, uint16_t seq, uint32_t ts, const uint8_
 				return JB_PUT_LATE;
 			}
 			jb->next_seq = seq;
-		} else if (d >= JB_SLOTS) {
-			skip_to(jb, (uint16_t)(seq - JB_SLOTS + 1));
 		}
 	}
 	jitter_update(jb, ts, arrival_us);
