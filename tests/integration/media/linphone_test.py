@@ -103,13 +103,10 @@ def linphone_calls(ctx, codec_b, srtp=False, configure=None):
     ctx.at_end(b.stop)
 
     def conf(c):
-        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=b.sip_port,
-                          uri="sip:127.0.0.1:%d" % b.sip_port)
-        c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
         if configure:
             configure(c)
 
-    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.sip_port, configure=conf).start()
     lp = linphone.Linphone(ctx, "linphone", srtp=srtp).start()
     ctx.at_end(lp.stop)
     rec = ctx.path("linphone_heard.wav")
@@ -146,12 +143,7 @@ def linphone_answers(ctx, codec_a):
     lp.command("play %s" % tone_l)
     lp.command("record %s" % rec)
 
-    def conf(c):
-        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=lp.sip_port,
-                          uri="sip:127.0.0.1:%d" % lp.sip_port)
-        c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
-
-    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=lp.sip_port).start()
     a = baresip.Baresip(ctx, "caller", [codec_a], tone_b).start()
     ctx.at_end(a.stop)
     a.command("dial", "sip:%s@%s" % (DID, t.sip_addr))

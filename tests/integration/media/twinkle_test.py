@@ -132,13 +132,10 @@ def twinkle_calls(ctx, codec_b, codecs=("g711u", "g711a"), want_a=("pcmu",), pro
     ctx.at_end(b.stop)
 
     def conf(c):
-        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=b.sip_port,
-                          uri="sip:127.0.0.1:%d" % b.sip_port)
-        c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
         if dtmf:
             c.carrier.update(dtmf=dtmf)
 
-    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.sip_port, configure=conf).start()
     tw = twinkle.Twinkle(ctx, "twinkle", TONE_T, LEVEL, codecs=codecs,
                          profile=profile).start()
     ctx.at_end(tw.stop)
@@ -172,12 +169,7 @@ def twinkle_answers(ctx, codec_a, codecs=("g711u", "g711a"), want_b=("pcmu", "pc
                          user="+15550001000", profile=profile).start()
     ctx.at_end(tw.stop)
 
-    def conf(c):
-        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=tw.sip_port,
-                          uri="sip:127.0.0.1:%d" % tw.sip_port)
-        c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
-
-    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=tw.sip_port).start()
     a = baresip.Baresip(ctx, "caller", [codec_a], tone_b(ctx, codec_a)).start()
     ctx.at_end(a.stop)
     a.command("dial", "sip:%s@%s" % (DID, t.sip_addr))
@@ -242,12 +234,7 @@ def twinkle_to_twinkle(ctx, codecs_a, codecs_b, want_a, want_b, hold_variant,
                         user="+15550001000", profile={"hold_variant": hold_variant}).start()
     ctx.at_end(b.stop)
 
-    def conf(c):
-        c.pbx = c.section("trunk pbx", match="127.0.0.1/32", port=b.sip_port,
-                          uri="sip:127.0.0.1:%d" % b.sip_port)
-        c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
-
-    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.sip_port).start()
     a = twinkle.Twinkle(ctx, "caller", TONE_T, LEVEL, codecs=codecs_a,
                         profile={"hold_variant": hold_variant}).start()
     ctx.at_end(a.stop)
