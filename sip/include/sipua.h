@@ -248,7 +248,8 @@ enum sipua_admit {
 				    (nothing counted) */
 	SIPUA_ADMIT_OK,        /**< counted as a new call; the event handler must not count
 				    it again (sipua_incoming.admitted) */
-	SIPUA_ADMIT_REFUSE,    /**< over a limit: answered 503 in front of the stack */
+	SIPUA_ADMIT_REFUSE,    /**< refused: answered (status, 503 by default) in front of
+				    the stack */
 };
 
 /** A new INVITE from a source the source check accepts, read in front of the stack. */
@@ -256,11 +257,17 @@ struct sipua_admit_req {
 	const struct sockaddr *src;
 	enum sipua_transport   transport;     /**< UDP or TCP (TLS is read by the stack) */
 	int                    max_forwards;  /**< -1 when absent */
+	const char            *ruri_user;     /**< as sipua_incoming's; NULL: not read */
+	const char            *from_user;
 };
 
 /** How to refuse it (SIPUA_ADMIT_REFUSE). */
 struct sipua_admit_answer {
-	unsigned            retry_after;   /**< seconds; 0 = no Retry-After */
+	int                 status;        /**< 300-699; 0 = 503 (over a limit) */
+	const char         *warning;       /**< a Warning header's value, or NULL; read
+					        during the call only, and only for the first
+					        answer (a retransmission's has none) */
+	unsigned            retry_after;   /**< seconds; 0 = no Retry-After (503 only) */
 	struct sipua_policy policy;        /**< the source's (the answer's Supported) */
 	void               *peer;          /**< handed back in SIPUA_EV_REFUSED (in->peer) */
 };
@@ -270,8 +277,8 @@ struct sipua_admit_answer {
  * inside the read of the SIP socket: it must not call into sipua). Asked once per
  * INVITE transaction (retransmissions are recognised), for INVITEs outside a dialog
  * from accepted sources that the stack would serve (sipua_request_check passes).
- * Deciding here keeps the stack free of refused INVITEs: a 503 through the stack
- * keeps ~7 KB until timer H.
+ * Deciding here keeps the stack free of refused INVITEs: a 503 (or a 404 to a
+ * number scan) through the stack keeps ~7 KB until timer H.
  */
 typedef enum sipua_admit (sipua_admit_h)(const struct sipua_admit_req *rq,
 					 struct sipua_admit_answer *ans, void *arg);

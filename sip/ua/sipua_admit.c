@@ -15,12 +15,20 @@
 
 #include "guard.h"
 
-/* A refusal's answer as kept in the table: what the 503 of a retransmission needs. */
+/* The status of a refusal (an answer's 0 is 503). */
+static int status_of(const struct sipua_admit_answer *a)
+{
+	return a->status >= 300 && a->status <= 699 ? a->status : 503;
+}
+
+/* A refusal's answer as kept in the table: what the answer to a retransmission needs
+ * (its status in bits 18-27; the Warning is not kept). */
 static uint32_t aux_of(const struct sipua_admit_answer *a)
 {
 	return (a->retry_after > 0xffff ? 0xffffu : a->retry_after) |
 	       (a->policy.session_expires ? 1u << 16 : 0) |
-	       (a->policy.rel100 != SIPUA_REL100_OFF ? 1u << 17 : 0);
+	       (a->policy.rel100 != SIPUA_REL100_OFF ? 1u << 17 : 0) |
+	       (uint32_t)status_of(a) << 18;
 }
 
 static void answer_of(uint32_t aux, struct sipua_admit_answer *a)
@@ -29,6 +37,8 @@ static void answer_of(uint32_t aux, struct sipua_admit_answer *a)
 	a->retry_after = aux & 0xffff;
 	a->policy.session_expires = aux & (1u << 16) ? 1 : 0;
 	a->policy.rel100 = aux & (1u << 17) ? SIPUA_REL100_SUPPORTED : SIPUA_REL100_OFF;
+	a->status = (int)(aux >> 18 & 0x3ff);
+	a->status = status_of(a);
 }
 
 static void recent_put(struct sipua_front *f, uint64_t key, enum guard_recent_state st,
@@ -38,7 +48,8 @@ static void recent_put(struct sipua_front *f, uint64_t key, enum guard_recent_st
 		atomic_fetch_add_explicit(&f->c_recent_full, 1, memory_order_relaxed);
 }
 
-enum sipua_sl_decision sipua_admit_decide(void *arg, uint64_t key, int max_forwards,
+enum sipua_sl_decision sipua_admit_decide(void *arg, uint64_t key,
+					  const struct sipua_incoming *in,
 					  struct sipua_admit_answer *ans)
 {
 	struct sipua_admit_ctx *d = arg;
@@ -53,6 +64,8 @@ enum sipua_sl_decision sipua_admit_decide(void *arg, uint64_t key, int max_forwa
 	switch (guard_recent_get(f->recent, key, now, &aux)) {
 	case GUARD_RECENT_REFUSED:
 		answer_of(aux, ans);
+		d->refused = true;
+		d->status = ans->status;
 		return SIPUA_SL_REFUSE_AGAIN;
 	case GUARD_RECENT_ADMITTED:
 	case GUARD_RECENT_CLAIMED:
@@ -62,13 +75,20 @@ enum sipua_sl_decision sipua_admit_decide(void *arg, uint64_t key, int max_forwa
 	}
 	rq.src = d->src;
 	rq.transport = d->tp;
-	rq.max_forwards = max_forwards;
+	rq.max_forwards = in->max_forwards > 255 ? 255 : in->max_forwards;
+	rq.ruri_user = in->ruri_user;
+	rq.from_user = in->from_user;
 	switch (ua->admit(&rq, ans, ua->arg)) {
 	case SIPUA_ADMIT_OK:
 		recent_put(f, key, GUARD_RECENT_ADMITTED, 0, now);
 		return SIPUA_SL_PASS;
 	case SIPUA_ADMIT_REFUSE:
+		ans->status = status_of(ans);
+		if (ans->status != 503)
+			ans->retry_after = 0;
 		d->aux = aux_of(ans);
+		d->refused = true;
+		d->status = ans->status;
 		return SIPUA_SL_REFUSE;
 	default:
 		return SIPUA_SL_PASS;
@@ -95,7 +115,7 @@ static void refused_deliver(struct sipua *ua, struct sipua_sl_refusal *r)
 	r->in.from_display = r->from_display;
 	r->in.to_user = r->to_user;
 	ev.type = SIPUA_EV_REFUSED;
-	ev.status = 503;
+	ev.status = r->status;
 	ev.in = &r->in;
 	sipua_deliver(ua, &ev);
 }
@@ -108,10 +128,11 @@ static void refused_run(void *arg)
 	free(j);
 }
 
-/* A 503 was sent for an INVITE the admission refused: the first time, it is kept in
- * the table and its record posted to the signalling thread's queue, to be made once
- * the stack's read is over (made at once if the queue is full or memory short: the
- * handler only writes the record, and nothing is lost). */
+/* An INVITE the admission refused was answered: the first time, it is kept in the
+ * table and its record posted to the signalling thread's queue, to be made once the
+ * stack's read is over (made at once if the queue is full or memory short: the
+ * handler only writes the record, and nothing is lost). 503s are counted here, other
+ * refusals (a number not routed) by the call layer with their record. */
 void sipua_admit_refused(struct sipua *ua, const struct sockaddr *src, enum sipua_transport tp,
 			 uint32_t aux)
 {
@@ -121,11 +142,13 @@ void sipua_admit_refused(struct sipua *ua, const struct sockaddr *src, enum sipu
 	struct timespec ts;
 
 	if (!r->first) {
-		atomic_fetch_add_explicit(&f->c_overload_resent, 1, memory_order_relaxed);
+		if (r->status == 503)
+			atomic_fetch_add_explicit(&f->c_overload_resent, 1, memory_order_relaxed);
 		return;
 	}
 	recent_put(f, r->key, GUARD_RECENT_REFUSED, aux, sipua_now_ms());
-	atomic_fetch_add_explicit(&f->c_overload, 1, memory_order_relaxed);
+	if (r->status == 503)
+		atomic_fetch_add_explicit(&f->c_overload, 1, memory_order_relaxed);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	memset(&r->in.src, 0, sizeof(r->in.src));
 	memcpy(&r->in.src, src, src->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)

@@ -24,17 +24,18 @@
  * the whole message is in one read (refused_answered), in or out of a dialog.
  *
  * New INVITEs from known sources (over UDP, and over TCP when the whole message is
- * in one read) are put to the admission handler (max_calls, max_cps) here, once per
- * transaction: a refused one is answered 503 without transaction state and handed to
+ * in one read) are put to the admission handler (a number the route step refuses,
+ * max_calls, max_cps) here, once per transaction: a refused one is answered (404,
+ * 503) without transaction state and handed to
  * the event handler as SIPUA_EV_REFUSED (posted to the signalling thread's queue: it
  * makes the call record); an admitted one goes to the stack, and its INVITE event
  * carries `admitted` so it is not counted twice. A table of recent decisions
  * (guard_recent, SIPUA_RECENT_SLOTS of 24 bytes, each kept SIPUA_RECENT_TTL_MS; in
  * sipua_admit.c) recognises
- * retransmissions: a refused INVITE's is answered 503 again with no second record,
+ * retransmissions: a refused INVITE's is answered again with no second record,
  * an admitted one's goes to the stack (which absorbs it) uncounted. When the table
  * is full the oldest decisions are forgotten first (counted): a retransmission of a
- * forgotten refusal is refused and recorded again. The ACK of such a 503 (our To tag;
+ * forgotten refusal is refused and recorded again. The ACK of such an answer (our To tag;
  * over TCP when whole in one read) is absorbed and counted: the stack has no
  * transaction for it.
  *
@@ -117,7 +118,7 @@ bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer)
 /*
  * The stateless answer to one request from src (a datagram, or a whole message of a
  * stream), written to f->reply: what to do with it (sipua_stateless()); *d says how
- * a refusal's 503 was decided, for overload_sent().
+ * a refusal was decided.
  */
 static bool front_gate(void *arg, const char *call_id, const struct sockaddr *src)
 {
@@ -138,6 +139,8 @@ static enum sipua_sl_action front_stateless(struct sipua *ua, enum sipua_verdict
 	d->src = src;
 	d->tp = tp;
 	d->aux = 0;
+	d->refused = false;
+	d->status = 0;
 	sl.verdict = v;
 	sl.dialog_peer = v != SIPUA_ACCEPT && sipua_peers_has(ua->peers, src);
 	sl.gate = front_gate;
@@ -210,10 +213,10 @@ static void on_closed(void *arg, int fd)
 
 /*
  * Is msg[0..len) (a whole ACK from a trunk's connection; len 0 when it is not all at
- * hand) the ACK of a 503 the front sent (its To tag is our keyed hash of the
+ * hand) the ACK of a refusal the front sent (its To tag is our keyed hash of the
  * transaction)? It acknowledges no transaction of the stack's (RFC 3261 17.2.1 and
  * 8.2.7: the ACK of a non-2xx answered statelessly creates none), so it is absorbed
- * here, as over UDP. Only parsed while refusals are remembered: otherwise no 503 of
+ * here, as over UDP. Only parsed while refusals are remembered: otherwise no answer of
  * ours awaits an ACK, and a trunk's ACKs go to the stack as they are.
  */
 static bool ack_of_refusal(struct sipua *ua, const char *msg, size_t len,
@@ -325,7 +328,7 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 
 		if (len && len <= DGRAM_MAX &&
 		    front_stateless(a->ua, SIPUA_ACCEPT, msg, len, peer, SIPUA_TP_TCP, &status,
-				    &n, &d) == SIPUA_SL_REPLY && status == 503) {
+				    &n, &d) == SIPUA_SL_REPLY && d.refused) {
 			ssize_t w = send(a->c->fd, f->reply, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 			if (w != (ssize_t)n) {
@@ -403,8 +406,8 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 	if (!ua->src_class)
 		return true;   /* no address-only check: every request goes to the stack */
 	v = classify(ua, src, false);
-	/* From a known source: OPTIONS, new INVITEs (the admission), and while 503s of
-	 * ours may be acknowledged, ACKs (those of our 503s have our To tag). */
+	/* From a known source: OPTIONS, new INVITEs (the admission), and while refusals
+	 * of ours may be acknowledged, ACKs (those of our refusals have our To tag). */
 	if ((v == SIPUA_ACCEPT && (len - i < 8 || memcmp(data + i, "OPTIONS ", 8) != 0) &&
 	     (!f->recent || len - i < 7 || memcmp(data + i, "INVITE ", 7) != 0) &&
 	     (!f->recent || !guard_recent_count(f->recent, GUARD_RECENT_REFUSED) ||
@@ -421,7 +424,7 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 	switch (front_stateless(ua, v, data, len, src, SIPUA_TP_UDP, &status, &n, &d)) {
 	case SIPUA_SL_REPLY:
 		sendto(fd, f->reply, n, MSG_DONTWAIT | MSG_NOSIGNAL, src, sa_len(src));
-		if (status == 503)
+		if (d.refused)
 			sipua_admit_refused(ua, src, SIPUA_TP_UDP, d.aux);
 		else if (!d.gated)
 			count(status == 200 ? &f->c_ok : &f->c_rejected);

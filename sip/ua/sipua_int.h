@@ -313,15 +313,18 @@ struct sipua_admit_ctx {
 	enum sipua_transport   tp;
 	uint32_t               aux;   /**< a refusal's answer, packed (for its table entry) */
 	bool                   gated; /**< refused by the dialog gate (counted there) */
+	bool                   refused; /**< the admission refused it (now or before) */
+	int                    status;  /**< ... with this status */
 };
 
 /** sipua_sl_decide_h of the front: the table of recent decisions, then the admission
  *  handler (an admission is kept in the table as ADMITTED). */
-enum sipua_sl_decision sipua_admit_decide(void *arg, uint64_t key, int max_forwards,
+enum sipua_sl_decision sipua_admit_decide(void *arg, uint64_t key,
+					  const struct sipua_incoming *in,
 					  struct sipua_admit_answer *ans);
 
-/** A 503 was sent for the refusal in ua->front.refusal: kept in the table and its
- *  record posted the first time; counted. */
+/** The admission's refusal in ua->front.refusal was answered: kept in the table and
+ *  its record posted the first time; a 503 counted. */
 void sipua_admit_refused(struct sipua *ua, const struct sockaddr *src, enum sipua_transport tp,
 			 uint32_t aux);
 
@@ -339,22 +342,24 @@ enum sipua_sl_action {
 /** The admission's word on a new INVITE (sipua_sl_ctx.decide). */
 enum sipua_sl_decision {
 	SIPUA_SL_PASS = 0,       /**< to the stack (admitted, or not decided in front) */
-	SIPUA_SL_REFUSE,         /**< refused now: answer 503, record it */
-	SIPUA_SL_REFUSE_AGAIN,   /**< a retransmission of a refused one: answer 503 again */
+	SIPUA_SL_REFUSE,         /**< refused now: answer (ans), record it */
+	SIPUA_SL_REFUSE_AGAIN,   /**< a retransmission of a refused one: answer again */
 };
 
 /**
  * Asked once per INVITE outside a dialog from an accepted source that the stack would
- * serve: key is the transaction's (sipua_sl_key), max_forwards -1 when absent. Fills
- * ans for a refusal.
+ * serve: key is the transaction's (sipua_sl_key), in its fields as the stack's event
+ * would give them. Fills ans for a refusal.
  */
-typedef enum sipua_sl_decision (sipua_sl_decide_h)(void *arg, uint64_t key, int max_forwards,
+typedef enum sipua_sl_decision (sipua_sl_decide_h)(void *arg, uint64_t key,
+						   const struct sipua_incoming *in,
 						   struct sipua_admit_answer *ans);
 
 /** A refused INVITE's fields, for its call record (SIPUA_EV_REFUSED). */
 struct sipua_sl_refusal {
 	uint64_t                 key;
 	bool                     first;      /**< SIPUA_SL_REFUSE (not a retransmission) */
+	int                      status;     /**< the answer's */
 	struct sipua_incoming    in;         /**< strings in buf and below; src, transport
 					          and peer are the caller's */
 	struct sipua_incoming_buf buf;
@@ -377,14 +382,15 @@ struct sipua_sl_ctx {
 	sipua_sl_decide_h *decide;      /**< new INVITEs from accepted sources; NULL: the
 					     stack's */
 	void              *decide_arg;
-	struct sipua_sl_refusal *refusal; /**< receives a 503's request (decide), or NULL */
+	struct sipua_sl_refusal *refusal; /**< receives a refused INVITE (decide), or NULL */
 };
 
 /**
  * Decides what happens to a request (not a response) received from src (over UDP, or
  * one whole message of a TCP stream) before the stack sees it, and writes the
  * stateless answer when there is one.
- * @param statusp  the answer's status (200, 403, 503) when SIPUA_SL_REPLY
+ * @param statusp  the answer's status (200, 403, or the admission's refusal) when
+ *                 SIPUA_SL_REPLY
  */
 enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *data, size_t len,
 				     const struct sockaddr *src, char *buf, size_t buflen,

@@ -18,10 +18,12 @@
  *
  * A new INVITE (no To tag) from a known source that the stack would serve
  * (sipua_request_check passes) is put to the admission (ctx->decide: the call layer's
- * max_calls and max_cps, sipua_front.c): when it refuses, the answer is the 503 the
- * call layer's refusal through the stack gives (Allow, the trunk's Supported,
- * Retry-After, a To tag), and the request's fields are handed back for its call
- * record; otherwise the stack has it.
+ * route step for numbers it does not route, then max_calls and max_cps,
+ * sipua_front.c): when it refuses, the answer is the one the call layer's refusal
+ * through the stack gives (a 404 with its Warning, or a 503 with Retry-After; Allow,
+ * the trunk's Supported, a To tag), and the request's fields are handed back for its
+ * call record; otherwise the stack has it. A retransmission of a refused INVITE gets
+ * the same status and To tag, without the Warning (the table keeps 4 bytes a refusal).
  * Anything unusual goes to the stack as before (DELIVER): a message the parser did
  * not take cleanly, in-dialog requests (To tag) from a trunk or a live dialog's peer,
  * OPTIONS with Require or with
@@ -253,6 +255,7 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	bool in_dialog;
 	enum sipua_sl_decision decision = SIPUA_SL_PASS;
 	struct sipua_admit_answer ans = {0};
+	bool admission = false;   /* the answer is the admission's refusal */
 
 	*outn = 0;
 	*statusp = 0;
@@ -299,19 +302,20 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 			/* A new call: served by the stack unless the admission refuses it.
 			 * What the stack itself would refuse (sipua_request_check) is its. */
 			char why[128];
-			int mf = -1;
+			struct sipua_incoming in;
+			struct sipua_incoming_buf ib;
 
 			if (sipua_request_check(sip, SIPUA_REQ_INITIAL_INVITE, c->tpm, NULL, why,
 						sizeof(why)))
 				goto out;
-			if (sip->sip_max_forwards)
-				mf = sip->sip_max_forwards->mf_count > 255 ? 255 :
-				     (int)sip->sip_max_forwards->mf_count;
+			memset(&in, 0, sizeof(in));
+			sipua_incoming_fill(sip, &in, &ib);
 			memset(&ans, 0, sizeof(ans));
-			decision = c->decide(c->decide_arg, sipua_sl_key(c->secret, sip), mf, &ans);
+			decision = c->decide(c->decide_arg, sipua_sl_key(c->secret, sip), &in, &ans);
 			if (decision == SIPUA_SL_PASS)
 				goto out;
-			status = 503;
+			status = ans.status >= 300 && ans.status <= 699 ? ans.status : 503;
+			admission = true;
 			break;
 		}
 		if (sip->sip_request->rq_method != sip_method_options || sip->sip_require ||
@@ -346,8 +350,14 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 		put(&o, c->contact);
 		put(&o, "\r\n");
 	}
-	if (status == 503 && ans.retry_after) {
-		/* The headers in the order of the stack's own 503. */
+	if (admission && decision == SIPUA_SL_REFUSE && ans.warning && ans.warning[0] &&
+	    !strpbrk(ans.warning, "\r\n")) {
+		/* The headers in the order of the call layer's refusal through the stack. */
+		put(&o, "Warning: ");
+		put(&o, ans.warning);
+		put(&o, "\r\n");
+	}
+	if (admission && status == 503 && ans.retry_after) {
 		char ra[40];
 
 		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", ans.retry_after);
@@ -360,9 +370,10 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	}
 	if (status == 200)
 		put(&o, "Accept: application/sdp\r\n");
-	if (status == 503) {
+	if (admission) {
 		/* As the call layer's refusal through the stack writes it (sipua_leg_respond:
-		 * the leg's first answer, with the trunk's policy; fail_call's Retry-After). */
+		 * the leg's first answer, with the trunk's policy; fail_call's Warning and
+		 * Retry-After). */
 		const char *sup = supported_of(&ans.policy);
 
 		put(&o, "Allow: " SIPUA_ALLOW "\r\n");
@@ -383,9 +394,10 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 		act = SIPUA_SL_REPLY;
 		*outn = o.len;
 		*statusp = status;
-		if (status == 503 && c->refusal) {
+		if (admission && c->refusal) {
 			refusal_fill(c->refusal, sip, sipua_sl_key(c->secret, sip),
 				     decision == SIPUA_SL_REFUSE);
+			c->refusal->status = status;
 			c->refusal->in.peer = ans.peer;
 		}
 	}

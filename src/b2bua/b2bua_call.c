@@ -126,16 +126,24 @@ struct sipua_leg *call_leg(const struct call *c, int side)
 	return side == SIDE_A ? c->a : c->b_leg;
 }
 
-void call_warning(const struct call *c, char *out, size_t len, const char *why)
+void b2b_warning_value(const struct b2bua *b, char *out, size_t len, const char *why)
 {
 	char clean[120];
 	size_t n = 0;
 
 	for (const char *p = why; p && *p && n + 1 < sizeof(clean); p++)
-		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20 && *p != 0x7f)
 			clean[n++] = *p;
 	clean[n] = '\0';
-	snprintf(out, len, "Warning: 399 %s \"%s\"\r\n", c->b->sip_host, clean);
+	snprintf(out, len, "399 %s \"%s\"", b->sip_host, clean);
+}
+
+void call_warning(const struct call *c, char *out, size_t len, const char *why)
+{
+	char value[400];
+
+	b2b_warning_value(c->b, value, sizeof(value), why);
+	snprintf(out, len, "Warning: %s\r\n", value);
 }
 
 /* Which sources may latch a side: its trunk's latch, else (unset, or no trunk) the
@@ -487,7 +495,10 @@ bool b2b_shedding(struct b2bua *b)
  * not while stopping (503 shutting_down), not with Max-Forwards 0 (483), not for
  * sources identified by digest (401 first), not while load shedding answers INVITEs
  * itself (no record). Then the one limiter decides; a refusal is answered 503 (with
- * the Retry-After and the trunk's Supported of fail_call's answer) by the front.
+ * the Retry-After and the trunk's Supported of fail_call's answer) by the front. An
+ * admitted INVITE whose number the route step refuses whatever the trunks' state
+ * (call_route_refusal) is answered there too, as fail_call would (404 and its
+ * Warning).
  */
 enum sipua_admit b2b_front_admit(const struct sipua_admit_req *rq,
 				 struct sipua_admit_answer *ans, void *arg)
@@ -506,8 +517,26 @@ enum sipua_admit b2b_front_admit(const struct sipua_admit_req *rq,
 			return SIPUA_ADMIT_PASS;
 	if (b2b_shedding(b))
 		return SIPUA_ADMIT_PASS;
-	if (call_limits_admit(b, call_load(b, false)))
-		return SIPUA_ADMIT_OK;
+	if (call_limits_admit(b, call_load(b, false))) {
+		/* A number routed nowhere (a scan of numbers, say) is refused here too,
+		 * without the stack's transaction; as through the stack, after the limits
+		 * (its second's max_cps is spent). */
+		struct b2b_route_refusal r;
+		const struct trunk *t = route_identify(b->rt, rq->src);
+
+		if (!rq->ruri_user || !t ||
+		    !call_route_refusal(b, t, rq->ruri_user, rq->from_user, &r))
+			return SIPUA_ADMIT_OK;
+		b2b_warning_value(b, b->front_warning, sizeof(b->front_warning), r.reason);
+		ans->status = r.code;
+		ans->warning = b->front_warning;
+		ans->retry_after = 0;
+		ans->policy = call_policy_of(t);
+		ans->peer = NULL;
+		return SIPUA_ADMIT_REFUSE;
+	}
+	ans->status = 503;
+	ans->warning = NULL;
 	ans->retry_after = b->sip.retry_after;
 	ans->policy = call_policy_of(route_identify(b->rt, rq->src));
 	ans->peer = NULL;
@@ -558,18 +587,32 @@ static struct call *call_new(struct b2bua *b, const struct sipua_incoming *in, b
 void call_on_refused(struct b2bua *b, const struct sipua_ev *ev)
 {
 	const struct sipua_incoming *in = ev->in;
+	struct b2b_route_refusal r = {0};
 	struct call *c;
 
-	atomic_fetch_add(&b->c_overload, 1);
 	/* The same call, record and counters as a refusal through the stack
 	 * (call_on_incoming), without an A leg: the answer is sent already. The trunk
 	 * is the table's now (a reload may have come since the refusal). */
 	c = call_new(b, in, true, in->at_ms ? in->at_ms : wall_ms());
 	if (!c) {
-		log_msg(LOG_ERROR, "call.end", "out of memory: a call refused 503 has no record");
+		log_msg(LOG_ERROR, "call.end", "out of memory: a call refused %d has no record",
+			ev->status);
 		return;
 	}
-	fail_call(c, ev->status, "overload", NULL);
+	if (ev->status == 503) {
+		atomic_fetch_add(&b->c_overload, 1);
+		fail_call(c, ev->status, "overload", NULL);
+	} else {
+		/* The route step's refusal, asked again for the record's number, tenant
+		 * and reason (the same snapshot, unless a reload came between). */
+		atomic_fetch_add(&b->c_no_route, 1);
+		if (c->trunk_in &&
+		    call_route_refusal(b, c->trunk_in, in->ruri_user, in->from_user, &r)) {
+			snprintf(c->did, sizeof(c->did), "%s", r.did);
+			snprintf(c->tenant, sizeof(c->tenant), "%s", r.tenant);
+		}
+		fail_call(c, ev->status, r.cause ? r.cause : "no_route", r.reason);
+	}
 	c->final_code = ev->status;
 	maybe_end(c);
 }

@@ -391,6 +391,8 @@ struct b2bua {
 	bool                 media_ip6;        /**< media sockets bound to IPv6: they reach
 						    both families (IPv4 only otherwise) */
 	char                 sip_host[CONF_HOST_MAX];    /**< host in our From URIs */
+	char                 front_warning[400];  /**< the Warning of the front's refusal
+						       being written (b2b_front_admit) */
 	struct route_table  *rt;               /**< current snapshot (reference held) */
 	struct sipua        *ua;
 	struct media_engine *me;
@@ -530,6 +532,8 @@ void call_sdp_ctx(const struct call *c, struct b2b_sdp_ctx *x, const char **allo
 struct sipua_leg *call_leg(const struct call *c, int side);
 /** Writes "Warning: 399 <our host> \"why\"\r\n". */
 void call_warning(const struct call *c, char *out, size_t len, const char *why);
+/** Writes that header's value alone: "399 <our host> \"why\"". */
+void b2b_warning_value(const struct b2bua *b, char *out, size_t len, const char *why);
 /** Sends the negotiated parameters to the media session. */
 void call_media_update(struct call *c);
 /** Fills what the media engine needs from signalling into p: each side's signalling
@@ -689,6 +693,25 @@ bool call_failover(struct call *c, int status, bool local);
  * event, if any) and returns -1.
  */
 int call_route_db(struct call *c, const struct sipua_incoming *in, struct call_setup *su);
+
+/** A number the route step refuses whatever the state of trunks and tenants. */
+struct b2b_route_refusal {
+	int         code;                  /**< the answer (0: not refused here) */
+	const char *cause;                 /**< the record's cause */
+	char        reason[160];           /**< its Warning and the record's reason */
+	char        did[CALL_NUM_MAX];     /**< the called number as the call has it */
+	char        tenant[ROUTE_NAME_MAX];
+};
+/**
+ * The route step's refusal of a number, asked before any call exists (the SIP front's
+ * admission, and the record of what it refused): a request-URI user trunk t routes
+ * nowhere, in either mode (not a telephone number, no route; database mode: a DID
+ * not assigned). What depends on trunks', tenants' or the caller's state is left to
+ * the call (r->code 0).
+ * @return r->code
+ */
+int call_route_refusal(struct b2bua *b, const struct trunk *t, const char *ruri_user,
+		       const char *from_user, struct b2b_route_refusal *r);
 /** Writes an event record (log line) about a call: `type` with a `reason`. */
 void call_event(struct call *c, const char *type, const char *reason);
 

@@ -2,7 +2,8 @@
  * b2bua_route.c — the route step of a call in database mode: the snapshot's decision
  * (sip/route/route_decide.c) applied to the call — its DID, tenant and destinations —
  * or the configured answer with its reason, and the event records of refusals that
- * matter (a caller ID the tenant does not own).
+ * matter (a caller ID the tenant does not own). Also, in either mode, the refusals
+ * that depend on the number alone, asked before a call exists (call_route_refusal).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,4 +117,48 @@ bool call_failover(struct call *c, int status, bool local)
 	if (call_send_b(c, c->fo_su, c->fo_offer, c->fo_offer_len) != 0)
 		return false;
 	return true;
+}
+
+int call_route_refusal(struct b2bua *b, const struct trunk *t, const char *ruri_user,
+		       const char *from_user, struct b2b_route_refusal *r)
+{
+	struct route_decision *d;
+	const struct route *route;
+	char ruri[ROUTE_URI_MAX];
+
+	memset(r, 0, sizeof(*r));
+	if (!t || !ruri_user)
+		return 0;
+	if (!route_table_is_db(b->rt)) {
+		/* As call_on_incoming decides it. */
+		r->cause = "no_route";
+		if (route_normalize(t, ruri_user, r->did, sizeof(r->did))) {
+			r->did[0] = '\0';
+			snprintf(r->reason, sizeof(r->reason), "not a telephone number");
+			r->code = 404;
+		} else {
+			route = route_lookup(b->rt, r->did, t);
+			if (!route || route_expand_uri(route, r->did, ruri, sizeof(ruri))) {
+				snprintf(r->reason, sizeof(r->reason), "number not routed");
+				r->code = 404;
+			}
+		}
+		return r->code;
+	}
+	d = malloc(sizeof(*d));
+	if (!d)
+		return 0;   /* the call decides it, as it would have */
+	if (route_decide(b->rt, t, ruri_user, from_user ? from_user : "", next_rand(b),
+			 b2b_trunk_usable, b, d) == 0 &&
+	    d->code && !d->event && d->cause &&
+	    (strcmp(d->cause, "no_route") == 0 || strcmp(d->cause, "did_unassigned") == 0)) {
+		r->code = d->code;
+		r->cause = d->cause;
+		snprintf(r->reason, sizeof(r->reason), "%s", d->reason);
+		snprintf(r->did, sizeof(r->did), "%s", d->did);
+		if (d->tenant)
+			snprintf(r->tenant, sizeof(r->tenant), "%s", d->tenant->id);
+	}
+	free(d);
+	return r->code;
 }

@@ -6,8 +6,9 @@
  * refused one; a dropped source never gets an answer; a request claiming a dialog
  * (To tag) is answered only for a refused source that is no live dialog's peer, and
  * keeps its To tag. The admission of new INVITEs from known sources (sipua_set_admit)
- * is asked only for INVITEs outside a dialog; its 503 comes only when it refused, once
- * per ask, with its Retry-After and the Supported of its policy, and the refusal's
+ * is asked only for INVITEs outside a dialog; its answer (503, or 404) comes only
+ * when it refused, once per ask, with its status, its Retry-After (503), its Warning
+ * (the first answer only) and the Supported of its policy, and the refusal's
  * record fields are the request's (Call-ID, key, first time or retransmission).
  * Also the shape the stack's log lines are written in (sipua.c), on the same bytes
  * (those lines quote the wire's URIs): never longer than its input or its buffer,
@@ -36,17 +37,25 @@ struct admit_fake {
 	uint64_t                key;
 	unsigned                retry_after;
 	enum sipua_rel100       rel100;
+	int                     status;   /* 503 (a limit) or 404 (a number not routed) */
 };
 
-static enum sipua_sl_decision fake_decide(void *arg, uint64_t key, int max_forwards,
+#define FAKE_WARNING "399 fuzz.invalid \"number not routed\""
+
+static enum sipua_sl_decision fake_decide(void *arg, uint64_t key,
+					  const struct sipua_incoming *in,
 					  struct sipua_admit_answer *ans)
 {
 	struct admit_fake *a = arg;
 
-	if (max_forwards < -1 || max_forwards > 255)
+	if (in->max_forwards < -1 || !in->ruri_user || !in->from_user || !in->call_id)
 		abort();
+	(void)strlen(in->ruri_user);
+	(void)strlen(in->from_user);
 	a->key = key;
 	a->last = (enum sipua_sl_decision)(a->calls++ % 3);
+	ans->status = a->status;
+	ans->warning = a->status == 404 ? FAKE_WARNING : NULL;
 	ans->retry_after = a->retry_after;
 	ans->policy.rel100 = a->rel100;
 	ans->policy.session_expires = a->retry_after % 2 ? 1800 : 0;
@@ -126,7 +135,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned k = 0; k < 3; k++) {
 		static struct sipua_sl_refusal ref;
 		struct admit_fake af = {.calls = k, .retry_after = size % 7,
-					.rel100 = (enum sipua_rel100)(size % 3)};
+					.rel100 = (enum sipua_rel100)(size % 3),
+					.status = size % 5 == 0 ? 404 : 503};
 		struct sipua_sl_ctx c = {.verdict = SIPUA_ACCEPT, .user_agent = "trunx-fuzz",
 					 .contact = "<sip:198.51.100.1:5060>", .secret = 42,
 					 .tpm = SIPUA_TPM_UDP | SIPUA_TPM_TCP,
@@ -163,7 +173,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (status == 200)
 			continue;   /* OPTIONS: the oracles below are the other loop's */
-		if (status != 503 || af.calls != k + 1 || af.last == SIPUA_SL_PASS)
+		if (status != af.status || af.calls != k + 1 || af.last == SIPUA_SL_PASS ||
+		    ref.status != status || ref.first != (af.last == SIPUA_SL_REFUSE))
 			abort();
 		if (check_reply((const char *)data, size, out, n, status))
 			abort();   /* only a new INVITE, outside any dialog, is refused here */
@@ -174,14 +185,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					  timer ? "\r\nSupported: timer\r\n" :
 					  rel ? "\r\nSupported: 100rel\r\n" : NULL;
 
+			const char *line = status == 503 ? "SIP/2.0 503 Service Unavailable\r\n"
+							 : "SIP/2.0 404 Not Found\r\n";
+			bool warned = status == 404 && af.last == SIPUA_SL_REFUSE;
+
 			out[n] = '\0';
-			if (af.retry_after)
+			if (af.retry_after && status == 503)
 				snprintf(want, sizeof(want), "\r\nRetry-After: %u\r\n", af.retry_after);
-			if ((af.retry_after && !strstr(out, want)) ||
-			    (!af.retry_after && strstr(out, "\r\nRetry-After:")) ||
+			if ((want[0] && !strstr(out, want)) ||
+			    (!want[0] && strstr(out, "\r\nRetry-After:")) ||
 			    (sup && !strstr(out, sup)) || (!sup && strstr(out, "\r\nSupported:")) ||
-			    strncmp(out, "SIP/2.0 503 Service Unavailable\r\n",
-				    strlen("SIP/2.0 503 Service Unavailable\r\n")) != 0)
+			    (warned != (strstr(out, "\r\nWarning: " FAKE_WARNING "\r\n") != NULL)) ||
+			    (!warned && strstr(out, "\r\nWarning:")) ||
+			    strncmp(out, line, strlen(line)) != 0)
 				abort();
 		}
 		/* The refusal describes this request. */

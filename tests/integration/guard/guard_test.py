@@ -1035,13 +1035,14 @@ def ack_of(req, resp):
 
 
 def case_refusal_acks(ctx):
-    """The ACK of a 503 the front sent statelessly (max_cps) acknowledges no
-    transaction of the stack's (RFC 3261 17.2.1, 8.2.7): over UDP and over TCP it is
-    absorbed in front of the stack, counted (acks_absorbed), and not logged per packet.
-    The ACK of a final answer the stack sent itself (the 404 of an admitted INVITE to an
-    unrouted number) still reaches it: over UDP the stack then stops retransmitting its
-    404, and acks_absorbed does not move. Over TCP, messages after the absorbed ACKs on
-    the same connection are read as before (an OPTIONS gets its 200)."""
+    """The ACK of a refusal the front sent statelessly (503 over max_cps, 404 to a
+    number not routed) acknowledges no transaction of the stack's (RFC 3261 17.2.1,
+    8.2.7): over UDP and over TCP it is absorbed in front of the stack, counted
+    (acks_absorbed), and not logged per packet. The ACK of a final answer the stack
+    sent itself (the 483 of an INVITE with Max-Forwards 0) still reaches it: over UDP
+    the stack then stops retransmitting its 483, and acks_absorbed does not move. Over
+    TCP, messages after the absorbed ACKs on the same connection are read as before
+    (an OPTIONS gets its 200)."""
     def conf(cf):
         cf.sip.update(max_cps=1, overload_delay=0)
         cf.section("trunk flood", match="127.0.0.5/32", country_code="1",
@@ -1086,18 +1087,30 @@ def case_refusal_acks(ctx):
     got = both(send_udp, recv_udp)
     for _ in range(3):   # one ACK per 503 received, as a caller sends them
         u.sendto(ack_of(*got[503]), dst)
-    req404, m404 = got[404]
-    u.sendto(ack_of(req404, m404), dst)
-    time.sleep(0.3)
-    again = recv_udp(m404.header("Call-ID"), timeout=3.0, status=404)
+    u.sendto(ack_of(*got[404]), dst)
+    procs.wait_until(lambda: t.counter("acks_absorbed") - acks0 >= 4, 3, 0.05)
     udp_acks = t.counter("acks_absorbed") - acks0
-    ctx.log("UDP: 3 ACKs of a 503, 1 of a 404: acks_absorbed +%d; 404 resent after its "
-            "ACK: %s", udp_acks, again is not None)
-    if udp_acks != 3:
-        raise AssertionError("UDP: 3 ACKs of a stateless 503, acks_absorbed +%d" % udp_acks)
-    if again is not None:
-        raise AssertionError("UDP: the stack resent its 404 after the ACK (the ACK never "
-                             "reached it)")
+    # The stack's own final answer: Max-Forwards 0 is its 483 (the front leaves it).
+    time.sleep(1.05 - time.time() % 1.0)   # a fresh max_cps second
+    seq[0] += 1
+    req483 = flood_invite(dst, "127.0.0.5", uport, seq[0]).replace(b"Max-Forwards: 70",
+                                                                    b"Max-Forwards: 0")
+    u.sendto(req483, dst)
+    m483 = recv_udp(sipmsg.Message(req483).header("Call-ID"), status=483)
+    if m483 is None:
+        raise AssertionError("UDP: no 483 to an INVITE with Max-Forwards 0")
+    u.sendto(ack_of(req483, m483), dst)
+    time.sleep(0.3)
+    again = recv_udp(m483.header("Call-ID"), timeout=3.0, status=483)
+    stack_acks = t.counter("acks_absorbed") - acks0 - udp_acks
+    ctx.log("UDP: 3 ACKs of a 503, 1 of a 404: acks_absorbed +%d; the stack's 483 resent "
+            "after its ACK: %s (acks_absorbed +%d)", udp_acks, again is not None, stack_acks)
+    if udp_acks != 4:
+        raise AssertionError("UDP: 4 ACKs of stateless refusals, acks_absorbed +%d"
+                             % udp_acks)
+    if again is not None or stack_acks:
+        raise AssertionError("UDP: the stack resent its 483 after the ACK (the ACK never "
+                             "reached it; acks_absorbed +%d)" % stack_acks)
     u.close()
 
     # TCP: the same on one connection, then an OPTIONS on it.
@@ -1141,8 +1154,8 @@ def case_refusal_acks(ctx):
     tcp_acks = t.counter("acks_absorbed") - acks1
     ctx.log("TCP: 20 ACKs of a 503, 1 of a 404: acks_absorbed +%d; OPTIONS after them: %s",
             tcp_acks, ok.status if ok else None)
-    if tcp_acks != 20:
-        raise AssertionError("TCP: 20 ACKs of a stateless 503, acks_absorbed +%d"
+    if tcp_acks != 21:
+        raise AssertionError("TCP: 21 ACKs of stateless refusals, acks_absorbed +%d"
                              % tcp_acks)
     if not ok or ok.status != 200:
         raise AssertionError("TCP: the OPTIONS after the ACKs: %s" % (ok and ok.start))
@@ -1151,6 +1164,116 @@ def case_refusal_acks(ctx):
     acky = [ln for ln in lines if "ACK" in ln]
     if acky:
         raise AssertionError("ACKs logged: %s" % acky[:3])
+    t.check_alive()
+
+
+def case_number_scan(ctx):
+    """A scan of numbers from a trunk's address (svwar's INVITE scan): INVITEs to
+    numbers no route takes, never acknowledged. Each gets the 404 the call layer gives
+    (Not Found, Warning "number not routed" or "not a telephone number", a To tag,
+    Allow), answered in front of the stack: a retransmission gets the same status and
+    To tag, and trunxd never resends a 404 on its own (a transaction of the stack's
+    would, every T1..T2, for 32 s, holding its state). One call.end record per INVITE,
+    cause no_route, with the number. Over TCP, a whole INVITE is answered the same."""
+    def conf(cf):
+        cf.section("trunk scanner", match="127.0.0.5/32", country_code="1",
+                   national_prefix="1")
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    dst = (t.addr, t.port)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.5", 0))
+    uport = u.getsockname()[1]
+    total, names = 60, 10
+    reqs = [flood_invite(dst, "127.0.0.5", uport, 7000 + n) for n in range(total)]
+    # svwar also tries names: not a telephone number.
+    for n in range(names):
+        reqs.append(flood_invite(dst, "127.0.0.5", uport, 8000 + n)
+                    .replace(b"sip:5559", b"sip:scan%d-" % n))
+    no_route0 = t.counter("rejected_no_route")
+    answers = {}
+    for req in reqs:
+        u.sendto(req, dst)
+        cid = sipmsg.Message(req).header("Call-ID")
+        m = sipmsg.recv_final(u, cid, timeout=5.0)
+        if m is None:
+            raise AssertionError("no final answer to %s" % cid)
+        answers[cid] = m
+    problems = []
+    for req in reqs:
+        q = sipmsg.Message(req)
+        m = answers[q.header("Call-ID")]
+        name = b"sip:scan" in req
+        want = "not a telephone number" if name else "number not routed"
+        to = m.header("To") or ""
+        if (m.status != 404 or m.reason != "Not Found" or ";tag=" not in to or
+                want not in (m.header("Warning") or "") or
+                "INVITE" not in (m.header("Allow") or "") or
+                m.header("CSeq") != q.header("CSeq") or m.header("From") != q.header("From")):
+            problems.append(m.raw.decode("utf-8", "replace"))
+    if problems:
+        raise AssertionError("%d answers unlike the call layer's 404, the first:\n%s"
+                             % (len(problems), problems[0]))
+    # A retransmission of the first: the same answer (status, To tag), once.
+    first = sipmsg.Message(reqs[0]).header("Call-ID")
+    u.sendto(reqs[0], dst)
+    again = sipmsg.recv_final(u, first, timeout=5.0)
+    if again is None or again.status != 404 or again.header("To") != answers[first].header("To"):
+        raise AssertionError("a retransmission's answer: %s (first %s)"
+                             % (again and again.start, answers[first].header("To")))
+    # No 404 resent by trunxd itself: the stack holds no transaction for any of them.
+    resent = []
+    u.settimeout(0.2)
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        try:
+            resent.append(sipmsg.Message(u.recv(65536)))
+        except socket.timeout:
+            continue
+    ctx.log("%d INVITEs (%d to names): %d answered 404 in front; %d datagrams in the "
+            "2.5 s after", len(reqs), names, len(answers), len(resent))
+    if resent:
+        raise AssertionError("%d answers resent unasked (the stack kept the INVITEs), "
+                             "the first: %s" % (len(resent), resent[0].start))
+    recs = t.wait_events("call.end", len(reqs), timeout=10)
+    scan = [r for r in recs if str(r.get("a_call_id", "")).startswith("ovl-")]
+    bad = [r for r in scan if r.get("sip_code") != 404 or r.get("cause") != "no_route"
+           or r.get("trunk") != "scanner"]
+    numbered = [r for r in scan if str(r.get("did", "")).startswith("+15559") and
+                r.get("reason") == "number not routed"]
+    no_route = t.counter("rejected_no_route") - no_route0
+    ctx.log("records: %d (%d naming their number), rejected_no_route +%d",
+            len(scan), len(numbered), no_route)
+    if len(scan) != len(reqs) or bad or len(numbered) < total or no_route != len(reqs):
+        raise AssertionError("records: %d for %d INVITEs (%d naming their number), "
+                             "rejected_no_route +%d; unlike a no_route: %s"
+                             % (len(scan), len(reqs), len(numbered), no_route, bad[:1]))
+    u.close()
+
+    # TCP: a whole INVITE on a connection.
+    s = socket.socket()
+    s.bind(("127.0.0.5", 0))
+    s.connect(dst)
+    ip, sport = s.getsockname()
+    s.sendall(flood_invite(dst, ip, sport, 9001, "TCP"))
+    s.settimeout(5.0)
+    buf, got = b"", None
+    deadline = time.monotonic() + 5
+    while got is None and time.monotonic() < deadline:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        if not d:
+            break
+        buf += d
+        msgs, buf = sipmsg.split_stream(buf)
+        for raw in msgs:
+            m = sipmsg.Message(raw)
+            if m.status and m.status >= 200:
+                got = m
+    s.close()
+    if got is None or got.status != 404 or "number not routed" not in (got.header("Warning") or ""):
+        raise AssertionError("TCP: %s" % (got and got.raw.decode("utf-8", "replace")))
     t.check_alive()
 
 

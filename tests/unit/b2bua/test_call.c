@@ -963,11 +963,78 @@ static void test_front_admission(void **state)
 	f->b->hooks.cdr = NULL;
 }
 
+/* A number the route step refuses whatever the trunks' state is answered by the front
+ * as fail_call would (404, its Warning, the trunk's Supported), after the limits (its
+ * second's max_cps is spent, as through the stack); its record is a no_route one, with
+ * the number, not an overload. */
+static void test_front_no_route(void **state)
+{
+	struct fx *f = *state;
+	struct sipua_admit_req rq = {0};
+	struct sipua_admit_answer ans;
+	struct sipua_ev ev = {0};
+	struct sipua_incoming in;
+	uint64_t no_route = atomic_load(&f->b->c_no_route);
+
+	n_records = 0;
+	f->b->hooks.cdr = record_hook;
+	rq.src = (const struct sockaddr *)&f->in.src;
+	rq.max_forwards = 70;
+	rq.from_user = "5551230000";
+	rq.ruri_user = "5550001000";   /* routed */
+	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_OK);
+	rq.ruri_user = "5559999999";   /* a number, not routed */
+	memset(&ans, 0, sizeof(ans));
+	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_REFUSE);
+	assert_int_equal(ans.status, 404);
+	assert_int_equal(ans.retry_after, 0);
+	assert_string_equal(ans.warning, "399 192.0.2.1 \"number not routed\"");
+	assert_int_equal(ans.policy.rel100, call_policy_of(f->in.peer).rel100);
+	rq.ruri_user = "voicemail";    /* not a number */
+	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_REFUSE);
+	assert_int_equal(ans.status, 404);
+	assert_string_equal(ans.warning, "399 192.0.2.1 \"not a telephone number\"");
+	/* Over the limits the 503 comes first, whatever the number. */
+	f->b->sip.max_cps = 3;
+	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_REFUSE);
+	assert_int_equal(ans.status, 503);
+	assert_null(ans.warning);
+	assert_int_equal(ans.retry_after, 5);
+	/* Unread fields (an older caller): the limits alone. */
+	f->b->sip.max_cps = 100;
+	rq.ruri_user = NULL;
+	assert_int_equal(b2b_front_admit(&rq, &ans, f->b), SIPUA_ADMIT_OK);
+	assert_int_equal(atomic_load(&f->b->c_no_route), no_route);   /* counted with records */
+
+	in = f->in;
+	in.call_id = "scan-1";
+	in.ruri_user = "5559999999";
+	in.at_ms = 1700000000000ull;
+	ev.type = SIPUA_EV_REFUSED;
+	ev.status = 404;
+	ev.in = &in;
+	{
+		uint64_t overload = atomic_load(&f->b->c_overload);
+
+		call_on_refused(f->b, &ev);
+		assert_int_equal(atomic_load(&f->b->c_overload), overload);
+	}
+	assert_int_equal(atomic_load(&f->b->c_no_route), no_route + 1);
+	assert_int_equal(n_records, 1);
+	assert_non_null(strstr(last_record, "\"a_call_id\":\"scan-1\""));
+	assert_non_null(strstr(last_record, "\"sip_code\":404"));
+	assert_non_null(strstr(last_record, "\"cause\":\"no_route\""));
+	assert_non_null(strstr(last_record, "number not routed"));
+	assert_non_null(strstr(last_record, "+15559999999"));
+	assert_non_null(strstr(last_record, "\"trunk\":\"carrier\""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_answered_call_bye_from_a, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_front_admission, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_front_no_route, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dtmf_info_interworking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_relayed_and_unmapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
