@@ -131,7 +131,8 @@ void tone_seg_close(struct tone_seg *s, bool eos, double now_ms)
 
 	for (i = s->npre; i <= last; i++)
 		vals[n++] = s->head[i];
-	qsort(vals, (size_t)n, sizeof(*vals), cmp_float);
+	if (n > 1)
+		qsort(vals, (size_t)n, sizeof(*vals), cmp_float);
 	plateau = n ? vals[n / 2] : 0;
 	half = 0.5f * plateau;
 	s->level_db = tone_level_db(plateau);

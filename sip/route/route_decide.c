@@ -365,7 +365,7 @@ static void outbound(const struct route_table *rt, const struct trunk *from,
 
 			for (size_t j = k; j < e; j++)
 				total += match[j]->cfg.weight;
-			pick = next_rand(&x) % total;
+			pick = total ? next_rand(&x) % total : 0;   /* weights are >= 1 */
 			for (size_t j = k; j < e; j++) {
 				if (pick < match[j]->cfg.weight) {
 					const struct oroute *tmp = match[k];

@@ -346,9 +346,9 @@ static void *sipua_thread(void *p)
 	else
 		snprintf(url, sizeof(url), "sip:%s:%u%s", adv, ua->cfg.bind_port, tp);
 	snprintf(ua->contact_udp, sizeof(ua->contact_udp), "<sip:%s:%u>", adv,
-		 ua->cfg.advertise_port ? ua->cfg.advertise_port : ua->cfg.bind_port);
+		 (unsigned)(ua->cfg.advertise_port ? ua->cfg.advertise_port : ua->cfg.bind_port));
 	snprintf(ua->contact_tcp, sizeof(ua->contact_tcp), "<sip:%s:%u;transport=tcp>", adv,
-		 ua->cfg.advertise_port ? ua->cfg.advertise_port : ua->cfg.bind_port);
+		 (unsigned)(ua->cfg.advertise_port ? ua->cfg.advertise_port : ua->cfg.bind_port));
 	if (ua->cfg.tls) {
 		fmt_host(tls_bind, sizeof(tls_bind), ua->cfg.tls_addr);
 		if (strcmp(tls_bind, adv) != 0)
