@@ -167,10 +167,16 @@ static unsigned out_ptime(const struct media_codec_params *to)
 	return p < 10 ? 10 : p > 60 ? 60 : p;
 }
 
+static bool same_opus(const struct media_opus_params *a, const struct media_opus_params *b)
+{
+	/* Member by member: the struct has padding, which a memcmp would compare too. */
+	return a->complexity == b->complexity && a->fec == b->fec && a->dtx == b->dtx &&
+	       a->max_bitrate == b->max_bitrate && a->max_playback_rate == b->max_playback_rate;
+}
+
 static bool same_xcode(const struct media_codec_params *a, const struct media_codec_params *b)
 {
-	return a->codec == b->codec && out_ptime(a) == out_ptime(b) &&
-	       memcmp(&a->opus, &b->opus, sizeof(a->opus)) == 0;
+	return a->codec == b->codec && out_ptime(a) == out_ptime(b) && same_opus(&a->opus, &b->opus);
 }
 
 /* Starts or stops generating the stream o (a mode switch keeps it continuous). */
