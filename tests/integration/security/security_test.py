@@ -344,6 +344,208 @@ def case_in_dialog_other_peer_says_nothing(ctx):
     healthy(ctx, t)
 
 
+# ---- a stranger's requests split across TCP reads ----------------------------------
+
+PAUSE_S = 0.2
+
+
+def _stranger_request(method, dst, src, n, in_dialog=False, body=b""):
+    """A request from src (ip, port) over TCP; in_dialog: a made-up dialog (Call-ID and
+    both tags no trunxd ever made)."""
+    to_tag = ";tag=made-up-%d" % n if in_dialog else ""
+    head = ("%s sip:+15550001000@%s:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/TCP %s:%d;branch=z9hG4bK-split%d;rport\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:stranger@%s>;tag=sf%d\r\n"
+            "To: <sip:+15550001000@%s>%s\r\nCall-ID: split-%d-%s@%s\r\n"
+            "CSeq: %d %s\r\nContact: <sip:stranger@%s:%d;transport=tcp>\r\n"
+            % (method, dst[0], dst[1], src[0], src[1], n, src[0], n, dst[0], to_tag, n,
+               sipmsg.rand_token(), src[0], 2 if in_dialog else 1, method, src[0], src[1]))
+    if body:
+        head += "Content-Type: application/sdp\r\n"
+    head += "Content-Length: %d\r\n\r\n" % len(body)
+    return head.encode() + body
+
+
+def _cut(data, *fractions_or_marks):
+    """data cut at each mark: a bytes marker (cut just after it), a fraction (float) or
+    an offset (int)."""
+    cuts = []
+    for m in fractions_or_marks:
+        if isinstance(m, bytes):
+            cuts.append(data.index(m) + len(m))
+        else:
+            cuts.append(int(len(data) * m) if isinstance(m, float) else m)
+    cuts = sorted(set(c for c in cuts if 0 < c < len(data)))
+    return [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
+
+
+def _read_stream(s, timeout, want=1):
+    """SIP messages read from s until `want` arrived, the peer closed, or timeout;
+    returns (messages, closed)."""
+    buf, out = b"", []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and len(out) < want:
+        s.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        except OSError:
+            return out, True
+        if not d:
+            return out, True
+        buf += d
+        msgs, buf = sipmsg.split_stream(buf)
+        out += [sipmsg.Message(m) for m in msgs]
+    return out, False
+
+
+def _closed_soon(s, timeout):
+    s.settimeout(timeout)
+    try:
+        while True:
+            if not s.recv(65536):
+                return True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+def _send_parts(ip, dst, make, cut):
+    """Connects from ip, sends make(src) cut by cut(data) with a pause between the
+    writes; returns the socket."""
+    s = socket.socket()
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.bind((ip, 0))
+    s.connect(dst)
+    data = make(s.getsockname())
+    parts = cut(data)
+    for i, p in enumerate(parts):
+        if i:
+            time.sleep(PAUSE_S)
+        s.sendall(p)
+    return s, len(parts)
+
+
+def _stack_saw_stranger(t, since):
+    """Records of the stack's own source check (debug level): one per request from a
+    refused source that reached the stack."""
+    return [r for r in t.log_records()[since:] if r.get("event") == "sip.unknown_source"]
+
+
+def case_refused_split_tcp(ctx):
+    """A source no trunk matches sends its requests over TCP split across writes, with
+    pauses between them: out of dialog (OPTIONS; an INVITE whose SDP comes in a later
+    write), and in a made-up dialog (BYE; UPDATE with its offer in a later write). Each
+    gets what the whole message gets: the front's 403 naming nothing (no 481 naming
+    every method), then the connection is closed; the stack never sees any of them (its
+    source check, which logs every request it refuses at debug level, never runs). A
+    split message beyond what the front holds for a stranger, or one never finished,
+    is not answered and its connection is closed. A trunk's split request is still
+    served by the stack."""
+    def conf(c):
+        c.general["log_level"] = "debug"
+        c.sip["tcp_unknown_timeout"] = 3
+    b, _, t = start(ctx, configure=conf)
+    dst = (t.addr, t.port)
+    sdp = sipmsg.sdp_offer(FOREIGN, 40000)
+    shapes = (
+        ("OPTIONS whole", lambda s, n: _stranger_request("OPTIONS", dst, s, n),
+         lambda d: [d]),
+        ("BYE whole (made-up dialog)",
+         lambda s, n: _stranger_request("BYE", dst, s, n, in_dialog=True), lambda d: [d]),
+        ("OPTIONS in 3 writes", lambda s, n: _stranger_request("OPTIONS", dst, s, n),
+         lambda d: _cut(d, 0.04, b"Max-For")),
+        ("INVITE, SDP in a later write",
+         lambda s, n: _stranger_request("INVITE", dst, s, n, body=sdp),
+         lambda d: _cut(d, b"\r\n\r\n")),
+        ("INVITE in 3 writes, SDP split",
+         lambda s, n: _stranger_request("INVITE", dst, s, n, body=sdp),
+         lambda d: _cut(d, b"Call-ID:", b"\r\n\r\nv=0")),
+        ("BYE (made-up dialog) in 2 writes",
+         lambda s, n: _stranger_request("BYE", dst, s, n, in_dialog=True),
+         lambda d: _cut(d, 0.5)),
+        ("BYE (made-up dialog), empty line in a later write",
+         lambda s, n: _stranger_request("BYE", dst, s, n, in_dialog=True),
+         lambda d: _cut(d, len(d) - 2)),
+        ("UPDATE (made-up dialog) in 3 writes, offer later",
+         lambda s, n: _stranger_request("UPDATE", dst, s, n, in_dialog=True, body=sdp),
+         lambda d: _cut(d, b"To:", b"\r\n\r\n")),
+    )
+    lines0 = len(t.log_records())
+    rej0 = t.counter("rejected_unknown_source")
+    failures = []
+    for n, (name, make, cut) in enumerate(shapes):
+        s, parts = _send_parts(FOREIGN, dst, lambda src, n=n, make=make: make(src, n), cut)
+        got, closed = _read_stream(s, 3.0)
+        statuses = [m.status for m in got]
+        ctx.log("%-48s (%d writes) -> %s", name, parts, statuses)
+        if statuses != [403]:
+            failures.append("%s: got %s, expected [403]" % (name, statuses))
+        else:
+            try:
+                says_nothing(got[0], name)
+            except AssertionError as e:
+                failures.append(str(e))
+            if not closed and not _closed_soon(s, 2.0):
+                failures.append("%s: the connection stayed open after the 403" % name)
+        s.close()
+    seen = _stack_saw_stranger(t, lines0)
+    rejected = t.counter("rejected_unknown_source") - rej0
+    ctx.log("the stack's source check ran %d times; rejected_unknown_source +%d",
+            len(seen), rejected)
+    if seen:
+        failures.append("the stack saw %d of the stranger's requests, first %s"
+                        % (len(seen), seen[0]))
+    if rejected != len(shapes):
+        failures.append("rejected_unknown_source grew by %d, expected %d"
+                        % (rejected, len(shapes)))
+
+    # Too big to hold for a stranger: no answer, closed at once.
+    lines1 = len(t.log_records())
+    big = ("X-Pad: " + "p" * 900 + "\r\n") * 24
+    s, _ = _send_parts(FOREIGN, dst,
+                       lambda src: _stranger_request("OPTIONS", dst, src, 99).replace(
+                           b"Max-Forwards:", big.encode() + b"Max-Forwards:"),
+                       lambda d: _cut(d, 0.3))
+    got, closed = _read_stream(s, 3.0)
+    ctx.log("a 22 KB OPTIONS in 2 writes -> %s, closed %s", [m.status for m in got], closed)
+    if got or not closed:
+        failures.append("oversized split request: answers %s, closed %s"
+                        % ([m.status for m in got], closed))
+    s.close()
+    # Never finished: no answer, closed by tcp_unknown_timeout.
+    s, _ = _send_parts(FOREIGN, dst,
+                       lambda src: _stranger_request("OPTIONS", dst, src, 98)[:120],
+                       lambda d: [d])
+    t0 = time.monotonic()
+    got, closed = _read_stream(s, 5.0)
+    ctx.log("half an OPTIONS -> %s, closed after %.1f s", [m.status for m in got],
+            time.monotonic() - t0)
+    if got or not closed:
+        failures.append("unfinished request: answers %s, closed %s"
+                        % ([m.status for m in got], closed))
+    s.close()
+    seen = _stack_saw_stranger(t, lines1)
+    if seen:
+        failures.append("the stack saw the stranger's oversized or unfinished request: %s"
+                        % seen[0])
+
+    # A trunk's request split the same way is the stack's, as before.
+    s, _ = _send_parts("127.0.0.1", dst,
+                       lambda src: _stranger_request("OPTIONS", dst, src, 97),
+                       lambda d: _cut(d, 0.04, b"Max-For"))
+    got, _ = _read_stream(s, 3.0)
+    s.close()
+    ctx.log("a trunk's OPTIONS in 3 writes -> %s", [m.status for m in got])
+    if [m.status for m in got] != [200]:
+        failures.append("a trunk's split OPTIONS: got %s" % [m.status for m in got])
+    if failures:
+        raise AssertionError("; ".join(failures))
+    healthy(ctx, t)
+
+
 # ---- offers crossing ---------------------------------------------------------------
 
 def _ack_failure(d, cseq, branch):
