@@ -73,6 +73,8 @@ void guard_conns_destroy(struct guard_conns *t)
 {
 	if (!t)
 		return;
+	for (unsigned i = 0; t->slot && i < t->capacity; i++)
+		free(t->slot[i].held);
 	free(t->slot);
 	free(t->free_next);
 	free(t->by_fd);
@@ -191,6 +193,8 @@ void guard_conns_remove(struct guard_conns *t, int fd)
 	i = t->by_fd[fc] - 1;
 	(void)addrtab_del(t->by_src, (const struct sockaddr *)&t->slot[i].peer);
 	fd_erase(t, fc);
+	free(t->slot[i].held);
+	t->slot[i].held = NULL;
 	t->slot[i].fd = -1;
 	t->free_next[i] = t->free_head;
 	t->free_head = i;

@@ -8,7 +8,8 @@
  * well-formed streams: if a peer sends something the two read differently, the stack
  * sees a malformed message and closes the connection, which is what a peer sending
  * such things deserves. Dropped bytes are squeezed out of the caller's iovecs in
- * place: the write position never passes the read position.
+ * place: the write position never passes the read position. A caller may be handed
+ * them first (guard_frame_filter_hold), to keep a dropped message for itself.
  */
 #include "guard.h"
 
@@ -133,6 +134,13 @@ static size_t step(struct guard_frame *f, const char *p, size_t n, const char *a
 size_t guard_frame_filter(struct guard_frame *f, struct iovec *iov, size_t iovcnt, size_t len,
 			  guard_frame_admit_h *admit, void *arg)
 {
+	return guard_frame_filter_hold(f, iov, iovcnt, len, admit, NULL, arg);
+}
+
+size_t guard_frame_filter_hold(struct guard_frame *f, struct iovec *iov, size_t iovcnt,
+			       size_t len, guard_frame_admit_h *admit, guard_frame_hold_h *hold,
+			       void *arg)
+{
 	size_t wi = 0, wo = 0, kept = 0, left = len;
 
 	for (size_t ri = 0; ri < iovcnt && left; ri++) {
@@ -170,6 +178,9 @@ size_t guard_frame_filter(struct guard_frame *f, struct iovec *iov, size_t iovcn
 					}
 				}
 				kept += m;
+			} else if (hold && m) {
+				/* Read before any later kept byte can move over it. */
+				hold(p + off, m, f->state == F_BETWEEN, arg);
 			}
 			off += m;
 		}

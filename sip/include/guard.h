@@ -137,6 +137,13 @@ typedef bool (guard_frame_admit_h)(enum guard_msg kind, const char *msg, size_t 
 				   void *arg);
 
 /**
+ * Receives the bytes of dropped messages, in order, before they are overwritten:
+ * p[0..n) continues the current dropped message (the first call of a message starts
+ * at its first byte); `end` is true when its last byte is p[n-1].
+ */
+typedef void (guard_frame_hold_h)(const char *p, size_t n, bool end, void *arg);
+
+/**
  * Runs len bytes, laid out in iov[0..iovcnt), through the framer; the bytes of
  * dropped messages are removed in place (the rest moves up to stay contiguous in the
  * iovec sequence). Message boundaries follow RFC 3261 18.3: a header ends at an empty
@@ -147,6 +154,11 @@ typedef bool (guard_frame_admit_h)(enum guard_msg kind, const char *msg, size_t 
  */
 size_t guard_frame_filter(struct guard_frame *f, struct iovec *iov, size_t iovcnt, size_t len,
 			  guard_frame_admit_h *admit, void *arg);
+
+/** guard_frame_filter, handing the dropped bytes to hold (when not NULL; same arg). */
+size_t guard_frame_filter_hold(struct guard_frame *f, struct iovec *iov, size_t iovcnt,
+			       size_t len, guard_frame_admit_h *admit, guard_frame_hold_h *hold,
+			       void *arg);
 
 /**
  * The length of the SIP message starting at p[0] (framed as guard_frame_filter does)
@@ -165,6 +177,10 @@ struct guard_conn {
 	uint64_t                since_ms;    /**< accepted at */
 	uint64_t                close_at_ms; /**< shut it down at this time (0 = not planned) */
 	struct guard_frame      frame;
+	bool                    holding;     /**< the message being dropped is kept in held */
+	uint32_t                held_len;    /**< its bytes so far */
+	char                   *held;        /**< malloc'd by the caller, NULL until needed;
+						  freed with the entry */
 };
 
 struct guard_conns;
@@ -197,7 +213,7 @@ int guard_conns_add(struct guard_conns *t, int fd, const struct sockaddr *peer, 
 /** The connection on fd, or NULL. */
 struct guard_conn *guard_conns_get(struct guard_conns *t, int fd);
 
-/** Removes the connection on fd (nothing if absent). */
+/** Removes the connection on fd (nothing if absent), freeing its held bytes. */
 void guard_conns_remove(struct guard_conns *t, int fd);
 
 /** Connections in the table. */

@@ -65,6 +65,8 @@
 #define TRIM_EVERY_MS     10000
 #define TRIM_FREE_MIN     (16u << 20)  /**< free heap above which it is given back */
 #define DGRAM_MAX         65536
+#define HOLD_MAX          8192      /**< a refused source's request split across reads
+				         is held up to this size (refused_hold) */
 #define REPLY_MAX         8192
 #define RATE_SOURCES      8192
 
@@ -254,7 +256,7 @@ static bool refused_answered(struct sipua *ua, struct guard_conn *c, const char 
 	int status = 0;
 
 	if (!len || len > DGRAM_MAX)
-		return false;   /* split across reads: the stack answers it */
+		return false;
 	v = classify(ua, peer, false);
 	if (v == SIPUA_ACCEPT)
 		return false;
@@ -276,11 +278,82 @@ static bool refused_answered(struct sipua *ua, struct guard_conn *c, const char 
 	}
 }
 
+/* The stack answers a refused source's request (or the front did), then we close. */
+static void close_after_answer(struct guard_conn *c, uint64_t now)
+{
+	uint64_t at = now + ANSWER_GRACE_MS;
+
+	if (!c->close_at_ms || c->close_at_ms > at)
+		c->close_at_ms = at;
+}
+
+/*
+ * A request from a refused source whose bytes are not all in this read (msg[0..avail)
+ * from its start): the front keeps it (refused_held) rather than let the stack parse
+ * any of it, unless the source is a live dialog's peer (whose requests into its own
+ * dialog are the stack's: they go there as they come, behind the stack's dialog
+ * gate) or the front cannot answer (no source check, stopping).
+ */
+static bool refused_hold(struct sipua *ua, struct guard_conn *c, const char *msg, size_t avail)
+{
+	return ua->src_class && !ua->stopping && !guard_frame_length(msg, avail) &&
+	       !sipua_peers_has(ua->peers, (const struct sockaddr *)&c->peer);
+}
+
+/* A refused source's connection we end now: it sent what we will not answer. */
+static void refused_close(struct sipua_front *f, struct guard_conn *c)
+{
+	if (!c->closing) {
+		shutdown(c->fd, SHUT_RDWR);
+		c->closing = true;
+		count(&f->c_closed_unknown);
+	}
+	count(&f->c_dropped);
+}
+
 struct admit_ctx {
 	struct sipua      *ua;
 	struct guard_conn *c;
 	uint64_t           now;
 };
+
+/*
+ * The bytes of a message the framer drops (guard_frame_hold_h). While a refused
+ * source's split request is being held, they are gathered in c->held (allocated at
+ * its first byte: HOLD_MAX, freed with the connection) and the whole request is then
+ * answered as one that came in one read (refused_answered): the stack sees none of
+ * it. A request larger than HOLD_MAX, or one the front would leave to the stack (one
+ * it cannot answer statelessly: a malformed message, a non-SIP URI ...), has its
+ * connection closed unanswered; one never finished, tcp_unknown_ms after the accept.
+ */
+static void held_bytes(const char *p, size_t n, bool end, void *arg)
+{
+	struct admit_ctx *a = arg;
+	struct guard_conn *c = a->c;
+	struct sipua_front *f = &a->ua->front;
+
+	if (!c->holding)
+		return;   /* a message dropped whole (rate limit, ACK) */
+	if (n > HOLD_MAX - c->held_len || (!c->held && !(c->held = malloc(HOLD_MAX)))) {
+		c->holding = false;
+		refused_close(f, c);
+		return;
+	}
+	memcpy(c->held + c->held_len, p, n);
+	c->held_len += (uint32_t)n;
+	if (!end)
+		return;
+	c->holding = false;
+	if (c->closing)
+		return;
+	if (!refused_answered(a->ua, c, c->held, c->held_len))
+		refused_close(f, c);
+	else
+		close_after_answer(c, a->now);
+	/* Most connections never hold anything; one that did is closed soon. */
+	free(c->held);
+	c->held = NULL;
+}
 
 static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, void *arg)
 {
@@ -302,13 +375,18 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 		}
 		return true;
 	}
-	if (!a->c->known) {
-		/* The stack answers it (403, or silence in drop mode), then we close. */
-		uint64_t at = a->now + ANSWER_GRACE_MS;
-
-		if (!a->c->close_at_ms || a->c->close_at_ms > at)
-			a->c->close_at_ms = at;
+	if (!a->c->known && refused_hold(a->ua, a->c, msg, avail)) {
+		/* Not all here yet: kept by the front until it is (held_bytes). */
+		if (!guard_rate_take(f->rate, (const struct sockaddr *)&a->c->peer, a->now)) {
+			count(&f->c_rate_limited);
+			return false;
+		}
+		a->c->holding = true;
+		a->c->held_len = 0;
+		return false;
 	}
+	if (!a->c->known)
+		close_after_answer(a->c, a->now);
 	if (!guard_rate_take(f->rate, (const struct sockaddr *)&a->c->peer, a->now)) {
 		count(&f->c_rate_limited);
 		return false;
@@ -352,7 +430,8 @@ static size_t on_stream(void *arg, int fd, struct iovec *iov, size_t iovcnt, siz
 
 	if (!a.c)
 		return len;
-	return guard_frame_filter(&a.c->frame, iov, iovcnt, len, may_drop ? admit_message : NULL, &a);
+	return guard_frame_filter_hold(&a.c->frame, iov, iovcnt, len,
+				       may_drop ? admit_message : NULL, held_bytes, &a);
 }
 
 /* ---- datagrams ---- */
