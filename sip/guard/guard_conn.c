@@ -10,7 +10,8 @@
  * addressing hash table with linear probing (and backward-shift deletion, so no
  * tombstones) finds a slot by descriptor, with twice as many cells as the capacity so
  * that it never fills up; a counted address table (base/addrtab) of `capacity`
- * addresses holds the count by source.
+ * addresses holds the count by source. An entry may own a buffer its user filled
+ * (held: a refused source's split request), freed when the entry is removed.
  */
 #include "guard.h"
 

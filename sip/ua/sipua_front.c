@@ -5,23 +5,30 @@
  * Connections (TCP and TLS alike, in one table under the same caps): each accepted one
  * is asked about by source. A source the check drops is closed at once; beyond the
  * caps (in total, per source address) likewise. A source the check refuses may stay
- * until its first request has been answered (the stack sends the 403) or until
- * tcp_unknown_ms, then we shut the socket down and the stack, reading the end of the
- * stream, closes it. A trunk's connection that carries no dialog is shut down after
+ * until its first request has been answered (the 403) or until tcp_unknown_ms, then
+ * we shut the socket down and the stack, reading the end of the stream, closes it. A trunk's connection that carries no dialog is shut down after
  * tcp_idle_ms without data either way (the kernel's TCP_INFO tells). Out of
  * descriptors, accept() drains the backlog with a spare descriptor: no spin, and one
  * summary line every REPORT_MS instead of a line per connection. A TLS connection's
  * bytes are records that OpenSSL reads itself: it is counted, timed and closed like a
  * TCP one, but its messages are not framed, so neither the per-source request rate
  * nor the close after a refused source's first answer applies to it (a refused
- * source's TLS connection lasts tcp_unknown_ms at most).
+ * source's TLS connection lasts tcp_unknown_ms at most). Only refused sources that
+ * are hosts trunx calls or live dialogs' peers get that far (sipua_tls.c refuses
+ * other strangers at their ClientHello): their TLS requests reach the stack.
  *
  * Requests: each UDP datagram and each message on a connection (framed by
  * guard_frame) takes a token from its source's bucket; without one it is dropped
  * before the stack parses it. Then, over UDP, OPTIONS from known sources and
  * out-of-dialog requests from refused ones are answered here without transaction
- * state (sipua_stateless.c); so are a refused source's requests on a connection when
- * the whole message is in one read (refused_answered), in or out of a dialog.
+ * state (sipua_stateless.c); so are a refused source's requests on a TCP connection,
+ * in or out of a dialog (refused_answered): a whole message in one read at once, one
+ * split across reads once the front has held all of it (refused_hold, held_bytes: at
+ * most HOLD_MAX, allocated when a message is split and freed with the connection;
+ * larger, or not one the front can answer, closes the connection unanswered), so
+ * none of a stranger's bytes reach the stack's parser. A live dialog's peer is the
+ * exception: its requests that name its own dialog are the stack's, and a split one
+ * goes there as it comes.
  *
  * New INVITEs from known sources (over UDP, and over TCP when the whole message is
  * in one read) are put to the admission handler (a number the route step refuses,
