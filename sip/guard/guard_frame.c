@@ -80,8 +80,10 @@ static size_t step(struct guard_frame *f, const char *p, size_t n, const char *a
 				first[have] = p[have];
 			for (size_t k = 0; have < 4 && k < more; k++)
 				first[have++] = ahead[k];
-			if (have == 4 ? memcmp(first, "SIP/", 4) == 0 : p[0] == 'S')
+			if (have == 4 && memcmp(first, "SIP/", 4) == 0)
 				kind = GUARD_MSG_RESPONSE;
+			else if (have < 4 && p[0] == 'S')
+				kind = GUARD_MSG_UNSURE;
 			else if (have == 4 && memcmp(first, "ACK ", 4) == 0)
 				kind = GUARD_MSG_ACK;
 			else

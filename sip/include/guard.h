@@ -120,14 +120,16 @@ enum guard_msg {
 	GUARD_MSG_RESPONSE = 0,   /**< starts with "SIP/" */
 	GUARD_MSG_REQUEST,        /**< any other request */
 	GUARD_MSG_ACK,            /**< starts with "ACK " */
+	GUARD_MSG_UNSURE,         /**< fewer than four bytes at hand, the first 'S': a
+				       response, or a request such as SUBSCRIBE */
 };
 
 /**
  * Decides, at the start of each request (ACKs included; responses are always kept),
  * whether it is kept. The decision is made on
  * the message's first bytes: when fewer than four of them are in the data at hand, a
- * message starting with 'S' counts as a response, any other as a request (an ACK is
- * recognised only when its first four bytes are at hand). ACKs get no answer and make
+ * message starting with 'S' is asked about as GUARD_MSG_UNSURE, any other as a request
+ * (an ACK is recognised only when its first four bytes are at hand). ACKs get no answer and make
  * no state, and one dropped from a dialog's peer costs a call (its 2xx is resent, then
  * the dialog is torn down for want of an ACK): callers keep those. msg[0..avail) are
  * the message's bytes at hand from its start, contiguous (the rest of that iovec): a

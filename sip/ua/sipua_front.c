@@ -382,6 +382,13 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 		}
 		return true;
 	}
+	if (kind == GUARD_MSG_UNSURE) {
+		/* A response or not: kept as a response was, unless a refused source's
+		 * (then it is held like any request of its split across reads, and a
+		 * response it turns out to be closes the connection). */
+		if (a->c->known || !refused_hold(a->ua, a->c, msg, avail))
+			return true;
+	}
 	if (!a->c->known && refused_hold(a->ua, a->c, msg, avail)) {
 		/* Not all here yet: kept by the front until it is (held_bytes). */
 		if (!guard_rate_take(f->rate, (const struct sockaddr *)&a->c->peer, a->now)) {

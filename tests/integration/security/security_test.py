@@ -469,6 +469,12 @@ def case_refused_split_tcp(ctx):
         ("BYE (made-up dialog), empty line in a later write",
          lambda s, n: _stranger_request("BYE", dst, s, n, in_dialog=True),
          lambda d: _cut(d, len(d) - 2)),
+        ("OPTIONS, its first 2 bytes alone", lambda s, n: _stranger_request("OPTIONS", dst, s, n),
+         lambda d: _cut(d, 2)),
+        ("SUBSCRIBE, its first byte alone (a response?)",
+         lambda s, n: _stranger_request("SUBSCRIBE", dst, s, n).replace(
+             b"Content-Length", b"Event: presence\r\nContent-Length"),
+         lambda d: _cut(d, 1)),
         ("UPDATE (made-up dialog) in 3 writes, offer later",
          lambda s, n: _stranger_request("UPDATE", dst, s, n, in_dialog=True, body=sdp),
          lambda d: _cut(d, b"To:", b"\r\n\r\n")),

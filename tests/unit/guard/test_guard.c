@@ -263,6 +263,8 @@ static bool admit_alt(enum guard_msg kind, const char *msg, size_t avail, void *
 	assert_non_null(msg);
 	assert_true(avail > 0);
 
+	if (kind == GUARD_MSG_UNSURE)   /* kept, as trunx keeps a trunk's */
+		return true;
 	if (kind == GUARD_MSG_ACK) {   /* kept, as trunx keeps a dialog peer's */
 		l->acks++;
 		return !l->drop_acks;
