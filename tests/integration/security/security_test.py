@@ -552,6 +552,75 @@ def case_refused_split_tcp(ctx):
     healthy(ctx, t)
 
 
+def case_refused_split_tcp_peer(ctx):
+    """A refused source that is a live dialog's peer (the callee's host, not a trunk's
+    address) is the exception: its BYE into its own dialog, split across TCP writes,
+    still reaches the stack, is answered 200 and ends the call. In drop mode a host
+    trunx calls may connect; with no live dialog its split requests, held by the front
+    like a stranger's, get no answer and never reach the stack."""
+    peer = "127.0.0.6"
+    b = ua.UA(peer, name="b", auto=True)
+    ctx.at_end(b.close)
+
+    def conf(c):
+        c.general["log_level"] = "debug"
+        c.pbx.update(match="127.0.0.7/32", uri="sip:%s:%d" % (peer, b.port))
+
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port, configure=conf).start()
+    dst = (t.addr, t.port)
+    a = new_a(ctx)
+    da, db = establish(ctx, t, a, b)
+
+    def bye(src):
+        data, _, _ = db.build("BYE", contact="")
+        return data.replace(b"SIP/2.0/UDP %s:%d" % (peer.encode(), b.port),
+                            b"SIP/2.0/TCP %s:%d" % (src[0].encode(), src[1]))
+
+    s, parts = _send_parts(peer, dst, bye, lambda d: _cut(d, 0.5))
+    got, _ = _read_stream(s, 5.0)
+    s.close()
+    ctx.log("the callee's own BYE over TCP in %d writes -> %s", parts,
+            [m.status for m in got])
+    if [m.status for m in got] != [200]:
+        raise AssertionError("the dialog peer's split BYE: got %s, expected [200]"
+                             % [m.status for m in got])
+    if not a.wait_request("BYE", da.call_id, 5.0):
+        raise AssertionError("the callee's BYE did not end A's leg")
+    wait_no_calls(t, 10.0)
+    t.stop()
+
+    def drop(c):
+        conf(c)
+        c.sip["unknown_source"] = "drop"
+
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port, configure=drop,
+                      name="trunxd-drop").start()
+    dst = (t.addr, t.port)
+    lines0 = len(t.log_records())
+    drop0 = t.counter("dropped_unknown_source")
+    shapes = (("OPTIONS in 3 writes", lambda src: _stranger_request("OPTIONS", dst, src, 1),
+               lambda d: _cut(d, 0.04, b"Max-For")),
+              ("BYE (made-up dialog) in 2 writes",
+               lambda src: _stranger_request("BYE", dst, src, 2, in_dialog=True),
+               lambda d: _cut(d, 0.5)))
+    for name, make, cut in shapes:
+        s, parts = _send_parts(peer, dst, make, cut)
+        got, closed = _read_stream(s, 1.5)
+        closed = closed or _closed_soon(s, 2.0)
+        s.close()
+        ctx.log("drop mode, from a host trunx calls: %s -> %s, closed %s", name,
+                [m.status for m in got], closed)
+        if got or not closed:
+            raise AssertionError("drop mode: %s got %s, closed %s"
+                                 % (name, [m.status for m in got], closed))
+    seen = _stack_saw_stranger(t, lines0)
+    dropped = t.counter("dropped_unknown_source") - drop0
+    if seen or dropped != len(shapes):
+        raise AssertionError("drop mode: the stack saw %d, dropped_unknown_source +%d"
+                             % (len(seen), dropped))
+    healthy(ctx, t)
+
+
 # ---- offers crossing ---------------------------------------------------------------
 
 def _ack_failure(d, cseq, branch):
