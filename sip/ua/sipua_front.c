@@ -6,7 +6,8 @@
  * is asked about by source. A source the check drops is closed at once; beyond the
  * caps (in total, per source address) likewise. A source the check refuses may stay
  * until its first request has been answered (the 403) or until tcp_unknown_ms, then
- * we shut the socket down and the stack, reading the end of the stream, closes it. A trunk's connection that carries no dialog is shut down after
+ * we shut the socket down and the stack, reading the end of the stream, closes it. A
+ * trunk's connection that carries no dialog is shut down after
  * tcp_idle_ms without data either way (the kernel's TCP_INFO tells). Out of
  * descriptors, accept() drains the backlog with a spare descriptor: no spin, and one
  * summary line every REPORT_MS instead of a line per connection. A TLS connection's
