@@ -29,7 +29,12 @@
  * delivering audio seconds late. A transcoded session's packets are exempt: they feed
  * its jitter buffer, whose playout clock runs on the same (stalled) worker and skips
  * ahead instead of sending late. The arrival stamp is CLOCK_REALTIME: a clock step
- * can misjudge at most the packets already queued when it happens.
+ * can misjudge at most the packets already queued when it happens. The same stamp,
+ * taken back onto the monotonic clock, is each packet's arrival: RTP's interarrival
+ * jitter, and for RTCP a transcoded session terminates, the round trip from a report
+ * and the DLSR of ours (rtcp_term.c), on both RTCP's own port and rtcp-mux, are
+ * counted from it rather than from when the worker got to the packet. Without stamps
+ * (the bound off) the time the worker reads the packet stands in.
  *
  * I/O paths (cfg.io): epoll (above: one wait, then one recvmmsg() and one sendmmsg()
  * per ready socket) or io_uring (uio.h: a multishot recvmsg per socket fed from the
@@ -533,7 +538,7 @@ static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
 	const struct session_cfg *cfg = &w->me->scfg;
 	unsigned kind = *kindp;
 	enum relay_verdict v;
-	uint64_t arrival = t;
+	uint64_t arrival = t, arrival_wall = 0;   /* wall 0: unknown, RTCP reads the clock */
 
 	if (trunc || *len > WORKER_RX_MAX) {
 		s->side[side].st.rtp_dropped++;
@@ -544,24 +549,29 @@ static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
 	if (kind == SESSION_FD_RTP && s->side[side].rtcp_mux && session_is_rtcp(buf, *len))
 		kind = SESSION_FD_RTCP;
 	*kindp = kind;
-	if (w->max_delay_ns && kind == SESSION_FD_RTP && ctl) {
+	if (w->max_delay_ns && ctl) {
 		int64_t age = rx_age_ns(ctl, rt);
 
 		/* A transcoded packet goes into a jitter buffer played out by this
 		 * worker's own clock, which was held up by the same stall: it is not
 		 * late for that playout, and dropping it would only make the decoder
 		 * conceal audio that is here. The buffer judges lateness itself and the
-		 * clock skips ahead rather than send late, so no audio leaves late. */
-		if (age > w->max_delay_ns && !s->transcoding) {
+		 * clock skips ahead rather than send late, so no audio leaves late.
+		 * RTCP is never late: it is not played. */
+		if (kind == SESSION_FD_RTP && age > w->max_delay_ns && !s->transcoding) {
 			s->side[side].st.rtp_dropped_late++;
 			(*late)++;
 			(*drops)++;
 			return false;
 		}
-		/* Interarrival jitter from the kernel's arrival time: what the network
-		 * did, not when this worker got round to the packet. */
-		if (age > 0 && (uint64_t)(age / 1000) < t)
-			arrival = t - (uint64_t)(age / 1000);
+		/* The kernel's arrival time, on both clocks: RTP's interarrival jitter and
+		 * a terminated RTCP report's round trip (and the DLSR we answer with) are
+		 * what the network did, not when this worker got round to the packet. No
+		 * stamp, or one from after a clock step back: the batch's own time. */
+		if (age < 0 || (uint64_t)(age / 1000) >= t)
+			age = 0;
+		arrival = t - (uint64_t)(age / 1000);
+		arrival_wall = (uint64_t)(rt - age) / 1000u;
 	}
 	if (!session_srtp_in(&s->side[side], kind == SESSION_FD_RTCP, buf, len)) {
 		(*drops)++;
@@ -594,7 +604,7 @@ static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
 		if (s->dtmf && !s->clocked && mdtmf_busy(s))
 			clock_sync(w, s);   /* a digit began: it needs the clock */
 	} else {
-		v = relay_rtcp(s, cfg, side, buf, *len, from, t, out);
+		v = relay_rtcp(s, cfg, side, buf, *len, from, t, arrival, arrival_wall, out);
 	}
 	if (v == RELAY_DROP)
 		(*drops)++;

@@ -263,7 +263,8 @@ const union media_sa *session_rtcp_target(const struct session_side *to)
 
 enum relay_verdict relay_rtcp(struct media_session *s, const struct session_cfg *cfg,
 			      unsigned side, uint8_t *buf, size_t len, const union media_sa *src,
-			      uint64_t now_us, struct relay_out *out)
+			      uint64_t now_us, uint64_t arrival_us, uint64_t arrival_wall_us,
+			      struct relay_out *out)
 {
 	struct session_side *in = &s->side[side], *to = &s->side[side ^ 1];
 	const union media_sa *dst;
@@ -286,7 +287,7 @@ enum relay_verdict relay_rtcp(struct media_session *s, const struct session_cfg 
 	if (s->on_hold)
 		s->last_activity_ms = now_us / 1000u;
 	if (s->transcoding) {
-		xc_rtcp_in(s, side, buf, len, now_us);   /* terminated here */
+		xc_rtcp_in(s, side, buf, len, arrival_us, arrival_wall_us);   /* terminated here */
 		return RELAY_KEEP;
 	}
 	dst = session_rtcp_target(to);

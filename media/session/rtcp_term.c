@@ -3,8 +3,11 @@
  * about the stream we send it are read (loss, jitter, round-trip time), and trunx
  * sends each side its own SR (or RR) with a report block about that side's stream and
  * an SDES CNAME, about every 5 s (randomised 0.5-1.5x, RFC 3550 6.2), with the SSRC of
- * the RTP it sends that side and the NTP/RTP mapping at the codec's clock. Runs on
- * the session's worker; nothing is allocated.
+ * the RTP it sends that side and the NTP/RTP mapping at the codec's clock. A report's
+ * round trip and the DLSR we answer an SR with are counted from when the packet reached
+ * the host (the kernel's receive timestamp the worker hands in), so a worker that was
+ * slow to read it does not show as network delay. Runs on the session's worker;
+ * nothing is allocated.
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -25,7 +28,7 @@ static uint64_t wall_us(void)
 }
 
 void xc_rtcp_in(struct media_session *s, unsigned side, const uint8_t *buf, size_t len,
-		uint64_t now_us)
+		uint64_t arrival_us, uint64_t arrival_wall_us)
 {
 	struct session_side *in = &s->side[side];
 	const struct session_out *ours = &s->side[side ^ 1].out;   /* what we send it */
@@ -35,14 +38,17 @@ void xc_rtcp_in(struct media_session *s, unsigned side, const uint8_t *buf, size
 		return;
 	if (r.have_sr) {
 		in->lsr = r.sr_mid;
-		in->lsr_at_us = now_us;
+		in->lsr_at_us = arrival_us;
 	}
 	if (r.have_block) {
 		in->st.have_report = true;
 		in->st.remote_fraction_lost = r.fraction;
 		in->st.remote_lost = r.lost;
 		in->st.remote_jitter_us = (uint32_t)((uint64_t)r.jitter * 1000000u / in->clock_hz);
-		in->st.rtt_ms = rtcp_rtt_ms(r.lsr, r.dlsr, rtcp_ntp_of_us(wall_us()));
+		/* RFC 3550 6.4.1: A is when the report arrived, not when it is read */
+		in->st.rtt_ms = rtcp_rtt_ms(r.lsr, r.dlsr,
+					    rtcp_ntp_of_us(arrival_wall_us ? arrival_wall_us
+									   : wall_us()));
 	}
 }
 

@@ -310,9 +310,15 @@ unsigned session_send_frame(struct session_side *in, struct session_side *to, co
 /** Sends the RTCP reports of a transcoding session that are due. */
 void xc_rtcp_tick(struct media_session *s, uint64_t now_us, uint64_t *next_due_us);
 
-/** Reads an RTCP compound from a side in transcoding mode (reports about our stream). */
+/**
+ * Reads an RTCP compound from a side in transcoding mode (reports about our stream).
+ * @param arrival_us       when it reached the host, monotonic (the clock of now_us):
+ *                         an SR's arrival, from which our next DLSR counts
+ * @param arrival_wall_us  the same instant on CLOCK_REALTIME, for the round trip from
+ *                         a report block's LSR/DLSR; 0 = unknown (the clock is read)
+ */
 void xc_rtcp_in(struct media_session *s, unsigned side, const uint8_t *buf, size_t len,
-		uint64_t now_us);
+		uint64_t arrival_us, uint64_t arrival_wall_us);
 
 /** Transcoding half of relay_rtp(): a packet accepted from side, in transcoding mode. */
 enum relay_verdict xc_rtp(struct media_session *s, unsigned side, uint8_t *buf, size_t len,
@@ -341,9 +347,16 @@ enum relay_verdict relay_rtp(struct media_session *s, const struct session_cfg *
 	       uint8_t *buf, size_t len, const union media_sa *src, uint64_t now_us,
 	       uint64_t arrival_us, struct relay_out *out);
 
-/** Same for an RTCP compound on side's RTCP socket (rtcp_out left to the caller). */
+/**
+ * Same for an RTCP compound on side's RTCP socket, or on its RTP socket with rtcp-mux
+ * (rtcp_out left to the caller).
+ * @param arrival_us       when it reached the host (kernel stamp, else now_us), same
+ *                         clock as now_us
+ * @param arrival_wall_us  the same instant on CLOCK_REALTIME, 0 = unknown: a report
+ *                         terminated here (transcoding) is timed by them, see xc_rtcp_in()
+ */
 enum relay_verdict relay_rtcp(struct media_session *s, const struct session_cfg *cfg, unsigned side,
 		uint8_t *buf, size_t len, const union media_sa *src, uint64_t now_us,
-		struct relay_out *out);
+		uint64_t arrival_us, uint64_t arrival_wall_us, struct relay_out *out);
 
 #endif
