@@ -1,7 +1,8 @@
 /*
  * b2bua_quality.c — per-leg audio quality of a call: loss and jitter as received from
  * each leg, what the leg reported about our stream (RTCP, where trunx terminates
- * media), the round-trip time, and an E-model MOS; in the call.end record (from the
+ * media), the round-trip time, the jitter buffer's delay (where trunx buffers the
+ * leg's audio), and an E-model MOS; in the call.end record (from the
  * final counters) and in trunxctl calls (from the counters the media worker last
  * published, at most a second old).
  */
@@ -41,6 +42,10 @@ void call_quality_record(json_t *o, const struct call *c)
 		if (q.rtt_ms >= 0) {
 			snprintf(k, sizeof(k), "rtt_ms_%s", leg[s]);
 			put(o, k, json_integer(q.rtt_ms));
+		}
+		if (c->stats[s].jb_delay_ms) {
+			snprintf(k, sizeof(k), "jb_delay_ms_%s", leg[s]);
+			put(o, k, json_integer((json_int_t)c->stats[s].jb_delay_ms));
 		}
 		snprintf(k, sizeof(k), "mos_%s", leg[s]);
 		put(o, k, json_real(c->stats[s].rtp_in ? round2(q.mos) : 0));
@@ -91,6 +96,9 @@ json_t *call_quality_json(const struct call *c)
 			json_object_set_new(l, "remote_loss_pct", json_real(round2(q.remote_loss_pct)));
 		if (q.rtt_ms >= 0)
 			json_object_set_new(l, "rtt_ms", json_integer(q.rtt_ms));
+		if (st[s].jb_delay_ms)
+			json_object_set_new(l, "jb_delay_ms",
+					    json_integer((json_int_t)st[s].jb_delay_ms));
 		if (c->media.crypto[s].suite != SDP_CRYPTO_NONE) {
 			json_object_set_new(l, "srtp", json_string(
 				b2b_srtp_suite_name(c->media.crypto[s].suite)));
