@@ -55,7 +55,14 @@ struct rtcp_report_in {
  */
 int rtcp_report_parse(const uint8_t *buf, size_t len, uint32_t about, struct rtcp_report_in *in);
 
-/** Round-trip time in ms from a report block's LSR/DLSR at NTP time now; -1 if unknown. */
+/** How far below zero (1/65536 s: 20 ms) a round trip from LSR/DLSR counts as 0. */
+#define RTCP_RTT_SLACK (65536u * 20u / 1000u)
+
+/**
+ * Round-trip time in ms from a report block's LSR/DLSR at NTP time now (when the
+ * report arrived); 0 when it comes out below zero by up to RTCP_RTT_SLACK (a peer's
+ * coarse DLSR on a short path), -1 if unknown (no LSR, further below zero, > 10 s).
+ */
 int rtcp_rtt_ms(uint32_t lsr, uint32_t dlsr, uint64_t now_ntp);
 
 /** NTP 32.32 time of a CLOCK_REALTIME reading in microseconds since 1970. */

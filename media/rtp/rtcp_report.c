@@ -123,7 +123,13 @@ int rtcp_rtt_ms(uint32_t lsr, uint32_t dlsr, uint64_t now_ntp)
 	if (!lsr)
 		return -1;
 	rtt = mid - lsr - dlsr;
-	if (rtt > 65536u * 10)   /* more than 10 s, or negative: not believable */
+	/* Below zero by less than RTCP_RTT_SLACK: a round trip shorter than the peer's
+	 * clock resolves (it measures its DLSR in ms, or on its 20 ms media tick, and
+	 * may overstate it by that much): 0. Further below, or more than 10 s: not
+	 * believable. */
+	if (0u - rtt <= RTCP_RTT_SLACK)
+		return 0;
+	if (rtt > 65536u * 10)
 		return -1;
 	return (int)((uint64_t)rtt * 1000u / 65536u);
 }

@@ -58,6 +58,12 @@ static void rtt_and_quality(void **state)
 	assert_in_range(rtcp_rtt_ms(lsr, 200 * 65536 / 1000, now), 49, 50);
 	assert_int_equal(rtcp_rtt_ms(0, 0, now), -1);
 	assert_int_equal(rtcp_rtt_ms(lsr + 65536 * 100, 0, now), -1);   /* in the future */
+	/* a peer overstating its DLSR by 0.5 ms (a ms clock) on loopback: 0, not unknown */
+	assert_int_equal(rtcp_rtt_ms(lsr, 250 * 65536 / 1000 + 32, now), 0);
+	assert_int_equal(rtcp_rtt_ms(lsr, 250 * 65536 / 1000 + RTCP_RTT_SLACK, now), 0);
+	/* beyond the slack: unknown */
+	assert_int_equal(rtcp_rtt_ms(lsr, 250 * 65536 / 1000 + RTCP_RTT_SLACK + 1, now), -1);
+	assert_int_equal(rtcp_rtt_ms(lsr, 250 * 65536 / 1000, now), 0);
 	/* G.107 default: R 93.2 -> MOS 4.41; loss and delay take it down */
 	assert_true(quality_mos(quality_r(0, 0, 0, 25.1)) > 4.4);
 	assert_true(quality_mos(quality_r(40, 0, 0, 25.1)) > 4.3);
