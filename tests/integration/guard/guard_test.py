@@ -770,6 +770,27 @@ def flood_invite(dst, src_ip, src_port, n, transport="UDP"):
                n % 1000000, dst[0], n, src_ip, src_ip, src_port, len(sdp), sdp)).encode()
 
 
+def stream_finals(s, timeout, done):
+    """The final responses read from stream socket s, as they come, until done() says
+    so, timeout s pass or the peer closes."""
+    buf = b""
+    s.settimeout(0.2)
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not d:
+            return
+        buf += d
+        msgs, buf = sipmsg.split_stream(buf)
+        for raw in msgs:
+            m = sipmsg.Message(raw)
+            if m.status and m.status >= 200:
+                yield m
+
+
 def check_503(m, req):
     """A 503 as the call layer's refusal gives it: the request's Via (rport filled),
     From, Call-ID and CSeq, a To tag, Retry-After (the harness sets 7), Allow and the
@@ -986,27 +1007,14 @@ def case_invite_flood_over_cps(ctx):
     ip, sport = s.getsockname()
     n0 = 100000
     s.sendall(b"".join(flood_invite(dst, ip, sport, n0 + k, "TCP") for k in range(1000)))
-    buf, got, checked = b"", {}, []
-    s.settimeout(0.2)
-    deadline = time.monotonic() + 15
-    while len(got) < 1000 and time.monotonic() < deadline:
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
-            continue
-        if not d:
-            break
-        buf += d
-        msgs, buf = sipmsg.split_stream(buf)
-        for raw in msgs:
-            m = sipmsg.Message(raw)
-            if m.status and m.status >= 200:
-                cid = m.header("Call-ID") or ""
-                if m.status == 503 and cid not in got and not checked:
-                    k = int(re.match(r"ovl-(\d+)@", cid).group(1))
-                    check_503(m, flood_invite(dst, ip, sport, k, "TCP"))
-                    checked.append(k)
-                got.setdefault(cid, m.status)
+    got, checked = {}, []
+    for m in stream_finals(s, 15, lambda: len(got) >= 1000):
+        cid = m.header("Call-ID") or ""
+        if m.status == 503 and cid not in got and not checked:
+            k = int(re.match(r"ovl-(\d+)@", cid).group(1))
+            check_503(m, flood_invite(dst, ip, sport, k, "TCP"))
+            checked.append(k)
+        got.setdefault(cid, m.status)
     s.close()
     tcodes = {}
     for st in got.values():
@@ -1255,22 +1263,7 @@ def case_number_scan(ctx):
     s.connect(dst)
     ip, sport = s.getsockname()
     s.sendall(flood_invite(dst, ip, sport, 9001, "TCP"))
-    s.settimeout(5.0)
-    buf, got = b"", None
-    deadline = time.monotonic() + 5
-    while got is None and time.monotonic() < deadline:
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
-            break
-        if not d:
-            break
-        buf += d
-        msgs, buf = sipmsg.split_stream(buf)
-        for raw in msgs:
-            m = sipmsg.Message(raw)
-            if m.status and m.status >= 200:
-                got = m
+    got = next(stream_finals(s, 5, lambda: False), None)
     s.close()
     if got is None or got.status != 404 or "number not routed" not in (got.header("Warning") or ""):
         raise AssertionError("TCP: %s" % (got and got.raw.decode("utf-8", "replace")))
