@@ -18,9 +18,12 @@
  *              a timestamp jump) counts as no loss at all;
  *   JB_NONE    nothing yet (before the first talk spurt has been buffered).
  * The delay adapts both ways without a fixed target: an underflow adds one frame
- * (the stretch above), and so does a packet arriving after its turn; when the buffer never fell below JB_SPARE_MS during the
- * last JB_WINDOW_MS (the depth that jitter needed is exceeded, or the sender's clock
- * runs fast), one packet is discarded. After a gap longer than JB_REBUFFER_FRAMES
+ * (the stretch above), and so does a packet arriving after its turn; when the buffer
+ * never fell below a packet and JB_SPARE_MS during the last JB_WINDOW_MS (the depth
+ * that jitter needed is exceeded, or the sender's clock runs fast), a packet is
+ * discarded, and when it stayed deeper than that by more, half the excess is (a
+ * backlog: a reader that stalled while packets kept coming drains in a few windows,
+ * not a frame a second). After a gap longer than JB_REBUFFER_FRAMES
  * the next talk spurt is buffered again up to a jitter-based target before it plays.
  * A packet outside the window (more than JB_SLOTS before or after the cursor) is
  * believed only once the next arrival is its successor (RFC 3550 A.1's probation): then
@@ -117,6 +120,7 @@ struct jb {
 	uint64_t       win_start_us;
 	uint32_t       win_min_depth; /**< timestamp units */
 	bool           win_valid;
+	unsigned       discard_left;  /**< packets the rule still takes out (a backlog) */
 	/* jitter estimate (RFC 3550 A.8) used for the buffering target */
 	bool           have_transit;
 	int64_t        transit;       /**< arrival - ts, microseconds */

@@ -267,22 +267,29 @@ static void empty(struct jb *jb, struct jb_out *out)
 		jb->playing = false;
 }
 
-/* The discard rule: the buffer never came close to empty for a whole window. */
-static bool should_discard(struct jb *jb, uint64_t now_us, const struct jb_slot *s)
+/* The discard rule: the buffer never came close to empty for a whole window. How many
+ * packets to take out: one when its least depth passed a packet and the spare, half
+ * the excess in packets when that is more (a backlog after a stall); 0 otherwise. */
+static unsigned should_discard(struct jb *jb, uint64_t now_us, const struct jb_slot *s)
 {
 	uint32_t depth = jb->held_dur;   /* durations held: timestamp jumps do not count */
-	bool drop = false;
+	unsigned drop = 0;
 
 	if (!jb->win_valid || depth < jb->win_min_depth)
 		jb->win_min_depth = depth;
 	if (!jb->win_valid) {
 		jb->win_valid = true;
 		jb->win_start_us = now_us;
-		return false;
+		return 0;
 	}
 	if (now_us - jb->win_start_us >= (uint64_t)JB_WINDOW_MS * 1000u) {
-		drop = jb->held > 1 &&
-		       ms_of(jb, jb->win_min_depth) > ms_of(jb, s->dur) + JB_SPARE_MS;
+		uint32_t least = ms_of(jb, jb->win_min_depth), dur = ms_of(jb, s->dur);
+
+		if (jb->held > 1 && dur && least > dur + JB_SPARE_MS) {
+			drop = (least - JB_SPARE_MS) / dur / 2;
+			if (drop < 1)
+				drop = 1;
+		}
 		jb->win_valid = false;
 	}
 	return drop;
@@ -315,6 +322,7 @@ void jb_get(struct jb *jb, uint64_t now_us, struct jb_out *out)
 		jb->playing = true;
 		jb->play_ts = s->ts;
 		jb->win_valid = false;
+		jb->discard_left = 0;
 	}
 	if (jb->grow) {
 		/* Stretch one frame to deepen the buffer (not a gap: nothing is settled
@@ -324,6 +332,7 @@ void jb_get(struct jb *jb, uint64_t now_us, struct jb_out *out)
 		out->dur = jb->last_dur ? jb->last_dur : jb->clock_hz / 50;
 		jb->c.expanded++;
 		jb->win_valid = false;
+		jb->discard_left = 0;
 		return;
 	}
 	for (;;) {
@@ -344,7 +353,16 @@ void jb_get(struct jb *jb, uint64_t now_us, struct jb_out *out)
 			jb->next_seq++;
 			continue;
 		}
-		if (should_discard(jb, now_us, s) && slot_of(jb, (uint16_t)(s->seq + 1))) {
+		{
+			unsigned d = should_discard(jb, now_us, s);
+
+			if (d > jb->discard_left)
+				jb->discard_left = d;
+		}
+		if (jb->discard_left && !slot_of(jb, (uint16_t)(s->seq + 1)))
+			jb->discard_left = 0;   /* the backlog is gone */
+		if (jb->discard_left) {
+			jb->discard_left--;
 			jb->c.discarded++;
 			slot_free(jb, s);
 			jb->next_seq++;

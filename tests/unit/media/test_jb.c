@@ -1,7 +1,7 @@
 /* test_jb.c — the jitter buffer with simulated time: in-order play, loss with an FEC
  * candidate, DTX gaps (no loss), burst loss concealed once, late/duplicate/bad
- * packets, a sequence restart, stray numbers and jumps back, and bounded delay under +-40 ms jitter with +-0.5 %
- * sender clock skew. */
+ * packets, a sequence restart, stray numbers and jumps back, bounded delay under +-40 ms
+ * jitter with +-0.5 % sender clock skew, and a stalled reader's backlog drained. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -340,6 +340,50 @@ static void jitter_skew_slow(void **state)
 	jitter_skew(-0.005);
 }
 
+/*
+ * A reader that stalls for 500 ms while the packets keep coming (a worker held up)
+ * finds 0.5 s of audio waiting: the discard rule takes the backlog out in a few
+ * windows (half the excess each), not a packet a second, and loses nothing that was
+ * not already played late: no loss, nothing late, the order kept.
+ */
+static void stall_backlog_drains(void **state)
+{
+	struct jb *jb = new_jb();
+	struct jb_out o;
+	uint64_t t = 1000000, stall_end = 0;
+	uint32_t depth_after_stall = 0, depth_5s = 0;
+	int last = -1;
+
+	(void)state;
+	for (int i = 0; i < 500; i++, t += 20000) {
+		put(jb, (uint16_t)i, (uint32_t)(i * F), t);
+		if (i >= 100 && i < 125)
+			continue;   /* the reader stalls: 500 ms of packets pile up */
+		if (i == 125) {
+			stall_end = t;
+			depth_after_stall = jb_depth_ms(jb);
+		}
+		jb_get(jb, t + 1000, &o);
+		if (o.kind == JB_PACKET) {
+			assert_true(o.data[0] == (uint8_t)(last + 1) || last < 0 ||
+				    jb->c.discarded > 0);
+			last = o.data[0];
+		}
+		if (stall_end && !depth_5s && t >= stall_end + 5000000)
+			depth_5s = jb_depth_ms(jb);
+	}
+	print_message("after a 500 ms stall: %u ms held, %u ms 5 s later; discarded %llu, "
+		      "lost %llu, late %llu\n", depth_after_stall, depth_5s,
+		      (unsigned long long)jb->c.discarded, (unsigned long long)jb->c.lost,
+		      (unsigned long long)jb->c.late);
+	assert_true(depth_after_stall >= 450);
+	assert_true(depth_5s <= 100);
+	assert_true(jb->c.discarded >= 18);
+	assert_int_equal(jb->c.lost, 0);
+	assert_int_equal(jb->c.late, 0);
+	free(jb);
+}
+
 /* telephone-event packets take numbers of the stream: skipped, not lost; a stray
  * number far away changes nothing. */
 static void skip_markers(void **state)
@@ -381,6 +425,7 @@ int test_jb_run(void)
 		cmocka_unit_test(skip_markers),
 		cmocka_unit_test(jitter_skew_fast),
 		cmocka_unit_test(jitter_skew_slow),
+		cmocka_unit_test(stall_backlog_drains),
 	};
 
 	return cmocka_run_group_tests_name("jb", tests, NULL, NULL);
