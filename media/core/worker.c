@@ -556,7 +556,8 @@ static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
 		 * worker's own clock, which was held up by the same stall: it is not
 		 * late for that playout, and dropping it would only make the decoder
 		 * conceal audio that is here. The buffer judges lateness itself and the
-		 * clock skips ahead rather than send late, so no audio leaves late.
+		 * clock skips ahead rather than send late; the backlog a stall leaves in
+		 * the buffer is delay, which its discard rule takes out within seconds.
 		 * RTCP is never late: it is not played. */
 		if (kind == SESSION_FD_RTP && age > w->max_delay_ns && !s->transcoding) {
 			s->side[side].st.rtp_dropped_late++;
