@@ -32,9 +32,9 @@
  * goes there as it comes.
  *
  * New INVITEs from known sources (over UDP, and over TCP when the whole message is
- * in one read) are put to the admission handler (a number the route step refuses,
- * max_calls, max_cps) here, once per transaction: a refused one is answered (404,
- * 503) without transaction state and handed to
+ * in one read) are put to the admission handler (max_calls, max_cps, then a number
+ * the route step routes nowhere) here, once per transaction: a refused one is
+ * answered (503, 404) without transaction state and handed to
  * the event handler as SIPUA_EV_REFUSED (posted to the signalling thread's queue: it
  * makes the call record); an admitted one goes to the stack, and its INVITE event
  * carries `admitted` so it is not counted twice. A table of recent decisions

@@ -18,7 +18,7 @@
  *
  * A new INVITE (no To tag) from a known source that the stack would serve
  * (sipua_request_check passes) is put to the admission (ctx->decide: the call layer's
- * route step for numbers it does not route, then max_calls and max_cps,
+ * max_calls and max_cps, then its route step for a number routed nowhere,
  * sipua_front.c): when it refuses, the answer is the one the call layer's refusal
  * through the stack gives (a 404 with its Warning, or a 503 with Retry-After; Allow,
  * the trunk's Supported, a To tag), and the request's fields are handed back for its
