@@ -16,7 +16,7 @@
 # a clean line: they must not share the cores with another test). The sanitizer stage
 # also runs the tests labelled "media" (audio and its timing checked on calls through
 # trunxd) alone: its slower binaries starve each other's media when two such tests
-# share the 2 cores. About 54 min on 2 cores.
+# share the 2 cores. About 55 min on 2 cores.
 # The output ends with ctest's summary line of the sanitizer run.
 # Environment: TRUNX_JOBS (parallel build jobs), TRUNX_FUZZ_SECONDS (default 10),
 #              TRUNX_TEST_REGEX (ctest -R filter), TRUNX_SKIP_FUZZ=1, TRUNX_SKIP_RELEASE=1,
