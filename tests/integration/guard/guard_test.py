@@ -75,21 +75,30 @@ def tcp_options(sock, dst, n):
     sock.sendall(m)
 
 
-def read_responses(sock, want, timeout):
-    """Reads SIP responses from a stream until `want` arrived or timeout; their codes."""
-    buf, codes = b"", []
+def stream_messages(sock, timeout, done):
+    """The SIP messages read from stream socket sock, as they come, until done() says
+    so (asked between reads), timeout s pass or the peer closes."""
+    buf = b""
     sock.settimeout(0.2)
     deadline = time.monotonic() + timeout
-    while len(codes) < want and time.monotonic() < deadline:
+    while not done() and time.monotonic() < deadline:
         try:
             d = sock.recv(65536)
         except socket.timeout:
             continue
         if not d:
-            break
+            return
         buf += d
         msgs, buf = sipmsg.split_stream(buf)
-        codes += [sipmsg.Message(m).status for m in msgs]
+        for raw in msgs:
+            yield sipmsg.Message(raw)
+
+
+def read_responses(sock, want, timeout):
+    """Reads SIP responses from a stream until `want` arrived or timeout; their codes."""
+    codes = []
+    for m in stream_messages(sock, timeout, lambda: len(codes) >= want):
+        codes.append(m.status)
     return codes
 
 
@@ -771,24 +780,10 @@ def flood_invite(dst, src_ip, src_port, n, transport="UDP"):
 
 
 def stream_finals(s, timeout, done):
-    """The final responses read from stream socket s, as they come, until done() says
-    so, timeout s pass or the peer closes."""
-    buf = b""
-    s.settimeout(0.2)
-    deadline = time.monotonic() + timeout
-    while not done() and time.monotonic() < deadline:
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
-            continue
-        if not d:
-            return
-        buf += d
-        msgs, buf = sipmsg.split_stream(buf)
-        for raw in msgs:
-            m = sipmsg.Message(raw)
-            if m.status and m.status >= 200:
-                yield m
+    """The final responses among stream_messages()."""
+    for m in stream_messages(s, timeout, done):
+        if m.status and m.status >= 200:
+            yield m
 
 
 def check_503(m, req):
