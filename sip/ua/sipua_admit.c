@@ -65,7 +65,6 @@ enum sipua_sl_decision sipua_admit_decide(void *arg, uint64_t key,
 	case GUARD_RECENT_REFUSED:
 		answer_of(aux, ans);
 		d->refused = true;
-		d->status = ans->status;
 		return SIPUA_SL_REFUSE_AGAIN;
 	case GUARD_RECENT_ADMITTED:
 	case GUARD_RECENT_CLAIMED:
@@ -88,7 +87,6 @@ enum sipua_sl_decision sipua_admit_decide(void *arg, uint64_t key,
 			ans->retry_after = 0;
 		d->aux = aux_of(ans);
 		d->refused = true;
-		d->status = ans->status;
 		return SIPUA_SL_REFUSE;
 	default:
 		return SIPUA_SL_PASS;

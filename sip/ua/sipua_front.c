@@ -150,7 +150,6 @@ static enum sipua_sl_action front_stateless(struct sipua *ua, enum sipua_verdict
 	d->tp = tp;
 	d->aux = 0;
 	d->refused = false;
-	d->status = 0;
 	sl.verdict = v;
 	sl.dialog_peer = v != SIPUA_ACCEPT && sipua_peers_has(ua->peers, src);
 	sl.gate = front_gate;

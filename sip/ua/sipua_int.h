@@ -314,7 +314,6 @@ struct sipua_admit_ctx {
 	uint32_t               aux;   /**< a refusal's answer, packed (for its table entry) */
 	bool                   gated; /**< refused by the dialog gate (counted there) */
 	bool                   refused; /**< the admission refused it (now or before) */
-	int                    status;  /**< ... with this status */
 };
 
 /** sipua_sl_decide_h of the front: the table of recent decisions, then the admission

@@ -747,7 +747,6 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 	struct call_setup *su = NULL;
 	const struct route *route;
 	struct call *c;
-	char why[96];
 
 	c = call_new(b, in, false, wall_ms());
 	if (!c) {
@@ -784,17 +783,13 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 		if (call_route_db(c, in, su))   /* b2bua_route.c; it failed the call */
 			goto out;
 	} else {
-		if (!c->trunk_in || route_normalize(c->trunk_in, in->ruri_user, c->did,
-						    sizeof(c->did))) {
+		const char *why;
+
+		route = call_route_file(c->rt, c->trunk_in, in->ruri_user, c->did,
+					sizeof(c->did), su->ruri_b, sizeof(su->ruri_b), &why);
+		if (!route) {
 			atomic_fetch_add(&b->c_no_route, 1);
-			c->did[0] = '\0';
-			fail_call(c, 404, "no_route", "not a telephone number");
-			goto out;
-		}
-		route = route_lookup(c->rt, c->did, c->trunk_in);
-		if (!route || route_expand_uri(route, c->did, su->ruri_b, sizeof(su->ruri_b))) {
-			atomic_fetch_add(&b->c_no_route, 1);
-			fail_call(c, 404, "no_route", "number not routed");
+			fail_call(c, 404, "no_route", why);
 			goto out;
 		}
 		c->trunk_out = route_dest_trunk(route);
@@ -820,7 +815,6 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 		snprintf(su->from_user, sizeof(su->from_user), "%s", in->from_user);
 	snprintf(su->from_display, sizeof(su->from_display), "%s", in->from_display);
 	copy_headers(c, ev, su->headers, sizeof(su->headers));
-	(void)why;
 	call_admit(c, su);
 	return;
 out:

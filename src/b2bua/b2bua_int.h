@@ -694,6 +694,15 @@ bool call_failover(struct call *c, int status, bool local);
  */
 int call_route_db(struct call *c, const struct sipua_incoming *in, struct call_setup *su);
 
+/**
+ * The route step in file mode: the route trunk t's call to ruri_user takes, with the
+ * number normalised into did ("" when it is none) and the B leg's request-URI in
+ * ruri; NULL and why ("not a telephone number", "number not routed") when none.
+ */
+const struct route *call_route_file(const struct route_table *rt, const struct trunk *t,
+				    const char *ruri_user, char *did, size_t didlen, char *ruri,
+				    size_t rurilen, const char **why);
+
 /** A number the route step refuses whatever the state of trunks and tenants. */
 struct b2b_route_refusal {
 	int         code;                  /**< the answer (0: not refused here) */

@@ -2,8 +2,9 @@
  * b2bua_route.c — the route step of a call in database mode: the snapshot's decision
  * (sip/route/route_decide.c) applied to the call — its DID, tenant and destinations —
  * or the configured answer with its reason, and the event records of refusals that
- * matter (a caller ID the tenant does not own). Also, in either mode, the refusals
- * that depend on the number alone, asked before a call exists (call_route_refusal).
+ * matter (a caller ID the tenant does not own). Also the route step in file mode
+ * (call_route_file) and, in either mode, the refusals that depend on the number
+ * alone, asked before a call exists (call_route_refusal).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,29 +120,41 @@ bool call_failover(struct call *c, int status, bool local)
 	return true;
 }
 
+const struct route *call_route_file(const struct route_table *rt, const struct trunk *t,
+				    const char *ruri_user, char *did, size_t didlen, char *ruri,
+				    size_t rurilen, const char **why)
+{
+	const struct route *route;
+
+	if (!t || !ruri_user || route_normalize(t, ruri_user, did, didlen)) {
+		did[0] = '\0';
+		*why = "not a telephone number";
+		return NULL;
+	}
+	route = route_lookup(rt, did, t);
+	if (!route || route_expand_uri(route, did, ruri, rurilen)) {
+		*why = "number not routed";
+		return NULL;
+	}
+	return route;
+}
+
 int call_route_refusal(struct b2bua *b, const struct trunk *t, const char *ruri_user,
 		       const char *from_user, struct b2b_route_refusal *r)
 {
 	struct route_decision *d;
-	const struct route *route;
 	char ruri[ROUTE_URI_MAX];
+	const char *why;
 
 	memset(r, 0, sizeof(*r));
 	if (!t || !ruri_user)
 		return 0;
 	if (!route_table_is_db(b->rt)) {
-		/* As call_on_incoming decides it. */
-		r->cause = "no_route";
-		if (route_normalize(t, ruri_user, r->did, sizeof(r->did))) {
-			r->did[0] = '\0';
-			snprintf(r->reason, sizeof(r->reason), "not a telephone number");
+		if (!call_route_file(b->rt, t, ruri_user, r->did, sizeof(r->did), ruri,
+				     sizeof(ruri), &why)) {
+			r->cause = "no_route";
+			snprintf(r->reason, sizeof(r->reason), "%s", why);
 			r->code = 404;
-		} else {
-			route = route_lookup(b->rt, r->did, t);
-			if (!route || route_expand_uri(route, r->did, ruri, sizeof(ruri))) {
-				snprintf(r->reason, sizeof(r->reason), "number not routed");
-				r->code = 404;
-			}
 		}
 		return r->code;
 	}
