@@ -519,6 +519,9 @@ static int load(struct bench *b)
 		media_session_destroy(b->sess[s]);
 	if (b->me)
 		media_engine_destroy(b->me);
+	free(b->sess);
+	free(b->port[0]);
+	free(b->port[1]);
 	return 0;
 }
 
