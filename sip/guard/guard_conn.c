@@ -11,7 +11,8 @@
  * tombstones) finds a slot by descriptor, with twice as many cells as the capacity so
  * that it never fills up; a counted address table (base/addrtab) of `capacity`
  * addresses holds the count by source. An entry may own a buffer its user filled
- * (held: a refused source's split request), freed when the entry is removed.
+ * (held: a refused source's split request; out: one to hand to the reader), freed when
+ * the entry is removed.
  */
 #include "guard.h"
 
@@ -74,8 +75,10 @@ void guard_conns_destroy(struct guard_conns *t)
 {
 	if (!t)
 		return;
-	for (unsigned i = 0; t->slot && i < t->capacity; i++)
+	for (unsigned i = 0; t->slot && i < t->capacity; i++) {
 		free(t->slot[i].held);
+		free(t->slot[i].out);
+	}
 	free(t->slot);
 	free(t->free_next);
 	free(t->by_fd);
@@ -195,7 +198,8 @@ void guard_conns_remove(struct guard_conns *t, int fd)
 	(void)addrtab_del(t->by_src, (const struct sockaddr *)&t->slot[i].peer);
 	fd_erase(t, fc);
 	free(t->slot[i].held);
-	t->slot[i].held = NULL;
+	free(t->slot[i].out);
+	t->slot[i].held = t->slot[i].out = NULL;
 	t->slot[i].fd = -1;
 	t->free_next[i] = t->free_head;
 	t->free_head = i;

@@ -183,6 +183,13 @@ struct guard_conn {
 	uint32_t                held_len;    /**< its bytes so far */
 	char                   *held;        /**< malloc'd by the caller, NULL until needed;
 						  freed with the entry */
+	bool                    hold_peer;   /**< held for a live dialog's peer: handed to
+						  the reader when it belongs there */
+	uint32_t                out_len;     /**< bytes in out for the reader */
+	uint32_t                out_off;     /**< of which handed over */
+	char                   *out;         /**< malloc'd by the caller: a held message
+						  and what followed it, for the reader; freed
+						  with the entry */
 };
 
 struct guard_conns;

@@ -229,7 +229,7 @@ static void on_closed(void *arg, int fd)
  * ours awaits an ACK, and a trunk's ACKs go to the stack as they are.
  */
 static bool ack_of_refusal(struct sipua *ua, const char *msg, size_t len,
-			   const struct sockaddr *peer)
+			   const struct sockaddr *peer, enum sipua_transport tp)
 {
 	struct sipua_front *f = &ua->front;
 	struct sipua_admit_ctx d;
@@ -239,8 +239,37 @@ static bool ack_of_refusal(struct sipua *ua, const char *msg, size_t len,
 	if (!len || len > DGRAM_MAX || !f->recent || !ua->admit ||
 	    !guard_recent_count(f->recent, GUARD_RECENT_REFUSED))
 		return false;
-	return front_stateless(ua, SIPUA_ACCEPT, msg, len, peer, SIPUA_TP_TCP, &status, &n,
-			       &d) == SIPUA_SL_SWALLOW;
+	return front_stateless(ua, SIPUA_ACCEPT, msg, len, peer, tp, &status, &n, &d) ==
+	       SIPUA_SL_SWALLOW;
+}
+
+/* One read of a connection, as the framer's callbacks see it. */
+struct admit_ctx {
+	struct sipua        *ua;
+	struct guard_conn   *c;
+	uint64_t             now;
+	sipua_front_write_h *write;   /**< how the front's answers are written */
+	void                *warg;
+	enum sipua_transport tp;      /**< SIPUA_TP_TCP or SIPUA_TP_TLS */
+};
+
+/* TCP: the front's answer goes straight to the socket. */
+static bool stream_write(void *warg, const void *buf, size_t n)
+{
+	const struct guard_conn *c = warg;
+
+	return send(c->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n;
+}
+
+/* Writes an answer of the front's; a peer that does not read its answers (or a TLS
+ * connection with the stack's own write pending) loses the connection rather than get
+ * half of one. */
+static void front_answer(struct admit_ctx *a, const char *buf, size_t n)
+{
+	if (!a->write(a->warg, buf, n)) {
+		shutdown(a->c->fd, SHUT_RDWR);
+		a->c->closing = true;
+	}
 }
 
 /*
@@ -252,9 +281,10 @@ static bool ack_of_refusal(struct sipua *ua, const char *msg, size_t len,
  * from a dialog gets its 481 with every method it knows. True when the message was
  * answered (or absorbed) and must not reach the stack.
  */
-static bool refused_answered(struct sipua *ua, struct guard_conn *c, const char *msg,
-			     size_t len)
+static bool refused_answered(struct admit_ctx *a, const char *msg, size_t len)
 {
+	struct sipua *ua = a->ua;
+	struct guard_conn *c = a->c;
 	struct sipua_front *f = &ua->front;
 	const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
 	struct sipua_admit_ctx d;
@@ -267,12 +297,9 @@ static bool refused_answered(struct sipua *ua, struct guard_conn *c, const char 
 	v = classify(ua, peer, false);
 	if (v == SIPUA_ACCEPT)
 		return false;
-	switch (front_stateless(ua, v, msg, len, peer, SIPUA_TP_TCP, &status, &n, &d)) {
+	switch (front_stateless(ua, v, msg, len, peer, a->tp, &status, &n, &d)) {
 	case SIPUA_SL_REPLY:
-		if (send(c->fd, f->reply, n, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n) {
-			shutdown(c->fd, SHUT_RDWR);
-			c->closing = true;
-		}
+		front_answer(a, f->reply, n);
 		if (!d.gated)
 			count(&f->c_rejected);
 		return true;
@@ -296,15 +323,21 @@ static void close_after_answer(struct guard_conn *c, uint64_t now)
 
 /*
  * A request from a refused source whose bytes are not all in this read (msg[0..avail)
- * from its start): the front keeps it (refused_held) rather than let the stack parse
- * any of it, unless the source is a live dialog's peer (whose requests into its own
- * dialog are the stack's: they go there as they come, behind the stack's dialog
- * gate) or the front cannot answer (no source check, stopping).
+ * from its start): the front keeps it (held_bytes) rather than let the stack parse
+ * any of it, unless the front cannot answer (no source check, stopping). A live
+ * dialog's peer's is kept too over TLS (c->hold_peer), where the front can hand it to
+ * the stack whole once it has judged it (sipua_front_sealed); over TCP it goes to the
+ * stack as it comes, behind the stack's dialog gate (a read of the stack's cannot be
+ * made to carry more than the socket held).
  */
-static bool refused_hold(struct sipua *ua, struct guard_conn *c, const char *msg, size_t avail)
+static bool refused_hold(struct admit_ctx *a, const char *msg, size_t avail)
 {
-	return ua->src_class && !ua->stopping && !guard_frame_length(msg, avail) &&
-	       !sipua_peers_has(ua->peers, (const struct sockaddr *)&c->peer);
+	struct sipua *ua = a->ua;
+
+	if (!ua->src_class || ua->stopping || guard_frame_length(msg, avail))
+		return false;
+	a->c->hold_peer = sipua_peers_has(ua->peers, (const struct sockaddr *)&a->c->peer);
+	return !a->c->hold_peer || a->tp == SIPUA_TP_TLS;
 }
 
 /* A refused source's connection we end now: it sent what we will not answer. */
@@ -318,30 +351,28 @@ static void refused_close(struct sipua_front *f, struct guard_conn *c)
 	count(&f->c_dropped);
 }
 
-struct admit_ctx {
-	struct sipua      *ua;
-	struct guard_conn *c;
-	uint64_t           now;
-};
-
 /*
  * The bytes of a message the framer drops (guard_frame_hold_h). While a refused
  * source's split request is being held, they are gathered in c->held (allocated at
- * its first byte: HOLD_MAX, freed with the connection) and the whole request is then
- * answered as one that came in one read (refused_answered): the stack sees none of
- * it. A request larger than HOLD_MAX, or one the front would leave to the stack (one
- * it cannot answer statelessly: a malformed message, a non-SIP URI ...), has its
- * connection closed unanswered; one never finished, tcp_unknown_ms after the accept.
+ * its first byte: HOLD_MAX, or DGRAM_MAX for a dialog peer's; freed with the
+ * connection) and the whole request is then answered as one that came in one read
+ * (refused_answered): the stack sees none of it. A request larger than that, or one
+ * the front would leave to the stack (one it cannot answer statelessly: a malformed
+ * message, a non-SIP URI ...), has its connection closed unanswered; one never
+ * finished, tcp_unknown_ms after the accept. A dialog peer's that the front leaves to
+ * the stack (one into its own dialog, a response ...) moves to c->out, for the reader
+ * to hand over whole (sipua_front_sealed).
  */
 static void held_bytes(const char *p, size_t n, bool end, void *arg)
 {
 	struct admit_ctx *a = arg;
 	struct guard_conn *c = a->c;
 	struct sipua_front *f = &a->ua->front;
+	size_t cap = c->hold_peer ? DGRAM_MAX : HOLD_MAX;
 
 	if (!c->holding)
 		return;   /* a message dropped whole (rate limit, ACK) */
-	if (n > HOLD_MAX - c->held_len || (!c->held && !(c->held = malloc(HOLD_MAX)))) {
+	if (n > cap - c->held_len || (!c->held && !(c->held = malloc(cap)))) {
 		c->holding = false;
 		refused_close(f, c);
 		return;
@@ -353,10 +384,19 @@ static void held_bytes(const char *p, size_t n, bool end, void *arg)
 	c->holding = false;
 	if (c->closing)
 		return;
-	if (!refused_answered(a->ua, c, c->held, c->held_len))
-		refused_close(f, c);
-	else
+	if (refused_answered(a, c->held, c->held_len)) {
 		close_after_answer(c, a->now);
+	} else if (c->hold_peer && !c->out) {
+		/* The stack's: handed over whole by the reader, before what follows. */
+		c->out = c->held;
+		c->out_len = c->held_len;
+		c->out_off = 0;
+		c->held = NULL;
+		close_after_answer(c, a->now);
+		return;
+	} else {
+		refused_close(f, c);
+	}
 	/* Most connections never hold anything; one that did is closed soon. */
 	free(c->held);
 	c->held = NULL;
@@ -376,7 +416,7 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 			return false;
 		}
 		if (a->c->known && ack_of_refusal(a->ua, msg, guard_frame_length(msg, avail),
-						  (const struct sockaddr *)&a->c->peer)) {
+						  (const struct sockaddr *)&a->c->peer, a->tp)) {
 			count(&f->c_acks);
 			return false;
 		}
@@ -386,10 +426,10 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 		/* A response or not: kept as a response was, unless a refused source's
 		 * (then it is held like any request of its split across reads, and a
 		 * response it turns out to be closes the connection). */
-		if (a->c->known || !refused_hold(a->ua, a->c, msg, avail))
+		if (a->c->known || !refused_hold(a, msg, avail))
 			return true;
 	}
-	if (!a->c->known && refused_hold(a->ua, a->c, msg, avail)) {
+	if (!a->c->known && refused_hold(a, msg, avail)) {
 		/* Not all here yet: kept by the front until it is (held_bytes). */
 		if (!guard_rate_take(f->rate, (const struct sockaddr *)&a->c->peer, a->now)) {
 			count(&f->c_rate_limited);
@@ -406,7 +446,7 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 		return false;
 	}
 	if (!a->c->known && a->ua->src_class && !a->ua->stopping &&
-	    refused_answered(a->ua, a->c, msg, guard_frame_length(msg, avail)))
+	    refused_answered(a, msg, guard_frame_length(msg, avail)))
 		return false;
 	if (a->c->known && a->ua->admit && !a->ua->stopping && avail >= 7 &&
 	    memcmp(msg, "INVITE ", 7) == 0) {
@@ -419,17 +459,10 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 		int status = 0;
 
 		if (len && len <= DGRAM_MAX &&
-		    front_stateless(a->ua, SIPUA_ACCEPT, msg, len, peer, SIPUA_TP_TCP, &status,
+		    front_stateless(a->ua, SIPUA_ACCEPT, msg, len, peer, a->tp, &status,
 				    &n, &d) == SIPUA_SL_REPLY && d.refused) {
-			ssize_t w = send(a->c->fd, f->reply, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-			if (w != (ssize_t)n) {
-				/* A peer that does not read its answers loses the connection
-				 * rather than get half of one. */
-				shutdown(a->c->fd, SHUT_RDWR);
-				a->c->closing = true;
-			}
-			sipua_admit_refused(a->ua, peer, SIPUA_TP_TCP, d.aux);
+			front_answer(a, f->reply, n);
+			sipua_admit_refused(a->ua, peer, a->tp, d.aux);
 			return false;
 		}
 	}
@@ -440,12 +473,81 @@ static size_t on_stream(void *arg, int fd, struct iovec *iov, size_t iovcnt, siz
 			bool may_drop)
 {
 	struct sipua *ua = arg;
-	struct admit_ctx a = {ua, guard_conns_get(ua->front.conns, fd), now_ms()};
+	struct admit_ctx a = {ua, guard_conns_get(ua->front.conns, fd), now_ms(), stream_write,
+			      NULL, SIPUA_TP_TCP};
 
 	if (!a.c)
 		return len;
+	a.warg = a.c;
 	return guard_frame_filter_hold(&a.c->frame, iov, iovcnt, len,
 				       may_drop ? admit_message : NULL, held_bytes, &a);
+}
+
+static struct guard_conn *sealed_conn(struct sipua *ua, int fd)
+{
+	if (!ua->front.attached || !ua->front.conns || guard_net_kind(fd) != GUARD_SEALED)
+		return NULL;
+	return guard_conns_get(ua->front.conns, fd);
+}
+
+/* Hands up to cap bytes of c->out to the reader. */
+static size_t out_take(struct guard_conn *c, char *buf, size_t cap)
+{
+	size_t k = c->out_len - c->out_off;
+
+	if (k > cap)
+		k = cap;
+	memcpy(buf, c->out + c->out_off, k);
+	c->out_off += (uint32_t)k;
+	if (c->out_off == c->out_len) {
+		free(c->out);
+		c->out = NULL;
+		c->out_len = c->out_off = 0;
+	}
+	return k;
+}
+
+size_t sipua_front_sealed(struct sipua *ua, int fd, char *buf, size_t n, size_t cap,
+			  sipua_front_write_h *write, void *warg)
+{
+	struct admit_ctx a = {ua, NULL, now_ms(), write, warg, SIPUA_TP_TLS};
+	struct iovec iov = {.iov_base = buf, .iov_len = n};
+	size_t kept;
+	char *all;
+
+	if (!(a.c = sealed_conn(ua, fd)))
+		return n;
+	kept = guard_frame_filter_hold(&a.c->frame, &iov, 1, n, admit_message, held_bytes, &a);
+	if (!a.c->out)
+		return kept;
+	/* A held message was let through: it came before every byte kept of this read
+	 * (its end began the read), so the reader gets it, then them. */
+	all = kept ? realloc(a.c->out, a.c->out_len + kept) : a.c->out;
+	if (!all) {
+		free(a.c->out);
+		a.c->out = NULL;
+		a.c->out_len = a.c->out_off = 0;
+		refused_close(&ua->front, a.c);
+		return 0;
+	}
+	memcpy(all + a.c->out_len, buf, kept);
+	a.c->out = all;
+	a.c->out_len += (uint32_t)kept;
+	return out_take(a.c, buf, cap);
+}
+
+size_t sipua_front_sealed_take(struct sipua *ua, int fd, char *buf, size_t cap)
+{
+	struct guard_conn *c = sealed_conn(ua, fd);
+
+	return c && c->out ? out_take(c, buf, cap) : 0;
+}
+
+size_t sipua_front_sealed_left(struct sipua *ua, int fd)
+{
+	struct guard_conn *c = sealed_conn(ua, fd);
+
+	return c && c->out ? c->out_len - c->out_off : 0;
 }
 
 /* ---- datagrams ---- */

@@ -295,6 +295,24 @@ void sipua_front_stop(struct sipua *ua);
 /** May peer complete a TLS handshake with us: a source the check accepts, a host we
  *  send calls to, or the peer of a live dialog (signalling thread). */
 bool sipua_tls_welcome(struct sipua *ua, const struct sockaddr *peer);
+/** Writes an answer of the front's on a connection: true when all of buf[0..n) went. */
+typedef bool (sipua_front_write_h)(void *warg, const void *buf, size_t n);
+/**
+ * The decrypted bytes buf[0..n) just read on the accepted TLS connection fd (a buffer
+ * of cap >= n bytes), through the same framing and per-message checks as a TCP
+ * connection's (signalling thread): dropped and held messages are squeezed out in
+ * place, the front's stateless answers go through write(warg, ...). A dialog peer's
+ * request held across reads and then let through comes first, whole: what does not
+ * fit in cap waits for sipua_front_sealed_take(). Returns the bytes in buf for the
+ * stack (n when fd is not a connection the front watches).
+ */
+size_t sipua_front_sealed(struct sipua *ua, int fd, char *buf, size_t n, size_t cap,
+			  sipua_front_write_h *write, void *warg);
+/** Bytes of fd's that wait for the stack (sipua_front_sealed_left() of them), copied
+ *  to buf[0..cap), before anything more is read: how many (0: none wait). */
+size_t sipua_front_sealed_take(struct sipua *ua, int fd, char *buf, size_t cap);
+/** How many bytes of fd's wait for the stack. */
+size_t sipua_front_sealed_left(struct sipua *ua, int fd);
 /** True when an inbound leg's INVITE came over a connection from peer. */
 bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer);
 /** addr (numeric IPv4/IPv6) and port as a socket address; false if addr is neither. */

@@ -41,6 +41,7 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,8 @@ struct sipua_tls_conn {
 	bool                   decided;
 	bool                   verify;
 	bool                   incoming;
+	bool                   want_read;     /**< our SSL_read said "nothing yet" */
+	bool                   write_pending; /**< the stack's last SSL_write is unfinished */
 	struct sockaddr_storage peer;
 	char                   name[SIPUA_HOST_MAX];
 };
@@ -404,6 +407,157 @@ X509 *SSL_get1_peer_certificate(const SSL *ssl)
 	if (ssl && ctx_idx >= 0 && SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_idx))
 		return NULL;
 	return fn(ssl);
+}
+
+/* ---- the front on decrypted bytes ----------------------------------------------- */
+
+/* An incoming connection of the stack's context that passed its ClientHello: the
+ * front frames what is read on it. */
+static struct sipua_tls_conn *framed_conn(const SSL *ssl)
+{
+	struct sipua_tls_conn *c;
+
+	if (!ssl || ctx_idx < 0 || !SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_idx))
+		return NULL;
+	c = SSL_get_ex_data(ssl, ssl_idx);
+	return c && c->incoming && c->linked ? c : NULL;
+}
+
+typedef int (ssl_io_f)(SSL *, void *, int);
+typedef int (ssl_wio_f)(SSL *, const void *, int);
+typedef int (ssl_error_f)(const SSL *, int);
+
+static ssl_wio_f *next_write(void)
+{
+	static _Atomic(ssl_wio_f *) next;
+	ssl_wio_f *fn = atomic_load(&next);
+
+	if (!fn) {
+		fn = (ssl_wio_f *)dlsym(RTLD_NEXT, "SSL_write");
+		if (!fn)
+			abort();
+		atomic_store(&next, fn);
+	}
+	return fn;
+}
+
+/* The front's stateless answer on a TLS connection: one record, or nothing when the
+ * stack's own write is unfinished (OpenSSL would take ours for its retry). */
+static bool sealed_write(void *warg, const void *buf, size_t n)
+{
+	SSL *ssl = warg;
+	struct sipua_tls_conn *c = SSL_get_ex_data(ssl, ssl_idx);
+
+	if (!c || c->write_pending || n > INT_MAX)
+		return false;
+	return next_write()(ssl, buf, (int)n) == (int)n;
+}
+
+/*
+ * The stack's reads of a connection's decrypted bytes (tls_read(): SSL_read into its
+ * 16 KB buffer, once per readable event and again while SSL_pending() says more is
+ * decrypted). On an incoming connection the bytes go through the front first
+ * (sipua_front_sealed(): framing, per-source request rate, stateless answers, held
+ * requests of refused sources), as a TCP connection's do in recvmsg(); the stack gets
+ * what is left, in place. When a read leaves nothing, the next record is read, up to
+ * SEALED_READS per call; then "nothing yet" (-1, and SSL_get_error() below says
+ * SSL_ERROR_WANT_READ, as OpenSSL itself would): the rest waits in the socket, which
+ * stays readable, so the stack is woken again. OpenSSL reads no further than the
+ * record it returns (no read-ahead) and the stack's buffer holds a whole record, so
+ * nothing is left decrypted behind a "nothing yet".
+ */
+#define SEALED_READS 32
+
+int SSL_read(SSL *ssl, void *buf, int num)
+{
+	static _Atomic(ssl_io_f *) next;
+	ssl_io_f *fn = atomic_load(&next);
+	struct sipua_tls_conn *c;
+	size_t kept;
+
+	if (!fn) {
+		fn = (ssl_io_f *)dlsym(RTLD_NEXT, "SSL_read");
+		if (!fn)
+			abort();
+		atomic_store(&next, fn);
+	}
+	c = framed_conn(ssl);
+	if (!c || num <= 0)
+		return fn(ssl, buf, num);
+	c->want_read = false;
+	kept = sipua_front_sealed_take(c->ua, SSL_get_fd(ssl), buf, (size_t)num);
+	if (kept)
+		return (int)kept;
+	for (int i = 0; i < SEALED_READS; i++) {
+		int r = fn(ssl, buf, num);
+
+		if (r <= 0)
+			return r;
+		kept = sipua_front_sealed(c->ua, SSL_get_fd(ssl), buf, (size_t)r, (size_t)num,
+					  sealed_write, ssl);
+		if (kept)
+			return (int)kept;
+	}
+	c->want_read = true;
+	return -1;
+}
+
+typedef int (ssl_pending_f)(const SSL *);
+
+/* Decrypted bytes the stack has yet to read: OpenSSL's, and a held request the front
+ * let through that did not fit in one read (the stack reads again while this says
+ * there are some; the socket may have nothing more to wake it). */
+int SSL_pending(const SSL *ssl)
+{
+	static _Atomic(ssl_pending_f *) next;
+	ssl_pending_f *fn = atomic_load(&next);
+	struct sipua_tls_conn *c;
+	size_t left;
+	int n;
+
+	if (!fn) {
+		fn = (ssl_pending_f *)dlsym(RTLD_NEXT, "SSL_pending");
+		if (!fn)
+			abort();
+		atomic_store(&next, fn);
+	}
+	n = fn(ssl);
+	c = framed_conn(ssl);
+	if (!c)
+		return n;
+	left = sipua_front_sealed_left(c->ua, SSL_get_fd(ssl));
+	return left > (size_t)(INT_MAX - n) ? INT_MAX : n + (int)left;
+}
+
+/* The stack's writes: whether one is unfinished (see sealed_write). */
+int SSL_write(SSL *ssl, const void *buf, int num)
+{
+	struct sipua_tls_conn *c = framed_conn(ssl);
+	int r = next_write()(ssl, buf, num);
+
+	if (c) {
+		c->write_pending = r <= 0;
+		c->want_read = false;   /* SSL_get_error() is about this call now */
+	}
+	return r;
+}
+
+/* "Nothing yet" after an SSL_read of ours that the front left empty (see SSL_read). */
+int SSL_get_error(const SSL *ssl, int ret)
+{
+	static _Atomic(ssl_error_f *) next;
+	ssl_error_f *fn = atomic_load(&next);
+	struct sipua_tls_conn *c;
+
+	if (!fn) {
+		fn = (ssl_error_f *)dlsym(RTLD_NEXT, "SSL_get_error");
+		if (!fn)
+			abort();
+		atomic_store(&next, fn);
+	}
+	if (ret <= 0 && (c = framed_conn(ssl)) && c->want_read)
+		return SSL_ERROR_WANT_READ;
+	return fn(ssl, ret);
 }
 
 /* ---- files for the stack -------------------------------------------------------- */

@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from harness import case, ports, procs, sipmsg, tlscerts, trunxd  # noqa: E402
+from harness import case, ports, procs, sipmsg, tlscerts, trunxd, ua  # noqa: E402
 
 DID = "5550001000"
 
@@ -552,6 +552,243 @@ def case_guard_idle(ctx):
         raise AssertionError("drop mode: an unknown source's TLS connection was kept")
     if t.counter("tcp_refused_unknown") < 1:
         raise AssertionError("tcp_refused_unknown = %s" % t.counter("tcp_refused_unknown"))
+
+
+# ---- the front's per-message checks over TLS --------------------------------------------
+
+PEER = "127.0.0.6"   # the callee's host: no trunk matches it (its trunk matches 127.0.0.7)
+SAYS_NOTHING = ("Allow", "Supported", "Accept", "Server", "Allow-Events")
+
+
+def tls_from(ip, dest, cctx):
+    """A TLS connection from ip to dest."""
+    raw = socket.socket()
+    raw.bind((ip, 0))
+    raw.settimeout(5)
+    raw.connect(dest)
+    s = cctx.wrap_socket(raw)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def tls_send(s, data, records=1):
+    """data written in `records` TLS records, 0.2 s apart."""
+    cut = [len(data) * i // records for i in range(records + 1)]
+    for i in range(records):
+        if i:
+            time.sleep(0.2)
+        s.sendall(data[cut[i]:cut[i + 1]])
+
+
+def tls_read(s, timeout, want=1):
+    """SIP messages read from s until `want` arrived, the peer closed, or timeout:
+    (messages, closed)."""
+    buf, out = b"", []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and len(out) < want:
+        s.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            d = s.recv(65536)
+        except socket.timeout:
+            break
+        except (ssl.SSLError, OSError):
+            return out, True
+        if not d:
+            return out, True
+        buf += d
+        msgs, buf = sipmsg.split_stream(buf)
+        out += [sipmsg.Message(m) for m in msgs]
+    return out, False
+
+
+def over_tls(data, via, src):
+    """An in-dialog request a harness UA built, as sent over TLS from src."""
+    return data.replace(via, b"SIP/2.0/TLS %s:%d" % (src[0].encode(), src[1]))
+
+
+def peer_setup(ctx, name, drop=False):
+    """trunxd with TLS, A (127.0.0.1, the carrier trunk) calling B on PEER through it;
+    returns (trunxd, a, b, A's dialog, B's dialog, a client context for PEER)."""
+    pki = tlscerts.Pki(ctx.path("pki-" + name))
+    cert, key, _ = pki.issue("trunx")
+    b = ua.UA(PEER, name="b-" + name, auto=True)
+    ctx.at_end(b.close)
+
+    def conf(c):
+        c.general["log_level"] = "debug"
+        c.carrier["tls_verify"] = False
+        c.pbx.update(match="127.0.0.7/32", uri="sip:%s:%d" % (PEER, b.port))
+        if drop:
+            c.sip["unknown_source"] = "drop"
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port, configure=conf,
+                      tls=(cert, key, pki.ca), name="trunxd-" + name).start()
+    a = ua.UA("127.0.0.1", name="a-" + name, auto=True)
+    ctx.at_end(a.close)
+    da, final = a.call((t.addr, t.port))
+    if da is None:
+        raise AssertionError("call not answered: %s" % (final.start if final else None))
+    if not procs.wait_until(lambda: any(not d.ended for d in b.dialogs.values()), 5.0):
+        raise AssertionError("B has no dialog")
+    db = [d for d in b.dialogs.values() if not d.ended][-1]
+    pcert, pkey, _ = pki.issue("peer")
+    return t, a, b, da, db, client_ctx(pcert, pkey)
+
+
+def stack_saw_stranger(t, since):
+    """Records of the stack's own source check (debug level): one per request from a
+    refused source that reached the stack."""
+    return [r for r in t.log_records()[since:] if r.get("event") == "sip.unknown_source"]
+
+
+def case_peer_other_dialog(ctx):
+    """The peer of a live dialog (the callee's host, a source no trunk matches) sends
+    over TLS a BYE and an UPDATE naming the other leg's dialog (its Call-ID and tags),
+    whole and in two records: each gets the front's refusal, a 403 naming nothing (the
+    stack used to cut it loose from the dialog and answer 481 with Allow, every method
+    trunx knows), counted as in_dialog_refused, and the call goes on. Its own BYE,
+    in two records, still reaches the stack and ends the call."""
+    t, a, b, da, db, pctx = peer_setup(ctx, "reject")
+    dest = ("127.0.0.1", t.tls_port)
+    via_a = b"SIP/2.0/UDP 127.0.0.1:%d" % a.port
+    refused0 = t.counter("in_dialog_refused")
+    sent = 0
+    for meth in ("BYE", "UPDATE"):
+        for records in (1, 2):
+            s = tls_from(PEER, dest, pctx)
+            data, cseq, _ = da.build(meth, contact="")
+            tls_send(s, over_tls(data, via_a, s.getsockname()), records)
+            sent += 1
+            got, closed = tls_read(s, 5.0)
+            s.close()
+            what = "%s naming the other leg's dialog in %d record(s)" % (meth, records)
+            ctx.log("%s -> %s", what, [(m.status, m.header("Allow")) for m in got])
+            if [m.status for m in got] != [403]:
+                raise AssertionError("%s: got %s, expected [403]"
+                                     % (what, [m.status for m in got]))
+            told = [h for h in SAYS_NOTHING if got[0].header(h) is not None]
+            if told:
+                raise AssertionError("%s: the 403 names %s:\n%s" % (
+                    what, told, got[0].raw.decode("utf-8", "replace")))
+    refused = t.counter("in_dialog_refused") - refused0
+    if refused < sent:
+        raise AssertionError("in_dialog_refused grew by %d, expected %d" % (refused, sent))
+    if a.wait_request("BYE", da.call_id, 0.2) or t.active_calls() != 1:
+        raise AssertionError("the peer's BYE naming the other dialog ended the call")
+    s = tls_from(PEER, dest, pctx)
+    data, _, _ = db.build("BYE", contact="")
+    tls_send(s, over_tls(data, b"SIP/2.0/UDP %s:%d" % (PEER.encode(), b.port),
+                         s.getsockname()), 2)
+    got, _ = tls_read(s, 5.0)
+    s.close()
+    ctx.log("B's own BYE over TLS in 2 records -> %s", [m.status for m in got])
+    if [m.status for m in got] != [200]:
+        raise AssertionError("B's own split BYE over TLS: got %s, expected [200]"
+                             % [m.status for m in got])
+    if not a.wait_request("BYE", da.call_id, 5.0):
+        raise AssertionError("B's BYE over TLS did not end A's leg")
+    if not procs.wait_until(lambda: t.active_calls() == 0, 10, 0.2):
+        raise AssertionError("the call is still up after B's BYE")
+    t.check_alive()
+
+
+def case_peer_other_dialog_drop(ctx):
+    """In drop mode the same BYE naming the other leg's dialog, from the peer over TLS,
+    gets no answer at all, the connection is closed, and the call goes on."""
+    t, a, b, da, db, pctx = peer_setup(ctx, "drop", drop=True)
+    dest = ("127.0.0.1", t.tls_port)
+    s = tls_from(PEER, dest, pctx)
+    data, _, _ = da.build("BYE", contact="")
+    tls_send(s, over_tls(data, b"SIP/2.0/UDP 127.0.0.1:%d" % a.port, s.getsockname()))
+    got, closed = tls_read(s, 1.5)
+    closed = closed or peer_closed(s, 2.0)
+    s.close()
+    ctx.log("drop mode: BYE naming the other dialog -> %s, closed %s",
+            [m.status for m in got], closed)
+    if got or not closed:
+        raise AssertionError("drop mode: got %s, closed %s" % ([m.status for m in got],
+                                                               closed))
+    if a.wait_request("BYE", da.call_id, 0.2) or t.active_calls() != 1:
+        raise AssertionError("drop mode: the BYE ended the call")
+    r = da.bye()
+    if not r or r.status != 200:
+        raise AssertionError("A's BYE: %s" % (r.status if r else None))
+    t.check_alive()
+
+
+def options_msg(src, dest, n):
+    return ("OPTIONS sip:%s:%d SIP/2.0\r\n"
+            "Via: SIP/2.0/TLS %s:%d;branch=z9hG4bK-o%d-%s;rport\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:probe@%s>;tag=o%d\r\nTo: <sip:%s:%d>\r\n"
+            "Call-ID: opt-%d-%s@%s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            % (dest[0], dest[1], src[0], src[1], n, sipmsg.rand_token(), src[0], n,
+               dest[0], dest[1], n, sipmsg.rand_token(), src[0])).encode()
+
+
+def case_guard_rate(ctx):
+    """The per-source request rate applies over TLS as over UDP and TCP: 40 OPTIONS
+    from the trunk in one burst on its TLS connection, one record each, at rate_limit
+    5 and rate_burst 5: only about the burst is answered, the rest is dropped before
+    the stack and counted (rate_limited); once the bucket has refilled the same
+    connection is served again."""
+    pki = tlscerts.Pki(ctx.path("pki"))
+
+    def conf(c):
+        c.sip.update(rate_limit=5, rate_burst=5)
+        c.carrier["tls_verify"] = False
+    t = start(ctx, pki, conf)
+    dest = ("127.0.0.1", t.tls_port)
+    s = tls_from("127.0.0.1", dest, client_ctx())
+    ctx.at_end(s.close)
+    limited0 = t.counter("rate_limited")
+    src = s.getsockname()
+    for n in range(40):
+        s.sendall(options_msg(src, dest, n))
+    got, closed = tls_read(s, 3.0, want=40)
+    limited = t.counter("rate_limited") - limited0
+    ctx.log("40 OPTIONS over TLS: %d answered, rate_limited +%d, closed %s", len(got),
+            limited, closed)
+    if closed or not 3 <= len(got) <= 10 or limited < 30 or len(got) + limited != 40:
+        raise AssertionError("40 OPTIONS at rate 5/s over TLS: %d answered, rate_limited "
+                             "+%d, closed %s" % (len(got), limited, closed))
+    time.sleep(1.5)
+    s.sendall(options_msg(src, dest, 99))
+    got, _ = tls_read(s, 5.0)
+    if [m.status for m in got] != [200]:
+        raise AssertionError("after the bucket refilled: %s" % [m.status for m in got])
+
+
+def case_refused_welcome(ctx):
+    """A live dialog's peer (welcome at the ClientHello, but a source the check
+    refuses) sends an OPTIONS out of any dialog over TLS, whole and in three records:
+    the front answers it, 403 naming nothing, the stack never sees it, and the
+    connection is closed right after the answer (as over TCP; the stack used to answer
+    it and keep the connection until tcp_unknown_timeout)."""
+    t, a, b, da, db, pctx = peer_setup(ctx, "welcome")
+    dest = ("127.0.0.1", t.tls_port)
+    lines0 = len(t.log_records())
+    for records in (1, 3):
+        s = tls_from(PEER, dest, pctx)
+        tls_send(s, options_msg(s.getsockname(), dest, records), records)
+        got, closed = tls_read(s, 5.0)
+        closed = closed or peer_closed(s, 2.0)
+        s.close()
+        ctx.log("OPTIONS in %d record(s) from the dialog's peer -> %s, closed %s",
+                records, [m.status for m in got], closed)
+        if [m.status for m in got] != [403] or not closed:
+            raise AssertionError("OPTIONS in %d record(s): got %s, closed %s, expected "
+                                 "[403] and closed" % (records, [m.status for m in got],
+                                                       closed))
+        told = [h for h in SAYS_NOTHING if got[0].header(h) is not None]
+        if told:
+            raise AssertionError("the 403 names %s" % told)
+    seen = stack_saw_stranger(t, lines0)
+    if seen:
+        raise AssertionError("the stack saw %d of the refused source's requests: %s"
+                             % (len(seen), seen[0]))
+    r = da.bye()
+    if not r or r.status != 200:
+        raise AssertionError("A's BYE: %s" % (r.status if r else None))
+    t.check_alive()
 
 
 # ---- what strangers and scanners get --------------------------------------------------
