@@ -43,6 +43,9 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -61,6 +64,7 @@ typedef ssize_t (recvmsg_f)(int, struct msghdr *, int);
 typedef ssize_t (recv_f)(int, void *, size_t, int);
 typedef ssize_t (recv_chk_f)(int, void *, size_t, size_t, int);
 typedef int (close_f)(int);
+typedef int (ioctl_f)(int, unsigned long, ...);
 
 static struct {
 	_Atomic(accept_f *)   accept;
@@ -68,6 +72,7 @@ static struct {
 	_Atomic(recv_f *)     recv;
 	_Atomic(recv_chk_f *) recv_chk;
 	_Atomic(close_f *)    close;
+	_Atomic(ioctl_f *)    ioctl;
 } real;
 
 static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -102,6 +107,7 @@ NEXT_FN(recvmsg, recvmsg_f, "recvmsg")
 NEXT_FN(recv, recv_f, "recv")
 NEXT_FN(recv_chk, recv_chk_f, "__recv_chk")
 NEXT_FN(close, close_f, "close")
+NEXT_FN(ioctl, ioctl_f, "ioctl")
 
 static const struct guard_net_ops *ops_get(void)
 {
@@ -265,11 +271,40 @@ int accept(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len)
 
 /* ---- reads ---- */
 
+/* A read of a connection that leaves `reserve` bytes of the caller's buffer free. */
+static ssize_t recvmsg_short(int fd, struct msghdr *m, int flags, size_t reserve)
+{
+	struct iovec iov[16];
+	struct msghdr s = *m;
+	size_t room = 0, want;
+
+	for (size_t i = 0; i < m->msg_iovlen; i++)
+		room += m->msg_iov[i].iov_len;
+	if (room <= reserve || m->msg_iovlen > 16)
+		return next_recvmsg()(fd, m, flags);   /* no room to keep: as asked */
+	want = room - reserve;
+	s.msg_iov = iov;
+	s.msg_iovlen = 0;
+	for (size_t i = 0; i < m->msg_iovlen && want; i++) {
+		iov[i] = m->msg_iov[i];
+		if (iov[i].iov_len > want)
+			iov[i].iov_len = want;
+		want -= iov[i].iov_len;
+		s.msg_iovlen++;
+	}
+	return next_recvmsg()(fd, &s, flags);
+}
+
 ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
-	ssize_t n = next_recvmsg()(fd, m, flags);
-	const struct guard_net_ops *ops;
+	const struct guard_net_ops *ops = ops_get();
+	size_t reserve = 0;
+	ssize_t n;
 	enum guard_sock k;
+
+	if (ops && ops->reserve && !(flags & MSG_PEEK) && kind_of(fd) == GUARD_STREAM)
+		reserve = ops->reserve(garg, fd);
+	n = reserve ? recvmsg_short(fd, m, flags, reserve) : next_recvmsg()(fd, m, flags);
 
 	if (n <= 0 || (flags & MSG_PEEK) || (k = kind_of(fd)) == GUARD_NONE ||
 	    !(ops = ops_get()))
@@ -319,6 +354,32 @@ ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 
 	stream_seen(fd, buf, n, flags);
 	return n;
+}
+
+/* The stack sizes its read of a connection by FIONREAD (su_getmsgsize()). */
+int ioctl(int fd, unsigned long req, ...)
+{
+	const struct guard_net_ops *ops;
+	va_list ap;
+	void *argp;
+	int r;
+
+	va_start(ap, req);
+	argp = va_arg(ap, void *);
+	va_end(ap);
+	r = next_ioctl()(fd, req, argp);
+	if (r == 0 && req == FIONREAD && argp && kind_of(fd) == GUARD_STREAM &&
+	    (ops = ops_get()) && ops->reserve) {
+		int *avail = argp;
+
+		if (*avail > 0) {
+			size_t extra = ops->reserve(garg, fd);
+
+			*avail = extra > (size_t)(INT_MAX - *avail) ? INT_MAX
+								    : *avail + (int)extra;
+		}
+	}
+	return r;
 }
 
 /* ---- close ---- */

@@ -273,6 +273,11 @@ struct guard_net_ops {
 	 *  only skipping whitespace between messages) it must keep them all. */
 	size_t (*stream)(void *arg, int fd, struct iovec *iov, size_t iovcnt, size_t len,
 			 bool may_drop);
+	/** Bytes the handler may add to the stack's next read of a watched connection (a
+	 *  message it held and may hand over whole): ioctl(FIONREAD) counts them too when
+	 *  the socket has data, and that read takes that much less from the socket, so the
+	 *  stack's buffer has room for them. NULL: none. */
+	size_t (*reserve)(void *arg, int fd);
 	/** A watched connection's descriptor (stream or sealed) is being closed (by the
 	 *  stack or by us). */
 	void (*closed)(void *arg, int fd);

@@ -325,10 +325,8 @@ static void close_after_answer(struct guard_conn *c, uint64_t now)
  * A request from a refused source whose bytes are not all in this read (msg[0..avail)
  * from its start): the front keeps it (held_bytes) rather than let the stack parse
  * any of it, unless the front cannot answer (no source check, stopping). A live
- * dialog's peer's is kept too over TLS (c->hold_peer), where the front can hand it to
- * the stack whole once it has judged it (sipua_front_sealed); over TCP it goes to the
- * stack as it comes, behind the stack's dialog gate (a read of the stack's cannot be
- * made to carry more than the socket held).
+ * dialog's peer's is kept too (c->hold_peer), judged whole, and handed to the stack
+ * whole when it is the stack's (into the peer's own dialog): see out_give.
  */
 static bool refused_hold(struct admit_ctx *a, const char *msg, size_t avail)
 {
@@ -337,7 +335,7 @@ static bool refused_hold(struct admit_ctx *a, const char *msg, size_t avail)
 	if (!ua->src_class || ua->stopping || guard_frame_length(msg, avail))
 		return false;
 	a->c->hold_peer = sipua_peers_has(ua->peers, (const struct sockaddr *)&a->c->peer);
-	return !a->c->hold_peer || a->tp == SIPUA_TP_TLS;
+	return true;
 }
 
 /* A refused source's connection we end now: it sent what we will not answer. */
@@ -469,6 +467,9 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 	return true;
 }
 
+static size_t out_give(struct sipua_front *f, struct guard_conn *c, struct iovec *iov,
+		       size_t iovcnt, size_t kept);
+
 static size_t on_stream(void *arg, int fd, struct iovec *iov, size_t iovcnt, size_t len,
 			bool may_drop)
 {
@@ -476,11 +477,29 @@ static size_t on_stream(void *arg, int fd, struct iovec *iov, size_t iovcnt, siz
 	struct admit_ctx a = {ua, guard_conns_get(ua->front.conns, fd), now_ms(), stream_write,
 			      NULL, SIPUA_TP_TCP};
 
+	size_t kept;
+
 	if (!a.c)
 		return len;
 	a.warg = a.c;
-	return guard_frame_filter_hold(&a.c->frame, iov, iovcnt, len,
+	kept = guard_frame_filter_hold(&a.c->frame, iov, iovcnt, len,
 				       may_drop ? admit_message : NULL, held_bytes, &a);
+	if (!a.c->out || !may_drop)
+		return kept;
+	return out_give(&ua->front, a.c, iov, iovcnt, kept);
+}
+
+/* What a connection's next read may carry besides the socket's bytes: a dialog peer's
+ * request being held (it may be let through whole at its end) or let through already. */
+static size_t on_reserve(void *arg, int fd)
+{
+	struct sipua *ua = arg;
+	const struct guard_conn *c = ua->front.conns ? guard_conns_get(ua->front.conns, fd) : NULL;
+
+	if (!c)
+		return 0;
+	return (c->holding && c->hold_peer ? c->held_len : 0) +
+	       (c->out ? c->out_len - c->out_off : 0);
 }
 
 static struct guard_conn *sealed_conn(struct sipua *ua, int fd)
@@ -490,21 +509,60 @@ static struct guard_conn *sealed_conn(struct sipua *ua, int fd)
 	return guard_conns_get(ua->front.conns, fd);
 }
 
-/* Hands up to cap bytes of c->out to the reader. */
-static size_t out_take(struct guard_conn *c, char *buf, size_t cap)
+static void out_drop(struct guard_conn *c)
 {
-	size_t k = c->out_len - c->out_off;
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+}
 
-	if (k > cap)
-		k = cap;
-	memcpy(buf, c->out + c->out_off, k);
-	c->out_off += (uint32_t)k;
-	if (c->out_off == c->out_len) {
-		free(c->out);
-		c->out = NULL;
-		c->out_len = c->out_off = 0;
+/* Hands what c->out holds to the reader's iov[0..iovcnt) (as much as fits): how many. */
+static size_t out_take(struct guard_conn *c, struct iovec *iov, size_t iovcnt)
+{
+	size_t given = 0;
+
+	for (size_t i = 0; i < iovcnt && c->out_off < c->out_len; i++) {
+		size_t k = c->out_len - c->out_off;
+
+		if (k > iov[i].iov_len)
+			k = iov[i].iov_len;
+		memcpy(iov[i].iov_base, c->out + c->out_off, k);
+		c->out_off += (uint32_t)k;
+		given += k;
 	}
-	return k;
+	if (c->out_off == c->out_len)
+		out_drop(c);
+	return given;
+}
+
+/*
+ * After a read that let a held message of a dialog peer's through (c->out): that
+ * message came before every byte kept of the read (its end began the read), so the
+ * reader gets it first, then them (kept, at the start of iov). The reader's buffer has
+ * room for both (guard_net_ops.reserve: the stack's read was sized for it and took
+ * that much less from the socket); what does not fit waits in c->out for the next read.
+ */
+static size_t out_give(struct sipua_front *f, struct guard_conn *c, struct iovec *iov,
+		       size_t iovcnt, size_t kept)
+{
+	char *all;
+	size_t off = 0;
+
+	if (kept > UINT32_MAX - c->out_len ||
+	    !(all = kept ? realloc(c->out, c->out_len + kept) : c->out)) {
+		out_drop(c);
+		refused_close(f, c);
+		return 0;
+	}
+	c->out = all;
+	for (size_t i = 0; i < iovcnt && off < kept; i++) {
+		size_t k = kept - off < iov[i].iov_len ? kept - off : iov[i].iov_len;
+
+		memcpy(all + c->out_len + off, iov[i].iov_base, k);
+		off += k;
+	}
+	c->out_len += (uint32_t)kept;
+	return out_take(c, iov, iovcnt);
 }
 
 size_t sipua_front_sealed(struct sipua *ua, int fd, char *buf, size_t n, size_t cap,
@@ -513,34 +571,23 @@ size_t sipua_front_sealed(struct sipua *ua, int fd, char *buf, size_t n, size_t 
 	struct admit_ctx a = {ua, NULL, now_ms(), write, warg, SIPUA_TP_TLS};
 	struct iovec iov = {.iov_base = buf, .iov_len = n};
 	size_t kept;
-	char *all;
 
 	if (!(a.c = sealed_conn(ua, fd)))
 		return n;
 	kept = guard_frame_filter_hold(&a.c->frame, &iov, 1, n, admit_message, held_bytes, &a);
 	if (!a.c->out)
 		return kept;
-	/* A held message was let through: it came before every byte kept of this read
-	 * (its end began the read), so the reader gets it, then them. */
-	all = kept ? realloc(a.c->out, a.c->out_len + kept) : a.c->out;
-	if (!all) {
-		free(a.c->out);
-		a.c->out = NULL;
-		a.c->out_len = a.c->out_off = 0;
-		refused_close(&ua->front, a.c);
-		return 0;
-	}
-	memcpy(all + a.c->out_len, buf, kept);
-	a.c->out = all;
-	a.c->out_len += (uint32_t)kept;
-	return out_take(a.c, buf, cap);
+	iov.iov_len = cap;
+	return out_give(&ua->front, a.c, &iov, 1, kept);
 }
 
 size_t sipua_front_sealed_take(struct sipua *ua, int fd, char *buf, size_t cap)
 {
 	struct guard_conn *c = sealed_conn(ua, fd);
 
-	return c && c->out ? out_take(c, buf, cap) : 0;
+	struct iovec iov = {.iov_base = buf, .iov_len = cap};
+
+	return c && c->out ? out_take(c, &iov, 1) : 0;
 }
 
 size_t sipua_front_sealed_left(struct sipua *ua, int fd)
@@ -638,6 +685,7 @@ static const struct guard_net_ops front_ops = {
 	.exhausted = on_exhausted,
 	.datagram = on_datagram,
 	.stream = on_stream,
+	.reserve = on_reserve,
 	.closed = on_closed,
 };
 

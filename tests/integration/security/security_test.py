@@ -621,6 +621,64 @@ def case_refused_split_tcp_peer(ctx):
     healthy(ctx, t)
 
 
+def case_split_tcp_peer_other_dialog(ctx):
+    """A live dialog's peer (the callee's host, a source no trunk matches) sends over
+    TCP, split across writes, a BYE and an UPDATE naming the other leg's dialog: each is
+    held by the front like a stranger's and answered as one, 403 naming nothing, and
+    never reaches the stack (which used to cut it loose from the dialog and answer 481
+    with Allow, every method trunx knows); the call goes on. Its own split BYE, after
+    that, is handed to the stack whole and ends the call."""
+    peer = "127.0.0.6"
+    b = ua.UA(peer, name="b", auto=True)
+    ctx.at_end(b.close)
+
+    def conf(c):
+        c.general["log_level"] = "debug"
+        c.pbx.update(match="127.0.0.7/32", uri="sip:%s:%d" % (peer, b.port))
+
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port, configure=conf).start()
+    dst = (t.addr, t.port)
+    a = new_a(ctx)
+    da, db = establish(ctx, t, a, b)
+    refused0 = t.counter("in_dialog_refused")
+    for meth, cut in (("BYE", lambda d: _cut(d, 0.5)),
+                      ("UPDATE", lambda d: _cut(d, b"Call-ID", 0.9))):
+        def make(src, m=meth):
+            data, _, _ = da.build(m, contact="")
+            return data.replace(b"SIP/2.0/UDP 127.0.0.1:%d" % a.port,
+                                b"SIP/2.0/TCP %s:%d" % (src[0].encode(), src[1]))
+        s, parts = _send_parts(peer, dst, make, cut)
+        got, _ = _read_stream(s, 5.0)
+        s.close()
+        what = "the peer's %s naming the other leg's dialog in %d writes" % (meth, parts)
+        ctx.log("%s -> %s", what, [(m.status, m.header("Allow")) for m in got])
+        if [m.status for m in got] != [403]:
+            raise AssertionError("%s: got %s, expected [403]" % (what,
+                                                                [m.status for m in got]))
+        says_nothing(got[0], what)
+    if t.counter("in_dialog_refused") - refused0 < 2:
+        raise AssertionError("in_dialog_refused grew by %d, expected 2"
+                             % (t.counter("in_dialog_refused") - refused0))
+    if a.wait_request("BYE", da.call_id, 0.2) or t.active_calls() != 1:
+        raise AssertionError("the peer's BYE naming the other dialog ended the call")
+
+    def bye(src):
+        data, _, _ = db.build("BYE", contact="")
+        return data.replace(b"SIP/2.0/UDP %s:%d" % (peer.encode(), b.port),
+                            b"SIP/2.0/TCP %s:%d" % (src[0].encode(), src[1]))
+    s, parts = _send_parts(peer, dst, bye, lambda d: _cut(d, 0.3, 0.7))
+    got, _ = _read_stream(s, 5.0)
+    s.close()
+    ctx.log("the peer's own BYE in %d writes -> %s", parts, [m.status for m in got])
+    if [m.status for m in got] != [200]:
+        raise AssertionError("the peer's own split BYE: got %s, expected [200]"
+                             % [m.status for m in got])
+    if not a.wait_request("BYE", da.call_id, 5.0):
+        raise AssertionError("the peer's BYE did not end A's leg")
+    wait_no_calls(t, 10.0)
+    healthy(ctx, t)
+
+
 # ---- offers crossing ---------------------------------------------------------------
 
 def _ack_failure(d, cseq, branch):
