@@ -1,7 +1,8 @@
 /* test_guard_net.c — the interposed socket calls (sip/guard/guard_net.c) in a test
  * binary: pass-through for unwatched descriptors, accept() asking the handler, and
  * accept() out of descriptors draining with the spare one and never reporting an
- * error to its caller, a listening socket's backlog raised for a burst. */
+ * error to its caller, a listening socket's backlog raised for a burst, and a
+ * connection's reads sized for the bytes the handler reserves (FIONREAD, recvmsg). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +16,9 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "guard.h"
@@ -293,6 +296,73 @@ static void test_datagrams_filtered(void **state)
 	close(tx);
 }
 
+struct reserving {
+	size_t reserve;   /* what the handler says the next read may add */
+	size_t streamed;  /* bytes the stream handler saw */
+};
+
+static size_t on_stream_r(void *arg, int fd, struct iovec *iov, size_t iovcnt, size_t len,
+			  bool may_drop)
+{
+	struct reserving *r = arg;
+
+	(void)fd;
+	(void)iov;
+	(void)iovcnt;
+	(void)may_drop;
+	r->streamed += len;
+	return len;
+}
+
+static size_t on_reserve(void *arg, int fd)
+{
+	struct reserving *r = arg;
+
+	(void)fd;
+	return r->reserve;
+}
+
+static const struct guard_net_ops reserve_ops = {
+	.stream = on_stream_r, .reserve = on_reserve,
+};
+
+static void test_stream_reserve(void **state)
+{
+	struct reserving r = {.reserve = 3};
+	int sv[2], avail = -1;
+	char buf[13];
+	struct iovec iov[2] = {{buf, 8}, {buf + 8, 5}};
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(guard_net_attach(&reserve_ops, &r), 0);
+	/* Nothing to read: 0 stays 0 (the stack reads it as the end of the stream). */
+	assert_int_equal(guard_net_watch(sv[0], GUARD_STREAM), 0);
+	assert_int_equal(ioctl(sv[0], FIONREAD, &avail), 0);
+	assert_int_equal(avail, 0);
+	assert_int_equal(write(sv[1], "0123456789abcdefghij", 20), 20);
+	/* The socket's 20 bytes and the 3 reserved. */
+	assert_int_equal(ioctl(sv[0], FIONREAD, &avail), 0);
+	assert_int_equal(avail, 23);
+	/* A 13-byte read leaves 3 free: 10 come from the socket, across both iovecs. */
+	assert_int_equal(recvmsg(sv[0], &m, 0), 10);
+	assert_memory_equal(buf, "0123456789", 10);
+	assert_int_equal(r.streamed, 10);
+	/* Nothing reserved: as asked. */
+	r.reserve = 0;
+	assert_int_equal(recvmsg(sv[0], &m, 0), 10);
+	assert_memory_equal(buf, "abcdefghij", 10);
+	/* An unwatched socket is left alone. */
+	r.reserve = 3;
+	assert_int_equal(write(sv[0], "xy", 2), 2);
+	assert_int_equal(ioctl(sv[1], FIONREAD, &avail), 0);
+	assert_int_equal(avail, 2);
+	guard_net_detach();
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_accept_out_of_descriptors),
 		cmocka_unit_test(test_datagrams_filtered),
 		cmocka_unit_test(test_listen_backlog),
+		cmocka_unit_test(test_stream_reserve),
 	};
 	return cmocka_run_group_tests_name("guard_net", tests, NULL, NULL);
 }
