@@ -1,6 +1,6 @@
 /*
- * guard_net.c — trunxd's own accept(), recvmsg(), recv(), __recv_chk() and close():
- * the hooks sofia-sip does not have.
+ * guard_net.c — trunxd's own accept(), recvmsg(), recv(), __recv_chk(), ioctl() and
+ * close(): the hooks sofia-sip does not have.
  *
  * WHY
  * sofia-sip accepts every TCP connection it is offered, keeps idle ones for ever, and
@@ -15,7 +15,14 @@
  * SIP listening sockets, the UDP SIP socket and the connections accepted on the
  * former. Everything else costs one array lookup. A TLS connection is read by OpenSSL
  * with read(), not through these hooks, and its bytes are records, not SIP text: it
- * is watched as GUARD_SEALED, which only accept() and close() act on.
+ * is watched as GUARD_SEALED, which only accept() and close() act on (its decrypted
+ * bytes are framed by the user, at the stack's SSL_read(): sip/ua/sipua_tls.c).
+ *
+ * The stack sizes each read of a connection by ioctl(FIONREAD) (su_getmsgsize()). A
+ * handler that may add bytes of its own to the next read (guard_net_ops.reserve: a
+ * message it held and hands over whole) has them counted there too, when the socket
+ * has data, and that read takes that much less from the socket, so the stack's buffer
+ * has room for both.
  *
  * STATE
  * One table per process (an accept() call carries no context): the kind of each

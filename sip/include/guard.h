@@ -254,7 +254,8 @@ enum guard_sock {
 	GUARD_DGRAM,    /**< the UDP SIP socket */
 	GUARD_STREAM,   /**< a connection accepted on a watched listening socket */
 	GUARD_SEALED,   /**< the same, whose bytes are not SIP text (TLS records): counted,
-			     timed and closed like a stream, never framed */
+			     timed and closed like a stream; its reads are left alone (the
+			     user frames the decrypted bytes) */
 };
 
 struct guard_net_ops {

@@ -11,28 +11,34 @@
  * tcp_idle_ms without data either way (the kernel's TCP_INFO tells). Out of
  * descriptors, accept() drains the backlog with a spare descriptor: no spin, and one
  * summary line every REPORT_MS instead of a line per connection. A TLS connection's
- * bytes are records that OpenSSL reads itself: it is counted, timed and closed like a
- * TCP one, but its messages are not framed, so neither the per-source request rate
- * nor the close after a refused source's first answer applies to it (a refused
- * source's TLS connection lasts tcp_unknown_ms at most). Only refused sources that
- * are hosts trunx calls or live dialogs' peers get that far (sipua_tls.c refuses
- * other strangers at their ClientHello): their TLS requests reach the stack.
+ * bytes are records that OpenSSL reads itself: the socket hooks only count, time and
+ * close it like a TCP one; its decrypted bytes come here from the stack's SSL_read()
+ * (sipua_tls.c, sipua_front_sealed) and go through the same framing and checks as a
+ * TCP read's, the front's answers written with SSL_write(). Only refused sources
+ * that are hosts trunx calls or live dialogs' peers get that far (sipua_tls.c refuses
+ * other strangers at their ClientHello).
  *
  * Requests: each UDP datagram and each message on a connection (framed by
  * guard_frame) takes a token from its source's bucket; without one it is dropped
  * before the stack parses it. Then, over UDP, OPTIONS from known sources and
  * out-of-dialog requests from refused ones are answered here without transaction
- * state (sipua_stateless.c); so are a refused source's requests on a TCP connection,
- * in or out of a dialog (refused_answered): a whole message in one read at once, one
- * split across reads once the front has held all of it (refused_hold, held_bytes: at
- * most HOLD_MAX, allocated when a message is split and freed with the connection;
- * larger, or not one the front can answer, closes the connection unanswered), so
- * none of a stranger's bytes reach the stack's parser. A live dialog's peer is the
- * exception: its requests that name its own dialog are the stack's, and a split one
- * goes there as it comes.
+ * state (sipua_stateless.c); so are a refused source's requests on a TCP or TLS
+ * connection, in or out of a dialog (refused_answered): a whole message in one read
+ * at once, one split across reads once the front has held all of it (refused_hold,
+ * held_bytes: at most HOLD_MAX, allocated when a message is split and freed with the
+ * connection; larger, or not one the front can answer, closes the connection
+ * unanswered), so none of a stranger's bytes reach the stack's parser. A live
+ * dialog's peer's requests are judged the same way, whole or split (up to
+ * DGRAM_MAX): one naming another dialog is refused as a stranger's (the dialog gate,
+ * sipua_leg_gate), one naming its own dialog is the stack's. A split one of those is
+ * handed to the stack whole at its end (out_give, c->out), before the bytes of the
+ * read that followed it; the stack's read has room for it: over TCP the socket hooks
+ * count the held bytes in FIONREAD and take that much less from the socket
+ * (on_reserve), over TLS the stack reads again while SSL_pending() says bytes wait
+ * (sipua_front_sealed_left).
  *
- * New INVITEs from known sources (over UDP, and over TCP when the whole message is
- * in one read) are put to the admission handler (max_calls, max_cps, then a number
+ * New INVITEs from known sources (over UDP, and over TCP or TLS when the whole
+ * message is in one read) are put to the admission handler (max_calls, max_cps, then a number
  * the route step routes nowhere) here, once per transaction: a refused one is
  * answered (503, 404) without transaction state and handed to
  * the event handler as SIPUA_EV_REFUSED (posted to the signalling thread's queue: it
@@ -44,7 +50,7 @@
  * an admitted one's goes to the stack (which absorbs it) uncounted. When the table
  * is full the oldest decisions are forgotten first (counted): a retransmission of a
  * forgotten refusal is refused and recorded again. The ACK of such an answer (our To tag;
- * over TCP when whole in one read) is absorbed and counted: the stack has no
+ * over TCP or TLS when whole in one read) is absorbed and counted: the stack has no
  * transaction for it.
  *
  * Housekeeping on a 250 ms tick: planned and idle closures, the log's repeat

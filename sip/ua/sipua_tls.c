@@ -29,6 +29,10 @@
  * what trunx's callbacks passed. SSL_shutdown() is taken over too: the stack never
  * frees its connections' SSL objects (see there); and SSL_get1_peer_certificate(),
  * whose result the stack's post-connection check would leak from (see there).
+ * SSL_read(), SSL_write(), SSL_pending() and SSL_get_error() are taken over for the
+ * front: an incoming connection's decrypted bytes go through the same framing and
+ * per-message checks as a TCP connection's before the stack parses them
+ * (sipua_front.c; see SSL_read).
  *
  * STATE
  * The agent being attached is one process-wide pointer (an SSL_CTX_set_verify() call
