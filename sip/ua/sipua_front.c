@@ -373,10 +373,15 @@ static void held_bytes(const char *p, size_t n, bool end, void *arg)
 	struct guard_conn *c = a->c;
 	struct sipua_front *f = &a->ua->front;
 	size_t cap = c->hold_peer ? DGRAM_MAX : HOLD_MAX;
+	char *all;
 
 	if (!c->holding)
 		return;   /* a message dropped whole (rate limit, ACK) */
 	if (n > cap - c->held_len || (!c->held && !(c->held = malloc(cap)))) {
+		/* (its buffer goes too: one of another size may be needed next) */
+		free(c->held);
+		c->held = NULL;
+		c->held_len = 0;
 		c->holding = false;
 		refused_close(f, c);
 		return;
@@ -398,6 +403,13 @@ static void held_bytes(const char *p, size_t n, bool end, void *arg)
 		c->held = NULL;
 		close_after_answer(c, a->now);
 		return;
+	} else if (c->hold_peer && c->held_len <= UINT32_MAX - c->out_len &&
+		   (all = realloc(c->out, c->out_len + c->held_len))) {
+		/* After what the stack has yet to read of an earlier one. */
+		memcpy(all + c->out_len, c->held, c->held_len);
+		c->out = all;
+		c->out_len += c->held_len;
+		close_after_answer(c, a->now);
 	} else {
 		refused_close(f, c);
 	}
@@ -482,7 +494,6 @@ static size_t on_stream(void *arg, int fd, struct iovec *iov, size_t iovcnt, siz
 	struct sipua *ua = arg;
 	struct admit_ctx a = {ua, guard_conns_get(ua->front.conns, fd), now_ms(), stream_write,
 			      NULL, SIPUA_TP_TCP};
-
 	size_t kept;
 
 	if (!a.c)

@@ -626,8 +626,9 @@ def case_split_tcp_peer_other_dialog(ctx):
     TCP, split across writes, a BYE and an UPDATE naming the other leg's dialog: each is
     held by the front like a stranger's and answered as one, 403 naming nothing, and
     never reaches the stack (which used to cut it loose from the dialog and answer 481
-    with Allow, every method trunx knows); the call goes on. Its own split BYE, after
-    that, is handed to the stack whole and ends the call."""
+    with Allow, every method trunx knows); the call goes on. Its own split requests
+    are handed to the stack whole: a 20 KB INFO (answered 415), then its BYE, which
+    ends the call."""
     peer = "127.0.0.6"
     b = ua.UA(peer, name="b", auto=True)
     ctx.at_end(b.close)
@@ -661,6 +662,18 @@ def case_split_tcp_peer_other_dialog(ctx):
                              % (t.counter("in_dialog_refused") - refused0))
     if a.wait_request("BYE", da.call_id, 0.2) or t.active_calls() != 1:
         raise AssertionError("the peer's BYE naming the other dialog ended the call")
+
+    def info(src):
+        data, _, _ = db.build("INFO", b"x" * 20000, contact="", content_type="text/plain")
+        return data.replace(b"SIP/2.0/UDP %s:%d" % (peer.encode(), b.port),
+                            b"SIP/2.0/TCP %s:%d" % (src[0].encode(), src[1]))
+    s, parts = _send_parts(peer, dst, info, lambda d: _cut(d, 0.5))
+    got, _ = _read_stream(s, 5.0)
+    s.close()
+    ctx.log("the peer's own 20 KB INFO in %d writes -> %s", parts, [m.status for m in got])
+    if [m.status for m in got] != [415]:
+        raise AssertionError("the peer's own split 20 KB INFO: got %s, expected [415] from "
+                             "the stack" % [m.status for m in got])
 
     def bye(src):
         data, _, _ = db.build("BYE", contact="")

@@ -645,8 +645,9 @@ def case_peer_other_dialog(ctx):
     over TLS a BYE and an UPDATE naming the other leg's dialog (its Call-ID and tags),
     whole and in two records: each gets the front's refusal, a 403 naming nothing (the
     stack used to cut it loose from the dialog and answer 481 with Allow, every method
-    trunx knows), counted as in_dialog_refused, and the call goes on. Its own BYE,
-    in two records, still reaches the stack and ends the call."""
+    trunx knows), counted as in_dialog_refused, and the call goes on. Its own
+    requests split across records reach the stack whole: a 20 KB INFO (answered 415),
+    then its BYE, which ends the call."""
     t, a, b, da, db, pctx = peer_setup(ctx, "reject")
     dest = ("127.0.0.1", t.tls_port)
     via_a = b"SIP/2.0/UDP 127.0.0.1:%d" % a.port
@@ -674,6 +675,19 @@ def case_peer_other_dialog(ctx):
         raise AssertionError("in_dialog_refused grew by %d, expected %d" % (refused, sent))
     if a.wait_request("BYE", da.call_id, 0.2) or t.active_calls() != 1:
         raise AssertionError("the peer's BYE naming the other dialog ended the call")
+    # Into its own dialog, an INFO of 20 KB in two records: let through whole once its
+    # end is here, more than one read of the stack's (16 KB) can take; the rest is read
+    # at once (SSL_pending), and the stack answers it (415: not a DTMF body).
+    s = tls_from(PEER, dest, pctx)
+    data, _, _ = db.build("INFO", b"x" * 20000, contact="", content_type="text/plain")
+    tls_send(s, over_tls(data, b"SIP/2.0/UDP %s:%d" % (PEER.encode(), b.port),
+                         s.getsockname()), 2)
+    got, _ = tls_read(s, 5.0)
+    s.close()
+    ctx.log("B's own 20 KB INFO over TLS in 2 records -> %s", [m.status for m in got])
+    if [m.status for m in got] != [415]:
+        raise AssertionError("B's own 20 KB INFO in 2 records: got %s, expected [415] "
+                             "from the stack" % [m.status for m in got])
     s = tls_from(PEER, dest, pctx)
     data, _, _ = db.build("BYE", contact="")
     tls_send(s, over_tls(data, b"SIP/2.0/UDP %s:%d" % (PEER.encode(), b.port),
