@@ -297,7 +297,8 @@ struct call {
 
 static void call_free(struct call *c)
 {
-	for (int i = 0; i < c->argc; i++)
+	/* argv is NULL when its allocation failed in script(): argc is already set */
+	for (int i = 0; c->argv && i < c->argc; i++)
 		free(c->argv[i]);
 	free(c->argv);
 	free(c->lens);
