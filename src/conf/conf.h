@@ -122,7 +122,8 @@ struct conf_api {
 					           "" = no file operations by API */
 };
 
-/** [events]: the event stream, SSE and webhooks (src/events; database mode). */
+/** [events]: the event stream, SSE and webhooks (src/events; database mode). All of it
+ *  needs a restart: a new member goes into events_diff (src/ctl/ctl_conf.c) too. */
 struct conf_events {
 	char     http_addr[CONF_HOST_MAX];  /**< loopback listener of the events routes
 					         until src/api serves them; "" = none */

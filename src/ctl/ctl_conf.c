@@ -12,6 +12,20 @@ static bool str_diff(const char *a, const char *b)
 	return strcmp(a, b) != 0;
 }
 
+/* By member: memcmp would read the bytes after each string's end and the padding,
+ * which two equal configurations need not share. */
+static bool events_diff(const struct conf_events *a, const struct conf_events *b)
+{
+	return str_diff(a->http_addr, b->http_addr) || a->http_port != b->http_port ||
+	       str_diff(a->webhook_retry, b->webhook_retry) ||
+	       a->webhook_timeout_ms != b->webhook_timeout_ms ||
+	       a->webhook_concurrency != b->webhook_concurrency ||
+	       a->sse_keepalive_ms != b->sse_keepalive_ms || a->sse_buffer != b->sse_buffer ||
+	       a->poll_ms != b->poll_ms || str_diff(a->webhook_ca_file, b->webhook_ca_file) ||
+	       a->webhook_allow_http != b->webhook_allow_http ||
+	       a->webhook_allow_private != b->webhook_allow_private;
+}
+
 size_t ctl_conf_restart_keys(const struct conf *running, const struct conf *next,
 			     const char *keys[], size_t max)
 {
@@ -55,7 +69,7 @@ size_t ctl_conf_restart_keys(const struct conf *running, const struct conf *next
 		{"data.node_id", str_diff(running->data.node_id, next->data.node_id)},
 		{"data.journal_dir", str_diff(running->data.journal_dir, next->data.journal_dir)},
 		{"data.lease_ttl", running->data.lease_ttl != next->data.lease_ttl},
-		{"events", memcmp(&running->events, &next->events, sizeof(next->events)) != 0},
+		{"events", events_diff(&running->events, &next->events)},
 	};
 	size_t n = 0;
 

@@ -70,11 +70,43 @@ static void test_restart_keys(void **state)
 	conf_free(b);
 }
 
+/* [events] is compared by value: the bytes after a string's end and the struct's
+ * padding say nothing about the setting. */
+static void test_events_by_value(void **state)
+{
+	struct conf *a = parse(BASE "[events]\nwebhook_retry = 1m\n");
+	struct conf *b = parse(BASE "[events]\nwebhook_retry = 1m\n");
+	const char *keys[CTL_CONF_RESTART_MAX];
+
+	(void)state;
+	/* The same values, reached through other contents of the buffers. */
+	memset(a->events.webhook_ca_file, 'x', sizeof(a->events.webhook_ca_file));
+	a->events.webhook_ca_file[0] = '\0';
+	memset(a->events.webhook_retry, 'y', sizeof(a->events.webhook_retry));
+	memcpy(a->events.webhook_retry, "1m", 3);
+	memset(b->events.http_addr, 'z', sizeof(b->events.http_addr));
+	b->events.http_addr[0] = '\0';
+	assert_int_equal(ctl_conf_restart_keys(a, b, keys, CTL_CONF_RESTART_MAX), 0);
+	/* A real change of each kind of member still needs a restart. */
+	b->events.poll_ms++;
+	assert_int_equal(ctl_conf_restart_keys(a, b, keys, CTL_CONF_RESTART_MAX), 1);
+	assert_string_equal(keys[0], "events");
+	b->events.poll_ms--;
+	memcpy(b->events.webhook_retry, "2m", 3);
+	assert_int_equal(ctl_conf_restart_keys(a, b, keys, CTL_CONF_RESTART_MAX), 1);
+	memcpy(b->events.webhook_retry, "1m", 3);
+	b->events.webhook_allow_private = !a->events.webhook_allow_private;
+	assert_int_equal(ctl_conf_restart_keys(a, b, keys, CTL_CONF_RESTART_MAX), 1);
+	conf_free(a);
+	conf_free(b);
+}
+
 int test_ctl_conf_run(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nothing_changed),
 		cmocka_unit_test(test_restart_keys),
+		cmocka_unit_test(test_events_by_value),
 	};
 	return cmocka_run_group_tests_name("ctl_conf", tests, NULL, NULL);
 }
