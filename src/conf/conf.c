@@ -6,6 +6,7 @@
  * address). The first error stops parsing and is reported as "file:line: reason".
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -279,10 +280,26 @@ struct cidr_ent {
 	size_t            trunk;
 };
 
+/* Orders by family, address and prefix length: member by member, as a CIDR's padding
+ * (and an IPv4 address's unused bytes) are no part of its value. */
+static int cidr_order(const struct route_cidr *x, const struct route_cidr *y)
+{
+	sa_family_t fx = x->addr.ss_family, fy = y->addr.ss_family;
+	const struct sockaddr_in *x4 = (const void *)&x->addr, *y4 = (const void *)&y->addr;
+	const struct sockaddr_in6 *x6 = (const void *)&x->addr, *y6 = (const void *)&y->addr;
+	int d = (fx > fy) - (fx < fy);
+
+	if (!d && fx == AF_INET)
+		d = memcmp(&x4->sin_addr, &y4->sin_addr, sizeof(x4->sin_addr));
+	else if (!d && fx == AF_INET6)
+		d = memcmp(&x6->sin6_addr, &y6->sin6_addr, sizeof(x6->sin6_addr));
+	return d ? d : (x->bits > y->bits) - (x->bits < y->bits);
+}
+
 static int cmp_cidr(const void *a, const void *b)
 {
 	const struct cidr_ent *x = a, *y = b;
-	int d = memcmp(&x->cidr, &y->cidr, sizeof(x->cidr));
+	int d = cidr_order(&x->cidr, &y->cidr);
 
 	if (!d)
 		d = (x->port > y->port) - (x->port < y->port);
@@ -301,8 +318,7 @@ static int check_cidr_owners(struct conf_ctx *c)
 		return ENOMEM;
 	for (size_t t = 0; t < cf->n_trunks; t++)
 		for (size_t i = 0; i < cf->trunks[t].n_cidrs; i++) {
-			/* memcpy, not assignment: the comparison reads every byte */
-			memcpy(&ents[n].cidr, &cf->trunks[t].cidrs[i], sizeof(ents[n].cidr));
+			ents[n].cidr = cf->trunks[t].cidrs[i];
 			ents[n].port = cf->trunks[t].port;
 			ents[n++].trunk = t;
 		}
@@ -310,7 +326,7 @@ static int check_cidr_owners(struct conf_ctx *c)
 	for (size_t i = 1; i < n; i++) {
 		const struct trunk_cfg *a, *b;
 
-		if (memcmp(&ents[i].cidr, &ents[i - 1].cidr, sizeof(ents[i].cidr)) != 0 ||
+		if (cidr_order(&ents[i].cidr, &ents[i - 1].cidr) != 0 ||
 		    ents[i].port != ents[i - 1].port)
 			continue;
 		a = &cf->trunks[ents[i - 1].trunk];

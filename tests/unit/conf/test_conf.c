@@ -300,6 +300,12 @@ static void test_value_forms(void **state)
 				   "[trunk b]\nmatch = 10.0.0.0/8\nport = 5080\n"
 				   "[trunk c]\nmatch = 10.0.0.0/8\n"), 0);
 	conf_free(cf);
+	/* one address with another prefix length, or in the other family, is another
+	 * source */
+	assert_int_equal(parse(&cf, MEDIA "[trunk a]\nmatch = 10.0.0.0/8 2001:db8::/32\n"
+				   "[trunk b]\nmatch = 10.0.0.0/16 2001:db8::/48\n"
+				   "[trunk c]\nmatch = ::/0\n[trunk d]\nmatch = 0.0.0.0/0\n"), 0);
+	conf_free(cf);
 	/* trunks may be declared after the routes naming them */
 	assert_int_equal(parse(&cf, MEDIA "[route r]\nmatch = +1*\nto_trunk = late\n"
 				   "[trunk late]\nuri = sip:late.example.com\n"), 0);
@@ -516,6 +522,9 @@ static const struct bad bad_cases[] = {
 	{MEDIA "[trunk a]\nmatch = 10.0.0.0/8\n[trunk b]\nport = 5060\n"
 	 "match = 192.0.2.0/24 10.0.0.0/8\n[trunk c]\nmatch=10.0.0.0/8\nport=5060\n",
 	 "t.conf:9: trunk c claims the same source (CIDR and port) as trunk b"},
+	{MEDIA "[trunk a]\nmatch = 2001:db8::/32 192.0.2.0/24\n[trunk b]\n"
+	 "match = 2001:db8:1::/48 2001:db8::/32\n",
+	 "t.conf:6: trunk b claims the same source (CIDR and port) as trunk a"},
 	/* routes */
 	{MEDIA "[route r]\nto_trunk = x\n", "t.conf:3: [route] is missing the key match"},
 	{MEDIA "[route r]\nmatch = +1*\n", "t.conf:3: route r has neither to_trunk nor uri"},
