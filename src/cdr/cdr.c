@@ -148,26 +148,41 @@ static bool is_kind(const char *rec, const char *kind)
 	return strncmp(rec, want, strlen(want)) == 0;
 }
 
-static void set_aside(struct cdr *c, const char *rec, const char *why)
+/* Appends a refused record to rejected.log, durably. Fails (errno) when the record is
+ * not there: the caller keeps it in the journal and tries again. */
+static int set_aside(struct cdr *c, const char *rec, const char *why)
 {
 	char path[300];
 	FILE *f;
+	int err = 0;
 
 	snprintf(path, sizeof(path), "%s/rejected.log", c->cfg.journal_dir);
 	f = fopen(path, "a");
-	if (f) {
-		fprintf(f, "# %s\n%s\n", why, rec);
-		fflush(f);
-		fdatasync(fileno(f));
-		fclose(f);
+	if (!f)
+		err = errno ? errno : EIO;
+	else {
+		if (fprintf(f, "# %s\n%s\n", why, rec) < 0 || fflush(f) != 0 ||
+		    fdatasync(fileno(f)) != 0)
+			err = errno ? errno : EIO;
+		if (fclose(f) != 0 && !err)
+			err = errno ? errno : EIO;
+	}
+	if (err) {
+		log_msg(LOG_ERROR, "cdr.set_aside_failed", "Postgres refused a record and it "
+			"cannot be kept in %s (%s): it stays in the journal, tried again in %d ms: "
+			"%s", path, strerror(err), RETRY_MS, why);
+		return err;
 	}
 	atomic_fetch_add(&c->n_rejected, 1);
 	log_msg(LOG_ERROR, "cdr.rejected", "Postgres refused a record (kept in %s): %s", path,
 		why);
+	return 0;
 }
 
 static void batch_done(struct cdr *c, struct batch *b)
 {
+	bool retry = false;
+
 	c->inflight = NULL;
 	if (b->err == EIO && b->n > 1) {
 		/* One of them is refused: find it, one at a time. */
@@ -176,8 +191,10 @@ static void batch_done(struct cdr *c, struct batch *b)
 			"sending them one by one", b->n, b->msg);
 		schedule_send(c, true);
 	} else if (b->err == EIO || b->err == EBADMSG) {
-		set_aside(c, b->first ? b->first : "(unreadable)", b->msg);
-		b->err = 0;   /* skipped: counts as done */
+		if (set_aside(c, b->first ? b->first : "(unreadable)", b->msg) == 0)
+			b->err = 0;   /* skipped: counts as done */
+		else
+			retry = true;   /* not kept anywhere else: the journal keeps it */
 	}
 	if (!b->err) {
 		if (b->ev_ids && b->ev_ids[0] && c->ev_h)
@@ -192,8 +209,9 @@ static void batch_done(struct cdr *c, struct batch *b)
 		if (c->pending)
 			schedule_send(c, c->pending >= c->cfg.batch || c->single_left ||
 					 atomic_load(&c->drain_want) > c->drain_done);
-	} else if (b->err != EIO) {
-		/* The connection: the journal keeps them; send again once it is back. */
+	} else if (b->err != EIO || retry) {
+		/* The connection, or rejected.log: the journal keeps them; send again once it
+		 * is back. */
 		struct timeval tv = {RETRY_MS / 1000, 0};
 
 		evtimer_add(c->send_ev, &tv);

@@ -190,5 +190,42 @@ def case_refused_record_set_aside(ctx):
     u.stop()
 
 
+def case_refused_record_kept_until_set_aside(ctx):
+    """A record Postgres refuses while rejected.log cannot be written (here a directory
+    of that name) is not counted as set aside nor dropped: it stays in the journal and
+    is tried again, and lands in rejected.log once the file can be written."""
+    pg, t, u = setup(ctx, uas_calls=4)
+    dbmode.did(pg, "+15557770009", trunk="carrier1", tenant="acme", peer="acme-pbx")
+    dbmode.wait_routing(t, lambda m: "2 DIDs" in m)
+    pg.sql("ALTER TABLE calls ADD CONSTRAINT no_9 CHECK (did IS DISTINCT FROM '+15557770009')")
+    blocker = os.path.join(ctx.path("trunxd-journal"), "rejected.log")
+    os.mkdir(blocker)
+    c9 = calls.uac(ctx, "uac_cps.xml", t.sip_addr, name="uac9", calls=1, service="15557770009",
+                   local_ip="127.0.0.2", duration_ms=100)
+    c9.wait()
+    sipp.expect_ok(c9)
+    c = calls.uac(ctx, "uac_cps.xml", t.sip_addr, calls=3, rate=10, service=DID[1:],
+                  local_ip="127.0.0.2", duration_ms=100)
+    c.wait()
+    sipp.expect_ok(c)
+    ends = t.wait_events("call.end", 4, 10)
+    good = [e["cdr_id"] for e in ends if e["did"] == DID]
+    ok = procs.wait_until(lambda: len(t.events("cdr.set_aside_failed")) >= 2, 15, 0.2)
+    assert ok, "no repeated cdr.set_aside_failed log line: %s" % status_cdr(t)
+    st = status_cdr(t)
+    assert st["rejected"] == 0 and st["pending"] >= 1, st
+    os.rmdir(blocker)
+    ok = procs.wait_until(lambda: status_cdr(t)["rejected"] == 1, 15, 0.2)
+    assert ok, status_cdr(t)
+    wait_rows(pg, 3, 20)
+    procs.wait_until(lambda: status_cdr(t)["pending"] == 0, 10, 0.2)
+    expect_exactly(pg, good)
+    rej = open(blocker).read()
+    kept = [line for line in rej.splitlines() if line.startswith("{")]
+    assert len(kept) == 1 and '"did":"+15557770009"' in kept[0] and "no_9" in rej, rej
+    assert status_cdr(t)["pending"] == 0, status_cdr(t)
+    u.stop()
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))
