@@ -32,7 +32,7 @@ static json_t *sources(const struct trunk_cfg *t)
 				(const void *)&((const struct sockaddr_in6 *)&c->addr)->sin6_addr;
 
 		inet_ntop(c->addr.ss_family, b, ip, sizeof(ip));
-		snprintf(s, sizeof(s), "%s/%u%s", ip, c->bits, t->port ? "" : "");
+		snprintf(s, sizeof(s), "%s/%u", ip, c->bits);
 		json_array_append_new(a, json_string(s));
 	}
 	return a;
