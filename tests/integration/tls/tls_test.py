@@ -9,6 +9,7 @@ TLS server written here: it reports whether the handshake succeeded and what INV
 came over it.
 """
 import os
+import random
 import re
 import socket
 import ssl
@@ -18,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from harness import case, ports, procs, sipmsg, tlscerts, trunxd, ua  # noqa: E402
+from harness import case, mutate, ports, procs, sipmsg, tlscerts, trunxd, ua  # noqa: E402
 
 DID = "5550001000"
 
@@ -383,7 +384,9 @@ def tls_call(ctx, t, ep, port):
     bye, _ = ep.wait_final(10, call_id=cid, method="BYE")
     if not bye or bye.status != 200:
         raise AssertionError("BYE over TLS got %s" % bye)
-    end = t.wait_events("call.end", 1, 10)
+    procs.wait_until(lambda: [r for r in t.events("call.end") if r.get("a_call_id") == cid],
+                     10, 0.1)
+    end = [r for r in t.events("call.end") if r.get("a_call_id") == cid]
     if not end or end[0].get("sip_code") != 200:
         raise AssertionError("the TLS call did not complete: %s" % end)
     return end[0]
@@ -726,6 +729,119 @@ def case_peer_other_dialog_drop(ctx):
     r = da.bye()
     if not r or r.status != 200:
         raise AssertionError("A's BYE: %s" % (r.status if r else None))
+    t.check_alive()
+
+
+def _tls_seeds(ctx, t, dest, da, db, src):
+    """Seeds for a TLS stream from src: ordinary out-of-dialog requests, the peer's
+    in-dialog requests (never a BYE: the call must outlive the stream), and the RFC
+    4475 set, Vias naming TLS from src."""
+    base = sipmsg.Endpoint.__new__(sipmsg.Endpoint)
+    base.ip, base.port, base.transport = src[0], src[1], "tls"
+    body = sipmsg.sdp_offer(src[0], 40000)
+    seeds = []
+    for meth in ("INVITE", "OPTIONS", "BYE", "UPDATE", "INFO", "CANCEL", "REGISTER"):
+        data, _, _ = base.request(meth, dest, to_user=DID,
+                                  body=body if meth in ("INVITE", "UPDATE") else b"",
+                                  content_type="application/sdp")
+        seeds.append(data)
+    via = b"SIP/2.0/TLS %s:%d" % (src[0].encode(), src[1])
+    for d, ua_via in ((db, b"SIP/2.0/UDP %s:%d" % (PEER.encode(), db.ua.port)),
+                      (da, b"SIP/2.0/UDP 127.0.0.1:%d" % da.ua.port)):
+        for meth, b in (("INFO", b"Signal=5\r\nDuration=160\r\n"), ("UPDATE", b""),
+                        ("INVITE", sipmsg.sdp_offer(src[0], 40002)), ("OPTIONS", b"")):
+            data, _, _ = d.build(meth, b, contact="",
+                                 content_type="application/dtmf-relay"
+                                 if meth == "INFO" else "application/sdp")
+            seeds.append(data.replace(ua_via, via))
+    tdir = os.environ.get("TRUNX_TORTURE_DIR") or os.path.join(
+        ctx.source_dir or ".", "..", "shared", "torture", "rfc4475")
+    if os.path.isdir(tdir):
+        for f in sorted(os.listdir(tdir)):
+            raw = open(os.path.join(tdir, f), "rb").read()
+            raw = raw.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n")
+            # the stack drops a request whose Via names another transport unanswered
+            seeds.append(re.sub(rb"SIP/2\.0/(UDP|TCP)", b"SIP/2.0/TLS", raw))
+    return seeds
+
+
+PER_CONN = 5
+
+
+def case_mutation_tls(ctx):
+    """Mutated SIP over TLS, read by the front from the stack's SSL_read: RFC 4475
+    messages, ordinary requests and a live dialog's in-dialog requests (both legs'),
+    bytes flipped, lines duplicated, dropped or swapped, huge headers, bad lengths,
+    truncation, 30 % of them cut across two TLS records, PER_CONN a connection (a
+    mutated Content-Length swallows what follows on its connection), from the
+    trunk's address and from the live dialog's peer (the two kinds of source that get
+    past the ClientHello), for fixed seeds. Afterwards trunxd is alive, answers OPTIONS
+    at once, and a TLS call from the trunk completes."""
+    t, a, b, da, db, pctx = peer_setup(ctx, "mutation")
+    dest = ("127.0.0.1", t.tls_port)
+    seeds_env = os.environ.get("TRUNX_MUTATION_SEEDS", "11,23,37")
+    n = int(os.environ.get("TRUNX_MUTATION_TLS", "600"))
+    seeds = [int(x) for x in seeds_env.split(",")]
+    per = max(1, n // (2 * len(seeds)))
+    handshakes_failed = written = answers = cut_short = 0
+    limited0 = t.counter("rate_limited")
+    for seed in seeds:
+        r = random.Random(seed)
+        if da.ended or t.active_calls() == 0:
+            # a mutated request ended the call: a new one, so the peer is welcome again
+            da, final = a.call((t.addr, t.port))
+            if da is None:
+                raise AssertionError("a new call after seed stream: %s" % final)
+            procs.wait_until(lambda: any(not d.ended for d in b.dialogs.values()), 5.0)
+            db = [d for d in b.dialogs.values() if not d.ended][-1]
+        for src, cctx in (("127.0.0.1", client_ctx()), (PEER, pctx)):
+            sent = 0
+            pool = None
+            while sent < per:
+                try:
+                    s = tls_from(src, dest, cctx)
+                except (ssl.SSLError, OSError):
+                    # the peer is welcome only while its dialog lives
+                    handshakes_failed += 1
+                    sent += PER_CONN
+                    continue
+                try:
+                    pool = pool or _tls_seeds(ctx, t, dest, da, db, s.getsockname())
+                    for _ in range(PER_CONN):
+                        data = mutate.mutate(r, r.choice(pool))[:60000]
+                        cut = r.randrange(len(data)) if r.random() < 0.3 else len(data)
+                        sent += 1
+                        s.sendall(data[:cut])
+                        if cut < len(data):
+                            time.sleep(0.005)
+                            s.sendall(data[cut:])
+                        written += 1
+                    got, _ = tls_read(s, 0.3, want=PER_CONN)
+                    answers += len(got)
+                except (ssl.SSLError, OSError):
+                    cut_short += 1   # trunxd closed it (a refusal, or bytes it will not frame)
+                finally:
+                    s.close()
+            t.check_alive()
+        ctx.log("seed %d: %d mutated messages over TLS from the trunk and from the "
+                "dialog's peer; trunxd alive", seed, 2 * per)
+    ctx.log("%d messages written whole, %d answers read, %d connections closed by "
+            "trunxd mid-stream, rate_limited +%d", written, answers, cut_short,
+            t.counter("rate_limited") - limited0)
+    if written < n // 2 or answers < n // 20:
+        raise AssertionError("too little of the stream reached trunxd: %d written, "
+                             "%d answered of %d" % (written, answers, n))
+    ctx.log("TLS handshakes refused during the stream (the peer's dialog had ended): %d",
+            handshakes_failed)
+    with sipmsg.Endpoint("127.0.0.1") as ep:
+        r, dt = ep.options((t.addr, t.port), timeout=2.0)
+    if r is None or r.status != 200 or dt > 1.0:
+        raise AssertionError("OPTIONS after the TLS stream: %s in %.2f s"
+                             % (r.status if r else None, dt))
+    ep = sipmsg.Endpoint("127.0.0.1", transport="tls", tls_ctx=client_ctx())
+    ctx.at_end(ep.close)
+    ep.connect(dest)
+    tls_call(ctx, t, ep, ports.free_port(tcp=False))
     t.check_alive()
 
 
