@@ -85,6 +85,27 @@ def split_stream(buf):
         buf = buf[end:]
 
 
+def read_messages(sock, timeout, want=1):
+    """SIP messages read from a stream socket (TCP or TLS) until `want` arrived, the
+    peer closed, or timeout: (messages, closed). A reset or TLS error counts as closed."""
+    buf, out = b"", []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and len(out) < want:
+        sock.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            d = sock.recv(65536)
+        except socket.timeout:
+            break
+        except OSError:   # ssl.SSLError is one too
+            return out, True
+        if not d:
+            return out, True
+        buf += d
+        msgs, buf = split_stream(buf)
+        out += [Message(m) for m in msgs]
+    return out, False
+
+
 class Endpoint:
     """A SIP endpoint on one local socket. transport: 'udp', 'tcp' or 'tls' (with an
     ssl.SSLContext in tls_ctx: the connection is wrapped once connected)."""

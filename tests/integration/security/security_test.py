@@ -379,27 +379,6 @@ def _cut(data, *fractions_or_marks):
     return [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
 
 
-def _read_stream(s, timeout, want=1):
-    """SIP messages read from s until `want` arrived, the peer closed, or timeout;
-    returns (messages, closed)."""
-    buf, out = b"", []
-    end = time.monotonic() + timeout
-    while time.monotonic() < end and len(out) < want:
-        s.settimeout(max(0.01, end - time.monotonic()))
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
-            break
-        except OSError:
-            return out, True
-        if not d:
-            return out, True
-        buf += d
-        msgs, buf = sipmsg.split_stream(buf)
-        out += [sipmsg.Message(m) for m in msgs]
-    return out, False
-
-
 def _closed_soon(s, timeout):
     s.settimeout(timeout)
     try:
@@ -484,7 +463,7 @@ def case_refused_split_tcp(ctx):
     failures = []
     for n, (name, make, cut) in enumerate(shapes):
         s, parts = _send_parts(FOREIGN, dst, lambda src, n=n, make=make: make(src, n), cut)
-        got, closed = _read_stream(s, 3.0)
+        got, closed = sipmsg.read_messages(s, 3.0)
         statuses = [m.status for m in got]
         ctx.log("%-48s (%d writes) -> %s", name, parts, statuses)
         if statuses != [403]:
@@ -515,7 +494,7 @@ def case_refused_split_tcp(ctx):
                        lambda src: _stranger_request("OPTIONS", dst, src, 99).replace(
                            b"Max-Forwards:", big.encode() + b"Max-Forwards:"),
                        lambda d: _cut(d, 0.3))
-    got, closed = _read_stream(s, 3.0)
+    got, closed = sipmsg.read_messages(s, 3.0)
     ctx.log("a 22 KB OPTIONS in 2 writes -> %s, closed %s", [m.status for m in got], closed)
     if got or not closed:
         failures.append("oversized split request: answers %s, closed %s"
@@ -526,7 +505,7 @@ def case_refused_split_tcp(ctx):
                        lambda src: _stranger_request("OPTIONS", dst, src, 98)[:120],
                        lambda d: [d])
     t0 = time.monotonic()
-    got, closed = _read_stream(s, 5.0)
+    got, closed = sipmsg.read_messages(s, 5.0)
     ctx.log("half an OPTIONS -> %s, closed after %.1f s", [m.status for m in got],
             time.monotonic() - t0)
     if got or not closed:
@@ -542,7 +521,7 @@ def case_refused_split_tcp(ctx):
     s, _ = _send_parts("127.0.0.1", dst,
                        lambda src: _stranger_request("OPTIONS", dst, src, 97),
                        lambda d: _cut(d, 0.04, b"Max-For"))
-    got, _ = _read_stream(s, 3.0)
+    got, _ = sipmsg.read_messages(s, 3.0)
     s.close()
     ctx.log("a trunk's OPTIONS in 3 writes -> %s", [m.status for m in got])
     if [m.status for m in got] != [200]:
@@ -552,24 +531,35 @@ def case_refused_split_tcp(ctx):
     healthy(ctx, t)
 
 
+PEER = "127.0.0.6"   # the callee's host: no trunk matches it (its trunk matches 127.0.0.7)
+
+
+def _peer_conf(c, b):
+    c.general["log_level"] = "debug"
+    c.pbx.update(match="127.0.0.7/32", uri="sip:%s:%d" % (PEER, b.port))
+
+
+def _peer_call(ctx):
+    """trunxd (debug log) with a call from A (the carrier trunk) to B on PEER, a live
+    dialog's peer that is not a trunk's address: (trunxd, its SIP address, A, B, A's
+    dialog, B's dialog)."""
+    b = ua.UA(PEER, name="b", auto=True)
+    ctx.at_end(b.close)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port,
+                      configure=lambda c: _peer_conf(c, b)).start()
+    a = new_a(ctx)
+    da, db = establish(ctx, t, a, b)
+    return t, (t.addr, t.port), a, b, da, db
+
+
 def case_refused_split_tcp_peer(ctx):
     """A refused source that is a live dialog's peer (the callee's host, not a trunk's
     address) is the exception: its BYE into its own dialog, split across TCP writes,
     still reaches the stack, is answered 200 and ends the call. In drop mode a host
     trunx calls may connect; with no live dialog its split requests, held by the front
     like a stranger's, get no answer and never reach the stack."""
-    peer = "127.0.0.6"
-    b = ua.UA(peer, name="b", auto=True)
-    ctx.at_end(b.close)
-
-    def conf(c):
-        c.general["log_level"] = "debug"
-        c.pbx.update(match="127.0.0.7/32", uri="sip:%s:%d" % (peer, b.port))
-
-    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port, configure=conf).start()
-    dst = (t.addr, t.port)
-    a = new_a(ctx)
-    da, db = establish(ctx, t, a, b)
+    peer = PEER
+    t, dst, a, b, da, db = _peer_call(ctx)
 
     def bye(src):
         data, _, _ = db.build("BYE", contact="")
@@ -577,7 +567,7 @@ def case_refused_split_tcp_peer(ctx):
                             b"SIP/2.0/TCP %s:%d" % (src[0].encode(), src[1]))
 
     s, parts = _send_parts(peer, dst, bye, lambda d: _cut(d, 0.5))
-    got, _ = _read_stream(s, 5.0)
+    got, _ = sipmsg.read_messages(s, 5.0)
     s.close()
     ctx.log("the callee's own BYE over TCP in %d writes -> %s", parts,
             [m.status for m in got])
@@ -590,7 +580,7 @@ def case_refused_split_tcp_peer(ctx):
     t.stop()
 
     def drop(c):
-        conf(c)
+        _peer_conf(c, b)
         c.sip["unknown_source"] = "drop"
 
     t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port, configure=drop,
@@ -605,7 +595,7 @@ def case_refused_split_tcp_peer(ctx):
                lambda d: _cut(d, 0.5)))
     for name, make, cut in shapes:
         s, parts = _send_parts(peer, dst, make, cut)
-        got, closed = _read_stream(s, 1.5)
+        got, closed = sipmsg.read_messages(s, 1.5)
         closed = closed or _closed_soon(s, 2.0)
         s.close()
         ctx.log("drop mode, from a host trunx calls: %s -> %s, closed %s", name,
@@ -629,18 +619,8 @@ def case_split_tcp_peer_other_dialog(ctx):
     with Allow, every method trunx knows); the call goes on. Its own split requests
     are handed to the stack whole: a 20 KB INFO (answered 415), then its BYE, which
     ends the call."""
-    peer = "127.0.0.6"
-    b = ua.UA(peer, name="b", auto=True)
-    ctx.at_end(b.close)
-
-    def conf(c):
-        c.general["log_level"] = "debug"
-        c.pbx.update(match="127.0.0.7/32", uri="sip:%s:%d" % (peer, b.port))
-
-    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port, configure=conf).start()
-    dst = (t.addr, t.port)
-    a = new_a(ctx)
-    da, db = establish(ctx, t, a, b)
+    peer = PEER
+    t, dst, a, b, da, db = _peer_call(ctx)
     refused0 = t.counter("in_dialog_refused")
     for meth, cut in (("BYE", lambda d: _cut(d, 0.5)),
                       ("UPDATE", lambda d: _cut(d, b"Call-ID", 0.9))):
@@ -649,7 +629,7 @@ def case_split_tcp_peer_other_dialog(ctx):
             return data.replace(b"SIP/2.0/UDP 127.0.0.1:%d" % a.port,
                                 b"SIP/2.0/TCP %s:%d" % (src[0].encode(), src[1]))
         s, parts = _send_parts(peer, dst, make, cut)
-        got, _ = _read_stream(s, 5.0)
+        got, _ = sipmsg.read_messages(s, 5.0)
         s.close()
         what = "the peer's %s naming the other leg's dialog in %d writes" % (meth, parts)
         ctx.log("%s -> %s", what, [(m.status, m.header("Allow")) for m in got])
@@ -668,7 +648,7 @@ def case_split_tcp_peer_other_dialog(ctx):
         return data.replace(b"SIP/2.0/UDP %s:%d" % (peer.encode(), b.port),
                             b"SIP/2.0/TCP %s:%d" % (src[0].encode(), src[1]))
     s, parts = _send_parts(peer, dst, info, lambda d: _cut(d, 0.5))
-    got, _ = _read_stream(s, 5.0)
+    got, _ = sipmsg.read_messages(s, 5.0)
     s.close()
     ctx.log("the peer's own 20 KB INFO in %d writes -> %s", parts, [m.status for m in got])
     if [m.status for m in got] != [415]:
@@ -680,7 +660,7 @@ def case_split_tcp_peer_other_dialog(ctx):
         return data.replace(b"SIP/2.0/UDP %s:%d" % (peer.encode(), b.port),
                             b"SIP/2.0/TCP %s:%d" % (src[0].encode(), src[1]))
     s, parts = _send_parts(peer, dst, bye, lambda d: _cut(d, 0.3, 0.7))
-    got, _ = _read_stream(s, 5.0)
+    got, _ = sipmsg.read_messages(s, 5.0)
     s.close()
     ctx.log("the peer's own BYE in %d writes -> %s", parts, [m.status for m in got])
     if [m.status for m in got] != [200]:

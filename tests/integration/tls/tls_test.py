@@ -583,27 +583,6 @@ def tls_send(s, data, records=1):
         s.sendall(data[cut[i]:cut[i + 1]])
 
 
-def tls_read(s, timeout, want=1):
-    """SIP messages read from s until `want` arrived, the peer closed, or timeout:
-    (messages, closed)."""
-    buf, out = b"", []
-    end = time.monotonic() + timeout
-    while time.monotonic() < end and len(out) < want:
-        s.settimeout(max(0.01, end - time.monotonic()))
-        try:
-            d = s.recv(65536)
-        except socket.timeout:
-            break
-        except (ssl.SSLError, OSError):
-            return out, True
-        if not d:
-            return out, True
-        buf += d
-        msgs, buf = sipmsg.split_stream(buf)
-        out += [sipmsg.Message(m) for m in msgs]
-    return out, False
-
-
 def over_tls(data, via, src):
     """An in-dialog request a harness UA built, as sent over TLS from src."""
     return data.replace(via, b"SIP/2.0/TLS %s:%d" % (src[0].encode(), src[1]))
@@ -662,7 +641,7 @@ def case_peer_other_dialog(ctx):
             data, cseq, _ = da.build(meth, contact="")
             tls_send(s, over_tls(data, via_a, s.getsockname()), records)
             sent += 1
-            got, closed = tls_read(s, 5.0)
+            got, closed = sipmsg.read_messages(s, 5.0)
             s.close()
             what = "%s naming the other leg's dialog in %d record(s)" % (meth, records)
             ctx.log("%s -> %s", what, [(m.status, m.header("Allow")) for m in got])
@@ -685,7 +664,7 @@ def case_peer_other_dialog(ctx):
     data, _, _ = db.build("INFO", b"x" * 20000, contact="", content_type="text/plain")
     tls_send(s, over_tls(data, b"SIP/2.0/UDP %s:%d" % (PEER.encode(), b.port),
                          s.getsockname()), 2)
-    got, _ = tls_read(s, 5.0)
+    got, _ = sipmsg.read_messages(s, 5.0)
     s.close()
     ctx.log("B's own 20 KB INFO over TLS in 2 records -> %s", [m.status for m in got])
     if [m.status for m in got] != [415]:
@@ -695,7 +674,7 @@ def case_peer_other_dialog(ctx):
     data, _, _ = db.build("BYE", contact="")
     tls_send(s, over_tls(data, b"SIP/2.0/UDP %s:%d" % (PEER.encode(), b.port),
                          s.getsockname()), 2)
-    got, _ = tls_read(s, 5.0)
+    got, _ = sipmsg.read_messages(s, 5.0)
     s.close()
     ctx.log("B's own BYE over TLS in 2 records -> %s", [m.status for m in got])
     if [m.status for m in got] != [200]:
@@ -716,7 +695,7 @@ def case_peer_other_dialog_drop(ctx):
     s = tls_from(PEER, dest, pctx)
     data, _, _ = da.build("BYE", contact="")
     tls_send(s, over_tls(data, b"SIP/2.0/UDP 127.0.0.1:%d" % a.port, s.getsockname()))
-    got, closed = tls_read(s, 1.5)
+    got, closed = sipmsg.read_messages(s, 1.5)
     closed = closed or peer_closed(s, 2.0)
     s.close()
     ctx.log("drop mode: BYE naming the other dialog -> %s, closed %s",
@@ -816,7 +795,7 @@ def case_mutation_tls(ctx):
                             time.sleep(0.005)
                             s.sendall(data[cut:])
                         written += 1
-                    got, _ = tls_read(s, 0.3, want=PER_CONN)
+                    got, _ = sipmsg.read_messages(s, 0.3, want=PER_CONN)
                     answers += len(got)
                 except (ssl.SSLError, OSError):
                     cut_short += 1   # trunxd closed it (a refusal, or bytes it will not frame)
@@ -873,7 +852,7 @@ def case_guard_rate(ctx):
     src = s.getsockname()
     for n in range(40):
         s.sendall(options_msg(src, dest, n))
-    got, closed = tls_read(s, 3.0, want=40)
+    got, closed = sipmsg.read_messages(s, 3.0, want=40)
     limited = t.counter("rate_limited") - limited0
     ctx.log("40 OPTIONS over TLS: %d answered, rate_limited +%d, closed %s", len(got),
             limited, closed)
@@ -882,7 +861,7 @@ def case_guard_rate(ctx):
                              "+%d, closed %s" % (len(got), limited, closed))
     time.sleep(1.5)
     s.sendall(options_msg(src, dest, 99))
-    got, _ = tls_read(s, 5.0)
+    got, _ = sipmsg.read_messages(s, 5.0)
     if [m.status for m in got] != [200]:
         raise AssertionError("after the bucket refilled: %s" % [m.status for m in got])
 
@@ -899,7 +878,7 @@ def case_refused_welcome(ctx):
     for records in (1, 3):
         s = tls_from(PEER, dest, pctx)
         tls_send(s, options_msg(s.getsockname(), dest, records), records)
-        got, closed = tls_read(s, 5.0)
+        got, closed = sipmsg.read_messages(s, 5.0)
         closed = closed or peer_closed(s, 2.0)
         s.close()
         ctx.log("OPTIONS in %d record(s) from the dialog's peer -> %s, closed %s",
