@@ -272,21 +272,30 @@ static int on_client_hello(SSL *ssl, int *al, void *arg)
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
+/* The library's own definition of a function taken over here (the next after the
+ * executable's), looked up once. Without libssl below us nothing can work. */
+static void *library_next(_Atomic(void *) *slot, const char *name)
+{
+	void *fn = atomic_load(slot);
+
+	if (!fn) {
+		fn = dlsym(RTLD_NEXT, name);
+		if (!fn)
+			abort();
+		atomic_store(slot, fn);
+	}
+	return fn;
+}
+
 typedef void (set_verify_f)(SSL_CTX *, int, SSL_verify_cb);
 
 /* The stack's call (see WHY); any other caller gets the library's function as is. */
 void SSL_CTX_set_verify(SSL_CTX *ctx, int mode, SSL_verify_cb cb)
 {
-	static _Atomic(set_verify_f *) next;
-	set_verify_f *fn = atomic_load(&next);
+	static _Atomic(void *) next;
+	set_verify_f *fn = (set_verify_f *)library_next(&next, "SSL_CTX_set_verify");
 	struct sipua *ua;
 
-	if (!fn) {
-		fn = (set_verify_f *)dlsym(RTLD_NEXT, "SSL_CTX_set_verify");
-		if (!fn)
-			abort();   /* no libssl below us: nothing can work */
-		atomic_store(&next, fn);
-	}
 	pthread_mutex_lock(&attach_lock);
 	ua = attaching && pthread_equal(attaching_thread, pthread_self()) ? attaching : NULL;
 	pthread_mutex_unlock(&attach_lock);
@@ -328,15 +337,9 @@ typedef int (cipher_list_f)(SSL_CTX *, const char *);
  */
 int SSL_CTX_set_cipher_list(SSL_CTX *ctx, const char *list)
 {
-	static _Atomic(cipher_list_f *) next;
-	cipher_list_f *fn = atomic_load(&next);
+	static _Atomic(void *) next;
+	cipher_list_f *fn = (cipher_list_f *)library_next(&next, "SSL_CTX_set_cipher_list");
 
-	if (!fn) {
-		fn = (cipher_list_f *)dlsym(RTLD_NEXT, "SSL_CTX_set_cipher_list");
-		if (!fn)
-			abort();
-		atomic_store(&next, fn);
-	}
 	if (ctx && ctx_idx >= 0) {
 		const struct sipua *ua = SSL_CTX_get_ex_data(ctx, ctx_idx);
 
@@ -361,16 +364,10 @@ typedef int (shutdown_f)(SSL *);
  */
 int SSL_shutdown(SSL *ssl)
 {
-	static _Atomic(shutdown_f *) next;
-	shutdown_f *fn = atomic_load(&next);
+	static _Atomic(void *) next;
+	shutdown_f *fn = (shutdown_f *)library_next(&next, "SSL_shutdown");
 	int r;
 
-	if (!fn) {
-		fn = (shutdown_f *)dlsym(RTLD_NEXT, "SSL_shutdown");
-		if (!fn)
-			abort();
-		atomic_store(&next, fn);
-	}
 	r = fn(ssl);
 	if (ssl && ctx_idx >= 0 && SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_idx)) {
 		BIO *rb = SSL_get_rbio(ssl), *wb = SSL_get_wbio(ssl);
@@ -399,15 +396,9 @@ typedef X509 *(peer_cert_f)(const SSL *);
  */
 X509 *SSL_get1_peer_certificate(const SSL *ssl)
 {
-	static _Atomic(peer_cert_f *) next;
-	peer_cert_f *fn = atomic_load(&next);
+	static _Atomic(void *) next;
+	peer_cert_f *fn = (peer_cert_f *)library_next(&next, "SSL_get1_peer_certificate");
 
-	if (!fn) {
-		fn = (peer_cert_f *)dlsym(RTLD_NEXT, "SSL_get1_peer_certificate");
-		if (!fn)
-			abort();
-		atomic_store(&next, fn);
-	}
 	if (ssl && ctx_idx >= 0 && SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_idx))
 		return NULL;
 	return fn(ssl);
@@ -433,16 +424,9 @@ typedef int (ssl_error_f)(const SSL *, int);
 
 static ssl_wio_f *next_write(void)
 {
-	static _Atomic(ssl_wio_f *) next;
-	ssl_wio_f *fn = atomic_load(&next);
+	static _Atomic(void *) next;
 
-	if (!fn) {
-		fn = (ssl_wio_f *)dlsym(RTLD_NEXT, "SSL_write");
-		if (!fn)
-			abort();
-		atomic_store(&next, fn);
-	}
-	return fn;
+	return (ssl_wio_f *)library_next(&next, "SSL_write");
 }
 
 /* The front's stateless answer on a TLS connection: one record, or nothing when the
@@ -474,17 +458,11 @@ static bool sealed_write(void *warg, const void *buf, size_t n)
 
 int SSL_read(SSL *ssl, void *buf, int num)
 {
-	static _Atomic(ssl_io_f *) next;
-	ssl_io_f *fn = atomic_load(&next);
+	static _Atomic(void *) next;
+	ssl_io_f *fn = (ssl_io_f *)library_next(&next, "SSL_read");
 	struct sipua_tls_conn *c;
 	size_t kept;
 
-	if (!fn) {
-		fn = (ssl_io_f *)dlsym(RTLD_NEXT, "SSL_read");
-		if (!fn)
-			abort();
-		atomic_store(&next, fn);
-	}
 	c = framed_conn(ssl);
 	if (!c || num <= 0)
 		return fn(ssl, buf, num);
@@ -513,18 +491,12 @@ typedef int (ssl_pending_f)(const SSL *);
  * there are some; the socket may have nothing more to wake it). */
 int SSL_pending(const SSL *ssl)
 {
-	static _Atomic(ssl_pending_f *) next;
-	ssl_pending_f *fn = atomic_load(&next);
+	static _Atomic(void *) next;
+	ssl_pending_f *fn = (ssl_pending_f *)library_next(&next, "SSL_pending");
 	struct sipua_tls_conn *c;
 	size_t left;
 	int n;
 
-	if (!fn) {
-		fn = (ssl_pending_f *)dlsym(RTLD_NEXT, "SSL_pending");
-		if (!fn)
-			abort();
-		atomic_store(&next, fn);
-	}
 	n = fn(ssl);
 	c = framed_conn(ssl);
 	if (!c)
@@ -549,16 +521,10 @@ int SSL_write(SSL *ssl, const void *buf, int num)
 /* "Nothing yet" after an SSL_read of ours that the front left empty (see SSL_read). */
 int SSL_get_error(const SSL *ssl, int ret)
 {
-	static _Atomic(ssl_error_f *) next;
-	ssl_error_f *fn = atomic_load(&next);
+	static _Atomic(void *) next;
+	ssl_error_f *fn = (ssl_error_f *)library_next(&next, "SSL_get_error");
 	struct sipua_tls_conn *c;
 
-	if (!fn) {
-		fn = (ssl_error_f *)dlsym(RTLD_NEXT, "SSL_get_error");
-		if (!fn)
-			abort();
-		atomic_store(&next, fn);
-	}
 	if (ret <= 0 && (c = framed_conn(ssl)) && c->want_read)
 		return SSL_ERROR_WANT_READ;
 	return fn(ssl, ret);
