@@ -394,6 +394,18 @@ static bool is_loopback(const char *ip)
 	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0;
 }
 
+/* A port: 1-65535 in decimal digits and nothing else ("8080x", " 80" and an
+ * overflowing number are not ports). */
+static bool port_ok(const char *s)
+{
+	unsigned long v = 0;
+
+	if (!*s || strlen(s) > 5 || s[strspn(s, "0123456789")])
+		return false;
+	v = strtoul(s, NULL, 10);
+	return v >= 1 && v <= 65535;
+}
+
 static int check_api(struct conf_ctx *c, void *obj)
 {
 	struct conf *cf = obj;
@@ -417,7 +429,7 @@ static int check_api(struct conf_ctx *c, void *obj)
 		const char *colon = strrchr(sl, ':');
 		size_t n = colon ? (size_t)(colon - sl) : 0;
 
-		if (n && sl[0] == '[' && sl[n - 1] == ']') {
+		if (n >= 2 && sl[0] == '[' && sl[n - 1] == ']' && n - 2 < sizeof(ip)) {
 			memcpy(ip, sl + 1, n - 2);
 			ip[n - 2] = 0;
 		} else if (n && n < sizeof(ip)) {
@@ -426,8 +438,7 @@ static int check_api(struct conf_ctx *c, void *obj)
 		} else {
 			ip[0] = 0;
 		}
-		if (!colon || !conf_is_ip(ip) || !is_loopback(ip) || atoi(colon + 1) <= 0 ||
-		    atoi(colon + 1) > 65535)
+		if (!colon || !conf_is_ip(ip) || !is_loopback(ip) || !port_ok(colon + 1))
 			return conf_fail(c, conf_key_line(sec, &c->cur, "service_listen"),
 					 "service_listen: \"%s\" is neither unix:/path nor a "
 					 "loopback ip:port", sl);

@@ -269,6 +269,11 @@ static void test_value_forms(void **state)
 	assert_int_equal(cf->media.rtp_timeout_ms, 3600000);
 	assert_string_equal(cf->media.bind_addr, "10.0.0.1");
 	conf_free(cf);
+	/* [api] service_listen on a loopback address, IPv4 and IPv6 */
+	assert_int_equal(parse(&cf, MEDIA "[api]\nservice_listen = 127.0.0.1:65535\n"), 0);
+	conf_free(cf);
+	assert_int_equal(parse(&cf, MEDIA "[api]\nservice_listen = [::1]:1\n"), 0);
+	conf_free(cf);
 	/* wildcard media address with advertise; advertise without port; IPv6 bare */
 	assert_int_equal(parse(&cf, "[sip]\nadvertise = 203.0.113.9\n[media]\nadvertise = "
 				   "203.0.113.9\n"), 0);
@@ -311,6 +316,12 @@ static void test_value_forms(void **state)
 				   "[trunk late]\nuri = sip:late.example.com\n"), 0);
 	conf_free(cf);
 }
+
+/* 150 characters: longer than any address (CONF_HOST_MAX), short enough for
+ * [api] service_listen (255) and the error message */
+#define LONG10  "::::::::::"
+#define LONG150 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 LONG10 \
+		LONG10 LONG10 LONG10 LONG10 LONG10
 
 struct bad {
 	const char *text;
@@ -365,6 +376,17 @@ static const struct bad bad_cases[] = {
 	 "t.conf:2: shutdown_grace: \"3601\" is not a number in 0-3600"},
 	{"[sip]\nunknown_source = ignore\n",
 	 "t.conf:2: unknown_source: \"ignore\" is not one of reject|drop"},
+	/* [api] service_listen: the port is digits only; a bracketed address longer
+	 * than an address is refused, not copied */
+	{MEDIA "[api]\nservice_listen = 127.0.0.1:8080x\n", "t.conf:4: service_listen: "
+	 "\"127.0.0.1:8080x\" is neither unix:/path nor a loopback ip:port"},
+	{MEDIA "[api]\nservice_listen = 127.0.0.1:99999999999999999999\n", "t.conf:4: "
+	 "service_listen: \"127.0.0.1:99999999999999999999\" is neither unix:/path nor "
+	 "a loopback ip:port"},
+	{MEDIA "[api]\nservice_listen = [::1]: 80\n", "t.conf:4: service_listen: "
+	 "\"[::1]: 80\" is neither unix:/path nor a loopback ip:port"},
+	{MEDIA "[api]\nservice_listen = [" LONG150 "]:8080\n", "t.conf:4: service_listen: \"["
+	 LONG150 "]:8080\" is neither unix:/path nor a loopback ip:port"},
 	/* listen, advertise, transports */
 	{"[sip]\nlisten = 1.2.3.4\n", "t.conf:2: listen: missing port (ip:port)"},
 	{"[sip]\nlisten = host.example.com:5060\n",
