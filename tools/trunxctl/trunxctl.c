@@ -30,6 +30,7 @@
 #define EXIT_REPLY   1
 #define EXIT_USAGE   2
 #define EXIT_CONNECT 3
+#define EXIT_OUTPUT  4
 
 #define DEV_SOCKET "var/trunxd.sock"
 #define REPLY_MAX (64u << 20)   /* refuse absurd replies rather than exhaust memory */
@@ -75,7 +76,8 @@ static void usage(FILE *out)
 		"                      %s if it exists (tools/run.sh), else %s)\n"
 		"  -t, --timeout SEC   wait this long for the reply (default 15)\n"
 		"  -j, --json          print the daemon's JSON reply as is\n"
-		"exit codes: 0 ok, 1 error reply, 2 usage, 3 cannot connect\n",
+		"exit codes: 0 ok, 1 error reply, 2 usage, 3 cannot connect,\n"
+		"            4 the answer could not be written to standard output\n",
 		DEV_SOCKET, TRUNXCTL_DEFAULT_SOCKET);
 }
 
@@ -124,6 +126,19 @@ static int send_all(int fd, const char *buf, size_t len)
 		len -= (size_t)w;
 	}
 	return 0;
+}
+
+/* -t SECONDS: a whole number in 1-3600, nothing after it; 0 when it is not. */
+static int parse_timeout(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > 3600)
+		return 0;
+	return (int)v;
 }
 
 static const char *str_or(const json_t *v, const char *dflt)
@@ -251,8 +266,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 's': path = optarg; break;
 		case 't':
-			timeout_s = atoi(optarg);
-			if (timeout_s <= 0 || timeout_s > 3600) {
+			timeout_s = parse_timeout(optarg);
+			if (timeout_s <= 0) {
 				fprintf(stderr, "trunxctl: bad timeout '%s'\n", optarg);
 				return EXIT_USAGE;
 			}
@@ -332,5 +347,12 @@ int main(int argc, char **argv)
 			str_or(json_object_get(obj, "message"), ""));
 	json_decref(obj);
 	free(reply);
+	/* What a script reads: an answer cut short (a full disk, a closed pipe) is not
+	 * a success. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "trunxctl: cannot write the answer to standard output: %s\n",
+			strerror(errno ? errno : EIO));
+		return EXIT_OUTPUT;
+	}
 	return rc;
 }

@@ -471,5 +471,28 @@ def case_shutdown_status(ctx):
     assert td.events("b2bua.stop"), "no record of the call still up after the grace"
 
 
+def case_answer_unwritten(ctx):
+    """An answer trunxctl cannot write to its standard output (here /dev/full, as a full
+    disk) is not a success: exit code 4 and a line on stderr, in JSON and human form.
+    A timeout with anything after its number is refused as usage, not read as the
+    number."""
+    td = trunxd.Trunxd(ctx, ctx.trunxd_path).start()
+    sock = td.conf.control_socket
+    for args in (["status"], ["status", "--json"], ["calls"]):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([ctx.trunxctl_path, "-s", sock] + args, stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=20)
+        assert p.returncode == 4, "trunxctl %s to /dev/full: rc %d, stderr %r" % (
+            " ".join(args), p.returncode, p.stderr)
+        assert "cannot write the answer to standard output" in p.stderr, p.stderr
+    _, out, _ = _ctl(ctx, td, "status")
+    assert "version" in out, out
+    for bad in ("5x", "0", "3601", "", "99999999999999999999"):
+        _, _, err = _ctl(ctx, td, "-t", bad, "status", expect_rc=2)
+        assert "bad timeout" in err, err
+    _ctl(ctx, td, "-t", "5", "status")
+    assert td.stop() == 0
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))
