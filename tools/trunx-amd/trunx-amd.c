@@ -17,7 +17,8 @@
  *   --trace             also print one line per analysed frame to stderr
  *   --tones             print every tone event of the whole file instead
  *                       (beeps, fax, SIT; one per line), for diagnosis
- * Exit: 0 done, 1 unreadable or unsupported file, 2 bad usage.
+ * Exit: 0 done, 1 unreadable or unsupported file, 2 bad usage, 3 the verdict could not
+ * be written to standard output.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -144,7 +145,8 @@ static const char help[] =
 	"                         leans to changes (what it would answer if the\n"
 	"                         analysis ended then), 0/1 (0)\n"
 	"\n"
-	"Exit: 0 done, 1 unreadable or unsupported file, 2 bad usage.\n";
+	"Exit: 0 done, 1 unreadable or unsupported file, 2 bad usage, 3 the verdict\n"
+	"could not be written to standard output.\n";
 
 static int usage(void)
 {
@@ -263,6 +265,12 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, "trunx-amd: %s\n", strerror(rc));
 		return 1;
+	}
+	/* A verdict cut short (a full disk, a closed pipe) is not a verdict. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "trunx-amd: cannot write the verdict to standard output: %s\n",
+			strerror(errno ? errno : EIO));
+		return 3;
 	}
 	return 0;
 }

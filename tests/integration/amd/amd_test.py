@@ -301,6 +301,16 @@ def cmd_cli(a):
                 expect(any(m.group(1) == "MACHINE" for m in prov),
                        f"no provisional MACHINE on {c['name']}: {out4!r}")
 
+        # A verdict that cannot be written (/dev/full, as a full disk) is not a success:
+        # exit 3 and a line on stderr, with --tones too.
+        beep = next(c for c in clips if c["beep"] >= 0)   # --tones prints its beep
+        for args in ([clips[0]["path"]], ["--tones", beep["path"]]):
+            with open("/dev/full", "w") as full:
+                p = subprocess.run([tool] + args, stdout=full,
+                                   stderr=subprocess.PIPE, text=True, timeout=120)
+            expect(p.returncode == 3 and "cannot write the verdict" in p.stderr,
+                   f"{args} to /dev/full: exit {p.returncode}, err {p.stderr!r}")
+
         # The same audio as mu-law gives the same answer (a mu-law clip round-trips).
         mu = next(c for c in clips if "codec=ulaw" in c["cond"])
         ulaw_path = os.path.join(tmp, "ulaw.wav")
