@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -134,6 +135,13 @@ static void close_file(struct recorder *r)
 	wav_header(h, r->written);
 	if (fflush(r->f) || fseek(r->f, 0, SEEK_SET) || fwrite(h, 1, WAV_HDR, r->f) != WAV_HDR) {
 		fail(r, "write header");
+		return;
+	}
+	/* On the disk before the rename shows it: a crash or power loss after the rename
+	 * must not leave a whole-looking WAV of zeros. (The rings hold 5 s of audio, so
+	 * the other recordings wait for this without loss.) */
+	if (fflush(r->f) || fdatasync(fileno(r->f))) {
+		fail(r, "sync");
 		return;
 	}
 	if (fclose(r->f)) {
