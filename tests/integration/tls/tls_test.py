@@ -660,26 +660,26 @@ def case_peer_other_dialog(ctx):
     # Into its own dialog, an INFO of 20 KB in two records: let through whole once its
     # end is here, more than one read of the stack's (16 KB) can take; the rest is read
     # at once (SSL_pending), and the stack answers it (415: not a DTMF body).
-    s = tls_from(PEER, dest, pctx)
+    def own_in_two_records(data):
+        """B's own request, sent from PEER over TLS in two records: the statuses."""
+        s = tls_from(PEER, dest, pctx)
+        tls_send(s, over_tls(data, b"SIP/2.0/UDP %s:%d" % (PEER.encode(), b.port),
+                             s.getsockname()), 2)
+        got, _ = sipmsg.read_messages(s, 5.0)
+        s.close()
+        return [m.status for m in got]
+
     data, _, _ = db.build("INFO", b"x" * 20000, contact="", content_type="text/plain")
-    tls_send(s, over_tls(data, b"SIP/2.0/UDP %s:%d" % (PEER.encode(), b.port),
-                         s.getsockname()), 2)
-    got, _ = sipmsg.read_messages(s, 5.0)
-    s.close()
-    ctx.log("B's own 20 KB INFO over TLS in 2 records -> %s", [m.status for m in got])
-    if [m.status for m in got] != [415]:
+    got = own_in_two_records(data)
+    ctx.log("B's own 20 KB INFO over TLS in 2 records -> %s", got)
+    if got != [415]:
         raise AssertionError("B's own 20 KB INFO in 2 records: got %s, expected [415] "
-                             "from the stack" % [m.status for m in got])
-    s = tls_from(PEER, dest, pctx)
+                             "from the stack" % got)
     data, _, _ = db.build("BYE", contact="")
-    tls_send(s, over_tls(data, b"SIP/2.0/UDP %s:%d" % (PEER.encode(), b.port),
-                         s.getsockname()), 2)
-    got, _ = sipmsg.read_messages(s, 5.0)
-    s.close()
-    ctx.log("B's own BYE over TLS in 2 records -> %s", [m.status for m in got])
-    if [m.status for m in got] != [200]:
-        raise AssertionError("B's own split BYE over TLS: got %s, expected [200]"
-                             % [m.status for m in got])
+    got = own_in_two_records(data)
+    ctx.log("B's own BYE over TLS in 2 records -> %s", got)
+    if got != [200]:
+        raise AssertionError("B's own split BYE over TLS: got %s, expected [200]" % got)
     if not a.wait_request("BYE", da.call_id, 5.0):
         raise AssertionError("B's BYE over TLS did not end A's leg")
     if not procs.wait_until(lambda: t.active_calls() == 0, 10, 0.2):
