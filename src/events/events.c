@@ -106,7 +106,7 @@ static void on_sub_disconnect(const redisAsyncContext *ac, int status)
 
 	(void)status;
 	e->sub = NULL;
-	if (e->sub_up)
+	if (e->sub_up && !e->destroying)   /* not our own close at the stop */
 		log_msg(LOG_WARN, "events.unsubscribed", "Redis subscription lost: %s",
 			ac->errstr[0] ? ac->errstr : "closed");
 	e->sub_up = false;

@@ -259,6 +259,8 @@ static void went_down(struct kv *k, const char *why)
 	k->connecting = false;
 	k->ac = NULL;
 	k->setup_left = 0;
+	if (k->destroying)   /* our own close at the stop: nothing was lost */
+		return;
 	if (was_up || !k->fail_logged)
 		log_msg(LOG_WARN, "kv.down", "%s: %s",
 			was_up ? "Redis connection lost" : "cannot connect to Redis", why);

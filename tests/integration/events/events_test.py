@@ -149,6 +149,27 @@ def case_sse_call_order(ctx):
     u.stop()
 
 
+def case_clean_stop(ctx):
+    """An orderly stop (SIGTERM) with Postgres and Redis still up says nothing is wrong:
+    trunxd closing its own Redis connections and its subscription is not "connection
+    lost" (kv.down, events.unsubscribed), and no warning or error follows trunxd.stop."""
+    pg, rd, [(t, port)], u = setup(ctx)
+    t.wait_events("events.subscribed")
+    c = place_calls(ctx, t, 1, duration_ms=300)
+    c.wait()
+    sipp.expect_ok(c)
+    assert t.stop() == 0
+    recs = t.log_records()
+    names = [r.get("event") for r in recs]
+    assert "trunxd.stop" in names, names[-10:]
+    after = recs[names.index("trunxd.stop"):]
+    loud = [r for r in after if r.get("level") in ("warn", "error")]
+    assert not loud, loud
+    assert not [r for r in recs if r.get("event") in ("kv.down", "events.unsubscribed")], \
+        [r for r in recs if r.get("event") in ("kv.down", "events.unsubscribed")]
+    u.stop()
+
+
 def case_reconnect_replay(ctx):
     """A client reads the first events of a call and disconnects; more calls happen;
     it reconnects with Last-Event-ID — to the same node, then to a second node on the
