@@ -25,6 +25,14 @@ else
   trunxd=./build/src/trunxd
 fi
 mkdir -p "$top/var" "$var"   # var/: the sample's control socket and journal
+# One run per var directory: a second one would share the first one's Postgres and
+# Redis and, on its way out, stop them under the first trunxd. The lock is ours alone:
+# the servers and trunxd get the descriptor closed, so it goes with this script.
+exec {lock}>"$var/run.lock"
+if ! flock -n "$lock"; then
+  echo "run: another tools/run.sh is using $var; stop it first (or set TRUNX_VAR_DIR)" >&2
+  exit 1
+fi
 
 check=$("$trunxd" --config "$conf" --check)
 args=()
@@ -45,15 +53,15 @@ if [ -n "$want" ]; then
       postgres) args+=(--postgres "$v") ;;
       redis) args+=(--redis "$v") ;;
     esac
-  done < <(./tools/embedded.sh start "$var" "$want")
+  done < <(./tools/embedded.sh start "$var" "$want" {lock}>&-)
   if [ "$want" != redis ]; then
-    "$trunxd" --config "$conf" "${args[@]}" --seed >&2
+    "$trunxd" --config "$conf" "${args[@]}" --seed >&2 {lock}>&-
   fi
 fi
 
 # trunxd runs as our child so that the servers are stopped after it; SIGINT (Ctrl-C)
 # and SIGTERM reach it as SIGTERM: a graceful stop.
-"$trunxd" --config "$conf" "${args[@]}" &
+"$trunxd" --config "$conf" "${args[@]}" {lock}>&- &
 pid=$!
 trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM
 rc=0

@@ -147,6 +147,15 @@ def case_readme_run(ctx):
     err = run.read_stderr()
     assert "2 trunks and 1 route added to the database" in err, err[-2000:]
     assert "routing loaded: 2 carriers" in err, err[-2000:]
+    # A second run.sh on the same var directory refuses at once and leaves the first
+    # one's servers alone (its exit used to stop the Postgres and Redis in use).
+    second = subprocess.run([os.path.join(ctx.source_dir, "tools", "run.sh"), path],
+                            env=dict(os.environ, **env), cwd=ctx.source_dir,
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode != 0 and "another tools/run.sh" in second.stderr, \
+        (second.returncode, second.stderr[-2000:])
+    s = subprocess.run([tool, "status", var], capture_output=True, text=True, timeout=30)
+    assert "postgres: running" in s.stdout and "redis: running" in s.stdout, s.stdout
     c = calls.uac(ctx, "uac_basic.xml", "127.0.0.1:%d" % port, duration_ms=300)
     calls.finish(c, u)
     sipp.expect_ok(c)
