@@ -8,7 +8,10 @@
  * DESIGN
  * A side accepts RTP from a source that may latch until it latches (first packet),
  * then only from the latched address, until that address has been silent for
- * relatch_ms or an update gives a new remote address. A source may latch when its IP
+ * relatch_ms, an update gives a new remote address, or a packet comes from the exact
+ * address the party's SDP names (the party itself: a previous call's stream still
+ * arriving at a reused port, or another sender on the party's host, that latched
+ * first gives way to it at once). A source may latch when its IP
  * is the SDP address's, one the party's signalling came from, or the one the side was
  * latched to before (or any source, when the side's latch_any is set: its own latch
  * parameter, else the engine's): the port range is no open door
@@ -84,17 +87,25 @@ static bool may_latch(const struct session_side *in, const union media_sa *src)
 	return false;
 }
 
+/* True when src is exactly the address the party's SDP names for RTP. */
+static bool sdp_source(const struct session_side *in, const union media_sa *src)
+{
+	return in->have_remote && !in->null_remote && sa_eq(src, &in->sdp_rtp);
+}
+
 static bool accept_rtp_source(struct session_side *in, const struct session_cfg *cfg,
 			      const union media_sa *src, uint64_t now_ms)
 {
 	if (in->latched) {
 		if (sa_eq(src, &in->peer_rtp))
 			return true;
-		/* After an update that moved the side to another party, the old party's
-		 * last packets may have latched first: the new SDP address takes it back. */
-		if (!(in->latch_provisional && in->have_remote && !in->null_remote &&
-		      sa_eq(src, &in->sdp_rtp)) &&
-		    now_ms - in->last_rx_ms < cfg->relatch_ms) {
+		/* A side latched to a source other than the party's own SDP address (the
+		 * old party after an update moved the side, a previous call's stream
+		 * still arriving at a reused port, another sender on a known host, a NAT's
+		 * port) is taken back by the first packet from that exact address: the
+		 * party itself, who would otherwise be dropped and cut off from the call's
+		 * audio for as long as the other source keeps sending. */
+		if (!sdp_source(in, src) && now_ms - in->last_rx_ms < cfg->relatch_ms) {
 			if (!may_latch(in, src))
 				in->st.rtp_foreign++;
 			return false;
@@ -104,9 +115,8 @@ static bool accept_rtp_source(struct session_side *in, const struct session_cfg 
 		in->st.rtp_foreign++;
 		return false;
 	}
-	if (sa_eq(src, &in->sdp_rtp))
-		in->latch_provisional = false;
-	/* First packet, silence long enough, or a new remote from an update: latch. */
+	/* First packet, silence long enough, the SDP address, or a new remote from an
+	 * update: latch. */
 	if (in->rtcp_latched && !sa_ip_eq(src, &in->peer_rtcp))
 		in->rtcp_latched = false;   /* RTCP follows RTP to the new host */
 	in->peer_rtp = *src;
@@ -233,7 +243,8 @@ static bool accept_rtcp_source(struct session_side *in, const struct session_cfg
 	if (in->rtcp_latched) {
 		if (sa_eq(src, &in->peer_rtcp))
 			goto ok;
-		if (now_ms - in->last_rtcp_ms < cfg->relatch_ms)
+		/* as for RTP: the SDP's RTCP address takes the latch back at once */
+		if (!sa_eq(src, &in->sdp_rtcp) && now_ms - in->last_rtcp_ms < cfg->relatch_ms)
 			return false;
 	}
 	if (!sa_eq(src, &in->sdp_rtcp) && !(in->latched && sa_ip_eq(src, &in->peer_rtp)))

@@ -130,9 +130,8 @@ static void apply_side(struct session_side *sd, const struct media_side_params *
 		sd->latched = false;
 		sd->rtcp_latched = false;
 	} else if (!sd->have_remote || !sa_eq(&rtp, &sd->sdp_rtp)) {
-		/* A new remote address: the next source latches again; when it replaces
-		 * another, a latch on any source but the new address stays provisional. */
-		sd->latch_provisional = sd->have_remote;
+		/* A new remote address: the next source latches again (a packet from
+		 * the new address itself takes a latch on any other source back). */
 		sd->have_remote = true;
 		sd->latched = false;
 		sd->rtcp_latched = false;

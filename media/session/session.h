@@ -101,9 +101,6 @@ struct session_side {
 
 	/* Latching. */
 	bool                latched;       /**< peer_rtp is the only accepted source */
-	bool                latch_provisional; /**< the remote address was changed by an
-						  update: a packet from the new SDP
-						  address takes the latch at once */
 	union media_sa      peer_rtp;      /**< latched RTP source, also our send target */
 	uint64_t            last_rx_ms;    /**< last RTP accepted from this side */
 	bool                rtcp_latched;

@@ -21,6 +21,10 @@ callee PCMA, so trunxd decodes, buffers, conceals and encodes each way) while
   spoofed_port   the same forgeries from the parties' addresses but other ports: none
                  is taken (every packet counted in is the party's), nothing re-latches,
                  and both parties hear each other throughout
+  reused_port    a media range of one call: the next call gets the last one's ports
+                 while the last one's caller still sends to them from the same host;
+                 the new call's parties hear each other, not the stale stream, and
+                 the old caller gets nothing of the new call
 
 After each, trunxd still runs, answers the hang-up with a call record, and exits
 cleanly (sanitizer-clean under the ASan build). Every datagram goes to 127.x; each
@@ -274,6 +278,82 @@ def case_spoofed_peer_relay(ctx):
 
 def case_spoofed_port(ctx):
     spoofed_peer(ctx, 8, port_offset=10)
+
+
+# ---- a previous call's stream at reused ports -------------------------------------------
+
+def case_reused_port(ctx):
+    """The media range holds one call (two port pairs), so the next call gets the ports
+    of the last. The first call's caller keeps sending after its hang-up (a phone whose
+    media outlived its BYE); a second caller on the same host calls the same callee
+    half a second later and starts sending 0.5 s after the answer, the stale stream
+    arriving at its trunxd port all along. From then on the second caller must hear
+    the callee, the callee the second caller (not the first), and the first caller
+    nothing of the new call."""
+    def conf(c):
+        lo = c.media_range[0] + (c.media_range[0] & 1)
+        c.media["port_min"] = lo
+        c.media["port_max"] = lo + 3
+
+    c = pt.Call(ctx, configure=conf)   # it took the first call's INVITE
+    stale_hz, new_hz = 1000, 1500
+    c.a.send(c.to_a, pt.tone(stale_hz, pt.LEVEL, 10 * 8000), set(), time.monotonic())
+    time.sleep(1.0)
+    c.hangup()
+    log0 = os.path.getsize(c.t.proc.stderr_path)
+    time.sleep(0.5)
+    caller2 = pt.ua.UA(name="caller2")
+    ctx.at_end(caller2.close)
+    body = pt._ua_sdp("127.0.0.1", caller2.media_port, pts=pt.PCMU_ONLY)
+    d2, final = caller2.call((c.t.addr, c.t.port), user=pt.DID, body=body)
+    if not d2:
+        raise AssertionError("second call not answered: %s" % (final and final.status))
+    inv2 = c.callee.wait(lambda m: m.method == "INVITE", 5)
+    if inv2 is None:
+        raise AssertionError("the callee got no second INVITE")
+    to_a2, to_b2 = pt.media_of(final.body), pt.media_of(inv2.body)
+    ctx.log("second call: trunxd media a=%s b=%s (first a=%s b=%s)", to_a2, to_b2,
+            c.to_a, c.to_b)
+    if to_a2 != c.to_a:
+        raise AssertionError("the second call did not get the first call's port: %s, %s"
+                             % (to_a2, c.to_a))
+    a2 = pt.RtpPeer(caller2.media)
+    ctx.at_end(a2.stop)
+    t2 = time.monotonic()
+    n = 4 * 50
+    c.b.send(to_b2, pt.tone(TONE_B, pt.LEVEL, n * 160), set(), t2)
+    a2.send(to_a2, pt.tone(new_hz, pt.LEVEL, n * 160), set(), t2 + 0.5)
+    c.b.wait_sent(10)
+    a2.wait_sent(10)
+    time.sleep(0.3)
+    since, until = t2 + 1.0, t2 + 3.8
+    share, frames = heard(a2, TONE_B, since, until)
+    ctx.log("second caller heard %d Hz in %.1f %% of %d frames", TONE_B, 100 * share, frames)
+    got = pt.frames_of(c.b.audio(since, until), [new_hz, stale_hz])
+    new_share = sum(1 for f in got if f == new_hz) / len(got) if got else 0.0
+    stale = sum(1 for f in got if f == stale_hz)
+    ctx.log("callee: %d frames, %.1f %% of %d Hz, %d of the first caller's %d Hz",
+            len(got), 100 * new_share, new_hz, stale, stale_hz)
+    leaked = sum(1 for p in c.a.got if since <= p[0] < until)
+    ctx.log("the first caller received %d packets of the second call", leaked)
+    d2.bye()
+    recs = c.t.wait_events("call.end", 2, 10)
+    if len(recs) != 2:
+        raise AssertionError("no call.end for the second call")
+    ctx.log("call.end: %s", {k: v for k, v in recs[1].items() if k.startswith("rtp_")})
+    c.t.check_alive()
+    if frames < 0.8 * (until - since) * 50 or share < 0.9:
+        raise AssertionError("the second caller heard its callee in %.1f %% of %d frames "
+                             "(the callee's audio went elsewhere)" % (100 * share, frames))
+    if len(got) < 0.8 * (until - since) * 50 or new_share < 0.9 or stale:
+        raise AssertionError("the callee heard the second caller in %.1f %% of %d frames "
+                             "and the first caller's stale stream in %d"
+                             % (100 * new_share, len(got), stale))
+    if leaked:
+        raise AssertionError("the first caller received %d packets of the second call"
+                             % leaked)
+    if os.path.getsize(c.t.proc.stderr_path) - log0 > 64 << 10:
+        raise AssertionError("the log grew by more than 64 KB")
 
 
 if __name__ == "__main__":
