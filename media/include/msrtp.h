@@ -11,7 +11,13 @@
  * with the ones in use and replaces only the context whose key changed, so an update
  * that keeps a key (a re-INVITE for hold, a codec switch) keeps the counter, and a new
  * key (rekey by re-INVITE) starts a fresh context. Nothing is allocated per packet
- * (libsrtp allocates a stream for a new SSRC, after it authenticated).
+ * (libsrtp allocates a stream for a new SSRC, after it authenticated, and keeps it
+ * until the context goes, searching them one by one for each packet). So each
+ * context holds at most MSRTP_SSRC_MAX SSRCs: inbound, a new one frees the stream of
+ * the one unused longest (a party that changes SSRC without end cannot grow memory
+ * or the search; an SSRC that comes back after that starts afresh, its replay window
+ * and rollover counter gone); outbound, where a stream made again would repeat its
+ * keystream, a packet of a new SSRC over the bound is refused.
  *
  * Buffers given to the protect calls must have MSRTP_TRAILER bytes of room after the
  * packet. Owned by one thread (the session's worker).
@@ -26,6 +32,7 @@
 #include "media.h"
 
 #define MSRTP_TRAILER 144   /**< libsrtp may write this much past the packet */
+#define MSRTP_SSRC_MAX 16   /**< SSRCs (libsrtp streams) one context holds */
 
 struct msrtp;
 
@@ -52,7 +59,8 @@ enum msrtp_result msrtp_unprotect(struct msrtp *m, bool rtcp, uint8_t *buf, size
 /**
  * Protects an RTP or RTCP packet in place; *len grows by the tag (and the SRTCP index).
  * @param cap  bytes available at buf (must leave MSRTP_TRAILER after *len)
- * @return 0, ENOSPC, EIO
+ * @return 0, ENOSPC, EIO (too short, libsrtp refused, or a new SSRC over
+ *         MSRTP_SSRC_MAX)
  */
 int msrtp_protect(struct msrtp *m, bool rtcp, uint8_t *buf, size_t *len, size_t cap);
 

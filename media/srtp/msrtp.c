@@ -3,6 +3,7 @@
  */
 #include "msrtp.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -17,6 +18,12 @@ struct msrtp_dir {
 	srtp_t  ctx;                          /**< NULL = none */
 	enum media_srtp_suite suite;
 	uint8_t key[MEDIA_SRTP_KEY_LEN];
+	/* The SSRCs libsrtp holds a stream for in ctx (it makes one for each new SSRC
+	 * and never frees it), and when each was last used (inbound only). */
+	uint32_t ssrc[MSRTP_SSRC_MAX];
+	uint64_t used[MSRTP_SSRC_MAX];
+	unsigned n;
+	uint64_t tick;
 };
 
 struct msrtp {
@@ -40,6 +47,42 @@ static void dir_free(struct msrtp_dir *d)
 		srtp_dealloc(d->ctx);
 	d->ctx = NULL;
 	d->suite = MEDIA_SRTP_NONE;
+	d->n = 0;
+}
+
+/* The SSRC libsrtp files an SRTP (offset 8) or SRTCP (offset 4) packet under. */
+static uint32_t pkt_ssrc(bool rtcp, const uint8_t *buf)
+{
+	const uint8_t *p = buf + (rtcp ? 4 : 8);
+
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int ssrc_find(const struct msrtp_dir *d, uint32_t ssrc)
+{
+	for (unsigned i = 0; i < d->n; i++)
+		if (d->ssrc[i] == ssrc)
+			return (int)i;
+	return -1;
+}
+
+/* An inbound packet of ssrc authenticated: libsrtp holds a stream for it now. Over
+ * MSRTP_SSRC_MAX, the stream of the SSRC unused longest is freed. */
+static void rx_note(struct msrtp_dir *d, uint32_t ssrc)
+{
+	int i = ssrc_find(d, ssrc);
+
+	if (i < 0 && d->n < MSRTP_SSRC_MAX) {
+		i = (int)d->n++;
+	} else if (i < 0) {
+		i = 0;
+		for (unsigned k = 1; k < d->n; k++)
+			if (d->used[k] < d->used[i])
+				i = (int)k;
+		(void)srtp_remove_stream(d->ctx, htonl(d->ssrc[i]));
+	}
+	d->ssrc[i] = ssrc;
+	d->used[i] = ++d->tick;
 }
 
 static int dir_set(struct msrtp_dir *d, enum media_srtp_suite suite, const uint8_t *key,
@@ -75,7 +118,7 @@ static int dir_set(struct msrtp_dir *d, enum media_srtp_suite suite, const uint8
 		return EIO;
 	}
 	memset(k, 0, sizeof(k));
-	dir_free(d);
+	dir_free(d);   /* and its SSRCs */
 	d->ctx = ctx;
 	d->suite = suite;
 	memcpy(d->key, key, sizeof(d->key));
@@ -126,12 +169,15 @@ enum msrtp_result msrtp_unprotect(struct msrtp *m, bool rtcp, uint8_t *buf, size
 {
 	int n = *len > INT_MAX ? INT_MAX : (int)*len;
 	srtp_err_status_t st;
+	uint32_t ssrc;
 
 	if (!m || !m->rx.ctx || *len < (rtcp ? 8u : 12u))
 		return MSRTP_BAD;
+	ssrc = pkt_ssrc(rtcp, buf);
 	st = rtcp ? srtp_unprotect_rtcp(m->rx.ctx, buf, &n) : srtp_unprotect(m->rx.ctx, buf, &n);
 	switch (st) {
 	case srtp_err_status_ok:
+		rx_note(&m->rx, ssrc);
 		*len = (size_t)n;
 		return MSRTP_OK;
 	case srtp_err_status_replay_fail:
@@ -148,15 +194,26 @@ int msrtp_protect(struct msrtp *m, bool rtcp, uint8_t *buf, size_t *len, size_t 
 {
 	int n;
 	srtp_err_status_t st;
+	uint32_t ssrc;
+	bool known;
 
-	if (!m || !m->tx.ctx)
+	if (!m || !m->tx.ctx || *len < (rtcp ? 8u : 12u))
 		return EIO;
 	if (*len > INT_MAX - MSRTP_TRAILER || *len + MSRTP_TRAILER > cap)
 		return ENOSPC;
+	/* A stream is never freed here: one made again would start its rollover
+	 * counter at 0 and protect an index it protected before (the keystream
+	 * repeated). So a new SSRC over the bound is refused instead. */
+	ssrc = pkt_ssrc(rtcp, buf);
+	known = ssrc_find(&m->tx, ssrc) >= 0;
+	if (!known && m->tx.n == MSRTP_SSRC_MAX)
+		return EIO;
 	n = (int)*len;
 	st = rtcp ? srtp_protect_rtcp(m->tx.ctx, buf, &n) : srtp_protect(m->tx.ctx, buf, &n);
 	if (st != srtp_err_status_ok)
 		return EIO;
+	if (!known)
+		m->tx.ssrc[m->tx.n++] = ssrc;
 	*len = (size_t)n;
 	return 0;
 }

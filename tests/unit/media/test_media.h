@@ -22,6 +22,7 @@ int test_jb_run(void);
 int test_xcode_run(void);
 int test_engine_xcode_run(void);
 int test_rtcp_report_run(void);
+int test_msrtp_run(void);
 int test_engine_srtp_run(void);
 int test_engine_delay_run(void);
 int test_engine_kfwd_run(void);
