@@ -7,7 +7,9 @@
  * buffer and summing exactly to it, padding count valid) and the inner layout of the
  * types the rewrite touches (SR, RR, SDES, BYE: report blocks, chunks and source lists
  * inside their packet). Any other type (APP, RTPFB, PSFB, XR, ...) is passed through
- * untouched. Nothing is allocated.
+ * with only its sender SSRC (the word after the header, when there is one) rewritten,
+ * and for RTPFB and PSFB the media source SSRC mapped like a report block's.
+ * Nothing is allocated.
  */
 #ifndef TRUNX_RTCP_H
 #define TRUNX_RTCP_H
@@ -22,6 +24,8 @@ enum rtcp_type {
 	RTCP_SDES = 202,
 	RTCP_BYE  = 203,
 	RTCP_APP  = 204,
+	RTCP_RTPFB = 205,   /**< RFC 4585 transport-layer feedback */
+	RTCP_PSFB  = 206,   /**< RFC 4585 payload-specific feedback */
 };
 
 #define RTCP_HDR_LEN     4
@@ -50,12 +54,13 @@ int rtcp_walk(const uint8_t *buf, size_t len, rtcp_pkt_h *h, void *arg);
 /** What rtcp_rewrite() changes. */
 struct rtcp_map {
 	/** New SSRC for every sender-side identifier: SR/RR sender, SDES chunk items,
-	 *  BYE sources. One stream per direction leaves the relay, so they all collapse
-	 *  onto it. */
+	 *  BYE sources, the sender SSRC of any other type. One stream per direction
+	 *  leaves the relay, so they all collapse onto it. */
 	uint32_t sender_ssrc;
 	/** Added (mod 2^32) to the RTP timestamp of SRs: the sender's timestamp offset. */
 	uint32_t sr_ts_add;
-	/** When true, report blocks about report_from are rewritten to be about report_to,
+	/** When true, report blocks (and RTPFB/PSFB media sources) about report_from
+	 *  are rewritten to be about report_to,
 	 *  and report_seq_add is added (mod 2^16) to the low 16 bits of their extended
 	 *  highest sequence number. Blocks about other SSRCs are left alone. */
 	bool     report_map;

@@ -89,8 +89,21 @@ static int one_packet(uint8_t *p, size_t body_len, uint8_t type, unsigned count,
 		for (unsigned i = 0; m && i < count; i++)
 			rtp_put32(p + RTCP_HDR_LEN + 4 * i, m->sender_ssrc);
 		return 0;
+	case RTCP_RTPFB:
+	case RTCP_PSFB:
+		/* RFC 4585: sender SSRC, then the media source the feedback is about */
+		if (body_len >= RTCP_HDR_LEN + 8 && m) {
+			rtp_put32(p + 4, m->sender_ssrc);
+			if (m->report_map && rtp_get32(p + 8) == m->report_from)
+				rtp_put32(p + 8, m->report_to);
+		}
+		return 0;
 	default:
-		return 0;   /* passed through untouched */
+		/* APP, XR and the rest start with their sender's SSRC too; what follows
+		 * is passed through untouched */
+		if (body_len >= RTCP_HDR_LEN + 4 && m)
+			rtp_put32(p + 4, m->sender_ssrc);
+		return 0;
 	}
 }
 

@@ -79,6 +79,47 @@ static void test_walk(void **state)
 	assert_int_equal(rtcp_walk(b, n, NULL, NULL), 0);
 }
 
+/* Feedback (RFC 4585) and any other type: the sender's SSRC is the outgoing one
+ * (the far side never sees the party's own, and an SRTP leg's context files the
+ * packet under trunx's SSRC, not one per SSRC the party makes up); the media source
+ * of a feedback packet about our stream becomes the original source's. */
+static void test_rewrite_feedback(void **state)
+{
+	uint8_t b[64], orig[64];
+	struct rtcp_map m = {.sender_ssrc = 0x99999999, .report_map = true,
+			     .report_from = 0x22222222, .report_to = 0x33333333};
+	size_t o = 0;
+
+	(void)state;
+	/* PSFB PLI (12), RTPFB NACK (16), XR with an empty body (8), an unknown type
+	 * carrying only its header (4) */
+	b[o] = 0x81; b[o + 1] = 206; rtp_put16(b + o + 2, 2);
+	rtp_put32(b + o + 4, 0x11111111); rtp_put32(b + o + 8, 0x22222222);
+	o += 12;
+	b[o] = 0x81; b[o + 1] = 205; rtp_put16(b + o + 2, 3);
+	rtp_put32(b + o + 4, 0x11111111); rtp_put32(b + o + 8, 0x55555555);
+	rtp_put32(b + o + 12, 0x00070001);
+	o += 16;
+	b[o] = 0x80; b[o + 1] = 207; rtp_put16(b + o + 2, 1);
+	rtp_put32(b + o + 4, 0x11111111);
+	o += 8;
+	b[o] = 0x80; b[o + 1] = 210; rtp_put16(b + o + 2, 0);
+	o += 4;
+	memcpy(orig, b, o);
+	assert_int_equal(rtcp_rewrite(b, o, &m), 0);
+	assert_int_equal(rtp_get32(b + 4), 0x99999999);          /* PLI sender */
+	assert_int_equal(rtp_get32(b + 8), 0x33333333);          /* about our stream */
+	assert_int_equal(rtp_get32(b + 12 + 4), 0x99999999);     /* NACK sender */
+	assert_int_equal(rtp_get32(b + 12 + 8), 0x55555555);     /* about another: kept */
+	assert_memory_equal(b + 12 + 12, orig + 12 + 12, 4);     /* FCI untouched */
+	assert_int_equal(rtp_get32(b + 28 + 4), 0x99999999);     /* XR sender */
+	assert_memory_equal(b + 36, orig + 36, 4);               /* header-only packet */
+	/* the walk alone writes nothing */
+	memcpy(b, orig, o);
+	assert_int_equal(rtcp_walk(b, o, NULL, NULL), 0);
+	assert_memory_equal(b, orig, o);
+}
+
 static void test_rewrite(void **state)
 {
 	uint8_t b[256], orig[256];
@@ -98,7 +139,9 @@ static void test_rewrite(void **state)
 	assert_memory_equal(b + 40, orig + 40, 12);              /* LSR etc untouched */
 	assert_int_equal(rtp_get32(b + 52 + 4), 0x99999999);     /* SDES chunk */
 	assert_memory_equal(b + 52 + 8, orig + 52 + 8, 8);       /* items untouched */
-	assert_memory_equal(b + 68, orig + 68, 16);              /* APP passed through */
+	assert_memory_equal(b + 68, orig + 68, 4);               /* APP header untouched */
+	assert_int_equal(rtp_get32(b + 68 + 4), 0x99999999);     /* APP source */
+	assert_memory_equal(b + 68 + 8, orig + 68 + 8, 8);       /* name, data untouched */
 	assert_int_equal(rtp_get32(b + 84 + 4), 0x99999999);     /* BYE source */
 	assert_memory_equal(b + 84 + 8, orig + 84 + 8, 4);
 
@@ -188,6 +231,7 @@ int test_rtcp_run(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_walk),
 		cmocka_unit_test(test_rewrite),
+		cmocka_unit_test(test_rewrite_feedback),
 		cmocka_unit_test(test_rr_and_padding),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_handler_stops),
