@@ -383,6 +383,54 @@ static void test_tamper_replay(void **state)
 	assert_int_equal(closed.stats[0].rtp_in, 16);
 }
 
+/* An SRTP side latches only to a source whose packet authenticated: a sender on the
+ * party's host (which may latch) that sends first, in the clear or with a forged tag,
+ * takes nothing; the party, behind a NAT (its packets from another port than its SDP
+ * names), latches with its first packet and gets B's audio; the other sender none. */
+static void test_unauthenticated_never_latches(void **state)
+{
+	struct mfx f;
+	struct party sa = {0}, sb = {0};
+	struct media_event closed;
+	struct peer a2, x;
+	uint8_t buf[PKT_MAX];
+	struct rtp_hdr h;
+	uint32_t tag;
+	size_t n;
+
+	(void)state;
+	fx_open(&f);
+	peer_open(&a2, NULL);
+	peer_open(&x, NULL);
+	party_srtp(&sa, &f.p.side[0], MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, 9);
+	update(&f);
+	n = make_rtp(NULL, buf, 1, 0, 0x5, 1);               /* in the clear */
+	peer_send(&x, f.pa, buf, n);
+	n = make_rtp(NULL, buf, 2, 160, 0x5, 2);             /* a made-up tag */
+	memset(buf + n, 0xa5, 10);
+	peer_send(&x, f.pa, buf, n + 10);
+	n = make_rtp(&sa, buf, 3, 320, 0x5, 3);              /* the party's, one bit off */
+	buf[30] ^= 0x10;
+	peer_send(&x, f.pa, buf, n);
+	assert_false(recv_rtp(&f.b, NULL, &h, &tag, QUIET_MS));
+	/* B talks: nothing has latched, so it goes to A's SDP address, not to x */
+	stream(&f, &f.b, f.pb, NULL, &f.a, &sa, 100, 0xb, 3, 50);
+	assert_int_equal(peer_drain(&x, 50), 0);
+	/* the party (NAT: another port than its SDP's) latches at its first packet */
+	stream(&f, &a2, f.pa, &sa, &f.b, NULL, 10, 0xa, 5, 10);
+	stream(&f, &f.b, f.pb, NULL, &a2, &sa, 103, 0xb, 5, 60);
+	n = make_rtp(NULL, buf, 4, 480, 0x5, 4);
+	peer_send(&x, f.pa, buf, n);
+	assert_false(recv_rtp(&f.b, NULL, &h, &tag, QUIET_MS));
+	stream(&f, &f.b, f.pb, NULL, &a2, &sa, 108, 0xb, 3, 70);
+	assert_int_equal(peer_drain(&x, 50), 0);
+	fx_close(&f, &closed, &sa, &sb);
+	assert_int_equal(closed.stats[0].srtp_auth_fail, 4);
+	assert_int_equal(closed.stats[0].rtp_in, 5);
+	peer_close(&a2);
+	peer_close(&x);
+}
+
 /* ---- pending keys ---- */
 
 /* While B's keys are pending, nothing goes to B in the clear and B's packets are not
@@ -489,6 +537,7 @@ int test_engine_srtp_run(void)
 		cmocka_unit_test(test_bridge_32),
 		cmocka_unit_test(test_srtcp),
 		cmocka_unit_test(test_tamper_replay),
+		cmocka_unit_test(test_unauthenticated_never_latches),
 		cmocka_unit_test(test_pending),
 		cmocka_unit_test(test_transcoded),
 		cmocka_unit_test(test_wrap_and_rekey),
