@@ -185,6 +185,8 @@ struct sipua_leg {
 	nua_saved_event_t bye_saved[1];   /**< the peer's BYE to answer then, or NULL */
 	struct sipua_timer *bye_timer;    /**< answers it anyway after SIPUA_BYE_WAIT_MS */
 	bool              cancelled;      /**< CANCEL sent */
+	bool              bye_sent;       /**< outbound or answered: our BYE sent (or
+					       deferred behind our re-INVITE) */
 	enum sipua_offer_kind offer;      /**< incoming offer awaiting sipua_leg_answer() */
 	nua_saved_event_t saved[1];       /**< its request (offer != OFFER_NONE) */
 	struct sockaddr_storage peer[SIPUA_LEG_PEERS]; /**< the peer's IPs (ports zero) */
@@ -193,6 +195,8 @@ struct sipua_leg {
 	enum sipua_transport transport;
 	struct sockaddr_storage src;      /**< inbound: where the INVITE came from */
 	struct sipua_policy policy;
+	char              early_sdp_tag[64]; /**< outbound: To-tag of the first 18x with
+					       SDP ("" until one came) */
 	bool              peer_100rel;    /**< inbound: the INVITE said Supported/Require 100rel */
 	char              call_id[128];
 	/* DTMF digits sent by INFO (sipua_info.c), one in flight at a time. */

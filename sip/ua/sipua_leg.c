@@ -601,8 +601,12 @@ void sipua_leg_hangup(struct sipua_leg *leg, int status)
 		}
 		return;
 	}
-	if (!leg->hung_up) {
+	/* A leg we cancelled may still be answered: its 2xx crossed our CANCEL (the
+	 * stack ACKs it), and the dialog it made must get its BYE now (RFC 3261 9.1,
+	 * 15), or the called party stays in a call nobody is on. */
+	if (!leg->hung_up || (leg->cancelled && !leg->bye_sent)) {
 		leg->hung_up = true;
+		leg->bye_sent = true;
 		if (!leg->end)
 			leg->end = SIPUA_END_BYE_LOCAL;
 		if (leg->reoffer_pending)
