@@ -177,6 +177,10 @@ struct sipua_ev {
 	bool                update;         /**< OFFER: it came as UPDATE, not re-INVITE */
 	bool                bad_target;     /**< PROGRESS / ANSWERED: the response's Contact or
 					         Record-Route was unusable (not taken) */
+	bool                other_dialog;   /**< ANSWERED: the 2xx came on another early
+					         dialog (To-tag) than the first 18x with SDP:
+					         a fork answered elsewhere, so its SDP is
+					         the answer, not the 18x's */
 	const struct sipua_incoming *in;    /**< INCOMING only */
 	char                dtmf_digit;     /**< INFO: '0'-'9' '*' '#' 'A'-'D' */
 	unsigned            dtmf_duration_ms; /**< INFO: its Duration (100 when absent) */

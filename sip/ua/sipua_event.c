@@ -315,6 +315,15 @@ static void on_r_invite(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, int
 	}
 	if (status < 300 && remote)
 		ev.bad_target = sipua_response_bad_target(sip);
+	if (status > 100 && status < 300 && remote && sip && sip->sip_to) {
+		const char *tag = sip->sip_to->a_tag ? sip->sip_to->a_tag : "";
+
+		if (status < 200 && sipua_has_sdp(sip) && !leg->early_sdp_tag[0])
+			snprintf(leg->early_sdp_tag, sizeof(leg->early_sdp_tag), "%s", tag);
+		else if (status >= 200 && leg->early_sdp_tag[0])
+			ev.other_dialog = strncmp(tag, leg->early_sdp_tag,
+						  sizeof(leg->early_sdp_tag) - 1) != 0;
+	}
 	ev.status = status;
 	ev.msg = nua_current_request(nua);
 	ev_set_sdp(&ev, sip);

@@ -915,6 +915,15 @@ static void b_answered(struct call *c, const struct sipua_ev *ev)
 		fail_call(c, 502, "bad_target", "unusable Contact or Record-Route from the called party");
 		return;
 	}
+	if (ev->other_dialog && ev->sdp && !c->delayed_offer && !c->offer_busy &&
+	    c->media.offer_from < 0 && c->media.side[SIDE_B].valid) {
+		/* A fork behind B: the early media came on one early dialog, the 2xx on
+		 * another, whose own SDP is the answer to our offer (RFC 3261 13.2.1,
+		 * RFC 3264): the media follows it and A's 200 carries what results. */
+		call_log(LOG_INFO, "call.fork", c, "b", "answered on another early dialog "
+			 "than the early media's: its SDP is taken");
+		c->media.offer_from = SIDE_A;
+	}
 	if (c->media.offer_from == SIDE_A) {
 		if (call_b_answer_sdp(c, ev, out, sizeof(out), &n) != 0)
 			return;
