@@ -142,6 +142,8 @@ enum sipua_end {
 	SIPUA_END_CANCEL,      /**< the peer cancelled its INVITE */
 	SIPUA_END_REJECTED,    /**< the INVITE failed (we or the peer answered >= 300) */
 	SIPUA_END_ERROR,       /**< the stack ended the dialog (timeout, transport error) */
+	SIPUA_END_SESSION_EXPIRED, /**< the peer let the session interval (RFC 4028) run
+				    out unrefreshed: the stack sent BYE */
 };
 
 /** Details of a new inbound INVITE (SIPUA_EV_INCOMING). Strings valid during the handler. */

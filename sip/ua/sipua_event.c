@@ -456,6 +456,9 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 		return;
 	case nua_i_error:
 		log_msg(LOG_WARN, "sip.stack_error", "%d %s", status, phrase ? phrase : "");
+		/* ACK or PRACK timeout: the BYE the stack sends next is its own. */
+		if (leg && !leg->aux && !leg->end)
+			leg->end = SIPUA_END_ERROR;
 		return;
 	default:
 		break;
@@ -548,6 +551,12 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 	case nua_r_cancel:
 		if (status >= 200)
 			leg->cancel_pending = false;
+		return;
+	case nua_r_bye:
+		/* A BYE nobody asked for on an answered leg: the stack's session timer
+		 * found the interval run out unrefreshed (RFC 4028 10). */
+		if (!leg->end && leg->confirmed && !leg->hung_up)
+			leg->end = SIPUA_END_SESSION_EXPIRED;
 		return;
 	case nua_i_info:
 		if (status < 200)

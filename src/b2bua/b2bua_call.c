@@ -1023,7 +1023,10 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 			}
 			else if (ev->end == SIPUA_END_BYE_REMOTE)
 				set_cause(c, "bye_a");
-			else if (!c->a_answered && !c->final_code)
+			else if (ev->end == SIPUA_END_SESSION_EXPIRED)
+				set_cause(c, "session_timeout");
+			else if ((!c->a_answered && !c->final_code) ||
+				 (c->a_answered && ev->end == SIPUA_END_ERROR))
 				set_cause(c, "a_lost");
 			if (c->b_leg)
 				sipua_leg_hangup(c->b_leg, 0);
@@ -1031,6 +1034,10 @@ void call_on_leg_event(struct b2bua *b, struct call *c, const struct sipua_ev *e
 			c->b_leg = NULL;
 			if (ev->end == SIPUA_END_BYE_REMOTE)
 				set_cause(c, "bye_b");
+			else if (ev->end == SIPUA_END_SESSION_EXPIRED)
+				set_cause(c, "session_timeout");
+			else if (ev->end == SIPUA_END_ERROR && c->a_answered)
+				set_cause(c, "b_lost");
 			if (c->a) {
 				if (c->a_answered)
 					sipua_leg_hangup(c->a, 0);
