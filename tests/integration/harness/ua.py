@@ -401,7 +401,8 @@ class UA:
         lines.append("Content-Length: %d" % len(body))
         self.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body, dest)
         final = self.wait(lambda m: m.status is not None and m.status >= 200 and
-                          m.header("Call-ID") == call_id, timeout)
+                          m.header("Call-ID") == call_id and
+                          (m.header("CSeq") or "").split()[-1:] == ["INVITE"], timeout)
         if final is None:
             return None, None
         to = final.header("To") or ""

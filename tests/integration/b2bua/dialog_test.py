@@ -1,0 +1,566 @@
+#!/usr/bin/env python3
+"""Dialog and transaction behaviour of trunxd as a B2BUA against peers that fork,
+race and time out (RFC 3261, 3262, 4028, 5407, 6026).
+
+Both sides are the harness's scriptable UA (harness/ua.py): the callee side answers by
+hand, so a case can send what a forking proxy or a carrier sends (two To-tags, two 2xx,
+a 200 crossing a CANCEL, 422, 3xx...). Every case ends with no call left in
+`trunxctl calls`, exactly one `call.end` record with the cause expected, and trunxd
+stopping cleanly (exit 0, no sanitizer report)."""
+import os
+import re
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from harness import case, procs, sipmsg, trunxd, ua  # noqa: E402
+
+
+def _tag(v):
+    m = re.search(r";\s*tag=([^;>\s]+)", v or "")
+    return m.group(1) if m else None
+
+
+def _setup(ctx, configure=None):
+    """A manual callee UA (B), trunxd routing to it, and a caller UA (A)."""
+    b = ua.UA("127.0.0.1", name="b")
+    ctx.at_end(b.close)
+
+    def conf(cf):
+        cf.media["rtp_timeout"] = 0   # the UAs send no RTP: only signalling ends calls
+        if configure:
+            configure(cf)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port, configure=conf)
+    ctx.at_end(t._end_check)
+    t.start()
+    a = ua.UA("127.0.0.1", name="a")
+    ctx.at_end(a.close)
+    return a, b, t
+
+
+class _Call(threading.Thread):
+    """A's INVITE in the background (ua.UA.call blocks until the final response)."""
+
+    def __init__(self, a, t, **kw):
+        super().__init__(daemon=True)
+        self.a, self.t, self.kw = a, t, kw
+        self.dialog = self.final = None
+
+    def run(self):
+        self.dialog, self.final = self.a.call((self.t.addr, self.t.port), **self.kw)
+
+
+def _respond_tagged(b, inv, status, tag, body=b"", headers=()):
+    b.respond(inv, status, body=body, headers=headers, to_tag=tag)
+
+
+def _b_dialog(b, inv, tag):
+    frm = inv.header("From") or ""
+    d = ua.Dialog(b, inv.header("Call-ID"), tag, _tag(frm), ua._uri_of(inv.header("To")),
+                  ua._uri_of(frm), ua._uri_of(inv.header("Contact")) or ua._uri_of(frm),
+                  inv.src, cseq=100, uac=False)
+    b.dialogs[(d.call_id, tag)] = d
+    return d
+
+
+def _no_calls_left(ctx, t, timeout=20.0):
+    if not procs.wait_until(lambda: not t.ctl("calls"), timeout, 0.3):
+        raise AssertionError("trunxctl calls not empty: %s" % t.ctl("calls"))
+
+
+def _one_end(ctx, t, timeout=15.0, **want):
+    recs = t.wait_events("call.end", 1, timeout=timeout)
+    time.sleep(1.0)   # a second record would come right after the first
+    recs = t.events("call.end")
+    if len(recs) != 1:
+        raise AssertionError("expected one call.end, got %d: %s" % (len(recs), recs))
+    ctx.log("call.end: %s", recs[0])
+    for k, v in want.items():
+        if recs[0].get(k) != v:
+            raise AssertionError("call.end %s = %r, expected %r: %s"
+                                 % (k, recs[0].get(k), v, recs[0]))
+    return recs[0]
+
+
+def _requests(b, method, tag=None, timeout=5.0, n=1):
+    """Waits for n requests of method at b (in-dialog with To-tag `tag` if given)."""
+    got = []
+    end = time.monotonic() + timeout
+    while len(got) < n:
+        m = b.wait(lambda m: m.method == method and
+                   (tag is None or _tag(m.header("To")) == tag),
+                   max(0.0, end - time.monotonic()))
+        if m is None:
+            break
+        got.append(m)
+    return got
+
+
+# ---- forking behind B ---------------------------------------------------------------
+
+def case_fork_second_2xx(ctx):
+    """A forking proxy behind B: early dialog 1 rings and sends early media, then the
+    200s of two branches arrive, branch 2's first. trunxd answers A once, keeps the
+    dialog of the first 200, and ACKs then BYEs the second (RFC 3261 13.2.2.4); A's BYE
+    ends the kept one. No call is left and one record says answered, bye_a."""
+    a, b, t = _setup(ctx)
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    b.respond(inv, 100)
+    _respond_tagged(b, inv, 180, "br1")
+    _respond_tagged(b, inv, 183, "br1", body=ua.sdp(b.ip, b.media_port))
+    time.sleep(0.3)
+    _respond_tagged(b, inv, 200, "br2", body=ua.sdp(b.ip, b.media_port, sess=2))
+    time.sleep(0.05)
+    _respond_tagged(b, inv, 200, "br1", body=ua.sdp(b.ip, b.media_port, sess=1))
+    call.join(10)
+    if call.dialog is None:
+        raise AssertionError("A's call not answered: %s" % call.final)
+    acks = {_tag(m.header("To")) for m in _requests(b, "ACK", timeout=5, n=2)}
+    ctx.log("ACKs at B for To-tags %s", acks)
+    if acks != {"br1", "br2"}:
+        raise AssertionError("B's 200s ACKed for To-tags %s, expected br1 and br2" % acks)
+    bye = _requests(b, "BYE", tag="br1", timeout=5)
+    if not bye:
+        raise AssertionError("the second 2xx (To-tag br1) got no BYE")
+    b.respond(bye[0], 200)
+    stray = _requests(b, "BYE", tag="br2", timeout=1)
+    if stray:
+        raise AssertionError("the kept dialog (br2) got a BYE before A hung up")
+    d = call.dialog
+    bye_a = threading.Thread(target=d.bye, daemon=True)
+    bye_a.start()
+    bye2 = _requests(b, "BYE", tag="br2", timeout=5)
+    if not bye2:
+        raise AssertionError("A's BYE did not reach the kept dialog (br2)")
+    b.respond(bye2[0], 200)
+    bye_a.join(6)
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="answered", cause="bye_a")
+
+
+def case_fork_200_other_branch(ctx):
+    """B's early media comes on dialog br1 (183 with SDP), the 200 from another branch
+    (br2) with other media: trunxd answers A, ACKs br2 and sends its media where br2's
+    answer says; br1 never gets a BYE (it was never confirmed)."""
+    a, b, t = _setup(ctx)
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _respond_tagged(b, inv, 183, "br1", body=ua.sdp(b.ip, b.media_port))
+    time.sleep(0.3)
+    import socket
+    m2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    m2.bind(("127.0.0.1", 0))
+    ctx.at_end(m2.close)
+    _respond_tagged(b, inv, 200, "br2", body=ua.sdp(b.ip, m2.getsockname()[1], sess=2))
+    call.join(10)
+    if call.dialog is None:
+        raise AssertionError("A's call not answered: %s" % call.final)
+    acks = [_tag(m.header("To")) for m in _requests(b, "ACK", timeout=5)]
+    if acks != ["br2"]:
+        raise AssertionError("ACK at B for %s, expected br2" % acks)
+    # A's media reaches br2's address, not br1's.
+    port_b = int(re.search(rb"m=audio (\d+)", call.final.body).group(1))
+    import struct
+    for i in range(20):
+        a.media.sendto(struct.pack("!BBHII", 0x80, 8, i, 160 * i, 0x5151) + b"\xd5" * 160,
+                       (t.addr, port_b))
+        time.sleep(0.02)
+    m2.settimeout(2)
+    try:
+        got = m2.recvfrom(2048)
+    except OSError:
+        got = None
+    if not got:
+        raise AssertionError("A's RTP did not reach the answering branch's media port")
+    bye_a = threading.Thread(target=call.dialog.bye, daemon=True)
+    bye_a.start()
+    bye = _requests(b, "BYE", timeout=5)
+    if not bye or _tag(bye[0].header("To")) != "br2":
+        raise AssertionError("BYE at B: %s" % bye)
+    b.respond(bye[0], 200)
+    bye_a.join(6)
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="answered", cause="bye_a")
+
+
+# ---- races --------------------------------------------------------------------------
+
+def case_cancel_crosses_200(ctx):
+    """A cancels while B's 200 is on its way: B answers the CANCEL 200 and the INVITE
+    200 (no 487). A got 487 already, so trunxd must ACK B's 200 and BYE it; the record
+    says cancelled and nothing stays."""
+    a, b, t = _setup(ctx)
+    ua_inv = {}
+    orig_send = a.send
+
+    def spy(data, dest):
+        if data.startswith(b"INVITE "):
+            ua_inv["bytes"] = data
+        orig_send(data, dest)
+    a.send = spy
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _respond_tagged(b, inv, 180, "bb")
+    if a.wait(lambda m: m.status == 180, 5) is None:
+        raise AssertionError("A got no 180")
+    d_fake = ua.Dialog(a, "", "", "", "", "", "", (t.addr, t.port))
+    d_fake.cancel(ua_inv["bytes"])
+    cancel = b.wait_request("CANCEL", timeout=5)
+    if cancel is None:
+        raise AssertionError("B got no CANCEL")
+    # B had answered already: its 200 to the INVITE crosses the CANCEL.
+    _respond_tagged(b, inv, 200, "bb", body=ua.sdp(b.ip, b.media_port))
+    b.respond(cancel, 200)
+    call.join(10)
+    ctx.log("A's final: %s", call.final)
+    if call.final is None or call.final.status != 487:
+        raise AssertionError("A's final after its CANCEL: %s" % call.final)
+    acks = _requests(b, "ACK", tag="bb", timeout=5)
+    bye = _requests(b, "BYE", tag="bb", timeout=5)
+    if not acks or not bye:
+        raise AssertionError("B's crossing 200: ACK %s, BYE %s" % (acks, bye))
+    b.respond(bye[0], 200)
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="cancelled")
+
+
+# ---- session timers (RFC 4028) ------------------------------------------------------
+
+def _answer_b(b, inv, tag, headers=(), body=None):
+    """B answers inv 200 (with headers) and then answers what comes by itself."""
+    d = _b_dialog(b, inv, tag)
+    _respond_tagged(b, inv, 200, tag, headers=headers,
+                    body=ua.sdp(b.ip, b.media_port) if body is None else body)
+    b.auto = True
+    return d
+
+
+def _se_trunk(expires, min_se=90):
+    def conf(cf):
+        cf.pbx["session_expires"] = expires
+        cf.pbx["min_se"] = min_se
+    return conf
+
+
+def case_session_422_retry(ctx):
+    """The carrier behind B wants a longer session interval: 422 with Min-SE 600.
+    trunxd's stack retries the INVITE with Session-Expires of at least 600 (RFC 4028
+    6); A never sees the 422 and the call is answered."""
+    a, b, t = _setup(ctx, _se_trunk(300))
+    a.auto = True
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    ctx.log("first INVITE Session-Expires %s Min-SE %s", inv.header("Session-Expires"),
+            inv.header("Min-SE"))
+    _respond_tagged(b, inv, 422, "s1", headers=("Min-SE: 600",))
+    inv2 = b.wait_request("INVITE", timeout=10)
+    if inv2 is None:
+        raise AssertionError("no INVITE after the 422 (A got %s)" % call.final)
+    se = int(re.match(r"\s*(\d+)", inv2.header("Session-Expires") or "0").group(1))
+    ctx.log("retried INVITE Session-Expires %s Min-SE %s", inv2.header("Session-Expires"),
+            inv2.header("Min-SE"))
+    if se < 600:
+        raise AssertionError("retried INVITE Session-Expires %d < the 422's Min-SE 600" % se)
+    _answer_b(b, inv2, "s2", headers=("Session-Expires: %d;refresher=uac" % se,
+                                      "Require: timer"))
+    call.join(10)
+    if call.dialog is None:
+        raise AssertionError("A's call not answered: %s" % call.final)
+    if call.dialog.bye() is None:
+        raise AssertionError("A's BYE not answered")
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="answered", cause="bye_a")
+
+
+def case_session_b_stops_refreshing(ctx):
+    """B takes the refresher role (refresher=uas, 90 s) and never refreshes: trunxd
+    ends the call before the interval runs out (RFC 4028 10: BYE to B, BYE to A)
+    and the record says why: cause session_timeout."""
+    a, b, t = _setup(ctx, _se_trunk(90))
+    a.auto = True
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _answer_b(b, inv, "st", headers=("Session-Expires: 90;refresher=uas", "Require: timer",
+                                     "Supported: timer"))
+    call.join(10)
+    if call.dialog is None:
+        raise AssertionError("A's call not answered: %s" % call.final)
+    t0 = time.monotonic()
+    bye = a.wait(lambda m: m.method == "BYE", 100)
+    took = time.monotonic() - t0
+    ctx.log("BYE at A after %.1f s", took)
+    if bye is None:
+        raise AssertionError("no BYE at A within 100 s of a 90 s session B never refreshed")
+    if took > 92:
+        raise AssertionError("BYE only after %.1f s: the session had expired" % took)
+    if ("BYE", inv.header("Call-ID")) not in b.requests_seen:
+        raise AssertionError("B got no BYE")
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="answered", cause="session_timeout")
+
+
+def case_session_a_stops_refreshing(ctx):
+    """The same on A's side: the carrier's INVITE asks for a 90 s session that it
+    refreshes (refresher=uac) and it never does."""
+    def conf(cf):
+        cf.carrier["min_se"] = 90
+        cf.carrier["session_expires"] = 90
+    a, b, t = _setup(ctx, conf)
+    a.auto = True
+    call = _Call(a, t, headers=("Session-Expires: 90;refresher=uac", "Supported: timer"))
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _answer_b(b, inv, "sa")
+    call.join(10)
+    if call.dialog is None:
+        raise AssertionError("A's call not answered: %s" % call.final)
+    ctx.log("A's 200: Session-Expires %s Require %s", call.final.header("Session-Expires"),
+            call.final.header("Require"))
+    t0 = time.monotonic()
+    ok = procs.wait_until(lambda: ("BYE", inv.header("Call-ID")) in b.requests_seen,
+                          100, 0.5)
+    took = time.monotonic() - t0
+    ctx.log("BYE at B after %.1f s", took)
+    if not ok:
+        raise AssertionError("no BYE at B within 100 s of a 90 s session A never refreshed")
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="answered", cause="session_timeout")
+
+
+# ---- in-dialog failures --------------------------------------------------------------
+
+def case_reinvite_no_answer(ctx):
+    """A's re-INVITE reaches B, which never answers it: at timer B (32 s) the request
+    has timed out, which ends the dialog (RFC 3261 12.2.1.2): A gets a failure for
+    its re-INVITE, both legs a BYE, and the record says dialog_lost."""
+    a, b, t = _setup(ctx)
+    a.auto = True
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    d_b = _answer_b(b, inv, "rn")
+    b.auto = False
+    call.join(10)
+    if call.dialog is None:
+        raise AssertionError("A's call not answered: %s" % call.final)
+    if not _requests(b, "ACK", timeout=5):
+        raise AssertionError("B's 200 not ACKed")
+    cseq, _, _ = call.dialog.offer("sendonly")
+    reinv = b.wait_request("INVITE", timeout=5)
+    if reinv is None:
+        raise AssertionError("A's re-INVITE did not reach B")
+    final = call.dialog.wait_final(cseq, "INVITE", timeout=45)
+    ctx.log("A's re-INVITE final: %s", final)
+    if final is None:
+        raise AssertionError("A's re-INVITE never got a final response")
+    got_a = procs.wait_until(lambda: ("BYE", call.dialog.call_id) in a.requests_seen, 10,
+                             0.3)
+    bye_b = _requests(b, "BYE", timeout=5)
+    ctx.log("after the timeout: BYE at A %s, at B %s", bool(got_a), bool(bye_b))
+    if not got_a:
+        raise AssertionError("A got no BYE after the re-INVITE timed out")
+    # B, silent for 32 s, is taken as gone: the stack ends its dialog without a BYE
+    # (which would only time out in turn); one that comes anyway is answered.
+    if bye_b:
+        b.respond(bye_b[0], 200)
+    del d_b
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="answered", cause="dialog_lost")
+
+
+def _answered_call(ctx, configure=None, tag="bt"):
+    """A call A -> trunxd -> B, answered and ACKed; returns (a, b, t, A's dialog,
+    B's INVITE). Both UAs answer in-dialog requests by themselves afterwards."""
+    a, b, t = _setup(ctx, configure)
+    a.auto = True
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _answer_b(b, inv, tag)
+    call.join(10)
+    if call.dialog is None:
+        raise AssertionError("A's call not answered: %s" % call.final)
+    return a, b, t, call.dialog, inv
+
+
+def case_reinvite_481(ctx):
+    """B answers A's re-INVITE 481 (it lost the dialog): the dialog is over (RFC 3261
+    12.2.1.2): A gets a failure for its re-INVITE and a BYE, the record says
+    dialog_lost."""
+    a, b, t, d, inv = _answered_call(ctx)
+    b.auto = False
+    _requests(b, "ACK", timeout=5)
+    cseq, _, _ = d.offer("sendonly")
+    reinv = b.wait_request("INVITE", timeout=5)
+    if reinv is None:
+        raise AssertionError("A's re-INVITE did not reach B")
+    b.respond(reinv, 481)
+    final = d.wait_final(cseq, "INVITE", timeout=10)
+    ctx.log("A's re-INVITE final: %s", final)
+    if final is None or final.status < 300:
+        raise AssertionError("A's re-INVITE final: %s" % final)
+    # The 481 relayed ends A's dialog as it ended B's (RFC 5057 5.1); any other
+    # failure must be followed by a BYE.
+    if final.status != 481 and \
+            not procs.wait_until(lambda: ("BYE", d.call_id) in a.requests_seen, 10, 0.3):
+        raise AssertionError("A got %d and no BYE after B's 481" % final.status)
+    b.auto = True
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="answered", cause="dialog_lost")
+
+
+def case_redirect_302(ctx):
+    """B redirects (302 with a Contact elsewhere): trunxd follows no redirect and
+    relays none (docs/OPERATIONS.md: A gets 480, B's Contact stays behind); the record
+    says remote_302."""
+    a, b, t = _setup(ctx)
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _respond_tagged(b, inv, 302, "rd", headers=("Contact: <sip:elsewhere@192.0.2.1>",))
+    call.join(10)
+    if call.final is None or call.final.status != 480:
+        raise AssertionError("A's final after B's 302: %s" % call.final)
+    if "192.0.2.1" in call.final.raw.decode(errors="replace"):
+        raise AssertionError("B's redirect Contact reached A")
+    if not _requests(b, "ACK", timeout=5):
+        raise AssertionError("B's 302 not ACKed")
+    if b.wait_request("INVITE", timeout=2):
+        raise AssertionError("trunxd followed the redirect")
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="failed", cause="remote_302", sip_code=480)
+
+
+def case_bye_crosses_bye(ctx):
+    """A and B hang up at the same moment: each BYE meets trunxd's own BYE toward its
+    sender. Every BYE gets a final answer, no call is left, one record."""
+    a, b, t, d, inv = _answered_call(ctx)
+    _requests(b, "ACK", timeout=5)
+    d_b = b.dialogs[(inv.header("Call-ID"), "bt")]
+    cs_a, _, _ = d.send("BYE")
+    cs_b, _, _ = d_b.send("BYE")
+    ra = d.wait_final(cs_a, "BYE", 10)
+    rb = d_b.wait_final(cs_b, "BYE", 10)
+    ctx.log("A's BYE: %s, B's BYE: %s", ra, rb)
+    if ra is None or rb is None:
+        raise AssertionError("a crossing BYE got no answer: A %s, B %s" % (ra, rb))
+    _no_calls_left(ctx, t)
+    rec = _one_end(ctx, t, result="answered")
+    if rec.get("cause") not in ("bye_a", "bye_b"):
+        raise AssertionError("cause %r for crossing BYEs" % rec.get("cause"))
+
+
+def case_prack_not_supported_by_a(ctx):
+    """B requires 100rel (183 with SDP, Require: 100rel, RSeq) though A's INVITE did not
+    say Supported: 100rel: trunxd PRACKs B itself, A gets the early media unreliably
+    (no Require it cannot meet), then the 200; the call completes."""
+    a, b, t = _setup(ctx)
+    a.auto = True
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _respond_tagged(b, inv, 183, "pr", body=ua.sdp(b.ip, b.media_port),
+                    headers=("Require: 100rel", "RSeq: 7"))
+    prack = b.wait_request("PRACK", timeout=5)
+    if prack is None:
+        raise AssertionError("B's reliable 183 was not PRACKed")
+    if not re.match(r"\s*7\s+\d+\s+INVITE", prack.header("RAck") or ""):
+        raise AssertionError("PRACK RAck %r" % prack.header("RAck"))
+    b.respond(prack, 200)
+    p183 = a.wait(lambda m: m.status == 183, 5)
+    if p183 is None:
+        raise AssertionError("A got no 183")
+    if "100rel" in (p183.header("Require") or ""):
+        raise AssertionError("A, which does not support 100rel, got Require: 100rel")
+    _answer_b(b, inv, "pr")
+    call.join(10)
+    if call.dialog is None:
+        raise AssertionError("A's call not answered: %s" % call.final)
+    if call.dialog.bye() is None:
+        raise AssertionError("A's BYE not answered")
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="answered", cause="bye_a")
+
+
+def case_reinvite_488_keeps_call(ctx):
+    """B refuses A's re-INVITE with 488: only that offer fails (RFC 3261 14.1: the
+    session goes on unchanged), A gets the failure, no BYE, and a later BYE from A ends
+    the call normally."""
+    a, b, t, d, inv = _answered_call(ctx)
+    b.auto = False
+    _requests(b, "ACK", timeout=5)
+    cseq, _, _ = d.offer("sendonly")
+    reinv = b.wait_request("INVITE", timeout=5)
+    if reinv is None:
+        raise AssertionError("A's re-INVITE did not reach B")
+    b.respond(reinv, 488)
+    final = d.wait_final(cseq, "INVITE", timeout=10)
+    if final is None or final.status != 488:
+        raise AssertionError("A's re-INVITE final: %s" % final)
+    b.auto = True
+    time.sleep(2)
+    if ("BYE", d.call_id) in a.requests_seen or \
+            ("BYE", inv.header("Call-ID")) in b.requests_seen:
+        raise AssertionError("a refused re-INVITE ended the call")
+    if len(t.ctl("calls")) != 1:
+        raise AssertionError("trunxctl calls: %s" % t.ctl("calls"))
+    if d.bye() is None:
+        raise AssertionError("A's BYE not answered")
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="answered", cause="bye_a")
+
+
+def case_sigterm_prack_pending(ctx):
+    """trunxd is stopped while B's reliable 183 waits for the answer to trunxd's PRACK
+    (B never answers it): trunxd ends the call on both sides, exits 0 and frees all
+    (the sanitizer build reports no leak)."""
+    a, b, t = _setup(ctx)
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _respond_tagged(b, inv, 183, "pp", body=ua.sdp(b.ip, b.media_port),
+                    headers=() if os.environ.get("NOREL") else ("Require: 100rel", "RSeq: 1"))
+    if not os.environ.get("NOREL") and b.wait_request("PRACK", timeout=5) is None:
+        raise AssertionError("B's reliable 183 was not PRACKed")
+    if a.wait(lambda m: m.status == 183, 5) is None:
+        raise AssertionError("A got no 183")
+    rc = t.stop()
+    if rc != 0:
+        raise AssertionError("trunxd exit code %s after SIGTERM" % rc)
+    call.join(5)
+    ctx.log("A's final: %s", call.final)
+    _one_end(ctx, t, timeout=1, cause="shutdown")
+
+
+if __name__ == "__main__":
+    sys.exit(case.main(globals()))
