@@ -382,6 +382,45 @@ def case_session_a_stops_refreshing(ctx):
     _one_end(ctx, t, result="answered", cause="session_timeout")
 
 
+def case_session_refresh_update(ctx):
+    """B makes trunxd the refresher (refresher=uac, 90 s): trunxd refreshes the session
+    with an UPDATE without SDP about half-way (RFC 4028 7.4, 10: no new offer needed)
+    and the call goes on past the interval; A's BYE ends it."""
+    a, b, t = _setup(ctx, _se_trunk(90))
+    a.auto = True
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _answer_b(b, inv, "su", headers=("Session-Expires: 90;refresher=uac", "Require: timer",
+                                     "Supported: timer"))
+    b.auto = False
+    call.join(10)
+    if call.dialog is None:
+        raise AssertionError("A's call not answered: %s" % call.final)
+    t0 = time.monotonic()
+    upd = b.wait_request("UPDATE", timeout=70)
+    if upd is None:
+        raise AssertionError("no refresh at B within 70 s of a 90 s session")
+    took = time.monotonic() - t0
+    ctx.log("UPDATE at B after %.1f s: Session-Expires %s, body %d bytes", took,
+            upd.header("Session-Expires"), len(upd.body))
+    if upd.body.strip():
+        raise AssertionError("the refresh UPDATE carries a body: %r" % upd.body[:200])
+    if not (upd.header("Session-Expires") or "").strip().startswith("90"):
+        raise AssertionError("refresh Session-Expires %r" % upd.header("Session-Expires"))
+    b.respond(upd, 200, headers=("Session-Expires: 90;refresher=uac", "Require: timer"))
+    b.auto = True
+    time.sleep(max(0.0, 95 - (time.monotonic() - t0)))
+    if len(t.ctl("calls")) != 1 or ("BYE", inv.header("Call-ID")) in b.requests_seen:
+        raise AssertionError("the refreshed call ended: %s" % t.ctl("calls"))
+    if call.dialog.bye() is None:
+        raise AssertionError("A's BYE not answered")
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="answered", cause="bye_a")
+
+
 # ---- in-dialog failures --------------------------------------------------------------
 
 def case_reinvite_no_answer(ctx):
