@@ -271,6 +271,35 @@ def case_cancel_crosses_200(ctx):
     _one_end(ctx, t, result="cancelled")
 
 
+def case_ack_never_comes(ctx):
+    """A never ACKs trunxd's 200 (its ACKs are lost): at timer H the stack gives up on
+    A's dialog and sends A a BYE (RFC 3261 13.3.1.4), trunxd hangs up B, and the record
+    says a_lost, not normal."""
+    a, b, t = _setup(ctx)
+    a.auto = True
+    orig_send = a.send
+
+    def no_ack(data, dest):
+        if not data.startswith(b"ACK "):
+            orig_send(data, dest)
+    a.send = no_ack
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _answer_b(b, inv, "an")
+    call.join(10)
+    if call.dialog is None:
+        raise AssertionError("A's call not answered: %s" % call.final)
+    if not procs.wait_until(lambda: ("BYE", inv.header("Call-ID")) in b.requests_seen,
+                            45, 0.5):
+        raise AssertionError("B got no BYE though A never ACKed")
+    ctx.log("BYE at A: %s", ("BYE", call.dialog.call_id) in a.requests_seen)
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="answered", cause="a_lost")
+
+
 # ---- session timers (RFC 4028) ------------------------------------------------------
 
 def _answer_b(b, inv, tag, headers=(), body=None):
