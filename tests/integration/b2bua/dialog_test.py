@@ -560,6 +560,32 @@ def case_redirect_302(ctx):
     _one_end(ctx, t, result="failed", cause="remote_302", sip_code=480)
 
 
+def case_challenge_without_credentials(ctx):
+    """B's trunk challenges (401) and trunxd has no credentials for it (file mode, no
+    auth configured): the challenge is B's business with trunxd, never A's, so A gets
+    403 (docs/OPERATIONS.md), B's 401 is ACKed, no second INVITE goes out, the record
+    says remote_401 and nothing stays."""
+    a, b, t = _setup(ctx)
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _respond_tagged(b, inv, 401, "ch", headers=(
+        'WWW-Authenticate: Digest realm="carrier", nonce="abc123", algorithm=MD5',))
+    call.join(10)
+    if call.final is None or call.final.status != 403:
+        raise AssertionError("A's final after B's 401: %s" % call.final)
+    if call.final.header("WWW-Authenticate"):
+        raise AssertionError("B's challenge reached A")
+    if not _requests(b, "ACK", timeout=5):
+        raise AssertionError("B's 401 not ACKed")
+    if b.wait_request("INVITE", timeout=2):
+        raise AssertionError("trunxd sent a second INVITE without credentials")
+    _no_calls_left(ctx, t)
+    _one_end(ctx, t, result="failed", cause="remote_401", sip_code=403)
+
+
 def case_bye_crosses_bye(ctx):
     """A and B hang up at the same moment: each BYE meets trunxd's own BYE toward its
     sender. Every BYE gets a final answer, no call is left, one record."""
