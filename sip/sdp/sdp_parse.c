@@ -6,7 +6,8 @@
  * ptime) are kept aside and folded into every m= section that does not set its own
  * once the last line is read. The parser is strict about what media handling relies
  * on — v=, o=, m= ports, formats and protocols, c= addresses, rtpmap, fmtp, ptime,
- * a=rtcp, direction — and skips everything else (i=, b=, t=, unknown attributes).
+ * a=rtcp, direction — and skips everything else (i=, b=, t=, unknown attributes, an
+ * over-long fmtp of a stream that is not audio).
  * Error reasons name the line and never quote the input, so they can go into a SIP
  * Warning header as they are. Nothing is allocated.
  */
@@ -318,8 +319,12 @@ static int parse_rtpmap(struct parse *p, char *v)
 		return fail(p, EINVAL, "bad rtpmap payload type");
 	if (!c)
 		return 0;
-	if (p->rtpmap_seen[p->s->n_media - 1][idx])
+	if (p->rtpmap_seen[p->s->n_media - 1][idx]) {
+		/* the same mapping twice (some PBXs repeat the telephone-event line) */
+		if (strcasecmp(c->name, name) == 0 && c->rate == r && c->channels == n)
+			return 0;
 		return fail(p, EINVAL, "second rtpmap for payload type %u", c->pt);
+	}
 	p->rtpmap_seen[p->s->n_media - 1][idx] = true;
 	memset(c->name, 0, sizeof(c->name));   /* equal sessions stay equal bytewise */
 	memcpy(c->name, name, strlen(name) + 1);
@@ -351,8 +356,16 @@ static int parse_fmtp(struct parse *p, char *v)
 	}
 	if (!c)
 		return 0;
-	if (n >= SDP_FMTP_MAX)
+	if (n >= SDP_FMTP_MAX) {
+		const struct sdp_media *m = &p->s->media[p->s->n_media - 1];
+
+		/* Video and other non-audio streams carry long parameter lists (H.264
+		 * from room systems: max-mbps, max-fs, sprop-parameter-sets...); trunx
+		 * never relays those streams, so their fmtp is not kept. */
+		if (strcasecmp(m->type, "audio") != 0)
+			return 0;
 		return fail(p, EOVERFLOW, "fmtp longer than %d", SDP_FMTP_MAX - 1);
+	}
 	if (!clean(params))
 		return fail(p, EINVAL, "control character in fmtp");
 	memset(c->fmtp, 0, sizeof(c->fmtp));   /* a later fmtp replaces an earlier one */

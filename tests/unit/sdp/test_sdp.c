@@ -781,6 +781,49 @@ static void test_helpers(void **state)
 	assert_int_equal(sdp_first_audio(&s), 1);
 }
 
+/* A room system's offer (Cisco/Polycom style): audio, then H.264 video whose fmtp is
+ * longer than SDP_FMTP_MAX. The video stream is never relayed: its fmtp is skipped
+ * and the offer parses; the same length on an audio codec is still refused. */
+static void test_video_long_fmtp(void **state)
+{
+	static const char room[] =
+		"v=0\r\no=CiscoSystemsSIP-GW-UserAgent 4127 1 IN IP4 10.1.1.5\r\ns=SIP Call\r\n"
+		"c=IN IP4 10.1.1.5\r\nb=AS:6000\r\nt=0 0\r\n"
+		"m=audio 16384 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+		"a=fmtp:101 0-15\r\n"
+		"m=video 16386 RTP/AVP 97\r\nb=TIAS:6000000\r\na=rtpmap:97 H264/90000\r\n"
+		"a=fmtp:97 profile-level-id=428016;packetization-mode=1;max-mbps=490000;"
+		"max-fs=8160;max-cpb=200;max-br=5000;max-rcmd-nalu-size=3456000;"
+		"max-smbps=490000;max-fps=6000\r\na=rtcp-fb:* nack pli\r\na=content:main\r\n";
+
+	(void)state;
+	assert_int_equal(parse(room), 0);
+	assert_int_equal(s.n_media, 2);
+	assert_string_equal(s.media[0].codecs[1].fmtp, "0-15");
+	assert_string_equal(s.media[1].type, "video");
+	assert_int_equal(s.media[1].port, 16386);
+	assert_string_equal(s.media[1].codecs[0].name, "H264");
+	assert_string_equal(s.media[1].codecs[0].fmtp, "");
+	assert_int_equal(sdp_first_audio(&s), 0);
+}
+
+/* The same rtpmap line twice (a PBX repeating its telephone-event line) is the one
+ * mapping; two different mappings for one type stay an error (test_malformed). */
+static void test_repeated_rtpmap(void **state)
+{
+	(void)state;
+	assert_int_equal(parse(HEAD CONN "m=audio 4000 RTP/AVP 0 101\r\n"
+			       "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
+			       "a=rtpmap:101 Telephone-Event/8000\r\n"), 0);
+	assert_int_equal(s.media[0].n_codecs, 2);
+	assert_string_equal(s.media[0].codecs[1].name, "telephone-event");
+	assert_int_equal(s.media[0].codecs[1].rate, 8000);
+	assert_string_equal(s.media[0].codecs[1].fmtp, "0-16");
+	assert_int_equal(parse(HEAD CONN "m=audio 4000 RTP/AVP 101\r\n"
+			       "a=rtpmap:101 telephone-event/8000\r\n"
+			       "a=rtpmap:101 telephone-event/48000\r\n"), EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -790,6 +833,8 @@ int main(void)
 		cmocka_unit_test(test_direction_and_levels),
 		cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_tolerated),
+		cmocka_unit_test(test_video_long_fmtp),
+		cmocka_unit_test(test_repeated_rtpmap),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_write),
