@@ -82,6 +82,7 @@ struct b2b_side {
 	enum sdp_dir dir;                 /**< direction the remote declared */
 	uint64_t remote_version;          /**< o= version of the last remote SDP */
 	uint64_t remote_sess_id;
+	uint64_t remote_hash;             /**< FNV-1a of that SDP's bytes */
 	uint64_t local_version;           /**< o= version of our SDP toward this leg */
 	char     last_local[SDP_BUF_MAX]; /**< our last SDP toward this leg */
 	size_t   last_local_len;
@@ -155,6 +156,9 @@ struct b2b_offered {
 };
 
 bool b2b_srtp_proto_ok(const char *proto);
+/** True if an audio line with this protocol can be taken under pol: RTP/AVP, or
+ *  RTP/SAVP where the trunk allows SDES keys. */
+bool b2b_srtp_proto_takes(const char *proto, const struct b2b_srtp_policy *pol);
 /** The offerer's crypto from its audio line (pending until answered).
  *  @return 0 or ENOTSUP with a reason */
 int b2b_srtp_take_offer(const struct sdp_media *am, const struct b2b_srtp_policy *pol,
@@ -291,9 +295,10 @@ bool b2b_sdp_local_codec(const char *spec, const struct b2b_opus_opts *o, struct
 /** Takes a remote SDP's audio line am (of session s) as side sd's address, port and
  *  direction. */
 void b2b_sdp_side_remote(struct b2b_side *sd, const struct sdp_session *s,
-			 const struct sdp_media *am);
+			 const struct sdp_media *am, const char *sdp, size_t len);
 
-/** True if sdp repeats the last SDP seen from `side` (same o= id and version). */
+/** True if sdp repeats the last SDP seen from `side`: the same o= id and version and
+ *  the same bytes (a changed SDP under an unchanged version is a new offer). */
 bool b2b_sdp_is_refresh(const struct b2b_media *m, int side, const char *sdp, size_t len);
 
 /* ---- the call: b2bua_call.c ---- */

@@ -363,7 +363,7 @@ int b2b_rebridge_answer(struct b2b_media *m, int side, const struct b2b_sdp_ctx 
 	memset(&cto, 0, sizeof(cto));
 	m->opus[side] = c->opus[side];
 	m->dtmf[side] = c->dtmf[side];
-	b2b_sdp_side_remote(&m->side[side], s, am);
+	b2b_sdp_side_remote(&m->side[side], s, am, sdp, len);
 	/* The offer it answered is our SDP toward the side now. */
 	if (o->len < sizeof(m->side[side].last_local)) {
 		memcpy(m->side[side].last_local, o->sdp, o->len);

@@ -60,9 +60,19 @@ static void session_reset(struct sdp_session *s, size_t n)
 		memset(&s->media[i], 0, offsetof(struct sdp_media, codecs));
 }
 
-static void side_remember_remote(struct b2b_side *sd, const struct sdp_session *s,
-				 const struct sdp_media *am)
+static uint64_t body_hash(const char *sdp, size_t len)
 {
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)sdp[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static void side_remember_remote(struct b2b_side *sd, const struct sdp_session *s,
+				 const struct sdp_media *am, const char *sdp, size_t len)
+{
+	sd->remote_hash = body_hash(sdp, len);
 	sd->valid = true;
 	scopy(sd->addr, sizeof(sd->addr), am->addr);
 	sd->af = am->af;
@@ -327,6 +337,41 @@ static int build_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int to,
 	return 0;
 }
 
+/*
+ * RFC 2543 hold (RFC 3264 8.4): a stream whose connection address is the unspecified
+ * one does not want media, whatever its direction attribute says. It counts as the
+ * direction that leaves out receiving (sendrecv -> sendonly, recvonly -> inactive), so
+ * the other leg hears of the hold in the relayed SDP as well.
+ */
+static void hold_2543(struct sdp_media *am)
+{
+	if (!am->port || (strcmp(am->addr, "0.0.0.0") != 0 && strcmp(am->addr, "::") != 0))
+		return;
+	if (am->dir == SDP_DIR_SENDRECV)
+		am->dir = SDP_DIR_SENDONLY;
+	else if (am->dir == SDP_DIR_RECVONLY)
+		am->dir = SDP_DIR_INACTIVE;
+}
+
+/*
+ * The audio line of an offer trunx takes: the first active one whose profile it can
+ * serve under the offerer's SRTP policy, so an offer that lists alternatives (a
+ * DTLS-SRTP or RTP/AVPF line first, then RTP/AVP; RTP/SAVP then RTP/AVP for best-effort
+ * SRTP) is answered on the alternative and the others are rejected with port 0.
+ * Without such a line, the first active audio line (refused below with a reason).
+ */
+static int pick_audio(const struct sdp_session *s, const struct b2b_srtp_policy *pol)
+{
+	for (size_t i = 0; i < s->n_media; i++) {
+		const struct sdp_media *x = &s->media[i];
+
+		if (x->port && strcasecmp(x->type, "audio") == 0 &&
+		    b2b_srtp_proto_takes(x->proto, pol))
+			return (int)i;
+	}
+	return sdp_first_audio(s);
+}
+
 int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 		  const char *sdp, size_t len, char *out, size_t outlen, size_t *outn,
 		  char *why, size_t whylen)
@@ -346,13 +391,14 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 		err = EINVAL;
 		goto out;
 	}
-	audio = sdp_first_audio(s);
+	audio = pick_audio(s, &c->srtp[from]);
 	if (audio < 0) {
 		set_why(why, whylen, "no audio stream offered");
 		err = ENOTSUP;
 		goto out;
 	}
 	am = &s->media[audio];
+	hold_2543(am);
 	if (!b2b_srtp_proto_ok(am->proto)) {
 		set_why(why, whylen, "only RTP/AVP and RTP/SAVP audio are supported");
 		err = ENOTSUP;
@@ -387,7 +433,7 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 		set_why(why, whylen, w ? w : "cannot write the crypto attributes");
 		goto out;
 	}
-	side_remember_remote(&m->side[from], s, am);
+	side_remember_remote(&m->side[from], s, am, sdp, len);
 
 	/* Remember the offer's shape so the answer can mirror it. */
 	m->n_mlines = s->n_media;
@@ -619,6 +665,28 @@ static void relay_te_one_side(struct b2b_media *m, const struct sdp_media *am,
 	}
 }
 
+/*
+ * The direction of our answer to an offer with direction `offer`, relaying an answer
+ * with direction `ans`: what the answerer said, less what the offer does not allow
+ * (RFC 3264 6.1: sendonly is answered recvonly or inactive, and so on). A callee that
+ * answers a held call sendrecv does not make trunx answer the holder sendrecv.
+ */
+static enum sdp_dir answer_dir(enum sdp_dir offer, enum sdp_dir ans)
+{
+	static const unsigned bits[] = {
+		[SDP_DIR_SENDRECV] = 3, [SDP_DIR_SENDONLY] = 1,
+		[SDP_DIR_RECVONLY] = 2, [SDP_DIR_INACTIVE] = 0,
+	};
+	unsigned o = bits[offer & 3], allowed = ((o & 1) << 1) | ((o & 2) >> 1);
+
+	switch (bits[ans & 3] & allowed) {
+	case 3:  return SDP_DIR_SENDRECV;
+	case 1:  return SDP_DIR_SENDONLY;
+	case 2:  return SDP_DIR_RECVONLY;
+	default: return SDP_DIR_INACTIVE;
+	}
+}
+
 int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char *sdp,
 		   size_t len, char *out, size_t outlen, size_t *outn, char *why,
 		   size_t whylen)
@@ -651,6 +719,7 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 		goto out;
 	}
 	am = &s->media[0];
+	hold_2543(am);
 	/* The answerer's first audio codec that we offered decides the mode. */
 	for (size_t i = 0; i < am->n_codecs && !bk; i++) {
 		if (!is_audio(am->codecs[i].name))
@@ -708,7 +777,7 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 			choose(&m->choice[sd], bk, bk->pt, bk->pt, 0);
 		relay_te_one_side(m, am, codecs, &n);
 	}
-	side_remember_remote(&m->side[to], s, am);
+	side_remember_remote(&m->side[to], s, am, sdp, len);
 	memcpy(m->codecs, codecs, n * sizeof(codecs[0]));
 	m->n_codecs = n;
 	m->crypto[to] = cto;
@@ -737,7 +806,7 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 	local_media(om, c, from);
 	b2b_srtp_write_answer(om, &m->crypto[from]);
 	om->rtcp_mux = m->side[from].rtcp_mux;
-	om->dir = am->dir;
+	om->dir = m->side[from].valid ? answer_dir(m->side[from].dir, am->dir) : am->dir;
 	om->ptime = m->transcode ? m->offer_audio.ptime : am->ptime;
 	for (size_t i = 0; i < n; i++) {
 		struct sdp_codec *x;
@@ -779,7 +848,8 @@ int b2b_sdp_remote(struct b2b_media *m, int side, const char *sdp, size_t len, c
 	} else if ((err = b2b_srtp_take_reanswer(&s->media[audio], &m->crypto[side], &w))) {
 		set_why(why, whylen, w);
 	} else {
-		side_remember_remote(&m->side[side], s, &s->media[audio]);
+		hold_2543(&s->media[audio]);
+		side_remember_remote(&m->side[side], s, &s->media[audio], sdp, len);
 	}
 	free(s);
 	return err;
@@ -975,7 +1045,11 @@ bool b2b_sdp_is_refresh(const struct b2b_media *m, int side, const char *sdp, si
 			line[l] = '\0';
 			if (sscanf(line, "o=%*s %llu %llu", &id, &ver) != 2)
 				return false;
-			return id == sd->remote_sess_id && ver == sd->remote_version;
+			/* RFC 3264 8: an unchanged version means an unchanged SDP, but some
+			 * peers (OCS/Lync heritage, older PBXs) change direction or codecs
+			 * without a new version: only the same bytes are a refresh. */
+			return id == sd->remote_sess_id && ver == sd->remote_version &&
+			       body_hash(sdp, len) == sd->remote_hash;
 		}
 		if (!nl)
 			break;
@@ -1011,7 +1085,7 @@ bool b2b_sdp_local_codec(const char *spec, const struct b2b_opus_opts *o, struct
 }
 
 void b2b_sdp_side_remote(struct b2b_side *sd, const struct sdp_session *s,
-			 const struct sdp_media *am)
+			 const struct sdp_media *am, const char *sdp, size_t len)
 {
-	side_remember_remote(sd, s, am);
+	side_remember_remote(sd, s, am, sdp, len);
 }

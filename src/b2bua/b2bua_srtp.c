@@ -57,6 +57,13 @@ bool b2b_srtp_proto_ok(const char *proto)
 	return strcasecmp(proto, "RTP/AVP") == 0 || proto_savp(proto);
 }
 
+bool b2b_srtp_proto_takes(const char *proto, const struct b2b_srtp_policy *pol)
+{
+	if (proto_savp(proto))
+		return pol->mode != B2B_SRTP_OFF && pol->keys_ok;
+	return strcasecmp(proto, "RTP/AVP") == 0;
+}
+
 /* The first a=crypto line of m trunx can serve, or false. */
 static bool first_usable(const struct sdp_media *m, struct sdp_crypto *out)
 {

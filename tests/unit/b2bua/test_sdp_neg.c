@@ -245,6 +245,183 @@ static void test_hold_from_b_keeps_numbers(void **state)
 	free(m);
 }
 
+/* A WebRTC-style client offering DTLS-SRTP first and plain RTP/AVP as an alternative
+ * line (and a best-effort RTP/SAVP line toward a trunk without SRTP): trunx takes the
+ * line it can serve and rejects the other with port 0, m= lines kept in number and
+ * order (RFC 3264 6). */
+static void test_alternative_audio_line(void **state)
+{
+	static const char offer[] =
+		"v=0\r\no=- 5 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+		"a=group:BUNDLE 0\r\n"
+		"m=audio 50000 UDP/TLS/RTP/SAVPF 111 0\r\na=mid:0\r\n"
+		"a=rtpmap:111 opus/48000/2\r\na=setup:actpass\r\n"
+		"a=fingerprint:sha-256 AB:CD\r\na=ice-ufrag:x1y2\r\na=rtcp-mux\r\n"
+		"m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+	static const char best_effort[] =
+		"v=0\r\no=- 6 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+		"m=audio 4002 RTP/SAVP 0\r\n"
+		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"
+		"WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"
+		"m=audio 4000 RTP/AVP 0\r\n";
+	const char *const bodies[] = {offer, best_effort};
+	struct b2b_sdp_ctx c;
+	char out[SDP_BUF_MAX], why[128];
+	size_t n = 0;
+
+	(void)state;
+	ctx_init(&c);
+	for (size_t k = 0; k < 2; k++) {
+		const char *body = bodies[k];
+		struct b2b_media *m = media_new();
+		struct sdp_session *s;
+
+		assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, body, strlen(body), out,
+					       sizeof(out), &n, why, sizeof(why)), 0);
+		s = parse(out, n);
+		assert_int_equal(s->n_media, 1);
+		assert_string_equal(s->media[0].proto, "RTP/AVP");
+		free(s);
+		assert_int_equal(m->side[MEDIA_SIDE_A].port, 4000);
+		assert_int_equal(b2b_sdp_answer(m, &c, answer_b, strlen(answer_b), out,
+						sizeof(out), &n, why, sizeof(why)), 0);
+		s = parse(out, n);
+		assert_int_equal(s->n_media, 2);
+		assert_int_equal(s->media[0].port, 0);
+		assert_string_equal(s->media[0].proto, k ? "RTP/SAVP" : "UDP/TLS/RTP/SAVPF");
+		assert_int_equal(s->media[0].n_crypto, 0);
+		assert_int_equal(s->media[1].port, 20000);
+		assert_string_equal(s->media[1].proto, "RTP/AVP");
+		assert_int_equal(s->media[1].codecs[0].pt, 0);
+		free(s);
+		free(m);
+	}
+	/* DTLS-SRTP alone: refused with a reason */
+	{
+		struct b2b_media *m = media_new();
+		size_t cut = strstr(offer, "m=audio 4000") - offer;
+
+		assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, offer, cut, out, sizeof(out),
+					       &n, why, sizeof(why)), ENOTSUP);
+		assert_non_null(strstr(why, "RTP/AVP"));
+		free(m);
+	}
+}
+
+/* A re-offer that changes the SDP but keeps the o= version (seen from OCS/Lync-era
+ * gateways and some PBXs on hold) is an offer, not a refresh; the same bytes again
+ * are a refresh. */
+static void test_refresh_needs_same_body(void **state)
+{
+	static const char hold_same_version[] =
+		"v=0\r\no=bob 200 7 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+		"m=audio 6000 RTP/AVP 8 100\r\na=rtpmap:8 PCMA/8000\r\n"
+		"a=rtpmap:100 telephone-event/8000\r\na=fmtp:100 0-15\r\na=sendonly\r\n";
+	struct b2b_media *m = media_new();
+	struct b2b_sdp_ctx c;
+	struct sdp_session *s;
+	char out[SDP_BUF_MAX], why[128];
+	size_t n = 0;
+
+	(void)state;
+	ctx_init(&c);
+	negotiate(m, &c);
+	assert_true(b2b_sdp_is_refresh(m, MEDIA_SIDE_B, answer_b, strlen(answer_b)));
+	assert_false(b2b_sdp_is_refresh(m, MEDIA_SIDE_B, hold_same_version,
+					 strlen(hold_same_version)));
+	assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_B, hold_same_version,
+				       strlen(hold_same_version), out, sizeof(out), &n, why,
+				       sizeof(why)), 0);
+	s = parse(out, n);
+	assert_int_equal(s->media[0].dir, SDP_DIR_SENDONLY);
+	free(s);
+	/* now that SDP is the last one seen from B: sent again, it is a refresh */
+	assert_true(b2b_sdp_is_refresh(m, MEDIA_SIDE_B, hold_same_version,
+				       strlen(hold_same_version)));
+	free(m);
+}
+
+/* RFC 2543 hold (c=0.0.0.0, no direction attribute or recvonly): relayed to the other
+ * leg as the hold it is (sendonly, inactive), and the holder gets no media. */
+static void test_hold_2543_relayed(void **state)
+{
+	static const char hold_a[] =
+		"v=0\r\no=alice 100 2 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+	static const char hold_a_recvonly[] =
+		"v=0\r\no=alice 100 3 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+		"a=recvonly\r\n";
+	static const char ans_b[] =
+		"v=0\r\no=bob 200 8 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+		"m=audio 6000 RTP/AVP 0 100\r\na=rtpmap:100 telephone-event/8000\r\n"
+		"a=recvonly\r\n";
+	struct b2b_media *m = media_new();
+	struct b2b_sdp_ctx c;
+	struct sdp_session *s;
+	char out[SDP_BUF_MAX], why[128];
+	size_t n = 0;
+
+	(void)state;
+	ctx_init(&c);
+	negotiate(m, &c);
+	assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, hold_a, strlen(hold_a), out,
+				       sizeof(out), &n, why, sizeof(why)), 0);
+	s = parse(out, n);
+	assert_string_equal(s->media[0].addr, "192.0.2.10");
+	assert_int_equal(s->media[0].dir, SDP_DIR_SENDONLY);
+	free(s);
+	assert_int_equal(m->side[MEDIA_SIDE_A].dir, SDP_DIR_SENDONLY);
+	assert_int_equal(b2b_sdp_answer(m, &c, ans_b, strlen(ans_b), out, sizeof(out), &n,
+					why, sizeof(why)), 0);
+	s = parse(out, n);
+	assert_int_equal(s->media[0].dir, SDP_DIR_RECVONLY);
+	free(s);
+	assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, hold_a_recvonly,
+				       strlen(hold_a_recvonly), out, sizeof(out), &n, why,
+				       sizeof(why)), 0);
+	s = parse(out, n);
+	assert_int_equal(s->media[0].dir, SDP_DIR_INACTIVE);
+	free(s);
+	free(m);
+}
+
+/* A callee that answers a sendonly offer sendrecv (an invalid answer, RFC 3264 6.1):
+ * trunx's answer to the holder still says recvonly; an inactive offer gets inactive. */
+static void test_answer_dir_clamped(void **state)
+{
+	static const char ans_b[] =
+		"v=0\r\no=bob 200 8 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+		"m=audio 6000 RTP/AVP 0\r\na=sendrecv\r\n";
+	static const char *const dirs[][2] = {
+		{"sendonly", "recvonly"}, {"recvonly", "sendonly"}, {"inactive", "inactive"},
+		{"sendrecv", "sendrecv"},
+	};
+	struct b2b_sdp_ctx c;
+	char offer[512], out[SDP_BUF_MAX], why[128];
+	size_t n = 0;
+
+	(void)state;
+	ctx_init(&c);
+	for (size_t i = 0; i < 4; i++) {
+		struct b2b_media *m = media_new();
+		struct sdp_session *s;
+
+		snprintf(offer, sizeof(offer),
+			 "v=0\r\no=alice 100 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\n"
+			 "t=0 0\r\na=%s\r\nm=audio 4000 RTP/AVP 0\r\n", dirs[i][0]);
+		assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, offer, strlen(offer), out,
+					       sizeof(out), &n, why, sizeof(why)), 0);
+		assert_int_equal(b2b_sdp_answer(m, &c, ans_b, strlen(ans_b), out, sizeof(out),
+						&n, why, sizeof(why)), 0);
+		s = parse(out, n);
+		assert_string_equal(sdp_dir_name(s->media[0].dir), dirs[i][1]);
+		assert_int_equal(strstr(out, "a=sendrecv") ? 1 : 0, i == 3);
+		free(s);
+		free(m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +429,10 @@ int main(void)
 		cmocka_unit_test(test_answer_to_a_and_pt_maps),
 		cmocka_unit_test(test_no_common_codec_and_garbage),
 		cmocka_unit_test(test_hold_from_b_keeps_numbers),
+		cmocka_unit_test(test_alternative_audio_line),
+		cmocka_unit_test(test_refresh_needs_same_body),
+		cmocka_unit_test(test_hold_2543_relayed),
+		cmocka_unit_test(test_answer_dir_clamped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
