@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+"""SDP offer/answer through trunxd as real equipment writes it (RFC 3264, RFC 4566).
+
+A raw-SIP caller (harness ua) sends offers shaped like room systems, WebRTC-style
+clients and PBXs; an auto-answering callee stands behind trunxd. Each case checks the
+answer the caller gets (m= lines in number and order, ports, directions), what the
+callee is offered, and that trunxd stops cleanly."""
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from harness import case, trunxd, ua  # noqa: E402
+
+
+def _setup(ctx):
+    b = ua.UA("127.0.0.1", name="b", auto=True)
+    ctx.at_end(b.close)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port)
+    ctx.at_end(t._end_check)
+    t.start()
+    a = ua.UA("127.0.0.1", name="a", auto=True)
+    ctx.at_end(a.close)
+    return a, b, t
+
+
+def _mlines(body):
+    """[(media, port, proto)] of an SDP body, in order."""
+    text = (body or b"").decode(errors="replace")
+    return [(m.group(1), int(m.group(2)), m.group(3))
+            for m in re.finditer(r"^m=(\S+) (\d+) (\S+)", text, re.M)]
+
+
+def _call(ctx, a, t, body):
+    d, final = a.call((t.addr, t.port), body=body)
+    if final is None:
+        raise AssertionError("no final response to the INVITE")
+    ctx.log("final %d %s", final.status, final.header("Warning") or "")
+    if final.body:
+        ctx.log("answer:\n%s", final.body.decode(errors="replace"))
+    return d, final
+
+
+def _answered(ctx, t, d, final):
+    if d is None or final.status != 200:
+        raise AssertionError("call refused: %d %s" % (final.status, final.header("Warning")))
+    d.bye()
+    recs = t.wait_events("call.end", 1, timeout=10)
+    if len(recs) != 1 or recs[0].get("result") != "answered":
+        raise AssertionError("call.end: %s" % recs)
+
+
+def _sdp(ip, lines):
+    return ("\r\n".join(["v=0", "o=- 2890844526 1 IN IP4 %s" % ip, "s=-",
+                         "c=IN IP4 %s" % ip, "t=0 0"] + lines) + "\r\n").encode()
+
+
+def case_video_long_fmtp(ctx):
+    """A room system (Cisco/Polycom style) offers audio and H.264 video whose fmtp is
+    longer than 127 bytes: the call is answered on audio and the video line comes back
+    with port 0, the same two m= lines in the same order (RFC 3264 6). Before, the
+    whole INVITE got 488 "fmtp longer than 127"."""
+    a, b, t = _setup(ctx)
+    body = _sdp(a.ip, [
+        "b=AS:6000",
+        "m=audio %d RTP/AVP 0 101" % a.media_port, "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-15",
+        "m=video %d RTP/AVP 97" % (a.media_port + 2), "b=TIAS:6000000",
+        "a=rtpmap:97 H264/90000",
+        "a=fmtp:97 profile-level-id=428016;packetization-mode=1;max-mbps=490000;"
+        "max-fs=8160;max-cpb=200;max-br=5000;max-rcmd-nalu-size=3456000;"
+        "max-smbps=490000;max-fps=6000",
+        "a=rtcp-fb:* nack pli", "a=content:main", "a=sendrecv"])
+    d, final = _call(ctx, a, t, body)
+    ml = _mlines(final.body)
+    if final.status != 200 or len(ml) != 2 or ml[0][0] != "audio" or ml[0][1] == 0 or \
+            ml[1] != ("video", 0, "RTP/AVP"):
+        raise AssertionError("expected 200 with audio and a rejected video line: %d %s"
+                             % (final.status, ml))
+    _answered(ctx, t, d, final)
+
+
+def case_dtls_alternative(ctx):
+    """A WebRTC-style client offers a DTLS-SRTP line (UDP/TLS/RTP/SAVPF, ICE, BUNDLE)
+    and a plain RTP/AVP line as an alternative: trunxd answers on the RTP/AVP line and
+    rejects the DTLS one with port 0. Offered alone, DTLS-SRTP gets 488 with a Warning
+    naming what trunxd takes. Before, the alternative was refused with 488 too."""
+    a, b, t = _setup(ctx)
+    dtls = ["a=group:BUNDLE 0",
+            "m=audio %d UDP/TLS/RTP/SAVPF 111 0" % (a.media_port + 10), "a=mid:0",
+            "a=rtpmap:111 opus/48000/2", "a=rtpmap:0 PCMU/8000", "a=setup:actpass",
+            "a=fingerprint:sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:"
+            "7C:AB:AA:7E:B8:C0:54:71:4E:8C:AF:9C:E1:42",
+            "a=ice-ufrag:8hhY", "a=ice-pwd:asd88fgpdd777uzjYhagZg",
+            "a=candidate:1 1 udp 2113937151 %s %d typ host" % (a.ip, a.media_port + 10),
+            "a=rtcp-mux", "a=rtcp-fb:111 transport-cc"]
+    plain = ["m=audio %d RTP/AVP 0 101" % a.media_port, "a=rtpmap:0 PCMU/8000",
+             "a=rtpmap:101 telephone-event/8000", "a=rtcp:%d IN IP4 %s"
+             % (a.media_port + 1, a.ip)]
+    d, final = _call(ctx, a, t, _sdp(a.ip, dtls + plain))
+    ml = _mlines(final.body)
+    if final.status != 200 or len(ml) != 2 or ml[0] != ("audio", 0, "UDP/TLS/RTP/SAVPF") \
+            or ml[1][1] == 0 or ml[1][2] != "RTP/AVP":
+        raise AssertionError("expected the RTP/AVP line taken, the DTLS one rejected: "
+                             "%d %s" % (final.status, ml))
+    inv = b.wait(lambda m: m.method == "INVITE", 5)
+    if inv is None or b"fingerprint" in inv.body or b"ice-ufrag" in inv.body:
+        raise AssertionError("callee's offer: %r" % (inv.body if inv else None))
+    _answered(ctx, t, d, final)
+    d, final = _call(ctx, a, t, _sdp(a.ip, dtls))
+    warn = final.header("Warning") or ""
+    if final.status != 488 or "RTP/AVP" not in warn:
+        raise AssertionError("DTLS-SRTP alone: %d %s" % (final.status, warn))
+
+
+def case_repeated_rtpmap(ctx):
+    """A PBX repeating its telephone-event rtpmap line: one mapping, the call is
+    answered with digits. Before: 488 "second rtpmap for payload type 101"."""
+    a, b, t = _setup(ctx)
+    body = _sdp(a.ip, ["m=audio %d RTP/AVP 8 0 101" % a.media_port, "a=rtpmap:8 PCMA/8000",
+                       "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16",
+                       "a=rtpmap:101 telephone-event/8000", "a=ptime:20"])
+    d, final = _call(ctx, a, t, body)
+    if final.status != 200 or b"telephone-event/8000" not in (final.body or b""):
+        raise AssertionError("expected 200 with telephone-event: %d" % final.status)
+    _answered(ctx, t, d, final)
+
+
+def _reinvite(ctx, d, body):
+    cseq, _, _ = d.send("INVITE", body)
+    r = d.wait_final(cseq, "INVITE", 10)
+    if r is None:
+        raise AssertionError("no final response to the re-INVITE")
+    d.ack(cseq)
+    ctx.log("re-INVITE answered %d:\n%s", r.status, (r.body or b"").decode(errors="replace"))
+    return r
+
+
+def _b_reinvite(b, timeout=5.0):
+    return b.wait(lambda m: m.method == "INVITE" and "tag=" in (m.header("To") or ""),
+                  timeout)
+
+
+def case_reinvite_same_version(ctx):
+    """The caller puts the call on hold with a re-INVITE whose SDP says a=sendonly but
+    whose o= version did not change (OCS/Lync-era gateways and some PBXs do this):
+    trunxd relays the hold to the callee and answers recvonly. The same SDP sent again
+    is a refresh, answered without disturbing the callee. Before, the changed SDP was
+    taken for a refresh: the callee never heard of the hold."""
+    a, b, t = _setup(ctx)
+    d, final = _call(ctx, a, t, ua.sdp(a.ip, a.media_port, version=1))
+    if d is None:
+        raise AssertionError("call not answered: %d" % final.status)
+    b.wait(lambda m: m.method == "ACK", 5)
+    b.drain()
+    r = _reinvite(ctx, d, ua.sdp(a.ip, a.media_port, version=1, direction="sendonly"))
+    inv = _b_reinvite(b)
+    if inv is None or ua.sdp_direction(inv.body) != "sendonly":
+        raise AssertionError("callee got no hold re-INVITE: %r" % (inv.body if inv else None))
+    if r.status != 200 or ua.sdp_direction(r.body) != "recvonly":
+        raise AssertionError("hold answered %d %s" % (r.status, ua.sdp_direction(r.body)))
+    time.sleep(0.3)
+    b.drain()
+    r2 = _reinvite(ctx, d, ua.sdp(a.ip, a.media_port, version=1, direction="sendonly"))
+    if r2.status != 200 or r2.body != r.body:
+        raise AssertionError("refresh not answered with the same SDP: %d" % r2.status)
+    if _b_reinvite(b, 1.0) is not None:
+        raise AssertionError("a refresh reached the callee")
+    _answered(ctx, t, d, final)
+
+
+def case_hold_2543(ctx):
+    """RFC 2543 hold: the caller re-INVITEs with c=IN IP4 0.0.0.0 and no direction
+    attribute. The callee is offered a=sendonly (it is a hold) and the caller's answer
+    says recvonly; taking the call back gives sendrecv on both. Before, the callee was
+    offered sendrecv and never heard of the hold."""
+    a, b, t = _setup(ctx)
+    d, final = _call(ctx, a, t, ua.sdp(a.ip, a.media_port, version=1))
+    if d is None:
+        raise AssertionError("call not answered: %d" % final.status)
+    b.wait(lambda m: m.method == "ACK", 5)
+    b.drain()
+    hold = ua.sdp("0.0.0.0", a.media_port, version=2).replace(
+        b"IN IP4 0.0.0.0\r\ns=", ("IN IP4 %s\r\ns=" % a.ip).encode())
+    r = _reinvite(ctx, d, hold)
+    inv = _b_reinvite(b)
+    if inv is None or ua.sdp_direction(inv.body) != "sendonly":
+        raise AssertionError("callee offered %r" % (inv.body if inv else None))
+    if r.status != 200 or ua.sdp_direction(r.body) != "recvonly":
+        raise AssertionError("hold answered %d %s" % (r.status, ua.sdp_direction(r.body)))
+    b.drain()
+    r = _reinvite(ctx, d, ua.sdp(a.ip, a.media_port, version=3))
+    inv = _b_reinvite(b)
+    if inv is None or ua.sdp_direction(inv.body) != "sendrecv" or \
+            ua.sdp_direction(r.body) != "sendrecv":
+        raise AssertionError("retrieve: callee %r, caller %s"
+                             % (inv.body if inv else None, ua.sdp_direction(r.body)))
+    _answered(ctx, t, d, final)
+
+
+def case_answer_dir_clamped(ctx):
+    """The caller offers a=sendonly (a call that starts held, session-level direction
+    and ptime); the callee answers sendrecv, which RFC 3264 6.1 does not allow. trunxd's
+    answer to the caller says recvonly, not the callee's sendrecv."""
+    a, b, t = _setup(ctx)
+    body = _sdp(a.ip, ["a=sendonly", "a=ptime:30", "m=audio %d RTP/AVP 8" % a.media_port,
+                       "b=TIAS:64000", "a=rtpmap:8 PCMA/8000"])
+    d, final = _call(ctx, a, t, body)
+    inv = b.wait(lambda m: m.method == "INVITE", 5)
+    if inv is None or ua.sdp_direction(inv.body) != "sendonly":
+        raise AssertionError("callee offered %r" % (inv.body if inv else None))
+    if final.status != 200 or ua.sdp_direction(final.body) != "recvonly" or \
+            len(re.findall(rb"(?m)^a=(sendrecv|sendonly|recvonly|inactive)", final.body)) != 1:
+        raise AssertionError("answer to a sendonly offer: %d %s"
+                             % (final.status, ua.sdp_direction(final.body)))
+    _answered(ctx, t, d, final)
+
+
+if __name__ == "__main__":
+    sys.exit(case.main(globals()))
