@@ -98,12 +98,24 @@ static void local_media(struct sdp_media *out, const struct b2b_sdp_ctx *c, int 
 static int write_local(struct b2b_media *m, int side, struct sdp_session *s, char *out,
 		       size_t outlen, size_t *outn, char *why, size_t whylen)
 {
+	struct b2b_side *sd = &m->side[side];
 	int n;
 
 	snprintf(s->origin_user, sizeof(s->origin_user), "trunx");
 	snprintf(s->name, sizeof(s->name), "-");
 	s->sess_id = m->sess_id;
-	s->sess_version = ++m->side[side].local_version;
+	/* RFC 3264 8: the version changes with the description. The same description
+	 * again (a refresh relayed, an offer that changes nothing on this leg) keeps it,
+	 * so the leg sees a refresh; compared with the version in force, so an SDP put
+	 * back by a withdrawn offer still gets a new one. */
+	s->sess_version = sd->local_version;
+	n = sd->local_version ? sdp_write(out, outlen, s) : -1;
+	if (n >= 0 && (size_t)n == sd->last_local_len &&
+	    memcmp(out, sd->last_local, (size_t)n) == 0) {
+		*outn = (size_t)n;
+		return 0;
+	}
+	s->sess_version = ++sd->local_version;
 	n = sdp_write(out, outlen, s);
 	if (n < 0 || (size_t)n >= SDP_BUF_MAX) {
 		set_why(why, whylen, "SDP too large");

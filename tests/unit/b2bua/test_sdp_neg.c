@@ -422,6 +422,52 @@ static void test_answer_dir_clamped(void **state)
 	}
 }
 
+/* o= versions per leg change only with the description (RFC 3264 8): a re-offer that
+ * changes nothing (a refresh with a new version) reaches the other leg with the same
+ * version and bytes, and its answer goes back unchanged; a hold then moves each leg's
+ * version by one. */
+static void test_version_only_on_change(void **state)
+{
+	struct b2b_media *m = media_new();
+	struct b2b_sdp_ctx c;
+	struct sdp_session *s;
+	char again[sizeof(offer_a) + 8], out[SDP_BUF_MAX], why[128], prev_b[SDP_BUF_MAX],
+	     prev_a[SDP_BUF_MAX];
+	char *hold;
+	uint64_t v_a, v_b;
+	size_t n = 0;
+
+	(void)state;
+	ctx_init(&c);
+	negotiate(m, &c);
+	v_a = m->side[MEDIA_SIDE_A].local_version;
+	v_b = m->side[MEDIA_SIDE_B].local_version;
+	snprintf(prev_a, sizeof(prev_a), "%s", m->side[MEDIA_SIDE_A].last_local);
+	snprintf(prev_b, sizeof(prev_b), "%s", m->side[MEDIA_SIDE_B].last_local);
+	snprintf(again, sizeof(again), "%s", offer_a);
+	again[strstr(again, "100 1 IN") - again + 4] = '2';   /* o=alice 100 2 */
+	assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, again, strlen(again), out,
+				       sizeof(out), &n, why, sizeof(why)), 0);
+	assert_string_equal(out, prev_b);
+	assert_int_equal(m->side[MEDIA_SIDE_B].local_version, v_b);
+	assert_int_equal(b2b_sdp_answer(m, &c, answer_b, strlen(answer_b), out, sizeof(out), &n,
+					why, sizeof(why)), 0);
+	assert_string_equal(out, prev_a);
+	assert_int_equal(m->side[MEDIA_SIDE_A].local_version, v_a);
+
+	hold = strdup(again);
+	hold[strstr(hold, "100 2 IN") - hold + 4] = '3';
+	memcpy(strstr(hold, "a=ptime:20"), "a=sendonly", 10);   /* same length */
+	assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, hold, strlen(hold), out,
+				       sizeof(out), &n, why, sizeof(why)), 0);
+	s = parse(out, n);
+	assert_int_equal(s->media[0].dir, SDP_DIR_SENDONLY);
+	assert_int_equal(s->sess_version, v_b + 1);
+	free(s);
+	free(hold);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -433,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_refresh_needs_same_body),
 		cmocka_unit_test(test_hold_2543_relayed),
 		cmocka_unit_test(test_answer_dir_clamped),
+		cmocka_unit_test(test_version_only_on_change),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
