@@ -218,5 +218,40 @@ def case_answer_dir_clamped(ctx):
     _answered(ctx, t, d, final)
 
 
+def _o_version(body):
+    m = re.search(rb"(?m)^o=\S+ \d+ (\d+) ", body or b"")
+    return int(m.group(1)) if m else None
+
+
+def case_version_only_on_change(ctx):
+    """The caller re-INVITEs with a new o= version and the same description (a session
+    refresh as many phones send it): the callee gets trunxd's SDP with the version it
+    already had, byte for byte, and the caller its previous answer; a hold after it
+    moves each leg's version by one. Before, every relayed offer and answer carried a
+    new version although nothing had changed."""
+    a, b, t = _setup(ctx)
+    d, final = _call(ctx, a, t, ua.sdp(a.ip, a.media_port, version=1))
+    if d is None:
+        raise AssertionError("call not answered: %d" % final.status)
+    first = b.wait(lambda m: m.method == "INVITE", 5)
+    b.wait(lambda m: m.method == "ACK", 5)
+    b.drain()
+    r = _reinvite(ctx, d, ua.sdp(a.ip, a.media_port, version=2))
+    inv = _b_reinvite(b)
+    if inv is None or inv.body != first.body:
+        raise AssertionError("callee's re-offer differs from its first offer: %r"
+                             % (inv.body if inv else None))
+    if r.status != 200 or r.body != final.body:
+        raise AssertionError("caller's answer changed: %d %r" % (r.status, r.body))
+    b.drain()
+    r = _reinvite(ctx, d, ua.sdp(a.ip, a.media_port, version=3, direction="sendonly"))
+    inv = _b_reinvite(b)
+    if inv is None or _o_version(inv.body) != _o_version(first.body) + 1 or \
+            _o_version(r.body) != _o_version(final.body) + 1:
+        raise AssertionError("hold versions: callee %s, caller %s"
+                             % (_o_version(inv.body) if inv else None, _o_version(r.body)))
+    _answered(ctx, t, d, final)
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))
