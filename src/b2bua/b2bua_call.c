@@ -930,6 +930,23 @@ static void b_answered(struct call *c, const struct sipua_ev *ev)
 		sdp = out;
 		call_media_update(c);
 	} else {
+		/* B's early SDP answered already. Without 100rel that 18x SDP is a preview:
+		 * the 200's is the answer (RFC 3261 13.2.1; RFC 6337 3.1.1), and gateways
+		 * that move the call from an announcement to the line change address or
+		 * port there. Its address, port, direction and keys are taken; A's side
+		 * (trunx's own address) does not change. */
+		if (ev->sdp && c->media.side[SIDE_B].valid &&
+		    !b2b_sdp_is_refresh(&c->media, SIDE_B, ev->sdp, ev->sdp_len)) {
+			char why[128];
+
+			if (b2b_sdp_remote(&c->media, SIDE_B, ev->sdp, ev->sdp_len, why,
+					   sizeof(why)) == 0)
+				call_media_update(c);
+			else
+				call_log(LOG_INFO, "call.early_media", c, "b",
+					 "the answer's SDP is unusable, the early one stays: %s",
+					 why);
+		}
 		sdp = c->media.side[SIDE_A].last_local;
 		n = c->media.side[SIDE_A].last_local_len;
 	}

@@ -7,7 +7,10 @@ answer the caller gets (m= lines in number and order, ports, directions), what t
 callee is offered, and that trunxd stops cleanly."""
 import os
 import re
+import socket
+import struct
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -251,6 +254,82 @@ def case_version_only_on_change(ctx):
         raise AssertionError("hold versions: callee %s, caller %s"
                              % (_o_version(inv.body) if inv else None, _o_version(r.body)))
     _answered(ctx, t, d, final)
+
+
+def _rtp_to(sock, dest, n):
+    for i in range(n):
+        sock.sendto(struct.pack("!BBHII", 0x80, 0, 100 + i, 160 * i, 0x5151) + b"\xff" * 160,
+                    dest)
+        time.sleep(0.005)
+
+
+def _rtp_count(sock, seconds):
+    sock.settimeout(0.1)
+    got, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            data, _ = sock.recvfrom(2048)
+        except (socket.timeout, BlockingIOError):
+            continue
+        if len(data) >= 12 and data[0] >> 6 == 2:
+            got += 1
+    return got
+
+
+def case_early_answer_moves(ctx):
+    """A carrier plays early media from one port (183 with SDP, no 100rel) and answers
+    from another (200 with a new SDP version naming the port the call really uses, as
+    gateways that hand the call from an announcement resource to the line do). The
+    200's SDP is the answer (RFC 3261 13.2.1; RFC 6337 3.1.1): the caller's audio goes
+    to the new port. Before, the 200's SDP was ignored and the audio kept going to the
+    early-media port, where nobody listened any more."""
+    b = ua.UA("127.0.0.1", name="b")
+    ctx.at_end(b.close)
+    final_media = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    final_media.bind(("127.0.0.1", 0))
+    ctx.at_end(final_media.close)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port)
+    ctx.at_end(t._end_check)
+    t.start()
+    a = ua.UA("127.0.0.1", name="a", auto=True)
+    ctx.at_end(a.close)
+    result = {}
+
+    def callee():
+        inv = b.wait(lambda m: m.method == "INVITE", 10)
+        if inv is None:
+            return
+        tag = "early1"
+        b.respond(inv, 100)
+        b.respond(inv, 183, body=ua.sdp(b.ip, b.media_port, version=1), to_tag=tag)
+        time.sleep(0.5)
+        b.respond(inv, 200, body=ua.sdp(b.ip, final_media.getsockname()[1], version=2),
+                  to_tag=tag)
+        result["inv"] = inv
+
+    th = threading.Thread(target=callee, daemon=True)
+    th.start()
+    d, final = _call(ctx, a, t, ua.sdp(a.ip, a.media_port, version=1))
+    th.join(5)
+    if d is None:
+        raise AssertionError("call not answered: %s" % (final.status if final else None))
+    b.wait(lambda m: m.method == "ACK", 5)
+    to_trunx = re.search(rb"(?m)^m=audio (\d+)", final.body)
+    _rtp_to(a.media, (t.addr, int(to_trunx.group(1))), 25)
+    heard_final = _rtp_count(final_media, 1.0)
+    heard_early = _rtp_count(b.media, 0.2)
+    ctx.log("RTP heard: final port %d, early port %d", heard_final, heard_early)
+    cseq, _, _ = d.send("BYE")
+    bye = b.wait(lambda m: m.method == "BYE", 5)
+    if bye is not None:
+        b.respond(bye, 200)
+    d.wait_final(cseq, "BYE", 5)
+    if heard_final < 20:
+        raise AssertionError("the answer's port heard %d of 25 packets (early-media port: "
+                             "%d)" % (heard_final, heard_early))
+    recs = t.wait_events("call.end", 1, timeout=10)
+    if len(recs) != 1 or recs[0].get("result") != "answered":
+        raise AssertionError("call.end: %s" % recs)
 
 
 if __name__ == "__main__":
