@@ -78,8 +78,9 @@ struct sdp_session {
  * @return 0; EINVAL with a reason in err (missing v=/o=/m=/c=, bad port, bad rtpmap,
  *         an m=audio without a connection address, two different rtpmap lines for one
  *         payload type, ...); EOVERFLOW if a limit above is exceeded or len >
- *         SDP_MAX_LEN (an fmtp longer than SDP_FMTP_MAX on a stream that is not
- *         audio is skipped instead: trunx never relays such streams)
+ *         SDP_MAX_LEN (on a stream that is not audio, an fmtp longer than
+ *         SDP_FMTP_MAX and formats beyond SDP_MAX_CODECS are skipped instead:
+ *         trunx never relays such streams)
  */
 int sdp_parse(struct sdp_session *s, const char *buf, size_t len, char *err, size_t errlen);
 

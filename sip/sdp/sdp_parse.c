@@ -7,7 +7,7 @@
  * once the last line is read. The parser is strict about what media handling relies
  * on — v=, o=, m= ports, formats and protocols, c= addresses, rtpmap, fmtp, ptime,
  * a=rtcp, direction — and skips everything else (i=, b=, t=, unknown attributes, an
- * over-long fmtp of a stream that is not audio).
+ * over-long fmtp or formats beyond SDP_MAX_CODECS on a stream that is not audio).
  * Error reasons name the line and never quote the input, so they can go into a SIP
  * Warning header as they are. Nothing is allocated.
  */
@@ -236,8 +236,13 @@ static int parse_m(struct parse *p, char *v)
 	while ((fmt = tok(&v)) != NULL) {
 		struct sdp_codec *c;
 
-		if (m->n_codecs == SDP_MAX_CODECS)
+		if (m->n_codecs == SDP_MAX_CODECS) {
+			/* a browser's or room system's video line lists more; trunx only
+			 * ever rejects such a line, which needs one of them */
+			if (strcasecmp(m->type, "audio") != 0)
+				continue;
 			return fail(p, EOVERFLOW, "more than %d formats", SDP_MAX_CODECS);
+		}
 		c = &m->codecs[m->n_codecs];
 		memset(c, 0, sizeof(*c));
 		c->channels = 1;

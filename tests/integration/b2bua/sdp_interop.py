@@ -332,5 +332,27 @@ def case_early_answer_moves(ctx):
         raise AssertionError("call.end: %s" % recs)
 
 
+def case_video_many_formats(ctx):
+    """A video line listing 38 formats (as browsers and browser-based gateways now
+    list VP8, VP9, H.264 profiles, AV1, RTX and FEC) beside the audio line: answered
+    on audio, video rejected with port 0 and one format. Before, the INVITE got 488
+    "more than 32 formats"."""
+    a, b, t = _setup(ctx)
+    pts = list(range(96, 128)) + list(range(35, 41))
+    lines = ["m=audio %d RTP/AVP 0 101" % a.media_port, "a=rtpmap:101 telephone-event/8000",
+             "m=video %d RTP/AVPF %s" % (a.media_port + 2, " ".join(map(str, pts)))]
+    lines += ["a=rtpmap:%d %s/90000" % (p, "rtx" if p % 2 else "VP8") for p in pts]
+    lines += ["a=rtcp-fb:* nack", "a=rtcp-fb:* nack pli", "a=rtcp-fb:* goog-remb"]
+    d, final = _call(ctx, a, t, _sdp(a.ip, lines))
+    ml = _mlines(final.body)
+    if final.status != 200 or len(ml) != 2 or ml[0][1] == 0 or \
+            ml[1] != ("video", 0, "RTP/AVPF"):
+        raise AssertionError("expected audio answered and video rejected: %d %s"
+                             % (final.status, ml))
+    if not re.search(rb"(?m)^m=video 0 RTP/AVPF \d+\r$", final.body):
+        raise AssertionError("the rejected video line should carry one format")
+    _answered(ctx, t, d, final)
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))

@@ -591,6 +591,18 @@ static void test_limits(void **state)
 	assert_int_equal(parse(text), EOVERFLOW);
 	assert_string_equal(err, "SDP line 5: more than 32 formats");
 
+	/* a browser's video line with 40 formats after the audio one: the first 32 are
+	 * kept (the line is only ever rejected), the rtpmap of a dropped one ignored */
+	o = (size_t)sprintf(text, HEAD CONN "m=audio 4000 RTP/AVP 0\r\nm=video 4002 RTP/AVP");
+	for (int i = 0; i < 40; i++)
+		o += (size_t)sprintf(text + o, " %d", 127 - i);
+	strcpy(text + o, "\r\na=rtpmap:127 VP8/90000\r\na=rtpmap:88 H264/90000\r\n");
+	assert_int_equal(parse(text), 0);
+	assert_int_equal(s.n_media, 2);
+	assert_int_equal(s.media[1].n_codecs, 32);
+	assert_string_equal(s.media[1].codecs[0].name, "VP8");
+	assert_int_equal(s.media[1].codecs[31].pt, 96);
+
 	/* arguments */
 	assert_int_equal(sdp_parse(NULL, "v=0", 3, err, sizeof(err)), EINVAL);
 	assert_int_equal(sdp_parse(&s, NULL, 3, err, sizeof(err)), EINVAL);
