@@ -194,9 +194,9 @@ def case_fork_200_other_branch(ctx):
 
 def case_same_dialog_200_other_sdp(ctx):
     """180, then 183 with SDP, then a 200 with a different SDP, all on one dialog: the
-    183's SDP is the answer (RFC 3261 13.2.1, RFC 3264: one answer per offer), so
-    trunxd keeps the media where it said, gives A in its 200 the SDP of its 183
-    unchanged, and the call goes on normally (the second SDP is ignored, not fatal)."""
+    183's SDP answered the offer (RFC 3264), so A's 200 carries the SDP of its 183
+    unchanged and no fork is taken; the call goes on normally (toward B the 200's SDP
+    moves the media: itest.b2bua.sdp.early_answer_moves)."""
     a, b, t = _setup(ctx)
     call = _Call(a, t)
     call.start()
