@@ -165,14 +165,29 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	ctl_client_accept(arg, fd);
 }
 
+/* EMFILE and friends: the connection stays in the backlog, so the listener would be
+ * readable again at once (a spin of failing accept() calls, a line each). Keep serving
+ * the clients we have and try again in a second. */
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
+	struct ctl *ctl = arg;
+	struct timeval second = {1, 0};
 	int err = EVUTIL_SOCKET_ERROR();
 
-	(void)l;
-	(void)arg;
-	/* EMFILE and friends: keep serving the clients we have. */
-	log_msg(LOG_WARN, "ctl.accept_failed", "accept: %s", strerror(err));
+	log_msg(LOG_WARN, "ctl.accept_failed", "accept: %s; accepting paused 1 s",
+		strerror(err));
+	evconnlistener_disable(l);
+	evtimer_add(ctl->resume_ev, &second);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct ctl *ctl = arg;
+
+	(void)fd;
+	(void)what;
+	if (ctl->listener)
+		evconnlistener_enable(ctl->listener);
 }
 
 static void *ctl_thread(void *arg)
@@ -255,7 +270,8 @@ int ctl_create(struct ctl **ctlp, const struct ctl_cfg *cfg, const struct ctl_op
 	ctl->wake_ev = event_new(ctl->base, ctl->wake_fd, EV_READ | EV_PERSIST, on_wake, ctl);
 	ctl->mq_ev = event_new(ctl->base, mq_fd(ctl->mbox->mq), EV_READ | EV_PERSIST,
 			       on_mq, ctl);
-	if (!ctl->wake_ev || !ctl->mq_ev || event_add(ctl->wake_ev, NULL) != 0 ||
+	ctl->resume_ev = evtimer_new(ctl->base, on_resume, ctl);
+	if (!ctl->wake_ev || !ctl->mq_ev || !ctl->resume_ev || event_add(ctl->wake_ev, NULL) != 0 ||
 	    event_add(ctl->mq_ev, NULL) != 0) {
 		err = ENOMEM;
 		goto out;
@@ -344,6 +360,8 @@ void ctl_destroy(struct ctl *ctl)
 		event_free(ctl->wake_ev);
 	if (ctl->mq_ev)
 		event_free(ctl->mq_ev);
+	if (ctl->resume_ev)
+		event_free(ctl->resume_ev);
 	mbox_close(ctl);
 	if (ctl->base)
 		event_base_free(ctl->base);

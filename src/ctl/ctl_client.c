@@ -4,7 +4,10 @@
  *
  * A client has at most one request in progress. While an asynchronous query is in
  * flight its reading is paused (further pipelined lines wait in the input buffer) and
- * a request timer runs; the answer, or the timer, resumes it. A client that leaves
+ * a request timer runs; the answer, or the timer, resumes it. Reading also pauses
+ * while CTL_OUT_MAX bytes of answers wait unsent (a client that pipelines requests and
+ * does not read): the output draining resumes it, the write timeout (idle_timeout_ms
+ * without progress) closes a client that never reads. A client that leaves
  * while its query is in flight orphans the query (pending->client = NULL): the answer
  * is then freed on arrival, never written.
  */
@@ -284,10 +287,16 @@ static void process_input(struct ctl_client *cl)
 
 	while (!cl->pending && !cl->closing) {
 		size_t eol_len = 0;
-		struct evbuffer_ptr pos = evbuffer_search_eol(in, NULL, &eol_len,
-							      EVBUFFER_EOL_LF);
+		struct evbuffer_ptr pos;
 		const char *line;
 
+		if (evbuffer_get_length(bufferevent_get_output(cl->bev)) >= CTL_OUT_MAX) {
+			/* Answers wait unsent: read on once they are (on_write). */
+			cl->held = true;
+			bufferevent_disable(cl->bev, EV_READ);
+			return;
+		}
+		pos = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 		if (pos.pos < 0) {
 			if (evbuffer_get_length(in) > max)
 				goto too_long;
@@ -322,8 +331,17 @@ static void on_write(struct bufferevent *bev, void *arg)
 	struct ctl_client *cl = arg;
 
 	(void)bev;
-	if (cl->closing && !cl->pending)
+	if (cl->closing && !cl->pending) {
 		ctl_client_free(cl);
+		return;
+	}
+	if (cl->held) {   /* every answer is sent: the next requests may be read */
+		cl->held = false;
+		if (!cl->pending) {
+			bufferevent_enable(cl->bev, EV_READ);
+			process_input(cl);
+		}
+	}
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)

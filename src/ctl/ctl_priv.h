@@ -50,6 +50,7 @@ struct ctl_client {
 	struct event        *req_timer;  /**< request timeout while a query is in flight */
 	struct ctl_pending  *pending;    /**< query in flight, or NULL */
 	bool                 closing;    /**< free once the output buffer has drained */
+	bool                 held;       /**< reading stopped: answers wait unsent */
 	struct ctl_client   *prev, *next;
 };
 
@@ -61,6 +62,7 @@ struct ctl {
 	struct evconnlistener *listener;
 	struct event          *wake_ev;
 	struct event          *mq_ev;
+	struct event          *resume_ev;    /**< accepting again after an accept() error */
 	struct ctl_mbox       *mbox;
 	int                    wake_fd;      /**< eventfd: stop / reload requested */
 	_Atomic int            stop_req;
@@ -76,6 +78,11 @@ struct ctl {
 	unsigned               n_pending;    /**< queries in flight (bounded by MQ size) */
 	uint64_t               requests;     /**< requests handled since start */
 };
+
+/** Unsent answer bytes past which a client's next request is not read (until they
+ * are sent): a client that pipelines requests without reading the answers holds this
+ * much plus one answer, then TCP's (the socket's) flow control stops it. */
+#define CTL_OUT_MAX (64u << 10)
 
 /** Most queries in flight at once; the mailbox queue holds this many answers. */
 #define CTL_MAX_PENDING 256

@@ -494,5 +494,108 @@ def case_answer_unwritten(ctx):
     assert td.stop() == 0
 
 
+def _fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def _rss_mb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def case_pipelined_unread(ctx):
+    """A control client that pipelines requests and never reads the answers (each
+    `status` line of 7 bytes asks for an answer of about 1 KB): trunxd stops reading
+    from it once a bounded amount of answers waits (the socket's flow control pushes
+    back on the sender), keeps serving other control clients at once meanwhile, and
+    closes it after the idle timeout (30 s) without progress. It used to read and
+    answer all it was sent, keeping every answer: memory without bound."""
+    td = trunxd.Trunxd(ctx, ctx.trunxd_path).start()
+    pid, path = td.proc.pid, td.conf.control_socket
+    _status(ctx, td)
+    fds0, rss0 = _fds(pid), _rss_mb(pid)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(path)
+    s.setblocking(False)
+    ctx.at_end(s.close)
+    chunk = b"status\n" * 4096
+    sent, slowest, peak, t0 = 0, 0.0, rss0, time.monotonic()
+    while time.monotonic() - t0 < 6:
+        try:
+            sent += s.send(chunk)
+        except BlockingIOError:
+            time.sleep(0.02)
+        peak = max(peak, _rss_mb(pid))
+        if sent > (64 << 20) or peak - rss0 > 256:
+            break   # failed already: spare the machine
+        if int((time.monotonic() - t0) * 4) % 4 == 0:   # another client meanwhile
+            t1 = time.monotonic()
+            reps, _ = _raw(path, b"status\n", timeout=5)
+            slowest = max(slowest, time.monotonic() - t1)
+            assert reps and reps[0]["ok"], reps
+    ctx.log("sent %d bytes of requests unread in %.1f s; RSS %.1f -> peak %.1f MB; "
+            "slowest other status %.2f s", sent, time.monotonic() - t0, rss0, peak, slowest)
+    assert sent < (4 << 20) and peak - rss0 < 16, "trunxd read %d bytes of requests " \
+        "from a client that reads no answer: RSS %.1f -> %.1f MB" % (sent, rss0, peak)
+    assert slowest < 2.0, "another control client waited %.2f s" % slowest
+    # Nothing moves: cut after the idle timeout (30 s), its descriptor given back.
+    ok = procs.wait_until(lambda: _fds(pid) <= fds0, 40, 0.5)
+    assert ok, "a client that reads nothing still held after 40 s (%d fds, %d at start)" % (
+        _fds(pid), fds0)
+    _status(ctx, td)
+    assert td.stop() == 0
+
+
+def _cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def case_out_of_descriptors(ctx):
+    """Control connections arriving while trunxd is out of descriptors (its open-file
+    limit lowered under its feet): the control thread pauses accepting a second at a
+    time instead of spinning on the listener (accept() failing at once, again and
+    again) and writing a line each time, and serves again once descriptors are back."""
+    import resource
+    td = trunxd.Trunxd(ctx, ctx.trunxd_path).start()
+    pid, path = td.proc.pid, td.conf.control_socket
+    _status(ctx, td)
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    errs0 = len(td.events("ctl.accept_failed"))
+    held = []
+    ctx.at_end(lambda: [h.close() for h in held])
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (_fds(pid) + 4, hard))
+    try:
+        for _ in range(12):
+            h = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            h.connect(path)
+            held.append(h)
+        time.sleep(0.5)
+        cpu0 = _cpu_s(pid)
+        time.sleep(3.0)
+        cpu = _cpu_s(pid) - cpu0
+        errs = len(td.events("ctl.accept_failed")) - errs0
+        ctx.log("out of descriptors: %.2f s of CPU in 3 s, %d ctl.accept_failed lines",
+                cpu, errs)
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    assert errs >= 1, "no ctl.accept_failed line with the descriptors gone"
+    assert cpu < 0.5, "trunxd used %.2f s of CPU in 3 s out of descriptors" % cpu
+    for h in held:
+        h.close()
+    held.clear()
+    ok = procs.wait_until(lambda: _raw(path, b"status\n", timeout=3)[0][0]["ok"], 10, 0.3)
+    assert ok, "the control socket did not recover after the descriptors came back"
+    assert td.stop() == 0
+    # Every failed accept() counts, those the log folded into "repeated" too.
+    fails = sum(1 + r.get("repeated", 0) for r in td.events("ctl.accept_failed")) - errs0
+    assert fails <= 10, "accept() failed %d times in 3 s out of descriptors" % fails
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))
