@@ -148,6 +148,26 @@ static void bound_send_buffer(struct sse_client *c)
 		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 }
 
+static uint64_t stall_ms(const struct events *e)
+{
+	return e->cfg.sse_keepalive_ms * 2u > STALL_MS ? e->cfg.sse_keepalive_ms * 2u : STALL_MS;
+}
+
+/* The connection's timeouts are its listener's idle ones (the API's `timeout`): the
+ * read one would end every stream that long after it began, its client having
+ * nothing more to send (quiet or not: writing does not reset it). A stream reads no
+ * more (only the peer's close, which needs no timeout); its writing is judged by the
+ * pause and cut below, the write timeout (twice the stall) only backs that up. */
+static void stream_timeouts(struct sse_client *c)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
+	uint64_t ms = stall_ms(c->e) * 2u;
+	struct timeval wr = {(time_t)(ms / 1000u), (suseconds_t)(ms % 1000u) * 1000};
+
+	if (bev)
+		bufferevent_set_timeouts(bev, NULL, &wr);
+}
+
 static size_t unsent(const struct sse_client *c)
 {
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
@@ -326,8 +346,7 @@ static void on_replay_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct sse_client *c = arg;
 	struct events *e = c->e;
-	uint64_t stall = e->cfg.sse_keepalive_ms * 2u > STALL_MS ? e->cfg.sse_keepalive_ms * 2u :
-								   STALL_MS;
+	uint64_t stall = stall_ms(e);
 
 	(void)fd;
 	(void)what;
@@ -551,6 +570,7 @@ void events_http_stream(struct events *e, struct evhttp_request *req, const char
 	evhttp_add_header(out, "Cache-Control", "no-cache");
 	evhttp_add_header(out, "X-Accel-Buffering", "no");
 	evhttp_send_reply_start(req, 200, "OK");
+	stream_timeouts(c);
 	c->next = e->clients;
 	if (e->clients)
 		e->clients->prev = c;

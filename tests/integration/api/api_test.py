@@ -945,6 +945,53 @@ def case_http10(ctx):
     a.t.check_alive()
 
 
+def case_sse_long_stream(ctx):
+    """An event stream through the API lives past the listener's idle `timeout`: its
+    client sends nothing once it asked (that is what a stream is), which evhttp's read
+    timeout took for an idle connection: a stream with nothing written for `timeout`
+    was cut, so with the defaults (timeout 10 s, sse_keepalive 15 s) every quiet stream
+    ended after 10 s, before its first keep-alive. Here timeout 2 s, keep-alives every
+    3 s: a quiet stream gets its keep-alives for 9 s, then an event; a busy one (an
+    event every half second) lasts as long and gets them all."""
+    a = apimode.start(ctx, extra={"timeout": 2000},
+                      configure=lambda c: c.section("events", sse_keepalive=3000))
+    auth = b"Authorization: Bearer " + a.op_key.encode() + b"\r\n"
+    quiet = _raw(a.port, "127.0.0.1", b"GET /v1/events?types=test.quiet HTTP/1.1\r\n"
+                 b"Host: x\r\n" + auth + b"\r\n")
+    busy = _raw(a.port, "127.0.0.2", b"GET /v1/events?types=test.busy HTTP/1.1\r\n"
+                b"Host: x\r\n" + auth + b"\r\n")
+    ctx.at_end(quiet.close)
+    ctx.at_end(busy.close)
+
+    def insert(kind, n):
+        a.pg.sql("INSERT INTO events (event_id, type, at, node_id, tenant_id, data) "
+                 "SELECT gen_random_uuid(), 'test.%s', now(), 'test', NULL, "
+                 "jsonb_build_object('n', %d)" % (kind, n))
+    got = {quiet: b"", busy: b""}
+    closed_at = {}
+    t0, n = time.monotonic(), 0
+    while time.monotonic() - t0 < 9:
+        n += 1
+        insert("busy", n)
+        for s in (quiet, busy):
+            if s not in closed_at:
+                b, closed = _read_all(s, 0.25)
+                got[s] += b
+                if closed:
+                    closed_at["quiet" if s is quiet else "busy"] = round(
+                        time.monotonic() - t0, 1)
+    ctx.log("after 9 s: cut %s; quiet got %d keep-alives, busy %d of %d events", closed_at,
+            got[quiet].count(b": keep-alive"), got[busy].count(b"event: test.busy"), n)
+    assert not closed_at, "streams cut at %s s (timeout 2 s): %r" % (closed_at, got[quiet][-120:])
+    assert got[quiet].count(b": keep-alive") >= 2, got[quiet][-300:]
+    insert("quiet", 1)
+    b, closed = _read_all(quiet, 3)
+    assert b"event: test.quiet" in b and not closed, (b, closed)
+    b, _ = _read_all(busy, 2)
+    got[busy] += b
+    assert got[busy].count(b"event: test.busy") == n, (n, got[busy][-300:])
+    a.t.check_alive()
+
 def metric(node, name):
     """A counter or gauge of a node's /metrics (its operator key), or None."""
     for line in expect(node.op.get("/metrics"), 200).raw.decode().splitlines():
