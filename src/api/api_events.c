@@ -140,7 +140,7 @@ void api_h_events_stream(struct api_req *r)
 {
 	struct events *e = r->mcp_id ? NULL : events_or_fail(r);
 	struct evhttp_request *req = r->req;
-	char tb[API_TENANT_MAX], types[256];
+	char tb[API_TENANT_MAX], types[256], key[sizeof(r->who.key_id)];
 	const char *t, *q;
 
 	if (r->mcp_id) {
@@ -156,8 +156,10 @@ void api_h_events_stream(struct api_req *r)
 	}
 	snprintf(types, sizeof(types), "%s", q ? q : "");
 	t = tenant_of(r, tb, sizeof(tb));
+	/* The service token has no key to revoke: its streams are not looked up. */
+	snprintf(key, sizeof(key), "%s", r->who.service ? "" : r->who.key_id);
 	api_handoff(r);
-	events_http_stream(e, req, t, types[0] ? types : NULL);
+	events_http_stream(e, req, t, types[0] ? types : NULL, key[0] ? key : NULL);
 }
 
 void api_h_webhooks_list(struct api_req *r)

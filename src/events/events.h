@@ -101,9 +101,13 @@ void events_get_counters(struct events *e, struct events_counters *c);
  * a Last-Event-ID header replays what followed that id first. types: "call.*,trunk.up"
  * or NULL. 400 for a bad Last-Event-ID or filter. A stream opened before this node's
  * reader knows its position (Postgres not reached yet) starts when it does.
+ * key_id: the API key (api_keys.id) the stream was opened with, or NULL (the service
+ * token, the loopback listener): every few seconds the keys of the open streams are
+ * looked up, and a stream whose key was revoked, deleted, or whose tenant is no
+ * longer active is cut.
  */
 void events_http_stream(struct events *e, struct evhttp_request *req, const char *tenant,
-			const char *types);
+			const char *types, const char *key_id);
 
 /** GET /v1/webhooks: the tenant's webhooks (the operator's: all), without secrets. */
 void events_http_webhooks_list(struct events *e, struct evhttp_request *req,

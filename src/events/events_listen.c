@@ -67,7 +67,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (u && evhttp_uri_get_query(u))
 		evhttp_parse_query_str(evhttp_uri_get_query(u), &q);
 	if (strcmp(path, "/v1/events") == 0 && m == EVHTTP_REQ_GET) {
-		events_http_stream(e, req, tenant, evhttp_find_header(&q, "types"));
+		events_http_stream(e, req, tenant, evhttp_find_header(&q, "types"), NULL);
 	} else if (strcmp(path, "/v1/webhooks") == 0 && m == EVHTTP_REQ_GET) {
 		events_http_webhooks_list(e, req, tenant);
 	} else if (strcmp(path, "/v1/webhooks") == 0 && m == EVHTTP_REQ_POST) {

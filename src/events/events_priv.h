@@ -50,6 +50,9 @@ struct events {
 	uint64_t            last;        /**< every committed id up to this was read */
 	bool                reading, read_again;
 	struct event       *poll_ev;     /**< poll_interval timer */
+	struct event       *keycheck_ev; /**< the streams' API keys looked up again */
+	bool                keychecking; /**< that lookup is out */
+	uint64_t            keycheck_gen; /**< its number: the streams it covers */
 	struct sse_client  *clients;
 	size_t              n_clients;
 

@@ -32,6 +32,7 @@
 #define RETRY_MS    1000
 #define DRAIN_MS    100      /* a paused client's socket is looked at this often */
 #define STALL_MS    5000     /* at least this long paused without draining: cut */
+#define KEYCHECK_MS 5000     /* the open streams' API keys are looked up this often */
 
 static const char SQL_LAST[] = "SELECT coalesce(max(id), 0) FROM events";
 static const char SQL_READ[] =
@@ -50,6 +51,8 @@ struct sse_client {
 	char                   rid[32];    /**< the API's request id, "" = none */
 	bool                   operator;
 	char                   tenant[64];
+	char                   key_id[40]; /**< the API key's id, "" = none to look up */
+	uint64_t               key_gen;    /**< the key lookup that covers it */
 	struct events_types    types;
 	uint64_t               cursor;     /**< every id up to this was considered */
 	uint64_t               upto;       /**< the replay's bound (the reader's position) */
@@ -364,6 +367,78 @@ static void on_replay_retry(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* ---- the streams' keys ---- */
+
+/* Which of the keys given ($1) still open a stream: not revoked, not deleted (with
+ * their tenant or alone), their tenant active. */
+static const char SQL_KEYS[] =
+	"SELECT k.id::text FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id "
+	"WHERE k.id = ANY($1::uuid[]) AND k.revoked_at IS NULL AND "
+	"coalesce(t.status = 'active', k.tenant_id IS NULL)";
+
+static void on_keys(int err, const PGresult *res, const char *msg, bool more, void *arg)
+{
+	struct events *e = arg;
+	struct sse_client *c, *next;
+	int rows;
+
+	(void)more;
+	if (err == ESHUTDOWN)
+		return;
+	e->keychecking = false;
+	if (err) {   /* Postgres away: the streams go on, looked up again next time */
+		log_msg(LOG_DEBUG, "events.keys", "looking up the streams' keys failed: %s",
+			msg ? msg : strerror(err));
+		return;
+	}
+	rows = PQntuples(res);
+	for (c = e->clients; c; c = next) {
+		bool valid = false;
+
+		next = c->next;
+		if (!c->key_id[0] || c->key_gen != e->keycheck_gen)
+			continue;   /* no key, or opened since the lookup was sent */
+		for (int i = 0; i < rows && !valid; i++)
+			valid = strcmp(PQgetvalue(res, i, 0), c->key_id) == 0;
+		if (!valid)
+			client_cut(c, "its API key was revoked or deleted, or its tenant is "
+				   "no longer active");
+	}
+}
+
+static void on_keycheck(evutil_socket_t fd, short what, void *arg)
+{
+	struct events *e = arg;
+	struct sse_client *c;
+	size_t n = 0, o = 0;
+	char *arr;
+	const char *p[1];
+
+	(void)fd;
+	(void)what;
+	if (e->keychecking || e->destroying || !db_up(e->stream_db))
+		return;
+	for (c = e->clients; c; c = c->next)
+		n += c->key_id[0] ? 1 : 0;
+	if (!n || !(arr = malloc(n * (sizeof(c->key_id) + 1) + 3)))
+		return;
+	e->keycheck_gen++;
+	arr[o++] = '{';
+	for (c = e->clients; c; c = c->next) {
+		if (!c->key_id[0])
+			continue;
+		/* key_id: the principal's id as Postgres gave it (a uuid) */
+		o += (size_t)sprintf(arr + o, "%s%s", o > 1 ? "," : "", c->key_id);
+		c->key_gen = e->keycheck_gen;
+	}
+	arr[o++] = '}';
+	arr[o] = '\0';
+	p[0] = arr;
+	if (db_query(e->stream_db, SQL_KEYS, 1, p, 0, on_keys, e) == 0)
+		e->keychecking = true;
+	free(arr);
+}
+
 /* ---- the reader ---- */
 
 static void read_rows(struct events *e);
@@ -489,8 +564,13 @@ int stream_init(struct events *e)
 {
 	struct timeval tv = {e->cfg.poll_ms / 1000, (e->cfg.poll_ms % 1000) * 1000};
 
+	struct timeval kc = {KEYCHECK_MS / 1000, (KEYCHECK_MS % 1000) * 1000};
+
 	e->poll_ev = evtimer_new(e->base, on_poll, e);
 	if (!e->poll_ev || evtimer_add(e->poll_ev, &tv) != 0)
+		return ENOMEM;
+	e->keycheck_ev = event_new(e->base, -1, EV_PERSIST, on_keycheck, e);
+	if (!e->keycheck_ev || evtimer_add(e->keycheck_ev, &kc) != 0)
 		return ENOMEM;
 	return 0;
 }
@@ -512,12 +592,15 @@ void stream_fini(struct events *e)
 	if (e->poll_ev)
 		event_free(e->poll_ev);
 	e->poll_ev = NULL;
+	if (e->keycheck_ev)
+		event_free(e->keycheck_ev);
+	e->keycheck_ev = NULL;
 }
 
 /* ---- GET /v1/events ---- */
 
 void events_http_stream(struct events *e, struct evhttp_request *req, const char *tenant,
-			const char *types)
+			const char *types, const char *key_id)
 {
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	const char *lei = evhttp_find_header(in, "Last-Event-ID");
@@ -555,6 +638,9 @@ void events_http_stream(struct events *e, struct evhttp_request *req, const char
 	c->operator = tenant == NULL;
 	if (tenant)
 		snprintf(c->tenant, sizeof(c->tenant), "%s", tenant);
+	/* Only a uuid goes into the lookup's array literal. */
+	if (key_id && strlen(key_id) == 36 && strspn(key_id, "0123456789abcdefABCDEF-") == 36)
+		snprintf(c->key_id, sizeof(c->key_id), "%s", key_id);
 	c->ka_ev = evtimer_new(e->base, on_keepalive, c);
 	c->retry_ev = evtimer_new(e->base, on_replay_retry, c);
 	buf = evbuffer_new();

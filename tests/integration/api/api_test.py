@@ -992,6 +992,51 @@ def case_sse_long_stream(ctx):
     assert got[busy].count(b"event: test.busy") == n, (n, got[busy][-300:])
     a.t.check_alive()
 
+def case_sse_key_revoked(ctx):
+    """An event stream ends when the key it was opened with stops opening streams:
+    revoked, or its tenant set inactive (or deleted). A stream was authenticated once,
+    when it began, and then delivered the tenant's events for as long as its client
+    held it, key revoked or not. Streams of other keys and the operator's go on."""
+    a = apimode.start(ctx)
+    op = a.op
+    expect(op.post("/v1/tenants", {"id": "acme"}), 201)
+    k1 = expect(op.post("/v1/api-keys", {"tenant_id": "acme", "scopes": ["events:read"]}),
+                201).json
+    k2 = expect(op.post("/v1/api-keys", {"tenant_id": "acme", "scopes": ["events:read"]}),
+                201).json
+    streams = {}
+    for name, key, src in (("k1", k1["key"], "127.0.0.1"), ("k2", k2["key"], "127.0.0.2"),
+                           ("op", a.op_key, "127.0.0.3")):
+        s = _raw(a.port, src, b"GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                 b"Bearer " + key.encode() + b"\r\n\r\n")
+        ctx.at_end(s.close)
+        b, closed = _read_all(s, 0.5)
+        assert _status_of(b) == 200 and not closed, (name, b)
+        streams[name] = s
+
+    def cut_within(names, seconds):
+        left, t0 = set(names), time.monotonic()
+        while left and time.monotonic() - t0 < seconds:
+            for n in list(left):
+                if _read_all(streams[n], 0.1)[1]:
+                    left.discard(n)
+        return left
+
+    kid = [k for k in expect(op.get("/v1/api-keys?tenant_id=acme"), 200).json["data"]
+           if k["prefix"] == k1["key"][:12]][0]["id"]
+    expect(op.delete("/v1/api-keys/" + kid), 204)
+    left = cut_within(["k1"], 12)
+    assert not left, "the stream of a revoked key still open 12 s after the revocation"
+    assert cut_within(["k2", "op"], 1) == {"k2", "op"}, "another stream was cut"
+    expect(op.patch("/v1/tenants/acme", {"status": "inactive"}), 200)
+    assert not cut_within(["k2"], 12), "the stream of an inactive tenant still open"
+    assert cut_within(["op"], 1) == {"op"}, "the operator's stream was cut"
+    cuts = a.t.events("events.sse_cut")
+    assert len(cuts) == 2 and all("revoked" in c["msg"] for c in cuts), cuts
+    assert all(c.get("request_id") for c in cuts), cuts
+    a.t.check_alive()
+
+
 def metric(node, name):
     """A counter or gauge of a node's /metrics (its operator key), or None."""
     for line in expect(node.op.get("/metrics"), 200).raw.decode().splitlines():
