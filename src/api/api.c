@@ -391,8 +391,8 @@ static bool json_ctype(const char *ct)
 
 /*
  * A body's framing that two HTTP readers could take differently (RFC 9112 6.3): a
- * Transfer-Encoding other than one "chunked", one beside a Content-Length, or more
- * than one Content-Length. evhttp reads the first of each header only; a proxy in
+ * Transfer-Encoding other than one "chunked", one beside a Content-Length, more than
+ * one Content-Length, or one that is not only digits. evhttp reads the first of each header only; a proxy in
  * front may read another, and the two would then disagree on where the next request
  * starts. Such a request is refused and its connection closed.
  */
@@ -404,9 +404,13 @@ static bool framing_ambiguous(struct evhttp_request *req)
 	bool te_chunked = false;
 
 	for (kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
-		if (strcasecmp(kv->key, "Content-Length") == 0)
+		if (strcasecmp(kv->key, "Content-Length") == 0) {
+			/* 1*DIGIT only: evhttp's strtoll also takes "+5" or " -0", which
+			 * another reader may refuse or read otherwise. */
+			if (!kv->value[0] || strspn(kv->value, "0123456789") != strlen(kv->value))
+				return true;
 			cl++;
-		else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+		} else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
 			te++;
 			te_chunked = strcasecmp(kv->value, "chunked") == 0;
 		}

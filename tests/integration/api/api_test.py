@@ -893,6 +893,8 @@ def case_framing(ctx):
         b"Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         b"Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n",
         b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        b"Content-Length: +0\r\n\r\n",
+        b"Content-Length: 0x0\r\n\r\n",
     ]
     for i, tail in enumerate(shapes):
         s = _raw(port, "127.0.0.1", b"POST /v1/tenants HTTP/1.1\r\nHost: x\r\n" + auth +
