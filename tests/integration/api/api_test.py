@@ -6,6 +6,7 @@ resources with cursor pagination and filters, tenant isolation over every operat
 of the OpenAPI document, and calls in progress listed, read and hung up by API."""
 import json
 import os
+import re
 import socket
 import struct
 import sys
@@ -1036,6 +1037,67 @@ def case_sse_key_revoked(ctx):
     cuts = a.t.events("events.sse_cut")
     assert len(cuts) == 2 and all("revoked" in c["msg"] for c in cuts), cuts
     assert all(c.get("request_id") for c in cuts), cuts
+    a.t.check_alive()
+
+
+def case_sse_many_subscribers(ctx):
+    """Forty event streams through the API at once while 120 events of 16 KB are
+    written: 20 that read get every event, in order; 10 that never read are cut
+    (sse_buffer 256 KB, after 5 s paused) without slowing the readers; 10 reset their connection in
+    the middle of the stream. trunxd gives every descriptor back."""
+    a = apimode.start(ctx, configure=lambda c: c.section("events", sse_buffer=262144,
+                                                         sse_keepalive=2000))
+    pid = a.t.proc.pid
+    expect(a.op.get("/v1/me"), 200)
+    fds0 = _fds(pid)
+    req = (b"GET /v1/events?types=test.many HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+           a.op_key.encode() + b"\r\n\r\n")
+    socks = {"read": [], "stall": [], "reset": []}
+    for kind, n in (("read", 20), ("stall", 10), ("reset", 10)):
+        for i in range(n):
+            s = socket.socket()
+            if kind == "stall":
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.bind(("127.0.1.%d" % (1 + len(socks[kind]) % 4), 0))
+            s.connect(("127.0.0.1", a.port))
+            s.sendall(req)
+            ctx.at_end(s.close)
+            socks[kind].append(s)
+    time.sleep(1.0)
+    a.pg.sql("INSERT INTO events (event_id, type, at, node_id, tenant_id, data) "
+             "SELECT gen_random_uuid(), 'test.many', now(), 'test', NULL, "
+             "jsonb_build_object('n', n, 'pad', repeat('x', 16384)) "
+             "FROM generate_series(1, 120) AS n")
+    got = {id(s): b"" for s in socks["read"] + socks["reset"]}
+    t0, reset_done = time.monotonic(), False
+    while time.monotonic() - t0 < 30:
+        for s in socks["read"] + ([] if reset_done else socks["reset"]):
+            s.settimeout(0.01)
+            try:
+                got[id(s)] += s.recv(1 << 20)
+            except (socket.timeout, BlockingIOError):
+                pass
+        if not reset_done and all(b"\nid: " in got[id(s)] for s in socks["reset"]):
+            for s in socks["reset"]:   # mid-stream: a reset, unread bytes and all
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+            reset_done = True
+        if all(got[id(s)].count(b"event: test.many") >= 120 for s in socks["read"]):
+            break
+    counts = [got[id(s)].count(b"event: test.many") for s in socks["read"]]
+    ctx.log("readers got %s events in %.1f s; resets done %s", counts,
+            time.monotonic() - t0, reset_done)
+    assert reset_done and counts == [120] * 20, counts
+    for s in socks["read"]:
+        ns = [int(x) for x in re.findall(rb'"n": ?(\d+)', got[id(s)])]
+        assert ns == list(range(1, 121)), ns[:10]
+    cut = procs.wait_until(lambda: (metric(a, "trunx_sse_clients_cut_total") or 0) >= 10, 20,
+                           0.5)
+    assert cut, metric(a, "trunx_sse_clients_cut_total")
+    for s in socks["read"] + socks["stall"]:
+        s.close()
+    ok = procs.wait_until(lambda: _fds(pid) <= fds0 + 2, 20, 0.3)
+    assert ok, "descriptors not given back: %d at start, %d after" % (fds0, _fds(pid))
     a.t.check_alive()
 
 
