@@ -286,8 +286,11 @@ static void events_metrics(struct out *o, struct events *e)
 		"ones included)", c.sse_sent);
 	counter(o, "trunx_sse_events_replayed_total", "Events replayed to SSE clients after "
 		"a Last-Event-ID", c.sse_replayed);
-	counter(o, "trunx_sse_clients_cut_total", "SSE clients cut for not reading",
+	counter(o, "trunx_sse_clients_cut_total", "SSE clients cut (not reading, or their key "
+		"revoked)",
 		c.sse_cut);
+	counter(o, "trunx_sse_clients_refused_total", "Event streams refused: the tenant "
+		"held sse_max_per_tenant", c.sse_refused);
 }
 
 void api_h_metrics(struct api_req *r)

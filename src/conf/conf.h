@@ -133,6 +133,7 @@ struct conf_events {
 	unsigned webhook_concurrency;     /**< attempts out at once, per node */
 	unsigned sse_keepalive_ms;        /**< comment line on an idle stream */
 	unsigned sse_buffer;              /**< bytes a slow client may have unsent; then cut */
+	unsigned sse_max_per_tenant;      /**< streams one tenant may hold on a node; 0 = any */
 	unsigned poll_ms;                 /**< the table is read at least this often */
 	char     webhook_ca_file[CONF_PATH_MAX]; /**< PEM CAs for https webhooks; "" = the
 					         system store */

@@ -249,6 +249,8 @@ static const struct conf_key events_keys[] = {
 	 1, NULL, "15000"},
 	{"sse_buffer", CT_UINT, CK(struct conf, events.sse_buffer), 0, 0, 4096, 1u << 30, 1,
 	 NULL, "1048576"},
+	{"sse_max_per_tenant", CT_UINT, CK(struct conf, events.sse_max_per_tenant), 0, 0, 0,
+	 1000000, 1, NULL, "64"},
 	{"poll_interval", CT_UINT, CK(struct conf, events.poll_ms), 0, 0, 10, 60000, 1, NULL,
 	 "1000"},
 	{"webhook_ca_file", CT_STR, CK(struct conf, events.webhook_ca_file), 0,

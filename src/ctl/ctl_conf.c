@@ -21,6 +21,7 @@ static bool events_diff(const struct conf_events *a, const struct conf_events *b
 	       a->webhook_timeout_ms != b->webhook_timeout_ms ||
 	       a->webhook_concurrency != b->webhook_concurrency ||
 	       a->sse_keepalive_ms != b->sse_keepalive_ms || a->sse_buffer != b->sse_buffer ||
+	       a->sse_max_per_tenant != b->sse_max_per_tenant ||
 	       a->poll_ms != b->poll_ms || str_diff(a->webhook_ca_file, b->webhook_ca_file) ||
 	       a->webhook_allow_http != b->webhook_allow_http ||
 	       a->webhook_allow_private != b->webhook_allow_private;

@@ -268,6 +268,7 @@ void events_get_counters(struct events *e, struct events_counters *c)
 	c->sse_sent = e->n_sent;
 	c->sse_replayed = e->n_replayed;
 	c->sse_cut = e->n_cut;
+	c->sse_refused = e->n_refused;
 }
 
 void events_destroy(struct events *e)

@@ -88,7 +88,7 @@ struct events_counters {
 	uint64_t hook_lat_count;
 	double   hook_lat_sum;      /**< seconds, request sent to answer (or error) */
 	uint64_t sse_clients;       /**< gauge: streams open */
-	uint64_t sse_sent, sse_replayed, sse_cut;
+	uint64_t sse_sent, sse_replayed, sse_cut, sse_refused;
 };
 
 /** Fills c; control thread. */

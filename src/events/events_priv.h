@@ -70,6 +70,7 @@ struct events {
 
 	/* counters */
 	uint64_t            n_published, n_read, n_sent, n_cut, n_replayed;
+	uint64_t            n_refused;   /**< streams refused: sse_max_per_tenant */
 	uint64_t            n_hook_ok, n_hook_retry, n_hook_dead;
 	uint64_t            n_hook_attempts;
 	uint64_t            hook_lat[EVENTS_HOOK_LAT_BUCKETS];

@@ -615,6 +615,29 @@ void events_http_stream(struct events *e, struct evhttp_request *req, const char
 		api_error(req, 400, "bad_tenant", "bad tenant");
 		return;
 	}
+	if (tenant && e->cfg.sse_max_per_tenant) {
+		unsigned n = 0;
+
+		for (c = e->clients; c; c = c->next)
+			n += !c->operator && strcmp(c->tenant, tenant) == 0;
+		if (n >= e->cfg.sse_max_per_tenant) {
+			struct log_rec rec;
+
+			e->n_refused++;
+			if (log_begin(&rec, LOG_WARN, "events.sse_refused")) {
+				if (events_request_id(req))
+					log_str(&rec, "request_id", events_request_id(req));
+				log_str(&rec, "tenant", tenant);
+				log_fmt(&rec, "msg", "tenant holds %u streams (sse_max_per_tenant)",
+					n);
+				log_end(&rec);
+			}
+			evhttp_add_header(out, "Retry-After", "5");
+			api_error(req, 429, "too_many_streams", "this tenant holds %u event "
+				  "streams on this node (sse_max_per_tenant)", n);
+			return;
+		}
+	}
 	if (lei && lei[0] && events_parse_last_id(lei, &from) != 0) {
 		api_error(req, 400, "bad_last_event_id",
 			  "Last-Event-ID must be an event id (decimal digits)");

@@ -1101,6 +1101,49 @@ def case_sse_many_subscribers(ctx):
     a.t.check_alive()
 
 
+def case_sse_tenant_cap(ctx):
+    """One tenant holds at most sse_max_per_tenant (64) event streams on a node: the
+    65th gets 429 too_many_streams with Retry-After. A stream lives until its client
+    leaves, so without a cap one tenant's key could take every connection of the
+    listener (max_connections) from a few addresses and lock everyone out. Another
+    tenant and the operator still open theirs; a closed stream frees its place."""
+    a = apimode.start(ctx)
+    op = a.op
+    for t in ("acme", "beta"):
+        expect(op.post("/v1/tenants", {"id": t}), 201)
+    keys = {t: expect(op.post("/v1/api-keys", {"tenant_id": t, "scopes": ["events:read"]}),
+                      201).json["key"] for t in ("acme", "beta")}
+    keys["op"] = a.op_key
+
+    def stream(who, src):
+        s = _raw(a.port, src, b"GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                 b"Bearer " + keys[who].encode() + b"\r\n\r\n")
+        ctx.at_end(s.close)
+        b = b""
+        s.settimeout(5)
+        while b"\r\n\r\n" not in b:
+            x = s.recv(4096)
+            if not x:
+                break
+            b += x
+        return s, b
+    held = [stream("acme", "127.0.2.%d" % (1 + i % 2))[0] for i in range(64)]
+    s, b = stream("acme", "127.0.2.3")
+    assert _status_of(b) == 429, b[:200]
+    raw, _ = _read_all(s, 2)
+    assert b"Retry-After: 5" in b, b
+    assert json.loads((b + raw).split(b"\r\n\r\n", 1)[1])["error"] == "too_many_streams", b
+    for who in ("beta", "op"):
+        _, b = stream(who, "127.0.2.4")
+        assert _status_of(b) == 200, (who, b[:200])
+    held.pop().close()
+    ok = procs.wait_until(lambda: _status_of(stream("acme", "127.0.2.5")[1]) == 200, 10, 0.3)
+    assert ok, "a closed stream did not free its place"
+    assert metric(a, "trunx_sse_clients_refused_total") >= 1
+    assert a.t.events("events.sse_refused"), "no events.sse_refused line"
+    a.t.check_alive()
+
+
 def metric(node, name):
     """A counter or gauge of a node's /metrics (its operator key), or None."""
     for line in expect(node.op.get("/metrics"), 200).raw.decode().splitlines():
