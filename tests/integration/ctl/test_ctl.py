@@ -542,6 +542,20 @@ def case_pipelined_unread(ctx):
     assert sent < (4 << 20) and peak - rss0 < 16, "trunxd read %d bytes of requests " \
         "from a client that reads no answer: RSS %.1f -> %.1f MB" % (sent, rss0, peak)
     assert slowest < 2.0, "another control client waited %.2f s" % slowest
+    # A client that pipelines as much and reads gets every answer, in order.
+    r = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ctx.at_end(r.close)
+    r.connect(path)
+    r.settimeout(10)
+    r.sendall(b"status\nloglevel\n" * 1000)
+    buf = b""
+    while buf.count(b"\n") < 2000:
+        b = r.recv(1 << 16)
+        assert b, "closed after %d answers" % buf.count(b"\n")
+        buf += b
+    answers = [json.loads(x) for x in buf.splitlines()]
+    assert [x["command"] for x in answers] == ["status", "loglevel"] * 1000, answers[:3]
+    r.close()
     # Nothing moves: cut after the idle timeout (30 s), its descriptor given back.
     ok = procs.wait_until(lambda: _fds(pid) <= fds0, 40, 0.5)
     assert ok, "a client that reads nothing still held after 40 s (%d fds, %d at start)" % (
