@@ -11,13 +11,15 @@ def uas(ctx, scenario, name="uas", calls=1, duration_ms=0, keys=None, trace_msg=
     """Starts a SIPp callee; returns the Sipp (already listening)."""
     k = {"pcap": capture.G711A_PCAP}
     k.update(keys or {})
+    kw.setdefault("transport", "u1")
     s = sipp.Sipp(ctx.reg, ctx.scenario(scenario), name, calls=calls, keys=k,
                   port=port, local_ip=local_ip, trace_msg=trace_msg, timeout=timeout,
                   extra=["-d", str(duration_ms)] + list(kw.pop("extra", ())), **kw)
     s.start()
     if s.rc is not None:
         raise AssertionError("%s exited at start:\n%s" % (name, s.describe_failure()))
-    if not sipp.wait_listening(s.port, "udp", 10):
+    proto = "tcp" if kw.get("transport", "u1").startswith("t") else "udp"
+    if not sipp.wait_listening(s.port, proto, 10):
         raise AssertionError("%s not listening on %d" % (name, s.port))
     return s
 

@@ -7,6 +7,7 @@ actually crossed the wire towards each endpoint.
 import os
 import shutil
 import signal
+import socket
 import struct
 import time
 
@@ -57,7 +58,7 @@ class Rtp:
 
 
 def read_pcap(path):
-    """UDP/IPv4 packets of a classic pcap file (Ethernet, Linux cooked v1/v2 or raw IP)."""
+    """UDP packets (IPv4, IPv6) of a classic pcap file (Ethernet, Linux cooked v1/v2 or raw IP)."""
     out = []
     with open(path, "rb") as f:
         data = f.read()
@@ -97,18 +98,27 @@ def read_pcap(path):
             etype, ip = 0x0800, frame
         else:
             continue
-        if etype != 0x0800 or len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 17:
-            continue
-        ihl = (ip[0] & 0x0F) * 4
-        flags_frag = struct.unpack("!H", ip[6:8])[0]
-        if flags_frag & 0x1FFF:   # a non-first fragment
-            continue
-        udp = ip[ihl:]
+        if linktype in (101, 12, 228) and ip and ip[0] >> 4 == 6:
+            etype = 0x86DD
+        if etype == 0x86DD:       # IPv6: UDP right after the fixed header only
+            if len(ip) < 48 or ip[0] >> 4 != 6 or ip[6] != 17:
+                continue
+            udp = ip[40:]
+            src = socket.inet_ntop(socket.AF_INET6, ip[8:24])
+            dst = socket.inet_ntop(socket.AF_INET6, ip[24:40])
+        else:
+            if etype != 0x0800 or len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 17:
+                continue
+            ihl = (ip[0] & 0x0F) * 4
+            flags_frag = struct.unpack("!H", ip[6:8])[0]
+            if flags_frag & 0x1FFF:   # a non-first fragment
+                continue
+            udp = ip[ihl:]
+            src = "%d.%d.%d.%d" % tuple(ip[12:16])
+            dst = "%d.%d.%d.%d" % tuple(ip[16:20])
         if len(udp) < 8:
             continue
         sport, dport, ulen = struct.unpack("!HHH", udp[:6])
-        src = "%d.%d.%d.%d" % tuple(ip[12:16])
-        dst = "%d.%d.%d.%d" % tuple(ip[16:20])
         out.append(Packet(ts, src, sport, dst, dport, udp[8:ulen] if ulen >= 8 else udp[8:]))
     return out
 

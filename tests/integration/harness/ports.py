@@ -33,15 +33,25 @@ def _ephemeral_range():
         return 32768, 60999
 
 
+def family(addr):
+    """The socket family of an IP literal (IPv6 when it holds a colon)."""
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def hostport(addr, port):
+    """"ip:port" as SIP and SIPp write it: an IPv6 literal in brackets."""
+    return ("[%s]:%d" if ":" in addr else "%s:%d") % (addr, port)
+
+
 def _free(port, addr="127.0.0.1", udp=True, tcp=True):
     socks = []
     try:
         if udp:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s = socket.socket(family(addr), socket.SOCK_DGRAM)
             socks.append(s)
             s.bind((addr, port))
         if tcp:
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s = socket.socket(family(addr), socket.SOCK_STREAM)
             socks.append(s)
             s.bind((addr, port))
         return True

@@ -106,6 +106,15 @@ def read_messages(sock, timeout, want=1):
     return out, False
 
 
+def _family(ip):
+    return socket.AF_INET6 if ":" in ip else socket.AF_INET
+
+
+def _host(ip):
+    """An IP literal as a SIP host: IPv6 in brackets."""
+    return "[%s]" % ip if ":" in ip and not ip.startswith("[") else ip
+
+
 class Endpoint:
     """A SIP endpoint on one local socket. transport: 'udp', 'tcp' or 'tls' (with an
     ssl.SSLContext in tls_ctx: the connection is wrapped once connected)."""
@@ -119,7 +128,7 @@ class Endpoint:
         self._buf = b""
         self._queue = []
         if transport == "udp":
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.sock = socket.socket(_family(ip), socket.SOCK_DGRAM)
             self.sock.bind((ip, port))
             self.port = self.sock.getsockname()[1]
         else:
@@ -127,7 +136,7 @@ class Endpoint:
 
     def connect(self, dest, timeout=5.0):
         """TCP only: connects to dest (host, port)."""
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(_family(self.ip), socket.SOCK_STREAM)
         s.bind((self.ip, self.port))
         s.settimeout(timeout)
         s.connect(dest)
@@ -219,20 +228,22 @@ class Endpoint:
             body = body.encode()
         call_id = call_id or rand_token(16) + "@itest"
         branch = "z9hG4bK" + rand_token(12)
-        vh = via_host or self.ip
+        vh = via_host or _host(self.ip)
         vp = via_port if via_port is not None else self.port
         vt = (via_transport or self.transport).upper()
-        ruri = ruri or "sip:%s@%s:%d" % (to_user or "service", dest[0], dest[1])
-        to_uri = ruri if to_user is None else "sip:%s@%s:%d" % (to_user, dest[0], dest[1])
+        ruri = ruri or "sip:%s@%s:%d" % (to_user or "service", _host(dest[0]), dest[1])
+        to_uri = ruri if to_user is None else "sip:%s@%s:%d" % (to_user, _host(dest[0]),
+                                                                dest[1])
         lines = [
             "%s %s SIP/2.0" % (method, ruri),
             "Via: SIP/2.0/%s %s%s;branch=%s%s" % (vt, vh, ":%d" % vp if vp else "", branch,
                                                  ";rport" if rport else ""),
-            "From: <sip:%s@%s:%d>;tag=%s" % (from_user, self.ip, self.port, rand_token(8)),
+            "From: <sip:%s@%s:%d>;tag=%s" % (from_user, _host(self.ip), self.port,
+                                             rand_token(8)),
             "To: <%s>" % to_uri,
             "Call-ID: %s" % call_id,
             "CSeq: %d %s" % (cseq, method),
-            "Contact: <sip:%s@%s:%d;transport=%s>" % (from_user, self.ip, self.port,
+            "Contact: <sip:%s@%s:%d;transport=%s>" % (from_user, _host(self.ip), self.port,
                                                       self.transport),
         ]
         if max_forwards is not None:

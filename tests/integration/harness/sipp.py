@@ -219,19 +219,20 @@ def expect_ok(s, calls=None):
 
 
 def wait_listening(port, proto="udp", timeout=10.0):
-    """Waits until something is bound to 127.0.0.1:port (reads /proc/net/{udp,tcp})."""
-    path = "/proc/net/%s" % proto
+    """Waits until something is bound to port, IPv4 or IPv6 (reads /proc/net/{udp,tcp}
+    and /proc/net/{udp6,tcp6})."""
     want = ":%04X" % port
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with open(path) as f:
-                for line in f.readlines()[1:]:
-                    local = line.split()[1]
-                    if local.endswith(want):
-                        return True
-        except OSError:
-            pass
+        for path in ("/proc/net/%s" % proto, "/proc/net/%s6" % proto):
+            try:
+                with open(path) as f:
+                    for line in f.readlines()[1:]:
+                        local = line.split()[1]
+                        if local.endswith(want):
+                            return True
+            except OSError:
+                pass
         time.sleep(0.05)
     return False
 

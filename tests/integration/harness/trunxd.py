@@ -41,16 +41,22 @@ class Config:
       trunk "carrier": 127.0.0.1/32, any port; numbers national (+1, prefix 1)
       trunk "pbx":     127.0.0.1/32 port <uas_port>, uri sip:127.0.0.1:<uas_port>
       route "did":     +15550001000 -> pbx
+
+    With ip="::1" the same setup runs over IPv6: trunxd listens on [::1], media on ::1,
+    both trunks match ::1/128 and the pbx's uri is sip:[::1]:<uas_port>.
     """
 
-    def __init__(self, sip_port, media_range, control_socket, uas_port=None):
+    def __init__(self, sip_port, media_range, control_socket, uas_port=None,
+                 ip="127.0.0.1"):
+        self.ip = ip
+        net = "%s/%d" % (ip, 128 if ":" in ip else 32)
         self.sip_port = sip_port
         self.media_range = media_range
         self.control_socket = control_socket
         self.sections = []   # [(header, {key: value})], order kept
         self.general = self.section("general", log_level="info",
                                     control_socket=control_socket)
-        self.sip = self.section("sip", listen="127.0.0.1:%d" % sip_port,
+        self.sip = self.section("sip", listen=ports.hostport(ip, sip_port),
                                 transports="udp,tcp",
                                 max_calls=1000, max_cps=1000, retry_after=7,
                                 unknown_source="reject", invite_timeout=32,
@@ -58,7 +64,7 @@ class Config:
         # max_delay_ms: the production default (50) drops packets a worker got round to
         # late; on a shared test machine that is a few packets a call, and the tests
         # here count packets. The bound itself is tested by test_media_engine (delay).
-        self.media = self.section("media", address="127.0.0.1",
+        self.media = self.section("media", address=ip,
                                   port_min=media_range[0], port_max=media_range[1],
                                   workers=2, rtp_timeout=60, max_delay_ms=500)
         # TRUNX_TEST_KFWD=off|auto|on runs every trunxd of the suite with that
@@ -66,14 +72,14 @@ class Config:
         # mode sets it itself after this.
         if os.environ.get("TRUNX_TEST_KFWD"):
             self.media["kernel_forward"] = os.environ["TRUNX_TEST_KFWD"]
-        self.carrier = self.section("trunk carrier", match="127.0.0.1/32",
+        self.carrier = self.section("trunk carrier", match=net,
                                     country_code="1", national_prefix="1",
                                     international_prefix="011")
         self.pbx = None
         self.route = None
         if uas_port:
-            self.pbx = self.section("trunk pbx", match="127.0.0.1/32", port=uas_port,
-                                    uri="sip:127.0.0.1:%d" % uas_port)
+            self.pbx = self.section("trunk pbx", match=net, port=uas_port,
+                                    uri="sip:%s" % ports.hostport(ip, uas_port))
             self.route = self.section("route did", match="+15550001000", to_trunk="pbx")
 
     def section(self, header, **kv):
@@ -106,8 +112,10 @@ class Trunxd:
     """One trunxd process for a test case (see case.Context.trunxd)."""
 
     def __init__(self, ctx, binary, uas_port=None, media_ports=1200, slow_dns=False,
-                 configure=None, name="trunxd", tls=None, prefix=(), env=None):
-        """tls: (cert, key, ca) paths: SIP over TLS too, on self.tls_port."""
+                 configure=None, name="trunxd", tls=None, prefix=(), env=None,
+                 ip="127.0.0.1"):
+        """tls: (cert, key, ca) paths: SIP over TLS too, on self.tls_port. ip: the
+        loopback address trunxd, its media and its trunks use ("::1": IPv6)."""
         self.tls = tls
         self.tls_port = None
         self.ctx = ctx
@@ -123,22 +131,22 @@ class Trunxd:
         self.conf = None
         self.conf_path = ctx.path(name + ".conf")
         self.port = None
-        self.addr = "127.0.0.1"
+        self.addr = ip
         self._dns_sock = None
         self._stopped = False
 
     # ---- start / stop -------------------------------------------------------------
 
     def _new_config(self):
-        self.port = ports.free_port("127.0.0.1")
-        rng = ports.free_range(self.media_ports, "127.0.0.1", avoid=(self.port,))
+        self.port = ports.free_port(self.addr)
+        rng = ports.free_range(self.media_ports, self.addr, avoid=(self.port,))
         # A Unix socket path must stay under 108 bytes: the work dir under a build
         # tree can be longer, so the socket lives in a short private temp dir.
         if not getattr(self, "_sockdir", None):
             self._sockdir = tempfile.mkdtemp(prefix="trunx-itest-")
             self.ctx.at_end(lambda: shutil.rmtree(self._sockdir, ignore_errors=True))
         sock = os.path.join(self._sockdir, self.name + ".ctl")
-        self.conf = Config(self.port, rng, sock, self.uas_port)
+        self.conf = Config(self.port, rng, sock, self.uas_port, ip=self.addr)
         if self.tls:
             self.tls_port = ports.free_port("127.0.0.1", avoid=(self.port,))
             self.conf.sip.update(transports="udp,tcp,tls",
@@ -192,7 +200,7 @@ class Trunxd:
 
     def wait_ready(self, timeout):
         deadline = time.monotonic() + timeout
-        with sipmsg.Endpoint("127.0.0.1") as ep:
+        with sipmsg.Endpoint(self.addr) as ep:
             while time.monotonic() < deadline:
                 if not self.proc.alive():
                     return False
@@ -265,11 +273,11 @@ class Trunxd:
 
     @property
     def sip_addr(self):
-        return "%s:%d" % (self.addr, self.port)
+        return ports.hostport(self.addr, self.port)
 
     def options_ok(self, timeout=2.0, tries=3):
         """True when trunxd answers an OPTIONS from a known source with 200."""
-        with sipmsg.Endpoint("127.0.0.1") as ep:
+        with sipmsg.Endpoint(self.addr) as ep:
             for _ in range(tries):
                 r, _ = ep.options((self.addr, self.port), timeout=timeout)
                 if r is not None:
