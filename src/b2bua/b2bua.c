@@ -344,8 +344,15 @@ static void copy_conf(struct b2bua *b, const struct conf *cf)
 	b->media_cfg = cf->media;
 	snprintf(b->media_addr, sizeof(b->media_addr), "%s",
 		 cf->media_advertise[0] ? cf->media_advertise : cf->media.bind_addr);
-	snprintf(b->sip_host, sizeof(b->sip_host), "%s",
-		 cf->sip.advertise_addr[0] ? cf->sip.advertise_addr : cf->sip.listen_addr);
+	{
+		/* A host in a URI, a Warning or a Referred-By: an IPv6 literal bracketed
+		 * ("sip:x@::1" does not parse, and the stack refuses such a From). */
+		const char *h = cf->sip.advertise_addr[0] ? cf->sip.advertise_addr
+							  : cf->sip.listen_addr;
+
+		snprintf(b->sip_host, sizeof(b->sip_host), strchr(h, ':') && h[0] != '[' ?
+			 "[%s]" : "%s", h);
+	}
 	{
 		struct in6_addr a6;
 

@@ -301,6 +301,117 @@ def case_no_response_408(ctx):
     expect_fields(one_call_end(ctx, t), result="failed", sip_code=408, answer=None)
 
 
+# ---- IPv6 ---------------------------------------------------------------------------
+
+V6 = "::1"
+
+
+def sdp_lines(msg):
+    return msg.body.decode(errors="replace").replace("\r\n", "\n").split("\n")
+
+
+def expect_ip6_sdp(msg, who):
+    """msg's SDP is trunxd's on ::1: c= and o= IN IP6 ::1, no IPv4 line."""
+    lines = sdp_lines(msg)
+    c = [l for l in lines if l.startswith("c=")]
+    o = [l for l in lines if l.startswith("o=")]
+    if c != ["c=IN IP6 ::1"] or len(o) != 1 or not o[0].endswith(" IN IP6 ::1"):
+        raise AssertionError("%s: SDP is not trunxd's IPv6 one (c=%s o=%s):\n%s"
+                             % (who, c, o, "\n".join(lines)))
+
+
+def expect_no_ip4(msg, who):
+    text = msg.raw.decode(errors="replace")
+    if "127.0.0.1" in text or "IP4" in text or "0.0.0.0" in text:
+        raise AssertionError("%s: an IPv4 leftover in:\n%s" % (who, text))
+
+
+def ipv6_call(ctx, transport):
+    """A calls B through trunxd, everything on ::1 (SIP over the given SIPp transport,
+    u1 or t1); both play g711a.pcap. Each side receives every packet from trunxd's media
+    port of its leg on ::1; Via, Contact and SDP name [::1] / IN IP6 ::1 and nothing of
+    IPv4; trunxctl and call.end show the IPv6 peers."""
+    ref = capture.reference_payloads()
+    u = calls.uas(ctx, "uas_basic.xml", duration_ms=500, trace_msg=True, local_ip=V6,
+                  transport=transport)
+
+    def conf(cf):
+        if transport.startswith("t"):
+            cf.pbx["uri"] = "sip:[::1]:%d;transport=tcp" % u.port
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, configure=conf,
+                      ip=V6).start()
+    lo, hi = t.conf.media_range
+    cmp_ = calls.pick_media_port(V6)
+    cap = capture.Capture(ctx.reg, "rtp", [u.media_port, cmp_]).start()
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, duration_ms=8500, trace_msg=True,
+                  media_port=cmp_, local_ip=V6, transport=transport)
+    if ctx.trunxctl_path:
+        if not wait_answered(ctx, t, 1, timeout=15):
+            raise AssertionError("the call was never answered: %s" % t.ctl("calls"))
+        view = t.ctl("calls")
+        ctx.log("trunxctl calls: %s", view)
+        if "127.0.0.1" in str(view):
+            raise AssertionError("trunxctl calls shows an IPv4 address: %s" % view)
+        trunks = t.ctl("trunks", json_out=False)
+        ctx.log("trunxctl trunks:\n%s", trunks)
+        tj = {x["name"]: x for x in t.ctl("trunks")}
+        ctx.log("trunxctl trunks --json: %s", tj)
+        if (tj["carrier"]["sources"] != ["::1/128"] or tj["pbx"]["sources"] != ["::1/128"]
+                or tj["pbx"]["uri"] != "sip:[::1]:%d" % u.port
+                or "sip:[::1]:%d" % u.port not in trunks):
+            raise AssertionError("trunxctl trunks does not show the IPv6 trunks: %s" % tj)
+    finish(c, u)
+    pk = cap.stop()
+    expect_ok(c, u)
+
+    inv = first(u.messages(), lambda m: m.method == "INVITE", "INVITE at B")
+    ok_a = first(c.messages(), lambda m: m.status == 200 and "INVITE" in m.header("CSeq", ""),
+                 "200 OK at A")
+    ctx.log("INVITE at B:\n%s", inv.raw.decode(errors="replace"))
+    ctx.log("200 at A:\n%s", ok_a.raw.decode(errors="replace"))
+    want_via = "[::1]:%d" % t.port
+    if len(inv.header_all("Via")) != 1 or want_via not in inv.header("Via"):
+        raise AssertionError("B leg Via is not trunxd's [::1]: %s" % inv.header_all("Via"))
+    for m, who in ((inv, "INVITE at B"), (ok_a, "200 at A")):
+        if "[::1]" not in (m.header("Contact") or ""):
+            raise AssertionError("%s: Contact %r does not name [::1]"
+                                 % (who, m.header("Contact")))
+        expect_ip6_sdp(m, who)
+        expect_no_ip4(m, who)
+    b_port = sdp_port(inv)
+    a_port = sdp_port(ok_a)
+    if not (lo <= b_port <= hi and lo <= a_port <= hi) or a_port == b_port:
+        raise AssertionError("trunxd's media ports %s/%s not its own in %d-%d"
+                             % (a_port, b_port, lo, hi))
+    ctx.log(capture.check_stream(capture.rtp_to(pk, u.media_port, dst=V6), ref, "trunxd->B",
+                                 pt=8, src=(V6, b_port)))
+    ctx.log(capture.check_stream(capture.rtp_to(pk, c.media_port, dst=V6), ref, "trunxd->A",
+                                 pt=8, src=(V6, a_port)))
+    rec = one_call_end(ctx, t)
+    expect_fields(rec, did=A_DID, trunk_in="carrier", trunk_out="pbx", result="answered",
+                  sip_code=200, codec_a="PCMA/8000", codec_b="PCMA/8000",
+                  rtp_a_out=len(ref), rtp_b_out=len(ref), rtp_a_lost=0, rtp_b_lost=0)
+    if "127.0.0.1" in str(rec):
+        raise AssertionError("call.end holds an IPv4 address: %s" % rec)
+    counters_back_to_zero(ctx, t)
+    t.check_alive()
+
+
+def sdp_port(msg):
+    for l in sdp_lines(msg):
+        if l.startswith("m=audio "):
+            return int(l.split()[1])
+    raise AssertionError("no m=audio in %s" % msg.start)
+
+
+def case_ipv6_call_udp(ctx):
+    ipv6_call(ctx, "u1")
+
+
+def case_ipv6_call_tcp(ctx):
+    ipv6_call(ctx, "t1")
+
+
 def case_unknown_source_403(ctx):
     """An INVITE (and an OPTIONS) from 127.0.0.2, which matches no trunk, get 403 and
     are counted; the call never reaches routing."""
