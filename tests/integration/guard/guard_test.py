@@ -62,6 +62,8 @@ def raise_nofile(n):
 
 
 def options_bytes(dst, src_ip, src_port, n):
+    dst = (sipmsg._host(dst[0]), dst[1])
+    src_ip = sipmsg._host(src_ip)
     return ("OPTIONS sip:%s:%d SIP/2.0\r\n"
             "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bK-fl%d;rport\r\n"
             "Max-Forwards: 70\r\nFrom: <sip:flood@%s>;tag=f%d\r\nTo: <sip:%s>\r\n"
@@ -70,7 +72,7 @@ def options_bytes(dst, src_ip, src_port, n):
 
 
 def tcp_options(sock, dst, n):
-    ip, port = sock.getsockname()
+    ip, port = sock.getsockname()[:2]
     m = options_bytes(dst, ip, port, n).replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP")
     sock.sendall(m)
 
@@ -256,6 +258,138 @@ def case_rate_limit_tcp(ctx):
             raise AssertionError("after the burst refilled: %s" % codes)
     finally:
         s.close()
+
+
+def case_ipv6_rate_limit(ctx):
+    """trunxd on [::1], its trunks ::1/128: the per-source rate limit holds for an IPv6
+    source as for an IPv4 one, over UDP and over one TCP connection (about the burst
+    answered, the rest dropped and counted), and the source is served again once its
+    bucket refilled."""
+    def conf(cf):
+        cf.sip.update(rate_limit=50, rate_burst=50)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf, ip="::1").start()
+    dst = (t.addr, t.port)
+    time.sleep(1.2)   # the readiness OPTIONS' tokens back
+    u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        u.bind(("::1", 0))
+        sport = u.getsockname()[1]
+        for i in range(200):
+            u.sendto(options_bytes(dst, "::1", sport, i), dst)
+        u.settimeout(1.0)
+        codes = []
+        try:
+            while True:
+                codes.append(sipmsg.Message(u.recv(65535)).status)
+        except socket.timeout:
+            pass
+    finally:
+        u.close()
+    ctx.log("200 OPTIONS over UDP from ::1: %d answers", len(codes))
+    if not 40 <= len(codes) <= 70 or any(c != 200 for c in codes):
+        raise AssertionError("UDP answers: %d (%s), expected about 50 (the burst)"
+                             % (len(codes), sorted(set(codes))))
+    udp_limited = t.counter("rate_limited")
+    if udp_limited < 200 - len(codes) - 5:
+        raise AssertionError("rate_limited = %d, %d were not answered"
+                             % (udp_limited, 200 - len(codes)))
+    time.sleep(1.2)
+    s = socket.create_connection(dst)
+    try:
+        for i in range(200):
+            tcp_options(s, dst, 1000 + i)
+        codes = read_responses(s, 200, 4)
+        ctx.log("200 OPTIONS over TCP from ::1: %d answers", len(codes))
+        if not 40 <= len(codes) <= 70 or any(c != 200 for c in codes):
+            raise AssertionError("TCP answers: %d (%s), expected about 50 (the burst)"
+                                 % (len(codes), sorted(set(codes))))
+        if t.counter("rate_limited") < udp_limited + 200 - len(codes) - 5:
+            raise AssertionError("rate_limited = %d after the TCP burst"
+                                 % t.counter("rate_limited"))
+        time.sleep(1.2)
+        tcp_options(s, dst, 5000)
+        if read_responses(s, 1, 3) != [200]:
+            raise AssertionError("after the burst refilled: no 200")
+    finally:
+        s.close()
+
+
+def case_ipv6_unknown_source(ctx):
+    """trunxd on [::1] whose trunks match other IPv6 networks: a request from ::1 gets
+    403 over UDP and TCP (the connection then closed), the per-source connection cap
+    holds for the address, and in drop mode nothing is answered and its connections are
+    closed at once; all counted as over IPv4."""
+    def conf(cf):
+        cf.carrier["match"] = "fd00:1::/64"
+        cf.sip.update(tcp_max_per_source=3, tcp_unknown_timeout=5)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf, ip="::1").start()
+    dst = (t.addr, t.port)
+    with sipmsg.Endpoint("::1") as ep:
+        r, _ = ep.options(dst, timeout=3)
+        if r is None or r.status != 403:
+            raise AssertionError("OPTIONS from an unknown IPv6 source: %s, expected 403" % r)
+        body = sipmsg.sdp_offer("::1", 40000)
+        data, cid, _ = ep.request("INVITE", dst, to_user="5550001000", body=body)
+        ep.send(data, dst)
+        r, _ = ep.wait_final(3, call_id=cid)
+        if r is None or r.status != 403:
+            raise AssertionError("INVITE from an unknown IPv6 source: %s, expected 403" % r)
+    s = socket.create_connection(dst)
+    tcp_options(s, dst, 1)
+    codes = read_responses(s, 1, 3)
+    if codes != [403] or not peer_closed(s, 2):
+        raise AssertionError("OPTIONS over TCP from an unknown IPv6 source: %s, then %s"
+                             % (codes, "closed" if codes else "?"))
+    s.close()
+    quiet = [socket.create_connection(dst) for _ in range(5)]
+    try:
+        closed = [peer_closed(q, 1.0) for q in quiet]
+        ctx.log("5 silent connections from ::1, cap 3: closed at once %s", closed)
+        if closed.count(True) != 2 or any(closed[:3]):
+            raise AssertionError("tcp_max_per_source = 3 from ::1: closed at once %s"
+                                 % closed)
+    finally:
+        for q in quiet:
+            q.close()
+    st = {k: t.counter(k) for k in ("rejected_unknown_source", "tcp_refused_limit",
+                                    "tcp_closed_unknown")}
+    ctx.log("counters: %s", st)
+    if st["rejected_unknown_source"] < 3 or st["tcp_refused_limit"] != 2:
+        raise AssertionError("counters: %s" % st)
+    t.stop()
+
+    def drop(cf):
+        conf(cf)
+        cf.sip["unknown_source"] = "drop"
+    t2 = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=drop, name="trunxd-drop",
+                       ip="::1")
+    # Nothing answers a stranger in drop mode: readiness from a trunk's address
+    # cannot be asked over IPv6 here, so the control socket says when it is up.
+    t2.wait_ready = lambda timeout: procs.wait_until(lambda: _ctl_up(t2), timeout, 0.2)
+    t2.start()
+    dst = (t2.addr, t2.port)
+    with sipmsg.Endpoint("::1") as ep:
+        r, _ = ep.options(dst, timeout=2)
+        if r is not None:
+            raise AssertionError("drop mode: OPTIONS from an unknown IPv6 source "
+                                 "answered: %s" % r.start)
+    s = socket.create_connection(dst)
+    if not peer_closed(s, 2):
+        raise AssertionError("drop mode: a connection from an unknown IPv6 source was kept")
+    s.close()
+    st = {k: t2.counter(k) for k in ("dropped_unknown_source", "tcp_refused_unknown")}
+    if st["dropped_unknown_source"] < 1 or st["tcp_refused_unknown"] != 1:
+        raise AssertionError("drop mode counters: %s" % st)
+
+
+def _ctl_up(t):
+    if not t.proc.alive():
+        return False
+    try:
+        t.status()
+        return True
+    except Exception:
+        return False
 
 
 # ---- connections ---------------------------------------------------------------------
