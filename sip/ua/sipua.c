@@ -463,6 +463,7 @@ static void *sipua_thread(void *p)
 		su_timer_destroy(ua->reaper);
 	ua->reaper = NULL;
 	ua->udp_fd = -1;   /* closed with the stack's transports */
+	ua->n_udp_fds = 0;
 	nua_destroy(ua->nua);
 	ua->nua = NULL;
 	sipua_front_stop(ua);

@@ -122,6 +122,27 @@ bool sipua_same_endpoint(const struct sockaddr *a, const struct sockaddr *b)
 	return false;
 }
 
+bool sipua_bound_endpoint(const struct sockaddr *sock, const struct sockaddr *want)
+{
+	if (sipua_same_endpoint(sock, want))
+		return true;
+	if (sock->sa_family != want->sa_family)
+		return false;
+	/* A wildcard listen address: the stack binds each of the host's addresses of
+	 * that family on the port, not the wildcard itself. */
+	if (want->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)sock, *y = (const void *)want;
+
+		return y->sin_addr.s_addr == htonl(INADDR_ANY) && x->sin_port == y->sin_port;
+	}
+	if (want->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)sock, *y = (const void *)want;
+
+		return IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr) && x->sin6_port == y->sin6_port;
+	}
+	return false;
+}
+
 bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer)
 {
 	for (const struct sipua_leg *l = ua->legs; l; l = l->next)
@@ -833,8 +854,9 @@ bool sipua_endpoint_of(const char *addr, uint16_t port, struct sockaddr_storage 
 }
 
 /* Watches the stack's listening sockets on our address and port (sofia-sip has no
- * call that hands them out), its UDP socket, and its TLS listening socket on the TLS
- * address and port. Returns how many were found. */
+ * call that hands them out), its UDP sockets, and its TLS listening sockets on the TLS
+ * address and port; with a wildcard address, those on each of the host's addresses.
+ * Returns how many were found. */
 static int watch_sockets(struct sipua *ua)
 {
 	struct sockaddr_storage want, want_tls;
@@ -854,8 +876,9 @@ static int watch_sockets(struct sipua *ua)
 			continue;
 		if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
 			continue;
-		is_sip = sip && sipua_same_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want);
-		is_tls = tls && sipua_same_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want_tls);
+		is_sip = sip && sipua_bound_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want);
+		is_tls = tls && sipua_bound_endpoint((struct sockaddr *)&ss,
+						     (struct sockaddr *)&want_tls);
 		if (!is_sip && !is_tls)
 			continue;
 		ilen = sizeof(int);

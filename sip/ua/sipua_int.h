@@ -47,6 +47,10 @@ struct sipua_drop {
 	uint64_t      expires_ms;
 };
 
+/** UDP sockets of the stack watched for queueing delay (a wildcard listen address
+ * has one per host address; those beyond are not measured). */
+#define SIPUA_UDP_FDS 16
+
 /** One sample of the UDP socket's queueing delay (sipua_qdelay.c). */
 struct sipua_qsample {
 	uint64_t ms;      /**< sipua_now_ms() when taken; at most one per ms */
@@ -113,6 +117,9 @@ struct sipua {
 	su_timer_t       *reaper;        /**< 1 s housekeeping timer (drop list) */
 
 	int               udp_fd;        /**< the stack's UDP socket (read-only use), -1 */
+	int               udp_fds[SIPUA_UDP_FDS]; /**< all of them: one per host address
+						       with a wildcard listen address */
+	size_t            n_udp_fds;
 	bool              q_measuring;   /**< its queueing delay is sampled (qdelay.c) */
 	struct sipua_qsample q[SIPUA_QSAMPLES];   /**< ring of delay samples */
 	size_t            q_last, q_count;        /**< newest sample, samples kept */
@@ -323,6 +330,10 @@ bool sipua_leg_from(const struct sipua *ua, const struct sockaddr *peer);
 bool sipua_endpoint_of(const char *addr, uint16_t port, struct sockaddr_storage *ss);
 /** Same family, address and port. */
 bool sipua_same_endpoint(const struct sockaddr *a, const struct sockaddr *b);
+/** sock (a socket's own address) is want, or want is the wildcard address of sock's
+ * family and has its port: the stack binds a wildcard listen address as one socket
+ * per host address. */
+bool sipua_bound_endpoint(const struct sockaddr *sock, const struct sockaddr *want);
 /* sipua_admit.c */
 #define SIPUA_RECENT_SLOTS   65536   /**< recent INVITE decisions kept (24 bytes each) */
 #define SIPUA_RECENT_TTL_MS  32000   /**< 64*T1: how long a peer retransmits an INVITE */

@@ -24,15 +24,17 @@
 #include <sys/socket.h>
 #include <time.h>
 
-/* Finds the stack's UDP socket: the datagram socket bound to our SIP address and port
- * (sofia-sip has no call that hands it out). */
-static int find_udp_fd(const struct sipua *ua)
+/* Finds the stack's UDP sockets: the datagram sockets bound to our SIP address and
+ * port, or with a wildcard address to its port on each host address (sofia-sip has no
+ * call that hands them out). Returns how many. */
+static size_t find_udp_fds(struct sipua *ua)
 {
 	struct sockaddr_storage want;
 
+	ua->n_udp_fds = 0;
 	if (!sipua_endpoint_of(ua->cfg.bind_addr, ua->cfg.bind_port, &want))
-		return -1;
-	for (int fd = 3; fd < 4096; fd++) {
+		return 0;
+	for (int fd = 3; fd < 4096 && ua->n_udp_fds < SIPUA_UDP_FDS; fd++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss), tlen = sizeof(int);
 		int type = 0;
@@ -40,14 +42,14 @@ static int find_udp_fd(const struct sipua *ua)
 		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) != 0 || type != SOCK_DGRAM)
 			continue;
 		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
-		    sipua_same_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want))
-			return fd;
+		    sipua_bound_endpoint((struct sockaddr *)&ss, (struct sockaddr *)&want))
+			ua->udp_fds[ua->n_udp_fds++] = fd;
 	}
-	return -1;
+	return ua->n_udp_fds;
 }
 
 /* Age in ms of the datagram at the head of fd's queue; 0 when the queue is empty. */
-static unsigned head_delay_ms(int fd)
+static unsigned head_delay_fd(int fd)
 {
 	char byte, cbuf[CMSG_SPACE(sizeof(struct timespec))];
 	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
@@ -70,6 +72,20 @@ static unsigned head_delay_ms(int fd)
 	return 0;
 }
 
+/* The longest head-of-queue age over the stack's UDP sockets. */
+static unsigned head_delay_ms(const struct sipua *ua)
+{
+	unsigned worst = 0;
+
+	for (size_t i = 0; i < ua->n_udp_fds; i++) {
+		unsigned d = head_delay_fd(ua->udp_fds[i]);
+
+		if (d > worst)
+			worst = d;
+	}
+	return worst;
+}
+
 /* One sample a millisecond at most. */
 static void take_sample(struct sipua *ua, uint64_t now)
 {
@@ -82,7 +98,7 @@ static void take_sample(struct sipua *ua, uint64_t now)
 		ua->q_count++;
 	s = &ua->q[ua->q_last];
 	s->ms = now;
-	s->delay = head_delay_ms(ua->udp_fd);
+	s->delay = head_delay_ms(ua);
 }
 
 static void on_prepoll(su_prepoll_magic_t *magic, su_root_t *root)
@@ -98,11 +114,13 @@ int sipua_qdelay_start(struct sipua *ua)
 {
 	int on = 1;
 
-	ua->udp_fd = find_udp_fd(ua);
-	if (ua->udp_fd < 0)
+	if (find_udp_fds(ua) == 0)
 		return -1;
-	if (setsockopt(ua->udp_fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0 ||
-	    su_root_add_prepoll(ua->root, on_prepoll, (su_prepoll_magic_t *)ua) != 0)
+	ua->udp_fd = ua->udp_fds[0];
+	for (size_t i = 0; i < ua->n_udp_fds; i++)
+		if (setsockopt(ua->udp_fds[i], SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0)
+			return -1;
+	if (su_root_add_prepoll(ua->root, on_prepoll, (su_prepoll_magic_t *)ua) != 0)
 		return -1;
 	ua->q_measuring = true;
 	return 0;
@@ -126,7 +144,7 @@ unsigned sipua_rx_standing_delay_ms(struct sipua *ua, unsigned window_ms)
 	 * that, and its last sample shows the queue as it was before. A queue empty now
 	 * is not standing (the first INVITE after a flood was shed on such a sample);
 	 * one that is not keeps that sample as the state at the window's start. */
-	if (ua->q[ua->q_last].ms + window_ms <= now && head_delay_ms(ua->udp_fd) == 0) {
+	if (ua->q[ua->q_last].ms + window_ms <= now && head_delay_ms(ua) == 0) {
 		take_sample(ua, now);
 		return 0;
 	}

@@ -314,6 +314,65 @@ def case_ipv6_rate_limit(ctx):
         s.close()
 
 
+def udp_options_burst(ctx, dst, ip, n):
+    """n OPTIONS back to back from one UDP socket on ip; the answers' codes."""
+    u = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM)
+    codes = []
+    try:
+        u.bind((ip, 0))
+        sport = u.getsockname()[1]
+        for i in range(n):
+            u.sendto(options_bytes(dst, ip, sport, i), dst)
+        u.settimeout(1.0)
+        try:
+            while True:
+                codes.append(sipmsg.Message(u.recv(65535)).status)
+        except socket.timeout:
+            pass
+    finally:
+        u.close()
+    return codes
+
+
+def case_wildcard_listen_guarded(ctx):
+    """listen on a wildcard address (0.0.0.0, the default, and [::], an IPv6 core's
+    choice), where the stack binds one socket per host address: the front still finds
+    and guards them: no "not found" warning at start-up, and the per-source rate limit
+    holds over UDP and TCP."""
+    for ip, wild in (("127.0.0.1", "0.0.0.0"), ("::1", "[::]")):
+        def conf(cf, wild=wild):
+            cf.sip.update(listen="%s:%d" % (wild, cf.sip_port), rate_limit=50,
+                          rate_burst=50)
+        t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf, ip=ip,
+                          name="trunxd-%s" % ("v6" if ":" in ip else "v4")).start()
+        warn = [r for r in t.log_records() if r.get("level") == "warn" and
+                r.get("event") in ("sip.guard", "sip.start")]
+        if warn:
+            raise AssertionError("listen %s: %s" % (wild, warn))
+        time.sleep(1.2)   # the readiness OPTIONS' tokens back
+        dst = (ip, t.port)
+        codes = udp_options_burst(ctx, dst, ip, 200)
+        ctx.log("listen %s: 200 OPTIONS over UDP from %s: %d answers", wild, ip,
+                len(codes))
+        if not 40 <= len(codes) <= 70:
+            raise AssertionError("listen %s: %d of 200 OPTIONS answered with rate_limit "
+                                 "50: the UDP socket is not guarded" % (wild, len(codes)))
+        time.sleep(1.2)
+        s = socket.create_connection(dst)
+        try:
+            for i in range(200):
+                tcp_options(s, dst, 1000 + i)
+            codes = read_responses(s, 200, 4)
+        finally:
+            s.close()
+        ctx.log("listen %s: 200 OPTIONS over TCP: %d answers", wild, len(codes))
+        if not 40 <= len(codes) <= 70:
+            raise AssertionError("listen %s: %d of 200 OPTIONS over TCP answered with "
+                                 "rate_limit 50: connections are not guarded"
+                                 % (wild, len(codes)))
+        t.stop()
+
+
 def case_ipv6_unknown_source(ctx):
     """trunxd on [::1] whose trunks match other IPv6 networks: a request from ::1 gets
     403 over UDP and TCP (the connection then closed), the per-source connection cap
