@@ -139,10 +139,12 @@ int sipua_set_source_filter(struct sipua *ua, const struct sipua_net *allow, siz
 	if (n == 0) {
 		int dummy = 0;
 
-		if (setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &dummy, sizeof(dummy)) != 0 &&
-		    errno != ENOENT)
-			return errno;
-		return 0;
+		/* Every UDP socket of the stack: one per host address with 0.0.0.0. */
+		for (size_t i = 0; i < ua->n_udp_fds; i++)
+			if (setsockopt(ua->udp_fds[i], SOL_SOCKET, SO_DETACH_FILTER, &dummy,
+				       sizeof(dummy)) != 0 && errno != ENOENT)
+				err = errno;
+		return err;
 	}
 	if (n * 4 + 6 > FILTER_MAX_INSNS)
 		return E2BIG;
@@ -169,8 +171,9 @@ int sipua_set_source_filter(struct sipua *ua, const struct sipua_net *allow, siz
 	prog[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
 	fp.len = (unsigned short)k;
 	fp.filter = prog;
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) != 0)
-		err = errno;
+	for (size_t i = 0; i < ua->n_udp_fds && !err; i++)
+		if (setsockopt(ua->udp_fds[i], SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) != 0)
+			err = errno;
 	free(prog);
 	if (!err) {
 		tap_replace(ua, allow, n);

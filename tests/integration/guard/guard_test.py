@@ -338,7 +338,7 @@ def case_wildcard_listen_guarded(ctx):
     """listen on a wildcard address (0.0.0.0, the default, and [::], an IPv6 core's
     choice), where the stack binds one socket per host address: the front still finds
     and guards them: no "not found" warning at start-up, and the per-source rate limit
-    holds over UDP and TCP."""
+    holds over UDP and TCP; in drop mode the kernel source filter is installed."""
     for ip, wild in (("127.0.0.1", "0.0.0.0"), ("::1", "[::]")):
         def conf(cf, wild=wild):
             cf.sip.update(listen="%s:%d" % (wild, cf.sip_port), rate_limit=50,
@@ -371,6 +371,20 @@ def case_wildcard_listen_guarded(ctx):
                                  "rate_limit 50: connections are not guarded"
                                  % (wild, len(codes)))
         t.stop()
+
+    # Drop mode on 0.0.0.0: the kernel source filter goes on every UDP socket.
+    def drop(cf):
+        cf.sip.update(listen="0.0.0.0:%d" % cf.sip_port, unknown_source="drop")
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=drop, name="trunxd-drop").start()
+    recs = [r for r in t.log_records() if r.get("event") == "sip.source_filter"]
+    ctx.log("listen 0.0.0.0, drop mode: %s", recs)
+    if not recs or any(r.get("level") != "info" for r in recs):
+        raise AssertionError("listen 0.0.0.0, drop mode: source filter %s" % recs)
+    codes = udp_options_burst(ctx, (t.addr, t.port), "127.0.0.2", 5)
+    if codes:
+        raise AssertionError("drop mode: an unknown source got answers %s" % codes)
+    if not t.options_ok():
+        raise AssertionError("drop mode: a trunk is no longer answered")
 
 
 def case_ipv6_unknown_source(ctx):
