@@ -357,6 +357,7 @@ static void copy_conf(struct b2bua *b, const struct conf *cf)
 		struct in6_addr a6;
 
 		b->media_ip6 = inet_pton(AF_INET6, cf->media.bind_addr, &a6) == 1;
+		b->media_dual = b->media_ip6 && IN6_IS_ADDR_UNSPECIFIED(&a6);
 	}
 	conf_node_id(cf, b->node_id, sizeof(b->node_id));
 	b->admit_timeout_ms = cf->data.admit_timeout_ms;

@@ -191,6 +191,80 @@ static bool sig_ip4(const struct media_session_params *p, int s, struct in_addr 
 	return false;
 }
 
+/* The IPv6 address (not an IPv4-mapped one) of a signalling peer of side s. */
+static bool sig_ip6(const struct media_session_params *p, int s, struct sockaddr_in6 *out)
+{
+	for (int i = 0; i < MEDIA_SIG_ADDRS; i++) {
+		const struct sockaddr_storage *ss = &p->side[s].sig[i];
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)ss;
+
+		if (ss->ss_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr) &&
+		    !IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr)) {
+			*out = *a6;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The same for media bound to one IPv6 address, which reaches IPv6 parties only: an
+ * IPv4 SDP address (or an IPv4-mapped one) is replaced by the IPv6 address the
+ * party's signalling came from, with the SDP's port; without one the side gets "::"
+ * and nothing is sent to it. Either is logged once per leg (call.media, warn).
+ */
+static void call_media_reachable6(struct call *c, struct media_session_params *p)
+{
+	for (int s = 0; s < 2; s++) {
+		struct sockaddr_storage *as[2] = { &p->side[s].rtp, &p->side[s].rtcp };
+
+		for (int i = 0; i < 2; i++) {
+			struct sockaddr_in6 *x6 = (struct sockaddr_in6 *)as[i];
+			struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
+			char was[INET6_ADDRSTRLEN] = "", now[INET6_ADDRSTRLEN] = "";
+			struct in_addr v4;
+			bool replaced = false;
+
+			if (as[i]->ss_family == AF_INET) {
+				v4 = ((const struct sockaddr_in *)as[i])->sin_addr;
+				a6.sin6_port = ((const struct sockaddr_in *)as[i])->sin_port;
+			} else if (as[i]->ss_family == AF_INET6 &&
+				   IN6_IS_ADDR_V4MAPPED(&x6->sin6_addr)) {
+				memcpy(&v4, &x6->sin6_addr.s6_addr[12], 4);
+				a6.sin6_port = x6->sin6_port;
+			} else {
+				continue;
+			}
+			if (v4.s_addr != htonl(INADDR_ANY)) {
+				uint16_t port = a6.sin6_port;
+
+				inet_ntop(AF_INET, &v4, was, sizeof(was));
+				replaced = sig_ip6(p, s, &a6);
+				a6.sin6_port = port;
+				if (replaced)
+					inet_ntop(AF_INET6, &a6.sin6_addr, now, sizeof(now));
+				else
+					a6 = (struct sockaddr_in6){ .sin6_family = AF_INET6,
+								    .sin6_port = port };
+			}
+			memset(as[i], 0, sizeof(*as[i]));
+			memcpy(as[i], &a6, sizeof(a6));
+			if (!was[0] || c->media_af_noted[s])
+				continue;
+			c->media_af_noted[s] = true;
+			if (replaced)
+				call_log(LOG_WARN, "call.media", c, s == SIDE_A ? "a" : "b",
+					 "SDP address %s is IPv4 and media is IPv6: sending to "
+					 "the leg's signalling address %s instead", was, now);
+			else
+				call_log(LOG_WARN, "call.media", c, s == SIDE_A ? "a" : "b",
+					 "SDP address %s is IPv4 and media is IPv6, and no IPv6 "
+					 "signalling address is known: nothing is sent to this leg",
+					 was);
+		}
+	}
+}
+
 /*
  * An SDP address the media sockets cannot reach - an IPv6 address while media is
  * bound to IPv4, as a dual-stack UA may offer while it signals over IPv4 - is
@@ -203,8 +277,12 @@ static bool sig_ip4(const struct media_session_params *p, int s, struct in_addr 
  */
 static void call_media_reachable(struct call *c, struct media_session_params *p)
 {
-	if (c->b->media_ip6)
+	if (c->b->media_dual)
+		return;   /* "::": the sockets reach both families */
+	if (c->b->media_ip6) {
+		call_media_reachable6(c, p);
 		return;
+	}
 	for (int s = 0; s < 2; s++) {
 		struct sockaddr_storage *as[2] = { &p->side[s].rtp, &p->side[s].rtcp };
 

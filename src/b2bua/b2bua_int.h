@@ -393,8 +393,10 @@ struct b2bua {
 	struct conf_sip      sip;              /**< copied at create / reload */
 	struct media_engine_cfg media_cfg;
 	char                 media_addr[CONF_HOST_MAX];  /**< c= address we advertise */
-	bool                 media_ip6;        /**< media sockets bound to IPv6: they reach
-						    both families (IPv4 only otherwise) */
+	bool                 media_ip6;        /**< media sockets bound to IPv6 (IPv4
+						    otherwise): they reach that family */
+	bool                 media_dual;       /**< bound to "::": both families (IPv4
+						    as IPv4-mapped addresses) */
 	char                 sip_host[CONF_HOST_MAX];    /**< host in our From URIs */
 	char                 front_warning[400];  /**< the Warning of the front's refusal
 						       being written (b2b_front_admit) */

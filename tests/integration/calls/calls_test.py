@@ -412,6 +412,39 @@ def case_ipv6_call_tcp(ctx):
     ipv6_call(ctx, "t1")
 
 
+def case_ipv6_media_ip4_sdp(ctx):
+    """Everything on ::1, but the callee's SDP names an IPv4 address (a dual-stack PBX
+    signalling over IPv6): media bound to ::1 cannot reach it, so trunxd sends B's
+    media to B's IPv6 signalling address with the SDP's port, from its own B-side port,
+    and says so once (call.media warning); it never sends toward the IPv4 address."""
+    ref = capture.reference_payloads()
+    u = calls.uas(ctx, "uas_basic.xml", duration_ms=500, trace_msg=True, local_ip=V6,
+                  extra=["-mi", "127.0.0.1"])
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, ip=V6).start()
+    cmp_ = calls.pick_media_port(V6)
+    cap = capture.Capture(ctx.reg, "rtp", [u.media_port, cmp_]).start()
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, duration_ms=8500, trace_msg=True,
+                  media_port=cmp_, local_ip=V6)
+    finish(c, u)
+    pk = cap.stop()
+    expect_ok(c, u)
+    inv = first(u.messages(), lambda m: m.method == "INVITE", "INVITE at B")
+    expect_ip6_sdp(inv, "INVITE at B")
+    b_port = sdp_port(inv)
+    to_v4 = [p for p in pk if p.dst == "127.0.0.1" and p.dport == u.media_port]
+    if to_v4:
+        raise AssertionError("%d packets sent to B's IPv4 SDP address" % len(to_v4))
+    ctx.log(capture.check_stream(capture.rtp_to(pk, u.media_port, dst=V6), ref,
+                                 "trunxd->B at its signalling address", pt=8,
+                                 src=(V6, b_port), min_fraction=0.9))
+    warn = [r for r in t.events("call.media") if r.get("leg") == "b"]
+    ctx.log("call.media: %s", warn)
+    if len(warn) != 1 or warn[0].get("level") != "warn" or "::1" not in warn[0].get("msg", ""):
+        raise AssertionError("expected one call.media warning for leg b naming ::1: %s"
+                             % warn)
+    one_call_end(ctx, t)
+
+
 def case_unknown_source_403(ctx):
     """An INVITE (and an OPTIONS) from 127.0.0.2, which matches no trunk, get 403 and
     are counted; the call never reaches routing."""
