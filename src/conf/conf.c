@@ -5,6 +5,7 @@
  * routes naming existing trunks, one owner per source CIDR and port, the media
  * address). The first error stops parsing and is reported as "file:line: reason".
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -387,6 +389,68 @@ static int check_routes(struct conf_ctx *c, struct name_ent *trunks)
 	return 0;
 }
 
+/* The address family of an IP literal, 0 for anything else. */
+static int ip_family(const char *ip)
+{
+	struct in6_addr a;
+
+	if (inet_pton(AF_INET, ip, &a) == 1)
+		return AF_INET;
+	if (inet_pton(AF_INET6, ip, &a) == 1)
+		return AF_INET6;
+	return 0;
+}
+
+/* The family of a SIP URI's host when it is an IP literal ([IPv6] or IPv4), else 0. */
+static int uri_family(const char *uri)
+{
+	const char *p = strchr(uri, ':'), *at, *end;
+	char host[CONF_HOST_MAX];
+	size_t n;
+
+	if (!p)
+		return 0;
+	p++;
+	at = strchr(p, '@');
+	if (at)
+		p = at + 1;
+	if (*p == '[') {
+		end = strchr(++p, ']');
+		if (!end)
+			return 0;
+	} else {
+		end = p + strcspn(p, ":;?>");
+	}
+	n = (size_t)(end - p);
+	if (!n || n >= sizeof(host))
+		return 0;
+	memcpy(host, p, n);
+	host[n] = '\0';
+	return ip_family(host);
+}
+
+/*
+ * The SIP stack sends from the family of its listen address only (a wildcard binds
+ * the host's addresses of that family): a trunk or route uri naming an IP literal of
+ * the other family could never be reached, its calls would fail after the stack's
+ * local 503. Such a uri is refused here, with the reason.
+ */
+static int check_uri_family(struct conf_ctx *c, const char *what, const char *name,
+			    const char *uri, unsigned line)
+{
+	const struct conf *cf = c->cf;
+	bool tls = strncasecmp(uri, "sips:", 5) == 0 || strcasestr(uri, ";transport=tls");
+	const char *listen = tls && cf->sip.tls_addr[0] ? cf->sip.tls_addr : cf->sip.listen_addr;
+	int want = ip_family(listen), got = uri_family(uri);
+
+	if (!uri[0] || !want || !got || want == got)
+		return 0;
+	return conf_fail(c, line, "%s %s: uri %s is %s but [sip] %s %s is %s: trunx sends "
+			 "SIP from one address family only", what, name, uri,
+			 got == AF_INET6 ? "IPv6" : "IPv4", tls ? "tls_listen" : "listen",
+			 listen, want == AF_INET6 ? "IPv6" : "IPv4");
+}
+
 static int check_all(struct conf_ctx *c)
 {
 	struct conf *cf = c->cf;
@@ -431,6 +495,16 @@ static int check_all(struct conf_ctx *c)
 	if (err)
 		goto out;
 	err = check_routes(c, trunks);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < cf->n_trunks && !err; i++)
+		err = check_uri_family(c, "trunk", cf->trunks[i].name, cf->trunks[i].uri,
+				       conf_key_line(&conf_sections[SEC_TRUNK], &c->trunk_lines[i],
+						     "uri"));
+	for (size_t i = 0; i < cf->n_routes && !err; i++)
+		err = check_uri_family(c, "route", cf->routes[i].name, cf->routes[i].uri,
+				       conf_key_line(&conf_sections[SEC_ROUTE], &c->route_lines[i],
+						     "uri"));
 	if (err)
 		goto out;
 	err = check_cidr_owners(c);

@@ -445,6 +445,54 @@ def case_ipv6_media_ip4_sdp(ctx):
     one_call_end(ctx, t)
 
 
+def case_ipv6_mixed_family_refused(ctx):
+    """trunxd sends SIP from its listen address's family only: a trunk whose uri is an
+    IPv6 literal while it listens on IPv4 (A over IPv4, B over IPv6) is refused at
+    start-up, naming the trunk and both families, instead of every call to it failing
+    with 408 after the stack's local 503; and the same at a reload, which keeps the
+    running configuration."""
+    u = calls.uas(ctx, "uas_basic.xml", duration_ms=500, local_ip=V6)
+
+    def conf(cf):
+        cf.pbx.update(match="::1/128", uri="sip:[::1]:%d" % u.port)
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, configure=conf)
+    try:
+        t.start(ready_timeout=10)
+    except trunxd.TrunxdError as e:
+        err = str(e)
+        t._expect_exit = True   # it exited by itself, with the reason
+    else:
+        c = caller(ctx, t, "uac_basic.xml", duration_ms=1000)
+        finish(c, u, timeout=40)
+        raise AssertionError("trunxd started with trunk pbx on [::1] while listening on "
+                             "127.0.0.1; a call to it: %s; %s"
+                             % (c.summary(), t.events("call.failed")))
+    want = ("trunk pbx: uri sip:[::1]:%d is IPv6 but [sip] listen 127.0.0.1 is IPv4"
+            % u.port)
+    if want not in err or t.proc.popen.returncode in (None, 0):
+        raise AssertionError("start-up refusal (rc %s) does not say %r:\n%s"
+                             % (t.proc.popen.returncode, want, err))
+    ctx.log("refused at start-up: %s", want)
+
+    # A reload bringing such a uri is refused; the running trunk stays.
+    t2 = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, name="trunxd-reload").start()
+    with open(t2.conf_path) as f:
+        text = f.read()
+    with open(t2.conf_path, "w") as f:
+        f.write(text.replace("uri = sip:127.0.0.1:%d" % u.port, "uri = sip:[::1]:%d" % u.port))
+    try:
+        out = t2.ctl("reload")
+        raise AssertionError("reload with an IPv6 trunk uri accepted: %s" % out)
+    except trunxd.TrunxdError as e:
+        if "is IPv6 but [sip] listen 127.0.0.1 is IPv4" not in str(e):
+            raise AssertionError("reload refusal does not give the reason: %s" % e)
+        ctx.log("reload refused: %s", str(e).strip()[:300])
+    tj = {x["name"]: x for x in t2.ctl("trunks")}
+    if tj["pbx"]["uri"] != "sip:127.0.0.1:%d" % u.port:
+        raise AssertionError("the refused reload changed the trunk: %s" % tj["pbx"])
+    u.stop()
+
+
 def case_unknown_source_403(ctx):
     """An INVITE (and an OPTIONS) from 127.0.0.2, which matches no trunk, get 403 and
     are counted; the call never reaches routing."""

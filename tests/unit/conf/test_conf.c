@@ -153,7 +153,7 @@ static const char every_key[] =
 	"uri = sip:{national}@gw.example.com;user=phone\n"
 	"[route exact]\n"
 	"match = +442071234567\n"
-	"uri = sip:{did}@10.0.0.1:5060";   /* no final line end */
+	"uri = sip:{did}@[2001:db8::9]:5060";   /* no final line end */
 
 static void test_every_key(void **state)
 {
@@ -234,7 +234,7 @@ static void test_every_key(void **state)
 	assert_string_equal(cf->routes[0].to_trunk, "carrier-1.a_b");
 	assert_string_equal(cf->routes[0].uri, "sip:{national}@gw.example.com;user=phone");
 	assert_string_equal(cf->routes[1].match, "+442071234567");
-	assert_string_equal(cf->routes[1].uri, "sip:{did}@10.0.0.1:5060");
+	assert_string_equal(cf->routes[1].uri, "sip:{did}@[2001:db8::9]:5060");
 	conf_free(cf);
 }
 
@@ -585,7 +585,32 @@ static const struct bad bad_cases[] = {
 	{MEDIA "[trunk a]\nmatch = 10.0.0.0/8\n[route r]\nmatch = +1*\nuri = sip:h\n"
 	 "from_trunk = a\n[route s]\nfrom_trunk = a\nmatch = +1*\nuri = sip:g\n",
 	 "t.conf:11: another route has match +1* from_trunk a (first on line 6)"},
+	/* One address family for SIP: the listen address's. */
+	{MEDIA "[trunk a]\nuri = sip:[2001:db8::1]:5060\n",
+	 "t.conf:4: trunk a: uri sip:[2001:db8::1]:5060 is IPv6 but [sip] listen 0.0.0.0 is "
+	 "IPv4: trunx sends SIP from one address family only"},
+	{MEDIA "[route r]\nmatch = *\nuri = sip:{did}@[2001:db8::1];transport=tcp\n",
+	 "t.conf:5: route r: uri sip:{did}@[2001:db8::1];transport=tcp is IPv6 but [sip] "
+	 "listen 0.0.0.0 is IPv4: trunx sends SIP from one address family only"},
+	{"[sip]\nlisten = [::1]:5060\n[trunk a]\nmatch = ::1/128\nuri = sip:192.0.2.1\n",
+	 "t.conf:5: trunk a: uri sip:192.0.2.1 is IPv4 but [sip] listen ::1 is IPv6: trunx "
+	 "sends SIP from one address family only"},
 };
+
+/* IPv6 all through: listen, trunk networks and uris, media. */
+static void test_ipv6(void **state)
+{
+	struct conf *cf;
+
+	(void)state;
+	assert_int_equal(parse(&cf, "[sip]\nlisten = [::]:5060\n[media]\naddress = 2001:db8::5\n"
+			 "[trunk a]\nmatch = 2001:db8::/64\nuri = sip:[2001:db8::1]:5080\n"
+			 "[trunk b]\nuri = sip:pbx.example.com\n"
+			 "[route r]\nmatch = *\nuri = sip:{did}@[2001:db8::2]\n"), 0);
+	assert_string_equal(cf->sip.listen_addr, "::");
+	assert_string_equal(cf->media.bind_addr, "2001:db8::5");
+	conf_free(cf);
+}
 
 static void test_errors(void **state)
 {
@@ -808,6 +833,7 @@ int main(void)
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_value_forms),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_default_uri_room),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_many_routes),
