@@ -325,7 +325,11 @@ static void drop_filter_apply(struct b2bua *b)
 {
 	int err = sipua_set_source_filter(b->ua, b->drop_nets, b->n_drop_nets);
 
-	if (err && !(err == ENOTSUP && !b->n_drop_nets))
+	if (err == ENOTSUP && b->n_drop_nets)
+		log_msg(LOG_WARN, "sip.source_filter", "no kernel source filter (it reads "
+			"IPv4 sources on IPv4 UDP SIP sockets only): the SIP front drops "
+			"unknown sources itself");
+	else if (err && !(err == ENOTSUP && !b->n_drop_nets))
 		log_msg(LOG_WARN, "sip.source_filter", "cannot %s the source filter: %s",
 			b->n_drop_nets ? "set" : "remove", strerror(err));
 }

@@ -450,6 +450,9 @@ def case_ipv6_unknown_source(ctx):
     if not peer_closed(s, 2):
         raise AssertionError("drop mode: a connection from an unknown IPv6 source was kept")
     s.close()
+    sf = t2.events("sip.source_filter")
+    if len(sf) != 1 or "IPv4" not in sf[0].get("msg", ""):
+        raise AssertionError("drop mode on IPv6: sip.source_filter %s" % sf)
     st = {k: t2.counter(k) for k in ("dropped_unknown_source", "tcp_refused_unknown")}
     if st["dropped_unknown_source"] < 1 or st["tcp_refused_unknown"] != 1:
         raise AssertionError("drop mode counters: %s" % st)
