@@ -328,7 +328,9 @@ int main(int argc, char **argv)
 			strerror(err));
 		goto out;
 	}
-	log_msg(LOG_INFO, "trunxd.ready", "trunxd %s listening on %s:%u (config %s)",
+	log_msg(LOG_INFO, "trunxd.ready", strchr(cf->sip.listen_addr, ':') ?
+		"trunxd %s listening on [%s]:%u (config %s)" :
+		"trunxd %s listening on %s:%u (config %s)",
 		TRUNX_VERSION, cf->sip.listen_addr, cf->sip.listen_port, config);
 	ctl_notify("READY=1");
 

@@ -710,8 +710,10 @@ int api_start(struct api *a)
 	if (!e)
 		e = api_auth_start(a->auth);
 	if (!e)
-		log_msg(LOG_INFO, "api.start", "API listening on %s%s%u%s%s",
+		log_msg(LOG_INFO, "api.start", "API listening on %s%s%s%s%u%s%s",
+			strchr(a->cfg.listen_addr, ':') ? "[" : "",
 			a->cfg.listen_addr[0] ? a->cfg.listen_addr : "",
+			strchr(a->cfg.listen_addr, ':') ? "]" : "",
 			a->cfg.listen_addr[0] ? ":" : "", a->cfg.listen_addr[0] ?
 			a->cfg.listen_port : 0u, a->cfg.service_listen[0] ? " and " : "",
 			a->cfg.service_listen);

@@ -340,6 +340,9 @@ def ipv6_call(ctx, transport):
             cf.pbx["uri"] = "sip:[::1]:%d;transport=tcp" % u.port
     t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, configure=conf,
                       ip=V6).start()
+    ready = t.events("trunxd.ready")
+    if not ready or "listening on [::1]:%d " % t.port not in ready[0].get("msg", ""):
+        raise AssertionError("trunxd.ready does not name [::1]:%d: %s" % (t.port, ready))
     lo, hi = t.conf.media_range
     cmp_ = calls.pick_media_port(V6)
     cap = capture.Capture(ctx.reg, "rtp", [u.media_port, cmp_]).start()
