@@ -285,8 +285,9 @@ def recv_final(sock, call_id, timeout=5.0, status=None, prefix=False):
 
 def sdp_offer(ip, port, pts=((8, "PCMA/8000"), (0, "PCMU/8000"), (101, "telephone-event/8000")),
               direction=None):
-    lines = ["v=0", "o=- %d 1 IN IP4 %s" % (random.randint(1, 1 << 30), ip), "s=-",
-             "c=IN IP4 %s" % ip, "t=0 0",
+    af = "IP6" if ":" in ip else "IP4"
+    lines = ["v=0", "o=- %d 1 IN %s %s" % (random.randint(1, 1 << 30), af, ip), "s=-",
+             "c=IN %s %s" % (af, ip), "t=0 0",
              "m=audio %d RTP/AVP %s" % (port, " ".join(str(p) for p, _ in pts))]
     for p, n in pts:
         lines.append("a=rtpmap:%d %s" % (p, n))

@@ -148,9 +148,9 @@ class Trunxd:
         sock = os.path.join(self._sockdir, self.name + ".ctl")
         self.conf = Config(self.port, rng, sock, self.uas_port, ip=self.addr)
         if self.tls:
-            self.tls_port = ports.free_port("127.0.0.1", avoid=(self.port,))
+            self.tls_port = ports.free_port(self.addr, avoid=(self.port,))
             self.conf.sip.update(transports="udp,tcp,tls",
-                                 tls_listen="127.0.0.1:%d" % self.tls_port,
+                                 tls_listen=ports.hostport(self.addr, self.tls_port),
                                  tls_cert=self.tls[0], tls_key=self.tls[1], tls_ca=self.tls[2])
         if self.configure:
             self.configure(self.conf)

@@ -28,12 +28,12 @@ class TlsServer:
     """Accepts TLS connections on 127.0.0.1 with a given certificate; records the
     outcome of each handshake and the requests received; answers INVITEs 486."""
 
-    def __init__(self, cert, key):
+    def __init__(self, cert, key, ip="127.0.0.1"):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock = socket.socket(ports.family(ip), socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", ports.free_port("127.0.0.1")))
+        self.sock.bind((ip, ports.free_port(ip)))
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
         self.handshakes = []   # True / False per connection
@@ -197,6 +197,48 @@ def outgoing(ctx, server_cert, verify, want_invite):
         if not ev:
             raise AssertionError("no sip.tls_refused log record")
         ctx.log("refused: %s", ev[0])
+
+
+def case_ipv6_out_verified(ctx):
+    """trunxd on [::1] calls a TLS trunk at sips on [::1] whose certificate names IP
+    ::1: the handshake verifies (tls_verify = yes, the name is the uri's IPv6 host),
+    the INVITE goes over it with trunx's bracketed Via and IN IP6 SDP; a certificate
+    for another IPv6 address is refused."""
+    pki = tlscerts.Pki(ctx.path("pki"))
+    for name, ips, want in (("pbx6", ("::1",), True), ("other6", ("fd00::99",), False)):
+        cert, key, _ = pki.issue(name, ips=ips)
+        srv = TlsServer(cert, key, ip="::1")
+        ctx.at_end(srv.close)
+
+        def conf(c, srv=srv):
+            c.pbx = c.section("trunk pbx", match="::1/128", port=srv.port,
+                              uri="sip:[::1]:%d;transport=tls" % srv.port, tls_verify=True)
+            c.route = c.section("route did", match="+15550001000", to_trunk="pbx")
+        tcert, tkey, _ = pki.issue("trunx6", ips=("::1",))
+        t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf, ip="::1",
+                          tls=(tcert, tkey, pki.ca), name="trunxd-" + name).start()
+        with sipmsg.Endpoint("::1") as ep:
+            data, cid, _ = ep.request("INVITE", ("::1", t.port), to_user=DID,
+                                      body=sipmsg.sdp_offer("::1", 40000))
+            ep.send(data, ("::1", t.port))
+            final, _ = ep.wait_final(40, call_id=cid)
+        ctx.log("%s: final %s; handshakes %s", name, final and final.status,
+                srv.handshakes)
+        invites = [m for m in srv.requests if m.method == "INVITE"]
+        if want:
+            if not invites or True not in srv.handshakes:
+                raise AssertionError("no verified TLS INVITE to [::1]: handshakes %s, "
+                                     "final %s" % (srv.handshakes, final))
+            inv = invites[0]
+            if ("SIP/2.0/TLS [::1]:%d" % t.tls_port not in inv.header("Via", "")
+                    or "c=IN IP6 ::1" not in inv.body.decode(errors="replace")):
+                raise AssertionError("INVITE over TLS/IPv6:\n%s"
+                                     % inv.raw.decode(errors="replace"))
+        elif invites or True in srv.handshakes:
+            raise AssertionError("a certificate for fd00::99 was taken for [::1]: %s"
+                                 % srv.handshakes)
+        t.stop()
+        srv.close()
 
 
 def case_out_verified(ctx):
