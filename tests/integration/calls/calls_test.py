@@ -415,6 +415,30 @@ def case_ipv6_call_tcp(ctx):
     ipv6_call(ctx, "t1")
 
 
+def case_ipv6_hold_unhold(ctx):
+    """hold_unhold on ::1: A's re-INVITEs (sendonly, then sendrecv) reach B as trunxd's
+    own, with IN IP6 SDP and nothing of IPv4; no RTP timeout while held."""
+    u = calls.uas(ctx, "uas_hold.xml", trace_msg=True, local_ip=V6)
+
+    def conf(cf):
+        cf.media["rtp_timeout"] = 3
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=u.port, configure=conf,
+                      ip=V6).start()
+    c = calls.uac(ctx, "uac_hold.xml", t.sip_addr, duration_ms=9000, local_ip=V6)
+    finish(c, u)
+    expect_ok(c, u)
+    invs = [m for m in u.messages() if m.method == "INVITE"]
+    if len(invs) != 3:
+        raise AssertionError("B saw %d INVITEs, expected 3 (call, hold, resume)"
+                             % len(invs))
+    for i, m in enumerate(invs):
+        expect_ip6_sdp(m, "INVITE %d at B" % i)
+        expect_no_ip4(m, "INVITE %d at B" % i)
+    if "a=sendonly" not in invs[1].body.decode(errors="replace"):
+        raise AssertionError("the hold did not reach B as sendonly")
+    expect_fields(one_call_end(ctx, t), result="answered", cause="bye_a")
+
+
 def case_ipv6_media_ip4_sdp(ctx):
     """Everything on ::1, but the callee's SDP names an IPv4 address (a dual-stack PBX
     signalling over IPv6): media bound to ::1 cannot reach it, so trunxd sends B's
