@@ -701,5 +701,25 @@ def case_prack_unanswered_cancel(ctx):
     time.sleep(35)   # past every timer F and B of the call's transactions
 
 
+def case_prack_unanswered(ctx):
+    """B sends a reliable 183 and never answers the PRACK (nor the INVITE): the PRACK's
+    timeout ends the call (about 64*T1 after the 183), one record is written, and once
+    every transaction is over nothing of the call may stay allocated (the sanitizer
+    build reports leaks at the stop). No CANCEL is involved: the PRACK alone does it."""
+    a, b, t = _setup(ctx)
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _respond_tagged(b, inv, 183, "pp", body=ua.sdp(b.ip, b.media_port),
+                    headers=("Require: 100rel", "RSeq: 1"))
+    if b.wait_request("PRACK", timeout=5) is None:
+        raise AssertionError("B's reliable 183 was not PRACKed")
+    _no_calls_left(ctx, t, timeout=60)
+    _one_end(ctx, t, result="failed")
+    time.sleep(35)   # past timer D of the INVITE
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))
