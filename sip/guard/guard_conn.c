@@ -13,6 +13,10 @@
  * addresses holds the count by source. An entry may own a buffer its user filled
  * (held: a refused source's split request; out: one to hand to the reader), freed when
  * the entry is removed.
+ *
+ * An IPv6 source no trunk matches is counted by its /64 (the prefix a single host or
+ * subscriber is given, and may rotate its source through), as the HTTP API counts
+ * its sources; a known source (a trunk, a dialog's peer) by its own address.
  */
 #include "guard.h"
 
@@ -134,6 +138,19 @@ static void fd_erase(struct guard_conns *t, size_t c)
 	}
 }
 
+/* The address a connection is counted under: see the comment atop the file. */
+static const struct sockaddr *count_key(const struct sockaddr *peer, bool known,
+					struct sockaddr_in6 *buf)
+{
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)peer;
+
+	if (known || peer->sa_family != AF_INET6 || IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+		return peer;
+	*buf = *a6;
+	memset(&buf->sin6_addr.s6_addr[8], 0, 8);
+	return (const struct sockaddr *)buf;
+}
+
 /* ---- API ---- */
 
 int guard_conns_add(struct guard_conns *t, int fd, const struct sockaddr *peer, bool known,
@@ -142,6 +159,7 @@ int guard_conns_add(struct guard_conns *t, int fd, const struct sockaddr *peer, 
 	size_t fc, plen;
 	int32_t i;
 	struct guard_conn *c;
+	struct sockaddr_in6 key;
 	int err;
 
 	if (!t || fd < 0 || !peer)
@@ -154,7 +172,8 @@ int guard_conns_add(struct guard_conns *t, int fd, const struct sockaddr *peer, 
 	if (!known && t->unknown >= t->max_total - guard_conns_reserve(t->max_total))
 		return ENFILE;
 	/* Counted last: nothing after it can fail. A source not IP is not counted. */
-	err = addrtab_add(t->by_src, peer, known ? t->max_per_known : t->max_per_source);
+	err = addrtab_add(t->by_src, count_key(peer, known, &key),
+			  known ? t->max_per_known : t->max_per_source);
 	if (err == EBUSY)
 		return EMLINK;
 	i = t->free_head;
@@ -188,6 +207,7 @@ void guard_conns_remove(struct guard_conns *t, int fd)
 {
 	size_t fc;
 	int32_t i;
+	struct sockaddr_in6 key;
 
 	if (!t || fd < 0)
 		return;
@@ -195,7 +215,8 @@ void guard_conns_remove(struct guard_conns *t, int fd)
 	if (!t->by_fd[fc])
 		return;
 	i = t->by_fd[fc] - 1;
-	(void)addrtab_del(t->by_src, (const struct sockaddr *)&t->slot[i].peer);
+	(void)addrtab_del(t->by_src, count_key((const struct sockaddr *)&t->slot[i].peer,
+					       t->slot[i].known, &key));
 	fd_erase(t, fc);
 	free(t->slot[i].held);
 	free(t->slot[i].out);

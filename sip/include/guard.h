@@ -228,7 +228,8 @@ void guard_conns_remove(struct guard_conns *t, int fd);
 /** Connections in the table. */
 unsigned guard_conns_count(const struct guard_conns *t);
 
-/** Connections from src's address. */
+/** Connections counted under src's address (an IPv6 source no trunk matches is
+ * counted under its /64, the rest of the address zero). */
 unsigned guard_conns_from(const struct guard_conns *t, const struct sockaddr *src);
 
 /**

@@ -26,6 +26,17 @@ static struct sockaddr_storage v4(const char *ip, uint16_t port)
 	return ss;
 }
 
+static struct sockaddr_storage v6(const char *ip, uint16_t port)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+	a->sin6_family = AF_INET6;
+	a->sin6_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET6, ip, &a->sin6_addr), 1);
+	return ss;
+}
+
 #define SA(ss) ((const struct sockaddr *)&(ss))
 
 /* ---- rate ---- */
@@ -198,6 +209,37 @@ static void test_conns_known_cap(void **state)
 }
 
 /* Random adds and removes against a plain model: counts, lookups, per-source counts. */
+/* An IPv6 source no trunk matches is held to tcp_max_per_source by its /64: a host
+ * has a /64 of addresses to rotate through. Known sources keep their own address. */
+static void test_conns_ipv6_per_64(void **state)
+{
+	struct guard_conns *t;
+	struct sockaddr_storage a = v6("2001:db8:1:2::1", 5060), b = v6("2001:db8:1:2::2", 5061),
+				c = v6("2001:db8:1:2:ffff::9", 5062), d = v6("2001:db8:1:3::1", 5060),
+				k1 = v6("2001:db8:9:9::1", 5060), k2 = v6("2001:db8:9:9::2", 5060);
+
+	(void)state;
+	assert_int_equal(guard_conns_create(&t, 16), 0);
+	guard_conns_set_limits(t, 16, 2, 1);
+	assert_int_equal(guard_conns_add(t, 10, SA(a), false, 5, NULL), 0);
+	assert_int_equal(guard_conns_add(t, 11, SA(b), false, 5, NULL), 0);
+	assert_int_equal(guard_conns_add(t, 12, SA(c), false, 5, NULL), EMLINK);
+	assert_int_equal(guard_conns_add(t, 13, SA(d), false, 5, NULL), 0);   /* next /64 */
+	assert_int_equal(guard_conns_add(t, 14, SA(k1), true, 5, NULL), 0);
+	assert_int_equal(guard_conns_add(t, 15, SA(k2), true, 5, NULL), 0);   /* own address */
+	assert_int_equal(guard_conns_add(t, 16, SA(k1), true, 5, NULL), EMLINK);
+	guard_conns_remove(t, 10);
+	assert_int_equal(guard_conns_add(t, 12, SA(c), false, 5, NULL), 0);
+	assert_int_equal(guard_conns_add(t, 17, SA(a), false, 5, NULL), EMLINK);
+	guard_conns_remove(t, 11);
+	guard_conns_remove(t, 12);
+	guard_conns_remove(t, 13);
+	assert_int_equal(guard_conns_add(t, 18, SA(a), false, 5, NULL), 0);
+	assert_int_equal(guard_conns_add(t, 19, SA(b), false, 5, NULL), 0);
+	assert_int_equal(guard_conns_count(t), 4);
+	guard_conns_destroy(t);
+}
+
 static void test_conns_model(void **state)
 {
 	enum { CAP = 300, FDS = 1000, SRCS = 40 };
@@ -563,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_conns_caps),
 		cmocka_unit_test(test_conns_reserve_for_known),
 		cmocka_unit_test(test_conns_known_cap),
+		cmocka_unit_test(test_conns_ipv6_per_64),
 		cmocka_unit_test(test_conns_model),
 		cmocka_unit_test(test_frame_keeps_all),
 		cmocka_unit_test(test_frame_drops_whole_messages),
