@@ -3,8 +3,9 @@
 
 The media ports (rtp_bleed_*): a stranger sprays RTP at the whole media port range
 while a call runs, as RTP-bleed tools do, to latch a side first and so receive the
-call's audio and play its own into it: refused under [media] latch = known, taken
-under any, and with one trunk's own latch = any taken on that trunk's leg only.
+call's audio and play its own into it: refused under [media] latch = known; under
+any not refused, but each party takes its side back at its first packet from its SDP
+address; one trunk's own latch = any applies on that trunk's leg only.
 
 The SIP front as SIPVicious sees it (sipvicious_*): the toolkit most
 attacks on SIP services start with (svmap finds SIP services and their User-Agent,
@@ -354,28 +355,35 @@ def case_rtp_bleed_refused(ctx):
     t.check_alive()
 
 
+def taken_back_on(rec, leg):
+    """latch = any on leg: the stranger's packets are never foreign there (any source
+    may latch), yet the party, sending from its SDP address, takes a side the stranger
+    latched back at its first packet: every one of its packets is taken (the stranger
+    may hold the side, and get audio, only before that packet)."""
+    if rec.get("rtp_foreign_%s" % leg):
+        raise AssertionError("leg %s (latch = any) counted foreign packets: %s" % (leg, rec))
+    if rec.get("rtp_%s_in" % leg, 0) < PCAP_PACKETS:
+        raise AssertionError("leg %s lost the party's packets to the stranger: %s"
+                             % (leg, rec))
+
+
 def case_rtp_bleed_any(ctx):
     """The same attack against latch = any, the behaviour that setting names: the
-    stranger's packets latch sides first and it receives the call's audio. This is
-    what the default prevents (and shows the attack in rtp_bleed_refused is real)."""
+    stranger's packets may latch a side (none is counted foreign), but each party takes
+    its side back at its first packet from its SDP address, so neither loses a packet
+    (the stranger gets at most what came before that packet)."""
     _, spray, rec = bleed_call(ctx, "any")
-    if spray.got == 0:
-        raise AssertionError("latch = any: the stranger got nothing (attack not "
-                             "effective, so rtp_bleed_refused proves nothing)")
-    if rec.get("rtp_foreign_a") or rec.get("rtp_foreign_b"):
-        raise AssertionError("latch = any counted foreign packets: %s" % rec)
+    for leg in ("a", "b"):
+        taken_back_on(rec, leg)
 
 
 def case_rtp_bleed_trunk_any(ctx):
     """[media] latch = known, the calling trunk (carrier, leg A) with its own latch =
-    any (a NATed party behind a signalling-only proxy): the stranger latches leg A and
-    receives the call's audio from B, while leg B (trunk pbx, the node's latch) still
-    refuses it: counted foreign there, and B's every packet taken."""
+    any (a NATed party behind a signalling-only proxy): the stranger's packets are not
+    foreign on leg A (A takes its side back from its SDP address), while leg B (trunk
+    pbx, the node's latch) refuses them: counted foreign there, B's every packet taken."""
     _, spray, rec = bleed_call(ctx, "known", {"carrier": "any"})
-    if spray.got == 0:
-        raise AssertionError("carrier latch = any: the stranger got nothing")
-    if rec.get("rtp_foreign_a"):
-        raise AssertionError("leg A (latch = any) counted foreign packets: %s" % rec)
+    taken_back_on(rec, "a")
     refused_on(rec, "b")
 
 
@@ -391,12 +399,11 @@ def case_rtp_bleed_trunk_any_b(ctx):
 
 def case_rtp_bleed_trunk_reload(ctx):
     """A trunk's latch changes with a reload, for the calls after it: the carrier's
-    latch = any lets the stranger take leg A of the first call; the line removed
+    latch = any leaves the stranger's packets unrefused on leg A of the first call; the line removed
     (the node's known) and SIGHUP, the second call refuses it on both legs."""
     t, u = bleed_daemon(ctx, "known", {"carrier": "any"}, ncalls=2)
     spray, rec = sprayed_call(ctx, t, u, 1, last=False)
-    if spray.got == 0 or rec.get("rtp_foreign_a"):
-        raise AssertionError("carrier latch = any: leg A refused the stranger: %s" % rec)
+    taken_back_on(rec, "a")
     del t.conf.carrier["latch"]
     with open(t.conf_path, "w") as f:
         f.write(t.conf.text())
