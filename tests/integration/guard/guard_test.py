@@ -376,7 +376,8 @@ def case_wildcard_listen_guarded(ctx):
     def drop(cf):
         cf.sip.update(listen="0.0.0.0:%d" % cf.sip_port, unknown_source="drop")
     t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=drop, name="trunxd-drop").start()
-    recs = [r for r in t.log_records() if r.get("event") == "sip.source_filter"]
+    # Ready means OPTIONS answered, which may come just before the filter's record.
+    recs = t.wait_events("sip.source_filter", 1, 5.0)
     ctx.log("listen 0.0.0.0, drop mode: %s", recs)
     if not recs or any(r.get("level") != "info" for r in recs):
         raise AssertionError("listen 0.0.0.0, drop mode: source filter %s" % recs)
