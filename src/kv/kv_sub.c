@@ -91,7 +91,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	(void)status;
 	if (s->ac == ac)
 		s->ac = NULL;
-	if (s->live)
+	if (s->live && !s->destroying)   /* not our own close at the stop */
 		log_msg(LOG_WARN, "kv.unsubscribed", "Redis subscription to %s lost: %s",
 			s->channel, ac->errstr[0] ? ac->errstr : "closed");
 	set_live(s, false);
