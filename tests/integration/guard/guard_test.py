@@ -27,8 +27,7 @@ RSS_LIMIT_MB = 64
 
 
 def sanitized(path):
-    with open(path, "rb") as f:
-        return b"__asan_init" in f.read()
+    return trunxd.sanitized(path)
 
 
 def rss_mb(pid):

@@ -104,6 +104,12 @@ class Config:
         return "\n".join(out) + "\n"
 
 
+
+def sanitized(path):
+    """True for a trunxd built with AddressSanitizer (several times slower)."""
+    with open(path, "rb") as f:
+        return b"__asan_init" in f.read()
+
 class TrunxdError(Exception):
     pass
 

@@ -27,8 +27,7 @@ MOS_MIN_SANITIZED = 3.0
 
 
 def sanitized(path):
-    with open(path, "rb") as f:
-        return b"__asan_init" in f.read()
+    return trunxd.sanitized(path)
 
 
 def rate_of(codec):
