@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SDP_MAX_MEDIA   8
+#define SDP_MAX_MEDIA   32     /**< m= lines: a room system's offer has ~8; more: refused */
 #define SDP_MAX_CODECS  32
 #define SDP_ADDR_MAX    64     /**< an IPv4/IPv6 literal or host name, NUL-terminated */
 #define SDP_NAME_MAX    32     /**< encoding name, e.g. "telephone-event" */

@@ -184,7 +184,8 @@ const char *b2b_srtp_suite_name(enum sdp_crypto_suite s);
 struct b2b_mline {
 	char             type[16];
 	char             proto[32];
-	struct sdp_codec first;           /**< its first format, for a rejected line */
+	uint8_t          first_pt;        /**< its first format, for a rejected line: */
+	char             first_name[SDP_NAME_MAX]; /**< the PT, or the name (not RTP) */
 };
 
 struct b2b_media {

@@ -454,9 +454,17 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 
 		scopy(ml->type, sizeof(ml->type), s->media[i].type);
 		scopy(ml->proto, sizeof(ml->proto), s->media[i].proto);
-		memset(&ml->first, 0, sizeof(ml->first));
-		if (s->media[i].n_codecs)
-			ml->first = s->media[i].codecs[0];
+		ml->first_pt = 0;
+		ml->first_name[0] = '\0';
+		if (s->media[i].n_codecs) {
+			const struct sdp_codec *k = &s->media[i].codecs[0];
+
+			/* a rejected RTP line needs its PT only (RFC 3264 6): no rtpmap,
+			 * which keeps an answer with many such lines short */
+			ml->first_pt = k->pt;
+			if (!strstr(ml->proto, "RTP/"))
+				scopy(ml->first_name, sizeof(ml->first_name), k->name);
+		}
 	}
 	m->audio_idx = audio;
 	m->offer_audio = *am;
@@ -810,7 +818,10 @@ int b2b_sdp_answer(struct b2b_media *m, const struct b2b_sdp_ctx *c, const char 
 		x->af = strchr(c->media_addr, ':') ? SDP_AF_IP6 : SDP_AF_IP4;
 		scopy(x->addr, sizeof(x->addr), c->media_addr);
 		x->n_codecs = 1;
-		x->codecs[0] = m->mlines[i].first;
+		memset(&x->codecs[0], 0, sizeof(x->codecs[0]));
+		x->codecs[0].pt = m->mlines[i].first_pt;
+		x->codecs[0].channels = 1;
+		scopy(x->codecs[0].name, sizeof(x->codecs[0].name), m->mlines[i].first_name);
 		x->dir = SDP_DIR_INACTIVE;
 	}
 	om = &o->media[m->audio_idx];

@@ -468,6 +468,69 @@ static void test_version_only_on_change(void **state)
 	free(m);
 }
 
+/* An offer with more m= lines than a simple phone sends (a room system's audio, video,
+ * content, BFCP, FECC and data lines): the audio line is taken and every other line
+ * comes back with port 0, the answer keeping their number and order (RFC 3264 6), up
+ * to 32 lines; beyond, a refusal with a reason. */
+static void test_many_mlines(void **state)
+{
+	static const size_t totals[] = {9, 12, 32, 33};
+	static const char *const other[] = {
+		"m=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n",
+		"m=application 5002 UDP/BFCP *\r\n",
+		"m=text 5004 RTP/AVP 98\r\na=rtpmap:98 t140/1000\r\n",
+		"m=image 5006 udptl t38\r\n",
+	};
+	char body[8192], out[SDP_BUF_MAX], why[128];
+	struct b2b_sdp_ctx c;
+	size_t n = 0;
+	int len;
+
+	(void)state;
+	ctx_init(&c);
+	for (size_t k = 0; k < 4; k++) {
+		struct b2b_media *m = media_new();
+		struct sdp_session *s;
+		size_t total = totals[k], audio = total / 2;
+
+		len = snprintf(body, sizeof(body), "v=0\r\no=room 1 1 IN IP4 10.0.0.1\r\n"
+			       "s=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n");
+		for (size_t i = 0; i < total; i++)
+			len += snprintf(body + len, sizeof(body) - (size_t)len, "%s",
+					i == audio ? "m=audio 4000 RTP/AVP 0\r\n"
+						   : other[i % 4]);
+		if (total > 32) {
+			assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, body, (size_t)len,
+						       out, sizeof(out), &n, why, sizeof(why)),
+					 EINVAL);
+			assert_non_null(strstr(why, "m= lines"));
+			free(m);
+			continue;
+		}
+		assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, body, (size_t)len, out,
+					       sizeof(out), &n, why, sizeof(why)), 0);
+		s = parse(out, n);
+		assert_int_equal(s->n_media, 1);
+		free(s);
+		assert_int_equal(b2b_sdp_answer(m, &c, answer_b, strlen(answer_b), out,
+						sizeof(out), &n, why, sizeof(why)), 0);
+		s = parse(out, n);
+		assert_int_equal(s->n_media, total);
+		for (size_t i = 0; i < total; i++) {
+			if (i == audio) {
+				assert_string_equal(s->media[i].type, "audio");
+				assert_int_equal(s->media[i].port, 20000);
+				continue;
+			}
+			assert_int_equal(s->media[i].port, 0);
+			assert_true(strncmp(other[i % 4] + 2, s->media[i].type,
+					    strlen(s->media[i].type)) == 0);
+		}
+		free(s);
+		free(m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_no_common_codec_and_garbage),
 		cmocka_unit_test(test_hold_from_b_keeps_numbers),
 		cmocka_unit_test(test_alternative_audio_line),
+		cmocka_unit_test(test_many_mlines),
 		cmocka_unit_test(test_refresh_needs_same_body),
 		cmocka_unit_test(test_hold_2543_relayed),
 		cmocka_unit_test(test_answer_dir_clamped),
