@@ -145,7 +145,8 @@ struct b2b_crypto {
 	uint32_t tag;                          /**< the a=crypto tag agreed on */
 	uint8_t  local[SDP_CRYPTO_KEY_LEN];    /**< our key toward the leg */
 	uint8_t  remote[SDP_CRYPTO_KEY_LEN];   /**< the leg's key */
-	bool     savp;                         /**< its m= line says RTP/SAVP */
+	bool     savp;                         /**< its m= line says RTP/SAVP(F) */
+	bool     fb;                           /**< its m= line says RTP/AVPF or RTP/SAVPF */
 };
 
 /** The crypto lines of an offer we sent (one per suite, or the line in use). */
@@ -156,8 +157,10 @@ struct b2b_offered {
 };
 
 bool b2b_srtp_proto_ok(const char *proto);
-/** True if an audio line with this protocol can be taken under pol: RTP/AVP, or
- *  RTP/SAVP where the trunk allows SDES keys. */
+/** True for RTP/AVPF and RTP/SAVPF (the feedback profiles). */
+bool b2b_srtp_proto_fb(const char *proto);
+/** True if an audio line with this protocol can be taken under pol: RTP/AVP(F), or
+ *  RTP/SAVP(F) where the trunk allows SDES keys. */
 bool b2b_srtp_proto_takes(const char *proto, const struct b2b_srtp_policy *pol);
 /** The offerer's crypto from its audio line (pending until answered).
  *  @return 0 or ENOTSUP with a reason */

@@ -374,12 +374,16 @@ static void hold_2543(struct sdp_media *am)
  */
 static int pick_audio(const struct sdp_session *s, const struct b2b_srtp_policy *pol)
 {
-	for (size_t i = 0; i < s->n_media; i++) {
-		const struct sdp_media *x = &s->media[i];
+	/* a line without feedback first (what trunx speaks), then an AVPF/SAVPF one */
+	for (int fb = 0; fb < 2; fb++) {
+		for (size_t i = 0; i < s->n_media; i++) {
+			const struct sdp_media *x = &s->media[i];
 
-		if (x->port && strcasecmp(x->type, "audio") == 0 &&
-		    b2b_srtp_proto_takes(x->proto, pol))
-			return (int)i;
+			if (x->port && strcasecmp(x->type, "audio") == 0 &&
+			    b2b_srtp_proto_takes(x->proto, pol) &&
+			    b2b_srtp_proto_fb(x->proto) == (fb == 1))
+				return (int)i;
+		}
 	}
 	return sdp_first_audio(s);
 }
@@ -412,7 +416,7 @@ int b2b_sdp_offer(struct b2b_media *m, const struct b2b_sdp_ctx *c, int from,
 	am = &s->media[audio];
 	hold_2543(am);
 	if (!b2b_srtp_proto_ok(am->proto)) {
-		set_why(why, whylen, "only RTP/AVP and RTP/SAVP audio are supported");
+		set_why(why, whylen, "only RTP/AVP, RTP/AVPF, RTP/SAVP and RTP/SAVPF audio are supported");
 		err = ENOTSUP;
 		goto out;
 	}

@@ -47,21 +47,38 @@ static void keygen(const struct b2b_srtp_policy *pol, uint8_t *key)
 	}
 }
 
+/* RTP/SAVP, or RTP/SAVPF (RFC 5124: SAVP with feedback) */
 static bool proto_savp(const char *proto)
 {
-	return strcasecmp(proto, "RTP/SAVP") == 0;
+	return strcasecmp(proto, "RTP/SAVP") == 0 || strcasecmp(proto, "RTP/SAVPF") == 0;
+}
+
+/* RTP/AVPF or RTP/SAVPF: the feedback profiles (RFC 4585, RFC 5124). An endpoint of
+ * those profiles talks to one that sends no feedback message: trunx answers with the
+ * profile offered, asks for no feedback (no a=rtcp-fb) and relays RTCP as it is. */
+bool b2b_srtp_proto_fb(const char *proto)
+{
+	return strcasecmp(proto, "RTP/AVPF") == 0 || strcasecmp(proto, "RTP/SAVPF") == 0;
 }
 
 bool b2b_srtp_proto_ok(const char *proto)
 {
-	return strcasecmp(proto, "RTP/AVP") == 0 || proto_savp(proto);
+	return strcasecmp(proto, "RTP/AVP") == 0 || strcasecmp(proto, "RTP/AVPF") == 0 ||
+	       proto_savp(proto);
 }
 
 bool b2b_srtp_proto_takes(const char *proto, const struct b2b_srtp_policy *pol)
 {
 	if (proto_savp(proto))
 		return pol->mode != B2B_SRTP_OFF && pol->keys_ok;
-	return strcasecmp(proto, "RTP/AVP") == 0;
+	return strcasecmp(proto, "RTP/AVP") == 0 || strcasecmp(proto, "RTP/AVPF") == 0;
+}
+
+/* The m= protocol of a leg's line: SAVP or AVP, with the feedback suffix if its
+ * offer had it. */
+static const char *leg_proto(bool savp, bool fb)
+{
+	return savp ? (fb ? "RTP/SAVPF" : "RTP/SAVP") : (fb ? "RTP/AVPF" : "RTP/AVP");
 }
 
 /* The first a=crypto line of m trunx can serve, or false. */
@@ -81,6 +98,7 @@ int b2b_srtp_take_offer(const struct sdp_media *am, const struct b2b_srtp_policy
 	bool usable = first_usable(am, &k);
 
 	memset(out, 0, sizeof(*out));
+	out->fb = b2b_srtp_proto_fb(am->proto);
 	if (savp) {
 		if (pol->mode == B2B_SRTP_OFF) {
 			set_why(why, "SRTP is not allowed on this trunk");
@@ -130,7 +148,8 @@ int b2b_srtp_make_offer(struct sdp_media *om, const struct b2b_srtp_policy *pol,
 {
 	memset(off, 0, sizeof(*off));
 	om->n_crypto = 0;
-	snprintf(om->proto, sizeof(om->proto), "RTP/AVP");
+	/* a leg on a feedback profile keeps it in our re-offers */
+	snprintf(om->proto, sizeof(om->proto), "%s", leg_proto(false, cur->fb));
 	if (pol->mode == B2B_SRTP_OFF)
 		return 0;
 	if (!pol->keys_ok) {
@@ -143,7 +162,7 @@ int b2b_srtp_make_offer(struct sdp_media *om, const struct b2b_srtp_policy *pol,
 	}
 	off->savp = pol->mode == B2B_SRTP_REQUIRED;
 	if (off->savp)
-		snprintf(om->proto, sizeof(om->proto), "RTP/SAVP");
+		snprintf(om->proto, sizeof(om->proto), "%s", leg_proto(true, cur->fb));
 	if (cur->suite != SDP_CRYPTO_NONE) {
 		/* the line in use, again: the leg keeps its contexts */
 		off->line[0] = *cur;
@@ -172,7 +191,7 @@ int b2b_srtp_make_offer(struct sdp_media *om, const struct b2b_srtp_policy *pol,
 	return 0;
 }
 
-int b2b_srtp_take_answer(const struct sdp_media *am, const struct b2b_offered *off,
+static int take_answer(const struct sdp_media *am, const struct b2b_offered *off,
 			 struct b2b_crypto *out, const char **why)
 {
 	memset(out, 0, sizeof(*out));
@@ -200,10 +219,19 @@ int b2b_srtp_take_answer(const struct sdp_media *am, const struct b2b_offered *o
 	return 0;   /* best-effort SRTP declined: plain RTP */
 }
 
+int b2b_srtp_take_answer(const struct sdp_media *am, const struct b2b_offered *off,
+			 struct b2b_crypto *out, const char **why)
+{
+	int err = take_answer(am, off, out, why);
+
+	out->fb = b2b_srtp_proto_fb(am->proto);   /* the answer mirrors our offer's */
+	return err;
+}
+
 void b2b_srtp_write_answer(struct sdp_media *om, const struct b2b_crypto *c)
 {
 	om->n_crypto = 0;
-	snprintf(om->proto, sizeof(om->proto), "%s", c->savp ? "RTP/SAVP" : "RTP/AVP");
+	snprintf(om->proto, sizeof(om->proto), "%s", leg_proto(c->savp, c->fb));
 	if (c->suite == SDP_CRYPTO_NONE)
 		return;
 	crypto_line(om->crypto[0], sizeof(om->crypto[0]), c->tag, c->suite, c->local);
@@ -229,7 +257,12 @@ int b2b_srtp_take_reanswer(const struct sdp_media *am, struct b2b_crypto *cur,
 		set_why(why, "answer without the crypto line offered");
 		return ENOTSUP;
 	}
-	memset(cur, 0, sizeof(*cur));   /* best effort declined */
+	{
+		bool fb = cur->fb;
+
+		memset(cur, 0, sizeof(*cur));   /* best effort declined */
+		cur->fb = fb;
+	}
 	return 0;
 }
 

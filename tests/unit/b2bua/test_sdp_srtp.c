@@ -369,6 +369,60 @@ static void delayed(void **state)
 	free(m);
 }
 
+/* RTP/AVPF (RFC 4585) is AVP-compatible: an offer whose audio line is plain AVPF (a
+ * softphone or gateway without DTLS) is answered RTP/AVPF on that leg (no feedback
+ * asked of trunx: none offered in rtcp-fb lines is echoed), the other leg gets RTP/AVP
+ * as usual. RTP/SAVPF with SDES keys likewise, RTP/SAVPF in the answer. */
+static void avpf(void **state)
+{
+	static const char avpf_offer[] =
+		HEAD("a 1 1")
+		"m=audio 4000 RTP/AVPF 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+		"a=rtcp-fb:* nack\r\na=rtcp-mux\r\n";
+	static const char savpf_offer[] =
+		HEAD("a 1 1")
+		"m=audio 4000 RTP/SAVPF 0\r\n"
+		"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" KEY_A "\r\n";
+	struct b2b_media *m;
+	struct b2b_sdp_ctx c;
+	struct sdp_session *s;
+	char why[128] = "";
+
+	(void)state;
+	ctx_init(&c, B2B_SRTP_OFF, false, B2B_SRTP_OFF, false);
+	m = media_new();
+	assert_int_equal(offer(m, &c, 0, avpf_offer, &s, why), 0);
+	assert_string_equal(s->media[0].proto, "RTP/AVP");
+	free(s);
+	assert_int_equal(answer(m, &c, avp_answer, &s, why), 0);
+	assert_int_equal(s->n_media, 1);
+	assert_string_equal(s->media[0].proto, "RTP/AVPF");
+	assert_int_not_equal(s->media[0].port, 0);
+	assert_int_equal(s->media[0].n_crypto, 0);
+	free(s);
+	free(m);
+
+	ctx_init(&c, B2B_SRTP_OPTIONAL, true, B2B_SRTP_OFF, false);
+	m = media_new();
+	assert_int_equal(offer(m, &c, 0, savpf_offer, &s, why), 0);
+	assert_string_equal(s->media[0].proto, "RTP/AVP");
+	assert_int_equal(s->media[0].n_crypto, 0);
+	free(s);
+	assert_int_equal(answer(m, &c, avp_answer, &s, why), 0);
+	assert_string_equal(s->media[0].proto, "RTP/SAVPF");
+	assert_int_equal(s->media[0].n_crypto, 1);
+	assert_int_equal(m->crypto[0].suite, SDP_CRYPTO_AES_CM_128_HMAC_SHA1_80);
+	free(s);
+	free(m);
+
+	/* SAVPF without SDES keys (DTLS would be UDP/TLS/RTP/SAVPF): refused, and where
+	 * SRTP is off, refused with that reason */
+	ctx_init(&c, B2B_SRTP_OFF, false, B2B_SRTP_OFF, false);
+	m = media_new();
+	assert_int_equal(offer(m, &c, 0, savpf_offer, NULL, why), ENOTSUP);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -377,6 +431,7 @@ int main(void)
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(reoffers),
 		cmocka_unit_test(delayed),
+		cmocka_unit_test(avpf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
