@@ -360,6 +360,10 @@ struct call {
 	bool                delayed_offer;      /**< A's INVITE had no SDP: our 200 offers,
 						     A's ACK answers */
 	int                 offer_side;         /**< side whose offer is relayed */
+	bool                offer_from_ack;     /**< ...it is the answer in that side's ACK
+						     (to our offer in a 200), relayed as an
+						     offer because it changed the direction:
+						     the other leg's answer goes to no one */
 	int                 final_code;         /**< final status A got (0 = none yet) */
 	char                cause[48];          /**< why the call ended */
 	char                reason[160];        /**< detail (Warning text) */

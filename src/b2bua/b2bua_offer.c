@@ -2,7 +2,9 @@
  * b2bua_offer.c — offers in the middle of a call, both directions: a re-INVITE or
  * UPDATE with SDP on one leg is relayed to the other as a re-INVITE with the offer
  * rewritten, and the answer comes back rewritten; refreshes and offerless re-INVITEs
- * are answered with our current SDP; an answer in an ACK updates the media session.
+ * are answered with our current SDP; an answer in an ACK updates the media session,
+ * and when it changes the direction (a hold answered in the ACK of an offerless
+ * re-INVITE) it is relayed to the other leg as an offer whose answer stays with trunx.
  * One offer at a time per call (a second one gets 491). An offer its sender cancels is
  * cancelled on the other leg; if that leg took it anyway (or its answer cannot be
  * relayed), trunx offers it back the description it had, so the two legs and the media
@@ -208,6 +210,51 @@ static void rollback_result(struct call *c, int side, const struct sipua_ev *ev)
 	}
 }
 
+/*
+ * The answer to the offer relaying an ACK's answer (ack_relay): the negotiation is
+ * completed for the media engine, but its answer toward the ACK's sender is not sent
+ * (there is no transaction to carry it), so that leg's last SDP and version stay what
+ * it was last sent.
+ */
+static void ack_offer_result(struct call *c, int side, const struct sipua_ev *ev)
+{
+	int from = c->offer_side;
+	struct b2b_side keep = c->media.side[from];
+	struct b2b_sdp_ctx x;
+	const char *allowed[B2B_ALLOWED_MAX];
+	char out[SDP_BUF_MAX], why[160] = "";
+	size_t n = 0;
+
+	c->offer_from_ack = false;
+	if (ev->status >= 200 && ev->status < 300 && ev->sdp) {
+		call_sdp_ctx(c, &x, allowed);
+		if (b2b_sdp_answer(&c->media, &x, ev->sdp, ev->sdp_len, out, sizeof(out), &n,
+				   why, sizeof(why)) == 0) {
+			struct b2b_side *sd = &c->media.side[from];
+
+			memcpy(sd->last_local, keep.last_local, sizeof(sd->last_local));
+			sd->last_local_len = keep.last_local_len;
+			sd->local_version = keep.local_version;
+			undo_drop(c);
+			call_media_update(c);
+			return;
+		}
+	} else if (ev->status >= 200 && ev->status < 300) {
+		snprintf(why, sizeof(why), "the other party answered without SDP");
+	}
+	undo_restore(c);
+	if (ev->status >= 200 && ev->status < 300) {
+		call_log(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
+			 "answer to the relayed direction unusable: %s", why);
+		start_rollback(c, side);
+		return;
+	}
+	call_log(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
+		 "direction change refused (%d)", ev->status);
+	if (ev->status == 481 || ev->status == 408)
+		call_hangup(c, "dialog_lost");
+}
+
 void call_on_offer_result(struct call *c, const struct sipua_ev *ev)
 {
 	int side = ev->leg == c->a ? SIDE_A : SIDE_B;
@@ -226,6 +273,10 @@ void call_on_offer_result(struct call *c, const struct sipua_ev *ev)
 	if (!c->offer_busy)
 		return;
 	c->offer_busy = false;
+	if (c->offer_from_ack) {
+		ack_offer_result(c, side, ev);
+		return;
+	}
 	leg = call_leg(c, c->offer_side);
 	if (c->offer_cancelled) {
 		/* Its sender withdrew it (and got 487): nothing to answer. */
@@ -271,6 +322,47 @@ void call_on_offer_result(struct call *c, const struct sipua_ev *ev)
 		call_hangup(c, "dialog_lost");
 }
 
+/*
+ * An answer in side's ACK changed its direction (sendonly: the party holds the call):
+ * the other leg must follow, as with a hold offered in a re-INVITE. That answer is
+ * relayed to the other leg as an offer (re-INVITE); its answer completes the
+ * negotiation (ack_offer_result).
+ */
+static void ack_relay(struct call *c, int side, const struct sipua_ev *ev)
+{
+	struct sipua_leg *other = call_leg(c, !side);
+	struct b2b_sdp_ctx x;
+	const char *allowed[B2B_ALLOWED_MAX];
+	char out[SDP_BUF_MAX], why[160] = "";
+	size_t n = 0;
+	int err;
+
+	if (!other || c->offer_busy || c->rollback) {
+		call_log(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
+			 "direction change not relayed: an offer is in progress");
+		return;
+	}
+	if (undo_save(c) != 0)
+		return;
+	call_sdp_ctx(c, &x, allowed);
+	err = b2b_sdp_offer(&c->media, &x, side, ev->sdp, ev->sdp_len, out, sizeof(out), &n,
+			    why, sizeof(why));
+	if (!err)
+		err = sipua_leg_reoffer(other, out, n);
+	if (err) {
+		undo_restore(c);
+		call_log(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
+			 "direction change not relayed: %s", why[0] ? why : strerror(err));
+		return;
+	}
+	c->offer_busy = true;
+	c->offer_cancelled = false;
+	c->offer_side = side;
+	c->offer_from_ack = true;
+	call_log(LOG_DEBUG, "call.reinvite", c, side == SIDE_A ? "a" : "b",
+		 "direction of the ACK's answer relayed");
+}
+
 /* An ACK on a leg: with a delayed offer it must carry A's answer. */
 void call_on_ack(struct call *c, int side, const struct sipua_ev *ev)
 {
@@ -283,11 +375,15 @@ void call_on_ack(struct call *c, int side, const struct sipua_ev *ev)
 	/* The answer to the offer our 200 made (delayed offer, offerless re-INVITE). */
 	if (ev->sdp && c->state == CALL_ANSWERED) {
 		char why[128];
+		bool was = c->media.side[side].valid;
+		enum sdp_dir dir = c->media.side[side].dir;
 
 		if (b2b_sdp_remote(&c->media, side, ev->sdp, ev->sdp_len, why,
-				   sizeof(why)) == 0)
+				   sizeof(why)) == 0) {
 			call_media_update(c);
-		else
+			if (was && c->media.side[side].dir != dir)
+				ack_relay(c, side, ev);
+		} else
 			call_log(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
 				 "answer in ACK ignored: %s", why);
 	}

@@ -354,5 +354,90 @@ def case_video_many_formats(ctx):
     _answered(ctx, t, d, final)
 
 
+def case_avpf_plain(ctx):
+    """A softphone or gateway offering its only audio line as RTP/AVPF (RFC 4585, no
+    DTLS, no keys): trunxd answers RTP/AVPF on that leg, asks no feedback of it, and
+    offers the callee RTP/AVP as usual. Before, the INVITE got 488 "only RTP/AVP and
+    RTP/SAVP audio are supported"."""
+    a, b, t = _setup(ctx)
+    body = _sdp(a.ip, ["m=audio %d RTP/AVPF 0 101" % a.media_port,
+                       "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000",
+                       "a=rtcp-fb:* nack", "a=rtcp-mux"])
+    d, final = _call(ctx, a, t, body)
+    ml = _mlines(final.body)
+    if final.status != 200 or len(ml) != 1 or ml[0][1] == 0 or ml[0][2] != "RTP/AVPF":
+        raise AssertionError("expected 200 with RTP/AVPF audio: %d %s %s"
+                             % (final.status, ml, final.header("Warning")))
+    if b"rtcp-fb" in final.body:
+        raise AssertionError("trunxd asked for feedback it does not give")
+    inv = b.wait(lambda m: m.method == "INVITE", 5)
+    if inv is None or _mlines(inv.body)[0][2] != "RTP/AVP":
+        raise AssertionError("callee's offer: %r" % (inv.body if inv else None))
+    _answered(ctx, t, d, final)
+
+
+def case_many_mlines(ctx):
+    """A room system's offer with 12 m= lines (main and content video, BFCP, FECC,
+    text, T.38, audio in the middle): answered on audio, every other line rejected
+    with port 0, the 12 lines kept in number and order (RFC 3264 6). Beyond 32 lines,
+    488 with a Warning naming the limit. Before, more than 8 lines got 488."""
+    a, b, t = _setup(ctx)
+    other = [["m=video %d RTP/AVP 96", "a=rtpmap:96 H264/90000", "a=content:main"],
+             ["m=application %d UDP/BFCP *", "a=floorctrl:c-s"],
+             ["m=application %d RTP/AVP 100", "a=rtpmap:100 H224/4800"],
+             ["m=text %d RTP/AVP 98", "a=rtpmap:98 t140/1000"],
+             ["m=image %d udptl t38"]]
+
+    def body(total, audio):
+        lines = []
+        for i in range(total):
+            if i == audio:
+                lines += ["m=audio %d RTP/AVP 0 101" % a.media_port,
+                          "a=rtpmap:101 telephone-event/8000"]
+                continue
+            o = other[i % len(other)]
+            lines += [o[0] % (a.media_port + 2 + 2 * i)] + o[1:]
+        return _sdp(a.ip, lines)
+
+    d, final = _call(ctx, a, t, body(12, 5))
+    ml = _mlines(final.body)
+    want = [(other[i % 5][0].split()[0][2:], 0) for i in range(12)]
+    got = [(m[0], m[1]) for m in ml]
+    if final.status != 200 or len(ml) != 12 or ml[5][0] != "audio" or ml[5][1] == 0 or \
+            got[:5] + got[6:] != want[:5] + want[6:]:
+        raise AssertionError("expected 12 lines, audio 6th: %d %s %s"
+                             % (final.status, ml, final.header("Warning")))
+    _answered(ctx, t, d, final)
+    d, final = _call(ctx, a, t, body(33, 0))
+    warn = final.header("Warning") or ""
+    if final.status != 488 or "m= lines" not in warn:
+        raise AssertionError("33 m= lines: %d %s" % (final.status, warn))
+
+
+def case_ack_answer_holds(ctx):
+    """An offerless re-INVITE: trunxd's 200 carries the offer and the caller's ACK the
+    answer, which puts the call on hold (a=sendonly). The callee is told: it gets a
+    re-INVITE saying sendonly (and answers recvonly). Before, the ACK's answer was kept
+    on the caller's leg only and the callee never heard of the hold."""
+    a, b, t = _setup(ctx)
+    d, final = _call(ctx, a, t, ua.sdp(a.ip, a.media_port, version=1))
+    if d is None:
+        raise AssertionError("call not answered: %d" % final.status)
+    b.wait(lambda m: m.method == "ACK", 5)
+    b.drain()
+    cseq, _, _ = d.send("INVITE", b"")
+    r = d.wait_final(cseq, "INVITE", 10)
+    if r is None or r.status != 200 or not r.body:
+        raise AssertionError("offerless re-INVITE: %s" % (r.status if r else None))
+    d.ack(cseq, ua.sdp(a.ip, a.media_port, version=2, direction="sendonly"))
+    inv = _b_reinvite(b)
+    if inv is None or ua.sdp_direction(inv.body) != "sendonly":
+        raise AssertionError("callee got no hold re-INVITE: %r" % (inv.body if inv else None))
+    time.sleep(0.5)
+    if t.ctl("calls") in (None, "", [], {}):
+        raise AssertionError("the call ended")
+    _answered(ctx, t, d, final)
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))
