@@ -833,7 +833,17 @@ void call_on_incoming(struct b2bua *b, const struct sipua_ev *ev)
 	}
 	c->a = ev->leg;
 	sipua_leg_set_ctx(ev->leg, c);
-	sipua_leg_set_policy(ev->leg, (struct sipua_policy[]){policy_of(c->trunk_in)});
+	{
+		struct sipua_policy p = policy_of(c->trunk_in);
+
+		/* RFC 4028 9: a caller asking for a session timer gets it from trunx,
+		 * which supports the extension, even where its trunk sets none: its
+		 * interval is taken (the 200 echoes it and the refresher). One below our
+		 * Min-SE is left alone (no 422 for a timer the trunk did not ask for). */
+		if (!p.session_expires && in->session_expires >= p.min_se)
+			p.session_expires = in->session_expires;
+		sipua_leg_set_policy(ev->leg, &p);
+	}
 
 	if (b->stopping) {
 		fail_call(c, 503, "shutting_down", NULL);

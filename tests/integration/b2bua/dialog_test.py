@@ -721,5 +721,32 @@ def case_prack_unanswered(ctx):
     time.sleep(35)   # past timer D of the INVITE
 
 
+def case_session_timer_caller_only(ctx):
+    """The caller's INVITE asks for a session timer (Session-Expires: 1800, Supported:
+    timer) and the trunk sets no session_expires: trunxd, which supports the timer,
+    takes the caller's interval (RFC 4028 9): its 200 carries Session-Expires: 1800
+    with a refresher and Require: timer. The caller refreshing with an UPDATE gets
+    the same back. Before, the 200 had neither and the caller could not tell whether
+    its session would be timed."""
+    a, b, t = _setup(ctx)
+    a.auto = True
+    call = _Call(a, t, headers=("Session-Expires: 1800;refresher=uac", "Supported: timer"))
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _answer_b(b, inv, "sc")
+    call.join(10)
+    if call.dialog is None:
+        raise AssertionError("A's call not answered: %s" % call.final)
+    se, req, sup = (call.final.header(h) for h in ("Session-Expires", "Require", "Supported"))
+    ctx.log("A's 200: Session-Expires %s Require %s Supported %s", se, req, sup)
+    m = re.match(r"\s*(\d+)\s*;\s*refresher=(uac|uas)\s*$", se or "")
+    if not m or int(m.group(1)) != 1800 or "timer" not in (req or ""):
+        raise AssertionError("200 to A: Session-Expires %r Require %r" % (se, req))
+    call.dialog.bye()
+    _no_calls_left(ctx, t)
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))
