@@ -433,22 +433,36 @@ static int uri_family(const char *uri)
  * The SIP stack sends from the family of its listen address only (a wildcard binds
  * the host's addresses of that family): a trunk or route uri naming an IP literal of
  * the other family could never be reached, its calls would fail after the stack's
- * local 503. Such a uri is refused here, with the reason.
+ * local 503. Such a uri is refused (here at load and reload, by the database loader
+ * for a trunk row), with the reason.
  */
+int conf_uri_family_check(const char *uri, const char *listen, const char *tls_listen,
+			  char *why, size_t whylen)
+{
+	bool tls = strncasecmp(uri, "sips:", 5) == 0 || strcasestr(uri, ";transport=tls");
+	const char *l = tls && tls_listen && tls_listen[0] ? tls_listen : listen;
+	int want = l ? ip_family(l) : 0, got = uri[0] ? uri_family(uri) : 0;
+
+	if (!want || !got || want == got)
+		return 0;
+	if (why && whylen)
+		snprintf(why, whylen, "uri %s is %s but [sip] %s %s is %s: trunx sends SIP "
+			 "from one address family only", uri, got == AF_INET6 ? "IPv6" : "IPv4",
+			 tls && tls_listen && tls_listen[0] ? "tls_listen" : "listen", l,
+			 want == AF_INET6 ? "IPv6" : "IPv4");
+	return EAFNOSUPPORT;
+}
+
 static int check_uri_family(struct conf_ctx *c, const char *what, const char *name,
 			    const char *uri, unsigned line)
 {
 	const struct conf *cf = c->cf;
-	bool tls = strncasecmp(uri, "sips:", 5) == 0 || strcasestr(uri, ";transport=tls");
-	const char *listen = tls && cf->sip.tls_addr[0] ? cf->sip.tls_addr : cf->sip.listen_addr;
-	int want = ip_family(listen), got = uri_family(uri);
+	char why[400];
 
-	if (!uri[0] || !want || !got || want == got)
+	if (!conf_uri_family_check(uri, cf->sip.listen_addr, cf->sip.tls_addr, why,
+				   sizeof(why)))
 		return 0;
-	return conf_fail(c, line, "%s %s: uri %s is %s but [sip] %s %s is %s: trunx sends "
-			 "SIP from one address family only", what, name, uri,
-			 got == AF_INET6 ? "IPv6" : "IPv4", tls ? "tls_listen" : "listen",
-			 listen, want == AF_INET6 ? "IPv6" : "IPv4");
+	return conf_fail(c, line, "%s %s: %s", what, name, why);
 }
 
 static int check_all(struct conf_ctx *c)

@@ -218,6 +218,15 @@ int conf_route_set(struct route_cfg *r, const char *key, const char *val, char *
  * host bits must be zero.
  * @return 0, EINVAL with the reason in why
  */
+/**
+ * A trunk or route uri whose host is an IP literal of the other family than the
+ * listen address it would be sent from (tls_listen for a sips: or TLS uri when set):
+ * @return 0 (usable, or not an IP literal); EAFNOSUPPORT with the reason in why,
+ *         naming both
+ */
+int conf_uri_family_check(const char *uri, const char *listen, const char *tls_listen,
+			  char *why, size_t whylen);
+
 int conf_cidr_parse(const char *tok, struct route_cidr *c, char *why, size_t whylen);
 
 #endif

@@ -303,6 +303,8 @@ int data_create(struct data **dp, struct event_base *base, const struct conf *cf
 	if (!err)
 		err = db_load_create(&d->loader, base, d->routing, on_snapshot, d);
 	if (!err)
+		db_load_set_listen(d->loader, cf->sip.listen_addr, cf->sip.tls_addr);
+	if (!err)
 		err = db_create(&d->writer, base, &dcfg, on_writer_state, NULL, d);
 	if (!err) {
 		snprintf(ccfg.journal_dir, sizeof(ccfg.journal_dir), "%s", cf->data.journal_dir);

@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "conf/conf.h"
 #include "db/db_rows.h"
 #include "log.h"
 
@@ -135,6 +136,7 @@ struct db_load {
 	size_t             n_want, cap_want;
 	unsigned           generation;
 	struct fold        fold;
+	char               listen[CONF_HOST_MAX], tls_listen[CONF_HOST_MAX];
 };
 
 /* ---- small tables ---- */
@@ -206,7 +208,7 @@ static void on_trunks(int err, const PGresult *r, const char *msg, bool more, vo
 {
 	struct job *j = arg;
 	const char *cols[MAX_COLS];
-	char why[160];
+	char why[400];
 
 	(void)more;
 	if (err) {
@@ -217,7 +219,9 @@ static void on_trunks(int err, const PGresult *r, const char *msg, bool more, vo
 		struct trunk_cfg t;
 		size_t n = row_cols(r, i, cols);
 
-		if (db_row_trunk(cols, n, kind, &t, why, sizeof(why))) {
+		if (db_row_trunk(cols, n, kind, &t, why, sizeof(why)) ||
+		    conf_uri_family_check(t.uri, j->l->listen, j->l->tls_listen, why,
+					  sizeof(why))) {
 			row_refused(j, kind == TRUNK_KIND_PEER ? "customer_peers" : "carrier_trunks",
 				    n > DBT_NAME ? cols[DBT_NAME] : "?", why);
 			continue;
@@ -760,6 +764,14 @@ int db_load_create(struct db_load **lp, struct event_base *base, struct db *db,
 	}
 	*lp = l;
 	return 0;
+}
+
+void db_load_set_listen(struct db_load *l, const char *listen, const char *tls_listen)
+{
+	if (!l)
+		return;
+	snprintf(l->listen, sizeof(l->listen), "%s", listen ? listen : "");
+	snprintf(l->tls_listen, sizeof(l->tls_listen), "%s", tls_listen ? tls_listen : "");
 }
 
 void db_load_destroy(struct db_load *l)

@@ -49,6 +49,13 @@ int db_load_create(struct db_load **lp, struct event_base *base, struct db *db,
 		   db_load_apply_h *h, void *arg);
 void db_load_destroy(struct db_load *l);
 
+/**
+ * The SIP listen addresses ([sip] listen, tls_listen; "" = none): a trunk row whose
+ * uri names an IP literal of the other family is skipped with a routing.row record
+ * naming both, as the file's [trunk] is refused. Control thread.
+ */
+void db_load_set_listen(struct db_load *l, const char *listen, const char *tls_listen);
+
 /** Everything is to be read again (connection up, `trunxctl reload`). */
 void db_load_all(struct db_load *l);
 

@@ -225,6 +225,27 @@ def case_bad_rows_skipped(ctx):
     assert options_status(t, "127.0.0.3") == 403
 
 
+def case_trunk_family_skipped(ctx):
+    """A carrier row whose endpoint is an IPv6 literal while [sip] listen is IPv4 could
+    never be reached (the stack sends from one family): it is skipped with a
+    routing.row record naming both addresses, as the file's [trunk] is refused at start
+    and reload; the other rows route. Before, the row loaded and its calls failed."""
+    pg, t = dbmode.start(ctx)
+    u = pbx_setup(ctx, pg)
+    dbmode.carrier(pg, "good", ips=["127.0.0.2/32"])
+    dbmode.carrier(pg, "v6only", ips=["127.0.0.3/32"], host="2001:db8::5")
+    dbmode.did(pg, DID1, trunk="good", tenant="acme", peer="acme-pbx")
+    dbmode.wait_routing(t, lambda m: "DIDs" in m and "1 DIDs" in m)
+    rows = t.events("routing.row")
+    ctx.log("routing.row: %s", rows)
+    assert any("v6only" in r.get("msg", "") and "2001:db8::5" in r.get("msg", "") and
+               "IPv4" in r.get("msg", "") for r in rows), rows
+    c = calls.uac(ctx, "uac_basic.xml", t.sip_addr, duration_ms=300, service=DID1[1:],
+                  local_ip="127.0.0.2")
+    finish(c, u)
+    sipp.expect_ok(c)
+
+
 def case_many_dids_bulk(ctx):
     """5,000 DIDs inserted by one statement (more than a notification lists): trunxd reads
     them all again and routes the last one."""
