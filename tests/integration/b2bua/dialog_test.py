@@ -725,9 +725,8 @@ def case_session_timer_caller_only(ctx):
     """The caller's INVITE asks for a session timer (Session-Expires: 1800, Supported:
     timer) and the trunk sets no session_expires: trunxd, which supports the timer,
     takes the caller's interval (RFC 4028 9): its 200 carries Session-Expires: 1800
-    with a refresher and Require: timer. The caller refreshing with an UPDATE gets
-    the same back. Before, the 200 had neither and the caller could not tell whether
-    its session would be timed."""
+    with a refresher and Require: timer. Before, the 200 had neither: the caller's
+    session went untimed, a dead call never ended by the timer it asked for."""
     a, b, t = _setup(ctx)
     a.auto = True
     call = _Call(a, t, headers=("Session-Expires: 1800;refresher=uac", "Supported: timer"))
