@@ -531,6 +531,78 @@ static void test_many_mlines(void **state)
 	}
 }
 
+/* Offers as equipment writes them, each answered or refused as RFC 3264 says: two
+ * active audio lines (the first taken, the second port 0), a disabled audio line before
+ * the active one, an inactive offer (inactive both ways), c= only at media level,
+ * telephone-event without a voice codec (refused with a reason). */
+static void test_offer_shapes(void **state)
+{
+#define H "v=0\r\no=x 1 1 IN IP4 10.0.0.1\r\ns=-\r\nt=0 0\r\n"
+	static const struct {
+		const char *offer;
+		int         rc;
+		size_t      n_media;     /* lines in the answer to A */
+		int         audio;       /* the line answered */
+		enum sdp_dir to_b, to_a; /* directions offered to B, answered to A */
+	} cases[] = {
+		{H "c=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\nm=audio 4002 RTP/AVP 8\r\n",
+		 0, 2, 0, SDP_DIR_SENDRECV, SDP_DIR_SENDRECV},
+		{H "c=IN IP4 10.0.0.1\r\nm=audio 0 RTP/AVP 0\r\nm=audio 4002 RTP/AVP 8\r\n",
+		 0, 2, 1, SDP_DIR_SENDRECV, SDP_DIR_SENDRECV},
+		{H "c=IN IP4 10.0.0.1\r\na=inactive\r\nm=audio 4000 RTP/AVP 0\r\n",
+		 0, 1, 0, SDP_DIR_INACTIVE, SDP_DIR_INACTIVE},
+		{H "m=audio 4000 RTP/AVP 0\r\nc=IN IP4 10.0.0.7\r\na=sendonly\r\n",
+		 0, 1, 0, SDP_DIR_SENDONLY, SDP_DIR_RECVONLY},
+		{H "c=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 101\r\n"
+		 "a=rtpmap:101 telephone-event/8000\r\n", ENOTSUP, 0, 0, 0, 0},
+	};
+	static const char answer_inactive[] =
+		"v=0\r\no=bob 200 7 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+		"m=audio 6000 RTP/AVP 0 8\r\na=inactive\r\n";
+	static const char answer_recvonly[] =
+		"v=0\r\no=bob 200 7 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+		"m=audio 6000 RTP/AVP 0 8\r\na=recvonly\r\n";
+	static const char answer_any[] =
+		"v=0\r\no=bob 200 7 IN IP4 10.0.0.2\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n"
+		"m=audio 6000 RTP/AVP 0 8\r\n";
+	char out[SDP_BUF_MAX], why[128];
+	struct b2b_sdp_ctx c;
+	size_t n = 0;
+
+	(void)state;
+	ctx_init(&c);
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct b2b_media *m = media_new();
+		struct sdp_session *s;
+		const char *ans;
+
+		why[0] = '\0';
+		assert_int_equal(b2b_sdp_offer(m, &c, MEDIA_SIDE_A, cases[k].offer,
+					       strlen(cases[k].offer), out, sizeof(out), &n, why,
+					       sizeof(why)), cases[k].rc);
+		if (cases[k].rc) {
+			assert_non_null(strstr(why, "codec"));
+			free(m);
+			continue;
+		}
+		s = parse(out, n);
+		assert_int_equal(s->media[0].dir, cases[k].to_b);
+		free(s);
+		ans = cases[k].to_b == SDP_DIR_INACTIVE ? answer_inactive :
+		      cases[k].to_b == SDP_DIR_SENDONLY ? answer_recvonly : answer_any;
+		assert_int_equal(b2b_sdp_answer(m, &c, ans, strlen(ans), out, sizeof(out), &n,
+						why, sizeof(why)), 0);
+		s = parse(out, n);
+		assert_int_equal(s->n_media, cases[k].n_media);
+		for (size_t i = 0; i < s->n_media; i++)
+			assert_int_equal(s->media[i].port == 0, (int)i != cases[k].audio);
+		assert_int_equal(s->media[cases[k].audio].dir, cases[k].to_a);
+		free(s);
+		free(m);
+	}
+#undef H
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -540,6 +612,7 @@ int main(void)
 		cmocka_unit_test(test_hold_from_b_keeps_numbers),
 		cmocka_unit_test(test_alternative_audio_line),
 		cmocka_unit_test(test_many_mlines),
+		cmocka_unit_test(test_offer_shapes),
 		cmocka_unit_test(test_refresh_needs_same_body),
 		cmocka_unit_test(test_hold_2543_relayed),
 		cmocka_unit_test(test_answer_dir_clamped),
