@@ -9,19 +9,21 @@
 #      check on other voices (label "voices": the same code as the AMD tests that do
 #      run there, on a second corpus) and a real UA's further call shapes (label
 #      "ua_variants": the same trunxd paths as the cases of that UA that do run there)
-# Integration tests run two at a time (they wait on timers and peers far more than
-# they compute, and each picks its own free ports: the two use about half of the 2
-# cores, the background builds take the rest and yield to them), then the unit tests
-# and the load, benchmark and "serial" tests alone (floods, and call-quality figures on
-# a clean line: they must not share the cores with another test). The sanitizer stage
-# also runs the tests labelled "media" (audio and its timing checked on calls through
-# trunxd) alone: its slower binaries starve each other's media when two such tests
-# share the 2 cores. About 55 min on 2 cores.
+# Integration tests run four at a time (they wait on timers and peers far more than
+# they compute, and each picks its own free ports; the background builds run at nice
+# 19), the longest first (tests/ctest-costs.txt); then the tests labelled "pair" (real
+# UAs on calls whose quality is asserted: out of the busy stage, two at a time in the
+# release tree, one at a time in the sanitizer tree, whose slower binaries starve each
+# other's media), then alone the unit tests and the load, benchmark and "serial" tests
+# (floods, timed engine tests: they must not share the cores with another test). The
+# sanitizer stage also runs the tests labelled "media" (audio and its timing checked
+# on calls through trunxd) alone, for the same reason as its pairs.
 # The output ends with ctest's summary line of the sanitizer run.
 # Environment: TRUNX_JOBS (parallel build jobs), TRUNX_FUZZ_SECONDS (default 10),
 #              TRUNX_TEST_REGEX (ctest -R filter), TRUNX_SKIP_FUZZ=1, TRUNX_SKIP_RELEASE=1,
-#              TRUNX_CTEST_JOBS (release integration tests at once, default 2),
-#              TRUNX_ASAN_CTEST_JOBS (sanitizer integration tests at once, default 2),
+#              TRUNX_CTEST_JOBS (release integration tests at once, default 4),
+#              TRUNX_ASAN_CTEST_JOBS (sanitizer integration tests at once, default 4),
+#              TRUNX_PAIR_JOBS, TRUNX_ASAN_PAIR_JOBS ("pair" tests at once, 2 and 1),
 #              TRUNX_TEST_KFWD=off|auto|on ([media] kernel_forward of every trunxd the
 #              integration harness starts; unset: trunxd's default, off).
 set -euo pipefail
@@ -35,17 +37,32 @@ regex=(); [ -n "${TRUNX_TEST_REGEX:-}" ] && regex=(-R "$TRUNX_TEST_REGEX")
 
 step() { printf '\n==== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 
+# seed_costs DIR: a fresh build tree gets the test times of an earlier run
+# (tests/ctest-costs.txt, written by tools/ci-costs.py), so ctest starts the longest
+# tests first in a parallel stage; a tree that has run tests keeps its own.
+seed_costs() {
+  local f="$1/Testing/Temporary/CTestCostData.txt"
+  [ -s "$f" ] || { mkdir -p "${f%/*}"; cp tests/ctest-costs.txt "$f"; }
+}
+
 # int_tests DIR EXCLUDE JOBS ALONE: the integration tests JOBS at a time but those with
 # a label in ALONE (EXCLUDE: a label regex left out of everything).
 int_tests() {
-  (cd "$1" && ctest -L integration -LE "load|bench|serial|$4|$2" \
+  seed_costs "$1"
+  (cd "$1" && ctest -L integration -LE "load|bench|serial|pair|$4|$2" \
      --output-on-failure -j "$3" "${regex[@]}")
 }
-# alone_tests DIR EXCLUDE ALONE: the rest one by one: unit, load, bench and serial
-# tests, and integration tests with a label in ALONE.
+# alone_tests DIR EXCLUDE ALONE PAIRS: the rest: first the tests labelled pair (real UAs
+# on a call whose quality is asserted: light on CPU, but kept off the busy parallel stage)
+# PAIRS at a time, then one by one the unit, load, bench and serial tests and the
+# integration tests with a label in ALONE.
 alone_tests() {
-  (cd "$1" && ctest -L "unit|load|bench|serial|$3" -LE "$2" --output-on-failure \
-     "${regex[@]}")
+  local r=0
+  seed_costs "$1"
+  (cd "$1" && ctest -L pair -LE "$2" --output-on-failure -j "$4" "${regex[@]}") || r=$?
+  (cd "$1" && ctest -L "unit|load|bench|serial|$3" -LE "pair|$2" --output-on-failure \
+     "${regex[@]}") || r=$?
+  return "$r"
 }
 
 # cppcheck_src: warnings and errors in base, sip, media, dsp, src and trunxctl fail the
@@ -85,7 +102,7 @@ if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
    export fuzz_seconds jobs TRUNX_SKIP_FUZZ
    exec nice -n 19 bash -c 'set -euo pipefail; other_builds') >"$bg_log" 2>&1 &
   bg_pid=$!
-  int_tests build fuzz "${TRUNX_CTEST_JOBS:-2}" serial || rc=$?
+  int_tests build fuzz "${TRUNX_CTEST_JOBS:-4}" serial || rc=$?
   step "background builds"
   bg_rc=0; wait "$bg_pid" || bg_rc=$?
   cat "$bg_log"; rm -f "$bg_log"
@@ -102,7 +119,7 @@ fi
 
 if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
   step "release tests, one at a time"
-  alone_tests build fuzz serial || rc=$?
+  alone_tests build fuzz serial "${TRUNX_PAIR_JOBS:-2}" || rc=$?
   [ "$rc" = 0 ] || exit "$rc"
 fi
 
@@ -110,6 +127,6 @@ step "sanitizer tests"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}
-int_tests build-asan "fuzz|bench|voices|ua_variants" "${TRUNX_ASAN_CTEST_JOBS:-2}" media || rc=$?
-alone_tests build-asan "fuzz|bench|voices|ua_variants" media || rc=$?
+int_tests build-asan "fuzz|bench|voices|ua_variants" "${TRUNX_ASAN_CTEST_JOBS:-4}" media || rc=$?
+alone_tests build-asan "fuzz|bench|voices|ua_variants" media "${TRUNX_ASAN_PAIR_JOBS:-1}" || rc=$?
 exit "$rc"
