@@ -268,6 +268,9 @@ static void on_r_invite(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, int
 		sipua_leg_peer_add(leg, (const struct sockaddr *)&src);
 	if (sip && sip->sip_call_id && sip->sip_call_id->i_id && !leg->call_id[0])
 		snprintf(leg->call_id, sizeof(leg->call_id), "%s", sip->sip_call_id->i_id);
+	/* A reliable 18x reported: the stack PRACKs it now (sipua_leg.c, PRACK). */
+	if (status > 100 && status < 200 && remote && sip && sip->sip_rseq && !leg->inbound)
+		sipua_leg_prack_sent(leg);
 	if (leg->reoffer_pending) {
 		if (status < 200)
 			return;
@@ -312,6 +315,13 @@ static void on_r_invite(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, int
 		leg->end = SIPUA_END_REJECTED;
 		ev.type = SIPUA_EV_FAILED;
 		ev.local = !end_now && response_is_local(nua, status);
+		if (leg->prack_late && !leg->hung_up) {
+			/* Our CANCEL for a PRACK left unanswered: the PRACK's timeout, as
+			 * the stack would have reported it (sipua_leg.c). */
+			status = 408;
+			ev.local = true;
+			leg->end = SIPUA_END_ERROR;
+		}
 	}
 	if (status < 300 && remote)
 		ev.bad_target = sipua_response_bad_target(sip);
@@ -551,6 +561,10 @@ void sipua_nua_event(nua_event_t event, int status, char const *phrase, nua_t *n
 	case nua_r_cancel:
 		if (status >= 200)
 			leg->cancel_pending = false;
+		return;
+	case nua_r_prack:
+		if (status >= 200)
+			sipua_leg_prack_done(leg);
 		return;
 	case nua_r_bye:
 		/* A BYE nobody asked for on an answered leg: the stack's session timer

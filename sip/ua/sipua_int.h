@@ -212,6 +212,10 @@ struct sipua_leg {
 	bool              info_busy;      /**< an INFO awaits its final response */
 	bool              refer_busy;     /**< our REFER runs: its answer or NOTIFYs due */
 	bool              refer_final;    /**< ...and its outcome was delivered */
+	/* Our PRACKs of the peer's reliable 18x (the stack sends them), see sipua_leg.c. */
+	unsigned          prack_out;      /**< PRACKs awaiting their final response */
+	struct sipua_timer *prack_timer;  /**< the INVITE's end before the PRACK's timeout */
+	bool              prack_late;     /**< the timer ran: CANCEL sent for the PRACK */
 };
 
 /* sipua_aux.c */
@@ -269,6 +273,10 @@ void sipua_leg_peer_add(struct sipua_leg *leg, const struct sockaddr *sa);
 void sipua_leg_defer_bye(struct sipua_leg *leg, nua_t *nua, bool peer);
 /** Our re-INVITE completed: runs a deferred BYE. */
 void sipua_leg_bye_resume(struct sipua_leg *leg);
+/** The stack sent a PRACK for a reliable 18x of the peer (to our INVITE). */
+void sipua_leg_prack_sent(struct sipua_leg *leg);
+/** The final response to one of those PRACKs came (or the stack's own). */
+void sipua_leg_prack_done(struct sipua_leg *leg);
 /**
  * Answers the current request on the leg, a stranger's, 403 naming nothing of what
  * trunx serves (no Allow, no Supported), then gives the handle back its own lists.

@@ -241,6 +241,7 @@ static void leg_free(struct sipua_leg *leg)
 		nua_destroy_event(leg->saved);
 	nua_destroy_event(leg->bye_saved);
 	sipua_timer_cancel(leg->bye_timer);
+	sipua_timer_cancel(leg->prack_timer);
 	for (unsigned i = 0; i < leg->n_peer; i++)
 		sipua_peers_del(leg->ua->peers, (const struct sockaddr *)&leg->peer[i]);
 	free(leg);
@@ -577,6 +578,84 @@ void sipua_leg_bye_resume(struct sipua_leg *leg)
 {
 	if (leg->bye_deferred)
 		bye_now(leg);
+}
+
+/*
+ * PRACK unanswered while our INVITE has no final response. The PRACK's timeout (timer
+ * F, 64*T1; or an answer such as 481 that ends the session) makes the stack remove the
+ * session while the INVITE's transaction is live, and this version then keeps a
+ * reference to that INVITE for ever (nua_session_usage_remove(), as for a BYE against
+ * our re-INVITE above): its request, signal and handle, about 4 KB a call, for any
+ * callee that sends a reliable 18x and never answers the PRACK. So trunx ends such an
+ * INVITE itself before the PRACK can time out. Half of 64*T1 after the PRACK it
+ * CANCELs the INVITE (a 487, or a 2xx that crosses the CANCEL, is read as usual: the
+ * 2xx makes the call, and the INVITE done, the PRACK's timeout costs nothing). At 7/8
+ * of 64*T1, the INVITE still without final response, the leg ends as the PRACK's
+ * timeout would have ended it (FAILED 408, local) and its handle is destroyed: the
+ * stack completes every request of a destroyed handle before it removes the session,
+ * and so releases them all. A PRACK answered meanwhile stops the count.
+ */
+static unsigned prack_t1x64(const struct sipua_leg *leg)
+{
+	return leg->ua->cfg.t1x64_ms ? leg->ua->cfg.t1x64_ms : 32000;
+}
+
+static bool prack_matters(const struct sipua_leg *leg)
+{
+	return leg->prack_out && leg->nh && !leg->inbound && !leg->confirmed && !leg->failed &&
+	       !leg->terminated;
+}
+
+static void prack_wait_over(void *arg)
+{
+	struct sipua_leg *leg = arg;
+	struct log_rec r;
+
+	leg->prack_timer = NULL;
+	if (!prack_matters(leg))
+		return;
+	if (!leg->prack_late) {
+		leg->prack_late = true;
+		if (log_begin(&r, LOG_WARN, "sip.prack_unanswered")) {
+			log_str(&r, "call_id", leg->call_id);
+			log_str(&r, "action", leg->cancelled ? "wait" : "cancel");
+			log_end(&r);
+		}
+		if (!leg->cancelled) {
+			leg->cancelled = true;
+			nua_cancel(leg->nh, TAG_END());
+		}
+		sipua_timer_start(leg->ua, prack_t1x64(leg) / 8 * 3, prack_wait_over, leg,
+				  &leg->prack_timer);
+		return;
+	}
+	if (log_begin(&r, LOG_WARN, "sip.prack_unanswered")) {
+		log_str(&r, "call_id", leg->call_id);
+		log_str(&r, "action", "end");
+		log_end(&r);
+	}
+	if (!leg->end)
+		leg->end = SIPUA_END_ERROR;
+	sipua_leg_terminate(leg->ua, leg, 408);
+}
+
+void sipua_leg_prack_sent(struct sipua_leg *leg)
+{
+	leg->prack_out++;
+	if (leg->prack_timer || leg->prack_late || !prack_matters(leg))
+		return;
+	sipua_timer_start(leg->ua, prack_t1x64(leg) / 2, prack_wait_over, leg,
+			  &leg->prack_timer);
+}
+
+void sipua_leg_prack_done(struct sipua_leg *leg)
+{
+	if (leg->prack_out)
+		leg->prack_out--;
+	if (leg->prack_out)
+		return;
+	sipua_timer_cancel(leg->prack_timer);
+	leg->prack_timer = NULL;
 }
 
 void sipua_leg_hangup(struct sipua_leg *leg, int status)

@@ -669,9 +669,10 @@ def case_reinvite_488_keeps_call(ctx):
 
 def case_prack_unanswered_cancel(ctx):
     """B sends a reliable 183 and then goes silent: trunxd's PRACK and, once A cancels,
-    its CANCEL get no answer. A gets 487 at once, the call is gone once the CANCEL has
-    timed out, one record says cancelled; and once every transaction is over, nothing
-    of the call may stay allocated (the sanitizer build reports leaks at the stop)."""
+    its CANCEL get no answer. A gets 487 at once, the call is gone before the PRACK
+    could time out (trunxd ends the B leg at 7/8 of 64*T1), one record says cancelled;
+    and once every transaction is over, nothing of the call may stay allocated (the
+    sanitizer build reports leaks at the stop)."""
     a, b, t = _setup(ctx)
     sent = {}
     orig_send = a.send
@@ -702,12 +703,14 @@ def case_prack_unanswered_cancel(ctx):
 
 
 def case_prack_unanswered(ctx):
-    """B sends a reliable 183 and never answers the PRACK (nor the INVITE): the PRACK's
-    timeout ends the call (about 64*T1 after the 183), one record is written, and once
-    every transaction is over nothing of the call may stay allocated (the sanitizer
-    build reports leaks at the stop). No CANCEL is involved: the PRACK alone does it."""
+    """B sends a reliable 183 and never answers the PRACK (nor the INVITE, nor the
+    CANCEL trunxd sends half-way to the PRACK's timeout): trunxd ends the call before
+    the PRACK times out (7/8 of 64*T1 after it) as that timeout would have (A gets
+    480, cause local_408), one record is written, and once every transaction is over
+    nothing of the call may stay allocated (the sanitizer build reports leaks at the
+    stop)."""
     a, b, t = _setup(ctx)
-    call = _Call(a, t)
+    call = _Call(a, t, timeout=60)   # A's final comes 16 s or more after its INVITE
     call.start()
     inv = b.wait_request("INVITE", timeout=10)
     if inv is None:
@@ -716,7 +719,77 @@ def case_prack_unanswered(ctx):
                     headers=("Require: 100rel", "RSeq: 1"))
     if b.wait_request("PRACK", timeout=5) is None:
         raise AssertionError("B's reliable 183 was not PRACKed")
-    _no_calls_left(ctx, t, timeout=60)
+    if b.wait_request("CANCEL", timeout=25) is None:
+        raise AssertionError("no CANCEL of the INVITE while its PRACK went unanswered")
+    t0 = time.monotonic()
+    call.join(25)
+    if call.final is None or call.final.status != 480:
+        raise AssertionError("A's final: %s" % call.final)
+    waited = time.monotonic() - t0
+    if waited > 20:
+        raise AssertionError("A's final %.1f s after the CANCEL, expected about 12"
+                             % waited)
+    _no_calls_left(ctx, t, timeout=10)
+    _one_end(ctx, t, result="failed", cause="local_408")
+    time.sleep(35)   # past timer D of the INVITE
+
+
+def case_prack_unanswered_b_cancelled(ctx):
+    """B sends a reliable 183 and never answers the PRACK, but does answer a CANCEL:
+    trunxd CANCELs the INVITE itself half-way to the PRACK's timeout (64*T1 / 2), B's
+    487 ends the call as the PRACK's timeout would have (A gets 480, cause local_408),
+    and nothing of the call stays allocated (the sanitizer build reports leaks at the
+    stop)."""
+    a, b, t = _setup(ctx)
+    call = _Call(a, t, timeout=60)   # A's final comes 16 s or more after its INVITE
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _respond_tagged(b, inv, 183, "pp", body=ua.sdp(b.ip, b.media_port),
+                    headers=("Require: 100rel", "RSeq: 1"))
+    if b.wait_request("PRACK", timeout=5) is None:
+        raise AssertionError("B's reliable 183 was not PRACKed")
+    t0 = time.monotonic()
+    cancel = b.wait_request("CANCEL", timeout=25)
+    if cancel is None:
+        raise AssertionError("no CANCEL of the INVITE while its PRACK went unanswered")
+    waited = time.monotonic() - t0
+    if not 12 <= waited <= 20:
+        raise AssertionError("CANCEL %.1f s after the PRACK, expected about 16" % waited)
+    b.respond(cancel, 200)
+    _respond_tagged(b, inv, 487, "pp")
+    call.join(10)
+    if call.final is None or call.final.status != 480:
+        raise AssertionError("A's final: %s" % call.final)
+    if b.wait_request("ACK", timeout=5) is None:
+        raise AssertionError("B's 487 was not ACKed")
+    _no_calls_left(ctx, t, timeout=10)
+    _one_end(ctx, t, result="failed", cause="local_408")
+    time.sleep(35)   # past every timer F and D of the call's transactions
+
+
+def case_prack_refused_481(ctx):
+    """B sends a reliable 183 and answers trunxd's PRACK 481 (the INVITE still open):
+    the call ends at once (A gets a final), one record is written, and once every
+    transaction is over nothing of the call may stay allocated (the sanitizer build
+    reports leaks at the stop)."""
+    a, b, t = _setup(ctx)
+    call = _Call(a, t)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _respond_tagged(b, inv, 183, "pp", body=ua.sdp(b.ip, b.media_port),
+                    headers=("Require: 100rel", "RSeq: 1"))
+    prack = b.wait_request("PRACK", timeout=5)
+    if prack is None:
+        raise AssertionError("B's reliable 183 was not PRACKed")
+    b.respond(prack, 481)
+    call.join(10)
+    if call.final is None or call.final.status < 300:
+        raise AssertionError("A's final after B's 481 to the PRACK: %s" % call.final)
+    _no_calls_left(ctx, t, timeout=20)
     _one_end(ctx, t, result="failed")
     time.sleep(35)   # past timer D of the INVITE
 
