@@ -769,6 +769,33 @@ def case_prack_unanswered_b_cancelled(ctx):
     time.sleep(35)   # past every timer F and D of the call's transactions
 
 
+def case_prack_callee_gone(ctx):
+    """B sends a reliable 183, answers neither the PRACK nor the CANCEL trunxd sends
+    half-way to the PRACK's timeout, and closes its port then: the retransmissions of
+    both meet port unreachable. A gets a final, the call is gone, and once every
+    transaction is over nothing of the call may stay allocated (the sanitizer build
+    reports leaks at the stop)."""
+    a, b, t = _setup(ctx)
+    call = _Call(a, t, timeout=60)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _respond_tagged(b, inv, 183, "pp", body=ua.sdp(b.ip, b.media_port),
+                    headers=("Require: 100rel", "RSeq: 1"))
+    if b.wait_request("PRACK", timeout=5) is None:
+        raise AssertionError("B's reliable 183 was not PRACKed")
+    if b.wait_request("CANCEL", timeout=25) is None:
+        raise AssertionError("no CANCEL of the INVITE while its PRACK went unanswered")
+    b.close()
+    call.join(60)
+    if call.final is None or call.final.status < 300:
+        raise AssertionError("A's final: %s" % call.final)
+    _no_calls_left(ctx, t, timeout=10)
+    _one_end(ctx, t, result="failed")
+    time.sleep(35)   # past every timer of the call's transactions
+
+
 def case_prack_refused_481(ctx):
     """B sends a reliable 183 and answers trunxd's PRACK 481 (the INVITE still open):
     the call ends at once (A gets a final), one record is written, and once every
