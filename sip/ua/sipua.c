@@ -578,6 +578,9 @@ static void shutdown_job(void *arg)
 	 * wait up to 30 s for registrars that do not answer (the owner had its chance
 	 * to un-register, sipua_reg_stop() and sipua_aux_pending()). */
 	sipua_aux_release_all(ua);
+	/* A PRACK of ours still out would time out in the shortened time below with its
+	 * INVITE open, which this stack answers with a leak (sipua_leg.c, PRACK). */
+	sipua_legs_end_prack(ua);
 	/* Shortens the transactions still out (timer F of the last BYEs) so a peer that
 	 * answers nothing holds the exit for seconds, not 32 s; queued before the
 	 * shutdown, so applied first. */

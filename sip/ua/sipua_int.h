@@ -277,6 +277,9 @@ void sipua_leg_bye_resume(struct sipua_leg *leg);
 void sipua_leg_prack_sent(struct sipua_leg *leg);
 /** The final response to one of those PRACKs came (or the stack's own). */
 void sipua_leg_prack_done(struct sipua_leg *leg);
+/** Ends (TERMINATED, handle destroyed) the legs whose INVITE has no final response and
+ *  a PRACK of ours unanswered: before the stack shuts down (sipua_leg.c, PRACK). */
+void sipua_legs_end_prack(struct sipua *ua);
 /**
  * Answers the current request on the leg, a stranger's, 403 naming nothing of what
  * trunx serves (no Allow, no Supported), then gives the handle back its own lists.

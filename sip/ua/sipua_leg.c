@@ -593,7 +593,8 @@ void sipua_leg_bye_resume(struct sipua_leg *leg)
  * of 64*T1, the INVITE still without final response, the leg ends as the PRACK's
  * timeout would have ended it (FAILED 408, local) and its handle is destroyed: the
  * stack completes every request of a destroyed handle before it removes the session,
- * and so releases them all. A PRACK answered meanwhile stops the count.
+ * and so releases them all. A PRACK answered meanwhile stops the count. The stack's
+ * shutdown shortens every timeout (sipua.c): such legs end before it, the same way.
  */
 static unsigned prack_t1x64(const struct sipua_leg *leg)
 {
@@ -646,6 +647,22 @@ void sipua_leg_prack_sent(struct sipua_leg *leg)
 		return;
 	sipua_timer_start(leg->ua, prack_t1x64(leg) / 2, prack_wait_over, leg,
 			  &leg->prack_timer);
+}
+
+void sipua_legs_end_prack(struct sipua *ua)
+{
+	struct sipua_leg *leg = ua->legs;
+
+	while (leg) {
+		if (!prack_matters(leg)) {
+			leg = leg->next;
+			continue;
+		}
+		if (!leg->end)
+			leg->end = SIPUA_END_ERROR;
+		sipua_leg_terminate(ua, leg, 408);
+		leg = ua->legs;   /* the handler may have ended others */
+	}
 }
 
 void sipua_leg_prack_done(struct sipua_leg *leg)

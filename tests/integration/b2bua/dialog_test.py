@@ -796,6 +796,29 @@ def case_prack_callee_gone(ctx):
     time.sleep(35)   # past every timer of the call's transactions
 
 
+def case_prack_unanswered_stop(ctx):
+    """trunxd is stopped while its PRACK of B's reliable 183 is out (the INVITE open):
+    it exits cleanly and nothing of the call stays allocated (the stop shortens every
+    timeout of the SIP stack, the PRACK's too; the sanitizer build reports leaks)."""
+    a, b, t = _setup(ctx)
+    call = _Call(a, t, timeout=60)
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _respond_tagged(b, inv, 183, "pp", body=ua.sdp(b.ip, b.media_port),
+                    headers=("Require: 100rel", "RSeq: 1"))
+    if b.wait_request("PRACK", timeout=5) is None:
+        raise AssertionError("B's reliable 183 was not PRACKed")
+    time.sleep(1)
+    rc = t.stop()
+    if rc != 0:
+        raise AssertionError("trunxd exit code %s" % rc)
+    call.join(5)
+    if call.final is None or call.final.status < 300:
+        raise AssertionError("A's final at the stop: %s" % call.final)
+
+
 def case_prack_refused_481(ctx):
     """B sends a reliable 183 and answers trunxd's PRACK 481 (the INVITE still open):
     the call ends at once (A gets a final), one record is written, and once every
