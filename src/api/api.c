@@ -547,6 +547,8 @@ static int listener_open(struct api *a, struct api_listener *l, bool service,
 				   EVHTTP_REQ_OPTIONS);
 	evhttp_set_flags(l->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_gencb(l->http, on_request, l);
+	l->idle_ms = a->cfg.timeout_ms;
+	l->body_limit = a->cfg.body_limit;
 	api_wire_attach(l);
 	if (unix_path) {
 		evutil_socket_t fd;

@@ -227,6 +227,8 @@ struct api_listener {
 	unsigned                    open;      /**< connections alive */
 	unsigned                    max_open;  /**< [api] max_connections */
 	unsigned                    deadline_ms;  /**< a request whole and answered within */
+	unsigned                    idle_ms;   /**< [api] timeout: nothing received this long */
+	uint64_t                    body_limit;   /**< [api] body_limit */
 	bool                        full;      /**< accepting paused: open == max_open */
 	bool                        erred;     /**< accepting paused: an accept error */
 };

@@ -11,11 +11,27 @@
  * filter's output, so evhttp does not take the next request (nor an event stream its
  * next event) while a client does not read, and its write timeout can see that.
  *
+ * Its input side reads each request's head before evhttp does (evhttp sees a head only
+ * once it is whole and sound) and follows its body to its end, so that it knows where
+ * the next request begins: a request line that is not METHOD SP target SP HTTP/1.0|1.1
+ * (400; 505 for another major version: evhttp would echo the version in its answer),
+ * a method not served (501), a target over TARGET_MAX (414), more than HDR_LINES_MAX
+ * header lines or a head over HDR_MAX (431), a header line without a colon, with space
+ * before it, folded or holding a control character (400), a body length two readers
+ * could take differently (400), a Content-Length over body_limit (413 at once: evhttp
+ * would drain the body, or wait for it, and then close without a word), a chunk size
+ * that is not hexadecimal digits (400) or chunks over body_limit (413) are answered
+ * here, in JSON, and the connection ends (the rest of what the client sends is read
+ * and dropped for LINGER_MS, so that its answer is not lost to a reset).
+ *
  * The same per-connection object is the listener's connection guard: every connection
  * is counted while it lives (at max_connections the listener stops accepting until one
  * closes), counted per source (over max_connections_per_source: 429 and closed), and
  * must deliver each request whole and see it answered within the deadline (timeout +
- * 2 s from its first byte: slow senders get 408 and are closed). An accept() error
+ * 2 s from its first byte: slow senders get 408 and are closed). Reading is timed here
+ * too, not by evhttp (which closed a half-sent request at its timeout without an
+ * answer): a connection that receives nothing for the timeout is closed, with 408
+ * when a request had begun. An accept() error
  * (out of descriptors) pauses accepting for a second instead of spinning.
  */
 #include "api/api_int.h"
@@ -24,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -50,8 +67,22 @@
  * sends without reading meets TCP's own flow control. Holds a request's headers
  * (HDR_MAX) with room to spare; a body is taken out as it arrives. */
 #define IN_MAX (64u << 10)
+/* A request's target, its header lines, a chunk size line, a refused connection's
+ * last words. */
+#define TARGET_MAX 8192
+#define HDR_LINES_MAX 100
+#define CHUNK_LINE_MAX 64
+#define LINGER_MS 2000
 
 enum wstate { W_HDR = 0, W_PASS, W_SKIP, W_RAW, W_SINK };
+/* The input side: a head; a Content-Length body; chunked: size line, data, its CRLF,
+ * trailer lines; a refused connection's input, dropped. */
+enum istate { I_HEAD = 0, I_BODY, I_CSIZE, I_CDATA, I_CCRLF, I_TRAILER, I_SINK };
+
+struct verdict {
+	int         status;
+	const char *code, *message;
+};
 
 struct wire {
 	struct api_listener *l;
@@ -59,11 +90,24 @@ struct wire {
 	struct event        *flush_ev;  /**< see on_added */
 	struct event        *check_ev;  /**< once evhttp gave the descriptor: its source */
 	struct event        *deadline_ev;  /**< the request in progress must be answered */
+	struct event        *idle_ev;   /**< nothing received for the timeout; linger end */
+	struct event        *pump_ev;   /**< see on_pump */
+	struct bufferevent  *sock;      /**< the socket's bufferevent, under bev */
 	struct sockaddr_storage peer;
 	bool                 counted;   /**< in l->conns */
 	bool                 idle;      /**< no request in progress (deadline off) */
+	bool                 partial;   /**< a request begun and not whole */
+	bool                 closing;   /**< answered here: shut once the answer is out */
+	bool                 shut;      /**< shutdown(SHUT_WR) done */
 	enum wstate          state;
 	size_t               remain;
+	enum istate          in;
+	uint64_t             in_remain; /**< body or chunk bytes still to pass */
+	uint64_t             in_total;  /**< chunked: the body's bytes so far */
+	size_t               in_trailer;
+	uint64_t             last_ms;   /**< a byte in or out */
+	unsigned             inflight;  /**< requests passed whole, not yet answered */
+	struct verdict       pending;   /**< a refusal waiting for those answers */
 };
 
 static const char *code_of(int status)
@@ -72,8 +116,12 @@ static const char *code_of(int status)
 	case 400: return "bad_request";
 	case 404: return "route_not_found";
 	case 405: return "method_not_allowed";
+	case 408: return "request_timeout";
 	case 413: return "payload_too_large";
+	case 414: return "uri_too_long";
+	case 417: return "expectation_failed";
 	case 431: return "headers_too_large";
+	case 505: return "http_version_not_supported";
 	case 501: return "not_implemented";
 	case 503: return "unavailable";
 	default: return "http_error";
@@ -86,6 +134,7 @@ static const char *message_of(int status)
 	case 413: return "the body is larger than the configured limit";
 	case 400: return "malformed HTTP request";
 	case 501: return "this method is not served";
+	case 417: return "only Expect: 100-continue is understood";
 	default: return "the request was refused";
 	}
 }
@@ -111,28 +160,109 @@ static void new_request_id(char id[API_ID_LEN])
 		 rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 }
 
-static void json_error(struct wire *w, int status, struct evbuffer *dst)
+static void json_answer(struct wire *w, int status, const char *code, const char *message,
+			struct evbuffer *dst)
 {
-	char id[API_ID_LEN], body[320];
+	char id[API_ID_LEN], body[400], src[64] = "unix";
 	int n;
 
 	new_request_id(id);
 	n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\","
-		     "\"request_id\":\"%s\"}", code_of(status), message_of(status), id);
+		     "\"request_id\":\"%s\"}", code, message, id);
 	evbuffer_add_printf(dst, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
 			    "X-Request-Id: %s\r\nCache-Control: no-store\r\nConnection: close\r\n"
 			    "Content-Length: %d\r\n\r\n%s", status, http_phrase(status), id, n, body);
 	api_metrics_observe(api_metrics(w->l->api), status, 0);
+	if (w->peer.ss_family == AF_INET || w->peer.ss_family == AF_INET6)
+		evutil_inet_ntop(w->peer.ss_family, w->peer.ss_family == AF_INET ?
+				 (void *)&((struct sockaddr_in *)&w->peer)->sin_addr :
+				 (void *)&((struct sockaddr_in6 *)&w->peer)->sin6_addr,
+				 src, sizeof(src));
 	{
 		struct log_rec r;
 
 		if (log_begin(&r, LOG_INFO, "api.request")) {
 			log_str(&r, "request_id", id);
 			log_int(&r, "status", status);
+			log_str(&r, "src", src);
 			log_str(&r, "listener", w->l->name);
-			log_str(&r, "error", code_of(status));
+			log_str(&r, "error", code);
 			log_end(&r);
 		}
+	}
+}
+
+static void json_error(struct wire *w, int status, struct evbuffer *dst)
+{
+	json_answer(w, status, code_of(status), message_of(status), dst);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+static void idle_arm(struct wire *w, uint64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	evtimer_add(w->idle_ev, &tv);
+}
+
+/*
+ * Answers a request evhttp never saw (or abandons the one it has) with a JSON error
+ * and ends the connection: the answer goes after whatever the socket still has to
+ * send, the write side is shut once it is out, what the client still sends is read
+ * and dropped (a close with unread input would reset the connection and could take
+ * the answer with it) until the client closes or LINGER_MS pass. Whatever evhttp
+ * writes from here on is dropped.
+ */
+static void wire_answer(struct wire *w, int status, const char *code, const char *message)
+{
+	struct evbuffer *out = bufferevent_get_output(w->sock);
+	evutil_socket_t fd = bufferevent_getfd(w->sock);
+
+	if (w->closing)
+		return;
+	if (w->state != W_HDR) {   /* in the middle of an answer: nothing can follow */
+		w->closing = true;
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR);
+		return;
+	}
+	json_answer(w, status, code, message, out);
+	w->closing = true;
+	w->in = I_SINK;
+	w->state = W_SINK;
+	w->partial = false;
+	w->idle = false;
+	evtimer_del(w->deadline_ev);
+	idle_arm(w, LINGER_MS);
+	if (fd >= 0) {
+		evbuffer_write(out, fd);
+		if (evbuffer_get_length(out) == 0 && !w->shut) {
+			shutdown(fd, SHUT_WR);
+			w->shut = true;
+		}
+	}
+}
+
+/* The socket's output: once a wire_answer() is all out, the write side is shut. */
+static void on_sock_out(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct wire *w = arg;
+	evutil_socket_t fd;
+
+	(void)info;
+	if (!w->closing || w->shut || evbuffer_get_length(b) > 0)
+		return;
+	fd = bufferevent_getfd(w->sock);
+	if (fd >= 0) {
+		shutdown(fd, SHUT_WR);
+		w->shut = true;
 	}
 }
 
@@ -142,6 +272,8 @@ static void deadline_arm(struct wire *w)
 {
 	struct timeval tv = {w->l->deadline_ms / 1000, (w->l->deadline_ms % 1000) * 1000};
 
+	if (w->closing)
+		return;
 	w->idle = false;
 	evtimer_add(w->deadline_ev, &tv);
 }
@@ -150,20 +282,14 @@ static void deadline_arm(struct wire *w)
  * request (pipelined): its deadline starts now; else none until a byte arrives. */
 static void request_answered(struct wire *w)
 {
-	if (!w->deadline_ev)
+	if (!w->deadline_ev || w->closing)
 		return;
 	evtimer_del(w->deadline_ev);
 	w->idle = true;
-	if (evbuffer_get_length(bufferevent_get_input(w->bev)) > 0)
-		deadline_arm(w);
-}
-
-static void on_input(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
-{
-	struct wire *w = arg;
-
-	(void)b;
-	if (info->n_added && w->idle && w->deadline_ev)
+	if (w->inflight)
+		w->inflight--;
+	if (evbuffer_get_length(bufferevent_get_input(w->bev)) > 0 ||
+	    evbuffer_get_length(bufferevent_get_input(w->sock)) > 0)
 		deadline_arm(w);
 }
 
@@ -212,7 +338,45 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	log_msg(LOG_INFO, "api.conn_timeout", "a request from %s on the %s listener was not "
 		"whole and answered within %u ms: connection closed", src, w->l->name,
 		w->l->deadline_ms);
-	refuse(w, 408, "request_timeout", "the request did not arrive whole in time");
+	wire_answer(w, 408, "request_timeout", "the request did not arrive whole in time");
+}
+
+/*
+ * Reading is timed here (evhttp's read timeout is off, see on_check): nothing in or
+ * out for the timeout while evhttp waits for a request closes the connection, with
+ * 408 when a request had begun (evhttp closed it without a word). While evhttp
+ * serves a request or writes its answer it does not read: its write timeout and the
+ * request deadline hold then. After wire_answer(): the linger is over.
+ */
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct wire *w = arg;
+	evutil_socket_t s = bufferevent_getfd(w->sock);
+	uint64_t now = now_ms(), idle_ms = w->l->idle_ms ? w->l->idle_ms : 10000;
+
+	(void)fd;
+	(void)what;
+	if (w->closing) {
+		if (s >= 0)
+			shutdown(s, SHUT_RDWR);
+		return;
+	}
+	if (!(bufferevent_get_enabled(w->bev) & EV_READ) || now - w->last_ms < idle_ms) {
+		idle_arm(w, (bufferevent_get_enabled(w->bev) & EV_READ) ?
+			 idle_ms - (now - w->last_ms) : idle_ms);
+		return;
+	}
+	if (w->partial) {
+		api_metrics(w->l->api)->conn_timed_out++;
+		log_msg(LOG_INFO, "api.conn_timeout", "a request on the %s listener stopped "
+			"part-way: nothing received for %u ms: 408, connection closed",
+			w->l->name, (unsigned)idle_ms);
+		wire_answer(w, 408, "request_timeout",
+			    "the request stopped part-way: nothing received for the timeout");
+		return;
+	}
+	if (s >= 0)   /* an idle connection: closed without a word */
+		shutdown(s, SHUT_RDWR);
 }
 
 /* Runs once evhttp has handed the descriptor to the bufferevent. */
@@ -240,6 +404,15 @@ static void on_check(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		w->counted = true;
+	}
+	{
+		/* evhttp's read timeout off: on_idle times reading (evhttp's closed a
+		 * half-sent request without an answer); its write timeout stays. */
+		struct timeval wr = {(time_t)((w->l->idle_ms + 999) / 1000), 0};
+
+		bufferevent_set_timeouts(w->bev, NULL, &wr);
+		w->last_ms = now_ms();
+		idle_arm(w, w->l->idle_ms ? w->l->idle_ms : 10000);
 	}
 	if (w->idle)   /* no byte yet: the first request's deadline starts at accept */
 		deadline_arm(w);
@@ -364,6 +537,384 @@ void api_wire_release(struct api_listener *l)
 	l->lev = NULL;
 }
 
+/* ---- the input side: each request's head checked, its body followed ---- */
+
+static bool tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int refusal(struct verdict *v, int status, const char *code, const char *message)
+{
+	v->status = status;
+	v->code = code;
+	v->message = message;
+	return -1;
+}
+
+/* METHOD SP target SP HTTP/1.x, nothing else. */
+static int request_line(const char *p, size_t n, struct verdict *v)
+{
+	static const char *const served[] = {"GET", "POST", "PUT", "PATCH", "DELETE",
+					     "OPTIONS"};
+	const char *sp1 = memchr(p, ' ', n), *sp2, *ver;
+	size_t m, t;
+	bool ok = false;
+
+	if (!sp1 || sp1 == p)
+		return refusal(v, 400, "bad_request", "malformed request line");
+	m = (size_t)(sp1 - p);
+	for (size_t i = 0; i < m; i++)
+		if (!tchar((unsigned char)p[i]))
+			return refusal(v, 400, "bad_request", "malformed request line");
+	sp2 = memchr(sp1 + 1, ' ', n - m - 1);
+	t = sp2 ? (size_t)(sp2 - sp1 - 1) : n - m - 1;
+	if (t > TARGET_MAX)
+		return refusal(v, 414, "uri_too_long", "the request target is longer than 8192 "
+			       "bytes");
+	if (!sp2 || t == 0)
+		return refusal(v, 400, "bad_request", "malformed request line");
+	for (size_t i = 0; i < t; i++)
+		if ((unsigned char)sp1[1 + i] <= 0x20 || (unsigned char)sp1[1 + i] >= 0x7f)
+			return refusal(v, 400, "bad_request", "malformed request target");
+	ver = sp2 + 1;
+	if ((size_t)(p + n - ver) != 8 || memcmp(ver, "HTTP/", 5) != 0 || ver[6] != '.' ||
+	    ver[5] < '0' || ver[5] > '9' || ver[7] < '0' || ver[7] > '9')
+		return refusal(v, 400, "bad_request", "malformed HTTP version");
+	if (ver[5] != '1' || (ver[7] != '0' && ver[7] != '1'))
+		return refusal(v, 505, "http_version_not_supported",
+			       "only HTTP/1.1 and HTTP/1.0 are served");
+	for (size_t i = 0; i < sizeof(served) / sizeof(served[0]); i++)
+		ok = ok || (strlen(served[i]) == m && memcmp(p, served[i], m) == 0);
+	if (!ok)
+		return refusal(v, 501, "not_implemented", "this method is not served");
+	return 0;
+}
+
+static bool value_is(const char *p, size_t n, const char *word)
+{
+	while (n && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	return n == strlen(word) && strncasecmp(p, word, n) == 0;
+}
+
+/*
+ * Reads a head from p (n bytes, at most HDR_MAX). Lines end in LF or CRLF, as evhttp
+ * reads them. @return 0: not whole yet; 1: sound, *used its length and the body's
+ * framing set in w; -1: refused, v says how.
+ */
+static int head_scan(struct wire *w, const char *p, size_t n, size_t *used,
+		     struct verdict *v)
+{
+	size_t pos = 0, lines = 0;
+	unsigned n_cl = 0, n_te = 0;
+	bool chunked = false, cl_bad = false;
+	uint64_t cl = 0;
+
+	for (;;) {
+		const char *lf = memchr(p + pos, '\n', n - pos);
+		const char *line = p + pos, *colon;
+		size_t len;
+
+		if (!lf) {
+			if (pos == 0 && n > TARGET_MAX + 64)
+				return refusal(v, 414, "uri_too_long", "the request target is "
+					       "longer than 8192 bytes");
+			if (n >= HDR_MAX)
+				return refusal(v, 431, "headers_too_large", "the request's "
+					       "header is larger than 16384 bytes");
+			return 0;
+		}
+		len = (size_t)(lf - line);
+		if (len && line[len - 1] == '\r')
+			len--;
+		if (memchr(line, '\r', len) || memchr(line, 0, len))
+			return refusal(v, 400, "bad_request", "a control character in the "
+				       "request's header");
+		if (pos == 0) {
+			if (request_line(line, len, v))
+				return -1;
+		} else if (len == 0) {
+			*used = (size_t)(lf - p) + 1;
+			break;
+		} else {
+			if (++lines > HDR_LINES_MAX)
+				return refusal(v, 431, "headers_too_large", "more than 100 "
+					       "header lines");
+			colon = memchr(line, ':', len);
+			if (!colon || colon == line)
+				return refusal(v, 400, "bad_request", "a header line without a "
+					       "name and colon");
+			for (const char *c = line; c < colon; c++)
+				if (!tchar((unsigned char)*c))
+					return refusal(v, 400, "bad_request", "a header name "
+						       "that is not a token (space before "
+						       "the colon, or a folded line)");
+			for (const char *c = colon + 1; c < line + len; c++)
+				if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+					return refusal(v, 400, "bad_request", "a control "
+						       "character in a header value");
+			if ((size_t)(colon - line) == 14 &&
+			    strncasecmp(line, "Content-Length", 14) == 0) {
+				const char *d = colon + 1, *e = line + len;
+
+				while (d < e && (*d == ' ' || *d == '\t'))
+					d++;
+				while (e > d && (e[-1] == ' ' || e[-1] == '\t'))
+					e--;
+				n_cl++;
+				cl_bad = cl_bad || d == e;
+				for (cl = 0; d < e; d++) {
+					if (*d < '0' || *d > '9')
+						cl_bad = true;
+					else if (cl <= UINT64_MAX / 20)
+						cl = cl * 10 + (uint64_t)(*d - '0');
+				}
+			} else if ((size_t)(colon - line) == 17 &&
+				   strncasecmp(line, "Transfer-Encoding", 17) == 0) {
+				n_te++;
+				chunked = value_is(colon + 1, (size_t)(line + len - colon - 1),
+						   "chunked");
+			}
+		}
+		pos = (size_t)(lf - p) + 1;
+	}
+	if (n_cl > 1 || n_te > 1 || (n_te && (n_cl || !chunked)) || cl_bad)
+		return refusal(v, 400, "bad_request", "the body's length is ambiguous "
+			       "(Transfer-Encoding with Content-Length, or either twice)");
+	if (n_cl && cl > w->l->body_limit)
+		return refusal(v, 413, "payload_too_large", "the body is larger than the "
+			       "configured limit");
+	w->in_total = 0;
+	w->in_remain = cl;
+	w->in = chunked ? I_CSIZE : cl ? I_BODY : I_HEAD;
+	return 1;
+}
+
+/* A chunk size line: 1 to 16 hexadecimal digits (no extension, no sign, no 0x). */
+static int chunk_size(const char *p, size_t len, uint64_t *size, struct verdict *v)
+{
+	uint64_t x = 0;
+
+	if (len && p[len - 1] == '\r')
+		len--;
+	if (len == 0 || len > 16)
+		return refusal(v, 400, "bad_request", "malformed chunk size");
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+
+		if (d < 0)
+			return refusal(v, 400, "bad_request", "malformed chunk size");
+		x = x * 16 + (uint64_t)d;
+	}
+	*size = x;
+	return 0;
+}
+
+static void got_whole(struct wire *w)
+{
+	w->in = I_HEAD;
+	w->partial = false;
+	w->inflight++;
+}
+
+/* A refusal comes after the answers to the requests before it (pipelined): until
+ * then it waits, and nothing more is read. */
+static void wire_refuse(struct wire *w, int status, const char *code, const char *message)
+{
+	if (!w->inflight) {
+		wire_answer(w, status, code, message);
+		return;
+	}
+	w->pending.status = status;
+	w->pending.code = code;
+	w->pending.message = message;
+	w->in = I_SINK;
+	w->partial = false;
+}
+
+static enum bufferevent_filter_result in_filter(struct evbuffer *src, struct evbuffer *dst,
+						ev_ssize_t limit,
+						enum bufferevent_flush_mode mode, void *arg)
+{
+	struct wire *w = arg;
+	bool moved = false;
+	/* One byte short of the high-water mark: at the mark libevent refills the input
+	 * from inside evhttp's own reading of it (re-entering evhttp's parser); below it,
+	 * on_pump refills it on the next turn of the loop. */
+	size_t len, room = limit > 0 ? (size_t)limit - 1 : limit < 0 ? SIZE_MAX : 0;
+
+	(void)mode;
+	if (evbuffer_get_length(src) > 0) {
+		w->last_ms = now_ms();
+		if (w->idle && !w->closing)
+			deadline_arm(w);
+	}
+	while ((len = evbuffer_get_length(src)) > 0) {
+		struct verdict v = {0};
+		struct evbuffer_ptr eol;
+		size_t n, used = 0;
+		const char *p;
+		int rc;
+
+		switch (w->in) {
+		case I_SINK:
+			evbuffer_drain(src, len);
+			continue;
+		case I_HEAD:
+			n = len < HDR_MAX ? len : HDR_MAX;
+			p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n);
+			if (!p)
+				return BEV_ERROR;
+			w->partial = true;
+			rc = head_scan(w, p, n, &used, &v);
+			if (rc == 0)
+				return moved ? BEV_OK : BEV_NEED_MORE;
+			if (rc < 0) {
+				wire_refuse(w, v.status, v.code, v.message);
+				evbuffer_drain(src, evbuffer_get_length(src));
+				return moved ? BEV_OK : BEV_NEED_MORE;
+			}
+			if (used > room)   /* evhttp has not read the last one yet */
+				return moved ? BEV_OK : BEV_NEED_MORE;
+			evbuffer_remove_buffer(src, dst, used);
+			room -= used;
+			moved = true;
+			if (w->in == I_HEAD)
+				got_whole(w);
+			continue;
+		case I_BODY:
+		case I_CDATA:
+			n = len < w->in_remain ? len : (size_t)w->in_remain;
+			n = n < room ? n : room;
+			if (n == 0)
+				return moved ? BEV_OK : BEV_NEED_MORE;
+			evbuffer_remove_buffer(src, dst, n);
+			room -= n;
+			moved = true;
+			w->in_remain -= n;
+			if (w->in_remain == 0) {
+				if (w->in == I_BODY)
+					got_whole(w);
+				else
+					w->in = I_CCRLF;
+			}
+			continue;
+		case I_CCRLF:
+			p = (const char *)evbuffer_pullup(src, len < 2 ? (ev_ssize_t)len : 2);
+			n = p[0] == '\n' ? 1 : p[0] == '\r' && len >= 2 && p[1] == '\n' ? 2 : 0;
+			if (n == 0 && p[0] == '\r' && len < 2)
+				return moved ? BEV_OK : BEV_NEED_MORE;
+			if (n == 0) {
+				wire_refuse(w, 400, "bad_request", "a chunk not followed by CRLF");
+				evbuffer_drain(src, evbuffer_get_length(src));
+				return moved ? BEV_OK : BEV_NEED_MORE;
+			}
+			if (n > room)
+				return moved ? BEV_OK : BEV_NEED_MORE;
+			evbuffer_remove_buffer(src, dst, n);
+			room -= n;
+			moved = true;
+			w->in = I_CSIZE;
+			continue;
+		case I_CSIZE:
+		case I_TRAILER:
+			eol = evbuffer_search(src, "\n", 1, NULL);
+			if (eol.pos < 0) {
+				if (w->in == I_CSIZE ? len > CHUNK_LINE_MAX :
+				    w->in_trailer + len > HDR_MAX) {
+					wire_refuse(w, w->in == I_CSIZE ? 400 : 431,
+						    w->in == I_CSIZE ? "bad_request" :
+						    "headers_too_large", w->in == I_CSIZE ?
+						    "malformed chunk size" :
+						    "the request's trailer is too large");
+					evbuffer_drain(src, evbuffer_get_length(src));
+				}
+				return moved ? BEV_OK : BEV_NEED_MORE;
+			}
+			n = (size_t)eol.pos + 1;
+			if (n > room)
+				return moved ? BEV_OK : BEV_NEED_MORE;
+			if (w->in == I_CSIZE) {
+				uint64_t size = 0;
+
+				p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n);
+				if (n > CHUNK_LINE_MAX || chunk_size(p, n - 1, &size, &v)) {
+					if (!v.status)
+						refusal(&v, 400, "bad_request",
+							"malformed chunk size");
+					wire_refuse(w, v.status, v.code, v.message);
+					evbuffer_drain(src, evbuffer_get_length(src));
+					return moved ? BEV_OK : BEV_NEED_MORE;
+				}
+				if (size > w->l->body_limit - w->in_total) {
+					wire_refuse(w, 413, "payload_too_large", "the body is "
+						    "larger than the configured limit");
+					evbuffer_drain(src, evbuffer_get_length(src));
+					return moved ? BEV_OK : BEV_NEED_MORE;
+				}
+				w->in_total += size;
+				w->in_remain = size;
+				w->in = size ? I_CDATA : I_TRAILER;
+				w->in_trailer = 0;
+			} else {
+				p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n);
+				w->in_trailer += n;
+				if (w->in_trailer > HDR_MAX) {
+					wire_refuse(w, 431, "headers_too_large",
+						    "the request's trailer is too large");
+					evbuffer_drain(src, evbuffer_get_length(src));
+					return moved ? BEV_OK : BEV_NEED_MORE;
+				}
+				if (n == 1 || (n == 2 && p[0] == '\r'))
+					got_whole(w);
+			}
+			evbuffer_remove_buffer(src, dst, n);
+			room -= n;
+			moved = true;
+			continue;
+		}
+	}
+	return moved ? BEV_OK : BEV_NEED_MORE;
+}
+
+/*
+ * What in_filter left in the socket's input (the filter's input held enough) is
+ * passed on once evhttp has read some of it, or has answered and reads again: on the
+ * next turn of the loop, then evhttp is told.
+ */
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+	struct wire *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (!(bufferevent_get_enabled(w->bev) & EV_READ) ||
+	    evbuffer_get_length(bufferevent_get_input(w->sock)) == 0)
+		return;
+	if (bufferevent_flush(w->bev, EV_READ, BEV_NORMAL) > 0)
+		bufferevent_trigger(w->bev, EV_READ, 0);
+}
+
+static void pump_soon(struct wire *w)
+{
+	if (evbuffer_get_length(bufferevent_get_input(w->sock)) > 0 &&
+	    !event_pending(w->pump_ev, EV_TIMEOUT, NULL))
+		event_active(w->pump_ev, EV_TIMEOUT, 1);
+}
+
+static void on_in_drained(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
+{
+	(void)b;
+	if (info->n_deleted)
+		pump_soon(arg);
+}
+
 static enum bufferevent_filter_result out_filter(struct evbuffer *src, struct evbuffer *dst,
 						 ev_ssize_t limit,
 						 enum bufferevent_flush_mode mode, void *arg)
@@ -466,6 +1017,17 @@ static enum bufferevent_filter_result out_filter(struct evbuffer *src, struct ev
 	 * may close the connection (after an error, or Connection: close) while the
 	 * bytes would still wait in the socket bufferevent. What the kernel does not take
 	 * now still goes out the ordinary way on a connection that stays open. */
+	if (w->pending.status && !w->inflight && w->state == W_HDR &&
+	    evbuffer_get_length(src) == 0) {
+		struct verdict v = w->pending;
+
+		w->pending.status = 0;
+		wire_answer(w, v.status, v.code, v.message);
+	}
+	if (wrote) {
+		w->last_ms = now_ms();
+		pump_soon(w);   /* evhttp reads again once this answer is handed over */
+	}
 	if (wrote && w->bev && bufferevent_getfd(w->bev) >= 0)
 		evbuffer_write(dst, bufferevent_getfd(w->bev));
 	return wrote ? BEV_OK : BEV_NEED_MORE;
@@ -498,12 +1060,15 @@ static void wire_free(void *arg)
 {
 	struct wire *w = arg;
 
+	evbuffer_remove_cb(bufferevent_get_output(w->sock), on_sock_out, w);
 	if (w->counted)
 		api_conns_remove(w->l->conns, (struct sockaddr *)&w->peer);
 	wire_closed(w->l);
 	event_free(w->flush_ev);
 	event_free(w->check_ev);
 	event_free(w->deadline_ev);
+	event_free(w->idle_ev);
+	event_free(w->pump_ev);
 	free(w);
 }
 
@@ -520,21 +1085,30 @@ static struct bufferevent *new_bev(struct event_base *base, void *arg)
 		w->flush_ev = event_new(base, -1, 0, on_flush, w);
 		w->check_ev = event_new(base, -1, 0, on_check, w);
 		w->deadline_ev = evtimer_new(base, on_deadline, w);
+		w->idle_ev = evtimer_new(base, on_idle, w);
+		w->pump_ev = event_new(base, -1, 0, on_pump, w);
 	}
-	if (!sock || !w || !w->flush_ev || !w->check_ev || !w->deadline_ev)
+	if (!sock || !w || !w->flush_ev || !w->check_ev || !w->deadline_ev || !w->idle_ev ||
+	    !w->pump_ev)
 		goto fail;
 	w->l = arg;
 	w->idle = true;
-	f = bufferevent_filter_new(sock, NULL, out_filter, BEV_OPT_CLOSE_ON_FREE, wire_free, w);
+	w->sock = sock;
+	f = bufferevent_filter_new(sock, in_filter, out_filter, BEV_OPT_CLOSE_ON_FREE,
+				   wire_free, w);
 	if (!f)
 		goto fail;
 	bufferevent_setwatermark(sock, EV_WRITE, 0, OUT_MAX);
 	bufferevent_setwatermark(sock, EV_READ, 0, IN_MAX);
-	bufferevent_setwatermark(f, EV_READ, 0, IN_MAX);
+	/* The filter's input holds what evhttp needs whole: a head and a body (evhttp
+	 * takes a Content-Length body only once all of it is there). */
+	bufferevent_setwatermark(f, EV_READ, 0, IN_MAX > w->l->body_limit + HDR_MAX + 256 ?
+				 IN_MAX : (size_t)w->l->body_limit + HDR_MAX + 256);
 	w->bev = f;
 	wire_opened(w->l);   /* from here wire_free counts it out */
 	if (!evbuffer_add_cb(bufferevent_get_output(f), on_added, w) ||
-	    !evbuffer_add_cb(bufferevent_get_input(f), on_input, w)) {
+	    !evbuffer_add_cb(bufferevent_get_output(sock), on_sock_out, w) ||
+	    !evbuffer_add_cb(bufferevent_get_input(f), on_in_drained, w)) {
 		bufferevent_free(f);   /* frees sock and w */
 		return NULL;
 	}
@@ -551,6 +1125,10 @@ fail:
 			event_free(w->check_ev);
 		if (w->deadline_ev)
 			event_free(w->deadline_ev);
+		if (w->idle_ev)
+			event_free(w->idle_ev);
+		if (w->pump_ev)
+			event_free(w->pump_ev);
 	}
 	free(w);
 	return NULL;

@@ -951,6 +951,148 @@ def case_http10(ctx):
     a.t.check_alive()
 
 
+def _exchange(port, send, timeout=8.0, source="127.0.0.1"):
+    """Sends send on a new connection; (answer bytes, closed, seconds)."""
+    t0 = time.monotonic()
+    s = _raw(port, source, send)
+    raw, closed = _read_all(s, timeout)
+    s.close()
+    return raw, closed, time.monotonic() - t0
+
+
+def _answers(raw):
+    return len(re.findall(rb"HTTP/1\.[01] \d{3} ", raw))
+
+
+def _one_error(raw, status, code=None):
+    """raw is exactly one answer: status with a JSON error body (code if given)."""
+    assert raw.startswith(b"HTTP/1.1 "), raw[:80]
+    assert _status_of(raw) == status, raw[:200]
+    assert _answers(raw) == 1, "more than one answer: %r" % raw[:400]
+    head, body = raw.split(b"\r\n\r\n", 1)
+    assert b"Content-Type: application/json" in head, head
+    j = json.loads(body.decode())
+    assert j["request_id"].startswith("req_"), j
+    if code:
+        assert j["error"] == code, j
+    return j
+
+
+def case_edges(ctx):
+    """The API's HTTP edge as a scanner meets it: every refusal one JSON error with
+    its status, then the connection closed. A request that stops part-way (head or
+    body) gets 408 once idle for the timeout; a Content-Length over body_limit gets
+    413 at once (with or without Expect: 100-continue, the body never sent); a request
+    line whose version is not HTTP/1.0 or 1.1 gets 400 (505 for another major), never
+    its version echoed; too many or too large header lines 431, a target over 8 KB
+    414, a header line without a colon 400; chunked bodies with a bad size 400, over
+    the limit 413; TRACE and CONNECT 501; a bad request pipelined before a good one
+    ends the connection, a good one before a bad one is answered first; HTTP/1.0 and
+    Expect: 100-continue still work."""
+    a = apimode.start(ctx, extra={"timeout": 3000})
+    port, auth = a.port, b"Authorization: Bearer " + a.op_key.encode() + b"\r\n"
+    js = b"Content-Type: application/json\r\n"
+    # 1. Stopped part-way: head, then body. 408 after the timeout (3 s) of silence.
+    for i, req in enumerate((b"GET /v1/me HTTP/1.1\r\nHost: x\r\n",
+                             b"POST /v1/tenants HTTP/1.1\r\nHost: x\r\n" + auth + js +
+                             b"Content-Length: 100\r\n\r\n{\"id\":")):
+        raw, closed, took = _exchange(port, req, 10)
+        ctx.log("part-way %d: %r closed %s after %.2f s", i, raw[:50], closed, took)
+        _one_error(raw, 408, "request_timeout")
+        assert closed and 2.5 <= took <= 5.5, (closed, took)
+    # 2. A Content-Length over body_limit (64 KB): 413 at once, the body never sent.
+    for expect_hdr in (b"", b"Expect: 100-continue\r\n"):
+        raw, closed, took = _exchange(port, b"POST /v1/tenants HTTP/1.1\r\nHost: x\r\n" +
+                                      auth + js + expect_hdr +
+                                      b"Content-Length: 10000000\r\n\r\n", 8)
+        ctx.log("big length %r: %r closed %s after %.2f s", expect_hdr, raw[:50], closed,
+                took)
+        assert not raw.startswith(b"HTTP/1.1 100"), raw[:80]
+        _one_error(raw, 413, "payload_too_large")
+        assert closed and took < 2.5, (closed, took)
+    # 3. Versions: never echoed; 505 for another major, 400 for anything else.
+    for version, status in ((b"HTTP/9.9", 505), (b"HTTP/2.0", 505), (b"HTTP/0.9", 505),
+                            (b"HTTP/1.-5", 400), (b"HTTP/1.257", 400), (b"HTTP/-255.1", 400),
+                            (b"HTTP/1.1x", 400), (b"http/1.1", 400), (b"HTTP/1", 400),
+                            (b"HTTP/01.1", 400), (b"HTTP/1.01", 400)):
+        raw, closed, took = _exchange(port, b"GET /v1/openapi.json " + version +
+                                      b"\r\nHost: x\r\n\r\n", 8)
+        ctx.log("%r: %r closed %s", version, raw[:40], closed)
+        _one_error(raw, status)
+        assert closed and took < 2.5, (version, closed, took)
+    raw, closed, _ = _exchange(port, b"GET /v1/me HTTP/1.0\r\n" + auth + b"\r\n")
+    assert raw.startswith(b"HTTP/1.0 200") or raw.startswith(b"HTTP/1.1 200"), raw[:80]
+    # 4. Header lines: without a colon, space before the colon, too many, too large;
+    # the target too long.
+    for req, status in (
+            (b"GET /v1/me HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", 400),
+            (b"GET /v1/me HTTP/1.1\r\nHost : x\r\n\r\n", 400),
+            (b"GET /v1/me HTTP/1.1\r\n" + b"".join(b"X-H%d: v\r\n" % i
+                                                   for i in range(200)) + b"\r\n", 431),
+            (b"GET /v1/me HTTP/1.1\r\nX-Big: " + b"v" * 20000 + b"\r\n\r\n", 431),
+            (b"GET /v1/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414)):
+        raw, closed, took = _exchange(port, req, 8)
+        ctx.log("%r...: %r closed %s", req[:30], raw[:40], closed)
+        _one_error(raw, status)
+        assert closed and took < 2.5, (req[:30], closed, took)
+    # 5. Chunked bodies: a bad size, sizes over the limit; a good one is read.
+    post = b"POST /v1/tenants HTTP/1.1\r\nHost: x\r\n" + auth + js
+    for body, status in ((b"zz\r\nabc\r\n0\r\n\r\n", 400),
+                         (b"-1\r\nabc\r\n0\r\n\r\n", 400),
+                         (b"ffffffffffffffffffff\r\n", 400),
+                         (b"ffffffffffff\r\n", 413),
+                         (b"0x10\r\n" + b" " * 16 + b"\r\n0\r\n\r\n", 400),
+                         (b"5;ext=1\r\nabcde\r\n0\r\n\r\n", 400),
+                         (b"10000\r\n" + b" " * 0x10000 + b"\r\n1\r\n \r\n0\r\n\r\n",
+                          413)):
+        raw, closed, took = _exchange(port, post + b"Transfer-Encoding: chunked\r\n\r\n" +
+                                      body, 8)
+        ctx.log("chunked %r: %r closed %s", body[:12], raw[:40], closed)
+        _one_error(raw, status)
+        assert closed and took < 2.5, (body[:12], closed, took)
+    raw, closed, _ = _exchange(port, post + b"Transfer-Encoding: chunked\r\n"
+                               b"Connection: close\r\n\r\n"
+                               b"c\r\n{\"id\":\"chnk\"\r\n1\r\n}\r\n0\r\n\r\n")
+    assert _status_of(raw) == 201, raw[:200]
+    # 6. Methods.
+    for m in (b"TRACE", b"CONNECT", b"HEAD", b"FOO"):
+        target = b"127.0.0.1:22" if m == b"CONNECT" else b"/v1/me"
+        raw, closed, _ = _exchange(port, m + b" " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        ctx.log("%r: %r", m, raw[:40])
+        _one_error(raw, 501)
+        assert closed, m
+    # 7. Paths: encoded NUL, dot segments.
+    for path in (b"/v1/tenants/%00", b"/v1/tenants/a%00b", b"/v1/tenants/..%2F..%2Fmetrics",
+                 b"/v1/../metrics", b"/v1/tenants/%2e%2e/x", b"/v1/tenants/%"):
+        raw, closed, _ = _exchange(port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n" + auth +
+                                   b"Connection: close\r\n\r\n")
+        ctx.log("%r: %r", path, raw[:40])
+        j = _one_error(raw, 404)
+        assert j["error"] in ("route_not_found", "not_found"), j
+    # 8. Pipelining: bad then good (the good one is not read), good then bad.
+    good = b"GET /v1/me HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n"
+    raw, closed, _ = _exchange(port, b"GET /v1/me HTTP/9.9\r\n\r\n" + good)
+    _one_error(raw, 505)
+    assert closed, raw
+    raw, closed, _ = _exchange(port, good + b"GET /v1/me HTTP/1.1\r\nBad line\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200") and _answers(raw) == 2, raw[:400]
+    assert b"HTTP/1.1 400 Bad Request" in raw and closed, raw[-300:]
+    # 9. Expect: 100-continue with a body under the limit.
+    s = _raw(port, "127.0.0.1", post + b"Expect: 100-continue\r\nContent-Length: 13\r\n"
+             b"Connection: close\r\n\r\n")
+    s.settimeout(3)
+    first = s.recv(4096)
+    assert first.startswith(b"HTTP/1.1 100 Continue"), first
+    s.sendall(b'{"id":"cont"}')
+    raw, _ = _read_all(s, 5)
+    s.close()
+    raw = first.split(b"\r\n\r\n", 1)[1] + raw
+    assert _status_of(raw) == 201, raw
+    expect(a.op.get("/v1/tenants/cont"), 200)
+    a.t.check_alive()
+    assert_request_ids(a.t)
+
+
 def case_sse_long_stream(ctx):
     """An event stream through the API lives past the listener's idle `timeout`: its
     client sends nothing once it asked (that is what a stream is), which evhttp's read

@@ -22,10 +22,11 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 PHRASES = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content",
            400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict",
-           413: "Payload Too Large", 415: "Unsupported Media Type",
+           413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
            422: "Unprocessable Entity", 429: "Too Many Requests",
            431: "Request Header Fields Too Large", 500: "Internal Server Error",
-           501: "Not Implemented", 503: "Service Unavailable"}
+           501: "Not Implemented", 503: "Service Unavailable",
+           505: "HTTP Version Not Supported"}
 
 
 def check_phrase(status, reason, what):
