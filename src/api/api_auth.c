@@ -27,6 +27,7 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include "api/api_conns.h"
 #include "api/api_keycache.h"
 #include "db/db.h"
 #include "kv/kv.h"
@@ -229,11 +230,17 @@ static struct fail_slot *slot_of(struct api_auth *au, const char *addr)
 	return &au->slots[h % FAIL_SLOTS];
 }
 
-/* Seconds until the source may try again, or 0. */
-static unsigned limited(struct api_auth *au, const char *addr)
+/* Seconds until the source may try again, or 0. A source is an IPv4 address or an
+ * IPv6 /64 (api_source_key): a host rotating its addresses through its prefix has
+ * one budget, not 2^64. */
+static unsigned limited(struct api_auth *au, const char *src)
 {
-	struct fail_slot *s = slot_of(au, addr);
+	char addr[64];
+	struct fail_slot *s;
 	time_t now = time(NULL);
+
+	api_source_key(src, addr, sizeof(addr));
+	s = slot_of(au, addr);
 
 	if (strcmp(s->addr, addr) != 0 || now - s->start >= FAIL_WINDOW)
 		return 0;
@@ -242,10 +249,14 @@ static unsigned limited(struct api_auth *au, const char *addr)
 	return (unsigned)(FAIL_WINDOW - (now - s->start));
 }
 
-static void count_failure(struct api_auth *au, const char *addr)
+static void count_failure(struct api_auth *au, const char *src)
 {
-	struct fail_slot *s = slot_of(au, addr);
+	char addr[64];
+	struct fail_slot *s;
 	time_t now = time(NULL);
+
+	api_source_key(src, addr, sizeof(addr));
+	s = slot_of(au, addr);
 
 	api_metrics(au->api)->auth_failed++;
 	if (strcmp(s->addr, addr) != 0 || now - s->start >= FAIL_WINDOW) {

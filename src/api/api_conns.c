@@ -5,8 +5,11 @@
  */
 #include "api/api_conns.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "addrtab.h"
 
@@ -68,4 +71,25 @@ unsigned api_conns_of(const struct api_conns *c, const struct sockaddr *sa)
 unsigned api_conns_sources(const struct api_conns *c)
 {
 	return c ? (unsigned)addrtab_size(c->by_src) : 0;
+}
+
+void api_source_key(const char *addr, char *out, size_t len)
+{
+	struct in6_addr a6;
+	char text[INET6_ADDRSTRLEN];
+
+	if (!out || !len)
+		return;
+	if (!addr || inet_pton(AF_INET6, addr, &a6) != 1) {
+		snprintf(out, len, "%s", addr ? addr : "");
+		return;
+	}
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		inet_ntop(AF_INET, &a6.s6_addr[12], text, sizeof(text));
+		snprintf(out, len, "%s", text);
+		return;
+	}
+	memset(&a6.s6_addr[8], 0, 8);
+	inet_ntop(AF_INET6, &a6, text, sizeof(text));
+	snprintf(out, len, "%s/64", text);
 }

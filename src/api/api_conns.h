@@ -33,6 +33,14 @@ void api_conns_remove(struct api_conns *c, const struct sockaddr *sa);
 /** Connections counted for sa's source. */
 unsigned api_conns_of(const struct api_conns *c, const struct sockaddr *sa);
 
+/**
+ * The key the API counts a source's requests by (failed authentications), from the
+ * address text evhttp gives: an IPv4 address (or an IPv4-mapped IPv6 one) as itself,
+ * an IPv6 address as its /64 ("2001:db8:1:2::/64": one host may hold the whole
+ * prefix), anything else (a Unix socket's "unix") as given.
+ */
+void api_source_key(const char *addr, char *out, size_t len);
+
 /** Distinct sources holding connections. */
 unsigned api_conns_sources(const struct api_conns *c);
 

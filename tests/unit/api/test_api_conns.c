@@ -175,6 +175,33 @@ static void test_churn_matches_model(void **state)
 	api_conns_destroy(c);
 }
 
+/* The key failed authentications are counted by: an IPv6 source's /64, an IPv4
+ * address (also written IPv4-mapped) as itself. */
+static void test_source_key(void **state)
+{
+	char a[64], b[64];
+
+	(void)state;
+	api_source_key("2001:db8:1:2::1", a, sizeof(a));
+	api_source_key("2001:db8:1:2:ffff:ffff:ffff:fffe", b, sizeof(b));
+	assert_string_equal(a, "2001:db8:1:2::/64");
+	assert_string_equal(a, b);
+	api_source_key("2001:db8:1:3::1", b, sizeof(b));
+	assert_string_not_equal(a, b);
+	api_source_key("::1", a, sizeof(a));
+	assert_string_equal(a, "::/64");
+	api_source_key("127.0.0.9", a, sizeof(a));
+	assert_string_equal(a, "127.0.0.9");
+	api_source_key("::ffff:127.0.0.9", b, sizeof(b));
+	assert_string_equal(b, "127.0.0.9");
+	api_source_key("127.0.0.10", b, sizeof(b));
+	assert_string_not_equal(a, b);
+	api_source_key("unix", a, sizeof(a));
+	assert_string_equal(a, "unix");
+	api_source_key(NULL, a, sizeof(a));
+	assert_string_equal(a, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_other_families_not_counted),
 		cmocka_unit_test(test_distinct_source_cap),
 		cmocka_unit_test(test_churn_matches_model),
+		cmocka_unit_test(test_source_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
