@@ -345,8 +345,8 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
  * Reading is timed here (evhttp's read timeout is off, see on_check): nothing in or
  * out for the timeout while evhttp waits for a request closes the connection, with
  * 408 when a request had begun (evhttp closed it without a word). While evhttp
- * serves a request or writes its answer it does not read: its write timeout and the
- * request deadline hold then. After wire_answer(): the linger is over.
+ * serves a request or writes its answer it does not wait for one: its write timeout
+ * and the request deadline hold then. After wire_answer(): the linger is over.
  */
 static void on_idle(evutil_socket_t fd, short what, void *arg)
 {
@@ -361,9 +361,14 @@ static void on_idle(evutil_socket_t fd, short what, void *arg)
 			shutdown(s, SHUT_RDWR);
 		return;
 	}
-	if (!(bufferevent_get_enabled(w->bev) & EV_READ) || now - w->last_ms < idle_ms) {
-		idle_arm(w, (bufferevent_get_enabled(w->bev) & EV_READ) ?
-			 idle_ms - (now - w->last_ms) : idle_ms);
+	/* evhttp serving a request or writing (an event stream writes for as long as it
+	 * lives, with its own timing, src/events) is not waiting for one. */
+	if (!(bufferevent_get_enabled(w->bev) & EV_READ) || w->inflight || w->state != W_HDR) {
+		idle_arm(w, idle_ms);
+		return;
+	}
+	if (now - w->last_ms < idle_ms) {
+		idle_arm(w, idle_ms - (now - w->last_ms));
 		return;
 	}
 	if (w->partial) {

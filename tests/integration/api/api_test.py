@@ -1089,8 +1089,39 @@ def case_edges(ctx):
     raw = first.split(b"\r\n\r\n", 1)[1] + raw
     assert _status_of(raw) == 201, raw
     expect(a.op.get("/v1/tenants/cont"), 200)
+    # 10. An idle keep-alive connection is closed after the timeout without a word.
+    s = _raw(port, "127.0.0.1", good)
+    raw, closed = _read_all(s, 6)
+    s.close()
+    assert _answers(raw) == 1 and raw.startswith(b"HTTP/1.1 200") and closed, raw[-200:]
     a.t.check_alive()
     assert_request_ids(a.t)
+
+
+def case_big_body(ctx):
+    """A body_limit over 64 KB is honoured: bodies up to it are read whole, as one
+    Content-Length body or one chunk (evhttp takes a body only once all of it is
+    buffered, and the connection's input held 64 KB), and one byte over gets 413."""
+    a = apimode.start(ctx, extra={"timeout": 3000, "body_limit": 1048576})
+    port, auth = a.port, b"Authorization: Bearer " + a.op_key.encode() + b"\r\n"
+    post = (b"POST /v1/tenants HTTP/1.1\r\nHost: x\r\n" + auth +
+            b"Content-Type: application/json\r\nConnection: close\r\n")
+    body = b'{"id":"big","name":"' + b"x" * 200 + b'"}'
+    body += b" " * (1048576 - len(body))
+    raw, closed, took = _exchange(port, post + b"Content-Length: %d\r\n\r\n" % len(body) +
+                                  body, 10)
+    ctx.log("1 MB body: %r after %.2f s", raw[:40], took)
+    assert _status_of(raw) == 201 and took < 3, (raw[:200], took)
+    body = body.replace(b'"big"', b'"bih"')
+    raw, closed, took = _exchange(port, post + b"Transfer-Encoding: chunked\r\n\r\n" +
+                                  b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n", 10)
+    ctx.log("1 MB chunk: %r after %.2f s", raw[:40], took)
+    assert _status_of(raw) == 201 and took < 3, (raw[:200], took)
+    raw, closed, took = _exchange(port, post + b"Content-Length: %d\r\n\r\n" %
+                                  (len(body) + 1) + body + b" ", 10)
+    _one_error(raw, 413, "payload_too_large")
+    expect(a.op.get("/v1/tenants/bih"), 200)
+    a.t.check_alive()
 
 
 def case_sse_long_stream(ctx):
