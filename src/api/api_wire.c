@@ -65,7 +65,8 @@
 /* Bytes read ahead of evhttp, in each of the two bufferevents (evhttp reads nothing
  * while it writes a response): past it the socket is not read, so a client that
  * sends without reading meets TCP's own flow control. Holds a request's headers
- * (HDR_MAX) with room to spare; a body is taken out as it arrives. */
+ * (HDR_MAX) with room to spare; the filter's own input holds more when body_limit
+ * is larger (evhttp takes a body only whole: see new_bev). */
 #define IN_MAX (64u << 10)
 /* A request's target, its header lines, a chunk size line, a refused connection's
  * last words. */
