@@ -15,7 +15,8 @@
  * once it is whole and sound) and follows its body to its end, so that it knows where
  * the next request begins: a request line that is not METHOD SP target SP HTTP/1.0|1.1
  * (400; 505 for another major version: evhttp would echo the version in its answer),
- * a method not served (501), a target over TARGET_MAX (414), more than HDR_LINES_MAX
+ * a method not served (501), an HTTP/1.1 request without one Host (400), a target
+ * over TARGET_MAX (414), more than HDR_LINES_MAX
  * header lines or a head over HDR_MAX (431), a header line without a colon, with space
  * before it, folded or holding a control character (400), a body length two readers
  * could take differently (400), a Content-Length over body_limit (413 at once: evhttp
@@ -616,7 +617,8 @@ static int head_scan(struct wire *w, const char *p, size_t n, size_t *used,
 		     struct verdict *v)
 {
 	size_t pos = 0, lines = 0;
-	unsigned n_cl = 0, n_te = 0;
+	unsigned n_cl = 0, n_te = 0, n_host = 0;
+	bool http11 = false;
 	bool chunked = false, cl_bad = false;
 	uint64_t cl = 0;
 
@@ -643,6 +645,7 @@ static int head_scan(struct wire *w, const char *p, size_t n, size_t *used,
 		if (pos == 0) {
 			if (request_line(line, len, v))
 				return -1;
+			http11 = line[len - 1] == '1';
 		} else if (len == 0) {
 			*used = (size_t)(lf - p) + 1;
 			break;
@@ -679,6 +682,9 @@ static int head_scan(struct wire *w, const char *p, size_t n, size_t *used,
 					else if (cl <= UINT64_MAX / 20)
 						cl = cl * 10 + (uint64_t)(*d - '0');
 				}
+			} else if ((size_t)(colon - line) == 4 &&
+				   strncasecmp(line, "Host", 4) == 0) {
+				n_host++;
 			} else if ((size_t)(colon - line) == 17 &&
 				   strncasecmp(line, "Transfer-Encoding", 17) == 0) {
 				n_te++;
@@ -688,6 +694,11 @@ static int head_scan(struct wire *w, const char *p, size_t n, size_t *used,
 		}
 		pos = (size_t)(lf - p) + 1;
 	}
+	/* RFC 9112 3.2: an HTTP/1.1 request has one Host; two would let two readers
+	 * take different ones. */
+	if (n_host > 1 || (http11 && !n_host))
+		return refusal(v, 400, "bad_request", "an HTTP/1.1 request needs exactly one "
+			       "Host header");
 	if (n_cl > 1 || n_te > 1 || (n_te && (n_cl || !chunked)) || cl_bad)
 		return refusal(v, 400, "bad_request", "the body's length is ambiguous "
 			       "(Transfer-Encoding with Content-Length, or either twice)");

@@ -1027,9 +1027,17 @@ def case_edges(ctx):
     for req, status in (
             (b"GET /v1/me HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", 400),
             (b"GET /v1/me HTTP/1.1\r\nHost : x\r\n\r\n", 400),
-            (b"GET /v1/me HTTP/1.1\r\n" + b"".join(b"X-H%d: v\r\n" % i
+            (b"GET /v1/me HTTP/1.1\r\nX-A: a\r\n b\r\nHost: x\r\n\r\n", 400),
+            (b"GET /v1/me HTTP/1.1\r\nX-A: a\x00b\r\nHost: x\r\n\r\n", 400),
+            (b"GET /v1/me HTTP/1.1\r\nX-A: a\rb\r\nHost: x\r\n\r\n", 400),
+            (b"GET /v1/me HTTP/1.1\r\n" + auth + b"\r\n", 400),
+            (b"GET /v1/me HTTP/1.1\r\nHost: x\r\nHost: y\r\n" + auth + b"\r\n", 400),
+            (b"POST /v1/tenants HTTP/1.1\r\nHost: x\r\n" + auth + js +
+             b"Expect: 200-ok\r\nContent-Length: 2\r\n\r\n", 417),
+            (b"GET /v1/me HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i
                                                    for i in range(200)) + b"\r\n", 431),
-            (b"GET /v1/me HTTP/1.1\r\nX-Big: " + b"v" * 20000 + b"\r\n\r\n", 431),
+            (b"GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 20000 + b"\r\n\r\n",
+             431),
             (b"GET /v1/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414)):
         raw, closed, took = _exchange(port, req, 8)
         ctx.log("%r...: %r closed %s", req[:30], raw[:40], closed)
@@ -1061,20 +1069,27 @@ def case_edges(ctx):
         ctx.log("%r: %r", m, raw[:40])
         _one_error(raw, 501)
         assert closed, m
-    # 7. Paths: encoded NUL, dot segments.
+    # An absolute-form target is served as its path; HTTP/1.0 needs no Host.
+    raw, closed, _ = _exchange(port, b"GET http://evil.example/v1/me HTTP/1.1\r\nHost: x\r\n" +
+                               auth + b"Connection: close\r\n\r\n")
+    assert _status_of(raw) == 200, raw[:100]
+    # 7. Paths: encoded NUL, dot segments, bytes outside ASCII.
     for path in (b"/v1/tenants/%00", b"/v1/tenants/a%00b", b"/v1/tenants/..%2F..%2Fmetrics",
-                 b"/v1/../metrics", b"/v1/tenants/%2e%2e/x", b"/v1/tenants/%"):
+                 b"/v1/../metrics", b"/v1/tenants/%2e%2e/x", b"/v1/tenants/%",
+                 b"/v1/tenants/%C3%A9"):
         raw, closed, _ = _exchange(port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n" + auth +
                                    b"Connection: close\r\n\r\n")
         ctx.log("%r: %r", path, raw[:40])
         j = _one_error(raw, 404)
         assert j["error"] in ("route_not_found", "not_found"), j
+    raw, closed, _ = _exchange(port, b"GET /v1/tenants/\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n")
+    _one_error(raw, 400, "bad_request")
     # 8. Pipelining: bad then good (the good one is not read), good then bad.
     good = b"GET /v1/me HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n"
     raw, closed, _ = _exchange(port, b"GET /v1/me HTTP/9.9\r\n\r\n" + good)
     _one_error(raw, 505)
     assert closed, raw
-    raw, closed, _ = _exchange(port, good + b"GET /v1/me HTTP/1.1\r\nBad line\r\n\r\n")
+    raw, closed, _ = _exchange(port, good + b"GET /v1/me HTTP/1.1\r\nHost: x\r\nBad line\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200") and _answers(raw) == 2, raw[:400]
     assert b"HTTP/1.1 400 Bad Request" in raw and closed, raw[-300:]
     # 9. Expect: 100-continue with a body under the limit.
