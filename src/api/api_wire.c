@@ -16,8 +16,8 @@
  * the next request begins: a request line that is not METHOD SP target SP HTTP/1.0|1.1
  * (400; 505 for another major version: evhttp would echo the version in its answer),
  * a method not served (501), an HTTP/1.1 request without one Host (400), a target
- * over TARGET_MAX (414), more than HDR_LINES_MAX
- * header lines or a head over HDR_MAX (431), a header line without a colon, with space
+ * over API_TARGET_MAX (414), more than API_HEAD_LINES_MAX
+ * header lines or a head over API_HEAD_MAX (431), a header line without a colon, with space
  * before it, folded or holding a control character (400), a body length two readers
  * could take differently (400), a Content-Length over body_limit (413 at once: evhttp
  * would drain the body, or wait for it, and then close without a word), a chunk size
@@ -55,10 +55,10 @@
 #include <openssl/rand.h>
 
 #include "api/api_conns.h"
+#include "api/api_head.h"
 #include "http_phrase.h"
 #include "log.h"
 
-#define HDR_MAX 16384
 /* Bytes of a connection's output handed to its socket bufferevent at a time: the
  * rest waits in the filter's output, where evhttp (and an event stream) see it as not
  * yet written. */
@@ -66,13 +66,10 @@
 /* Bytes read ahead of evhttp, in each of the two bufferevents (evhttp reads nothing
  * while it writes a response): past it the socket is not read, so a client that
  * sends without reading meets TCP's own flow control. Holds a request's headers
- * (HDR_MAX) with room to spare; the filter's own input holds more when body_limit
+ * (API_HEAD_MAX) with room to spare; the filter's own input holds more when body_limit
  * is larger (evhttp takes a body only whole: see new_bev). */
 #define IN_MAX (64u << 10)
-/* A request's target, its header lines, a chunk size line, a refused connection's
- * last words. */
-#define TARGET_MAX 8192
-#define HDR_LINES_MAX 100
+/* A chunk size line, a refused connection's last words. */
 #define CHUNK_LINE_MAX 64
 #define LINGER_MS 2000
 
@@ -81,10 +78,6 @@ enum wstate { W_HDR = 0, W_PASS, W_SKIP, W_RAW, W_SINK };
  * trailer lines; a refused connection's input, dropped. */
 enum istate { I_HEAD = 0, I_BODY, I_CSIZE, I_CDATA, I_CCRLF, I_TRAILER, I_SINK };
 
-struct verdict {
-	int         status;
-	const char *code, *message;
-};
 
 struct wire {
 	struct api_listener *l;
@@ -109,7 +102,7 @@ struct wire {
 	size_t               in_trailer;
 	uint64_t             last_ms;   /**< a byte in or out */
 	unsigned             inflight;  /**< requests passed whole, not yet answered */
-	struct verdict       pending;   /**< a refusal waiting for those answers */
+	struct api_verdict       pending;   /**< a refusal waiting for those answers */
 };
 
 static const char *code_of(int status)
@@ -544,193 +537,33 @@ void api_wire_release(struct api_listener *l)
 	l->lev = NULL;
 }
 
-/* ---- the input side: each request's head checked, its body followed ---- */
+/* ---- the input side: each request's head checked (api_head.c), its body followed ---- */
 
-static bool tchar(unsigned char c)
+static int head_scan(struct wire *w, const char *p, size_t n, size_t *used,
+		     struct api_verdict *v)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
+	struct api_head h;
+	int rc = api_head_scan(p, n, w->l->body_limit, used, &h, v);
+
+	if (rc != 1)
+		return rc;
+	w->in_total = 0;
+	w->in_remain = h.length;
+	w->in = h.chunked ? I_CSIZE : h.length ? I_BODY : I_HEAD;
+	return 1;
 }
 
-static int refusal(struct verdict *v, int status, const char *code, const char *message)
+static int chunk_size(const char *p, size_t len, uint64_t *size, struct api_verdict *v)
+{
+	return api_chunk_size(p, len, size, v);
+}
+
+static int refusal(struct api_verdict *v, int status, const char *code, const char *message)
 {
 	v->status = status;
 	v->code = code;
 	v->message = message;
 	return -1;
-}
-
-/* METHOD SP target SP HTTP/1.x, nothing else. */
-static int request_line(const char *p, size_t n, struct verdict *v)
-{
-	static const char *const served[] = {"GET", "POST", "PUT", "PATCH", "DELETE",
-					     "OPTIONS"};
-	const char *sp1 = memchr(p, ' ', n), *sp2, *ver;
-	size_t m, t;
-	bool ok = false;
-
-	if (!sp1 || sp1 == p)
-		return refusal(v, 400, "bad_request", "malformed request line");
-	m = (size_t)(sp1 - p);
-	for (size_t i = 0; i < m; i++)
-		if (!tchar((unsigned char)p[i]))
-			return refusal(v, 400, "bad_request", "malformed request line");
-	sp2 = memchr(sp1 + 1, ' ', n - m - 1);
-	t = sp2 ? (size_t)(sp2 - sp1 - 1) : n - m - 1;
-	if (t > TARGET_MAX)
-		return refusal(v, 414, "uri_too_long", "the request target is longer than 8192 "
-			       "bytes");
-	if (!sp2 || t == 0)
-		return refusal(v, 400, "bad_request", "malformed request line");
-	for (size_t i = 0; i < t; i++)
-		if ((unsigned char)sp1[1 + i] <= 0x20 || (unsigned char)sp1[1 + i] >= 0x7f)
-			return refusal(v, 400, "bad_request", "malformed request target");
-	ver = sp2 + 1;
-	if ((size_t)(p + n - ver) != 8 || memcmp(ver, "HTTP/", 5) != 0 || ver[6] != '.' ||
-	    ver[5] < '0' || ver[5] > '9' || ver[7] < '0' || ver[7] > '9')
-		return refusal(v, 400, "bad_request", "malformed HTTP version");
-	if (ver[5] != '1' || (ver[7] != '0' && ver[7] != '1'))
-		return refusal(v, 505, "http_version_not_supported",
-			       "only HTTP/1.1 and HTTP/1.0 are served");
-	for (size_t i = 0; i < sizeof(served) / sizeof(served[0]); i++)
-		ok = ok || (strlen(served[i]) == m && memcmp(p, served[i], m) == 0);
-	if (!ok)
-		return refusal(v, 501, "not_implemented", "this method is not served");
-	return 0;
-}
-
-static bool value_is(const char *p, size_t n, const char *word)
-{
-	while (n && (*p == ' ' || *p == '\t'))
-		p++, n--;
-	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	return n == strlen(word) && strncasecmp(p, word, n) == 0;
-}
-
-/*
- * Reads a head from p (n bytes, at most HDR_MAX). Lines end in LF or CRLF, as evhttp
- * reads them. @return 0: not whole yet; 1: sound, *used its length and the body's
- * framing set in w; -1: refused, v says how.
- */
-static int head_scan(struct wire *w, const char *p, size_t n, size_t *used,
-		     struct verdict *v)
-{
-	size_t pos = 0, lines = 0;
-	unsigned n_cl = 0, n_te = 0, n_host = 0;
-	bool http11 = false;
-	bool chunked = false, cl_bad = false;
-	uint64_t cl = 0;
-
-	for (;;) {
-		const char *lf = memchr(p + pos, '\n', n - pos);
-		const char *line = p + pos, *colon;
-		size_t len;
-
-		if (!lf) {
-			if (pos == 0 && n > TARGET_MAX + 64)
-				return refusal(v, 414, "uri_too_long", "the request target is "
-					       "longer than 8192 bytes");
-			if (n >= HDR_MAX)
-				return refusal(v, 431, "headers_too_large", "the request's "
-					       "header is larger than 16384 bytes");
-			return 0;
-		}
-		len = (size_t)(lf - line);
-		if (len && line[len - 1] == '\r')
-			len--;
-		if (memchr(line, '\r', len) || memchr(line, 0, len))
-			return refusal(v, 400, "bad_request", "a control character in the "
-				       "request's header");
-		if (pos == 0) {
-			if (request_line(line, len, v))
-				return -1;
-			http11 = line[len - 1] == '1';
-		} else if (len == 0) {
-			*used = (size_t)(lf - p) + 1;
-			break;
-		} else {
-			if (++lines > HDR_LINES_MAX)
-				return refusal(v, 431, "headers_too_large", "more than 100 "
-					       "header lines");
-			colon = memchr(line, ':', len);
-			if (!colon || colon == line)
-				return refusal(v, 400, "bad_request", "a header line without a "
-					       "name and colon");
-			for (const char *c = line; c < colon; c++)
-				if (!tchar((unsigned char)*c))
-					return refusal(v, 400, "bad_request", "a header name "
-						       "that is not a token (space before "
-						       "the colon, or a folded line)");
-			for (const char *c = colon + 1; c < line + len; c++)
-				if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
-					return refusal(v, 400, "bad_request", "a control "
-						       "character in a header value");
-			if ((size_t)(colon - line) == 14 &&
-			    strncasecmp(line, "Content-Length", 14) == 0) {
-				const char *d = colon + 1, *e = line + len;
-
-				while (d < e && (*d == ' ' || *d == '\t'))
-					d++;
-				while (e > d && (e[-1] == ' ' || e[-1] == '\t'))
-					e--;
-				n_cl++;
-				cl_bad = cl_bad || d == e;
-				for (cl = 0; d < e; d++) {
-					if (*d < '0' || *d > '9')
-						cl_bad = true;
-					else if (cl <= UINT64_MAX / 20)
-						cl = cl * 10 + (uint64_t)(*d - '0');
-				}
-			} else if ((size_t)(colon - line) == 4 &&
-				   strncasecmp(line, "Host", 4) == 0) {
-				n_host++;
-			} else if ((size_t)(colon - line) == 17 &&
-				   strncasecmp(line, "Transfer-Encoding", 17) == 0) {
-				n_te++;
-				chunked = value_is(colon + 1, (size_t)(line + len - colon - 1),
-						   "chunked");
-			}
-		}
-		pos = (size_t)(lf - p) + 1;
-	}
-	/* RFC 9112 3.2: an HTTP/1.1 request has one Host; two would let two readers
-	 * take different ones. */
-	if (n_host > 1 || (http11 && !n_host))
-		return refusal(v, 400, "bad_request", "an HTTP/1.1 request needs exactly one "
-			       "Host header");
-	if (n_cl > 1 || n_te > 1 || (n_te && (n_cl || !chunked)) || cl_bad)
-		return refusal(v, 400, "bad_request", "the body's length is ambiguous "
-			       "(Transfer-Encoding with Content-Length, or either twice)");
-	if (n_cl && cl > w->l->body_limit)
-		return refusal(v, 413, "payload_too_large", "the body is larger than the "
-			       "configured limit");
-	w->in_total = 0;
-	w->in_remain = cl;
-	w->in = chunked ? I_CSIZE : cl ? I_BODY : I_HEAD;
-	return 1;
-}
-
-/* A chunk size line: 1 to 16 hexadecimal digits (no extension, no sign, no 0x). */
-static int chunk_size(const char *p, size_t len, uint64_t *size, struct verdict *v)
-{
-	uint64_t x = 0;
-
-	if (len && p[len - 1] == '\r')
-		len--;
-	if (len == 0 || len > 16)
-		return refusal(v, 400, "bad_request", "malformed chunk size");
-	for (size_t i = 0; i < len; i++) {
-		char c = p[i];
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-
-		if (d < 0)
-			return refusal(v, 400, "bad_request", "malformed chunk size");
-		x = x * 16 + (uint64_t)d;
-	}
-	*size = x;
-	return 0;
 }
 
 static void got_whole(struct wire *w)
@@ -773,7 +606,7 @@ static enum bufferevent_filter_result in_filter(struct evbuffer *src, struct evb
 			deadline_arm(w);
 	}
 	while ((len = evbuffer_get_length(src)) > 0) {
-		struct verdict v = {0};
+		struct api_verdict v = {0};
 		struct evbuffer_ptr eol;
 		size_t n, used = 0;
 		const char *p;
@@ -784,7 +617,7 @@ static enum bufferevent_filter_result in_filter(struct evbuffer *src, struct evb
 			evbuffer_drain(src, len);
 			continue;
 		case I_HEAD:
-			n = len < HDR_MAX ? len : HDR_MAX;
+			n = len < API_HEAD_MAX ? len : API_HEAD_MAX;
 			p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n);
 			if (!p)
 				return BEV_ERROR;
@@ -844,7 +677,7 @@ static enum bufferevent_filter_result in_filter(struct evbuffer *src, struct evb
 			eol = evbuffer_search(src, "\n", 1, NULL);
 			if (eol.pos < 0) {
 				if (w->in == I_CSIZE ? len > CHUNK_LINE_MAX :
-				    w->in_trailer + len > HDR_MAX) {
+				    w->in_trailer + len > API_HEAD_MAX) {
 					wire_refuse(w, w->in == I_CSIZE ? 400 : 431,
 						    w->in == I_CSIZE ? "bad_request" :
 						    "headers_too_large", w->in == I_CSIZE ?
@@ -882,7 +715,7 @@ static enum bufferevent_filter_result in_filter(struct evbuffer *src, struct evb
 			} else {
 				p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n);
 				w->in_trailer += n;
-				if (w->in_trailer > HDR_MAX) {
+				if (w->in_trailer > API_HEAD_MAX) {
 					wire_refuse(w, 431, "headers_too_large",
 						    "the request's trailer is too large");
 					evbuffer_drain(src, evbuffer_get_length(src));
@@ -986,7 +819,7 @@ static enum bufferevent_filter_result out_filter(struct evbuffer *src, struct ev
 			bool to_close;
 
 			if (end.pos < 0) {
-				if (len > HDR_MAX) {   /* not a response we understand */
+				if (len > API_HEAD_MAX) {   /* not a response we understand */
 					w->state = W_RAW;
 					continue;
 				}
@@ -1036,7 +869,7 @@ static enum bufferevent_filter_result out_filter(struct evbuffer *src, struct ev
 	 * now still goes out the ordinary way on a connection that stays open. */
 	if (w->pending.status && !w->inflight && w->state == W_HDR &&
 	    evbuffer_get_length(src) == 0) {
-		struct verdict v = w->pending;
+		struct api_verdict v = w->pending;
 
 		w->pending.status = 0;
 		wire_answer(w, v.status, v.code, v.message);
@@ -1119,8 +952,8 @@ static struct bufferevent *new_bev(struct event_base *base, void *arg)
 	bufferevent_setwatermark(sock, EV_READ, 0, IN_MAX);
 	/* The filter's input holds what evhttp needs whole: a head and a body (evhttp
 	 * takes a Content-Length body only once all of it is there). */
-	bufferevent_setwatermark(f, EV_READ, 0, IN_MAX > w->l->body_limit + HDR_MAX + 256 ?
-				 IN_MAX : (size_t)w->l->body_limit + HDR_MAX + 256);
+	bufferevent_setwatermark(f, EV_READ, 0, IN_MAX > w->l->body_limit + API_HEAD_MAX + 256 ?
+				 IN_MAX : (size_t)w->l->body_limit + API_HEAD_MAX + 256);
 	w->bev = f;
 	wire_opened(w->l);   /* from here wire_free counts it out */
 	if (!evbuffer_add_cb(bufferevent_get_output(f), on_added, w) ||
