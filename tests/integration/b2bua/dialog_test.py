@@ -667,6 +667,23 @@ def case_reinvite_488_keeps_call(ctx):
     _one_end(ctx, t, result="answered", cause="bye_a")
 
 
+def _reliable_183(ctx, call_timeout=60):
+    """A calls, B answers the INVITE with a reliable 183 and trunxd PRACKs it: returns
+    (a, b, t, call, inv, prack), the PRACK not yet answered."""
+    a, b, t = _setup(ctx)
+    call = _Call(a, t, **({"timeout": call_timeout} if call_timeout else {}))
+    call.start()
+    inv = b.wait_request("INVITE", timeout=10)
+    if inv is None:
+        raise AssertionError("B got no INVITE")
+    _respond_tagged(b, inv, 183, "pp", body=ua.sdp(b.ip, b.media_port),
+                    headers=("Require: 100rel", "RSeq: 1"))
+    prack = b.wait_request("PRACK", timeout=5)
+    if prack is None:
+        raise AssertionError("B's reliable 183 was not PRACKed")
+    return a, b, t, call, inv, prack
+
+
 def case_prack_unanswered_cancel(ctx):
     """B sends a reliable 183 and then goes silent: trunxd's PRACK and, once A cancels,
     its CANCEL get no answer. A gets 487 at once, the call is gone before the PRACK
@@ -709,16 +726,8 @@ def case_prack_unanswered(ctx):
     480, cause local_408), one record is written, and once every transaction is over
     nothing of the call may stay allocated (the sanitizer build reports leaks at the
     stop)."""
-    a, b, t = _setup(ctx)
-    call = _Call(a, t, timeout=60)   # A's final comes 16 s or more after its INVITE
-    call.start()
-    inv = b.wait_request("INVITE", timeout=10)
-    if inv is None:
-        raise AssertionError("B got no INVITE")
-    _respond_tagged(b, inv, 183, "pp", body=ua.sdp(b.ip, b.media_port),
-                    headers=("Require: 100rel", "RSeq: 1"))
-    if b.wait_request("PRACK", timeout=5) is None:
-        raise AssertionError("B's reliable 183 was not PRACKed")
+    # A's final comes 16 s or more after its INVITE
+    a, b, t, call, inv, _ = _reliable_183(ctx)
     if b.wait_request("CANCEL", timeout=25) is None:
         raise AssertionError("no CANCEL of the INVITE while its PRACK went unanswered")
     t0 = time.monotonic()
@@ -740,16 +749,8 @@ def case_prack_unanswered_b_cancelled(ctx):
     487 ends the call as the PRACK's timeout would have (A gets 480, cause local_408),
     and nothing of the call stays allocated (the sanitizer build reports leaks at the
     stop)."""
-    a, b, t = _setup(ctx)
-    call = _Call(a, t, timeout=60)   # A's final comes 16 s or more after its INVITE
-    call.start()
-    inv = b.wait_request("INVITE", timeout=10)
-    if inv is None:
-        raise AssertionError("B got no INVITE")
-    _respond_tagged(b, inv, 183, "pp", body=ua.sdp(b.ip, b.media_port),
-                    headers=("Require: 100rel", "RSeq: 1"))
-    if b.wait_request("PRACK", timeout=5) is None:
-        raise AssertionError("B's reliable 183 was not PRACKed")
+    # A's final comes 16 s or more after its INVITE
+    a, b, t, call, inv, _ = _reliable_183(ctx)
     t0 = time.monotonic()
     cancel = b.wait_request("CANCEL", timeout=25)
     if cancel is None:
@@ -775,16 +776,7 @@ def case_prack_callee_gone(ctx):
     both meet port unreachable. A gets a final, the call is gone, and once every
     transaction is over nothing of the call may stay allocated (the sanitizer build
     reports leaks at the stop)."""
-    a, b, t = _setup(ctx)
-    call = _Call(a, t, timeout=60)
-    call.start()
-    inv = b.wait_request("INVITE", timeout=10)
-    if inv is None:
-        raise AssertionError("B got no INVITE")
-    _respond_tagged(b, inv, 183, "pp", body=ua.sdp(b.ip, b.media_port),
-                    headers=("Require: 100rel", "RSeq: 1"))
-    if b.wait_request("PRACK", timeout=5) is None:
-        raise AssertionError("B's reliable 183 was not PRACKed")
+    a, b, t, call, inv, _ = _reliable_183(ctx)
     if b.wait_request("CANCEL", timeout=25) is None:
         raise AssertionError("no CANCEL of the INVITE while its PRACK went unanswered")
     b.close()
@@ -800,16 +792,7 @@ def case_prack_unanswered_stop(ctx):
     """trunxd is stopped while its PRACK of B's reliable 183 is out (the INVITE open):
     it exits cleanly and nothing of the call stays allocated (the stop shortens every
     timeout of the SIP stack, the PRACK's too; the sanitizer build reports leaks)."""
-    a, b, t = _setup(ctx)
-    call = _Call(a, t, timeout=60)
-    call.start()
-    inv = b.wait_request("INVITE", timeout=10)
-    if inv is None:
-        raise AssertionError("B got no INVITE")
-    _respond_tagged(b, inv, 183, "pp", body=ua.sdp(b.ip, b.media_port),
-                    headers=("Require: 100rel", "RSeq: 1"))
-    if b.wait_request("PRACK", timeout=5) is None:
-        raise AssertionError("B's reliable 183 was not PRACKed")
+    a, b, t, call, inv, _ = _reliable_183(ctx)
     time.sleep(1)
     rc = t.stop()
     if rc != 0:
@@ -824,17 +807,7 @@ def case_prack_refused_481(ctx):
     the call ends at once (A gets a final), one record is written, and once every
     transaction is over nothing of the call may stay allocated (the sanitizer build
     reports leaks at the stop)."""
-    a, b, t = _setup(ctx)
-    call = _Call(a, t)
-    call.start()
-    inv = b.wait_request("INVITE", timeout=10)
-    if inv is None:
-        raise AssertionError("B got no INVITE")
-    _respond_tagged(b, inv, 183, "pp", body=ua.sdp(b.ip, b.media_port),
-                    headers=("Require: 100rel", "RSeq: 1"))
-    prack = b.wait_request("PRACK", timeout=5)
-    if prack is None:
-        raise AssertionError("B's reliable 183 was not PRACKed")
+    a, b, t, call, inv, prack = _reliable_183(ctx, call_timeout=None)
     b.respond(prack, 481)
     call.join(10)
     if call.final is None or call.final.status < 300:
