@@ -92,6 +92,7 @@ struct wire {
 	bool                 counted;   /**< in l->conns */
 	bool                 idle;      /**< no request in progress (deadline off) */
 	bool                 partial;   /**< a request begun and not whole */
+	unsigned             blank_lines; /**< empty lines before this request line */
 	bool                 closing;   /**< answered here: shut once the answer is out */
 	bool                 shut;      /**< shutdown(SHUT_WR) done */
 	enum wstate          state;
@@ -569,6 +570,7 @@ static int refusal(struct api_verdict *v, int status, const char *code, const ch
 static void got_whole(struct wire *w)
 {
 	w->in = I_HEAD;
+	w->blank_lines = 0;
 	w->partial = false;
 	w->inflight++;
 }
@@ -617,6 +619,20 @@ static enum bufferevent_filter_result in_filter(struct evbuffer *src, struct evb
 			evbuffer_drain(src, len);
 			continue;
 		case I_HEAD:
+			/* RFC 9112 2.2: empty lines before a request line (a client's CRLF
+			 * after a body) are ignored, up to two; a third is a malformed
+			 * request line. */
+			p = (const char *)evbuffer_pullup(src, len < 2 ? (ev_ssize_t)len : 2);
+			if (!p)
+				return BEV_ERROR;
+			if (p[0] == '\r' && len < 2)
+				return moved ? BEV_OK : BEV_NEED_MORE;
+			if ((p[0] == '\n' || (p[0] == '\r' && p[1] == '\n')) &&
+			    w->blank_lines < 2) {
+				w->blank_lines++;
+				evbuffer_drain(src, p[0] == '\n' ? 1 : 2);
+				continue;
+			}
 			n = len < API_HEAD_MAX ? len : API_HEAD_MAX;
 			p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n);
 			if (!p)

@@ -1092,6 +1092,13 @@ def case_edges(ctx):
     raw, closed, _ = _exchange(port, good + b"GET /v1/me HTTP/1.1\r\nHost: x\r\nBad line\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 200") and _answers(raw) == 2, raw[:400]
     assert b"HTTP/1.1 400 Bad Request" in raw and closed, raw[-300:]
+    # 8b. An empty line before a request line (a client's CRLF after a body) is ignored
+    # (RFC 9112 2.2), two of them too; a third is a malformed request line.
+    raw, closed, _ = _exchange(port, b"\r\n" + good + b"\r\n\n" + good)
+    assert _answers(raw) == 2 and raw.count(b"HTTP/1.1 200") == 2, raw[:400]
+    raw, closed, _ = _exchange(port, b"\r\n\r\n\r\n" + good)
+    _one_error(raw, 400)
+    assert closed, raw
     # 9. Expect: 100-continue with a body under the limit.
     s = _raw(port, "127.0.0.1", post + b"Expect: 100-continue\r\nContent-Length: 13\r\n"
              b"Connection: close\r\n\r\n")
