@@ -215,6 +215,8 @@ bool api_principal_has(const struct api_principal *p, const char *scope);
 
 /* ---- one request ---- */
 
+struct wire;
+
 struct api_listener {
 	struct api                 *api;
 	struct evhttp              *http;
@@ -231,6 +233,7 @@ struct api_listener {
 	uint64_t                    body_limit;   /**< [api] body_limit */
 	bool                        full;      /**< accepting paused: open == max_open */
 	bool                        erred;     /**< accepting paused: an accept error */
+	struct wire                *wires;     /**< connections alive (api_wire.c) */
 };
 
 struct api_req {

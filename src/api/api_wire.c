@@ -80,7 +80,8 @@ enum istate { I_HEAD = 0, I_BODY, I_CSIZE, I_CDATA, I_CCRLF, I_TRAILER, I_SINK }
 
 
 struct wire {
-	struct api_listener *l;
+	struct api_listener *l;         /**< NULL once the listener is gone */
+	struct wire         *next, **pprev;   /**< in l->wires */
 	struct bufferevent  *bev;
 	struct event        *flush_ev;  /**< see on_added */
 	struct event        *check_ev;  /**< once evhttp gave the descriptor: its source */
@@ -529,6 +530,16 @@ int api_wire_guard(struct api_listener *l, struct event_base *base,
 
 void api_wire_release(struct api_listener *l)
 {
+	/* Connections whose bufferevent libevent has not finalized yet outlive l. */
+	while (l->wires) {
+		struct wire *w = l->wires;
+
+		l->wires = w->next;
+		w->l = NULL;
+		w->counted = false;
+		w->next = NULL;
+		w->pprev = NULL;
+	}
 	guarded_set(l, false);
 	if (l->resume_ev)
 		event_free(l->resume_ev);
@@ -922,14 +933,22 @@ static void on_added(struct evbuffer *b, const struct evbuffer_cb_info *info, vo
 		event_active(w->flush_ev, EV_TIMEOUT, 1);
 }
 
+/* libevent finalizes a freed bufferevent later (its free callback may run in
+ * event_base_free, after the API and its listeners are gone: api_wire_release has
+ * then detached the connection from its listener). */
 static void wire_free(void *arg)
 {
 	struct wire *w = arg;
 
 	evbuffer_remove_cb(bufferevent_get_output(w->sock), on_sock_out, w);
-	if (w->counted)
-		api_conns_remove(w->l->conns, (struct sockaddr *)&w->peer);
-	wire_closed(w->l);
+	if (w->l) {
+		if (w->counted)
+			api_conns_remove(w->l->conns, (struct sockaddr *)&w->peer);
+		wire_closed(w->l);
+		if (w->next)
+			w->next->pprev = w->pprev;
+		*w->pprev = w->next;
+	}
 	event_free(w->flush_ev);
 	event_free(w->check_ev);
 	event_free(w->deadline_ev);
@@ -972,6 +991,11 @@ static struct bufferevent *new_bev(struct event_base *base, void *arg)
 				 IN_MAX : (size_t)w->l->body_limit + API_HEAD_MAX + 256);
 	w->bev = f;
 	wire_opened(w->l);   /* from here wire_free counts it out */
+	w->next = w->l->wires;
+	if (w->next)
+		w->next->pprev = &w->next;
+	w->pprev = &w->l->wires;
+	w->l->wires = w;
 	if (!evbuffer_add_cb(bufferevent_get_output(f), on_added, w) ||
 	    !evbuffer_add_cb(bufferevent_get_output(sock), on_sock_out, w) ||
 	    !evbuffer_add_cb(bufferevent_get_input(f), on_in_drained, w)) {
