@@ -565,19 +565,6 @@ static int head_scan(struct wire *w, const char *p, size_t n, size_t *used,
 	return 1;
 }
 
-static int chunk_size(const char *p, size_t len, uint64_t *size, struct api_verdict *v)
-{
-	return api_chunk_size(p, len, size, v);
-}
-
-static int refusal(struct api_verdict *v, int status, const char *code, const char *message)
-{
-	v->status = status;
-	v->code = code;
-	v->message = message;
-	return -1;
-}
-
 static void got_whole(struct wire *w)
 {
 	w->in = I_HEAD;
@@ -721,10 +708,10 @@ static enum bufferevent_filter_result in_filter(struct evbuffer *src, struct evb
 				uint64_t size = 0;
 
 				p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n);
-				if (n > CHUNK_LINE_MAX || chunk_size(p, n - 1, &size, &v)) {
-					if (!v.status)
-						refusal(&v, 400, "bad_request",
-							"malformed chunk size");
+				if (n > CHUNK_LINE_MAX || api_chunk_size(p, n - 1, &size, &v)) {
+					if (!v.status)   /* too long to be one */
+						v = (struct api_verdict){400, "bad_request",
+									 "malformed chunk size"};
 					wire_refuse(w, v.status, v.code, v.message);
 					evbuffer_drain(src, evbuffer_get_length(src));
 					return moved ? BEV_OK : BEV_NEED_MORE;
