@@ -177,25 +177,79 @@ int api_head_scan(const char *p, size_t n, uint64_t body_limit, size_t *used,
 	return 1;
 }
 
-/* A chunk size line: 1 to 16 hexadecimal digits (no extension, no sign, no 0x). */
+/* Skips optional whitespace (RFC 9110 BWS: SP and HTAB) from i. */
+static size_t skip_ws(const char *p, size_t len, size_t i)
+{
+	while (i < len && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i;
+}
+
+/* A chunk extension's value from i: a token or a quoted-string (no control
+ * characters, backslash escapes a visible character). @return the index after it,
+ * or 0 when malformed. */
+static size_t ext_value(const char *p, size_t len, size_t i)
+{
+	size_t start = i;
+
+	if (i < len && p[i] != '"') {
+		while (i < len && tchar((unsigned char)p[i]))
+			i++;
+		return i > start ? i : 0;
+	}
+	for (i++; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '"')
+			return i + 1;
+		if (c == '\\' && i + 1 < len && (unsigned char)p[i + 1] >= 0x20 &&
+		    p[i + 1] != 0x7f)
+			i++;
+		else if ((c < 0x20 && c != '\t') || c == 0x7f || c == '\\')
+			return 0;
+	}
+	return 0;
+}
+
+/* A chunk size line: 1 to 16 hexadecimal digits (no sign, no 0x), then any chunk
+ * extensions (RFC 9112 7.1.1: ;name[=token|quoted-string], ignored once checked). */
 int api_chunk_size(const char *p, size_t len, uint64_t *size, struct api_verdict *v)
 {
 	uint64_t x = 0;
+	size_t i = 0;
 
 	if (len && p[len - 1] == '\r')
 		len--;
-	if (len == 0 || len > 16)
-		return refusal(v, 400, "bad_request", "malformed chunk size");
-	for (size_t i = 0; i < len; i++) {
+	for (; i < len; i++) {
 		char c = p[i];
 		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
 			c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 
 		if (d < 0)
+			break;
+		if (i == 16)
 			return refusal(v, 400, "bad_request", "malformed chunk size");
 		x = x * 16 + (uint64_t)d;
+	}
+	if (i == 0)
+		return refusal(v, 400, "bad_request", "malformed chunk size");
+	while ((i = skip_ws(p, len, i)) < len) {
+		size_t name;
+
+		if (p[i] != ';')
+			return refusal(v, 400, "bad_request", "malformed chunk size");
+		i = name = skip_ws(p, len, i + 1);
+		while (i < len && tchar((unsigned char)p[i]))
+			i++;
+		if (i == name)
+			return refusal(v, 400, "bad_request", "malformed chunk extension");
+		i = skip_ws(p, len, i);
+		if (i < len && p[i] == '=') {
+			i = ext_value(p, len, skip_ws(p, len, i + 1));
+			if (i == 0)
+				return refusal(v, 400, "bad_request", "malformed chunk extension");
+		}
 	}
 	*size = x;
 	return 0;
 }
-

@@ -32,7 +32,8 @@ struct api_head {
 int api_head_scan(const char *p, size_t n, uint64_t body_limit, size_t *used,
 		  struct api_head *h, struct api_verdict *v);
 
-/** A chunk size line without its LF (a CR before it is allowed): 1-16 hex digits.
+/** A chunk size line without its LF (a CR before it is allowed): 1-16 hex digits,
+ * then any chunk extensions, which are checked and ignored.
  * @return 0 with *size, or -1 with v. */
 int api_chunk_size(const char *p, size_t len, uint64_t *size, struct api_verdict *v);
 

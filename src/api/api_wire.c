@@ -37,6 +37,7 @@
  */
 #include "api/api_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +70,8 @@
  * (API_HEAD_MAX) with room to spare; the filter's own input holds more when body_limit
  * is larger (evhttp takes a body only whole: see new_bev). */
 #define IN_MAX (64u << 10)
-/* A chunk size line, a refused connection's last words. */
-#define CHUNK_LINE_MAX 64
+/* A chunk size line with its extensions, a refused connection's last words. */
+#define CHUNK_LINE_MAX 256
 #define LINGER_MS 2000
 
 enum wstate { W_HDR = 0, W_PASS, W_SKIP, W_RAW, W_SINK };
@@ -726,6 +727,17 @@ static enum bufferevent_filter_result in_filter(struct evbuffer *src, struct evb
 				w->in_remain = size;
 				w->in = size ? I_CDATA : I_TRAILER;
 				w->in_trailer = 0;
+				/* evhttp takes no extension: it gets the size alone, in no
+				 * more bytes than the line had. */
+				char line[24];
+				int m = snprintf(line, sizeof line, "%" PRIx64 "%s", size,
+						 n >= 2 && p[n - 2] == '\r' ? "\r\n" : "\n");
+
+				evbuffer_drain(src, n);
+				evbuffer_add(dst, line, (size_t)m);
+				room -= (size_t)m;
+				moved = true;
+				continue;
 			} else {
 				p = (const char *)evbuffer_pullup(src, (ev_ssize_t)n);
 				w->in_trailer += n;

@@ -1050,7 +1050,11 @@ def case_edges(ctx):
                          (b"ffffffffffffffffffff\r\n", 400),
                          (b"ffffffffffff\r\n", 413),
                          (b"0x10\r\n" + b" " * 16 + b"\r\n0\r\n\r\n", 400),
-                         (b"5;ext=1\r\nabcde\r\n0\r\n\r\n", 400),
+                         (b"5;\r\nabcde\r\n0\r\n\r\n", 400),
+                         (b"5;=1\r\nabcde\r\n0\r\n\r\n", 400),
+                         (b"5;a=\"open\r\nabcde\r\n0\r\n\r\n", 400),
+                         (b"5;a=b c\r\nabcde\r\n0\r\n\r\n", 400),
+                         (b"5" + b";a" * 200 + b"\r\nabcde\r\n0\r\n\r\n", 400),
                          (b"10000\r\n" + b" " * 0x10000 + b"\r\n1\r\n \r\n0\r\n\r\n",
                           413)):
         raw, closed, took = _exchange(port, post + b"Transfer-Encoding: chunked\r\n\r\n" +
@@ -1061,6 +1065,12 @@ def case_edges(ctx):
     raw, closed, _ = _exchange(port, post + b"Transfer-Encoding: chunked\r\n"
                                b"Connection: close\r\n\r\n"
                                b"c\r\n{\"id\":\"chnk\"\r\n1\r\n}\r\n0\r\n\r\n")
+    assert _status_of(raw) == 201, raw[:200]
+    # Chunk extensions are ignored (RFC 9112 7.1.1), the chunk size kept.
+    raw, closed, _ = _exchange(port, post + b"Transfer-Encoding: chunked\r\n"
+                               b"Connection: close\r\n\r\n"
+                               b"0c;sig=abc ; q=\"a \\\"b\\\"\"\r\n{\"id\":\"chxt\"\r\n"
+                               b"1;x\r\n}\r\n0;end=1\r\n\r\n")
     assert _status_of(raw) == 201, raw[:200]
     # 6. Methods.
     for m in (b"TRACE", b"CONNECT", b"HEAD", b"FOO"):
