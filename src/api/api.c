@@ -58,6 +58,8 @@ struct api {
 	struct event          *inbox_ev;
 	struct event          *tick_ev;     /**< 1 s: the setup rate's samples */
 	struct api_view       *view;        /**< the calls' copy (GET /v1/calls[/{id}]) */
+	char                  *openapi;     /**< the OpenAPI document, rendered once */
+	size_t                 openapi_len;
 };
 
 struct db *api_db(struct api *a)
@@ -76,6 +78,12 @@ struct api_view *api_view_of(struct api *a) { return a->view; }
 struct events *api_events(struct api *a) { return a->events; }
 struct data *api_data(struct api *a) { return a->data; }
 unsigned api_connections_open(struct api *a) { return a->pub.open + a->svc.open; }
+
+const char *api_openapi_text(struct api *a, size_t *len)
+{
+	*len = a->openapi_len;
+	return a->openapi;
+}
 
 void api_set_data(struct api *a, struct data *d)
 {
@@ -653,6 +661,15 @@ int api_create(struct api **ap, struct event_base *base, const struct conf *cf,
 	if (!e)   /* calls still ending count too; 0 = no cap configured */
 		e = api_view_create(&a->view, cf->sip.max_calls ?
 				    (size_t)cf->sip.max_calls * 2 + 1024 : API_VIEW_CALLS_MAX);
+	if (!e) {   /* the same for every request: 1 ms to render, served as bytes */
+		json_t *doc = api_openapi_doc();
+
+		a->openapi = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+		a->openapi_len = a->openapi ? strlen(a->openapi) : 0;
+		json_decref(doc);
+		if (!a->openapi)
+			e = ENOMEM;
+	}
 	if (!e) {
 		a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		a->inbox_ev = a->efd >= 0 ?
@@ -759,5 +776,6 @@ void api_destroy(struct api *a)
 	if (a->efd >= 0)
 		close(a->efd);
 	pthread_mutex_destroy(&a->lock);
+	free(a->openapi);
 	free(a);
 }

@@ -471,5 +471,7 @@ void api_idem_finish(struct api *a, const struct api_idem *id, int status,
 
 /** The OpenAPI document (new reference). */
 json_t *api_openapi_doc(void);
+/** The OpenAPI document as served (rendered once by api_create). */
+const char *api_openapi_text(struct api *a, size_t *len);
 
 #endif

@@ -328,7 +328,13 @@ json_t *api_openapi_doc(void)
 
 void api_h_openapi(struct api_req *r)
 {
-	api_reply(r, 200, api_openapi_doc());
+	size_t len;
+	const char *text = api_openapi_text(r->api, &len);
+
+	if (r->mcp_id)   /* a JSON-RPC result wraps the document */
+		api_reply(r, 200, api_openapi_doc());
+	else
+		api_reply_text(r, 200, "application/json", text, len);
 }
 
 void api_h_health(struct api_req *r)
