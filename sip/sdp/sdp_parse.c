@@ -112,6 +112,43 @@ static bool num(const char *s, unsigned long max, unsigned long *out)
 	return true;
 }
 
+/**
+ * An a=ptime value (RFC 8866 9: a non-zero integer or decimal, "20" or "22.5") in
+ * whole milliseconds, rounded to the nearest and at least 1; up to 10000.
+ */
+static bool ptime_ms(const char *s, unsigned long *out)
+{
+	const char *dot = s ? strchr(s, '.') : NULL;
+	char whole[8];
+	unsigned long v, frac = 0, scale = 1;
+	bool nonzero = false;
+
+	if (!dot)
+		return num(s, 10000, out) && *out > 0;
+	if (dot == s || (size_t)(dot - s) >= sizeof(whole) || !dot[1])
+		return false;
+	memcpy(whole, s, (size_t)(dot - s));
+	whole[dot - s] = '\0';
+	if (!num(whole, 10000, &v))
+		return false;
+	for (const char *d = dot + 1; *d; d++) {
+		if (*d < '0' || *d > '9')
+			return false;
+		nonzero |= *d != '0';
+		if (scale < 1000000) {
+			frac = frac * 10 + (unsigned long)(*d - '0');
+			scale *= 10;
+		}
+	}
+	if (v == 0 && !nonzero)
+		return false;
+	v += frac * 2 >= scale ? 1 : 0;
+	if (v > 10000)
+		return false;
+	*out = v ? v : 1;
+	return true;
+}
+
 /** Copies src into dst[size]; false if it does not fit. */
 static bool put(char *dst, size_t size, const char *src)
 {
@@ -423,9 +460,7 @@ static int parse_a(struct parse *p, char *v)
 	if (strcmp(v, "fmtp") == 0)
 		return parse_fmtp(p, val);
 	if (strcmp(v, "ptime") == 0) {
-		char *t = tok(&val);
-
-		if (!num(t, 10000, &n) || n == 0)
+		if (!ptime_ms(tok(&val), &n))
 			return fail(p, EINVAL, "bad ptime");
 		l->ptime = (uint32_t)n;
 		return 0;

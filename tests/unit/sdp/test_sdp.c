@@ -377,6 +377,23 @@ static void test_tolerated(void **state)
 	assert_int_equal(s.media[0].n_codecs, 2);
 	assert_int_equal(s.media[0].ptime, 20);
 	assert_string_equal(s.media[0].codecs[0].fmtp, "");
+	/* a decimal ptime (RFC 8866 9: non-zero-int-or-real) in whole ms, the nearest */
+	{
+		static const struct { const char *v; uint32_t ms; } pt[] = {
+			{"20.0", 20}, {"22.5", 23}, {"22.49", 22}, {"0.5", 1}, {"0.001", 1},
+			{"0.0000001", 1}, {"9999.7", 10000}, {"30.250000000000001", 30},
+		};
+
+		for (size_t i = 0; i < sizeof(pt) / sizeof(pt[0]); i++) {
+			char text[256];
+
+			snprintf(text, sizeof(text), "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\n"
+				 "c=IN IP4 1.2.3.4\r\nm=audio 4000 RTP/AVP 0\r\na=ptime:%s\r\n",
+				 pt[i].v);
+			assert_int_equal(parse(text), 0);
+			assert_int_equal(s.media[0].ptime, pt[i].ms);
+		}
+	}
 	/* rtpmap overrides a static name; session-level rtpmap skipped */
 	assert_int_equal(parse("v=0\r\no=- 1 1 IN IP4 h.example\r\na=rtpmap:0 X/1\r\n"
 			       "c=IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0\r\n"
@@ -527,7 +544,12 @@ static const struct bad bad_cases[] = {
 	 "SDP line 6: fmtp longer than 127"},
 	{HEAD CONN "m=audio 4000 RTP/AVP 0\r\na=ptime:abc\r\n", EINVAL, "SDP line 6: bad ptime"},
 	{HEAD CONN "m=audio 4000 RTP/AVP 0\r\na=ptime:0\r\n", EINVAL, "SDP line 6: bad ptime"},
-	{HEAD CONN "m=audio 4000 RTP/AVP 0\r\na=ptime:20.5\r\n", EINVAL, "SDP line 6: bad ptime"},
+	{HEAD CONN "m=audio 4000 RTP/AVP 0\r\na=ptime:20.\r\n", EINVAL, "SDP line 6: bad ptime"},
+	{HEAD CONN "m=audio 4000 RTP/AVP 0\r\na=ptime:.5\r\n", EINVAL, "SDP line 6: bad ptime"},
+	{HEAD CONN "m=audio 4000 RTP/AVP 0\r\na=ptime:0.000\r\n", EINVAL, "SDP line 6: bad ptime"},
+	{HEAD CONN "m=audio 4000 RTP/AVP 0\r\na=ptime:20.5.1\r\n", EINVAL, "SDP line 6: bad ptime"},
+	{HEAD CONN "m=audio 4000 RTP/AVP 0\r\na=ptime:20,5\r\n", EINVAL, "SDP line 6: bad ptime"},
+	{HEAD CONN "m=audio 4000 RTP/AVP 0\r\na=ptime:10000.5\r\n", EINVAL, "SDP line 6: bad ptime"},
 	{HEAD CONN "m=audio 4000 RTP/AVP 0\r\na=ptime:\r\n", EINVAL, "SDP line 6: bad ptime"},
 	{HEAD CONN "a=ptime:x\r\n", EINVAL, "SDP line 5: bad ptime"},
 	{HEAD CONN "m=audio 4000 RTP/AVP 0\r\na=rtcp:70000\r\n", EINVAL,
