@@ -269,7 +269,8 @@ static void on_r_invite(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, int
 	if (sip && sip->sip_call_id && sip->sip_call_id->i_id && !leg->call_id[0])
 		snprintf(leg->call_id, sizeof(leg->call_id), "%s", sip->sip_call_id->i_id);
 	/* A reliable 18x reported: the stack PRACKs it now (sipua_leg.c, PRACK). */
-	if (status > 100 && status < 200 && remote && sip && sip->sip_rseq && !leg->inbound)
+	if (status > 100 && status < 200 && remote && sip && sip->sip_rseq &&
+	    (!leg->inbound || leg->reoffer_pending))
 		sipua_leg_prack_sent(leg);
 	if (leg->reoffer_pending) {
 		if (status < 200)

@@ -595,6 +595,12 @@ void sipua_leg_bye_resume(struct sipua_leg *leg)
  * stack completes every request of a destroyed handle before it removes the session,
  * and so releases them all. A PRACK answered meanwhile stops the count. The stack's
  * shutdown shortens every timeout (sipua.c): such legs end before it, the same way.
+ * The same holds for a reliable 18x to our re-INVITE (on either leg): half-way the
+ * re-INVITE is CANCELled (its 487 fails the offer as usual, and the INVITE done, the
+ * PRACK's timeout only ends the session, as the stack does); at 7/8, the re-INVITE
+ * still open, the leg ends and its handle is destroyed at once, not kept for the
+ * re-INVITE as sipua_leg_terminate() otherwise does: kept, the PRACK's timeout would
+ * come first and keep it for ever.
  */
 static unsigned prack_t1x64(const struct sipua_leg *leg)
 {
@@ -603,8 +609,11 @@ static unsigned prack_t1x64(const struct sipua_leg *leg)
 
 static bool prack_matters(const struct sipua_leg *leg)
 {
-	return leg->prack_out && leg->nh && !leg->inbound && !leg->confirmed && !leg->failed &&
-	       !leg->terminated;
+	if (!leg->prack_out || !leg->nh || leg->terminated)
+		return false;
+	if (leg->confirmed)   /* a reliable 18x to our re-INVITE */
+		return leg->reoffer_pending;
+	return !leg->inbound && !leg->failed;
 }
 
 static void prack_wait_over(void *arg)
@@ -622,7 +631,9 @@ static void prack_wait_over(void *arg)
 			log_str(&r, "action", leg->cancelled ? "wait" : "cancel");
 			log_end(&r);
 		}
-		if (!leg->cancelled) {
+		if (leg->confirmed) {
+			sipua_leg_cancel_reoffer(leg);
+		} else if (!leg->cancelled) {
 			leg->cancelled = true;
 			nua_cancel(leg->nh, TAG_END());
 		}
@@ -637,6 +648,8 @@ static void prack_wait_over(void *arg)
 	}
 	if (!leg->end)
 		leg->end = SIPUA_END_ERROR;
+	if (leg->confirmed)   /* our re-INVITE and its PRACK go with the handle, now */
+		leg->reoffer_pending = leg->cancel_pending = false;
 	sipua_leg_terminate(leg->ua, leg, 408);
 }
 

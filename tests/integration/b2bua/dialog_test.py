@@ -843,5 +843,72 @@ def case_session_timer_caller_only(ctx):
     _no_calls_left(ctx, t)
 
 
+def _reinvite_reliable_183(ctx):
+    """An answered call; A's re-INVITE relayed to B, which answers it with a reliable
+    183 and leaves trunxd's PRACK unanswered. Returns (b, t, A's dialog, the
+    re-INVITE's CSeq at A, the re-INVITE at B, when the PRACK came)."""
+    a, b, t, d, inv = _answered_call(ctx)
+    b.auto = False
+    _requests(b, "ACK", timeout=5)
+    cseq, _, _ = d.offer("sendonly")
+    reinv = b.wait_request("INVITE", timeout=5)
+    if reinv is None:
+        raise AssertionError("A's re-INVITE did not reach B")
+    b.respond(reinv, 183, body=ua.sdp(b.ip, b.media_port, 3, "recvonly"),
+              headers=("Require: 100rel", "RSeq: 7"))
+    if b.wait_request("PRACK", timeout=5) is None:
+        raise AssertionError("B's reliable 183 to the re-INVITE was not PRACKed")
+    return b, t, d, cseq, reinv, time.monotonic()
+
+
+def case_reinvite_prack_unanswered(ctx):
+    """B answers A's relayed re-INVITE with a reliable 183 and then answers nothing
+    (not the PRACK, the re-INVITE or the CANCEL): trunxd CANCELs the re-INVITE half-way
+    to the PRACK's timeout and ends the call at 7/8 of it (before, the stack ended it
+    at the timeout and kept about 3 KB of the call for good): A's re-INVITE gets a
+    failure, one record is written, and once every transaction is over nothing of the
+    call stays allocated (the sanitizer build reports leaks at the stop)."""
+    b, t, d, cseq, reinv, t0 = _reinvite_reliable_183(ctx)
+    if b.wait_request("CANCEL", timeout=25) is None:
+        raise AssertionError("no CANCEL of the re-INVITE while its PRACK went unanswered")
+    final = d.wait_final(cseq, "INVITE", timeout=25)
+    took = time.monotonic() - t0
+    ctx.log("A's re-INVITE final after %.1f s: %s", took, final)
+    if final is None or final.status < 300:
+        raise AssertionError("A's re-INVITE final: %s" % final)
+    if took > 31:
+        raise AssertionError("the call lasted to the PRACK's timeout (%.1f s)" % took)
+    _no_calls_left(ctx, t, timeout=10)
+    _one_end(ctx, t, result="answered")
+    time.sleep(35)   # past the re-INVITE's and the PRACK's timers
+
+
+def case_reinvite_prack_unanswered_cancelled(ctx):
+    """As above, but B answers the CANCEL (200, then 487 to the re-INVITE), never the
+    PRACK: A's re-INVITE gets 487, the call goes on past the PRACK's timeout and ends
+    with A's BYE as usual; nothing of the call stays allocated."""
+    b, t, d, cseq, reinv, t0 = _reinvite_reliable_183(ctx)
+    cancel = b.wait_request("CANCEL", timeout=25)
+    if cancel is None:
+        raise AssertionError("no CANCEL of the re-INVITE while its PRACK went unanswered")
+    b.respond(cancel, 200)
+    b.respond(reinv, 487)
+    final = d.wait_final(cseq, "INVITE", timeout=10)
+    ctx.log("A's re-INVITE final: %s", final)
+    if final is None or final.status != 487:
+        raise AssertionError("A's re-INVITE final: %s" % final)
+    d.ack(cseq)
+    b.auto = True
+    time.sleep(max(0.0, t0 + 36 - time.monotonic()))   # past the PRACK's timeout
+    if t.active_calls() != 1:
+        raise AssertionError("the call did not survive the cancelled re-INVITE")
+    f = d.bye(5.0)
+    if f is None or f.status != 200:
+        raise AssertionError("A's BYE: %s" % f)
+    _no_calls_left(ctx, t, timeout=10)
+    _one_end(ctx, t, result="answered", cause="bye_a")
+    time.sleep(5)
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))
