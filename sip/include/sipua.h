@@ -577,6 +577,19 @@ int sipua_leg_refer(struct sipua_leg *leg, const char *refer_to, const char *ref
  */
 int sipua_sipfrag_status(const char *ctype, const char *body, size_t len, int *status);
 
+/**
+ * The SDP of a multipart/mixed body (RFC 2046 5.1; SIP-T/SIP-I carry ISUP beside it):
+ * its application/sdp part, the other parts dropped when their Content-Disposition
+ * says handling=optional. Pure; fuzzed.
+ * @param boundary  the Content-Type's boundary parameter (quotes allowed), or NULL
+ * @param sdp       receives the SDP part (pointing into body; NULL with *sdp_len 0
+ *                  when the body has none)
+ * @return 0; 415 when a part trunx cannot use is required (the default handling);
+ *         400 when the body is not well-formed multipart; why says which
+ */
+int sipua_body_multipart(const char *body, size_t len, const char *boundary,
+			 const char **sdp, size_t *sdp_len, char *why, size_t whylen);
+
 bool sipua_leg_confirmed(const struct sipua_leg *leg);
 
 /** Copies up to max of the IP addresses (ports zero) the leg's peer has sent its

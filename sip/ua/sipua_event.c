@@ -25,9 +25,12 @@
 
 static void ev_set_sdp(struct sipua_ev *ev, sip_t const *sip)
 {
-	if (sipua_has_sdp(sip)) {
-		ev->sdp = sip->sip_payload->pl_data;
-		ev->sdp_len = sip->sip_payload->pl_len;
+	const char *sdp;
+	size_t len;
+
+	if (sipua_body_sdp(sip, &sdp, &len)) {
+		ev->sdp = sdp;
+		ev->sdp_len = len;
 	}
 }
 
@@ -121,7 +124,7 @@ static void respond_why(nua_t *nua, nua_handle_t *nh, int status, const char *wh
 	nua_respond(nh, status, sipua_phrase(status)[0] ? sipua_phrase(status) : NULL,
 		    TAG_IF(saved, NUTAG_WITH_SAVED(saved)), TAG_IF(!saved, NUTAG_WITH_THIS(nua)),
 		    SIPTAG_WARNING_STR(warn),
-		    TAG_IF(status == 415, SIPTAG_ACCEPT_STR("application/sdp")),
+		    TAG_IF(status == 415, SIPTAG_ACCEPT_STR("application/sdp, multipart/mixed")),
 		    SIPTAG_ALLOW_STR(SIPUA_ALLOW), TAG_END());
 }
 

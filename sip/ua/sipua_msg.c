@@ -53,13 +53,52 @@ static bool is_vital(const char *name)
 	return false;
 }
 
-bool sipua_has_sdp(sip_t const *sip)
+static bool is_multipart(sip_content_type_t const *ct)
 {
+	return ct && ct->c_type && strcasecmp(ct->c_type, "multipart/mixed") == 0;
+}
+
+/* The multipart body's SDP part (0), or why it cannot be used (400, 415). */
+static int multipart_sdp(sip_t const *sip, const char **sdp, size_t *len, char *why,
+			 size_t whylen)
+{
+	sip_content_type_t const *ct = sip->sip_content_type;
+
+	return sipua_body_multipart(sip->sip_payload->pl_data, sip->sip_payload->pl_len,
+				    msg_params_find(ct->c_params, "boundary="), sdp, len, why,
+				    whylen);
+}
+
+bool sipua_body_sdp(sip_t const *sip, const char **sdp, size_t *len)
+{
+	char why[128];
+
+	*sdp = NULL;
+	*len = 0;
 	if (!sip || !sip->sip_payload || !sip->sip_payload->pl_data || !sip->sip_payload->pl_len)
 		return false;
-	if (!sip->sip_content_type || !sip->sip_content_type->c_type)
+	if (is_multipart(sip->sip_content_type)) {
+		if (multipart_sdp(sip, sdp, len, why, sizeof(why)) != 0 || !*sdp || !*len) {
+			*sdp = NULL;
+			*len = 0;
+			return false;
+		}
 		return true;
-	return strncasecmp(sip->sip_content_type->c_type, "application/sdp", 15) == 0;
+	}
+	if (sip->sip_content_type && sip->sip_content_type->c_type &&
+	    strncasecmp(sip->sip_content_type->c_type, "application/sdp", 15) != 0)
+		return false;
+	*sdp = sip->sip_payload->pl_data;
+	*len = sip->sip_payload->pl_len;
+	return true;
+}
+
+bool sipua_has_sdp(sip_t const *sip)
+{
+	const char *sdp;
+	size_t len;
+
+	return sipua_body_sdp(sip, &sdp, &len);
 }
 
 static bool accepts_sdp(sip_t const *sip)
@@ -120,10 +159,19 @@ int sipua_request_check(sip_t const *sip, enum sipua_req_kind kind, unsigned tpm
 			return 400;
 		}
 	}
-	if (offer && sip->sip_payload && sip->sip_payload->pl_len && sip->sip_content_type &&
-	    sip->sip_content_type->c_type &&
-	    strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0) {
-		snprintf(why, whylen, "only application/sdp bodies are accepted");
+	if (offer && sip->sip_payload && sip->sip_payload->pl_len &&
+	    is_multipart(sip->sip_content_type)) {
+		const char *sdp;
+		size_t len;
+		int rc = multipart_sdp(sip, &sdp, &len, why, whylen);
+
+		if (rc)
+			return rc;
+	} else if (offer && sip->sip_payload && sip->sip_payload->pl_len &&
+		   sip->sip_content_type && sip->sip_content_type->c_type &&
+		   strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0) {
+		snprintf(why, whylen, "only application/sdp bodies (alone or in "
+			 "multipart/mixed) are accepted");
 		return 415;
 	}
 	if (kind == SIPUA_REQ_INITIAL_INVITE && !accepts_sdp(sip)) {

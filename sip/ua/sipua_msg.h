@@ -82,7 +82,14 @@ int sipua_msg_header(msg_t *msg, const char *name, char *out, size_t outlen);
 /** True if the peer said Supported or Require: 100rel. */
 bool sipua_peer_100rel(sip_t const *sip);
 
-/** True if the message carries a non-empty application/sdp body (or an untyped one). */
+/**
+ * The message's SDP: a non-empty application/sdp (or untyped) body, or the SDP part
+ * of a multipart/mixed one that sipua_body_multipart() takes. False (NULL, 0) when
+ * there is none.
+ */
+bool sipua_body_sdp(sip_t const *sip, const char **sdp, size_t *len);
+
+/** True if the message carries an SDP (sipua_body_sdp()). */
 bool sipua_has_sdp(sip_t const *sip);
 
 #endif

@@ -369,7 +369,7 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 		put(&o, "\r\n");
 	}
 	if (status == 200)
-		put(&o, "Accept: application/sdp\r\n");
+		put(&o, "Accept: application/sdp, multipart/mixed\r\n");
 	if (admission) {
 		/* As the call layer's refusal through the stack writes it (sipua_leg_respond:
 		 * the leg's first answer, with the trunk's policy; fail_call's Warning and

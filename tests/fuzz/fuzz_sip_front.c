@@ -195,7 +195,15 @@ static void fuzz_request(msg_t *msg, sip_t const *sip, unsigned tpm)
 	}
 	sipua_incoming_fill(sip, &in, &buf);
 	(void)sipua_peer_100rel(sip);
-	(void)sipua_has_sdp(sip);
+	{   /* the SDP it would negotiate: the body, or a part inside it */
+		const char *sdp;
+		size_t sdp_len;
+
+		if (sipua_body_sdp(sip, &sdp, &sdp_len) &&
+		    (!sip->sip_payload || sdp < sip->sip_payload->pl_data || sdp_len == 0 ||
+		     sdp + sdp_len > sip->sip_payload->pl_data + sip->sip_payload->pl_len))
+			abort();
+	}
 	did[0] = '\0';
 	if (route_normalize(t, in.ruri_user, did, sizeof(did)))
 		did[0] = '\0';

@@ -439,5 +439,65 @@ def case_ack_answer_holds(ctx):
     _answered(ctx, t, d, final)
 
 
+# An ISUP IAM as SIP-I carries it (binary, with a CR LF inside).
+_ISUP = bytes([0x01, 0x10, 0x49, 0x20, 0x01, 0x0d, 0x0a, 0x05, 0x07, 0x04, 0x10, 0x11,
+               0x33, 0x63, 0x21, 0x43, 0x00])
+
+
+def _multipart(sdp, isup_handling="optional", boundary="unique-boundary-1"):
+    disp = ("Content-Disposition: signal; handling=%s\r\n" % isup_handling
+            if isup_handling else "")
+    return (("--%s\r\nContent-Type: application/sdp\r\n\r\n" % boundary).encode() + sdp +
+            ("\r\n--%s\r\nContent-Type: application/ISUP; version=itu-t92+\r\n%s\r\n"
+             % (boundary, disp)).encode() + _ISUP + ("\r\n--%s--\r\n" % boundary).encode())
+
+
+def case_multipart_isup(ctx):
+    """A carrier interworking with ISUP (SIP-I, SIP-T) sends its offer as
+    multipart/mixed: the SDP beside an ISUP part marked handling=optional. trunxd takes
+    the SDP part: the callee gets a plain application/sdp offer, the caller a plain
+    answer, and the call is made; the callee answering the same way works too. The
+    ISUP part marked required (or unmarked: required by default, RFC 3261 20.11) gets
+    415 with an Accept naming what trunxd takes; a malformed multipart body gets 400.
+    Before, every multipart offer got 415."""
+    a, b, t = _setup(ctx)
+    sdp = _sdp(a.ip, ["m=audio %d RTP/AVP 8 0" % a.media_port, "a=rtpmap:8 PCMA/8000",
+                      "a=rtpmap:0 PCMU/8000"])
+    mixed = "multipart/mixed; boundary=unique-boundary-1"
+    d, final = a.call((t.addr, t.port), body=_multipart(sdp), content_type=mixed)
+    ctx.log("multipart offer: %s", final.status if final else None)
+    inv = b.wait(lambda m: m.method == "INVITE", 5)
+    if inv is None or inv.header("Content-Type") != "application/sdp" or \
+            not inv.body.startswith(b"v=0") or b"ISUP" in inv.body:
+        raise AssertionError("callee's offer: %s %r" % (
+            inv.header("Content-Type") if inv else None, inv.body if inv else None))
+    if final is None or final.status != 200 or _mlines(final.body)[0][1] == 0:
+        raise AssertionError("multipart offer: %s" % (final.status if final else None))
+    _answered(ctx, t, d, final)
+    # The callee answers with multipart too.
+    b.answer_body = lambda inv: _multipart(ua.sdp(b.ip, b.media_port), boundary="xyz")
+    b.answer_type = 'multipart/mixed;boundary="xyz"'
+    b.inbox.clear()
+    d, final = a.call((t.addr, t.port), body=sdp)
+    if final is None or final.status != 200 or final.header("Content-Type") != \
+            "application/sdp" or not _mlines(final.body) or _mlines(final.body)[0][1] == 0:
+        raise AssertionError("multipart answer relayed: %s %r" % (
+            final.status if final else None, final.body if final else None))
+    d.bye()
+    b.answer_body = None
+    b.answer_type = "application/sdp"
+    # Required ISUP: 415 with Accept; malformed: 400.
+    for body, want in ((_multipart(sdp, "required"), 415), (_multipart(sdp, None), 415),
+                       (_multipart(sdp)[:-9], 400)):
+        d, final = a.call((t.addr, t.port), body=body, content_type=mixed)
+        got = final.status if final else None
+        ctx.log("%d: %s Accept %s Warning %s", want, got,
+                final.header("Accept") if final else None,
+                final.header("Warning") if final else None)
+        if got != want or (want == 415 and "multipart/mixed" not in
+                           (final.header("Accept") or "")):
+            raise AssertionError("expected %d, got %s" % (want, got))
+
+
 if __name__ == "__main__":
     sys.exit(case.main(globals()))

@@ -159,6 +159,7 @@ class UA:
         self.answer_delay = answer_delay
         self.mutate_responses = None    # bytes -> bytes, applied to every response sent
         self.answer_body = None     # fn(INVITE) -> the SDP of our answer (None: ours)
+        self.answer_type = "application/sdp"   # its Content-Type
         self.inbox = []
         self.cond = threading.Condition()
         self.dialogs = {}           # (call_id, local_tag) -> Dialog
@@ -289,7 +290,8 @@ class UA:
 
     # ---- responses -------------------------------------------------------------------
 
-    def respond(self, req, status, reason=None, body=b"", headers=(), to_tag=None):
+    def respond(self, req, status, reason=None, body=b"", headers=(), to_tag=None,
+                content_type="application/sdp"):
         reason = reason or {100: "Trying", 180: "Ringing", 183: "Session Progress",
                             200: "OK", 481: "Call Does Not Exist", 486: "Busy Here",
                             487: "Request Terminated", 488: "Not Acceptable Here",
@@ -307,7 +309,7 @@ class UA:
             lines.append("Contact: %s" % self.contact)
         lines += list(headers)
         if body:
-            lines.append("Content-Type: application/sdp")
+            lines.append("Content-Type: %s" % content_type)
         lines.append("Content-Length: %d" % len(body))
         data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
         if self.mutate_responses:
@@ -361,7 +363,7 @@ class UA:
         body = b""
         if status == 200:
             body = self.answer_body(inv) if self.answer_body else sdp(self.ip, self.media_port)
-        self.respond(inv, status, body=body, to_tag=tag)
+        self.respond(inv, status, body=body, to_tag=tag, content_type=self.answer_type)
         if status != 200:
             return None
         frm = inv.header("From") or ""
@@ -380,7 +382,7 @@ class UA:
         return self.accept_request(inv, status, ring)
 
     def call(self, dest, user="5550001000", body=None, timeout=10.0, headers=(),
-             call_id=None):
+             call_id=None, content_type="application/sdp"):
         """Makes a call: INVITE, waits for the final response, ACKs it. Returns
         (Dialog or None, final response). call_id: the INVITE's (a random one if
         None)."""
@@ -397,7 +399,7 @@ class UA:
                  "To: <%s>" % ruri, "Call-ID: %s" % call_id, "CSeq: 1 INVITE",
                  "Contact: %s" % self.contact] + list(headers)
         if body:
-            lines.append("Content-Type: application/sdp")
+            lines.append("Content-Type: %s" % content_type)
         lines.append("Content-Length: %d" % len(body))
         self.send(("\r\n".join(lines) + "\r\n\r\n").encode() + body, dest)
         final = self.wait(lambda m: m.status is not None and m.status >= 200 and

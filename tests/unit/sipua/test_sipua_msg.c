@@ -409,6 +409,143 @@ static void test_content_checks(void **state)
 			 400);
 }
 
+/* ---- multipart bodies (SIP-T / SIP-I: SDP beside ISUP) ---- */
+
+#define SDP_PART "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n" \
+		 "t=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+/* ISUP IAM bytes (no NUL, so the C strings below stay whole; one LF inside) */
+#define ISUP_PART "\x01\x10\x49\x20\x01\x03\x02\x05\x07\x04\x10\x11\x33\x0a\x21\x43\x0b"
+
+static int mp(const char *body, const char *boundary, const char **sdp, size_t *len)
+{
+	char why[128] = "";
+	int rc = sipua_body_multipart(body, strlen(body), boundary, sdp, len, why,
+				      sizeof(why));
+
+	assert_true(rc == 0 || why[0]);
+	return rc;
+}
+
+static void test_multipart_sdp(void **state)
+{
+	const char *sdp;
+	size_t len;
+
+	(void)state;
+	/* SIP-I as carriers send it: SDP, then ISUP marked optional */
+	assert_int_equal(mp("--unique-boundary-1\r\n"
+			    "Content-Type: application/sdp\r\n\r\n" SDP_PART
+			    "\r\n--unique-boundary-1\r\n"
+			    "Content-Type: application/ISUP; version=itu-t92+\r\n"
+			    "Content-Disposition: signal; handling=optional\r\n\r\n" ISUP_PART
+			    "\r\n--unique-boundary-1--\r\n", "unique-boundary-1", &sdp, &len), 0);
+	assert_int_equal(len, strlen(SDP_PART));
+	assert_memory_equal(sdp, SDP_PART, len);
+	/* quoted boundary, preamble, epilogue, padding after a delimiter, ISUP first,
+	 * LF line ends, HANDLING in capitals and quoted */
+	assert_int_equal(mp("preamble\n--b\t \n"
+			    "content-type: application/isup\n"
+			    "Content-Disposition: signal;handling=\"optional\"\n\n" ISUP_PART
+			    "\n--b\nCONTENT-TYPE: Application/SDP\n\n" SDP_PART "\n--b--\nepilogue",
+			    "\"b\"", &sdp, &len), 0);
+	assert_memory_equal(sdp, SDP_PART, strlen(SDP_PART));
+	/* binary with NULs, by length */
+	{
+		static const char bin[] = "--b\r\nContent-Type: application/isup\r\n"
+			"Content-Disposition: signal;handling=optional\r\n\r\n\x00\x01\x00\r\n"
+			"--b\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n--b--";
+		char why[128];
+
+		assert_int_equal(sipua_body_multipart(bin, sizeof(bin) - 1, "b", &sdp, &len, why,
+						      sizeof(why)), 0);
+		assert_int_equal(len, 3);
+		assert_memory_equal(sdp, "v=0", 3);
+	}
+	/* no SDP at all: only optional parts (a delayed offer) */
+	assert_int_equal(mp("--b\r\nContent-Type: application/isup\r\n"
+			    "Content-Disposition: signal;handling=optional\r\n\r\nx\r\n--b--",
+			    "b", &sdp, &len), 0);
+	assert_null(sdp);
+	assert_int_equal(len, 0);
+}
+
+static void test_multipart_refused(void **state)
+{
+	static const struct { const char *body, *boundary; int rc; } cases[] = {
+		/* a part trunx cannot use, required (explicitly or by default) */
+		{"--b\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n--b\r\n"
+		 "Content-Type: application/isup\r\n\r\nx\r\n--b--", "b", 415},
+		{"--b\r\nContent-Type: application/isup\r\n"
+		 "Content-Disposition: signal;handling=required\r\n\r\nx\r\n--b--", "b", 415},
+		{"--b\r\n\r\nplain text\r\n--b--", "b", 415},
+		{"--b\r\nContent-Type: multipart/mixed;boundary=c\r\n\r\n--c--\r\n--b--", "b",
+		 415},
+		/* not well-formed */
+		{"--b\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n", "b", 400},
+		{"--b\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n--b", "b", 400},
+		{"no delimiter here", "b", 400},
+		{"--b\r\nContent-Type: application/sdp\r\nv=0\r\n--b--", "b", 400},
+		{"--b\r\nContent-Type application/sdp\r\n\r\nv=0\r\n--b--", "b", 400},
+		{"--bx\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n--b--", "b", 400},
+		{"--b\r\n\r\n\r\n--b--", NULL, 400},
+		{"--b\r\n\r\n\r\n--b--", "", 400},
+		{"--b\r\n\r\n\r\n--b--", "\"", 400},
+		{"--b\r\n\r\n\r\n--b--",
+		 "0123456789012345678901234567890123456789012345678901234567890123456789x",
+		 400},
+	};
+	const char *sdp;
+	size_t len;
+	char many[4096];
+	size_t n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(mp(cases[i].body, cases[i].boundary, &sdp, &len), cases[i].rc);
+	for (int i = 0; i < 17; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "--b\r\nContent-Type: x/y\r\n"
+				      "Content-Disposition: a;handling=optional\r\n\r\n\r\n");
+	snprintf(many + n, sizeof(many) - n, "--b--");
+	assert_int_equal(mp(many, "b", &sdp, &len), 400);
+}
+
+static void test_multipart_request(void **state)
+{
+	struct fx *f = *state;
+	char why[160], text[2048];
+	const char *sdp;
+	size_t len;
+	sip_t *sip;
+	const char *body = "--sep\r\nContent-Type: application/sdp\r\n\r\n" SDP_PART
+			   "\r\n--sep\r\nContent-Type: application/isup\r\n"
+			   "Content-Disposition: signal;handling=optional\r\n\r\n" ISUP_PART
+			   "\r\n--sep--\r\n";
+
+	snprintf(text, sizeof(text),
+		 "INVITE sip:+15551230000@127.0.0.1 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-9\r\n"
+		 "From: <sip:a@127.0.0.1>;tag=t1\r\nTo: <sip:x@127.0.0.1>\r\n"
+		 "Call-ID: test-9\r\nCSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1>\r\n"
+		 "Content-Type: multipart/mixed;boundary=sep\r\nContent-Length: %zu\r\n\r\n%s",
+		 strlen(body), body);
+	sip = parse_from(f, text, "127.0.0.1");
+	assert_int_equal(check(sip, f, SIPUA_REQ_INITIAL_INVITE, why), 0);
+	assert_true(sipua_body_sdp(sip, &sdp, &len));
+	assert_int_equal(len, strlen(SDP_PART));
+	assert_memory_equal(sdp, SDP_PART, len);
+	/* the same with the ISUP part required: 415 */
+	snprintf(text, sizeof(text),
+		 "INVITE sip:+15551230000@127.0.0.1 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-10\r\n"
+		 "From: <sip:a@127.0.0.1>;tag=t1\r\nTo: <sip:x@127.0.0.1>\r\n"
+		 "Call-ID: test-10\r\nCSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1>\r\n"
+		 "Content-Type: multipart/mixed;boundary=sep\r\nContent-Length: 54\r\n\r\n"
+		 "--sep\r\nContent-Type: application/isup\r\n\r\nxx\r\n--sep--\r\n");
+	sip = parse_from(f, text, "127.0.0.1");
+	assert_int_equal(check(sip, f, SIPUA_REQ_OFFER, why), 415);
+	assert_false(sipua_body_sdp(sip, &sdp, &len));
+}
+
 static void test_incoming_fill(void **state)
 {
 	struct fx *f = *state;
@@ -511,6 +648,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_malformed_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_harmless_duplicate_passes, setup, teardown),
 		cmocka_unit_test(test_error_name_null),
+		cmocka_unit_test(test_multipart_sdp),
+		cmocka_unit_test(test_multipart_refused),
+		cmocka_unit_test_setup_teardown(test_multipart_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contact_refused_uris, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contact_usable_uris, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contact_syntax_error_vs_policy, setup,

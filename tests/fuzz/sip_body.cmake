@@ -1,0 +1,1 @@
+trunx_add_fuzzer(sip_body trunx_sip)
