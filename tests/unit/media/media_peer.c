@@ -226,6 +226,23 @@ static bool range_free(uint16_t lo, uint16_t hi)
 uint16_t test_port_lo = 20000;
 unsigned test_port_pairs = 6000;
 
+void test_ports_from_env(void)
+{
+	const char *v = getenv("TRUNX_TEST_PORTS");
+	unsigned lo, hi;
+
+	if (!v)
+		return;
+	if (sscanf(v, "%u-%u", &lo, &hi) != 2 || lo < 1024 || hi > 65536 || hi < lo + 64) {
+		fprintf(stderr, "TRUNX_TEST_PORTS=%s: not LO-HI (1024 <= LO, LO + 64 <= HI)\n", v);
+		exit(2);
+	}
+	test_port_lo = (uint16_t)(lo + (lo & 1));
+	test_port_pairs = (hi - test_port_lo) / 2;
+	printf("# ports: [%u, %u)\n", test_port_lo, test_port_lo + 2 * test_port_pairs);
+	fflush(stdout);
+}
+
 void test_engine_cfg(struct media_engine_cfg *cfg, unsigned pairs, unsigned workers)
 {
 	memset(cfg, 0, sizeof(*cfg));

@@ -81,6 +81,10 @@ void test_engine_cfg(struct media_engine_cfg *cfg, unsigned pairs, unsigned work
  *  take their own half, so that one's ranges are never bound by the other's engines. */
 extern uint16_t test_port_lo;
 extern unsigned test_port_pairs;
+/** TRUNX_TEST_PORTS=LO-HI in the environment (set by ctest for a test that runs beside
+ *  other engine tests, each with its own range): test_port_lo and test_port_pairs from
+ *  it, said on stdout; unset, they stay. A malformed value ends the process (status 2). */
+void test_ports_from_env(void);
 
 /** Side parameters: remote = 127.0.0.1:rtp_port (0 = unknown), rtcp port (0 = +1),
  *  signalling from 127.0.0.1, direction, identity PT map for 0, 8, 13 and 101. */

@@ -12,7 +12,20 @@
  * on each path (a few thousand ports in one range), and the epoll-only groups (the
  * kernel forwarding tests attach a program to lo).
  * The process runs at a raised priority where it may (see test_raise_priority()).
- * TRUNX_TEST_FILTER (a cmocka pattern such as "*late*") runs only the matching cases. */
+ * TRUNX_TEST_FILTER (a cmocka pattern such as "*late*") runs only the matching cases.
+ *
+ * With an argument it runs one part, so that ctest runs the parts as tests of their own
+ * beside each other (each with its own ports: TRUNX_TEST_PORTS, test_ports_from_env()):
+ *   epoll, uring               the basic and relay groups on that path
+ *   epoll_timers, uring_timers the timers group on that path
+ *                              (the io_uring ones skipped, and said so, as above)
+ *   xcode                      transcoding, then SRTP (epoll)
+ *   scale                      the scale test on each path (run alone, over the
+ *                              whole range: a few thousand ports in one range)
+ *   delay                      the delay group on each path (a stalled worker's
+ *                              packets judged by their age: run alone)
+ *   kfwd                       kernel forwarding (epoll; attaches a program to lo)
+ * Without one it runs them all, as above. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +35,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -94,7 +108,73 @@ static int uring_finish(pid_t pid, FILE *out)
 	return 1;
 }
 
-int main(void)
+static void uring_skipped(void)
+{
+	printf("# worker I/O path io_uring: SKIPPED (the kernel refuses "
+	       "io_uring_setup here)\n");
+}
+
+/* One part (see the top of the file); -1 for a name that is none. */
+static int run_part(const char *part, bool uring)
+{
+	static const struct {
+		const char *name;
+		enum media_io io;
+		int (*groups[2])(void);
+	} parts[] = {
+		{"epoll", MEDIA_IO_EPOLL, {test_engine_run, test_engine_relay_run}},
+		{"uring", MEDIA_IO_URING, {test_engine_run, test_engine_relay_run}},
+		{"epoll_timers", MEDIA_IO_EPOLL, {test_engine_timers_run}},
+		{"uring_timers", MEDIA_IO_URING, {test_engine_timers_run}},
+		{"xcode", MEDIA_IO_EPOLL, {test_engine_xcode_run, test_engine_srtp_run}},
+		{"kfwd", MEDIA_IO_EPOLL, {test_engine_kfwd_run}},
+	};
+	int failed = 0;
+
+	test_ports_from_env();
+	if (strcmp(part, "scale") == 0) {
+		if (uring) {
+			test_media_io = MEDIA_IO_URING;
+			path_banner(" (scale)");
+			failed += test_engine_scale_run();
+		} else {
+			uring_skipped();
+		}
+		test_media_io = MEDIA_IO_EPOLL;
+		path_banner(" (scale)");
+		return failed + test_engine_scale_run();
+	}
+	if (strcmp(part, "delay") == 0) {
+		test_media_io = MEDIA_IO_EPOLL;
+		path_banner(" (delay)");
+		failed += test_engine_delay_run();
+		if (!uring) {
+			uring_skipped();
+			return failed;
+		}
+		test_media_io = MEDIA_IO_URING;
+		path_banner(" (delay)");
+		return failed + test_engine_delay_run();
+	}
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		if (strcmp(part, parts[i].name) != 0)
+			continue;
+		if (parts[i].io == MEDIA_IO_URING && !uring) {
+			uring_skipped();
+			return 0;
+		}
+		test_media_io = parts[i].io;
+		path_banner("");
+		for (size_t g = 0; g < 2 && parts[i].groups[g]; g++)
+			failed += parts[i].groups[g]();
+		return failed;
+	}
+	fprintf(stderr, "usage: test_media_engine [epoll|uring|epoll_timers|uring_timers|"
+		"scale|xcode|delay|kfwd]\n");
+	return -1;
+}
+
+int main(int argc, char **argv)
 {
 	struct rlimit rl;
 	int failed = 0;
@@ -110,10 +190,13 @@ int main(void)
 	test_raise_priority();
 	if (getenv("TRUNX_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("TRUNX_TEST_FILTER"));
+	if (argc > 1) {
+		failed = run_part(argv[1], uring);
+		return failed < 0 ? 2 : failed ? 1 : 0;
+	}
 
 	if (!uring)
-		printf("# worker I/O path io_uring: SKIPPED (the kernel refuses "
-		       "io_uring_setup here)\n");
+		uring_skipped();
 	else
 		child = uring_start(out = tmpfile());
 	if (child > 0)
