@@ -14,8 +14,10 @@
 # 19), the longest first (tests/ctest-costs.txt); then the tests labelled "pair" (real
 # UAs on calls whose quality is asserted: out of the busy stage, two at a time in the
 # release tree, one at a time in the sanitizer tree, whose slower binaries starve each
-# other's media), then alone the unit tests and the load, benchmark and "serial" tests
-# (floods, timed engine tests: they must not share the cores with another test). The
+# other's media), then the unit tests six at a time (they wait on real sockets and timers
+# far more than they compute; the media engine's are registered in parts, each on its
+# own ports), then alone the load, benchmark and "serial" tests (floods, and the unit
+# tests so labelled: timed engine tests that must not share the cores). The
 # sanitizer stage also runs the tests labelled "media" (audio and its timing checked
 # on calls through trunxd) alone, for the same reason as its pairs.
 # The output ends with ctest's summary line of the sanitizer run.
@@ -24,6 +26,7 @@
 #              TRUNX_CTEST_JOBS (release integration tests at once, default 4),
 #              TRUNX_ASAN_CTEST_JOBS (sanitizer integration tests at once, default 4),
 #              TRUNX_PAIR_JOBS, TRUNX_ASAN_PAIR_JOBS ("pair" tests at once, 2 and 1),
+#              TRUNX_UNIT_JOBS (unit tests at once, both trees, default 6),
 #              TRUNX_TEST_KFWD=off|auto|on ([media] kernel_forward of every trunxd the
 #              integration harness starts; unset: trunxd's default, off).
 set -euo pipefail
@@ -54,13 +57,16 @@ int_tests() {
 }
 # alone_tests DIR EXCLUDE ALONE PAIRS: the rest: first the tests labelled pair (real UAs
 # on a call whose quality is asserted: light on CPU, but kept off the busy parallel stage)
-# PAIRS at a time, then one by one the unit, load, bench and serial tests and the
+# PAIRS at a time, then the unit tests but those labelled serial TRUNX_UNIT_JOBS at a
+# time, then one by one the load, bench and serial tests (unit tests among them) and the
 # integration tests with a label in ALONE.
 alone_tests() {
   local r=0
   seed_costs "$1"
   (cd "$1" && ctest -L pair -LE "$2" --output-on-failure -j "$4" "${regex[@]}") || r=$?
-  (cd "$1" && ctest -L "unit|load|bench|serial|$3" -LE "pair|$2" --output-on-failure \
+  (cd "$1" && ctest -L unit -LE "serial|pair|$2" --output-on-failure \
+     -j "${TRUNX_UNIT_JOBS:-6}" "${regex[@]}") || r=$?
+  (cd "$1" && ctest -L "load|bench|serial|$3" -LE "pair|$2" --output-on-failure \
      "${regex[@]}") || r=$?
   return "$r"
 }
@@ -118,7 +124,7 @@ if [ "${TRUNX_SKIP_FUZZ:-0}" != 1 ]; then
 fi
 
 if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
-  step "release tests, one at a time"
+  step "release pairs, unit tests, and the tests that run alone"
   alone_tests build fuzz serial "${TRUNX_PAIR_JOBS:-2}" || rc=$?
   [ "$rc" = 0 ] || exit "$rc"
 fi
