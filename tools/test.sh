@@ -14,7 +14,7 @@
 # 19), the longest first (tests/ctest-costs.txt); then the tests labelled "pair" (real
 # UAs on calls whose quality is asserted: out of the busy stage, two at a time in the
 # release tree, one at a time in the sanitizer tree, whose slower binaries starve each
-# other's media), then the unit tests six at a time (they wait on real sockets and timers
+# other's media), then the unit tests four at a time (they wait on real sockets and timers
 # far more than they compute; the media engine's are registered in parts, each on its
 # own ports), then alone the load, benchmark and "serial" tests (floods, and the unit
 # tests so labelled: timed engine tests that must not share the cores). The
@@ -26,7 +26,7 @@
 #              TRUNX_CTEST_JOBS (release integration tests at once, default 4),
 #              TRUNX_ASAN_CTEST_JOBS (sanitizer integration tests at once, default 4),
 #              TRUNX_PAIR_JOBS, TRUNX_ASAN_PAIR_JOBS ("pair" tests at once, 2 and 1),
-#              TRUNX_UNIT_JOBS (unit tests at once, both trees, default 6),
+#              TRUNX_UNIT_JOBS (unit tests at once, both trees, default 4),
 #              TRUNX_TEST_KFWD=off|auto|on ([media] kernel_forward of every trunxd the
 #              integration harness starts; unset: trunxd's default, off).
 set -euo pipefail
@@ -65,7 +65,7 @@ alone_tests() {
   seed_costs "$1"
   (cd "$1" && ctest -L pair -LE "$2" --output-on-failure -j "$4" "${regex[@]}") || r=$?
   (cd "$1" && ctest -L unit -LE "serial|pair|$2" --output-on-failure \
-     -j "${TRUNX_UNIT_JOBS:-6}" "${regex[@]}") || r=$?
+     -j "${TRUNX_UNIT_JOBS:-4}" "${regex[@]}") || r=$?
   (cd "$1" && ctest -L "load|bench|serial|$3" -LE "pair|$2" --output-on-failure \
      "${regex[@]}") || r=$?
   return "$r"
