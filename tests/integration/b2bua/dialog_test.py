@@ -510,10 +510,10 @@ def _answered_call(ctx, configure=None, tag="bt"):
     return a, b, t, call.dialog, inv
 
 
-def case_reinvite_481(ctx):
-    """B answers A's re-INVITE 481 (it lost the dialog): the dialog is over (RFC 3261
-    12.2.1.2): A gets a failure for its re-INVITE and a BYE, the record says
-    dialog_lost."""
+def _reinvite_at_b(ctx):
+    """An answered call, then A's hold re-INVITE relayed to B, which answers nothing by
+    itself any more: returns (a, b, t, A's dialog, B's INVITE, the re-INVITE's CSeq at
+    A, the re-INVITE at B)."""
     a, b, t, d, inv = _answered_call(ctx)
     b.auto = False
     _requests(b, "ACK", timeout=5)
@@ -521,6 +521,14 @@ def case_reinvite_481(ctx):
     reinv = b.wait_request("INVITE", timeout=5)
     if reinv is None:
         raise AssertionError("A's re-INVITE did not reach B")
+    return a, b, t, d, inv, cseq, reinv
+
+
+def case_reinvite_481(ctx):
+    """B answers A's re-INVITE 481 (it lost the dialog): the dialog is over (RFC 3261
+    12.2.1.2): A gets a failure for its re-INVITE and a BYE, the record says
+    dialog_lost."""
+    a, b, t, d, inv, cseq, reinv = _reinvite_at_b(ctx)
     b.respond(reinv, 481)
     final = d.wait_final(cseq, "INVITE", timeout=10)
     ctx.log("A's re-INVITE final: %s", final)
@@ -643,13 +651,7 @@ def case_reinvite_488_keeps_call(ctx):
     """B refuses A's re-INVITE with 488: only that offer fails (RFC 3261 14.1: the
     session goes on unchanged), A gets the failure, no BYE, and a later BYE from A ends
     the call normally."""
-    a, b, t, d, inv = _answered_call(ctx)
-    b.auto = False
-    _requests(b, "ACK", timeout=5)
-    cseq, _, _ = d.offer("sendonly")
-    reinv = b.wait_request("INVITE", timeout=5)
-    if reinv is None:
-        raise AssertionError("A's re-INVITE did not reach B")
+    a, b, t, d, inv, cseq, reinv = _reinvite_at_b(ctx)
     b.respond(reinv, 488)
     final = d.wait_final(cseq, "INVITE", timeout=10)
     if final is None or final.status != 488:
@@ -847,13 +849,7 @@ def _reinvite_reliable_183(ctx):
     """An answered call; A's re-INVITE relayed to B, which answers it with a reliable
     183 and leaves trunxd's PRACK unanswered. Returns (b, t, A's dialog, the
     re-INVITE's CSeq at A, the re-INVITE at B, when the PRACK came)."""
-    a, b, t, d, inv = _answered_call(ctx)
-    b.auto = False
-    _requests(b, "ACK", timeout=5)
-    cseq, _, _ = d.offer("sendonly")
-    reinv = b.wait_request("INVITE", timeout=5)
-    if reinv is None:
-        raise AssertionError("A's re-INVITE did not reach B")
+    a, b, t, d, inv, cseq, reinv = _reinvite_at_b(ctx)
     b.respond(reinv, 183, body=ua.sdp(b.ip, b.media_port, 3, "recvonly"),
               headers=("Require: 100rel", "RSeq: 7"))
     if b.wait_request("PRACK", timeout=5) is None:
