@@ -582,12 +582,14 @@ int sipua_sipfrag_status(const char *ctype, const char *body, size_t len, int *s
  * its application/sdp part, the other parts dropped when their Content-Disposition
  * says handling=optional. Pure; fuzzed.
  * @param boundary  the Content-Type's boundary parameter (quotes allowed), or NULL
+ * @param lenient   drop a required part trunx cannot use instead of refusing (for a
+ *                  response, which cannot be refused)
  * @param sdp       receives the SDP part (pointing into body; NULL with *sdp_len 0
  *                  when the body has none)
- * @return 0; 415 when a part trunx cannot use is required (the default handling);
- *         400 when the body is not well-formed multipart; why says which
+ * @return 0; 415 when a part trunx cannot use is required (the default handling) and
+ *         not lenient; 400 when the body is not well-formed multipart; why says which
  */
-int sipua_body_multipart(const char *body, size_t len, const char *boundary,
+int sipua_body_multipart(const char *body, size_t len, const char *boundary, bool lenient,
 			 const char **sdp, size_t *sdp_len, char *why, size_t whylen);
 
 bool sipua_leg_confirmed(const struct sipua_leg *leg);

@@ -4,7 +4,7 @@
  * application/sdp part is the offer or answer, and every other part is judged by its
  * Content-Disposition's handling (RFC 3261 20.11, RFC 5621 9.1): "optional" is
  * dropped, "required" (the default) cannot be honoured by trunx and refuses the
- * request (415). A pure function over bytes: nothing of the body is trusted, every
+ * request (415); in an answer, which cannot be refused, it is dropped too. A pure function over bytes: nothing of the body is trusted, every
  * walk is bounded, and what is returned points into the body.
  */
 #include "sipua.h"
@@ -128,7 +128,7 @@ static int read_part(const char *p, const char *end, struct part *pt, char *why,
 	return 0;
 }
 
-int sipua_body_multipart(const char *body, size_t len, const char *boundary,
+int sipua_body_multipart(const char *body, size_t len, const char *boundary, bool lenient,
 			 const char **sdp, size_t *sdp_len, char *why, size_t whylen)
 {
 	const char *end = body + len, *p, *after, *d;
@@ -192,7 +192,7 @@ int sipua_body_multipart(const char *body, size_t len, const char *boundary,
 		if (strcmp(pt.type, "application/sdp") == 0 && !*sdp) {
 			*sdp = pt.body;
 			*sdp_len = pt.len;
-		} else if (!pt.optional) {
+		} else if (!pt.optional && !lenient) {
 			snprintf(why, whylen, "a required body part of type %s", pt.type[0] ?
 				 pt.type : "text/plain");
 			return 415;

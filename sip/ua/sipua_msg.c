@@ -59,14 +59,14 @@ static bool is_multipart(sip_content_type_t const *ct)
 }
 
 /* The multipart body's SDP part (0), or why it cannot be used (400, 415). */
-static int multipart_sdp(sip_t const *sip, const char **sdp, size_t *len, char *why,
-			 size_t whylen)
+static int multipart_sdp(sip_t const *sip, bool lenient, const char **sdp, size_t *len,
+			 char *why, size_t whylen)
 {
 	sip_content_type_t const *ct = sip->sip_content_type;
 
 	return sipua_body_multipart(sip->sip_payload->pl_data, sip->sip_payload->pl_len,
-				    msg_params_find(ct->c_params, "boundary="), sdp, len, why,
-				    whylen);
+				    msg_params_find(ct->c_params, "boundary="), lenient, sdp,
+				    len, why, whylen);
 }
 
 bool sipua_body_sdp(sip_t const *sip, const char **sdp, size_t *len)
@@ -78,7 +78,10 @@ bool sipua_body_sdp(sip_t const *sip, const char **sdp, size_t *len)
 	if (!sip || !sip->sip_payload || !sip->sip_payload->pl_data || !sip->sip_payload->pl_len)
 		return false;
 	if (is_multipart(sip->sip_content_type)) {
-		if (multipart_sdp(sip, sdp, len, why, sizeof(why)) != 0 || !*sdp || !*len) {
+		/* A request with a required part was refused (sipua_request_check): what
+		 * comes here with one is an answer, whose SDP is taken all the same. */
+		if (multipart_sdp(sip, true, sdp, len, why, sizeof(why)) != 0 || !*sdp ||
+		    !*len) {
 			*sdp = NULL;
 			*len = 0;
 			return false;
@@ -163,7 +166,7 @@ int sipua_request_check(sip_t const *sip, enum sipua_req_kind kind, unsigned tpm
 	    is_multipart(sip->sip_content_type)) {
 		const char *sdp;
 		size_t len;
-		int rc = multipart_sdp(sip, &sdp, &len, why, whylen);
+		int rc = multipart_sdp(sip, false, &sdp, &len, why, whylen);
 
 		if (rc)
 			return rc;

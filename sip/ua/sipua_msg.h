@@ -84,7 +84,8 @@ bool sipua_peer_100rel(sip_t const *sip);
 
 /**
  * The message's SDP: a non-empty application/sdp (or untyped) body, or the SDP part
- * of a multipart/mixed one that sipua_body_multipart() takes. False (NULL, 0) when
+ * of a well-formed multipart/mixed one (sipua_body_multipart(), lenient: the parts a
+ * request may not carry were refused by sipua_request_check()). False (NULL, 0) when
  * there is none.
  */
 bool sipua_body_sdp(sip_t const *sip, const char **sdp, size_t *len);

@@ -1,9 +1,9 @@
 /*
  * fuzz_sip_body.c — a multipart/mixed body's SDP part (sipua_body_multipart) on
  * arbitrary bytes and boundaries: on success the SDP, if any, lies inside the body;
- * a refusal is 400 or 415 and says why.
+ * a refusal is 400 or 415 (400 only when lenient) and says why.
  *
- * Input: [boundary length n][n bytes of boundary][body bytes]
+ * Input: [boundary length n (odd: lenient)][n bytes of boundary][body bytes]
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -34,14 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!body)
 		return 0;
 	memcpy(body, data + 1 + n, size);
-	rc = sipua_body_multipart(body, size, data[0] == 255 ? NULL : boundary, &sdp, &len,
-				  why, sizeof(why));
+	rc = sipua_body_multipart(body, size, data[0] == 255 ? NULL : boundary, n & 1, &sdp,
+				  &len, why, sizeof(why));
 	if (rc == 0) {
 		if (sdp && (sdp < body || sdp + len > body + size))
 			abort();
 		if (!sdp && len)
 			abort();
-	} else if ((rc != 400 && rc != 415) || !why[0]) {
+	} else if ((rc != 400 && (rc != 415 || (n & 1))) || !why[0]) {
 		abort();
 	}
 	free(body);

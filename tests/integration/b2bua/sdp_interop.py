@@ -457,8 +457,9 @@ def case_multipart_isup(ctx):
     multipart/mixed: the SDP beside an ISUP part marked handling=optional. trunxd takes
     the SDP part: the callee gets a plain application/sdp offer, the caller a plain
     answer, and the call is made; the callee answering the same way works too. The
-    ISUP part marked required (or unmarked: required by default, RFC 3261 20.11) gets
-    415 with an Accept naming what trunxd takes; a malformed multipart body gets 400.
+    ISUP part marked required (or unmarked: required by default, RFC 3261 20.11) in an
+    offer gets 415 with an Accept naming what trunxd takes; a malformed multipart body
+    gets 400.
     Before, every multipart offer got 415."""
     a, b, t = _setup(ctx)
     sdp = _sdp(a.ip, ["m=audio %d RTP/AVP 8 0" % a.media_port, "a=rtpmap:8 PCMA/8000",
@@ -474,8 +475,10 @@ def case_multipart_isup(ctx):
     if final is None or final.status != 200 or _mlines(final.body)[0][1] == 0:
         raise AssertionError("multipart offer: %s" % (final.status if final else None))
     _answered(ctx, t, d, final)
-    # The callee answers with multipart too.
-    b.answer_body = lambda inv: _multipart(ua.sdp(b.ip, b.media_port), boundary="xyz")
+    # The callee answers with multipart too, its ISUP (ANM) marked required: an answer
+    # cannot be refused, its SDP is taken.
+    b.answer_body = lambda inv: _multipart(ua.sdp(b.ip, b.media_port), "required",
+                                           boundary="xyz")
     b.answer_type = 'multipart/mixed;boundary="xyz"'
     b.inbox.clear()
     d, final = a.call((t.addr, t.port), body=sdp)

@@ -419,7 +419,7 @@ static void test_content_checks(void **state)
 static int mp(const char *body, const char *boundary, const char **sdp, size_t *len)
 {
 	char why[128] = "";
-	int rc = sipua_body_multipart(body, strlen(body), boundary, sdp, len, why,
+	int rc = sipua_body_multipart(body, strlen(body), boundary, false, sdp, len, why,
 				      sizeof(why));
 
 	assert_true(rc == 0 || why[0]);
@@ -456,10 +456,24 @@ static void test_multipart_sdp(void **state)
 			"--b\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n--b--";
 		char why[128];
 
-		assert_int_equal(sipua_body_multipart(bin, sizeof(bin) - 1, "b", &sdp, &len, why,
-						      sizeof(why)), 0);
+		assert_int_equal(sipua_body_multipart(bin, sizeof(bin) - 1, "b", false, &sdp,
+						      &len, why, sizeof(why)), 0);
 		assert_int_equal(len, 3);
 		assert_memory_equal(sdp, "v=0", 3);
+	}
+	/* lenient (an answer): a required part it cannot use is dropped, not refused */
+	{
+		static const char req[] = "--b\r\nContent-Type: application/sdp\r\n\r\nv=0\r\n"
+			"--b\r\nContent-Type: application/isup\r\n\r\nxx\r\n--b--";
+		char why[128];
+
+		assert_int_equal(sipua_body_multipart(req, sizeof(req) - 1, "b", true, &sdp,
+						      &len, why, sizeof(why)), 0);
+		assert_int_equal(len, 3);
+		assert_int_equal(sipua_body_multipart(req, sizeof(req) - 1, "b", false, &sdp,
+						      &len, why, sizeof(why)), 415);
+		assert_int_equal(sipua_body_multipart(req, sizeof(req) - 3, "b", true, &sdp,
+						      &len, why, sizeof(why)), 400);
 	}
 	/* no SDP at all: only optional parts (a delayed offer) */
 	assert_int_equal(mp("--b\r\nContent-Type: application/isup\r\n"
