@@ -131,7 +131,7 @@ static int read_part(const char *p, const char *end, struct part *pt, char *why,
 int sipua_body_multipart(const char *body, size_t len, const char *boundary, bool lenient,
 			 const char **sdp, size_t *sdp_len, char *why, size_t whylen)
 {
-	const char *end = body + len, *p, *after, *d;
+	const char *end, *p, *after, *d;
 	char b[BOUNDARY_MAX + 1];
 	size_t bl = 0;
 	unsigned parts = 0;
@@ -152,6 +152,7 @@ int sipua_body_multipart(const char *body, size_t len, const char *boundary, boo
 		snprintf(why, whylen, "multipart body without a usable boundary");
 		return 400;
 	}
+	end = body + len;
 	d = find_delimiter(body, end, b, bl, &after);
 	while (d && !closed) {
 		const char *next, *next_after, *part_end;
