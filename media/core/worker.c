@@ -528,12 +528,16 @@ static int64_t realtime_ns(void)
  * One received datagram of side's socket of this kind: MSG_TRUNC, rtcp-mux demux, the
  * bounded delay (ctl: its control data, NULL when none), SRTP in, relay, SRTP out in
  * place (buf has WORKER_PKT_MAX bytes of room). Returns true when it is to be sent:
- * out says where, *len how many bytes, *kindp the kind it was handled as.
+ * out says where, *len how many bytes, *kindp the kind it was handled as; *kf_try set
+ * when the side may go to the kernel (kfwd_session_try()), which the caller does only
+ * once what it relayed has left: a packet still queued here would otherwise leave
+ * after a newer one the kernel forwarded.
  */
 static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
 		      unsigned *kindp, bool trunc, uint8_t *buf, size_t *len,
 		      const union media_sa *from, const struct msghdr *ctl, uint64_t t,
-		      int64_t rt, struct relay_out *out, unsigned *drops, unsigned *late)
+		      int64_t rt, struct relay_out *out, unsigned *drops, unsigned *late,
+		      bool *kf_try)
 {
 	const struct session_cfg *cfg = &w->me->scfg;
 	unsigned kind = *kindp;
@@ -619,7 +623,7 @@ static bool relay_one(struct worker *w, struct media_session *s, unsigned side,
 		return false;
 	}
 	if (kind == SESSION_FD_RTP && w->me->kf)
-		kfwd_session_try(s, side, t / 1000u);
+		*kf_try = true;
 	return true;
 }
 
@@ -631,6 +635,7 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 	int n, out_fd = -1;
 	uint64_t t;
 	int64_t rt = 0;
+	bool kf_try = false;
 
 	MEDIA_ASSERT_THREAD(w->tid);
 	for (int i = 0; i < WORKER_BATCH; i++) {
@@ -653,7 +658,7 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 		if (!relay_one(w, s, fh->side, &kind, w->rx[i].msg_hdr.msg_flags & MSG_TRUNC,
 			       w->buf[i], &len, &w->rx_addr[i],
 			       w->max_delay_ns ? &w->rx[i].msg_hdr : NULL, t, rt, &out, &drops,
-			       &late))
+			       &late, &kf_try))
 			continue;
 		/* One sendmmsg() per socket and kind: flush when either changes. */
 		if (ntx && (out.fd != out_fd || kind != out_kind)) {
@@ -677,6 +682,8 @@ static void on_readable(struct worker *w, struct session_fdh *fh)
 		count(&w->late, late);
 	if (ntx)
 		send_batch(w, s, out_fd, out_side, out_kind, ntx);
+	if (kf_try)   /* after the batch left: see relay_one() */
+		kfwd_session_try(s, fh->side, t / 1000u);
 }
 
 /* ---- the io_uring path ------------------------------------------------------------ */
@@ -725,6 +732,7 @@ static void uring_packets(struct worker *w, int n)
 		struct relay_out out;
 		struct uio_rx rx;
 		unsigned kind;
+		bool kf_try;
 
 		if (ev->type == UIO_EV_SENT) {
 			if (ev->res < 0)
@@ -745,8 +753,10 @@ static void uring_packets(struct worker *w, int n)
 			uio_flush(w->uio);
 			direct = true;
 		}
+		kf_try = false;
 		if (!relay_one(w, s, fh->side, &kind, rx.trunc, rx.data, &rx.len, rx.name,
-			       w->max_delay_ns ? &rx.ctl : NULL, t, rt, &out, &drops, &late)) {
+			       w->max_delay_ns ? &rx.ctl : NULL, t, rt, &out, &drops, &late,
+			       &kf_try)) {
 			uio_release(w->uio, ev->bid);
 			continue;
 		}
@@ -754,6 +764,10 @@ static void uring_packets(struct worker *w, int n)
 			     rx.data, rx.len, &out.dst->sa, sa_len(out.dst))) {
 			drops++;
 			continue;
+		}
+		if (kf_try) {   /* what is queued leaves first: see relay_one() */
+			uio_flush(w->uio);
+			kfwd_session_try(s, fh->side, t / 1000u);
 		}
 		uring_queued(&s->side[out.side].fdh[kind], rx.len);
 		if (kind == SESSION_FD_RTP)
