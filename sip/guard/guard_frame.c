@@ -95,6 +95,7 @@ static size_t step(struct guard_frame *f, const char *p, size_t n, const char *a
 			f->dropped++;
 		f->state = F_HEAD;
 		f->line_len = 0;
+		f->head_len = 0;
 		f->clen = 0;
 		f->clen_seen = false;
 	}
@@ -102,6 +103,9 @@ static size_t step(struct guard_frame *f, const char *p, size_t n, const char *a
 	while (i < n) {
 		if (f->state == F_HEAD) {
 			char c = p[i++];
+
+			if (f->head_len < UINT32_MAX)
+				f->head_len++;
 
 			if (c == '\n') {
 				if (f->line_len == 0) {
@@ -188,6 +192,17 @@ size_t guard_frame_filter_hold(struct guard_frame *f, struct iovec *iov, size_t 
 		}
 	}
 	return kept;
+}
+
+bool guard_frame_within(const struct guard_frame *f)
+{
+	return f && f->state != F_BETWEEN;
+}
+
+bool guard_frame_oversize(const struct guard_frame *f, uint32_t max)
+{
+	return f && max && ((f->state == F_HEAD && f->head_len > max) ||
+			    (f->state == F_BODY && f->clen > max));
 }
 
 size_t guard_frame_length(const char *p, size_t n)

@@ -108,6 +108,7 @@ struct guard_frame {
 	bool     drop;           /**< the current message is being dropped */
 	bool     clen_seen;      /**< Content-Length was found in this header */
 	uint16_t line_len;       /**< bytes of the current header line (saturating) */
+	uint32_t head_len;       /**< bytes of the current header so far (saturating) */
 	char     line[48];       /**< its first bytes */
 	uint32_t clen;           /**< Content-Length of the current message */
 	uint32_t body_left;      /**< body bytes still to come */
@@ -168,6 +169,13 @@ size_t guard_frame_filter_hold(struct guard_frame *f, struct iovec *iov, size_t 
  */
 size_t guard_frame_length(const char *p, size_t n);
 
+/** True when f is inside a message (its header or body), not between two. */
+bool guard_frame_within(const struct guard_frame *f);
+
+/** True when the message f is in has a header longer than max bytes so far, or
+ *  declares a body longer than max (max 0: never). */
+bool guard_frame_oversize(const struct guard_frame *f, uint32_t max);
+
 /* ---- accepted connections (guard_conn.c) ---- */
 
 /** One accepted connection. */
@@ -175,7 +183,15 @@ struct guard_conn {
 	int                     fd;
 	struct sockaddr_storage peer;
 	bool                    known;       /**< the source matched a trunk */
+	bool                    dialog_peer; /**< refused, but a live dialog's peer: kept
+					          open while it is one (a proxy's in-dialog
+					          requests may share the connection) */
 	bool                    closing;     /**< shut down by us; the stack closes it */
+	bool                    oversize;    /**< a message over the size limit began: what
+					          follows is dropped, the sweep shuts it */
+	uint64_t                msg_since_ms; /**< the message in progress began in a read
+					           at this time (0: between messages) */
+	uint64_t                msg_nth;     /**< ... as message number (frame.messages) */
 	uint64_t                since_ms;    /**< accepted at */
 	uint64_t                close_at_ms; /**< shut it down at this time (0 = not planned) */
 	struct guard_frame      frame;

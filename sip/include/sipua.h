@@ -73,6 +73,13 @@ struct sipua_guard_cfg {
 	unsigned tcp_unknown_ms;        /**< a connection from a source the check does
 					     not accept is closed after this long, or
 					     right after its first request is answered */
+	unsigned max_message;           /**< bytes: a connection whose message's header
+					     passes this, or whose Content-Length does, is
+					     closed (what follows never reaches the stack);
+					     0 = the stack's own 2 MB limit only */
+	unsigned tcp_message_ms;        /**< a connection whose message, once begun, is
+					     not whole after this long is closed (a
+					     peer trickling bytes is never idle); 0 = never */
 	unsigned rate_per_s;            /**< requests a second per source address, UDP
 					     datagrams and TCP messages; over it they are
 					     dropped before the stack; 0 = no limit */
@@ -337,6 +344,8 @@ struct sipua_guard_stats {
 	uint64_t tcp_closed_unknown;   /**< closed after a refused source's request was
 					    answered, or after tcp_unknown_ms */
 	uint64_t tcp_closed_idle;      /**< closed after tcp_idle_ms without a dialog */
+	uint64_t tcp_closed_incomplete; /**< closed: a message not whole tcp_message_ms
+					     after its first byte */
 	uint64_t overload_refused;     /**< new INVITEs refused 503 by the admission handler
 					    without transaction state (one per INVITE) */
 	uint64_t overload_resent;      /**< ... those 503s sent again to retransmissions */

@@ -6,9 +6,16 @@
  * is asked about by source. A source the check drops is closed at once; beyond the
  * caps (in total, per source address) likewise. A source the check refuses may stay
  * until its first request has been answered (the 403) or until tcp_unknown_ms, then
- * we shut the socket down and the stack, reading the end of the stream, closes it. A
+ * we shut the socket down and the stack, reading the end of the stream, closes it;
+ * unless it was a live dialog's peer when accepted (a proxy of a callee's trunk that
+ * matches no source): that one stays while the peer has a dialog, then
+ * tcp_unknown_ms more (a proxy keeps its connection for the dialog's next requests,
+ * and one sent as we close it is lost: TCP requests are not resent). A
  * trunk's connection that carries no dialog is shut down after
- * tcp_idle_ms without data either way (the kernel's TCP_INFO tells). Out of
+ * tcp_idle_ms without data either way (the kernel's TCP_INFO tells). Any connection
+ * whose message (framed by guard_frame) is not whole tcp_message_ms after the read
+ * that began it is shut down too (msg_watch): trickled bytes keep it from being
+ * idle, and the stack waits for a message's end for ever. Out of
  * descriptors, accept() drains the backlog with a spare descriptor: no spin, and one
  * summary line every REPORT_MS instead of a line per connection. A TLS connection's
  * bytes are records that OpenSSL reads itself: the socket hooks only count, time and
@@ -220,7 +227,8 @@ static bool on_accepted(void *arg, int lfd, int fd, const struct sockaddr *peer)
 		count(&f->c_refused_limit);
 		return false;
 	}
-	if (v != SIPUA_ACCEPT && f->cfg.tcp_unknown_ms)
+	c->dialog_peer = v != SIPUA_ACCEPT && sipua_peers_has(ua->peers, peer);
+	if (v != SIPUA_ACCEPT && !c->dialog_peer && f->cfg.tcp_unknown_ms)
 		c->close_at_ms = c->since_ms + f->cfg.tcp_unknown_ms;
 	if (guard_net_watch(fd, lfd == f->tls_lfd ? GUARD_SEALED : GUARD_STREAM) != 0) {
 		guard_conns_remove(f->conns, fd);
@@ -339,11 +347,16 @@ static bool refused_answered(struct admit_ctx *a, const char *msg, size_t len)
 	}
 }
 
-/* The stack answers a refused source's request (or the front did), then we close. */
-static void close_after_answer(struct guard_conn *c, uint64_t now)
+/* The stack answers a refused source's request (or the front did: refused), then we
+ * close; not a live dialog's peer's connection after a request into its own dialog
+ * (the stack's), as the next in-dialog request may use it: one sent as we close it is
+ * lost (over TCP no one resends it). */
+static void close_after_answer(struct guard_conn *c, uint64_t now, bool refused)
 {
 	uint64_t at = now + ANSWER_GRACE_MS;
 
+	if (c->dialog_peer && !refused)
+		return;
 	if (!c->close_at_ms || c->close_at_ms > at)
 		c->close_at_ms = at;
 }
@@ -382,8 +395,8 @@ static void refused_close(struct sipua_front *f, struct guard_conn *c)
  * its first byte: HOLD_MAX, or DGRAM_MAX for a dialog peer's; freed with the
  * connection) and the whole request is then answered as one that came in one read
  * (refused_answered): the stack sees none of it. A request larger than that, or one
- * the front would leave to the stack (one it cannot answer statelessly: a malformed
- * message, a non-SIP URI ...), has its connection closed unanswered; one never
+ * the front would leave to the stack (one it cannot answer statelessly: a Via, From,
+ * To, Call-ID or CSeq it cannot use ...), has its connection closed unanswered; one never
  * finished, tcp_unknown_ms after the accept. A dialog peer's that the front leaves to
  * the stack (one into its own dialog, a response ...) moves to c->out, for the reader
  * to hand over whole (sipua_front_sealed).
@@ -415,14 +428,14 @@ static void held_bytes(const char *p, size_t n, bool end, void *arg)
 	if (c->closing)
 		return;
 	if (refused_answered(a, c->held, c->held_len)) {
-		close_after_answer(c, a->now);
+		close_after_answer(c, a->now, true);
 	} else if (c->hold_peer && !c->out) {
 		/* The stack's: handed over whole by the reader, before what follows. */
 		c->out = c->held;
 		c->out_len = c->held_len;
 		c->out_off = 0;
 		c->held = NULL;
-		close_after_answer(c, a->now);
+		close_after_answer(c, a->now, false);
 		return;
 	} else if (c->hold_peer && c->held_len <= UINT32_MAX - c->out_len &&
 		   (all = realloc(c->out, c->out_len + c->held_len))) {
@@ -430,7 +443,7 @@ static void held_bytes(const char *p, size_t n, bool end, void *arg)
 		memcpy(all + c->out_len, c->held, c->held_len);
 		c->out = all;
 		c->out_len += c->held_len;
-		close_after_answer(c, a->now);
+		close_after_answer(c, a->now, false);
 	} else {
 		refused_close(f, c);
 	}
@@ -477,14 +490,16 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 		return false;
 	}
 	if (!a->c->known)
-		close_after_answer(a->c, a->now);
+		close_after_answer(a->c, a->now, false);
 	if (!guard_rate_take(f->rate, (const struct sockaddr *)&a->c->peer, a->now)) {
 		count(&f->c_rate_limited);
 		return false;
 	}
 	if (!a->c->known && a->ua->src_class && !a->ua->stopping &&
-	    refused_answered(a, msg, guard_frame_length(msg, avail)))
+	    refused_answered(a, msg, guard_frame_length(msg, avail))) {
+		close_after_answer(a->c, a->now, true);
 		return false;
+	}
 	if (a->c->known && a->ua->admit && !a->ua->stopping && avail >= 7 &&
 	    memcmp(msg, "INVITE ", 7) == 0) {
 		/* A new INVITE whose every byte is at hand: the admission may refuse it here
@@ -509,6 +524,43 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 static size_t out_give(struct sipua_front *f, struct guard_conn *c, struct iovec *iov,
 		       size_t iovcnt, size_t kept);
 
+/*
+ * After a read of connection c: when did the message it is inside (if any) begin?
+ * The read that began it, whether whole messages came before it in that read or not
+ * (frame.messages tells a new one from the same one). The sweep closes a connection
+ * whose message is not whole tcp_message_ms after that: a peer that trickles a
+ * message byte by byte keeps its connection busy, never idle, and the stack waits for
+ * the end of a message without a limit of its own.
+ */
+static void msg_watch(struct sipua *ua, struct guard_conn *c, uint64_t now)
+{
+	/* A message over max_message: this read still goes to the stack (which may
+	 * answer 413 from the header), nothing after it; the sweep shuts the connection.
+	 * The stack parses a header again as each read adds to it, so megabytes of header
+	 * would hold the signalling thread for seconds. */
+	if (guard_frame_oversize(&c->frame, ua->front.cfg.max_message))
+		c->oversize = true;
+	if (!guard_frame_within(&c->frame)) {
+		c->msg_since_ms = 0;
+	} else if (!c->msg_since_ms || c->msg_nth != c->frame.messages) {
+		c->msg_since_ms = now;
+		c->msg_nth = c->frame.messages;
+	}
+}
+
+static void conn_shutdown(struct guard_conn *c);
+
+/* A read after the one that began a message over max_message: dropped, and the
+ * connection shut down (the stack reads the end of the stream and closes it). */
+static size_t oversize_drop(struct sipua *ua, struct guard_conn *c)
+{
+	if (!c->closing) {
+		conn_shutdown(c);
+		count(&ua->front.c_closed_incomplete);
+	}
+	return 0;
+}
+
 static size_t on_stream(void *arg, int fd, struct iovec *iov, size_t iovcnt, size_t len,
 			bool may_drop)
 {
@@ -519,9 +571,12 @@ static size_t on_stream(void *arg, int fd, struct iovec *iov, size_t iovcnt, siz
 
 	if (!a.c)
 		return len;
+	if (a.c->oversize)
+		return oversize_drop(ua, a.c);
 	a.warg = a.c;
 	kept = guard_frame_filter_hold(&a.c->frame, iov, iovcnt, len,
 				       may_drop ? admit_message : NULL, held_bytes, &a);
+	msg_watch(ua, a.c, a.now);
 	if (!a.c->out || !may_drop)
 		return kept;
 	return out_give(&ua->front, a.c, iov, iovcnt, kept);
@@ -612,7 +667,10 @@ size_t sipua_front_sealed(struct sipua *ua, int fd, char *buf, size_t n, size_t 
 
 	if (!(a.c = sealed_conn(ua, fd)))
 		return n;
+	if (a.c->oversize)
+		return oversize_drop(ua, a.c);
 	kept = guard_frame_filter_hold(&a.c->frame, &iov, 1, n, admit_message, held_bytes, &a);
+	msg_watch(ua, a.c, a.now);
 	if (!a.c->out)
 		return kept;
 	iov.iov_len = cap;
@@ -752,15 +810,27 @@ static void conn_shutdown(struct guard_conn *c)
 static void sweep_connections(struct sipua *ua, uint64_t now, bool idle_scan)
 {
 	struct sipua_front *f = &ua->front;
-	unsigned idle = f->cfg.tcp_idle_ms, pos = 0;
+	unsigned idle = f->cfg.tcp_idle_ms, whole = f->cfg.tcp_message_ms, pos = 0;
 	struct guard_conn *c;
 
 	while ((c = guard_conns_next(f->conns, &pos)) != NULL) {
 		if (c->closing)
 			continue;
+		if (c->dialog_peer &&
+		    !sipua_peers_has(ua->peers, (const struct sockaddr *)&c->peer)) {
+			/* Its dialogs are over: a refused source's connection again, closed
+			 * tcp_unknown_ms from now (the last answers go out meanwhile). */
+			c->dialog_peer = false;
+			c->close_at_ms = now + (f->cfg.tcp_unknown_ms ? f->cfg.tcp_unknown_ms
+								   : ANSWER_GRACE_MS);
+		}
 		if (c->close_at_ms && now >= c->close_at_ms) {
 			conn_shutdown(c);
 			count(&f->c_closed_unknown);
+		} else if (c->oversize ||
+			   (whole && c->msg_since_ms && now - c->msg_since_ms >= whole)) {
+			conn_shutdown(c);
+			count(&f->c_closed_incomplete);
 		} else if (idle_scan && idle && c->known && now - c->since_ms >= idle &&
 			   tcp_quiet_ms(c->fd) >= idle &&
 			   !sipua_leg_from(ua, (const struct sockaddr *)&c->peer)) {
@@ -782,7 +852,8 @@ static void report(struct sipua *ua, uint64_t now)
 	sipua_guard_stats(ua, &s);
 	if (s.rate_limited == o->rate_limited && s.tcp_refused_limit == o->tcp_refused_limit &&
 	    s.tcp_refused_unknown == o->tcp_refused_unknown && s.tcp_refused_fd == o->tcp_refused_fd &&
-	    s.tcp_closed_idle == o->tcp_closed_idle && s.tcp_closed_unknown == o->tcp_closed_unknown)
+	    s.tcp_closed_idle == o->tcp_closed_idle && s.tcp_closed_unknown == o->tcp_closed_unknown &&
+	    s.tcp_closed_incomplete == o->tcp_closed_incomplete)
 		return;
 	if (log_begin(&r, s.tcp_refused_fd != o->tcp_refused_fd ? LOG_ERROR : LOG_WARN,
 		      "sip.guard")) {
@@ -794,6 +865,8 @@ static void report(struct sipua *ua, uint64_t now)
 		log_uint(&r, "tcp_refused_no_descriptor", s.tcp_refused_fd - o->tcp_refused_fd);
 		log_uint(&r, "tcp_closed_unknown", s.tcp_closed_unknown - o->tcp_closed_unknown);
 		log_uint(&r, "tcp_closed_idle", s.tcp_closed_idle - o->tcp_closed_idle);
+		log_uint(&r, "tcp_closed_incomplete",
+			 s.tcp_closed_incomplete - o->tcp_closed_incomplete);
 		log_end(&r);
 	}
 	f->report_ms = now;
@@ -1039,6 +1112,7 @@ void sipua_guard_stats(const struct sipua *ua, struct sipua_guard_stats *s)
 	s->tcp_refused_fd = atomic_load(&f->c_refused_fd);
 	s->tcp_closed_unknown = atomic_load(&f->c_closed_unknown);
 	s->tcp_closed_idle = atomic_load(&f->c_closed_idle);
+	s->tcp_closed_incomplete = atomic_load(&f->c_closed_incomplete);
 	s->overload_refused = atomic_load(&f->c_overload);
 	s->overload_resent = atomic_load(&f->c_overload_resent);
 	s->overload_table_full = atomic_load(&f->c_recent_full);

@@ -86,7 +86,7 @@ struct sipua_front {
 	_Atomic uint64_t       c_acks;      /**< ACKs of our stateless answers, absorbed */
 	_Atomic uint64_t       c_rate_limited, c_ok, c_rejected, c_dropped, c_open,
 			       c_accepted, c_refused_limit, c_refused_unknown, c_refused_fd,
-			       c_closed_unknown, c_closed_idle;
+			       c_closed_unknown, c_closed_idle, c_closed_incomplete;
 };
 
 struct sipua {

@@ -234,6 +234,9 @@ static void sip_metrics(struct out *o, const struct b2bua_counters *c)
 		  "sources closed after their answer or tcp_unknown_timeout"),
 		K("tcp_closed_idle", tcp_closed_idle, "Trunk connections without a dialog "
 		  "closed after tcp_idle_timeout"),
+		K("tcp_closed_incomplete", tcp_closed_incomplete, "SIP connections closed: "
+		  "a message not whole tcp_message_timeout after its first byte, or over "
+		  "max_message_size"),
 		K("in_dialog_refused", in_dialog_refused, "In-dialog requests from a source "
 		  "that is neither the dialog's peer nor a trunk, refused"),
 		K("in_dialog_bad", in_dialog_bad, "In-dialog requests refused as malformed"),

@@ -78,6 +78,7 @@ struct b2bua_counters {
 	uint64_t tcp_refused_fd;          /**< closed at once: no descriptor left */
 	uint64_t tcp_closed_unknown;      /**< unknown source: closed after its answer */
 	uint64_t tcp_closed_idle;         /**< idle, no dialog: closed */
+	uint64_t tcp_closed_incomplete;   /**< a message not whole in time: closed */
 	uint64_t log_suppressed;          /**< repeated log records counted, not written */
 	/* Ended calls' RTP, per leg (0: a, the caller; 1: b, the called party). */
 	uint64_t rtp_in_leg[2];           /**< packets received from the leg */

@@ -34,6 +34,8 @@ void b2b_guard_cfg(const struct conf *cf, struct sipua_guard_cfg *g)
 	g->tcp_max_per_trunk = cf->sip.tcp_max_per_trunk;
 	g->tcp_idle_ms = cf->sip.tcp_idle_ms;
 	g->tcp_unknown_ms = cf->sip.tcp_unknown_ms;
+	g->tcp_message_ms = cf->sip.tcp_message_ms;
+	g->max_message = cf->sip.max_message_size;
 	g->rate_per_s = cf->sip.rate_limit;
 	g->rate_burst = cf->sip.rate_burst;
 }
@@ -117,5 +119,6 @@ void b2b_guard_counters(struct b2bua *b, struct b2bua_counters *c)
 	c->tcp_refused_fd = s.tcp_refused_fd;
 	c->tcp_closed_unknown = s.tcp_closed_unknown;
 	c->tcp_closed_idle = s.tcp_closed_idle;
+	c->tcp_closed_incomplete = s.tcp_closed_incomplete;
 	c->log_suppressed = log_suppressed();
 }

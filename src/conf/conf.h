@@ -66,6 +66,8 @@ struct conf_sip {
 	unsigned transaction_timeout_ms;      /**< 64*T1: timers B, F, H, J */
 	unsigned timer_t4_ms;                 /**< T4: timers I, K (completed transactions
 					           kept over UDP after their last message) */
+	unsigned max_message_size;            /**< bytes: a larger incoming SIP message is
+					           refused (413, or its connection closed) */
 	unsigned rate_limit;                  /**< requests/s per source address; 0 = off */
 	unsigned rate_burst;                  /**< bucket size; 0 = rate_limit */
 	unsigned tcp_max_connections;         /**< accepted connections; 0 = from the
@@ -78,6 +80,8 @@ struct conf_sip {
 					           closed after this long idle; 0 = never */
 	unsigned tcp_unknown_ms;              /**< a connection from an unknown source is
 					           closed after this long at most */
+	unsigned tcp_message_ms;              /**< a message begun on a connection must be
+					           whole within this long; 0 = no limit */
 };
 
 /** [data]: where the shared data lives (Postgres, Redis) and how this node uses it. */

@@ -95,6 +95,8 @@ static const struct conf_key sip_keys[] = {
 	{"transaction_timeout", CT_UINT, CK(struct conf, sip.transaction_timeout_ms), 0, 0, 2,
 	 32, 1000, NULL, "32"},
 	{"timer_t4", CT_UINT, CK(struct conf, sip.timer_t4_ms), 0, 0, 1, 5, 1000, NULL, "5"},
+	{"max_message_size", CT_UINT, CK(struct conf, sip.max_message_size), 0, 0, 4096,
+	 2097152, 1, NULL, "65536"},
 	{"rate_limit", CT_UINT, CK(struct conf, sip.rate_limit), 0, 0, 0, 1000000, 1, NULL,
 	 "2000"},
 	{"rate_burst", CT_UINT, CK(struct conf, sip.rate_burst), 0, 0, 0, 1000000, 1, NULL,
@@ -109,6 +111,8 @@ static const struct conf_key sip_keys[] = {
 	 NULL, "120"},
 	{"tcp_unknown_timeout", CT_UINT, CK(struct conf, sip.tcp_unknown_ms), 0, 0, 1, 3600,
 	 1000, NULL, "5"},
+	{"tcp_message_timeout", CT_UINT, CK(struct conf, sip.tcp_message_ms), 0, 0, 0, 3600,
+	 1000, NULL, "20"},
 };
 
 static const struct conf_key media_keys[] = {

@@ -183,6 +183,7 @@ static void d_status(void *arg, json_t *obj)
 			{"tcp_refused_no_descriptor", c.tcp_refused_fd},
 			{"tcp_closed_unknown", c.tcp_closed_unknown},
 			{"tcp_closed_idle", c.tcp_closed_idle},
+			{"tcp_closed_incomplete", c.tcp_closed_incomplete},
 			{"log_suppressed", c.log_suppressed},
 		};
 

@@ -5,7 +5,9 @@
  * whether the data comes in one iovec or split across two. The dropped bytes handed
  * over (guard_frame_filter_hold, as the front holds a refused source's split request)
  * are the same both ways, add up with the kept ones to the input, and each message
- * they end frames alone to exactly its length. */
+ * they end frames alone to exactly its length. At the end the framer is in a message
+ * or not, and past a size cap or not, the same way for one iovec, two, or with nothing
+ * dropped. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -94,6 +96,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (k1 + p1.held_len != len || p1.held_len != p2.held_len ||
 	    memcmp(p1.held, p2.held, p1.held_len) != 0)
 		abort();   /* dropped bytes lost, or handed over differently */
+	/* Where the stream stands at its end (in a message, and whether that message is
+	 * already past a size cap, as the front closes such a connection) does not depend
+	 * on how it was split either. */
+	if (guard_frame_within(&f1) != guard_frame_within(&f2) ||
+	    guard_frame_within(&f1) != guard_frame_within(&f3))
+		abort();
+	for (uint32_t max = 16; max <= 65536; max *= 4)
+		if (guard_frame_oversize(&f1, max) != guard_frame_oversize(&f2, max) ||
+		    guard_frame_oversize(&f1, max) != guard_frame_oversize(&f3, max))
+			abort();
 	free(p1.held);
 	free(p2.held);
 	free(a);

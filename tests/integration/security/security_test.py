@@ -613,6 +613,62 @@ def case_refused_split_tcp_peer(ctx):
     healthy(ctx, t)
 
 
+def case_tcp_peer_keeps_connection(ctx):
+    """A live dialog's peer that matches no trunk (a proxy before an outbound-only
+    trunk) keeps its TCP connection for the dialog's requests: two INFOs and the BYE
+    go over one connection with pauses longer than the front's grace after an answer,
+    each answered, the connection open between them (it was shut 200 ms after each
+    request, and a request sent as it closed was lost: over TCP nothing resends it, so
+    the proxy answered 408). Once the dialog is over, the connection is a stranger's
+    again and closed within tcp_unknown_timeout."""
+    peer = PEER
+    b = ua.UA(peer, name="b", auto=True)
+    ctx.at_end(b.close)
+
+    def conf(c):
+        _peer_conf(c, b)
+        c.sip["tcp_unknown_timeout"] = 1
+
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, uas_port=b.port, configure=conf).start()
+    a = new_a(ctx)
+    da, db = establish(ctx, t, a, b)
+    s = socket.socket()
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.bind((peer, 0))
+    s.connect((t.addr, t.port))
+    ctx.at_end(s.close)
+    src = s.getsockname()
+
+    def over_tcp(data):
+        return data.replace(b"SIP/2.0/UDP %s:%d" % (peer.encode(), b.port),
+                            b"SIP/2.0/TCP %s:%d" % (src[0].encode(), src[1]))
+
+    for n, (meth, want) in enumerate((("INFO", 415), ("INFO", 415), ("BYE", 200))):
+        if n:
+            time.sleep(1.5)   # past the grace (200 ms) and tcp_unknown_timeout (1 s)
+        body = b"x" * 16 if meth == "INFO" else b""
+        data, _, _ = db.build(meth, body, contact="", content_type="text/plain")
+        try:
+            s.sendall(over_tcp(data))
+        except OSError as e:
+            raise AssertionError("the peer's %s #%d: connection gone (%s)" % (meth, n + 1, e))
+        got, closed = sipmsg.read_messages(s, 5.0)
+        ctx.log("the peer's %s #%d on the same connection -> %s, closed %s", meth, n + 1,
+                [m.status for m in got], closed)
+        if [m.status for m in got] != [want] or closed:
+            raise AssertionError("the peer's %s #%d: got %s, closed %s, expected [%d] on "
+                                 "an open connection" % (meth, n + 1,
+                                                         [m.status for m in got], closed,
+                                                         want))
+    if not a.wait_request("BYE", da.call_id, 5.0):
+        raise AssertionError("the peer's BYE did not end A's leg")
+    wait_no_calls(t, 10.0)
+    if not _closed_soon(s, 4.0):
+        raise AssertionError("the peer's connection was still open 4 s after its dialog "
+                             "ended (tcp_unknown_timeout 1 s)")
+    healthy(ctx, t)
+
+
 def case_split_tcp_peer_other_dialog(ctx):
     """A live dialog's peer (the callee's host, a source no trunk matches) sends over
     TCP, split across writes, a BYE and an UPDATE naming the other leg's dialog: each is

@@ -380,6 +380,63 @@ static void test_frame_keeps_all(void **state)
 		    "\r\n\r\n" OPT("1") RSP "\r\n" INV OPT("2"), 3);
 }
 
+/* Inside a message or between two, byte by byte: what the front's message timeout
+ * (tcp_message_ms) watches. */
+static void test_frame_within(void **state)
+{
+	const char *in = "\r\n" RSP "\r\n\r\n" INV;
+	size_t n = strlen(in), rsp = strlen(RSP), end_rsp = 2 + rsp, inv = end_rsp + 4;
+	struct guard_frame f = {0};
+
+	(void)state;
+	assert_false(guard_frame_within(NULL));
+	for (size_t i = 0; i < n; i++) {
+		char c = in[i];
+		struct iovec iov = {.iov_base = &c, .iov_len = 1};
+
+		(void)guard_frame_filter(&f, &iov, 1, 1, NULL, NULL);
+		/* After byte i: inside the response from its first byte up to (not after)
+		 * its last, then between, then inside the INVITE until its last byte. */
+		if (i < 2 || (i >= end_rsp - 1 && i < inv) || i == n - 1)
+			assert_false(guard_frame_within(&f));
+		else
+			assert_true(guard_frame_within(&f));
+	}
+	assert_int_equal(f.messages, 2);
+}
+
+/* A header over the limit, or a Content-Length over it, is oversize; a burst of small
+ * messages whose total passes it is not; 0 is no limit. */
+static void test_frame_oversize(void **state)
+{
+	char big[300];
+	const char *small = "OPTIONS sip:a SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+	const char *long_body = "INVITE sip:a SIP/2.0\r\nContent-Length: 5000\r\n\r\nv=0";
+	struct guard_frame f = {0};
+	struct iovec iov;
+
+	(void)state;
+	assert_false(guard_frame_oversize(NULL, 100));
+	for (int i = 0; i < 10; i++) {
+		iov = (struct iovec){.iov_base = (char *)small, .iov_len = strlen(small)};
+		(void)guard_frame_filter(&f, &iov, 1, iov.iov_len, NULL, NULL);
+		assert_false(guard_frame_oversize(&f, 100));
+	}
+	memcpy(big, "OPTIONS sip:a SIP/2.0\r\nX-Pad: ", 31);
+	memset(big + 31, 'b', sizeof(big) - 31);
+	iov = (struct iovec){.iov_base = big, .iov_len = sizeof(big)};
+	(void)guard_frame_filter(&f, &iov, 1, iov.iov_len, NULL, NULL);
+	assert_true(guard_frame_oversize(&f, 100));
+	assert_false(guard_frame_oversize(&f, 400));
+	assert_false(guard_frame_oversize(&f, 0));
+
+	memset(&f, 0, sizeof(f));
+	iov = (struct iovec){.iov_base = (char *)long_body, .iov_len = strlen(long_body)};
+	(void)guard_frame_filter(&f, &iov, 1, iov.iov_len, NULL, NULL);
+	assert_true(guard_frame_oversize(&f, 4096));
+	assert_false(guard_frame_oversize(&f, 8192));
+}
+
 static void test_frame_drops_whole_messages(void **state)
 {
 	(void)state;
@@ -608,6 +665,8 @@ int main(void)
 		cmocka_unit_test(test_conns_ipv6_per_64),
 		cmocka_unit_test(test_conns_model),
 		cmocka_unit_test(test_frame_keeps_all),
+		cmocka_unit_test(test_frame_within),
+		cmocka_unit_test(test_frame_oversize),
 		cmocka_unit_test(test_frame_drops_whole_messages),
 		cmocka_unit_test(test_frame_drops_acks),
 		cmocka_unit_test(test_frame_counts),
