@@ -163,6 +163,7 @@ static void incoming_invite(struct sipua *ua, nua_t *nua, nua_handle_t *nh, sip_
 	sipua_incoming_fill(sip, &in, &buf);
 	snprintf(leg->call_id, sizeof(leg->call_id), "%s", buf.call_id);
 	sipua_leg_peer_add(leg, (const struct sockaddr *)src);
+	sipua_leg_peer_route(leg, sip->sip_record_route, false);
 	nua_handle_bind(nh, leg);
 	sipua_leg_link(ua, leg);
 	in.src = *src;
@@ -269,6 +270,9 @@ static void on_r_invite(struct sipua *ua, nua_t *nua, struct sipua_leg *leg, int
 	remote = msg_src(nua, &src, NULL);
 	if (remote && status > 100 && !leg->inbound)
 		sipua_leg_peer_add(leg, (const struct sockaddr *)&src);
+	/* The route set comes with the 18x/2xx of the INVITE that makes the dialog. */
+	if (remote && status > 100 && status < 300 && !leg->inbound && !leg->confirmed && sip)
+		sipua_leg_peer_route(leg, sip->sip_record_route, true);
 	if (sip && sip->sip_call_id && sip->sip_call_id->i_id && !leg->call_id[0])
 		snprintf(leg->call_id, sizeof(leg->call_id), "%s", sip->sip_call_id->i_id);
 	/* A reliable 18x reported: the stack PRACKs it now (sipua_leg.c, PRACK). */

@@ -265,6 +265,11 @@ void sipua_leg_terminate(struct sipua *ua, struct sipua_leg *leg, int status);
 void sipua_legs_release_all(struct sipua *ua);
 /** Remembers an address the leg's peer uses (IP only; at most SIPUA_LEG_PEERS). */
 void sipua_leg_peer_add(struct sipua_leg *leg, const struct sockaddr *sa);
+/** Remembers the first hop of a dialog's route set (from the Record-Route of the
+ *  INVITE, uac false, or of a response to ours, uac true) when it is an IP literal:
+ *  trunx sends the dialog's requests there, so the peer's come from there too (a
+ *  proxy may record-route with an address of its own other than the one called). */
+void sipua_leg_peer_route(struct sipua_leg *leg, const sip_record_route_t *rr, bool uac);
 /**
  * A BYE (the peer's, when bye is its saved event, or ours) meets our re-INVITE in
  * progress: the session's end waits for the re-INVITE to complete (CANCELled to make

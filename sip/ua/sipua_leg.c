@@ -185,20 +185,15 @@ void sipua_leg_peer_add(struct sipua_leg *leg, const struct sockaddr *sa)
 	leg->peer[leg->n_peer++] = ip;
 }
 
-/* The host our INVITE's request-URI names, when it is an IP literal, is the called
- * party's address before any response came from it (its media may arrive with its
- * first answer, before that answer is read). A name (DNS) is left to the responses. */
-static void peer_of_uri(struct sipua_leg *leg, const char *uri)
+/* The host of a URL when it is an IP literal (brackets of an IPv6 one stripped),
+ * remembered as an address of the leg's peer. A name (DNS) is left to the responses. */
+static void peer_of_url(struct sipua_leg *leg, const url_t *u)
 {
-	char buf[512], host[64];
+	char host[64];
 	struct sockaddr_storage ss;
-	url_t u[1];
 	size_t n;
 
-	if (!uri || strlen(uri) >= sizeof(buf))
-		return;
-	memcpy(buf, uri, strlen(uri) + 1);
-	if (url_d(u, buf) < 0 || !u->url_host)
+	if (!u || !u->url_host)
 		return;
 	n = strlen(u->url_host);
 	if (n >= 2 && u->url_host[0] == '[' && u->url_host[n - 1] == ']')
@@ -213,6 +208,35 @@ static void peer_of_uri(struct sipua_leg *leg, const char *uri)
 	else
 		return;
 	sipua_leg_peer_add(leg, (const struct sockaddr *)&ss);
+}
+
+/* The host our INVITE's request-URI names is the called party's address before any
+ * response came from it (its media may arrive with its first answer, before that
+ * answer is read). */
+static void peer_of_uri(struct sipua_leg *leg, const char *uri)
+{
+	char buf[512];
+	url_t u[1];
+
+	if (!uri || strlen(uri) >= sizeof(buf))
+		return;
+	memcpy(buf, uri, strlen(uri) + 1);
+	if (url_d(u, buf) < 0)
+		return;
+	peer_of_url(leg, u);
+}
+
+void sipua_leg_peer_route(struct sipua_leg *leg, const sip_record_route_t *rr, bool uac)
+{
+	if (!leg || !rr)
+		return;
+	/* The route set is the Record-Route as received by the UAS, reversed by the
+	 * UAC (RFC 3261 12.1.1, 12.1.2): its first hop is the top entry for a UAS, the
+	 * bottom one for a UAC. */
+	if (uac)
+		while (rr->r_next)
+			rr = rr->r_next;
+	peer_of_url(leg, rr->r_url);
 }
 
 bool sipua_leg_peer_has(const struct sipua_leg *leg, const struct sockaddr *sa)

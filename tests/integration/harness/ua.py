@@ -34,6 +34,15 @@ def _uri_of(name_addr):
     return v.split(";")[0].strip()
 
 
+def record_routes(msg):
+    """The Record-Route entries of a message, top first (one per URI, whether the
+    proxies wrote one header each or a comma-separated list)."""
+    out = []
+    for v in msg.header_all("Record-Route"):
+        out += [e.strip() for e in re.split(r",\s*(?=<)", v) if e.strip()]
+    return out
+
+
 def sdp(ip, port, version=1, direction=None, sess=None, pts=None):
     """An audio SDP (PCMA, PCMU, telephone-event) with the given o= version."""
     pts = pts or ((8, "PCMA/8000"), (0, "PCMU/8000"), (101, "telephone-event/8000"))
@@ -70,6 +79,7 @@ class Dialog:
         self.media_port = ua.media_port
         self.last_offer_dir = "sendrecv"
         self.ended = False
+        self.route = []               # route set (RFC 3261 12.1): Route values in order
 
     def build(self, method, body=b"", headers=(), contact=None, cseq=None, branch=None,
               content_type="application/sdp"):
@@ -89,6 +99,7 @@ class Dialog:
                  "CSeq: %d %s" % (cseq, method)]
         if contact:
             lines.append("Contact: %s" % contact)
+        lines += ["Route: %s" % r for r in self.route]
         lines += list(headers)
         if body:
             lines.append("Content-Type: %s" % content_type)
@@ -164,6 +175,7 @@ class UA:
         self.cond = threading.Condition()
         self.dialogs = {}           # (call_id, local_tag) -> Dialog
         self.requests_seen = []     # every request received (method, call_id)
+        self.requests_got = []      # every request received (Message, with its source)
         self.stop_ev = threading.Event()
         self.tcp_peer = None
         self._buf = b""
@@ -254,6 +266,7 @@ class UA:
             for m in msgs:
                 if m.method:
                     self.requests_seen.append((m.method, m.header("Call-ID")))
+                    self.requests_got.append(m)
                 if self.auto and m.method:
                     try:
                         self._auto_answer(m)
@@ -307,6 +320,8 @@ class UA:
                   "CSeq: %s" % (req.header("CSeq") or "")]
         if 200 <= status < 300 or 100 < status < 200:
             lines.append("Contact: %s" % self.contact)
+            # RFC 3261 12.1.1: a UAS copies the Record-Route of the request.
+            lines += ["Record-Route: %s" % v for v in req.header_all("Record-Route")]
         lines += list(headers)
         if body:
             lines.append("Content-Type: %s" % content_type)
@@ -363,15 +378,19 @@ class UA:
         body = b""
         if status == 200:
             body = self.answer_body(inv) if self.answer_body else sdp(self.ip, self.media_port)
-        self.respond(inv, status, body=body, to_tag=tag, content_type=self.answer_type)
         if status != 200:
+            self.respond(inv, status, body=body, to_tag=tag, content_type=self.answer_type)
             return None
+        # The dialog is known before its 200 leaves: the caller may see the 200
+        # (relayed) and look for this dialog before this thread runs again.
         frm = inv.header("From") or ""
         d = Dialog(self, inv.header("Call-ID"), tag, _tag(frm), _uri_of(inv.header("To")),
                    _uri_of(frm), _uri_of(inv.header("Contact")) or _uri_of(frm),
                    inv.src if self.transport == "udp" else self.tcp_peer,
                    cseq=random.randint(1, 1000), uac=False)
+        d.route = record_routes(inv)
         self.dialogs[(d.call_id, tag)] = d
+        self.respond(inv, status, body=body, to_tag=tag, content_type=self.answer_type)
         return d
 
     def accept(self, timeout=10.0, status=200, ring=False):
@@ -382,15 +401,19 @@ class UA:
         return self.accept_request(inv, status, ring)
 
     def call(self, dest, user="5550001000", body=None, timeout=10.0, headers=(),
-             call_id=None, content_type="application/sdp"):
+             call_id=None, content_type="application/sdp", proxy=None, ruri_params=""):
         """Makes a call: INVITE, waits for the final response, ACKs it. Returns
         (Dialog or None, final response). call_id: the INVITE's (a random one if
-        None)."""
+        None). proxy: (ip, port) the INVITE is sent to instead of dest (an outbound
+        proxy; the request-URI still names dest, with ruri_params appended); the
+        dialog's requests then follow the 2xx's Record-Route through it."""
         call_id = call_id or sipmsg.rand_token(16) + "@uatest"
         tag = sipmsg.rand_token(8)
         branch = "z9hG4bK" + sipmsg.rand_token(12)
         body = sdp(self.ip, self.media_port) if body is None else body
-        ruri = "sip:%s@%s:%d" % (user, dest[0], dest[1])
+        ruri = "sip:%s@%s:%d%s" % (user, dest[0], dest[1], ruri_params)
+        if proxy:
+            dest = proxy
         local = "sip:15551230000@%s" % self.ip
         lines = ["INVITE %s SIP/2.0" % ruri,
                  "Via: SIP/2.0/%s %s:%d;branch=%s;rport" % (self.transport.upper(), self.ip,
@@ -418,6 +441,7 @@ class UA:
             return None, final
         d = Dialog(self, call_id, tag, _tag(to), local, ruri,
                    _uri_of(final.header("Contact")) or ruri, dest, cseq=1, uac=True)
+        d.route = list(reversed(record_routes(final)))
         self.dialogs[(call_id, tag)] = d
         d.ack(1)
         return d, final
