@@ -162,20 +162,21 @@ int sipua_request_check(sip_t const *sip, enum sipua_req_kind kind, unsigned tpm
 			return 400;
 		}
 	}
-	if (offer && sip->sip_payload && sip->sip_payload->pl_len &&
-	    is_multipart(sip->sip_content_type)) {
+	if (offer && sip->sip_payload && sip->sip_payload->pl_len) {
 		const char *sdp;
 		size_t len;
-		int rc = multipart_sdp(sip, false, &sdp, &len, why, whylen);
 
-		if (rc)
-			return rc;
-	} else if (offer && sip->sip_payload && sip->sip_payload->pl_len &&
-		   sip->sip_content_type && sip->sip_content_type->c_type &&
-		   strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0) {
-		snprintf(why, whylen, "only application/sdp bodies (alone or in "
-			 "multipart/mixed) are accepted");
-		return 415;
+		if (is_multipart(sip->sip_content_type)) {
+			int rc = multipart_sdp(sip, false, &sdp, &len, why, whylen);
+
+			if (rc)
+				return rc;
+		} else if (sip->sip_content_type && sip->sip_content_type->c_type &&
+			   strcasecmp(sip->sip_content_type->c_type, "application/sdp") != 0) {
+			snprintf(why, whylen, "only application/sdp bodies (alone or in "
+				 "multipart/mixed) are accepted");
+			return 415;
+		}
 	}
 	if (kind == SIPUA_REQ_INITIAL_INVITE && !accepts_sdp(sip)) {
 		snprintf(why, whylen, "answers carry application/sdp");
