@@ -238,6 +238,13 @@ static bool gate_source(const char *call_id, const struct sockaddr *src, void *a
 	return sipua_leg_gate(arg, call_id, src);
 }
 
+/* The answer check for our PRACKs, inside the stack's parser (sipua_mclass.c). */
+static bool answer_prack(const char *call_id, const struct sockaddr *src, int status,
+			 void *arg)
+{
+	return sipua_leg_prack_refused(arg, call_id, src, status);
+}
+
 void sipua_set_retry_after(struct sipua *ua, unsigned seconds)
 {
 	if (ua)
@@ -514,6 +521,8 @@ int sipua_create(struct sipua **uap, const struct sipua_cfg *cfg, sipua_event_h 
 	if (!err)
 		err = sipua_mclass_create(&ua->mclass, sipua_tpm(ua), trust_source,
 					  gate_source, ua);
+	if (!err)
+		sipua_mclass_set_answer(ua->mclass, answer_prack);
 	if (err) {
 		sipua_peers_destroy(ua->peers);
 		mq_destroy(ua->mq);

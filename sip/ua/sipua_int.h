@@ -216,6 +216,8 @@ struct sipua_leg {
 	unsigned          prack_out;      /**< PRACKs awaiting their final response */
 	struct sipua_timer *prack_timer;  /**< the INVITE's end before the PRACK's timeout */
 	bool              prack_late;     /**< the timer ran: CANCEL sent for the PRACK */
+	int               prack_refused;  /**< the session-ending answer to our PRACK that
+					   *  trunx took from the stack (the leg ends) */
 };
 
 /* sipua_aux.c */
@@ -285,6 +287,15 @@ void sipua_leg_prack_done(struct sipua_leg *leg);
 /** Ends (TERMINATED, handle destroyed) the legs whose INVITE has no final response and
  *  a PRACK of ours unanswered: before the stack shuts down (sipua_leg.c, PRACK). */
 void sipua_legs_end_prack(struct sipua *ua);
+/**
+ * In the stack's parser (sipua_mclass.c): a response `status` that would end the
+ * session came from src to a PRACK of ours in the dialog(s) of call_id. True when a
+ * leg of that Call-ID, whose peer src is, has its INVITE open behind a PRACK: trunx
+ * takes the answer over (the stack drops it) and ends that leg at once, after the
+ * parse; false leaves the answer to the stack.
+ */
+bool sipua_leg_prack_refused(struct sipua *ua, const char *call_id,
+			     const struct sockaddr *src, int status);
 /**
  * Answers the current request on the leg, a stranger's, 403 naming nothing of what
  * trunx serves (no Allow, no Supported), then gives the handle back its own lists.

@@ -606,10 +606,11 @@ void sipua_leg_bye_resume(struct sipua_leg *leg)
 
 /*
  * PRACK unanswered while our INVITE has no final response. The PRACK's timeout (timer
- * F, 64*T1; or an answer such as 481 that ends the session) makes the stack remove the
- * session while the INVITE's transaction is live, and this version then keeps a
- * reference to that INVITE for ever (nua_session_usage_remove(), as for a BYE against
- * our re-INVITE above): its request, signal and handle, about 4 KB a call, for any
+ * F, 64*T1; or an answer such as 481 that ends the session, which trunx takes from the
+ * stack, see prack_refused_now() below) makes the stack remove the session while the
+ * INVITE's transaction is live, and this version then keeps a reference to that
+ * INVITE for ever (nua_session_usage_remove(), as for a BYE against our re-INVITE
+ * above): its request, signal and handle, about 4 KB a call, for any
  * callee that sends a reliable 18x and never answers the PRACK. So trunx ends such an
  * INVITE itself before the PRACK can time out. Half of 64*T1 after the PRACK it
  * CANCELs the INVITE (a 487, or a 2xx that crosses the CANCEL, is read as usual: the
@@ -677,10 +678,63 @@ static void prack_wait_over(void *arg)
 	sipua_leg_terminate(leg->ua, leg, 408);
 }
 
+/*
+ * An answer to our PRACK that ends the session (481, 404, 408, 480... from the peer)
+ * while the INVITE is open does, inside the stack, what the PRACK's timeout does
+ * (above), before trunx hears of it; so trunx's parser takes such an answer from the
+ * stack (sipua_mclass.c) and the leg ends here, at once after the parse, as the stack
+ * would have ended it (FAILED with that status, local: B refused no call, our PRACK),
+ * its handle destroyed: the stack CANCELs the INVITE and completes its requests, so
+ * nothing of the call stays. The answer's retransmissions are taken as well while the
+ * leg is still there.
+ */
+static void prack_refused_now(void *arg)
+{
+	struct sipua_leg *leg = arg;
+	struct log_rec r;
+
+	leg->prack_timer = NULL;
+	if (!prack_matters(leg))
+		return;
+	if (log_begin(&r, LOG_WARN, "sip.prack_refused")) {
+		log_str(&r, "call_id", leg->call_id);
+		log_int(&r, "status", leg->prack_refused);
+		log_end(&r);
+	}
+	if (!leg->end)
+		leg->end = SIPUA_END_ERROR;
+	if (leg->confirmed)   /* our re-INVITE and its PRACK go with the handle, now */
+		leg->reoffer_pending = leg->cancel_pending = false;
+	sipua_leg_terminate(leg->ua, leg, leg->prack_refused);
+}
+
+bool sipua_leg_prack_refused(struct sipua *ua, const char *call_id,
+			     const struct sockaddr *src, int status)
+{
+	bool taken = false;
+
+	if (!call_id || !src)
+		return false;
+	for (struct sipua_leg *l = ua->by_call_id[call_id_bucket(call_id)]; l; l = l->hnext) {
+		if (strncmp(l->call_id, call_id, LEG_CALL_ID_KEPT) != 0 ||
+		    !sipua_leg_peer_has(l, src) || !prack_matters(l))
+			continue;
+		if (!l->prack_refused) {
+			sipua_timer_cancel(l->prack_timer);
+			l->prack_timer = NULL;
+			if (sipua_timer_start(ua, 0, prack_refused_now, l, &l->prack_timer) != 0)
+				continue;   /* left to the stack */
+			l->prack_refused = status;
+		}
+		taken = true;
+	}
+	return taken;
+}
+
 void sipua_leg_prack_sent(struct sipua_leg *leg)
 {
 	leg->prack_out++;
-	if (leg->prack_timer || leg->prack_late || !prack_matters(leg))
+	if (leg->prack_timer || leg->prack_late || leg->prack_refused || !prack_matters(leg))
 		return;
 	sipua_timer_start(leg->ua, prack_t1x64(leg) / 2, prack_wait_over, leg,
 			  &leg->prack_timer);
@@ -706,7 +760,7 @@ void sipua_leg_prack_done(struct sipua_leg *leg)
 {
 	if (leg->prack_out)
 		leg->prack_out--;
-	if (leg->prack_out)
+	if (leg->prack_out || leg->prack_refused)
 		return;
 	sipua_timer_cancel(leg->prack_timer);
 	leg->prack_timer = NULL;

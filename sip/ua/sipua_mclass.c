@@ -34,6 +34,18 @@
  * itself only after a check that a malformed request fails first (a Via naming another
  * transport than the one it came on), and then answered the request's 400 by name.
  *
+ * The same parser also holds back a response to a PRACK of trunx that would end the
+ * session while the INVITE it acknowledges is still open (481, 404, 408, 480... to
+ * the PRACK of a reliable 18x: sip_response_terminates_dialog()). The stack would
+ * remove the session with that INVITE's transaction live, and this version then keeps
+ * a reference to the INVITE's request for good (nua_session_usage_remove()): the
+ * request, its signal and the handle stay allocated (about 4 KB a call) before trunx
+ * hears of the answer, so nothing trunx does afterwards can free them. Once such a
+ * response's status, Call-ID, CSeq and top Via are parsed, the answer callback says
+ * whether trunx takes it over (a leg of that Call-ID, whose peer sent it, has its
+ * INVITE open behind a PRACK); if so its top Via's branch is changed so it matches no
+ * transaction and the stack drops it, and trunx ends the leg itself (sipua_leg.c).
+ *
  * The source is that of the message whose first line was parsed: the first-line
  * classes are wrapped too and record (message, source) in a small ring. The stack
  * parses a first line only from extract_first(), which passes msg_home(msg), that is
@@ -55,6 +67,7 @@
 #include <sofia-sip/hostdomain.h>
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_util.h>
 #include <sofia-sip/su_string.h>
 
 #define PROVENANCE_RING 64
@@ -73,6 +86,10 @@ struct provenance {
 	bool                    request;/**< its first line is a request line */
 	bool                    cancel; /**< ...of a CANCEL */
 	bool                    gated;  /**< the dialog gate ran */
+	bool                    checked;/**< the answer check ran (a response) */
+	int                     status; /**< a response's status */
+	bool                    cseq;   /**< its CSeq was parsed */
+	bool                    prack;  /**< ...and names a PRACK */
 	const char             *call_id;   /**< its Call-ID, once parsed */
 	msg_header_t           *from;      /**< its From, once parsed */
 	msg_header_t           *to;        /**< its To, once parsed */
@@ -84,8 +101,10 @@ struct sipua_mclass {
 	unsigned             tpm;
 	sipua_trust_h       *trust;
 	sipua_gate_h        *gate;
+	sipua_answer_h      *answer;
 	void                *arg;
-	struct strict_hclass request, status, contact, record_route, call_id, from, to, via;
+	struct strict_hclass request, status, contact, record_route, call_id, from, to, via,
+			     cseq;
 	struct provenance    ring[PROVENANCE_RING];
 	unsigned             ring_next;
 	unsigned long        refused_source;
@@ -251,7 +270,27 @@ static issize_t first_line_parse(su_home_t *home, msg_header_t *h, char *s, isiz
 		p->request = true;
 		p->cancel = ((sip_request_t *)h)->rq_method == sip_method_cancel;
 	}
+	if (n >= 0 && p && sc == &sc->mc->status)
+		p->status = ((sip_status_t *)h)->st_status;
 	return n;
+}
+
+/* Once status, Call-ID, CSeq and top Via of a response from the network are known:
+ * does trunx take over this answer to its PRACK? If so the stack never matches it
+ * (see DESIGN). */
+static void answer_try(struct sipua_mclass *mc, struct provenance *p)
+{
+	if (!p || p->checked || p->request || !p->status || !p->call_id || !p->cseq ||
+	    !p->via || p->src.ss_family == AF_UNSPEC || !mc->answer)
+		return;
+	p->checked = true;
+	if (!p->prack || p->status < 300 || p->status > 699 ||
+	    !sip_response_terminates_dialog(p->status, sip_method_prack, NULL))
+		return;
+	if (!mc->answer(p->call_id, (const struct sockaddr *)&p->src, p->status, mc->arg))
+		return;
+	msg_header_replace_param((su_home_t *)(uintptr_t)p->home, p->via->sh_common,
+				 "branch=z9hG4bK-trunx-taken");
 }
 
 /* Once Call-ID, To and top Via of a request from the network are known: may its
@@ -284,6 +323,23 @@ static issize_t call_id_parse(su_home_t *home, msg_header_t *h, char *s, isize_t
 	if (p && !p->call_id) {
 		p->call_id = ((sip_call_id_t *)h)->i_id;
 		gate_try(sc->mc, p);
+		answer_try(sc->mc, p);
+	}
+	return 0;
+}
+
+static issize_t cseq_parse(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
+{
+	struct strict_hclass *sc = strict_of(h);
+	struct provenance *p;
+
+	if (sc->orig(home, h, s, slen) < 0)
+		return -1;
+	p = provenance_find(sc->mc, home);
+	if (p && !p->cseq) {
+		p->cseq = true;
+		p->prack = ((sip_cseq_t *)h)->cs_method == sip_method_prack;
+		answer_try(sc->mc, p);
 	}
 	return 0;
 }
@@ -344,6 +400,7 @@ static issize_t via_parse(su_home_t *home, msg_header_t *h, char *s, isize_t sle
 	if (p && p->via == h)
 		via_received(home, (sip_via_t *)h, p);
 	gate_try(sc->mc, p);
+	answer_try(sc->mc, p);
 	return 0;
 }
 
@@ -465,6 +522,7 @@ int sipua_mclass_create(struct sipua_mclass **mcp, unsigned tpm, sipua_trust_h *
 	strict_init(&mc->from, mc, sip_from_class, from_to_parse);
 	strict_init(&mc->to, mc, sip_to_class, from_to_parse);
 	strict_init(&mc->via, mc, sip_via_class, via_parse);
+	strict_init(&mc->cseq, mc, sip_cseq_class, cseq_parse);
 	m->mc_request->hr_class = &mc->request.hc;
 	m->mc_status->hr_class = &mc->status.hc;
 	for (int i = 0; i < m->mc_hash_size; i++) {
@@ -474,13 +532,15 @@ int sipua_mclass_create(struct sipua_mclass **mcp, unsigned tpm, sipua_trust_h *
 		href_replace_keep(&m->mc_hash[i], sip_from_class, &mc->from);
 		href_replace_keep(&m->mc_hash[i], sip_to_class, &mc->to);
 		href_replace_keep(&m->mc_hash[i], sip_via_class, &mc->via);
+		href_replace_keep(&m->mc_hash[i], sip_cseq_class, &mc->cseq);
 	}
 	if (hash_append(m, sip_contact_class, &mc->contact) ||
 	    hash_append(m, sip_record_route_class, &mc->record_route) ||
 	    hash_append(m, sip_call_id_class, &mc->call_id) ||
 	    hash_append(m, sip_from_class, &mc->from) ||
 	    hash_append(m, sip_to_class, &mc->to) ||
-	    hash_append(m, sip_via_class, &mc->via)) {
+	    hash_append(m, sip_via_class, &mc->via) ||
+	    hash_append(m, sip_cseq_class, &mc->cseq)) {
 		free(m);
 		free(mc);
 		return ENOMEM;
@@ -506,6 +566,12 @@ void sipua_mclass_destroy(struct sipua_mclass *mc)
 		return;
 	free(mc->mclass);
 	free(mc);
+}
+
+void sipua_mclass_set_answer(struct sipua_mclass *mc, sipua_answer_h *answer)
+{
+	if (mc)
+		mc->answer = answer;
 }
 
 msg_mclass_t const *sipua_mclass_get(const struct sipua_mclass *mc)

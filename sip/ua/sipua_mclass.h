@@ -36,6 +36,15 @@ typedef bool (sipua_trust_h)(const struct sockaddr *src, void *arg);
 typedef bool (sipua_gate_h)(const char *call_id, const struct sockaddr *src, void *arg);
 
 /**
+ * Does trunx take over this response to a PRACK of its own, one that would make the
+ * stack end the session (status 300-699 that sip_response_terminates_dialog() says
+ * ends the usage or the dialog)? true: the stack never sees it. Runs on the parsing
+ * thread, once the response's status, Call-ID, CSeq and top Via are parsed.
+ */
+typedef bool (sipua_answer_h)(const char *call_id, const struct sockaddr *src, int status,
+			      void *arg);
+
+/**
  * Creates the message class.
  * @param tpm    transports trunx can send on (enum sipua_tp_mask)
  * @param trust  source check for Contacts (NULL = every source may)
@@ -45,6 +54,9 @@ typedef bool (sipua_gate_h)(const char *call_id, const struct sockaddr *src, voi
 int sipua_mclass_create(struct sipua_mclass **mcp, unsigned tpm, sipua_trust_h *trust,
 			sipua_gate_h *gate, void *arg);
 void sipua_mclass_destroy(struct sipua_mclass *mc);
+
+/** Sets the answer check (NULL = none; the arg is the one given at creation). */
+void sipua_mclass_set_answer(struct sipua_mclass *mc, sipua_answer_h *answer);
 
 /** The class to hand to the stack (NTATAG_MCLASS) or to msg_create(). */
 msg_mclass_t const *sipua_mclass_get(const struct sipua_mclass *mc);

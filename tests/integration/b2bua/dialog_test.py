@@ -804,19 +804,51 @@ def case_prack_unanswered_stop(ctx):
         raise AssertionError("A's final at the stop: %s" % call.final)
 
 
-def case_prack_refused_481(ctx):
-    """B sends a reliable 183 and answers trunxd's PRACK 481 (the INVITE still open):
-    the call ends at once (A gets a final), one record is written, and once every
+def _prack_refused(ctx, status):
+    """B sends a reliable 183 and answers trunxd's PRACK `status`, a response that ends
+    the session (481, 404, 408, 480), the INVITE still open: the call ends at once as
+    the stack would have ended it (A gets 480, cause local_<status>), B's INVITE is
+    CANCELled (B answers 200 and 487, ACKed), one record is written, and once every
     transaction is over nothing of the call may stay allocated (the sanitizer build
-    reports leaks at the stop)."""
+    reports leaks at the stop). Before, the stack removed the session with the INVITE
+    open and kept the INVITE's request, its signal and the handle (about 4 KB a call)
+    for good."""
     a, b, t, call, inv, prack = _reliable_183(ctx, call_timeout=None)
-    b.respond(prack, 481)
+    t0 = time.monotonic()
+    b.respond(prack, status)
     call.join(10)
-    if call.final is None or call.final.status < 300:
-        raise AssertionError("A's final after B's 481 to the PRACK: %s" % call.final)
+    took = time.monotonic() - t0
+    ctx.log("A's final %.1f s after the PRACK's %d: %s", took, status, call.final)
+    if call.final is None or call.final.status != 480:
+        raise AssertionError("A's final after B's %d to the PRACK: %s" % (status, call.final))
+    if took > 3:
+        raise AssertionError("A's final %.1f s after B's %d to the PRACK" % (took, status))
+    cancel = b.wait_request("CANCEL", timeout=5)
+    if cancel is None:
+        raise AssertionError("B's INVITE was not CANCELled after its %d to the PRACK" % status)
+    b.respond(cancel, 200)
+    _respond_tagged(b, inv, 487, "pp")
+    if b.wait_request("ACK", timeout=5) is None:
+        raise AssertionError("B's 487 was not ACKed")
     _no_calls_left(ctx, t, timeout=20)
-    _one_end(ctx, t, result="failed")
+    _one_end(ctx, t, result="failed", cause="local_%d" % status)
     time.sleep(35)   # past timer D of the INVITE
+
+
+def case_prack_refused_481(ctx):
+    _prack_refused(ctx, 481)
+
+
+def case_prack_refused_404(ctx):
+    _prack_refused(ctx, 404)
+
+
+def case_prack_refused_408(ctx):
+    _prack_refused(ctx, 408)
+
+
+def case_prack_refused_480(ctx):
+    _prack_refused(ctx, 480)
 
 
 def case_session_timer_caller_only(ctx):
@@ -905,6 +937,38 @@ def case_reinvite_prack_unanswered_cancelled(ctx):
     _one_end(ctx, t, result="answered", cause="bye_a")
     time.sleep(5)
 
+
+
+def case_reinvite_prack_refused(ctx):
+    """B answers A's relayed re-INVITE with a reliable 183 and then answers trunxd's
+    PRACK 481, the re-INVITE still open: the session is over as the stack would have
+    ended it (A's re-INVITE gets a failure and A a BYE, B's re-INVITE is CANCELled),
+    one record is written, and once every transaction is over nothing of the call
+    stays allocated (the sanitizer build reports leaks at the stop). Before, the stack
+    kept the re-INVITE's request and the handle for good."""
+    a, b, t, d, inv, cseq, reinv = _reinvite_at_b(ctx)
+    b.respond(reinv, 183, body=ua.sdp(b.ip, b.media_port, 3, "recvonly"),
+              headers=("Require: 100rel", "RSeq: 7"))
+    prack = b.wait_request("PRACK", timeout=5)
+    if prack is None:
+        raise AssertionError("B's reliable 183 to the re-INVITE was not PRACKed")
+    b.respond(prack, 481)
+    final = d.wait_final(cseq, "INVITE", timeout=10)
+    ctx.log("A's re-INVITE final: %s", final)
+    if final is None or final.status < 300:
+        raise AssertionError("A's re-INVITE final: %s" % final)
+    d.ack(cseq)
+    if not procs.wait_until(lambda: ("BYE", d.call_id) in a.requests_seen, 10, 0.3):
+        raise AssertionError("A got %d and no BYE after B's 481 to the PRACK" % final.status)
+    cancel = b.wait_request("CANCEL", timeout=5)
+    if cancel is None:
+        raise AssertionError("B's re-INVITE was not CANCELled after its 481 to the PRACK")
+    b.respond(cancel, 200)
+    b.respond(reinv, 487)
+    b.auto = True
+    _no_calls_left(ctx, t, timeout=10)
+    _one_end(ctx, t, result="answered")
+    time.sleep(35)   # past the re-INVITE's timers
 
 if __name__ == "__main__":
     sys.exit(case.main(globals()))

@@ -356,6 +356,75 @@ static void test_gate_cuts_foreign_requests_loose(void **state)
 	assert_string_equal(sip->sip_to->a_tag, "tt");
 }
 
+/* ---- the answer check (responses to our PRACKs) ---- */
+
+/* Takes every answer it is asked about for the dialog "dialog-1" from 127.0.0.1;
+ * counts the questions. */
+static int answer_asked;
+
+static bool answer_test(const char *call_id, const struct sockaddr *src, int status,
+			void *arg)
+{
+	(void)arg;
+	(void)status;
+	answer_asked++;
+	return strcmp(call_id, "dialog-1") == 0 && trust_loopback1(src, NULL);
+}
+
+static const char *response(int status, const char *method, const char *call_id,
+			    bool via_last)
+{
+	static const char via[] = "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-8\r\n";
+
+	snprintf(req_buf, sizeof(req_buf),
+		 "SIP/2.0 %d Whatever\r\n%s"
+		 "From: <sip:a@127.0.0.1>;tag=ft\r\nTo: <sip:b@127.0.0.1>;tag=tt\r\n"
+		 "Call-ID: %s\r\nCSeq: 2 %s\r\n%sContent-Length: 0\r\n\r\n",
+		 status, via_last ? "" : via, call_id, method, via_last ? via : "");
+	return req_buf;
+}
+
+/* A response to a PRACK that ends the session (481, 404, 408, 480) is asked about once
+ * its status, Call-ID, CSeq and top Via are parsed, whatever their order; taken, it
+ * matches no transaction. Other statuses and methods are never asked about. */
+static void test_prack_answer_taken(void **state)
+{
+	struct fx *f = *state;
+	static const int ends[] = {481, 404, 408, 480, 410};
+	static const int keeps[] = {183, 200, 400, 401, 487, 488, 500};
+	sip_t *sip;
+
+	sipua_mclass_set_answer(f->mc, answer_test);
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		answer_asked = 0;
+		sip = parse_from(f, response(ends[i], "PRACK", "dialog-1", i % 2), "127.0.0.1");
+		assert_int_equal(answer_asked, 1);
+		assert_string_equal(sip->sip_via->v_branch, "z9hG4bK-trunx-taken");
+		assert_int_equal(sip->sip_status->st_status, ends[i]);
+		/* Not taken (another dialog, a stranger): untouched. */
+		sip = parse_from(f, response(ends[i], "PRACK", "dialog-2", i % 2), "127.0.0.1");
+		assert_string_equal(sip->sip_via->v_branch, "z9hG4bK-8");
+		sip = parse_from(f, response(ends[i], "PRACK", "dialog-1", i % 2), "127.0.0.9");
+		assert_string_equal(sip->sip_via->v_branch, "z9hG4bK-8");
+		/* The same status to another request, or made locally: never asked. */
+		answer_asked = 0;
+		sip = parse_from(f, response(ends[i], "INVITE", "dialog-1", i % 2), "127.0.0.1");
+		assert_string_equal(sip->sip_via->v_branch, "z9hG4bK-8");
+		sip = parse_from(f, response(ends[i], "PRACK", "dialog-1", i % 2), NULL);
+		assert_string_equal(sip->sip_via->v_branch, "z9hG4bK-8");
+		assert_int_equal(answer_asked, 0);
+	}
+	for (size_t i = 0; i < sizeof(keeps) / sizeof(keeps[0]); i++) {
+		answer_asked = 0;
+		sip = parse_from(f, response(keeps[i], "PRACK", "dialog-1", false), "127.0.0.1");
+		assert_string_equal(sip->sip_via->v_branch, "z9hG4bK-8");
+		assert_int_equal(answer_asked, 0);
+	}
+	/* A request is never asked about. */
+	sip = parse_from(f, in_dialog("PRACK", "dialog-1"), "127.0.0.1");
+	assert_int_equal(answer_asked, 0);
+}
+
 /* A top Via naming a host gets the source's address at once (no lookup can be needed
  * to answer it); one with an address, or a message made locally, is left alone. */
 static void test_via_named_host_gets_received(void **state)
@@ -675,6 +744,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stack_headers_insert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gate_cuts_foreign_requests_loose, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_prack_answer_taken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_via_named_host_gets_received, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_content_checks, setup, teardown),
