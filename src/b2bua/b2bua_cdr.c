@@ -27,13 +27,7 @@ void b2b_iso8601(char *out, size_t len, uint64_t ms)
 
 static uint64_t next64(struct b2bua *b)
 {
-	uint64_t x = b->rng ? b->rng : 0x2545f4914f6cdd1dull;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	b->rng = x;
-	return x * 0x2545f4914f6cdd1dull;
+	return b2b_rand(b) * 0x2545f4914f6cdd1dull;
 }
 
 void b2b_uuid(struct b2bua *b, char out[40])

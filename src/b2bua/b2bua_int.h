@@ -364,6 +364,13 @@ struct call {
 						     (to our offer in a 200), relayed as an
 						     offer because it changed the direction:
 						     the other leg's answer goes to no one */
+	char               *ack_dir_sdp;        /**< an ACK's direction change still to be
+						     relayed (an offer was in progress, or
+						     the other leg answered 491); NULL: none */
+	size_t              ack_dir_len;
+	int                 ack_dir_side;       /**< the side whose ACK it came in */
+	unsigned            ack_dir_tries;      /**< 491s met so far */
+	struct sipua_timer *ack_dir_timer;      /**< the retry after a 491 */
 	int                 final_code;         /**< final status A got (0 = none yet) */
 	char                cause[48];          /**< why the call ended */
 	char                reason[160];        /**< detail (Warning text) */
@@ -648,6 +655,8 @@ void call_ev_dtmf(struct call *c, char digit, unsigned duration_ms, const char *
 /** budget.exhausted: a call refused by a pool, a tenant cap or the global cap. */
 void call_ev_budget(struct call *c, const char *budget, const char *why);
 /** A random uuid (8-4-4-4-12 hex) for records. */
+/** The next value of the b2bua's xorshift generator (not for secrets). */
+uint64_t b2b_rand(struct b2bua *b);
 void b2b_uuid(struct b2bua *b, char out[40]);
 /** The times of the call records: UTC, ISO 8601 with milliseconds. */
 void b2b_iso8601(char *out, size_t len, uint64_t ms);

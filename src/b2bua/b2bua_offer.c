@@ -20,6 +20,14 @@
 
 enum { SIDE_A = MEDIA_SIDE_A, SIDE_B = MEDIA_SIDE_B };
 
+/* A direction change from an ACK meeting 491 is offered again this many times, after
+ * 2.1-4 s each (RFC 3261 14.1: trunx owns the Call-ID of the leg it re-INVITEs). */
+#define ACK_DIR_TRIES 3
+
+static void ack_dir_drop(struct call *c);
+static void ack_dir_resume(struct call *c);
+static int ack_dir_retry_later(struct call *c);
+
 /* ---- undoing an offer ---- */
 
 /* Keeps the media state as it is before an offer is relayed. */
@@ -42,6 +50,7 @@ static void undo_drop(struct call *c)
 void call_offer_free(struct call *c)
 {
 	undo_drop(c);
+	ack_dir_drop(c);
 }
 
 /* Puts the media state back as it was before the offer. The o= versions keep growing:
@@ -176,6 +185,8 @@ void call_on_offer(struct call *c, int from, const struct sipua_ev *ev)
 		sipua_leg_answer(leg, err == EBUSY ? 491 : 500, NULL, 0, NULL);
 		return;
 	}
+	if (c->ack_dir_sdp && c->ack_dir_side == from)
+		ack_dir_drop(c);   /* its newer offer says the direction itself */
 	c->offer_busy = true;
 	c->offer_cancelled = false;
 	c->offer_side = from;
@@ -201,6 +212,7 @@ static void rollback_result(struct call *c, int side, const struct sipua_ev *ev)
 	if (ev->status >= 200 && ev->status < 300 && ev->sdp &&
 	    b2b_sdp_remote(&c->media, side, ev->sdp, ev->sdp_len, why, sizeof(why)) == 0) {
 		call_media_update(c);
+		ack_dir_resume(c);
 		return;
 	}
 	if (ev->status == 481 || ev->status == 408 || ev->status < 300) {
@@ -236,6 +248,7 @@ static void ack_offer_result(struct call *c, int side, const struct sipua_ev *ev
 			sd->last_local_len = keep.last_local_len;
 			sd->local_version = keep.local_version;
 			undo_drop(c);
+			ack_dir_drop(c);
 			call_media_update(c);
 			return;
 		}
@@ -244,11 +257,19 @@ static void ack_offer_result(struct call *c, int side, const struct sipua_ev *ev
 	}
 	undo_restore(c);
 	if (ev->status >= 200 && ev->status < 300) {
+		ack_dir_drop(c);
 		call_log(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
 			 "answer to the relayed direction unusable: %s", why);
 		start_rollback(c, side);
 		return;
 	}
+	if (ev->status == 491 && !ev->local && c->ack_dir_sdp &&
+	    c->ack_dir_tries < ACK_DIR_TRIES && ack_dir_retry_later(c) == 0) {
+		call_log(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
+			 "direction change met 491: offered again later");
+		return;
+	}
+	ack_dir_drop(c);
 	call_log(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
 		 "direction change refused (%d)", ev->status);
 	if (ev->status == 481 || ev->status == 408)
@@ -286,6 +307,8 @@ void call_on_offer_result(struct call *c, const struct sipua_ev *ev)
 			start_rollback(c, side);
 		else if (ev->status == 481 || ev->status == 408)
 			call_hangup(c, "dialog_lost");
+		else
+			ack_dir_resume(c);
 		return;
 	}
 	if (ok && ev->sdp) {
@@ -297,6 +320,7 @@ void call_on_offer_result(struct call *c, const struct sipua_ev *ev)
 			if (leg)
 				sipua_leg_answer(leg, 200, out, n, NULL);
 			call_media_update(c);
+			ack_dir_resume(c);
 			return;
 		}
 	} else if (ok) {
@@ -320,16 +344,21 @@ void call_on_offer_result(struct call *c, const struct sipua_ev *ev)
 		sipua_leg_answer(leg, code, NULL, 0, NULL);
 	if (ev->status == 481 || ev->status == 408)
 		call_hangup(c, "dialog_lost");
+	else
+		ack_dir_resume(c);
 }
 
 /*
  * An answer in side's ACK changed its direction (sendonly: the party holds the call):
  * the other leg must follow, as with a hold offered in a re-INVITE. That answer is
  * relayed to the other leg as an offer (re-INVITE); its answer completes the
- * negotiation (ack_offer_result).
+ * negotiation (ack_offer_result). The answer is kept until the other leg took it: an
+ * offer in progress defers it to that offer's end (ack_dir_resume), a 491 to a retry
+ * 2.1-4 s later, so the other party never stays unaware of a hold.
  */
-static void ack_relay(struct call *c, int side, const struct sipua_ev *ev)
+static void ack_relay(struct call *c)
 {
+	int side = c->ack_dir_side;
 	struct sipua_leg *other = call_leg(c, !side);
 	struct b2b_sdp_ctx x;
 	const char *allowed[B2B_ALLOWED_MAX];
@@ -337,20 +366,33 @@ static void ack_relay(struct call *c, int side, const struct sipua_ev *ev)
 	size_t n = 0;
 	int err;
 
-	if (!other || c->offer_busy || c->rollback) {
-		call_log(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
-			 "direction change not relayed: an offer is in progress");
+	if (!other || c->state != CALL_ANSWERED) {
+		ack_dir_drop(c);
 		return;
 	}
-	if (undo_save(c) != 0)
+	if (c->offer_busy || c->rollback || c->ack_dir_timer) {
+		call_log(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
+			 "direction change deferred: an offer is in progress");
 		return;
+	}
+	if (undo_save(c) != 0) {
+		ack_dir_drop(c);
+		return;
+	}
 	call_sdp_ctx(c, &x, allowed);
-	err = b2b_sdp_offer(&c->media, &x, side, ev->sdp, ev->sdp_len, out, sizeof(out), &n,
-			    why, sizeof(why));
+	err = b2b_sdp_offer(&c->media, &x, side, c->ack_dir_sdp, c->ack_dir_len, out,
+			    sizeof(out), &n, why, sizeof(why));
 	if (!err)
 		err = sipua_leg_reoffer(other, out, n);
 	if (err) {
 		undo_restore(c);
+		if (err == EBUSY && c->ack_dir_tries < ACK_DIR_TRIES &&
+		    ack_dir_retry_later(c) == 0) {
+			call_log(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
+				 "direction change deferred: the other leg is busy");
+			return;
+		}
+		ack_dir_drop(c);
 		call_log(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
 			 "direction change not relayed: %s", why[0] ? why : strerror(err));
 		return;
@@ -361,6 +403,54 @@ static void ack_relay(struct call *c, int side, const struct sipua_ev *ev)
 	c->offer_from_ack = true;
 	call_log(LOG_DEBUG, "call.reinvite", c, side == SIDE_A ? "a" : "b",
 		 "direction of the ACK's answer relayed");
+}
+
+static void ack_dir_drop(struct call *c)
+{
+	sipua_timer_cancel(c->ack_dir_timer);
+	c->ack_dir_timer = NULL;
+	free(c->ack_dir_sdp);
+	c->ack_dir_sdp = NULL;
+	c->ack_dir_len = 0;
+	c->ack_dir_tries = 0;
+}
+
+/* Keeps side's ACK answer as the direction change to relay (a newer one replaces it). */
+static int ack_dir_keep(struct call *c, int side, const char *sdp, size_t len)
+{
+	char *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return ENOMEM;
+	memcpy(copy, sdp, len);
+	ack_dir_drop(c);
+	c->ack_dir_sdp = copy;
+	c->ack_dir_len = len;
+	c->ack_dir_side = side;
+	return 0;
+}
+
+/* No offer is in progress any more: a deferred direction change goes out now. */
+static void ack_dir_resume(struct call *c)
+{
+	if (c->ack_dir_sdp && !c->ack_dir_timer && !c->offer_busy && !c->rollback)
+		ack_relay(c);
+}
+
+static void ack_dir_retry(void *arg)
+{
+	struct call *c = arg;
+
+	c->ack_dir_timer = NULL;
+	ack_dir_resume(c);
+}
+
+static int ack_dir_retry_later(struct call *c)
+{
+	unsigned ms = 2100 + (unsigned)(b2b_rand(c->b) % 1901);
+
+	c->ack_dir_tries++;
+	return sipua_timer_start(c->b->ua, ms, ack_dir_retry, c, &c->ack_dir_timer);
 }
 
 /* An ACK on a leg: with a delayed offer it must carry A's answer. */
@@ -381,8 +471,9 @@ void call_on_ack(struct call *c, int side, const struct sipua_ev *ev)
 		if (b2b_sdp_remote(&c->media, side, ev->sdp, ev->sdp_len, why,
 				   sizeof(why)) == 0) {
 			call_media_update(c);
-			if (was && c->media.side[side].dir != dir)
-				ack_relay(c, side, ev);
+			if (was && c->media.side[side].dir != dir &&
+			    ack_dir_keep(c, side, ev->sdp, ev->sdp_len) == 0)
+				ack_relay(c);
 		} else
 			call_log(LOG_INFO, "call.ack_sdp", c, side == SIDE_A ? "a" : "b",
 				 "answer in ACK ignored: %s", why);

@@ -13,7 +13,7 @@
 #include "b2bua_int.h"
 #include "log.h"
 
-static uint64_t next_rand(struct b2bua *b)
+uint64_t b2b_rand(struct b2bua *b)
 {
 	uint64_t x = b->rng ? b->rng : 0x2545f4914f6cdd1dull;
 
@@ -45,7 +45,7 @@ int call_route_db(struct call *c, const struct sipua_incoming *in, struct call_s
 		fail_call(c, 500, "no_memory", NULL);
 		return -1;
 	}
-	route_decide(c->rt, c->trunk_in, in->ruri_user, in->from_user, next_rand(b),
+	route_decide(c->rt, c->trunk_in, in->ruri_user, in->from_user, b2b_rand(b),
 		     b2b_trunk_usable, b, d);
 	snprintf(c->did, sizeof(c->did), "%s", d->did);
 	if (d->tenant)
@@ -161,7 +161,7 @@ int call_route_refusal(struct b2bua *b, const struct trunk *t, const char *ruri_
 	d = malloc(sizeof(*d));
 	if (!d)
 		return 0;   /* the call decides it, as it would have */
-	if (route_decide(b->rt, t, ruri_user, from_user ? from_user : "", next_rand(b),
+	if (route_decide(b->rt, t, ruri_user, from_user ? from_user : "", b2b_rand(b),
 			 b2b_trunk_usable, b, d) == 0 &&
 	    d->code && !d->event && d->cause &&
 	    (strcmp(d->cause, "no_route") == 0 || strcmp(d->cause, "did_unassigned") == 0)) {

@@ -419,11 +419,37 @@ def case_ack_answer_holds(ctx):
     answer, which puts the call on hold (a=sendonly). The callee is told: it gets a
     re-INVITE saying sendonly (and answers recvonly). Before, the ACK's answer was kept
     on the caller's leg only and the callee never heard of the hold."""
+    a, b, t, d, final, inv = _hold_in_ack(ctx, callee_auto=True)
+    time.sleep(0.5)
+    if t.ctl("calls") in (None, "", [], {}):
+        raise AssertionError("the call ended")
+    _answered(ctx, t, d, final)
+
+
+def case_ack_answer_holds_after_491(ctx):
+    """As ack_answer_holds, but the callee answers the relayed hold 491 (its own
+    re-INVITE crossed ours): trunxd offers the hold again 2.1-4 s later (RFC 3261 14.1)
+    and the callee, answering 200 this time, learns of the hold. Before, the 491 ended
+    the attempt: the callee never heard of the hold and went on sending."""
+    _ack_hold_491(ctx, False)
+
+
+def case_ack_hold_491_then_bye(ctx):
+    """The caller hangs up while the hold that met 491 waits for its retry: the call
+    ends normally and nothing is offered to the callee afterwards (the retry dies with
+    the call; under the sanitizers, no use after free)."""
+    _ack_hold_491(ctx, True)
+
+
+def _hold_in_ack(ctx, callee_auto):
+    """A call; the caller's offerless re-INVITE, then its ACK answering sendonly. Returns
+    (a, b, trunxd, a's dialog, the call's 200, the hold re-INVITE the callee got)."""
     a, b, t = _setup(ctx)
     d, final = _call(ctx, a, t, ua.sdp(a.ip, a.media_port, version=1))
     if d is None:
         raise AssertionError("call not answered: %d" % final.status)
     b.wait(lambda m: m.method == "ACK", 5)
+    b.auto = callee_auto
     b.drain()
     cseq, _, _ = d.send("INVITE", b"")
     r = d.wait_final(cseq, "INVITE", 10)
@@ -433,6 +459,35 @@ def case_ack_answer_holds(ctx):
     inv = _b_reinvite(b)
     if inv is None or ua.sdp_direction(inv.body) != "sendonly":
         raise AssertionError("callee got no hold re-INVITE: %r" % (inv.body if inv else None))
+    return a, b, t, d, final, inv
+
+
+def _ack_hold_491(ctx, bye_before_retry):
+    a, b, t, d, final, first = _hold_in_ack(ctx, callee_auto=False)
+    b.respond(first, 491)
+    t0 = time.monotonic()
+    if bye_before_retry:
+        b.auto = True
+        _answered(ctx, t, d, final)
+        late = _b_reinvite(b, 5)
+        if late is not None:
+            raise AssertionError("re-INVITE after the call ended: %r" % late.body)
+        return
+    n1 = first.header("CSeq").split()[0]
+    again = b.wait(lambda m: m.method == "INVITE" and "tag=" in (m.header("To") or "")
+                   and m.header("CSeq").split()[0] != n1, 8)
+    waited = time.monotonic() - t0
+    if again is None or ua.sdp_direction(again.body) != "sendonly":
+        raise AssertionError("the hold was not offered again after 491: %r"
+                             % (again.body if again else None))
+    if not 1.9 <= waited <= 4.5:
+        raise AssertionError("offered again after %.2f s, not 2.1-4 s" % waited)
+    ctx.log("hold offered again %.2f s after the 491", waited)
+    body = ua.sdp(b.ip, b.media_port, version=3, direction="recvonly")
+    b.respond(again, 200, body=body)
+    if b.wait(lambda m: m.method == "ACK", 5) is None:
+        raise AssertionError("no ACK for the callee's 200")
+    b.auto = True
     time.sleep(0.5)
     if t.ctl("calls") in (None, "", [], {}):
         raise AssertionError("the call ended")
