@@ -1525,7 +1525,8 @@ def case_sip_metrics(ctx):
             "dropped_unknown_source", "overload_stateless", "overload_resent",
             "overload_forgotten", "acks_absorbed", "shed_overload", "tcp_accepted",
             "tcp_refused_limit", "tcp_refused_unknown", "tcp_refused_no_descriptor",
-            "tcp_closed_unknown", "tcp_closed_idle", "in_dialog_refused", "in_dialog_bad",
+            "tcp_closed_unknown", "tcp_closed_idle", "tcp_closed_incomplete",
+            "in_dialog_refused", "in_dialog_bad",
             "contact_refused", "offer_glare", "tls_refused", "tls_refused_stranger"]
     missing = [n for n in want if "trunx_sip_%s_total" % n not in vals]
     assert not missing and "trunx_sip_tcp_open" in vals and \

@@ -599,6 +599,48 @@ def case_guard_idle(ctx):
         raise AssertionError("tcp_refused_unknown = %s" % t.counter("tcp_refused_unknown"))
 
 
+def case_guard_slowloris(ctx):
+    """A trunk's request trickled over TLS one byte a record every 300 ms: the
+    connection is never idle (tcp_idle_timeout 2 s) and its message never ends; it is
+    closed tcp_message_timeout (3 s) after the message began (tcp_closed_incomplete),
+    and OPTIONS over TLS are answered after."""
+    pki = tlscerts.Pki(ctx.path("pki"))
+
+    def conf(c):
+        c.sip.update(tcp_idle_timeout=2, tcp_message_timeout=3)
+        c.carrier["tls_verify"] = False
+    t = start(ctx, pki, conf)
+    dest = ("127.0.0.1", t.tls_port)
+    s = tls_from("127.0.0.1", dest, client_ctx())
+    ctx.at_end(s.close)
+    s.sendall(b"OPTIONS sip:127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:%d;"
+              b"branch=z9hG4bK-slow\r\nX-Slow: " % (dest[1], s.getsockname()[1]))
+    t0 = time.monotonic()
+    closed = None
+    while time.monotonic() - t0 < 9 and closed is None:
+        try:
+            s.sendall(b"a")
+            s.settimeout(0.3)
+            if s.recv(4096) == b"":
+                closed = time.monotonic() - t0
+        except socket.timeout:
+            pass
+        except (OSError, ssl.SSLError):
+            closed = time.monotonic() - t0
+    ctx.log("a trickled request over TLS: closed after %s s", closed)
+    if closed is None or closed > 6.5:
+        raise AssertionError("a trunk's trickled TLS request was not cut (closed after %s s; "
+                             "tcp_message_timeout 3 s)" % closed)
+    if t.counter("tcp_closed_incomplete") < 1:
+        raise AssertionError("tcp_closed_incomplete = %s" % t.counter("tcp_closed_incomplete"))
+    ep = sipmsg.Endpoint("127.0.0.1", transport="tls", tls_ctx=client_ctx())
+    ctx.at_end(ep.close)
+    ep.connect(dest)
+    final, _ = ep.options(dest, timeout=5)
+    if not final or final.status != 200:
+        raise AssertionError("OPTIONS over TLS after the attack got %s" % final)
+
+
 # ---- the front's per-message checks over TLS --------------------------------------------
 
 PEER = "127.0.0.6"   # the callee's host: no trunk matches it (its trunk matches 127.0.0.7)
