@@ -406,6 +406,7 @@ unsigned feat_clock(struct media_session *s, unsigned to, uint64_t now_us,
 		o->gen_due_us += k * period;
 		o->gen_ts += (uint32_t)(k * step);
 		p->pos += k * ns;
+		tos->st.frames_skipped += k;
 	}
 	while (p->active && o->gen_due_us <= now_us + FEAT_SLACK_US) {
 		int16_t pcm[CODEC_MAX_SAMPLES];

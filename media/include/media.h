@@ -159,6 +159,10 @@ struct media_side_stats {
 	uint64_t jb_expanded;    /**< frames stretched while nothing was there (DTX, late) */
 	uint32_t jb_delay_ms;    /**< jitter-buffer delay, smoothed over packets played */
 	uint64_t frames_out;     /**< encoded frames sent to this side (transcoding) */
+	uint64_t frames_skipped; /**< frames generated for this side (transcoding, a
+				      prompt) that were due while the worker was more than
+				      100 ms late: skipped (a timestamp gap), not sent in a
+				      burst */
 	/* RTCP where trunx terminates media (transcoding): what this side reported about
 	 * the stream we send it, and our own reports to it. */
 	uint64_t rtcp_sent;      /**< reports trunx generated toward this side */

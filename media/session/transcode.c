@@ -203,6 +203,7 @@ unsigned session_clock(struct media_session *s, uint64_t now_us, uint64_t *next_
 
 			o->gen_due_us += k * period;
 			o->gen_ts += (uint32_t)(k * xcode_out_step(in->xc));
+			to->st.frames_skipped += k;
 		}
 		while (o->gen_due_us <= now_us + XC_SLACK_US) {
 			uint32_t ts = o->gen_ts;

@@ -55,6 +55,10 @@ void call_quality_record(json_t *o, const struct call *c)
 		put(o, k, json_integer((json_int_t)c->stats[s].rtp_dropped_late));
 		snprintf(k, sizeof(k), "rtp_foreign_%s", leg[s]);
 		put(o, k, json_integer((json_int_t)c->stats[s].rtp_foreign));
+		if (c->stats[s].frames_skipped) {
+			snprintf(k, sizeof(k), "frames_skipped_%s", leg[s]);
+			put(o, k, json_integer((json_int_t)c->stats[s].frames_skipped));
+		}
 		if (c->media.crypto[s].suite != SDP_CRYPTO_NONE) {
 			snprintf(k, sizeof(k), "srtp_%s", leg[s]);
 			put(o, k, json_string(b2b_srtp_suite_name(c->media.crypto[s].suite)));
@@ -92,6 +96,9 @@ json_t *call_quality_json(const struct call *c)
 				    json_integer((json_int_t)st[s].rtp_dropped_late));
 		json_object_set_new(l, "rtp_foreign",
 				    json_integer((json_int_t)st[s].rtp_foreign));
+		if (st[s].frames_skipped)
+			json_object_set_new(l, "frames_skipped",
+					    json_integer((json_int_t)st[s].frames_skipped));
 		if (q.remote_loss_pct >= 0)
 			json_object_set_new(l, "remote_loss_pct", json_real(round2(q.remote_loss_pct)));
 		if (q.rtt_ms >= 0)

@@ -2,7 +2,8 @@
  * that waited in trunx longer than the bound (its worker stalled) is dropped and
  * counted per side, per worker and engine-wide, and a fresh one is forwarded; with
  * the bound off, the same stalled packet is forwarded late; a transcoded session's
- * stalled packet feeds its jitter buffer (not dropped); and the RTCP a transcoded
+ * stalled packet feeds its jitter buffer (not dropped) and the frames it generates
+ * that fell due during the stall are skipped and counted; and the RTCP a transcoded
  * session terminates is timed by its arrival, not by the stalled worker: the round
  * trip taken from a report (over rtcp-mux and on the RTCP port) and the DLSR of the
  * session's own next report. The worker is stalled for real (blocked in the event
@@ -136,6 +137,8 @@ static void test_late_packet_dropped_fresh_forwarded(void **state)
 	assert_int_equal(ev.stats[MEDIA_SIDE_A].rtp_in, 2);
 	assert_int_equal(ev.stats[MEDIA_SIDE_B].rtp_out, 2);
 	assert_int_equal(ev.stats[MEDIA_SIDE_B].rtp_dropped_late, 0);
+	/* A relay generates nothing: nothing to skip. */
+	assert_int_equal(ev.stats[MEDIA_SIDE_B].frames_skipped, 0);
 }
 
 /* The same stall with the bound off: the packet is forwarded, late. */
@@ -187,6 +190,11 @@ static void test_transcoded_stall_reaches_jitter_buffer(void **state)
 	mfx_close(&f, &ev);
 	assert_int_equal(ev.stats[MEDIA_SIDE_A].rtp_dropped_late, 0);
 	assert_int_equal(ev.stats[MEDIA_SIDE_A].rtp_in, 2);
+	/* The frames generated toward each side on the worker's clock that fell due
+	 * during the stall were skipped (a timestamp gap), not sent in a burst, and
+	 * counted: about STALL_MS / 20, less the 5 periods a late worker catches up. */
+	for (int i = 0; i < 2; i++)
+		assert_in_range(ev.stats[i].frames_skipped, STALL_MS / 20 - 7, 2 * STALL_MS / 20);
 }
 
 static uint64_t wall_us(void)
