@@ -24,8 +24,10 @@
  * the trunk's Supported, a To tag), and the request's fields are handed back for its
  * call record; otherwise the stack has it. A retransmission of a refused INVITE gets
  * the same status and To tag, without the Warning (the table keeps 4 bytes a refusal).
- * Anything unusual goes to the stack as before (DELIVER): a message the parser did
- * not take cleanly, in-dialog requests (To tag) from a trunk or a live dialog's peer,
+ * A refused source's request is refused here even when the parser did not take it
+ * cleanly, provided the headers the 403 copies are sound. Anything unusual goes to the
+ * stack as before (DELIVER): from a known source a message the parser did not take
+ * cleanly, in-dialog requests (To tag) from a trunk or a live dialog's peer,
  * OPTIONS with Require or with
  * Max-Forwards 0, other methods from known sources. The message is parsed with the
  * stack's own parser (msg_make) and never trusted further than its fields say; the
@@ -182,17 +184,30 @@ static bool put_top_via(struct out *o, su_home_t *home, sip_via_t const *v,
 	return !o->full;
 }
 
-/* The request is one trunx may answer statelessly: SIP/2.0 to a sip: or sips: URI,
- * a body (if any) of exactly its Content-Length, and every header a response copies
- * parsed cleanly and agrees with the request line. Anything else the stack answers
- * (505, 416, 400 ...). */
+/* Every header a response copies was parsed (a copy of a single header, or a header
+ * that did not parse, is on the error list and not among these) and agrees with the
+ * request line: a top Via with a host, From, To, Call-ID and the request's CSeq. */
+static bool answerable_request(sip_t const *sip)
+{
+	return sip && sip->sip_request && sip->sip_request->rq_method_name &&
+	       sip->sip_via && sip->sip_via->v_host && sip->sip_from && sip->sip_to &&
+	       sip->sip_call_id && sip->sip_call_id->i_id && sip->sip_cseq &&
+	       sip->sip_cseq->cs_method == sip->sip_request->rq_method &&
+	       (sip->sip_request->rq_method != sip_method_unknown ||
+		(sip->sip_cseq->cs_method_name &&
+		 strcmp(sip->sip_cseq->cs_method_name, sip->sip_request->rq_method_name) == 0));
+}
+
+/* The request is one trunx may answer statelessly whoever sent it: answerable, SIP/2.0
+ * to a sip: or sips: URI, nothing on the error list, a body (if any) of exactly its
+ * Content-Length. Anything else from a known source the stack answers (505, 416,
+ * 400 ...). */
 static bool clean_request(msg_t *msg, sip_t const *sip)
 {
 	msg_pub_t const *pub = msg_object(msg);
 
-	return pub && !(pub->msg_flags & MSG_FLG_ERROR) && sip && !sip->sip_error &&
-	       sip->sip_request && sip->sip_request->rq_method_name &&
-	       sip->sip_request->rq_version &&
+	return pub && !(pub->msg_flags & MSG_FLG_ERROR) && answerable_request(sip) &&
+	       !sip->sip_error && sip->sip_request->rq_version &&
 	       strcasecmp(sip->sip_request->rq_version, SIP_VERSION_CURRENT) == 0 &&
 	       (sip->sip_request->rq_url->url_type == url_sip ||
 		sip->sip_request->rq_url->url_type == url_sips) &&
@@ -200,13 +215,7 @@ static bool clean_request(msg_t *msg, sip_t const *sip)
 	       (sip->sip_payload ? sip->sip_content_length &&
 				   sip->sip_payload->pl_len == sip->sip_content_length->l_length
 				 : !sip->sip_content_length ||
-				   sip->sip_content_length->l_length == 0) &&
-	       sip->sip_via && sip->sip_via->v_host && sip->sip_from && sip->sip_to &&
-	       sip->sip_call_id && sip->sip_call_id->i_id && sip->sip_cseq &&
-	       sip->sip_cseq->cs_method == sip->sip_request->rq_method &&
-	       (sip->sip_request->rq_method != sip_method_unknown ||
-		(sip->sip_cseq->cs_method_name &&
-		 strcmp(sip->sip_cseq->cs_method_name, sip->sip_request->rq_method_name) == 0));
+				   sip->sip_content_length->l_length == 0);
 }
 
 static bool same_str(const char *a, const char *b)
@@ -266,7 +275,13 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	if (!msg)
 		return SIPUA_SL_DELIVER;
 	sip = sip_object(msg);
-	if (!clean_request(msg, sip))
+	/* A source the check refuses is refused whatever else is wrong with its request
+	 * (a header repeated or broken, an odd URI, version or body length), as long as
+	 * what the 403 copies is sound: through the stack, such a request was answered
+	 * statefully, an INVITE's 403 resent ten times over 32 s to whatever address
+	 * its datagram claimed, ~10 KB kept meanwhile. From anyone else the stack has it. */
+	if (!clean_request(msg, sip) &&
+	    (c->verdict == SIPUA_ACCEPT || !answerable_request(sip)))
 		goto out;
 	stateless_tag(c->secret, sip, tag);
 	in_dialog = sip->sip_to->a_tag != NULL;
