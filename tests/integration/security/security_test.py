@@ -64,15 +64,17 @@ def new_a(ctx, auto=True, ip="127.0.0.1", name="a"):
 
 def establish(ctx, t, a, b, call_id=None):
     """A calls B through trunxd; returns (dialog at A, dialog at B)."""
+    before = set(b.dialogs)
     da, final = a.call((t.addr, t.port), call_id=call_id)
     if da is None:
         raise AssertionError("call not answered: %s" % (final.start if final else None))
-    ok = procs.wait_until(lambda: any(d.call_id != da.call_id for d in b.dialogs.values()),
-                          5.0)
-    if not ok:
+
+    def new_at_b():
+        return [d for k, d in list(b.dialogs.items()) if k not in before and not d.ended]
+    # B's dialog of this call: a new one (B keeps those of earlier calls, ended or not).
+    if not procs.wait_until(lambda: new_at_b(), 5.0):
         raise AssertionError("B has no dialog")
-    db = [d for d in b.dialogs.values() if not d.ended][-1]
-    return da, db
+    return da, new_at_b()[-1]
 
 
 def expect_final(d, cseq, method, want, what, timeout=5.0):
