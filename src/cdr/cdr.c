@@ -48,6 +48,7 @@ struct batch {
 	int                remaining;   /**< statements still to answer */
 	int                err;
 	char               msg[256];
+	char               state[6];    /**< the failure's SQLSTATE ("" when none) */
 	struct journal_pos end;
 	size_t             n;
 	char              *first;       /**< the record, when the batch holds only one */
@@ -210,9 +211,14 @@ static void batch_done(struct cdr *c, struct batch *b)
 			schedule_send(c, c->pending >= c->cfg.batch || c->single_left ||
 					 atomic_load(&c->drain_want) > c->drain_done);
 	} else if (b->err != EIO || retry) {
-		/* The connection, or rejected.log: the journal keeps them; send again once it
-		 * is back. */
+		/* The connection, Postgres' own state, or rejected.log: the journal keeps
+		 * them; send again once it is back. */
 		struct timeval tv = {RETRY_MS / 1000, 0};
+
+		if (b->err == EAGAIN)
+			log_msg(LOG_WARN, "cdr.batch_deferred", "Postgres could not take a batch of "
+				"%zu records now (SQLSTATE %s: %s); it is sent again in %d ms",
+				b->n, b->state[0] ? b->state : "none", b->msg, RETRY_MS);
 
 		evtimer_add(c->send_ev, &tv);
 	}
@@ -222,13 +228,39 @@ static void batch_done(struct cdr *c, struct batch *b)
 	drain_check(c);
 }
 
+/*
+ * Whether a failed statement says something about Postgres' state rather than about
+ * the records it carried: SQLSTATE classes 08 (connection), 40 (transaction rollback:
+ * deadlock, serialization), 53 (insufficient resources: disk full, out of memory,
+ * too many connections), 55 (object not in prerequisite state: a lock not
+ * available), 57 (operator intervention: a cancelled statement, a server shutting
+ * down), 58 (system error: I/O) and XX (internal error), or no SQLSTATE at all
+ * (libpq's own error: the connection). Such a batch is neither split nor set aside:
+ * the records are good and are sent again later.
+ */
+static bool transient_failure(const PGresult *res, char state[6])
+{
+	static const char classes[][3] = {"08", "40", "53", "55", "57", "58", "XX"};
+	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	state[0] = '\0';
+	if (!st || strlen(st) != 5)
+		return true;
+	memcpy(state, st, 6);
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+		if (strncmp(st, classes[i], 2) == 0)
+			return true;
+	return false;
+}
+
 static void on_result(int err, const PGresult *res, const char *msg, bool more, void *arg)
 {
 	struct batch *b = arg;
 
-	(void)res;
 	(void)more;
 	if (err && !b->err) {
+		if (err == EIO && transient_failure(res, b->state))
+			err = EAGAIN;
 		b->err = err;
 		snprintf(b->msg, sizeof(b->msg), "%s", msg ? msg : strerror(err));
 	}

@@ -16,9 +16,12 @@
  * segments) are carried out by the sync thread too, so no journal write or sync runs on
  * the control thread (it reads the journal, and syncs rejected.log for a refused
  * record, a rare event).
- * A batch that fails for the connection is sent again once Postgres is back; a batch
- * the server refuses is split until the one bad record is found, which is set aside in
- * rejected.log (logged), so that one record can never block the others.
+ * A batch that fails for the connection is sent again once Postgres is back; so is one
+ * that fails for Postgres' own state rather than the records' (SQLSTATE classes 08,
+ * 40, 53, 55, 57, 58, XX: a full disk, a shutdown, a deadlock ...), which is no
+ * refusal. A batch the server refuses is split until the one bad record is found,
+ * which is set aside in rejected.log (logged), so that one record can never block the
+ * others.
  */
 #ifndef TRUNX_CDR_H
 #define TRUNX_CDR_H

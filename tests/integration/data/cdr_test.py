@@ -4,6 +4,7 @@ away and replayed in order when it returns — none lost, none written twice —
 kill -9 and a restart too; a record Postgres refuses is set aside, not a blocker."""
 import glob
 import os
+import re
 import signal
 import sys
 import time
@@ -16,15 +17,20 @@ from harness.calls import finish  # noqa: E402
 DID = "+15557770001"
 
 
-def setup(ctx, t_extra=None, pg=None, name="trunxd", uas_calls=1, uas_scen="uas_cps.xml"):
+def setup(ctx, t_extra=None, pg=None, name="trunxd", uas_calls=1, uas_scen="uas_cps.xml",
+          pool=None, configure=None):
     """Postgres, trunxd (database mode), tenant acme with its PBX (a SIPp callee), a
-    carrier on 127.0.0.2 and the DID; returns (pg, trunxd, callee)."""
-    pg, t = dbmode.start(ctx, pg=pg, name=name, extra=t_extra)
+    carrier on 127.0.0.2 and the DID; pool: the inbound channel pool's size (the
+    schema's default is 15); configure: a hook on trunxd's config. Returns (pg,
+    trunxd, callee)."""
+    pg, t = dbmode.start(ctx, pg=pg, name=name, extra=t_extra, configure=configure)
     u = calls.uas(ctx, uas_scen, calls=uas_calls, timeout=300)
     if int(pg.value("SELECT count(*) FROM tenants")) == 0:
         dbmode.tenant(pg, "acme")
         dbmode.peer(pg, "acme", "acme-pbx", host="127.0.0.1", port=u.port)
         dbmode.carrier(pg, "carrier1", ips=["127.0.0.2/32"])
+        if pool is not None:   # before the DID: the load that brings the DID has it
+            pg.sql("UPDATE channel_pools SET channels = %d WHERE pool = 'ivr'" % pool)
         dbmode.did(pg, DID, trunk="carrier1", tenant="acme", peer="acme-pbx")
         dbmode.wait_routing(t, lambda m: "1 DIDs" in m)
     return pg, t, u
@@ -69,6 +75,78 @@ def status_cdr(t):
     return t.status()["data"]["cdr"]
 
 
+def stall(ctx, what, pid, seconds):
+    """Stops a process (SIGSTOP) for a while, as a loaded machine does to it."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(seconds)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    ctx.log("%s stopped for %.1f s", what, seconds)
+
+
+def no_shedding(c):
+    """For the cases that stop trunxd for a second: the datagrams that wait out the
+    stop are drained more slowly than 100 ms on a loaded machine, which is load
+    shedding's standing queue (overload_delay), and trunxd rightly answers the INVITEs
+    among them 503. Those cases are about records and BYEs, not shedding (the guard
+    suite's): every call must reach the B2BUA."""
+    c.sip["overload_delay"] = 0
+
+
+def pg_pids(pg):
+    """Postgres' processes: the one the harness started and everything under it (the
+    server and its backends)."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+            kids.setdefault(int(st[st.rindex(")") + 2:].split()[1]), []).append(int(d))
+        except (OSError, ValueError, IndexError):
+            continue
+    out, todo = [], [pg.proc.pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def expect_byes_200(ctx, c, n):
+    """Each of the n calls' BYE, first copy or retransmission, got 200 and nothing
+    else, and at least one was retransmitted (the stall reached a BYE)."""
+    byes = bye_answers(c)
+    again = sum(1 for k, _ in byes.values() if k > 1)
+    bad = {b: v for b, v in byes.items() if not v[1] or set(v[1]) != {200}}
+    ctx.log("%d BYEs, %d of them retransmitted", len(byes), again)
+    assert len(byes) == n and not bad, "BYEs not answered 200 alone: %s" % \
+        list(bad.items())[:5]
+    assert again > 0, "no BYE was retransmitted: the stall did not reach any BYE"
+
+
+def bye_answers(s):
+    """From a SIPp caller's message trace (trace_msg): for each BYE transaction (Via
+    branch) it sent, how many times it sent it and the statuses it got back."""
+    with open(s.msg_file, errors="replace") as f:
+        text = f.read()
+    sent, got = {}, {}
+    for m in re.finditer(r"UDP message (sent|received)[^\n]*\n\n(.*?)(?=\n-{10,}|\Z)",
+                         text, re.S):
+        msg = m.group(2)
+        cseq = re.search(r"^CSeq:\s*\d+\s+(\S+)", msg, re.M | re.I)
+        br = re.search(r"^Via:[^\n]*;branch=([^;\s]+)", msg, re.M | re.I)
+        if not cseq or cseq.group(1) != "BYE" or not br:
+            continue
+        if m.group(1) == "sent" and msg.startswith("BYE "):
+            sent[br.group(1)] = sent.get(br.group(1), 0) + 1
+        elif m.group(1) == "received" and msg.startswith("SIP/2.0 "):
+            got.setdefault(br.group(1), []).append(int(msg.split()[1]))
+    return {b: (n, got.get(b, [])) for b, n in sent.items()}
+
+
 # ---- cases ----------------------------------------------------------------------------
 
 def case_records_in_postgres(ctx):
@@ -101,15 +179,27 @@ def case_records_in_postgres(ctx):
 def case_postgres_outage_500(ctx):
     """500 calls at 20 per second; Postgres is stopped for 15 s in the middle of them
     (300 calls end while it is away). Calls keep routing (the snapshot is in memory);
-    afterwards every call's record is in Postgres exactly once."""
-    pg, t, u = setup(ctx, uas_calls=500)
+    afterwards every call's record is in Postgres exactly once.
+
+    While Postgres is away the caller is stopped for 1 s, then trunxd: as on a loaded
+    machine, the caller then sends the calls it owes at once while the BYEs of the
+    calls in progress come late, and BYEs (and their retransmissions) wait in trunxd's
+    socket. Each BYE, first copy or retransmission, is answered 200. The inbound pool
+    is sized for that: 20 calls a second of 0.5 s keep about 11 channels busy, and
+    the schema's 15 leave no room for a stall of 0.3 s (trunxd rightly answers 503
+    then, and SIPp, aborting that call, sends a BYE of its own that gets 481)."""
+    pg, t, u = setup(ctx, uas_calls=500, pool=200, configure=no_shedding)
     c = calls.uac(ctx, "uac_cps.xml", t.sip_addr, calls=500, rate=20, service=DID[1:],
-                  local_ip="127.0.0.2", duration_ms=500, timeout=240)
+                  local_ip="127.0.0.2", duration_ms=500, timeout=240, trace_msg=True)
     procs.wait_until(lambda: len(call_ends(t)) >= 80, 30, 0.2)
     pg.stop()
     t_down = time.monotonic()
     ctx.log("Postgres stopped after %d calls", len(call_ends(t)))
-    time.sleep(15)
+    time.sleep(3)
+    stall(ctx, "the caller", c.proc.pid, 1.0)
+    time.sleep(3)
+    stall(ctx, "trunxd", t.proc.pid, 1.0)
+    time.sleep(max(0.0, 15 - (time.monotonic() - t_down)))
     during = len(call_ends(t))
     st = status_cdr(t)
     ctx.log("after 15 s: %d calls ended; records pending %s, Postgres %s", during,
@@ -118,7 +208,10 @@ def case_postgres_outage_500(ctx):
     pg.start()
     ctx.log("Postgres back after %.1f s", time.monotonic() - t_down)
     finish(c, u, timeout=200)
+    refused = [e.get("data", {}).get("reason") for e in t.events("budget.exhausted")]
+    assert not refused, "%d calls refused: %s" % (len(refused), refused[:3])
     sipp.expect_ok(c)
+    expect_byes_200(ctx, c, 500)
     ends = t.wait_events("call.end", 500, 30)
     assert len(ends) == 500, len(ends)
     wait_rows(pg, 500, 60)
@@ -126,6 +219,40 @@ def case_postgres_outage_500(ctx):
     expect_exactly(pg, [e["cdr_id"] for e in ends])
     st = status_cdr(t)
     assert st["pending"] == 0 and st["rejected"] == 0, st
+
+
+def case_bye_while_writer_frozen(ctx):
+    """Postgres frozen, not gone (every process of it stopped: the writer's INSERT and
+    the routing connection hang and nothing refuses them), while 200 calls at 20 a
+    second run, and trunxd itself stopped for 1 s among them so that BYEs wait in its
+    socket and are retransmitted: each BYE, first copy or retransmission, is answered
+    200 (the signalling thread waits on no writer), every call completes, and once
+    Postgres runs again every record lands once."""
+    pg, t, u = setup(ctx, uas_calls=200, pool=200, configure=no_shedding)
+    c = calls.uac(ctx, "uac_cps.xml", t.sip_addr, calls=200, rate=20, service=DID[1:],
+                  local_ip="127.0.0.2", duration_ms=500, timeout=120, trace_msg=True)
+    procs.wait_until(lambda: len(call_ends(t)) >= 20, 30, 0.1)
+    frozen = pg_pids(pg)
+    for p in frozen:
+        os.kill(p, signal.SIGSTOP)
+    try:
+        ctx.log("Postgres frozen (%d processes) after %d calls", len(frozen),
+                len(call_ends(t)))
+        time.sleep(3)
+        stall(ctx, "trunxd", t.proc.pid, 1.0)
+        finish(c, u, timeout=100)
+        ctx.log("calls done while frozen: %d ended", len(call_ends(t)))
+    finally:
+        for p in frozen:
+            os.kill(p, signal.SIGCONT)
+    refused = [e.get("data", {}).get("reason") for e in t.events("budget.exhausted")]
+    assert not refused, "%d calls refused: %s" % (len(refused), refused[:3])
+    sipp.expect_ok(c)
+    expect_byes_200(ctx, c, 200)
+    ends = t.wait_events("call.end", 200, 30)
+    wait_rows(pg, 200, 60)
+    time.sleep(1)   # nothing more may come
+    expect_exactly(pg, [e["cdr_id"] for e in ends])
 
 
 def case_restart_replay(ctx):
@@ -187,6 +314,42 @@ def case_refused_record_set_aside(ctx):
     rej = open(os.path.join(ctx.path("trunxd-journal"), "rejected.log")).read()
     assert "+15557770009" in rej and "no_9" in rej, rej
     assert t.events("cdr.rejected"), "no cdr.rejected log line"
+    u.stop()
+
+
+def case_transient_error_not_refused(ctx):
+    """Postgres failing the INSERT for a reason of its own state, not the record's (a
+    full disk: SQLSTATE 53100, raised here by a trigger; the same holds for a server
+    shutting down, 57P01, a deadlock, a cancelled statement) is not a refusal: the
+    record is not set aside, it stays in the journal, is tried again and lands once
+    Postgres can take it."""
+    pg, t, u = setup(ctx, uas_calls=1)
+    pg.sql("CREATE FUNCTION test_disk_full() RETURNS trigger LANGUAGE plpgsql AS "
+           "$$BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' "
+           "USING ERRCODE = 'disk_full'; END$$")
+    pg.sql("CREATE TRIGGER disk_full BEFORE INSERT ON calls FOR EACH ROW "
+           "EXECUTE FUNCTION test_disk_full()")
+    c = calls.uac(ctx, "uac_cps.xml", t.sip_addr, calls=1, service=DID[1:],
+                  local_ip="127.0.0.2", duration_ms=100)
+    c.wait()
+    sipp.expect_ok(c)
+    ends = t.wait_events("call.end", 1, 10)
+    # Deferred (or set aside) at the first try; then tried again every second.
+    procs.wait_until(lambda: t.events("cdr.batch_deferred") or
+                     status_cdr(t)["rejected"] > 0, 15, 0.2)
+    time.sleep(2.5)
+    st = status_cdr(t)
+    assert st["rejected"] == 0, "a record set aside for a full disk: %s %s" % (
+        st, [e.get("msg") for e in t.events("cdr.rejected")])
+    assert st["pending"] >= 1 and t.events("cdr.batch_deferred"), st
+    assert "53100" in t.events("cdr.batch_deferred")[0].get("msg", ""), \
+        t.events("cdr.batch_deferred")[0]
+    pg.sql("DROP TRIGGER disk_full ON calls")
+    wait_rows(pg, 1, 20)
+    procs.wait_until(lambda: status_cdr(t)["pending"] == 0, 10, 0.2)
+    expect_exactly(pg, [e["cdr_id"] for e in ends])
+    st = status_cdr(t)
+    assert st["pending"] == 0 and st["rejected"] == 0, st
     u.stop()
 
 
