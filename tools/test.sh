@@ -2,16 +2,19 @@
 # tools/test.sh — installs dependencies, builds and runs the whole test suite:
 #   1. release build and cppcheck; its integration tests, while the fuzz tree (clang + libFuzzer)
 #      and the sanitizer tree (ASan + UBSan) build in the background at nice 19
-#   2. every fuzz target runs briefly over its corpus (alone: they are timed runs)
-#   3. the release unit tests, and its load, benchmark and "serial" tests
-#   4. the sanitizer tree: the same unit + integration tests, but for the benchmark
+#   2. every fuzz target runs briefly over its corpus, at nice 19 beside the release
+#      tests labelled pair and the unit tests (timed runs: a starved one only makes
+#      fewer executions); then alone the release load, benchmark and "serial" tests
+#   3. the sanitizer tree: the same unit + integration tests, but for the benchmark
 #      smoke runs (label "bench": a sanitizer's figures measure nothing) and the AMD
 #      check on other voices (label "voices": the same code as the AMD tests that do
 #      run there, on a second corpus) and a real UA's further call shapes (label
 #      "ua_variants": the same trunxd paths as the cases of that UA that do run there)
 # Integration tests run four at a time (they wait on timers and peers far more than
 # they compute, and each picks its own free ports; the background builds run at nice
-# 19), the longest first (tests/ctest-costs.txt); then the tests labelled "pair" (real
+# 19), the longest first (tests/ctest-costs.txt), with those that mostly wait (label
+# waits: SIP timers, scanners' and attackers' pauses; under a tenth of a core) six at a
+# time in a pool beside them; then the tests labelled "pair" (real
 # UAs on calls whose quality is asserted: out of the busy stage, two at a time in the
 # release tree, one at a time in the sanitizer tree, whose slower binaries starve each
 # other's media), then the unit tests four at a time (they wait on real sockets and timers
@@ -27,6 +30,8 @@
 #              TRUNX_ASAN_CTEST_JOBS (sanitizer integration tests at once, default 4),
 #              TRUNX_PAIR_JOBS, TRUNX_ASAN_PAIR_JOBS ("pair" tests at once, 2 and 1),
 #              TRUNX_UNIT_JOBS (unit tests at once, both trees, default 4),
+#              TRUNX_WAIT_JOBS (integration tests labelled waits at once, beside the
+#              others, default 6),
 #              TRUNX_TEST_KFWD=off|auto|on ([media] kernel_forward of every trunxd the
 #              integration harness starts; unset: trunxd's default, off).
 set -euo pipefail
@@ -49,26 +54,55 @@ seed_costs() {
 }
 
 # int_tests DIR EXCLUDE JOBS ALONE: the integration tests JOBS at a time but those with
-# a label in ALONE (EXCLUDE: a label regex left out of everything).
+# a label in ALONE (EXCLUDE: a label regex left out of everything). Those labelled
+# waits (asleep for most of their 20-100 s: on a SIP timer, or on a scanner's or an
+# attacker's pauses; measured at under a tenth of a core) run beside them in a pool of
+# their own, TRUNX_WAIT_JOBS at a time, rather than holding one of the JOBS slots;
+# their output follows.
 int_tests() {
+  local r=0 tr=0 log tp
   seed_costs "$1"
-  (cd "$1" && ctest -L integration -LE "load|bench|serial|pair|$4|$2" \
-     --output-on-failure -j "$3" "${regex[@]}")
+  log=$(mktemp)
+  (cd "$1" && ctest -L waits -LE "load|bench|serial|pair|$4|$2" \
+     --output-on-failure -j "${TRUNX_WAIT_JOBS:-6}" "${regex[@]}") >"$log" 2>&1 &
+  tp=$!
+  (cd "$1" && ctest -L integration -LE "load|bench|serial|pair|waits|$4|$2" \
+     --output-on-failure -j "$3" "${regex[@]}") || r=$?
+  wait "$tp" || tr=$?
+  printf '\n---- beside them, the tests that mostly wait (label waits):\n'
+  cat "$log"; rm -f "$log"
+  [ "$r" != 0 ] || r=$tr
+  return "$r"
 }
-# alone_tests DIR EXCLUDE ALONE PAIRS: the rest: first the tests labelled pair (real UAs
-# on a call whose quality is asserted: light on CPU, but kept off the busy parallel stage)
-# PAIRS at a time, then the unit tests but those labelled serial TRUNX_UNIT_JOBS at a
-# time, then one by one the load, bench and serial tests (unit tests among them) and the
-# integration tests with a label in ALONE.
-alone_tests() {
+# pair_unit_tests DIR EXCLUDE PAIRS: the tests labelled pair (real UAs on a call whose
+# quality is asserted: light on CPU, but kept off the busy parallel stage) PAIRS at a
+# time, then the unit tests but those labelled serial TRUNX_UNIT_JOBS at a time.
+pair_unit_tests() {
   local r=0
   seed_costs "$1"
-  (cd "$1" && ctest -L pair -LE "$2" --output-on-failure -j "$4" "${regex[@]}") || r=$?
+  (cd "$1" && ctest -L pair -LE "$2" --output-on-failure -j "$3" "${regex[@]}") || r=$?
   (cd "$1" && ctest -L unit -LE "serial|pair|$2" --output-on-failure \
      -j "${TRUNX_UNIT_JOBS:-4}" "${regex[@]}") || r=$?
-  (cd "$1" && ctest -L "load|bench|serial|$3" -LE "pair|$2" --output-on-failure \
-     "${regex[@]}") || r=$?
   return "$r"
+}
+# solo_tests DIR EXCLUDE ALONE: one by one, nothing beside them, the load, bench and
+# serial tests (unit tests among them) and the integration tests with a label in ALONE.
+solo_tests() {
+  (cd "$1" && ctest -L "load|bench|serial|$3" -LE "pair|$2" --output-on-failure \
+     "${regex[@]}")
+}
+# alone_tests DIR EXCLUDE ALONE PAIRS: both of the above, in that order.
+alone_tests() {
+  local r=0
+  pair_unit_tests "$1" "$2" "$4" || r=$?
+  solo_tests "$1" "$2" "$3" || r=$?
+  return "$r"
+}
+# fuzz_run: every fuzz target over its corpus, briefly (TRUNX_FUZZ_SECONDS).
+fuzz_run() {
+  local re=()
+  [ -z "${TRUNX_TEST_REGEX:-}" ] || re=(-R "$TRUNX_TEST_REGEX")
+  (cd build-fuzz && ctest -L fuzz --output-on-failure -j "$jobs" "${re[@]}")
 }
 
 # cppcheck_src: warnings and errors in base, sip, media, dsp, src and trunxctl fail the
@@ -118,15 +152,33 @@ else
   other_builds
 fi
 
-if [ "${TRUNX_SKIP_FUZZ:-0}" != 1 ]; then
-  step "fuzzers (${fuzz_seconds}s each)"
-  (cd build-fuzz && ctest -L fuzz --output-on-failure -j "$jobs" "${regex[@]}")
-fi
-
 if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
-  step "release pairs, unit tests, and the tests that run alone"
-  alone_tests build fuzz serial "${TRUNX_PAIR_JOBS:-2}" || rc=$?
+  # The fuzzers (timed runs: a slower one only makes fewer executions) at nice 19
+  # beside the release pairs and unit tests, which leave most of the cores idle and
+  # take over a core at once when they need it; done before the tests that run alone.
+  fz_pid=
+  if [ "${TRUNX_SKIP_FUZZ:-0}" != 1 ]; then
+    step "fuzzers (${fuzz_seconds}s each) in the background, release pairs and unit tests"
+    fz_log=$(mktemp)
+    (export -f fuzz_run; export jobs
+     exec nice -n 19 bash -c 'set -euo pipefail; fuzz_run') >"$fz_log" 2>&1 &
+    fz_pid=$!
+  else
+    step "release pairs and unit tests"
+  fi
+  pair_unit_tests build fuzz "${TRUNX_PAIR_JOBS:-2}" || rc=$?
+  if [ -n "$fz_pid" ]; then
+    fz_rc=0; wait "$fz_pid" || fz_rc=$?
+    printf '\n---- the fuzzers, beside them:\n'
+    cat "$fz_log"; rm -f "$fz_log"
+    [ "$fz_rc" = 0 ] || { echo "test.sh: a fuzzer failed ($fz_rc)"; exit "$fz_rc"; }
+  fi
+  step "release tests that run alone"
+  solo_tests build fuzz serial || rc=$?
   [ "$rc" = 0 ] || exit "$rc"
+elif [ "${TRUNX_SKIP_FUZZ:-0}" != 1 ]; then
+  step "fuzzers (${fuzz_seconds}s each)"
+  fuzz_run
 fi
 
 step "sanitizer tests"
