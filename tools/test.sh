@@ -33,7 +33,9 @@
 #              TRUNX_WAIT_JOBS (integration tests labelled waits at once, beside the
 #              others, default 6),
 #              TRUNX_TEST_KFWD=off|auto|on ([media] kernel_forward of every trunxd the
-#              integration harness starts; unset: trunxd's default, off).
+#              integration harness starts; unset: trunxd's default, off),
+#              TRUNX_TEST_LOG_LEVEL (log_level of every trunxd the integration harness
+#              starts; default info; debug to chase a flake from the work dir's log).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"

@@ -54,7 +54,7 @@ class Config:
         self.media_range = media_range
         self.control_socket = control_socket
         self.sections = []   # [(header, {key: value})], order kept
-        self.general = self.section("general", log_level="info",
+        self.general = self.section("general", log_level=os.environ.get("TRUNX_TEST_LOG_LEVEL", "info"),
                                     control_socket=control_socket)
         self.sip = self.section("sip", listen=ports.hostport(ip, sip_port),
                                 transports="udp,tcp",
