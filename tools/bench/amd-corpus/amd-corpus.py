@@ -2,9 +2,10 @@
 """amd-corpus — generates the answering-machine-detection corpus from a seed.
 
 Speech comes from espeak-ng (several voices, speeds and pitches), band-limited and
-resampled to 8 kHz by sox (with --tts flite, the English speech comes from flite's
-voices instead: another synthesiser, with its own prosody, to check that what the
-detector learnt from espeak-ng's voices holds for others); amd-mix then places it on
+resampled to 8 kHz by sox (with --tts flite or --tts festival, the English speech
+comes from flite's or festival's voices instead: other synthesisers, with their own
+prosody, to check that what the detector learnt from espeak-ng's voices holds for
+others); amd-mix then places it on
 a timeline with pauses, beeps, fax tones, SIT tones and seeded noise, applies G.711
 round trips and writes the WAV clips. Everything random is drawn from one
 random.Random(seed), so a seed always yields the same corpus; the thresholds of the
@@ -19,7 +20,10 @@ Output (DIR = --out):
 Rendered phrases are cached in --cache (shared by all seeds), and a finished corpus
 is reused as long as this script, amd-mix and the seed are unchanged.
 
-Usage: amd-corpus.py --seed N --out DIR --cache DIR --mix PATH/amd-mix [--tts flite]
+Usage: amd-corpus.py --seed N --out DIR --cache DIR --mix PATH/amd-mix
+                     [--tts flite|festival]
+(--tts festival needs Debian's festival, festvox-kallpc16k, festvox-kdlpc16k and
+festvox-us-slt-hts; it is a bench option, not a test dependency.)
 """
 import argparse
 import concurrent.futures
@@ -27,6 +31,7 @@ import fcntl
 import hashlib
 import os
 import random
+import shutil
 import subprocess
 import sys
 import wave
@@ -40,6 +45,9 @@ VARIANTS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f
             "david", "robert", "john", "belinda"]
 # flite's English voices (--tts flite): a diphone voice and four statistical ones.
 FLITE_VOICES = ["kal", "kal16", "awb", "rms", "slt"]
+# festival's English voices in Debian main (--tts festival): two diphone voices and
+# a statistical (HTS) one.
+FESTIVAL_VOICES = ["kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts"]
 NAMES = ["Sam", "Maria", "John", "Priya", "Carlos", "Anna", "Mike", "Linda", "Omar",
          "Grace", "Peter", "Julia", "Tom", "Karen", "David", "Emma", "Dana", "Raj"]
 COMPANIES = ["Acme Plumbing", "Northside Dental", "Baker and Sons", "Blue Sky Travel",
@@ -238,7 +246,8 @@ FULL_SENTENCE = {"human_sentence"}
 
 
 class Renderer:
-    """Renders phrases with espeak-ng + sox into an 8 kHz cache, once each."""
+    """Renders phrases with espeak-ng (or flite, festival) + sox into an 8 kHz cache,
+    once each."""
 
     def __init__(self, cache):
         self.cache = cache
@@ -252,7 +261,55 @@ class Renderer:
         return path
 
     @staticmethod
-    def _render(path, text, voice, speed, pitch):
+    def _festival_scheme(voice, speed, pitch, text, raw):
+        """One phrase as festival Scheme. Speed 150-195 words a minute as a duration
+        stretch around 175 (over the voice's own stretch, 1.1 for the diphone voices;
+        the HTS voice takes it as its engine's speech rate), pitch 30-70 as a mean F0
+        of 85-165 Hz for the diphone voices (their intonation model's target) and as
+        -2..+2 semitones around the speaker's own for the HTS voice."""
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+        if voice.endswith("_hts"):
+            setup = (f"(set! hts_engine_params (append {voice}::hts_engine_params"
+                     f" (list (list \"-r\" {speed / 175.0:.3f})"
+                     f" (list \"-fm\" {(pitch - 50) / 10.0:.1f}))))")
+        else:
+            setup = (f"(Parameter.set 'Duration_Stretch {1.1 * 175.0 / speed:.3f})"
+                     f" (set! int_lr_params '((target_f0_mean {45 + 2 * pitch})"
+                     f" (target_f0_std {10 + pitch // 5}) (model_f0_mean 170)"
+                     f" (model_f0_std 34)))")
+        return (f"(voice_{voice}) {setup}\n(utt.save.wave (utt.synth (Utterance Text"
+                f" \"{text}\")) \"{raw}\" 'riff)\n")
+
+    @staticmethod
+    def _band(raw, tmp, path):
+        # Telephone band, 8 kHz, leading and trailing silence trimmed.
+        subprocess.run(["sox", "-q", raw, "-r", str(RATE), "-c", "1", "-b", "16", tmp,
+                        "highpass", "250", "lowpass", "3400",
+                        "silence", "1", "0.01", "-50d", "reverse",
+                        "silence", "1", "0.01", "-50d", "reverse"],
+                       check=True, capture_output=True)
+        os.replace(tmp, path)
+        os.unlink(raw)
+
+    @classmethod
+    def _render_festival(cls, jobs):
+        # One festival process renders a batch (its start-up costs more than a
+        # phrase), then sox bands each phrase as for the other synthesisers.
+        names = [(f"{p}.{os.getpid()}.tmp.wav", f"{p}.{os.getpid()}.raw.wav")
+                 for p, *_ in jobs]
+        script = "".join(cls._festival_scheme(v[9:], sp, pi, t, raw)
+                         for (p, t, v, sp, pi), (tmp, raw) in zip(jobs, names))
+        done = subprocess.run(["festival", "--pipe"], input=script.encode(),
+                              capture_output=True)
+        for (p, t, v, *_), (tmp, raw) in zip(jobs, names):
+            if not os.path.exists(raw):
+                err = done.stderr.decode(errors="replace").strip().splitlines()
+                raise RuntimeError(f"festival did not render {t!r} with {v[9:]} "
+                                   f"(exit {done.returncode}): {err[-1] if err else '-'}")
+            cls._band(raw, tmp, p)
+
+    @classmethod
+    def _render(cls, path, text, voice, speed, pitch):
         # Private names until the rename: two corpora built at once (the suite's
         # fixtures) may render the same phrase into the shared cache.
         tmp = f"{path}.{os.getpid()}.tmp.wav"
@@ -268,19 +325,17 @@ class Renderer:
         else:
             subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch),
                             "-w", raw, text], check=True, capture_output=True)
-        # Telephone band, 8 kHz, leading and trailing silence trimmed.
-        subprocess.run(["sox", "-q", raw, "-r", str(RATE), "-c", "1", "-b", "16", tmp,
-                        "highpass", "250", "lowpass", "3400",
-                        "silence", "1", "0.01", "-50d", "reverse",
-                        "silence", "1", "0.01", "-50d", "reverse"],
-                       check=True, capture_output=True)
-        os.replace(tmp, path)
-        os.unlink(raw)
+        cls._band(raw, tmp, path)
 
     def run(self):
         todo = [(p, *a) for p, a in self.jobs.items() if not os.path.exists(p)]
+        fest = [t for t in todo if t[2].startswith("festival:")]
+        rest = [t for t in todo if not t[2].startswith("festival:")]
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
-            for f in [ex.submit(self._render, *t) for t in todo]:
+            futs = [ex.submit(self._render_festival, fest[i:i + 40])
+                    for i in range(0, len(fest), 40)]
+            futs += [ex.submit(self._render, *t) for t in rest]
+            for f in futs:
                 f.result()
         return len(todo)
 
@@ -313,6 +368,11 @@ class Builder:
             flite = FLITE_VOICES[(VOICES.index(base) * len(VARIANTS)
                                   + VARIANTS.index(variant)) % len(FLITE_VOICES)]
             return (f"flite:{flite}", speed, pitch)
+        if lang == "en" and self.tts == "festival":
+            # The same mapping, onto festival's three English voices.
+            fest = FESTIVAL_VOICES[(VOICES.index(base) * len(VARIANTS)
+                                    + VARIANTS.index(variant)) % len(FESTIVAL_VOICES)]
+            return (f"festival:{fest}", speed, pitch)
         return (f"{base}+{variant}", speed, pitch)
 
     def fill(self, text, lang="en"):
@@ -530,9 +590,20 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--cache", required=True)
     ap.add_argument("--mix", required=True)
-    ap.add_argument("--tts", choices=["espeak", "flite"], default="espeak",
+    ap.add_argument("--tts", choices=["espeak", "flite", "festival"], default="espeak",
                     help="the English voices' synthesiser (other languages: espeak-ng)")
     a = ap.parse_args()
+    if a.tts != "espeak" and not shutil.which(a.tts):
+        sys.exit(f"amd-corpus: --tts {a.tts} needs {a.tts} installed" +
+                 (" and its English voices (festvox-kallpc16k, festvox-kdlpc16k,"
+                  " festvox-us-slt-hts)" if a.tts == "festival" else ""))
+    if a.tts == "festival":
+        have = subprocess.run(["festival", "--pipe"], input=b"(print (voice.list))",
+                              capture_output=True).stdout.decode().split("(")[-1]
+        missing = [v for v in FESTIVAL_VOICES if v not in have.replace(")", " ").split()]
+        if missing:
+            sys.exit(f"amd-corpus: festival lacks the voices {', '.join(missing)}"
+                     " (festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts)")
     a.out, a.cache, a.mix = (os.path.abspath(p) for p in (a.out, a.cache, a.mix))
 
     os.makedirs(a.out, exist_ok=True)

@@ -13,7 +13,11 @@
  * (complexity as given). Party A sends 172-byte PCMU packets of the voiced signal and
  * party B the Opus packets a peer honouring trunx's maxplaybackrate=8000 sends (the
  * same signal encoded at 8 kHz, pre-encoded, cycled), 50 per second each per call,
- * paced on a 1 ms tick; the receiver counts what comes back to each party. Prints one
+ * paced on a 1 ms tick; the receiver counts what comes back to each party (--rx poll:
+ * it sleeps in poll() on the two sockets, so on loopback every datagram a transcoder
+ * sends to a sleeping receiver also pays for waking it; --rx tick: it reads both
+ * sockets every 1 ms and nobody waits on them, as with a peer on another host whose
+ * wake-ups its own host pays). Prints one
  * JSON line: frames expected and received per direction in the measured window,
  * frames the jitter buffers concealed or dropped late, and the CPU of the engine's
  * workers (also per call per 20 ms, and per 20 ms of a call delivered, one frame each
@@ -208,6 +212,7 @@ struct bench {
 	int      ext_pid;
 	uint16_t bind_port[2];
 	unsigned max_delay_ms;
+	bool     rx_tick;	/**< receiver reads every 1 ms instead of sleeping in poll */
 	enum media_io io;
 	uint64_t t0, t_meas, t_end;
 	atomic_bool stop;
@@ -254,22 +259,33 @@ static void *recv_main(void *arg)
 		msg[i].msg_hdr.msg_iovlen = 1;
 	}
 	while (!atomic_load(&b->stop)) {
-		if (poll(pf, 2, 50) <= 0)
+		if (b->rx_tick) {
+			/* Nobody waits on the sockets: a transcoder's send enqueues its
+			 * datagram and returns, as toward a peer on another host. */
+			struct timespec ts = {0, 1000000};
+
+			nanosleep(&ts, NULL);
+		} else if (poll(pf, 2, 50) <= 0) {
 			continue;
+		}
 		for (int s = 0; s < 2; s++) {
-			int n = recvmmsg(b->sock[s], msg, BATCH, MSG_DONTWAIT, NULL);
+			int n;
 
-			if (n <= 0 || !atomic_load(&b->measuring))
-				continue;
-			/* Audio frames only (PCMU toward A, Opus toward B): not RTCP,
-			 * comfort noise or anything else a transcoder may send. */
-			for (int i = 0; i < n; i++) {
-				bool audio = msg[i].msg_len > 12 && buf[i][0] >> 6 == 2 &&
-					     (buf[i][1] & 0x7f) == (s ? 111 : 0);
+			do {	/* a full batch: more may be queued on this socket */
+				n = recvmmsg(b->sock[s], msg, BATCH, MSG_DONTWAIT, NULL);
+				if (n <= 0 || !atomic_load(&b->measuring))
+					continue;
+				/* Audio frames only (PCMU toward A, Opus toward B): not
+				 * RTCP, comfort noise or anything else a transcoder may
+				 * send. */
+				for (int i = 0; i < n; i++) {
+					bool audio = msg[i].msg_len > 12 && buf[i][0] >> 6 == 2 &&
+						     (buf[i][1] & 0x7f) == (s ? 111 : 0);
 
-				b->recv_meas[s] += audio;
-				b->recv_other[s] += !audio;
-			}
+					b->recv_meas[s] += audio;
+					b->recv_other[s] += !audio;
+				}
+			} while (n == BATCH);
 		}
 	}
 	return NULL;
@@ -541,6 +557,7 @@ int main(int argc, char **argv)
 		{"port-b", required_argument, NULL, 'B'},
 		{"io", required_argument, NULL, 'I'},
 		{"max-delay", required_argument, NULL, 'D'},
+		{"rx", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	/* The engine as trunxd runs it by default: epoll, 50 ms delay bound. */
@@ -564,6 +581,7 @@ int main(int argc, char **argv)
 		case 'A': b.bind_port[0] = (uint16_t)strtoul(optarg, NULL, 10); break;
 		case 'B': b.bind_port[1] = (uint16_t)strtoul(optarg, NULL, 10); break;
 		case 'D': b.max_delay_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'R': b.rx_tick = !strcmp(optarg, "tick"); break;
 		case 'I':
 			b.io = !strcmp(optarg, "uring") ? MEDIA_IO_URING
 			     : !strcmp(optarg, "auto") ? MEDIA_IO_AUTO : MEDIA_IO_EPOLL;
@@ -571,7 +589,7 @@ int main(int argc, char **argv)
 		default:
 			fprintf(stderr, "usage: trunx-xcode-bench [--ceiling [--states N]] [--calls N] "
 					"[--seconds S] [--complexity C] [--workers W]\n"
-					"  [--io epoll|uring|auto] [--max-delay MS]\n"
+					"  [--io epoll|uring|auto] [--max-delay MS] [--rx poll|tick]\n"
 					"  [--calls-file F --pid P --port-a N --port-b N]\n");
 			return 2;
 		}
