@@ -722,6 +722,10 @@ int api_start(struct api *a)
 		return EINVAL;
 	a->tick_ev = event_new(a->base, -1, EV_PERSIST, on_tick, a);
 	e = !a->tick_ev || event_add(a->tick_ev, &sec) != 0 ? ENOMEM : 0;
+	/* The setup rate's first sample is the count at start: a call started before the
+	 * first tick would otherwise be in every sample, and never in the rate. */
+	if (!e)
+		on_tick(-1, 0, a);
 	for (unsigned i = 0; !e && i < a->n_db; i++)
 		e = db_start(a->db[i]);
 	if (!e && a->kv)
