@@ -215,7 +215,8 @@ void call_record(struct call *c)
 		log_msg(LOG_ERROR, "call.end", "out of memory: call %s has no record", c->id);
 		return;
 	}
-	log_object(LOG_INFO, "call.end", o, NULL);
+	/* Handed to the journal before it is logged: whoever reads call.end in the log
+	 * may count on the record being on its way to disk. */
 	if (b->hooks.cdr) {
 		char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 
@@ -225,6 +226,7 @@ void call_record(struct call *c)
 			log_msg(LOG_ERROR, "call.end", "out of memory: call %s's record is lost",
 				c->id);
 	}
+	log_object(LOG_INFO, "call.end", o, NULL);
 	json_decref(o);
 }
 
