@@ -90,6 +90,24 @@ def case_rtp_checker_rejects(ctx):
             ctx.log("rejected as expected: %s", e)
             continue
         raise AssertionError("checker accepted %s" % kw)
+    # A packet from another address (another test's traffic to a port this one's peer
+    # holds now) is left out with src given; one from src's address but another port,
+    # or any stray without src, is not.
+    src = (good[0].src, good[0].sport)
+    stray = copy.copy(good[10])
+    stray.src, stray.payload = "127.0.0.99", bytes(len(stray.payload))
+    ctx.log(capture.check_stream([stray] + good, ref, "a stray", pt=8, src=src))
+    other_port = copy.copy(stray)
+    other_port.src, other_port.sport = src[0], src[1] + 1
+    for label, stream, kw in (("a stray, no src", [stray] + good, {}),
+                              ("src's address, another port", [other_port] + good,
+                               {"src": src})):
+        try:
+            capture.check_stream(stream, ref, label, pt=8, **kw)
+        except AssertionError as e:
+            ctx.log("rejected as expected: %s", e)
+            continue
+        raise AssertionError("checker accepted %s" % label)
 
 
 def case_direct_cancel(ctx):
