@@ -66,22 +66,12 @@ def _b_dialog(b, inv, tag):
 
 
 def _no_calls_left(ctx, t, timeout=20.0):
-    if not procs.wait_until(lambda: not t.ctl("calls"), timeout, 0.3):
-        raise AssertionError("trunxctl calls not empty: %s" % t.ctl("calls"))
+    t.wait_no_calls(timeout)
 
 
 def _one_end(ctx, t, timeout=15.0, **want):
-    recs = t.wait_events("call.end", 1, timeout=timeout)
-    time.sleep(1.0)   # a second record would come right after the first
-    recs = t.events("call.end")
-    if len(recs) != 1:
-        raise AssertionError("expected one call.end, got %d: %s" % (len(recs), recs))
-    ctx.log("call.end: %s", recs[0])
-    for k, v in want.items():
-        if recs[0].get(k) != v:
-            raise AssertionError("call.end %s = %r, expected %r: %s"
-                                 % (k, recs[0].get(k), v, recs[0]))
-    return recs[0]
+    # a second record would come right after the first
+    return t.one_end(ctx, timeout, 1.0, **want)
 
 
 def _requests(b, method, tag=None, timeout=5.0, n=1):

@@ -275,6 +275,26 @@ class Trunxd:
                                timeout, 0.1)
         return self.events(name) if got else self.events(name)
 
+    def wait_no_calls(self, timeout=20.0):
+        """Waits until `trunxctl calls` is empty; raises if it is not by timeout."""
+        if not procs.wait_until(lambda: not self.ctl("calls"), timeout, 0.3):
+            raise AssertionError("trunxctl calls not empty: %s" % self.ctl("calls"))
+
+    def one_end(self, ctx, timeout=15.0, settle=0.5, **want):
+        """The one call.end record of the run (waited for, then `settle` seconds for a
+        second that must not come), logged, with each field of want as given."""
+        self.wait_events("call.end", 1, timeout=timeout)
+        time.sleep(settle)
+        recs = self.events("call.end")
+        if len(recs) != 1:
+            raise AssertionError("expected one call.end, got %d: %s" % (len(recs), recs))
+        ctx.log("call.end: %s", recs[0])
+        for k, v in want.items():
+            if recs[0].get(k) != v:
+                raise AssertionError("call.end %s = %r, expected %r: %s"
+                                     % (k, recs[0].get(k), v, recs[0]))
+        return recs[0]
+
     # ---- signalling helpers ---------------------------------------------------------
 
     @property

@@ -288,21 +288,11 @@ def _call_id_of(data):
 
 
 def _no_calls_left(t, timeout=20.0):
-    if not procs.wait_until(lambda: not t.ctl("calls"), timeout, 0.3):
-        raise AssertionError("trunxctl calls not empty: %s" % t.ctl("calls"))
+    t.wait_no_calls(timeout)
 
 
 def _one_end(ctx, t, timeout=15.0, **want):
-    t.wait_events("call.end", 1, timeout=timeout)
-    time.sleep(0.5)
-    recs = t.events("call.end")
-    if len(recs) != 1:
-        raise AssertionError("expected one call.end, got %d: %s" % (len(recs), recs))
-    ctx.log("call.end: %s", recs[0])
-    for k, v in want.items():
-        if recs[0].get(k) != v:
-            raise AssertionError("call.end %s = %r, expected %r" % (k, recs[0].get(k), v))
-    return recs[0]
+    return t.one_end(ctx, timeout, 0.5, **want)
 
 
 def _rtp_port(body):
@@ -412,6 +402,15 @@ def _check_dialog_relayed(s, d_a, d_b, a_methods=(), b_methods=()):
             s.k_b.expect("dialog", meth, d_b.call_id, n)
 
 
+def _ends(ctx, s, cause, sources=True):
+    """After an answered call's end: (every request came from where it should,) no call
+    left in trunxd, and one call record with that cause."""
+    if sources:
+        s.check_sources()
+    _no_calls_left(s.t)
+    _one_end(ctx, s.t, result="answered", cause=cause)
+
+
 def _mk(ctx, **kw):
     return Setup(ctx, **kw)
 
@@ -475,9 +474,7 @@ def _outbound_only(ctx, tcp):
     _reinvite(ctx, d_b, None, "B")
     _bye(ctx, d_b, "B")
     s.k_b.expect("dialog", "INVITE", d_b.call_id, 2)
-    s.check_sources()
-    _no_calls_left(s.t)
-    _one_end(ctx, s.t, result="answered", cause="bye_b")
+    _ends(ctx, s, "bye_b")
 
 
 def case_b_proxy_outbound_only_trunk(ctx):
@@ -501,9 +498,7 @@ def case_b_proxy_record_route_elsewhere(ctx):
     _bye(ctx, d_b, "B")
     s.k_b.expect("dialog", "INVITE", d_b.call_id, 2)
     s.k_b.expect("dialog", "BYE", d_b.call_id, 1)
-    s.check_sources()
-    _no_calls_left(s.t)
-    _one_end(ctx, s.t, result="answered", cause="bye_b")
+    _ends(ctx, s, "bye_b")
 
 
 def case_a_proxy_record_route_elsewhere(ctx):
@@ -519,9 +514,7 @@ def case_a_proxy_record_route_elsewhere(ctx):
     _bye(ctx, d_a, "A")
     s.k_a[0].expect("dialog", "INVITE", d_a.call_id, 2)
     s.k_a[0].expect("dialog", "BYE", d_a.call_id, 1)
-    s.check_sources()
-    _no_calls_left(s.t)
-    _one_end(ctx, s.t, result="answered", cause="bye_a")
+    _ends(ctx, s, "bye_a")
 
 
 def case_b_proxy_record_route_elsewhere_drop(ctx):
@@ -537,9 +530,7 @@ def case_b_proxy_record_route_elsewhere_drop(ctx):
     _reinvite(ctx, d_a, None, "A")
     _bye(ctx, d_b, "B")
     s.k_b.expect("dialog", "INVITE", d_b.call_id, 2)
-    s.check_sources()
-    _no_calls_left(s.t)
-    _one_end(ctx, s.t, result="answered", cause="bye_b")
+    _ends(ctx, s, "bye_b")
 
 
 def case_b_proxy_outbound_only_trunk_tcp(ctx):
@@ -562,9 +553,7 @@ def case_one_proxy_both_sides(ctx):
     _bye(ctx, d_a, "A")
     _check_dialog_relayed(s, d_a, d_b, a_methods=(("INVITE", 4), ("ACK", 5), ("BYE", 1)),
                           b_methods=(("INVITE", 4), ("ACK", 5), ("BYE", 1)))
-    s.check_sources()
-    _no_calls_left(s.t)
-    _one_end(ctx, s.t, result="answered", cause="bye_a")
+    _ends(ctx, s, "bye_a")
 
 
 def case_both_proxies_hold_each_side(ctx):
@@ -579,9 +568,7 @@ def case_both_proxies_hold_each_side(ctx):
     _bye(ctx, d_b, "B")
     _check_dialog_relayed(s, d_a, d_b, a_methods=(("INVITE", 4), ("ACK", 5), ("BYE", 1)),
                           b_methods=(("INVITE", 4), ("ACK", 5), ("BYE", 1)))
-    s.check_sources()
-    _no_calls_left(s.t)
-    _one_end(ctx, s.t, result="answered", cause="bye_b")
+    _ends(ctx, s, "bye_b")
 
 
 def case_both_proxies_update(ctx):
@@ -603,9 +590,7 @@ def case_both_proxies_update(ctx):
         k.expect("dialog", "INVITE", d_a.call_id, 1)
     s.k_b.expect("dialog", "INVITE", d_b.call_id, 1)
     s.k_b.expect("dialog", "UPDATE", d_b.call_id, 1)
-    s.check_sources()
-    _no_calls_left(s.t)
-    _one_end(ctx, s.t, result="answered", cause="bye_a")
+    _ends(ctx, s, "bye_a")
 
 
 def case_a_two_proxies(ctx):
@@ -622,9 +607,7 @@ def case_a_two_proxies(ctx):
     for k in s.k_a:
         k.expect("dialog", "INVITE", d_a.call_id, 3)
         k.expect("dialog", "BYE", d_a.call_id, 1)
-    s.check_sources()
-    _no_calls_left(s.t)
-    _one_end(ctx, s.t, result="answered", cause="bye_b")
+    _ends(ctx, s, "bye_b")
 
 
 def case_a_proxy_tcp(ctx):
@@ -640,8 +623,7 @@ def case_a_proxy_tcp(ctx):
     _bye(ctx, d_b, "B")
     s.k_a[0].expect("dialog", "INVITE", d_a.call_id, 2)
     s.k_a[0].expect("dialog", "BYE", d_a.call_id, 1)
-    _no_calls_left(s.t)
-    _one_end(ctx, s.t, result="answered", cause="bye_b")
+    _ends(ctx, s, "bye_b", sources=False)
 
 
 def case_a_proxy_tcp_to_trunxd(ctx):
@@ -659,9 +641,7 @@ def case_a_proxy_tcp_to_trunxd(ctx):
     _bye(ctx, d_a, "A")
     s.k_a[0].expect("dialog", "INVITE", d_a.call_id, 3)
     s.k_a[0].expect("dialog", "BYE", d_a.call_id, 1)
-    s.check_sources()
-    _no_calls_left(s.t)
-    _one_end(ctx, s.t, result="answered", cause="bye_a")
+    _ends(ctx, s, "bye_a")
 
 
 def case_b_proxy_tcp(ctx):
@@ -677,9 +657,7 @@ def case_b_proxy_tcp(ctx):
     _bye(ctx, d_b, "B")
     s.k_b.expect("dialog", "INVITE", d_b.call_id, 2)
     s.k_b.expect("dialog", "BYE", d_b.call_id, 1)
-    s.check_sources()
-    _no_calls_left(s.t)
-    _one_end(ctx, s.t, result="answered", cause="bye_b")
+    _ends(ctx, s, "bye_b")
 
 
 def case_both_proxies_rport(ctx):
@@ -792,9 +770,7 @@ def case_both_proxies_prack(ctx):
     s.k_b.expect("dialog", "BYE", inv.header("Call-ID"), 1)
     if not procs.wait_until(lambda: d_b.ended, 5):
         raise AssertionError("B's dialog did not get the BYE")
-    s.check_sources()
-    _no_calls_left(s.t)
-    _one_end(ctx, s.t, result="answered", cause="bye_a")
+    _ends(ctx, s, "bye_a")
 
 
 # ---- calls not answered ------------------------------------------------------------

@@ -106,6 +106,19 @@ def start(ctx, pki, configure, tls=True):
     return t
 
 
+def start_trunk_tls(ctx, **sip):
+    """trunxd with its TLS listener and the carrier trunk (127.0.0.1) unverified (the
+    test's client shows no certificate), with the [sip] keys given: (trunxd, its TLS
+    address, the PKI)."""
+    pki = tlscerts.Pki(ctx.path("pki"))
+
+    def conf(c):
+        c.sip.update(sip)
+        c.carrier["tls_verify"] = False
+    t = start(ctx, pki, conf)
+    return t, ("127.0.0.1", t.tls_port), pki
+
+
 def invite_over(ep, dest, body):
     data, cid, _ = ep.request("INVITE", dest, ruri="sip:%s@127.0.0.1:%d" % (DID, dest[1]),
                               to_user=DID, body=body)
@@ -567,13 +580,7 @@ def case_guard_idle(ctx):
     """A trunk's TLS connection that carries no dialog is closed after tcp_idle_timeout
     without data; in drop mode, an unknown source's TLS connection is closed as soon
     as it is accepted."""
-    pki = tlscerts.Pki(ctx.path("pki"))
-
-    def conf(c):
-        c.sip.update(tcp_idle_timeout=2, unknown_source="drop")
-        c.carrier["tls_verify"] = False
-    t = start(ctx, pki, conf)
-    dest = ("127.0.0.1", t.tls_port)
+    t, dest, pki = start_trunk_tls(ctx, tcp_idle_timeout=2, unknown_source="drop")
     ep = sipmsg.Endpoint("127.0.0.1", transport="tls", tls_ctx=client_ctx())
     ctx.at_end(ep.close)
     ep.connect(dest)
@@ -604,13 +611,7 @@ def case_guard_slowloris(ctx):
     connection is never idle (tcp_idle_timeout 2 s) and its message never ends; it is
     closed tcp_message_timeout (3 s) after the message began (tcp_closed_incomplete),
     and OPTIONS over TLS are answered after."""
-    pki = tlscerts.Pki(ctx.path("pki"))
-
-    def conf(c):
-        c.sip.update(tcp_idle_timeout=2, tcp_message_timeout=3)
-        c.carrier["tls_verify"] = False
-    t = start(ctx, pki, conf)
-    dest = ("127.0.0.1", t.tls_port)
+    t, dest, pki = start_trunk_tls(ctx, tcp_idle_timeout=2, tcp_message_timeout=3)
     s = tls_from("127.0.0.1", dest, client_ctx())
     ctx.at_end(s.close)
     s.sendall(b"OPTIONS sip:127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:%d;"
@@ -923,13 +924,7 @@ def case_guard_rate(ctx):
     5 and rate_burst 5: only about the burst is answered, the rest is dropped before
     the stack and counted (rate_limited); once the bucket has refilled the same
     connection is served again."""
-    pki = tlscerts.Pki(ctx.path("pki"))
-
-    def conf(c):
-        c.sip.update(rate_limit=5, rate_burst=5)
-        c.carrier["tls_verify"] = False
-    t = start(ctx, pki, conf)
-    dest = ("127.0.0.1", t.tls_port)
+    t, dest, pki = start_trunk_tls(ctx, rate_limit=5, rate_burst=5)
     s = tls_from("127.0.0.1", dest, client_ctx())
     ctx.at_end(s.close)
     limited0 = t.counter("rate_limited")
@@ -1034,12 +1029,7 @@ def case_stranger_hello(ctx):
     would present (it used to get trunx's whole first flight, and a stranger with a
     certificate from tls_ca a session whose every request got 403). 600 such hellos
     from 12 addresses are all refused so, counted; the trunk's handshake goes on."""
-    pki = tlscerts.Pki(ctx.path("pki"))
-
-    def conf(c):
-        c.carrier["tls_verify"] = False
-    t = start(ctx, pki, conf)
-    dest = ("127.0.0.1", t.tls_port)
+    t, dest, pki = start_trunk_tls(ctx)
     hello = client_hello(client_ctx())
     # A stranger holding a certificate the CA signed: refused all the same.
     cert, key, _ = pki.issue("stranger")
@@ -1146,12 +1136,7 @@ def case_protocols(ctx):
     1.2 with forward-secret AEAD ciphers; TLS 1.0 and 1.1 and the TLS 1.2 ciphers
     without AEAD (CBC with SHA-1 or SHA-384) are refused (the stack asked OpenSSL for
     "ALL:!ADH:!LOW:!EXP:!MD5")."""
-    pki = tlscerts.Pki(ctx.path("pki"))
-
-    def conf(c):
-        c.carrier["tls_verify"] = False
-    t = start(ctx, pki, conf)
-    dest = ("127.0.0.1", t.tls_port)
+    t, dest, pki = start_trunk_tls(ctx)
 
     def attempt(version, ciphers=None):
         return handshake(dest, version, ciphers)
