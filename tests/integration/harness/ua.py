@@ -297,6 +297,12 @@ class UA:
         return self.wait(lambda m: m.method == method and
                          (call_id is None or m.header("Call-ID") == call_id), timeout)
 
+    def wait_in_dialog(self, method, call_id, timeout=5.0):
+        """A request of call_id's dialog (one with a To tag): not a late copy of the
+        dialog's initial INVITE, which a busy peer resends until it is answered."""
+        return self.wait(lambda m: m.method == method and m.header("Call-ID") == call_id
+                         and _tag(m.header("To") or ""), timeout)
+
     def drain(self):
         with self.cond:
             self.inbox = []

@@ -761,7 +761,7 @@ def _glare_from(ctx, t, offerer, other, d_off, d_other, other_ua, label):
     d_off.sdp_version += 1
     upd_cseq, _, _ = d_off.send("UPDATE", ua.sdp(offerer.ip, offerer.media_port,
                                                  d_off.sdp_version, "sendonly"))
-    held = other_ua.wait_request("INVITE", d_other.call_id, 5.0)
+    held = other_ua.wait_in_dialog("INVITE", d_other.call_id, 5.0)
     if not held:
         raise AssertionError("%s: the UPDATE was not relayed" % label)
     inv_cseq, inv_branch, _ = d_off.send("INVITE")
@@ -837,7 +837,7 @@ def case_cancel_reinvite(ctx):
     b.auto = False
     b.drain()
     cseq, branch, sent = da.offer("sendonly")
-    held = b.wait_request("INVITE", db.call_id, 5.0)
+    held = b.wait_in_dialog("INVITE", db.call_id, 5.0)
     if not held:
         raise AssertionError("the hold was not relayed")
     b.respond(held, 100)   # a CANCEL waits for a provisional response (RFC 3261 9.1)
@@ -871,7 +871,7 @@ def case_cancel_reinvite_race(ctx):
     b.auto = False
     b.drain()
     cseq, branch, sent = da.offer("sendonly")
-    held = b.wait_request("INVITE", db.call_id, 5.0)
+    held = b.wait_in_dialog("INVITE", db.call_id, 5.0)
     if not held:
         raise AssertionError("the hold was not relayed")
     version_hold = int(held.body.split(b"o=")[1].split()[2])
@@ -885,7 +885,7 @@ def case_cancel_reinvite_race(ctx):
     b.respond(cancel, 200)
     db.sdp_version += 1
     b.respond(held, 200, body=ua.sdp(b.ip, b.media_port, db.sdp_version, "recvonly"))
-    back = b.wait_request("INVITE", db.call_id, 5.0)
+    back = b.wait_in_dialog("INVITE", db.call_id, 5.0)
     if not back:
         raise AssertionError("B was not offered its previous session back")
     if ua.sdp_direction(back.body) != "sendrecv":
@@ -919,7 +919,7 @@ def case_two_byes_during_reinvite(ctx):
     b.drain()
     a.drain()
     cseq, branch, sent = da.offer("sendonly")
-    held = b.wait_request("INVITE", db.call_id, 5.0)
+    held = b.wait_in_dialog("INVITE", db.call_id, 5.0)
     if not held:
         raise AssertionError("the hold was not relayed")
     b.respond(held, 100)
