@@ -291,8 +291,11 @@ void call_on_offer_result(struct call *c, const struct sipua_ev *ev)
 		rollback_result(c, side, ev);
 		return;
 	}
-	if (!c->offer_busy)
+	if (!c->offer_busy) {
+		call_log(LOG_WARN, "call.offer_result", c, side == SIDE_A ? "a" : "b",
+			 "an answer (%d) to an offer no one waits for", ev->status);
 		return;
+	}
 	c->offer_busy = false;
 	if (c->offer_from_ack) {
 		ack_offer_result(c, side, ev);
@@ -317,8 +320,11 @@ void call_on_offer_result(struct call *c, const struct sipua_ev *ev)
 				     why, sizeof(why));
 		if (!err) {
 			undo_drop(c);
-			if (leg)
-				sipua_leg_answer(leg, 200, out, n, NULL);
+			if (leg && (err = sipua_leg_answer(leg, 200, out, n, NULL)) != 0)
+				call_log(LOG_WARN, "call.offer_result", c,
+					 c->offer_side == SIDE_A ? "a" : "b",
+					 "the offer's sender could not be answered: %s",
+					 strerror(err));
 			call_media_update(c);
 			ack_dir_resume(c);
 			return;
