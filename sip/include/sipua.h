@@ -333,6 +333,11 @@ struct sipua_guard_stats {
 	uint64_t not_sip;              /**< datagrams that cannot be SIP (binary: STUN,
 					    SigComp, other protocols' probes), dropped */
 	uint64_t stateless_ok;         /**< OPTIONS answered 200 without transaction state */
+	uint64_t stateless_malformed;  /**< new INVITEs from known sources that the call
+					    layer's check refuses (a vital header repeated
+					    or broken, an unusable Contact, a body it cannot
+					    take: 400, 415, 406) answered without transaction
+					    state */
 	uint64_t stateless_rejected;   /**< out-of-dialog requests from refused sources
 					    answered 403 without transaction state */
 	uint64_t stateless_dropped;    /**< ... and from dropped sources, unanswered */

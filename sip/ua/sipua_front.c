@@ -46,7 +46,9 @@
  *
  * New INVITEs from known sources (over UDP, and over TCP or TLS when the whole
  * message is in one read) are put to the admission handler (max_calls, max_cps, then a number
- * the route step routes nowhere) here, once per transaction: a refused one is
+ * the route step routes nowhere) here, once per transaction, unless the call layer
+ * refuses them whatever their route (malformed: 400, 415, 406, answered without
+ * transaction state, counted, no record; sipua_stateless.c): a refused one is
  * answered (503, 404) without transaction state and handed to
  * the event handler as SIPUA_EV_REFUSED (posted to the signalling thread's queue: it
  * makes the call record); an admitted one goes to the stack, and its INVITE event
@@ -89,6 +91,7 @@
 #define HOLD_MAX          8192      /**< a refused source's request split across reads
 				         is held up to this size (refused_hold) */
 #define REPLY_MAX         8192
+#define MALFORMED_ACK_MS  32000     /**< 64*T1: a refused INVITE's ACK may come this late */
 #define RATE_SOURCES      8192
 
 static uint64_t now_ms(void)
@@ -263,16 +266,38 @@ static void on_closed(void *arg, int fd)
  * here, as over UDP. Only parsed while refusals are remembered: otherwise no answer of
  * ours awaits an ACK, and a trunk's ACKs go to the stack as they are.
  */
+/* May a known source's ACK be that of a stateless refusal of ours: one the admission
+ * keeps in its table, or the call layer's refusal of a malformed INVITE in the last
+ * 64*T1 (an ACK may come that late)? */
+static bool refusals_open(struct sipua *ua, uint64_t now)
+{
+	struct sipua_front *f = &ua->front;
+	uint64_t last = atomic_load_explicit(&f->malformed_ms, memory_order_relaxed);
+
+	return f->recent && ua->admit &&
+	       (guard_recent_count(f->recent, GUARD_RECENT_REFUSED) ||
+		(last && now - last < MALFORMED_ACK_MS));
+}
+
+/* A known source's stateless answer was sent: counted by kind. */
+static void count_known_answer(struct sipua_front *f, int status, uint64_t now)
+{
+	if (status == 200) {
+		count(&f->c_ok);
+	} else {
+		count(&f->c_malformed);
+		atomic_store_explicit(&f->malformed_ms, now, memory_order_relaxed);
+	}
+}
+
 static bool ack_of_refusal(struct sipua *ua, const char *msg, size_t len,
 			   const struct sockaddr *peer, enum sipua_transport tp)
 {
-	struct sipua_front *f = &ua->front;
 	struct sipua_admit_ctx d;
 	size_t n = 0;
 	int status = 0;
 
-	if (!len || len > DGRAM_MAX || !f->recent || !ua->admit ||
-	    !guard_recent_count(f->recent, GUARD_RECENT_REFUSED))
+	if (!len || len > DGRAM_MAX || !refusals_open(ua, now_ms()))
 		return false;
 	return front_stateless(ua, SIPUA_ACCEPT, msg, len, peer, tp, &status, &n, &d) ==
 	       SIPUA_SL_SWALLOW;
@@ -512,9 +537,13 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 
 		if (len && len <= DGRAM_MAX &&
 		    front_stateless(a->ua, SIPUA_ACCEPT, msg, len, peer, a->tp, &status,
-				    &n, &d) == SIPUA_SL_REPLY && d.refused) {
+				    &n, &d) == SIPUA_SL_REPLY && status != 200) {
+			/* The admission's refusal, or the call layer's of a malformed one. */
 			front_answer(a, f->reply, n);
-			sipua_admit_refused(a->ua, peer, a->tp, d.aux);
+			if (d.refused)
+				sipua_admit_refused(a->ua, peer, a->tp, d.aux);
+			else
+				count_known_answer(f, status, a->now);
 			return false;
 		}
 	}
@@ -748,8 +777,7 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 	 * of ours may be acknowledged, ACKs (those of our refusals have our To tag). */
 	if ((v == SIPUA_ACCEPT && (len - i < 8 || memcmp(data + i, "OPTIONS ", 8) != 0) &&
 	     (!f->recent || len - i < 7 || memcmp(data + i, "INVITE ", 7) != 0) &&
-	     (!f->recent || !guard_recent_count(f->recent, GUARD_RECENT_REFUSED) ||
-	      memcmp(data + i, "ACK ", 4) != 0)) ||
+	     (memcmp(data + i, "ACK ", 4) != 0 || !refusals_open(ua, now_ms()))) ||
 	    ua->stopping)
 		return true;
 	if (v != SIPUA_ACCEPT && !sipua_peers_has(ua->peers, src) && len - i >= 4 &&
@@ -764,8 +792,10 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 		sendto(fd, f->reply, n, MSG_DONTWAIT | MSG_NOSIGNAL, src, sa_len(src));
 		if (d.refused)
 			sipua_admit_refused(ua, src, SIPUA_TP_UDP, d.aux);
+		else if (v == SIPUA_ACCEPT)
+			count_known_answer(f, status, now_ms());
 		else if (!d.gated)
-			count(status == 200 ? &f->c_ok : &f->c_rejected);
+			count(&f->c_rejected);
 		return false;
 	case SIPUA_SL_SWALLOW:
 		/* Dropped source, or the ACK of a stateless answer of ours. */
@@ -1103,6 +1133,7 @@ void sipua_guard_stats(const struct sipua *ua, struct sipua_guard_stats *s)
 	s->rate_limited = atomic_load(&f->c_rate_limited);
 	s->not_sip = atomic_load(&f->c_not_sip);
 	s->stateless_ok = atomic_load(&f->c_ok);
+	s->stateless_malformed = atomic_load(&f->c_malformed);
 	s->stateless_rejected = atomic_load(&f->c_rejected);
 	s->stateless_dropped = atomic_load(&f->c_dropped);
 	s->tcp_open = atomic_load(&f->c_open);

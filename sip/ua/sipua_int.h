@@ -84,6 +84,8 @@ struct sipua_front {
 	struct sipua_sl_refusal *refusal;   /**< scratch of a refusal */
 	_Atomic uint64_t       c_overload, c_overload_resent, c_recent_full;
 	_Atomic uint64_t       c_acks;      /**< ACKs of our stateless answers, absorbed */
+	_Atomic uint64_t       c_malformed; /**< new INVITEs the call layer's check refused */
+	_Atomic uint64_t       malformed_ms; /**< when the last of those was answered */
 	_Atomic uint64_t       c_rate_limited, c_ok, c_rejected, c_dropped, c_open,
 			       c_accepted, c_refused_limit, c_refused_unknown, c_refused_fd,
 			       c_closed_unknown, c_closed_idle, c_closed_incomplete;
@@ -448,8 +450,9 @@ struct sipua_sl_ctx {
  * Decides what happens to a request (not a response) received from src (over UDP, or
  * one whole message of a TCP stream) before the stack sees it, and writes the
  * stateless answer when there is one.
- * @param statusp  the answer's status (200, 403, or the admission's refusal) when
- *                 SIPUA_SL_REPLY
+ * @param statusp  the answer's status when SIPUA_SL_REPLY: 200, 403, the admission's
+ *                 refusal, or from a known source the call layer's refusal of a new
+ *                 INVITE (400, 415, 406: sipua_request_check, with its Warning)
  */
 enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *data, size_t len,
 				     const struct sockaddr *src, char *buf, size_t buflen,

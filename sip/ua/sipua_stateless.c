@@ -16,9 +16,15 @@
  * An INVITE's body does not matter to its refusal: an INVITE with SDP from a refused
  * source is answered here too (through the stack, each kept ~6 KB of state for 32 s).
  *
- * A new INVITE (no To tag) from a known source that the stack would serve
- * (sipua_request_check passes) is put to the admission (ctx->decide: the call layer's
- * max_calls and max_cps, then its route step for a number routed nowhere,
+ * A new INVITE (no To tag) from a known source that the call layer refuses whatever
+ * its route (sipua_request_check: a header it relies on repeated or broken, a body it
+ * cannot take; and a Contact or Record-Route that is no target, which trunx's own
+ * message class would have refused while parsing) gets that refusal here (400, 415,
+ * 406 with the reason in a Warning, as the stack path writes it), even when the
+ * parser did not take it cleanly, provided the headers the answer copies are sound:
+ * through the stack it was a transaction, its 400 resent until ACKed and ~10 KB kept
+ * for 32 s. One the stack would serve is put to the admission (ctx->decide: the call
+ * layer's max_calls and max_cps, then its route step for a number routed nowhere,
  * sipua_front.c): when it refuses, the answer is the one the call layer's refusal
  * through the stack gives (a 404 with its Warning, or a 503 with Retry-After; Allow,
  * the trunk's Supported, a To tag), and the request's fields are handed back for its
@@ -27,9 +33,9 @@
  * A refused source's request is refused here even when the parser did not take it
  * cleanly, provided the headers the 403 copies are sound. Anything unusual goes to the
  * stack as before (DELIVER): from a known source a message the parser did not take
- * cleanly, in-dialog requests (To tag) from a trunk or a live dialog's peer,
- * OPTIONS with Require or with
- * Max-Forwards 0, other methods from known sources. The message is parsed with the
+ * cleanly (other than such a refused INVITE), in-dialog requests (To tag) from a trunk
+ * or a live dialog's peer, OPTIONS with Require or with Max-Forwards 0, other methods
+ * from known sources. The message is parsed with the
  * stack's own parser (msg_make) and never trusted further than its fields say; the
  * answer is parsed back before it is sent, and must read as the answer to it.
  */
@@ -199,15 +205,17 @@ static bool answerable_request(sip_t const *sip)
 }
 
 /* The request is one trunx may answer statelessly whoever sent it: answerable, SIP/2.0
- * to a sip: or sips: URI, nothing on the error list, a body (if any) of exactly its
- * Content-Length. Anything else from a known source the stack answers (505, 416,
- * 400 ...). */
-static bool clean_request(msg_t *msg, sip_t const *sip)
+ * to a sip: or sips: URI, a body (if any) of exactly its Content-Length, and (clean)
+ * nothing on the error list; a sound one may have headers there (a copy of a single
+ * one, or one that did not parse), which the call layer's own check judges
+ * (sipua_request_check). Anything else from a known source the stack answers (505,
+ * 416, 400 ...). */
+static bool sound_request(msg_t *msg, sip_t const *sip, bool clean)
 {
 	msg_pub_t const *pub = msg_object(msg);
 
 	return pub && !(pub->msg_flags & MSG_FLG_ERROR) && answerable_request(sip) &&
-	       !sip->sip_error && sip->sip_request->rq_version &&
+	       (!clean || !sip->sip_error) && sip->sip_request->rq_version &&
 	       strcasecmp(sip->sip_request->rq_version, SIP_VERSION_CURRENT) == 0 &&
 	       (sip->sip_request->rq_url->url_type == url_sip ||
 		sip->sip_request->rq_url->url_type == url_sips) &&
@@ -216,6 +224,65 @@ static bool clean_request(msg_t *msg, sip_t const *sip)
 				   sip->sip_payload->pl_len == sip->sip_content_length->l_length
 				 : !sip->sip_content_length ||
 				   sip->sip_content_length->l_length == 0);
+}
+
+static bool clean_request(msg_t *msg, sip_t const *sip)
+{
+	return sound_request(msg, sip, true);
+}
+
+/* A new INVITE (no To tag) from a known source, one the front admits or refuses
+ * (decide): sound enough to be refused here when the call layer's check fails. */
+static bool front_invite(const struct sipua_sl_ctx *c, msg_t *msg, sip_t const *sip)
+{
+	return c->verdict == SIPUA_ACCEPT && c->decide && sound_request(msg, sip, false) &&
+	       sip->sip_request->rq_method == sip_method_invite && !sip->sip_to->a_tag;
+}
+
+/*
+ * What the call layer refuses in a new INVITE whatever the admission says, as its
+ * refusal through the stack does (incoming_invite: sipua_request_check on trunx's
+ * message class, whose Contact and Record-Route parse strictly, sipua_mclass.c): the
+ * status and its reason, or 0. The front parses with the stack's default class, so
+ * the URIs of those two are checked here (the source check of a Contact is the
+ * stack's: this source is a trunk's).
+ */
+static int invite_refusal(const struct sipua_sl_ctx *c, sip_t const *sip, char *why,
+			  size_t whylen)
+{
+	int status = sipua_request_check(sip, SIPUA_REQ_INITIAL_INVITE, c->tpm, NULL, why,
+					 whylen);
+	const char *bad;
+
+	if (status)
+		return status;
+	for (sip_contact_t const *m = sip->sip_contact; m; m = m->m_next)
+		if ((bad = sipua_target_check(m->m_url, c->tpm)) != NULL) {
+			snprintf(why, whylen, "unusable Contact: %s", bad);
+			return 400;
+		}
+	for (sip_record_route_t const *r = sip->sip_record_route; r; r = r->r_next)
+		if (sipua_target_check(r->r_url, c->tpm)) {
+			snprintf(why, whylen, "unusable Record-Route");
+			return 400;
+		}
+	return 0;
+}
+
+/* The Warning of a refusal as the stack path writes it (respond_why, sipua_event.c):
+ * 399, no agent, the reason without quotes, backslashes or control characters. */
+static void put_warning(struct out *o, const char *why)
+{
+	char clean[160];
+	size_t n = 0;
+
+	for (const char *p = why; *p && n + 1 < sizeof(clean); p++)
+		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20 && *p != 0x7f)
+			clean[n++] = *p;
+	clean[n] = '\0';
+	put(o, "Warning: 399 - \"");
+	put(o, clean);
+	put(o, "\"\r\n");
 }
 
 static bool same_str(const char *a, const char *b)
@@ -265,9 +332,12 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	enum sipua_sl_decision decision = SIPUA_SL_PASS;
 	struct sipua_admit_answer ans = {0};
 	bool admission = false;   /* the answer is the admission's refusal */
+	bool clean;
+	char why[128];            /* the call layer's refusal of a new INVITE, or "" */
 
 	*outn = 0;
 	*statusp = 0;
+	why[0] = '\0';
 	if (!len || !buflen)
 		return SIPUA_SL_DELIVER;
 	buf[0] = '\0';
@@ -280,8 +350,9 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	 * what the 403 copies is sound: through the stack, such a request was answered
 	 * statefully, an INVITE's 403 resent ten times over 32 s to whatever address
 	 * its datagram claimed, ~10 KB kept meanwhile. From anyone else the stack has it. */
-	if (!clean_request(msg, sip) &&
-	    (c->verdict == SIPUA_ACCEPT || !answerable_request(sip)))
+	clean = clean_request(msg, sip);
+	if (!clean && (c->verdict == SIPUA_ACCEPT || !answerable_request(sip)) &&
+	    !front_invite(c, msg, sip))
 		goto out;
 	stateless_tag(c->secret, sip, tag);
 	in_dialog = sip->sip_to->a_tag != NULL;
@@ -314,14 +385,19 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 		break;
 	case SIPUA_ACCEPT:
 		if (sip->sip_request->rq_method == sip_method_invite && c->decide) {
-			/* A new call: served by the stack unless the admission refuses it.
-			 * What the stack itself would refuse (sipua_request_check) is its. */
-			char why[128];
+			/* A new call: served by the stack unless the call layer's own check
+			 * (a header repeated or broken, an unusable Contact, a body it
+			 * cannot take) or the admission refuses it. Through the stack such a
+			 * refusal was a transaction: ~10 KB kept for 32 s and the answer
+			 * resent until ACKed. A request with only headers the call layer
+			 * does not rely on broken is still the stack's. */
 			struct sipua_incoming in;
 			struct sipua_incoming_buf ib;
 
-			if (sipua_request_check(sip, SIPUA_REQ_INITIAL_INVITE, c->tpm, NULL, why,
-						sizeof(why)))
+			status = invite_refusal(c, sip, why, sizeof(why));
+			if (status)
+				break;
+			if (!clean)
 				goto out;
 			memset(&in, 0, sizeof(in));
 			sipua_incoming_fill(sip, &in, &ib);
@@ -344,7 +420,7 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	{
 		char line[64];
 
-		snprintf(line, sizeof(line), "SIP/2.0 %d %s\r\n", status, sip_status_phrase(status));
+		snprintf(line, sizeof(line), "SIP/2.0 %d %s\r\n", status, sipua_phrase(status));
 		put(&o, line);
 	}
 	if (!put_top_via(&o, msg_home(msg), sip->sip_via, src))
@@ -378,14 +454,18 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", ans.retry_after);
 		put(&o, ra);
 	}
+	if (why[0])
+		put_warning(&o, why);
 	if (c->user_agent && c->user_agent[0]) {
 		put(&o, "User-Agent: ");
 		put(&o, c->user_agent);
 		put(&o, "\r\n");
 	}
-	if (status == 200)
+	if (status == 200 || status == 415)
 		put(&o, "Accept: application/sdp, multipart/mixed\r\n");
-	if (admission) {
+	if (why[0]) {
+		put(&o, "Allow: " SIPUA_ALLOW "\r\nContent-Length: 0\r\n\r\n");
+	} else if (admission) {
 		/* As the call layer's refusal through the stack writes it (sipua_leg_respond:
 		 * the leg's first answer, with the trunk's policy; fail_call's Warning and
 		 * Retry-After). */

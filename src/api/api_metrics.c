@@ -209,6 +209,9 @@ static void sip_metrics(struct out *o, const struct b2bua_counters *c)
 		  "(STUN, SigComp, other protocols' probes), dropped before the SIP stack"),
 		K("options_stateless", options_stateless, "OPTIONS over UDP answered 200 "
 		  "without transaction state"),
+		K("malformed_stateless", malformed_stateless, "New INVITEs from trunks "
+		  "refused as malformed (400, 415, 406 with a Warning) without transaction "
+		  "state"),
 		K("rejected_unknown_source", rejected_unknown_source, "Requests from sources "
 		  "matching no trunk answered 403"),
 		K("dropped_unknown_source", dropped_unknown_source, "Requests from sources "

@@ -64,6 +64,8 @@ struct b2bua_counters {
 	uint64_t rate_limited;            /**< requests over the per-source rate, dropped */
 	uint64_t dropped_not_sip;         /**< datagrams that cannot be SIP, dropped */
 	uint64_t options_stateless;       /**< OPTIONS answered without transaction state */
+	uint64_t malformed_stateless;     /**< new INVITEs from trunks refused as malformed
+					       (400, 415, 406) without transaction state */
 	uint64_t overload_stateless;      /**< of rejected_overload: refused in front of the SIP
 					       stack (no transaction state) */
 	uint64_t overload_resent;         /**< those 503s sent again to retransmissions */

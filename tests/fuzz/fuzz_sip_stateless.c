@@ -9,7 +9,9 @@
  * is asked only for INVITEs outside a dialog; its answer (503, or 404) comes only
  * when it refused, once per ask, with its status, its Retry-After (503), its Warning
  * (the first answer only) and the Supported of its policy, and the refusal's
- * record fields are the request's (Call-ID, key, first time or retransmission).
+ * record fields are the request's (Call-ID, key, first time or retransmission); a new
+ * INVITE the call layer's own check refuses (400, 415, 406) is answered before the
+ * admission is asked, with its reason in a Warning, and makes no record.
  * Also the shape the stack's log lines are written in (sipua.c), on the same bytes
  * (those lines quote the wire's URIs): never longer than its input or its buffer,
  * always terminated. */
@@ -173,6 +175,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (status == 200)
 			continue;   /* OPTIONS: the oracles below are the other loop's */
+		if (status == 400 || status == 415 || status == 406) {
+			/* The call layer's own refusal of a new INVITE (a vital header
+			 * repeated or broken, an unusable Contact, a body it cannot take):
+			 * before the admission, with the reason in a Warning and the
+			 * methods served; no call record. */
+			msg_t *qm = msg_make(sip_default_mclass(), 0, (const char *)data,
+					     (ssize_t)size);
+			sip_t const *q = sip_object(qm);
+
+			if (!q || !q->sip_request || q->sip_request->rq_method != sip_method_invite ||
+			    af.calls != k || ref.status != 0 ||
+			    check_reply((const char *)data, size, out, n, status) ||
+			    !says(out, n, "Warning") || !says(out, n, "Allow") ||
+			    (status == 415) != says(out, n, "Accept"))
+				abort();
+			out[n] = '\0';
+			if (!strstr(out, "\r\nWarning: 399 - \""))
+				abort();
+			msg_destroy(qm);
+			continue;
+		}
 		if (status != af.status || af.calls != k + 1 || af.last == SIPUA_SL_PASS ||
 		    ref.status != status || ref.first != (af.last == SIPUA_SL_REFUSE))
 			abort();

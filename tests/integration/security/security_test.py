@@ -124,9 +124,10 @@ def no_log(t, needle):
 def case_duplicate_single_headers(ctx):
     """An ordinary INVITE from a trunk's address with Max-Forwards twice gets 400 with
     the reason, and so does every other duplicated or malformed header trunx relies on;
-    from an unknown address the same datagram gets 403, once: answered without a
-    transaction (one that kept one would resend its 403 half a second later until
-    ACKed, to whatever address the datagram claimed). trunxd keeps serving."""
+    from an unknown address the same datagram gets 403. Each is answered once, without
+    a transaction (one that kept one would resend its answer half a second later until
+    ACKed, to whatever address the datagram claimed): the trunk's 400s are counted in
+    malformed_stateless. trunxd keeps serving."""
     b, _, t = start(ctx)
     body = sipmsg.sdp_offer("127.0.0.1", 40000)
     cases = (("Max-Forwards twice", ("Max-Forwards: 70",), "duplicate Max-Forwards"),
@@ -161,18 +162,34 @@ def case_duplicate_single_headers(ctx):
                 elif want == 400 and reason and reason not in warn:
                     failures.append("%s: reason %r not in Warning %r" % (name, reason, warn))
                 t.check_alive()
-            if want == 403:
-                resent = []
-                deadline = time.monotonic() + 1.2
-                while time.monotonic() < deadline:
-                    m = ep.recv(max(0.0, deadline - time.monotonic()))
-                    if m is not None and m.status and m.header("Call-ID") in cids:
-                        resent.append(m.status)
-                if resent:
-                    failures.append("from %s: %d answers resent (%s): kept as transactions"
-                                    % (src_ip, len(resent), sorted(set(resent))))
+            resent = []
+            deadline = time.monotonic() + 1.2
+            while time.monotonic() < deadline:
+                m = ep.recv(max(0.0, deadline - time.monotonic()))
+                if m is not None and m.status and m.header("Call-ID") in cids:
+                    resent.append(m.status)
+            if resent:
+                failures.append("from %s: %d answers resent (%s): kept as transactions"
+                                % (src_ip, len(resent), sorted(set(resent))))
+    # Over TCP from the trunk's address, whole in one write: the same 400 from the front.
+    with sipmsg.Endpoint("127.0.0.1", transport="tcp") as ep:
+        ep.connect((t.addr, t.port))
+        data, cid, _ = ep.request("INVITE", (t.addr, t.port), to_user="5550001000",
+                                  body=body, headers=("Max-Forwards: 70",))
+        ep.send(data, (t.addr, t.port))
+        r, _ = ep.wait_final(3.0, call_id=cid)
+        warn = (r.header("Warning") or "") if r else ""
+        ctx.log("tcp        %-22s -> %s %s", "Max-Forwards twice", r.status if r else None,
+                warn)
+        if not r or r.status != 400 or "duplicate Max-Forwards" not in warn:
+            failures.append("over TCP: got %s %r" % (r.status if r else None, warn))
     if failures:
         raise AssertionError("; ".join(failures))
+    malformed = t.counter("malformed_stateless")
+    ctx.log("malformed_stateless = %d", malformed)
+    if malformed != len(cases) + 1:
+        raise AssertionError("malformed_stateless = %d, expected one per 400 (%d)"
+                             % (malformed, len(cases) + 1))
     if b.requests_seen:
         raise AssertionError("B was called by a refused INVITE: %s" % b.requests_seen)
     a = new_a(ctx)
