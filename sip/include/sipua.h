@@ -338,6 +338,10 @@ struct sipua_guard_stats {
 					    or broken, an unusable Contact, a body it cannot
 					    take: 400, 415, 406) answered without transaction
 					    state */
+	uint64_t stateless_unserved;   /**< out-of-dialog requests from known sources of
+					    methods trunx does not serve there (REGISTER,
+					    SUBSCRIBE, MESSAGE, ...: 405; UPDATE 481; unknown
+					    501) answered over UDP without transaction state */
 	uint64_t stateless_rejected;   /**< out-of-dialog requests from refused sources
 					    answered 403 without transaction state */
 	uint64_t stateless_dropped;    /**< ... and from dropped sources, unanswered */

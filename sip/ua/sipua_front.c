@@ -27,7 +27,8 @@
  *
  * Requests: each UDP datagram and each message on a connection (framed by
  * guard_frame) takes a token from its source's bucket; without one it is dropped
- * before the stack parses it. Then, over UDP, OPTIONS from known sources and
+ * before the stack parses it. Then, over UDP, OPTIONS from known sources, their
+ * out-of-dialog requests of methods trunx does not serve there (known_to_front), and
  * out-of-dialog requests from refused ones are answered here without transaction
  * state (sipua_stateless.c); so are a refused source's requests on a TCP or TLS
  * connection, in or out of a dialog (refused_answered): a whole message in one read
@@ -279,15 +280,37 @@ static bool refusals_open(struct sipua *ua, uint64_t now)
 		(last && now - last < MALFORMED_ACK_MS));
 }
 
-/* A known source's stateless answer was sent: counted by kind. */
-static void count_known_answer(struct sipua_front *f, int status, uint64_t now)
+/* A known source's stateless answer was sent: counted by kind (an OPTIONS' 200, a
+ * new INVITE's refusal by the call layer's check, or the answer to a method trunx
+ * does not serve out of a dialog). */
+static void count_known_answer(struct sipua_front *f, int status, bool invite, uint64_t now)
 {
 	if (status == 200) {
 		count(&f->c_ok);
-	} else {
+	} else if (invite) {
 		count(&f->c_malformed);
 		atomic_store_explicit(&f->malformed_ms, now, memory_order_relaxed);
+	} else {
+		count(&f->c_unserved);
 	}
+}
+
+/* Does a known source's datagram go through the front (sipua_stateless.c)? OPTIONS,
+ * new INVITEs while the admission is in front, ACKs while refusals of ours may be
+ * acknowledged, and every other method but BYE, CANCEL and PRACK: out of a dialog
+ * those of a method trunx does not serve there are answered in front, in one the
+ * stack has them. */
+static bool known_to_front(struct sipua *ua, const char *m, size_t n)
+{
+#define STARTS(tok) (n >= sizeof(tok) - 1 && memcmp(m, tok, sizeof(tok) - 1) == 0)
+	if (STARTS("OPTIONS "))
+		return true;
+	if (STARTS("INVITE "))
+		return ua->front.recent != NULL;
+	if (STARTS("ACK "))
+		return refusals_open(ua, now_ms());
+	return !STARTS("BYE ") && !STARTS("CANCEL ") && !STARTS("PRACK ");
+#undef STARTS
 }
 
 static bool ack_of_refusal(struct sipua *ua, const char *msg, size_t len,
@@ -543,7 +566,7 @@ static bool admit_message(enum guard_msg kind, const char *msg, size_t avail, vo
 			if (d.refused)
 				sipua_admit_refused(a->ua, peer, a->tp, d.aux);
 			else
-				count_known_answer(f, status, a->now);
+				count_known_answer(f, status, true, a->now);
 			return false;
 		}
 	}
@@ -775,10 +798,7 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 	v = classify(ua, src, false);
 	/* From a known source: OPTIONS, new INVITEs (the admission), and while refusals
 	 * of ours may be acknowledged, ACKs (those of our refusals have our To tag). */
-	if ((v == SIPUA_ACCEPT && (len - i < 8 || memcmp(data + i, "OPTIONS ", 8) != 0) &&
-	     (!f->recent || len - i < 7 || memcmp(data + i, "INVITE ", 7) != 0) &&
-	     (memcmp(data + i, "ACK ", 4) != 0 || !refusals_open(ua, now_ms()))) ||
-	    ua->stopping)
+	if ((v == SIPUA_ACCEPT && !known_to_front(ua, data + i, len - i)) || ua->stopping)
 		return true;
 	if (v != SIPUA_ACCEPT && !sipua_peers_has(ua->peers, src) && len - i >= 4 &&
 	    memcmp(data + i, "ACK ", 4) == 0) {
@@ -793,7 +813,8 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 		if (d.refused)
 			sipua_admit_refused(ua, src, SIPUA_TP_UDP, d.aux);
 		else if (v == SIPUA_ACCEPT)
-			count_known_answer(f, status, now_ms());
+			count_known_answer(f, status, memcmp(data + i, "INVITE ", 7) == 0,
+					   now_ms());
 		else if (!d.gated)
 			count(&f->c_rejected);
 		return false;
@@ -1134,6 +1155,7 @@ void sipua_guard_stats(const struct sipua *ua, struct sipua_guard_stats *s)
 	s->not_sip = atomic_load(&f->c_not_sip);
 	s->stateless_ok = atomic_load(&f->c_ok);
 	s->stateless_malformed = atomic_load(&f->c_malformed);
+	s->stateless_unserved = atomic_load(&f->c_unserved);
 	s->stateless_rejected = atomic_load(&f->c_rejected);
 	s->stateless_dropped = atomic_load(&f->c_dropped);
 	s->tcp_open = atomic_load(&f->c_open);

@@ -85,6 +85,8 @@ struct sipua_front {
 	_Atomic uint64_t       c_overload, c_overload_resent, c_recent_full;
 	_Atomic uint64_t       c_acks;      /**< ACKs of our stateless answers, absorbed */
 	_Atomic uint64_t       c_malformed; /**< new INVITEs the call layer's check refused */
+	_Atomic uint64_t       c_unserved;  /**< requests of methods not served out of a
+					         dialog, answered (405, 481, 501, or 400) */
 	_Atomic uint64_t       malformed_ms; /**< when the last of those was answered */
 	_Atomic uint64_t       c_rate_limited, c_ok, c_rejected, c_dropped, c_open,
 			       c_accepted, c_refused_limit, c_refused_unknown, c_refused_fd,
@@ -452,7 +454,9 @@ struct sipua_sl_ctx {
  * stateless answer when there is one.
  * @param statusp  the answer's status when SIPUA_SL_REPLY: 200, 403, the admission's
  *                 refusal, or from a known source the call layer's refusal of a new
- *                 INVITE (400, 415, 406: sipua_request_check, with its Warning)
+ *                 INVITE (400, 415, 406: sipua_request_check, with its Warning), or
+ *                 its answer out of a dialog to a method trunx does not serve there
+ *                 (405, 481 for UPDATE, 501 for an unknown one; 400 with a Warning)
  */
 enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *data, size_t len,
 				     const struct sockaddr *src, char *buf, size_t buflen,

@@ -23,7 +23,10 @@
  * 406 with the reason in a Warning, as the stack path writes it), even when the
  * parser did not take it cleanly, provided the headers the answer copies are sound:
  * through the stack it was a transaction, its 400 resent until ACKed and ~10 KB kept
- * for 32 s. One the stack would serve is put to the admission (ctx->decide: the call
+ * for 32 s. So is a known source's out-of-dialog request of a method trunx does not
+ * serve there answered here (unserved_status: 405, 481 for UPDATE, 501 for an
+ * unknown one; the check's 400 first for a 405), naming in Allow the methods served.
+ * One the stack would serve is put to the admission (ctx->decide: the call
  * layer's max_calls and max_cps, then its route step for a number routed nowhere,
  * sipua_front.c): when it refuses, the answer is the one the call layer's refusal
  * through the stack gives (a 404 with its Warning, or a 503 with Retry-After; Allow,
@@ -33,11 +36,12 @@
  * A refused source's request is refused here even when the parser did not take it
  * cleanly, provided the headers the 403 copies are sound. Anything unusual goes to the
  * stack as before (DELIVER): from a known source a message the parser did not take
- * cleanly (other than such a refused INVITE), in-dialog requests (To tag) from a trunk
- * or a live dialog's peer, OPTIONS with Require or with Max-Forwards 0, other methods
- * from known sources. The message is parsed with the
- * stack's own parser (msg_make) and never trusted further than its fields say; the
- * answer is parsed back before it is sent, and must read as the answer to it.
+ * cleanly (other than those two kinds), in-dialog requests (To tag) from a trunk or a
+ * live dialog's peer, OPTIONS with Require or with Max-Forwards 0, and ACK, BYE,
+ * CANCEL and PRACK outside a dialog from known sources (other than the ACK of an
+ * answer of ours). The message is parsed with the stack's own parser (msg_make) and
+ * never trusted further than its fields say; the answer is parsed back before it is
+ * sent, and must read as the answer to it.
  */
 #include "sipua_int.h"
 
@@ -231,32 +235,62 @@ static bool clean_request(msg_t *msg, sip_t const *sip)
 	return sound_request(msg, sip, true);
 }
 
-/* A new INVITE (no To tag) from a known source, one the front admits or refuses
- * (decide): sound enough to be refused here when the call layer's check fails. */
-static bool front_invite(const struct sipua_sl_ctx *c, msg_t *msg, sip_t const *sip)
+/*
+ * What a known source's out-of-dialog request of a method trunx does not serve there
+ * gets through the stack, which the front answers alike: 405 from trunx's
+ * out-of-dialog handler (ood_request, sipua_event.c), 481 from the stack for an
+ * UPDATE (a dialog's method, and no dialog), and 501 for a method it does not know
+ * (RFC 3261 8.2.1); the stack's own answers also named every method it parses
+ * (REGISTER, SUBSCRIBE, PUBLISH ...) in Allow, where the front names those trunx
+ * serves. 0: a method served out of a dialog (INVITE, OPTIONS) or one whose
+ * out-of-dialog form is the stack's business (ACK, BYE, CANCEL, PRACK).
+ */
+static int unserved_status(sip_method_t m)
 {
-	return c->verdict == SIPUA_ACCEPT && c->decide && sound_request(msg, sip, false) &&
-	       sip->sip_request->rq_method == sip_method_invite && !sip->sip_to->a_tag;
+	switch (m) {
+	case sip_method_register: case sip_method_message: case sip_method_subscribe:
+	case sip_method_notify: case sip_method_refer: case sip_method_publish:
+	case sip_method_info:
+		return 405;
+	case sip_method_update:
+		return 481;
+	case sip_method_unknown:
+		return 501;
+	default:
+		return 0;
+	}
+}
+
+/* A known source's request outside a dialog that the front answers whatever its
+ * headers the call layer does not rely on say: a new INVITE it admits or refuses
+ * (decide), or a method trunx does not serve there; sound enough to be answered. */
+static bool front_refusable(const struct sipua_sl_ctx *c, msg_t *msg, sip_t const *sip)
+{
+	return c->verdict == SIPUA_ACCEPT && sound_request(msg, sip, false) &&
+	       !sip->sip_to->a_tag &&
+	       ((sip->sip_request->rq_method == sip_method_invite && c->decide) ||
+		unserved_status(sip->sip_request->rq_method));
 }
 
 /*
- * What the call layer refuses in a new INVITE whatever the admission says, as its
- * refusal through the stack does (incoming_invite: sipua_request_check on trunx's
- * message class, whose Contact and Record-Route parse strictly, sipua_mclass.c): the
- * status and its reason, or 0. The front parses with the stack's default class, so
- * the URIs of those two are checked here (the source check of a Contact is the
- * stack's: this source is a trunk's).
+ * What the call layer refuses in a request whatever the admission says, as its
+ * refusal through the stack does (sipua_request_check on trunx's message class,
+ * whose Contact and Record-Route parse strictly, sipua_mclass.c): the status and its
+ * reason, or 0. The front parses with the stack's default class, so the URIs of those
+ * two are checked here: a new INVITE's Contacts (another request's Contact does not
+ * become a target, and the stack path lets it be) and every Record-Route (the source
+ * check of a Contact is the stack's: this source is a trunk's).
  */
-static int invite_refusal(const struct sipua_sl_ctx *c, sip_t const *sip, char *why,
-			  size_t whylen)
+static int request_refusal(const struct sipua_sl_ctx *c, sip_t const *sip,
+			   enum sipua_req_kind kind, char *why, size_t whylen)
 {
-	int status = sipua_request_check(sip, SIPUA_REQ_INITIAL_INVITE, c->tpm, NULL, why,
-					 whylen);
+	int status = sipua_request_check(sip, kind, c->tpm, NULL, why, whylen);
 	const char *bad;
 
 	if (status)
 		return status;
-	for (sip_contact_t const *m = sip->sip_contact; m; m = m->m_next)
+	for (sip_contact_t const *m = sip->sip_contact;
+	     kind == SIPUA_REQ_INITIAL_INVITE && m; m = m->m_next)
 		if ((bad = sipua_target_check(m->m_url, c->tpm)) != NULL) {
 			snprintf(why, whylen, "unusable Contact: %s", bad);
 			return 400;
@@ -333,6 +367,7 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	struct sipua_admit_answer ans = {0};
 	bool admission = false;   /* the answer is the admission's refusal */
 	bool clean;
+	bool unserved = false;    /* a method trunx does not serve out of a dialog */
 	char why[128];            /* the call layer's refusal of a new INVITE, or "" */
 
 	*outn = 0;
@@ -352,7 +387,7 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	 * its datagram claimed, ~10 KB kept meanwhile. From anyone else the stack has it. */
 	clean = clean_request(msg, sip);
 	if (!clean && (c->verdict == SIPUA_ACCEPT || !answerable_request(sip)) &&
-	    !front_invite(c, msg, sip))
+	    !front_refusable(c, msg, sip))
 		goto out;
 	stateless_tag(c->secret, sip, tag);
 	in_dialog = sip->sip_to->a_tag != NULL;
@@ -394,7 +429,8 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 			struct sipua_incoming in;
 			struct sipua_incoming_buf ib;
 
-			status = invite_refusal(c, sip, why, sizeof(why));
+			status = request_refusal(c, sip, SIPUA_REQ_INITIAL_INVITE, why,
+						 sizeof(why));
 			if (status)
 				break;
 			if (!clean)
@@ -407,6 +443,16 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 				goto out;
 			status = ans.status >= 300 && ans.status <= 699 ? ans.status : 503;
 			admission = true;
+			break;
+		}
+		if (!in_dialog && (status = unserved_status(sip->sip_request->rq_method))) {
+			/* The stack's own 481 and 501 come before trunx's check. */
+			int refusal = status == 405 ? request_refusal(c, sip, SIPUA_REQ_OTHER,
+								      why, sizeof(why)) : 0;
+
+			if (refusal)
+				status = refusal;
+			unserved = true;
 			break;
 		}
 		if (sip->sip_request->rq_method != sip_method_options || sip->sip_require ||
@@ -463,7 +509,7 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	}
 	if (status == 200 || status == 415)
 		put(&o, "Accept: application/sdp, multipart/mixed\r\n");
-	if (why[0]) {
+	if (why[0] || unserved) {
 		put(&o, "Allow: " SIPUA_ALLOW "\r\nContent-Length: 0\r\n\r\n");
 	} else if (admission) {
 		/* As the call layer's refusal through the stack writes it (sipua_leg_respond:

@@ -212,6 +212,10 @@ static void sip_metrics(struct out *o, const struct b2bua_counters *c)
 		K("malformed_stateless", malformed_stateless, "New INVITEs from trunks "
 		  "refused as malformed (400, 415, 406 with a Warning) without transaction "
 		  "state"),
+		K("methods_stateless", methods_stateless, "Out-of-dialog requests from trunks "
+		  "of methods trunx does not serve there (REGISTER, SUBSCRIBE, MESSAGE...: "
+		  "405; UPDATE: 481; unknown: 501) answered over UDP without transaction "
+		  "state"),
 		K("rejected_unknown_source", rejected_unknown_source, "Requests from sources "
 		  "matching no trunk answered 403"),
 		K("dropped_unknown_source", dropped_unknown_source, "Requests from sources "

@@ -66,6 +66,9 @@ struct b2bua_counters {
 	uint64_t options_stateless;       /**< OPTIONS answered without transaction state */
 	uint64_t malformed_stateless;     /**< new INVITEs from trunks refused as malformed
 					       (400, 415, 406) without transaction state */
+	uint64_t methods_stateless;       /**< out-of-dialog requests from trunks of methods
+					       not served there (405, 481, 501) answered
+					       without transaction state */
 	uint64_t overload_stateless;      /**< of rejected_overload: refused in front of the SIP
 					       stack (no transaction state) */
 	uint64_t overload_resent;         /**< those 503s sent again to retransmissions */

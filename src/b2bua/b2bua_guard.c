@@ -109,6 +109,7 @@ void b2b_guard_counters(struct b2bua *b, struct b2bua_counters *c)
 	c->dropped_not_sip = s.not_sip;
 	c->options_stateless = s.stateless_ok;
 	c->malformed_stateless = s.stateless_malformed;
+	c->methods_stateless = s.stateless_unserved;
 	c->overload_stateless = s.overload_refused;
 	c->overload_resent = s.overload_resent;
 	c->overload_forgotten = s.overload_table_full;

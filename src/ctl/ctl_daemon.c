@@ -173,6 +173,7 @@ static void d_status(void *arg, json_t *obj)
 			{"dropped_not_sip", c.dropped_not_sip},
 			{"options_stateless", c.options_stateless},
 			{"malformed_stateless", c.malformed_stateless},
+			{"methods_stateless", c.methods_stateless},
 			{"overload_stateless", c.overload_stateless},
 			{"overload_resent", c.overload_resent},
 			{"overload_forgotten", c.overload_forgotten},

@@ -11,7 +11,9 @@
  * (the first answer only) and the Supported of its policy, and the refusal's
  * record fields are the request's (Call-ID, key, first time or retransmission); a new
  * INVITE the call layer's own check refuses (400, 415, 406) is answered before the
- * admission is asked, with its reason in a Warning, and makes no record.
+ * admission is asked, with its reason in a Warning, and makes no record; out of a
+ * dialog, a known source's request of a method trunx does not serve there gets 405
+ * (or the check's 400), 481 (UPDATE) or 501 (unknown), naming the methods served.
  * Also the shape the stack's log lines are written in (sipua.c), on the same bytes
  * (those lines quote the wire's URIs): never longer than its input or its buffer,
  * always terminated. */
@@ -120,6 +122,53 @@ static bool check_reply(const char *req, size_t len, const char *reply, size_t n
 	return in_dialog;
 }
 
+/* Does the stack's parser read these bytes as an INVITE request? */
+static bool is_invite(const char *req, size_t len)
+{
+	msg_t *qm = msg_make(sip_default_mclass(), 0, req, (ssize_t)len);
+	sip_t const *q = sip_object(qm);
+	bool yes = q && q->sip_request && q->sip_request->rq_method == sip_method_invite;
+
+	msg_destroy(qm);
+	return yes;
+}
+
+/* A known source's request outside a dialog of a method trunx does not serve there:
+ * answered 405 (or 400 by the call layer's check, with its Warning), 481 for an
+ * UPDATE, 501 for an unknown method, naming the methods trunx serves. Aborts
+ * otherwise. */
+static void check_unserved(const char *req, size_t len, const char *reply, size_t n,
+			   int status)
+{
+	msg_t *qm = msg_make(sip_default_mclass(), 0, req, (ssize_t)len);
+	sip_t const *q = sip_object(qm);
+	int want;
+
+	if (!q || !q->sip_request || q->sip_to->a_tag)
+		abort();
+	switch (q->sip_request->rq_method) {
+	case sip_method_register: case sip_method_message: case sip_method_subscribe:
+	case sip_method_notify: case sip_method_refer: case sip_method_publish:
+	case sip_method_info:
+		want = 405;
+		break;
+	case sip_method_update:
+		want = 481;
+		break;
+	case sip_method_unknown:
+		want = 501;
+		break;
+	default:
+		abort();
+	}
+	if (check_reply(req, len, reply, n, status) || !says(reply, n, "Allow") ||
+	    says(reply, n, "Supported") ||
+	    (status != want && !(want == 405 && status == 400)) ||
+	    (status == 400) != says(reply, n, "Warning"))
+		abort();
+	msg_destroy(qm);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum sipua_verdict verdicts[] = {SIPUA_ACCEPT, SIPUA_REJECT, SIPUA_DROP};
@@ -175,6 +224,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (status == 200)
 			continue;   /* OPTIONS: the oracles below are the other loop's */
+		if (af.calls == k && ref.status == 0 && !is_invite((const char *)data, size)) {
+			check_unserved((const char *)data, size, out, n, status);
+			continue;
+		}
 		if (status == 400 || status == 415 || status == 406) {
 			/* The call layer's own refusal of a new INVITE (a vital header
 			 * repeated or broken, an unusable Contact, a body it cannot take):
@@ -255,8 +308,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			continue;
 		}
-		if ((verdicts[i % 3] == SIPUA_ACCEPT && status != 200) ||
-		    (verdicts[i % 3] == SIPUA_REJECT && status != 403) ||
+		if (verdicts[i % 3] == SIPUA_ACCEPT && status != 200) {
+			check_unserved((const char *)data, size, out, n, status);
+			continue;
+		}
+		if ((verdicts[i % 3] == SIPUA_REJECT && status != 403) ||
 		    verdicts[i % 3] == SIPUA_DROP)
 			abort();
 		/* What claims a dialog is answered here only for a refused source that is no

@@ -1522,7 +1522,7 @@ def case_sip_metrics(ctx):
         assert ctl(st0, short) <= v <= ctl(st1, short), (name, v, ctl(st0, short),
                                                           ctl(st1, short))
     want = ["rate_limited", "dropped_not_sip", "options_stateless", "malformed_stateless",
-            "rejected_unknown_source",
+            "methods_stateless", "rejected_unknown_source",
             "dropped_unknown_source", "overload_stateless", "overload_resent",
             "overload_forgotten", "acks_absorbed", "shed_overload", "tcp_accepted",
             "tcp_refused_limit", "tcp_refused_unknown", "tcp_refused_no_descriptor",

@@ -200,6 +200,72 @@ def case_duplicate_single_headers(ctx):
     healthy(ctx, t)
 
 
+UNSERVED = {"REGISTER": 405, "MESSAGE": 405, "SUBSCRIBE": 405, "NOTIFY": 405,
+            "PUBLISH": 405, "REFER": 405, "INFO": 405, "UPDATE": 481, "FOO": 501}
+
+
+def case_unserved_methods_stateless(ctx):
+    """Out of a dialog, a trunk's requests of methods trunx does not serve there get
+    405 (REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, PUBLISH, REFER, INFO), 481 (UPDATE: no
+    dialog) or 501 (an extension method), each naming the methods trunx serves,
+    without transaction state (methods_stateless): through the stack each kept ~9 KB
+    for 32 s over UDP, so a REGISTER flood from a trunk's (forgeable) address held
+    memory, and the stack's own answers named methods trunx does not serve
+    (REGISTER, SUBSCRIBE ...). A retransmission gets the same answer (the same To
+    tag); one with Max-Forwards twice gets 400 with the reason; an unknown source gets
+    403 naming nothing. trunxd keeps serving."""
+    b, _, t = start(ctx)
+    failures = []
+    with sipmsg.Endpoint("127.0.0.1") as ep:
+        for method, want in sorted(UNSERVED.items()):
+            data, cid, _ = ep.request(method, (t.addr, t.port), to_user="5550001000",
+                                      headers=("Event: presence",) if method in (
+                                          "SUBSCRIBE", "NOTIFY", "PUBLISH") else
+                                      ("Refer-To: <sip:x@127.0.0.1>",) if method == "REFER"
+                                      else ())
+            tags = []
+            for _ in range(2):
+                ep.send(data, (t.addr, t.port))
+                r, _ = ep.wait_final(3.0, call_id=cid)
+                tags.append(r.header("To") if r else None)
+                got = r.status if r else None
+                allow = (r.header("Allow") or "") if r else ""
+                if got != want or "INVITE" not in allow or "REGISTER" in allow:
+                    failures.append("%s: got %s, Allow %r" % (method, got, allow))
+                    break
+            ctx.log("%-10s -> %s, To %s", method, got, tags[-1])
+            if len(tags) < 2:
+                continue
+            if tags[0] != tags[1] or not tags[0] or "tag=" not in tags[0]:
+                failures.append("%s: retransmission answered with To %r, first %r"
+                                % (method, tags[1], tags[0]))
+        data, cid, _ = ep.request("REGISTER", (t.addr, t.port),
+                                  headers=("Max-Forwards: 70",))
+        ep.send(data, (t.addr, t.port))
+        r, _ = ep.wait_final(3.0, call_id=cid)
+        warn = (r.header("Warning") or "") if r else ""
+        if not r or r.status != 400 or "duplicate Max-Forwards" not in warn:
+            failures.append("REGISTER with Max-Forwards twice: %s %r"
+                            % (r.status if r else None, warn))
+    with sipmsg.Endpoint(FOREIGN) as ep:
+        data, cid, _ = ep.request("REGISTER", (t.addr, t.port))
+        ep.send(data, (t.addr, t.port))
+        r, _ = ep.wait_final(3.0, call_id=cid)
+        if not r or r.status != 403 or r.header("Allow"):
+            failures.append("a stranger's REGISTER: %s, Allow %r"
+                            % (r.status if r else None, r.header("Allow") if r else None))
+    if failures:
+        raise AssertionError("; ".join(failures))
+    n = t.counter("methods_stateless")
+    ctx.log("methods_stateless = %d", n)
+    if n != 2 * len(UNSERVED) + 1:
+        raise AssertionError("methods_stateless = %d, expected %d"
+                             % (n, 2 * len(UNSERVED) + 1))
+    if b.requests_seen:
+        raise AssertionError("B saw requests: %s" % b.requests_seen)
+    healthy(ctx, t)
+
+
 # ---- in-dialog Contact and sources -------------------------------------------------
 
 def case_update_contact_star(ctx):
