@@ -259,14 +259,6 @@ static void on_closed(void *arg, int fd)
 	atomic_store(&ua->front.c_open, guard_conns_count(ua->front.conns));
 }
 
-/*
- * Is msg[0..len) (a whole ACK from a trunk's connection; len 0 when it is not all at
- * hand) the ACK of a refusal the front sent (its To tag is our keyed hash of the
- * transaction)? It acknowledges no transaction of the stack's (RFC 3261 17.2.1 and
- * 8.2.7: the ACK of a non-2xx answered statelessly creates none), so it is absorbed
- * here, as over UDP. Only parsed while refusals are remembered: otherwise no answer of
- * ours awaits an ACK, and a trunk's ACKs go to the stack as they are.
- */
 /* May a known source's ACK be that of a stateless refusal of ours: one the admission
  * keeps in its table, or the call layer's refusal of a malformed INVITE in the last
  * 64*T1 (an ACK may come that late)? */
@@ -313,6 +305,14 @@ static bool known_to_front(struct sipua *ua, const char *m, size_t n)
 #undef STARTS
 }
 
+/*
+ * Is msg[0..len) (a whole ACK from a trunk's connection; len 0 when it is not all at
+ * hand) the ACK of a refusal the front sent (its To tag is our keyed hash of the
+ * transaction)? It acknowledges no transaction of the stack's (RFC 3261 17.2.1 and
+ * 8.2.7: the ACK of a non-2xx answered statelessly creates none), so it is absorbed
+ * here, as over UDP. Only parsed while refusals are remembered: otherwise no answer of
+ * ours awaits an ACK, and a trunk's ACKs go to the stack as they are.
+ */
 static bool ack_of_refusal(struct sipua *ua, const char *msg, size_t len,
 			   const struct sockaddr *peer, enum sipua_transport tp)
 {
@@ -796,8 +796,9 @@ static bool on_datagram(void *arg, int fd, const struct sockaddr *src, const str
 	if (!ua->src_class)
 		return true;   /* no address-only check: every request goes to the stack */
 	v = classify(ua, src, false);
-	/* From a known source: OPTIONS, new INVITEs (the admission), and while refusals
-	 * of ours may be acknowledged, ACKs (those of our refusals have our To tag). */
+	/* From a known source: OPTIONS, new INVITEs (the admission), methods trunx does
+	 * not serve out of a dialog, and while refusals of ours may be acknowledged, ACKs
+	 * (those of our refusals have our To tag). */
 	if ((v == SIPUA_ACCEPT && !known_to_front(ua, data + i, len - i)) || ua->stopping)
 		return true;
 	if (v != SIPUA_ACCEPT && !sipua_peers_has(ua->peers, src) && len - i >= 4 &&

@@ -368,7 +368,7 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 	bool admission = false;   /* the answer is the admission's refusal */
 	bool clean;
 	bool unserved = false;    /* a method trunx does not serve out of a dialog */
-	char why[128];            /* the call layer's refusal of a new INVITE, or "" */
+	char why[128];            /* the reason of the call layer's refusal, or "" */
 
 	*outn = 0;
 	*statusp = 0;

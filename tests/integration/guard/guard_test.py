@@ -1380,6 +1380,80 @@ def case_refusal_acks(ctx):
     t.check_alive()
 
 
+def case_malformed_acks(ctx):
+    """A trunk's malformed new INVITE (Max-Forwards twice) gets the call layer's 400
+    with its reason from the front, without transaction state, once: nothing is resent
+    unasked. Its ACK (our To tag) acknowledges no transaction of the stack's: over UDP
+    and over TCP it is absorbed in front (acks_absorbed), not logged, and messages
+    after it on the same connection are read as before (an OPTIONS gets its 200)."""
+    def conf(cf):
+        cf.section("trunk flood", match="127.0.0.5/32", country_code="1",
+                   national_prefix="1")
+    t = trunxd.Trunxd(ctx, ctx.trunxd_path, configure=conf).start()
+    dst = (t.addr, t.port)
+    acks0 = t.counter("acks_absorbed")
+    lines0 = len(t.proc.read_stderr().splitlines())
+
+    def malformed(req):
+        return req.replace(b"Max-Forwards: 70\r\n", b"Max-Forwards: 70\r\n" * 2, 1)
+
+    def check_400(m, what):
+        if m is None or m.status != 400 or \
+                "duplicate Max-Forwards" not in (m.header("Warning") or ""):
+            raise AssertionError("%s: %s (Warning %r)" % (
+                what, m.start if m else None, m.header("Warning") if m else None))
+
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.5", 0))
+    req = malformed(flood_invite(dst, "127.0.0.5", u.getsockname()[1], 8001))
+    u.sendto(req, dst)
+    cid = sipmsg.Message(req).header("Call-ID")
+    m = sipmsg.recv_final(u, cid, 5.0)
+    check_400(m, "UDP")
+    u.sendto(ack_of(req, m), dst)
+    again = sipmsg.recv_final(u, cid, 1.2)
+    u.close()
+    if again is not None:
+        raise AssertionError("UDP: the 400 was sent again unasked (a transaction kept)")
+    procs.wait_until(lambda: t.counter("acks_absorbed") - acks0 >= 1, 3, 0.05)
+    udp_acks = t.counter("acks_absorbed") - acks0
+
+    s = socket.socket()
+    s.bind(("127.0.0.5", 0))
+    s.connect(dst)
+    ip, sport = s.getsockname()
+    req = malformed(flood_invite(dst, ip, sport, 8002, "TCP"))
+    s.sendall(req)
+    got = {}
+    for m in stream_finals(s, 5.0, lambda: len(got) >= 1):
+        got[m.header("Call-ID")] = m
+    m = got.get(sipmsg.Message(req).header("Call-ID"))
+    check_400(m, "TCP")
+    s.sendall(ack_of(req, m))
+    tcp_options(s, dst, 8003)
+    ok = None
+    for m in stream_finals(s, 5.0, lambda: ok is not None):
+        if m.header("Call-ID") == "flood-8003@%s" % ip:
+            ok = m
+    s.close()
+    acks = t.counter("acks_absorbed") - acks0
+    ctx.log("ACKs of the front's 400: UDP +%d, both +%d; OPTIONS after them: %s",
+            udp_acks, acks, ok.status if ok else None)
+    if udp_acks != 1 or acks != 2:
+        raise AssertionError("acks_absorbed +%d (UDP +%d), expected +2 (+1)"
+                             % (acks, udp_acks))
+    if not ok or ok.status != 200:
+        raise AssertionError("TCP: the OPTIONS after the ACK: %s" % (ok and ok.start))
+    if t.counter("malformed_stateless") != 2:
+        raise AssertionError("malformed_stateless = %d, expected 2"
+                             % t.counter("malformed_stateless"))
+    lines = t.proc.read_stderr().splitlines()[lines0:]
+    acky = [ln for ln in lines if "ACK" in ln]
+    if acky:
+        raise AssertionError("ACKs logged: %s" % acky[:3])
+    t.check_alive()
+
+
 def case_number_scan(ctx):
     """A scan of numbers from a trunk's address (svwar's INVITE scan): INVITEs to
     numbers no route takes, never acknowledged. Each gets the 404 the call layer gives
