@@ -173,6 +173,11 @@ static bool front_gate(void *arg, const char *call_id, const struct sockaddr *sr
 	return sipua_leg_gate(arg, call_id, src);
 }
 
+static bool front_call_live(void *arg, const char *call_id)
+{
+	return sipua_leg_call_id_live(arg, call_id);
+}
+
 static enum sipua_sl_action front_stateless(struct sipua *ua, enum sipua_verdict v,
 					    const char *data, size_t len,
 					    const struct sockaddr *src, enum sipua_transport tp,
@@ -193,6 +198,8 @@ static enum sipua_sl_action front_stateless(struct sipua *ua, enum sipua_verdict
 	sl.gate = front_gate;
 	sl.gate_arg = ua;
 	sl.gated_out = &gated;
+	sl.call_live = front_call_live;
+	sl.call_live_arg = ua;
 	sl.user_agent = ua->cfg.user_agent[0] ? ua->cfg.user_agent : "trunx";
 	sl.contact = sipua_contact_for(ua, tp);
 	sl.secret = f->secret;

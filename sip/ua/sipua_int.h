@@ -313,6 +313,8 @@ bool sipua_leg_peer_has(const struct sipua_leg *leg, const struct sockaddr *sa);
  * src is known; false (counted) otherwise.
  */
 bool sipua_leg_gate(struct sipua *ua, const char *call_id, const struct sockaddr *src);
+/** True when a leg of trunx has this Call-ID (its first LEG_CALL_ID_KEPT characters). */
+bool sipua_leg_call_id_live(const struct sipua *ua, const char *call_id);
 
 /* sipua_tls.c */
 /**
@@ -438,6 +440,11 @@ struct sipua_sl_ctx {
 	bool             (*gate)(void *arg, const char *call_id, const struct sockaddr *src);
 	void              *gate_arg;
 	bool              *gated_out;
+	/** Does a leg of trunx have this Call-ID? NULL: none has. A request without a To
+	 *  tag may still match that dialog in the stack (it matches such requests
+	 *  loosely, by Call-ID and From tag): its answer is then the stack's. */
+	bool             (*call_live)(void *arg, const char *call_id);
+	void              *call_live_arg;
 	const char        *user_agent;
 	const char        *contact;     /**< "<sip:...>" in a 200, or NULL */
 	uint64_t           secret;      /**< key of the To tags */

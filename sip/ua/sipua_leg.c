@@ -93,6 +93,17 @@ bool sipua_leg_gate(struct sipua *ua, const char *call_id, const struct sockaddr
 	return false;
 }
 
+bool sipua_leg_call_id_live(const struct sipua *ua, const char *call_id)
+{
+	if (!call_id)
+		return false;
+	for (const struct sipua_leg *l = ua->by_call_id[call_id_bucket(call_id)]; l;
+	     l = l->hnext)
+		if (strncmp(l->call_id, call_id, LEG_CALL_ID_KEPT) == 0)
+			return true;
+	return false;
+}
+
 /* Copies a possibly unterminated body for the tag list (which copies it again). */
 static char *body_dup(const char *sdp, size_t len)
 {

@@ -25,7 +25,8 @@
  * through the stack it was a transaction, its 400 resent until ACKed and ~10 KB kept
  * for 32 s. So is a known source's out-of-dialog request of a method trunx does not
  * serve there answered here (unserved_status: 405, 481 for UPDATE, 501 for an
- * unknown one; the check's 400 first for a 405), naming in Allow the methods served.
+ * unknown one; the check's 400 first for a 405), naming in Allow the methods served,
+ * unless its Call-ID is a live dialog's (ctx->call_live: the stack may match it).
  * One the stack would serve is put to the admission (ctx->decide: the call
  * layer's max_calls and max_cps, then its route step for a number routed nowhere,
  * sipua_front.c): when it refuses, the answer is the one the call layer's refusal
@@ -446,7 +447,11 @@ enum sipua_sl_action sipua_stateless(const struct sipua_sl_ctx *c, const char *d
 			break;
 		}
 		if (!in_dialog && (status = unserved_status(sip->sip_request->rq_method))) {
-			/* The stack's own 481 and 501 come before trunx's check. */
+			/* The stack's own 481 and 501 come before trunx's check. One
+			 * naming a Call-ID of a live dialog is the stack's (see
+			 * call_live). */
+			if (c->call_live && c->call_live(c->call_live_arg, sip->sip_call_id->i_id))
+				goto out;
 			int refusal = status == 405 ? request_refusal(c, sip, SIPUA_REQ_OTHER,
 								      why, sizeof(why)) : 0;
 

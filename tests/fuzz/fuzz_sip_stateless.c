@@ -66,6 +66,12 @@ static enum sipua_sl_decision fake_decide(void *arg, uint64_t key,
 	return a->last;
 }
 
+static bool call_live_yes(void *arg, const char *call_id)
+{
+	(void)arg;
+	return call_id != NULL;
+}
+
 static bool gate_no(void *arg, const char *call_id, const struct sockaddr *src)
 {
 	(void)arg;
@@ -291,12 +297,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (size_t i = 0; i < 9; i++) {
 		/* i >= 6: the peer of a live dialog, but not of the one the request names
-		 * (the dialog gate says no): a stranger there. */
+		 * (the dialog gate says no): a stranger there; and for a known source,
+		 * every Call-ID is a live dialog's. */
 		bool gated = false;
 		struct sipua_sl_ctx c = {.verdict = verdicts[i % 3], .user_agent = "trunx-fuzz",
 					 .contact = "<sip:198.51.100.1:5060>", .secret = 42,
 					 .dialog_peer = i >= 3,
-					 .gate = i >= 6 ? gate_no : NULL, .gated_out = &gated};
+					 .gate = i >= 6 ? gate_no : NULL, .gated_out = &gated,
+					 .call_live = i >= 6 ? call_live_yes : NULL};
 		size_t n = 0;
 		int status = 0;
 		enum sipua_sl_action a = sipua_stateless(&c, (const char *)data, size,
@@ -309,6 +317,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		}
 		if (verdicts[i % 3] == SIPUA_ACCEPT && status != 200) {
+			/* Never for a Call-ID of a live dialog: the stack may match it. */
+			if (c.call_live)
+				abort();
 			check_unserved((const char *)data, size, out, n, status);
 			continue;
 		}

@@ -263,6 +263,24 @@ def case_unserved_methods_stateless(ctx):
                              % (n, 2 * len(UNSERVED) + 1))
     if b.requests_seen:
         raise AssertionError("B saw requests: %s" % b.requests_seen)
+    # An INFO without a To tag naming a live call's Call-ID is the stack's (it matches
+    # such a request to a dialog loosely, by Call-ID and From tag): not answered in
+    # front, whatever the stack then answers.
+    a = new_a(ctx)
+    da, _ = establish(ctx, t, a, b)
+    with sipmsg.Endpoint("127.0.0.1") as ep:
+        data, cid, _ = ep.request("INFO", (t.addr, t.port), to_user="5550001000",
+                                  call_id=da.call_id)
+        ep.send(data, (t.addr, t.port))
+        r, _ = ep.wait_final(3.0, call_id=cid)
+    ctx.log("INFO without To tag, a live call's Call-ID -> %s", r.status if r else None)
+    if r is None or t.counter("methods_stateless") != n:
+        raise AssertionError("an INFO naming a live call: %s, methods_stateless %d -> %d"
+                             % (r.status if r else None, n,
+                                t.counter("methods_stateless")))
+    r = da.bye()
+    if not r or r.status != 200:
+        raise AssertionError("BYE: %s" % (r.status if r else None))
     healthy(ctx, t)
 
 
