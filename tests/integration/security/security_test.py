@@ -208,7 +208,7 @@ def case_unserved_methods_stateless(ctx):
     """Out of a dialog, a trunk's requests of methods trunx does not serve there get
     405 (REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, PUBLISH, REFER, INFO), 481 (UPDATE: no
     dialog) or 501 (an extension method), each naming the methods trunx serves,
-    without transaction state (methods_stateless): through the stack each kept ~9 KB
+    without transaction state (methods_stateless): through the stack each kept ~10 KB
     for 32 s over UDP, so a REGISTER flood from a trunk's (forgeable) address held
     memory, and the stack's own answers named methods trunx does not serve
     (REGISTER, SUBSCRIBE ...). A retransmission gets the same answer (the same To
