@@ -113,14 +113,9 @@ void sipua_drop_reap(struct sipua *ua, bool all)
 static void respond_why(nua_t *nua, nua_handle_t *nh, int status, const char *why,
 			nua_saved_event_t *saved)
 {
-	char warn[200], clean[160];
-	size_t n = 0;
+	char warn[200];
 
-	for (const char *p = why; p && *p && n + 1 < sizeof(clean); p++)
-		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
-			clean[n++] = *p;
-	clean[n] = '\0';
-	snprintf(warn, sizeof(warn), "399 - \"%s\"", clean);
+	sipua_warning_value(why, warn, sizeof(warn));
 	nua_respond(nh, status, sipua_phrase(status)[0] ? sipua_phrase(status) : NULL,
 		    TAG_IF(saved, NUTAG_WITH_SAVED(saved)), TAG_IF(!saved, NUTAG_WITH_THIS(nua)),
 		    SIPTAG_WARNING_STR(warn),

@@ -121,6 +121,18 @@ static bool accepts_sdp(sip_t const *sip)
 	return false;
 }
 
+void sipua_warning_value(const char *why, char *out, size_t cap)
+{
+	char clean[160];
+	size_t n = 0;
+
+	for (const char *p = why; p && *p && n + 1 < sizeof(clean); p++)
+		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20 && *p != 0x7f)
+			clean[n++] = *p;
+	clean[n] = '\0';
+	snprintf(out, cap, "399 - \"%s\"", clean);
+}
+
 int sipua_request_check(sip_t const *sip, enum sipua_req_kind kind, unsigned tpm,
 			const char *refusal, char *why, size_t whylen)
 {

@@ -304,20 +304,15 @@ static int request_refusal(const struct sipua_sl_ctx *c, sip_t const *sip,
 	return 0;
 }
 
-/* The Warning of a refusal as the stack path writes it (respond_why, sipua_event.c):
- * 399, no agent, the reason without quotes, backslashes or control characters. */
+/* The Warning of a refusal as the stack path writes it (respond_why, sipua_event.c). */
 static void put_warning(struct out *o, const char *why)
 {
-	char clean[160];
-	size_t n = 0;
+	char warn[200];
 
-	for (const char *p = why; *p && n + 1 < sizeof(clean); p++)
-		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20 && *p != 0x7f)
-			clean[n++] = *p;
-	clean[n] = '\0';
-	put(o, "Warning: 399 - \"");
-	put(o, clean);
-	put(o, "\"\r\n");
+	sipua_warning_value(why, warn, sizeof(warn));
+	put(o, "Warning: ");
+	put(o, warn);
+	put(o, "\r\n");
 }
 
 static bool same_str(const char *a, const char *b)
