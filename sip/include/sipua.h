@@ -687,6 +687,13 @@ int sipua_options(struct sipua *ua, const char *uri, unsigned timeout_ms, sipua_
 void sipua_options_cancel(struct sipua_opt *o);
 
 /** Standard reason phrase for a status code ("" for unknown codes). */
+/**
+ * The Warning value (RFC 3261 20.43) of a refusal with this reason, as trunx writes
+ * it everywhere: 399, the agent (NULL: "-"), the reason quoted without quotes,
+ * backslashes or control characters (cut to fit out).
+ */
+void sipua_warning_value(const char *agent, const char *why, char *out, size_t cap);
+
 const char *sipua_phrase(int status);
 
 #endif

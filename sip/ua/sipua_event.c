@@ -115,7 +115,7 @@ static void respond_why(nua_t *nua, nua_handle_t *nh, int status, const char *wh
 {
 	char warn[200];
 
-	sipua_warning_value(why, warn, sizeof(warn));
+	sipua_warning_value(NULL, why, warn, sizeof(warn));
 	nua_respond(nh, status, sipua_phrase(status)[0] ? sipua_phrase(status) : NULL,
 		    TAG_IF(saved, NUTAG_WITH_SAVED(saved)), TAG_IF(!saved, NUTAG_WITH_THIS(nua)),
 		    SIPTAG_WARNING_STR(warn),

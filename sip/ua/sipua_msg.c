@@ -121,7 +121,7 @@ static bool accepts_sdp(sip_t const *sip)
 	return false;
 }
 
-void sipua_warning_value(const char *why, char *out, size_t cap)
+void sipua_warning_value(const char *agent, const char *why, char *out, size_t cap)
 {
 	char clean[160];
 	size_t n = 0;
@@ -130,7 +130,7 @@ void sipua_warning_value(const char *why, char *out, size_t cap)
 		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20 && *p != 0x7f)
 			clean[n++] = *p;
 	clean[n] = '\0';
-	snprintf(out, cap, "399 - \"%s\"", clean);
+	snprintf(out, cap, "399 %s \"%s\"", agent && agent[0] ? agent : "-", clean);
 }
 
 int sipua_request_check(sip_t const *sip, enum sipua_req_kind kind, unsigned tpm,

@@ -47,13 +47,6 @@ enum sipua_req_kind {
  * @param why      receives the reason when refused
  * @return 0 to serve it, else the status to answer (400, 406, 415)
  */
-/**
- * The Warning value of a refusal with this reason, as trunx writes it through the
- * stack and in front of it: 399, no agent, the reason quoted without quotes,
- * backslashes or control characters (cut to fit out).
- */
-void sipua_warning_value(const char *why, char *out, size_t cap);
-
 int sipua_request_check(sip_t const *sip, enum sipua_req_kind kind, unsigned tpm,
 			const char *refusal, char *why, size_t whylen);
 

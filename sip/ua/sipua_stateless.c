@@ -309,7 +309,7 @@ static void put_warning(struct out *o, const char *why)
 {
 	char warn[200];
 
-	sipua_warning_value(why, warn, sizeof(warn));
+	sipua_warning_value(NULL, why, warn, sizeof(warn));
 	put(o, "Warning: ");
 	put(o, warn);
 	put(o, "\r\n");

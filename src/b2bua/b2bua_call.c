@@ -128,14 +128,7 @@ struct sipua_leg *call_leg(const struct call *c, int side)
 
 void b2b_warning_value(const struct b2bua *b, char *out, size_t len, const char *why)
 {
-	char clean[120];
-	size_t n = 0;
-
-	for (const char *p = why; p && *p && n + 1 < sizeof(clean); p++)
-		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20 && *p != 0x7f)
-			clean[n++] = *p;
-	clean[n] = '\0';
-	snprintf(out, len, "399 %s \"%s\"", b->sip_host, clean);
+	sipua_warning_value(b->sip_host, why, out, len);
 }
 
 void call_warning(const struct call *c, char *out, size_t len, const char *why)
