@@ -313,14 +313,17 @@ bool session_timer(struct media_session *s, const struct session_cfg *cfg, uint6
 
 void session_publish(struct media_session *s, uint64_t now_ms)
 {
+	uint64_t words[SESSION_PUB_WORDS] = { 0 };
 	struct media_side_stats st[2];
 
 	if (now_ms < s->pub_next_ms)
 		return;
 	s->pub_next_ms = now_ms + 1000;
 	session_stats(s, st);
+	memcpy(words, st, sizeof(st));
 	atomic_fetch_add_explicit(&s->pub_seq, 1, memory_order_acq_rel);   /* odd */
-	memcpy(s->pub, st, sizeof(st));
+	for (size_t i = 0; i < SESSION_PUB_WORDS; i++)
+		atomic_store_explicit(&s->pub[i], words[i], memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->pub_seq, 1, memory_order_acq_rel);   /* even */
 }
 
@@ -328,6 +331,7 @@ void session_publish(struct media_session *s, uint64_t now_ms)
 int media_session_stats(const struct media_session *ms, struct media_side_stats st[2])
 {
 	struct media_session *m = (struct media_session *)(uintptr_t)ms;   /* read only */
+	uint64_t words[SESSION_PUB_WORDS];
 	unsigned a, b;
 
 	if (!ms || !st)
@@ -336,11 +340,14 @@ int media_session_stats(const struct media_session *ms, struct media_side_stats 
 		a = atomic_load_explicit(&m->pub_seq, memory_order_acquire);
 		if (a & 1)
 			continue;
-		memcpy(st, m->pub, 2 * sizeof(st[0]));
+		for (size_t i = 0; i < SESSION_PUB_WORDS; i++)
+			words[i] = atomic_load_explicit(&m->pub[i], memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
 		b = atomic_load_explicit(&m->pub_seq, memory_order_relaxed);
-		if (a == b)
+		if (a == b) {
+			memcpy(st, words, 2 * sizeof(st[0]));
 			return a ? 0 : EAGAIN;
+		}
 	}
 	return EAGAIN;
 }

@@ -135,6 +135,9 @@ struct session_side {
 	uint32_t            kf_backoff_ms; /**< the last wait after an entry forwarded nothing */
 };
 
+/* 64-bit words holding both sides' published counters (session_publish). */
+#define SESSION_PUB_WORDS ((2 * sizeof(struct media_side_stats) + 7) / 8)
+
 struct media_session {
 	/* Fixed at creation. */
 	struct media_engine *me;
@@ -167,10 +170,11 @@ struct media_session {
 	bool                  transcoding; /**< both directions run through xcode */
 	bool                  clocked;     /**< on the worker's clock list */
 	uint32_t              rnd;         /**< report interval randomisation state */
-	/* Counters published for the owner thread (seqlock: odd = being written). */
+	/* Counters published for the owner thread (seqlock: odd = being written). The
+	 * copy is kept in atomic words, so the reader's racing load is a defined one. */
 	_Atomic unsigned      pub_seq;
 	uint64_t              pub_next_ms;
-	struct media_side_stats pub[2];
+	_Atomic uint64_t      pub[SESSION_PUB_WORDS];
 	struct media_session *clk_prev, *clk_next;
 	struct session_side   side[2];
 };
