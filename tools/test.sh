@@ -5,7 +5,11 @@
 #   2. every fuzz target runs briefly over its corpus, at nice 19 beside the release
 #      tests labelled pair and the unit tests (timed runs: a starved one only makes
 #      fewer executions); then alone the release load, benchmark and "serial" tests
-#   3. the sanitizer tree: the same unit + integration tests, but for the benchmark
+#   3. a ThreadSanitizer build of trunxd (built in the background with the others) under
+#      the release tree's integration tests where its threads meet most: calls with
+#      media, transcoding and SRTP, the HTTP API and its event stream, the database,
+#      CDRs, recording, prompts and transfers (TSAN_TESTS below)
+#   4. the sanitizer tree: the same unit + integration tests, but for the benchmark
 #      smoke runs (label "bench": a sanitizer's figures measure nothing) and the AMD
 #      check on other voices (label "voices": the same code as the AMD tests that do
 #      run there, on a second corpus) and a real UA's further call shapes (label
@@ -35,7 +39,10 @@
 #              TRUNX_TEST_KFWD=off|auto|on ([media] kernel_forward of every trunxd the
 #              integration harness starts; unset: trunxd's default, off),
 #              TRUNX_TEST_LOG_LEVEL (log_level of every trunxd the integration harness
-#              starts; default info; debug to chase a flake from the work dir's log).
+#              starts; default info; debug to chase a flake from the work dir's log),
+#              TRUNX_SKIP_TSAN=1 (no ThreadSanitizer build or stage),
+#              TRUNX_TEST_TRUNXD (a trunxd binary every integration case runs instead
+#              of its own tree's; the ThreadSanitizer stage sets it).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -126,9 +133,25 @@ asan_build() {
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTRUNX_SANITIZE=ON >/dev/null
   cmake --build build-asan -j "$jobs"
 }
+# tsan_build: trunxd alone with ThreadSanitizer; the release tree's tests run it
+# (TRUNX_TEST_TRUNXD) with the release tree's tools and peers.
+tsan_build() {
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRUNX_TSAN=ON >/dev/null
+  cmake --build build-tsan -j "$jobs" --target trunxd
+}
 other_builds() {
   if [ "${TRUNX_SKIP_FUZZ:-0}" != 1 ]; then fuzz_build; fi
   asan_build
+  if [ "${TRUNX_SKIP_TSAN:-0}" != 1 ]; then tsan_build; fi
+}
+# The integration tests run against the ThreadSanitizer trunxd: those where the
+# signalling thread, the media workers, the control plane (API, event stream,
+# database and Redis clients) and the journal and recording writers hand work to each
+# other on live calls. A data race fails the test (trunxd's exit code, its report).
+TSAN_TESTS='^itest\.(api\.(media|sse_long_stream|calls\.(placed|no_answer|bridge|idempotency))$|calls\.(basic_call_rtp|hold_unhold|bye_from_b|cancel_before_answer)$|media\.(opus_pcmu|pcmu_opus|opus_pcmu_rtcp_mux|srtp_srtp_opus|tls_srtp)$|prompt\.(play|record)|(dbmedia|xfer|cdr|events)\.)'
+tsan_tests() {
+  (cd build && TRUNX_TEST_TRUNXD="$top/build-tsan/src/trunxd" \
+     ctest -R "$TSAN_TESTS" -LE "load|bench|serial|fuzz" --output-on-failure -j 3)
 }
 
 rc=0
@@ -140,8 +163,8 @@ if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
   cppcheck_src
   step "release integration tests; fuzz and sanitizer builds in the background"
   bg_log=$(mktemp)
-  (export -f fuzz_build asan_build other_builds
-   export fuzz_seconds jobs TRUNX_SKIP_FUZZ
+  (export -f fuzz_build asan_build tsan_build other_builds
+   export fuzz_seconds jobs TRUNX_SKIP_FUZZ TRUNX_SKIP_TSAN
    exec nice -n 19 bash -c 'set -euo pipefail; other_builds') >"$bg_log" 2>&1 &
   bg_pid=$!
   int_tests build fuzz "${TRUNX_CTEST_JOBS:-4}" serial || rc=$?
@@ -178,6 +201,11 @@ if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
   step "release tests that run alone"
   solo_tests build fuzz serial || rc=$?
   [ "$rc" = 0 ] || exit "$rc"
+  if [ "${TRUNX_SKIP_TSAN:-0}" != 1 ]; then
+    step "ThreadSanitizer: trunxd's threads on live calls"
+    tsan_tests || rc=$?
+    [ "$rc" = 0 ] || exit "$rc"
+  fi
 elif [ "${TRUNX_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzzers (${fuzz_seconds}s each)"
   fuzz_run

@@ -35,7 +35,10 @@ class Context:
         os.makedirs(self.workdir)
         self.reg = procs.Registry(self.workdir)
         self.sipp_dir = os.path.abspath(args.sipp_dir)
-        self.trunxd_path = os.path.abspath(args.trunxd) if args.trunxd else None
+        # TRUNX_TEST_TRUNXD runs the case against another build of trunxd (the
+        # ThreadSanitizer stage of tools/test.sh) with everything else unchanged.
+        trunxd_bin = os.environ.get("TRUNX_TEST_TRUNXD") or args.trunxd
+        self.trunxd_path = os.path.abspath(trunxd_bin) if trunxd_bin else None
         self.trunxctl_path = os.path.abspath(args.trunxctl) if args.trunxctl else None
         self.source_dir = args.source_dir
         self._end_checks = []

@@ -41,7 +41,10 @@ def start(ctx, b_auto=True, with_sipp=False, configure=None, slow_dns=False):
     ctx.at_end(b.close)
     u = None
     if with_sipp:
-        u = calls.uas(ctx, "uas_basic.xml", name="uas_sipp", duration_ms=0)
+        # A longer run (TRUNX_MUTATION_SEEDS) outlasts SIPp's default 120 s; the
+        # harness still ends it with the case.
+        u = calls.uas(ctx, "uas_basic.xml", name="uas_sipp", duration_ms=0,
+                      timeout=7200 if "TRUNX_MUTATION_SEEDS" in os.environ else 120)
 
     def conf(c):
         if u:
