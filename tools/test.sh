@@ -5,8 +5,9 @@
 #   2. every fuzz target runs briefly over its corpus, at nice 19 beside the release
 #      tests labelled pair and the unit tests (timed runs: a starved one only makes
 #      fewer executions); then alone the release load, benchmark and "serial" tests
-#   3. a ThreadSanitizer build of trunxd (built in the background with the others) under
-#      the release tree's integration tests where its threads meet most: calls with
+#   3. the ThreadSanitizer tree (built in the background with the others): its unit
+#      tests but the timed ones (label serial), and its trunxd under the release
+#      tree's integration tests where the daemon's threads meet most: calls with
 #      media, transcoding and SRTP, the HTTP API and its event stream, the database,
 #      CDRs, recording, prompts and transfers (TSAN_TESTS below)
 #   4. the sanitizer tree: the same unit + integration tests, but for the benchmark
@@ -133,11 +134,11 @@ asan_build() {
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTRUNX_SANITIZE=ON >/dev/null
   cmake --build build-asan -j "$jobs"
 }
-# tsan_build: trunxd alone with ThreadSanitizer; the release tree's tests run it
-# (TRUNX_TEST_TRUNXD) with the release tree's tools and peers.
+# tsan_build: the tree with ThreadSanitizer; the release tree's integration tests run
+# its trunxd (TRUNX_TEST_TRUNXD) with the release tree's tools and peers.
 tsan_build() {
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRUNX_TSAN=ON >/dev/null
-  cmake --build build-tsan -j "$jobs" --target trunxd
+  cmake --build build-tsan -j "$jobs"
 }
 other_builds() {
   if [ "${TRUNX_SKIP_FUZZ:-0}" != 1 ]; then fuzz_build; fi
@@ -150,8 +151,13 @@ other_builds() {
 # other on live calls. A data race fails the test (trunxd's exit code, its report).
 TSAN_TESTS='^itest\.(api\.(media|sse_long_stream|calls\.(placed|no_answer|bridge|idempotency))$|calls\.(basic_call_rtp|hold_unhold|bye_from_b|cancel_before_answer)$|media\.(opus_pcmu|pcmu_opus|opus_pcmu_rtcp_mux|srtp_srtp_opus|tls_srtp)$|prompt\.(play|record)|(dbmedia|xfer|cdr|events)\.)'
 tsan_tests() {
+  local r=0
+  seed_costs build-tsan
+  (cd build-tsan && ctest -L unit -LE "serial|fuzz" --output-on-failure \
+     -j "${TRUNX_UNIT_JOBS:-4}" "${regex[@]}") || r=$?
   (cd build && TRUNX_TEST_TRUNXD="$top/build-tsan/src/trunxd" \
-     ctest -R "$TSAN_TESTS" -LE "load|bench|serial|fuzz" --output-on-failure -j 3)
+     ctest -R "$TSAN_TESTS" -LE "load|bench|serial|fuzz" --output-on-failure -j 3) || r=$?
+  return "$r"
 }
 
 rc=0
@@ -202,7 +208,7 @@ if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
   solo_tests build fuzz serial || rc=$?
   [ "$rc" = 0 ] || exit "$rc"
   if [ "${TRUNX_SKIP_TSAN:-0}" != 1 ]; then
-    step "ThreadSanitizer: trunxd's threads on live calls"
+    step "ThreadSanitizer: unit tests, and trunxd's threads on live calls"
     tsan_tests || rc=$?
     [ "$rc" = 0 ] || exit "$rc"
   fi

@@ -55,6 +55,14 @@ struct fake {
 	bool            stop;
 };
 
+/* Sets one of the fields above under the lock (the fake thread reads them). */
+#define FAKE_SET(f, field, value)                   \
+	do {                                        \
+		pthread_mutex_lock(&(f)->lock);     \
+		(f)->field = (value);               \
+		pthread_mutex_unlock(&(f)->lock);   \
+	} while (0)
+
 void fake_init(struct fake *f);
 void fake_fini(struct fake *f);
 /* Answers every held query now (from the calling thread). Returns how many. */

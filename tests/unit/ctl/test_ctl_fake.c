@@ -142,6 +142,8 @@ struct fake_q {
 
 static void answer(struct fake *f, struct fake_q *q)
 {
+	const char *calls_json;
+	size_t big_reply;
 	char *json;
 
 	if (q->kind == 1) {
@@ -153,8 +155,12 @@ static void answer(struct fake *f, struct fake_q *q)
 		q->h(0, json, q->harg);
 		return;
 	}
-	if (f->big_reply) {
-		size_t n = f->big_reply / 2 + 1;
+	pthread_mutex_lock(&f->lock);
+	big_reply = f->big_reply;
+	calls_json = f->calls_json;
+	pthread_mutex_unlock(&f->lock);
+	if (big_reply) {
+		size_t n = big_reply / 2 + 1;
 		char *o = json = malloc(2 * n + 2);
 
 		*o++ = '[';
@@ -164,7 +170,7 @@ static void answer(struct fake *f, struct fake_q *q)
 		}
 		*o = '\0';
 	} else {
-		json = strdup(f->calls_json ? f->calls_json : "[]");
+		json = strdup(calls_json ? calls_json : "[]");
 	}
 	q->h(0, json, q->harg);
 }

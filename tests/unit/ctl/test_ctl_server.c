@@ -214,7 +214,8 @@ static void test_calls_and_hangup(void **state)
 	struct env *e = *state;
 	json_t *rep;
 
-	e->fake.calls_json = "[{\"id\":\"c1\",\"from\":\"+15550001\",\"to\":\"+15550002\"}]";
+	FAKE_SET(&e->fake, calls_json,
+		 "[{\"id\":\"c1\",\"from\":\"+15550001\",\"to\":\"+15550002\"}]");
 	env_start(e, NULL);
 	rep = req(e, "calls\n");
 	assert_true(tc_ok(rep));
@@ -410,7 +411,7 @@ static void test_client_leaves_mid_reply(void **state)
 	char buf[100];
 	json_t *rep;
 
-	e->fake.big_reply = 8 << 20;   /* far more than the socket buffers hold */
+	FAKE_SET(&e->fake, big_reply, 8 << 20);   /* far more than the socket buffers hold */
 	env_start(e, NULL);
 	for (int i = 0; i < 3; i++) {
 		int fd = tc_connect(e->cfg.socket_path);
@@ -438,7 +439,7 @@ static void test_answer_after_client_left(void **state)
 	json_t *rep;
 	int fd;
 
-	e->fake.hold = true;
+	FAKE_SET(&e->fake, hold, true);
 	env_start(e, NULL);
 	for (int i = 0; i < 4; i++) {
 		fd = tc_connect(e->cfg.socket_path);
@@ -462,7 +463,7 @@ static void test_request_timeout(void **state)
 	int fd;
 
 	e->cfg.request_timeout_ms = 200;
-	e->fake.hold = true;
+	FAKE_SET(&e->fake, hold, true);
 	env_start(e, NULL);
 	fd = tc_connect(e->cfg.socket_path);
 	assert_int_equal(tc_send(fd, "calls\n"), 0);
@@ -485,7 +486,7 @@ static void test_shutdown_with_clients(void **state)
 	struct env *e = *state;
 	int idle, waiting, partial;
 
-	e->fake.hold = true;
+	FAKE_SET(&e->fake, hold, true);
 	env_start(e, NULL);
 	idle = tc_connect(e->cfg.socket_path);
 	waiting = tc_connect(e->cfg.socket_path);
@@ -547,7 +548,7 @@ static void test_half_close(void **state)
 	json_t *rep;
 	int fd;
 
-	e->fake.hold = true;
+	FAKE_SET(&e->fake, hold, true);
 	env_start(e, NULL);
 	fd = tc_connect(e->cfg.socket_path);
 	assert_int_equal(tc_send(fd, "calls\n"), 0);
@@ -567,7 +568,7 @@ static void test_daemon_failures(void **state)
 	static const struct ctl_ops none = {0};
 	json_t *rep;
 
-	e->fake.calls_json = "[not json";
+	FAKE_SET(&e->fake, calls_json, "[not json");
 	env_start(e, NULL);
 	expect_error(e, "calls\n", "internal");
 	set_list_err(e, EAGAIN);

@@ -145,12 +145,13 @@ static void test_calls_table(void **state)
 	assert_non_null(strstr(e->out, "PCMA,PCMU"));
 	assert_non_null(strstr(e->out, "2 calls\n"));
 	/* Cells wider than a column are cut with "~". */
-	e->fake.calls_json = "[{\"id\":\"x\",\"from\":\"sip:a-very-long-user-part-that-"
-			     "goes-on@example.com\",\"duration_ms\":3723000}]";
+	FAKE_SET(&e->fake, calls_json,
+		 "[{\"id\":\"x\",\"from\":\"sip:a-very-long-user-part-that-"
+		 "goes-on@example.com\",\"duration_ms\":3723000}]");
 	assert_int_equal(run(e, e->cfg.socket_path, "calls", NULL), 0);
 	assert_non_null(strstr(e->out, "x   sip:a-very-long-user-part-that-goes-on@~  -   -"));
 	assert_non_null(strstr(e->out, "01:02:03\n1 call\n"));
-	e->fake.calls_json = "[]";
+	FAKE_SET(&e->fake, calls_json, "[]");
 	assert_int_equal(run(e, e->cfg.socket_path, "calls", NULL), 0);
 	assert_string_equal(e->out, "no calls\n");
 }
@@ -201,7 +202,7 @@ static void test_usage_and_connect_errors(void **state)
 	assert_int_equal(run(e, NULL, "-s", missing, "status", NULL), 3);
 	assert_non_null(strstr(e->err, "cannot connect"));
 	/* The daemon does not answer in time. */
-	e->fake.hold = true;
+	FAKE_SET(&e->fake, hold, true);
 	assert_int_equal(run(e, e->cfg.socket_path, "-t", "1", "calls", NULL), 3);
 	assert_non_null(strstr(e->err, "timed out"));
 }

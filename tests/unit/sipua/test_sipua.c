@@ -245,7 +245,7 @@ static int wait_ev(struct fixture *f, enum sipua_ev_type type, int ms)
 
 static void sync_job(void *arg)
 {
-	(*(int *)arg)++;
+	__atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST);   /* the test thread polls it */
 }
 
 /* Runs a no-op through the queue and waits for it: everything posted before is done. */
@@ -256,7 +256,7 @@ static void sync_thread(struct fixture *f)
 	assert_int_equal(sipua_post(f->ua, sync_job, &done), 0);
 	for (int i = 0; i < 500 && !__atomic_load_n(&done, __ATOMIC_SEQ_CST); i++)
 		usleep(10000);
-	assert_int_equal(done, 1);
+	assert_int_equal(__atomic_load_n(&done, __ATOMIC_SEQ_CST), 1);
 }
 
 static int setup(void **state)
