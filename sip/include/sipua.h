@@ -686,7 +686,6 @@ int sipua_options(struct sipua *ua, const char *uri, unsigned timeout_ms, sipua_
 /** Forgets an OPTIONS in progress (no callback). */
 void sipua_options_cancel(struct sipua_opt *o);
 
-/** Standard reason phrase for a status code ("" for unknown codes). */
 /**
  * The Warning value (RFC 3261 20.43) of a refusal with this reason, as trunx writes
  * it everywhere: 399, the agent (NULL: "-"), the reason quoted without quotes,
@@ -694,6 +693,7 @@ void sipua_options_cancel(struct sipua_opt *o);
  */
 void sipua_warning_value(const char *agent, const char *why, char *out, size_t cap);
 
+/** Standard reason phrase for a status code ("" for unknown codes). */
 const char *sipua_phrase(int status);
 
 #endif

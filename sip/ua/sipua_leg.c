@@ -38,6 +38,19 @@ static size_t call_id_bucket(const char *call_id)
 	return (size_t)(h ^ (h >> 32)) % SIPUA_LEG_BUCKETS;
 }
 
+/* From l on along its bucket, the first leg with this Call-ID (NULL: none). */
+static struct sipua_leg *call_id_next(struct sipua_leg *l, const char *call_id)
+{
+	while (l && strncmp(l->call_id, call_id, LEG_CALL_ID_KEPT) != 0)
+		l = l->hnext;
+	return l;
+}
+
+static struct sipua_leg *call_id_first(const struct sipua *ua, const char *call_id)
+{
+	return call_id_next(ua->by_call_id[call_id_bucket(call_id)], call_id);
+}
+
 void sipua_leg_link(struct sipua *ua, struct sipua_leg *leg)
 {
 	size_t b = call_id_bucket(leg->call_id);
@@ -76,10 +89,8 @@ bool sipua_leg_gate(struct sipua *ua, const char *call_id, const struct sockaddr
 
 	if (!call_id)
 		return true;
-	for (const struct sipua_leg *l = ua->by_call_id[call_id_bucket(call_id)]; l;
-	     l = l->hnext) {
-		if (strncmp(l->call_id, call_id, LEG_CALL_ID_KEPT) != 0)
-			continue;
+	for (const struct sipua_leg *l = call_id_first(ua, call_id); l;
+	     l = call_id_next(l->hnext, call_id)) {
 		if (sipua_leg_peer_has(l, src))
 			return true;
 		found = true;
@@ -95,13 +106,7 @@ bool sipua_leg_gate(struct sipua *ua, const char *call_id, const struct sockaddr
 
 bool sipua_leg_call_id_live(const struct sipua *ua, const char *call_id)
 {
-	if (!call_id)
-		return false;
-	for (const struct sipua_leg *l = ua->by_call_id[call_id_bucket(call_id)]; l;
-	     l = l->hnext)
-		if (strncmp(l->call_id, call_id, LEG_CALL_ID_KEPT) == 0)
-			return true;
-	return false;
+	return call_id && call_id_first(ua, call_id);
 }
 
 /* Copies a possibly unterminated body for the tag list (which copies it again). */
@@ -726,9 +731,9 @@ bool sipua_leg_prack_refused(struct sipua *ua, const char *call_id,
 
 	if (!call_id || !src)
 		return false;
-	for (struct sipua_leg *l = ua->by_call_id[call_id_bucket(call_id)]; l; l = l->hnext) {
-		if (strncmp(l->call_id, call_id, LEG_CALL_ID_KEPT) != 0 ||
-		    !sipua_leg_peer_has(l, src) || !prack_matters(l))
+	for (struct sipua_leg *l = call_id_first(ua, call_id); l;
+	     l = call_id_next(l->hnext, call_id)) {
+		if (!sipua_leg_peer_has(l, src) || !prack_matters(l))
 			continue;
 		if (!l->prack_refused) {
 			sipua_timer_cancel(l->prack_timer);

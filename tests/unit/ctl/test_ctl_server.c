@@ -74,9 +74,7 @@ static void expect_error(struct env *e, const char *line, const char *code)
 /** Makes the fake's calls query fail with err (0: succeed). */
 static void set_list_err(struct env *e, int err)
 {
-	pthread_mutex_lock(&e->fake.lock);
-	e->fake.list_err = err;
-	pthread_mutex_unlock(&e->fake.lock);
+	FAKE_SET(&e->fake, list_err, err);
 }
 
 static json_t *result(json_t *rep)
