@@ -426,6 +426,7 @@ static void run_timers(struct worker *w, uint64_t now_ms)
 		session_publish(s, now_ms);
 		if (s->feat || s->dtmf)
 			clock_sync(w, s);   /* a prompt or digits that ended leave the clock */
+		feat_tick(s, now_ms * 1000u);
 		mdtmf_tick(s, now_ms * 1000u);
 		if ((s->side[0].kf_on || s->side[1].kf_on) && s->timer_armed)
 			kfwd_session_timer(s, &w->me->scfg, now_ms);   /* kernel activity counts */

@@ -137,19 +137,17 @@ static void amd_feed(struct feat *f, struct feat_tap *t, uint32_t ts, uint32_t c
 		     const int16_t *pcm, size_t n, uint64_t now_us)
 {
 	struct feat_amd *fa = f->amd;
-	uint64_t t0;
+	uint64_t t0, fill = 0, fed = f->amd_idle_fed;
 
 	if (amd_done(fa->amd))
 		return;
 	t0 = thread_ns();
-	if (!f->amd_started) {
+	if (!f->amd_rx_us) {
 		/* Time 0 is the answer: the silence before the first packet counts. */
 		uint64_t gap = (now_us - f->amd_t0_us) * CODEC_RATE / 1000000u;
 
 		gap = gap > 5 * FEAT_GAP_MAX ? 5 * FEAT_GAP_MAX : gap;
-		f->amd_started = true;
-		f->amd_samples += gap;
-		amd_feed_silence(fa, gap);
+		fill = gap > fed ? gap - fed : 0;
 	} else if (t->have_ts) {
 		int64_t d = (int64_t)(int32_t)(ts - t->next_ts) * CODEC_RATE / clock;
 
@@ -157,13 +155,36 @@ static void amd_feed(struct feat *f, struct feat_tap *t, uint32_t ts, uint32_t c
 			f->amd_ns += thread_ns() - t0;
 			return;   /* late or repeated: its time has been fed already */
 		}
-		if (d <= FEAT_GAP_MAX) {
-			f->amd_samples += (uint64_t)d;
-			amd_feed_silence(fa, (uint64_t)d);
-		}
+		if (d <= FEAT_GAP_MAX && (uint64_t)d > fed)
+			fill = (uint64_t)d - fed;   /* feat_tick fed the rest of the gap */
 	}
-	f->amd_samples += n;
+	f->amd_started = true;
+	f->amd_rx_us = now_us + (uint64_t)n * 1000000u / CODEC_RATE;   /* its audio's end */
+	f->amd_idle_fed = 0;
+	f->amd_samples += fill + n;
+	amd_feed_silence(fa, fill);
 	(void)amd_process(fa->amd, pcm, n);
+	f->amd_ns += thread_ns() - t0;
+}
+
+void feat_tick(struct media_session *s, uint64_t now_us)
+{
+	struct feat *f = s->feat;
+	uint64_t since, due, t0;
+
+	if (!f || !f->amd || amd_done(f->amd->amd))
+		return;
+	since = f->amd_rx_us ? f->amd_rx_us : f->amd_t0_us;
+	if (now_us < since + FEAT_IDLE_US)
+		return;
+	due = (now_us - since) * CODEC_RATE / 1000000u;
+	if (due <= f->amd_idle_fed)
+		return;
+	t0 = thread_ns();
+	f->amd_started = true;
+	f->amd_samples += due - f->amd_idle_fed;
+	amd_feed_silence(f->amd, due - f->amd_idle_fed);
+	f->amd_idle_fed = due;
 	f->amd_ns += thread_ns() - t0;
 }
 
@@ -515,6 +536,7 @@ void feat_apply(struct media_session *s, struct feat_cmd *cmds, uint64_t now_us)
 			f->amd_side = c->side;
 			f->amd_started = false;
 			f->amd_t0_us = now_us;
+			f->amd_rx_us = f->amd_idle_fed = 0;
 			f->amd_ns = f->amd_samples = 0;
 			f->tap[c->side].have_ts = false;
 			break;

@@ -45,6 +45,8 @@ struct feat_cmd {
 
 #define FEAT_MIX_MAX 1920   /**< decoded samples held for mixing (240 ms) */
 #define FEAT_GAP_MAX 8000   /**< longest timestamp gap filled with silence (1 s) */
+#define FEAT_IDLE_US 240000 /**< the analysed leg silent this long: its time is fed as
+                                 silence by feat_tick (no RTP, VAD, a DTX pause) */
 
 /* What one leg sends, decoded for the recorder, the detector and mixing. */
 struct feat_tap {
@@ -81,6 +83,9 @@ struct feat {
 	uint8_t          amd_side;
 	bool             amd_started;
 	uint64_t         amd_t0_us;   /**< answer (the command): time 0 of the detector */
+	uint64_t         amd_rx_us;   /**< the end of the analysed leg's last packet's audio
+	                                   (arrival + its length; 0: none yet) */
+	uint64_t         amd_idle_fed; /**< silence fed by feat_tick since then (samples) */
 	uint64_t         amd_ns;      /**< CPU time spent in the detector... */
 	uint64_t         amd_samples; /**< ...on this many samples */
 	struct media_session *s;      /**< for the AMD handler's events */
@@ -131,6 +136,14 @@ bool feat_clocked(const struct feat *f);
  */
 unsigned feat_clock(struct media_session *s, unsigned to, uint64_t now_us,
 		    uint64_t *next_due_us);
+
+/**
+ * Every worker tick: the detector's time runs on while the analysed leg sends nothing
+ * (no RTP at all, silence suppression, a DTX pause): once that has lasted
+ * FEAT_IDLE_US, the time since its last packet (or the answer) is fed as silence, so
+ * a silent line is still decided. Worker.
+ */
+void feat_tick(struct media_session *s, uint64_t now_us);
 
 /** Ends everything at the session's close (PLAY_END and RECORD_END events unless
  *  !events) and frees it. */

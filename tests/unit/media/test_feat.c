@@ -7,7 +7,10 @@
  *    turned into counted silence without blocking, the length kept;
  *  - playback through a live engine with real sockets: relay -> prompt -> relay
  *    toward one leg keeps one SSRC, contiguous sequence numbers and 160-sample
- *    timestamp steps; the prompt is what that leg hears meanwhile; events. */
+ *    timestamp steps; the prompt is what that leg hears meanwhile; events;
+ *  - live AMD on a leg that stops sending (silence suppression, no RTP at all): the
+ *    detector's time runs on, so the silent line is decided at its initial-silence
+ *    limit, neither early (no silence counted twice) nor never. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +23,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "amd.h"
 #include "g711.h"
 #include "media.h"
 #include "media_feat.h"
@@ -529,6 +533,73 @@ static void fill_gives_way_to_prompt(void **state)
 	evlog_fini(&log);
 }
 
+/* AMD on B, which sends `packets` packets of mu-law silence (20 ms each, from the
+ * start) and then nothing: the decision is MACHINE INITIALSILENCE at 2.5 s of the
+ * detector's time, reached at about that wall time (the worker's 100 ms tick and the
+ * 240 ms idle bound late at most). Before, the detector's time stopped with B's
+ * packets: no decision until B sent again. */
+static void amd_decides_silent_leg(int packets)
+{
+	struct media_engine_cfg cfg;
+	struct media_engine *me;
+	struct media_session *s;
+	struct media_session_params p;
+	struct media_event ev;
+	struct evlog log;
+	struct peer a, b;
+	uint8_t buf[200];
+	uint64_t t0, took;
+
+	evlog_init(&log);
+	test_engine_cfg(&cfg, 4, 1);
+	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, &log), 0);
+	assert_int_equal(media_session_create(me, 7, &s), 0);
+	peer_open(&a, NULL);
+	peer_open(&b, NULL);
+	side_params(&p.side[0], peer_port(&a), 0, MEDIA_DIR_SENDRECV);
+	side_params(&p.side[1], peer_port(&b), 0, MEDIA_DIR_SENDRECV);
+	assert_int_equal(media_session_update(s, &p), 0);
+	t0 = mono_us();
+	assert_int_equal(media_session_amd(s, MEDIA_SIDE_B, NULL), 0);
+	for (int k = 0; k < packets; k++) {
+		struct rtp_hdr h = {.pt = 0, .seq = (uint16_t)(100 + k), .ts = 4000u + k * 160u,
+				    .ssrc = 0x4321};
+		size_t hl;
+
+		while (mono_us() < t0 + (uint64_t)k * 20000)
+			sleep_ms(1);
+		assert_int_equal(rtp_hdr_build(buf, sizeof(buf), &h, &hl), 0);
+		memset(buf + hl, 0xff, 160);
+		peer_send(&b, media_session_port(s, MEDIA_SIDE_B), buf, hl + 160);
+	}
+	assert_true(evlog_wait(&log, MEDIA_EV_FEAT, 7, 4000, &ev));
+	took = mono_us() - t0;
+	assert_int_equal(ev.feat.kind, MEDIA_FEAT_AMD);
+	assert_int_equal(ev.feat.side, MEDIA_SIDE_B);
+	assert_int_equal(ev.feat.cls, AMD_MACHINE);
+	assert_int_equal(ev.feat.reason, AMD_REASON_INITIALSILENCE);
+	assert_in_range(ev.feat.ms, 2500, 2520);
+	assert_in_range(took, 2400000, 3400000);
+	media_session_destroy(s);
+	assert_true(evlog_wait(&log, MEDIA_EV_CLOSED, 7, 3000, NULL));
+	media_engine_destroy(me);
+	peer_close(&a);
+	peer_close(&b);
+	evlog_fini(&log);
+}
+
+static void amd_no_rtp_at_all(void **state)
+{
+	(void)state;
+	amd_decides_silent_leg(0);
+}
+
+static void amd_rtp_stops(void **state)
+{
+	(void)state;
+	amd_decides_silent_leg(40);   /* 0.8 s, then silence suppression */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -541,6 +612,8 @@ int main(void)
 		cmocka_unit_test(record_late_start_moves_earlier),
 		cmocka_unit_test(play_keeps_stream),
 		cmocka_unit_test(fill_gives_way_to_prompt),
+		cmocka_unit_test(amd_no_rtp_at_all),
+		cmocka_unit_test(amd_rtp_stops),
 	};
 
 	int failed = 0;
