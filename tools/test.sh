@@ -148,7 +148,8 @@ other_builds() {
 # The integration tests run against the ThreadSanitizer trunxd: those where the
 # signalling thread, the media workers, the control plane (API, event stream,
 # database and Redis clients) and the journal and recording writers hand work to each
-# other on live calls. A data race fails the test (trunxd's exit code, its report).
+# other on live calls, and the chaos soak. A data race fails the test (trunxd's exit
+# code, its report).
 TSAN_TESTS='^itest\.(api\.(media|sse_long_stream|calls\.(placed|no_answer|bridge|idempotency))$|calls\.(basic_call_rtp|hold_unhold|bye_from_b|cancel_before_answer)$|media\.(opus_pcmu|pcmu_opus|opus_pcmu_rtcp_mux|srtp_srtp_opus|tls_srtp)$|prompt\.(play|record)|(dbmedia|xfer|cdr|events)\.)'
 tsan_tests() {
   local r=0
@@ -157,6 +158,9 @@ tsan_tests() {
      -j "${TRUNX_UNIT_JOBS:-4}" "${regex[@]}") || r=$?
   (cd build && TRUNX_TEST_TRUNXD="$top/build-tsan/src/trunxd" \
      ctest -R "$TSAN_TESTS" -LE "load|bench|serial|fuzz" --output-on-failure -j 3) || r=$?
+  # The chaos soak (every thread at once while Postgres, Redis and trunxd stall), alone.
+  (cd build && TRUNX_TEST_TRUNXD="$top/build-tsan/src/trunxd" \
+     ctest -R '^itest\.soak\.' --output-on-failure) || r=$?
   return "$r"
 }
 

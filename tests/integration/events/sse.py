@@ -60,8 +60,8 @@ class Stream:
                 else:
                     k, _, v = line.partition(":")
                     cur[k] = v[1:] if v.startswith(" ") else v
-        except (OSError, ValueError, http.client.HTTPException):
-            pass
+        except (OSError, ValueError, http.client.HTTPException, AttributeError):
+            pass   # AttributeError: close() from another thread under a blocked read
         self.closed = True
 
     def snapshot(self):
