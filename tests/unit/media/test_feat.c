@@ -374,12 +374,29 @@ static void collect(struct peer *p, struct pkt *got, int *n, int max)
 	}
 }
 
-static void play_keeps_stream(void **state)
+/* An engine with one relayed session `id` between peers a (side A) and b (side B),
+ * its events in log. */
+static void bridge_open(struct media_engine **me, struct media_session **s, unsigned id,
+			struct evlog *log, struct peer *a, struct peer *b)
 {
 	struct media_engine_cfg cfg;
+	struct media_session_params p;
+
+	evlog_init(log);
+	test_engine_cfg(&cfg, 4, 1);
+	assert_int_equal(test_engine_create(me, &cfg, evlog_handler, log), 0);
+	assert_int_equal(media_session_create(*me, id, s), 0);
+	peer_open(a, NULL);
+	peer_open(b, NULL);
+	side_params(&p.side[0], peer_port(a), 0, MEDIA_DIR_SENDRECV);
+	side_params(&p.side[1], peer_port(b), 0, MEDIA_DIR_SENDRECV);
+	assert_int_equal(media_session_update(*s, &p), 0);
+}
+
+static void play_keeps_stream(void **state)
+{
 	struct media_engine *me;
 	struct media_session *s;
-	struct media_session_params p;
 	struct media_event ev;
 	struct evlog log;
 	struct peer a, b;
@@ -390,15 +407,7 @@ static void play_keeps_stream(void **state)
 	int16_t *pcm;
 
 	(void)state;
-	evlog_init(&log);
-	test_engine_cfg(&cfg, 4, 1);
-	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, &log), 0);
-	assert_int_equal(media_session_create(me, 5, &s), 0);
-	peer_open(&a, NULL);
-	peer_open(&b, NULL);
-	side_params(&p.side[0], peer_port(&a), 0, MEDIA_DIR_SENDRECV);
-	side_params(&p.side[1], peer_port(&b), 0, MEDIA_DIR_SENDRECV);
-	assert_int_equal(media_session_update(s, &p), 0);
+	bridge_open(&me, &s, 5, &log, &a, &b);
 	memset(pl, 0xff, sizeof(pl));   /* mu-law silence from A */
 	t0 = mono_us();
 	/* 2.4 s of A -> B; a 0.6 s prompt to B starts at 0.6 s */
@@ -540,25 +549,15 @@ static void fill_gives_way_to_prompt(void **state)
  * packets: no decision until B sent again. */
 static void amd_decides_silent_leg(int packets)
 {
-	struct media_engine_cfg cfg;
 	struct media_engine *me;
 	struct media_session *s;
-	struct media_session_params p;
 	struct media_event ev;
 	struct evlog log;
 	struct peer a, b;
 	uint8_t buf[200];
 	uint64_t t0, took;
 
-	evlog_init(&log);
-	test_engine_cfg(&cfg, 4, 1);
-	assert_int_equal(test_engine_create(&me, &cfg, evlog_handler, &log), 0);
-	assert_int_equal(media_session_create(me, 7, &s), 0);
-	peer_open(&a, NULL);
-	peer_open(&b, NULL);
-	side_params(&p.side[0], peer_port(&a), 0, MEDIA_DIR_SENDRECV);
-	side_params(&p.side[1], peer_port(&b), 0, MEDIA_DIR_SENDRECV);
-	assert_int_equal(media_session_update(s, &p), 0);
+	bridge_open(&me, &s, 7, &log, &a, &b);
 	t0 = mono_us();
 	assert_int_equal(media_session_amd(s, MEDIA_SIDE_B, NULL), 0);
 	for (int k = 0; k < packets; k++) {
