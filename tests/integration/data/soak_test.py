@@ -13,7 +13,10 @@ whenever it is cut.
 Faults, one every few seconds in an order drawn from the seed (each kind at least
 once): Postgres stopped and started again, Postgres frozen (SIGSTOP), Redis frozen,
 Redis stopped and started empty, trunxd stopped for a second, the caller stopped for a
-second (its BYEs then come in a burst).
+second (its BYEs then come in a burst), the short calls' callee stopped for 1.5 s
+(INVITEs and BYEs toward it are retransmitted; only that one: SIPp cannot take a
+retransmitted INVITE in a scenario that expects a re-INVITE later, as the hold
+callee's does, nor before a mandatory ACK, as the Opus callee's).
 
 Afterwards: trunxd runs and answers OPTIONS; no call is left, no callee holds a call
 (every B leg got its BYE); every call record logged is in Postgres exactly once and
@@ -152,7 +155,7 @@ class Pollers:
             th.join(20)
 
 
-def faults(ctx, a, callers, pg_pids):
+def faults(ctx, a, callers, callees, pg_pids):
     """The fault kinds: name -> function doing it (each returns when the part is back)."""
     def stall(pid, s):
         os.kill(pid, signal.SIGSTOP)
@@ -196,9 +199,12 @@ def faults(ctx, a, callers, pg_pids):
         if live:
             stall(live[0].proc.pid, 1.0)
 
+    def callee_stall():
+        stall(callees["short"].proc.pid, 1.5)
+
     return {"pg_stop": pg_stop, "pg_freeze": pg_freeze, "redis_freeze": redis_freeze,
             "redis_restart": redis_restart, "trunxd_stall": trunxd_stall,
-            "caller_stall": caller_stall}
+            "caller_stall": caller_stall, "callee_stall": callee_stall}
 
 
 def options_ok(t):
@@ -263,7 +269,7 @@ def case_chaos(ctx):
     ctx.log("soak: %d s of load, seed %d; calls planned: %s", secs, seed,
             {k: v[0] * secs for k, v in plan.items()})
 
-    kinds = faults(ctx, a, callers, cdr_test.pg_pids)
+    kinds = faults(ctx, a, callers, uas, cdr_test.pg_pids)
     order = list(kinds)
     rng.shuffle(order)
     t_end = time.monotonic() + secs
