@@ -4,8 +4,10 @@ checked. The other cases take one fault at a time; here they overlap with everyt
 trunxd does in database mode.
 
 Load, from the carrier's address (127.0.0.2) to three DIDs of one tenant, each DID on
-its own SIPp callee: short calls at a steady rate, calls with G.711 audio both ways,
-calls put on hold and back by re-INVITE; calls to a number no DID has. Alongside, the
+its own SIPp callee: short calls at a steady rate over UDP and over a TCP connection,
+calls with G.711 audio from the caller transcoded to an Opus-only callee, recorded and
+analysed by AMD, calls put on hold and back by re-INVITE; calls to a number no DID
+has. Alongside, the
 HTTP API lists and reads the calls in progress, trunxctl reads status, calls and
 budgets, and an SSE client follows the event stream, reconnecting with Last-Event-ID
 whenever it is cut.
@@ -262,13 +264,18 @@ def case_chaos(ctx):
     heap0 = heap_kb(a.t)
     follower = Follower(ctx, events_port)
     pollers = Pollers(ctx, a)
-    plan = {"short": (8, 1500, "uac_cps.xml"), "media": (1, 3000, "uac_basic.xml"),
-            "hold": (1, 1000, "uac_hold.xml"), "unknown": (1, 0, "uac_404.xml")}
+    # group: (calls a second, duration ms, scenario, DID group, transport)
+    plan = {"short": (6, 1500, "uac_cps.xml", "short", "u1"),
+            "tcp": (2, 1500, "uac_cps.xml", "short", "t1"),
+            "media": (1, 3000, "uac_basic.xml", "media", "u1"),
+            "hold": (1, 1000, "uac_hold.xml", "hold", "u1"),
+            "unknown": (1, 0, "uac_404.xml", None, "u1")}
     callers = []
-    for k, (rate, ms, scen) in plan.items():
+    for k, (rate, ms, scen, did, tr) in plan.items():
         callers.append(calls.uac(ctx, scen, a.t.sip_addr, name="uac_" + k, calls=rate * secs,
-                                 rate=rate, service=UNKNOWN if k == "unknown" else DIDS[k][1:],
-                                 local_ip="127.0.0.2", duration_ms=ms, timeout=secs + 240))
+                                 rate=rate, service=DIDS[did][1:] if did else UNKNOWN,
+                                 local_ip="127.0.0.2", duration_ms=ms, timeout=secs + 240,
+                                 transport=tr))
     ctx.log("soak: %d s of load, seed %d; calls planned: %s", secs, seed,
             {k: v[0] * secs for k, v in plan.items()})
 
