@@ -7,8 +7,9 @@ Load, from the carrier's address (127.0.0.2) to three DIDs of one tenant, each D
 its own SIPp callee: short calls at a steady rate over UDP and over a TCP connection,
 calls with G.711 audio from the caller transcoded to an Opus-only callee, recorded and
 analysed by AMD, calls put on hold and back by re-INVITE; calls to a number no DID
-has. Alongside, the
-HTTP API lists and reads the calls in progress, trunxctl reads status, calls and
+has. Alongside, the HTTP API lists and reads the calls in progress and places a call a
+second through a second carrier (each with its own Idempotency-Key, sent again on 503,
+409 or no answer, every other one sent twice), trunxctl reads status, calls and
 budgets, and an SSE client follows the event stream, reconnecting with Last-Event-ID
 whenever it is cut.
 
@@ -23,9 +24,12 @@ retransmission), so the fault would test SIPp.
 Afterwards: trunxd runs and answers OPTIONS; no call is left, no callee holds a call
 (every B leg got its BYE); every call record logged is in Postgres exactly once and
 none is pending; each callee answered exactly as many calls as there are answered
-records; the event stream, read across its reconnects, is the events table in id order
-with nothing missed or repeated, and every B leg called has its hangup event; no
-channel lease is left in this node or in Redis; and a plain call still completes.
+records; each Idempotency-Key placed one call and the carrier got one INVITE per call;
+each media call was transcoded, recorded and decided by AMD once; the event stream,
+read across its reconnects, is the events table in id order with nothing missed or
+repeated, and every B leg called has its hangup event; no channel lease is left in this
+node or in Redis; after a long run the heap objects alive are back near the count
+before the load; and a plain call still completes.
 
 TRUNX_SOAK_SECONDS (default 40) sets how long the load runs; TRUNX_SOAK_SEED the fault
 order. Everything on loopback, ports picked at run time, processes ended by PID."""
@@ -159,6 +163,58 @@ class Pollers:
             th.join(20)
 
 
+class Placer:
+    """Calls placed by the API, one a second, each with its own Idempotency-Key, sent
+    again until it gets a final answer (202 or a refusal) when trunxd answers 503 or
+    409 or does not answer in time, as a client whose retries must never place a call
+    twice; every other 202 is sent once more at once, to be replayed."""
+
+    def __init__(self, ctx, api, did, number):
+        self.ctx, self.api, self.did, self.number = ctx, api, did, number
+        self.ids = {}         # key -> set of call ids answered
+        self.statuses = {}
+        self.refused = {}     # key -> final refusal
+        self.stop = threading.Event()
+        self.th = threading.Thread(target=self._run, daemon=True)
+        self.th.start()
+
+    def _post(self, key):
+        try:
+            r = self.api.post("/v1/calls", {"from": self.did, "to": self.number,
+                                            "timeout": 20},
+                              headers={"Idempotency-Key": key})
+        except (OSError, AssertionError):
+            self.statuses["no answer"] = self.statuses.get("no answer", 0) + 1
+            return None
+        self.statuses[r.status] = self.statuses.get(r.status, 0) + 1
+        return r
+
+    def _run(self):
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            key = "soak-%d" % n
+            t_end = time.monotonic() + 20
+            while time.monotonic() < t_end:
+                r = self._post(key)
+                if r is not None and r.status == 202:
+                    self.ids.setdefault(key, set()).add(r.json["id"])
+                    if n % 2 == 0:
+                        again = self._post(key)
+                        if again is not None and again.status == 202:
+                            self.ids[key].add(again.json["id"])
+                    break
+                if r is not None and r.status not in (409, 503):
+                    self.refused[key] = (r.status, r.json.get("error") if r.json else None)
+                    break
+                time.sleep(0.5)
+            self.stop.wait(1.0)
+
+    def finish(self):
+        self.stop.set()
+        self.th.join(60)
+
+
 def faults(ctx, a, callers, pg_pids):
     """The fault kinds: name -> function doing it (each returns when the part is back)."""
     def stall(pid, s):
@@ -254,16 +310,26 @@ def case_chaos(ctx):
         cols = {"codecs": ["opus", "telephone-event"]} if k == "media" else {}
         dbmode.peer(a.pg, "acme", "pbx-" + k, host="127.0.0.1", port=u.port, **cols)
         dbmode.did(a.pg, DIDS[k], trunk="carrier1", tenant="acme", peer="pbx-" + k)
+    # Calls the API places go out through a second carrier, whose SIPp answers and
+    # hangs up after a second.
+    out = calls.uas(ctx, "uas_bye.xml", name="uas_out", calls=None, duration_ms=1000,
+                    trace_msg=True, timeout=secs + 300)
+    dbmode.carrier(a.pg, "carrier-out", host="127.0.0.1", port=out.port,
+                   outbound_dial_format="plus_e164")
+    dbmode.outbound_route(a.pg, "carrier-out", prefix="1")
+    calls_key = apimode.create_key(ctx, a.t, "acme-calls", tenant="acme",
+                                   scopes=["calls:read", "calls:write"])
     n = len(dbmode.loads(a.t))
     a.pg.sql("UPDATE did_numbers SET record_dir = '%s', amd = true WHERE number = '%s'"
              % (rec_dir, DIDS["media"]))
     dbmode.wait_load(a.t, n, timeout=10)
-    dbmode.wait_routing(a.t, lambda m: "3 DIDs" in m)
+    dbmode.wait_routing(a.t, lambda m: "3 DIDs" in m and "2 carriers" in m)
     procs.wait_until(lambda: a.t.status()["data"]["events"]["ready"], 10, 0.05)
 
     heap0 = heap_kb(a.t)
     follower = Follower(ctx, events_port)
     pollers = Pollers(ctx, a)
+    placer = Placer(ctx, a.anon.with_token(calls_key), DIDS["short"], "+15551230000")
     # group: (calls a second, duration ms, scenario, DID group, transport)
     plan = {"short": (6, 1500, "uac_cps.xml", "short", "u1"),
             "tcp": (2, 1500, "uac_cps.xml", "short", "t1"),
@@ -295,6 +361,7 @@ def case_chaos(ctx):
         time.sleep(rng.uniform(1.0, 3.0))
     ctx.log("faults done: %s", done)
 
+    placer.finish()
     rcs = finish(*callers, timeout=secs + 240)
     ctx.log("callers: %s", {c.name: (c.successful(), c.failed(), rc)
                             for c, rc in zip(callers, rcs)})
@@ -302,7 +369,7 @@ def case_chaos(ctx):
     assert options_ok(a.t), "trunxd does not answer the carrier's OPTIONS after the soak"
     a.t.wait_no_calls(60)
     time.sleep(2)   # the callees' last BYEs and statistics
-    for u in uas.values():
+    for u in list(uas.values()) + [out]:
         u.stop()
     pollers.finish()
     ctx.log("pollers: %s, API statuses %s", pollers.n, pollers.statuses)
@@ -314,11 +381,23 @@ def case_chaos(ctx):
     for c, rc in zip(callers, rcs):
         total = c.successful() + c.failed()
         assert total == c.calls, "%s: %d of %d calls ended" % (c.name, total, c.calls)
-    created = {k: u.count("TotalCallCreated") for k, u in uas.items()}
-    ok = {k: u.successful() for k, u in uas.items()}
-    bad = {k: u.failed() for k, u in uas.items()}
+    callees = dict(uas, out=out)
+    created = {k: u.count("TotalCallCreated") for k, u in callees.items()}
+    ok = {k: u.successful() for k, u in callees.items()}
+    bad = {k: u.failed() for k, u in callees.items()}
     ctx.log("callees: created %s, successful %s, failed %s", created, ok, bad)
     assert not any(bad.values()), "a callee's call failed (a B leg never ended?): %s" % bad
+
+    # The API's calls: one call per key however often it was sent, one INVITE per call.
+    placed = set()
+    for key, ids in placer.ids.items():
+        assert len(ids) == 1, "key %s placed %s" % (key, ids)
+        placed |= ids
+    invited = {m.header("Call-ID") for m in out.messages() if m.method == "INVITE"}
+    ctx.log("API: %d keys placed, %d refused %s; answers %s; %d INVITEs at the carrier",
+            len(placer.ids), len(placer.refused), set(placer.refused.values()),
+            placer.statuses, len(invited))
+    assert placed and len(invited) == len(placed), (len(invited), len(placed))
 
     # Records: each logged once in Postgres, none pending; answers match the callees.
     ends = a.t.events("call.end")
