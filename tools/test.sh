@@ -184,7 +184,7 @@ if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
   [ "$bg_rc" = 0 ] || { echo "test.sh: fuzz or sanitizer build failed ($bg_rc)"; exit "$bg_rc"; }
 else
   step "fuzz and sanitizer builds"
-  other_builds
+  TRUNX_SKIP_TSAN=1 other_builds   # the ThreadSanitizer stage runs with the release one
 fi
 
 if [ "${TRUNX_SKIP_RELEASE:-0}" != 1 ]; then
