@@ -91,6 +91,11 @@ void inband_reset(struct inband *ib)
 	ib->hang = 0;
 }
 
+bool inband_holding(const struct inband *ib)
+{
+	return ib->in_digit;
+}
+
 uint64_t inband_muted_frames(const struct inband *ib)
 {
 	return ib->muted;

@@ -24,6 +24,8 @@
 #define MDTMF_GAP_PKTS   3       /**< packets between two queued digits (60 ms) */
 #define MDTMF_MAX_MS     10000u
 #define MDTMF_OPUS_BPS   24000   /**< our own Opus frames (tones stay detectable) */
+#define MDTMF_IB_IDLE_US 100000  /**< an in-band leg silent this long ends its digit */
+#define MDTMF_IB_IDLE_SAMPLES 800 /**< the silence that ends it (100 ms) */
 
 int mdtmf_queue_push(struct mdtmf_queue *q, unsigned to, char digit, unsigned duration_ms)
 {
@@ -342,6 +344,7 @@ enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf
 				in->mute_samples = muted ? (uint32_t)ns : 0;
 			}
 		}
+		in->ib_rx_us = now_us;
 		for (size_t i = 0; i < k; i++)
 			on_inband_note(s, side, &n[i]);
 	}
@@ -368,6 +371,30 @@ bool mdtmf_xc_event(struct media_session *s, unsigned side, uint32_t ts, const u
 	return !d->side[side ^ 1].known || d->side[side ^ 1].p.mode == MEDIA_DTMF_RFC4733;
 }
 
+/*
+ * An in-band leg that stops sending while the detector holds a digit (silence
+ * suppression as the key is released) would keep the digit, and the events sent for
+ * it, going until its next packet: after MDTMF_IB_IDLE_US without audio, the detector
+ * is given MDTMF_IB_IDLE_SAMPLES of silence, once a pause, which ends the digit.
+ */
+static void inband_idle(struct media_session *s, unsigned side, uint64_t now_us)
+{
+	struct mdtmf_side *in = &s->dtmf->side[side];
+	struct inband_note n[INBAND_NOTES_MAX];
+	int16_t quiet[MDTMF_IB_IDLE_SAMPLES];
+	size_t k;
+
+	if (!in->ib || !in->ib_rx_us || now_us < in->ib_rx_us + MDTMF_IB_IDLE_US)
+		return;
+	in->ib_rx_us = 0;
+	if (!inband_holding(in->ib))
+		return;
+	memset(quiet, 0, sizeof(quiet));
+	k = inband_process_pcm(in->ib, quiet, MDTMF_IB_IDLE_SAMPLES, n, NULL);
+	for (size_t i = 0; i < k; i++)
+		on_inband_note(s, side, &n[i]);
+}
+
 void mdtmf_tick(struct media_session *s, uint64_t now_us)
 {
 	struct mdtmf *d = s->dtmf;
@@ -375,9 +402,12 @@ void mdtmf_tick(struct media_session *s, uint64_t now_us)
 
 	if (!d)
 		return;
-	for (unsigned i = 0; i < 2; i++)
+	for (unsigned i = 0; i < 2; i++) {
 		if (d->side[i].known && telev_rx_tick(&d->side[i].rx, now_us, false, &n))
 			on_rx_note(s, i, &n);
+		if (d->side[i].known)
+			inband_idle(s, i, now_us);
+	}
 }
 
 /* ---- generating ---- */

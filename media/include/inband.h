@@ -68,6 +68,9 @@ size_t inband_process(struct inband *ib, uint8_t *payload, size_t len,
 size_t inband_process_pcm(struct inband *ib, int16_t *pcm, size_t n,
 			  struct inband_note notes[INBAND_NOTES_MAX], bool *muted);
 
+/** True while the detector holds a digit: begun, not yet ended. */
+bool inband_holding(const struct inband *ib);
+
 /** Frames muted so far (statistics and tests). */
 uint64_t inband_muted_frames(const struct inband *ib);
 

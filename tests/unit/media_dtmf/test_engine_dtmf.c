@@ -4,7 +4,8 @@
  * forwarded audio, RFC 4733 -> in-band tones, a burst of digits from signalling
  * ("123#") in order, duration and timestamp rescaling 8 kHz -> 48 kHz (a long press
  * in segments, an event type negotiated on one side only), a lost end ended by timeout,
- * and end packets sent when the call ends mid-digit. Each checks the stream keeps one
+ * an in-band digit ended although its leg stops sending right after it, and end
+ * packets sent when the call ends mid-digit. Each checks the stream keeps one
  * SSRC and contiguous sequence numbers.
  */
 #include <setjmp.h>
@@ -493,10 +494,52 @@ static void test_end_on_close(void **state)
 	evlog_fini(&f.log);
 }
 
+/* In-band '5' from A, then nothing: A stops sending as the key is released (silence
+ * suppression). The digit still ends without A's next packet: reported with its
+ * length, and its three end packets reach B. */
+static void test_inband_digit_then_no_rtp(void **state)
+{
+	static struct mfx f;
+	static struct rx r;
+	static int16_t sig[16 * 160];
+	struct dtmf_gen *g;
+	struct media_event ev;
+	char digits[8];
+	unsigned ends;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	memset(sig, 0, sizeof(sig));
+	setup(&f, MEDIA_DTMF_INBAND, MEDIA_DTMF_RFC4733, 8000);
+	assert_int_equal(dtmf_gen_create(&g), 0);
+	assert_int_equal(dtmf_gen_start(g, '5', 960, -10.0f, 2.0f), 0);
+	(void)dtmf_gen_fill(g, sig + 10 * 160, 960);   /* the last 6 packets: 120 ms */
+	dtmf_gen_destroy(g);
+	for (int i = 0; i < 16; i++) {
+		uint8_t pl[160];
+
+		for (int k = 0; k < 160; k++)
+			pl[k] = g711_ulaw_encode(sig[i * 160 + k]);
+		send_pkt(&f.a, f.pa, 0, i == 0, (uint16_t)(700 + i), 160u * i, pl, 160);
+		sleep_ms(2);
+	}
+	assert_true(evlog_wait(&f.log, MEDIA_EV_DTMF, COOKIE, 1000, &ev));
+	assert_int_equal(ev.dtmf.digit, '5');
+	assert_true(ev.dtmf.inband);
+	assert_true(ev.dtmf.duration_ms >= 100 && ev.dtmf.duration_ms <= 140);
+	recv_all(&f.b, &r, 0, 300);
+	te_digits(&r, digits, sizeof(digits), &ends);
+	assert_string_equal(digits, "5");
+	assert_int_equal(ends, 3);
+	assert_one_stream(&r);
+	mfx_close(&f, NULL);
+}
+
 int test_engine_dtmf_run(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inband_to_rfc4733),
+		cmocka_unit_test(test_inband_digit_then_no_rtp),
 		cmocka_unit_test(test_rfc4733_to_inband),
 		cmocka_unit_test(test_rfc4733_to_inband_events_ahead),
 		cmocka_unit_test(test_burst_in_order),
