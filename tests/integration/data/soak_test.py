@@ -45,13 +45,12 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 sys.path.insert(0, os.path.join(HERE, "..", "events"))
 
-from harness import calls, case, ports, procs, sipmsg, trunxd  # noqa: E402
+from harness import calls, case, dbmode, ports, procs, sipmsg, trunxd  # noqa: E402
 from harness.calls import finish  # noqa: E402
 
 import apimode  # noqa: E402
 import cdr_test  # noqa: E402
 import sse  # noqa: E402
-from harness import dbmode  # noqa: E402
 
 DIDS = {"short": "+15557770001", "media": "+15557770002", "hold": "+15557770003"}
 UNKNOWN = "15559990000"
@@ -258,6 +257,7 @@ def faults(ctx, a, callers, pg_pids):
         live = [c for c in callers if c.proc.alive()]
         if live:
             stall(live[0].proc.pid, 1.0)
+
     return {"pg_stop": pg_stop, "pg_freeze": pg_freeze, "redis_freeze": redis_freeze,
             "redis_restart": redis_restart, "trunxd_stall": trunxd_stall,
             "caller_stall": caller_stall}
