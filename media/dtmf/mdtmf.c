@@ -331,6 +331,7 @@ enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf
 
 		if (!in->p.opus) {
 			k = inband_process(in->ib, buf + h->hdr_len, h->payload_len, n, NULL);
+			in->ib_rx_us = now_us;
 		} else if (!s->transcoding && in->dec) {
 			/* a relay: decoded for the detector only (a transcoder's tap does
 			 * this on a transcoded session) */
@@ -342,9 +343,9 @@ enum mdtmf_verdict mdtmf_in(struct media_session *s, unsigned side, uint8_t *buf
 			if (ns > 0) {
 				k = inband_process_pcm(in->ib, pcm, (size_t)ns, n, &muted);
 				in->mute_samples = muted ? (uint32_t)ns : 0;
+				in->ib_rx_us = now_us;
 			}
 		}
-		in->ib_rx_us = now_us;
 		for (size_t i = 0; i < k; i++)
 			on_inband_note(s, side, &n[i]);
 	}

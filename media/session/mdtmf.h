@@ -100,8 +100,9 @@ struct mdtmf_side {
 	struct codec_dec *dec;       /**< decodes an in-band Opus side on a relay */
 	uint32_t         mute_samples; /**< the Opus packet just read carried a tone: its
 				           length (8 kHz), to go on as silence */
-	uint64_t         ib_rx_us;   /**< the last audio packet the detector took (0: none
-				          since the last idle fill) */
+	uint64_t         ib_rx_us;   /**< the last audio packet this path's detector took
+				          (not the transcoder's tap, which runs on its own
+				          clock; 0: none since the last idle fill) */
 };
 
 /** What the transcoder's tap of one direction needs (xcode.h). */
