@@ -175,13 +175,32 @@ static void detect(const int16_t *x, size_t n, struct found *f)
 	dtmf_det_destroy(d);
 }
 
+/* A's '5' (120 ms at -10 dBm0) starting at sample `at` of sig, then packets of 20 ms
+ * of PCMU from A: `n` of them, sequence numbers from seq0. */
+static void send_tone_5(struct mfx *f, int16_t *sig, size_t at, int n, uint16_t seq0)
+{
+	struct dtmf_gen *g;
+
+	assert_int_equal(dtmf_gen_create(&g), 0);
+	assert_int_equal(dtmf_gen_start(g, '5', 960, -10.0f, 2.0f), 0);
+	(void)dtmf_gen_fill(g, sig + at, 960);
+	dtmf_gen_destroy(g);
+	for (int i = 0; i < n; i++) {
+		uint8_t pl[160];
+
+		for (int k = 0; k < 160; k++)
+			pl[k] = g711_ulaw_encode(sig[i * 160 + k]);
+		send_pkt(&f->a, f->pa, 0, i == 0, (uint16_t)(seq0 + i), 160u * i, pl, 160);
+		sleep_ms(2);
+	}
+}
+
 /* In-band '5' from A (PCMU) -> RFC 4733 toward B; B's audio keeps no tone. */
 static void test_inband_to_rfc4733(void **state)
 {
 	static struct mfx f;
 	static struct rx r;
 	static int16_t sig[40 * 160];
-	struct dtmf_gen *g;
 	struct media_event ev;
 	struct found heard;
 	char digits[8];
@@ -190,18 +209,7 @@ static void test_inband_to_rfc4733(void **state)
 	(void)state;
 	memset(&r, 0, sizeof(r));
 	setup(&f, MEDIA_DTMF_INBAND, MEDIA_DTMF_RFC4733, 8000);
-	assert_int_equal(dtmf_gen_create(&g), 0);
-	assert_int_equal(dtmf_gen_start(g, '5', 960, -10.0f, 2.0f), 0);
-	(void)dtmf_gen_fill(g, sig + 10 * 160 + 50, 960);
-	dtmf_gen_destroy(g);
-	for (int i = 0; i < 40; i++) {
-		uint8_t pl[160];
-
-		for (int k = 0; k < 160; k++)
-			pl[k] = g711_ulaw_encode(sig[i * 160 + k]);
-		send_pkt(&f.a, f.pa, 0, i == 0, (uint16_t)(500 + i), 160u * i, pl, 160);
-		sleep_ms(2);
-	}
+	send_tone_5(&f, sig, 10 * 160 + 50, 40, 500);
 	recv_all(&f.b, &r, 40, 200);
 	assert_int_equal(r.n, 40);
 	assert_one_stream(&r);
@@ -502,7 +510,6 @@ static void test_inband_digit_then_no_rtp(void **state)
 	static struct mfx f;
 	static struct rx r;
 	static int16_t sig[16 * 160];
-	struct dtmf_gen *g;
 	struct media_event ev;
 	char digits[8];
 	unsigned ends;
@@ -511,18 +518,7 @@ static void test_inband_digit_then_no_rtp(void **state)
 	memset(&r, 0, sizeof(r));
 	memset(sig, 0, sizeof(sig));
 	setup(&f, MEDIA_DTMF_INBAND, MEDIA_DTMF_RFC4733, 8000);
-	assert_int_equal(dtmf_gen_create(&g), 0);
-	assert_int_equal(dtmf_gen_start(g, '5', 960, -10.0f, 2.0f), 0);
-	(void)dtmf_gen_fill(g, sig + 10 * 160, 960);   /* the last 6 packets: 120 ms */
-	dtmf_gen_destroy(g);
-	for (int i = 0; i < 16; i++) {
-		uint8_t pl[160];
-
-		for (int k = 0; k < 160; k++)
-			pl[k] = g711_ulaw_encode(sig[i * 160 + k]);
-		send_pkt(&f.a, f.pa, 0, i == 0, (uint16_t)(700 + i), 160u * i, pl, 160);
-		sleep_ms(2);
-	}
+	send_tone_5(&f, sig, 10 * 160, 16, 700);   /* the tone in the last 6 packets */
 	assert_true(evlog_wait(&f.log, MEDIA_EV_DTMF, COOKIE, 1000, &ev));
 	assert_int_equal(ev.dtmf.digit, '5');
 	assert_true(ev.dtmf.inband);
