@@ -45,7 +45,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 sys.path.insert(0, os.path.join(HERE, "..", "events"))
 
-from harness import calls, case, dbmode, ports, procs, sipmsg, trunxd  # noqa: E402
+from harness import calls, case, dbmode, ports, procs, trunxd  # noqa: E402
 from harness.calls import finish  # noqa: E402
 
 import apimode  # noqa: E402
@@ -263,17 +263,6 @@ def faults(ctx, a, callers, pg_pids):
             "caller_stall": caller_stall}
 
 
-def options_ok(t):
-    """The carrier's OPTIONS (127.0.0.2: in database mode the harness' own address is
-    no trunk's) gets 200."""
-    with sipmsg.Endpoint("127.0.0.2") as ep:
-        for _ in range(3):
-            r, _ = ep.options((t.addr, t.port), timeout=2.0)
-            if r is not None:
-                return r.status == 200
-    return False
-
-
 def heap_kb(t):
     return int(t.counter("heap_in_use_kb"))
 
@@ -366,7 +355,8 @@ def case_chaos(ctx):
     ctx.log("callers: %s", {c.name: (c.successful(), c.failed(), rc)
                             for c, rc in zip(callers, rcs)})
     a.t.check_alive()
-    assert options_ok(a.t), "trunxd does not answer the carrier's OPTIONS after the soak"
+    assert a.t.options_ok(src="127.0.0.2"), \
+        "trunxd does not answer the carrier's OPTIONS after the soak"
     a.t.wait_no_calls(60)
     time.sleep(2)   # the callees' last BYEs and statistics
     for u in list(uas.values()) + [out]:

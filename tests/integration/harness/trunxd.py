@@ -301,9 +301,10 @@ class Trunxd:
     def sip_addr(self):
         return ports.hostport(self.addr, self.port)
 
-    def options_ok(self, timeout=2.0, tries=3):
-        """True when trunxd answers an OPTIONS from a known source with 200."""
-        with sipmsg.Endpoint(self.addr) as ep:
+    def options_ok(self, timeout=2.0, tries=3, src=None):
+        """True when trunxd answers an OPTIONS from a known source (src: another
+        address than trunxd's own, e.g. a carrier's in database mode) with 200."""
+        with sipmsg.Endpoint(src or self.addr) as ep:
             for _ in range(tries):
                 r, _ = ep.options((self.addr, self.port), timeout=timeout)
                 if r is not None:
